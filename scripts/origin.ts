@@ -1,0 +1,197 @@
+/**
+ * A small, real HTTP origin on loopback: the demo API behind `npm run dev`, the origin
+ * the test suites observe, and the baseline for benchmarks.
+ *
+ * Any path echoes what arrived (method, raw URL, headers, body length and SHA-256) as
+ * JSON. A request carrying `x-probe: <id>` is recorded, so a test can ask
+ * `GET /__origin/calls?probe=<id>` whether (and how) the origin was called.
+ * Behaviour paths, for proxy semantics:
+ *   /status/<code>        that status, JSON body
+ *   /redirect             302 to /elsewhere
+ *   /slow-headers?ms=N    headers after N ms
+ *   /slow-body?ms=N       first chunk, then N ms, then the rest
+ *   /stream?n=N&ms=M      N server-sent events M ms apart
+ *   /gzip                 a gzip-encoded JSON body
+ *   /large?bytes=N        N bytes of 'x'
+ *   /reset                socket destroyed before any response
+ *   /reset-mid-body       headers and a chunk, then the socket destroyed
+ *   /hop                  a response carrying hop-by-hop headers
+ *   /bench                a fixed 13-byte body, nothing else (benchmark baseline)
+ *   Upgrade: websocket    handshake, then one text frame "hello from origin"
+ */
+import { createHash } from "node:crypto";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import type { Duplex } from "node:stream";
+import { gzipSync } from "node:zlib";
+
+export interface RecordedCall {
+  method: string;
+  url: string;
+  headers: Record<string, string | string[] | undefined>;
+  bodyBytes: number;
+  bodySha256: string;
+}
+
+export interface Origin {
+  url: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+const WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC11B65";
+const MAX_RECORDED_PROBES = 10_000;
+
+function sendJson(res: http.ServerResponse, status: number, body: unknown, extra: Record<string, string> = {}): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text), ...extra });
+  res.end(text);
+}
+
+function handleUpgrade(req: http.IncomingMessage, socket: Duplex): void {
+  const key = req.headers["sec-websocket-key"];
+  if (typeof key !== "string" || req.headers.upgrade?.toLowerCase() !== "websocket") {
+    socket.end("HTTP/1.1 400 Bad Request\r\n\r\n");
+    return;
+  }
+  const accept = createHash("sha1").update(key + WS_GUID).digest("base64");
+  const echo = JSON.stringify({ org: req.headers["x-org-slug"] ?? null, key: req.headers["x-api-key"] ?? null });
+  socket.write(
+    "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+      `Sec-WebSocket-Accept: ${accept}\r\nx-origin-seen: ${Buffer.from(echo).toString("base64")}\r\n\r\n`,
+  );
+  const payload = Buffer.from("hello from origin");
+  socket.write(Buffer.concat([Buffer.from([0x81, payload.length]), payload]));
+  socket.on("data", () => {});
+  socket.on("error", () => {});
+}
+
+export async function startOrigin(port = 0, host = "127.0.0.1"): Promise<Origin> {
+  const calls = new Map<string, RecordedCall[]>();
+
+  const server = http.createServer((req, res) => {
+    const url = new URL(req.url ?? "/", "http://origin.invalid");
+    const path = url.pathname;
+    if (path === "/bench") {
+      res.writeHead(200, { "content-type": "text/plain", "content-length": "13" });
+      res.end("hello, world\n");
+      return;
+    }
+    if (path === "/__origin/calls") {
+      const probe = url.searchParams.get("probe") ?? "";
+      const list = calls.get(probe) ?? [];
+      sendJson(res, 200, { count: list.length, calls: list });
+      return;
+    }
+    if (path === "/reset") {
+      req.socket.destroy();
+      return;
+    }
+    const hash = createHash("sha256");
+    let bytes = 0;
+    req.on("data", (chunk: Buffer) => {
+      bytes += chunk.length;
+      hash.update(chunk);
+    });
+    req.on("end", () => {
+      const call: RecordedCall = {
+        method: req.method ?? "",
+        url: req.url ?? "",
+        headers: req.headers,
+        bodyBytes: bytes,
+        bodySha256: hash.digest("hex"),
+      };
+      const probe = req.headers["x-probe"];
+      if (typeof probe === "string") {
+        if (calls.size >= MAX_RECORDED_PROBES) calls.clear();
+        calls.set(probe, [...(calls.get(probe) ?? []), call]);
+      }
+      respond(req, res, url, call);
+    });
+  });
+
+  function respond(req: http.IncomingMessage, res: http.ServerResponse, url: URL, call: RecordedCall): void {
+    const path = url.pathname;
+    const ms = Number(url.searchParams.get("ms") ?? "0");
+    const status = /^\/status\/(\d{3})$/.exec(path);
+    if (status) return sendJson(res, Number(status[1]), { status: Number(status[1]), from: "origin" });
+    if (path === "/redirect") {
+      res.writeHead(302, { location: "/elsewhere", "content-length": "0" });
+      res.end();
+      return;
+    }
+    if (path === "/slow-headers") {
+      setTimeout(() => sendJson(res, 200, { slow: true }), ms);
+      return;
+    }
+    if (path === "/slow-body") {
+      res.writeHead(200, { "content-type": "text/plain" });
+      res.write("first chunk\n");
+      setTimeout(() => res.end("second chunk\n"), ms);
+      return;
+    }
+    if (path === "/reset-mid-body") {
+      res.writeHead(200, { "content-type": "text/plain" });
+      res.write("partial");
+      setTimeout(() => req.socket.destroy(), 50);
+      return;
+    }
+    if (path === "/stream") {
+      const n = Number(url.searchParams.get("n") ?? "3");
+      res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
+      let i = 0;
+      const tick = () => {
+        res.write(`data: event ${i} at ${Date.now()}\n\n`);
+        if (++i < n) setTimeout(tick, ms);
+        else res.end();
+      };
+      tick();
+      return;
+    }
+    if (path === "/gzip") {
+      const body = gzipSync(JSON.stringify({ compressed: true, filler: "z".repeat(2000) }));
+      res.writeHead(200, { "content-type": "application/json", "content-encoding": "gzip", "content-length": body.length });
+      res.end(body);
+      return;
+    }
+    if (path === "/large") {
+      const n = Number(url.searchParams.get("bytes") ?? "0");
+      res.writeHead(200, { "content-type": "application/octet-stream", "content-length": String(n) });
+      res.end(Buffer.alloc(n, "x"));
+      return;
+    }
+    if (path === "/hop") {
+      res.writeHead(200, {
+        "content-type": "text/plain",
+        connection: "x-hop-custom",
+        "keep-alive": "timeout=5",
+        "x-hop-custom": "should-be-dropped",
+        "x-end-to-end": "kept",
+        "set-cookie": ["a=1; Path=/", "b=2; Path=/"],
+      });
+      res.end("hop");
+      return;
+    }
+    sendJson(res, 200, call, { "x-origin": "echo" });
+  }
+
+  server.on("upgrade", (req, socket) => handleUpgrade(req, socket));
+  server.keepAliveTimeout = 65_000;
+  await new Promise<void>((resolve) => server.listen(port, host, resolve));
+  const actual = (server.address() as AddressInfo).port;
+  return {
+    url: `http://${host}:${actual}`,
+    port: actual,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+// `tsx scripts/origin.ts [port]` runs it on its own.
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const origin = await startOrigin(Number(process.argv[2] ?? 8788));
+  console.log(`origin listening on ${origin.url}`);
+}

@@ -1,0 +1,12 @@
+import type { RequestIdVariables } from "hono/request-id";
+import type { Config, Env } from "./config";
+import type { RequestLog } from "./log";
+
+/** Hono's environment for every handler: bindings plus per-request variables. */
+export type AppEnv = {
+  Bindings: Env;
+  Variables: RequestIdVariables & {
+    config: Config;
+    log: RequestLog;
+  };
+};

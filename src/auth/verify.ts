@@ -1,0 +1,86 @@
+/**
+ * Verification: a presented key → a verdict, between the store and HTTP.
+ *
+ * Order: format check (a key with our prefix and a bad checksum is refused with no KV
+ * read) → hash → in-isolate cache → KV `get` (with cacheTtl and a timeout) → record state
+ * against the clock. Expiry is checked on every request, cached or not.
+ *
+ * A store failure is its own arm ("error" → 503), never "unknown" (→ 401) and never a
+ * pass. While KV fails, a record already cached may be served up to STALE_IF_ERROR_MS
+ * past its freshness (tier "stale"); an unknown key is never served from a stale entry.
+ */
+import { LruCache } from "../cache/lru";
+import type { Config } from "../config";
+import { classifyKey } from "../keys/format";
+import { hashKey } from "../keys/hash";
+import type { KeyDenial, KeyRecord } from "../keys/record";
+import { denialOf } from "../keys/record";
+import type { KvLike } from "../keys/store";
+import { readRecord, StoreFault } from "../keys/store";
+
+/** Where the answer came from, for logs and benchmarks. */
+export type Tier = "format" | "memory" | "kv" | "stale";
+
+export type Verdict =
+  | { kind: "valid"; record: KeyRecord; hash: string; tier: Tier }
+  | { kind: "unknown"; reason: "checksum" | "not_found"; tier: Tier }
+  | { kind: "denied"; reason: KeyDenial; record: KeyRecord; tier: Tier }
+  | { kind: "error"; cause: string };
+
+export type KeyCache = LruCache<KeyRecord | null>;
+
+let sharedCache: KeyCache | undefined;
+
+/** The isolate's key cache (records and misses, keyed by key hash, never by key). */
+export function keyCache(maxEntries: number): KeyCache {
+  if (!sharedCache || sharedCache.maxEntries !== maxEntries) sharedCache = new LruCache(maxEntries);
+  return sharedCache;
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new StoreFault(`KV did not answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => { if (timer !== undefined) clearTimeout(timer); });
+}
+
+export interface VerifyDeps {
+  kv: KvLike;
+  cache: KeyCache;
+  config: Config;
+  /** Milliseconds since epoch; injected so tests control time. */
+  now: number;
+}
+
+export async function verifyKey(key: string, deps: VerifyDeps): Promise<Verdict> {
+  const { config, cache, now } = deps;
+  if (classifyKey(key, config.keyPrefix) === "corrupt") return { kind: "unknown", reason: "checksum", tier: "format" };
+
+  const hash = await hashKey(key, config.pepper);
+  const hit = cache.lookup(hash, now);
+  let record: KeyRecord | null;
+  let tier: Tier;
+  if (hit.state === "fresh") {
+    record = hit.value;
+    tier = "memory";
+  } else {
+    try {
+      record = await withTimeout(readRecord(deps.kv, hash, config.cache.kvCacheTtlSeconds), config.cache.kvTimeoutMs);
+      tier = "kv";
+      if (record) cache.set(hash, record, now, config.cache.ttlMs, config.cache.staleIfErrorMs);
+      else cache.set(hash, null, now, config.cache.negativeTtlMs, 0);
+    } catch (err) {
+      if (hit.state === "stale" && hit.value !== null) {
+        record = hit.value;
+        tier = "stale";
+      } else {
+        return { kind: "error", cause: err instanceof Error ? err.message : String(err) };
+      }
+    }
+  }
+  if (record === null) return { kind: "unknown", reason: "not_found", tier };
+  const denial = denialOf(record, now);
+  if (denial) return { kind: "denied", reason: denial, record, tier };
+  return { kind: "valid", record, hash, tier };
+}

@@ -1,0 +1,258 @@
+/**
+ * Environment → one validated, typed Config. Parsed once per env object (per isolate in
+ * production). A bad value never half-works: the gateway answers every request 500 and
+ * logs which variable is wrong (fail closed, nothing proxied).
+ */
+import { challengeFor } from "./auth/credentials";
+import { PROFILE_NAMES, PROFILES, ERROR_FORMATS } from "./profiles";
+import type { ErrorFormat, OrgSource, ProfileName } from "./profiles";
+import { parseRoutes } from "./routes/table";
+import type { Route } from "./routes/table";
+
+/** Bindings and variables (wrangler.toml [vars], --var, .dev.vars, secrets). */
+export interface Env {
+  KEYS: KVNamespace;
+  ORIGIN_URL?: string;
+  AUTH_PROFILE?: string;
+  CREDENTIAL_SOURCES?: string;
+  MISSING_KEY_STATUS?: string | number;
+  ERROR_FORMAT?: string;
+  ORG_SOURCE?: string;
+  AUTH_REALM?: string;
+  ROUTES?: string | unknown[];
+  KEY_PREFIX?: string;
+  UPSTREAM_TIMEOUT_MS?: string | number;
+  CACHE_TTL_MS?: string | number;
+  NEGATIVE_CACHE_TTL_MS?: string | number;
+  STALE_IF_ERROR_MS?: string | number;
+  CACHE_MAX_ENTRIES?: string | number;
+  KV_CACHE_TTL_SECONDS?: string | number;
+  KV_TIMEOUT_MS?: string | number;
+  ORG_HEADER?: string;
+  KEY_ID_HEADER?: string;
+  SCOPES_HEADER?: string;
+  CORS_PREFLIGHT?: string;
+  KEY_PEPPER?: string;
+}
+
+export type CredentialSource = { kind: "header"; name: string } | { kind: "bearer" } | { kind: "basic" };
+
+export interface Config {
+  profile: ProfileName;
+  /** ORIGIN_URL as scheme://host[:port][/base-path], without a trailing slash. */
+  originBase: string;
+  sources: CredentialSource[];
+  missingStatus: 400 | 401;
+  errorFormat: ErrorFormat;
+  orgSource: OrgSource;
+  realm: string;
+  /** WWW-Authenticate value for 401 answers, derived from sources and realm. */
+  challenge: string;
+  routes: Route[];
+  keyPrefix: string;
+  upstreamTimeoutMs: number;
+  cache: {
+    ttlMs: number;
+    negativeTtlMs: number;
+    staleIfErrorMs: number;
+    maxEntries: number;
+    kvCacheTtlSeconds: number;
+    kvTimeoutMs: number;
+  };
+  headers: { org: string; keyId: string; scopes: string };
+  /** "forward": CORS preflights pass without a key; "auth": they need one like any request. */
+  preflight: "forward" | "auth";
+  pepper?: string;
+}
+
+export class ConfigError extends Error {
+  override name = "ConfigError";
+  constructor(
+    readonly variable: string,
+    problem: string,
+  ) {
+    super(`${variable}: ${problem}`);
+  }
+}
+
+export const DEFAULTS = {
+  KEY_PREFIX: "kg_",
+  UPSTREAM_TIMEOUT_MS: 30_000,
+  /** In-isolate positive TTL: bounds how long a revoked key can keep working here. */
+  CACHE_TTL_MS: 30_000,
+  /** In-isolate negative TTL: a repeated unknown key costs one KV read per window. */
+  NEGATIVE_CACHE_TTL_MS: 10_000,
+  /** How long past freshness a cached record may be used while KV is failing. */
+  STALE_IF_ERROR_MS: 300_000,
+  CACHE_MAX_ENTRIES: 10_000,
+  /** KV edge cache for reads (Cloudflare's minimum is 30 s). */
+  KV_CACHE_TTL_SECONDS: 60,
+  KV_TIMEOUT_MS: 5_000,
+  ORG_HEADER: "x-org-slug",
+  KEY_ID_HEADER: "x-api-key-id",
+  SCOPES_HEADER: "x-api-key-scopes",
+  AUTH_REALM: "api",
+} as const;
+
+const HEADER_NAME_RE = /^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/; // RFC 9110 token
+const PREFIX_RE = /^[A-Za-z0-9_-]{0,16}$/;
+
+function str(env: Env, name: keyof Env): string | undefined {
+  const v = env[name];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v === "number") return String(v);
+  if (typeof v !== "string") throw new ConfigError(name, "must be a string");
+  const t = v.trim();
+  return t === "" ? undefined : t;
+}
+
+function int(env: Env, name: keyof Env, fallback: number, min: number, max: number): number {
+  const raw = str(env, name);
+  if (raw === undefined) return fallback;
+  if (!/^\d+$/.test(raw)) throw new ConfigError(name, `must be a whole number, got "${raw}"`);
+  const n = Number(raw);
+  if (n < min || n > max) throw new ConfigError(name, `must be between ${min} and ${max}, got ${n}`);
+  return n;
+}
+
+function oneOf<T extends string>(env: Env, name: keyof Env, allowed: readonly T[]): T | undefined {
+  const raw = str(env, name);
+  if (raw === undefined) return undefined;
+  const v = raw.toLowerCase() as T;
+  if (!allowed.includes(v)) throw new ConfigError(name, `must be one of ${allowed.join(", ")}; got "${raw}"`);
+  return v;
+}
+
+function headerName(env: Env, name: keyof Env, fallback: string): string {
+  const v = str(env, name) ?? fallback;
+  if (!HEADER_NAME_RE.test(v)) throw new ConfigError(name, `"${v}" is not a valid header name`);
+  return v.toLowerCase();
+}
+
+function parseSources(raw: string[], variable: string): CredentialSource[] {
+  if (raw.length === 0) throw new ConfigError(variable, "needs at least one source");
+  const seen = new Set<string>();
+  return raw.map((s) => {
+    const v = s.trim().toLowerCase();
+    if (seen.has(v)) throw new ConfigError(variable, `"${v}" is listed twice`);
+    seen.add(v);
+    if (v === "bearer") return { kind: "bearer" };
+    if (v === "basic") return { kind: "basic" };
+    if (v === "authorization" || !HEADER_NAME_RE.test(v)) {
+      throw new ConfigError(variable, `"${s}" is neither "bearer", "basic" nor a header name`);
+    }
+    return { kind: "header", name: v };
+  });
+}
+
+function parseOrigin(env: Env): string {
+  const raw = str(env, "ORIGIN_URL");
+  if (raw === undefined) throw new ConfigError("ORIGIN_URL", "is required (the upstream base URL, e.g. https://api.internal.example)");
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError("ORIGIN_URL", `"${raw}" is not an absolute URL`);
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") throw new ConfigError("ORIGIN_URL", "must be http:// or https://");
+  if (url.username || url.password) throw new ConfigError("ORIGIN_URL", "must not carry credentials");
+  if (url.search || url.hash) throw new ConfigError("ORIGIN_URL", "must not have a query or fragment");
+  return url.origin + url.pathname.replace(/\/+$/, "");
+}
+
+function parseRoutesVar(env: Env): Route[] {
+  const raw = env.ROUTES;
+  if (raw === undefined || raw === null || (typeof raw === "string" && raw.trim() === "")) return [];
+  let value: unknown = raw;
+  if (typeof raw === "string") {
+    try {
+      value = JSON.parse(raw);
+    } catch (err) {
+      throw new ConfigError("ROUTES", `is not valid JSON (${(err as Error).message})`);
+    }
+  }
+  try {
+    return parseRoutes(value);
+  } catch (err) {
+    throw new ConfigError("ROUTES", (err as Error).message);
+  }
+}
+
+export function parseConfig(env: Env): Config {
+  if (!env.KEYS || typeof (env.KEYS as KVNamespace).get !== "function") {
+    throw new ConfigError("KEYS", "KV namespace binding is missing (see wrangler.toml [[kv_namespaces]])");
+  }
+  const profile = oneOf(env, "AUTH_PROFILE", PROFILE_NAMES) ?? "default";
+  const preset = PROFILES[profile];
+  const sourcesRaw = str(env, "CREDENTIAL_SOURCES");
+  const missingRaw = oneOf(env, "MISSING_KEY_STATUS", ["400", "401"] as const);
+  const keyPrefix = str(env, "KEY_PREFIX") ?? DEFAULTS.KEY_PREFIX;
+  if (!PREFIX_RE.test(keyPrefix)) throw new ConfigError("KEY_PREFIX", "must be at most 16 characters of [A-Za-z0-9_-]");
+  const headers = {
+    org: headerName(env, "ORG_HEADER", DEFAULTS.ORG_HEADER),
+    keyId: headerName(env, "KEY_ID_HEADER", DEFAULTS.KEY_ID_HEADER),
+    scopes: headerName(env, "SCOPES_HEADER", DEFAULTS.SCOPES_HEADER),
+  };
+  const sources = sourcesRaw ? parseSources(sourcesRaw.split(","), "CREDENTIAL_SOURCES") : parseSources(preset.sources, "AUTH_PROFILE");
+  for (const s of sources) {
+    if (s.kind === "header" && Object.values(headers).includes(s.name)) {
+      throw new ConfigError("CREDENTIAL_SOURCES", `"${s.name}" is also an injected header name`);
+    }
+  }
+  const realm = str(env, "AUTH_REALM") ?? DEFAULTS.AUTH_REALM;
+  if (!/^[\x20-\x7e]{1,64}$/.test(realm) || /["\\]/.test(realm)) {
+    throw new ConfigError("AUTH_REALM", "must be 1–64 printable ASCII characters without quotes or backslashes");
+  }
+  const pepper = typeof env.KEY_PEPPER === "string" && env.KEY_PEPPER !== "" ? env.KEY_PEPPER : undefined;
+  if (pepper !== undefined && pepper.length < 16) throw new ConfigError("KEY_PEPPER", "must be at least 16 characters when set");
+  return {
+    profile,
+    originBase: parseOrigin(env),
+    sources,
+    missingStatus: missingRaw ? (Number(missingRaw) as 400 | 401) : preset.missingStatus,
+    errorFormat: oneOf(env, "ERROR_FORMAT", ERROR_FORMATS) ?? preset.errorFormat,
+    orgSource: oneOf(env, "ORG_SOURCE", ["key", "header"] as const) ?? preset.orgSource,
+    realm,
+    challenge: challengeFor(sources, realm),
+    routes: parseRoutesVar(env),
+    keyPrefix,
+    upstreamTimeoutMs: int(env, "UPSTREAM_TIMEOUT_MS", DEFAULTS.UPSTREAM_TIMEOUT_MS, 1, 600_000),
+    cache: {
+      ttlMs: int(env, "CACHE_TTL_MS", DEFAULTS.CACHE_TTL_MS, 0, 3_600_000),
+      negativeTtlMs: int(env, "NEGATIVE_CACHE_TTL_MS", DEFAULTS.NEGATIVE_CACHE_TTL_MS, 0, 3_600_000),
+      staleIfErrorMs: int(env, "STALE_IF_ERROR_MS", DEFAULTS.STALE_IF_ERROR_MS, 0, 86_400_000),
+      maxEntries: int(env, "CACHE_MAX_ENTRIES", DEFAULTS.CACHE_MAX_ENTRIES, 0, 1_000_000),
+      kvCacheTtlSeconds: int(env, "KV_CACHE_TTL_SECONDS", DEFAULTS.KV_CACHE_TTL_SECONDS, 30, 86_400),
+      kvTimeoutMs: int(env, "KV_TIMEOUT_MS", DEFAULTS.KV_TIMEOUT_MS, 1, 60_000),
+    },
+    headers,
+    preflight: oneOf(env, "CORS_PREFLIGHT", ["forward", "auth"] as const) ?? "forward",
+    ...(pepper ? { pepper } : {}),
+  };
+}
+
+/**
+ * The largest delay, in seconds, before a revocation written to KV is seen by every
+ * isolate: the in-isolate positive TTL plus KV's edge cacheTtl. KV's own propagation
+ * (~60 s, not bounded by Cloudflare) comes on top. During a KV outage, cached records
+ * may be served up to STALE_IF_ERROR_MS longer.
+ */
+export function revocationBoundSeconds(config: Config): number {
+  return Math.ceil(config.cache.ttlMs / 1000) + config.cache.kvCacheTtlSeconds;
+}
+
+const parsed = new WeakMap<Env, Config | ConfigError>();
+
+/** The config for this env, parsed once per env object. */
+export function configFor(env: Env): Config | ConfigError {
+  let c = parsed.get(env);
+  if (!c) {
+    try {
+      c = parseConfig(env);
+    } catch (err) {
+      c = err instanceof ConfigError ? err : new ConfigError("(unknown)", String(err));
+    }
+    parsed.set(env, c);
+  }
+  return c;
+}

@@ -1,0 +1,77 @@
+/**
+ * keygate: wiring only. Request id → access log → config (fail closed) → gateway.
+ * Only the app is exported: a Worker's main module may export handlers and classes only.
+ */
+import { Hono } from "hono";
+import type { MiddlewareHandler } from "hono";
+import { requestId } from "hono/request-id";
+import type { AppEnv } from "./app-env";
+import { configFor, ConfigError } from "./config";
+import { GatewayError } from "./errors/codes";
+import { renderError } from "./errors/render";
+import { gateway, reject } from "./gateway";
+import { logLine } from "./log";
+import { PROFILES } from "./profiles";
+import type { ProfileName } from "./profiles";
+
+const accessLog: MiddlewareHandler<AppEnv> = async function accessLog(c, next) {
+  const started = Date.now();
+  c.set("log", {});
+  await next();
+  const log = c.var.log;
+  logLine(c.res.status >= 500 ? "error" : "info", "request", {
+    request_id: c.var.requestId,
+    method: c.req.method,
+    path: log.path ?? "(invalid)",
+    route: log.route ?? null,
+    status: c.res.status,
+    latency_ms: Date.now() - started,
+    key_id: log.key_id ?? null,
+    org: log.org ?? null,
+    cache: log.cache ?? null,
+    outcome: log.outcome ?? null,
+    reason: log.reason ?? null,
+  });
+};
+
+const loadConfig: MiddlewareHandler<AppEnv> = async function loadConfig(c, next) {
+  const config = configFor(c.env);
+  if (config instanceof ConfigError) {
+    logLine("error", "invalid configuration: every request is refused until it is fixed", {
+      request_id: c.var.requestId,
+      variable: config.variable,
+      problem: config.message,
+    });
+    c.var.log.outcome = "rejected";
+    c.var.log.reason = "misconfigured";
+    const preset = PROFILES[String(c.env.AUTH_PROFILE ?? "").toLowerCase() as ProfileName];
+    return renderError(
+      { errorFormat: preset?.errorFormat ?? "problem", missingStatus: 401, challenge: "", requestId: c.var.requestId },
+      "misconfigured",
+    );
+  }
+  c.set("config", config);
+  await next();
+};
+
+const app = new Hono<AppEnv>();
+app.use(requestId({ headerName: "x-request-id" }));
+app.use(accessLog);
+app.use(loadConfig);
+app.all("*", gateway);
+app.onError((err, c) => {
+  if (!c.var.config) {
+    logLine("error", "unhandled error", { request_id: c.var.requestId, error: String(err) });
+    return renderError({ errorFormat: "problem", missingStatus: 401, challenge: "", requestId: c.var.requestId ?? "" }, "internal_error");
+  }
+  if (err instanceof GatewayError) {
+    if (err.code === "upstream_unreachable" || err.code === "internal_error") {
+      logLine("error", err.code, { request_id: c.var.requestId, cause: String((err.cause as Error | undefined)?.message ?? err.message) });
+    }
+    return reject(c, err.code, err.detail === undefined ? {} : { detail: err.detail });
+  }
+  logLine("error", "unhandled error", { request_id: c.var.requestId, error: err instanceof Error ? err.message : String(err) });
+  return reject(c, "internal_error");
+});
+
+export default app;

@@ -1,0 +1,71 @@
+/**
+ * The key record: everything the hot path needs to decide, in one KV value, so a request
+ * costs one `get`. Stored under the key's hash (see store.ts and docs/storage.md); the
+ * plaintext key is never part of it.
+ */
+export interface KeyRecord {
+  /** Record format version. */
+  v: 1;
+  /** Public identifier ("key_…"): safe in logs, headers and URLs. */
+  id: string;
+  name: string;
+  /** Organizations the key may act for; the first is its default. Never empty. */
+  orgs: string[];
+  scopes: string[];
+  /** The non-secret start of the key, for recognising it ("kg_AbCd"). */
+  start: string;
+  created_at: string;
+  /** ISO 8601; the key stops working at this instant (checked on every request). */
+  expires_at: string | null;
+  disabled: boolean;
+  revoked_at: string | null;
+  /** Free-form labels from the operator (never interpreted by the gateway). */
+  meta?: Record<string, string>;
+}
+
+/** Why a key that exists is refused. All map to the same 401 body: no oracle. */
+export type KeyDenial = "revoked" | "disabled" | "expired";
+
+/** Slugs: what the SaaS dashboards use (letters, digits, '-', '_', '.'), 1–128 chars. */
+export const ORG_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+export const SCOPE_RE = /^[A-Za-z0-9][A-Za-z0-9:._*-]{0,127}$/;
+export const KEY_ID_RE = /^key_[0-9A-Za-z]{16,32}$/;
+
+/** The state of a record at `now` (ms since epoch): null when usable. */
+export function denialOf(record: KeyRecord, now: number): KeyDenial | null {
+  if (record.revoked_at !== null) return "revoked";
+  if (record.disabled) return "disabled";
+  if (record.expires_at !== null && Date.parse(record.expires_at) <= now) return "expired";
+  return null;
+}
+
+function isStringArray(v: unknown, re: RegExp): v is string[] {
+  return Array.isArray(v) && v.every((s) => typeof s === "string" && re.test(s));
+}
+
+function isIsoOrNull(v: unknown): v is string | null {
+  return v === null || (typeof v === "string" && !Number.isNaN(Date.parse(v)));
+}
+
+/**
+ * Check a value read from KV. A record that does not pass is treated as a store fault
+ * (503), never as a usable key.
+ */
+export function isKeyRecord(v: unknown): v is KeyRecord {
+  if (typeof v !== "object" || v === null) return false;
+  const r = v as Record<string, unknown>;
+  return (
+    r.v === 1 &&
+    typeof r.id === "string" &&
+    KEY_ID_RE.test(r.id) &&
+    typeof r.name === "string" &&
+    isStringArray(r.orgs, ORG_RE) &&
+    r.orgs.length > 0 &&
+    isStringArray(r.scopes, SCOPE_RE) &&
+    typeof r.start === "string" &&
+    typeof r.created_at === "string" &&
+    isIsoOrNull(r.expires_at) &&
+    typeof r.disabled === "boolean" &&
+    isIsoOrNull(r.revoked_at)
+  );
+}

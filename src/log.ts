@@ -1,0 +1,22 @@
+/**
+ * Structured logs: one JSON line per request (access log) plus error lines. Never a key,
+ * never an Authorization value: only the key's id and what the gateway decided.
+ */
+import type { Tier } from "./auth/verify";
+
+/** Filled in by the request path, written once by the access-log middleware. */
+export interface RequestLog {
+  path?: string;
+  route?: string;
+  key_id?: string;
+  org?: string;
+  cache?: Tier;
+  outcome?: "forwarded" | "rejected" | "admin";
+  reason?: string;
+}
+
+export function logLine(level: "info" | "warn" | "error", msg: string, fields: Record<string, unknown>): void {
+  const line = JSON.stringify({ level, msg, ...fields });
+  if (level === "error") console.error(line);
+  else console.log(line);
+}

@@ -1,0 +1,98 @@
+/**
+ * The route table (ROUTES): first match wins, an unmatched path needs a key.
+ *
+ * Patterns: literal segments; `:name` or `*` for exactly one segment; a final `*` for
+ * any rest, including none (`/api/v1/samples/*` matches `/api/v1/samples` and everything
+ * below it). Matching is on matchSegments(): case-insensitive, `;params` and trailing
+ * slash ignored.
+ */
+import { SCOPE_RE } from "../keys/record";
+import { matchSegments } from "./normalize";
+
+export interface Route {
+  /** The pattern as configured, for logs. */
+  path: string;
+  /** Upper-case methods; null = any. GET also matches HEAD. */
+  methods: string[] | null;
+  auth: "public" | "key";
+  scopes: string[];
+  /** Answer 404 instead of 403, so a forbidden resource's existence is not revealed. */
+  hide: boolean;
+  segments: string[];
+  rest: boolean;
+}
+
+/** What applies to paths no entry matches. */
+export const DEFAULT_ROUTE: Route = {
+  path: "(default)",
+  methods: null,
+  auth: "key",
+  scopes: [],
+  hide: false,
+  segments: [],
+  rest: true,
+};
+
+const ROUTE_FIELDS = new Set(["path", "methods", "auth", "scopes", "hide"]);
+const METHOD_RE = /^[A-Z]+$/;
+
+/** Parse and validate ROUTES. Throws an Error whose message names the bad entry and field. */
+export function parseRoutes(value: unknown): Route[] {
+  if (!Array.isArray(value)) throw new Error("must be a JSON array of route objects");
+  return value.map((entry, i) => {
+    const where = `entry ${i}`;
+    if (typeof entry !== "object" || entry === null || Array.isArray(entry)) throw new Error(`${where}: must be an object`);
+    const e = entry as Record<string, unknown>;
+    for (const k of Object.keys(e)) {
+      // A typo ("scope") must not silently drop a restriction: refuse unknown fields.
+      if (!ROUTE_FIELDS.has(k)) throw new Error(`${where}: unknown field "${k}"`);
+    }
+    if (typeof e.path !== "string" || !e.path.startsWith("/")) throw new Error(`${where}: "path" must be a string starting with "/"`);
+    const methods = e.methods ?? null;
+    if (methods !== null && (!Array.isArray(methods) || methods.length === 0 || !methods.every((m) => typeof m === "string" && METHOD_RE.test(m.toUpperCase())))) {
+      throw new Error(`${where}: "methods" must be a non-empty array of HTTP methods`);
+    }
+    const auth = e.auth ?? "key";
+    if (auth !== "public" && auth !== "key") throw new Error(`${where}: "auth" must be "public" or "key"`);
+    const scopes = e.scopes ?? [];
+    if (!Array.isArray(scopes) || !scopes.every((s) => typeof s === "string" && SCOPE_RE.test(s))) {
+      throw new Error(`${where}: "scopes" must be an array of scope names`);
+    }
+    if (auth === "public" && scopes.length > 0) throw new Error(`${where}: a public route cannot require scopes`);
+    const hide = e.hide ?? false;
+    if (typeof hide !== "boolean") throw new Error(`${where}: "hide" must be true or false`);
+    const segments = matchSegments(e.path);
+    const rest = segments[segments.length - 1] === "*" && e.path.endsWith("*");
+    const upper = methods === null ? null : (methods as string[]).map((m) => m.toUpperCase());
+    if (upper?.includes("GET") && !upper.includes("HEAD")) upper.push("HEAD");
+    return {
+      path: e.path,
+      methods: upper,
+      auth,
+      scopes: scopes as string[],
+      hide,
+      segments: rest ? segments.slice(0, -1) : segments,
+      rest,
+    };
+  });
+}
+
+function matches(route: Route, segments: string[]): boolean {
+  if (route.rest ? segments.length < route.segments.length : segments.length !== route.segments.length) return false;
+  for (let i = 0; i < route.segments.length; i++) {
+    const p = route.segments[i]!;
+    if (p !== "*" && !p.startsWith(":") && p !== segments[i]) return false;
+  }
+  return true;
+}
+
+/** The first route that matches a normalized path and method, or DEFAULT_ROUTE. */
+export function matchRoute(routes: Route[], path: string, method: string): Route {
+  if (routes.length === 0) return DEFAULT_ROUTE;
+  const segments = matchSegments(path);
+  for (const route of routes) {
+    if (route.methods !== null && !route.methods.includes(method)) continue;
+    if (matches(route, segments)) return route;
+  }
+  return DEFAULT_ROUTE;
+}

@@ -1,0 +1,9 @@
+import type { Env as GatewayEnv } from "../src/config";
+
+declare global {
+  namespace Cloudflare {
+    interface Env extends GatewayEnv {
+      TEST_ORIGIN_URL: string;
+    }
+  }
+}

@@ -1,0 +1,111 @@
+/**
+ * Helpers for tests running inside workerd: call the real worker with a given
+ * configuration, mint keys into Miniflare's real local KV, and ask the real origin what
+ * it received.
+ */
+import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
+import worker from "../../src/index";
+import type { Env } from "../../src/config";
+import { issueKey } from "../../src/keys/issue";
+import type { NewKeyInput } from "../../src/keys/issue";
+import { hashKey } from "../../src/keys/hash";
+import type { KeyRecord } from "../../src/keys/record";
+import { kvKey } from "../../src/keys/store";
+
+export type Vars = Partial<Record<keyof Env, unknown>>;
+
+/** An env with the test bindings plus `vars`. A new object: config is parsed for it. */
+export function makeEnv(vars: Vars = {}): Env {
+  return { ...env, ...vars } as Env;
+}
+
+export const ORIGIN = env.TEST_ORIGIN_URL;
+
+/** Send a request through the gateway and wait for its background work. */
+export async function send(
+  input: string | Request,
+  init: RequestInit = {},
+  gatewayEnv: Env = makeEnv(),
+): Promise<Response> {
+  const request = typeof input === "string" ? new Request(new URL(input, "https://gateway.test"), { redirect: "manual", ...init }) : input;
+  const ctx = createExecutionContext();
+  const res = await worker.fetch(request, gatewayEnv, ctx);
+  await waitOnExecutionContext(ctx);
+  return res;
+}
+
+export interface MintOptions extends Partial<NewKeyInput> {
+  /** Import this plaintext instead of minting. */
+  key?: string;
+  prefix?: string;
+  pepper?: string;
+}
+
+export async function mint(opts: MintOptions = {}): Promise<{ key: string; record: KeyRecord }> {
+  return issueKey(
+    env.KEYS,
+    { prefix: opts.prefix ?? "kg_", ...(opts.pepper ? { pepper: opts.pepper } : {}) },
+    {
+      name: opts.name ?? "test",
+      orgs: opts.orgs ?? ["acme"],
+      scopes: opts.scopes ?? [],
+      expires_at: opts.expires_at ?? null,
+    },
+    Date.now(),
+    opts.key,
+  );
+}
+
+let probeCounter = 0;
+/** A unique id to send as `x-probe`, so the origin records this test's requests. */
+export function probe(): string {
+  return `p-${Date.now()}-${probeCounter++}-${crypto.randomUUID()}`;
+}
+
+export interface OriginCall {
+  method: string;
+  url: string;
+  headers: Record<string, string | string[] | undefined>;
+  bodyBytes: number;
+  bodySha256: string;
+}
+
+/** What the origin received with `x-probe: id` (straight from the origin, not via the gateway). */
+export async function originCalls(id: string): Promise<OriginCall[]> {
+  const res = await fetch(`${ORIGIN}/__origin/calls?probe=${encodeURIComponent(id)}`);
+  const body = (await res.json()) as { calls: OriginCall[] };
+  return body.calls;
+}
+
+/** Send through the gateway with a fresh probe; return the response and what the origin saw. */
+export async function through(
+  path: string,
+  init: RequestInit = {},
+  gatewayEnv: Env = makeEnv(),
+): Promise<{ res: Response; body: string; calls: OriginCall[] }> {
+  const id = probe();
+  const headers = new Headers(init.headers);
+  headers.set("x-probe", id);
+  const res = await send(path, { ...init, headers }, gatewayEnv);
+  const body = await res.text();
+  return { res, body, calls: await originCalls(id) };
+}
+
+/** Rewrite a stored record (to make it revoked, disabled, expired…) straight in KV. */
+export async function patchRecord(key: string, patch: Partial<KeyRecord>, pepper?: string): Promise<KeyRecord> {
+  const name = kvKey.record(await hashKey(key, pepper));
+  const current = (await env.KEYS.get(name, { type: "json" })) as KeyRecord;
+  const next = { ...current, ...patch };
+  await env.KEYS.put(name, JSON.stringify(next));
+  return next;
+}
+
+/** A well-formed key that exists nowhere (imported-key shape: always looked up). */
+export function unknownKey(): string {
+  return `unknown-${crypto.randomUUID()}`;
+}
+
+/** Basic credentials as curl -u KEY: and requests auth=(KEY, "") send them. */
+export function basic(user: string, password = ""): string {
+  return `Basic ${btoa(`${user}:${password}`)}`;
+}
