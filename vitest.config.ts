@@ -33,6 +33,25 @@ export default defineConfig({
         },
       },
       {
+        // WebSocket pass-through, with the origin's WebSocket end in an auxiliary worker
+        // (see test/support/ws-origin-worker.js for why).
+        plugins: [
+          cloudflareTest(async ({ inject }) => ({
+            wrangler: { configPath: "./wrangler.toml" },
+            miniflare: {
+              bindings: { ORIGIN_URL: inject<string>("originUrl"), TEST_ORIGIN_URL: inject<string>("originUrl") },
+              outboundService: "ws-origin",
+              workers: [{ name: "ws-origin", modules: true, scriptPath: "./test/support/ws-origin-worker.js" }],
+            },
+          })),
+        ],
+        test: {
+          name: "workers-websocket",
+          include: ["test/websocket/**/*.test.ts"],
+          globalSetup: ["./test/global-setup.ts"],
+        },
+      },
+      {
         test: {
           name: "e2e",
           include: ["test/e2e/**/*.test.ts"],

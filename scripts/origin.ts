@@ -175,7 +175,13 @@ export async function startOrigin(port = 0, host = "127.0.0.1"): Promise<Origin>
     sendJson(res, 200, call, { "x-origin": "echo" });
   }
 
-  server.on("upgrade", (req, socket) => handleUpgrade(req, socket));
+  // Upgraded sockets leave the server's connection tracking: close them ourselves.
+  const upgraded = new Set<Duplex>();
+  server.on("upgrade", (req, socket: Duplex) => {
+    upgraded.add(socket);
+    socket.on("close", () => upgraded.delete(socket));
+    handleUpgrade(req, socket);
+  });
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve) => server.listen(port, host, resolve));
   const actual = (server.address() as AddressInfo).port;
@@ -184,6 +190,7 @@ export async function startOrigin(port = 0, host = "127.0.0.1"): Promise<Origin>
     port: actual,
     close: () =>
       new Promise<void>((resolve) => {
+        for (const socket of upgraded) socket.destroy();
         server.closeAllConnections();
         server.close(() => resolve());
       }),

@@ -28,6 +28,12 @@ const HOP_BY_HOP = new Set([
   "upgrade",
 ]);
 
+/**
+ * The runtime runs its own WebSocket handshake with the origin (its own key, version and
+ * extensions); forwarding the client's would make the origin answer the wrong key.
+ */
+const WEBSOCKET_HANDSHAKE = new Set(["sec-websocket-key", "sec-websocket-version", "sec-websocket-extensions", "sec-websocket-accept"]);
+
 /** Headers a client must never choose, compared after lowercasing and `_` → `-`. */
 const CLIENT_CLAIMS = [
   "x-forwarded-for",
@@ -96,6 +102,7 @@ export function upstreamHeaders(inbound: Headers, config: Config, ctx: UpstreamC
       continue;
     }
     if (HOP_BY_HOP.has(name) || named.has(name) || name === "expect" || name === "host") continue;
+    if (WEBSOCKET_HANDSHAKE.has(name)) continue;
     if (name.startsWith("cf-")) continue; // Cloudflare's own, set again by the edge
     if (reserved.has(name.includes("_") ? name.replace(/_/g, "-") : name)) continue;
     if (name === "authorization" && isOurAuthorization(value, config.sources)) continue;

@@ -274,7 +274,7 @@ describe("argus: X-API-Key or Authorization: Bearer", () => {
 
   it("accepts both, with the Bearer scheme in any case", async () => {
     const { key } = await mint();
-    for (const headers of [{ "X-API-Key": key }, { Authorization: `Bearer ${key}` }, { Authorization: `bearer ${key}` }, { Authorization: `BEARER  ${key}` }]) {
+    for (const headers of [{ "X-API-Key": key }, { Authorization: `Bearer ${key}` }, { Authorization: `bearer ${key}` }, { Authorization: `BEARER  ${key}` }] as Record<string, string>[]) {
       const { res, calls } = await through("/api/devices", { headers }, env());
       expect(res.status).toBe(200);
       expect(calls[0]!.headers.authorization).toBeUndefined();
@@ -293,7 +293,7 @@ describe("onecodex: Basic (key as username, empty password) or X-API-Key", () =>
 
   it("accepts curl -u KEY: and X-API-Key", async () => {
     const { key, record } = await mint();
-    for (const headers of [{ authorization: basic(key) }, { "X-API-Key": key }]) {
+    for (const headers of [{ authorization: basic(key) }, { "X-API-Key": key }] as Record<string, string>[]) {
       const { res, calls } = await through("/api/v1/account", { headers }, env());
       expect(res.status).toBe(200);
       expect(calls[0]!.headers["x-api-key-id"]).toBe(record.id);

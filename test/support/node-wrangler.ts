@@ -1,0 +1,120 @@
+/**
+ * Start a real `wrangler dev` (Node side: e2e tests, benchmarks, soak) and the keys CLI.
+ */
+import { spawn, execFile } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import net from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { promisify } from "node:util";
+
+const ROOT = path.resolve(import.meta.dirname, "../..");
+const execFileP = promisify(execFile);
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const port = (srv.address() as net.AddressInfo).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export function tempStateDir(): string {
+  return mkdtempSync(path.join(tmpdir(), "keygate-state-"));
+}
+
+export interface WranglerDev {
+  url: string;
+  port: number;
+  persistTo: string;
+  /** Everything wrangler and the worker printed so far. */
+  output(): string;
+  stop(): Promise<void>;
+}
+
+export interface WranglerOptions {
+  vars?: Record<string, string>;
+  persistTo?: string;
+  logLevel?: "debug" | "info" | "log" | "warn" | "error" | "none";
+  config?: string;
+}
+
+/** Start `wrangler dev` on a free loopback port and wait until it answers. */
+export async function startWrangler(opts: WranglerOptions = {}): Promise<WranglerDev> {
+  const port = await freePort();
+  const inspector = await freePort();
+  const persistTo = opts.persistTo ?? tempStateDir();
+  const args = [
+    path.join(ROOT, "node_modules/wrangler/bin/wrangler.js"),
+    "dev",
+    "--config",
+    opts.config ?? path.join(ROOT, "wrangler.toml"),
+    "--ip",
+    "127.0.0.1",
+    "--port",
+    String(port),
+    "--inspector-port",
+    String(inspector),
+    "--persist-to",
+    persistTo,
+    "--log-level",
+    opts.logLevel ?? "log",
+    "--show-interactive-dev-session=false",
+  ];
+  for (const [k, v] of Object.entries(opts.vars ?? {})) args.push("--var", `${k}:${v}`);
+  const child: ChildProcess = spawn(process.execPath, args, {
+    cwd: ROOT,
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_SEND_METRICS: "false", NO_COLOR: "1", CI: "1" },
+    detached: true,
+  });
+  let output = "";
+  child.stdout!.on("data", (d: Buffer) => (output += d.toString()));
+  child.stderr!.on("data", (d: Buffer) => (output += d.toString()));
+  const url = `http://127.0.0.1:${port}`;
+  const stop = async () => {
+    if (child.exitCode !== null) return;
+    const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+    try {
+      process.kill(-child.pid!, "SIGTERM");
+    } catch {
+      /* already gone */
+    }
+    const timer = setTimeout(() => {
+      try {
+        process.kill(-child.pid!, "SIGKILL");
+      } catch {
+        /* gone */
+      }
+    }, 5000);
+    await exited;
+    clearTimeout(timer);
+  };
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`wrangler dev exited (${child.exitCode}):\n${output}`);
+    try {
+      await fetch(`${url}/__keygate_ready`, { signal: AbortSignal.timeout(1000) });
+      return { url, port, persistTo, output: () => output, stop };
+    } catch {
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+  await stop();
+  throw new Error(`wrangler dev did not answer within 60 s:\n${output}`);
+}
+
+/** Run the keys CLI exactly as a user does (npm run keys -- …) and return its result. */
+export async function keysCli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await execFileP("npm", ["run", "keys", "--", ...args], { cwd: ROOT, env: { ...process.env, NO_COLOR: "1" } });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code?: number; stdout?: string; stderr?: string };
+    return { code: typeof e.code === "number" ? e.code : 1, stdout: e.stdout ?? "", stderr: e.stderr ?? "" };
+  }
+}
