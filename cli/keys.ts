@@ -33,20 +33,20 @@ Common flags:
   --env NAME           wrangler environment
 `;
 
-const COMMON: ParseArgsConfig["options"] = {
+const COMMON = {
   json: { type: "boolean", default: false },
   "persist-to": { type: "string" },
   config: { type: "string" },
   env: { type: "string" },
   help: { type: "boolean", short: "h", default: false },
-};
+} as const satisfies ParseArgsConfig["options"];
 
-const KEY_FLAGS: ParseArgsConfig["options"] = {
+const KEY_FLAGS = {
   org: { type: "string", multiple: true },
   name: { type: "string" },
   scopes: { type: "string" },
   expires: { type: "string" },
-};
+} as const satisfies ParseArgsConfig["options"];
 
 interface Local {
   kv: KvLike;
