@@ -27,7 +27,8 @@ export async function send(
   init: RequestInit = {},
   gatewayEnv: Env = makeEnv(),
 ): Promise<Response> {
-  const request = typeof input === "string" ? new Request(new URL(input, "https://gateway.test"), { redirect: "manual", ...init }) : input;
+  // Concatenate, never resolve: "//admin" must stay a path, as it is on the wire.
+  const request = typeof input === "string" ? new Request(`https://gateway.test${input}`, { redirect: "manual", ...init }) : input;
   const ctx = createExecutionContext();
   const res = await worker.fetch(request, gatewayEnv, ctx);
   await waitOnExecutionContext(ctx);
@@ -108,4 +109,36 @@ export function unknownKey(): string {
 /** Basic credentials as curl -u KEY: and requests auth=(KEY, "") send them. */
 export function basic(user: string, password = ""): string {
   return `Basic ${btoa(`${user}:${password}`)}`;
+}
+
+export interface KvProbe {
+  binding: KVNamespace;
+  /** Reads that reached KV (or the injected fault). */
+  gets: number;
+  /** null: pass through to the real KV; "throw": every get rejects; "hang": never settles. */
+  fault: null | "throw" | "hang";
+}
+
+/** The real local KV binding, wrapped to count reads and inject faults. */
+export function probeKv(): KvProbe {
+  const real = env.KEYS;
+  const probe: KvProbe = {
+    gets: 0,
+    fault: null,
+    binding: new Proxy(real, {
+      get(target, prop) {
+        if (prop === "get") {
+          return (...args: Parameters<KVNamespace["get"]>) => {
+            probe.gets++;
+            if (probe.fault === "throw") return Promise.reject(new Error("KV unavailable (injected)"));
+            if (probe.fault === "hang") return new Promise(() => {});
+            return (target.get as (...a: unknown[]) => Promise<unknown>)(...args);
+          };
+        }
+        const value = Reflect.get(target, prop) as unknown;
+        return typeof value === "function" ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    }),
+  };
+  return probe;
 }

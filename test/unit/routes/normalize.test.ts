@@ -1,0 +1,66 @@
+import { describe, expect, it } from "vitest";
+import { matchSegments, normalizePath } from "../../../src/routes/normalize";
+
+const ok = (p: string) => {
+  const n = normalizePath(p);
+  if (!n.ok) throw new Error(`expected ${p} to normalize, got ${n.reason}`);
+  return n.path;
+};
+
+describe("normalizePath", () => {
+  it.each([
+    ["/", "/"],
+    ["", "/"],
+    ["/a/b", "/a/b"],
+    ["/a//b///c", "/a/b/c"],
+    ["/a/./b/../c", "/a/c"],
+    ["/../../etc/passwd", "/etc/passwd"],
+    ["/a/%2e%2e/b", "/b"],
+    ["/a/.%2E/b", "/b"],
+    ["/a/%2e/b", "/a/b"],
+    ["/%61%62c", "/abc"],
+    ["/a%7e%5f", "/a~_"],
+    ["/a%20b/%c3%a9", "/a%20b/%C3%A9"],
+    ["/a/%252e%252e/b", "/a/%252e%252e/b"],
+    ["/a\\b\\..\\c", "/a/c"],
+    ["/a/b/", "/a/b/"],
+    ["/a/b/..", "/a"],
+    ["/a;v=1/b", "/a;v=1/b"],
+  ])("%s → %s", (input, expected) => {
+    expect(ok(input)).toBe(expected);
+  });
+
+  it.each([
+    ["/a/%2f/b", "encoded slash"],
+    ["/a/%2F..%2Fadmin", "encoded slash"],
+    ["/a%5cb", "encoded slash or backslash"],
+    ["/a%00b", "control"],
+    ["/a%0ab", "control"],
+    ["/a%7fb", "control"],
+    ["/a%zz", "malformed"],
+    ["/a%2", "malformed"],
+    ["/public/..;/admin", "dot segment"],
+    ["/public/.;x/admin", "dot segment"],
+    ["/a b", "invalid character"],
+    ["/é", "invalid character"],
+  ])("refuses %s (%s)", (input, reason) => {
+    const n = normalizePath(input);
+    expect(n.ok).toBe(false);
+    if (!n.ok) expect(n.reason).toContain(reason);
+  });
+
+  it("is idempotent on every example", () => {
+    for (const p of ["/a//b/./c/../d/", "/%7Euser/%41", "/x/%252e/y", "/a;b/c;d=1/"]) {
+      const once = ok(p);
+      expect(ok(once)).toBe(once);
+    }
+  });
+});
+
+describe("matchSegments (route matching view only)", () => {
+  it("folds case, drops ;params and ignores a trailing slash", () => {
+    expect(matchSegments("/API/v1/Samples/")).toEqual(["api", "v1", "samples"]);
+    expect(matchSegments("/admin;jsessionid=1/users")).toEqual(["admin", "users"]);
+    expect(matchSegments("/")).toEqual([]);
+  });
+});
