@@ -123,3 +123,15 @@ describe("KV failures fail closed", () => {
     expect(calls).toHaveLength(0);
   });
 });
+
+describe("KEY_PEPPER", () => {
+  it("keys are looked up by HMAC with the pepper; a key stored without it does not resolve", async () => {
+    const pepper = "pepper-for-tests-0123456789";
+    const peppered = await mint({ pepper });
+    const plain = await mint();
+    const gw = makeEnv({ KEY_PEPPER: pepper });
+    expect((await through("/x", { headers: headers(peppered.key) }, gw)).res.status).toBe(200);
+    expect((await through("/x", { headers: headers(plain.key) }, gw)).res.status).toBe(401);
+    expect((await through("/x", { headers: headers(peppered.key) })).res.status).toBe(401);
+  });
+});

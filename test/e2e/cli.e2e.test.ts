@@ -1,0 +1,57 @@
+/**
+ * The keys CLI as a user runs it (`npm run keys -- …`): output, exit codes, refusals.
+ */
+import { describe, expect, it } from "vitest";
+import { keysCli, tempStateDir } from "../support/node-wrangler";
+
+const state = tempStateDir();
+
+describe("npm run keys", () => {
+  it("create --json prints one JSON object with the key once, and nothing else on stdout", async () => {
+    const r = await keysCli(["create", "--org", "acme", "--org", "globex", "--name", "ci", "--scopes", "read,write", "--expires", "2099-01-01T00:00:00Z", "--json", "--persist-to", state]);
+    expect(r.code, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout) as Record<string, unknown>;
+    expect(out).toMatchObject({ name: "ci", orgs: ["acme", "globex"], scopes: ["read", "write"], expires_at: "2099-01-01T00:00:00.000Z" });
+    expect(out.key).toMatch(/^kg_[0-9A-Za-z]{38}$/);
+    expect(out.id).toMatch(/^key_/);
+    expect(out.key_prefix).toBe((out.key as string).slice(0, 7));
+  });
+
+  it("create without --json prints a readable summary with the key", async () => {
+    const r = await keysCli(["create", "--org", "acme", "--persist-to", state]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/Created key key_\w+ for acme/);
+    expect(r.stdout).toMatch(/kg_[0-9A-Za-z]{38}/);
+    expect(r.stdout).toContain("only time the key is shown");
+  });
+
+  it("bad usage exits 2 with a message naming the problem", async () => {
+    const cases: [string[], string][] = [
+      [["create", "--persist-to", state], "--org"],
+      [["create", "--org", "bad slug!", "--persist-to", state], "--org"],
+      [["create", "--org", "acme", "--expires", "tomorrow", "--persist-to", state], "--expires"],
+      [["create", "--org", "acme", "--expires", "2001-01-01T00:00:00Z", "--persist-to", state], "in the future"],
+      [["create", "--org", "acme", "--bogus"], "bogus"],
+      [["import", "--org", "acme", "--persist-to", state], "--key is required"],
+      [["import", "--key", "kg_notavalidkeygatekey", "--org", "acme", "--persist-to", state], "key prefix"],
+      [["frobnicate"], 'Unknown verb "frobnicate"'],
+    ];
+    for (const [args, message] of cases) {
+      const r = await keysCli(args);
+      expect(r.code, args.join(" ")).toBe(2);
+      expect(r.stderr).toContain(message);
+    }
+  });
+
+  it("importing the same key twice is refused (exit 1) and the plaintext is never printed", async () => {
+    const legacy = `legacy-${Date.now()}-abcdef`;
+    const first = await keysCli(["import", "--key", legacy, "--org", "acme", "--json", "--persist-to", state]);
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stdout).not.toContain(legacy);
+    expect(JSON.parse(first.stdout)).toMatchObject({ orgs: ["acme"], key_prefix: "lega" });
+    const again = await keysCli(["import", "--key", legacy, "--org", "acme", "--persist-to", state]);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain("already exists");
+    expect(again.stderr + again.stdout).not.toContain(legacy);
+  });
+});
