@@ -20,7 +20,7 @@ import { logLine } from "./log";
 import { forward, targetUrl } from "./proxy/forward";
 import type { Identity } from "./proxy/headers";
 import { upstreamHeaders } from "./proxy/headers";
-import { normalizePath } from "./routes/normalize";
+import { normalizedPathOf } from "./routes/normalize";
 import { matchRoute } from "./routes/table";
 
 type Ctx = Context<AppEnv>;
@@ -67,7 +67,7 @@ export async function gateway(c: Ctx): Promise<Response> {
   const url = new URL(req.url);
 
   // 1. Route policy, on the one normalized path that is also forwarded.
-  const normalized = normalizePath(url.pathname);
+  const normalized = normalizedPathOf(req);
   if (!normalized.ok) return reject(c, "malformed_request", { detail: `Invalid path: ${normalized.reason}` });
   const path = normalized.path;
   log.path = path;

@@ -17,6 +17,7 @@ import { gateway, reject } from "./gateway";
 import { logLine } from "./log";
 import { PROFILES } from "./profiles";
 import type { ProfileName } from "./profiles";
+import { normalizedPathOf } from "./routes/normalize";
 
 const accessLog: MiddlewareHandler<AppEnv> = async function accessLog(c, next) {
   const started = Date.now();
@@ -67,7 +68,8 @@ const loadConfig: MiddlewareHandler<AppEnv> = async function loadConfig(c, next)
 function routingPath(request: Request, options?: { env?: Env }): string {
   const config = options?.env ? configFor(options.env) : undefined;
   if (config === undefined || config instanceof ConfigError) return "/"; // loadConfig answers 500
-  const rest = adminPath(config.admin, new URL(request.url).pathname);
+  const normalized = normalizedPathOf(request);
+  const rest = normalized.ok ? adminPath(config.admin, normalized.path) : null;
   return rest === null ? "/" : ADMIN_MOUNT + rest;
 }
 

@@ -35,7 +35,7 @@ import type { LifecycleContext, Outcome } from "../keys/lifecycle";
 import { auditEvents, createKey, importKey, listKeys, revokeKey, rotateKey, showKey, updateKey } from "../keys/lifecycle";
 import { StoreFault } from "../keys/store";
 import { logLine } from "../log";
-import { normalizePath } from "../routes/normalize";
+import { normalizedPathOf } from "../routes/normalize";
 import { adminActor, adminChallenge, checkAdminToken } from "./auth";
 
 type Ctx = Context<AppEnv>;
@@ -123,7 +123,7 @@ export const admin = new Hono<AppEnv>();
 admin.use(async function adminGate(c, next) {
   const config = c.var.config;
   const log = c.var.log;
-  const normalized = normalizePath(new URL(c.req.url).pathname);
+  const normalized = normalizedPathOf(c.req.raw);
   log.path = normalized.ok ? normalized.path : "(invalid)";
   log.route = "(admin)";
   // Off: answer like a path that does not exist, in the profile's shape; never forwarded.

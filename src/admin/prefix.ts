@@ -5,25 +5,38 @@
  * `/_KEYGATE;p/keys` are all admin requests: none of them can slip past to the origin,
  * nor around the admin API's token check.
  */
-import type { Config } from "../config";
-import { normalizePath } from "../routes/normalize";
-
 /**
  * The path below the admin prefix ("/keys/key_…", "/" for the prefix itself), or null when
- * the request is not for the admin API. A path that does not normalize is not admin: the
- * gateway refuses it (400) without forwarding it.
+ * the request is not for the admin API. Takes the *normalized* path (normalizedPathOf); a
+ * path that does not normalize is not admin: the gateway refuses it (400) unforwarded.
+ * `admin.segments` are the prefix's lowercased segments (Config["admin"]).
+ *
+ * Runs on every request, so it stops at the first segment that differs from the prefix
+ * (nearly always the first one) instead of splitting the whole path.
  */
-export function adminPath(admin: Config["admin"], rawPath: string): string | null {
-  const normalized = normalizePath(rawPath);
-  if (!normalized.ok) return null;
-  const segments: string[] = [];
-  for (const seg of normalized.path.split("/")) {
-    const bare = seg.split(";", 1)[0]!;
-    if (bare !== "") segments.push(bare);
+export function adminPath(admin: { readonly segments: readonly string[] }, normalizedPath: string): string | null {
+  let pos = 0;
+  let matched = 0;
+  while (matched < admin.segments.length) {
+    if (pos >= normalizedPath.length) return null;
+    let end = normalizedPath.indexOf("/", pos + 1);
+    if (end < 0) end = normalizedPath.length;
+    const bare = bareSegment(normalizedPath.slice(pos + 1, end));
+    pos = end;
+    if (bare === "") continue; // a ";params"-only segment: ignored, as by matchSegments
+    if (bare.toLowerCase() !== admin.segments[matched]) return null;
+    matched++;
   }
-  if (segments.length < admin.segments.length) return null;
-  for (let i = 0; i < admin.segments.length; i++) {
-    if (segments[i]!.toLowerCase() !== admin.segments[i]) return null;
+  const rest: string[] = [];
+  for (const seg of normalizedPath.slice(pos).split("/")) {
+    const bare = bareSegment(seg);
+    if (bare !== "") rest.push(bare);
   }
-  return "/" + segments.slice(admin.segments.length).join("/");
+  return "/" + rest.join("/");
+}
+
+/** A segment without its `;parameters`. */
+function bareSegment(segment: string): string {
+  const semi = segment.indexOf(";");
+  return semi < 0 ? segment : segment.slice(0, semi);
 }
