@@ -483,3 +483,43 @@ describe("GET /_keygate/audit", () => {
     expect((await api("GET", "/_keygate/audit", { token: TOKEN.toUpperCase() })).res.status).toBe(401);
   });
 });
+
+describe("KV failures: 503, never a half answer", () => {
+  function failing(on: "get" | "put" | "list"): KVNamespace {
+    const real = env.KEYS;
+    const fail = () => Promise.reject(new Error("KV GET failed: 500 simulated outage"));
+    return {
+      get: on === "get" ? fail : real.get.bind(real),
+      put: on === "put" ? fail : real.put.bind(real),
+      list: on === "list" ? fail : real.list.bind(real),
+      delete: real.delete.bind(real),
+      getWithMetadata: real.getWithMetadata.bind(real),
+    } as unknown as KVNamespace;
+  }
+
+  it("every endpoint answers 503 problem details when KV fails, and logs the cause", async () => {
+    const created = await createViaApi();
+    const lines: string[] = [];
+    vi.spyOn(console, "error").mockImplementation((l: string) => void lines.push(String(l)));
+    vi.spyOn(console, "log").mockImplementation(() => {});
+    const calls: [string, string, unknown, "get" | "put" | "list"][] = [
+      ["POST", "/_keygate/keys", { orgs: ["a"] }, "put"],
+      ["GET", `/_keygate/keys/${created.id}`, undefined, "get"],
+      ["GET", `/_keygate/keys?org=${created.orgs[0]}`, undefined, "list"],
+      ["PATCH", `/_keygate/keys/${created.id}`, { name: "x" }, "put"],
+      ["DELETE", `/_keygate/keys/${created.id}`, undefined, "get"],
+      ["POST", `/_keygate/keys/${created.id}/rotate`, undefined, "get"],
+      ["POST", "/_keygate/keys/import", { key: crypto.randomUUID(), orgs: ["a"] }, "put"],
+      ["GET", "/_keygate/audit", undefined, "list"],
+    ];
+    for (const [method, path, body, on] of calls) {
+      const { res, json } = await api(method, path, { env: adminEnv({ KEYS: failing(on) }), ...(body ? { body } : {}) });
+      expectProblem(res, json, 503, "store_unavailable");
+    }
+    vi.restoreAllMocks();
+    expect(lines.filter((l) => JSON.parse(l).msg === "key store failure (admin)")).toHaveLength(calls.length);
+    // The key is untouched: the failed PATCH, DELETE and rotate changed nothing.
+    const shown = (await api("GET", `/_keygate/keys/${created.id}`)).json;
+    expect(shown).toMatchObject({ name: "", status: "active" });
+  });
+});
