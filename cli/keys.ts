@@ -1,21 +1,25 @@
 /**
  * keygate keys CLI: `npm run keys -- <verb> [flags]`.
  *
- * Works on the same local state `wrangler dev` reads (`.wrangler/state`, or the folder
- * given with --persist-to, exactly as `wrangler dev --persist-to`), through wrangler's
- * getPlatformProxy(), so a running `wrangler dev` sees a new key at once. KEY_PREFIX and
- * KEY_PEPPER come from wrangler.toml and .dev.vars, as for the gateway.
+ * Two backends, one code path per operation:
+ * - local (default): the lifecycle functions (src/keys/lifecycle.ts) on the same local
+ *   state `wrangler dev` reads (`.wrangler/state`, or --persist-to, exactly as
+ *   `wrangler dev --persist-to`), through wrangler's getPlatformProxy(). KEY_PREFIX and
+ *   KEY_PEPPER come from wrangler.toml and .dev.vars, as for the gateway. Audit records
+ *   say who: "cli".
+ * - remote (--url URL): the admin API of a running or deployed gateway, with the token
+ *   from KEYGATE_ADMIN_TOKEN. The gateway runs the same lifecycle functions.
+ * Each verb builds the admin API's JSON body (or query) from its flags and hands it to the
+ * backend, so both refuse the same inputs; --json prints exactly the API's answer.
  *
- * Exit codes: 0 ok, 1 refused or not found, 2 bad usage.
+ * Exit codes: 0 ok, 1 not found or refused, 2 bad usage.
  */
 import { parseArgs } from "node:util";
 import type { ParseArgsConfig } from "node:util";
-import { getPlatformProxy } from "wrangler";
-import { importProblem, issueKey, validateNewKey } from "../src/keys/issue";
-import type { FieldError } from "../src/keys/issue";
-import type { KeyRecord } from "../src/keys/record";
-import type { KvLike } from "../src/keys/store";
-import { KeyConflict } from "../src/keys/store";
+import type { FieldError, KeySettings } from "../src/keys/issue";
+import type { KeyView, LifecycleContext, Outcome } from "../src/keys/lifecycle";
+import { auditEvents, createKey, importKey, listKeys, revokeKey, rotateKey, showKey, updateKey } from "../src/keys/lifecycle";
+import type { AuditEvent, KvLike } from "../src/keys/store";
 
 export class UsageError extends Error {}
 export class Refused extends Error {}
@@ -23,18 +27,30 @@ export class Refused extends Error {}
 const USAGE = `Usage: npm run keys -- <verb> [flags]
 
 Verbs:
-  create  --org ORG [--org ORG2 …] [--name NAME] [--scopes a,b] [--expires ISO-8601]
+  create  --org ORG [--org ORG2 …] [--name NAME] [--scopes a,b] [--expires ISO-8601] [--meta k=v …]
   import  --key PLAINTEXT --org ORG [same flags as create]
+  list    --org ORG [--limit N] [--cursor CURSOR]
+  show    KEY_ID
+  revoke  KEY_ID
+  rotate  KEY_ID [--grace-seconds N]      the old key keeps working N seconds (default 0: stops now)
+  update  KEY_ID [--name NAME] [--org ORG …] [--scopes a,b] [--expires ISO-8601|now|never] [--enable|--disable]
+  audit   [--id KEY_ID] [--limit N] [--cursor CURSOR]
 
 Common flags:
-  --json               one JSON object on stdout
+  --json               print the admin API's JSON answer (one line) instead of a table
+  --url URL            act on a running or deployed gateway through its admin API; the token is read
+                       from KEYGATE_ADMIN_TOKEN. URL is the gateway (its ADMIN_PREFIX assumed /_keygate)
+                       or the full admin prefix (https://gw.example.com/ops-admin)
   --persist-to DIR     local state folder, as given to \`wrangler dev --persist-to\` (default .wrangler/state)
   --config FILE        wrangler configuration (default wrangler.toml)
   --env NAME           wrangler environment
+
+Exit codes: 0 ok, 1 not found or refused, 2 bad usage.
 `;
 
 const COMMON = {
   json: { type: "boolean", default: false },
+  url: { type: "string" },
   "persist-to": { type: "string" },
   config: { type: "string" },
   env: { type: "string" },
@@ -46,17 +62,36 @@ const KEY_FLAGS = {
   name: { type: "string" },
   scopes: { type: "string" },
   expires: { type: "string" },
+  meta: { type: "string", multiple: true },
 } as const satisfies ParseArgsConfig["options"];
 
-interface Local {
-  kv: KvLike;
-  prefix: string;
-  pepper?: string;
-  dispose(): Promise<void>;
+const PAGE_FLAGS = {
+  limit: { type: "string" },
+  cursor: { type: "string" },
+} as const satisfies ParseArgsConfig["options"];
+
+type Values = Record<string, string | boolean | string[] | undefined>;
+type Json = Record<string, unknown>;
+
+/** The operations, whichever side runs them. */
+interface Backend {
+  create(body: Json): Promise<Outcome<Json>>;
+  import(body: Json): Promise<Outcome<Json>>;
+  list(query: Json): Promise<Outcome<Json>>;
+  show(id: string): Promise<Outcome<Json>>;
+  update(id: string, body: Json): Promise<Outcome<Json>>;
+  revoke(id: string): Promise<Outcome<Json>>;
+  rotate(id: string, body: Json): Promise<Outcome<Json>>;
+  audit(query: Json): Promise<Outcome<Json>>;
+  close(): Promise<void>;
 }
 
-async function openLocal(values: Record<string, unknown>): Promise<Local> {
+// ---- local backend: lifecycle functions on wrangler's local state ----
+
+async function localBackend(values: Values): Promise<Backend> {
   const persistTo = (values["persist-to"] as string | undefined) ?? ".wrangler/state";
+  // Loaded here, not at the top: wrangler takes seconds to import, and --url and bad usage never need it.
+  const { getPlatformProxy } = await import("wrangler");
   const proxy = await getPlatformProxy<Record<string, unknown>>({
     configPath: (values.config as string | undefined) ?? "wrangler.toml",
     ...(values.env ? { environment: values.env as string } : {}),
@@ -68,86 +103,329 @@ async function openLocal(values: Record<string, unknown>): Promise<Local> {
     throw new Refused("no KEYS KV namespace binding in the wrangler configuration");
   }
   const pepper = typeof proxy.env.KEY_PEPPER === "string" && proxy.env.KEY_PEPPER !== "" ? proxy.env.KEY_PEPPER : undefined;
-  return {
-    kv,
+  const settings: KeySettings = {
     prefix: typeof proxy.env.KEY_PREFIX === "string" ? proxy.env.KEY_PREFIX.trim() : "kg_",
     ...(pepper ? { pepper } : {}),
-    dispose: () => proxy.dispose(),
   };
-}
-
-function fieldErrors(errors: FieldError[]): never {
-  throw new UsageError(errors.map((e) => `--${e.field === "orgs" ? "org" : e.field === "expires_at" ? "expires" : e.field}: ${e.message}`).join("\n"));
-}
-
-function keyInput(values: Record<string, unknown>) {
-  const input = {
-    name: (values.name as string | undefined) ?? "",
-    orgs: (values.org as string[] | undefined) ?? [],
-    scopes: values.scopes ? String(values.scopes).split(",").map((s) => s.trim()).filter(Boolean) : [],
-    expires_at: (values.expires as string | undefined) ?? null,
-  };
-  const checked = validateNewKey(input, Date.now());
-  if (!checked.ok) fieldErrors(checked.errors);
-  return checked.value;
-}
-
-/** What every verb prints about a key: never its hash, the plaintext only on creation. */
-export function describeKey(record: KeyRecord, key?: string) {
+  // A running `wrangler dev` keeps its own cache: local changes reach it within CACHE_TTL_MS.
+  const ctx = (): LifecycleContext => ({ kv, settings, who: "cli", now: Date.now() });
+  const json = <T>(p: Promise<Outcome<T>>) => p as unknown as Promise<Outcome<Json>>;
   return {
-    ...(key !== undefined ? { key } : {}),
-    id: record.id,
-    name: record.name,
-    key_prefix: record.start,
-    orgs: record.orgs,
-    scopes: record.scopes,
-    created_at: record.created_at,
-    expires_at: record.expires_at,
+    create: (body) => json(createKey(ctx(), body)),
+    import: (body) => json(importKey(ctx(), body)),
+    list: (query) => json(listKeys(ctx(), query)),
+    show: (id) => json(showKey(ctx(), id)),
+    update: (id, body) => json(updateKey(ctx(), id, body)),
+    revoke: (id) => json(revokeKey(ctx(), id)),
+    rotate: (id, body) => json(rotateKey(ctx(), id, body)),
+    audit: (query) => json(auditEvents(ctx(), query)),
+    close: () => proxy.dispose(),
   };
 }
 
-function printCreated(out: ReturnType<typeof describeKey>, json: boolean, imported: boolean): void {
-  if (json) {
-    process.stdout.write(JSON.stringify(out) + "\n");
-    return;
+// ---- remote backend: the admin API ----
+
+/** The admin API's base URL: the gateway's URL plus /_keygate, or the URL given when it has a path. */
+export function adminBase(url: string): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new UsageError(`--url: "${url}" is not an absolute URL`);
   }
-  const lines = [
-    `${imported ? "Imported" : "Created"} key ${out.id}${out.name ? ` ("${out.name}")` : ""} for ${out.orgs.join(", ")}`,
-    `  scopes:  ${out.scopes.length ? out.scopes.join(", ") : "(none)"}`,
-    `  expires: ${out.expires_at ?? "never"}`,
-  ];
-  if (!imported) lines.push("", `  ${out.key}`, "", "This is the only time the key is shown: store it now.");
-  process.stdout.write(lines.join("\n") + "\n");
+  if (parsed.protocol !== "http:" && parsed.protocol !== "https:") throw new UsageError("--url: must be http:// or https://");
+  if (parsed.search || parsed.hash) throw new UsageError("--url: must not have a query or fragment");
+  const path = parsed.pathname.replace(/\/+$/, "");
+  return parsed.origin + (path === "" ? "/_keygate" : path);
 }
 
-type Verb = (args: string[]) => Promise<void>;
-
-const VERBS: Record<string, Verb> = {
-  async create(args) {
-    const { values } = parseArgs({ args, options: { ...COMMON, ...KEY_FLAGS }, strict: true });
-    const input = keyInput(values);
-    const local = await openLocal(values);
+function remoteBackend(url: string, token: string): Backend {
+  const base = adminBase(url);
+  async function call(method: string, path: string, body?: Json): Promise<Outcome<Json>> {
+    let res: Response;
     try {
-      const { key, record } = await issueKey(local.kv, local, input, Date.now());
-      printCreated(describeKey(record, key), values.json as boolean, false);
-    } finally {
-      await local.dispose();
+      res = await fetch(base + path, {
+        method,
+        headers: { authorization: `Bearer ${token}`, accept: "application/json", ...(body ? { "content-type": "application/json" } : {}) },
+        ...(body ? { body: JSON.stringify(body) } : {}),
+        redirect: "manual",
+        signal: AbortSignal.timeout(30_000),
+      });
+    } catch (err) {
+      throw new Refused(`cannot reach ${base}: ${(err as Error).cause ?? (err as Error).message}`);
     }
+    const text = await res.text();
+    let parsed: Json = {};
+    try {
+      parsed = JSON.parse(text) as Json;
+    } catch {
+      /* not JSON: described below */
+    }
+    if (res.ok) return { ok: true, value: parsed };
+    const detail = typeof parsed.detail === "string" ? parsed.detail : text.slice(0, 200);
+    if (res.status === 400 && Array.isArray(parsed.errors)) return { ok: false, error: "invalid", errors: parsed.errors as FieldError[] };
+    if (res.status === 401) throw new Refused(`the gateway refused the admin token (401): check KEYGATE_ADMIN_TOKEN`);
+    if (res.status === 404) {
+      // The gateway answers 404 for the whole prefix when its admin API is off.
+      const why = path.startsWith("/keys/") && method !== "POST" ? "" : " (is the admin API on? set the ADMIN_TOKEN secret on the gateway; is --url right?)";
+      return { ok: false, error: "not_found", message: `not found${why}` };
+    }
+    if (res.status === 409) return { ok: false, error: "conflict", message: detail };
+    throw new Refused(`the gateway answered ${res.status}: ${detail}`);
+  }
+  const q = (query: Json) => {
+    const params = new URLSearchParams();
+    for (const [k, v] of Object.entries(query)) if (v !== undefined) params.set(k, String(v));
+    const s = params.toString();
+    return s ? `?${s}` : "";
+  };
+  const id = (key: string) => encodeURIComponent(key);
+  return {
+    create: (body) => call("POST", "/keys", body),
+    import: (body) => call("POST", "/keys/import", body),
+    list: (query) => call("GET", `/keys${q(query)}`),
+    show: (key) => call("GET", `/keys/${id(key)}`),
+    update: (key, body) => call("PATCH", `/keys/${id(key)}`, body),
+    revoke: (key) => call("DELETE", `/keys/${id(key)}`),
+    rotate: (key, body) => call("POST", `/keys/${id(key)}/rotate`, body),
+    audit: (query) => call("GET", `/audit${q(query)}`),
+    close: async () => {},
+  };
+}
+
+async function openBackend(values: Values): Promise<Backend> {
+  if (values.url === undefined) return localBackend(values);
+  for (const local of ["persist-to", "config", "env"]) {
+    if (values[local] !== undefined) throw new UsageError(`--${local} is for local state; it cannot be combined with --url`);
+  }
+  const token = process.env.KEYGATE_ADMIN_TOKEN;
+  if (!token) throw new UsageError("--url needs the gateway's admin token in the KEYGATE_ADMIN_TOKEN environment variable");
+  return remoteBackend(values.url as string, token);
+}
+
+// ---- flags → API bodies ----
+
+const FLAG_OF: Record<string, string> = {
+  orgs: "--org",
+  expires_at: "--expires",
+  grace_seconds: "--grace-seconds",
+  key_id: "--id",
+  enabled: "--enable/--disable",
+};
+
+function flagOf(field: string): string {
+  return field.startsWith("(") ? field : (FLAG_OF[field] ?? `--${field}`);
+}
+
+function scopesOf(raw: string): string[] {
+  return raw.split(",").map((s) => s.trim()).filter(Boolean);
+}
+
+function metaOf(raw: string[]): Record<string, string> {
+  const meta: Record<string, string> = {};
+  for (const pair of raw) {
+    const eq = pair.indexOf("=");
+    if (eq <= 0) throw new UsageError(`--meta: "${pair}" is not KEY=VALUE`);
+    meta[pair.slice(0, eq)] = pair.slice(eq + 1);
+  }
+  return meta;
+}
+
+/** "now" and "never" are CLI conveniences; anything else goes to validation as given. */
+function expiresOf(raw: string): string | null {
+  if (raw === "never") return null;
+  if (raw === "now") return new Date().toISOString();
+  return raw;
+}
+
+function newKeyBody(values: Values): Json {
+  return {
+    ...(values.name !== undefined ? { name: values.name } : {}),
+    orgs: (values.org as string[] | undefined) ?? [],
+    ...(values.scopes !== undefined ? { scopes: scopesOf(values.scopes as string) } : {}),
+    ...(values.expires !== undefined ? { expires_at: expiresOf(values.expires as string) } : {}),
+    ...(values.meta !== undefined ? { meta: metaOf(values.meta as string[]) } : {}),
+  };
+}
+
+function pageQuery(values: Values): Json {
+  return {
+    ...(values.limit !== undefined ? { limit: values.limit } : {}),
+    ...(values.cursor !== undefined ? { cursor: values.cursor } : {}),
+  };
+}
+
+function oneId(positionals: string[], verb: string): string {
+  if (positionals.length !== 1) throw new UsageError(`${verb} needs exactly one KEY_ID (e.g. npm run keys -- ${verb} key_…)`);
+  return positionals[0]!;
+}
+
+// ---- output ----
+
+function isoShort(iso: string | null | undefined, none = "never"): string {
+  return iso ? iso.replace(/\.\d{3}Z$/, "Z") : none;
+}
+
+function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  return rows.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!))).join("  ")).join("\n");
+}
+
+function describe(k: KeyView): string {
+  const lines = [
+    `${k.id}${k.name ? ` ("${k.name}")` : ""}`,
+    `  status:     ${k.status}`,
+    `  prefix:     ${k.key_prefix}`,
+    `  orgs:       ${k.orgs.join(", ")}`,
+    `  scopes:     ${k.scopes.length ? k.scopes.join(", ") : "(none)"}`,
+    `  created:    ${isoShort(k.created_at)}`,
+    `  expires:    ${isoShort(k.expires_at)}`,
+    `  last used:  ${isoShort(k.last_used_at)}`,
+  ];
+  if (k.revoked_at) lines.push(`  revoked:    ${isoShort(k.revoked_at)}`);
+  if (k.replaced_by) lines.push(`  rotated:    ${isoShort(k.rotated_at)}, replaced by ${k.replaced_by}`);
+  if (k.replaces) lines.push(`  replaces:   ${k.replaces}`);
+  if (k.meta && Object.keys(k.meta).length) lines.push(`  meta:       ${Object.entries(k.meta).map(([a, b]) => `${a}=${b}`).join(", ")}`);
+  return lines.join("\n");
+}
+
+function showOnce(key: string): string {
+  return `\n  ${key}\n\nThis is the only time the key is shown: store it now.`;
+}
+
+function keyTable(keys: KeyView[]): string {
+  if (keys.length === 0) return "(no keys)";
+  return table([
+    ["ID", "NAME", "PREFIX", "STATUS", "SCOPES", "CREATED", "LAST USED", "EXPIRES"],
+    ...keys.map((k) => [k.id, k.name || "-", k.key_prefix, k.status, k.scopes.join(",") || "-", isoShort(k.created_at), isoShort(k.last_used_at), isoShort(k.expires_at)]),
+  ]);
+}
+
+function auditTable(events: AuditEvent[]): string {
+  if (events.length === 0) return "(no events)";
+  const details = (e: AuditEvent) => {
+    if (e.action === "rotate") return `new key ${e.new_key_id}, grace ${e.grace_seconds ?? 0} s`;
+    if (e.changes) return Object.entries(e.changes).map(([f, c]) => `${f}: ${JSON.stringify(c.from)} → ${JSON.stringify(c.to)}`).join("; ");
+    return "";
+  };
+  return table([["AT", "WHO", "ACTION", "KEY", "DETAILS"], ...events.map((e) => [isoShort(e.at), e.who, e.action, e.key_id, details(e)])]);
+}
+
+function nextPage(cursor: unknown, command: string): string {
+  return typeof cursor === "string" ? `\n\nMore: npm run keys -- ${command} --cursor '${cursor}'` : "";
+}
+
+// ---- verbs ----
+
+interface Parsed {
+  values: Values;
+  positionals: string[];
+}
+
+/** What a verb will do: built from the flags alone, so bad usage fails before any state is opened. */
+interface Plan {
+  call(backend: Backend): Promise<Outcome<Json>>;
+  human(value: Json): string;
+}
+
+interface VerbSpec {
+  options: ParseArgsConfig["options"];
+  positionals: boolean;
+  plan(p: Parsed): Plan;
+}
+
+const VERBS: Record<string, VerbSpec> = {
+  create: {
+    options: KEY_FLAGS,
+    positionals: false,
+    plan({ values }) {
+      const body = newKeyBody(values);
+      return {
+        call: (b) => b.create(body),
+        human: (v) => `Created key ${v.id}${v.name ? ` ("${v.name}")` : ""} for ${(v.orgs as string[]).join(", ")}\n${describe(v as unknown as KeyView).split("\n").slice(1).join("\n")}\n${showOnce(v.key as string)}`,
+      };
+    },
   },
-
-  async import(args) {
-    const { values } = parseArgs({ args, options: { ...COMMON, ...KEY_FLAGS, key: { type: "string" } }, strict: true });
-    if (!values.key) throw new UsageError("--key is required: the existing plaintext key to import");
-    const input = keyInput(values);
-    const local = await openLocal(values);
-    try {
-      const problem = importProblem(values.key, local.prefix);
-      if (problem) throw new UsageError(`--key: ${problem}`);
-      const { record } = await issueKey(local.kv, local, input, Date.now(), values.key as string);
-      printCreated(describeKey(record), values.json as boolean, true);
-    } finally {
-      await local.dispose();
-    }
+  import: {
+    options: { ...KEY_FLAGS, key: { type: "string" } },
+    positionals: false,
+    plan({ values }) {
+      if (values.key === undefined) throw new UsageError("--key is required: the existing plaintext key to import");
+      const body = { key: values.key, ...newKeyBody(values) };
+      return { call: (b) => b.import(body), human: (v) => `Imported ${describe(v as unknown as KeyView)}` };
+    },
+  },
+  list: {
+    options: { ...PAGE_FLAGS, org: { type: "string" } },
+    positionals: false,
+    plan({ values }) {
+      const query = { ...(values.org !== undefined ? { org: values.org } : {}), ...pageQuery(values) };
+      return {
+        call: (b) => b.list(query),
+        human: (v) => keyTable(v.keys as KeyView[]) + nextPage(v.cursor, `list --org ${values.org}${values.limit ? ` --limit ${values.limit}` : ""}`),
+      };
+    },
+  },
+  show: {
+    options: {},
+    positionals: true,
+    plan({ positionals }) {
+      const id = oneId(positionals, "show");
+      return { call: (b) => b.show(id), human: (v) => describe(v as unknown as KeyView) };
+    },
+  },
+  revoke: {
+    options: {},
+    positionals: true,
+    plan({ positionals }) {
+      const id = oneId(positionals, "revoke");
+      return { call: (b) => b.revoke(id), human: (v) => `Revoked ${describe(v as unknown as KeyView)}` };
+    },
+  },
+  rotate: {
+    options: { "grace-seconds": { type: "string" } },
+    positionals: true,
+    plan({ values, positionals }) {
+      const id = oneId(positionals, "rotate");
+      const raw = values["grace-seconds"] as string | undefined;
+      const body = raw === undefined ? {} : { grace_seconds: /^\d+$/.test(raw) ? Number(raw) : raw };
+      return {
+        call: (b) => b.rotate(id, body),
+        human: (v) => {
+          const previous = v.previous as KeyView;
+          const stops = previous.status === "rotated" ? "stopped working now" : `keeps working until ${isoShort(previous.expires_at)}`;
+          return `Rotated ${previous.id}: it ${stops}.\nNew key ${describe(v as unknown as KeyView)}\n${showOnce(v.key as string)}`;
+        },
+      };
+    },
+  },
+  update: {
+    options: { ...KEY_FLAGS, enable: { type: "boolean" }, disable: { type: "boolean" } },
+    positionals: true,
+    plan({ values, positionals }) {
+      const id = oneId(positionals, "update");
+      if (values.enable && values.disable) throw new UsageError("--enable and --disable are exclusive");
+      if (values.meta !== undefined) throw new UsageError("--meta cannot be changed after creation");
+      const body: Json = {
+        ...(values.name !== undefined ? { name: values.name } : {}),
+        ...(values.org !== undefined ? { orgs: values.org } : {}),
+        ...(values.scopes !== undefined ? { scopes: scopesOf(values.scopes as string) } : {}),
+        ...(values.expires !== undefined ? { expires_at: expiresOf(values.expires as string) } : {}),
+        ...(values.enable ? { enabled: true } : values.disable ? { enabled: false } : {}),
+      };
+      return { call: (b) => b.update(id, body), human: (v) => `Updated ${describe(v as unknown as KeyView)}` };
+    },
+  },
+  audit: {
+    options: { ...PAGE_FLAGS, id: { type: "string" } },
+    positionals: false,
+    plan({ values }) {
+      const query = { ...(values.id !== undefined ? { key_id: values.id } : {}), ...pageQuery(values) };
+      return {
+        call: (b) => b.audit(query),
+        human: (v) => auditTable(v.events as AuditEvent[]) + nextPage(v.cursor, `audit${values.id ? ` --id ${values.id}` : ""}`),
+      };
+    },
   },
 };
 
@@ -157,24 +435,39 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(USAGE);
     return verb ? 0 : 2;
   }
-  const run = VERBS[verb];
-  if (!run) {
+  const spec = VERBS[verb];
+  if (!spec) {
     process.stderr.write(`Unknown verb "${verb}".\n\n${USAGE}`);
     return 2;
   }
+  let backend: Backend | undefined;
   try {
-    await run(rest);
+    const { values, positionals } = parseArgs({ args: rest, options: { ...COMMON, ...spec.options }, allowPositionals: spec.positionals, strict: true });
+    if (values.help) {
+      process.stdout.write(USAGE);
+      return 0;
+    }
+    const plan = spec.plan({ values: values as Values, positionals });
+    backend = await openBackend(values as Values);
+    const outcome = await plan.call(backend);
+    if (!outcome.ok) {
+      if (outcome.error === "invalid") throw new UsageError(outcome.errors.map((e) => `${flagOf(e.field)}: ${e.message}`).join("\n"));
+      throw new Refused(outcome.message);
+    }
+    process.stdout.write((values.json ? JSON.stringify(outcome.value) : plan.human(outcome.value)) + "\n");
     return 0;
   } catch (err) {
     if (err instanceof UsageError || (err as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) {
       process.stderr.write(`error: ${(err as Error).message}\n\n${USAGE}`);
       return 2;
     }
-    if (err instanceof Refused || err instanceof KeyConflict) {
-      process.stderr.write(`error: ${(err as Error).message}\n`);
+    if (err instanceof Refused) {
+      process.stderr.write(`error: ${err.message}\n`);
       return 1;
     }
     throw err;
+  } finally {
+    await backend?.close();
   }
 }
 

@@ -16,6 +16,7 @@
  *   /reset                socket destroyed before any response
  *   /reset-mid-body       headers and a chunk, then the socket destroyed
  *   /hop                  a response carrying hop-by-hop headers
+ *   /deprecated           a response carrying its own Sunset and Deprecation headers
  *   /bench                a fixed 13-byte body, nothing else (benchmark baseline)
  *   Upgrade: websocket    handshake, then one text frame "hello from origin"
  */
@@ -171,6 +172,9 @@ export async function startOrigin(port = 0, host = "127.0.0.1"): Promise<Origin>
       });
       res.end("hop");
       return;
+    }
+    if (path === "/deprecated") {
+      return sendJson(res, 200, { deprecated: true }, { sunset: "Wed, 01 Jan 2031 00:00:00 GMT", deprecation: "@1700000000" });
     }
     sendJson(res, 200, call, { "x-origin": "echo" });
   }

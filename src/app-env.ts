@@ -8,5 +8,7 @@ export type AppEnv = {
   Variables: RequestIdVariables & {
     config: Config;
     log: RequestLog;
+    /** Admin API only: who acts, for audit records ("admin:<token id>"). */
+    adminActor: string;
   };
 };

@@ -33,6 +33,11 @@ export interface Env {
   SCOPES_HEADER?: string;
   CORS_PREFLIGHT?: string;
   KEY_PEPPER?: string;
+  /** Secret: enables the admin API under ADMIN_PREFIX (Bearer token). Unset = admin API off. */
+  ADMIN_TOKEN?: string;
+  ADMIN_PREFIX?: string;
+  LAST_USED_INTERVAL_MS?: string | number;
+  EXPIRY_WARNING_DAYS?: string | number;
 }
 
 export type CredentialSource = { kind: "header"; name: string } | { kind: "bearer" } | { kind: "basic" };
@@ -63,6 +68,18 @@ export interface Config {
   /** "forward": CORS preflights pass without a key; "auth": they need one like any request. */
   preflight: "forward" | "auth";
   pepper?: string;
+  admin: {
+    /** Normalized, without a trailing slash ("/_keygate"). Reserved even when the API is off. */
+    prefix: string;
+    /** Lowercased segments of `prefix`, matched against a request's matchSegments(). */
+    segments: string[];
+    /** ADMIN_TOKEN; null = the admin API is off (its prefix answers the profile's 404). */
+    token: string | null;
+  };
+  /** At most one last-used write per key per this interval per isolate; 0 = not tracked. */
+  lastUsedIntervalMs: number;
+  /** Deprecation/Sunset headers start this long before a key's expiry; 0 = only during a rotation grace. */
+  expiryWarningMs: number;
 }
 
 export class ConfigError extends Error {
@@ -92,10 +109,24 @@ export const DEFAULTS = {
   KEY_ID_HEADER: "x-api-key-id",
   SCOPES_HEADER: "x-api-key-scopes",
   AUTH_REALM: "api",
+  ADMIN_PREFIX: "/_keygate",
+  /** Last-used writes: one per key per minute per isolate, far below KV's 1 write/s/key. */
+  LAST_USED_INTERVAL_MS: 60_000,
+  EXPIRY_WARNING_DAYS: 7,
 } as const;
+
+/** Shortest ADMIN_TOKEN accepted: a bearer secret must not be guessable. */
+export const MIN_ADMIN_TOKEN_LENGTH = 32;
+/** KV allows one write per second per key: a shorter interval could exceed it. */
+const MIN_LAST_USED_INTERVAL_MS = 1_000;
+const DAY_MS = 86_400_000;
 
 const HEADER_NAME_RE = /^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/; // RFC 9110 token
 const PREFIX_RE = /^[A-Za-z0-9_-]{0,16}$/;
+/** RFC 6750 §2.1 b64token: what a client can send after "Bearer ". */
+const BEARER_TOKEN_RE = /^[A-Za-z0-9\-._~+/]+=*$/;
+/** Path segments of unreserved characters (RFC 3986 §2.3), no dot segments. */
+const ADMIN_PREFIX_RE = /^(\/[A-Za-z0-9\-._~]+)+$/;
 
 function str(env: Env, name: keyof Env): string | undefined {
   const v = env[name];
@@ -160,6 +191,24 @@ function parseOrigin(env: Env): string {
   return url.origin + url.pathname.replace(/\/+$/, "");
 }
 
+function parseAdmin(env: Env): Config["admin"] {
+  const raw = str(env, "ADMIN_PREFIX") ?? DEFAULTS.ADMIN_PREFIX;
+  const prefix = raw.replace(/\/+$/, "");
+  if (!ADMIN_PREFIX_RE.test(prefix) || prefix.split("/").some((seg) => seg === "." || seg === "..")) {
+    throw new ConfigError("ADMIN_PREFIX", `must be a path like /_keygate (segments of letters, digits, "-", ".", "_", "~"); got "${raw}"`);
+  }
+  // A secret: its value never appears in an error message.
+  const token = env.ADMIN_TOKEN;
+  if (token === undefined || token === null || token === "") return { prefix, segments: prefix.toLowerCase().split("/").slice(1), token: null };
+  if (typeof token !== "string" || token.length < MIN_ADMIN_TOKEN_LENGTH || token.length > 512 || !BEARER_TOKEN_RE.test(token)) {
+    throw new ConfigError(
+      "ADMIN_TOKEN",
+      `must be ${MIN_ADMIN_TOKEN_LENGTH}–512 characters usable in "Authorization: Bearer" (letters, digits, -._~+/, trailing =), e.g. from \`openssl rand -hex 32\``,
+    );
+  }
+  return { prefix, segments: prefix.toLowerCase().split("/").slice(1), token };
+}
+
 function parseRoutesVar(env: Env): Route[] {
   const raw = env.ROUTES;
   if (raw === undefined || raw === null || (typeof raw === "string" && raw.trim() === "")) return [];
@@ -176,6 +225,14 @@ function parseRoutesVar(env: Env): Route[] {
   } catch (err) {
     throw new ConfigError("ROUTES", (err as Error).message);
   }
+}
+
+function lastUsedInterval(env: Env): number {
+  const ms = int(env, "LAST_USED_INTERVAL_MS", DEFAULTS.LAST_USED_INTERVAL_MS, 0, 7 * DAY_MS);
+  if (ms !== 0 && ms < MIN_LAST_USED_INTERVAL_MS) {
+    throw new ConfigError("LAST_USED_INTERVAL_MS", `must be 0 (off) or at least ${MIN_LAST_USED_INTERVAL_MS} (KV allows one write per second per key)`);
+  }
+  return ms;
 }
 
 export function parseConfig(env: Env): Config {
@@ -228,6 +285,9 @@ export function parseConfig(env: Env): Config {
     headers,
     preflight: oneOf(env, "CORS_PREFLIGHT", ["forward", "auth"] as const) ?? "forward",
     ...(pepper ? { pepper } : {}),
+    admin: parseAdmin(env),
+    lastUsedIntervalMs: lastUsedInterval(env),
+    expiryWarningMs: int(env, "EXPIRY_WARNING_DAYS", DEFAULTS.EXPIRY_WARNING_DAYS, 0, 3650) * DAY_MS,
   };
 }
 

@@ -7,16 +7,20 @@ import type { Context } from "hono";
 import type { AppEnv } from "./app-env";
 import { authorize } from "./auth/authorize";
 import { extractCredential } from "./auth/credentials";
+import { lastUsedThrottle } from "./auth/last-used";
 import { keyCache, verifyKey } from "./auth/verify";
 import { clock } from "./clock";
 import type { ErrorCode } from "./errors/codes";
 import type { ErrorOptions } from "./errors/render";
 import { renderError } from "./errors/render";
+import type { KeyRecord } from "./keys/record";
+import { sunsetOf } from "./keys/record";
+import { recordLastUsed } from "./keys/store";
 import { logLine } from "./log";
 import { forward, targetUrl } from "./proxy/forward";
 import type { Identity } from "./proxy/headers";
 import { upstreamHeaders } from "./proxy/headers";
-import { normalizePath } from "./routes/normalize";
+import { normalizedPathOf } from "./routes/normalize";
 import { matchRoute } from "./routes/table";
 
 type Ctx = Context<AppEnv>;
@@ -63,7 +67,7 @@ export async function gateway(c: Ctx): Promise<Response> {
   const url = new URL(req.url);
 
   // 1. Route policy, on the one normalized path that is also forwarded.
-  const normalized = normalizePath(url.pathname);
+  const normalized = normalizedPathOf(req);
   if (!normalized.ok) return reject(c, "malformed_request", { detail: `Invalid path: ${normalized.reason}` });
   const path = normalized.path;
   log.path = path;
@@ -84,11 +88,12 @@ export async function gateway(c: Ctx): Promise<Response> {
   }
 
   // 3–5. Cheap rejection, lookup, record checks.
+  const now = clock.now();
   const verdict = await verifyKey(credential.key, {
     kv: c.env.KEYS,
     cache: keyCache(config.cache.maxEntries),
     config,
-    now: clock.now(),
+    now,
   });
   if (verdict.kind === "error") {
     logLine("error", "key store failure", { request_id: c.var.requestId, cause: verdict.cause });
@@ -99,6 +104,7 @@ export async function gateway(c: Ctx): Promise<Response> {
   const record = verdict.record;
   log.key_id = record.id;
   if (verdict.kind === "denied") return reject(c, "invalid_key", { reason: verdict.reason });
+  accountUse(c, record, now);
 
   const decision = authorize(record, route, config, req.headers);
   if (!decision.ok) {
@@ -108,5 +114,34 @@ export async function gateway(c: Ctx): Promise<Response> {
   log.org = decision.org;
 
   // 6. Forward with the trusted identity.
-  return proxy(c, url, path, { keyId: record.id, org: decision.org, scopes: record.scopes });
+  const res = await proxy(c, url, path, { keyId: record.id, org: decision.org, scopes: record.scopes });
+  if (res.status !== 101) warnOfSunset(res.headers, record, now, config.expiryWarningMs);
+  return res;
+}
+
+/**
+ * 7. Account, off the critical path: the key's last use, at most once per key per
+ * LAST_USED_INTERVAL_MS in this isolate, written in waitUntil after the response.
+ */
+function accountUse(c: Ctx, record: KeyRecord, now: number): void {
+  const interval = c.var.config.lastUsedIntervalMs;
+  if (interval === 0 || !lastUsedThrottle().claim(record.id, now, interval)) return;
+  c.executionCtx.waitUntil(
+    recordLastUsed(c.env.KEYS, record, new Date(now).toISOString()).catch((err: unknown) => {
+      logLine("warn", "last-used write failed", { request_id: c.var.requestId, key_id: record.id, cause: (err as Error).message });
+    }),
+  );
+}
+
+/**
+ * A key in its rotation grace period or close to expiry: tell the client on every
+ * forwarded response, with `Sunset` (RFC 8594: the HTTP-date it stops working) and
+ * `Deprecation` (RFC 9745: `@<unix seconds>` since when it is on its way out). Values
+ * the origin sent itself are kept.
+ */
+function warnOfSunset(headers: Headers, record: KeyRecord, now: number, warningMs: number): void {
+  const notice = sunsetOf(record, now, warningMs);
+  if (!notice) return;
+  if (!headers.has("sunset")) headers.set("sunset", new Date(notice.sunset).toUTCString());
+  if (!headers.has("deprecation")) headers.set("deprecation", `@${Math.floor(notice.deprecation / 1000)}`);
 }

@@ -1,18 +1,23 @@
 /**
- * keygate: wiring only. Request id → access log → config (fail closed) → gateway.
+ * keygate: wiring only. Request id → access log → config (fail closed) → the admin API
+ * (paths under ADMIN_PREFIX) or the gateway (every other path).
  * Only the app is exported: a Worker's main module may export handlers and classes only.
  */
 import { Hono } from "hono";
 import type { MiddlewareHandler } from "hono";
 import { requestId } from "hono/request-id";
+import { admin, ADMIN_MOUNT } from "./admin/app";
+import { adminPath } from "./admin/prefix";
 import type { AppEnv } from "./app-env";
 import { configFor, ConfigError } from "./config";
+import type { Env } from "./config";
 import { GatewayError } from "./errors/codes";
 import { renderError } from "./errors/render";
 import { gateway, reject } from "./gateway";
 import { logLine } from "./log";
 import { PROFILES } from "./profiles";
 import type { ProfileName } from "./profiles";
+import { normalizedPathOf } from "./routes/normalize";
 
 const accessLog: MiddlewareHandler<AppEnv> = async function accessLog(c, next) {
   const started = Date.now();
@@ -54,11 +59,26 @@ const loadConfig: MiddlewareHandler<AppEnv> = async function loadConfig(c, next)
   await next();
 };
 
-const app = new Hono<AppEnv>();
+/**
+ * The path Hono routes on: ADMIN_MOUNT + the rest for a request under ADMIN_PREFIX
+ * (matched on the normalized path, see admin/prefix.ts), "/" for everything else. So the
+ * configured prefix decides, per environment, and no spelling of a path can reach the
+ * admin routes without being under the prefix, or reach the gateway while under it.
+ */
+function routingPath(request: Request, options?: { env?: Env }): string {
+  const config = options?.env ? configFor(options.env) : undefined;
+  if (config === undefined || config instanceof ConfigError) return "/"; // loadConfig answers 500
+  const normalized = normalizedPathOf(request);
+  const rest = normalized.ok ? adminPath(config.admin, normalized.path) : null;
+  return rest === null ? "/" : ADMIN_MOUNT + rest;
+}
+
+const app = new Hono<AppEnv>({ getPath: routingPath });
 app.use(requestId({ headerName: "x-request-id" }));
 app.use(accessLog);
 app.use(loadConfig);
-app.all("*", gateway);
+app.route(ADMIN_MOUNT, admin);
+app.all("/", gateway);
 app.onError((err, c) => {
   if (!c.var.config) {
     logLine("error", "unhandled error", { request_id: c.var.requestId, error: String(err) });

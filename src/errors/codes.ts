@@ -14,7 +14,13 @@ export type ErrorCode =
   | "internal_error"
   | "upstream_unreachable"
   | "store_unavailable"
-  | "upstream_timeout";
+  | "upstream_timeout"
+  // The admin API's own answers (always RFC 9457 problem details, whatever the profile).
+  | "admin_unauthorized"
+  | "invalid_input"
+  | "method_not_allowed"
+  | "conflict"
+  | "payload_too_large";
 
 /** Status of each code. missing_credential is 401 unless the profile says 400. */
 export function statusOf(code: ErrorCode, missingStatus: 400 | 401 = 401): number {
@@ -25,7 +31,16 @@ export function statusOf(code: ErrorCode, missingStatus: 400 | 401 = 401): numbe
     case "malformed_request":
       return 400;
     case "invalid_key":
+    case "admin_unauthorized":
       return 401;
+    case "invalid_input":
+      return 400;
+    case "method_not_allowed":
+      return 405;
+    case "conflict":
+      return 409;
+    case "payload_too_large":
+      return 413;
     case "forbidden":
       return 403;
     case "not_found":
@@ -49,6 +64,9 @@ export const REASON_PHRASES: Record<number, string> = {
   401: "Unauthorized",
   403: "Forbidden",
   404: "Not Found",
+  405: "Method Not Allowed",
+  409: "Conflict",
+  413: "Content Too Large",
   429: "Too Many Requests",
   500: "Internal Server Error",
   502: "Bad Gateway",

@@ -37,6 +37,11 @@ const DEFAULT_DETAIL: Record<ErrorCode, string> = {
   upstream_unreachable: "The upstream server could not be reached.",
   store_unavailable: "The key store is unavailable; retry later.",
   upstream_timeout: "The upstream server did not answer in time.",
+  admin_unauthorized: "A valid admin token is required (Authorization: Bearer <ADMIN_TOKEN>).",
+  invalid_input: "The request has invalid fields.",
+  method_not_allowed: "The method is not allowed here.",
+  conflict: "The request conflicts with the key's current state.",
+  payload_too_large: "The request body is too large.",
 };
 
 /** Codes whose message never varies, whatever the caller passes (no oracle). */
@@ -126,11 +131,22 @@ export interface ErrorOptions {
   detail?: string;
   /** Extra response headers (e.g. Retry-After). */
   headers?: Record<string, string>;
+  /**
+   * RFC 9457 §3.2 extension members (e.g. the admin API's per-field `errors`). Rendered in
+   * the problem format only: the other formats reproduce existing APIs' exact bodies.
+   */
+  extensions?: Record<string, unknown>;
 }
 
 export function renderError(ctx: RenderContext, code: ErrorCode, opts: ErrorOptions = {}): Response {
   const status = statusOf(code, ctx.missingStatus);
-  const { contentType, body } = RENDERERS[ctx.errorFormat](status, code, opts.detail);
+  const rendered = RENDERERS[ctx.errorFormat](status, code, opts.detail);
+  const { contentType } = rendered;
+  let body = rendered.body as Record<string, unknown>;
+  if (ctx.errorFormat === "problem" && opts.extensions) {
+    // Extensions never replace a standard member (type, title, status, detail, code).
+    body = { ...body, ...Object.fromEntries(Object.entries(opts.extensions).filter(([k]) => !(k in body))) };
+  }
   const headers = new Headers(opts.headers);
   headers.set("content-type", contentType);
   headers.set("cache-control", "no-store");

@@ -1,13 +1,14 @@
 /**
- * Creating and importing keys: input validation and record construction, shared by the
- * CLI and the admin API so both refuse exactly the same inputs.
+ * Input validation for every key operation (create, import, update, rotate, list, audit)
+ * and record construction for new keys, shared by the CLI and the admin API (through
+ * keys/lifecycle.ts) so both refuse exactly the same inputs with the same field names.
  */
 import { classifyKey, displayStart, isWellFormedKey, MAX_KEY_LENGTH, mintKey, randomBase62 } from "./format";
 import { hashKey } from "./hash";
 import type { KeyRecord } from "./record";
-import { ORG_RE, SCOPE_RE } from "./record";
+import { KEY_ID_RE, ORG_RE, SCOPE_RE } from "./record";
 import type { KvLike } from "./store";
-import { createRecord } from "./store";
+import { createRecord, KV_LIST_MAX, KV_METADATA_MAX_BYTES, summaryBytes } from "./store";
 
 export interface NewKeyInput {
   name: string;
@@ -26,61 +27,227 @@ export type Validated<T> = { ok: true; value: T } | { ok: false; errors: FieldEr
 
 const MAX_NAME_LENGTH = 200;
 const MAX_META_ENTRIES = 20;
+/** Longest rotation grace: 30 days. Longer overlaps defeat the point of rotating. */
+export const MAX_GRACE_SECONDS = 30 * 86_400;
+export const DEFAULT_PAGE_SIZE = 100;
+
+type Body = Record<string, unknown>;
+
+function asBody(input: unknown): Body | FieldError[] {
+  if (typeof input !== "object" || input === null || Array.isArray(input)) return [{ field: "(body)", message: "must be a JSON object" }];
+  return input as Body;
+}
+
+function unknownFields(o: Body, known: string[], errors: FieldError[]): void {
+  for (const k of Object.keys(o)) if (!known.includes(k)) errors.push({ field: k, message: "unknown field" });
+}
+
+function checkName(v: unknown, errors: FieldError[]): v is string {
+  if (typeof v !== "string" || v.length > MAX_NAME_LENGTH || /[\x00-\x1f\x7f]/.test(v)) {
+    errors.push({ field: "name", message: `must be a string of at most ${MAX_NAME_LENGTH} printable characters` });
+    return false;
+  }
+  return true;
+}
+
+function checkOrgs(v: unknown, errors: FieldError[]): v is string[] {
+  if (!Array.isArray(v) || v.length === 0 || !v.every((s) => typeof s === "string" && ORG_RE.test(s))) {
+    errors.push({ field: "orgs", message: "must be a non-empty array of org slugs ([A-Za-z0-9][A-Za-z0-9._-]*, ≤ 128)" });
+    return false;
+  }
+  if (new Set(v).size !== v.length) {
+    errors.push({ field: "orgs", message: "must not repeat an org" });
+    return false;
+  }
+  return true;
+}
+
+function checkScopes(v: unknown, errors: FieldError[]): v is string[] {
+  if (!Array.isArray(v) || !v.every((s) => typeof s === "string" && SCOPE_RE.test(s))) {
+    errors.push({ field: "scopes", message: "must be an array of scopes ([A-Za-z0-9][A-Za-z0-9:._*-]*, ≤ 128)" });
+    return false;
+  }
+  return true;
+}
+
+/** An ISO 8601 date-time or null; `future` refuses instants at or before `now`. */
+function checkExpiry(v: unknown, now: number, future: boolean, errors: FieldError[]): v is string | null {
+  if (v === null) return true;
+  if (typeof v !== "string" || !/^\d{4}-\d\d-\d\dT/.test(v) || Number.isNaN(Date.parse(v))) {
+    errors.push({ field: "expires_at", message: "must be an ISO 8601 date-time (e.g. 2027-01-01T00:00:00Z) or null" });
+    return false;
+  }
+  if (future && Date.parse(v) <= now) {
+    errors.push({ field: "expires_at", message: "must be in the future" });
+    return false;
+  }
+  return true;
+}
+
+function checkMeta(v: unknown, errors: FieldError[]): v is Record<string, string> {
+  if (
+    typeof v !== "object" ||
+    v === null ||
+    Array.isArray(v) ||
+    Object.keys(v).length > MAX_META_ENTRIES ||
+    !Object.values(v).every((x) => typeof x === "string" && x.length <= MAX_NAME_LENGTH)
+  ) {
+    errors.push({ field: "meta", message: `must be an object of at most ${MAX_META_ENTRIES} string values` });
+    return false;
+  }
+  return true;
+}
+
+/**
+ * A key's listing summary lives in KV metadata (≤ 1 KiB): name, orgs and scopes together
+ * must leave room for the fixed fields. Placeholders have the real fields' maximum size.
+ */
+function checkSummarySize(name: string, orgs: string[], scopes: string[], errors: FieldError[]): void {
+  const bytes = summaryBytes({
+    id: "key_" + "x".repeat(32),
+    name,
+    start: "x".repeat(20),
+    orgs,
+    scopes,
+    created_at: "2000-01-01T00:00:00.000Z",
+    expires_at: "2000-01-01T00:00:00.000Z",
+    disabled: false,
+    revoked_at: "2000-01-01T00:00:00.000Z",
+    rotated_at: "2000-01-01T00:00:00.000Z",
+    replaced_by: "key_" + "x".repeat(32),
+  });
+  if (bytes > KV_METADATA_MAX_BYTES) {
+    const message = `name, orgs and scopes together are too long: a key's listing entry must fit KV's ${KV_METADATA_MAX_BYTES}-byte metadata (this one needs ${bytes})`;
+    for (const field of ["name", "orgs", "scopes"]) errors.push({ field, message });
+  }
+}
 
 /** Validate a new key's settings (JSON body or CLI flags). Unknown fields are refused. */
 export function validateNewKey(input: unknown, now: number, extraFields: string[] = []): Validated<NewKeyInput> {
+  const o = asBody(input);
+  if (Array.isArray(o)) return { ok: false, errors: o };
   const errors: FieldError[] = [];
-  if (typeof input !== "object" || input === null || Array.isArray(input)) {
-    return { ok: false, errors: [{ field: "(body)", message: "must be a JSON object" }] };
-  }
-  const o = input as Record<string, unknown>;
-  const known = new Set(["name", "orgs", "scopes", "expires_at", "meta", ...extraFields]);
-  for (const k of Object.keys(o)) if (!known.has(k)) errors.push({ field: k, message: "unknown field" });
-
+  unknownFields(o, ["name", "orgs", "scopes", "expires_at", "meta", ...extraFields], errors);
   const name = o.name ?? "";
-  if (typeof name !== "string" || name.length > MAX_NAME_LENGTH || /[\x00-\x1f\x7f]/.test(name)) {
-    errors.push({ field: "name", message: `must be a string of at most ${MAX_NAME_LENGTH} printable characters` });
-  }
-  const orgs = o.orgs;
-  if (!Array.isArray(orgs) || orgs.length === 0 || !orgs.every((s) => typeof s === "string" && ORG_RE.test(s))) {
-    errors.push({ field: "orgs", message: "must be a non-empty array of org slugs ([A-Za-z0-9][A-Za-z0-9._-]*, ≤ 128)" });
-  } else if (new Set(orgs).size !== orgs.length) {
-    errors.push({ field: "orgs", message: "must not repeat an org" });
-  }
   const scopes = o.scopes ?? [];
-  if (!Array.isArray(scopes) || !scopes.every((s) => typeof s === "string" && SCOPE_RE.test(s))) {
-    errors.push({ field: "scopes", message: "must be an array of scopes ([A-Za-z0-9][A-Za-z0-9:._*-]*, ≤ 128)" });
-  }
   const expires = o.expires_at ?? null;
-  if (expires !== null) {
-    if (typeof expires !== "string" || !/^\d{4}-\d\d-\d\dT/.test(expires) || Number.isNaN(Date.parse(expires))) {
-      errors.push({ field: "expires_at", message: "must be an ISO 8601 date-time (e.g. 2027-01-01T00:00:00Z) or null" });
-    } else if (Date.parse(expires) <= now) {
-      errors.push({ field: "expires_at", message: "must be in the future" });
-    }
-  }
-  const meta = o.meta;
-  if (
-    meta !== undefined &&
-    (typeof meta !== "object" ||
-      meta === null ||
-      Array.isArray(meta) ||
-      Object.keys(meta).length > MAX_META_ENTRIES ||
-      !Object.values(meta).every((v) => typeof v === "string" && v.length <= MAX_NAME_LENGTH))
-  ) {
-    errors.push({ field: "meta", message: `must be an object of at most ${MAX_META_ENTRIES} string values` });
-  }
+  const okName = checkName(name, errors);
+  const okOrgs = checkOrgs(o.orgs, errors);
+  const okScopes = checkScopes(scopes, errors);
+  checkExpiry(expires, now, true, errors);
+  if (o.meta !== undefined) checkMeta(o.meta, errors);
+  if (okName && okOrgs && okScopes) checkSummarySize(name, o.orgs as string[], [...new Set(scopes)], errors);
   if (errors.length) return { ok: false, errors };
   return {
     ok: true,
     value: {
       name: name as string,
-      orgs: orgs as string[],
+      orgs: o.orgs as string[],
       scopes: [...new Set(scopes as string[])],
       expires_at: expires === null ? null : new Date(expires as string).toISOString(),
-      ...(meta ? { meta: meta as Record<string, string> } : {}),
+      ...(o.meta ? { meta: o.meta as Record<string, string> } : {}),
     },
   };
+}
+
+/** What PATCH may change. `enabled: false` disables the key; `expires_at` may be past (expire now). */
+export interface KeyPatch {
+  name?: string;
+  orgs?: string[];
+  scopes?: string[];
+  expires_at?: string | null;
+  enabled?: boolean;
+}
+
+export const PATCH_FIELDS = ["name", "orgs", "scopes", "expires_at", "enabled"] as const;
+
+/**
+ * Validate a change to an existing key. At least one field; unknown fields are refused.
+ * The size check needs the resulting name/orgs/scopes, so it takes the current record.
+ */
+export function validateKeyPatch(input: unknown, now: number, current: Pick<KeyRecord, "name" | "orgs" | "scopes">): Validated<KeyPatch> {
+  const o = asBody(input);
+  if (Array.isArray(o)) return { ok: false, errors: o };
+  const errors: FieldError[] = [];
+  unknownFields(o, [...PATCH_FIELDS], errors);
+  const present = PATCH_FIELDS.filter((f) => o[f] !== undefined);
+  if (present.length === 0 && errors.length === 0) {
+    return { ok: false, errors: [{ field: "(body)", message: `must change at least one of ${PATCH_FIELDS.join(", ")}` }] };
+  }
+  const patch: KeyPatch = {};
+  if (o.name !== undefined && checkName(o.name, errors)) patch.name = o.name;
+  if (o.orgs !== undefined && checkOrgs(o.orgs, errors)) patch.orgs = o.orgs;
+  if (o.scopes !== undefined && checkScopes(o.scopes, errors)) patch.scopes = [...new Set(o.scopes)];
+  if (o.expires_at !== undefined && checkExpiry(o.expires_at, now, false, errors)) {
+    patch.expires_at = o.expires_at === null ? null : new Date(o.expires_at).toISOString();
+  }
+  if (o.enabled !== undefined) {
+    if (typeof o.enabled !== "boolean") errors.push({ field: "enabled", message: "must be true or false" });
+    else patch.enabled = o.enabled;
+  }
+  if (errors.length === 0) checkSummarySize(patch.name ?? current.name, patch.orgs ?? current.orgs, patch.scopes ?? current.scopes, errors);
+  return errors.length ? { ok: false, errors } : { ok: true, value: patch };
+}
+
+/** Validate a rotation: `{grace_seconds?}`, a whole number of seconds, default 0 (the old key stops now). */
+export function validateRotation(input: unknown): Validated<{ grace_seconds: number }> {
+  const o = asBody(input ?? {});
+  if (Array.isArray(o)) return { ok: false, errors: o };
+  const errors: FieldError[] = [];
+  unknownFields(o, ["grace_seconds"], errors);
+  const grace = o.grace_seconds ?? 0;
+  if (typeof grace !== "number" || !Number.isInteger(grace) || grace < 0 || grace > MAX_GRACE_SECONDS) {
+    errors.push({ field: "grace_seconds", message: `must be a whole number of seconds from 0 to ${MAX_GRACE_SECONDS} (30 days)` });
+  }
+  return errors.length ? { ok: false, errors } : { ok: true, value: { grace_seconds: grace as number } };
+}
+
+/** A page request: `limit` (1–1000, default 100) and an opaque `cursor` from the previous page. */
+function checkPage(o: Body, errors: FieldError[]): { limit: number; cursor: string | null } {
+  let limit = DEFAULT_PAGE_SIZE;
+  const rawLimit = o.limit;
+  if (rawLimit !== undefined) {
+    const n = typeof rawLimit === "number" ? rawLimit : typeof rawLimit === "string" && /^\d{1,4}$/.test(rawLimit) ? Number(rawLimit) : NaN;
+    if (!Number.isInteger(n) || n < 1 || n > KV_LIST_MAX) errors.push({ field: "limit", message: `must be a whole number from 1 to ${KV_LIST_MAX}` });
+    else limit = n;
+  }
+  const cursor = o.cursor ?? null;
+  if (cursor !== null && (typeof cursor !== "string" || cursor === "" || cursor.length > 2048)) {
+    errors.push({ field: "cursor", message: "must be the cursor returned with the previous page" });
+  }
+  return { limit, cursor: typeof cursor === "string" ? cursor : null };
+}
+
+export interface ListQuery {
+  org: string;
+  limit: number;
+  cursor: string | null;
+}
+
+/** Validate a listing request (query string or CLI flags): `org` is required. */
+export function validateListQuery(input: Record<string, unknown>): Validated<ListQuery> {
+  const errors: FieldError[] = [];
+  unknownFields(input, ["org", "limit", "cursor"], errors);
+  const org = input.org;
+  if (typeof org !== "string" || !ORG_RE.test(org)) errors.push({ field: "org", message: "is required: the org slug whose keys to list" });
+  const page = checkPage(input, errors);
+  return errors.length ? { ok: false, errors } : { ok: true, value: { org: org as string, ...page } };
+}
+
+export interface AuditQuery {
+  key_id: string | null;
+  limit: number;
+  cursor: string | null;
+}
+
+/** Validate an audit listing request: every event, or one key's (`key_id`). */
+export function validateAuditQuery(input: Record<string, unknown>): Validated<AuditQuery> {
+  const errors: FieldError[] = [];
+  unknownFields(input, ["key_id", "limit", "cursor"], errors);
+  const keyId = input.key_id ?? null;
+  if (keyId !== null && (typeof keyId !== "string" || !KEY_ID_RE.test(keyId))) errors.push({ field: "key_id", message: "must be a key id (key_…)" });
+  const page = checkPage(input, errors);
+  return errors.length ? { ok: false, errors } : { ok: true, value: { key_id: keyId as string | null, ...page } };
 }
 
 /** Why an existing plaintext key cannot be imported, or null when it can. */
@@ -94,6 +261,7 @@ export function importProblem(key: unknown, prefix: string): string | null {
   return null;
 }
 
+/** Key ids are fixed-length (store.ts relies on it to keep a key's listing entries adjacent). */
 export function newKeyId(): string {
   return `key_${randomBase62(20)}`;
 }
@@ -105,7 +273,8 @@ export interface KeySettings {
 
 /**
  * Mint (or, with `importedKey`, import) a key and store its record. Returns the plaintext,
- * which the caller shows once and never stores.
+ * which the caller shows once and never stores. `extra` sets lifecycle fields of the new
+ * record (a rotation's `replaces` and inherited `disabled`).
  */
 export async function issueKey(
   kv: KvLike,
@@ -113,7 +282,8 @@ export async function issueKey(
   input: NewKeyInput,
   now: number,
   importedKey?: string,
-): Promise<{ key: string; record: KeyRecord }> {
+  extra: Pick<Partial<KeyRecord>, "replaces" | "disabled"> = {},
+): Promise<{ key: string; record: KeyRecord; hash: string }> {
   const key = importedKey ?? mintKey(settings.prefix);
   const record: KeyRecord = {
     v: 1,
@@ -124,10 +294,12 @@ export async function issueKey(
     start: displayStart(key, settings.prefix),
     created_at: new Date(now).toISOString(),
     expires_at: input.expires_at,
-    disabled: false,
+    disabled: extra.disabled ?? false,
     revoked_at: null,
     ...(input.meta ? { meta: input.meta } : {}),
+    ...(extra.replaces ? { replaces: extra.replaces } : {}),
   };
-  await createRecord(kv, await hashKey(key, settings.pepper), record);
-  return { key, record };
+  const hash = await hashKey(key, settings.pepper);
+  await createRecord(kv, hash, record);
+  return { key, record, hash };
 }

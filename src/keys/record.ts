@@ -21,6 +21,48 @@ export interface KeyRecord {
   revoked_at: string | null;
   /** Free-form labels from the operator (never interpreted by the gateway). */
   meta?: Record<string, string>;
+  /** Last admin change (ISO 8601); absent on records never changed since creation. */
+  updated_at?: string;
+  /** Set on a rotated key: when it was rotated, and the id of the key that replaces it. */
+  rotated_at?: string;
+  replaced_by?: string;
+  /** Set on the key a rotation created: the id of the key it replaces. */
+  replaces?: string;
+}
+
+/** What an operator sees of a key's state, derived from the record and the clock. */
+export type KeyStatus = "active" | "disabled" | "expired" | "revoked" | "rotating" | "rotated";
+
+/** The fields statusOf needs: a record or its listing summary. */
+export interface StatusFields {
+  expires_at: string | null;
+  disabled: boolean;
+  revoked_at: string | null;
+  replaced_by?: string;
+}
+
+export function statusOf(r: StatusFields, now: number): KeyStatus {
+  if (r.revoked_at !== null) return "revoked";
+  if (r.expires_at !== null && Date.parse(r.expires_at) <= now) return r.replaced_by ? "rotated" : "expired";
+  if (r.disabled) return "disabled";
+  return r.replaced_by ? "rotating" : "active";
+}
+
+/**
+ * When a forwarded response should warn the client that its key is going away:
+ * during a rotation's grace period (deprecated since the rotation), or within
+ * `warningMs` of expiry (deprecated since the warning window opened). Both instants in
+ * ms since epoch; null when no warning is due. The key must be usable at `now`.
+ */
+export function sunsetOf(r: KeyRecord, now: number, warningMs: number): { sunset: number; deprecation: number } | null {
+  if (r.expires_at === null) return null;
+  const sunset = Date.parse(r.expires_at);
+  if (sunset <= now) return null;
+  if (r.replaced_by && r.rotated_at) return { sunset, deprecation: Math.min(Date.parse(r.rotated_at), now) };
+  if (warningMs > 0 && sunset - now <= warningMs) {
+    return { sunset, deprecation: Math.max(sunset - warningMs, Date.parse(r.created_at) || 0) };
+  }
+  return null;
 }
 
 /** Why a key that exists is refused. All map to the same 401 body: no oracle. */
@@ -66,6 +108,8 @@ export function isKeyRecord(v: unknown): v is KeyRecord {
     typeof r.created_at === "string" &&
     isIsoOrNull(r.expires_at) &&
     typeof r.disabled === "boolean" &&
-    isIsoOrNull(r.revoked_at)
+    isIsoOrNull(r.revoked_at) &&
+    (r.replaced_by === undefined || (typeof r.replaced_by === "string" && KEY_ID_RE.test(r.replaced_by))) &&
+    (r.rotated_at === undefined || (typeof r.rotated_at === "string" && !Number.isNaN(Date.parse(r.rotated_at))))
   );
 }

@@ -1,9 +1,16 @@
 /**
- * The only module that names KV keys. Layout (docs/storage.md is the contract):
+ * The only module that names KV keys. Layout (docs/storage.md is the contract, and a test
+ * checks that document against `kvKey`):
  *
- *   key:<hash>            KeyRecord JSON             hot path: one get per request
- *   id:<key id>           {"hash": "<hash>"}         admin: find a record by its id
- *   org:<org>:<key id>    "" + metadata KeySummary   admin: list an org without reading records
+ *   key:<hash>                          KeyRecord JSON                 hot path: one get per request
+ *   id:<key id>                         {"hash": "<hash>"}             admin: find a record by its id
+ *   org:<org>:<key id>                  "" + metadata KeySummary       admin: list an org without reading records
+ *   org:<org>:<key id>:used             {"last_used_at"} (+ metadata)  hot path (waitUntil): last use, listed with the org
+ *   audit:<inverted ms>:<event id>      AuditEvent JSON (+ metadata)   admin: every change, newest first
+ *   audit-key:<key id>:<inverted ms>:<event id>   the same event       admin: one key's history, newest first
+ *
+ * Key ids have a fixed length (newKeyId), so a key's `:used` entry sorts right after its
+ * summary and a listing page carries both (see listOrg).
  */
 import type { KeyRecord } from "./record";
 import { isKeyRecord } from "./record";
@@ -13,13 +20,32 @@ export interface KvLike {
   get(key: string, options: { type: "json"; cacheTtl?: number }): Promise<unknown>;
   put(key: string, value: string, options?: { metadata?: unknown; expirationTtl?: number }): Promise<void>;
   delete(key: string): Promise<void>;
+  list(options: { prefix: string; limit?: number; cursor?: string | null }): Promise<{
+    keys: { name: string; metadata?: unknown }[];
+    list_complete: boolean;
+    cursor?: string;
+  }>;
 }
 
 export const kvKey = {
   record: (hash: string) => `key:${hash}`,
   idPointer: (id: string) => `id:${id}`,
   orgIndex: (org: string, id: string) => `org:${org}:${id}`,
+  /** Every org index and last-used entry of one org. */
+  orgPrefix: (org: string) => `org:${org}:`,
+  lastUsed: (org: string, id: string) => `org:${org}:${id}${LAST_USED_SUFFIX}`,
+  audit: (invertedMs: string, eventId: string) => `audit:${invertedMs}:${eventId}`,
+  auditPrefix: () => "audit:",
+  keyAudit: (keyId: string, invertedMs: string, eventId: string) => `audit-key:${keyId}:${invertedMs}:${eventId}`,
+  keyAuditPrefix: (keyId: string) => `audit-key:${keyId}:`,
 } as const;
+
+const LAST_USED_SUFFIX = ":used";
+
+/** KV's limit on a key's metadata (serialized JSON). */
+export const KV_METADATA_MAX_BYTES = 1024;
+/** KV's largest page for list(). */
+export const KV_LIST_MAX = 1000;
 
 /** What a listing shows of a key, stored as KV metadata (≤ 1 KiB) on the org index. */
 export interface KeySummary {
@@ -32,6 +58,8 @@ export interface KeySummary {
   expires_at: string | null;
   disabled: boolean;
   revoked_at: string | null;
+  rotated_at?: string;
+  replaced_by?: string;
 }
 
 export function summarize(r: KeyRecord): KeySummary {
@@ -45,7 +73,30 @@ export function summarize(r: KeyRecord): KeySummary {
     expires_at: r.expires_at,
     disabled: r.disabled,
     revoked_at: r.revoked_at,
+    ...(r.rotated_at ? { rotated_at: r.rotated_at } : {}),
+    ...(r.replaced_by ? { replaced_by: r.replaced_by } : {}),
   };
+}
+
+/** Serialized size of a summary: it must fit KV's metadata limit. */
+export function summaryBytes(s: KeySummary): number {
+  return new TextEncoder().encode(JSON.stringify(s)).length;
+}
+
+function isSummary(v: unknown): v is KeySummary {
+  if (typeof v !== "object" || v === null) return false;
+  const s = v as Record<string, unknown>;
+  return (
+    typeof s.id === "string" &&
+    typeof s.name === "string" &&
+    typeof s.start === "string" &&
+    Array.isArray(s.orgs) &&
+    Array.isArray(s.scopes) &&
+    typeof s.created_at === "string" &&
+    typeof s.disabled === "boolean" &&
+    (s.expires_at === null || typeof s.expires_at === "string") &&
+    (s.revoked_at === null || typeof s.revoked_at === "string")
+  );
 }
 
 export class StoreFault extends Error {
@@ -54,6 +105,14 @@ export class StoreFault extends Error {
 
 export class KeyConflict extends Error {
   override name = "KeyConflict";
+}
+
+async function kvCall<T>(what: string, op: () => Promise<T>): Promise<T> {
+  try {
+    return await op();
+  } catch (err) {
+    throw new StoreFault(`KV ${what} failed: ${(err as Error).message}`);
+  }
 }
 
 /**
@@ -75,13 +134,209 @@ export async function readRecord(kv: KvLike, hash: string, cacheTtlSeconds?: num
 /**
  * Store a new record. Refuses (KeyConflict) when a record already exists for this hash,
  * so importing the same key twice can never overwrite another key's settings.
+ * Order: record (what the hot path reads), id pointer, org index.
  */
 export async function createRecord(kv: KvLike, hash: string, record: KeyRecord): Promise<void> {
-  if ((await kv.get(kvKey.record(hash), { type: "json" })) !== null) {
+  if ((await kvCall("get", () => kv.get(kvKey.record(hash), { type: "json" }))) !== null) {
     throw new KeyConflict("a key with the same value already exists");
   }
-  await kv.put(kvKey.record(hash), JSON.stringify(record));
-  await kv.put(kvKey.idPointer(record.id), JSON.stringify({ hash }));
+  await kvCall("put", () => kv.put(kvKey.record(hash), JSON.stringify(record)));
+  await kvCall("put", () => kv.put(kvKey.idPointer(record.id), JSON.stringify({ hash })));
   const summary = summarize(record);
-  await Promise.all(record.orgs.map((org) => kv.put(kvKey.orgIndex(org, record.id), "", { metadata: summary })));
+  await kvCall("put", () => Promise.all(record.orgs.map((org) => kv.put(kvKey.orgIndex(org, record.id), "", { metadata: summary }))));
+}
+
+const HASH_RE = /^[0-9a-f]{64}$/;
+
+/** A record by its public id, with its hash (the record's KV identity); null when unknown. */
+export async function findById(kv: KvLike, id: string): Promise<{ hash: string; record: KeyRecord } | null> {
+  const pointer = await kvCall("get", () => kv.get(kvKey.idPointer(id), { type: "json" }));
+  if (pointer === null) return null;
+  const hash = (pointer as { hash?: unknown }).hash;
+  if (typeof hash !== "string" || !HASH_RE.test(hash)) throw new StoreFault(`KV value under ${kvKey.idPointer(id)} is not a hash pointer`);
+  const record = await readRecord(kv, hash);
+  if (record === null) throw new StoreFault(`${kvKey.idPointer(id)} points to a missing record`);
+  if (record.id !== id) throw new StoreFault(`${kvKey.idPointer(id)} points to the record of another key`);
+  return { hash, record };
+}
+
+/**
+ * Rewrite an existing record after an admin change, then its org index: a summary for
+ * each of its orgs; for orgs it left, the summary and last-used entries are deleted and
+ * the last use is carried to the orgs it joined. The record goes first: it is what the
+ * hot path reads, so a failure half-way leaves the key behaving as changed and only the
+ * listing stale (repeating the change repairs it).
+ */
+export async function writeRecord(kv: KvLike, hash: string, record: KeyRecord, previousOrgs: string[]): Promise<void> {
+  await kvCall("put", () => kv.put(kvKey.record(hash), JSON.stringify(record)));
+  const summary = summarize(record);
+  await kvCall("put", () => Promise.all(record.orgs.map((org) => kv.put(kvKey.orgIndex(org, record.id), "", { metadata: summary }))));
+  const left = previousOrgs.filter((org) => !record.orgs.includes(org));
+  const joined = record.orgs.filter((org) => !previousOrgs.includes(org));
+  if (left.length === 0 && joined.length === 0) return;
+  const lastUsed = await readLastUsed(kv, previousOrgs, record.id);
+  if (lastUsed !== null) await kvCall("put", () => Promise.all(joined.map((org) => putLastUsed(kv, org, record.id, lastUsed))));
+  await kvCall("delete", () =>
+    Promise.all(left.flatMap((org) => [kv.delete(kvKey.orgIndex(org, record.id)), kv.delete(kvKey.lastUsed(org, record.id))])),
+  );
+}
+
+function putLastUsed(kv: KvLike, org: string, id: string, at: string): Promise<void> {
+  // Value and metadata carry the same instant: list() reads the metadata, get() the value.
+  return kv.put(kvKey.lastUsed(org, id), JSON.stringify({ last_used_at: at }), { metadata: { last_used_at: at } });
+}
+
+function lastUsedOf(v: unknown): string | null {
+  const at = (v as { last_used_at?: unknown } | null | undefined)?.last_used_at;
+  return typeof at === "string" && !Number.isNaN(Date.parse(at)) ? at : null;
+}
+
+/**
+ * Record a key's use at `at` (ISO 8601) under each of its orgs. Called from the hot path
+ * in waitUntil, throttled by the caller. It writes only the `:used` entries, never the
+ * record or the summaries, so it cannot undo a concurrent admin change.
+ */
+export async function recordLastUsed(kv: KvLike, record: Pick<KeyRecord, "id" | "orgs">, at: string): Promise<void> {
+  await kvCall("put", () => Promise.all(record.orgs.map((org) => putLastUsed(kv, org, record.id, at))));
+}
+
+/** The latest last use recorded under any of `orgs` (one read per org), or null. */
+export async function readLastUsed(kv: KvLike, orgs: string[], id: string): Promise<string | null> {
+  const values = await kvCall("get", () => Promise.all(orgs.map((org) => kv.get(kvKey.lastUsed(org, id), { type: "json" }))));
+  let latest: string | null = null;
+  for (const v of values) {
+    const at = lastUsedOf(v);
+    if (at !== null && (latest === null || Date.parse(at) > Date.parse(latest))) latest = at;
+  }
+  return latest;
+}
+
+export interface Page<T> {
+  items: T[];
+  /** Pass back to get the next page; null when this was the last one. */
+  cursor: string | null;
+}
+
+export class BadCursor extends Error {
+  override name = "BadCursor";
+}
+
+async function listPage(kv: KvLike, prefix: string, limit: number, cursor: string | null) {
+  try {
+    return await kv.list({ prefix, limit, ...(cursor ? { cursor } : {}) });
+  } catch (err) {
+    // KV answers a cursor it did not issue with an error: that is the caller's input.
+    if (cursor) throw new BadCursor((err as Error).message);
+    throw new StoreFault(`KV list failed: ${(err as Error).message}`);
+  }
+}
+
+/**
+ * One page of an org's keys: `list({prefix: "org:<org>:"})` returns each key's summary
+ * (metadata) and its last-use entry, so no record is read. A page holds at most `limit`
+ * KV entries, hence at most `limit` keys (fewer when they carry last-use entries). When a
+ * page ends between a summary and its last-use entry, that one entry is read.
+ * A summary whose metadata is missing or damaged is rebuilt from its record.
+ */
+export async function listOrg(
+  kv: KvLike,
+  org: string,
+  limit: number,
+  cursor: string | null,
+): Promise<Page<{ summary: KeySummary; last_used_at: string | null }>> {
+  const prefix = kvKey.orgPrefix(org);
+  const page = await listPage(kv, prefix, Math.min(limit, KV_LIST_MAX), cursor);
+  const used = new Map<string, string>();
+  const summaries: { id: string; metadata: unknown }[] = [];
+  for (const entry of page.keys) {
+    const rest = entry.name.slice(prefix.length);
+    if (rest.endsWith(LAST_USED_SUFFIX)) {
+      const at = lastUsedOf(entry.metadata);
+      if (at !== null) used.set(rest.slice(0, -LAST_USED_SUFFIX.length), at);
+    } else {
+      summaries.push({ id: rest, metadata: entry.metadata });
+    }
+  }
+  const last = summaries[summaries.length - 1];
+  if (!page.list_complete && last && !used.has(last.id) && page.keys[page.keys.length - 1]!.name === kvKey.orgIndex(org, last.id)) {
+    const at = lastUsedOf(await kvCall("get", () => kv.get(kvKey.lastUsed(org, last.id), { type: "json" })));
+    if (at !== null) used.set(last.id, at);
+  }
+  const items: { summary: KeySummary; last_used_at: string | null }[] = [];
+  for (const { id, metadata } of summaries) {
+    let summary: KeySummary | null = isSummary(metadata) ? metadata : null;
+    if (summary === null) {
+      const found = await findById(kv, id);
+      if (found === null || !found.record.orgs.includes(org)) continue; // a stale index entry
+      summary = summarize(found.record);
+    }
+    items.push({ summary, last_used_at: used.get(id) ?? null });
+  }
+  return { items, cursor: page.list_complete ? null : (page.cursor ?? null) };
+}
+
+/** Who changed what, when. */
+export interface AuditEvent {
+  id: string;
+  at: string;
+  /** "admin:<8 hex of the token's SHA-256>" for the admin API, "cli" for the local CLI. */
+  who: string;
+  action: "create" | "import" | "update" | "revoke" | "rotate";
+  key_id: string;
+  /** update: each changed field, before and after. */
+  changes?: Record<string, { from: unknown; to: unknown }>;
+  /** rotate: the key that replaces key_id, and the grace it was given. */
+  new_key_id?: string;
+  grace_seconds?: number;
+  request_id?: string;
+}
+
+/** ms since epoch → a fixed-width string that sorts newest first (KV lists in ascending order). */
+const INVERT_FROM_MS = 9_999_999_999_999;
+export function invertedMs(ms: number): string {
+  return String(INVERT_FROM_MS - ms).padStart(13, "0");
+}
+
+function auditMetadata(event: AuditEvent): AuditEvent | { id: string; truncated: true } {
+  return new TextEncoder().encode(JSON.stringify(event)).length <= KV_METADATA_MAX_BYTES ? event : { id: event.id, truncated: true };
+}
+
+/**
+ * Store an audit event twice: in the global log and in the log of each key it concerns.
+ * The event is the value and, when it fits in 1 KiB, also the metadata, so a listing
+ * reads no values.
+ */
+export async function appendAudit(kv: KvLike, event: AuditEvent): Promise<void> {
+  const inv = invertedMs(Date.parse(event.at));
+  const value = JSON.stringify(event);
+  const metadata = auditMetadata(event);
+  const keyIds = [event.key_id, ...(event.new_key_id ? [event.new_key_id] : [])];
+  await kvCall("put", () =>
+    Promise.all([
+      kv.put(kvKey.audit(inv, event.id), value, { metadata }),
+      ...keyIds.map((keyId) => kv.put(kvKey.keyAudit(keyId, inv, event.id), value, { metadata })),
+    ]),
+  );
+}
+
+function isAuditEvent(v: unknown): v is AuditEvent {
+  if (typeof v !== "object" || v === null) return false;
+  const e = v as Record<string, unknown>;
+  return typeof e.id === "string" && typeof e.at === "string" && typeof e.who === "string" && typeof e.action === "string" && typeof e.key_id === "string";
+}
+
+/** One page of audit events, newest first: all of them, or one key's. */
+export async function listAudit(kv: KvLike, keyId: string | null, limit: number, cursor: string | null): Promise<Page<AuditEvent>> {
+  const page = await listPage(kv, keyId === null ? kvKey.auditPrefix() : kvKey.keyAuditPrefix(keyId), Math.min(limit, KV_LIST_MAX), cursor);
+  const items: AuditEvent[] = [];
+  for (const entry of page.keys) {
+    if (isAuditEvent(entry.metadata)) {
+      items.push(entry.metadata);
+      continue;
+    }
+    // Too large for metadata (a big update): read the value.
+    const value = await kvCall("get", () => kv.get(entry.name, { type: "json" }));
+    if (isAuditEvent(value)) items.push(value);
+  }
+  return { items, cursor: page.list_complete ? null : (page.cursor ?? null) };
 }

@@ -68,6 +68,21 @@ export function normalizePath(rawPath: string): Normalized {
   return { ok: true, path: trailingSlash && out.length > 0 ? path + "/" : path };
 }
 
+const byRequest = new WeakMap<Request, Normalized>();
+
+/**
+ * normalizePath of a request's path, computed once per request: Hono's routing (admin
+ * prefix or gateway, see index.ts) and the gateway both need it, and must agree.
+ */
+export function normalizedPathOf(request: Request): Normalized {
+  let normalized = byRequest.get(request);
+  if (normalized === undefined) {
+    normalized = normalizePath(new URL(request.url).pathname);
+    byRequest.set(request, normalized);
+  }
+  return normalized;
+}
+
 /**
  * The form of a normalized path used for route matching only: case-folded, `;params`
  * dropped from each segment, trailing slash ignored. Matching the loosest reading any

@@ -108,10 +108,10 @@ export async function startWrangler(opts: WranglerOptions = {}): Promise<Wrangle
   throw new Error(`wrangler dev did not answer within 60 s:\n${output}`);
 }
 
-/** Run the keys CLI exactly as a user does (npm run keys -- …) and return its result. */
-export async function keysCli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+/** Run the keys CLI exactly as a user does (npm run keys -- …) and return its result; `env` adds variables. */
+export async function keysCli(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await execFileP("npm", ["run", "keys", "--", ...args], { cwd: ROOT, env: { ...process.env, NO_COLOR: "1" } });
+    const { stdout, stderr } = await execFileP("npm", ["run", "keys", "--", ...args], { cwd: ROOT, env: { ...process.env, NO_COLOR: "1", ...env } });
     return { code: 0, stdout, stderr };
   } catch (err) {
     const e = err as { code?: number; stdout?: string; stderr?: string };

@@ -1,0 +1,209 @@
+/**
+ * The admin HTTP API, mounted by src/index.ts under ADMIN_PREFIX (default /_keygate).
+ * Admin requests are never forwarded to the origin.
+ *
+ *   POST   /keys                 create: 201 with the plaintext key, shown this once
+ *   GET    /keys?org=…           list one org's keys (cursor paging)
+ *   POST   /keys/import          store an existing key's hash (migration)
+ *   GET    /keys/:id             show one key
+ *   PATCH  /keys/:id             name, orgs, scopes, expires_at, enabled
+ *   DELETE /keys/:id             revoke (stops at once in this isolate)
+ *   POST   /keys/:id/rotate      new key, same settings; the old one stops after grace_seconds
+ *   GET    /audit[?key_id=…]     audit events, newest first (cursor paging)
+ *
+ * Off unless ADMIN_TOKEN is set: then the prefix answers the profile's 404, like a path
+ * that does not exist, and is still never forwarded. On: `Authorization: Bearer
+ * <ADMIN_TOKEN>` (constant-time check) or 401 with a Bearer challenge. Answers are JSON
+ * with `Cache-Control: no-store` and `x-request-id`; errors are RFC 9457 problem details,
+ * with a per-field `errors` list on 400. The operations themselves are keys/lifecycle.ts,
+ * shared with the CLI.
+ */
+import { Hono } from "hono";
+import type { Context } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { HTTPException } from "hono/http-exception";
+import { validator } from "hono/validator";
+import type { AppEnv } from "../app-env";
+import { keyCache } from "../auth/verify";
+import { clock } from "../clock";
+import type { ErrorCode } from "../errors/codes";
+import type { ErrorOptions } from "../errors/render";
+import { renderError } from "../errors/render";
+import { reject } from "../gateway";
+import type { FieldError } from "../keys/issue";
+import type { LifecycleContext, Outcome } from "../keys/lifecycle";
+import { auditEvents, createKey, importKey, listKeys, revokeKey, rotateKey, showKey, updateKey } from "../keys/lifecycle";
+import { StoreFault } from "../keys/store";
+import { logLine } from "../log";
+import { normalizedPathOf } from "../routes/normalize";
+import { adminActor, adminChallenge, checkAdminToken } from "./auth";
+
+type Ctx = Context<AppEnv>;
+
+/** Admin bodies are a few hundred bytes; anything larger is refused before parsing. */
+const MAX_BODY_BYTES = 16 * 1024;
+
+/** Render one of the admin API's errors: always problem details, whatever the profile. */
+function problem(c: Ctx, code: ErrorCode, opts: ErrorOptions & { challenge?: string } = {}): Response {
+  c.var.log.reason = code;
+  return renderError({ errorFormat: "problem", missingStatus: 401, challenge: opts.challenge ?? "", requestId: c.var.requestId }, code, opts);
+}
+
+function invalid(c: Ctx, errors: FieldError[]): Response {
+  const detail = errors.map((e) => `${e.field}: ${e.message}`).join("; ");
+  return problem(c, "invalid_input", { detail, extensions: { errors } });
+}
+
+function answer<T>(c: Ctx, outcome: Outcome<T>, status: 200 | 201 = 200): Response {
+  if (outcome.ok) return c.json(outcome.value as object, status);
+  switch (outcome.error) {
+    case "invalid":
+      return invalid(c, outcome.errors);
+    case "not_found":
+      return problem(c, "not_found");
+    case "conflict":
+      return problem(c, "conflict", { detail: outcome.message });
+  }
+}
+
+function lifecycle(c: Ctx): LifecycleContext {
+  const config = c.var.config;
+  return {
+    kv: c.env.KEYS,
+    settings: { prefix: config.keyPrefix, ...(config.pepper ? { pepper: config.pepper } : {}) },
+    who: c.var.adminActor,
+    now: clock.now(),
+    requestId: c.var.requestId,
+    purge: (hash) => keyCache(config.cache.maxEntries).delete(hash),
+  };
+}
+
+/**
+ * The JSON body, parsed by Hono's validator. `required`: a body must be sent as
+ * application/json; otherwise (rotate) no body means `{}`.
+ */
+const jsonBody = (required: boolean) =>
+  validator("json", (value: unknown, c: Ctx) => {
+    const type = c.req.header("content-type");
+    const isJson = type !== undefined && /^application\/([\w.-]+\+)?json$/i.test(type.split(";")[0]!.trim());
+    const hasBody = c.req.raw.body !== null && c.req.header("content-length") !== "0";
+    if (!isJson && (required || hasBody)) return invalid(c, [{ field: "(body)", message: "must be a JSON object sent with Content-Type: application/json" }]);
+    return value;
+  });
+
+/** The query string as one value per name; a repeated name is ambiguous, hence refused. */
+function query(c: Ctx): Record<string, string> | FieldError[] {
+  const out: Record<string, string> = {};
+  const errors: FieldError[] = [];
+  for (const [name, values] of Object.entries(c.req.queries())) {
+    if (values.length > 1) errors.push({ field: name, message: "given more than once" });
+    else out[name] = values[0]!;
+  }
+  return errors.length ? errors : out;
+}
+
+/** Admin endpoints by path, for 405 answers with an Allow header (RFC 9110 §15.5.6). */
+const ENDPOINTS: [RegExp, string][] = [
+  [/^\/keys$/, "GET, HEAD, POST"],
+  [/^\/keys\/import$/, "POST"],
+  [/^\/keys\/[^/]+$/, "GET, HEAD, PATCH, DELETE"],
+  [/^\/keys\/[^/]+\/rotate$/, "POST"],
+  [/^\/audit$/, "GET, HEAD"],
+];
+
+/**
+ * Where index.ts mounts this app. Requests reach it only through index.ts's getPath, which
+ * maps a path under ADMIN_PREFIX to ADMIN_MOUNT + the rest and every other path to "/":
+ * a client cannot address the mount directly.
+ */
+export const ADMIN_MOUNT = "/__keygate_admin";
+
+export const admin = new Hono<AppEnv>();
+
+admin.use(async function adminGate(c, next) {
+  const config = c.var.config;
+  const log = c.var.log;
+  const normalized = normalizedPathOf(c.req.raw);
+  log.path = normalized.ok ? normalized.path : "(invalid)";
+  log.route = "(admin)";
+  // Off: answer like a path that does not exist, in the profile's shape; never forwarded.
+  if (config.admin.token === null) return reject(c, "not_found", { reason: "admin_disabled" });
+  log.outcome = "admin";
+  const auth = await checkAdminToken(c.req.header("authorization") ?? null, config.admin.token);
+  if (auth !== "ok") return problem(c, "admin_unauthorized", { challenge: adminChallenge(auth) });
+  c.set("adminActor", await adminActor(config.admin.token));
+  await next();
+  // Set after the handler: a header set on the context before it would be lost on a raw Response.
+  c.res.headers.set("cache-control", "no-store");
+  c.res.headers.set("x-request-id", c.var.requestId);
+});
+
+admin.use(
+  bodyLimit({
+    maxSize: MAX_BODY_BYTES,
+    onError: (c) => problem(c as Ctx, "payload_too_large", { detail: `The request body exceeds ${MAX_BODY_BYTES} bytes.` }),
+  }),
+);
+
+admin.post("/keys", jsonBody(true), async (c) => {
+  const outcome = await createKey(lifecycle(c), c.req.valid("json"));
+  if (outcome.ok) c.var.log.key_id = outcome.value.id;
+  return answer(c, outcome, 201);
+});
+
+admin.get("/keys", async (c) => {
+  const q = query(c);
+  return Array.isArray(q) ? invalid(c, q) : answer(c, await listKeys(lifecycle(c), q));
+});
+
+admin.post("/keys/import", jsonBody(true), async (c) => {
+  const outcome = await importKey(lifecycle(c), c.req.valid("json"));
+  if (outcome.ok) c.var.log.key_id = outcome.value.id;
+  return answer(c, outcome, 201);
+});
+
+admin.get("/keys/:id", async (c) => {
+  c.var.log.key_id = c.req.param("id");
+  return answer(c, await showKey(lifecycle(c), c.req.param("id")));
+});
+
+admin.patch("/keys/:id", jsonBody(true), async (c) => {
+  c.var.log.key_id = c.req.param("id");
+  return answer(c, await updateKey(lifecycle(c), c.req.param("id"), c.req.valid("json")));
+});
+
+admin.delete("/keys/:id", async (c) => {
+  c.var.log.key_id = c.req.param("id");
+  return answer(c, await revokeKey(lifecycle(c), c.req.param("id")));
+});
+
+admin.post("/keys/:id/rotate", jsonBody(false), async (c) => {
+  c.var.log.key_id = c.req.param("id");
+  return answer(c, await rotateKey(lifecycle(c), c.req.param("id"), c.req.valid("json")), 201);
+});
+
+admin.get("/audit", async (c) => {
+  const q = query(c);
+  return Array.isArray(q) ? invalid(c, q) : answer(c, await auditEvents(lifecycle(c), q));
+});
+
+// Anything else under the prefix: 405 for a known endpoint, else 404. Never the gateway.
+admin.all("*", (c) => {
+  const rest = c.req.path.slice(ADMIN_MOUNT.length) || "/";
+  const allow = ENDPOINTS.find(([re]) => re.test(rest))?.[1];
+  if (allow) return problem(c, "method_not_allowed", { detail: `Allowed here: ${allow}.`, headers: { allow } });
+  return problem(c, "not_found");
+});
+
+admin.onError((err, c) => {
+  if (err instanceof HTTPException) {
+    if (err.status === 413) return problem(c, "payload_too_large", { detail: `The request body exceeds ${MAX_BODY_BYTES} bytes.` });
+    if (err.status === 400) return invalid(c, [{ field: "(body)", message: "is not valid JSON" }]);
+  }
+  if (err instanceof StoreFault) {
+    logLine("error", "key store failure (admin)", { request_id: c.var.requestId, cause: err.message });
+    return problem(c, "store_unavailable");
+  }
+  logLine("error", "unhandled error (admin)", { request_id: c.var.requestId, error: err instanceof Error ? err.message : String(err) });
+  return problem(c, "internal_error");
+});

@@ -1,0 +1,47 @@
+/**
+ * Last-used accounting for the hot path: decides, per isolate, whether a key's use should
+ * be written now. At most one write per key per LAST_USED_INTERVAL_MS per isolate, so KV's
+ * limit of one write per second per key is never approached (the interval is ≥ 1 s, and
+ * 60 s by default), and the write itself runs in waitUntil, after the response.
+ *
+ * Accuracy: a key's last_used_at lags its real last use by up to the interval (uses
+ * inside an interval are not written), per isolate; a write is lost if the isolate is
+ * evicted before waitUntil finishes, or fails (logged, not retried until the next interval).
+ */
+
+/** Keys tracked per isolate. When full of keys written within the interval, a new key's write is skipped. */
+export const LAST_USED_MAX_TRACKED = 10_000;
+
+export class LastUsedThrottle {
+  /** Key id → when this isolate last claimed a write; insertion order is claim order. */
+  readonly #claimed = new Map<string, number>();
+
+  constructor(readonly maxTracked: number = LAST_USED_MAX_TRACKED) {}
+
+  get size(): number {
+    return this.#claimed.size;
+  }
+
+  /** True when a write for `id` is due at `now`; the caller must then write (it is recorded as done). */
+  claim(id: string, now: number, intervalMs: number): boolean {
+    const previous = this.#claimed.get(id);
+    if (previous !== undefined && now - previous < intervalMs) return false;
+    this.#claimed.delete(id);
+    // Forget keys whose interval is over (the oldest claims come first).
+    for (const [oldId, at] of this.#claimed) {
+      if (this.#claimed.size < this.maxTracked && now - at < intervalMs) break;
+      if (now - at < intervalMs) return false; // full of recent writes: skip rather than write twice in one interval
+      this.#claimed.delete(oldId);
+    }
+    this.#claimed.set(id, now);
+    return true;
+  }
+}
+
+let shared: LastUsedThrottle | undefined;
+
+/** The isolate's throttle. */
+export function lastUsedThrottle(): LastUsedThrottle {
+  shared ??= new LastUsedThrottle();
+  return shared;
+}

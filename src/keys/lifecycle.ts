@@ -1,0 +1,267 @@
+/**
+ * Key lifecycle: create, import, show, list, update, revoke, rotate, audit. One function
+ * per operation, called by the admin API (src/admin/app.ts) and by the CLI against local
+ * state (cli/keys.ts), so both validate, store and audit identically. Each takes the raw
+ * input (a JSON body, or the same object built from CLI flags) and returns an Outcome
+ * whose value is exactly what the API answers and the CLI prints with --json.
+ *
+ * Every change leaves an audit event. Writes go record first (what the hot path reads),
+ * then the listing entries, then the audit event.
+ */
+import type { FieldError, KeyPatch, KeySettings } from "./issue";
+import { importProblem, issueKey, validateAuditQuery, validateKeyPatch, validateListQuery, validateNewKey, validateRotation } from "./issue";
+import type { KeyRecord, KeyStatus } from "./record";
+import { KEY_ID_RE, statusOf } from "./record";
+import { randomBase62 } from "./format";
+import type { AuditEvent, KeySummary, KvLike } from "./store";
+import { appendAudit, BadCursor, findById, KeyConflict, listAudit, listOrg, readLastUsed, writeRecord } from "./store";
+
+export interface LifecycleContext {
+  kv: KvLike;
+  settings: KeySettings;
+  /** Who acts, for the audit log: "admin:<token id>" or "cli". */
+  who: string;
+  /** ms since epoch (the caller's clock, so tests can move it). */
+  now: number;
+  requestId?: string;
+  /**
+   * Forget a key hash in this isolate's cache, so a change takes effect here at once
+   * (the admin API passes the gateway's cache; the CLI runs outside any isolate).
+   */
+  purge?: (hash: string) => void;
+}
+
+export type Outcome<T> =
+  | { ok: true; value: T }
+  | { ok: false; error: "invalid"; errors: FieldError[] }
+  | { ok: false; error: "not_found"; message: string }
+  | { ok: false; error: "conflict"; message: string };
+
+/** A key as the API and the CLI show it: never the plaintext (except once, on creation), never the hash. */
+export interface KeyView {
+  id: string;
+  name: string;
+  key_prefix: string;
+  orgs: string[];
+  scopes: string[];
+  status: KeyStatus;
+  enabled: boolean;
+  created_at: string;
+  expires_at: string | null;
+  last_used_at: string | null;
+  revoked_at: string | null;
+  updated_at?: string;
+  rotated_at?: string;
+  replaced_by?: string;
+  replaces?: string;
+  meta?: Record<string, string>;
+}
+
+export type IssuedView = KeyView & { key: string };
+
+function view(r: KeyRecord | KeySummary, lastUsed: string | null, now: number): KeyView {
+  const full = r as Partial<KeyRecord>;
+  return {
+    id: r.id,
+    name: r.name,
+    key_prefix: r.start,
+    orgs: r.orgs,
+    scopes: r.scopes,
+    status: statusOf(r, now),
+    enabled: !r.disabled,
+    created_at: r.created_at,
+    expires_at: r.expires_at,
+    last_used_at: lastUsed,
+    revoked_at: r.revoked_at,
+    ...(full.updated_at ? { updated_at: full.updated_at } : {}),
+    ...(r.rotated_at ? { rotated_at: r.rotated_at } : {}),
+    ...(r.replaced_by ? { replaced_by: r.replaced_by } : {}),
+    ...(full.replaces ? { replaces: full.replaces } : {}),
+    ...(full.meta ? { meta: full.meta } : {}),
+  };
+}
+
+const invalid = (errors: FieldError[]): Outcome<never> => ({ ok: false, error: "invalid", errors });
+const notFound = (id: string): Outcome<never> => ({ ok: false, error: "not_found", message: `no key with id "${id}"` });
+const conflict = (message: string): Outcome<never> => ({ ok: false, error: "conflict", message });
+
+async function audit(ctx: LifecycleContext, event: Omit<AuditEvent, "id" | "at" | "who" | "request_id">): Promise<void> {
+  await appendAudit(ctx.kv, {
+    id: `evt_${randomBase62(16)}`,
+    at: new Date(ctx.now).toISOString(),
+    who: ctx.who,
+    ...event,
+    ...(ctx.requestId ? { request_id: ctx.requestId } : {}),
+  });
+}
+
+/** An id that cannot exist answers like an unknown one (404), never a validation error. */
+async function find(ctx: LifecycleContext, id: string) {
+  return KEY_ID_RE.test(id) ? findById(ctx.kv, id) : null;
+}
+
+/** POST /keys: mint a key. The plaintext is in this answer and nowhere else, ever. */
+export async function createKey(ctx: LifecycleContext, body: unknown): Promise<Outcome<IssuedView>> {
+  const checked = validateNewKey(body, ctx.now);
+  if (!checked.ok) return invalid(checked.errors);
+  const { key, record, hash } = await issueKey(ctx.kv, ctx.settings, checked.value, ctx.now);
+  ctx.purge?.(hash);
+  await audit(ctx, { action: "create", key_id: record.id });
+  return { ok: true, value: { key, ...view(record, null, ctx.now) } };
+}
+
+/**
+ * POST /keys/import: store the hash of a key that clients already hold (migration). The
+ * answer does not repeat the key. A negative cache entry for it in this isolate (clients
+ * that sent it before the import got 401) is dropped, so it works here at once.
+ */
+export async function importKey(ctx: LifecycleContext, body: unknown): Promise<Outcome<KeyView>> {
+  const checked = validateNewKey(body, ctx.now, ["key"]);
+  const key = (body as { key?: unknown } | null)?.key;
+  const problem = key === undefined ? "is required: the existing plaintext key" : importProblem(key, ctx.settings.prefix);
+  const errors = [...(checked.ok ? [] : checked.errors), ...(problem ? [{ field: "key", message: problem }] : [])];
+  if (!checked.ok || problem) return invalid(errors);
+  try {
+    const { record, hash } = await issueKey(ctx.kv, ctx.settings, checked.value, ctx.now, key as string);
+    ctx.purge?.(hash);
+    await audit(ctx, { action: "import", key_id: record.id });
+    return { ok: true, value: view(record, null, ctx.now) };
+  } catch (err) {
+    if (err instanceof KeyConflict) return conflict("this key is already stored (import refuses to overwrite a key's settings)");
+    throw err;
+  }
+}
+
+/** GET /keys/:id: the record plus its last use (one read per org). */
+export async function showKey(ctx: LifecycleContext, id: string): Promise<Outcome<KeyView>> {
+  const found = await find(ctx, id);
+  if (!found) return notFound(id);
+  return { ok: true, value: view(found.record, await readLastUsed(ctx.kv, found.record.orgs, id), ctx.now) };
+}
+
+/** GET /keys?org=…: one page of an org's keys from the org index (no record reads). */
+export async function listKeys(ctx: LifecycleContext, query: Record<string, unknown>): Promise<Outcome<{ keys: KeyView[]; cursor: string | null }>> {
+  const checked = validateListQuery(query);
+  if (!checked.ok) return invalid(checked.errors);
+  const { org, limit, cursor } = checked.value;
+  try {
+    const page = await listOrg(ctx.kv, org, limit, cursor);
+    return { ok: true, value: { keys: page.items.map((i) => view(i.summary, i.last_used_at, ctx.now)), cursor: page.cursor } };
+  } catch (err) {
+    if (err instanceof BadCursor) return invalid([{ field: "cursor", message: "is not a cursor this listing returned" }]);
+    throw err;
+  }
+}
+
+function changesOf(before: KeyRecord, after: KeyRecord, patch: KeyPatch): AuditEvent["changes"] {
+  const changes: NonNullable<AuditEvent["changes"]> = {};
+  for (const field of Object.keys(patch) as (keyof KeyPatch)[]) {
+    const from = field === "enabled" ? !before.disabled : before[field];
+    const to = field === "enabled" ? !after.disabled : after[field];
+    if (JSON.stringify(from) !== JSON.stringify(to)) changes[field] = { from, to };
+  }
+  return changes;
+}
+
+/**
+ * PATCH /keys/:id: name, orgs, scopes, expires_at (a past instant expires the key now),
+ * enabled. Fields the patch does not name — including ones this version does not know —
+ * are kept. A revoked key cannot be changed.
+ */
+export async function updateKey(ctx: LifecycleContext, id: string, body: unknown): Promise<Outcome<KeyView>> {
+  const found = await find(ctx, id);
+  if (!found) return notFound(id);
+  const before = found.record;
+  const checked = validateKeyPatch(body, ctx.now, before);
+  if (!checked.ok) return invalid(checked.errors);
+  if (before.revoked_at !== null) return conflict(`key "${id}" is revoked; revoked keys cannot be changed`);
+  const patch = checked.value;
+  const { enabled, ...fields } = patch;
+  const after: KeyRecord = {
+    ...before,
+    ...fields,
+    ...(enabled !== undefined ? { disabled: !enabled } : {}),
+  };
+  const changes = changesOf(before, after, patch);
+  if (Object.keys(changes ?? {}).length > 0) {
+    after.updated_at = new Date(ctx.now).toISOString();
+    await writeRecord(ctx.kv, found.hash, after, before.orgs);
+    ctx.purge?.(found.hash);
+    await audit(ctx, { action: "update", key_id: id, changes });
+  }
+  return { ok: true, value: view(after, await readLastUsed(ctx.kv, after.orgs, id), ctx.now) };
+}
+
+/**
+ * DELETE /keys/:id: revoke. The record stays (revoked_at set) so the key keeps answering
+ * 401 and its history stays listable. Revoking a revoked key changes nothing.
+ */
+export async function revokeKey(ctx: LifecycleContext, id: string): Promise<Outcome<KeyView>> {
+  const found = await find(ctx, id);
+  if (!found) return notFound(id);
+  let record = found.record;
+  if (record.revoked_at === null) {
+    const at = new Date(ctx.now).toISOString();
+    record = { ...record, revoked_at: at, updated_at: at };
+    await writeRecord(ctx.kv, found.hash, record, record.orgs);
+    ctx.purge?.(found.hash);
+    await audit(ctx, { action: "revoke", key_id: id });
+  }
+  return { ok: true, value: view(record, await readLastUsed(ctx.kv, record.orgs, id), ctx.now) };
+}
+
+/**
+ * POST /keys/:id/rotate: a new key with the same name, orgs, scopes, expiry, meta and
+ * enabled state. The old key's expires_at becomes now + grace_seconds (or stays, if
+ * earlier), so the per-request expiry check ends the grace exactly; 0 stops it now.
+ * The new key is stored before the old one is touched: a failure never leaves neither.
+ */
+export async function rotateKey(
+  ctx: LifecycleContext,
+  id: string,
+  body: unknown,
+): Promise<Outcome<IssuedView & { previous: KeyView }>> {
+  const checked = validateRotation(body);
+  const found = await find(ctx, id);
+  if (!found) return notFound(id);
+  if (!checked.ok) return invalid(checked.errors);
+  const old = found.record;
+  if (old.revoked_at !== null) return conflict(`key "${id}" is revoked; create a new key instead`);
+  if (old.replaced_by) return conflict(`key "${id}" was already rotated to "${old.replaced_by}"; rotate that key instead`);
+  if (statusOf(old, ctx.now) === "expired") return conflict(`key "${id}" has expired; create a new key instead`);
+
+  const { key, record: fresh, hash } = await issueKey(
+    ctx.kv,
+    ctx.settings,
+    { name: old.name, orgs: old.orgs, scopes: old.scopes, expires_at: old.expires_at, ...(old.meta ? { meta: old.meta } : {}) },
+    ctx.now,
+    undefined,
+    { replaces: old.id, disabled: old.disabled },
+  );
+  ctx.purge?.(hash);
+  const graceEnd = ctx.now + checked.value.grace_seconds * 1000;
+  const ends = old.expires_at === null ? graceEnd : Math.min(Date.parse(old.expires_at), graceEnd);
+  const at = new Date(ctx.now).toISOString();
+  const rotated: KeyRecord = { ...old, expires_at: new Date(ends).toISOString(), rotated_at: at, replaced_by: fresh.id, updated_at: at };
+  await writeRecord(ctx.kv, found.hash, rotated, old.orgs);
+  ctx.purge?.(found.hash);
+  await audit(ctx, { action: "rotate", key_id: id, new_key_id: fresh.id, grace_seconds: checked.value.grace_seconds });
+  const lastUsed = await readLastUsed(ctx.kv, old.orgs, id);
+  return { ok: true, value: { key, ...view(fresh, null, ctx.now), previous: view(rotated, lastUsed, ctx.now) } };
+}
+
+/** GET /audit: one page of audit events, newest first; `key_id` narrows to one key. */
+export async function auditEvents(
+  ctx: LifecycleContext,
+  query: Record<string, unknown>,
+): Promise<Outcome<{ events: AuditEvent[]; cursor: string | null }>> {
+  const checked = validateAuditQuery(query);
+  if (!checked.ok) return invalid(checked.errors);
+  try {
+    const page = await listAudit(ctx.kv, checked.value.key_id, checked.value.limit, checked.value.cursor);
+    return { ok: true, value: { events: page.items, cursor: page.cursor } };
+  } catch (err) {
+    if (err instanceof BadCursor) return invalid([{ field: "cursor", message: "is not a cursor this listing returned" }]);
+    throw err;
+  }
+}
