@@ -51,7 +51,7 @@ describe("npm run keys", () => {
     expect(JSON.parse(first.stdout)).toMatchObject({ orgs: ["acme"], key_prefix: "lega" });
     const again = await keysCli(["import", "--key", legacy, "--org", "acme", "--persist-to", state]);
     expect(again.code).toBe(1);
-    expect(again.stderr).toContain("already exists");
+    expect(again.stderr).toContain("already stored");
     expect(again.stderr + again.stdout).not.toContain(legacy);
   });
 });

@@ -28,7 +28,8 @@ export async function send(
   gatewayEnv: Env = makeEnv(),
 ): Promise<Response> {
   // Concatenate, never resolve: "//admin" must stay a path, as it is on the wire.
-  const request = typeof input === "string" ? new Request(`https://gateway.test${input}`, { redirect: "manual", ...init }) : input;
+  const url = typeof input === "string" && input.startsWith("/") ? `https://gateway.test${input}` : input;
+  const request = typeof url === "string" ? new Request(url, { redirect: "manual", ...init }) : url;
   const ctx = createExecutionContext();
   const res = await worker.fetch(request, gatewayEnv, ctx);
   await waitOnExecutionContext(ctx);
