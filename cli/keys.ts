@@ -24,6 +24,7 @@ const USAGE = `Usage: npm run keys -- <verb> [flags]
 
 Verbs:
   create  --org ORG [--org ORG2 …] [--name NAME] [--scopes a,b] [--expires ISO-8601]
+          [--rate-limit LIMIT/PERIOD]   e.g. 100/60s, 1000/1h (per key, global, exact)
   import  --key PLAINTEXT --org ORG [same flags as create]
 
 Common flags:
@@ -46,6 +47,7 @@ const KEY_FLAGS = {
   name: { type: "string" },
   scopes: { type: "string" },
   expires: { type: "string" },
+  "rate-limit": { type: "string" },
 } as const satisfies ParseArgsConfig["options"];
 
 interface Local {
@@ -76,8 +78,19 @@ async function openLocal(values: Record<string, unknown>): Promise<Local> {
   };
 }
 
+const FLAG_OF_FIELD: Record<string, string> = { orgs: "org", expires_at: "expires", rate_limit: "rate-limit" };
+
 function fieldErrors(errors: FieldError[]): never {
-  throw new UsageError(errors.map((e) => `--${e.field === "orgs" ? "org" : e.field === "expires_at" ? "expires" : e.field}: ${e.message}`).join("\n"));
+  throw new UsageError(errors.map((e) => `--${FLAG_OF_FIELD[e.field] ?? e.field}: ${e.message}`).join("\n"));
+}
+
+const PERIOD_UNIT_SECONDS: Record<string, number> = { "": 1, s: 1, m: 60, h: 3600, d: 86_400 };
+
+/** `--rate-limit 100/60s` → {limit: 100, period_seconds: 60}; the period may end in s, m, h or d. */
+function parseRateLimitFlag(text: string): unknown {
+  const m = /^\s*(\d+)\s*\/\s*(\d+)\s*([smhd]?)\s*$/.exec(text);
+  if (!m) throw new UsageError(`--rate-limit: expected LIMIT/PERIOD such as 100/60s or 1000/1h, got "${text}"`);
+  return { limit: Number(m[1]), period_seconds: Number(m[2]) * PERIOD_UNIT_SECONDS[m[3]!]! };
 }
 
 function keyInput(values: Record<string, unknown>) {
@@ -86,6 +99,7 @@ function keyInput(values: Record<string, unknown>) {
     orgs: (values.org as string[] | undefined) ?? [],
     scopes: values.scopes ? String(values.scopes).split(",").map((s) => s.trim()).filter(Boolean) : [],
     expires_at: (values.expires as string | undefined) ?? null,
+    rate_limit: values["rate-limit"] === undefined ? null : parseRateLimitFlag(values["rate-limit"] as string),
   };
   const checked = validateNewKey(input, Date.now());
   if (!checked.ok) fieldErrors(checked.errors);
@@ -103,6 +117,7 @@ export function describeKey(record: KeyRecord, key?: string) {
     scopes: record.scopes,
     created_at: record.created_at,
     expires_at: record.expires_at,
+    rate_limit: record.rate_limit ?? null,
   };
 }
 
@@ -115,6 +130,7 @@ function printCreated(out: ReturnType<typeof describeKey>, json: boolean, import
     `${imported ? "Imported" : "Created"} key ${out.id}${out.name ? ` ("${out.name}")` : ""} for ${out.orgs.join(", ")}`,
     `  scopes:  ${out.scopes.length ? out.scopes.join(", ") : "(none)"}`,
     `  expires: ${out.expires_at ?? "never"}`,
+    `  rate limit: ${out.rate_limit ? `${out.rate_limit.limit} requests per ${out.rate_limit.period_seconds} s` : "none"}`,
   ];
   if (!imported) lines.push("", `  ${out.key}`, "", "This is the only time the key is shown: store it now.");
   process.stdout.write(lines.join("\n") + "\n");

@@ -8,6 +8,9 @@ import { PROFILE_NAMES, PROFILES, ERROR_FORMATS } from "./profiles";
 import type { ErrorFormat, OrgSource, ProfileName } from "./profiles";
 import { parseRoutes } from "./routes/table";
 import type { Route } from "./routes/table";
+import { parseSigningSecrets } from "../verifier/index.js";
+import type { SigningSecret } from "../verifier/index.js";
+import type { KeyRateLimiter } from "./abuse/key-rate-limiter";
 
 /** Bindings and variables (wrangler.toml [vars], --var, .dev.vars, secrets). */
 export interface Env {
@@ -33,6 +36,14 @@ export interface Env {
   SCOPES_HEADER?: string;
   CORS_PREFLIGHT?: string;
   KEY_PEPPER?: string;
+  UPSTREAM_IDLE_TIMEOUT_MS?: string | number;
+  /** Secret: `kid:secret[,kid:secret…]`; when set, forwarded requests are signed. */
+  ORIGIN_SIGNING_SECRET?: string;
+  AUTH_FAILURE_BLOCK_SECONDS?: string | number;
+  /** Rate Limiting binding counting failed authentications per client IP (wrangler.toml [[ratelimits]]). */
+  AUTH_FAILURE_LIMITER?: RateLimit;
+  /** Durable Object namespace enforcing per-key rate limits (wrangler.toml [[durable_objects.bindings]]). */
+  KEY_RATE_LIMITER?: DurableObjectNamespace<KeyRateLimiter>;
 }
 
 export type CredentialSource = { kind: "header"; name: string } | { kind: "bearer" } | { kind: "basic" };
@@ -51,6 +62,8 @@ export interface Config {
   routes: Route[];
   keyPrefix: string;
   upstreamTimeoutMs: number;
+  /** Longest wait for the next chunk of the origin's response body (0 = unbounded). */
+  upstreamIdleTimeoutMs: number;
   cache: {
     ttlMs: number;
     negativeTtlMs: number;
@@ -63,6 +76,10 @@ export interface Config {
   /** "forward": CORS preflights pass without a key; "auth": they need one like any request. */
   preflight: "forward" | "auth";
   pepper?: string;
+  /** Signs forwarded requests (ORIGIN_SIGNING_SECRET's first pair); absent = unsigned. */
+  signer?: SigningSecret;
+  /** How long an IP over its failed-authentication budget is refused in this isolate. */
+  authFailureBlockSeconds: number;
 }
 
 export class ConfigError extends Error {
@@ -78,6 +95,10 @@ export class ConfigError extends Error {
 export const DEFAULTS = {
   KEY_PREFIX: "kg_",
   UPSTREAM_TIMEOUT_MS: 30_000,
+  /** A stalled response body is cut after this long without a byte (SSE heartbeats are ≤ 30 s). */
+  UPSTREAM_IDLE_TIMEOUT_MS: 60_000,
+  /** Retry-After for an IP over its failed-authentication budget (the binding's longest period). */
+  AUTH_FAILURE_BLOCK_SECONDS: 60,
   /** In-isolate positive TTL: bounds how long a revoked key can keep working here. */
   CACHE_TTL_MS: 30_000,
   /** In-isolate negative TTL: a repeated unknown key costs one KV read per window. */
@@ -205,6 +226,14 @@ export function parseConfig(env: Env): Config {
   }
   const pepper = typeof env.KEY_PEPPER === "string" && env.KEY_PEPPER !== "" ? env.KEY_PEPPER : undefined;
   if (pepper !== undefined && pepper.length < 16) throw new ConfigError("KEY_PEPPER", "must be at least 16 characters when set");
+  let signer: SigningSecret | undefined;
+  if (typeof env.ORIGIN_SIGNING_SECRET === "string" && env.ORIGIN_SIGNING_SECRET.trim() !== "") {
+    try {
+      signer = parseSigningSecrets(env.ORIGIN_SIGNING_SECRET)[0];
+    } catch (err) {
+      throw new ConfigError("ORIGIN_SIGNING_SECRET", (err as Error).message);
+    }
+  }
   return {
     profile,
     originBase: parseOrigin(env),
@@ -217,6 +246,7 @@ export function parseConfig(env: Env): Config {
     routes: parseRoutesVar(env),
     keyPrefix,
     upstreamTimeoutMs: int(env, "UPSTREAM_TIMEOUT_MS", DEFAULTS.UPSTREAM_TIMEOUT_MS, 1, 600_000),
+    upstreamIdleTimeoutMs: int(env, "UPSTREAM_IDLE_TIMEOUT_MS", DEFAULTS.UPSTREAM_IDLE_TIMEOUT_MS, 0, 3_600_000),
     cache: {
       ttlMs: int(env, "CACHE_TTL_MS", DEFAULTS.CACHE_TTL_MS, 0, 3_600_000),
       negativeTtlMs: int(env, "NEGATIVE_CACHE_TTL_MS", DEFAULTS.NEGATIVE_CACHE_TTL_MS, 0, 3_600_000),
@@ -228,6 +258,8 @@ export function parseConfig(env: Env): Config {
     headers,
     preflight: oneOf(env, "CORS_PREFLIGHT", ["forward", "auth"] as const) ?? "forward",
     ...(pepper ? { pepper } : {}),
+    ...(signer ? { signer } : {}),
+    authFailureBlockSeconds: int(env, "AUTH_FAILURE_BLOCK_SECONDS", DEFAULTS.AUTH_FAILURE_BLOCK_SECONDS, 1, 86_400),
   };
 }
 

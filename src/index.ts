@@ -1,6 +1,7 @@
 /**
  * keygate: wiring only. Request id → access log → config (fail closed) → gateway.
- * Only the app is exported: a Worker's main module may export handlers and classes only.
+ * Only the app and the Durable Object classes are exported: a Worker's main module may
+ * export handlers and classes only.
  */
 import { Hono } from "hono";
 import type { MiddlewareHandler } from "hono";
@@ -75,3 +76,4 @@ app.onError((err, c) => {
 });
 
 export default app;
+export { KeyRateLimiter } from "./abuse/key-rate-limiter";

@@ -4,8 +4,8 @@
  */
 import { classifyKey, displayStart, isWellFormedKey, MAX_KEY_LENGTH, mintKey, randomBase62 } from "./format";
 import { hashKey } from "./hash";
-import type { KeyRecord } from "./record";
-import { ORG_RE, SCOPE_RE } from "./record";
+import type { KeyRecord, RateLimit } from "./record";
+import { isRateLimit, MAX_RATE_LIMIT, MAX_RATE_LIMIT_PERIOD_SECONDS, ORG_RE, SCOPE_RE } from "./record";
 import type { KvLike } from "./store";
 import { createRecord } from "./store";
 
@@ -15,6 +15,8 @@ export interface NewKeyInput {
   scopes: string[];
   expires_at: string | null;
   meta?: Record<string, string>;
+  /** Absent or null: no per-key rate limit. */
+  rate_limit?: RateLimit | null;
 }
 
 export interface FieldError {
@@ -34,7 +36,7 @@ export function validateNewKey(input: unknown, now: number, extraFields: string[
     return { ok: false, errors: [{ field: "(body)", message: "must be a JSON object" }] };
   }
   const o = input as Record<string, unknown>;
-  const known = new Set(["name", "orgs", "scopes", "expires_at", "meta", ...extraFields]);
+  const known = new Set(["name", "orgs", "scopes", "expires_at", "meta", "rate_limit", ...extraFields]);
   for (const k of Object.keys(o)) if (!known.has(k)) errors.push({ field: k, message: "unknown field" });
 
   const name = o.name ?? "";
@@ -70,6 +72,13 @@ export function validateNewKey(input: unknown, now: number, extraFields: string[
   ) {
     errors.push({ field: "meta", message: `must be an object of at most ${MAX_META_ENTRIES} string values` });
   }
+  const rateLimit = o.rate_limit ?? null;
+  if (rateLimit !== null && !isRateLimit(rateLimit)) {
+    errors.push({
+      field: "rate_limit",
+      message: `must be {"limit": 1–${MAX_RATE_LIMIT}, "period_seconds": 1–${MAX_RATE_LIMIT_PERIOD_SECONDS}} (whole numbers) or null`,
+    });
+  }
   if (errors.length) return { ok: false, errors };
   return {
     ok: true,
@@ -79,6 +88,7 @@ export function validateNewKey(input: unknown, now: number, extraFields: string[
       scopes: [...new Set(scopes as string[])],
       expires_at: expires === null ? null : new Date(expires as string).toISOString(),
       ...(meta ? { meta: meta as Record<string, string> } : {}),
+      ...(rateLimit ? { rate_limit: rateLimit as RateLimit } : {}),
     },
   };
 }
@@ -127,6 +137,7 @@ export async function issueKey(
     disabled: false,
     revoked_at: null,
     ...(input.meta ? { meta: input.meta } : {}),
+    ...(input.rate_limit ? { rate_limit: input.rate_limit } : {}),
   };
   await createRecord(kv, await hashKey(key, settings.pepper), record);
   return { key, record };

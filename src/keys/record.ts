@@ -21,6 +21,32 @@ export interface KeyRecord {
   revoked_at: string | null;
   /** Free-form labels from the operator (never interpreted by the gateway). */
   meta?: Record<string, string>;
+  /** Requests allowed per period for this key (exact, global: see abuse/key-rate-limiter.ts). Absent = unlimited. */
+  rate_limit?: RateLimit | null;
+}
+
+/** At most `limit` requests in each fixed window of `period_seconds` (aligned on the epoch). */
+export interface RateLimit {
+  limit: number;
+  period_seconds: number;
+}
+
+export const MAX_RATE_LIMIT = 1_000_000_000;
+/** One day: longer windows would make a burst at the window edge matter more than the limit. */
+export const MAX_RATE_LIMIT_PERIOD_SECONDS = 86_400;
+
+export function isRateLimit(v: unknown): v is RateLimit {
+  if (typeof v !== "object" || v === null || Array.isArray(v)) return false;
+  const r = v as Record<string, unknown>;
+  return (
+    Object.keys(r).length === 2 &&
+    Number.isInteger(r.limit) &&
+    (r.limit as number) >= 1 &&
+    (r.limit as number) <= MAX_RATE_LIMIT &&
+    Number.isInteger(r.period_seconds) &&
+    (r.period_seconds as number) >= 1 &&
+    (r.period_seconds as number) <= MAX_RATE_LIMIT_PERIOD_SECONDS
+  );
 }
 
 /** Why a key that exists is refused. All map to the same 401 body: no oracle. */
@@ -66,6 +92,7 @@ export function isKeyRecord(v: unknown): v is KeyRecord {
     typeof r.created_at === "string" &&
     isIsoOrNull(r.expires_at) &&
     typeof r.disabled === "boolean" &&
-    isIsoOrNull(r.revoked_at)
+    isIsoOrNull(r.revoked_at) &&
+    (r.rate_limit === undefined || r.rate_limit === null || isRateLimit(r.rate_limit))
   );
 }

@@ -5,7 +5,7 @@
  *   id:<key id>           {"hash": "<hash>"}         admin: find a record by its id
  *   org:<org>:<key id>    "" + metadata KeySummary   admin: list an org without reading records
  */
-import type { KeyRecord } from "./record";
+import type { KeyRecord, RateLimit } from "./record";
 import { isKeyRecord } from "./record";
 
 /** The subset of Workers KV we use; the CLI passes wrangler's local-state binding. */
@@ -32,6 +32,7 @@ export interface KeySummary {
   expires_at: string | null;
   disabled: boolean;
   revoked_at: string | null;
+  rate_limit?: RateLimit;
 }
 
 export function summarize(r: KeyRecord): KeySummary {
@@ -45,6 +46,7 @@ export function summarize(r: KeyRecord): KeySummary {
     expires_at: r.expires_at,
     disabled: r.disabled,
     revoked_at: r.revoked_at,
+    ...(r.rate_limit ? { rate_limit: r.rate_limit } : {}),
   };
 }
 
