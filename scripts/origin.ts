@@ -18,12 +18,18 @@
  *   /hop                  a response carrying hop-by-hop headers
  *   /bench                a fixed 13-byte body, nothing else (benchmark baseline)
  *   Upgrade: websocket    handshake, then one text frame "hello from origin"
+ *
+ * With `signingSecret` (ORIGIN_SIGNING_SECRET when run on its own), every request is
+ * checked with keygate's shipped verifier (verifier/index.js) and the echo carries its
+ * verdict as `signature`: what an origin that trusts only signed identities would decide.
  */
 import { createHash } from "node:crypto";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
 import { gzipSync } from "node:zlib";
+import { createVerifier } from "../verifier/index.js";
+import type { VerifyResult } from "../verifier/index.js";
 
 export interface RecordedCall {
   method: string;
@@ -31,6 +37,13 @@ export interface RecordedCall {
   headers: Record<string, string | string[] | undefined>;
   bodyBytes: number;
   bodySha256: string;
+  /** The verifier's verdict, when the origin was started with a signing secret. */
+  signature?: VerifyResult;
+}
+
+export interface OriginOptions {
+  /** ORIGIN_SIGNING_SECRET: verify every request's keygate signature. */
+  signingSecret?: string;
 }
 
 export interface Origin {
@@ -66,8 +79,9 @@ function handleUpgrade(req: http.IncomingMessage, socket: Duplex): void {
   socket.on("error", () => {});
 }
 
-export async function startOrigin(port = 0, host = "127.0.0.1"): Promise<Origin> {
+export async function startOrigin(port = 0, host = "127.0.0.1", opts: OriginOptions = {}): Promise<Origin> {
   const calls = new Map<string, RecordedCall[]>();
+  const verify = opts.signingSecret ? createVerifier({ secrets: opts.signingSecret }) : undefined;
 
   const server = http.createServer((req, res) => {
     const url = new URL(req.url ?? "/", "http://origin.invalid");
@@ -93,13 +107,14 @@ export async function startOrigin(port = 0, host = "127.0.0.1"): Promise<Origin>
       bytes += chunk.length;
       hash.update(chunk);
     });
-    req.on("end", () => {
+    req.on("end", async () => {
       const call: RecordedCall = {
         method: req.method ?? "",
         url: req.url ?? "",
         headers: req.headers,
         bodyBytes: bytes,
         bodySha256: hash.digest("hex"),
+        ...(verify ? { signature: await verify({ method: req.method, url: req.url, headers: req.headers }) } : {}),
       };
       const probe = req.headers["x-probe"];
       if (typeof probe === "string") {
@@ -199,6 +214,6 @@ export async function startOrigin(port = 0, host = "127.0.0.1"): Promise<Origin>
 
 // `tsx scripts/origin.ts [port]` runs it on its own.
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const origin = await startOrigin(Number(process.argv[2] ?? 8788));
+  const origin = await startOrigin(Number(process.argv[2] ?? 8788), "127.0.0.1", { signingSecret: process.env.ORIGIN_SIGNING_SECRET });
   console.log(`origin listening on ${origin.url}`);
 }
