@@ -29,35 +29,74 @@ export interface ForwardOptions {
 }
 
 /**
- * `body`, cut with an error after `idleMs` without a chunk. pull() is only called when
- * the consumer wants data (highWaterMark 0), so only the origin's silence is timed.
+ * `body`, cut with an error once the origin has sent nothing for `idleMs` while the
+ * client was waiting for data. pull() is only called when the consumer wants more, so a
+ * slow *client* never counts as a stalled origin. Cheap per chunk: no timer per chunk,
+ * one watchdog per `idleMs` that checks whether a read has been pending with no activity
+ * (no read started, no chunk arrived) for a whole period — so a stall is cut between
+ * idleMs and 2 × idleMs after the last byte or the client's last request for more.
  */
 export function idleGuard(body: ReadableStream<Uint8Array>, idleMs: number, onIdle: () => void): ReadableStream<Uint8Array> {
   const reader = body.getReader();
+  let activity = 0; // reads started + chunks arrived
+  let pending = false; // a read from the origin is under way
+  let done = false;
+  let watchdog: ReturnType<typeof setTimeout> | undefined;
+  let stream: ReadableStreamDefaultController<Uint8Array>;
+  const stop = () => {
+    done = true;
+    if (watchdog !== undefined) clearTimeout(watchdog);
+  };
+  const arm = () => {
+    const seen = activity;
+    watchdog = setTimeout(() => check(seen), idleMs);
+  };
+  const check = (lastSeen: number) => {
+    if (done) return;
+    if (pending && activity === lastSeen) {
+      stop();
+      const err = new GatewayError("upstream_timeout", `no response body data from the origin for ${idleMs} ms`);
+      onIdle();
+      stream.error(err);
+      reader.cancel(err).catch(() => {});
+      return;
+    }
+    arm();
+  };
   return new ReadableStream<Uint8Array>(
     {
+      start(controller) {
+        stream = controller;
+        arm();
+      },
       async pull(controller) {
-        let timer: ReturnType<typeof setTimeout> | undefined;
-        const idle = new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new GatewayError("upstream_timeout", `no response body data from the origin for ${idleMs} ms`)), idleMs);
-        });
+        pending = true;
+        activity++;
+        let result: ReadableStreamReadResult<Uint8Array>;
         try {
-          const { done, value } = await Promise.race([reader.read(), idle]);
-          if (done) controller.close();
-          else controller.enqueue(value);
+          result = await reader.read();
         } catch (err) {
-          if (err instanceof GatewayError) onIdle();
-          reader.cancel(err).catch(() => {});
-          controller.error(err);
-        } finally {
-          if (timer !== undefined) clearTimeout(timer);
+          if (!done) {
+            stop();
+            controller.error(err);
+          }
+          return;
         }
+        pending = false;
+        if (done) return;
+        activity++;
+        if (result.done) {
+          stop();
+          controller.close();
+        } else controller.enqueue(result.value);
       },
       cancel(reason) {
+        stop();
         return reader.cancel(reason);
       },
     },
-    { highWaterMark: 0 },
+    // One chunk read ahead keeps the pipe full; pull() still waits for demand.
+    { highWaterMark: 1 },
   );
 }
 
