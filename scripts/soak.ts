@@ -4,7 +4,7 @@
  * SOAK_SECONDS (default 60) on SOAK_CONNECTIONS (default 8) connections:
  *
  *   valid        a valid key (signing on)                         expect 200
- *   limited      a key with rate_limit 500/10s (Durable Object)   expect 200 or 429
+ *   limited      a key with rate_limit 100/10s (Durable Object)   expect 200, then 429
  *   public       a public route, no key                           expect 200
  *   missing      a protected route, no key                        expect 401
  *   unknown      a fresh unknown key each time, from 256 IPs      expect 401 or 429 (failure budget)
@@ -79,7 +79,7 @@ try {
     return (JSON.parse(r.stdout) as { key: string }).key;
   };
   const valid = await create();
-  const limited = await create("--rate-limit", "500/10s");
+  const limited = await create("--rate-limit", "100/10s");
 
   type Class = "valid" | "limited" | "public" | "missing" | "unknown" | "malformed" | "attacker" | "origin-503";
   const EXPECTED: Record<Class, number[]> = {
