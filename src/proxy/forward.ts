@@ -22,8 +22,8 @@ export interface ForwardOptions {
   headers: Headers;
   body: ReadableStream | null;
   timeoutMs: number;
-  /** Longest wait for the next body chunk from the origin; 0 = unbounded. */
-  idleTimeoutMs: number;
+  /** Longest wait for the next body chunk from the origin; 0 or absent = unbounded. */
+  idleTimeoutMs?: number;
   /** Told when a stalled body is cut (for the log). */
   onIdleTimeout?: () => void;
 }
@@ -121,7 +121,7 @@ export async function forward(target: string, opts: ForwardOptions): Promise<Res
   // A WebSocket handshake answer carries the socket itself: hand it back untouched.
   if (upstream.status === 101) return upstream;
   const body =
-    upstream.body && opts.idleTimeoutMs > 0
+    upstream.body && opts.idleTimeoutMs
       ? idleGuard(upstream.body, opts.idleTimeoutMs, () => {
           controller.abort();
           opts.onIdleTimeout?.();
