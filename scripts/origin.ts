@@ -9,7 +9,7 @@
  *   /status/<code>        that status, JSON body
  *   /redirect             302 to /elsewhere
  *   /slow-headers?ms=N    headers after N ms
- *   /slow-body?ms=N       first chunk, then N ms, then the rest
+ *   /slow-body?ms=N       first chunk, then N ms, then the rest (&fixed=1: with Content-Length)
  *   /stream?n=N&ms=M      N server-sent events M ms apart
  *   /gzip                 a gzip-encoded JSON body
  *   /large?bytes=N        N bytes of 'x'
@@ -140,7 +140,9 @@ export async function startOrigin(port = 0, host = "127.0.0.1", opts: OriginOpti
       return;
     }
     if (path === "/slow-body") {
-      res.writeHead(200, { "content-type": "text/plain" });
+      // ?fixed=1: announce the whole length up front (a fixed-length body that stalls).
+      const fixed = url.searchParams.get("fixed") === "1" ? { "content-length": String("first chunk\nsecond chunk\n".length) } : {};
+      res.writeHead(200, { "content-type": "text/plain", ...fixed });
       res.write("first chunk\n");
       setTimeout(() => res.end("second chunk\n"), ms);
       return;

@@ -120,13 +120,24 @@ export async function forward(target: string, opts: ForwardOptions): Promise<Res
   }
   // A WebSocket handshake answer carries the socket itself: hand it back untouched.
   if (upstream.status === 101) return upstream;
-  const body =
-    upstream.body && opts.idleTimeoutMs
-      ? idleGuard(upstream.body, opts.idleTimeoutMs, () => {
-          controller.abort();
-          opts.onIdleTimeout?.();
-        })
-      : upstream.body;
+  let body = upstream.body;
+  if (body && opts.idleTimeoutMs) {
+    body = idleGuard(body, opts.idleTimeoutMs, () => {
+      controller.abort();
+      opts.onIdleTimeout?.();
+    });
+    // A JS stream loses the origin's Content-Length: the runtime would answer chunked, in
+    // the small pieces the origin's socket gave (~2 KiB), which cut local 1 MiB throughput
+    // several-fold (bench/idle-guard.ts). A FixedLengthStream restores the length and the
+    // runtime's own framing. Not for encoded bodies: the runtime hands us the decoded body
+    // and re-encodes it on the way out, so the origin's length is not this stream's.
+    const length = Number(upstream.headers.get("content-length") ?? NaN);
+    if (Number.isSafeInteger(length) && length >= 0 && !upstream.headers.has("content-encoding")) {
+      const fixed = new FixedLengthStream(length);
+      body.pipeTo(fixed.writable).catch(() => {});
+      body = fixed.readable;
+    }
+  }
   return new Response(body, {
     status: upstream.status,
     statusText: upstream.statusText,

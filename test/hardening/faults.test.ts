@@ -187,6 +187,16 @@ describe("origin faults", () => {
     expect(Date.now() - started).toBeLessThan(5_000);
   });
 
+  it("a fixed-length body that stalls is cut too, and keeps its Content-Length while it flows", async () => {
+    const { key } = await mint();
+    const stalled = await sendRaw("/slow-body?ms=10000&fixed=1", key, makeEnv({ UPSTREAM_IDLE_TIMEOUT_MS: 150 }));
+    expect(stalled.headers.get("content-length")).toBe("25");
+    await expect(stalled.text()).rejects.toThrow();
+    const live = await sendRaw("/slow-body?ms=50&fixed=1", key, makeEnv({ UPSTREAM_IDLE_TIMEOUT_MS: 1_000 }));
+    expect(live.headers.get("content-length")).toBe("25");
+    expect(await live.text()).toBe("first chunk\nsecond chunk\n");
+  });
+
   it("a slow but live body is not cut; nor is a slow reader", async () => {
     const { key } = await mint();
     const slow = await sendRaw("/slow-body?ms=100", key, makeEnv({ UPSTREAM_IDLE_TIMEOUT_MS: 1_000 }));
