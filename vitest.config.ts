@@ -27,7 +27,7 @@ export default defineConfig({
         ],
         test: {
           name: "workers",
-          include: ["test/unit/**/*.test.ts", "test/integration/**/*.test.ts", "test/admin/**/*.test.ts"],
+          include: ["test/unit/**/*.test.ts", "test/integration/**/*.test.ts", "test/admin/**/*.test.ts", "test/hardening/**/*.test.ts", "test/verifier/**/*.test.ts"],
           globalSetup: ["./test/global-setup.ts"],
           testTimeout: 20_000,
         },
@@ -49,6 +49,15 @@ export default defineConfig({
           name: "workers-websocket",
           include: ["test/websocket/**/*.test.ts"],
           globalSetup: ["./test/global-setup.ts"],
+        },
+      },
+      {
+        // The origin-side verifier (verifier/index.js) on Node as well: it is shipped for
+        // Node origins too (it also runs in "workers").
+        test: {
+          name: "verifier-node",
+          include: ["test/verifier/**/*.test.ts"],
+          environment: "node",
         },
       },
       {

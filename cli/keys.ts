@@ -28,12 +28,14 @@ const USAGE = `Usage: npm run keys -- <verb> [flags]
 
 Verbs:
   create  --org ORG [--org ORG2 …] [--name NAME] [--scopes a,b] [--expires ISO-8601] [--meta k=v …]
+          [--rate-limit LIMIT/PERIOD]   e.g. 100/60s, 1000/1h (per key, global, exact)
   import  --key PLAINTEXT --org ORG [same flags as create]
   list    --org ORG [--limit N] [--cursor CURSOR]
   show    KEY_ID
   revoke  KEY_ID
   rotate  KEY_ID [--grace-seconds N]      the old key keeps working N seconds (default 0: stops now)
   update  KEY_ID [--name NAME] [--org ORG …] [--scopes a,b] [--expires ISO-8601|now|never] [--enable|--disable]
+          [--rate-limit LIMIT/PERIOD|none]
   audit   [--id KEY_ID] [--limit N] [--cursor CURSOR]
 
 Common flags:
@@ -63,6 +65,7 @@ const KEY_FLAGS = {
   scopes: { type: "string" },
   expires: { type: "string" },
   meta: { type: "string", multiple: true },
+  "rate-limit": { type: "string" },
 } as const satisfies ParseArgsConfig["options"];
 
 const PAGE_FLAGS = {
@@ -211,6 +214,7 @@ const FLAG_OF: Record<string, string> = {
   grace_seconds: "--grace-seconds",
   key_id: "--id",
   enabled: "--enable/--disable",
+  rate_limit: "--rate-limit",
 };
 
 function flagOf(field: string): string {
@@ -238,6 +242,16 @@ function expiresOf(raw: string): string | null {
   return raw;
 }
 
+const PERIOD_UNIT_SECONDS: Record<string, number> = { "": 1, s: 1, m: 60, h: 3600, d: 86_400 };
+
+/** `--rate-limit 100/60s` → {limit: 100, period_seconds: 60} (s, m, h or d); "none" → null. */
+function rateLimitOf(raw: string): Json | null {
+  if (raw === "none") return null;
+  const m = /^\s*(\d+)\s*\/\s*(\d+)\s*([smhd]?)\s*$/.exec(raw);
+  if (!m) throw new UsageError(`--rate-limit: expected LIMIT/PERIOD such as 100/60s or 1000/1h, got "${raw}"`);
+  return { limit: Number(m[1]), period_seconds: Number(m[2]) * PERIOD_UNIT_SECONDS[m[3]!]! };
+}
+
 function newKeyBody(values: Values): Json {
   return {
     ...(values.name !== undefined ? { name: values.name } : {}),
@@ -245,6 +259,7 @@ function newKeyBody(values: Values): Json {
     ...(values.scopes !== undefined ? { scopes: scopesOf(values.scopes as string) } : {}),
     ...(values.expires !== undefined ? { expires_at: expiresOf(values.expires as string) } : {}),
     ...(values.meta !== undefined ? { meta: metaOf(values.meta as string[]) } : {}),
+    ...(values["rate-limit"] !== undefined ? { rate_limit: rateLimitOf(values["rate-limit"] as string) } : {}),
   };
 }
 
@@ -281,6 +296,7 @@ function describe(k: KeyView): string {
     `  created:    ${isoShort(k.created_at)}`,
     `  expires:    ${isoShort(k.expires_at)}`,
     `  last used:  ${isoShort(k.last_used_at)}`,
+    `  rate limit: ${k.rate_limit ? `${k.rate_limit.limit} requests per ${k.rate_limit.period_seconds} s` : "none"}`,
   ];
   if (k.revoked_at) lines.push(`  revoked:    ${isoShort(k.revoked_at)}`);
   if (k.replaced_by) lines.push(`  rotated:    ${isoShort(k.rotated_at)}, replaced by ${k.replaced_by}`);
@@ -412,6 +428,7 @@ const VERBS: Record<string, VerbSpec> = {
         ...(values.scopes !== undefined ? { scopes: scopesOf(values.scopes as string) } : {}),
         ...(values.expires !== undefined ? { expires_at: expiresOf(values.expires as string) } : {}),
         ...(values.enable ? { enabled: true } : values.disable ? { enabled: false } : {}),
+        ...(values["rate-limit"] !== undefined ? { rate_limit: rateLimitOf(values["rate-limit"] as string) } : {}),
       };
       return { call: (b) => b.update(id, body), human: (v) => `Updated ${describe(v as unknown as KeyView)}` };
     },

@@ -9,7 +9,7 @@
  *   /status/<code>        that status, JSON body
  *   /redirect             302 to /elsewhere
  *   /slow-headers?ms=N    headers after N ms
- *   /slow-body?ms=N       first chunk, then N ms, then the rest
+ *   /slow-body?ms=N       first chunk, then N ms, then the rest (&fixed=1: with Content-Length)
  *   /stream?n=N&ms=M      N server-sent events M ms apart
  *   /gzip                 a gzip-encoded JSON body
  *   /large?bytes=N        N bytes of 'x'
@@ -19,12 +19,18 @@
  *   /deprecated           a response carrying its own Sunset and Deprecation headers
  *   /bench                a fixed 13-byte body, nothing else (benchmark baseline)
  *   Upgrade: websocket    handshake, then one text frame "hello from origin"
+ *
+ * With `signingSecret` (ORIGIN_SIGNING_SECRET when run on its own), every request is
+ * checked with keygate's shipped verifier (verifier/index.js) and the echo carries its
+ * verdict as `signature`: what an origin that trusts only signed identities would decide.
  */
 import { createHash } from "node:crypto";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
 import { gzipSync } from "node:zlib";
+import { createVerifier } from "../verifier/index.js";
+import type { VerifyResult } from "../verifier/index.js";
 
 export interface RecordedCall {
   method: string;
@@ -32,6 +38,13 @@ export interface RecordedCall {
   headers: Record<string, string | string[] | undefined>;
   bodyBytes: number;
   bodySha256: string;
+  /** The verifier's verdict, when the origin was started with a signing secret. */
+  signature?: VerifyResult;
+}
+
+export interface OriginOptions {
+  /** ORIGIN_SIGNING_SECRET: verify every request's keygate signature. */
+  signingSecret?: string;
 }
 
 export interface Origin {
@@ -67,8 +80,9 @@ function handleUpgrade(req: http.IncomingMessage, socket: Duplex): void {
   socket.on("error", () => {});
 }
 
-export async function startOrigin(port = 0, host = "127.0.0.1"): Promise<Origin> {
+export async function startOrigin(port = 0, host = "127.0.0.1", opts: OriginOptions = {}): Promise<Origin> {
   const calls = new Map<string, RecordedCall[]>();
+  const verify = opts.signingSecret ? createVerifier({ secrets: opts.signingSecret }) : undefined;
 
   const server = http.createServer((req, res) => {
     const url = new URL(req.url ?? "/", "http://origin.invalid");
@@ -94,13 +108,14 @@ export async function startOrigin(port = 0, host = "127.0.0.1"): Promise<Origin>
       bytes += chunk.length;
       hash.update(chunk);
     });
-    req.on("end", () => {
+    req.on("end", async () => {
       const call: RecordedCall = {
         method: req.method ?? "",
         url: req.url ?? "",
         headers: req.headers,
         bodyBytes: bytes,
         bodySha256: hash.digest("hex"),
+        ...(verify ? { signature: await verify({ method: req.method, url: req.url, headers: req.headers }) } : {}),
       };
       const probe = req.headers["x-probe"];
       if (typeof probe === "string") {
@@ -126,7 +141,9 @@ export async function startOrigin(port = 0, host = "127.0.0.1"): Promise<Origin>
       return;
     }
     if (path === "/slow-body") {
-      res.writeHead(200, { "content-type": "text/plain" });
+      // ?fixed=1: announce the whole length up front (a fixed-length body that stalls).
+      const fixed = url.searchParams.get("fixed") === "1" ? { "content-length": String("first chunk\nsecond chunk\n".length) } : {};
+      res.writeHead(200, { "content-type": "text/plain", ...fixed });
       res.write("first chunk\n");
       setTimeout(() => res.end("second chunk\n"), ms);
       return;
@@ -203,6 +220,6 @@ export async function startOrigin(port = 0, host = "127.0.0.1"): Promise<Origin>
 
 // `tsx scripts/origin.ts [port]` runs it on its own.
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const origin = await startOrigin(Number(process.argv[2] ?? 8788));
+  const origin = await startOrigin(Number(process.argv[2] ?? 8788), "127.0.0.1", { signingSecret: process.env.ORIGIN_SIGNING_SECRET });
   console.log(`origin listening on ${origin.url}`);
 }

@@ -8,6 +8,9 @@ import { PROFILE_NAMES, PROFILES, ERROR_FORMATS } from "./profiles";
 import type { ErrorFormat, OrgSource, ProfileName } from "./profiles";
 import { parseRoutes } from "./routes/table";
 import type { Route } from "./routes/table";
+import { parseSigningSecrets } from "../verifier/index.js";
+import type { SigningSecret } from "../verifier/index.js";
+import type { KeyRateLimiter } from "./abuse/key-rate-limiter";
 
 /** Bindings and variables (wrangler.toml [vars], --var, .dev.vars, secrets). */
 export interface Env {
@@ -38,6 +41,14 @@ export interface Env {
   ADMIN_PREFIX?: string;
   LAST_USED_INTERVAL_MS?: string | number;
   EXPIRY_WARNING_DAYS?: string | number;
+  UPSTREAM_IDLE_TIMEOUT_MS?: string | number;
+  /** Secret: `kid:secret[,kid:secret…]`; when set, forwarded requests are signed. */
+  ORIGIN_SIGNING_SECRET?: string;
+  AUTH_FAILURE_BLOCK_SECONDS?: string | number;
+  /** Rate Limiting binding counting failed authentications per client IP (wrangler.toml [[ratelimits]]). */
+  AUTH_FAILURE_LIMITER?: RateLimit;
+  /** Durable Object namespace enforcing per-key rate limits (wrangler.toml [[durable_objects.bindings]]). */
+  KEY_RATE_LIMITER?: DurableObjectNamespace<KeyRateLimiter>;
 }
 
 export type CredentialSource = { kind: "header"; name: string } | { kind: "bearer" } | { kind: "basic" };
@@ -56,6 +67,8 @@ export interface Config {
   routes: Route[];
   keyPrefix: string;
   upstreamTimeoutMs: number;
+  /** Longest wait for the next chunk of the origin's response body (0 = unbounded). */
+  upstreamIdleTimeoutMs: number;
   cache: {
     ttlMs: number;
     negativeTtlMs: number;
@@ -80,6 +93,10 @@ export interface Config {
   lastUsedIntervalMs: number;
   /** Deprecation/Sunset headers start this long before a key's expiry; 0 = only during a rotation grace. */
   expiryWarningMs: number;
+  /** Signs forwarded requests (ORIGIN_SIGNING_SECRET's first pair); absent = unsigned. */
+  signer?: SigningSecret;
+  /** How long an IP over its failed-authentication budget is refused in this isolate. */
+  authFailureBlockSeconds: number;
 }
 
 export class ConfigError extends Error {
@@ -95,6 +112,10 @@ export class ConfigError extends Error {
 export const DEFAULTS = {
   KEY_PREFIX: "kg_",
   UPSTREAM_TIMEOUT_MS: 30_000,
+  /** A stalled response body is cut after this long without a byte (SSE heartbeats are ≤ 30 s). */
+  UPSTREAM_IDLE_TIMEOUT_MS: 60_000,
+  /** Retry-After for an IP over its failed-authentication budget (the binding's longest period). */
+  AUTH_FAILURE_BLOCK_SECONDS: 60,
   /** In-isolate positive TTL: bounds how long a revoked key can keep working here. */
   CACHE_TTL_MS: 30_000,
   /** In-isolate negative TTL: a repeated unknown key costs one KV read per window. */
@@ -262,6 +283,14 @@ export function parseConfig(env: Env): Config {
   }
   const pepper = typeof env.KEY_PEPPER === "string" && env.KEY_PEPPER !== "" ? env.KEY_PEPPER : undefined;
   if (pepper !== undefined && pepper.length < 16) throw new ConfigError("KEY_PEPPER", "must be at least 16 characters when set");
+  let signer: SigningSecret | undefined;
+  if (typeof env.ORIGIN_SIGNING_SECRET === "string" && env.ORIGIN_SIGNING_SECRET.trim() !== "") {
+    try {
+      signer = parseSigningSecrets(env.ORIGIN_SIGNING_SECRET)[0];
+    } catch (err) {
+      throw new ConfigError("ORIGIN_SIGNING_SECRET", (err as Error).message);
+    }
+  }
   return {
     profile,
     originBase: parseOrigin(env),
@@ -274,6 +303,7 @@ export function parseConfig(env: Env): Config {
     routes: parseRoutesVar(env),
     keyPrefix,
     upstreamTimeoutMs: int(env, "UPSTREAM_TIMEOUT_MS", DEFAULTS.UPSTREAM_TIMEOUT_MS, 1, 600_000),
+    upstreamIdleTimeoutMs: int(env, "UPSTREAM_IDLE_TIMEOUT_MS", DEFAULTS.UPSTREAM_IDLE_TIMEOUT_MS, 0, 3_600_000),
     cache: {
       ttlMs: int(env, "CACHE_TTL_MS", DEFAULTS.CACHE_TTL_MS, 0, 3_600_000),
       negativeTtlMs: int(env, "NEGATIVE_CACHE_TTL_MS", DEFAULTS.NEGATIVE_CACHE_TTL_MS, 0, 3_600_000),
@@ -288,6 +318,8 @@ export function parseConfig(env: Env): Config {
     admin: parseAdmin(env),
     lastUsedIntervalMs: lastUsedInterval(env),
     expiryWarningMs: int(env, "EXPIRY_WARNING_DAYS", DEFAULTS.EXPIRY_WARNING_DAYS, 0, 3650) * DAY_MS,
+    ...(signer ? { signer } : {}),
+    authFailureBlockSeconds: int(env, "AUTH_FAILURE_BLOCK_SECONDS", DEFAULTS.AUTH_FAILURE_BLOCK_SECONDS, 1, 86_400),
   };
 }
 

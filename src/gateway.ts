@@ -1,10 +1,15 @@
 /**
  * The hot path, in the SPEC's order: route policy on the normalized path → credential
- * extraction → cheap rejection / lookup / record checks (auth/verify.ts) → org and scopes
- * (auth/authorize.ts) → forward with trusted identity headers.
+ * extraction (refused with 429 for a client IP over its failed-authentication budget) →
+ * cheap rejection / lookup / record checks (auth/verify.ts) → org and scopes
+ * (auth/authorize.ts) → the key's own rate limit, if it has one → forward with trusted
+ * identity headers, signed when ORIGIN_SIGNING_SECRET is set.
  */
 import type { Context } from "hono";
 import type { AppEnv } from "./app-env";
+import { blockedFor, clientKey, recordFailure } from "./abuse/auth-failures";
+import { checkKeyRateLimit, rateLimitHeaders } from "./abuse/key-rate-limiter";
+import type { KeyRateOutcome } from "./abuse/key-rate-limiter";
 import { authorize } from "./auth/authorize";
 import { extractCredential } from "./auth/credentials";
 import { lastUsedThrottle } from "./auth/last-used";
@@ -22,6 +27,7 @@ import type { Identity } from "./proxy/headers";
 import { upstreamHeaders } from "./proxy/headers";
 import { normalizedPathOf } from "./routes/normalize";
 import { matchRoute } from "./routes/table";
+import { coveredHeaders, signatureHeader, SIGNATURE_HEADER } from "../verifier/index.js";
 
 type Ctx = Context<AppEnv>;
 
@@ -37,7 +43,7 @@ export function reject(c: Ctx, code: ErrorCode, opts?: ErrorOptions & { reason?:
   );
 }
 
-async function proxy(c: Ctx, url: URL, path: string, identity: Identity | null): Promise<Response> {
+async function proxy(c: Ctx, url: URL, path: string, identity: Identity | null, extraHeaders?: Record<string, string>): Promise<Response> {
   const config = c.var.config;
   const req = c.req.raw;
   const websocket = req.headers.get("upgrade")?.toLowerCase() === "websocket";
@@ -49,15 +55,60 @@ async function proxy(c: Ctx, url: URL, path: string, identity: Identity | null):
     websocket,
     identity,
   });
+  const target = targetUrl(config.originBase, path, url.search);
+  if (config.signer) {
+    // Signed over what the origin will receive: its path (base path included) and query.
+    const sent = new URL(target);
+    headers.set(
+      SIGNATURE_HEADER,
+      await signatureHeader(config.signer, {
+        method: req.method,
+        path: sent.pathname,
+        query: sent.search.slice(1),
+        timestamp: Math.floor(clock.now() / 1000),
+        kid: config.signer.kid,
+        headers: coveredHeaders((name) => headers.get(name) ?? "", config.headers),
+      }),
+    );
+  }
   c.var.log.outcome = "forwarded";
-  const res = await forward(targetUrl(config.originBase, path, url.search), {
+  const res = await forward(target, {
     method: req.method,
     headers,
     body: req.body,
     timeoutMs: config.upstreamTimeoutMs,
+    idleTimeoutMs: config.upstreamIdleTimeoutMs,
+    onIdleTimeout: () =>
+      logLine("error", "upstream body stalled: stream cut", { request_id: c.var.requestId, idle_timeout_ms: config.upstreamIdleTimeoutMs }),
   });
-  if (res.status !== 101 && !res.headers.has("x-request-id")) res.headers.set("x-request-id", c.var.requestId);
+  if (res.status !== 101) {
+    if (!res.headers.has("x-request-id")) res.headers.set("x-request-id", c.var.requestId);
+    for (const [name, value] of Object.entries(extraHeaders ?? {})) res.headers.set(name, value);
+  }
   return res;
+}
+
+/**
+ * A failed authentication: counted against the client's IP; answered with `code`, or 429
+ * when that failure puts the IP over its budget.
+ */
+async function refuseCredential(c: Ctx, client: string | null, code: ErrorCode, opts: ErrorOptions & { reason?: string }): Promise<Response> {
+  if (client !== null) {
+    const config = c.var.config;
+    const wait = await recordFailure(c.env.AUTH_FAILURE_LIMITER, client, clock.now(), config.authFailureBlockSeconds, (message) =>
+      logLine("error", "auth failure limiter unavailable", { request_id: c.var.requestId, cause: message }),
+    );
+    if (wait > 0) return tooManyFailures(c, wait);
+  }
+  return reject(c, code, opts);
+}
+
+function tooManyFailures(c: Ctx, retryAfterSeconds: number): Response {
+  return reject(c, "rate_limited", {
+    detail: "Too many failed authentication attempts from this address; retry later.",
+    headers: { "retry-after": String(retryAfterSeconds) },
+    reason: "auth_failures",
+  });
 }
 
 export async function gateway(c: Ctx): Promise<Response> {
@@ -81,10 +132,19 @@ export async function gateway(c: Ctx): Promise<Response> {
 
   // 2. Credential extraction.
   const credential = extractCredential(req.headers, config.sources);
-  if (credential.kind === "malformed") return reject(c, "malformed_credential", { detail: `Malformed credential: ${credential.reason}` });
   if (credential.kind === "missing") {
     if (route.auth === "public") return proxy(c, url, path, null);
     return reject(c, "missing_credential");
+  }
+  // A client over its failed-authentication budget is refused before any lookup,
+  // whatever it presents (see abuse/auth-failures.ts).
+  const client = clientKey(req.headers.get("cf-connecting-ip"));
+  if (client !== null) {
+    const wait = blockedFor(client, clock.now());
+    if (wait > 0) return tooManyFailures(c, wait);
+  }
+  if (credential.kind === "malformed") {
+    return refuseCredential(c, client, "malformed_credential", { detail: `Malformed credential: ${credential.reason}` });
   }
 
   // 3–5. Cheap rejection, lookup, record checks.
@@ -100,10 +160,10 @@ export async function gateway(c: Ctx): Promise<Response> {
     return reject(c, "store_unavailable");
   }
   log.cache = verdict.tier;
-  if (verdict.kind === "unknown") return reject(c, "invalid_key", { reason: verdict.reason });
+  if (verdict.kind === "unknown") return refuseCredential(c, client, "invalid_key", { reason: verdict.reason });
   const record = verdict.record;
   log.key_id = record.id;
-  if (verdict.kind === "denied") return reject(c, "invalid_key", { reason: verdict.reason });
+  if (verdict.kind === "denied") return refuseCredential(c, client, "invalid_key", { reason: verdict.reason });
   accountUse(c, record, now);
 
   const decision = authorize(record, route, config, req.headers);
@@ -113,8 +173,20 @@ export async function gateway(c: Ctx): Promise<Response> {
   }
   log.org = decision.org;
 
+  // The key's own rate limit (exact, global): only keys that have one pay the round trip.
+  let limitHeaders: Record<string, string> | undefined;
+  if (record.rate_limit) {
+    const outcome = await checkKeyRateLimit(c.env.KEY_RATE_LIMITER, record.id, record.rate_limit);
+    if ("error" in outcome) {
+      logLine("error", "key rate limiter unavailable: request let through", { request_id: c.var.requestId, key_id: record.id, cause: outcome.error });
+    } else {
+      limitHeaders = rateLimitHeaders(outcome);
+      if (!outcome.allowed) return keyRateLimited(c, outcome, limitHeaders);
+    }
+  }
+
   // 6. Forward with the trusted identity.
-  const res = await proxy(c, url, path, { keyId: record.id, org: decision.org, scopes: record.scopes });
+  const res = await proxy(c, url, path, { keyId: record.id, org: decision.org, scopes: record.scopes }, limitHeaders);
   if (res.status !== 101) warnOfSunset(res.headers, record, now, config.expiryWarningMs);
   return res;
 }
@@ -144,4 +216,12 @@ function warnOfSunset(headers: Headers, record: KeyRecord, now: number, warningM
   if (!notice) return;
   if (!headers.has("sunset")) headers.set("sunset", new Date(notice.sunset).toUTCString());
   if (!headers.has("deprecation")) headers.set("deprecation", `@${Math.floor(notice.deprecation / 1000)}`);
+}
+
+function keyRateLimited(c: Ctx, outcome: KeyRateOutcome, headers: Record<string, string>): Response {
+  return reject(c, "rate_limited", {
+    detail: `This API key's rate limit (${outcome.limit} requests per ${outcome.periodSeconds} s) is exhausted; retry later.`,
+    headers: { ...headers, "retry-after": String(outcome.resetSeconds) },
+    reason: "key_rate_limit",
+  });
 }

@@ -1,7 +1,8 @@
 /**
  * keygate: wiring only. Request id → access log → config (fail closed) → the admin API
  * (paths under ADMIN_PREFIX) or the gateway (every other path).
- * Only the app is exported: a Worker's main module may export handlers and classes only.
+ * Only the app and the Durable Object classes are exported: a Worker's main module may
+ * export handlers and classes only.
  */
 import { Hono } from "hono";
 import type { MiddlewareHandler } from "hono";
@@ -95,3 +96,4 @@ app.onError((err, c) => {
 });
 
 export default app;
+export { KeyRateLimiter } from "./abuse/key-rate-limiter";

@@ -5,8 +5,8 @@
  */
 import { classifyKey, displayStart, isWellFormedKey, MAX_KEY_LENGTH, mintKey, randomBase62 } from "./format";
 import { hashKey } from "./hash";
-import type { KeyRecord } from "./record";
-import { KEY_ID_RE, ORG_RE, SCOPE_RE } from "./record";
+import type { KeyRecord, RateLimit } from "./record";
+import { isRateLimit, KEY_ID_RE, MAX_RATE_LIMIT, MAX_RATE_LIMIT_PERIOD_SECONDS, ORG_RE, SCOPE_RE } from "./record";
 import type { KvLike } from "./store";
 import { createRecord, KV_LIST_MAX, KV_METADATA_MAX_BYTES, summaryBytes } from "./store";
 
@@ -16,6 +16,8 @@ export interface NewKeyInput {
   scopes: string[];
   expires_at: string | null;
   meta?: Record<string, string>;
+  /** Absent or null: no per-key rate limit. */
+  rate_limit?: RateLimit | null;
 }
 
 export interface FieldError {
@@ -84,6 +86,16 @@ function checkExpiry(v: unknown, now: number, future: boolean, errors: FieldErro
   return true;
 }
 
+/** null (no limit) or {"limit", "period_seconds"}. */
+function checkRateLimit(v: unknown, errors: FieldError[]): v is RateLimit | null {
+  if (v === null || isRateLimit(v)) return true;
+  errors.push({
+    field: "rate_limit",
+    message: `must be {"limit": 1–${MAX_RATE_LIMIT}, "period_seconds": 1–${MAX_RATE_LIMIT_PERIOD_SECONDS}} (whole numbers) or null`,
+  });
+  return false;
+}
+
 function checkMeta(v: unknown, errors: FieldError[]): v is Record<string, string> {
   if (
     typeof v !== "object" ||
@@ -127,7 +139,7 @@ export function validateNewKey(input: unknown, now: number, extraFields: string[
   const o = asBody(input);
   if (Array.isArray(o)) return { ok: false, errors: o };
   const errors: FieldError[] = [];
-  unknownFields(o, ["name", "orgs", "scopes", "expires_at", "meta", ...extraFields], errors);
+  unknownFields(o, ["name", "orgs", "scopes", "expires_at", "meta", "rate_limit", ...extraFields], errors);
   const name = o.name ?? "";
   const scopes = o.scopes ?? [];
   const expires = o.expires_at ?? null;
@@ -136,6 +148,8 @@ export function validateNewKey(input: unknown, now: number, extraFields: string[
   const okScopes = checkScopes(scopes, errors);
   checkExpiry(expires, now, true, errors);
   if (o.meta !== undefined) checkMeta(o.meta, errors);
+  const rateLimit = o.rate_limit ?? null;
+  checkRateLimit(rateLimit, errors);
   if (okName && okOrgs && okScopes) checkSummarySize(name, o.orgs as string[], [...new Set(scopes)], errors);
   if (errors.length) return { ok: false, errors };
   return {
@@ -146,6 +160,7 @@ export function validateNewKey(input: unknown, now: number, extraFields: string[
       scopes: [...new Set(scopes as string[])],
       expires_at: expires === null ? null : new Date(expires as string).toISOString(),
       ...(o.meta ? { meta: o.meta as Record<string, string> } : {}),
+      ...(rateLimit ? { rate_limit: rateLimit as RateLimit } : {}),
     },
   };
 }
@@ -157,9 +172,11 @@ export interface KeyPatch {
   scopes?: string[];
   expires_at?: string | null;
   enabled?: boolean;
+  /** null removes the key's rate limit. */
+  rate_limit?: RateLimit | null;
 }
 
-export const PATCH_FIELDS = ["name", "orgs", "scopes", "expires_at", "enabled"] as const;
+export const PATCH_FIELDS = ["name", "orgs", "scopes", "expires_at", "enabled", "rate_limit"] as const;
 
 /**
  * Validate a change to an existing key. At least one field; unknown fields are refused.
@@ -185,6 +202,7 @@ export function validateKeyPatch(input: unknown, now: number, current: Pick<KeyR
     if (typeof o.enabled !== "boolean") errors.push({ field: "enabled", message: "must be true or false" });
     else patch.enabled = o.enabled;
   }
+  if (o.rate_limit !== undefined && checkRateLimit(o.rate_limit, errors)) patch.rate_limit = o.rate_limit;
   if (errors.length === 0) checkSummarySize(patch.name ?? current.name, patch.orgs ?? current.orgs, patch.scopes ?? current.scopes, errors);
   return errors.length ? { ok: false, errors } : { ok: true, value: patch };
 }
@@ -298,6 +316,7 @@ export async function issueKey(
     revoked_at: null,
     ...(input.meta ? { meta: input.meta } : {}),
     ...(extra.replaces ? { replaces: extra.replaces } : {}),
+    ...(input.rate_limit ? { rate_limit: input.rate_limit } : {}),
   };
   const hash = await hashKey(key, settings.pepper);
   await createRecord(kv, hash, record);

@@ -10,7 +10,7 @@
  */
 import type { FieldError, KeyPatch, KeySettings } from "./issue";
 import { importProblem, issueKey, validateAuditQuery, validateKeyPatch, validateListQuery, validateNewKey, validateRotation } from "./issue";
-import type { KeyRecord, KeyStatus } from "./record";
+import type { KeyRecord, KeyStatus, RateLimit } from "./record";
 import { KEY_ID_RE, statusOf } from "./record";
 import { randomBase62 } from "./format";
 import type { AuditEvent, KeySummary, KvLike } from "./store";
@@ -55,6 +55,8 @@ export interface KeyView {
   replaced_by?: string;
   replaces?: string;
   meta?: Record<string, string>;
+  /** Requests per period for this key (exact, global); null = unlimited. */
+  rate_limit: RateLimit | null;
 }
 
 export type IssuedView = KeyView & { key: string };
@@ -78,6 +80,7 @@ function view(r: KeyRecord | KeySummary, lastUsed: string | null, now: number): 
     ...(r.replaced_by ? { replaced_by: r.replaced_by } : {}),
     ...(full.replaces ? { replaces: full.replaces } : {}),
     ...(full.meta ? { meta: full.meta } : {}),
+    rate_limit: r.rate_limit ?? null,
   };
 }
 
@@ -233,7 +236,14 @@ export async function rotateKey(
   const { key, record: fresh, hash } = await issueKey(
     ctx.kv,
     ctx.settings,
-    { name: old.name, orgs: old.orgs, scopes: old.scopes, expires_at: old.expires_at, ...(old.meta ? { meta: old.meta } : {}) },
+    {
+      name: old.name,
+      orgs: old.orgs,
+      scopes: old.scopes,
+      expires_at: old.expires_at,
+      ...(old.meta ? { meta: old.meta } : {}),
+      ...(old.rate_limit ? { rate_limit: old.rate_limit } : {}),
+    },
     ctx.now,
     undefined,
     { replaces: old.id, disabled: old.disabled },

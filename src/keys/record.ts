@@ -28,6 +28,8 @@ export interface KeyRecord {
   replaced_by?: string;
   /** Set on the key a rotation created: the id of the key it replaces. */
   replaces?: string;
+  /** Requests allowed per period for this key (exact, global: see abuse/key-rate-limiter.ts). Absent = unlimited. */
+  rate_limit?: RateLimit | null;
 }
 
 /** What an operator sees of a key's state, derived from the record and the clock. */
@@ -63,6 +65,30 @@ export function sunsetOf(r: KeyRecord, now: number, warningMs: number): { sunset
     return { sunset, deprecation: Math.max(sunset - warningMs, Date.parse(r.created_at) || 0) };
   }
   return null;
+}
+
+/** At most `limit` requests in each fixed window of `period_seconds` (aligned on the epoch). */
+export interface RateLimit {
+  limit: number;
+  period_seconds: number;
+}
+
+export const MAX_RATE_LIMIT = 1_000_000_000;
+/** One day: longer windows would make a burst at the window edge matter more than the limit. */
+export const MAX_RATE_LIMIT_PERIOD_SECONDS = 86_400;
+
+export function isRateLimit(v: unknown): v is RateLimit {
+  if (typeof v !== "object" || v === null || Array.isArray(v)) return false;
+  const r = v as Record<string, unknown>;
+  return (
+    Object.keys(r).length === 2 &&
+    Number.isInteger(r.limit) &&
+    (r.limit as number) >= 1 &&
+    (r.limit as number) <= MAX_RATE_LIMIT &&
+    Number.isInteger(r.period_seconds) &&
+    (r.period_seconds as number) >= 1 &&
+    (r.period_seconds as number) <= MAX_RATE_LIMIT_PERIOD_SECONDS
+  );
 }
 
 /** Why a key that exists is refused. All map to the same 401 body: no oracle. */
@@ -110,6 +136,7 @@ export function isKeyRecord(v: unknown): v is KeyRecord {
     typeof r.disabled === "boolean" &&
     isIsoOrNull(r.revoked_at) &&
     (r.replaced_by === undefined || (typeof r.replaced_by === "string" && KEY_ID_RE.test(r.replaced_by))) &&
-    (r.rotated_at === undefined || (typeof r.rotated_at === "string" && !Number.isNaN(Date.parse(r.rotated_at))))
+    (r.rotated_at === undefined || (typeof r.rotated_at === "string" && !Number.isNaN(Date.parse(r.rotated_at)))) &&
+    (r.rate_limit === undefined || r.rate_limit === null || isRateLimit(r.rate_limit))
   );
 }

@@ -12,7 +12,7 @@
  * Key ids have a fixed length (newKeyId), so a key's `:used` entry sorts right after its
  * summary and a listing page carries both (see listOrg).
  */
-import type { KeyRecord } from "./record";
+import type { KeyRecord, RateLimit } from "./record";
 import { isKeyRecord } from "./record";
 
 /** The subset of Workers KV we use; the CLI passes wrangler's local-state binding. */
@@ -60,6 +60,7 @@ export interface KeySummary {
   revoked_at: string | null;
   rotated_at?: string;
   replaced_by?: string;
+  rate_limit?: RateLimit;
 }
 
 export function summarize(r: KeyRecord): KeySummary {
@@ -75,6 +76,7 @@ export function summarize(r: KeyRecord): KeySummary {
     revoked_at: r.revoked_at,
     ...(r.rotated_at ? { rotated_at: r.rotated_at } : {}),
     ...(r.replaced_by ? { replaced_by: r.replaced_by } : {}),
+    ...(r.rate_limit ? { rate_limit: r.rate_limit } : {}),
   };
 }
 

@@ -15,6 +15,7 @@
  */
 import type { Config } from "../config";
 import { isOurAuthorization } from "../auth/credentials";
+import { SIGNATURE_HEADER } from "../../verifier/index.js";
 
 const HOP_BY_HOP = new Set([
   "connection",
@@ -54,6 +55,8 @@ const CLIENT_CLAIMS = [
   "x-method-override",
   "x-request-id",
   "cdn-loop",
+  // keygate's own signature (verifier/index.js): only the gateway may set it.
+  SIGNATURE_HEADER,
 ];
 
 export interface Identity {

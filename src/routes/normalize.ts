@@ -10,7 +10,9 @@
  * 3. Encodings an origin could read as a separator or a terminator are refused:
  *    `%2F` (/), `%5C` (\), and control characters (`%00`–`%1F`, `%7F`). So is a malformed
  *    `%` escape. Servers disagree on these; refusing is the only answer that is safe for
- *    all of them.
+ *    all of them. So are their double encodings (`%252e`, `%252F`, `%2500`, `%2525`…),
+ *    checked on the result so `%25%32%65` is caught too: an origin (or a proxy in front
+ *    of it) that decodes once more would read them as `.`, `/`, `\` or a control.
  * 4. Dot segments are removed (§5.2.4), `..` never climbs above the root, empty segments
  *    (`//`) collapse. A segment that would be a dot segment once its `;parameters` are
  *    dropped (`..;`, the Tomcat traversal) is refused.
@@ -23,6 +25,8 @@ export type Normalized = { ok: true; path: string } | { ok: false; reason: strin
 
 const UNRESERVED = /[A-Za-z0-9\-._~]/;
 const HEX2 = /^[0-9A-Fa-f]{2}$/;
+/** An encoded `%` followed by the encoding of a character refused or decoded above. */
+const DOUBLE_ENCODED = /%25(?:2e|2f|5c|25|[01][0-9a-f]|7f)/i;
 
 function decodeSegment(segment: string): string | { error: string } {
   if (!segment.includes("%")) return segment;
@@ -42,6 +46,7 @@ function decodeSegment(segment: string): string | { error: string } {
     out += code < 0x80 && UNRESERVED.test(decoded) ? decoded : `%${hex.toUpperCase()}`;
     i += 2;
   }
+  if (DOUBLE_ENCODED.test(out)) return { error: "double-encoded dot, slash, backslash, percent or control character in path" };
   return out;
 }
 

@@ -13,7 +13,7 @@ import { adminEnv, api, countingKv, createViaApi, TOKEN, tokenId, uniqueOrg } fr
 afterEach(() => vi.restoreAllMocks());
 
 const MISSING_ID = "key_00000000000000000000";
-const VIEW_FIELDS = ["id", "name", "key_prefix", "orgs", "scopes", "status", "enabled", "created_at", "expires_at", "last_used_at", "revoked_at"];
+const VIEW_FIELDS = ["id", "name", "key_prefix", "orgs", "scopes", "status", "enabled", "created_at", "expires_at", "last_used_at", "revoked_at", "rate_limit"];
 
 function fields(json: { errors?: { field: string }[] }): string[] {
   return (json.errors ?? []).map((e) => e.field).sort();
@@ -244,14 +244,26 @@ describe("PATCH /_keygate/keys/:id", () => {
     expect(await env.KEYS.get(kvKey.lastUsed(a, created.id))).toBeNull();
   });
 
-  it("keeps record fields it does not know (e.g. another branch's rate_limit)", async () => {
+  it("keeps record fields it does not know (written by a newer version)", async () => {
     const created = await createViaApi();
-    await patchRecord(created.key, { rate_limit: { limit: 10, period: 60 } } as never);
+    await patchRecord(created.key, { future_field: { any: 1 } } as never);
     await api("PATCH", `/_keygate/keys/${created.id}`, { body: { name: "renamed" } });
     await api("DELETE", `/_keygate/keys/${created.id}`);
     const stored = (await env.KEYS.get(kvKey.record(await hashKey(created.key)), "json")) as Record<string, unknown>;
-    expect(stored).toMatchObject({ name: "renamed", rate_limit: { limit: 10, period: 60 } });
+    expect(stored).toMatchObject({ name: "renamed", future_field: { any: 1 } });
     expect(stored.revoked_at).not.toBeNull();
+  });
+
+  it("sets and removes a key's rate_limit; rotation carries it to the new key", async () => {
+    const created = await createViaApi();
+    const set = await api("PATCH", `/_keygate/keys/${created.id}`, { body: { rate_limit: { limit: 5, period_seconds: 10 } } });
+    expect(set.json.rate_limit).toEqual({ limit: 5, period_seconds: 10 });
+    const rotated = await api("POST", `/_keygate/keys/${created.id}/rotate`, { body: {} });
+    expect(rotated.json.rate_limit).toEqual({ limit: 5, period_seconds: 10 });
+    const cleared = await api("PATCH", `/_keygate/keys/${rotated.json.id}`, { body: { rate_limit: null } });
+    expect(cleared.json.rate_limit).toBeNull();
+    const bad = await api("PATCH", `/_keygate/keys/${rotated.json.id}`, { body: { rate_limit: { limit: 0, period_seconds: 10 } } });
+    expect(fields(bad.json)).toEqual(["rate_limit"]);
   });
 
   it("an expires_at in the past expires the key now (the 'expire' operation)", async () => {

@@ -30,6 +30,8 @@ export function tempStateDir(): string {
 export interface WranglerDev {
   url: string;
   port: number;
+  /** Process id of the wrangler CLI (workerd runs below it). */
+  pid: number;
   persistTo: string;
   /** Everything wrangler and the worker printed so far. */
   output(): string;
@@ -99,7 +101,7 @@ export async function startWrangler(opts: WranglerOptions = {}): Promise<Wrangle
     if (child.exitCode !== null) throw new Error(`wrangler dev exited (${child.exitCode}):\n${output}`);
     try {
       await fetch(`${url}/__keygate_ready`, { signal: AbortSignal.timeout(1000) });
-      return { url, port, persistTo, output: () => output, stop };
+      return { url, port, pid: child.pid!, persistTo, output: () => output, stop };
     } catch {
       await new Promise((r) => setTimeout(r, 250));
     }

@@ -52,6 +52,7 @@ export async function mint(opts: MintOptions = {}): Promise<{ key: string; recor
       orgs: opts.orgs ?? ["acme"],
       scopes: opts.scopes ?? [],
       expires_at: opts.expires_at ?? null,
+      ...(opts.rate_limit ? { rate_limit: opts.rate_limit } : {}),
     },
     Date.now(),
     opts.key,

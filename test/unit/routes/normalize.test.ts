@@ -21,7 +21,7 @@ describe("normalizePath", () => {
     ["/%61%62c", "/abc"],
     ["/a%7e%5f", "/a~_"],
     ["/a%20b/%c3%a9", "/a%20b/%C3%A9"],
-    ["/a/%252e%252e/b", "/a/%252e%252e/b"],
+    ["/a/50%25off/%2541", "/a/50%25off/%2541"],
     ["/a\\b\\..\\c", "/a/c"],
     ["/a/b/", "/a/b/"],
     ["/a/b/..", "/a"],
@@ -40,6 +40,8 @@ describe("normalizePath", () => {
     ["/a%zz", "malformed"],
     ["/a%2", "malformed"],
     ["/public/..;/admin", "dot segment"],
+    ["/a/%252e%252e/b", "double-encoded"],
+    ["/a/%252F", "double-encoded"],
     ["/public/.;x/admin", "dot segment"],
     ["/a b", "invalid character"],
     ["/é", "invalid character"],
@@ -50,7 +52,7 @@ describe("normalizePath", () => {
   });
 
   it("is idempotent on every example", () => {
-    for (const p of ["/a//b/./c/../d/", "/%7Euser/%41", "/x/%252e/y", "/a;b/c;d=1/"]) {
+    for (const p of ["/a//b/./c/../d/", "/%7Euser/%41", "/x/%2541/y", "/a;b/c;d=1/"]) {
       const once = ok(p);
       expect(ok(once)).toBe(once);
     }

@@ -1,0 +1,95 @@
+/**
+ * Per-key rate limits (the record's `rate_limit`): one Durable Object per key id counts
+ * that key's requests, so the count is exact and global — every Cloudflare location asks
+ * the same object. Only keys that have a rate_limit pay for the round trip.
+ *
+ * Fixed windows aligned on the epoch (window = floor(now / period)): at most `limit`
+ * requests are let through in each window; a refused request does not count. As with any
+ * fixed window, a client may send up to 2 × limit across a window boundary. The count is
+ * persisted (unconfirmed writes: the answer does not wait for the disk), so it survives
+ * the object being evicted while idle.
+ */
+import { DurableObject } from "cloudflare:workers";
+import { clock } from "../clock";
+import type { Env } from "../config";
+import type { RateLimit } from "../keys/record";
+
+export interface KeyRateOutcome {
+  allowed: boolean;
+  limit: number;
+  periodSeconds: number;
+  /** Requests left in the current window after this one. */
+  remaining: number;
+  /** Seconds until the current window ends (≥ 1). */
+  resetSeconds: number;
+}
+
+interface WindowState {
+  period: number;
+  window: number;
+  count: number;
+}
+
+const STATE_KEY = "window";
+
+export class KeyRateLimiter extends DurableObject<Env> {
+  #state: WindowState | undefined;
+
+  /** Count one request against `limit` per `periodSeconds`, unless the window is full. */
+  async hit(limit: number, periodSeconds: number): Promise<KeyRateOutcome> {
+    this.#state ??= (await this.ctx.storage.get<WindowState>(STATE_KEY)) ?? { period: periodSeconds, window: -1, count: 0 };
+    const now = clock.now();
+    const periodMs = periodSeconds * 1000;
+    const window = Math.floor(now / periodMs);
+    const state = this.#state;
+    if (state.window !== window || state.period !== periodSeconds) {
+      state.period = periodSeconds;
+      state.window = window;
+      state.count = 0;
+    }
+    const resetSeconds = Math.max(1, Math.ceil(((window + 1) * periodMs - now) / 1000));
+    if (state.count >= limit) return { allowed: false, limit, periodSeconds, remaining: 0, resetSeconds };
+    state.count++;
+    void this.ctx.storage.put(STATE_KEY, state, { allowUnconfirmed: true });
+    return { allowed: true, limit, periodSeconds, remaining: limit - state.count, resetSeconds };
+  }
+}
+
+/** Bound on the gateway's wait for the limiter; past it the request is let through (logged). */
+export const RATE_LIMIT_TIMEOUT_MS = 1_000;
+
+/**
+ * Ask the key's limiter. Returns null when the limit cannot be checked (no binding, the
+ * object failed or was too slow): rate limits fail open — they meter authenticated
+ * clients; authentication itself never fails open.
+ */
+export async function checkKeyRateLimit(
+  ns: DurableObjectNamespace<KeyRateLimiter> | undefined,
+  keyId: string,
+  rateLimit: RateLimit,
+): Promise<KeyRateOutcome | { error: string }> {
+  if (!ns) return { error: "no KEY_RATE_LIMITER Durable Object binding: per-key rate limits are not enforced" };
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    const stub = ns.get(ns.idFromName(keyId));
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`rate limiter did not answer within ${RATE_LIMIT_TIMEOUT_MS} ms`)), RATE_LIMIT_TIMEOUT_MS);
+    });
+    return await Promise.race([stub.hit(rateLimit.limit, rateLimit.period_seconds), timeout]);
+  } catch (err) {
+    return { error: err instanceof Error ? err.message : String(err) };
+  } finally {
+    if (timer !== undefined) clearTimeout(timer);
+  }
+}
+
+/**
+ * RateLimit-Policy and RateLimit fields (draft-ietf-httpapi-ratelimit-headers-10 §3, §4):
+ * one policy named "key", quota q per window w seconds; r left, t seconds to reset.
+ */
+export function rateLimitHeaders(o: KeyRateOutcome): Record<string, string> {
+  return {
+    "ratelimit-policy": `"key";q=${o.limit};w=${o.periodSeconds}`,
+    ratelimit: `"key";r=${o.remaining};t=${o.resetSeconds}`,
+  };
+}

@@ -1,0 +1,212 @@
+/**
+ * Known bypass attempts, each sent through the real gateway to the real origin, in every
+ * profile. Each answer is a deliberate 4xx in the profile's shape (the origin never
+ * called) or a forward on the normalized path with exactly the key's identity — never a
+ * 5xx, never a bypass. Raw-wire variants a Fetch client cannot send (`//host/x`,
+ * absolute-form targets, raw non-ASCII) are in test/e2e/hardening.e2e.test.ts.
+ */
+import { describe, expect, it } from "vitest";
+import { expectRefusal, PROFILE_CASES } from "../support/profile-shapes";
+import type { ProfileCase } from "../support/profile-shapes";
+import { basic, makeEnv, mint, ORIGIN, patchRecord, through, unknownKey } from "../support/worker-helpers";
+
+const ROUTES = JSON.stringify([
+  { path: "/public/*", auth: "public", methods: ["GET"] },
+  { path: "/admin/*", scopes: ["admin"] },
+  { path: "/private/*", scopes: ["admin"], hide: true },
+]);
+
+type Expect = "protected" | "hidden" | "bad" | { forward: string };
+
+/** Path attempts at the protected /admin and /private trees from the public one. */
+const PATHS: [string, Expect][] = [
+  ["/public/%2e%2e/admin/users", "protected"],
+  ["/public/%2E%2E/admin/users", "protected"],
+  ["/public/.%2e/admin/users", "protected"],
+  ["/public/%2e./admin/users", "protected"],
+  ["/public/x/%2e%2e/%2e%2e/admin/users", "protected"],
+  ["/public/%2e%2e/%2e%2e/%2e%2e/admin/users", "protected"],
+  ["/public/%252e%252e/admin/users", "bad"],
+  ["/public/%25252e%25252e/admin/users", "bad"],
+  ["/public/%25%32%65%25%32%65/admin/users", "bad"],
+  ["/public/..%2fadmin/users", "bad"],
+  ["/public/..%2Fadmin/users", "bad"],
+  ["/public/%2e%2e%2fadmin/users", "bad"],
+  ["/public/..%252fadmin/users", "bad"],
+  ["/public/..%5cadmin/users", "bad"],
+  ["/public/%5c..%5cadmin/users", "bad"],
+  ["/public\\..\\admin/users", "protected"],
+  ["/public/..\\admin/users", "protected"],
+  ["/public/..;/admin/users", "bad"],
+  ["/public/%2e%2e;/admin/users", "bad"],
+  ["/public/..;jsessionid=1/admin/users", "bad"],
+  ["/admin;x=1/users", "protected"],
+  ["/admin;/users", "protected"],
+  ["/ADMIN;foo/users", "protected"],
+  ["/admin%00/users", "bad"],
+  // The URL parser resolves ".." before the gateway sees the path: a public path, forwarded.
+  ["/public/%00/../admin/users", { forward: "/public/admin/users" }],
+  ["/public/%00/%2e%2e/admin/users", { forward: "/public/admin/users" }],
+  ["/public/%00", "bad"],
+  ["/admin/users%00.json", "bad"],
+  ["/public/%0a/admin", "bad"],
+  ["/public/%7f", "bad"],
+  ["/public/%zz", "bad"],
+  ["/public/%", "bad"],
+  ["/ADMIN/users", "protected"],
+  ["/Admin/Users", "protected"],
+  ["/aDmIn", "protected"],
+  ["/admin", "protected"],
+  ["/admin/", "protected"],
+  ["/admin//", "protected"],
+  ["/admin///users//", "protected"],
+  ["/%61dmin/users", "protected"],
+  ["/%41DMIN/users", "protected"],
+  ["/public/../admin/users", "protected"],
+  ["/PRIVATE/sample-1", "hidden"],
+  ["/private;x/sample-1/", "hidden"],
+  ["/public/%2e%2e/private/sample-1", "hidden"],
+  // Forwarded on the normalized path: decoded unreserved characters, kept escapes.
+  ["/public/a%2Eb", { forward: "/public/a.b" }],
+  ["/public/%41%42c", { forward: "/public/ABc" }],
+  ["/public/caf%c3%a9", { forward: "/public/caf%C3%A9" }],
+  ["/public/café", { forward: "/public/caf%C3%A9" }],
+  ["/public/%e9", { forward: "/public/%E9" }],
+  ["/public//x//", { forward: "/public/x/" }],
+  ["/public/x/./y/../z", { forward: "/public/x/z" }],
+  ["/public/%20space", { forward: "/public/%20space" }],
+  ["/public/a%3Bb", { forward: "/public/a%3Bb" }],
+];
+
+function statusFor(p: ProfileCase, e: Exclude<Expect, { forward: string }>, withKey: boolean): number {
+  if (e === "bad") return 400;
+  if (!withKey) return p.missingStatus;
+  return e === "hidden" ? 404 : 403;
+}
+
+for (const p of PROFILE_CASES) {
+  describe(`bypass attempts: ${p.name}`, () => {
+    const env = () => makeEnv({ ...p.vars, ROUTES });
+
+    it("paths: refused in the profile's shape, or forwarded on the normalized path", async () => {
+      const { key } = await mint({ scopes: ["read"] });
+      for (const [path, expected] of PATHS) {
+        for (const withKey of [false, true]) {
+          const headers = withKey ? p.present(key) : {};
+          const { res, body, calls } = await through(path, { headers }, env());
+          const label = `${p.name} ${path} ${withKey ? "read key" : "no key"}`;
+          expect(res.status, label).toBeLessThan(500);
+          if (typeof expected === "object") {
+            expect(res.status, `${label}: ${body}`).toBe(200);
+            expect(calls, label).toHaveLength(1);
+            expect(calls[0]!.url, label).toBe(expected.forward);
+          } else {
+            expect(calls, label).toHaveLength(0);
+            expectRefusal(p, res, body, statusFor(p, expected, withKey));
+          }
+        }
+      }
+    });
+
+    it("an admin key reaches the normalized path, and only it", async () => {
+      const { key } = await mint({ scopes: ["admin"] });
+      for (const path of ["/public/%2e%2e/admin/users", "/public/.%2e/admin/users", "/ADMIN;x/users", "/public\\..\\admin/users"]) {
+        const { res, calls } = await through(path, { headers: p.present(key) }, env());
+        expect(res.status, path).toBe(200);
+        expect(calls[0]!.url.toLowerCase().replace(/;[^/]*/, ""), path).toBe("/admin/users");
+      }
+    });
+
+    it("injected headers: duplicates, case and underscore variants, Connection, Host and rewrites never reach the origin", async () => {
+      const { key, record } = await mint({ orgs: ["acme"], scopes: ["read"] });
+      const attempts: [string, Record<string, string> | [string, string][]][] = [
+        ["duplicate x-org-slug", [["x-org-slug", "evil"], ["x-org-slug", "evil2"]]],
+        ["mixed case", { "X-Org-Slug": "evil", "X-API-KEY-ID": "key_spoofedspoofedspoof", "X-Api-Key-Scopes": "admin" }],
+        ["underscores", { x_org_slug: "evil", x_api_key_id: "key_spoofedspoofedspoof", X_API_KEY_SCOPES: "admin", "x-api_key-scopes": "admin" }],
+        ["Connection names ours", { connection: "x-org-slug, x-api-key-id, x-api-key-scopes", "x-org-slug": "acme" }],
+        ["Host", { host: "evil.example" }],
+        ["X-Forwarded-*", { "x-forwarded-host": "evil.example", "x-forwarded-for": "6.6.6.6", "x-forwarded-proto": "gopher", forwarded: "for=6.6.6.6;host=evil.example", "x-real-ip": "6.6.6.6" }],
+        ["URL rewrites", { "x-original-url": "/admin/users", "x-rewrite-url": "/admin/users", "x-original-uri": "/admin/users" }],
+        ["method override", { "x-http-method-override": "DELETE", "x-http-method": "DELETE", "x-method-override": "DELETE" }],
+        ["forged signature", { "x-keygate-signature": "v1;kid=k;t=1;sig=" + "0".repeat(64), X_KEYGATE_SIGNATURE: "x" }],
+      ];
+      for (const [label, extra] of attempts) {
+        const headers = new Headers(extra as HeadersInit);
+        for (const [n, v] of Object.entries(p.present(key))) headers.set(n, p.name === "artanis" && n === "x-org-slug" && headers.has(n) ? headers.get(n)! : v);
+        headers.set("cf-connecting-ip", "198.51.100.7");
+        const { res, body, calls } = await through("/things?x=1", { headers }, env());
+        expect(res.status, `${p.name} ${label}: ${body}`).toBeLessThan(500);
+        if (calls.length === 0) {
+          // Only artanis may refuse: the client's x-org-slug names its org there.
+          expect(p.name, label).toBe("artanis");
+          expectRefusal(p, res, body, 403);
+          continue;
+        }
+        const seen = calls[0]!;
+        expect(seen.url, label).toBe("/things?x=1");
+        expect(seen.method, label).toBe("GET");
+        expect(seen.headers["x-org-slug"], label).toBe("acme");
+        expect(seen.headers["x-api-key-id"], label).toBe(record.id);
+        expect(seen.headers["x-api-key-scopes"], label).toBe("read");
+        expect(seen.headers.host, label).toBe(new URL(ORIGIN).host);
+        expect(seen.headers["x-forwarded-host"], label).toBe("gateway.test");
+        expect(seen.headers["x-forwarded-for"], label).toBe("198.51.100.7");
+        expect(seen.headers["x-forwarded-proto"], label).toBe("https");
+        for (const name of Object.keys(seen.headers)) {
+          expect(name, label).not.toMatch(/_|^(forwarded|x-real-ip|x-original-ur[li]|x-rewrite-url|x-http-method(-override)?|x-method-override|connection|x-keygate-signature)$/);
+        }
+      }
+    });
+
+    it("non-ASCII and control characters in every credential location: 400 or no credential, never forwarded", async () => {
+      const bad = ["kg_caf\u00e9", "abc\u0001def", "abc\tdef", "abc def", "a\u007fb", "\u00ff\u00fe"];
+      const attempts: Record<string, string>[] = [];
+      for (const v of bad) {
+        attempts.push({ "x-api-key": v }, { authorization: `Bearer ${v}` }, { authorization: `Basic ${btoa(`${v}:`)}` });
+      }
+      attempts.push({ authorization: "Basic !!!" }, { authorization: "Bearer" }, { authorization: "Basic " }, { authorization: basic("\u00e9") });
+      for (const headers of attempts) {
+        const { res, body, calls } = await through("/things", { headers }, env());
+        const label = `${p.name} ${JSON.stringify(headers)}`;
+        expect(calls, label).toHaveLength(0);
+        // The profile reads this location: malformed (400). It does not: no credential.
+        expect([400, p.missingStatus], label).toContain(res.status);
+        expectRefusal(p, res, body, res.status);
+      }
+    });
+
+    it("keys at the length limit pass; past it they are refused", async () => {
+      const at = "L".repeat(480) + crypto.randomUUID().replace(/-/g, "");
+      expect(at).toHaveLength(512);
+      const { record } = await mint({ key: at });
+      const ok = await through("/things", { headers: p.present(at) }, env());
+      expect(ok.res.status, p.name).toBe(200);
+      expect(ok.calls[0]!.headers["x-api-key-id"]).toBe(record.id);
+      for (const over of [at + "x", "k".repeat(8 * 1024)]) {
+        const { res, body, calls } = await through("/things", { headers: p.present(over) }, env());
+        expect(calls).toHaveLength(0);
+        expectRefusal(p, res, body, 400);
+      }
+    });
+
+    it("unknown, checksum-failed, revoked, disabled and expired keys: byte-identical 401s (no oracle)", async () => {
+      const minted = await mint();
+      const corrupt = minted.key.slice(0, -1) + (minted.key.endsWith("A") ? "B" : "A");
+      const revoked = await mint();
+      await patchRecord(revoked.key, { revoked_at: new Date().toISOString() });
+      const disabled = await mint();
+      await patchRecord(disabled.key, { disabled: true });
+      const expired = await mint();
+      await patchRecord(expired.key, { expires_at: new Date(Date.now() - 1000).toISOString() });
+      const answers = [];
+      for (const key of [unknownKey(), corrupt, revoked.key, disabled.key, expired.key]) {
+        const { res, body, calls } = await through("/things", { headers: p.present(key) }, env());
+        expect(calls).toHaveLength(0);
+        const headers = [...res.headers].filter(([n]) => n !== "x-request-id");
+        answers.push({ status: res.status, headers, body });
+      }
+      expect(answers[0]!.status).toBe(401);
+      for (const a of answers) expect(a).toEqual(answers[0]);
+    });
+  });
+}

@@ -1,0 +1,231 @@
+/**
+ * Faults: the key store failing or hanging, the origin refusing, resetting or stalling.
+ * KV faults are injected by a wrapper around Miniflare's real KV binding; origin faults
+ * are the real origin's behaviour paths (scripts/origin.ts). Time moves through `clock`,
+ * never by sleeping; the only real waits are the (short) timeouts under test.
+ */
+import { env } from "cloudflare:test";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { clock } from "../../src/clock";
+import { expectRefusal, PROFILE_CASES } from "../support/profile-shapes";
+import { makeEnv, mint, patchRecord, through, unknownKey } from "../support/worker-helpers";
+import type { Vars } from "../support/worker-helpers";
+
+afterEach(() => vi.restoreAllMocks());
+
+type Mode = "ok" | "fail" | "hang";
+
+/** The real KV binding, with reads counted and failures or hangs switched on at will. */
+function faultyKv() {
+  const real = env.KEYS;
+  const state = { mode: "ok" as Mode, reads: 0 };
+  const kv = {
+    get: (...args: Parameters<KVNamespace["get"]>) => {
+      state.reads++;
+      if (state.mode === "fail") return Promise.reject(new Error("KV is down (injected)"));
+      if (state.mode === "hang") return new Promise<never>(() => {});
+      return (real.get as (...a: unknown[]) => Promise<unknown>)(...args);
+    },
+    put: real.put.bind(real),
+    delete: real.delete.bind(real),
+    list: real.list.bind(real),
+    getWithMetadata: real.getWithMetadata.bind(real),
+  };
+  return { kv: kv as unknown as KVNamespace, state };
+}
+
+const X = (key: string) => ({ "x-api-key": key });
+
+describe("key store faults", () => {
+  it("KV throws: 503 in every profile's shape, never forwarded", async () => {
+    const { kv, state } = faultyKv();
+    state.mode = "fail";
+    for (const p of PROFILE_CASES) {
+      const { res, body, calls } = await through("/things", { headers: p.present(unknownKey()) }, makeEnv({ ...p.vars, KEYS: kv }));
+      expect(calls).toHaveLength(0);
+      expectRefusal(p, res, body, 503);
+    }
+  });
+
+  it("KV hangs: 503 after KV_TIMEOUT_MS, never forwarded", async () => {
+    const { kv, state } = faultyKv();
+    state.mode = "hang";
+    const started = Date.now();
+    const { res, calls } = await through("/things", { headers: X(unknownKey()) }, makeEnv({ KEYS: kv, KV_TIMEOUT_MS: 100 }));
+    expect(res.status).toBe(503);
+    expect(calls).toHaveLength(0);
+    expect(Date.now() - started).toBeLessThan(5_000); // bounded by the 100 ms timeout, with slack for a busy machine
+  });
+
+  it("a valid key no longer in the cache: 503 while KV fails, not 401", async () => {
+    const { kv, state } = faultyKv();
+    const { key } = await mint();
+    state.mode = "fail";
+    const { res } = await through("/things", { headers: X(key) }, makeEnv({ KEYS: kv }));
+    expect(res.status).toBe(503);
+  });
+
+  it("stale-if-error: a cached record is served up to STALE_IF_ERROR_MS past its TTL while KV fails, then 503", async () => {
+    const { kv, state } = faultyKv();
+    const vars: Vars = { KEYS: kv, CACHE_TTL_MS: 1_000, STALE_IF_ERROR_MS: 5_000 };
+    const { key, record } = await mint();
+    const t0 = Date.now();
+    const now = vi.spyOn(clock, "now").mockReturnValue(t0);
+    expect((await through("/things", { headers: X(key) }, makeEnv(vars))).res.status).toBe(200);
+    expect(state.reads).toBe(1);
+
+    state.mode = "fail";
+    now.mockReturnValue(t0 + 999); // fresh: no read at all
+    expect((await through("/things", { headers: X(key) }, makeEnv(vars))).res.status).toBe(200);
+    expect(state.reads).toBe(1);
+    now.mockReturnValue(t0 + 1_000 + 4_999); // stale, KV failing: served from the cache
+    const stale = await through("/things", { headers: X(key) }, makeEnv(vars));
+    expect(stale.res.status).toBe(200);
+    expect(stale.calls[0]!.headers["x-api-key-id"]).toBe(record.id);
+    now.mockReturnValue(t0 + 1_000 + 5_000); // past the bound: 503, never forwarded
+    const gone = await through("/things", { headers: X(key) }, makeEnv(vars));
+    expect(gone.res.status).toBe(503);
+    expect(gone.calls).toHaveLength(0);
+  });
+
+  it("stale-if-error never outlives a revocation once KV answers again", async () => {
+    const { kv, state } = faultyKv();
+    const vars: Vars = { KEYS: kv, CACHE_TTL_MS: 1_000, STALE_IF_ERROR_MS: 60_000 };
+    const { key } = await mint();
+    const t0 = Date.now();
+    const now = vi.spyOn(clock, "now").mockReturnValue(t0);
+    expect((await through("/things", { headers: X(key) }, makeEnv(vars))).res.status).toBe(200);
+    await patchRecord(key, { revoked_at: new Date(t0).toISOString() });
+    state.mode = "fail";
+    now.mockReturnValue(t0 + 2_000);
+    expect((await through("/things", { headers: X(key) }, makeEnv(vars))).res.status).toBe(200); // outage: last known state
+    state.mode = "ok";
+    expect((await through("/things", { headers: X(key) }, makeEnv(vars))).res.status).toBe(401);
+  });
+
+  it("an unknown key is never served from a stale miss: 503 once its negative TTL is over", async () => {
+    const { kv, state } = faultyKv();
+    const vars: Vars = { KEYS: kv, NEGATIVE_CACHE_TTL_MS: 1_000 };
+    const key = unknownKey();
+    const t0 = Date.now();
+    const now = vi.spyOn(clock, "now").mockReturnValue(t0);
+    expect((await through("/things", { headers: X(key) }, makeEnv(vars))).res.status).toBe(401);
+    state.mode = "fail";
+    now.mockReturnValue(t0 + 1_000);
+    expect((await through("/things", { headers: X(key) }, makeEnv(vars))).res.status).toBe(503);
+  });
+});
+
+describe("negative cache", () => {
+  it("a repeated unknown key costs one KV read per NEGATIVE_CACHE_TTL_MS window per isolate", async () => {
+    const { kv, state } = faultyKv();
+    const vars: Vars = { KEYS: kv, NEGATIVE_CACHE_TTL_MS: 10_000 };
+    const key = unknownKey();
+    const t0 = Date.now();
+    const now = vi.spyOn(clock, "now").mockReturnValue(t0);
+    for (let i = 0; i < 20; i++) {
+      now.mockReturnValue(t0 + i * 499); // the whole first window
+      expect((await through("/things", { headers: X(key) }, makeEnv(vars))).res.status).toBe(401);
+    }
+    expect(state.reads).toBe(1);
+    now.mockReturnValue(t0 + 10_000);
+    await through("/things", { headers: X(key) }, makeEnv(vars));
+    await through("/things", { headers: X(key) }, makeEnv(vars));
+    expect(state.reads).toBe(2);
+  });
+
+  it("a key with our prefix and a bad checksum costs no read at all", async () => {
+    const { kv, state } = faultyKv();
+    const { key } = await mint();
+    const corrupt = key.slice(0, -1) + (key.endsWith("A") ? "B" : "A");
+    for (let i = 0; i < 5; i++) expect((await through("/things", { headers: X(corrupt) }, makeEnv({ KEYS: kv }))).res.status).toBe(401);
+    expect(state.reads).toBe(0);
+  });
+});
+
+describe("origin faults", () => {
+  it("origin refuses connections: 502 in every profile's shape", async () => {
+    const { key } = await mint();
+    for (const p of PROFILE_CASES) {
+      const { res, body } = await through("/things", { headers: p.present(key) }, makeEnv({ ...p.vars, ORIGIN_URL: "http://127.0.0.1:1" }));
+      expectRefusal(p, res, body, 502);
+    }
+  });
+
+  it("origin resets before responding: 502", async () => {
+    const { key } = await mint();
+    const { res, body } = await through("/reset", { headers: X(key) });
+    expectRefusal(PROFILE_CASES[0]!, res, body, 502);
+  });
+
+  it("origin stalls before its headers: 504 after UPSTREAM_TIMEOUT_MS, in every profile's shape", async () => {
+    const { key } = await mint();
+    for (const p of PROFILE_CASES) {
+      const started = Date.now();
+      const { res, body } = await through("/slow-headers?ms=10000", { headers: p.present(key) }, makeEnv({ ...p.vars, UPSTREAM_TIMEOUT_MS: 150 }));
+      expectRefusal(p, res, body, 504);
+      expect(Date.now() - started).toBeLessThan(5_000);
+    }
+  });
+
+  it("origin resets mid-body: the client's stream is cut, not completed", async () => {
+    const { key } = await mint();
+    const res = await sendRaw("/reset-mid-body", key, makeEnv());
+    expect(res.status).toBe(200);
+    await expect(res.text()).rejects.toThrow();
+  });
+
+  it("origin stalls mid-body: the stream is cut after UPSTREAM_IDLE_TIMEOUT_MS without a byte", async () => {
+    const { key } = await mint();
+    const started = Date.now();
+    const res = await sendRaw("/slow-body?ms=10000", key, makeEnv({ UPSTREAM_IDLE_TIMEOUT_MS: 150 }));
+    expect(res.status).toBe(200);
+    const reader = res.body!.getReader();
+    const first = await reader.read();
+    expect(new TextDecoder().decode(first.value)).toBe("first chunk\n");
+    await expect(reader.read()).rejects.toThrow();
+    expect(Date.now() - started).toBeLessThan(5_000);
+  });
+
+  it("a fixed-length body that stalls is cut too, and keeps its Content-Length while it flows", async () => {
+    const { key } = await mint();
+    const stalled = await sendRaw("/slow-body?ms=10000&fixed=1", key, makeEnv({ UPSTREAM_IDLE_TIMEOUT_MS: 150 }));
+    expect(stalled.headers.get("content-length")).toBe("25");
+    await expect(stalled.text()).rejects.toThrow();
+    const live = await sendRaw("/slow-body?ms=50&fixed=1", key, makeEnv({ UPSTREAM_IDLE_TIMEOUT_MS: 1_000 }));
+    expect(live.headers.get("content-length")).toBe("25");
+    expect(await live.text()).toBe("first chunk\nsecond chunk\n");
+  });
+
+  it("a slow but live body is not cut; nor is a slow reader", async () => {
+    const { key } = await mint();
+    const slow = await sendRaw("/slow-body?ms=100", key, makeEnv({ UPSTREAM_IDLE_TIMEOUT_MS: 1_000 }));
+    expect(await slow.text()).toBe("first chunk\nsecond chunk\n");
+    // The client pauses far longer than the idle timeout between reads: only the origin's
+    // silence is timed.
+    const large = await sendRaw("/large?bytes=1048576", key, makeEnv({ UPSTREAM_IDLE_TIMEOUT_MS: 50 }));
+    const reader = large.body!.getReader();
+    let bytes = (await reader.read()).value!.length;
+    await new Promise((r) => setTimeout(r, 300));
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      bytes += value.length;
+    }
+    expect(bytes).toBe(1048576);
+  });
+
+  it("keeps serving other requests while the origin stalls", async () => {
+    const { key } = await mint();
+    const stalled = through("/slow-headers?ms=1500", { headers: X(key) }, makeEnv({ UPSTREAM_TIMEOUT_MS: 5_000 }));
+    const others = await Promise.all(Array.from({ length: 5 }, () => through("/things", { headers: X(key) })));
+    for (const o of others) expect(o.res.status).toBe(200);
+    expect((await stalled).res.status).toBe(200);
+  });
+});
+
+/** Through the gateway without reading the body (through() reads it whole). */
+async function sendRaw(path: string, key: string, gatewayEnv: ReturnType<typeof makeEnv>): Promise<Response> {
+  const { send } = await import("../support/worker-helpers");
+  return send(path, { headers: X(key) }, gatewayEnv);
+}

@@ -1,0 +1,82 @@
+/**
+ * The six profiles as a client sees them: how it sends a key, and the shape of every
+ * answer keygate gives itself. Shared by the hardening suites, which assert that each
+ * refusal is a deliberate 4xx in the profile's shape.
+ */
+import { expect } from "vitest";
+import { basic } from "./worker-helpers";
+import type { Vars } from "./worker-helpers";
+
+export interface ProfileCase {
+  name: string;
+  vars: Vars;
+  /** How an existing client of this API sends its key. */
+  present: (key: string) => Record<string, string>;
+  missingStatus: number;
+  contentType: string;
+  /** Throws unless `body` has the profile's error shape with `status`. */
+  shape: (body: unknown, status: number) => void;
+}
+
+const str = expect.any(String);
+
+export const PROFILE_CASES: ProfileCase[] = [
+  {
+    name: "default",
+    vars: {},
+    present: (key) => ({ authorization: `Bearer ${key}` }),
+    missingStatus: 401,
+    contentType: "application/problem+json",
+    shape: (b, status) => expect(b).toEqual({ type: "about:blank", title: str, status, detail: str, code: str }),
+  },
+  {
+    name: "argos",
+    vars: { AUTH_PROFILE: "argos" },
+    present: (key) => ({ "x-api-key": key }),
+    missingStatus: 401,
+    contentType: "application/json",
+    shape: (b, status) => expect(b).toEqual({ error: { code: str, status, message: str } }),
+  },
+  {
+    name: "artanis",
+    vars: { AUTH_PROFILE: "artanis" },
+    present: (key) => ({ "x-api-key": key, "x-org-slug": "acme" }),
+    missingStatus: 401,
+    contentType: "application/json",
+    shape: (b, status) => expect(b).toEqual({ error: str, status, message: str }),
+  },
+  {
+    name: "operate",
+    vars: { AUTH_PROFILE: "operate" },
+    present: (key) => ({ "x-api-key": key }),
+    missingStatus: 400,
+    contentType: "application/json",
+    shape: (b) => expect(b).toEqual({ success: false, error: { type: str, message: str } }),
+  },
+  {
+    name: "argus",
+    vars: { AUTH_PROFILE: "argus" },
+    present: (key) => ({ "X-API-Key": key }),
+    missingStatus: 401,
+    contentType: "application/json",
+    shape: (b) => expect(b).toEqual({ detail: str }),
+  },
+  {
+    name: "onecodex",
+    vars: { AUTH_PROFILE: "onecodex" },
+    present: (key) => ({ authorization: basic(key) }),
+    missingStatus: 401,
+    contentType: "application/json",
+    shape: (b, status) => expect(b).toEqual({ message: str, status }),
+  },
+];
+
+/** A refusal keygate produced itself: expected status, the profile's shape and headers. */
+export function expectRefusal(p: ProfileCase, res: Response, body: string, status: number): void {
+  expect(res.status, body).toBe(status);
+  expect(res.headers.get("content-type")).toBe(p.contentType);
+  expect(res.headers.get("cache-control")).toBe("no-store");
+  expect(res.headers.get("x-request-id")).toBeTruthy();
+  if (status === 401) expect(res.headers.get("www-authenticate")).toBeTruthy();
+  p.shape(JSON.parse(body), status);
+}

@@ -1,0 +1,57 @@
+/** Types of verifier/index.js (keygate origin signatures). See that file for the format. */
+
+export declare const SIGNATURE_HEADER: "x-keygate-signature";
+export declare const SIGNATURE_VERSION: "v1";
+export declare const DEFAULT_MAX_SKEW_SECONDS: 300;
+export declare const DEFAULT_IDENTITY_HEADERS: Readonly<{ org: string; keyId: string; scopes: string }>;
+export declare const REQUEST_ID_HEADER: "x-request-id";
+
+export interface SigningSecret {
+  kid: string;
+  secret: string;
+}
+
+export interface SignedFields {
+  method: string;
+  /** The path as the origin receives it. */
+  path: string;
+  /** Without the leading "?". */
+  query: string;
+  /** Unix seconds. */
+  timestamp: number;
+  kid: string;
+  /** [lowercase name, value] in canonical order (see coveredHeaders). */
+  headers: [string, string][];
+}
+
+export declare function parseSigningSecrets(value: string): SigningSecret[];
+export declare function canonicalString(fields: SignedFields): string;
+export declare function coveredHeaders(
+  get: (name: string) => string,
+  names: { org: string; keyId: string; scopes: string },
+): [string, string][];
+export declare function signatureHeader(signer: SigningSecret, fields: SignedFields): Promise<string>;
+
+/** A Fetch Request, or Node's IncomingMessage (method, url = raw path and query, headers). */
+export interface RequestLike {
+  method?: string;
+  url?: string;
+  headers: Headers | Record<string, string | string[] | undefined>;
+}
+
+export interface VerifierOptions {
+  /** ORIGIN_SIGNING_SECRET's value ("kid:secret,…"), or parsed pairs. */
+  secrets: string | SigningSecret[];
+  /** Default 300. */
+  maxSkewSeconds?: number;
+  /** Only if keygate's ORG_HEADER / KEY_ID_HEADER / SCOPES_HEADER were changed. */
+  headers?: Partial<{ org: string; keyId: string; scopes: string }>;
+  /** Milliseconds since epoch (tests). */
+  now?: () => number;
+}
+
+export type VerifyResult =
+  | { ok: true; kid: string; timestamp: number; identity: { org: string; keyId: string; scopes: string[] } | null }
+  | { ok: false; reason: "missing" | "malformed" | "unknown_kid" | "stale" | "bad_signature" };
+
+export declare function createVerifier(options: VerifierOptions): (request: RequestLike) => Promise<VerifyResult>;

@@ -1,0 +1,226 @@
+// @ts-check
+/**
+ * keygate origin signatures: sign (the gateway) and verify (your origin) the identity
+ * keygate injects, so an origin can refuse a request that did not come through keygate —
+ * anyone who learns the origin's address could otherwise send it `x-org-slug` directly.
+ *
+ * Dependency-free, WebCrypto only: runs unchanged on Node ≥ 20, Cloudflare Workers, Deno
+ * and Bun. Import it as `keygate/verifier` (package.json "exports") or copy this file.
+ *
+ *   x-keygate-signature: v1;kid=<key id>;t=<unix seconds>;sig=<64 hex>
+ *
+ * sig = HMAC-SHA-256(secret of kid, canonical string), the canonical string being these
+ * lines joined by "\n" (RFC 2104 HMAC; header names lowercase, values as sent):
+ *
+ *   keygate-signature-v1
+ *   <METHOD, upper case>
+ *   <path exactly as the origin receives it, ORIGIN_URL's base path included>
+ *   <query without "?", exactly as received; empty when none>
+ *   <t>
+ *   <kid>
+ *   x-org-slug:<value, empty when absent>
+ *   x-api-key-id:<value, empty when absent>
+ *   x-api-key-scopes:<value, empty when absent>
+ *   x-request-id:<value>
+ *
+ * The identity headers are absent (signed as empty) on public routes: a verified request
+ * without `x-api-key-id` came through keygate unauthenticated. The body is not covered.
+ *
+ * Secrets: ORIGIN_SIGNING_SECRET holds one or more `kid:secret` pairs separated by commas
+ * (secret ≥ 32 characters, kid of [A-Za-z0-9._-]). keygate signs with the first; a
+ * verifier accepts every pair it is given. Rotation: give the origin "new:…,old:…", then
+ * keygate "new:…", then drop "old" from the origin.
+ *
+ * @example Node (node:http)
+ *   import { createVerifier } from "keygate/verifier";
+ *   const verify = createVerifier({ secrets: process.env.ORIGIN_SIGNING_SECRET });
+ *   http.createServer(async (req, res) => {
+ *     const result = await verify({ method: req.method, url: req.url, headers: req.headers });
+ *     if (!result.ok) { res.writeHead(401).end(); return; }
+ *     // result.identity: { org, keyId, scopes } or null on a public route
+ *   });
+ *
+ * @example Workers: `const result = await verify(request);`
+ */
+
+export const SIGNATURE_HEADER = "x-keygate-signature";
+export const SIGNATURE_VERSION = "v1";
+/** Largest accepted distance between the signature's timestamp and the verifier's clock. */
+export const DEFAULT_MAX_SKEW_SECONDS = 300;
+/** The header names keygate injects by default (ORG_HEADER, KEY_ID_HEADER, SCOPES_HEADER). */
+export const DEFAULT_IDENTITY_HEADERS = Object.freeze({ org: "x-org-slug", keyId: "x-api-key-id", scopes: "x-api-key-scopes" });
+export const REQUEST_ID_HEADER = "x-request-id";
+
+const CONTEXT = "keygate-signature-v1";
+const KID_RE = /^[A-Za-z0-9._-]{1,64}$/;
+const MIN_SECRET_LENGTH = 32;
+const SIGNATURE_RE = /^v1;kid=([A-Za-z0-9._-]{1,64});t=(\d{1,12});sig=([0-9a-f]{64})$/;
+
+const encoder = new TextEncoder();
+
+/**
+ * Parse `kid:secret[,kid:secret…]`. Throws an Error naming the problem (never the secret).
+ * @param {string} value
+ * @returns {{ kid: string, secret: string }[]}
+ */
+export function parseSigningSecrets(value) {
+  if (typeof value !== "string" || value.trim() === "") throw new Error("must be one or more kid:secret pairs separated by commas");
+  const seen = new Set();
+  return value.split(",").map((entry, i) => {
+    const t = entry.trim();
+    const colon = t.indexOf(":");
+    const kid = colon > 0 ? t.slice(0, colon) : "";
+    const secret = colon > 0 ? t.slice(colon + 1) : "";
+    if (!KID_RE.test(kid)) throw new Error(`entry ${i + 1}: expected kid:secret with a kid of 1–64 characters [A-Za-z0-9._-]`);
+    if (secret.length < MIN_SECRET_LENGTH) throw new Error(`entry ${i + 1} (kid "${kid}"): the secret must be at least ${MIN_SECRET_LENGTH} characters`);
+    if (seen.has(kid)) throw new Error(`kid "${kid}" is listed twice`);
+    seen.add(kid);
+    return { kid, secret };
+  });
+}
+
+/** @type {Map<string, Promise<CryptoKey>>} */
+const keyCache = new Map();
+
+/** @param {string} secret */
+function hmacKey(secret) {
+  let key = keyCache.get(secret);
+  if (!key) {
+    key = crypto.subtle.importKey("raw", encoder.encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign", "verify"]);
+    keyCache.set(secret, key);
+  }
+  return key;
+}
+
+/**
+ * @typedef {object} SignedFields
+ * @property {string} method
+ * @property {string} path   the path as the origin receives it
+ * @property {string} query  without the leading "?"
+ * @property {number} timestamp  unix seconds
+ * @property {string} kid
+ * @property {[string, string][]} headers  [lowercase name, value] in canonical order
+ */
+
+/** @param {SignedFields} f */
+export function canonicalString(f) {
+  const lines = [CONTEXT, f.method.toUpperCase(), f.path, f.query, String(f.timestamp), f.kid];
+  for (const [name, value] of f.headers) lines.push(`${name}:${value}`);
+  return lines.join("\n");
+}
+
+/**
+ * The covered headers in canonical order.
+ * @param {(name: string) => string} get  a header's value, "" when absent
+ * @param {{ org: string, keyId: string, scopes: string }} names
+ * @returns {[string, string][]}
+ */
+export function coveredHeaders(get, names) {
+  return [names.org, names.keyId, names.scopes, REQUEST_ID_HEADER].map((n) => [n.toLowerCase(), get(n.toLowerCase())]);
+}
+
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
+
+/**
+ * The value of the signature header for these fields (the gateway's side).
+ * @param {{ kid: string, secret: string }} signer
+ * @param {SignedFields} fields  (fields.kid is taken from the signer)
+ */
+export async function signatureHeader(signer, fields) {
+  const data = encoder.encode(canonicalString({ ...fields, kid: signer.kid }));
+  const mac = new Uint8Array(await crypto.subtle.sign("HMAC", await hmacKey(signer.secret), data));
+  let sig = "";
+  for (let i = 0; i < mac.length; i++) sig += HEX[/** @type {number} */ (mac[i])];
+  return `${SIGNATURE_VERSION};kid=${signer.kid};t=${fields.timestamp};sig=${sig}`;
+}
+
+/**
+ * @typedef {{ method?: string, url?: string, headers: Headers | Record<string, string | string[] | undefined> }} RequestLike
+ * A Fetch `Request`, or Node's `IncomingMessage` (method, url = raw path and query, headers).
+ */
+
+/**
+ * @typedef {object} VerifierOptions
+ * @property {string | { kid: string, secret: string }[]} secrets  ORIGIN_SIGNING_SECRET's value, or parsed pairs
+ * @property {number} [maxSkewSeconds]  default 300
+ * @property {Partial<{ org: string, keyId: string, scopes: string }>} [headers]  if keygate's ORG_HEADER… are changed
+ * @property {() => number} [now]  milliseconds since epoch (tests)
+ */
+
+/**
+ * @typedef {{ ok: true, kid: string, timestamp: number, identity: { org: string, keyId: string, scopes: string[] } | null }
+ *   | { ok: false, reason: "missing" | "malformed" | "unknown_kid" | "stale" | "bad_signature" }} VerifyResult
+ */
+
+/** @param {RequestLike["headers"]} headers */
+function headerGetter(headers) {
+  if (typeof (/** @type {Headers} */ (headers).get) === "function") {
+    const h = /** @type {Headers} */ (headers);
+    return (/** @type {string} */ name) => h.get(name) ?? "";
+  }
+  const rec = /** @type {Record<string, string | string[] | undefined>} */ (headers);
+  return (/** @type {string} */ name) => {
+    const v = rec[name];
+    return v === undefined ? "" : Array.isArray(v) ? v.join(", ") : v;
+  };
+}
+
+/**
+ * Path and query as received: a raw request target ("/a/b?x=1", Node) is split, not
+ * re-parsed, so the origin verifies exactly what its router will see; an absolute URL
+ * (Fetch Request) is read through URL.
+ * @param {string} url
+ */
+function pathAndQuery(url) {
+  if (url.startsWith("/")) {
+    const q = url.indexOf("?");
+    return q < 0 ? { path: url, query: "" } : { path: url.slice(0, q), query: url.slice(q + 1) };
+  }
+  const u = new URL(url);
+  return { path: u.pathname, query: u.search.slice(1) };
+}
+
+/**
+ * A verifier bound to a set of secrets. Each call checks the signature header of one
+ * request and returns the identity keygate vouched for, or why it is refused.
+ * @param {VerifierOptions} options
+ * @returns {(request: RequestLike) => Promise<VerifyResult>}
+ */
+export function createVerifier(options) {
+  const pairs = typeof options.secrets === "string" ? parseSigningSecrets(options.secrets) : options.secrets;
+  if (!Array.isArray(pairs) || pairs.length === 0) throw new Error("createVerifier: no secrets");
+  const secrets = new Map(pairs.map((p) => [p.kid, p.secret]));
+  const maxSkew = options.maxSkewSeconds ?? DEFAULT_MAX_SKEW_SECONDS;
+  const names = { ...DEFAULT_IDENTITY_HEADERS, ...options.headers };
+  const now = options.now ?? Date.now;
+
+  return async function verify(request) {
+    const get = headerGetter(request.headers);
+    const raw = get(SIGNATURE_HEADER);
+    if (raw === "") return { ok: false, reason: "missing" };
+    const m = SIGNATURE_RE.exec(raw.trim());
+    if (!m) return { ok: false, reason: "malformed" };
+    const kid = /** @type {string} */ (m[1]);
+    const timestamp = Number(m[2]);
+    const sigHex = /** @type {string} */ (m[3]);
+    const secret = secrets.get(kid);
+    if (secret === undefined) return { ok: false, reason: "unknown_kid" };
+    if (Math.abs(now() / 1000 - timestamp) > maxSkew) return { ok: false, reason: "stale" };
+    const { path, query } = pathAndQuery(request.url ?? "/");
+    const data = encoder.encode(
+      canonicalString({ method: request.method ?? "GET", path, query, timestamp, kid, headers: coveredHeaders(get, names) }),
+    );
+    const sig = new Uint8Array(32);
+    for (let i = 0; i < 32; i++) sig[i] = parseInt(sigHex.slice(i * 2, i * 2 + 2), 16);
+    // crypto.subtle.verify compares in constant time.
+    if (!(await crypto.subtle.verify("HMAC", await hmacKey(secret), sig, data))) return { ok: false, reason: "bad_signature" };
+    const keyId = get(names.keyId.toLowerCase());
+    const scopes = get(names.scopes.toLowerCase());
+    return {
+      ok: true,
+      kid,
+      timestamp,
+      identity: keyId === "" ? null : { org: get(names.org.toLowerCase()), keyId, scopes: scopes === "" ? [] : scopes.split(",") },
+    };
+  };
+}
