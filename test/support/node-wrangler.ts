@@ -30,6 +30,8 @@ export function tempStateDir(): string {
 export interface WranglerDev {
   url: string;
   port: number;
+  /** wrangler's process id, leader of its process group (benchmarks read /proc). */
+  pid: number;
   persistTo: string;
   /** Everything wrangler and the worker printed so far. */
   output(): string;
@@ -41,6 +43,8 @@ export interface WranglerOptions {
   persistTo?: string;
   logLevel?: "debug" | "info" | "log" | "warn" | "error" | "none";
   config?: string;
+  /** More `wrangler dev` arguments (e.g. a script path and --no-bundle). */
+  extraArgs?: string[];
 }
 
 /** Start `wrangler dev` on a free loopback port and wait until it answers. */
@@ -66,6 +70,7 @@ export async function startWrangler(opts: WranglerOptions = {}): Promise<Wrangle
     "--show-interactive-dev-session=false",
   ];
   for (const [k, v] of Object.entries(opts.vars ?? {})) args.push("--var", `${k}:${v}`);
+  args.push(...(opts.extraArgs ?? []));
   const child: ChildProcess = spawn(process.execPath, args, {
     cwd: ROOT,
     stdio: ["ignore", "pipe", "pipe"],
@@ -99,7 +104,7 @@ export async function startWrangler(opts: WranglerOptions = {}): Promise<Wrangle
     if (child.exitCode !== null) throw new Error(`wrangler dev exited (${child.exitCode}):\n${output}`);
     try {
       await fetch(`${url}/__keygate_ready`, { signal: AbortSignal.timeout(1000) });
-      return { url, port, persistTo, output: () => output, stop };
+      return { url, port, pid: child.pid!, persistTo, output: () => output, stop };
     } catch {
       await new Promise((r) => setTimeout(r, 250));
     }
