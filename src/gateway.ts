@@ -20,45 +20,47 @@ import { normalizePath } from "./routes/normalize";
 import { matchRoute } from "./routes/table";
 
 type Ctx = Context<AppEnv>;
+// Per-request variables are read with c.get(): Hono's `c.var` getter copies every
+// variable into a new object on each access (measured: bench/README in README.md).
 
 /** Answer with one of keygate's own errors, in the profile's shape. */
 export function reject(c: Ctx, code: ErrorCode, opts?: ErrorOptions & { reason?: string }): Response {
-  const config = c.var.config;
-  c.var.log.outcome = "rejected";
-  c.var.log.reason = opts?.reason ?? code;
+  const config = c.get("config");
+  c.get("log").outcome = "rejected";
+  c.get("log").reason = opts?.reason ?? code;
   return renderError(
-    { errorFormat: config.errorFormat, missingStatus: config.missingStatus, challenge: config.challenge, requestId: c.var.requestId },
+    { errorFormat: config.errorFormat, missingStatus: config.missingStatus, challenge: config.challenge, requestId: c.get("requestId") },
     code,
     opts,
   );
 }
 
 async function proxy(c: Ctx, url: URL, path: string, identity: Identity | null): Promise<Response> {
-  const config = c.var.config;
+  const config = c.get("config");
   const req = c.req.raw;
   const websocket = req.headers.get("upgrade")?.toLowerCase() === "websocket";
   const headers = upstreamHeaders(req.headers, config, {
-    requestId: c.var.requestId,
+    requestId: c.get("requestId"),
     clientIp: req.headers.get("cf-connecting-ip"),
     proto: url.protocol.slice(0, -1),
     host: url.host,
     websocket,
     identity,
   });
-  c.var.log.outcome = "forwarded";
+  c.get("log").outcome = "forwarded";
   const res = await forward(targetUrl(config.originBase, path, url.search), {
     method: req.method,
     headers,
     body: req.body,
     timeoutMs: config.upstreamTimeoutMs,
   });
-  if (res.status !== 101 && !res.headers.has("x-request-id")) res.headers.set("x-request-id", c.var.requestId);
+  if (res.status !== 101 && !res.headers.has("x-request-id")) res.headers.set("x-request-id", c.get("requestId"));
   return res;
 }
 
 export async function gateway(c: Ctx): Promise<Response> {
-  const config = c.var.config;
-  const log = c.var.log;
+  const config = c.get("config");
+  const log = c.get("log");
   const req = c.req.raw;
   const url = new URL(req.url);
 
@@ -91,7 +93,7 @@ export async function gateway(c: Ctx): Promise<Response> {
     now: clock.now(),
   });
   if (verdict.kind === "error") {
-    logLine("error", "key store failure", { request_id: c.var.requestId, cause: verdict.cause });
+    logLine("error", "key store failure", { request_id: c.get("requestId"), cause: verdict.cause });
     return reject(c, "store_unavailable");
   }
   log.cache = verdict.tier;
