@@ -4,7 +4,8 @@
  *
  *   node --import tsx bench/miniflare-host.ts '<json HostConfig>'
  *
- * Prints `READY {"url": …}` once it answers; stops on SIGTERM.
+ * Prints `READY {"url": …}` once it answers; stops on SIGTERM. A line "stats" on stdin
+ * answers `STATS {…}`: the access log lines seen since the last time, by cache tier.
  */
 import path from "node:path";
 import { gatewayToml, Miniflare } from "./lib/miniflare";
@@ -20,6 +21,9 @@ export interface HostConfig {
 
 const config = JSON.parse(process.argv[2] ?? "{}") as HostConfig;
 const { compatibilityDate, kvNamespaceId } = gatewayToml();
+
+const CACHE_TIER_RE = /"cache":(null|"\w+")/;
+let tiers: Record<string, number> = {};
 
 const mf = new Miniflare({
   host: "127.0.0.1",
@@ -37,6 +41,10 @@ const mf = new Miniflare({
   // --log-level warn); here info lines are dropped at once, warnings and errors shown.
   handleStructuredLogs: ({ level, message }: { level: string; message: string }) => {
     if (level === "warn" || level === "error") process.stderr.write(`${message}\n`);
+    // Tally the access log's cache tiers, so the benchmark can check what it measured
+    // (a warm cache must answer from memory, CACHE_TTL_MS=0 from KV…).
+    const tier = CACHE_TIER_RE.exec(message)?.[1];
+    if (tier) tiers[tier.replace(/"/g, "")] = (tiers[tier.replace(/"/g, "")] ?? 0) + 1;
   },
 });
 
@@ -47,5 +55,13 @@ const stop = async () => {
   await mf.dispose().catch(() => {});
   process.exit(0);
 };
+// A line "stats" on stdin: print the tiers counted since the last one.
+process.stdin.setEncoding("utf8");
+process.stdin.on("data", (chunk: string) => {
+  if (chunk.includes("stats")) {
+    process.stdout.write(`STATS ${JSON.stringify(tiers)}\n`);
+    tiers = {};
+  }
+});
 process.on("SIGTERM", stop);
 process.on("SIGINT", stop);

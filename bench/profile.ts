@@ -15,7 +15,7 @@ import { startMicroWorker } from "./micro/bundle";
 
 const args = process.argv.slice(2);
 const silence = args.includes("--silence-console");
-const only = args.find((a) => !a.startsWith("--")) ?? "gateway request, valid key";
+const wanted = args.find((a) => !a.startsWith("--")) ?? "gateway request, valid key";
 /** `ws` (a dependency of Miniflare; Node 20 has no WebSocket client without a flag). */
 interface Socket {
   once(event: "open" | "error", fn: (arg?: unknown) => void): Socket;
@@ -52,10 +52,13 @@ try {
       pending.set(n, resolve);
       ws.send(JSON.stringify({ id: n, method, params }));
     });
+  const names = ((await (await mf.dispatchFetch("http://micro.local/?list")).json()) as { cases: { name: string }[] }).cases.map((c) => c.name);
+  const only = names.find((n) => n.includes(wanted));
+  if (!only) throw new Error(`no micro-benchmark case matches "${wanted}"; cases: ${names.join("; ")}`);
   await send("Profiler.enable");
   await send("Profiler.setSamplingInterval", { interval: 50 });
   await send("Profiler.start");
-  const res = await mf.dispatchFetch(`http://micro.local/?only=${encodeURIComponent(only)}${silence ? "&silence-console" : ""}`);
+  const res = await mf.dispatchFetch(`http://micro.local/?case=${encodeURIComponent(only)}${silence ? "&silence-console" : ""}`);
   const body = (await res.json()) as { cases: { name: string; us: number }[] };
   const { profile } = (await send("Profiler.stop")) as { profile: { nodes: ProfileNode[]; samples: number[] } };
   ws.close();

@@ -10,7 +10,8 @@
  *   origin        the origin directly
  *   pass          a pass-through worker, no auth (bench/passthrough): the ceiling
  *   valid         keygate, valid key, warm in-isolate cache
- *   valid-nolog   the same with console.log silenced (measures the access log's cost)
+ *   valid-nolog, unknown-nolog, bad-checksum-nolog
+ *                 the same with console.log silenced (measures the access log's cost)
  *   no-cache      keygate with CACHE_TTL_MS=0: every request reads KV
  *   unknown       keygate rejecting an unknown key (well-formed, valid checksum)
  *   bad-checksum  keygate rejecting a key with our prefix and a bad checksum
@@ -25,7 +26,8 @@
  * BENCH_WARMUP=2 (s), BENCH_WORKING_SETS=10000,100000, BENCH_MODES=wrangler,workerd,
  * BENCH_TARGETS=<comma list of target ids>, BENCH_MICRO=1 (0 skips the micro-benchmark);
  * --quick (1 round of 2 s, working sets of 1k and 10k). Results: bench/results/<time>.json
- * and bench/results/latest.json.
+ * and bench/results/latest.json. Seeded key states are kept in bench/results/state/ and
+ * reused by later runs (--fresh-state or BENCH_FRESH_STATE=1 seeds them again).
  */
 import { execFile, spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -34,14 +36,15 @@ import path from "node:path";
 import { promisify } from "node:util";
 import { gzipSync } from "node:zlib";
 import { mintKey } from "../src/keys/format";
+import { cacheBytesPerEntry } from "./lib/cache-memory";
 import { load } from "./lib/load";
 import type { LoadResult } from "./lib/load";
 import { gatewayVars, MINIFLARE_VERSION, ROOT } from "./lib/miniflare";
 import { cpuMs, installCleanup, memoryKiB, trackGroup, untrackGroup } from "./lib/procs";
 import { startRuntime } from "./lib/runtimes";
 import type { Mode, Runtime, WorkerSpec } from "./lib/runtimes";
-import { seedKeys } from "./lib/seed";
-import { startMicroWorker } from "./micro/bundle";
+import { seededState } from "./lib/seed";
+import { runMicroWorkerd } from "./micro/bundle";
 import type { MicroCase } from "./micro/types";
 
 const execFileP = promisify(execFile);
@@ -75,6 +78,7 @@ const S = {
   modes: setting("BENCH_MODES", "wrangler,workerd").split(",").filter(Boolean) as Mode[],
   targets: setting("BENCH_TARGETS", "").split(",").filter(Boolean),
   micro: setting("BENCH_MICRO", "1") !== "0",
+  freshState: argv.includes("--fresh-state") || process.env.BENCH_FRESH_STATE === "1",
 };
 for (const m of S.modes) if (m !== "wrangler" && m !== "workerd") throw new Error(`BENCH_MODES: unknown mode "${m}"`);
 const wanted = (id: string) => S.targets.length === 0 || S.targets.some((t) => id === t || (t === "ws" && id.startsWith("ws-")));
@@ -101,6 +105,8 @@ interface TargetResult {
   memory?: { workerdPeakMiB: number; workerdRssAfterRoundsMiB: number[]; otherWorkerdPeakMiB?: number };
   statusOk: boolean;
   statuses: Record<string, number>;
+  /** Access-log lines by cache tier (workerd mode: memory, kv, format, null = none). */
+  cacheTiers?: Record<string, number>;
   note?: string;
 }
 
@@ -126,6 +132,7 @@ interface Target {
   roles: () => Record<string, number[]>;
   workerPids: () => number[];
   otherWorkerdPids: () => number[];
+  cacheTiers?: () => Promise<Record<string, number>>;
   note?: string;
 }
 
@@ -148,6 +155,7 @@ function newResult(t: Target, mode: Mode | "origin"): TargetResult {
 
 async function measure(t: Target, r: TargetResult, connections: number, duration: number, into: LoadResult[], cpu?: Record<string, number>) {
   const roles = t.roles();
+  await t.cacheTiers?.(); // reset the tally
   const before = new Map<number, number>();
   for (const pids of Object.values(roles)) for (const pid of pids) before.set(pid, cpuMs(pid) ?? 0);
   const res = await load({
@@ -158,6 +166,10 @@ async function measure(t: Target, r: TargetResult, connections: number, duration
     ...(t.rotate ? { rotate: t.rotate } : {}),
   });
   into.push(res);
+  if (t.cacheTiers) {
+    r.cacheTiers ??= {};
+    for (const [tier, n] of Object.entries(await t.cacheTiers())) r.cacheTiers[tier] = (r.cacheTiers[tier] ?? 0) + n;
+  }
   for (const [status, count] of Object.entries(res.statuses)) {
     r.statuses[status] = (r.statuses[status] ?? 0) + count;
     if (status !== String(t.expectStatus)) r.statusOk = false;
@@ -269,6 +281,15 @@ async function startOriginProcess(): Promise<{ url: string; pid: number; stop: (
   };
 }
 
+/** The dominant cache tier of the access-log lines and its share ("memory 100%"). */
+function tierSummary(tiers: Record<string, number> | undefined): string {
+  if (!tiers) return "–";
+  const total = Object.values(tiers).reduce((a, b) => a + b, 0);
+  const top = Object.entries(tiers).sort((a, b) => b[1] - a[1])[0];
+  if (!top || total === 0) return "–";
+  return `${top[0] === "null" ? "none" : top[0]} ${Math.floor((100 * top[1]) / total)}%`;
+}
+
 function fmt(n: number, digits = 0): string {
   return Number.isFinite(n) ? n.toFixed(digits) : "–";
 }
@@ -284,10 +305,13 @@ async function main() {
   // with console.log silenced (measurement only: the access log's cost).
   const kgBundle = await bundle(path.join(ROOT, "wrangler.toml"), path.join(work, "bundle-keygate"));
   const passBundle = await bundle(path.join(ROOT, "bench/passthrough/wrangler.toml"), path.join(work, "bundle-pass"));
-  const nologDir = path.join(work, "bundle-nolog");
-  mkdirSync(nologDir);
-  const nologBundle = path.join(nologDir, "index.js");
-  writeFileSync(nologBundle, "console.log = () => {};\n" + readFileSync(kgBundle, "utf8"));
+  // The log variant: the gateway's own wrangler.toml with `main` pointing at a wrapper
+  // that silences console.log (called only at request time, after the imports ran).
+  const nologWrapper = path.join(work, "nolog.js");
+  writeFileSync(nologWrapper, `export { default } from ${JSON.stringify(path.join(ROOT, "src/index.ts"))};\nconsole.log = () => {};\n`);
+  const nologConfig = path.join(work, "wrangler-nolog.toml");
+  writeFileSync(nologConfig, readFileSync(path.join(ROOT, "wrangler.toml"), "utf8").replace(/^main\s*=.*$/m, `main = ${JSON.stringify(nologWrapper)}`));
+  const nologBundle = await bundle(nologConfig, path.join(work, "bundle-nolog"));
   const kgSource = readFileSync(kgBundle);
   const bundleSize = { bytes: kgSource.length, gzipBytes: gzipSync(kgSource).length };
   log(`bundle: ${(bundleSize.bytes / 1024).toFixed(1)} KiB, ${(bundleSize.gzipBytes / 1024).toFixed(1)} KiB gzipped`);
@@ -299,14 +323,9 @@ async function main() {
 
   // Key state: one valid key per live instance (instances never share a state folder).
   const states: Record<string, { dir: string; keys: string[] }> = {};
+  const pepper = vars.KEY_PEPPER ? { pepper: vars.KEY_PEPPER } : {};
   const seeded = async (name: string, count: number) => {
-    if (!states[name]) {
-      const dir = path.join(work, `state-${name}`);
-      mkdirSync(dir);
-      const s = await seedKeys(dir, count, { prefix });
-      log(`seeded ${count} key(s) for ${name} in ${s.seconds.toFixed(1)} s`);
-      states[name] = { dir, keys: s.keys };
-    }
+    states[name] ??= await seededState(path.join(ROOT, "bench/results/state"), name, count, { prefix, ...pepper }, { fresh: S.freshState, log });
     return states[name]!;
   };
   const unknownKey = mintKey(prefix); // valid checksum, never stored
@@ -342,6 +361,7 @@ async function main() {
       roles: () => ({ ...rt.roles(), origin: [origin.pid] }),
       workerPids: () => rt.roles().worker ?? [],
       otherWorkerdPids: () => rt.roles()["wrangler-proxy-workerd"] ?? [],
+      ...(rt.cacheTiers ? { cacheTiers: () => rt.cacheTiers!() } : {}),
     });
     const kgSpec = (extra: Partial<WorkerSpec> = {}): WorkerSpec => ({ config: path.join(ROOT, "wrangler.toml"), bundle: kgBundle, vars, ...extra });
     try {
@@ -358,18 +378,13 @@ async function main() {
         if (wanted("unknown")) group.push(target(kg, { id: "unknown", label: "keygate, unknown key → 401", headers: { "x-api-key": unknownKey }, expectStatus: 401 }));
         if (wanted("bad-checksum")) group.push(target(kg, { id: "bad-checksum", label: "keygate, bad checksum → 401", headers: { "x-api-key": badChecksum }, expectStatus: 401 }));
       }
-      if (wanted("valid-nolog")) {
+      if (wanted("valid-nolog") || wanted("unknown-nolog") || wanted("bad-checksum-nolog")) {
         const state = await seeded("kg-nolog", 1);
-        const rt = await start(kgSpec({ bundle: nologBundle, useBundle: true, persistTo: state.dir }));
-        group.push(
-          target(rt, {
-            id: "valid-nolog",
-            label: "keygate, valid key, console.log silenced",
-            headers: { "x-api-key": state.keys[0]! },
-            expectStatus: 200,
-            note: "measurement only: the access log's cost",
-          }),
-        );
+        const rt = await start(kgSpec({ config: nologConfig, bundle: nologBundle, persistTo: state.dir }));
+        const note = "measurement only: the access log's cost";
+        if (wanted("valid-nolog")) group.push(target(rt, { id: "valid-nolog", label: "keygate, valid key, console.log off", headers: { "x-api-key": state.keys[0]! }, expectStatus: 200, note }));
+        if (wanted("unknown-nolog")) group.push(target(rt, { id: "unknown-nolog", label: "keygate, unknown key → 401, console.log off", headers: { "x-api-key": unknownKey }, expectStatus: 401, note }));
+        if (wanted("bad-checksum-nolog")) group.push(target(rt, { id: "bad-checksum-nolog", label: "keygate, bad checksum → 401, console.log off", headers: { "x-api-key": badChecksum }, expectStatus: 401, note }));
       }
       if (group.length) results.push(...(await runGroup(mode, group)));
       for (const rt of [...running]) await stop(rt);
@@ -412,19 +427,20 @@ async function main() {
   let micro: { workerd: MicroCase[]; node: MicroCase[]; clockFrozenDuringCompute: boolean } | undefined;
   if (S.micro) {
     log("micro-benchmark: workerd");
-    const mf = await startMicroWorker();
-    try {
-      const res = await mf.dispatchFetch("http://micro.local/");
-      const body = (await res.json()) as { cases: MicroCase[]; clockFrozenDuringCompute: boolean };
+    const body = await runMicroWorkerd();
+    {
       log("micro-benchmark: node");
       // Loaded at run time: the module is type-checked with the Workers types (tsconfig.json).
       const nodeMicro = "./micro/node.ts";
       const { runMicroNode } = (await import(nodeMicro)) as { runMicroNode: (vars: Record<string, string>) => Promise<MicroCase[]> };
       micro = { workerd: body.cases, node: await runMicroNode({ ...gatewayVars(), ORIGIN_URL: "http://127.0.0.1:9" }), clockFrozenDuringCompute: body.clockFrozenDuringCompute };
-    } finally {
-      await mf.dispose();
     }
   }
+
+  // The cache's own memory for the largest working set, with the default bound.
+  // (src/config.ts's DEFAULTS.CACHE_MAX_ENTRIES; that module needs the Workers types.)
+  const maxEntries = Number(vars.CACHE_MAX_ENTRIES ?? 10_000);
+  const cacheMemory = S.micro ? await cacheBytesPerEntry(Math.max(maxEntries, ...S.workingSets), maxEntries) : undefined;
 
   // ---------------------------------------------------------------- report
   const find = (mode: string, id: string) => results.find((r) => r.mode === mode && r.id === id);
@@ -439,10 +455,10 @@ async function main() {
       s.addedP99MsSingleConnection = valid.singleMedian.p99 - pass.singleMedian.p99;
       s.addedWorkerCpuUsPerReq = (valid.cpuUsPerReq.worker ?? NaN) - (pass.cpuUsPerReq.worker ?? NaN);
     }
-    for (const id of ["unknown", "bad-checksum", "no-cache", "valid-nolog", ...S.workingSets.map((n) => `ws-${n >= 1000 ? `${n / 1000}k` : n}`)]) {
+    for (const id of ["unknown", "bad-checksum", "no-cache", "valid-nolog", "unknown-nolog", "bad-checksum-nolog", ...S.workingSets.map((n) => `ws-${n >= 1000 ? `${n / 1000}k` : n}`)]) {
       const r = find(mode, id);
       if (r && pass) s[`throughputRatio ${id}/pass`] = r.median.rps / pass.median.rps;
-      if (r && valid && id !== "unknown" && id !== "bad-checksum") s[`throughputRatio ${id}/valid`] = r.median.rps / valid.median.rps;
+      if (r && valid && !id.includes("unknown") && !id.includes("bad-checksum")) s[`throughputRatio ${id}/valid`] = r.median.rps / valid.median.rps;
     }
     summary[mode] = s;
   }
@@ -458,6 +474,7 @@ async function main() {
     results,
     summary,
     micro,
+    cacheMemory,
   };
   const dir = path.join(ROOT, "bench/results");
   mkdirSync(dir, { recursive: true });
@@ -470,9 +487,9 @@ async function main() {
   lines.push(`keygate benchmark — ${S.connections} connections × ${S.duration} s × ${S.rounds} rounds (medians); single connection × ${S.latencyDuration} s`);
   lines.push(`load average before ${load0.map((x) => x.toFixed(2)).join(" ")}, after ${load1.map((x) => x.toFixed(2)).join(" ")}; ${cpus().length} CPUs; latency in ms; CPU in µs per request`);
   lines.push("");
-  lines.push(
-    ["mode", "target", "req/s", "p50", "p99", "1c p50", "1c p99", "workerd MiB", "CPU workerd", "CPU other", "ok"]
-      .map((h, i) => (i < 2 ? h.padEnd(i ? 46 : 9) : h.padStart(i === 7 ? 12 : 8)))
+  if (results.length) lines.push(
+    ["mode", "target", "req/s", "p50", "p99", "1c p50", "1c p99", "workerd MiB", "CPU workerd", "CPU other", "cache tier", "ok"]
+      .map((h, i) => (i < 2 ? h.padEnd(i ? 46 : 9) : h.padStart(i === 7 || i === 10 ? 12 : 8)))
       .join(" "),
   );
   for (const r of results) {
@@ -491,6 +508,7 @@ async function main() {
         (r.memory ? fmt(r.memory.workerdPeakMiB, 1) : "–").padStart(12),
         fmt(r.cpuUsPerReq.worker ?? NaN).padStart(8),
         fmt(other).padStart(8),
+        tierSummary(r.cacheTiers).padStart(12),
         (r.statusOk ? "yes" : "NO").padStart(8),
       ].join(" "),
     );
@@ -508,12 +526,19 @@ async function main() {
   lines.push(`bundle: ${fmt(bundleSize.bytes / 1024, 1)} KiB, ${fmt(bundleSize.gzipBytes / 1024, 1)} KiB gzipped (target ≤ 60)`);
   if (micro) {
     lines.push("");
-    lines.push(`micro-benchmark, µs per operation (median of samples${micro.clockFrozenDuringCompute ? "; workerd's clock is frozen during compute: timed across I/O" : ""}):`);
-    lines.push(`${"case".padEnd(56)} ${"workerd".padStart(9)} ${"node".padStart(9)}`);
+    lines.push(
+      `micro-benchmark, µs per operation: median of ${"samples"} timed across I/O boundaries; (CPU) = workerd's CPU time ÷ iterations${micro.clockFrozenDuringCompute ? "; workerd's clock is frozen during compute here" : ""}:`,
+    );
+    lines.push(`${"case".padEnd(56)} ${"workerd".padStart(9)} ${"(CPU)".padStart(9)} ${"node".padStart(9)}`);
     for (const c of micro.workerd) {
       const n = micro.node.find((x) => x.name === c.name);
-      lines.push(`${c.name.padEnd(56)} ${fmt(c.us, 2).padStart(9)} ${fmt(n?.us ?? NaN, 2).padStart(9)}`);
+      lines.push(`${c.name.padEnd(56)} ${fmt(c.us, 2).padStart(9)} ${fmt(c.cpuUs ?? NaN, 2).padStart(9)} ${fmt(n?.us ?? NaN, 2).padStart(9)}`);
     }
+  }
+  if (cacheMemory) {
+    lines.push(
+      `in-isolate cache (Node's V8 heap): ${cacheMemory.entries} distinct keys → ${cacheMemory.cached} cached (CACHE_MAX_ENTRIES), ${fmt(cacheMemory.totalMiB, 1)} MiB, ~${cacheMemory.bytesPerEntry} B per entry`,
+    );
   }
   lines.push("");
   lines.push(`results: ${path.relative(ROOT, file)} (and bench/results/latest.json)`);

@@ -4,7 +4,7 @@
  * the Miniflare API" run the same workerd build.
  */
 import { createRequire } from "node:module";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 
 export const ROOT = path.resolve(import.meta.dirname, "../..");
@@ -30,11 +30,20 @@ export function gatewayToml(): { compatibilityDate: string; kvNamespaceId: strin
   return { compatibilityDate: date, kvNamespaceId: id };
 }
 
-/** The gateway's [vars] from wrangler.toml (string values), as `wrangler dev` would bind them. */
+/**
+ * The gateway's [vars] from wrangler.toml (string values) plus .dev.vars (secrets such
+ * as KEY_PEPPER), as `wrangler dev` binds them.
+ */
 export function gatewayVars(): Record<string, string> {
   const toml = readFileSync(path.join(ROOT, "wrangler.toml"), "utf8");
   const section = /^\[vars\]\s*$([\s\S]*?)(?=^\[)/m.exec(toml)?.[1] ?? "";
   const vars: Record<string, string> = {};
   for (const m of section.matchAll(/^([A-Z0-9_]+)\s*=\s*"((?:[^"\\]|\\.)*)"\s*$/gm)) vars[m[1]!] = m[2]!.replace(/\\(.)/g, "$1");
+  if (existsSync(path.join(ROOT, ".dev.vars"))) {
+    for (const line of readFileSync(path.join(ROOT, ".dev.vars"), "utf8").split("\n")) {
+      const m = /^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$/.exec(line);
+      if (m) vars[m[1]!] = m[2]!.replace(/^(["'])(.*)\1$/, "$2");
+    }
+  }
   return vars;
 }

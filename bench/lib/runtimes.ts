@@ -20,16 +20,16 @@ export interface Runtime {
   url: string;
   /** Processes by role, for CPU accounting; `worker` is the workerd running the Worker. */
   roles(): Record<string, number[]>;
+  /** Access-log lines by cache tier since the last call (workerd mode only). */
+  cacheTiers?(): Promise<Record<string, number>>;
   stop(): Promise<void>;
 }
 
 export interface WorkerSpec {
   /** wrangler configuration (wrangler mode). */
   config: string;
-  /** Bundled module (workerd mode; wrangler mode too when `useBundle`). */
+  /** The same Worker bundled (workerd mode). */
   bundle: string;
-  /** Run the bundle under wrangler dev too (the measurement-only variants). */
-  useBundle?: boolean;
   vars: Record<string, string>;
   /** Persist directory with KEYS, as `wrangler dev --persist-to`; none = no KV binding. */
   persistTo?: string;
@@ -54,7 +54,6 @@ export async function startRuntime(mode: Mode, spec: WorkerSpec): Promise<Runtim
       vars: spec.vars,
       logLevel: "warn",
       ...(spec.persistTo ? { persistTo: spec.persistTo } : {}),
-      ...(spec.useBundle ? { extraArgs: [spec.bundle, "--no-bundle"] } : {}),
     });
     trackGroup(dev.pid);
     return {
@@ -82,7 +81,7 @@ export async function startRuntime(mode: Mode, spec: WorkerSpec): Promise<Runtim
         ...(spec.persistTo ? { persistRoot: path.join(spec.persistTo, "v3") } : {}),
       }),
     ],
-    { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"], detached: true },
+    { cwd: ROOT, stdio: ["pipe", "pipe", "pipe"], detached: true },
   );
   trackGroup(child.pid!);
   let output = "";
@@ -97,9 +96,19 @@ export async function startRuntime(mode: Mode, spec: WorkerSpec): Promise<Runtim
     setTimeout(() => reject(new Error(`miniflare host not ready after 60 s:\n${output}`)), 60_000).unref();
   });
   const url = await ready;
+  let statsWaiter: ((tiers: Record<string, number>) => void) | undefined;
+  child.stdout!.on("data", (d: Buffer) => {
+    const m = /^STATS (.*)$/m.exec(d.toString());
+    if (m && statsWaiter) statsWaiter(JSON.parse(m[1]!) as Record<string, number>);
+  });
   return {
     url,
     roles: () => classify(processTree(child.pid!), () => true),
+    cacheTiers: () =>
+      new Promise((resolve) => {
+        statsWaiter = resolve;
+        child.stdin!.write("stats\n");
+      }),
     stop: async () => {
       if (child.exitCode === null) {
         const exited = new Promise((r) => child.once("exit", r));

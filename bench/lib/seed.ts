@@ -7,7 +7,9 @@
 import { issueKey } from "../../src/keys/issue";
 import type { KvLike } from "../../src/keys/store";
 import { kvKey } from "../../src/keys/store";
-import { gatewayToml, Miniflare } from "./miniflare";
+import { gatewayToml, Miniflare, ROOT } from "./miniflare";
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 
 const RECORD_PREFIX = kvKey.record("");
@@ -79,4 +81,40 @@ export async function seedKeys(persistTo: string, count: number, settings: { pre
   } finally {
     await mf.dispose();
   }
+}
+
+/**
+ * A seeded state folder, reused across runs: minting 100k keys costs minutes in the local
+ * KV simulator. The folder name carries a fingerprint of the key settings and of the code
+ * that builds records and hashes, so a change to either seeds afresh. It holds the test
+ * keys in plaintext (keys.json): local benchmark keys only, under bench/results/ (ignored
+ * by git).
+ */
+export async function seededState(
+  root: string,
+  name: string,
+  count: number,
+  settings: { prefix: string; pepper?: string },
+  opts: { fresh?: boolean; log?: (msg: string) => void } = {},
+): Promise<{ dir: string; keys: string[] }> {
+  const fingerprint = createHash("sha256")
+    .update(JSON.stringify({ prefix: settings.prefix, pepper: settings.pepper ?? null, count }))
+    .update(["format", "hash", "issue", "record", "store"].map((f) => readFileSync(path.join(ROOT, `src/keys/${f}.ts`), "utf8")).join("\0"))
+    .digest("hex")
+    .slice(0, 12);
+  const dir = path.join(root, `${name}-${fingerprint}`);
+  const keysFile = path.join(dir, "keys.json");
+  if (!opts.fresh && existsSync(keysFile)) {
+    opts.log?.(`reusing ${count} seeded key(s) for ${name} (${path.relative(ROOT, dir)})`);
+    return { dir, keys: JSON.parse(readFileSync(keysFile, "utf8")) as string[] };
+  }
+  rmSync(dir, { recursive: true, force: true });
+  const tmp = `${dir}.tmp-${process.pid}`;
+  rmSync(tmp, { recursive: true, force: true });
+  mkdirSync(tmp, { recursive: true });
+  const seeded = await seedKeys(tmp, count, settings);
+  writeFileSync(path.join(tmp, "keys.json"), JSON.stringify(seeded.keys));
+  renameSync(tmp, dir);
+  opts.log?.(`seeded ${count} key(s) for ${name} in ${seeded.seconds.toFixed(1)} s`);
+  return { dir, keys: seeded.keys };
 }

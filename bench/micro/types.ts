@@ -4,5 +4,10 @@ export interface MicroCase {
   /** Microseconds per iteration, median of the samples. */
   us: number;
   samples: number[];
+  /** Iterations per sample. */
   iterations: number;
+  /** Every iteration run, warm-up and calibration included (for CPU-time accounting). */
+  totalIterations: number;
+  /** workerd's CPU time over all iterations ÷ totalIterations, in µs (workerd only). */
+  cpuUs?: number;
 }

@@ -43,8 +43,6 @@ export interface WranglerOptions {
   persistTo?: string;
   logLevel?: "debug" | "info" | "log" | "warn" | "error" | "none";
   config?: string;
-  /** More `wrangler dev` arguments (e.g. a script path and --no-bundle). */
-  extraArgs?: string[];
 }
 
 /** Start `wrangler dev` on a free loopback port and wait until it answers. */
@@ -70,7 +68,6 @@ export async function startWrangler(opts: WranglerOptions = {}): Promise<Wrangle
     "--show-interactive-dev-session=false",
   ];
   for (const [k, v] of Object.entries(opts.vars ?? {})) args.push("--var", `${k}:${v}`);
-  args.push(...(opts.extraArgs ?? []));
   const child: ChildProcess = spawn(process.execPath, args, {
     cwd: ROOT,
     stdio: ["ignore", "pipe", "pipe"],
