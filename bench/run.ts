@@ -21,13 +21,21 @@
  * connections; at that concurrency p50 is mostly queueing (≈ connections ÷ throughput),
  * so latency *added* by the gateway comes from separate single-connection runs.
  *
- * Options (env or flags): BENCH_DURATION=5 (s per round), BENCH_ROUNDS=3,
- * BENCH_CONNECTIONS=32, BENCH_LATENCY_DURATION=3 (s per single-connection round),
- * BENCH_WARMUP=2 (s), BENCH_WORKING_SETS=10000,100000, BENCH_MODES=wrangler,workerd,
- * BENCH_TARGETS=<comma list of target ids>, BENCH_MICRO=1 (0 skips the micro-benchmark);
- * --quick (1 round of 2 s, working sets of 1k and 10k). Results: bench/results/<time>.json
- * and bench/results/latest.json. Seeded key states are kept in bench/results/state/ and
- * reused by later runs (--fresh-state or BENCH_FRESH_STATE=1 seeds them again).
+ * Options (environment variables, or flags without the BENCH_ prefix: --duration=4,
+ * --rounds=5, --modes=workerd, --targets=pass,valid):
+ *   BENCH_DURATION=4          seconds per loaded round
+ *   BENCH_ROUNDS=3            rounds per target (medians reported)
+ *   BENCH_CONNECTIONS=32      connections of the loaded rounds
+ *   BENCH_LATENCY_DURATION=2  seconds per single-connection round
+ *   BENCH_WARMUP=2            seconds of warm-up per target
+ *   BENCH_WORKING_SETS=10000,100000
+ *   BENCH_MODES=wrangler,workerd
+ *   BENCH_TARGETS=            comma list of target ids ("ws" = every working set); all
+ *   BENCH_MICRO=1             0 skips the micro-benchmark
+ *   --quick                   1 round of 2 s, working sets of 1k and 10k (a smoke run)
+ *   --fresh-state             seed the key states again (BENCH_FRESH_STATE=1)
+ * Results: bench/results/<time>.json and bench/results/latest.json. Seeded key states are
+ * kept in bench/results/state/ and reused by later runs (100k keys take minutes to mint).
  */
 import { execFile, spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -65,14 +73,22 @@ function num(name: string, fallback: number, quickValue?: number): number {
 }
 if (argv.includes("--help") || argv.includes("-h")) {
   const doc = readFileSync(new URL(import.meta.url), "utf8").split("*/")[0]!;
-  process.stdout.write(doc.replace(/^\/\*\*\n?| \* ?/gm, "") + "\n");
+  process.stdout.write(doc.replace(/^\/\*\*\n?|^ \* ?/gm, "") + "\n");
   process.exit(0);
 }
+const FLAG_NAMES = ["duration", "rounds", "connections", "latency-duration", "warmup", "working-sets", "modes", "targets", "micro"];
+for (const a of argv) {
+  const known = a === "--quick" || a === "--fresh-state" || FLAG_NAMES.some((f) => a.startsWith(`--${f}=`));
+  if (!known) {
+    process.stderr.write(`Unknown argument "${a}" (see npm run bench -- --help)\n`);
+    process.exit(2);
+  }
+}
 const S = {
-  duration: num("BENCH_DURATION", 5, 2),
+  duration: num("BENCH_DURATION", 4, 2),
   rounds: num("BENCH_ROUNDS", 3, 1),
   connections: num("BENCH_CONNECTIONS", 32),
-  latencyDuration: num("BENCH_LATENCY_DURATION", 3, 2),
+  latencyDuration: num("BENCH_LATENCY_DURATION", 2, 1),
   warmup: num("BENCH_WARMUP", 2, 1),
   workingSets: setting("BENCH_WORKING_SETS", "10000,100000", "1000,10000").split(",").filter(Boolean).map(Number),
   modes: setting("BENCH_MODES", "wrangler,workerd").split(",").filter(Boolean) as Mode[],
