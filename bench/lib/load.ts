@@ -16,8 +16,12 @@ export interface LoadOptions {
   /** Stop after this many requests instead of after `duration`. */
   amount?: number;
   headers?: Record<string, string>;
-  /** Round-robin: each request carries the next of these values in `rotateHeader`. */
-  rotate?: { header: string; values: readonly string[] };
+  /**
+   * Round-robin: each request carries the next of `values` in `header`. `cursor` carries
+   * the position from one run to the next, so successive rounds walk the whole list
+   * instead of starting over (which would keep a large working set inside the cache).
+   */
+  rotate?: { header: string; values: readonly string[]; cursor: { next: number } };
 }
 
 export interface LoadResult {
@@ -42,7 +46,6 @@ export async function load(opts: LoadOptions): Promise<LoadResult> {
   let latencies = new Float64Array(1 << 16);
   let n = 0;
   const statuses: Record<string, number> = {};
-  let next = 0;
   const rotate = opts.rotate;
   const cpu0 = process.cpuUsage();
   const started = process.hrtime.bigint();
@@ -56,7 +59,7 @@ export async function load(opts: LoadOptions): Promise<LoadResult> {
           requests: [
             {
               setupRequest: (req: { headers?: Record<string, string> }) => {
-                req.headers = { ...opts.headers, [rotate.header]: rotate.values[next++ % rotate.values.length]! };
+                req.headers = { ...opts.headers, [rotate.header]: rotate.values[rotate.cursor.next++ % rotate.values.length]! };
                 return req;
               },
             },
