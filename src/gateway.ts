@@ -21,7 +21,7 @@ import { matchRoute } from "./routes/table";
 
 type Ctx = Context<AppEnv>;
 // Per-request variables are read with c.get(): Hono's `c.var` getter copies every
-// variable into a new object on each access (measured: bench/README in README.md).
+// variable into a new object on each access (README, "Performance").
 
 /** Answer with one of keygate's own errors, in the profile's shape. */
 export function reject(c: Ctx, code: ErrorCode, opts?: ErrorOptions & { reason?: string }): Response {
