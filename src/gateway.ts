@@ -30,25 +30,27 @@ import { matchRoute } from "./routes/table";
 import { coveredHeaders, signatureHeader, SIGNATURE_HEADER } from "../verifier/index.js";
 
 type Ctx = Context<AppEnv>;
+// Per-request variables are read with c.get(): Hono's `c.var` getter copies every
+// variable into a new object on each access (README, "Performance").
 
 /** Answer with one of keygate's own errors, in the profile's shape. */
 export function reject(c: Ctx, code: ErrorCode, opts?: ErrorOptions & { reason?: string }): Response {
-  const config = c.var.config;
-  c.var.log.outcome = "rejected";
-  c.var.log.reason = opts?.reason ?? code;
+  const config = c.get("config");
+  c.get("log").outcome = "rejected";
+  c.get("log").reason = opts?.reason ?? code;
   return renderError(
-    { errorFormat: config.errorFormat, missingStatus: config.missingStatus, challenge: config.challenge, requestId: c.var.requestId },
+    { errorFormat: config.errorFormat, missingStatus: config.missingStatus, challenge: config.challenge, requestId: c.get("requestId") },
     code,
     opts,
   );
 }
 
 async function proxy(c: Ctx, url: URL, path: string, identity: Identity | null, extraHeaders?: Record<string, string>): Promise<Response> {
-  const config = c.var.config;
+  const config = c.get("config");
   const req = c.req.raw;
   const websocket = req.headers.get("upgrade")?.toLowerCase() === "websocket";
   const headers = upstreamHeaders(req.headers, config, {
-    requestId: c.var.requestId,
+    requestId: c.get("requestId"),
     clientIp: req.headers.get("cf-connecting-ip"),
     proto: url.protocol.slice(0, -1),
     host: url.host,
@@ -71,7 +73,7 @@ async function proxy(c: Ctx, url: URL, path: string, identity: Identity | null, 
       }),
     );
   }
-  c.var.log.outcome = "forwarded";
+  c.get("log").outcome = "forwarded";
   const res = await forward(target, {
     method: req.method,
     headers,
@@ -79,10 +81,10 @@ async function proxy(c: Ctx, url: URL, path: string, identity: Identity | null, 
     timeoutMs: config.upstreamTimeoutMs,
     idleTimeoutMs: config.upstreamIdleTimeoutMs,
     onIdleTimeout: () =>
-      logLine("error", "upstream body stalled: stream cut", { request_id: c.var.requestId, idle_timeout_ms: config.upstreamIdleTimeoutMs }),
+      logLine("error", "upstream body stalled: stream cut", { request_id: c.get("requestId"), idle_timeout_ms: config.upstreamIdleTimeoutMs }),
   });
   if (res.status !== 101) {
-    if (!res.headers.has("x-request-id")) res.headers.set("x-request-id", c.var.requestId);
+    if (!res.headers.has("x-request-id")) res.headers.set("x-request-id", c.get("requestId"));
     for (const [name, value] of Object.entries(extraHeaders ?? {})) res.headers.set(name, value);
   }
   return res;
@@ -94,9 +96,9 @@ async function proxy(c: Ctx, url: URL, path: string, identity: Identity | null, 
  */
 async function refuseCredential(c: Ctx, client: string | null, code: ErrorCode, opts: ErrorOptions & { reason?: string }): Promise<Response> {
   if (client !== null) {
-    const config = c.var.config;
+    const config = c.get("config");
     const wait = await recordFailure(c.env.AUTH_FAILURE_LIMITER, client, clock.now(), config.authFailureBlockSeconds, (message) =>
-      logLine("error", "auth failure limiter unavailable", { request_id: c.var.requestId, cause: message }),
+      logLine("error", "auth failure limiter unavailable", { request_id: c.get("requestId"), cause: message }),
     );
     if (wait > 0) return tooManyFailures(c, wait);
   }
@@ -112,8 +114,8 @@ function tooManyFailures(c: Ctx, retryAfterSeconds: number): Response {
 }
 
 export async function gateway(c: Ctx): Promise<Response> {
-  const config = c.var.config;
-  const log = c.var.log;
+  const config = c.get("config");
+  const log = c.get("log");
   const req = c.req.raw;
   const url = new URL(req.url);
 
@@ -156,7 +158,7 @@ export async function gateway(c: Ctx): Promise<Response> {
     now,
   });
   if (verdict.kind === "error") {
-    logLine("error", "key store failure", { request_id: c.var.requestId, cause: verdict.cause });
+    logLine("error", "key store failure", { request_id: c.get("requestId"), cause: verdict.cause });
     return reject(c, "store_unavailable");
   }
   log.cache = verdict.tier;
@@ -178,7 +180,7 @@ export async function gateway(c: Ctx): Promise<Response> {
   if (record.rate_limit) {
     const outcome = await checkKeyRateLimit(c.env.KEY_RATE_LIMITER, record.id, record.rate_limit);
     if ("error" in outcome) {
-      logLine("error", "key rate limiter unavailable: request let through", { request_id: c.var.requestId, key_id: record.id, cause: outcome.error });
+      logLine("error", "key rate limiter unavailable: request let through", { request_id: c.get("requestId"), key_id: record.id, cause: outcome.error });
     } else {
       limitHeaders = rateLimitHeaders(outcome);
       if (!outcome.allowed) return keyRateLimited(c, outcome, limitHeaders);
@@ -196,11 +198,11 @@ export async function gateway(c: Ctx): Promise<Response> {
  * LAST_USED_INTERVAL_MS in this isolate, written in waitUntil after the response.
  */
 function accountUse(c: Ctx, record: KeyRecord, now: number): void {
-  const interval = c.var.config.lastUsedIntervalMs;
+  const interval = c.get("config").lastUsedIntervalMs;
   if (interval === 0 || !lastUsedThrottle().claim(record.id, now, interval)) return;
   c.executionCtx.waitUntil(
     recordLastUsed(c.env.KEYS, record, new Date(now).toISOString()).catch((err: unknown) => {
-      logLine("warn", "last-used write failed", { request_id: c.var.requestId, key_id: record.id, cause: (err as Error).message });
+      logLine("warn", "last-used write failed", { request_id: c.get("requestId"), key_id: record.id, cause: (err as Error).message });
     }),
   );
 }

@@ -24,9 +24,9 @@ const accessLog: MiddlewareHandler<AppEnv> = async function accessLog(c, next) {
   const started = Date.now();
   c.set("log", {});
   await next();
-  const log = c.var.log;
+  const log = c.get("log");
   logLine(c.res.status >= 500 ? "error" : "info", "request", {
-    request_id: c.var.requestId,
+    request_id: c.get("requestId"),
     method: c.req.method,
     path: log.path ?? "(invalid)",
     route: log.route ?? null,
@@ -44,15 +44,15 @@ const loadConfig: MiddlewareHandler<AppEnv> = async function loadConfig(c, next)
   const config = configFor(c.env);
   if (config instanceof ConfigError) {
     logLine("error", "invalid configuration: every request is refused until it is fixed", {
-      request_id: c.var.requestId,
+      request_id: c.get("requestId"),
       variable: config.variable,
       problem: config.message,
     });
-    c.var.log.outcome = "rejected";
-    c.var.log.reason = "misconfigured";
+    c.get("log").outcome = "rejected";
+    c.get("log").reason = "misconfigured";
     const preset = PROFILES[String(c.env.AUTH_PROFILE ?? "").toLowerCase() as ProfileName];
     return renderError(
-      { errorFormat: preset?.errorFormat ?? "problem", missingStatus: 401, challenge: "", requestId: c.var.requestId },
+      { errorFormat: preset?.errorFormat ?? "problem", missingStatus: 401, challenge: "", requestId: c.get("requestId") },
       "misconfigured",
     );
   }
@@ -81,17 +81,17 @@ app.use(loadConfig);
 app.route(ADMIN_MOUNT, admin);
 app.all("/", gateway);
 app.onError((err, c) => {
-  if (!c.var.config) {
-    logLine("error", "unhandled error", { request_id: c.var.requestId, error: String(err) });
-    return renderError({ errorFormat: "problem", missingStatus: 401, challenge: "", requestId: c.var.requestId ?? "" }, "internal_error");
+  if (!c.get("config")) {
+    logLine("error", "unhandled error", { request_id: c.get("requestId"), error: String(err) });
+    return renderError({ errorFormat: "problem", missingStatus: 401, challenge: "", requestId: c.get("requestId") ?? "" }, "internal_error");
   }
   if (err instanceof GatewayError) {
     if (err.code === "upstream_unreachable" || err.code === "internal_error") {
-      logLine("error", err.code, { request_id: c.var.requestId, cause: String((err.cause as Error | undefined)?.message ?? err.message) });
+      logLine("error", err.code, { request_id: c.get("requestId"), cause: String((err.cause as Error | undefined)?.message ?? err.message) });
     }
     return reject(c, err.code, err.detail === undefined ? {} : { detail: err.detail });
   }
-  logLine("error", "unhandled error", { request_id: c.var.requestId, error: err instanceof Error ? err.message : String(err) });
+  logLine("error", "unhandled error", { request_id: c.get("requestId"), error: err instanceof Error ? err.message : String(err) });
   return reject(c, "internal_error");
 });
 

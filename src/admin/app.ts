@@ -45,8 +45,8 @@ const MAX_BODY_BYTES = 16 * 1024;
 
 /** Render one of the admin API's errors: always problem details, whatever the profile. */
 function problem(c: Ctx, code: ErrorCode, opts: ErrorOptions & { challenge?: string } = {}): Response {
-  c.var.log.reason = code;
-  return renderError({ errorFormat: "problem", missingStatus: 401, challenge: opts.challenge ?? "", requestId: c.var.requestId }, code, opts);
+  c.get("log").reason = code;
+  return renderError({ errorFormat: "problem", missingStatus: 401, challenge: opts.challenge ?? "", requestId: c.get("requestId") }, code, opts);
 }
 
 function invalid(c: Ctx, errors: FieldError[]): Response {
@@ -67,13 +67,13 @@ function answer<T>(c: Ctx, outcome: Outcome<T>, status: 200 | 201 = 200): Respon
 }
 
 function lifecycle(c: Ctx): LifecycleContext {
-  const config = c.var.config;
+  const config = c.get("config");
   return {
     kv: c.env.KEYS,
     settings: { prefix: config.keyPrefix, ...(config.pepper ? { pepper: config.pepper } : {}) },
-    who: c.var.adminActor,
+    who: c.get("adminActor"),
     now: clock.now(),
-    requestId: c.var.requestId,
+    requestId: c.get("requestId"),
     purge: (hash) => keyCache(config.cache.maxEntries).delete(hash),
   };
 }
@@ -121,8 +121,8 @@ export const ADMIN_MOUNT = "/__keygate_admin";
 export const admin = new Hono<AppEnv>();
 
 admin.use(async function adminGate(c, next) {
-  const config = c.var.config;
-  const log = c.var.log;
+  const config = c.get("config");
+  const log = c.get("log");
   const normalized = normalizedPathOf(c.req.raw);
   log.path = normalized.ok ? normalized.path : "(invalid)";
   log.route = "(admin)";
@@ -135,7 +135,7 @@ admin.use(async function adminGate(c, next) {
   await next();
   // Set after the handler: a header set on the context before it would be lost on a raw Response.
   c.res.headers.set("cache-control", "no-store");
-  c.res.headers.set("x-request-id", c.var.requestId);
+  c.res.headers.set("x-request-id", c.get("requestId"));
 });
 
 admin.use(
@@ -147,7 +147,7 @@ admin.use(
 
 admin.post("/keys", jsonBody(true), async (c) => {
   const outcome = await createKey(lifecycle(c), c.req.valid("json"));
-  if (outcome.ok) c.var.log.key_id = outcome.value.id;
+  if (outcome.ok) c.get("log").key_id = outcome.value.id;
   return answer(c, outcome, 201);
 });
 
@@ -158,27 +158,27 @@ admin.get("/keys", async (c) => {
 
 admin.post("/keys/import", jsonBody(true), async (c) => {
   const outcome = await importKey(lifecycle(c), c.req.valid("json"));
-  if (outcome.ok) c.var.log.key_id = outcome.value.id;
+  if (outcome.ok) c.get("log").key_id = outcome.value.id;
   return answer(c, outcome, 201);
 });
 
 admin.get("/keys/:id", async (c) => {
-  c.var.log.key_id = c.req.param("id");
+  c.get("log").key_id = c.req.param("id");
   return answer(c, await showKey(lifecycle(c), c.req.param("id")));
 });
 
 admin.patch("/keys/:id", jsonBody(true), async (c) => {
-  c.var.log.key_id = c.req.param("id");
+  c.get("log").key_id = c.req.param("id");
   return answer(c, await updateKey(lifecycle(c), c.req.param("id"), c.req.valid("json")));
 });
 
 admin.delete("/keys/:id", async (c) => {
-  c.var.log.key_id = c.req.param("id");
+  c.get("log").key_id = c.req.param("id");
   return answer(c, await revokeKey(lifecycle(c), c.req.param("id")));
 });
 
 admin.post("/keys/:id/rotate", jsonBody(false), async (c) => {
-  c.var.log.key_id = c.req.param("id");
+  c.get("log").key_id = c.req.param("id");
   return answer(c, await rotateKey(lifecycle(c), c.req.param("id"), c.req.valid("json")), 201);
 });
 
@@ -201,9 +201,9 @@ admin.onError((err, c) => {
     if (err.status === 400) return invalid(c, [{ field: "(body)", message: "is not valid JSON" }]);
   }
   if (err instanceof StoreFault) {
-    logLine("error", "key store failure (admin)", { request_id: c.var.requestId, cause: err.message });
+    logLine("error", "key store failure (admin)", { request_id: c.get("requestId"), cause: err.message });
     return problem(c, "store_unavailable");
   }
-  logLine("error", "unhandled error (admin)", { request_id: c.var.requestId, error: err instanceof Error ? err.message : String(err) });
+  logLine("error", "unhandled error (admin)", { request_id: c.get("requestId"), error: err instanceof Error ? err.message : String(err) });
   return problem(c, "internal_error");
 });

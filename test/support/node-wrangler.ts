@@ -30,7 +30,7 @@ export function tempStateDir(): string {
 export interface WranglerDev {
   url: string;
   port: number;
-  /** Process id of the wrangler CLI (workerd runs below it). */
+  /** wrangler's process id, leader of its process group (benchmarks read /proc). */
   pid: number;
   persistTo: string;
   /** Everything wrangler and the worker printed so far. */

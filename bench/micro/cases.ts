@@ -1,0 +1,192 @@
+/**
+ * Micro-benchmark of the per-request work of the gateway, without the network: the same
+ * module runs inside workerd (bench/micro/worker.ts, through Miniflare) and under Node's
+ * V8 (bench/micro/node.ts), so each figure can be checked against the other.
+ *
+ * Timing inside workerd: the runtime's clocks do not advance during pure computation
+ * (a Spectre mitigation: Date.now() and performance.now() move only across I/O). So each
+ * sample times many iterations between two I/O boundaries (a timer), and the caller
+ * passes that clock in. Samples are calibrated to last ≥ SAMPLE_MS, medians reported.
+ */
+import app from "../../src/index";
+import { extractCredential } from "../../src/auth/credentials";
+import { keyCache, verifyKey } from "../../src/auth/verify";
+import type { Env } from "../../src/config";
+import { configFor, ConfigError } from "../../src/config";
+import { classifyKey, mintKey } from "../../src/keys/format";
+import { hashKey } from "../../src/keys/hash";
+import { issueKey } from "../../src/keys/issue";
+import type { KvLike } from "../../src/keys/store";
+import { logLine } from "../../src/log";
+import { downstreamHeaders, upstreamHeaders } from "../../src/proxy/headers";
+import { normalizePath } from "../../src/routes/normalize";
+import { matchRoute } from "../../src/routes/table";
+import type { MicroCase } from "./types";
+// @ts-expect-error: plain JS module without types
+import passthrough from "../passthrough/worker.js";
+
+/** A clock that is exact at the moment it resolves (crossing an I/O boundary if needed). */
+export type Clock = () => Promise<number>;
+
+const SAMPLE_MS = 150;
+const SAMPLES = 7;
+
+
+async function timeCase(name: string, clock: Clock, fn: () => unknown): Promise<MicroCase> {
+  // Warm up (JIT) and calibrate: double the batch until one batch lasts ≥ SAMPLE_MS.
+  let n = 64;
+  let total = 0;
+  for (;;) {
+    total += n;
+    const t0 = await clock();
+    for (let i = 0; i < n; i++) await fn();
+    const ms = (await clock()) - t0;
+    if (ms >= SAMPLE_MS) break;
+    n = ms < SAMPLE_MS / 8 ? n * 8 : n * 2;
+  }
+  const samples: number[] = [];
+  for (let s = 0; s < SAMPLES; s++) {
+    total += n;
+    const t0 = await clock();
+    for (let i = 0; i < n; i++) await fn();
+    samples.push((((await clock()) - t0) * 1000) / n);
+  }
+  const sorted = [...samples].sort((a, b) => a - b);
+  return { name, us: sorted[Math.floor(sorted.length / 2)]!, samples, iterations: n, totalIterations: total };
+}
+
+/** A canned origin answer, so the full request path can be timed without a network. */
+function cannedOrigin(): Response {
+  return new Response("hello, world\n", { headers: { "content-type": "text/plain", "content-length": "13" } });
+}
+
+export interface MicroEnv {
+  /** The real KEYS binding (workerd) or any KvLike (Node). */
+  KEYS: KvLike;
+  vars: Record<string, string>;
+}
+
+interface Case {
+  name: string;
+  fn: () => unknown;
+  /** Runs with `fetch` answering a canned origin response. */
+  stubOrigin?: boolean;
+  /** Runs with console.log silenced (the access log's share of a whole request). */
+  silenceConsole?: boolean;
+}
+
+/**
+ * Time every case, or only the one named `only`; `list` returns the names untimed.
+ * The first five add up to the per-request auth work; the rest place it in the whole
+ * request (Hono, headers, forwarding, the access log) and against the pass-through.
+ *
+ * Whole requests run with console.log silenced: workerd keeps every line a request logs
+ * until that request ends, and one benchmark request makes hundreds of thousands of
+ * them, which slows everything after it down (not what one line per request costs).
+ * The log line is timed on its own, last; its cost under real traffic comes from the
+ * load benchmark (valid vs valid-nolog).
+ */
+export async function runMicro(clock: Clock, menv: MicroEnv, opts: { only?: string; list?: boolean } = {}): Promise<MicroCase[]> {
+  const env = { ...menv.vars, KEYS: menv.KEYS } as unknown as Env;
+  const config = configFor(env);
+  if (config instanceof ConfigError) throw config;
+  const { key, record } = await issueKey(menv.KEYS, { prefix: config.keyPrefix }, { name: "micro", orgs: ["acme"], scopes: ["read"], expires_at: null }, Date.now());
+  const hash = await hashKey(key, config.pepper);
+  const cache = keyCache(config.cache.maxEntries);
+  const deps = () => ({ kv: menv.KEYS, cache, config, now: Date.now() });
+  // One verification reads KV and fills the cache: every case below is a cache hit.
+  const first = await verifyKey(key, deps());
+  if (first.kind !== "valid") throw new Error(`micro-benchmark key did not verify: ${first.kind}`);
+  const good = mintKey(config.keyPrefix);
+  const corrupt = good.slice(0, -1) + (good.endsWith("A") ? "B" : "A");
+  // What autocannon sends.
+  const headers = new Headers({ host: "gateway.test", "user-agent": "autocannon", "x-api-key": key });
+  const url = "http://gateway.test/bench";
+  const ctx = { waitUntil() {}, passThroughOnException() {}, props: {} } as unknown as ExecutionContext;
+  const identity = { keyId: record.id, org: "acme", scopes: record.scopes };
+  const origin = cannedOrigin();
+
+  const cases: Case[] = [
+    { name: "extract credential", fn: () => extractCredential(headers, config.sources) },
+    { name: "checksum (classifyKey)", fn: () => classifyKey(key, config.keyPrefix) },
+    { name: "hash (SHA-256)", fn: () => hashKey(key, config.pepper) },
+    { name: "cache hit (LRU lookup)", fn: () => cache.lookup(hash, Date.now()) },
+    {
+      name: "auth work: extract + checksum + hash + cache hit",
+      fn: async () => {
+        const c = extractCredential(headers, config.sources);
+        if (c.kind !== "present") throw new Error("no credential");
+        const v = await verifyKey(c.key, deps());
+        if (v.kind !== "valid" || v.tier !== "memory") throw new Error(`not a cache hit: ${v.kind}`);
+      },
+    },
+    { name: "route: URL + normalize + match", fn: () => matchRoute(config.routes, (normalizePath(new URL(url).pathname) as { path: string }).path, "GET") },
+    {
+      name: "upstream headers",
+      fn: () => upstreamHeaders(headers, config, { requestId: "0b7c6f1e-6a57-4d6b-9a53-2f0c8f1e6a57", clientIp: null, proto: "http", host: "gateway.test", websocket: false, identity }),
+    },
+    { name: "downstream headers", fn: () => downstreamHeaders(origin.headers) },
+    {
+      name: "gateway request, bad checksum → 401 (no I/O, console.log off)",
+      silenceConsole: true,
+      fn: async () => {
+        const res = await app.fetch(new Request(url, { headers: { "x-api-key": corrupt } }), env, ctx);
+        if (res.status !== 401) throw new Error(`bad checksum answered ${res.status}`);
+        await res.arrayBuffer();
+      },
+    },
+    {
+      name: "gateway request, valid key → 200 (origin stubbed, console.log off)",
+      stubOrigin: true,
+      silenceConsole: true,
+      fn: async () => {
+        const res = await app.fetch(new Request(url, { headers }), env, ctx);
+        if (res.status !== 200) throw new Error(`valid key answered ${res.status}`);
+        await res.arrayBuffer();
+      },
+    },
+    {
+      name: "pass-through worker request → 200 (origin stubbed)",
+      stubOrigin: true,
+      silenceConsole: true,
+      fn: async () => {
+        const res: Response = await passthrough.fetch(new Request(url, { headers }), { ORIGIN_URL: "http://origin.invalid" });
+        if (res.status !== 200) throw new Error(`pass-through answered ${res.status}`);
+        await res.arrayBuffer();
+      },
+    },
+    {
+      name: "access log line (logLine → console.log)",
+      fn: () =>
+        logLine("info", "request", {
+          request_id: "0b7c6f1e-6a57-4d6b-9a53-2f0c8f1e6a57",
+          method: "GET",
+          path: "/bench",
+          route: "(default)",
+          status: 200,
+          latency_ms: 1,
+          key_id: record.id,
+          org: "acme",
+          cache: "memory",
+          outcome: "forwarded",
+          reason: null,
+        }),
+    },
+  ];
+  if (opts.list) return cases.map((c) => ({ name: c.name, us: NaN, samples: [], iterations: 0, totalIterations: 0 }));
+  const results: MicroCase[] = [];
+  const realFetch = globalThis.fetch;
+  const realLog = console.log;
+  for (const c of cases) {
+    if (opts.only !== undefined && c.name !== opts.only) continue;
+    if (c.stubOrigin) globalThis.fetch = (async () => cannedOrigin()) as typeof fetch;
+    if (c.silenceConsole) console.log = () => {};
+    try {
+      results.push(await timeCase(c.name, clock, c.fn));
+    } finally {
+      globalThis.fetch = realFetch;
+      console.log = realLog;
+    }
+  }
+  return results;
+}

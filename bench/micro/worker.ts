@@ -1,0 +1,35 @@
+/**
+ * The micro-benchmark inside workerd: GET /?case=<name> times one case of
+ * bench/micro/cases.ts (all without it; ?list names them) and answers JSON.
+ * Bundled by bench/run.ts (esbuild) and served by Miniflare with a real KEYS namespace.
+ */
+import type { KvLike } from "../../src/keys/store";
+import { runMicro } from "./cases";
+
+/** workerd's clocks advance only across I/O: a timer is the boundary. */
+async function ioClock(): Promise<number> {
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  return Date.now();
+}
+
+export default {
+  async fetch(request: Request, env: { KEYS: KvLike } & Record<string, unknown>): Promise<Response> {
+    const vars: Record<string, string> = {};
+    for (const [k, v] of Object.entries(env)) if (typeof v === "string") vars[k] = v;
+    const params = new URL(request.url).searchParams;
+    // Is the clock frozen during computation here? Checked when listing the cases.
+    let frozen: boolean | undefined;
+    if (params.has("list")) {
+      const t0 = performance.now();
+      let x = 0;
+      for (let i = 0; i < 5_000_000; i++) x = (x + i) % 7919;
+      frozen = performance.now() === t0 && x >= 0;
+    }
+    const only = params.get("case") ?? undefined;
+    // Under the inspector (bench/profile.ts) every console.log is also reported to it,
+    // which inflates its cost: the profiler can silence it.
+    if (params.has("silence-console")) console.log = () => {};
+    const cases = await runMicro(ioClock, { KEYS: env.KEYS, vars }, { ...(only ? { only } : {}), list: params.has("list") });
+    return Response.json({ runtime: "workerd", clockFrozenDuringCompute: frozen, cases });
+  },
+};
