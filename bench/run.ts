@@ -324,7 +324,7 @@ async function main() {
   // The log variant: the gateway's own wrangler.toml with `main` pointing at a wrapper
   // that silences console.log (called only at request time, after the imports ran).
   const nologWrapper = path.join(work, "nolog.js");
-  writeFileSync(nologWrapper, `export { default } from ${JSON.stringify(path.join(ROOT, "src/index.ts"))};\nconsole.log = () => {};\n`);
+  writeFileSync(nologWrapper, `export * from ${JSON.stringify(path.join(ROOT, "src/index.ts"))};\nexport { default } from ${JSON.stringify(path.join(ROOT, "src/index.ts"))};\nconsole.log = () => {};\n`);
   const nologConfig = path.join(work, "wrangler-nolog.toml");
   writeFileSync(nologConfig, readFileSync(path.join(ROOT, "wrangler.toml"), "utf8").replace(/^main\s*=.*$/m, `main = ${JSON.stringify(nologWrapper)}`));
   const nologBundle = await bundle(nologConfig, path.join(work, "bundle-nolog"));
@@ -453,7 +453,10 @@ async function main() {
       // Loaded at run time: the module is type-checked with the Workers types (tsconfig.json).
       const nodeMicro = "./micro/node.ts";
       const { runMicroNode } = (await import(nodeMicro)) as { runMicroNode: (vars: Record<string, string>) => Promise<MicroCase[]> };
-      micro = { workerd: body.cases, node: await runMicroNode({ ...gatewayVars(), ORIGIN_URL: "http://127.0.0.1:9" }), clockFrozenDuringCompute: body.clockFrozenDuringCompute };
+      // Node has no FixedLengthStream, which the response-body idle guard uses: the Node
+      // comparison runs without the guard (UPSTREAM_IDLE_TIMEOUT_MS=0).
+      const nodeVars = { ...gatewayVars(), ORIGIN_URL: "http://127.0.0.1:9", UPSTREAM_IDLE_TIMEOUT_MS: "0" };
+      micro = { workerd: body.cases, node: await runMicroNode(nodeVars), clockFrozenDuringCompute: body.clockFrozenDuringCompute };
     }
   }
 

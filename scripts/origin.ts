@@ -141,10 +141,12 @@ export async function startOrigin(port = 0, host = "127.0.0.1", opts: OriginOpti
       return;
     }
     if (path === "/slow-body") {
-      // ?fixed=1: announce the whole length up front (a fixed-length body that stalls).
-      const fixed = url.searchParams.get("fixed") === "1" ? { "content-length": String("first chunk\nsecond chunk\n".length) } : {};
+      // ?fixed=1: announce the whole length up front (a fixed-length body that stalls);
+      // ?pad=N: N bytes of padding after the first chunk, sent before the stall.
+      const pad = "p".repeat(Number(url.searchParams.get("pad") ?? "0"));
+      const fixed = url.searchParams.get("fixed") === "1" ? { "content-length": String(`first chunk\n${pad}second chunk\n`.length) } : {};
       res.writeHead(200, { "content-type": "text/plain", ...fixed });
-      res.write("first chunk\n");
+      res.write(`first chunk\n${pad}`);
       setTimeout(() => res.end("second chunk\n"), ms);
       return;
     }

@@ -10,7 +10,7 @@ import { parseRoutes } from "./routes/table";
 import type { Route } from "./routes/table";
 import { parseSigningSecrets } from "../verifier/index.js";
 import type { SigningSecret } from "../verifier/index.js";
-import type { KeyRateLimiter } from "./abuse/key-rate-limiter";
+import type { KeyRateLimiter } from "./abuse/key-rate-limiter-object";
 
 /** Bindings and variables (wrangler.toml [vars], --var, .dev.vars, secrets). */
 export interface Env {

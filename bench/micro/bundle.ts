@@ -17,6 +17,8 @@ export async function startMicroWorker(opts: { inspectorPort?: number } = {}) {
     mainFields: ["module", "main"],
     write: false,
     logLevel: "error",
+    // Runtime modules (the rate-limiter Durable Object's base class) come from workerd.
+    external: ["cloudflare:*"],
   });
   const { compatibilityDate, kvNamespaceId } = gatewayToml();
   const mf = new Miniflare({

@@ -8,7 +8,7 @@
  * sample times many iterations between two I/O boundaries (a timer), and the caller
  * passes that clock in. Samples are calibrated to last ≥ SAMPLE_MS, medians reported.
  */
-import app from "../../src/index";
+import app from "../../src/app";
 import { extractCredential } from "../../src/auth/credentials";
 import { keyCache, verifyKey } from "../../src/auth/verify";
 import type { Env } from "../../src/config";

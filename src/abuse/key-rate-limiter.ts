@@ -7,12 +7,11 @@
  * requests are let through in each window; a refused request does not count. As with any
  * fixed window, a client may send up to 2 × limit across a window boundary. The count is
  * persisted (unconfirmed writes: the answer does not wait for the disk), so it survives
- * the object being evicted while idle.
+ * the object being evicted while idle. The object itself is key-rate-limiter-object.ts
+ * (kept apart so this module, used on the hot path, has no runtime-only import).
  */
-import { DurableObject } from "cloudflare:workers";
-import { clock } from "../clock";
-import type { Env } from "../config";
 import type { RateLimit } from "../keys/record";
+import type { KeyRateLimiter } from "./key-rate-limiter-object";
 
 export interface KeyRateOutcome {
   allowed: boolean;
@@ -22,37 +21,6 @@ export interface KeyRateOutcome {
   remaining: number;
   /** Seconds until the current window ends (≥ 1). */
   resetSeconds: number;
-}
-
-interface WindowState {
-  period: number;
-  window: number;
-  count: number;
-}
-
-const STATE_KEY = "window";
-
-export class KeyRateLimiter extends DurableObject<Env> {
-  #state: WindowState | undefined;
-
-  /** Count one request against `limit` per `periodSeconds`, unless the window is full. */
-  async hit(limit: number, periodSeconds: number): Promise<KeyRateOutcome> {
-    this.#state ??= (await this.ctx.storage.get<WindowState>(STATE_KEY)) ?? { period: periodSeconds, window: -1, count: 0 };
-    const now = clock.now();
-    const periodMs = periodSeconds * 1000;
-    const window = Math.floor(now / periodMs);
-    const state = this.#state;
-    if (state.window !== window || state.period !== periodSeconds) {
-      state.period = periodSeconds;
-      state.window = window;
-      state.count = 0;
-    }
-    const resetSeconds = Math.max(1, Math.ceil(((window + 1) * periodMs - now) / 1000));
-    if (state.count >= limit) return { allowed: false, limit, periodSeconds, remaining: 0, resetSeconds };
-    state.count++;
-    void this.ctx.storage.put(STATE_KEY, state, { allowUnconfirmed: true });
-    return { allowed: true, limit, periodSeconds, remaining: limit - state.count, resetSeconds };
-  }
 }
 
 /** Bound on the gateway's wait for the limiter; past it the request is let through (logged). */

@@ -187,14 +187,34 @@ describe("origin faults", () => {
     expect(Date.now() - started).toBeLessThan(5_000);
   });
 
-  it("a fixed-length body that stalls is cut too, and keeps its Content-Length while it flows", async () => {
+  it("a small fixed-length body that stalls is cut too, keeping its Content-Length, and only a stall is logged", async () => {
     const { key } = await mint();
+    const errors: string[] = [];
+    vi.spyOn(console, "error").mockImplementation((line: string) => void errors.push(line));
+    const started = Date.now();
     const stalled = await sendRaw("/slow-body?ms=10000&fixed=1", key, makeEnv({ UPSTREAM_IDLE_TIMEOUT_MS: 150 }));
     expect(stalled.headers.get("content-length")).toBe("25");
     await expect(stalled.text()).rejects.toThrow();
-    const live = await sendRaw("/slow-body?ms=50&fixed=1", key, makeEnv({ UPSTREAM_IDLE_TIMEOUT_MS: 1_000 }));
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(errors.filter((l) => l.includes("upstream body stalled"))).toHaveLength(1);
+    const live = await sendRaw("/slow-body?ms=50&fixed=1", key, makeEnv({ UPSTREAM_IDLE_TIMEOUT_MS: 300 }));
     expect(live.headers.get("content-length")).toBe("25");
     expect(await live.text()).toBe("first chunk\nsecond chunk\n");
+    await new Promise((r) => setTimeout(r, 500)); // past the deadline of the finished body
+    expect(errors.filter((l) => l.includes("upstream body stalled"))).toHaveLength(1);
+  });
+
+  it("a large fixed-length body that stalls is cut, and keeps its Content-Length while it flows", async () => {
+    const { key } = await mint();
+    const pad = 100_000; // above SMALL_BODY_BYTES: streamed through the guard
+    const length = String("first chunk\n".length + pad + "second chunk\n".length);
+    const stalled = await sendRaw(`/slow-body?ms=10000&fixed=1&pad=${pad}`, key, makeEnv({ UPSTREAM_IDLE_TIMEOUT_MS: 150 }));
+    expect(stalled.status).toBe(200);
+    expect(stalled.headers.get("content-length")).toBe(length);
+    await expect(stalled.text()).rejects.toThrow();
+    const live = await sendRaw(`/slow-body?ms=50&fixed=1&pad=${pad}`, key, makeEnv({ UPSTREAM_IDLE_TIMEOUT_MS: 1_000 }));
+    expect(live.headers.get("content-length")).toBe(length);
+    expect((await live.text()).endsWith("second chunk\n")).toBe(true);
   });
 
   it("a slow but live body is not cut; nor is a slow reader", async () => {
