@@ -206,7 +206,13 @@ export async function startOrigin(port = 0, host = "127.0.0.1", opts: OriginOpti
     handleUpgrade(req, socket);
   });
   server.keepAliveTimeout = 65_000;
-  await new Promise<void>((resolve) => server.listen(port, host, resolve));
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject); // e.g. EADDRINUSE: the caller says what to do about it
+    server.listen(port, host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
   const actual = (server.address() as AddressInfo).port;
   return {
     url: `http://${host}:${actual}`,
