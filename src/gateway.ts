@@ -25,7 +25,7 @@ import { logLine } from "./log";
 import { forward, targetUrl } from "./proxy/forward";
 import type { Identity } from "./proxy/headers";
 import { upstreamHeaders } from "./proxy/headers";
-import { normalizedPathOf } from "./routes/normalize";
+import { normalizedPathOf, requestUrlOf } from "./routes/normalize";
 import { matchRoute } from "./routes/table";
 import { coveredHeaders, signatureHeader, SIGNATURE_HEADER } from "../verifier/index.js";
 
@@ -117,7 +117,7 @@ export async function gateway(c: Ctx): Promise<Response> {
   const config = c.get("config");
   const log = c.get("log");
   const req = c.req.raw;
-  const url = new URL(req.url);
+  const url = requestUrlOf(req);
 
   // 1. Route policy, on the one normalized path that is also forwarded.
   const normalized = normalizedPathOf(req);

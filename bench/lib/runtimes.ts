@@ -9,7 +9,7 @@
  */
 import { spawn } from "node:child_process";
 import path from "node:path";
-import { freePort, startWrangler } from "../../test/support/node-wrangler";
+import { freePort, startWrangler, stopProcessGroup } from "../../test/support/node-wrangler";
 import { ROOT } from "./miniflare";
 import type { ProcInfo } from "./procs";
 import { processTree, trackGroup, untrackGroup } from "./procs";
@@ -110,23 +110,7 @@ export async function startRuntime(mode: Mode, spec: WorkerSpec): Promise<Runtim
         child.stdin!.write("stats\n");
       }),
     stop: async () => {
-      if (child.exitCode === null) {
-        const exited = new Promise((r) => child.once("exit", r));
-        try {
-          process.kill(-child.pid!, "SIGTERM");
-        } catch {
-          /* gone */
-        }
-        const timer = setTimeout(() => {
-          try {
-            process.kill(-child.pid!, "SIGKILL");
-          } catch {
-            /* gone */
-          }
-        }, 5000);
-        await exited;
-        clearTimeout(timer);
-      }
+      await stopProcessGroup(child);
       untrackGroup(child.pid!);
     },
   };

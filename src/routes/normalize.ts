@@ -73,19 +73,29 @@ export function normalizePath(rawPath: string): Normalized {
   return { ok: true, path: trailingSlash && out.length > 0 ? path + "/" : path };
 }
 
-const byRequest = new WeakMap<Request, Normalized>();
+const byRequest = new WeakMap<Request, { url: URL; normalized: Normalized }>();
+
+function parsed(request: Request): { url: URL; normalized: Normalized } {
+  let entry = byRequest.get(request);
+  if (entry === undefined) {
+    const url = new URL(request.url);
+    entry = { url, normalized: normalizePath(url.pathname) };
+    byRequest.set(request, entry);
+  }
+  return entry;
+}
 
 /**
  * normalizePath of a request's path, computed once per request: Hono's routing (admin
- * prefix or gateway, see index.ts) and the gateway both need it, and must agree.
+ * prefix or gateway, see app.ts) and the gateway both need it, and must agree.
  */
 export function normalizedPathOf(request: Request): Normalized {
-  let normalized = byRequest.get(request);
-  if (normalized === undefined) {
-    normalized = normalizePath(new URL(request.url).pathname);
-    byRequest.set(request, normalized);
-  }
-  return normalized;
+  return parsed(request).normalized;
+}
+
+/** The request's URL, parsed once per request (with its normalized path). */
+export function requestUrlOf(request: Request): URL {
+  return parsed(request).url;
 }
 
 /**
