@@ -16,6 +16,7 @@ import { renderError } from "./errors/render";
 import { gateway, reject } from "./gateway";
 import { logLine } from "./log";
 import { PROFILES } from "./profiles";
+import { clientRequestId } from "./proxy/headers";
 import type { ProfileName } from "./profiles";
 import { normalizedPathOf } from "./routes/normalize";
 
@@ -26,6 +27,7 @@ const accessLog: MiddlewareHandler<AppEnv> = async function accessLog(c, next) {
   const log = c.get("log");
   logLine(c.res.status >= 500 ? "error" : "info", "request", {
     request_id: c.get("requestId"),
+    client_request_id: clientRequestId(c.req.raw.headers),
     method: c.req.method,
     path: log.path ?? "(invalid)",
     route: log.route ?? null,
@@ -74,7 +76,11 @@ function routingPath(request: Request, options?: { env?: Env }): string {
 }
 
 const app = new Hono<AppEnv>({ getPath: routingPath });
-app.use(requestId({ headerName: "x-request-id" }));
+// The request id is always the gateway's own (a UUID): a client-chosen x-request-id must
+// not become the id in logs, audit records, the origin's header or the signature. The
+// client's value, if well-formed, travels separately as x-client-request-id (see
+// proxy/headers.ts). headerName "" stops Hono from reading (or echoing) any header.
+app.use(requestId({ headerName: "", generator: () => crypto.randomUUID() }));
 app.use(accessLog);
 app.use(loadConfig);
 app.route(ADMIN_MOUNT, admin);

@@ -84,7 +84,8 @@ async function proxy(c: Ctx, url: URL, path: string, identity: Identity | null, 
       logLine("error", "upstream body stalled: stream cut", { request_id: c.get("requestId"), idle_timeout_ms: config.upstreamIdleTimeoutMs }),
   });
   if (res.status !== 101) {
-    if (!res.headers.has("x-request-id")) res.headers.set("x-request-id", c.get("requestId"));
+    // Ours, always: the one id the logs, the origin's header and the signature carry.
+    res.headers.set("x-request-id", c.get("requestId"));
     for (const [name, value] of Object.entries(extraHeaders ?? {})) res.headers.set(name, value);
   }
   return res;

@@ -54,10 +54,25 @@ const CLIENT_CLAIMS = [
   "x-http-method",
   "x-method-override",
   "x-request-id",
+  "x-client-request-id",
   "cdn-loop",
   // keygate's own signature (verifier/index.js): only the gateway may set it.
   SIGNATURE_HEADER,
 ];
+
+/** Longest client request id kept (as x-client-request-id); longer ones are dropped. */
+const MAX_CLIENT_REQUEST_ID = 128;
+const CLIENT_REQUEST_ID_RE = /^[A-Za-z0-9._:=+\/-]+$/;
+
+/**
+ * The client's own x-request-id, when it is a plain token of at most 128 characters, else
+ * null. Never the gateway's request id: kept only for correlation, under its own name.
+ */
+export function clientRequestId(inbound: Headers): string | null {
+  const value = inbound.get("x-request-id")?.trim();
+  if (!value || value.length > MAX_CLIENT_REQUEST_ID || !CLIENT_REQUEST_ID_RE.test(value)) return null;
+  return value;
+}
 
 export interface Identity {
   keyId: string;
@@ -115,6 +130,8 @@ export function upstreamHeaders(inbound: Headers, config: Config, ctx: UpstreamC
   out.set("x-forwarded-proto", ctx.proto);
   out.set("x-forwarded-host", ctx.host);
   out.set("x-request-id", ctx.requestId);
+  const clientId = clientRequestId(inbound);
+  if (clientId !== null) out.set("x-client-request-id", clientId);
   if (ctx.identity) {
     out.set(config.headers.org, ctx.identity.org);
     out.set(config.headers.keyId, ctx.identity.keyId);

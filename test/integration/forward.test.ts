@@ -71,13 +71,16 @@ describe("what the origin receives", () => {
     expect(calls[0]!.headers.authorization).toBe("Digest username=alice");
   });
 
-  it("carries one request id: the origin's copy and the response's are the same", async () => {
+  it("carries one request id, always the gateway's: the origin's copy and the response's are the same", async () => {
     const { res, calls } = await through("/rid", { headers: await keyHeaders({ "x-request-id": "client-trace-42" }) });
-    expect(calls[0]!.headers["x-request-id"]).toBe("client-trace-42");
+    expect(calls[0]!.headers["x-request-id"]).toMatch(/^[0-9a-f-]{36}$/);
+    expect(res.headers.get("x-request-id")).toBe(calls[0]!.headers["x-request-id"]);
+    // The client's well-formed id is kept for correlation under its own name only.
+    expect(calls[0]!.headers["x-client-request-id"]).toBe("client-trace-42");
     const spoof = await through("/rid", { headers: await keyHeaders({ "x-request-id": "bad id <script>" }) });
     expect(spoof.calls[0]!.headers["x-request-id"]).toMatch(/^[0-9a-f-]{36}$/);
+    expect(spoof.calls[0]!.headers["x-client-request-id"]).toBeUndefined();
     expect(spoof.res.headers.get("x-request-id")).toBe(spoof.calls[0]!.headers["x-request-id"]);
-    expect(res.headers.get("x-request-id")).toBe("client-trace-42");
   });
 });
 
