@@ -6,10 +6,12 @@
  * ours; `Expect` is dropped (a 100-continue reaching the origin breaks the subrequest);
  * the credential the gateway consumed is dropped; every inbound copy of a header the
  * gateway sets — in any case, and with `_` for `-` (CGI-style servers read `x_org_slug`
- * as `x-org-slug`) — is dropped before ours are set. So are client claims about the
- * connection (X-Forwarded-*, Forwarded, X-Real-IP…) and URL/method rewrites that an
- * origin framework might honour after the gateway matched the route (X-Original-URL,
- * X-HTTP-Method-Override…).
+ * as `x-org-slug`) — is dropped before ours are set. So, by pattern, is the whole family
+ * of client claims about the connection and of URL/method rewrites an origin framework or
+ * proxy might honour after the gateway matched the route: X-Forwarded-*, X-Original-*,
+ * X-Rewrite-*, X-Override-*, X-Envoy-*, *-Method-Override, Forwarded, Front-End-Https,
+ * X-Real-IP and the other client-address headers (CLIENT_CLAIMS). The client's
+ * x-request-id is never ours: a well-formed one is passed as x-client-request-id.
  *
  * Response (origin → client): only hop-by-hop headers are dropped.
  */
@@ -35,30 +37,50 @@ const HOP_BY_HOP = new Set([
  */
 const WEBSOCKET_HANDSHAKE = new Set(["sec-websocket-key", "sec-websocket-version", "sec-websocket-extensions", "sec-websocket-accept"]);
 
-/** Headers a client must never choose, compared after lowercasing and `_` → `-`. */
+/**
+ * Headers a client must never choose, compared after lowercasing and `_` → `-`: exact
+ * names here, whole families in CLIENT_CLAIM_FAMILIES.
+ */
 const CLIENT_CLAIMS = [
-  "x-forwarded-for",
-  "x-forwarded-host",
-  "x-forwarded-proto",
-  "x-forwarded-port",
-  "x-forwarded-prefix",
-  "x-forwarded-server",
+  // Client addresses and the original request as some proxy claims to have seen it.
   "forwarded",
+  "front-end-https",
   "x-real-ip",
   "x-client-ip",
   "true-client-ip",
-  "x-original-url",
-  "x-original-uri",
-  "x-rewrite-url",
-  "x-http-method-override",
+  "x-cluster-client-ip",
+  "client-ip",
+  "x-originating-ip",
+  "x-remote-ip",
+  "x-remote-addr",
+  "x-proxyuser-ip",
+  "x-host",
+  "x-url-scheme",
+  "x-scheme",
+  "front-end-http",
+  // Method overrides (Rails, Express method-override, Symfony, ASP.NET…).
   "x-http-method",
-  "x-method-override",
+  "x-method",
   "x-request-id",
   "x-client-request-id",
   "cdn-loop",
   // keygate's own signature (verifier/index.js): only the gateway may set it.
   SIGNATURE_HEADER,
 ];
+
+/**
+ * Families of client claims, dropped by pattern (on the canonical name): every
+ * X-Forwarded-* (and a bare X-Forwarded), X-Original-*, X-Rewrite-*, X-Override-*,
+ * X-Envoy-*, and any *-Method-Override header. An origin framework or a proxy in front of
+ * it may honour any of them after the gateway has matched the route.
+ */
+const CLIENT_CLAIM_FAMILIES = /^(?:x-forwarded(?:-|$)|x-original(?:-|$)|x-rewrite(?:-|$)|x-override(?:-|$)|x-envoy-)|(?:^|-)method-override$/;
+
+/** Whether a client may not send this header (any case, `_` for `-`). */
+export function isClientClaim(name: string): boolean {
+  const canon = name.toLowerCase().replace(/_/g, "-");
+  return CLIENT_CLAIM_FAMILIES.test(canon) || CLIENT_CLAIMS.includes(canon);
+}
 
 /** Longest client request id kept (as x-client-request-id); longer ones are dropped. */
 const MAX_CLIENT_REQUEST_ID = 128;
@@ -122,7 +144,8 @@ export function upstreamHeaders(inbound: Headers, config: Config, ctx: UpstreamC
     if (HOP_BY_HOP.has(name) || named.has(name) || name === "expect" || name === "host") continue;
     if (WEBSOCKET_HANDSHAKE.has(name)) continue;
     if (name.startsWith("cf-")) continue; // Cloudflare's own, set again by the edge
-    if (reserved.has(name.includes("_") ? name.replace(/_/g, "-") : name)) continue;
+    const canon = name.includes("_") ? name.replace(/_/g, "-") : name;
+    if (reserved.has(canon) || CLIENT_CLAIM_FAMILIES.test(canon)) continue;
     if (name === "authorization" && isOurAuthorization(value, config.sources)) continue;
     out.set(name, value);
   }
