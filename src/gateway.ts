@@ -114,10 +114,22 @@ function tooManyFailures(c: Ctx, retryAfterSeconds: number): Response {
   });
 }
 
+/**
+ * Methods answered 405 at the edge, never forwarded: TRACE and TRACK echo the request
+ * (headers included) back (cross-site tracing), CONNECT would ask the origin for a tunnel.
+ * Compared case-insensitively: a server may read `trace` as TRACE.
+ */
+const EDGE_REFUSED_METHODS = new Set(["TRACE", "TRACK", "CONNECT"]);
+/** The Allow header of that 405 (RFC 9110 §15.5.6): what the gateway forwards. */
+export const FORWARDED_METHODS = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS";
+
 export async function gateway(c: Ctx): Promise<Response> {
   const config = c.get("config");
   const log = c.get("log");
   const req = c.req.raw;
+  if (EDGE_REFUSED_METHODS.has(req.method.toUpperCase())) {
+    return reject(c, "method_not_allowed", { detail: "Method Not Allowed", headers: { allow: FORWARDED_METHODS }, reason: "method_refused" });
+  }
   const url = requestUrlOf(req);
 
   // 1. Route policy, on the one normalized path that is also forwarded.

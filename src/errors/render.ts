@@ -57,6 +57,7 @@ const WERKZEUG: Record<number, string> = {
   401: "The server could not verify that you are authorized to access the URL requested.  You either supplied the wrong credentials (e.g. a bad password), or your browser doesn't understand how to supply the credentials required.",
   403: "You don't have the permission to access the requested resource. It is either read-protected or not readable by the server.",
   404: "The requested URL was not found on the server. If you entered the URL manually please check your spelling and try again.",
+  405: "The method is not allowed for the requested URL.",
   429: "This user has exceeded an allotted request count. Try again later.",
   500: "The server encountered an internal error and was unable to complete your request. Either the server is overloaded or there is an error in the application.",
   502: "The proxy server received an invalid response from an upstream server.",
