@@ -24,7 +24,7 @@ import { recordLastUsed } from "./keys/store";
 import { logLine } from "./log";
 import { forward, targetUrl } from "./proxy/forward";
 import type { Identity } from "./proxy/headers";
-import { upstreamHeaders } from "./proxy/headers";
+import { forwardedSearch, upstreamHeaders } from "./proxy/headers";
 import { normalizedPathOf, requestUrlOf } from "./routes/normalize";
 import { matchRoute } from "./routes/table";
 import { coveredHeaders, signatureHeader, SIGNATURE_HEADER } from "../verifier/index.js";
@@ -57,7 +57,8 @@ async function proxy(c: Ctx, url: URL, path: string, identity: Identity | null, 
     websocket,
     identity,
   });
-  const target = targetUrl(config.originBase, path, url.search);
+  // A keygate key in a query parameter never reaches the origin (headers: upstreamHeaders).
+  const target = targetUrl(config.originBase, path, forwardedSearch(url.search, config));
   if (config.signer) {
     // Signed over what the origin will receive: its path (base path included) and query.
     const sent = new URL(target);

@@ -11,12 +11,16 @@
  * proxy might honour after the gateway matched the route: X-Forwarded-*, X-Original-*,
  * X-Rewrite-*, X-Override-*, X-Envoy-*, *-Method-Override, Forwarded, Front-End-Https,
  * X-Real-IP and the other client-address headers (CLIENT_CLAIMS). The client's
- * x-request-id is never ours: a well-formed one is passed as x-client-request-id.
+ * x-request-id is never ours: a well-formed one is passed as x-client-request-id. A
+ * keygate key (KEY_PREFIX…) anywhere the profile does not read it — another header, an
+ * Authorization scheme it does not consume, a cookie pair, a query parameter — is removed
+ * (withoutStrayKey, forwardedSearch).
  *
  * Response (origin → client): only hop-by-hop headers are dropped.
  */
 import type { Config } from "../config";
 import { isOurAuthorization } from "../auth/credentials";
+import { CHECKSUM_LENGTH, RANDOM_LENGTH } from "../keys/format";
 import { SIGNATURE_HEADER } from "../../verifier/index.js";
 
 const HOP_BY_HOP = new Set([
@@ -147,7 +151,8 @@ export function upstreamHeaders(inbound: Headers, config: Config, ctx: UpstreamC
     const canon = name.includes("_") ? name.replace(/_/g, "-") : name;
     if (reserved.has(canon) || CLIENT_CLAIM_FAMILIES.test(canon)) continue;
     if (name === "authorization" && isOurAuthorization(value, config.sources)) continue;
-    out.set(name, value);
+    const forwarded = withoutStrayKey(name, value, strayKeyMatcher(config));
+    if (forwarded !== null) out.set(name, forwarded);
   }
   if (ctx.clientIp) out.set("x-forwarded-for", ctx.clientIp);
   out.set("x-forwarded-proto", ctx.proto);
@@ -161,6 +166,108 @@ export function upstreamHeaders(inbound: Headers, config: Config, ctx: UpstreamC
     out.set(config.headers.scopes, ctx.identity.scopes.join(","));
   }
   return out;
+}
+
+interface StrayKeyMatcher {
+  /** A value carrying a key with our prefix, as text. */
+  re: RegExp;
+  /** What base64 (and base64url) text of that prefix contains, at each byte alignment. */
+  b64: string[];
+}
+
+/** Per config: how to recognise our keys in a value (null: KEY_PREFIX is empty). */
+const strayKeyCache = new WeakMap<Config, StrayKeyMatcher | null>();
+
+/**
+ * The base64 characters fully determined by `prefix` when it starts at byte offset 0, 1
+ * or 2 of a 3-byte group: one of them appears in any base64 text that encodes it.
+ */
+function base64Signatures(prefix: string): string[] {
+  const sigs = new Set<string>();
+  for (let pad = 0; pad < 3; pad++) {
+    const enc = btoa("\0".repeat(pad) + prefix);
+    const first = Math.ceil((8 * pad) / 6);
+    const last = Math.floor((8 * (pad + prefix.length)) / 6); // exclusive
+    const sig = enc.slice(first, last);
+    if (sig.length > 0) {
+      sigs.add(sig);
+      sigs.add(sig.replace(/\+/g, "-").replace(/\//g, "_"));
+    }
+  }
+  return [...sigs];
+}
+
+function strayKeyMatcher(config: Config): StrayKeyMatcher | null {
+  let m = strayKeyCache.get(config);
+  if (m === undefined) {
+    // The prefix at the start of a token (not inside a word) followed by a key character,
+    // or anywhere when followed by a whole minted key's length of key characters.
+    // KEY_PREFIX is [A-Za-z0-9_-]* (config.ts): nothing in it needs escaping.
+    const p = config.keyPrefix;
+    m = p === "" ? null : { re: new RegExp(`(?:^|[^A-Za-z0-9])${p}[A-Za-z0-9]|${p}[A-Za-z0-9]{${RANDOM_LENGTH + CHECKSUM_LENGTH}}`), b64: base64Signatures(p) };
+    strayKeyCache.set(config, m);
+  }
+  return m;
+}
+
+const B64_RUN_RE = /[A-Za-z0-9+/_-]{6,}/g;
+
+/** Whether a value carries a key with our prefix, as text or base64(url) at any alignment. */
+function carriesKey(value: string, m: StrayKeyMatcher): boolean {
+  if (m.re.test(value)) return true;
+  if (!m.b64.some((sig) => value.includes(sig))) return false;
+  for (const [run] of value.matchAll(B64_RUN_RE)) {
+    const std = run.replace(/-/g, "+").replace(/_/g, "/");
+    for (let offset = 0; offset < 4; offset++) {
+      const part = std.slice(offset);
+      const usable = part.slice(0, part.length - (part.length % 4));
+      if (usable.length === 0) break;
+      try {
+        if (m.re.test(atob(usable))) return true;
+      } catch {
+        /* not base64 */
+      }
+    }
+  }
+  return false;
+}
+
+/**
+ * A keygate key (a value with KEY_PREFIX, as text or base64 as in Basic) sent where this
+ * profile does not read it — another header, an Authorization scheme the profile does not
+ * consume, a cookie — is removed before forwarding: it would reach the origin (its logs,
+ * its own auth) unverified. A cookie loses only the pairs that carry one. The headers the
+ * profile consumes are checked by credential extraction and always stripped.
+ * Returns the value to forward, or null to drop the header.
+ */
+function withoutStrayKey(name: string, value: string, m: StrayKeyMatcher | null): string | null {
+  if (m === null || !carriesKey(value, m)) return value;
+  if (name !== "cookie") return null;
+  const kept = value.split(";").filter((pair) => !carriesKey(pair.trim(), m));
+  return kept.length === 0 ? null : kept.map((p) => p.trim()).join("; ");
+}
+
+/**
+ * The query string to forward: `search` verbatim, minus the parameters whose value
+ * carries a keygate key (see withoutStrayKey). Other parameters keep their exact bytes.
+ */
+export function forwardedSearch(search: string, config: Config): string {
+  const m = strayKeyMatcher(config);
+  if (m === null || search.length <= 1) return search;
+  const parts = search.slice(1).split("&");
+  const kept = parts.filter((part) => {
+    const eq = part.indexOf("=");
+    if (eq < 0) return true;
+    let value: string;
+    try {
+      value = decodeURIComponent(part.slice(eq + 1).replace(/\+/g, " "));
+    } catch {
+      value = part.slice(eq + 1);
+    }
+    return !carriesKey(value, m);
+  });
+  if (kept.length === parts.length) return search;
+  return kept.length === 0 ? "" : "?" + kept.join("&");
 }
 
 /** The origin's headers minus hop-by-hop ones. */
