@@ -45,7 +45,21 @@ export function reject(c: Ctx, code: ErrorCode, opts?: ErrorOptions & { reason?:
   );
 }
 
-async function proxy(c: Ctx, url: URL, path: string, identity: Identity | null, extraHeaders?: Record<string, string>): Promise<Response> {
+/** An OPTIONS request with Access-Control-Request-Method: a CORS preflight (Fetch §4.8). */
+function isPreflight(req: Request): boolean {
+  return req.method === "OPTIONS" && req.headers.has("access-control-request-method");
+}
+
+interface ProxyOptions {
+  /** Response headers to add (the key's RateLimit headers). */
+  extraHeaders?: Record<string, string>;
+  /** A CORS preflight: forwarded without a body (it has none; a smuggled one is dropped). */
+  preflight?: boolean;
+  /** Forwarded without a verified key: Authorization and Cookie are dropped too. */
+  anonymous?: boolean;
+}
+
+async function proxy(c: Ctx, url: URL, path: string, identity: Identity | null, opts: ProxyOptions = {}): Promise<Response> {
   const config = c.get("config");
   const req = c.req.raw;
   const websocket = req.headers.get("upgrade")?.toLowerCase() === "websocket";
@@ -56,6 +70,8 @@ async function proxy(c: Ctx, url: URL, path: string, identity: Identity | null, 
     host: url.host,
     websocket,
     identity,
+    dropCredentials: opts.preflight === true && opts.anonymous === true,
+    noBody: opts.preflight === true,
   });
   // A keygate key in a query parameter never reaches the origin (headers: upstreamHeaders).
   const target = targetUrl(config.originBase, path, forwardedSearch(url.search, config));
@@ -78,7 +94,7 @@ async function proxy(c: Ctx, url: URL, path: string, identity: Identity | null, 
   const res = await forward(target, {
     method: req.method,
     headers,
-    body: req.body,
+    body: opts.preflight ? null : req.body,
     timeoutMs: config.upstreamTimeoutMs,
     idleTimeoutMs: config.upstreamIdleTimeoutMs,
     onIdleTimeout: () =>
@@ -87,7 +103,7 @@ async function proxy(c: Ctx, url: URL, path: string, identity: Identity | null, 
   if (res.status !== 101) {
     // Ours, always: the one id the logs, the origin's header and the signature carry.
     res.headers.set("x-request-id", c.get("requestId"));
-    for (const [name, value] of Object.entries(extraHeaders ?? {})) res.headers.set(name, value);
+    for (const [name, value] of Object.entries(opts.extraHeaders ?? {})) res.headers.set(name, value);
   }
   return res;
 }
@@ -138,18 +154,27 @@ export async function gateway(c: Ctx): Promise<Response> {
   if (!normalized.ok) return reject(c, "malformed_request", { detail: `Invalid path: ${normalized.reason}` });
   const path = normalized.path;
   log.path = path;
-  // Browsers send CORS preflights without credentials: let the origin answer them.
-  if (config.preflight === "forward" && req.method === "OPTIONS" && req.headers.has("access-control-request-method")) {
-    log.route = "(preflight)";
-    return proxy(c, url, path, null);
+  let route = matchRoute(config.routes, path, req.method);
+  const preflight = isPreflight(req);
+  if (preflight) {
+    // A CORS preflight is policed under the route of the method it announces when that
+    // route hides itself: a forwarded preflight would reveal what `hide` conceals.
+    const announced = req.headers.get("access-control-request-method")!.trim().toUpperCase();
+    const target = /^[A-Z]+$/.test(announced) ? matchRoute(config.routes, path, announced) : route;
+    if (target.hide) route = target;
+    // Browsers send preflights without credentials: unless the route hides itself, let
+    // the origin answer them — without any credential (dropped, never forwarded unchecked).
+    if (config.preflight === "forward" && !route.hide) {
+      log.route = "(preflight)";
+      return proxy(c, url, path, null, { preflight: true, anonymous: true });
+    }
   }
-  const route = matchRoute(config.routes, path, req.method);
   log.route = route.path;
 
   // 2. Credential extraction.
   const credential = extractCredential(req.headers, config.sources);
   if (credential.kind === "missing") {
-    if (route.auth === "public") return proxy(c, url, path, null);
+    if (route.auth === "public") return proxy(c, url, path, null, { preflight, anonymous: true });
     return reject(c, "missing_credential");
   }
   // A client over its failed-authentication budget is refused before any lookup,
@@ -202,7 +227,7 @@ export async function gateway(c: Ctx): Promise<Response> {
   }
 
   // 6. Forward with the trusted identity.
-  const res = await proxy(c, url, path, { keyId: record.id, org: decision.org, scopes: record.scopes }, limitHeaders);
+  const res = await proxy(c, url, path, { keyId: record.id, org: decision.org, scopes: record.scopes }, { extraHeaders: limitHeaders, preflight });
   if (res.status !== 101) warnOfSunset(res.headers, record, now, config.expiryWarningMs);
   return res;
 }

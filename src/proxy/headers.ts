@@ -115,6 +115,13 @@ export interface UpstreamContext {
   /** A WebSocket upgrade keeps its Upgrade header. */
   websocket: boolean;
   identity: Identity | null;
+  /**
+   * An unauthenticated CORS preflight: Authorization and Cookie are dropped too (a browser
+   * never sends credentials on one; whatever is there is unchecked).
+   */
+  dropCredentials?: boolean;
+  /** Forwarded without a body (a CORS preflight): its framing headers are dropped. */
+  noBody?: boolean;
 }
 
 /** Names (canonical form) dropped from every request: derived once per config. */
@@ -151,6 +158,8 @@ export function upstreamHeaders(inbound: Headers, config: Config, ctx: UpstreamC
     const canon = name.includes("_") ? name.replace(/_/g, "-") : name;
     if (reserved.has(canon) || CLIENT_CLAIM_FAMILIES.test(canon)) continue;
     if (name === "authorization" && isOurAuthorization(value, config.sources)) continue;
+    if (ctx.dropCredentials && (name === "authorization" || name === "cookie")) continue;
+    if (ctx.noBody && (name === "content-length" || name === "content-type" || name === "content-encoding")) continue;
     const forwarded = withoutStrayKey(name, value, strayKeyMatcher(config));
     if (forwarded !== null) out.set(name, forwarded);
   }
