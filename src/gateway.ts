@@ -13,7 +13,8 @@ import type { KeyRateOutcome } from "./abuse/key-rate-limiter";
 import { authorize } from "./auth/authorize";
 import { extractCredential } from "./auth/credentials";
 import { lastUsedThrottle } from "./auth/last-used";
-import { keyCache, verifyKey } from "./auth/verify";
+import { cachedValidVerdict, keyCache, verifyKey } from "./auth/verify";
+import type { Verdict } from "./auth/verify";
 import { clock } from "./clock";
 import type { ErrorCode } from "./errors/codes";
 import type { ErrorOptions } from "./errors/render";
@@ -177,25 +178,26 @@ export async function gateway(c: Ctx): Promise<Response> {
     if (route.auth === "public") return proxy(c, url, path, null, { preflight, anonymous: true });
     return reject(c, "missing_credential");
   }
-  // A client over its failed-authentication budget is refused before any lookup,
-  // whatever it presents (see abuse/auth-failures.ts).
+  // A client over its failed-authentication budget is refused before any lookup — unless
+  // it presents a key this isolate's cache already knows to be valid (no KV read): behind
+  // a shared address (NAT, an IPv6 /64), one client's guesses must not lock out the
+  // others (see abuse/auth-failures.ts).
   const client = clientKey(req.headers.get("cf-connecting-ip"));
-  if (client !== null) {
-    const wait = blockedFor(client, clock.now());
-    if (wait > 0) return tooManyFailures(c, wait);
-  }
-  if (credential.kind === "malformed") {
-    return refuseCredential(c, client, "malformed_credential", { detail: `Malformed credential: ${credential.reason}` });
-  }
-
-  // 3–5. Cheap rejection, lookup, record checks.
   const now = clock.now();
-  const verdict = await verifyKey(credential.key, {
-    kv: c.env.KEYS,
-    cache: keyCache(config.cache.maxEntries),
-    config,
-    now,
-  });
+  const cache = keyCache(config.cache.maxEntries);
+  const wait = client === null ? 0 : blockedFor(client, now);
+  let verdict: Verdict;
+  if (wait > 0) {
+    const known = credential.kind === "present" ? await cachedValidVerdict(credential.key, { cache, config, now }) : null;
+    if (known === null) return tooManyFailures(c, wait);
+    verdict = known;
+  } else {
+    if (credential.kind === "malformed") {
+      return refuseCredential(c, client, "malformed_credential", { detail: `Malformed credential: ${credential.reason}` });
+    }
+    // 3–5. Cheap rejection, lookup, record checks.
+    verdict = await verifyKey(credential.key, { kv: c.env.KEYS, cache, config, now });
+  }
   if (verdict.kind === "error") {
     logLine("error", "key store failure", { request_id: c.get("requestId"), cause: verdict.cause });
     return reject(c, "store_unavailable");

@@ -9,10 +9,14 @@
  *   `simple = { limit, period }`, period 10 or 60 s). Only failures call it, so valid
  *   traffic costs nothing. Its counters are per Cloudflare location and approximate.
  * - Refusing: once the binding says an IP is over its budget, that isolate answers every
- *   request from the IP that carries a credential — valid or not — with 429 for
- *   AUTH_FAILURE_BLOCK_SECONDS, before any lookup. Refusing only the failures would tell a
- *   guesser which of its guesses is valid (200 vs 429). Other isolates of the location
- *   refuse the IP at its next failure (the binding's count is shared there).
+ *   request from the IP that carries a credential with 429 for AUTH_FAILURE_BLOCK_SECONDS,
+ *   before any lookup (no KV read, so guessing costs nothing but a hash) — except a key
+ *   the isolate's cache already knows to be valid (a fresh positive entry, not revoked,
+ *   disabled or expired: auth/verify.ts cachedValidVerdict). A shared address (a
+ *   corporate NAT, an IPv6 /64) is not a lockout: one client's guesses do not stop the
+ *   others' keys that are in use. A guess never reaches KV, so a guesser learns nothing
+ *   but what holding a valid, recently used key already tells. Other isolates of the
+ *   location refuse the IP at its next failure (the binding's count is shared there).
  * - Never keyed by the key: one client's failures cannot lock a key out for other IPs,
  *   nor another IP out.
  */

@@ -84,3 +84,20 @@ export async function verifyKey(key: string, deps: VerifyDeps): Promise<Verdict>
   if (denial) return { kind: "denied", reason: denial, record, tier };
   return { kind: "valid", record, hash, tier };
 }
+
+/**
+ * For a client over its failed-authentication budget (abuse/auth-failures.ts): the verdict
+ * for a key this isolate's cache already knows to be valid — a fresh, positive entry whose
+ * record is not revoked, disabled or expired now — or null. Never reads KV, never uses a
+ * stale entry: a guess costs a hash and a map lookup, and learns nothing it could not
+ * learn by being the key's holder.
+ */
+export async function cachedValidVerdict(key: string, deps: Omit<VerifyDeps, "kv">): Promise<Verdict | null> {
+  const { config, cache, now } = deps;
+  if (classifyKey(key, config.keyPrefix) === "corrupt") return null;
+  const hash = await hashKey(key, config.pepper);
+  const hit = cache.lookup(hash, now);
+  if (hit.state !== "fresh" || hit.value === null) return null;
+  if (denialOf(hit.value, now) !== null) return null;
+  return { kind: "valid", record: hit.value, hash, tier: "memory" };
+}

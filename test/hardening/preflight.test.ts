@@ -60,7 +60,7 @@ describe("CORS preflights (issue 8, class 5)", () => {
 
   it("a preflight forwarded without a key drops every credential it carries, good or bad", async () => {
     const { key } = await mint();
-    for (const headers of [
+    const variants: Record<string, string>[] = [
       { "x-api-key": key },
       { "x-api-key": unknownKey() },
       { authorization: `Bearer ${key}` },
@@ -68,7 +68,8 @@ describe("CORS preflights (issue 8, class 5)", () => {
       { authorization: "Digest username=alice" },
       { authorization: "Bearer some.jwt.token" },
       { cookie: "session=abc" },
-    ]) {
+    ];
+    for (const headers of variants) {
       const { res, calls } = await through("/things", pre("POST", headers), makeEnv({ ROUTES }));
       expect(res.status).toBe(200);
       const seen = calls[0]!.headers;
