@@ -3,50 +3,74 @@
  * and forwarded to the origin, so no encoding trick can make the origin see a different
  * resource than the one the gateway authorized.
  *
- * Steps (RFC 3986 §6.2.2):
+ * Every character has exactly one form in the canonical path, so an encoded variant of a
+ * path is either that same path (matched and forwarded identically) or refused:
+ *
  * 1. `\` is a separator, as in the WHATWG URL parser that browsers and workerd use.
- * 2. Percent-encodings of unreserved characters are decoded (`%2e` → `.`, `%41` → `A`);
- *    every other encoding is kept, with uppercase hex.
- * 3. Encodings an origin could read as a separator or a terminator are refused:
- *    `%2F` (/), `%5C` (\), and control characters (`%00`–`%1F`, `%7F`). So is a malformed
- *    `%` escape. Servers disagree on these; refusing is the only answer that is safe for
- *    all of them. So are their double encodings (`%252e`, `%252F`, `%2500`, `%2525`…),
- *    checked on the result so `%25%32%65` is caught too: an origin (or a proxy in front
- *    of it) that decodes once more would read them as `.`, `/`, `\` or a control.
- * 4. Dot segments are removed (§5.2.4), `..` never climbs above the root, empty segments
+ * 2. Percent-encodings of printable ASCII that a server may decode with no change of
+ *    meaning are decoded to their literal form (RFC 3986 §6.2.2.2 for unreserved
+ *    characters; here also the sub-delimiters `!$&'()*+,=`, `:`, `@`, `[`, `]`, `|`),
+ *    since origins (nginx with a URI in proxy_pass, Tomcat, most frameworks) decode
+ *    them before routing: `%61dmin` and `admin`, `a%40b` and `a@b` are one path.
+ * 3. Characters the URL parser itself encodes (space, `"`, `<`, `>`, `^`, `` ` ``,
+ *    `{`, `}`) and non-ASCII bytes stay (or become) encoded, with upper-case hex.
+ * 4. Encoded delimiters are refused (400): `%2F` (/), `%5C` (\), `%3B` (;), `%3F` (?),
+ *    `%23` (#), `%25` (%, so every double encoding: `%252e`, `%252F`…), controls
+ *    (`%00`–`%1F`, `%7F`), a malformed `%` escape, overlong UTF-8 (`%C0%AE`, an old
+ *    decoder's `.`), and full-width or look-alike dots, slashes and backslashes
+ *    (`%EF%BC%8E`…) that a Unicode-normalizing origin would read as `.`, `/`, `\`.
+ *    An origin may decode each of these into a path delimiter or a different escape;
+ *    refusing is the only answer that is safe for all of them. (A *literal* `;` is
+ *    kept: path parameters, dropped for matching, see matchSegments.)
+ * 5. Dot segments are removed (§5.2.4), `..` never climbs above the root, empty segments
  *    (`//`) collapse. A segment that would be a dot segment once its `;parameters` are
  *    dropped (`..;`, the Tomcat traversal) is refused.
- * 5. A trailing slash is kept: origins may distinguish `/a` from `/a/`.
+ * 6. A trailing slash is kept: origins may distinguish `/a` from `/a/`.
  *
  * Normalizing a normalized path returns it unchanged (tested property).
  */
 
 export type Normalized = { ok: true; path: string } | { ok: false; reason: string };
 
-const UNRESERVED = /[A-Za-z0-9\-._~]/;
 const HEX2 = /^[0-9A-Fa-f]{2}$/;
-/** An encoded `%` followed by the encoding of a character refused or decoded above. */
-const DOUBLE_ENCODED = /%25(?:2e|2f|5c|25|[01][0-9a-f]|7f)/i;
+/** Printable ASCII the URL parser always percent-encodes in a path: kept (or made) encoded. */
+const ALWAYS_ENCODED = new Set([0x20, 0x22, 0x3c, 0x3e, 0x5e, 0x60, 0x7b, 0x7d]);
+/** Delimiters whose encoded form is refused: / \ ; ? # %. */
+const ENCODED_DELIMITERS: Record<number, string> = {
+  0x2f: "encoded slash or backslash in path",
+  0x5c: "encoded slash or backslash in path",
+  0x3b: "encoded delimiter (;) in path",
+  0x3f: "encoded delimiter (?) in path",
+  0x23: "encoded delimiter (#) in path",
+  0x25: "encoded percent sign (a double encoding) in path",
+};
+/**
+ * UTF-8 sequences a lax decoder reads as `.`, `/` or `\`: overlong forms (lead bytes C0,
+ * C1; E0 80–9F; F0 80–8F) and the full-width / small / one-dot-leader / division-slash
+ * look-alikes a Unicode-normalizing (NFKC) origin folds into them.
+ */
+const LOOKALIKE_UTF8 = /%C[01]|%E0%[89]|%F0%8|%EF%BC%8[EF]|%EF%BC%BC|%EF%B9%92|%EF%B9%A8|%E2%80%A4|%E2%88%95|%E2%88%96|%E2%81%84/i;
 
 function decodeSegment(segment: string): string | { error: string } {
-  if (!segment.includes("%")) return segment;
   let out = "";
   for (let i = 0; i < segment.length; i++) {
     const ch = segment[i]!;
+    const code = ch.charCodeAt(0);
     if (ch !== "%") {
-      out += ch;
+      // A literal the URL parser would have encoded (direct callers, tests): canonical form.
+      out += ALWAYS_ENCODED.has(code) ? `%${code.toString(16).toUpperCase()}` : ch;
       continue;
     }
     const hex = segment.slice(i + 1, i + 3);
     if (!HEX2.test(hex)) return { error: "malformed percent-encoding in path" };
-    const code = parseInt(hex, 16);
-    if (code === 0x2f || code === 0x5c) return { error: "encoded slash or backslash in path" };
-    if (code < 0x20 || code === 0x7f) return { error: "encoded control character in path" };
-    const decoded = String.fromCharCode(code);
-    out += code < 0x80 && UNRESERVED.test(decoded) ? decoded : `%${hex.toUpperCase()}`;
+    const byte = parseInt(hex, 16);
     i += 2;
+    const delimiter = ENCODED_DELIMITERS[byte];
+    if (delimiter !== undefined) return { error: delimiter };
+    if (byte < 0x20 || byte === 0x7f) return { error: "encoded control character in path" };
+    out += byte >= 0x80 || ALWAYS_ENCODED.has(byte) ? `%${hex.toUpperCase()}` : String.fromCharCode(byte);
   }
-  if (DOUBLE_ENCODED.test(out)) return { error: "double-encoded dot, slash, backslash, percent or control character in path" };
+  if (out.includes("%") && LOOKALIKE_UTF8.test(out)) return { error: "overlong or look-alike encoding of a dot, slash or backslash in path" };
   return out;
 }
 

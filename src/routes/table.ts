@@ -7,7 +7,7 @@
  * slash ignored.
  */
 import { SCOPE_RE } from "../keys/record";
-import { matchSegments } from "./normalize";
+import { matchSegments, normalizePath } from "./normalize";
 
 export interface Route {
   /** The pattern as configured, for logs. */
@@ -61,7 +61,12 @@ export function parseRoutes(value: unknown): Route[] {
     if (auth === "public" && scopes.length > 0) throw new Error(`${where}: a public route cannot require scopes`);
     const hide = e.hide ?? false;
     if (typeof hide !== "boolean") throw new Error(`${where}: "hide" must be true or false`);
-    const segments = matchSegments(e.path);
+    // The pattern in the canonical form requests are matched in (routes/normalize.ts):
+    // `/a%40b` and `/a@b` are one pattern, and one that requests could never match is refused.
+    if (e.path.split(/[/\\]/).some((seg) => seg === "." || seg === "..")) throw new Error(`${where}: "path" must not contain "." or ".." segments`);
+    const canonical = normalizePath(e.path);
+    if (!canonical.ok) throw new Error(`${where}: "path" ${canonical.reason}`);
+    const segments = matchSegments(canonical.path);
     const rest = segments[segments.length - 1] === "*" && e.path.endsWith("*");
     const upper = methods === null ? null : (methods as string[]).map((m) => m.toUpperCase());
     if (upper?.includes("GET") && !upper.includes("HEAD")) upper.push("HEAD");

@@ -21,7 +21,10 @@ describe("normalizePath", () => {
     ["/%61%62c", "/abc"],
     ["/a%7e%5f", "/a~_"],
     ["/a%20b/%c3%a9", "/a%20b/%C3%A9"],
-    ["/a/50%25off/%2541", "/a/50%25off/%2541"],
+    ["/a%40b/%3a%2C%2b%3D%26%21%24%27%28%29%2A", "/a@b/:,+=&!$'()*"],
+    ["/a%7C%5e%5B%5D^", "/a|%5E[]%5E"],
+    ['/a"b<c>d`e{f}', "/a%22b%3Cc%3Ed%60e%7Bf%7D"],
+    ["/a%22b%3c", "/a%22b%3C"],
     ["/a\\b\\..\\c", "/a/c"],
     ["/a/b/", "/a/b/"],
     ["/a/b/..", "/a"],
@@ -40,8 +43,17 @@ describe("normalizePath", () => {
     ["/a%zz", "malformed"],
     ["/a%2", "malformed"],
     ["/public/..;/admin", "dot segment"],
-    ["/a/%252e%252e/b", "double-encoded"],
-    ["/a/%252F", "double-encoded"],
+    ["/a/%252e%252e/b", "encoded percent"],
+    ["/a/%252F", "encoded percent"],
+    ["/a/50%25off", "encoded percent"],
+    ["/public/..%3B/admin", "encoded delimiter (;)"],
+    ["/admin%3bx", "encoded delimiter (;)"],
+    ["/admin%3Fx", "encoded delimiter (?)"],
+    ["/admin%23x", "encoded delimiter (#)"],
+    ["/a/%c0%ae%c0%ae/b", "overlong or look-alike"],
+    ["/a/%e0%80%ae", "overlong or look-alike"],
+    ["/a/%ef%bc%8e%ef%bc%8e/b", "overlong or look-alike"],
+    ["/a/%ef%bc%8f", "overlong or look-alike"],
     ["/public/.;x/admin", "dot segment"],
     ["/a b", "invalid character"],
     ["/é", "invalid character"],
@@ -52,7 +64,7 @@ describe("normalizePath", () => {
   });
 
   it("is idempotent on every example", () => {
-    for (const p of ["/a//b/./c/../d/", "/%7Euser/%41", "/x/%2541/y", "/a;b/c;d=1/"]) {
+    for (const p of ["/a//b/./c/../d/", "/%7Euser/%41", "/x/%40%3A/y", '/a"b', "/a;b/c;d=1/", "/%E9/%C3%A9"]) {
       const once = ok(p);
       expect(ok(once)).toBe(once);
     }
