@@ -1,5 +1,7 @@
 /**
- * The route table (ROUTES): first match wins, an unmatched path needs a key.
+ * The route table (ROUTES): first match wins, an unmatched path needs a key. A table in
+ * which an earlier route takes requests from a later, more specific one with a different
+ * policy is refused at start (checkShadowing): first match is then always most specific.
  *
  * Patterns: literal segments; `:name` or `*` for exactly one segment; a final `*` for
  * any rest, including none (`/api/v1/samples/*` matches `/api/v1/samples` and everything
@@ -39,7 +41,7 @@ const METHOD_RE = /^[A-Z]+$/;
 /** Parse and validate ROUTES. Throws an Error whose message names the bad entry and field. */
 export function parseRoutes(value: unknown): Route[] {
   if (!Array.isArray(value)) throw new Error("must be a JSON array of route objects");
-  return value.map((entry, i) => {
+  const routes = value.map((entry, i): Route => {
     const where = `entry ${i}`;
     if (typeof entry !== "object" || entry === null || Array.isArray(entry)) throw new Error(`${where}: must be an object`);
     const e = entry as Record<string, unknown>;
@@ -80,6 +82,93 @@ export function parseRoutes(value: unknown): Route[] {
       rest,
     };
   });
+  checkShadowing(routes);
+  return routes;
+}
+
+const isWildcard = (seg: string) => seg === "*" || seg.startsWith(":");
+
+/** Whether some path matches both patterns. */
+function pathsOverlap(a: Route, b: Route): boolean {
+  if (!a.rest && !b.rest && a.segments.length !== b.segments.length) return false;
+  if (a.rest && !b.rest && b.segments.length < a.segments.length) return false;
+  if (!a.rest && b.rest && a.segments.length < b.segments.length) return false;
+  const n = Math.min(a.segments.length, b.segments.length);
+  for (let i = 0; i < n; i++) {
+    const x = a.segments[i]!;
+    const y = b.segments[i]!;
+    if (!isWildcard(x) && !isWildcard(y) && x !== y) return false;
+  }
+  return true;
+}
+
+/** Whether every path `a` matches, `b` matches too. */
+function pathWithin(a: Route, b: Route): boolean {
+  if (b.rest ? a.segments.length < b.segments.length : a.rest || a.segments.length !== b.segments.length) return false;
+  for (let i = 0; i < b.segments.length; i++) {
+    const x = a.segments[i]!;
+    const y = b.segments[i]!;
+    if (!isWildcard(y) && (isWildcard(x) || x !== y)) return false;
+  }
+  return true;
+}
+
+function methodsOverlap(a: Route, b: Route): boolean {
+  return a.methods === null || b.methods === null || a.methods.some((m) => b.methods!.includes(m));
+}
+
+function methodsWithin(a: Route, b: Route): boolean {
+  return b.methods === null || (a.methods !== null && a.methods.every((m) => b.methods!.includes(m)));
+}
+
+function samePolicy(a: Route, b: Route): boolean {
+  return a.auth === b.auth && a.hide === b.hide && a.scopes.length === b.scopes.length && a.scopes.every((s) => b.scopes.includes(s));
+}
+
+/** A request both routes match, for the error message. */
+function sharedRequest(a: Route, b: Route): string {
+  const longer = a.segments.length >= b.segments.length ? a : b;
+  const shorter = longer === a ? b : a;
+  const segs = longer.segments.map((seg, i) => {
+    const other = shorter.segments[i];
+    if (!isWildcard(seg)) return seg;
+    return other !== undefined && !isWildcard(other) ? other : "x";
+  });
+  const method = a.methods === null ? (b.methods?.[0] ?? "GET") : b.methods === null ? a.methods[0]! : a.methods.find((m) => b.methods!.includes(m))!;
+  return `${method} /${segs.join("/")}`;
+}
+
+function describeRoute(r: Route): string {
+  const methods = r.methods === null ? "any method" : r.methods.filter((m) => m !== "HEAD" || !r.methods!.includes("GET")).join(",");
+  const policy = r.auth === "public" ? "public" : r.scopes.length ? `scopes ${r.scopes.join(",")}` : "key";
+  return `"${r.path}" (${methods}, ${policy}${r.hide ? ", hide" : ""})`;
+}
+
+/**
+ * First match wins, so an earlier route that takes some of a later route's requests
+ * decides them. That is meant when the earlier one is more specific (an exception before
+ * a catch-all: `/health` before `/*`). When it is not — a broader or equally broad route
+ * with a different policy listed first — the later route is unreachable for those
+ * requests, and a restriction the table seems to state silently does not apply. Such a
+ * table is refused at start (fail closed: every request 500 until it is fixed), naming
+ * both routes. More specific: a strictly narrower set of paths, or the same paths and
+ * strictly fewer methods. Overlaps between routes with the same policy are harmless.
+ */
+export function checkShadowing(routes: Route[]): void {
+  for (let i = 0; i < routes.length; i++) {
+    for (let j = i + 1; j < routes.length; j++) {
+      const a = routes[i]!;
+      const b = routes[j]!;
+      if (samePolicy(a, b) || !pathsOverlap(a, b) || !methodsOverlap(a, b)) continue;
+      const narrowerPaths = pathWithin(a, b) && !pathWithin(b, a);
+      const samePathsFewerMethods = pathWithin(a, b) && pathWithin(b, a) && methodsWithin(a, b) && !methodsWithin(b, a);
+      if (narrowerPaths || samePathsFewerMethods) continue;
+      throw new Error(
+        `entry ${i} ${describeRoute(a)} is listed before entry ${j} ${describeRoute(b)} and takes some of its requests ` +
+          `(e.g. ${sharedRequest(a, b)}), so entry ${j} would never apply to them: list the more specific route first`,
+      );
+    }
+  }
 }
 
 function matches(route: Route, segments: string[]): boolean {

@@ -19,11 +19,12 @@ describe("parseRoutes", () => {
 });
 
 describe("matchRoute", () => {
+  // The README's example: the more specific route first.
   const routes = parseRoutes([
     { path: "/health", auth: "public" },
+    { path: "/api/v1/samples/:id/private", scopes: ["samples"], hide: true },
     { path: "/api/v1/samples/*", methods: ["GET"], auth: "public" },
     { path: "/api/v1/admin/*", scopes: ["admin"] },
-    { path: "/api/v1/samples/:id/private", scopes: ["samples"], hide: true },
     { path: "/files/*/meta", scopes: ["files"] },
   ]);
   const m = (path: string, method = "GET") => matchRoute(routes, path, method).path;
@@ -31,12 +32,13 @@ describe("matchRoute", () => {
   it("first match wins; a final * matches the rest, including nothing", () => {
     expect(m("/health")).toBe("/health");
     expect(m("/api/v1/samples")).toBe("/api/v1/samples/*");
-    expect(m("/api/v1/samples/abc/private")).toBe("/api/v1/samples/*"); // listed first
+    expect(m("/api/v1/samples/abc/private")).toBe("/api/v1/samples/:id/private");
     expect(m("/api/v1/admin/users/1", "DELETE")).toBe("/api/v1/admin/*");
   });
 
   it("methods restrict a route; GET implies HEAD", () => {
     expect(m("/api/v1/samples/x", "HEAD")).toBe("/api/v1/samples/*");
+    expect(m("/api/v1/samples/abc/private", "HEAD")).toBe("/api/v1/samples/:id/private");
     expect(m("/api/v1/samples/abc/private", "POST")).toBe("/api/v1/samples/:id/private");
     expect(m("/api/v1/samples/x", "POST")).toBe(DEFAULT_ROUTE.path);
   });
@@ -56,5 +58,54 @@ describe("matchRoute", () => {
     expect(matchRoute(routes, "/other", "GET")).toBe(DEFAULT_ROUTE);
     expect(DEFAULT_ROUTE.auth).toBe("key");
     expect(matchRoute([], "/anything", "GET")).toBe(DEFAULT_ROUTE);
+  });
+});
+
+describe("route tables that shadow themselves (issue 8, class 2)", () => {
+  it.each([
+    // The README's old example: the public GET catch-all took GET /…/private.
+    [
+      [
+        { path: "/api/v1/samples/*", methods: ["GET"], auth: "public" },
+        { path: "/api/v1/samples/:id/private", scopes: ["samples"], hide: true },
+      ],
+      'entry 0 "/api/v1/samples/*" (GET, public) is listed before entry 1 "/api/v1/samples/:id/private" (any method, scopes samples, hide) and takes some of its requests (e.g. GET /api/v1/samples/x/private)',
+    ],
+    [[{ path: "/api/*", auth: "public" }, { path: "/api/admin", scopes: ["admin"] }], 'entry 0 "/api/*"'],
+    [[{ path: "/*", auth: "key" }, { path: "/health", auth: "public" }], 'entry 1 "/health"'],
+    [[{ path: "/a/:id", auth: "public" }, { path: "/a/:x", scopes: ["x"] }], "never apply"],
+    [[{ path: "/a/*", auth: "public" }, { path: "/a/:id", scopes: ["x"] }], "never apply"],
+    [[{ path: "/a/x", auth: "public" }, { path: "/A/x/", scopes: ["x"] }], "never apply"],
+    [[{ path: "/a/:id/b", auth: "public" }, { path: "/a/c/:id", scopes: ["x"] }], "e.g. GET /a/c/b"],
+    [[{ path: "/a", methods: ["GET", "POST"], auth: "public" }, { path: "/a", methods: ["POST"], scopes: ["w"] }], "e.g. POST /a"],
+    [[{ path: "/a/*", scopes: ["a"] }, { path: "/a/b", scopes: ["a"], hide: true }], "hide"],
+    [[{ path: "/a/*", scopes: ["a"] }, { path: "/a/b", scopes: ["a", "b"] }], "scopes a,b"],
+    [[{ path: "/x/*" }, { path: "/x/%41", scopes: ["a"] }], "never apply"],
+  ])("refuses %j", (table, message) => {
+    expect(() => parseRoutes(table)).toThrow(message);
+  });
+
+  it.each([
+    // An exception before a catch-all: the earlier route is the more specific one.
+    [{ path: "/health", auth: "public" }, { path: "/*" }],
+    [{ path: "/api/v1/samples/:id/private", scopes: ["s"], hide: true }, { path: "/api/v1/samples/*", methods: ["GET"], auth: "public" }],
+    [{ path: "/a", methods: ["GET"], auth: "public" }, { path: "/a" }],
+    [{ path: "/a/b/*", scopes: ["x"] }, { path: "/a/*", auth: "public" }],
+    // Overlapping routes with the same policy, disjoint routes, disjoint methods.
+    [{ path: "/a/*", scopes: ["x"] }, { path: "/*/b", scopes: ["x"] }],
+    [{ path: "/a/*", auth: "public" }, { path: "/b/*", scopes: ["x"] }],
+    [{ path: "/a", methods: ["GET"], auth: "public" }, { path: "/a", methods: ["POST"], scopes: ["w"] }],
+  ])("accepts %j then %j", (a, b) => {
+    expect(parseRoutes([a, b])).toHaveLength(2);
+  });
+
+  it("so first match is most specific: every accepted table agrees with its reverse wherever both are accepted", () => {
+    const table = [
+      { path: "/api/v1/samples/:id/private", scopes: ["s"], hide: true },
+      { path: "/api/v1/samples/*", methods: ["GET"], auth: "public" },
+      { path: "/*" },
+    ];
+    expect(() => parseRoutes([...table].reverse())).toThrow(/list the more specific route first/);
+    expect(matchRoute(parseRoutes(table), "/api/v1/samples/1/private", "GET").path).toBe("/api/v1/samples/:id/private");
   });
 });
