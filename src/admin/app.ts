@@ -23,6 +23,7 @@ import type { Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import { validator } from "hono/validator";
+import { blockedFor, clientKey, recordFailure } from "../abuse/auth-failures";
 import type { AppEnv } from "../app-env";
 import { keyCache } from "../auth/verify";
 import { clock } from "../clock";
@@ -47,6 +48,14 @@ const MAX_BODY_BYTES = 16 * 1024;
 function problem(c: Ctx, code: ErrorCode, opts: ErrorOptions & { challenge?: string } = {}): Response {
   c.get("log").reason = code;
   return renderError({ errorFormat: "problem", missingStatus: 401, challenge: opts.challenge ?? "", requestId: c.get("requestId") }, code, opts);
+}
+
+function tooManyAdminFailures(c: Ctx, retryAfterSeconds: number): Response {
+  c.get("log").outcome = "rejected";
+  return problem(c, "rate_limited", {
+    detail: "Too many failed authentication attempts from this address; retry later.",
+    headers: { "retry-after": String(retryAfterSeconds) },
+  });
 }
 
 function invalid(c: Ctx, errors: FieldError[]): Response {
@@ -129,7 +138,19 @@ admin.use(async function adminGate(c, next) {
   // Off: answer like a path that does not exist, in the profile's shape; never forwarded.
   if (config.admin.token === null) return reject(c, "not_found", { reason: "admin_disabled" });
   log.outcome = "admin";
+  // Wrong admin tokens count against the same per-IP failed-authentication budget as
+  // wrong API keys (abuse/auth-failures.ts). An address over it is refused before the
+  // token is compared at all, so it cannot go on guessing at the edge's speed.
+  const client = clientKey(c.req.header("cf-connecting-ip") ?? null);
+  const blocked = client === null ? 0 : blockedFor(client, clock.now());
+  if (blocked > 0) return tooManyAdminFailures(c, blocked);
   const auth = await checkAdminToken(c.req.header("authorization") ?? null, config.admin.token);
+  if (auth === "invalid" && client !== null) {
+    const wait = await recordFailure(c.env.AUTH_FAILURE_LIMITER, client, clock.now(), config.authFailureBlockSeconds, (message) =>
+      logLine("error", "auth failure limiter unavailable", { request_id: c.get("requestId"), cause: message }),
+    );
+    if (wait > 0) return tooManyAdminFailures(c, wait);
+  }
   if (auth !== "ok") return problem(c, "admin_unauthorized", { challenge: adminChallenge(auth) });
   c.set("adminActor", await adminActor(config.admin.token));
   await next();

@@ -29,6 +29,13 @@ export type Validated<T> = { ok: true; value: T } | { ok: false; errors: FieldEr
 
 const MAX_NAME_LENGTH = 200;
 const MAX_META_ENTRIES = 20;
+const MAX_META_KEY_LENGTH = 64;
+const MAX_META_VALUE_LENGTH = 200;
+const MAX_ORGS = 50;
+const MAX_SCOPES = 100;
+const MAX_DATE_LENGTH = 64;
+/** Longest field name echoed back in an error (the name of an unknown field is the client's). */
+const MAX_ECHOED_FIELD = 64;
 /** Longest rotation grace: 30 days. Longer overlaps defeat the point of rotating. */
 export const MAX_GRACE_SECONDS = 30 * 86_400;
 export const DEFAULT_PAGE_SIZE = 100;
@@ -40,8 +47,14 @@ function asBody(input: unknown): Body | FieldError[] {
   return input as Body;
 }
 
+/** A client-chosen name, bounded and printable, for an error message. */
+function echoed(name: string): string {
+  const clean = name.replace(/[^\x20-\x7e]/g, "?");
+  return clean.length > MAX_ECHOED_FIELD ? clean.slice(0, MAX_ECHOED_FIELD) + "…" : clean;
+}
+
 function unknownFields(o: Body, known: string[], errors: FieldError[]): void {
-  for (const k of Object.keys(o)) if (!known.includes(k)) errors.push({ field: k, message: "unknown field" });
+  for (const k of Object.keys(o)) if (!known.includes(k)) errors.push({ field: echoed(k), message: "unknown field" });
 }
 
 function checkName(v: unknown, errors: FieldError[]): v is string {
@@ -53,8 +66,8 @@ function checkName(v: unknown, errors: FieldError[]): v is string {
 }
 
 function checkOrgs(v: unknown, errors: FieldError[]): v is string[] {
-  if (!Array.isArray(v) || v.length === 0 || !v.every((s) => typeof s === "string" && ORG_RE.test(s))) {
-    errors.push({ field: "orgs", message: "must be a non-empty array of org slugs ([A-Za-z0-9][A-Za-z0-9._-]*, ≤ 128)" });
+  if (!Array.isArray(v) || v.length === 0 || v.length > MAX_ORGS || !v.every((s) => typeof s === "string" && ORG_RE.test(s))) {
+    errors.push({ field: "orgs", message: `must be a non-empty array of at most ${MAX_ORGS} org slugs ([A-Za-z0-9][A-Za-z0-9._-]*, ≤ 128 characters each)` });
     return false;
   }
   if (new Set(v).size !== v.length) {
@@ -65,21 +78,55 @@ function checkOrgs(v: unknown, errors: FieldError[]): v is string[] {
 }
 
 function checkScopes(v: unknown, errors: FieldError[]): v is string[] {
-  if (!Array.isArray(v) || !v.every((s) => typeof s === "string" && SCOPE_RE.test(s))) {
-    errors.push({ field: "scopes", message: "must be an array of scopes ([A-Za-z0-9][A-Za-z0-9:._*-]*, ≤ 128)" });
+  if (!Array.isArray(v) || v.length > MAX_SCOPES || !v.every((s) => typeof s === "string" && SCOPE_RE.test(s))) {
+    errors.push({ field: "scopes", message: `must be an array of at most ${MAX_SCOPES} scopes ([A-Za-z0-9][A-Za-z0-9:._*-]*, ≤ 128 characters each)` });
     return false;
   }
   return true;
 }
 
-/** An ISO 8601 date-time or null; `future` refuses instants at or before `now`. */
+/**
+ * RFC 3339 date-time (the ISO 8601 profile every client library writes):
+ * `YYYY-MM-DDThh:mm[:ss[.fraction]]` and `Z` or `±hh:mm`. Returns epoch milliseconds, or
+ * null when it is not one or names an impossible instant: month 13, `2099-02-31`,
+ * `2100-02-29`, hour 24, second 60, offset `+24:00`. Date.parse would silently move those
+ * (2099-02-31 → 2099-03-03), so every field is checked against the calendar first.
+ */
+export function parseDateTime(v: string): number | null {
+  const m = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(?:([Zz])|([+-])(\d{2}):(\d{2}))$/.exec(v);
+  if (!m) return null;
+  const [year, month, day, hour, minute] = [m[1], m[2], m[3], m[4], m[5]].map(Number) as [number, number, number, number, number];
+  const second = m[6] === undefined ? 0 : Number(m[6]);
+  const ms = m[7] === undefined ? 0 : Number(m[7].slice(0, 3).padEnd(3, "0"));
+  if (month < 1 || month > 12 || day < 1 || hour > 23 || minute > 59 || second > 59) return null;
+  const daysInMonth = new Date(Date.UTC(year, month, 0)).getUTCDate();
+  if (day > daysInMonth) return null;
+  let offsetMinutes = 0;
+  if (m[8] === undefined) {
+    const oh = Number(m[10]);
+    const om = Number(m[11]);
+    if (oh > 23 || om > 59) return null;
+    offsetMinutes = (m[9] === "-" ? -1 : 1) * (oh * 60 + om);
+  }
+  const utc = new Date(0);
+  utc.setUTCFullYear(year, month - 1, day); // years 0–99 too (Date.UTC would read them as 19xx)
+  utc.setUTCHours(hour, minute, second, ms);
+  const at = utc.getTime() - offsetMinutes * 60_000;
+  return Number.isFinite(at) && Math.abs(at) <= 8.64e15 ? at : null;
+}
+
+/** An RFC 3339 date-time or null; `future` refuses instants at or before `now`. */
 function checkExpiry(v: unknown, now: number, future: boolean, errors: FieldError[]): v is string | null {
   if (v === null) return true;
-  if (typeof v !== "string" || !/^\d{4}-\d\d-\d\dT/.test(v) || Number.isNaN(Date.parse(v))) {
-    errors.push({ field: "expires_at", message: "must be an ISO 8601 date-time (e.g. 2027-01-01T00:00:00Z) or null" });
+  const at = typeof v === "string" && v.length <= MAX_DATE_LENGTH ? parseDateTime(v) : null;
+  if (at === null) {
+    errors.push({
+      field: "expires_at",
+      message: "must be a real calendar date-time in RFC 3339 / ISO 8601 form with a zone (e.g. 2027-01-01T00:00:00Z or 2027-01-01T02:00:00+02:00), or null",
+    });
     return false;
   }
-  if (future && Date.parse(v) <= now) {
+  if (future && at <= now) {
     errors.push({ field: "expires_at", message: "must be in the future" });
     return false;
   }
@@ -96,18 +143,28 @@ function checkRateLimit(v: unknown, errors: FieldError[]): v is RateLimit | null
   return false;
 }
 
+/** `meta`: at most 20 entries; keys 1–64 and values ≤ 200 printable characters. */
 function checkMeta(v: unknown, errors: FieldError[]): v is Record<string, string> {
-  if (
-    typeof v !== "object" ||
-    v === null ||
-    Array.isArray(v) ||
-    Object.keys(v).length > MAX_META_ENTRIES ||
-    !Object.values(v).every((x) => typeof x === "string" && x.length <= MAX_NAME_LENGTH)
-  ) {
+  if (typeof v !== "object" || v === null || Array.isArray(v)) {
     errors.push({ field: "meta", message: `must be an object of at most ${MAX_META_ENTRIES} string values` });
     return false;
   }
-  return true;
+  const entries = Object.entries(v);
+  if (entries.length > MAX_META_ENTRIES) {
+    errors.push({ field: "meta", message: `must have at most ${MAX_META_ENTRIES} entries (got ${entries.length})` });
+    return false;
+  }
+  let ok = true;
+  for (const [k, x] of entries) {
+    if (k.length === 0 || k.length > MAX_META_KEY_LENGTH || /[\x00-\x1f\x7f]/.test(k)) {
+      errors.push({ field: "meta", message: `keys must be 1–${MAX_META_KEY_LENGTH} printable characters (got "${echoed(k)}", ${k.length} characters)` });
+      ok = false;
+    } else if (typeof x !== "string" || x.length > MAX_META_VALUE_LENGTH || /[\x00-\x1f\x7f]/.test(x)) {
+      errors.push({ field: "meta", message: `values must be strings of at most ${MAX_META_VALUE_LENGTH} printable characters (not the value of "${echoed(k)}")` });
+      ok = false;
+    }
+  }
+  return ok;
 }
 
 /**
@@ -158,7 +215,7 @@ export function validateNewKey(input: unknown, now: number, extraFields: string[
       name: name as string,
       orgs: o.orgs as string[],
       scopes: [...new Set(scopes as string[])],
-      expires_at: expires === null ? null : new Date(expires as string).toISOString(),
+      expires_at: expires === null ? null : new Date(parseDateTime(expires as string)!).toISOString(),
       ...(o.meta ? { meta: o.meta as Record<string, string> } : {}),
       ...(rateLimit ? { rate_limit: rateLimit as RateLimit } : {}),
     },
@@ -196,7 +253,7 @@ export function validateKeyPatch(input: unknown, now: number, current: Pick<KeyR
   if (o.orgs !== undefined && checkOrgs(o.orgs, errors)) patch.orgs = o.orgs;
   if (o.scopes !== undefined && checkScopes(o.scopes, errors)) patch.scopes = [...new Set(o.scopes)];
   if (o.expires_at !== undefined && checkExpiry(o.expires_at, now, false, errors)) {
-    patch.expires_at = o.expires_at === null ? null : new Date(o.expires_at).toISOString();
+    patch.expires_at = o.expires_at === null ? null : new Date(parseDateTime(o.expires_at)!).toISOString();
   }
   if (o.enabled !== undefined) {
     if (typeof o.enabled !== "boolean") errors.push({ field: "enabled", message: "must be true or false" });

@@ -1,0 +1,171 @@
+/**
+ * Issue 8, class 8: admin API abuse and input. Wrong admin tokens count against the
+ * per-IP failed-authentication budget (429 + Retry-After once over); impossible calendar
+ * dates are 400, never silently moved; every admin field has a size limit, `meta` keys
+ * and values included — each refusal a problem-details 400 naming the field.
+ */
+import { fc, test } from "@fast-check/vitest";
+import { beforeEach, describe, expect, it } from "vitest";
+import { parseDateTime } from "../../src/keys/issue";
+import { api, createViaApi, TOKEN, uniqueOrg } from "../admin/support";
+
+/** wrangler.toml: AUTH_FAILURE_LIMITER simple = { limit = 30, period = 60 }. */
+const FAILURE_BUDGET = 30;
+let ipCounter = 0;
+/** A fresh shared-address-space (RFC 6598) address per test: the binding's counters outlive tests. */
+const freshIp = () => `100.${64 + Math.floor(Math.random() * 60)}.${Math.floor(Math.random() * 250)}.${(ipCounter++ % 250) + 1}`;
+
+async function awayFromWindowEdge(): Promise<void> {
+  const left = 60_000 - (Date.now() % 60_000);
+  if (left < 5_000) await new Promise((r) => setTimeout(r, left + 100));
+}
+
+const WRONG = "wrong-admin-token-0123456789abcdef0123456789";
+
+describe("admin API: wrong tokens count against the per-IP failure budget (issue 8, class 8)", () => {
+  beforeEach(awayFromWindowEdge);
+
+  it("30 wrong tokens from one address are 401; the next is 429 with Retry-After, even with the right token; other addresses are unaffected", async () => {
+    const ip = freshIp();
+    for (let i = 0; i < FAILURE_BUDGET; i++) {
+      const { res } = await api("GET", "/_keygate/audit", { token: WRONG, headers: { "cf-connecting-ip": ip } });
+      expect(res.status, `attempt ${i + 1}`).toBe(401);
+    }
+    const over = await api("GET", "/_keygate/audit", { token: WRONG, headers: { "cf-connecting-ip": ip } });
+    expect(over.res.status).toBe(429);
+    expect(over.res.headers.get("content-type")).toBe("application/problem+json");
+    expect(over.res.headers.get("retry-after")).toBe("60");
+    expect(over.json).toMatchObject({ status: 429, code: "rate_limited" });
+    // Refused before the token is compared: no oracle for the right one.
+    expect((await api("GET", "/_keygate/audit", { token: TOKEN, headers: { "cf-connecting-ip": ip } })).res.status).toBe(429);
+    expect((await api("GET", "/_keygate/audit", { token: TOKEN, headers: { "cf-connecting-ip": freshIp() } })).res.status).toBe(200);
+  });
+
+  it("the budget is shared with the gateway's: wrong API keys then wrong admin tokens", async () => {
+    const ip = freshIp();
+    for (let i = 0; i < FAILURE_BUDGET; i++) {
+      const { res } = await api("GET", "/v1/things", { token: null, headers: { "x-api-key": `nope-${crypto.randomUUID()}`, "cf-connecting-ip": ip } });
+      expect(res.status).toBe(401);
+    }
+    const admin = await api("GET", "/_keygate/audit", { token: WRONG, headers: { "cf-connecting-ip": ip } });
+    expect(admin.res.status).toBe(429);
+  });
+
+  it("a request without any token is not a guess: it is 401 and not counted", async () => {
+    const ip = freshIp();
+    for (let i = 0; i < FAILURE_BUDGET + 5; i++) {
+      const { res } = await api("GET", "/_keygate/audit", { token: null, headers: { "cf-connecting-ip": ip } });
+      expect(res.status).toBe(401);
+    }
+    expect((await api("GET", "/_keygate/audit", { headers: { "cf-connecting-ip": ip } })).res.status).toBe(200);
+  });
+});
+
+describe("admin API: impossible calendar dates are 400 (issue 8, class 8)", () => {
+  const BAD = [
+    "2099-02-31T00:00:00Z",
+    "2099-02-29T00:00:00Z",
+    "2100-02-29T00:00:00Z",
+    "2099-04-31T00:00:00Z",
+    "2099-13-01T00:00:00Z",
+    "2099-00-10T00:00:00Z",
+    "2099-01-00T00:00:00Z",
+    "2099-01-01T24:00:00Z",
+    "2099-01-01T23:60:00Z",
+    "2099-01-01T23:59:60Z",
+    "2099-01-01T00:00:00+24:00",
+    "2099-01-01T00:00:00+05:60",
+    "2099-01-01T00:00:00",
+    "2099-01-01",
+    "2099-1-01T00:00:00Z",
+    " 2099-01-01T00:00:00Z",
+    "2099-01-01T00:00:00Z" + " ".repeat(100),
+  ];
+
+  it.each(BAD)("POST and PATCH expires_at %j: 400 naming expires_at, nothing stored", async (value) => {
+    const org = uniqueOrg();
+    const created = await api("POST", "/_keygate/keys", { body: { orgs: [org], expires_at: value } });
+    expect(created.res.status).toBe(400);
+    expect(created.json.errors).toEqual([{ field: "expires_at", message: expect.stringContaining("real calendar date-time") }]);
+    expect((await api("GET", `/_keygate/keys?org=${org}`)).json.keys).toEqual([]);
+    const key = await createViaApi();
+    const patched = await api("PATCH", `/_keygate/keys/${key.id}`, { body: { expires_at: value } });
+    expect(patched.res.status).toBe(400);
+    expect(patched.json.errors[0].field).toBe("expires_at");
+    expect((await api("GET", `/_keygate/keys/${key.id}`)).json.expires_at).toBeNull();
+  });
+
+  it.each([
+    ["2096-02-29T00:00:00Z", "2096-02-29T00:00:00.000Z"],
+    ["2099-12-31T23:59:59.999Z", "2099-12-31T23:59:59.999Z"],
+    ["2098-06-01T12:00:00+02:00", "2098-06-01T10:00:00.000Z"],
+    ["2098-06-01t12:00z", "2098-06-01T12:00:00.000Z"],
+    ["2098-01-01T00:30:00-00:45", "2098-01-01T01:15:00.000Z"],
+  ])("a real date-time %j is stored as %j", async (value, stored) => {
+    const key = await createViaApi({ expires_at: value });
+    expect(key.expires_at).toBe(stored);
+  });
+
+  test.prop([fc.date({ min: new Date("0001-01-01T00:00:00Z"), max: new Date("9999-12-31T23:59:59Z"), noInvalidDate: true })])(
+    "property: every real instant's ISO string parses to itself",
+    (d) => {
+      expect(parseDateTime(d.toISOString())).toBe(d.getTime());
+    },
+  );
+
+  test.prop([fc.integer({ min: 1970, max: 2400 }), fc.integer({ min: 1, max: 12 }), fc.integer({ min: 1, max: 31 })])(
+    "property: a date parses exactly when the calendar has that day",
+    (y, m, d) => {
+      const s = `${y}-${String(m).padStart(2, "0")}-${String(d).padStart(2, "0")}T00:00:00Z`;
+      const real = new Date(Date.UTC(y, m - 1, d)).getUTCDate() === d;
+      expect(parseDateTime(s) !== null).toBe(real);
+    },
+  );
+});
+
+describe("admin API: every field has a size limit (issue 8, class 8)", () => {
+  const meta = (n: number, k = (i: number) => `k${i}`, v = () => "v") => Object.fromEntries(Array.from({ length: n }, (_, i) => [k(i), v()]));
+
+  it.each([
+    ["name", { name: "n".repeat(201) }, "name"],
+    ["orgs count", { orgs: Array.from({ length: 51 }, (_, i) => `o${i}`) }, "orgs"],
+    ["org length", { orgs: ["o".repeat(129)] }, "orgs"],
+    ["scopes count", { scopes: Array.from({ length: 101 }, (_, i) => `s${i}`) }, "scopes"],
+    ["scope length", { scopes: ["s".repeat(129)] }, "scopes"],
+    ["meta entries", { meta: meta(21) }, "meta"],
+    ["meta key length", { meta: { ["k".repeat(65)]: "v" } }, "meta"],
+    ["meta empty key", { meta: { "": "v" } }, "meta"],
+    ["meta key control", { meta: { "a\nb": "v" } }, "meta"],
+    ["meta value length", { meta: { note: "v".repeat(201) } }, "meta"],
+    ["meta value control", { meta: { note: "a\u0000b" } }, "meta"],
+    ["meta value type", { meta: { note: 1 } }, "meta"],
+    ["expires_at length", { expires_at: "2099-01-01T00:00:00." + "0".repeat(200) + "Z" }, "expires_at"],
+  ])("%s: 400 problem details naming the field", async (_, body, field) => {
+    const { res, json } = await api("POST", "/_keygate/keys", { body: { orgs: [uniqueOrg()], ...body } });
+    expect(res.status).toBe(400);
+    expect(res.headers.get("content-type")).toBe("application/problem+json");
+    expect(json.code).toBe("invalid_input");
+    expect(json.errors.map((e: { field: string }) => e.field)).toContain(field);
+    expect(json.detail).toContain(`${field}:`);
+    if (String(_).startsWith("meta value")) expect(json.detail).toContain('"note"');
+  });
+
+  it("limits are inclusive: 20 meta entries of 64-character keys and 200-character values are accepted", async () => {
+    const ok = await createViaApi({ meta: meta(20, (i) => `${i}`.padStart(64, "k"), () => "v".repeat(200)) });
+    expect(ok.id).toMatch(/^key_/); // createViaApi throws unless 201
+  });
+
+  it("an unknown field's name is echoed bounded, never whole", async () => {
+    const long = "x".repeat(5000);
+    const { res, json } = await api("POST", "/_keygate/keys", { body: { orgs: [uniqueOrg()], [long]: 1 } });
+    expect(res.status).toBe(400);
+    expect(json.errors[0].field.length).toBeLessThanOrEqual(65);
+    expect(JSON.stringify(json).length).toBeLessThan(1000);
+  });
+
+  it("import: a key over 512 characters is 400 naming key", async () => {
+    const { res, json } = await api("POST", "/_keygate/keys/import", { body: { orgs: [uniqueOrg()], key: "k".repeat(513) } });
+    expect(res.status).toBe(400);
+    expect(json.errors.map((e: { field: string }) => e.field)).toContain("key");
+  });
+});
