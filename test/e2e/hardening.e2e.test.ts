@@ -12,6 +12,7 @@ import { keysCli, startWrangler } from "../support/node-wrangler";
 import type { WranglerDev } from "../support/node-wrangler";
 
 const SECRET = "e2e:" + "q".repeat(48);
+const ADMIN_TOKEN = "e2e-admin-token-" + "a".repeat(40);
 let origin: Origin;
 let gw: WranglerDev;
 let key: string;
@@ -54,24 +55,48 @@ function raw(bytes: Buffer | string): Promise<RawAnswer> {
 }
 
 let probeN = 0;
-async function rawGet(target: string | Buffer, headers: Record<string, string> = {}): Promise<{ answer: RawAnswer; calls: RecordedCall[] }> {
+/** One raw request (any method, target, header spelling and body) and what the origin received. */
+async function rawRequest(
+  method: string,
+  target: string | Buffer,
+  headers: Record<string, string> | [string, string][] = {},
+  body = "",
+): Promise<{ answer: RawAnswer; calls: RecordedCall[] }> {
   const probe = `e2e-${Date.now()}-${probeN++}`;
-  const lines = [`Host: 127.0.0.1:${gw.port}`, `x-probe: ${probe}`, "Connection: close", ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`)];
-  const head = Buffer.concat([Buffer.from("GET ", "latin1"), typeof target === "string" ? Buffer.from(target, "latin1") : target, Buffer.from(` HTTP/1.1\r\n${lines.join("\r\n")}\r\n\r\n`, "latin1")]);
+  const pairs = Array.isArray(headers) ? headers : Object.entries(headers);
+  const lines = [`Host: 127.0.0.1:${gw.port}`, `x-probe: ${probe}`, "Connection: close", ...pairs.map(([k, v]) => `${k}: ${v}`)];
+  if (body !== "") lines.push(`Content-Length: ${Buffer.byteLength(body, "latin1")}`);
+  const head = Buffer.concat([
+    Buffer.from(`${method} `, "latin1"),
+    typeof target === "string" ? Buffer.from(target, "latin1") : target,
+    Buffer.from(` HTTP/1.1\r\n${lines.join("\r\n")}\r\n\r\n${body}`, "latin1"),
+  ]);
   const answer = await raw(head);
   const res = await fetch(`${origin.url}/__origin/calls?probe=${probe}`);
   return { answer, calls: ((await res.json()) as { calls: RecordedCall[] }).calls };
+}
+
+function rawGet(target: string | Buffer, headers: Record<string, string> = {}): Promise<{ answer: RawAnswer; calls: RecordedCall[] }> {
+  return rawRequest("GET", target, headers);
+}
+
+/** A response header's value from a raw answer's head. */
+function headerOf(answer: RawAnswer, name: string): string | undefined {
+  return new RegExp(`\\r\\n${name}: *([^\\r]*)`, "i").exec(answer.head)?.[1];
 }
 
 beforeAll(async () => {
   origin = await startOrigin(0, "127.0.0.1", { signingSecret: SECRET });
   gw = await startWrangler({
     vars: {
-      ORIGIN_URL: origin.url,
+      // A base path: every forwarded path must stay under it (issue 8, class 1).
+      ORIGIN_URL: `${origin.url}/base`,
       ORIGIN_SIGNING_SECRET: SECRET,
+      ADMIN_TOKEN,
       ROUTES: JSON.stringify([
         { path: "/public/*", auth: "public" },
         { path: "/admin/*", scopes: ["admin"] },
+        { path: "/hidden/*", scopes: ["secret"], hide: true },
       ]),
     },
   });
@@ -89,6 +114,7 @@ describe("origin signatures through wrangler dev", () => {
   it("the real origin verifies keygate's signature and reads the key's identity from it", async () => {
     const res = await fetch(`${gw.url}/v1/things?limit=5`, { headers: { "x-api-key": key, "x-org-slug": "evil" } });
     const echo = (await res.json()) as RecordedCall;
+    expect(echo.url).toBe("/base/v1/things?limit=5");
     expect(echo.signature).toEqual({ ok: true, kid: "e2e", timestamp: expect.any(Number), identity: { org: "acme", keyId, scopes: ["read"] } });
   });
 
@@ -125,6 +151,17 @@ describe("raw-wire bypass attempts", () => {
     "/admin%00/users",
     "/ADMIN/users",
     "/admin;x/users",
+    // Encoded delimiters an origin may decode (issue 8, class 1).
+    "/public/..%3B/admin/users",
+    "/public/..%3b/admin/users",
+    "/public/%2e%2e%3b/admin/users",
+    "/public%3B/../admin/users",
+    "/public/x%3F/../../admin/users",
+    "/public/x%23/../../admin/users",
+    "/admin%3Bx/users",
+    "/public/%25%32%65%25%32%65/admin/users",
+    "/public/%c0%ae%c0%ae/admin/users",
+    "/public/%ef%bc%8e%ef%bc%8e/admin/users",
     Buffer.from("/public/caf\u00c3\u00a9", "latin1"), // raw UTF-8 bytes
     Buffer.from("/public/caf\u00e9", "latin1"), // a raw Latin-1 byte
     Buffer.from("/public/\u00e9/../../admin/users", "latin1"),
@@ -143,9 +180,10 @@ describe("raw-wire bypass attempts", () => {
         return;
       }
       const url = calls[0]!.url;
-      expect(url.startsWith("/"), url).toBe(true);
-      expect(url.toLowerCase().split("?")[0]!.split("/").filter(Boolean)[0], url).not.toBe("admin");
-      expect(url, url).not.toMatch(/\/\/|\\|\/\.\.?(\/|$)|%2e%2e|%2f|%5c|evil\.example/i);
+      expect(url.startsWith("/base/"), url).toBe(true);
+      const rest = url.slice("/base".length);
+      expect(rest.toLowerCase().split("?")[0]!.split("/").filter(Boolean)[0], url).not.toBe("admin");
+      expect(url, url).not.toMatch(/\/\/|\\|\/\.\.?(\/|$)|%2e%2e|%2f|%5c|%3b|%3f|%23|%25|evil\.example/i);
       expect(calls[0]!.headers["x-org-slug"]).toBeUndefined();
     });
   }
@@ -215,5 +253,181 @@ describe("abuse limits under wrangler dev", () => {
     expect(statuses.every((s) => s === 401 || s === 429)).toBe(true);
     const valid = await fetch(`${gw.url}/v1/things`, { headers: { "x-api-key": key, "cf-connecting-ip": "198.51.100.250" } });
     expect(valid.status).toBe(200);
+  });
+});
+
+/** The binding counts in wall-clock windows: start a burst well inside one. */
+async function awayFromWindowEdge(): Promise<void> {
+  const left = 60_000 - (Date.now() % 60_000);
+  if (left < 8_000) await new Promise((r) => setTimeout(r, left + 200));
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+describe("issue 8 (hardening, round two) over the wire", () => {
+  it("class 1: every encoded delimiter is a 400 from keygate, never forwarded, with or without a key", async () => {
+    const targets = [
+      "/public/..%3B/admin/users",
+      "/public/..%3b/admin/users",
+      "/public/%2e%2e%3B/admin/users",
+      "/admin%3Bx/users",
+      "/admin%3bx/users",
+      "/public%3F/admin",
+      "/public%23/admin",
+      "/public/%252e%252e/admin/users",
+      "/public/%25%32%65%25%32%65/admin/users",
+      "/public/..%252F..%252Fadmin",
+      "/public/%c0%ae%c0%ae/admin/users",
+      "/public/%EF%BC%8E%EF%BC%8E/admin/users",
+      "/public/..%2Fadmin/users",
+      "/public/..%5Cadmin/users",
+      "/public/%00",
+    ];
+    for (const target of targets) {
+      for (const headers of [{}, { "x-api-key": key }]) {
+        const { answer, calls } = await rawGet(target, headers);
+        expect(calls, target).toHaveLength(0);
+        expect(answer.status, `${target}\n${answer.head}`).toBe(400);
+        expect(JSON.parse(answer.body)).toMatchObject({ status: 400, code: "malformed_request" });
+      }
+    }
+  });
+
+  it("class 1: an encoded sub-delimiter is matched and forwarded as its literal form, under ORIGIN_URL's base path", async () => {
+    const { answer, calls } = await rawGet("/public/a%40b/%3a%2C%2b");
+    expect(answer.status).toBe(200);
+    expect(calls[0]!.url).toBe("/base/public/a@b/:,+");
+    const literal = await rawGet("/public/a@b/:,+");
+    expect(literal.calls[0]!.url).toBe("/base/public/a@b/:,+");
+  });
+
+  it("class 3: the request id is the gateway's; the client's travels as x-client-request-id", async () => {
+    const { answer, calls } = await rawGet("/v1/things", { "x-api-key": key, "X-Request-Id": "client-chosen-1", "X_Request_Id": "client-chosen-2" });
+    expect(answer.status).toBe(200);
+    const ours = headerOf(answer, "x-request-id")!;
+    expect(ours).toMatch(UUID);
+    expect(calls[0]!.headers["x-request-id"]).toBe(ours);
+    expect(calls[0]!.headers["x-client-request-id"]).toBe("client-chosen-1");
+    expect(calls[0]!.headers["x_request_id"]).toBeUndefined();
+  });
+
+  it("class 4: the forwarding and override header families never reach the origin, in any spelling", async () => {
+    const names = [
+      "X-Forwarded-Host",
+      "x_forwarded_host",
+      "X-Forwarded-Ssl",
+      "X-Forwarded-Scheme",
+      "X-Forwarded-Prefix",
+      "X-Forwarded-Uri",
+      "X-Original-URL",
+      "X_Original_Host",
+      "X-Original-Method",
+      "X-Rewrite-URL",
+      "X-Override-Url",
+      "X-Envoy-Original-Path",
+      "Forwarded",
+      "Front-End-Https",
+      "X-Real-IP",
+      "X_Real_IP",
+      "X-HTTP-Method-Override",
+      "X-Method-Override",
+      "X-HTTP-Method",
+    ];
+    const { answer, calls } = await rawRequest("GET", "/v1/things", [["x-api-key", key], ...names.map((n): [string, string] => [n, "evil"])]);
+    expect(answer.status).toBe(200);
+    expect(calls[0]!.method).toBe("GET");
+    for (const [name, value] of Object.entries(calls[0]!.headers)) expect([value].flat().includes("evil"), name).toBe(false);
+    expect(calls[0]!.headers["x-forwarded-host"]).toBe(`127.0.0.1:${gw.port}`);
+  });
+
+  it("class 5: a forwarded preflight has no body and no credentials; a hidden route's is not forwarded", async () => {
+    const pre: [string, string][] = [
+      ["Origin", "https://app.example"],
+      ["Access-Control-Request-Method", "POST"],
+      ["Authorization", "Bearer some.jwt.value"],
+      ["Cookie", "session=abc"],
+      ["x-api-key", "nope-not-checked"],
+    ];
+    const fwd = await rawRequest("OPTIONS", "/v1/things", pre, "smuggled");
+    expect(fwd.answer.status).toBe(200);
+    expect(fwd.calls[0]!.method).toBe("OPTIONS");
+    expect(fwd.calls[0]!.bodyBytes).toBe(0);
+    for (const h of ["authorization", "cookie", "x-api-key"]) expect(fwd.calls[0]!.headers[h], h).toBeUndefined();
+    const hidden = await rawRequest("OPTIONS", "/hidden/doc", [["Origin", "https://app.example"], ["Access-Control-Request-Method", "GET"]]);
+    expect(hidden.calls).toHaveLength(0);
+    expect(hidden.answer.status).toBe(401);
+    const scoped = await rawRequest("OPTIONS", "/hidden/doc", [["Origin", "https://app.example"], ["Access-Control-Request-Method", "GET"], ["x-api-key", key]]);
+    expect(scoped.calls).toHaveLength(0);
+    expect(scoped.answer.status).toBe(404);
+  });
+
+  it("class 6: a keygate key where the profile does not read it never reaches the origin", async () => {
+    const places: [string, string][] = [
+      ["Cookie", `theme=dark; session=${key}`],
+      ["X-Auth-Token", key],
+      ["Authorization", `Token ${key}`],
+    ];
+    for (const place of places) {
+      for (const target of ["/public/x", `/public/x?api_key=${key}`]) {
+        const { answer, calls } = await rawRequest("GET", target, [place]);
+        expect(answer.status, place[0]).toBe(200);
+        expect(JSON.stringify(calls), place[0]).not.toContain(key);
+        expect(JSON.stringify(calls), place[0]).not.toContain(key.slice(3));
+      }
+    }
+  });
+
+  it("class 7: TRACE and TRACK are answered at the edge, never forwarded", async () => {
+    const trace = await rawRequest("TRACE", "/public/x", [["x-api-key", key]]);
+    expect(trace.calls).toHaveLength(0);
+    expect(trace.answer.status).toBe(405);
+    expect(headerOf(trace.answer, "allow")).toBe("GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS");
+    expect(JSON.parse(trace.answer.body)).toMatchObject({ status: 405, code: "method_not_allowed" });
+    // workerd does not accept TRACK as a method: the runtime refuses it before the Worker.
+    const track = await rawRequest("TRACK", "/public/x", [["x-api-key", key]]);
+    expect(track.calls).toHaveLength(0);
+    expect(track.answer.status).toBeGreaterThanOrEqual(400);
+  });
+
+  it("class 8: wrong admin tokens run out the per-IP budget; impossible dates are 400", async () => {
+    await awayFromWindowEdge();
+    const ip = `198.51.100.${Math.floor(Math.random() * 200) + 1}`;
+    const statuses: number[] = [];
+    for (let i = 0; i < 31; i++) {
+      const r = await fetch(`${gw.url}/_keygate/audit`, { headers: { authorization: "Bearer wrong-token-" + "w".repeat(40), "cf-connecting-ip": ip } });
+      statuses.push(r.status);
+      if (r.status === 429) expect(r.headers.get("retry-after")).toMatch(/^\d+$/);
+      await r.arrayBuffer();
+    }
+    expect(statuses.slice(0, 30).every((s) => s === 401)).toBe(true);
+    expect(statuses[30]).toBe(429);
+    const bad = await fetch(`${gw.url}/_keygate/keys`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}`, "content-type": "application/json" },
+      body: JSON.stringify({ orgs: ["acme"], expires_at: "2099-02-31T00:00:00Z" }),
+    });
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { errors: { field: string }[] }).errors[0]!.field).toBe("expires_at");
+  });
+
+  it("class 9: an address over its budget still passes a key the isolate knows to be valid; guesses stay refused", async () => {
+    await awayFromWindowEdge();
+    const ip = `203.0.113.${Math.floor(Math.random() * 200) + 1}`;
+    const use = () => fetch(`${gw.url}/v1/things`, { headers: { "x-api-key": key, "cf-connecting-ip": ip } });
+    const first = await use();
+    expect(first.status).toBe(200);
+    await first.arrayBuffer();
+    let last = 0;
+    for (let i = 0; i < 31; i++) {
+      const r = await fetch(`${gw.url}/v1/things`, { headers: { "x-api-key": `nope-${i}-${Date.now()}`, "cf-connecting-ip": ip } });
+      last = r.status;
+      await r.arrayBuffer();
+    }
+    expect(last).toBe(429);
+    const again = await use();
+    expect(again.status).toBe(200);
+    await again.arrayBuffer();
+    const guess = await fetch(`${gw.url}/v1/things`, { headers: { "x-api-key": `nope-${Date.now()}`, "cf-connecting-ip": ip } });
+    expect(guess.status).toBe(429);
   });
 });
