@@ -20,6 +20,10 @@ import { clientRequestId } from "./proxy/headers";
 import type { ProfileName } from "./profiles";
 import { normalizedPathOf } from "./routes/normalize";
 
+/** Longest path written to a log line: a client chooses it (up to the platform's URL limit). */
+const MAX_LOGGED_PATH = 512;
+const bounded = (path: string) => (path.length > MAX_LOGGED_PATH ? path.slice(0, MAX_LOGGED_PATH) + "…" : path);
+
 const accessLog: MiddlewareHandler<AppEnv> = async function accessLog(c, next) {
   const started = Date.now();
   c.set("log", {});
@@ -29,7 +33,7 @@ const accessLog: MiddlewareHandler<AppEnv> = async function accessLog(c, next) {
     request_id: c.get("requestId"),
     client_request_id: clientRequestId(c.req.raw.headers),
     method: c.req.method,
-    path: log.path ?? "(invalid)",
+    path: bounded(log.path ?? "(invalid)"),
     route: log.route ?? null,
     status: c.res.status,
     latency_ms: Date.now() - started,

@@ -34,6 +34,7 @@ import { reject } from "../gateway";
 import type { FieldError } from "../keys/issue";
 import type { LifecycleContext, Outcome } from "../keys/lifecycle";
 import { auditEvents, createKey, importKey, listKeys, revokeKey, rotateKey, showKey, updateKey } from "../keys/lifecycle";
+import { KEY_ID_RE } from "../keys/record";
 import { StoreFault } from "../keys/store";
 import { logLine } from "../log";
 import { normalizedPathOf } from "../routes/normalize";
@@ -48,6 +49,12 @@ const MAX_BODY_BYTES = 16 * 1024;
 function problem(c: Ctx, code: ErrorCode, opts: ErrorOptions & { challenge?: string } = {}): Response {
   c.get("log").reason = code;
   return renderError({ errorFormat: "problem", missingStatus: 401, challenge: opts.challenge ?? "", requestId: c.get("requestId") }, code, opts);
+}
+
+/** The path's key id in the access log: only when it is one (a client's path is unbounded). */
+function logKeyId(c: Ctx): void {
+  const id = c.req.param("id");
+  if (id !== undefined && KEY_ID_RE.test(id)) c.get("log").key_id = id;
 }
 
 function tooManyAdminFailures(c: Ctx, retryAfterSeconds: number): Response {
@@ -105,7 +112,7 @@ function query(c: Ctx): Record<string, string> | FieldError[] {
   const out: Record<string, string> = {};
   const errors: FieldError[] = [];
   for (const [name, values] of Object.entries(c.req.queries())) {
-    if (values.length > 1) errors.push({ field: name, message: "given more than once" });
+    if (values.length > 1) errors.push({ field: name.length > 64 ? name.slice(0, 64) + "…" : name, message: "given more than once" });
     else out[name] = values[0]!;
   }
   return errors.length ? errors : out;
@@ -184,22 +191,22 @@ admin.post("/keys/import", jsonBody(true), async (c) => {
 });
 
 admin.get("/keys/:id", async (c) => {
-  c.get("log").key_id = c.req.param("id");
+  logKeyId(c);
   return answer(c, await showKey(lifecycle(c), c.req.param("id")));
 });
 
 admin.patch("/keys/:id", jsonBody(true), async (c) => {
-  c.get("log").key_id = c.req.param("id");
+  logKeyId(c);
   return answer(c, await updateKey(lifecycle(c), c.req.param("id"), c.req.valid("json")));
 });
 
 admin.delete("/keys/:id", async (c) => {
-  c.get("log").key_id = c.req.param("id");
+  logKeyId(c);
   return answer(c, await revokeKey(lifecycle(c), c.req.param("id")));
 });
 
 admin.post("/keys/:id/rotate", jsonBody(false), async (c) => {
-  c.get("log").key_id = c.req.param("id");
+  logKeyId(c);
   return answer(c, await rotateKey(lifecycle(c), c.req.param("id"), c.req.valid("json")), 201);
 });
 

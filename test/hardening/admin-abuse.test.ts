@@ -5,7 +5,7 @@
  * and values included — each refusal a problem-details 400 naming the field.
  */
 import { fc, test } from "@fast-check/vitest";
-import { beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { parseDateTime } from "../../src/keys/issue";
 import { api, createViaApi, TOKEN, uniqueOrg } from "../admin/support";
 
@@ -21,6 +21,8 @@ async function awayFromWindowEdge(): Promise<void> {
 }
 
 const WRONG = "wrong-admin-token-0123456789abcdef0123456789";
+
+afterEach(() => vi.restoreAllMocks());
 
 describe("admin API: wrong tokens count against the per-IP failure budget (issue 8, class 8)", () => {
   beforeEach(awayFromWindowEdge);
@@ -161,6 +163,26 @@ describe("admin API: every field has a size limit (issue 8, class 8)", () => {
     expect(res.status).toBe(400);
     expect(json.errors[0].field.length).toBeLessThanOrEqual(65);
     expect(JSON.stringify(json).length).toBeLessThan(1000);
+  });
+
+  it("an unbounded key id in the path or a repeated long query name is never echoed or logged whole", async () => {
+    const lines: string[] = [];
+    vi.spyOn(console, "log").mockImplementation((l: string) => void lines.push(l));
+    vi.spyOn(console, "error").mockImplementation((l: string) => void lines.push(l));
+    const id = "key_" + "x".repeat(5000);
+    for (const method of ["GET", "PATCH", "DELETE"]) {
+      const { res } = await api(method, `/_keygate/keys/${id}`, method === "PATCH" ? { body: { name: "x" } } : {});
+      expect(res.status, method).toBe(404);
+    }
+    const name = "q".repeat(5000);
+    const { res, json } = await api("GET", `/_keygate/keys?org=a&${name}=1&${name}=2`);
+    expect(res.status).toBe(400);
+    expect(JSON.stringify(json).length).toBeLessThan(1000);
+    // The access log's path is bounded (512 characters); the key id is logged only when it is one.
+    for (const line of lines.map((l) => JSON.parse(l) as Record<string, unknown>)) {
+      expect(JSON.stringify(line).length).toBeLessThan(1200);
+      expect(line.key_id ?? null).toBeNull();
+    }
   });
 
   it("import: a key over 512 characters is 400 naming key", async () => {
