@@ -1,9 +1,12 @@
 /**
- * The hot path, in the SPEC's order: route policy on the normalized path → credential
- * extraction (refused with 429 for a client IP over its failed-authentication budget) →
- * cheap rejection / lookup / record checks (auth/verify.ts) → org and scopes
+ * The hot path, in the SPEC's order: TRACE/TRACK refused (405) → route policy on the
+ * normalized path (a CORS preflight forwarded bodiless and credential-less unless a route
+ * hides itself) → credential extraction (refused with 429 for a client IP over its
+ * failed-authentication budget, unless the key is one this isolate's cache knows to be
+ * valid) → cheap rejection / lookup / record checks (auth/verify.ts) → org and scopes
  * (auth/authorize.ts) → the key's own rate limit, if it has one → forward with trusted
- * identity headers, signed when ORIGIN_SIGNING_SECRET is set.
+ * identity headers (proxy/headers.ts strips the rest), signed when ORIGIN_SIGNING_SECRET
+ * is set.
  */
 import type { Context } from "hono";
 import type { AppEnv } from "./app-env";
