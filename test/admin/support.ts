@@ -92,3 +92,10 @@ export function countingKv(real: KVNamespace = env.KEYS): KVNamespace & Counting
   };
   return wrapper as unknown as KVNamespace & CountingKv;
 }
+
+/** Mint a scoped admin token through the admin API (root); fails the test when it is not created. */
+export async function mintToken(body: Record<string, unknown>, e?: Env): Promise<{ token: string; id: string; [k: string]: unknown }> {
+  const { res, json } = await api("POST", "/_keygate/tokens", { body: { name: "test", ...body }, ...(e ? { env: e } : {}) });
+  if (res.status !== 201) throw new Error(`token create failed: ${res.status} ${JSON.stringify(json)}`);
+  return json;
+}
