@@ -209,7 +209,6 @@ describe("authenticating with a scoped token", () => {
   });
 
   it("a KV failure while looking a token up is a 503, never a pass", async () => {
-    const tok = await mintToken({ orgs: [uniqueOrg()], role: "write" });
     vi.spyOn(console, "error").mockImplementation(() => {});
     vi.spyOn(console, "log").mockImplementation(() => {});
     const failing = { ...env.KEYS, get: () => Promise.reject(new Error("simulated outage")), list: env.KEYS.list.bind(env.KEYS) } as unknown as KVNamespace;
@@ -218,7 +217,23 @@ describe("authenticating with a scoped token", () => {
     const res = await api("GET", "/_keygate/audit", { token: fresh, env: adminEnv({ KEYS: failing }) });
     expect(res.res.status).toBe(503);
     expect(res.json.code).toBe("store_unavailable");
-    expect(tok.token).toMatch(/^kgt_/);
+  });
+
+  it("a token never appears in a log line, whether it works, is refused or is revoked", async () => {
+    const org = uniqueOrg();
+    const lines: string[] = [];
+    vi.spyOn(console, "log").mockImplementation((l: string) => void lines.push(String(l)));
+    vi.spyOn(console, "error").mockImplementation((l: string) => void lines.push(String(l)));
+    vi.spyOn(console, "warn").mockImplementation((l: string) => void lines.push(String(l)));
+    const tok = await mintToken({ orgs: [org], role: "read" });
+    await api("GET", `/_keygate/keys?org=${org}`, { token: tok.token });
+    await api("POST", "/_keygate/keys", { token: tok.token, body: { orgs: [org] } });
+    await api("GET", "/_keygate/keys", { token: tok.token + "x" });
+    await api("DELETE", `/_keygate/tokens/${tok.id}`);
+    await api("GET", `/_keygate/keys?org=${org}`, { token: tok.token });
+    vi.restoreAllMocks();
+    expect(lines.length).toBeGreaterThanOrEqual(6);
+    for (const line of lines) expect(line).not.toContain(tok.token.slice(8));
   });
 
   it("the root token still works beside scoped ones, and a near miss of it is 401", async () => {
