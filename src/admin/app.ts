@@ -19,8 +19,8 @@
  * <ADMIN_TOKEN>` (constant-time check) or a scoped admin token (admin/tokens.ts: its orgs
  * and role limit what it may do; docs/admin-tokens.md), else 401 with a Bearer challenge.
  * Answers are JSON with `Cache-Control: no-store` and `x-request-id`; errors are RFC 9457
- * problem details, with a per-field `errors` list on 400. The operations themselves are keys/lifecycle.ts,
- * shared with the CLI.
+ * problem details, with a per-field `errors` list on 400. The operations themselves are
+ * keys/lifecycle.ts and keys/token.ts, shared with the CLI.
  */
 import { Hono } from "hono";
 import type { Context } from "hono";
