@@ -30,13 +30,14 @@ Verbs:
   create  --org ORG [--org ORG2 …] [--name NAME] [--scopes a,b] [--expires ISO-8601] [--meta k=v …]
           [--rate-limit LIMIT/PERIOD]   e.g. 100/60s, 1000/1h (per key, global, exact)
   import  --key PLAINTEXT --org ORG [same flags as create]
-  list    --org ORG [--limit N] [--cursor CURSOR]
+  list    [--org ORG] [--name TEXT] [--prefix KEY_PREFIX] [--status STATUS] [--limit N] [--cursor CURSOR]
+  tokens  create|list|revoke …         scoped admin tokens (npm run keys -- tokens --help)
   show    KEY_ID
   revoke  KEY_ID
   rotate  KEY_ID [--grace-seconds N]      the old key keeps working N seconds (default 0: stops now)
   update  KEY_ID [--name NAME] [--org ORG …] [--scopes a,b] [--expires ISO-8601|now|never] [--enable|--disable]
           [--rate-limit LIMIT/PERIOD|none]
-  audit   [--id KEY_ID] [--limit N] [--cursor CURSOR]
+  audit   [--id KEY_ID | --org ORG] [--limit N] [--cursor CURSOR]
 
 Common flags:
   --json               print the admin API's JSON answer (one line) instead of a table
@@ -111,7 +112,7 @@ async function localBackend(values: Values): Promise<Backend> {
     ...(pepper ? { pepper } : {}),
   };
   // A running `wrangler dev` keeps its own cache: local changes reach it within CACHE_TTL_MS.
-  const ctx = (): LifecycleContext => ({ kv, settings, who: "cli", now: Date.now() });
+  const ctx = (): LifecycleContext => ({ kv, settings, actor: "cli", now: Date.now() });
   const json = <T>(p: Promise<Outcome<T>>) => p as unknown as Promise<Outcome<Json>>;
   return {
     create: (body) => json(createKey(ctx(), body)),
@@ -324,7 +325,7 @@ function auditTable(events: AuditEvent[]): string {
     if (e.changes) return Object.entries(e.changes).map(([f, c]) => `${f}: ${JSON.stringify(c.from)} → ${JSON.stringify(c.to)}`).join("; ");
     return "";
   };
-  return table([["AT", "WHO", "ACTION", "KEY", "DETAILS"], ...events.map((e) => [isoShort(e.at), e.who, e.action, e.key_id, details(e)])]);
+  return table([["AT", "ACTOR", "ACTION", "KEY", "DETAILS"], ...events.map((e) => [isoShort(e.at), e.actor, e.action, e.key_id ?? e.token_id ?? "-", details(e)])]);
 }
 
 function nextPage(cursor: unknown, command: string): string {
@@ -372,13 +373,14 @@ const VERBS: Record<string, VerbSpec> = {
     },
   },
   list: {
-    options: { ...PAGE_FLAGS, org: { type: "string" } },
+    options: { ...PAGE_FLAGS, org: { type: "string" }, name: { type: "string" }, prefix: { type: "string" }, status: { type: "string" } },
     positionals: false,
     plan({ values }) {
-      const query = { ...(values.org !== undefined ? { org: values.org } : {}), ...pageQuery(values) };
+      const filters = (["org", "name", "prefix", "status"] as const).filter((f) => values[f] !== undefined);
+      const query = { ...Object.fromEntries(filters.map((f) => [f, values[f]])), ...pageQuery(values) };
       return {
         call: (b) => b.list(query),
-        human: (v) => keyTable(v.keys as KeyView[]) + nextPage(v.cursor, `list --org ${values.org}${values.limit ? ` --limit ${values.limit}` : ""}`),
+        human: (v) => keyTable(v.keys as KeyView[]) + nextPage(v.cursor, `list${filters.map((f) => ` --${f} '${values[f]}'`).join("")}${values.limit ? ` --limit ${values.limit}` : ""}`),
       };
     },
   },
@@ -434,10 +436,10 @@ const VERBS: Record<string, VerbSpec> = {
     },
   },
   audit: {
-    options: { ...PAGE_FLAGS, id: { type: "string" } },
+    options: { ...PAGE_FLAGS, id: { type: "string" }, org: { type: "string" } },
     positionals: false,
     plan({ values }) {
-      const query = { ...(values.id !== undefined ? { key_id: values.id } : {}), ...pageQuery(values) };
+      const query = { ...(values.id !== undefined ? { key_id: values.id } : {}), ...(values.org !== undefined ? { org: values.org } : {}), ...pageQuery(values) };
       return {
         call: (b) => b.audit(query),
         human: (v) => auditTable(v.events as AuditEvent[]) + nextPage(v.cursor, `audit${values.id ? ` --id ${values.id}` : ""}`),
@@ -448,6 +450,7 @@ const VERBS: Record<string, VerbSpec> = {
 
 export async function main(argv: string[]): Promise<number> {
   const [verb, ...rest] = argv;
+  if (verb === "tokens") return (await import("./tokens")).tokensMain(rest);
   if (!verb || verb === "help" || verb === "--help" || verb === "-h") {
     process.stdout.write(USAGE);
     return verb ? 0 : 2;

@@ -1,4 +1,5 @@
 import type { RequestIdVariables } from "hono/request-id";
+import type { Caller } from "./admin/tokens";
 import type { Config, Env } from "./config";
 import type { RequestLog } from "./log";
 
@@ -8,7 +9,7 @@ export type AppEnv = {
   Variables: RequestIdVariables & {
     config: Config;
     log: RequestLog;
-    /** Admin API only: who acts, for audit records ("admin:<token id>"). */
-    adminActor: string;
+    /** Admin API only: who calls (the root ADMIN_TOKEN or a scoped admin token). */
+    adminCaller: Caller;
   };
 };

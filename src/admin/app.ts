@@ -10,13 +10,17 @@
  *   DELETE /keys/:id             revoke (stops at once in this isolate)
  *   POST   /keys/:id/rotate      new key, same settings; the old one stops after grace_seconds
  *   GET    /audit[?key_id=…]     audit events, newest first (cursor paging)
+ *   POST   /tokens               root only: mint a scoped admin token (plaintext shown once)
+ *   GET    /tokens               root only: list scoped admin tokens
+ *   DELETE /tokens/:id           root only: revoke one (stops at once in this isolate)
  *
  * Off unless ADMIN_TOKEN is set: then the prefix answers the profile's 404, like a path
  * that does not exist, and is still never forwarded. On: `Authorization: Bearer
- * <ADMIN_TOKEN>` (constant-time check) or 401 with a Bearer challenge. Answers are JSON
- * with `Cache-Control: no-store` and `x-request-id`; errors are RFC 9457 problem details,
- * with a per-field `errors` list on 400. The operations themselves are keys/lifecycle.ts,
- * shared with the CLI.
+ * <ADMIN_TOKEN>` (constant-time check) or a scoped admin token (admin/tokens.ts: its orgs
+ * and role limit what it may do; docs/admin-tokens.md), else 401 with a Bearer challenge.
+ * Answers are JSON with `Cache-Control: no-store` and `x-request-id`; errors are RFC 9457
+ * problem details, with a per-field `errors` list on 400. The operations themselves are
+ * keys/lifecycle.ts and keys/token.ts, shared with the CLI.
  */
 import { Hono } from "hono";
 import type { Context } from "hono";
@@ -36,9 +40,12 @@ import type { LifecycleContext, Outcome } from "../keys/lifecycle";
 import { auditEvents, createKey, importKey, listKeys, revokeKey, rotateKey, showKey, updateKey } from "../keys/lifecycle";
 import { KEY_ID_RE } from "../keys/record";
 import { StoreFault } from "../keys/store";
+import { createToken, listTokens, revokeToken } from "../keys/token";
 import { logLine } from "../log";
 import { normalizedPathOf } from "../routes/normalize";
-import { adminActor, adminChallenge, checkAdminToken } from "./auth";
+import { adminChallenge, checkAdminToken } from "./auth";
+import type { Caller } from "./tokens";
+import { bearerOf, callerActor, callerScope, forgetToken, resolveToken, ROOT } from "./tokens";
 
 type Ctx = Context<AppEnv>;
 
@@ -79,19 +86,43 @@ function answer<T>(c: Ctx, outcome: Outcome<T>, status: 200 | 201 = 200): Respon
       return problem(c, "not_found");
     case "conflict":
       return problem(c, "conflict", { detail: outcome.message });
+    case "forbidden":
+      return problem(c, "forbidden", { detail: outcome.message });
   }
 }
 
 function lifecycle(c: Ctx): LifecycleContext {
   const config = c.get("config");
+  const caller = c.get("adminCaller");
+  const scope = callerScope(caller);
   return {
     kv: c.env.KEYS,
     settings: { prefix: config.keyPrefix, ...(config.pepper ? { pepper: config.pepper } : {}) },
-    who: c.get("adminActor"),
+    actor: callerActor(caller),
+    ...(scope ? { scope } : {}),
     now: clock.now(),
     requestId: c.get("requestId"),
     purge: (hash) => keyCache(config.cache.maxEntries).delete(hash),
   };
+}
+
+/** The token operations' context: a change drops the token from this isolate's token cache. */
+function tokenLifecycle(c: Ctx): LifecycleContext {
+  return { ...lifecycle(c), purge: forgetToken };
+}
+
+/**
+ * What a scoped token may never do, whatever the resource: manage tokens, or (role read)
+ * anything but GET/HEAD. Checked before the handler, so it reveals nothing about ids.
+ */
+function scopedRefusal(c: Ctx, caller: Caller): Response | null {
+  if (caller.kind === "root") return null;
+  const rest = c.req.path.slice(ADMIN_MOUNT.length) || "/";
+  if (rest === "/tokens" || rest.startsWith("/tokens/")) return problem(c, "forbidden", { detail: "Only the root ADMIN_TOKEN may manage admin tokens." });
+  if (caller.role === "read" && c.req.method !== "GET" && c.req.method !== "HEAD") {
+    return problem(c, "forbidden", { detail: "This admin token is read-only (role read): GET requests only." });
+  }
+  return null;
 }
 
 /**
@@ -125,6 +156,8 @@ const ENDPOINTS: [RegExp, string][] = [
   [/^\/keys\/[^/]+$/, "GET, HEAD, PATCH, DELETE"],
   [/^\/keys\/[^/]+\/rotate$/, "POST"],
   [/^\/audit$/, "GET, HEAD"],
+  [/^\/tokens$/, "GET, HEAD, POST"],
+  [/^\/tokens\/[^/]+$/, "DELETE"],
 ];
 
 /**
@@ -151,7 +184,14 @@ admin.use(async function adminGate(c, next) {
   const client = clientKey(c.req.header("cf-connecting-ip") ?? null);
   const blocked = client === null ? 0 : blockedFor(client, clock.now());
   if (blocked > 0) return tooManyAdminFailures(c, blocked);
-  const auth = await checkAdminToken(c.req.header("authorization") ?? null, config.admin.token);
+  let auth = await checkAdminToken(c.req.header("authorization") ?? null, config.admin.token);
+  let caller: Caller = ROOT;
+  if (auth === "invalid") {
+    // Not the root token: a scoped admin token? (looked up by hash; admin/tokens.ts)
+    const presented = bearerOf(c.req.header("authorization") ?? null);
+    const scoped = presented === null ? null : await resolveToken(presented, { kv: c.env.KEYS, config, now: clock.now() });
+    if (scoped !== null) [caller, auth] = [scoped, "ok"];
+  }
   if (auth === "invalid" && client !== null) {
     const wait = await recordFailure(c.env.AUTH_FAILURE_LIMITER, client, clock.now(), config.authFailureBlockSeconds, (message) =>
       logLine("error", "auth failure limiter unavailable", { request_id: c.get("requestId"), cause: message }),
@@ -159,7 +199,9 @@ admin.use(async function adminGate(c, next) {
     if (wait > 0) return tooManyAdminFailures(c, wait);
   }
   if (auth !== "ok") return problem(c, "admin_unauthorized", { challenge: adminChallenge(auth) });
-  c.set("adminActor", await adminActor(config.admin.token));
+  c.set("adminCaller", caller);
+  const refused = scopedRefusal(c, caller);
+  if (refused) return refused;
   await next();
   // Set after the handler: a header set on the context before it would be lost on a raw Response.
   c.res.headers.set("cache-control", "no-store");
@@ -214,6 +256,15 @@ admin.get("/audit", async (c) => {
   const q = query(c);
   return Array.isArray(q) ? invalid(c, q) : answer(c, await auditEvents(lifecycle(c), q));
 });
+
+admin.post("/tokens", jsonBody(true), async (c) => answer(c, await createToken(tokenLifecycle(c), c.req.valid("json")), 201));
+
+admin.get("/tokens", async (c) => {
+  const q = query(c);
+  return Array.isArray(q) ? invalid(c, q) : answer(c, await listTokens(tokenLifecycle(c), q));
+});
+
+admin.delete("/tokens/:id", async (c) => answer(c, await revokeToken(tokenLifecycle(c), c.req.param("id"))));
 
 // Anything else under the prefix: 405 for a known endpoint, else 404. Never the gateway.
 admin.all("*", (c) => {

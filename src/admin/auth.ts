@@ -5,7 +5,6 @@
  * with crypto.subtle.timingSafeEqual: fixed-length inputs, so neither the comparison time
  * nor an exception reveals how much of a guess was right, or the token's length.
  */
-import { toHex } from "../keys/hash";
 
 export const ADMIN_REALM = "keygate-admin";
 
@@ -36,13 +35,4 @@ export async function checkAdminToken(authorization: string | null, token: strin
   if (!m) return /^Bearer\b/i.test(authorization) ? "invalid" : "missing";
   const presented = await crypto.subtle.digest("SHA-256", encoder.encode(m[1]!));
   return crypto.subtle.timingSafeEqual(presented, await digestOf(token)) ? "ok" : "invalid";
-}
-
-/**
- * Who acted, for audit records: "admin:" + the first 8 hex characters of the token's
- * SHA-256. Identifies which token was used (after a token change, old records show the old
- * id) without revealing anything usable about it.
- */
-export async function adminActor(token: string): Promise<string> {
-  return `admin:${toHex(await digestOf(token)).slice(0, 8)}`;
 }

@@ -5,8 +5,8 @@
  */
 import { classifyKey, displayStart, isWellFormedKey, MAX_KEY_LENGTH, mintKey, randomBase62 } from "./format";
 import { hashKey } from "./hash";
-import type { KeyRecord, RateLimit } from "./record";
-import { isRateLimit, KEY_ID_RE, MAX_RATE_LIMIT, MAX_RATE_LIMIT_PERIOD_SECONDS, ORG_RE, SCOPE_RE } from "./record";
+import type { KeyRecord, KeyStatus, RateLimit, TokenRole } from "./record";
+import { ALL_ORGS, isRateLimit, KEY_ID_RE, TOKEN_ROLES, MAX_RATE_LIMIT, MAX_RATE_LIMIT_PERIOD_SECONDS, ORG_RE, SCOPE_RE } from "./record";
 import type { KvLike } from "./store";
 import { createRecord, KV_LIST_MAX, KV_METADATA_MAX_BYTES, summaryBytes } from "./store";
 
@@ -294,35 +294,58 @@ function checkPage(o: Body, errors: FieldError[]): { limit: number; cursor: stri
 }
 
 export interface ListQuery {
-  org: string;
+  /** null: every org the caller may see (root: all keys). */
+  org: string | null;
+  /** Keeps keys whose name contains this (case-insensitive). */
+  name: string | null;
+  /** Keeps keys whose key_prefix starts with this ("kg_AbCd"). */
+  prefix: string | null;
+  status: KeyStatus | null;
   limit: number;
   cursor: string | null;
 }
 
-/** Validate a listing request (query string or CLI flags): `org` is required. */
+export const KEY_STATUSES: readonly KeyStatus[] = ["active", "disabled", "expired", "revoked", "rotating", "rotated"];
+
+/** Validate a listing request (query string or CLI flags): `org` and the filters are optional. */
 export function validateListQuery(input: Record<string, unknown>): Validated<ListQuery> {
   const errors: FieldError[] = [];
-  unknownFields(input, ["org", "limit", "cursor"], errors);
-  const org = input.org;
-  if (typeof org !== "string" || !ORG_RE.test(org)) errors.push({ field: "org", message: "is required: the org slug whose keys to list" });
+  unknownFields(input, ["org", "name", "prefix", "status", "limit", "cursor"], errors);
+  const org = input.org ?? null;
+  if (org !== null && (typeof org !== "string" || !ORG_RE.test(org))) errors.push({ field: "org", message: "must be an org slug ([A-Za-z0-9][A-Za-z0-9._-]*, ≤ 128)" });
+  const name = input.name ?? null;
+  if (name !== null && (typeof name !== "string" || name === "" || name.length > MAX_NAME_LENGTH)) {
+    errors.push({ field: "name", message: `must be 1–${MAX_NAME_LENGTH} characters, matched anywhere in the name (case-insensitive)` });
+  }
+  const prefix = input.prefix ?? null;
+  if (prefix !== null && (typeof prefix !== "string" || prefix === "" || prefix.length > 64)) {
+    errors.push({ field: "prefix", message: "must be 1–64 characters: the start of the key (key_prefix, e.g. kg_AbCd)" });
+  }
+  const status = input.status ?? null;
+  if (status !== null && !KEY_STATUSES.includes(status as KeyStatus)) errors.push({ field: "status", message: `must be one of ${KEY_STATUSES.join(", ")}` });
   const page = checkPage(input, errors);
-  return errors.length ? { ok: false, errors } : { ok: true, value: { org: org as string, ...page } };
+  if (errors.length) return { ok: false, errors };
+  return { ok: true, value: { org: org as string | null, name: name as string | null, prefix: prefix as string | null, status: status as KeyStatus | null, ...page } };
 }
 
 export interface AuditQuery {
   key_id: string | null;
+  org: string | null;
   limit: number;
   cursor: string | null;
 }
 
-/** Validate an audit listing request: every event, or one key's (`key_id`). */
+/** Validate an audit listing request: every event, one key's (`key_id`) or one org's (`org`). */
 export function validateAuditQuery(input: Record<string, unknown>): Validated<AuditQuery> {
   const errors: FieldError[] = [];
-  unknownFields(input, ["key_id", "limit", "cursor"], errors);
+  unknownFields(input, ["key_id", "org", "limit", "cursor"], errors);
   const keyId = input.key_id ?? null;
   if (keyId !== null && (typeof keyId !== "string" || !KEY_ID_RE.test(keyId))) errors.push({ field: "key_id", message: "must be a key id (key_…)" });
+  const org = input.org ?? null;
+  if (org !== null && (typeof org !== "string" || !ORG_RE.test(org))) errors.push({ field: "org", message: "must be an org slug ([A-Za-z0-9][A-Za-z0-9._-]*, ≤ 128)" });
+  if (keyId !== null && org !== null && errors.length === 0) errors.push({ field: "org", message: "give key_id or org, not both" });
   const page = checkPage(input, errors);
-  return errors.length ? { ok: false, errors } : { ok: true, value: { key_id: keyId as string | null, ...page } };
+  return errors.length ? { ok: false, errors } : { ok: true, value: { key_id: keyId as string | null, org: org as string | null, ...page } };
 }
 
 /** Why an existing plaintext key cannot be imported, or null when it can. */
@@ -378,4 +401,59 @@ export async function issueKey(
   const hash = await hashKey(key, settings.pepper);
   await createRecord(kv, hash, record);
   return { key, record, hash };
+}
+
+// ---- scoped admin tokens ----
+
+export interface NewTokenInput {
+  name: string;
+  orgs: string[];
+  role: TokenRole;
+  expires_at: string | null;
+}
+
+/**
+ * Validate a new scoped admin token: `{name, orgs, role, expires_at?}`. `orgs` is org slugs
+ * or exactly ["*"] (every org). The record is the listing's KV metadata, so it must fit 1 KiB.
+ */
+export function validateNewToken(input: unknown, now: number): Validated<NewTokenInput> {
+  const o = asBody(input);
+  if (Array.isArray(o)) return { ok: false, errors: o };
+  const errors: FieldError[] = [];
+  unknownFields(o, ["name", "orgs", "role", "expires_at"], errors);
+  if (o.name === undefined || o.name === "") errors.push({ field: "name", message: "is required: what the token is for" });
+  else checkName(o.name, errors);
+  const allOrgs = Array.isArray(o.orgs) && o.orgs.length === 1 && o.orgs[0] === ALL_ORGS;
+  if (!allOrgs && !(Array.isArray(o.orgs) && o.orgs.includes(ALL_ORGS))) checkOrgs(o.orgs, errors);
+  else if (!allOrgs) errors.push({ field: "orgs", message: `"${ALL_ORGS}" (every org) must be the only entry` });
+  if (!TOKEN_ROLES.includes(o.role as TokenRole)) errors.push({ field: "role", message: `must be one of ${TOKEN_ROLES.join(", ")}` });
+  const expires = o.expires_at ?? null;
+  checkExpiry(expires, now, true, errors);
+  if (errors.length === 0) {
+    const bytes = new TextEncoder().encode(
+      JSON.stringify({ v: 1, id: "tok_" + "x".repeat(20), name: o.name, orgs: o.orgs, role: "write", start: "x".repeat(20), created_at: "2000-01-01T00:00:00.000Z", expires_at: "2000-01-01T00:00:00.000Z", revoked_at: "2000-01-01T00:00:00.000Z" }),
+    ).length;
+    if (bytes > KV_METADATA_MAX_BYTES) {
+      const message = `name and orgs together are too long: a token's listing entry must fit KV's ${KV_METADATA_MAX_BYTES}-byte metadata (this one needs ${bytes})`;
+      for (const field of ["name", "orgs"]) errors.push({ field, message });
+    }
+  }
+  if (errors.length) return { ok: false, errors };
+  return {
+    ok: true,
+    value: {
+      name: o.name as string,
+      orgs: o.orgs as string[],
+      role: o.role as TokenRole,
+      expires_at: expires === null ? null : new Date(expires as string).toISOString(),
+    },
+  };
+}
+
+/** Validate a token listing request: `limit` and `cursor` only. */
+export function validateTokenQuery(input: Record<string, unknown>): Validated<{ limit: number; cursor: string | null }> {
+  const errors: FieldError[] = [];
+  unknownFields(input, ["limit", "cursor"], errors);
+  const page = checkPage(input, errors);
+  return errors.length ? { ok: false, errors } : { ok: true, value: page };
 }

@@ -5,22 +5,53 @@
  * input (a JSON body, or the same object built from CLI flags) and returns an Outcome
  * whose value is exactly what the API answers and the CLI prints with --json.
  *
- * Every change leaves an audit event. Writes go record first (what the hot path reads),
- * then the listing entries, then the audit event.
+ * Every change leaves an audit event naming its actor. Writes go record first (what the
+ * hot path reads), then the listing entries, then the audit event.
+ *
+ * A caller limited to some orgs (a scoped admin token; the self-service API) passes them
+ * as `scope`: it then sees only keys in one of those orgs (any other id is "not found",
+ * exactly like an unknown one) and may change only keys wholly inside them ("forbidden"
+ * for a key shared with an org outside, or a request naming an org outside).
  */
 import type { FieldError, KeyPatch, KeySettings } from "./issue";
 import { importProblem, issueKey, validateAuditQuery, validateKeyPatch, validateListQuery, validateNewKey, validateRotation } from "./issue";
 import type { KeyRecord, KeyStatus, RateLimit } from "./record";
-import { KEY_ID_RE, statusOf } from "./record";
+import { ALL_ORGS, KEY_ID_RE, statusOf } from "./record";
 import { randomBase62 } from "./format";
-import type { AuditEvent, KeySummary, KvLike } from "./store";
-import { appendAudit, BadCursor, findById, KeyConflict, listAudit, listOrg, readLastUsed, writeRecord } from "./store";
+import type { AuditEvent, AuditLog, KeySummary, KvLike } from "./store";
+import { appendAudit, BadCursor, findById, KeyConflict, listAll, listAudit, listOrg, readLastUsed, writeRecord } from "./store";
+
+/**
+ * The orgs a caller may act for. Absent: every org, and the whole audit log (the root
+ * ADMIN_TOKEN, the CLI). ["*"]: every org's keys, but not the token events.
+ */
+export type OrgScope = readonly string[] | undefined;
+
+/** Whether `scope` covers `org`. */
+export function orgInScope(org: string, scope: OrgScope): boolean {
+  return scope === undefined || scope.includes(ALL_ORGS) || scope.includes(org);
+}
+
+/** Whether a key with these orgs is in one of the scope's orgs: the caller may see it. */
+export function keyInOrgs(keyOrgs: readonly string[], scope: OrgScope): boolean {
+  return keyOrgs.some((org) => orgInScope(org, scope));
+}
+
+/** Whether every org of a key is in the scope: the caller may change it. */
+export function keyWithinOrgs(keyOrgs: readonly string[], scope: OrgScope): boolean {
+  return keyOrgs.every((org) => orgInScope(org, scope));
+}
+
+/** Largest page of the cross-org listing: each key on it costs one read (its last use). */
+export const MAX_ALL_KEYS_PAGE = 250;
 
 export interface LifecycleContext {
   kv: KvLike;
   settings: KeySettings;
-  /** Who acts, for the audit log: "admin:<token id>" or "cli". */
-  who: string;
+  /** Who acts, for the audit log: see `actor` in store.ts ("root", "token:<id>", "cli", …). */
+  actor: string;
+  /** The orgs the caller may act for (see OrgScope); absent = all. */
+  scope?: OrgScope;
   /** ms since epoch (the caller's clock, so tests can move it). */
   now: number;
   requestId?: string;
@@ -35,7 +66,8 @@ export type Outcome<T> =
   | { ok: true; value: T }
   | { ok: false; error: "invalid"; errors: FieldError[] }
   | { ok: false; error: "not_found"; message: string }
-  | { ok: false; error: "conflict"; message: string };
+  | { ok: false; error: "conflict"; message: string }
+  | { ok: false; error: "forbidden"; message: string };
 
 /** A key as the API and the CLI show it: never the plaintext (except once, on creation), never the hash. */
 export interface KeyView {
@@ -87,29 +119,47 @@ function view(r: KeyRecord | KeySummary, lastUsed: string | null, now: number): 
 const invalid = (errors: FieldError[]): Outcome<never> => ({ ok: false, error: "invalid", errors });
 const notFound = (id: string): Outcome<never> => ({ ok: false, error: "not_found", message: `no key with id "${id}"` });
 const conflict = (message: string): Outcome<never> => ({ ok: false, error: "conflict", message });
+const forbidden = (message: string): Outcome<never> => ({ ok: false, error: "forbidden", message });
 
-async function audit(ctx: LifecycleContext, event: Omit<AuditEvent, "id" | "at" | "who" | "request_id">): Promise<void> {
+function outsideScope(orgs: readonly string[], scope: OrgScope): Outcome<never> | null {
+  const outside = orgs.filter((org) => !orgInScope(org, scope));
+  return outside.length ? forbidden(`not allowed for org${outside.length > 1 ? "s" : ""} ${outside.map((o) => `"${o}"`).join(", ")}`) : null;
+}
+
+/** A key the caller may see but not change: it also acts for an org outside the caller's. */
+function sharedOutside(ctx: LifecycleContext, record: KeyRecord): Outcome<never> | null {
+  return keyWithinOrgs(record.orgs, ctx.scope) ? null : forbidden(`key "${record.id}" also acts for orgs outside this caller's; only a caller allowed for all of them may change it`);
+}
+
+/** Record an audit event (by ctx.actor, now). Exported for the token operations. */
+export async function audit(ctx: LifecycleContext, event: Omit<AuditEvent, "id" | "at" | "actor" | "request_id">): Promise<void> {
   await appendAudit(ctx.kv, {
     id: `evt_${randomBase62(16)}`,
     at: new Date(ctx.now).toISOString(),
-    who: ctx.who,
+    actor: ctx.actor,
     ...event,
     ...(ctx.requestId ? { request_id: ctx.requestId } : {}),
   });
 }
 
-/** An id that cannot exist answers like an unknown one (404), never a validation error. */
+/**
+ * An id that cannot exist, and a key outside the caller's scope, answer exactly like an
+ * unknown one (404), never a validation error.
+ */
 async function find(ctx: LifecycleContext, id: string) {
-  return KEY_ID_RE.test(id) ? findById(ctx.kv, id) : null;
+  const found = KEY_ID_RE.test(id) ? await findById(ctx.kv, id) : null;
+  return found && keyInOrgs(found.record.orgs, ctx.scope) ? found : null;
 }
 
 /** POST /keys: mint a key. The plaintext is in this answer and nowhere else, ever. */
 export async function createKey(ctx: LifecycleContext, body: unknown): Promise<Outcome<IssuedView>> {
   const checked = validateNewKey(body, ctx.now);
   if (!checked.ok) return invalid(checked.errors);
+  const refused = outsideScope(checked.value.orgs, ctx.scope);
+  if (refused) return refused;
   const { key, record, hash } = await issueKey(ctx.kv, ctx.settings, checked.value, ctx.now);
   ctx.purge?.(hash);
-  await audit(ctx, { action: "create", key_id: record.id });
+  await audit(ctx, { action: "create", key_id: record.id, orgs: record.orgs });
   return { ok: true, value: { key, ...view(record, null, ctx.now) } };
 }
 
@@ -124,10 +174,12 @@ export async function importKey(ctx: LifecycleContext, body: unknown): Promise<O
   const problem = key === undefined ? "is required: the existing plaintext key" : importProblem(key, ctx.settings.prefix);
   const errors = [...(checked.ok ? [] : checked.errors), ...(problem ? [{ field: "key", message: problem }] : [])];
   if (!checked.ok || problem) return invalid(errors);
+  const refused = outsideScope(checked.value.orgs, ctx.scope);
+  if (refused) return refused;
   try {
     const { record, hash } = await issueKey(ctx.kv, ctx.settings, checked.value, ctx.now, key as string);
     ctx.purge?.(hash);
-    await audit(ctx, { action: "import", key_id: record.id });
+    await audit(ctx, { action: "import", key_id: record.id, orgs: record.orgs });
     return { ok: true, value: view(record, null, ctx.now) };
   } catch (err) {
     if (err instanceof KeyConflict) return conflict("this key is already stored (import refuses to overwrite a key's settings)");
@@ -142,13 +194,33 @@ export async function showKey(ctx: LifecycleContext, id: string): Promise<Outcom
   return { ok: true, value: view(found.record, await readLastUsed(ctx.kv, found.record.orgs, id), ctx.now) };
 }
 
-/** GET /keys?org=…: one page of an org's keys from the org index (no record reads). */
+/**
+ * GET /keys[?org=…][&name=…][&prefix=…][&status=…]: one page of keys. With `org`, from that
+ * org's index; without, every key the caller may see: a caller scoped to one org lists
+ * that org, one scoped to several must name one (400), an unscoped one (or "*") lists
+ * every key (pages of at most MAX_ALL_KEYS_PAGE). No record is read. Filters apply to each
+ * page, so a page may hold fewer keys than `limit`, even none, while `cursor` is not null.
+ */
 export async function listKeys(ctx: LifecycleContext, query: Record<string, unknown>): Promise<Outcome<{ keys: KeyView[]; cursor: string | null }>> {
   const checked = validateListQuery(query);
   if (!checked.ok) return invalid(checked.errors);
-  const { org, limit, cursor } = checked.value;
+  const { org, name, prefix, status, limit, cursor } = checked.value;
+  let target = org;
+  if (org !== null) {
+    const refused = outsideScope([org], ctx.scope);
+    if (refused) return refused;
+  } else if (ctx.scope !== undefined && !ctx.scope.includes(ALL_ORGS)) {
+    if (ctx.scope.length !== 1) return invalid([{ field: "org", message: `is required: this caller acts for several orgs (${ctx.scope.join(", ")}); name one` }]);
+    target = ctx.scope[0]!;
+  }
+  if (target === null && limit > MAX_ALL_KEYS_PAGE) {
+    return invalid([{ field: "limit", message: `must be at most ${MAX_ALL_KEYS_PAGE} when listing across orgs (without org)` }]);
+  }
+  const needle = name?.toLowerCase() ?? null;
+  const keep = (s: KeySummary) =>
+    (needle === null || s.name.toLowerCase().includes(needle)) && (prefix === null || s.start.startsWith(prefix)) && (status === null || statusOf(s, ctx.now) === status);
   try {
-    const page = await listOrg(ctx.kv, org, limit, cursor);
+    const page = target === null ? await listAll(ctx.kv, limit, cursor, keep) : await listOrg(ctx.kv, target, limit, cursor, keep);
     return { ok: true, value: { keys: page.items.map((i) => view(i.summary, i.last_used_at, ctx.now)), cursor: page.cursor } };
   } catch (err) {
     if (err instanceof BadCursor) return invalid([{ field: "cursor", message: "is not a cursor this listing returned" }]);
@@ -177,6 +249,8 @@ export async function updateKey(ctx: LifecycleContext, id: string, body: unknown
   const before = found.record;
   const checked = validateKeyPatch(body, ctx.now, before);
   if (!checked.ok) return invalid(checked.errors);
+  const refused = sharedOutside(ctx, before) ?? (checked.value.orgs ? outsideScope(checked.value.orgs, ctx.scope) : null);
+  if (refused) return refused;
   if (before.revoked_at !== null) return conflict(`key "${id}" is revoked; revoked keys cannot be changed`);
   const patch = checked.value;
   const { enabled, ...fields } = patch;
@@ -190,7 +264,7 @@ export async function updateKey(ctx: LifecycleContext, id: string, body: unknown
     after.updated_at = new Date(ctx.now).toISOString();
     await writeRecord(ctx.kv, found.hash, after, before.orgs);
     ctx.purge?.(found.hash);
-    await audit(ctx, { action: "update", key_id: id, changes });
+    await audit(ctx, { action: "update", key_id: id, orgs: [...new Set([...before.orgs, ...after.orgs])], changes });
   }
   return { ok: true, value: view(after, await readLastUsed(ctx.kv, after.orgs, id), ctx.now) };
 }
@@ -202,13 +276,15 @@ export async function updateKey(ctx: LifecycleContext, id: string, body: unknown
 export async function revokeKey(ctx: LifecycleContext, id: string): Promise<Outcome<KeyView>> {
   const found = await find(ctx, id);
   if (!found) return notFound(id);
+  const refused = sharedOutside(ctx, found.record);
+  if (refused) return refused;
   let record = found.record;
   if (record.revoked_at === null) {
     const at = new Date(ctx.now).toISOString();
     record = { ...record, revoked_at: at, updated_at: at };
     await writeRecord(ctx.kv, found.hash, record, record.orgs);
     ctx.purge?.(found.hash);
-    await audit(ctx, { action: "revoke", key_id: id });
+    await audit(ctx, { action: "revoke", key_id: id, orgs: record.orgs });
   }
   return { ok: true, value: view(record, await readLastUsed(ctx.kv, record.orgs, id), ctx.now) };
 }
@@ -229,6 +305,8 @@ export async function rotateKey(
   if (!found) return notFound(id);
   if (!checked.ok) return invalid(checked.errors);
   const old = found.record;
+  const refused = sharedOutside(ctx, old);
+  if (refused) return refused;
   if (old.revoked_at !== null) return conflict(`key "${id}" is revoked; create a new key instead`);
   if (old.replaced_by) return conflict(`key "${id}" was already rotated to "${old.replaced_by}"; rotate that key instead`);
   if (statusOf(old, ctx.now) === "expired") return conflict(`key "${id}" has expired; create a new key instead`);
@@ -255,20 +333,40 @@ export async function rotateKey(
   const rotated: KeyRecord = { ...old, expires_at: new Date(ends).toISOString(), rotated_at: at, replaced_by: fresh.id, updated_at: at };
   await writeRecord(ctx.kv, found.hash, rotated, old.orgs);
   ctx.purge?.(found.hash);
-  await audit(ctx, { action: "rotate", key_id: id, new_key_id: fresh.id, grace_seconds: checked.value.grace_seconds });
+  await audit(ctx, { action: "rotate", key_id: id, orgs: old.orgs, new_key_id: fresh.id, grace_seconds: checked.value.grace_seconds });
   const lastUsed = await readLastUsed(ctx.kv, old.orgs, id);
   return { ok: true, value: { key, ...view(fresh, null, ctx.now), previous: view(rotated, lastUsed, ctx.now) } };
 }
 
-/** GET /audit: one page of audit events, newest first; `key_id` narrows to one key. */
+/**
+ * GET /audit[?key_id=…|?org=…]: one page of audit events, newest first: one key's, one
+ * org's, or (unscoped callers) all. A scoped caller sees a key's events only for a key it
+ * may see (any other key_id answers an empty page, as an unknown one does), an org's only
+ * for its orgs (403), never the token events; without key_id or org it reads its one org's
+ * log (several orgs: 400, name one; "*": the whole log minus token events).
+ */
 export async function auditEvents(
   ctx: LifecycleContext,
   query: Record<string, unknown>,
 ): Promise<Outcome<{ events: AuditEvent[]; cursor: string | null }>> {
   const checked = validateAuditQuery(query);
   if (!checked.ok) return invalid(checked.errors);
+  const { key_id, org, limit, cursor } = checked.value;
+  let log: AuditLog = { all: true };
+  if (key_id !== null) {
+    if (ctx.scope !== undefined && !(await find(ctx, key_id))) return { ok: true, value: { events: [], cursor: null } };
+    log = { keyId: key_id };
+  } else if (org !== null) {
+    const refused = outsideScope([org], ctx.scope);
+    if (refused) return refused;
+    log = { org };
+  } else if (ctx.scope !== undefined && !ctx.scope.includes(ALL_ORGS)) {
+    if (ctx.scope.length !== 1) return invalid([{ field: "org", message: `is required: this caller acts for several orgs (${ctx.scope.join(", ")}); name one, or give key_id` }]);
+    log = { org: ctx.scope[0]! };
+  }
+  const keep = ctx.scope === undefined ? undefined : (e: AuditEvent) => e.token_id === undefined;
   try {
-    const page = await listAudit(ctx.kv, checked.value.key_id, checked.value.limit, checked.value.cursor);
+    const page = await listAudit(ctx.kv, log, limit, cursor, keep);
     return { ok: true, value: { events: page.items, cursor: page.cursor } };
   } catch (err) {
     if (err instanceof BadCursor) return invalid([{ field: "cursor", message: "is not a cursor this listing returned" }]);

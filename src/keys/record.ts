@@ -140,3 +140,47 @@ export function isKeyRecord(v: unknown): v is KeyRecord {
     (r.rate_limit === undefined || r.rate_limit === null || isRateLimit(r.rate_limit))
   );
 }
+
+/**
+ * A scoped admin token (issue: least privilege for the admin API): stored under its hash
+ * like a key, never in plaintext. `orgs` is ["*"] for every org.
+ */
+export interface TokenRecord {
+  v: 1;
+  /** Public identifier ("tok_…"): audit events name the token `token:<id>`. */
+  id: string;
+  name: string;
+  orgs: string[];
+  /** read: GET (and HEAD) only; write: every key operation. Neither may manage tokens. */
+  role: TokenRole;
+  /** The non-secret start of the token ("kgt_AbCd"). */
+  start: string;
+  created_at: string;
+  expires_at: string | null;
+  revoked_at: string | null;
+}
+
+export type TokenRole = "read" | "write";
+export const TOKEN_ROLES: readonly TokenRole[] = ["read", "write"];
+export const TOKEN_ID_RE = /^tok_[0-9A-Za-z]{20}$/;
+/** All orgs, in a token's `orgs`. */
+export const ALL_ORGS = "*";
+
+export function isTokenRecord(v: unknown): v is TokenRecord {
+  if (typeof v !== "object" || v === null) return false;
+  const r = v as Record<string, unknown>;
+  return (
+    r.v === 1 &&
+    typeof r.id === "string" &&
+    TOKEN_ID_RE.test(r.id) &&
+    typeof r.name === "string" &&
+    Array.isArray(r.orgs) &&
+    r.orgs.length > 0 &&
+    (r.orgs.length === 1 && r.orgs[0] === ALL_ORGS ? true : isStringArray(r.orgs, ORG_RE)) &&
+    TOKEN_ROLES.includes(r.role as TokenRole) &&
+    typeof r.start === "string" &&
+    typeof r.created_at === "string" &&
+    isIsoOrNull(r.expires_at) &&
+    isIsoOrNull(r.revoked_at)
+  );
+}

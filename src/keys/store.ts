@@ -3,17 +3,20 @@
  * checks that document against `kvKey`):
  *
  *   key:<hash>                          KeyRecord JSON                 hot path: one get per request
- *   id:<key id>                         {"hash": "<hash>"}             admin: find a record by its id
+ *   id:<key id>                         {"hash"} + metadata KeySummary admin: find a record by its id; list every key
  *   org:<org>:<key id>                  "" + metadata KeySummary       admin: list an org without reading records
  *   org:<org>:<key id>:used             {"last_used_at"} (+ metadata)  hot path (waitUntil): last use, listed with the org
  *   audit:<inverted ms>:<event id>      AuditEvent JSON (+ metadata)   admin: every change, newest first
  *   audit-key:<key id>:<inverted ms>:<event id>   the same event       admin: one key's history, newest first
+ *   audit-org:<org>:<inverted ms>:<event id>      the same event       admin: one org's history, newest first
+ *   admin-token:<hash>                  TokenRecord JSON               admin: a scoped admin token, by its hash
+ *   admin-token-id:<token id>           {"hash"} + metadata TokenSummary   admin: find / list scoped tokens
  *
  * Key ids have a fixed length (newKeyId), so a key's `:used` entry sorts right after its
  * summary and a listing page carries both (see listOrg).
  */
-import type { KeyRecord, RateLimit } from "./record";
-import { isKeyRecord } from "./record";
+import type { KeyRecord, RateLimit, TokenRecord } from "./record";
+import { isKeyRecord, isTokenRecord } from "./record";
 
 /** The subset of Workers KV we use; the CLI passes wrangler's local-state binding. */
 export interface KvLike {
@@ -38,6 +41,26 @@ export const kvKey = {
   auditPrefix: () => "audit:",
   keyAudit: (keyId: string, invertedMs: string, eventId: string) => `audit-key:${keyId}:${invertedMs}:${eventId}`,
   keyAuditPrefix: (keyId: string) => `audit-key:${keyId}:`,
+  orgAudit: (org: string, invertedMs: string, eventId: string) => `audit-org:${org}:${invertedMs}:${eventId}`,
+  orgAuditPrefix: (org: string) => `audit-org:${org}:`,
+  /** Every id pointer: one entry per key, whatever its orgs (the cross-org listing). */
+  idPrefix: () => "id:",
+  token: (hash: string) => `admin-token:${hash}`,
+  tokenPointer: (id: string) => `admin-token-id:${id}`,
+  tokenPointerPrefix: () => "admin-token-id:",
+} as const;
+
+/**
+ * Who acted, as audit events name it: the root ADMIN_TOKEN, a scoped admin token, an API
+ * key or a session (self-service), or the local CLI. Built here, beside AuditEvent, so
+ * every writer spells them alike.
+ */
+export const actor = {
+  root: "root",
+  cli: "cli",
+  token: (id: string) => `token:${id}`,
+  key: (id: string) => `key:${id}`,
+  session: (sub: string) => `session:${sub}`,
 } as const;
 
 const LAST_USED_SUFFIX = ":used";
@@ -143,8 +166,8 @@ export async function createRecord(kv: KvLike, hash: string, record: KeyRecord):
     throw new KeyConflict("a key with the same value already exists");
   }
   await kvCall("put", () => kv.put(kvKey.record(hash), JSON.stringify(record)));
-  await kvCall("put", () => kv.put(kvKey.idPointer(record.id), JSON.stringify({ hash })));
   const summary = summarize(record);
+  await kvCall("put", () => kv.put(kvKey.idPointer(record.id), JSON.stringify({ hash }), { metadata: summary }));
   await kvCall("put", () => Promise.all(record.orgs.map((org) => kv.put(kvKey.orgIndex(org, record.id), "", { metadata: summary }))));
 }
 
@@ -163,7 +186,8 @@ export async function findById(kv: KvLike, id: string): Promise<{ hash: string; 
 }
 
 /**
- * Rewrite an existing record after an admin change, then its org index: a summary for
+ * Rewrite an existing record after an admin change, then its listing entries (the id
+ * pointer's summary, and the org index): a summary for
  * each of its orgs; for orgs it left, the summary and last-used entries are deleted and
  * the last use is carried to the orgs it joined. The record goes first: it is what the
  * hot path reads, so a failure half-way leaves the key behaving as changed and only the
@@ -172,7 +196,12 @@ export async function findById(kv: KvLike, id: string): Promise<{ hash: string; 
 export async function writeRecord(kv: KvLike, hash: string, record: KeyRecord, previousOrgs: string[]): Promise<void> {
   await kvCall("put", () => kv.put(kvKey.record(hash), JSON.stringify(record)));
   const summary = summarize(record);
-  await kvCall("put", () => Promise.all(record.orgs.map((org) => kv.put(kvKey.orgIndex(org, record.id), "", { metadata: summary }))));
+  await kvCall("put", () =>
+    Promise.all([
+      kv.put(kvKey.idPointer(record.id), JSON.stringify({ hash }), { metadata: summary }),
+      ...record.orgs.map((org) => kv.put(kvKey.orgIndex(org, record.id), "", { metadata: summary })),
+    ]),
+  );
   const left = previousOrgs.filter((org) => !record.orgs.includes(org));
   const joined = record.orgs.filter((org) => !previousOrgs.includes(org));
   if (left.length === 0 && joined.length === 0) return;
@@ -245,6 +274,7 @@ export async function listOrg(
   org: string,
   limit: number,
   cursor: string | null,
+  keep: (s: KeySummary) => boolean = () => true,
 ): Promise<Page<{ summary: KeySummary; last_used_at: string | null }>> {
   const prefix = kvKey.orgPrefix(org);
   const page = await listPage(kv, prefix, Math.min(limit, KV_LIST_MAX), cursor);
@@ -272,19 +302,57 @@ export async function listOrg(
       if (found === null || !found.record.orgs.includes(org)) continue; // a stale index entry
       summary = summarize(found.record);
     }
-    items.push({ summary, last_used_at: used.get(id) ?? null });
+    if (keep(summary)) items.push({ summary, last_used_at: used.get(id) ?? null });
   }
   return { items, cursor: page.list_complete ? null : (page.cursor ?? null) };
+}
+
+/**
+ * One page of every key, whatever its orgs: `list({prefix: "id:"})`, one id pointer per
+ * key, whose metadata is the key's summary (pointers written before it carried one are
+ * rebuilt from their record). `keep` filters the page, so a page may hold fewer than
+ * `limit` keys, even none, while `cursor` is not null. Each kept key's last use is one
+ * read (of its first org's `:used` entry: the hot path writes the same instant under all
+ * of a key's orgs).
+ */
+export async function listAll(
+  kv: KvLike,
+  limit: number,
+  cursor: string | null,
+  keep: (s: KeySummary) => boolean = () => true,
+): Promise<Page<{ summary: KeySummary; last_used_at: string | null }>> {
+  const prefix = kvKey.idPrefix();
+  const page = await listPage(kv, prefix, Math.min(limit, KV_LIST_MAX), cursor);
+  const kept: KeySummary[] = [];
+  for (const entry of page.keys) {
+    let summary: KeySummary | null = isSummary(entry.metadata) ? entry.metadata : null;
+    if (summary === null) {
+      const found = await findById(kv, entry.name.slice(prefix.length));
+      if (found === null) continue;
+      summary = summarize(found.record);
+    }
+    if (keep(summary)) kept.push(summary);
+  }
+  const used = await kvCall("get", () => Promise.all(kept.map((s) => kv.get(kvKey.lastUsed(s.orgs[0]!, s.id), { type: "json" }))));
+  return {
+    items: kept.map((summary, i) => ({ summary, last_used_at: lastUsedOf(used[i]) })),
+    cursor: page.list_complete ? null : (page.cursor ?? null),
+  };
 }
 
 /** Who changed what, when. */
 export interface AuditEvent {
   id: string;
   at: string;
-  /** "admin:<8 hex of the token's SHA-256>" for the admin API, "cli" for the local CLI. */
-  who: string;
-  action: "create" | "import" | "update" | "revoke" | "rotate";
-  key_id: string;
+  /** Who acted (see `actor`): "root", "token:<id>", "key:<id>", "session:<sub>" or "cli". */
+  actor: string;
+  action: "create" | "import" | "update" | "revoke" | "rotate" | "token_create" | "token_revoke";
+  /** Key events: the key concerned. */
+  key_id?: string;
+  /** Key events: the key's orgs (for an org move, before and after); filed under each org's log. */
+  orgs?: string[];
+  /** Token events: the scoped admin token concerned. */
+  token_id?: string;
   /** update: each changed field, before and after. */
   changes?: Record<string, { from: unknown; to: unknown }>;
   /** rotate: the key that replaces key_id, and the grace it was given. */
@@ -304,41 +372,118 @@ function auditMetadata(event: AuditEvent): AuditEvent | { id: string; truncated:
 }
 
 /**
- * Store an audit event twice: in the global log and in the log of each key it concerns.
- * The event is the value and, when it fits in 1 KiB, also the metadata, so a listing
- * reads no values.
+ * Store an audit event in the global log, in the log of each key it concerns and in the
+ * log of each org it names. The event is the value and, when it fits in 1 KiB, also the
+ * metadata, so a listing reads no values.
  */
 export async function appendAudit(kv: KvLike, event: AuditEvent): Promise<void> {
   const inv = invertedMs(Date.parse(event.at));
   const value = JSON.stringify(event);
   const metadata = auditMetadata(event);
-  const keyIds = [event.key_id, ...(event.new_key_id ? [event.new_key_id] : [])];
+  const keyIds = [...(event.key_id ? [event.key_id] : []), ...(event.new_key_id ? [event.new_key_id] : [])];
   await kvCall("put", () =>
     Promise.all([
       kv.put(kvKey.audit(inv, event.id), value, { metadata }),
       ...keyIds.map((keyId) => kv.put(kvKey.keyAudit(keyId, inv, event.id), value, { metadata })),
+      ...(event.orgs ?? []).map((org) => kv.put(kvKey.orgAudit(org, inv, event.id), value, { metadata })),
     ]),
   );
 }
 
-function isAuditEvent(v: unknown): v is AuditEvent {
-  if (typeof v !== "object" || v === null) return false;
-  const e = v as Record<string, unknown>;
-  return typeof e.id === "string" && typeof e.at === "string" && typeof e.who === "string" && typeof e.action === "string" && typeof e.key_id === "string";
+/**
+ * An audit event read back, or null when the value is not one. Events written before the
+ * field was renamed carry `who` ("admin:<8 hex>" or "cli"): it is shown as `actor`.
+ */
+function asAuditEvent(v: unknown): AuditEvent | null {
+  if (typeof v !== "object" || v === null) return null;
+  let e = v as Record<string, unknown>;
+  if (e.actor === undefined && typeof e.who === "string") {
+    const { who, ...rest } = e;
+    e = { ...rest, actor: who };
+  }
+  const ok =
+    typeof e.id === "string" &&
+    typeof e.at === "string" &&
+    typeof e.actor === "string" &&
+    typeof e.action === "string" &&
+    (typeof e.key_id === "string" || typeof e.token_id === "string");
+  return ok ? (e as unknown as AuditEvent) : null;
 }
 
-/** One page of audit events, newest first: all of them, or one key's. */
-export async function listAudit(kv: KvLike, keyId: string | null, limit: number, cursor: string | null): Promise<Page<AuditEvent>> {
-  const page = await listPage(kv, keyId === null ? kvKey.auditPrefix() : kvKey.keyAuditPrefix(keyId), Math.min(limit, KV_LIST_MAX), cursor);
+/** Which audit log to read: every event, one key's, or one org's. */
+export type AuditLog = { all: true } | { keyId: string } | { org: string };
+
+/**
+ * One page of audit events, newest first. `keep` drops events from the page (a caller that
+ * may not see them): the page can then hold fewer than `limit` events, even none, while
+ * `cursor` is not null.
+ */
+export async function listAudit(
+  kv: KvLike,
+  log: AuditLog,
+  limit: number,
+  cursor: string | null,
+  keep: (e: AuditEvent) => boolean = () => true,
+): Promise<Page<AuditEvent>> {
+  const prefix = "keyId" in log ? kvKey.keyAuditPrefix(log.keyId) : "org" in log ? kvKey.orgAuditPrefix(log.org) : kvKey.auditPrefix();
+  const page = await listPage(kv, prefix, Math.min(limit, KV_LIST_MAX), cursor);
   const items: AuditEvent[] = [];
   for (const entry of page.keys) {
-    if (isAuditEvent(entry.metadata)) {
-      items.push(entry.metadata);
-      continue;
+    let event = asAuditEvent(entry.metadata);
+    if (event === null) {
+      // Too large for metadata (a big update): read the value.
+      event = asAuditEvent(await kvCall("get", () => kv.get(entry.name, { type: "json" })));
     }
-    // Too large for metadata (a big update): read the value.
-    const value = await kvCall("get", () => kv.get(entry.name, { type: "json" }));
-    if (isAuditEvent(value)) items.push(value);
+    if (event !== null && keep(event)) items.push(event);
+  }
+  return { items, cursor: page.list_complete ? null : (page.cursor ?? null) };
+}
+
+// ---- scoped admin tokens ----
+
+/**
+ * The record of the token whose hash is `hash`, or null. Throws StoreFault when KV fails
+ * or holds something that is not a token record (fail closed).
+ */
+export async function readToken(kv: KvLike, hash: string): Promise<TokenRecord | null> {
+  const value = await kvCall("get", () => kv.get(kvKey.token(hash), { type: "json" }));
+  if (value === null) return null;
+  if (!isTokenRecord(value)) throw new StoreFault("KV value under a token hash is not a valid token record");
+  return value;
+}
+
+/**
+ * Store a token: the record under its hash (what authentication reads), then the id
+ * pointer, whose metadata is the record itself (what a listing reads; it holds no secret).
+ * Also used to rewrite both after a revocation.
+ */
+export async function writeToken(kv: KvLike, hash: string, record: TokenRecord): Promise<void> {
+  await kvCall("put", () => kv.put(kvKey.token(hash), JSON.stringify(record)));
+  await kvCall("put", () => kv.put(kvKey.tokenPointer(record.id), JSON.stringify({ hash }), { metadata: record }));
+}
+
+/** A token by its public id, with its hash; null when unknown. */
+export async function findTokenById(kv: KvLike, id: string): Promise<{ hash: string; record: TokenRecord } | null> {
+  const pointer = await kvCall("get", () => kv.get(kvKey.tokenPointer(id), { type: "json" }));
+  if (pointer === null) return null;
+  const hash = (pointer as { hash?: unknown }).hash;
+  if (typeof hash !== "string" || !HASH_RE.test(hash)) throw new StoreFault(`KV value under ${kvKey.tokenPointer(id)} is not a hash pointer`);
+  const record = await readToken(kv, hash);
+  if (record === null || record.id !== id) throw new StoreFault(`${kvKey.tokenPointer(id)} does not point to its token`);
+  return { hash, record };
+}
+
+/** One page of tokens, from the id pointers' metadata (a damaged one is read from its record). */
+export async function listTokenRecords(kv: KvLike, limit: number, cursor: string | null): Promise<Page<TokenRecord>> {
+  const prefix = kvKey.tokenPointerPrefix();
+  const page = await listPage(kv, prefix, Math.min(limit, KV_LIST_MAX), cursor);
+  const items: TokenRecord[] = [];
+  for (const entry of page.keys) {
+    if (isTokenRecord(entry.metadata)) items.push(entry.metadata);
+    else {
+      const found = await findTokenById(kv, entry.name.slice(prefix.length));
+      if (found) items.push(found.record);
+    }
   }
   return { items, cursor: page.list_complete ? null : (page.cursor ?? null) };
 }

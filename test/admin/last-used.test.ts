@@ -134,7 +134,7 @@ describe("the last-used write never undoes an admin change", () => {
     await send("/x", { headers: { "x-api-key": k.key } }, e); // cached here (name "before", orgs [a])
     // Another isolate's admin renames the key and moves it to org b: the same lifecycle
     // call, without a purge of this isolate's cache.
-    const moved = await updateKey({ kv: env.KEYS, settings: { prefix: "kg_" }, who: "test", now: t0 }, k.id, { name: "after", orgs: [b] });
+    const moved = await updateKey({ kv: env.KEYS, settings: { prefix: "kg_" }, actor: "test", now: t0 }, k.id, { name: "after", orgs: [b] });
     expect(moved.ok).toBe(true);
     spy.mockReturnValue(t0 + 120_000); // past the last-used interval, within the cache TTL
     kv.puts.length = 0;

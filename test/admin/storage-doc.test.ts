@@ -18,12 +18,18 @@ const FORMATS: Record<string, string[]> = {
   lastUsed: ["<org>", "<key id>"],
   audit: ["<inverted ms>", "<event id>"],
   keyAudit: ["<key id>", "<inverted ms>", "<event id>"],
+  orgAudit: ["<org>", "<inverted ms>", "<event id>"],
+  token: ["<hash>"],
+  tokenPointer: ["<token id>"],
 };
 /** kvKey's prefix helpers (for list()): each must start a documented format. */
 const PREFIXES: Record<string, string[]> = {
   orgPrefix: ["<org>"],
   auditPrefix: [],
   keyAuditPrefix: ["<key id>"],
+  orgAuditPrefix: ["<org>"],
+  idPrefix: [],
+  tokenPointerPrefix: [],
 };
 
 function section(title: string): string {
@@ -78,7 +84,7 @@ describe("docs/storage.md matches the code", () => {
     for (const [k, v] of Object.entries(summary)) expect(fromCode[k], k).toEqual(v);
     expect(Object.keys(fromCode).filter((k) => !(k in summary)).sort()).toEqual(["replaced_by", "rotated_at"]); // "added when set"
     expect(JSON.parse(blocks[3]!)).toEqual({ last_used_at: expect.any(String) });
-    expect(JSON.parse(blocks[4]!)).toMatchObject({ id: expect.any(String), at: expect.any(String), who: expect.any(String), action: "update", key_id: record.id });
+    expect(JSON.parse(blocks[4]!)).toMatchObject({ id: expect.any(String), at: expect.any(String), actor: expect.any(String), action: "update", key_id: record.id });
   });
 });
 
