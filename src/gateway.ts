@@ -1,6 +1,7 @@
 /**
  * The hot path, in the SPEC's order: route policy on the normalized path → credential
- * extraction (refused with 429 for a client IP over its failed-authentication budget) →
+ * extraction (refused with 429 for a client IP over its failed-authentication budget;
+ * without a key, a session token when sessions are on: viaSession) →
  * cheap rejection / lookup / record checks (auth/verify.ts) → org and scopes
  * (auth/authorize.ts) → the key's own rate limit, if it has one → forward with trusted
  * identity headers, signed when ORIGIN_SIGNING_SECRET is set.
@@ -12,6 +13,7 @@ import { checkKeyRateLimit, rateLimitHeaders } from "./abuse/key-rate-limiter";
 import type { KeyRateOutcome } from "./abuse/key-rate-limiter";
 import { authorize } from "./auth/authorize";
 import { extractCredential } from "./auth/credentials";
+import { cookieOf, JWKS_UNAVAILABLE, sessionTokenOf, verifySession } from "./auth/session";
 import { lastUsedThrottle } from "./auth/last-used";
 import { keyCache, verifyKey } from "./auth/verify";
 import { clock } from "./clock";
@@ -27,6 +29,7 @@ import type { Identity } from "./proxy/headers";
 import { upstreamHeaders } from "./proxy/headers";
 import { normalizedPathOf, requestUrlOf } from "./routes/normalize";
 import { matchRoute } from "./routes/table";
+import type { Route } from "./routes/table";
 import { coveredHeaders, signatureHeader, SIGNATURE_HEADER } from "../verifier/index.js";
 
 type Ctx = Context<AppEnv>;
@@ -132,10 +135,16 @@ export async function gateway(c: Ctx): Promise<Response> {
   const route = matchRoute(config.routes, path, req.method);
   log.route = route.path;
 
-  // 2. Credential extraction.
-  const credential = extractCredential(req.headers, config.sources);
-  if (credential.kind === "missing") {
+  // 2. Credential extraction: a key, else (sessions on) a session token (auth/session.ts).
+  const credential = extractCredential(req.headers, config.sources, config.session !== null);
+  const sessionToken = credential.kind === "missing" && config.session !== null ? sessionTokenOf(req.headers, config.session) : null;
+  if (credential.kind === "missing" && sessionToken === null) {
     if (route.auth === "public") return proxy(c, url, path, null);
+    if (config.passthroughCookie !== null && cookieOf(req.headers.get("cookie"), config.passthroughCookie) !== null) {
+      // SESSION_PASSTHROUGH_COOKIE: the origin authenticates it; no identity is vouched for.
+      log.auth = "passthrough";
+      return proxy(c, url, path, null);
+    }
     return reject(c, "missing_credential");
   }
   // A client over its failed-authentication budget is refused before any lookup,
@@ -145,6 +154,9 @@ export async function gateway(c: Ctx): Promise<Response> {
     const wait = blockedFor(client, clock.now());
     if (wait > 0) return tooManyFailures(c, wait);
   }
+  // No key here means a session token (checked above).
+  if (credential.kind === "missing") return viaSession(c, url, path, route, client, sessionToken!);
+  log.auth = "key";
   if (credential.kind === "malformed") {
     return refuseCredential(c, client, "malformed_credential", { detail: `Malformed credential: ${credential.reason}` });
   }
@@ -188,9 +200,34 @@ export async function gateway(c: Ctx): Promise<Response> {
   }
 
   // 6. Forward with the trusted identity.
-  const res = await proxy(c, url, path, { keyId: record.id, org: decision.org, scopes: record.scopes }, limitHeaders);
+  const res = await proxy(c, url, path, { method: "key", keyId: record.id, org: decision.org, scopes: record.scopes }, limitHeaders);
   if (res.status !== 101) warnOfSunset(res.headers, record, now, config.expiryWarningMs);
   return res;
+}
+
+/**
+ * A session instead of a key (auth/session.ts): verified, then authorized by the route's
+ * scopes and (artanis) the org header exactly like a key, then forwarded with x-user-id
+ * and x-auth-method: session. A bad session is the profile's 401 with a bad key's body,
+ * counted against the client's failure budget; an unreachable JWKS is a 503, not counted.
+ */
+async function viaSession(c: Ctx, url: URL, path: string, route: Route, client: string | null, token: string): Promise<Response> {
+  const config = c.get("config");
+  const log = c.get("log");
+  log.auth = "session";
+  const verdict = await verifySession(token, config.session!, clock.now());
+  if (verdict.kind === "invalid") {
+    if (verdict.reason === JWKS_UNAVAILABLE) return reject(c, "store_unavailable", { reason: `session_${JWKS_UNAVAILABLE}` });
+    return refuseCredential(c, client, "invalid_key", { reason: `session_${verdict.reason}` });
+  }
+  log.user_id = verdict.sub;
+  const decision = authorize({ orgs: [verdict.org], scopes: verdict.scopes }, route, config, c.req.raw.headers, "session");
+  if (!decision.ok) {
+    const code = decision.code === "forbidden" && route.hide ? "not_found" : decision.code;
+    return reject(c, code, { detail: decision.detail, reason: decision.code });
+  }
+  log.org = decision.org;
+  return proxy(c, url, path, { method: "session", userId: verdict.sub, org: decision.org, scopes: verdict.scopes });
 }
 
 /**

@@ -4,7 +4,8 @@
  * Request (client → origin): hop-by-hop headers and every header the client lists in
  * `Connection` are dropped (RFC 9110 §7.6.1), so a client cannot make an intermediary drop
  * ours; `Expect` is dropped (a 100-continue reaching the origin breaks the subrequest);
- * the credential the gateway consumed is dropped; every inbound copy of a header the
+ * the credential the gateway consumed is dropped (with sessions on: a Bearer JWT and the
+ * SESSION_COOKIE cookie too); every inbound copy of a header the
  * gateway sets — in any case, and with `_` for `-` (CGI-style servers read `x_org_slug`
  * as `x-org-slug`) — is dropped before ours are set. So are client claims about the
  * connection (X-Forwarded-*, Forwarded, X-Real-IP…) and URL/method rewrites that an
@@ -15,6 +16,7 @@
  */
 import type { Config } from "../config";
 import { isOurAuthorization } from "../auth/credentials";
+import { bearerSessionOf, withoutCookie } from "../auth/session";
 import { SIGNATURE_HEADER } from "../../verifier/index.js";
 
 const HOP_BY_HOP = new Set([
@@ -59,10 +61,19 @@ const CLIENT_CLAIMS = [
   SIGNATURE_HEADER,
 ];
 
+/**
+ * What the gateway vouches for: `x-org-slug`, `x-api-key-scopes`, `x-auth-method` (key or
+ * session), plus `x-api-key-id` for a key or `x-user-id` (the JWT's `sub`) for a session.
+ */
 export interface Identity {
-  keyId: string;
   org: string;
   scopes: string[];
+  /** How the request authenticated; "key" when absent. */
+  method?: "key" | "session";
+  /** A key's id (method "key"). */
+  keyId?: string;
+  /** A session's user, its `sub` (method "session"). */
+  userId?: string;
 }
 
 export interface UpstreamContext {
@@ -82,7 +93,7 @@ const reservedCache = new WeakMap<Config, Set<string>>();
 function reservedFor(config: Config): Set<string> {
   let set = reservedCache.get(config);
   if (!set) {
-    set = new Set([...CLIENT_CLAIMS, config.headers.org, config.headers.keyId, config.headers.scopes]);
+    set = new Set([...CLIENT_CLAIMS, ...Object.values(config.headers)]);
     for (const s of config.sources) if (s.kind === "header") set.add(s.name.replace(/_/g, "-"));
     reservedCache.set(config, set);
   }
@@ -108,7 +119,13 @@ export function upstreamHeaders(inbound: Headers, config: Config, ctx: UpstreamC
     if (WEBSOCKET_HANDSHAKE.has(name)) continue;
     if (name.startsWith("cf-")) continue; // Cloudflare's own, set again by the edge
     if (reserved.has(name.includes("_") ? name.replace(/_/g, "-") : name)) continue;
-    if (name === "authorization" && isOurAuthorization(value, config.sources)) continue;
+    if (name === "authorization" && (isOurAuthorization(value, config.sources) || (config.session !== null && bearerSessionOf(value) !== null))) continue;
+    if (name === "cookie" && config.session?.cookie) {
+      // The session cookie is the gateway's credential, like a key: never forwarded.
+      const rest = withoutCookie(value, config.session.cookie);
+      if (rest !== null) out.set(name, rest);
+      continue;
+    }
     out.set(name, value);
   }
   if (ctx.clientIp) out.set("x-forwarded-for", ctx.clientIp);
@@ -117,8 +134,10 @@ export function upstreamHeaders(inbound: Headers, config: Config, ctx: UpstreamC
   out.set("x-request-id", ctx.requestId);
   if (ctx.identity) {
     out.set(config.headers.org, ctx.identity.org);
-    out.set(config.headers.keyId, ctx.identity.keyId);
+    if (ctx.identity.keyId !== undefined) out.set(config.headers.keyId, ctx.identity.keyId);
+    if (ctx.identity.userId !== undefined) out.set(config.headers.userId, ctx.identity.userId);
     out.set(config.headers.scopes, ctx.identity.scopes.join(","));
+    out.set(config.headers.method, ctx.identity.method ?? "key");
   }
   return out;
 }
