@@ -288,6 +288,8 @@ export function parseConfig(env: Env): Config {
     org: headerName(env, "ORG_HEADER", DEFAULTS.ORG_HEADER),
     keyId: headerName(env, "KEY_ID_HEADER", DEFAULTS.KEY_ID_HEADER),
     scopes: headerName(env, "SCOPES_HEADER", DEFAULTS.SCOPES_HEADER),
+    userId: USER_ID_HEADER,
+    method: AUTH_METHOD_HEADER,
   };
   for (const [variable, value] of [["ORG_HEADER", headers.org], ["KEY_ID_HEADER", headers.keyId], ["SCOPES_HEADER", headers.scopes]] as const) {
     if (value === USER_ID_HEADER || value === AUTH_METHOD_HEADER) throw new ConfigError(variable, `"${value}" is reserved for the injected identity`);
@@ -333,7 +335,7 @@ export function parseConfig(env: Env): Config {
       kvCacheTtlSeconds: int(env, "KV_CACHE_TTL_SECONDS", DEFAULTS.KV_CACHE_TTL_SECONDS, 30, 86_400),
       kvTimeoutMs: int(env, "KV_TIMEOUT_MS", DEFAULTS.KV_TIMEOUT_MS, 1, 60_000),
     },
-    headers: { ...headers, userId: USER_ID_HEADER, method: AUTH_METHOD_HEADER },
+    headers,
     preflight: oneOf(env, "CORS_PREFLIGHT", ["forward", "auth"] as const) ?? "forward",
     ...(pepper ? { pepper } : {}),
     admin: parseAdmin(env),
