@@ -16,7 +16,7 @@
  *    HS384, PS256, an HS256 token when only a JWKS is configured — the classic
  *    "HMAC-signed with the RSA public key" confusion —, an RS256 header naming an EC key)
  *    is refused before any signature check;
- * 3. the signature (Hono's `Jwt.verify` from hono/utils/jwt, given an imported CryptoKey;
+ * 3. the signature (Hono's JWT `verify`, hono/utils/jwt/jwt, given an imported CryptoKey;
  *    its own header checks apply too: `typ` absent or "JWT", no `crit`);
  * 4. the time claims against the caller's `now`, with SESSION_SKEW_SECONDS of leeway:
  *    `exp` is required (a session without an expiry is refused), `nbf` and `iat` are
@@ -54,7 +54,7 @@
  *     }
  *   }
  */
-import { Jwt } from "hono/utils/jwt";
+import { verify as verifyJws } from "hono/utils/jwt/jwt";
 import { SCOPE_RE } from "../keys/record";
 import { logLine } from "../log";
 
@@ -354,7 +354,7 @@ export async function verifySession(token: string, settings: SessionSettings, no
   let payload: Record<string, unknown>;
   try {
     // Time, issuer and audience are checked below, against `now` and with leeway.
-    payload = (await Jwt.verify(token, key, { alg, exp: false, nbf: false, iat: false })) as Record<string, unknown>;
+    payload = (await verifyJws(token, key, { alg, exp: false, nbf: false, iat: false })) as Record<string, unknown>;
   } catch (err) {
     return invalid(reasonOf(err));
   }
