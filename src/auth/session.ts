@@ -195,9 +195,6 @@ interface JwksEntry {
 /** Per isolate, by URL. */
 const jwksCache = new Map<string, JwksEntry>();
 
-/** How many JWKS fetches this isolate started (tests and benchmarks). */
-export const jwksStats = { fetches: 0 };
-
 type Jwk = Record<string, unknown>;
 
 /** The usable verification keys of a JWKS document: RSA ≥ 2048 bits → RS256, EC P-256 → ES256. */
@@ -236,7 +233,6 @@ async function importJwks(doc: unknown): Promise<Map<string, CryptoKey>> {
 
 async function fetchJwks(url: string, entry: JwksEntry, now: number): Promise<void> {
   entry.attemptedAt = now;
-  jwksStats.fetches++;
   try {
     const res = await fetch(url, { headers: { accept: "application/json" }, redirect: "manual", signal: AbortSignal.timeout(JWKS_FETCH_TIMEOUT_MS) });
     if (res.status !== 200) {

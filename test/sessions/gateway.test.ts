@@ -60,6 +60,16 @@ describe("a valid session is forwarded with the user's identity", () => {
     expect(calls[0]!.headers["x-user-id"]).toBe("user_1");
   });
 
+  it("on a public route a session is verified like a key: identity when good, 401 when bad", async () => {
+    const env = sessionEnv({ ROUTES: JSON.stringify([{ path: "/public/*", auth: "public" }]) });
+    const good = await through("/public/doc", { headers: bearer(await hs256()) }, env);
+    expect(good.res.status).toBe(200);
+    expect(good.calls[0]!.headers["x-user-id"]).toBe("user_1");
+    const bad = await through("/public/doc", { headers: bearer(await hs256(claims({ exp: 1 }))) }, env);
+    expect(bad.res.status).toBe(401);
+    expect(bad.calls).toHaveLength(0);
+  });
+
   it("sessions are off unless configured: a Bearer JWT is then just a (bad) key", async () => {
     const { res, calls } = await through("/v1/things", { headers: bearer(await hs256()) });
     expect(res.status).toBe(401);
