@@ -21,13 +21,14 @@ export default defineConfig({
                 ORIGIN_URL: inject<string>("originUrl"),
                 // Secrets for tests live here, never in .dev.vars (which tests also read).
                 TEST_ORIGIN_URL: inject<string>("originUrl"),
+                TEST_SESSION_KEYS: inject<string>("sessionKeys"),
               },
             },
           })),
         ],
         test: {
           name: "workers",
-          include: ["test/unit/**/*.test.ts", "test/integration/**/*.test.ts", "test/admin/**/*.test.ts", "test/hardening/**/*.test.ts", "test/verifier/**/*.test.ts"],
+          include: ["test/unit/**/*.test.ts", "test/integration/**/*.test.ts", "test/admin/**/*.test.ts", "test/hardening/**/*.test.ts", "test/verifier/**/*.test.ts", "test/sessions/**/*.test.ts"],
           globalSetup: ["./test/global-setup.ts"],
           testTimeout: 20_000,
         },

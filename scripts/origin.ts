@@ -18,6 +18,8 @@
  *   /hop                  a response carrying hop-by-hop headers
  *   /deprecated           a response carrying its own Sunset and Deprecation headers
  *   /bench                a fixed 13-byte body, nothing else (benchmark baseline)
+ *   /__origin/jwks?set=S  GET: the JWKS of set S (default: `jwks` given at start), each fetch
+ *                         recorded as probe "jwks:S"; PUT: replace set S (a key rotation)
  *   Upgrade: websocket    handshake, then one text frame "hello from origin"
  *
  * With `signingSecret` (ORIGIN_SIGNING_SECRET when run on its own), every request is
@@ -45,6 +47,8 @@ export interface RecordedCall {
 export interface OriginOptions {
   /** ORIGIN_SIGNING_SECRET: verify every request's keygate signature. */
   signingSecret?: string;
+  /** A JWKS ({ keys: [...] }) served at /__origin/jwks: an identity provider for session tests. */
+  jwks?: { keys: unknown[] };
 }
 
 export interface Origin {
@@ -83,6 +87,11 @@ function handleUpgrade(req: http.IncomingMessage, socket: Duplex): void {
 export async function startOrigin(port = 0, host = "127.0.0.1", opts: OriginOptions = {}): Promise<Origin> {
   const calls = new Map<string, RecordedCall[]>();
   const verify = opts.signingSecret ? createVerifier({ secrets: opts.signingSecret }) : undefined;
+  const jwksSets = new Map<string, { keys: unknown[] }>();
+  const record = (probe: string, call: RecordedCall) => {
+    if (calls.size >= MAX_RECORDED_PROBES) calls.clear();
+    calls.set(probe, [...(calls.get(probe) ?? []), call]);
+  };
 
   const server = http.createServer((req, res) => {
     const url = new URL(req.url ?? "/", "http://origin.invalid");
@@ -90,6 +99,21 @@ export async function startOrigin(port = 0, host = "127.0.0.1", opts: OriginOpti
     if (path === "/bench") {
       res.writeHead(200, { "content-type": "text/plain", "content-length": "13" });
       res.end("hello, world\n");
+      return;
+    }
+    if (path === "/__origin/jwks") {
+      const set = url.searchParams.get("set") ?? "default";
+      if (req.method === "PUT") {
+        let text = "";
+        req.on("data", (chunk: Buffer) => (text += chunk.toString()));
+        req.on("end", () => {
+          jwksSets.set(set, JSON.parse(text) as { keys: unknown[] });
+          res.writeHead(204).end();
+        });
+        return;
+      }
+      record(`jwks:${set}`, { method: req.method ?? "", url: req.url ?? "", headers: req.headers, bodyBytes: 0, bodySha256: "" });
+      sendJson(res, 200, jwksSets.get(set) ?? opts.jwks ?? { keys: [] });
       return;
     }
     if (path === "/__origin/calls") {
@@ -118,10 +142,7 @@ export async function startOrigin(port = 0, host = "127.0.0.1", opts: OriginOpti
         ...(verify ? { signature: await verify({ method: req.method, url: req.url, headers: req.headers }) } : {}),
       };
       const probe = req.headers["x-probe"];
-      if (typeof probe === "string") {
-        if (calls.size >= MAX_RECORDED_PROBES) calls.clear();
-        calls.set(probe, [...(calls.get(probe) ?? []), call]);
-      }
+      if (typeof probe === "string") record(probe, call);
       respond(req, res, url, call);
     });
   });

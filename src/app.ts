@@ -38,6 +38,8 @@ const accessLog: MiddlewareHandler<AppEnv> = async function accessLog(c, next) {
     status: c.res.status,
     latency_ms: Date.now() - started,
     key_id: log.key_id ?? null,
+    auth: log.auth ?? null,
+    user_id: log.user_id ?? null,
     org: log.org ?? null,
     cache: log.cache ?? null,
     outcome: log.outcome ?? null,

@@ -11,6 +11,7 @@ import type { Route } from "./routes/table";
 import { parseSigningSecrets } from "../verifier/index.js";
 import type { SigningSecret } from "../verifier/index.js";
 import type { KeyRateLimiter } from "./abuse/key-rate-limiter-object";
+import type { SessionSettings } from "./auth/session";
 
 /** Bindings and variables (wrangler.toml [vars], --var, .dev.vars, secrets). */
 export interface Env {
@@ -49,6 +50,16 @@ export interface Env {
   AUTH_FAILURE_LIMITER?: RateLimit;
   /** Durable Object namespace enforcing per-key rate limits (wrangler.toml [[durable_objects.bindings]]). */
   KEY_RATE_LIMITER?: DurableObjectNamespace<KeyRateLimiter>;
+  // Sessions beside keys (docs/sessions.md).
+  /** Secret: HS256 key for session JWTs (≥ 32 characters). */
+  SESSION_JWT_SECRET?: string;
+  SESSION_JWKS_URL?: string;
+  SESSION_ISSUER?: string;
+  SESSION_AUDIENCE?: string;
+  SESSION_COOKIE?: string;
+  SESSION_ORG_CLAIM?: string;
+  SESSION_SCOPES_CLAIM?: string;
+  SESSION_PASSTHROUGH_COOKIE?: string;
 }
 
 export type CredentialSource = { kind: "header"; name: string } | { kind: "bearer" } | { kind: "basic" };
@@ -77,7 +88,8 @@ export interface Config {
     kvCacheTtlSeconds: number;
     kvTimeoutMs: number;
   };
-  headers: { org: string; keyId: string; scopes: string };
+  /** Injected identity headers; userId and method are fixed (x-user-id, x-auth-method). */
+  headers: { org: string; keyId: string; scopes: string; userId: string; method: string };
   /** "forward": CORS preflights pass without a key; "auth": they need one like any request. */
   preflight: "forward" | "auth";
   pepper?: string;
@@ -97,6 +109,10 @@ export interface Config {
   signer?: SigningSecret;
   /** How long an IP over its failed-authentication budget is refused in this isolate. */
   authFailureBlockSeconds: number;
+  /** Session JWT verification (SESSION_*); null = sessions off. */
+  session: SessionSettings | null;
+  /** SESSION_PASSTHROUGH_COOKIE: forwarded without identity when no credential is sent; null = off. */
+  passthroughCookie: string | null;
 }
 
 export class ConfigError extends Error {
@@ -131,6 +147,8 @@ export const DEFAULTS = {
   SCOPES_HEADER: "x-api-key-scopes",
   AUTH_REALM: "api",
   ADMIN_PREFIX: "/_keygate",
+  SESSION_ORG_CLAIM: "org_slug",
+  SESSION_SCOPES_CLAIM: "scope",
   /** Last-used writes: one per key per minute per isolate, far below KV's 1 write/s/key. */
   LAST_USED_INTERVAL_MS: 60_000,
   EXPIRY_WARNING_DAYS: 7,
@@ -270,7 +288,12 @@ export function parseConfig(env: Env): Config {
     org: headerName(env, "ORG_HEADER", DEFAULTS.ORG_HEADER),
     keyId: headerName(env, "KEY_ID_HEADER", DEFAULTS.KEY_ID_HEADER),
     scopes: headerName(env, "SCOPES_HEADER", DEFAULTS.SCOPES_HEADER),
+    userId: USER_ID_HEADER,
+    method: AUTH_METHOD_HEADER,
   };
+  for (const [variable, value] of [["ORG_HEADER", headers.org], ["KEY_ID_HEADER", headers.keyId], ["SCOPES_HEADER", headers.scopes]] as const) {
+    if (value === USER_ID_HEADER || value === AUTH_METHOD_HEADER) throw new ConfigError(variable, `"${value}" is reserved for the injected identity`);
+  }
   const sources = sourcesRaw ? parseSources(sourcesRaw.split(","), "CREDENTIAL_SOURCES") : parseSources(preset.sources, "AUTH_PROFILE");
   for (const s of sources) {
     if (s.kind === "header" && Object.values(headers).includes(s.name)) {
@@ -320,6 +343,88 @@ export function parseConfig(env: Env): Config {
     expiryWarningMs: int(env, "EXPIRY_WARNING_DAYS", DEFAULTS.EXPIRY_WARNING_DAYS, 0, 3650) * DAY_MS,
     ...(signer ? { signer } : {}),
     authFailureBlockSeconds: int(env, "AUTH_FAILURE_BLOCK_SECONDS", DEFAULTS.AUTH_FAILURE_BLOCK_SECONDS, 1, 86_400),
+    ...parseSessions(env),
+  };
+}
+
+// ---------- sessions (docs/sessions.md) ----------
+
+/** Injected for every authenticated request: the user of a session, and how it authenticated. */
+export const USER_ID_HEADER = "x-user-id";
+export const AUTH_METHOD_HEADER = "x-auth-method";
+/** Shortest SESSION_JWT_SECRET: an HS256 key must not be guessable. */
+export const MIN_SESSION_SECRET_LENGTH = 32;
+/** A dot path into the JWT's claims: 1–8 segments. */
+const CLAIM_PATH_RE = /^[A-Za-z0-9_$:-]{1,64}(\.[A-Za-z0-9_$:-]{1,64}){0,7}$/;
+const LOOPBACK_HOSTS = new Set(["127.0.0.1", "localhost", "[::1]"]);
+
+function cookieName(env: Env, name: keyof Env): string | null {
+  const v = str(env, name);
+  if (v === undefined) return null;
+  if (!HEADER_NAME_RE.test(v) || v.length > 128) throw new ConfigError(name, `"${v}" is not a valid cookie name (RFC 6265 token, ≤ 128 characters)`);
+  return v;
+}
+
+function claimPath(env: Env, name: "SESSION_ORG_CLAIM" | "SESSION_SCOPES_CLAIM"): string[] {
+  const v = str(env, name) ?? DEFAULTS[name];
+  if (!CLAIM_PATH_RE.test(v)) throw new ConfigError(name, `must be a dot path of claim names like "o.slg" (letters, digits, _ $ : -); got "${v}"`);
+  return v.split(".");
+}
+
+function plainValue(env: Env, name: keyof Env): string | null {
+  const v = str(env, name);
+  if (v === undefined) return null;
+  if (v.length > 512 || !/^[\x20-\x7e]+$/.test(v)) throw new ConfigError(name, "must be 1–512 printable ASCII characters");
+  return v;
+}
+
+function parseSessions(env: Env): Pick<Config, "session" | "passthroughCookie"> {
+  const passthroughCookie = cookieName(env, "SESSION_PASSTHROUGH_COOKIE");
+  // A secret: its value never appears in an error message.
+  const rawSecret = env.SESSION_JWT_SECRET;
+  let secret: string | null = null;
+  if (rawSecret !== undefined && rawSecret !== null && rawSecret !== "") {
+    if (typeof rawSecret !== "string" || rawSecret.length < MIN_SESSION_SECRET_LENGTH || rawSecret.length > 4096) {
+      throw new ConfigError("SESSION_JWT_SECRET", `must be ${MIN_SESSION_SECRET_LENGTH}–4096 characters (e.g. from \`openssl rand -hex 32\`)`);
+    }
+    secret = rawSecret;
+  }
+  let jwksUrl: string | null = null;
+  const rawUrl = str(env, "SESSION_JWKS_URL");
+  if (rawUrl !== undefined) {
+    let url: URL;
+    try {
+      url = new URL(rawUrl);
+    } catch {
+      throw new ConfigError("SESSION_JWKS_URL", `"${rawUrl}" is not an absolute URL`);
+    }
+    if (url.protocol !== "https:" && !(url.protocol === "http:" && LOOPBACK_HOSTS.has(url.hostname))) {
+      throw new ConfigError("SESSION_JWKS_URL", "must be https:// (http:// only on loopback, for local development)");
+    }
+    if (url.username || url.password || url.hash) throw new ConfigError("SESSION_JWKS_URL", "must not carry credentials or a fragment");
+    jwksUrl = url.href;
+  }
+  const cookie = cookieName(env, "SESSION_COOKIE");
+  if (secret === null && jwksUrl === null) {
+    for (const name of ["SESSION_COOKIE", "SESSION_ISSUER", "SESSION_AUDIENCE", "SESSION_ORG_CLAIM", "SESSION_SCOPES_CLAIM"] as const) {
+      if (str(env, name) !== undefined) throw new ConfigError(name, "is set but sessions are off: set SESSION_JWT_SECRET and/or SESSION_JWKS_URL");
+    }
+    return { session: null, passthroughCookie };
+  }
+  if (cookie !== null && cookie === passthroughCookie) {
+    throw new ConfigError("SESSION_PASSTHROUGH_COOKIE", "must differ from SESSION_COOKIE (a verified session cookie is never passed through unverified)");
+  }
+  return {
+    session: {
+      secret,
+      jwksUrl,
+      issuer: plainValue(env, "SESSION_ISSUER"),
+      audience: plainValue(env, "SESSION_AUDIENCE"),
+      cookie,
+      orgClaim: claimPath(env, "SESSION_ORG_CLAIM"),
+      scopesClaim: claimPath(env, "SESSION_SCOPES_CLAIM"),
+    },
+    passthroughCookie,
   };
 }
 

@@ -3,7 +3,8 @@
  * normalized path (a CORS preflight forwarded bodiless and credential-less unless a route
  * hides itself) → credential extraction (refused with 429 for a client IP over its
  * failed-authentication budget, unless the key is one this isolate's cache knows to be
- * valid) → cheap rejection / lookup / record checks (auth/verify.ts) → org and scopes
+ * valid; without a key, a session token when sessions are on: viaSession) → cheap
+ * rejection / lookup / record checks (auth/verify.ts) → org and scopes
  * (auth/authorize.ts) → the key's own rate limit, if it has one → forward with trusted
  * identity headers (proxy/headers.ts strips the rest), signed when ORIGIN_SIGNING_SECRET
  * is set.
@@ -15,6 +16,7 @@ import { checkKeyRateLimit, rateLimitHeaders } from "./abuse/key-rate-limiter";
 import type { KeyRateOutcome } from "./abuse/key-rate-limiter";
 import { authorize } from "./auth/authorize";
 import { extractCredential } from "./auth/credentials";
+import { cookieOf, JWKS_UNAVAILABLE, sessionTokenOf, verifySession } from "./auth/session";
 import { lastUsedThrottle } from "./auth/last-used";
 import { cachedValidVerdict, keyCache, verifyKey } from "./auth/verify";
 import type { Verdict } from "./auth/verify";
@@ -31,6 +33,7 @@ import type { Identity } from "./proxy/headers";
 import { forwardedSearch, upstreamHeaders } from "./proxy/headers";
 import { normalizedPathOf, requestUrlOf } from "./routes/normalize";
 import { matchRoute } from "./routes/table";
+import type { Route } from "./routes/table";
 import { coveredHeaders, signatureHeader, SIGNATURE_HEADER } from "../verifier/index.js";
 
 type Ctx = Context<AppEnv>;
@@ -175,10 +178,16 @@ export async function gateway(c: Ctx): Promise<Response> {
   }
   log.route = route.path;
 
-  // 2. Credential extraction.
-  const credential = extractCredential(req.headers, config.sources);
-  if (credential.kind === "missing") {
+  // 2. Credential extraction: a key, else (sessions on) a session token (auth/session.ts).
+  const credential = extractCredential(req.headers, config.sources, config.session !== null);
+  const sessionToken = credential.kind === "missing" && config.session !== null ? sessionTokenOf(req.headers, config.session) : null;
+  if (credential.kind === "missing" && sessionToken === null) {
     if (route.auth === "public") return proxy(c, url, path, null, { preflight, anonymous: true });
+    if (config.passthroughCookie !== null && cookieOf(req.headers.get("cookie"), config.passthroughCookie) !== null) {
+      // SESSION_PASSTHROUGH_COOKIE: the origin authenticates it; no identity is vouched for.
+      log.auth = "passthrough";
+      return proxy(c, url, path, null, { preflight });
+    }
     return reject(c, "missing_credential");
   }
   // A client over its failed-authentication budget is refused before any lookup — unless
@@ -186,6 +195,14 @@ export async function gateway(c: Ctx): Promise<Response> {
   // a shared address (NAT, an IPv6 /64), one client's guesses must not lock out the
   // others (see abuse/auth-failures.ts).
   const client = clientKey(req.headers.get("cf-connecting-ip"));
+  // No key here means a session token (checked above): verified locally, but a client
+  // over its budget is refused before that too.
+  if (credential.kind === "missing") {
+    const blocked = client === null ? 0 : blockedFor(client, clock.now());
+    if (blocked > 0) return tooManyFailures(c, blocked);
+    return viaSession(c, url, path, route, client, sessionToken!, preflight);
+  }
+  log.auth = "key";
   const now = clock.now();
   const cache = keyCache(config.cache.maxEntries);
   const wait = client === null ? 0 : blockedFor(client, now);
@@ -232,9 +249,34 @@ export async function gateway(c: Ctx): Promise<Response> {
   }
 
   // 6. Forward with the trusted identity.
-  const res = await proxy(c, url, path, { keyId: record.id, org: decision.org, scopes: record.scopes }, { extraHeaders: limitHeaders, preflight });
+  const res = await proxy(c, url, path, { method: "key", keyId: record.id, org: decision.org, scopes: record.scopes }, { extraHeaders: limitHeaders, preflight });
   if (res.status !== 101) warnOfSunset(res.headers, record, now, config.expiryWarningMs);
   return res;
+}
+
+/**
+ * A session instead of a key (auth/session.ts): verified, then authorized by the route's
+ * scopes and (artanis) the org header exactly like a key, then forwarded with x-user-id
+ * and x-auth-method: session. A bad session is the profile's 401 with a bad key's body,
+ * counted against the client's failure budget; an unreachable JWKS is a 503, not counted.
+ */
+async function viaSession(c: Ctx, url: URL, path: string, route: Route, client: string | null, token: string, preflight: boolean): Promise<Response> {
+  const config = c.get("config");
+  const log = c.get("log");
+  log.auth = "session";
+  const verdict = await verifySession(token, config.session!, clock.now());
+  if (verdict.kind === "invalid") {
+    if (verdict.reason === JWKS_UNAVAILABLE) return reject(c, "store_unavailable", { reason: `session_${JWKS_UNAVAILABLE}` });
+    return refuseCredential(c, client, "invalid_key", { reason: `session_${verdict.reason}` });
+  }
+  log.user_id = verdict.sub;
+  const decision = authorize({ orgs: [verdict.org], scopes: verdict.scopes }, route, config, c.req.raw.headers, "session");
+  if (!decision.ok) {
+    const code = decision.code === "forbidden" && route.hide ? "not_found" : decision.code;
+    return reject(c, code, { detail: decision.detail, reason: decision.code });
+  }
+  log.org = decision.org;
+  return proxy(c, url, path, { method: "session", userId: verdict.sub, org: decision.org, scopes: verdict.scopes }, { preflight });
 }
 
 /**

@@ -9,6 +9,10 @@ export interface RequestLog {
   path?: string;
   route?: string;
   key_id?: string;
+  /** How the request authenticated (sessions: docs/sessions.md). */
+  auth?: "key" | "session" | "passthrough";
+  /** A session's user (the JWT's `sub`). */
+  user_id?: string;
   org?: string;
   cache?: Tier;
   outcome?: "forwarded" | "rejected" | "admin";

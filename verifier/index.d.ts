@@ -3,7 +3,7 @@
 export declare const SIGNATURE_HEADER: "x-keygate-signature";
 export declare const SIGNATURE_VERSION: "v1";
 export declare const DEFAULT_MAX_SKEW_SECONDS: 300;
-export declare const DEFAULT_IDENTITY_HEADERS: Readonly<{ org: string; keyId: string; scopes: string }>;
+export declare const DEFAULT_IDENTITY_HEADERS: Readonly<{ org: string; keyId: string; scopes: string; userId: string; method: string }>;
 export declare const REQUEST_ID_HEADER: "x-request-id";
 
 export interface SigningSecret {
@@ -28,7 +28,8 @@ export declare function parseSigningSecrets(value: string): SigningSecret[];
 export declare function canonicalString(fields: SignedFields): string;
 export declare function coveredHeaders(
   get: (name: string) => string,
-  names: { org: string; keyId: string; scopes: string },
+  /** userId and method default to x-user-id and x-auth-method. */
+  names: { org: string; keyId: string; scopes: string; userId?: string; method?: string },
 ): [string, string][];
 export declare function signatureHeader(signer: SigningSecret, fields: SignedFields): Promise<string>;
 
@@ -50,8 +51,17 @@ export interface VerifierOptions {
   now?: () => number;
 }
 
+/** What keygate vouched for: a key (keyId set) or a session (userId = the JWT's `sub`). */
+export interface Identity {
+  method: "key" | "session";
+  org: string;
+  keyId: string | null;
+  userId: string | null;
+  scopes: string[];
+}
+
 export type VerifyResult =
-  | { ok: true; kid: string; timestamp: number; identity: { org: string; keyId: string; scopes: string[] } | null }
+  | { ok: true; kid: string; timestamp: number; identity: Identity | null }
   | { ok: false; reason: "missing" | "malformed" | "unknown_kid" | "stale" | "bad_signature" };
 
 export declare function createVerifier(options: VerifierOptions): (request: RequestLike) => Promise<VerifyResult>;

@@ -21,10 +21,17 @@
  *   x-org-slug:<value, empty when absent>
  *   x-api-key-id:<value, empty when absent>
  *   x-api-key-scopes:<value, empty when absent>
+ *   x-user-id:<value, empty when absent>
+ *   x-auth-method:<value, empty when absent>
  *   x-request-id:<value>
  *
- * The identity headers are absent (signed as empty) on public routes: a verified request
- * without `x-api-key-id` came through keygate unauthenticated. The body is not covered.
+ * `x-auth-method` is `key` (then `x-api-key-id` is the key's id) or `session` (a session
+ * JWT keygate verified: then `x-user-id` is its `sub` and there is no key id). The
+ * identity headers are absent (signed as empty) on public routes and for a
+ * SESSION_PASSTHROUGH_COOKIE request: a verified request without `x-auth-method` came
+ * through keygate unauthenticated. The body is not covered. (The user-id and method lines
+ * came with sessions: a gateway and a verifier from before them disagree on every
+ * signature, which fails closed — upgrade both together.)
  *
  * Secrets: ORIGIN_SIGNING_SECRET holds one or more `kid:secret` pairs separated by commas
  * (secret ≥ 32 characters, kid of [A-Za-z0-9._-]). keygate signs with the first; a
@@ -37,7 +44,8 @@
  *   http.createServer(async (req, res) => {
  *     const result = await verify({ method: req.method, url: req.url, headers: req.headers });
  *     if (!result.ok) { res.writeHead(401).end(); return; }
- *     // result.identity: { org, keyId, scopes } or null on a public route
+ *     // result.identity: { method: "key" | "session", org, keyId, userId, scopes }, or null
+ *     // when keygate authenticated nothing (a public route, a pass-through cookie)
  *   });
  *
  * @example Workers: `const result = await verify(request);`
@@ -47,8 +55,17 @@ export const SIGNATURE_HEADER = "x-keygate-signature";
 export const SIGNATURE_VERSION = "v1";
 /** Largest accepted distance between the signature's timestamp and the verifier's clock. */
 export const DEFAULT_MAX_SKEW_SECONDS = 300;
-/** The header names keygate injects by default (ORG_HEADER, KEY_ID_HEADER, SCOPES_HEADER). */
-export const DEFAULT_IDENTITY_HEADERS = Object.freeze({ org: "x-org-slug", keyId: "x-api-key-id", scopes: "x-api-key-scopes" });
+/**
+ * The header names keygate injects by default (ORG_HEADER, KEY_ID_HEADER, SCOPES_HEADER;
+ * the user id and the auth method are fixed).
+ */
+export const DEFAULT_IDENTITY_HEADERS = Object.freeze({
+  org: "x-org-slug",
+  keyId: "x-api-key-id",
+  scopes: "x-api-key-scopes",
+  userId: "x-user-id",
+  method: "x-auth-method",
+});
 export const REQUEST_ID_HEADER = "x-request-id";
 
 const CONTEXT = "keygate-signature-v1";
@@ -112,11 +129,18 @@ export function canonicalString(f) {
 /**
  * The covered headers in canonical order.
  * @param {(name: string) => string} get  a header's value, "" when absent
- * @param {{ org: string, keyId: string, scopes: string }} names
+ * @param {{ org: string, keyId: string, scopes: string, userId?: string, method?: string }} names  (userId and method default to x-user-id, x-auth-method)
  * @returns {[string, string][]}
  */
 export function coveredHeaders(get, names) {
-  return [names.org, names.keyId, names.scopes, REQUEST_ID_HEADER].map((n) => [n.toLowerCase(), get(n.toLowerCase())]);
+  return [
+    names.org,
+    names.keyId,
+    names.scopes,
+    names.userId ?? DEFAULT_IDENTITY_HEADERS.userId,
+    names.method ?? DEFAULT_IDENTITY_HEADERS.method,
+    REQUEST_ID_HEADER,
+  ].map((n) => [n.toLowerCase(), get(n.toLowerCase())]);
 }
 
 const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
@@ -148,7 +172,12 @@ export async function signatureHeader(signer, fields) {
  */
 
 /**
- * @typedef {{ ok: true, kid: string, timestamp: number, identity: { org: string, keyId: string, scopes: string[] } | null }
+ * @typedef {{ method: "key" | "session", org: string, keyId: string | null, userId: string | null, scopes: string[] }} Identity
+ * keyId is set for a key, userId (the session's `sub`) for a session.
+ */
+
+/**
+ * @typedef {{ ok: true, kid: string, timestamp: number, identity: Identity | null }
  *   | { ok: false, reason: "missing" | "malformed" | "unknown_kid" | "stale" | "bad_signature" }} VerifyResult
  */
 
@@ -215,12 +244,24 @@ export function createVerifier(options) {
     // crypto.subtle.verify compares in constant time.
     if (!(await crypto.subtle.verify("HMAC", await hmacKey(secret), sig, data))) return { ok: false, reason: "bad_signature" };
     const keyId = get(names.keyId.toLowerCase());
+    const userId = get(names.userId.toLowerCase());
+    const method = get(names.method.toLowerCase());
     const scopes = get(names.scopes.toLowerCase());
+    // Signed, so exactly what keygate set: "key" with a key id, "session" with a user id.
+    const authenticated = (method === "key" && keyId !== "") || (method === "session" && userId !== "");
     return {
       ok: true,
       kid,
       timestamp,
-      identity: keyId === "" ? null : { org: get(names.org.toLowerCase()), keyId, scopes: scopes === "" ? [] : scopes.split(",") },
+      identity: authenticated
+        ? {
+            method: /** @type {"key" | "session"} */ (method),
+            org: get(names.org.toLowerCase()),
+            keyId: keyId === "" ? null : keyId,
+            userId: userId === "" ? null : userId,
+            scopes: scopes === "" ? [] : scopes.split(","),
+          }
+        : null,
     };
   };
 }

@@ -10,6 +10,8 @@
  */
 import app from "../../src/app";
 import { extractCredential } from "../../src/auth/credentials";
+import { verifySession } from "../../src/auth/session";
+import type { SessionSettings } from "../../src/auth/session";
 import { keyCache, verifyKey } from "../../src/auth/verify";
 import type { Env } from "../../src/config";
 import { configFor, ConfigError } from "../../src/config";
@@ -53,6 +55,39 @@ async function timeCase(name: string, clock: Clock, fn: () => unknown): Promise<
   }
   const sorted = [...samples].sort((a, b) => a - b);
   return { name, us: sorted[Math.floor(sorted.length / 2)]!, samples, iterations: n, totalIterations: total };
+}
+
+const b64url = (bytes: Uint8Array | string): string => {
+  const u8 = typeof bytes === "string" ? new TextEncoder().encode(bytes) : bytes;
+  let bin = "";
+  for (const b of u8) bin += String.fromCharCode(b);
+  return btoa(bin).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+};
+
+/**
+ * Session tokens for the session cases (a Clerk-sized payload): HS256 with a secret, and
+ * RS256 with a fresh 2048-bit key whose JWKS the gateway fetches once (from a stubbed
+ * fetch) before timing, so the RS256 case is the cached-JWKS path of every request.
+ */
+async function sessionFixtures(): Promise<{ settings: SessionSettings; hs: string; rs: string; jwks: unknown }> {
+  const secret = "bench-session-secret-".padEnd(48, "s");
+  const now = Math.floor(Date.now() / 1000);
+  const payload = b64url(JSON.stringify({ sub: "user_2abcdefghijklmnopqrstuvwx", org_slug: "acme", scope: "read write", iss: "https://clerk.bench.invalid", iat: now, nbf: now, exp: now + 86_400, sid: "sess_2abcdefghijklmnopqrstuvwx", azp: "https://app.bench.invalid" }));
+  const enc = new TextEncoder();
+  const hsInput = `${b64url(JSON.stringify({ alg: "HS256", typ: "JWT" }))}.${payload}`;
+  const hmac = await crypto.subtle.importKey("raw", enc.encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+  const hs = `${hsInput}.${b64url(new Uint8Array(await crypto.subtle.sign("HMAC", hmac, enc.encode(hsInput))))}`;
+  const pair = (await crypto.subtle.generateKey({ name: "RSASSA-PKCS1-v1_5", modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: "SHA-256" }, true, ["sign", "verify"])) as CryptoKeyPair;
+  const rsInput = `${b64url(JSON.stringify({ alg: "RS256", typ: "JWT", kid: "bench" }))}.${payload}`;
+  const rs = `${rsInput}.${b64url(new Uint8Array(await crypto.subtle.sign("RSASSA-PKCS1-v1_5", pair.privateKey, enc.encode(rsInput))))}`;
+  const jwk = (await crypto.subtle.exportKey("jwk", pair.publicKey)) as JsonWebKey;
+  // A fresh key per run, so a JWKS URL of its own (each runMicro call shares the isolate's cache).
+  return {
+    settings: { secret, jwksUrl: `https://clerk.bench.invalid/.well-known/jwks.json?run=${crypto.randomUUID()}`, issuer: "https://clerk.bench.invalid", audience: null, cookie: "__session", orgClaim: ["org_slug"], scopesClaim: ["scope"] },
+    hs,
+    rs,
+    jwks: { keys: [{ kty: "RSA", n: jwk.n, e: jwk.e, kid: "bench", alg: "RS256", use: "sig" }] },
+  };
 }
 
 /** A canned origin answer, so the full request path can be timed without a network. */
@@ -105,6 +140,20 @@ export async function runMicro(clock: Clock, menv: MicroEnv, opts: { only?: stri
   const ctx = { waitUntil() {}, passThroughOnException() {}, props: {} } as unknown as ExecutionContext;
   const identity = { keyId: record.id, org: "acme", scopes: record.scopes };
   const origin = cannedOrigin();
+  const session = await sessionFixtures();
+  {
+    // Fill the isolate's JWKS cache once (the only fetch it makes in this run).
+    const realFetch = globalThis.fetch;
+    globalThis.fetch = (async () => Response.json(session.jwks)) as typeof fetch;
+    try {
+      const first = await verifySession(session.rs, session.settings, Date.now());
+      if (first.kind !== "ok") throw new Error(`micro-benchmark RS256 session did not verify: ${first.reason}`);
+    } finally {
+      globalThis.fetch = realFetch;
+    }
+  }
+  const sessionEnv = { ...env, SESSION_JWT_SECRET: session.settings.secret, SESSION_ISSUER: session.settings.issuer } as unknown as Env;
+  const sessionHeaders = new Headers({ host: "gateway.test", "user-agent": "autocannon", authorization: `Bearer ${session.hs}` });
 
   const cases: Case[] = [
     { name: "extract credential", fn: () => extractCredential(headers, config.sources) },
@@ -118,6 +167,20 @@ export async function runMicro(clock: Clock, menv: MicroEnv, opts: { only?: stri
         if (c.kind !== "present") throw new Error("no credential");
         const v = await verifyKey(c.key, deps());
         if (v.kind !== "valid" || v.tier !== "memory") throw new Error(`not a cache hit: ${v.kind}`);
+      },
+    },
+    {
+      name: "session verify: HS256",
+      fn: async () => {
+        const v = await verifySession(session.hs, session.settings, Date.now());
+        if (v.kind !== "ok") throw new Error(`HS256 session: ${v.reason}`);
+      },
+    },
+    {
+      name: "session verify: RS256, JWKS cached",
+      fn: async () => {
+        const v = await verifySession(session.rs, session.settings, Date.now());
+        if (v.kind !== "ok") throw new Error(`RS256 session: ${v.reason}`);
       },
     },
     { name: "route: URL + normalize + match", fn: () => matchRoute(config.routes, (normalizePath(new URL(url).pathname) as { path: string }).path, "GET") },
@@ -142,6 +205,16 @@ export async function runMicro(clock: Clock, menv: MicroEnv, opts: { only?: stri
       fn: async () => {
         const res = await app.fetch(new Request(url, { headers }), env, ctx);
         if (res.status !== 200) throw new Error(`valid key answered ${res.status}`);
+        await res.arrayBuffer();
+      },
+    },
+    {
+      name: "gateway request, HS256 session → 200 (origin stubbed, console.log off)",
+      stubOrigin: true,
+      silenceConsole: true,
+      fn: async () => {
+        const res = await app.fetch(new Request(url, { headers: sessionHeaders }), sessionEnv, ctx);
+        if (res.status !== 200) throw new Error(`HS256 session answered ${res.status}`);
         await res.arrayBuffer();
       },
     },

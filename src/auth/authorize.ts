@@ -1,5 +1,5 @@
 /**
- * Authorization: a valid key against the matched route and the org the request acts for.
+ * Authorization: a valid key (or session) against the matched route and the org the request acts for.
  * Returns the org to inject, or why the request is refused.
  */
 import type { Config } from "../config";
@@ -10,20 +10,24 @@ export type Decision =
   | { ok: true; org: string }
   | { ok: false; code: "forbidden" | "malformed_request"; detail: string };
 
-export function authorize(record: KeyRecord, route: Route, config: Config, headers: Headers): Decision {
+/**
+ * `record`: a key's, or a verified session's org and scopes (auth/session.ts), checked the
+ * same way; `what` names it in the detail of a 403 ("API key", "session").
+ */
+export function authorize(record: Pick<KeyRecord, "orgs" | "scopes">, route: Route, config: Config, headers: Headers, what = "API key"): Decision {
   let org = record.orgs[0]!;
   if (config.orgSource === "header") {
     // The client names the org it acts for (Artanis); the key must belong to it.
     const requested = headers.get(config.headers.org)?.trim();
     if (!requested) return { ok: false, code: "malformed_request", detail: `Missing ${config.headers.org} header` };
     if (!record.orgs.includes(requested)) {
-      return { ok: false, code: "forbidden", detail: `The API key does not belong to the organization in ${config.headers.org}` };
+      return { ok: false, code: "forbidden", detail: `The ${what} does not belong to the organization in ${config.headers.org}` };
     }
     org = requested;
   }
   for (const scope of route.scopes) {
     if (!record.scopes.includes(scope)) {
-      return { ok: false, code: "forbidden", detail: `The API key lacks the "${scope}" scope required here` };
+      return { ok: false, code: "forbidden", detail: `The ${what} lacks the "${scope}" scope required here` };
     }
   }
   return { ok: true, org };

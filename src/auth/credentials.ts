@@ -14,6 +14,7 @@
  */
 import type { CredentialSource } from "../config";
 import { isWellFormedKey, MAX_KEY_LENGTH } from "../keys/format";
+import { isJwtShaped } from "./session";
 
 export type CredentialSourceKind = "header" | "bearer" | "basic";
 
@@ -51,7 +52,7 @@ function fromHeader(headers: Headers, name: string): Found {
   return problem ? { error: problem } : { key: first, via: "header" };
 }
 
-function fromAuthorization(value: string, bearer: boolean, basic: boolean): Found {
+function fromAuthorization(value: string, bearer: boolean, basic: boolean, sessions: boolean): Found {
   if (value.trim() === "") return null;
   if (value.length > MAX_HEADER_LENGTH) return { error: "Authorization header too long" };
   const m = AUTH_RE.exec(value.trim());
@@ -59,6 +60,7 @@ function fromAuthorization(value: string, bearer: boolean, basic: boolean): Foun
   const scheme = m[1]!.toLowerCase();
   const param = (m[2] ?? "").trim();
   if (scheme === "bearer" && bearer) {
+    if (sessions && isJwtShaped(param)) return null; // a session, not a key (auth/session.ts)
     if (param === "") return { error: "empty bearer token" };
     if (!TOKEN68_RE.test(param)) return { error: "malformed bearer token" };
     const problem = checkKey(param);
@@ -84,7 +86,8 @@ function fromAuthorization(value: string, bearer: boolean, basic: boolean): Foun
   return null;
 }
 
-export function extractCredential(headers: Headers, sources: readonly CredentialSource[]): Extracted {
+/** `sessions`: sessions are on, so a JWT-shaped Bearer token is left to auth/session.ts. */
+export function extractCredential(headers: Headers, sources: readonly CredentialSource[], sessions = false): Extracted {
   let found: { key: string; via: CredentialSourceKind } | null = null;
   let bearer = false;
   let basic = false;
@@ -98,7 +101,7 @@ export function extractCredential(headers: Headers, sources: readonly Credential
   }
   if (bearer || basic) {
     const auth = headers.get("authorization");
-    if (auth !== null) candidates.push(fromAuthorization(auth, bearer, basic));
+    if (auth !== null) candidates.push(fromAuthorization(auth, bearer, basic, sessions));
   }
   for (const c of candidates) {
     if (c === null) continue;

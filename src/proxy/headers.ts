@@ -4,7 +4,8 @@
  * Request (client → origin): hop-by-hop headers and every header the client lists in
  * `Connection` are dropped (RFC 9110 §7.6.1), so a client cannot make an intermediary drop
  * ours; `Expect` is dropped (a 100-continue reaching the origin breaks the subrequest);
- * the credential the gateway consumed is dropped; every inbound copy of a header the
+ * the credential the gateway consumed is dropped (with sessions on: a Bearer JWT and the
+ * SESSION_COOKIE cookie too); every inbound copy of a header the
  * gateway sets — in any case, and with `_` for `-` (CGI-style servers read `x_org_slug`
  * as `x-org-slug`) — is dropped before ours are set. So, by pattern, is the whole family
  * of client claims about the connection and of URL/method rewrites an origin framework or
@@ -21,6 +22,7 @@
 import type { Config } from "../config";
 import { isOurAuthorization } from "../auth/credentials";
 import { CHECKSUM_LENGTH, RANDOM_LENGTH } from "../keys/format";
+import { bearerSessionOf, withoutCookie } from "../auth/session";
 import { SIGNATURE_HEADER } from "../../verifier/index.js";
 
 const HOP_BY_HOP = new Set([
@@ -100,10 +102,19 @@ export function clientRequestId(inbound: Headers): string | null {
   return value;
 }
 
+/**
+ * What the gateway vouches for: `x-org-slug`, `x-api-key-scopes`, `x-auth-method` (key or
+ * session), plus `x-api-key-id` for a key or `x-user-id` (the JWT's `sub`) for a session.
+ */
 export interface Identity {
-  keyId: string;
   org: string;
   scopes: string[];
+  /** How the request authenticated; "key" when absent. */
+  method?: "key" | "session";
+  /** A key's id (method "key"). */
+  keyId?: string;
+  /** A session's user, its `sub` (method "session"). */
+  userId?: string;
 }
 
 export interface UpstreamContext {
@@ -130,7 +141,7 @@ const reservedCache = new WeakMap<Config, Set<string>>();
 function reservedFor(config: Config): Set<string> {
   let set = reservedCache.get(config);
   if (!set) {
-    set = new Set([...CLIENT_CLAIMS, config.headers.org, config.headers.keyId, config.headers.scopes]);
+    set = new Set([...CLIENT_CLAIMS, ...Object.values(config.headers)]);
     for (const s of config.sources) if (s.kind === "header") set.add(s.name.replace(/_/g, "-"));
     reservedCache.set(config, set);
   }
@@ -157,10 +168,13 @@ export function upstreamHeaders(inbound: Headers, config: Config, ctx: UpstreamC
     if (name.startsWith("cf-")) continue; // Cloudflare's own, set again by the edge
     const canon = name.includes("_") ? name.replace(/_/g, "-") : name;
     if (reserved.has(canon) || CLIENT_CLAIM_FAMILIES.test(canon)) continue;
-    if (name === "authorization" && isOurAuthorization(value, config.sources)) continue;
+    if (name === "authorization" && (isOurAuthorization(value, config.sources) || (config.session !== null && bearerSessionOf(value) !== null))) continue;
     if (ctx.dropCredentials && (name === "authorization" || name === "cookie")) continue;
     if (ctx.noBody && (name === "content-length" || name === "content-type" || name === "content-encoding")) continue;
-    const forwarded = withoutStrayKey(name, value, strayKeyMatcher(config));
+    let kept: string | null = value;
+    // The session cookie is the gateway's credential, like a key: never forwarded.
+    if (name === "cookie" && config.session?.cookie) kept = withoutCookie(value, config.session.cookie);
+    const forwarded = kept === null ? null : withoutStrayKey(name, kept, strayKeyMatcher(config));
     if (forwarded !== null) out.set(name, forwarded);
   }
   if (ctx.clientIp) out.set("x-forwarded-for", ctx.clientIp);
@@ -171,8 +185,10 @@ export function upstreamHeaders(inbound: Headers, config: Config, ctx: UpstreamC
   if (clientId !== null) out.set("x-client-request-id", clientId);
   if (ctx.identity) {
     out.set(config.headers.org, ctx.identity.org);
-    out.set(config.headers.keyId, ctx.identity.keyId);
+    if (ctx.identity.keyId !== undefined) out.set(config.headers.keyId, ctx.identity.keyId);
+    if (ctx.identity.userId !== undefined) out.set(config.headers.userId, ctx.identity.userId);
     out.set(config.headers.scopes, ctx.identity.scopes.join(","));
+    out.set(config.headers.method, ctx.identity.method ?? "key");
   }
   return out;
 }

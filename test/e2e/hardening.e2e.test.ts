@@ -115,7 +115,7 @@ describe("origin signatures through wrangler dev", () => {
     const res = await fetch(`${gw.url}/v1/things?limit=5`, { headers: { "x-api-key": key, "x-org-slug": "evil" } });
     const echo = (await res.json()) as RecordedCall;
     expect(echo.url).toBe("/base/v1/things?limit=5");
-    expect(echo.signature).toEqual({ ok: true, kid: "e2e", timestamp: expect.any(Number), identity: { org: "acme", keyId, scopes: ["read"] } });
+    expect(echo.signature).toEqual({ ok: true, kid: "e2e", timestamp: expect.any(Number), identity: { method: "key", org: "acme", keyId, userId: null, scopes: ["read"] } });
   });
 
   it("a request sent straight to the origin with a forged identity or a replayed signature is refused by it", async () => {

@@ -18,7 +18,8 @@ interface Req {
   headers: Record<string, string>;
 }
 
-const IDENTITY = { "x-org-slug": "acme", "x-api-key-id": "key_AbCdEfGhIjKlMnOpQrSt", "x-api-key-scopes": "read,write", "x-request-id": "req-1" };
+const IDENTITY = { "x-org-slug": "acme", "x-api-key-id": "key_AbCdEfGhIjKlMnOpQrSt", "x-api-key-scopes": "read,write", "x-auth-method": "key", "x-request-id": "req-1" };
+const SESSION = { "x-org-slug": "acme", "x-user-id": "user_2abc", "x-api-key-scopes": "read", "x-auth-method": "session", "x-request-id": "req-3" };
 
 /** What keygate does: sign a request and attach the header. */
 async function signed(req: Req, signer = NEW, timestamp = NOW_S): Promise<Req> {
@@ -50,9 +51,17 @@ describe("origin signature verifier", () => {
         ok: true,
         kid: NEW.kid,
         timestamp: NOW_S,
-        identity: { org: "acme", keyId: "key_AbCdEfGhIjKlMnOpQrSt", scopes: ["read", "write"] },
+        identity: { method: "key", org: "acme", keyId: "key_AbCdEfGhIjKlMnOpQrSt", userId: null, scopes: ["read", "write"] },
       });
     }
+  });
+
+  it("a session's identity: method session, the user id, no key id", async () => {
+    const req = await signed({ ...BASE, headers: { ...SESSION } });
+    expect(await verifier()(nodeReq(req))).toMatchObject({
+      ok: true,
+      identity: { method: "session", org: "acme", keyId: null, userId: "user_2abc", scopes: ["read"] },
+    });
   });
 
   it("a public-route request (no identity) verifies with identity null", async () => {
@@ -97,6 +106,9 @@ describe("origin signature verifier", () => {
       ["key id", { ...req, headers: { ...req.headers, "x-api-key-id": "key_ZZZZZZZZZZZZZZZZZZZZ" } }],
       ["scopes", { ...req, headers: { ...req.headers, "x-api-key-scopes": "read,write,admin" } }],
       ["request id", { ...req, headers: { ...req.headers, "x-request-id": "req-9" } }],
+      ["user id added", { ...req, headers: { ...req.headers, "x-user-id": "user_evil" } }],
+      ["auth method", { ...req, headers: { ...req.headers, "x-auth-method": "session" } }],
+      ["auth method dropped", { ...req, headers: { ...req.headers, "x-auth-method": "" } }],
       ["timestamp", { ...req, headers: { ...req.headers, "x-keygate-signature": req.headers["x-keygate-signature"]!.replace(`t=${NOW_S}`, `t=${NOW_S + 1}`) } }],
       ["kid swapped", { ...req, headers: { ...req.headers, "x-keygate-signature": req.headers["x-keygate-signature"]!.replace(`kid=${NEW.kid}`, `kid=${OLD.kid}`) } }],
     ];
@@ -109,6 +121,9 @@ describe("origin signature verifier", () => {
       ok: false,
       reason: "bad_signature",
     });
+    // A session's user swapped.
+    const session = await signed({ ...BASE, headers: { ...SESSION } });
+    expect(await verifier()(nodeReq({ ...session, headers: { ...session.headers, "x-user-id": "user_other" } }))).toEqual({ ok: false, reason: "bad_signature" });
   });
 
   it("rotation: two kids valid at once, the old one refused once removed", async () => {
@@ -123,7 +138,7 @@ describe("origin signature verifier", () => {
   });
 
   it("custom identity header names", async () => {
-    const headers = { "x-tenant": "acme", "x-key": "key_AbCdEfGhIjKlMnOpQrSt", "x-perms": "", "x-request-id": "r" };
+    const headers = { "x-tenant": "acme", "x-key": "key_AbCdEfGhIjKlMnOpQrSt", "x-perms": "", "x-auth-method": "key", "x-request-id": "r" };
     const names = { org: "x-tenant", keyId: "x-key", scopes: "x-perms" };
     const sig = await signatureHeader(NEW, { method: "POST", path: "/p", query: "", timestamp: NOW_S, kid: NEW.kid, headers: coveredHeaders((n) => headers[n as keyof typeof headers] ?? "", names) });
     const v = createVerifier({ secrets: [NEW], headers: names, now: () => NOW_MS });
