@@ -1,6 +1,7 @@
 import type { RequestIdVariables } from "hono/request-id";
 import type { Config, Env } from "./config";
 import type { RequestLog } from "./log";
+import type { Caller } from "./self-service/caller";
 
 /** Hono's environment for every handler: bindings plus per-request variables. */
 export type AppEnv = {
@@ -10,5 +11,7 @@ export type AppEnv = {
     log: RequestLog;
     /** Admin API only: who acts, for audit records ("admin:<token id>"). */
     adminActor: string;
+    /** Self-service API only: the authenticated caller (self-service/caller.ts). */
+    selfServiceCaller: Caller;
   };
 };

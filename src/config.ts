@@ -11,6 +11,8 @@ import type { Route } from "./routes/table";
 import { parseSigningSecrets } from "../verifier/index.js";
 import type { SigningSecret } from "../verifier/index.js";
 import type { KeyRateLimiter } from "./abuse/key-rate-limiter-object";
+import { parseSelfService } from "./self-service/config";
+import type { SelfServiceConfig } from "./self-service/config";
 
 /** Bindings and variables (wrangler.toml [vars], --var, .dev.vars, secrets). */
 export interface Env {
@@ -49,6 +51,10 @@ export interface Env {
   AUTH_FAILURE_LIMITER?: RateLimit;
   /** Durable Object namespace enforcing per-key rate limits (wrangler.toml [[durable_objects.bindings]]). */
   KEY_RATE_LIMITER?: DurableObjectNamespace<KeyRateLimiter>;
+  /** The self-service key API's path (e.g. /api/keys); unset = off. See docs/self-service.md. */
+  SELF_SERVICE_PATH?: string;
+  /** A scope every self-service caller must hold; unset = any key of the org. */
+  SELF_SERVICE_SCOPE?: string;
 }
 
 export type CredentialSource = { kind: "header"; name: string } | { kind: "bearer" } | { kind: "basic" };
@@ -97,6 +103,8 @@ export interface Config {
   signer?: SigningSecret;
   /** How long an IP over its failed-authentication budget is refused in this isolate. */
   authFailureBlockSeconds: number;
+  /** SELF_SERVICE_PATH/SELF_SERVICE_SCOPE (self-service/config.ts); null = off. */
+  selfService: SelfServiceConfig | null;
 }
 
 export class ConfigError extends Error {
@@ -291,6 +299,7 @@ export function parseConfig(env: Env): Config {
       throw new ConfigError("ORIGIN_SIGNING_SECRET", (err as Error).message);
     }
   }
+  const admin = parseAdmin(env);
   return {
     profile,
     originBase: parseOrigin(env),
@@ -315,11 +324,12 @@ export function parseConfig(env: Env): Config {
     headers,
     preflight: oneOf(env, "CORS_PREFLIGHT", ["forward", "auth"] as const) ?? "forward",
     ...(pepper ? { pepper } : {}),
-    admin: parseAdmin(env),
+    admin,
     lastUsedIntervalMs: lastUsedInterval(env),
     expiryWarningMs: int(env, "EXPIRY_WARNING_DAYS", DEFAULTS.EXPIRY_WARNING_DAYS, 0, 3650) * DAY_MS,
     ...(signer ? { signer } : {}),
     authFailureBlockSeconds: int(env, "AUTH_FAILURE_BLOCK_SECONDS", DEFAULTS.AUTH_FAILURE_BLOCK_SECONDS, 1, 86_400),
+    selfService: parseSelfService(env, admin.segments),
   };
 }
 

@@ -94,7 +94,7 @@ async function proxy(c: Ctx, url: URL, path: string, identity: Identity | null, 
  * A failed authentication: counted against the client's IP; answered with `code`, or 429
  * when that failure puts the IP over its budget.
  */
-async function refuseCredential(c: Ctx, client: string | null, code: ErrorCode, opts: ErrorOptions & { reason?: string }): Promise<Response> {
+export async function refuseCredential(c: Ctx, client: string | null, code: ErrorCode, opts: ErrorOptions & { reason?: string }): Promise<Response> {
   if (client !== null) {
     const config = c.get("config");
     const wait = await recordFailure(c.env.AUTH_FAILURE_LIMITER, client, clock.now(), config.authFailureBlockSeconds, (message) =>
@@ -105,7 +105,7 @@ async function refuseCredential(c: Ctx, client: string | null, code: ErrorCode, 
   return reject(c, code, opts);
 }
 
-function tooManyFailures(c: Ctx, retryAfterSeconds: number): Response {
+export function tooManyFailures(c: Ctx, retryAfterSeconds: number): Response {
   return reject(c, "rate_limited", {
     detail: "Too many failed authentication attempts from this address; retry later.",
     headers: { "retry-after": String(retryAfterSeconds) },
@@ -197,7 +197,7 @@ export async function gateway(c: Ctx): Promise<Response> {
  * 7. Account, off the critical path: the key's last use, at most once per key per
  * LAST_USED_INTERVAL_MS in this isolate, written in waitUntil after the response.
  */
-function accountUse(c: Ctx, record: KeyRecord, now: number): void {
+export function accountUse(c: Ctx, record: KeyRecord, now: number): void {
   const interval = c.get("config").lastUsedIntervalMs;
   if (interval === 0 || !lastUsedThrottle().claim(record.id, now, interval)) return;
   c.executionCtx.waitUntil(

@@ -11,7 +11,7 @@ export interface RequestLog {
   key_id?: string;
   org?: string;
   cache?: Tier;
-  outcome?: "forwarded" | "rejected" | "admin";
+  outcome?: "forwarded" | "rejected" | "admin" | "self_service";
   reason?: string;
 }
 

@@ -3,14 +3,14 @@
  * Returns the org to inject, or why the request is refused.
  */
 import type { Config } from "../config";
-import type { KeyRecord } from "../keys/record";
 import type { Route } from "../routes/table";
 
 export type Decision =
   | { ok: true; org: string }
   | { ok: false; code: "forbidden" | "malformed_request"; detail: string };
 
-export function authorize(record: KeyRecord, route: Route, config: Config, headers: Headers): Decision {
+/** `record`: a key record, or any identity with orgs and scopes (the self-service caller). */
+export function authorize(record: { readonly orgs: readonly string[]; readonly scopes: readonly string[] }, route: Route, config: Config, headers: Headers): Decision {
   let org = record.orgs[0]!;
   if (config.orgSource === "header") {
     // The client names the org it acts for (Artanis); the key must belong to it.

@@ -29,6 +29,13 @@ export interface LifecycleContext {
    * (the admin API passes the gateway's cache; the CLI runs outside any isolate).
    */
   purge?: (hash: string) => void;
+  /**
+   * Restrict the caller to these orgs (the self-service API passes the caller's one org):
+   * a key whose orgs are not all among them does not exist for it — showing, changing,
+   * revoking or rotating it answers not_found exactly as an unknown id, and listings skip
+   * it. Absent: every key (the root admin token, the CLI).
+   */
+  orgs?: readonly string[];
 }
 
 export type Outcome<T> =
@@ -98,9 +105,19 @@ async function audit(ctx: LifecycleContext, event: Omit<AuditEvent, "id" | "at" 
   });
 }
 
-/** An id that cannot exist answers like an unknown one (404), never a validation error. */
+/** Whether the caller may see a key with these orgs (LifecycleContext.orgs). */
+function visible(ctx: LifecycleContext, orgs: readonly string[]): boolean {
+  const allowed = ctx.orgs;
+  return allowed === undefined || orgs.every((org) => allowed.includes(org));
+}
+
+/**
+ * An id that cannot exist answers like an unknown one (404), never a validation error;
+ * so does a key outside the caller's orgs.
+ */
 async function find(ctx: LifecycleContext, id: string) {
-  return KEY_ID_RE.test(id) ? findById(ctx.kv, id) : null;
+  const found = KEY_ID_RE.test(id) ? await findById(ctx.kv, id) : null;
+  return found && visible(ctx, found.record.orgs) ? found : null;
 }
 
 /** POST /keys: mint a key. The plaintext is in this answer and nowhere else, ever. */
@@ -149,7 +166,8 @@ export async function listKeys(ctx: LifecycleContext, query: Record<string, unkn
   const { org, limit, cursor } = checked.value;
   try {
     const page = await listOrg(ctx.kv, org, limit, cursor);
-    return { ok: true, value: { keys: page.items.map((i) => view(i.summary, i.last_used_at, ctx.now)), cursor: page.cursor } };
+    const items = page.items.filter((i) => visible(ctx, i.summary.orgs));
+    return { ok: true, value: { keys: items.map((i) => view(i.summary, i.last_used_at, ctx.now)), cursor: page.cursor } };
   } catch (err) {
     if (err instanceof BadCursor) return invalid([{ field: "cursor", message: "is not a cursor this listing returned" }]);
     throw err;
