@@ -184,16 +184,15 @@ selfService.post("/", async (c) => {
   const caller = c.get("selfServiceCaller");
   const body = await jsonBody(c, true);
   if (body instanceof Response) return body;
+  if (typeof body !== "object" || body === null || Array.isArray(body)) return invalid(c, [{ field: "(body)", message: "must be a JSON object" }]);
+  const o = body as Record<string, unknown>;
   const errors: FieldError[] = [];
-  if (typeof body === "object" && body !== null && !Array.isArray(body)) {
-    const o = body as Record<string, unknown>;
-    for (const k of Object.keys(o)) if (!CREATE_FIELDS.includes(k)) errors.push({ field: k, message: "unknown field" });
-    if (o.name === undefined || o.name === null || (typeof o.name === "string" && o.name.trim() === "")) {
-      errors.push({ field: "name", message: "is required: a descriptive name for the key" });
-    }
+  for (const k of Object.keys(o)) if (!CREATE_FIELDS.includes(k)) errors.push({ field: k, message: "unknown field" });
+  // Required here (the admin API defaults it to ""): Argus asks every key for a name.
+  if (o.name === undefined || o.name === null || (typeof o.name === "string" && o.name.trim() === "")) {
+    errors.push({ field: "name", message: "is required: a descriptive name for the key" });
   }
   if (errors.length) return invalid(c, errors);
-  const o = body as Record<string, unknown>;
   // Omitted scopes: the caller's own (a new key can do what its creator can, no more).
   const input = { name: o.name, orgs: [caller.org], scopes: o.scopes ?? [...caller.scopes], expires_at: o.expires_at ?? null };
   const ctx = lifecycle(c, caller);
