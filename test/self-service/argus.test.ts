@@ -85,7 +85,7 @@ describe("the Argus page's curl lines, unchanged", () => {
   });
 
   it("without a key, or with a bad one: Argus' 401 body, never forwarded", async () => {
-    for (const headers of [{}, { "X-API-Key": "argus_not-a-real-key" }, { Authorization: "Bearer argus_nope" }]) {
+    for (const headers of [{}, { "X-API-Key": "argus_not-a-real-key" }, { Authorization: "Bearer argus_nope" }] as Record<string, string>[]) {
       const r = await call("GET", "/api/keys", { headers: { ...CURL, ...headers }, env: ARGUS });
       expect(r.res.status).toBe(401);
       expect(r.json).toEqual({ detail: "Not authenticated" });

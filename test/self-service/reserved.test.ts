@@ -41,7 +41,7 @@ describe("the path is reserved in every spelling", () => {
   it("without a key, or with a bad one, whatever the method: refused, the origin sees nothing", async () => {
     for (const path of SPELLINGS) {
       for (const method of ["GET", "POST", "DELETE", "PUT", "OPTIONS"]) {
-        for (const headers of [{}, { "x-api-key": unknownKey() }]) {
+        for (const headers of [{}, { "x-api-key": unknownKey() }] as Record<string, string>[]) {
           const r = await call(method, path, { headers });
           expect(r.res.status, `${method} ${path}`).toBe(401);
           expect(r.calls, `${method} ${path}`).toHaveLength(0);
