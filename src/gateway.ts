@@ -220,7 +220,7 @@ function warnOfSunset(headers: Headers, record: KeyRecord, now: number, warningM
   if (!headers.has("deprecation")) headers.set("deprecation", `@${Math.floor(notice.deprecation / 1000)}`);
 }
 
-function keyRateLimited(c: Ctx, outcome: KeyRateOutcome, headers: Record<string, string>): Response {
+export function keyRateLimited(c: Ctx, outcome: KeyRateOutcome, headers: Record<string, string>): Response {
   return reject(c, "rate_limited", {
     detail: `This API key's rate limit (${outcome.limit} requests per ${outcome.periodSeconds} s) is exhausted; retry later.`,
     headers: { ...headers, "retry-after": String(outcome.resetSeconds) },

@@ -3,18 +3,20 @@
  * profile's credential sources (auth/credentials.ts), the per-IP failed-authentication
  * budget (abuse/auth-failures.ts), verification through the isolate's key cache
  * (auth/verify.ts) and the org rule (auth/authorize.ts: the key's org, or in the artanis
- * profile the client's `x-org-slug`, which must be one of the key's orgs). A request the
+ * profile the client's `x-org-slug`, which must be one of the key's orgs), and the key's
+ * own rate limit (abuse/key-rate-limiter.ts), if it has one. A request the
  * gateway would refuse is refused here with the same answer, and a failed authentication
  * counts against the client's budget exactly as on a forwarded path.
  */
 import type { Context } from "hono";
 import type { AppEnv } from "../app-env";
 import { blockedFor, clientKey } from "../abuse/auth-failures";
+import { checkKeyRateLimit, rateLimitHeaders } from "../abuse/key-rate-limiter";
 import { authorize } from "../auth/authorize";
 import { extractCredential } from "../auth/credentials";
 import { keyCache, verifyKey } from "../auth/verify";
 import { clock } from "../clock";
-import { accountUse, refuseCredential, reject, tooManyFailures } from "../gateway";
+import { accountUse, keyRateLimited, refuseCredential, reject, tooManyFailures } from "../gateway";
 import { logLine } from "../log";
 import type { Route } from "../routes/table";
 
@@ -61,6 +63,16 @@ async function identifyByKey(c: Ctx): Promise<Identity | Response> {
   log.key_id = verdict.record.id;
   if (verdict.kind === "denied") return refuseCredential(c, client, "invalid_key", { reason: verdict.reason });
   accountUse(c, verdict.record, now);
+  // The key's own rate limit, as on forwarded paths: a key cannot mint keys faster than it may call the API.
+  const limit = verdict.record.rate_limit;
+  if (limit) {
+    const outcome = await checkKeyRateLimit(c.env.KEY_RATE_LIMITER, verdict.record.id, limit);
+    if ("error" in outcome) {
+      logLine("error", "key rate limiter unavailable: request let through", { request_id: c.get("requestId"), key_id: verdict.record.id, cause: outcome.error });
+    } else if (!outcome.allowed) {
+      return keyRateLimited(c, outcome, rateLimitHeaders(outcome));
+    }
+  }
   return { orgs: verdict.record.orgs, scopes: verdict.record.scopes, actor: `key:${verdict.record.id}` };
 }
 

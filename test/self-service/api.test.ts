@@ -207,6 +207,14 @@ describe("org isolation", () => {
     }
   });
 
+  it("the list ignores a query naming another org", async () => {
+    const a = await holder();
+    const other = await holder();
+    const r = await call("GET", `${PATH}?org=${other.org}`, { key: a.key });
+    expect(r.res.status).toBe(200);
+    expect(r.json.map((k: any) => k.id)).toEqual([a.record.id]);
+  });
+
   it("a malformed id is a 404 too, not a 400", async () => {
     const a = await holder();
     for (const id of ["1", "key_!", "x".repeat(300)]) {
@@ -393,5 +401,20 @@ describe("authentication: the gateway's own", () => {
       expect(r.text).toBe(unknown.text);
       for (const x of [missing, unknown, r]) expect(x.calls).toHaveLength(0);
     }
+  });
+});
+
+describe("the key's own rate limit applies here too", () => {
+  it("over it: the profile's 429 with Retry-After, nothing created", async () => {
+    const org = uniqueOrg();
+    const { key } = await mint({ orgs: [org], rate_limit: { limit: 2, period_seconds: 60 } });
+    expect((await call("POST", PATH, { key, body: { name: "one" } })).res.status).toBe(201);
+    expect((await call("GET", PATH, { key })).res.status).toBe(200);
+    const over = await call("POST", PATH, { key, body: { name: "three" } });
+    expect(over.res.status).toBe(429);
+    expect(over.res.headers.get("retry-after")).toBeTruthy();
+    problemShape(over.json, 429);
+    const other = await holder({ org });
+    expect((await call("GET", PATH, { key: other.key })).json.map((k: any) => k.name).sort()).toEqual(["holder", "one", "test"]);
   });
 });
