@@ -33,7 +33,8 @@ export interface LifecycleContext {
    * Restrict the caller to these orgs (the self-service API passes the caller's one org):
    * a key whose orgs are not all among them does not exist for it — showing, changing,
    * revoking or rotating it answers not_found exactly as an unknown id, and listings skip
-   * it. Absent: every key (the root admin token, the CLI).
+   * it; creating a key outside them is invalid (importKey does not check it yet: no
+   * restricted caller imports). Absent: every key (the root admin token, the CLI).
    */
   orgs?: readonly string[];
 }
@@ -111,6 +112,11 @@ function visible(ctx: LifecycleContext, orgs: readonly string[]): boolean {
   return allowed === undefined || orgs.every((org) => allowed.includes(org));
 }
 
+/** The `orgs` field error for a new key outside the caller's orgs, or none. */
+function orgsOutside(ctx: LifecycleContext, orgs: readonly string[]): FieldError[] {
+  return visible(ctx, orgs) ? [] : [{ field: "orgs", message: `must be among the orgs you may act for (${ctx.orgs!.join(", ")})` }];
+}
+
 /**
  * An id that cannot exist answers like an unknown one (404), never a validation error;
  * so does a key outside the caller's orgs.
@@ -124,6 +130,8 @@ async function find(ctx: LifecycleContext, id: string) {
 export async function createKey(ctx: LifecycleContext, body: unknown): Promise<Outcome<IssuedView>> {
   const checked = validateNewKey(body, ctx.now);
   if (!checked.ok) return invalid(checked.errors);
+  const outside = orgsOutside(ctx, checked.value.orgs);
+  if (outside.length) return invalid(outside);
   const { key, record, hash } = await issueKey(ctx.kv, ctx.settings, checked.value, ctx.now);
   ctx.purge?.(hash);
   await audit(ctx, { action: "create", key_id: record.id });
