@@ -28,7 +28,7 @@ export default defineConfig({
         ],
         test: {
           name: "workers",
-          include: ["test/unit/**/*.test.ts", "test/integration/**/*.test.ts", "test/admin/**/*.test.ts", "test/hardening/**/*.test.ts", "test/verifier/**/*.test.ts", "test/sessions/**/*.test.ts"],
+          include: ["test/unit/**/*.test.ts", "test/integration/**/*.test.ts", "test/admin/**/*.test.ts", "test/hardening/**/*.test.ts", "test/verifier/**/*.test.ts", "test/sessions/**/*.test.ts", "test/self-service/**/*.test.ts"],
           globalSetup: ["./test/global-setup.ts"],
           testTimeout: 20_000,
         },

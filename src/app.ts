@@ -17,6 +17,7 @@ import { gateway, reject } from "./gateway";
 import { logLine } from "./log";
 import { PROFILES } from "./profiles";
 import { clientRequestId } from "./proxy/headers";
+import { selfService, SELF_SERVICE_MOUNT } from "./self-service/app";
 import type { ProfileName } from "./profiles";
 import { normalizedPathOf } from "./routes/normalize";
 
@@ -69,16 +70,22 @@ const loadConfig: MiddlewareHandler<AppEnv> = async function loadConfig(c, next)
 
 /**
  * The path Hono routes on: ADMIN_MOUNT + the rest for a request under ADMIN_PREFIX
- * (matched on the normalized path, see admin/prefix.ts), "/" for everything else. So the
+ * (matched on the normalized path, see admin/prefix.ts), SELF_SERVICE_MOUNT + the rest
+ * for one under SELF_SERVICE_PATH (the same matching), "/" for everything else. So the
  * configured prefix decides, per environment, and no spelling of a path can reach the
- * admin routes without being under the prefix, or reach the gateway while under it.
+ * admin or self-service routes without being under their path, or reach the gateway
+ * while under one.
  */
 function routingPath(request: Request, options?: { env?: Env }): string {
   const config = options?.env ? configFor(options.env) : undefined;
   if (config === undefined || config instanceof ConfigError) return "/"; // loadConfig answers 500
   const normalized = normalizedPathOf(request);
-  const rest = normalized.ok ? adminPath(config.admin, normalized.path) : null;
-  return rest === null ? "/" : ADMIN_MOUNT + rest;
+  if (!normalized.ok) return "/";
+  const rest = adminPath(config.admin, normalized.path);
+  if (rest !== null) return ADMIN_MOUNT + rest;
+  const own = config.selfService === null ? null : adminPath(config.selfService, normalized.path);
+  if (own !== null) return own === "/" ? SELF_SERVICE_MOUNT : SELF_SERVICE_MOUNT + own;
+  return "/";
 }
 
 const app = new Hono<AppEnv>({ getPath: routingPath });
@@ -90,6 +97,7 @@ app.use(requestId({ headerName: "", generator: () => crypto.randomUUID() }));
 app.use(accessLog);
 app.use(loadConfig);
 app.route(ADMIN_MOUNT, admin);
+app.route(SELF_SERVICE_MOUNT, selfService);
 app.all("/", gateway);
 app.onError((err, c) => {
   if (!c.get("config")) {

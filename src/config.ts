@@ -12,6 +12,8 @@ import { parseSigningSecrets } from "../verifier/index.js";
 import type { SigningSecret } from "../verifier/index.js";
 import type { KeyRateLimiter } from "./abuse/key-rate-limiter-object";
 import type { SessionSettings } from "./auth/session";
+import { parseSelfService } from "./self-service/config";
+import type { SelfServiceConfig } from "./self-service/config";
 
 /** Bindings and variables (wrangler.toml [vars], --var, .dev.vars, secrets). */
 export interface Env {
@@ -60,6 +62,10 @@ export interface Env {
   SESSION_ORG_CLAIM?: string;
   SESSION_SCOPES_CLAIM?: string;
   SESSION_PASSTHROUGH_COOKIE?: string;
+  /** The self-service key API's path (e.g. /api/keys); unset = off. See docs/self-service.md. */
+  SELF_SERVICE_PATH?: string;
+  /** A scope every self-service caller must hold; unset = any key of the org. */
+  SELF_SERVICE_SCOPE?: string;
 }
 
 export type CredentialSource = { kind: "header"; name: string } | { kind: "bearer" } | { kind: "basic" };
@@ -113,6 +119,8 @@ export interface Config {
   session: SessionSettings | null;
   /** SESSION_PASSTHROUGH_COOKIE: forwarded without identity when no credential is sent; null = off. */
   passthroughCookie: string | null;
+  /** SELF_SERVICE_PATH/SELF_SERVICE_SCOPE (self-service/config.ts); null = off. */
+  selfService: SelfServiceConfig | null;
 }
 
 export class ConfigError extends Error {
@@ -314,6 +322,7 @@ export function parseConfig(env: Env): Config {
       throw new ConfigError("ORIGIN_SIGNING_SECRET", (err as Error).message);
     }
   }
+  const admin = parseAdmin(env);
   return {
     profile,
     originBase: parseOrigin(env),
@@ -338,12 +347,13 @@ export function parseConfig(env: Env): Config {
     headers,
     preflight: oneOf(env, "CORS_PREFLIGHT", ["forward", "auth"] as const) ?? "forward",
     ...(pepper ? { pepper } : {}),
-    admin: parseAdmin(env),
+    admin,
     lastUsedIntervalMs: lastUsedInterval(env),
     expiryWarningMs: int(env, "EXPIRY_WARNING_DAYS", DEFAULTS.EXPIRY_WARNING_DAYS, 0, 3650) * DAY_MS,
     ...(signer ? { signer } : {}),
     authFailureBlockSeconds: int(env, "AUTH_FAILURE_BLOCK_SECONDS", DEFAULTS.AUTH_FAILURE_BLOCK_SECONDS, 1, 86_400),
     ...parseSessions(env),
+    selfService: parseSelfService(env, admin.segments),
   };
 }
 

@@ -119,7 +119,7 @@ async function proxy(c: Ctx, url: URL, path: string, identity: Identity | null, 
  * A failed authentication: counted against the client's IP; answered with `code`, or 429
  * when that failure puts the IP over its budget.
  */
-async function refuseCredential(c: Ctx, client: string | null, code: ErrorCode, opts: ErrorOptions & { reason?: string }): Promise<Response> {
+export async function refuseCredential(c: Ctx, client: string | null, code: ErrorCode, opts: ErrorOptions & { reason?: string }): Promise<Response> {
   if (client !== null) {
     const config = c.get("config");
     const wait = await recordFailure(c.env.AUTH_FAILURE_LIMITER, client, clock.now(), config.authFailureBlockSeconds, (message) =>
@@ -130,7 +130,7 @@ async function refuseCredential(c: Ctx, client: string | null, code: ErrorCode, 
   return reject(c, code, opts);
 }
 
-function tooManyFailures(c: Ctx, retryAfterSeconds: number): Response {
+export function tooManyFailures(c: Ctx, retryAfterSeconds: number): Response {
   return reject(c, "rate_limited", {
     detail: "Too many failed authentication attempts from this address; retry later.",
     headers: { "retry-after": String(retryAfterSeconds) },
@@ -283,7 +283,7 @@ async function viaSession(c: Ctx, url: URL, path: string, route: Route, client: 
  * 7. Account, off the critical path: the key's last use, at most once per key per
  * LAST_USED_INTERVAL_MS in this isolate, written in waitUntil after the response.
  */
-function accountUse(c: Ctx, record: KeyRecord, now: number): void {
+export function accountUse(c: Ctx, record: KeyRecord, now: number): void {
   const interval = c.get("config").lastUsedIntervalMs;
   if (interval === 0 || !lastUsedThrottle().claim(record.id, now, interval)) return;
   c.executionCtx.waitUntil(
@@ -306,7 +306,7 @@ function warnOfSunset(headers: Headers, record: KeyRecord, now: number, warningM
   if (!headers.has("deprecation")) headers.set("deprecation", `@${Math.floor(notice.deprecation / 1000)}`);
 }
 
-function keyRateLimited(c: Ctx, outcome: KeyRateOutcome, headers: Record<string, string>): Response {
+export function keyRateLimited(c: Ctx, outcome: KeyRateOutcome, headers: Record<string, string>): Response {
   return reject(c, "rate_limited", {
     detail: `This API key's rate limit (${outcome.limit} requests per ${outcome.periodSeconds} s) is exhausted; retry later.`,
     headers: { ...headers, "retry-after": String(outcome.resetSeconds) },

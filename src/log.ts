@@ -15,7 +15,7 @@ export interface RequestLog {
   user_id?: string;
   org?: string;
   cache?: Tier;
-  outcome?: "forwarded" | "rejected" | "admin";
+  outcome?: "forwarded" | "rejected" | "admin" | "self_service";
   reason?: string;
 }
 

@@ -3,7 +3,6 @@
  * Returns the org to inject, or why the request is refused.
  */
 import type { Config } from "../config";
-import type { KeyRecord } from "../keys/record";
 import type { Route } from "../routes/table";
 
 export type Decision =
@@ -14,7 +13,7 @@ export type Decision =
  * `record`: a key's, or a verified session's org and scopes (auth/session.ts), checked the
  * same way; `what` names it in the detail of a 403 ("API key", "session").
  */
-export function authorize(record: Pick<KeyRecord, "orgs" | "scopes">, route: Route, config: Config, headers: Headers, what = "API key"): Decision {
+export function authorize(record: { readonly orgs: readonly string[]; readonly scopes: readonly string[] }, route: Route, config: Config, headers: Headers, what = "API key"): Decision {
   let org = record.orgs[0]!;
   if (config.orgSource === "header") {
     // The client names the org it acts for (Artanis); the key must belong to it.

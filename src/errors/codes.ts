@@ -15,7 +15,8 @@ export type ErrorCode =
   | "upstream_unreachable"
   | "store_unavailable"
   | "upstream_timeout"
-  // The admin API's own answers (always RFC 9457 problem details, whatever the profile).
+  // The key-management answers: the admin API renders them as RFC 9457 problem details
+  // whatever the profile, the self-service API (self-service/app.ts) in the profile's shape.
   | "admin_unauthorized"
   | "invalid_input"
   | "method_not_allowed"

@@ -60,6 +60,14 @@ export interface LifecycleContext {
    * (the admin API passes the gateway's cache; the CLI runs outside any isolate).
    */
   purge?: (hash: string) => void;
+  /**
+   * With `scope`: a key exists for this caller only when ALL its orgs are in the scope
+   * (the self-service API: a key shared with another org is the operator's, not the org
+   * holder's — showing, changing or regenerating it answers not_found like an unknown id,
+   * and listings skip it). Without: a key in ANY of the scope's orgs is visible, and
+   * changing it needs all of them (scoped admin tokens).
+   */
+  exclusive?: boolean;
 }
 
 export type Outcome<T> =
@@ -142,13 +150,18 @@ export async function audit(ctx: LifecycleContext, event: Omit<AuditEvent, "id" 
   });
 }
 
+/** Whether this caller may see a key with these orgs (scope, and `exclusive`). */
+function visible(ctx: LifecycleContext, orgs: readonly string[]): boolean {
+  return ctx.exclusive ? keyWithinOrgs(orgs, ctx.scope) : keyInOrgs(orgs, ctx.scope);
+}
+
 /**
  * An id that cannot exist, and a key outside the caller's scope, answer exactly like an
  * unknown one (404), never a validation error.
  */
 async function find(ctx: LifecycleContext, id: string) {
   const found = KEY_ID_RE.test(id) ? await findById(ctx.kv, id) : null;
-  return found && keyInOrgs(found.record.orgs, ctx.scope) ? found : null;
+  return found && visible(ctx, found.record.orgs) ? found : null;
 }
 
 /** POST /keys: mint a key. The plaintext is in this answer and nowhere else, ever. */
@@ -218,6 +231,7 @@ export async function listKeys(ctx: LifecycleContext, query: Record<string, unkn
   }
   const needle = name?.toLowerCase() ?? null;
   const keep = (s: KeySummary) =>
+    (!ctx.exclusive || visible(ctx, s.orgs)) &&
     (needle === null || s.name.toLowerCase().includes(needle)) && (prefix === null || s.start.startsWith(prefix)) && (status === null || statusOf(s, ctx.now) === status);
   try {
     const page = target === null ? await listAll(ctx.kv, limit, cursor, keep) : await listOrg(ctx.kv, target, limit, cursor, keep);

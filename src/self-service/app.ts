@@ -1,0 +1,253 @@
+/**
+ * The self-service key API: an organization's own key holders manage its keys over the
+ * Argus contract, at SELF_SERVICE_PATH (docs/self-service.md). Never forwarded.
+ *
+ *   GET    {path}                  200: JSON array of the caller's org's usable keys
+ *   POST   {path}                  {name, scopes?, expires_at?} → 201 with the key, shown this once
+ *   DELETE {path}/:id              200: the key, revoked at once
+ *   POST   {path}/:id/regenerate   {grace_seconds?} → 201 with the new key; the old one stops
+ *                                  now, or after the grace
+ *
+ * Authenticated like any gateway request (caller.ts); answers carry `Cache-Control:
+ * no-store`; errors are in the profile's shape (errors/render.ts). The operations are
+ * keys/lifecycle.ts's, restricted to the caller's org (LifecycleContext.scope, exclusive), so they
+ * validate, store and audit exactly as the admin API does; the audit actor is
+ * `key:<id>`.
+ */
+import { Hono } from "hono";
+import type { Context } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { HTTPException } from "hono/http-exception";
+import type { AppEnv } from "../app-env";
+import { keyCache } from "../auth/verify";
+import { clock } from "../clock";
+import { reject } from "../gateway";
+import type { FieldError } from "../keys/issue";
+import { validateNewKey } from "../keys/issue";
+import type { KeyView, LifecycleContext, Outcome } from "../keys/lifecycle";
+import { createKey, listKeys, revokeKey, rotateKey, showKey } from "../keys/lifecycle";
+import { KV_LIST_MAX, StoreFault } from "../keys/store";
+import { logLine } from "../log";
+import { normalizedPathOf } from "../routes/normalize";
+import type { Caller } from "./caller";
+import { resolveCaller } from "./caller";
+
+type Ctx = Context<AppEnv>;
+
+/**
+ * Where app.ts mounts this app. Requests reach it only through app.ts's getPath, which
+ * maps a path under SELF_SERVICE_PATH to this mount + the rest: a client cannot address
+ * the mount directly.
+ */
+export const SELF_SERVICE_MOUNT = "/__keygate_self";
+
+/** Bodies are a few dozen bytes; anything larger is refused before parsing. */
+const MAX_BODY_BYTES = 16 * 1024;
+/** Fields a key holder may set; orgs, meta and rate_limit stay the operator's (admin API). */
+const CREATE_FIELDS = ["name", "scopes", "expires_at"];
+/**
+ * GET reads at most this many KV list pages (≤ 1,000 entries each, a key's summary and
+ * its last use are two): ≥ 5,000 keys per org, far below KV's 1,000 operations per request.
+ */
+const MAX_LIST_PAGES = 10;
+/** Statuses a key never leaves: not listed, as Argus lists only keys that can still work. */
+const GONE = new Set(["revoked", "expired", "rotated"]);
+
+/** Self-service endpoints by path below the mount, for 405 answers with Allow (RFC 9110 §15.5.6). */
+const ENDPOINTS: [RegExp, string][] = [
+  [/^\/?$/, "GET, HEAD, POST"],
+  [/^\/[^/]+$/, "DELETE"],
+  [/^\/[^/]+\/regenerate$/, "POST"],
+];
+
+function invalid(c: Ctx, errors: FieldError[]): Response {
+  const detail = errors.map((e) => `${e.field}: ${e.message}`).join("; ");
+  return reject(c, "invalid_input", { detail, extensions: { errors } });
+}
+
+function failure(c: Ctx, outcome: Exclude<Outcome<unknown>, { ok: true }>): Response {
+  switch (outcome.error) {
+    case "invalid":
+      return invalid(c, outcome.errors);
+    case "not_found":
+      return reject(c, "not_found");
+    case "conflict":
+      return reject(c, "conflict", { detail: outcome.message });
+    case "forbidden":
+      return reject(c, "forbidden", { detail: outcome.message });
+  }
+}
+
+function lifecycle(c: Ctx, caller: Caller): LifecycleContext {
+  const config = c.get("config");
+  return {
+    kv: c.env.KEYS,
+    settings: { prefix: config.keyPrefix, ...(config.pepper ? { pepper: config.pepper } : {}) },
+    actor: caller.actor,
+    now: clock.now(),
+    requestId: c.get("requestId"),
+    purge: (hash) => keyCache(config.cache.maxEntries).delete(hash),
+    // Only keys wholly of the caller's org exist for it (a shared key is the operator's).
+    scope: [caller.org],
+    exclusive: true,
+  };
+}
+
+/** A key as the list shows it: the Argus fields, plus expiry, scopes and status. Never the key or its hash. */
+function listed(k: KeyView) {
+  return {
+    id: k.id,
+    name: k.name,
+    key_prefix: k.key_prefix,
+    created_at: k.created_at,
+    last_used_at: k.last_used_at,
+    expires_at: k.expires_at,
+    scopes: k.scopes,
+    status: k.status,
+  };
+}
+
+/** A key as creation and regeneration show it: the Argus fields (the key, this once), plus expiry and scopes. */
+function issued(k: KeyView & { key: string }) {
+  return { id: k.id, name: k.name, key: k.key, key_prefix: k.key_prefix, created_at: k.created_at, expires_at: k.expires_at, scopes: k.scopes };
+}
+
+/**
+ * The JSON body. `required`: a body must be sent, as application/json; otherwise
+ * (regenerate) no body means `{}`. Bad JSON is a 400; too large a body a 413 (onError).
+ */
+async function jsonBody(c: Ctx, required: boolean): Promise<unknown | Response> {
+  const type = c.req.header("content-type");
+  const isJson = type !== undefined && /^application\/([\w.-]+\+)?json$/i.test(type.split(";")[0]!.trim());
+  const text = await c.req.text();
+  if (!isJson) {
+    if (required || text !== "") return invalid(c, [{ field: "(body)", message: "must be a JSON object sent with Content-Type: application/json" }]);
+    return {};
+  }
+  if (text === "" && !required) return {};
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return invalid(c, [{ field: "(body)", message: "is not valid JSON" }]);
+  }
+}
+
+/** A scope the caller would grant without holding it, or null. */
+function beyondCeiling(caller: Caller, scopes: readonly string[]): string | null {
+  return scopes.find((s) => !caller.scopes.includes(s)) ?? null;
+}
+
+function ceilingRefusal(c: Ctx, scope: string): Response {
+  return reject(c, "forbidden", { detail: `You cannot grant the "${scope}" scope: your own credential does not hold it`, reason: "scope_ceiling" });
+}
+
+export const selfService = new Hono<AppEnv>();
+
+selfService.use(async function selfServiceGate(c, next) {
+  const config = c.get("config");
+  const log = c.get("log");
+  const normalized = normalizedPathOf(c.req.raw);
+  log.path = normalized.ok ? normalized.path : "(invalid)";
+  log.route = "(self-service)";
+  const caller = await resolveCaller(c, config.selfService!.scope);
+  if (caller instanceof Response) return caller;
+  log.outcome = "self_service";
+  c.set("selfServiceCaller", caller);
+  await next();
+  // Set after the handler: a header set on the context before it would be lost on a raw Response.
+  c.res.headers.set("cache-control", "no-store");
+  c.res.headers.set("x-request-id", c.get("requestId"));
+});
+
+selfService.use(
+  bodyLimit({
+    maxSize: MAX_BODY_BYTES,
+    onError: (c) => reject(c as Ctx, "payload_too_large", { detail: `The request body exceeds ${MAX_BODY_BYTES} bytes.` }),
+  }),
+);
+
+selfService.get("/", async (c) => {
+  const caller = c.get("selfServiceCaller");
+  const ctx = lifecycle(c, caller);
+  const keys: KeyView[] = [];
+  let cursor: string | null = null;
+  for (let page = 0; page < MAX_LIST_PAGES; page++) {
+    const outcome = await listKeys(ctx, { org: caller.org, limit: KV_LIST_MAX, ...(cursor ? { cursor } : {}) });
+    if (!outcome.ok) return failure(c, outcome);
+    keys.push(...outcome.value.keys.filter((k) => !GONE.has(k.status)));
+    cursor = outcome.value.cursor;
+    if (cursor === null) break;
+  }
+  // Oldest first, as a database's ids would list them.
+  keys.sort((a, b) => (a.created_at < b.created_at ? -1 : a.created_at > b.created_at ? 1 : a.id < b.id ? -1 : 1));
+  return c.json(keys.map(listed), 200);
+});
+
+selfService.post("/", async (c) => {
+  const caller = c.get("selfServiceCaller");
+  const body = await jsonBody(c, true);
+  if (body instanceof Response) return body;
+  if (typeof body !== "object" || body === null || Array.isArray(body)) return invalid(c, [{ field: "(body)", message: "must be a JSON object" }]);
+  const o = body as Record<string, unknown>;
+  const errors: FieldError[] = [];
+  for (const k of Object.keys(o)) if (!CREATE_FIELDS.includes(k)) errors.push({ field: k, message: "unknown field" });
+  // Required here (the admin API defaults it to ""): Argus asks every key for a name.
+  if (o.name === undefined || o.name === null || (typeof o.name === "string" && o.name.trim() === "")) {
+    errors.push({ field: "name", message: "is required: a descriptive name for the key" });
+  }
+  if (errors.length) return invalid(c, errors);
+  // Omitted scopes: the caller's own (a new key can do what its creator can, no more).
+  const input = { name: o.name, orgs: [caller.org], scopes: o.scopes ?? [...caller.scopes], expires_at: o.expires_at ?? null };
+  const ctx = lifecycle(c, caller);
+  const checked = validateNewKey(input, ctx.now);
+  if (!checked.ok) return invalid(c, checked.errors);
+  const beyond = beyondCeiling(caller, checked.value.scopes);
+  if (beyond !== null) return ceilingRefusal(c, beyond);
+  const outcome = await createKey(ctx, input);
+  if (!outcome.ok) return failure(c, outcome);
+  c.get("log").key_id = outcome.value.id;
+  return c.json(issued(outcome.value), 201);
+});
+
+selfService.delete("/:id", async (c) => {
+  const outcome = await revokeKey(lifecycle(c, c.get("selfServiceCaller")), c.req.param("id"));
+  if (!outcome.ok) return failure(c, outcome);
+  return c.json({ ...listed(outcome.value), revoked_at: outcome.value.revoked_at }, 200);
+});
+
+selfService.post("/:id/regenerate", async (c) => {
+  const caller = c.get("selfServiceCaller");
+  const id = c.req.param("id");
+  const body = await jsonBody(c, false);
+  if (body instanceof Response) return body;
+  const ctx = lifecycle(c, caller);
+  // Regenerating mints a key with the old one's scopes: the caller must hold them all.
+  const current = await showKey(ctx, id);
+  if (!current.ok) return failure(c, current);
+  const beyond = beyondCeiling(caller, current.value.scopes);
+  if (beyond !== null) return ceilingRefusal(c, beyond);
+  const outcome = await rotateKey(ctx, id, body);
+  if (!outcome.ok) return failure(c, outcome);
+  c.get("log").key_id = outcome.value.id;
+  return c.json({ ...issued(outcome.value), replaces: id }, 201);
+});
+
+// Anything else under the path: 405 for a known endpoint, else the profile's 404. Never forwarded.
+selfService.all("*", (c) => {
+  const rest = c.req.path.slice(SELF_SERVICE_MOUNT.length);
+  const allow = ENDPOINTS.find(([re]) => re.test(rest))?.[1];
+  if (allow) return reject(c, "method_not_allowed", { detail: `Allowed here: ${allow}.`, headers: { allow } });
+  return reject(c, "not_found");
+});
+
+selfService.onError((err, c) => {
+  if (err instanceof HTTPException && err.status === 413) {
+    return reject(c, "payload_too_large", { detail: `The request body exceeds ${MAX_BODY_BYTES} bytes.` });
+  }
+  if (err instanceof StoreFault) {
+    logLine("error", "key store failure (self-service)", { request_id: c.get("requestId"), cause: err.message });
+    return reject(c, "store_unavailable");
+  }
+  logLine("error", "unhandled error (self-service)", { request_id: c.get("requestId"), error: err instanceof Error ? err.message : String(err) });
+  return reject(c, "internal_error");
+});
