@@ -105,7 +105,7 @@ describe("POST {path}: create", () => {
       [{ name: "x", orgs: ["elsewhere"] }, {}, /orgs: unknown field/],
       [{ name: "x", rate_limit: null }, {}, /rate_limit: unknown field/],
       [{ name: "x", scopes: "read" }, {}, /scopes: must be an array/],
-      [{ name: "x", expires_at: "tomorrow" }, {}, /expires_at: must be an ISO 8601/],
+      [{ name: "x", expires_at: "tomorrow" }, {}, /expires_at: must be a real calendar date-time in RFC 3339 \/ ISO 8601 form/],
       [{ name: "x", expires_at: "2001-01-01T00:00:00Z" }, {}, /expires_at: must be in the future/],
       ["[1]", {}, /must be a JSON object/],
       ['{"name": "x"', {}, /is not valid JSON/],
@@ -371,17 +371,17 @@ describe("artanis: the org comes from x-org-slug, which must be one of the key's
 });
 
 describe("audit: the same events as the admin API, naming the key that acted", () => {
-  it("create, revoke and regenerate are recorded with who = key:<id>", async () => {
+  it("create, revoke and regenerate are recorded with actor = key:<id>", async () => {
     const a = await holder();
     const created = await call("POST", PATH, { key: a.key, body: { name: "audited" } });
     const regenerated = await call("POST", `${PATH}/${created.json.id}/regenerate`, { key: a.key });
     await call("DELETE", `${PATH}/${regenerated.json.id}`, { key: a.key });
-    const events = (await listAudit(env.KEYS, created.json.id, 100, null)).items;
+    const events = (await listAudit(env.KEYS, { keyId: created.json.id }, 100, null)).items;
     expect(events.map((e) => [e.action, e.actor])).toEqual([
       ["rotate", `key:${a.record.id}`],
       ["create", `key:${a.record.id}`],
     ]);
-    const revoked = (await listAudit(env.KEYS, regenerated.json.id, 100, null)).items;
+    const revoked = (await listAudit(env.KEYS, { keyId: regenerated.json.id }, 100, null)).items;
     expect(revoked[0]).toMatchObject({ action: "revoke", actor: `key:${a.record.id}`, request_id: expect.any(String) });
   });
 });
