@@ -10,6 +10,7 @@
  *   DELETE /keys/:id             revoke (stops at once in this isolate)
  *   POST   /keys/:id/rotate      new key, same settings; the old one stops after grace_seconds
  *   GET    /audit[?key_id=…]     audit events, newest first (cursor paging)
+ *   POST   /portal-links         a single-use console link for one org (console/portal.ts)
  *
  * Off unless ADMIN_TOKEN is set: then the prefix answers the profile's 404, like a path
  * that does not exist, and is still never forwarded. On: `Authorization: Bearer
@@ -37,6 +38,7 @@ import { StoreFault } from "../keys/store";
 import { logLine } from "../log";
 import { normalizedPathOf } from "../routes/normalize";
 import { adminActor, adminChallenge, checkAdminToken } from "./auth";
+import { createPortalLink } from "../console/portal";
 
 type Ctx = Context<AppEnv>;
 
@@ -109,6 +111,7 @@ const ENDPOINTS: [RegExp, string][] = [
   [/^\/keys\/[^/]+$/, "GET, HEAD, PATCH, DELETE"],
   [/^\/keys\/[^/]+\/rotate$/, "POST"],
   [/^\/audit$/, "GET, HEAD"],
+  [/^\/portal-links$/, "POST"],
 ];
 
 /**
@@ -181,6 +184,9 @@ admin.post("/keys/:id/rotate", jsonBody(false), async (c) => {
   c.get("log").key_id = c.req.param("id");
   return answer(c, await rotateKey(lifecycle(c), c.req.param("id"), c.req.valid("json")), 201);
 });
+
+// Portal links for the web console (console/portal.ts); the admin API is root-only here.
+admin.post("/portal-links", (c) => createPortalLink(c, { kind: "root" }));
 
 admin.get("/audit", async (c) => {
   const q = query(c);

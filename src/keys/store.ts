@@ -8,6 +8,7 @@
  *   org:<org>:<key id>:used             {"last_used_at"} (+ metadata)  hot path (waitUntil): last use, listed with the org
  *   audit:<inverted ms>:<event id>      AuditEvent JSON (+ metadata)   admin: every change, newest first
  *   audit-key:<key id>:<inverted ms>:<event id>   the same event       admin: one key's history, newest first
+ *   portal:<token hash>                 PortalLink JSON (TTL)          console: a single-use portal link
  *
  * Key ids have a fixed length (newKeyId), so a key's `:used` entry sorts right after its
  * summary and a listing page carries both (see listOrg).
@@ -38,6 +39,7 @@ export const kvKey = {
   auditPrefix: () => "audit:",
   keyAudit: (keyId: string, invertedMs: string, eventId: string) => `audit-key:${keyId}:${invertedMs}:${eventId}`,
   keyAuditPrefix: (keyId: string) => `audit-key:${keyId}:`,
+  portalLink: (tokenHash: string) => `portal:${tokenHash}`,
 } as const;
 
 const LAST_USED_SUFFIX = ":used";
@@ -341,4 +343,54 @@ export async function listAudit(kv: KvLike, keyId: string | null, limit: number,
     if (isAuditEvent(value)) items.push(value);
   }
   return { items, cursor: page.list_complete ? null : (page.cursor ?? null) };
+}
+
+/**
+ * The distinct orgs whose slug starts with `startsWith`, read from the org index
+ * (`org:<org>:…`; slugs never contain ":"), in slug order. Scans at most `maxEntries`
+ * index entries; `more` says the scan stopped before the end (narrow the search).
+ */
+export async function searchOrgs(kv: KvLike, startsWith: string, maxEntries = KV_LIST_MAX): Promise<{ orgs: string[]; more: boolean }> {
+  const prefix = kvKey.orgPrefix("").slice(0, -1) + startsWith; // "org:" + the typed start
+  const orgs = new Set<string>();
+  let cursor: string | null = null;
+  let scanned = 0;
+  for (;;) {
+    const page = await listPage(kv, prefix, Math.min(KV_LIST_MAX, maxEntries - scanned), cursor);
+    for (const entry of page.keys) {
+      const rest = entry.name.slice("org:".length);
+      const colon = rest.indexOf(":");
+      if (colon > 0) orgs.add(rest.slice(0, colon));
+    }
+    scanned += page.keys.length;
+    if (page.list_complete || !page.cursor) return { orgs: [...orgs], more: false };
+    if (scanned >= maxEntries) return { orgs: [...orgs], more: true };
+    cursor = page.cursor;
+  }
+}
+
+/** A portal link (console/portal.ts), stored under the SHA-256 of its one-time token. */
+export interface PortalLink {
+  org: string;
+  /** ISO 8601; the link is refused after it (KV's TTL removes it a little later). */
+  expires_at: string;
+  return_url?: string;
+}
+
+export async function putPortalLink(kv: KvLike, tokenHash: string, link: PortalLink, ttlSeconds: number): Promise<void> {
+  await kvCall("put", () => kv.put(kvKey.portalLink(tokenHash), JSON.stringify(link), { expirationTtl: ttlSeconds }));
+}
+
+/**
+ * Take a portal link: read it, delete it, return it (null when there is none). Single use
+ * is best effort: KV is eventually consistent, so another location may still read the
+ * entry for up to about a minute after the delete (docs/console.md).
+ */
+export async function takePortalLink(kv: KvLike, tokenHash: string): Promise<PortalLink | null> {
+  const key = kvKey.portalLink(tokenHash);
+  const value = (await kvCall("get", () => kv.get(key, { type: "json" }))) as Partial<PortalLink> | null;
+  if (value === null) return null;
+  await kvCall("delete", () => kv.delete(key));
+  if (typeof value.org !== "string" || typeof value.expires_at !== "string") return null;
+  return { org: value.org, expires_at: value.expires_at, ...(typeof value.return_url === "string" ? { return_url: value.return_url } : {}) };
 }

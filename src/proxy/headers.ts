@@ -16,6 +16,7 @@
 import type { Config } from "../config";
 import { isOurAuthorization } from "../auth/credentials";
 import { SIGNATURE_HEADER } from "../../verifier/index.js";
+import { withoutConsoleCookie } from "../console/cookie";
 
 const HOP_BY_HOP = new Set([
   "connection",
@@ -109,6 +110,12 @@ export function upstreamHeaders(inbound: Headers, config: Config, ctx: UpstreamC
     if (name.startsWith("cf-")) continue; // Cloudflare's own, set again by the edge
     if (reserved.has(name.includes("_") ? name.replace(/_/g, "-") : name)) continue;
     if (name === "authorization" && isOurAuthorization(value, config.sources)) continue;
+    if (name === "cookie") {
+      // The web console's session cookie (Path=/ over https) is the gateway's, never the origin's.
+      const kept = withoutConsoleCookie(value);
+      if (kept) out.set(name, kept);
+      continue;
+    }
     out.set(name, value);
   }
   if (ctx.clientIp) out.set("x-forwarded-for", ctx.clientIp);
