@@ -289,7 +289,7 @@ function freshFormId(session: Session, body: Record<string, string>): string | n
 function showOnce(c: Ctx, title: string, key: string, view: KeyView, note?: string) {
   const org = view.orgs[0]!;
   const curl = curlLine(c.get("config"), new URL(c.req.url).origin, key, org);
-  return c.html(<ShowOncePage chrome={chrome(c)} title={title} key={key} view={view} curl={curl} org={org} {...(note ? { note } : {})} />, 201);
+  return c.html(<ShowOncePage chrome={chrome(c)} title={title} secret={key} view={view} curl={curl} org={org} {...(note ? { note } : {})} />, 201);
 }
 
 function alreadySubmitted(c: Ctx, href: string) {

@@ -364,10 +364,10 @@ export const NewKeyPage: FC<{ chrome: Chrome; values: NewKeyValues; orgChoices: 
   </Layout>
 );
 
-export const ShowOncePage: FC<{ chrome: Chrome; title: string; key: string; view: KeyView; curl: string; org: string; note?: string }> = ({
+export const ShowOncePage: FC<{ chrome: Chrome; title: string; secret: string; view: KeyView; curl: string; org: string; note?: string }> = ({
   chrome,
   title,
-  key,
+  secret,
   view,
   curl,
   org,
@@ -385,7 +385,7 @@ export const ShowOncePage: FC<{ chrome: Chrome; title: string; key: string; view
     <div class="card">
       <h2>API key</h2>
       <div class="secret">
-        <code id="key-value">{key}</code>
+        <code id="key-value">{secret}</code>
         <button type="button" data-copy="key-value" data-label="Copy" hidden>
           Copy
         </button>
