@@ -61,6 +61,19 @@ export default defineConfig({
         },
       },
       {
+        // The web console in real Chromium (Debian's /usr/bin/chromium via playwright-core)
+        // against a real `wrangler dev`.
+        test: {
+          name: "browser",
+          include: ["test/browser/**/*.test.ts"],
+          environment: "node",
+          globalSetup: ["./test/browser/global-setup.ts"],
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
+          fileParallelism: false,
+        },
+      },
+      {
         test: {
           name: "e2e",
           include: ["test/e2e/**/*.test.ts"],

@@ -16,13 +16,13 @@ a{color:var(--accent)}a:hover{color:var(--accent-dark)}
 .top a{color:#e5e7eb;text-decoration:none}.top a:hover{color:#fff;text-decoration:underline}
 .brand{font-weight:700;letter-spacing:.02em;font-size:17px}
 .top nav{display:flex;gap:18px;flex:1}
-.who{display:flex;align-items:center;gap:12px;font-size:13px;color:#cbd2dc}
+.who{display:flex;align-items:center;gap:12px;font-size:13px;color:#cbd2dc}.who form{margin:0}
 .who button{background:transparent;border:1px solid #4b5563;color:#e5e7eb;padding:4px 10px;border-radius:6px;font-size:13px}
 .who button:hover{background:#1f2937}
 main{max-width:1120px;margin:0 auto;padding:28px}
 h1{font-size:24px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 10px}
 .sub{color:var(--muted);margin:0 0 20px}
-.card{background:var(--card);border:1px solid var(--line);border-radius:10px;padding:20px 22px;margin:0 0 18px}
+.card{background:var(--card);border:1px solid var(--line);border-radius:10px;padding:20px 22px;margin:0 0 18px}.card>h2:first-child{margin-top:0}
 .narrow{max-width:440px;margin:60px auto}
 label{display:block;font-weight:600;font-size:13px;margin:0 0 4px}
 .hint{color:var(--muted);font-size:12.5px;margin:3px 0 0}
