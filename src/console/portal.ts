@@ -5,7 +5,7 @@
  * keys page in the console with a session limited to that org (principal `portal`).
  *
  * - The URL carries a one-time token (32 random bytes); KV keeps only its SHA-256, under
- *   `portal:<hash>` with a 600 s TTL (KV's minimum is 60 s), and the link is refused after
+ *   `portal-link:<hash>` with a 600 s TTL (KV's minimum is 60 s), and the link is refused after
  *   its `expires_at` whatever KV still holds.
  * - First use deletes the entry (console/app.tsx → takePortalLink). Single use is best
  *   effort across locations: KV is eventually consistent, so a second use elsewhere within

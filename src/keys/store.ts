@@ -8,7 +8,7 @@
  *   org:<org>:<key id>:used             {"last_used_at"} (+ metadata)  hot path (waitUntil): last use, listed with the org
  *   audit:<inverted ms>:<event id>      AuditEvent JSON (+ metadata)   admin: every change, newest first
  *   audit-key:<key id>:<inverted ms>:<event id>   the same event       admin: one key's history, newest first
- *   portal:<token hash>                 PortalLink JSON (TTL)          console: a single-use portal link
+ *   portal-link:<token hash>            PortalLink JSON (TTL)          console: a single-use portal link
  *
  * Key ids have a fixed length (newKeyId), so a key's `:used` entry sorts right after its
  * summary and a listing page carries both (see listOrg).
@@ -39,7 +39,7 @@ export const kvKey = {
   auditPrefix: () => "audit:",
   keyAudit: (keyId: string, invertedMs: string, eventId: string) => `audit-key:${keyId}:${invertedMs}:${eventId}`,
   keyAuditPrefix: (keyId: string) => `audit-key:${keyId}:`,
-  portalLink: (tokenHash: string) => `portal:${tokenHash}`,
+  portalLink: (tokenHash: string) => `portal-link:${tokenHash}`,
 } as const;
 
 const LAST_USED_SUFFIX = ":used";
