@@ -237,6 +237,21 @@ describe("the web console in Chromium", () => {
     expect(await page.getByLabel("Organization").locator("option").allTextContents()).toEqual(["acme"]);
     await context.close();
 
+    // Arriving from the app's own (other) site, as the "Manage API keys" button does: the
+    // SameSite=Strict session still works after the portal page moves on.
+    const link2 = await adminApi("POST", "/portal-links", { org: "acme" });
+    const cross = await newContext();
+    const page3 = await newPage(cross);
+    await page3.route("https://app.example.test/**", (route) =>
+      route.fulfill({ contentType: "text/html", body: `<!doctype html><title>App</title><a href="${link2.json.url}">Manage API keys</a>` }),
+    );
+    await page3.goto("https://app.example.test/settings");
+    await page3.getByRole("link", { name: "Manage API keys" }).click();
+    await page3.waitForURL(`${gw.url}/_keygate/ui/orgs/acme`);
+    await page3.getByRole("heading", { name: "API keys" }).waitFor();
+    expect(await page3.getByRole("link", { name: "Create key" }).count()).toBeGreaterThan(0);
+    await cross.close();
+
     // Second use, from a fresh browser: refused.
     const again = await newContext();
     const page2 = await newPage(again);
