@@ -187,11 +187,6 @@ consoleApp.post("/login", async (c) => {
   return c.redirect(home(c, principal), 303);
 });
 
-consoleApp.post("/logout", (c) => {
-  c.header("set-cookie", setCookieHeader(cookieSpec(c.req.url, base(c)), "", 0));
-  return c.redirect(`${base(c)}/login`, 303);
-});
-
 consoleApp.get("/portal/:token", async (c) => {
   const over = blocked(c);
   if (over) return over;
@@ -232,6 +227,12 @@ consoleApp.use(async function requireSession(c, next) {
 });
 
 consoleApp.get("/", (c) => c.redirect(home(c, c.get("session").p), 303));
+
+consoleApp.post("/logout", (c) => {
+  c.header("set-cookie", setCookieHeader(cookieSpec(c.req.url, base(c)), "", 0));
+  return c.redirect(`${base(c)}/login`, 303);
+});
+
 
 consoleApp.get("/orgs", async (c) => {
   const p = c.get("session").p;
