@@ -155,6 +155,16 @@ describe("sign-in and the session cookie", () => {
     expect(await res.json()).toEqual({ detail: "Not Found" });
   });
 
+  it("follows ADMIN_PREFIX: the console lives under {ADMIN_PREFIX}/ui", async () => {
+    const e = adminEnv({ ADMIN_PREFIX: "/ops" });
+    const res = await send("/ops/ui/login", {}, e);
+    expect(res.status).toBe(200);
+    expect(await res.text()).toContain('action="/ops/ui/login"');
+    const signedIn = await post("/ops/ui/login", { token: TOKEN }, { env: e });
+    expect(signedIn.status).toBe(303);
+    expect(signedIn.headers.get("location")).toBe("/ops/ui/orgs");
+  });
+
   it("a session signed under another ADMIN_TOKEN is not accepted", async () => {
     const other = await cookieFor({ kind: "root" }, "another-admin-token-0123456789abcdef0123");
     expect((await get(`${UI}/orgs`, other.cookie)).status).toBe(303);
