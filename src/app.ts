@@ -9,7 +9,7 @@ import { requestId } from "hono/request-id";
 import { admin, ADMIN_MOUNT } from "./admin/app";
 import { adminPath } from "./admin/prefix";
 import type { AppEnv } from "./app-env";
-import { consoleApp } from "./console/app";
+import { consoleRoutes } from "./console/app";
 import { configFor, ConfigError } from "./config";
 import type { Env } from "./config";
 import { GatewayError } from "./errors/codes";
@@ -78,7 +78,7 @@ const app = new Hono<AppEnv>({ getPath: routingPath });
 app.use(requestId({ headerName: "x-request-id" }));
 app.use(accessLog);
 app.use(loadConfig);
-app.route(ADMIN_MOUNT + "/ui", consoleApp as never); // the web console (before the admin API: no Bearer there)
+app.route(ADMIN_MOUNT + "/ui", consoleRoutes); // the web console (before the admin API: no Bearer there)
 app.route(ADMIN_MOUNT, admin);
 app.all("/", gateway);
 app.onError((err, c) => {

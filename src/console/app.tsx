@@ -142,7 +142,9 @@ export function curlLine(config: Config, origin: string, key: string, org: strin
   return parts.join(" ");
 }
 
-export const consoleApp = new Hono<CEnv>();
+const consoleApp = new Hono<CEnv>();
+/** What src/app.ts mounts at ADMIN_MOUNT + "/ui" (its own variables are a superset of AppEnv's). */
+export const consoleRoutes = consoleApp as unknown as Hono<AppEnv>;
 
 consoleApp.use(async function consoleGate(c, next) {
   const config = c.get("config");
