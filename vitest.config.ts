@@ -28,7 +28,7 @@ export default defineConfig({
         ],
         test: {
           name: "workers",
-          include: ["test/unit/**/*.test.ts", "test/integration/**/*.test.ts", "test/admin/**/*.test.ts", "test/hardening/**/*.test.ts", "test/verifier/**/*.test.ts", "test/sessions/**/*.test.ts", "test/self-service/**/*.test.ts"],
+          include: ["test/unit/**/*.test.ts", "test/integration/**/*.test.ts", "test/admin/**/*.test.ts", "test/hardening/**/*.test.ts", "test/verifier/**/*.test.ts", "test/sessions/**/*.test.ts", "test/self-service/**/*.test.ts", "test/console/**/*.test.ts"],
           globalSetup: ["./test/global-setup.ts"],
           testTimeout: 20_000,
         },
@@ -59,6 +59,19 @@ export default defineConfig({
           name: "verifier-node",
           include: ["test/verifier/**/*.test.ts"],
           environment: "node",
+        },
+      },
+      {
+        // The web console in real Chromium (Debian's /usr/bin/chromium via playwright-core)
+        // against a real `wrangler dev`.
+        test: {
+          name: "browser",
+          include: ["test/browser/**/*.test.ts"],
+          environment: "node",
+          globalSetup: ["./test/browser/global-setup.ts"],
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
+          fileParallelism: false,
         },
       },
       {

@@ -9,6 +9,7 @@ import { requestId } from "hono/request-id";
 import { admin, ADMIN_MOUNT } from "./admin/app";
 import { adminPath } from "./admin/prefix";
 import type { AppEnv } from "./app-env";
+import { consoleRoutes } from "./console/app";
 import { configFor, ConfigError } from "./config";
 import type { Env } from "./config";
 import { GatewayError } from "./errors/codes";
@@ -96,6 +97,7 @@ const app = new Hono<AppEnv>({ getPath: routingPath });
 app.use(requestId({ headerName: "", generator: () => crypto.randomUUID() }));
 app.use(accessLog);
 app.use(loadConfig);
+app.route(ADMIN_MOUNT + "/ui", consoleRoutes); // the web console (before the admin API: no Bearer there)
 app.route(ADMIN_MOUNT, admin);
 app.route(SELF_SERVICE_MOUNT, selfService);
 app.all("/", gateway);

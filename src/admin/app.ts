@@ -13,6 +13,7 @@
  *   POST   /tokens               root only: mint a scoped admin token (plaintext shown once)
  *   GET    /tokens               root only: list scoped admin tokens
  *   DELETE /tokens/:id           root only: revoke one (stops at once in this isolate)
+ *   POST   /portal-links         a single-use console link for one org (console/portal.ts)
  *
  * Off unless ADMIN_TOKEN is set: then the prefix answers the profile's 404, like a path
  * that does not exist, and is still never forwarded. On: `Authorization: Bearer
@@ -46,6 +47,7 @@ import { normalizedPathOf } from "../routes/normalize";
 import { adminChallenge, checkAdminToken } from "./auth";
 import type { Caller } from "./tokens";
 import { bearerOf, callerActor, callerScope, forgetToken, resolveToken, ROOT } from "./tokens";
+import { createPortalLink } from "../console/portal";
 
 type Ctx = Context<AppEnv>;
 
@@ -158,6 +160,7 @@ const ENDPOINTS: [RegExp, string][] = [
   [/^\/audit$/, "GET, HEAD"],
   [/^\/tokens$/, "GET, HEAD, POST"],
   [/^\/tokens\/[^/]+$/, "DELETE"],
+  [/^\/portal-links$/, "POST"],
 ];
 
 /**
@@ -251,6 +254,10 @@ admin.post("/keys/:id/rotate", jsonBody(false), async (c) => {
   logKeyId(c);
   return answer(c, await rotateKey(lifecycle(c), c.req.param("id"), c.req.valid("json")), 201);
 });
+
+// Portal links for the web console (console/portal.ts); the admin API is root-only here.
+// Root, or a write token for that org (the principal seam: console/principal.ts).
+admin.post("/portal-links", (c) => createPortalLink(c, c.get("adminCaller")));
 
 admin.get("/audit", async (c) => {
   const q = query(c);

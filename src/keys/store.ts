@@ -11,6 +11,7 @@
  *   audit-org:<org>:<inverted ms>:<event id>      the same event       admin: one org's history, newest first
  *   admin-token:<hash>                  TokenRecord JSON               admin: a scoped admin token, by its hash
  *   admin-token-id:<token id>           {"hash"} + metadata TokenSummary   admin: find / list scoped tokens
+ *   portal-link:<token hash>            PortalLink JSON (TTL)          console: a single-use portal link
  *
  * Key ids have a fixed length (newKeyId), so a key's `:used` entry sorts right after its
  * summary and a listing page carries both (see listOrg).
@@ -48,6 +49,7 @@ export const kvKey = {
   token: (hash: string) => `admin-token:${hash}`,
   tokenPointer: (id: string) => `admin-token-id:${id}`,
   tokenPointerPrefix: () => "admin-token-id:",
+  portalLink: (tokenHash: string) => `portal-link:${tokenHash}`,
 } as const;
 
 /**
@@ -486,4 +488,54 @@ export async function listTokenRecords(kv: KvLike, limit: number, cursor: string
     }
   }
   return { items, cursor: page.list_complete ? null : (page.cursor ?? null) };
+}
+
+/**
+ * The distinct orgs whose slug starts with `startsWith`, read from the org index
+ * (`org:<org>:…`; slugs never contain ":"), in slug order. Scans at most `maxEntries`
+ * index entries; `more` says the scan stopped before the end (narrow the search).
+ */
+export async function searchOrgs(kv: KvLike, startsWith: string, maxEntries = KV_LIST_MAX): Promise<{ orgs: string[]; more: boolean }> {
+  const prefix = kvKey.orgPrefix("").slice(0, -1) + startsWith; // "org:" + the typed start
+  const orgs = new Set<string>();
+  let cursor: string | null = null;
+  let scanned = 0;
+  for (;;) {
+    const page = await listPage(kv, prefix, Math.min(KV_LIST_MAX, maxEntries - scanned), cursor);
+    for (const entry of page.keys) {
+      const rest = entry.name.slice("org:".length);
+      const colon = rest.indexOf(":");
+      if (colon > 0) orgs.add(rest.slice(0, colon));
+    }
+    scanned += page.keys.length;
+    if (page.list_complete || !page.cursor) return { orgs: [...orgs], more: false };
+    if (scanned >= maxEntries) return { orgs: [...orgs], more: true };
+    cursor = page.cursor;
+  }
+}
+
+/** A portal link (console/portal.ts), stored under the SHA-256 of its one-time token. */
+export interface PortalLink {
+  org: string;
+  /** ISO 8601; the link is refused after it (KV's TTL removes it a little later). */
+  expires_at: string;
+  return_url?: string;
+}
+
+export async function putPortalLink(kv: KvLike, tokenHash: string, link: PortalLink, ttlSeconds: number): Promise<void> {
+  await kvCall("put", () => kv.put(kvKey.portalLink(tokenHash), JSON.stringify(link), { expirationTtl: ttlSeconds }));
+}
+
+/**
+ * Take a portal link: read it, delete it, return it (null when there is none). Single use
+ * is best effort: KV is eventually consistent, so another location may still read the
+ * entry for up to about a minute after the delete (docs/console.md).
+ */
+export async function takePortalLink(kv: KvLike, tokenHash: string): Promise<PortalLink | null> {
+  const key = kvKey.portalLink(tokenHash);
+  const value = (await kvCall("get", () => kv.get(key, { type: "json" }))) as Partial<PortalLink> | null;
+  if (value === null) return null;
+  await kvCall("delete", () => kv.delete(key));
+  if (typeof value.org !== "string" || typeof value.expires_at !== "string") return null;
+  return { org: value.org, expires_at: value.expires_at, ...(typeof value.return_url === "string" ? { return_url: value.return_url } : {}) };
 }

@@ -24,6 +24,7 @@ import { isOurAuthorization } from "../auth/credentials";
 import { CHECKSUM_LENGTH, RANDOM_LENGTH } from "../keys/format";
 import { bearerSessionOf, withoutCookie } from "../auth/session";
 import { SIGNATURE_HEADER } from "../../verifier/index.js";
+import { withoutConsoleCookie } from "../console/cookie";
 
 const HOP_BY_HOP = new Set([
   "connection",
@@ -173,7 +174,11 @@ export function upstreamHeaders(inbound: Headers, config: Config, ctx: UpstreamC
     if (ctx.noBody && (name === "content-length" || name === "content-type" || name === "content-encoding")) continue;
     let kept: string | null = value;
     // The session cookie is the gateway's credential, like a key: never forwarded.
-    if (name === "cookie" && config.session?.cookie) kept = withoutCookie(value, config.session.cookie);
+    if (name === "cookie") {
+      // The web console's session cookie (Path=/ over https) is the gateway's, never the origin's.
+      kept = withoutConsoleCookie(value) || null;
+      if (kept !== null && config.session?.cookie) kept = withoutCookie(kept, config.session.cookie);
+    }
     const forwarded = kept === null ? null : withoutStrayKey(name, kept, strayKeyMatcher(config));
     if (forwarded !== null) out.set(name, forwarded);
   }

@@ -21,6 +21,7 @@ const FORMATS: Record<string, string[]> = {
   orgAudit: ["<org>", "<inverted ms>", "<event id>"],
   token: ["<hash>"],
   tokenPointer: ["<token id>"],
+  portalLink: ["<token hash>"],
 };
 /** kvKey's prefix helpers (for list()): each must start a documented format. */
 const PREFIXES: Record<string, string[]> = {
