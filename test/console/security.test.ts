@@ -262,16 +262,21 @@ describe("pages", () => {
   });
 });
 
-describe("the principal seam: a read-role token session", () => {
-  it("sees its org's keys but no create form, and cannot post one", async () => {
+describe("org-scoped admin tokens in the console", () => {
+  it("a read token signs in, sees its org's keys but no create form, and cannot post one", async () => {
     const org = uniqueOrg();
     await api("POST", "/_keygate/keys", { body: { orgs: [org], name: "existing" } });
-    const reader = await cookieFor({ kind: "token", id: "tok_reader", orgs: [org], role: "read" });
-    const list = await get(`${UI}/orgs/${org}`, reader.cookie);
+    const minted = await api("POST", "/_keygate/tokens", { body: { name: "reader", orgs: [org], role: "read" } });
+    expect(minted.res.status).toBe(201);
+    const login = await post(`${UI}/login`, { token: minted.json.token });
+    expect(login.status).toBe(303);
+    const cookie = cookieOf(login);
+    const list = await get(`${UI}/orgs/${org}`, cookie);
     expect(list.status).toBe(200);
     const html = await list.text();
     expect(html).toContain("existing");
     expect(html).not.toContain("Create key");
+    const reader = { cookie, csrf: hidden(html, "csrf") };
     const form = await get(`${UI}/new?org=${org}`, reader.cookie);
     expect(form.status).toBe(403);
     expect(await form.text()).not.toContain(`action="${UI}/keys"`);
@@ -285,6 +290,36 @@ describe("the principal seam: a read-role token session", () => {
     expect(keys.map((k) => k.name)).toEqual(["existing"]);
     // Outside its orgs: nothing.
     expect((await get(`${UI}/orgs/${uniqueOrg()}`, reader.cookie)).status).toBe(404);
+  });
+
+  it("revoking the token ends its console session at the next request", async () => {
+    const org = uniqueOrg();
+    const minted = await api("POST", "/_keygate/tokens", { body: { name: "writer", orgs: [org], role: "write" } });
+    const cookie = cookieOf(await post(`${UI}/login`, { token: minted.json.token }));
+    expect((await get(`${UI}/orgs/${org}`, cookie)).status).toBe(200);
+    expect((await api("DELETE", `/_keygate/tokens/${minted.json.id}`)).res.status).toBe(200);
+    const after = await get(`${UI}/orgs/${org}`, cookie);
+    expect(after.status).toBe(303);
+    expect(after.headers.get("location")).toBe(`${UI}/login`);
+  });
+
+  it("a write token mints portal links for its own org only; a read token for none", async () => {
+    const org = uniqueOrg();
+    const writer = await api("POST", "/_keygate/tokens", { body: { name: "w", orgs: [org], role: "write" } });
+    const reader = await api("POST", "/_keygate/tokens", { body: { name: "r", orgs: [org], role: "read" } });
+    const as = (token: string, body: unknown) =>
+      send("/_keygate/portal-links", { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: JSON.stringify(body) }, adminEnv());
+    expect((await as(writer.json.token, { org })).status).toBe(201);
+    expect((await as(writer.json.token, { org: uniqueOrg() })).status).toBe(403);
+    expect((await as(reader.json.token, { org })).status).toBe(403);
+  });
+
+  it("a forged session for a token that does not exist is no session", async () => {
+    const org = uniqueOrg();
+    const forged = await cookieFor({ kind: "token", id: "tok_00000000000000000000", orgs: [org], role: "write" });
+    const res = await get(`${UI}/orgs/${org}`, forged.cookie);
+    expect(res.status).toBe(303);
+    expect(res.headers.get("location")).toBe(`${UI}/login`);
   });
 });
 
