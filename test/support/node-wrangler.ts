@@ -113,10 +113,14 @@ export async function startWrangler(opts: WranglerOptions = {}): Promise<Wrangle
   throw new Error(`wrangler dev did not answer within 60 s:\n${output}`);
 }
 
-/** Run the keys CLI exactly as a user does (npm run keys -- …) and return its result; `env` adds variables. */
+/**
+ * Run the keys CLI exactly as a program reading its output does (`npm run -s keys -- …`:
+ * `-s` keeps npm's own "> keygate keys" banner off stdout) and return its result; `env`
+ * adds variables.
+ */
 export async function keysCli(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await execFileP("npm", ["run", "keys", "--", ...args], { cwd: ROOT, env: { ...process.env, NO_COLOR: "1", ...env } });
+    const { stdout, stderr } = await execFileP("npm", ["run", "-s", "keys", "--", ...args], { cwd: ROOT, env: { ...process.env, NO_COLOR: "1", ...env } });
     return { code: 0, stdout, stderr };
   } catch (err) {
     const e = err as { code?: number; stdout?: string; stderr?: string };
