@@ -47,6 +47,14 @@ export async function stopProcessGroup(child: ChildProcess): Promise<void> {
   clearTimeout(timer);
 }
 
+/** Every `wrangler dev` started here and still running (scripts stop them on Ctrl-C). */
+const live = new Set<ChildProcess>();
+
+/** Stop every `wrangler dev` this process started (process groups: wrangler and its workerd). */
+export async function stopAllWranglers(): Promise<void> {
+  await Promise.all([...live].map((child) => stopProcessGroup(child)));
+}
+
 export interface WranglerDev {
   url: string;
   port: number;
@@ -94,6 +102,8 @@ export async function startWrangler(opts: WranglerOptions = {}): Promise<Wrangle
     env: { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_SEND_METRICS: "false", NO_COLOR: "1", CI: "1" },
     detached: true,
   });
+  live.add(child);
+  child.once("exit", () => live.delete(child));
   let output = "";
   child.stdout!.on("data", (d: Buffer) => (output += d.toString()));
   child.stderr!.on("data", (d: Buffer) => (output += d.toString()));
