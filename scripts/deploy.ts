@@ -120,7 +120,7 @@ async function main(argv: string[]): Promise<number> {
   const vars = { ...(config.vars as Record<string, unknown>), ...varOverrides(args) };
   const target: DeployTarget = {
     ...(env ? { env } : {}),
-    kvIds: config.kv_namespaces.filter((k) => k.binding === "KEYS").map((k) => k.id ?? ""),
+    kvIds: (config.kv_namespaces as { binding: string; id?: string }[]).filter((k) => k.binding === "KEYS").map((k) => k.id ?? ""),
     ...(typeof vars.ORIGIN_URL === "string" ? { originUrl: vars.ORIGIN_URL } : {}),
   };
   const found = problems(target, allowLoopback);
