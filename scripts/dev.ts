@@ -7,8 +7,9 @@
  * while more than 8 days are left (more than EXPIRY_WARNING_DAYS' default, so the demo's
  * answers carry no Sunset warning); then a new one replaces it and the old one is revoked.
  * It is created and revoked with the same lifecycle functions as `npm run keys`, so the
- * audit log shows it (`npm run keys -- audit`, who "dev"). Its plaintext is kept next to
- * the local state (.wrangler/state/keygate-demo-key.json, ignored by git) to be reused.
+ * audit log shows it (`npm run keys -- audit`, who "dev"). Its plaintext is kept in the
+ * local state (.wrangler/state/keygate-demo-key.json, ignored by git) to be reused.
+ * `--persist-to DIR` (as for wrangler dev) moves that state, demo key included.
  *
  * Environment: PORT and ORIGIN_PORT change the ports; ORIGIN_URL points the gateway at
  * your own API instead of the demo origin.
@@ -34,10 +35,12 @@ import { startOrigin } from "./origin";
 const DAY_MS = 86_400_000;
 const DEMO_KEY_LIFETIME_MS = 30 * DAY_MS;
 const DEMO_KEY_MIN_LEFT_MS = 8 * DAY_MS;
-const STATE_DIR = ".wrangler/state";
+const extra = process.argv.slice(2);
+/** wrangler dev's local state: .wrangler/state, or what `--persist-to DIR` (passed on to wrangler dev) says. */
+const persistFlag = extra.findIndex((a) => a === "--persist-to" || a.startsWith("--persist-to="));
+const STATE_DIR = persistFlag < 0 ? ".wrangler/state" : extra[persistFlag]!.includes("=") ? extra[persistFlag]!.split("=").slice(1).join("=") : (extra[persistFlag + 1] ?? ".wrangler/state");
 const DEMO_KEY_FILE = path.join(STATE_DIR, "keygate-demo-key.json");
 
-const extra = process.argv.slice(2);
 if (extra.includes("--help") || extra.includes("-h")) {
   const doc = readFileSync(new URL(import.meta.url), "utf8").split("*/")[0]!;
   process.stdout.write(doc.replace(/^\/\*\*\n?|^ \* ?/gm, "") + "\n");
@@ -101,7 +104,7 @@ async function demoKey(): Promise<{ key: string; id: string; expiresAt: string; 
   }
 }
 
-step("opening the local key store (.wrangler/state)");
+step(`opening the local key store (${STATE_DIR})`);
 const demo = await demoKey();
 step(`${demo.reused ? "reusing" : "created"} the demo key ${demo.id} (expires ${demo.expiresAt.slice(0, 10)})`);
 
