@@ -2,10 +2,11 @@
  * Every long-running script answers `--help` with its usage and starts nothing (no
  * origin, no wrangler dev, no benchmark); an unknown argument is an `error:` line, exit 2.
  */
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import path from "node:path";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
+import { alive, descendants } from "../support/node-wrangler";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
 const run = promisify(execFile);
@@ -44,4 +45,35 @@ describe("--help on the long-running scripts", () => {
     expect(r.stderr).toMatch(/^error: unknown (argument|flag)/);
     expect(r.stderr).toContain(hint);
   });
+});
+
+describe("Ctrl-C during npm run soak", () => {
+  it("stops its wrangler dev and workerd (whole process groups): nothing it started is left", async () => {
+    const child = spawn("npm", ["run", "soak"], { cwd: ROOT, env: { ...process.env, SOAK_SECONDS: "120", NO_COLOR: "1" }, stdio: ["ignore", "pipe", "pipe"], detached: true });
+    let out = "";
+    child.stdout!.on("data", (d: Buffer) => (out += d.toString()));
+    child.stderr!.on("data", (d: Buffer) => (out += d.toString()));
+    try {
+      const deadline = Date.now() + 120_000;
+      while (Date.now() < deadline && !out.includes("[soak] load:")) {
+        if (child.exitCode !== null) throw new Error(`soak exited early:\n${out}`);
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      const below = descendants(child.pid!);
+      expect(below.length, out).toBeGreaterThan(3); // npm, tsx, node, wrangler, its workerd…
+      const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+      process.kill(-child.pid!, "SIGINT");
+      await exited;
+      const until = Date.now() + 15_000;
+      while (Date.now() < until && below.some(alive)) await new Promise((r) => setTimeout(r, 200));
+      expect(below.filter(alive)).toEqual([]);
+      expect(out).toContain("[soak] SIGINT: stopping wrangler dev");
+    } finally {
+      try {
+        process.kill(-child.pid!, "SIGKILL");
+      } catch {
+        /* gone */
+      }
+    }
+  }, 180_000);
 });
