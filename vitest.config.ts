@@ -2,9 +2,12 @@ import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
 
 /**
- * Two projects:
+ * Four projects (see docs/testing.md):
  * - "workers": unit and integration tests inside workerd (the Workers vitest integration),
  *   with Miniflare's real local KV and a real local HTTP origin started in globalSetup;
+ * - "workers-websocket": WebSocket pass-through inside workerd, the origin's end in an
+ *   auxiliary worker;
+ * - "verifier-node": the origin-side signature verifier on Node;
  * - "e2e": Node tests that start a real `wrangler dev` in front of a real origin and talk
  *   to it over loopback.
  */
@@ -29,7 +32,7 @@ export default defineConfig({
         test: {
           name: "workers",
           include: ["test/unit/**/*.test.ts", "test/integration/**/*.test.ts", "test/admin/**/*.test.ts", "test/hardening/**/*.test.ts", "test/verifier/**/*.test.ts", "test/sessions/**/*.test.ts", "test/self-service/**/*.test.ts", "test/console/**/*.test.ts"],
-          globalSetup: ["./test/global-setup.ts"],
+          globalSetup: ["./test/global-setup.ts", "./test/support/quiet-output.ts"],
           testTimeout: 20_000,
         },
       },
@@ -49,7 +52,7 @@ export default defineConfig({
         test: {
           name: "workers-websocket",
           include: ["test/websocket/**/*.test.ts"],
-          globalSetup: ["./test/global-setup.ts"],
+          globalSetup: ["./test/global-setup.ts", "./test/support/quiet-output.ts"],
         },
       },
       {

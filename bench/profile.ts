@@ -5,8 +5,10 @@
  * bench/results/<case>.cpuprofile (open it in Chrome DevTools → Performance).
  *
  * Default case: "gateway request, valid key" (the full hot path, origin stubbed).
+ * Flags: --silence-console (the case runs with console.log silenced), --help.
+ * Ctrl-C (SIGINT) or SIGTERM stops workerd (Miniflare's exit hook).
  */
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { freePort } from "../test/support/node-wrangler";
@@ -14,6 +16,17 @@ import { ROOT } from "./lib/miniflare";
 import { startMicroWorker } from "./micro/bundle";
 
 const args = process.argv.slice(2);
+if (args.includes("--help") || args.includes("-h")) {
+  const doc = readFileSync(new URL(import.meta.url), "utf8").split("*/")[0]!;
+  process.stdout.write(doc.replace(/^\/\*\*\n?|^ \* ?/gm, "") + "\n");
+  process.exit(0);
+}
+const unknownFlag = args.find((a) => a.startsWith("-") && a !== "--silence-console");
+if (unknownFlag) {
+  process.stderr.write(`error: unknown flag ${unknownFlag}\nsee \`npm run bench:profile -- --help\`\n`);
+  process.exit(2);
+}
+const progress = (msg: string) => process.stderr.write(`[bench:profile] ${msg}\n`);
 const silence = args.includes("--silence-console");
 const wanted = args.find((a) => !a.startsWith("--")) ?? "gateway request, valid key";
 /** `ws` (a dependency of Miniflare; Node 20 has no WebSocket client without a flag). */
@@ -33,6 +46,7 @@ interface ProfileNode {
 }
 
 const port = await freePort();
+progress("bundling the micro-benchmark worker and starting workerd");
 const mf = await startMicroWorker({ inspectorPort: port });
 try {
   const targets = (await (await fetch(`http://127.0.0.1:${port}/json`)).json()) as { webSocketDebuggerUrl: string; title: string }[];
@@ -55,6 +69,7 @@ try {
   const names = ((await (await mf.dispatchFetch("http://micro.local/?list")).json()) as { cases: { name: string }[] }).cases.map((c) => c.name);
   const only = names.find((n) => n.includes(wanted));
   if (!only) throw new Error(`no micro-benchmark case matches "${wanted}"; cases: ${names.join("; ")}`);
+  progress(`profiling "${only}"`);
   await send("Profiler.enable");
   await send("Profiler.setSamplingInterval", { interval: 50 });
   await send("Profiler.start");

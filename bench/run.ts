@@ -36,6 +36,8 @@
  *   --fresh-state             seed the key states again (BENCH_FRESH_STATE=1)
  * Results: bench/results/<time>.json and bench/results/latest.json. Seeded key states are
  * kept in bench/results/state/ and reused by later runs (100k keys take minutes to mint).
+ * Progress goes to stderr ([bench] lines). Ctrl-C (SIGINT), SIGTERM or a failure stops
+ * everything it started: wrangler dev and workerd process groups, the origin.
  */
 import { execFile, spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -80,7 +82,7 @@ const FLAG_NAMES = ["duration", "rounds", "connections", "latency-duration", "wa
 for (const a of argv) {
   const known = a === "--quick" || a === "--fresh-state" || FLAG_NAMES.some((f) => a.startsWith(`--${f}=`));
   if (!known) {
-    process.stderr.write(`Unknown argument "${a}" (see npm run bench -- --help)\n`);
+    process.stderr.write(`error: unknown argument "${a}"\nsee \`npm run bench -- --help\`\n`);
     process.exit(2);
   }
 }

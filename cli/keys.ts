@@ -20,6 +20,7 @@ import type { FieldError, KeySettings } from "../src/keys/issue";
 import type { KeyView, LifecycleContext, Outcome } from "../src/keys/lifecycle";
 import { auditEvents, createKey, importKey, listKeys, revokeKey, rotateKey, showKey, updateKey } from "../src/keys/lifecycle";
 import type { AuditEvent, KvLike } from "../src/keys/store";
+import { openLocalPlatform } from "../scripts/local-platform";
 
 export class UsageError extends Error {}
 export class Refused extends Error {}
@@ -93,13 +94,10 @@ interface Backend {
 // ---- local backend: lifecycle functions on wrangler's local state ----
 
 async function localBackend(values: Values): Promise<Backend> {
-  const persistTo = (values["persist-to"] as string | undefined) ?? ".wrangler/state";
-  // Loaded here, not at the top: wrangler takes seconds to import, and --url and bad usage never need it.
-  const { getPlatformProxy } = await import("wrangler");
-  const proxy = await getPlatformProxy<Record<string, unknown>>({
-    configPath: (values.config as string | undefined) ?? "wrangler.toml",
-    ...(values.env ? { environment: values.env as string } : {}),
-    persist: { path: `${persistTo.replace(/\/+$/, "")}/v3` },
+  const proxy = await openLocalPlatform({
+    configPath: values.config as string | undefined,
+    environment: values.env as string | undefined,
+    persistTo: values["persist-to"] as string | undefined,
   });
   const kv = proxy.env.KEYS as KvLike | undefined;
   if (!kv) {
@@ -220,6 +218,43 @@ const FLAG_OF: Record<string, string> = {
 
 function flagOf(field: string): string {
   return field.startsWith("(") ? field : (FLAG_OF[field] ?? `--${field}`);
+}
+
+/**
+ * The admin API's field errors speak JSON ("array", "null", {"limit": …}); the CLI's user
+ * typed flags. Each message is reworded for the flag it came from; the rest keep the API's
+ * wording, which names no JSON type.
+ */
+const FLAG_MESSAGES: [field: string, api: RegExp, cli: string][] = [
+  ["orgs", /non-empty array of org slugs (\(.*\))/, "--org: give at least one org slug $1; repeat --org for more"],
+  ["scopes", /array of scopes (\(.*\))/, "--scopes: a comma-separated list of scopes $1"],
+  ["expires_at", /^must be an ISO 8601 date-time (\(.*?\)) or null$/, "--expires: must be an ISO 8601 date-time $1, now or never"],
+  ["rate_limit", /"limit": 1–(\d+), "period_seconds": 1–(\d+)/, "--rate-limit: LIMIT/PERIOD with LIMIT from 1 to $1 and PERIOD from 1 s to $2 s (e.g. 100/60s, 1000/1h), or none"],
+  ["meta", /at most (\d+) string values/, "--meta: at most $1 KEY=VALUE pairs"],
+  ["(body)", /must change at least one of/, "nothing to change: give at least one of --name, --org, --scopes, --expires, --enable/--disable, --rate-limit"],
+];
+
+function flagMessage(e: FieldError): string {
+  for (const [field, api, cli] of FLAG_MESSAGES) {
+    const m = e.field === field ? api.exec(e.message) : null;
+    if (m) return cli.replace(/\$(\d)/g, (_, n: string) => m[Number(n)] ?? "");
+  }
+  if (e.message.startsWith("name, orgs and scopes together")) return `--name, --org and --scopes together are too long${e.message.slice(e.message.indexOf(":"))}`;
+  return `${flagOf(e.field)}: ${e.message}`;
+}
+
+/** node:util parseArgs' messages, shortened to one line that names the flag. */
+function parseArgsMessage(err: Error & { code?: string }, verb: string): string {
+  const flag = /'(-[^' ]+)/.exec(err.message)?.[1];
+  if (err.code === "ERR_PARSE_ARGS_UNKNOWN_OPTION" && flag) return `unknown flag ${flag} for "${verb}"`;
+  if (err.code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE" && flag) return `${flag} needs a value`;
+  if (err.code === "ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL") return `"${verb}" takes no positional argument (${/'([^']*)'/.exec(err.message)?.[1] ?? "?"})`;
+  return err.message.split("\n")[0]!;
+}
+
+/** A usage error: one line per problem, then where to read the usage (never the whole of it). */
+function usageError(message: string): string {
+  return message.split("\n").map((line) => `error: ${line}\n`).join("") + "see `npm run keys -- --help`\n";
 }
 
 function scopesOf(raw: string): string[] {
@@ -452,12 +487,13 @@ export async function main(argv: string[]): Promise<number> {
   const [verb, ...rest] = argv;
   if (verb === "tokens") return (await import("./tokens")).tokensMain(rest);
   if (!verb || verb === "help" || verb === "--help" || verb === "-h") {
-    process.stdout.write(USAGE);
+    // No verb at all is bad usage: the usage goes to stderr, stdout stays empty.
+    (verb ? process.stdout : process.stderr).write(USAGE);
     return verb ? 0 : 2;
   }
   const spec = VERBS[verb];
   if (!spec) {
-    process.stderr.write(`Unknown verb "${verb}".\n\n${USAGE}`);
+    process.stderr.write(usageError(`unknown verb "${verb}": expected one of ${Object.keys(VERBS).join(", ")}`));
     return 2;
   }
   let backend: Backend | undefined;
@@ -471,14 +507,18 @@ export async function main(argv: string[]): Promise<number> {
     backend = await openBackend(values as Values);
     const outcome = await plan.call(backend);
     if (!outcome.ok) {
-      if (outcome.error === "invalid") throw new UsageError(outcome.errors.map((e) => `${flagOf(e.field)}: ${e.message}`).join("\n"));
+      if (outcome.error === "invalid") throw new UsageError([...new Set(outcome.errors.map(flagMessage))].join("\n"));
       throw new Refused(outcome.message);
     }
     process.stdout.write((values.json ? JSON.stringify(outcome.value) : plan.human(outcome.value)) + "\n");
     return 0;
   } catch (err) {
-    if (err instanceof UsageError || (err as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) {
-      process.stderr.write(`error: ${(err as Error).message}\n\n${USAGE}`);
+    if (err instanceof UsageError) {
+      process.stderr.write(usageError(err.message));
+      return 2;
+    }
+    if ((err as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) {
+      process.stderr.write(usageError(parseArgsMessage(err as Error, verb)));
       return 2;
     }
     if (err instanceof Refused) {

@@ -1,45 +1,114 @@
 /**
  * `npm run dev`: the gateway on http://127.0.0.1:8787 in front of a demo origin on
- * http://127.0.0.1:8788, with a fresh demo key printed. Extra arguments go to
- * `wrangler dev` (e.g. `npm run dev -- --var AUTH_PROFILE:argos`).
+ * http://127.0.0.1:8788, with a demo key printed. Extra arguments go to `wrangler dev`
+ * (e.g. `npm run dev -- --var AUTH_PROFILE:argos`).
  *
- * PORT and ORIGIN_PORT change the ports; ORIGIN_URL points the gateway at your own API
- * instead of the demo origin.
+ * The demo key (org "demo", scopes read,write) lives 30 days and is reused by every start
+ * while more than 8 days are left (more than EXPIRY_WARNING_DAYS' default, so the demo's
+ * answers carry no Sunset warning); then a new one replaces it and the old one is revoked.
+ * It is created and revoked with the same lifecycle functions as `npm run keys`, so the
+ * audit log shows it (`npm run keys -- audit`, actor "dev"). Its plaintext is kept in the
+ * local state (.wrangler/state/keygate-demo-key.json, ignored by git) to be reused.
+ * `--persist-to DIR` (as for wrangler dev) moves that state, demo key included.
+ *
+ * Environment: PORT and ORIGIN_PORT change the ports; ORIGIN_URL points the gateway at
+ * your own API instead of the demo origin.
+ *
+ * Ctrl-C (SIGINT) or SIGTERM stops wrangler dev and its workerd (their whole process
+ * group) and the demo origin.
  */
 import { spawn } from "node:child_process";
-import { getPlatformProxy } from "wrangler";
-import { issueKey } from "../src/keys/issue";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import net from "node:net";
+import path from "node:path";
+import { hashKey } from "../src/keys/hash";
+import type { KeySettings } from "../src/keys/issue";
+import { createKey, revokeKey } from "../src/keys/lifecycle";
+import type { LifecycleContext } from "../src/keys/lifecycle";
+import { statusOf } from "../src/keys/record";
+import { readRecord } from "../src/keys/store";
 import type { KvLike } from "../src/keys/store";
+import { stopProcessGroup } from "../test/support/node-wrangler";
+import { openLocalPlatform } from "./local-platform";
 import { startOrigin } from "./origin";
+
+const DAY_MS = 86_400_000;
+const DEMO_KEY_LIFETIME_MS = 30 * DAY_MS;
+const DEMO_KEY_MIN_LEFT_MS = 8 * DAY_MS;
+const extra = process.argv.slice(2);
+/** wrangler dev's local state: .wrangler/state, or what `--persist-to DIR` (passed on to wrangler dev) says. */
+const persistFlag = extra.findIndex((a) => a === "--persist-to" || a.startsWith("--persist-to="));
+const STATE_DIR = persistFlag < 0 ? ".wrangler/state" : extra[persistFlag]!.includes("=") ? extra[persistFlag]!.split("=").slice(1).join("=") : (extra[persistFlag + 1] ?? ".wrangler/state");
+const DEMO_KEY_FILE = path.join(STATE_DIR, "keygate-demo-key.json");
+
+if (extra.includes("--help") || extra.includes("-h")) {
+  const doc = readFileSync(new URL(import.meta.url), "utf8").split("*/")[0]!;
+  process.stdout.write(doc.replace(/^\/\*\*\n?|^ \* ?/gm, "") + "\n");
+  process.exit(0);
+}
 
 const port = Number(process.env.PORT ?? 8787);
 const originPort = Number(process.env.ORIGIN_PORT ?? 8788);
-const extra = process.argv.slice(2);
+const step = (msg: string) => console.log(`[dev] ${msg}`);
 
 let originUrl = process.env.ORIGIN_URL;
 let closeOrigin: (() => Promise<void>) | undefined;
 if (!originUrl) {
+  step(`starting the demo origin on 127.0.0.1:${originPort}`);
   try {
     const origin = await startOrigin(originPort);
     originUrl = origin.url;
     closeOrigin = origin.close;
   } catch (err) {
-    console.error(`Cannot start the demo origin on port ${originPort}: ${(err as Error).message}. Set ORIGIN_PORT or ORIGIN_URL.`);
+    console.error(`error: cannot start the demo origin on port ${originPort}: ${(err as Error).message}. Set ORIGIN_PORT or ORIGIN_URL.`);
     process.exit(1);
   }
 }
 
-// A demo key in the same local state wrangler dev reads (.wrangler/state).
-const proxy = await getPlatformProxy<Record<string, unknown>>({ configPath: "wrangler.toml", persist: { path: ".wrangler/state/v3" } });
-const pepper = typeof proxy.env.KEY_PEPPER === "string" && proxy.env.KEY_PEPPER ? proxy.env.KEY_PEPPER : undefined;
-const { key, record } = await issueKey(
-  proxy.env.KEYS as KvLike,
-  { prefix: String(proxy.env.KEY_PREFIX ?? "kg_"), ...(pepper ? { pepper } : {}) },
-  { name: "demo (npm run dev)", orgs: ["demo"], scopes: ["read", "write"], expires_at: null },
-  Date.now(),
-);
-await proxy.dispose();
+/** The saved demo key, when it still works and has more than DEMO_KEY_MIN_LEFT_MS to live; else a new one. */
+async function demoKey(): Promise<{ key: string; id: string; expiresAt: string; reused: boolean }> {
+  const platform = await openLocalPlatform({ persistTo: STATE_DIR });
+  try {
+    const kv = platform.env.KEYS as KvLike;
+    const pepper = typeof platform.env.KEY_PEPPER === "string" && platform.env.KEY_PEPPER ? platform.env.KEY_PEPPER : undefined;
+    const settings: KeySettings = { prefix: String(platform.env.KEY_PREFIX ?? "kg_").trim(), ...(pepper ? { pepper } : {}) };
+    const now = Date.now();
+    const ctx: LifecycleContext = { kv, settings, actor: "dev", now };
+    let saved: { id: string; key: string } | undefined;
+    try {
+      saved = JSON.parse(readFileSync(DEMO_KEY_FILE, "utf8")) as { id: string; key: string };
+    } catch {
+      /* none yet */
+    }
+    if (saved && typeof saved.key === "string" && typeof saved.id === "string") {
+      // Looked up by its hash, as the gateway does: a changed KEY_PEPPER or a wiped state means a new key.
+      const record = await readRecord(kv, await hashKey(saved.key, pepper));
+      const usable = record?.id === saved.id && statusOf(record, now) === "active" && record.expires_at !== null;
+      if (usable && Date.parse(record.expires_at!) - now > DEMO_KEY_MIN_LEFT_MS) {
+        return { key: saved.key, id: saved.id, expiresAt: record.expires_at!, reused: true };
+      }
+      if (record?.id === saved.id && record.revoked_at === null) await revokeKey(ctx, saved.id);
+    }
+    const created = await createKey(ctx, {
+      name: "demo (npm run dev)",
+      orgs: ["demo"],
+      scopes: ["read", "write"],
+      expires_at: new Date(now + DEMO_KEY_LIFETIME_MS).toISOString(),
+    });
+    if (!created.ok) throw new Error(`cannot create the demo key: ${JSON.stringify(created)}`);
+    mkdirSync(STATE_DIR, { recursive: true });
+    writeFileSync(DEMO_KEY_FILE, JSON.stringify({ id: created.value.id, key: created.value.key }) + "\n", { mode: 0o600 });
+    return { key: created.value.key, id: created.value.id, expiresAt: created.value.expires_at!, reused: false };
+  } finally {
+    await platform.dispose();
+  }
+}
 
+step(`opening the local key store (${STATE_DIR})`);
+const demo = await demoKey();
+step(`${demo.reused ? "reusing" : "created"} the demo key ${demo.id} (expires ${demo.expiresAt.slice(0, 10)})`);
+
+step(`starting wrangler dev on 127.0.0.1:${port} (the first start takes a few seconds)`);
 const wrangler = spawn(
   process.execPath,
   [
@@ -57,41 +126,71 @@ const wrangler = spawn(
   {
     stdio: ["ignore", "inherit", "inherit"],
     env: { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_SEND_METRICS: "false" },
+    // Its own process group, so stopping it stops its workerd too (see stop below).
+    detached: true,
   },
 );
 
+let stopping = false;
+async function stop(code: number): Promise<never> {
+  if (!stopping) {
+    stopping = true;
+    await stopProcessGroup(wrangler);
+    try {
+      process.kill(-wrangler.pid!, "SIGKILL"); // whatever of the group outlived wrangler itself
+    } catch {
+      /* none left */
+    }
+    await closeOrigin?.();
+  }
+  process.exit(code);
+}
+process.on("SIGINT", () => {
+  console.log("\n[dev] stopping wrangler dev and the demo origin");
+  void stop(0);
+});
+process.on("SIGTERM", () => void stop(0));
+// Last resort (an uncaught error): never leave wrangler dev or workerd behind.
+process.on("exit", () => {
+  if (wrangler.exitCode === null && wrangler.pid) {
+    try {
+      process.kill(-wrangler.pid, "SIGKILL");
+    } catch {
+      /* gone */
+    }
+  }
+});
+wrangler.on("exit", (code) => void stop(stopping ? 0 : (code ?? 1)));
+
 const gateway = `http://127.0.0.1:${port}`;
-for (let i = 0; i < 120; i++) {
+/** Whether the port accepts connections (a TCP probe: an HTTP request would log a 401). */
+const listening = () =>
+  new Promise<boolean>((resolve) => {
+    const socket = net.connect(port, "127.0.0.1");
+    socket.setTimeout(1000);
+    socket.once("connect", () => (socket.destroy(), resolve(true)));
+    socket.once("error", () => resolve(false));
+    socket.once("timeout", () => (socket.destroy(), resolve(false)));
+  });
+for (let i = 0; i < 240 && !stopping; i++) {
   if (wrangler.exitCode !== null) break;
-  try {
-    await fetch(gateway, { signal: AbortSignal.timeout(1000) });
-    console.log(`
+  if (!(await listening())) {
+    await new Promise((r) => setTimeout(r, 500));
+    continue;
+  }
+  console.log(`
 keygate is running on ${gateway} in front of ${originUrl}${closeOrigin ? " (demo origin: it echoes what it receives)" : ""}.
 
-Demo key (org "demo", scopes read,write; id ${record.id}):
+Demo key (org "demo", scopes read,write; id ${demo.id}, expires ${demo.expiresAt.slice(0, 10)}):
 
-  ${key}
+  ${demo.key}
 
 Try:
-  curl -i ${gateway}/hello -H "x-api-key: ${key}"      # 200, the origin saw x-org-slug: demo
+  curl -i ${gateway}/hello -H "x-api-key: ${demo.key}"      # 200, the origin saw x-org-slug: demo
   curl -i ${gateway}/hello                                 # 401, never reached the origin
 
 More keys: npm run keys -- create --org acme --name my-client
+Stop: Ctrl-C
 `);
-    break;
-  } catch {
-    await new Promise((r) => setTimeout(r, 500));
-  }
+  break;
 }
-
-const stop = async () => {
-  wrangler.kill("SIGTERM");
-  await closeOrigin?.();
-  process.exit(0);
-};
-process.on("SIGINT", stop);
-process.on("SIGTERM", stop);
-wrangler.on("exit", async (code) => {
-  await closeOrigin?.();
-  process.exit(code ?? 0);
-});

@@ -21,13 +21,37 @@
  * the baseline and reports the raw figures only). Prints a summary and one JSON line;
  * exits 1 on failure. Not part of `npm test` (it is long by design).
  * SOAK_VARS='{"NAME":"value"}' adds gateway variables (e.g. UPSTREAM_IDLE_TIMEOUT_MS).
+ * SOAK_ONLY="public,valid" keeps only those classes (to find what a figure comes from).
+ *
+ * Progress goes to stderr every 5 s. Ctrl-C (SIGINT) or SIGTERM stops every wrangler dev
+ * it started, with their workerd (whole process groups), and the origin.
+ * `npm run soak -- --help` prints this.
  */
 import { execFileSync } from "node:child_process";
 import { loadavg } from "node:os";
 import path from "node:path";
 import autocannon from "autocannon";
 import { startOrigin } from "./origin";
-import { keysCli, startWrangler } from "../test/support/node-wrangler";
+import { keysCli, startWrangler, stopAllWranglers } from "../test/support/node-wrangler";
+
+const args = process.argv.slice(2);
+if (args.includes("--help") || args.includes("-h")) {
+  const doc = (await import("node:fs")).readFileSync(new URL(import.meta.url), "utf8").split("*/")[0]!;
+  process.stdout.write(doc.replace(/^\/\*\*\n?|^ \* ?/gm, "") + "\n");
+  process.exit(0);
+}
+if (args.length) {
+  process.stderr.write(`error: unknown argument "${args[0]}": settings are environment variables (SOAK_SECONDS=…)\nsee \`npm run soak -- --help\`\n`);
+  process.exit(2);
+}
+const progress = (msg: string) => process.stderr.write(`[soak] ${msg}\n`);
+
+for (const sig of ["SIGINT", "SIGTERM"] as const) {
+  process.on(sig, () => {
+    progress(`${sig}: stopping wrangler dev (with its workerd) and the origin`);
+    void stopAllWranglers().finally(() => process.exit(130));
+  });
+}
 
 const SECONDS = Number(process.env.SOAK_SECONDS ?? 60);
 const CONNECTIONS = Number(process.env.SOAK_CONNECTIONS ?? 8);
@@ -57,6 +81,7 @@ function workerdRssKiB(root: number): number {
 const load = () => loadavg().map((l) => l.toFixed(2)).join(" ");
 const loadAtStart = load();
 
+progress("starting the origin and wrangler dev (keygate)");
 const origin = await startOrigin(0, "127.0.0.1", { signingSecret: SECRET });
 const gw = await startWrangler({
   logLevel: "error",
@@ -78,6 +103,7 @@ try {
     if (r.code !== 0) throw new Error(`keys create failed: ${r.stderr}`);
     return (JSON.parse(r.stdout) as { key: string }).key;
   };
+  progress("creating two keys with the keys CLI");
   const valid = await create();
   const limited = await create("--rate-limit", "100/10s");
 
@@ -126,7 +152,6 @@ try {
     { method: "GET", path: "/status/503", headers: { "cf-connecting-ip": "198.51.100.5" }, onResponse: count("origin-503") },
   ];
 
-  // SOAK_ONLY="public,valid" keeps only those classes (to find what a figure comes from).
   const only = process.env.SOAK_ONLY?.split(",");
   if (only) {
     const names = ["valid", "limited", "public", "missing", "unknown", "malformed", "attacker", "origin-503"];
@@ -136,7 +161,12 @@ try {
   const started = Date.now();
   const sample = () => samples.push({ at_s: Math.round((Date.now() - started) / 1000), rss_mib: Math.round(workerdRssKiB(gw.pid) / 1024) });
   sample();
-  const sampler = setInterval(sample, SAMPLE_EVERY_MS);
+  const sampler = setInterval(() => {
+    sample();
+    const s = samples[samples.length - 1]!;
+    progress(`${s.at_s}/${SECONDS} s, workerd RSS ${s.rss_mib} MiB`);
+  }, SAMPLE_EVERY_MS);
+  progress(`load: ${SECONDS} s on ${CONNECTIONS} connections`);
   const result = await autocannon({ url: gw.url, connections: CONNECTIONS, duration: SECONDS, requests, timeout: 30 });
   clearInterval(sampler);
   sample();
@@ -153,6 +183,7 @@ try {
   const growthMib = last.rss_mib - samples[0]!.rss_mib;
   let baseline: { requests: number; rss_mib: { start: number; end: number }; growth_mib: number } | undefined;
   if (BASELINE) {
+    progress(`baseline: a bare pass-through Worker, the same ${result.requests.total} requests`);
     const base = await startWrangler({ logLevel: "error", config: path.join(import.meta.dirname, "soak-baseline.toml"), vars: { ORIGIN_URL: origin.url } });
     try {
       const start = Math.round(workerdRssKiB(base.pid) / 1024);

@@ -38,7 +38,7 @@ import { coveredHeaders, signatureHeader, SIGNATURE_HEADER } from "../verifier/i
 
 type Ctx = Context<AppEnv>;
 // Per-request variables are read with c.get(): Hono's `c.var` getter copies every
-// variable into a new object on each access (README, "Performance").
+// variable into a new object on each access (docs/performance.md).
 
 /** Answer with one of keygate's own errors, in the profile's shape. */
 export function reject(c: Ctx, code: ErrorCode, opts?: ErrorOptions & { reason?: string }): Response {

@@ -1,6 +1,6 @@
 /**
  * The authentication contracts keygate reproduces, one preset per API (docs in
- * README "Profiles"; sources in ../shared/seeds). Every part can be overridden on its own
+ * docs/profiles.md; each follows that API's published authentication page). Every part can be overridden on its own
  * through its variable (CREDENTIAL_SOURCES, MISSING_KEY_STATUS, ERROR_FORMAT, ORG_SOURCE).
  */
 

@@ -2,13 +2,14 @@
  * Credential extraction: reads the sources a profile accepts and returns a tagged result.
  * It never throws and never decides whether a key is good (that is verify.ts).
  *
- * - header source (x-api-key…): the raw key. An empty header counts as absent, as in the
- *   frameworks the seed APIs run on (FastAPI's APIKeyHeader, Flask).
+ * - header source (x-api-key…): the raw key. A header sent with an empty value is a
+ *   malformed credential (400), not a missing one: the client meant to send a key.
  * - bearer: `Authorization: Bearer <token68>` (RFC 6750 §2.1, scheme case-insensitive).
  * - basic: `Authorization: Basic base64(key ":")`: the key is the user-id and the password
  *   is empty (RFC 7617; the One Codex contract).
  *
- * Malformed: an empty or non-token68 bearer token, undecodable Basic, a non-empty Basic
+ * Malformed: an empty credential header, an empty Authorization header (when Bearer or
+ * Basic is accepted), an empty or non-token68 bearer token, undecodable Basic, a non-empty Basic
  * password, characters outside printable ASCII, a value over MAX_KEY_LENGTH, or two
  * *different* keys in one request. The same key sent twice is accepted.
  */
@@ -47,13 +48,13 @@ function fromHeader(headers: Headers, name: string): Found {
   if (parts.some((p) => p !== first)) {
     return parts.some((p) => p === "") ? { error: `empty value in repeated ${name} header` } : { error: "two different API keys in one request" };
   }
-  if (first === "") return null;
+  if (first === "") return { error: `empty ${name} header` };
   const problem = checkKey(first);
   return problem ? { error: problem } : { key: first, via: "header" };
 }
 
 function fromAuthorization(value: string, bearer: boolean, basic: boolean, sessions: boolean): Found {
-  if (value.trim() === "") return null;
+  if (value.trim() === "") return { error: "empty Authorization header" };
   if (value.length > MAX_HEADER_LENGTH) return { error: "Authorization header too long" };
   const m = AUTH_RE.exec(value.trim());
   if (!m) return bearer || basic ? { error: "malformed Authorization header" } : null;

@@ -25,7 +25,7 @@ describe("npm run keys", () => {
     expect(r.stdout).toContain("only time the key is shown");
   });
 
-  it("bad usage exits 2 with a message naming the problem", async () => {
+  it("bad usage exits 2: one `error:` line per problem naming the flag, then where the usage is (not the usage itself)", async () => {
     const cases: [string[], string][] = [
       [["create", "--persist-to", state], "--org"],
       [["create", "--org", "bad slug!", "--persist-to", state], "--org"],
@@ -34,13 +34,31 @@ describe("npm run keys", () => {
       [["create", "--org", "acme", "--bogus"], "bogus"],
       [["import", "--org", "acme", "--persist-to", state], "--key is required"],
       [["import", "--key", "kg_notavalidkeygatekey", "--org", "acme", "--persist-to", state], "key prefix"],
-      [["frobnicate"], 'Unknown verb "frobnicate"'],
+      [["frobnicate"], 'error: unknown verb "frobnicate"'],
+      [["create", "--org", "acme", "--rate-limit", "0/60s", "--persist-to", state], "--rate-limit: LIMIT/PERIOD"],
+      [["create", "--org", "acme", "--scopes", "a b", "--persist-to", state], "--scopes: a comma-separated list"],
+      [["list", "--org", "acme", "--limit", "0", "--persist-to", state], "--limit: must be a whole number"],
+      [["update", "key_00000000000000000000", "--org"], "--org needs a value"],
     ];
     for (const [args, message] of cases) {
       const r = await keysCli(args);
-      expect(r.code, args.join(" ")).toBe(2);
-      expect(r.stderr).toContain(message);
+      const label = args.join(" ");
+      expect(r.code, label).toBe(2);
+      expect(r.stderr, label).toContain(message);
+      expect(r.stdout, label).toBe("");
+      const lines = r.stderr.trimEnd().split("\n");
+      expect(lines.at(-1), label).toBe("see `npm run keys -- --help`");
+      for (const line of lines.slice(0, -1)) expect(line, label).toMatch(/^error: /);
+      expect(r.stderr, label).not.toContain("Usage:");
+      // Flags are not JSON: no JSON types or syntax in what the user reads.
+      expect(r.stderr, label).not.toMatch(/\barray\b|\bnull\b|\{"/);
     }
+  });
+
+  it("local commands print no warnings a user cannot act on (the platform proxy's Durable Object notices)", async () => {
+    const r = await keysCli(["list", "--org", "acme", "--persist-to", state]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toBe("");
   });
 
   it("importing the same key twice is refused (exit 1) and the plaintext is never printed", async () => {

@@ -262,10 +262,11 @@ describe("operate: the key's org is injected, whatever the client sends", () => 
     expect(calls[0]!.headers["x-org-slug"]).toBe("acme");
   });
 
-  it("an empty x-api-key header counts as missing: 400 Missing API Key", async () => {
-    const { res, body } = await through("/companies/list", { headers: { "x-api-key": "" } }, makeEnv({ AUTH_PROFILE: "operate" }));
+  it("an empty x-api-key header is malformed, not missing: 400 that names it (see empty-credential.test.ts)", async () => {
+    const { res, body, calls } = await through("/companies/list", { headers: { "x-api-key": "" } }, makeEnv({ AUTH_PROFILE: "operate" }));
     expect(res.status).toBe(400);
-    expect(body).toBe('{"success":false,"error":{"type":"authentication_error","message":"Missing API Key"}}');
+    expect(JSON.parse(body)).toEqual({ success: false, error: { type: "authentication_error", message: "Malformed credential: empty x-api-key header" } });
+    expect(calls).toHaveLength(0);
   });
 });
 

@@ -3,7 +3,7 @@
  */
 import { spawn, execFile } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -45,6 +45,14 @@ export async function stopProcessGroup(child: ChildProcess): Promise<void> {
   const timer = setTimeout(() => signal("SIGKILL"), 5000);
   await exited;
   clearTimeout(timer);
+}
+
+/** Every `wrangler dev` started here and still running (scripts stop them on Ctrl-C). */
+const live = new Set<ChildProcess>();
+
+/** Stop every `wrangler dev` this process started (process groups: wrangler and its workerd). */
+export async function stopAllWranglers(): Promise<void> {
+  await Promise.all([...live].map((child) => stopProcessGroup(child)));
 }
 
 export interface WranglerDev {
@@ -94,6 +102,8 @@ export async function startWrangler(opts: WranglerOptions = {}): Promise<Wrangle
     env: { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_SEND_METRICS: "false", NO_COLOR: "1", CI: "1" },
     detached: true,
   });
+  live.add(child);
+  child.once("exit", () => live.delete(child));
   let output = "";
   child.stdout!.on("data", (d: Buffer) => (output += d.toString()));
   child.stderr!.on("data", (d: Buffer) => (output += d.toString()));
@@ -113,13 +123,47 @@ export async function startWrangler(opts: WranglerOptions = {}): Promise<Wrangle
   throw new Error(`wrangler dev did not answer within 60 s:\n${output}`);
 }
 
-/** Run the keys CLI exactly as a user does (npm run keys -- …) and return its result; `env` adds variables. */
+/**
+ * Run the keys CLI exactly as a program reading its output does (`npm run -s keys -- …`:
+ * `-s` keeps npm's own "> keygate keys" banner off stdout) and return its result; `env`
+ * adds variables.
+ */
 export async function keysCli(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await execFileP("npm", ["run", "keys", "--", ...args], { cwd: ROOT, env: { ...process.env, NO_COLOR: "1", ...env } });
+    const { stdout, stderr } = await execFileP("npm", ["run", "-s", "keys", "--", ...args], { cwd: ROOT, env: { ...process.env, NO_COLOR: "1", ...env } });
     return { code: 0, stdout, stderr };
   } catch (err) {
     const e = err as { code?: number; stdout?: string; stderr?: string };
     return { code: typeof e.code === "number" ? e.code : 1, stdout: e.stdout ?? "", stderr: e.stderr ?? "" };
+  }
+}
+
+/** Every process below `root` (by parent id, whatever their process group), from /proc. */
+export function descendants(root: number): number[] {
+  const parent = new Map<number, number>();
+  for (const name of readdirSync("/proc")) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, "utf8");
+      parent.set(Number(name), Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]));
+    } catch {
+      /* gone */
+    }
+  }
+  const out: number[] = [];
+  const queue = [root];
+  while (queue.length) {
+    const p = queue.shift()!;
+    for (const [child, pp] of parent) if (pp === p) (out.push(child), queue.push(child));
+  }
+  return out;
+}
+
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
   }
 }

@@ -10,8 +10,6 @@ const extract = (h: Record<string, string>, sources = ALL) => extractCredential(
 describe("extractCredential", () => {
   it.each([
     [{}, "missing"],
-    [{ "x-api-key": "" }, "missing"],
-    [{ authorization: "" }, "missing"],
     [{ authorization: "Digest username=x" }, "missing"],
   ])("%j → %s", (headers, kind) => {
     expect(extract(headers).kind).toBe(kind);
@@ -32,6 +30,9 @@ describe("extractCredential", () => {
   });
 
   it.each([
+    [{ "x-api-key": "" }, "empty x-api-key header"],
+    [{ "x-api-key": "   " }, "empty x-api-key header"],
+    [{ authorization: "" }, "empty Authorization header"],
     [{ authorization: "Bearer" }, "empty bearer token"],
     [{ authorization: "Bearer   " }, "empty bearer token"],
     [{ authorization: "Bearer a b" }, "malformed bearer token"],
@@ -62,6 +63,7 @@ describe("extractCredential", () => {
   it("ignores Authorization entirely when the profile accepts neither Bearer nor Basic", () => {
     expect(extract({ authorization: "Bearer k1" }, HEADER_ONLY).kind).toBe("missing");
     expect(extract({ authorization: "Bearer" }, HEADER_ONLY).kind).toBe("missing");
+    expect(extract({ authorization: "" }, HEADER_ONLY).kind).toBe("missing");
   });
 
   it("only the profile's schemes count as ours (others pass to the origin)", () => {

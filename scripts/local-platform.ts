@@ -1,0 +1,70 @@
+/**
+ * Wrangler's local platform (`getPlatformProxy`) on the state `wrangler dev` reads, for the
+ * scripts that work on local keys: the keys CLI and `npm run dev`'s demo key. Quiet: they
+ * only read and write the KEYS namespace, so two warnings about the Durable Object binding
+ * they never call say nothing a user can act on (`wrangler dev` and the deployed gateway
+ * run the per-key rate limiter; the tests cover it):
+ * - wrangler's "internal Durable Objects … will not work in local development": wrangler's
+ *   own logger is kept at `error` while the proxy starts (WRANGLER_LOG, which it reads on
+ *   every message; a value the user set wins);
+ * - workerd's "DurableObjectNamespace … referenced the class "KeyRateLimiter", but no such
+ *   Durable Object class is exported" (the proxy's worker is an empty script): that one
+ *   line is dropped from the runtime's output, every other line still shows.
+ */
+import module from "node:module";
+
+const DO_CLASS_WARNING = /DurableObjectNamespace in the config referenced the class "[^"]+", but no such Durable Object class is exported/;
+
+export interface LocalPlatformOptions {
+  /** wrangler configuration (default wrangler.toml). */
+  configPath?: string;
+  environment?: string;
+  /** As `wrangler dev --persist-to` (default .wrangler/state). */
+  persistTo?: string;
+}
+
+export interface LocalPlatform {
+  env: Record<string, unknown>;
+  dispose(): Promise<void>;
+}
+
+export async function openLocalPlatform(opts: LocalPlatformOptions = {}): Promise<LocalPlatform> {
+  // Node ≥ 22.1 caches compiled code on disk: importing wrangler (most of a local
+  // command's time) gets faster from the second run. Node 20 has no such cache.
+  (module as { enableCompileCache?: () => unknown }).enableCompileCache?.();
+  // Loaded here, not at the top: wrangler takes about a second to import.
+  const { getPlatformProxy } = await import("wrangler");
+  const userLevel = process.env.WRANGLER_LOG;
+  process.env.WRANGLER_LOG = userLevel ?? "error";
+  const consoleError = console.error;
+  console.error = (...args: unknown[]) => {
+    if (typeof args[0] === "string" && DO_CLASS_WARNING.test(args[0])) return;
+    consoleError(...args);
+  };
+  const restore = () => {
+    console.error = consoleError;
+  };
+  try {
+    const persistTo = (opts.persistTo ?? ".wrangler/state").replace(/\/+$/, "");
+    const proxy = await getPlatformProxy<Record<string, unknown>>({
+      configPath: opts.configPath ?? "wrangler.toml",
+      ...(opts.environment ? { environment: opts.environment } : {}),
+      persist: { path: `${persistTo}/v3` },
+    });
+    return {
+      env: proxy.env,
+      dispose: async () => {
+        try {
+          await proxy.dispose();
+        } finally {
+          restore();
+        }
+      },
+    };
+  } catch (err) {
+    restore();
+    throw err;
+  } finally {
+    if (userLevel === undefined) delete process.env.WRANGLER_LOG;
+  }
+}

@@ -1,0 +1,108 @@
+/**
+ * `npm run dev` as a newcomer runs it: the demo key works, a second start reuses it, it is
+ * in the audit log like any other key, and Ctrl-C (SIGINT) leaves no wrangler dev, workerd
+ * or demo origin behind. Ports and state are this test's own (PORT, ORIGIN_PORT,
+ * --persist-to), so a developer's running `npm run dev` is not touched.
+ */
+import { spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
+import path from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { alive, descendants, freePort, keysCli, tempStateDir } from "../support/node-wrangler";
+
+const ROOT = path.resolve(import.meta.dirname, "../..");
+
+interface Dev {
+  child: ChildProcess;
+  output: () => string;
+  key: string;
+  id: string;
+  port: number;
+}
+
+const started: ChildProcess[] = [];
+afterEach(() => {
+  for (const c of started.splice(0)) {
+    try {
+      process.kill(-c.pid!, "SIGKILL");
+    } catch {
+      /* already gone */
+    }
+  }
+});
+
+async function startDev(state: string): Promise<Dev> {
+  const port = await freePort();
+  const originPort = await freePort();
+  // Its own session, as a terminal would run it; SIGINT goes to the whole foreground group.
+  const child = spawn("npm", ["run", "dev", "--", "--persist-to", state], {
+    cwd: ROOT,
+    env: { ...process.env, PORT: String(port), ORIGIN_PORT: String(originPort), NO_COLOR: "1" },
+    stdio: ["ignore", "pipe", "pipe"],
+    detached: true,
+  });
+  started.push(child);
+  let out = "";
+  child.stdout!.on("data", (d: Buffer) => (out += d.toString()));
+  child.stderr!.on("data", (d: Buffer) => (out += d.toString()));
+  const deadline = Date.now() + 90_000;
+  while (Date.now() < deadline && !out.includes("Stop: Ctrl-C")) {
+    if (child.exitCode !== null) throw new Error(`npm run dev exited:\n${out}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  const m = /Demo key \(org "demo", scopes read,write; id (key_\w+)[^)]*\):\s+(\S+)/.exec(out);
+  if (!m) throw new Error(`no demo key in:\n${out}`);
+  return { child, output: () => out, id: m[1]!, key: m[2]!, port };
+}
+
+async function interrupt(dev: Dev): Promise<number[]> {
+  const below = descendants(dev.child.pid!);
+  expect(below.length).toBeGreaterThan(2);
+  const exited = new Promise<void>((resolve) => dev.child.once("exit", () => resolve()));
+  process.kill(-dev.child.pid!, "SIGINT"); // Ctrl-C: the terminal signals the foreground group
+  await exited;
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline && below.some(alive)) await new Promise((r) => setTimeout(r, 200));
+  return below.filter(alive);
+}
+
+describe("npm run dev", () => {
+  it("serves with a demo key, reuses it on the next start, audits it, and Ctrl-C leaves nothing running", async () => {
+    const state = tempStateDir();
+    const first = await startDev(state);
+    // Ready once the port answers; wrangler may still be loading the worker.
+    let status = 0;
+    for (let i = 0; i < 60 && status !== 200; i++) {
+      status = await fetch(`http://127.0.0.1:${first.port}/hello`, { headers: { "x-api-key": first.key } }).then((r) => r.status, () => 0);
+      if (status !== 200) await new Promise((r) => setTimeout(r, 500));
+    }
+    expect(status).toBe(200);
+    expect((await fetch(`http://127.0.0.1:${first.port}/hello`)).status).toBe(401);
+    expect(first.output()).not.toContain("will not work in local development");
+    expect(first.output()).toMatch(/\[dev\] created the demo key/);
+    expect(await interrupt(first)).toEqual([]);
+
+    const second = await startDev(state);
+    expect(second.output()).toMatch(/\[dev\] reusing the demo key/);
+    expect(second.key).toBe(first.key);
+    expect(second.id).toBe(first.id);
+    expect(await interrupt(second)).toEqual([]);
+
+    const audit = await keysCli(["audit", "--id", first.id, "--json", "--persist-to", state]);
+    expect(audit.code, audit.stderr).toBe(0);
+    const events = (JSON.parse(audit.stdout) as { events: { who: string; action: string }[] }).events;
+    expect(events).toEqual([expect.objectContaining({ who: "dev", action: "create" })]);
+  });
+
+  it("--help prints the usage and starts nothing", async () => {
+    const r = await new Promise<{ code: number | null; out: string }>((resolve) => {
+      const c = spawn("npm", ["run", "-s", "dev", "--", "--help"], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+      let out = "";
+      c.stdout.on("data", (d: Buffer) => (out += d.toString()));
+      c.once("exit", (code) => resolve({ code, out }));
+    });
+    expect(r.code).toBe(0);
+    expect(r.out).toContain("`npm run dev`");
+    expect(r.out).not.toContain("[dev] starting");
+  });
+});
