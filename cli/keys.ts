@@ -226,9 +226,9 @@ function flagOf(field: string): string {
  * wording, which names no JSON type.
  */
 const FLAG_MESSAGES: [field: string, api: RegExp, cli: string][] = [
-  ["orgs", /non-empty array of org slugs (\(.*\))/, "--org: give at least one org slug $1; repeat --org for more"],
-  ["scopes", /array of scopes (\(.*\))/, "--scopes: a comma-separated list of scopes $1"],
-  ["expires_at", /^must be an ISO 8601 date-time (\(.*?\)) or null$/, "--expires: must be an ISO 8601 date-time $1, now or never"],
+  ["orgs", /non-empty array of at most (\d+) org slugs (\(.*\))/, "--org: give 1 to $1 org slugs $2; repeat --org for more"],
+  ["scopes", /array of at most (\d+) scopes (\(.*\))/, "--scopes: a comma-separated list of at most $1 scopes $2"],
+  ["expires_at", /^must be a real calendar date-time in RFC 3339 \/ ISO 8601 form with a zone (\(.*?\)), or null$/, "--expires: must be a real calendar date-time in ISO 8601 form with a zone $1, now or never"],
   ["rate_limit", /"limit": 1–(\d+), "period_seconds": 1–(\d+)/, "--rate-limit: LIMIT/PERIOD with LIMIT from 1 to $1 and PERIOD from 1 s to $2 s (e.g. 100/60s, 1000/1h), or none"],
   ["meta", /at most (\d+) string values/, "--meta: at most $1 KEY=VALUE pairs"],
   ["(body)", /must change at least one of/, "nothing to change: give at least one of --name, --org, --scopes, --expires, --enable/--disable, --rate-limit"],

@@ -90,8 +90,8 @@ describe("npm run dev", () => {
 
     const audit = await keysCli(["audit", "--id", first.id, "--json", "--persist-to", state]);
     expect(audit.code, audit.stderr).toBe(0);
-    const events = (JSON.parse(audit.stdout) as { events: { who: string; action: string }[] }).events;
-    expect(events).toEqual([expect.objectContaining({ who: "dev", action: "create" })]);
+    const events = (JSON.parse(audit.stdout) as { events: { actor: string; action: string }[] }).events;
+    expect(events).toEqual([expect.objectContaining({ actor: "dev", action: "create" })]);
   });
 
   it("--help prints the usage and starts nothing", async () => {
