@@ -201,6 +201,12 @@ export async function startOrigin(port = 0, host = "127.0.0.1", opts: OriginOpti
   // Upgraded sockets leave the server's connection tracking: close them ourselves.
   const upgraded = new Set<Duplex>();
   server.on("upgrade", (req, socket: Duplex) => {
+    // Recorded like any request, so a test can ask whether an upgrade reached the origin.
+    const probe = req.headers["x-probe"];
+    if (typeof probe === "string") {
+      const call: RecordedCall = { method: req.method ?? "", url: req.url ?? "", headers: req.headers, bodyBytes: 0, bodySha256: "" };
+      calls.set(probe, [...(calls.get(probe) ?? []), call]);
+    }
     upgraded.add(socket);
     socket.on("close", () => upgraded.delete(socket));
     handleUpgrade(req, socket);
