@@ -9,6 +9,8 @@
  *   /status/<code>        that status, JSON body
  *   /redirect             302 to /elsewhere
  *   /slow-headers?ms=N    headers after N ms
+ *   /hold?id=X&max=N      headers once `GET /__origin/release?id=X` is called (or after N ms);
+ *                         `GET /__origin/held?id=X` tells whether X is being held
  *   /slow-body?ms=N       first chunk, then N ms, then the rest (&fixed=1: with Content-Length)
  *   /stream?n=N&ms=M      N server-sent events M ms apart
  *   /gzip                 a gzip-encoded JSON body
@@ -82,6 +84,8 @@ function handleUpgrade(req: http.IncomingMessage, socket: Duplex): void {
 
 export async function startOrigin(port = 0, host = "127.0.0.1", opts: OriginOptions = {}): Promise<Origin> {
   const calls = new Map<string, RecordedCall[]>();
+  /** Requests to /hold, by id: calling the function answers them. */
+  const holds = new Map<string, () => void>();
   const verify = opts.signingSecret ? createVerifier({ secrets: opts.signingSecret }) : undefined;
 
   const server = http.createServer((req, res) => {
@@ -90,6 +94,13 @@ export async function startOrigin(port = 0, host = "127.0.0.1", opts: OriginOpti
     if (path === "/bench") {
       res.writeHead(200, { "content-type": "text/plain", "content-length": "13" });
       res.end("hello, world\n");
+      return;
+    }
+    if (path === "/__origin/held" || path === "/__origin/release") {
+      const id = url.searchParams.get("id") ?? "";
+      const release = holds.get(id);
+      if (path === "/__origin/release" && release) release();
+      sendJson(res, 200, { held: release !== undefined });
       return;
     }
     if (path === "/__origin/calls") {
@@ -138,6 +149,20 @@ export async function startOrigin(port = 0, host = "127.0.0.1", opts: OriginOpti
     }
     if (path === "/slow-headers") {
       setTimeout(() => sendJson(res, 200, { slow: true }), ms);
+      return;
+    }
+    if (path === "/hold") {
+      const id = url.searchParams.get("id") ?? "";
+      let answered = false;
+      const answer = () => {
+        if (answered) return;
+        answered = true;
+        holds.delete(id);
+        clearTimeout(fallback);
+        sendJson(res, 200, { held: id });
+      };
+      const fallback = setTimeout(answer, Number(url.searchParams.get("max") ?? "10000"));
+      holds.set(id, answer);
       return;
     }
     if (path === "/slow-body") {
