@@ -6,6 +6,7 @@
  * absolute-form targets, raw non-ASCII) are in test/e2e/hardening.e2e.test.ts.
  */
 import { describe, expect, it } from "vitest";
+import { parseConfig } from "../../src/config";
 import { expectRefusal, PROFILE_CASES } from "../support/profile-shapes";
 import type { ProfileCase } from "../support/profile-shapes";
 import { basic, makeEnv, mint, ORIGIN, patchRecord, through, unknownKey } from "../support/worker-helpers";
@@ -178,14 +179,25 @@ for (const p of PROFILE_CASES) {
         attempts.push({ "x-api-key": v }, { authorization: `Bearer ${v}` }, { authorization: `Basic ${btoa(`${v}:`)}` });
       }
       attempts.push({ authorization: "Basic !!!" }, { authorization: "Bearer" }, { authorization: "Basic " }, { authorization: basic("\u00e9") });
+      const sources = parseConfig(env()).sources;
+      const reads = (h: Record<string, string>): boolean => {
+        if ("x-api-key" in h) return sources.some((s) => s.kind === "header" && s.name === "x-api-key");
+        const scheme = h.authorization!.split(" ", 1)[0]!.toLowerCase();
+        return sources.some((s) => s.kind === scheme);
+      };
+      let malformed = 0;
       for (const headers of attempts) {
         const { res, body, calls } = await through("/things", { headers }, env());
         const label = `${p.name} ${JSON.stringify(headers)}`;
         expect(calls, label).toHaveLength(0);
         // The profile reads this location: malformed (400). It does not: no credential.
-        expect([400, p.missingStatus], label).toContain(res.status);
-        expectRefusal(p, res, body, res.status);
+        const expected = reads(headers) ? 400 : p.missingStatus;
+        if (reads(headers)) malformed++;
+        expect(res.status, label).toBe(expected);
+        expectRefusal(p, res, body, expected);
+        if (reads(headers) && expected !== p.missingStatus) expect(res.headers.get("www-authenticate"), label).toBeNull();
       }
+      expect(malformed, p.name).toBeGreaterThanOrEqual(bad.length); // x-api-key, read by every profile
     });
 
     it("keys at the length limit pass; past it they are refused", async () => {
