@@ -220,7 +220,9 @@ describe("PATCH /_keygate/keys/:id", () => {
       key_prefix: created.key_prefix,
       created_at: created.created_at,
     });
-    expect(json.updated_at).toBeDefined();
+    // Set by this change: a timestamp at or after creation (undefined or garbage fails).
+    expect(json.updated_at).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+    expect(Date.parse(json.updated_at)).toBeGreaterThanOrEqual(Date.parse(created.created_at));
     const listed = (await api("GET", `/_keygate/keys?org=${created.orgs[0]}`)).json.keys[0];
     expect(listed).toMatchObject({ name: "after", scopes: ["read", "write"], enabled: false, status: "disabled" });
     const back = await api("PATCH", `/_keygate/keys/${created.id}`, { body: { enabled: true, expires_at: null } });
