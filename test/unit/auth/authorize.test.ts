@@ -2,6 +2,7 @@
  * authorize(): org and scopes of a valid key against the matched route. Every required
  * scope counts, not only the first: routes here need one, two or three scopes, and a key
  * missing any one of them (first, middle or last) is refused naming that scope.
+ * Runs in workerd (npm test) and in Node (npm run test:mutation).
  */
 import { describe, expect, it } from "vitest";
 import { authorize } from "../../../src/auth/authorize";
@@ -9,9 +10,10 @@ import { parseConfig } from "../../../src/config";
 import type { Env } from "../../../src/config";
 import type { KeyRecord } from "../../../src/keys/record";
 import { parseRoutes } from "../../../src/routes/table";
-import { env } from "cloudflare:test";
 
-const config = (vars: Record<string, unknown> = {}) => parseConfig({ KEYS: env.KEYS, ORIGIN_URL: "https://api.example.com", ...vars } as Env);
+/** parseConfig only checks that KEYS looks like a KV binding; authorize never reads it. */
+const KEYS = { get: async () => null } as unknown as KVNamespace;
+const config = (vars: Record<string, unknown> = {}) => parseConfig({ KEYS, ORIGIN_URL: "https://api.example.com", ...vars } as Env);
 
 function record(scopes: string[], orgs: string[] = ["acme"]): KeyRecord {
   return {
