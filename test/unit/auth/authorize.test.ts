@@ -10,6 +10,7 @@ import { parseConfig } from "../../../src/config";
 import type { Env } from "../../../src/config";
 import type { KeyRecord } from "../../../src/keys/record";
 import { parseRoutes } from "../../../src/routes/table";
+import type { Route } from "../../../src/routes/table";
 
 /** parseConfig only checks that KEYS looks like a KV binding; authorize never reads it. */
 const KEYS = { get: async () => null } as unknown as KVNamespace;
@@ -30,40 +31,44 @@ function record(scopes: string[], orgs: string[] = ["acme"]): KeyRecord {
   };
 }
 
-const [ONE, TWO, THREE, NONE] = parseRoutes([
-  { path: "/one", scopes: ["read"] },
-  { path: "/two", scopes: ["read", "billing"] },
-  { path: "/three", scopes: ["read", "billing", "export"] },
-  { path: "/none" },
-]);
+/** Parsed inside each test (not at collection), so a parse failure fails the tests. */
+function routes(): Record<"one" | "two" | "three" | "none", Route> {
+  const [one, two, three, none] = parseRoutes([
+    { path: "/one", scopes: ["read"] },
+    { path: "/two", scopes: ["read", "billing"] },
+    { path: "/three", scopes: ["read", "billing", "export"] },
+    { path: "/none" },
+  ]);
+  return { one: one!, two: two!, three: three!, none: none! };
+}
 
 describe("authorize: scopes", () => {
-  const cfg = config();
+  const cfg = () => config();
   const noHeaders = new Headers();
 
   it("a route without scopes admits any valid key", () => {
-    expect(authorize(record([]), NONE!, cfg, noHeaders)).toEqual({ ok: true, org: "acme" });
+    expect(authorize(record([]), routes().none, cfg(), noHeaders)).toEqual({ ok: true, org: "acme" });
   });
 
   it.each([
-    [ONE, ["read"]],
-    [TWO, ["read", "billing"]],
-    [TWO, ["billing", "read"]],
-    [THREE, ["export", "billing", "read", "extra"]],
-  ] as const)("%# a key holding every required scope is admitted", (route, scopes) => {
-    expect(authorize(record([...scopes]), route!, cfg, noHeaders)).toEqual({ ok: true, org: "acme" });
+    ["one", ["read"]],
+    ["two", ["read", "billing"]],
+    ["two", ["billing", "read"]],
+    ["three", ["export", "billing", "read", "extra"]],
+  ] as const)("%# route %s: a key holding every required scope is admitted", (route, scopes) => {
+    expect(authorize(record([...scopes]), routes()[route], cfg(), noHeaders)).toEqual({ ok: true, org: "acme" });
   });
 
   it.each([
-    [ONE, [], "read"],
-    [TWO, ["read"], "billing"], // only the first required scope held
-    [TWO, ["billing"], "read"], // only the second
-    [TWO, [], "read"],
-    [THREE, ["read", "billing"], "export"], // only the last one missing
-    [THREE, ["read", "export"], "billing"], // only a middle one missing
-    [THREE, ["billing", "export"], "read"],
-  ] as const)("%# a key missing any one required scope is refused, naming it", (route, scopes, missing) => {
-    expect(authorize(record([...scopes]), route!, cfg, noHeaders)).toEqual({
+    ["one", [], "read"],
+    ["two", ["read"], "billing"], // only the first required scope held
+    ["two", ["billing"], "read"], // only the second
+    ["two", [], "read"],
+    ["three", ["read", "billing"], "export"], // only the last one missing
+    ["three", ["read", "export"], "billing"], // only a middle one missing
+    ["three", ["billing", "export"], "read"],
+  ] as const)("%# route %s: a key missing any one required scope is refused, naming it", (route, scopes, missing) => {
+    expect(authorize(record([...scopes]), routes()[route], cfg(), noHeaders)).toEqual({
       ok: false,
       code: "forbidden",
       detail: `The API key lacks the "${missing}" scope required here`,
@@ -72,7 +77,7 @@ describe("authorize: scopes", () => {
 
   it("a scope is matched exactly, not by prefix or case", () => {
     for (const held of [["read", "bill"], ["read", "billing:write"], ["read", "BILLING"], ["read,billing"]]) {
-      expect(authorize(record(held), TWO!, cfg, noHeaders).ok, held.join("|")).toBe(false);
+      expect(authorize(record(held), routes().two, cfg(), noHeaders).ok, held.join("|")).toBe(false);
     }
   });
 });
@@ -80,26 +85,26 @@ describe("authorize: scopes", () => {
 describe("authorize: org", () => {
   it("ORG_SOURCE=key: the key's first org, whatever the client sends", () => {
     const headers = new Headers({ "x-org-slug": "globex" });
-    expect(authorize(record([], ["acme", "globex"]), NONE!, config(), headers)).toEqual({ ok: true, org: "acme" });
+    expect(authorize(record([], ["acme", "globex"]), routes().none, config(), headers)).toEqual({ ok: true, org: "acme" });
   });
 
   it("ORG_SOURCE=header: the named org when the key belongs to it; 403 otherwise; 400 when absent", () => {
     const cfg = config({ AUTH_PROFILE: "artanis" });
     const key = record(["read", "billing"], ["acme", "globex"]);
-    expect(authorize(key, TWO!, cfg, new Headers({ "x-org-slug": " globex " }))).toEqual({ ok: true, org: "globex" });
-    expect(authorize(key, TWO!, cfg, new Headers({ "x-org-slug": "initech" }))).toEqual({
+    expect(authorize(key, routes().two, cfg, new Headers({ "x-org-slug": " globex " }))).toEqual({ ok: true, org: "globex" });
+    expect(authorize(key, routes().two, cfg, new Headers({ "x-org-slug": "initech" }))).toEqual({
       ok: false,
       code: "forbidden",
       detail: "The API key does not belong to the organization in x-org-slug",
     });
     for (const h of [{}, { "x-org-slug": "" }, { "x-org-slug": "   " }]) {
-      expect(authorize(key, TWO!, cfg, new Headers(h))).toEqual({ ok: false, code: "malformed_request", detail: "Missing x-org-slug header" });
+      expect(authorize(key, routes().two, cfg, new Headers(h))).toEqual({ ok: false, code: "malformed_request", detail: "Missing x-org-slug header" });
     }
   });
 
   it("ORG_SOURCE=header: the org check does not excuse a missing scope", () => {
     const cfg = config({ AUTH_PROFILE: "artanis" });
-    const decision = authorize(record(["read"], ["acme"]), TWO!, cfg, new Headers({ "x-org-slug": "acme" }));
+    const decision = authorize(record(["read"], ["acme"]), routes().two, cfg, new Headers({ "x-org-slug": "acme" }));
     expect(decision).toMatchObject({ ok: false, code: "forbidden" });
   });
 });

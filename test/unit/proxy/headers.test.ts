@@ -106,6 +106,21 @@ describe("upstreamHeaders", () => {
     expect(up({ authorization: "Bearer their-own-jwt" }, {}, headerOnly).authorization).toBe("Bearer their-own-jwt");
   });
 
+  it("a WebSocket upgrade is filtered like any request (only Upgrade is kept)", () => {
+    const out = up({ upgrade: "websocket", connection: "Upgrade", "x-org-slug": "evil", "x-forwarded-for": "6.6.6.6", "x-api-key": "kg_secret", "sec-websocket-key": "k" }, { websocket: true });
+    expect(out).toMatchObject({ upgrade: "websocket", "x-org-slug": "acme", "x-forwarded-for": "203.0.113.9" });
+    expect(Object.keys(out).filter((n) => ["connection", "x-api-key", "sec-websocket-key"].includes(n))).toEqual([]);
+  });
+
+  it("a credential header configured with _ is dropped in either spelling", () => {
+    const cfg = config({ CREDENTIAL_SOURCES: "x_token" });
+    expect(Object.keys(up([["x_token", "kg_a"], ["X-Token", "kg_b"]], {}, cfg)).filter((n) => n.includes("token"))).toEqual([]);
+  });
+
+  it("only the Authorization header is judged by scheme: other headers carrying 'Bearer …' pass", () => {
+    expect(up({ "x-note": "Bearer not-a-credential", "x-other": "basic too" })).toMatchObject({ "x-note": "Bearer not-a-credential", "x-other": "basic too" });
+  });
+
   it("an empty scope list is sent as an empty header", () => {
     expect(up({}, { identity: { ...IDENTITY, scopes: [] } })["x-api-key-scopes"]).toBe("");
   });
