@@ -97,7 +97,7 @@ describe("authorize: org", () => {
       code: "forbidden",
       detail: "The API key does not belong to the organization in x-org-slug",
     });
-    for (const h of [{}, { "x-org-slug": "" }, { "x-org-slug": "   " }]) {
+    for (const h of [{}, { "x-org-slug": "" }, { "x-org-slug": "   " }] as Record<string, string>[]) {
       expect(authorize(key, routes().two, cfg, new Headers(h))).toEqual({ ok: false, code: "malformed_request", detail: "Missing x-org-slug header" });
     }
   });
