@@ -6,7 +6,7 @@
  * exercised through the gateway in test/integration/cache.test.ts and
  * test/hardening/faults.test.ts.
  */
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { keyCache, verifyKey } from "../../../src/auth/verify";
 import type { KeyCache } from "../../../src/auth/verify";
 import { LruCache } from "../../../src/cache/lru";
@@ -149,6 +149,17 @@ describe("verifyKey", () => {
     const { at, mem } = await setup({ KV_TIMEOUT_MS: "20" });
     mem.state.fault = "hang";
     expect(await at(T0)).toEqual({ kind: "error", cause: "KV did not answer within 20 ms" });
+  });
+
+  it("leaves no KV timeout timer behind once KV has answered", async () => {
+    vi.useFakeTimers();
+    try {
+      const { at } = await setup();
+      expect(await at(T0)).toMatchObject({ kind: "valid", tier: "kv" });
+      expect(vi.getTimerCount()).toBe(0);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it("stale-if-error: a cached record serves past its TTL only while KV fails, up to STALE_IF_ERROR_MS", async () => {

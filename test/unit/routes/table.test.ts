@@ -29,11 +29,12 @@ describe("parseRoutes", () => {
 
 describe("parseRoutes: the parsed form", () => {
   it("fills defaults, upper-cases methods, adds HEAD to GET, splits the pattern", () => {
-    expect(parseRoutes([{ path: "/A/b/" }, { path: "/files/*", methods: ["get", "post"], scopes: ["read"], hide: true }, { path: "/x*" }, { path: "/a/*;v" }])).toEqual([
+    expect(parseRoutes([{ path: "/A/b/" }, { path: "/files/*", methods: ["get", "post"], scopes: ["read"], hide: true }, { path: "/x*" }, { path: "/a/*;v" }, { path: "/h", methods: ["HEAD", "GET"] }])).toEqual([
       { path: "/A/b/", methods: null, auth: "key", scopes: [], hide: false, segments: ["a", "b"], rest: false },
       { path: "/files/*", methods: ["GET", "POST", "HEAD"], auth: "key", scopes: ["read"], hide: true, segments: ["files"], rest: true },
       { path: "/x*", methods: null, auth: "key", scopes: [], hide: false, segments: ["x*"], rest: false },
       { path: "/a/*;v", methods: null, auth: "key", scopes: [], hide: false, segments: ["a", "*"], rest: false },
+      { path: "/h", methods: ["HEAD", "GET"], auth: "key", scopes: [], hide: false, segments: ["h"], rest: false },
     ]);
   });
 
