@@ -29,6 +29,8 @@ function expectProblem(res: Response, json: any, status: number, code: string): 
 describe("POST /_keygate/keys", () => {
   it("201 with the plaintext key once, id, key_prefix, created_at; no-store; the key is stored only as a hash", async () => {
     const org = uniqueOrg();
+    const at = Date.now() - 1_000; // injected (other tests list audit events by time)
+    vi.spyOn(clock, "now").mockReturnValue(at);
     const { res, json } = await api("POST", "/_keygate/keys", {
       body: { name: "Home Assistant", orgs: [org], scopes: ["read", "read", "write"], expires_at: "2099-01-01T00:00:00Z", meta: { team: "ops" } },
     });
@@ -48,7 +50,7 @@ describe("POST /_keygate/keys", () => {
       revoked_at: null,
       meta: { team: "ops" },
     });
-    expect(Date.parse(json.created_at)).toBeGreaterThan(Date.now() - 60_000);
+    expect(json.created_at).toBe(new Date(at).toISOString()); // the gateway's clock, not the wall clock
     // Stored under its hash; the plaintext is in no KV value or key.
     const record = await env.KEYS.get(kvKey.record(await hashKey(json.key)), "text");
     expect(record).not.toBeNull();
