@@ -9,6 +9,8 @@
  *   /status/<code>        that status, JSON body
  *   /redirect             302 to /elsewhere
  *   /slow-headers?ms=N    headers after N ms
+ *   /hold?id=X&max=N      headers once `GET /__origin/release?id=X` is called (or after N ms);
+ *                         `GET /__origin/held?id=X` tells whether X is being held
  *   /slow-body?ms=N       first chunk, then N ms, then the rest (&fixed=1: with Content-Length)
  *   /stream?n=N&ms=M      N server-sent events M ms apart
  *   /gzip                 a gzip-encoded JSON body
@@ -86,6 +88,8 @@ function handleUpgrade(req: http.IncomingMessage, socket: Duplex): void {
 
 export async function startOrigin(port = 0, host = "127.0.0.1", opts: OriginOptions = {}): Promise<Origin> {
   const calls = new Map<string, RecordedCall[]>();
+  /** Requests to /hold, by id: calling the function answers them. */
+  const holds = new Map<string, () => void>();
   const verify = opts.signingSecret ? createVerifier({ secrets: opts.signingSecret }) : undefined;
   const jwksSets = new Map<string, { keys: unknown[] }>();
   const record = (probe: string, call: RecordedCall) => {
@@ -114,6 +118,13 @@ export async function startOrigin(port = 0, host = "127.0.0.1", opts: OriginOpti
       }
       record(`jwks:${set}`, { method: req.method ?? "", url: req.url ?? "", headers: req.headers, bodyBytes: 0, bodySha256: "" });
       sendJson(res, 200, jwksSets.get(set) ?? opts.jwks ?? { keys: [] });
+      return;
+    }
+    if (path === "/__origin/held" || path === "/__origin/release") {
+      const id = url.searchParams.get("id") ?? "";
+      const release = holds.get(id);
+      if (path === "/__origin/release" && release) release();
+      sendJson(res, 200, { held: release !== undefined });
       return;
     }
     if (path === "/__origin/calls") {
@@ -159,6 +170,20 @@ export async function startOrigin(port = 0, host = "127.0.0.1", opts: OriginOpti
     }
     if (path === "/slow-headers") {
       setTimeout(() => sendJson(res, 200, { slow: true }), ms);
+      return;
+    }
+    if (path === "/hold") {
+      const id = url.searchParams.get("id") ?? "";
+      let answered = false;
+      const answer = () => {
+        if (answered) return;
+        answered = true;
+        holds.delete(id);
+        clearTimeout(fallback);
+        sendJson(res, 200, { held: id });
+      };
+      const fallback = setTimeout(answer, Number(url.searchParams.get("max") ?? "10000"));
+      holds.set(id, answer);
       return;
     }
     if (path === "/slow-body") {
@@ -222,6 +247,12 @@ export async function startOrigin(port = 0, host = "127.0.0.1", opts: OriginOpti
   // Upgraded sockets leave the server's connection tracking: close them ourselves.
   const upgraded = new Set<Duplex>();
   server.on("upgrade", (req, socket: Duplex) => {
+    // Recorded like any request, so a test can ask whether an upgrade reached the origin.
+    const probe = req.headers["x-probe"];
+    if (typeof probe === "string") {
+      const call: RecordedCall = { method: req.method ?? "", url: req.url ?? "", headers: req.headers, bodyBytes: 0, bodySha256: "" };
+      calls.set(probe, [...(calls.get(probe) ?? []), call]);
+    }
     upgraded.add(socket);
     socket.on("close", () => upgraded.delete(socket));
     handleUpgrade(req, socket);

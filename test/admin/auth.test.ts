@@ -73,6 +73,23 @@ describe("ADMIN_TOKEN set: Authorization: Bearer <ADMIN_TOKEN>", () => {
     expect(empty.res.headers.get("www-authenticate")).toBe('Bearer realm="keygate-admin", error="invalid_token"');
   });
 
+  it("a wrong token whose SHA-256 starts like the right one's is refused (the whole digest is compared)", async () => {
+    // Found offline: same length as TOKEN, digests sharing the first byte, and the first
+    // three bytes. A comparison of a digest prefix would accept them.
+    const near = { "1 byte": "test-admin-token-0123456789abcdef01000000eo", "3 bytes": "test-admin-token-0123456789abcdef010007leew" };
+    const digest = async (t: string) => new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(t)));
+    const right = await digest(TOKEN);
+    for (const [shared, token] of Object.entries(near)) {
+      const n = Number(shared[0]);
+      expect([...(await digest(token)).slice(0, n)], shared).toEqual([...right.slice(0, n)]); // the premise holds
+      expect(token).toHaveLength(TOKEN.length);
+      const { res, json } = await api("GET", "/_keygate/keys?org=acme", { token });
+      expect(res.status, shared).toBe(401);
+      expect(res.headers.get("www-authenticate")).toBe('Bearer realm="keygate-admin", error="invalid_token"');
+      expect(json).toEqual(PROBLEM_401);
+    }
+  });
+
   it("the token in another scheme or header is not accepted", async () => {
     for (const headers of [{ authorization: `Basic ${btoa(`${TOKEN}:`)}` }, { "x-api-key": TOKEN }, { authorization: TOKEN }] as Record<string, string>[]) {
       const { res } = await api("GET", "/_keygate/keys?org=acme", { token: null, headers });

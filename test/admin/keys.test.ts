@@ -29,6 +29,8 @@ function expectProblem(res: Response, json: any, status: number, code: string): 
 describe("POST /_keygate/keys", () => {
   it("201 with the plaintext key once, id, key_prefix, created_at; no-store; the key is stored only as a hash", async () => {
     const org = uniqueOrg();
+    const at = Date.now() - 1_000; // injected (other tests list audit events by time)
+    vi.spyOn(clock, "now").mockReturnValue(at);
     const { res, json } = await api("POST", "/_keygate/keys", {
       body: { name: "Home Assistant", orgs: [org], scopes: ["read", "read", "write"], expires_at: "2099-01-01T00:00:00Z", meta: { team: "ops" } },
     });
@@ -48,7 +50,7 @@ describe("POST /_keygate/keys", () => {
       revoked_at: null,
       meta: { team: "ops" },
     });
-    expect(Date.parse(json.created_at)).toBeGreaterThan(Date.now() - 60_000);
+    expect(json.created_at).toBe(new Date(at).toISOString()); // the gateway's clock, not the wall clock
     // Stored under its hash; the plaintext is in no KV value or key.
     const record = await env.KEYS.get(kvKey.record(await hashKey(json.key)), "text");
     expect(record).not.toBeNull();
@@ -222,7 +224,9 @@ describe("PATCH /_keygate/keys/:id", () => {
       key_prefix: created.key_prefix,
       created_at: created.created_at,
     });
-    expect(json.updated_at).toBeDefined();
+    // Set by this change: a timestamp at or after creation (undefined or garbage fails).
+    expect(json.updated_at).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+    expect(Date.parse(json.updated_at)).toBeGreaterThanOrEqual(Date.parse(created.created_at));
     const listed = (await api("GET", `/_keygate/keys?org=${created.orgs[0]}`)).json.keys[0];
     expect(listed).toMatchObject({ name: "after", scopes: ["read", "write"], enabled: false, status: "disabled" });
     const back = await api("PATCH", `/_keygate/keys/${created.id}`, { body: { enabled: true, expires_at: null } });

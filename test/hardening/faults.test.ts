@@ -8,7 +8,7 @@ import { env } from "cloudflare:test";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { clock } from "../../src/clock";
 import { expectRefusal, PROFILE_CASES } from "../support/profile-shapes";
-import { makeEnv, mint, patchRecord, through, unknownKey } from "../support/worker-helpers";
+import { makeEnv, mint, ORIGIN, patchRecord, through, unknownKey } from "../support/worker-helpers";
 import type { Vars } from "../support/worker-helpers";
 
 afterEach(() => vi.restoreAllMocks());
@@ -50,11 +50,11 @@ describe("key store faults", () => {
   it("KV hangs: 503 after KV_TIMEOUT_MS, never forwarded", async () => {
     const { kv, state } = faultyKv();
     state.mode = "hang";
-    const started = Date.now();
+    // The read never settles: any answer at all can only come from KV_TIMEOUT_MS.
     const { res, calls } = await through("/things", { headers: X(unknownKey()) }, makeEnv({ KEYS: kv, KV_TIMEOUT_MS: 100 }));
     expect(res.status).toBe(503);
     expect(calls).toHaveLength(0);
-    expect(Date.now() - started).toBeLessThan(5_000); // bounded by the 100 ms timeout, with slack for a busy machine
+    expect(state.reads).toBe(1);
   });
 
   it("a valid key no longer in the cache: 503 while KV fails, not 401", async () => {
@@ -161,10 +161,9 @@ describe("origin faults", () => {
   it("origin stalls before its headers: 504 after UPSTREAM_TIMEOUT_MS, in every profile's shape", async () => {
     const { key } = await mint();
     for (const p of PROFILE_CASES) {
-      const started = Date.now();
+      // The origin would answer 200 after 10 s: a 504 means the gateway stopped waiting first.
       const { res, body } = await through("/slow-headers?ms=10000", { headers: p.present(key) }, makeEnv({ ...p.vars, UPSTREAM_TIMEOUT_MS: 150 }));
       expectRefusal(p, res, body, 504);
-      expect(Date.now() - started).toBeLessThan(5_000);
     }
   });
 
@@ -177,25 +176,23 @@ describe("origin faults", () => {
 
   it("origin stalls mid-body: the stream is cut after UPSTREAM_IDLE_TIMEOUT_MS without a byte", async () => {
     const { key } = await mint();
-    const started = Date.now();
+    // The origin would send the rest after 10 s: the read fails (not resolves) only if the
+    // gateway cut the stream before that.
     const res = await sendRaw("/slow-body?ms=10000", key, makeEnv({ UPSTREAM_IDLE_TIMEOUT_MS: 150 }));
     expect(res.status).toBe(200);
     const reader = res.body!.getReader();
     const first = await reader.read();
     expect(new TextDecoder().decode(first.value)).toBe("first chunk\n");
     await expect(reader.read()).rejects.toThrow();
-    expect(Date.now() - started).toBeLessThan(5_000);
   });
 
   it("a small fixed-length body that stalls is cut too, keeping its Content-Length, and only a stall is logged", async () => {
     const { key } = await mint();
     const errors: string[] = [];
     vi.spyOn(console, "error").mockImplementation((line: string) => void errors.push(line));
-    const started = Date.now();
     const stalled = await sendRaw("/slow-body?ms=10000&fixed=1", key, makeEnv({ UPSTREAM_IDLE_TIMEOUT_MS: 150 }));
     expect(stalled.headers.get("content-length")).toBe("25");
-    await expect(stalled.text()).rejects.toThrow();
-    expect(Date.now() - started).toBeLessThan(5_000);
+    await expect(stalled.text()).rejects.toThrow(); // before the origin's second chunk, 10 s on
     expect(errors.filter((l) => l.includes("upstream body stalled"))).toHaveLength(1);
     const live = await sendRaw("/slow-body?ms=50&fixed=1", key, makeEnv({ UPSTREAM_IDLE_TIMEOUT_MS: 300 }));
     expect(live.headers.get("content-length")).toBe("25");
@@ -236,11 +233,37 @@ describe("origin faults", () => {
   });
 
   it("keeps serving other requests while the origin stalls", async () => {
+    // The origin holds one request until told to answer it (or, as a fallback only, for
+    // 8 s). Others are sent while it is held and must all be answered before it: a gateway
+    // whose forwards wait on one another (one global lock, a serial queue) answers the held
+    // one first. Order is asserted, not durations.
     const { key } = await mint();
-    const stalled = through("/slow-headers?ms=1500", { headers: X(key) }, makeEnv({ UPSTREAM_TIMEOUT_MS: 5_000 }));
-    const others = await Promise.all(Array.from({ length: 5 }, () => through("/things", { headers: X(key) })));
+    const id = crypto.randomUUID();
+    const order: string[] = [];
+    const stalled = through(`/hold?id=${id}&max=8000`, { headers: X(key) }, makeEnv({ UPSTREAM_TIMEOUT_MS: 15_000 })).then((r) => {
+      order.push("stalled");
+      return r;
+    });
+    while (!((await (await fetch(`${ORIGIN}/__origin/held?id=${id}`)).json()) as { held: boolean }).held) {
+      await new Promise((r) => setTimeout(r, 10)); // until the origin is holding it
+    }
+    const others = await Promise.all(
+      Array.from({ length: 5 }, (_, i) =>
+        through(`/things/${i}`, { headers: X(key) }).then((r) => {
+          order.push(`other ${i}`);
+          return r;
+        }),
+      ),
+    );
     for (const o of others) expect(o.res.status).toBe(200);
-    expect((await stalled).res.status).toBe(200);
+    expect(order).not.toContain("stalled");
+    const released = (await (await fetch(`${ORIGIN}/__origin/release?id=${id}`)).json()) as { held: boolean };
+    expect(released.held).toBe(true); // still held when the others were done
+    const held = await stalled;
+    expect(held.res.status).toBe(200);
+    expect(JSON.parse(held.body)).toEqual({ held: id });
+    expect(order.at(-1)).toBe("stalled");
+    expect(order).toHaveLength(6);
   });
 });
 

@@ -84,10 +84,10 @@ describe("KV failures fail closed", () => {
   it("KV hanging: 503 after KV_TIMEOUT_MS, never forwarded", async () => {
     const kv = probeKv();
     kv.fault = "hang";
-    const started = Date.now();
+    // The read never settles: an answer at all can only come from KV_TIMEOUT_MS.
     const { res, calls } = await through("/x", { headers: headers(unknownKey()) }, makeEnv({ KEYS: kv.binding, KV_TIMEOUT_MS: "200" }));
     expect(res.status).toBe(503);
-    expect(Date.now() - started).toBeLessThan(2000);
+    expect(kv.gets).toBe(1);
     expect(calls).toHaveLength(0);
   });
 

@@ -117,12 +117,11 @@ describe("what the client receives", () => {
 
 describe("origin failures", () => {
   it("504 in the profile's shape when the origin sends no headers within UPSTREAM_TIMEOUT_MS", async () => {
-    const started = Date.now();
-    const { res, body } = await through("/slow-headers?ms=3000", { headers: await keyHeaders() }, makeEnv({ UPSTREAM_TIMEOUT_MS: "300", AUTH_PROFILE: "argos" }));
+    // The origin would answer 200 after 10 s: a 504 means the gateway stopped waiting first.
+    const { res, body } = await through("/slow-headers?ms=10000", { headers: await keyHeaders() }, makeEnv({ UPSTREAM_TIMEOUT_MS: "300", AUTH_PROFILE: "argos" }));
     expect(res.status).toBe(504);
     expect(JSON.parse(body)).toEqual({ error: { code: "GATEWAY_TIMEOUT", status: 504, message: "The upstream server did not answer in time." } });
     expect(res.headers.get("cache-control")).toBe("no-store");
-    expect(Date.now() - started).toBeLessThan(2500);
   });
 
   it("502 when the origin is unreachable", async () => {

@@ -4,13 +4,16 @@
  */
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { clock } from "../../src/clock";
-import { basic, makeEnv, mint, patchRecord, through, unknownKey } from "../support/worker-helpers";
+import { basic, makeEnv, mint, patchRecord, probeKv, through, unknownKey } from "../support/worker-helpers";
 import type { Vars } from "../support/worker-helpers";
 
 const ROUTES = JSON.stringify([
   { path: "/public/*", auth: "public" },
   { path: "/admin/*", scopes: ["admin"] },
   { path: "/private/*", scopes: ["admin"], hide: true },
+  // Several scopes: every one is required, not only the first.
+  { path: "/billing/*", scopes: ["read", "billing"] },
+  { path: "/exports/*", scopes: ["read", "billing", "export"], hide: true },
 ]);
 
 interface Contract {
@@ -153,14 +156,25 @@ for (const [name, contract] of Object.entries(CONTRACTS)) {
       }
     });
 
-    it("a key that expires while cached stops at its expiry instant", async () => {
-      const expiresAt = Date.now() + 60_000;
+    it("a key that expires while cached stops at its expiry instant, on a cache hit", async () => {
+      // The expiry falls inside CACHE_TTL_MS (30 s) of the first lookup: the answers at and
+      // after it come from the in-isolate cache (one KV read in all), so the expiry is
+      // checked on the cached record itself.
+      const t0 = Date.now();
+      const expiresAt = t0 + 10_000;
+      const now = vi.spyOn(clock, "now").mockReturnValue(t0);
+      const kv = probeKv();
+      const gw = makeEnv({ ...contract.vars, ROUTES, KEYS: kv.binding });
       const { key } = await mint({ expires_at: new Date(expiresAt).toISOString() });
-      expect((await through("/things", { headers: contract.present(key) }, env())).res.status).toBe(200);
-      vi.spyOn(clock, "now").mockReturnValue(expiresAt);
-      const after = await through("/things", { headers: contract.present(key) }, env());
+      expect((await through("/things", { headers: contract.present(key) }, gw)).res.status).toBe(200);
+      now.mockReturnValue(expiresAt - 1);
+      expect((await through("/things", { headers: contract.present(key) }, gw)).res.status).toBe(200);
+      now.mockReturnValue(expiresAt);
+      const after = await through("/things", { headers: contract.present(key) }, gw);
       expect(after.res.status).toBe(401);
+      expect(after.body).toBe(contract.invalid);
       expect(after.calls).toHaveLength(0);
+      expect(kv.gets).toBe(1);
     });
 
     it("valid key without the route's scope: 403 in the contract's shape, origin never called", async () => {
@@ -170,6 +184,29 @@ for (const [name, contract] of Object.entries(CONTRACTS)) {
       expect(res.headers.get("www-authenticate")).toBeNull();
       expect(JSON.parse(body)).toEqual(contract.forbidden);
       expect(calls).toHaveLength(0);
+    });
+
+    it("a route needing several scopes: a key missing any one of them is refused, origin never called", async () => {
+      for (const scopes of [["read"], ["billing"], ["read", "export"]]) {
+        const { key } = await mint({ scopes });
+        const { res, body, calls } = await through("/billing/invoices", { headers: contract.present(key) }, env());
+        expectGatewayError(res, 403, contract.contentType);
+        expect(JSON.parse(body), scopes.join(",")).toEqual(contract.forbidden);
+        expect(calls, scopes.join(",")).toHaveLength(0);
+      }
+      for (const scopes of [["read", "billing"], ["billing", "read"]]) {
+        const hidden = await mint({ scopes });
+        const { res, body, calls } = await through("/exports/2026", { headers: contract.present(hidden.key) }, env());
+        expectGatewayError(res, 404, contract.contentType);
+        expect(body).toBe(contract.notFound);
+        expect(calls).toHaveLength(0);
+      }
+      const { key, record } = await mint({ scopes: ["billing", "read"] });
+      const ok = await through("/billing/invoices", { headers: contract.present(key) }, env());
+      expect(ok.res.status).toBe(200);
+      expect(ok.calls).toHaveLength(1);
+      expect(ok.calls[0]!.headers["x-api-key-id"]).toBe(record.id);
+      expect(ok.calls[0]!.headers["x-api-key-scopes"]).toBe("billing,read");
     });
 
     it("a route marked hide answers 404 instead of 403", async () => {

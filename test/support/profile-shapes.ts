@@ -14,6 +14,8 @@ export interface ProfileCase {
   present: (key: string) => Record<string, string>;
   missingStatus: number;
   contentType: string;
+  /** WWW-Authenticate on its 401 answers (and only on those). */
+  challenge: string;
   /** Throws unless `body` has the profile's error shape with `status`. */
   shape: (body: unknown, status: number) => void;
 }
@@ -27,6 +29,7 @@ export const PROFILE_CASES: ProfileCase[] = [
     present: (key) => ({ authorization: `Bearer ${key}` }),
     missingStatus: 401,
     contentType: "application/problem+json",
+    challenge: 'ApiKey realm="api", header="x-api-key", Bearer realm="api", Basic realm="api", charset="UTF-8"',
     shape: (b, status) => expect(b).toEqual({ type: "about:blank", title: str, status, detail: str, code: str }),
   },
   {
@@ -35,6 +38,7 @@ export const PROFILE_CASES: ProfileCase[] = [
     present: (key) => ({ "x-api-key": key }),
     missingStatus: 401,
     contentType: "application/json",
+    challenge: 'ApiKey realm="api", header="x-api-key"',
     shape: (b, status) => expect(b).toEqual({ error: { code: str, status, message: str } }),
   },
   {
@@ -43,6 +47,7 @@ export const PROFILE_CASES: ProfileCase[] = [
     present: (key) => ({ "x-api-key": key, "x-org-slug": "acme" }),
     missingStatus: 401,
     contentType: "application/json",
+    challenge: 'ApiKey realm="api", header="x-api-key"',
     shape: (b, status) => expect(b).toEqual({ error: str, status, message: str }),
   },
   {
@@ -51,6 +56,7 @@ export const PROFILE_CASES: ProfileCase[] = [
     present: (key) => ({ "x-api-key": key }),
     missingStatus: 400,
     contentType: "application/json",
+    challenge: 'ApiKey realm="api", header="x-api-key"',
     shape: (b) => expect(b).toEqual({ success: false, error: { type: str, message: str } }),
   },
   {
@@ -59,6 +65,7 @@ export const PROFILE_CASES: ProfileCase[] = [
     present: (key) => ({ "X-API-Key": key }),
     missingStatus: 401,
     contentType: "application/json",
+    challenge: 'ApiKey realm="api", header="x-api-key", Bearer realm="api"',
     shape: (b) => expect(b).toEqual({ detail: str }),
   },
   {
@@ -67,6 +74,7 @@ export const PROFILE_CASES: ProfileCase[] = [
     present: (key) => ({ authorization: basic(key) }),
     missingStatus: 401,
     contentType: "application/json",
+    challenge: 'Basic realm="api", charset="UTF-8", ApiKey realm="api", header="x-api-key"',
     shape: (b, status) => expect(b).toEqual({ message: str, status }),
   },
 ];
@@ -76,7 +84,7 @@ export function expectRefusal(p: ProfileCase, res: Response, body: string, statu
   expect(res.status, body).toBe(status);
   expect(res.headers.get("content-type")).toBe(p.contentType);
   expect(res.headers.get("cache-control")).toBe("no-store");
-  expect(res.headers.get("x-request-id")).toBeTruthy();
-  if (status === 401) expect(res.headers.get("www-authenticate")).toBeTruthy();
+  expect(res.headers.get("x-request-id")).toMatch(/^[\w-]{8,}$/);
+  expect(res.headers.get("www-authenticate")).toBe(status === 401 ? p.challenge : null);
   p.shape(JSON.parse(body), status);
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { matchSegments, normalizePath } from "../../../src/routes/normalize";
+import { matchSegments, normalizedPathOf, normalizePath, requestUrlOf } from "../../../src/routes/normalize";
 
 const ok = (p: string) => {
   const n = normalizePath(p);
@@ -29,6 +29,9 @@ describe("normalizePath", () => {
     ["/a/b/", "/a/b/"],
     ["/a/b/..", "/a"],
     ["/a;v=1/b", "/a;v=1/b"],
+    ["/a/.well-known/x", "/a/.well-known/x"],
+    ["/a/..x/x.;y", "/a/..x/x.;y"],
+    ["/a/%251z/%2520", "/a/%251z/%2520"],
   ])("%s → %s", (input, expected) => {
     expect(ok(input)).toBe(expected);
   });
@@ -76,5 +79,20 @@ describe("matchSegments (route matching view only)", () => {
     expect(matchSegments("/API/v1/Samples/")).toEqual(["api", "v1", "samples"]);
     expect(matchSegments("/admin;jsessionid=1/users")).toEqual(["admin", "users"]);
     expect(matchSegments("/")).toEqual([]);
+    expect(matchSegments("/;p/admin/;x")).toEqual(["admin"]);
+  });
+});
+
+describe("normalizedPathOf / requestUrlOf (once per request)", () => {
+  it("the request's normalized path and parsed URL, computed once and shared", () => {
+    const req = new Request("https://gateway.test/a/%2e%2e/B/./c?q=1");
+    expect(normalizedPathOf(req)).toEqual({ ok: true, path: "/B/c" });
+    const url = requestUrlOf(req);
+    expect(url.href).toBe("https://gateway.test/B/c?q=1");
+    expect(requestUrlOf(req)).toBe(url);
+    expect(normalizedPathOf(req)).toBe(normalizedPathOf(req));
+    const other = new Request("https://gateway.test/a%2fb");
+    expect(normalizedPathOf(other)).toEqual({ ok: false, reason: "encoded slash or backslash in path" });
+    expect(requestUrlOf(other)).not.toBe(url);
   });
 });

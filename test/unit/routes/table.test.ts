@@ -13,21 +13,49 @@ describe("parseRoutes", () => {
     [[{ path: "/a", scopes: "admin" }], '"scopes"'],
     [[{ path: "/a", auth: "public", scopes: ["x"] }], "a public route cannot require scopes"],
     [[{ path: "/a", hide: "yes" }], '"hide"'],
+    [[null], "entry 0: must be an object"],
+    [[[]], "entry 0: must be an object"],
+    [[{ path: "/ok" }, "x"], "entry 1: must be an object"],
+    [[{ path: 5 }], '"path" must be a string starting with "/"'],
+    [[{ path: "/a", methods: ["GET", 5] }], '"methods"'],
+    [[{ path: "/a", methods: ["GET", "G T"] }], '"methods"'],
+    [[{ path: "/a", methods: "GET" }], '"methods"'],
+    [[{ path: "/a", scopes: ["read", 5] }], '"scopes"'],
+    [[{ path: "/a", scopes: ["read", "has space"] }], '"scopes"'],
   ])("refuses %j", (value, message) => {
     expect(() => parseRoutes(value)).toThrow(message);
   });
 });
 
+describe("parseRoutes: the parsed form", () => {
+  it("fills defaults, upper-cases methods, adds HEAD to GET, splits the pattern", () => {
+    expect(parseRoutes([{ path: "/A/b/" }, { path: "/files/*", methods: ["get", "post"], scopes: ["read"], hide: true }, { path: "/x*" }, { path: "/a/*;v" }, { path: "/h", methods: ["HEAD", "GET"] }])).toEqual([
+      { path: "/A/b/", methods: null, auth: "key", scopes: [], hide: false, segments: ["a", "b"], rest: false },
+      { path: "/files/*", methods: ["GET", "POST", "HEAD"], auth: "key", scopes: ["read"], hide: true, segments: ["files"], rest: true },
+      { path: "/x*", methods: null, auth: "key", scopes: [], hide: false, segments: ["x*"], rest: false },
+      { path: "/a/*;v", methods: null, auth: "key", scopes: [], hide: false, segments: ["a", "*"], rest: false },
+      { path: "/h", methods: ["HEAD", "GET"], auth: "key", scopes: [], hide: false, segments: ["h"], rest: false },
+    ]);
+  });
+
+  it("the default route: any method, a key, no scopes, not hidden, any path", () => {
+    expect(DEFAULT_ROUTE).toEqual({ path: "(default)", methods: null, auth: "key", scopes: [], hide: false, segments: [], rest: true });
+  });
+});
+
 describe("matchRoute", () => {
-  // The README's example: the more specific route first.
-  const routes = parseRoutes([
+  // The README's example (docs/configuration.md): the more specific route first. Parsed
+  // inside each test, not while the file is collected: a parse error must fail the tests
+  // (mutation testing cannot see a file that fails to load).
+  const routes = () => parseRoutes([
     { path: "/health", auth: "public" },
     { path: "/api/v1/samples/:id/private", scopes: ["samples"], hide: true },
     { path: "/api/v1/samples/*", methods: ["GET"], auth: "public" },
     { path: "/api/v1/admin/*", scopes: ["admin"] },
     { path: "/files/*/meta", scopes: ["files"] },
+    { path: "/users/:id/*", scopes: ["users"] },
   ]);
-  const m = (path: string, method = "GET") => matchRoute(routes, path, method).path;
+  const m = (path: string, method = "GET") => matchRoute(routes(), path, method).path;
 
   it("first match wins; a final * matches the rest, including nothing", () => {
     expect(m("/health")).toBe("/health");
@@ -46,6 +74,11 @@ describe("matchRoute", () => {
   it("a middle * or :param matches exactly one segment", () => {
     expect(m("/files/a/meta")).toBe("/files/*/meta");
     expect(m("/files/a/b/meta")).toBe(DEFAULT_ROUTE.path);
+    expect(m("/files/a/meta/x")).toBe(DEFAULT_ROUTE.path);
+    expect(m("/health/x")).toBe(DEFAULT_ROUTE.path);
+    expect(m("/users/7")).toBe("/users/:id/*");
+    expect(m("/users/7/keys/1")).toBe("/users/:id/*");
+    expect(m("/users")).toBe(DEFAULT_ROUTE.path); // a rest pattern still needs its fixed part
   });
 
   it("case, trailing slash and ;params cannot dodge a restricted route", () => {
@@ -55,7 +88,7 @@ describe("matchRoute", () => {
   });
 
   it("unmatched paths fall to the default: a key is needed", () => {
-    expect(matchRoute(routes, "/other", "GET")).toBe(DEFAULT_ROUTE);
+    expect(matchRoute(routes(), "/other", "GET")).toBe(DEFAULT_ROUTE);
     expect(DEFAULT_ROUTE.auth).toBe("key");
     expect(matchRoute([], "/anything", "GET")).toBe(DEFAULT_ROUTE);
   });
