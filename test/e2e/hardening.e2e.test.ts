@@ -149,7 +149,9 @@ describe("raw-wire bypass attempts", () => {
     ["/public/..%5cadmin/users", 400],
     ["/public/%252e%252e/admin/users", 400],
     ["/public/..;/admin/users", 400],
-    ["/public/%00/../admin/users", 400],
+    // The runtime's URL parser removes "<segment>/.." before the gateway sees the path: what
+    // is left is what is matched and forwarded (here a public path, there a protected one).
+    ["/public/%00/../admin/users", "/base/public/admin/users"],
     ["/admin%00/users", 400],
     ["/ADMIN/users", 401],
     ["/admin;x/users", 401],
@@ -157,9 +159,9 @@ describe("raw-wire bypass attempts", () => {
     ["/public/..%3B/admin/users", 400],
     ["/public/..%3b/admin/users", 400],
     ["/public/%2e%2e%3b/admin/users", 400],
-    ["/public%3B/../admin/users", 400],
-    ["/public/x%3F/../../admin/users", 400],
-    ["/public/x%23/../../admin/users", 400],
+    ["/public%3B/../admin/users", 401],
+    ["/public/x%3F/../../admin/users", 401],
+    ["/public/x%23/../../admin/users", 401],
     ["/admin%3Bx/users", 400],
     ["/public/%25%32%65%25%32%65/admin/users", 400],
     ["/public/%c0%ae%c0%ae/admin/users", 400],

@@ -33,6 +33,7 @@ describe("upstreamHeaders", () => {
       "x-org-slug": "acme",
       "x-api-key-id": IDENTITY.keyId,
       "x-api-key-scopes": "read,billing",
+      "x-auth-method": "key",
     });
   });
 
@@ -64,7 +65,7 @@ describe("upstreamHeaders", () => {
       "sec-websocket-accept": "x",
       "x-kept": "yes",
     });
-    expect(Object.keys(out).sort()).toEqual(["x-api-key-id", "x-api-key-scopes", "x-forwarded-for", "x-forwarded-host", "x-forwarded-proto", "x-kept", "x-org-slug", "x-request-id"]);
+    expect(Object.keys(out).sort()).toEqual(["x-api-key-id", "x-api-key-scopes", "x-auth-method", "x-forwarded-for", "x-forwarded-host", "x-forwarded-proto", "x-kept", "x-org-slug", "x-request-id"]);
   });
 
   it("a WebSocket upgrade keeps its Upgrade header (and only then)", () => {
@@ -81,7 +82,8 @@ describe("upstreamHeaders", () => {
     const inbound: [string, string][] = [];
     for (const name of claims) inbound.push([name, "client"], [name.toUpperCase().replace(/-/g, "_"), "client"]);
     const out = up(inbound, { identity: null, clientIp: null });
-    expect(out).toEqual({ "x-forwarded-proto": "https", "x-forwarded-host": "gateway.test", "x-request-id": "rid-1" });
+    // The client's own request id is kept only under its own name (issue 8, class 3).
+    expect(out).toEqual({ "x-forwarded-proto": "https", "x-forwarded-host": "gateway.test", "x-request-id": "rid-1", "x-client-request-id": "client" });
   });
 
   it("drops every copy of the identity headers (configured names too) and the credential header", () => {

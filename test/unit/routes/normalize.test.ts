@@ -31,7 +31,6 @@ describe("normalizePath", () => {
     ["/a;v=1/b", "/a;v=1/b"],
     ["/a/.well-known/x", "/a/.well-known/x"],
     ["/a/..x/x.;y", "/a/..x/x.;y"],
-    ["/a/%251z/%2520", "/a/%251z/%2520"],
   ])("%s → %s", (input, expected) => {
     expect(ok(input)).toBe(expected);
   });
@@ -49,6 +48,7 @@ describe("normalizePath", () => {
     ["/a/%252e%252e/b", "encoded percent"],
     ["/a/%252F", "encoded percent"],
     ["/a/50%25off", "encoded percent"],
+    ["/a/%251z/%2520", "encoded percent"],
     ["/public/..%3B/admin", "encoded delimiter (;)"],
     ["/admin%3bx", "encoded delimiter (;)"],
     ["/admin%3Fx", "encoded delimiter (?)"],
