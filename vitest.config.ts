@@ -27,7 +27,7 @@ export default defineConfig({
         ],
         test: {
           name: "workers",
-          include: ["test/unit/**/*.test.ts", "test/integration/**/*.test.ts", "test/admin/**/*.test.ts", "test/hardening/**/*.test.ts", "test/verifier/**/*.test.ts"],
+          include: ["test/unit/**/*.test.ts", "test/integration/**/*.test.ts", "test/admin/**/*.test.ts", "test/hardening/**/*.test.ts", "test/verifier/**/*.test.ts", "test/revocation/**/*.test.ts", "test/usage/**/*.test.ts", "test/limits/**/*.test.ts"],
           globalSetup: ["./test/global-setup.ts"],
           testTimeout: 20_000,
         },

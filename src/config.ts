@@ -11,6 +11,8 @@ import type { Route } from "./routes/table";
 import { parseSigningSecrets } from "../verifier/index.js";
 import type { SigningSecret } from "../verifier/index.js";
 import type { KeyRateLimiter } from "./abuse/key-rate-limiter-object";
+import type { FeedSettings } from "./revocation/feed";
+import type { RevocationFeed } from "./revocation/feed-object";
 
 /** Bindings and variables (wrangler.toml [vars], --var, .dev.vars, secrets). */
 export interface Env {
@@ -49,6 +51,10 @@ export interface Env {
   AUTH_FAILURE_LIMITER?: RateLimit;
   /** Durable Object namespace enforcing per-key rate limits (wrangler.toml [[durable_objects.bindings]]). */
   KEY_RATE_LIMITER?: DurableObjectNamespace<KeyRateLimiter>;
+  /** Durable Object holding the revocation feed (docs/revocation.md). Absent = no feed: the TTL bound applies. */
+  REVOCATION_FEED?: DurableObjectNamespace<RevocationFeed>;
+  REVOCATION_POLL_MS?: string | number;
+  REVOCATION_MAX_STALENESS_MS?: string | number;
 }
 
 export type CredentialSource = { kind: "header"; name: string } | { kind: "bearer" } | { kind: "basic" };
@@ -97,6 +103,8 @@ export interface Config {
   signer?: SigningSecret;
   /** How long an IP over its failed-authentication budget is refused in this isolate. */
   authFailureBlockSeconds: number;
+  /** The revocation feed's polling (revocation/feed.ts). */
+  revocation: FeedSettings;
 }
 
 export class ConfigError extends Error {
@@ -134,7 +142,16 @@ export const DEFAULTS = {
   /** Last-used writes: one per key per minute per isolate, far below KV's 1 write/s/key. */
   LAST_USED_INTERVAL_MS: 60_000,
   EXPIRY_WARNING_DAYS: 7,
+  /** At most one revocation-feed poll per isolate per this interval (only while serving requests). */
+  REVOCATION_POLL_MS: 1_000,
+  /** A request waits for a poll when the last successful one started longer ago than this. */
+  REVOCATION_MAX_STALENESS_MS: 4_000,
 } as const;
+
+/** A feed poll's wait for the object; past it the poll has failed. */
+export const REVOCATION_TIMEOUT_MS = 1_000;
+/** Allowance for KV's propagation (≈ 60 s "or more") on top of the edge cacheTtl, for feed overrides. */
+export const KV_PROPAGATION_ALLOWANCE_MS = 300_000;
 
 /** Shortest ADMIN_TOKEN accepted: a bearer secret must not be guessable. */
 export const MIN_ADMIN_TOKEN_LENGTH = 32;
@@ -320,7 +337,18 @@ export function parseConfig(env: Env): Config {
     expiryWarningMs: int(env, "EXPIRY_WARNING_DAYS", DEFAULTS.EXPIRY_WARNING_DAYS, 0, 3650) * DAY_MS,
     ...(signer ? { signer } : {}),
     authFailureBlockSeconds: int(env, "AUTH_FAILURE_BLOCK_SECONDS", DEFAULTS.AUTH_FAILURE_BLOCK_SECONDS, 1, 86_400),
+    revocation: revocationSettings(env),
   };
+}
+
+function revocationSettings(env: Env): FeedSettings {
+  const pollMs = int(env, "REVOCATION_POLL_MS", DEFAULTS.REVOCATION_POLL_MS, 100, 60_000);
+  const maxStalenessMs = int(env, "REVOCATION_MAX_STALENESS_MS", DEFAULTS.REVOCATION_MAX_STALENESS_MS, 1_000, 3_600_000);
+  if (maxStalenessMs < pollMs + REVOCATION_TIMEOUT_MS) {
+    throw new ConfigError("REVOCATION_MAX_STALENESS_MS", `must be at least REVOCATION_POLL_MS + ${REVOCATION_TIMEOUT_MS} (one poll interval plus a poll's timeout)`);
+  }
+  const kvCacheTtlSeconds = int(env, "KV_CACHE_TTL_SECONDS", DEFAULTS.KV_CACHE_TTL_SECONDS, 30, 86_400);
+  return { pollMs, maxStalenessMs, windowMs: kvCacheTtlSeconds * 1000 + KV_PROPAGATION_ALLOWANCE_MS, timeoutMs: REVOCATION_TIMEOUT_MS };
 }
 
 /**

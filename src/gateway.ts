@@ -13,7 +13,7 @@ import type { KeyRateOutcome } from "./abuse/key-rate-limiter";
 import { authorize } from "./auth/authorize";
 import { extractCredential } from "./auth/credentials";
 import { lastUsedThrottle } from "./auth/last-used";
-import { keyCache, verifyKey } from "./auth/verify";
+import { isolateOf, verifyKey } from "./auth/verify";
 import { clock } from "./clock";
 import type { ErrorCode } from "./errors/codes";
 import type { ErrorOptions } from "./errors/render";
@@ -23,6 +23,7 @@ import { sunsetOf } from "./keys/record";
 import { recordLastUsed } from "./keys/store";
 import { logLine } from "./log";
 import { forward, targetUrl } from "./proxy/forward";
+import { followFeed } from "./revocation/feed";
 import type { Identity } from "./proxy/headers";
 import { upstreamHeaders } from "./proxy/headers";
 import { normalizedPathOf, requestUrlOf } from "./routes/normalize";
@@ -149,13 +150,21 @@ export async function gateway(c: Ctx): Promise<Response> {
     return refuseCredential(c, client, "malformed_credential", { detail: `Malformed credential: ${credential.reason}` });
   }
 
-  // 3–5. Cheap rejection, lookup, record checks.
+  // 3–5. Cheap rejection, lookup, record checks — on a cache the revocation feed keeps current.
   const now = clock.now();
+  const isolate = isolateOf(c.env, config.cache.maxEntries);
+  if (c.env.REVOCATION_FEED) {
+    const wait = followFeed(c.env.REVOCATION_FEED, isolate.feed, isolate.cache, config.revocation, now, (p) => c.executionCtx.waitUntil(p), (cause) =>
+      logLine("error", "revocation feed unreachable: cached keys are trusted up to CACHE_TTL_MS", { request_id: c.get("requestId"), cause }),
+    );
+    if (wait !== null) await wait;
+  }
   const verdict = await verifyKey(credential.key, {
     kv: c.env.KEYS,
-    cache: keyCache(config.cache.maxEntries),
+    cache: isolate.cache,
     config,
     now,
+    overrides: isolate.feed.overrides,
   });
   if (verdict.kind === "error") {
     logLine("error", "key store failure", { request_id: c.get("requestId"), cause: verdict.cause });

@@ -5,3 +5,4 @@
  */
 export { default } from "./app";
 export { KeyRateLimiter } from "./abuse/key-rate-limiter-object";
+export { RevocationFeed } from "./revocation/feed-object";

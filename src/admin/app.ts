@@ -24,7 +24,7 @@ import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import { validator } from "hono/validator";
 import type { AppEnv } from "../app-env";
-import { keyCache } from "../auth/verify";
+import { isolateOf } from "../auth/verify";
 import { clock } from "../clock";
 import type { ErrorCode } from "../errors/codes";
 import type { ErrorOptions } from "../errors/render";
@@ -35,6 +35,7 @@ import type { LifecycleContext, Outcome } from "../keys/lifecycle";
 import { auditEvents, createKey, importKey, listKeys, revokeKey, rotateKey, showKey, updateKey } from "../keys/lifecycle";
 import { StoreFault } from "../keys/store";
 import { logLine } from "../log";
+import { FeedUnavailable, publisherFor } from "../revocation/publish";
 import { normalizedPathOf } from "../routes/normalize";
 import { adminActor, adminChallenge, checkAdminToken } from "./auth";
 
@@ -74,7 +75,8 @@ function lifecycle(c: Ctx): LifecycleContext {
     who: c.get("adminActor"),
     now: clock.now(),
     requestId: c.get("requestId"),
-    purge: (hash) => keyCache(config.cache.maxEntries).delete(hash),
+    purge: (hash) => isolateOf(c.env, config.cache.maxEntries).cache.delete(hash),
+    ...publisherFor(c.env.REVOCATION_FEED),
   };
 }
 
@@ -199,6 +201,12 @@ admin.onError((err, c) => {
   if (err instanceof HTTPException) {
     if (err.status === 413) return problem(c, "payload_too_large", { detail: `The request body exceeds ${MAX_BODY_BYTES} bytes.` });
     if (err.status === 400) return invalid(c, [{ field: "(body)", message: "is not valid JSON" }]);
+  }
+  if (err instanceof FeedUnavailable) {
+    logLine("error", "revocation feed unreachable (admin)", { request_id: c.get("requestId"), cause: err.message });
+    return problem(c, "store_unavailable", {
+      detail: "The change is stored, but the revocation feed could not be told: other isolates may serve the old state for up to the cache bound. Repeat the request to publish it.",
+    });
   }
   if (err instanceof StoreFault) {
     logLine("error", "key store failure (admin)", { request_id: c.get("requestId"), cause: err.message });

@@ -29,6 +29,12 @@ export interface LifecycleContext {
    * (the admin API passes the gateway's cache; the CLI runs outside any isolate).
    */
   purge?: (hash: string) => void;
+  /**
+   * Tell every isolate (the revocation feed: src/revocation/feed.ts). Called after the
+   * change is stored and audited, and again when the same revoke or update is repeated,
+   * so a change whose publication failed can be re-published by retrying it.
+   */
+  publish?: (changes: { hash: string; record: KeyRecord }[]) => Promise<void>;
 }
 
 export type Outcome<T> =
@@ -110,6 +116,7 @@ export async function createKey(ctx: LifecycleContext, body: unknown): Promise<O
   const { key, record, hash } = await issueKey(ctx.kv, ctx.settings, checked.value, ctx.now);
   ctx.purge?.(hash);
   await audit(ctx, { action: "create", key_id: record.id });
+  await ctx.publish?.([{ hash, record }]);
   return { ok: true, value: { key, ...view(record, null, ctx.now) } };
 }
 
@@ -128,6 +135,7 @@ export async function importKey(ctx: LifecycleContext, body: unknown): Promise<O
     const { record, hash } = await issueKey(ctx.kv, ctx.settings, checked.value, ctx.now, key as string);
     ctx.purge?.(hash);
     await audit(ctx, { action: "import", key_id: record.id });
+    await ctx.publish?.([{ hash, record }]);
     return { ok: true, value: view(record, null, ctx.now) };
   } catch (err) {
     if (err instanceof KeyConflict) return conflict("this key is already stored (import refuses to overwrite a key's settings)");
@@ -192,6 +200,7 @@ export async function updateKey(ctx: LifecycleContext, id: string, body: unknown
     ctx.purge?.(found.hash);
     await audit(ctx, { action: "update", key_id: id, changes });
   }
+  await ctx.publish?.([{ hash: found.hash, record: after }]);
   return { ok: true, value: view(after, await readLastUsed(ctx.kv, after.orgs, id), ctx.now) };
 }
 
@@ -210,6 +219,7 @@ export async function revokeKey(ctx: LifecycleContext, id: string): Promise<Outc
     ctx.purge?.(found.hash);
     await audit(ctx, { action: "revoke", key_id: id });
   }
+  await ctx.publish?.([{ hash: found.hash, record }]);
   return { ok: true, value: view(record, await readLastUsed(ctx.kv, record.orgs, id), ctx.now) };
 }
 
@@ -256,6 +266,10 @@ export async function rotateKey(
   await writeRecord(ctx.kv, found.hash, rotated, old.orgs);
   ctx.purge?.(found.hash);
   await audit(ctx, { action: "rotate", key_id: id, new_key_id: fresh.id, grace_seconds: checked.value.grace_seconds });
+  await ctx.publish?.([
+    { hash, record: fresh },
+    { hash: found.hash, record: rotated },
+  ]);
   const lastUsed = await readLastUsed(ctx.kv, old.orgs, id);
   return { ok: true, value: { key, ...view(fresh, null, ctx.now), previous: view(rotated, lastUsed, ctx.now) } };
 }
