@@ -20,6 +20,7 @@ import type { FieldError, KeySettings } from "../src/keys/issue";
 import type { KeyView, LifecycleContext, Outcome } from "../src/keys/lifecycle";
 import { auditEvents, createKey, importKey, listKeys, revokeKey, rotateKey, showKey, updateKey } from "../src/keys/lifecycle";
 import type { AuditEvent, KvLike } from "../src/keys/store";
+import { localFeed, withPrivateRegistry } from "./feed";
 
 export class UsageError extends Error {}
 export class Refused extends Error {}
@@ -95,11 +96,13 @@ async function localBackend(values: Values): Promise<Backend> {
   const persistTo = (values["persist-to"] as string | undefined) ?? ".wrangler/state";
   // Loaded here, not at the top: wrangler takes seconds to import, and --url and bad usage never need it.
   const { getPlatformProxy } = await import("wrangler");
-  const proxy = await getPlatformProxy<Record<string, unknown>>({
-    configPath: (values.config as string | undefined) ?? "wrangler.toml",
-    ...(values.env ? { environment: values.env as string } : {}),
-    persist: { path: `${persistTo.replace(/\/+$/, "")}/v3` },
-  });
+  const proxy = await withPrivateRegistry(() =>
+    getPlatformProxy<Record<string, unknown>>({
+      configPath: (values.config as string | undefined) ?? "wrangler.toml",
+      ...(values.env ? { environment: values.env as string } : {}),
+      persist: { path: `${persistTo.replace(/\/+$/, "")}/v3` },
+    }),
+  );
   const kv = proxy.env.KEYS as KvLike | undefined;
   if (!kv) {
     await proxy.dispose();
@@ -110,8 +113,9 @@ async function localBackend(values: Values): Promise<Backend> {
     prefix: typeof proxy.env.KEY_PREFIX === "string" ? proxy.env.KEY_PREFIX.trim() : "kg_",
     ...(pepper ? { pepper } : {}),
   };
-  // A running `wrangler dev` keeps its own cache: local changes reach it within CACHE_TTL_MS.
-  const ctx = (): LifecycleContext => ({ kv, settings, who: "cli", now: Date.now() });
+  // A running `wrangler dev` learns of each change from the revocation feed (cli/feed.ts).
+  const feed = localFeed((values.config as string | undefined) ?? "wrangler.toml", values.env as string | undefined);
+  const ctx = (): LifecycleContext => ({ kv, settings, who: "cli", now: Date.now(), publish: feed.publish });
   const json = <T>(p: Promise<Outcome<T>>) => p as unknown as Promise<Outcome<Json>>;
   return {
     create: (body) => json(createKey(ctx(), body)),
@@ -122,7 +126,10 @@ async function localBackend(values: Values): Promise<Backend> {
     revoke: (id) => json(revokeKey(ctx(), id)),
     rotate: (id, body) => json(rotateKey(ctx(), id, body)),
     audit: (query) => json(auditEvents(ctx(), query)),
-    close: () => proxy.dispose(),
+    close: async () => {
+      await feed.close();
+      await proxy.dispose();
+    },
   };
 }
 

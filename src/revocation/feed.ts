@@ -25,8 +25,8 @@ import type { KeyRecord } from "../keys/record";
 import { isKeyRecord } from "../keys/record";
 import type { RevocationFeed } from "./feed-object";
 
-/** The feed is one object, addressed by this name. */
-export const FEED_OBJECT_NAME = "revocation-feed";
+import { FEED_OBJECT_NAME } from "./names";
+export { FEED_OBJECT_NAME };
 /** How long the object keeps an entry: far longer than any override window. */
 export const FEED_RETENTION_MS = 24 * 3_600_000;
 /** Entries per answer; a poll reads up to FEED_MAX_PAGES pages. */

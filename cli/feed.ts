@@ -1,0 +1,96 @@
+/**
+ * The keys CLI's local mode and the revocation feed (docs/revocation.md).
+ *
+ * The feed lives in a Durable Object of the gateway itself, and getPlatformProxy() cannot
+ * run a Worker's own Durable Objects. It can reach those of a Worker that `wrangler dev`
+ * is running, through wrangler's local dev registry: so the CLI opens a second proxy on a
+ * generated configuration whose REVOCATION_FEED binding names the gateway's Worker
+ * (script_name), and publishes each change to the very object the running `wrangler dev`
+ * polls. No `wrangler dev` running: nothing holds a cache to purge; the CLI says so on
+ * stderr and the change, already stored, stands.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { KeyRecord } from "../src/keys/record";
+import { FEED_OBJECT_NAME } from "../src/revocation/names";
+
+type Change = { hash: string; record: KeyRecord };
+
+/**
+ * Run `open` (the CLI's own getPlatformProxy on the gateway's configuration) with a
+ * private dev registry. Miniflare registers every Worker it runs under its name: the
+ * CLI's proxy would otherwise take the running `wrangler dev`'s place in the registry as
+ * "keygate" (and remove it on exit), so the feed could no longer be reached.
+ */
+export async function withPrivateRegistry<T>(open: () => Promise<T>): Promise<T> {
+  const saved = process.env.WRANGLER_REGISTRY_PATH;
+  const dir = mkdtempSync(join(tmpdir(), "keygate-cli-registry-"));
+  process.env.WRANGLER_REGISTRY_PATH = dir;
+  try {
+    return await open();
+  } finally {
+    if (saved === undefined) delete process.env.WRANGLER_REGISTRY_PATH;
+    else process.env.WRANGLER_REGISTRY_PATH = saved;
+  }
+}
+
+/** How long the CLI waits for the running gateway's feed. */
+const CLI_PUBLISH_TIMEOUT_MS = 5_000;
+
+export interface LocalFeed {
+  publish(changes: Change[]): Promise<void>;
+  close(): Promise<void>;
+}
+
+export function localFeed(configPath: string, environment: string | undefined): LocalFeed {
+  let opened: Promise<{ publish: (c: Change[]) => Promise<unknown>; dispose: () => Promise<void> }> | undefined;
+  let dir: string | undefined;
+
+  async function open() {
+    const { getPlatformProxy, unstable_readConfig } = await import("wrangler");
+    const config = unstable_readConfig({ config: configPath, ...(environment ? { env: environment } : {}) }, { hideWarnings: true });
+    dir = mkdtempSync(join(tmpdir(), "keygate-cli-feed-"));
+    const generated = join(dir, "wrangler.json");
+    writeFileSync(
+      generated,
+      JSON.stringify({
+        name: `${config.name}-keys-cli`,
+        compatibility_date: config.compatibility_date,
+        durable_objects: { bindings: [{ name: "REVOCATION_FEED", class_name: "RevocationFeed", script_name: config.name }] },
+      }),
+    );
+    type Namespace = { idFromName(name: string): unknown; get(id: unknown): { publish(c: Change[]): Promise<number> } };
+    const proxy = await getPlatformProxy<{ REVOCATION_FEED: Namespace }>({ configPath: generated, persist: false });
+    const ns = proxy.env.REVOCATION_FEED;
+    const stub = ns.get(ns.idFromName(FEED_OBJECT_NAME));
+    return { publish: (c: Change[]) => stub.publish(c), dispose: () => proxy.dispose() };
+  }
+
+  return {
+    async publish(changes) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      try {
+        opened ??= open();
+        const feed = await opened;
+        await Promise.race([
+          feed.publish(changes),
+          new Promise((_, reject) => {
+            timer = setTimeout(() => reject(new Error(`no answer within ${CLI_PUBLISH_TIMEOUT_MS} ms`)), CLI_PUBLISH_TIMEOUT_MS);
+          }),
+        ]);
+      } catch (err) {
+        process.stderr.write(
+          `note: the change is stored, but no running \`wrangler dev\` of this gateway took it from the revocation feed (${(err as Error).message.split("\n")[0]}).\n` +
+            "      A gateway started later reads it from the local state; one running elsewhere sees it when its cache expires (CACHE_TTL_MS).\n",
+        );
+      } finally {
+        if (timer !== undefined) clearTimeout(timer);
+      }
+    },
+    async close() {
+      if (opened) await (await opened.catch(() => undefined))?.dispose();
+      if (dir) rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
