@@ -8,7 +8,11 @@
 import type { Context } from "hono";
 import type { AppEnv } from "./app-env";
 import { blockedFor, clientKey, recordFailure } from "./abuse/auth-failures";
-import { checkKeyRateLimit, rateLimitHeaders } from "./abuse/key-rate-limiter";
+import { checkKeyRateLimit, mergeLimitHeaders, rateLimitHeaders } from "./abuse/key-rate-limiter";
+import { refillPeriod, spendCredit } from "./abuse/credits";
+import { ipAllowed, parseCidr } from "./net/cidr";
+import type { Cidr } from "./net/cidr";
+import { orgLimitFor, orgLimiterName } from "./orgs/settings";
 import type { KeyRateOutcome } from "./abuse/key-rate-limiter";
 import { authorize } from "./auth/authorize";
 import { extractCredential } from "./auth/credentials";
@@ -176,6 +180,10 @@ export async function gateway(c: Ctx): Promise<Response> {
   log.key_id = record.id;
   if (verdict.kind === "denied") return refuseCredential(c, client, "invalid_key", { reason: verdict.reason });
   accountUse(c, record, now);
+  // The key's IP allowlist (docs/limits.md): only keys that have one pay for it.
+  if (record.allowed_ips && !ipAllowed(req.headers.get("cf-connecting-ip"), rangesOf(record.allowed_ips))) {
+    return reject(c, "forbidden", { detail: "This API key may not be used from this address.", reason: "ip_not_allowed" });
+  }
 
   const decision = authorize(record, route, config, req.headers);
   if (!decision.ok) {
@@ -183,6 +191,22 @@ export async function gateway(c: Ctx): Promise<Response> {
     return reject(c, code, { detail: decision.detail, reason: decision.code });
   }
   log.org = decision.org;
+
+  // The org's limit (exact, global): orgs without one cost a cached lookup, no round trip.
+  let orgHeaders: Record<string, string> | undefined;
+  const pending = orgLimitFor(c.env.REVOCATION_FEED ? isolate.feed : null, c.env.KEYS, decision.org, config, now, (cause) =>
+    logLine("error", "org settings unreadable: no org limit applied", { request_id: c.get("requestId"), org: decision.org, cause }),
+  );
+  const orgLimit = pending instanceof Promise ? await pending : pending;
+  if (orgLimit) {
+    const outcome = await checkKeyRateLimit(c.env.KEY_RATE_LIMITER, orgLimiterName(decision.org), orgLimit);
+    if ("error" in outcome) {
+      logLine("error", "org rate limiter unavailable: request let through", { request_id: c.get("requestId"), org: decision.org, cause: outcome.error });
+    } else {
+      orgHeaders = rateLimitHeaders(outcome, "org");
+      if (!outcome.allowed) return rateLimited(c, `This organization's rate limit (${outcome.limit} requests per ${outcome.periodSeconds} s) is exhausted; retry later.`, outcome.resetSeconds, orgHeaders, "org_rate_limit");
+    }
+  }
 
   // The key's own rate limit (exact, global): only keys that have one pay the round trip.
   let limitHeaders: Record<string, string> | undefined;
@@ -192,8 +216,29 @@ export async function gateway(c: Ctx): Promise<Response> {
       logLine("error", "key rate limiter unavailable: request let through", { request_id: c.get("requestId"), key_id: record.id, cause: outcome.error });
     } else {
       limitHeaders = rateLimitHeaders(outcome);
-      if (!outcome.allowed) return keyRateLimited(c, outcome, limitHeaders);
+      if (!outcome.allowed) return keyRateLimited(c, outcome, mergeLimitHeaders(limitHeaders, orgHeaders)!);
     }
+  }
+
+  limitHeaders = mergeLimitHeaders(limitHeaders, orgHeaders);
+
+  // Credits (exact, global; spent last, so a request refused above spends none).
+  if (record.credits) {
+    const spent = await spendCredit(c.env.KEY_RATE_LIMITER, record.credits);
+    if ("error" in spent) {
+      logLine("error", "credits unavailable: request refused", { request_id: c.get("requestId"), key_id: record.id, cause: spent.error });
+      return reject(c, "store_unavailable", { reason: "credits_unavailable" });
+    }
+    if (!spent.allowed) {
+      const refill = record.credits.refill;
+      const retry = refill ? Math.max(1, Math.ceil((periodStart(refill.interval, refillPeriod(refill.interval, now) + 1) - now) / 1000)) : null;
+      return reject(c, "rate_limited", {
+        detail: "This API key has no credits left.",
+        headers: { ...limitHeaders, "x-credits-remaining": "0", ...(retry !== null ? { "retry-after": String(retry) } : {}) },
+        reason: "credits",
+      });
+    }
+    limitHeaders = { ...limitHeaders, "x-credits-remaining": String(spent.remaining) };
   }
 
   // 6. Forward with the trusted identity.
@@ -235,4 +280,25 @@ function keyRateLimited(c: Ctx, outcome: KeyRateOutcome, headers: Record<string,
     headers: { ...headers, "retry-after": String(outcome.resetSeconds) },
     reason: "key_rate_limit",
   });
+}
+
+function rateLimited(c: Ctx, detail: string, resetSeconds: number, headers: Record<string, string>, reason: string): Response {
+  return reject(c, "rate_limited", { detail, headers: { ...headers, "retry-after": String(resetSeconds) }, reason });
+}
+
+/** Start (ms) of refill period `p` (see abuse/credits.ts refillPeriod). */
+function periodStart(interval: "day" | "month", p: number): number {
+  return interval === "day" ? p * 86_400_000 : Date.UTC(Math.floor(p / 12), p % 12, 1);
+}
+
+/** An allowlist's ranges, parsed once per record object (cached records are the same object). */
+const compiledRanges = new WeakMap<string[], Cidr[]>();
+function rangesOf(list: string[]): Cidr[] {
+  let ranges = compiledRanges.get(list);
+  if (ranges === undefined) {
+    // Stored lists were validated; an entry that no longer parses matches nothing (fail closed).
+    ranges = list.map(parseCidr).filter((r): r is Cidr => r !== null);
+    compiledRanges.set(list, ranges);
+  }
+  return ranges;
 }

@@ -38,6 +38,7 @@ import { logLine } from "../log";
 import { FeedUnavailable, publisherFor } from "../revocation/publish";
 import { normalizedPathOf } from "../routes/normalize";
 import { adminActor, adminChallenge, checkAdminToken } from "./auth";
+import { ORG_ENDPOINTS, orgRoutes } from "./orgs";
 
 type Ctx = Context<AppEnv>;
 
@@ -111,6 +112,7 @@ const ENDPOINTS: [RegExp, string][] = [
   [/^\/keys\/[^/]+$/, "GET, HEAD, PATCH, DELETE"],
   [/^\/keys\/[^/]+\/rotate$/, "POST"],
   [/^\/audit$/, "GET, HEAD"],
+  ...ORG_ENDPOINTS,
 ];
 
 /**
@@ -188,6 +190,8 @@ admin.get("/audit", async (c) => {
   const q = query(c);
   return Array.isArray(q) ? invalid(c, q) : answer(c, await auditEvents(lifecycle(c), q));
 });
+
+orgRoutes(admin, { answer, invalid, forbidden: (c, detail) => problem(c, "forbidden", { detail }), jsonBody: jsonBody(true) });
 
 // Anything else under the prefix: 405 for a known endpoint, else 404. Never the gateway.
 admin.all("*", (c) => {

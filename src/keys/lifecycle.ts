@@ -9,8 +9,8 @@
  * then the listing entries, then the audit event.
  */
 import type { FieldError, KeyPatch, KeySettings } from "./issue";
-import { importProblem, issueKey, validateAuditQuery, validateKeyPatch, validateListQuery, validateNewKey, validateRotation } from "./issue";
-import type { KeyRecord, KeyStatus, RateLimit } from "./record";
+import { creditsRecord, importProblem, issueKey, validateAuditQuery, validateKeyPatch, validateListQuery, validateNewKey, validateRotation } from "./issue";
+import type { CreditRefill, KeyRecord, KeyStatus, RateLimit } from "./record";
 import { KEY_ID_RE, statusOf } from "./record";
 import { randomBase62 } from "./format";
 import type { AuditEvent, KeySummary, KvLike } from "./store";
@@ -63,6 +63,10 @@ export interface KeyView {
   meta?: Record<string, string>;
   /** Requests per period for this key (exact, global); null = unlimited. */
   rate_limit: RateLimit | null;
+  /** The credits setting (the live balance is on each forwarded response: x-credits-remaining). Shown for one key, not in listings. */
+  credits?: { remaining: number; refill?: CreditRefill; set_at: string } | null;
+  /** Shown for one key, not in listings. */
+  allowed_ips?: string[] | null;
 }
 
 export type IssuedView = KeyView & { key: string };
@@ -87,6 +91,12 @@ function view(r: KeyRecord | KeySummary, lastUsed: string | null, now: number): 
     ...(full.replaces ? { replaces: full.replaces } : {}),
     ...(full.meta ? { meta: full.meta } : {}),
     rate_limit: r.rate_limit ?? null,
+    ...("v" in r
+      ? {
+          credits: full.credits ? { remaining: full.credits.remaining, ...(full.credits.refill ? { refill: full.credits.refill } : {}), set_at: full.credits.set_at } : null,
+          allowed_ips: full.allowed_ips ?? null,
+        }
+      : {}),
   };
 }
 
@@ -187,11 +197,12 @@ export async function updateKey(ctx: LifecycleContext, id: string, body: unknown
   if (!checked.ok) return invalid(checked.errors);
   if (before.revoked_at !== null) return conflict(`key "${id}" is revoked; revoked keys cannot be changed`);
   const patch = checked.value;
-  const { enabled, ...fields } = patch;
+  const { enabled, credits, ...fields } = patch;
   const after: KeyRecord = {
     ...before,
     ...fields,
     ...(enabled !== undefined ? { disabled: !enabled } : {}),
+    ...(credits !== undefined ? { credits: credits === null ? null : creditsRecord(credits, ctx.now, before.credits?.balance_id ?? before.id) } : {}),
   };
   const changes = changesOf(before, after, patch);
   if (Object.keys(changes ?? {}).length > 0) {
@@ -253,6 +264,15 @@ export async function rotateKey(
       expires_at: old.expires_at,
       ...(old.meta ? { meta: old.meta } : {}),
       ...(old.rate_limit ? { rate_limit: old.rate_limit } : {}),
+      ...(old.allowed_ips ? { allowed_ips: old.allowed_ips } : {}),
+      // Without a new setting the new key spends the old one's balance: rotating never refills.
+      ...(checked.value.credits !== undefined
+        ? checked.value.credits
+          ? { credits: checked.value.credits }
+          : {}
+        : old.credits
+          ? { credits: old.credits }
+          : {}),
     },
     ctx.now,
     undefined,

@@ -8,12 +8,13 @@
  *   org:<org>:<key id>:used             {"last_used_at"} (+ metadata)  hot path (waitUntil): last use, listed with the org
  *   audit:<inverted ms>:<event id>      AuditEvent JSON (+ metadata)   admin: every change, newest first
  *   audit-key:<key id>:<inverted ms>:<event id>   the same event       admin: one key's history, newest first
+ *   org-settings:<org>                  OrgSettings JSON               hot path (cached): the org-wide rate limit
  *
  * Key ids have a fixed length (newKeyId), so a key's `:used` entry sorts right after its
  * summary and a listing page carries both (see listOrg).
  */
 import type { KeyRecord, RateLimit } from "./record";
-import { isKeyRecord } from "./record";
+import { isKeyRecord, isRateLimit } from "./record";
 
 /** The subset of Workers KV we use; the CLI passes wrangler's local-state binding. */
 export interface KvLike {
@@ -38,6 +39,7 @@ export const kvKey = {
   auditPrefix: () => "audit:",
   keyAudit: (keyId: string, invertedMs: string, eventId: string) => `audit-key:${keyId}:${invertedMs}:${eventId}`,
   keyAuditPrefix: (keyId: string) => `audit-key:${keyId}:`,
+  orgSettings: (org: string) => `org-settings:${org}`,
 } as const;
 
 const LAST_USED_SUFFIX = ":used";
@@ -341,4 +343,30 @@ export async function listAudit(kv: KvLike, keyId: string | null, limit: number,
     if (isAuditEvent(value)) items.push(value);
   }
   return { items, cursor: page.list_complete ? null : (page.cursor ?? null) };
+}
+
+/** An organization's settings (PUT /orgs/:org): one rate limit shared by all its keys. */
+export interface OrgSettings {
+  rate_limit: RateLimit | null;
+  updated_at: string;
+}
+
+function isOrgSettings(v: unknown): v is OrgSettings {
+  if (typeof v !== "object" || v === null) return false;
+  const o = v as Record<string, unknown>;
+  return (o.rate_limit === null || isRateLimit(o.rate_limit)) && typeof o.updated_at === "string";
+}
+
+/** An org's settings, or null when it has none; StoreFault when KV fails or holds something else. */
+export async function readOrgSettings(kv: KvLike, org: string, cacheTtlSeconds?: number): Promise<OrgSettings | null> {
+  const value = await kvCall("get", () => kv.get(kvKey.orgSettings(org), cacheTtlSeconds ? { type: "json", cacheTtl: cacheTtlSeconds } : { type: "json" }));
+  if (value === null) return null;
+  if (!isOrgSettings(value)) throw new StoreFault(`KV value under ${kvKey.orgSettings(org)} is not org settings`);
+  return value;
+}
+
+/** Store an org's settings; an org without any setting left is deleted (nothing to read). */
+export async function writeOrgSettings(kv: KvLike, org: string, settings: OrgSettings): Promise<void> {
+  if (settings.rate_limit === null) await kvCall("delete", () => kv.delete(kvKey.orgSettings(org)));
+  else await kvCall("put", () => kv.put(kvKey.orgSettings(org), JSON.stringify(settings)));
 }

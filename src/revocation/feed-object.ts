@@ -11,6 +11,8 @@ import { clock } from "../clock";
 import type { Env } from "../config";
 import type { FeedChange, FeedEntry, FeedPage } from "./feed";
 import { FEED_PAGE_SIZE, FEED_RETENTION_MS } from "./feed";
+import type { RateLimit } from "../keys/record";
+import { ORG_RE } from "../keys/record";
 
 const HASH_RE = /^[0-9a-f]{64}$/;
 
@@ -18,9 +20,11 @@ export class RevocationFeed extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     ctx.storage.sql.exec(
-      "CREATE TABLE IF NOT EXISTS changes (version INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, hash TEXT NOT NULL, record TEXT NOT NULL)",
+      "CREATE TABLE IF NOT EXISTS changes (version INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, kind TEXT NOT NULL DEFAULT 'key', hash TEXT NOT NULL, record TEXT NOT NULL)",
     );
     ctx.storage.sql.exec("CREATE INDEX IF NOT EXISTS changes_at ON changes (at)");
+    // Org settings (docs/limits.md): every org with a setting, so a new isolate gets them all.
+    ctx.storage.sql.exec("CREATE TABLE IF NOT EXISTS orgs (org TEXT PRIMARY KEY, settings TEXT NOT NULL)");
   }
 
   #head(): number {
@@ -42,31 +46,50 @@ export class RevocationFeed extends DurableObject<Env> {
     return this.#head();
   }
 
+  /** An org's rate limit changed (null: removed); returns the feed's version after it. */
+  publishOrg(org: string, rateLimit: RateLimit | null): number {
+    if (typeof org !== "string" || !ORG_RE.test(org)) throw new Error("feed: an org change must name an org slug");
+    const now = clock.now();
+    this.ctx.storage.sql.exec("INSERT INTO changes (at, kind, hash, record) VALUES (?, 'org', ?, ?)", now, org, JSON.stringify(rateLimit));
+    if (rateLimit === null) this.ctx.storage.sql.exec("DELETE FROM orgs WHERE org = ?", org);
+    else this.ctx.storage.sql.exec("INSERT OR REPLACE INTO orgs (org, settings) VALUES (?, ?)", org, JSON.stringify(rateLimit));
+    return this.#head();
+  }
+
   /**
    * The entries after `cursor` (oldest first, at most FEED_PAGE_SIZE; `more` when there are
    * others). With no cursor (a new isolate) or a cursor the feed cannot continue (pruned
    * past it, or ahead of it: storage was reset), the entries of the last `windowMs`,
-   * with `reset` set in the second case so the isolate drops everything it cached.
+   * with `reset` set in the second case so the isolate drops everything it cached, and
+   * every org's settings (`orgs`).
    */
   since(cursor: number | null, windowMs: number): FeedPage {
     const head = this.#head();
     const oldest = this.ctx.storage.sql.exec<{ v: number | null }>("SELECT MIN(version) AS v FROM changes").one().v;
     const continuable = cursor !== null && cursor <= head && (oldest === null || cursor >= oldest - 1);
     const rows = continuable
-      ? this.ctx.storage.sql.exec<{ version: number; at: number; hash: string; record: string }>(
-          "SELECT version, at, hash, record FROM changes WHERE version > ? ORDER BY version LIMIT ?",
+      ? this.ctx.storage.sql.exec<{ version: number; at: number; kind: string; hash: string; record: string }>(
+          "SELECT version, at, kind, hash, record FROM changes WHERE version > ? ORDER BY version LIMIT ?",
           cursor,
           FEED_PAGE_SIZE + 1,
         )
-      : this.ctx.storage.sql.exec<{ version: number; at: number; hash: string; record: string }>(
-          "SELECT version, at, hash, record FROM changes WHERE at >= ? ORDER BY version LIMIT ?",
+      : this.ctx.storage.sql.exec<{ version: number; at: number; kind: string; hash: string; record: string }>(
+          "SELECT version, at, kind, hash, record FROM changes WHERE kind = 'key' AND at >= ? ORDER BY version LIMIT ?",
           clock.now() - windowMs,
           FEED_PAGE_SIZE + 1,
         );
     const all = rows.toArray();
     const more = all.length > FEED_PAGE_SIZE;
-    const entries: FeedEntry[] = all.slice(0, FEED_PAGE_SIZE).map((r) => ({ version: r.version, at: r.at, hash: r.hash, record: JSON.parse(r.record) as unknown }));
+    const entries: FeedEntry[] = all
+      .slice(0, FEED_PAGE_SIZE)
+      .map((r) => ({ version: r.version, at: r.at, ...(r.kind === "org" ? { kind: "org" as const } : {}), hash: r.hash, record: JSON.parse(r.record) as unknown }));
     const version = more ? entries[entries.length - 1]!.version : head;
-    return { version, entries, more, reset: cursor !== null && !continuable };
+    const orgs = continuable
+      ? undefined
+      : this.ctx.storage.sql
+          .exec<{ org: string; settings: string }>("SELECT org, settings FROM orgs")
+          .toArray()
+          .map((r) => ({ org: r.org, rate_limit: JSON.parse(r.settings) as RateLimit }));
+    return { version, entries, more, reset: cursor !== null && !continuable, ...(orgs ? { orgs } : {}) };
   }
 }

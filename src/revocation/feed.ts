@@ -21,8 +21,8 @@
  *
  * Nothing here imports runtime-only modules: it runs on the hot path and in the CLI.
  */
-import type { KeyRecord } from "../keys/record";
-import { isKeyRecord } from "../keys/record";
+import type { KeyRecord, RateLimit } from "../keys/record";
+import { isKeyRecord, isRateLimit } from "../keys/record";
 import type { RevocationFeed } from "./feed-object";
 
 import { FEED_OBJECT_NAME } from "./names";
@@ -46,6 +46,8 @@ export interface FeedEntry {
   version: number;
   /** When the object stored it (ms since epoch). */
   at: number;
+  /** Absent: a key change (hash, record). "org": an org's rate limit (hash = the org, record = the limit or null). */
+  kind?: "org";
   hash: string;
   record: unknown;
 }
@@ -58,6 +60,8 @@ export interface FeedPage {
   more: boolean;
   /** The cursor could not be continued: drop every cached key before applying `entries`. */
   reset: boolean;
+  /** With a new or reset cursor: every org's settings (replacing what the isolate knew). */
+  orgs?: { org: string; rate_limit: RateLimit }[];
 }
 
 export interface FeedSettings {
@@ -85,6 +89,9 @@ export class FeedFollower {
   failed = false;
   inflight: Promise<void> | null = null;
   readonly overrides = new Map<string, Override>();
+  /** Orgs with a rate limit (docs/limits.md), complete once `orgsKnown`. */
+  readonly orgLimits = new Map<string, RateLimit>();
+  orgsKnown = false;
 }
 
 /** The cache operations the follower needs (auth/verify.ts's KeyCache). */
@@ -121,6 +128,11 @@ export function feedStub(ns: DurableObjectNamespace<RevocationFeed>): DurableObj
   return ns.get(ns.idFromName(FEED_OBJECT_NAME));
 }
 
+/** Publish an org's rate limit (null: removed); throws when the object cannot be reached in time. */
+export async function publishOrgLimit(ns: DurableObjectNamespace<RevocationFeed>, org: string, rateLimit: RateLimit | null): Promise<void> {
+  await withTimeout(Promise.resolve(feedStub(ns).publishOrg(org, rateLimit)), PUBLISH_TIMEOUT_MS, "the revocation feed");
+}
+
 /** Append changes to the feed; throws when the object cannot be reached in time. */
 export async function publishChanges(ns: DurableObjectNamespace<RevocationFeed>, changes: FeedChange[]): Promise<void> {
   if (changes.length === 0) return;
@@ -132,7 +144,17 @@ function apply(page: FeedPage, follower: FeedFollower, cache: PurgeableCache, se
     cache.clear();
     follower.overrides.clear();
   }
+  if (page.orgs) {
+    follower.orgLimits.clear();
+    for (const o of page.orgs) if (isRateLimit(o.rate_limit)) follower.orgLimits.set(o.org, o.rate_limit);
+    follower.orgsKnown = true;
+  }
   for (const e of page.entries) {
+    if (e.kind === "org") {
+      if (isRateLimit(e.record)) follower.orgLimits.set(e.hash, e.record);
+      else follower.orgLimits.delete(e.hash);
+      continue;
+    }
     cache.delete(e.hash);
     follower.overrides.delete(e.hash);
     if (isKeyRecord(e.record)) follower.overrides.set(e.hash, { record: e.record, stamp: stampOf(e.record), until: e.at + settings.windowMs });

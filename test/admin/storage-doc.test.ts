@@ -18,6 +18,7 @@ const FORMATS: Record<string, string[]> = {
   lastUsed: ["<org>", "<key id>"],
   audit: ["<inverted ms>", "<event id>"],
   keyAudit: ["<key id>", "<inverted ms>", "<event id>"],
+  orgSettings: ["<org>"],
 };
 /** kvKey's prefix helpers (for list()): each must start a documented format. */
 const PREFIXES: Record<string, string[]> = {

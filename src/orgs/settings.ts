@@ -1,0 +1,129 @@
+/**
+ * Organization settings (docs/limits.md): today one rate limit shared by every key of the
+ * org, exact and global like the per-key one (a KeyRateLimiter object named "org:<org>").
+ *
+ * Admin side (API and CLI local mode): showOrg / setOrg, with the lifecycle's Outcome shape.
+ * Hot path (orgLimitFor): every org's limit comes with the revocation feed (a new isolate
+ * gets them all with its first poll, changes arrive with later polls), so an org without a
+ * limit costs one Map lookup: no KV read, no Durable Object call. A change reaches every
+ * isolate within the revocation bound (docs/revocation.md). Without the feed (no binding,
+ * or it has not answered yet) the org's settings are read from KV through an in-isolate
+ * cache (positive and negative for CACHE_TTL_MS): one KV read per org per isolate per
+ * CACHE_TTL_MS, and a change takes up to CACHE_TTL_MS + KV_CACHE_TTL_SECONDS.
+ */
+import { LruCache } from "../cache/lru";
+import type { Config } from "../config";
+import type { FieldError } from "../keys/issue";
+import type { Outcome } from "../keys/lifecycle";
+import type { RateLimit } from "../keys/record";
+import { isRateLimit, MAX_RATE_LIMIT, MAX_RATE_LIMIT_PERIOD_SECONDS, ORG_RE } from "../keys/record";
+import type { KvLike, OrgSettings } from "../keys/store";
+import { readOrgSettings, writeOrgSettings } from "../keys/store";
+import type { FeedFollower } from "../revocation/feed";
+
+export interface OrgView {
+  org: string;
+  rate_limit: RateLimit | null;
+  updated_at: string | null;
+}
+
+export interface OrgContext {
+  kv: KvLike;
+  now: number;
+  /** Apply the change in this isolate at once (the admin API). */
+  purge?: (org: string, rateLimit: RateLimit | null) => void;
+  /** Tell every isolate (the revocation feed), after the change is stored. */
+  publish?: (org: string, rateLimit: RateLimit | null) => Promise<void>;
+}
+
+function viewOf(org: string, s: OrgSettings | null): OrgView {
+  return { org, rate_limit: s?.rate_limit ?? null, updated_at: s?.updated_at ?? null };
+}
+
+function badOrg(org: string): FieldError[] | null {
+  return ORG_RE.test(org) ? null : [{ field: "org", message: "must be an org slug ([A-Za-z0-9][A-Za-z0-9._-]*, ≤ 128)" }];
+}
+
+/** GET /orgs/:org: its settings (an org never set answers with nulls: every org exists). */
+export async function showOrg(ctx: OrgContext, org: string): Promise<Outcome<OrgView>> {
+  const bad = badOrg(org);
+  if (bad) return { ok: false, error: "invalid", errors: bad };
+  return { ok: true, value: viewOf(org, await readOrgSettings(ctx.kv, org)) };
+}
+
+/** Validate `{"rate_limit": {"limit", "period_seconds"} | null}`. */
+export function validateOrgSettings(input: unknown): { ok: true; value: { rate_limit: RateLimit | null } } | { ok: false; errors: FieldError[] } {
+  if (typeof input !== "object" || input === null || Array.isArray(input)) return { ok: false, errors: [{ field: "(body)", message: "must be a JSON object" }] };
+  const o = input as Record<string, unknown>;
+  const errors: FieldError[] = [];
+  for (const k of Object.keys(o)) if (k !== "rate_limit") errors.push({ field: k, message: "unknown field" });
+  if (!("rate_limit" in o)) errors.push({ field: "rate_limit", message: "is required (null removes the org's limit)" });
+  else if (o.rate_limit !== null && !isRateLimit(o.rate_limit)) {
+    errors.push({
+      field: "rate_limit",
+      message: `must be {"limit": 1–${MAX_RATE_LIMIT}, "period_seconds": 1–${MAX_RATE_LIMIT_PERIOD_SECONDS}} (whole numbers) or null`,
+    });
+  }
+  return errors.length ? { ok: false, errors } : { ok: true, value: { rate_limit: o.rate_limit as RateLimit | null } };
+}
+
+/** PUT /orgs/:org: replace the org's settings. */
+export async function setOrg(ctx: OrgContext, org: string, body: unknown): Promise<Outcome<OrgView>> {
+  const checked = validateOrgSettings(body);
+  const bad = badOrg(org);
+  if (bad || !checked.ok) return { ok: false, error: "invalid", errors: [...(bad ?? []), ...(checked.ok ? [] : checked.errors)] };
+  const settings: OrgSettings = { rate_limit: checked.value.rate_limit, updated_at: new Date(ctx.now).toISOString() };
+  await writeOrgSettings(ctx.kv, org, settings);
+  ctx.purge?.(org, settings.rate_limit);
+  await ctx.publish?.(org, settings.rate_limit);
+  return { ok: true, value: viewOf(org, settings.rate_limit ? settings : null) };
+}
+
+// ---- hot path ----
+
+/** The KeyRateLimiter object counting an org's requests (key ids start "key_": no clash). */
+export function orgLimiterName(org: string): string {
+  return "@org/" + org;
+}
+
+let cache: LruCache<OrgSettings | null> | undefined;
+
+export function orgCache(maxEntries: number): LruCache<OrgSettings | null> {
+  if (!cache || cache.maxEntries !== maxEntries) cache = new LruCache(maxEntries);
+  return cache;
+}
+
+/**
+ * The org's settings for a request: from the isolate's cache when fresh (no await), else
+ * a promise of a KV read. A KV failure yields null (no org limit: limits fail open, like
+ * the per-key one) and is reported through `onError`.
+ */
+export function orgLimitFor(
+  feed: FeedFollower | null,
+  kv: KvLike,
+  org: string,
+  config: Config,
+  now: number,
+  onError: (cause: string) => void,
+): RateLimit | null | Promise<RateLimit | null> {
+  if (feed !== null && feed.orgsKnown) return feed.orgLimits.get(org) ?? null;
+  const c = orgCache(config.cache.maxEntries);
+  const hit = c.lookup(org, now);
+  if (hit.state === "fresh") return hit.value?.rate_limit ?? null;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`KV did not answer within ${config.cache.kvTimeoutMs} ms`)), config.cache.kvTimeoutMs);
+  });
+  return Promise.race([readOrgSettings(kv, org, config.cache.kvCacheTtlSeconds), timeout])
+    .then(
+      (s) => {
+        c.set(org, s, now, config.cache.ttlMs, config.cache.staleIfErrorMs);
+        return s?.rate_limit ?? null;
+      },
+      (err: unknown) => {
+        onError(err instanceof Error ? err.message : String(err));
+        return hit.state === "stale" ? (hit.value?.rate_limit ?? null) : null;
+      },
+    )
+    .finally(() => { if (timer !== undefined) clearTimeout(timer); });
+}
