@@ -12,7 +12,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { KeyRecord } from "../src/keys/record";
+import type { KeyRecord, RateLimit } from "../src/keys/record";
 import { FEED_OBJECT_NAME } from "../src/revocation/names";
 
 type Change = { hash: string; record: KeyRecord };
@@ -40,11 +40,13 @@ const CLI_PUBLISH_TIMEOUT_MS = 5_000;
 
 export interface LocalFeed {
   publish(changes: Change[]): Promise<void>;
+  publishOrg(org: string, rateLimit: RateLimit | null): Promise<void>;
   close(): Promise<void>;
 }
 
 export function localFeed(configPath: string, environment: string | undefined): LocalFeed {
-  let opened: Promise<{ publish: (c: Change[]) => Promise<unknown>; dispose: () => Promise<void> }> | undefined;
+  type Stub = { publish(c: Change[]): Promise<number>; publishOrg(org: string, rl: RateLimit | null): Promise<number> };
+  let opened: Promise<{ stub: Stub; dispose: () => Promise<void> }> | undefined;
   let dir: string | undefined;
 
   async function open() {
@@ -60,21 +62,20 @@ export function localFeed(configPath: string, environment: string | undefined): 
         durable_objects: { bindings: [{ name: "REVOCATION_FEED", class_name: "RevocationFeed", script_name: config.name }] },
       }),
     );
-    type Namespace = { idFromName(name: string): unknown; get(id: unknown): { publish(c: Change[]): Promise<number> } };
+    type Namespace = { idFromName(name: string): unknown; get(id: unknown): Stub };
     const proxy = await getPlatformProxy<{ REVOCATION_FEED: Namespace }>({ configPath: generated, persist: false });
     const ns = proxy.env.REVOCATION_FEED;
     const stub = ns.get(ns.idFromName(FEED_OBJECT_NAME));
-    return { publish: (c: Change[]) => stub.publish(c), dispose: () => proxy.dispose() };
+    return { stub, dispose: () => proxy.dispose() };
   }
 
-  return {
-    async publish(changes) {
+  async function send(what: (stub: Stub) => Promise<unknown>): Promise<void> {
       let timer: ReturnType<typeof setTimeout> | undefined;
       try {
         opened ??= open();
         const feed = await opened;
         await Promise.race([
-          feed.publish(changes),
+          what(feed.stub),
           new Promise((_, reject) => {
             timer = setTimeout(() => reject(new Error(`no answer within ${CLI_PUBLISH_TIMEOUT_MS} ms`)), CLI_PUBLISH_TIMEOUT_MS);
           }),
@@ -87,7 +88,11 @@ export function localFeed(configPath: string, environment: string | undefined): 
       } finally {
         if (timer !== undefined) clearTimeout(timer);
       }
-    },
+  }
+
+  return {
+    publish: (changes) => send((stub) => stub.publish(changes)),
+    publishOrg: (org, rateLimit) => send((stub) => stub.publishOrg(org, rateLimit)),
     async close() {
       if (opened) await (await opened.catch(() => undefined))?.dispose();
       if (dir) rmSync(dir, { recursive: true, force: true });

@@ -12,7 +12,7 @@ import { checkKeyRateLimit, mergeLimitHeaders, rateLimitHeaders } from "./abuse/
 import { refillPeriod, spendCredit } from "./abuse/credits";
 import { ipAllowed, parseCidr } from "./net/cidr";
 import type { Cidr } from "./net/cidr";
-import { orgLimitFor, orgLimiterName } from "./orgs/settings";
+import { orgLimitFor, orgLimiterName } from "./orgs/limit";
 import type { KeyRateOutcome } from "./abuse/key-rate-limiter";
 import { authorize } from "./auth/authorize";
 import { extractCredential } from "./auth/credentials";

@@ -3,7 +3,7 @@
  * org, exact and global like the per-key one (a KeyRateLimiter object named "org:<org>").
  *
  * Admin side (API and CLI local mode): showOrg / setOrg, with the lifecycle's Outcome shape.
- * Hot path (orgLimitFor): every org's limit comes with the revocation feed (a new isolate
+ * Hot path (limit.ts, orgLimitFor): every org's limit comes with the revocation feed (a new isolate
  * gets them all with its first poll, changes arrive with later polls), so an org without a
  * limit costs one Map lookup: no KV read, no Durable Object call. A change reaches every
  * isolate within the revocation bound (docs/revocation.md). Without the feed (no binding,
@@ -11,15 +11,12 @@
  * cache (positive and negative for CACHE_TTL_MS): one KV read per org per isolate per
  * CACHE_TTL_MS, and a change takes up to CACHE_TTL_MS + KV_CACHE_TTL_SECONDS.
  */
-import { LruCache } from "../cache/lru";
-import type { Config } from "../config";
 import type { FieldError } from "../keys/issue";
 import type { Outcome } from "../keys/lifecycle";
 import type { RateLimit } from "../keys/record";
 import { isRateLimit, MAX_RATE_LIMIT, MAX_RATE_LIMIT_PERIOD_SECONDS, ORG_RE } from "../keys/record";
 import type { KvLike, OrgSettings } from "../keys/store";
 import { readOrgSettings, writeOrgSettings } from "../keys/store";
-import type { FeedFollower } from "../revocation/feed";
 
 export interface OrgView {
   org: string;
@@ -77,53 +74,4 @@ export async function setOrg(ctx: OrgContext, org: string, body: unknown): Promi
   ctx.purge?.(org, settings.rate_limit);
   await ctx.publish?.(org, settings.rate_limit);
   return { ok: true, value: viewOf(org, settings.rate_limit ? settings : null) };
-}
-
-// ---- hot path ----
-
-/** The KeyRateLimiter object counting an org's requests (key ids start "key_": no clash). */
-export function orgLimiterName(org: string): string {
-  return "@org/" + org;
-}
-
-let cache: LruCache<OrgSettings | null> | undefined;
-
-export function orgCache(maxEntries: number): LruCache<OrgSettings | null> {
-  if (!cache || cache.maxEntries !== maxEntries) cache = new LruCache(maxEntries);
-  return cache;
-}
-
-/**
- * The org's settings for a request: from the isolate's cache when fresh (no await), else
- * a promise of a KV read. A KV failure yields null (no org limit: limits fail open, like
- * the per-key one) and is reported through `onError`.
- */
-export function orgLimitFor(
-  feed: FeedFollower | null,
-  kv: KvLike,
-  org: string,
-  config: Config,
-  now: number,
-  onError: (cause: string) => void,
-): RateLimit | null | Promise<RateLimit | null> {
-  if (feed !== null && feed.orgsKnown) return feed.orgLimits.get(org) ?? null;
-  const c = orgCache(config.cache.maxEntries);
-  const hit = c.lookup(org, now);
-  if (hit.state === "fresh") return hit.value?.rate_limit ?? null;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`KV did not answer within ${config.cache.kvTimeoutMs} ms`)), config.cache.kvTimeoutMs);
-  });
-  return Promise.race([readOrgSettings(kv, org, config.cache.kvCacheTtlSeconds), timeout])
-    .then(
-      (s) => {
-        c.set(org, s, now, config.cache.ttlMs, config.cache.staleIfErrorMs);
-        return s?.rate_limit ?? null;
-      },
-      (err: unknown) => {
-        onError(err instanceof Error ? err.message : String(err));
-        return hit.state === "stale" ? (hit.value?.rate_limit ?? null) : null;
-      },
-    )
-    .finally(() => { if (timer !== undefined) clearTimeout(timer); });
 }
