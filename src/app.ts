@@ -18,6 +18,7 @@ import { logLine } from "./log";
 import { PROFILES } from "./profiles";
 import type { ProfileName } from "./profiles";
 import { normalizedPathOf } from "./routes/normalize";
+import { countUsage } from "./usage/middleware";
 
 const accessLog: MiddlewareHandler<AppEnv> = async function accessLog(c, next) {
   const started = Date.now();
@@ -77,6 +78,7 @@ const app = new Hono<AppEnv>({ getPath: routingPath });
 app.use(requestId({ headerName: "x-request-id" }));
 app.use(accessLog);
 app.use(loadConfig);
+app.use(countUsage);
 app.route(ADMIN_MOUNT, admin);
 app.all("/", gateway);
 app.onError((err, c) => {

@@ -13,6 +13,7 @@ import type { SigningSecret } from "../verifier/index.js";
 import type { KeyRateLimiter } from "./abuse/key-rate-limiter-object";
 import type { FeedSettings } from "./revocation/feed";
 import type { RevocationFeed } from "./revocation/feed-object";
+import type { UsageStore } from "./usage/store-object";
 
 /** Bindings and variables (wrangler.toml [vars], --var, .dev.vars, secrets). */
 export interface Env {
@@ -53,6 +54,9 @@ export interface Env {
   KEY_RATE_LIMITER?: DurableObjectNamespace<KeyRateLimiter>;
   /** Durable Object holding the revocation feed (docs/revocation.md). Absent = no feed: the TTL bound applies. */
   REVOCATION_FEED?: DurableObjectNamespace<RevocationFeed>;
+  /** Durable Object namespace keeping usage counts, one object per org (docs/usage.md). */
+  USAGE_STORE?: DurableObjectNamespace<UsageStore>;
+  USAGE_FLUSH_MS?: string | number;
   REVOCATION_POLL_MS?: string | number;
   REVOCATION_MAX_STALENESS_MS?: string | number;
 }
@@ -105,6 +109,8 @@ export interface Config {
   authFailureBlockSeconds: number;
   /** The revocation feed's polling (revocation/feed.ts). */
   revocation: FeedSettings;
+  /** Usage counts are flushed from an isolate at most this often (docs/usage.md). */
+  usageFlushMs: number;
 }
 
 export class ConfigError extends Error {
@@ -146,6 +152,7 @@ export const DEFAULTS = {
   REVOCATION_POLL_MS: 1_000,
   /** A request waits for a poll when the last successful one started longer ago than this. */
   REVOCATION_MAX_STALENESS_MS: 4_000,
+  USAGE_FLUSH_MS: 10_000,
 } as const;
 
 /** A feed poll's wait for the object; past it the poll has failed. */
@@ -338,6 +345,7 @@ export function parseConfig(env: Env): Config {
     ...(signer ? { signer } : {}),
     authFailureBlockSeconds: int(env, "AUTH_FAILURE_BLOCK_SECONDS", DEFAULTS.AUTH_FAILURE_BLOCK_SECONDS, 1, 86_400),
     revocation: revocationSettings(env),
+    usageFlushMs: int(env, "USAGE_FLUSH_MS", DEFAULTS.USAGE_FLUSH_MS, 1_000, 3_600_000),
   };
 }
 

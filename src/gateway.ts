@@ -178,6 +178,9 @@ export async function gateway(c: Ctx): Promise<Response> {
   if (verdict.kind === "unknown") return refuseCredential(c, client, "invalid_key", { reason: verdict.reason });
   const record = verdict.record;
   log.key_id = record.id;
+  // Usage counts a known key's requests, refused or not, for its default org until the
+  // request's org is decided (below).
+  log.usage = { org: record.orgs[0]!, keyId: record.id };
   if (verdict.kind === "denied") return refuseCredential(c, client, "invalid_key", { reason: verdict.reason });
   accountUse(c, record, now);
   // The key's IP allowlist (docs/limits.md): only keys that have one pay for it.
@@ -191,6 +194,7 @@ export async function gateway(c: Ctx): Promise<Response> {
     return reject(c, code, { detail: decision.detail, reason: decision.code });
   }
   log.org = decision.org;
+  log.usage.org = decision.org;
 
   // The org's limit (exact, global): orgs without one cost a cached lookup, no round trip.
   let orgHeaders: Record<string, string> | undefined;

@@ -6,3 +6,4 @@
 export { default } from "./app";
 export { KeyRateLimiter } from "./abuse/key-rate-limiter-object";
 export { RevocationFeed } from "./revocation/feed-object";
+export { UsageStore } from "./usage/store-object";

@@ -39,6 +39,7 @@ import { FeedUnavailable, publisherFor } from "../revocation/publish";
 import { normalizedPathOf } from "../routes/normalize";
 import { adminActor, adminChallenge, checkAdminToken } from "./auth";
 import { ORG_ENDPOINTS, orgRoutes } from "./orgs";
+import { USAGE_ENDPOINTS, usageRoutes } from "./usage";
 
 type Ctx = Context<AppEnv>;
 
@@ -113,6 +114,7 @@ const ENDPOINTS: [RegExp, string][] = [
   [/^\/keys\/[^/]+\/rotate$/, "POST"],
   [/^\/audit$/, "GET, HEAD"],
   ...ORG_ENDPOINTS,
+  ...USAGE_ENDPOINTS,
 ];
 
 /**
@@ -191,7 +193,9 @@ admin.get("/audit", async (c) => {
   return Array.isArray(q) ? invalid(c, q) : answer(c, await auditEvents(lifecycle(c), q));
 });
 
-orgRoutes(admin, { answer, invalid, forbidden: (c, detail) => problem(c, "forbidden", { detail }), jsonBody: jsonBody(true) });
+const helpers = { answer, invalid, forbidden: (c: Ctx, detail: string) => problem(c, "forbidden", { detail }), jsonBody: jsonBody(true) };
+orgRoutes(admin, helpers);
+usageRoutes(admin, { ...helpers, query, unavailable: (c, detail) => problem(c, "store_unavailable", { detail }) });
 
 // Anything else under the prefix: 405 for a known endpoint, else 404. Never the gateway.
 admin.all("*", (c) => {
