@@ -38,7 +38,15 @@ export async function withPrivateRegistry<T>(open: () => Promise<T>): Promise<T>
 /** How long the CLI waits for the running gateway's feed. */
 const CLI_PUBLISH_TIMEOUT_MS = 5_000;
 
+/** The running gateway's usage store of one org (see src/usage/store-object.ts). */
+export interface UsageStub {
+  query(keyId: string | null, fromMinute: number, toMinute: number, bucketMinutes: number): Promise<{ start: number; requests: number; forwarded: number; rejected: number }[]>;
+  statuses(keyId: string | null, fromMinute: number, toMinute: number): Promise<Record<string, number>>;
+}
+
 export interface LocalFeed {
+  /** The org's usage store in the running `wrangler dev` (throws when none runs). */
+  usageStore(org: string): Promise<UsageStub>;
   publish(changes: Change[]): Promise<void>;
   publishOrg(org: string, rateLimit: RateLimit | null): Promise<void>;
   close(): Promise<void>;
@@ -46,7 +54,8 @@ export interface LocalFeed {
 
 export function localFeed(configPath: string, environment: string | undefined): LocalFeed {
   type Stub = { publish(c: Change[]): Promise<number>; publishOrg(org: string, rl: RateLimit | null): Promise<number> };
-  let opened: Promise<{ stub: Stub; dispose: () => Promise<void> }> | undefined;
+  type UsageNs = { idFromName(name: string): unknown; get(id: unknown): UsageStub };
+  let opened: Promise<{ stub: Stub; usage: UsageNs; dispose: () => Promise<void> }> | undefined;
   let dir: string | undefined;
 
   async function open() {
@@ -59,14 +68,19 @@ export function localFeed(configPath: string, environment: string | undefined): 
       JSON.stringify({
         name: `${config.name}-keys-cli`,
         compatibility_date: config.compatibility_date,
-        durable_objects: { bindings: [{ name: "REVOCATION_FEED", class_name: "RevocationFeed", script_name: config.name }] },
+        durable_objects: {
+          bindings: [
+            { name: "REVOCATION_FEED", class_name: "RevocationFeed", script_name: config.name },
+            { name: "USAGE_STORE", class_name: "UsageStore", script_name: config.name },
+          ],
+        },
       }),
     );
     type Namespace = { idFromName(name: string): unknown; get(id: unknown): Stub };
-    const proxy = await getPlatformProxy<{ REVOCATION_FEED: Namespace }>({ configPath: generated, persist: false });
+    const proxy = await getPlatformProxy<{ REVOCATION_FEED: Namespace; USAGE_STORE: UsageNs }>({ configPath: generated, persist: false });
     const ns = proxy.env.REVOCATION_FEED;
     const stub = ns.get(ns.idFromName(FEED_OBJECT_NAME));
-    return { stub, dispose: () => proxy.dispose() };
+    return { stub, usage: proxy.env.USAGE_STORE, dispose: () => proxy.dispose() };
   }
 
   async function send(what: (stub: Stub) => Promise<unknown>): Promise<void> {
@@ -91,6 +105,11 @@ export function localFeed(configPath: string, environment: string | undefined): 
   }
 
   return {
+    async usageStore(org: string): Promise<UsageStub> {
+      opened ??= open();
+      const { usage } = await opened;
+      return usage.get(usage.idFromName(org));
+    },
     publish: (changes) => send((stub) => stub.publish(changes)),
     publishOrg: (org, rateLimit) => send((stub) => stub.publishOrg(org, rateLimit)),
     async close() {

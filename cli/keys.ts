@@ -24,6 +24,8 @@ import { localFeed, withPrivateRegistry } from "./feed";
 import type { OrgBackend } from "./limits";
 import { LIMIT_FLAG_OF, LIMIT_FLAGS, limitFields, LimitUsageError, ORGS_FLAGS, orgsPlan, rateLimitOf, ROTATE_LIMIT_FLAGS } from "./limits";
 import { setOrg, showOrg } from "../src/orgs/settings";
+import type { UsageBackend } from "./usage";
+import { localUsage, USAGE_FLAGS, usageHuman, usageQuery } from "./usage";
 
 export class UsageError extends Error {}
 export class Refused extends Error {}
@@ -45,6 +47,7 @@ Verbs:
   audit   [--id KEY_ID] [--limit N] [--cursor CURSOR]
   orgs    set --org ORG --rate-limit LIMIT/PERIOD|none   one limit shared by every key of the org
   orgs    show --org ORG
+  usage   --org ORG [--key KEY_ID] [--since 1h|7d|…] [--granularity minute|hour|day]   requests, forwarded, rejected
 
 Common flags:
   --json               print the admin API's JSON answer (one line) instead of a table
@@ -86,7 +89,7 @@ type Values = Record<string, string | boolean | string[] | undefined>;
 type Json = Record<string, unknown>;
 
 /** The operations, whichever side runs them. */
-interface Backend extends OrgBackend {
+interface Backend extends OrgBackend, UsageBackend {
   create(body: Json): Promise<Outcome<Json>>;
   import(body: Json): Promise<Outcome<Json>>;
   list(query: Json): Promise<Outcome<Json>>;
@@ -136,6 +139,7 @@ async function localBackend(values: Values): Promise<Backend> {
     audit: (query) => json(auditEvents(ctx(), query)),
     orgShow: (org) => json(showOrg({ kv, now: Date.now() }, org)),
     orgSet: (org, body) => json(setOrg({ kv, now: Date.now(), publish: feed.publishOrg }, org, body)),
+    usage: (query) => localUsage(feed, query),
     close: async () => {
       await feed.close();
       await proxy.dispose();
@@ -211,6 +215,7 @@ function remoteBackend(url: string, token: string): Backend {
     audit: (query) => call("GET", `/audit${q(query)}`),
     orgShow: (org) => call("GET", `/orgs/${encodeURIComponent(org)}`),
     orgSet: (org, body) => call("PUT", `/orgs/${encodeURIComponent(org)}`, body),
+    usage: (query) => call("GET", `/usage${q(query)}`),
     close: async () => {},
   };
 }
@@ -362,6 +367,14 @@ interface VerbSpec {
 }
 
 const VERBS: Record<string, VerbSpec> = {
+  usage: {
+    options: USAGE_FLAGS,
+    positionals: false,
+    plan({ values }) {
+      const query = usageQuery(values);
+      return { call: (b) => b.usage(query), human: usageHuman };
+    },
+  },
   orgs: {
     options: ORGS_FLAGS,
     positionals: true,

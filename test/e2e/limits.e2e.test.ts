@@ -1,6 +1,6 @@
 /**
- * Credits, IP allowlists and org limits from the keys CLI (local mode and --url) against a
- * real `wrangler dev` in front of a real origin (docs/limits.md).
+ * Credits, IP allowlists and org limits (docs/limits.md), and usage (docs/usage.md), from the
+ * keys CLI (local mode and --url) against a real `wrangler dev` in front of a real origin.
  */
 import { mkdtempSync } from "node:fs";
 import { randomBytes, randomUUID } from "node:crypto";
@@ -22,7 +22,7 @@ let gw: WranglerDev;
 
 beforeAll(async () => {
   origin = await startOrigin();
-  gw = await startWrangler({ vars: { ORIGIN_URL: origin.url, ADMIN_TOKEN: TOKEN } });
+  gw = await startWrangler({ vars: { ORIGIN_URL: origin.url, ADMIN_TOKEN: TOKEN, USAGE_FLUSH_MS: "1000" } });
 });
 
 afterAll(async () => {
@@ -85,5 +85,26 @@ describe("limits from the CLI", CLI_TESTS, () => {
     expect(refused.headers.get("ratelimit-policy")).toBe('"org";q=1;w=60');
     const usage = await local("orgs", "set", "--org", org);
     expect(usage.code).toBe(2);
+  });
+});
+
+describe("usage from the CLI", CLI_TESTS, () => {
+  it("usage --org (local and --url): the gateway's counts, flushed in the background", async () => {
+    const org = `u-${randomUUID().slice(0, 8)}`;
+    const k = await json(remote("create", "--org", org, "--credits", "2", "--json"));
+    for (let i = 0; i < 3; i++) await get(k.key);
+    await new Promise((r) => setTimeout(r, 1_500)); // USAGE_FLUSH_MS=1000: the next request flushes
+    await fetch(`${gw.url}/v1/x`, { headers: { "x-api-key": k.key } });
+    await new Promise((r) => setTimeout(r, 500)); // the flush runs in waitUntil
+    const viaUrl = await json(remote("usage", "--org", org, "--since", "1h", "--json"));
+    expect(viaUrl.totals).toEqual({ requests: 4, forwarded: 2, rejected: 2, rejected_by_status: { "429": 2 } });
+    expect(viaUrl.granularity).toBe("minute");
+    const viaLocal = await json(local("usage", "--org", org, "--key", k.id, "--json"));
+    expect(viaLocal.totals).toEqual(viaUrl.totals);
+    const human = await local("usage", "--org", org);
+    expect(human.code, human.stderr).toBe(0);
+    expect(human.stdout).toContain("requests 4, forwarded 2, rejected 2 (429: 2)");
+    const bad = await remote("usage", "--org", org, "--since", "soon");
+    expect(bad.code).toBe(2);
   });
 });
