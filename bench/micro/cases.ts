@@ -10,7 +10,8 @@
  */
 import app from "../../src/app";
 import { extractCredential } from "../../src/auth/credentials";
-import { keyCache, verifyKey } from "../../src/auth/verify";
+import { isolateOf, keyCache, verifyKey } from "../../src/auth/verify";
+import { orgLimitFor } from "../../src/orgs/limit";
 import type { Env } from "../../src/config";
 import { configFor, ConfigError } from "../../src/config";
 import { classifyKey, mintKey } from "../../src/keys/format";
@@ -179,6 +180,16 @@ export async function runMicro(clock: Clock, menv: MicroEnv, opts: { only?: stri
     { name: "key with credits → 200 (balance object stubbed)", stubOrigin: true, silenceConsole: true, fn: valid(creditHeaders, withFeatures, "credits") },
     { name: "allowlist check (parse client IP, 3 CIDRs)", fn: () => ipAllowed("203.0.113.7", ranges) },
     { name: "usage count (one Map update)", fn: () => usageCounter().count({ org: "acme", keyId: record.id }, 200, true, Date.now()) },
+    {
+      name: "issue 13's per-request work for a key without features (isolate state, feed check, org lookup, usage count)",
+      fn: () => {
+        const iso = isolateOf(withFeatures, config.cache.maxEntries);
+        followFeed(feedNs as never, iso.feed, iso.cache, { ...settings, pollMs: 1e12, maxStalenessMs: 1e12 + 1 }, Date.now(), noWait, noWait);
+        const lim = orgLimitFor(iso.feed.orgsKnown ? iso.feed : follower, menv.KEYS, "acme", config, Date.now(), noWait);
+        if (record.allowed_ips || record.credits || lim) throw new Error("a feature is on");
+        usageCounter().count({ org: "acme", keyId: record.id }, 200, true, Date.now());
+      },
+    },
     {
       name: "feed check per request (poll not due)",
       fn: () => followFeed(feedNs as never, follower, cache, { ...settings, pollMs: 1e12, maxStalenessMs: 1e12 + 1 }, Date.now(), noWait, noWait),
