@@ -39,6 +39,8 @@ export const SESSION_KEY_ID = "(session)";
 const FLUSH_TIMEOUT_MS = 5_000;
 /** Distinct (org, key, minute, status) counters kept per isolate before a flush is forced. */
 const MAX_PENDING = 10_000;
+/** Undelivered batches kept per org for the next flushes. */
+const MAX_RETRY_BATCHES = 60;
 
 export class UsageCounter {
   /** org → "minute|key|status|f" → count */
@@ -81,9 +83,14 @@ export class UsageCounter {
     return out;
   }
 
-  /** Put a batch that could not be delivered back (it keeps its id: a resend counts once). */
+  /**
+   * Put a batch that could not be delivered back (it keeps its id: a resend counts once).
+   * At most MAX_RETRY_BATCHES per org are kept: while an org's store stays unreachable,
+   * older batches are dropped (lost, and reported by the flush's error log).
+   */
   restore(org: string, batch: UsageBatch): void {
-    this.retry.set(org, [...(this.retry.get(org) ?? []), batch]);
+    const list = [...(this.retry.get(org) ?? []), batch];
+    this.retry.set(org, list.slice(-MAX_RETRY_BATCHES));
   }
 
   /** Batches to resend with the next flush. */

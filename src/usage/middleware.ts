@@ -13,12 +13,13 @@ export const countUsage: MiddlewareHandler<AppEnv> = async function countUsage(c
   await next();
   const log = c.get("log");
   const subject = log.usage;
-  if (subject === undefined || (log.outcome !== "forwarded" && log.outcome !== "rejected")) return;
+  const ns = c.env.USAGE_STORE;
+  // No store: nothing would ever be flushed, so nothing is counted.
+  if (subject === undefined || !ns || (log.outcome !== "forwarded" && log.outcome !== "rejected")) return;
   const now = clock.now();
   const counter = usageCounter();
   counter.count(subject, c.res.status, log.outcome === "forwarded", now);
-  const ns = c.env.USAGE_STORE;
-  if (ns && counter.due(now, c.get("config").usageFlushMs)) {
+  if (counter.due(now, c.get("config").usageFlushMs)) {
     c.executionCtx.waitUntil(
       flushUsage(ns, counter, now, (org, cause) => logLine("warn", "usage flush failed: kept for the next flush", { org, cause })),
     );
