@@ -1,9 +1,11 @@
 /**
  * The hot path, in the SPEC's order: route policy on the normalized path → credential
  * extraction (refused with 429 for a client IP over its failed-authentication budget) →
- * cheap rejection / lookup / record checks (auth/verify.ts) → org and scopes
- * (auth/authorize.ts) → the key's own rate limit, if it has one → forward with trusted
- * identity headers, signed when ORIGIN_SIGNING_SECRET is set.
+ * cheap rejection / lookup / record checks (auth/verify.ts, on a cache the revocation feed
+ * keeps current: docs/revocation.md) → the key's IP allowlist → org and scopes
+ * (auth/authorize.ts) → the org's rate limit, the key's own, its credits (each only when
+ * set: docs/limits.md) → forward with trusted identity headers, signed when
+ * ORIGIN_SIGNING_SECRET is set. Usage is counted after the answer (usage/middleware.ts).
  */
 import type { Context } from "hono";
 import type { AppEnv } from "./app-env";
