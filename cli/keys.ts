@@ -21,6 +21,12 @@ import type { KeyView, LifecycleContext, Outcome } from "../src/keys/lifecycle";
 import { auditEvents, createKey, importKey, listKeys, revokeKey, rotateKey, showKey, updateKey } from "../src/keys/lifecycle";
 import type { AuditEvent, KvLike } from "../src/keys/store";
 import { openLocalPlatform } from "../scripts/local-platform";
+import { localFeed } from "./feed";
+import type { OrgBackend } from "./limits";
+import { LIMIT_FLAG_OF, LIMIT_FLAGS, limitFields, LimitUsageError, ORGS_FLAGS, orgsPlan, rateLimitOf, ROTATE_LIMIT_FLAGS } from "./limits";
+import { setOrg, showOrg } from "../src/orgs/settings";
+import type { UsageBackend } from "./usage";
+import { localUsage, USAGE_FLAGS, usageHuman, usageQuery } from "./usage";
 
 export class UsageError extends Error {}
 export class Refused extends Error {}
@@ -30,15 +36,20 @@ const USAGE = `Usage: npm run keys -- <verb> [flags]
 Verbs:
   create  --org ORG [--org ORG2 …] [--name NAME] [--scopes a,b] [--expires ISO-8601] [--meta k=v …]
           [--rate-limit LIMIT/PERIOD]   e.g. 100/60s, 1000/1h (per key, global, exact)
+          [--credits N [--refill N/day|N/month]] [--allow-ip CIDR …]
   import  --key PLAINTEXT --org ORG [same flags as create]
   list    [--org ORG] [--name TEXT] [--prefix KEY_PREFIX] [--status STATUS] [--limit N] [--cursor CURSOR]
   tokens  create|list|revoke …         scoped admin tokens (npm run keys -- tokens --help)
   show    KEY_ID
   revoke  KEY_ID
   rotate  KEY_ID [--grace-seconds N]      the old key keeps working N seconds (default 0: stops now)
+          [--credits N [--refill N/day]]  a new balance for the new key (default: it shares the old one's)
   update  KEY_ID [--name NAME] [--org ORG …] [--scopes a,b] [--expires ISO-8601|now|never] [--enable|--disable]
-          [--rate-limit LIMIT/PERIOD|none]
+          [--rate-limit LIMIT/PERIOD|none] [--credits N|none [--refill N/day]] [--allow-ip CIDR … | --allow-ip none]
   audit   [--id KEY_ID | --org ORG] [--limit N] [--cursor CURSOR]
+  orgs    set --org ORG --rate-limit LIMIT/PERIOD|none   one limit shared by every key of the org
+  orgs    show --org ORG
+  usage   --org ORG [--key KEY_ID] [--since 1h|7d|…] [--granularity minute|hour|day]   requests, forwarded, rejected
 
 Common flags:
   --json               print the admin API's JSON answer (one line) instead of a table
@@ -68,6 +79,7 @@ const KEY_FLAGS = {
   expires: { type: "string" },
   meta: { type: "string", multiple: true },
   "rate-limit": { type: "string" },
+  ...LIMIT_FLAGS,
 } as const satisfies ParseArgsConfig["options"];
 
 const PAGE_FLAGS = {
@@ -79,7 +91,7 @@ type Values = Record<string, string | boolean | string[] | undefined>;
 type Json = Record<string, unknown>;
 
 /** The operations, whichever side runs them. */
-interface Backend {
+interface Backend extends OrgBackend, UsageBackend {
   create(body: Json): Promise<Outcome<Json>>;
   import(body: Json): Promise<Outcome<Json>>;
   list(query: Json): Promise<Outcome<Json>>;
@@ -109,8 +121,9 @@ async function localBackend(values: Values): Promise<Backend> {
     prefix: typeof proxy.env.KEY_PREFIX === "string" ? proxy.env.KEY_PREFIX.trim() : "kg_",
     ...(pepper ? { pepper } : {}),
   };
-  // A running `wrangler dev` keeps its own cache: local changes reach it within CACHE_TTL_MS.
-  const ctx = (): LifecycleContext => ({ kv, settings, actor: "cli", now: Date.now() });
+  // A running `wrangler dev` learns of each change from the revocation feed (cli/feed.ts).
+  const feed = localFeed((values.config as string | undefined) ?? "wrangler.toml", values.env as string | undefined);
+  const ctx = (): LifecycleContext => ({ kv, settings, actor: "cli", now: Date.now(), publish: feed.publish });
   const json = <T>(p: Promise<Outcome<T>>) => p as unknown as Promise<Outcome<Json>>;
   return {
     create: (body) => json(createKey(ctx(), body)),
@@ -121,7 +134,13 @@ async function localBackend(values: Values): Promise<Backend> {
     revoke: (id) => json(revokeKey(ctx(), id)),
     rotate: (id, body) => json(rotateKey(ctx(), id, body)),
     audit: (query) => json(auditEvents(ctx(), query)),
-    close: () => proxy.dispose(),
+    orgShow: (org) => json(showOrg({ kv, now: Date.now() }, org)),
+    orgSet: (org, body) => json(setOrg({ kv, now: Date.now(), publish: feed.publishOrg }, org, body)),
+    usage: (query) => localUsage(feed, query),
+    close: async () => {
+      await feed.close();
+      await proxy.dispose();
+    },
   };
 }
 
@@ -191,6 +210,9 @@ function remoteBackend(url: string, token: string): Backend {
     revoke: (key) => call("DELETE", `/keys/${id(key)}`),
     rotate: (key, body) => call("POST", `/keys/${id(key)}/rotate`, body),
     audit: (query) => call("GET", `/audit${q(query)}`),
+    orgShow: (org) => call("GET", `/orgs/${encodeURIComponent(org)}`),
+    orgSet: (org, body) => call("PUT", `/orgs/${encodeURIComponent(org)}`, body),
+    usage: (query) => call("GET", `/usage${q(query)}`),
     close: async () => {},
   };
 }
@@ -214,6 +236,7 @@ const FLAG_OF: Record<string, string> = {
   key_id: "--id",
   enabled: "--enable/--disable",
   rate_limit: "--rate-limit",
+  ...LIMIT_FLAG_OF,
 };
 
 function flagOf(field: string): string {
@@ -278,16 +301,6 @@ function expiresOf(raw: string): string | null {
   return raw;
 }
 
-const PERIOD_UNIT_SECONDS: Record<string, number> = { "": 1, s: 1, m: 60, h: 3600, d: 86_400 };
-
-/** `--rate-limit 100/60s` → {limit: 100, period_seconds: 60} (s, m, h or d); "none" → null. */
-function rateLimitOf(raw: string): Json | null {
-  if (raw === "none") return null;
-  const m = /^\s*(\d+)\s*\/\s*(\d+)\s*([smhd]?)\s*$/.exec(raw);
-  if (!m) throw new UsageError(`--rate-limit: expected LIMIT/PERIOD such as 100/60s or 1000/1h, got "${raw}"`);
-  return { limit: Number(m[1]), period_seconds: Number(m[2]) * PERIOD_UNIT_SECONDS[m[3]!]! };
-}
-
 function newKeyBody(values: Values): Json {
   return {
     ...(values.name !== undefined ? { name: values.name } : {}),
@@ -296,6 +309,7 @@ function newKeyBody(values: Values): Json {
     ...(values.expires !== undefined ? { expires_at: expiresOf(values.expires as string) } : {}),
     ...(values.meta !== undefined ? { meta: metaOf(values.meta as string[]) } : {}),
     ...(values["rate-limit"] !== undefined ? { rate_limit: rateLimitOf(values["rate-limit"] as string) } : {}),
+    ...limitFields(values),
   };
 }
 
@@ -387,6 +401,19 @@ interface VerbSpec {
 }
 
 const VERBS: Record<string, VerbSpec> = {
+  usage: {
+    options: USAGE_FLAGS,
+    positionals: false,
+    plan({ values }) {
+      const query = usageQuery(values);
+      return { call: (b) => b.usage(query), human: usageHuman };
+    },
+  },
+  orgs: {
+    options: ORGS_FLAGS,
+    positionals: true,
+    plan: ({ values, positionals }) => orgsPlan(values, positionals),
+  },
   create: {
     options: KEY_FLAGS,
     positionals: false,
@@ -436,12 +463,12 @@ const VERBS: Record<string, VerbSpec> = {
     },
   },
   rotate: {
-    options: { "grace-seconds": { type: "string" } },
+    options: { "grace-seconds": { type: "string" }, ...ROTATE_LIMIT_FLAGS },
     positionals: true,
     plan({ values, positionals }) {
       const id = oneId(positionals, "rotate");
       const raw = values["grace-seconds"] as string | undefined;
-      const body = raw === undefined ? {} : { grace_seconds: /^\d+$/.test(raw) ? Number(raw) : raw };
+      const body = { ...(raw === undefined ? {} : { grace_seconds: /^\d+$/.test(raw) ? Number(raw) : raw }), ...limitFields(values) };
       return {
         call: (b) => b.rotate(id, body),
         human: (v) => {
@@ -466,6 +493,7 @@ const VERBS: Record<string, VerbSpec> = {
         ...(values.expires !== undefined ? { expires_at: expiresOf(values.expires as string) } : {}),
         ...(values.enable ? { enabled: true } : values.disable ? { enabled: false } : {}),
         ...(values["rate-limit"] !== undefined ? { rate_limit: rateLimitOf(values["rate-limit"] as string) } : {}),
+        ...limitFields(values),
       };
       return { call: (b) => b.update(id, body), human: (v) => `Updated ${describe(v as unknown as KeyView)}` };
     },
@@ -513,7 +541,7 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write((values.json ? JSON.stringify(outcome.value) : plan.human(outcome.value)) + "\n");
     return 0;
   } catch (err) {
-    if (err instanceof UsageError) {
+    if (err instanceof UsageError || err instanceof LimitUsageError) {
       process.stderr.write(usageError(err.message));
       return 2;
     }

@@ -15,6 +15,7 @@ import type { LifecycleContext, Outcome } from "../src/keys/lifecycle";
 import type { KvLike } from "../src/keys/store";
 import type { IssuedTokenView, TokenView } from "../src/keys/token";
 import { createToken, listTokens, revokeToken } from "../src/keys/token";
+import { openLocalPlatform } from "../scripts/local-platform";
 
 const USAGE = `Usage: npm run keys -- tokens <verb> [flags]
 
@@ -52,12 +53,10 @@ interface Backend {
 }
 
 async function localBackend(values: Record<string, unknown>): Promise<Backend> {
-  const persistTo = (values["persist-to"] as string | undefined) ?? ".wrangler/state";
-  const { getPlatformProxy } = await import("wrangler");
-  const proxy = await getPlatformProxy<Record<string, unknown>>({
-    configPath: (values.config as string | undefined) ?? "wrangler.toml",
-    ...(values.env ? { environment: values.env as string } : {}),
-    persist: { path: `${persistTo.replace(/\/+$/, "")}/v3` },
+  const proxy = await openLocalPlatform({
+    configPath: values.config as string | undefined,
+    environment: values.env as string | undefined,
+    persistTo: values["persist-to"] as string | undefined,
   });
   const kv = proxy.env.KEYS as KvLike | undefined;
   if (!kv) {

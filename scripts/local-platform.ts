@@ -11,7 +11,10 @@
  *   Durable Object class is exported" (the proxy's worker is an empty script): that one
  *   line is dropped from the runtime's output, every other line still shows.
  */
+import { mkdtempSync } from "node:fs";
 import module from "node:module";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 
 const DO_CLASS_WARNING = /DurableObjectNamespace in the config referenced the class "[^"]+", but no such Durable Object class is exported/;
 
@@ -26,6 +29,24 @@ export interface LocalPlatformOptions {
 export interface LocalPlatform {
   env: Record<string, unknown>;
   dispose(): Promise<void>;
+}
+
+/**
+ * Run `open` (a getPlatformProxy on the gateway's configuration) with a private dev
+ * registry. Miniflare registers every Worker it runs under its name: the
+ * CLI's proxy would otherwise take the running `wrangler dev`'s place in the registry as
+ * "keygate" (and remove it on exit), so the feed could no longer be reached.
+ */
+export async function withPrivateRegistry<T>(open: () => Promise<T>): Promise<T> {
+  const saved = process.env.WRANGLER_REGISTRY_PATH;
+  const dir = mkdtempSync(join(tmpdir(), "keygate-cli-registry-"));
+  process.env.WRANGLER_REGISTRY_PATH = dir;
+  try {
+    return await open();
+  } finally {
+    if (saved === undefined) delete process.env.WRANGLER_REGISTRY_PATH;
+    else process.env.WRANGLER_REGISTRY_PATH = saved;
+  }
 }
 
 export async function openLocalPlatform(opts: LocalPlatformOptions = {}): Promise<LocalPlatform> {
@@ -46,11 +67,13 @@ export async function openLocalPlatform(opts: LocalPlatformOptions = {}): Promis
   };
   try {
     const persistTo = (opts.persistTo ?? ".wrangler/state").replace(/\/+$/, "");
-    const proxy = await getPlatformProxy<Record<string, unknown>>({
-      configPath: opts.configPath ?? "wrangler.toml",
-      ...(opts.environment ? { environment: opts.environment } : {}),
-      persist: { path: `${persistTo}/v3` },
-    });
+    const proxy = await withPrivateRegistry(() =>
+      getPlatformProxy<Record<string, unknown>>({
+        configPath: opts.configPath ?? "wrangler.toml",
+        ...(opts.environment ? { environment: opts.environment } : {}),
+        persist: { path: `${persistTo}/v3` },
+      }),
+    );
     return {
       env: proxy.env,
       dispose: async () => {

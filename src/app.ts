@@ -21,6 +21,7 @@ import { clientRequestId } from "./proxy/headers";
 import { selfService, SELF_SERVICE_MOUNT } from "./self-service/app";
 import type { ProfileName } from "./profiles";
 import { normalizedPathOf } from "./routes/normalize";
+import { countUsage } from "./usage/middleware";
 
 /** Longest path written to a log line: a client chooses it (up to the platform's URL limit). */
 const MAX_LOGGED_PATH = 512;
@@ -97,6 +98,7 @@ const app = new Hono<AppEnv>({ getPath: routingPath });
 app.use(requestId({ headerName: "", generator: () => crypto.randomUUID() }));
 app.use(accessLog);
 app.use(loadConfig);
+app.use(countUsage);
 app.route(ADMIN_MOUNT + "/ui", consoleRoutes); // the web console (before the admin API: no Bearer there)
 app.route(ADMIN_MOUNT, admin);
 app.route(SELF_SERVICE_MOUNT, selfService);

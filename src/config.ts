@@ -14,6 +14,9 @@ import type { KeyRateLimiter } from "./abuse/key-rate-limiter-object";
 import type { SessionSettings } from "./auth/session";
 import { parseSelfService } from "./self-service/config";
 import type { SelfServiceConfig } from "./self-service/config";
+import type { FeedSettings } from "./revocation/feed";
+import type { RevocationFeed } from "./revocation/feed-object";
+import type { UsageStore } from "./usage/store-object";
 
 /** Bindings and variables (wrangler.toml [vars], --var, .dev.vars, secrets). */
 export interface Env {
@@ -66,6 +69,13 @@ export interface Env {
   SELF_SERVICE_PATH?: string;
   /** A scope every self-service caller must hold; unset = any key of the org. */
   SELF_SERVICE_SCOPE?: string;
+  /** Durable Object holding the revocation feed (docs/revocation.md). Absent = no feed: the TTL bound applies. */
+  REVOCATION_FEED?: DurableObjectNamespace<RevocationFeed>;
+  /** Durable Object namespace keeping usage counts, one object per org (docs/usage.md). */
+  USAGE_STORE?: DurableObjectNamespace<UsageStore>;
+  USAGE_FLUSH_MS?: string | number;
+  REVOCATION_POLL_MS?: string | number;
+  REVOCATION_MAX_STALENESS_MS?: string | number;
 }
 
 export type CredentialSource = { kind: "header"; name: string } | { kind: "bearer" } | { kind: "basic" };
@@ -121,6 +131,10 @@ export interface Config {
   passthroughCookie: string | null;
   /** SELF_SERVICE_PATH/SELF_SERVICE_SCOPE (self-service/config.ts); null = off. */
   selfService: SelfServiceConfig | null;
+  /** The revocation feed's polling (revocation/feed.ts). */
+  revocation: FeedSettings;
+  /** Usage counts are flushed from an isolate at most this often (docs/usage.md). */
+  usageFlushMs: number;
 }
 
 export class ConfigError extends Error {
@@ -160,7 +174,17 @@ export const DEFAULTS = {
   /** Last-used writes: one per key per minute per isolate, far below KV's 1 write/s/key. */
   LAST_USED_INTERVAL_MS: 60_000,
   EXPIRY_WARNING_DAYS: 7,
+  /** At most one revocation-feed poll per isolate per this interval (only while serving requests). */
+  REVOCATION_POLL_MS: 1_000,
+  /** A request waits for a poll when the last successful one started longer ago than this. */
+  REVOCATION_MAX_STALENESS_MS: 4_000,
+  USAGE_FLUSH_MS: 10_000,
 } as const;
+
+/** A feed poll's wait for the object; past it the poll has failed. */
+export const REVOCATION_TIMEOUT_MS = 1_000;
+/** Allowance for KV's propagation (≈ 60 s "or more") on top of the edge cacheTtl, for feed overrides. */
+export const KV_PROPAGATION_ALLOWANCE_MS = 300_000;
 
 /** Shortest ADMIN_TOKEN accepted: a bearer secret must not be guessable. */
 export const MIN_ADMIN_TOKEN_LENGTH = 32;
@@ -354,6 +378,8 @@ export function parseConfig(env: Env): Config {
     authFailureBlockSeconds: int(env, "AUTH_FAILURE_BLOCK_SECONDS", DEFAULTS.AUTH_FAILURE_BLOCK_SECONDS, 1, 86_400),
     ...parseSessions(env),
     selfService: parseSelfService(env, admin.segments),
+    revocation: revocationSettings(env),
+    usageFlushMs: int(env, "USAGE_FLUSH_MS", DEFAULTS.USAGE_FLUSH_MS, 1_000, 3_600_000),
   };
 }
 
@@ -436,6 +462,16 @@ function parseSessions(env: Env): Pick<Config, "session" | "passthroughCookie"> 
     },
     passthroughCookie,
   };
+}
+
+function revocationSettings(env: Env): FeedSettings {
+  const pollMs = int(env, "REVOCATION_POLL_MS", DEFAULTS.REVOCATION_POLL_MS, 100, 60_000);
+  const maxStalenessMs = int(env, "REVOCATION_MAX_STALENESS_MS", DEFAULTS.REVOCATION_MAX_STALENESS_MS, 1_000, 3_600_000);
+  if (maxStalenessMs < pollMs + REVOCATION_TIMEOUT_MS) {
+    throw new ConfigError("REVOCATION_MAX_STALENESS_MS", `must be at least REVOCATION_POLL_MS + ${REVOCATION_TIMEOUT_MS} (one poll interval plus a poll's timeout)`);
+  }
+  const kvCacheTtlSeconds = int(env, "KV_CACHE_TTL_SECONDS", DEFAULTS.KV_CACHE_TTL_SECONDS, 30, 86_400);
+  return { pollMs, maxStalenessMs, windowMs: kvCacheTtlSeconds * 1000 + KV_PROPAGATION_ALLOWANCE_MS, timeoutMs: REVOCATION_TIMEOUT_MS };
 }
 
 /**

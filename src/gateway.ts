@@ -4,22 +4,28 @@
  * hides itself) → credential extraction (refused with 429 for a client IP over its
  * failed-authentication budget, unless the key is one this isolate's cache knows to be
  * valid; without a key, a session token when sessions are on: viaSession) → cheap
- * rejection / lookup / record checks (auth/verify.ts) → org and scopes
- * (auth/authorize.ts) → the key's own rate limit, if it has one → forward with trusted
- * identity headers (proxy/headers.ts strips the rest), signed when ORIGIN_SIGNING_SECRET
- * is set.
+ * rejection / lookup / record checks (auth/verify.ts, on a cache the revocation feed keeps
+ * current: docs/revocation.md) → the key's IP allowlist → org and scopes
+ * (auth/authorize.ts) → the org's rate limit, the key's own, its credits (each only when
+ * set: docs/limits.md) → forward with trusted identity headers (proxy/headers.ts strips the
+ * rest), signed when ORIGIN_SIGNING_SECRET is set. Usage is counted after the answer
+ * (usage/middleware.ts).
  */
 import type { Context } from "hono";
 import type { AppEnv } from "./app-env";
 import { blockedFor, clientKey, recordFailure } from "./abuse/auth-failures";
-import { checkKeyRateLimit, rateLimitHeaders } from "./abuse/key-rate-limiter";
+import { checkKeyRateLimit, mergeLimitHeaders, rateLimitHeaders } from "./abuse/key-rate-limiter";
+import { refillPeriod, spendCredit } from "./abuse/credits";
+import { ipAllowed, parseCidr } from "./net/cidr";
+import type { Cidr } from "./net/cidr";
+import { orgLimitFor, orgLimiterName } from "./orgs/limit";
 import type { KeyRateOutcome } from "./abuse/key-rate-limiter";
 import { authorize } from "./auth/authorize";
 import { extractCredential } from "./auth/credentials";
 import { cookieOf, JWKS_UNAVAILABLE, sessionTokenOf, verifySession } from "./auth/session";
 import { lastUsedThrottle } from "./auth/last-used";
-import { cachedValidVerdict, keyCache, verifyKey } from "./auth/verify";
-import type { Verdict } from "./auth/verify";
+import { cachedValidVerdict, isolateOf, verifyKey } from "./auth/verify";
+import type { IsolateState, Verdict } from "./auth/verify";
 import { clock } from "./clock";
 import type { ErrorCode } from "./errors/codes";
 import type { ErrorOptions } from "./errors/render";
@@ -29,6 +35,7 @@ import { sunsetOf } from "./keys/record";
 import { recordLastUsed } from "./keys/store";
 import { logLine } from "./log";
 import { forward, targetUrl } from "./proxy/forward";
+import { followFeed } from "./revocation/feed";
 import type { Identity } from "./proxy/headers";
 import { forwardedSearch, upstreamHeaders } from "./proxy/headers";
 import { normalizedPathOf, requestUrlOf } from "./routes/normalize";
@@ -147,6 +154,25 @@ const EDGE_REFUSED_METHODS = new Set(["TRACE", "TRACK", "CONNECT"]);
 /** The Allow header of that 405 (RFC 9110 §15.5.6): what the gateway forwards. */
 export const FORWARDED_METHODS = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS";
 
+/**
+ * This isolate's key cache and feed view (auth/verify.ts), brought up to date with the
+ * revocation feed first when there is one: a background poll at most every
+ * REVOCATION_POLL_MS, awaited only when the last one is older than
+ * REVOCATION_MAX_STALENESS_MS (docs/revocation.md). Every path that verifies a key goes
+ * through it (the gateway, the self-service API).
+ */
+export async function currentIsolate(c: Ctx, now: number): Promise<IsolateState> {
+  const config = c.get("config");
+  const isolate = isolateOf(c.env, config.cache.maxEntries);
+  if (c.env.REVOCATION_FEED) {
+    const wait = followFeed(c.env.REVOCATION_FEED, isolate.feed, isolate.cache, config.revocation, now, (p) => c.executionCtx.waitUntil(p), (cause) =>
+      logLine("error", "revocation feed unreachable: cached keys are trusted up to CACHE_TTL_MS", { request_id: c.get("requestId"), cause }),
+    );
+    if (wait !== null) await wait;
+  }
+  return isolate;
+}
+
 export async function gateway(c: Ctx): Promise<Response> {
   const config = c.get("config");
   const log = c.get("log");
@@ -204,19 +230,19 @@ export async function gateway(c: Ctx): Promise<Response> {
   }
   log.auth = "key";
   const now = clock.now();
-  const cache = keyCache(config.cache.maxEntries);
   const wait = client === null ? 0 : blockedFor(client, now);
+  if (wait === 0 && credential.kind === "malformed") {
+    return refuseCredential(c, client, "malformed_credential", { detail: `Malformed credential: ${credential.reason}` });
+  }
+  // 3–5. Cheap rejection, lookup, record checks — on a cache the revocation feed keeps current.
+  const isolate = await currentIsolate(c, now);
   let verdict: Verdict;
   if (wait > 0) {
-    const known = credential.kind === "present" ? await cachedValidVerdict(credential.key, { cache, config, now }) : null;
+    const known = credential.kind === "present" ? await cachedValidVerdict(credential.key, { cache: isolate.cache, config, now }) : null;
     if (known === null) return tooManyFailures(c, wait);
     verdict = known;
   } else {
-    if (credential.kind === "malformed") {
-      return refuseCredential(c, client, "malformed_credential", { detail: `Malformed credential: ${credential.reason}` });
-    }
-    // 3–5. Cheap rejection, lookup, record checks.
-    verdict = await verifyKey(credential.key, { kv: c.env.KEYS, cache, config, now });
+    verdict = await verifyKey((credential as { key: string }).key, { kv: c.env.KEYS, cache: isolate.cache, config, now, overrides: isolate.feed.overrides });
   }
   if (verdict.kind === "error") {
     logLine("error", "key store failure", { request_id: c.get("requestId"), cause: verdict.cause });
@@ -226,8 +252,15 @@ export async function gateway(c: Ctx): Promise<Response> {
   if (verdict.kind === "unknown") return refuseCredential(c, client, "invalid_key", { reason: verdict.reason });
   const record = verdict.record;
   log.key_id = record.id;
+  // Usage counts a known key's requests, refused or not, for its default org until the
+  // request's org is decided (below).
+  log.usage = { org: record.orgs[0]!, keyId: record.id };
   if (verdict.kind === "denied") return refuseCredential(c, client, "invalid_key", { reason: verdict.reason });
   accountUse(c, record, now);
+  // The key's IP allowlist (docs/limits.md): only keys that have one pay for it.
+  if (record.allowed_ips && !ipAllowed(req.headers.get("cf-connecting-ip"), rangesOf(record.allowed_ips))) {
+    return reject(c, "forbidden", { detail: "This API key may not be used from this address.", reason: "ip_not_allowed" });
+  }
 
   const decision = authorize(record, route, config, req.headers);
   if (!decision.ok) {
@@ -235,6 +268,11 @@ export async function gateway(c: Ctx): Promise<Response> {
     return reject(c, code, { detail: decision.detail, reason: decision.code });
   }
   log.org = decision.org;
+  log.usage.org = decision.org;
+
+  const org = await orgLimited(c, decision.org, isolate, now);
+  if (org instanceof Response) return org;
+  const orgHeaders = org;
 
   // The key's own rate limit (exact, global): only keys that have one pay the round trip.
   let limitHeaders: Record<string, string> | undefined;
@@ -244,8 +282,29 @@ export async function gateway(c: Ctx): Promise<Response> {
       logLine("error", "key rate limiter unavailable: request let through", { request_id: c.get("requestId"), key_id: record.id, cause: outcome.error });
     } else {
       limitHeaders = rateLimitHeaders(outcome);
-      if (!outcome.allowed) return keyRateLimited(c, outcome, limitHeaders);
+      if (!outcome.allowed) return keyRateLimited(c, outcome, mergeLimitHeaders(limitHeaders, orgHeaders)!);
     }
+  }
+
+  limitHeaders = mergeLimitHeaders(limitHeaders, orgHeaders);
+
+  // Credits (exact, global; spent last, so a request refused above spends none).
+  if (record.credits) {
+    const spent = await spendCredit(c.env.KEY_RATE_LIMITER, record.credits);
+    if ("error" in spent) {
+      logLine("error", "credits unavailable: request refused", { request_id: c.get("requestId"), key_id: record.id, cause: spent.error });
+      return reject(c, "store_unavailable", { reason: "credits_unavailable" });
+    }
+    if (!spent.allowed) {
+      const refill = record.credits.refill;
+      const retry = refill ? Math.max(1, Math.ceil((periodStart(refill.interval, refillPeriod(refill.interval, now) + 1) - now) / 1000)) : null;
+      return reject(c, "rate_limited", {
+        detail: "This API key has no credits left.",
+        headers: { ...limitHeaders, "x-credits-remaining": "0", ...(retry !== null ? { "retry-after": String(retry) } : {}) },
+        reason: "credits",
+      });
+    }
+    limitHeaders = { ...limitHeaders, "x-credits-remaining": String(spent.remaining) };
   }
 
   // 6. Forward with the trusted identity.
@@ -260,6 +319,27 @@ export async function gateway(c: Ctx): Promise<Response> {
  * and x-auth-method: session. A bad session is the profile's 401 with a bad key's body,
  * counted against the client's failure budget; an unreachable JWKS is a 503, not counted.
  */
+/**
+ * The org's limit (exact, global), for keys and sessions alike: orgs without one cost a
+ * cached lookup and no round trip. The RateLimit headers to add, or the 429.
+ */
+async function orgLimited(c: Ctx, org: string, isolate: IsolateState, now: number): Promise<Record<string, string> | undefined | Response> {
+  const config = c.get("config");
+  const pending = orgLimitFor(c.env.REVOCATION_FEED ? isolate.feed : null, c.env.KEYS, org, config, now, (cause) =>
+    logLine("error", "org settings unreadable: no org limit applied", { request_id: c.get("requestId"), org, cause }),
+  );
+  const orgLimit = pending instanceof Promise ? await pending : pending;
+  if (!orgLimit) return undefined;
+  const outcome = await checkKeyRateLimit(c.env.KEY_RATE_LIMITER, orgLimiterName(org), orgLimit);
+  if ("error" in outcome) {
+    logLine("error", "org rate limiter unavailable: request let through", { request_id: c.get("requestId"), org, cause: outcome.error });
+    return undefined;
+  }
+  const headers = rateLimitHeaders(outcome, "org");
+  if (!outcome.allowed) return rateLimited(c, `This organization's rate limit (${outcome.limit} requests per ${outcome.periodSeconds} s) is exhausted; retry later.`, outcome.resetSeconds, headers, "org_rate_limit");
+  return headers;
+}
+
 async function viaSession(c: Ctx, url: URL, path: string, route: Route, client: string | null, token: string, preflight: boolean): Promise<Response> {
   const config = c.get("config");
   const log = c.get("log");
@@ -270,13 +350,19 @@ async function viaSession(c: Ctx, url: URL, path: string, route: Route, client: 
     return refuseCredential(c, client, "invalid_key", { reason: `session_${verdict.reason}` });
   }
   log.user_id = verdict.sub;
+  // Usage counts a session's requests for its org, like a key's (usage/middleware.ts).
+  log.usage = { org: verdict.org, keyId: null };
   const decision = authorize({ orgs: [verdict.org], scopes: verdict.scopes }, route, config, c.req.raw.headers, "session");
   if (!decision.ok) {
     const code = decision.code === "forbidden" && route.hide ? "not_found" : decision.code;
     return reject(c, code, { detail: decision.detail, reason: decision.code });
   }
   log.org = decision.org;
-  return proxy(c, url, path, { method: "session", userId: verdict.sub, org: decision.org, scopes: verdict.scopes }, { preflight });
+  log.usage.org = decision.org;
+  const now = clock.now();
+  const orgHeaders = await orgLimited(c, decision.org, await currentIsolate(c, now), now);
+  if (orgHeaders instanceof Response) return orgHeaders;
+  return proxy(c, url, path, { method: "session", userId: verdict.sub, org: decision.org, scopes: verdict.scopes }, { preflight, ...(orgHeaders ? { extraHeaders: orgHeaders } : {}) });
 }
 
 /**
@@ -312,4 +398,25 @@ export function keyRateLimited(c: Ctx, outcome: KeyRateOutcome, headers: Record<
     headers: { ...headers, "retry-after": String(outcome.resetSeconds) },
     reason: "key_rate_limit",
   });
+}
+
+function rateLimited(c: Ctx, detail: string, resetSeconds: number, headers: Record<string, string>, reason: string): Response {
+  return reject(c, "rate_limited", { detail, headers: { ...headers, "retry-after": String(resetSeconds) }, reason });
+}
+
+/** Start (ms) of refill period `p` (see abuse/credits.ts refillPeriod). */
+function periodStart(interval: "day" | "month", p: number): number {
+  return interval === "day" ? p * 86_400_000 : Date.UTC(Math.floor(p / 12), p % 12, 1);
+}
+
+/** An allowlist's ranges, parsed once per record object (cached records are the same object). */
+const compiledRanges = new WeakMap<string[], Cidr[]>();
+function rangesOf(list: string[]): Cidr[] {
+  let ranges = compiledRanges.get(list);
+  if (ranges === undefined) {
+    // Stored lists were validated; an entry that no longer parses matches nothing (fail closed).
+    ranges = list.map(parseCidr).filter((r): r is Cidr => r !== null);
+    compiledRanges.set(list, ranges);
+  }
+  return ranges;
 }

@@ -5,3 +5,5 @@
  */
 export { default } from "./app";
 export { KeyRateLimiter } from "./abuse/key-rate-limiter-object";
+export { RevocationFeed } from "./revocation/feed-object";
+export { UsageStore } from "./usage/store-object";

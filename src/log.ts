@@ -17,6 +17,8 @@ export interface RequestLog {
   cache?: Tier;
   outcome?: "forwarded" | "rejected" | "admin" | "self_service";
   reason?: string;
+  /** Set once the request's key is known: whom usage counts it for (usage/counter.ts). Not logged. */
+  usage?: { org: string; keyId: string | null };
 }
 
 export function logLine(level: "info" | "warn" | "error", msg: string, fields: Record<string, unknown>): void {

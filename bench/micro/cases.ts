@@ -12,7 +12,8 @@ import app from "../../src/app";
 import { extractCredential } from "../../src/auth/credentials";
 import { verifySession } from "../../src/auth/session";
 import type { SessionSettings } from "../../src/auth/session";
-import { keyCache, verifyKey } from "../../src/auth/verify";
+import { isolateOf, keyCache, verifyKey } from "../../src/auth/verify";
+import { orgLimitFor } from "../../src/orgs/limit";
 import type { Env } from "../../src/config";
 import { configFor, ConfigError } from "../../src/config";
 import { classifyKey, mintKey } from "../../src/keys/format";
@@ -24,6 +25,11 @@ import { downstreamHeaders, upstreamHeaders } from "../../src/proxy/headers";
 import { normalizePath } from "../../src/routes/normalize";
 import { matchRoute } from "../../src/routes/table";
 import type { MicroCase } from "./types";
+import { FeedFollower, followFeed } from "../../src/revocation/feed";
+import type { FeedPage } from "../../src/revocation/feed";
+import { usageCounter } from "../../src/usage/counter";
+import { ipAllowed, parseCidr } from "../../src/net/cidr";
+import type { Cidr } from "../../src/net/cidr";
 // @ts-expect-error: plain JS module without types
 import passthrough from "../passthrough/worker.js";
 
@@ -139,6 +145,30 @@ export async function runMicro(clock: Clock, menv: MicroEnv, opts: { only?: stri
   const url = "http://gateway.test/bench";
   const ctx = { waitUntil() {}, passThroughOnException() {}, props: {} } as unknown as ExecutionContext;
   const identity = { keyId: record.id, org: "acme", scopes: record.scopes };
+
+  // Issue 13's features, each on one key; stand-ins for the Durable Objects answer at once,
+  // so these cases time the gateway's own work (the round trip is the network's).
+  const emptyPage: FeedPage = { version: 1, entries: [], more: false, reset: false, orgs: [] };
+  const fakeNs = (methods: Record<string, (...a: unknown[]) => unknown>) =>
+    ({ idFromName: (n: string) => n, get: () => methods }) as unknown as DurableObjectNamespace;
+  const feedNs = fakeNs({ since: async () => emptyPage, publish: async () => 1 });
+  const usageNs = fakeNs({ add: async () => true });
+  const balanceNs = fakeNs({ spend: async () => ({ allowed: true, remaining: 1_000_000 }) });
+  const withFeatures = { ...env, REVOCATION_FEED: feedNs, USAGE_STORE: usageNs, KEY_RATE_LIMITER: balanceNs } as unknown as Env;
+  const ips = ["198.51.100.0/24", "203.0.113.0/24", "2001:db8::/32"];
+  const limited = await issueKey(menv.KEYS, { prefix: config.keyPrefix }, { name: "micro-ips", orgs: ["acme"], scopes: [], expires_at: null, allowed_ips: ips }, Date.now());
+  const metered = await issueKey(menv.KEYS, { prefix: config.keyPrefix }, { name: "micro-credits", orgs: ["acme"], scopes: [], expires_at: null, credits: { remaining: 1_000_000 } }, Date.now());
+  const ipHeaders = new Headers({ host: "gateway.test", "user-agent": "autocannon", "x-api-key": limited.key, "cf-connecting-ip": "203.0.113.7" });
+  const creditHeaders = new Headers({ host: "gateway.test", "user-agent": "autocannon", "x-api-key": metered.key });
+  const ranges = ips.map(parseCidr) as Cidr[];
+  const follower = new FeedFollower();
+  const settings = { ...config.revocation };
+  const noWait = () => {};
+  const valid = (h: Headers, e: Env, what: string) => async () => {
+    const res = await app.fetch(new Request(url, { headers: h }), e, ctx);
+    if (res.status !== 200) throw new Error(`${what} answered ${res.status}`);
+    await res.arrayBuffer();
+  };
   const origin = cannedOrigin();
   const session = await sessionFixtures();
   {
@@ -206,6 +236,33 @@ export async function runMicro(clock: Clock, menv: MicroEnv, opts: { only?: stri
         const res = await app.fetch(new Request(url, { headers }), env, ctx);
         if (res.status !== 200) throw new Error(`valid key answered ${res.status}`);
         await res.arrayBuffer();
+      },
+    },
+    { name: "valid key, revocation feed on (poll not due) → 200", stubOrigin: true, silenceConsole: true, fn: valid(headers, withFeatures, "feed on") },
+    { name: "key with allowed_ips (3 CIDRs) → 200", stubOrigin: true, silenceConsole: true, fn: valid(ipHeaders, withFeatures, "allowed_ips") },
+    { name: "key with credits → 200 (balance object stubbed)", stubOrigin: true, silenceConsole: true, fn: valid(creditHeaders, withFeatures, "credits") },
+    { name: "allowlist check (parse client IP, 3 CIDRs)", fn: () => ipAllowed("203.0.113.7", ranges) },
+    { name: "usage count (one Map update)", fn: () => usageCounter().count({ org: "acme", keyId: record.id }, 200, true, Date.now()) },
+    {
+      name: "issue 13's per-request work for a key without features (isolate state, feed check, org lookup, usage count)",
+      fn: () => {
+        const iso = isolateOf(withFeatures, config.cache.maxEntries);
+        followFeed(feedNs as never, iso.feed, iso.cache, { ...settings, pollMs: 1e12, maxStalenessMs: 1e12 + 1 }, Date.now(), noWait, noWait);
+        const lim = orgLimitFor(iso.feed.orgsKnown ? iso.feed : follower, menv.KEYS, "acme", config, Date.now(), noWait);
+        if (record.allowed_ips || record.credits || lim) throw new Error("a feature is on");
+        usageCounter().count({ org: "acme", keyId: record.id }, 200, true, Date.now());
+      },
+    },
+    {
+      name: "feed check per request (poll not due)",
+      fn: () => followFeed(feedNs as never, follower, cache, { ...settings, pollMs: 1e12, maxStalenessMs: 1e12 + 1 }, Date.now(), noWait, noWait),
+    },
+    {
+      name: "feed poll: one empty page applied (isolate side, object stubbed)",
+      fn: async () => {
+        follower.lastPollAt = -Infinity;
+        await followFeed(feedNs as never, follower, cache, settings, Date.now(), noWait, noWait);
+        await follower.inflight;
       },
     },
     {

@@ -55,9 +55,18 @@ export async function checkKeyRateLimit(
  * RateLimit-Policy and RateLimit fields (draft-ietf-httpapi-ratelimit-headers-10 §3, §4):
  * one policy named "key", quota q per window w seconds; r left, t seconds to reset.
  */
-export function rateLimitHeaders(o: KeyRateOutcome): Record<string, string> {
+export function rateLimitHeaders(o: KeyRateOutcome, policy: "key" | "org" = "key"): Record<string, string> {
   return {
-    "ratelimit-policy": `"key";q=${o.limit};w=${o.periodSeconds}`,
-    ratelimit: `"key";r=${o.remaining};t=${o.resetSeconds}`,
+    "ratelimit-policy": `"${policy}";q=${o.limit};w=${o.periodSeconds}`,
+    ratelimit: `"${policy}";r=${o.remaining};t=${o.resetSeconds}`,
   };
+}
+
+/** Both policies' fields in one response (the draft's fields are lists). */
+export function mergeLimitHeaders(a: Record<string, string> | undefined, b: Record<string, string> | undefined): Record<string, string> | undefined {
+  if (!a) return b;
+  if (!b) return a;
+  const out = { ...a };
+  for (const [k, v] of Object.entries(b)) out[k] = out[k] ? `${out[k]}, ${v}` : v;
+  return out;
 }

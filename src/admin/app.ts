@@ -30,7 +30,7 @@ import { HTTPException } from "hono/http-exception";
 import { validator } from "hono/validator";
 import { blockedFor, clientKey, recordFailure } from "../abuse/auth-failures";
 import type { AppEnv } from "../app-env";
-import { keyCache } from "../auth/verify";
+import { isolateOf } from "../auth/verify";
 import { clock } from "../clock";
 import type { ErrorCode } from "../errors/codes";
 import type { ErrorOptions } from "../errors/render";
@@ -43,11 +43,14 @@ import { KEY_ID_RE } from "../keys/record";
 import { StoreFault } from "../keys/store";
 import { createToken, listTokens, revokeToken } from "../keys/token";
 import { logLine } from "../log";
+import { FeedUnavailable, publisherFor } from "../revocation/publish";
 import { normalizedPathOf } from "../routes/normalize";
 import { adminChallenge, checkAdminToken } from "./auth";
 import type { Caller } from "./tokens";
 import { bearerOf, callerActor, callerScope, forgetToken, resolveToken, ROOT } from "./tokens";
 import { createPortalLink } from "../console/portal";
+import { ORG_ENDPOINTS, orgRoutes } from "./orgs";
+import { USAGE_ENDPOINTS, usageRoutes } from "./usage";
 
 type Ctx = Context<AppEnv>;
 
@@ -104,7 +107,8 @@ function lifecycle(c: Ctx): LifecycleContext {
     ...(scope ? { scope } : {}),
     now: clock.now(),
     requestId: c.get("requestId"),
-    purge: (hash) => keyCache(config.cache.maxEntries).delete(hash),
+    purge: (hash) => isolateOf(c.env, config.cache.maxEntries).cache.delete(hash),
+    ...publisherFor(c.env.REVOCATION_FEED),
   };
 }
 
@@ -161,6 +165,8 @@ const ENDPOINTS: [RegExp, string][] = [
   [/^\/tokens$/, "GET, HEAD, POST"],
   [/^\/tokens\/[^/]+$/, "DELETE"],
   [/^\/portal-links$/, "POST"],
+  ...ORG_ENDPOINTS,
+  ...USAGE_ENDPOINTS,
 ];
 
 /**
@@ -273,6 +279,10 @@ admin.get("/tokens", async (c) => {
 
 admin.delete("/tokens/:id", async (c) => answer(c, await revokeToken(tokenLifecycle(c), c.req.param("id"))));
 
+const helpers = { answer, invalid, forbidden: (c: Ctx, detail: string) => problem(c, "forbidden", { detail }), jsonBody: jsonBody(true) };
+orgRoutes(admin, helpers);
+usageRoutes(admin, { ...helpers, query, unavailable: (c, detail) => problem(c, "store_unavailable", { detail }) });
+
 // Anything else under the prefix: 405 for a known endpoint, else 404. Never the gateway.
 admin.all("*", (c) => {
   const rest = c.req.path.slice(ADMIN_MOUNT.length) || "/";
@@ -285,6 +295,12 @@ admin.onError((err, c) => {
   if (err instanceof HTTPException) {
     if (err.status === 413) return problem(c, "payload_too_large", { detail: `The request body exceeds ${MAX_BODY_BYTES} bytes.` });
     if (err.status === 400) return invalid(c, [{ field: "(body)", message: "is not valid JSON" }]);
+  }
+  if (err instanceof FeedUnavailable) {
+    logLine("error", "revocation feed unreachable (admin)", { request_id: c.get("requestId"), cause: err.message });
+    return problem(c, "store_unavailable", {
+      detail: "The change is stored, but the revocation feed could not be told: other isolates may serve the old state for up to the cache bound. Repeat the request to publish it.",
+    });
   }
   if (err instanceof StoreFault) {
     logLine("error", "key store failure (admin)", { request_id: c.get("requestId"), cause: err.message });

@@ -17,9 +17,11 @@ import type { KeyDenial, KeyRecord } from "../keys/record";
 import { denialOf } from "../keys/record";
 import type { KvLike } from "../keys/store";
 import { readRecord, StoreFault } from "../keys/store";
+import type { Override } from "../revocation/feed";
+import { FeedFollower, newerOf } from "../revocation/feed";
 
 /** Where the answer came from, for logs and benchmarks. */
-export type Tier = "format" | "memory" | "kv" | "stale";
+export type Tier = "format" | "memory" | "kv" | "stale" | "feed";
 
 export type Verdict =
   | { kind: "valid"; record: KeyRecord; hash: string; tier: Tier }
@@ -37,6 +39,29 @@ export function keyCache(maxEntries: number): KeyCache {
   return sharedCache;
 }
 
+/** What one isolate keeps between requests: its key cache and its view of the revocation feed. */
+export interface IsolateState {
+  cache: KeyCache;
+  feed: FeedFollower;
+}
+
+/**
+ * Tests that need two gateway isolates in one workerd give each env object its own state
+ * under this symbol (no wrangler variable or binding can set a symbol property).
+ */
+export const ISOLATE_STATE = Symbol("keygate.isolate");
+
+let sharedState: IsolateState | undefined;
+
+/** The isolate's state for this env: the shared one, unless a test gave the env its own. */
+export function isolateOf(env: object, maxEntries: number): IsolateState {
+  const own = (env as { [ISOLATE_STATE]?: IsolateState })[ISOLATE_STATE];
+  if (own !== undefined) return own;
+  const cache = keyCache(maxEntries);
+  if (sharedState === undefined || sharedState.cache !== cache) sharedState = { cache, feed: sharedState?.feed ?? new FeedFollower() };
+  return sharedState;
+}
+
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<never>((_, reject) => {
@@ -51,6 +76,8 @@ export interface VerifyDeps {
   config: Config;
   /** Milliseconds since epoch; injected so tests control time. */
   now: number;
+  /** Records published on the revocation feed: newer than what KV may still serve. */
+  overrides?: Map<string, Override>;
 }
 
 export async function verifyKey(key: string, deps: VerifyDeps): Promise<Verdict> {
@@ -66,12 +93,17 @@ export async function verifyKey(key: string, deps: VerifyDeps): Promise<Verdict>
     tier = "memory";
   } else {
     try {
-      record = await withTimeout(readRecord(deps.kv, hash, config.cache.kvCacheTtlSeconds), config.cache.kvTimeoutMs);
-      tier = "kv";
+      const stored = await withTimeout(readRecord(deps.kv, hash, config.cache.kvCacheTtlSeconds), config.cache.kvTimeoutMs);
+      record = deps.overrides ? newerOf(stored, deps.overrides.get(hash), now) : stored;
+      tier = record === stored ? "kv" : "feed";
       if (record) cache.set(hash, record, now, config.cache.ttlMs, config.cache.staleIfErrorMs);
       else cache.set(hash, null, now, config.cache.negativeTtlMs, 0);
     } catch (err) {
-      if (hit.state === "stale" && hit.value !== null) {
+      const published = deps.overrides?.get(hash);
+      if (published !== undefined && now < published.until) {
+        record = newerOf(hit.state === "stale" ? hit.value : null, published, now);
+        tier = "feed";
+      } else if (hit.state === "stale" && hit.value !== null) {
         record = hit.value;
         tier = "stale";
       } else {

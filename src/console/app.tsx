@@ -35,6 +35,7 @@ import type { KeyView, LifecycleContext } from "../keys/lifecycle";
 import { auditEvents, createKey, listKeys, revokeKey, rotateKey, showKey, updateKey } from "../keys/lifecycle";
 import { ORG_RE } from "../keys/record";
 import { findTokenById, searchOrgs, StoreFault, takePortalLink } from "../keys/store";
+import { FeedUnavailable, publisherFor } from "../revocation/publish";
 import { usableToken } from "../keys/token";
 import type { KvLike } from "../keys/store";
 import { logLine } from "../log";
@@ -108,6 +109,8 @@ async function lifecycle(c: Ctx): Promise<LifecycleContext> {
     now: clock.now(),
     requestId: c.get("requestId"),
     purge: (hash) => keyCache(config.cache.maxEntries).delete(hash),
+    // Every isolate learns of the change through the revocation feed (docs/revocation.md).
+    ...publisherFor(c.env.REVOCATION_FEED),
   };
 }
 
@@ -443,6 +446,10 @@ consoleApp.onError((err, c) => {
   if (err instanceof StoreFault) {
     logLine("error", "key store failure (console)", { request_id: c.get("requestId"), cause: err.message });
     return message(c, 503, "Unavailable", "The key store is unavailable. Try again in a moment.");
+  }
+  if (err instanceof FeedUnavailable) {
+    logLine("error", "revocation feed unreachable: change stored, not yet published (console)", { request_id: c.get("requestId"), cause: err.message });
+    return message(c, 503, "Not yet everywhere", "The change is saved, but other locations could not be told yet. Repeat it in a moment to make it take effect everywhere.");
   }
   logLine("error", "unhandled error (console)", { request_id: c.get("requestId"), error: err instanceof Error ? err.message : String(err) });
   return message(c, 500, "Error", "Something went wrong.");

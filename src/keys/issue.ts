@@ -5,8 +5,9 @@
  */
 import { classifyKey, displayStart, isWellFormedKey, MAX_KEY_LENGTH, mintKey, randomBase62 } from "./format";
 import { hashKey } from "./hash";
-import type { KeyRecord, KeyStatus, RateLimit, TokenRole } from "./record";
-import { ALL_ORGS, isRateLimit, KEY_ID_RE, TOKEN_ROLES, MAX_RATE_LIMIT, MAX_RATE_LIMIT_PERIOD_SECONDS, ORG_RE, SCOPE_RE } from "./record";
+import type { CreditRefill, Credits, KeyRecord, KeyStatus, RateLimit, TokenRole } from "./record";
+import { ALL_ORGS, isCreditRefill, isRateLimit, KEY_ID_RE, MAX_ALLOWED_IPS, MAX_CREDITS, MAX_RATE_LIMIT, MAX_RATE_LIMIT_PERIOD_SECONDS, ORG_RE, SCOPE_RE, TOKEN_ROLES } from "./record";
+import { parseCidr } from "../net/cidr";
 import type { KvLike } from "./store";
 import { createRecord, KV_LIST_MAX, KV_METADATA_MAX_BYTES, summaryBytes } from "./store";
 
@@ -18,6 +19,15 @@ export interface NewKeyInput {
   meta?: Record<string, string>;
   /** Absent or null: no per-key rate limit. */
   rate_limit?: RateLimit | null;
+  /** As given ({remaining, refill?}), or a predecessor's record value (rotation). */
+  credits?: CreditsInput | Credits | null;
+  allowed_ips?: string[] | null;
+}
+
+/** `credits` as the API and the CLI take it. */
+export interface CreditsInput {
+  remaining: number;
+  refill?: CreditRefill;
 }
 
 export interface FieldError {
@@ -143,6 +153,51 @@ function checkRateLimit(v: unknown, errors: FieldError[]): v is RateLimit | null
   return false;
 }
 
+/** null (unmetered) or {"remaining": 0–MAX, "refill"?: {"amount": 1–MAX, "interval": "day" | "month"}}. */
+function checkCredits(v: unknown, errors: FieldError[]): v is CreditsInput | null {
+  if (v === null) return true;
+  const o = v as Record<string, unknown>;
+  const ok =
+    typeof v === "object" &&
+    !Array.isArray(v) &&
+    Object.keys(o).every((k) => k === "remaining" || k === "refill") &&
+    Number.isInteger(o.remaining) &&
+    (o.remaining as number) >= 0 &&
+    (o.remaining as number) <= MAX_CREDITS &&
+    (o.refill === undefined || isCreditRefill(o.refill));
+  if (!ok) {
+    errors.push({
+      field: "credits",
+      message: `must be {"remaining": 0–${MAX_CREDITS}, "refill": {"amount": 1–${MAX_CREDITS}, "interval": "day" | "month"} (optional)} or null`,
+    });
+  }
+  return ok;
+}
+
+/** null (any address) or 1–MAX_ALLOWED_IPS IPv4/IPv6 CIDRs (a bare address is a /32 or /128). */
+function checkAllowedIps(v: unknown, errors: FieldError[]): v is string[] | null {
+  if (v === null) return true;
+  if (!Array.isArray(v) || v.length === 0 || v.length > MAX_ALLOWED_IPS) {
+    errors.push({ field: "allowed_ips", message: `must be an array of 1–${MAX_ALLOWED_IPS} IPv4/IPv6 CIDRs (e.g. "203.0.113.0/24", "2001:db8::/32") or null` });
+    return false;
+  }
+  const bad = v.filter((x) => typeof x !== "string" || parseCidr(x) === null);
+  if (bad.length > 0) {
+    errors.push({
+      field: "allowed_ips",
+      message: `${bad.map((x) => JSON.stringify(x).slice(0, 70)).join(", ")} ${bad.length === 1 ? "is not a CIDR" : "are not CIDRs"} (address/prefix, no host bits set past the prefix, e.g. "203.0.113.0/24")`,
+    });
+    return false;
+  }
+  return true;
+}
+
+/** The record value of a credits setting made at `now` for the balance `balanceId`. */
+export function creditsRecord(input: CreditsInput | Credits, now: number, balanceId: string): Credits {
+  if ("balance_id" in input) return input;
+  return { remaining: input.remaining, ...(input.refill ? { refill: input.refill } : {}), set_at: new Date(now).toISOString(), balance_id: balanceId };
+}
+
 /** `meta`: at most 20 entries; keys 1–64 and values ≤ 200 printable characters. */
 function checkMeta(v: unknown, errors: FieldError[]): v is Record<string, string> {
   if (typeof v !== "object" || v === null || Array.isArray(v)) {
@@ -196,7 +251,7 @@ export function validateNewKey(input: unknown, now: number, extraFields: string[
   const o = asBody(input);
   if (Array.isArray(o)) return { ok: false, errors: o };
   const errors: FieldError[] = [];
-  unknownFields(o, ["name", "orgs", "scopes", "expires_at", "meta", "rate_limit", ...extraFields], errors);
+  unknownFields(o, ["name", "orgs", "scopes", "expires_at", "meta", "rate_limit", "credits", "allowed_ips", ...extraFields], errors);
   const name = o.name ?? "";
   const scopes = o.scopes ?? [];
   const expires = o.expires_at ?? null;
@@ -207,6 +262,10 @@ export function validateNewKey(input: unknown, now: number, extraFields: string[
   if (o.meta !== undefined) checkMeta(o.meta, errors);
   const rateLimit = o.rate_limit ?? null;
   checkRateLimit(rateLimit, errors);
+  const credits = o.credits ?? null;
+  checkCredits(credits, errors);
+  const allowedIps = o.allowed_ips ?? null;
+  checkAllowedIps(allowedIps, errors);
   if (okName && okOrgs && okScopes) checkSummarySize(name, o.orgs as string[], [...new Set(scopes)], errors);
   if (errors.length) return { ok: false, errors };
   return {
@@ -218,6 +277,8 @@ export function validateNewKey(input: unknown, now: number, extraFields: string[
       expires_at: expires === null ? null : new Date(parseDateTime(expires as string)!).toISOString(),
       ...(o.meta ? { meta: o.meta as Record<string, string> } : {}),
       ...(rateLimit ? { rate_limit: rateLimit as RateLimit } : {}),
+      ...(credits ? { credits: credits as CreditsInput } : {}),
+      ...(allowedIps ? { allowed_ips: allowedIps as string[] } : {}),
     },
   };
 }
@@ -231,9 +292,13 @@ export interface KeyPatch {
   enabled?: boolean;
   /** null removes the key's rate limit. */
   rate_limit?: RateLimit | null;
+  /** A new credits setting (the balance restarts from `remaining`); null: unmetered. */
+  credits?: CreditsInput | null;
+  /** null: any address. */
+  allowed_ips?: string[] | null;
 }
 
-export const PATCH_FIELDS = ["name", "orgs", "scopes", "expires_at", "enabled", "rate_limit"] as const;
+export const PATCH_FIELDS = ["name", "orgs", "scopes", "expires_at", "enabled", "rate_limit", "credits", "allowed_ips"] as const;
 
 /**
  * Validate a change to an existing key. At least one field; unknown fields are refused.
@@ -260,21 +325,29 @@ export function validateKeyPatch(input: unknown, now: number, current: Pick<KeyR
     else patch.enabled = o.enabled;
   }
   if (o.rate_limit !== undefined && checkRateLimit(o.rate_limit, errors)) patch.rate_limit = o.rate_limit;
+  if (o.credits !== undefined && checkCredits(o.credits, errors)) patch.credits = o.credits;
+  if (o.allowed_ips !== undefined && checkAllowedIps(o.allowed_ips, errors)) patch.allowed_ips = o.allowed_ips;
   if (errors.length === 0) checkSummarySize(patch.name ?? current.name, patch.orgs ?? current.orgs, patch.scopes ?? current.scopes, errors);
   return errors.length ? { ok: false, errors } : { ok: true, value: patch };
 }
 
-/** Validate a rotation: `{grace_seconds?}`, a whole number of seconds, default 0 (the old key stops now). */
-export function validateRotation(input: unknown): Validated<{ grace_seconds: number }> {
+/**
+ * Validate a rotation: `{grace_seconds?, credits?}`; grace a whole number of seconds, default
+ * 0 (the old key stops now); credits, when given, a new setting for the new key (else it
+ * shares the old key's balance).
+ */
+export function validateRotation(input: unknown): Validated<{ grace_seconds: number; credits?: CreditsInput | null }> {
   const o = asBody(input ?? {});
   if (Array.isArray(o)) return { ok: false, errors: o };
   const errors: FieldError[] = [];
-  unknownFields(o, ["grace_seconds"], errors);
+  unknownFields(o, ["grace_seconds", "credits"], errors);
+  if (o.credits !== undefined) checkCredits(o.credits, errors);
   const grace = o.grace_seconds ?? 0;
   if (typeof grace !== "number" || !Number.isInteger(grace) || grace < 0 || grace > MAX_GRACE_SECONDS) {
     errors.push({ field: "grace_seconds", message: `must be a whole number of seconds from 0 to ${MAX_GRACE_SECONDS} (30 days)` });
   }
-  return errors.length ? { ok: false, errors } : { ok: true, value: { grace_seconds: grace as number } };
+  if (errors.length) return { ok: false, errors };
+  return { ok: true, value: { grace_seconds: grace as number, ...(o.credits !== undefined ? { credits: o.credits as CreditsInput | null } : {}) } };
 }
 
 /** A page request: `limit` (1–1000, default 100) and an opaque `cursor` from the previous page. */
@@ -383,9 +456,10 @@ export async function issueKey(
   extra: Pick<Partial<KeyRecord>, "replaces" | "disabled"> = {},
 ): Promise<{ key: string; record: KeyRecord; hash: string }> {
   const key = importedKey ?? mintKey(settings.prefix);
+  const id = newKeyId();
   const record: KeyRecord = {
     v: 1,
-    id: newKeyId(),
+    id,
     name: input.name,
     orgs: input.orgs,
     scopes: input.scopes,
@@ -397,6 +471,8 @@ export async function issueKey(
     ...(input.meta ? { meta: input.meta } : {}),
     ...(extra.replaces ? { replaces: extra.replaces } : {}),
     ...(input.rate_limit ? { rate_limit: input.rate_limit } : {}),
+    ...(input.credits ? { credits: creditsRecord(input.credits, now, id) } : {}),
+    ...(input.allowed_ips ? { allowed_ips: input.allowed_ips } : {}),
   };
   const hash = await hashKey(key, settings.pepper);
   await createRecord(kv, hash, record);

@@ -14,8 +14,8 @@
  * for a key shared with an org outside, or a request naming an org outside).
  */
 import type { FieldError, KeyPatch, KeySettings } from "./issue";
-import { importProblem, issueKey, validateAuditQuery, validateKeyPatch, validateListQuery, validateNewKey, validateRotation } from "./issue";
-import type { KeyRecord, KeyStatus, RateLimit } from "./record";
+import { creditsRecord, importProblem, issueKey, validateAuditQuery, validateKeyPatch, validateListQuery, validateNewKey, validateRotation } from "./issue";
+import type { CreditRefill, KeyRecord, KeyStatus, RateLimit } from "./record";
 import { ALL_ORGS, KEY_ID_RE, statusOf } from "./record";
 import { randomBase62 } from "./format";
 import type { AuditEvent, AuditLog, KeySummary, KvLike } from "./store";
@@ -68,6 +68,12 @@ export interface LifecycleContext {
    * changing it needs all of them (scoped admin tokens).
    */
   exclusive?: boolean;
+  /**
+   * Tell every isolate (the revocation feed: src/revocation/feed.ts). Called after the
+   * change is stored and audited, and again when the same revoke or update is repeated,
+   * so a change whose publication failed can be re-published by retrying it.
+   */
+  publish?: (changes: { hash: string; record: KeyRecord }[]) => Promise<void>;
 }
 
 export type Outcome<T> =
@@ -97,6 +103,10 @@ export interface KeyView {
   meta?: Record<string, string>;
   /** Requests per period for this key (exact, global); null = unlimited. */
   rate_limit: RateLimit | null;
+  /** The credits setting (the live balance is on each forwarded response: x-credits-remaining). Shown for one key, not in listings. */
+  credits?: { remaining: number; refill?: CreditRefill; set_at: string } | null;
+  /** Shown for one key, not in listings. */
+  allowed_ips?: string[] | null;
 }
 
 export type IssuedView = KeyView & { key: string };
@@ -121,6 +131,12 @@ function view(r: KeyRecord | KeySummary, lastUsed: string | null, now: number): 
     ...(full.replaces ? { replaces: full.replaces } : {}),
     ...(full.meta ? { meta: full.meta } : {}),
     rate_limit: r.rate_limit ?? null,
+    ...("v" in r
+      ? {
+          credits: full.credits ? { remaining: full.credits.remaining, ...(full.credits.refill ? { refill: full.credits.refill } : {}), set_at: full.credits.set_at } : null,
+          allowed_ips: full.allowed_ips ?? null,
+        }
+      : {}),
   };
 }
 
@@ -173,6 +189,7 @@ export async function createKey(ctx: LifecycleContext, body: unknown): Promise<O
   const { key, record, hash } = await issueKey(ctx.kv, ctx.settings, checked.value, ctx.now);
   ctx.purge?.(hash);
   await audit(ctx, { action: "create", key_id: record.id, orgs: record.orgs });
+  await ctx.publish?.([{ hash, record }]);
   return { ok: true, value: { key, ...view(record, null, ctx.now) } };
 }
 
@@ -193,6 +210,7 @@ export async function importKey(ctx: LifecycleContext, body: unknown): Promise<O
     const { record, hash } = await issueKey(ctx.kv, ctx.settings, checked.value, ctx.now, key as string);
     ctx.purge?.(hash);
     await audit(ctx, { action: "import", key_id: record.id, orgs: record.orgs });
+    await ctx.publish?.([{ hash, record }]);
     return { ok: true, value: view(record, null, ctx.now) };
   } catch (err) {
     if (err instanceof KeyConflict) return conflict("this key is already stored (import refuses to overwrite a key's settings)");
@@ -267,11 +285,12 @@ export async function updateKey(ctx: LifecycleContext, id: string, body: unknown
   if (refused) return refused;
   if (before.revoked_at !== null) return conflict(`key "${id}" is revoked; revoked keys cannot be changed`);
   const patch = checked.value;
-  const { enabled, ...fields } = patch;
+  const { enabled, credits, ...fields } = patch;
   const after: KeyRecord = {
     ...before,
     ...fields,
     ...(enabled !== undefined ? { disabled: !enabled } : {}),
+    ...(credits !== undefined ? { credits: credits === null ? null : creditsRecord(credits, ctx.now, before.credits?.balance_id ?? before.id) } : {}),
   };
   const changes = changesOf(before, after, patch);
   if (Object.keys(changes ?? {}).length > 0) {
@@ -280,6 +299,7 @@ export async function updateKey(ctx: LifecycleContext, id: string, body: unknown
     ctx.purge?.(found.hash);
     await audit(ctx, { action: "update", key_id: id, orgs: [...new Set([...before.orgs, ...after.orgs])], changes });
   }
+  await ctx.publish?.([{ hash: found.hash, record: after }]);
   return { ok: true, value: view(after, await readLastUsed(ctx.kv, after.orgs, id), ctx.now) };
 }
 
@@ -300,6 +320,7 @@ export async function revokeKey(ctx: LifecycleContext, id: string): Promise<Outc
     ctx.purge?.(found.hash);
     await audit(ctx, { action: "revoke", key_id: id, orgs: record.orgs });
   }
+  await ctx.publish?.([{ hash: found.hash, record }]);
   return { ok: true, value: view(record, await readLastUsed(ctx.kv, record.orgs, id), ctx.now) };
 }
 
@@ -335,6 +356,15 @@ export async function rotateKey(
       expires_at: old.expires_at,
       ...(old.meta ? { meta: old.meta } : {}),
       ...(old.rate_limit ? { rate_limit: old.rate_limit } : {}),
+      ...(old.allowed_ips ? { allowed_ips: old.allowed_ips } : {}),
+      // Without a new setting the new key spends the old one's balance: rotating never refills.
+      ...(checked.value.credits !== undefined
+        ? checked.value.credits
+          ? { credits: checked.value.credits }
+          : {}
+        : old.credits
+          ? { credits: old.credits }
+          : {}),
     },
     ctx.now,
     undefined,
@@ -348,6 +378,10 @@ export async function rotateKey(
   await writeRecord(ctx.kv, found.hash, rotated, old.orgs);
   ctx.purge?.(found.hash);
   await audit(ctx, { action: "rotate", key_id: id, orgs: old.orgs, new_key_id: fresh.id, grace_seconds: checked.value.grace_seconds });
+  await ctx.publish?.([
+    { hash, record: fresh },
+    { hash: found.hash, record: rotated },
+  ]);
   const lastUsed = await readLastUsed(ctx.kv, old.orgs, id);
   return { ok: true, value: { key, ...view(fresh, null, ctx.now), previous: view(rotated, lastUsed, ctx.now) } };
 }

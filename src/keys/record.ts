@@ -30,6 +30,58 @@ export interface KeyRecord {
   replaces?: string;
   /** Requests allowed per period for this key (exact, global: see abuse/key-rate-limiter.ts). Absent = unlimited. */
   rate_limit?: RateLimit | null;
+  /** Calls the key may make (docs/limits.md); absent = unmetered. */
+  credits?: Credits | null;
+  /** CIDRs CF-Connecting-IP must be in (docs/limits.md); absent = any address. */
+  allowed_ips?: string[] | null;
+}
+
+export interface CreditRefill {
+  amount: number;
+  interval: "day" | "month";
+}
+
+/**
+ * A key's credits as configured. The live balance is kept by a Durable Object named by
+ * `balance_id` (the key's id; a rotated key keeps its predecessor's, so rotating does not
+ * refill). `set_at` (ISO) identifies this setting: the object restarts from `remaining`
+ * when it sees a later one.
+ */
+export interface Credits {
+  remaining: number;
+  refill?: CreditRefill;
+  set_at: string;
+  balance_id: string;
+}
+
+export const MAX_CREDITS = 1_000_000_000;
+export const MAX_ALLOWED_IPS = 64;
+
+export function isCreditRefill(v: unknown): v is CreditRefill {
+  if (typeof v !== "object" || v === null || Array.isArray(v)) return false;
+  const r = v as Record<string, unknown>;
+  return (
+    Object.keys(r).length === 2 &&
+    Number.isInteger(r.amount) &&
+    (r.amount as number) >= 1 &&
+    (r.amount as number) <= MAX_CREDITS &&
+    (r.interval === "day" || r.interval === "month")
+  );
+}
+
+function isCredits(v: unknown): v is Credits {
+  if (typeof v !== "object" || v === null) return false;
+  const c = v as Record<string, unknown>;
+  return (
+    Number.isInteger(c.remaining) &&
+    (c.remaining as number) >= 0 &&
+    (c.remaining as number) <= MAX_CREDITS &&
+    (c.refill === undefined || isCreditRefill(c.refill)) &&
+    typeof c.set_at === "string" &&
+    !Number.isNaN(Date.parse(c.set_at)) &&
+    typeof c.balance_id === "string" &&
+    KEY_ID_RE.test(c.balance_id)
+  );
 }
 
 /** What an operator sees of a key's state, derived from the record and the clock. */
@@ -137,7 +189,11 @@ export function isKeyRecord(v: unknown): v is KeyRecord {
     isIsoOrNull(r.revoked_at) &&
     (r.replaced_by === undefined || (typeof r.replaced_by === "string" && KEY_ID_RE.test(r.replaced_by))) &&
     (r.rotated_at === undefined || (typeof r.rotated_at === "string" && !Number.isNaN(Date.parse(r.rotated_at)))) &&
-    (r.rate_limit === undefined || r.rate_limit === null || isRateLimit(r.rate_limit))
+    (r.rate_limit === undefined || r.rate_limit === null || isRateLimit(r.rate_limit)) &&
+    (r.credits === undefined || r.credits === null || isCredits(r.credits)) &&
+    (r.allowed_ips === undefined ||
+      r.allowed_ips === null ||
+      (Array.isArray(r.allowed_ips) && r.allowed_ips.length <= MAX_ALLOWED_IPS && r.allowed_ips.every((x) => typeof x === "string")))
   );
 }
 

@@ -12,12 +12,13 @@
  *   admin-token:<hash>                  TokenRecord JSON               admin: a scoped admin token, by its hash
  *   admin-token-id:<token id>           {"hash"} + metadata TokenSummary   admin: find / list scoped tokens
  *   portal-link:<token hash>            PortalLink JSON (TTL)          console: a single-use portal link
+ *   org-settings:<org>                  OrgSettings JSON               hot path (cached): the org-wide rate limit
  *
  * Key ids have a fixed length (newKeyId), so a key's `:used` entry sorts right after its
  * summary and a listing page carries both (see listOrg).
  */
 import type { KeyRecord, RateLimit, TokenRecord } from "./record";
-import { isKeyRecord, isTokenRecord } from "./record";
+import { isKeyRecord, isRateLimit, isTokenRecord } from "./record";
 
 /** The subset of Workers KV we use; the CLI passes wrangler's local-state binding. */
 export interface KvLike {
@@ -50,6 +51,7 @@ export const kvKey = {
   tokenPointer: (id: string) => `admin-token-id:${id}`,
   tokenPointerPrefix: () => "admin-token-id:",
   portalLink: (tokenHash: string) => `portal-link:${tokenHash}`,
+  orgSettings: (org: string) => `org-settings:${org}`,
 } as const;
 
 /**
@@ -538,4 +540,30 @@ export async function takePortalLink(kv: KvLike, tokenHash: string): Promise<Por
   await kvCall("delete", () => kv.delete(key));
   if (typeof value.org !== "string" || typeof value.expires_at !== "string") return null;
   return { org: value.org, expires_at: value.expires_at, ...(typeof value.return_url === "string" ? { return_url: value.return_url } : {}) };
+}
+
+/** An organization's settings (PUT /orgs/:org): one rate limit shared by all its keys. */
+export interface OrgSettings {
+  rate_limit: RateLimit | null;
+  updated_at: string;
+}
+
+function isOrgSettings(v: unknown): v is OrgSettings {
+  if (typeof v !== "object" || v === null) return false;
+  const o = v as Record<string, unknown>;
+  return (o.rate_limit === null || isRateLimit(o.rate_limit)) && typeof o.updated_at === "string";
+}
+
+/** An org's settings, or null when it has none; StoreFault when KV fails or holds something else. */
+export async function readOrgSettings(kv: KvLike, org: string, cacheTtlSeconds?: number): Promise<OrgSettings | null> {
+  const value = await kvCall("get", () => kv.get(kvKey.orgSettings(org), cacheTtlSeconds ? { type: "json", cacheTtl: cacheTtlSeconds } : { type: "json" }));
+  if (value === null) return null;
+  if (!isOrgSettings(value)) throw new StoreFault(`KV value under ${kvKey.orgSettings(org)} is not org settings`);
+  return value;
+}
+
+/** Store an org's settings; an org without any setting left is deleted (nothing to read). */
+export async function writeOrgSettings(kv: KvLike, org: string, settings: OrgSettings): Promise<void> {
+  if (settings.rate_limit === null) await kvCall("delete", () => kv.delete(kvKey.orgSettings(org)));
+  else await kvCall("put", () => kv.put(kvKey.orgSettings(org), JSON.stringify(settings)));
 }

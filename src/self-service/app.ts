@@ -27,6 +27,7 @@ import { validateNewKey } from "../keys/issue";
 import type { KeyView, LifecycleContext, Outcome } from "../keys/lifecycle";
 import { createKey, listKeys, revokeKey, rotateKey, showKey } from "../keys/lifecycle";
 import { KV_LIST_MAX, StoreFault } from "../keys/store";
+import { FeedUnavailable, publisherFor } from "../revocation/publish";
 import { logLine } from "../log";
 import { normalizedPathOf } from "../routes/normalize";
 import type { Caller } from "./caller";
@@ -87,6 +88,8 @@ function lifecycle(c: Ctx, caller: Caller): LifecycleContext {
     now: clock.now(),
     requestId: c.get("requestId"),
     purge: (hash) => keyCache(config.cache.maxEntries).delete(hash),
+    // Every isolate learns of the change through the revocation feed (docs/revocation.md).
+    ...publisherFor(c.env.REVOCATION_FEED),
     // Only keys wholly of the caller's org exist for it (a shared key is the operator's).
     scope: [caller.org],
     exclusive: true,
@@ -247,6 +250,10 @@ selfService.onError((err, c) => {
   if (err instanceof StoreFault) {
     logLine("error", "key store failure (self-service)", { request_id: c.get("requestId"), cause: err.message });
     return reject(c, "store_unavailable");
+  }
+  if (err instanceof FeedUnavailable) {
+    logLine("error", "revocation feed unreachable: change stored, not yet published (self-service)", { request_id: c.get("requestId"), cause: err.message });
+    return reject(c, "store_unavailable", { detail: "The change is stored, but other locations could not be told yet: repeat the request to publish it." });
   }
   logLine("error", "unhandled error (self-service)", { request_id: c.get("requestId"), error: err instanceof Error ? err.message : String(err) });
   return reject(c, "internal_error");

@@ -16,10 +16,10 @@ import { checkKeyRateLimit, rateLimitHeaders } from "../abuse/key-rate-limiter";
 import { authorize } from "../auth/authorize";
 import { extractCredential } from "../auth/credentials";
 import { JWKS_UNAVAILABLE, sessionTokenOf, verifySession } from "../auth/session";
-import { keyCache, verifyKey } from "../auth/verify";
+import { verifyKey } from "../auth/verify";
 import { clock } from "../clock";
 import { actor } from "../keys/store";
-import { accountUse, keyRateLimited, refuseCredential, reject, tooManyFailures } from "../gateway";
+import { accountUse, currentIsolate, keyRateLimited, refuseCredential, reject, tooManyFailures } from "../gateway";
 import { logLine } from "../log";
 import type { Route } from "../routes/table";
 
@@ -68,7 +68,8 @@ async function identify(c: Ctx): Promise<Identity | Response> {
     return refuseCredential(c, client, "malformed_credential", { detail: `Malformed credential: ${credential.reason}` });
   }
   const now = clock.now();
-  const verdict = await verifyKey(credential.key, { kv: c.env.KEYS, cache: keyCache(config.cache.maxEntries), config, now });
+  const isolate = await currentIsolate(c, now);
+  const verdict = await verifyKey(credential.key, { kv: c.env.KEYS, cache: isolate.cache, config, now, overrides: isolate.feed.overrides });
   if (verdict.kind === "error") {
     logLine("error", "key store failure", { request_id: c.get("requestId"), cause: verdict.cause });
     return reject(c, "store_unavailable");

@@ -22,6 +22,7 @@ const FORMATS: Record<string, string[]> = {
   token: ["<hash>"],
   tokenPointer: ["<token id>"],
   portalLink: ["<token hash>"],
+  orgSettings: ["<org>"],
 };
 /** kvKey's prefix helpers (for list()): each must start a documented format. */
 const PREFIXES: Record<string, string[]> = {

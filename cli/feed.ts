@@ -1,0 +1,103 @@
+/**
+ * The keys CLI's local mode and the revocation feed (docs/revocation.md).
+ *
+ * The feed lives in a Durable Object of the gateway itself, and getPlatformProxy() cannot
+ * run a Worker's own Durable Objects. It can reach those of a Worker that `wrangler dev`
+ * is running, through wrangler's local dev registry: so the CLI opens a second proxy on a
+ * generated configuration whose REVOCATION_FEED binding names the gateway's Worker
+ * (script_name), and publishes each change to the very object the running `wrangler dev`
+ * polls. No `wrangler dev` running: nothing holds a cache to purge; the CLI says so on
+ * stderr and the change, already stored, stands.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { KeyRecord, RateLimit } from "../src/keys/record";
+import { FEED_OBJECT_NAME } from "../src/revocation/names";
+export { withPrivateRegistry } from "../scripts/local-platform";
+
+type Change = { hash: string; record: KeyRecord };
+
+/** How long the CLI waits for the running gateway's feed. */
+const CLI_PUBLISH_TIMEOUT_MS = 5_000;
+
+/** The running gateway's usage store of one org (see src/usage/store-object.ts). */
+export interface UsageStub {
+  query(keyId: string | null, fromMinute: number, toMinute: number, bucketMinutes: number): Promise<{ start: number; requests: number; forwarded: number; rejected: number }[]>;
+  statuses(keyId: string | null, fromMinute: number, toMinute: number): Promise<Record<string, number>>;
+}
+
+export interface LocalFeed {
+  /** The org's usage store in the running `wrangler dev` (throws when none runs). */
+  usageStore(org: string): Promise<UsageStub>;
+  publish(changes: Change[]): Promise<void>;
+  publishOrg(org: string, rateLimit: RateLimit | null): Promise<void>;
+  close(): Promise<void>;
+}
+
+export function localFeed(configPath: string, environment: string | undefined): LocalFeed {
+  type Stub = { publish(c: Change[]): Promise<number>; publishOrg(org: string, rl: RateLimit | null): Promise<number> };
+  type UsageNs = { idFromName(name: string): unknown; get(id: unknown): UsageStub };
+  let opened: Promise<{ stub: Stub; usage: UsageNs; dispose: () => Promise<void> }> | undefined;
+  let dir: string | undefined;
+
+  async function open() {
+    const { getPlatformProxy, unstable_readConfig } = await import("wrangler");
+    const config = unstable_readConfig({ config: configPath, ...(environment ? { env: environment } : {}) }, { hideWarnings: true });
+    dir = mkdtempSync(join(tmpdir(), "keygate-cli-feed-"));
+    const generated = join(dir, "wrangler.json");
+    writeFileSync(
+      generated,
+      JSON.stringify({
+        name: `${config.name}-keys-cli`,
+        compatibility_date: config.compatibility_date,
+        durable_objects: {
+          bindings: [
+            { name: "REVOCATION_FEED", class_name: "RevocationFeed", script_name: config.name },
+            { name: "USAGE_STORE", class_name: "UsageStore", script_name: config.name },
+          ],
+        },
+      }),
+    );
+    type Namespace = { idFromName(name: string): unknown; get(id: unknown): Stub };
+    const proxy = await getPlatformProxy<{ REVOCATION_FEED: Namespace; USAGE_STORE: UsageNs }>({ configPath: generated, persist: false });
+    const ns = proxy.env.REVOCATION_FEED;
+    const stub = ns.get(ns.idFromName(FEED_OBJECT_NAME));
+    return { stub, usage: proxy.env.USAGE_STORE, dispose: () => proxy.dispose() };
+  }
+
+  async function send(what: (stub: Stub) => Promise<unknown>): Promise<void> {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      try {
+        opened ??= open();
+        const feed = await opened;
+        await Promise.race([
+          what(feed.stub),
+          new Promise((_, reject) => {
+            timer = setTimeout(() => reject(new Error(`no answer within ${CLI_PUBLISH_TIMEOUT_MS} ms`)), CLI_PUBLISH_TIMEOUT_MS);
+          }),
+        ]);
+      } catch (err) {
+        process.stderr.write(
+          `note: the change is stored, but no running \`wrangler dev\` of this gateway took it from the revocation feed (${(err as Error).message.split("\n")[0]}).\n` +
+            "      A gateway started later reads it from the local state; one running elsewhere sees it when its cache expires (CACHE_TTL_MS).\n",
+        );
+      } finally {
+        if (timer !== undefined) clearTimeout(timer);
+      }
+  }
+
+  return {
+    async usageStore(org: string): Promise<UsageStub> {
+      opened ??= open();
+      const { usage } = await opened;
+      return usage.get(usage.idFromName(org));
+    },
+    publish: (changes) => send((stub) => stub.publish(changes)),
+    publishOrg: (org, rateLimit) => send((stub) => stub.publishOrg(org, rateLimit)),
+    async close() {
+      if (opened) await (await opened.catch(() => undefined))?.dispose();
+      if (dir) rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,45 @@
+/**
+ * Credits (a key record's `credits`, docs/limits.md): each forwarded request spends one,
+ * exactly and globally — the balance lives in the key's KeyRateLimiter Durable Object
+ * (addressed by `credits.balance_id`), which serializes every spend. At zero the request is
+ * refused with the profile's 429. Keys without credits never touch it.
+ *
+ * Unlike rate limits, credits are something a customer pays for: when the object cannot
+ * be asked, the request is refused (503), never let through unmetered.
+ */
+import type { Credits } from "../keys/record";
+import type { KeyRateLimiter } from "./key-rate-limiter-object";
+
+export interface CreditOutcome {
+  allowed: boolean;
+  /** Credits left after this request. */
+  remaining: number;
+}
+
+export const CREDITS_TIMEOUT_MS = 1_000;
+
+/** The refill period containing `now`: UTC days since the epoch, or UTC months since year 0. */
+export function refillPeriod(interval: "day" | "month", now: number): number {
+  if (interval === "day") return Math.floor(now / 86_400_000);
+  const d = new Date(now);
+  return d.getUTCFullYear() * 12 + d.getUTCMonth();
+}
+
+export async function spendCredit(
+  ns: DurableObjectNamespace<KeyRateLimiter> | undefined,
+  credits: Credits,
+): Promise<CreditOutcome | { error: string }> {
+  if (!ns) return { error: "no KEY_RATE_LIMITER Durable Object binding: credits cannot be counted" };
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    const stub = ns.get(ns.idFromName(credits.balance_id));
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`credits did not answer within ${CREDITS_TIMEOUT_MS} ms`)), CREDITS_TIMEOUT_MS);
+    });
+    return (await Promise.race([stub.spend(credits), timeout])) as CreditOutcome;
+  } catch (err) {
+    return { error: err instanceof Error ? err.message : String(err) };
+  } finally {
+    if (timer !== undefined) clearTimeout(timer);
+  }
+}

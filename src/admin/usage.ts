@@ -1,0 +1,34 @@
+/**
+ * GET /usage?org=ORG[&key=ID][&from=ISO&to=ISO][&granularity=minute|hour|day] (docs/usage.md):
+ * `{"totals": {"requests", "forwarded", "rejected", "rejected_by_status"}, "series": […]}` from
+ * the org's UsageStore object. Registered by app.ts next to the org endpoints; the org is
+ * authorized by the same single call (mayActForOrg).
+ */
+import type { Context, Hono } from "hono";
+import type { AppEnv } from "../app-env";
+import { clock } from "../clock";
+import { usageAnswer, validateUsageQuery } from "../usage/query";
+import type { UsageBucket } from "../usage/store-object";
+import type { AdminHelpers } from "./orgs";
+import { mayActForOrg } from "./orgs";
+
+type Ctx = Context<AppEnv>;
+
+export function usageRoutes(admin: Hono<AppEnv>, h: AdminHelpers & { query(c: Ctx): Record<string, string> | { field: string; message: string }[]; unavailable(c: Ctx, detail: string): Response }): void {
+  admin.get("/usage", async (c) => {
+    const q = h.query(c);
+    if (Array.isArray(q)) return h.invalid(c, q);
+    const checked = validateUsageQuery(q, clock.now());
+    if (!checked.ok) return h.invalid(c, checked.errors);
+    const uq = checked.value;
+    if (!mayActForOrg(c, uq.org, false)) return h.forbidden(c, `this token may not act for org "${uq.org}"`);
+    const ns = c.env.USAGE_STORE;
+    if (!ns) return h.unavailable(c, "No USAGE_STORE Durable Object binding: usage is not recorded (see wrangler.toml).");
+    const stub = ns.get(ns.idFromName(uq.org));
+    const g = uq.granularity === "minute" ? 1 : uq.granularity === "hour" ? 60 : 1440;
+    const [buckets, statuses] = await Promise.all([stub.query(uq.key, uq.fromMinute, uq.toMinute, g), stub.statuses(uq.key, uq.fromMinute, uq.toMinute)]);
+    return c.json(usageAnswer(uq, buckets as UsageBucket[], statuses as Record<string, number>));
+  });
+}
+
+export const USAGE_ENDPOINTS: [RegExp, string][] = [[/^\/usage$/, "GET, HEAD"]];

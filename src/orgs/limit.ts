@@ -1,0 +1,57 @@
+/**
+ * The org-wide rate limit on the hot path (see settings.ts for the policy and its cost).
+ */
+import { LruCache } from "../cache/lru";
+import type { Config } from "../config";
+import type { RateLimit } from "../keys/record";
+import type { KvLike, OrgSettings } from "../keys/store";
+import { readOrgSettings } from "../keys/store";
+import type { FeedFollower } from "../revocation/feed";
+
+
+/** The KeyRateLimiter object counting an org's requests (key ids start "key_": no clash). */
+export function orgLimiterName(org: string): string {
+  return "@org/" + org;
+}
+
+let cache: LruCache<OrgSettings | null> | undefined;
+
+export function orgCache(maxEntries: number): LruCache<OrgSettings | null> {
+  if (!cache || cache.maxEntries !== maxEntries) cache = new LruCache(maxEntries);
+  return cache;
+}
+
+/**
+ * The org's settings for a request: from the isolate's cache when fresh (no await), else
+ * a promise of a KV read. A KV failure yields null (no org limit: limits fail open, like
+ * the per-key one) and is reported through `onError`.
+ */
+export function orgLimitFor(
+  feed: FeedFollower | null,
+  kv: KvLike,
+  org: string,
+  config: Config,
+  now: number,
+  onError: (cause: string) => void,
+): RateLimit | null | Promise<RateLimit | null> {
+  if (feed !== null && feed.orgsKnown) return feed.orgLimits.get(org) ?? null;
+  const c = orgCache(config.cache.maxEntries);
+  const hit = c.lookup(org, now);
+  if (hit.state === "fresh") return hit.value?.rate_limit ?? null;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`KV did not answer within ${config.cache.kvTimeoutMs} ms`)), config.cache.kvTimeoutMs);
+  });
+  return Promise.race([readOrgSettings(kv, org, config.cache.kvCacheTtlSeconds), timeout])
+    .then(
+      (s) => {
+        c.set(org, s, now, config.cache.ttlMs, config.cache.staleIfErrorMs);
+        return s?.rate_limit ?? null;
+      },
+      (err: unknown) => {
+        onError(err instanceof Error ? err.message : String(err));
+        return hit.state === "stale" ? (hit.value?.rate_limit ?? null) : null;
+      },
+    )
+    .finally(() => { if (timer !== undefined) clearTimeout(timer); });
+}
