@@ -6,6 +6,8 @@
  *
  *   GET  /login, POST /login, POST /logout      sign in with an admin token (session cookie)
  *   GET  /portal/:token                         a portal link: a session limited to one org
+ *   GET  /session                               the same, for a user signed in to the API
+ *                                               (a verified session JWT: docs/sessions.md)
  *   GET  /orgs?q=                               organizations (search)
  *   GET  /orgs/:org?q=&status=&cursor=          an org's keys, filters in the URL
  *   GET  /new?org=, POST /keys                  create → show-once page
@@ -48,6 +50,7 @@ import type { Session } from "./session";
 import { cookieSpec, markUsed, newSession, openSession, readCookie, sameSecret, sealSession, SESSION_SECONDS, setCookieHeader } from "./session";
 import type { Chrome, NewKeyValues } from "./views";
 import { KeyDetailPage, KeysPage, LoginPage, MessagePage, NewKeyPage, OrgsPage, RedirectPage, ShowOncePage, STATUSES } from "./views";
+import { JWKS_UNAVAILABLE, sessionTokenOf, verifySession } from "../auth/session";
 
 type CEnv = { Bindings: AppEnv["Bindings"]; Variables: AppEnv["Variables"] & { session: Session } };
 type Ctx = Context<CEnv>;
@@ -225,6 +228,40 @@ consoleApp.get("/portal/:token", async (c) => {
   // A page, not a redirect: a SameSite=Strict cookie set during a cross-site navigation is
   // sent only on the next same-site one (this page's refresh or link).
   return c.html(<RedirectPage chrome={{ base: base(c) }} to={to} label={`Open the API keys of ${link.org}`} />);
+});
+
+/**
+ * A user signed in to the API itself (a session JWT in SESSION_COOKIE, or Bearer) opens
+ * their own org's key page directly, as with a portal link: the console session is limited
+ * to the session's org, changes are audited as session:<sub>, and SELF_SERVICE_SCOPE, when
+ * set, is required here too (the same people who may manage keys over the API).
+ */
+consoleApp.get("/session", async (c) => {
+  const config = c.get("config");
+  if (config.session === null) return message(c, 404, "Not available", "Sign-in with an account session is not configured on this gateway.");
+  const over = blocked(c);
+  if (over) return over;
+  const token = sessionTokenOf(c.req.raw.headers, config.session);
+  const verdict = token === null ? null : await verifySession(token, config.session, clock.now());
+  if (verdict?.kind === "invalid" && verdict.reason === JWKS_UNAVAILABLE) {
+    return message(c, 503, "Unavailable", "Your session cannot be checked right now. Try again in a moment.");
+  }
+  if (verdict === null || verdict.kind !== "ok") {
+    c.get("log").reason = "console_session_invalid";
+    if (verdict !== null) {
+      const tooMany = await failure(c);
+      if (tooMany) return tooMany;
+    }
+    return c.html(<LoginPage chrome={chrome(c)} error="No valid account session was found: sign in to your account first, or use an admin token." />, 401);
+  }
+  const required = config.selfService?.scope ?? null;
+  if (required !== null && !verdict.scopes.includes(required)) {
+    c.get("log").reason = "console_session_scope";
+    return message(c, 403, "Not allowed", "Your account may not manage API keys.");
+  }
+  await setSessionCookie(c, newSession({ kind: "portal", org: verdict.org, sub: verdict.sub }, clock.now()));
+  const to = `${base(c)}/orgs/${verdict.org}`;
+  return c.html(<RedirectPage chrome={{ base: base(c) }} to={to} label={`Open the API keys of ${verdict.org}`} />);
 });
 
 // Everything below needs a session; every POST below also needs its CSRF token.

@@ -6,7 +6,8 @@
  * - token: an org-scoped admin token (admin/tokens.ts): its orgs (["*"] = every org) and
  *   its role; re-checked on every console request, so a revoked or expired token's
  *   console session ends at once.
- * - portal: a session opened by a portal link: one org, read and write within it.
+ * - portal: a session opened by a portal link, or by a user's own session JWT (`sub`
+ *   set: GET /ui/session): one org, read and write within it.
  *
  * Every page and every form asks `canRead` / `canWrite` (or the key-level helpers built
  * from them); nothing else decides.
@@ -15,7 +16,7 @@ import { actor } from "../keys/store";
 export type Principal =
   | { kind: "root" }
   | { kind: "token"; id: string; orgs: string[]; role: "read" | "write" }
-  | { kind: "portal"; org: string };
+  | { kind: "portal"; org: string; sub?: string };
 
 function coversOrg(p: Principal, org: string): boolean {
   switch (p.kind) {
@@ -76,7 +77,7 @@ export function actorOf(p: Principal): string {
     case "token":
       return actor.token(p.id);
     case "portal":
-      return `portal:${p.org}`;
+      return p.sub !== undefined ? actor.session(p.sub) : `portal:${p.org}`;
   }
 }
 
@@ -84,7 +85,7 @@ export function isPrincipal(v: unknown): v is Principal {
   if (typeof v !== "object" || v === null) return false;
   const p = v as Record<string, unknown>;
   if (p.kind === "root") return true;
-  if (p.kind === "portal") return typeof p.org === "string";
+  if (p.kind === "portal") return typeof p.org === "string" && (p.sub === undefined || typeof p.sub === "string");
   if (p.kind === "token") {
     return typeof p.id === "string" && Array.isArray(p.orgs) && p.orgs.every((o) => typeof o === "string") && (p.role === "read" || p.role === "write");
   }

@@ -10,6 +10,7 @@ import { newSession, sealSession } from "../../src/console/session";
 import type { Principal } from "../../src/console/principal";
 import { adminEnv, api, TOKEN, uniqueOrg } from "../admin/support";
 import { makeEnv, send } from "../support/worker-helpers";
+import { claims, hs256, SECRET } from "../sessions/support";
 
 const UI = "/_keygate/ui";
 const SITE = "https://gateway.test";
@@ -386,3 +387,61 @@ function keyIn(html: string): string {
   if (!m) throw new Error(`no key on the page:\n${html.slice(0, 3000)}`);
   return m[1]!;
 }
+
+describe("a user's own session opens their org's page (GET /ui/session)", () => {
+  const COOKIE_NAME = "__session";
+  const sessionEnv = (vars: Record<string, string> = {}) => adminEnv({ SESSION_JWT_SECRET: SECRET, SESSION_COOKIE: COOKIE_NAME, ...vars });
+
+  it("a valid session JWT gets a console session for its org only; changes are audited as session:<sub>", async () => {
+    const org = uniqueOrg();
+    const other = uniqueOrg();
+    await api("POST", "/_keygate/keys", { body: { orgs: [org], name: "mine" } });
+    await api("POST", "/_keygate/keys", { body: { orgs: [other], name: "not-mine" } });
+    const e = sessionEnv();
+    const jwt = await hs256(claims({ sub: "user_9", org_slug: org, scope: "read" }));
+    const opened = await send(`${UI}/session`, { headers: { cookie: `${COOKIE_NAME}=${jwt}` } }, e);
+    expect(opened.status).toBe(200);
+    const html = await opened.text();
+    expect(html).toContain(`${UI}/orgs/${org}`);
+    const cookie = cookieOf(opened);
+    const page = await get(`${UI}/orgs/${org}`, cookie, e);
+    expect(page.status).toBe(200);
+    const body = await page.text();
+    expect(body).toContain("mine");
+    expect(body).not.toContain("not-mine");
+    expect((await get(`${UI}/orgs/${other}`, cookie, e)).status).toBe(404);
+    // Create through the console as that user: the audit names the session's user.
+    const form = await get(`${UI}/new?org=${org}`, cookie, e);
+    const formHtml = await form.text();
+    const created = await post(
+      `${UI}/keys`,
+      { csrf: hidden(formHtml, "csrf"), form_id: hidden(formHtml, "form_id"), name: "by-user", org, scopes: "read", expires: "", rate_limit: "", rate_period: "60" },
+      { cookie, env: e },
+    );
+    expect(created.status).toBe(201);
+    const keys = (await api("GET", `/_keygate/keys?org=${org}&name=by-user`)).json.keys as { id: string }[];
+    expect(keys).toHaveLength(1);
+    const audit = (await api("GET", `/_keygate/audit?key_id=${keys[0]!.id}`)).json.events as { actor: string; action: string }[];
+    expect(audit).toEqual([expect.objectContaining({ action: "create", actor: "session:user_9" })]);
+  });
+
+  it("no session, a bad one, or one without SELF_SERVICE_SCOPE opens nothing; without sessions configured it is 404", async () => {
+    const org = uniqueOrg();
+    const e = sessionEnv();
+    const none = await send(`${UI}/session`, {}, e);
+    expect(none.status).toBe(401);
+    expect(none.headers.get("set-cookie")).toBeNull();
+    const forged = await hs256(claims({ org_slug: org }), "another-secret-".padEnd(48, "x"));
+    const bad = await send(`${UI}/session`, { headers: { cookie: `${COOKIE_NAME}=${forged}` } }, e);
+    expect(bad.status).toBe(401);
+    expect(bad.headers.get("set-cookie")).toBeNull();
+    const scoped = sessionEnv({ SELF_SERVICE_PATH: "/api/keys", SELF_SERVICE_SCOPE: "keys:manage" });
+    const lacking = await send(`${UI}/session`, { headers: { cookie: `${COOKIE_NAME}=${await hs256(claims({ org_slug: org, scope: "read" }))}` } }, scoped);
+    expect(lacking.status).toBe(403);
+    expect(lacking.headers.get("set-cookie")).toBeNull();
+    const holding = await send(`${UI}/session`, { headers: { cookie: `${COOKIE_NAME}=${await hs256(claims({ org_slug: org, scope: "read keys:manage" }))}` } }, scoped);
+    expect(holding.status).toBe(200);
+    expect(holding.headers.get("set-cookie")).toContain("HttpOnly");
+    expect((await send(`${UI}/session`, {}, adminEnv())).status).toBe(404);
+  });
+});
