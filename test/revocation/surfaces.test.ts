@@ -218,5 +218,15 @@ describe("the feed unreachable: 503 with a message, the change stored", () => {
     expect(await res.text()).toMatch(/change is saved/);
     expect((await api("GET", `/_keygate/keys/${target.record.id}`)).json.status).toBe("revoked");
     expect(await status(down, target.key)).toBe(401);
+    // "Repeat it in a moment": with the feed back, repeating publishes the revocation.
+    const hash = await hashKey(target.key);
+    const before = (await feedSince(null)).version;
+    const up = isolate();
+    const s2 = await signIn(up);
+    const again = await formPost(`${UI}/keys/${target.record.id}/revoke`, { csrf: s2.csrf, confirm: target.record.start }, s2.cookie, up);
+    expect(again.status).toBe(303);
+    const published = (await feedSince(before)).entries.filter((e) => e.hash === hash);
+    expect(published).toHaveLength(1);
+    expect((published[0]!.record as KeyRecord).revoked_at).not.toBeNull();
   });
 });
