@@ -9,9 +9,13 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { env, runInDurableObject } from "cloudflare:test";
 import { clock } from "../../src/clock";
 import { flushUsage, SESSION_KEY_ID, usageCounter } from "../../src/usage/counter";
-import { api, createViaApi, TOKEN, uniqueOrg } from "../admin/support";
+import { ISOLATE_STATE } from "../../src/auth/verify";
+import { LruCache } from "../../src/cache/lru";
+import type { Env } from "../../src/config";
+import { FeedFollower } from "../../src/revocation/feed";
+import { api, createViaApi, mintToken, TOKEN, uniqueOrg } from "../admin/support";
 import { claims, hs256, SECRET } from "../sessions/support";
-import { makeEnv, through } from "../support/worker-helpers";
+import { makeEnv, send, through } from "../support/worker-helpers";
 
 afterEach(() => vi.restoreAllMocks());
 
@@ -84,5 +88,30 @@ describe("an org-wide rate limit and sessions", () => {
     // The refusals count in the org's usage like a key's.
     await flush();
     expect((await api("GET", `/_keygate/usage?org=${org}`)).json.totals).toEqual({ requests: 5, forwarded: 3, rejected: 2, rejected_by_status: { "429": 2 } });
+  });
+});
+
+describe("an org limit set by the org's own token reaches another isolate's sessions", () => {
+  const isolate = (): Env => Object.assign(gw(), { [ISOLATE_STATE]: { cache: new LruCache(100), feed: new FeedFollower() } });
+
+  it("a write token for the org sets it through isolate A; isolate B limits the org's sessions within the revocation bound", async () => {
+    let now = Date.now();
+    vi.spyOn(clock, "now").mockImplementation(() => now);
+    const org = uniqueOrg();
+    const tok = await mintToken({ orgs: [org], role: "write" });
+    const jwt = await hs256(claims({ sub: "user_b", org_slug: org }));
+    const a = isolate();
+    const b = isolate();
+    const viaB = () => send("/v1/x", { headers: { authorization: `Bearer ${jwt}` } }, b);
+    expect((await viaB()).headers.has("ratelimit-policy")).toBe(false); // B knows no limit yet
+    const put = await api("PUT", `/_keygate/orgs/${org}`, { env: a, token: tok.token, body: { rate_limit: { limit: 1, period_seconds: 600 } } });
+    expect(put.res.status).toBe(200);
+    now += 4_001;
+    const first = await viaB();
+    expect(first.status).toBe(200);
+    expect(first.headers.get("ratelimit-policy")).toBe('"org";q=1;w=600');
+    const second = await viaB();
+    expect(second.status).toBe(429);
+    expect(second.headers.get("ratelimit")).toMatch(/^"org";r=0;t=\d+$/);
   });
 });
