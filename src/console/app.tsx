@@ -29,7 +29,7 @@ import { HTTPException } from "hono/http-exception";
 import { blockedFor, clientKey, recordFailure } from "../abuse/auth-failures";
 import { resolveToken } from "../admin/tokens";
 import type { AppEnv } from "../app-env";
-import { keyCache } from "../auth/verify";
+import { isolateOf } from "../auth/verify";
 import { clock } from "../clock";
 import type { Config } from "../config";
 import { reject } from "../gateway";
@@ -111,7 +111,7 @@ async function lifecycle(c: Ctx): Promise<LifecycleContext> {
     ...(orgsOf(c.get("session").p) ? { scope: orgsOf(c.get("session").p)! } : {}),
     now: clock.now(),
     requestId: c.get("requestId"),
-    purge: (hash) => keyCache(config.cache.maxEntries).delete(hash),
+    purge: (hash) => isolateOf(c.env, config.cache.maxEntries).cache.delete(hash),
     // Every isolate learns of the change through the revocation feed (docs/revocation.md).
     ...publisherFor(c.env.REVOCATION_FEED),
   };

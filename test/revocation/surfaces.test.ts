@@ -1,0 +1,251 @@
+/**
+ * Revocation everywhere, from every surface (issue 13 §3 with issues 11 and 12): a key
+ * revoked (or regenerated) through the self-service API or the web console of isolate A
+ * is refused by isolate B — whose cache is warm and whose KV still answers the old record
+ * (KV's edge cache) — within the bound (REVOCATION_MAX_STALENESS_MS, 4 s); and the
+ * self-service API of an isolate follows the feed like the gateway does. When the feed is
+ * unreachable those surfaces answer 503 with a message (never a 500) and the change is
+ * stored. Two isolates as in feed.test.ts: two env objects with their own key cache and
+ * feed follower (ISOLATE_STATE), sharing the real local KV and the real RevocationFeed
+ * object; time injected through clock.now.
+ */
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { env } from "cloudflare:test";
+import { ISOLATE_STATE } from "../../src/auth/verify";
+import type { IsolateState } from "../../src/auth/verify";
+import { LruCache } from "../../src/cache/lru";
+import { clock } from "../../src/clock";
+import type { Env } from "../../src/config";
+import { hashKey } from "../../src/keys/hash";
+import type { KeyRecord } from "../../src/keys/record";
+import { kvKey } from "../../src/keys/store";
+import { FEED_OBJECT_NAME, FeedFollower } from "../../src/revocation/feed";
+import type { FeedPage } from "../../src/revocation/feed";
+import { api, TOKEN, uniqueOrg } from "../admin/support";
+import { makeEnv, mint, send } from "../support/worker-helpers";
+import type { Vars } from "../support/worker-helpers";
+
+afterEach(() => vi.restoreAllMocks());
+
+const PATH = "/api/keys";
+const UI = "/_keygate/ui";
+const SITE = "https://gateway.test";
+
+let now = Date.now();
+function freezeClock(): (ms: number) => void {
+  now = Date.now();
+  vi.spyOn(clock, "now").mockImplementation(() => now);
+  return (ms) => {
+    now += ms;
+  };
+}
+
+/** One gateway isolate (self-service on): its own cache and feed follower; KV and the feed object shared. */
+function isolate(vars: Vars = {}): Env & { state: IsolateState } {
+  const state: IsolateState = { cache: new LruCache(1000), feed: new FeedFollower() };
+  return Object.assign(makeEnv({ ADMIN_TOKEN: TOKEN, SELF_SERVICE_PATH: PATH, ...vars }), { [ISOLATE_STATE]: state, state });
+}
+
+/** KV as an edge location that cached `key:<hash>` before the change (see feed.test.ts). */
+async function edgeCachedKv(hash: string): Promise<KVNamespace> {
+  const snapshot = await env.KEYS.get(kvKey.record(hash), { type: "json" });
+  const real = env.KEYS;
+  return new Proxy(real, {
+    get(target, prop) {
+      if (prop === "get") {
+        return (name: string, options?: unknown) =>
+          name === kvKey.record(hash) ? Promise.resolve(snapshot) : (target.get as (n: string, o?: unknown) => Promise<unknown>)(name, options);
+      }
+      const v = Reflect.get(target, prop) as unknown;
+      return typeof v === "function" ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  }) as KVNamespace;
+}
+
+/** The feed object, unreachable (every call rejects). */
+function brokenFeed(): DurableObjectNamespace {
+  const ns = env.REVOCATION_FEED!;
+  return {
+    idFromName: (n: string) => ns.idFromName(n),
+    get: () => ({
+      since: () => Promise.reject(new Error("feed down")),
+      publish: () => Promise.reject(new Error("feed down")),
+      publishOrg: () => Promise.reject(new Error("feed down")),
+    }),
+  } as unknown as DurableObjectNamespace;
+}
+
+async function feedSince(cursor: number | null): Promise<FeedPage> {
+  const ns = env.REVOCATION_FEED!;
+  return (await ns.get(ns.idFromName(FEED_OBJECT_NAME)).since(cursor, 3_600_000)) as FeedPage;
+}
+
+const status = async (e: Env, key: string) => (await send("/x", { headers: { "x-api-key": key } }, e)).status;
+
+function selfService(method: string, path: string, key: string, e: Env, body?: unknown) {
+  const headers: Record<string, string> = { "x-api-key": key };
+  if (body !== undefined) headers["content-type"] = "application/json";
+  return send(path, { method, headers, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) }, e);
+}
+
+function formPost(path: string, fields: Record<string, string>, cookie: string | null, e: Env) {
+  const headers: Record<string, string> = { "content-type": "application/x-www-form-urlencoded", origin: SITE };
+  if (cookie) headers.cookie = cookie;
+  return send(path, { method: "POST", headers, body: new URLSearchParams(fields).toString() }, e);
+}
+
+/** Sign in to the console of isolate `e` with the root token: its session cookie and CSRF token. */
+async function signIn(e: Env): Promise<{ cookie: string; csrf: string }> {
+  const res = await formPost(`${UI}/login`, { token: TOKEN }, null, e);
+  expect(res.status).toBe(303);
+  const cookie = res.headers.get("set-cookie")!.split(";")[0]!;
+  const page = await (await send(`${UI}/new`, { headers: { cookie } }, e)).text();
+  const csrf = /name="csrf" value="([^"]*)"/.exec(page);
+  expect(csrf).not.toBeNull();
+  return { cookie, csrf: csrf![1]! };
+}
+
+/** Revoke `target` through a surface of isolate `a`; returns the response. */
+type Surface = (a: Env, target: { key: string; record: KeyRecord }, holder: { key: string }) => Promise<Response>;
+
+const SURFACES: [string, Surface, number][] = [
+  ["the self-service API (DELETE {path}/:id)", (a, target, holder) => selfService("DELETE", `${PATH}/${target.record.id}`, holder.key, a), 200],
+  ["the self-service API (POST {path}/:id/regenerate, no grace)", (a, target, holder) => selfService("POST", `${PATH}/${target.record.id}/regenerate`, holder.key, a), 201],
+  [
+    "the console (POST /ui/keys/:id/revoke, signed in, with the CSRF token)",
+    async (a, target) => {
+      const s = await signIn(a);
+      return formPost(`${UI}/keys/${target.record.id}/revoke`, { csrf: s.csrf, confirm: target.record.start }, s.cookie, a);
+    },
+    303,
+  ],
+];
+
+describe("a key revoked through another surface of isolate A is refused by isolate B within 4 s", () => {
+  for (const [name, revoke, ok] of SURFACES) {
+    it(name, async () => {
+      const org = uniqueOrg();
+      const target = await mint({ orgs: [org], name: "target" });
+      const holder = await mint({ orgs: [org], name: "holder" });
+      const advance = freezeClock(); // after minting: created_at is not in the frozen future
+      const a = isolate();
+      const b = isolate({ KEYS: await edgeCachedKv(await hashKey(target.key)) });
+      expect(await status(a, target.key)).toBe(200); // both caches warm
+      expect(await status(b, target.key)).toBe(200);
+
+      const res = await revoke(a, target, holder);
+      expect(res.status).toBe(ok);
+      expect(await status(a, target.key)).toBe(401); // at once where the change was made
+
+      advance(500);
+      expect(await status(b, target.key)).toBe(200); // B has not polled yet: the window the bound covers
+      advance(3_501); // 4,001 ms after the change
+      expect(await status(b, target.key)).toBe(401);
+      advance(31_000); // B's cache entry long gone, its edge KV still says "active"
+      expect(await status(b, target.key)).toBe(401);
+      expect(await status(b, holder.key)).toBe(200); // only that key
+    });
+  }
+});
+
+describe("the self-service API follows the feed", () => {
+  it("a key revoked through isolate A's admin API is refused by isolate B's self-service API (warm cache, stale edge KV) within 4 s", async () => {
+    const org = uniqueOrg();
+    const caller = await mint({ orgs: [org], name: "caller" });
+    const advance = freezeClock();
+    const a = isolate();
+    const b = isolate({ KEYS: await edgeCachedKv(await hashKey(caller.key)) });
+    const listed = await selfService("GET", PATH, caller.key, b);
+    expect(listed.status).toBe(200); // B's cache is warm now
+    expect(((await listed.json()) as { id: string }[]).map((k) => k.id)).toEqual([caller.record.id]);
+
+    expect((await api("DELETE", `/_keygate/keys/${caller.record.id}`, { env: a })).res.status).toBe(200);
+    advance(500);
+    expect((await selfService("GET", PATH, caller.key, b)).status).toBe(200); // not polled yet
+    advance(3_501);
+    const refused = await selfService("GET", PATH, caller.key, b);
+    expect(refused.status).toBe(401);
+    const unknown = await selfService("GET", PATH, "kg_not_a_real_key_0000000000000000", b);
+    expect(await refused.text()).toBe(await unknown.text()); // the profile's 401, like any bad key
+    // Nor can it create a key there any more.
+    const created = await selfService("POST", PATH, caller.key, b, { name: "after revocation" });
+    expect(created.status).toBe(401);
+    advance(31_000);
+    expect((await selfService("GET", PATH, caller.key, b)).status).toBe(401);
+    const keys = (await api("GET", `/_keygate/keys?org=${org}`)).json.keys;
+    expect(keys.map((k: { name: string }) => k.name)).toEqual(["caller"]);
+  });
+});
+
+describe("the feed unreachable: 503 with a message, the change stored", () => {
+  it("self-service DELETE: the profile's 503 saying the change is stored; repeating it publishes it", async () => {
+    vi.spyOn(console, "log").mockImplementation(() => {});
+    vi.spyOn(console, "error").mockImplementation(() => {});
+    const org = uniqueOrg();
+    const target = await mint({ orgs: [org], name: "target" });
+    const holder = await mint({ orgs: [org], name: "holder" });
+    freezeClock();
+    const hash = await hashKey(target.key);
+    const before = (await feedSince(null)).version;
+    const down = isolate({ REVOCATION_FEED: brokenFeed() });
+    const res = await selfService("DELETE", `${PATH}/${target.record.id}`, holder.key, down);
+    expect(res.status).toBe(503);
+    expect(res.headers.get("content-type")).toBe("application/problem+json");
+    const body = (await res.json()) as { status: number; detail: string };
+    expect(body.status).toBe(503);
+    expect(body.detail).toMatch(/change is stored/);
+    expect((await api("GET", `/_keygate/keys/${target.record.id}`)).json.status).toBe("revoked");
+    expect(await status(down, target.key)).toBe(401); // stored: refused where KV is read
+    expect((await feedSince(before)).entries.filter((e) => e.hash === hash)).toEqual([]);
+    const again = await selfService("DELETE", `${PATH}/${target.record.id}`, holder.key, isolate());
+    expect(again.status).toBe(200);
+    const published = (await feedSince(before)).entries.filter((e) => e.hash === hash);
+    expect(published).toHaveLength(1);
+    expect((published[0]!.record as KeyRecord).revoked_at).not.toBeNull();
+  });
+
+  it("console revoke: a 503 page saying the change is saved (not a 500); the key is revoked", async () => {
+    vi.spyOn(console, "log").mockImplementation(() => {});
+    vi.spyOn(console, "error").mockImplementation(() => {});
+    const target = await mint({ orgs: [uniqueOrg()], name: "target" });
+    freezeClock();
+    const down = isolate({ REVOCATION_FEED: brokenFeed() });
+    const s = await signIn(down);
+    const res = await formPost(`${UI}/keys/${target.record.id}/revoke`, { csrf: s.csrf, confirm: target.record.start }, s.cookie, down);
+    expect(res.status).toBe(503);
+    expect(res.headers.get("content-type")).toMatch(/^text\/html/);
+    expect(res.headers.get("cache-control")).toBe("no-store");
+    expect(await res.text()).toMatch(/change is saved/);
+    expect((await api("GET", `/_keygate/keys/${target.record.id}`)).json.status).toBe("revoked");
+    expect(await status(down, target.key)).toBe(401);
+    // "Repeat it in a moment": with the feed back, repeating publishes the revocation.
+    const hash = await hashKey(target.key);
+    const before = (await feedSince(null)).version;
+    const up = isolate();
+    const s2 = await signIn(up);
+    const again = await formPost(`${UI}/keys/${target.record.id}/revoke`, { csrf: s2.csrf, confirm: target.record.start }, s2.cookie, up);
+    expect(again.status).toBe(303);
+    const published = (await feedSince(before)).entries.filter((e) => e.hash === hash);
+    expect(published).toHaveLength(1);
+    expect((published[0]!.record as KeyRecord).revoked_at).not.toBeNull();
+  });
+
+  // KNOWN BUG (reported to the lead, not fixed here: keys/lifecycle.ts is being restructured).
+  // rotateKey stores the new key and ends the old one, then publishes; when publishing fails
+  // the surface answers 503 "repeat the request" and the new key's plaintext is lost, while
+  // the old key (grace 0) already stopped: the holder is locked out, and repeating answers
+  // 401 (self-service) or 409 "already rotated" (admin API). The same holds for the admin
+  // API's rotate and the console's. `it.fails` keeps this reproduction in the suite: once
+  // fixed, this test fails — turn it into `it(...)`.
+  it.fails("self-service regenerate: the holder keeps a working key (the new one in the answer, or the old one)", async () => {
+    vi.spyOn(console, "log").mockImplementation(() => {});
+    vi.spyOn(console, "error").mockImplementation(() => {});
+    const target = await mint({ orgs: [uniqueOrg()], name: "target" });
+    const down = isolate({ REVOCATION_FEED: brokenFeed() });
+    const res = await selfService("POST", `${PATH}/${target.record.id}/regenerate`, target.key, down);
+    const body = (await res.json()) as { key?: string };
+    const usable = [target.key, ...(typeof body.key === "string" ? [body.key] : [])];
+    const statuses = await Promise.all(usable.map((k) => status(isolate(), k)));
+    expect(statuses).toContain(200);
+  });
+});
