@@ -20,6 +20,7 @@ import { ALL_ORGS, KEY_ID_RE, statusOf } from "./record";
 import { randomBase62 } from "./format";
 import type { AuditEvent, AuditLog, KeySummary, KvLike } from "./store";
 import { appendAudit, BadCursor, findById, KeyConflict, listAll, listAudit, listOrg, readLastUsed, writeRecord } from "./store";
+import { logLine } from "../log";
 
 /**
  * The orgs a caller may act for. Absent: every org, and the whole audit log (the root
@@ -180,6 +181,26 @@ async function find(ctx: LifecycleContext, id: string) {
   return found && visible(ctx, found.record.orgs) ? found : null;
 }
 
+/**
+ * Publish a change that hands out a key (create, import, rotate) to the revocation feed,
+ * best effort. Unlike an update or a revocation — stored, then answered 503 so the caller
+ * repeats it to publish — such a change cannot be repeated: a retry would mint another key
+ * (or meet "already rotated") and the key in this answer, shown once, would be lost. So a
+ * publication failure is logged and the key is still returned; other isolates then learn of
+ * the change within the cache bound instead of the feed's (docs/revocation.md).
+ */
+async function publishIssued(ctx: LifecycleContext, changes: { hash: string; record: KeyRecord }[]): Promise<void> {
+  try {
+    await ctx.publish?.(changes);
+  } catch (err) {
+    logLine("error", "revocation feed unreachable: key issued, other isolates learn of it within the cache bound", {
+      ...(ctx.requestId ? { request_id: ctx.requestId } : {}),
+      key_ids: changes.map((c) => c.record.id),
+      cause: err instanceof Error ? err.message : String(err),
+    });
+  }
+}
+
 /** POST /keys: mint a key. The plaintext is in this answer and nowhere else, ever. */
 export async function createKey(ctx: LifecycleContext, body: unknown): Promise<Outcome<IssuedView>> {
   const checked = validateNewKey(body, ctx.now);
@@ -189,7 +210,7 @@ export async function createKey(ctx: LifecycleContext, body: unknown): Promise<O
   const { key, record, hash } = await issueKey(ctx.kv, ctx.settings, checked.value, ctx.now);
   ctx.purge?.(hash);
   await audit(ctx, { action: "create", key_id: record.id, orgs: record.orgs });
-  await ctx.publish?.([{ hash, record }]);
+  await publishIssued(ctx, [{ hash, record }]);
   return { ok: true, value: { key, ...view(record, null, ctx.now) } };
 }
 
@@ -210,7 +231,7 @@ export async function importKey(ctx: LifecycleContext, body: unknown): Promise<O
     const { record, hash } = await issueKey(ctx.kv, ctx.settings, checked.value, ctx.now, key as string);
     ctx.purge?.(hash);
     await audit(ctx, { action: "import", key_id: record.id, orgs: record.orgs });
-    await ctx.publish?.([{ hash, record }]);
+    await publishIssued(ctx, [{ hash, record }]);
     return { ok: true, value: view(record, null, ctx.now) };
   } catch (err) {
     if (err instanceof KeyConflict) return conflict("this key is already stored (import refuses to overwrite a key's settings)");
@@ -378,7 +399,7 @@ export async function rotateKey(
   await writeRecord(ctx.kv, found.hash, rotated, old.orgs);
   ctx.purge?.(found.hash);
   await audit(ctx, { action: "rotate", key_id: id, orgs: old.orgs, new_key_id: fresh.id, grace_seconds: checked.value.grace_seconds });
-  await ctx.publish?.([
+  await publishIssued(ctx, [
     { hash, record: fresh },
     { hash: found.hash, record: rotated },
   ]);
