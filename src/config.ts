@@ -21,7 +21,7 @@ import { ConfigError, DEFAULTS, enumVar, HEADER_NAME_RE, headerVar, intVar, raw,
 import type { EnvVariables } from "./config/variables";
 
 export { ConfigError, DEFAULTS, MIN_ADMIN_TOKEN_LENGTH, MIN_SESSION_SECRET_LENGTH, settingsFrom, VARIABLES } from "./config/variables";
-export type { DocPage, VarKind, VarName, VarSpec } from "./config/variables";
+export type { VarKind, VarName, VarSpec } from "./config/variables";
 
 /**
  * Bindings (wrangler.toml) and variables (wrangler.toml [vars], --var, .dev.vars, secrets).

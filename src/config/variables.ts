@@ -1,9 +1,10 @@
 /**
- * Every configuration variable, declared once: its kind, default, bounds, whether it is a
- * secret, a one-line summary and the docs page that explains it. This table drives the
- * parsing, the defaults and the bounds (src/config.ts), the `Env` type's variables, the
- * CLI's and `npm run dev`'s settings (settingsFrom), and docs/configuration.md's table is
- * held to it by test/unit/config-doc.test.ts.
+ * Every configuration variable, declared once: its kind, default, bounds and whether it is
+ * a secret. This table drives the parsing, the defaults and the bounds (src/config.ts), the
+ * `Env` type's variables, and the CLI's and `npm run dev`'s settings (settingsFrom). Its
+ * documentation half (a one-line summary and the page that explains each variable) is
+ * config/docs.ts, kept out of the worker's bundle; docs/configuration.md's table is held to
+ * both by test/unit/config-doc.test.ts.
  *
  * Plain data and plain functions: no Workers types, so Node scripts (cli/, scripts/) can
  * import it too.
@@ -41,17 +42,10 @@ export type VarKind =
   /** a secret: never trimmed, never shown in an error; `min`–`max` characters */
   | "secret";
 
-/** The docs page (docs/<page>.md) that explains a variable in full. */
-export type DocPage = "configuration" | "sessions" | "self-service" | "revocation" | "usage";
-
 export interface VarSpec {
   readonly kind: VarKind;
-  readonly summary: string;
-  readonly doc: DocPage;
   /** Applied when the variable is unset or blank. */
   readonly default?: string | number;
-  /** What "unset" means when there is no default, as the docs' default column says it. */
-  readonly unset?: string;
   readonly secret?: boolean;
   /** int: the value's bounds; secret: its length's. */
   readonly min?: number;
@@ -81,147 +75,116 @@ export const MIN_ADMIN_TOKEN_LENGTH = 32;
 /** Shortest SESSION_JWT_SECRET: an HS256 key must not be guessable. */
 export const MIN_SESSION_SECRET_LENGTH = 32;
 
-const PROFILE_PART = "from profile";
-const SESSION_PART = { doc: "sessions", unset: "unset" } as const;
-
 export const VARIABLES = {
-  ORIGIN_URL: { kind: "url", doc: "configuration", unset: "(required)", summary: "the origin's base URL, http(s)://host[:port][/base-path]" },
-  AUTH_PROFILE: { kind: "enum", doc: "configuration", default: "default", values: PROFILE_NAMES, summary: "the authentication contract reproduced" },
-  CREDENTIAL_SOURCES: { kind: "sources", doc: "configuration", unset: PROFILE_PART, summary: "where a key is read: bearer, basic, header names" },
-  MISSING_KEY_STATUS: { kind: "enum", doc: "configuration", unset: PROFILE_PART, values: ["400", "401"], summary: "the status of a request without a key" },
-  ERROR_FORMAT: { kind: "enum", doc: "configuration", unset: PROFILE_PART, values: ERROR_FORMATS, summary: "the shape of error bodies" },
-  ORG_SOURCE: { kind: "enum", doc: "configuration", unset: PROFILE_PART, values: ["key", "header"], summary: "where the injected org comes from" },
+  ORIGIN_URL: { kind: "url" },
+  AUTH_PROFILE: { kind: "enum", default: "default", values: PROFILE_NAMES },
+  CREDENTIAL_SOURCES: { kind: "sources" },
+  MISSING_KEY_STATUS: { kind: "enum", values: ["400", "401"] },
+  ERROR_FORMAT: { kind: "enum", values: ERROR_FORMATS },
+  ORG_SOURCE: { kind: "enum", values: ["key", "header"] },
   AUTH_REALM: {
     kind: "string",
-    doc: "configuration",
     default: "api",
     pattern: /^[\x20\x21\x23-\x5b\x5d-\x7e]{1,64}$/,
     problem: "must be 1–64 printable ASCII characters without quotes or backslashes",
-    summary: "the realm of WWW-Authenticate challenges",
   },
-  ROUTES: { kind: "json", doc: "configuration", default: "[]", summary: "the route table (JSON)" },
+  ROUTES: { kind: "json", default: "[]" },
   KEY_PREFIX: {
     kind: "string",
-    doc: "configuration",
     default: "kg_",
     pattern: /^[A-Za-z0-9_-]{0,16}$/,
     problem: "must be at most 16 characters of [A-Za-z0-9_-]",
-    summary: "the prefix of minted keys",
   },
-  UPSTREAM_TIMEOUT_MS: { kind: "int", doc: "configuration", default: 30_000, min: 1, max: 600_000, summary: "time allowed for the origin's response headers" },
+  UPSTREAM_TIMEOUT_MS: { kind: "int", default: 30_000, min: 1, max: 600_000 },
   /** A stalled response body is cut after this long without a byte (SSE heartbeats are ≤ 30 s). */
-  UPSTREAM_IDLE_TIMEOUT_MS: { kind: "int", doc: "configuration", default: 60_000, min: 0, max: 3_600_000, summary: "a silent response body is cut after this long" },
+  UPSTREAM_IDLE_TIMEOUT_MS: { kind: "int", default: 60_000, min: 0, max: 3_600_000 },
   /** In-isolate positive TTL: bounds how long a revoked key can keep working here. */
-  CACHE_TTL_MS: { kind: "int", doc: "configuration", default: 30_000, min: 0, max: 3_600_000, summary: "in-isolate TTL of a key record" },
+  CACHE_TTL_MS: { kind: "int", default: 30_000, min: 0, max: 3_600_000 },
   /** In-isolate negative TTL: a repeated unknown key costs one KV read per window. */
-  NEGATIVE_CACHE_TTL_MS: { kind: "int", doc: "configuration", default: 10_000, min: 0, max: 3_600_000, summary: "in-isolate TTL of an unknown key" },
-  CACHE_MAX_ENTRIES: { kind: "int", doc: "configuration", default: 10_000, min: 0, max: 1_000_000, summary: "cached entries per isolate" },
+  NEGATIVE_CACHE_TTL_MS: { kind: "int", default: 10_000, min: 0, max: 3_600_000 },
+  CACHE_MAX_ENTRIES: { kind: "int", default: 10_000, min: 0, max: 1_000_000 },
   /** KV edge cache for reads (Cloudflare's minimum is 30 s). */
-  KV_CACHE_TTL_SECONDS: { kind: "int", doc: "configuration", default: 60, min: 30, max: 86_400, summary: "cacheTtl of KV reads" },
-  KV_TIMEOUT_MS: { kind: "int", doc: "configuration", default: 5_000, min: 1, max: 60_000, summary: "a slower KV read is a failure" },
+  KV_CACHE_TTL_SECONDS: { kind: "int", default: 60, min: 30, max: 86_400 },
+  KV_TIMEOUT_MS: { kind: "int", default: 5_000, min: 1, max: 60_000 },
   /** How long past freshness a cached record may be used while KV is failing. */
-  STALE_IF_ERROR_MS: { kind: "int", doc: "configuration", default: 300_000, min: 0, max: DAY_MS, summary: "a cached record's use past its TTL while KV fails" },
-  ORG_HEADER: { kind: "header", doc: "configuration", default: "x-org-slug", summary: "the injected org header" },
-  KEY_ID_HEADER: { kind: "header", doc: "configuration", default: "x-api-key-id", summary: "the injected key id header" },
-  SCOPES_HEADER: { kind: "header", doc: "configuration", default: "x-api-key-scopes", summary: "the injected scopes header" },
-  CORS_PREFLIGHT: { kind: "enum", doc: "configuration", default: "forward", values: ["forward", "auth"], summary: "whether CORS preflights need a key" },
+  STALE_IF_ERROR_MS: { kind: "int", default: 300_000, min: 0, max: DAY_MS },
+  ORG_HEADER: { kind: "header", default: "x-org-slug" },
+  KEY_ID_HEADER: { kind: "header", default: "x-api-key-id" },
+  SCOPES_HEADER: { kind: "header", default: "x-api-key-scopes" },
+  CORS_PREFLIGHT: { kind: "enum", default: "forward", values: ["forward", "auth"] },
   KEY_PEPPER: {
     kind: "secret",
-    doc: "configuration",
     secret: true,
-    unset: "unset",
     min: 16,
     problem: "must be at least 16 characters when set",
-    summary: "HMAC key of key hashes",
   },
   ADMIN_TOKEN: {
     kind: "secret",
-    doc: "configuration",
     secret: true,
-    unset: "unset",
     min: MIN_ADMIN_TOKEN_LENGTH,
     max: 512,
     pattern: BEARER_TOKEN_RE,
     problem: `must be ${MIN_ADMIN_TOKEN_LENGTH}–512 characters usable in "Authorization: Bearer" (letters, digits, -._~+/, trailing =), e.g. from \`openssl rand -hex 32\``,
-    summary: "the admin API's root Bearer token; unset = admin API off",
   },
   ADMIN_PREFIX: {
     kind: "path",
-    doc: "configuration",
     default: "/_keygate",
     pattern: PATH_RE,
     problem: 'must be a path like /_keygate (segments of letters, digits, "-", ".", "_", "~"); got "{value}"',
-    summary: "the admin API's path, reserved even when it is off",
   },
   /** Last-used writes: one per key per minute per isolate, far below KV's 1 write/s/key. */
-  LAST_USED_INTERVAL_MS: { kind: "int", doc: "configuration", default: 60_000, min: 0, max: 7 * DAY_MS, summary: "at most one last-used write per key per interval" },
-  EXPIRY_WARNING_DAYS: { kind: "int", doc: "configuration", default: 7, min: 0, max: 3650, summary: "days of Sunset/Deprecation headers before expiry" },
-  ORIGIN_SIGNING_SECRET: { kind: "secret", doc: "configuration", secret: true, unset: "unset", summary: "kid:secret pairs signing forwarded requests" },
+  LAST_USED_INTERVAL_MS: { kind: "int", default: 60_000, min: 0, max: 7 * DAY_MS },
+  EXPIRY_WARNING_DAYS: { kind: "int", default: 7, min: 0, max: 3650 },
+  ORIGIN_SIGNING_SECRET: { kind: "secret", secret: true },
   /** Retry-After for an IP over its failed-authentication budget (the binding's longest period). */
-  AUTH_FAILURE_BLOCK_SECONDS: { kind: "int", doc: "configuration", default: 60, min: 1, max: 86_400, summary: "how long an IP over its failure budget is refused" },
+  AUTH_FAILURE_BLOCK_SECONDS: { kind: "int", default: 60, min: 1, max: 86_400 },
   SESSION_JWT_SECRET: {
     kind: "secret",
-    ...SESSION_PART,
     secret: true,
     min: MIN_SESSION_SECRET_LENGTH,
     max: 4096,
     problem: `must be ${MIN_SESSION_SECRET_LENGTH}–4096 characters (e.g. from \`openssl rand -hex 32\`)`,
-    summary: "HS256 key of session JWTs; turns sessions on",
   },
-  SESSION_JWKS_URL: { kind: "url", ...SESSION_PART, summary: "JWKS of the identity provider; turns sessions on" },
-  SESSION_ISSUER: { kind: "string", ...SESSION_PART, pattern: PRINTABLE_512_RE, problem: "must be 1–512 printable ASCII characters", summary: "the iss a session must carry" },
-  SESSION_AUDIENCE: { kind: "string", ...SESSION_PART, pattern: PRINTABLE_512_RE, problem: "must be 1–512 printable ASCII characters", summary: "the aud a session must carry" },
+  SESSION_JWKS_URL: { kind: "url" },
+  SESSION_ISSUER: { kind: "string", pattern: PRINTABLE_512_RE, problem: "must be 1–512 printable ASCII characters" },
+  SESSION_AUDIENCE: { kind: "string", pattern: PRINTABLE_512_RE, problem: "must be 1–512 printable ASCII characters" },
   SESSION_COOKIE: {
     kind: "string",
-    ...SESSION_PART,
     pattern: COOKIE_NAME_RE,
     problem: '"{value}" is not a valid cookie name (RFC 6265 token, ≤ 128 characters)',
-    summary: "the cookie carrying a session",
   },
   SESSION_ORG_CLAIM: {
     kind: "string",
-    doc: "sessions",
     default: "org_slug",
     pattern: CLAIM_PATH_RE,
     problem: 'must be a dot path of claim names like "o.slg" (letters, digits, _ $ : -); got "{value}"',
-    summary: "dot path to the org claim",
   },
   SESSION_SCOPES_CLAIM: {
     kind: "string",
-    doc: "sessions",
     default: "scope",
     pattern: CLAIM_PATH_RE,
     problem: 'must be a dot path of claim names like "o.slg" (letters, digits, _ $ : -); got "{value}"',
-    summary: "dot path to the scopes claim",
   },
   SESSION_PASSTHROUGH_COOKIE: {
     kind: "string",
-    ...SESSION_PART,
     pattern: COOKIE_NAME_RE,
     problem: '"{value}" is not a valid cookie name (RFC 6265 token, ≤ 128 characters)',
-    summary: "a cookie letting credential-less requests through without identity",
   },
   SELF_SERVICE_PATH: {
     kind: "path",
-    doc: "self-service",
-    unset: "unset (off)",
     pattern: PATH_RE,
     problem: 'must be a path like /api/keys (segments of letters, digits, "-", ".", "_", "~"); got "{value}"',
-    summary: "the self-service key API's path",
   },
   SELF_SERVICE_SCOPE: {
     kind: "string",
-    doc: "self-service",
-    unset: "unset",
     pattern: SCOPE_RE,
     problem: 'must be one scope ([A-Za-z0-9][A-Za-z0-9:._*-]*, ≤ 128); got "{value}"',
-    summary: "a scope every self-service caller must hold",
   },
   /** At most one revocation-feed poll per isolate per this interval (only while serving requests). */
-  REVOCATION_POLL_MS: { kind: "int", doc: "revocation", default: 1_000, min: 100, max: 60_000, summary: "at most one feed poll per isolate per interval" },
+  REVOCATION_POLL_MS: { kind: "int", default: 1_000, min: 100, max: 60_000 },
   /** A request waits for a poll when the last successful one started longer ago than this. */
-  REVOCATION_MAX_STALENESS_MS: { kind: "int", doc: "revocation", default: 4_000, min: 1_000, max: 3_600_000, summary: "a request waits for a poll older than this" },
-  USAGE_FLUSH_MS: { kind: "int", doc: "usage", default: 10_000, min: 1_000, max: 3_600_000, summary: "usage counts are flushed at most this often" },
+  REVOCATION_MAX_STALENESS_MS: { kind: "int", default: 4_000, min: 1_000, max: 3_600_000 },
+  USAGE_FLUSH_MS: { kind: "int", default: 10_000, min: 1_000, max: 3_600_000 },
 } as const satisfies Record<string, VarSpec>;
 
 type Vars = typeof VARIABLES;
@@ -334,10 +297,4 @@ export function settingsFrom(env: object): { key: KeyVariables; adminPrefix: str
   const prefix = stringVar(env, "KEY_PREFIX");
   const pepper = secretVar(env, "KEY_PEPPER");
   return { key: { prefix, ...(pepper !== null ? { pepper } : {}) }, adminPrefix: pathVar(env, "ADMIN_PREFIX")! };
-}
-
-/** The docs' default column for a variable: its default in backticks, or what unset means. */
-export function documentedDefault(name: VarName): string {
-  const s = spec(name);
-  return s.default !== undefined ? `\`${s.default}\`` : s.unset!;
 }

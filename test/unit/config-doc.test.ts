@@ -1,5 +1,6 @@
 /**
- * docs/configuration.md's variables table is held to the declaration (src/config/variables.ts):
+ * docs/configuration.md's variables table is held to the declaration (src/config/variables.ts,
+ * and its documentation half src/config/docs.ts):
  * it lists exactly the declared variables, one row each, with their defaults, secrets marked,
  * int bounds and enum values stated, and a link to the page that explains a variable
  * documented elsewhere (which must name it). A variable added to the code without a row,
@@ -12,8 +13,9 @@ import selfService from "../../docs/self-service.md?raw";
 import sessions from "../../docs/sessions.md?raw";
 import usage from "../../docs/usage.md?raw";
 import { DEFAULTS, VARIABLES } from "../../src/config";
-import type { DocPage, VarName, VarSpec } from "../../src/config";
-import { documentedDefault } from "../../src/config/variables";
+import type { VarName, VarSpec } from "../../src/config";
+import { documentedDefault, VARIABLE_DOCS } from "../../src/config/docs";
+import type { DocPage, VarDoc } from "../../src/config/docs";
 
 const PAGES: Record<DocPage, string> = { configuration, sessions, "self-service": selfService, revocation, usage };
 
@@ -73,11 +75,12 @@ describe("docs/configuration.md's variables table matches the declaration", () =
   });
 
   it("links a variable explained on its own page to that page, which names it", () => {
-    for (const [name, spec] of declared) {
-      const page = PAGES[spec.doc];
-      expect(page, `docs/${spec.doc}.md`).toBeDefined();
-      expect(page, `docs/${spec.doc}.md names ${name}`).toContain(`\`${name}\``);
-      if (spec.doc !== "configuration") expect(rows().find((r) => r.name === name)!.meaning, name).toContain(`](${spec.doc}.md)`);
+    for (const [name] of declared) {
+      const { doc }: VarDoc = VARIABLE_DOCS[name];
+      const page = PAGES[doc];
+      expect(page, `docs/${doc}.md`).toBeDefined();
+      expect(page, `docs/${doc}.md names ${name}`).toContain(`\`${name}\``);
+      if (doc !== "configuration") expect(rows().find((r) => r.name === name)!.meaning, name).toContain(`](${doc}.md)`);
     }
   });
 });
