@@ -2,6 +2,10 @@
  * Environment → one validated, typed Config. Parsed once per env object (per isolate in
  * production). A bad value never half-works: the gateway answers every request 500 and
  * logs which variable is wrong (fail closed, nothing proxied).
+ *
+ * Each variable's kind, default and bounds are declared once, in config/variables.ts; the
+ * readers there apply them. This module adds what spans variables (profile presets,
+ * reserved header names, sessions on/off, the revocation feed's timing) and shapes Config.
  */
 import { challengeFor } from "./auth/credentials";
 import { PROFILES } from "./profiles";
