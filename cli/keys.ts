@@ -20,6 +20,7 @@ import type { FieldError, KeySettings } from "../src/keys/issue";
 import type { KeyView, LifecycleContext, Outcome } from "../src/keys/lifecycle";
 import { auditEvents, createKey, importKey, listKeys, revokeKey, rotateKey, showKey, updateKey } from "../src/keys/lifecycle";
 import type { AuditEvent, KvLike } from "../src/keys/store";
+import { DEFAULTS, settingsFrom } from "../src/config/variables";
 import { openLocalPlatform } from "../scripts/local-platform";
 import { localFeed } from "./feed";
 import type { OrgBackend } from "./limits";
@@ -116,11 +117,13 @@ async function localBackend(values: Values): Promise<Backend> {
     await proxy.dispose();
     throw new Refused("no KEYS KV namespace binding in the wrangler configuration");
   }
-  const pepper = typeof proxy.env.KEY_PEPPER === "string" && proxy.env.KEY_PEPPER !== "" ? proxy.env.KEY_PEPPER : undefined;
-  const settings: KeySettings = {
-    prefix: typeof proxy.env.KEY_PREFIX === "string" ? proxy.env.KEY_PREFIX.trim() : "kg_",
-    ...(pepper ? { pepper } : {}),
-  };
+  let settings: KeySettings;
+  try {
+    settings = settingsFrom(proxy.env).key; // KEY_PREFIX and KEY_PEPPER, read and checked as the gateway does
+  } catch (err) {
+    await proxy.dispose();
+    throw new Refused(`${(err as Error).message} (wrangler configuration)`);
+  }
   // A running `wrangler dev` learns of each change from the revocation feed (cli/feed.ts).
   const feed = localFeed((values.config as string | undefined) ?? "wrangler.toml", values.env as string | undefined);
   const ctx = (): LifecycleContext => ({ kv, settings, actor: "cli", now: Date.now(), publish: feed.publish });
@@ -157,7 +160,7 @@ export function adminBase(url: string): string {
   if (parsed.protocol !== "http:" && parsed.protocol !== "https:") throw new UsageError("--url: must be http:// or https://");
   if (parsed.search || parsed.hash) throw new UsageError("--url: must not have a query or fragment");
   const path = parsed.pathname.replace(/\/+$/, "");
-  return parsed.origin + (path === "" ? "/_keygate" : path);
+  return parsed.origin + (path === "" ? DEFAULTS.ADMIN_PREFIX : path);
 }
 
 function remoteBackend(url: string, token: string): Backend {

@@ -15,6 +15,7 @@ import type { LifecycleContext, Outcome } from "../src/keys/lifecycle";
 import type { KvLike } from "../src/keys/store";
 import type { IssuedTokenView, TokenView } from "../src/keys/token";
 import { createToken, listTokens, revokeToken } from "../src/keys/token";
+import { DEFAULTS, settingsFrom } from "../src/config/variables";
 import { openLocalPlatform } from "../scripts/local-platform";
 
 const USAGE = `Usage: npm run keys -- tokens <verb> [flags]
@@ -63,8 +64,13 @@ async function localBackend(values: Record<string, unknown>): Promise<Backend> {
     await proxy.dispose();
     throw new Refused("no KEYS KV namespace binding in the wrangler configuration");
   }
-  const pepper = typeof proxy.env.KEY_PEPPER === "string" && proxy.env.KEY_PEPPER !== "" ? proxy.env.KEY_PEPPER : undefined;
-  const settings: KeySettings = { prefix: typeof proxy.env.KEY_PREFIX === "string" ? proxy.env.KEY_PREFIX.trim() : "kg_", ...(pepper ? { pepper } : {}) };
+  let settings: KeySettings;
+  try {
+    settings = settingsFrom(proxy.env).key; // KEY_PREFIX and KEY_PEPPER, read and checked as the gateway does
+  } catch (err) {
+    await proxy.dispose();
+    throw new Refused(`${(err as Error).message} (wrangler configuration)`);
+  }
   // A running `wrangler dev` caches tokens: a local revocation reaches it within CACHE_TTL_MS.
   const ctx = (): LifecycleContext => ({ kv, settings, actor: "cli", now: Date.now() });
   const json = <T>(p: Promise<Outcome<T>>) => p as unknown as Promise<Outcome<Json>>;
@@ -87,7 +93,7 @@ function adminBase(url: string): string {
   if (parsed.protocol !== "http:" && parsed.protocol !== "https:") throw new UsageError("--url: must be http:// or https://");
   if (parsed.search || parsed.hash) throw new UsageError("--url: must not have a query or fragment");
   const path = parsed.pathname.replace(/\/+$/, "");
-  return parsed.origin + (path === "" ? "/_keygate" : path);
+  return parsed.origin + (path === "" ? DEFAULTS.ADMIN_PREFIX : path);
 }
 
 function remoteBackend(url: string, token: string): Backend {

@@ -21,6 +21,7 @@ import { spawn } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import path from "node:path";
+import { settingsFrom } from "../src/config/variables";
 import { hashKey } from "../src/keys/hash";
 import type { KeySettings } from "../src/keys/issue";
 import { createKey, revokeKey } from "../src/keys/lifecycle";
@@ -70,8 +71,8 @@ async function demoKey(): Promise<{ key: string; id: string; expiresAt: string; 
   const platform = await openLocalPlatform({ persistTo: STATE_DIR });
   try {
     const kv = platform.env.KEYS as KvLike;
-    const pepper = typeof platform.env.KEY_PEPPER === "string" && platform.env.KEY_PEPPER ? platform.env.KEY_PEPPER : undefined;
-    const settings: KeySettings = { prefix: String(platform.env.KEY_PREFIX ?? "kg_").trim(), ...(pepper ? { pepper } : {}) };
+    // KEY_PREFIX and KEY_PEPPER, read and checked as the gateway does (a bad value stops here).
+    const settings: KeySettings = settingsFrom(platform.env).key;
     const now = Date.now();
     const ctx: LifecycleContext = { kv, settings, actor: "dev", now };
     let saved: { id: string; key: string } | undefined;
@@ -82,7 +83,7 @@ async function demoKey(): Promise<{ key: string; id: string; expiresAt: string; 
     }
     if (saved && typeof saved.key === "string" && typeof saved.id === "string") {
       // Looked up by its hash, as the gateway does: a changed KEY_PEPPER or a wiped state means a new key.
-      const record = await readRecord(kv, await hashKey(saved.key, pepper));
+      const record = await readRecord(kv, await hashKey(saved.key, settings.pepper));
       const usable = record?.id === saved.id && statusOf(record, now) === "active" && record.expires_at !== null;
       if (usable && Date.parse(record.expires_at!) - now > DEMO_KEY_MIN_LEFT_MS) {
         return { key: saved.key, id: saved.id, expiresAt: record.expires_at!, reused: true };

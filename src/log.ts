@@ -2,7 +2,7 @@
  * Structured logs: one JSON line per request (access log) plus error lines. Never a key,
  * never an Authorization value: only the key's id and what the gateway decided.
  */
-import type { Tier } from "./auth/verify";
+import type { Tier } from "./auth/tier";
 
 /** Filled in by the request path, written once by the access-log middleware. */
 export interface RequestLog {

@@ -21,7 +21,8 @@ import type { Override } from "../revocation/feed";
 import { FeedFollower, newerOf } from "../revocation/feed";
 
 /** Where the answer came from, for logs and benchmarks. */
-export type Tier = "format" | "memory" | "kv" | "stale" | "feed";
+import type { Tier } from "./tier";
+export type { Tier } from "./tier";
 
 export type Verdict =
   | { kind: "valid"; record: KeyRecord; hash: string; tier: Tier }

@@ -4,7 +4,6 @@
  */
 import { describe, expect, it } from "vitest";
 import doc from "../../docs/sessions.md?raw";
-import configSource from "../../src/config.ts?raw";
 import {
   JWKS_FETCH_TIMEOUT_MS,
   JWKS_MAX_AGE_MS,
@@ -14,7 +13,7 @@ import {
   MAX_SESSION_TOKEN_LENGTH,
   SESSION_SKEW_SECONDS,
 } from "../../src/auth/session";
-import { DEFAULTS, MIN_SESSION_SECRET_LENGTH } from "../../src/config";
+import { DEFAULTS, MIN_SESSION_SECRET_LENGTH, VARIABLES } from "../../src/config";
 
 function row(name: string): string[] {
   const line = doc.split("\n").find((l) => l.startsWith(`| \`${name}\``));
@@ -23,8 +22,8 @@ function row(name: string): string[] {
 }
 
 describe("docs/sessions.md", () => {
-  it("has a row for every SESSION_* variable of the Env, and no other", () => {
-    const inCode = [...new Set(configSource.match(/\bSESSION_[A-Z_]+(?=\?:)/g))].sort();
+  it("has a row for every declared SESSION_* variable, and no other", () => {
+    const inCode = Object.keys(VARIABLES).filter((name) => name.startsWith("SESSION_")).sort();
     const table = doc.slice(doc.indexOf("## Variables"), doc.indexOf("Fixed values"));
     const inDoc = [...new Set(table.split("\n").filter((l) => l.startsWith("| `SESSION_")).map((l) => /`(SESSION_[A-Z_]+)`/.exec(l)![1]!))].sort();
     expect(inCode.length).toBe(8);

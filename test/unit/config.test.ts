@@ -1,7 +1,7 @@
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { ConfigError, parseConfig, revocationBoundSeconds } from "../../src/config";
-import type { Env } from "../../src/config";
+import { ConfigError, DEFAULTS, MIN_ADMIN_TOKEN_LENGTH, MIN_SESSION_SECRET_LENGTH, parseConfig, revocationBoundSeconds, settingsFrom, VARIABLES } from "../../src/config";
+import type { Config, Env, VarName, VarSpec } from "../../src/config";
 
 const base = (vars: Record<string, unknown> = {}): Env => ({ KEYS: env.KEYS, ORIGIN_URL: "https://api.example.com", ...vars }) as Env;
 
@@ -82,5 +82,115 @@ describe("parseConfig", () => {
     const err = problem(vars);
     expect(err.variable).toBe(variable);
     expect(err.message).toContain(message);
+  });
+});
+
+describe("the declaration drives parsing, defaults and bounds (src/config/variables.ts)", () => {
+  const names = Object.keys(VARIABLES) as VarName[];
+  const ofKind = (kind: VarSpec["kind"]) => names.filter((n) => (VARIABLES[n] as VarSpec).kind === kind);
+  const DAY_MS = 86_400_000;
+
+  /** Where each whole-number variable lands in Config, and a value valid with the other defaults. */
+  const INT_FIELDS: Record<string, [value: number, read: (c: Config) => number]> = {
+    UPSTREAM_TIMEOUT_MS: [1234, (c) => c.upstreamTimeoutMs],
+    UPSTREAM_IDLE_TIMEOUT_MS: [0, (c) => c.upstreamIdleTimeoutMs],
+    CACHE_TTL_MS: [3_600_000, (c) => c.cache.ttlMs],
+    NEGATIVE_CACHE_TTL_MS: [0, (c) => c.cache.negativeTtlMs],
+    CACHE_MAX_ENTRIES: [1_000_000, (c) => c.cache.maxEntries],
+    KV_CACHE_TTL_SECONDS: [30, (c) => c.cache.kvCacheTtlSeconds],
+    KV_TIMEOUT_MS: [60_000, (c) => c.cache.kvTimeoutMs],
+    STALE_IF_ERROR_MS: [DAY_MS, (c) => c.cache.staleIfErrorMs],
+    LAST_USED_INTERVAL_MS: [0, (c) => c.lastUsedIntervalMs],
+    EXPIRY_WARNING_DAYS: [3650, (c) => c.expiryWarningMs / DAY_MS],
+    AUTH_FAILURE_BLOCK_SECONDS: [86_400, (c) => c.authFailureBlockSeconds],
+    REVOCATION_POLL_MS: [100, (c) => c.revocation.pollMs],
+    REVOCATION_MAX_STALENESS_MS: [3_600_000, (c) => c.revocation.maxStalenessMs],
+    USAGE_FLUSH_MS: [1_000, (c) => c.usageFlushMs],
+  };
+
+  it("every whole number: its default when unset or blank, a valid value taken, its declared bounds enforced", () => {
+    expect(Object.keys(INT_FIELDS).sort()).toEqual(ofKind("int").sort());
+    const defaults = parseConfig(base());
+    for (const name of ofKind("int")) {
+      const spec = VARIABLES[name] as VarSpec;
+      const [value, read] = INT_FIELDS[name]!;
+      expect(read(defaults), name).toBe(spec.default);
+      expect(read(parseConfig(base({ [name]: "  " }))), name).toBe(spec.default);
+      expect(read(parseConfig(base({ [name]: String(value) }))), name).toBe(value);
+      expect(read(parseConfig(base({ [name]: value }))), `${name} as a number`).toBe(value);
+      for (const bad of [spec.max! + 1, ...(spec.min! > 0 ? [spec.min! - 1] : [])]) {
+        const err = problem({ [name]: String(bad) });
+        expect(err.variable, `${name}=${bad}`).toBe(name);
+        expect(err.message).toContain(`must be between ${spec.min} and ${spec.max}, got ${bad}`);
+      }
+      expect(problem({ [name]: "-1" }).message, name).toContain("whole number");
+    }
+  });
+
+  it("every enum: each declared value accepted in any case, anything else refused listing them", () => {
+    for (const name of ofKind("enum")) {
+      const spec = VARIABLES[name] as VarSpec;
+      for (const v of spec.values!) expect(() => parseConfig(base({ [name]: v.toUpperCase() })), `${name}=${v}`).not.toThrow();
+      const err = problem({ [name]: "nope" });
+      expect(err.variable).toBe(name);
+      expect(err.message).toBe(`${name}: must be one of ${spec.values!.join(", ")}; got "nope"`);
+    }
+  });
+
+  it("every declared default is what parseConfig applies, and DEFAULTS is the declaration's", () => {
+    const c = parseConfig(base());
+    expect(DEFAULTS).toEqual(Object.fromEntries(names.flatMap((n) => ((VARIABLES[n] as VarSpec).default === undefined ? [] : [[n, (VARIABLES[n] as VarSpec).default]]))));
+    expect([c.headers.org, c.headers.keyId, c.headers.scopes]).toEqual([DEFAULTS.ORG_HEADER, DEFAULTS.KEY_ID_HEADER, DEFAULTS.SCOPES_HEADER]);
+    expect([c.profile, c.realm, c.keyPrefix, c.admin.prefix, c.preflight]).toEqual([DEFAULTS.AUTH_PROFILE, DEFAULTS.AUTH_REALM, DEFAULTS.KEY_PREFIX, DEFAULTS.ADMIN_PREFIX, DEFAULTS.CORS_PREFLIGHT]);
+    expect(c.routes).toEqual(JSON.parse(DEFAULTS.ROUTES));
+    const withSessions = parseConfig(base({ SESSION_JWT_SECRET: "s".repeat(MIN_SESSION_SECRET_LENGTH) })).session!;
+    expect([withSessions.orgClaim.join("."), withSessions.scopesClaim.join(".")]).toEqual([DEFAULTS.SESSION_ORG_CLAIM, DEFAULTS.SESSION_SCOPES_CLAIM]);
+  });
+
+  it("a secret's value never appears in its error, whatever the secret", () => {
+    const marker = "S3cr3tMarker";
+    for (const name of names.filter((n) => (VARIABLES[n] as VarSpec).secret)) {
+      expect((VARIABLES[name] as VarSpec).kind, name).toBe("secret");
+      const err = problem({ [name]: marker });
+      expect(err.variable).toBe(name);
+      expect(err.message, name).not.toContain(marker);
+    }
+    // ADMIN_TOKEN long enough but not usable after "Bearer ": refused by its declared pattern.
+    expect(problem({ ADMIN_TOKEN: `${"a".repeat(MIN_ADMIN_TOKEN_LENGTH)} ${marker}` }).message).not.toContain(marker);
+  });
+
+  it("a value of the wrong type fails closed, naming the variable", () => {
+    for (const name of ["AUTH_PROFILE", "KEY_PREFIX", "ORG_HEADER", "ADMIN_TOKEN", "KEY_PEPPER", "SELF_SERVICE_PATH"]) {
+      expect(problem({ [name]: { not: "a string" } }).variable, name).toBe(name);
+    }
+  });
+});
+
+describe("settingsFrom: the CLI's and npm run dev's settings, read as the gateway reads them", () => {
+  it("KEY_PREFIX (trimmed, default kg_), KEY_PEPPER (verbatim, when set) and ADMIN_PREFIX, as parseConfig has them", () => {
+    expect(settingsFrom({})).toEqual({ key: { prefix: "kg_" }, adminPrefix: "/_keygate" });
+    const vars = { KEY_PREFIX: " acme_ ", KEY_PEPPER: " pepper-of-16-chars ", ADMIN_PREFIX: "/ops/admin/" };
+    const s = settingsFrom(vars);
+    expect(s).toEqual({ key: { prefix: "acme_", pepper: " pepper-of-16-chars " }, adminPrefix: "/ops/admin" });
+    const c = parseConfig(base(vars));
+    expect([c.keyPrefix, c.pepper, c.admin.prefix]).toEqual([s.key.prefix, s.key.pepper, s.adminPrefix]);
+    expect(settingsFrom({ KEY_PREFIX: "", KEY_PEPPER: "" })).toEqual({ key: { prefix: "kg_" }, adminPrefix: "/_keygate" });
+  });
+
+  it.each([
+    [{ KEY_PREFIX: "kg prefix" }, "KEY_PREFIX"],
+    [{ KEY_PREFIX: "x".repeat(17) }, "KEY_PREFIX"],
+    [{ KEY_PEPPER: "short" }, "KEY_PEPPER"],
+    [{ ADMIN_PREFIX: "/a/../b" }, "ADMIN_PREFIX"],
+  ])("refuses %j naming %s, as the gateway does", (vars, variable) => {
+    let err: unknown;
+    try {
+      settingsFrom(vars);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as ConfigError).variable).toBe(variable);
+    expect(problem(vars).message).toBe((err as ConfigError).message);
   });
 });
