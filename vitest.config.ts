@@ -2,12 +2,13 @@ import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
 
 /**
- * Four projects (see docs/testing.md):
+ * Projects (see docs/testing.md):
  * - "workers": unit and integration tests inside workerd (the Workers vitest integration),
  *   with Miniflare's real local KV and a real local HTTP origin started in globalSetup;
  * - "workers-websocket": WebSocket pass-through inside workerd, the origin's end in an
  *   auxiliary worker;
  * - "verifier-node": the origin-side signature verifier on Node;
+ * - "cli-node": the keys CLI's unit tests on Node;
  * - "e2e": Node tests that start a real `wrangler dev` in front of a real origin and talk
  *   to it over loopback.
  */
@@ -31,7 +32,9 @@ export default defineConfig({
         ],
         test: {
           name: "workers",
-          include: ["test/unit/**/*.test.ts", "test/integration/**/*.test.ts", "test/admin/**/*.test.ts", "test/hardening/**/*.test.ts", "test/verifier/**/*.test.ts", "test/sessions/**/*.test.ts", "test/self-service/**/*.test.ts", "test/console/**/*.test.ts", "test/revocation/**/*.test.ts", "test/usage/**/*.test.ts", "test/limits/**/*.test.ts"],
+          include: ["test/unit/**/*.test.ts", "test/integration/**/*.test.ts", "test/admin/**/*.test.ts", "test/hardening/**/*.test.ts", "test/verifier/**/*.test.ts", "test/sessions/**/*.test.ts", "test/self-service/**/*.test.ts", "test/console/**/*.test.ts", "test/revocation/**/*.test.ts", "test/usage/**/*.test.ts", "test/limits/**/*.test.ts", "test/durable-objects/**/*.test.ts"],
+          // The CLI's unit tests run on Node (project "cli-node").
+          exclude: ["test/unit/cli/**"],
           globalSetup: ["./test/global-setup.ts", "./test/support/quiet-output.ts"],
           testTimeout: 20_000,
         },
@@ -61,6 +64,15 @@ export default defineConfig({
         test: {
           name: "verifier-node",
           include: ["test/verifier/**/*.test.ts"],
+          environment: "node",
+        },
+      },
+      {
+        // The keys CLI's parts (cli/: arguments, rendering, the remote backend against a
+        // local HTTP stub, the runner with a recording backend) on Node, without wrangler.
+        test: {
+          name: "cli-node",
+          include: ["test/unit/cli/**/*.test.ts"],
           environment: "node",
         },
       },

@@ -53,7 +53,9 @@ describe("npm run keys", () => {
       // Flags are not JSON: no JSON types or syntax in what the user reads.
       expect(r.stderr, label).not.toMatch(/\barray\b|\bnull\b|\{"/);
     }
-  });
+    // A dozen real CLI runs, most of which validate against local state (each starts the
+    // local platform): ≈ 45 s alone on this 2-core machine, so give it room under load.
+  }, 150_000);
 
   it("local commands print no warnings a user cannot act on (the platform proxy's Durable Object notices)", async () => {
     const r = await keysCli(["list", "--org", "acme", "--persist-to", state]);

@@ -2,7 +2,7 @@
  * Revocation everywhere within 5 s, end to end (docs/revocation.md): a real `wrangler dev`
  * serves a key from its warm cache (CACHE_TTL_MS 30 s) while the keys CLI, in local mode,
  * revokes it in the local state. The CLI publishes the change to the gateway's revocation
- * feed (through wrangler's dev registry, cli/feed.ts); the gateway polls it and refuses the
+ * feed (through wrangler's dev registry, cli/backends/feed.ts); the gateway polls it and refuses the
  * key within the bound. The control: the same revocation by a CLI that cannot reach the
  * running gateway's feed is not seen from the warm cache — which is what the feed fixes.
  *

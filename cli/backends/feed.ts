@@ -1,5 +1,5 @@
 /**
- * The keys CLI's local mode and the revocation feed (docs/revocation.md).
+ * The local backend's link to a running `wrangler dev`: the revocation feed (docs/revocation.md).
  *
  * The feed lives in a Durable Object of the gateway itself, and getPlatformProxy() cannot
  * run a Worker's own Durable Objects. It can reach those of a Worker that `wrangler dev`
@@ -12,9 +12,8 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { KeyRecord, RateLimit } from "../src/keys/record";
-import { FEED_OBJECT_NAME } from "../src/revocation/names";
-export { withPrivateRegistry } from "../scripts/local-platform";
+import type { KeyRecord, RateLimit } from "../../src/keys/record";
+import { FEED_OBJECT_NAME } from "../../src/revocation/names";
 
 type Change = { hash: string; record: KeyRecord };
 

@@ -1,0 +1,91 @@
+/**
+ * The remote backend (--url URL): the admin API of a running or deployed gateway, with the
+ * token given (KEYGATE_ADMIN_TOKEN). The gateway runs the same lifecycle functions as the
+ * local backend; its answers come back as the same Outcomes.
+ */
+import type { FieldError } from "../../src/keys/issue";
+import type { Json } from "../args";
+import { Refused, UsageError } from "../args";
+import type { Answer, Backend } from "./backend";
+import { DEFAULTS } from "../../src/config/variables";
+
+/** The admin API's base URL: the gateway's URL plus ADMIN_PREFIX's default, or the URL given when it has a path. */
+export function adminBase(url: string): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new UsageError(`--url: "${url}" is not an absolute URL`);
+  }
+  if (parsed.protocol !== "http:" && parsed.protocol !== "https:") throw new UsageError("--url: must be http:// or https://");
+  if (parsed.search || parsed.hash) throw new UsageError("--url: must not have a query or fragment");
+  const path = parsed.pathname.replace(/\/+$/, "");
+  return parsed.origin + (path === "" ? DEFAULTS.ADMIN_PREFIX : path);
+}
+
+/** `?a=1&b=2` from the defined fields of a query, or "". */
+export function queryString(query: Json): string {
+  const params = new URLSearchParams();
+  for (const [k, v] of Object.entries(query)) if (v !== undefined) params.set(k, String(v));
+  const s = params.toString();
+  return s ? `?${s}` : "";
+}
+
+export function remoteBackend(url: string, token: string, timeoutMs = 30_000): Backend {
+  const base = adminBase(url);
+  async function call(method: string, path: string, body?: Json): Answer {
+    let res: Response;
+    try {
+      res = await fetch(base + path, {
+        method,
+        headers: { authorization: `Bearer ${token}`, accept: "application/json", ...(body ? { "content-type": "application/json" } : {}) },
+        ...(body ? { body: JSON.stringify(body) } : {}),
+        redirect: "manual",
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+    } catch (err) {
+      throw new Refused(`cannot reach ${base}: ${(err as Error).cause ?? (err as Error).message}`);
+    }
+    const text = await res.text();
+    let parsed: Json = {};
+    try {
+      parsed = JSON.parse(text) as Json;
+    } catch {
+      /* not JSON: described below */
+    }
+    if (res.ok) return { ok: true, value: parsed };
+    const detail = typeof parsed.detail === "string" ? parsed.detail : text.slice(0, 200);
+    const tokens = path.startsWith("/tokens");
+    if (res.status === 400 && Array.isArray(parsed.errors)) return { ok: false, error: "invalid", errors: parsed.errors as FieldError[] };
+    if (res.status === 401) throw new Refused("the gateway refused the admin token (401): check KEYGATE_ADMIN_TOKEN");
+    // Only the root ADMIN_TOKEN may manage tokens.
+    if (res.status === 403 && tokens) throw new Refused(`the gateway refused (403): ${detail} KEYGATE_ADMIN_TOKEN must be the root ADMIN_TOKEN`);
+    if (res.status === 404) {
+      // One named key or token not found; otherwise the gateway answers 404 for the whole
+      // prefix when its admin API is off.
+      const one = (path.startsWith("/keys/") && method !== "POST") || path.startsWith("/tokens/");
+      const why = one ? "" : " (is the admin API on? set the ADMIN_TOKEN secret on the gateway; is --url right?)";
+      return { ok: false, error: "not_found", message: `not found${why}` };
+    }
+    if (res.status === 409) return { ok: false, error: "conflict", message: detail };
+    throw new Refused(`the gateway answered ${res.status}: ${detail}`);
+  }
+  const id = (key: string) => encodeURIComponent(key);
+  return {
+    create: (body) => call("POST", "/keys", body),
+    import: (body) => call("POST", "/keys/import", body),
+    list: (query) => call("GET", `/keys${queryString(query)}`),
+    show: (key) => call("GET", `/keys/${id(key)}`),
+    update: (key, body) => call("PATCH", `/keys/${id(key)}`, body),
+    revoke: (key) => call("DELETE", `/keys/${id(key)}`),
+    rotate: (key, body) => call("POST", `/keys/${id(key)}/rotate`, body),
+    audit: (query) => call("GET", `/audit${queryString(query)}`),
+    orgShow: (org) => call("GET", `/orgs/${id(org)}`),
+    orgSet: (org, body) => call("PUT", `/orgs/${id(org)}`, body),
+    usage: (query) => call("GET", `/usage${queryString(query)}`),
+    tokenCreate: (body) => call("POST", "/tokens", body),
+    tokenList: (query) => call("GET", `/tokens${queryString(query)}`),
+    tokenRevoke: (tok) => call("DELETE", `/tokens/${id(tok)}`),
+    close: async () => {},
+  };
+}
