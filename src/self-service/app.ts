@@ -19,7 +19,7 @@ import type { Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import type { AppEnv } from "../app-env";
-import { keyCache } from "../auth/verify";
+import { isolateOf } from "../gateway/isolate";
 import { clock } from "../clock";
 import { reject } from "../gateway";
 import type { FieldError } from "../keys/issue";
@@ -87,7 +87,7 @@ function lifecycle(c: Ctx, caller: Caller): LifecycleContext {
     actor: caller.actor,
     now: clock.now(),
     requestId: c.get("requestId"),
-    purge: (hash) => keyCache(config.cache.maxEntries).delete(hash),
+    purge: (hash) => isolateOf(c.env, config.cache.maxEntries).cache.delete(hash),
     // Every isolate learns of the change through the revocation feed (docs/revocation.md).
     ...publisherFor(c.env.REVOCATION_FEED),
     // Only keys wholly of the caller's org exist for it (a shared key is the operator's).
