@@ -14,7 +14,7 @@ import { configFor, ConfigError } from "./config";
 import type { Env } from "./config";
 import { GatewayError } from "./errors/codes";
 import { renderError } from "./errors/render";
-import { gateway, reject } from "./gateway";
+import { gatewayFor, reject } from "./gateway";
 import { logLine } from "./log";
 import { PROFILES } from "./profiles";
 import { clientRequestId } from "./proxy/headers";
@@ -102,7 +102,10 @@ app.use(countUsage);
 app.route(ADMIN_MOUNT + "/ui", consoleRoutes); // the web console (before the admin API: no Bearer there)
 app.route(ADMIN_MOUNT, admin);
 app.route(SELF_SERVICE_MOUNT, selfService);
-app.all("/", gateway);
+// The gateway is built once per config (gateway/handler.ts createGateway), like the config itself.
+app.all("/", function gateway(c, next) {
+  return gatewayFor(c.get("config"))(c, next);
+});
 app.onError((err, c) => {
   if (!c.get("config")) {
     logLine("error", "unhandled error", { request_id: c.get("requestId"), error: String(err) });

@@ -4,7 +4,11 @@
  */
 import type { Tier } from "./auth/tier";
 
-/** Filled in by the request path, written once by the access-log middleware. */
+/**
+ * Filled in by the request path — for the gateway and the self-service caller, from the
+ * decision's Admission in one place (gateway/respond.ts) — and written once by the
+ * access-log middleware (app.ts).
+ */
 export interface RequestLog {
   path?: string;
   route?: string;

@@ -12,7 +12,8 @@ import app from "../../src/app";
 import { extractCredential } from "../../src/auth/credentials";
 import { verifySession } from "../../src/auth/session";
 import type { SessionSettings } from "../../src/auth/session";
-import { isolateOf, keyCache, verifyKey } from "../../src/auth/verify";
+import { verifyKey } from "../../src/auth/verify";
+import { isolateOf } from "../../src/gateway/isolate";
 import { orgLimitFor } from "../../src/orgs/limit";
 import type { Env } from "../../src/config";
 import { configFor, ConfigError } from "../../src/config";
@@ -133,7 +134,7 @@ export async function runMicro(clock: Clock, menv: MicroEnv, opts: { only?: stri
   if (config instanceof ConfigError) throw config;
   const { key, record } = await issueKey(menv.KEYS, { prefix: config.keyPrefix }, { name: "micro", orgs: ["acme"], scopes: ["read"], expires_at: null }, Date.now());
   const hash = await hashKey(key, config.pepper);
-  const cache = keyCache(config.cache.maxEntries);
+  const cache = isolateOf(env, config.cache.maxEntries).cache;
   const deps = () => ({ kv: menv.KEYS, cache, config, now: Date.now() });
   // One verification reads KV and fills the cache: every case below is a cache hit.
   const first = await verifyKey(key, deps());
@@ -248,7 +249,7 @@ export async function runMicro(clock: Clock, menv: MicroEnv, opts: { only?: stri
       fn: () => {
         const iso = isolateOf(withFeatures, config.cache.maxEntries);
         followFeed(feedNs as never, iso.feed, iso.cache, { ...settings, pollMs: 1e12, maxStalenessMs: 1e12 + 1 }, Date.now(), noWait, noWait);
-        const lim = orgLimitFor(iso.feed.orgsKnown ? iso.feed : follower, menv.KEYS, "acme", config, Date.now(), noWait);
+        const lim = orgLimitFor(iso.orgs, iso.feed.orgsKnown ? iso.feed : follower, menv.KEYS, "acme", config, Date.now(), noWait);
         if (record.allowed_ips || record.credits || lim) throw new Error("a feature is on");
         usageCounter().count({ org: "acme", keyId: record.id }, 200, true, Date.now());
       },

@@ -19,12 +19,10 @@
  *   location refuse the IP at its next failure (the binding's count is shared there).
  * - Never keyed by the key: one client's failures cannot lock a key out for other IPs,
  *   nor another IP out.
+ * - State: the blocked clients are the isolate's (gateway/isolate.ts `blocked`), passed in,
+ *   one set shared by the gateway, the self-service API, the admin API and the console.
  */
-import { LruCache } from "../cache/lru";
-
-/** Bound on remembered blocked clients per isolate. */
-const MAX_BLOCKED_CLIENTS = 10_000;
-const blocked = new LruCache<number>(MAX_BLOCKED_CLIENTS);
+import type { BlockedClients } from "../gateway/isolate";
 
 const IPV4_RE = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
 
@@ -69,7 +67,7 @@ export function clientKey(cfConnectingIp: string | null): string | null {
 }
 
 /** Seconds the client must still wait, or 0 when it is not blocked in this isolate. */
-export function blockedFor(client: string, now: number): number {
+export function blockedFor(blocked: BlockedClients, client: string, now: number): number {
   const hit = blocked.lookup(client, now);
   return hit.state === "fresh" ? Math.max(1, Math.ceil((hit.value - now) / 1000)) : 0;
 }
@@ -80,6 +78,7 @@ export function blockedFor(client: string, now: number): number {
  * by the caller through `onError`): the limit meters failures, it never admits anyone.
  */
 export async function recordFailure(
+  blocked: BlockedClients,
   limiter: RateLimit | undefined,
   client: string,
   now: number,

@@ -30,7 +30,7 @@ import { HTTPException } from "hono/http-exception";
 import { validator } from "hono/validator";
 import { blockedFor, clientKey, recordFailure } from "../abuse/auth-failures";
 import type { AppEnv } from "../app-env";
-import { isolateOf } from "../auth/verify";
+import { isolateOf } from "../gateway/isolate";
 import { clock } from "../clock";
 import type { ErrorCode } from "../errors/codes";
 import type { ErrorOptions } from "../errors/render";
@@ -191,7 +191,7 @@ admin.use(async function adminGate(c, next) {
   // wrong API keys (abuse/auth-failures.ts). An address over it is refused before the
   // token is compared at all, so it cannot go on guessing at the edge's speed.
   const client = clientKey(c.req.header("cf-connecting-ip") ?? null);
-  const blocked = client === null ? 0 : blockedFor(client, clock.now());
+  const blocked = client === null ? 0 : blockedFor(isolateOf(c.env, config.cache.maxEntries).blocked, client, clock.now());
   if (blocked > 0) return tooManyAdminFailures(c, blocked);
   let auth = await checkAdminToken(c.req.header("authorization") ?? null, config.admin.token);
   let caller: Caller = ROOT;
@@ -202,7 +202,7 @@ admin.use(async function adminGate(c, next) {
     if (scoped !== null) [caller, auth] = [scoped, "ok"];
   }
   if (auth === "invalid" && client !== null) {
-    const wait = await recordFailure(c.env.AUTH_FAILURE_LIMITER, client, clock.now(), config.authFailureBlockSeconds, (message) =>
+    const wait = await recordFailure(isolateOf(c.env, config.cache.maxEntries).blocked, c.env.AUTH_FAILURE_LIMITER, client, clock.now(), config.authFailureBlockSeconds, (message) =>
       logLine("error", "auth failure limiter unavailable", { request_id: c.get("requestId"), cause: message }),
     );
     if (wait > 0) return tooManyAdminFailures(c, wait);

@@ -13,10 +13,9 @@ import type { AppEnv } from "../app-env";
 import { clock } from "../clock";
 import type { FieldError } from "../keys/issue";
 import type { Outcome } from "../keys/lifecycle";
-import { orgCache } from "../orgs/limit";
 import { setOrg, showOrg } from "../orgs/settings";
 import type { OrgContext } from "../orgs/settings";
-import { isolateOf } from "../auth/verify";
+import { isolateOf } from "../gateway/isolate";
 import { orgInScope } from "../keys/lifecycle";
 import { callerScope } from "./tokens";
 import { publishOrgLimit } from "../revocation/feed";
@@ -51,8 +50,9 @@ function orgContext(c: Ctx): OrgContext {
     kv: c.env.KEYS,
     now: clock.now(),
     purge: (org, rateLimit) => {
-      orgCache(config.cache.maxEntries).delete(org);
-      const follower = isolateOf(c.env, config.cache.maxEntries).feed;
+      const isolate = isolateOf(c.env, config.cache.maxEntries);
+      isolate.orgs.delete(org);
+      const follower = isolate.feed;
       if (rateLimit) follower.orgLimits.set(org, rateLimit);
       else follower.orgLimits.delete(org);
     },

@@ -7,6 +7,8 @@
  * Accuracy: a key's last_used_at lags its real last use by up to the interval (uses
  * inside an interval are not written), per isolate; a write is lost if the isolate is
  * evicted before waitUntil finishes, or fails (logged, not retried until the next interval).
+ *
+ * One throttle per isolate, held by the isolate's state (gateway/isolate.ts).
  */
 
 /** Keys tracked per isolate. When full of keys written within the interval, a new key's write is skipped. */
@@ -36,12 +38,4 @@ export class LastUsedThrottle {
     this.#claimed.set(id, now);
     return true;
   }
-}
-
-let shared: LastUsedThrottle | undefined;
-
-/** The isolate's throttle. */
-export function lastUsedThrottle(): LastUsedThrottle {
-  shared ??= new LastUsedThrottle();
-  return shared;
 }

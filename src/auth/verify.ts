@@ -8,8 +8,9 @@
  * A store failure is its own arm ("error" → 503), never "unknown" (→ 401) and never a
  * pass. While KV fails, a record already cached may be served up to STALE_IF_ERROR_MS
  * past its freshness (tier "stale"); an unknown key is never served from a stale entry.
+ *
+ * Stateless: the key cache is the isolate's (gateway/isolate.ts), passed in.
  */
-import { LruCache } from "../cache/lru";
 import type { Config } from "../config";
 import { classifyKey } from "../keys/format";
 import { hashKey } from "../keys/hash";
@@ -18,7 +19,8 @@ import { denialOf } from "../keys/record";
 import type { KvLike } from "../keys/store";
 import { readRecord, StoreFault } from "../keys/store";
 import type { Override } from "../revocation/feed";
-import { FeedFollower, newerOf } from "../revocation/feed";
+import { newerOf } from "../revocation/feed";
+import type { KeyCache } from "../gateway/isolate";
 
 /** Where the answer came from, for logs and benchmarks. */
 import type { Tier } from "./tier";
@@ -29,39 +31,6 @@ export type Verdict =
   | { kind: "unknown"; reason: "checksum" | "not_found"; tier: Tier }
   | { kind: "denied"; reason: KeyDenial; record: KeyRecord; tier: Tier }
   | { kind: "error"; cause: string };
-
-export type KeyCache = LruCache<KeyRecord | null>;
-
-let sharedCache: KeyCache | undefined;
-
-/** The isolate's key cache (records and misses, keyed by key hash, never by key). */
-export function keyCache(maxEntries: number): KeyCache {
-  if (!sharedCache || sharedCache.maxEntries !== maxEntries) sharedCache = new LruCache(maxEntries);
-  return sharedCache;
-}
-
-/** What one isolate keeps between requests: its key cache and its view of the revocation feed. */
-export interface IsolateState {
-  cache: KeyCache;
-  feed: FeedFollower;
-}
-
-/**
- * Tests that need two gateway isolates in one workerd give each env object its own state
- * under this symbol (no wrangler variable or binding can set a symbol property).
- */
-export const ISOLATE_STATE = Symbol("keygate.isolate");
-
-let sharedState: IsolateState | undefined;
-
-/** The isolate's state for this env: the shared one, unless a test gave the env its own. */
-export function isolateOf(env: object, maxEntries: number): IsolateState {
-  const own = (env as { [ISOLATE_STATE]?: IsolateState })[ISOLATE_STATE];
-  if (own !== undefined) return own;
-  const cache = keyCache(maxEntries);
-  if (sharedState === undefined || sharedState.cache !== cache) sharedState = { cache, feed: sharedState?.feed ?? new FeedFollower() };
-  return sharedState;
-}
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;

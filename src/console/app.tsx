@@ -29,7 +29,7 @@ import { HTTPException } from "hono/http-exception";
 import { blockedFor, clientKey, recordFailure } from "../abuse/auth-failures";
 import { resolveToken } from "../admin/tokens";
 import type { AppEnv } from "../app-env";
-import { isolateOf } from "../auth/verify";
+import { isolateOf } from "../gateway/isolate";
 import { clock } from "../clock";
 import type { Config } from "../config";
 import { reject } from "../gateway";
@@ -134,7 +134,7 @@ async function form(c: Ctx): Promise<Record<string, string>> {
 /** The client's failure-budget identity; answers 429 when it is over budget. */
 function blocked(c: Ctx): Response | null {
   const client = clientKey(c.req.header("cf-connecting-ip") ?? null);
-  const wait = client === null ? 0 : blockedFor(client, clock.now());
+  const wait = client === null ? 0 : blockedFor(isolateOf(c.env, c.get("config").cache.maxEntries).blocked, client, clock.now());
   if (wait === 0) return null;
   c.header("retry-after", String(wait));
   c.get("log").reason = "auth_failures";
@@ -145,7 +145,7 @@ function blocked(c: Ctx): Response | null {
 async function failure(c: Ctx): Promise<Response | null> {
   const client = clientKey(c.req.header("cf-connecting-ip") ?? null);
   if (client === null) return null;
-  const wait = await recordFailure(c.env.AUTH_FAILURE_LIMITER, client, clock.now(), c.get("config").authFailureBlockSeconds, (cause) =>
+  const wait = await recordFailure(isolateOf(c.env, c.get("config").cache.maxEntries).blocked, c.env.AUTH_FAILURE_LIMITER, client, clock.now(), c.get("config").authFailureBlockSeconds, (cause) =>
     logLine("error", "auth failure limiter unavailable", { request_id: c.get("requestId"), cause }),
   );
   if (wait === 0) return null;

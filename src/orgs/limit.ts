@@ -1,10 +1,10 @@
 /**
  * The org-wide rate limit on the hot path (see settings.ts for the policy and its cost).
  */
-import { LruCache } from "../cache/lru";
 import type { Config } from "../config";
 import type { RateLimit } from "../keys/record";
-import type { KvLike, OrgSettings } from "../keys/store";
+import type { KvLike } from "../keys/store";
+import type { OrgCache } from "../gateway/isolate";
 import { readOrgSettings } from "../keys/store";
 import type { FeedFollower } from "../revocation/feed";
 
@@ -14,19 +14,14 @@ export function orgLimiterName(org: string): string {
   return "@org/" + org;
 }
 
-let cache: LruCache<OrgSettings | null> | undefined;
-
-export function orgCache(maxEntries: number): LruCache<OrgSettings | null> {
-  if (!cache || cache.maxEntries !== maxEntries) cache = new LruCache(maxEntries);
-  return cache;
-}
 
 /**
  * The org's settings for a request: from the isolate's cache when fresh (no await), else
- * a promise of a KV read. A KV failure yields null (no org limit: limits fail open, like
+ * a promise of a KV read (`c`: the isolate's org cache, gateway/isolate.ts). A KV failure yields null (no org limit: limits fail open, like
  * the per-key one) and is reported through `onError`.
  */
 export function orgLimitFor(
+  c: OrgCache,
   feed: FeedFollower | null,
   kv: KvLike,
   org: string,
@@ -35,7 +30,6 @@ export function orgLimitFor(
   onError: (cause: string) => void,
 ): RateLimit | null | Promise<RateLimit | null> {
   if (feed !== null && feed.orgsKnown) return feed.orgLimits.get(org) ?? null;
-  const c = orgCache(config.cache.maxEntries);
   const hit = c.lookup(org, now);
   if (hit.state === "fresh") return hit.value?.rate_limit ?? null;
   let timer: ReturnType<typeof setTimeout> | undefined;

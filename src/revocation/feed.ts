@@ -94,7 +94,7 @@ export class FeedFollower {
   orgsKnown = false;
 }
 
-/** The cache operations the follower needs (auth/verify.ts's KeyCache). */
+/** The cache operations the follower needs (the isolate's KeyCache, gateway/isolate.ts; the follower itself is part of that state). */
 export interface PurgeableCache {
   delete(key: string): void;
   clear(): void;

@@ -19,7 +19,7 @@ import type { Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import type { AppEnv } from "../app-env";
-import { isolateOf } from "../auth/verify";
+import { isolateOf } from "../gateway/isolate";
 import { clock } from "../clock";
 import { reject } from "../gateway";
 import type { FieldError } from "../keys/issue";

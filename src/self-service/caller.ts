@@ -1,26 +1,23 @@
 /**
- * Who calls the self-service API: the gateway's own authentication, unchanged — the
- * profile's credential sources (auth/credentials.ts), the per-IP failed-authentication
- * budget (abuse/auth-failures.ts), verification through the isolate's key cache
- * (auth/verify.ts) and the org rule (auth/authorize.ts: the key's org, or in the artanis
- * profile the client's `x-org-slug`, which must be one of the key's orgs), and the key's
- * own rate limit (abuse/key-rate-limiter.ts), if it has one; without a key, a session
- * (auth/session.ts) when sessions are on. A request the
- * gateway would refuse is refused here with the same answer, and a failed authentication
- * counts against the client's budget exactly as on a forwarded path.
+ * Who calls the self-service API: the gateway's own authentication, the same steps
+ * (gateway/admit.ts `authenticate`) — the profile's credential sources
+ * (auth/credentials.ts), the per-IP failed-authentication budget (abuse/auth-failures.ts),
+ * verification through the isolate's key cache (auth/verify.ts) or, without a key, a
+ * session (auth/session.ts) when sessions are on — then the org rule (auth/authorize.ts:
+ * the key's org, or in the artanis profile the client's `x-org-slug`, which must be one
+ * of the key's orgs) and the key's own rate limit (gateway/admit.ts `keyRateLimit`), if it
+ * has one. A request the gateway would refuse is refused here with the same answer, and
+ * a failed authentication counts against the client's budget exactly as on a forwarded path.
  */
 import type { Context } from "hono";
 import type { AppEnv } from "../app-env";
-import { blockedFor, clientKey } from "../abuse/auth-failures";
-import { checkKeyRateLimit, rateLimitHeaders } from "../abuse/key-rate-limiter";
+import { rateLimitHeaders } from "../abuse/key-rate-limiter";
 import { authorize } from "../auth/authorize";
-import { extractCredential } from "../auth/credentials";
-import { JWKS_UNAVAILABLE, sessionTokenOf, verifySession } from "../auth/session";
-import { verifyKey } from "../auth/verify";
-import { clock } from "../clock";
 import { actor } from "../keys/store";
-import { accountUse, currentIsolate, keyRateLimited, refuseCredential, reject, tooManyFailures } from "../gateway";
-import { logLine } from "../log";
+import { authenticate, keyRateLimit, keyRateLimited, refusal } from "../gateway/admit";
+import type { AdmitDeps, Facts } from "../gateway/admit";
+import { isolateOf } from "../gateway/isolate";
+import { logFacts, refuse } from "../gateway/respond";
 import type { Route } from "../routes/table";
 
 type Ctx = Context<AppEnv>;
@@ -43,53 +40,27 @@ interface Identity {
 /** A verified, usable key or session of the request, or the gateway's refusal. */
 async function identify(c: Ctx): Promise<Identity | Response> {
   const config = c.get("config");
-  const log = c.get("log");
-  const req = c.req.raw;
-  const credential = extractCredential(req.headers, config.sources, config.session !== null);
-  const sessionToken = credential.kind === "missing" && config.session !== null ? sessionTokenOf(req.headers, config.session) : null;
-  if (credential.kind === "missing" && sessionToken === null) return reject(c, "missing_credential");
-  const client = clientKey(req.headers.get("cf-connecting-ip"));
-  if (client !== null) {
-    const wait = blockedFor(client, clock.now());
-    if (wait > 0) return tooManyFailures(c, wait);
-  }
-  if (credential.kind === "missing") {
-    log.auth = "session";
-    const session = await verifySession(sessionToken!, config.session!, clock.now());
-    if (session.kind === "invalid") {
-      if (session.reason === JWKS_UNAVAILABLE) return reject(c, "store_unavailable", { reason: `session_${JWKS_UNAVAILABLE}` });
-      return refuseCredential(c, client, "invalid_key", { reason: `session_${session.reason}` });
-    }
-    log.user_id = session.sub;
-    return { orgs: [session.org], scopes: session.scopes, actor: actor.session(session.sub) };
-  }
-  log.auth = "key";
-  if (credential.kind === "malformed") {
-    return refuseCredential(c, client, "malformed_credential", { detail: `Malformed credential: ${credential.reason}` });
-  }
-  const now = clock.now();
-  const isolate = await currentIsolate(c, now);
-  const verdict = await verifyKey(credential.key, { kv: c.env.KEYS, cache: isolate.cache, config, now, overrides: isolate.feed.overrides });
-  if (verdict.kind === "error") {
-    logLine("error", "key store failure", { request_id: c.get("requestId"), cause: verdict.cause });
-    return reject(c, "store_unavailable");
-  }
-  log.cache = verdict.tier;
-  if (verdict.kind === "unknown") return refuseCredential(c, client, "invalid_key", { reason: verdict.reason });
-  log.key_id = verdict.record.id;
-  if (verdict.kind === "denied") return refuseCredential(c, client, "invalid_key", { reason: verdict.reason });
-  accountUse(c, verdict.record, now);
+  const deps: AdmitDeps = {
+    config,
+    env: c.env,
+    isolate: isolateOf(c.env, config.cache.maxEntries),
+    requestId: c.get("requestId"),
+    waitUntil: (p) => c.executionCtx.waitUntil(p),
+  };
+  const facts: Facts = {};
+  // Usage counts gateway requests only: a self-service call is not counted.
+  const who = await authenticate(c.req.raw.headers, deps, facts, { countUsage: false });
+  if (who.kind === "refuse") return refuse(c, who);
+  if (who.kind === "none") return refuse(c, refusal(facts, "missing_credential"));
+  logFacts(c.get("log"), facts);
+  if (who.kind === "session") return { orgs: [who.org], scopes: who.scopes, actor: actor.session(who.sub) };
+  const record = who.record;
   // The key's own rate limit, as on forwarded paths: a key cannot mint keys faster than it may call the API.
-  const limit = verdict.record.rate_limit;
-  if (limit) {
-    const outcome = await checkKeyRateLimit(c.env.KEY_RATE_LIMITER, verdict.record.id, limit);
-    if ("error" in outcome) {
-      logLine("error", "key rate limiter unavailable: request let through", { request_id: c.get("requestId"), key_id: verdict.record.id, cause: outcome.error });
-    } else if (!outcome.allowed) {
-      return keyRateLimited(c, outcome, rateLimitHeaders(outcome));
-    }
+  if (record.rate_limit) {
+    const outcome = await keyRateLimit(deps, record);
+    if (outcome !== null && !outcome.allowed) return refuse(c, keyRateLimited(facts, outcome, rateLimitHeaders(outcome)));
   }
-  return { orgs: verdict.record.orgs, scopes: verdict.record.scopes, actor: actor.key(verdict.record.id) };
+  return { orgs: record.orgs, scopes: record.scopes, actor: actor.key(record.id) };
 }
 
 /**
@@ -105,7 +76,7 @@ export async function resolveCaller(c: Ctx, scope: string | null): Promise<Calle
   if (identity instanceof Response) return identity;
 
   const decision = authorize(identity, selfServiceRoute(config.selfService!.path, scope), config, c.req.raw.headers);
-  if (!decision.ok) return reject(c, decision.code, { detail: decision.detail, reason: decision.code });
+  if (!decision.ok) return refuse(c, refusal({}, decision.code, { detail: decision.detail, reason: decision.code }));
   c.get("log").org = decision.org;
   return { org: decision.org, scopes: identity.scopes, actor: identity.actor };
 }

@@ -1,6 +1,6 @@
 /**
- * Counts each gateway request made with a known key (log.usage, set by the gateway once the
- * key is known) after its response is decided, and starts a background flush when one is
+ * Counts each gateway request made with a known key (log.usage, from the Admission's facts once
+ * the key is known: gateway/admit.ts) after its response is decided, and starts a background flush when one is
  * due (usage/counter.ts). Admin requests and requests without a known key are not counted.
  */
 import type { MiddlewareHandler } from "hono";

@@ -7,7 +7,8 @@ import { fc, test } from "@fast-check/vitest";
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { extractCredential } from "../../src/auth/credentials";
-import { keyCache, verifyKey } from "../../src/auth/verify";
+import { verifyKey } from "../../src/auth/verify";
+import { isolateOf } from "../../src/gateway/isolate";
 import { parseConfig } from "../../src/config";
 import type { Config } from "../../src/config";
 import { BASE62, checksumOf, classifyKey, isWellFormedKey, MAX_KEY_LENGTH } from "../../src/keys/format";
@@ -306,7 +307,7 @@ describe("minted keys", () => {
     const mutant = mutate(key, kind, at, ch);
     if (mutant === null) return;
     const cfg = config();
-    const verdict = await verifyKey(mutant, { kv: env.KEYS, cache: keyCache(cfg.cache.maxEntries), config: cfg, now: Date.now() });
+    const verdict = await verifyKey(mutant, { kv: env.KEYS, cache: isolateOf({}, cfg.cache.maxEntries).cache, config: cfg, now: Date.now() });
     expect(verdict.kind).toBe("unknown");
   });
 

@@ -5,7 +5,7 @@
  * positive cache entry this isolate holds, and which is not expired, still passes.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { keyCache } from "../../src/auth/verify";
+import { isolateOf } from "../../src/gateway/isolate";
 import { clock } from "../../src/clock";
 import { hashKey } from "../../src/keys/hash";
 import { makeEnv, mint, probeKv, through, unknownKey } from "../support/worker-helpers";
@@ -85,7 +85,7 @@ describe("a shared address is not a lockout (issue 8, class 9)", () => {
     const shared = freshIp();
     const { key } = await mint({ orgs: ["acme"] });
     expect((await through("/things", X(key, shared))).res.status).toBe(200);
-    const cache = keyCache(10_000);
+    const cache = isolateOf({}, 10_000).cache;
     const hash = await hashKey(key);
     const hit = cache.lookup(hash, Date.now());
     expect(hit.state).toBe("fresh");

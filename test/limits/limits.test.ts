@@ -6,10 +6,8 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { env } from "cloudflare:test";
 import { clock } from "../../src/clock";
-import { ISOLATE_STATE } from "../../src/auth/verify";
-import { LruCache } from "../../src/cache/lru";
+import { ISOLATE_STATE, newIsolateState } from "../../src/gateway/isolate";
 import type { Env } from "../../src/config";
-import { FeedFollower } from "../../src/revocation/feed";
 import { api, createViaApi, TOKEN, uniqueOrg } from "../admin/support";
 import { makeEnv, originCalls, probe, send, through } from "../support/worker-helpers";
 import type { Vars } from "../support/worker-helpers";
@@ -213,7 +211,7 @@ describe("org-wide rate limits", () => {
 
 describe("org limits travel with the revocation feed", () => {
   function isolate(vars: Vars = {}): Env {
-    return Object.assign(gw(vars), { [ISOLATE_STATE]: { cache: new LruCache(100), feed: new FeedFollower() } });
+    return Object.assign(gw(vars), { [ISOLATE_STATE]: newIsolateState(100) });
   }
 
   it("a limit set through isolate A applies in isolate B within the revocation bound; a new isolate gets every org's limit", async () => {

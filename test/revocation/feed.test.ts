@@ -10,15 +10,14 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { env, runInDurableObject } from "cloudflare:test";
 import type { RevocationFeed } from "../../src/revocation/feed-object";
-import { ISOLATE_STATE } from "../../src/auth/verify";
-import type { IsolateState } from "../../src/auth/verify";
-import { LruCache } from "../../src/cache/lru";
+import { ISOLATE_STATE, newIsolateState } from "../../src/gateway/isolate";
+import type { IsolateState } from "../../src/gateway/isolate";
 import { clock } from "../../src/clock";
 import type { Env } from "../../src/config";
 import { hashKey } from "../../src/keys/hash";
 import type { KeyRecord } from "../../src/keys/record";
 import { kvKey } from "../../src/keys/store";
-import { FEED_OBJECT_NAME, FeedFollower } from "../../src/revocation/feed";
+import { FEED_OBJECT_NAME } from "../../src/revocation/feed";
 import type { FeedPage } from "../../src/revocation/feed";
 import { api, TOKEN } from "../admin/support";
 import { makeEnv, mint, patchRecord, send } from "../support/worker-helpers";
@@ -36,7 +35,7 @@ function freezeClock(): (ms: number) => void {
 }
 
 function newIsolate(): IsolateState {
-  return { cache: new LruCache(1000), feed: new FeedFollower() };
+  return newIsolateState(1000);
 }
 
 /** One gateway isolate: its own cache and feed follower; KV and the feed object shared. */

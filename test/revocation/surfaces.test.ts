@@ -11,15 +11,14 @@
  */
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { env } from "cloudflare:test";
-import { ISOLATE_STATE } from "../../src/auth/verify";
-import type { IsolateState } from "../../src/auth/verify";
-import { LruCache } from "../../src/cache/lru";
+import { ISOLATE_STATE, newIsolateState } from "../../src/gateway/isolate";
+import type { IsolateState } from "../../src/gateway/isolate";
 import { clock } from "../../src/clock";
 import type { Env } from "../../src/config";
 import { hashKey } from "../../src/keys/hash";
 import type { KeyRecord } from "../../src/keys/record";
 import { kvKey } from "../../src/keys/store";
-import { FEED_OBJECT_NAME, FeedFollower } from "../../src/revocation/feed";
+import { FEED_OBJECT_NAME } from "../../src/revocation/feed";
 import type { FeedPage } from "../../src/revocation/feed";
 import { api, TOKEN, uniqueOrg } from "../admin/support";
 import { makeEnv, mint, send } from "../support/worker-helpers";
@@ -42,7 +41,7 @@ function freezeClock(): (ms: number) => void {
 
 /** One gateway isolate (self-service on): its own cache and feed follower; KV and the feed object shared. */
 function isolate(vars: Vars = {}): Env & { state: IsolateState } {
-  const state: IsolateState = { cache: new LruCache(1000), feed: new FeedFollower() };
+  const state: IsolateState = newIsolateState(1000);
   return Object.assign(makeEnv({ ADMIN_TOKEN: TOKEN, SELF_SERVICE_PATH: PATH, ...vars }), { [ISOLATE_STATE]: state, state });
 }
 

@@ -9,10 +9,8 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { env, runInDurableObject } from "cloudflare:test";
 import { clock } from "../../src/clock";
 import { flushUsage, SESSION_KEY_ID, usageCounter } from "../../src/usage/counter";
-import { ISOLATE_STATE } from "../../src/auth/verify";
-import { LruCache } from "../../src/cache/lru";
+import { ISOLATE_STATE, newIsolateState } from "../../src/gateway/isolate";
 import type { Env } from "../../src/config";
-import { FeedFollower } from "../../src/revocation/feed";
 import { api, createViaApi, mintToken, TOKEN, uniqueOrg } from "../admin/support";
 import { claims, hs256, SECRET } from "../sessions/support";
 import { makeEnv, send, through } from "../support/worker-helpers";
@@ -92,7 +90,7 @@ describe("an org-wide rate limit and sessions", () => {
 });
 
 describe("an org limit set by the org's own token reaches another isolate's sessions", () => {
-  const isolate = (): Env => Object.assign(gw(), { [ISOLATE_STATE]: { cache: new LruCache(100), feed: new FeedFollower() } });
+  const isolate = (): Env => Object.assign(gw(), { [ISOLATE_STATE]: newIsolateState(100) });
 
   it("a write token for the org sets it through isolate A; isolate B limits the org's sessions within the revocation bound", async () => {
     let now = Date.now();

@@ -7,8 +7,9 @@
  * test/hardening/faults.test.ts.
  */
 import { describe, expect, it, vi } from "vitest";
-import { keyCache, verifyKey } from "../../../src/auth/verify";
-import type { KeyCache } from "../../../src/auth/verify";
+import { verifyKey } from "../../../src/auth/verify";
+import { isolateOf } from "../../../src/gateway/isolate";
+import type { KeyCache } from "../../../src/gateway/isolate";
 import { LruCache } from "../../../src/cache/lru";
 import { parseConfig } from "../../../src/config";
 import type { Config, Env } from "../../../src/config";
@@ -190,13 +191,13 @@ describe("verifyKey", () => {
     expect(await unknown(T0 + 10_000)).toMatchObject({ kind: "error" });
   });
 
-  it("keyCache: one cache per isolate, replaced when CACHE_MAX_ENTRIES changes", () => {
-    const a = keyCache(123);
-    expect(keyCache(123)).toBe(a);
+  it("isolateOf: one key cache per isolate, replaced when CACHE_MAX_ENTRIES changes", () => {
+    const a = isolateOf({}, 123).cache;
+    expect(isolateOf({}, 123).cache).toBe(a);
     expect(a.maxEntries).toBe(123);
-    const b = keyCache(124);
+    const b = isolateOf({}, 124).cache;
     expect(b).not.toBe(a);
     expect(b.maxEntries).toBe(124);
-    expect(keyCache(124)).toBe(b);
+    expect(isolateOf({}, 124).cache).toBe(b);
   });
 });
