@@ -314,10 +314,21 @@ export interface KeyField {
   kind: JsonKind;
   /**
    * Kept in the record (`key:<hash>`). `required`: never absent; `optional`: absent when
-   * unset. `check`: what the guard requires of a present value (null passes when
-   * `nullable`); absent: not checked (the hot path never reads it).
+   * unset. What the guard requires of a present value (null passes when `nullable`): its
+   * `kind`, and for a string `pattern` and `date` (Date.parse accepts it), for an array
+   * string items (matching `pattern`) and `minItems`–`maxItems` of them, then `refine`.
+   * `unchecked`: the guard ignores it (the hot path never reads it).
    */
-  stored?: { presence: "required" | "optional"; nullable?: boolean; check?: (v: unknown) => boolean };
+  stored?: {
+    presence: "required" | "optional";
+    nullable?: boolean;
+    unchecked?: true;
+    pattern?: RegExp;
+    date?: true;
+    minItems?: number;
+    maxItems?: number;
+    refine?: (v: unknown) => boolean;
+  };
   /** Also what a listing shows (KV metadata, ≤ 1 KiB): optional fields only when set. */
   summary?: boolean;
   /**
@@ -370,7 +381,7 @@ const DECLARED = [
     doc: "Record format version.",
     type: "1",
     kind: "number",
-    stored: { presence: "required", check: (v) => v === 1 },
+    stored: { presence: "required", refine: (v) => v === 1 },
     example: 1,
   },
   {
@@ -378,7 +389,7 @@ const DECLARED = [
     doc: "Public identifier: safe in logs, headers and URLs.",
     type: "`key_` + 20 base62",
     kind: "string",
-    stored: { presence: "required", check: isKeyId },
+    stored: { presence: "required", pattern: KEY_ID_RE },
     summary: true,
     largest: LARGEST_KEY_ID,
     view: { show: "always" },
@@ -389,7 +400,7 @@ const DECLARED = [
     doc: "The operator's label for the key.",
     type: "string (≤ 200)",
     kind: "string",
-    stored: { presence: "required", check: isString },
+    stored: { presence: "required" },
     summary: true,
     view: { show: "always" },
     create: { check: checkName, default: "" },
@@ -401,7 +412,7 @@ const DECLARED = [
     doc: "The non-secret start of the key: the prefix plus 4 characters for minted keys, at most 4 characters for imported ones.",
     type: "string",
     kind: "string",
-    stored: { presence: "required", check: isString },
+    stored: { presence: "required" },
     summary: true,
     largest: "x".repeat(20),
     view: { show: "always", as: "key_prefix" },
@@ -412,7 +423,7 @@ const DECLARED = [
     doc: "Organizations the key may act for; the first is its default (the org injected for profiles that take it from the key).",
     type: "org slugs (1–50)",
     kind: "array",
-    stored: { presence: "required", check: (v) => isStringArray(v, ORG_RE) && v.length > 0 },
+    stored: { presence: "required", pattern: ORG_RE, minItems: 1 },
     summary: true,
     view: { show: "always" },
     create: { check: checkOrgs, required: true },
@@ -424,7 +435,7 @@ const DECLARED = [
     doc: "What the key may do (routes require them).",
     type: "scopes (≤ 100)",
     kind: "array",
-    stored: { presence: "required", check: (v) => isStringArray(v, SCOPE_RE) },
+    stored: { presence: "required", pattern: SCOPE_RE },
     summary: true,
     view: { show: "always" },
     create: { check: checkScopes, default: [], normalize: dedupe },
@@ -450,7 +461,7 @@ const DECLARED = [
     doc: "When the key was created.",
     type: "ISO 8601",
     kind: "string",
-    stored: { presence: "required", check: isString },
+    stored: { presence: "required" },
     summary: true,
     largest: LARGEST_ISO,
     view: { show: "always" },
@@ -461,7 +472,7 @@ const DECLARED = [
     doc: "The key stops working at this instant (checked on every request); null: never.",
     type: "ISO 8601 or null",
     kind: "string",
-    stored: { presence: "required", nullable: true, check: isIso },
+    stored: { presence: "required", nullable: true, date: true },
     summary: true,
     largest: LARGEST_ISO,
     view: { show: "always" },
@@ -474,7 +485,7 @@ const DECLARED = [
     doc: "Refused while true; the API shows and sets it as `enabled`.",
     type: "boolean",
     kind: "boolean",
-    stored: { presence: "required", check: (v) => typeof v === "boolean" },
+    stored: { presence: "required" },
     summary: true,
     largest: false,
     update: { as: "enabled", check: checkEnabled, toRecord: (v) => !v, fromRecord: (v) => !v },
@@ -492,7 +503,7 @@ const DECLARED = [
     doc: "When the key was revoked; null: not revoked.",
     type: "ISO 8601 or null",
     kind: "string",
-    stored: { presence: "required", nullable: true, check: isIso },
+    stored: { presence: "required", nullable: true, date: true },
     summary: true,
     largest: LARGEST_ISO,
     view: { show: "always" },
@@ -503,7 +514,7 @@ const DECLARED = [
     doc: "Last admin change; absent on records never changed since creation.",
     type: "ISO 8601",
     kind: "string",
-    stored: { presence: "optional" },
+    stored: { presence: "optional", unchecked: true },
     view: { show: "set" },
     example: "2026-11-02T10:00:00.000Z",
   },
@@ -512,7 +523,7 @@ const DECLARED = [
     doc: "On a rotated key: when it was rotated.",
     type: "ISO 8601",
     kind: "string",
-    stored: { presence: "optional", check: isIso },
+    stored: { presence: "optional", date: true },
     summary: true,
     largest: LARGEST_ISO,
     view: { show: "set" },
@@ -523,7 +534,7 @@ const DECLARED = [
     doc: "On a rotated key: the id of the key that replaces it.",
     type: "key id",
     kind: "string",
-    stored: { presence: "optional", check: isKeyId },
+    stored: { presence: "optional", pattern: KEY_ID_RE },
     summary: true,
     largest: LARGEST_KEY_ID,
     view: { show: "set" },
@@ -534,7 +545,7 @@ const DECLARED = [
     doc: "On the key a rotation created: the id of the key it replaces.",
     type: "key id",
     kind: "string",
-    stored: { presence: "optional" },
+    stored: { presence: "optional", unchecked: true },
     view: { show: "set" },
     example: "key_Zx9Cv8Bn7Mm6Ll5Kk4Jj",
   },
@@ -543,7 +554,7 @@ const DECLARED = [
     doc: "Free-form labels from the operator (never interpreted by the gateway).",
     type: "object of strings (≤ 20)",
     kind: "object",
-    stored: { presence: "optional" },
+    stored: { presence: "optional", unchecked: true },
     view: { show: "set" },
     create: { check: checkMeta },
     example: { team: "platform" },
@@ -553,7 +564,7 @@ const DECLARED = [
     doc: "Requests allowed per period for this key (exact, global; docs/limits.md); absent or null: unlimited.",
     type: "{limit, period_seconds} or null",
     kind: "object",
-    stored: { presence: "optional", nullable: true, check: isRateLimit },
+    stored: { presence: "optional", nullable: true, refine: isRateLimit },
     summary: true,
     view: { show: "always" },
     create: { check: checkRateLimit, default: null },
@@ -565,7 +576,7 @@ const DECLARED = [
     doc: "Calls the key may make (docs/limits.md): the setting, the live balance is kept by a Durable Object named by `balance_id`; absent or null: unmetered.",
     type: "{remaining, refill?, set_at, balance_id} or null",
     kind: "object",
-    stored: { presence: "optional", nullable: true, check: isCredits },
+    stored: { presence: "optional", nullable: true, refine: isCredits },
     view: {
       show: "detail",
       of: (v) => {
@@ -586,7 +597,7 @@ const DECLARED = [
     doc: "CIDRs CF-Connecting-IP must be in (docs/limits.md); absent or null: any address.",
     type: "CIDRs (1–64) or null",
     kind: "array",
-    stored: { presence: "optional", nullable: true, check: (v) => Array.isArray(v) && v.length <= MAX_ALLOWED_IPS && v.every(isString) },
+    stored: { presence: "optional", nullable: true, maxItems: MAX_ALLOWED_IPS },
     view: { show: "detail" },
     create: { check: checkAllowedIps, default: null },
     update: { check: checkAllowedIps },
@@ -613,19 +624,43 @@ export function statusOf(r: StatusFields, now: number): KeyStatus {
 
 // ---- what derives from it ----
 
+const KIND_CODE: Record<JsonKind, number> = { string: 0, number: 1, boolean: 2, array: 3, object: 4 };
+
+/** One checked stored field, flat and of one shape (the guard's loop stays monomorphic). */
 interface Guard {
   name: string;
   required: boolean;
   nullable: boolean;
-  check: (v: unknown) => boolean;
+  kind: number;
+  pattern: RegExp | null;
+  date: boolean;
+  minItems: number;
+  maxItems: number;
+  refine: ((v: unknown) => boolean) | null;
 }
 
-/** The checked stored fields, flattened once for the hot path's guard. */
-const GUARDS: readonly Guard[] = KEY_FIELDS.flatMap((f) =>
-  f.stored?.check ? [{ name: f.name, required: f.stored.presence === "required", nullable: f.stored.nullable === true, check: f.stored.check }] : [],
-);
+const GUARDS: readonly Guard[] = KEY_FIELDS.flatMap((f): Guard[] => {
+  const st = f.stored;
+  if (!st || st.unchecked) return [];
+  return [
+    {
+      name: f.name,
+      required: st.presence === "required",
+      nullable: st.nullable === true,
+      kind: KIND_CODE[f.kind],
+      pattern: st.pattern ?? null,
+      date: st.date === true,
+      minItems: st.minItems ?? 0,
+      maxItems: st.maxItems ?? Infinity,
+      refine: st.refine ?? null,
+    },
+  ];
+});
 
-/** The guard of a value read from KV (record.ts's isKeyRecord). */
+/**
+ * The guard of a value read from KV (record.ts's isKeyRecord), run on every cache miss of
+ * the hot path: the simple checks inline, closures only for `refine`.
+ */
 export function guardRecord(v: unknown): boolean {
   if (typeof v !== "object" || v === null) return false;
   const r = v as Record<string, unknown>;
@@ -634,9 +669,34 @@ export function guardRecord(v: unknown): boolean {
     const x = r[g.name];
     if (x === undefined) {
       if (g.required) return false;
-    } else if (x === null) {
-      if (!g.nullable) return false;
-    } else if (!g.check(x)) return false;
+      continue;
+    }
+    if (x === null) {
+      if (g.nullable) continue;
+      return false;
+    }
+    switch (g.kind) {
+      case 0:
+        if (typeof x !== "string" || (g.pattern !== null && !g.pattern.test(x)) || (g.date && Number.isNaN(Date.parse(x)))) return false;
+        break;
+      case 3: {
+        if (!Array.isArray(x) || x.length < g.minItems || x.length > g.maxItems) return false;
+        for (let j = 0; j < x.length; j++) {
+          const s = x[j];
+          if (typeof s !== "string" || (g.pattern !== null && !g.pattern.test(s))) return false;
+        }
+        break;
+      }
+      case 1:
+        if (typeof x !== "number") return false;
+        break;
+      case 2:
+        if (typeof x !== "boolean") return false;
+        break;
+      default:
+        if (typeof x !== "object" || Array.isArray(x)) return false;
+    }
+    if (g.refine !== null && !g.refine(x)) return false;
   }
   return true;
 }
