@@ -80,10 +80,6 @@ export function isIsoOrNull(v: unknown): v is string | null {
   return v === null || (typeof v === "string" && !Number.isNaN(Date.parse(v)));
 }
 
-const isString = (v: unknown): boolean => typeof v === "string";
-const isIso = (v: unknown): boolean => typeof v === "string" && !Number.isNaN(Date.parse(v));
-const isKeyId = (v: unknown): boolean => typeof v === "string" && KEY_ID_RE.test(v);
-
 // ---- input validation ----
 
 export interface FieldError {
@@ -363,10 +359,11 @@ export interface KeyField {
     fromRecord?: (v: unknown) => unknown;
   };
   /**
-   * Rotation: a field with `create` is inherited by the new key (when set); `settable`
-   * also takes a new value in the rotation's body (null: none).
+   * Rotation: every field with `create`, and those marked `inherited`, pass from the old
+   * key to the new one (optional ones when set); `settable` ones also take a new value in
+   * the rotation's body (null: none).
    */
-  rotate?: "settable";
+  rotate?: "inherited" | "settable";
   /** Example value in docs/storage.md's record (stored fields only). */
   example?: unknown;
 }
@@ -489,6 +486,7 @@ const DECLARED = [
     summary: true,
     largest: false,
     update: { as: "enabled", check: checkEnabled, toRecord: (v) => !v, fromRecord: (v) => !v },
+    rotate: "inherited",
     example: false,
   },
   {
@@ -802,6 +800,14 @@ export function rotationInput(old: KeyRecord, given: Record<string, unknown>): R
     const v = f.rotate === "settable" && given[f.name] !== undefined ? given[f.name] : r[f.name];
     if (isOptional(f) ? v : true) out[f.name] = v;
   }
+  return out;
+}
+
+/** The fields without `create` a rotation passes to the new key (issueKey's `extra`: disabled). */
+export function rotationInherited(old: KeyRecord): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  const r = old as unknown as Record<string, unknown>;
+  for (const f of STORED_FIELDS) if (!f.create && f.rotate === "inherited" && r[f.name] !== undefined) out[f.name] = r[f.name];
   return out;
 }
 

@@ -59,8 +59,8 @@ function checkSummarySize(chosen: Record<string, unknown>, errors: FieldError[])
   }
 }
 
-/** Check one field's input: its value after `normalize`, or undefined when refused. */
-function checked(f: KeyField, spec: NonNullable<KeyField["create"] | KeyField["update"]>, v: unknown, errors: FieldError[], ctx: FieldContext): { ok: boolean; value: unknown } {
+/** Check one field's input: `ok` and its value after `normalize`. */
+function checked(spec: NonNullable<KeyField["create"] | KeyField["update"]>, v: unknown, errors: FieldError[], ctx: FieldContext): { ok: boolean; value: unknown } {
   if (!spec.check(v, errors, ctx)) return { ok: false, value: undefined };
   return { ok: true, value: spec.normalize ? spec.normalize(v) : v };
 }
@@ -81,7 +81,7 @@ export function validateNewKey(input: unknown, now: number, extraFields: string[
     const spec = f.create!;
     const given = spec.required || spec.default === undefined ? o[f.name] : (o[f.name] ?? spec.default);
     if (given === undefined && !spec.required) continue;
-    const r = checked(f, spec, given, errors, ctx);
+    const r = checked(spec, given, errors, ctx);
     if (!r.ok) {
       if (CHOSEN_SUMMARY_FIELDS.includes(f.name)) chosenOk = false;
     } else if (f.stored?.presence === "optional" ? r.value : true) value[f.name] = r.value;
@@ -128,7 +128,7 @@ export function validateKeyPatch(input: unknown, now: number, current: Pick<KeyR
     const spec = f.update!;
     const name = spec.as ?? f.name;
     if (o[name] === undefined) continue;
-    const r = checked(f, spec, o[name], errors, ctx);
+    const r = checked(spec, o[name], errors, ctx);
     if (r.ok) patch[name] = r.value;
   }
   if (errors.length === 0) {
@@ -154,7 +154,7 @@ export function validateRotation(input: unknown): Validated<{ grace_seconds: num
   const given: Record<string, unknown> = {};
   for (const f of ROTATE_FIELDS) {
     if (o[f.name] === undefined) continue;
-    const r = checked(f, f.create!, o[f.name], errors, { now: 0 });
+    const r = checked(f.create!, o[f.name], errors, { now: 0 });
     if (r.ok) given[f.name] = o[f.name];
   }
   const grace = o.grace_seconds ?? 0;

@@ -18,7 +18,7 @@ import { importProblem, issueKey, validateAuditQuery, validateKeyPatch, validate
 import type { CreditRefill, KeyRecord, KeyStatus, RateLimit } from "./record";
 import { ALL_ORGS, KEY_ID_RE, statusOf } from "./record";
 import { randomBase62 } from "./format";
-import { applyPatch, changesOf, rotationInput, viewOf } from "./fields";
+import { applyPatch, changesOf, rotationInherited, rotationInput, viewOf } from "./fields";
 import type { AuditEvent, AuditLog, KeySummary, KvLike } from "./store";
 import { appendAudit, BadCursor, findById, KeyConflict, listAll, listAudit, listOrg, readLastUsed, writeRecord } from "./store";
 
@@ -314,7 +314,7 @@ export async function rotateKey(
     rotationInput(old, checked.value) as unknown as NewKeyInput,
     ctx.now,
     undefined,
-    { replaces: old.id, disabled: old.disabled },
+    { replaces: old.id, ...(rotationInherited(old) as Pick<Partial<KeyRecord>, "disabled">) },
   );
   ctx.purge?.(hash);
   const graceEnd = ctx.now + checked.value.grace_seconds * 1000;
