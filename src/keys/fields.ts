@@ -16,6 +16,9 @@
  * compiler checks the two agree).
  */
 import type { CreditRefill, Credits, KeyRecord, KeyStatus, RateLimit } from "./record";
+import type { KeyPatch, NewKeyInput } from "./issue";
+import type { KeyView } from "./lifecycle";
+import type { KeySummary } from "./store";
 import { parseCidr } from "../net/cidr";
 
 // ---- value checks shared with other modules (re-exported by record.ts) ----
@@ -811,9 +814,17 @@ export function rotationInherited(old: KeyRecord): Record<string, unknown> {
   return out;
 }
 
-// Compile-time: the stored fields declared here are exactly KeyRecord's, so a field added to
-// one and not the other fails the typecheck.
-type StoredName = Extract<(typeof DECLARED)[number], { stored: object }>["name"];
-type Same<A, B> = [Exclude<A, B>, Exclude<B, A>] extends [never, never] ? true : { undeclared: Exclude<A, B>; notInKeyRecord: Exclude<B, A> };
-const declaredOnce: Same<keyof KeyRecord, StoredName> = true;
-void declaredOnce;
+// Compile-time: the types other modules use are held to this declaration, so a field added
+// here and not there (or there and not here) fails the typecheck.
+type Entry = (typeof DECLARED)[number];
+type Same<A, B> = [Exclude<A, B>, Exclude<B, A>] extends [never, never] ? true : { undeclared: Exclude<A, B>; notInType: Exclude<B, A> };
+type Names<E> = E extends { name: infer N } ? N : never;
+type Renamed<E, K extends "view" | "update"> = E extends { [k in K]: { as: infer A } } ? A : E extends { [k in K]: object } ? Names<E> : never;
+const declared: [
+  Same<keyof KeyRecord, Names<Extract<Entry, { stored: object }>>>,
+  Same<keyof KeySummary, Names<Extract<Entry, { summary: true }>>>,
+  Same<keyof KeyView, Renamed<Entry, "view">>,
+  Same<keyof NewKeyInput, Names<Extract<Entry, { create: object }>>>,
+  Same<keyof KeyPatch, Renamed<Entry, "update">>,
+] = [true, true, true, true, true];
+void declared;
