@@ -13,11 +13,12 @@
  * exactly like an unknown one) and may change only keys wholly inside them ("forbidden"
  * for a key shared with an org outside, or a request naming an org outside).
  */
-import type { FieldError, KeyPatch, KeySettings } from "./issue";
-import { creditsRecord, importProblem, issueKey, validateAuditQuery, validateKeyPatch, validateListQuery, validateNewKey, validateRotation } from "./issue";
+import type { FieldError, KeySettings, NewKeyInput } from "./issue";
+import { importProblem, issueKey, validateAuditQuery, validateKeyPatch, validateListQuery, validateNewKey, validateRotation } from "./issue";
 import type { CreditRefill, KeyRecord, KeyStatus, RateLimit } from "./record";
 import { ALL_ORGS, KEY_ID_RE, statusOf } from "./record";
 import { randomBase62 } from "./format";
+import { applyPatch, changesOf, rotationInherited, rotationInput, viewOf } from "./fields";
 import type { AuditEvent, AuditLog, KeySummary, KvLike } from "./store";
 import { appendAudit, BadCursor, findById, KeyConflict, listAll, listAudit, listOrg, readLastUsed, writeRecord } from "./store";
 import { logLine } from "../log";
@@ -112,33 +113,9 @@ export interface KeyView {
 
 export type IssuedView = KeyView & { key: string };
 
+/** The view of a record (one key) or a summary (listings): the fields fields.ts marks `view`, in its order. */
 function view(r: KeyRecord | KeySummary, lastUsed: string | null, now: number): KeyView {
-  const full = r as Partial<KeyRecord>;
-  return {
-    id: r.id,
-    name: r.name,
-    key_prefix: r.start,
-    orgs: r.orgs,
-    scopes: r.scopes,
-    status: statusOf(r, now),
-    enabled: !r.disabled,
-    created_at: r.created_at,
-    expires_at: r.expires_at,
-    last_used_at: lastUsed,
-    revoked_at: r.revoked_at,
-    ...(full.updated_at ? { updated_at: full.updated_at } : {}),
-    ...(r.rotated_at ? { rotated_at: r.rotated_at } : {}),
-    ...(r.replaced_by ? { replaced_by: r.replaced_by } : {}),
-    ...(full.replaces ? { replaces: full.replaces } : {}),
-    ...(full.meta ? { meta: full.meta } : {}),
-    rate_limit: r.rate_limit ?? null,
-    ...("v" in r
-      ? {
-          credits: full.credits ? { remaining: full.credits.remaining, ...(full.credits.refill ? { refill: full.credits.refill } : {}), set_at: full.credits.set_at } : null,
-          allowed_ips: full.allowed_ips ?? null,
-        }
-      : {}),
-  };
+  return viewOf(r as unknown as Record<string, unknown>, { now, lastUsed }) as unknown as KeyView;
 }
 
 const invalid = (errors: FieldError[]): Outcome<never> => ({ ok: false, error: "invalid", errors });
@@ -281,16 +258,6 @@ export async function listKeys(ctx: LifecycleContext, query: Record<string, unkn
   }
 }
 
-function changesOf(before: KeyRecord, after: KeyRecord, patch: KeyPatch): AuditEvent["changes"] {
-  const changes: NonNullable<AuditEvent["changes"]> = {};
-  for (const field of Object.keys(patch) as (keyof KeyPatch)[]) {
-    const from = field === "enabled" ? !before.disabled : before[field];
-    const to = field === "enabled" ? !after.disabled : after[field];
-    if (JSON.stringify(from) !== JSON.stringify(to)) changes[field] = { from, to };
-  }
-  return changes;
-}
-
 /**
  * PATCH /keys/:id: name, orgs, scopes, expires_at (a past instant expires the key now),
  * enabled. Fields the patch does not name — including ones this version does not know —
@@ -306,14 +273,8 @@ export async function updateKey(ctx: LifecycleContext, id: string, body: unknown
   if (refused) return refused;
   if (before.revoked_at !== null) return conflict(`key "${id}" is revoked; revoked keys cannot be changed`);
   const patch = checked.value;
-  const { enabled, credits, ...fields } = patch;
-  const after: KeyRecord = {
-    ...before,
-    ...fields,
-    ...(enabled !== undefined ? { disabled: !enabled } : {}),
-    ...(credits !== undefined ? { credits: credits === null ? null : creditsRecord(credits, ctx.now, before.credits?.balance_id ?? before.id) } : {}),
-  };
-  const changes = changesOf(before, after, patch);
+  const after = applyPatch(before, patch as Record<string, unknown>, { now: ctx.now });
+  const changes = changesOf(before, after, patch as Record<string, unknown>);
   if (Object.keys(changes ?? {}).length > 0) {
     after.updated_at = new Date(ctx.now).toISOString();
     await writeRecord(ctx.kv, found.hash, after, before.orgs);
@@ -370,26 +331,11 @@ export async function rotateKey(
   const { key, record: fresh, hash } = await issueKey(
     ctx.kv,
     ctx.settings,
-    {
-      name: old.name,
-      orgs: old.orgs,
-      scopes: old.scopes,
-      expires_at: old.expires_at,
-      ...(old.meta ? { meta: old.meta } : {}),
-      ...(old.rate_limit ? { rate_limit: old.rate_limit } : {}),
-      ...(old.allowed_ips ? { allowed_ips: old.allowed_ips } : {}),
-      // Without a new setting the new key spends the old one's balance: rotating never refills.
-      ...(checked.value.credits !== undefined
-        ? checked.value.credits
-          ? { credits: checked.value.credits }
-          : {}
-        : old.credits
-          ? { credits: old.credits }
-          : {}),
-    },
+    // Without a new setting the new key spends the old one's balance: rotating never refills.
+    rotationInput(old, checked.value) as unknown as NewKeyInput,
     ctx.now,
     undefined,
-    { replaces: old.id, disabled: old.disabled },
+    { replaces: old.id, ...(rotationInherited(old) as Pick<Partial<KeyRecord>, "disabled">) },
   );
   ctx.purge?.(hash);
   const graceEnd = ctx.now + checked.value.grace_seconds * 1000;

@@ -1,7 +1,26 @@
+import { guardRecord, isIsoOrNull, isStringArray, KEY_ID_RE, ORG_RE } from "./fields";
+
+export type { StatusFields } from "./fields";
+export { statusOf } from "./fields";
+
+export {
+  isCreditRefill,
+  isRateLimit,
+  KEY_ID_RE,
+  MAX_ALLOWED_IPS,
+  MAX_CREDITS,
+  MAX_RATE_LIMIT,
+  MAX_RATE_LIMIT_PERIOD_SECONDS,
+  ORG_RE,
+  SCOPE_RE,
+} from "./fields";
+
 /**
  * The key record: everything the hot path needs to decide, in one KV value, so a request
  * costs one `get`. Stored under the key's hash (see store.ts and docs/storage.md); the
- * plaintext key is never part of it.
+ * plaintext key is never part of it. Its fields are declared in fields.ts (KEY_FIELDS),
+ * from which the guard, the summary, the view and the inputs derive; this interface is
+ * their type, held to that declaration by the compiler.
  */
 export interface KeyRecord {
   /** Record format version. */
@@ -54,53 +73,10 @@ export interface Credits {
   balance_id: string;
 }
 
-export const MAX_CREDITS = 1_000_000_000;
-export const MAX_ALLOWED_IPS = 64;
 
-export function isCreditRefill(v: unknown): v is CreditRefill {
-  if (typeof v !== "object" || v === null || Array.isArray(v)) return false;
-  const r = v as Record<string, unknown>;
-  return (
-    Object.keys(r).length === 2 &&
-    Number.isInteger(r.amount) &&
-    (r.amount as number) >= 1 &&
-    (r.amount as number) <= MAX_CREDITS &&
-    (r.interval === "day" || r.interval === "month")
-  );
-}
-
-function isCredits(v: unknown): v is Credits {
-  if (typeof v !== "object" || v === null) return false;
-  const c = v as Record<string, unknown>;
-  return (
-    Number.isInteger(c.remaining) &&
-    (c.remaining as number) >= 0 &&
-    (c.remaining as number) <= MAX_CREDITS &&
-    (c.refill === undefined || isCreditRefill(c.refill)) &&
-    typeof c.set_at === "string" &&
-    !Number.isNaN(Date.parse(c.set_at)) &&
-    typeof c.balance_id === "string" &&
-    KEY_ID_RE.test(c.balance_id)
-  );
-}
 
 /** What an operator sees of a key's state, derived from the record and the clock. */
 export type KeyStatus = "active" | "disabled" | "expired" | "revoked" | "rotating" | "rotated";
-
-/** The fields statusOf needs: a record or its listing summary. */
-export interface StatusFields {
-  expires_at: string | null;
-  disabled: boolean;
-  revoked_at: string | null;
-  replaced_by?: string;
-}
-
-export function statusOf(r: StatusFields, now: number): KeyStatus {
-  if (r.revoked_at !== null) return "revoked";
-  if (r.expires_at !== null && Date.parse(r.expires_at) <= now) return r.replaced_by ? "rotated" : "expired";
-  if (r.disabled) return "disabled";
-  return r.replaced_by ? "rotating" : "active";
-}
 
 /**
  * When a forwarded response should warn the client that its key is going away:
@@ -125,31 +101,10 @@ export interface RateLimit {
   period_seconds: number;
 }
 
-export const MAX_RATE_LIMIT = 1_000_000_000;
-/** One day: longer windows would make a burst at the window edge matter more than the limit. */
-export const MAX_RATE_LIMIT_PERIOD_SECONDS = 86_400;
-
-export function isRateLimit(v: unknown): v is RateLimit {
-  if (typeof v !== "object" || v === null || Array.isArray(v)) return false;
-  const r = v as Record<string, unknown>;
-  return (
-    Object.keys(r).length === 2 &&
-    Number.isInteger(r.limit) &&
-    (r.limit as number) >= 1 &&
-    (r.limit as number) <= MAX_RATE_LIMIT &&
-    Number.isInteger(r.period_seconds) &&
-    (r.period_seconds as number) >= 1 &&
-    (r.period_seconds as number) <= MAX_RATE_LIMIT_PERIOD_SECONDS
-  );
-}
 
 /** Why a key that exists is refused. All map to the same 401 body: no oracle. */
 export type KeyDenial = "revoked" | "disabled" | "expired";
 
-/** Slugs: what the SaaS dashboards use (letters, digits, '-', '_', '.'), 1–128 chars. */
-export const ORG_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
-export const SCOPE_RE = /^[A-Za-z0-9][A-Za-z0-9:._*-]{0,127}$/;
-export const KEY_ID_RE = /^key_[0-9A-Za-z]{16,32}$/;
 
 /** The state of a record at `now` (ms since epoch): null when usable. */
 export function denialOf(record: KeyRecord, now: number): KeyDenial | null {
@@ -159,42 +114,13 @@ export function denialOf(record: KeyRecord, now: number): KeyDenial | null {
   return null;
 }
 
-function isStringArray(v: unknown, re: RegExp): v is string[] {
-  return Array.isArray(v) && v.every((s) => typeof s === "string" && re.test(s));
-}
-
-function isIsoOrNull(v: unknown): v is string | null {
-  return v === null || (typeof v === "string" && !Number.isNaN(Date.parse(v)));
-}
 
 /**
  * Check a value read from KV. A record that does not pass is treated as a store fault
  * (503), never as a usable key.
  */
 export function isKeyRecord(v: unknown): v is KeyRecord {
-  if (typeof v !== "object" || v === null) return false;
-  const r = v as Record<string, unknown>;
-  return (
-    r.v === 1 &&
-    typeof r.id === "string" &&
-    KEY_ID_RE.test(r.id) &&
-    typeof r.name === "string" &&
-    isStringArray(r.orgs, ORG_RE) &&
-    r.orgs.length > 0 &&
-    isStringArray(r.scopes, SCOPE_RE) &&
-    typeof r.start === "string" &&
-    typeof r.created_at === "string" &&
-    isIsoOrNull(r.expires_at) &&
-    typeof r.disabled === "boolean" &&
-    isIsoOrNull(r.revoked_at) &&
-    (r.replaced_by === undefined || (typeof r.replaced_by === "string" && KEY_ID_RE.test(r.replaced_by))) &&
-    (r.rotated_at === undefined || (typeof r.rotated_at === "string" && !Number.isNaN(Date.parse(r.rotated_at)))) &&
-    (r.rate_limit === undefined || r.rate_limit === null || isRateLimit(r.rate_limit)) &&
-    (r.credits === undefined || r.credits === null || isCredits(r.credits)) &&
-    (r.allowed_ips === undefined ||
-      r.allowed_ips === null ||
-      (Array.isArray(r.allowed_ips) && r.allowed_ips.length <= MAX_ALLOWED_IPS && r.allowed_ips.every((x) => typeof x === "string")))
-  );
+  return guardRecord(v);
 }
 
 /**

@@ -19,6 +19,7 @@
  */
 import type { KeyRecord, RateLimit, TokenRecord } from "./record";
 import { isKeyRecord, isRateLimit, isTokenRecord } from "./record";
+import { isKind, pick, SUMMARY_FIELDS } from "./fields";
 
 /** The subset of Workers KV we use; the CLI passes wrangler's local-state binding. */
 export interface KvLike {
@@ -74,7 +75,10 @@ export const KV_METADATA_MAX_BYTES = 1024;
 /** KV's largest page for list(). */
 export const KV_LIST_MAX = 1000;
 
-/** What a listing shows of a key, stored as KV metadata (≤ 1 KiB) on the org index. */
+/**
+ * What a listing shows of a key, stored as KV metadata (≤ 1 KiB) on the org index and the
+ * id pointer: the fields fields.ts marks `summary`, in its order (optional ones when set).
+ */
 export interface KeySummary {
   id: string;
   name: string;
@@ -91,20 +95,7 @@ export interface KeySummary {
 }
 
 export function summarize(r: KeyRecord): KeySummary {
-  return {
-    id: r.id,
-    name: r.name,
-    start: r.start,
-    orgs: r.orgs,
-    scopes: r.scopes,
-    created_at: r.created_at,
-    expires_at: r.expires_at,
-    disabled: r.disabled,
-    revoked_at: r.revoked_at,
-    ...(r.rotated_at ? { rotated_at: r.rotated_at } : {}),
-    ...(r.replaced_by ? { replaced_by: r.replaced_by } : {}),
-    ...(r.rate_limit ? { rate_limit: r.rate_limit } : {}),
-  };
+  return pick(r as unknown as Record<string, unknown>, SUMMARY_FIELDS) as unknown as KeySummary;
 }
 
 /** Serialized size of a summary: it must fit KV's metadata limit. */
@@ -112,21 +103,27 @@ export function summaryBytes(s: KeySummary): number {
   return new TextEncoder().encode(JSON.stringify(s)).length;
 }
 
+/**
+ * Whether listing metadata is a summary a listing can show: the summary's required fields
+ * are there with their types (null where nullable). Looser than the record guard: what
+ * the hot path trusts is the record, never the metadata.
+ */
+const REQUIRED_SUMMARY = SUMMARY_FIELDS.filter((f) => f.stored?.presence === "required").map((f) => ({
+  name: f.name,
+  nullable: f.stored?.nullable === true,
+  type: isKind[f.kind],
+}));
+
 function isSummary(v: unknown): v is KeySummary {
   if (typeof v !== "object" || v === null) return false;
   const s = v as Record<string, unknown>;
-  return (
-    typeof s.id === "string" &&
-    typeof s.name === "string" &&
-    typeof s.start === "string" &&
-    Array.isArray(s.orgs) &&
-    Array.isArray(s.scopes) &&
-    typeof s.created_at === "string" &&
-    typeof s.disabled === "boolean" &&
-    (s.expires_at === null || typeof s.expires_at === "string") &&
-    (s.revoked_at === null || typeof s.revoked_at === "string")
-  );
+  for (const f of REQUIRED_SUMMARY) {
+    const x = s[f.name];
+    if (!(f.nullable && x === null) && !f.type(x)) return false;
+  }
+  return true;
 }
+
 
 export class StoreFault extends Error {
   override name = "StoreFault";

@@ -9,6 +9,20 @@ import { newKeyId } from "../../src/keys/issue";
 import { isKeyRecord } from "../../src/keys/record";
 import { invertedMs, kvKey, summarize } from "../../src/keys/store";
 import type { KeyRecord } from "../../src/keys/record";
+import { KEY_FIELDS } from "../../src/keys/fields";
+import type { KeyField } from "../../src/keys/fields";
+
+/** A row of docs/storage.md's field table, as KEY_FIELDS declares the field. */
+function fieldRow(f: KeyField): string {
+  const record = f.stored ? f.stored.presence : "—";
+  const summary = f.summary ? (f.stored?.presence === "optional" ? "when set" : "yes") : "—";
+  const v = f.view;
+  const view = !v ? "—" : `${v.show === "always" ? "always" : v.show === "set" ? "when set" : "one key"}${v.as ? ` (as \`${v.as}\`)` : ""}`;
+  const create = f.create ? (f.create.required ? "required" : "yes") : "—";
+  const update = f.update ? (f.update.as ? `as \`${f.update.as}\`` : "yes") : "—";
+  const rotate = f.rotate === "settable" ? "settable" : f.create || f.rotate === "inherited" ? "inherited" : "—";
+  return `| \`${f.name}\` | ${f.type} | ${record} | ${summary} | ${view} | ${create} | ${update} | ${rotate} | ${f.doc} |`;
+}
 
 /** Placeholder arguments for every kvKey function, as the document writes them. */
 const FORMATS: Record<string, string[]> = {
@@ -87,6 +101,32 @@ describe("docs/storage.md matches the code", () => {
     expect(Object.keys(fromCode).filter((k) => !(k in summary)).sort()).toEqual(["replaced_by", "rotated_at"]); // "added when set"
     expect(JSON.parse(blocks[3]!)).toEqual({ last_used_at: expect.any(String) });
     expect(JSON.parse(blocks[4]!)).toMatchObject({ id: expect.any(String), at: expect.any(String), actor: expect.any(String), action: "update", key_id: record.id });
+  });
+});
+
+describe("docs/storage.md matches the key's field declaration (src/keys/fields.ts)", () => {
+  it("the field table has one row per declared field, in order, saying what the declaration says", () => {
+    const rows = section("Records")
+      .split("\n")
+      .filter((l) => l.startsWith("| `"));
+    expect(rows).toEqual(KEY_FIELDS.map(fieldRow));
+  });
+
+  it("the record example sets every stored field, in declaration order, to the declared example", () => {
+    const block = /```json\n([\s\S]*?)```/.exec(section("Records"))![1]!;
+    const record = JSON.parse(block) as Record<string, unknown>;
+    const stored = KEY_FIELDS.filter((f) => f.stored);
+    expect(Object.keys(record)).toEqual(stored.map((f) => f.name));
+    for (const f of stored) expect(record[f.name], f.name).toEqual(f.example);
+    expect(isKeyRecord(record)).toBe(true);
+  });
+
+  it("the guard refuses the example without any one of its required checked fields", () => {
+    const record = Object.fromEntries(KEY_FIELDS.filter((f) => f.stored).map((f) => [f.name, f.example]));
+    for (const f of KEY_FIELDS.filter((f) => f.stored?.presence === "required" && !f.stored.unchecked)) {
+      const { [f.name]: _, ...without } = record;
+      expect(isKeyRecord(without), f.name).toBe(false);
+    }
   });
 });
 
