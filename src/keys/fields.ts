@@ -567,6 +567,9 @@ const DECLARED = [
     kind: "object",
     stored: { presence: "optional", nullable: true, refine: isRateLimit },
     summary: true,
+    // The listing entry stores it: reserve room for the largest one, so a key near the 1 KiB
+    // metadata limit is refused up front (400) instead of failing after its record is written.
+    largest: { limit: MAX_RATE_LIMIT, period_seconds: MAX_RATE_LIMIT_PERIOD_SECONDS },
     view: { show: "always" },
     create: { check: checkRateLimit, default: null },
     update: { check: checkRateLimit },
