@@ -191,8 +191,8 @@ async function poll(
 
 /**
  * Called on each request before the key is verified. Starts a background poll when one
- * is due; returns a promise to wait for when the isolate's view of the feed is older than
- * `maxStalenessMs` (and the feed is not known to be failing), else null.
+ * is due; returns a poll of this request's own to wait for when the isolate's view of the
+ * feed is older than `maxStalenessMs` (and the feed is not known to be failing), else null.
  */
 export function followFeed(
   ns: DurableObjectNamespace<RevocationFeed>,
@@ -212,5 +212,8 @@ export function followFeed(
     waitUntil(p);
   }
   if (follower.failed || now - follower.syncedAt <= settings.maxStalenessMs) return null;
-  return follower.inflight;
+  // Stale (a new or idle isolate): this request waits for a poll of its own. It never
+  // awaits another request's in-flight poll: in Workers a request must not wait on a
+  // promise settled by another request's I/O (it can hang, or end with that request).
+  return poll(ns, follower, cache, settings, now, onError);
 }
