@@ -7,8 +7,9 @@
 import type { Context, Hono } from "hono";
 import type { AppEnv } from "../app-env";
 import { clock } from "../clock";
-import { usageAnswer, validateUsageQuery } from "../usage/query";
-import type { UsageBucket } from "../usage/store-object";
+import { GRANULARITY_MINUTES, usageAnswer, validateUsageQuery } from "../usage/query";
+import type { UsageAnswer, UsageQuery } from "../usage/query";
+import type { UsageBucket, UsageStore } from "../usage/store-object";
 import type { AdminHelpers } from "./orgs";
 import { mayActForOrg } from "./orgs";
 
@@ -24,11 +25,16 @@ export function usageRoutes(admin: Hono<AppEnv>, h: AdminHelpers & { query(c: Ct
     if (!mayActForOrg(c, uq.org, false)) return h.forbidden(c, `this token may not act for org "${uq.org}"`);
     const ns = c.env.USAGE_STORE;
     if (!ns) return h.unavailable(c, "No USAGE_STORE Durable Object binding: usage is not recorded (see wrangler.toml).");
-    const stub = ns.get(ns.idFromName(uq.org));
-    const g = uq.granularity === "minute" ? 1 : uq.granularity === "hour" ? 60 : 1440;
-    const [buckets, statuses] = await Promise.all([stub.query(uq.key, uq.fromMinute, uq.toMinute, g), stub.statuses(uq.key, uq.fromMinute, uq.toMinute)]);
-    return c.json(usageAnswer(uq, buckets as UsageBucket[], statuses as Record<string, number>));
+    return c.json(await readUsage(ns, uq));
   });
+}
+
+/** One usage answer from the org's UsageStore object (also the console's key page: last 7 days). */
+export async function readUsage(ns: DurableObjectNamespace<UsageStore>, uq: UsageQuery): Promise<UsageAnswer> {
+  const stub = ns.get(ns.idFromName(uq.org));
+  const g = GRANULARITY_MINUTES[uq.granularity];
+  const [buckets, statuses] = await Promise.all([stub.query(uq.key, uq.fromMinute, uq.toMinute, g), stub.statuses(uq.key, uq.fromMinute, uq.toMinute)]);
+  return usageAnswer(uq, buckets as UsageBucket[], statuses as Record<string, number>);
 }
 
 export const USAGE_ENDPOINTS: [RegExp, string][] = [[/^\/usage$/, "GET, HEAD"]];

@@ -51,6 +51,9 @@ import { cookieSpec, markUsed, newSession, openSession, readCookie, sameSecret, 
 import type { Chrome, NewKeyValues } from "./views";
 import { KeyDetailPage, KeysPage, LoginPage, MessagePage, NewKeyPage, OrgsPage, RedirectPage, ShowOncePage, STATUSES } from "./views";
 import { JWKS_UNAVAILABLE, sessionTokenOf, verifySession } from "../auth/session";
+import { readUsage } from "../admin/usage";
+import { validateUsageQuery } from "../usage/query";
+import type { UsageDay } from "./views";
 
 type CEnv = { Bindings: AppEnv["Bindings"]; Variables: AppEnv["Variables"] & { session: Session } };
 type Ctx = Context<CEnv>;
@@ -403,12 +406,42 @@ async function visibleKey(c: Ctx, id: string): Promise<KeyView | null> {
   return shown.ok && canReadKey(c.get("session").p, shown.value) ? shown.value : null;
 }
 
+/**
+ * A key's requests per day over the last 7 days, summed over the orgs of the key this
+ * principal may read (usage is kept per org: admin/usage.ts). Null when usage is not
+ * recorded here (no USAGE_STORE binding) or cannot be read now: the page says so.
+ */
+async function keyUsage(c: Ctx, k: KeyView): Promise<UsageDay[] | null> {
+  const ns = c.env.USAGE_STORE;
+  if (!ns) return null;
+  const now = clock.now();
+  const days = new Map<string, UsageDay>();
+  try {
+    for (const org of k.orgs.filter((o) => canRead(c.get("session").p, o))) {
+      const q = validateUsageQuery({ org, key: k.id, from: new Date(now - 7 * 86_400_000).toISOString(), granularity: "day" }, now);
+      if (!q.ok) continue;
+      for (const b of (await readUsage(ns, q.value)).series) {
+        const day = days.get(b.start) ?? { start: b.start, requests: 0, forwarded: 0, rejected: 0 };
+        day.requests += b.requests;
+        day.forwarded += b.forwarded;
+        day.rejected += b.rejected;
+        days.set(b.start, day);
+      }
+    }
+  } catch (err) {
+    logLine("warn", "usage unreadable for the console", { request_id: c.get("requestId"), key_id: k.id, cause: err instanceof Error ? err.message : String(err) });
+    return null;
+  }
+  return [...days.values()].sort((a, b) => a.start.localeCompare(b.start));
+}
+
 async function detail(c: Ctx, k: KeyView, status: 200 | 400 = 200, error?: string) {
-  const events = await auditEvents(await lifecycle(c), { key_id: k.id, limit: "100" });
+  const [events, usage] = await Promise.all([auditEvents(await lifecycle(c), { key_id: k.id, limit: "100" }), keyUsage(c, k)]);
   return c.html(
     <KeyDetailPage
       chrome={chrome(c)}
       k={k}
+      usage={usage}
       events={events.ok ? events.value.events : []}
       writable={canWriteKey(c.get("session").p, k)}
       formId={crypto.randomUUID()}

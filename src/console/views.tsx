@@ -438,9 +438,45 @@ function describe(e: AuditEvent): string {
   }
 }
 
-export const KeyDetailPage: FC<{ chrome: Chrome; k: KeyView; events: AuditEvent[]; writable: boolean; formId: string; error?: string }> = ({
+/** One day of a key's usage (the console's key page). */
+export interface UsageDay {
+  start: string;
+  requests: number;
+  forwarded: number;
+  rejected: number;
+}
+
+const UsageTable: FC<{ usage: UsageDay[] | null }> = ({ usage }) =>
+  usage === null ? (
+    <p class="muted">Usage is not recorded on this gateway (no USAGE_STORE binding), or cannot be read right now.</p>
+  ) : (
+    <table>
+      <caption class="skip">Requests per day, last 7 days</caption>
+      <thead>
+        <tr>
+          <th scope="col">Day (UTC)</th>
+          <th scope="col">Requests</th>
+          <th scope="col">Forwarded</th>
+          <th scope="col">Rejected</th>
+        </tr>
+      </thead>
+      <tbody>
+        {usage.map((d) => (
+          <tr>
+            <td>{d.start.slice(0, 10)}</td>
+            <td>{d.requests}</td>
+            <td>{d.forwarded}</td>
+            <td>{d.rejected}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+
+export const KeyDetailPage: FC<{ chrome: Chrome; k: KeyView; usage: UsageDay[] | null; events: AuditEvent[]; writable: boolean; formId: string; error?: string }> = ({
   chrome,
   k,
+  usage,
   events,
   writable,
   formId,
@@ -552,6 +588,10 @@ export const KeyDetailPage: FC<{ chrome: Chrome; k: KeyView; events: AuditEvent[
           </div>
         </>
       ) : null}
+      <h2>Usage, last 7 days</h2>
+      <div class="card">
+        <UsageTable usage={usage} />
+      </div>
       <h2>Audit timeline</h2>
       <div class="card">
         {events.length === 0 ? <p class="muted">No events.</p> : null}

@@ -11,6 +11,7 @@ import type { Principal } from "../../src/console/principal";
 import { adminEnv, api, TOKEN, uniqueOrg } from "../admin/support";
 import { makeEnv, send } from "../support/worker-helpers";
 import { claims, hs256, SECRET } from "../sessions/support";
+import { flushUsage, usageCounter } from "../../src/usage/counter";
 
 const UI = "/_keygate/ui";
 const SITE = "https://gateway.test";
@@ -443,5 +444,36 @@ describe("a user's own session opens their org's page (GET /ui/session)", () => 
     expect(holding.status).toBe(200);
     expect(holding.headers.get("set-cookie")).toContain("HttpOnly");
     expect((await send(`${UI}/session`, {}, adminEnv())).status).toBe(404);
+  });
+});
+
+describe("a key's page shows its last 7 days of usage", () => {
+  it("requests, forwarded and rejected per day, as the usage store counted them; none for another key", async () => {
+    const org = uniqueOrg();
+    const e = adminEnv();
+    const created = (await api("POST", "/_keygate/keys", { body: { orgs: [org], name: "counted", scopes: [] } })).json;
+    const other = (await api("POST", "/_keygate/keys", { body: { orgs: [org], name: "idle" } })).json;
+    for (let i = 0; i < 3; i++) expect((await send("/things", { headers: { "x-api-key": created.key } }, e)).status).toBe(200);
+    // A refusal after authentication still counts for the key (route needing a scope it lacks).
+    const scoped = adminEnv({ ROUTES: JSON.stringify([{ path: "/admin/*", scopes: ["admin"] }]) });
+    expect((await send("/admin/x", { headers: { "x-api-key": created.key } }, scoped)).status).toBe(403);
+    await flushUsage(env.USAGE_STORE!, usageCounter(), Date.now(), (o, cause) => {
+      throw new Error(`${o}: ${cause}`);
+    });
+    const s = await signIn();
+    const page = await (await get(`${UI}/keys/${created.id}`, s.cookie)).text();
+    const today = new Date().toISOString().slice(0, 10);
+    expect(page).toContain("Usage, last 7 days");
+    expect(page).toMatch(new RegExp(`<td>${today}</td><td>4</td><td>3</td><td>1</td>`));
+    const idle = await (await get(`${UI}/keys/${other.id}`, s.cookie)).text();
+    expect(idle).toMatch(new RegExp(`<td>${today}</td><td>0</td><td>0</td><td>0</td>`));
+  });
+
+  it("without a usage store the page says usage is not recorded", async () => {
+    const e = adminEnv({ USAGE_STORE: undefined });
+    const created = (await api("POST", "/_keygate/keys", { body: { orgs: [uniqueOrg()], name: "n" } })).json;
+    const cookie = cookieOf(await post(`${UI}/login`, { token: TOKEN }, { env: e }));
+    const page = await (await get(`${UI}/keys/${created.id}`, cookie, e)).text();
+    expect(page).toContain("Usage is not recorded on this gateway");
   });
 });
