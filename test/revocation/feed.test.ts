@@ -10,8 +10,7 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { env, runInDurableObject } from "cloudflare:test";
 import type { RevocationFeed } from "../../src/revocation/feed-object";
-import { ISOLATE_STATE, newIsolateState } from "../../src/gateway/isolate";
-import type { IsolateState } from "../../src/gateway/isolate";
+import { ISOLATE_STATE } from "../../src/gateway/isolate";
 import { clock } from "../../src/clock";
 import type { Env } from "../../src/config";
 import { hashKey } from "../../src/keys/hash";
@@ -19,49 +18,11 @@ import type { KeyRecord } from "../../src/keys/record";
 import { kvKey } from "../../src/keys/store";
 import { FEED_OBJECT_NAME } from "../../src/revocation/feed";
 import type { FeedPage } from "../../src/revocation/feed";
-import { api, TOKEN } from "../admin/support";
-import { makeEnv, mint, patchRecord, send } from "../support/worker-helpers";
-import type { Vars } from "../support/worker-helpers";
+import { api } from "../admin/support";
+import { edgeCachedKv, freezeClock, isolate } from "./support";
+import { mint, patchRecord, send } from "../support/worker-helpers";
 
 afterEach(() => vi.restoreAllMocks());
-
-let now = Date.now();
-function freezeClock(): (ms: number) => void {
-  now = Date.now();
-  vi.spyOn(clock, "now").mockImplementation(() => now);
-  return (ms) => {
-    now += ms;
-  };
-}
-
-function newIsolate(): IsolateState {
-  return newIsolateState(1000);
-}
-
-/** One gateway isolate: its own cache and feed follower; KV and the feed object shared. */
-function isolate(vars: Vars = {}): Env & { state: IsolateState } {
-  const state = newIsolate();
-  return Object.assign(makeEnv({ ADMIN_TOKEN: TOKEN, ...vars }), { [ISOLATE_STATE]: state, state });
-}
-
-/**
- * KV as an edge location that cached `key:<hash>` before a change: it keeps answering the
- * snapshot taken now for that key, like KV's cacheTtl (≥ 30 s) does on Cloudflare.
- */
-async function edgeCachedKv(hash: string): Promise<KVNamespace> {
-  const snapshot = await env.KEYS.get(kvKey.record(hash), { type: "json" });
-  const real = env.KEYS;
-  return new Proxy(real, {
-    get(target, prop) {
-      if (prop === "get") {
-        return (name: string, options?: unknown) =>
-          name === kvKey.record(hash) ? Promise.resolve(snapshot) : (target.get as (n: string, o?: unknown) => Promise<unknown>)(name, options);
-      }
-      const v = Reflect.get(target, prop) as unknown;
-      return typeof v === "function" ? (v as (...a: unknown[]) => unknown).bind(target) : v;
-    },
-  }) as KVNamespace;
-}
 
 const status = async (e: Env, key: string) => (await send("/x", { headers: { "x-api-key": key } }, e)).status;
 
@@ -195,7 +156,7 @@ describe("the feed unreachable", () => {
     expect(await status(b, key)).toBe(200);
     expect(b.state.feed.failed).toBe(true);
     expect(logs.some((l) => l.includes("revocation feed unreachable"))).toBe(true);
-    await patchRecord(key, { revoked_at: new Date(now).toISOString() }); // a change the feed never carried
+    await patchRecord(key, { revoked_at: new Date(clock.now()).toISOString() }); // a change the feed never carried
     advance(29_999);
     expect(await status(b, key)).toBe(200); // inside the documented stale bound
     advance(1);

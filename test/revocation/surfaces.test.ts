@@ -11,17 +11,16 @@
  */
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { env } from "cloudflare:test";
-import { ISOLATE_STATE, newIsolateState } from "../../src/gateway/isolate";
-import type { IsolateState } from "../../src/gateway/isolate";
+import { ISOLATE_STATE } from "../../src/gateway/isolate";
 import { clock } from "../../src/clock";
 import type { Env } from "../../src/config";
 import { hashKey } from "../../src/keys/hash";
 import type { KeyRecord } from "../../src/keys/record";
-import { kvKey } from "../../src/keys/store";
 import { FEED_OBJECT_NAME } from "../../src/revocation/feed";
 import type { FeedPage } from "../../src/revocation/feed";
 import { api, TOKEN, uniqueOrg } from "../admin/support";
-import { makeEnv, mint, send } from "../support/worker-helpers";
+import { edgeCachedKv, freezeClock, isolate as isolateWith } from "./support";
+import { mint, send } from "../support/worker-helpers";
 import type { Vars } from "../support/worker-helpers";
 
 afterEach(() => vi.restoreAllMocks());
@@ -30,36 +29,8 @@ const PATH = "/api/keys";
 const UI = "/_keygate/ui";
 const SITE = "https://gateway.test";
 
-let now = Date.now();
-function freezeClock(): (ms: number) => void {
-  now = Date.now();
-  vi.spyOn(clock, "now").mockImplementation(() => now);
-  return (ms) => {
-    now += ms;
-  };
-}
-
-/** One gateway isolate (self-service on): its own cache and feed follower; KV and the feed object shared. */
-function isolate(vars: Vars = {}): Env & { state: IsolateState } {
-  const state: IsolateState = newIsolateState(1000);
-  return Object.assign(makeEnv({ ADMIN_TOKEN: TOKEN, SELF_SERVICE_PATH: PATH, ...vars }), { [ISOLATE_STATE]: state, state });
-}
-
-/** KV as an edge location that cached `key:<hash>` before the change (see feed.test.ts). */
-async function edgeCachedKv(hash: string): Promise<KVNamespace> {
-  const snapshot = await env.KEYS.get(kvKey.record(hash), { type: "json" });
-  const real = env.KEYS;
-  return new Proxy(real, {
-    get(target, prop) {
-      if (prop === "get") {
-        return (name: string, options?: unknown) =>
-          name === kvKey.record(hash) ? Promise.resolve(snapshot) : (target.get as (n: string, o?: unknown) => Promise<unknown>)(name, options);
-      }
-      const v = Reflect.get(target, prop) as unknown;
-      return typeof v === "function" ? (v as (...a: unknown[]) => unknown).bind(target) : v;
-    },
-  }) as KVNamespace;
-}
+/** One gateway isolate with the self-service API on (support.ts). */
+const isolate = (vars: Vars = {}) => isolateWith({ SELF_SERVICE_PATH: PATH, ...vars });
 
 /** The feed object, unreachable (every call rejects). */
 function brokenFeed(): DurableObjectNamespace {

@@ -2,23 +2,11 @@
  * SELF_SERVICE_PATH / SELF_SERVICE_SCOPE validation: a bad value fails closed (every
  * request answers 500, nothing forwarded), never a self-service API at a path nobody meant.
  */
-import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { ConfigError, parseConfig } from "../../src/config";
-import type { Env } from "../../src/config";
+import { parseConfig } from "../../src/config";
 import { makeEnv, mint, through } from "../support/worker-helpers";
+import { base, problem } from "../support/config-helpers";
 
-const base = (vars: Record<string, unknown> = {}): Env => ({ KEYS: env.KEYS, ORIGIN_URL: "https://api.example.com", ...vars }) as Env;
-
-function problem(vars: Record<string, unknown>): ConfigError {
-  try {
-    parseConfig(base(vars));
-  } catch (err) {
-    if (err instanceof ConfigError) return err;
-    throw err;
-  }
-  throw new Error(`expected ${JSON.stringify(vars)} to be refused`);
-}
 
 describe("SELF_SERVICE_PATH", () => {
   it("unset or blank: off", () => {

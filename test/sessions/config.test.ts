@@ -2,27 +2,15 @@
  * SESSION_* configuration fails closed, and the exported verifySession / sessionTokenOf
  * behave as their JSDoc says (other modules call them directly).
  */
-import { env } from "cloudflare:test";
 import { describe, expect, it, vi } from "vitest";
 import { isJwtShaped, sessionTokenOf, verifySession } from "../../src/auth/session";
 import type { SessionSettings } from "../../src/auth/session";
-import { ConfigError, parseConfig } from "../../src/config";
-import type { Env } from "../../src/config";
+import { parseConfig } from "../../src/config";
 import { mintKey } from "../../src/keys/format";
 import { makeEnv, through } from "../support/worker-helpers";
 import { claims, hs256, jwksUrl, jwksSet, rs256, SECRET } from "./support";
+import { base, problem } from "../support/config-helpers";
 
-const base = (vars: Record<string, unknown> = {}): Env => ({ KEYS: env.KEYS, ORIGIN_URL: "https://api.example.com", ...vars }) as Env;
-
-function problem(vars: Record<string, unknown>): ConfigError {
-  try {
-    parseConfig(base(vars));
-  } catch (err) {
-    if (err instanceof ConfigError) return err;
-    throw err;
-  }
-  throw new Error(`expected ${JSON.stringify(vars)} to be refused`);
-}
 
 describe("SESSION_* configuration", () => {
   it("sessions are off by default; on with a secret and/or a JWKS URL, with the documented defaults", () => {

@@ -1,19 +1,8 @@
-import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { ConfigError, DEFAULTS, MIN_ADMIN_TOKEN_LENGTH, MIN_SESSION_SECRET_LENGTH, parseConfig, revocationBoundSeconds, settingsFrom, VARIABLES } from "../../src/config";
-import type { Config, Env, VarName, VarSpec } from "../../src/config";
+import type { Config, VarName, VarSpec } from "../../src/config";
+import { base, problem } from "../support/config-helpers";
 
-const base = (vars: Record<string, unknown> = {}): Env => ({ KEYS: env.KEYS, ORIGIN_URL: "https://api.example.com", ...vars }) as Env;
-
-function problem(vars: Record<string, unknown>): ConfigError {
-  try {
-    parseConfig(base(vars));
-  } catch (err) {
-    if (err instanceof ConfigError) return err;
-    throw err;
-  }
-  throw new Error(`expected ${JSON.stringify(vars)} to be refused`);
-}
 
 describe("parseConfig", () => {
   it("applies the defaults of the default profile", () => {

@@ -1,0 +1,49 @@
+/**
+ * Helpers shared by the revocation tests: two gateway isolates in one workerd (each env
+ * object carries its own isolate state: key cache and feed follower, with KV and the feed
+ * object shared), an injected clock, and KV as an edge location that cached a record.
+ */
+import { env } from "cloudflare:test";
+import { vi } from "vitest";
+import { clock } from "../../src/clock";
+import type { Env } from "../../src/config";
+import { ISOLATE_STATE, newIsolateState } from "../../src/gateway/isolate";
+import type { IsolateState } from "../../src/gateway/isolate";
+import { kvKey } from "../../src/keys/store";
+import { TOKEN } from "../admin/support";
+import { makeEnv } from "../support/worker-helpers";
+import type { Vars } from "../support/worker-helpers";
+
+/** Freeze clock.now at the real time; the returned function moves it forward by `ms`. */
+export function freezeClock(): (ms: number) => void {
+  let now = Date.now();
+  vi.spyOn(clock, "now").mockImplementation(() => now);
+  return (ms) => {
+    now += ms;
+  };
+}
+
+/** One gateway isolate (admin API on, plus `vars`): its own cache and feed follower. */
+export function isolate(vars: Vars = {}): Env & { state: IsolateState } {
+  const state = newIsolateState(1000);
+  return Object.assign(makeEnv({ ADMIN_TOKEN: TOKEN, ...vars }), { [ISOLATE_STATE]: state, state });
+}
+
+/**
+ * KV as an edge location that cached `key:<hash>` before a change: it keeps answering the
+ * snapshot taken now for that key, like KV's cacheTtl (≥ 30 s) does on Cloudflare.
+ */
+export async function edgeCachedKv(hash: string): Promise<KVNamespace> {
+  const snapshot = await env.KEYS.get(kvKey.record(hash), { type: "json" });
+  const real = env.KEYS;
+  return new Proxy(real, {
+    get(target, prop) {
+      if (prop === "get") {
+        return (name: string, options?: unknown) =>
+          name === kvKey.record(hash) ? Promise.resolve(snapshot) : (target.get as (n: string, o?: unknown) => Promise<unknown>)(name, options);
+      }
+      const v = Reflect.get(target, prop) as unknown;
+      return typeof v === "function" ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  }) as KVNamespace;
+}
