@@ -17,6 +17,9 @@ export interface HostConfig {
   vars: Record<string, string>;
   /** Bind the KEYS namespace, persisted under this root (as wrangler dev --persist-to DIR/v3). */
   persistRoot?: string;
+  /** Durable Object bindings (name → class exported by the script) and rate-limit bindings, as the wrangler config declares them. */
+  durableObjects?: Record<string, { className: string; useSQLite: boolean }>;
+  ratelimits?: Record<string, { simple: { limit: number; period: number } }>;
 }
 
 const config = JSON.parse(process.argv[2] ?? "{}") as HostConfig;
@@ -34,6 +37,8 @@ const mf = new Miniflare({
   modulesRoot: path.dirname(config.scriptPath),
   compatibilityDate,
   bindings: config.vars,
+  ...(config.durableObjects && Object.keys(config.durableObjects).length ? { durableObjects: config.durableObjects } : {}),
+  ...(config.ratelimits && Object.keys(config.ratelimits).length ? { ratelimits: config.ratelimits } : {}),
   ...(config.persistRoot ? { kvNamespaces: { KEYS: kvNamespaceId }, defaultPersistRoot: config.persistRoot } : {}),
   logRequests: false,
   // As wrangler dev does: workerd emits each console line as structured output on its

@@ -93,7 +93,9 @@ export async function startOrigin(port = 0, host = "127.0.0.1", opts: OriginOpti
   const verify = opts.signingSecret ? createVerifier({ secrets: opts.signingSecret }) : undefined;
   const jwksSets = new Map<string, { keys: unknown[] }>();
   const record = (probe: string, call: RecordedCall) => {
-    if (calls.size >= MAX_RECORDED_PROBES) calls.clear();
+    // The oldest probe goes, never all of them: a whole-map clear could land between a
+    // test's request and its question about it (the full suite makes >10k probes).
+    if (calls.size >= MAX_RECORDED_PROBES && !calls.has(probe)) calls.delete(calls.keys().next().value!);
     calls.set(probe, [...(calls.get(probe) ?? []), call]);
   };
 
@@ -250,8 +252,7 @@ export async function startOrigin(port = 0, host = "127.0.0.1", opts: OriginOpti
     // Recorded like any request, so a test can ask whether an upgrade reached the origin.
     const probe = req.headers["x-probe"];
     if (typeof probe === "string") {
-      const call: RecordedCall = { method: req.method ?? "", url: req.url ?? "", headers: req.headers, bodyBytes: 0, bodySha256: "" };
-      calls.set(probe, [...(calls.get(probe) ?? []), call]);
+      record(probe, { method: req.method ?? "", url: req.url ?? "", headers: req.headers, bodyBytes: 0, bodySha256: "" });
     }
     upgraded.add(socket);
     socket.on("close", () => upgraded.delete(socket));

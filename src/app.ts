@@ -1,7 +1,11 @@
 /**
- * keygate's Hono app, wiring only: request id → access log → config (fail closed) → the
- * admin API (paths under ADMIN_PREFIX) or the gateway (every other path). The Worker's
- * entry module is index.ts.
+ * The Worker's fetch handler, wiring only. A request for the gateway (any path outside
+ * ADMIN_PREFIX and SELF_SERVICE_PATH) goes straight to the gateway built for this config
+ * (gateway/handler.ts: its own request id, access-log line and usage count); the others
+ * go through the Hono app: request id → access log → config (fail closed) → usage → the
+ * web console, the admin API or the self-service API. A misconfigured gateway answers
+ * every request 500 from the Hono app's config step. The Worker's entry module is
+ * index.ts.
  */
 import { Hono } from "hono";
 import type { MiddlewareHandler } from "hono";
@@ -11,43 +15,22 @@ import { adminPath } from "./admin/prefix";
 import type { AppEnv } from "./app-env";
 import { consoleRoutes } from "./console/app";
 import { configFor, ConfigError } from "./config";
-import type { Env } from "./config";
-import { GatewayError } from "./errors/codes";
+import type { Config, Env } from "./config";
 import { renderError } from "./errors/render";
-import { gatewayFor, reject } from "./gateway";
+import { gatewayFor } from "./gateway";
+import { renderFailure, writeAccessLog } from "./gateway/respond";
 import { logLine } from "./log";
 import { PROFILES } from "./profiles";
-import { clientRequestId } from "./proxy/headers";
 import { selfService, SELF_SERVICE_MOUNT } from "./self-service/app";
 import type { ProfileName } from "./profiles";
 import { normalizedPathOf } from "./routes/normalize";
 import { countUsage } from "./usage/middleware";
 
-/** Longest path written to a log line: a client chooses it (up to the platform's URL limit). */
-const MAX_LOGGED_PATH = 512;
-const bounded = (path: string) => (path.length > MAX_LOGGED_PATH ? path.slice(0, MAX_LOGGED_PATH) + "…" : path);
-
 const accessLog: MiddlewareHandler<AppEnv> = async function accessLog(c, next) {
   const started = Date.now();
   c.set("log", {});
   await next();
-  const log = c.get("log");
-  logLine(c.res.status >= 500 ? "error" : "info", "request", {
-    request_id: c.get("requestId"),
-    client_request_id: clientRequestId(c.req.raw.headers),
-    method: c.req.method,
-    path: bounded(log.path ?? "(invalid)"),
-    route: log.route ?? null,
-    status: c.res.status,
-    latency_ms: Date.now() - started,
-    key_id: log.key_id ?? null,
-    auth: log.auth ?? null,
-    user_id: log.user_id ?? null,
-    org: log.org ?? null,
-    cache: log.cache ?? null,
-    outcome: log.outcome ?? null,
-    reason: log.reason ?? null,
-  });
+  writeAccessLog(c.req.raw, c.get("requestId"), c.get("log"), c.res.status, started);
 };
 
 const loadConfig: MiddlewareHandler<AppEnv> = async function loadConfig(c, next) {
@@ -71,23 +54,28 @@ const loadConfig: MiddlewareHandler<AppEnv> = async function loadConfig(c, next)
 };
 
 /**
- * The path Hono routes on: ADMIN_MOUNT + the rest for a request under ADMIN_PREFIX
- * (matched on the normalized path, see admin/prefix.ts), SELF_SERVICE_MOUNT + the rest
- * for one under SELF_SERVICE_PATH (the same matching), "/" for everything else. So the
+ * Where a request goes, on its normalized path (see admin/prefix.ts): ADMIN_MOUNT + the
+ * rest for a request under ADMIN_PREFIX, SELF_SERVICE_MOUNT + the rest for one under
+ * SELF_SERVICE_PATH — the path the Hono app routes on — or null: the gateway. So the
  * configured prefix decides, per environment, and no spelling of a path can reach the
  * admin or self-service routes without being under their path, or reach the gateway
- * while under one.
+ * while under one. A path that does not normalize is the gateway's to refuse.
  */
-function routingPath(request: Request, options?: { env?: Env }): string {
-  const config = options?.env ? configFor(options.env) : undefined;
-  if (config === undefined || config instanceof ConfigError) return "/"; // loadConfig answers 500
+function honoPathOf(request: Request, config: Config): string | null {
   const normalized = normalizedPathOf(request);
-  if (!normalized.ok) return "/";
+  if (!normalized.ok) return null;
   const rest = adminPath(config.admin, normalized.path);
   if (rest !== null) return ADMIN_MOUNT + rest;
   const own = config.selfService === null ? null : adminPath(config.selfService, normalized.path);
   if (own !== null) return own === "/" ? SELF_SERVICE_MOUNT : SELF_SERVICE_MOUNT + own;
-  return "/";
+  return null;
+}
+
+/** Hono's getPath: only admin, console and self-service requests reach the app with a valid config. */
+function routingPath(request: Request, options?: { env?: Env }): string {
+  const config = options?.env ? configFor(options.env) : undefined;
+  if (config === undefined || config instanceof ConfigError) return "/"; // loadConfig answers 500
+  return honoPathOf(request, config) ?? "/";
 }
 
 const app = new Hono<AppEnv>({ getPath: routingPath });
@@ -102,23 +90,26 @@ app.use(countUsage);
 app.route(ADMIN_MOUNT + "/ui", consoleRoutes); // the web console (before the admin API: no Bearer there)
 app.route(ADMIN_MOUNT, admin);
 app.route(SELF_SERVICE_MOUNT, selfService);
-// The gateway is built once per config (gateway/handler.ts createGateway), like the config itself.
-app.all("/", function gateway(c, next) {
-  return gatewayFor(c.get("config"))(c, next);
-});
 app.onError((err, c) => {
-  if (!c.get("config")) {
+  const config = c.get("config");
+  if (!config) {
     logLine("error", "unhandled error", { request_id: c.get("requestId"), error: String(err) });
     return renderError({ errorFormat: "problem", missingStatus: 401, challenge: "", requestId: c.get("requestId") ?? "" }, "internal_error");
   }
-  if (err instanceof GatewayError) {
-    if (err.code === "upstream_unreachable" || err.code === "internal_error") {
-      logLine("error", err.code, { request_id: c.get("requestId"), cause: String((err.cause as Error | undefined)?.message ?? err.message) });
-    }
-    return reject(c, err.code, err.detail === undefined ? {} : { detail: err.detail });
-  }
-  logLine("error", "unhandled error", { request_id: c.get("requestId"), error: err instanceof Error ? err.message : String(err) });
-  return reject(c, "internal_error");
+  return renderFailure(err, config, c.get("requestId"), c.get("log"));
 });
 
-export default app;
+/**
+ * The Worker: a request for the gateway (every path outside the admin API, the console
+ * and the self-service API, with a valid configuration) goes straight to the gateway
+ * built for this config (gateway/handler.ts) — the hot path, without the Hono app's
+ * middleware chain; everything else, a misconfigured gateway's answers included, to the
+ * Hono app.
+ */
+export default {
+  fetch(request: Request, env: Env, ctx: ExecutionContext): Promise<Response> {
+    const config = configFor(env);
+    if (!(config instanceof ConfigError) && honoPathOf(request, config) === null) return gatewayFor(config)(request, env, ctx);
+    return Promise.resolve(app.fetch(request, env, ctx));
+  },
+} satisfies ExportedHandler<Env>;

@@ -47,3 +47,24 @@ export function gatewayVars(): Record<string, string> {
   }
   return vars;
 }
+
+/**
+ * The Durable Object and rate-limit bindings of a wrangler configuration's top level (not
+ * its [env.*] sections), in Miniflare's options: the workerd runs bind what `wrangler dev`
+ * binds, so both measure the same features (the revocation feed, usage counting, the
+ * failed-authentication limiter).
+ */
+export function workerBindings(configPath: string): { durableObjects: Record<string, { className: string; useSQLite: boolean }>; ratelimits: Record<string, { simple: { limit: number; period: number } }> } {
+  const toml = readFileSync(configPath, "utf8");
+  const topLevel = toml.split(/^\[(?:\[)?env\./m)[0]!;
+  const sqlite = new Set([...toml.matchAll(/^new_sqlite_classes\s*=\s*\[([^\]]*)\]/gm)].flatMap((m) => [...m[1]!.matchAll(/"([^"]+)"/g)].map((c) => c[1]!)));
+  const durableObjects: Record<string, { className: string; useSQLite: boolean }> = {};
+  for (const m of topLevel.matchAll(/^\[\[durable_objects\.bindings\]\]\s*\nname\s*=\s*"([^"]+)"\s*\nclass_name\s*=\s*"([^"]+)"/gm)) {
+    durableObjects[m[1]!] = { className: m[2]!, useSQLite: sqlite.has(m[2]!) };
+  }
+  const ratelimits: Record<string, { simple: { limit: number; period: number } }> = {};
+  for (const m of topLevel.matchAll(/^\[\[ratelimits\]\]\s*\nname\s*=\s*"([^"]+)"[^[]*?simple\s*=\s*\{\s*limit\s*=\s*(\d+),\s*period\s*=\s*(\d+)\s*\}/gm)) {
+    ratelimits[m[1]!] = { simple: { limit: Number(m[2]), period: Number(m[3]) } };
+  }
+  return { durableObjects, ratelimits };
+}

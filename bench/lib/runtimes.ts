@@ -10,7 +10,7 @@
 import { spawn } from "node:child_process";
 import path from "node:path";
 import { freePort, startWrangler, stopProcessGroup } from "../../test/support/node-wrangler";
-import { ROOT } from "./miniflare";
+import { ROOT, workerBindings } from "./miniflare";
 import type { ProcInfo } from "./procs";
 import { processTree, trackGroup, untrackGroup } from "./procs";
 
@@ -78,6 +78,7 @@ export async function startRuntime(mode: Mode, spec: WorkerSpec): Promise<Runtim
         scriptPath: spec.bundle,
         port,
         vars: spec.vars,
+        ...workerBindings(spec.config),
         ...(spec.persistTo ? { persistRoot: path.join(spec.persistTo, "v3") } : {}),
       }),
     ],

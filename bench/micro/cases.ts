@@ -281,7 +281,7 @@ export async function runMicro(clock: Clock, menv: MicroEnv, opts: { only?: stri
       stubOrigin: true,
       silenceConsole: true,
       fn: async () => {
-        const res: Response = await passthrough.fetch(new Request(url, { headers }), { ORIGIN_URL: "http://origin.invalid" });
+        const res: Response = await passthrough.fetch(new Request(url, { headers }), { ORIGIN_URL: "http://origin.invalid" }, ctx);
         if (res.status !== 200) throw new Error(`pass-through answered ${res.status}`);
         await res.arrayBuffer();
       },

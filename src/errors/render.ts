@@ -9,7 +9,7 @@
  */
 import type { ErrorFormat } from "../profiles";
 import type { ErrorCode } from "./codes";
-import { REASON_PHRASES, statusOf } from "./codes";
+import { detailOf, REASON_PHRASES, statusOf } from "./codes";
 
 export interface RenderContext {
   errorFormat: ErrorFormat;
@@ -23,33 +23,6 @@ type Body = { contentType: string; body: unknown };
 type Renderer = (status: number, code: ErrorCode, detail: string | undefined) => Body;
 
 const JSON_TYPE = "application/json";
-
-const DEFAULT_DETAIL: Record<ErrorCode, string> = {
-  missing_credential: "No API key was provided.",
-  malformed_credential: "The API key is malformed.",
-  malformed_request: "The request is malformed.",
-  invalid_key: "The API key is invalid, expired or revoked.",
-  forbidden: "The API key is not allowed to access this resource.",
-  not_found: "The requested resource was not found.",
-  rate_limited: "Too many requests; retry later.",
-  misconfigured: "The gateway is misconfigured.",
-  internal_error: "An internal error occurred.",
-  upstream_unreachable: "The upstream server could not be reached.",
-  store_unavailable: "The key store is unavailable; retry later.",
-  upstream_timeout: "The upstream server did not answer in time.",
-  admin_unauthorized: "A valid admin token is required (Authorization: Bearer <ADMIN_TOKEN>).",
-  invalid_input: "The request has invalid fields.",
-  method_not_allowed: "The method is not allowed here.",
-  conflict: "The request conflicts with the key's current state.",
-  payload_too_large: "The request body is too large.",
-};
-
-/** Codes whose message never varies, whatever the caller passes (no oracle). */
-const FIXED = new Set<ErrorCode>(["missing_credential", "invalid_key", "not_found"]);
-
-function detailFor(code: ErrorCode, detail: string | undefined): string {
-  return FIXED.has(code) || detail === undefined ? DEFAULT_DETAIL[code] : detail;
-}
 
 // Werkzeug's standard descriptions: what a Flask API (One Codex) answers.
 const WERKZEUG: Record<number, string> = {
@@ -69,7 +42,7 @@ const RENDERERS: Record<ErrorFormat, Renderer> = {
   // RFC 9457 problem details, with our stable code as an extension member.
   problem: (status, code, detail) => ({
     contentType: "application/problem+json",
-    body: { type: "about:blank", title: REASON_PHRASES[status], status, detail: detailFor(code, detail), code },
+    body: { type: "about:blank", title: REASON_PHRASES[status], status, detail: detailOf(code, detail), code },
   }),
 
   // ARGOS: {"error":{"code":"UNAUTHORIZED","status":401,"message":"Invalid or missing API key"}}
@@ -79,7 +52,7 @@ const RENDERERS: Record<ErrorFormat, Renderer> = {
       error: {
         code: REASON_PHRASES[status]!.toUpperCase().replace(/ /g, "_"),
         status,
-        message: status === 401 ? "Invalid or missing API key" : detailFor(code, detail),
+        message: status === 401 ? "Invalid or missing API key" : detailOf(code, detail),
       },
     },
   }),
@@ -90,14 +63,14 @@ const RENDERERS: Record<ErrorFormat, Renderer> = {
     body: {
       error: REASON_PHRASES[status],
       status,
-      message: status === 401 ? "Missing or invalid x-api-key" : detailFor(code, detail),
+      message: status === 401 ? "Missing or invalid x-api-key" : detailOf(code, detail),
     },
   }),
 
   // Operate: {"success":false,"error":{"type":"authentication_error","message":"Missing API Key"}}
   operate: (status, code, detail) => {
     let type = "api_error";
-    let message = detailFor(code, detail);
+    let message = detailOf(code, detail);
     if (code === "missing_credential") message = "Missing API Key";
     else if (code === "invalid_key") message = "Invalid or expired API Key";
     else if (code === "forbidden") message = detail ?? "API key does not have access to the requested resource";
@@ -111,7 +84,7 @@ const RENDERERS: Record<ErrorFormat, Renderer> = {
 
   // Argus (FastAPI): {"detail": "Not authenticated"}
   argus: (status, code, detail) => {
-    let message = detailFor(code, detail);
+    let message = detailOf(code, detail);
     if (status === 401) message = "Not authenticated";
     else if (code === "forbidden") message = "Not enough permissions";
     else if (code === "not_found") message = "Not Found";
@@ -122,7 +95,7 @@ const RENDERERS: Record<ErrorFormat, Renderer> = {
   onecodex: (status, code, detail) => ({
     contentType: JSON_TYPE,
     body: {
-      message: status === 400 && detail !== undefined ? detail : (WERKZEUG[status] ?? detailFor(code, detail)),
+      message: status === 400 && detail !== undefined ? detail : (WERKZEUG[status] ?? detailOf(code, detail)),
       status,
     },
   }),
@@ -139,19 +112,41 @@ export interface ErrorOptions {
   extensions?: Record<string, unknown>;
 }
 
+/**
+ * Bodies of the answers that do not vary per request (no detail of the caller's, no
+ * extensions), by format, status and code: rendered once per isolate. The refusals of
+ * the hot path (a missing or an invalid key) are such answers.
+ */
+const renderedBodies = new Map<string, { contentType: string; json: string }>();
+
+function rendered(format: ErrorFormat, status: number, code: ErrorCode, detail: string | undefined): { contentType: string; json: string } {
+  const cacheKey = detail === undefined ? `${format} ${status} ${code}` : null;
+  const hit = cacheKey === null ? undefined : renderedBodies.get(cacheKey);
+  if (hit !== undefined) return hit;
+  const r = RENDERERS[format](status, code, detail);
+  const out = { contentType: r.contentType, json: JSON.stringify(r.body) };
+  if (cacheKey !== null) renderedBodies.set(cacheKey, out);
+  return out;
+}
+
 export function renderError(ctx: RenderContext, code: ErrorCode, opts: ErrorOptions = {}): Response {
   const status = statusOf(code, ctx.missingStatus);
-  const rendered = RENDERERS[ctx.errorFormat](status, code, opts.detail);
-  const { contentType } = rendered;
-  let body = rendered.body as Record<string, unknown>;
+  let contentType: string;
+  let json: string;
   if (ctx.errorFormat === "problem" && opts.extensions) {
     // Extensions never replace a standard member (type, title, status, detail, code).
-    body = { ...body, ...Object.fromEntries(Object.entries(opts.extensions).filter(([k]) => !(k in body))) };
+    const r = RENDERERS.problem(status, code, opts.detail);
+    const body = r.body as Record<string, unknown>;
+    contentType = r.contentType;
+    json = JSON.stringify({ ...body, ...Object.fromEntries(Object.entries(opts.extensions).filter(([k]) => !(k in body))) });
+  } else {
+    ({ contentType, json } = rendered(ctx.errorFormat, status, code, opts.detail));
   }
-  const headers = new Headers(opts.headers);
-  headers.set("content-type", contentType);
-  headers.set("cache-control", "no-store");
-  headers.set("x-request-id", ctx.requestId);
-  if (status === 401) headers.set("www-authenticate", ctx.challenge);
-  return new Response(JSON.stringify(body), { status, headers });
+  // A plain object: one conversion in the runtime, instead of a Headers object and a call per header.
+  const headers: Record<string, string> = { ...opts.headers };
+  headers["content-type"] = contentType;
+  headers["cache-control"] = "no-store";
+  headers["x-request-id"] = ctx.requestId;
+  if (status === 401) headers["www-authenticate"] = ctx.challenge;
+  return new Response(json, { status, headers });
 }

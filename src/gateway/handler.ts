@@ -1,28 +1,31 @@
 /**
- * The gateway's Hono handler, in Hono's factory style: `createGateway(config)` checks what
- * it needs of the configuration once and returns the named handler `gateway`, which is
- * parse → admit (admit.ts) → forward (with trusted identity headers, proxy/headers.ts
- * strips the rest; signed when ORIGIN_SIGNING_SECRET is set) or render the refusal. The
- * access-log fields come from the Admission, in one place (respond.ts logAdmission).
- * Usage is counted after the answer (usage/middleware.ts).
+ * The gateway's request handler, in Hono's factory style: `createGateway(config)` checks
+ * what it needs of the configuration once and returns the named fetch handler `gateway`
+ * (request, env, ctx), which is admit (admit.ts) → forward (with trusted identity
+ * headers, proxy/headers.ts strips the rest; signed when ORIGIN_SIGNING_SECRET is set) or
+ * render the refusal → one access-log line, derived from the Admission in one place
+ * (respond.ts) → usage counted (usage/middleware.ts).
+ *
+ * The entry (app.ts) hands it every request that is not for the admin API, the console or
+ * the self-service API, without going through the Hono app: the hot path pays for no
+ * middleware chain and no per-request context (docs/performance.md).
  */
-import type { Context, Handler } from "hono";
-import type { AppEnv } from "../app-env";
 import { clock } from "../clock";
-import type { Config } from "../config";
+import type { Config, Env } from "../config";
+import type { RequestLog } from "../log";
 import { logLine } from "../log";
 import { forward, targetUrl } from "../proxy/forward";
 import { forwardedSearch, upstreamHeaders } from "../proxy/headers";
+import { countRequest } from "../usage/middleware";
 import { coveredHeaders, signatureHeader, SIGNATURE_HEADER } from "../../verifier/index.js";
 import { admit } from "./admit";
-import type { AdmitDeps, Forward } from "./admit";
+import type { Forward } from "./admit";
 import type { IsolateState } from "./isolate";
 import { isolateOf } from "./isolate";
-import { logAdmission, renderRefusal } from "./respond";
+import { logAdmission, renderFailure, renderRefusal, writeAccessLog } from "./respond";
 
-type Ctx = Context<AppEnv>;
-// Per-request variables are read with c.get(): Hono's `c.var` getter copies every
-// variable into a new object on each access (docs/performance.md).
+/** A Worker's fetch handler, as Hono's `app.fetch` is one. */
+export type FetchHandler = (request: Request, env: Env, ctx: ExecutionContext) => Promise<Response>;
 
 export interface GatewayDeps {
   /** This isolate's state for a request's env (default: isolate.ts isolateOf). */
@@ -31,22 +34,32 @@ export interface GatewayDeps {
 
 const defaultIsolate = (env: object, config: Config): IsolateState => isolateOf(env, config.cache.maxEntries);
 
-export function createGateway(config: Config, deps: GatewayDeps = {}): Handler<AppEnv> {
+export function createGateway(config: Config, deps: GatewayDeps = {}): FetchHandler {
   const isolate = deps.isolate ?? defaultIsolate;
-  return async function gateway(c: Ctx): Promise<Response> {
-    const requestId = c.get("requestId");
-    const admitDeps: AdmitDeps = { config, env: c.env, isolate: isolate(c.env, config), requestId, waitUntil: (p) => c.executionCtx.waitUntil(p) };
-    const admission = await admit(c.req.raw, admitDeps);
-    logAdmission(c.get("log"), admission);
-    if (admission.kind === "refuse") return renderRefusal(config, requestId, admission);
-    return proxy(c.req.raw, config, requestId, admission);
+  return async function gateway(request: Request, env: Env, ctx: ExecutionContext): Promise<Response> {
+    const started = Date.now();
+    // Always the gateway's own id (a client's x-request-id travels as x-client-request-id).
+    const requestId = crypto.randomUUID();
+    const waitUntil = (p: Promise<unknown>) => ctx.waitUntil(p);
+    const log: RequestLog = {};
+    let res: Response;
+    try {
+      const admission = await admit(request, { config, env, isolate: isolate(env, config), requestId, waitUntil });
+      logAdmission(log, admission);
+      res = admission.kind === "refuse" ? renderRefusal(config, requestId, admission) : await proxy(request, config, requestId, admission);
+    } catch (err) {
+      res = renderFailure(err, config, requestId, log);
+    }
+    writeAccessLog(request, requestId, log, res.status, started);
+    countRequest(env, waitUntil, config.usageFlushMs, log, res.status);
+    return res;
   };
 }
 
-const gateways = new WeakMap<Config, Handler<AppEnv>>();
+const gateways = new WeakMap<Config, FetchHandler>();
 
 /** The gateway for a config, built once per config object (like config.ts configFor). */
-export function gatewayFor(config: Config): Handler<AppEnv> {
+export function gatewayFor(config: Config): FetchHandler {
   let g = gateways.get(config);
   if (g === undefined) {
     g = createGateway(config);

@@ -100,12 +100,33 @@ export function idleGuard(body: ReadableStream<Uint8Array>, idleMs: number, onId
   );
 }
 
-/** Bodies up to this size with a known length get one deadline instead of the per-chunk guard. */
+/** A body that announces `length` bytes and fails before the first one (the client sees a cut response). */
+function cutBody(length: number, reason: unknown): ReadableStream<Uint8Array> {
+  const fixed = new FixedLengthStream(length);
+  fixed.writable.abort(reason).catch(() => {});
+  return fixed.readable;
+}
+
+/** Bodies up to this size with a known length are read whole under one deadline instead of the per-chunk guard. */
 export const SMALL_BODY_BYTES = 64 * 1024;
 
 export async function forward(target: string, opts: ForwardOptions): Promise<Response> {
   const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(), opts.timeoutMs);
+  // The deadlines of one forward share one timer, never cleared (timers cost CPU in the
+  // runtime, clearing included): it checks what is pending when it fires and re-arms for
+  // what is left. A timer outliving its request does nothing (and the runtime drops it
+  // with the request).
+  const timing = { phase: "headers" as "headers" | "body" | "done", bodyDeadline: 0 };
+  const headersDeadline = Date.now() + opts.timeoutMs;
+  const onTimer = () => {
+    if (timing.phase === "headers") controller.abort();
+    else if (timing.phase === "body") {
+      const left = timing.bodyDeadline - Date.now();
+      if (left > 0) setTimeout(onTimer, left);
+      else controller.abort();
+    }
+  };
+  setTimeout(onTimer, opts.timeoutMs);
   let upstream: Response;
   try {
     upstream = await fetch(target, {
@@ -119,7 +140,7 @@ export async function forward(target: string, opts: ForwardOptions): Promise<Res
     if (controller.signal.aborted) throw new GatewayError("upstream_timeout");
     throw new GatewayError("upstream_unreachable", undefined, err);
   } finally {
-    clearTimeout(timer);
+    timing.phase = "done";
   }
   // A WebSocket handshake answer carries the socket itself: hand it back untouched.
   if (upstream.status === 101) return upstream;
@@ -130,21 +151,24 @@ export async function forward(target: string, opts: ForwardOptions): Promise<Res
   const sized = Number.isSafeInteger(length) && length >= 0 && !upstream.headers.has("content-encoding");
   if (upstream.body && opts.idleTimeoutMs) {
     if (sized && length <= SMALL_BODY_BYTES) {
-      // A small body of known length (most API answers) is piped by the runtime itself
-      // (native pipeTo, no JS per chunk; a JS stream in the data path costs ~0.1 ms of CPU
-      // per response: bench/micro) under one deadline: so few bytes still flowing
-      // UPSTREAM_IDLE_TIMEOUT_MS after the headers means a stalled origin, and aborting
-      // the fetch cuts the stream.
-      const fixed = new FixedLengthStream(length);
-      const deadline = setTimeout(() => {
-        controller.abort();
-        opts.onIdleTimeout?.();
-      }, opts.idleTimeoutMs);
-      upstream.body.pipeTo(fixed.writable).then(
-        () => clearTimeout(deadline),
-        () => clearTimeout(deadline),
-      );
-      body = fixed.readable;
+      // A small body of known length (most API answers) is read whole under one deadline
+      // and answered from memory: no stream of ours in the data path (a JS-visible pipe
+      // costs ~0.1 ms of CPU per response: docs/performance.md). So few bytes still
+      // missing UPSTREAM_IDLE_TIMEOUT_MS after the headers means a stalled origin: the
+      // fetch is aborted and the client gets the origin's status and Content-Length with
+      // a cut body, as on the streamed path.
+      timing.phase = "body";
+      timing.bodyDeadline = Date.now() + opts.idleTimeoutMs;
+      // The headers' timer fires too late for this deadline: one more timer.
+      if (timing.bodyDeadline < headersDeadline) setTimeout(onTimer, opts.idleTimeoutMs);
+      try {
+        body = await upstream.arrayBuffer();
+      } catch (err) {
+        if (controller.signal.aborted) opts.onIdleTimeout?.();
+        body = cutBody(length, err);
+      } finally {
+        timing.phase = "done";
+      }
     } else {
       let guarded = idleGuard(upstream.body, opts.idleTimeoutMs, () => {
         controller.abort();

@@ -149,26 +149,46 @@ function reservedFor(config: Config): Set<string> {
   return set;
 }
 
-function connectionTokens(value: string | null): Set<string> {
+/**
+ * Names (as the runtime gives them: lowercase) never forwarded, whatever their value:
+ * hop-by-hop, Expect, Host, the WebSocket handshake's and the reserved names. One lookup
+ * per header on the hot path; derived once per config.
+ */
+const droppedCache = new WeakMap<Config, Set<string>>();
+
+function droppedFor(config: Config): Set<string> {
+  let set = droppedCache.get(config);
+  if (!set) {
+    set = new Set([...HOP_BY_HOP, "expect", "host", ...WEBSOCKET_HANDSHAKE, ...reservedFor(config)]);
+    droppedCache.set(config, set);
+  }
+  return set;
+}
+
+const NO_TOKENS: ReadonlySet<string> = new Set();
+
+function connectionTokens(value: string | null): ReadonlySet<string> {
+  if (!value) return NO_TOKENS;
   const tokens = new Set<string>();
-  if (value) for (const t of value.split(",")) tokens.add(t.trim().toLowerCase());
+  for (const t of value.split(",")) tokens.add(t.trim().toLowerCase());
   return tokens;
 }
 
 export function upstreamHeaders(inbound: Headers, config: Config, ctx: UpstreamContext): Headers {
   const reserved = reservedFor(config);
+  const dropped = droppedFor(config);
   const named = connectionTokens(inbound.get("connection"));
+  const stray = strayKeyMatcher(config);
   const out = new Headers();
   for (const [name, value] of inbound) {
     if (ctx.websocket && name === "upgrade") {
       out.set(name, value);
       continue;
     }
-    if (HOP_BY_HOP.has(name) || named.has(name) || name === "expect" || name === "host") continue;
-    if (WEBSOCKET_HANDSHAKE.has(name)) continue;
+    if (dropped.has(name) || named.has(name)) continue;
     if (name.startsWith("cf-")) continue; // Cloudflare's own, set again by the edge
     const canon = name.includes("_") ? name.replace(/_/g, "-") : name;
-    if (reserved.has(canon) || CLIENT_CLAIM_FAMILIES.test(canon)) continue;
+    if ((canon !== name && reserved.has(canon)) || CLIENT_CLAIM_FAMILIES.test(canon)) continue;
     if (name === "authorization" && (isOurAuthorization(value, config.sources) || (config.session !== null && bearerSessionOf(value) !== null))) continue;
     if (ctx.dropCredentials && (name === "authorization" || name === "cookie")) continue;
     if (ctx.noBody && (name === "content-length" || name === "content-type" || name === "content-encoding")) continue;
@@ -179,7 +199,7 @@ export function upstreamHeaders(inbound: Headers, config: Config, ctx: UpstreamC
       kept = withoutConsoleCookie(value) || null;
       if (kept !== null && config.session?.cookie) kept = withoutCookie(kept, config.session.cookie);
     }
-    const forwarded = kept === null ? null : withoutStrayKey(name, kept, strayKeyMatcher(config));
+    const forwarded = kept === null ? null : withoutStrayKey(name, kept, stray);
     if (forwarded !== null) out.set(name, forwarded);
   }
   if (ctx.clientIp) out.set("x-forwarded-for", ctx.clientIp);
