@@ -74,7 +74,22 @@ function decodeSegment(segment: string): string | { error: string } {
   return out;
 }
 
+/**
+ * A path that is already canonical: segments of characters that stay literal (no `%`,
+ * `\\`, `;` or a character the URL parser encodes), no empty segment, no dot segment.
+ * Most requests' paths are; they skip the segment-by-segment pass below, which would
+ * return them unchanged.
+ */
+const CANONICAL = /^(?:\/[A-Za-z0-9\-._~!$&'()*+,=:@|[\]]+)*\/?$/;
+const DOT_SEGMENT = /\/\.\.?(?:\/|$)/;
+
 export function normalizePath(rawPath: string): Normalized {
+  if (rawPath.length > 0 && CANONICAL.test(rawPath) && !DOT_SEGMENT.test(rawPath)) return { ok: true, path: rawPath };
+  return normalizeSegments(rawPath);
+}
+
+/** The full pass, segment by segment (normalizePath without its shortcut for canonical paths). */
+export function normalizeSegments(rawPath: string): Normalized {
   // Anything outside visible ASCII should have been percent-encoded by the URL parser.
   if (/[^\x21-\x7e]/.test(rawPath)) return { ok: false, reason: "invalid character in path" };
   const parts = rawPath.replace(/\\/g, "/").split("/");

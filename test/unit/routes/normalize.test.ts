@@ -1,5 +1,6 @@
+import { fc, test } from "@fast-check/vitest";
 import { describe, expect, it } from "vitest";
-import { matchSegments, normalizedPathOf, normalizePath, requestUrlOf } from "../../../src/routes/normalize";
+import { matchSegments, normalizedPathOf, normalizePath, normalizeSegments, requestUrlOf } from "../../../src/routes/normalize";
 
 const ok = (p: string) => {
   const n = normalizePath(p);
@@ -94,5 +95,31 @@ describe("normalizedPathOf / requestUrlOf (once per request)", () => {
     const other = new Request("https://gateway.test/a%2fb");
     expect(normalizedPathOf(other)).toEqual({ ok: false, reason: "encoded slash or backslash in path" });
     expect(requestUrlOf(other)).not.toBe(url);
+  });
+});
+
+describe("the shortcut for canonical paths", () => {
+  // Characters that matter to normalization, and plain ones: every branch of the full
+  // pass is reachable, and so is the shortcut (a path of plain segments).
+  const piece = fc.constantFrom("a", "B", "0", "-", ".", "..", "_", "~", "%2e", "%2F", "%41", "%", ";", "\\", "/", "//", "[", "|", "@", " ", "%C0%AE", "é");
+  const path = fc.array(piece, { minLength: 0, maxLength: 10 }).map((p) => "/" + p.join(""));
+  let shortcut = 0;
+
+  test.prop([path], { numRuns: 2000 })("answers exactly what the full pass answers", (p) => {
+    const fast = normalizePath(p);
+    expect(fast).toEqual(normalizeSegments(p));
+    if (fast.ok && fast.path === p) shortcut++;
+  });
+
+  it("and the generated paths did take it", () => {
+    expect(shortcut).toBeGreaterThan(100);
+  });
+
+  it("keeps what a canonical path is, and sends the rest through the full pass", () => {
+    expect(normalizePath("/v1/things/123")).toEqual({ ok: true, path: "/v1/things/123" });
+    expect(normalizePath("/a/.../b/")).toEqual({ ok: true, path: "/a/.../b/" });
+    expect(normalizePath("/a/./b/../c")).toEqual({ ok: true, path: "/a/c" });
+    expect(normalizePath("/a//b")).toEqual({ ok: true, path: "/a/b" });
+    expect(normalizePath("/a/%2e%2e/b")).toEqual({ ok: true, path: "/b" });
   });
 });
