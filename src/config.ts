@@ -84,6 +84,8 @@ export interface Config {
   };
   /** At most one last-used write per key per this interval per isolate; 0 = not tracked. */
   lastUsedIntervalMs: number;
+  /** Last-used writes per second per isolate (auth/last-used.ts). */
+  lastUsedMaxWritesPerSecond: number;
   /** Deprecation/Sunset headers start this long before a key's expiry; 0 = only during a rotation grace. */
   expiryWarningMs: number;
   /** Signs forwarded requests (ORIGIN_SIGNING_SECRET's first pair); absent = unsigned. */
@@ -243,6 +245,7 @@ export function parseConfig(env: Env): Config {
     ...(pepper ? { pepper } : {}),
     admin,
     lastUsedIntervalMs: lastUsedInterval(env),
+    lastUsedMaxWritesPerSecond: intVar(env, "LAST_USED_MAX_WRITES_PER_SECOND"),
     expiryWarningMs: intVar(env, "EXPIRY_WARNING_DAYS") * DAY_MS,
     ...(signer ? { signer } : {}),
     authFailureBlockSeconds: intVar(env, "AUTH_FAILURE_BLOCK_SECONDS"),

@@ -44,6 +44,7 @@ export const VARIABLE_DOCS = {
   ADMIN_TOKEN: { summary: "the admin API's root Bearer token; unset = admin API off", doc: "configuration", unset: "unset" },
   ADMIN_PREFIX: { summary: "the admin API's path, reserved even when it is off", doc: "configuration" },
   LAST_USED_INTERVAL_MS: { summary: "at most one last-used write per key per interval", doc: "configuration" },
+  LAST_USED_MAX_WRITES_PER_SECOND: { summary: "at most this many last-used writes per second per isolate", doc: "configuration" },
   EXPIRY_WARNING_DAYS: { summary: "days of Sunset/Deprecation headers before expiry", doc: "configuration" },
   ORIGIN_SIGNING_SECRET: { summary: "kid:secret pairs signing forwarded requests", doc: "configuration", unset: "unset" },
   AUTH_FAILURE_BLOCK_SECONDS: { summary: "how long an IP over its failure budget is refused", doc: "configuration" },

@@ -134,6 +134,8 @@ export const VARIABLES = {
   },
   /** Last-used writes: one per key per minute per isolate, far below KV's 1 write/s/key. */
   LAST_USED_INTERVAL_MS: { kind: "int", default: 60_000, min: 0, max: 7 * DAY_MS },
+  /** Last-used writes per second per isolate, whatever the number of keys in use (KV writes are billed). */
+  LAST_USED_MAX_WRITES_PER_SECOND: { kind: "int", default: 10, min: 1, max: 10_000 },
   EXPIRY_WARNING_DAYS: { kind: "int", default: 7, min: 0, max: 3650 },
   ORIGIN_SIGNING_SECRET: { kind: "secret", secret: true },
   /** Retry-After for an IP over its failed-authentication budget (the binding's longest period). */

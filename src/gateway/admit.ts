@@ -341,11 +341,12 @@ function tooManyFailures(facts: Facts, retryAfterSeconds: number): Refusal {
 
 /**
  * Account, off the critical path: the key's last use, at most once per key per
- * LAST_USED_INTERVAL_MS in this isolate, written in waitUntil after the response.
+ * LAST_USED_INTERVAL_MS and within LAST_USED_MAX_WRITES_PER_SECOND in this isolate,
+ * written in waitUntil after the response.
  */
 function accountUse(deps: AdmitDeps, record: KeyRecord, now: number): void {
   const interval = deps.config.lastUsedIntervalMs;
-  if (interval === 0 || !deps.isolate.lastUsed.claim(record.id, now, interval)) return;
+  if (interval === 0 || !deps.isolate.lastUsed.claim(record.id, now, interval, deps.config.lastUsedMaxWritesPerSecond)) return;
   deps.waitUntil(
     recordLastUsed(deps.env.KEYS, record, new Date(now).toISOString()).catch((err: unknown) => {
       logLine("warn", "last-used write failed", { request_id: deps.requestId, key_id: record.id, cause: (err as Error).message });

@@ -199,4 +199,40 @@ describe("LastUsedThrottle", () => {
     expect(t.size).toBeLessThanOrEqual(3);
     expect(t.claim("d", 1500, 1000)).toBe(false);
   });
+
+  it("a write budget per second: many distinct keys at once get at most that many writes; a refused key claims again later", () => {
+    const t = new LastUsedThrottle(100_000);
+    const first = Array.from({ length: 50 }, (_, i) => t.claim(`k${i}`, 10_000, 60_000, 10));
+    expect(first.filter(Boolean)).toHaveLength(10);
+    // Half a second refills half the budget: 5 more, whatever the keys.
+    const later = Array.from({ length: 50 }, (_, i) => t.claim(`k${i}`, 10_500, 60_000, 10));
+    expect(later.filter(Boolean)).toHaveLength(5);
+    // The keys written then are the ones refused the first time (the written ones are inside their interval).
+    expect(later.findIndex(Boolean)).toBeGreaterThanOrEqual(10);
+    // The budget never exceeds one second's worth, however long the pause.
+    const afterPause = Array.from({ length: 50 }, (_, i) => t.claim(`m${i}`, 3_600_000, 60_000, 10));
+    expect(afterPause.filter(Boolean)).toHaveLength(10);
+    // A clock going backwards refills nothing.
+    expect(t.claim("n", 1_000, 60_000, 10)).toBe(false);
+  });
+});
+
+describe("the write budget on the hot path", () => {
+  it("LAST_USED_MAX_WRITES_PER_SECOND bounds the writes of many distinct keys used at one instant", async () => {
+    const kv = countingKv();
+    const e = adminEnv({ KEYS: kv, LAST_USED_INTERVAL_MS: "60000", LAST_USED_MAX_WRITES_PER_SECOND: "3" });
+    const org = uniqueOrg();
+    const keys = [];
+    for (let i = 0; i < 8; i++) keys.push(await createViaApi({ orgs: [org] }, e));
+    const t0 = Date.parse("2033-03-01T00:00:00Z");
+    const spy = vi.spyOn(clock, "now").mockReturnValue(t0);
+    kv.puts.length = 0;
+    for (const k of keys) expect((await send("/x", { headers: { "x-api-key": k.key } }, e)).status).toBe(200);
+    expect(usedPuts(kv.puts)).toHaveLength(3);
+    // A second later: three more, for keys not written yet.
+    spy.mockReturnValue(t0 + 1_000);
+    kv.puts.length = 0;
+    for (const k of keys) expect((await send("/x", { headers: { "x-api-key": k.key } }, e)).status).toBe(200);
+    expect(usedPuts(kv.puts)).toHaveLength(3);
+  });
 });
