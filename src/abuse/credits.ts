@@ -7,6 +7,8 @@
  * Unlike rate limits, credits are something a customer pays for: when the object cannot
  * be asked, the request is refused (503), never let through unmetered.
  */
+import type { Result } from "../result";
+import { failed, ok } from "../result";
 import type { Credits } from "../keys/record";
 import type { KeyRateLimiter } from "./key-rate-limiter-object";
 
@@ -28,17 +30,17 @@ export function refillPeriod(interval: "day" | "month", now: number): number {
 export async function spendCredit(
   ns: DurableObjectNamespace<KeyRateLimiter> | undefined,
   credits: Credits,
-): Promise<CreditOutcome | { error: string }> {
-  if (!ns) return { error: "no KEY_RATE_LIMITER Durable Object binding: credits cannot be counted" };
+): Promise<Result<CreditOutcome>> {
+  if (!ns) return failed("no KEY_RATE_LIMITER Durable Object binding: credits cannot be counted");
   let timer: ReturnType<typeof setTimeout> | undefined;
   try {
     const stub = ns.get(ns.idFromName(credits.balance_id));
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error(`credits did not answer within ${CREDITS_TIMEOUT_MS} ms`)), CREDITS_TIMEOUT_MS);
     });
-    return (await Promise.race([stub.spend(credits), timeout])) as CreditOutcome;
+    return ok((await Promise.race([stub.spend(credits), timeout])) as CreditOutcome);
   } catch (err) {
-    return { error: err instanceof Error ? err.message : String(err) };
+    return failed(err instanceof Error ? err.message : String(err));
   } finally {
     if (timer !== undefined) clearTimeout(timer);
   }

@@ -10,6 +10,8 @@
  * the object being evicted while idle. The object itself is key-rate-limiter-object.ts
  * (kept apart so this module, used on the hot path, has no runtime-only import).
  */
+import type { Result } from "../result";
+import { failed, ok } from "../result";
 import type { RateLimit } from "../keys/record";
 import type { KeyRateLimiter } from "./key-rate-limiter-object";
 
@@ -35,17 +37,17 @@ export async function checkKeyRateLimit(
   ns: DurableObjectNamespace<KeyRateLimiter> | undefined,
   keyId: string,
   rateLimit: RateLimit,
-): Promise<KeyRateOutcome | { error: string }> {
-  if (!ns) return { error: "no KEY_RATE_LIMITER Durable Object binding: per-key rate limits are not enforced" };
+): Promise<Result<KeyRateOutcome>> {
+  if (!ns) return failed("no KEY_RATE_LIMITER Durable Object binding: per-key rate limits are not enforced");
   let timer: ReturnType<typeof setTimeout> | undefined;
   try {
     const stub = ns.get(ns.idFromName(keyId));
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error(`rate limiter did not answer within ${RATE_LIMIT_TIMEOUT_MS} ms`)), RATE_LIMIT_TIMEOUT_MS);
     });
-    return await Promise.race([stub.hit(rateLimit.limit, rateLimit.period_seconds), timeout]);
+    return ok(await Promise.race([stub.hit(rateLimit.limit, rateLimit.period_seconds), timeout]));
   } catch (err) {
-    return { error: err instanceof Error ? err.message : String(err) };
+    return failed(err instanceof Error ? err.message : String(err));
   } finally {
     if (timer !== undefined) clearTimeout(timer);
   }

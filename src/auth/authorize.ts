@@ -3,11 +3,12 @@
  * Returns the org to inject, or why the request is refused.
  */
 import type { Config } from "../config";
+import type { Result } from "../result";
+import { ok } from "../result";
 import type { Route } from "../routes/table";
 
-export type Decision =
-  | { ok: true; org: string }
-  | { ok: false; code: "forbidden" | "malformed_request"; detail: string };
+/** The org the request acts for, or why it is refused. */
+export type Decision = Result<string, { code: "forbidden" | "malformed_request"; detail: string }>;
 
 /**
  * `record`: a key's, or a verified session's org and scopes (auth/session.ts), checked the
@@ -29,5 +30,5 @@ export function authorize(record: { readonly orgs: readonly string[]; readonly s
       return { ok: false, code: "forbidden", detail: `The ${what} lacks the "${scope}" scope required here` };
     }
   }
-  return { ok: true, org };
+  return ok(org);
 }

@@ -157,13 +157,13 @@ export async function admit(req: Request, deps: AdmitDeps): Promise<Admission> {
     // like a key, then forwarded with x-user-id and x-auth-method: session.
     const decision = authorize({ orgs: [who.org], scopes: who.scopes }, route, config, req.headers, "session");
     if (!decision.ok) return forbidden(facts, decision, route);
-    facts.org = decision.org;
-    facts.usage!.org = decision.org;
+    facts.org = decision.value;
+    facts.usage!.org = decision.value;
     const now = clock.now();
     await follow(deps, now);
-    const org = await orgLimit(deps, decision.org, now, facts);
+    const org = await orgLimit(deps, decision.value, now, facts);
     if (org?.kind === "refuse") return org;
-    const identity: Identity = { method: "session", userId: who.sub, org: decision.org, scopes: who.scopes };
+    const identity: Identity = { method: "session", userId: who.sub, org: decision.value, scopes: who.scopes };
     return { kind: "forward", path, url, identity, preflight, anonymous: false, facts, ...(org ? { headers: org.headers } : {}) };
   }
 
@@ -174,10 +174,10 @@ export async function admit(req: Request, deps: AdmitDeps): Promise<Admission> {
   }
   const decision = authorize(record, route, config, req.headers);
   if (!decision.ok) return forbidden(facts, decision, route);
-  facts.org = decision.org;
-  facts.usage!.org = decision.org;
+  facts.org = decision.value;
+  facts.usage!.org = decision.value;
 
-  const org = await orgLimit(deps, decision.org, now, facts);
+  const org = await orgLimit(deps, decision.value, now, facts);
   if (org?.kind === "refuse") return org;
   const orgHeaders = org?.headers;
 
@@ -194,11 +194,12 @@ export async function admit(req: Request, deps: AdmitDeps): Promise<Admission> {
 
   // Credits (exact, global; spent last, so a request refused above spends none).
   if (record.credits) {
-    const spent = await spendCredit(deps.env.KEY_RATE_LIMITER, record.credits);
-    if ("error" in spent) {
-      logLine("error", "credits unavailable: request refused", { request_id: deps.requestId, key_id: record.id, cause: spent.error });
+    const spending = await spendCredit(deps.env.KEY_RATE_LIMITER, record.credits);
+    if (!spending.ok) {
+      logLine("error", "credits unavailable: request refused", { request_id: deps.requestId, key_id: record.id, cause: spending.error });
       return refusal(facts, "store_unavailable", { reason: "credits_unavailable" });
     }
+    const spent = spending.value;
     if (!spent.allowed) {
       const refill = record.credits.refill;
       const retry = refill ? Math.max(1, Math.ceil((periodStart(refill.interval, refillPeriod(refill.interval, now) + 1) - now) / 1000)) : null;
@@ -212,7 +213,7 @@ export async function admit(req: Request, deps: AdmitDeps): Promise<Admission> {
   }
 
   // 6. Forward with the trusted identity; a key on its way out says so (Sunset, Deprecation).
-  const identity: Identity = { method: "key", keyId: record.id, org: decision.org, scopes: record.scopes };
+  const identity: Identity = { method: "key", keyId: record.id, org: decision.value, scopes: record.scopes };
   const notice = sunsetOf(record, now, config.expiryWarningMs);
   return {
     kind: "forward",
@@ -254,17 +255,25 @@ export async function authenticate(headers: Headers, deps: AdmitDeps, facts: Fac
   // it presents a key this isolate's cache already knows to be valid (no KV read): behind
   // a shared address (NAT, an IPv6 /64), one client's guesses must not lock out the
   // others (see abuse/auth-failures.ts).
-  const client = clientKey(headers.get("cf-connecting-ip"));
+  // The client's identity is parsed only when needed: some client is blocked in this
+  // isolate, or this request fails.
+  let parsedClient: string | null | undefined;
+  const clientOf = (): string | null => (parsedClient === undefined ? (parsedClient = clientKey(headers.get("cf-connecting-ip"))) : parsedClient);
+  const blockedNow = (at: number): number => {
+    if (isolate.blocked.size === 0) return 0;
+    const client = clientOf();
+    return client === null ? 0 : blockedFor(isolate.blocked, client, at);
+  };
   // No key here means a session token (checked above): verified locally, but a client
   // over its budget is refused before that too.
   if (credential.kind === "missing") {
-    const blocked = client === null ? 0 : blockedFor(isolate.blocked, client, clock.now());
+    const blocked = blockedNow(clock.now());
     if (blocked > 0) return tooManyFailures(facts, blocked);
     facts.auth = "session";
     const session = await verifySession(sessionToken!, config.session!, clock.now());
     if (session.kind === "invalid") {
       if (session.reason === JWKS_UNAVAILABLE) return refusal(facts, "store_unavailable", { reason: `session_${JWKS_UNAVAILABLE}` });
-      return refuseCredential(deps, facts, client, "invalid_key", { reason: `session_${session.reason}` });
+      return refuseCredential(deps, facts, clientOf(), "invalid_key", { reason: `session_${session.reason}` });
     }
     facts.user_id = session.sub;
     // Usage counts a session's requests for its org, like a key's (usage/middleware.ts).
@@ -273,9 +282,9 @@ export async function authenticate(headers: Headers, deps: AdmitDeps, facts: Fac
   }
   facts.auth = "key";
   const now = clock.now();
-  const wait = client === null ? 0 : blockedFor(isolate.blocked, client, now);
+  const wait = blockedNow(now);
   if (wait === 0 && credential.kind === "malformed") {
-    return refuseCredential(deps, facts, client, "malformed_credential", { detail: `Malformed credential: ${credential.reason}` });
+    return refuseCredential(deps, facts, clientOf(), "malformed_credential", { detail: `Malformed credential: ${credential.reason}` });
   }
   // Cheap rejection, lookup, record checks — on a cache the revocation feed keeps current.
   await follow(deps, now);
@@ -292,13 +301,13 @@ export async function authenticate(headers: Headers, deps: AdmitDeps, facts: Fac
     return refusal(facts, "store_unavailable");
   }
   facts.cache = verdict.tier;
-  if (verdict.kind === "unknown") return refuseCredential(deps, facts, client, "invalid_key", { reason: verdict.reason });
+  if (verdict.kind === "unknown") return refuseCredential(deps, facts, clientOf(), "invalid_key", { reason: verdict.reason });
   const record = verdict.record;
   facts.key_id = record.id;
   // Usage counts a known key's requests, refused or not, for its default org until the
   // request's org is decided.
   if (opts.countUsage) facts.usage = { org: record.orgs[0]!, keyId: record.id };
-  if (verdict.kind === "denied") return refuseCredential(deps, facts, client, "invalid_key", { reason: verdict.reason });
+  if (verdict.kind === "denied") return refuseCredential(deps, facts, clientOf(), "invalid_key", { reason: verdict.reason });
   accountUse(deps, record, now);
   return { kind: "key", record, now };
 }
@@ -359,12 +368,12 @@ function accountUse(deps: AdmitDeps, record: KeyRecord, now: number): void {
  * the limiter's outcome, or null when it cannot be asked (logged; rate limits fail open).
  */
 export async function keyRateLimit(deps: AdmitDeps, record: KeyRecord): Promise<KeyRateOutcome | null> {
-  const outcome = await checkKeyRateLimit(deps.env.KEY_RATE_LIMITER, record.id, record.rate_limit!);
-  if ("error" in outcome) {
-    logLine("error", "key rate limiter unavailable: request let through", { request_id: deps.requestId, key_id: record.id, cause: outcome.error });
+  const checked = await checkKeyRateLimit(deps.env.KEY_RATE_LIMITER, record.id, record.rate_limit!);
+  if (!checked.ok) {
+    logLine("error", "key rate limiter unavailable: request let through", { request_id: deps.requestId, key_id: record.id, cause: checked.error });
     return null;
   }
-  return outcome;
+  return checked.value;
 }
 
 export function keyRateLimited(facts: Facts, outcome: KeyRateOutcome, headers: Record<string, string>): Refusal {
@@ -386,11 +395,12 @@ async function orgLimit(deps: AdmitDeps, org: string, now: number, facts: Facts)
   );
   const limit = pending instanceof Promise ? await pending : pending;
   if (!limit) return undefined;
-  const outcome = await checkKeyRateLimit(env.KEY_RATE_LIMITER, orgLimiterName(org), limit);
-  if ("error" in outcome) {
-    logLine("error", "org rate limiter unavailable: request let through", { request_id: deps.requestId, org, cause: outcome.error });
+  const checked = await checkKeyRateLimit(env.KEY_RATE_LIMITER, orgLimiterName(org), limit);
+  if (!checked.ok) {
+    logLine("error", "org rate limiter unavailable: request let through", { request_id: deps.requestId, org, cause: checked.error });
     return undefined;
   }
+  const outcome = checked.value;
   const headers = rateLimitHeaders(outcome, "org");
   if (!outcome.allowed) {
     return refusal(facts, "rate_limited", {

@@ -9,6 +9,7 @@ import type { Credits, KeyRecord, KeyStatus, RateLimit, TokenRole } from "./reco
 import { ALL_ORGS, KEY_ID_RE, ORG_RE, TOKEN_ROLES } from "./record";
 import type { CreditsInput, FieldContext, FieldError, KeyField } from "./fields";
 import { checkExpiry, checkName, checkOrgs, CHOSEN_SUMMARY_FIELDS, CREATE_FIELDS, echoed, largestSummary, MAX_NAME_LENGTH, newRecord, ROTATE_FIELDS, UPDATE_FIELDS } from "./fields";
+import type { Result } from "../result";
 import type { KeySummary, KvLike } from "./store";
 import { createRecord, KV_LIST_MAX, KV_METADATA_MAX_BYTES, summaryBytes } from "./store";
 
@@ -28,7 +29,7 @@ export interface NewKeyInput {
   allowed_ips?: string[] | null;
 }
 
-export type Validated<T> = { ok: true; value: T } | { ok: false; errors: FieldError[] };
+export type Validated<T> = Result<T, { errors: FieldError[] }>;
 
 /** Longest rotation grace: 30 days. Longer overlaps defeat the point of rotating. */
 export const MAX_GRACE_SECONDS = 30 * 86_400;

@@ -13,6 +13,7 @@
  * exactly like an unknown one) and may change only keys wholly inside them ("forbidden"
  * for a key shared with an org outside, or a request naming an org outside).
  */
+import type { Result } from "../result";
 import type { FieldError, KeySettings, NewKeyInput } from "./issue";
 import { importProblem, issueKey, validateAuditQuery, validateKeyPatch, validateListQuery, validateNewKey, validateRotation } from "./issue";
 import type { CreditRefill, KeyRecord, KeyStatus, RateLimit } from "./record";
@@ -78,12 +79,10 @@ export interface LifecycleContext {
   publish?: (changes: { hash: string; record: KeyRecord }[]) => Promise<void>;
 }
 
-export type Outcome<T> =
-  | { ok: true; value: T }
-  | { ok: false; error: "invalid"; errors: FieldError[] }
-  | { ok: false; error: "not_found"; message: string }
-  | { ok: false; error: "conflict"; message: string }
-  | { ok: false; error: "forbidden"; message: string };
+export type Outcome<T> = Result<
+  T,
+  { error: "invalid"; errors: FieldError[] } | { error: "not_found"; message: string } | { error: "conflict"; message: string } | { error: "forbidden"; message: string }
+>;
 
 /** A key as the API and the CLI show it: never the plaintext (except once, on creation), never the hash. */
 export interface KeyView {

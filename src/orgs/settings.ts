@@ -11,7 +11,7 @@
  * cache (positive and negative for CACHE_TTL_MS): one KV read per org per isolate per
  * CACHE_TTL_MS, and a change takes up to CACHE_TTL_MS + KV_CACHE_TTL_SECONDS.
  */
-import type { FieldError } from "../keys/issue";
+import type { FieldError, Validated } from "../keys/issue";
 import type { Outcome } from "../keys/lifecycle";
 import type { RateLimit } from "../keys/record";
 import { isRateLimit, MAX_RATE_LIMIT, MAX_RATE_LIMIT_PERIOD_SECONDS, ORG_RE } from "../keys/record";
@@ -49,7 +49,7 @@ export async function showOrg(ctx: OrgContext, org: string): Promise<Outcome<Org
 }
 
 /** Validate `{"rate_limit": {"limit", "period_seconds"} | null}`. */
-export function validateOrgSettings(input: unknown): { ok: true; value: { rate_limit: RateLimit | null } } | { ok: false; errors: FieldError[] } {
+export function validateOrgSettings(input: unknown): Validated<{ rate_limit: RateLimit | null }> {
   if (typeof input !== "object" || input === null || Array.isArray(input)) return { ok: false, errors: [{ field: "(body)", message: "must be a JSON object" }] };
   const o = input as Record<string, unknown>;
   const errors: FieldError[] = [];

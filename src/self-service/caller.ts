@@ -77,8 +77,8 @@ export async function resolveCaller(c: Ctx, scope: string | null): Promise<Calle
 
   const decision = authorize(identity, selfServiceRoute(config.selfService!.path, scope), config, c.req.raw.headers);
   if (!decision.ok) return refuse(c, refusal({}, decision.code, { detail: decision.detail, reason: decision.code }));
-  c.get("log").org = decision.org;
-  return { org: decision.org, scopes: identity.scopes, actor: identity.actor };
+  c.get("log").org = decision.value;
+  return { org: decision.value, scopes: identity.scopes, actor: identity.actor };
 }
 
 /** The route the self-service API is authorized as: any key of the org, plus SELF_SERVICE_SCOPE. */

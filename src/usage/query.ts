@@ -7,7 +7,7 @@
  * Buckets are aligned on UTC minute/hour/day boundaries; `from` is rounded down and `to` up
  * to them; every bucket in the range is listed (zeros included), at most MAX_BUCKETS.
  */
-import type { FieldError } from "../keys/issue";
+import type { FieldError, Validated } from "../keys/issue";
 import { KEY_ID_RE, ORG_RE } from "../keys/record";
 
 export const GRANULARITY_MINUTES = { minute: 1, hour: 60, day: 1440 } as const;
@@ -38,7 +38,7 @@ function isoInstant(v: unknown): number | null {
   return Number.isNaN(t) ? null : t;
 }
 
-export function validateUsageQuery(input: Record<string, unknown>, now: number): { ok: true; value: UsageQuery } | { ok: false; errors: FieldError[] } {
+export function validateUsageQuery(input: Record<string, unknown>, now: number): Validated<UsageQuery> {
   const errors: FieldError[] = [];
   for (const k of Object.keys(input)) if (!["org", "key", "from", "to", "granularity"].includes(k)) errors.push({ field: k, message: "unknown parameter" });
   const org = input.org;

@@ -90,6 +90,7 @@ describe("the declaration drives parsing, defaults and bounds (src/config/variab
     KV_TIMEOUT_MS: [60_000, (c) => c.cache.kvTimeoutMs],
     STALE_IF_ERROR_MS: [DAY_MS, (c) => c.cache.staleIfErrorMs],
     LAST_USED_INTERVAL_MS: [0, (c) => c.lastUsedIntervalMs],
+    LAST_USED_MAX_WRITES_PER_SECOND: [50, (c) => c.lastUsedMaxWritesPerSecond],
     EXPIRY_WARNING_DAYS: [3650, (c) => c.expiryWarningMs / DAY_MS],
     AUTH_FAILURE_BLOCK_SECONDS: [86_400, (c) => c.authFailureBlockSeconds],
     REVOCATION_POLL_MS: [100, (c) => c.revocation.pollMs],

@@ -47,7 +47,7 @@ describe("authorize: scopes", () => {
   const noHeaders = new Headers();
 
   it("a route without scopes admits any valid key", () => {
-    expect(authorize(record([]), routes().none, cfg(), noHeaders)).toEqual({ ok: true, org: "acme" });
+    expect(authorize(record([]), routes().none, cfg(), noHeaders)).toEqual({ ok: true, value: "acme" });
   });
 
   it.each([
@@ -56,7 +56,7 @@ describe("authorize: scopes", () => {
     ["two", ["billing", "read"]],
     ["three", ["export", "billing", "read", "extra"]],
   ] as const)("%# route %s: a key holding every required scope is admitted", (route, scopes) => {
-    expect(authorize(record([...scopes]), routes()[route], cfg(), noHeaders)).toEqual({ ok: true, org: "acme" });
+    expect(authorize(record([...scopes]), routes()[route], cfg(), noHeaders)).toEqual({ ok: true, value: "acme" });
   });
 
   it.each([
@@ -85,13 +85,13 @@ describe("authorize: scopes", () => {
 describe("authorize: org", () => {
   it("ORG_SOURCE=key: the key's first org, whatever the client sends", () => {
     const headers = new Headers({ "x-org-slug": "globex" });
-    expect(authorize(record([], ["acme", "globex"]), routes().none, config(), headers)).toEqual({ ok: true, org: "acme" });
+    expect(authorize(record([], ["acme", "globex"]), routes().none, config(), headers)).toEqual({ ok: true, value: "acme" });
   });
 
   it("ORG_SOURCE=header: the named org when the key belongs to it; 403 otherwise; 400 when absent", () => {
     const cfg = config({ AUTH_PROFILE: "artanis" });
     const key = record(["read", "billing"], ["acme", "globex"]);
-    expect(authorize(key, routes().two, cfg, new Headers({ "x-org-slug": " globex " }))).toEqual({ ok: true, org: "globex" });
+    expect(authorize(key, routes().two, cfg, new Headers({ "x-org-slug": " globex " }))).toEqual({ ok: true, value: "globex" });
     expect(authorize(key, routes().two, cfg, new Headers({ "x-org-slug": "initech" }))).toEqual({
       ok: false,
       code: "forbidden",
