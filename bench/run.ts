@@ -470,10 +470,13 @@ async function main() {
 
   // Micro-benchmark of the per-request work, in workerd and under Node.
   let micro: { workerd: MicroCase[]; node: MicroCase[]; clockFrozenDuringCompute: boolean } | undefined;
+  // A failing case must not cost the load figures measured above: it is reported, and
+  // the run ends with an error after writing them.
+  let microError: unknown;
   if (S.micro) {
     log("micro-benchmark: workerd");
-    const body = await runMicroWorkerd();
-    {
+    try {
+      const body = await runMicroWorkerd();
       log("micro-benchmark: node");
       // Loaded at run time: the module is type-checked with the Workers types (tsconfig.json).
       const nodeMicro = "./micro/node.ts";
@@ -482,6 +485,9 @@ async function main() {
       // comparison runs without the guard (UPSTREAM_IDLE_TIMEOUT_MS=0).
       const nodeVars = { ...gatewayVars(), ORIGIN_URL: "http://127.0.0.1:9", UPSTREAM_IDLE_TIMEOUT_MS: "0" };
       micro = { workerd: body.cases, node: await runMicroNode(nodeVars), clockFrozenDuringCompute: body.clockFrozenDuringCompute };
+    } catch (err) {
+      microError = err;
+      log(`micro-benchmark failed (the load figures are still written): ${err instanceof Error ? err.message : String(err)}`);
     }
   }
 
@@ -589,6 +595,7 @@ async function main() {
   lines.push("");
   lines.push(`results: ${path.relative(ROOT, file)} (and bench/results/latest.json)`);
   process.stdout.write(lines.join("\n") + "\n");
+  if (microError !== undefined) throw microError;
 }
 
 main().then(

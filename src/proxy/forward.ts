@@ -4,10 +4,12 @@
  * followed; the body streams both ways; UPSTREAM_TIMEOUT_MS bounds the wait for the
  * origin's response headers (504), and a failed connection is a 502.
  *
- * Once the headers are sent the status cannot change: an origin that stalls mid-body
- * gets its stream cut after UPSTREAM_IDLE_TIMEOUT_MS without a byte (the client sees a
- * truncated response, the origin's connection is aborted). Only that wait is timed — a
- * slow *client* never trips it (the guard reads upstream only when the client pulls).
+ * Once the origin's headers are in, the status is the origin's: an origin that stalls
+ * mid-body gets its stream cut after UPSTREAM_IDLE_TIMEOUT_MS without a byte (the client
+ * sees a truncated response, the origin's connection is aborted). Only that wait is
+ * timed — a slow *client* never trips it: a small body of known length (≤ 64 KiB, most
+ * API answers) is read whole by the gateway before it answers, under one deadline; any
+ * other streams through a guard that reads upstream only when the client pulls.
  */
 import { GatewayError } from "../errors/codes";
 import { downstreamHeaders } from "./headers";
@@ -112,21 +114,27 @@ export const SMALL_BODY_BYTES = 64 * 1024;
 
 export async function forward(target: string, opts: ForwardOptions): Promise<Response> {
   const controller = new AbortController();
-  // The deadlines of one forward share one timer, never cleared (timers cost CPU in the
-  // runtime, clearing included): it checks what is pending when it fires and re-arms for
-  // what is left. A timer outliving its request does nothing (and the runtime drops it
-  // with the request).
+  // The deadlines of one forward share one timer (each timer costs CPU in the runtime):
+  // it checks what is pending when it fires and re-arms for what is left; it is cleared
+  // once the forward is done (the runtime caps a request's active timers).
   const timing = { phase: "headers" as "headers" | "body" | "done", bodyDeadline: 0 };
   const headersDeadline = Date.now() + opts.timeoutMs;
+  let timer: ReturnType<typeof setTimeout> | undefined;
   const onTimer = () => {
+    timer = undefined;
     if (timing.phase === "headers") controller.abort();
     else if (timing.phase === "body") {
       const left = timing.bodyDeadline - Date.now();
-      if (left > 0) setTimeout(onTimer, left);
+      if (left > 0) timer = setTimeout(onTimer, left);
       else controller.abort();
     }
   };
-  setTimeout(onTimer, opts.timeoutMs);
+  timer = setTimeout(onTimer, opts.timeoutMs);
+  const done = () => {
+    timing.phase = "done";
+    if (timer !== undefined) clearTimeout(timer);
+    timer = undefined;
+  };
   let upstream: Response;
   try {
     upstream = await fetch(target, {
@@ -137,13 +145,15 @@ export async function forward(target: string, opts: ForwardOptions): Promise<Res
       signal: controller.signal,
     });
   } catch (err) {
+    done();
     if (controller.signal.aborted) throw new GatewayError("upstream_timeout");
     throw new GatewayError("upstream_unreachable", undefined, err);
-  } finally {
-    timing.phase = "done";
   }
   // A WebSocket handshake answer carries the socket itself: hand it back untouched.
-  if (upstream.status === 101) return upstream;
+  if (upstream.status === 101) {
+    done();
+    return upstream;
+  }
   let body: BodyInit | null = upstream.body;
   const length = Number(upstream.headers.get("content-length") ?? NaN);
   // The runtime hands us a decoded body and re-encodes it on the way out, so an encoded
@@ -159,15 +169,16 @@ export async function forward(target: string, opts: ForwardOptions): Promise<Res
       // a cut body, as on the streamed path.
       timing.phase = "body";
       timing.bodyDeadline = Date.now() + opts.idleTimeoutMs;
-      // The headers' timer fires too late for this deadline: one more timer.
-      if (timing.bodyDeadline < headersDeadline) setTimeout(onTimer, opts.idleTimeoutMs);
+      // The headers' timer would fire too late for this deadline: it is re-armed for it.
+      if (timing.bodyDeadline < headersDeadline) {
+        if (timer !== undefined) clearTimeout(timer);
+        timer = setTimeout(onTimer, opts.idleTimeoutMs);
+      }
       try {
         body = await upstream.arrayBuffer();
       } catch (err) {
         if (controller.signal.aborted) opts.onIdleTimeout?.();
         body = cutBody(length, err);
-      } finally {
-        timing.phase = "done";
       }
     } else {
       let guarded = idleGuard(upstream.body, opts.idleTimeoutMs, () => {
@@ -186,6 +197,7 @@ export async function forward(target: string, opts: ForwardOptions): Promise<Res
       body = guarded;
     }
   }
+  done();
   return new Response(body, {
     status: upstream.status,
     statusText: upstream.statusText,

@@ -1,7 +1,7 @@
 /**
  * Forwarding semantics, observed at the real origin.
  */
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { makeEnv, mint, ORIGIN, send, through } from "../support/worker-helpers";
 
 async function keyHeaders(extra: Record<string, string> = {}): Promise<Record<string, string>> {
@@ -149,5 +149,38 @@ describe("CORS preflight", () => {
   it("needs a key with CORS_PREFLIGHT=auth, and a plain OPTIONS always does", async () => {
     expect((await through("/things", preflight, makeEnv({ CORS_PREFLIGHT: "auth" }))).res.status).toBe(401);
     expect((await through("/things", { method: "OPTIONS" })).res.status).toBe(401);
+  });
+});
+
+describe("timers", () => {
+  afterEach(() => vi.restoreAllMocks());
+
+  it("a finished forward leaves no timer behind (the runtime caps a request's active timers at 10,000)", async () => {
+    const active = new Set<unknown>();
+    const realSet = globalThis.setTimeout;
+    const realClear = globalThis.clearTimeout;
+    vi.spyOn(globalThis, "setTimeout").mockImplementation(((fn: () => void, ms?: number) => {
+      const id = realSet(() => {
+        active.delete(id);
+        fn();
+      }, ms);
+      active.add(id);
+      return id;
+    }) as typeof setTimeout);
+    vi.spyOn(globalThis, "clearTimeout").mockImplementation(((id: Parameters<typeof clearTimeout>[0]) => {
+      active.delete(id);
+      realClear(id);
+    }) as typeof clearTimeout);
+    const headers = await keyHeaders();
+    let created = 0;
+    // A small body read whole, a large one streamed through the idle guard, a 404 answer.
+    for (const path of ["/things", "/large?bytes=200000", "/status/404"]) {
+      const before = vi.mocked(globalThis.setTimeout).mock.calls.length;
+      const { res } = await through(path, { headers });
+      expect(res.status).toBeLessThan(500);
+      created += vi.mocked(globalThis.setTimeout).mock.calls.length - before;
+    }
+    expect(created).toBeGreaterThan(0);
+    expect(active.size).toBe(0);
   });
 });
