@@ -25,9 +25,6 @@
  */
 import { Hono } from "hono";
 import type { Context } from "hono";
-import { bodyLimit } from "hono/body-limit";
-import { HTTPException } from "hono/http-exception";
-import { validator } from "hono/validator";
 import { blockedFor, clientKey, recordFailure } from "../abuse/auth-failures";
 import type { AppEnv } from "../app-env";
 import { isolateOf } from "../gateway/isolate";
@@ -42,6 +39,7 @@ import { auditEvents, createKey, importKey, listKeys, revokeKey, rotateKey, show
 import { KEY_ID_RE } from "../keys/record";
 import { StoreFault } from "../keys/store";
 import { createToken, listTokens, revokeToken } from "../keys/token";
+import { bodyTooLarge, jsonBody as sharedJsonBody, jsonBodyLimit, TOO_LARGE_DETAIL } from "../http/json-body";
 import { logLine } from "../log";
 import { FeedUnavailable, publisherFor } from "../revocation/publish";
 import { normalizedPathOf } from "../routes/normalize";
@@ -54,8 +52,6 @@ import { USAGE_ENDPOINTS, usageRoutes } from "./usage";
 
 type Ctx = Context<AppEnv>;
 
-/** Admin bodies are a few hundred bytes; anything larger is refused before parsing. */
-const MAX_BODY_BYTES = 16 * 1024;
 
 /** Render one of the admin API's errors: always problem details, whatever the profile. */
 function problem(c: Ctx, code: ErrorCode, opts: ErrorOptions & { challenge?: string } = {}): Response {
@@ -131,18 +127,8 @@ function scopedRefusal(c: Ctx, caller: Caller): Response | null {
   return null;
 }
 
-/**
- * The JSON body, parsed by Hono's validator. `required`: a body must be sent as
- * application/json; otherwise (rotate) no body means `{}`.
- */
-const jsonBody = (required: boolean) =>
-  validator("json", (value: unknown, c: Ctx) => {
-    const type = c.req.header("content-type");
-    const isJson = type !== undefined && /^application\/([\w.-]+\+)?json$/i.test(type.split(";")[0]!.trim());
-    const hasBody = c.req.raw.body !== null && c.req.header("content-length") !== "0";
-    if (!isJson && (required || hasBody)) return invalid(c, [{ field: "(body)", message: "must be a JSON object sent with Content-Type: application/json" }]);
-    return value;
-  });
+/** The JSON body (http/json-body.ts), its field errors as problems. */
+const jsonBody = (required: boolean) => sharedJsonBody<AppEnv>(required, invalid);
 
 /** The query string as one value per name; a repeated name is ambiguous, hence refused. */
 function query(c: Ctx): Record<string, string> | FieldError[] {
@@ -217,12 +203,7 @@ admin.use(async function adminGate(c, next) {
   c.res.headers.set("x-request-id", c.get("requestId"));
 });
 
-admin.use(
-  bodyLimit({
-    maxSize: MAX_BODY_BYTES,
-    onError: (c) => problem(c as Ctx, "payload_too_large", { detail: `The request body exceeds ${MAX_BODY_BYTES} bytes.` }),
-  }),
-);
+admin.use(jsonBodyLimit<AppEnv>((c) => problem(c, "payload_too_large", { detail: TOO_LARGE_DETAIL })));
 
 admin.post("/keys", jsonBody(true), async (c) => {
   const outcome = await createKey(lifecycle(c), c.req.valid("json"));
@@ -292,10 +273,7 @@ admin.all("*", (c) => {
 });
 
 admin.onError((err, c) => {
-  if (err instanceof HTTPException) {
-    if (err.status === 413) return problem(c, "payload_too_large", { detail: `The request body exceeds ${MAX_BODY_BYTES} bytes.` });
-    if (err.status === 400) return invalid(c, [{ field: "(body)", message: "is not valid JSON" }]);
-  }
+  if (bodyTooLarge(err)) return problem(c, "payload_too_large", { detail: TOO_LARGE_DETAIL });
   if (err instanceof FeedUnavailable) {
     logLine("error", "revocation feed unreachable (admin)", { request_id: c.get("requestId"), cause: err.message });
     return problem(c, "store_unavailable", {

@@ -16,8 +16,6 @@
  */
 import { Hono } from "hono";
 import type { Context } from "hono";
-import { bodyLimit } from "hono/body-limit";
-import { HTTPException } from "hono/http-exception";
 import type { AppEnv } from "../app-env";
 import { isolateOf } from "../gateway/isolate";
 import { clock } from "../clock";
@@ -28,6 +26,7 @@ import type { KeyView, LifecycleContext, Outcome } from "../keys/lifecycle";
 import { createKey, listKeys, revokeKey, rotateKey, showKey } from "../keys/lifecycle";
 import { KV_LIST_MAX, StoreFault } from "../keys/store";
 import { FeedUnavailable, publisherFor } from "../revocation/publish";
+import { bodyTooLarge, jsonBody as sharedJsonBody, jsonBodyLimit, TOO_LARGE_DETAIL } from "../http/json-body";
 import { logLine } from "../log";
 import { normalizedPathOf } from "../routes/normalize";
 import type { Caller } from "./caller";
@@ -42,8 +41,6 @@ type Ctx = Context<AppEnv>;
  */
 export const SELF_SERVICE_MOUNT = "/__keygate_self";
 
-/** Bodies are a few dozen bytes; anything larger is refused before parsing. */
-const MAX_BODY_BYTES = 16 * 1024;
 /** Fields a key holder may set; orgs, meta and rate_limit stay the operator's (admin API). */
 const CREATE_FIELDS = ["name", "scopes", "expires_at"];
 /**
@@ -115,25 +112,8 @@ function issued(k: KeyView & { key: string }) {
   return { id: k.id, name: k.name, key: k.key, key_prefix: k.key_prefix, created_at: k.created_at, expires_at: k.expires_at, scopes: k.scopes };
 }
 
-/**
- * The JSON body. `required`: a body must be sent, as application/json; otherwise
- * (regenerate) no body means `{}`. Bad JSON is a 400; too large a body a 413 (onError).
- */
-async function jsonBody(c: Ctx, required: boolean): Promise<unknown | Response> {
-  const type = c.req.header("content-type");
-  const isJson = type !== undefined && /^application\/([\w.-]+\+)?json$/i.test(type.split(";")[0]!.trim());
-  const text = await c.req.text();
-  if (!isJson) {
-    if (required || text !== "") return invalid(c, [{ field: "(body)", message: "must be a JSON object sent with Content-Type: application/json" }]);
-    return {};
-  }
-  if (text === "" && !required) return {};
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    return invalid(c, [{ field: "(body)", message: "is not valid JSON" }]);
-  }
-}
+/** The JSON body (http/json-body.ts), its field errors in the profile's shape. */
+const jsonBody = (required: boolean) => sharedJsonBody<AppEnv>(required, invalid);
 
 /** A scope the caller would grant without holding it, or null. */
 function beyondCeiling(caller: Caller, scopes: readonly string[]): string | null {
@@ -162,12 +142,7 @@ selfService.use(async function selfServiceGate(c, next) {
   c.res.headers.set("x-request-id", c.get("requestId"));
 });
 
-selfService.use(
-  bodyLimit({
-    maxSize: MAX_BODY_BYTES,
-    onError: (c) => reject(c as Ctx, "payload_too_large", { detail: `The request body exceeds ${MAX_BODY_BYTES} bytes.` }),
-  }),
-);
+selfService.use(jsonBodyLimit<AppEnv>((c) => reject(c, "payload_too_large", { detail: TOO_LARGE_DETAIL })));
 
 selfService.get("/", async (c) => {
   const caller = c.get("selfServiceCaller");
@@ -186,10 +161,9 @@ selfService.get("/", async (c) => {
   return c.json(keys.map(listed), 200);
 });
 
-selfService.post("/", async (c) => {
+selfService.post("/", jsonBody(true), async (c) => {
   const caller = c.get("selfServiceCaller");
-  const body = await jsonBody(c, true);
-  if (body instanceof Response) return body;
+  const body: unknown = c.req.valid("json");
   if (typeof body !== "object" || body === null || Array.isArray(body)) return invalid(c, [{ field: "(body)", message: "must be a JSON object" }]);
   const o = body as Record<string, unknown>;
   const errors: FieldError[] = [];
@@ -218,11 +192,10 @@ selfService.delete("/:id", async (c) => {
   return c.json({ ...listed(outcome.value), revoked_at: outcome.value.revoked_at }, 200);
 });
 
-selfService.post("/:id/regenerate", async (c) => {
+selfService.post("/:id/regenerate", jsonBody(false), async (c) => {
   const caller = c.get("selfServiceCaller");
   const id = c.req.param("id");
-  const body = await jsonBody(c, false);
-  if (body instanceof Response) return body;
+  const body: unknown = c.req.valid("json");
   const ctx = lifecycle(c, caller);
   // Regenerating mints a key with the old one's scopes: the caller must hold them all.
   const current = await showKey(ctx, id);
@@ -244,9 +217,7 @@ selfService.all("*", (c) => {
 });
 
 selfService.onError((err, c) => {
-  if (err instanceof HTTPException && err.status === 413) {
-    return reject(c, "payload_too_large", { detail: `The request body exceeds ${MAX_BODY_BYTES} bytes.` });
-  }
+  if (bodyTooLarge(err)) return reject(c, "payload_too_large", { detail: TOO_LARGE_DETAIL });
   if (err instanceof StoreFault) {
     logLine("error", "key store failure (self-service)", { request_id: c.get("requestId"), cause: err.message });
     return reject(c, "store_unavailable");
