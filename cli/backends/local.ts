@@ -37,9 +37,39 @@ export function keySettingsOf(env: Record<string, unknown>): KeySettings {
   }
 }
 
+/** Waits before each retry of a local KV call the state's lock refused (ms). */
+const BUSY_RETRY_MS = [25, 50, 100, 200, 400, 800];
+
+/**
+ * The local KV binding, retrying a call that the local state's database refused because
+ * another process holds its lock: a running `wrangler dev` writes the same SQLite state
+ * (last-used entries, the demo key), and the runtime reports that as an "internal error"
+ * (its log says SQLITE_BUSY). Every KvLike call is safe to repeat: reads, puts of a whole
+ * value, deletes. Any other error, or the last retry's, is the caller's.
+ */
+export function retryingBusy(kv: KvLike, waits: readonly number[] = BUSY_RETRY_MS): KvLike {
+  const retry = async <T>(call: () => Promise<T>): Promise<T> => {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await call();
+      } catch (err) {
+        if (attempt >= waits.length || !/internal error|SQLITE_BUSY|database is locked/i.test((err as Error)?.message ?? "")) throw err;
+        await new Promise((resolve) => setTimeout(resolve, waits[attempt]));
+      }
+    }
+  };
+  return {
+    get: (key, options) => retry(() => kv.get(key, options)),
+    put: (key, value, options) => retry(() => kv.put(key, value, options)),
+    delete: (key) => retry(() => kv.delete(key)),
+    list: (options) => retry(() => kv.list(options)),
+  };
+}
+
 export async function localBackend(opts: LocalPlatformOptions): Promise<Backend> {
   const proxy = await openLocalPlatform(opts);
-  const kv = proxy.env.KEYS as KvLike | undefined;
+  const binding = proxy.env.KEYS as KvLike | undefined;
+  const kv = binding && retryingBusy(binding);
   if (!kv) {
     await proxy.dispose();
     throw new Refused("no KEYS KV namespace binding in the wrangler configuration");
