@@ -13,6 +13,7 @@ export const HOT_PATH_TESTS = [
   "test/unit/routes/normalize.test.ts",
   "test/unit/routes/table.test.ts",
   "test/unit/proxy/headers.test.ts",
+  "test/unit/proxy/client-claims.test.ts",
   "test/unit/admin/auth.test.ts",
 ];
 

@@ -270,7 +270,10 @@ function carriesKey(value: string, m: StrayKeyMatcher): boolean {
     const std = run.replace(/-/g, "+").replace(/_/g, "/");
     for (let offset = 0; offset < 4; offset++) {
       const part = std.slice(offset);
-      const usable = part.slice(0, part.length - (part.length % 4));
+      // Padded again (a run never holds the "="): unpadded base64url, or a padded encoding
+      // whose "=" the run left out, keeps its last byte.
+      const rest = part.length % 4;
+      const usable = rest === 0 ? part : rest === 1 ? part.slice(0, -1) : part + "=".repeat(4 - rest);
       if (usable.length === 0) break;
       try {
         if (m.re.test(atob(usable))) return true;

@@ -7,7 +7,7 @@
  * test/hardening/faults.test.ts.
  */
 import { describe, expect, it, vi } from "vitest";
-import { verifyKey } from "../../../src/auth/verify";
+import { cachedValidVerdict, verifyKey } from "../../../src/auth/verify";
 import { isolateOf } from "../../../src/gateway/isolate";
 import type { KeyCache } from "../../../src/gateway/isolate";
 import { LruCache } from "../../../src/cache/lru";
@@ -199,5 +199,68 @@ describe("verifyKey", () => {
     expect(b).not.toBe(a);
     expect(b.maxEntries).toBe(124);
     expect(isolateOf({}, 124).cache).toBe(b);
+  });
+});
+
+describe("the revocation feed's records (overrides)", () => {
+  const stamped = (iso: string, patch: Partial<KeyRecord> = {}) => record({ updated_at: iso, ...patch } as Partial<KeyRecord>);
+
+  it("a published record newer than KV's copy wins (tier feed); an older or equal one does not (tier kv); an expired one is ignored", async () => {
+    const { key, mem, cfg } = await setup();
+    const hash = await hashKey(key);
+    mem.data.set(kvKey.record(hash), stamped("2031-01-02T00:00:00.000Z"));
+    const verify = (override: { record: KeyRecord; stamp: number; until: number }) =>
+      verifyKey(key, { kv: mem.kv, cache: new LruCache(10), config: cfg, now: T0, overrides: new Map([[hash, override]]) });
+    const revoked = stamped("2031-01-03T00:00:00.000Z", { revoked_at: "2031-01-03T00:00:00.000Z" });
+    expect(await verify({ record: revoked, stamp: Date.parse("2031-01-03T00:00:00.000Z"), until: T0 + 1 })).toMatchObject({ kind: "denied", reason: "revoked", tier: "feed" });
+    expect(await verify({ record: revoked, stamp: Date.parse("2031-01-02T00:00:00.000Z"), until: T0 + 1 })).toMatchObject({ kind: "valid", tier: "kv" });
+    expect(await verify({ record: revoked, stamp: Date.parse("2031-01-03T00:00:00.000Z"), until: T0 })).toMatchObject({ kind: "valid", tier: "kv" });
+  });
+
+  it("while KV fails, a published record still answers (tier feed) — over a stale cached copy too; without one, the error stands", async () => {
+    const { key, mem, cfg, at } = await setup();
+    const hash = await hashKey(key);
+    expect(await at(T0)).toMatchObject({ kind: "valid", tier: "kv" });
+    mem.state.fault = "throw";
+    const revoked = stamped("2032-01-01T00:00:00.000Z", { revoked_at: "2032-01-01T00:00:00.000Z" });
+    const override = { record: revoked, stamp: Date.parse("2032-01-01T00:00:00.000Z"), until: T0 + 120_000 };
+    // Past the cache TTL: the entry is stale, KV fails, the feed's record decides.
+    const cache: KeyCache = new LruCache(10);
+    cache.set(hash, record(), T0, cfg.cache.ttlMs, cfg.cache.staleIfErrorMs);
+    const later = T0 + cfg.cache.ttlMs + 1;
+    expect(await verifyKey(key, { kv: mem.kv, cache, config: cfg, now: later, overrides: new Map([[hash, override]]) })).toMatchObject({ kind: "denied", reason: "revoked", tier: "feed" });
+    // No cached copy at all: the published record alone.
+    expect(await verifyKey(key, { kv: mem.kv, cache: new LruCache(10), config: cfg, now: later, overrides: new Map([[hash, override]]) })).toMatchObject({ kind: "denied", tier: "feed" });
+    // The override has expired: a stale copy is served as stale, none is an error.
+    const expired = { ...override, until: later };
+    expect(await verifyKey(key, { kv: mem.kv, cache, config: cfg, now: later, overrides: new Map([[hash, expired]]) })).toMatchObject({ kind: "valid", tier: "stale" });
+    expect(await verifyKey(key, { kv: mem.kv, cache: new LruCache(10), config: cfg, now: later, overrides: new Map([[hash, expired]]) })).toMatchObject({ kind: "error" });
+  });
+});
+
+describe("cachedValidVerdict (a client over its failure budget)", () => {
+  it("a key this isolate's cache holds fresh and usable: valid from memory, no KV read", async () => {
+    const { key, mem, cfg, cache, at, rec } = await setup();
+    await at(T0);
+    const reads = mem.state.gets;
+    expect(await cachedValidVerdict(key, { cache, config: cfg, now: T0 + 1 })).toEqual({ kind: "valid", record: rec, hash: await hashKey(key), tier: "memory" });
+    expect(mem.state.gets).toBe(reads);
+  });
+
+  it("anything else is null: a bad checksum, a key not cached, a stale entry, a cached miss, a record revoked or expired by now", async () => {
+    const { key, cfg, cache, at } = await setup();
+    expect(await cachedValidVerdict(key.slice(0, -1) + (key.endsWith("A") ? "B" : "A"), { cache, config: cfg, now: T0 })).toBeNull();
+    expect(await cachedValidVerdict(key, { cache, config: cfg, now: T0 })).toBeNull(); // not cached yet
+    await at(T0);
+    expect(await cachedValidVerdict(key, { cache, config: cfg, now: T0 + cfg.cache.ttlMs })).toBeNull(); // stale
+    const unknown = mintKey("kg_");
+    const c2: KeyCache = new LruCache(10);
+    c2.set(await hashKey(unknown), null, T0, 10_000, 0);
+    expect(await cachedValidVerdict(unknown, { cache: c2, config: cfg, now: T0 })).toBeNull();
+    const c3: KeyCache = new LruCache(10);
+    c3.set(await hashKey(key), record({ revoked_at: "2031-01-01T00:00:00.000Z" }), T0, 30_000, 0);
+    expect(await cachedValidVerdict(key, { cache: c3, config: cfg, now: T0 })).toBeNull();
+    c3.set(await hashKey(key), record({ expires_at: new Date(T0).toISOString() }), T0, 30_000, 0);
+    expect(await cachedValidVerdict(key, { cache: c3, config: cfg, now: T0 })).toBeNull();
   });
 });

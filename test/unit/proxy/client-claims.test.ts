@@ -1,0 +1,192 @@
+/**
+ * What upstreamHeaders() and forwardedSearch() strip as a class (issue 8's hardening),
+ * on their own: every client claim about the connection or the request by name and by
+ * family, in any spelling; the client's request id; credentials the gateway consumed; and
+ * a keygate key wherever the profile does not read it — as text or base64 at any byte
+ * alignment, in a header, a cookie pair or a query parameter. Runs in workerd (npm test)
+ * and in Node (npm run test:mutation); the same classes are tested through the gateway
+ * in test/hardening/forwarding-headers.test.ts and test/hardening/stray-keys.test.ts.
+ */
+import { describe, expect, it } from "vitest";
+import { parseConfig } from "../../../src/config";
+import type { Config, Env } from "../../../src/config";
+import { CONSOLE_COOKIE_PLAIN, CONSOLE_COOKIE_SECURE } from "../../../src/console/cookie";
+import { mintKey } from "../../../src/keys/format";
+import { clientRequestId, forwardedSearch, isClientClaim, upstreamHeaders } from "../../../src/proxy/headers";
+import type { UpstreamContext } from "../../../src/proxy/headers";
+
+function config(vars: Record<string, unknown> = {}): Config {
+  const KEYS = { get: async () => null } as unknown as KVNamespace;
+  return parseConfig({ KEYS, ORIGIN_URL: "https://api.example.com", ...vars } as Env);
+}
+
+const CTX: UpstreamContext = { requestId: "rid-1", clientIp: null, proto: "https", host: "gateway.test", websocket: false, identity: null };
+const GATEWAY_OWN = ["x-forwarded-proto", "x-forwarded-host", "x-request-id"];
+
+/** The headers forwarded, minus the ones the gateway always sets. */
+const up = (inbound: [string, string][] | Record<string, string>, ctx: Partial<UpstreamContext> = {}, cfg = config()) => {
+  const out = Object.fromEntries(upstreamHeaders(new Headers(inbound), cfg, { ...CTX, ...ctx }));
+  for (const own of GATEWAY_OWN) delete out[own];
+  return out;
+};
+
+const NAMED_CLAIMS = [
+  "forwarded",
+  "front-end-https",
+  "x-real-ip",
+  "x-client-ip",
+  "true-client-ip",
+  "x-cluster-client-ip",
+  "client-ip",
+  "x-originating-ip",
+  "x-remote-ip",
+  "x-remote-addr",
+  "x-proxyuser-ip",
+  "x-host",
+  "x-url-scheme",
+  "x-scheme",
+  "front-end-http",
+  "x-http-method",
+  "x-method",
+  "x-client-request-id",
+  "cdn-loop",
+  "x-keygate-signature",
+];
+const FAMILY_CLAIMS = ["x-forwarded", "x-forwarded-for", "x-forwarded-prefix", "x-original-url", "x-original", "x-rewrite-url", "x-override-path", "x-envoy-original-path", "x-http-method-override", "method-override", "x-method-override"];
+const NOT_CLAIMS = ["x-forwardedfoo", "x-originals", "x-rewriter", "x-overrides", "x-envoy", "x-method-overrides", "x-hosted", "forwarded-by", "accept"];
+
+describe("client claims", () => {
+  it("every named claim and every family member is dropped, in any case and with _ for -", () => {
+    for (const name of [...NAMED_CLAIMS, ...FAMILY_CLAIMS]) {
+      for (const spelling of [name, name.toUpperCase(), name.replace(/-/g, "_")]) {
+        expect(up([[spelling, "1.2.3.4"]]), spelling).toEqual({});
+        expect(isClientClaim(spelling), spelling).toBe(true);
+      }
+    }
+  });
+
+  it("names that only resemble a family are forwarded", () => {
+    for (const name of NOT_CLAIMS) {
+      expect(up([[name, "v"]]), name).toEqual({ [name]: "v" });
+      expect(isClientClaim(name), name).toBe(false);
+    }
+  });
+
+  it("the injected headers and the profile's key header are reserved, also spelled with _", () => {
+    const cfg = config({ AUTH_PROFILE: "artanis" });
+    for (const name of ["x_api_key_id", "X_API_KEY_SCOPES", "x_auth_method", "x_user_id"]) expect(up([[name, "forged"]], {}, cfg), name).toEqual({});
+    // artanis reads x-api-key: its underscore spelling is a second copy of the credential.
+    expect(up([["x_api_key", "forged"]], {}, cfg)).toEqual({});
+    // A name with _ that is no reserved name is forwarded as it came.
+    expect(up([["x_custom_thing", "v"]], {}, cfg)).toEqual({ x_custom_thing: "v" });
+  });
+});
+
+describe("the client's request id", () => {
+  it("a plain token of at most 128 characters travels as x-client-request-id, trimmed", () => {
+    expect(clientRequestId(new Headers({ "x-request-id": "  abc-123._:=+/  " }))).toBe("abc-123._:=+/");
+    expect(clientRequestId(new Headers({ "x-request-id": "a".repeat(128) }))).toBe("a".repeat(128));
+    expect(up({ "x-request-id": "client-1" })).toEqual({ "x-client-request-id": "client-1" });
+  });
+
+  it("anything else is dropped: too long, other characters, empty, absent", () => {
+    for (const v of ["a".repeat(129), "a b", "a;b", "é", "a\"b"]) expect(clientRequestId(new Headers({ "x-request-id": v })), v).toBeNull();
+    expect(clientRequestId(new Headers({ "x-request-id": "   " }))).toBeNull();
+    expect(clientRequestId(new Headers())).toBeNull();
+    expect(up({ "x-request-id": "a b" })).toEqual({});
+  });
+});
+
+describe("credentials the gateway consumed", () => {
+  it("its own Authorization is dropped, another scheme is kept; with sessions on, a Bearer JWT is the gateway's too", () => {
+    const key = mintKey("kg_");
+    const bearer = config({ AUTH_PROFILE: "argos" });
+    expect(up({ authorization: `Bearer ${key}` }, {}, bearer)).toEqual({});
+    expect(up({ authorization: "Bearer opaque-token-of-the-origin" }, {}, bearer)).toEqual({ authorization: "Bearer opaque-token-of-the-origin" });
+    const jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1In0.c2lnbmF0dXJl";
+    expect(up({ authorization: `Bearer ${jwt}` }, {}, bearer)).toEqual({ authorization: `Bearer ${jwt}` });
+    expect(up({ authorization: `Bearer ${jwt}` }, {}, config({ AUTH_PROFILE: "argos", SESSION_JWT_SECRET: "s".repeat(32) }))).toEqual({});
+    // The default profile reads Bearer and Basic itself: any such value is its credential.
+    expect(up({ authorization: "Bearer opaque" })).toEqual({});
+    expect(up({ authorization: "Basic dTpw" })).toEqual({});
+  });
+
+  it("an unauthenticated preflight loses Authorization and Cookie; a bodiless one its framing headers", () => {
+    const h = { authorization: "Token of-the-origin", cookie: "a=1", "content-type": "text/plain", "content-length": "3", "content-encoding": "gzip", accept: "*/*" };
+    expect(up(h, { dropCredentials: true })).toEqual({ "content-type": "text/plain", "content-length": "3", "content-encoding": "gzip", accept: "*/*" });
+    expect(up(h, { noBody: true })).toEqual({ authorization: "Token of-the-origin", cookie: "a=1", accept: "*/*" });
+    expect(up(h)).toEqual(h);
+  });
+
+  it("the console's and the session's cookies are the gateway's: removed, the origin's own pairs kept", () => {
+    expect(up({ cookie: `a=1; ${CONSOLE_COOKIE_SECURE}=x; b=2; ${CONSOLE_COOKIE_PLAIN}=y` })).toEqual({ cookie: "a=1; b=2" });
+    expect(up({ cookie: `${CONSOLE_COOKIE_PLAIN}=y` })).toEqual({});
+    const sessions = config({ SESSION_JWT_SECRET: "s".repeat(32), SESSION_COOKIE: "__session" });
+    expect(up({ cookie: "a=1; __session=abc; b=2" }, {}, sessions)).toEqual({ cookie: "a=1; b=2" });
+    expect(up({ cookie: "__session=abc" }, {}, sessions)).toEqual({});
+    expect(up({ cookie: "__session=abc" })).toEqual({ cookie: "__session=abc" });
+  });
+});
+
+describe("a keygate key where the profile does not read it", () => {
+  const key = mintKey("kg_");
+  const b64 = (s: string) => btoa(s);
+  const b64url = (s: string) => btoa(s).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+
+  it("as text in another header: dropped; the prefix inside a word, or not followed by a key, is not a key", () => {
+    expect(up({ "x-other": key })).toEqual({});
+    expect(up({ "x-other": `token ${key}` })).toEqual({});
+    expect(up({ "x-other": `see:kg_x` })).toEqual({});
+    expect(up({ "x-other": "bkg_x and kg_" })).toEqual({ "x-other": "bkg_x and kg_" });
+    // Inside a word but followed by a whole key's length of key characters: still a key.
+    expect(up({ "x-other": `abc${key}` })).toEqual({});
+  });
+
+  it("as base64 or base64url at each byte alignment: dropped", () => {
+    for (const pad of ["", "u", "us", "use", "user:"]) {
+      expect(up({ "x-other": b64(pad + key) }), `base64 after ${JSON.stringify(pad)}`).toEqual({});
+      expect(up({ "x-other": b64url(pad + key) }), `base64url after ${JSON.stringify(pad)}`).toEqual({});
+      expect(up({ "x-other": `Basic ${b64(pad + key)}` }), `Basic after ${JSON.stringify(pad)}`).toEqual({});
+    }
+    // Base64 of something else, even with a run that looks like base64: kept.
+    const other = b64("user:password-of-the-origin");
+    expect(up({ "x-other": other })).toEqual({ "x-other": other });
+    expect(up({ "x-other": "S2dfYWJj" })).toEqual({ "x-other": "S2dfYWJj" }); // "Kg_abc": case matters
+  });
+
+  it("in a cookie: only the pairs that carry it go", () => {
+    expect(up({ cookie: `a=1; k=${key}; b=2` })).toEqual({ cookie: "a=1; b=2" });
+    expect(up({ cookie: `k=${b64(key)}` })).toEqual({});
+    expect(up({ cookie: "a=1;b=2" })).toEqual({ cookie: "a=1;b=2" });
+  });
+
+  it("in the query: only the parameters whose value carries it go, the others keep their exact bytes", () => {
+    const cfg = config();
+    expect(forwardedSearch(`?a=1&key=${key}&b=%2F+x`, cfg)).toBe("?a=1&b=%2F+x");
+    expect(forwardedSearch(`?key=${encodeURIComponent(key)}`, cfg)).toBe("");
+    expect(forwardedSearch(`?q=token+${key}`, cfg)).toBe("");
+    expect(forwardedSearch(`?k=${b64url("u:" + key)}`, cfg)).toBe("");
+    // An undecodable value is read as it is.
+    expect(forwardedSearch(`?bad=%E0%A4%A&k=${key}`, cfg)).toBe("?bad=%E0%A4%A");
+    expect(forwardedSearch(`?flag&x=1`, cfg)).toBe("?flag&x=1");
+    expect(forwardedSearch(`?${key}`, cfg)).toBe(`?${key}`); // no value: a name, not a credential
+    expect(forwardedSearch("?", cfg)).toBe("?");
+    expect(forwardedSearch("", cfg)).toBe("");
+  });
+
+  it("another prefix is another key: KEY_PREFIX decides what is recognised", () => {
+    const cfg = config({ KEY_PREFIX: "acme_" });
+    expect(up({ "x-other": key }, {}, cfg)).toEqual({ "x-other": key });
+    expect(up({ "x-other": mintKey("acme_") }, {}, cfg)).toEqual({});
+    expect(forwardedSearch(`?k=${key}`, cfg)).toBe(`?k=${key}`);
+  });
+});
+
+describe("identity", () => {
+  it("a key's identity carries its id and no user; a session's its user and no key id", () => {
+    const key = up({}, { identity: { keyId: "key_A", org: "acme", scopes: ["r"] } });
+    expect(key).toEqual({ "x-org-slug": "acme", "x-api-key-id": "key_A", "x-api-key-scopes": "r", "x-auth-method": "key" });
+    const session = up({}, { identity: { method: "session", userId: "user_1", org: "acme", scopes: [] } });
+    expect(session).toEqual({ "x-org-slug": "acme", "x-user-id": "user_1", "x-api-key-scopes": "", "x-auth-method": "session" });
+  });
+});
