@@ -122,4 +122,19 @@ describe("the shortcut for canonical paths", () => {
     expect(normalizePath("/a//b")).toEqual({ ok: true, path: "/a/b" });
     expect(normalizePath("/a/%2e%2e/b")).toEqual({ ok: true, path: "/b" });
   });
+
+  it("the full pass keeps a trailing slash, except on the root", () => {
+    for (const [raw, path] of [
+      ["/a/./b/", "/a/b/"],
+      ["/a//", "/a/"],
+      ["/%61/", "/a/"],
+      ["/a/../", "/"],
+      ["//", "/"],
+      ["/%61", "/a"],
+      ["/a/.", "/a"],
+    ] as const) {
+      expect(normalizeSegments(raw), raw).toEqual({ ok: true, path });
+      expect(normalizePath(raw), raw).toEqual({ ok: true, path });
+    }
+  });
 });

@@ -114,6 +114,15 @@ describe("route tables that shadow themselves (issue 8, class 2)", () => {
     [[{ path: "/a/*", scopes: ["a"] }, { path: "/a/b", scopes: ["a"], hide: true }], "hide"],
     [[{ path: "/a/*", scopes: ["a"] }, { path: "/a/b", scopes: ["a", "b"] }], "scopes a,b"],
     [[{ path: "/x/*" }, { path: "/x/%41", scopes: ["a"] }], "never apply"],
+    // Where the paths meet, and the example request the message gives for it.
+    [[{ path: "/a/*", auth: "public" }, { path: "/a/b/c", scopes: ["x"] }], 'takes some of its requests (e.g. GET /a/b/c)'],
+    [[{ path: "/:p/b", auth: "public" }, { path: "/a/*", scopes: ["x"] }], "e.g. GET /a/b"],
+    [[{ path: "/a/*", methods: ["DELETE"], auth: "public" }, { path: "/a/:id", scopes: ["x"] }], "e.g. DELETE /a/x"],
+    [[{ path: "/a/*", auth: "public" }, { path: "/a/:id", methods: ["PUT"], scopes: ["x"] }], "e.g. PUT /a/x"],
+    [[{ path: "/a", methods: ["PATCH", "POST"], auth: "public" }, { path: "/a", methods: ["POST", "PUT"], scopes: ["w"] }], "e.g. POST /a"],
+    [[{ path: "/*", auth: "public" }, { path: "/b", scopes: ["x", "y"] }], '"/b" (any method, scopes x,y)'],
+    [[{ path: "/*", methods: ["GET"], scopes: ["r"] }, { path: "/b", methods: ["GET"], auth: "public" }], '"/*" (GET, scopes r)'],
+    [[{ path: "/*", scopes: ["a", "b"] }, { path: "/b", scopes: ["a", "c"] }], "scopes a,c"],
   ])("refuses %j", (table, message) => {
     expect(() => parseRoutes(table)).toThrow(message);
   });
@@ -128,6 +137,19 @@ describe("route tables that shadow themselves (issue 8, class 2)", () => {
     [{ path: "/a/*", scopes: ["x"] }, { path: "/*/b", scopes: ["x"] }],
     [{ path: "/a/*", auth: "public" }, { path: "/b/*", scopes: ["x"] }],
     [{ path: "/a", methods: ["GET"], auth: "public" }, { path: "/a", methods: ["POST"], scopes: ["w"] }],
+    // Paths that can never meet: a fixed path shorter than a pattern's fixed part, longer
+    // without a rest, a different literal in any segment.
+    [{ path: "/a/b/*", auth: "public" }, { path: "/a", scopes: ["x"] }],
+    [{ path: "/a", auth: "public" }, { path: "/a/b/*", scopes: ["x"] }],
+    [{ path: "/a/b", auth: "public" }, { path: "/a", scopes: ["x"] }],
+    [{ path: "/a/:id/c", auth: "public" }, { path: "/a/b/d", scopes: ["x"] }],
+    // Same policy whatever the order of the scopes.
+    [{ path: "/*", scopes: ["a", "b"] }, { path: "/b", scopes: ["b", "a"] }],
+    // The earlier route is strictly narrower: fewer methods on the same paths, a literal for a parameter.
+    [{ path: "/a/:id", methods: ["GET"], auth: "public" }, { path: "/a/:x" }],
+    [{ path: "/a/b", auth: "public" }, { path: "/a/:id" }],
+    [{ path: "/a/:id", methods: ["DELETE"], auth: "public" }, { path: "/a/*", scopes: ["x"] }],
+    [{ path: "/a/:id", auth: "public" }, { path: "/a/*", methods: ["PUT"], scopes: ["x"] }],
   ])("accepts %j then %j", (a, b) => {
     expect(parseRoutes([a, b])).toHaveLength(2);
   });
