@@ -154,6 +154,11 @@ describe("a keygate key where the profile does not read it", () => {
     expect(up({ "x-other": "S2dfYWJj" })).toEqual({ "x-other": "S2dfYWJj" }); // "Kg_abc": case matters
   });
 
+  it("only Cookie is split into pairs: another header carrying a key goes whole, and only Authorization is read as a credential", () => {
+    expect(up({ "x-other": `a=1; k=${key}` })).toEqual({});
+    expect(up({ "x-other": "Bearer opaque", "x-more": `${CONSOLE_COOKIE_PLAIN}=y` })).toEqual({ "x-other": "Bearer opaque", "x-more": `${CONSOLE_COOKIE_PLAIN}=y` });
+  });
+
   it("in a cookie: only the pairs that carry it go", () => {
     expect(up({ cookie: `a=1; k=${key}; b=2` })).toEqual({ cookie: "a=1; b=2" });
     expect(up({ cookie: `k=${b64(key)}` })).toEqual({});
@@ -169,6 +174,7 @@ describe("a keygate key where the profile does not read it", () => {
     // An undecodable value is read as it is.
     expect(forwardedSearch(`?bad=%E0%A4%A&k=${key}`, cfg)).toBe("?bad=%E0%A4%A");
     expect(forwardedSearch(`?flag&x=1`, cfg)).toBe("?flag&x=1");
+    expect(forwardedSearch(`?=${key}&x=1`, cfg)).toBe("?x=1"); // an empty name still has a value
     expect(forwardedSearch(`?${key}`, cfg)).toBe(`?${key}`); // no value: a name, not a credential
     expect(forwardedSearch("?", cfg)).toBe("?");
     expect(forwardedSearch("", cfg)).toBe("");
