@@ -37,11 +37,11 @@ import type { FieldError } from "../keys/issue";
 import type { LifecycleContext, Outcome } from "../keys/lifecycle";
 import { auditEvents, createKey, importKey, listKeys, revokeKey, rotateKey, showKey, updateKey } from "../keys/lifecycle";
 import { KEY_ID_RE } from "../keys/record";
-import { StoreFault } from "../keys/store";
 import { createToken, listTokens, revokeToken } from "../keys/token";
-import { bodyTooLarge, jsonBody as sharedJsonBody, jsonBodyLimit, TOO_LARGE_DETAIL } from "../http/json-body";
+import { failureAnswer, invalidAnswer, thrownAnswer, unmatchedAnswer } from "../http/answers";
+import { jsonBody as sharedJsonBody, jsonBodyLimit, TOO_LARGE_DETAIL } from "../http/json-body";
 import { logLine } from "../log";
-import { FeedUnavailable, publisherFor } from "../revocation/publish";
+import { publisherFor } from "../revocation/publish";
 import { normalizedPathOf } from "../routes/normalize";
 import { adminChallenge, checkAdminToken } from "./auth";
 import type { Caller } from "./tokens";
@@ -74,22 +74,14 @@ function tooManyAdminFailures(c: Ctx, retryAfterSeconds: number): Response {
 }
 
 function invalid(c: Ctx, errors: FieldError[]): Response {
-  const detail = errors.map((e) => `${e.field}: ${e.message}`).join("; ");
-  return problem(c, "invalid_input", { detail, extensions: { errors } });
+  const a = invalidAnswer(errors);
+  return problem(c, a.code, a.options);
 }
 
 function answer<T>(c: Ctx, outcome: Outcome<T>, status: 200 | 201 = 200): Response {
   if (outcome.ok) return c.json(outcome.value as object, status);
-  switch (outcome.error) {
-    case "invalid":
-      return invalid(c, outcome.errors);
-    case "not_found":
-      return problem(c, "not_found");
-    case "conflict":
-      return problem(c, "conflict", { detail: outcome.message });
-    case "forbidden":
-      return problem(c, "forbidden", { detail: outcome.message });
-  }
+  const a = failureAnswer(outcome);
+  return problem(c, a.code, a.options);
 }
 
 function lifecycle(c: Ctx): LifecycleContext {
@@ -266,24 +258,15 @@ usageRoutes(admin, { ...helpers, query, unavailable: (c, detail) => problem(c, "
 
 // Anything else under the prefix: 405 for a known endpoint, else 404. Never the gateway.
 admin.all("*", (c) => {
-  const rest = c.req.path.slice(ADMIN_MOUNT.length) || "/";
-  const allow = ENDPOINTS.find(([re]) => re.test(rest))?.[1];
-  if (allow) return problem(c, "method_not_allowed", { detail: `Allowed here: ${allow}.`, headers: { allow } });
-  return problem(c, "not_found");
+  const a = unmatchedAnswer(c.req.path.slice(ADMIN_MOUNT.length) || "/", ENDPOINTS);
+  return problem(c, a.code, a.options);
 });
 
 admin.onError((err, c) => {
-  if (bodyTooLarge(err)) return problem(c, "payload_too_large", { detail: TOO_LARGE_DETAIL });
-  if (err instanceof FeedUnavailable) {
-    logLine("error", "revocation feed unreachable (admin)", { request_id: c.get("requestId"), cause: err.message });
-    return problem(c, "store_unavailable", {
-      detail: "The change is stored, but the revocation feed could not be told: other isolates may serve the old state for up to the cache bound. Repeat the request to publish it.",
-    });
-  }
-  if (err instanceof StoreFault) {
-    logLine("error", "key store failure (admin)", { request_id: c.get("requestId"), cause: err.message });
-    return problem(c, "store_unavailable");
-  }
-  logLine("error", "unhandled error (admin)", { request_id: c.get("requestId"), error: err instanceof Error ? err.message : String(err) });
-  return problem(c, "internal_error");
+  const a = thrownAnswer(err, {
+    surface: "admin",
+    requestId: c.get("requestId"),
+    feedDetail: "The change is stored, but the revocation feed could not be told: other isolates may serve the old state for up to the cache bound. Repeat the request to publish it.",
+  });
+  return problem(c, a.code, a.options);
 });

@@ -24,10 +24,10 @@ import type { FieldError } from "../keys/issue";
 import { validateNewKey } from "../keys/issue";
 import type { KeyView, LifecycleContext, Outcome } from "../keys/lifecycle";
 import { createKey, listKeys, revokeKey, rotateKey, showKey } from "../keys/lifecycle";
-import { KV_LIST_MAX, StoreFault } from "../keys/store";
-import { FeedUnavailable, publisherFor } from "../revocation/publish";
-import { bodyTooLarge, jsonBody as sharedJsonBody, jsonBodyLimit, TOO_LARGE_DETAIL } from "../http/json-body";
-import { logLine } from "../log";
+import { KV_LIST_MAX } from "../keys/store";
+import { publisherFor } from "../revocation/publish";
+import { failureAnswer, invalidAnswer, thrownAnswer, unmatchedAnswer } from "../http/answers";
+import { jsonBody as sharedJsonBody, jsonBodyLimit, TOO_LARGE_DETAIL } from "../http/json-body";
 import { normalizedPathOf } from "../routes/normalize";
 import type { Caller } from "./caller";
 import { resolveCaller } from "./caller";
@@ -59,21 +59,13 @@ const ENDPOINTS: [RegExp, string][] = [
 ];
 
 function invalid(c: Ctx, errors: FieldError[]): Response {
-  const detail = errors.map((e) => `${e.field}: ${e.message}`).join("; ");
-  return reject(c, "invalid_input", { detail, extensions: { errors } });
+  const a = invalidAnswer(errors);
+  return reject(c, a.code, a.options);
 }
 
 function failure(c: Ctx, outcome: Exclude<Outcome<unknown>, { ok: true }>): Response {
-  switch (outcome.error) {
-    case "invalid":
-      return invalid(c, outcome.errors);
-    case "not_found":
-      return reject(c, "not_found");
-    case "conflict":
-      return reject(c, "conflict", { detail: outcome.message });
-    case "forbidden":
-      return reject(c, "forbidden", { detail: outcome.message });
-  }
+  const a = failureAnswer(outcome);
+  return reject(c, a.code, a.options);
 }
 
 function lifecycle(c: Ctx, caller: Caller): LifecycleContext {
@@ -210,22 +202,15 @@ selfService.post("/:id/regenerate", jsonBody(false), async (c) => {
 
 // Anything else under the path: 405 for a known endpoint, else the profile's 404. Never forwarded.
 selfService.all("*", (c) => {
-  const rest = c.req.path.slice(SELF_SERVICE_MOUNT.length);
-  const allow = ENDPOINTS.find(([re]) => re.test(rest))?.[1];
-  if (allow) return reject(c, "method_not_allowed", { detail: `Allowed here: ${allow}.`, headers: { allow } });
-  return reject(c, "not_found");
+  const a = unmatchedAnswer(c.req.path.slice(SELF_SERVICE_MOUNT.length), ENDPOINTS);
+  return reject(c, a.code, a.options);
 });
 
 selfService.onError((err, c) => {
-  if (bodyTooLarge(err)) return reject(c, "payload_too_large", { detail: TOO_LARGE_DETAIL });
-  if (err instanceof StoreFault) {
-    logLine("error", "key store failure (self-service)", { request_id: c.get("requestId"), cause: err.message });
-    return reject(c, "store_unavailable");
-  }
-  if (err instanceof FeedUnavailable) {
-    logLine("error", "revocation feed unreachable: change stored, not yet published (self-service)", { request_id: c.get("requestId"), cause: err.message });
-    return reject(c, "store_unavailable", { detail: "The change is stored, but other locations could not be told yet: repeat the request to publish it." });
-  }
-  logLine("error", "unhandled error (self-service)", { request_id: c.get("requestId"), error: err instanceof Error ? err.message : String(err) });
-  return reject(c, "internal_error");
+  const a = thrownAnswer(err, {
+    surface: "self-service",
+    requestId: c.get("requestId"),
+    feedDetail: "The change is stored, but other locations could not be told yet: repeat the request to publish it.",
+  });
+  return reject(c, a.code, a.options);
 });

@@ -5,7 +5,7 @@
  */
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { makeEnv, mint, send, through } from "../support/worker-helpers";
-import { adminEnv, api, TOKEN, uniqueOrg } from "./support";
+import { adminEnv, api, PROBLEM_401, TOKEN, uniqueOrg } from "./support";
 
 afterEach(() => vi.restoreAllMocks());
 
@@ -42,13 +42,6 @@ describe("ADMIN_TOKEN unset: the admin prefix is refused with the profile's 404,
 });
 
 describe("ADMIN_TOKEN set: Authorization: Bearer <ADMIN_TOKEN>", () => {
-  const PROBLEM_401 = {
-    type: "about:blank",
-    title: "Unauthorized",
-    status: 401,
-    detail: "A valid admin token is required (Authorization: Bearer <ADMIN_TOKEN>).",
-    code: "admin_unauthorized",
-  };
 
   it("no Authorization: 401 with a Bearer challenge and no error code (RFC 6750 §3.1), origin never called", async () => {
     const { res, body, calls } = await through("/_keygate/keys?org=acme", {}, adminEnv());

@@ -11,6 +11,15 @@ import type { Vars } from "../support/worker-helpers";
 /** A root ADMIN_TOKEN of the accepted shape; audit events name its uses "root". */
 export const TOKEN = "test-admin-token-0123456789abcdef0123456789";
 
+/** The admin API's 401, byte for byte: an RFC 9457 problem. */
+export const PROBLEM_401 = {
+  type: "about:blank",
+  title: "Unauthorized",
+  status: 401,
+  detail: "A valid admin token is required (Authorization: Bearer <ADMIN_TOKEN>).",
+  code: "admin_unauthorized",
+};
+
 /** An env with the admin API on (plus `vars`). */
 export function adminEnv(vars: Vars = {}): Env {
   return makeEnv({ ADMIN_TOKEN: TOKEN, ...vars });

@@ -10,17 +10,10 @@ import { clock } from "../../src/clock";
 import { hashKey } from "../../src/keys/hash";
 import { kvKey } from "../../src/keys/store";
 import { send } from "../support/worker-helpers";
-import { adminEnv, api, countingKv, createViaApi, mintToken, TOKEN, uniqueOrg } from "./support";
+import { adminEnv, api, countingKv, createViaApi, mintToken, PROBLEM_401, TOKEN, uniqueOrg } from "./support";
 
 afterEach(() => vi.restoreAllMocks());
 
-const PROBLEM_401 = {
-  type: "about:blank",
-  title: "Unauthorized",
-  status: 401,
-  detail: "A valid admin token is required (Authorization: Bearer <ADMIN_TOKEN>).",
-  code: "admin_unauthorized",
-};
 
 function fields(json: { errors?: { field: string }[] }): string[] {
   return (json.errors ?? []).map((e) => e.field).sort();

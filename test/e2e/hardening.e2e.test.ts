@@ -8,7 +8,7 @@ import net from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startOrigin } from "../../scripts/origin";
 import type { Origin, RecordedCall } from "../../scripts/origin";
-import { keysCli, startWrangler } from "../support/node-wrangler";
+import { cliKey, keysCli, startWrangler } from "../support/node-wrangler";
 import type { WranglerDev } from "../support/node-wrangler";
 
 const SECRET = "e2e:" + "q".repeat(48);
@@ -100,9 +100,7 @@ beforeAll(async () => {
       ]),
     },
   });
-  const created = await keysCli(["create", "--org", "acme", "--scopes", "read", "--json", "--persist-to", gw.persistTo]);
-  expect(created.code, created.stderr).toBe(0);
-  ({ key, id: keyId } = JSON.parse(created.stdout) as { key: string; id: string });
+  ({ key, id: keyId } = await cliKey(gw.persistTo));
 });
 
 afterAll(async () => {

@@ -9,7 +9,7 @@ import type { KeyObject } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startOrigin } from "../../scripts/origin";
 import type { Origin, RecordedCall } from "../../scripts/origin";
-import { keysCli, startWrangler } from "../support/node-wrangler";
+import { cliKey, startWrangler } from "../support/node-wrangler";
 import type { WranglerDev } from "../support/node-wrangler";
 
 const SIGNING = "e2e:" + "v".repeat(48);
@@ -55,9 +55,7 @@ beforeAll(async () => {
       ROUTES: JSON.stringify([{ path: "/api/admin/*", scopes: ["admin"] }]),
     },
   });
-  const created = await keysCli(["create", "--org", "acme", "--scopes", "read", "--json", "--persist-to", gw.persistTo]);
-  expect(created.code, created.stderr).toBe(0);
-  ({ key, id: keyId } = JSON.parse(created.stdout) as { key: string; id: string });
+  ({ key, id: keyId } = await cliKey(gw.persistTo));
 });
 
 afterAll(async () => {

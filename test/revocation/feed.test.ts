@@ -19,7 +19,7 @@ import { kvKey } from "../../src/keys/store";
 import { FEED_OBJECT_NAME } from "../../src/revocation/feed";
 import type { FeedPage } from "../../src/revocation/feed";
 import { api } from "../admin/support";
-import { edgeCachedKv, freezeClock, isolate } from "./support";
+import { brokenFeed, edgeCachedKv, freezeClock, isolate } from "./support";
 import { mint, patchRecord, send } from "../support/worker-helpers";
 
 afterEach(() => vi.restoreAllMocks());
@@ -135,17 +135,6 @@ describe("two isolates, one feed", () => {
 });
 
 describe("the feed unreachable", () => {
-  function brokenFeed(): DurableObjectNamespace {
-    const ns = env.REVOCATION_FEED!;
-    return {
-      idFromName: (n: string) => ns.idFromName(n),
-      get: () => ({
-        since: () => Promise.reject(new Error("feed down")),
-        publish: () => Promise.reject(new Error("feed down")),
-      }),
-    } as unknown as DurableObjectNamespace;
-  }
-
   it("requests are still served (never waiting on every request), the failure is logged, and cached keys are trusted only up to CACHE_TTL_MS", async () => {
     const logs: string[] = [];
     vi.spyOn(console, "log").mockImplementation((line: string) => void logs.push(line));

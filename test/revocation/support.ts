@@ -47,3 +47,16 @@ export async function edgeCachedKv(hash: string): Promise<KVNamespace> {
     },
   }) as KVNamespace;
 }
+
+/** The feed object, unreachable: every call rejects. */
+export function brokenFeed(): DurableObjectNamespace {
+  const ns = env.REVOCATION_FEED!;
+  return {
+    idFromName: (n: string) => ns.idFromName(n),
+    get: () => ({
+      since: () => Promise.reject(new Error("feed down")),
+      publish: () => Promise.reject(new Error("feed down")),
+      publishOrg: () => Promise.reject(new Error("feed down")),
+    }),
+  } as unknown as DurableObjectNamespace;
+}

@@ -19,7 +19,7 @@ import type { KeyRecord } from "../../src/keys/record";
 import { FEED_OBJECT_NAME } from "../../src/revocation/feed";
 import type { FeedPage } from "../../src/revocation/feed";
 import { api, TOKEN, uniqueOrg } from "../admin/support";
-import { edgeCachedKv, freezeClock, isolate as isolateWith } from "./support";
+import { brokenFeed, edgeCachedKv, freezeClock, isolate as isolateWith } from "./support";
 import { mint, send } from "../support/worker-helpers";
 import type { Vars } from "../support/worker-helpers";
 
@@ -32,18 +32,6 @@ const SITE = "https://gateway.test";
 /** One gateway isolate with the self-service API on (support.ts). */
 const isolate = (vars: Vars = {}) => isolateWith({ SELF_SERVICE_PATH: PATH, ...vars });
 
-/** The feed object, unreachable (every call rejects). */
-function brokenFeed(): DurableObjectNamespace {
-  const ns = env.REVOCATION_FEED!;
-  return {
-    idFromName: (n: string) => ns.idFromName(n),
-    get: () => ({
-      since: () => Promise.reject(new Error("feed down")),
-      publish: () => Promise.reject(new Error("feed down")),
-      publishOrg: () => Promise.reject(new Error("feed down")),
-    }),
-  } as unknown as DurableObjectNamespace;
-}
 
 async function feedSince(cursor: number | null): Promise<FeedPage> {
   const ns = env.REVOCATION_FEED!;

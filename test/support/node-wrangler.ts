@@ -167,3 +167,13 @@ export function alive(pid: number): boolean {
     return false;
   }
 }
+
+/**
+ * A key created with the CLI on a running gateway's local state (`--json`): its plaintext
+ * and id. Fails with the CLI's stderr when it does not exit 0.
+ */
+export async function cliKey(persistTo: string, flags: string[] = ["--org", "acme", "--scopes", "read"]): Promise<{ key: string; id: string }> {
+  const created = await keysCli(["create", ...flags, "--json", "--persist-to", persistTo]);
+  if (created.code !== 0) throw new Error(`keys create exited ${created.code}: ${created.stderr}`);
+  return JSON.parse(created.stdout) as { key: string; id: string };
+}
