@@ -9,6 +9,9 @@
  *
  *   origin        the origin directly
  *   pass          a pass-through worker, no auth (bench/passthrough): the ceiling
+ *   floor         a minimal key gateway (bench/floor): read the key, SHA-256 it, look it up
+ *                 in an isolate Map, rebuild the upstream headers, forward, x-request-id on
+ *                 a rebuilt response, one JSON log line — keygate ÷ floor is a target (≥ 0.97)
  *   valid         keygate, valid key, warm in-isolate cache
  *   valid-nolog, unknown-nolog, bad-checksum-nolog
  *                 the same with console.log silenced (measures the access log's cost)
@@ -16,6 +19,11 @@
  *   unknown       keygate rejecting an unknown key (well-formed, valid checksum)
  *   bad-checksum  keygate rejecting a key with our prefix and a bad checksum
  *   ws-<N>        keygate, N distinct valid keys round-robin (default 10k and 100k)
+ *   ab-<variant>  only when asked for (--targets=ablations, or by id): what each piece of
+ *                 keygate costs against the floor — the floor with one of keygate's steps
+ *                 (normalize, route, families, headers, feed, usage, lastused, admit,
+ *                 forward, log) and keygate with one feature off (kg, kg-feed, kg-usage,
+ *                 kg-lastused, kg-core), all served by one worker (bench/floor/ablate.ts)
  *
  * Throughput and the latency distribution under load come from runs at BENCH_CONNECTIONS
  * connections; at that concurrency p50 is mostly queueing (≈ connections ÷ throughput),
@@ -30,7 +38,8 @@
  *   BENCH_WARMUP=2            seconds of warm-up per target
  *   BENCH_WORKING_SETS=10000,100000
  *   BENCH_MODES=wrangler,workerd
- *   BENCH_TARGETS=            comma list of target ids ("ws" = every working set); all
+ *   BENCH_TARGETS=            comma list of target ids ("ws" = every working set,
+ *                             "ablations" = every ab-… target); empty: all but ablations
  *   BENCH_MICRO=1             0 skips the micro-benchmark
  *   BENCH_VARS=               extra variables for the keygate targets, NAME=value,… (e.g.
  *                             --vars=UPSTREAM_IDLE_TIMEOUT_MS=0: what one setting costs)
@@ -42,6 +51,7 @@
  * everything it started: wrangler dev and workerd process groups, the origin.
  */
 import { execFile, spawn } from "node:child_process";
+import { createHash } from "node:crypto";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { loadavg, tmpdir, cpus } from "node:os";
 import path from "node:path";
@@ -113,6 +123,8 @@ const S = {
 };
 for (const m of S.modes) if (m !== "wrangler" && m !== "workerd") throw new Error(`BENCH_MODES: unknown mode "${m}"`);
 const wanted = (id: string) => S.targets.length === 0 || S.targets.some((t) => id === t || (t === "ws" && id.startsWith("ws-")));
+/** Ablation targets run only when named (they take as long as the rest of the run). */
+const wantedAblation = (id: string) => S.targets.some((t) => id === t || t === "ablations");
 
 installCleanup();
 const log = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
@@ -321,6 +333,14 @@ function tierSummary(tiers: Record<string, number> | undefined): string {
   return `${top[0] === "null" ? "none" : top[0]} ${Math.floor((100 * top[1]) / total)}%`;
 }
 
+/**
+ * The floor's FLOOR_KEYS for one key (bench/floor/floor.ts floorKeyEntry: "sha256hex/id/
+ * org/scopes"; that module is type-checked with the Workers types, so not imported here).
+ */
+function floorKeysVar(key: string): string {
+  return `${createHash("sha256").update(key).digest("hex")}/key_floor/bench/read`;
+}
+
 function fmt(n: number, digits = 0): string {
   return Number.isFinite(n) ? n.toFixed(digits) : "–";
 }
@@ -336,6 +356,7 @@ async function main() {
   // with console.log silenced (measurement only: the access log's cost).
   const kgBundle = await bundle(path.join(ROOT, "wrangler.toml"), path.join(work, "bundle-keygate"));
   const passBundle = await bundle(path.join(ROOT, "bench/passthrough/wrangler.toml"), path.join(work, "bundle-pass"));
+  const floorBundle = await bundle(path.join(ROOT, "bench/floor/wrangler.toml"), path.join(work, "bundle-floor"));
   // The log variant: the gateway's own wrangler.toml with `main` pointing at a wrapper
   // that silences console.log (called only at request time, after the imports ran).
   const nologWrapper = path.join(work, "nolog.js");
@@ -353,6 +374,12 @@ async function main() {
   const nologConfig = path.join(work, "wrangler-nolog.toml");
   writeFileSync(nologConfig, benchToml.replace(/^main\s*=.*$/m, `main = ${JSON.stringify(nologWrapper)}`));
   const nologBundle = await bundle(nologConfig, path.join(work, "bundle-nolog"));
+  // The ablation worker: the gateway's configuration (bindings, [vars]) with `main` on
+  // bench/floor/ablate.ts, which serves every variant (x-bench-variant).
+  const ablateConfig = path.join(work, "wrangler-ablate.toml");
+  writeFileSync(ablateConfig, benchToml.replace(/^main\s*=.*$/m, `main = ${JSON.stringify(path.join(ROOT, "bench/floor/ablate.ts"))}`));
+  const ablating = S.targets.some((t) => t === "ablations" || t.startsWith("ab-"));
+  const ablateBundle = ablating ? await bundle(ablateConfig, path.join(work, "bundle-ablate")) : "";
   const kgSource = readFileSync(kgBundle);
   const bundleSize = { bytes: kgSource.length, gzipBytes: gzipSync(kgSource).length };
   log(`bundle: ${(bundleSize.bytes / 1024).toFixed(1)} KiB, ${(bundleSize.gzipBytes / 1024).toFixed(1)} KiB gzipped`);
@@ -414,6 +441,12 @@ async function main() {
         const pass = await start({ config: path.join(ROOT, "bench/passthrough/wrangler.toml"), bundle: passBundle, vars: { ORIGIN_URL: origin.url } });
         group.push(target(pass, { id: "pass", label: "pass-through worker (ceiling)", expectStatus: 200 }));
       }
+      if (wanted("floor")) {
+        // The same key as the valid target: the floor knows it by its SHA-256 (no KV).
+        const key = (await seeded("kg", 1)).keys[0]!;
+        const floor = await start({ config: path.join(ROOT, "bench/floor/wrangler.toml"), bundle: floorBundle, vars: { ORIGIN_URL: origin.url, FLOOR_KEYS: floorKeysVar(key) } });
+        group.push(target(floor, { id: "floor", label: "minimal key gateway (floor)", headers: { "x-api-key": key }, expectStatus: 200 }));
+      }
       if (wanted("valid") || wanted("unknown") || wanted("bad-checksum")) {
         const state = await seeded("kg", 1);
         const kg = await start(kgSpec({ persistTo: state.dir }));
@@ -431,6 +464,21 @@ async function main() {
       }
       if (group.length) results.push(...(await runGroup(mode, group)));
       for (const rt of [...running]) await stop(rt);
+
+      // Ablations: every variant of bench/floor/variants.ts from one worker, rounds interleaved.
+      if (ablating) {
+        const state = await seeded("ablate", 1);
+        const key = state.keys[0]!;
+        const rt = await start({ config: ablateConfig, bundle: ablateBundle, vars: { ...vars, FLOOR_KEYS: floorKeysVar(key) }, persistTo: state.dir });
+        const listed = (await (await fetch(`${rt.url}/bench`, { headers: { "x-bench-variant": "list" } })).json()) as Record<string, string>;
+        const ab: Target[] = [];
+        for (const [variant, what] of Object.entries(listed)) {
+          if (!wantedAblation(`ab-${variant}`)) continue;
+          ab.push(target(rt, { id: `ab-${variant}`, label: `ablation: ${variant}`, headers: { "x-api-key": key, "x-bench-variant": variant }, expectStatus: 200, note: what }));
+        }
+        if (ab.length) results.push(...(await runGroup(mode, ab)));
+        await stop(rt);
+      }
 
       // 4. Every request reads KV.
       if (wanted("no-cache")) {
@@ -507,12 +555,33 @@ async function main() {
       s.addedP99MsSingleConnection = valid.singleMedian.p99 - pass.singleMedian.p99;
       s.addedWorkerCpuUsPerReq = (valid.cpuUsPerReq.worker ?? NaN) - (pass.cpuUsPerReq.worker ?? NaN);
     }
+    // The floor (issue 25): keygate ÷ a minimal key gateway, target ≥ 0.97.
+    const floor = find(mode, "floor");
+    if (floor && valid) {
+      s.throughputRatioValidOverFloor = valid.median.rps / floor.median.rps;
+      s.addedP50MsOverFloorSingleConnection = valid.singleMedian.p50 - floor.singleMedian.p50;
+      s.addedWorkerCpuUsPerReqOverFloor = (valid.cpuUsPerReq.worker ?? NaN) - (floor.cpuUsPerReq.worker ?? NaN);
+    }
+    if (floor && pass) s.throughputRatioFloorOverPass = floor.median.rps / pass.median.rps;
     for (const id of ["unknown", "bad-checksum", "no-cache", "valid-nolog", "unknown-nolog", "bad-checksum-nolog", ...S.workingSets.map((n) => `ws-${n >= 1000 ? `${n / 1000}k` : n}`)]) {
       const r = find(mode, id);
       if (r && pass) s[`throughputRatio ${id}/pass`] = r.median.rps / pass.median.rps;
       if (r && valid && !id.includes("unknown") && !id.includes("bad-checksum")) s[`throughputRatio ${id}/valid`] = r.median.rps / valid.median.rps;
     }
-    summary[mode] = s;
+    // Ablations: each variant against the ablation worker's own floor (same process,
+    // rounds interleaved); keygate's variants also against keygate with everything on.
+    const abFloor = find(mode, "ab-floor");
+    const abKg = find(mode, "ab-kg");
+    const ablations: Record<string, { throughputRatioOverFloor: number; addedWorkerCpuUsOverFloor: number; throughputRatioOverKeygate?: number; addedWorkerCpuUsOverKeygate?: number }> = {};
+    for (const r of results.filter((x) => x.mode === mode && x.id.startsWith("ab-"))) {
+      const cpu = r.cpuUsPerReq.worker ?? NaN;
+      ablations[r.id.slice(3)] = {
+        throughputRatioOverFloor: abFloor ? r.median.rps / abFloor.median.rps : NaN,
+        addedWorkerCpuUsOverFloor: abFloor ? cpu - (abFloor.cpuUsPerReq.worker ?? NaN) : NaN,
+        ...(abKg && r.id.startsWith("ab-kg") ? { throughputRatioOverKeygate: r.median.rps / abKg.median.rps, addedWorkerCpuUsOverKeygate: cpu - (abKg.cpuUsPerReq.worker ?? NaN) } : {}),
+      };
+    }
+    summary[mode] = Object.keys(ablations).length ? { ...s, ablations } : s;
   }
   const load1 = loadavg();
   const out = {
@@ -572,8 +641,22 @@ async function main() {
     lines.push(
       `${mode}: keygate ÷ pass-through throughput ${fmt(s.throughputRatioValidOverPass, 3)} (target ≥ 0.9); added latency, single connection: p50 ${fmt(s.addedP50MsSingleConnection!, 3)} ms (target ≤ 0.2), p99 ${fmt(s.addedP99MsSingleConnection!, 3)} ms; added workerd CPU ${fmt(s.addedWorkerCpuUsPerReq!, 1)} µs/request (target ≤ 50)`,
     );
+    if (s.throughputRatioValidOverFloor !== undefined) {
+      lines.push(
+        `  keygate ÷ floor (minimal key gateway) throughput ${fmt(s.throughputRatioValidOverFloor, 3)} (target ≥ 0.97); floor ÷ pass-through ${fmt(s.throughputRatioFloorOverPass ?? NaN, 3)}; keygate over the floor: p50 ${fmt(s.addedP50MsOverFloorSingleConnection!, 3)} ms single connection, workerd CPU ${fmt(s.addedWorkerCpuUsPerReqOverFloor!, 1)} µs/request`,
+      );
+    }
     const rest = Object.entries(s).filter(([k]) => k.startsWith("throughputRatio "));
     if (rest.length) lines.push(`  ${rest.map(([k, v]) => `${k.slice("throughputRatio ".length)} ${fmt(v, 3)}`).join("; ")}`);
+  }
+  for (const mode of S.modes) {
+    const ab = (summary[mode] as { ablations?: Record<string, { throughputRatioOverFloor: number; addedWorkerCpuUsOverFloor: number; throughputRatioOverKeygate?: number; addedWorkerCpuUsOverKeygate?: number }> }).ablations;
+    if (!ab) continue;
+    lines.push(`${mode} ablations (each against the ablation worker's floor; keygate's variants also against keygate, defaults on):`);
+    for (const [variant, a] of Object.entries(ab)) {
+      const kg = a.throughputRatioOverKeygate === undefined ? "" : `; ÷ keygate ${fmt(a.throughputRatioOverKeygate, 3)}, CPU ${a.addedWorkerCpuUsOverKeygate! >= 0 ? "+" : ""}${fmt(a.addedWorkerCpuUsOverKeygate!, 1)} µs`;
+      lines.push(`  ${variant.padEnd(12)} ÷ floor ${fmt(a.throughputRatioOverFloor, 3)}, CPU ${a.addedWorkerCpuUsOverFloor >= 0 ? "+" : ""}${fmt(a.addedWorkerCpuUsOverFloor, 1)} µs/request${kg}`);
+    }
   }
   lines.push(`bundle: ${fmt(bundleSize.bytes / 1024, 1)} KiB, ${fmt(bundleSize.gzipBytes / 1024, 1)} KiB gzipped (target ≤ 30)`);
   if (micro) {

@@ -27,6 +27,8 @@ export async function startMicroWorker(opts: { inspectorPort?: number } = {}) {
     scriptPath: path.join(ROOT, "bench/micro/worker.js"),
     compatibilityDate,
     kvNamespaces: { KEYS: kvNamespaceId },
+    // Real objects for the round-trip cases (exported by bench/micro/worker.ts).
+    durableObjects: { KEY_RATE_LIMITER: { className: "KeyRateLimiter", useSQLite: true }, REVOCATION_FEED: { className: "RevocationFeed", useSQLite: true } },
     bindings: { ...gatewayVars(), ORIGIN_URL: "http://127.0.0.1:9" },
     handleStructuredLogs: () => {},
     ...(opts.inspectorPort ? { inspectorPort: opts.inspectorPort } : {}),

@@ -33,6 +33,13 @@ import { ipAllowed, parseCidr } from "../../src/net/cidr";
 import type { Cidr } from "../../src/net/cidr";
 // @ts-expect-error: plain JS module without types
 import passthrough from "../passthrough/worker.js";
+import { checkKeyRateLimit } from "../../src/abuse/key-rate-limiter";
+import type { KeyRateLimiter } from "../../src/abuse/key-rate-limiter-object";
+import { feedStub } from "../../src/revocation/feed";
+import type { RevocationFeed } from "../../src/revocation/feed-object";
+import { createFloor, floorKeyEntry, sha256Hex } from "../floor/floor";
+import type { FloorContext, FloorEnv } from "../floor/floor";
+import { FLOOR_VARIANTS } from "../floor/variants";
 
 /** A clock that is exact at the moment it resolves (crossing an I/O boundary if needed). */
 export type Clock = () => Promise<number>;
@@ -106,6 +113,8 @@ export interface MicroEnv {
   /** The real KEYS binding (workerd) or any KvLike (Node). */
   KEYS: KvLike;
   vars: Record<string, string>;
+  /** Real Durable Objects (workerd only): the round-trip cases run when present. */
+  objects?: { KEY_RATE_LIMITER: DurableObjectNamespace<KeyRateLimiter>; REVOCATION_FEED: DurableObjectNamespace<RevocationFeed> };
 }
 
 interface Case {
@@ -185,6 +194,47 @@ export async function runMicro(clock: Clock, menv: MicroEnv, opts: { only?: stri
   }
   const sessionEnv = { ...env, SESSION_JWT_SECRET: session.settings.secret, SESSION_ISSUER: session.settings.issuer } as unknown as Env;
   const sessionHeaders = new Headers({ host: "gateway.test", "user-agent": "autocannon", authorization: `Bearer ${session.hs}` });
+  // The floor (bench/floor): the same key, known to it by its SHA-256; each variant swaps
+  // one step for keygate's own (bench/floor/variants.ts). Feed and usage use the stand-in
+  // objects above (answering at once), so these time the isolate's own work.
+  const floorEnv = { ...withFeatures, FLOOR_KEYS: floorKeyEntry(await sha256Hex(key), { id: record.id, org: "acme", scopes: "read" }) } as unknown as Env & FloorEnv;
+  const floorCase = (variant: string): Case => {
+    const handler = createFloor(FLOOR_VARIANTS[variant]!.hooks);
+    return {
+      name: variant === "floor" ? "floor request → 200 (origin stubbed, console.log off)" : `floor + ${variant} → 200 (origin stubbed, console.log off)`,
+      stubOrigin: true,
+      silenceConsole: true,
+      fn: async () => {
+        const res = await handler(new Request(url, { headers }), floorEnv, ctx as FloorContext);
+        if (res.status !== 200) throw new Error(`floor (${variant}) answered ${res.status}`);
+        await res.arrayBuffer();
+      },
+    };
+  };
+  // Local Durable Object round trips (workerd): what an object call costs on this machine,
+  // the scale model's "object call" input (bench/scale-model.ts).
+  const objectCases: Case[] = [];
+  if (menv.objects) {
+    const { KEY_RATE_LIMITER, REVOCATION_FEED } = menv.objects;
+    const feed = feedStub(REVOCATION_FEED);
+    const head = ((await feed.since(null, 1)) as FeedPage).version;
+    objectCases.push(
+      {
+        name: "Durable Object round trip: rate-limit hit (KeyRateLimiter.hit, local)",
+        fn: async () => {
+          const r = await checkKeyRateLimit(KEY_RATE_LIMITER, "micro-bench", { limit: 1_000_000_000, period_seconds: 60 });
+          if (!r.ok) throw new Error(`rate-limit hit failed: ${r.error}`);
+        },
+      },
+      {
+        name: "Durable Object round trip: feed poll, nothing new (RevocationFeed.since, local)",
+        fn: async () => {
+          const page = (await feed.since(head, 1)) as FeedPage;
+          if (page.entries.length !== 0) throw new Error("feed poll: unexpected entries");
+        },
+      },
+    );
+  }
 
   const cases: Case[] = [
     { name: "extract credential", fn: () => extractCredential(headers, config.sources) },
@@ -286,6 +336,8 @@ export async function runMicro(clock: Clock, menv: MicroEnv, opts: { only?: stri
         await res.arrayBuffer();
       },
     },
+    ...Object.keys(FLOOR_VARIANTS).map(floorCase),
+    ...objectCases,
     {
       name: "access log line (logLine → console.log)",
       fn: () =>

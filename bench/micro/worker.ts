@@ -3,8 +3,14 @@
  * bench/micro/cases.ts (all without it; ?list names them) and answers JSON.
  * Bundled by bench/run.ts (esbuild) and served by Miniflare with a real KEYS namespace.
  */
+import type { KeyRateLimiter } from "../../src/abuse/key-rate-limiter-object";
 import type { KvLike } from "../../src/keys/store";
+import type { RevocationFeed } from "../../src/revocation/feed-object";
 import { runMicro } from "./cases";
+
+// The objects of the round-trip cases (bound by bench/micro/bundle.ts).
+export { KeyRateLimiter } from "../../src/abuse/key-rate-limiter-object";
+export { RevocationFeed } from "../../src/revocation/feed-object";
 
 /** workerd's clocks advance only across I/O: a timer is the boundary. */
 async function ioClock(): Promise<number> {
@@ -13,7 +19,7 @@ async function ioClock(): Promise<number> {
 }
 
 export default {
-  async fetch(request: Request, env: { KEYS: KvLike } & Record<string, unknown>): Promise<Response> {
+  async fetch(request: Request, env: { KEYS: KvLike; KEY_RATE_LIMITER: DurableObjectNamespace<KeyRateLimiter>; REVOCATION_FEED: DurableObjectNamespace<RevocationFeed> } & Record<string, unknown>): Promise<Response> {
     const vars: Record<string, string> = {};
     for (const [k, v] of Object.entries(env)) if (typeof v === "string") vars[k] = v;
     const params = new URL(request.url).searchParams;
@@ -29,7 +35,8 @@ export default {
     // Under the inspector (bench/profile.ts) every console.log is also reported to it,
     // which inflates its cost: the profiler can silence it.
     if (params.has("silence-console")) console.log = () => {};
-    const cases = await runMicro(ioClock, { KEYS: env.KEYS, vars }, { ...(only ? { only } : {}), list: params.has("list") });
+    const objects = { KEY_RATE_LIMITER: env.KEY_RATE_LIMITER, REVOCATION_FEED: env.REVOCATION_FEED };
+    const cases = await runMicro(ioClock, { KEYS: env.KEYS, vars, objects }, { ...(only ? { only } : {}), list: params.has("list") });
     return Response.json({ runtime: "workerd", clockFrozenDuringCompute: frozen, cases });
   },
 };
