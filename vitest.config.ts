@@ -33,8 +33,8 @@ export default defineConfig({
         test: {
           name: "workers",
           include: ["test/unit/**/*.test.ts", "test/integration/**/*.test.ts", "test/admin/**/*.test.ts", "test/hardening/**/*.test.ts", "test/verifier/**/*.test.ts", "test/sessions/**/*.test.ts", "test/self-service/**/*.test.ts", "test/console/**/*.test.ts", "test/revocation/**/*.test.ts", "test/usage/**/*.test.ts", "test/limits/**/*.test.ts", "test/durable-objects/**/*.test.ts"],
-          // The CLI's unit tests run on Node (project "cli-node").
-          exclude: ["test/unit/cli/**"],
+          // The CLI's and the benchmark tools' unit tests run on Node (project "cli-node").
+          exclude: ["test/unit/cli/**", "test/unit/bench/**"],
           globalSetup: ["./test/global-setup.ts", "./test/support/quiet-output.ts"],
           testTimeout: 20_000,
         },
@@ -69,10 +69,11 @@ export default defineConfig({
       },
       {
         // The keys CLI's parts (cli/: arguments, rendering, the remote backend against a
-        // local HTTP stub, the runner with a recording backend) on Node, without wrangler.
+        // local HTTP stub, the runner with a recording backend) on Node, without wrangler;
+        // and the benchmark tools' arithmetic (test/unit/bench: the scale model).
         test: {
           name: "cli-node",
-          include: ["test/unit/cli/**/*.test.ts"],
+          include: ["test/unit/cli/**/*.test.ts", "test/unit/bench/**/*.test.ts"],
           environment: "node",
         },
       },

@@ -211,6 +211,41 @@ export async function runMicro(clock: Clock, menv: MicroEnv, opts: { only?: stri
       },
     };
   };
+  // keygate's forward() against the floor's fetch + rebuild, one of its parts at a time.
+  const forwardPart = (part: string, forward: (target: string, request: Request, headers: Headers) => Promise<Response>): Case => {
+    const handler = createFloor({ forward });
+    return {
+      name: `floor + forward part: ${part} → 200 (origin stubbed, console.log off)`,
+      stubOrigin: true,
+      silenceConsole: true,
+      fn: async () => {
+        const res = await handler(new Request(url, { headers }), floorEnv, ctx as FloorContext);
+        if (res.status !== 200) throw new Error(`floor (forward part ${part}) answered ${res.status}`);
+        await res.arrayBuffer();
+      },
+    };
+  };
+  const forwardParts: Case[] = [
+    forwardPart("AbortController signal", async (target, request, h) => {
+      const controller = new AbortController();
+      const up = await fetch(target, { method: request.method, headers: h, body: request.body, redirect: "manual", signal: controller.signal });
+      return new Response(up.body, up);
+    }),
+    forwardPart("deadline timer set and cleared", async (target, request, h) => {
+      const timer = setTimeout(() => {}, 30_000);
+      const up = await fetch(target, { method: request.method, headers: h, body: request.body, redirect: "manual" });
+      clearTimeout(timer);
+      return new Response(up.body, up);
+    }),
+    forwardPart("small body read whole", async (target, request, h) => {
+      const up = await fetch(target, { method: request.method, headers: h, body: request.body, redirect: "manual" });
+      return new Response(await up.arrayBuffer(), up);
+    }),
+    forwardPart("downstreamHeaders + Response init", async (target, request, h) => {
+      const up = await fetch(target, { method: request.method, headers: h, body: request.body, redirect: "manual" });
+      return new Response(up.body, { status: up.status, statusText: up.statusText, headers: downstreamHeaders(up.headers) });
+    }),
+  ];
   // Local Durable Object round trips (workerd): what an object call costs on this machine,
   // the scale model's "object call" input (bench/scale-model.ts).
   const objectCases: Case[] = [];
@@ -337,6 +372,7 @@ export async function runMicro(clock: Clock, menv: MicroEnv, opts: { only?: stri
       },
     },
     ...Object.keys(FLOOR_VARIANTS).map(floorCase),
+    ...forwardParts,
     ...objectCases,
     {
       name: "access log line (logLine → console.log)",
