@@ -27,7 +27,7 @@ import { normalizedPathOf } from "../../src/routes/normalize";
 import { matchRoute } from "../../src/routes/table";
 import { countRequest } from "../../src/usage/middleware";
 import { createFloor, FLOOR_CREDENTIAL } from "./floor";
-import type { FloorContext, FloorEnv, FloorHandler, FloorHooks, FloorIdentity } from "./floor";
+import type { FloorContext, FloorEnv, FloorHandler, FloorHooks } from "./floor";
 
 /** The ablation worker's env: keygate's (vars and bindings) plus the floor's keys. */
 export type AblationEnv = Env & FloorEnv;
@@ -235,5 +235,3 @@ export function variantHandler(id: string): ((request: Request, env: AblationEnv
   }
   return null;
 }
-
-export type { FloorIdentity };
