@@ -18,7 +18,7 @@
  *   --feed=isolate|location --replicas=primary|regional --poll-ms=N --max-staleness-ms=N --changes-per-day=N
  *   --limits=exact|regional|binding --key-limit-share=F --org-limit-share=F --rebalance-ms=N --limit-persist=check|rebalance
  *   --credit-share=F --lease=none|region|isolate --lease-block=N --credit-persist=spend|lease
- *   --usage=isolate|location --flush-ms=N
+ *   --usage=isolate|location|region --flush-ms=N
  *   --last-used=isolate|location --last-used-interval-ms=N --last-used-max-writes=N --cache-ttl-ms=N
  * Local inputs: --results=FILE (default bench/RESULTS.json)
  *
@@ -131,7 +131,7 @@ export function buildInput(args: Args, readResults: (file: string) => unknown): 
   f.credits.lease = choice(args, "lease", ["none", "region", "isolate"] as const) ?? f.credits.lease;
   f.credits.leaseBlock = num(args, "lease-block", (n) => Number.isInteger(n) && n > 0, "a whole number > 0") ?? f.credits.leaseBlock;
   f.credits.persist = choice(args, "credit-persist", ["spend", "lease"] as const) ?? f.credits.persist;
-  f.usage.mode = choice(args, "usage", ["isolate", "location"] as const) ?? f.usage.mode;
+  f.usage.mode = choice(args, "usage", ["isolate", "location", "region"] as const) ?? f.usage.mode;
   f.usage.flushMs = num(args, "flush-ms", positive, "> 0") ?? f.usage.flushMs;
   f.lastUsed.mode = choice(args, "last-used", ["isolate", "location"] as const) ?? f.lastUsed.mode;
   f.lastUsed.intervalMs = num(args, "last-used-interval-ms", (n) => n >= 0, "≥ 0") ?? f.lastUsed.intervalMs;
@@ -170,7 +170,7 @@ function describeFeatures(f: Features): string[] {
     `feed: ${f.feed.mode === "isolate" ? "every isolate polls" : "one poll per location (Cache API)"}, ${f.feed.replicas === "primary" ? "one object" : "a replica per region"}; poll ${f.feed.pollMs} ms, max staleness ${f.feed.maxStalenessMs} ms, ${fmt(f.feed.changesPerDay)} changes/day`,
     `limits: ${f.limits.mode}${f.limits.mode === "regional" ? ` (rebalance ${f.limits.rebalanceMs} ms, stored per ${f.limits.persist})` : ""}; key limits on ${pct(f.limits.keyShare)} of requests, org limits on ${pct(f.limits.orgShare)}`,
     `credits: on ${pct(f.credits.share)} of requests; ${f.credits.lease === "none" ? "no lease (every spend asks the key's object)" : `leased to each ${f.credits.lease === "region" ? "region" : "isolate"} in blocks of ${f.credits.leaseBlock}, stored per ${f.credits.persist}`}`,
-    `usage: flushed ${f.usage.mode === "isolate" ? "by every isolate" : "once per location"} every ${f.usage.flushMs} ms`,
+    `usage: flushed ${f.usage.mode === "isolate" ? "by every isolate" : f.usage.mode === "region" ? "by every isolate to its region's shard of the org" : "once per location"} every ${f.usage.flushMs} ms`,
     `last-used: ${f.lastUsed.intervalMs === 0 ? "off" : `written per ${f.lastUsed.mode}, once per key per ${f.lastUsed.intervalMs} ms, at most ${f.lastUsed.maxWritesPerSecond}/s per ${f.lastUsed.mode}`}; key cache TTL ${f.cache.ttlMs} ms`,
   ];
 }

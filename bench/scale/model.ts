@@ -78,8 +78,8 @@ export interface Features {
     persist: "spend" | "lease";
   };
   usage: {
-    /** "isolate": each isolate flushes to each org's object (today); "location": flushes aggregated per location first. */
-    mode: "isolate" | "location";
+    /** "isolate": each isolate flushes to each org's object (today); "location": flushes aggregated per location first; "region": each isolate flushes to its region's shard of the org (merged on read). */
+    mode: "isolate" | "location" | "region";
     /** USAGE_FLUSH_MS */
     flushMs: number;
   };
@@ -402,17 +402,28 @@ export function runModel(input: ModelInput): ModelResult {
 
   // ---------------------------------------------------------------- usage
   const usageLocation = f.usage.mode === "location";
-  const flushers = l.set("usage.flushers", usageLocation ? L : N, "flushers", usageLocation ? "location mode: one per location = colos" : "isolate mode: every isolate = N");
+  const flushers = l.set("usage.flushers", usageLocation ? L : N, "flushers", usageLocation ? "location mode: one per location = colos" : f.usage.mode === "region" ? "region mode: every isolate, to its region's shard = N" : "isolate mode: every isolate = N");
   const flusherRps = usageLocation ? I * r : r;
   const perFlusher = l.set("usage.flushesPerFlusherPerSecond", pollRate(f.usage.flushMs, flusherRps), "flushes/s", usageLocation ? "1 / (flushMs/1000 + 1/λ), λ = isolatesPerColo · rpsPerIsolate" : "1 / (flushMs/1000 + 1/λ), λ = rpsPerIsolate");
   const windowRequests = flusherRps * (f.usage.flushMs / 1000 + 1 / flusherRps);
   const orgsPerFlush = l.set("usage.orgsPerFlush", distinct(windowRequests, d.orgs), "orgs", "distinct(n, orgs), n = λ · (flushMs/1000 + 1/λ) requests per flush window");
   const usageRps = l.set("usage.doRequestsPerSecond", flushers * perFlusher * orgsPerFlush, "req/s", "flushers · flushesPerFlusherPerSecond · orgsPerFlush (one call per org per flush)");
-  const usagePerOrg = l.set("usage.perOrgObjectRps", usageRps / d.orgs, "req/s", "usage.doRequestsPerSecond / orgs");
+  const usageRegion = f.usage.mode === "region";
+  const usagePerOrg = l.set(
+    "usage.perOrgObjectRps",
+    usageRegion ? Math.max(...G.map((g) => (usageRps * d.shares[g]) / d.orgs)) : usageRps / d.orgs,
+    "req/s",
+    usageRegion ? "the busiest shard: max over regions of usage.doRequestsPerSecond · share / orgs" : "usage.doRequestsPerSecond / orgs",
+  );
   if (usagePerOrg > platform.doSoftLimitRps) warnings.push(`usage: ${Math.round(usagePerOrg)} flushes/s on one org's object, over the soft limit of ${platform.doSoftLimitRps}/s`);
   const rowsPerBatch = l.set("usage.rowsPerBatch", Math.max(1, distinct(windowRequests, d.activeKeys) / orgsPerFlush), "rows", "max(1, distinct(n, activeKeys) / orgsPerFlush): one row per key of the org in the window");
   const usagePerDay = l.set("usage.doRequestsPerDay", usageRps * DAY_S, "requests/day", "usage.doRequestsPerSecond · D");
-  l.set("usage.activeSecondsPerDay", activeSecondsPerDay(d.orgs, usageRps, serviceS), "s/day", "orgs · min(1, perOrgObjectRps · objectServiceMs/1000) · D");
+  l.set(
+    "usage.activeSecondsPerDay",
+    usageRegion ? G.reduce((a, g) => a + activeSecondsPerDay(d.orgs, usageRps * d.shares[g], serviceS), 0) : activeSecondsPerDay(d.orgs, usageRps, serviceS),
+    "s/day",
+    usageRegion ? "Σ regions orgs · min(1, the shard's requests/s · objectServiceMs/1000) · D" : "orgs · min(1, perOrgObjectRps · objectServiceMs/1000) · D",
+  );
   const usageRowsWritten = l.set("usage.rowsWrittenPerDay", usageRps * (rowsPerBatch + 2) * DAY_S, "rows/day", "doRequestsPerSecond · (rowsPerBatch + 2: the batch id, and its prune 24 h later) · D");
   const usageRowsRead = l.set("usage.rowsReadPerDay", usageRps * DAY_S, "rows/day", "one batch-id lookup per flush");
 

@@ -198,6 +198,13 @@ describe("issue 25's design, two regions, worked by hand", () => {
     expect(l.get("usage.doRequestsPerSecond")).toBeCloseTo(2 / (10 + 1 / 3), 12);
   });
 
+  it("usage per-region shards: every isolate flushes, the busiest shard gets its region's share", () => {
+    const r = runModel(input({ shares: only({ enam: 0.5, weur: 0.5 }) }, { ...AFTER, usage: { mode: "region", flushMs: 10_000 } }));
+    expect(r.ledger.get("usage.flushers")).toBe(6);
+    expect(r.ledger.get("usage.doRequestsPerSecond")).toBeCloseTo(6 / 11, 12);
+    expect(r.ledger.get("usage.perOrgObjectRps")).toBeCloseTo(3 / 11, 12);
+  });
+
   it("isolate leases: two object calls per block, and the credits an evicted isolate may hold", () => {
     const r = runModel(input({}, { ...AFTER, credits: { share: 1, lease: "isolate", leaseBlock: 10, persist: "lease" } }));
     expect(r.ledger.get("credits.doRequestsPerSecond")).toBeCloseTo(1.2, 12);
