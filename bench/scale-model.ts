@@ -64,7 +64,7 @@ export function parseArgs(argv: string[]): Args {
     const [, name, value] = m as unknown as [string, string, string | undefined];
     if (value === undefined && (SWITCHES.has(name) || name === "h")) switches.add(name === "h" ? "help" : name);
     else if (value !== undefined && FLAGS.has(name)) values.set(name, value);
-    else throw new UsageError(SWITCHES.has(name) ? `--${name} takes no value` : FLAGS.has(name) ? `--${name} needs a value (--${name}=…)` : `unknown option --${name}`);
+    else throw new UsageError(SWITCHES.has(name) ? `--${name} takes no value` : FLAGS.has(name) ? `--${name} needs a value (--${name}=…)` : `unknown argument "${a}"`);
   }
   return { values, switches };
 }

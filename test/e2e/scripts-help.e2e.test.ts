@@ -28,6 +28,7 @@ describe("--help on the long-running scripts", () => {
     ["bench:profile", "`npm run bench:profile", "[bench:profile] bundling"],
     ["dev", "`npm run dev`", "[dev] starting"],
     ["deploy", "`npm run deploy", "running wrangler deploy"],
+    ["scale-model", "`npm run scale-model`", "INPUTS"],
   ])("npm run %s -- --help prints its usage and starts nothing", async (script, usage, startedMarker) => {
     const r = await npmRun(script, ["--help"]);
     expect(r.code, r.stderr).toBe(0);
@@ -39,6 +40,7 @@ describe("--help on the long-running scripts", () => {
     ["soak", "see `npm run soak -- --help`"],
     ["bench", "see `npm run bench -- --help`"],
     ["bench:profile", "see `npm run bench:profile -- --help`"],
+    ["scale-model", "see `npm run scale-model -- --help`"],
   ])("npm run %s with an unknown argument: error line, exit 2", async (script, hint) => {
     const r = await npmRun(script, ["--no-such-flag"]);
     expect(r.code).toBe(2);
