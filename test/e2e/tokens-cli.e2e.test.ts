@@ -72,7 +72,7 @@ describe("tokens on local state (what wrangler dev reads)", CLI_TESTS, () => {
     expect(table.stdout).toContain(writer.id);
 
     // A token no request has used yet (so no isolate caches it): revoked locally, refused at
-    // once. (A cached one is refused within CACHE_TTL_MS: the CLI cannot reach wrangler's cache.)
+    // once. (A cached one: within the feed's bound, below.)
     const unused = await json(local("create", "--name", "unused", "--org", org, "--role", "read", "--json"));
     const revoked = await json(local("revoke", unused.id, "--json"));
     expect(revoked).toMatchObject({ id: unused.id, status: "revoked", revoked_at: expect.any(String) });
@@ -82,6 +82,32 @@ describe("tokens on local state (what wrangler dev reads)", CLI_TESTS, () => {
     const events = (await (await admin(ROOT, "GET", "/audit?limit=100")).json()) as { events: any[] };
     expect(events.events.find((e) => e.token_id === writer.id && e.action === "token_create")?.actor).toBe("cli");
     expect(events.events.find((e) => e.key_id === key.id)?.actor).toBe(`token:${writer.id}`);
+  });
+
+  it("a token revoked on local state is refused by the running gateway within 5 s, cached or not, and its console session ends", async () => {
+    const org = `tc-${randomUUID().slice(0, 8)}`;
+    const tok = await json(local("create", "--name", "cached", "--org", org, "--role", "write", "--json"));
+    expect((await admin(tok.token, "GET", `/keys?org=${org}`)).status).toBe(200); // cached in the isolate now
+    const login = await fetch(`${gw.url}${PREFIX}/ui/login`, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded", origin: gw.url },
+      body: `token=${tok.token}`,
+      redirect: "manual",
+    });
+    expect(login.status).toBe(303);
+    const cookie = login.headers.get("set-cookie")!.split(";")[0]!;
+    const page = () => fetch(`${gw.url}${PREFIX}/ui/orgs/${org}`, { headers: { cookie }, redirect: "manual" });
+    expect((await page()).status).toBe(200);
+
+    const revoked = await local("revoke", tok.id, "--json");
+    expect(revoked.code, revoked.stderr).toBe(0);
+    expect(revoked.stderr).not.toContain("no running `wrangler dev`");
+    const done = Date.now();
+    expect((await page()).status).toBe(303); // the console session: at once
+    let status = 0;
+    while (Date.now() - done < 5_000 && (status = (await admin(tok.token, "GET", `/keys?org=${org}`)).status) !== 401) await new Promise((r) => setTimeout(r, 200));
+    expect(status).toBe(401);
+    expect(Date.now() - done).toBeLessThan(5_000);
   });
 
   it("exit codes: 2 for bad usage (before any state is opened), 1 for an unknown id", async () => {
