@@ -199,7 +199,7 @@ export function curlLine(config: Config, origin: string, key: string, org: strin
 }
 
 const consoleApp = new Hono<CEnv>();
-/** What src/app.ts mounts at ADMIN_MOUNT + "/ui" (its own variables are a superset of AppEnv's). */
+/** What src/app.ts mounts for `{ADMIN_PREFIX}/ui` or CONSOLE_HOST (its own variables are a superset of AppEnv's). */
 export const consoleRoutes = consoleApp as unknown as Hono<AppEnv>;
 
 consoleApp.use(async function consoleGate(c, next) {
