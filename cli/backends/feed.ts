@@ -75,7 +75,8 @@ export function localFeed(configPath: string, environment: string | undefined): 
     return { stub, usage: proxy.env.USAGE_STORE, sessions, dispose: () => proxy.dispose() };
   }
 
-  async function send(what: (stub: Stub, sessions: SessionsStub) => Promise<unknown>): Promise<void> {
+  /** Send to the running gateway (`to`: which of its objects, for the note when none answers). */
+  async function send(what: (stub: Stub, sessions: SessionsStub) => Promise<unknown>, to = "revocation feed"): Promise<void> {
       let timer: ReturnType<typeof setTimeout> | undefined;
       try {
         opened ??= open();
@@ -88,8 +89,10 @@ export function localFeed(configPath: string, environment: string | undefined): 
         ]);
       } catch (err) {
         process.stderr.write(
-          `note: the change is stored, but no running \`wrangler dev\` of this gateway took it from the revocation feed (${(err as Error).message.split("\n")[0]}).\n` +
-            "      A gateway started later reads it from the local state; one running elsewhere sees it when its cache expires (CACHE_TTL_MS).\n",
+          `note: the change is stored, but no running \`wrangler dev\` of this gateway took it from the ${to} (${(err as Error).message.split("\n")[0]}).\n` +
+            (to === "revocation feed"
+              ? "      A gateway started later reads it from the local state; one running elsewhere sees it when its cache expires (CACHE_TTL_MS).\n"
+              : "      Console sessions it opened there end when they expire (at most an hour).\n"),
         );
       } finally {
         if (timer !== undefined) clearTimeout(timer);
@@ -104,11 +107,10 @@ export function localFeed(configPath: string, environment: string | undefined): 
     },
     publish: (changes) => send((stub) => stub.publish(changes)),
     publishOrg: (org, rateLimit) => send((stub) => stub.publishOrg(org, rateLimit)),
-    publishToken: ({ hash, record }) =>
-      send(async (stub, sessions) => {
-        await stub.publish([{ kind: "token", hash, record }]);
-        if (record.revoked_at !== null) await sessions.revokeOpener(`token:${record.id}`, Date.now());
-      }),
+    async publishToken({ hash, record }) {
+      await send((stub) => stub.publish([{ kind: "token", hash, record }]));
+      if (record.revoked_at !== null) await send((_, sessions) => sessions.revokeOpener(`token:${record.id}`, Date.now()), "console session store");
+    },
     async close() {
       if (opened) await (await opened.catch(() => undefined))?.dispose();
       if (dir) rmSync(dir, { recursive: true, force: true });
