@@ -14,6 +14,11 @@
  *     protects in that environment's [vars] (or pass --var ORIGIN_URL:https://…).
  *
  * With --dry-run (nothing uploaded) the same findings are printed as warnings.
+ *
+ * It also warns (and goes on) when a production target — `--env production`, or the top
+ * level — has no CONSOLE_HOST: the web console would then share the API's host, same-origin
+ * with every page the origin serves (docs/security.md); see docs/deploying.md to give it
+ * its own host.
  * A deliberate loopback origin (e.g. a tunnel's local end in a test account):
  * --allow-loopback-origin, or KEYGATE_ALLOW_LOOPBACK_ORIGIN=1. The flag is ours and is not
  * passed to wrangler. `npm run deploy -- --help` prints this, then wrangler deploy's help.
@@ -72,6 +77,22 @@ export interface DeployTarget {
   env?: string;
   kvIds: string[];
   originUrl?: string;
+  consoleHost?: string;
+}
+
+/** The targets that serve real traffic in wrangler.toml's layout: `--env production`, and the top level. */
+function isProduction(t: DeployTarget): boolean {
+  return t.env === undefined || t.env === "production";
+}
+
+/** What should be fixed but does not stop a deploy, one line each. */
+export function warnings(t: DeployTarget): string[] {
+  const varsAt = t.env ? `[env.${t.env}.vars]` : "[vars]";
+  if (!isProduction(t) || (t.consoleHost ?? "").trim() !== "") return [];
+  return [
+    `no CONSOLE_HOST in ${varsAt}: the web console will share the API's host, same-origin with every page your origin serves through keygate (docs/security.md). ` +
+      "Set CONSOLE_HOST (e.g. keys.example.com) and route that host to this Worker (docs/deploying.md)",
+  ];
 }
 
 /** What is wrong with a target, one line each (empty: deployable). */
@@ -122,7 +143,9 @@ async function main(argv: string[]): Promise<number> {
     ...(env ? { env } : {}),
     kvIds: (config.kv_namespaces as { binding: string; id?: string }[]).filter((k) => k.binding === "KEYS").map((k) => k.id ?? ""),
     ...(typeof vars.ORIGIN_URL === "string" ? { originUrl: vars.ORIGIN_URL } : {}),
+    ...(typeof vars.CONSOLE_HOST === "string" ? { consoleHost: vars.CONSOLE_HOST } : {}),
   };
+  for (const w of warnings(target)) process.stderr.write(`warning: ${w}\n`);
   const found = problems(target, allowLoopback);
   // --dry-run only bundles (nothing is uploaded): the problems are warnings there.
   if (found.length && args.includes("--dry-run")) {

@@ -11,6 +11,13 @@
  * local state (.wrangler/state/keygate-demo-key.json, ignored by git) to be reused.
  * `--persist-to DIR` (as for wrangler dev) moves that state, demo key included.
  *
+ * The web console runs on a host of its own, http://console.localhost:PORT/ (CONSOLE_HOST
+ * console.localhost: browsers and curl resolve *.localhost to this machine), signed in with
+ * the admin token printed at start. Unless .dev.vars, .env or `--var` sets ADMIN_TOKEN, a
+ * local one is generated once and kept with the demo key
+ * (.wrangler/state/keygate-dev-admin-token.json, ignored by git); `--var CONSOLE_HOST:…`
+ * (or .dev.vars) overrides the console's host.
+ *
  * Environment: PORT and ORIGIN_PORT change the ports; ORIGIN_URL points the gateway at
  * your own API instead of the demo origin.
  *
@@ -18,7 +25,8 @@
  * group) and the demo origin.
  */
 import { spawn } from "node:child_process";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import path from "node:path";
 import { settingsFrom } from "../src/config/variables";
@@ -41,6 +49,9 @@ const extra = process.argv.slice(2);
 const persistFlag = extra.findIndex((a) => a === "--persist-to" || a.startsWith("--persist-to="));
 const STATE_DIR = persistFlag < 0 ? ".wrangler/state" : extra[persistFlag]!.includes("=") ? extra[persistFlag]!.split("=").slice(1).join("=") : (extra[persistFlag + 1] ?? ".wrangler/state");
 const DEMO_KEY_FILE = path.join(STATE_DIR, "keygate-demo-key.json");
+const ADMIN_TOKEN_FILE = path.join(STATE_DIR, "keygate-dev-admin-token.json");
+/** The console's host in development: *.localhost is loopback for browsers and curl. */
+const DEV_CONSOLE_HOST = "console.localhost";
 
 if (extra.includes("--help") || extra.includes("-h")) {
   const doc = readFileSync(new URL(import.meta.url), "utf8").split("*/")[0]!;
@@ -105,8 +116,33 @@ async function demoKey(): Promise<{ key: string; id: string; expiresAt: string; 
   }
 }
 
+/** Whether the developer sets `name` themselves: `--var NAME:…`, or a line of .dev.vars or .env. */
+function setByDeveloper(name: string): boolean {
+  if (extra.some((a, i) => (a === "--var" && extra[i + 1]?.startsWith(`${name}:`)) || a.startsWith(`--var=${name}:`))) return true;
+  return [".dev.vars", ".env"].some((f) => existsSync(f) && new RegExp(`^\\s*${name}\\s*=`, "m").test(readFileSync(f, "utf8")));
+}
+
+/** The admin token the console signs in with: the developer's, or one generated for this state (0600). */
+function devAdminToken(): { token: string | null; vars: string[] } {
+  if (setByDeveloper("ADMIN_TOKEN")) return { token: null, vars: [] };
+  let token: string | undefined;
+  try {
+    token = (JSON.parse(readFileSync(ADMIN_TOKEN_FILE, "utf8")) as { token?: string }).token;
+  } catch {
+    /* none yet */
+  }
+  if (typeof token !== "string" || !/^[0-9a-f]{64}$/.test(token)) {
+    token = randomBytes(32).toString("hex");
+    mkdirSync(STATE_DIR, { recursive: true });
+    writeFileSync(ADMIN_TOKEN_FILE, JSON.stringify({ token }) + "\n", { mode: 0o600 });
+  }
+  return { token, vars: ["--var", `ADMIN_TOKEN:${token}`] };
+}
+
 step(`opening the local key store (${STATE_DIR})`);
 const demo = await demoKey();
+const admin = devAdminToken();
+const consoleHost = setByDeveloper("CONSOLE_HOST") ? null : DEV_CONSOLE_HOST;
 step(`${demo.reused ? "reusing" : "created"} the demo key ${demo.id} (expires ${demo.expiresAt.slice(0, 10)})`);
 
 step(`starting wrangler dev on 127.0.0.1:${port} (the first start takes a few seconds)`);
@@ -121,6 +157,8 @@ const wrangler = spawn(
     String(port),
     "--var",
     `ORIGIN_URL:${originUrl}`,
+    ...admin.vars,
+    ...(consoleHost ? ["--var", `CONSOLE_HOST:${consoleHost}`] : []),
     "--show-interactive-dev-session=false",
     ...extra,
   ],
@@ -189,6 +227,8 @@ Demo key (org "demo", scopes read,write; id ${demo.id}, expires ${demo.expiresAt
 Try:
   curl -i ${gateway}/hello -H "x-api-key: ${demo.key}"      # 200, the origin saw x-org-slug: demo
   curl -i ${gateway}/hello                                 # 401, never reached the origin
+
+Console: ${consoleHost ? `http://${consoleHost}:${port}/` : "on the CONSOLE_HOST you set, port " + port} — sign in with ${admin.token ? `the admin token\n  ${admin.token}` : "the ADMIN_TOKEN you set"}
 
 More keys: npm run keys -- create --org acme --name my-client
 Stop: Ctrl-C

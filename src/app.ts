@@ -3,7 +3,8 @@
  * ADMIN_PREFIX and SELF_SERVICE_PATH) goes straight to the gateway built for this config
  * (gateway/handler.ts: its own request id, access-log line and usage count); the others
  * go through the Hono app: request id → access log → config (fail closed) → usage → the
- * web console, the admin API or the self-service API. A misconfigured gateway answers
+ * web console (`{ADMIN_PREFIX}/ui`, or the whole of CONSOLE_HOST), the admin API or the
+ * self-service API. A misconfigured gateway answers
  * every request 500 from the Hono app's config step. The Worker's entry module is
  * index.ts.
  */
@@ -60,15 +61,44 @@ const loadConfig: MiddlewareHandler<AppEnv> = async function loadConfig(c, next)
  * configured prefix decides, per environment, and no spelling of a path can reach the
  * admin or self-service routes without being under their path, or reach the gateway
  * while under one. A path that does not normalize is the gateway's to refuse.
+ *
+ * The web console: CONSOLE_MOUNT + the rest, for a request under `{ADMIN_PREFIX}/ui`
+ * when CONSOLE_HOST is unset; when it is set, for every request to that host (whatever
+ * its path: nothing else answers there, nothing there is forwarded) and for no other.
  */
 function honoPathOf(request: Request, config: Config): string | null {
   const normalized = normalizedPathOf(request);
+  if (config.consoleHost !== null && hostnameOf(request.url) === config.consoleHost) {
+    // The console's own host: the console, at its root, and nothing else (never the gateway).
+    const path = normalized.ok ? adminPath(ROOT_PREFIX, normalized.path)! : "/(invalid)";
+    return path === "/" ? CONSOLE_MOUNT : CONSOLE_MOUNT + path;
+  }
   if (!normalized.ok) return null;
   const rest = adminPath(config.admin, normalized.path);
+  // Without CONSOLE_HOST the console is {ADMIN_PREFIX}/ui on every host; with it, /ui is
+  // nothing special here: the admin API answers it like any path it does not have.
+  if (rest !== null && config.consoleHost === null && (rest === "/ui" || rest.startsWith("/ui/"))) return CONSOLE_MOUNT + rest.slice("/ui".length);
   if (rest !== null) return ADMIN_MOUNT + rest;
   const own = config.selfService === null ? null : adminPath(config.selfService, normalized.path);
   if (own !== null) return own === "/" ? SELF_SERVICE_MOUNT : SELF_SERVICE_MOUNT + own;
   return null;
+}
+
+/** adminPath with no prefix: the path's segments without empty ones or `;params` ("/" for the root). */
+const ROOT_PREFIX = { segments: [] } as const;
+
+/** Where the console's routes are mounted; reached only through honoPathOf, like ADMIN_MOUNT. */
+const CONSOLE_MOUNT = "/__keygate_console";
+
+/** The host name of an absolute URL, lowercased, without its port (the runtime's request.url). */
+export function hostnameOf(url: string): string {
+  const start = url.indexOf("//") + 2;
+  let end = url.indexOf("/", start);
+  if (end < 0) end = url.length;
+  const host = url.slice(start, end);
+  const close = host.startsWith("[") ? host.indexOf("]") + 1 : -1;
+  const colon = host.indexOf(":", close < 0 ? 0 : close);
+  return (colon < 0 ? host : host.slice(0, colon)).toLowerCase();
 }
 
 /** Hono's getPath: only admin, console and self-service requests reach the app with a valid config. */
@@ -87,7 +117,7 @@ app.use(requestId({ headerName: "", generator: () => crypto.randomUUID() }));
 app.use(accessLog);
 app.use(loadConfig);
 app.use(countUsage);
-app.route(ADMIN_MOUNT + "/ui", consoleRoutes); // the web console (before the admin API: no Bearer there)
+app.route(CONSOLE_MOUNT, consoleRoutes); // the web console: {ADMIN_PREFIX}/ui, or the root of CONSOLE_HOST
 app.route(ADMIN_MOUNT, admin);
 app.route(SELF_SERVICE_MOUNT, selfService);
 app.onError((err, c) => {

@@ -21,6 +21,7 @@ import type { SelfServiceConfig } from "./self-service/config";
 import type { FeedSettings } from "./revocation/feed";
 import type { RevocationFeed } from "./revocation/feed-object";
 import type { UsageStore } from "./usage/store-object";
+import type { ConsoleSessions } from "./console/sessions-object";
 import { ConfigError, DEFAULTS, enumVar, HEADER_NAME_RE, headerVar, intVar, raw, secretVar, settingsFrom, stringVar } from "./config/variables";
 import type { EnvVariables } from "./config/variables";
 
@@ -41,6 +42,8 @@ export interface Env extends EnvVariables {
   REVOCATION_FEED?: DurableObjectNamespace<RevocationFeed>;
   /** Durable Object namespace keeping usage counts, one object per org (docs/usage.md). */
   USAGE_STORE?: DurableObjectNamespace<UsageStore>;
+  /** Durable Object holding the web console's sessions and portal links (docs/console.md). Absent: the console answers 503. */
+  CONSOLE_SESSIONS?: DurableObjectNamespace<ConsoleSessions>;
 }
 
 export type CredentialSource = { kind: "header"; name: string } | { kind: "bearer" } | { kind: "basic" };
@@ -82,6 +85,11 @@ export interface Config {
     /** ADMIN_TOKEN; null = the admin API is off (its prefix answers the profile's 404). */
     token: string | null;
   };
+  /**
+   * CONSOLE_HOST, lowercased: the web console answers only on this host, at its root, and
+   * nothing else does there; null = the console is under `{ADMIN_PREFIX}/ui` on every host.
+   */
+  consoleHost: string | null;
   /** At most one last-used write per key per this interval per isolate; 0 = not tracked. */
   lastUsedIntervalMs: number;
   /** Last-used writes per second per isolate (auth/last-used.ts). */
@@ -244,6 +252,7 @@ export function parseConfig(env: Env): Config {
     preflight: enumVar(env, "CORS_PREFLIGHT"),
     ...(pepper ? { pepper } : {}),
     admin,
+    consoleHost: stringVar(env, "CONSOLE_HOST")?.toLowerCase() ?? null,
     lastUsedIntervalMs: lastUsedInterval(env),
     lastUsedMaxWritesPerSecond: intVar(env, "LAST_USED_MAX_WRITES_PER_SECOND"),
     expiryWarningMs: intVar(env, "EXPIRY_WARNING_DAYS") * DAY_MS,

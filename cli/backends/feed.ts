@@ -7,15 +7,20 @@
  * generated configuration whose REVOCATION_FEED binding names the gateway's Worker
  * (script_name), and publishes each change to the very object the running `wrangler dev`
  * polls. No `wrangler dev` running: nothing holds a cache to purge; the CLI says so on
- * stderr and the change, already stored, stands.
+ * stderr and the change, already stored, stands. A revoked admin token also ends, in the
+ * same running gateway's console session store, the console sessions it opened.
  */
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { KeyRecord, RateLimit } from "../../src/keys/record";
+import type { KeyRecord, RateLimit, TokenRecord } from "../../src/keys/record";
 import { FEED_OBJECT_NAME } from "../../src/revocation/names";
 
-type Change = { hash: string; record: KeyRecord };
+type Change = { hash: string; record: KeyRecord } | { kind: "token"; hash: string; record: TokenRecord };
+/** The console's session store (src/console/sessions-object.ts), as far as the CLI uses it. */
+type SessionsStub = { revokeOpener(opener: string, now: number): Promise<number> };
+/** The running gateway's console session store: one object, this name (src/console/sessions.ts). */
+const SESSIONS_OBJECT_NAME = "console-sessions";
 
 /** How long the CLI waits for the running gateway's feed. */
 const CLI_PUBLISH_TIMEOUT_MS = 5_000;
@@ -31,13 +36,15 @@ export interface LocalFeed {
   usageStore(org: string): Promise<UsageStub>;
   publish(changes: Change[]): Promise<void>;
   publishOrg(org: string, rateLimit: RateLimit | null): Promise<void>;
+  /** A scoped admin token's change: on the feed, and a revocation ends the console sessions it opened. */
+  publishToken(change: { hash: string; record: TokenRecord }): Promise<void>;
   close(): Promise<void>;
 }
 
 export function localFeed(configPath: string, environment: string | undefined): LocalFeed {
   type Stub = { publish(c: Change[]): Promise<number>; publishOrg(org: string, rl: RateLimit | null): Promise<number> };
   type UsageNs = { idFromName(name: string): unknown; get(id: unknown): UsageStub };
-  let opened: Promise<{ stub: Stub; usage: UsageNs; dispose: () => Promise<void> }> | undefined;
+  let opened: Promise<{ stub: Stub; usage: UsageNs; sessions: SessionsStub; dispose: () => Promise<void> }> | undefined;
   let dir: string | undefined;
 
   async function open() {
@@ -54,32 +61,38 @@ export function localFeed(configPath: string, environment: string | undefined): 
           bindings: [
             { name: "REVOCATION_FEED", class_name: "RevocationFeed", script_name: config.name },
             { name: "USAGE_STORE", class_name: "UsageStore", script_name: config.name },
+            { name: "CONSOLE_SESSIONS", class_name: "ConsoleSessions", script_name: config.name },
           ],
         },
       }),
     );
     type Namespace = { idFromName(name: string): unknown; get(id: unknown): Stub };
-    const proxy = await getPlatformProxy<{ REVOCATION_FEED: Namespace; USAGE_STORE: UsageNs }>({ configPath: generated, persist: false });
+    type SessionsNs = { idFromName(name: string): unknown; get(id: unknown): SessionsStub };
+    const proxy = await getPlatformProxy<{ REVOCATION_FEED: Namespace; USAGE_STORE: UsageNs; CONSOLE_SESSIONS: SessionsNs }>({ configPath: generated, persist: false });
     const ns = proxy.env.REVOCATION_FEED;
     const stub = ns.get(ns.idFromName(FEED_OBJECT_NAME));
-    return { stub, usage: proxy.env.USAGE_STORE, dispose: () => proxy.dispose() };
+    const sessions = proxy.env.CONSOLE_SESSIONS.get(proxy.env.CONSOLE_SESSIONS.idFromName(SESSIONS_OBJECT_NAME));
+    return { stub, usage: proxy.env.USAGE_STORE, sessions, dispose: () => proxy.dispose() };
   }
 
-  async function send(what: (stub: Stub) => Promise<unknown>): Promise<void> {
+  /** Send to the running gateway (`to`: which of its objects, for the note when none answers). */
+  async function send(what: (stub: Stub, sessions: SessionsStub) => Promise<unknown>, to = "revocation feed"): Promise<void> {
       let timer: ReturnType<typeof setTimeout> | undefined;
       try {
         opened ??= open();
         const feed = await opened;
         await Promise.race([
-          what(feed.stub),
+          what(feed.stub, feed.sessions),
           new Promise((_, reject) => {
             timer = setTimeout(() => reject(new Error(`no answer within ${CLI_PUBLISH_TIMEOUT_MS} ms`)), CLI_PUBLISH_TIMEOUT_MS);
           }),
         ]);
       } catch (err) {
         process.stderr.write(
-          `note: the change is stored, but no running \`wrangler dev\` of this gateway took it from the revocation feed (${(err as Error).message.split("\n")[0]}).\n` +
-            "      A gateway started later reads it from the local state; one running elsewhere sees it when its cache expires (CACHE_TTL_MS).\n",
+          `note: the change is stored, but no running \`wrangler dev\` of this gateway took it from the ${to} (${(err as Error).message.split("\n")[0]}).\n` +
+            (to === "revocation feed"
+              ? "      A gateway started later reads it from the local state; one running elsewhere sees it when its cache expires (CACHE_TTL_MS).\n"
+              : "      Console sessions it opened there end when they expire (at most an hour).\n"),
         );
       } finally {
         if (timer !== undefined) clearTimeout(timer);
@@ -94,6 +107,10 @@ export function localFeed(configPath: string, environment: string | undefined): 
     },
     publish: (changes) => send((stub) => stub.publish(changes)),
     publishOrg: (org, rateLimit) => send((stub) => stub.publishOrg(org, rateLimit)),
+    async publishToken({ hash, record }) {
+      await send((stub) => stub.publish([{ kind: "token", hash, record }]));
+      if (record.revoked_at !== null) await send((_, sessions) => sessions.revokeOpener(`token:${record.id}`, Date.now()), "console session store");
+    },
     async close() {
       if (opened) await (await opened.catch(() => undefined))?.dispose();
       if (dir) rmSync(dir, { recursive: true, force: true });

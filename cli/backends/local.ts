@@ -83,8 +83,8 @@ export async function localBackend(opts: LocalPlatformOptions): Promise<Backend>
   }
   const feed = localFeed(opts.configPath ?? "wrangler.toml", opts.environment);
   const ctx = (): LifecycleContext => ({ kv, settings, actor: "cli", now: Date.now(), publish: feed.publish });
-  // Tokens are not in the feed: a running `wrangler dev` sees a revocation within CACHE_TTL_MS.
-  const tokenCtx = (): LifecycleContext => ({ kv, settings, actor: "cli", now: Date.now() });
+  // A token's change goes on the feed too; its revocation ends the console sessions it opened.
+  const tokenCtx = (): LifecycleContext => ({ kv, settings, actor: "cli", now: Date.now(), tokenChanged: feed.publishToken });
   const json = <T>(p: Promise<Outcome<T>>) => p as unknown as Answer;
   return {
     create: (body) => json(createKey(ctx(), body)),

@@ -14,6 +14,7 @@
  *   GET    /tokens               root only: list scoped admin tokens
  *   DELETE /tokens/:id           root only: revoke one (stops at once in this isolate)
  *   POST   /portal-links         a single-use console link for one org (console/portal.ts)
+ *   DELETE /portal-links/:id     revoke one: unusable, and the console session it opened ends
  *
  * Off unless ADMIN_TOKEN is set: then the prefix answers the profile's 404, like a path
  * that does not exist, and is still never forwarded. On: `Authorization: Bearer
@@ -33,6 +34,7 @@ import type { ErrorCode } from "../errors/codes";
 import type { ErrorOptions } from "../errors/render";
 import { renderError } from "../errors/render";
 import { reject } from "../gateway";
+import { follow } from "../gateway/admit";
 import type { FieldError } from "../keys/issue";
 import type { LifecycleContext, Outcome } from "../keys/lifecycle";
 import { auditEvents, createKey, importKey, listKeys, revokeKey, rotateKey, showKey, updateKey } from "../keys/lifecycle";
@@ -45,8 +47,8 @@ import { publisherFor } from "../revocation/publish";
 import { normalizedPathOf } from "../routes/normalize";
 import { adminChallenge, checkAdminToken } from "./auth";
 import type { Caller } from "./tokens";
-import { bearerOf, callerActor, callerScope, forgetToken, resolveToken, ROOT } from "./tokens";
-import { createPortalLink } from "../console/portal";
+import { bearerOf, callerActor, callerScope, resolveToken, ROOT, tokenPublisher } from "./tokens";
+import { createPortalLink, revokePortalLink } from "../console/portal";
 import { ORG_ENDPOINTS, orgRoutes } from "./orgs";
 import { USAGE_ENDPOINTS, usageRoutes } from "./usage";
 
@@ -100,9 +102,14 @@ function lifecycle(c: Ctx): LifecycleContext {
   };
 }
 
-/** The token operations' context: a change drops the token from this isolate's token cache. */
+/**
+ * The token operations' context: a change drops the token from this isolate's token cache,
+ * is published on the revocation feed, and a revocation ends the console sessions the
+ * token opened (admin/tokens.ts `tokenPublisher`).
+ */
 function tokenLifecycle(c: Ctx): LifecycleContext {
-  return { ...lifecycle(c), purge: forgetToken };
+  const tokens = isolateOf(c.env, c.get("config").cache.maxEntries).tokens;
+  return { ...lifecycle(c), purge: (hash) => tokens.delete(hash), tokenChanged: tokenPublisher(c.env) };
 }
 
 /**
@@ -143,6 +150,7 @@ const ENDPOINTS: [RegExp, string][] = [
   [/^\/tokens$/, "GET, HEAD, POST"],
   [/^\/tokens\/[^/]+$/, "DELETE"],
   [/^\/portal-links$/, "POST"],
+  [/^\/portal-links\/[^/]+$/, "DELETE"],
   ...ORG_ENDPOINTS,
   ...USAGE_ENDPOINTS,
 ];
@@ -176,7 +184,13 @@ admin.use(async function adminGate(c, next) {
   if (auth === "invalid") {
     // Not the root token: a scoped admin token? (looked up by hash; admin/tokens.ts)
     const presented = bearerOf(c.req.header("authorization") ?? null);
-    const scoped = presented === null ? null : await resolveToken(presented, { kv: c.env.KEYS, config, now: clock.now() });
+    let scoped: Caller | null = null;
+    if (presented !== null) {
+      // A revoked token is refused within the feed's bound (docs/revocation.md), as keys are.
+      const isolate = isolateOf(c.env, config.cache.maxEntries);
+      await follow({ config, env: c.env, isolate, requestId: c.get("requestId"), waitUntil: (p) => c.executionCtx.waitUntil(p) }, clock.now());
+      scoped = await resolveToken(presented, { kv: c.env.KEYS, config, now: clock.now(), isolate });
+    }
     if (scoped !== null) [caller, auth] = [scoped, "ok"];
   }
   if (auth === "invalid" && client !== null) {
@@ -234,9 +248,11 @@ admin.post("/keys/:id/rotate", jsonBody(false), async (c) => {
   return answer(c, await rotateKey(lifecycle(c), c.req.param("id"), c.req.valid("json")), 201);
 });
 
-// Portal links for the web console (console/portal.ts); the admin API is root-only here.
-// Root, or a write token for that org (the principal seam: console/principal.ts).
+// Portal links for the web console (console/portal.ts): root, or a write token for that
+// org (the principal seam: console/principal.ts). DELETE revokes one by the id its
+// creation returned: it cannot be opened any more and the session it opened ends.
 admin.post("/portal-links", (c) => createPortalLink(c, c.get("adminCaller")));
+admin.delete("/portal-links/:id", (c) => revokePortalLink(c, c.get("adminCaller")));
 
 admin.get("/audit", async (c) => {
   const q = query(c);

@@ -4,20 +4,29 @@
  *
  * A scoped token is looked up by its hash, like a key: the presented value is hashed and
  * `admin-token:<hash>` read, so nothing secret is compared in variable time. Values without
- * a token's shape (prefix + checksum) are refused without a read. Lookups are cached per
- * isolate for CACHE_TTL_MS (misses for NEGATIVE_CACHE_TTL_MS), never served stale: a KV
- * failure is a 503. Expiry is checked on every request; a revocation through this isolate
- * drops the token from the cache (forgetToken), so it stops here at once and elsewhere
- * within the cache TTL (plus KV's propagation).
+ * a token's shape (prefix + checksum) are refused without a read. Lookups are cached in the
+ * isolate's state (gateway/isolate.ts) for CACHE_TTL_MS (misses for NEGATIVE_CACHE_TTL_MS),
+ * never served stale: a KV failure is a 503. Expiry is checked on every request.
+ *
+ * Revocation: every token change is published on the revocation feed (kind "token",
+ * revocation/feed.ts), and a record published there wins over the cache and over KV's
+ * copy (`newerToken`): a revoked token is refused by every isolate that follows the feed
+ * within REVOCATION_MAX_STALENESS_MS (the admin API follows it before looking a token up),
+ * at once in the isolate that revoked it, and the console sessions it opened end at once
+ * (console/sessions.ts). `tokenPublisher` is that publication.
  */
-import { LruCache } from "../cache/lru";
-import type { Config } from "../config";
+import type { Config, Env } from "../config";
+import type { IsolateState } from "../gateway/isolate";
 import { hashKey } from "../keys/hash";
 import type { OrgScope } from "../keys/lifecycle";
 import type { TokenRecord, TokenRole } from "../keys/record";
 import type { KvLike } from "../keys/store";
 import { actor, readToken } from "../keys/store";
 import { isTokenShaped, usableToken } from "../keys/token";
+import { publishChanges, newerToken } from "../revocation/feed";
+import { FeedUnavailable } from "../revocation/publish";
+import { revokeOpener } from "../console/sessions";
+import { clock } from "../clock";
 
 export type Caller = { kind: "root" } | { kind: "token"; id: string; orgs: string[]; role: TokenRole };
 
@@ -33,23 +42,15 @@ export function callerScope(caller: Caller): OrgScope {
   return caller.kind === "root" ? undefined : caller.orgs;
 }
 
-/** Bounded: a flood of distinct well-formed tokens cannot grow the isolate's memory. */
-const MAX_CACHED_TOKENS = 1000;
-const cache = new LruCache<TokenRecord | null>(MAX_CACHED_TOKENS);
-
-/** Forget a token hash in this isolate, so a revocation (or a creation) applies here at once. */
-export function forgetToken(hash: string): void {
-  cache.delete(hash);
-}
-
 /**
- * The caller a presented bearer value names, when it is a usable scoped token; null when
- * it is not (unknown, revoked, expired, or not token-shaped). Throws StoreFault when KV
- * fails (the admin API answers 503).
+ * The record of the usable scoped token a presented bearer value names (neither revoked
+ * nor expired), or null (unknown, revoked, expired, or not token-shaped). Throws
+ * StoreFault when KV fails (the admin API answers 503).
  */
-export async function resolveToken(presented: string, deps: { kv: KvLike; config: Config; now: number }): Promise<Caller | null> {
+export async function resolveTokenRecord(presented: string, deps: { kv: KvLike; config: Config; now: number; isolate: IsolateState }): Promise<TokenRecord | null> {
   if (!isTokenShaped(presented)) return null;
   const hash = await hashKey(presented, deps.config.pepper);
+  const cache = deps.isolate.tokens;
   const hit = cache.lookup(hash, deps.now);
   let record: TokenRecord | null;
   if (hit.state === "fresh") record = hit.value;
@@ -58,8 +59,35 @@ export async function resolveToken(presented: string, deps: { kv: KvLike; config
     const { ttlMs, negativeTtlMs } = deps.config.cache;
     cache.set(hash, record, deps.now, record === null ? negativeTtlMs : ttlMs, 0);
   }
-  const usable = usableToken(record, deps.now);
-  return usable === null ? null : { kind: "token", id: usable.id, orgs: usable.orgs, role: usable.role };
+  return usableToken(newerToken(record, deps.isolate.feed.tokens.get(hash), deps.now), deps.now);
+}
+
+/** The caller a usable token record authenticates. */
+export function callerOf(record: TokenRecord): Caller {
+  return { kind: "token", id: record.id, orgs: record.orgs, role: record.role };
+}
+
+/** The caller a presented bearer value names, when it is a usable scoped token; null when not (resolveTokenRecord). */
+export async function resolveToken(presented: string, deps: { kv: KvLike; config: Config; now: number; isolate: IsolateState }): Promise<Caller | null> {
+  const record = await resolveTokenRecord(presented, deps);
+  return record === null ? null : callerOf(record);
+}
+
+/**
+ * The token operations' `tokenChanged` (keys/lifecycle.ts): publish the change on the
+ * revocation feed, and for a revocation end every console session the token opened (and
+ * the portal links it issued). A failure is a FeedUnavailable: the change is stored, the
+ * admin API answers 503 and the caller repeats it (a repeated revocation publishes again).
+ */
+export function tokenPublisher(env: Pick<Env, "REVOCATION_FEED" | "CONSOLE_SESSIONS">): (change: { hash: string; record: TokenRecord }) => Promise<void> {
+  return async ({ hash, record }) => {
+    try {
+      if (env.REVOCATION_FEED) await publishChanges(env.REVOCATION_FEED, [{ kind: "token", hash, record }]);
+      if (record.revoked_at !== null && env.CONSOLE_SESSIONS) await revokeOpener(env.CONSOLE_SESSIONS, actor.token(record.id), clock.now());
+    } catch (err) {
+      throw new FeedUnavailable(err instanceof Error ? err.message : String(err));
+    }
+  };
 }
 
 /** The bearer value of an Authorization header, or null. */

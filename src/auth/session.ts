@@ -76,7 +76,8 @@ export interface SessionSettings {
   scopesClaim: readonly string[];
 }
 
-export type SessionVerdict = { kind: "ok"; sub: string; org: string; scopes: string[] } | { kind: "invalid"; reason: string };
+/** `exp`: the token's expiry, seconds since epoch (the console ends its session there). */
+export type SessionVerdict = { kind: "ok"; sub: string; org: string; scopes: string[]; exp: number } | { kind: "invalid"; reason: string };
 
 /** Leeway on `exp`, `nbf` and `iat`, for clocks a little apart. */
 export const SESSION_SKEW_SECONDS = 30;
@@ -375,5 +376,5 @@ export async function verifySession(token: string, settings: SessionSettings, no
   if (typeof org !== "string" || !ID_RE.test(org)) return invalid("no_org");
   const scopes = scopesOf(claimAt(payload, settings.scopesClaim));
   if (scopes === null) return invalid("scopes");
-  return { kind: "ok", sub, org, scopes };
+  return { kind: "ok", sub, org, scopes, exp };
 }

@@ -9,7 +9,7 @@ import { VARIABLES } from "./variables";
 import type { VarName, VarSpec } from "./variables";
 
 /** The docs page (docs/<page>.md) that explains a variable in full. */
-export type DocPage = "configuration" | "sessions" | "self-service" | "revocation" | "usage";
+export type DocPage = "configuration" | "console" | "sessions" | "self-service" | "revocation" | "usage";
 
 export interface VarDoc {
   readonly summary: string;
@@ -43,6 +43,7 @@ export const VARIABLE_DOCS = {
   KEY_PEPPER: { summary: "HMAC key of key hashes", doc: "configuration", unset: "unset" },
   ADMIN_TOKEN: { summary: "the admin API's root Bearer token; unset = admin API off", doc: "configuration", unset: "unset" },
   ADMIN_PREFIX: { summary: "the admin API's path, reserved even when it is off", doc: "configuration" },
+  CONSOLE_HOST: { summary: "the web console's own host; unset = under ADMIN_PREFIX on every host", doc: "console", unset: "unset" },
   LAST_USED_INTERVAL_MS: { summary: "at most one last-used write per key per interval", doc: "configuration" },
   LAST_USED_MAX_WRITES_PER_SECOND: { summary: "at most this many last-used writes per second per isolate", doc: "configuration" },
   EXPIRY_WARNING_DAYS: { summary: "days of Sunset/Deprecation headers before expiry", doc: "configuration" },

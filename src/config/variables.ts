@@ -68,6 +68,8 @@ const BEARER_TOKEN_RE = /^[A-Za-z0-9\-._~+/]+=*$/;
 /** A dot path into the JWT's claims: 1–8 segments. */
 const CLAIM_PATH_RE = /^[A-Za-z0-9_$:-]{1,64}(\.[A-Za-z0-9_$:-]{1,64}){0,7}$/;
 const PRINTABLE_512_RE = /^[\x20-\x7e]{1,512}$/;
+/** A DNS host name (RFC 1123 labels), any case: no scheme, port, path or trailing dot. */
+const HOST_NAME_RE = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 const COOKIE_NAME_RE = /^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,128}$/;
 
 /** Shortest ADMIN_TOKEN accepted: a bearer secret must not be guessable. */
@@ -131,6 +133,12 @@ export const VARIABLES = {
     default: "/_keygate",
     pattern: PATH_RE,
     problem: 'must be a path like /_keygate (segments of letters, digits, "-", ".", "_", "~"); got "{value}"',
+  },
+  /** The console's own host name (docs/console.md): when set, the console answers only there, at its root. */
+  CONSOLE_HOST: {
+    kind: "string",
+    pattern: HOST_NAME_RE,
+    problem: 'must be a host name like keys.example.com (no scheme, port or path); got "{value}"',
   },
   /** Last-used writes: one per key per minute per isolate, far below KV's 1 write/s/key. */
   LAST_USED_INTERVAL_MS: { kind: "int", default: 60_000, min: 0, max: 7 * DAY_MS },

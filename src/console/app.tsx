@@ -1,8 +1,9 @@
 /** @jsxImportSource hono/jsx */
 /**
- * The web console, served under {ADMIN_PREFIX}/ui (src/app.ts mounts it before the admin
- * API). Server-rendered pages and plain HTML forms; the only script is the copy button.
- * Every key operation goes through keys/lifecycle.ts, exactly as the admin API's.
+ * The web console, served under {ADMIN_PREFIX}/ui — or, with CONSOLE_HOST set, at the root
+ * of that host and nowhere else (src/app.ts routes it). Server-rendered pages and plain
+ * HTML forms; the only script is the copy button. Every key operation goes through
+ * keys/lifecycle.ts, exactly as the admin API's. Paths below are relative to that base.
  *
  *   GET  /login, POST /login, POST /logout      sign in with an admin token (session cookie)
  *   GET  /portal/:token                         a portal link: a session limited to one org
@@ -20,6 +21,12 @@
  * hidden field; a strict CSP; `Cache-Control: no-store` on every page; a key appears only
  * in the body of the POST response that created it (never in a URL, a cookie or a log);
  * failed sign-ins and bad portal links count against the per-IP failure budget.
+ *
+ * Sessions are server-side (console/sessions.ts, one call to the store per request): the
+ * cookie carries only a session id. Signing out ends the session for every copy of the
+ * cookie; revoking the admin token or the portal link that opened a session ends it; a
+ * session opened by a user's JWT (/session) ends at the JWT's `exp`; create and rotate
+ * forms carry a one-time id that the store accepts once.
  */
 import { Hono } from "hono";
 import type { Context, MiddlewareHandler } from "hono";
@@ -27,7 +34,7 @@ import { bodyLimit } from "hono/body-limit";
 import { csrf } from "hono/csrf";
 import { HTTPException } from "hono/http-exception";
 import { blockedFor, clientKey, recordFailure } from "../abuse/auth-failures";
-import { resolveToken } from "../admin/tokens";
+import { callerOf, resolveTokenRecord } from "../admin/tokens";
 import type { AppEnv } from "../app-env";
 import { isolateOf } from "../gateway/isolate";
 import { clock } from "../clock";
@@ -36,18 +43,20 @@ import { reject } from "../gateway";
 import type { KeyView, LifecycleContext } from "../keys/lifecycle";
 import { auditEvents, createKey, listKeys, revokeKey, rotateKey, showKey, updateKey } from "../keys/lifecycle";
 import { ORG_RE } from "../keys/record";
-import { findTokenById, searchOrgs, StoreFault, takePortalLink } from "../keys/store";
+import { actor, searchOrgs, StoreFault } from "../keys/store";
 import { FeedUnavailable, publisherFor } from "../revocation/publish";
-import { usableToken } from "../keys/token";
 import type { KvLike } from "../keys/store";
 import { logLine } from "../log";
 import { normalizedPathOf } from "../routes/normalize";
 import { ASSET_VERSION, CONSOLE_CSS, CONSOLE_JS } from "./assets";
+import type { PortalLink } from "./portal";
 import { hashPortalToken } from "./portal";
 import type { Principal } from "./principal";
-import { actorOf, canRead, canReadKey, canWrite, canWriteAny, canWriteKey, orgsOf } from "./principal";
+import { actorOf, canRead, canReadKey, canWrite, canWriteAny, canWriteKey, isPrincipal, orgsOf } from "./principal";
 import type { Session } from "./session";
-import { cookieSpec, markUsed, newSession, openSession, readCookie, sameSecret, sealSession, SESSION_SECONDS, setCookieHeader } from "./session";
+import { cookieSpec, openCookie, randomToken, readCookie, sameSecret, sealCookie, SESSION_SECONDS, setCookieHeader } from "./session";
+import { digestHex, endSession, openSessionRow, SessionStoreFault, takeLinkRow, touchSession } from "./sessions";
+import type { IsolateState } from "../gateway/isolate";
 import type { Chrome, NewKeyValues } from "./views";
 import { KeyDetailPage, KeysPage, LoginPage, MessagePage, NewKeyPage, OrgsPage, RedirectPage, ShowOncePage, STATUSES } from "./views";
 import { JWKS_UNAVAILABLE, sessionTokenOf, verifySession } from "../auth/session";
@@ -63,34 +72,41 @@ export const CONSOLE_CSP =
 
 const MAX_FORM_BYTES = 16 * 1024;
 
-/**
- * The principal an admin token signs in as, or null. Root: ADMIN_TOKEN (constant-time);
- * else an org-scoped admin token, by the admin API's own lookup (admin/tokens.ts).
- */
-async function principalForToken(kv: KvLike, config: Config, token: string): Promise<Principal | null> {
-  if (config.admin.token !== null && (await sameSecret(token, config.admin.token))) return { kind: "root" };
-  return resolveToken(token, { kv, config, now: clock.now() });
+/** A session about to be opened: who, what opened it (sessions-object.ts `opener`), until when at most. */
+interface Opening {
+  principal: Principal;
+  opener: string;
+  /** ms since epoch, or null: the console's own SESSION_SECONDS only. */
+  until: number | null;
 }
 
 /**
- * A token principal as it stands now: its record re-read by id on every console request,
- * so revoking or expiring the token ends its console sessions at once, and a role or org
- * change applies at the next page. Null when the token no longer authenticates.
+ * What an admin token signs in as, or null. Root: ADMIN_TOKEN (constant-time); else an
+ * org-scoped admin token, by the admin API's own lookup (admin/tokens.ts), whose session
+ * ends with the token (its expiry; its revocation ends it in the store).
  */
-async function currentPrincipal(kv: KvLike, p: Principal): Promise<Principal | null> {
-  if (p.kind !== "token") return p;
-  const found = await findTokenById(kv, p.id);
-  const usable = usableToken(found?.record ?? null, clock.now());
-  return usable === null ? null : { kind: "token", id: usable.id, orgs: usable.orgs, role: usable.role };
+async function tokenOpening(kv: KvLike, isolate: IsolateState, config: Config, token: string): Promise<Opening | null> {
+  if (config.admin.token !== null && (await sameSecret(token, config.admin.token))) return { principal: { kind: "root" }, opener: actor.root, until: null };
+  const record = await resolveTokenRecord(token, { kv, config, now: clock.now(), isolate });
+  if (record === null) return null;
+  return { principal: callerOf(record), opener: actor.token(record.id), until: record.expires_at === null ? null : Date.parse(record.expires_at) };
 }
 
+/** The console's base path: "" on CONSOLE_HOST (its root), else "{ADMIN_PREFIX}/ui". */
 function base(c: Ctx): string {
-  return `${c.get("config").admin.prefix}/ui`;
+  const config = c.get("config");
+  return config.consoleHost !== null ? "" : `${config.admin.prefix}/ui`;
 }
 
 function chrome(c: Ctx): Chrome {
   const session = c.get("session") as Session | undefined;
-  return { base: base(c), ...(session ? { principal: session.p, csrf: session.csrf, ...(session.back ? { back: session.back } : {}) } : {}) };
+  // One host with the API (no CONSOLE_HOST): operators are told of the same-origin risk.
+  const sameOrigin = c.get("config").consoleHost === null && session?.p.kind !== "portal";
+  return {
+    base: base(c),
+    ...(sameOrigin ? { sameOrigin } : {}),
+    ...(session ? { principal: session.p, csrf: session.csrf, ...(session.back ? { back: session.back } : {}) } : {}),
+  };
 }
 
 function home(c: Ctx, p: Principal): string {
@@ -98,10 +114,25 @@ function home(c: Ctx, p: Principal): string {
   return limited && limited.length === 1 ? `${base(c)}/orgs/${limited[0]}` : `${base(c)}/orgs`;
 }
 
-async function setSessionCookie(c: Ctx, s: Session): Promise<void> {
-  const spec = cookieSpec(c.req.url, base(c));
-  const value = await sealSession(s, c.get("config").admin.token!);
-  c.header("set-cookie", setCookieHeader(spec, value, (s.exp - clock.now()) / 1000));
+/**
+ * Open a console session for `o` (in the store, then the cookie): at most SESSION_SECONDS,
+ * never past `o.until`. False when nothing was opened: the opener is revoked, or its end
+ * has already come.
+ */
+async function startSession(c: Ctx, o: Opening, back?: string): Promise<boolean> {
+  const now = clock.now();
+  const exp = Math.min(now + SESSION_SECONDS * 1000, o.until ?? Infinity);
+  if (exp <= now) return false;
+  const id = randomToken();
+  const opened = await openSessionRow(
+    c.env.CONSOLE_SESSIONS,
+    { key: await digestHex(id), principal: JSON.stringify(o.principal), opener: o.opener, csrf: randomToken(), back: back ?? null, expiresAt: exp },
+    now,
+  );
+  if (!opened) return false;
+  const value = await sealCookie(id, exp, c.get("config").admin.token!);
+  c.header("set-cookie", setCookieHeader(cookieSpec(c.req.url, base(c)), value, (exp - now) / 1000));
+  return true;
 }
 
 async function lifecycle(c: Ctx): Promise<LifecycleContext> {
@@ -168,7 +199,7 @@ export function curlLine(config: Config, origin: string, key: string, org: strin
 }
 
 const consoleApp = new Hono<CEnv>();
-/** What src/app.ts mounts at ADMIN_MOUNT + "/ui" (its own variables are a superset of AppEnv's). */
+/** What src/app.ts mounts for `{ADMIN_PREFIX}/ui` or CONSOLE_HOST (its own variables are a superset of AppEnv's). */
 export const consoleRoutes = consoleApp as unknown as Hono<AppEnv>;
 
 consoleApp.use(async function consoleGate(c, next) {
@@ -203,41 +234,48 @@ consoleApp.post("/login", async (c) => {
   const over = blocked(c);
   if (over) return over;
   const token = (await form(c)).token ?? "";
-  const principal = token === "" ? null : await principalForToken(c.env.KEYS, c.get("config"), token);
-  if (!principal) {
+  const config = c.get("config");
+  const opening = token === "" ? null : await tokenOpening(c.env.KEYS, isolateOf(c.env, config.cache.maxEntries), config, token);
+  // A token revoked a moment ago may still read as valid in this location's KV: the
+  // session store, told of every revocation, refuses to open a session for it.
+  if (!opening || !(await startSession(c, opening))) {
     c.get("log").reason = "console_login_failed";
     const tooMany = await failure(c);
     if (tooMany) return tooMany;
     return c.html(<LoginPage chrome={chrome(c)} error="That token is not valid." />, 401);
   }
-  await setSessionCookie(c, newSession(principal, clock.now()));
-  return c.redirect(home(c, principal), 303);
+  return c.redirect(home(c, opening.principal), 303);
 });
 
 consoleApp.get("/portal/:token", async (c) => {
   const over = blocked(c);
   if (over) return over;
   const token = c.req.param("token");
-  const link = /^[A-Za-z0-9_-]{43}$/.test(token) ? await takePortalLink(c.env.KEYS, await hashPortalToken(token)) : null;
-  if (link === null || Date.parse(link.expires_at) <= clock.now() || !ORG_RE.test(link.org)) {
+  // Taken in the session store: once, before its expiry, unless revoked (console/portal.ts).
+  const taken = /^[A-Za-z0-9_-]{43}$/.test(token) ? await takeLinkRow(c.env.CONSOLE_SESSIONS, await hashPortalToken(token), clock.now()) : null;
+  const link = taken === null ? null : (JSON.parse(taken.link) as PortalLink);
+  const opened =
+    link !== null && Date.parse(link.expires_at) > clock.now() && ORG_RE.test(link.org)
+      ? await startSession(c, { principal: { kind: "portal", org: link.org }, opener: `portal-link:${taken!.id}`, until: null }, link.return_url)
+      : false;
+  if (!opened) {
     c.get("log").reason = "portal_link_invalid";
     const tooMany = await failure(c);
     if (tooMany) return tooMany;
     return message(c, 410, "Link expired", "This link has expired or was already used. Open the API keys page again from your app to get a new one.");
   }
-  const session = newSession({ kind: "portal", org: link.org }, clock.now(), link.return_url);
-  await setSessionCookie(c, session);
-  const to = `${base(c)}/orgs/${link.org}`;
+  const to = `${base(c)}/orgs/${link!.org}`;
   // A page, not a redirect: a SameSite=Strict cookie set during a cross-site navigation is
   // sent only on the next same-site one (this page's refresh or link).
-  return c.html(<RedirectPage chrome={{ base: base(c) }} to={to} label={`Open the API keys of ${link.org}`} />);
+  return c.html(<RedirectPage chrome={{ base: base(c) }} to={to} label={`Open the API keys of ${link!.org}`} />);
 });
 
 /**
  * A user signed in to the API itself (a session JWT in SESSION_COOKIE, or Bearer) opens
  * their own org's key page directly, as with a portal link: the console session is limited
- * to the session's org, changes are audited as session:<sub>, and SELF_SERVICE_SCOPE, when
- * set, is required here too (the same people who may manage keys over the API).
+ * to the session's org, ends at the JWT's `exp` (at most SESSION_SECONDS), changes are
+ * audited as session:<sub>, and SELF_SERVICE_SCOPE, when set, is required here too (the
+ * same people who may manage keys over the API).
  */
 consoleApp.get("/session", async (c) => {
   const config = c.get("config");
@@ -262,40 +300,60 @@ consoleApp.get("/session", async (c) => {
     c.get("log").reason = "console_session_scope";
     return message(c, 403, "Not allowed", "Your account may not manage API keys.");
   }
-  await setSessionCookie(c, newSession({ kind: "portal", org: verdict.org, sub: verdict.sub }, clock.now()));
+  const opening: Opening = { principal: { kind: "portal", org: verdict.org, sub: verdict.sub }, opener: actor.session(verdict.sub), until: verdict.exp * 1000 };
+  if (!(await startSession(c, opening))) {
+    c.get("log").reason = "console_session_invalid";
+    return c.html(<LoginPage chrome={chrome(c)} error="Your account session has ended: sign in to your account again." />, 401);
+  }
   const to = `${base(c)}/orgs/${verdict.org}`;
   return c.html(<RedirectPage chrome={{ base: base(c) }} to={to} label={`Open the API keys of ${verdict.org}`} />);
 });
 
-// Everything below needs a session; every POST below also needs its CSRF token.
+/** A form's one-time id, when it has one's shape (a UUID, as the pages issue them). */
+function formIdOf(body: Record<string, string>): string | null {
+  const id = body.form_id;
+  return typeof id === "string" && /^[0-9a-f-]{36}$/.test(id) ? id : null;
+}
+
+// Everything below needs a session; every POST below also needs its CSRF token. One call
+// to the session store: the session (ended, expired or unknown: none), and for a POST the
+// CSRF check and the claim of its one-time form id (create, rotate), in one step.
 consoleApp.use(async function requireSession(c, next) {
   const config = c.get("config");
-  const spec = cookieSpec(c.req.url, base(c));
-  const opened = await openSession(readCookie(c.req.header("cookie") ?? null, spec.name), config.admin.token!, clock.now());
-  const principal = opened ? await currentPrincipal(c.env.KEYS, opened.p) : null;
-  const session = opened && principal ? { ...opened, p: principal } : null;
+  const now = clock.now();
+  const post = c.req.method !== "GET" && c.req.method !== "HEAD";
+  const cookie = await openCookie(readCookie(c.req.header("cookie") ?? null, cookieSpec(c.req.url, base(c)).name), config.admin.token!, now);
+  let session: Session | null = null;
+  if (cookie) {
+    const key = await digestHex(cookie.id);
+    const body = post ? await form(c) : null;
+    const row = await touchSession(c.env.CONSOLE_SESSIONS, key, now, body ? { csrf: body.csrf ?? "", form: formIdOf(body) } : null);
+    const p: unknown = row === null ? null : JSON.parse(row.principal);
+    if (row !== null && isPrincipal(p)) {
+      session = { p, key, exp: row.expiresAt, csrf: row.csrf, ...(row.back !== null ? { back: row.back } : {}), form: row.form ?? null };
+      if (post && row.csrfOk !== true) {
+        c.set("session", session);
+        c.get("log").reason = "csrf";
+        return message(c, 403, "Form expired", "This form is no longer valid. Go back, reload the page and try again.");
+      }
+    }
+  }
   if (!session) {
-    if (c.req.method === "GET" || c.req.method === "HEAD") return c.redirect(`${base(c)}/login`, 303);
+    if (!post) return c.redirect(`${base(c)}/login`, 303);
     return c.html(<LoginPage chrome={chrome(c)} error="Your session has ended: sign in again." />, 401);
   }
   c.set("session", session);
-  if (c.req.method !== "GET" && c.req.method !== "HEAD") {
-    const sent = (await form(c)).csrf;
-    if (typeof sent !== "string" || !(await sameSecret(sent, session.csrf))) {
-      c.get("log").reason = "csrf";
-      return message(c, 403, "Form expired", "This form is no longer valid. Go back, reload the page and try again.");
-    }
-  }
   await next();
 });
 
 consoleApp.get("/", (c) => c.redirect(home(c, c.get("session").p), 303));
 
-consoleApp.post("/logout", (c) => {
+// Ends the session in the store: every copy of the cookie stops working at once.
+consoleApp.post("/logout", async (c) => {
+  await endSession(c.env.CONSOLE_SESSIONS, c.get("session").key, clock.now());
   c.header("set-cookie", setCookieHeader(cookieSpec(c.req.url, base(c)), "", 0));
   return c.redirect(`${base(c)}/login`, 303);
 });
-
 
 consoleApp.get("/orgs", async (c) => {
   const p = c.get("session").p;
@@ -343,17 +401,21 @@ consoleApp.get("/new", (c) => {
   return c.html(<NewKeyPage chrome={chrome(c)} values={values} orgChoices={orgChoices(p)} formId={crypto.randomUUID()} />);
 });
 
-/** A one-time form id (create, rotate): null when missing or already used in this session. */
-function freshFormId(session: Session, body: Record<string, string>): string | null | "used" {
-  const id = body.form_id;
-  if (typeof id !== "string" || !/^[0-9a-f-]{36}$/.test(id)) return null;
-  return session.used.includes(id) ? "used" : id;
-}
+/**
+ * Where the gateway is, for the curl line: this request's origin when the console shares
+ * the gateway's host; on CONSOLE_HOST the console cannot know which host the API is
+ * served on, so the line names it `$KEYGATE_URL` (the page says so).
+ */
+export const API_URL_PLACEHOLDER = "$KEYGATE_URL";
 
 function showOnce(c: Ctx, title: string, key: string, view: KeyView, note?: string) {
   const org = view.orgs[0]!;
-  const curl = curlLine(c.get("config"), new URL(c.req.url).origin, key, org);
-  return c.html(<ShowOncePage chrome={chrome(c)} title={title} secret={key} view={view} curl={curl} org={org} {...(note ? { note } : {})} />, 201);
+  const onConsoleHost = c.get("config").consoleHost !== null;
+  const curl = curlLine(c.get("config"), onConsoleHost ? API_URL_PLACEHOLDER : new URL(c.req.url).origin, key, org);
+  return c.html(
+    <ShowOncePage chrome={chrome(c)} title={title} secret={key} view={view} curl={curl} org={org} {...(note ? { note } : {})} {...(onConsoleHost ? { curlUrlVariable: API_URL_PLACEHOLDER } : {})} />,
+    201,
+  );
 }
 
 function alreadySubmitted(c: Ctx, href: string) {
@@ -366,10 +428,10 @@ function alreadySubmitted(c: Ctx, href: string) {
 consoleApp.post("/keys", async (c) => {
   const session = c.get("session");
   const body = await form(c);
-  const formId = freshFormId(session, body);
   const org = (body.org ?? "").trim();
-  if (formId === null) return message(c, 400, "Bad request", "The form is incomplete: reload it and try again.");
-  if (formId === "used") return alreadySubmitted(c, ORG_RE.test(org) && canRead(session.p, org) ? `${base(c)}/orgs/${org}` : `${base(c)}/`);
+  // The form id was claimed in the store with the session (requireSession): once only.
+  if (session.form === null) return message(c, 400, "Bad request", "The form is incomplete: reload it and try again.");
+  if (session.form === "used") return alreadySubmitted(c, ORG_RE.test(org) && canRead(session.p, org) ? `${base(c)}/orgs/${org}` : `${base(c)}/`);
   if (ORG_RE.test(org) ? !canWrite(session.p, org) : !canWriteAny(session.p)) return forbidden(c);
   const values: NewKeyValues = {
     name: body.name ?? "",
@@ -392,11 +454,11 @@ consoleApp.post("/keys", async (c) => {
   if (!outcome.ok) {
     const errors: Record<string, string> = {};
     if (outcome.error === "invalid") for (const e of outcome.errors) errors[e.field] ??= e.message;
-    return c.html(<NewKeyPage chrome={chrome(c)} values={values} orgChoices={orgChoices(session.p)} formId={formId} errors={errors} />, 400);
+    // The submitted form id is spent: the corrected form carries a new one.
+    return c.html(<NewKeyPage chrome={chrome(c)} values={values} orgChoices={orgChoices(session.p)} formId={crypto.randomUUID()} errors={errors} />, 400);
   }
   c.get("log").key_id = outcome.value.id;
   const { key, ...view } = outcome.value;
-  await setSessionCookie(c, markUsed(session, formId));
   return showOnce(c, "Your new API key", key, view);
 });
 
@@ -478,14 +540,12 @@ consoleApp.post("/keys/:id/rotate", async (c) => {
   if (!k) return notFound(c);
   if (!canWriteKey(session.p, k)) return forbidden(c);
   const body = await form(c);
-  const formId = freshFormId(session, body);
-  if (formId === null) return message(c, 400, "Bad request", "The form is incomplete: reload it and try again.");
-  if (formId === "used") return alreadySubmitted(c, `${base(c)}/keys/${id}`);
+  if (session.form === null) return message(c, 400, "Bad request", "The form is incomplete: reload it and try again.");
+  if (session.form === "used") return alreadySubmitted(c, `${base(c)}/keys/${id}`);
   const grace = /^\d{1,8}$/.test(body.grace_seconds ?? "") ? Number(body.grace_seconds) : -1;
   const outcome = await rotateKey(await lifecycle(c), id, { grace_seconds: grace });
   if (!outcome.ok) return detail(c, k, 400, outcome.error === "invalid" ? outcome.errors.map((e) => `${e.field}: ${e.message}`).join("; ") : outcome.message);
   const { key, previous, ...view } = outcome.value;
-  await setSessionCookie(c, markUsed(session, formId));
   const note = grace === 0 ? `The previous key (${previous.key_prefix}…) stopped working now.` : `The previous key (${previous.key_prefix}…) keeps working until ${previous.expires_at}.`;
   return showOnce(c, "Your rotated API key", key, view, note);
 });
@@ -512,6 +572,10 @@ consoleApp.onError((err, c) => {
     }
     if (err.status === 413) return message(c, 413, "Too large", "The form was too large.");
     return message(c, 400, "Bad request", "The request could not be read.");
+  }
+  if (err instanceof SessionStoreFault) {
+    logLine("error", "console session store failure", { request_id: c.get("requestId"), cause: err.message });
+    return message(c, 503, "Unavailable", "Console sessions cannot be checked right now. Try again in a moment.");
   }
   if (err instanceof StoreFault) {
     logLine("error", "key store failure (console)", { request_id: c.get("requestId"), cause: err.message });

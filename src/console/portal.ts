@@ -1,37 +1,59 @@
 /**
- * Portal links: `POST {ADMIN_PREFIX}/portal-links {org, return_url?}` → 201 `{url,
+ * Portal links: `POST {ADMIN_PREFIX}/portal-links {org, return_url?}` → 201 `{id, url,
  * expires_at}`. The API owner's backend asks for one when a signed-in customer clicks
  * "Manage API keys", and redirects the customer's browser to it; the URL opens that org's
- * keys page in the console with a session limited to that org (principal `portal`).
+ * keys page in the console (on CONSOLE_HOST when set) with a session limited to that org
+ * (principal `portal`). `DELETE {ADMIN_PREFIX}/portal-links/:id` revokes one: it cannot be
+ * opened any more, and the console session it opened ends at the next request.
  *
- * - The URL carries a one-time token (32 random bytes); KV keeps only its SHA-256, under
- *   `portal-link:<hash>` with a 600 s TTL (KV's minimum is 60 s), and the link is refused after
- *   its `expires_at` whatever KV still holds.
- * - First use deletes the entry (console/app.tsx → takePortalLink). Single use is best
- *   effort across locations: KV is eventually consistent, so a second use elsewhere within
- *   KV's propagation delay (about a minute) could still succeed. What bounds that: the
- *   token is unguessable and travels only from the owner's backend to its user's browser,
- *   and the session it opens is limited to one org. (A Durable Object would make it
- *   strict; see docs/console.md.)
+ * - The URL carries a one-time token (32 random bytes). The console's session store (the
+ *   ConsoleSessions Durable Object: sessions-object.ts) keeps only its SHA-256, with the
+ *   link, its id, its issuer and its expiry (`PORTAL_LINK_SECONDS`).
+ * - Opening it (console/app.tsx) takes it in the store: strictly once, before its
+ *   expiry, unrevoked — the object is strongly consistent, wherever the link is opened.
+ * - Revoking the admin token that issued a link revokes the link too.
  * - `return_url` (optional): shown as a "Back to <host>" link. Only absolute https URLs,
  *   or http on a loopback host (local development).
  */
 import type { Context } from "hono";
 import type { AppEnv } from "../app-env";
 import { clock } from "../clock";
+import type { Config } from "../config";
 import { renderError } from "../errors/render";
-import { toHex } from "../keys/hash";
+import { randomBase62 } from "../keys/format";
 import { ORG_RE } from "../keys/record";
-import { putPortalLink } from "../keys/store";
 import type { Principal } from "./principal";
-import { canWrite } from "./principal";
+import { actorOf, canWrite, orgsOf } from "./principal";
 import { randomToken } from "./session";
+import { createLinkRow, digestHex, revokeLinkRow } from "./sessions";
+
+/** A portal link as issued (stored as JSON in the session store; given back when it is opened). */
+export interface PortalLink {
+  org: string;
+  /** ISO 8601; the link is refused after it. */
+  expires_at: string;
+  return_url?: string;
+}
+
+/** A portal link's public id (`pl_` + 20 base62), returned at creation, used to revoke it. */
+export const PORTAL_LINK_ID_RE = /^pl_[A-Za-z0-9]{20}$/;
 
 /** How long a portal link can be opened. */
 export const PORTAL_LINK_SECONDS = 600;
 
-export async function hashPortalToken(token: string): Promise<string> {
-  return toHex(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(token)));
+export function hashPortalToken(token: string): Promise<string> {
+  return digestHex(token);
+}
+
+/**
+ * The absolute URL of a console page for a request that arrived at `requestUrl`: on
+ * CONSOLE_HOST when set (same scheme and port as the request), else on the request's own
+ * origin under `{ADMIN_PREFIX}/ui`. `path` starts with "/".
+ */
+export function consoleUrl(requestUrl: string, config: Pick<Config, "consoleHost" | "admin">, path: string): string {
+  const url = new URL(requestUrl);
+  if (config.consoleHost === null) return `${url.origin}${config.admin.prefix}/ui${path}`;
+  return `${url.protocol}//${config.consoleHost}${url.port ? `:${url.port}` : ""}${path}`;
 }
 
 /** A return URL we are willing to show as a link, normalized; null when refused. */
@@ -52,7 +74,7 @@ export function validReturnUrl(raw: unknown): string | null {
 
 type Ctx = Context<AppEnv>;
 
-function problem(c: Ctx, code: "invalid_input" | "forbidden", detail: string, errors?: { field: string; message: string }[]): Response {
+function problem(c: Ctx, code: "invalid_input" | "forbidden" | "not_found", detail: string, errors?: { field: string; message: string }[]): Response {
   c.get("log").reason = code;
   return renderError({ errorFormat: "problem", missingStatus: 401, challenge: "", requestId: c.get("requestId") }, code, {
     detail,
@@ -60,7 +82,7 @@ function problem(c: Ctx, code: "invalid_input" | "forbidden", detail: string, er
   });
 }
 
-/** The admin API handler. `principal`: who called (root today; an org-scoped write token at merge). */
+/** POST /portal-links. `principal`: who called (root, or a write token for the org). */
 export async function createPortalLink(c: Ctx, principal: Principal): Promise<Response> {
   const type = c.req.header("content-type")?.split(";")[0]?.trim().toLowerCase();
   let body: unknown;
@@ -87,8 +109,24 @@ export async function createPortalLink(c: Ctx, principal: Principal): Promise<Re
   if (!canWrite(principal, org)) return problem(c, "forbidden", `This token may not manage org "${org}".`);
 
   const token = randomToken();
-  const expiresAt = new Date(clock.now() + PORTAL_LINK_SECONDS * 1000).toISOString();
-  await putPortalLink(c.env.KEYS, await hashPortalToken(token), { org, expires_at: expiresAt, ...(returnUrl ? { return_url: returnUrl } : {}) }, PORTAL_LINK_SECONDS);
-  const url = `${new URL(c.req.url).origin}${c.get("config").admin.prefix}/ui/portal/${token}`;
-  return c.json({ url, expires_at: expiresAt }, 201);
+  const id = `pl_${randomBase62(20)}`;
+  const now = clock.now();
+  const expires = now + PORTAL_LINK_SECONDS * 1000;
+  const link: PortalLink = { org, expires_at: new Date(expires).toISOString(), ...(returnUrl ? { return_url: returnUrl } : {}) };
+  await createLinkRow(c.env.CONSOLE_SESSIONS, { id, token: await hashPortalToken(token), org, link: JSON.stringify(link), issuer: actorOf(principal), expiresAt: expires }, now);
+  const url = consoleUrl(c.req.url, c.get("config"), `/portal/${token}`);
+  return c.json({ id, url, expires_at: link.expires_at }, 201);
+}
+
+/**
+ * DELETE /portal-links/:id: revoke a link (unused: it cannot be opened; used: the session
+ * it opened ends). 200 with the link (never its token); 404 for an unknown id or a link of
+ * an org outside the caller's. Revoking a revoked link changes nothing.
+ */
+export async function revokePortalLink(c: Ctx, principal: Principal): Promise<Response> {
+  const id = c.req.param("id") ?? "";
+  const notFound = () => problem(c, "not_found", `no portal link with id "${id.slice(0, 64)}"`);
+  if (!PORTAL_LINK_ID_RE.test(id)) return notFound();
+  const revoked = await revokeLinkRow(c.env.CONSOLE_SESSIONS, id, orgsOf(principal), clock.now());
+  return revoked === null ? notFound() : c.json(revoked, 200);
 }

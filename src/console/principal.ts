@@ -4,8 +4,8 @@
  *
  * - root: the ADMIN_TOKEN; every org, read and write.
  * - token: an org-scoped admin token (admin/tokens.ts): its orgs (["*"] = every org) and
- *   its role; re-checked on every console request, so a revoked or expired token's
- *   console session ends at once.
+ *   its role; its console sessions end with it (its expiry; revoking it ends them in the
+ *   session store: sessions.ts).
  * - portal: a session opened by a portal link, or by a user's own session JWT (`sub`
  *   set: GET /ui/session): one org, read and write within it.
  *

@@ -1,37 +1,42 @@
 /**
- * Console sessions: a signed, short-lived cookie that carries who is signed in (a
- * Principal), never a token.
+ * Console sessions: a signed cookie that carries a session's id — never a token, a key or
+ * who is signed in. The session itself (who, its CSRF token, the form ids it used, when it
+ * ends) is kept server-side in the ConsoleSessions Durable Object (sessions-object.ts), so
+ * signing out, or revoking the admin token or portal link that opened it, ends it
+ * everywhere at the next request, whatever copies of the cookie exist.
  *
- * - Value: base64url(JSON payload) "." base64url(HMAC-SHA-256(payload)). The HMAC key is
- *   derived from ADMIN_TOKEN (HMAC(ADMIN_TOKEN, "keygate console session v1")), so it
- *   needs no extra secret, and changing ADMIN_TOKEN ends every console session.
- *   Verification uses crypto.subtle.verify (constant time).
- * - Attributes: HttpOnly, SameSite=Strict, Max-Age = what is left of the session. Over
- *   https: the `__Host-` prefix, `Secure` and `Path=/` (the proxy drops this cookie from
- *   forwarded requests, see proxy/headers.ts); over plain http (local development):
- *   `Path=<prefix>/ui`, so the cookie never reaches the origin's paths.
- * - The payload also holds the session's CSRF token (the hidden field every form posts)
- *   and the last few one-time form ids already used (create / rotate), so resubmitting a
- *   show-once form (reload, back) cannot show or mint a key again.
+ * - Value: `<session id>.<expiry ms>.<mac>`: the id is 32 random bytes (base64url), the mac
+ *   base64url(HMAC-SHA-256(id "." expiry)) under a key derived from ADMIN_TOKEN
+ *   (HMAC(ADMIN_TOKEN, "keygate console session v1")): a forged or expired cookie is
+ *   refused without a call to the store, and changing ADMIN_TOKEN ends every session.
+ *   Verification uses crypto.subtle.verify (constant time). The store keeps only the id's
+ *   SHA-256.
+ * - Attributes: HttpOnly, SameSite=Strict, Max-Age = what is left of the session, never a
+ *   Domain (host-only). Over https: the `__Host-` prefix, `Secure` and `Path=/`; over plain
+ *   http (local development): the console's own path (`<prefix>/ui`, or `/` on
+ *   CONSOLE_HOST). On one host with the gateway the proxy drops this cookie from
+ *   forwarded requests (proxy/headers.ts); on CONSOLE_HOST the browser never sends it to
+ *   the gateway's host at all.
  */
 import { CONSOLE_COOKIE_PLAIN, CONSOLE_COOKIE_SECURE } from "./cookie";
 import type { Principal } from "./principal";
-import { isPrincipal } from "./principal";
 
-/** Sessions last one hour from sign-in (absolute; sign in again after). */
+/** Sessions last at most one hour from sign-in (absolute; sign in again after). */
 export const SESSION_SECONDS = 3600;
-const USED_FORMS_KEPT = 20;
 
+/** What a console request knows of its session (from the store: sessions.ts). */
 export interface Session {
   p: Principal;
+  /** SHA-256 (hex) of the session id: its key in the store. */
+  key: string;
   /** Expiry, ms since epoch. */
   exp: number;
   /** Per-session CSRF token (hidden field `csrf` of every form). */
   csrf: string;
-  /** One-time form ids already submitted. */
-  used: string[];
   /** Portal sessions: where the "Back to …" link goes. */
   back?: string;
+  /** A POST's one-time form id (create, rotate): null when none was sent. */
+  form: "fresh" | "used" | null;
 }
 
 const encoder = new TextEncoder();
@@ -72,41 +77,23 @@ export function randomToken(): string {
   return base64url(crypto.getRandomValues(new Uint8Array(32)));
 }
 
-export function newSession(p: Principal, now: number, back?: string): Session {
-  return { p, exp: now + SESSION_SECONDS * 1000, csrf: randomToken(), used: [], ...(back ? { back } : {}) };
-}
-
-export function markUsed(s: Session, formId: string): Session {
-  return { ...s, used: [...s.used, formId].slice(-USED_FORMS_KEPT) };
-}
-
-export async function sealSession(s: Session, adminToken: string): Promise<string> {
-  const payload = base64url(encoder.encode(JSON.stringify(s)));
+/** The cookie value for session `id` ending at `exp` (ms since epoch). */
+export async function sealCookie(id: string, exp: number, adminToken: string): Promise<string> {
+  const payload = `${id}.${Math.floor(exp)}`;
   const mac = await crypto.subtle.sign("HMAC", await signingKey(adminToken), encoder.encode(payload));
   return `${payload}.${base64url(new Uint8Array(mac))}`;
 }
 
-/** The session in a cookie value, or null when it is missing, forged, damaged or expired. */
-export async function openSession(value: string | undefined, adminToken: string, now: number): Promise<Session | null> {
-  if (!value || value.length > 4096) return null;
-  const dot = value.indexOf(".");
-  if (dot < 0) return null;
-  const payload = value.slice(0, dot);
-  const mac = fromBase64url(value.slice(dot + 1));
+/** The session id in a cookie value, or null when it is missing, forged, damaged or expired. */
+export async function openCookie(value: string | undefined, adminToken: string, now: number): Promise<{ id: string; exp: number } | null> {
+  if (!value || value.length > 256) return null;
+  const m = /^([A-Za-z0-9_-]{43})\.(\d{1,16})\.([A-Za-z0-9_-]{43})$/.exec(value);
+  if (!m) return null;
+  const mac = fromBase64url(m[3]!);
   if (mac === null || mac.length !== 32) return null;
-  if (!(await crypto.subtle.verify("HMAC", await signingKey(adminToken), mac, encoder.encode(payload)))) return null;
-  const bytes = fromBase64url(payload);
-  if (bytes === null) return null;
-  let s: unknown;
-  try {
-    s = JSON.parse(new TextDecoder().decode(bytes));
-  } catch {
-    return null;
-  }
-  const o = s as Partial<Session>;
-  if (typeof o !== "object" || o === null || !isPrincipal(o.p) || typeof o.exp !== "number" || typeof o.csrf !== "string" || !Array.isArray(o.used)) return null;
-  if (o.exp <= now) return null;
-  return o as Session;
+  if (!(await crypto.subtle.verify("HMAC", await signingKey(adminToken), mac, encoder.encode(`${m[1]}.${m[2]}`)))) return null;
+  const exp = Number(m[2]);
+  return exp > now ? { id: m[1]!, exp } : null;
 }
 
 export interface CookieSpec {
@@ -115,10 +102,10 @@ export interface CookieSpec {
   secure: boolean;
 }
 
-/** The cookie's name, path and Secure flag for a request (see the module comment). */
+/** The cookie's name, path and Secure flag for a request (see the module comment); `uiBase` "" is the root. */
 export function cookieSpec(requestUrl: string, uiBase: string): CookieSpec {
   const secure = new URL(requestUrl).protocol === "https:";
-  return secure ? { name: CONSOLE_COOKIE_SECURE, path: "/", secure } : { name: CONSOLE_COOKIE_PLAIN, path: uiBase, secure };
+  return secure ? { name: CONSOLE_COOKIE_SECURE, path: "/", secure } : { name: CONSOLE_COOKIE_PLAIN, path: uiBase || "/", secure };
 }
 
 export function setCookieHeader(spec: CookieSpec, value: string, maxAgeSeconds: number): string {

@@ -11,8 +11,10 @@ import type { Principal } from "./principal";
 import { canWriteAny } from "./principal";
 
 export interface Chrome {
-  /** "{ADMIN_PREFIX}/ui" */
+  /** "{ADMIN_PREFIX}/ui", or "" on CONSOLE_HOST (its root). */
   base: string;
+  /** The console shares its origin with the API (no CONSOLE_HOST): say so to operators. */
+  sameOrigin?: boolean;
   principal?: Principal;
   csrf?: string;
   /** Portal sessions: the API owner's app. */
@@ -69,7 +71,15 @@ export const Layout: FC<{ chrome: Chrome; title: string; children?: Child; refre
             </div>
           ) : null}
         </header>
-        <main id="main">{children}</main>
+        <main id="main">
+          {chrome.sameOrigin ? (
+            <p class="notice" role="note">
+              This console shares its address with the API it protects: a page the API serves through this gateway could read this console and act in it.
+              Serve the console on its own host (CONSOLE_HOST, see docs/console.md).
+            </p>
+          ) : null}
+          {children}
+        </main>
       </body>
     </html>
   );
@@ -364,7 +374,7 @@ export const NewKeyPage: FC<{ chrome: Chrome; values: NewKeyValues; orgChoices: 
   </Layout>
 );
 
-export const ShowOncePage: FC<{ chrome: Chrome; title: string; secret: string; view: KeyView; curl: string; org: string; note?: string }> = ({
+export const ShowOncePage: FC<{ chrome: Chrome; title: string; secret: string; view: KeyView; curl: string; org: string; note?: string; curlUrlVariable?: string }> = ({
   chrome,
   title,
   secret,
@@ -372,6 +382,7 @@ export const ShowOncePage: FC<{ chrome: Chrome; title: string; secret: string; v
   curl,
   org,
   note,
+  curlUrlVariable,
 }) => (
   <Layout chrome={chrome} title={title}>
     <h1>{title}</h1>
@@ -397,6 +408,7 @@ export const ShowOncePage: FC<{ chrome: Chrome; title: string; secret: string; v
           Copy curl
         </button>
       </div>
+      {curlUrlVariable ? <p class="hint">{`First set ${curlUrlVariable.replace(/^\$/, "")} to your API's address through keygate (this console runs on a host of its own), e.g. export ${curlUrlVariable.replace(/^\$/, "")}=https://api.example.com`}</p> : null}
       <p id="copy-status" class="muted" role="status" aria-live="polite"></p>
     </div>
     <p>

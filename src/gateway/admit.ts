@@ -313,11 +313,11 @@ export async function authenticate(headers: Headers, deps: AdmitDeps, facts: Fac
 }
 
 /**
- * This isolate's key cache brought up to date with the revocation feed first when there
- * is one: a background poll at most every REVOCATION_POLL_MS, awaited only when the last
+ * This isolate's key cache (and its view of scoped admin tokens: the admin API calls this
+ * too) brought up to date with the revocation feed first when there is one: a background poll at most every REVOCATION_POLL_MS, awaited only when the last
  * one is older than REVOCATION_MAX_STALENESS_MS (docs/revocation.md).
  */
-async function follow(deps: AdmitDeps, now: number): Promise<void> {
+export async function follow(deps: AdmitDeps, now: number): Promise<void> {
   const { env, isolate, config } = deps;
   if (!env.REVOCATION_FEED) return;
   const wait = followFeed(env.REVOCATION_FEED, isolate.feed, isolate.cache, config.revocation, now, deps.waitUntil, (cause) =>

@@ -1,11 +1,11 @@
 /**
  * What one isolate keeps between requests, as ONE object: the key cache (records and
  * misses by key hash, never by key), its view of the revocation feed, the last-used
- * throttle, the clients over their failed-authentication budget, and the org-settings
- * cache. The gateway, the self-service API, the admin API and the console reach it
- * through `isolateOf` and pass it down as a dependency; nothing below keeps state of its
- * own (auth/verify.ts, auth/last-used.ts, abuse/auth-failures.ts, orgs/limit.ts take it
- * as an argument).
+ * throttle, the clients over their failed-authentication budget, the org-settings cache
+ * and the scoped admin tokens' cache. The gateway, the self-service API, the admin API and
+ * the console reach it through `isolateOf` and pass it down as a dependency; nothing below
+ * keeps state of its own (auth/verify.ts, auth/last-used.ts, abuse/auth-failures.ts,
+ * orgs/limit.ts, admin/tokens.ts take it as an argument).
  *
  * The admin API, console and self-service purge a changed key through `KeyCache.delete`;
  * the revocation feed's follower (revocation/feed.ts) through the same interface.
@@ -13,7 +13,7 @@
 import { LruCache } from "../cache/lru";
 import type { Lookup } from "../cache/lru";
 import { LastUsedThrottle } from "../auth/last-used";
-import type { KeyRecord } from "../keys/record";
+import type { KeyRecord, TokenRecord } from "../keys/record";
 import type { OrgSettings } from "../keys/store";
 import { FeedFollower } from "../revocation/feed";
 
@@ -30,6 +30,11 @@ export interface KeyCache {
 export type BlockedClients = LruCache<number>;
 /** Org settings by org, misses included (orgs/limit.ts). */
 export type OrgCache = LruCache<OrgSettings | null>;
+/** Scoped admin tokens by hash, misses included (admin/tokens.ts). */
+export type TokenCache = LruCache<TokenRecord | null>;
+
+/** Bound on cached admin tokens per isolate: a flood of distinct well-formed tokens cannot grow memory. */
+export const MAX_CACHED_TOKENS = 1000;
 
 /** Bound on remembered blocked clients per isolate. */
 export const MAX_BLOCKED_CLIENTS = 10_000;
@@ -40,6 +45,7 @@ export interface IsolateState {
   lastUsed: LastUsedThrottle;
   blocked: BlockedClients;
   orgs: OrgCache;
+  tokens: TokenCache;
 }
 
 /** A fresh isolate's state (tests build two of them to stand for two isolates). */
@@ -50,6 +56,7 @@ export function newIsolateState(maxEntries: number): IsolateState {
     lastUsed: new LastUsedThrottle(),
     blocked: new LruCache<number>(MAX_BLOCKED_CLIENTS),
     orgs: new LruCache<OrgSettings | null>(maxEntries),
+    tokens: new LruCache<TokenRecord | null>(MAX_CACHED_TOKENS),
   };
 }
 

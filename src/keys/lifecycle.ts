@@ -16,7 +16,7 @@
 import type { Result } from "../result";
 import type { FieldError, KeySettings, NewKeyInput } from "./issue";
 import { importProblem, issueKey, validateAuditQuery, validateKeyPatch, validateListQuery, validateNewKey, validateRotation } from "./issue";
-import type { CreditRefill, KeyRecord, KeyStatus, RateLimit } from "./record";
+import type { CreditRefill, KeyRecord, KeyStatus, RateLimit, TokenRecord } from "./record";
 import { ALL_ORGS, KEY_ID_RE, statusOf } from "./record";
 import { randomBase62 } from "./format";
 import { applyPatch, changesOf, rotationInherited, rotationInput, viewOf } from "./fields";
@@ -77,6 +77,13 @@ export interface LifecycleContext {
    * so a change whose publication failed can be re-published by retrying it.
    */
   publish?: (changes: { hash: string; record: KeyRecord }[]) => Promise<void>;
+  /**
+   * A scoped admin token was created or revoked (keys/token.ts): tell every isolate (the
+   * revocation feed) and, for a revocation, end the console sessions it opened
+   * (admin/tokens.ts `tokenPublisher`). Called after the change is stored and audited, and
+   * again when a revocation is repeated.
+   */
+  tokenChanged?: (change: { hash: string; record: TokenRecord }) => Promise<void>;
 }
 
 export type Outcome<T> = Result<

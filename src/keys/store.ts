@@ -11,7 +11,6 @@
  *   audit-org:<org>:<inverted ms>:<event id>      the same event       admin: one org's history, newest first
  *   admin-token:<hash>                  TokenRecord JSON               admin: a scoped admin token, by its hash
  *   admin-token-id:<token id>           {"hash"} + metadata TokenSummary   admin: find / list scoped tokens
- *   portal-link:<token hash>            PortalLink JSON (TTL)          console: a single-use portal link
  *   org-settings:<org>                  OrgSettings JSON               hot path (cached): the org-wide rate limit
  *
  * Key ids have a fixed length (newKeyId), so a key's `:used` entry sorts right after its
@@ -51,7 +50,6 @@ export const kvKey = {
   token: (hash: string) => `admin-token:${hash}`,
   tokenPointer: (id: string) => `admin-token-id:${id}`,
   tokenPointerPrefix: () => "admin-token-id:",
-  portalLink: (tokenHash: string) => `portal-link:${tokenHash}`,
   orgSettings: (org: string) => `org-settings:${org}`,
 } as const;
 
@@ -511,32 +509,6 @@ export async function searchOrgs(kv: KvLike, startsWith: string, maxEntries = KV
     if (scanned >= maxEntries) return { orgs: [...orgs], more: true };
     cursor = page.cursor;
   }
-}
-
-/** A portal link (console/portal.ts), stored under the SHA-256 of its one-time token. */
-export interface PortalLink {
-  org: string;
-  /** ISO 8601; the link is refused after it (KV's TTL removes it a little later). */
-  expires_at: string;
-  return_url?: string;
-}
-
-export async function putPortalLink(kv: KvLike, tokenHash: string, link: PortalLink, ttlSeconds: number): Promise<void> {
-  await kvCall("put", () => kv.put(kvKey.portalLink(tokenHash), JSON.stringify(link), { expirationTtl: ttlSeconds }));
-}
-
-/**
- * Take a portal link: read it, delete it, return it (null when there is none). Single use
- * is best effort: KV is eventually consistent, so another location may still read the
- * entry for up to about a minute after the delete (docs/console.md).
- */
-export async function takePortalLink(kv: KvLike, tokenHash: string): Promise<PortalLink | null> {
-  const key = kvKey.portalLink(tokenHash);
-  const value = (await kvCall("get", () => kv.get(key, { type: "json" }))) as Partial<PortalLink> | null;
-  if (value === null) return null;
-  await kvCall("delete", () => kv.delete(key));
-  if (typeof value.org !== "string" || typeof value.expires_at !== "string") return null;
-  return { org: value.org, expires_at: value.expires_at, ...(typeof value.return_url === "string" ? { return_url: value.return_url } : {}) };
 }
 
 /** An organization's settings (PUT /orgs/:org): one rate limit shared by all its keys. */

@@ -15,6 +15,7 @@ import { validateNewToken, validateTokenQuery } from "./issue";
 import type { TokenRecord, TokenRole } from "./record";
 import { TOKEN_ID_RE } from "./record";
 import { BadCursor, findTokenById, listTokenRecords, writeToken } from "./store";
+import { logLine } from "../log";
 
 /** The prefix of every scoped admin token (never configurable: it is how they are recognised). */
 export const TOKEN_PREFIX = "kgt_";
@@ -86,6 +87,17 @@ export async function createToken(ctx: LifecycleContext, body: unknown): Promise
   await writeToken(ctx.kv, hash, record);
   ctx.purge?.(hash);
   await audit(ctx, { action: "token_create", token_id: record.id });
+  // Best effort, like a key's creation: the token is shown once and a retry would mint
+  // another. Unpublished, other isolates learn of it within NEGATIVE_CACHE_TTL_MS.
+  try {
+    await ctx.tokenChanged?.({ hash, record });
+  } catch (err) {
+    logLine("error", "revocation feed unreachable: token created, other isolates learn of it within the cache bound", {
+      ...(ctx.requestId ? { request_id: ctx.requestId } : {}),
+      token_id: record.id,
+      cause: err instanceof Error ? err.message : String(err),
+    });
+  }
   return { ok: true, value: { token, ...view(record, ctx.now) } };
 }
 
@@ -104,8 +116,10 @@ export async function listTokens(ctx: LifecycleContext, query: Record<string, un
 
 /**
  * DELETE /tokens/:id: revoke. The record stays (revoked_at set), so the token keeps
- * answering 401 and stays listed. Revoking a revoked token changes nothing. `ctx.purge`
- * drops it from the isolate's token cache: it stops there at once.
+ * answering 401 and stays listed. `ctx.purge` drops it from the isolate's token cache: it
+ * stops there at once; `ctx.tokenChanged` tells every other isolate and ends the console
+ * sessions it opened (a failure there throws: the revocation is stored, the caller
+ * repeats it). Revoking a revoked token changes nothing but publishes again.
  */
 export async function revokeToken(ctx: LifecycleContext, id: string): Promise<Outcome<TokenView>> {
   const found = TOKEN_ID_RE.test(id) ? await findTokenById(ctx.kv, id) : null;
@@ -117,5 +131,6 @@ export async function revokeToken(ctx: LifecycleContext, id: string): Promise<Ou
     ctx.purge?.(found.hash);
     await audit(ctx, { action: "token_revoke", token_id: id });
   }
+  await ctx.tokenChanged?.({ hash: found.hash, record });
   return { ok: true, value: view(record, ctx.now) };
 }

@@ -195,7 +195,9 @@ export function upstreamHeaders(inbound: Headers, config: Config, ctx: UpstreamC
     let kept: string | null = value;
     // The session cookie is the gateway's credential, like a key: never forwarded.
     if (name === "cookie") {
-      // The web console's session cookie (Path=/ over https) is the gateway's, never the origin's.
+      // The web console's session cookie (Path=/ over https) is the gateway's, never the
+      // origin's. With CONSOLE_HOST browsers send it only to that host, but one set before
+      // CONSOLE_HOST was (on this host, Path=/) may live on for its hour: still dropped.
       kept = withoutConsoleCookie(value) || null;
       if (kept !== null && config.session?.cookie) kept = withoutCookie(kept, config.session.cookie);
     }

@@ -1,7 +1,8 @@
 /**
  * The revocation feed's Durable Object (one instance, named FEED_OBJECT_NAME): a short,
  * versioned log of key changes in SQLite storage. Every lifecycle change (create, import,
- * update, revoke, rotate) appends the changed key's hash and its record as written; each
+ * update, revoke, rotate) appends the changed key's hash and its record as written (a
+ * scoped admin token's creation or revocation, its hash and record, kind "token"); each
  * gateway isolate reads the entries after its cursor (see feed.ts for the policy and
  * docs/revocation.md for the bound). Versions come from AUTOINCREMENT, so they only grow,
  * even across pruning. Entries are kept FEED_RETENTION_MS.
@@ -39,8 +40,9 @@ export class RevocationFeed extends DurableObject<Env> {
   publish(changes: FeedChange[]): number {
     const now = clock.now();
     for (const c of changes) {
-      if (typeof c.hash !== "string" || !HASH_RE.test(c.hash)) throw new Error("feed: a change must name a key hash");
-      this.ctx.storage.sql.exec("INSERT INTO changes (at, hash, record) VALUES (?, ?, ?)", now, c.hash, JSON.stringify(c.record));
+      if (typeof c.hash !== "string" || !HASH_RE.test(c.hash)) throw new Error("feed: a change must name a key hash (or a token hash)");
+      if (c.kind !== undefined && c.kind !== "token") throw new Error("feed: a change is a key's or a token's");
+      this.ctx.storage.sql.exec("INSERT INTO changes (at, kind, hash, record) VALUES (?, ?, ?, ?)", now, c.kind ?? "key", c.hash, JSON.stringify(c.record));
     }
     this.ctx.storage.sql.exec("DELETE FROM changes WHERE at < ?", now - FEED_RETENTION_MS);
     return this.#head();
@@ -74,7 +76,7 @@ export class RevocationFeed extends DurableObject<Env> {
           FEED_PAGE_SIZE + 1,
         )
       : this.ctx.storage.sql.exec<{ version: number; at: number; kind: string; hash: string; record: string }>(
-          "SELECT version, at, kind, hash, record FROM changes WHERE kind = 'key' AND at >= ? ORDER BY version LIMIT ?",
+          "SELECT version, at, kind, hash, record FROM changes WHERE kind IN ('key', 'token') AND at >= ? ORDER BY version LIMIT ?",
           clock.now() - windowMs,
           FEED_PAGE_SIZE + 1,
         );
@@ -82,7 +84,7 @@ export class RevocationFeed extends DurableObject<Env> {
     const more = all.length > FEED_PAGE_SIZE;
     const entries: FeedEntry[] = all
       .slice(0, FEED_PAGE_SIZE)
-      .map((r) => ({ version: r.version, at: r.at, ...(r.kind === "org" ? { kind: "org" as const } : {}), hash: r.hash, record: JSON.parse(r.record) as unknown }));
+      .map((r) => ({ version: r.version, at: r.at, ...(r.kind === "org" || r.kind === "token" ? { kind: r.kind } : {}), hash: r.hash, record: JSON.parse(r.record) as unknown }));
     const version = more ? entries[entries.length - 1]!.version : head;
     const orgs = continuable
       ? undefined

@@ -21,8 +21,8 @@
  *
  * Nothing here imports runtime-only modules: it runs on the hot path and in the CLI.
  */
-import type { KeyRecord, RateLimit } from "../keys/record";
-import { isKeyRecord, isRateLimit } from "../keys/record";
+import type { KeyRecord, RateLimit, TokenRecord } from "../keys/record";
+import { isKeyRecord, isRateLimit, isTokenRecord } from "../keys/record";
 import type { RevocationFeed } from "./feed-object";
 
 import { FEED_OBJECT_NAME } from "./names";
@@ -37,17 +37,18 @@ export const MAX_OVERRIDES = 20_000;
 /** Bound on a publish's wait for the object. */
 export const PUBLISH_TIMEOUT_MS = 5_000;
 
-export interface FeedChange {
-  hash: string;
-  record: KeyRecord;
-}
+/** A key's change (its hash and record as written), or a scoped admin token's (`kind: "token"`). */
+export type FeedChange = { kind?: undefined; hash: string; record: KeyRecord } | { kind: "token"; hash: string; record: TokenRecord };
 
 export interface FeedEntry {
   version: number;
   /** When the object stored it (ms since epoch). */
   at: number;
-  /** Absent: a key change (hash, record). "org": an org's rate limit (hash = the org, record = the limit or null). */
-  kind?: "org";
+  /**
+   * Absent: a key change (hash, record). "org": an org's rate limit (hash = the org, record
+   * = the limit or null). "token": a scoped admin token's change (its hash and record).
+   */
+  kind?: "org" | "token";
   hash: string;
   record: unknown;
 }
@@ -79,6 +80,23 @@ export interface Override {
   until: number;
 }
 
+/** A scoped admin token's record as published: it wins over an older KV copy (admin/tokens.ts). */
+export interface TokenOverride {
+  record: TokenRecord;
+  until: number;
+}
+
+/**
+ * The token record to use after a lookup returned `found` (cache or KV): a published
+ * revocation always wins (it is final), a published token wins over "no such token" (a
+ * new token works at once), anything else stands.
+ */
+export function newerToken(found: TokenRecord | null, override: TokenOverride | undefined, now: number): TokenRecord | null {
+  if (override === undefined || now >= override.until) return found;
+  if (override.record.revoked_at !== null || found === null) return override.record;
+  return found;
+}
+
 /** What an isolate knows of the feed. */
 export class FeedFollower {
   cursor: number | null = null;
@@ -89,6 +107,8 @@ export class FeedFollower {
   failed = false;
   inflight: Promise<void> | null = null;
   readonly overrides = new Map<string, Override>();
+  /** Scoped admin tokens changed within the window, by hash. */
+  readonly tokens = new Map<string, TokenOverride>();
   /** Orgs with a rate limit (docs/limits.md), complete once `orgsKnown`. */
   readonly orgLimits = new Map<string, RateLimit>();
   orgsKnown = false;
@@ -143,6 +163,7 @@ function apply(page: FeedPage, follower: FeedFollower, cache: PurgeableCache, se
   if (page.reset) {
     cache.clear();
     follower.overrides.clear();
+    follower.tokens.clear();
   }
   if (page.orgs) {
     follower.orgLimits.clear();
@@ -155,11 +176,18 @@ function apply(page: FeedPage, follower: FeedFollower, cache: PurgeableCache, se
       else follower.orgLimits.delete(e.hash);
       continue;
     }
+    if (e.kind === "token") {
+      // The admin API's token cache consults these on every lookup: nothing to purge.
+      follower.tokens.delete(e.hash);
+      if (isTokenRecord(e.record)) follower.tokens.set(e.hash, { record: e.record, until: e.at + settings.windowMs });
+      continue;
+    }
     cache.delete(e.hash);
     follower.overrides.delete(e.hash);
     if (isKeyRecord(e.record)) follower.overrides.set(e.hash, { record: e.record, stamp: stampOf(e.record), until: e.at + settings.windowMs });
   }
   while (follower.overrides.size > MAX_OVERRIDES) follower.overrides.delete(follower.overrides.keys().next().value as string);
+  while (follower.tokens.size > MAX_OVERRIDES) follower.tokens.delete(follower.tokens.keys().next().value as string);
   follower.cursor = page.version;
 }
 

@@ -35,7 +35,6 @@ const FORMATS: Record<string, string[]> = {
   orgAudit: ["<org>", "<inverted ms>", "<event id>"],
   token: ["<hash>"],
   tokenPointer: ["<token id>"],
-  portalLink: ["<token hash>"],
   orgSettings: ["<org>"],
 };
 /** kvKey's prefix helpers (for list()): each must start a documented format. */

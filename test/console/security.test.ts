@@ -6,8 +6,7 @@
  */
 import { env } from "cloudflare:test";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { newSession, sealSession } from "../../src/console/session";
-import type { Principal } from "../../src/console/principal";
+import { randomToken, sealCookie } from "../../src/console/session";
 import { adminEnv, api, TOKEN, uniqueOrg } from "../admin/support";
 import { makeEnv, send } from "../support/worker-helpers";
 import { claims, hs256, SECRET } from "../sessions/support";
@@ -16,10 +15,12 @@ import { flushUsage, usageCounter } from "../../src/usage/counter";
 const UI = "/_keygate/ui";
 const SITE = "https://gateway.test";
 
-/** A session cookie for `principal`, signed exactly as sign-in signs it (the test-side seam). */
-async function cookieFor(principal: Principal, token = TOKEN): Promise<{ cookie: string; csrf: string }> {
-  const s = newSession(principal, Date.now());
-  return { cookie: `__Host-keygate_console=${await sealSession(s, token)}`, csrf: s.csrf };
+/**
+ * A session cookie signed exactly as sign-in signs it, for a session id the store never
+ * opened (the test-side seam: sessions are server-side, a well-signed cookie alone is none).
+ */
+async function forgedCookie(token = TOKEN): Promise<string> {
+  return `__Host-keygate_console=${await sealCookie(randomToken(), Date.now() + 3_600_000, token)}`;
 }
 
 function get(path: string, cookie?: string, e = adminEnv()) {
@@ -168,8 +169,12 @@ describe("sign-in and the session cookie", () => {
   });
 
   it("a session signed under another ADMIN_TOKEN is not accepted", async () => {
-    const other = await cookieFor({ kind: "root" }, "another-admin-token-0123456789abcdef0123");
-    expect((await get(`${UI}/orgs`, other.cookie)).status).toBe(303);
+    // The cookie of a real session, re-signed under another ADMIN_TOKEN: refused.
+    const s = await signIn();
+    const id = s.cookie.split("=")[1]!.split(".")[0]!;
+    const other = `__Host-keygate_console=${await sealCookie(id, Date.now() + 3_600_000, "another-admin-token-0123456789abcdef0123")}`;
+    expect((await get(`${UI}/orgs`, other)).status).toBe(303);
+    expect((await get(`${UI}/orgs`, s.cookie)).status).toBe(200);
   });
 });
 
@@ -234,8 +239,10 @@ describe("pages", () => {
     // The key works against the gateway.
     const used = await send("/things", { headers: { "x-api-key": key } }, adminEnv());
     expect(used.status).toBe(200);
-    // Resubmission (reload / back) with the cookie the show-once page set: refused, no key.
-    const again = await post(`${UI}/keys`, fields, { cookie: cookieOf(first) });
+    // Resubmission (reload / back): the session's cookie never changes (the form id is
+    // spent in the server-side store): refused, no key.
+    expect(first.headers.get("set-cookie")).toBeNull();
+    const again = await post(`${UI}/keys`, fields, { cookie: s.cookie });
     expect(again.status).toBe(409);
     const againHtml = await again.text();
     expect(againHtml).not.toContain(key);
@@ -252,7 +259,7 @@ describe("pages", () => {
     const html = await created.text();
     const key = keyIn(html);
     const id = /\/keys\/(key_[A-Za-z0-9]+)"/.exec(html)![1]!;
-    const cookie = cookieOf(created);
+    const cookie = s.cookie;
     const wrong = await post(`${UI}/keys/${id}/revoke`, { csrf: s.csrf, confirm: "nope" }, { cookie });
     expect(wrong.status).toBe(400);
     expect((await send("/things", { headers: { "x-api-key": key } }, adminEnv())).status).toBe(200);
@@ -316,24 +323,24 @@ describe("org-scoped admin tokens in the console", () => {
     expect((await as(reader.json.token, { org })).status).toBe(403);
   });
 
-  it("a forged session for a token that does not exist is no session", async () => {
+  it("a well-signed cookie for a session the store never opened is no session", async () => {
     const org = uniqueOrg();
-    const forged = await cookieFor({ kind: "token", id: "tok_00000000000000000000", orgs: [org], role: "write" });
-    const res = await get(`${UI}/orgs/${org}`, forged.cookie);
+    const res = await get(`${UI}/orgs/${org}`, await forgedCookie());
     expect(res.status).toBe(303);
     expect(res.headers.get("location")).toBe(`${UI}/login`);
   });
 });
 
 describe("portal links", () => {
-  it("POST /portal-links → 201 {url, expires_at}; the URL works once and opens one org only", async () => {
+  it("POST /portal-links → 201 {id, url, expires_at}; the URL works once and opens one org only", async () => {
     const org = uniqueOrg();
     const other = uniqueOrg();
     await api("POST", "/_keygate/keys", { body: { orgs: [other], name: "not-yours" } });
     const { res, json } = await api("POST", "/_keygate/portal-links", { body: { org, return_url: "https://app.example.com/settings" } });
     expect(res.status).toBe(201);
     expect(res.headers.get("cache-control")).toBe("no-store");
-    expect(Object.keys(json).sort()).toEqual(["expires_at", "url"]);
+    expect(Object.keys(json).sort()).toEqual(["expires_at", "id", "url"]);
+    expect(json.id).toMatch(/^pl_[A-Za-z0-9]{20}$/);
     const url = new URL(json.url);
     expect(url.pathname).toMatch(/^\/_keygate\/ui\/portal\/[A-Za-z0-9_-]{43}$/);
     const minutes = (Date.parse(json.expires_at) - Date.now()) / 60_000;

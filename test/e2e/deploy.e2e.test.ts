@@ -2,7 +2,8 @@
  * `npm run deploy` (scripts/deploy.ts): refuses, before running wrangler (so before
  * contacting Cloudflare), a configuration with the placeholder KV namespace id, a
  * loopback or example ORIGIN_URL, for the chosen --env; the override for a deliberate
- * loopback origin; and runs `wrangler deploy` otherwise (here with --dry-run, which
+ * loopback origin; a warning for a production target without CONSOLE_HOST; and runs
+ * `wrangler deploy` otherwise (here with --dry-run, which
  * uploads nothing). Every run has its proxy pointed at a closed port, so any attempt to
  * reach the network would fail instead of reaching it.
  */
@@ -12,7 +13,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
-import { isLoopbackHost, problems } from "../../scripts/deploy";
+import { isLoopbackHost, problems, warnings } from "../../scripts/deploy";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
 const run = promisify(execFile);
@@ -88,6 +89,16 @@ describe("npm run deploy: the guard", () => {
     expect(r.out).toContain("ORIGIN_URL https://api.acme.io/v1; checks passed");
     expect(r.out).toContain("--dry-run: exiting now.");
     expect(existsSync(path.join(outdir, "index.js"))).toBe(true);
+    // The top level is a production target: no CONSOLE_HOST is worth a warning, not a stop.
+    expect(r.out).toContain("warning: no CONSOLE_HOST in [vars]: the web console will share the API's host");
+  });
+
+  it("production without CONSOLE_HOST is warned about (docs/deploying.md); staging is not", async () => {
+    const production = await deploy(["--env", "production"]);
+    expect(production.out).toContain("warning: no CONSOLE_HOST in [env.production.vars]");
+    expect(production.out).toContain("docs/deploying.md");
+    const staging = await deploy(["--env", "staging"]);
+    expect(staging.out).not.toContain("CONSOLE_HOST");
   });
 
   it("a --var ORIGIN_URL on the command line is what gets checked", async () => {
@@ -105,6 +116,14 @@ describe("deploy guard rules", () => {
   it.each(["api.acme.io", "10.0.0.1", "128.0.0.1", "[2001:db8::1]", "localhost.acme.io"])("%s is not", (host) => {
     expect(isLoopbackHost(host)).toBe(false);
   });
+  it("warns about a production target without CONSOLE_HOST, only", () => {
+    const ok = { kvIds: ["abc"], originUrl: "https://api.acme.io" };
+    expect(warnings(ok)).toEqual([expect.stringContaining("no CONSOLE_HOST in [vars]")]);
+    expect(warnings({ ...ok, env: "production" })).toEqual([expect.stringContaining("no CONSOLE_HOST in [env.production.vars]")]);
+    expect(warnings({ ...ok, env: "production", consoleHost: "keys.acme.io" })).toEqual([]);
+    expect(warnings({ ...ok, env: "staging" })).toEqual([]);
+  });
+
   it("reports a missing KEYS namespace and a missing ORIGIN_URL", () => {
     expect(problems({ kvIds: [] }, false)).toEqual([expect.stringContaining("no KEYS KV namespace"), expect.stringContaining("ORIGIN_URL is not set")]);
     expect(problems({ kvIds: ["abc"], originUrl: "https://api.acme.io" }, false)).toEqual([]);

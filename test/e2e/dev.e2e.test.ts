@@ -1,11 +1,13 @@
 /**
  * `npm run dev` as a newcomer runs it: the demo key works, a second start reuses it, it is
- * in the audit log like any other key, and Ctrl-C (SIGINT) leaves no wrangler dev, workerd
- * or demo origin behind. Ports and state are this test's own (PORT, ORIGIN_PORT,
+ * in the audit log like any other key, the console answers on console.localhost:PORT with
+ * the admin token printed (and not on the API's host), and Ctrl-C (SIGINT) leaves no
+ * wrangler dev, workerd or demo origin behind. Ports and state are this test's own (PORT, ORIGIN_PORT,
  * --persist-to), so a developer's running `npm run dev` is not touched.
  */
 import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
+import http from "node:http";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { alive, descendants, freePort, keysCli, tempStateDir } from "../support/node-wrangler";
@@ -55,6 +57,25 @@ async function startDev(state: string): Promise<Dev> {
   return { child, output: () => out, id: m[1]!, key: m[2]!, port };
 }
 
+/**
+ * A request to 127.0.0.1:port under another host name, as a browser sends it to
+ * console.localhost (Node's resolver, unlike Chromium's and curl's, does not map
+ * *.localhost to loopback).
+ */
+function requestAs(host: string, port: number, method: string, p: string, body?: string): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
+  return new Promise((resolve, reject) => {
+    const headers: Record<string, string> = { host: `${host}:${port}` };
+    if (body !== undefined) Object.assign(headers, { "content-type": "application/x-www-form-urlencoded", origin: `http://${host}:${port}` });
+    const req = http.request({ host: "127.0.0.1", port, method, path: p, headers }, (res) => {
+      let text = "";
+      res.on("data", (d: Buffer) => (text += d.toString()));
+      res.on("end", () => resolve({ status: res.statusCode!, headers: res.headers, body: text }));
+    });
+    req.on("error", reject);
+    req.end(body);
+  });
+}
+
 async function interrupt(dev: Dev): Promise<number[]> {
   const below = descendants(dev.child.pid!);
   expect(below.length).toBeGreaterThan(2);
@@ -80,10 +101,21 @@ describe("npm run dev", () => {
     expect((await fetch(`http://127.0.0.1:${first.port}/hello`)).status).toBe(401);
     expect(first.output()).not.toContain("will not work in local development");
     expect(first.output()).toMatch(/\[dev\] created the demo key/);
+    // The console, on its own host, signed in with the admin token printed at start.
+    const printed = new RegExp(`Console: http://console\\.localhost:${first.port}/ — sign in with the admin token\\s+([0-9a-f]{64})`).exec(first.output());
+    expect(printed, first.output()).not.toBeNull();
+    const login = await requestAs("console.localhost", first.port, "GET", "/login");
+    expect(login.status).toBe(200);
+    expect(login.body).toContain('action="/login"');
+    const signedIn = await requestAs("console.localhost", first.port, "POST", "/login", `token=${printed![1]}`);
+    expect(signedIn.status).toBe(303);
+    expect(String(signedIn.headers["set-cookie"])).not.toMatch(/domain=/i);
+    expect((await fetch(`http://127.0.0.1:${first.port}/_keygate/ui/login`)).status).toBe(401); // not on the API's host
     expect(await interrupt(first)).toEqual([]);
 
     const second = await startDev(state);
     expect(second.output()).toMatch(/\[dev\] reusing the demo key/);
+    expect(second.output()).toContain(printed![1]); // the same admin token: the state's
     expect(second.key).toBe(first.key);
     expect(second.id).toBe(first.id);
     expect(await interrupt(second)).toEqual([]);

@@ -5,6 +5,9 @@
  * then used on the wire: within their org and role, refused outside, refused once revoked.
  */
 import { randomBytes, randomUUID } from "node:crypto";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startOrigin } from "../../scripts/origin";
 import type { Origin } from "../../scripts/origin";
@@ -18,9 +21,25 @@ const CLI_TESTS = { timeout: 240_000 };
 let origin: Origin;
 let gw: WranglerDev;
 
+/**
+ * wrangler.toml under a Worker name of this run's own: the CLI in local mode reaches the
+ * running gateway through wrangler's dev registry by that name, and on a shared machine
+ * another checkout's `wrangler dev` may hold "keygate" there.
+ */
+function ownConfig(): string {
+  const root = path.resolve(import.meta.dirname, "../..");
+  const toml = readFileSync(path.join(root, "wrangler.toml"), "utf8")
+    .replace(/^name = "keygate"$/m, `name = "keygate-e2e-${randomUUID().slice(0, 8)}"`)
+    .replace(/^main\s*=.*$/m, `main = ${JSON.stringify(path.join(root, "src/index.ts"))}`);
+  const file = path.join(mkdtempSync(path.join(tmpdir(), "keygate-tokens-cli-")), "wrangler.toml");
+  writeFileSync(file, toml);
+  return file;
+}
+const CONFIG = ownConfig();
+
 beforeAll(async () => {
   origin = await startOrigin();
-  gw = await startWrangler({ vars: { ORIGIN_URL: origin.url, ADMIN_TOKEN: ROOT, ADMIN_PREFIX: PREFIX } });
+  gw = await startWrangler({ config: CONFIG, vars: { ORIGIN_URL: origin.url, ADMIN_TOKEN: ROOT, ADMIN_PREFIX: PREFIX } });
 });
 
 afterAll(async () => {
@@ -28,7 +47,7 @@ afterAll(async () => {
   await origin?.close();
 });
 
-const local = (...args: string[]) => keysCli(["tokens", ...args, "--persist-to", gw.persistTo]);
+const local = (...args: string[]) => keysCli(["tokens", ...args, "--persist-to", gw.persistTo, "--config", CONFIG]);
 const remote = (args: string[], token = ROOT) => keysCli([...args, "--url", `${gw.url}${PREFIX}`], { KEYGATE_ADMIN_TOKEN: token });
 
 async function json(p: Promise<{ code: number; stdout: string; stderr: string }>): Promise<any> {
@@ -72,7 +91,7 @@ describe("tokens on local state (what wrangler dev reads)", CLI_TESTS, () => {
     expect(table.stdout).toContain(writer.id);
 
     // A token no request has used yet (so no isolate caches it): revoked locally, refused at
-    // once. (A cached one is refused within CACHE_TTL_MS: the CLI cannot reach wrangler's cache.)
+    // once. (A cached one: within the feed's bound, below.)
     const unused = await json(local("create", "--name", "unused", "--org", org, "--role", "read", "--json"));
     const revoked = await json(local("revoke", unused.id, "--json"));
     expect(revoked).toMatchObject({ id: unused.id, status: "revoked", revoked_at: expect.any(String) });
@@ -82,6 +101,32 @@ describe("tokens on local state (what wrangler dev reads)", CLI_TESTS, () => {
     const events = (await (await admin(ROOT, "GET", "/audit?limit=100")).json()) as { events: any[] };
     expect(events.events.find((e) => e.token_id === writer.id && e.action === "token_create")?.actor).toBe("cli");
     expect(events.events.find((e) => e.key_id === key.id)?.actor).toBe(`token:${writer.id}`);
+  });
+
+  it("a token revoked on local state is refused by the running gateway within 5 s, cached or not, and its console session ends", async () => {
+    const org = `tc-${randomUUID().slice(0, 8)}`;
+    const tok = await json(local("create", "--name", "cached", "--org", org, "--role", "write", "--json"));
+    expect((await admin(tok.token, "GET", `/keys?org=${org}`)).status).toBe(200); // cached in the isolate now
+    const login = await fetch(`${gw.url}${PREFIX}/ui/login`, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded", origin: gw.url },
+      body: `token=${tok.token}`,
+      redirect: "manual",
+    });
+    expect(login.status).toBe(303);
+    const cookie = login.headers.get("set-cookie")!.split(";")[0]!;
+    const page = () => fetch(`${gw.url}${PREFIX}/ui/orgs/${org}`, { headers: { cookie }, redirect: "manual" });
+    expect((await page()).status).toBe(200);
+
+    const revoked = await local("revoke", tok.id, "--json");
+    expect(revoked.code, revoked.stderr).toBe(0);
+    expect(revoked.stderr).not.toContain("no running `wrangler dev`");
+    const done = Date.now();
+    expect((await page()).status).toBe(303); // the console session: at once
+    let status = 0;
+    while (Date.now() - done < 5_000 && (status = (await admin(tok.token, "GET", `/keys?org=${org}`)).status) !== 401) await new Promise((r) => setTimeout(r, 200));
+    expect(status).toBe(401);
+    expect(Date.now() - done).toBeLessThan(5_000);
   });
 
   it("exit codes: 2 for bad usage (before any state is opened), 1 for an unknown id", async () => {

@@ -30,17 +30,18 @@ export function isolate(vars: Vars = {}): Env & { state: IsolateState } {
 }
 
 /**
- * KV as an edge location that cached `key:<hash>` before a change: it keeps answering the
- * snapshot taken now for that key, like KV's cacheTtl (≥ 30 s) does on Cloudflare.
+ * KV as an edge location that cached `key:<hash>` (or another entry: `name`) before a
+ * change: it keeps answering the snapshot taken now for that entry, like KV's cacheTtl
+ * (≥ 30 s) does on Cloudflare.
  */
-export async function edgeCachedKv(hash: string): Promise<KVNamespace> {
-  const snapshot = await env.KEYS.get(kvKey.record(hash), { type: "json" });
+export async function edgeCachedKv(hash: string, name = kvKey.record(hash)): Promise<KVNamespace> {
+  const snapshot = await env.KEYS.get(name, { type: "json" });
   const real = env.KEYS;
   return new Proxy(real, {
     get(target, prop) {
       if (prop === "get") {
-        return (name: string, options?: unknown) =>
-          name === kvKey.record(hash) ? Promise.resolve(snapshot) : (target.get as (n: string, o?: unknown) => Promise<unknown>)(name, options);
+        return (key: string, options?: unknown) =>
+          key === name ? Promise.resolve(snapshot) : (target.get as (n: string, o?: unknown) => Promise<unknown>)(key, options);
       }
       const v = Reflect.get(target, prop) as unknown;
       return typeof v === "function" ? (v as (...a: unknown[]) => unknown).bind(target) : v;

@@ -82,7 +82,7 @@ describe("verifySession and sessionTokenOf (the module's API)", () => {
   it("ok: sub, org and scopes; invalid: a reason, for the log", async () => {
     const now = 1_900_000_000_000;
     const token = await hs256(claims({ scope: "read write" }, now));
-    expect(await verifySession(token, settings(), now)).toEqual({ kind: "ok", sub: "user_1", org: "acme", scopes: ["read", "write"] });
+    expect(await verifySession(token, settings(), now)).toEqual({ kind: "ok", sub: "user_1", org: "acme", scopes: ["read", "write"], exp: Math.floor(now / 1000) + 300 });
     expect(await verifySession(token, settings(), now + 301_000 + 30_000)).toEqual({ kind: "invalid", reason: "expired" });
     expect(await verifySession(token, settings({ secret: "x".repeat(40) }), now)).toEqual({ kind: "invalid", reason: "signature" });
     expect(await verifySession("not-a-jwt", settings(), now)).toEqual({ kind: "invalid", reason: "malformed" });

@@ -8,6 +8,7 @@
  */
 import { describe, expect, it } from "vitest";
 import configuration from "../../docs/configuration.md?raw";
+import consolePage from "../../docs/console.md?raw";
 import revocation from "../../docs/revocation.md?raw";
 import selfService from "../../docs/self-service.md?raw";
 import sessions from "../../docs/sessions.md?raw";
@@ -17,7 +18,7 @@ import type { VarName, VarSpec } from "../../src/config";
 import { documentedDefault, VARIABLE_DOCS } from "../../src/config/docs";
 import type { DocPage, VarDoc } from "../../src/config/docs";
 
-const PAGES: Record<DocPage, string> = { configuration, sessions, "self-service": selfService, revocation, usage };
+const PAGES: Record<DocPage, string> = { configuration, console: consolePage, sessions, "self-service": selfService, revocation, usage };
 
 interface Row {
   name: string;
