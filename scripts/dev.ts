@@ -6,7 +6,7 @@
  * The demo key (org "demo", scopes read,write) lives 30 days and is reused by every start
  * while more than 8 days are left (more than EXPIRY_WARNING_DAYS' default, so the demo's
  * answers carry no Sunset warning); then a new one replaces it and the old one is revoked.
- * It is created and revoked with the same lifecycle functions as `npm run keys`, so the
+ * It is created and revoked with the same management operations as `npm run keys`, so the
  * audit log shows it (`npm run keys -- audit`, actor "dev"). Its plaintext is kept in the
  * local state (.wrangler/state/keygate-demo-key.json, ignored by git) to be reused.
  * `--persist-to DIR` (as for wrangler dev) moves that state, demo key included.
@@ -32,8 +32,8 @@ import path from "node:path";
 import { settingsFrom } from "../src/config/variables";
 import { hashKey } from "../src/keys/hash";
 import type { KeySettings } from "../src/keys/issue";
-import { createKey, revokeKey } from "../src/keys/lifecycle";
-import type { LifecycleContext } from "../src/keys/lifecycle";
+import type { ManageDeps } from "../src/manage/context";
+import { createKey, revokeKey } from "../src/manage/keys";
 import { statusOf } from "../src/keys/record";
 import { readRecord } from "../src/keys/store";
 import type { KvLike } from "../src/keys/store";
@@ -85,7 +85,8 @@ async function demoKey(): Promise<{ key: string; id: string; expiresAt: string; 
     // KEY_PREFIX and KEY_PEPPER, read and checked as the gateway does (a bad value stops here).
     const settings: KeySettings = settingsFrom(platform.env).key;
     const now = Date.now();
-    const ctx: LifecycleContext = { kv, settings, actor: "dev", now };
+    const deps: ManageDeps = { kv, settings, actor: "dev", now };
+    const root = { kind: "root" } as const;
     let saved: { id: string; key: string } | undefined;
     try {
       saved = JSON.parse(readFileSync(DEMO_KEY_FILE, "utf8")) as { id: string; key: string };
@@ -99,9 +100,9 @@ async function demoKey(): Promise<{ key: string; id: string; expiresAt: string; 
       if (usable && Date.parse(record.expires_at!) - now > DEMO_KEY_MIN_LEFT_MS) {
         return { key: saved.key, id: saved.id, expiresAt: record.expires_at!, reused: true };
       }
-      if (record?.id === saved.id && record.revoked_at === null) await revokeKey(ctx, saved.id);
+      if (record?.id === saved.id && record.revoked_at === null) await revokeKey(deps, root, saved.id);
     }
-    const created = await createKey(ctx, {
+    const created = await createKey(deps, root, {
       name: "demo (npm run dev)",
       orgs: ["demo"],
       scopes: ["read", "write"],

@@ -106,6 +106,11 @@ export interface Config {
   passthroughCookie: string | null;
   /** SELF_SERVICE_PATH/SELF_SERVICE_SCOPE (self-service/config.ts); null = off. */
   selfService: SelfServiceConfig | null;
+  /**
+   * Bounds on keys created by holders, on every surface (manage/bounds.ts):
+   * SELF_SERVICE_MAX_KEYS_PER_ORG and SELF_SERVICE_CREATE_PER_MINUTE.
+   */
+  holders: { maxKeysPerOrg: number; createPerMinute: number };
   /** The revocation feed's polling (revocation/feed.ts). */
   revocation: FeedSettings;
   /** Usage counts are flushed from an isolate at most this often (docs/usage.md). */
@@ -260,6 +265,7 @@ export function parseConfig(env: Env): Config {
     authFailureBlockSeconds: intVar(env, "AUTH_FAILURE_BLOCK_SECONDS"),
     ...parseSessions(env),
     selfService: parseSelfService(env, admin.segments),
+    holders: { maxKeysPerOrg: intVar(env, "SELF_SERVICE_MAX_KEYS_PER_ORG"), createPerMinute: intVar(env, "SELF_SERVICE_CREATE_PER_MINUTE") },
     revocation: revocationSettings(env),
     usageFlushMs: intVar(env, "USAGE_FLUSH_MS"),
   };

@@ -1,27 +1,32 @@
 /**
- * The local backend: the lifecycle functions (src/keys/lifecycle.ts, src/keys/token.ts,
- * src/orgs/settings.ts) on the same local state `wrangler dev` reads (`.wrangler/state`,
- * or --persist-to exactly as `wrangler dev --persist-to`), through wrangler's
- * getPlatformProxy() (scripts/local-platform.ts). Audit records say who: "cli".
+ * The local backend: the management core's operations (src/manage/) as root — whoever
+ * holds the local state holds every key — on the same local state `wrangler dev` reads
+ * (`.wrangler/state`, or --persist-to exactly as `wrangler dev --persist-to`), through
+ * wrangler's getPlatformProxy() (scripts/local-platform.ts). Audit records say who: "cli".
  *
  * A running `wrangler dev` learns of each key or org change from the revocation feed, and
  * usage is read from its UsageStore objects (./feed.ts).
  */
 import type { KeySettings } from "../../src/keys/issue";
-import type { LifecycleContext, Outcome } from "../../src/keys/lifecycle";
-import { auditEvents, createKey, importKey, listKeys, revokeKey, rotateKey, showKey, updateKey } from "../../src/keys/lifecycle";
+import type { Outcome } from "../../src/keys/lifecycle";
 import type { KvLike } from "../../src/keys/store";
-import { createToken, listTokens, revokeToken } from "../../src/keys/token";
-import { setOrg, showOrg } from "../../src/orgs/settings";
-import { GRANULARITY_MINUTES, usageAnswer, validateUsageQuery } from "../../src/usage/query";
+import type { ManageDeps } from "../../src/manage/context";
+import { auditEvents, createKey, importKey, listKeys, revokeKey, rotateKey, showKey, updateKey } from "../../src/manage/keys";
+import { orgSet, orgShow, usage } from "../../src/manage/orgs";
+import type { Principal } from "../../src/manage/principal";
+import { tokenCreate, tokenList, tokenRevoke } from "../../src/manage/tokens";
+import { GRANULARITY_MINUTES, usageAnswer } from "../../src/usage/query";
+import type { UsageAnswer, UsageQuery } from "../../src/usage/query";
 import type { LocalPlatformOptions } from "../../scripts/local-platform";
 import { openLocalPlatform } from "../../scripts/local-platform";
-import type { Json } from "../args";
 import { Refused } from "../args";
 import type { Answer, Backend } from "./backend";
 import type { LocalFeed } from "./feed";
 import { localFeed } from "./feed";
 import { settingsFrom } from "../../src/config/variables";
+
+/** The CLI on local state acts as root (it holds the state itself); audit events name it "cli". */
+const ROOT: Principal = { kind: "root" };
 
 /**
  * The key settings from the local configuration (wrangler.toml and .dev.vars), as the
@@ -82,25 +87,33 @@ export async function localBackend(opts: LocalPlatformOptions): Promise<Backend>
     throw err;
   }
   const feed = localFeed(opts.configPath ?? "wrangler.toml", opts.environment);
-  const ctx = (): LifecycleContext => ({ kv, settings, actor: "cli", now: Date.now(), publish: feed.publish });
   // A token's change goes on the feed too; its revocation ends the console sessions it opened.
-  const tokenCtx = (): LifecycleContext => ({ kv, settings, actor: "cli", now: Date.now(), tokenChanged: feed.publishToken });
+  const deps = (): ManageDeps => ({
+    kv,
+    settings,
+    now: Date.now(),
+    actor: "cli",
+    publish: feed.publish,
+    orgPublish: feed.publishOrg,
+    tokenChanged: feed.publishToken,
+    usage: (q) => localUsage(feed, q),
+  });
   const json = <T>(p: Promise<Outcome<T>>) => p as unknown as Answer;
   return {
-    create: (body) => json(createKey(ctx(), body)),
-    import: (body) => json(importKey(ctx(), body)),
-    list: (query) => json(listKeys(ctx(), query)),
-    show: (id) => json(showKey(ctx(), id)),
-    update: (id, body) => json(updateKey(ctx(), id, body)),
-    revoke: (id) => json(revokeKey(ctx(), id)),
-    rotate: (id, body) => json(rotateKey(ctx(), id, body)),
-    audit: (query) => json(auditEvents(ctx(), query)),
-    orgShow: (org) => json(showOrg({ kv, now: Date.now() }, org)),
-    orgSet: (org, body) => json(setOrg({ kv, now: Date.now(), publish: feed.publishOrg }, org, body)),
-    usage: (query) => localUsage(feed, query),
-    tokenCreate: (body) => json(createToken(tokenCtx(), body)),
-    tokenList: (query) => json(listTokens(tokenCtx(), query)),
-    tokenRevoke: (id) => json(revokeToken(tokenCtx(), id)),
+    create: (body) => json(createKey(deps(), ROOT, body)),
+    import: (body) => json(importKey(deps(), ROOT, body)),
+    list: (query) => json(listKeys(deps(), ROOT, query)),
+    show: (id) => json(showKey(deps(), ROOT, id)),
+    update: (id, body) => json(updateKey(deps(), ROOT, id, body)),
+    revoke: (id) => json(revokeKey(deps(), ROOT, id)),
+    rotate: (id, body) => json(rotateKey(deps(), ROOT, id, body)),
+    audit: (query) => json(auditEvents(deps(), ROOT, query)),
+    orgShow: (org) => json(orgShow(deps(), ROOT, org)),
+    orgSet: (org, body) => json(orgSet(deps(), ROOT, org, body)),
+    usage: (query) => json(usage(deps(), ROOT, query)),
+    tokenCreate: (body) => json(tokenCreate(deps(), ROOT, body)),
+    tokenList: (query) => json(tokenList(deps(), ROOT, query)),
+    tokenRevoke: (id) => json(tokenRevoke(deps(), ROOT, id)),
     close: async () => {
       await feed.close();
       await proxy.dispose();
@@ -109,23 +122,16 @@ export async function localBackend(opts: LocalPlatformOptions): Promise<Backend>
 }
 
 /**
- * Usage is kept by the running gateway's UsageStore objects: the same validation and answer
- * as the admin API, on the running `wrangler dev`'s object; none running, nothing to read.
+ * Usage is kept by the running gateway's UsageStore objects: read from the running
+ * `wrangler dev`'s object; none running, nothing to read (refused with how to get it).
  */
-async function localUsage(feed: LocalFeed, query: Json): Answer {
-  const checked = validateUsageQuery(query, Date.now());
-  if (!checked.ok) return { ok: false, error: "invalid", errors: checked.errors };
-  const q = checked.value;
+async function localUsage(feed: LocalFeed, q: UsageQuery): Promise<UsageAnswer> {
   try {
     const store = await feed.usageStore(q.org);
     const g = GRANULARITY_MINUTES[q.granularity];
     const [buckets, statuses] = await Promise.all([store.query(q.key, q.fromMinute, q.toMinute, g), store.statuses(q.key, q.fromMinute, q.toMinute)]);
-    return { ok: true, value: usageAnswer(q, buckets, statuses) as unknown as Json };
+    return usageAnswer(q, buckets, statuses);
   } catch (err) {
-    return {
-      ok: false,
-      error: "not_found",
-      message: `usage is kept by the running gateway: start \`wrangler dev\` (same --persist-to), or use --url (${(err as Error).message.split("\n")[0]})`,
-    };
+    throw new Refused(`usage is kept by the running gateway: start \`wrangler dev\` (same --persist-to), or use --url (${(err as Error).message.split("\n")[0]})`);
   }
 }

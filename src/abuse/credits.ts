@@ -27,10 +27,20 @@ export function refillPeriod(interval: "day" | "month", now: number): number {
   return d.getUTCFullYear() * 12 + d.getUTCMonth();
 }
 
-export async function spendCredit(
-  ns: DurableObjectNamespace<KeyRateLimiter> | undefined,
-  credits: Credits,
-): Promise<Result<CreditOutcome>> {
+/** Spend one credit (a forwarded request): exact across isolates; a failure is never a pass. */
+export function spendCredit(ns: DurableObjectNamespace<KeyRateLimiter> | undefined, credits: Credits): Promise<Result<CreditOutcome>> {
+  return askBalance(ns, credits, "spend");
+}
+
+/**
+ * Whether a credit is left, without spending one: a key's calls to the self-service API
+ * spend nothing, but a key at zero is refused there as it is on the gateway.
+ */
+export function creditLeft(ns: DurableObjectNamespace<KeyRateLimiter> | undefined, credits: Credits): Promise<Result<CreditOutcome>> {
+  return askBalance(ns, credits, "balance");
+}
+
+async function askBalance(ns: DurableObjectNamespace<KeyRateLimiter> | undefined, credits: Credits, method: "spend" | "balance"): Promise<Result<CreditOutcome>> {
   if (!ns) return failed("no KEY_RATE_LIMITER Durable Object binding: credits cannot be counted");
   let timer: ReturnType<typeof setTimeout> | undefined;
   try {
@@ -38,7 +48,8 @@ export async function spendCredit(
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error(`credits did not answer within ${CREDITS_TIMEOUT_MS} ms`)), CREDITS_TIMEOUT_MS);
     });
-    return ok((await Promise.race([stub.spend(credits), timeout])) as CreditOutcome);
+    const asked = method === "spend" ? stub.spend(credits) : stub.balance(credits);
+    return ok((await Promise.race([asked, timeout])) as CreditOutcome);
   } catch (err) {
     return failed(err instanceof Error ? err.message : String(err));
   } finally {

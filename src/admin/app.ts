@@ -21,8 +21,9 @@
  * <ADMIN_TOKEN>` (constant-time check) or a scoped admin token (admin/tokens.ts: its orgs
  * and role limit what it may do; docs/admin-tokens.md), else 401 with a Bearer challenge.
  * Answers are JSON with `Cache-Control: no-store` and `x-request-id`; errors are RFC 9457
- * problem details, with a per-field `errors` list on 400. The operations themselves are
- * keys/lifecycle.ts and keys/token.ts, shared with the CLI.
+ * problem details, with a per-field `errors` list on 400. This app only parses and renders:
+ * every operation is the management core's (src/manage/), which asks the authority table
+ * (manage/authority.ts) what the caller — root or a scoped token — may do.
  */
 import { Hono } from "hono";
 import type { Context } from "hono";
@@ -36,19 +37,21 @@ import { renderError } from "../errors/render";
 import { reject } from "../gateway";
 import { follow } from "../gateway/admit";
 import type { FieldError } from "../keys/issue";
-import type { LifecycleContext, Outcome } from "../keys/lifecycle";
-import { auditEvents, createKey, importKey, listKeys, revokeKey, rotateKey, showKey, updateKey } from "../keys/lifecycle";
+import type { Outcome } from "../keys/lifecycle";
 import { KEY_ID_RE } from "../keys/record";
-import { createToken, listTokens, revokeToken } from "../keys/token";
 import { failureAnswer, invalidAnswer, thrownAnswer, unmatchedAnswer } from "../http/answers";
 import { jsonBody as sharedJsonBody, jsonBodyLimit, TOO_LARGE_DETAIL } from "../http/json-body";
 import { logLine } from "../log";
-import { publisherFor } from "../revocation/publish";
+import { consoleUrl } from "../console/portal";
+import type { ManageDeps } from "../manage/context";
+import { auditEvents, createKey, importKey, listKeys, revokeKey, rotateKey, showKey, updateKey } from "../manage/keys";
+import { portalLink, portalLinkRevoke } from "../manage/portal";
+import { tokenCreate, tokenList, tokenRevoke } from "../manage/tokens";
+import { workerDeps } from "../manage/worker";
 import { normalizedPathOf } from "../routes/normalize";
 import { adminChallenge, checkAdminToken } from "./auth";
 import type { Caller } from "./tokens";
-import { bearerOf, callerActor, callerScope, resolveToken, ROOT, tokenPublisher } from "./tokens";
-import { createPortalLink, revokePortalLink } from "../console/portal";
+import { bearerOf, resolveToken, ROOT } from "./tokens";
 import { ORG_ENDPOINTS, orgRoutes } from "./orgs";
 import { USAGE_ENDPOINTS, usageRoutes } from "./usage";
 
@@ -86,44 +89,9 @@ function answer<T>(c: Ctx, outcome: Outcome<T>, status: 200 | 201 = 200): Respon
   return problem(c, a.code, a.options);
 }
 
-function lifecycle(c: Ctx): LifecycleContext {
-  const config = c.get("config");
-  const caller = c.get("adminCaller");
-  const scope = callerScope(caller);
-  return {
-    kv: c.env.KEYS,
-    settings: { prefix: config.keyPrefix, ...(config.pepper ? { pepper: config.pepper } : {}) },
-    actor: callerActor(caller),
-    ...(scope ? { scope } : {}),
-    now: clock.now(),
-    requestId: c.get("requestId"),
-    purge: (hash) => isolateOf(c.env, config.cache.maxEntries).cache.delete(hash),
-    ...publisherFor(c.env.REVOCATION_FEED),
-  };
-}
-
-/**
- * The token operations' context: a change drops the token from this isolate's token cache,
- * is published on the revocation feed, and a revocation ends the console sessions the
- * token opened (admin/tokens.ts `tokenPublisher`).
- */
-function tokenLifecycle(c: Ctx): LifecycleContext {
-  const tokens = isolateOf(c.env, c.get("config").cache.maxEntries).tokens;
-  return { ...lifecycle(c), purge: (hash) => tokens.delete(hash), tokenChanged: tokenPublisher(c.env) };
-}
-
-/**
- * What a scoped token may never do, whatever the resource: manage tokens, or (role read)
- * anything but GET/HEAD. Checked before the handler, so it reveals nothing about ids.
- */
-function scopedRefusal(c: Ctx, caller: Caller): Response | null {
-  if (caller.kind === "root") return null;
-  const rest = c.req.path.slice(ADMIN_MOUNT.length) || "/";
-  if (rest === "/tokens" || rest.startsWith("/tokens/")) return problem(c, "forbidden", { detail: "Only the root ADMIN_TOKEN may manage admin tokens." });
-  if (caller.role === "read" && c.req.method !== "GET" && c.req.method !== "HEAD") {
-    return problem(c, "forbidden", { detail: "This admin token is read-only (role read): GET requests only." });
-  }
-  return null;
+/** What the management core runs with for this request (manage/worker.ts), and who asks. */
+function core(c: Ctx): [ManageDeps, Caller] {
+  return [workerDeps(c.env, c.get("config"), c.get("requestId")), c.get("adminCaller")];
 }
 
 /** The JSON body (http/json-body.ts), its field errors as problems. */
@@ -201,8 +169,6 @@ admin.use(async function adminGate(c, next) {
   }
   if (auth !== "ok") return problem(c, "admin_unauthorized", { challenge: adminChallenge(auth) });
   c.set("adminCaller", caller);
-  const refused = scopedRefusal(c, caller);
-  if (refused) return refused;
   await next();
   // Set after the handler: a header set on the context before it would be lost on a raw Response.
   c.res.headers.set("cache-control", "no-store");
@@ -212,65 +178,71 @@ admin.use(async function adminGate(c, next) {
 admin.use(jsonBodyLimit<AppEnv>((c) => problem(c, "payload_too_large", { detail: TOO_LARGE_DETAIL })));
 
 admin.post("/keys", jsonBody(true), async (c) => {
-  const outcome = await createKey(lifecycle(c), c.req.valid("json"));
+  const outcome = await createKey(...core(c), c.req.valid("json"));
   if (outcome.ok) c.get("log").key_id = outcome.value.id;
   return answer(c, outcome, 201);
 });
 
 admin.get("/keys", async (c) => {
   const q = query(c);
-  return Array.isArray(q) ? invalid(c, q) : answer(c, await listKeys(lifecycle(c), q));
+  return Array.isArray(q) ? invalid(c, q) : answer(c, await listKeys(...core(c), q));
 });
 
 admin.post("/keys/import", jsonBody(true), async (c) => {
-  const outcome = await importKey(lifecycle(c), c.req.valid("json"));
+  const outcome = await importKey(...core(c), c.req.valid("json"));
   if (outcome.ok) c.get("log").key_id = outcome.value.id;
   return answer(c, outcome, 201);
 });
 
 admin.get("/keys/:id", async (c) => {
   logKeyId(c);
-  return answer(c, await showKey(lifecycle(c), c.req.param("id")));
+  return answer(c, await showKey(...core(c), c.req.param("id")));
 });
 
 admin.patch("/keys/:id", jsonBody(true), async (c) => {
   logKeyId(c);
-  return answer(c, await updateKey(lifecycle(c), c.req.param("id"), c.req.valid("json")));
+  return answer(c, await updateKey(...core(c), c.req.param("id"), c.req.valid("json")));
 });
 
 admin.delete("/keys/:id", async (c) => {
   logKeyId(c);
-  return answer(c, await revokeKey(lifecycle(c), c.req.param("id")));
+  return answer(c, await revokeKey(...core(c), c.req.param("id")));
 });
 
 admin.post("/keys/:id/rotate", jsonBody(false), async (c) => {
   logKeyId(c);
-  return answer(c, await rotateKey(lifecycle(c), c.req.param("id"), c.req.valid("json")), 201);
+  return answer(c, await rotateKey(...core(c), c.req.param("id"), c.req.valid("json")), 201);
 });
 
-// Portal links for the web console (console/portal.ts): root, or a write token for that
-// org (the principal seam: console/principal.ts). DELETE revokes one by the id its
-// creation returned: it cannot be opened any more and the session it opened ends.
-admin.post("/portal-links", (c) => createPortalLink(c, c.get("adminCaller")));
-admin.delete("/portal-links/:id", (c) => revokePortalLink(c, c.get("adminCaller")));
+// Portal links for the web console (console/portal.ts), with a scope ceiling. DELETE
+// revokes one by the id its creation returned: it cannot be opened any more and the
+// session it opened ends.
+admin.post("/portal-links", jsonBody(true), async (c) => {
+  const outcome = await portalLink(...core(c), c.req.valid("json"));
+  if (!outcome.ok) return answer(c, outcome);
+  const url = consoleUrl(c.req.url, c.get("config"), `/portal/${outcome.value.token}`);
+  return c.json({ id: outcome.value.id, url, expires_at: outcome.value.expires_at }, 201);
+});
+
+admin.delete("/portal-links/:id", async (c) => answer(c, await portalLinkRevoke(...core(c), c.req.param("id"))));
 
 admin.get("/audit", async (c) => {
   const q = query(c);
-  return Array.isArray(q) ? invalid(c, q) : answer(c, await auditEvents(lifecycle(c), q));
+  return Array.isArray(q) ? invalid(c, q) : answer(c, await auditEvents(...core(c), q));
 });
 
-admin.post("/tokens", jsonBody(true), async (c) => answer(c, await createToken(tokenLifecycle(c), c.req.valid("json")), 201));
+admin.post("/tokens", jsonBody(true), async (c) => answer(c, await tokenCreate(...core(c), c.req.valid("json")), 201));
 
 admin.get("/tokens", async (c) => {
   const q = query(c);
-  return Array.isArray(q) ? invalid(c, q) : answer(c, await listTokens(tokenLifecycle(c), q));
+  return Array.isArray(q) ? invalid(c, q) : answer(c, await tokenList(...core(c), q));
 });
 
-admin.delete("/tokens/:id", async (c) => answer(c, await revokeToken(tokenLifecycle(c), c.req.param("id"))));
+admin.delete("/tokens/:id", async (c) => answer(c, await tokenRevoke(...core(c), c.req.param("id"))));
 
-const helpers = { answer, invalid, forbidden: (c: Ctx, detail: string) => problem(c, "forbidden", { detail }), jsonBody: jsonBody(true) };
+const helpers = { answer, invalid, core, query, jsonBody: jsonBody(true) };
 orgRoutes(admin, helpers);
-usageRoutes(admin, { ...helpers, query, unavailable: (c, detail) => problem(c, "store_unavailable", { detail }) });
+usageRoutes(admin, helpers);
 
 // Anything else under the prefix: 405 for a known endpoint, else 404. Never the gateway.
 admin.all("*", (c) => {

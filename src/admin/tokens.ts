@@ -18,29 +18,20 @@
 import type { Config, Env } from "../config";
 import type { IsolateState } from "../gateway/isolate";
 import { hashKey } from "../keys/hash";
-import type { OrgScope } from "../keys/lifecycle";
-import type { TokenRecord, TokenRole } from "../keys/record";
+import type { TokenRecord } from "../keys/record";
 import type { KvLike } from "../keys/store";
 import { actor, readToken } from "../keys/store";
 import { isTokenShaped, usableToken } from "../keys/token";
 import { publishChanges, newerToken } from "../revocation/feed";
 import { FeedUnavailable } from "../revocation/publish";
 import { revokeOpener } from "../console/sessions";
+import type { Principal } from "../manage/principal";
 import { clock } from "../clock";
 
-export type Caller = { kind: "root" } | { kind: "token"; id: string; orgs: string[]; role: TokenRole };
+/** An admin API caller: the management core's root or token principal (manage/principal.ts). */
+export type Caller = Extract<Principal, { kind: "root" | "token" }>;
 
 export const ROOT: Caller = { kind: "root" };
-
-/** How audit events name the caller. */
-export function callerActor(caller: Caller): string {
-  return caller.kind === "root" ? actor.root : actor.token(caller.id);
-}
-
-/** The orgs the caller may act for (lifecycle.ts's OrgScope): root is unscoped. */
-export function callerScope(caller: Caller): OrgScope {
-  return caller.kind === "root" ? undefined : caller.orgs;
-}
 
 /**
  * The record of the usable scoped token a presented bearer value names (neither revoked

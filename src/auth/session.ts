@@ -23,9 +23,10 @@
  *    honoured when present;
  * 5. SESSION_ISSUER (`iss` must equal it) and SESSION_AUDIENCE (`aud`, a string or an
  *    array, must contain it), when configured;
- * 6. the claims: `sub` (the user) and the org at SESSION_ORG_CLAIM (a dot path) must be
- *    non-empty strings of printable ASCII without spaces (≤ 256 characters) — a session
- *    without its org is unauthenticated; the scopes at SESSION_SCOPES_CLAIM (a
+ * 6. the claims: `sub` (the user) must be a non-empty string of printable ASCII without
+ *    spaces (≤ 256 characters), and the org at SESSION_ORG_CLAIM (a dot path) an org slug
+ *    (ORG_RE, as every org keygate knows: `*` or `acme,globex` is no org) — a session
+ *    without a valid org is unauthenticated, like any bad session; the scopes at SESSION_SCOPES_CLAIM (a
  *    space-separated string or an array of strings; absent = none) keep only the values a
  *    key's scope could hold.
  *
@@ -55,7 +56,7 @@
  *   }
  */
 import { verify as verifyJws } from "hono/utils/jwt/jwt";
-import { SCOPE_RE } from "../keys/record";
+import { ORG_RE, SCOPE_RE } from "../keys/record";
 import { logLine } from "../log";
 
 /** Everything sessions need, from the SESSION_* variables (config.ts). */
@@ -96,7 +97,7 @@ export const JWKS_UNAVAILABLE = "jwks_unavailable";
 
 const JWT_RE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
 const BEARER_RE = /^bearer +([^\s]+) *$/i;
-/** A user or org id forwarded in a header: printable ASCII, no spaces. */
+/** A user id forwarded in a header: printable ASCII, no spaces. */
 const ID_RE = /^[\x21-\x7e]{1,256}$/;
 const MIN_RSA_BITS = 2048;
 
@@ -373,7 +374,9 @@ export async function verifySession(token: string, settings: SessionSettings, no
   const sub = payload.sub;
   if (typeof sub !== "string" || !ID_RE.test(sub)) return invalid("sub");
   const org = claimAt(payload, settings.orgClaim);
-  if (typeof org !== "string" || !ID_RE.test(org)) return invalid("no_org");
+  if (typeof org !== "string") return invalid("no_org");
+  // An org slug, never a pattern: "*" means every org only in an admin token's orgs.
+  if (!ORG_RE.test(org)) return invalid("org");
   const scopes = scopesOf(claimAt(payload, settings.scopesClaim));
   if (scopes === null) return invalid("scopes");
   return { kind: "ok", sub, org, scopes, exp };

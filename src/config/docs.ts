@@ -59,6 +59,8 @@ export const VARIABLE_DOCS = {
   SESSION_PASSTHROUGH_COOKIE: { summary: "a cookie letting credential-less requests through without identity", doc: "sessions", unset: "unset" },
   SELF_SERVICE_PATH: { summary: "the self-service key API's path", doc: "self-service", unset: "unset (off)" },
   SELF_SERVICE_SCOPE: { summary: "a scope every self-service caller must hold", doc: "self-service", unset: "unset" },
+  SELF_SERVICE_MAX_KEYS_PER_ORG: { summary: "active keys created by key holders per org (self-service, portal, session users)", doc: "self-service" },
+  SELF_SERVICE_CREATE_PER_MINUTE: { summary: "keys each holder may create or regenerate per minute", doc: "self-service" },
   REVOCATION_POLL_MS: { summary: "at most one feed poll per isolate per interval", doc: "revocation" },
   REVOCATION_MAX_STALENESS_MS: { summary: "a request waits for a poll older than this", doc: "revocation" },
   USAGE_FLUSH_MS: { summary: "usage counts are flushed at most this often", doc: "usage" },

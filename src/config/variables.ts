@@ -190,6 +190,10 @@ export const VARIABLES = {
     pattern: SCOPE_RE,
     problem: 'must be one scope ([A-Za-z0-9][A-Za-z0-9:._*-]*, ≤ 128); got "{value}"',
   },
+  /** Active keys created by key holders (self-service, portal and session users) per org; operators are not bounded. */
+  SELF_SERVICE_MAX_KEYS_PER_ORG: { kind: "int", default: 100, min: 1, max: 10_000 },
+  /** Keys each holder (a key, a session's user, an org's portal sessions) may create or regenerate per minute. */
+  SELF_SERVICE_CREATE_PER_MINUTE: { kind: "int", default: 10, min: 1, max: 10_000 },
   /** At most one revocation-feed poll per isolate per this interval (only while serving requests). */
   REVOCATION_POLL_MS: { kind: "int", default: 1_000, min: 100, max: 60_000 },
   /** A request waits for a poll when the last successful one started longer ago than this. */

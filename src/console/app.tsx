@@ -2,8 +2,11 @@
 /**
  * The web console, served under {ADMIN_PREFIX}/ui — or, with CONSOLE_HOST set, at the root
  * of that host and nowhere else (src/app.ts routes it). Server-rendered pages and plain
- * HTML forms; the only script is the copy button. Every key operation goes through
- * keys/lifecycle.ts, exactly as the admin API's. Paths below are relative to that base.
+ * HTML forms; the only script is the copy button. Paths below are relative to that base.
+ * Every operation is the management core's (src/manage/), exactly as the admin API's and
+ * the self-service API's: this app parses forms and renders pages; what the signed-in
+ * principal may do — and which buttons and fields it is shown — is the authority table's
+ * (manage/authority.ts).
  *
  *   GET  /login, POST /login, POST /logout      sign in with an admin token (session cookie)
  *   GET  /portal/:token                         a portal link: a session limited to one org
@@ -40,28 +43,29 @@ import { isolateOf } from "../gateway/isolate";
 import { clock } from "../clock";
 import type { Config } from "../config";
 import { reject } from "../gateway";
-import type { KeyView, LifecycleContext } from "../keys/lifecycle";
-import { auditEvents, createKey, listKeys, revokeKey, rotateKey, showKey, updateKey } from "../keys/lifecycle";
+import type { KeyView, Outcome } from "../keys/lifecycle";
+import type { ManageDeps } from "../manage/context";
+import { auditEvents, createKey, listKeys, revokeKey, rotateKey, setEnabled, showKey } from "../manage/keys";
+import { usage as readOrgUsage } from "../manage/orgs";
+import { may, mayName } from "../manage/authority";
+import { workerDeps } from "../manage/worker";
 import { ORG_RE } from "../keys/record";
 import { actor, searchOrgs, StoreFault } from "../keys/store";
-import { FeedUnavailable, publisherFor } from "../revocation/publish";
+import { FeedUnavailable } from "../revocation/publish";
 import type { KvLike } from "../keys/store";
 import { logLine } from "../log";
 import { normalizedPathOf } from "../routes/normalize";
 import { ASSET_VERSION, CONSOLE_CSS, CONSOLE_JS } from "./assets";
-import type { PortalLink } from "./portal";
-import { hashPortalToken } from "./portal";
+import { hashPortalToken, readPortalLink } from "./portal";
 import type { Principal } from "./principal";
-import { actorOf, canRead, canReadKey, canWrite, canWriteAny, canWriteKey, isPrincipal, orgsOf } from "./principal";
+import { isPrincipal, orgsOf } from "./principal";
 import type { Session } from "./session";
 import { cookieSpec, openCookie, randomToken, readCookie, sameSecret, sealCookie, SESSION_SECONDS, setCookieHeader } from "./session";
 import { digestHex, endSession, openSessionRow, SessionStoreFault, takeLinkRow, touchSession } from "./sessions";
 import type { IsolateState } from "../gateway/isolate";
-import type { Chrome, NewKeyValues } from "./views";
+import type { Chrome, NewKeyForm, NewKeyValues } from "./views";
 import { KeyDetailPage, KeysPage, LoginPage, MessagePage, NewKeyPage, OrgsPage, RedirectPage, ShowOncePage, STATUSES } from "./views";
 import { JWKS_UNAVAILABLE, sessionTokenOf, verifySession } from "../auth/session";
-import { readUsage } from "../admin/usage";
-import { validateUsageQuery } from "../usage/query";
 import type { UsageDay } from "./views";
 
 type CEnv = { Bindings: AppEnv["Bindings"]; Variables: AppEnv["Variables"] & { session: Session } };
@@ -101,7 +105,7 @@ function base(c: Ctx): string {
 function chrome(c: Ctx): Chrome {
   const session = c.get("session") as Session | undefined;
   // One host with the API (no CONSOLE_HOST): operators are told of the same-origin risk.
-  const sameOrigin = c.get("config").consoleHost === null && session?.p.kind !== "portal";
+  const sameOrigin = c.get("config").consoleHost === null && session?.p.kind !== "portal" && session?.p.kind !== "session";
   return {
     base: base(c),
     ...(sameOrigin ? { sameOrigin } : {}),
@@ -135,20 +139,9 @@ async function startSession(c: Ctx, o: Opening, back?: string): Promise<boolean>
   return true;
 }
 
-async function lifecycle(c: Ctx): Promise<LifecycleContext> {
-  const config = c.get("config");
-  return {
-    kv: c.env.KEYS,
-    settings: { prefix: config.keyPrefix, ...(config.pepper ? { pepper: config.pepper } : {}) },
-    actor: actorOf(c.get("session").p),
-    // Defence in depth: the lifecycle enforces the principal's orgs too (canRead/canWrite decide the pages).
-    ...(orgsOf(c.get("session").p) ? { scope: orgsOf(c.get("session").p)! } : {}),
-    now: clock.now(),
-    requestId: c.get("requestId"),
-    purge: (hash) => isolateOf(c.env, config.cache.maxEntries).cache.delete(hash),
-    // Every isolate learns of the change through the revocation feed (docs/revocation.md).
-    ...publisherFor(c.env.REVOCATION_FEED),
-  };
+/** What the management core runs with for this request (manage/worker.ts), and who asks. */
+function core(c: Ctx): [ManageDeps, Principal] {
+  return [workerDeps(c.env, c.get("config"), c.get("requestId")), c.get("session").p];
 }
 
 function message(c: Ctx, status: 400 | 401 | 403 | 404 | 409 | 410 | 413 | 429 | 500 | 503, title: string, text: string, link?: { href: string; label: string }) {
@@ -156,7 +149,26 @@ function message(c: Ctx, status: 400 | 401 | 403 | 404 | 409 | 410 | 413 | 429 |
 }
 
 const notFound = (c: Ctx) => message(c, 404, "Not found", "There is nothing here, or this session may not see it.", { href: `${base(c)}/`, label: "Go to the console" });
-const forbidden = (c: Ctx) => message(c, 403, "Not allowed", "This session may not change that.", { href: `${base(c)}/`, label: "Go to the console" });
+const forbidden = (c: Ctx, why = "This session may not change that.") => message(c, 403, "Not allowed", why, { href: `${base(c)}/`, label: "Go to the console" });
+
+/** An operation that did not happen, as a page (not found, refused, conflict, bounds, unavailable). */
+function failed(c: Ctx, outcome: Exclude<Outcome<unknown>, { ok: true }>) {
+  switch (outcome.error) {
+    case "not_found":
+      return notFound(c);
+    case "forbidden":
+      return forbidden(c, outcome.message);
+    case "rate_limited":
+      c.header("retry-after", String(outcome.retryAfter));
+      return message(c, 429, "Too many keys", outcome.message);
+    case "unavailable":
+      return message(c, 503, "Unavailable", outcome.message);
+    case "conflict":
+      return message(c, 409, "Not changed", outcome.message);
+    case "invalid":
+      return message(c, 400, "Bad request", outcome.errors.map((e) => `${e.field}: ${e.message}`).join("; "));
+  }
+}
 
 async function form(c: Ctx): Promise<Record<string, string>> {
   const body = await c.req.parseBody();
@@ -253,10 +265,11 @@ consoleApp.get("/portal/:token", async (c) => {
   const token = c.req.param("token");
   // Taken in the session store: once, before its expiry, unless revoked (console/portal.ts).
   const taken = /^[A-Za-z0-9_-]{43}$/.test(token) ? await takeLinkRow(c.env.CONSOLE_SESSIONS, await hashPortalToken(token), clock.now()) : null;
-  const link = taken === null ? null : (JSON.parse(taken.link) as PortalLink);
+  const link = taken === null ? null : readPortalLink(taken.link);
+  // The link's scope ceiling comes with it (none when its issuer set none).
   const opened =
     link !== null && Date.parse(link.expires_at) > clock.now() && ORG_RE.test(link.org)
-      ? await startSession(c, { principal: { kind: "portal", org: link.org }, opener: `portal-link:${taken!.id}`, until: null }, link.return_url)
+      ? await startSession(c, { principal: { kind: "portal", org: link.org, scopes: link.scopes ?? null }, opener: `portal-link:${taken!.id}`, until: null }, link.return_url)
       : false;
   if (!opened) {
     c.get("log").reason = "portal_link_invalid";
@@ -300,7 +313,12 @@ consoleApp.get("/session", async (c) => {
     c.get("log").reason = "console_session_scope";
     return message(c, 403, "Not allowed", "Your account may not manage API keys.");
   }
-  const opening: Opening = { principal: { kind: "portal", org: verdict.org, sub: verdict.sub }, opener: actor.session(verdict.sub), until: verdict.exp * 1000 };
+  // A session principal: the JWT's user, org and scopes (its scopes are its ceiling here too).
+  const opening: Opening = {
+    principal: { kind: "session", sub: verdict.sub, org: verdict.org, scopes: verdict.scopes },
+    opener: actor.session(verdict.sub),
+    until: verdict.exp * 1000,
+  };
   if (!(await startSession(c, opening))) {
     c.get("log").reason = "console_session_invalid";
     return c.html(<LoginPage chrome={chrome(c)} error="Your account session has ended: sign in to your account again." />, 401);
@@ -360,7 +378,7 @@ consoleApp.get("/orgs", async (c) => {
   const q = (c.req.query("q") ?? "").trim();
   const limited = orgsOf(p);
   if (limited) {
-    const orgs = limited.filter((o) => o.startsWith(q) && canRead(p, o));
+    const orgs = limited.filter((o) => o.startsWith(q) && may(p, "list", { orgs: [o] }));
     return c.html(<OrgsPage chrome={chrome(c)} q={q} orgs={orgs} more={false} limited={true} exact={null} />);
   }
   const searchable = q === "" || ORG_RE.test(q);
@@ -372,11 +390,13 @@ consoleApp.get("/orgs", async (c) => {
 consoleApp.get("/orgs/:org", async (c) => {
   const p = c.get("session").p;
   const org = c.req.param("org");
-  if (!ORG_RE.test(org) || !canRead(p, org)) return notFound(c);
+  if (!ORG_RE.test(org)) return notFound(c);
   const status = STATUSES.includes(c.req.query("status") as (typeof STATUSES)[number]) ? c.req.query("status")! : "";
   const q = (c.req.query("q") ?? "").trim();
   const cursor = c.req.query("cursor");
-  const listed = await listKeys(await lifecycle(c), { org, limit: "1000", ...(cursor ? { cursor } : {}) });
+  const listed = await listKeys(...core(c), { org, limit: "1000", ...(cursor ? { cursor } : {}) });
+  // An org this session may not read does not exist for it.
+  if (!listed.ok && listed.error === "forbidden") return notFound(c);
   if (!listed.ok) return message(c, 400, "Bad request", "That page of the listing does not exist.", { href: `${base(c)}/orgs/${org}`, label: "First page" });
   const needle = q.toLowerCase();
   const keys = listed.value.keys.filter(
@@ -385,20 +405,26 @@ consoleApp.get("/orgs/:org", async (c) => {
   keys.sort((a, b) => b.created_at.localeCompare(a.created_at));
   const params = new URLSearchParams({ ...(q ? { q } : {}), ...(status ? { status } : {}) });
   const next = listed.value.cursor ? `${base(c)}/orgs/${org}?${new URLSearchParams([...params, ["cursor", listed.value.cursor]])}` : null;
-  return c.html(<KeysPage chrome={chrome(c)} org={org} keys={keys} status={status} q={q} next={next} writable={canWrite(p, org)} />);
+  return c.html(<KeysPage chrome={chrome(c)} org={org} keys={keys} status={status} q={q} next={next} writable={may(p, "create", { orgs: [org] })} />);
 });
 
 /** Where a principal may create keys: a fixed list, or null for any org (a text field). */
 function orgChoices(p: Principal): string[] | null {
   const limited = orgsOf(p);
-  return limited ? limited.filter((o) => canWrite(p, o)) : null;
+  return limited ? limited.filter((o) => may(p, "create", { orgs: [o] })) : null;
+}
+
+/** The create form's fields this principal may set (the others are the operator's: not shown, refused when posted). */
+function formFor(p: Principal): NewKeyForm {
+  return { orgChoices: orgChoices(p), org: mayName(p, "create", "orgs"), rateLimit: mayName(p, "create", "rate_limit") };
 }
 
 consoleApp.get("/new", (c) => {
   const p = c.get("session").p;
-  if (!canWriteAny(p)) return forbidden(c);
-  const values: NewKeyValues = { name: "", org: c.req.query("org") ?? "", scopes: "", expires: "", rate_limit: "", rate_period: "60" };
-  return c.html(<NewKeyPage chrome={chrome(c)} values={values} orgChoices={orgChoices(p)} formId={crypto.randomUUID()} />);
+  if (!may(p, "create")) return forbidden(c);
+  const org = mayName(p, "create", "orgs") ? (c.req.query("org") ?? "") : (orgsOf(p)?.[0] ?? "");
+  const values: NewKeyValues = { name: "", org, scopes: "", expires: "", rate_limit: "", rate_period: "60" };
+  return c.html(<NewKeyPage chrome={chrome(c)} values={values} form={formFor(p)} formId={crypto.randomUUID()} />);
 });
 
 /**
@@ -425,37 +451,56 @@ function alreadySubmitted(c: Ctx, href: string) {
   });
 }
 
+/** The create form's own fields; any other field posted is passed on, for the core to refuse (400 naming it). */
+const CREATE_FORM_FIELDS = new Set(["csrf", "form_id", "name", "org", "scopes", "expires", "rate_limit", "rate_period"]);
+
+/** The create form → the core's input: only the fields posted (a holder's form has no org or rate limit). */
+function createInput(body: Record<string, string>, now: number): Record<string, unknown> {
+  const input: Record<string, unknown> = { name: (body.name ?? "").trim() };
+  if (body.org !== undefined) input.orgs = [body.org.trim()];
+  if (body.scopes !== undefined) input.scopes = body.scopes.split(/[\s,]+/).filter(Boolean);
+  const expires = body.expires ?? "";
+  if (expires !== "") {
+    const days = Number(expires);
+    input.expires_at = Number.isFinite(days) ? new Date(now + days * 86_400_000).toISOString() : expires;
+  }
+  const rate = (body.rate_limit ?? "").trim();
+  if (rate !== "") input.rate_limit = { limit: Number(rate), period_seconds: Number(body.rate_period ?? "60") };
+  for (const [name, value] of Object.entries(body)) if (!CREATE_FORM_FIELDS.has(name)) input[name] = value;
+  return input;
+}
+
 consoleApp.post("/keys", async (c) => {
   const session = c.get("session");
   const body = await form(c);
   const org = (body.org ?? "").trim();
   // The form id was claimed in the store with the session (requireSession): once only.
   if (session.form === null) return message(c, 400, "Bad request", "The form is incomplete: reload it and try again.");
-  if (session.form === "used") return alreadySubmitted(c, ORG_RE.test(org) && canRead(session.p, org) ? `${base(c)}/orgs/${org}` : `${base(c)}/`);
-  if (ORG_RE.test(org) ? !canWrite(session.p, org) : !canWriteAny(session.p)) return forbidden(c);
+  if (session.form === "used") return alreadySubmitted(c, ORG_RE.test(org) && may(session.p, "list", { orgs: [org] }) ? `${base(c)}/orgs/${org}` : `${base(c)}/`);
   const values: NewKeyValues = {
     name: body.name ?? "",
-    org,
+    org: body.org === undefined ? (orgsOf(session.p)?.[0] ?? "") : org,
     scopes: body.scopes ?? "",
     expires: body.expires ?? "",
     rate_limit: (body.rate_limit ?? "").trim(),
     rate_period: body.rate_period ?? "60",
   };
-  const ctx = await lifecycle(c);
-  const days = values.expires === "" ? null : Number(values.expires);
-  const input = {
-    name: values.name.trim(),
-    orgs: [org],
-    scopes: values.scopes.split(/[\s,]+/).filter(Boolean),
-    expires_at: days === null ? null : Number.isFinite(days) ? new Date(ctx.now + days * 86_400_000).toISOString() : values.expires,
-    ...(values.rate_limit ? { rate_limit: { limit: Number(values.rate_limit), period_seconds: Number(values.rate_period) } } : {}),
-  };
-  const outcome = await createKey(ctx, input);
+  const [deps, p] = core(c);
+  const outcome = await createKey(deps, p, createInput(body, deps.now));
   if (!outcome.ok) {
+    // Not allowed to create here at all: the refusal page. Otherwise the form again, saying
+    // why: invalid or operator's fields (400), a scope or expiry beyond the ceiling (403),
+    // a holder's creation bound (429 or 403).
+    if (outcome.error === "forbidden" && !outcome.field && !may(p, "create", mayName(p, "create", "orgs") ? { orgs: [org] } : {})) return forbidden(c, outcome.message);
     const errors: Record<string, string> = {};
+    let problem: string | undefined;
     if (outcome.error === "invalid") for (const e of outcome.errors) errors[e.field] ??= e.message;
+    else if (outcome.error === "forbidden" && outcome.field) errors[outcome.field] = outcome.message;
+    else if (outcome.error !== "not_found") problem = outcome.message;
+    if (outcome.error === "rate_limited") c.header("retry-after", String(outcome.retryAfter));
+    const status = ({ invalid: 400, forbidden: 403, rate_limited: 429, unavailable: 503, conflict: 409, not_found: 404 } as const)[outcome.error];
     // The submitted form id is spent: the corrected form carries a new one.
-    return c.html(<NewKeyPage chrome={chrome(c)} values={values} orgChoices={orgChoices(session.p)} formId={crypto.randomUUID()} errors={errors} />, 400);
+    return c.html(<NewKeyPage chrome={chrome(c)} values={values} form={formFor(p)} formId={crypto.randomUUID()} errors={errors} {...(problem ? { problem } : {})} />, status);
   }
   c.get("log").key_id = outcome.value.id;
   const { key, ...view } = outcome.value;
@@ -464,25 +509,24 @@ consoleApp.post("/keys", async (c) => {
 
 /** The key, when this session may see it (else null: answered 404, like a key that does not exist). */
 async function visibleKey(c: Ctx, id: string): Promise<KeyView | null> {
-  const shown = await showKey(await lifecycle(c), id);
-  return shown.ok && canReadKey(c.get("session").p, shown.value) ? shown.value : null;
+  const shown = await showKey(...core(c), id);
+  return shown.ok ? shown.value : null;
 }
 
 /**
  * A key's requests per day over the last 7 days, summed over the orgs of the key this
- * principal may read (usage is kept per org: admin/usage.ts). Null when usage is not
- * recorded here (no USAGE_STORE binding) or cannot be read now: the page says so.
+ * principal may read usage of (usage is kept per org). Null when usage is not recorded here
+ * (no USAGE_STORE binding) or cannot be read now: the page says so.
  */
 async function keyUsage(c: Ctx, k: KeyView): Promise<UsageDay[] | null> {
-  const ns = c.env.USAGE_STORE;
-  if (!ns) return null;
-  const now = clock.now();
+  const [deps, p] = core(c);
   const days = new Map<string, UsageDay>();
   try {
-    for (const org of k.orgs.filter((o) => canRead(c.get("session").p, o))) {
-      const q = validateUsageQuery({ org, key: k.id, from: new Date(now - 7 * 86_400_000).toISOString(), granularity: "day" }, now);
-      if (!q.ok) continue;
-      for (const b of (await readUsage(ns, q.value)).series) {
+    for (const org of k.orgs) {
+      const read = await readOrgUsage(deps, p, { org, key: k.id, from: new Date(deps.now - 7 * 86_400_000).toISOString(), granularity: "day" });
+      if (!read.ok && read.error === "unavailable") return null;
+      if (!read.ok) continue;
+      for (const b of read.value.series) {
         const day = days.get(b.start) ?? { start: b.start, requests: 0, forwarded: 0, rejected: 0 };
         day.requests += b.requests;
         day.forwarded += b.forwarded;
@@ -497,18 +541,12 @@ async function keyUsage(c: Ctx, k: KeyView): Promise<UsageDay[] | null> {
   return [...days.values()].sort((a, b) => a.start.localeCompare(b.start));
 }
 
-async function detail(c: Ctx, k: KeyView, status: 200 | 400 = 200, error?: string) {
-  const [events, usage] = await Promise.all([auditEvents(await lifecycle(c), { key_id: k.id, limit: "100" }), keyUsage(c, k)]);
+async function detail(c: Ctx, k: KeyView, status: 200 | 400 | 403 | 429 | 503 = 200, error?: string, errorField?: string) {
+  const [deps, p] = core(c);
+  const [events, usage] = await Promise.all([auditEvents(deps, p, { key_id: k.id, limit: "100" }), keyUsage(c, k)]);
+  const can = { enable: may(p, "enable", { key: k }), disable: may(p, "disable", { key: k }), rotate: may(p, "rotate", { key: k }), revoke: may(p, "revoke", { key: k }) };
   return c.html(
-    <KeyDetailPage
-      chrome={chrome(c)}
-      k={k}
-      usage={usage}
-      events={events.ok ? events.value.events : []}
-      writable={canWriteKey(c.get("session").p, k)}
-      formId={crypto.randomUUID()}
-      {...(error ? { error } : {})}
-    />,
+    <KeyDetailPage chrome={chrome(c)} k={k} usage={usage} events={events.ok ? events.value.events : []} can={can} formId={crypto.randomUUID()} {...(error ? { error } : {})} {...(errorField ? { errorField } : {})} />,
     status,
   );
 }
@@ -523,14 +561,14 @@ for (const action of ["enable", "disable"] as const) {
   consoleApp.post(`/keys/:id/${action}`, async (c) => {
     const id = c.req.param("id");
     c.get("log").key_id = id;
-    const k = await visibleKey(c, id);
-    if (!k) return notFound(c);
-    if (!canWriteKey(c.get("session").p, k)) return forbidden(c);
-    const outcome = await updateKey(await lifecycle(c), id, { enabled: action === "enable" });
-    if (!outcome.ok) return message(c, 409, "Not changed", outcome.error === "invalid" ? outcome.errors.map((e) => e.message).join("; ") : outcome.message);
+    const outcome = await setEnabled(...core(c), id, action === "enable");
+    if (!outcome.ok) return failed(c, outcome);
     return c.redirect(`${base(c)}/keys/${id}`, 303);
   });
 }
+
+/** The rotate form's own fields; any other is passed on, for the core to refuse. */
+const ROTATE_FORM_FIELDS = new Set(["csrf", "form_id", "grace_seconds"]);
 
 consoleApp.post("/keys/:id/rotate", async (c) => {
   const id = c.req.param("id");
@@ -538,13 +576,20 @@ consoleApp.post("/keys/:id/rotate", async (c) => {
   const session = c.get("session");
   const k = await visibleKey(c, id);
   if (!k) return notFound(c);
-  if (!canWriteKey(session.p, k)) return forbidden(c);
   const body = await form(c);
   if (session.form === null) return message(c, 400, "Bad request", "The form is incomplete: reload it and try again.");
   if (session.form === "used") return alreadySubmitted(c, `${base(c)}/keys/${id}`);
   const grace = /^\d{1,8}$/.test(body.grace_seconds ?? "") ? Number(body.grace_seconds) : -1;
-  const outcome = await rotateKey(await lifecycle(c), id, { grace_seconds: grace });
-  if (!outcome.ok) return detail(c, k, 400, outcome.error === "invalid" ? outcome.errors.map((e) => `${e.field}: ${e.message}`).join("; ") : outcome.message);
+  const input: Record<string, unknown> = { grace_seconds: grace };
+  for (const [name, value] of Object.entries(body)) if (!ROTATE_FORM_FIELDS.has(name)) input[name] = value;
+  const outcome = await rotateKey(...core(c), id, input);
+  if (!outcome.ok) {
+    if (outcome.error === "not_found") return notFound(c);
+    if (outcome.error === "rate_limited") c.header("retry-after", String(outcome.retryAfter));
+    const status = outcome.error === "forbidden" ? 403 : outcome.error === "rate_limited" ? 429 : outcome.error === "unavailable" ? 503 : 400;
+    const field = outcome.error === "invalid" ? outcome.errors[0]?.field : outcome.error === "forbidden" ? outcome.field : undefined;
+    return detail(c, k, status, outcome.error === "invalid" ? outcome.errors.map((e) => `${e.field}: ${e.message}`).join("; ") : outcome.message, field);
+  }
   const { key, previous, ...view } = outcome.value;
   const note = grace === 0 ? `The previous key (${previous.key_prefix}…) stopped working now.` : `The previous key (${previous.key_prefix}…) keeps working until ${previous.expires_at}.`;
   return showOnce(c, "Your rotated API key", key, view, note);
@@ -555,10 +600,11 @@ consoleApp.post("/keys/:id/revoke", async (c) => {
   c.get("log").key_id = id;
   const k = await visibleKey(c, id);
   if (!k) return notFound(c);
-  if (!canWriteKey(c.get("session").p, k)) return forbidden(c);
   const confirm = ((await form(c)).confirm ?? "").trim();
+  if (!may(c.get("session").p, "revoke", { key: k })) return forbidden(c);
   if (confirm !== k.key_prefix) return detail(c, k, 400, `Not revoked: type the key's prefix, ${k.key_prefix}, to confirm.`);
-  await revokeKey(await lifecycle(c), id);
+  const outcome = await revokeKey(...core(c), id);
+  if (!outcome.ok) return failed(c, outcome);
   return c.redirect(`${base(c)}/keys/${id}`, 303);
 });
 

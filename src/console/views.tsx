@@ -7,8 +7,8 @@ import type { Child, FC } from "hono/jsx";
 import type { KeyView } from "../keys/lifecycle";
 import type { AuditEvent } from "../keys/store";
 import { ASSET_VERSION } from "./assets";
+import { may } from "../manage/authority";
 import type { Principal } from "./principal";
-import { canWriteAny } from "./principal";
 
 export interface Chrome {
   /** "{ADMIN_PREFIX}/ui", or "" on CONSOLE_HOST (its root). */
@@ -29,13 +29,23 @@ function whoLabel(p: Principal): string {
       return `Token ${p.id} · ${p.role}`;
     case "portal":
       return `Organization ${p.org}`;
+    case "session":
+      return `${p.sub} · ${p.org}`;
+    case "key":
+      return `Key ${p.record.id}`;
   }
+}
+
+/** A holder signed in to the console (portal link, own session): one org, no organizations list. */
+function holderOrg(p: Principal | undefined): string | null {
+  return p && (p.kind === "portal" || p.kind === "session") ? p.org : null;
 }
 
 export const Csrf: FC<{ token: string | undefined }> = ({ token }) => <input type="hidden" name="csrf" value={token ?? ""} />;
 
 export const Layout: FC<{ chrome: Chrome; title: string; children?: Child; refresh?: string }> = ({ chrome, title, children, refresh }) => {
   const p = chrome.principal;
+  const own = holderOrg(p);
   return (
     <html lang="en">
       <head>
@@ -52,13 +62,13 @@ export const Layout: FC<{ chrome: Chrome; title: string; children?: Child; refre
           Skip to content
         </a>
         <header class="top">
-          <a class="brand" href={p?.kind === "portal" ? `${chrome.base}/orgs/${p.org}` : `${chrome.base}/orgs`}>
+          <a class="brand" href={own ? `${chrome.base}/orgs/${own}` : `${chrome.base}/orgs`}>
             keygate
           </a>
           <nav aria-label="Main">
-            {p && p.kind !== "portal" ? <a href={`${chrome.base}/orgs`}>Organizations</a> : null}
-            {p?.kind === "portal" ? <a href={`${chrome.base}/orgs/${p.org}`}>API keys</a> : null}
-            {p && canWriteAny(p) ? <a href={p.kind === "portal" ? `${chrome.base}/new?org=${p.org}` : `${chrome.base}/new`}>Create key</a> : null}
+            {p && !own ? <a href={`${chrome.base}/orgs`}>Organizations</a> : null}
+            {own ? <a href={`${chrome.base}/orgs/${own}`}>API keys</a> : null}
+            {p && may(p, "create") ? <a href={own ? `${chrome.base}/new?org=${own}` : `${chrome.base}/new`}>Create key</a> : null}
             {chrome.back ? <a href={chrome.back}>{`Back to ${new URL(chrome.back).host}`}</a> : null}
           </nav>
           {p ? (
@@ -285,25 +295,53 @@ export const PERIOD_CHOICES: [string, string][] = [
 
 const FieldErrors: FC<{ id: string; errors: Record<string, string> | undefined; field: string }> = ({ id, errors, field }) =>
   errors?.[field] ? (
-    <p class="field-error" id={id}>
+    <p class="field-error" id={id} data-field={field}>
       {errors[field]}
     </p>
   ) : null;
 
-export const NewKeyPage: FC<{ chrome: Chrome; values: NewKeyValues; orgChoices: string[] | null; formId: string; errors?: Record<string, string> }> = ({
+/** What the create form shows a principal (the authority table's field rules: console/app.tsx formFor). */
+export interface NewKeyForm {
+  /** Where it may create keys: a fixed list, or null for any org (a text field). */
+  orgChoices: string[] | null;
+  /** It names the org (an operator); else the org is its own, shown but not sent. */
+  org: boolean;
+  /** It sets a rate limit (an operator); else the key gets none of its own (or its creator's). */
+  rateLimit: boolean;
+}
+
+/** The form's fields, for errors on fields it has no control for. */
+const FORM_FIELDS = ["name", "orgs", "scopes", "expires_at", "rate_limit"];
+
+export const NewKeyPage: FC<{ chrome: Chrome; values: NewKeyValues; form: NewKeyForm; formId: string; errors?: Record<string, string>; problem?: string }> = ({
   chrome,
   values,
-  orgChoices,
+  form,
   formId,
   errors,
-}) => (
+  problem,
+}) => {
+  const orgChoices = form.org ? form.orgChoices : [values.org];
+  const elsewhere = Object.entries(errors ?? {}).filter(([field]) => !FORM_FIELDS.includes(field) || (field === "orgs" && !form.org) || (field === "rate_limit" && !form.rateLimit));
+  return (
   <Layout chrome={chrome} title="Create an API key">
     <h1>Create an API key</h1>
     <p class="sub">The key is shown once, right after it is created.</p>
-    {errors ? (
+    {problem ? (
       <p class="error" role="alert">
-        The key was not created: correct the fields below.
+        {`The key was not created: ${problem}`}
       </p>
+    ) : errors && Object.keys(errors).length ? (
+      <div class="error" role="alert">
+        <p>The key was not created: correct the fields below.</p>
+        {elsewhere.length ? (
+          <ul>
+            {elsewhere.map(([field, msg]) => (
+              <li data-field={field}>{`${field}: ${msg}`}</li>
+            ))}
+          </ul>
+        ) : null}
+      </div>
     ) : null}
     <form method="post" action={`${chrome.base}/keys`} class="card">
       <Csrf token={chrome.csrf} />
@@ -317,7 +355,8 @@ export const NewKeyPage: FC<{ chrome: Chrome; values: NewKeyValues; orgChoices: 
         <div class="field">
           <label for="org">Organization</label>
           {orgChoices ? (
-            <select id="org" name="org">
+            // A holder's org is its own: shown, not sent (the field is the operator's).
+            <select id="org" name="org" disabled={!form.org}>
               {orgChoices.map((o) => (
                 <option value={o} selected={o === values.org}>
                   {o}
@@ -350,6 +389,8 @@ export const NewKeyPage: FC<{ chrome: Chrome; values: NewKeyValues; orgChoices: 
           </select>
           <FieldErrors id="expires-err" errors={errors} field="expires_at" />
         </div>
+        {form.rateLimit ? (
+        <>
         <div class="field">
           <label for="rate_limit">Rate limit (requests)</label>
           <input id="rate_limit" name="rate_limit" type="number" min={1} value={values.rate_limit} aria-describedby="rate-hint" />
@@ -368,11 +409,14 @@ export const NewKeyPage: FC<{ chrome: Chrome; values: NewKeyValues; orgChoices: 
             ))}
           </select>
         </div>
+        </>
+        ) : null}
       </div>
       <button type="submit">Create</button>
     </form>
   </Layout>
-);
+  );
+};
 
 export const ShowOncePage: FC<{ chrome: Chrome; title: string; secret: string; view: KeyView; curl: string; org: string; note?: string; curlUrlVariable?: string }> = ({
   chrome,
@@ -485,16 +529,28 @@ const UsageTable: FC<{ usage: UsageDay[] | null }> = ({ usage }) =>
     </table>
   );
 
-export const KeyDetailPage: FC<{ chrome: Chrome; k: KeyView; usage: UsageDay[] | null; events: AuditEvent[]; writable: boolean; formId: string; error?: string }> = ({
+/** The actions this principal may take on the key (the authority table: console/app.tsx detail). */
+export interface KeyActions {
+  enable: boolean;
+  disable: boolean;
+  rotate: boolean;
+  revoke: boolean;
+}
+
+export const KeyDetailPage: FC<{ chrome: Chrome; k: KeyView; usage: UsageDay[] | null; events: AuditEvent[]; can: KeyActions; formId: string; error?: string; errorField?: string }> = ({
   chrome,
   k,
   usage,
   events,
-  writable,
+  can,
   formId,
   error,
+  errorField,
 }) => {
   const live = k.status !== "revoked" && k.status !== "expired" && k.status !== "rotated";
+  const toggle = k.enabled ? can.disable : can.enable;
+  const rotate = can.rotate && live && !k.replaced_by;
+  const any = k.status !== "revoked" && (can.revoke || (live && toggle) || rotate);
   return (
     <Layout chrome={chrome} title={`Key ${k.name || k.id}`}>
       <h1>{k.name || k.id}</h1>
@@ -502,7 +558,7 @@ export const KeyDetailPage: FC<{ chrome: Chrome; k: KeyView; usage: UsageDay[] |
         <Status status={k.status} /> <code>{k.id}</code>
       </p>
       {error ? (
-        <p class="error" role="alert">
+        <p class="error" role="alert" data-field={errorField}>
           {error}
         </p>
       ) : null}
@@ -554,11 +610,11 @@ export const KeyDetailPage: FC<{ chrome: Chrome; k: KeyView; usage: UsageDay[] |
           ) : null}
         </dl>
       </div>
-      {writable && k.status !== "revoked" ? (
+      {any ? (
         <>
           <h2>Actions</h2>
           <div class="actions">
-            {live ? (
+            {live && toggle ? (
               <form method="post" action={`${chrome.base}/keys/${k.id}/${k.enabled ? "disable" : "enable"}`} class="card">
                 <h3>{k.enabled ? "Disable" : "Enable"}</h3>
                 <p class="muted">{k.enabled ? "Requests with this key get 401 until it is enabled again." : "The key works again."}</p>
@@ -568,7 +624,7 @@ export const KeyDetailPage: FC<{ chrome: Chrome; k: KeyView; usage: UsageDay[] |
                 </button>
               </form>
             ) : null}
-            {live && !k.replaced_by ? (
+            {rotate ? (
               <form method="post" action={`${chrome.base}/keys/${k.id}/rotate`} class="card">
                 <h3>Rotate</h3>
                 <Csrf token={chrome.csrf} />
@@ -586,6 +642,7 @@ export const KeyDetailPage: FC<{ chrome: Chrome; k: KeyView; usage: UsageDay[] |
                 </button>
               </form>
             ) : null}
+            {can.revoke ? (
             <form method="post" action={`${chrome.base}/keys/${k.id}/revoke`} class="card">
               <h3>Revoke</h3>
               <Csrf token={chrome.csrf} />
@@ -597,6 +654,7 @@ export const KeyDetailPage: FC<{ chrome: Chrome; k: KeyView; usage: UsageDay[] |
                 Revoke key
               </button>
             </form>
+            ) : null}
           </div>
         </>
       ) : null}

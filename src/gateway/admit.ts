@@ -14,7 +14,7 @@
  * token when sessions are on) → the key's IP allowlist → org and scopes
  * (auth/authorize.ts) → the org's rate limit, the key's own, its credits (each only when
  * set: docs/limits.md) → forward. The self-service API (self-service/caller.ts) runs the
- * same `authenticate` and `keyRateLimit` steps.
+ * same `authenticate`, `ipRefusal`, `keyRateLimit` and (without spending) credit steps.
  *
  * Side effects stay those of the decision itself: counting a failed authentication,
  * polling the revocation feed, the last-used write and error log lines (waitUntil and the
@@ -168,10 +168,8 @@ export async function admit(req: Request, deps: AdmitDeps): Promise<Admission> {
   }
 
   const { record, now } = who;
-  // The key's IP allowlist (docs/limits.md): only keys that have one pay for it.
-  if (record.allowed_ips && !ipAllowed(req.headers.get("cf-connecting-ip"), rangesOf(record.allowed_ips))) {
-    return refusal(facts, "forbidden", { detail: "This API key may not be used from this address.", reason: "ip_not_allowed" });
-  }
+  const outside = ipRefusal(record, req.headers, facts);
+  if (outside) return outside;
   const decision = authorize(record, route, config, req.headers);
   if (!decision.ok) return forbidden(facts, decision, route);
   facts.org = decision.value;
@@ -200,15 +198,7 @@ export async function admit(req: Request, deps: AdmitDeps): Promise<Admission> {
       return refusal(facts, "store_unavailable", { reason: "credits_unavailable" });
     }
     const spent = spending.value;
-    if (!spent.allowed) {
-      const refill = record.credits.refill;
-      const retry = refill ? Math.max(1, Math.ceil((periodStart(refill.interval, refillPeriod(refill.interval, now) + 1) - now) / 1000)) : null;
-      return refusal(facts, "rate_limited", {
-        detail: "This API key has no credits left.",
-        headers: { ...limitHeaders, "x-credits-remaining": "0", ...(retry !== null ? { "retry-after": String(retry) } : {}) },
-        reason: "credits",
-      });
-    }
+    if (!spent.allowed) return noCredits(facts, record, now, limitHeaders);
     limitHeaders = { ...limitHeaders, "x-credits-remaining": String(spent.remaining) };
   }
 
@@ -226,6 +216,29 @@ export async function admit(req: Request, deps: AdmitDeps): Promise<Admission> {
     ...(limitHeaders ? { headers: limitHeaders } : {}),
     ...(notice ? { fallbackHeaders: { sunset: new Date(notice.sunset).toUTCString(), deprecation: `@${Math.floor(notice.deprecation / 1000)}` } } : {}),
   };
+}
+
+/**
+ * The key's IP allowlist (docs/limits.md), wherever the key authenticates (the gateway,
+ * the self-service API): the refusal when the client's address is not in it. Only keys
+ * that have one pay for it.
+ */
+export function ipRefusal(record: KeyRecord, headers: Headers, facts: Facts): Refusal | null {
+  if (record.allowed_ips && !ipAllowed(headers.get("cf-connecting-ip"), rangesOf(record.allowed_ips))) {
+    return refusal(facts, "forbidden", { detail: "This API key may not be used from this address.", reason: "ip_not_allowed" });
+  }
+  return null;
+}
+
+/** A metered key at zero credits (the gateway, the self-service API): the profile's 429, with Retry-After until the refill. */
+export function noCredits(facts: Facts, record: KeyRecord, now: number, headers: Record<string, string> | undefined): Refusal {
+  const refill = record.credits?.refill;
+  const retry = refill ? Math.max(1, Math.ceil((periodStart(refill.interval, refillPeriod(refill.interval, now) + 1) - now) / 1000)) : null;
+  return refusal(facts, "rate_limited", {
+    detail: "This API key has no credits left.",
+    headers: { ...headers, "x-credits-remaining": "0", ...(retry !== null ? { "retry-after": String(retry) } : {}) },
+    reason: "credits",
+  });
 }
 
 function forbidden(facts: Facts, decision: Extract<Decision, { ok: false }>, route: Route): Refusal {

@@ -36,6 +36,10 @@ export function failureAnswer(outcome: Exclude<Outcome<unknown>, { ok: true }>):
     case "conflict":
     case "forbidden":
       return { code: outcome.error, options: { detail: outcome.message } };
+    case "rate_limited":
+      return { code: "rate_limited", options: { detail: outcome.message, headers: { "retry-after": String(outcome.retryAfter) } } };
+    case "unavailable":
+      return { code: "store_unavailable", options: { detail: outcome.message } };
   }
 }
 

@@ -19,7 +19,7 @@ import type { CreditRefill, Credits, KeyRecord, KeyStatus, RateLimit } from "./r
 import type { KeyPatch, NewKeyInput } from "./issue";
 import type { KeyView } from "./lifecycle";
 import type { KeySummary } from "./store";
-import { parseCidr } from "../net/cidr";
+import { canonicalCidr, parseCidr } from "../net/cidr";
 
 // ---- value checks shared with other modules (re-exported by record.ts) ----
 
@@ -274,6 +274,8 @@ function checkEnabled(v: unknown, errors: FieldError[]): boolean {
 }
 
 const toIso = (v: unknown): unknown => (v === null ? null : new Date(parseDateTime(v as string)!).toISOString());
+/** IPv4-mapped IPv6 entries stored as the IPv4 they are (net/cidr.ts canonicalCidr). */
+const canonicalIps = (v: unknown): unknown => (v === null ? null : (v as string[]).map((s) => canonicalCidr(s)!));
 const dedupe = (v: unknown): unknown => [...new Set(v as string[])];
 
 // ---- the declaration ----
@@ -603,8 +605,8 @@ const DECLARED = [
     kind: "array",
     stored: { presence: "optional", nullable: true, maxItems: MAX_ALLOWED_IPS },
     view: { show: "detail" },
-    create: { check: checkAllowedIps, default: null },
-    update: { check: checkAllowedIps },
+    create: { check: checkAllowedIps, default: null, normalize: canonicalIps },
+    update: { check: checkAllowedIps, normalize: canonicalIps },
     example: ["203.0.113.0/24"],
   },
 ] as const satisfies readonly KeyField[];

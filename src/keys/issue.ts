@@ -261,7 +261,7 @@ export interface KeySettings {
 /**
  * Mint (or, with `importedKey`, import) a key and store its record. Returns the plaintext,
  * which the caller shows once and never stores. `extra` sets lifecycle fields of the new
- * record (a rotation's `replaces` and inherited `disabled`).
+ * record (a rotation's `replaces` and inherited `disabled`; an `id` reserved beforehand).
  */
 export async function issueKey(
   kv: KvLike,
@@ -269,10 +269,10 @@ export async function issueKey(
   input: NewKeyInput,
   now: number,
   importedKey?: string,
-  extra: Pick<Partial<KeyRecord>, "replaces" | "disabled"> = {},
+  extra: Pick<Partial<KeyRecord>, "replaces" | "disabled" | "id"> = {},
 ): Promise<{ key: string; record: KeyRecord; hash: string }> {
   const key = importedKey ?? mintKey(settings.prefix);
-  const id = newKeyId();
+  const id = extra.id ?? newKeyId();
   const record = newRecord(
     {
       v: 1,

@@ -1,49 +1,23 @@
 /**
- * Key lifecycle: create, import, show, list, update, revoke, rotate, audit. One function
- * per operation, called by the admin API (src/admin/app.ts) and by the CLI against local
- * state (cli/keys.ts), so both validate, store and audit identically. Each takes the raw
- * input (a JSON body, or the same object built from CLI flags) and returns an Outcome
- * whose value is exactly what the API answers and the CLI prints with --json.
+ * Key lifecycle mechanics: issue, change, revoke, rotate, list and read the audit log of
+ * keys, once the management core (src/manage/keys.ts) has validated the request and
+ * decided that its principal may make it (src/manage/authority.ts). Nothing here decides
+ * who may do what; every function works on what it is given.
  *
  * Every change leaves an audit event naming its actor. Writes go record first (what the
- * hot path reads), then the listing entries, then the audit event.
- *
- * A caller limited to some orgs (a scoped admin token; the self-service API) passes them
- * as `scope`: it then sees only keys in one of those orgs (any other id is "not found",
- * exactly like an unknown one) and may change only keys wholly inside them ("forbidden"
- * for a key shared with an org outside, or a request naming an org outside).
+ * hot path reads), then the listing entries, then the audit event, then the revocation
+ * feed (publish), so every isolate learns of it.
  */
 import type { Result } from "../result";
-import type { FieldError, KeySettings, NewKeyInput } from "./issue";
-import { importProblem, issueKey, validateAuditQuery, validateKeyPatch, validateListQuery, validateNewKey, validateRotation } from "./issue";
+import type { FieldError, KeyPatch, KeySettings, NewKeyInput } from "./issue";
+import { issueKey } from "./issue";
 import type { CreditRefill, KeyRecord, KeyStatus, RateLimit, TokenRecord } from "./record";
-import { ALL_ORGS, KEY_ID_RE, statusOf } from "./record";
+import { KEY_ID_RE, statusOf } from "./record";
 import { randomBase62 } from "./format";
 import { applyPatch, changesOf, rotationInherited, rotationInput, viewOf } from "./fields";
 import type { AuditEvent, AuditLog, KeySummary, KvLike } from "./store";
 import { appendAudit, BadCursor, findById, KeyConflict, listAll, listAudit, listOrg, readLastUsed, writeRecord } from "./store";
 import { logLine } from "../log";
-
-/**
- * The orgs a caller may act for. Absent: every org, and the whole audit log (the root
- * ADMIN_TOKEN, the CLI). ["*"]: every org's keys, but not the token events.
- */
-export type OrgScope = readonly string[] | undefined;
-
-/** Whether `scope` covers `org`. */
-export function orgInScope(org: string, scope: OrgScope): boolean {
-  return scope === undefined || scope.includes(ALL_ORGS) || scope.includes(org);
-}
-
-/** Whether a key with these orgs is in one of the scope's orgs: the caller may see it. */
-export function keyInOrgs(keyOrgs: readonly string[], scope: OrgScope): boolean {
-  return keyOrgs.some((org) => orgInScope(org, scope));
-}
-
-/** Whether every org of a key is in the scope: the caller may change it. */
-export function keyWithinOrgs(keyOrgs: readonly string[], scope: OrgScope): boolean {
-  return keyOrgs.every((org) => orgInScope(org, scope));
-}
 
 /** Largest page of the cross-org listing: each key on it costs one read (its last use). */
 export const MAX_ALL_KEYS_PAGE = 250;
@@ -53,24 +27,14 @@ export interface LifecycleContext {
   settings: KeySettings;
   /** Who acts, for the audit log: see `actor` in store.ts ("root", "token:<id>", "cli", …). */
   actor: string;
-  /** The orgs the caller may act for (see OrgScope); absent = all. */
-  scope?: OrgScope;
   /** ms since epoch (the caller's clock, so tests can move it). */
   now: number;
   requestId?: string;
   /**
    * Forget a key hash in this isolate's cache, so a change takes effect here at once
-   * (the admin API passes the gateway's cache; the CLI runs outside any isolate).
+   * (the worker's surfaces pass the gateway's cache; the CLI runs outside any isolate).
    */
   purge?: (hash: string) => void;
-  /**
-   * With `scope`: a key exists for this caller only when ALL its orgs are in the scope
-   * (the self-service API: a key shared with another org is the operator's, not the org
-   * holder's — showing, changing or regenerating it answers not_found like an unknown id,
-   * and listings skip it). Without: a key in ANY of the scope's orgs is visible, and
-   * changing it needs all of them (scoped admin tokens).
-   */
-  exclusive?: boolean;
   /**
    * Tell every isolate (the revocation feed: src/revocation/feed.ts). Called after the
    * change is stored and audited, and again when the same revoke or update is repeated,
@@ -86,10 +50,19 @@ export interface LifecycleContext {
   tokenChanged?: (change: { hash: string; record: TokenRecord }) => Promise<void>;
 }
 
-export type Outcome<T> = Result<
-  T,
-  { error: "invalid"; errors: FieldError[] } | { error: "not_found"; message: string } | { error: "conflict"; message: string } | { error: "forbidden"; message: string }
->;
+/** Why a management operation did not happen (the surfaces map each to a status: http/answers.ts). */
+export type Failure =
+  | { error: "invalid"; errors: FieldError[] }
+  | { error: "not_found"; message: string }
+  | { error: "conflict"; message: string }
+  /** Not allowed (403); `field`: the field to blame, when one is. */
+  | { error: "forbidden"; message: string; field?: string }
+  /** A holder's creation bound (429): retry after `retryAfter` seconds. */
+  | { error: "rate_limited"; message: string; retryAfter: number }
+  /** Something the operation needs is not configured here (503). */
+  | { error: "unavailable"; message: string };
+
+export type Outcome<T> = Result<T, Failure>;
 
 /** A key as the API and the CLI show it: never the plaintext (except once, on creation), never the hash. */
 export interface KeyView {
@@ -119,25 +92,18 @@ export interface KeyView {
 
 export type IssuedView = KeyView & { key: string };
 
+/** A key's record and its hash (its KV identity). */
+export interface Found {
+  hash: string;
+  record: KeyRecord;
+}
+
 /** The view of a record (one key) or a summary (listings): the fields fields.ts marks `view`, in its order. */
-function view(r: KeyRecord | KeySummary, lastUsed: string | null, now: number): KeyView {
+export function view(r: KeyRecord | KeySummary, lastUsed: string | null, now: number): KeyView {
   return viewOf(r as unknown as Record<string, unknown>, { now, lastUsed }) as unknown as KeyView;
 }
 
-const invalid = (errors: FieldError[]): Outcome<never> => ({ ok: false, error: "invalid", errors });
-const notFound = (id: string): Outcome<never> => ({ ok: false, error: "not_found", message: `no key with id "${id}"` });
 const conflict = (message: string): Outcome<never> => ({ ok: false, error: "conflict", message });
-const forbidden = (message: string): Outcome<never> => ({ ok: false, error: "forbidden", message });
-
-function outsideScope(orgs: readonly string[], scope: OrgScope): Outcome<never> | null {
-  const outside = orgs.filter((org) => !orgInScope(org, scope));
-  return outside.length ? forbidden(`not allowed for org${outside.length > 1 ? "s" : ""} ${outside.map((o) => `"${o}"`).join(", ")}`) : null;
-}
-
-/** A key the caller may see but not change: it also acts for an org outside the caller's. */
-function sharedOutside(ctx: LifecycleContext, record: KeyRecord): Outcome<never> | null {
-  return keyWithinOrgs(record.orgs, ctx.scope) ? null : forbidden(`key "${record.id}" also acts for orgs outside this caller's; only a caller allowed for all of them may change it`);
-}
 
 /** Record an audit event (by ctx.actor, now). Exported for the token operations. */
 export async function audit(ctx: LifecycleContext, event: Omit<AuditEvent, "id" | "at" | "actor" | "request_id">): Promise<void> {
@@ -150,18 +116,9 @@ export async function audit(ctx: LifecycleContext, event: Omit<AuditEvent, "id" 
   });
 }
 
-/** Whether this caller may see a key with these orgs (scope, and `exclusive`). */
-function visible(ctx: LifecycleContext, orgs: readonly string[]): boolean {
-  return ctx.exclusive ? keyWithinOrgs(orgs, ctx.scope) : keyInOrgs(orgs, ctx.scope);
-}
-
-/**
- * An id that cannot exist, and a key outside the caller's scope, answer exactly like an
- * unknown one (404), never a validation error.
- */
-async function find(ctx: LifecycleContext, id: string) {
-  const found = KEY_ID_RE.test(id) ? await findById(ctx.kv, id) : null;
-  return found && visible(ctx, found.record.orgs) ? found : null;
+/** A key by its id: null for an id that cannot exist or is unknown (never a validation error). */
+export async function findKey(ctx: Pick<LifecycleContext, "kv">, id: string): Promise<Found | null> {
+  return KEY_ID_RE.test(id) ? findById(ctx.kv, id) : null;
 }
 
 /**
@@ -184,213 +141,135 @@ async function publishIssued(ctx: LifecycleContext, changes: { hash: string; rec
   }
 }
 
-/** POST /keys: mint a key. The plaintext is in this answer and nowhere else, ever. */
-export async function createKey(ctx: LifecycleContext, body: unknown): Promise<Outcome<IssuedView>> {
-  const checked = validateNewKey(body, ctx.now);
-  if (!checked.ok) return invalid(checked.errors);
-  const refused = outsideScope(checked.value.orgs, ctx.scope);
-  if (refused) return refused;
-  const { key, record, hash } = await issueKey(ctx.kv, ctx.settings, checked.value, ctx.now);
-  ctx.purge?.(hash);
-  await audit(ctx, { action: "create", key_id: record.id, orgs: record.orgs });
-  await publishIssued(ctx, [{ hash, record }]);
-  return { ok: true, value: { key, ...view(record, null, ctx.now) } };
-}
-
 /**
- * POST /keys/import: store the hash of a key that clients already hold (migration). The
- * answer does not repeat the key. A negative cache entry for it in this isolate (clients
- * that sent it before the import got 401) is dropped, so it works here at once.
+ * Store a new key (validated input), or with `importedKey` the hash of a key clients
+ * already hold. The plaintext of a minted key is in the answer and nowhere else, ever. `id`:
+ * the new key's id when the caller chose it (a holder's creation reserves it first).
  */
-export async function importKey(ctx: LifecycleContext, body: unknown): Promise<Outcome<KeyView>> {
-  const checked = validateNewKey(body, ctx.now, ["key"]);
-  const key = (body as { key?: unknown } | null)?.key;
-  const problem = key === undefined ? "is required: the existing plaintext key" : importProblem(key, ctx.settings.prefix);
-  const errors = [...(checked.ok ? [] : checked.errors), ...(problem ? [{ field: "key", message: problem }] : [])];
-  if (!checked.ok || problem) return invalid(errors);
-  const refused = outsideScope(checked.value.orgs, ctx.scope);
-  if (refused) return refused;
+export async function issueNew(ctx: LifecycleContext, input: NewKeyInput, opts: { id?: string; importedKey?: string } = {}): Promise<Outcome<IssuedView>> {
   try {
-    const { record, hash } = await issueKey(ctx.kv, ctx.settings, checked.value, ctx.now, key as string);
+    const { key, record, hash } = await issueKey(ctx.kv, ctx.settings, input, ctx.now, opts.importedKey, opts.id ? { id: opts.id } : {});
     ctx.purge?.(hash);
-    await audit(ctx, { action: "import", key_id: record.id, orgs: record.orgs });
+    await audit(ctx, { action: opts.importedKey === undefined ? "create" : "import", key_id: record.id, orgs: record.orgs });
     await publishIssued(ctx, [{ hash, record }]);
-    return { ok: true, value: view(record, null, ctx.now) };
+    return { ok: true, value: { key, ...view(record, null, ctx.now) } };
   } catch (err) {
-    if (err instanceof KeyConflict) return conflict("this key is already stored (import refuses to overwrite a key's settings)");
-    throw err;
-  }
-}
-
-/** GET /keys/:id: the record plus its last use (one read per org). */
-export async function showKey(ctx: LifecycleContext, id: string): Promise<Outcome<KeyView>> {
-  const found = await find(ctx, id);
-  if (!found) return notFound(id);
-  return { ok: true, value: view(found.record, await readLastUsed(ctx.kv, found.record.orgs, id), ctx.now) };
-}
-
-/**
- * GET /keys[?org=…][&name=…][&prefix=…][&status=…]: one page of keys. With `org`, from that
- * org's index; without, every key the caller may see: a caller scoped to one org lists
- * that org, one scoped to several must name one (400), an unscoped one (or "*") lists
- * every key (pages of at most MAX_ALL_KEYS_PAGE). No record is read. Filters apply to each
- * page, so a page may hold fewer keys than `limit`, even none, while `cursor` is not null.
- */
-export async function listKeys(ctx: LifecycleContext, query: Record<string, unknown>): Promise<Outcome<{ keys: KeyView[]; cursor: string | null }>> {
-  const checked = validateListQuery(query);
-  if (!checked.ok) return invalid(checked.errors);
-  const { org, name, prefix, status, limit, cursor } = checked.value;
-  let target = org;
-  if (org !== null) {
-    const refused = outsideScope([org], ctx.scope);
-    if (refused) return refused;
-  } else if (ctx.scope !== undefined && !ctx.scope.includes(ALL_ORGS)) {
-    if (ctx.scope.length !== 1) return invalid([{ field: "org", message: `is required: this caller acts for several orgs (${ctx.scope.join(", ")}); name one` }]);
-    target = ctx.scope[0]!;
-  }
-  if (target === null && limit > MAX_ALL_KEYS_PAGE) {
-    return invalid([{ field: "limit", message: `must be at most ${MAX_ALL_KEYS_PAGE} when listing across orgs (without org)` }]);
-  }
-  const needle = name?.toLowerCase() ?? null;
-  const keep = (s: KeySummary) =>
-    (!ctx.exclusive || visible(ctx, s.orgs)) &&
-    (needle === null || s.name.toLowerCase().includes(needle)) && (prefix === null || s.start.startsWith(prefix)) && (status === null || statusOf(s, ctx.now) === status);
-  try {
-    const page = target === null ? await listAll(ctx.kv, limit, cursor, keep) : await listOrg(ctx.kv, target, limit, cursor, keep);
-    return { ok: true, value: { keys: page.items.map((i) => view(i.summary, i.last_used_at, ctx.now)), cursor: page.cursor } };
-  } catch (err) {
-    if (err instanceof BadCursor) return invalid([{ field: "cursor", message: "is not a cursor this listing returned" }]);
+    if (err instanceof KeyConflict && opts.importedKey !== undefined) return conflict("this key is already stored (import refuses to overwrite a key's settings)");
     throw err;
   }
 }
 
 /**
- * PATCH /keys/:id: name, orgs, scopes, expires_at (a past instant expires the key now),
- * enabled. Fields the patch does not name — including ones this version does not know —
- * are kept. A revoked key cannot be changed.
+ * Apply a validated change (name, orgs, scopes, expires_at, enabled, rate_limit, credits,
+ * allowed_ips). Fields the patch does not name — including ones this version does not
+ * know — are kept. A revoked key cannot be changed.
  */
-export async function updateKey(ctx: LifecycleContext, id: string, body: unknown): Promise<Outcome<KeyView>> {
-  const found = await find(ctx, id);
-  if (!found) return notFound(id);
+export async function updateFound(ctx: LifecycleContext, found: Found, patch: KeyPatch): Promise<Outcome<KeyView>> {
   const before = found.record;
-  const checked = validateKeyPatch(body, ctx.now, before);
-  if (!checked.ok) return invalid(checked.errors);
-  const refused = sharedOutside(ctx, before) ?? (checked.value.orgs ? outsideScope(checked.value.orgs, ctx.scope) : null);
-  if (refused) return refused;
-  if (before.revoked_at !== null) return conflict(`key "${id}" is revoked; revoked keys cannot be changed`);
-  const patch = checked.value;
+  if (before.revoked_at !== null) return conflict(`key "${before.id}" is revoked; revoked keys cannot be changed`);
   const after = applyPatch(before, patch as Record<string, unknown>, { now: ctx.now });
   const changes = changesOf(before, after, patch as Record<string, unknown>);
   if (Object.keys(changes ?? {}).length > 0) {
     after.updated_at = new Date(ctx.now).toISOString();
     await writeRecord(ctx.kv, found.hash, after, before.orgs);
     ctx.purge?.(found.hash);
-    await audit(ctx, { action: "update", key_id: id, orgs: [...new Set([...before.orgs, ...after.orgs])], changes });
+    await audit(ctx, { action: "update", key_id: before.id, orgs: [...new Set([...before.orgs, ...after.orgs])], changes });
   }
   await ctx.publish?.([{ hash: found.hash, record: after }]);
-  return { ok: true, value: view(after, await readLastUsed(ctx.kv, after.orgs, id), ctx.now) };
+  return { ok: true, value: view(after, await readLastUsed(ctx.kv, after.orgs, before.id), ctx.now) };
 }
 
 /**
- * DELETE /keys/:id: revoke. The record stays (revoked_at set) so the key keeps answering
- * 401 and its history stays listable. Revoking a revoked key changes nothing.
+ * Revoke. The record stays (revoked_at set) so the key keeps answering 401 and its history
+ * stays listable. Revoking a revoked key changes nothing.
  */
-export async function revokeKey(ctx: LifecycleContext, id: string): Promise<Outcome<KeyView>> {
-  const found = await find(ctx, id);
-  if (!found) return notFound(id);
-  const refused = sharedOutside(ctx, found.record);
-  if (refused) return refused;
+export async function revokeFound(ctx: LifecycleContext, found: Found): Promise<KeyView> {
   let record = found.record;
   if (record.revoked_at === null) {
     const at = new Date(ctx.now).toISOString();
     record = { ...record, revoked_at: at, updated_at: at };
     await writeRecord(ctx.kv, found.hash, record, record.orgs);
     ctx.purge?.(found.hash);
-    await audit(ctx, { action: "revoke", key_id: id, orgs: record.orgs });
+    await audit(ctx, { action: "revoke", key_id: record.id, orgs: record.orgs });
   }
   await ctx.publish?.([{ hash: found.hash, record }]);
-  return { ok: true, value: view(record, await readLastUsed(ctx.kv, record.orgs, id), ctx.now) };
+  return view(record, await readLastUsed(ctx.kv, record.orgs, record.id), ctx.now);
 }
 
 /**
- * POST /keys/:id/rotate: a new key with the same name, orgs, scopes, expiry, meta and
- * enabled state. The old key's expires_at becomes now + grace_seconds (or stays, if
- * earlier), so the per-request expiry check ends the grace exactly; 0 stops it now.
- * The new key is stored before the old one is touched: a failure never leaves neither.
+ * Rotate: a new key with the same name, orgs, scopes, expiry, meta, limits and enabled
+ * state (credits: the same balance unless a new setting is given). The old key's
+ * expires_at becomes now + grace_seconds (or stays, if earlier), so the per-request expiry
+ * check ends the grace exactly; 0 stops it now. The new key is stored before the old one
+ * is touched: a failure never leaves neither.
  */
-export async function rotateKey(
+export async function rotateFound(
   ctx: LifecycleContext,
-  id: string,
-  body: unknown,
+  found: Found,
+  rotation: { grace_seconds: number; credits?: unknown },
 ): Promise<Outcome<IssuedView & { previous: KeyView }>> {
-  const checked = validateRotation(body);
-  const found = await find(ctx, id);
-  if (!found) return notFound(id);
-  if (!checked.ok) return invalid(checked.errors);
   const old = found.record;
-  const refused = sharedOutside(ctx, old);
-  if (refused) return refused;
-  if (old.revoked_at !== null) return conflict(`key "${id}" is revoked; create a new key instead`);
-  if (old.replaced_by) return conflict(`key "${id}" was already rotated to "${old.replaced_by}"; rotate that key instead`);
-  if (statusOf(old, ctx.now) === "expired") return conflict(`key "${id}" has expired; create a new key instead`);
+  if (old.revoked_at !== null) return conflict(`key "${old.id}" is revoked; create a new key instead`);
+  if (old.replaced_by) return conflict(`key "${old.id}" was already rotated to "${old.replaced_by}"; rotate that key instead`);
+  if (statusOf(old, ctx.now) === "expired") return conflict(`key "${old.id}" has expired; create a new key instead`);
 
   const { key, record: fresh, hash } = await issueKey(
     ctx.kv,
     ctx.settings,
     // Without a new setting the new key spends the old one's balance: rotating never refills.
-    rotationInput(old, checked.value) as unknown as NewKeyInput,
+    rotationInput(old, rotation) as unknown as NewKeyInput,
     ctx.now,
     undefined,
     { replaces: old.id, ...(rotationInherited(old) as Pick<Partial<KeyRecord>, "disabled">) },
   );
   ctx.purge?.(hash);
-  const graceEnd = ctx.now + checked.value.grace_seconds * 1000;
+  const graceEnd = ctx.now + rotation.grace_seconds * 1000;
   const ends = old.expires_at === null ? graceEnd : Math.min(Date.parse(old.expires_at), graceEnd);
   const at = new Date(ctx.now).toISOString();
   const rotated: KeyRecord = { ...old, expires_at: new Date(ends).toISOString(), rotated_at: at, replaced_by: fresh.id, updated_at: at };
   await writeRecord(ctx.kv, found.hash, rotated, old.orgs);
   ctx.purge?.(found.hash);
-  await audit(ctx, { action: "rotate", key_id: id, orgs: old.orgs, new_key_id: fresh.id, grace_seconds: checked.value.grace_seconds });
+  await audit(ctx, { action: "rotate", key_id: old.id, orgs: old.orgs, new_key_id: fresh.id, grace_seconds: rotation.grace_seconds });
   await publishIssued(ctx, [
     { hash, record: fresh },
     { hash: found.hash, record: rotated },
   ]);
-  const lastUsed = await readLastUsed(ctx.kv, old.orgs, id);
+  const lastUsed = await readLastUsed(ctx.kv, old.orgs, old.id);
   return { ok: true, value: { key, ...view(fresh, null, ctx.now), previous: view(rotated, lastUsed, ctx.now) } };
 }
 
 /**
- * GET /audit[?key_id=…|?org=…]: one page of audit events, newest first: one key's, one
- * org's, or (unscoped callers) all. A scoped caller sees a key's events only for a key it
- * may see (any other key_id answers an empty page, as an unknown one does), an org's only
- * for its orgs (403), never the token events; without key_id or org it reads its one org's
- * log (several orgs: 400, name one; "*": the whole log minus token events).
+ * One page of keys: one org's (from its index), or with `org` null every key once (the
+ * id pointers; pages of at most MAX_ALL_KEYS_PAGE, checked by the caller). No record is
+ * read. `keep` filters each page, so a page may hold fewer keys than `limit`, even none,
+ * while `cursor` is not null.
  */
-export async function auditEvents(
+export async function listPage(
   ctx: LifecycleContext,
-  query: Record<string, unknown>,
-): Promise<Outcome<{ events: AuditEvent[]; cursor: string | null }>> {
-  const checked = validateAuditQuery(query);
-  if (!checked.ok) return invalid(checked.errors);
-  const { key_id, org, limit, cursor } = checked.value;
-  let log: AuditLog = { all: true };
-  if (key_id !== null) {
-    if (ctx.scope !== undefined && !(await find(ctx, key_id))) return { ok: true, value: { events: [], cursor: null } };
-    log = { keyId: key_id };
-  } else if (org !== null) {
-    const refused = outsideScope([org], ctx.scope);
-    if (refused) return refused;
-    log = { org };
-  } else if (ctx.scope !== undefined && !ctx.scope.includes(ALL_ORGS)) {
-    if (ctx.scope.length !== 1) return invalid([{ field: "org", message: `is required: this caller acts for several orgs (${ctx.scope.join(", ")}); name one, or give key_id` }]);
-    log = { org: ctx.scope[0]! };
-  }
-  const keep = ctx.scope === undefined ? undefined : (e: AuditEvent) => e.token_id === undefined;
+  page: { org: string | null; limit: number; cursor: string | null },
+  keep: (s: KeySummary) => boolean,
+): Promise<Outcome<{ keys: KeyView[]; cursor: string | null }>> {
   try {
-    const page = await listAudit(ctx.kv, log, limit, cursor, keep);
-    return { ok: true, value: { events: page.items, cursor: page.cursor } };
+    const found = page.org === null ? await listAll(ctx.kv, page.limit, page.cursor, keep) : await listOrg(ctx.kv, page.org, page.limit, page.cursor, keep);
+    return { ok: true, value: { keys: found.items.map((i) => view(i.summary, i.last_used_at, ctx.now)), cursor: found.cursor } };
   } catch (err) {
-    if (err instanceof BadCursor) return invalid([{ field: "cursor", message: "is not a cursor this listing returned" }]);
+    if (err instanceof BadCursor) return { ok: false, error: "invalid", errors: [{ field: "cursor", message: "is not a cursor this listing returned" }] };
+    throw err;
+  }
+}
+
+/** One page of an audit log, newest first; `keep` drops events the caller may not see. */
+export async function auditPage(
+  ctx: LifecycleContext,
+  log: AuditLog,
+  page: { limit: number; cursor: string | null },
+  keep?: (e: AuditEvent) => boolean,
+): Promise<Outcome<{ events: AuditEvent[]; cursor: string | null }>> {
+  try {
+    const found = await listAudit(ctx.kv, log, page.limit, page.cursor, keep);
+    return { ok: true, value: { events: found.items, cursor: found.cursor } };
+  } catch (err) {
+    if (err instanceof BadCursor) return { ok: false, error: "invalid", errors: [{ field: "cursor", message: "is not a cursor this listing returned" }] };
     throw err;
   }
 }

@@ -3,7 +3,9 @@
  * parsing: dotted-quad IPv4 without leading zeros, RFC 4291 IPv6 text (with `::` and an
  * embedded IPv4 tail), a prefix length within the family's width, and no host bits set
  * beyond the prefix (so "10.0.0.1/8" is refused: it is almost always a typo). Addresses are
- * compared as bigints; an IPv4-mapped IPv6 address (::ffff:a.b.c.d) matches IPv4 ranges.
+ * compared as bigints; an IPv4-mapped IPv6 address (::ffff:a.b.c.d) is its IPv4 address, and
+ * a range of them (::ffff:a.b.c.d/n, n ≥ 96) is the IPv4 range a.b.c.d/(n − 96): a client's
+ * address is folded the same way, so each matches the other in either spelling.
  */
 export interface Cidr {
   v6: boolean;
@@ -82,7 +84,35 @@ export function parseCidr(s: string): Cidr | null {
   const base = (v4 ?? v6)!;
   const hostMask = (1n << BigInt(width - bits)) - 1n;
   if ((base & hostMask) !== 0n) return null;
+  // An IPv4-mapped range (::ffff:0:0/96 and narrower) is an IPv4 range: clients are folded to IPv4.
+  if (v4 === null && bits >= 96 && base >> 32n === 0xffffn) return { v6: false, base: base & 0xffffffffn, bits: bits - 96 };
   return { v6: v4 === null, base, bits };
+}
+
+function v4Text(n: bigint): string {
+  return [24n, 16n, 8n, 0n].map((shift) => String((n >> shift) & 0xffn)).join(".");
+}
+
+/**
+ * The stored spelling of an allowlist entry: as given, except that an IPv4-mapped IPv6
+ * address or range is written as the IPv4 one it is ("::ffff:1.2.3.4" → "1.2.3.4",
+ * "::ffff:1.2.3.0/120" → "1.2.3.0/24"). Null when the entry is not a CIDR.
+ */
+export function canonicalCidr(s: string): string | null {
+  const c = parseCidr(s);
+  if (c === null) return null;
+  const slash = s.indexOf("/");
+  const addr = slash < 0 ? s : s.slice(0, slash);
+  if (c.v6 || parseV4(addr) !== null) return s;
+  return slash < 0 ? v4Text(c.base) : `${v4Text(c.base)}/${c.bits}`;
+}
+
+/** Whether every address of `inner` is in `outer`. */
+export function cidrWithin(inner: Cidr, outer: Cidr): boolean {
+  if (inner.v6 !== outer.v6 || inner.bits < outer.bits) return false;
+  const width = BigInt(inner.v6 ? 128 : 32);
+  const shift = width - BigInt(outer.bits);
+  return inner.base >> shift === outer.base >> shift;
 }
 
 export function inCidr(ip: { v6: boolean; value: bigint }, c: Cidr): boolean {

@@ -8,24 +8,23 @@
  *   POST   {path}/:id/regenerate   {grace_seconds?} → 201 with the new key; the old one stops
  *                                  now, or after the grace
  *
- * Authenticated like any gateway request (caller.ts); answers carry `Cache-Control:
- * no-store`; errors are in the profile's shape (errors/render.ts). The operations are
- * keys/lifecycle.ts's, restricted to the caller's org (LifecycleContext.scope, exclusive), so they
- * validate, store and audit exactly as the admin API does; the audit actor is
- * `key:<id>`.
+ * Authenticated like any gateway request, with the key's own restrictions (caller.ts);
+ * answers carry `Cache-Control: no-store`; errors are in the profile's shape
+ * (errors/render.ts). This app only parses and renders: the operations are the management
+ * core's (src/manage/keys.ts), for the caller as a principal (a key holder or a session),
+ * so they validate, store, audit and decide authority (manage/authority.ts) exactly as the
+ * admin API and the console do; the audit actor is `key:<id>` (or `session:<sub>`).
  */
 import { Hono } from "hono";
 import type { Context } from "hono";
 import type { AppEnv } from "../app-env";
-import { isolateOf } from "../gateway/isolate";
-import { clock } from "../clock";
 import { reject } from "../gateway";
 import type { FieldError } from "../keys/issue";
-import { validateNewKey } from "../keys/issue";
-import type { KeyView, LifecycleContext, Outcome } from "../keys/lifecycle";
-import { createKey, listKeys, revokeKey, rotateKey, showKey } from "../keys/lifecycle";
+import type { KeyView, Outcome } from "../keys/lifecycle";
 import { KV_LIST_MAX } from "../keys/store";
-import { publisherFor } from "../revocation/publish";
+import type { ManageDeps } from "../manage/context";
+import { createKey, listKeys, revokeKey, rotateKey } from "../manage/keys";
+import { workerDeps } from "../manage/worker";
 import { failureAnswer, invalidAnswer, thrownAnswer, unmatchedAnswer } from "../http/answers";
 import { jsonBody as sharedJsonBody, jsonBodyLimit, TOO_LARGE_DETAIL } from "../http/json-body";
 import { normalizedPathOf } from "../routes/normalize";
@@ -41,8 +40,6 @@ type Ctx = Context<AppEnv>;
  */
 export const SELF_SERVICE_MOUNT = "/__keygate_self";
 
-/** Fields a key holder may set; orgs, meta and rate_limit stay the operator's (admin API). */
-const CREATE_FIELDS = ["name", "scopes", "expires_at"];
 /**
  * GET reads at most this many KV list pages (≤ 1,000 entries each, a key's summary and
  * its last use are two): ≥ 5,000 keys per org, far below KV's 1,000 operations per request.
@@ -68,21 +65,9 @@ function failure(c: Ctx, outcome: Exclude<Outcome<unknown>, { ok: true }>): Resp
   return reject(c, a.code, a.options);
 }
 
-function lifecycle(c: Ctx, caller: Caller): LifecycleContext {
-  const config = c.get("config");
-  return {
-    kv: c.env.KEYS,
-    settings: { prefix: config.keyPrefix, ...(config.pepper ? { pepper: config.pepper } : {}) },
-    actor: caller.actor,
-    now: clock.now(),
-    requestId: c.get("requestId"),
-    purge: (hash) => isolateOf(c.env, config.cache.maxEntries).cache.delete(hash),
-    // Every isolate learns of the change through the revocation feed (docs/revocation.md).
-    ...publisherFor(c.env.REVOCATION_FEED),
-    // Only keys wholly of the caller's org exist for it (a shared key is the operator's).
-    scope: [caller.org],
-    exclusive: true,
-  };
+/** What the management core runs with for this request (manage/worker.ts), and who asks. */
+function core(c: Ctx): [ManageDeps, Caller] {
+  return [workerDeps(c.env, c.get("config"), c.get("requestId")), c.get("selfServiceCaller")];
 }
 
 /** A key as the list shows it: the Argus fields, plus expiry, scopes and status. Never the key or its hash. */
@@ -107,15 +92,6 @@ function issued(k: KeyView & { key: string }) {
 /** The JSON body (http/json-body.ts), its field errors in the profile's shape. */
 const jsonBody = (required: boolean) => sharedJsonBody<AppEnv>(required, invalid);
 
-/** A scope the caller would grant without holding it, or null. */
-function beyondCeiling(caller: Caller, scopes: readonly string[]): string | null {
-  return scopes.find((s) => !caller.scopes.includes(s)) ?? null;
-}
-
-function ceilingRefusal(c: Ctx, scope: string): Response {
-  return reject(c, "forbidden", { detail: `You cannot grant the "${scope}" scope: your own credential does not hold it`, reason: "scope_ceiling" });
-}
-
 export const selfService = new Hono<AppEnv>();
 
 selfService.use(async function selfServiceGate(c, next) {
@@ -137,12 +113,11 @@ selfService.use(async function selfServiceGate(c, next) {
 selfService.use(jsonBodyLimit<AppEnv>((c) => reject(c, "payload_too_large", { detail: TOO_LARGE_DETAIL })));
 
 selfService.get("/", async (c) => {
-  const caller = c.get("selfServiceCaller");
-  const ctx = lifecycle(c, caller);
+  const [deps, caller] = core(c);
   const keys: KeyView[] = [];
   let cursor: string | null = null;
   for (let page = 0; page < MAX_LIST_PAGES; page++) {
-    const outcome = await listKeys(ctx, { org: caller.org, limit: KV_LIST_MAX, ...(cursor ? { cursor } : {}) });
+    const outcome = await listKeys(deps, caller, { org: caller.org, limit: KV_LIST_MAX, ...(cursor ? { cursor } : {}) });
     if (!outcome.ok) return failure(c, outcome);
     keys.push(...outcome.value.keys.filter((k) => !GONE.has(k.status)));
     cursor = outcome.value.cursor;
@@ -154,47 +129,21 @@ selfService.get("/", async (c) => {
 });
 
 selfService.post("/", jsonBody(true), async (c) => {
-  const caller = c.get("selfServiceCaller");
-  const body: unknown = c.req.valid("json");
-  if (typeof body !== "object" || body === null || Array.isArray(body)) return invalid(c, [{ field: "(body)", message: "must be a JSON object" }]);
-  const o = body as Record<string, unknown>;
-  const errors: FieldError[] = [];
-  for (const k of Object.keys(o)) if (!CREATE_FIELDS.includes(k)) errors.push({ field: k, message: "unknown field" });
-  // Required here (the admin API defaults it to ""): Argus asks every key for a name.
-  if (o.name === undefined || o.name === null || (typeof o.name === "string" && o.name.trim() === "")) {
-    errors.push({ field: "name", message: "is required: a descriptive name for the key" });
-  }
-  if (errors.length) return invalid(c, errors);
-  // Omitted scopes: the caller's own (a new key can do what its creator can, no more).
-  const input = { name: o.name, orgs: [caller.org], scopes: o.scopes ?? [...caller.scopes], expires_at: o.expires_at ?? null };
-  const ctx = lifecycle(c, caller);
-  const checked = validateNewKey(input, ctx.now);
-  if (!checked.ok) return invalid(c, checked.errors);
-  const beyond = beyondCeiling(caller, checked.value.scopes);
-  if (beyond !== null) return ceilingRefusal(c, beyond);
-  const outcome = await createKey(ctx, input);
+  const outcome = await createKey(...core(c), c.req.valid("json"));
   if (!outcome.ok) return failure(c, outcome);
   c.get("log").key_id = outcome.value.id;
   return c.json(issued(outcome.value), 201);
 });
 
 selfService.delete("/:id", async (c) => {
-  const outcome = await revokeKey(lifecycle(c, c.get("selfServiceCaller")), c.req.param("id"));
+  const outcome = await revokeKey(...core(c), c.req.param("id"));
   if (!outcome.ok) return failure(c, outcome);
   return c.json({ ...listed(outcome.value), revoked_at: outcome.value.revoked_at }, 200);
 });
 
 selfService.post("/:id/regenerate", jsonBody(false), async (c) => {
-  const caller = c.get("selfServiceCaller");
   const id = c.req.param("id");
-  const body: unknown = c.req.valid("json");
-  const ctx = lifecycle(c, caller);
-  // Regenerating mints a key with the old one's scopes: the caller must hold them all.
-  const current = await showKey(ctx, id);
-  if (!current.ok) return failure(c, current);
-  const beyond = beyondCeiling(caller, current.value.scopes);
-  if (beyond !== null) return ceilingRefusal(c, beyond);
-  const outcome = await rotateKey(ctx, id, body);
+  const outcome = await rotateKey(...core(c), id, c.req.valid("json"));
   if (!outcome.ok) return failure(c, outcome);
   c.get("log").key_id = outcome.value.id;
   return c.json({ ...issued(outcome.value), replaces: id }, 201);

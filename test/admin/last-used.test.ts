@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import worker from "../../src/index";
 import { LastUsedThrottle } from "../../src/auth/last-used";
 import { clock } from "../../src/clock";
-import { updateKey } from "../../src/keys/lifecycle";
+import { updateKey } from "../../src/manage/keys";
 import { kvKey } from "../../src/keys/store";
 import { makeEnv, send } from "../support/worker-helpers";
 import { adminEnv, api, countingKv, createViaApi, uniqueOrg } from "./support";
@@ -132,9 +132,9 @@ describe("the last-used write never undoes an admin change", () => {
     const [a, b] = [uniqueOrg(), uniqueOrg()];
     const k = await createViaApi({ name: "before", orgs: [a] }, e);
     await send("/x", { headers: { "x-api-key": k.key } }, e); // cached here (name "before", orgs [a])
-    // Another isolate's admin renames the key and moves it to org b: the same lifecycle
-    // call, without a purge of this isolate's cache.
-    const moved = await updateKey({ kv: env.KEYS, settings: { prefix: "kg_" }, actor: "test", now: t0 }, k.id, { name: "after", orgs: [b] });
+    // Another isolate's admin renames the key and moves it to org b: the same management
+    // operation, without a purge of this isolate's cache.
+    const moved = await updateKey({ kv: env.KEYS, settings: { prefix: "kg_" }, actor: "test", now: t0 }, { kind: "root" }, k.id, { name: "after", orgs: [b] });
     expect(moved.ok).toBe(true);
     spy.mockReturnValue(t0 + 120_000); // past the last-used interval, within the cache TTL
     kv.puts.length = 0;

@@ -169,3 +169,52 @@ describe("KeyRateLimiter.spend: credits", () => {
     expect((await s.spend(set(1, t0 - 1_000))).allowed).toBe(false);
   });
 });
+
+describe("KeyRateLimiter.balance: the balance without spending (the self-service API)", () => {
+  const t0 = Date.UTC(2030, 0, 1, 12);
+  const set = (remaining: number, setAt: number, refill?: Credits["refill"]): Credits =>
+    ({ remaining, set_at: new Date(setAt).toISOString(), balance_id: "key_balancebalancebal00", ...(refill ? { refill } : {}) });
+
+  it("answers what spend would see, spends nothing, and follows the same setting and refill rules", async () => {
+    at(t0);
+    const s = fresh();
+    const c = set(2, t0 - 1_000, { amount: 2, interval: "day" });
+    expect(await s.balance(c)).toEqual({ allowed: true, remaining: 2 });
+    expect(await s.balance(c)).toEqual({ allowed: true, remaining: 2 });
+    await s.spend(c);
+    await s.spend(c);
+    expect(await s.balance(c)).toEqual({ allowed: false, remaining: 0 });
+    at(Date.UTC(2030, 0, 2));
+    expect(await s.balance(c)).toEqual({ allowed: true, remaining: 2 });
+  });
+});
+
+describe("KeyRateLimiter holder-keys sets (manage/bounds.ts)", () => {
+  it("admits ids while fewer than max are held, exactly under concurrency, then answers the members", async () => {
+    at(Date.UTC(2030, 0, 1));
+    const s = fresh();
+    const answers = await Promise.all(Array.from({ length: 10 }, (_, i) => s.admitMember(`key_${i}`, 4)));
+    expect(answers.filter((a) => a.admitted)).toHaveLength(4);
+    const refused = answers.find((a) => !a.admitted) as { admitted: false; members: [string, number][] };
+    expect(refused.members).toHaveLength(4);
+    expect(refused.members.every(([, at]) => at === Date.UTC(2030, 0, 1))).toBe(true);
+    // An id already held is admitted again without a second slot.
+    expect(await s.admitMember(refused.members[0]![0], 4)).toEqual({ admitted: true });
+  });
+
+  it("settle drops members and passes a member's slot to its successor; the set survives eviction", async () => {
+    at(Date.UTC(2030, 0, 1));
+    const s = fresh();
+    for (const id of ["key_a", "key_b", "key_c"]) await s.admitMember(id, 3);
+    expect((await s.admitMember("key_d", 3)).admitted).toBe(false);
+    await s.settleMembers(["key_a"], [["key_b", "key_b2"], ["key_unknown", "key_x"]]);
+    const after = (await s.admitMember("key_e", 2)) as { admitted: false; members: [string, number][] };
+    expect(after.admitted).toBe(false);
+    expect(after.members.map(([id]) => id).sort()).toEqual(["key_b2", "key_c"]);
+    await afterEviction(s, async (again) => {
+      const answer = (await again.admitMember("key_f", 2)) as { admitted: false; members: [string, number][] };
+      expect(answer.members.map(([id]) => id).sort()).toEqual(["key_b2", "key_c"]);
+    });
+    expect(await s.admitMember("key_g", 3)).toEqual({ admitted: true });
+  });
+});

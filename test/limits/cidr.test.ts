@@ -1,6 +1,6 @@
 /** The allowlist's address and CIDR parsing (src/net/cidr.ts), edge by edge. */
 import { describe, expect, it } from "vitest";
-import { inCidr, ipAllowed, parseCidr, parseIp } from "../../src/net/cidr";
+import { canonicalCidr, cidrWithin, inCidr, ipAllowed, parseCidr, parseIp } from "../../src/net/cidr";
 
 describe("parseIp", () => {
   it("reads IPv4, IPv6 in every notation, and IPv4-mapped IPv6 as IPv4", () => {
@@ -46,5 +46,46 @@ describe("parseCidr / inCidr", () => {
     expect(inCidr(parseIp("203.0.113.1")!, v6)).toBe(false);
     expect(ipAllowed(null, [v4])).toBe(false);
     expect(ipAllowed("0.0.0.0", [parseCidr("0.0.0.0/0")!])).toBe(true);
+  });
+});
+
+describe("IPv4-mapped IPv6 entries (issue 18, rule 9): folded to IPv4", () => {
+  it("parse as the IPv4 range they are, and match a client in either spelling", () => {
+    expect(parseCidr("::ffff:203.0.113.9")).toEqual(parseCidr("203.0.113.9"));
+    expect(parseCidr("::ffff:198.51.100.0/120")).toEqual(parseCidr("198.51.100.0/24"));
+    expect(parseCidr("::ffff:0:0/96")).toEqual(parseCidr("0.0.0.0/0"));
+    expect(parseCidr("::ffff:c000:0201")).toEqual(parseCidr("192.0.2.1"));
+    // Wider than the mapped block, or not mapped: IPv6, as given.
+    expect(parseCidr("::/80")).toMatchObject({ v6: true, bits: 80 });
+    expect(parseCidr("64:ff9b::192.0.2.1")).toMatchObject({ v6: true, bits: 128 });
+    const range = [parseCidr("::ffff:198.51.100.0/120")!];
+    expect(ipAllowed("198.51.100.77", range)).toBe(true);
+    expect(ipAllowed("::ffff:198.51.100.77", range)).toBe(true);
+    expect(ipAllowed("198.51.101.1", range)).toBe(false);
+  });
+
+  it("are stored in their IPv4 spelling; every other entry as given", () => {
+    expect(canonicalCidr("::ffff:203.0.113.9")).toBe("203.0.113.9");
+    expect(canonicalCidr("::FFFF:203.0.113.9/128")).toBe("203.0.113.9/32");
+    expect(canonicalCidr("::ffff:198.51.100.0/120")).toBe("198.51.100.0/24");
+    expect(canonicalCidr("::ffff:c000:201")).toBe("192.0.2.1");
+    for (const s of ["203.0.113.0/24", "2001:db8::/32", "::1", "::/80"]) expect(canonicalCidr(s), s).toBe(s);
+    expect(canonicalCidr("::ffff:1.2.3.4/120")).toBeNull(); // host bits past the prefix
+  });
+});
+
+describe("cidrWithin", () => {
+  it("every address of the inner range in the outer one, same family only", () => {
+    const c = (s: string) => parseCidr(s)!;
+    expect(cidrWithin(c("203.0.113.8/29"), c("203.0.113.0/24"))).toBe(true);
+    expect(cidrWithin(c("203.0.113.0/24"), c("203.0.113.0/24"))).toBe(true);
+    expect(cidrWithin(c("203.0.113.9"), c("203.0.113.0/24"))).toBe(true);
+    expect(cidrWithin(c("203.0.112.0/23"), c("203.0.113.0/24"))).toBe(false);
+    expect(cidrWithin(c("203.0.114.0/24"), c("203.0.113.0/24"))).toBe(false);
+    expect(cidrWithin(c("2001:db8:1::/48"), c("2001:db8::/32"))).toBe(true);
+    expect(cidrWithin(c("2001:db9::/48"), c("2001:db8::/32"))).toBe(false);
+    expect(cidrWithin(c("::ffff:203.0.113.9"), c("203.0.113.0/24"))).toBe(true);
+    expect(cidrWithin(c("203.0.113.9"), c("::/0"))).toBe(false);
+    expect(cidrWithin(c("1.2.3.4"), c("0.0.0.0/0"))).toBe(true);
   });
 });

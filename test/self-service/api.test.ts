@@ -102,8 +102,10 @@ describe("POST {path}: create", () => {
       [{ name: "   " }, {}, /name: is required/],
       [{ name: "x".repeat(201) }, {}, /name: must be a string of at most 200/],
       [{ name: 42 }, {}, /name: must be a string/],
-      [{ name: "x", orgs: ["elsewhere"] }, {}, /orgs: unknown field/],
-      [{ name: "x", rate_limit: null }, {}, /rate_limit: unknown field/],
+      // The operator's fields (issue 18, rule 1): a holder naming one gets a 400 naming it.
+      [{ name: "x", orgs: ["elsewhere"] }, {}, /orgs: is set by the operator/],
+      [{ name: "x", rate_limit: null }, {}, /rate_limit: is set by the operator/],
+      [{ name: "x", other: 1 }, {}, /other: unknown field/],
       [{ name: "x", scopes: "read" }, {}, /scopes: must be an array/],
       [{ name: "x", expires_at: "tomorrow" }, {}, /expires_at: must be a real calendar date-time in RFC 3339 \/ ISO 8601 form/],
       [{ name: "x", expires_at: "2001-01-01T00:00:00Z" }, {}, /expires_at: must be in the future/],

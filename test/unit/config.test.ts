@@ -96,6 +96,8 @@ describe("the declaration drives parsing, defaults and bounds (src/config/variab
     REVOCATION_POLL_MS: [100, (c) => c.revocation.pollMs],
     REVOCATION_MAX_STALENESS_MS: [3_600_000, (c) => c.revocation.maxStalenessMs],
     USAGE_FLUSH_MS: [1_000, (c) => c.usageFlushMs],
+    SELF_SERVICE_MAX_KEYS_PER_ORG: [10_000, (c) => c.holders.maxKeysPerOrg],
+    SELF_SERVICE_CREATE_PER_MINUTE: [1, (c) => c.holders.createPerMinute],
   };
 
   it("every whole number: its default when unset or blank, a valid value taken, its declared bounds enforced", () => {

@@ -1,0 +1,87 @@
+/**
+ * What the management operations need from where they run, built once per request by each
+ * runtime: the worker's surfaces (manage/worker.ts: the admin API, the self-service API, the
+ * console) and the CLI on local state (cli/backends/local.ts). Runtime-agnostic: the CLI
+ * imports it under Node.
+ */
+import type { KeySettings } from "../keys/issue";
+import type { Failure, LifecycleContext } from "../keys/lifecycle";
+import type { RateLimit } from "../keys/record";
+import type { KvLike } from "../keys/store";
+import type { UsageAnswer, UsageQuery } from "../usage/query";
+import type { Refusal } from "./authority";
+import type { HolderBounds } from "./bounds";
+import type { Principal } from "./principal";
+import { actorOf } from "./principal";
+
+export interface ManageDeps {
+  kv: KvLike;
+  settings: KeySettings;
+  /** ms since epoch. */
+  now: number;
+  requestId?: string;
+  /** The audit actor instead of the principal's own name (the CLI on local state: "cli"; `npm run dev`: "dev"). */
+  actor?: string;
+  /** Forget a key hash in this isolate's key cache. */
+  purge?: (hash: string) => void;
+  /** Tell every isolate of a key change (the revocation feed); throws FeedUnavailable. */
+  publish?: LifecycleContext["publish"];
+  /** Forget a token hash in this isolate's token cache. */
+  purgeToken?: (hash: string) => void;
+  /** Tell every isolate of a token change, and end the console sessions a revoked token opened (admin/tokens.ts tokenPublisher). */
+  tokenChanged?: LifecycleContext["tokenChanged"];
+  /** Where portal links are kept (the console's session store); absent: portal links cannot be issued here. */
+  portalLinks?: PortalLinkStore;
+  /** Apply an org's settings in this isolate / tell every isolate (the revocation feed). */
+  orgPurge?: (org: string, rateLimit: RateLimit | null) => void;
+  orgPublish?: (org: string, rateLimit: RateLimit | null) => Promise<void>;
+  /** Read usage (an org's usage store); absent: usage is not recorded here (503). */
+  usage?: (q: UsageQuery) => Promise<UsageAnswer>;
+  /** Holders' creation bounds (manage/bounds.ts); absent: holders cannot create keys here (fail closed). */
+  bounds?: HolderBounds;
+}
+
+/** A portal link as stored (console/sessions-object.ts NewLinkRow): only its token's hash. */
+export interface PortalLinkRow {
+  id: string;
+  /** SHA-256 (hex) of the link's token. */
+  token: string;
+  org: string;
+  /** The link as issued, JSON (console/portal.ts PortalLink). */
+  link: string;
+  /** Who issued it ("root", "token:<id>"): revoking that token revokes the link. */
+  issuer: string;
+  expiresAt: number;
+}
+
+/** The portal links' store (the console's session store: console/sessions.ts). */
+export interface PortalLinkStore {
+  create(row: PortalLinkRow): Promise<void>;
+  /** Revoke a link of one of `orgs` (null: any org); the link as revoked, or null when there is none. */
+  revoke(id: string, orgs: readonly string[] | null): Promise<unknown | null>;
+}
+
+/** The key lifecycle's context for a principal's request. */
+export function lifecycleOf(deps: ManageDeps, p: Principal): LifecycleContext {
+  return {
+    kv: deps.kv,
+    settings: deps.settings,
+    actor: deps.actor ?? actorOf(p),
+    now: deps.now,
+    ...(deps.requestId ? { requestId: deps.requestId } : {}),
+    ...(deps.purge ? { purge: deps.purge } : {}),
+    ...(deps.publish ? { publish: deps.publish } : {}),
+  };
+}
+
+/** An authority refusal as an operation's failure; `id`: the key a not_found is about. */
+export function failure(r: Refusal, id?: string): { ok: false } & Failure {
+  switch (r.error) {
+    case "not_found":
+      return { ok: false, error: "not_found", message: id === undefined ? "not found" : `no key with id "${id}"` };
+    case "invalid":
+      return { ok: false, error: "invalid", errors: r.errors };
+    case "forbidden":
+      return { ok: false, error: "forbidden", message: r.message, ...(r.field ? { field: r.field } : {}) };
+  }
+}

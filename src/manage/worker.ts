@@ -1,0 +1,109 @@
+/**
+ * The management core's dependencies inside the Worker, built once per request in one
+ * place for the admin API, the self-service API and the console: the KEYS namespace, the
+ * key settings, this isolate's caches to purge, the revocation feed to publish to (keys,
+ * tokens, org limits), the console's session store (portal links), the usage store, and
+ * the holders' creation bounds kept by KeyRateLimiter objects.
+ */
+import type { KeyRateLimiter } from "../abuse/key-rate-limiter-object";
+import { tokenPublisher } from "../admin/tokens";
+import { createLinkRow, revokeLinkRow } from "../console/sessions";
+import { clock } from "../clock";
+import type { Config, Env } from "../config";
+import { isolateOf } from "../gateway/isolate";
+import { StoreFault } from "../keys/store";
+import { publishOrgLimit } from "../revocation/feed";
+import { FeedUnavailable, publisherFor } from "../revocation/publish";
+import { GRANULARITY_MINUTES, usageAnswer } from "../usage/query";
+import type { UsageAnswer, UsageQuery } from "../usage/query";
+import type { UsageBucket, UsageStore } from "../usage/store-object";
+import type { HolderBounds } from "./bounds";
+import type { ManageDeps } from "./context";
+
+/** A creation bound's object answers within this, or the creation is refused (503). */
+const BOUNDS_TIMEOUT_MS = 2_000;
+
+export function workerDeps(env: Env, config: Config, requestId: string): ManageDeps {
+  const isolate = () => isolateOf(env, config.cache.maxEntries);
+  const feed = env.REVOCATION_FEED;
+  const store = env.USAGE_STORE;
+  const bounds = holderBounds(env.KEY_RATE_LIMITER, config);
+  return {
+    kv: env.KEYS,
+    settings: { prefix: config.keyPrefix, ...(config.pepper ? { pepper: config.pepper } : {}) },
+    now: clock.now(),
+    requestId,
+    purge: (hash) => isolate().cache.delete(hash),
+    // Every isolate learns of a change through the revocation feed (docs/revocation.md).
+    ...publisherFor(feed),
+    purgeToken: (hash) => isolate().tokens.delete(hash),
+    // A token's change goes on the feed; its revocation ends the console sessions it opened.
+    tokenChanged: tokenPublisher(env),
+    portalLinks: {
+      create: (row) => createLinkRow(env.CONSOLE_SESSIONS, row, clock.now()),
+      revoke: (id, orgs) => revokeLinkRow(env.CONSOLE_SESSIONS, id, orgs === null ? null : [...orgs], clock.now()),
+    },
+    orgPurge: (org, rateLimit) => {
+      const state = isolate();
+      state.orgs.delete(org);
+      if (rateLimit) state.feed.orgLimits.set(org, rateLimit);
+      else state.feed.orgLimits.delete(org);
+    },
+    ...(feed
+      ? {
+          orgPublish: async (org, rateLimit) => {
+            try {
+              await publishOrgLimit(feed, org, rateLimit);
+            } catch (err) {
+              throw new FeedUnavailable(err instanceof Error ? err.message : String(err));
+            }
+          },
+        }
+      : {}),
+    ...(store ? { usage: (q: UsageQuery) => readUsage(store, q) } : {}),
+    ...(bounds ? { bounds } : {}),
+  };
+}
+
+/** One usage answer from the org's UsageStore object. */
+export async function readUsage(ns: DurableObjectNamespace<UsageStore>, uq: UsageQuery): Promise<UsageAnswer> {
+  const stub = ns.get(ns.idFromName(uq.org));
+  const g = GRANULARITY_MINUTES[uq.granularity];
+  const [buckets, statuses] = await Promise.all([stub.query(uq.key, uq.fromMinute, uq.toMinute, g), stub.statuses(uq.key, uq.fromMinute, uq.toMinute)]);
+  return usageAnswer(uq, buckets as UsageBucket[], statuses as Record<string, number>);
+}
+
+/** A bound's object, answering within BOUNDS_TIMEOUT_MS; any failure is a StoreFault (503: the creation is refused). */
+async function within<T>(what: string, call: () => Promise<T>): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([
+      call(),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`did not answer within ${BOUNDS_TIMEOUT_MS} ms`)), BOUNDS_TIMEOUT_MS);
+      }),
+    ]);
+  } catch (err) {
+    throw new StoreFault(`${what} unavailable: ${err instanceof Error ? err.message : String(err)}`);
+  } finally {
+    if (timer !== undefined) clearTimeout(timer);
+  }
+}
+
+/** The holders' creation bounds (manage/bounds.ts), on KeyRateLimiter objects; none without the binding. */
+function holderBounds(ns: DurableObjectNamespace<KeyRateLimiter> | undefined, config: Config): HolderBounds | undefined {
+  if (!ns) return undefined;
+  const object = (name: string) => ns.get(ns.idFromName(name));
+  return {
+    createPerMinute: config.holders.createPerMinute,
+    maxKeysPerOrg: config.holders.maxKeysPerOrg,
+    hit: async (creator, limit) => {
+      const o = await within("the creation rate", () => object(`holder-creates:${creator}`).hit(limit, 60));
+      return { allowed: o.allowed, resetSeconds: o.resetSeconds };
+    },
+    admit: async (org, id, max) => (await within("the org's key count", () => object(`holder-keys:${org}`).admitMember(id, max) as Promise<unknown>)) as Awaited<ReturnType<HolderBounds["admit"]>>,
+    settle: async (org, drop, swap) => {
+      await within("the org's key count", () => object(`holder-keys:${org}`).settleMembers(drop, swap));
+    },
+  };
+}
