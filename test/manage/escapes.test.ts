@@ -279,6 +279,27 @@ describe("rules 1 and 2: nobody grants more than they hold", () => {
     expect(await orgKeys(org)).toHaveLength(1);
   });
 
+  it("in the console too: a portal or session user posting an operator's field gets the form back, 400 naming it, nothing created", async () => {
+    for (const role of ["portal", "session"] as const) {
+      const org = uniqueOrg();
+      const s = await consoleAs(role, org, E);
+      for (const [field, posted] of [
+        ["orgs", { org }],
+        ["rate_limit", { rate_limit: "5", rate_period: "60" }],
+        ["meta", { meta: "x" }],
+        ["credits", { credits: "999999999" }],
+        ["allowed_ips", { allowed_ips: "0.0.0.0/0" }],
+      ] as const) {
+        const form = await consoleGet(`${UI}/new`, s, E);
+        const a = await consolePost(`${UI}/keys`, { ...formFields(form.text, `${UI}/keys`), name: "x", ...posted }, s, E);
+        expect(a.status, `${role} ${field}`).toBe(400);
+        expect(names(a, field), `${role} ${field}`).toBe(true);
+        expect(a.text).toContain("is set by the operator");
+      }
+      expect(await orgKeys(org)).toEqual([]);
+    }
+  });
+
   it("rule 2, refused: a metered holder cannot regenerate a key metered less than itself (another balance, or none); allowed: its own children", async () => {
     const org = uniqueOrg();
     const metered = await rootKey(org, E, { name: "metered", credits: { remaining: 50 } });
