@@ -175,7 +175,8 @@ describe("a keygate key where the profile does not read it", () => {
     expect(forwardedSearch(`?bad=%E0%A4%A&k=${key}`, cfg)).toBe("?bad=%E0%A4%A");
     expect(forwardedSearch(`?flag&x=1`, cfg)).toBe("?flag&x=1");
     expect(forwardedSearch(`?=${key}&x=1`, cfg)).toBe("?x=1"); // an empty name still has a value
-    expect(forwardedSearch(`?${key}`, cfg)).toBe(`?${key}`); // no value: a name, not a credential
+    // Issue 20: a parameter whose *name* is a key goes too (it used to be forwarded).
+    expect(forwardedSearch(`?${key}`, cfg)).toBe("");
     expect(forwardedSearch("?", cfg)).toBe("?");
     expect(forwardedSearch("", cfg)).toBe("");
   });
@@ -194,5 +195,110 @@ describe("identity", () => {
     expect(key).toEqual({ "x-org-slug": "acme", "x-api-key-id": "key_A", "x-api-key-scopes": "r", "x-auth-method": "key" });
     const session = up({}, { identity: { method: "session", userId: "user_1", org: "acme", scopes: [] } });
     expect(session).toEqual({ "x-org-slug": "acme", "x-user-id": "user_1", "x-api-key-scopes": "", "x-auth-method": "session" });
+  });
+});
+
+describe("issue 20: client claims as families, allowed back by name", () => {
+  // The outside review's names, then other members of each family.
+  const REVIEW = ["x-middleware-subrequest", "x-client-cert", "x-ssl-client-verify", "fastly-client-ip", "x-azure-clientip", "x-custom-ip-authorization", "x-invoke-path", "via", "destination"];
+  const FAMILIES = [
+    // client certificates and TLS verdicts
+    "client-cert", "client-cert-chain", "x-client-cert-chain", "x-client-verify", "x-client-s-dn", "x-ssl", "x-ssl-client-cert", "x-ssl-cipher", "ssl-client-verify", "x-arr-clientcert", "x-arr-ssl", "x-amzn-mtls-clientcert", "wl-proxy-ssl", "x-https",
+    // CDN client addresses and edge verdicts
+    "fastly-ssl", "fastly-ff", "x-azure-socketip", "x-azure-fdid", "cloudfront-viewer-address", "cloudfront-forwarded-proto", "akamai-origin-hop", "x-akamai-edgescape", "x-appengine-user-ip", "fly-client-ip", "x-vercel-forwarded-for", "x-nf-client-connection-ip", "incap-client-ip", "x-sucuri-clientip", "ali-cdn-real-ip", "x-true-client-ip", "proxy-client-ip", "wl-proxy-client-ip",
+    // identities vouched for by an authenticating proxy
+    "x-amzn-oidc-identity", "x-goog-authenticated-user-email", "x-goog-iap-jwt-assertion", "x-endpoint-api-userinfo", "x-ms-client-principal", "x-ms-client-principal-name", "x-ms-token-aad-id-token", "x-auth-request-user", "remote-user", "remote-groups", "x-remote-user", "x-webauth-user", "x-consumer-username", "x-credential-identifier", "x-authenticated-userid", "x-jwt-assertion", "x-pomerium-jwt-assertion", "x-vouch-user",
+    // framework-internal routing and method overrides
+    "x-middleware-prefetch", "x-middleware-rewrite", "x-invoke-query", "x-invoke-status", "x-now-route-matches", "x-matched-path", "x-http-destinationurl", "x-proxy-url", "x-http-host-override",
+  ];
+  // Names that only resemble a family, and headers browsers and clients send: forwarded.
+  const LOOKALIKES = ["x-client-id", "x-client-version", "x-clientcert", "x-sslx", "via-x", "x-via", "x-destination", "destinations", "x-middleware", "x-invoke", "remote-user-agent", "x-azure", "fastly", "x-goog-api-client", "x-goog-user-project", "rsc", "next-router-state-tree", "next-action", "x-nextjs-data", "x-consumer", "ssl", "x-vercel"];
+
+  it("the review's names and every family member are dropped, in any case and with _ for -", () => {
+    for (const name of [...REVIEW, ...FAMILIES]) {
+      for (const spelling of [name, name.toUpperCase(), name.replace(/-/g, "_"), name.replace(/(^|-)([a-z])/g, (_, d: string, ch: string) => d + ch.toUpperCase())]) {
+        expect(up([[spelling, "evil"]]), spelling).toEqual({});
+        expect(isClientClaim(spelling), spelling).toBe(true);
+      }
+    }
+  });
+
+  it("look-alikes and the headers browsers send (Next.js's rsc, next-action…) are forwarded", () => {
+    for (const name of LOOKALIKES) {
+      expect(up([[name, "v"]]), name).toEqual({ [name]: "v" });
+      expect(isClientClaim(name), name).toBe(false);
+    }
+  });
+
+  it("FORWARD_CLIENT_HEADERS allows a claim back in exactly that spelling; the rest of its family stays dropped", () => {
+    const cfg = config({ FORWARD_CLIENT_HEADERS: "X-Client-Cert, destination" });
+    expect(up([["x-client-cert", "cert"], ["destination", "/a"]], {}, cfg)).toEqual({ "x-client-cert": "cert", destination: "/a" });
+    expect(up([["x_client_cert", "cert"]], {}, cfg)).toEqual({});
+    expect(up([["x-client-cert-chain", "c"], ["x-ssl-client-verify", "SUCCESS"], ["via", "1.1 x"]], {}, cfg)).toEqual({});
+    // A key in an allowed header is still removed.
+    expect(up([["x-client-cert", mintKey("kg_")]], {}, cfg)).toEqual({});
+    // Without the variable: dropped.
+    expect(up([["x-client-cert", "cert"], ["destination", "/a"]])).toEqual({});
+  });
+
+  it("FORWARD_CLIENT_HEADERS refuses (fails closed) a name that is no claim, one the gateway sets or reads, and a malformed list", () => {
+    const refused = (value: string) => () => config({ FORWARD_CLIENT_HEADERS: value });
+    for (const bad of ["x-forwarded-for", "X-Request-Id", "x-client-request-id", "x-keygate-signature", "x_forwarded_proto"]) expect(refused(bad), bad).toThrow(/set by the gateway/);
+    for (const bad of ["x-custom", "authorization", "x-org-slug", "cookie"]) expect(refused(bad), bad).toThrow(/not a client claim/);
+    for (const bad of ["x-client-cert;via", "a b", "x-client-cert,,via", ",via"]) expect(refused(bad), bad).toThrow(/FORWARD_CLIENT_HEADERS/);
+    // A claim renamed into an identity header cannot be allowed back either.
+    expect(() => config({ ORG_HEADER: "x-remote-user", FORWARD_CLIENT_HEADERS: "x-remote-user" })).toThrow(/sets or reads itself/);
+  });
+});
+
+describe("issue 20: method-override query parameters", () => {
+  const cfg = config();
+  it("are dropped in every spelling a framework reads; the other parameters keep their bytes", () => {
+    for (const name of ["_method", "_METHOD", "_Method", "%5Fmethod", "%5fMETHOD", ".method", "+_method", "%20_method", "X-HTTP-Method-Override", "x_http_method_override", "X-Method-Override", "_method_override", "_HttpMethod", "x-http-method", "x_method"]) {
+      expect(forwardedSearch(`?a=1&${name}=DELETE&b=%2F+x`, cfg), name).toBe("?a=1&b=%2F+x");
+      expect(forwardedSearch(`?${name}=DELETE`, cfg), name).toBe("");
+      expect(forwardedSearch(`?${name}`, cfg), name).toBe("");
+    }
+  });
+
+  it("a parameter that merely contains the word is kept", () => {
+    for (const q of ["?method=card", "?methods=1", "?_methods=1", "?payment_method=card", "?x_method_name=a", "?method-override-docs=1x"]) {
+      expect(forwardedSearch(q, cfg), q).toBe(q);
+    }
+  });
+
+  it("with an empty KEY_PREFIX (no key is looked for), they are still dropped", () => {
+    expect(forwardedSearch("?_method=DELETE&a=1", config({ KEY_PREFIX: "" }))).toBe("?a=1");
+  });
+});
+
+describe("issue 20: the key in other spellings", () => {
+  const key = mintKey("kg_");
+  const enc = (s: string) => s.replace("_", "%5F");
+  const cfg = config();
+
+  it("as a query parameter's name, with or without a value, plain or percent-encoded", () => {
+    expect(forwardedSearch(`?${key}&n=1`, cfg)).toBe("?n=1");
+    expect(forwardedSearch(`?n=1&${key}=1`, cfg)).toBe("?n=1");
+    expect(forwardedSearch(`?${enc(key)}&n=1`, cfg)).toBe("?n=1");
+    expect(forwardedSearch(`?n=1&x${key}`, cfg)).toBe("?n=1"); // inside a word, followed by a whole key
+  });
+
+  it("percent-encoded (once or twice) in a header or a cookie value: removed; other cookie pairs kept", () => {
+    expect(up({ "x-enc": enc(key) })).toEqual({});
+    expect(up({ "x-enc": key.replace("_", "%255F") })).toEqual({});
+    expect(up({ "x-enc": `Token%20${enc(key)}` })).toEqual({});
+    expect(up({ cookie: `theme=dark; enc=${enc(key)}; lang=en` })).toEqual({ cookie: "theme=dark; lang=en" });
+    expect(up({ cookie: `enc=${encodeURIComponent(btoa(`${key}:`))}` })).toEqual({});
+    expect(forwardedSearch(`?a=1&k=${key.replace("_", "%255F")}`, cfg)).toBe("?a=1");
+  });
+
+  it("as a header's name (lowercased by the runtime): the header goes", () => {
+    expect(up([[key, "1"], ["x-other", "v"]])).toEqual({ "x-other": "v" });
+  });
+
+  it("percent-encodings of other text are not mistaken for a key", () => {
+    for (const v of ["pkg%5Fname", "50%25%20off", "a%2Fb%3Dc", "kg%5F", "%E2%82%AC%20kg"]) expect(up({ "x-enc": v }), v).toEqual({ "x-enc": v });
+    expect(forwardedSearch("?q=pkg%5Fname&n=%25", cfg)).toBe("?q=pkg%5Fname&n=%25");
   });
 });
