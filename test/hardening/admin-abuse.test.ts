@@ -191,3 +191,41 @@ describe("admin API: every field has a size limit (issue 8, class 8)", () => {
     expect(json.errors.map((e: { field: string }) => e.field)).toContain("key");
   });
 });
+
+describe("issue 20, class 7: names and labels refuse invisible and reordering characters", () => {
+  // Controls (C0, C1, DEL), bidi embeddings/overrides/isolates and marks, zero-width
+  // characters, the line and paragraph separators, unpaired surrogates.
+  const BAD = ["\u202e", "\u202a", "\u202d", "\u2066", "\u2069", "\u200e", "\u200f", "\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u00ad", "\u2028", "\u0085", "\u0007", "\ud800", "\udfff", "\u{e0041}"];
+  const hex = (ch: string) => `U+${ch.codePointAt(0)!.toString(16).toUpperCase().padStart(4, "0")}`;
+
+  it("a key's name (create and update), meta keys and values, a token's name: 400 naming the field and the character, nothing stored", async () => {
+    const key = await createViaApi({ name: "before" });
+    for (const ch of BAD) {
+      const name = `invoice${ch}gpj.exe`;
+      const org = uniqueOrg();
+      const created = await api("POST", "/_keygate/keys", { body: { orgs: [org], name } });
+      expect(created.res.status, hex(ch)).toBe(400);
+      expect(created.json.errors, hex(ch)).toEqual([{ field: "name", message: expect.stringContaining(`(found ${hex(ch)})`) }]);
+      expect((await api("GET", `/_keygate/keys?org=${org}`)).json.keys, hex(ch)).toEqual([]);
+      const patched = await api("PATCH", `/_keygate/keys/${key.id}`, { body: { name } });
+      expect(patched.res.status, hex(ch)).toBe(400);
+      expect(patched.json.errors[0].field).toBe("name");
+      for (const meta of [{ [`k${ch}`]: "v" }, { note: `v${ch}` }]) {
+        const m = await api("POST", "/_keygate/keys", { body: { orgs: [uniqueOrg()], meta } });
+        expect(m.res.status, `meta ${hex(ch)}`).toBe(400);
+        expect(m.json.errors, `meta ${hex(ch)}`).toEqual([{ field: "meta", message: expect.stringContaining(hex(ch)) }]);
+      }
+      const token = await api("POST", "/_keygate/tokens", { body: { name, orgs: [uniqueOrg()], role: "read" } });
+      expect(token.res.status, `token ${hex(ch)}`).toBe(400);
+      expect(token.json.errors, `token ${hex(ch)}`).toEqual([{ field: "name", message: expect.stringContaining(hex(ch)) }]);
+    }
+    expect((await api("GET", `/_keygate/keys/${key.id}`)).json.name).toBe("before");
+  });
+
+  it("ordinary text of any script is accepted: accents, CJK, RTL letters, emoji (without joiners)", async () => {
+    for (const name of ["Café Ω", "日本語のキー", "مفتاح عربي", "מפתח", "deploy 🚀 ❤️", "tab-free, line-free"]) {
+      const k = await createViaApi({ name, meta: { [name.slice(0, 5)]: name } });
+      expect(k.name).toBe(name);
+    }
+  });
+});
