@@ -19,11 +19,11 @@
  * hono/csrf (Origin / Sec-Fetch-Site) on every POST plus the session's CSRF token in a
  * hidden field; a strict CSP; `Cache-Control: no-store` on every page; a key appears only
  * in the body of the POST response that created it (never in a URL, a cookie or a log);
- * failed sign-ins and bad portal links count against the per-IP failure budget.
+ * failed sign-ins and bad portal links count against the management side's per-IP
+ * failure budget (abuse/auth-failures.ts: apart from the gateway's).
  */
 import { Hono } from "hono";
 import type { Context, MiddlewareHandler } from "hono";
-import { bodyLimit } from "hono/body-limit";
 import { csrf } from "hono/csrf";
 import { HTTPException } from "hono/http-exception";
 import { blockedFor, clientKey, recordFailure } from "../abuse/auth-failures";
@@ -134,10 +134,10 @@ async function form(c: Ctx): Promise<Record<string, string>> {
   return out;
 }
 
-/** The client's failure-budget identity; answers 429 when it is over budget. */
+/** The client's failure-budget identity (the management side's budget); answers 429 when it is over budget. */
 function blocked(c: Ctx): Response | null {
   const client = clientKey(c.req.header("cf-connecting-ip") ?? null);
-  const wait = client === null ? 0 : blockedFor(isolateOf(c.env, c.get("config").cache.maxEntries).blocked, client, clock.now());
+  const wait = client === null ? 0 : blockedFor(isolateOf(c.env, c.get("config").cache.maxEntries).managementBlocked, client, clock.now());
   if (wait === 0) return null;
   c.header("retry-after", String(wait));
   c.get("log").reason = "auth_failures";
@@ -148,8 +148,14 @@ function blocked(c: Ctx): Response | null {
 async function failure(c: Ctx): Promise<Response | null> {
   const client = clientKey(c.req.header("cf-connecting-ip") ?? null);
   if (client === null) return null;
-  const wait = await recordFailure(isolateOf(c.env, c.get("config").cache.maxEntries).blocked, c.env.AUTH_FAILURE_LIMITER, client, clock.now(), c.get("config").authFailureBlockSeconds, (cause) =>
-    logLine("error", "auth failure limiter unavailable", { request_id: c.get("requestId"), cause }),
+  const wait = await recordFailure(
+    isolateOf(c.env, c.get("config").cache.maxEntries).managementBlocked,
+    c.env.AUTH_FAILURE_LIMITER,
+    client,
+    clock.now(),
+    c.get("config").authFailureBlockSeconds,
+    (cause) => logLine("error", "auth failure limiter unavailable", { request_id: c.get("requestId"), cause }),
+    "management",
   );
   if (wait === 0) return null;
   c.header("retry-after", String(wait));

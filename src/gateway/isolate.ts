@@ -1,8 +1,8 @@
 /**
  * What one isolate keeps between requests, as ONE object: the key cache (records and
  * misses by key hash, never by key), its view of the revocation feed, the last-used
- * throttle, the clients over their failed-authentication budget, and the org-settings
- * cache. The gateway, the self-service API, the admin API and the console reach it
+ * throttle, the clients over their failed-authentication budgets (the gateway's and the
+ * management side's), and the org-settings cache. The gateway, the self-service API, the admin API and the console reach it
  * through `isolateOf` and pass it down as a dependency; nothing below keeps state of its
  * own (auth/verify.ts, auth/last-used.ts, abuse/auth-failures.ts, orgs/limit.ts take it
  * as an argument).
@@ -13,6 +13,7 @@
 import { LruCache } from "../cache/lru";
 import type { Lookup } from "../cache/lru";
 import { LastUsedThrottle } from "../auth/last-used";
+import type { Block } from "../abuse/auth-failures";
 import type { KeyRecord } from "../keys/record";
 import type { OrgSettings } from "../keys/store";
 import { FeedFollower } from "../revocation/feed";
@@ -26,19 +27,22 @@ export interface KeyCache {
   clear(): void;
 }
 
-/** Clients refused until an instant (ms), by client key (abuse/auth-failures.ts). */
-export type BlockedClients = LruCache<number>;
+/** Clients over a failure budget, by client key (abuse/auth-failures.ts). */
+export type BlockedClients = LruCache<Block>;
 /** Org settings by org, misses included (orgs/limit.ts). */
 export type OrgCache = LruCache<OrgSettings | null>;
 
-/** Bound on remembered blocked clients per isolate. */
+/** Bound on remembered blocked clients per isolate and budget. */
 export const MAX_BLOCKED_CLIENTS = 10_000;
 
 export interface IsolateState {
   cache: KeyCache;
   feed: FeedFollower;
   lastUsed: LastUsedThrottle;
+  /** Over the gateway's budget (API keys and sessions). */
   blocked: BlockedClients;
+  /** Over the management side's budget (admin tokens, portal links). */
+  managementBlocked: BlockedClients;
   orgs: OrgCache;
 }
 
@@ -48,7 +52,8 @@ export function newIsolateState(maxEntries: number): IsolateState {
     cache: new LruCache<KeyRecord | null>(maxEntries),
     feed: new FeedFollower(),
     lastUsed: new LastUsedThrottle(),
-    blocked: new LruCache<number>(MAX_BLOCKED_CLIENTS),
+    blocked: new LruCache<Block>(MAX_BLOCKED_CLIENTS),
+    managementBlocked: new LruCache<Block>(MAX_BLOCKED_CLIENTS),
     orgs: new LruCache<OrgSettings | null>(maxEntries),
   };
 }

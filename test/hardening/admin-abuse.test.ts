@@ -43,14 +43,27 @@ describe("admin API: wrong tokens count against the per-IP failure budget (issue
     expect((await api("GET", "/_keygate/audit", { token: TOKEN, headers: { "cf-connecting-ip": freshIp() } })).res.status).toBe(200);
   });
 
-  it("the budget is shared with the gateway's: wrong API keys then wrong admin tokens", async () => {
+  // Issue 20 (class 4) gave the management side its own budget: it used to be the
+  // gateway's, so guessing API keys from an address locked its operator out.
+  it("the management side has its own budget: wrong API keys do not lock the admin API out, wrong admin tokens do not lock the gateway out", async () => {
     const ip = freshIp();
     for (let i = 0; i < FAILURE_BUDGET; i++) {
       const { res } = await api("GET", "/v1/things", { token: null, headers: { "x-api-key": `nope-${crypto.randomUUID()}`, "cf-connecting-ip": ip } });
       expect(res.status).toBe(401);
     }
-    const admin = await api("GET", "/_keygate/audit", { token: WRONG, headers: { "cf-connecting-ip": ip } });
-    expect(admin.res.status).toBe(429);
+    expect((await api("GET", "/v1/things", { token: null, headers: { "x-api-key": `nope-${crypto.randomUUID()}`, "cf-connecting-ip": ip } })).res.status).toBe(429);
+    // The operator behind the same address: its token still works, a wrong one is a 401.
+    expect((await api("GET", "/_keygate/audit", { headers: { "cf-connecting-ip": ip } })).res.status).toBe(200);
+    expect((await api("GET", "/_keygate/audit", { token: WRONG, headers: { "cf-connecting-ip": ip } })).res.status).toBe(401);
+
+    const other = freshIp();
+    for (let i = 0; i < FAILURE_BUDGET; i++) {
+      expect((await api("GET", "/_keygate/audit", { token: WRONG, headers: { "cf-connecting-ip": other } })).res.status).toBe(401);
+    }
+    expect((await api("GET", "/_keygate/audit", { token: WRONG, headers: { "cf-connecting-ip": other } })).res.status).toBe(429);
+    expect((await api("GET", "/_keygate/audit", { token: TOKEN, headers: { "cf-connecting-ip": other } })).res.status).toBe(429);
+    // The gateway's budget is untouched: a guess is still a plain 401 there.
+    expect((await api("GET", "/v1/things", { token: null, headers: { "x-api-key": `nope-${crypto.randomUUID()}`, "cf-connecting-ip": other } })).res.status).toBe(401);
   });
 
   it("a request without any token is not a guess: it is 401 and not counted", async () => {
