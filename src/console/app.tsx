@@ -52,6 +52,7 @@ import type { Chrome, NewKeyValues } from "./views";
 import { KeyDetailPage, KeysPage, LoginPage, MessagePage, NewKeyPage, OrgsPage, RedirectPage, ShowOncePage, STATUSES } from "./views";
 import { JWKS_UNAVAILABLE, sessionTokenOf, verifySession } from "../auth/session";
 import { readUsage } from "../admin/usage";
+import { limitBody } from "../http/body";
 import { validateUsageQuery } from "../usage/query";
 import type { UsageDay } from "./views";
 
@@ -197,7 +198,7 @@ consoleApp.use(async function consoleGate(c, next) {
 });
 
 consoleApp.use(csrf());
-consoleApp.use(bodyLimit({ maxSize: MAX_FORM_BYTES, onError: (c) => message(c as Ctx, 413, "Too large", "The form was too large.") }));
+consoleApp.use(limitBody<CEnv>(MAX_FORM_BYTES, (c) => message(c, 413, "Too large", "The form was too large.")));
 
 const ASSET_CACHE = "public, max-age=31536000, immutable";
 consoleApp.get(`/assets/${ASSET_VERSION}/console.css`, (c) => c.body(CONSOLE_CSS, 200, { "content-type": "text/css; charset=utf-8", "cache-control": ASSET_CACHE }));
