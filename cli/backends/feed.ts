@@ -6,14 +6,21 @@
  * is running, through wrangler's local dev registry: so the CLI opens a second proxy on a
  * generated configuration whose REVOCATION_FEED binding names the gateway's Worker
  * (script_name), and publishes each change to the very object the running `wrangler dev`
- * polls. No `wrangler dev` running: nothing holds a cache to purge; the CLI says so on
- * stderr and the change, already stored, stands.
+ * polls.
+ *
+ * Only the `wrangler dev` serving the same local state: the registry looked in is that
+ * state's own (`<persist-to>/dev-registry`, scripts/local-platform.ts stateRegistryPath),
+ * where `npm run dev` and the test helpers register it — never the machine-wide one,
+ * where another checkout's gateway may hold the name. None registered there, or none
+ * answering: nothing holds a cache of this state to purge; the CLI says so on stderr
+ * (and how to start one it can reach) and the change, already stored, stands.
  */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { KeyRecord, RateLimit } from "../../src/keys/record";
 import { FEED_OBJECT_NAME } from "../../src/revocation/names";
+import { DEFAULT_STATE_DIR, stateRegistryPath, withRegistry } from "../../scripts/local-platform";
 
 type Change = { hash: string; record: KeyRecord };
 
@@ -34,7 +41,11 @@ export interface LocalFeed {
   close(): Promise<void>;
 }
 
-export function localFeed(configPath: string, environment: string | undefined): LocalFeed {
+/** No `wrangler dev` of this state is registered in its dev registry (or it did not answer). */
+class NotReachable extends Error {}
+
+export function localFeed(configPath: string, environment: string | undefined, persistTo: string = DEFAULT_STATE_DIR): LocalFeed {
+  const registry = stateRegistryPath(persistTo);
   type Stub = { publish(c: Change[]): Promise<number>; publishOrg(org: string, rl: RateLimit | null): Promise<number> };
   type UsageNs = { idFromName(name: string): unknown; get(id: unknown): UsageStub };
   let opened: Promise<{ stub: Stub; usage: UsageNs; dispose: () => Promise<void> }> | undefined;
@@ -43,6 +54,9 @@ export function localFeed(configPath: string, environment: string | undefined): 
   async function open() {
     const { getPlatformProxy, unstable_readConfig } = await import("wrangler");
     const config = unstable_readConfig({ config: configPath, ...(environment ? { env: environment } : {}) }, { hideWarnings: true });
+    // Said at once when no `wrangler dev` of this state ever registered (a stale entry
+    // of one that stopped fails at the call instead).
+    if (!config.name || !existsSync(join(registry, config.name))) throw new NotReachable(`none is registered in ${registry}`);
     dir = mkdtempSync(join(tmpdir(), "keygate-cli-feed-"));
     const generated = join(dir, "wrangler.json");
     writeFileSync(
@@ -59,7 +73,7 @@ export function localFeed(configPath: string, environment: string | undefined): 
       }),
     );
     type Namespace = { idFromName(name: string): unknown; get(id: unknown): Stub };
-    const proxy = await getPlatformProxy<{ REVOCATION_FEED: Namespace; USAGE_STORE: UsageNs }>({ configPath: generated, persist: false });
+    const proxy = await withRegistry(registry, () => getPlatformProxy<{ REVOCATION_FEED: Namespace; USAGE_STORE: UsageNs }>({ configPath: generated, persist: false }));
     const ns = proxy.env.REVOCATION_FEED;
     const stub = ns.get(ns.idFromName(FEED_OBJECT_NAME));
     return { stub, usage: proxy.env.USAGE_STORE, dispose: () => proxy.dispose() };
@@ -78,8 +92,9 @@ export function localFeed(configPath: string, environment: string | undefined): 
         ]);
       } catch (err) {
         process.stderr.write(
-          `note: the change is stored, but no running \`wrangler dev\` of this gateway took it from the revocation feed (${(err as Error).message.split("\n")[0]}).\n` +
-            "      A gateway started later reads it from the local state; one running elsewhere sees it when its cache expires (CACHE_TTL_MS).\n",
+          `note: the change is stored, but no running \`wrangler dev\` of this local state (${persistTo}) took it from the revocation feed (${(err as Error).message.split("\n")[0]}).\n` +
+            "      A gateway started later reads it from the local state; one running now sees it when its cache expires (CACHE_TTL_MS).\n" +
+            `      The CLI reaches a \`wrangler dev\` started with \`npm run dev\` (same --persist-to), or with WRANGLER_REGISTRY_PATH=${registry}.\n`,
         );
       } finally {
         if (timer !== undefined) clearTimeout(timer);

@@ -81,7 +81,7 @@ export async function localBackend(opts: LocalPlatformOptions): Promise<Backend>
     await proxy.dispose();
     throw err;
   }
-  const feed = localFeed(opts.configPath ?? "wrangler.toml", opts.environment);
+  const feed = localFeed(opts.configPath ?? "wrangler.toml", opts.environment, opts.persistTo);
   const ctx = (): LifecycleContext => ({ kv, settings, actor: "cli", now: Date.now(), publish: feed.publish });
   // Tokens are not in the feed: a running `wrangler dev` sees a revocation within CACHE_TTL_MS.
   const tokenCtx = (): LifecycleContext => ({ kv, settings, actor: "cli", now: Date.now() });
@@ -125,7 +125,7 @@ async function localUsage(feed: LocalFeed, query: Json): Answer {
     return {
       ok: false,
       error: "not_found",
-      message: `usage is kept by the running gateway: start \`wrangler dev\` (same --persist-to), or use --url (${(err as Error).message.split("\n")[0]})`,
+      message: `usage is kept by the running gateway: start it with \`npm run dev\` (same --persist-to), or use --url (${(err as Error).message.split("\n")[0]})`,
     };
   }
 }
