@@ -230,8 +230,11 @@ export function parseForwardClientHeaders(list: string | null): Set<string> | st
  * ` _method` as `_method`).
  */
 export function isMethodOverrideParam(name: string): boolean {
+  if (!METHOD_WORD.test(name)) return false; // most names: one search
   const canon = name.replace(/^\s+/, "").toLowerCase().replace(/[_.\s]/g, "-");
   return METHOD_OVERRIDE_PARAM.test(canon);
 }
+
+const METHOD_WORD = /method/i;
 
 const METHOD_OVERRIDE_PARAM = /^(?:-|x-)(?:http-?)?method$|(?:^|-)method-override$/;

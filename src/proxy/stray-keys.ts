@@ -17,6 +17,8 @@ import type { Config } from "../config";
 import { CHECKSUM_LENGTH, RANDOM_LENGTH } from "../keys/format";
 
 export interface StrayKeyMatcher {
+  /** KEY_PREFIX, lowercased: what a header name carrying a key contains (names arrive lowercased). */
+  prefixLower: string;
   /** A value carrying a key with our prefix, as text. */
   re: RegExp;
   /** The same, without regard to case (header names). */
@@ -55,7 +57,7 @@ export function strayKeyMatcher(config: Config): StrayKeyMatcher | null {
     // KEY_PREFIX is [A-Za-z0-9_-]* (config.ts): nothing in it needs escaping.
     const p = config.keyPrefix;
     const source = `(?:^|[^A-Za-z0-9])${p}[A-Za-z0-9]|${p}[A-Za-z0-9]{${RANDOM_LENGTH + CHECKSUM_LENGTH}}`;
-    m = p === "" ? null : { re: new RegExp(source), reAnyCase: new RegExp(source, "i"), b64: base64Signatures(p) };
+    m = p === "" ? null : { prefixLower: p.toLowerCase(), re: new RegExp(source), reAnyCase: new RegExp(source, "i"), b64: base64Signatures(p) };
     strayKeyCache.set(config, m);
   }
   return m;
@@ -109,8 +111,9 @@ export function carriesKey(value: string, m: StrayKeyMatcher): boolean {
 
 /** Whether a header name carries a key (names arrive lowercased: any case matches). */
 export function nameCarriesKey(name: string, m: StrayKeyMatcher): boolean {
-  if (m.reAnyCase.test(name)) return true;
-  return ASCII_ESCAPE.test(name) && m.reAnyCase.test(decodeAsciiEscapes(name));
+  // Most names hold neither the prefix nor an escape: one substring search each.
+  if (name.includes(m.prefixLower)) return m.reAnyCase.test(name);
+  return name.includes("%") && m.reAnyCase.test(decodeAsciiEscapes(name));
 }
 
 /**
