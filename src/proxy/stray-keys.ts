@@ -32,7 +32,9 @@ const strayKeyCache = new WeakMap<Config, StrayKeyMatcher | null>();
 
 /**
  * The base64 characters fully determined by `prefix` when it starts at byte offset 0, 1
- * or 2 of a 3-byte group: one of them appears in any base64 text that encodes it.
+ * or 2 of a 3-byte group: one of them appears in any base64 text that encodes it. They
+ * are the same in base64url: KEY_PREFIX's bytes ([A-Za-z0-9_-]) never make a whole 6-bit
+ * group of 62 or 63 (`+`, `/`), whatever the alignment.
  */
 function base64Signatures(prefix: string): string[] {
   const sigs = new Set<string>();
@@ -40,11 +42,7 @@ function base64Signatures(prefix: string): string[] {
     const enc = btoa("\0".repeat(pad) + prefix);
     const first = Math.ceil((8 * pad) / 6);
     const last = Math.floor((8 * (pad + prefix.length)) / 6); // exclusive
-    const sig = enc.slice(first, last);
-    if (sig.length > 0) {
-      sigs.add(sig);
-      sigs.add(sig.replace(/\+/g, "-").replace(/\//g, "_"));
-    }
+    if (last > first) sigs.add(enc.slice(first, last));
   }
   return [...sigs];
 }

@@ -12,6 +12,8 @@ import { parseConfig } from "../../../src/config";
 import type { Config, Env } from "../../../src/config";
 import { CONSOLE_COOKIE_PLAIN, CONSOLE_COOKIE_SECURE } from "../../../src/console/cookie";
 import { mintKey } from "../../../src/keys/format";
+import security from "../../../docs/security.md?raw";
+import { CLIENT_CLAIM_FAMILIES, CLIENT_CLAIM_NAMES, CLIENT_CLAIM_PATTERN } from "../../../src/proxy/client-claims";
 import { clientRequestId, forwardedSearch, isClientClaim, upstreamHeaders } from "../../../src/proxy/headers";
 import type { UpstreamContext } from "../../../src/proxy/headers";
 
@@ -266,10 +268,6 @@ describe("issue 20: method-override query parameters", () => {
       expect(forwardedSearch(q, cfg), q).toBe(q);
     }
   });
-
-  it("with an empty KEY_PREFIX (no key is looked for), they are still dropped", () => {
-    expect(forwardedSearch("?_method=DELETE&a=1", config({ KEY_PREFIX: "" }))).toBe("?a=1");
-  });
 });
 
 describe("issue 20: the key in other spellings", () => {
@@ -300,5 +298,83 @@ describe("issue 20: the key in other spellings", () => {
   it("percent-encodings of other text are not mistaken for a key", () => {
     for (const v of ["pkg%5Fname", "50%25%20off", "a%2Fb%3Dc", "kg%5F", "%E2%82%AC%20kg"]) expect(up({ "x-enc": v }), v).toEqual({ "x-enc": v });
     expect(forwardedSearch("?q=pkg%5Fname&n=%25", cfg)).toBe("?q=pkg%5Fname&n=%25");
+  });
+});
+
+describe("issue 20: docs/security.md lists exactly the client claims the code strips", () => {
+  /** The backticked names of the "Client claims" bullet of "What is stripped". */
+  function documented(): string[] {
+    const section = security.slice(security.indexOf("### What is stripped"), security.indexOf("### What is refused"));
+    const claims = section.slice(section.indexOf("**Client claims**"), section.indexOf("An origin that really needs one"));
+    return [...claims.matchAll(/`([A-Za-z0-9*-]+)`/g)].map((m) => m[1]!.toLowerCase()).filter((n) => n !== "x-foo-*");
+  }
+
+  it("every documented name (and a member of every documented family) is dropped", () => {
+    const names = documented();
+    expect(names.length).toBeGreaterThan(80);
+    for (const name of names) {
+      const sample = name.startsWith("*") ? `x-something${name.slice(1)}` : name.endsWith("*") ? `${name.slice(0, -1)}something` : name;
+      // Cloudflare's cf-* are dropped as the edge's own, not as claims.
+      if (name !== "cf-*") expect(isClientClaim(sample), `${name} (as ${sample})`).toBe(true);
+      expect(up([[sample, "evil"]]), sample).toEqual({});
+    }
+  });
+
+  it("every name and family the code strips is documented", () => {
+    const names = new Set(documented());
+    for (const name of CLIENT_CLAIM_NAMES) if (!name.startsWith("x-keygate") && !["x-request-id", "x-client-request-id"].includes(name)) expect(names.has(name), name).toBe(true);
+    for (const family of CLIENT_CLAIM_FAMILIES) expect(names.has(family), family).toBe(true);
+    expect(CLIENT_CLAIM_PATTERN.test("x-ssl-anything")).toBe(true);
+  });
+});
+
+describe("issue 20: edges of the new rules", () => {
+  const cfg = config();
+  const key = mintKey("kg_");
+
+  it("method-override names: leading spaces are dropped, inner ones are not; method-override alone is one", () => {
+    expect(forwardedSearch("?%20%20_method=DELETE&a=1", cfg)).toBe("?a=1");
+    expect(forwardedSearch("?method-override=DELETE&a=1", cfg)).toBe("?a=1");
+    expect(forwardedSearch("?_%20method=x&a=1", cfg)).toBe("?_%20method=x&a=1");
+  });
+
+  it("FORWARD_CLIENT_HEADERS: a family member can be allowed back by name; x-forwarded-host cannot", () => {
+    const allowed = config({ FORWARD_CLIENT_HEADERS: "x-ssl-client-verify" });
+    expect(up([["x-ssl-client-verify", "SUCCESS"], ["x-ssl-client-cert", "c"]], {}, allowed)).toEqual({ "x-ssl-client-verify": "SUCCESS" });
+    expect(() => config({ FORWARD_CLIENT_HEADERS: "x-forwarded-host" })).toThrow(/set by the gateway/);
+  });
+
+  it("inside a word, only a whole minted key's length after the prefix is a key", () => {
+    const body = key.slice(3);
+    expect(up({ "x-other": `abckg_${body.slice(0, -1)}` })).toEqual({ "x-other": `abckg_${body.slice(0, -1)}` });
+    expect(up({ "x-other": `abckg_${body}` })).toEqual({});
+  });
+
+  it("base64url text using - and _ is read as base64", () => {
+    // A key whose base64url (after a 1-byte lead) holds both - and _ near its start.
+    let k = key;
+    let enc = "";
+    for (let i = 0; i < 10_000; i++) {
+      k = mintKey("kg_");
+      enc = btoa(`u${k}`).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+      if (/[-_]/.test(enc.slice(4, 12)) && enc.includes("-") && enc.includes("_")) break;
+    }
+    expect(up({ "x-other": enc })).toEqual({});
+    expect(forwardedSearch(`?t=${enc}`, cfg)).toBe("");
+  });
+
+  it("percent-encoding is looked through three times (the bound: each round is a pass over the value)", () => {
+    const encoded = (times: number) => {
+      let v = "_";
+      for (let i = 0; i < times; i++) v = v === "_" ? "%5F" : v.replace("%", "%25");
+      return key.replace("_", v);
+    };
+    for (const times of [1, 2, 3]) expect(up({ "x-enc": encoded(times) }), String(times)).toEqual({});
+    expect(up({ "x-enc": encoded(4) })).toEqual({ "x-enc": encoded(4) });
+  });
+
+  it("a header name: percent-encoded key dropped; another name with an escape kept", () => {
+    expect(up([[key.replace("_", "%5f"), "1"]])).toEqual({});
+    expect(up([["x-a%20b", "1"]])).toEqual({ "x-a%20b": "1" });
   });
 });
