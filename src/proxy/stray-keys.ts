@@ -7,7 +7,7 @@
  * follows —
  * - as text;
  * - as base64 or base64url (as in Basic), at any byte alignment;
- * - percent-encoded, once or more (`kg%5F…`, `kg%255F…`): origins URL-decode cookies,
+ * - percent-encoded, up to three times (`kg%5F…`, `kg%255F…`): origins URL-decode cookies,
  *   query strings and often header values; each decoded layer is checked as text and
  *   as base64.
  * Header names arrive lowercased: they are compared without regard to case (a lowercased
