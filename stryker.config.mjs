@@ -13,6 +13,8 @@ export default {
     "src/auth/verify.ts",
     "src/auth/authorize.ts",
     "src/proxy/headers.ts",
+    "src/proxy/client-claims.ts",
+    "src/proxy/stray-keys.ts",
     "src/admin/auth.ts",
   ],
   coverageAnalysis: "perTest",

@@ -10,6 +10,9 @@
  * audit log shows it (`npm run keys -- audit`, actor "dev"). Its plaintext is kept in the
  * local state (.wrangler/state/keygate-demo-key.json, ignored by git) to be reused.
  * `--persist-to DIR` (as for wrangler dev) moves that state, demo key included.
+ * wrangler dev registers in that state's own dev registry (DIR/dev-registry): the keys CLI
+ * on the same state (`npm run keys`, same --persist-to) publishes its revocations to this
+ * gateway there, and to no other checkout's.
  *
  * The web console runs on a host of its own, http://console.localhost:PORT/ (CONSOLE_HOST
  * console.localhost: browsers and curl resolve *.localhost to this machine), signed in with
@@ -38,7 +41,7 @@ import { statusOf } from "../src/keys/record";
 import { readRecord } from "../src/keys/store";
 import type { KvLike } from "../src/keys/store";
 import { stopProcessGroup } from "../test/support/node-wrangler";
-import { openLocalPlatform } from "./local-platform";
+import { openLocalPlatform, registryEnv } from "./local-platform";
 import { startOrigin } from "./origin";
 
 const DAY_MS = 86_400_000;
@@ -165,7 +168,9 @@ const wrangler = spawn(
   ],
   {
     stdio: ["ignore", "inherit", "inherit"],
-    env: { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_SEND_METRICS: "false" },
+    // The state's own dev registry: the keys CLI (local mode) publishes revocations to this
+    // gateway, and to no other checkout's (scripts/local-platform.ts stateRegistryPath).
+    env: { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_SEND_METRICS: "false", ...registryEnv(STATE_DIR) },
     // Its own process group, so stopping it stops its workerd too (see stop below).
     detached: true,
   },

@@ -14,7 +14,7 @@
 import { mkdtempSync } from "node:fs";
 import module from "node:module";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 
 const DO_CLASS_WARNING = /DurableObjectNamespace in the config referenced the class "[^"]+", but no such Durable Object class is exported/;
 
@@ -31,15 +31,32 @@ export interface LocalPlatform {
   dispose(): Promise<void>;
 }
 
+/** The local state `wrangler dev` reads by default (`--persist-to` changes it). */
+export const DEFAULT_STATE_DIR = ".wrangler/state";
+
 /**
- * Run `open` (a getPlatformProxy on the gateway's configuration) with a private dev
- * registry. Miniflare registers every Worker it runs under its name: the
- * CLI's proxy would otherwise take the running `wrangler dev`'s place in the registry as
- * "keygate" (and remove it on exit), so the feed could no longer be reached.
+ * The dev registry of one local state: `<persist-to>/dev-registry` (absolute). wrangler's
+ * dev registry is where a running `wrangler dev` announces its Worker by name, and where
+ * the CLI finds the gateway's revocation feed (cli/backends/feed.ts). Wrangler's default
+ * is one registry per machine: every checkout's gateway is "keygate" there, so the CLI of
+ * one checkout could publish its revocations to another's gateway (and its own kept
+ * serving the revoked key). With a registry per state, the `wrangler dev` the CLI reaches
+ * is the one serving the state it changed: `npm run dev` and the test and benchmark
+ * helpers start `wrangler dev` with WRANGLER_REGISTRY_PATH set to it (registryEnv), and
+ * the CLI looks nowhere else.
  */
-export async function withPrivateRegistry<T>(open: () => Promise<T>): Promise<T> {
+export function stateRegistryPath(persistTo: string = DEFAULT_STATE_DIR): string {
+  return resolve(persistTo, "dev-registry");
+}
+
+/** The environment of a `wrangler dev` serving `persistTo`: its own dev registry (stateRegistryPath). */
+export function registryEnv(persistTo: string = DEFAULT_STATE_DIR): { WRANGLER_REGISTRY_PATH: string } {
+  return { WRANGLER_REGISTRY_PATH: stateRegistryPath(persistTo) };
+}
+
+/** Run `open` (a getPlatformProxy) with WRANGLER_REGISTRY_PATH set to `dir`, restored after. */
+export async function withRegistry<T>(dir: string, open: () => Promise<T>): Promise<T> {
   const saved = process.env.WRANGLER_REGISTRY_PATH;
-  const dir = mkdtempSync(join(tmpdir(), "keygate-cli-registry-"));
   process.env.WRANGLER_REGISTRY_PATH = dir;
   try {
     return await open();
@@ -47,6 +64,16 @@ export async function withPrivateRegistry<T>(open: () => Promise<T>): Promise<T>
     if (saved === undefined) delete process.env.WRANGLER_REGISTRY_PATH;
     else process.env.WRANGLER_REGISTRY_PATH = saved;
   }
+}
+
+/**
+ * Run `open` (a getPlatformProxy on the gateway's configuration) with a private dev
+ * registry. Miniflare registers every Worker it runs under its name: the
+ * CLI's proxy would otherwise take the running `wrangler dev`'s place in the registry as
+ * "keygate" (and remove it on exit), so the feed could no longer be reached.
+ */
+export async function withPrivateRegistry<T>(open: () => Promise<T>): Promise<T> {
+  return withRegistry(mkdtempSync(join(tmpdir(), "keygate-cli-registry-")), open);
 }
 
 export async function openLocalPlatform(opts: LocalPlatformOptions = {}): Promise<LocalPlatform> {
@@ -66,7 +93,7 @@ export async function openLocalPlatform(opts: LocalPlatformOptions = {}): Promis
     console.error = consoleError;
   };
   try {
-    const persistTo = (opts.persistTo ?? ".wrangler/state").replace(/\/+$/, "");
+    const persistTo = (opts.persistTo ?? DEFAULT_STATE_DIR).replace(/\/+$/, "");
     const proxy = await withPrivateRegistry(() =>
       getPlatformProxy<Record<string, unknown>>({
         configPath: opts.configPath ?? "wrangler.toml",

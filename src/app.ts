@@ -18,6 +18,7 @@ import { consoleRoutes } from "./console/app";
 import { configFor, ConfigError } from "./config";
 import type { Config, Env } from "./config";
 import { renderError } from "./errors/render";
+import { settleUnreadBody } from "./http/body";
 import { gatewayFor } from "./gateway";
 import { renderFailure, writeAccessLog } from "./gateway/respond";
 import { logLine } from "./log";
@@ -115,6 +116,9 @@ const app = new Hono<AppEnv>({ getPath: routingPath });
 // proxy/headers.ts). headerName "" stops Hono from reading (or echoing) any header.
 app.use(requestId({ headerName: "", generator: () => crypto.randomUUID() }));
 app.use(accessLog);
+// A body the management side answers without reading (an early 401, a 413…) is drained or
+// its connection closed, never left to wedge the next request on it (http/body.ts).
+app.use(settleUnreadBody<AppEnv>());
 app.use(loadConfig);
 app.use(countUsage);
 app.route(CONSOLE_MOUNT, consoleRoutes); // the web console: {ADMIN_PREFIX}/ui, or the root of CONSOLE_HOST

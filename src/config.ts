@@ -17,6 +17,7 @@ import type { SigningSecret } from "../verifier/index.js";
 import type { KeyRateLimiter } from "./abuse/key-rate-limiter-object";
 import type { SessionSettings } from "./auth/session";
 import { parseSelfService } from "./self-service/config";
+import { parseForwardClientHeaders } from "./proxy/client-claims";
 import type { SelfServiceConfig } from "./self-service/config";
 import type { FeedSettings } from "./revocation/feed";
 import type { RevocationFeed } from "./revocation/feed-object";
@@ -76,6 +77,8 @@ export interface Config {
   headers: { org: string; keyId: string; scopes: string; userId: string; method: string };
   /** "forward": CORS preflights pass without a key; "auth": they need one like any request. */
   preflight: "forward" | "auth";
+  /** FORWARD_CLIENT_HEADERS: client claims (lowercase names) forwarded in exactly that spelling. */
+  forwardClientHeaders: ReadonlySet<string>;
   pepper?: string;
   admin: {
     /** Normalized, without a trailing slash ("/_keygate"). Reserved even when the API is off. */
@@ -255,6 +258,7 @@ export function parseConfig(env: Env): Config {
     },
     headers,
     preflight: enumVar(env, "CORS_PREFLIGHT"),
+    forwardClientHeaders: forwardClientHeaders(env, sources, headers),
     ...(pepper ? { pepper } : {}),
     admin,
     consoleHost: stringVar(env, "CONSOLE_HOST")?.toLowerCase() ?? null,
@@ -269,6 +273,20 @@ export function parseConfig(env: Env): Config {
     revocation: revocationSettings(env),
     usageFlushMs: intVar(env, "USAGE_FLUSH_MS"),
   };
+}
+
+/**
+ * FORWARD_CLIENT_HEADERS: each name must be a client claim keygate strips, and none the
+ * gateway sets or reads itself (its identity headers, a credential header).
+ */
+function forwardClientHeaders(env: Env, sources: CredentialSource[], headers: Config["headers"]): ReadonlySet<string> {
+  const allowed = parseForwardClientHeaders(stringVar(env, "FORWARD_CLIENT_HEADERS"));
+  if (typeof allowed === "string") throw new ConfigError("FORWARD_CLIENT_HEADERS", allowed);
+  const own = new Set<string>([...Object.values(headers), ...sources.flatMap((s) => (s.kind === "header" ? [s.name] : []))]);
+  for (const name of allowed) {
+    if (own.has(name.replace(/_/g, "-"))) throw new ConfigError("FORWARD_CLIENT_HEADERS", `"${name}" is a header the gateway sets or reads itself`);
+  }
+  return allowed;
 }
 
 // ---------- sessions (docs/sessions.md) ----------

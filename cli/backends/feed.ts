@@ -6,15 +6,22 @@
  * is running, through wrangler's local dev registry: so the CLI opens a second proxy on a
  * generated configuration whose REVOCATION_FEED binding names the gateway's Worker
  * (script_name), and publishes each change to the very object the running `wrangler dev`
- * polls. No `wrangler dev` running: nothing holds a cache to purge; the CLI says so on
- * stderr and the change, already stored, stands. A revoked admin token also ends, in the
- * same running gateway's console session store, the console sessions it opened.
+ * polls. A revoked admin token also ends, in the same running gateway's console session
+ * store (CONSOLE_SESSIONS, reached the same way), the console sessions it opened.
+ *
+ * Only the `wrangler dev` serving the same local state: the registry looked in is that
+ * state's own (`<persist-to>/dev-registry`, scripts/local-platform.ts stateRegistryPath),
+ * where `npm run dev` and the test helpers register it — never the machine-wide one,
+ * where another checkout's gateway may hold the name. None registered there, or none
+ * answering: nothing holds a cache of this state to purge; the CLI says so on stderr
+ * (and how to start one it can reach) and the change, already stored, stands.
  */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { KeyRecord, RateLimit, TokenRecord } from "../../src/keys/record";
 import { FEED_OBJECT_NAME } from "../../src/revocation/names";
+import { DEFAULT_STATE_DIR, stateRegistryPath, withRegistry } from "../../scripts/local-platform";
 
 type Change = { hash: string; record: KeyRecord } | { kind: "token"; hash: string; record: TokenRecord };
 /** The console's session store (src/console/sessions-object.ts), as far as the CLI uses it. */
@@ -41,15 +48,23 @@ export interface LocalFeed {
   close(): Promise<void>;
 }
 
-export function localFeed(configPath: string, environment: string | undefined): LocalFeed {
+/** No `wrangler dev` of this state is registered in its dev registry (or it did not answer). */
+class NotReachable extends Error {}
+
+export function localFeed(configPath: string, environment: string | undefined, persistTo: string = DEFAULT_STATE_DIR): LocalFeed {
+  const registry = stateRegistryPath(persistTo);
   type Stub = { publish(c: Change[]): Promise<number>; publishOrg(org: string, rl: RateLimit | null): Promise<number> };
   type UsageNs = { idFromName(name: string): unknown; get(id: unknown): UsageStub };
   let opened: Promise<{ stub: Stub; usage: UsageNs; sessions: SessionsStub; dispose: () => Promise<void> }> | undefined;
   let dir: string | undefined;
+  let hinted = false;
 
   async function open() {
     const { getPlatformProxy, unstable_readConfig } = await import("wrangler");
     const config = unstable_readConfig({ config: configPath, ...(environment ? { env: environment } : {}) }, { hideWarnings: true });
+    // Said at once when no `wrangler dev` of this state ever registered (a stale entry
+    // of one that stopped fails at the call instead).
+    if (!config.name || !existsSync(join(registry, config.name))) throw new NotReachable(`none is registered in ${registry}`);
     dir = mkdtempSync(join(tmpdir(), "keygate-cli-feed-"));
     const generated = join(dir, "wrangler.json");
     writeFileSync(
@@ -68,7 +83,9 @@ export function localFeed(configPath: string, environment: string | undefined): 
     );
     type Namespace = { idFromName(name: string): unknown; get(id: unknown): Stub };
     type SessionsNs = { idFromName(name: string): unknown; get(id: unknown): SessionsStub };
-    const proxy = await getPlatformProxy<{ REVOCATION_FEED: Namespace; USAGE_STORE: UsageNs; CONSOLE_SESSIONS: SessionsNs }>({ configPath: generated, persist: false });
+    const proxy = await withRegistry(registry, () =>
+      getPlatformProxy<{ REVOCATION_FEED: Namespace; USAGE_STORE: UsageNs; CONSOLE_SESSIONS: SessionsNs }>({ configPath: generated, persist: false }),
+    );
     const ns = proxy.env.REVOCATION_FEED;
     const stub = ns.get(ns.idFromName(FEED_OBJECT_NAME));
     const sessions = proxy.env.CONSOLE_SESSIONS.get(proxy.env.CONSOLE_SESSIONS.idFromName(SESSIONS_OBJECT_NAME));
@@ -89,11 +106,14 @@ export function localFeed(configPath: string, environment: string | undefined): 
         ]);
       } catch (err) {
         process.stderr.write(
-          `note: the change is stored, but no running \`wrangler dev\` of this gateway took it from the ${to} (${(err as Error).message.split("\n")[0]}).\n` +
+          `note: the change is stored, but no running \`wrangler dev\` of this local state (${persistTo}) took it from the ${to} (${(err as Error).message.split("\n")[0]}).\n` +
             (to === "revocation feed"
-              ? "      A gateway started later reads it from the local state; one running elsewhere sees it when its cache expires (CACHE_TTL_MS).\n"
-              : "      Console sessions it opened there end when they expire (at most an hour).\n"),
+              ? "      A gateway started later reads it from the local state; one running now sees it when its cache expires (CACHE_TTL_MS).\n"
+              : "      Console sessions it opened there end when they expire (at most an hour).\n") +
+            // How to start one it reaches: said once (a token's revocation tells two objects).
+            (hinted ? "" : `      The CLI reaches a \`wrangler dev\` started with \`npm run dev\` (same --persist-to), or with WRANGLER_REGISTRY_PATH=${registry}.\n`),
         );
+        hinted = true;
       } finally {
         if (timer !== undefined) clearTimeout(timer);
       }

@@ -86,7 +86,7 @@ export async function localBackend(opts: LocalPlatformOptions): Promise<Backend>
     await proxy.dispose();
     throw err;
   }
-  const feed = localFeed(opts.configPath ?? "wrangler.toml", opts.environment);
+  const feed = localFeed(opts.configPath ?? "wrangler.toml", opts.environment, opts.persistTo);
   // A token's change goes on the feed too; its revocation ends the console sessions it opened.
   const deps = (): ManageDeps => ({
     kv,
@@ -132,6 +132,6 @@ async function localUsage(feed: LocalFeed, q: UsageQuery): Promise<UsageAnswer> 
     const [buckets, statuses] = await Promise.all([store.query(q.key, q.fromMinute, q.toMinute, g), store.statuses(q.key, q.fromMinute, q.toMinute)]);
     return usageAnswer(q, buckets, statuses);
   } catch (err) {
-    throw new Refused(`usage is kept by the running gateway: start \`wrangler dev\` (same --persist-to), or use --url (${(err as Error).message.split("\n")[0]})`);
+    throw new Refused(`usage is kept by the running gateway: start it with \`npm run dev\` (same --persist-to), or use --url (${(err as Error).message.split("\n")[0]})`);
   }
 }

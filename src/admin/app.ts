@@ -141,11 +141,12 @@ admin.use(async function adminGate(c, next) {
   // Off: answer like a path that does not exist, in the profile's shape; never forwarded.
   if (config.admin.token === null) return reject(c, "not_found", { reason: "admin_disabled" });
   log.outcome = "admin";
-  // Wrong admin tokens count against the same per-IP failed-authentication budget as
-  // wrong API keys (abuse/auth-failures.ts). An address over it is refused before the
-  // token is compared at all, so it cannot go on guessing at the edge's speed.
+  // Wrong admin tokens count against the management side's per-IP failed-authentication
+  // budget (abuse/auth-failures.ts; its own, apart from the gateway's: guessing API keys
+  // from an address does not lock its operator out). An address over it is refused
+  // before the token is compared at all, so it cannot go on guessing at the edge's speed.
   const client = clientKey(c.req.header("cf-connecting-ip") ?? null);
-  const blocked = client === null ? 0 : blockedFor(isolateOf(c.env, config.cache.maxEntries).blocked, client, clock.now());
+  const blocked = client === null ? 0 : blockedFor(isolateOf(c.env, config.cache.maxEntries).managementBlocked, client, clock.now());
   if (blocked > 0) return tooManyAdminFailures(c, blocked);
   let auth = await checkAdminToken(c.req.header("authorization") ?? null, config.admin.token);
   let caller: Caller = ROOT;
@@ -162,8 +163,14 @@ admin.use(async function adminGate(c, next) {
     if (scoped !== null) [caller, auth] = [scoped, "ok"];
   }
   if (auth === "invalid" && client !== null) {
-    const wait = await recordFailure(isolateOf(c.env, config.cache.maxEntries).blocked, c.env.AUTH_FAILURE_LIMITER, client, clock.now(), config.authFailureBlockSeconds, (message) =>
-      logLine("error", "auth failure limiter unavailable", { request_id: c.get("requestId"), cause: message }),
+    const wait = await recordFailure(
+      isolateOf(c.env, config.cache.maxEntries).managementBlocked,
+      c.env.AUTH_FAILURE_LIMITER,
+      client,
+      clock.now(),
+      config.authFailureBlockSeconds,
+      (message) => logLine("error", "auth failure limiter unavailable", { request_id: c.get("requestId"), cause: message }),
+      "management",
     );
     if (wait > 0) return tooManyAdminFailures(c, wait);
   }

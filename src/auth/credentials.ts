@@ -15,7 +15,7 @@
  */
 import type { CredentialSource } from "../config";
 import { isWellFormedKey, MAX_KEY_LENGTH } from "../keys/format";
-import { isJwtShaped } from "./session";
+import { isSessionShaped } from "./session";
 
 export type CredentialSourceKind = "header" | "bearer" | "basic";
 
@@ -55,19 +55,22 @@ function fromHeader(headers: Headers, name: string): Found {
 
 function fromAuthorization(value: string, bearer: boolean, basic: boolean, sessions: boolean): Found {
   if (value.trim() === "") return { error: "empty Authorization header" };
-  if (value.length > MAX_HEADER_LENGTH) return { error: "Authorization header too long" };
   const m = AUTH_RE.exec(value.trim());
   if (!m) return bearer || basic ? { error: "malformed Authorization header" } : null;
   const scheme = m[1]!.toLowerCase();
   const param = (m[2] ?? "").trim();
+  // The length bound is a key's: a session token (auth/session.ts, which refuses an
+  // over-long one unread as a bad session) and another scheme's value are not read here.
   if (scheme === "bearer" && bearer) {
-    if (sessions && isJwtShaped(param)) return null; // a session, not a key (auth/session.ts)
+    if (sessions && isSessionShaped(param)) return null; // a session, not a key (auth/session.ts)
+    if (value.length > MAX_HEADER_LENGTH) return { error: "Authorization header too long" };
     if (param === "") return { error: "empty bearer token" };
     if (!TOKEN68_RE.test(param)) return { error: "malformed bearer token" };
     const problem = checkKey(param);
     return problem ? { error: problem } : { key: param, via: "bearer" };
   }
   if (scheme === "basic" && basic) {
+    if (value.length > MAX_HEADER_LENGTH) return { error: "Authorization header too long" };
     if (param === "" || !BASE64_RE.test(param)) return { error: "malformed Basic credentials" };
     let decoded: string;
     try {

@@ -34,9 +34,11 @@
  * imported keys. Refetched when older than JWKS_MAX_AGE_MS, or when a token names a `kid`
  * the cache does not hold (key rotation at the provider) — but never more than once per
  * JWKS_MIN_REFRESH_MS per isolate, whatever the tokens say, so a flood of made-up kids
- * costs one fetch per interval, not one per request. A failed fetch is retried after the
- * same interval; meanwhile keys already held stay usable up to JWKS_STALE_MS past their
- * age. Until a first fetch succeeds every RS256/ES256 session is refused with reason
+ * costs one fetch per interval, not one per request. A failed fetch is retried with a
+ * short backoff — JWKS_RETRY_MIN_MS (1 s) after the first failure, then 2 s, 4 s…,
+ * capped at JWKS_RETRY_MAX_MS (30 s) — so a provider that is back is used again within
+ * seconds; meanwhile keys already held stay usable up to JWKS_STALE_MS past their age.
+ * Until a first fetch succeeds every RS256/ES256 session is refused with reason
  * JWKS_UNAVAILABLE (the gateway answers 503: an outage at the provider is not the
  * client's fault). No redirect is followed; the answer is read up to JWKS_MAX_BYTES.
  *
@@ -86,8 +88,12 @@ export const SESSION_SKEW_SECONDS = 30;
 export const MAX_SESSION_TOKEN_LENGTH = 8192;
 /** A JWKS this old is refetched on its next use. */
 export const JWKS_MAX_AGE_MS = 10 * 60_000;
-/** At most one JWKS fetch per this interval per isolate, after a first success (or any failure). */
+/** At most one JWKS fetch per this interval per isolate once a fetch has succeeded (unknown kids, age). */
 export const JWKS_MIN_REFRESH_MS = 30_000;
+/** After a failed fetch, the next one waits this long, doubled at each further failure… */
+export const JWKS_RETRY_MIN_MS = 1_000;
+/** …up to this long. */
+export const JWKS_RETRY_MAX_MS = 30_000;
 /** How long past JWKS_MAX_AGE_MS held keys stay usable while refetching fails. */
 export const JWKS_STALE_MS = 60 * 60_000;
 export const JWKS_FETCH_TIMEOUT_MS = 5_000;
@@ -129,11 +135,21 @@ export function isJwtShaped(value: string): boolean {
   return headerOf(value) !== null;
 }
 
-/** The JWT in an `Authorization: Bearer` value, or null (another scheme, or a key). */
+/**
+ * True when `value` is a session token for the gateway to verify: JWT-shaped, or three
+ * base64url segments longer than MAX_SESSION_TOKEN_LENGTH — too long to be a key (≤ 512)
+ * and refused unread by verifySession ("too_long": the profile's 401, like any bad
+ * session), never read as an over-long key.
+ */
+export function isSessionShaped(value: string): boolean {
+  return value.length > MAX_SESSION_TOKEN_LENGTH ? JWT_RE.test(value) : isJwtShaped(value);
+}
+
+/** The session token in an `Authorization: Bearer` value, or null (another scheme, or a key). */
 export function bearerSessionOf(authorization: string | null): string | null {
   if (authorization === null) return null;
   const m = BEARER_RE.exec(authorization.trim());
-  return m && isJwtShaped(m[1]!) ? m[1]! : null;
+  return m && isSessionShaped(m[1]!) ? m[1]! : null;
 }
 
 /** The first non-empty value of cookie `name` in a Cookie header (RFC 6265 §5.4), unquoted. */
@@ -192,6 +208,8 @@ interface JwksEntry {
   attemptedAt: number | null;
   /** When the last fetch failed, cleared by a success. */
   failedAt: number | null;
+  /** Failed fetches in a row (the backoff's exponent), cleared by a success. */
+  failures: number;
 }
 
 /** Per isolate, by URL. */
@@ -252,14 +270,25 @@ async function fetchJwks(url: string, entry: JwksEntry, now: number): Promise<vo
     entry.keys = keys;
     entry.fetchedAt = now;
     entry.failedAt = null;
+    entry.failures = 0;
   } catch (err) {
-    entry.failedAt = now;
+    // Concurrent attempts of one round (cold-start requests) count as one failure.
+    if (entry.failedAt === null || now - entry.failedAt >= jwksRetryDelay(entry.failures)) {
+      entry.failedAt = now;
+      entry.failures++;
+    }
     logLine("error", "session JWKS fetch failed", { jwks_url: url, cause: err instanceof Error ? err.message : String(err) });
   }
 }
 
+/** How long after the last of `failures` failed fetches in a row the next may start: 1 s, 2 s, 4 s… up to JWKS_RETRY_MAX_MS. */
+export function jwksRetryDelay(failures: number): number {
+  return Math.min(JWKS_RETRY_MAX_MS, JWKS_RETRY_MIN_MS * 2 ** Math.min(Math.max(failures - 1, 0), 30));
+}
+
 function mayFetch(entry: JwksEntry, now: number): boolean {
-  if (entry.failedAt !== null && now - entry.failedAt < JWKS_MIN_REFRESH_MS) return false;
+  // Failing: retried with a short backoff (the provider may be back within seconds).
+  if (entry.failedAt !== null) return now - entry.failedAt >= jwksRetryDelay(entry.failures);
   // Before a first success, concurrent cold-start requests may each try (no fetch is shared
   // across requests); afterwards one fetch per interval.
   if (entry.fetchedAt === null || entry.attemptedAt === null) return true;
@@ -274,7 +303,7 @@ function held(entry: JwksEntry, id: string, now: number): CryptoKey | undefined 
 async function jwksKey(url: string, alg: Asymmetric, kid: string, now: number): Promise<CryptoKey | "unknown_kid" | typeof JWKS_UNAVAILABLE> {
   let entry = jwksCache.get(url);
   if (!entry) {
-    entry = { keys: new Map(), fetchedAt: null, attemptedAt: null, failedAt: null };
+    entry = { keys: new Map(), fetchedAt: null, attemptedAt: null, failedAt: null, failures: 0 };
     jwksCache.set(url, entry);
   }
   const id = `${alg}:${kid}`;

@@ -40,6 +40,7 @@ export const VARIABLE_DOCS = {
   KEY_ID_HEADER: { summary: "the injected key id header", doc: "configuration" },
   SCOPES_HEADER: { summary: "the injected scopes header", doc: "configuration" },
   CORS_PREFLIGHT: { summary: "whether CORS preflights need a key", doc: "configuration" },
+  FORWARD_CLIENT_HEADERS: { summary: "client claims forwarded anyway, by name", doc: "configuration", unset: "unset (none)" },
   KEY_PEPPER: { summary: "HMAC key of key hashes", doc: "configuration", unset: "unset" },
   ADMIN_TOKEN: { summary: "the admin API's root Bearer token; unset = admin API off", doc: "configuration", unset: "unset" },
   ADMIN_PREFIX: { summary: "the admin API's path, reserved even when it is off", doc: "configuration" },

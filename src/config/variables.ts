@@ -71,6 +71,8 @@ const PRINTABLE_512_RE = /^[\x20-\x7e]{1,512}$/;
 /** A DNS host name (RFC 1123 labels), any case: no scheme, port, path or trailing dot. */
 const HOST_NAME_RE = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 const COOKIE_NAME_RE = /^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,128}$/;
+/** A comma-separated list of RFC 9110 tokens (header names), at most 2,048 characters. */
+const HEADER_LIST_RE = /^(?=[\s\S]{1,2048}$)[A-Za-z0-9!#$%&'*+.^_`|~-]+(?:\s*,\s*[A-Za-z0-9!#$%&'*+.^_`|~-]+)*$/;
 
 /** Shortest ADMIN_TOKEN accepted: a bearer secret must not be guessable. */
 export const MIN_ADMIN_TOKEN_LENGTH = 32;
@@ -114,6 +116,12 @@ export const VARIABLES = {
   KEY_ID_HEADER: { kind: "header", default: "x-api-key-id" },
   SCOPES_HEADER: { kind: "header", default: "x-api-key-scopes" },
   CORS_PREFLIGHT: { kind: "enum", default: "forward", values: ["forward", "auth"] },
+  /** Client claims (proxy/client-claims.ts) the origin needs from its clients, allowed back by name. */
+  FORWARD_CLIENT_HEADERS: {
+    kind: "string",
+    pattern: HEADER_LIST_RE,
+    problem: 'must be a comma-separated list of header names (e.g. "x-client-cert,destination"); got "{value}"',
+  },
   KEY_PEPPER: {
     kind: "secret",
     secret: true,

@@ -23,7 +23,8 @@
  * hono/csrf (Origin / Sec-Fetch-Site) on every POST plus the session's CSRF token in a
  * hidden field; a strict CSP; `Cache-Control: no-store` on every page; a key appears only
  * in the body of the POST response that created it (never in a URL, a cookie or a log);
- * failed sign-ins and bad portal links count against the per-IP failure budget.
+ * failed sign-ins and bad portal links count against the management side's per-IP
+ * failure budget (abuse/auth-failures.ts: apart from the gateway's).
  *
  * Sessions are server-side (console/sessions.ts, one call to the store per request): the
  * cookie carries only a session id. Signing out ends the session for every copy of the
@@ -33,7 +34,6 @@
  */
 import { Hono } from "hono";
 import type { Context, MiddlewareHandler } from "hono";
-import { bodyLimit } from "hono/body-limit";
 import { csrf } from "hono/csrf";
 import { HTTPException } from "hono/http-exception";
 import { blockedFor, clientKey, recordFailure } from "../abuse/auth-failures";
@@ -66,6 +66,7 @@ import type { IsolateState } from "../gateway/isolate";
 import type { Chrome, NewKeyForm, NewKeyValues } from "./views";
 import { KeyDetailPage, KeysPage, LoginPage, MessagePage, NewKeyPage, OrgsPage, RedirectPage, ShowOncePage, STATUSES } from "./views";
 import { JWKS_UNAVAILABLE, sessionTokenOf, verifySession } from "../auth/session";
+import { limitBody } from "../http/body";
 import type { UsageDay } from "./views";
 
 type CEnv = { Bindings: AppEnv["Bindings"]; Variables: AppEnv["Variables"] & { session: Session } };
@@ -177,10 +178,10 @@ async function form(c: Ctx): Promise<Record<string, string>> {
   return out;
 }
 
-/** The client's failure-budget identity; answers 429 when it is over budget. */
+/** The client's failure-budget identity (the management side's budget); answers 429 when it is over budget. */
 function blocked(c: Ctx): Response | null {
   const client = clientKey(c.req.header("cf-connecting-ip") ?? null);
-  const wait = client === null ? 0 : blockedFor(isolateOf(c.env, c.get("config").cache.maxEntries).blocked, client, clock.now());
+  const wait = client === null ? 0 : blockedFor(isolateOf(c.env, c.get("config").cache.maxEntries).managementBlocked, client, clock.now());
   if (wait === 0) return null;
   c.header("retry-after", String(wait));
   c.get("log").reason = "auth_failures";
@@ -191,8 +192,14 @@ function blocked(c: Ctx): Response | null {
 async function failure(c: Ctx): Promise<Response | null> {
   const client = clientKey(c.req.header("cf-connecting-ip") ?? null);
   if (client === null) return null;
-  const wait = await recordFailure(isolateOf(c.env, c.get("config").cache.maxEntries).blocked, c.env.AUTH_FAILURE_LIMITER, client, clock.now(), c.get("config").authFailureBlockSeconds, (cause) =>
-    logLine("error", "auth failure limiter unavailable", { request_id: c.get("requestId"), cause }),
+  const wait = await recordFailure(
+    isolateOf(c.env, c.get("config").cache.maxEntries).managementBlocked,
+    c.env.AUTH_FAILURE_LIMITER,
+    client,
+    clock.now(),
+    c.get("config").authFailureBlockSeconds,
+    (cause) => logLine("error", "auth failure limiter unavailable", { request_id: c.get("requestId"), cause }),
+    "management",
   );
   if (wait === 0) return null;
   c.header("retry-after", String(wait));
@@ -234,7 +241,7 @@ consoleApp.use(async function consoleGate(c, next) {
 });
 
 consoleApp.use(csrf());
-consoleApp.use(bodyLimit({ maxSize: MAX_FORM_BYTES, onError: (c) => message(c as Ctx, 413, "Too large", "The form was too large.") }));
+consoleApp.use(limitBody<CEnv>(MAX_FORM_BYTES, (c) => message(c, 413, "Too large", "The form was too large.")));
 
 const ASSET_CACHE = "public, max-age=31536000, immutable";
 consoleApp.get(`/assets/${ASSET_VERSION}/console.css`, (c) => c.body(CONSOLE_CSS, 200, { "content-type": "text/css; charset=utf-8", "cache-control": ASSET_CACHE }));

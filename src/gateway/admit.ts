@@ -8,10 +8,11 @@
  * In the SPEC's order: TRACE/TRACK/CONNECT refused (405) → route policy on the normalized
  * path (a CORS preflight forwarded bodiless and credential-less unless a route hides
  * itself) → `authenticate` (credential extraction; a client over its failed-
- * authentication budget refused with 429 unless the key is one this isolate's cache
- * knows to be valid; cheap rejection / lookup / record checks in auth/verify.ts on a
- * cache the revocation feed keeps current: docs/revocation.md; without a key, a session
- * token when sessions are on) → the key's IP allowlist → org and scopes
+ * authentication budget refused with 429 unless it presents a valid session, a key this
+ * isolate's cache knows to be valid, or a valid key looked up within the slow lane;
+ * cheap rejection / lookup / record checks in auth/verify.ts on a cache the revocation
+ * feed keeps current: docs/revocation.md; without a key, a session token when sessions
+ * are on) → the key's IP allowlist → org and scopes
  * (auth/authorize.ts) → the org's rate limit, the key's own, its credits (each only when
  * set: docs/limits.md) → forward. The self-service API (self-service/caller.ts) runs the
  * same `authenticate`, `ipRefusal`, `keyRateLimit` and (without spending) credit steps.
@@ -20,7 +21,7 @@
  * polling the revocation feed, the last-used write and error log lines (waitUntil and the
  * request id come in through `deps`).
  */
-import { blockedFor, clientKey, recordFailure } from "../abuse/auth-failures";
+import { blockedFor, clientKey, recordFailure, takeSlowLookup } from "../abuse/auth-failures";
 import { refillPeriod, spendCredit } from "../abuse/credits";
 import { checkKeyRateLimit, mergeLimitHeaders, rateLimitHeaders } from "../abuse/key-rate-limiter";
 import type { KeyRateOutcome } from "../abuse/key-rate-limiter";
@@ -31,6 +32,7 @@ import { cookieOf, JWKS_UNAVAILABLE, sessionTokenOf, verifySession } from "../au
 import { cachedValidVerdict, verifyKey } from "../auth/verify";
 import type { Verdict } from "../auth/verify";
 import { clock } from "../clock";
+import { classifyKey } from "../keys/format";
 import type { Config, Env } from "../config";
 import type { ErrorCode } from "../errors/codes";
 import type { KeyRecord } from "../keys/record";
@@ -264,10 +266,11 @@ export async function authenticate(headers: Headers, deps: AdmitDeps, facts: Fac
   const credential = extractCredential(headers, config.sources, config.session !== null);
   const sessionToken = credential.kind === "missing" && config.session !== null ? sessionTokenOf(headers, config.session) : null;
   if (credential.kind === "missing" && sessionToken === null) return { kind: "none" };
-  // A client over its failed-authentication budget is refused before any lookup — unless
-  // it presents a key this isolate's cache already knows to be valid (no KV read): behind
-  // a shared address (NAT, an IPv6 /64), one client's guesses must not lock out the
-  // others (see abuse/auth-failures.ts).
+  // A client over its failed-authentication budget (abuse/auth-failures.ts) is not a
+  // lockout for the others behind its address (a NAT, an IPv6 /64): a session is still
+  // verified (locally, no lookup) and passes when valid; a key this isolate's cache knows
+  // to be valid passes with no KV read; any other key is looked up only within the slow
+  // lane (SLOW_LOOKUPS_PER_MINUTE per client per isolate). Everything else is 429.
   // The client's identity is parsed only when needed: some client is blocked in this
   // isolate, or this request fails.
   let parsedClient: string | null | undefined;
@@ -277,11 +280,8 @@ export async function authenticate(headers: Headers, deps: AdmitDeps, facts: Fac
     const client = clientOf();
     return client === null ? 0 : blockedFor(isolate.blocked, client, at);
   };
-  // No key here means a session token (checked above): verified locally, but a client
-  // over its budget is refused before that too.
+  // No key here means a session token (checked above): verified locally.
   if (credential.kind === "missing") {
-    const blocked = blockedNow(clock.now());
-    if (blocked > 0) return tooManyFailures(facts, blocked);
     facts.auth = "session";
     const session = await verifySession(sessionToken!, config.session!, clock.now());
     if (session.kind === "invalid") {
@@ -296,18 +296,26 @@ export async function authenticate(headers: Headers, deps: AdmitDeps, facts: Fac
   facts.auth = "key";
   const now = clock.now();
   const wait = blockedNow(now);
-  if (wait === 0 && credential.kind === "malformed") {
+  if (credential.kind === "malformed") {
+    if (wait > 0) return tooManyFailures(facts, wait);
     return refuseCredential(deps, facts, clientOf(), "malformed_credential", { detail: `Malformed credential: ${credential.reason}` });
   }
   // Cheap rejection, lookup, record checks — on a cache the revocation feed keeps current.
   await follow(deps, now);
   let verdict: Verdict;
   if (wait > 0) {
-    const known = credential.kind === "present" ? await cachedValidVerdict(credential.key, { cache: isolate.cache, config, now }) : null;
-    if (known === null) return tooManyFailures(facts, wait);
-    verdict = known;
+    const known = await cachedValidVerdict(credential.key, { cache: isolate.cache, config, now });
+    if (known !== null) verdict = known;
+    else {
+      // A key with our prefix and a bad checksum needs no lookup to be refused.
+      const lookup = classifyKey(credential.key, config.keyPrefix) === "corrupt" ? null : takeSlowLookup(isolate.blocked, clientOf()!, now);
+      if (lookup === null) return tooManyFailures(facts, wait);
+      verdict = await verifyKey(credential.key, { kv: deps.env.KEYS, cache: isolate.cache, config, now, overrides: isolate.feed.overrides });
+      // A valid key, or a store failure, was no guess: the lane keeps its room.
+      if (verdict.kind === "valid" || verdict.kind === "error") lookup.giveBack();
+    }
   } else {
-    verdict = await verifyKey((credential as { key: string }).key, { kv: deps.env.KEYS, cache: isolate.cache, config, now, overrides: isolate.feed.overrides });
+    verdict = await verifyKey(credential.key, { kv: deps.env.KEYS, cache: isolate.cache, config, now, overrides: isolate.feed.overrides });
   }
   if (verdict.kind === "error") {
     logLine("error", "key store failure", { request_id: deps.requestId, cause: verdict.cause });
@@ -340,8 +348,9 @@ export async function follow(deps: AdmitDeps, now: number): Promise<void> {
 }
 
 /**
- * A failed authentication: counted against the client's IP; refused with `code`, or 429
- * when that failure puts the IP over its budget.
+ * A failed authentication: counted against the client's IP (the gateway's budget);
+ * refused with `code`, or 429 when that failure puts the IP over its budget or it was
+ * already over (the block is extended).
  */
 async function refuseCredential(deps: AdmitDeps, facts: Facts, client: string | null, code: ErrorCode, opts: { reason?: string; detail?: string }): Promise<Refusal> {
   if (client !== null) {

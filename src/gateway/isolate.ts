@@ -1,11 +1,12 @@
 /**
  * What one isolate keeps between requests, as ONE object: the key cache (records and
  * misses by key hash, never by key), its view of the revocation feed, the last-used
- * throttle, the clients over their failed-authentication budget, the org-settings cache
- * and the scoped admin tokens' cache. The gateway, the self-service API, the admin API and
- * the console reach it through `isolateOf` and pass it down as a dependency; nothing below
- * keeps state of its own (auth/verify.ts, auth/last-used.ts, abuse/auth-failures.ts,
- * orgs/limit.ts, admin/tokens.ts take it as an argument).
+ * throttle, the clients over their failed-authentication budgets (the gateway's and the
+ * management side's), the org-settings cache and the scoped admin tokens' cache. The
+ * gateway, the self-service API, the admin API and the console reach it through
+ * `isolateOf` and pass it down as a dependency; nothing below keeps state of its own
+ * (auth/verify.ts, auth/last-used.ts, abuse/auth-failures.ts, orgs/limit.ts,
+ * admin/tokens.ts take it as an argument).
  *
  * The admin API, console and self-service purge a changed key through `KeyCache.delete`;
  * the revocation feed's follower (revocation/feed.ts) through the same interface.
@@ -13,6 +14,7 @@
 import { LruCache } from "../cache/lru";
 import type { Lookup } from "../cache/lru";
 import { LastUsedThrottle } from "../auth/last-used";
+import type { Block } from "../abuse/auth-failures";
 import type { KeyRecord, TokenRecord } from "../keys/record";
 import type { OrgSettings } from "../keys/store";
 import { FeedFollower } from "../revocation/feed";
@@ -26,8 +28,8 @@ export interface KeyCache {
   clear(): void;
 }
 
-/** Clients refused until an instant (ms), by client key (abuse/auth-failures.ts). */
-export type BlockedClients = LruCache<number>;
+/** Clients over a failure budget, by client key (abuse/auth-failures.ts). */
+export type BlockedClients = LruCache<Block>;
 /** Org settings by org, misses included (orgs/limit.ts). */
 export type OrgCache = LruCache<OrgSettings | null>;
 /** Scoped admin tokens by hash, misses included (admin/tokens.ts). */
@@ -36,14 +38,17 @@ export type TokenCache = LruCache<TokenRecord | null>;
 /** Bound on cached admin tokens per isolate: a flood of distinct well-formed tokens cannot grow memory. */
 export const MAX_CACHED_TOKENS = 1000;
 
-/** Bound on remembered blocked clients per isolate. */
+/** Bound on remembered blocked clients per isolate and budget. */
 export const MAX_BLOCKED_CLIENTS = 10_000;
 
 export interface IsolateState {
   cache: KeyCache;
   feed: FeedFollower;
   lastUsed: LastUsedThrottle;
+  /** Over the gateway's budget (API keys and sessions). */
   blocked: BlockedClients;
+  /** Over the management side's budget (admin tokens, portal links). */
+  managementBlocked: BlockedClients;
   orgs: OrgCache;
   tokens: TokenCache;
 }
@@ -54,7 +59,8 @@ export function newIsolateState(maxEntries: number): IsolateState {
     cache: new LruCache<KeyRecord | null>(maxEntries),
     feed: new FeedFollower(),
     lastUsed: new LastUsedThrottle(),
-    blocked: new LruCache<number>(MAX_BLOCKED_CLIENTS),
+    blocked: new LruCache<Block>(MAX_BLOCKED_CLIENTS),
+    managementBlocked: new LruCache<Block>(MAX_BLOCKED_CLIENTS),
     orgs: new LruCache<OrgSettings | null>(maxEntries),
     tokens: new LruCache<TokenRecord | null>(MAX_CACHED_TOKENS),
   };

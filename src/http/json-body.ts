@@ -3,15 +3,16 @@
  * limit, one reading, one set of answers, each API rendering them in its own shape
  * (RFC 9457 problems for the admin API, the profile's shape for self-service).
  *
- * - Larger than MAX_JSON_BODY_BYTES: 413, refused before parsing (`jsonBodyLimit`).
+ * - Larger than MAX_JSON_BODY_BYTES: 413, refused before parsing (`jsonBodyLimit`), the
+ *   rest of the body drained or the connection closed (http/body.ts), never left on it.
  * - Not `application/json` (or `+json`): a field error on `(body)` (400) when a body is
  *   required or one was sent; an optional body that is absent reads as `{}`.
  * - Not valid JSON: a field error on `(body)` (400).
  */
 import type { Context, Env, MiddlewareHandler } from "hono";
-import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import type { FieldError } from "../keys/issue";
+import { limitBody } from "./body";
 
 /** Management bodies are a few hundred bytes; anything larger is refused before parsing. */
 export const MAX_JSON_BODY_BYTES = 16 * 1024;
@@ -21,9 +22,9 @@ export const INVALID_JSON: FieldError = { field: "(body)", message: "is not vali
 
 const JSON_TYPE_RE = /^application\/([\w.-]+\+)?json$/i;
 
-/** Bodies over MAX_JSON_BODY_BYTES answered by `tooLarge` (the API's 413), before any parsing. */
+/** Bodies over MAX_JSON_BODY_BYTES answered by `tooLarge` (the API's 413), before any parsing; the rest settled (http/body.ts). */
 export function jsonBodyLimit<E extends Env>(tooLarge: (c: Context<E>) => Response): MiddlewareHandler<E> {
-  return bodyLimit({ maxSize: MAX_JSON_BODY_BYTES, onError: (c) => tooLarge(c as Context<E>) });
+  return limitBody<E>(MAX_JSON_BODY_BYTES, tooLarge);
 }
 
 /**

@@ -106,9 +106,36 @@ export function echoed(name: string): string {
   return clean.length > MAX_ECHOED_FIELD ? clean.slice(0, MAX_ECHOED_FIELD) + "…" : clean;
 }
 
+/**
+ * Characters refused in every name and label an operator or key holder chooses (a key's
+ * or token's `name`, `meta` keys and values): they are shown in the console, the CLI,
+ * listings and logs, where they could hide or reorder what is shown — controls (C0, DEL,
+ * C1), format characters (Unicode Cf: the zero-width ones U+200B–U+200D, U+2060, U+FEFF,
+ * the bidi marks, embeddings, overrides and isolates U+200E–U+200F, U+202A–U+202E,
+ * U+2066–U+2069, the soft hyphen, tag characters…), the line and paragraph separators
+ * U+2028–U+2029, and unpaired surrogates (not text at all).
+ */
+const UNSAFE_TEXT = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}]/u;
+
+/** The first refused character of `v` (UNSAFE_TEXT), as "U+XXXX", or null. */
+export function unsafeCharacter(v: string): string | null {
+  const m = UNSAFE_TEXT.exec(v);
+  return m === null ? null : `U+${m[0].codePointAt(0)!.toString(16).toUpperCase().padStart(4, "0")}`;
+}
+
+/** The message refusing a text field for the character `found` (unsafeCharacter). */
+function unsafeMessage(found: string, what = "must not contain"): string {
+  return `${what} control, zero-width, bidi-control or unpaired surrogate characters (found ${found})`;
+}
+
 export function checkName(v: unknown, errors: FieldError[]): v is string {
-  if (typeof v !== "string" || v.length > MAX_NAME_LENGTH || /[\x00-\x1f\x7f]/.test(v)) {
+  if (typeof v !== "string" || v.length > MAX_NAME_LENGTH) {
     errors.push({ field: "name", message: `must be a string of at most ${MAX_NAME_LENGTH} printable characters` });
+    return false;
+  }
+  const found = unsafeCharacter(v);
+  if (found !== null) {
+    errors.push({ field: "name", message: unsafeMessage(found) });
     return false;
   }
   return true;
@@ -256,11 +283,19 @@ function checkMeta(v: unknown, errors: FieldError[]): v is Record<string, string
   }
   let ok = true;
   for (const [k, x] of entries) {
-    if (k.length === 0 || k.length > MAX_META_KEY_LENGTH || /[\x00-\x1f\x7f]/.test(k)) {
+    const badKey = unsafeCharacter(k);
+    const badValue = typeof x === "string" ? unsafeCharacter(x) : null;
+    if (k.length === 0 || k.length > MAX_META_KEY_LENGTH) {
       errors.push({ field: "meta", message: `keys must be 1–${MAX_META_KEY_LENGTH} printable characters (got "${echoed(k)}", ${k.length} characters)` });
       ok = false;
-    } else if (typeof x !== "string" || x.length > MAX_META_VALUE_LENGTH || /[\x00-\x1f\x7f]/.test(x)) {
+    } else if (badKey !== null) {
+      errors.push({ field: "meta", message: unsafeMessage(badKey, "keys must not contain") + ` (key "${echoed(k)}")` });
+      ok = false;
+    } else if (typeof x !== "string" || x.length > MAX_META_VALUE_LENGTH) {
       errors.push({ field: "meta", message: `values must be strings of at most ${MAX_META_VALUE_LENGTH} printable characters (not the value of "${echoed(k)}")` });
+      ok = false;
+    } else if (badValue !== null) {
+      errors.push({ field: "meta", message: unsafeMessage(badValue, "values must not contain") + ` (the value of "${echoed(k)}")` });
       ok = false;
     }
   }

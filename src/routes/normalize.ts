@@ -25,7 +25,13 @@
  * 5. Dot segments are removed (§5.2.4), `..` never climbs above the root, empty segments
  *    (`//`) collapse. A segment that would be a dot segment once its `;parameters` are
  *    dropped (`..;`, the Tomcat traversal) is refused.
- * 6. A trailing slash is kept: origins may distinguish `/a` from `/a/`.
+ * 6. A segment ending in a dot or a space — literal or encoded, in any mix (`private.`,
+ *    `private%2e`, `private%20`, `..%20`, `x. .`), before or after its `;parameters` —
+ *    is refused (400): Windows and IIS drop trailing dots and spaces from a name, and
+ *    Spring's suffix matching reads `private.` as `private`, so such an origin would
+ *    serve a route the gateway did not match (a hidden `/private` reached as the public
+ *    `/…/*`). The dot segments `.` and `..` themselves are handled by rule 5.
+ * 7. A trailing slash is kept: origins may distinguish `/a` from `/a/`.
  *
  * Normalizing a normalized path returns it unchanged (tested property).
  */
@@ -76,15 +82,18 @@ function decodeSegment(segment: string): string | { error: string } {
 
 /**
  * A path that is already canonical: segments of characters that stay literal (no `%`,
- * `\\`, `;` or a character the URL parser encodes), no empty segment, no dot segment.
- * Most requests' paths are; they skip the segment-by-segment pass below, which would
- * return them unchanged.
+ * `\\`, `;` or a character the URL parser encodes), no empty segment, and no segment
+ * ending in a dot (so no dot segment either: `.` and `..` end in one). Most requests'
+ * paths are; they skip the segment-by-segment pass below, which would return them
+ * unchanged.
  */
-const CANONICAL = /^(?:\/[A-Za-z0-9\-._~!$&'()*+,=:@|[\]]+)*\/?$/;
-const DOT_SEGMENT = /\/\.\.?(?:\/|$)/;
+const CANONICAL = /^(?:\/[A-Za-z0-9\-._~!$&'()*+,=:@|[\]]*[A-Za-z0-9\-_~!$&'()*+,=:@|[\]])*\/?$/;
+
+/** A segment (or its part before `;`) that Windows/IIS or suffix matching would read without its trailing dots and spaces. */
+const TRAILING_DOT_OR_SPACE = /(?:\.|%20)$/;
 
 export function normalizePath(rawPath: string): Normalized {
-  if (rawPath.length > 0 && CANONICAL.test(rawPath) && !DOT_SEGMENT.test(rawPath)) return { ok: true, path: rawPath };
+  if (rawPath.length > 0 && CANONICAL.test(rawPath)) return { ok: true, path: rawPath };
   return normalizeSegments(rawPath);
 }
 
@@ -104,8 +113,9 @@ export function normalizeSegments(rawPath: string): Normalized {
       out.pop();
       continue;
     }
-    const beforeParams = seg.split(";", 1)[0];
+    const beforeParams = seg.split(";", 1)[0]!;
     if (beforeParams === "." || beforeParams === "..") return { ok: false, reason: "dot segment with parameters in path" };
+    if (TRAILING_DOT_OR_SPACE.test(seg) || TRAILING_DOT_OR_SPACE.test(beforeParams)) return { ok: false, reason: "path segment ending in a dot or a space" };
     out.push(seg);
   }
   const path = "/" + out.join("/");

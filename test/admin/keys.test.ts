@@ -198,10 +198,13 @@ describe("GET /_keygate/keys/:id", () => {
   });
 
   it("404 for an unknown id and for one that cannot exist", async () => {
-    for (const id of [MISSING_ID, "nope", "key_%2e%2e"]) {
+    for (const id of [MISSING_ID, "nope", "key_%2e%2ex"]) {
       const { res, json } = await api("GET", `/_keygate/keys/${id}`);
       expectProblem(res, json, 404, "not_found");
     }
+    // A segment ending in a dot is refused before any routing, here as everywhere (issue 20).
+    const { res, json } = await api("GET", "/_keygate/keys/key_%2e%2e");
+    expectProblem(res, json, 400, "malformed_request");
   });
 });
 

@@ -138,7 +138,8 @@ describe("sign-in and the session cookie", () => {
     const over = await post(`${UI}/login`, { token: "still-wrong" }, { env: e, ip });
     expect(over.status).toBe(429);
     expect(over.headers.get("retry-after")).toMatch(/^\d+$/);
-    expect(calls).toEqual(["v4:198.51.100.77"]);
+    // The management side's own budget (issue 20): its own key at the binding.
+    expect(calls).toEqual(["management:v4:198.51.100.77"]);
     // Blocked now: even the right token is refused from this address.
     const right = await post(`${UI}/login`, { token: TOKEN }, { env: e, ip });
     expect(right.status).toBe(429);

@@ -4,6 +4,7 @@
  * the signature checked by the origin itself, per-key rate limits (Durable Object) and the
  * per-IP failure budget (Rate Limiting binding) under wrangler dev.
  */
+import { createHmac, createSign, generateKeyPairSync } from "node:crypto";
 import net from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startOrigin } from "../../scripts/origin";
@@ -13,6 +14,10 @@ import type { WranglerDev } from "../support/node-wrangler";
 
 const SECRET = "e2e:" + "q".repeat(48);
 const ADMIN_TOKEN = "e2e-admin-token-" + "a".repeat(40);
+const SESSION_SECRET = "e2e-session-secret-".padEnd(48, "s");
+/** The JWKS set the gateway reads sessions' RS256 keys from (scripts/origin.ts /__origin/jwks). */
+const JWKS_SET = "e2e-hardening";
+const rsa = generateKeyPairSync("rsa", { modulusLength: 2048 });
 let origin: Origin;
 let gw: WranglerDev;
 let key: string;
@@ -97,7 +102,14 @@ beforeAll(async () => {
         { path: "/public/*", auth: "public" },
         { path: "/admin/*", scopes: ["admin"] },
         { path: "/hidden/*", scopes: ["secret"], hide: true },
+        // The outside review's layout (issue 20): a hidden route under a public tree.
+        { path: "/api/v1/samples/:id/private", scopes: ["secret"], hide: true },
+        { path: "/api/v1/samples/*", auth: "public" },
+        { path: "/health", auth: "public" },
       ]),
+      SELF_SERVICE_PATH: "/api/keys",
+      SESSION_JWT_SECRET: SESSION_SECRET,
+      SESSION_JWKS_URL: `${origin.url}/__origin/jwks?set=${JWKS_SET}`,
     },
   });
   ({ key, id: keyId } = await cliKey(gw.persistTo));
@@ -169,6 +181,19 @@ describe("raw-wire bypass attempts", () => {
     [Buffer.from("/public/\u00e9/../../admin/users", "latin1"), 401],
     [Buffer.from("/public/a\u0001b", "latin1"), 400],
     [Buffer.from("/public/a\u007fb", "latin1"), 400],
+    // A segment ending in a dot or a space (issue 20, class 3): the review's requests, and
+    // the same on the other trees. `/private` is hidden; its variants are 400, never the
+    // public `/api/v1/samples/*`.
+    ["/api/v1/samples/1/private", 401],
+    ["/api/v1/samples/1/private.", 400],
+    ["/api/v1/samples/1/private%2e", 400],
+    ["/api/v1/samples/1/private%20", 400],
+    ["/api/v1/samples/..%20/admin/x", 400],
+    ["/api/v1/samples/1/private.%20.", 400],
+    ["/api/v1/samples/1/readme.txt", "/base/api/v1/samples/1/readme.txt"],
+    ["/hidden./doc", 400],
+    ["/admin%20/users", 400],
+    ["/public/..%20/admin/users", 400],
   ];
 
   for (const [target, expected] of TARGETS) {
@@ -429,5 +454,210 @@ describe("issue 8 (hardening, round two) over the wire", () => {
     await again.arrayBuffer();
     const guess = await fetch(`${gw.url}/v1/things`, { headers: { "x-api-key": `nope-${Date.now()}`, "cf-connecting-ip": ip } });
     expect(guess.status).toBe(429);
+  });
+});
+
+/** An HS256 session token signed with the gateway's SESSION_JWT_SECRET. */
+function hs256(claims: Record<string, unknown>): string {
+  const enc = (o: unknown) => Buffer.from(JSON.stringify(o)).toString("base64url");
+  const input = `${enc({ alg: "HS256", typ: "JWT" })}.${enc(claims)}`;
+  return `${input}.${createHmac("sha256", SESSION_SECRET).update(input).digest("base64url")}`;
+}
+
+/** An RS256 session token signed with the test's key (kid "e2e-rsa", served by the origin's JWKS once put there). */
+function rs256(claims: Record<string, unknown>): string {
+  const enc = (o: unknown) => Buffer.from(JSON.stringify(o)).toString("base64url");
+  const input = `${enc({ alg: "RS256", typ: "JWT", kid: "e2e-rsa" })}.${enc(claims)}`;
+  return `${input}.${createSign("RSA-SHA256").update(input).sign(rsa.privateKey).toString("base64url")}`;
+}
+
+const sessionClaims = () => ({ sub: "user_e2e", org_slug: "acme", exp: Math.floor(Date.now() / 1000) + 300 });
+
+/**
+ * Requests written one after another on ONE keep-alive socket (each a Buffer or string,
+ * bodies included); the statuses answered on it, and whether the gateway closed it — read
+ * until `quietMs` pass without data after the last write, or the socket closes.
+ */
+function keepAlive(writes: (string | Buffer)[], opts: { answers?: number; quietMs?: number } = {}): Promise<{ statuses: number[]; closed: boolean; text: string }> {
+  const quietMs = opts.quietMs ?? 3_000;
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(gw.port, "127.0.0.1");
+    let text = "";
+    let closed = false;
+    let quiet: ReturnType<typeof setTimeout> | undefined;
+    const done = () => {
+      clearTimeout(quiet);
+      socket.destroy();
+      resolve({ statuses: [...text.matchAll(/HTTP\/1\.1 (\d{3})/g)].map((m) => Number(m[1])), closed, text });
+    };
+    const arm = () => {
+      clearTimeout(quiet);
+      quiet = setTimeout(done, quietMs);
+    };
+    socket.setTimeout(60_000, () => socket.destroy(new Error("keep-alive exchange timed out")));
+    socket.on("data", (d: Buffer) => {
+      text += d.toString("latin1");
+      // Every expected answer is in, the last one's (sized) body too.
+      if (opts.answers !== undefined && [...text.matchAll(/HTTP\/1\.1 \d{3}/g)].length >= opts.answers) {
+        const last = text.slice(text.lastIndexOf("HTTP/1.1 "));
+        const length = /\r\ncontent-length: *(\d+)/i.exec(last);
+        const split = last.indexOf("\r\n\r\n");
+        if (length && split >= 0 && last.length - split - 4 >= Number(length[1])) return done();
+      }
+      arm();
+    });
+    socket.on("error", (err: NodeJS.ErrnoException) => (err.code === "ECONNRESET" || err.code === "EPIPE" ? undefined : reject(err)));
+    socket.on("close", () => {
+      closed = true;
+      done();
+    });
+    (async () => {
+      for (const w of writes) {
+        if (closed) return;
+        socket.write(w);
+        await new Promise((r) => setTimeout(r, 2));
+      }
+      arm();
+    })().catch(reject);
+  });
+}
+
+/** A chunked request head and its body in 16 KiB chunks. */
+function chunkedPost(target: string, bytes: number, headers: Record<string, string>): string[] {
+  const head = `POST ${target} HTTP/1.1\r\nHost: 127.0.0.1:${gw.port}\r\n${Object.entries(headers)
+    .map(([k, v]) => `${k}: ${v}\r\n`)
+    .join("")}Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n`;
+  const out = [head];
+  const chunk = "x".repeat(16 * 1024);
+  for (let left = bytes; left > 0; left -= chunk.length) {
+    const c = chunk.slice(0, Math.min(chunk.length, left));
+    out.push(`${c.length.toString(16)}\r\n${c}\r\n`);
+  }
+  out.push("0\r\n\r\n");
+  return out;
+}
+
+describe("issue 20 (hardening, round three) over the wire", () => {
+  it("class 1: the review's client claims and ?_method=DELETE never reach the origin, in any spelling", async () => {
+    const names = ["X-Middleware-Subrequest", "X-Client-Cert", "X-SSL-Client-Verify", "Fastly-Client-IP", "X-Azure-ClientIP", "X-Custom-IP-Authorization", "X-Invoke-Path", "Via", "Destination"];
+    const headers: [string, string][] = [["x-api-key", key]];
+    for (const n of names) headers.push([n, "evil"], [n.toLowerCase().replace(/-/g, "_"), "evil"]);
+    const { answer, calls } = await rawRequest("GET", "/public/x?_method=DELETE&X-HTTP-Method-Override=DELETE&%5Fmethod=PUT&_HttpMethod=PATCH&n=1", headers);
+    expect(answer.status, answer.head).toBe(200);
+    expect(calls[0]!.method).toBe("GET");
+    expect(calls[0]!.url).toBe("/base/public/x?n=1");
+    for (const [name, value] of Object.entries(calls[0]!.headers)) expect([value].flat().includes("evil"), name).toBe(false);
+  });
+
+  it("class 2: a key as a query parameter's name, or URL-encoded in a cookie or a header, never reaches the origin", async () => {
+    const enc = key.replace("_", "%5F");
+    for (const [target, headers] of [
+      [`/health?${key}&n=1`, []],
+      [`/health?${enc}=1&n=1`, []],
+      ["/health?n=1", [["Cookie", `theme=dark; enc=${enc}`]]],
+      ["/health?n=1", [["X-Enc", enc]]],
+      ["/health?n=1", [["X-Enc", key.replace("_", "%255F")]]],
+    ] as [string, [string, string][]][]) {
+      const { answer, calls } = await rawRequest("GET", target, headers);
+      expect(answer.status, target).toBe(200);
+      expect(calls[0]!.url, target).toBe("/base/health?n=1");
+      expect(JSON.stringify(calls), target).not.toContain(key.slice(3));
+      if (headers[0]?.[0] === "Cookie") expect(calls[0]!.headers.cookie).toBe("theme=dark");
+    }
+  });
+
+  it("class 4: over its budget, an address still gets a valid session and a valid key this isolate has not seen; its /64 and ::ffff: spellings share the budget; its operator reaches the admin API and console", async () => {
+    await awayFromWindowEdge();
+    const v4 = `203.0.113.${Math.floor(Math.random() * 200) + 1}`;
+    const n = Math.floor(Math.random() * 0xffff).toString(16);
+    const v6 = `2001:db8:${n}:7::1`;
+    for (const ip of [v4, v6]) {
+      let last = 0;
+      for (let i = 0; i < 31; i++) {
+        const r = await fetch(`${gw.url}/v1/things`, { headers: { "x-api-key": `nope-${i}-${Date.now()}`, "cf-connecting-ip": ip } });
+        last = r.status;
+        await r.arrayBuffer();
+      }
+      expect(last, ip).toBe(429);
+    }
+    const status = async (headers: Record<string, string>, path = "/v1/things") => {
+      const r = await fetch(`${gw.url}${path}`, { headers });
+      await r.arrayBuffer();
+      return r.status;
+    };
+    // The same address in other spellings, and another host of the /64: blocked; another /64: not.
+    const [a, b, c, d] = v4.split(".").map(Number) as [number, number, number, number];
+    for (const ip of [`::ffff:${v4}`, `::ffff:${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`, `2001:db8:${n}:7:ffff::9`]) {
+      expect(await status({ "x-api-key": `nope-${Date.now()}`, "cf-connecting-ip": ip }), ip).toBe(429);
+    }
+    expect(await status({ "x-api-key": `nope-${Date.now()}`, "cf-connecting-ip": `2001:db8:${n}:8::1` })).toBe(401);
+    // A colleague's valid key, never seen by this gateway, and a valid session: served.
+    const fresh = await cliKey(gw.persistTo);
+    for (const ip of [v4, `::ffff:${v4}`, v6]) {
+      expect(await status({ "x-api-key": fresh.key, "cf-connecting-ip": ip }), ip).toBe(200);
+      expect(await status({ authorization: `Bearer ${hs256(sessionClaims())}`, "cf-connecting-ip": ip }), ip).toBe(200);
+    }
+    // The operator behind the address: the admin API and the console's sign-in still work.
+    expect(await status({ authorization: `Bearer ${ADMIN_TOKEN}`, "cf-connecting-ip": v4 }, "/_keygate/audit")).toBe(200);
+    const login = await fetch(`${gw.url}/_keygate/ui/login`, {
+      method: "POST",
+      redirect: "manual",
+      headers: { "content-type": "application/x-www-form-urlencoded", origin: gw.url, "cf-connecting-ip": v4 },
+      body: new URLSearchParams({ token: ADMIN_TOKEN }).toString(),
+    });
+    expect(login.status).toBe(303);
+  });
+
+  it("class 5: an oversized chunked body, then a normal request on the SAME connection: both answered (self-service, admin API, console)", async () => {
+    const next = `GET /health HTTP/1.1\r\nHost: 127.0.0.1:${gw.port}\r\n\r\n`;
+    for (const [target, headers, status] of [
+      ["/api/keys", { "X-API-Key": key }, 413],
+      ["/_keygate/keys", { Authorization: `Bearer ${ADMIN_TOKEN}` }, 413],
+      ["/_keygate/keys", {}, 401],
+      ["/_keygate/ui/login", { Origin: gw.url }, 413],
+    ] as [string, Record<string, string>, number][]) {
+      const r = await keepAlive([...chunkedPost(target, 200 * 1024, headers), next], { answers: 2 });
+      expect(r.statuses, `${target}\n${r.text.slice(0, 300)}`).toEqual([status, 200]);
+    }
+  });
+
+  it("class 5: past the drain bound (1 MiB) the gateway answers, then closes the connection instead of reading on; it never hangs", async () => {
+    const next = `GET /health HTTP/1.1\r\nHost: 127.0.0.1:${gw.port}\r\n\r\n`;
+    const r = await keepAlive([...chunkedPost("/_keygate/keys", 4 * 1024 * 1024, { Authorization: `Bearer ${ADMIN_TOKEN}` }), next], { quietMs: 10_000 });
+    expect(r.statuses[0]).toBe(413);
+    expect(r.closed).toBe(true);
+    // A new connection works at once.
+    const { answer } = await rawGet("/health");
+    expect(answer.status).toBe(200);
+  });
+
+  it("class 6: a JWKS provider back after a failed fetch is used again within seconds (not after 30 s)", async () => {
+    const put = (body: unknown) => fetch(`${origin.url}/__origin/jwks?set=${JWKS_SET}`, { method: "PUT", body: JSON.stringify(body) });
+    expect((await put({ nope: [] })).status).toBe(204);
+    const token = rs256(sessionClaims());
+    const first = await fetch(`${gw.url}/v1/things`, { headers: { authorization: `Bearer ${token}` } });
+    expect(first.status).toBe(503);
+    await first.arrayBuffer();
+    expect((await put({ keys: [{ ...rsa.publicKey.export({ format: "jwk" }), kid: "e2e-rsa", alg: "RS256", use: "sig" }] })).status).toBe(204);
+    await new Promise((r) => setTimeout(r, 1_100));
+    const again = await fetch(`${gw.url}/v1/things`, { headers: { authorization: `Bearer ${token}` } });
+    expect(again.status).toBe(200);
+    expect(((await again.json()) as RecordedCall).headers["x-user-id"]).toBe("user_e2e");
+  });
+
+  it("class 7: a key name with U+202E is 400 naming the field; a 9 KB Bearer session is the 401 docs/sessions.md states", async () => {
+    const named = await fetch(`${gw.url}/_keygate/keys`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}`, "content-type": "application/json" },
+      body: JSON.stringify({ orgs: ["acme"], name: "invoice\u202egpj.exe" }),
+    });
+    expect(named.status).toBe(400);
+    expect(((await named.json()) as { errors: { field: string; message: string }[] }).errors).toEqual([{ field: "name", message: expect.stringContaining("U+202E") }]);
+    const big = hs256({ ...sessionClaims(), pad: "p".repeat(7 * 1024) });
+    expect(big.length).toBeGreaterThan(9 * 1024);
+    const refKey = await fetch(`${gw.url}/v1/things`, { headers: { "x-api-key": `unknown-${Date.now()}` } });
+    const res = await fetch(`${gw.url}/v1/things`, { headers: { authorization: `Bearer ${big}` } });
+    expect(res.status).toBe(401);
+    expect(await res.text()).toBe(await refKey.text());
   });
 });

@@ -2,18 +2,13 @@
  * Credits, IP allowlists and org limits (docs/limits.md), and usage (docs/usage.md), from the
  * keys CLI (local mode and --url) against a real `wrangler dev` in front of a real origin.
  */
-import { mkdtempSync } from "node:fs";
 import { randomBytes, randomUUID } from "node:crypto";
-import { tmpdir } from "node:os";
-import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startOrigin } from "../../scripts/origin";
 import type { Origin } from "../../scripts/origin";
 import { keysCli, startWrangler } from "../support/node-wrangler";
 import type { WranglerDev } from "../support/node-wrangler";
 
-// A dev registry of our own: the CLI's local mode reaches this wrangler dev's feed through it.
-process.env.WRANGLER_REGISTRY_PATH = mkdtempSync(path.join(tmpdir(), "keygate-registry-"));
 const TOKEN = randomBytes(32).toString("hex");
 const CLI_TESTS = { timeout: 240_000 };
 

@@ -5,9 +5,6 @@
  * then used on the wire: within their org and role, refused outside, refused once revoked.
  */
 import { randomBytes, randomUUID } from "node:crypto";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startOrigin } from "../../scripts/origin";
 import type { Origin } from "../../scripts/origin";
@@ -21,25 +18,9 @@ const CLI_TESTS = { timeout: 240_000 };
 let origin: Origin;
 let gw: WranglerDev;
 
-/**
- * wrangler.toml under a Worker name of this run's own: the CLI in local mode reaches the
- * running gateway through wrangler's dev registry by that name, and on a shared machine
- * another checkout's `wrangler dev` may hold "keygate" there.
- */
-function ownConfig(): string {
-  const root = path.resolve(import.meta.dirname, "../..");
-  const toml = readFileSync(path.join(root, "wrangler.toml"), "utf8")
-    .replace(/^name = "keygate"$/m, `name = "keygate-e2e-${randomUUID().slice(0, 8)}"`)
-    .replace(/^main\s*=.*$/m, `main = ${JSON.stringify(path.join(root, "src/index.ts"))}`);
-  const file = path.join(mkdtempSync(path.join(tmpdir(), "keygate-tokens-cli-")), "wrangler.toml");
-  writeFileSync(file, toml);
-  return file;
-}
-const CONFIG = ownConfig();
-
 beforeAll(async () => {
   origin = await startOrigin();
-  gw = await startWrangler({ config: CONFIG, vars: { ORIGIN_URL: origin.url, ADMIN_TOKEN: ROOT, ADMIN_PREFIX: PREFIX } });
+  gw = await startWrangler({ vars: { ORIGIN_URL: origin.url, ADMIN_TOKEN: ROOT, ADMIN_PREFIX: PREFIX } });
 });
 
 afterAll(async () => {
@@ -47,7 +28,10 @@ afterAll(async () => {
   await origin?.close();
 });
 
-const local = (...args: string[]) => keysCli(["tokens", ...args, "--persist-to", gw.persistTo, "--config", CONFIG]);
+// Local mode on the gateway's own state: the CLI publishes to the `wrangler dev` registered
+// in that state's dev registry (<persist-to>/dev-registry), never to another checkout's
+// gateway of the same Worker name.
+const local = (...args: string[]) => keysCli(["tokens", ...args, "--persist-to", gw.persistTo]);
 const remote = (args: string[], token = ROOT) => keysCli([...args, "--url", `${gw.url}${PREFIX}`], { KEYGATE_ADMIN_TOKEN: token });
 
 async function json(p: Promise<{ code: number; stdout: string; stderr: string }>): Promise<any> {

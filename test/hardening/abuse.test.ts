@@ -41,7 +41,10 @@ async function exhaust(ip: string, extra: Record<string, string> = {}): Promise<
 describe("failed authentications per client IP", () => {
   beforeEach(awayFromWindowEdge);
 
-  it("over the budget: 429 with Retry-After, for valid keys too; other IPs and the key elsewhere unaffected", async () => {
+  // Issue 20 (class 4) changed what a valid key gets from an over-budget address: it used
+  // to be refused before any lookup; it is now looked up in the slow lane and served
+  // (test/hardening/shared-address.test.ts holds the lane's bounds).
+  it("over the budget: 429 with Retry-After for guesses, a valid key still served; other IPs and the key elsewhere unaffected", async () => {
     const attacker = freshIp();
     const { key } = await mint();
     await exhaust(attacker);
@@ -49,10 +52,13 @@ describe("failed authentications per client IP", () => {
     expectRefusal(PROFILE_CASES[0]!, over.res, over.body, 429);
     expect(over.res.headers.get("retry-after")).toBe("60");
     expect(JSON.parse(over.body).detail).toMatch(/failed authentication/);
-    // Refused before any lookup, whatever it presents: a guesser learns nothing.
+    // A guess is 429, never forwarded; a valid key from the same address is served.
+    const guess = await through("/things", X(unknownKey(), attacker));
+    expect(guess.res.status).toBe(429);
+    expect(guess.calls).toHaveLength(0);
     const valid = await through("/things", X(key, attacker));
-    expect(valid.res.status).toBe(429);
-    expect(valid.calls).toHaveLength(0);
+    expect(valid.res.status).toBe(200);
+    expect(valid.calls).toHaveLength(1);
     // Another client with the same key, and the attacker without a credential, are unaffected.
     const victim = await through("/things", X(key, freshIp()));
     expect(victim.res.status).toBe(200);
@@ -105,7 +111,9 @@ describe("failed authentications per client IP", () => {
     await exhaust(ip);
     expect((await through("/things", X(unknownKey(), ip), makeEnv({ AUTH_FAILURE_BLOCK_SECONDS: 20 }))).res.status).toBe(429);
     now.mockReturnValue(t0 + 10_000);
-    const during = await through("/things", X(key, ip));
+    // A malformed credential neither takes a lookup nor extends the block (a valid key
+    // would be looked up and served: issue 20).
+    const during = await through("/things", X("bad key", ip));
     expect(during.res.status).toBe(429);
     expect(during.res.headers.get("retry-after")).toBe("10");
     now.mockReturnValue(t0 + 20_000);

@@ -43,14 +43,27 @@ describe("admin API: wrong tokens count against the per-IP failure budget (issue
     expect((await api("GET", "/_keygate/audit", { token: TOKEN, headers: { "cf-connecting-ip": freshIp() } })).res.status).toBe(200);
   });
 
-  it("the budget is shared with the gateway's: wrong API keys then wrong admin tokens", async () => {
+  // Issue 20 (class 4) gave the management side its own budget: it used to be the
+  // gateway's, so guessing API keys from an address locked its operator out.
+  it("the management side has its own budget: wrong API keys do not lock the admin API out, wrong admin tokens do not lock the gateway out", async () => {
     const ip = freshIp();
     for (let i = 0; i < FAILURE_BUDGET; i++) {
       const { res } = await api("GET", "/v1/things", { token: null, headers: { "x-api-key": `nope-${crypto.randomUUID()}`, "cf-connecting-ip": ip } });
       expect(res.status).toBe(401);
     }
-    const admin = await api("GET", "/_keygate/audit", { token: WRONG, headers: { "cf-connecting-ip": ip } });
-    expect(admin.res.status).toBe(429);
+    expect((await api("GET", "/v1/things", { token: null, headers: { "x-api-key": `nope-${crypto.randomUUID()}`, "cf-connecting-ip": ip } })).res.status).toBe(429);
+    // The operator behind the same address: its token still works, a wrong one is a 401.
+    expect((await api("GET", "/_keygate/audit", { headers: { "cf-connecting-ip": ip } })).res.status).toBe(200);
+    expect((await api("GET", "/_keygate/audit", { token: WRONG, headers: { "cf-connecting-ip": ip } })).res.status).toBe(401);
+
+    const other = freshIp();
+    for (let i = 0; i < FAILURE_BUDGET; i++) {
+      expect((await api("GET", "/_keygate/audit", { token: WRONG, headers: { "cf-connecting-ip": other } })).res.status).toBe(401);
+    }
+    expect((await api("GET", "/_keygate/audit", { token: WRONG, headers: { "cf-connecting-ip": other } })).res.status).toBe(429);
+    expect((await api("GET", "/_keygate/audit", { token: TOKEN, headers: { "cf-connecting-ip": other } })).res.status).toBe(429);
+    // The gateway's budget is untouched: a guess is still a plain 401 there.
+    expect((await api("GET", "/v1/things", { token: null, headers: { "x-api-key": `nope-${crypto.randomUUID()}`, "cf-connecting-ip": other } })).res.status).toBe(401);
   });
 
   it("a request without any token is not a guess: it is 401 and not counted", async () => {
@@ -189,5 +202,43 @@ describe("admin API: every field has a size limit (issue 8, class 8)", () => {
     const { res, json } = await api("POST", "/_keygate/keys/import", { body: { orgs: [uniqueOrg()], key: "k".repeat(513) } });
     expect(res.status).toBe(400);
     expect(json.errors.map((e: { field: string }) => e.field)).toContain("key");
+  });
+});
+
+describe("issue 20, class 7: names and labels refuse invisible and reordering characters", () => {
+  // Controls (C0, C1, DEL), bidi embeddings/overrides/isolates and marks, zero-width
+  // characters, the line and paragraph separators, unpaired surrogates.
+  const BAD = ["\u202e", "\u202a", "\u202d", "\u2066", "\u2069", "\u200e", "\u200f", "\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u00ad", "\u2028", "\u0085", "\u0007", "\ud800", "\udfff", "\u{e0041}"];
+  const hex = (ch: string) => `U+${ch.codePointAt(0)!.toString(16).toUpperCase().padStart(4, "0")}`;
+
+  it("a key's name (create and update), meta keys and values, a token's name: 400 naming the field and the character, nothing stored", async () => {
+    const key = await createViaApi({ name: "before" });
+    for (const ch of BAD) {
+      const name = `invoice${ch}gpj.exe`;
+      const org = uniqueOrg();
+      const created = await api("POST", "/_keygate/keys", { body: { orgs: [org], name } });
+      expect(created.res.status, hex(ch)).toBe(400);
+      expect(created.json.errors, hex(ch)).toEqual([{ field: "name", message: expect.stringContaining(`(found ${hex(ch)})`) }]);
+      expect((await api("GET", `/_keygate/keys?org=${org}`)).json.keys, hex(ch)).toEqual([]);
+      const patched = await api("PATCH", `/_keygate/keys/${key.id}`, { body: { name } });
+      expect(patched.res.status, hex(ch)).toBe(400);
+      expect(patched.json.errors[0].field).toBe("name");
+      for (const meta of [{ [`k${ch}`]: "v" }, { note: `v${ch}` }]) {
+        const m = await api("POST", "/_keygate/keys", { body: { orgs: [uniqueOrg()], meta } });
+        expect(m.res.status, `meta ${hex(ch)}`).toBe(400);
+        expect(m.json.errors, `meta ${hex(ch)}`).toEqual([{ field: "meta", message: expect.stringContaining(hex(ch)) }]);
+      }
+      const token = await api("POST", "/_keygate/tokens", { body: { name, orgs: [uniqueOrg()], role: "read" } });
+      expect(token.res.status, `token ${hex(ch)}`).toBe(400);
+      expect(token.json.errors, `token ${hex(ch)}`).toEqual([{ field: "name", message: expect.stringContaining(hex(ch)) }]);
+    }
+    expect((await api("GET", `/_keygate/keys/${key.id}`)).json.name).toBe("before");
+  });
+
+  it("ordinary text of any script is accepted: accents, CJK, RTL letters, emoji (without joiners)", async () => {
+    for (const name of ["Café Ω", "日本語のキー", "مفتاح عربي", "מפתח", "deploy 🚀 ❤️", "tab-free, line-free"]) {
+      const k = await createViaApi({ name, meta: { [name.slice(0, 5)]: name } });
+      expect(k.name).toBe(name);
+    }
   });
 });

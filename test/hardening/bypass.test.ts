@@ -78,6 +78,23 @@ const PATHS: [string, Expect][] = [
   ["/public/%20space", { forward: "/public/%20space" }],
   // An encoded delimiter is refused (issue 8, class 1): an origin may decode it to `;`.
   ["/public/a%3Bb", "bad"],
+  // A segment ending in a dot or a space is refused (issue 20, class 3): IIS/Windows drop
+  // them (`/private.` is `/private` there), Spring's suffix matching too.
+  ["/private./sample-1", "bad"],
+  ["/private%2e/sample-1", "bad"],
+  ["/private%2E/sample-1", "bad"],
+  ["/private%20/sample-1", "bad"],
+  ["/private.%20./sample-1", "bad"],
+  ["/admin./users", "bad"],
+  ["/admin%20/users", "bad"],
+  ["/ADMIN.;x/users", "bad"],
+  ["/public/..%20/admin/users", "bad"],
+  ["/public/.%20/admin/users", "bad"],
+  ["/public/%2e%2e%20/admin/users", "bad"],
+  ["/public/x.", "bad"],
+  ["/public/x%20", "bad"],
+  ["/public/x./", "bad"],
+  ["/public/.x/x.y", { forward: "/public/.x/x.y" }],
 ];
 
 function statusFor(p: ProfileCase, e: Exclude<Expect, { forward: string }>, withKey: boolean): number {
@@ -236,3 +253,29 @@ for (const p of PROFILE_CASES) {
     });
   });
 }
+
+describe("issue 20, class 3: the review's trailing dots and spaces", () => {
+  // The review's layout: a hidden route under a public tree (most specific first).
+  const env = () =>
+    makeEnv({
+      ROUTES: JSON.stringify([
+        { path: "/api/v1/samples/:id/private", scopes: ["admin"], hide: true },
+        { path: "/api/v1/samples/*", auth: "public" },
+      ]),
+    });
+
+  it("/private is hidden; /private. /private%2e /private%20 and ..%20 are 400, never forwarded as the public route", async () => {
+    const hidden = await through("/api/v1/samples/1/private", {}, env());
+    expect(hidden.calls).toHaveLength(0);
+    expect(hidden.res.status).toBe(401);
+    for (const path of ["/api/v1/samples/1/private.", "/api/v1/samples/1/private%2e", "/api/v1/samples/1/private%20", "/api/v1/samples/..%20/admin/x", "/api/v1/samples/1/private.%20"]) {
+      const { res, body, calls } = await through(path, {}, env());
+      expect(calls, path).toHaveLength(0);
+      expect(res.status, `${path}: ${body}`).toBe(400);
+      expect(JSON.parse(body), path).toMatchObject({ status: 400, code: "malformed_request", detail: "Invalid path: path segment ending in a dot or a space" });
+    }
+    const pub = await through("/api/v1/samples/1/public.json", {}, env());
+    expect(pub.res.status).toBe(200);
+    expect(pub.calls[0]!.url).toBe("/api/v1/samples/1/public.json");
+  });
+});

@@ -106,3 +106,35 @@ describe("forwarding and override headers as a family (issue 8, class 4)", () =>
     expect(seen["x-real-ip"]).toBeUndefined();
   });
 });
+
+describe("issue 20, class 1: client claims and method overrides through the gateway", () => {
+  const REVIEW = ["X-Middleware-Subrequest", "X-Client-Cert", "X-SSL-Client-Verify", "Fastly-Client-IP", "X-Azure-ClientIP", "X-Custom-IP-Authorization", "X-Invoke-Path", "Via", "Destination"];
+
+  it("the review's headers never reach the origin, in any spelling; ?_method=DELETE and its variants neither", async () => {
+    const { key } = await mint();
+    const headers: [string, string][] = [["x-api-key", key]];
+    for (const name of REVIEW) headers.push([name, "evil"], [name.toLowerCase().replace(/-/g, "_"), "evil"]);
+    const query = "?_method=DELETE&_METHOD=DELETE&X-HTTP-Method-Override=DELETE&x_http_method_override=DELETE&%5Fmethod=DELETE&_HttpMethod=DELETE&n=1";
+    const { res, calls } = await through(`/v1/things${query}`, { headers });
+    expect(res.status).toBe(200);
+    expect(calls[0]!.method).toBe("GET");
+    expect(calls[0]!.url).toBe("/v1/things?n=1");
+    for (const [name, value] of Object.entries(calls[0]!.headers)) expect([value].flat().some((v) => v === "evil" || v === "DELETE"), `${name}: ${String(value)}`).toBe(false);
+  });
+
+  it("FORWARD_CLIENT_HEADERS lets the named one through, and only it", async () => {
+    const { key } = await mint();
+    const env = makeEnv({ FORWARD_CLIENT_HEADERS: "destination" });
+    const { res, calls } = await through("/v1/things", { method: "MOVE" as string, headers: { "x-api-key": key, destination: "/v1/other", via: "1.1 evil", x_destination: "x" } }, env);
+    expect(res.status).toBe(200);
+    expect(calls[0]!.headers.destination).toBe("/v1/other");
+    expect(calls[0]!.headers.via).toBeUndefined();
+  });
+
+  it("an invalid FORWARD_CLIENT_HEADERS fails closed: 500, nothing forwarded", async () => {
+    const { key } = await mint();
+    const { res, calls } = await through("/v1/things", { headers: { "x-api-key": key } }, makeEnv({ FORWARD_CLIENT_HEADERS: "x-forwarded-for" }));
+    expect(res.status).toBe(500);
+    expect(calls).toHaveLength(0);
+  });
+});

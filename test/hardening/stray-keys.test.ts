@@ -115,3 +115,32 @@ describe("a keygate key never reaches the origin (issue 8, class 6)", () => {
     expect(out).toBe("?a=1&z=%41");
   });
 });
+
+describe("issue 20, class 2: the key in other spellings never reaches the origin", () => {
+  for (const p of PROFILE_CASES) {
+    it(`${p.name}: the review's requests — a key as a query parameter's name, percent-encoded in a cookie or a header`, async () => {
+      const { key } = await mint({ orgs: ["acme"] });
+      const enc = key.replace("_", "%5F");
+      const env = makeEnv({ ...p.vars, ROUTES: JSON.stringify([{ path: "/health", auth: "public" }, { path: "/public/*", auth: "public" }]) });
+      const attempts: [string, string, Record<string, string> | [string, string][]][] = [
+        ["a query parameter's name", `/health?${key}&n=1`, {}],
+        ["a query parameter's name, with a value", `/health?n=1&${key}=1`, {}],
+        ["a query parameter's name, percent-encoded", `/health?${enc}&n=1`, {}],
+        ["a cookie, percent-encoded", "/health?n=1", { cookie: `theme=dark; enc=${enc}` }],
+        ["a header, percent-encoded", "/health?n=1", { "x-enc": enc }],
+        ["a header, encoded twice", "/health?n=1", { "x-enc": key.replace("_", "%255F") }],
+        ["a header's name", "/health?n=1", [[key, "1"]]],
+        ["a query value, encoded twice", `/health?n=1&k=${key.replace("_", "%255F")}`, {}],
+      ];
+      for (const [where, path, headers] of attempts) {
+        const { res, body, calls } = await through(path, { headers }, env);
+        expect(res.status, `${where}: ${body}`).toBe(200);
+        const seen = JSON.stringify(calls);
+        expect(seen, where).not.toContain(key.slice(3));
+        expect(seen, where).not.toContain(key.slice(3).toLowerCase());
+        expect(calls[0]!.url, where).toBe(path.startsWith("/health") ? "/health?n=1" : path);
+        if ("cookie" in headers) expect(calls[0]!.headers.cookie, where).toBe("theme=dark");
+      }
+    });
+  }
+});

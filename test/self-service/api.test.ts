@@ -420,3 +420,17 @@ describe("the key's own rate limit applies here too", () => {
     expect((await call("GET", PATH, { key: other.key })).json.map((k: any) => k.name).sort()).toEqual(["holder", "one", "test"]);
   });
 });
+
+describe("issue 20, class 7: a key name with a bidi override or a zero-width character", () => {
+  it("is 400 in the profile's shape naming the field; nothing is created", async () => {
+    const h = await holder();
+    for (const name of ["report\u202egpj.exe", "a\u200bb", "x\ud800"]) {
+      const r = await call("POST", PATH, { key: h.key, body: { name } });
+      expect(r.res.status, name).toBe(400);
+      expect(r.text, name).toContain("name");
+      expect(r.text, name).toContain("U+");
+    }
+    const listed = await call("GET", PATH, { key: h.key });
+    expect(listed.json.map((k: { name: string }) => k.name)).toEqual(["holder"]);
+  });
+});

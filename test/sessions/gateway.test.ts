@@ -3,6 +3,7 @@
  * the JWKS): sources, algorithms, refusals, identity, scopes and the artanis org rule.
  */
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { MAX_SESSION_TOKEN_LENGTH } from "../../src/auth/session";
 import { clock } from "../../src/clock";
 import { PROFILE_CASES } from "../support/profile-shapes";
 import { makeEnv, mint, through, unknownKey } from "../support/worker-helpers";
@@ -105,6 +106,56 @@ describe("keys beside sessions", () => {
   });
 });
 
+/**
+ * A valid HS256 session of exactly `length` characters (a `pad` claim fills it; the
+ * header varies when a length cannot be reached with one: base64url never ends a
+ * segment on 1 mod 4).
+ */
+async function sized(length: number): Promise<string> {
+  for (const header of [{ alg: "HS256", typ: "JWT" }, { alg: "HS256" }, { alg: "HS256", typ: "JWT", x: 1 }]) {
+    for (let pad = Math.max(0, Math.floor(((length - 120) * 3) / 4) - 120); pad < length; pad++) {
+      const token = await jwt(header, claims({ pad: "p".repeat(pad) }), { hs: SECRET });
+      if (token.length === length) return token;
+      if (token.length > length) break;
+    }
+  }
+  throw new Error(`no token of ${length} characters`);
+}
+
+describe("issue 20: a session's size is judged by MAX_SESSION_TOKEN_LENGTH, in every profile", () => {
+  for (const profile of PROFILE_CASES) {
+    it(`${profile.name}: a 2 KB session (Clerk's size) and one of exactly ${MAX_SESSION_TOKEN_LENGTH} characters pass; the key's header bound does not apply`, async () => {
+      const env = sessionEnv(profile.vars);
+      for (const length of [2048, MAX_SESSION_TOKEN_LENGTH]) {
+        const token = await sized(length);
+        const headers = { ...bearer(token), ...(profile.name === "artanis" ? { "x-org-slug": "acme" } : {}) };
+        const { res, body, calls } = await through("/v1/things", { headers }, env);
+        expect(res.status, `${length}: ${body}`).toBe(200);
+        expect(calls[0]!.headers["x-user-id"]).toBe("user_1");
+        expect(calls[0]!.headers.authorization).toBeUndefined();
+      }
+    });
+  }
+
+  it("in the session cookie, a 9 KB token is the same 401", async () => {
+    const env = sessionEnv({ SESSION_COOKIE: "__session" });
+    const refKey = await through("/v1/things", { headers: { "x-api-key": unknownKey() } }, env);
+    const { res, body, calls } = await through("/v1/things", { headers: { cookie: `__session=${await sized(9 * 1024)}` } }, env);
+    expect(res.status).toBe(401);
+    expect(body).toBe(refKey.body);
+    expect(calls).toHaveLength(0);
+  });
+
+  it("an over-long value of another scheme, which the gateway does not read, is the origin's (not a 400)", async () => {
+    const { key } = await mint();
+    // onecodex reads Basic only: a long Bearer there is the origin's own token.
+    const long = `Bearer ${"x".repeat(4000)}`;
+    const { res, calls } = await through("/v1/things", { headers: { authorization: long, "x-api-key": key } }, makeEnv({ AUTH_PROFILE: "onecodex" }));
+    expect(res.status).toBe(200);
+    expect(calls[0]!.headers.authorization).toBe(long);
+  });
+});
+
 describe("a bad session is the profile's 401, byte for byte a bad key's", () => {
   const now = () => Math.floor(Date.now() / 1000);
   const bad: [string, () => Promise<string>][] = [
@@ -134,6 +185,10 @@ describe("a bad session is the profile's 401, byte for byte a bad key's", () => 
     ["a sub with a line break", () => hs256(claims({ sub: "user_1\r\nx-org-slug: globex" }))],
     ["scopes of the wrong type", () => hs256(claims({ scope: 7 }))],
     ["garbage in JWT shape", async () => "eyJhbGciOiJIUzI1NiJ9.e30.AAAA"],
+    // Issue 20: longer than MAX_SESSION_TOKEN_LENGTH, refused unread — a 401 as
+    // docs/sessions.md says, never the 400 "Authorization header too long" of a key.
+    ["9 KB, validly signed", () => sized(9 * 1024)],
+    ["one character over the limit, validly signed", () => sized(MAX_SESSION_TOKEN_LENGTH + 1)],
   ];
 
   for (const profile of PROFILE_CASES) {

@@ -4,7 +4,7 @@
  * on every request; an unreachable JWKS is a 503, never a pass.
  */
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { JWKS_MAX_AGE_MS, JWKS_MIN_REFRESH_MS, JWKS_STALE_MS } from "../../src/auth/session";
+import { JWKS_MAX_AGE_MS, JWKS_MIN_REFRESH_MS, JWKS_RETRY_MAX_MS, JWKS_RETRY_MIN_MS, JWKS_STALE_MS, jwksRetryDelay } from "../../src/auth/session";
 import { clock } from "../../src/clock";
 import { makeEnv, ORIGIN, through } from "../support/worker-helpers";
 import { claims, jwksFetches, jwt, KEYS, putJwks, rs256, sessionEnv } from "./support";
@@ -89,7 +89,7 @@ describe("JWKS cache and refresh", () => {
 });
 
 describe("an unreachable JWKS fails closed", () => {
-  it("503 in the profile's shape, nothing forwarded; retried only after the interval", async () => {
+  it("503 in the profile's shape, nothing forwarded; not retried before the backoff", async () => {
     const logs = vi.spyOn(console, "error").mockImplementation(() => {});
     const url = `${ORIGIN}/status/500?jwks=${crypto.randomUUID()}`;
     const env = makeEnv({ SESSION_JWKS_URL: url, AUTH_PROFILE: "argus" });
@@ -120,5 +120,85 @@ describe("an unreachable JWKS fails closed", () => {
     expect((await through("/x", { headers: bearer(token) }, env)).res.status).toBe(200);
     at(t0 + JWKS_MAX_AGE_MS + JWKS_STALE_MS);
     expect((await through("/x", { headers: bearer(token) }, env)).res.status).toBe(503);
+  });
+});
+
+describe("issue 20, class 6: a failed JWKS fetch is retried with a short backoff", () => {
+  const broken = (set: string) => fetch(`${ORIGIN}/__origin/jwks?set=${set}`, { method: "PUT", body: JSON.stringify({ nope: [] }) });
+
+  it("the backoff: 1 s, 2 s, 4 s… capped at JWKS_RETRY_MAX_MS", () => {
+    expect([1, 2, 3, 4, 5, 6, 7, 50].map(jwksRetryDelay)).toEqual([1000, 2000, 4000, 8000, 16_000, 30_000, 30_000, 30_000]);
+    expect(JWKS_RETRY_MIN_MS).toBe(1000);
+    expect(JWKS_RETRY_MAX_MS).toBe(JWKS_MIN_REFRESH_MS);
+  });
+
+  it("a provider back after one failure is used again within a second, not after JWKS_MIN_REFRESH_MS", async () => {
+    vi.spyOn(console, "error").mockImplementation(() => {});
+    const env = sessionEnv();
+    expect((await broken(env.set)).status).toBe(204);
+    const t0 = Date.now();
+    at(t0);
+    const token = await rs256(claims({ exp: Math.floor(t0 / 1000) + 3600 }, t0));
+    // Cold-start requests at once: they fail together, and count as one failure.
+    const first = await Promise.all([1, 2, 3, 4].map(() => through("/x", { headers: bearer(token) }, env)));
+    expect(first.map((r) => r.res.status)).toEqual([503, 503, 503, 503]);
+    const afterFirst = await jwksFetches(env.set);
+    at(t0 + 999);
+    expect((await through("/x", { headers: bearer(token) }, env)).res.status).toBe(503);
+    expect(await jwksFetches(env.set)).toBe(afterFirst); // not before the backoff
+    await putJwks(env.set, [KEYS.rsa1.public]);
+    at(t0 + 1000);
+    const ok = await through("/x", { headers: bearer(token) }, env);
+    expect(ok.res.status).toBe(200);
+    expect(await jwksFetches(env.set)).toBe(afterFirst + 1);
+  });
+
+  it("while it keeps failing, retries back off (1 s, 2 s, 4 s…), whatever the number of requests", async () => {
+    vi.spyOn(console, "error").mockImplementation(() => {});
+    const env = sessionEnv();
+    expect((await broken(env.set)).status).toBe(204);
+    const t0 = Date.now();
+    const token = await rs256(claims({ exp: Math.floor(t0 / 1000) + 3600 }, t0));
+    const fetchesAt: number[] = [];
+    // A request every 250 ms for 16 s.
+    for (let t = 0; t <= 16_000; t += 250) {
+      at(t0 + t);
+      expect((await through("/x", { headers: bearer(token) }, env)).res.status).toBe(503);
+      fetchesAt.push(await jwksFetches(env.set));
+    }
+    // Fetches at 0, 1, 3, 7 and 15 s: five in 16 s.
+    expect(fetchesAt[fetchesAt.length - 1]).toBe(5);
+    expect(fetchesAt[0]).toBe(1);
+    expect(fetchesAt[1_000 / 250]).toBe(2);
+    expect(fetchesAt[2_750 / 250]).toBe(2);
+    expect(fetchesAt[3_000 / 250]).toBe(3);
+    expect(fetchesAt[7_000 / 250]).toBe(4);
+    expect(fetchesAt[15_000 / 250]).toBe(5);
+  });
+
+  it("keys already held keep serving while refetches fail; the refetch follows the backoff, and a success resets it", async () => {
+    vi.spyOn(console, "error").mockImplementation(() => {});
+    const env = sessionEnv();
+    const t0 = Date.now();
+    at(t0);
+    const token = await rs256(claims({ exp: Math.floor(t0 / 1000) + 7 * 3600 }, t0));
+    expect((await through("/x", { headers: bearer(token) }, env)).res.status).toBe(200);
+    expect((await broken(env.set)).status).toBe(204);
+    const stale = t0 + JWKS_MAX_AGE_MS + 1;
+    at(stale);
+    expect((await through("/x", { headers: bearer(token) }, env)).res.status).toBe(200); // refetch failed, held key served
+    expect(await jwksFetches(env.set)).toBe(2);
+    at(stale + 500);
+    expect((await through("/x", { headers: bearer(token) }, env)).res.status).toBe(200);
+    expect(await jwksFetches(env.set)).toBe(2);
+    await putJwks(env.set, [KEYS.rsa1.public, KEYS.rsa2.public]);
+    at(stale + 1000);
+    expect((await through("/x", { headers: bearer(token) }, env)).res.status).toBe(200);
+    expect(await jwksFetches(env.set)).toBe(3);
+    // Fetched again: the rotated-in key works at once, and the refresh interval is back to JWKS_MIN_REFRESH_MS.
+    expect((await through("/x", { headers: bearer(await rs256(claims({ exp: Math.floor(t0 / 1000) + 7 * 3600 }, t0), KEYS.rsa2)) }, env)).res.status).toBe(200);
+    at(stale + 2000);
+    expect((await through("/x", { headers: bearer(await jwt({ alg: "RS256", kid: "made-up" }, claims({}, t0), { jwk: KEYS.rsa2.private })) }, env)).res.status).toBe(401);
+    expect(await jwksFetches(env.set)).toBe(3);
   });
 });

@@ -8,6 +8,7 @@ import net from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
+import { registryEnv } from "../../scripts/local-platform";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
 const execFileP = promisify(execFile);
@@ -99,7 +100,8 @@ export async function startWrangler(opts: WranglerOptions = {}): Promise<Wrangle
   const child: ChildProcess = spawn(process.execPath, args, {
     cwd: ROOT,
     stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_SEND_METRICS: "false", NO_COLOR: "1", CI: "1" },
+    // Its state's own dev registry, where the keys CLI (local mode, same --persist-to) finds it.
+    env: { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_SEND_METRICS: "false", NO_COLOR: "1", CI: "1", ...registryEnv(persistTo) },
     detached: true,
   });
   live.add(child);

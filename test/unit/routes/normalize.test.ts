@@ -31,7 +31,9 @@ describe("normalizePath", () => {
     ["/a/b/..", "/a"],
     ["/a;v=1/b", "/a;v=1/b"],
     ["/a/.well-known/x", "/a/.well-known/x"],
-    ["/a/..x/x.;y", "/a/..x/x.;y"],
+    ["/a/..x/x;y.z", "/a/..x/x;y.z"],
+    ["/a/.x/..x/x.y/...z", "/a/.x/..x/x.y/...z"],
+    ["/a%20b/c%20d", "/a%20b/c%20d"],
   ])("%s → %s", (input, expected) => {
     expect(ok(input)).toBe(expected);
   });
@@ -61,6 +63,22 @@ describe("normalizePath", () => {
     ["/public/.;x/admin", "dot segment"],
     ["/a b", "invalid character"],
     ["/é", "invalid character"],
+    // Issue 20: a segment ending in a dot or a space (Windows/IIS drop them; Spring's
+    // suffix matching reads `private.` as `private`), literal or encoded, before or after
+    // its ;parameters. The dot segments themselves are rule 5's.
+    ["/api/v1/samples/1/private.", "ending in a dot or a space"],
+    ["/api/v1/samples/1/private%2e", "ending in a dot or a space"],
+    ["/api/v1/samples/1/private%2E", "ending in a dot or a space"],
+    ["/api/v1/samples/1/private%20", "ending in a dot or a space"],
+    ["/api/v1/samples/..%20/admin/x", "ending in a dot or a space"],
+    ["/api/v1/samples/.%20/admin/x", "ending in a dot or a space"],
+    ["/a/x.%20.%20", "ending in a dot or a space"],
+    ["/a/private./", "ending in a dot or a space"],
+    ["/a/.../b/", "ending in a dot or a space"],
+    ["/a/x.;y", "ending in a dot or a space"],
+    ["/a/x%20;y", "ending in a dot or a space"],
+    ["/a/x;y.", "ending in a dot or a space"],
+    ["/a/%20", "ending in a dot or a space"],
   ])("refuses %s (%s)", (input, reason) => {
     const n = normalizePath(input);
     expect(n.ok).toBe(false);
@@ -117,7 +135,7 @@ describe("the shortcut for canonical paths", () => {
 
   it("keeps what a canonical path is, and sends the rest through the full pass", () => {
     expect(normalizePath("/v1/things/123")).toEqual({ ok: true, path: "/v1/things/123" });
-    expect(normalizePath("/a/.../b/")).toEqual({ ok: true, path: "/a/.../b/" });
+    expect(normalizePath("/a/...b/c.d/")).toEqual({ ok: true, path: "/a/...b/c.d/" });
     expect(normalizePath("/a/./b/../c")).toEqual({ ok: true, path: "/a/c" });
     expect(normalizePath("/a//b")).toEqual({ ok: true, path: "/a/b" });
     expect(normalizePath("/a/%2e%2e/b")).toEqual({ ok: true, path: "/b" });
