@@ -9,11 +9,11 @@
  *
  * Prints the median ns per call of each, over the rounds.
  */
-import { adminPath } from "../src/admin/prefix";
-import { LastUsedThrottle } from "../src/auth/last-used";
+import { adminPath } from "../src/manage/admin/prefix";
+import { LastUsedThrottle } from "../src/edge/auth/last-used";
 import type { KeyRecord } from "../src/keys/record";
 import { sunsetOf } from "../src/keys/record";
-import { normalizePath } from "../src/routes/normalize";
+import { normalizePath } from "../src/edge/routes/normalize";
 
 const rounds = Number(process.argv[2] ?? 7);
 const iterations = Number(process.argv[3] ?? 200_000);

@@ -1,6 +1,6 @@
 /**
  * `npx tsx bench/idle-guard.ts`: what the response-body idle guard (UPSTREAM_IDLE_TIMEOUT_MS,
- * src/proxy/forward.ts idleGuard) costs on the hot path. Two `wrangler dev` gateways in
+ * src/edge/proxy/forward.ts idleGuard) costs on the hot path. Two `wrangler dev` gateways in
  * front of the same local origin, identical but for UPSTREAM_IDLE_TIMEOUT_MS (0 = the body
  * is handed to the runtime untouched; 60000 = streamed through the JS guard), measured in
  * alternation with autocannon: a 13-byte body and a 1 MiB body, BENCH_RUNS runs of

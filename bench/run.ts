@@ -388,7 +388,7 @@ async function main() {
   const originTarget = `${origin.url}/bench`;
   const vars: Record<string, string> = { ...gatewayVars(), ORIGIN_URL: origin.url, ...S.vars };
   const prefix = vars.KEY_PREFIX ?? "kg_";
-  // (src/config.ts's DEFAULTS.CACHE_MAX_ENTRIES; that module needs the Workers types.)
+  // (src/config/config.ts's DEFAULTS.CACHE_MAX_ENTRIES; that module needs the Workers types.)
   const maxEntries = Number(vars.CACHE_MAX_ENTRIES ?? 10_000);
 
   // Key state: one valid key per live instance (instances never share a state folder).

@@ -5,7 +5,7 @@
 import type { KeyView } from "../src/keys/lifecycle";
 import type { AuditEvent } from "../src/keys/store";
 import type { TokenView } from "../src/keys/token";
-import type { UsageAnswer } from "../src/usage/query";
+import type { UsageAnswer } from "../src/manage/usage";
 import type { Json } from "./args";
 
 /** stdout for one answer: --json prints the API's answer as is. */

@@ -3,8 +3,8 @@
  * bindings name. Only handlers and classes may be exported here (wrangler dev refuses a
  * main module that exports anything else).
  */
-export { default } from "./app";
-export { KeyRateLimiter } from "./abuse/key-rate-limiter-object";
-export { RevocationFeed } from "./revocation/feed-object";
-export { UsageStore } from "./usage/store-object";
-export { ConsoleSessions } from "./console/sessions-object";
+export { default } from "./manage/app";
+export { KeyRateLimiter } from "./objects/key-rate-limiter";
+export { RevocationFeed } from "./objects/revocation-feed";
+export { UsageStore } from "./objects/usage-store";
+export { ConsoleSessions } from "./objects/console-sessions";

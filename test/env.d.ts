@@ -1,4 +1,4 @@
-import type { Env as GatewayEnv } from "../src/config";
+import type { Env as GatewayEnv } from "../src/config/config";
 
 declare global {
   namespace Cloudflare {

@@ -3,7 +3,7 @@
  *
  * - floor variants: the floor (bench/floor/floor.ts) with ONE step replaced by, or one
  *   step added from, keygate's own code — the same functions the gateway calls;
- * - keygate variants: keygate's whole Worker (src/app.ts) with one feature turned off
+ * - keygate variants: keygate's whole Worker (src/manage/app.ts) with one feature turned off
  *   through its env (no REVOCATION_FEED, no USAGE_STORE, LAST_USED_INTERVAL_MS=0), or all
  *   three ("kg-core").
  *
@@ -11,21 +11,21 @@
  * the x-bench-variant header) and timed by the micro-benchmark (bench/micro/cases.ts).
  * Measurement only: nothing here is part of keygate.
  */
-import app from "../../src/app";
-import { LastUsedThrottle } from "../../src/auth/last-used";
-import type { Env } from "../../src/config";
-import { configFor, ConfigError } from "../../src/config";
-import type { Config } from "../../src/config";
-import { admit } from "../../src/gateway/admit";
-import { isolateOf } from "../../src/gateway/isolate";
-import { writeAccessLog } from "../../src/gateway/respond";
+import app from "../../src/manage/app";
+import { LastUsedThrottle } from "../../src/edge/auth/last-used";
+import type { Env } from "../../src/config/config";
+import { configFor, ConfigError } from "../../src/config/config";
+import type { Config } from "../../src/config/config";
+import { admit } from "../../src/edge/gateway/admit";
+import { isolateOf } from "../../src/edge/gateway/isolate";
+import { writeAccessLog } from "../../src/edge/gateway/respond";
 import { recordLastUsed } from "../../src/keys/store";
-import { forward } from "../../src/proxy/forward";
-import { isClientClaim, upstreamHeaders } from "../../src/proxy/headers";
-import { followFeed } from "../../src/revocation/feed";
-import { normalizedPathOf } from "../../src/routes/normalize";
-import { matchRoute } from "../../src/routes/table";
-import { countRequest } from "../../src/usage/middleware";
+import { forward } from "../../src/edge/proxy/forward";
+import { isClientClaim, upstreamHeaders } from "../../src/edge/proxy/headers";
+import { followFeed } from "../../src/edge/revocation/follower";
+import { normalizedPathOf } from "../../src/edge/routes/normalize";
+import { matchRoute } from "../../src/edge/routes/table";
+import { countRequest } from "../../src/edge/usage/count";
 import { createFloor, FLOOR_CREDENTIAL } from "./floor";
 import type { FloorContext, FloorEnv, FloorHandler, FloorHooks } from "./floor";
 
@@ -49,7 +49,7 @@ const lastUsed = new LastUsedThrottle();
 export const FLOOR_VARIANTS: Record<string, { what: string; hooks: FloorHooks }> = {
   floor: { what: "the floor alone", hooks: {} },
   normalize: {
-    what: "path: keygate's normalizedPathOf (routes/normalize.ts) instead of the URL's pathname",
+    what: "path: keygate's normalizedPathOf (edge/routes/normalize.ts) instead of the URL's pathname",
     hooks: {
       path(request) {
         const n = normalizedPathOf(request);
@@ -58,7 +58,7 @@ export const FLOOR_VARIANTS: Record<string, { what: string; hooks: FloorHooks }>
     },
   },
   route: {
-    what: "+ route matching: matchRoute(config.routes, path, method) (routes/table.ts)",
+    what: "+ route matching: matchRoute(config.routes, path, method) (edge/routes/table.ts)",
     hooks: {
       before(request, path, env: Env) {
         matchRoute(configOf(env).routes, path, request.method);
@@ -66,7 +66,7 @@ export const FLOOR_VARIANTS: Record<string, { what: string; hooks: FloorHooks }>
     },
   },
   families: {
-    what: "+ header-family stripping: the floor's header loop also drops isClientClaim headers (proxy/headers.ts)",
+    what: "+ header-family stripping: the floor's header loop also drops isClientClaim headers (edge/proxy/headers.ts)",
     hooks: {
       headers(request, identity) {
         const out = new Headers();
@@ -94,7 +94,7 @@ export const FLOOR_VARIANTS: Record<string, { what: string; hooks: FloorHooks }>
     },
   },
   feed: {
-    what: "+ the revocation feed check: followFeed per request, a poll per REVOCATION_POLL_MS in waitUntil (revocation/feed.ts)",
+    what: "+ the revocation feed check: followFeed per request, a poll per REVOCATION_POLL_MS in waitUntil (edge/revocation/follower.ts)",
     hooks: {
       async before(_request, _path, env: Env, ctx) {
         if (!env.REVOCATION_FEED) throw new Error("feed variant: no REVOCATION_FEED binding");
@@ -116,7 +116,7 @@ export const FLOOR_VARIANTS: Record<string, { what: string; hooks: FloorHooks }>
     },
   },
   lastused: {
-    what: "+ last-used tracking: LastUsedThrottle.claim per request, recordLastUsed in waitUntil when due (auth/last-used.ts)",
+    what: "+ last-used tracking: LastUsedThrottle.claim per request, recordLastUsed in waitUntil when due (edge/auth/last-used.ts)",
     hooks: {
       after(o, env: Env, ctx) {
         if (o.identity === null) return;
@@ -150,7 +150,7 @@ export const FLOOR_VARIANTS: Record<string, { what: string; hooks: FloorHooks }>
     },
   },
   log: {
-    what: "log: keygate's access-log line (writeAccessLog, gateway/respond.ts) instead of the floor's",
+    what: "log: keygate's access-log line (writeAccessLog, edge/gateway/respond.ts) instead of the floor's",
     hooks: {
       log(request, o) {
         writeAccessLog(

@@ -5,7 +5,7 @@
  */
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
-import { LruCache } from "../../src/cache/lru";
+import { LruCache } from "../../src/lib/lru";
 import { hashKey } from "../../src/keys/hash";
 import { issueKey } from "../../src/keys/issue";
 import type { KeyRecord } from "../../src/keys/record";

@@ -8,35 +8,35 @@
  * sample times many iterations between two I/O boundaries (a timer), and the caller
  * passes that clock in. Samples are calibrated to last ≥ SAMPLE_MS, medians reported.
  */
-import app from "../../src/app";
-import { extractCredential } from "../../src/auth/credentials";
-import { verifySession } from "../../src/auth/session";
-import type { SessionSettings } from "../../src/auth/session";
-import { verifyKey } from "../../src/auth/verify";
-import { isolateOf } from "../../src/gateway/isolate";
-import { orgLimitFor } from "../../src/orgs/limit";
-import type { Env } from "../../src/config";
-import { configFor, ConfigError } from "../../src/config";
+import app from "../../src/manage/app";
+import { extractCredential } from "../../src/edge/auth/credentials";
+import { verifySession } from "../../src/edge/auth/session";
+import type { SessionSettings } from "../../src/edge/auth/session";
+import { verifyKey } from "../../src/edge/auth/verify";
+import { isolateOf } from "../../src/edge/gateway/isolate";
+import { orgLimitFor } from "../../src/edge/abuse/org-limit";
+import type { Env } from "../../src/config/config";
+import { configFor, ConfigError } from "../../src/config/config";
 import { classifyKey, mintKey } from "../../src/keys/format";
 import { hashKey } from "../../src/keys/hash";
 import { issueKey } from "../../src/keys/issue";
 import type { KvLike } from "../../src/keys/store";
-import { logLine } from "../../src/log";
-import { downstreamHeaders, upstreamHeaders } from "../../src/proxy/headers";
-import { normalizePath } from "../../src/routes/normalize";
-import { matchRoute } from "../../src/routes/table";
+import { logLine } from "../../src/lib/log";
+import { downstreamHeaders, upstreamHeaders } from "../../src/edge/proxy/headers";
+import { normalizePath } from "../../src/edge/routes/normalize";
+import { matchRoute } from "../../src/edge/routes/table";
 import type { MicroCase } from "./types";
-import { FeedFollower, followFeed } from "../../src/revocation/feed";
-import type { FeedPage } from "../../src/revocation/feed";
-import { usageCounter } from "../../src/usage/counter";
-import { ipAllowed, parseCidr } from "../../src/net/cidr";
-import type { Cidr } from "../../src/net/cidr";
+import { FeedFollower, followFeed } from "../../src/edge/revocation/follower";
+import type { FeedPage } from "../../src/edge/revocation/follower";
+import { usageCounter } from "../../src/edge/usage/counter";
+import { ipAllowed, parseCidr } from "../../src/lib/cidr";
+import type { Cidr } from "../../src/lib/cidr";
 // @ts-expect-error: plain JS module without types
 import passthrough from "../passthrough/worker.js";
-import { checkKeyRateLimit } from "../../src/abuse/key-rate-limiter";
-import type { KeyRateLimiter } from "../../src/abuse/key-rate-limiter-object";
-import { feedStub } from "../../src/revocation/feed";
-import type { RevocationFeed } from "../../src/revocation/feed-object";
+import { checkKeyRateLimit } from "../../src/edge/abuse/key-rate-limiter";
+import type { KeyRateLimiter } from "../../src/objects/key-rate-limiter";
+import { feedStub } from "../../src/edge/revocation/follower";
+import type { RevocationFeed } from "../../src/objects/revocation-feed";
 import { createFloor, floorKeyEntry, sha256Hex } from "../floor/floor";
 import type { FloorContext, FloorEnv } from "../floor/floor";
 import { FLOOR_VARIANTS } from "../floor/variants";

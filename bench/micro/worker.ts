@@ -3,14 +3,14 @@
  * bench/micro/cases.ts (all without it; ?list names them) and answers JSON.
  * Bundled by bench/run.ts (esbuild) and served by Miniflare with a real KEYS namespace.
  */
-import type { KeyRateLimiter } from "../../src/abuse/key-rate-limiter-object";
+import type { KeyRateLimiter } from "../../src/objects/key-rate-limiter";
 import type { KvLike } from "../../src/keys/store";
-import type { RevocationFeed } from "../../src/revocation/feed-object";
+import type { RevocationFeed } from "../../src/objects/revocation-feed";
 import { runMicro } from "./cases";
 
 // The objects of the round-trip cases (bound by bench/micro/bundle.ts).
-export { KeyRateLimiter } from "../../src/abuse/key-rate-limiter-object";
-export { RevocationFeed } from "../../src/revocation/feed-object";
+export { KeyRateLimiter } from "../../src/objects/key-rate-limiter";
+export { RevocationFeed } from "../../src/objects/revocation-feed";
 
 /** workerd's clocks advance only across I/O: a timer is the boundary. */
 async function ioClock(): Promise<number> {

@@ -15,8 +15,8 @@ import { auditEvents, createKey, importKey, listKeys, revokeKey, rotateKey, show
 import { orgSet, orgShow, usage } from "../../src/manage/orgs";
 import type { Principal } from "../../src/manage/principal";
 import { tokenCreate, tokenList, tokenRevoke } from "../../src/manage/tokens";
-import { GRANULARITY_MINUTES, usageAnswer } from "../../src/usage/query";
-import type { UsageAnswer, UsageQuery } from "../../src/usage/query";
+import { GRANULARITY_MINUTES, usageAnswer } from "../../src/manage/usage";
+import type { UsageAnswer, UsageQuery } from "../../src/manage/usage";
 import type { LocalPlatformOptions } from "../../scripts/local-platform";
 import { openLocalPlatform } from "../../scripts/local-platform";
 import { Refused } from "../args";

@@ -1,6 +1,6 @@
 /**
  * Every configuration variable, declared once: its kind, default, bounds and whether it is
- * a secret. This table drives the parsing, the defaults and the bounds (src/config.ts), the
+ * a secret. This table drives the parsing, the defaults and the bounds (src/config/config.ts), the
  * `Env` type's variables, and the CLI's and `npm run dev`'s settings (settingsFrom). Its
  * documentation half (a one-line summary and the page that explains each variable) is
  * config/docs.ts, kept out of the worker's bundle; docs/configuration.md's table is held to
@@ -10,7 +10,7 @@
  * import it too.
  */
 import { SCOPE_RE } from "../keys/record";
-import { ERROR_FORMATS, PROFILE_NAMES } from "../profiles";
+import { ERROR_FORMATS, PROFILE_NAMES } from "./profiles";
 
 export class ConfigError extends Error {
   override name = "ConfigError";
@@ -23,7 +23,7 @@ export class ConfigError extends Error {
 }
 
 export type VarKind =
-  /** an absolute http(s) URL (src/config.ts checks the rest) */
+  /** an absolute http(s) URL (src/config/config.ts checks the rest) */
   | "url"
   /** one of `values`, case-insensitive */
   | "enum"
@@ -116,7 +116,7 @@ export const VARIABLES = {
   KEY_ID_HEADER: { kind: "header", default: "x-api-key-id" },
   SCOPES_HEADER: { kind: "header", default: "x-api-key-scopes" },
   CORS_PREFLIGHT: { kind: "enum", default: "forward", values: ["forward", "auth"] },
-  /** Client claims (proxy/client-claims.ts) the origin needs from its clients, allowed back by name. */
+  /** Client claims (edge/proxy/client-claims.ts) the origin needs from its clients, allowed back by name. */
   FORWARD_CLIENT_HEADERS: {
     kind: "string",
     pattern: HEADER_LIST_RE,

@@ -4,7 +4,7 @@
  * its default detail, and whether that detail is fixed whatever the caller passes (no
  * oracle: unknown, revoked, disabled and expired keys read the same). Profiles render
  * them (errors/render.ts); they never invent codes of their own. The access log's
- * `reason` is the code unless the decision names a more precise one (gateway/admit.ts).
+ * `reason` is the code unless the decision names a more precise one (edge/gateway/admit.ts).
  */
 interface ErrorSpec {
   /** "missing": the profile's missing-credential status (Config.missingStatus). */
@@ -28,7 +28,7 @@ export const ERRORS = {
   store_unavailable: { status: 503, detail: "The key store is unavailable; retry later." },
   upstream_timeout: { status: 504, detail: "The upstream server did not answer in time." },
   // The key-management answers: the admin API renders them as RFC 9457 problem details
-  // whatever the profile, the self-service API (self-service/app.ts) in the profile's shape.
+  // whatever the profile, the self-service API (manage/self-service/api.ts) in the profile's shape.
   admin_unauthorized: { status: 401, detail: "A valid admin token is required (Authorization: Bearer <ADMIN_TOKEN>)." },
   invalid_input: { status: 400, detail: "The request has invalid fields." },
   method_not_allowed: { status: 405, detail: "The method is not allowed here." },

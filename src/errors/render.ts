@@ -7,7 +7,7 @@
  * Unknown, revoked, disabled and expired keys all render invalid_key with one fixed
  * message, so bodies are byte-identical and reveal nothing about the key.
  */
-import type { ErrorFormat } from "../profiles";
+import type { ErrorFormat } from "../config/profiles";
 import type { ErrorCode } from "./codes";
 import { detailOf, REASON_PHRASES, statusOf } from "./codes";
 

@@ -19,7 +19,7 @@ import type { CreditRefill, Credits, KeyRecord, KeyStatus, RateLimit } from "./r
 import type { KeyPatch, NewKeyInput } from "./issue";
 import type { KeyView } from "./lifecycle";
 import type { KeySummary } from "./store";
-import { canonicalCidr, parseCidr } from "../net/cidr";
+import { canonicalCidr, parseCidr } from "../lib/cidr";
 
 // ---- value checks shared with other modules (re-exported by record.ts) ----
 
@@ -309,7 +309,7 @@ function checkEnabled(v: unknown, errors: FieldError[]): boolean {
 }
 
 const toIso = (v: unknown): unknown => (v === null ? null : new Date(parseDateTime(v as string)!).toISOString());
-/** IPv4-mapped IPv6 entries stored as the IPv4 they are (net/cidr.ts canonicalCidr). */
+/** IPv4-mapped IPv6 entries stored as the IPv4 they are (lib/cidr.ts canonicalCidr). */
 const canonicalIps = (v: unknown): unknown => (v === null ? null : (v as string[]).map((s) => canonicalCidr(s)!));
 const dedupe = (v: unknown): unknown => [...new Set(v as string[])];
 

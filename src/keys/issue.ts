@@ -9,7 +9,7 @@ import type { Credits, KeyRecord, KeyStatus, RateLimit, TokenRole } from "./reco
 import { ALL_ORGS, KEY_ID_RE, ORG_RE, TOKEN_ROLES } from "./record";
 import type { CreditsInput, FieldContext, FieldError, KeyField } from "./fields";
 import { checkExpiry, checkName, checkOrgs, CHOSEN_SUMMARY_FIELDS, CREATE_FIELDS, echoed, largestSummary, MAX_NAME_LENGTH, newRecord, ROTATE_FIELDS, UPDATE_FIELDS } from "./fields";
-import type { Result } from "../result";
+import type { Result } from "../lib/result";
 import type { KeySummary, KvLike } from "./store";
 import { createRecord, KV_LIST_MAX, KV_METADATA_MAX_BYTES, summaryBytes } from "./store";
 

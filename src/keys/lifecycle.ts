@@ -8,7 +8,7 @@
  * hot path reads), then the listing entries, then the audit event, then the revocation
  * feed (publish), so every isolate learns of it.
  */
-import type { Result } from "../result";
+import type { Result } from "../lib/result";
 import type { FieldError, KeyPatch, KeySettings, NewKeyInput } from "./issue";
 import { issueKey } from "./issue";
 import type { CreditRefill, KeyRecord, KeyStatus, RateLimit, TokenRecord } from "./record";
@@ -17,7 +17,7 @@ import { randomBase62 } from "./format";
 import { applyPatch, changesOf, rotationInherited, rotationInput, viewOf } from "./fields";
 import type { AuditEvent, AuditLog, KeySummary, KvLike } from "./store";
 import { appendAudit, BadCursor, findById, KeyConflict, listAll, listAudit, listOrg, readLastUsed, writeRecord } from "./store";
-import { logLine } from "../log";
+import { logLine } from "../lib/log";
 
 /** Largest page of the cross-org listing: each key on it costs one read (its last use). */
 export const MAX_ALL_KEYS_PAGE = 250;
@@ -36,7 +36,7 @@ export interface LifecycleContext {
    */
   purge?: (hash: string) => void;
   /**
-   * Tell every isolate (the revocation feed: src/revocation/feed.ts). Called after the
+   * Tell every isolate (the revocation feed: src/edge/revocation/follower.ts). Called after the
    * change is stored and audited, and again when the same revoke or update is repeated,
    * so a change whose publication failed can be re-published by retrying it.
    */
@@ -44,13 +44,13 @@ export interface LifecycleContext {
   /**
    * A scoped admin token was created or revoked (keys/token.ts): tell every isolate (the
    * revocation feed) and, for a revocation, end the console sessions it opened
-   * (admin/tokens.ts `tokenPublisher`). Called after the change is stored and audited, and
+   * (manage/admin/tokens.ts `tokenPublisher`). Called after the change is stored and audited, and
    * again when a revocation is repeated.
    */
   tokenChanged?: (change: { hash: string; record: TokenRecord }) => Promise<void>;
 }
 
-/** Why a management operation did not happen (the surfaces map each to a status: http/answers.ts). */
+/** Why a management operation did not happen (the surfaces map each to a status: manage/http/answers.ts). */
 export type Failure =
   | { error: "invalid"; errors: FieldError[] }
   | { error: "not_found"; message: string }

@@ -47,7 +47,7 @@ export interface KeyRecord {
   replaced_by?: string;
   /** Set on the key a rotation created: the id of the key it replaces. */
   replaces?: string;
-  /** Requests allowed per period for this key (exact, global: see abuse/key-rate-limiter.ts). Absent = unlimited. */
+  /** Requests allowed per period for this key (exact, global: see edge/abuse/key-rate-limiter.ts). Absent = unlimited. */
   rate_limit?: RateLimit | null;
   /** Calls the key may make (docs/limits.md); absent = unmetered. */
   credits?: Credits | null;

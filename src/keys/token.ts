@@ -15,7 +15,7 @@ import { validateNewToken, validateTokenQuery } from "./issue";
 import type { TokenRecord, TokenRole } from "./record";
 import { TOKEN_ID_RE } from "./record";
 import { BadCursor, findTokenById, listTokenRecords, writeToken } from "./store";
-import { logLine } from "../log";
+import { logLine } from "../lib/log";
 
 /** The prefix of every scoped admin token (never configurable: it is how they are recognised). */
 export const TOKEN_PREFIX = "kgt_";

@@ -16,7 +16,7 @@ import { checkExpiry, parseDateTime } from "../keys/fields";
 import type { FieldError } from "../keys/fields";
 import type { RateLimit } from "../keys/record";
 import { ALL_ORGS } from "../keys/record";
-import { cidrWithin, parseCidr } from "../net/cidr";
+import { cidrWithin, parseCidr } from "../lib/cidr";
 import type { Holder, Principal, Role } from "./principal";
 import { isHolder, roleOf, scopesHeld } from "./principal";
 

@@ -8,7 +8,7 @@ import type { KeySettings } from "../keys/issue";
 import type { Failure, LifecycleContext } from "../keys/lifecycle";
 import type { RateLimit } from "../keys/record";
 import type { KvLike } from "../keys/store";
-import type { UsageAnswer, UsageQuery } from "../usage/query";
+import type { UsageAnswer, UsageQuery } from "./usage";
 import type { Refusal } from "./authority";
 import type { HolderBounds } from "./bounds";
 import type { Principal } from "./principal";
@@ -28,7 +28,7 @@ export interface ManageDeps {
   publish?: LifecycleContext["publish"];
   /** Forget a token hash in this isolate's token cache. */
   purgeToken?: (hash: string) => void;
-  /** Tell every isolate of a token change, and end the console sessions a revoked token opened (admin/tokens.ts tokenPublisher). */
+  /** Tell every isolate of a token change, and end the console sessions a revoked token opened (manage/admin/tokens.ts tokenPublisher). */
   tokenChanged?: LifecycleContext["tokenChanged"];
   /** Where portal links are kept (the console's session store); absent: portal links cannot be issued here. */
   portalLinks?: PortalLinkStore;
@@ -41,20 +41,20 @@ export interface ManageDeps {
   bounds?: HolderBounds;
 }
 
-/** A portal link as stored (console/sessions-object.ts NewLinkRow): only its token's hash. */
+/** A portal link as stored (objects/console-sessions.ts NewLinkRow): only its token's hash. */
 export interface PortalLinkRow {
   id: string;
   /** SHA-256 (hex) of the link's token. */
   token: string;
   org: string;
-  /** The link as issued, JSON (console/portal.ts PortalLink). */
+  /** The link as issued, JSON (manage/console/portal.ts PortalLink). */
   link: string;
   /** Who issued it ("root", "token:<id>"): revoking that token revokes the link. */
   issuer: string;
   expiresAt: number;
 }
 
-/** The portal links' store (the console's session store: console/sessions.ts). */
+/** The portal links' store (the console's session store: manage/console/sessions.ts). */
 export interface PortalLinkStore {
   create(row: PortalLinkRow): Promise<void>;
   /** Revoke a link of one of `orgs` (null: any org); the link as revoked, or null when there is none. */

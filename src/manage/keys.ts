@@ -20,7 +20,7 @@ import { auditPage, findKey, issueNew, listPage, MAX_ALL_KEYS_PAGE, revokeFound,
 import { statusOf } from "../keys/record";
 import type { AuditEvent, AuditLog, KeySummary } from "../keys/store";
 import { readLastUsed } from "../keys/store";
-import { logLine } from "../log";
+import { logLine } from "../lib/log";
 import { decide } from "./authority";
 import type { Operation } from "./authority";
 import { creationRate, reserveSlot } from "./bounds";

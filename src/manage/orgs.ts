@@ -5,10 +5,10 @@
  */
 import type { Outcome } from "../keys/lifecycle";
 import { findKey } from "../keys/lifecycle";
-import { setOrg, showOrg } from "../orgs/settings";
-import type { OrgContext, OrgView } from "../orgs/settings";
-import { validateUsageQuery } from "../usage/query";
-import type { UsageAnswer } from "../usage/query";
+import { setOrg, showOrg } from "./org-settings";
+import type { OrgContext, OrgView } from "./org-settings";
+import { validateUsageQuery } from "./usage";
+import type { UsageAnswer } from "./usage";
 import { decide } from "./authority";
 import type { ManageDeps } from "./context";
 import { failure } from "./context";

@@ -1,6 +1,6 @@
 /**
  * Portal links in the management core: issue `{org, return_url?, scopes?}` → a single-use
- * link token (console/portal.ts, docs/console.md) that opens a console session for one org,
+ * link token (manage/console/portal.ts, docs/console.md) that opens a console session for one org,
  * and revoke one by its id. The link carries a scope ceiling set by whoever issues it:
  * `scopes`, or by default the issuer's own — root and admin tokens hold no scopes, so a
  * link issued without `scopes` has no ceiling (its user may grant any scope within the
@@ -10,9 +10,9 @@ import type { FieldError } from "../keys/fields";
 import type { Outcome } from "../keys/lifecycle";
 import { randomBase62 } from "../keys/format";
 import { ORG_RE, SCOPE_RE } from "../keys/record";
-import { hashPortalToken, PORTAL_LINK_ID_RE, PORTAL_LINK_SECONDS, validReturnUrl } from "../console/portal";
-import type { PortalLink } from "../console/portal";
-import { randomToken } from "../console/session";
+import { hashPortalToken, PORTAL_LINK_ID_RE, PORTAL_LINK_SECONDS, validReturnUrl } from "./console/portal";
+import type { PortalLink } from "./console/portal";
+import { randomToken } from "./console/cookie";
 import { decide, reachOrgs } from "./authority";
 import type { ManageDeps } from "./context";
 import { failure } from "./context";

@@ -3,7 +3,7 @@
  * web console and the CLI, on which the authority table (authority.ts) decides.
  *
  * - root: the ADMIN_TOKEN (and the CLI on local state, which holds the state itself);
- * - token: an org-scoped admin token (admin/tokens.ts): its orgs (["*"] = every org) and
+ * - token: an org-scoped admin token (manage/admin/tokens.ts): its orgs (["*"] = every org) and
  *   role (read | write);
  * - key: an API key holder on the self-service API: the org it acts for and its record
  *   (scopes, expiry, credits, rate limit, allowed IPs: what it may not exceed);

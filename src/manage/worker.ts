@@ -5,18 +5,18 @@
  * tokens, org limits), the console's session store (portal links), the usage store, and
  * the holders' creation bounds kept by KeyRateLimiter objects.
  */
-import type { KeyRateLimiter } from "../abuse/key-rate-limiter-object";
-import { tokenPublisher } from "../admin/tokens";
-import { createLinkRow, revokeLinkRow } from "../console/sessions";
-import { clock } from "../clock";
-import type { Config, Env } from "../config";
-import { isolateOf } from "../gateway/isolate";
+import type { KeyRateLimiter } from "../objects/key-rate-limiter";
+import { tokenPublisher } from "./admin/tokens";
+import { createLinkRow, revokeLinkRow } from "./console/sessions";
+import { clock } from "../lib/clock";
+import type { Config, Env } from "../config/config";
+import { isolateOf } from "../edge/gateway/isolate";
 import { StoreFault } from "../keys/store";
-import { publishOrgLimit } from "../revocation/feed";
-import { FeedUnavailable, publisherFor } from "../revocation/publish";
-import { GRANULARITY_MINUTES, usageAnswer } from "../usage/query";
-import type { UsageAnswer, UsageQuery } from "../usage/query";
-import type { UsageBucket, UsageStore } from "../usage/store-object";
+import { publishOrgLimit } from "../edge/revocation/follower";
+import { FeedUnavailable, publisherFor } from "./publish";
+import { GRANULARITY_MINUTES, usageAnswer } from "./usage";
+import type { UsageAnswer, UsageQuery } from "./usage";
+import type { UsageBucket, UsageStore } from "../objects/usage-store";
 import type { HolderBounds } from "./bounds";
 import type { ManageDeps } from "./context";
 

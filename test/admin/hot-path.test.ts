@@ -5,7 +5,7 @@
  * Deprecation headers on forwarded responses.
  */
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { clock } from "../../src/clock";
+import { clock } from "../../src/lib/clock";
 import { basic, makeEnv, mint, patchRecord, through } from "../support/worker-helpers";
 import type { Vars } from "../support/worker-helpers";
 import { adminEnv, api, createViaApi, uniqueOrg } from "./support";

@@ -6,8 +6,8 @@
 import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import worker from "../../src/index";
-import { LastUsedThrottle } from "../../src/auth/last-used";
-import { clock } from "../../src/clock";
+import { LastUsedThrottle } from "../../src/edge/auth/last-used";
+import { clock } from "../../src/lib/clock";
 import { updateKey } from "../../src/manage/keys";
 import { kvKey } from "../../src/keys/store";
 import { makeEnv, send } from "../support/worker-helpers";

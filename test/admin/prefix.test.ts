@@ -3,8 +3,8 @@
  * Same loose reading as route matching (case-folded, `;params` dropped).
  */
 import { describe, expect, it } from "vitest";
-import { adminPath } from "../../src/admin/prefix";
-import { normalizePath } from "../../src/routes/normalize";
+import { adminPath } from "../../src/manage/admin/prefix";
+import { normalizePath } from "../../src/edge/routes/normalize";
 
 const one = { segments: ["_keygate"] };
 const two = { segments: ["ops", "admin"] };

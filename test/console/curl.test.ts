@@ -3,8 +3,8 @@
  * clients send the key in (and x-org-slug where the client names the org).
  */
 import { describe, expect, it } from "vitest";
-import { curlLine } from "../../src/console/app";
-import { configFor, ConfigError } from "../../src/config";
+import { curlLine } from "../../src/manage/console/ui";
+import { configFor, ConfigError } from "../../src/config/config";
 import { makeEnv } from "../support/worker-helpers";
 
 function line(profile: string): string {

@@ -6,11 +6,11 @@
  */
 import { env } from "cloudflare:test";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { randomToken, sealCookie } from "../../src/console/session";
+import { randomToken, sealCookie } from "../../src/manage/console/cookie";
 import { adminEnv, api, TOKEN, uniqueOrg } from "../admin/support";
 import { makeEnv, send } from "../support/worker-helpers";
 import { claims, hs256, SECRET } from "../sessions/support";
-import { flushUsage, usageCounter } from "../../src/usage/counter";
+import { flushUsage, usageCounter } from "../../src/edge/usage/counter";
 
 const UI = "/_keygate/ui";
 const SITE = "https://gateway.test";

@@ -1,5 +1,5 @@
 /**
- * The per-key rate-limit Durable Object (src/abuse/key-rate-limiter-object.ts) on its own:
+ * The per-key rate-limit Durable Object (src/objects/key-rate-limiter.ts) on its own:
  * the real object in workerd through its stub (`env.KEY_RATE_LIMITER`), time moved through
  * clock.now, storage inspected with runInDurableObject. Fixed windows aligned on the epoch,
  * a full window refused until the next one, a new period restarting the count; credits
@@ -9,8 +9,8 @@
  */
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { env, runInDurableObject } from "cloudflare:test";
-import type { KeyRateLimiter } from "../../src/abuse/key-rate-limiter-object";
-import { clock } from "../../src/clock";
+import type { KeyRateLimiter } from "../../src/objects/key-rate-limiter";
+import { clock } from "../../src/lib/clock";
 import type { Credits } from "../../src/keys/record";
 
 afterEach(() => vi.restoreAllMocks());

@@ -5,8 +5,8 @@
  */
 import { env } from "cloudflare:test";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { clientKey } from "../../src/abuse/auth-failures";
-import { clock } from "../../src/clock";
+import { clientKey } from "../../src/edge/abuse/auth-failures";
+import { clock } from "../../src/lib/clock";
 import { validateNewKey } from "../../src/keys/issue";
 import { expectRefusal, PROFILE_CASES } from "../support/profile-shapes";
 import { makeEnv, mint, patchRecord, through, unknownKey } from "../support/worker-helpers";

@@ -8,8 +8,8 @@
  * test/e2e/hardening.e2e.test.ts.
  */
 import { describe, expect, it } from "vitest";
-import { DRAIN_MAX_BYTES } from "../../src/http/body";
-import { MAX_JSON_BODY_BYTES } from "../../src/http/json-body";
+import { DRAIN_MAX_BYTES } from "../../src/manage/http/body";
+import { MAX_JSON_BODY_BYTES } from "../../src/manage/http/json-body";
 import { adminEnv, TOKEN } from "../admin/support";
 import { makeEnv, mint, send } from "../support/worker-helpers";
 

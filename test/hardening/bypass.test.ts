@@ -6,7 +6,7 @@
  * absolute-form targets, raw non-ASCII) are in test/e2e/hardening.e2e.test.ts.
  */
 import { describe, expect, it } from "vitest";
-import { parseConfig } from "../../src/config";
+import { parseConfig } from "../../src/config/config";
 import { expectRefusal, PROFILE_CASES } from "../support/profile-shapes";
 import type { ProfileCase } from "../support/profile-shapes";
 import { basic, makeEnv, mint, ORIGIN, patchRecord, through, unknownKey } from "../support/worker-helpers";

@@ -8,10 +8,10 @@
  */
 import { fc, test } from "@fast-check/vitest";
 import { describe, expect, it } from "vitest";
-import { targetUrl } from "../../src/proxy/forward";
-import { normalizePath } from "../../src/routes/normalize";
-import type { Route } from "../../src/routes/table";
-import { matchRoute, parseRoutes } from "../../src/routes/table";
+import { targetUrl } from "../../src/edge/proxy/forward";
+import { normalizePath } from "../../src/edge/routes/normalize";
+import type { Route } from "../../src/edge/routes/table";
+import { matchRoute, parseRoutes } from "../../src/edge/routes/table";
 import { makeEnv, mint, ORIGIN, through } from "../support/worker-helpers";
 
 // ---------- a table with every level of restriction ----------

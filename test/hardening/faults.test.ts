@@ -6,7 +6,7 @@
  */
 import { env } from "cloudflare:test";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { clock } from "../../src/clock";
+import { clock } from "../../src/lib/clock";
 import { expectRefusal, PROFILE_CASES } from "../support/profile-shapes";
 import { makeEnv, mint, ORIGIN, patchRecord, through, unknownKey } from "../support/worker-helpers";
 import type { Vars } from "../support/worker-helpers";

@@ -6,8 +6,8 @@
  */
 import { fc, test } from "@fast-check/vitest";
 import { describe, expect, it } from "vitest";
-import { parseConfig } from "../../src/config";
-import { upstreamHeaders } from "../../src/proxy/headers";
+import { parseConfig } from "../../src/config/config";
+import { upstreamHeaders } from "../../src/edge/proxy/headers";
 import { makeEnv, mint, through } from "../support/worker-helpers";
 
 const FAMILIES = ["x-forwarded-", "x-original-", "x-rewrite-", "x-override-", "x-envoy-"];

@@ -1,9 +1,9 @@
 /**
- * idleGuard (src/proxy/forward.ts) on its own, with real timers and an upstream stream
+ * idleGuard (src/edge/proxy/forward.ts) on its own, with real timers and an upstream stream
  * whose timing the test controls: what is cut and what is not, at the edges.
  */
 import { describe, expect, it, vi } from "vitest";
-import { idleGuard } from "../../src/proxy/forward";
+import { idleGuard } from "../../src/edge/proxy/forward";
 
 const IDLE_MS = 60;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -6,15 +6,15 @@
 import { fc, test } from "@fast-check/vitest";
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { extractCredential } from "../../src/auth/credentials";
-import { verifyKey } from "../../src/auth/verify";
-import { isolateOf } from "../../src/gateway/isolate";
-import { parseConfig } from "../../src/config";
-import type { Config } from "../../src/config";
+import { extractCredential } from "../../src/edge/auth/credentials";
+import { verifyKey } from "../../src/edge/auth/verify";
+import { isolateOf } from "../../src/edge/gateway/isolate";
+import { parseConfig } from "../../src/config/config";
+import type { Config } from "../../src/config/config";
 import { BASE62, checksumOf, classifyKey, isWellFormedKey, MAX_KEY_LENGTH } from "../../src/keys/format";
-import { targetUrl } from "../../src/proxy/forward";
-import { upstreamHeaders } from "../../src/proxy/headers";
-import { normalizePath } from "../../src/routes/normalize";
+import { targetUrl } from "../../src/edge/proxy/forward";
+import { upstreamHeaders } from "../../src/edge/proxy/headers";
+import { normalizePath } from "../../src/edge/routes/normalize";
 import { basic, makeEnv, mint, through } from "../support/worker-helpers";
 
 const config = (vars: Record<string, unknown> = {}): Config => parseConfig(makeEnv(vars));

@@ -12,9 +12,9 @@
  *   address is not locked out by the gateway's.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { clientKey, SLOW_LOOKUPS_PER_MINUTE } from "../../src/abuse/auth-failures";
-import { isolateOf } from "../../src/gateway/isolate";
-import { clock } from "../../src/clock";
+import { clientKey, SLOW_LOOKUPS_PER_MINUTE } from "../../src/edge/abuse/auth-failures";
+import { isolateOf } from "../../src/edge/gateway/isolate";
+import { clock } from "../../src/lib/clock";
 import { hashKey } from "../../src/keys/hash";
 import { mintKey } from "../../src/keys/format";
 import { adminEnv, api, TOKEN } from "../admin/support";

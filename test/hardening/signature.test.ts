@@ -3,7 +3,7 @@
  * fed exactly what the real origin received, accepts it — and nothing a client forged.
  */
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { clock } from "../../src/clock";
+import { clock } from "../../src/lib/clock";
 import { createVerifier } from "../../verifier/index.js";
 import { makeEnv, mint, ORIGIN, through } from "../support/worker-helpers";
 import type { OriginCall } from "../support/worker-helpers";

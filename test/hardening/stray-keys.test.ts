@@ -7,9 +7,9 @@
  */
 import { fc, test } from "@fast-check/vitest";
 import { describe, expect, it } from "vitest";
-import { parseConfig } from "../../src/config";
+import { parseConfig } from "../../src/config/config";
 import { mintKey } from "../../src/keys/format";
-import { forwardedSearch, upstreamHeaders } from "../../src/proxy/headers";
+import { forwardedSearch, upstreamHeaders } from "../../src/edge/proxy/headers";
 import { expectRefusal, PROFILE_CASES } from "../support/profile-shapes";
 import { basic, makeEnv, mint, through } from "../support/worker-helpers";
 

@@ -3,7 +3,7 @@
  * reads counted on the real local KV binding.
  */
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { clock } from "../../src/clock";
+import { clock } from "../../src/lib/clock";
 import { hashKey } from "../../src/keys/hash";
 import { kvKey } from "../../src/keys/store";
 import { env } from "cloudflare:test";

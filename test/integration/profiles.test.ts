@@ -3,7 +3,7 @@
  * the real origin observed (what it received; that a rejection never reached it).
  */
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { clock } from "../../src/clock";
+import { clock } from "../../src/lib/clock";
 import { basic, makeEnv, mint, patchRecord, probeKv, through, unknownKey } from "../support/worker-helpers";
 import type { Vars } from "../support/worker-helpers";
 

@@ -1,6 +1,6 @@
-/** The allowlist's address and CIDR parsing (src/net/cidr.ts), edge by edge. */
+/** The allowlist's address and CIDR parsing (src/lib/cidr.ts), edge by edge. */
 import { describe, expect, it } from "vitest";
-import { canonicalCidr, cidrWithin, inCidr, ipAllowed, parseCidr, parseIp } from "../../src/net/cidr";
+import { canonicalCidr, cidrWithin, inCidr, ipAllowed, parseCidr, parseIp } from "../../src/lib/cidr";
 
 describe("parseIp", () => {
   it("reads IPv4, IPv6 in every notation, and IPv4-mapped IPv6 as IPv4", () => {

@@ -5,9 +5,9 @@
  */
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { env } from "cloudflare:test";
-import { clock } from "../../src/clock";
-import { ISOLATE_STATE, newIsolateState } from "../../src/gateway/isolate";
-import type { Env } from "../../src/config";
+import { clock } from "../../src/lib/clock";
+import { ISOLATE_STATE, newIsolateState } from "../../src/edge/gateway/isolate";
+import type { Env } from "../../src/config/config";
 import { api, createViaApi, TOKEN, uniqueOrg } from "../admin/support";
 import { makeEnv, originCalls, probe, send, through } from "../support/worker-helpers";
 import type { Vars } from "../support/worker-helpers";

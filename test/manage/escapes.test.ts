@@ -6,7 +6,7 @@
  */
 import { env } from "cloudflare:test";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { clock } from "../../src/clock";
+import { clock } from "../../src/lib/clock";
 import { revokeKey } from "../../src/manage/keys";
 import { hs256, claims } from "../sessions/support";
 import { originCalls, probe, send } from "../support/worker-helpers";

@@ -9,15 +9,15 @@
  */
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { env, runInDurableObject } from "cloudflare:test";
-import type { RevocationFeed } from "../../src/revocation/feed-object";
-import { ISOLATE_STATE } from "../../src/gateway/isolate";
-import { clock } from "../../src/clock";
-import type { Env } from "../../src/config";
+import type { RevocationFeed } from "../../src/objects/revocation-feed";
+import { ISOLATE_STATE } from "../../src/edge/gateway/isolate";
+import { clock } from "../../src/lib/clock";
+import type { Env } from "../../src/config/config";
 import { hashKey } from "../../src/keys/hash";
 import type { KeyRecord } from "../../src/keys/record";
 import { kvKey } from "../../src/keys/store";
-import { FEED_OBJECT_NAME } from "../../src/revocation/feed";
-import type { FeedPage } from "../../src/revocation/feed";
+import { FEED_OBJECT_NAME } from "../../src/edge/revocation/follower";
+import type { FeedPage } from "../../src/edge/revocation/follower";
 import { api } from "../admin/support";
 import { brokenFeed, edgeCachedKv, freezeClock, isolate } from "./support";
 import { mint, patchRecord, send } from "../support/worker-helpers";

@@ -5,10 +5,10 @@
  */
 import { env } from "cloudflare:test";
 import { vi } from "vitest";
-import { clock } from "../../src/clock";
-import type { Env } from "../../src/config";
-import { ISOLATE_STATE, newIsolateState } from "../../src/gateway/isolate";
-import type { IsolateState } from "../../src/gateway/isolate";
+import { clock } from "../../src/lib/clock";
+import type { Env } from "../../src/config/config";
+import { ISOLATE_STATE, newIsolateState } from "../../src/edge/gateway/isolate";
+import type { IsolateState } from "../../src/edge/gateway/isolate";
 import { kvKey } from "../../src/keys/store";
 import { TOKEN } from "../admin/support";
 import { makeEnv } from "../support/worker-helpers";

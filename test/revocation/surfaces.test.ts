@@ -11,13 +11,13 @@
  */
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { env } from "cloudflare:test";
-import { ISOLATE_STATE } from "../../src/gateway/isolate";
-import { clock } from "../../src/clock";
-import type { Env } from "../../src/config";
+import { ISOLATE_STATE } from "../../src/edge/gateway/isolate";
+import { clock } from "../../src/lib/clock";
+import type { Env } from "../../src/config/config";
 import { hashKey } from "../../src/keys/hash";
 import type { KeyRecord } from "../../src/keys/record";
-import { FEED_OBJECT_NAME } from "../../src/revocation/feed";
-import type { FeedPage } from "../../src/revocation/feed";
+import { FEED_OBJECT_NAME } from "../../src/edge/revocation/follower";
+import type { FeedPage } from "../../src/edge/revocation/follower";
 import { api, TOKEN, uniqueOrg } from "../admin/support";
 import { brokenFeed, edgeCachedKv, freezeClock, isolate as isolateWith } from "./support";
 import { mint, send } from "../support/worker-helpers";

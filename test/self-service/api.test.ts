@@ -5,7 +5,7 @@
  */
 import { env } from "cloudflare:test";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { clock } from "../../src/clock";
+import { clock } from "../../src/lib/clock";
 import { listAudit } from "../../src/keys/store";
 import { expectRefusal, PROFILE_CASES } from "../support/profile-shapes";
 import { mint, patchRecord, unknownKey } from "../support/worker-helpers";

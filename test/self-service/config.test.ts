@@ -3,7 +3,7 @@
  * request answers 500, nothing forwarded), never a self-service API at a path nobody meant.
  */
 import { describe, expect, it } from "vitest";
-import { parseConfig } from "../../src/config";
+import { parseConfig } from "../../src/config/config";
 import { makeEnv, mint, through } from "../support/worker-helpers";
 import { base, problem } from "../support/config-helpers";
 

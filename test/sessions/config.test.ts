@@ -3,9 +3,9 @@
  * behave as their JSDoc says (other modules call them directly).
  */
 import { describe, expect, it, vi } from "vitest";
-import { isJwtShaped, sessionTokenOf, verifySession } from "../../src/auth/session";
-import type { SessionSettings } from "../../src/auth/session";
-import { parseConfig } from "../../src/config";
+import { isJwtShaped, sessionTokenOf, verifySession } from "../../src/edge/auth/session";
+import type { SessionSettings } from "../../src/edge/auth/session";
+import { parseConfig } from "../../src/config/config";
 import { mintKey } from "../../src/keys/format";
 import { makeEnv, through } from "../support/worker-helpers";
 import { claims, hs256, jwksUrl, jwksSet, rs256, SECRET } from "./support";

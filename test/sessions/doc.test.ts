@@ -1,6 +1,6 @@
 /**
  * docs/sessions.md documents every SESSION_* variable the config reads, with its default,
- * and the fixed values of src/auth/session.ts as they are in the code.
+ * and the fixed values of src/edge/auth/session.ts as they are in the code.
  */
 import { describe, expect, it } from "vitest";
 import doc from "../../docs/sessions.md?raw";
@@ -14,8 +14,8 @@ import {
   JWKS_STALE_MS,
   MAX_SESSION_TOKEN_LENGTH,
   SESSION_SKEW_SECONDS,
-} from "../../src/auth/session";
-import { DEFAULTS, MIN_SESSION_SECRET_LENGTH, VARIABLES } from "../../src/config";
+} from "../../src/edge/auth/session";
+import { DEFAULTS, MIN_SESSION_SECRET_LENGTH, VARIABLES } from "../../src/config/config";
 
 function row(name: string): string[] {
   const line = doc.split("\n").find((l) => l.startsWith(`| \`${name}\``));
@@ -38,7 +38,7 @@ describe("docs/sessions.md", () => {
     expect(row("SESSION_JWT_SECRET")[3]).toContain(`${MIN_SESSION_SECRET_LENGTH}–4096 characters`);
   });
 
-  it("states the fixed values of src/auth/session.ts", () => {
+  it("states the fixed values of src/edge/auth/session.ts", () => {
     const expected: [string, string][] = [
       ["SESSION_SKEW_SECONDS", `${SESSION_SKEW_SECONDS} s`],
       ["MAX_SESSION_TOKEN_LENGTH", `${MAX_SESSION_TOKEN_LENGTH} characters`],

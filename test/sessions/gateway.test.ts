@@ -3,8 +3,8 @@
  * the JWKS): sources, algorithms, refusals, identity, scopes and the artanis org rule.
  */
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { MAX_SESSION_TOKEN_LENGTH } from "../../src/auth/session";
-import { clock } from "../../src/clock";
+import { MAX_SESSION_TOKEN_LENGTH } from "../../src/edge/auth/session";
+import { clock } from "../../src/lib/clock";
 import { PROFILE_CASES } from "../support/profile-shapes";
 import { makeEnv, mint, through, unknownKey } from "../support/worker-helpers";
 import { claims, es256, hs256, jwksFetches, jwt, KEYS, rs256, SECRET, sessionEnv } from "./support";

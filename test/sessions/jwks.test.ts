@@ -4,8 +4,8 @@
  * on every request; an unreachable JWKS is a 503, never a pass.
  */
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { JWKS_MAX_AGE_MS, JWKS_MIN_REFRESH_MS, JWKS_RETRY_MAX_MS, JWKS_RETRY_MIN_MS, JWKS_STALE_MS, jwksRetryDelay } from "../../src/auth/session";
-import { clock } from "../../src/clock";
+import { JWKS_MAX_AGE_MS, JWKS_MIN_REFRESH_MS, JWKS_RETRY_MAX_MS, JWKS_RETRY_MIN_MS, JWKS_STALE_MS, jwksRetryDelay } from "../../src/edge/auth/session";
+import { clock } from "../../src/lib/clock";
 import { makeEnv, ORIGIN, through } from "../support/worker-helpers";
 import { claims, jwksFetches, jwt, KEYS, putJwks, rs256, sessionEnv } from "./support";
 

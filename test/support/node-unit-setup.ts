@@ -1,7 +1,7 @@
 /**
  * Setup for the hot-path unit tests when they run in Node (vitest.mutation.config.ts,
  * used by `npm run test:mutation`). Node 20 has crypto.subtle but not workerd's
- * non-standard crypto.subtle.timingSafeEqual, which src/admin/auth.ts uses: provide it
+ * non-standard crypto.subtle.timingSafeEqual, which src/manage/admin/auth.ts uses: provide it
  * here, with workerd's contract (equal-length buffers, else TypeError), from Node's own
  * constant-time comparison. Tests only: src never carries a fallback.
  */

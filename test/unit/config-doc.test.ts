@@ -13,8 +13,8 @@ import revocation from "../../docs/revocation.md?raw";
 import selfService from "../../docs/self-service.md?raw";
 import sessions from "../../docs/sessions.md?raw";
 import usage from "../../docs/usage.md?raw";
-import { DEFAULTS, VARIABLES } from "../../src/config";
-import type { VarName, VarSpec } from "../../src/config";
+import { DEFAULTS, VARIABLES } from "../../src/config/config";
+import type { VarName, VarSpec } from "../../src/config/config";
 import { documentedDefault, VARIABLE_DOCS } from "../../src/config/docs";
 import type { DocPage, VarDoc } from "../../src/config/docs";
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { ConfigError, DEFAULTS, MIN_ADMIN_TOKEN_LENGTH, MIN_SESSION_SECRET_LENGTH, parseConfig, revocationBoundSeconds, settingsFrom, VARIABLES } from "../../src/config";
-import type { Config, VarName, VarSpec } from "../../src/config";
+import { ConfigError, DEFAULTS, MIN_ADMIN_TOKEN_LENGTH, MIN_SESSION_SECRET_LENGTH, parseConfig, revocationBoundSeconds, settingsFrom, VARIABLES } from "../../src/config/config";
+import type { Config, VarName, VarSpec } from "../../src/config/config";
 import { base, problem } from "../support/config-helpers";
 
 

@@ -4,9 +4,9 @@
  */
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { env, runInDurableObject } from "cloudflare:test";
-import { clock } from "../../src/clock";
-import { flushUsage, usageCounter } from "../../src/usage/counter";
-import type { UsageStore } from "../../src/usage/store-object";
+import { clock } from "../../src/lib/clock";
+import { flushUsage, usageCounter } from "../../src/edge/usage/counter";
+import type { UsageStore } from "../../src/objects/usage-store";
 import { api, createViaApi, TOKEN, uniqueOrg } from "../admin/support";
 import { makeEnv, send, unknownKey } from "../support/worker-helpers";
 

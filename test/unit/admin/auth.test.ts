@@ -1,11 +1,11 @@
 /**
- * The admin token check on its own (src/admin/auth.ts). Runs in workerd (npm test) and in
+ * The admin token check on its own (src/manage/admin/auth.ts). Runs in workerd (npm test) and in
  * Node (npm run test:mutation, with crypto.subtle.timingSafeEqual provided by
  * test/support/node-unit-setup.ts). The admin API's door through the worker is tested in
  * test/admin/auth.test.ts.
  */
 import { describe, expect, it } from "vitest";
-import { ADMIN_REALM, adminChallenge, checkAdminToken } from "../../../src/admin/auth";
+import { ADMIN_REALM, adminChallenge, checkAdminToken } from "../../../src/manage/admin/auth";
 
 const TOKEN = "test-admin-token-0123456789abcdef0123456789";
 /** Same length as TOKEN; SHA-256 shares its first byte, and its first three bytes, with TOKEN's. */

@@ -5,12 +5,12 @@
  * Runs in workerd (npm test) and in Node (npm run test:mutation).
  */
 import { describe, expect, it } from "vitest";
-import { authorize } from "../../../src/auth/authorize";
-import { parseConfig } from "../../../src/config";
-import type { Env } from "../../../src/config";
+import { authorize } from "../../../src/edge/auth/authorize";
+import { parseConfig } from "../../../src/config/config";
+import type { Env } from "../../../src/config/config";
 import type { KeyRecord } from "../../../src/keys/record";
-import { parseRoutes } from "../../../src/routes/table";
-import type { Route } from "../../../src/routes/table";
+import { parseRoutes } from "../../../src/edge/routes/table";
+import type { Route } from "../../../src/edge/routes/table";
 
 /** parseConfig only checks that KEYS looks like a KV binding; authorize never reads it. */
 const KEYS = { get: async () => null } as unknown as KVNamespace;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { challengeFor, extractCredential, isOurAuthorization } from "../../../src/auth/credentials";
-import type { CredentialSource } from "../../../src/config";
+import { challengeFor, extractCredential, isOurAuthorization } from "../../../src/edge/auth/credentials";
+import type { CredentialSource } from "../../../src/config/config";
 
 const ALL: CredentialSource[] = [{ kind: "header", name: "x-api-key" }, { kind: "bearer" }, { kind: "basic" }];
 const HEADER_ONLY: CredentialSource[] = [{ kind: "header", name: "x-api-key" }];

@@ -7,12 +7,12 @@
  * test/hardening/faults.test.ts.
  */
 import { describe, expect, it, vi } from "vitest";
-import { cachedValidVerdict, verifyKey } from "../../../src/auth/verify";
-import { isolateOf } from "../../../src/gateway/isolate";
-import type { KeyCache } from "../../../src/gateway/isolate";
-import { LruCache } from "../../../src/cache/lru";
-import { parseConfig } from "../../../src/config";
-import type { Config, Env } from "../../../src/config";
+import { cachedValidVerdict, verifyKey } from "../../../src/edge/auth/verify";
+import { isolateOf } from "../../../src/edge/gateway/isolate";
+import type { KeyCache } from "../../../src/edge/gateway/isolate";
+import { LruCache } from "../../../src/lib/lru";
+import { parseConfig } from "../../../src/config/config";
+import type { Config, Env } from "../../../src/config/config";
 import { mintKey } from "../../../src/keys/format";
 import { hashKey } from "../../../src/keys/hash";
 import type { KeyRecord } from "../../../src/keys/record";

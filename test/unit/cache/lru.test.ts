@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { LruCache } from "../../../src/cache/lru";
+import { LruCache } from "../../../src/lib/lru";
 
 describe("LruCache", () => {
   it("serves fresh, then stale (only until staleUntil), then misses", () => {

@@ -1,13 +1,13 @@
 /**
- * The decision on its own (src/gateway/admit.ts): an Admission, with no response built
+ * The decision on its own (src/edge/gateway/admit.ts): an Admission, with no response built
  * and no Hono context — forward with the identity to vouch for and the headers to add, or
  * refuse with a code, a reason and the facts the access log derives from. Real local KV.
  */
 import { describe, expect, it } from "vitest";
-import { parseConfig } from "../../../src/config";
-import { admit } from "../../../src/gateway/admit";
-import type { Admission, AdmitDeps } from "../../../src/gateway/admit";
-import { newIsolateState } from "../../../src/gateway/isolate";
+import { parseConfig } from "../../../src/config/config";
+import { admit } from "../../../src/edge/gateway/admit";
+import type { Admission, AdmitDeps } from "../../../src/edge/gateway/admit";
+import { newIsolateState } from "../../../src/edge/gateway/isolate";
 import { makeEnv, mint, patchRecord, unknownKey } from "../../support/worker-helpers";
 import type { Vars } from "../../support/worker-helpers";
 

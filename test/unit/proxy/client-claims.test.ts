@@ -8,14 +8,14 @@
  * in test/hardening/forwarding-headers.test.ts and test/hardening/stray-keys.test.ts.
  */
 import { describe, expect, it } from "vitest";
-import { parseConfig } from "../../../src/config";
-import type { Config, Env } from "../../../src/config";
-import { CONSOLE_COOKIE_PLAIN, CONSOLE_COOKIE_SECURE } from "../../../src/console/cookie";
+import { parseConfig } from "../../../src/config/config";
+import type { Config, Env } from "../../../src/config/config";
+import { CONSOLE_COOKIE_PLAIN, CONSOLE_COOKIE_SECURE } from "../../../src/edge/proxy/console-cookie";
 import { mintKey } from "../../../src/keys/format";
 import security from "../../../docs/security.md?raw";
-import { CLIENT_CLAIM_FAMILIES, CLIENT_CLAIM_NAMES, CLIENT_CLAIM_PATTERN } from "../../../src/proxy/client-claims";
-import { clientRequestId, forwardedSearch, isClientClaim, upstreamHeaders } from "../../../src/proxy/headers";
-import type { UpstreamContext } from "../../../src/proxy/headers";
+import { CLIENT_CLAIM_FAMILIES, CLIENT_CLAIM_NAMES, CLIENT_CLAIM_PATTERN } from "../../../src/edge/proxy/client-claims";
+import { clientRequestId, forwardedSearch, isClientClaim, upstreamHeaders } from "../../../src/edge/proxy/headers";
+import type { UpstreamContext } from "../../../src/edge/proxy/headers";
 
 function config(vars: Record<string, unknown> = {}): Config {
   const KEYS = { get: async () => null } as unknown as KVNamespace;

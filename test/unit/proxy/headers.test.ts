@@ -4,10 +4,10 @@
  * the gateway is tested in test/integration/forward.test.ts and test/hardening/.
  */
 import { describe, expect, it } from "vitest";
-import { parseConfig } from "../../../src/config";
-import type { Config, Env } from "../../../src/config";
-import { downstreamHeaders, upstreamHeaders } from "../../../src/proxy/headers";
-import type { UpstreamContext } from "../../../src/proxy/headers";
+import { parseConfig } from "../../../src/config/config";
+import type { Config, Env } from "../../../src/config/config";
+import { downstreamHeaders, upstreamHeaders } from "../../../src/edge/proxy/headers";
+import type { UpstreamContext } from "../../../src/edge/proxy/headers";
 
 function config(vars: Record<string, unknown> = {}): Config {
   const KEYS = { get: async () => null } as unknown as KVNamespace;

@@ -1,6 +1,6 @@
 import { fc, test } from "@fast-check/vitest";
 import { describe, expect, it } from "vitest";
-import { matchSegments, normalizedPathOf, normalizePath, normalizeSegments, requestUrlOf } from "../../../src/routes/normalize";
+import { matchSegments, normalizedPathOf, normalizePath, normalizeSegments, requestUrlOf } from "../../../src/edge/routes/normalize";
 
 const ok = (p: string) => {
   const n = normalizePath(p);

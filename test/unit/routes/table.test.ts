@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { DEFAULT_ROUTE, matchRoute, parseRoutes } from "../../../src/routes/table";
+import { DEFAULT_ROUTE, matchRoute, parseRoutes } from "../../../src/edge/routes/table";
 
 describe("parseRoutes", () => {
   it.each([

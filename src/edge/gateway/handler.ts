@@ -1,0 +1,117 @@
+/**
+ * The gateway's request handler, in Hono's factory style: `createGateway(config)` checks
+ * what it needs of the configuration once and returns the named fetch handler `gateway`
+ * (request, env, ctx), which is admit (admit.ts) → forward (with trusted identity
+ * headers, edge/proxy/headers.ts strips the rest; signed when ORIGIN_SIGNING_SECRET is set) or
+ * render the refusal → one access-log line, derived from the Admission in one place
+ * (respond.ts) → usage counted (edge/usage/count.ts).
+ *
+ * The entry (app.ts) hands it every request that is not for the admin API, the console or
+ * the self-service API, without going through the Hono app: the hot path pays for no
+ * middleware chain and no per-request context (docs/performance.md).
+ */
+import { clock } from "../../lib/clock";
+import type { Config, Env } from "../../config/config";
+import type { RequestLog } from "../../lib/log";
+import { logLine } from "../../lib/log";
+import { forward, targetUrl } from "../proxy/forward";
+import { forwardedSearch, upstreamHeaders } from "../proxy/headers";
+import { countRequest } from "../usage/count";
+import { coveredHeaders, signatureHeader, SIGNATURE_HEADER } from "../../../verifier/index.js";
+import { admit } from "./admit";
+import type { Forward } from "./admit";
+import type { IsolateState } from "./isolate";
+import { isolateOf } from "./isolate";
+import { logAdmission, renderFailure, renderRefusal, writeAccessLog } from "./respond";
+
+/** A Worker's fetch handler, as Hono's `app.fetch` is one. */
+export type FetchHandler = (request: Request, env: Env, ctx: ExecutionContext) => Promise<Response>;
+
+export interface GatewayDeps {
+  /** This isolate's state for a request's env (default: isolate.ts isolateOf). */
+  isolate?: (env: object, config: Config) => IsolateState;
+}
+
+const defaultIsolate = (env: object, config: Config): IsolateState => isolateOf(env, config.cache.maxEntries);
+
+export function createGateway(config: Config, deps: GatewayDeps = {}): FetchHandler {
+  const isolate = deps.isolate ?? defaultIsolate;
+  return async function gateway(request: Request, env: Env, ctx: ExecutionContext): Promise<Response> {
+    const started = Date.now();
+    // Always the gateway's own id (a client's x-request-id travels as x-client-request-id).
+    const requestId = crypto.randomUUID();
+    const waitUntil = (p: Promise<unknown>) => ctx.waitUntil(p);
+    const log: RequestLog = {};
+    let res: Response;
+    try {
+      const admission = await admit(request, { config, env, isolate: isolate(env, config), requestId, waitUntil });
+      logAdmission(log, admission);
+      res = admission.kind === "refuse" ? renderRefusal(config, requestId, admission) : await proxy(request, config, requestId, admission);
+    } catch (err) {
+      res = renderFailure(err, config, requestId, log);
+    }
+    writeAccessLog(request, requestId, log, res.status, started);
+    countRequest(env, waitUntil, config.usageFlushMs, log, res.status);
+    return res;
+  };
+}
+
+const gateways = new WeakMap<Config, FetchHandler>();
+
+/** The gateway for a config, built once per config object (like config/config.ts configFor). */
+export function gatewayFor(config: Config): FetchHandler {
+  let g = gateways.get(config);
+  if (g === undefined) {
+    g = createGateway(config);
+    gateways.set(config, g);
+  }
+  return g;
+}
+
+async function proxy(req: Request, config: Config, requestId: string, admitted: Forward): Promise<Response> {
+  const { url, path, preflight } = admitted;
+  const websocket = req.headers.get("upgrade")?.toLowerCase() === "websocket";
+  const headers = upstreamHeaders(req.headers, config, {
+    requestId,
+    clientIp: req.headers.get("cf-connecting-ip"),
+    proto: url.protocol.slice(0, -1),
+    host: url.host,
+    websocket,
+    identity: admitted.identity,
+    dropCredentials: preflight && admitted.anonymous,
+    noBody: preflight,
+  });
+  // A keygate key in a query parameter never reaches the origin (headers: upstreamHeaders).
+  const target = targetUrl(config.originBase, path, forwardedSearch(url.search, config));
+  if (config.signer) {
+    // Signed over what the origin will receive: its path (base path included) and query.
+    const sent = new URL(target);
+    headers.set(
+      SIGNATURE_HEADER,
+      await signatureHeader(config.signer, {
+        method: req.method,
+        path: sent.pathname,
+        query: sent.search.slice(1),
+        timestamp: Math.floor(clock.now() / 1000),
+        kid: config.signer.kid,
+        headers: coveredHeaders((name) => headers.get(name) ?? "", config.headers),
+      }),
+    );
+  }
+  const res = await forward(target, {
+    method: req.method,
+    headers,
+    body: preflight ? null : req.body,
+    timeoutMs: config.upstreamTimeoutMs,
+    idleTimeoutMs: config.upstreamIdleTimeoutMs,
+    onIdleTimeout: () => logLine("error", "upstream body stalled: stream cut", { request_id: requestId, idle_timeout_ms: config.upstreamIdleTimeoutMs }),
+  });
+  if (res.status !== 101) {
+    // Ours, always: the one id the logs, the origin's header and the signature carry.
+    res.headers.set("x-request-id", requestId);
+    if (admitted.headers) for (const name in admitted.headers) res.headers.set(name, admitted.headers[name]!);
+    // Values the origin sent itself are kept (Sunset, Deprecation).
+    if (admitted.fallbackHeaders) for (const name in admitted.fallbackHeaders) if (!res.headers.has(name)) res.headers.set(name, admitted.fallbackHeaders[name]!);
+  }
+  return res;
+}

@@ -1,0 +1,678 @@
+/** @jsxImportSource hono/jsx */
+/**
+ * The console's pages (server-rendered with hono/jsx). No inline script or style: the CSP
+ * allows only the two assets (manage/console/assets.ts). Every form works without JavaScript.
+ */
+import type { Child, FC } from "hono/jsx";
+import type { KeyView } from "../../keys/lifecycle";
+import type { AuditEvent } from "../../keys/store";
+import { ASSET_VERSION } from "./assets";
+import { may } from "../authority";
+import type { Principal } from "./principal";
+
+export interface Chrome {
+  /** "{ADMIN_PREFIX}/ui", or "" on CONSOLE_HOST (its root). */
+  base: string;
+  /** The console shares its origin with the API (no CONSOLE_HOST): say so to operators. */
+  sameOrigin?: boolean;
+  principal?: Principal;
+  csrf?: string;
+  /** Portal sessions: the API owner's app. */
+  back?: string;
+}
+
+function whoLabel(p: Principal): string {
+  switch (p.kind) {
+    case "root":
+      return "Admin (root token)";
+    case "token":
+      return `Token ${p.id} · ${p.role}`;
+    case "portal":
+      return `Organization ${p.org}`;
+    case "session":
+      return `${p.sub} · ${p.org}`;
+    case "key":
+      return `Key ${p.record.id}`;
+  }
+}
+
+/** A holder signed in to the console (portal link, own session): one org, no organizations list. */
+function holderOrg(p: Principal | undefined): string | null {
+  return p && (p.kind === "portal" || p.kind === "session") ? p.org : null;
+}
+
+export const Csrf: FC<{ token: string | undefined }> = ({ token }) => <input type="hidden" name="csrf" value={token ?? ""} />;
+
+export const Layout: FC<{ chrome: Chrome; title: string; children?: Child; refresh?: string }> = ({ chrome, title, children, refresh }) => {
+  const p = chrome.principal;
+  const own = holderOrg(p);
+  return (
+    <html lang="en">
+      <head>
+        <meta charset="utf-8" />
+        <meta name="viewport" content="width=device-width, initial-scale=1" />
+        <meta name="referrer" content="no-referrer" />
+        {refresh ? <meta http-equiv="refresh" content={`0;url=${refresh}`} /> : null}
+        <title>{`${title} · keygate`}</title>
+        <link rel="stylesheet" href={`${chrome.base}/assets/${ASSET_VERSION}/console.css`} />
+        <script src={`${chrome.base}/assets/${ASSET_VERSION}/console.js`} defer></script>
+      </head>
+      <body>
+        <a class="skip" href="#main">
+          Skip to content
+        </a>
+        <header class="top">
+          <a class="brand" href={own ? `${chrome.base}/orgs/${own}` : `${chrome.base}/orgs`}>
+            keygate
+          </a>
+          <nav aria-label="Main">
+            {p && !own ? <a href={`${chrome.base}/orgs`}>Organizations</a> : null}
+            {own ? <a href={`${chrome.base}/orgs/${own}`}>API keys</a> : null}
+            {p && may(p, "create") ? <a href={own ? `${chrome.base}/new?org=${own}` : `${chrome.base}/new`}>Create key</a> : null}
+            {chrome.back ? <a href={chrome.back}>{`Back to ${new URL(chrome.back).host}`}</a> : null}
+          </nav>
+          {p ? (
+            <div class="who">
+              <span>{whoLabel(p)}</span>
+              <form method="post" action={`${chrome.base}/logout`}>
+                <Csrf token={chrome.csrf} />
+                <button type="submit">Sign out</button>
+              </form>
+            </div>
+          ) : null}
+        </header>
+        <main id="main">
+          {chrome.sameOrigin ? (
+            <p class="notice" role="note">
+              This console shares its address with the API it protects: a page the API serves through this gateway could read this console and act in it.
+              Serve the console on its own host (CONSOLE_HOST, see docs/console.md).
+            </p>
+          ) : null}
+          {children}
+        </main>
+      </body>
+    </html>
+  );
+};
+
+export const LoginPage: FC<{ chrome: Chrome; error?: string }> = ({ chrome, error }) => (
+  <Layout chrome={chrome} title="Sign in">
+    <div class="card narrow">
+      <h1>Sign in</h1>
+      <p class="sub">Manage API keys with an admin token.</p>
+      {error ? (
+        <p class="error" role="alert">
+          {error}
+        </p>
+      ) : null}
+      <form method="post" action={`${chrome.base}/login`}>
+        <div class="field">
+          <label for="token">Admin token</label>
+          <input id="token" name="token" type="password" autocomplete="off" required autofocus />
+        </div>
+        <button type="submit">Sign in</button>
+      </form>
+    </div>
+  </Layout>
+);
+
+export const MessagePage: FC<{ chrome: Chrome; title: string; message: string; link?: { href: string; label: string } }> = ({ chrome, title, message, link }) => (
+  <Layout chrome={chrome} title={title}>
+    <div class="card narrow">
+      <h1>{title}</h1>
+      <p>{message}</p>
+      {link ? <a href={link.href}>{link.label}</a> : null}
+    </div>
+  </Layout>
+);
+
+export const RedirectPage: FC<{ chrome: Chrome; to: string; label: string }> = ({ chrome, to, label }) => (
+  <Layout chrome={chrome} title="Opening" refresh={to}>
+    <div class="card narrow">
+      <h1>Opening…</h1>
+      <p>
+        <a href={to}>{label}</a>
+      </p>
+    </div>
+  </Layout>
+);
+
+export const OrgsPage: FC<{ chrome: Chrome; q: string; orgs: string[]; more: boolean; limited: boolean; exact: string | null }> = ({ chrome, q, orgs, more, limited, exact }) => (
+  <Layout chrome={chrome} title="Organizations">
+    <h1>Organizations</h1>
+    <p class="sub">{limited ? "The organizations this session may manage." : "Organizations that have API keys. Search by the start of a slug."}</p>
+    {limited ? null : (
+      <form method="get" action={`${chrome.base}/orgs`} class="filters" role="search">
+        <div class="field">
+          <label for="q">Search organizations</label>
+          <input id="q" name="q" type="search" value={q} />
+        </div>
+        <button type="submit" class="secondary">
+          Search
+        </button>
+      </form>
+    )}
+    <div class="card">
+      {orgs.length === 0 && !exact ? <p class="muted">No organization found.</p> : null}
+      <ul class="orgs">
+        {exact ? (
+          <li>
+            <a href={`${chrome.base}/orgs/${exact}`}>{`Open ${exact}`}</a> <span class="muted">(no keys yet)</span>
+          </li>
+        ) : null}
+        {orgs.map((org) => (
+          <li>
+            <a href={`${chrome.base}/orgs/${org}`}>{org}</a>
+          </li>
+        ))}
+      </ul>
+      {more ? <p class="muted">More organizations exist: narrow the search.</p> : null}
+    </div>
+  </Layout>
+);
+
+function when(iso: string | null | undefined, none = "—"): Child {
+  if (!iso) return <span class="muted">{none}</span>;
+  const text = iso.slice(0, 16).replace("T", " ") + " UTC";
+  return <time datetime={iso}>{text}</time>;
+}
+
+const Status: FC<{ status: string }> = ({ status }) => <span class={`badge s-${status}`}>{status}</span>;
+
+export const STATUSES = ["active", "disabled", "expired", "revoked", "rotating", "rotated"] as const;
+
+export const KeysPage: FC<{
+  chrome: Chrome;
+  org: string;
+  keys: KeyView[];
+  status: string;
+  q: string;
+  next: string | null;
+  writable: boolean;
+}> = ({ chrome, org, keys, status, q, next, writable }) => (
+  <Layout chrome={chrome} title={`API keys · ${org}`}>
+    <h1>API keys</h1>
+    <p class="sub">
+      Organization <strong>{org}</strong>
+    </p>
+    <form method="get" action={`${chrome.base}/orgs/${org}`} class="filters" role="search">
+      <div class="field">
+        <label for="q">Name or prefix</label>
+        <input id="q" name="q" type="search" value={q} />
+      </div>
+      <div class="field">
+        <label for="status">Status</label>
+        <select id="status" name="status">
+          <option value="" selected={status === ""}>
+            Any
+          </option>
+          {STATUSES.map((s) => (
+            <option value={s} selected={status === s}>
+              {s}
+            </option>
+          ))}
+        </select>
+      </div>
+      <button type="submit" class="secondary">
+        Filter
+      </button>
+      {writable ? (
+        <a class="button" href={`${chrome.base}/new?org=${org}`}>
+          Create key
+        </a>
+      ) : null}
+    </form>
+    <table>
+      <caption class="skip">{`API keys of ${org}`}</caption>
+      <thead>
+        <tr>
+          <th scope="col">Name</th>
+          <th scope="col">Status</th>
+          <th scope="col">Prefix</th>
+          <th scope="col">Scopes</th>
+          <th scope="col">Created</th>
+          <th scope="col">Last used</th>
+          <th scope="col">Expires</th>
+        </tr>
+      </thead>
+      <tbody>
+        {keys.length === 0 ? (
+          <tr>
+            <td colspan={7} class="muted">
+              No keys match.
+            </td>
+          </tr>
+        ) : null}
+        {keys.map((k) => (
+          <tr>
+            <td>
+              <a href={`${chrome.base}/keys/${k.id}`}>{k.name || k.id}</a>
+            </td>
+            <td>
+              <Status status={k.status} />
+            </td>
+            <td>
+              <code>{k.key_prefix}…</code>
+            </td>
+            <td>{k.scopes.length ? k.scopes.map((s) => <span class="tag">{s}</span>) : <span class="muted">none</span>}</td>
+            <td>{when(k.created_at)}</td>
+            <td>{when(k.last_used_at, "never")}</td>
+            <td>{when(k.expires_at, "never")}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+    {next ? (
+      <p class="pager">
+        <a href={next}>Next page</a>
+      </p>
+    ) : null}
+  </Layout>
+);
+
+export interface NewKeyValues {
+  name: string;
+  org: string;
+  scopes: string;
+  expires: string;
+  rate_limit: string;
+  rate_period: string;
+}
+
+export const EXPIRY_CHOICES: [string, string][] = [
+  ["", "Never"],
+  ["7", "In 7 days"],
+  ["30", "In 30 days"],
+  ["90", "In 90 days"],
+  ["365", "In 1 year"],
+];
+export const PERIOD_CHOICES: [string, string][] = [
+  ["1", "second"],
+  ["60", "minute"],
+  ["3600", "hour"],
+  ["86400", "day"],
+];
+
+const FieldErrors: FC<{ id: string; errors: Record<string, string> | undefined; field: string }> = ({ id, errors, field }) =>
+  errors?.[field] ? (
+    <p class="field-error" id={id} data-field={field}>
+      {errors[field]}
+    </p>
+  ) : null;
+
+/** What the create form shows a principal (the authority table's field rules: manage/console/ui.tsx formFor). */
+export interface NewKeyForm {
+  /** Where it may create keys: a fixed list, or null for any org (a text field). */
+  orgChoices: string[] | null;
+  /** It names the org (an operator); else the org is its own, shown but not sent. */
+  org: boolean;
+  /** It sets a rate limit (an operator); else the key gets none of its own (or its creator's). */
+  rateLimit: boolean;
+}
+
+/** The form's fields, for errors on fields it has no control for. */
+const FORM_FIELDS = ["name", "orgs", "scopes", "expires_at", "rate_limit"];
+
+export const NewKeyPage: FC<{ chrome: Chrome; values: NewKeyValues; form: NewKeyForm; formId: string; errors?: Record<string, string>; problem?: string }> = ({
+  chrome,
+  values,
+  form,
+  formId,
+  errors,
+  problem,
+}) => {
+  const orgChoices = form.org ? form.orgChoices : [values.org];
+  const elsewhere = Object.entries(errors ?? {}).filter(([field]) => !FORM_FIELDS.includes(field) || (field === "orgs" && !form.org) || (field === "rate_limit" && !form.rateLimit));
+  return (
+  <Layout chrome={chrome} title="Create an API key">
+    <h1>Create an API key</h1>
+    <p class="sub">The key is shown once, right after it is created.</p>
+    {problem ? (
+      <p class="error" role="alert">
+        {`The key was not created: ${problem}`}
+      </p>
+    ) : errors && Object.keys(errors).length ? (
+      <div class="error" role="alert">
+        <p>The key was not created: correct the fields below.</p>
+        {elsewhere.length ? (
+          <ul>
+            {elsewhere.map(([field, msg]) => (
+              <li data-field={field}>{`${field}: ${msg}`}</li>
+            ))}
+          </ul>
+        ) : null}
+      </div>
+    ) : null}
+    <form method="post" action={`${chrome.base}/keys`} class="card">
+      <Csrf token={chrome.csrf} />
+      <input type="hidden" name="form_id" value={formId} />
+      <div class="row">
+        <div class="field">
+          <label for="name">Name</label>
+          <input id="name" name="name" value={values.name} maxlength={200} required autofocus aria-describedby="name-err" />
+          <FieldErrors id="name-err" errors={errors} field="name" />
+        </div>
+        <div class="field">
+          <label for="org">Organization</label>
+          {orgChoices ? (
+            // A holder's org is its own: shown, not sent (the field is the operator's).
+            <select id="org" name="org" disabled={!form.org}>
+              {orgChoices.map((o) => (
+                <option value={o} selected={o === values.org}>
+                  {o}
+                </option>
+              ))}
+            </select>
+          ) : (
+            <input id="org" name="org" value={values.org} required aria-describedby="org-err" />
+          )}
+          <FieldErrors id="org-err" errors={errors} field="orgs" />
+        </div>
+      </div>
+      <div class="field">
+        <label for="scopes">Scopes</label>
+        <input id="scopes" name="scopes" value={values.scopes} aria-describedby="scopes-hint" />
+        <p class="hint" id="scopes-hint">
+          Separated by spaces or commas, e.g. <code>read write</code>. Leave empty for none.
+        </p>
+        <FieldErrors id="scopes-err" errors={errors} field="scopes" />
+      </div>
+      <div class="row">
+        <div class="field">
+          <label for="expires">Expires</label>
+          <select id="expires" name="expires">
+            {EXPIRY_CHOICES.map(([v, label]) => (
+              <option value={v} selected={v === values.expires}>
+                {label}
+              </option>
+            ))}
+          </select>
+          <FieldErrors id="expires-err" errors={errors} field="expires_at" />
+        </div>
+        {form.rateLimit ? (
+        <>
+        <div class="field">
+          <label for="rate_limit">Rate limit (requests)</label>
+          <input id="rate_limit" name="rate_limit" type="number" min={1} value={values.rate_limit} aria-describedby="rate-hint" />
+          <p class="hint" id="rate-hint">
+            Empty: unlimited.
+          </p>
+          <FieldErrors id="rate-err" errors={errors} field="rate_limit" />
+        </div>
+        <div class="field">
+          <label for="rate_period">Per</label>
+          <select id="rate_period" name="rate_period">
+            {PERIOD_CHOICES.map(([v, label]) => (
+              <option value={v} selected={v === values.rate_period}>
+                {label}
+              </option>
+            ))}
+          </select>
+        </div>
+        </>
+        ) : null}
+      </div>
+      <button type="submit">Create</button>
+    </form>
+  </Layout>
+  );
+};
+
+export const ShowOncePage: FC<{ chrome: Chrome; title: string; secret: string; view: KeyView; curl: string; org: string; note?: string; curlUrlVariable?: string }> = ({
+  chrome,
+  title,
+  secret,
+  view,
+  curl,
+  org,
+  note,
+  curlUrlVariable,
+}) => (
+  <Layout chrome={chrome} title={title}>
+    <h1>{title}</h1>
+    <p class="sub">
+      <strong>{view.name || view.id}</strong> · organization {org}
+    </p>
+    <p class="notice" role="note">
+      Copy this key now and store it somewhere safe: it is shown only this once. keygate keeps only its hash.
+    </p>
+    {note ? <p class="muted">{note}</p> : null}
+    <div class="card">
+      <h2>API key</h2>
+      <div class="secret">
+        <code id="key-value">{secret}</code>
+        <button type="button" data-copy="key-value" data-label="Copy" hidden>
+          Copy
+        </button>
+      </div>
+      <h2>Try it</h2>
+      <div class="secret">
+        <code id="curl-line">{curl}</code>
+        <button type="button" data-copy="curl-line" data-label="Copy curl" hidden>
+          Copy curl
+        </button>
+      </div>
+      {curlUrlVariable ? <p class="hint">{`First set ${curlUrlVariable.replace(/^\$/, "")} to your API's address through keygate (this console runs on a host of its own), e.g. export ${curlUrlVariable.replace(/^\$/, "")}=https://api.example.com`}</p> : null}
+      <p id="copy-status" class="muted" role="status" aria-live="polite"></p>
+    </div>
+    <p>
+      <a class="button" href={`${chrome.base}/orgs/${org}`}>
+        Done
+      </a>{" "}
+      <a class="button secondary" href={`${chrome.base}/keys/${view.id}`}>
+        View key
+      </a>
+    </p>
+  </Layout>
+);
+
+export const GRACE_CHOICES: [string, string][] = [
+  ["0", "None: the old key stops now"],
+  ["3600", "1 hour"],
+  ["86400", "24 hours"],
+  ["604800", "7 days"],
+];
+
+function describe(e: AuditEvent): string {
+  switch (e.action) {
+    case "create":
+      return "Created";
+    case "import":
+      return "Imported";
+    case "revoke":
+      return "Revoked";
+    case "rotate":
+      return `Rotated to ${e.new_key_id ?? "a new key"} (grace ${e.grace_seconds ?? 0} s)`;
+    case "update": {
+      const parts = Object.entries(e.changes ?? {}).map(([f, c]) => (f === "enabled" ? (c.to ? "enabled" : "disabled") : `${f} changed`));
+      return parts.length ? `Updated: ${parts.join(", ")}` : "Updated";
+    }
+    case "token_create":
+      return "Admin token created";
+    case "token_revoke":
+      return "Admin token revoked";
+  }
+}
+
+/** One day of a key's usage (the console's key page). */
+export interface UsageDay {
+  start: string;
+  requests: number;
+  forwarded: number;
+  rejected: number;
+}
+
+const UsageTable: FC<{ usage: UsageDay[] | null }> = ({ usage }) =>
+  usage === null ? (
+    <p class="muted">Usage is not recorded on this gateway (no USAGE_STORE binding), or cannot be read right now.</p>
+  ) : (
+    <table>
+      <caption class="skip">Requests per day, last 7 days</caption>
+      <thead>
+        <tr>
+          <th scope="col">Day (UTC)</th>
+          <th scope="col">Requests</th>
+          <th scope="col">Forwarded</th>
+          <th scope="col">Rejected</th>
+        </tr>
+      </thead>
+      <tbody>
+        {usage.map((d) => (
+          <tr>
+            <td>{d.start.slice(0, 10)}</td>
+            <td>{d.requests}</td>
+            <td>{d.forwarded}</td>
+            <td>{d.rejected}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+
+/** The actions this principal may take on the key (the authority table: manage/console/ui.tsx detail). */
+export interface KeyActions {
+  enable: boolean;
+  disable: boolean;
+  rotate: boolean;
+  revoke: boolean;
+}
+
+export const KeyDetailPage: FC<{ chrome: Chrome; k: KeyView; usage: UsageDay[] | null; events: AuditEvent[]; can: KeyActions; formId: string; error?: string; errorField?: string }> = ({
+  chrome,
+  k,
+  usage,
+  events,
+  can,
+  formId,
+  error,
+  errorField,
+}) => {
+  const live = k.status !== "revoked" && k.status !== "expired" && k.status !== "rotated";
+  const toggle = k.enabled ? can.disable : can.enable;
+  const rotate = can.rotate && live && !k.replaced_by;
+  const any = k.status !== "revoked" && (can.revoke || (live && toggle) || rotate);
+  return (
+    <Layout chrome={chrome} title={`Key ${k.name || k.id}`}>
+      <h1>{k.name || k.id}</h1>
+      <p class="sub">
+        <Status status={k.status} /> <code>{k.id}</code>
+      </p>
+      {error ? (
+        <p class="error" role="alert" data-field={errorField}>
+          {error}
+        </p>
+      ) : null}
+      <div class="card">
+        <dl class="props">
+          <dt>Prefix</dt>
+          <dd>
+            <code>{k.key_prefix}…</code>
+          </dd>
+          <dt>Organizations</dt>
+          <dd>
+            {k.orgs.map((o) => (
+              <a class="tag" href={`${chrome.base}/orgs/${o}`}>
+                {o}
+              </a>
+            ))}
+          </dd>
+          <dt>Scopes</dt>
+          <dd>{k.scopes.length ? k.scopes.map((s) => <span class="tag">{s}</span>) : <span class="muted">none</span>}</dd>
+          <dt>Created</dt>
+          <dd>{when(k.created_at)}</dd>
+          <dt>Last used</dt>
+          <dd>{when(k.last_used_at, "never")}</dd>
+          <dt>Expires</dt>
+          <dd>{when(k.expires_at, "never")}</dd>
+          <dt>Rate limit</dt>
+          <dd>{k.rate_limit ? `${k.rate_limit.limit} per ${k.rate_limit.period_seconds} s` : <span class="muted">unlimited</span>}</dd>
+          {k.replaced_by ? (
+            <>
+              <dt>Replaced by</dt>
+              <dd>
+                <a href={`${chrome.base}/keys/${k.replaced_by}`}>{k.replaced_by}</a>
+              </dd>
+            </>
+          ) : null}
+          {k.replaces ? (
+            <>
+              <dt>Replaces</dt>
+              <dd>
+                <a href={`${chrome.base}/keys/${k.replaces}`}>{k.replaces}</a>
+              </dd>
+            </>
+          ) : null}
+          {k.revoked_at ? (
+            <>
+              <dt>Revoked</dt>
+              <dd>{when(k.revoked_at)}</dd>
+            </>
+          ) : null}
+        </dl>
+      </div>
+      {any ? (
+        <>
+          <h2>Actions</h2>
+          <div class="actions">
+            {live && toggle ? (
+              <form method="post" action={`${chrome.base}/keys/${k.id}/${k.enabled ? "disable" : "enable"}`} class="card">
+                <h3>{k.enabled ? "Disable" : "Enable"}</h3>
+                <p class="muted">{k.enabled ? "Requests with this key get 401 until it is enabled again." : "The key works again."}</p>
+                <Csrf token={chrome.csrf} />
+                <button type="submit" class="secondary">
+                  {k.enabled ? "Disable key" : "Enable key"}
+                </button>
+              </form>
+            ) : null}
+            {rotate ? (
+              <form method="post" action={`${chrome.base}/keys/${k.id}/rotate`} class="card">
+                <h3>Rotate</h3>
+                <Csrf token={chrome.csrf} />
+                <input type="hidden" name="form_id" value={formId} />
+                <div class="field">
+                  <label for="grace">Grace period for the old key</label>
+                  <select id="grace" name="grace_seconds">
+                    {GRACE_CHOICES.map(([v, label]) => (
+                      <option value={v}>{label}</option>
+                    ))}
+                  </select>
+                </div>
+                <button type="submit" class="secondary">
+                  Rotate key
+                </button>
+              </form>
+            ) : null}
+            {can.revoke ? (
+            <form method="post" action={`${chrome.base}/keys/${k.id}/revoke`} class="card">
+              <h3>Revoke</h3>
+              <Csrf token={chrome.csrf} />
+              <div class="field">
+                <label for="confirm">{`Type the key's prefix (${k.key_prefix}) to confirm`}</label>
+                <input id="confirm" name="confirm" autocomplete="off" required />
+              </div>
+              <button type="submit" class="danger">
+                Revoke key
+              </button>
+            </form>
+            ) : null}
+          </div>
+        </>
+      ) : null}
+      <h2>Usage, last 7 days</h2>
+      <div class="card">
+        <UsageTable usage={usage} />
+      </div>
+      <h2>Audit timeline</h2>
+      <div class="card">
+        {events.length === 0 ? <p class="muted">No events.</p> : null}
+        <ol class="timeline">
+          {events.map((e) => (
+            <li>
+              {when(e.at)} · <strong>{describe(e)}</strong> <span class="muted">by {e.actor}</span>
+            </li>
+          ))}
+        </ol>
+      </div>
+    </Layout>
+  );
+};

@@ -1,0 +1,94 @@
+/**
+ * Who calls the self-service API: the gateway's own authentication, the same steps
+ * (edge/gateway/admit.ts `authenticate`) — the profile's credential sources
+ * (edge/auth/credentials.ts), the per-IP failed-authentication budget (edge/abuse/auth-failures.ts),
+ * verification through the isolate's key cache (edge/auth/verify.ts: unknown, revoked, disabled,
+ * expired) or, without a key, a session (edge/auth/session.ts) when sessions are on — then the
+ * key's own restrictions as on a forwarded path: its IP allowlist (`ipRefusal`), the org
+ * rule (edge/auth/authorize.ts: the key's org, or in the artanis profile the client's
+ * `x-org-slug`, which must be one of the key's orgs), its rate limit (`keyRateLimit`) and
+ * its credits (a key at zero is refused with the gateway's 429; a self-service call spends
+ * none). A request the gateway would refuse is refused here with the same answer, and a
+ * failed authentication counts against the client's budget exactly as on a forwarded path.
+ *
+ * The caller is a principal (manage/principal.ts): a key holder, or a session.
+ */
+import type { Context } from "hono";
+import type { AppEnv } from "../http/context";
+import { creditLeft } from "../../edge/abuse/credits";
+import { rateLimitHeaders } from "../../edge/abuse/key-rate-limiter";
+import { authorize } from "../../edge/auth/authorize";
+import { authenticate, ipRefusal, keyRateLimit, keyRateLimited, noCredits, refusal } from "../../edge/gateway/admit";
+import type { AdmitDeps, Facts } from "../../edge/gateway/admit";
+import { isolateOf } from "../../edge/gateway/isolate";
+import { logFacts, refuse } from "../../edge/gateway/respond";
+import { logLine } from "../../lib/log";
+import type { Principal } from "../principal";
+import type { Route } from "../../edge/routes/table";
+
+type Ctx = Context<AppEnv>;
+
+/** A self-service caller: a key holder or a session (manage/principal.ts). */
+export type Caller = Extract<Principal, { kind: "key" | "session" }>;
+
+/**
+ * The caller of a self-service request, or the response refusing it (in the profile's
+ * shape). `scope`: SELF_SERVICE_SCOPE, which the caller must hold (else the profile's 403).
+ */
+export async function resolveCaller(c: Ctx, scope: string | null): Promise<Caller | Response> {
+  const config = c.get("config");
+  const deps: AdmitDeps = {
+    config,
+    env: c.env,
+    isolate: isolateOf(c.env, config.cache.maxEntries),
+    requestId: c.get("requestId"),
+    waitUntil: (p) => c.executionCtx.waitUntil(p),
+  };
+  const facts: Facts = {};
+  // A key first, else (sessions on) a session token, as on forwarded paths: so
+  // `Authorization: Bearer <jwt>` is a session and a key in Bearer is still a key.
+  // Usage counts gateway requests only: a self-service call is not counted.
+  const who = await authenticate(c.req.raw.headers, deps, facts, { countUsage: false });
+  if (who.kind === "refuse") return refuse(c, who);
+  if (who.kind === "none") return refuse(c, refusal(facts, "missing_credential"));
+  logFacts(c.get("log"), facts);
+  const route = selfServiceRoute(config.selfService!.path, scope);
+
+  if (who.kind === "session") {
+    const decision = authorize({ orgs: [who.org], scopes: who.scopes }, route, config, c.req.raw.headers, "session");
+    if (!decision.ok) return refuse(c, refusal({}, decision.code, { detail: decision.detail, reason: decision.code }));
+    c.get("log").org = decision.value;
+    return { kind: "session", sub: who.sub, org: decision.value, scopes: who.scopes };
+  }
+
+  const { record, now } = who;
+  const outside = ipRefusal(record, c.req.raw.headers, facts);
+  if (outside) return refuse(c, outside);
+  const decision = authorize(record, route, config, c.req.raw.headers);
+  if (!decision.ok) return refuse(c, refusal({}, decision.code, { detail: decision.detail, reason: decision.code }));
+  c.get("log").org = decision.value;
+  // The key's own rate limit, as on forwarded paths: a key cannot mint keys faster than it may call the API.
+  let headers: Record<string, string> | undefined;
+  if (record.rate_limit) {
+    const outcome = await keyRateLimit(deps, record);
+    if (outcome !== null) {
+      headers = rateLimitHeaders(outcome);
+      if (!outcome.allowed) return refuse(c, keyRateLimited(facts, outcome, headers));
+    }
+  }
+  // Credits at zero: refused like a gateway call (fail closed when they cannot be asked).
+  if (record.credits) {
+    const left = await creditLeft(c.env.KEY_RATE_LIMITER, record.credits);
+    if (!left.ok) {
+      logLine("error", "credits unavailable: request refused", { request_id: deps.requestId, key_id: record.id, cause: left.error });
+      return refuse(c, refusal(facts, "store_unavailable", { reason: "credits_unavailable" }));
+    }
+    if (!left.value.allowed) return refuse(c, noCredits(facts, record, now, headers));
+  }
+  return { kind: "key", org: decision.value, record };
+}
+
+/** The route the self-service API is authorized as: any key of the org, plus SELF_SERVICE_SCOPE. */
+function selfServiceRoute(path: string, scope: string | null): Route {
+  return { path, methods: null, auth: "key", scopes: scope === null ? [] : [scope], hide: false, segments: [], rest: true };
+}
