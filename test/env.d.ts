@@ -1,4 +1,4 @@
-import type { Env as GatewayEnv } from "../src/config/config";
+import type { Env as GatewayEnv } from "../src/env";
 
 declare global {
   namespace Cloudflare {

@@ -11,9 +11,9 @@
  * the x-bench-variant header) and timed by the micro-benchmark (bench/micro/cases.ts).
  * Measurement only: nothing here is part of keygate.
  */
-import app from "../../src/manage/app";
+import app from "../../src/index";
 import { LastUsedThrottle } from "../../src/edge/auth/last-used";
-import type { Env } from "../../src/config/config";
+import type { Env } from "../../src/env";
 import { configFor, ConfigError } from "../../src/config/config";
 import type { Config } from "../../src/config/config";
 import { admit } from "../../src/edge/gateway/admit";
@@ -25,7 +25,7 @@ import { isClientClaim, upstreamHeaders } from "../../src/edge/proxy/headers";
 import { followFeed } from "../../src/edge/revocation/follower";
 import { normalizedPathOf } from "../../src/edge/routes/normalize";
 import { matchRoute } from "../../src/edge/routes/table";
-import { countRequest } from "../../src/edge/usage/count";
+import { countRequest } from "../../src/edge/usage/counter";
 import { createFloor, FLOOR_CREDENTIAL } from "./floor";
 import type { FloorContext, FloorEnv, FloorHandler, FloorHooks } from "./floor";
 

@@ -8,14 +8,14 @@
  * sample times many iterations between two I/O boundaries (a timer), and the caller
  * passes that clock in. Samples are calibrated to last ≥ SAMPLE_MS, medians reported.
  */
-import app from "../../src/manage/app";
+import app from "../../src/index";
 import { extractCredential } from "../../src/edge/auth/credentials";
 import { verifySession } from "../../src/edge/auth/session";
-import type { SessionSettings } from "../../src/edge/auth/session";
+import type { SessionSettings } from "../../src/config/config";
 import { verifyKey } from "../../src/edge/auth/verify";
 import { isolateOf } from "../../src/edge/gateway/isolate";
 import { orgLimitFor } from "../../src/edge/abuse/org-limit";
-import type { Env } from "../../src/config/config";
+import type { Env } from "../../src/env";
 import { configFor, ConfigError } from "../../src/config/config";
 import { classifyKey, mintKey } from "../../src/keys/format";
 import { hashKey } from "../../src/keys/hash";
@@ -27,7 +27,7 @@ import { normalizePath } from "../../src/edge/routes/normalize";
 import { matchRoute } from "../../src/edge/routes/table";
 import type { MicroCase } from "./types";
 import { FeedFollower, followFeed } from "../../src/edge/revocation/follower";
-import type { FeedPage } from "../../src/edge/revocation/follower";
+import type { FeedPage } from "../../src/objects/protocol";
 import { usageCounter } from "../../src/edge/usage/counter";
 import { ipAllowed, parseCidr } from "../../src/lib/cidr";
 import type { Cidr } from "../../src/lib/cidr";

@@ -19,22 +19,21 @@
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { KeyRecord, RateLimit, TokenRecord } from "../../src/keys/record";
-import { FEED_OBJECT_NAME } from "../../src/objects/protocol";
+import type { RateLimit, TokenRecord } from "../../src/keys/record";
+import type { FeedChange, UsageBucket } from "../../src/objects/protocol";
+import { FEED_OBJECT_NAME, SESSIONS_OBJECT_NAME } from "../../src/objects/protocol";
 import { DEFAULT_STATE_DIR, stateRegistryPath, withRegistry } from "../../scripts/local-platform";
 
-type Change = { hash: string; record: KeyRecord } | { kind: "token"; hash: string; record: TokenRecord };
+type Change = FeedChange;
 /** The console's session store (src/objects/console-sessions.ts), as far as the CLI uses it. */
 type SessionsStub = { revokeOpener(opener: string, now: number): Promise<number> };
-/** The running gateway's console session store: one object, this name (src/manage/console/sessions.ts). */
-const SESSIONS_OBJECT_NAME = "console-sessions";
 
 /** How long the CLI waits for the running gateway's feed. */
 const CLI_PUBLISH_TIMEOUT_MS = 5_000;
 
 /** The running gateway's usage store of one org (see src/objects/usage-store.ts). */
 export interface UsageStub {
-  query(keyId: string | null, fromMinute: number, toMinute: number, bucketMinutes: number): Promise<{ start: number; requests: number; forwarded: number; rejected: number }[]>;
+  query(keyId: string | null, fromMinute: number, toMinute: number, bucketMinutes: number): Promise<UsageBucket[]>;
   statuses(keyId: string | null, fromMinute: number, toMinute: number): Promise<Record<string, number>>;
 }
 

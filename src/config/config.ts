@@ -6,48 +6,63 @@
  * Each variable's kind, default and bounds are declared once, in config/variables.ts; the
  * readers there apply them. This module adds what spans variables (profile presets,
  * reserved header names, sessions on/off, the revocation feed's timing) and shapes Config.
+ * The bindings' type, Env, is src/env.ts.
  */
-import { challengeFor } from "../edge/auth/credentials";
-import { PROFILES } from "./profiles";
-import type { ErrorFormat, OrgSource, ProfileName } from "./profiles";
-import { parseRoutes } from "../edge/routes/table";
-import type { Route } from "../edge/routes/table";
 import { parseSigningSecrets } from "../../verifier/index.js";
 import type { SigningSecret } from "../../verifier/index.js";
-import type { KeyRateLimiter } from "../objects/key-rate-limiter";
-import type { SessionSettings } from "../edge/auth/session";
-import { parseSelfService } from "./self-service";
 import { parseForwardClientHeaders } from "../edge/proxy/client-claims";
+import { parseRoutes } from "../edge/routes/table";
+import type { Route } from "../edge/routes/table";
+import type { Env } from "../env";
+import { PROFILES } from "./profiles";
+import type { ErrorFormat, OrgSource, ProfileName } from "./profiles";
+import { parseSelfService } from "./self-service";
 import type { SelfServiceConfig } from "./self-service";
-import type { FeedSettings } from "../edge/revocation/follower";
-import type { RevocationFeed } from "../objects/revocation-feed";
-import type { UsageStore } from "../objects/usage-store";
-import type { ConsoleSessions } from "../objects/console-sessions";
 import { ConfigError, DEFAULTS, enumVar, HEADER_NAME_RE, headerVar, intVar, raw, secretVar, settingsFrom, stringVar } from "./variables";
-import type { EnvVariables } from "./variables";
 
 export { ConfigError, DEFAULTS, MIN_ADMIN_TOKEN_LENGTH, MIN_SESSION_SECRET_LENGTH, settingsFrom, VARIABLES } from "./variables";
 export type { VarKind, VarName, VarSpec } from "./variables";
 
-/**
- * Bindings (wrangler.toml) and variables (wrangler.toml [vars], --var, .dev.vars, secrets).
- * The variables' names and value types come from their declaration (config/variables.ts).
- */
-export interface Env extends EnvVariables {
-  KEYS: KVNamespace;
-  /** Rate Limiting binding counting failed authentications per client IP (wrangler.toml [[ratelimits]]). */
-  AUTH_FAILURE_LIMITER?: RateLimit;
-  /** Durable Object namespace enforcing per-key rate limits (wrangler.toml [[durable_objects.bindings]]). */
-  KEY_RATE_LIMITER?: DurableObjectNamespace<KeyRateLimiter>;
-  /** Durable Object holding the revocation feed (docs/revocation.md). Absent = no feed: the TTL bound applies. */
-  REVOCATION_FEED?: DurableObjectNamespace<RevocationFeed>;
-  /** Durable Object namespace keeping usage counts, one object per org (docs/usage.md). */
-  USAGE_STORE?: DurableObjectNamespace<UsageStore>;
-  /** Durable Object holding the web console's sessions and portal links (docs/console.md). Absent: the console answers 503. */
-  CONSOLE_SESSIONS?: DurableObjectNamespace<ConsoleSessions>;
+export type CredentialSource = { kind: "header"; name: string } | { kind: "bearer" } | { kind: "basic" };
+
+/** The WWW-Authenticate challenge(s) for the accepted sources, in their order. */
+export function challengeFor(sources: readonly CredentialSource[], realm: string): string {
+  return sources
+    .map((s) => {
+      if (s.kind === "basic") return `Basic realm="${realm}", charset="UTF-8"`; // RFC 7617 §2
+      if (s.kind === "bearer") return `Bearer realm="${realm}"`; // RFC 6750 §3
+      return `ApiKey realm="${realm}", header="${s.name}"`;
+    })
+    .join(", ");
 }
 
-export type CredentialSource = { kind: "header"; name: string } | { kind: "bearer" } | { kind: "basic" };
+/** Everything sessions need, from the SESSION_* variables (config/config.ts). */
+export interface SessionSettings {
+  /** SESSION_JWT_SECRET: HS256 key; null = HS256 sessions refused. */
+  secret: string | null;
+  /** SESSION_JWKS_URL: RS256/ES256 keys; null = asymmetric sessions refused. */
+  jwksUrl: string | null;
+  /** SESSION_ISSUER: `iss` must equal it (null = not checked). */
+  issuer: string | null;
+  /** SESSION_AUDIENCE: `aud` must contain it (null = not checked). */
+  audience: string | null;
+  /** SESSION_COOKIE: the cookie carrying the token (null = Bearer only). */
+  cookie: string | null;
+  /** SESSION_ORG_CLAIM split on ".". */
+  orgClaim: readonly string[];
+  /** SESSION_SCOPES_CLAIM split on ".". */
+  scopesClaim: readonly string[];
+}
+
+/** The revocation feed's polling (edge/revocation/follower.ts), from REVOCATION_* and KV_CACHE_TTL_SECONDS. */
+export interface FeedSettings {
+  pollMs: number;
+  maxStalenessMs: number;
+  /** How long a published record overrides older KV reads of its hash. */
+  windowMs: number;
+  timeoutMs: number;
+}
+
 
 export interface Config {
   profile: ProfileName;

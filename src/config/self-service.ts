@@ -3,7 +3,7 @@
  * the rest of the config: a bad value fails closed (every request answers 500 until it is
  * fixed), never a self-service API at a path nobody meant.
  */
-import type { Env } from "./config";
+import type { Env } from "../env";
 import { ConfigError, pathVar, raw, stringVar } from "./variables";
 
 export interface SelfServiceConfig {

@@ -1,38 +1,41 @@
 /**
- * The Worker's fetch handler, wiring only. A request for the gateway (any path outside
- * ADMIN_PREFIX and SELF_SERVICE_PATH) goes straight to the gateway built for this config
- * (edge/gateway/handler.ts: its own request id, access-log line and usage count); the others
- * go through the Hono app: request id → access log → config (fail closed) → usage → the
- * web console (`{ADMIN_PREFIX}/ui`, or the whole of CONSOLE_HOST), the admin API or the
- * self-service API. A misconfigured gateway answers
- * every request 500 from the Hono app's config step. The Worker's entry module is
- * index.ts.
+ * The management plane's one Hono app: request id → access log → body settling → config
+ * (fail closed) → usage → the web console (`{ADMIN_PREFIX}/ui`, or the whole of
+ * CONSOLE_HOST), the admin API or the self-service API. It also answers every request of a
+ * misconfigured gateway (500, from the config step). `managementPathOf` says which
+ * requests are its own; src/index.ts sends it those and every other request to the edge.
  */
 import { Hono } from "hono";
 import type { MiddlewareHandler } from "hono";
 import { requestId } from "hono/request-id";
+import { configFor, ConfigError } from "../config/config";
+import type { Config } from "../config/config";
+import { PROFILES } from "../config/profiles";
+import type { ProfileName } from "../config/profiles";
+import { renderFailure, writeAccessLog } from "../edge/gateway/respond";
+import { normalizedPathOf } from "../edge/routes/normalize";
+import { countRequest } from "../edge/usage/counter";
+import type { Env } from "../env";
+import { renderError } from "../errors/render";
+import { logLine } from "../lib/log";
 import { admin, ADMIN_MOUNT } from "./admin/api";
 import { adminPath } from "./admin/prefix";
-import type { AppEnv } from "./http/context";
-import { consoleRoutes } from "./console/ui";
-import { configFor, ConfigError } from "../config/config";
-import type { Config, Env } from "../config/config";
-import { renderError } from "../errors/render";
+import { consoleApp } from "./console/ui";
 import { settleUnreadBody } from "./http/body";
-import { gatewayFor } from "../edge/gateway";
-import { renderFailure, writeAccessLog } from "../edge/gateway/respond";
-import { logLine } from "../lib/log";
-import { PROFILES } from "../config/profiles";
+import type { AppEnv } from "./http/context";
 import { selfService, SELF_SERVICE_MOUNT } from "./self-service/api";
-import type { ProfileName } from "../config/profiles";
-import { normalizedPathOf } from "../edge/routes/normalize";
-import { countUsage } from "../edge/usage/count";
 
 const accessLog: MiddlewareHandler<AppEnv> = async function accessLog(c, next) {
   const started = Date.now();
   c.set("log", {});
   await next();
   writeAccessLog(c.req.raw, c.get("requestId"), c.get("log"), c.res.status, started);
+};
+
+/** Usage of the requests this app answers with a known key or session (the self-service API): edge/usage/counter.ts. */
+const countUsage: MiddlewareHandler<AppEnv> = async function countUsage(c, next) {
+  await next();
+  countRequest(c.env, (p) => c.executionCtx.waitUntil(p), c.get("config").usageFlushMs, c.get("log"), c.res.status);
 };
 
 const loadConfig: MiddlewareHandler<AppEnv> = async function loadConfig(c, next) {
@@ -56,9 +59,10 @@ const loadConfig: MiddlewareHandler<AppEnv> = async function loadConfig(c, next)
 };
 
 /**
- * Where a request goes, on its normalized path (see manage/admin/prefix.ts): ADMIN_MOUNT + the
- * rest for a request under ADMIN_PREFIX, SELF_SERVICE_MOUNT + the rest for one under
- * SELF_SERVICE_PATH — the path the Hono app routes on — or null: the gateway. So the
+ * Whether a request is the management plane's, on its normalized path (see
+ * admin/prefix.ts): ADMIN_MOUNT + the rest for a request under ADMIN_PREFIX,
+ * SELF_SERVICE_MOUNT + the rest for one under SELF_SERVICE_PATH — the path this app routes
+ * on — or null: the edge's (the gateway, src/index.ts). So the
  * configured prefix decides, per environment, and no spelling of a path can reach the
  * admin or self-service routes without being under their path, or reach the gateway
  * while under one. A path that does not normalize is the gateway's to refuse.
@@ -67,7 +71,7 @@ const loadConfig: MiddlewareHandler<AppEnv> = async function loadConfig(c, next)
  * when CONSOLE_HOST is unset; when it is set, for every request to that host (whatever
  * its path: nothing else answers there, nothing there is forwarded) and for no other.
  */
-function honoPathOf(request: Request, config: Config): string | null {
+export function managementPathOf(request: Request, config: Config): string | null {
   const normalized = normalizedPathOf(request);
   if (config.consoleHost !== null && hostnameOf(request.url) === config.consoleHost) {
     // The console's own host: the console, at its root, and nothing else (never the gateway).
@@ -88,7 +92,7 @@ function honoPathOf(request: Request, config: Config): string | null {
 /** adminPath with no prefix: the path's segments without empty ones or `;params` ("/" for the root). */
 const ROOT_PREFIX = { segments: [] } as const;
 
-/** Where the console's routes are mounted; reached only through honoPathOf, like ADMIN_MOUNT. */
+/** Where the console's routes are mounted; reached only through managementPathOf, like ADMIN_MOUNT. */
 const CONSOLE_MOUNT = "/__keygate_console";
 
 /** The host name of an absolute URL, lowercased, without its port (the runtime's request.url). */
@@ -106,7 +110,7 @@ export function hostnameOf(url: string): string {
 function routingPath(request: Request, options?: { env?: Env }): string {
   const config = options?.env ? configFor(options.env) : undefined;
   if (config === undefined || config instanceof ConfigError) return "/"; // loadConfig answers 500
-  return honoPathOf(request, config) ?? "/";
+  return managementPathOf(request, config) ?? "/";
 }
 
 const app = new Hono<AppEnv>({ getPath: routingPath });
@@ -121,7 +125,7 @@ app.use(accessLog);
 app.use(settleUnreadBody<AppEnv>());
 app.use(loadConfig);
 app.use(countUsage);
-app.route(CONSOLE_MOUNT, consoleRoutes); // the web console: {ADMIN_PREFIX}/ui, or the root of CONSOLE_HOST
+app.route(CONSOLE_MOUNT, consoleApp); // the web console: {ADMIN_PREFIX}/ui, or the root of CONSOLE_HOST
 app.route(ADMIN_MOUNT, admin);
 app.route(SELF_SERVICE_MOUNT, selfService);
 app.onError((err, c) => {
@@ -133,17 +137,4 @@ app.onError((err, c) => {
   return renderFailure(err, config, c.get("requestId"), c.get("log"));
 });
 
-/**
- * The Worker: a request for the gateway (every path outside the admin API, the console
- * and the self-service API, with a valid configuration) goes straight to the gateway
- * built for this config (edge/gateway/handler.ts) — the hot path, without the Hono app's
- * middleware chain; everything else, a misconfigured gateway's answers included, to the
- * Hono app.
- */
-export default {
-  fetch(request: Request, env: Env, ctx: ExecutionContext): Promise<Response> {
-    const config = configFor(env);
-    if (!(config instanceof ConfigError) && honoPathOf(request, config) === null) return gatewayFor(config)(request, env, ctx);
-    return Promise.resolve(app.fetch(request, env, ctx));
-  },
-} satisfies ExportedHandler<Env>;
+export default app;

@@ -31,8 +31,14 @@ export type Principal =
 export type Role = "root" | "token:write" | "token:read" | "key" | "session" | "portal";
 export const ROLES: readonly Role[] = ["root", "token:write", "token:read", "key", "session", "portal"];
 
+/** Operators: the root ADMIN_TOKEN and org-scoped admin tokens (who call the admin API). */
+export type Operator = Extract<Principal, { kind: "root" | "token" }>;
+
 /** Holders: the principals that hold keys of one org rather than administer orgs. */
 export type Holder = Extract<Principal, { kind: "key" | "session" | "portal" }>;
+
+/** Holders that authenticate with a gateway credential, a key or a session JWT (who call the self-service API). */
+export type CredentialHolder = Extract<Principal, { kind: "key" | "session" }>;
 
 export function roleOf(p: Principal): Role {
   return p.kind === "token" ? (p.role === "write" ? "token:write" : "token:read") : p.kind;

@@ -1,27 +1,83 @@
 /**
- * The lifecycle's `publish` hook for a feed binding (admin API, CLI local mode). A failure
- * is a FeedUnavailable: the change is stored, the admin API answers 503 so the caller
- * repeats it (a repeated revoke or update publishes again).
+ * Telling every isolate of a change: the management side publishes on the revocation feed
+ * (objects/revocation-feed.ts; the edge follows it: edge/revocation/follower.ts) every key,
+ * scoped admin token and org-limit change it stores, and a revoked token also ends the
+ * console sessions it opened. A failure is a FeedUnavailable: the change is stored, the
+ * surface answers 503 so the caller repeats it (a repeated revoke or update publishes again).
  */
-import type { KeyRecord } from "../keys/record";
+import { feedStub } from "../edge/revocation/follower";
+import type { Env } from "../env";
+import type { KeyRecord, RateLimit, TokenRecord } from "../keys/record";
+import { actor } from "../keys/store";
+import { clock } from "../lib/clock";
+import type { FeedChange } from "../objects/protocol";
 import type { RevocationFeed } from "../objects/revocation-feed";
-import { publishChanges } from "../edge/revocation/follower";
+import { revokeOpener } from "./console/sessions";
+
+/** Bound on a publish's wait for the object. */
+export const PUBLISH_TIMEOUT_MS = 5_000;
 
 export class FeedUnavailable extends Error {
   override name = "FeedUnavailable";
 }
 
-export function publisherFor(
-  ns: DurableObjectNamespace<RevocationFeed> | undefined,
-): { publish?: (changes: { hash: string; record: KeyRecord }[]) => Promise<void> } {
+async function within<T>(promise: Promise<T>): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`the revocation feed did not answer within ${PUBLISH_TIMEOUT_MS} ms`)), PUBLISH_TIMEOUT_MS);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    if (timer !== undefined) clearTimeout(timer);
+  }
+}
+
+/** Append changes to the feed; throws when the object cannot be reached in time. */
+export async function publishChanges(ns: DurableObjectNamespace<RevocationFeed>, changes: FeedChange[]): Promise<void> {
+  if (changes.length === 0) return;
+  await within(Promise.resolve(feedStub(ns).publish(changes)));
+}
+
+/** Publish an org's rate limit (null: removed); throws when the object cannot be reached in time. */
+export async function publishOrgLimit(ns: DurableObjectNamespace<RevocationFeed>, org: string, rateLimit: RateLimit | null): Promise<void> {
+  await within(Promise.resolve(feedStub(ns).publishOrg(org, rateLimit)));
+}
+
+/** A failure of `publish` as the surfaces answer it (FeedUnavailable: 503, repeat the request). */
+async function unavailableOnFailure(publish: () => Promise<void>): Promise<void> {
+  try {
+    await publish();
+  } catch (err) {
+    throw new FeedUnavailable(err instanceof Error ? err.message : String(err));
+  }
+}
+
+/** The key lifecycle's `publish` hook for a feed binding (none without one). */
+export function publisherFor(ns: DurableObjectNamespace<RevocationFeed> | undefined): {
+  publish?: (changes: { hash: string; record: KeyRecord }[]) => Promise<void>;
+} {
   if (!ns) return {};
-  return {
-    publish: async (changes) => {
-      try {
-        await publishChanges(ns, changes);
-      } catch (err) {
-        throw new FeedUnavailable(err instanceof Error ? err.message : String(err));
-      }
-    },
-  };
+  return { publish: (changes) => unavailableOnFailure(() => publishChanges(ns, changes)) };
+}
+
+/** The org operations' `publish` hook for a feed binding (none without one). */
+export function orgPublisherFor(ns: DurableObjectNamespace<RevocationFeed> | undefined): {
+  orgPublish?: (org: string, rateLimit: RateLimit | null) => Promise<void>;
+} {
+  if (!ns) return {};
+  return { orgPublish: (org, rateLimit) => unavailableOnFailure(() => publishOrgLimit(ns, org, rateLimit)) };
+}
+
+/**
+ * The token operations' `tokenChanged` (keys/token.ts): publish the change on the feed, and
+ * for a revocation end every console session the token opened (and the portal links it
+ * issued).
+ */
+export function tokenPublisher(env: Pick<Env, "REVOCATION_FEED" | "CONSOLE_SESSIONS">): (change: { hash: string; record: TokenRecord }) => Promise<void> {
+  return ({ hash, record }) =>
+    unavailableOnFailure(async () => {
+      if (env.REVOCATION_FEED) await publishChanges(env.REVOCATION_FEED, [{ kind: "token", hash, record }]);
+      if (record.revoked_at !== null && env.CONSOLE_SESSIONS) await revokeOpener(env.CONSOLE_SESSIONS, actor.token(record.id), clock.now());
+    });
 }

@@ -6,17 +6,17 @@
  * the holders' creation bounds kept by KeyRateLimiter objects.
  */
 import type { KeyRateLimiter } from "../objects/key-rate-limiter";
-import { tokenPublisher } from "./admin/tokens";
 import { createLinkRow, revokeLinkRow } from "./console/sessions";
 import { clock } from "../lib/clock";
-import type { Config, Env } from "../config/config";
+import type { Config } from "../config/config";
+import type { Env } from "../env";
 import { isolateOf } from "../edge/gateway/isolate";
 import { StoreFault } from "../keys/store";
-import { publishOrgLimit } from "../edge/revocation/follower";
-import { FeedUnavailable, publisherFor } from "./publish";
+import { orgPublisherFor, publisherFor, tokenPublisher } from "./publish";
 import { GRANULARITY_MINUTES, usageAnswer } from "./usage";
 import type { UsageAnswer, UsageQuery } from "./usage";
-import type { UsageBucket, UsageStore } from "../objects/usage-store";
+import type { UsageStore } from "../objects/usage-store";
+import type { UsageBucket } from "../objects/protocol";
 import type { HolderBounds } from "./bounds";
 import type { ManageDeps } from "./context";
 
@@ -49,17 +49,7 @@ export function workerDeps(env: Env, config: Config, requestId: string): ManageD
       if (rateLimit) state.feed.orgLimits.set(org, rateLimit);
       else state.feed.orgLimits.delete(org);
     },
-    ...(feed
-      ? {
-          orgPublish: async (org, rateLimit) => {
-            try {
-              await publishOrgLimit(feed, org, rateLimit);
-            } catch (err) {
-              throw new FeedUnavailable(err instanceof Error ? err.message : String(err));
-            }
-          },
-        }
-      : {}),
+    ...orgPublisherFor(feed),
     ...(store ? { usage: (q: UsageQuery) => readUsage(store, q) } : {}),
     ...(bounds ? { bounds } : {}),
   };

@@ -4,7 +4,8 @@
  * session has used, and portal links. Strongly consistent and single-threaded, so a form id
  * is used once, a portal link opens once, and ending a session (sign-out) or everything an
  * opener opened (a revoked admin token, a revoked portal link) holds at the next console
- * request everywhere. The worker side, with the cookie and timeouts, is sessions.ts;
+ * request everywhere. The worker side, with the cookie and timeouts, is
+ * manage/console/sessions.ts;
  * docs/console.md states what it guarantees and what it costs.
  *
  * Nothing secret is stored in a form that opens anything: a session is stored under the
@@ -15,64 +16,12 @@
  * Times are the caller's (`now`, ms since epoch), like the rest of the console.
  */
 import { DurableObject } from "cloudflare:workers";
-import type { Env } from "../config/config";
+import type { LinkView, NewLinkRow, NewSessionRow, SessionRow } from "./protocol";
 
 /** How long an ended or expired session, a used or expired link and a revoked opener are kept (then pruned). */
 export const SESSIONS_RETENTION_MS = 24 * 3_600_000;
 
 const HEX64_RE = /^[0-9a-f]{64}$/;
-
-/** A session to store. */
-export interface NewSessionRow {
-  /** SHA-256 (hex) of the session id. */
-  key: string;
-  /** The principal, JSON (opaque here). */
-  principal: string;
-  /** Who or what opened it: "root", "token:<id>", "portal-link:<id>", "session:<sub>". */
-  opener: string;
-  csrf: string;
-  back: string | null;
-  /** ms since epoch. */
-  expiresAt: number;
-}
-
-/** What a console request learns of its session. */
-export interface SessionRow {
-  principal: string;
-  opener: string;
-  csrf: string;
-  back: string | null;
-  expiresAt: number;
-  /** POST only: whether the presented CSRF token is the session's (constant time). */
-  csrfOk?: boolean;
-  /** POST with a form id and the right CSRF token: "fresh" the first time, "used" after. */
-  form?: "fresh" | "used";
-}
-
-/** A portal link to store. */
-export interface NewLinkRow {
-  id: string;
-  /** SHA-256 (hex) of the link's token. */
-  token: string;
-  org: string;
-  /** The link as the admin API issued it, JSON (opaque here). */
-  link: string;
-  /** The audit actor who issued it ("root", "token:<id>"). */
-  issuer: string;
-  expiresAt: number;
-}
-
-/** A portal link as the admin API shows it (never its token). */
-export interface LinkView {
-  id: string;
-  org: string;
-  issuer: string;
-  status: "active" | "used" | "expired" | "revoked";
-  created_at: string;
-  expires_at: string;
-  used_at: string | null;
-  revoked_at: string | null;
-}
 
 const encoder = new TextEncoder();
 
@@ -85,8 +34,9 @@ function sameString(a: string, b: string): boolean {
 
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 
-export class ConsoleSessions extends DurableObject<Env> {
-  constructor(ctx: DurableObjectState, env: Env) {
+// Its bindings are not read (DurableObject<unknown>): nothing here imports the Env type.
+export class ConsoleSessions extends DurableObject<unknown> {
+  constructor(ctx: DurableObjectState, env: unknown) {
     super(ctx, env);
     const sql = ctx.storage.sql;
     sql.exec(

@@ -1,22 +1,20 @@
 /**
- * The per-key rate-limit Durable Object (see key-rate-limiter.ts for the policy): one
- * instance per key id, counting requests in fixed windows aligned on the epoch. The same
- * class keeps a key's credit balance (credits.ts, addressed by `balance_id`), an org's rate
- * limit ("org:<org>"), and the holders' creation bounds (manage/bounds.ts:
+ * The per-key rate-limit Durable Object (edge/abuse/key-rate-limiter.ts states the policy):
+ * one instance per key id, counting requests in fixed windows aligned on the epoch. The
+ * same class keeps a key's credit balance (edge/abuse/credits.ts, addressed by
+ * `balance_id`), an org's rate limit ("org:<org>"), and the holders' creation bounds (manage/bounds.ts:
  * "holder-creates:<actor>" windows and "holder-keys:<org>" member sets).
  */
 import { DurableObject } from "cloudflare:workers";
-import { clock } from "../lib/clock";
-import type { Env } from "../config/config";
-import type { KeyRateOutcome } from "../edge/abuse/key-rate-limiter";
-import type { CreditOutcome } from "../edge/abuse/credits";
-import { refillPeriod } from "../edge/abuse/credits";
 import type { Credits } from "../keys/record";
+import { clock } from "../lib/clock";
+import type { CreditOutcome, KeyRateOutcome } from "./protocol";
+import { refillPeriod } from "./protocol";
 
 interface Balance {
   set_at: string;
   remaining: number;
-  /** The refill period the balance was last filled for (see credits.ts). */
+  /** The refill period the balance was last filled for (protocol.ts refillPeriod). */
   period: number;
 }
 
@@ -31,7 +29,8 @@ const BALANCE_KEY = "credits";
 /** A member of a holder-keys set: "member:<key id>" → when it was added (ms). */
 const MEMBER_PREFIX = "member:";
 
-export class KeyRateLimiter extends DurableObject<Env> {
+// Its bindings are not read (DurableObject<unknown>): nothing here imports the Env type.
+export class KeyRateLimiter extends DurableObject<unknown> {
   #state: WindowState | undefined;
   #balance: Balance | null | undefined;
   #members: Promise<Map<string, number>> | undefined;

@@ -3,22 +3,22 @@
  * versioned log of key changes in SQLite storage. Every lifecycle change (create, import,
  * update, revoke, rotate) appends the changed key's hash and its record as written (a
  * scoped admin token's creation or revocation, its hash and record, kind "token"); each
- * gateway isolate reads the entries after its cursor (see feed.ts for the policy and
+ * gateway isolate reads the entries after its cursor (see edge/revocation/follower.ts for the policy and
  * docs/revocation.md for the bound). Versions come from AUTOINCREMENT, so they only grow,
  * even across pruning. Entries are kept FEED_RETENTION_MS.
  */
 import { DurableObject } from "cloudflare:workers";
-import { clock } from "../lib/clock";
-import type { Env } from "../config/config";
-import type { FeedChange, FeedEntry, FeedPage } from "../edge/revocation/follower";
-import { FEED_PAGE_SIZE, FEED_RETENTION_MS } from "../edge/revocation/follower";
 import type { RateLimit } from "../keys/record";
 import { ORG_RE } from "../keys/record";
+import { clock } from "../lib/clock";
+import type { FeedChange, FeedEntry, FeedPage } from "./protocol";
+import { FEED_PAGE_SIZE, FEED_RETENTION_MS } from "./protocol";
 
 const HASH_RE = /^[0-9a-f]{64}$/;
 
-export class RevocationFeed extends DurableObject<Env> {
-  constructor(ctx: DurableObjectState, env: Env) {
+// Its bindings are not read (DurableObject<unknown>): nothing here imports the Env type.
+export class RevocationFeed extends DurableObject<unknown> {
+  constructor(ctx: DurableObjectState, env: unknown) {
     super(ctx, env);
     ctx.storage.sql.exec(
       "CREATE TABLE IF NOT EXISTS changes (version INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, kind TEXT NOT NULL DEFAULT 'key', hash TEXT NOT NULL, record TEXT NOT NULL)",

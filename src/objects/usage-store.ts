@@ -5,21 +5,14 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import { clock } from "../lib/clock";
-import type { Env } from "../config/config";
-import type { UsageBatch } from "../edge/usage/counter";
-
-export interface UsageBucket {
-  start: number;
-  requests: number;
-  forwarded: number;
-  rejected: number;
-}
+import type { UsageBatch, UsageBucket } from "./protocol";
 
 /** Batch ids are remembered this long (a resend comes within minutes). */
 const BATCH_MEMORY_MS = 24 * 3_600_000;
 
-export class UsageStore extends DurableObject<Env> {
-  constructor(ctx: DurableObjectState, env: Env) {
+// Its bindings are not read (DurableObject<unknown>): nothing here imports the Env type.
+export class UsageStore extends DurableObject<unknown> {
+  constructor(ctx: DurableObjectState, env: unknown) {
     super(ctx, env);
     ctx.storage.sql.exec(
       "CREATE TABLE IF NOT EXISTS usage (minute INTEGER NOT NULL, key_id TEXT NOT NULL, status INTEGER NOT NULL, forwarded INTEGER NOT NULL, count INTEGER NOT NULL, PRIMARY KEY (minute, key_id, status, forwarded))",

@@ -3,7 +3,7 @@
  * real origin through the real worker).
  */
 import { env } from "cloudflare:test";
-import type { Env } from "../../src/config/config";
+import type { Env } from "../../src/env";
 import type { KvLike } from "../../src/keys/store";
 import { makeEnv, send } from "../support/worker-helpers";
 import type { Vars } from "../support/worker-helpers";

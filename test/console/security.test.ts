@@ -6,7 +6,8 @@
  */
 import { env } from "cloudflare:test";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { randomToken, sealCookie } from "../../src/manage/console/cookie";
+import { sealCookie } from "../../src/manage/console/cookie";
+import { randomToken } from "../../src/manage/secret";
 import { adminEnv, api, TOKEN, uniqueOrg } from "../admin/support";
 import { makeEnv, send } from "../support/worker-helpers";
 import { claims, hs256, SECRET } from "../sessions/support";

@@ -4,7 +4,7 @@
  * worker, with its cookie and its forms.
  */
 import { expect } from "vitest";
-import type { Env } from "../../src/config/config";
+import type { Env } from "../../src/env";
 import { adminEnv, TOKEN } from "../admin/support";
 import { send } from "../support/worker-helpers";
 

@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { env } from "cloudflare:test";
 import { clock } from "../../src/lib/clock";
 import { ISOLATE_STATE, newIsolateState } from "../../src/edge/gateway/isolate";
-import type { Env } from "../../src/config/config";
+import type { Env } from "../../src/env";
 import { api, createViaApi, TOKEN, uniqueOrg } from "../admin/support";
 import { makeEnv, originCalls, probe, send, through } from "../support/worker-helpers";
 import type { Vars } from "../support/worker-helpers";

@@ -16,7 +16,7 @@ import { FIELDS, OPERATIONS } from "../../src/manage/authority";
 import type { Surface } from "../../src/manage/authority-doc";
 import { SURFACE_FIELDS, SURFACES } from "../../src/manage/authority-doc";
 import type { Role } from "../../src/manage/principal";
-import type { Env } from "../../src/config/config";
+import type { Env } from "../../src/env";
 import type { Answer, ConsoleSession } from "./support";
 import {
   adminCall,

@@ -5,7 +5,7 @@
  * their real flows, keys created by root through the admin API (so they carry audit
  * events), and the requests of each surface.
  */
-import type { Env } from "../../src/config/config";
+import type { Env } from "../../src/env";
 import type { Role } from "../../src/manage/principal";
 import { api, TOKEN } from "../admin/support";
 import { claims, hs256, SECRET } from "../sessions/support";

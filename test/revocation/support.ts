@@ -6,7 +6,7 @@
 import { env } from "cloudflare:test";
 import { vi } from "vitest";
 import { clock } from "../../src/lib/clock";
-import type { Env } from "../../src/config/config";
+import type { Env } from "../../src/env";
 import { ISOLATE_STATE, newIsolateState } from "../../src/edge/gateway/isolate";
 import type { IsolateState } from "../../src/edge/gateway/isolate";
 import { kvKey } from "../../src/keys/store";

@@ -8,11 +8,11 @@
  */
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { env } from "cloudflare:test";
-import type { Env } from "../../src/config/config";
+import type { Env } from "../../src/env";
 import { hashKey } from "../../src/keys/hash";
 import { kvKey } from "../../src/keys/store";
-import { FEED_OBJECT_NAME } from "../../src/edge/revocation/follower";
-import type { FeedPage } from "../../src/edge/revocation/follower";
+import { FEED_OBJECT_NAME } from "../../src/objects/protocol";
+import type { FeedPage } from "../../src/objects/protocol";
 import { api, mintToken, uniqueOrg } from "../admin/support";
 import { brokenFeed, edgeCachedKv, freezeClock, isolate } from "./support";
 

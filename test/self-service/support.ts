@@ -2,7 +2,7 @@
  * Helpers for the self-service API tests (inside workerd, through the real worker, against
  * Miniflare's real KV and the real test origin).
  */
-import type { Env } from "../../src/config/config";
+import type { Env } from "../../src/env";
 import { makeEnv, mint, probe, originCalls, send } from "../support/worker-helpers";
 import type { OriginCall, Vars } from "../support/worker-helpers";
 

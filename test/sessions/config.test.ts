@@ -4,7 +4,7 @@
  */
 import { describe, expect, it, vi } from "vitest";
 import { isJwtShaped, sessionTokenOf, verifySession } from "../../src/edge/auth/session";
-import type { SessionSettings } from "../../src/edge/auth/session";
+import type { SessionSettings } from "../../src/config/config";
 import { parseConfig } from "../../src/config/config";
 import { mintKey } from "../../src/keys/format";
 import { makeEnv, through } from "../support/worker-helpers";

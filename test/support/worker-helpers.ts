@@ -5,7 +5,7 @@
  */
 import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
 import worker from "../../src/index";
-import type { Env } from "../../src/config/config";
+import type { Env } from "../../src/env";
 import { issueKey } from "../../src/keys/issue";
 import type { NewKeyInput } from "../../src/keys/issue";
 import { hashKey } from "../../src/keys/hash";

@@ -10,7 +10,7 @@ import { env, runInDurableObject } from "cloudflare:test";
 import { clock } from "../../src/lib/clock";
 import { flushUsage, SESSION_KEY_ID, usageCounter } from "../../src/edge/usage/counter";
 import { ISOLATE_STATE, newIsolateState } from "../../src/edge/gateway/isolate";
-import type { Env } from "../../src/config/config";
+import type { Env } from "../../src/env";
 import { api, createViaApi, mintToken, TOKEN, uniqueOrg } from "../admin/support";
 import { claims, hs256, SECRET } from "../sessions/support";
 import { makeEnv, send, through } from "../support/worker-helpers";

@@ -31,7 +31,7 @@
  * - State: the blocked clients are the isolate's (edge/gateway/isolate.ts `blocked` and
  *   `managementBlocked`), passed in.
  */
-import type { BlockedClients } from "../gateway/isolate";
+import type { LruCache } from "../../lib/lru";
 
 /** The two budgets (docs/security.md): who a failure counts against. */
 export type Budget = "gateway" | "management";
@@ -41,6 +41,9 @@ export interface Block {
   until: number;
   lane: number[];
 }
+
+/** Clients over a failure budget, by client key (the isolate's: gateway/isolate.ts). */
+export type BlockedClients = LruCache<Block>;
 
 /** Lookups a blocked client may still make per minute in one isolate (the binding's budget: 30 per 60 s). */
 export const SLOW_LOOKUPS_PER_MINUTE = 30;

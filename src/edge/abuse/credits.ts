@@ -7,25 +7,13 @@
  * Unlike rate limits, credits are something a customer pays for: when the object cannot
  * be asked, the request is refused (503), never let through unmetered.
  */
+import type { Credits } from "../../keys/record";
 import type { Result } from "../../lib/result";
 import { failed, ok } from "../../lib/result";
-import type { Credits } from "../../keys/record";
 import type { KeyRateLimiter } from "../../objects/key-rate-limiter";
-
-export interface CreditOutcome {
-  allowed: boolean;
-  /** Credits left after this request. */
-  remaining: number;
-}
+import type { CreditOutcome } from "../../objects/protocol";
 
 export const CREDITS_TIMEOUT_MS = 1_000;
-
-/** The refill period containing `now`: UTC days since the epoch, or UTC months since year 0. */
-export function refillPeriod(interval: "day" | "month", now: number): number {
-  if (interval === "day") return Math.floor(now / 86_400_000);
-  const d = new Date(now);
-  return d.getUTCFullYear() * 12 + d.getUTCMonth();
-}
 
 /** Spend one credit (a forwarded request): exact across isolates; a failure is never a pass. */
 export function spendCredit(ns: DurableObjectNamespace<KeyRateLimiter> | undefined, credits: Credits): Promise<Result<CreditOutcome>> {

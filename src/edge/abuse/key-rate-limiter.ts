@@ -7,23 +7,14 @@
  * requests are let through in each window; a refused request does not count. As with any
  * fixed window, a client may send up to 2 × limit across a window boundary. The count is
  * persisted (unconfirmed writes: the answer does not wait for the disk), so it survives
- * the object being evicted while idle. The object itself is key-rate-limiter-object.ts
+ * the object being evicted while idle. The object itself is objects/key-rate-limiter.ts
  * (kept apart so this module, used on the hot path, has no runtime-only import).
  */
+import type { RateLimit } from "../../keys/record";
 import type { Result } from "../../lib/result";
 import { failed, ok } from "../../lib/result";
-import type { RateLimit } from "../../keys/record";
 import type { KeyRateLimiter } from "../../objects/key-rate-limiter";
-
-export interface KeyRateOutcome {
-  allowed: boolean;
-  limit: number;
-  periodSeconds: number;
-  /** Requests left in the current window after this one. */
-  remaining: number;
-  /** Seconds until the current window ends (≥ 1). */
-  resetSeconds: number;
-}
+import type { KeyRateOutcome } from "../../objects/protocol";
 
 /** Bound on the gateway's wait for the limiter; past it the request is let through (logged). */
 export const RATE_LIMIT_TIMEOUT_MS = 1_000;

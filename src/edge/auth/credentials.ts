@@ -124,14 +124,3 @@ export function isOurAuthorization(value: string, sources: readonly CredentialSo
   const scheme = value.trim().split(" ", 1)[0]!.toLowerCase();
   return sources.some((s) => s.kind === scheme);
 }
-
-/** The WWW-Authenticate challenge(s) for the accepted sources, in their order. */
-export function challengeFor(sources: readonly CredentialSource[], realm: string): string {
-  return sources
-    .map((s) => {
-      if (s.kind === "basic") return `Basic realm="${realm}", charset="UTF-8"`; // RFC 7617 §2
-      if (s.kind === "bearer") return `Bearer realm="${realm}"`; // RFC 6750 §3
-      return `ApiKey realm="${realm}", header="${s.name}"`;
-    })
-    .join(", ");
-}

@@ -58,26 +58,9 @@
  *   }
  */
 import { verify as verifyJws } from "hono/utils/jwt/jwt";
+import type { SessionSettings } from "../../config/config";
 import { ORG_RE, SCOPE_RE } from "../../keys/record";
 import { logLine } from "../../lib/log";
-
-/** Everything sessions need, from the SESSION_* variables (config/config.ts). */
-export interface SessionSettings {
-  /** SESSION_JWT_SECRET: HS256 key; null = HS256 sessions refused. */
-  secret: string | null;
-  /** SESSION_JWKS_URL: RS256/ES256 keys; null = asymmetric sessions refused. */
-  jwksUrl: string | null;
-  /** SESSION_ISSUER: `iss` must equal it (null = not checked). */
-  issuer: string | null;
-  /** SESSION_AUDIENCE: `aud` must contain it (null = not checked). */
-  audience: string | null;
-  /** SESSION_COOKIE: the cookie carrying the token (null = Bearer only). */
-  cookie: string | null;
-  /** SESSION_ORG_CLAIM split on ".". */
-  orgClaim: readonly string[];
-  /** SESSION_SCOPES_CLAIM split on ".". */
-  scopesClaim: readonly string[];
-}
 
 /** `exp`: the token's expiry, seconds since epoch (the console ends its session there). */
 export type SessionVerdict = { kind: "ok"; sub: string; org: string; scopes: string[]; exp: number } | { kind: "invalid"; reason: string };

@@ -22,9 +22,8 @@ import type { Override } from "../revocation/follower";
 import { newerOf } from "../revocation/follower";
 import type { KeyCache } from "../gateway/isolate";
 
-/** Where the answer came from, for logs and benchmarks. */
-import type { Tier } from "./tier";
-export type { Tier } from "./tier";
+/** Where a verdict came from, for the access log and benchmarks. */
+export type Tier = "format" | "memory" | "kv" | "stale" | "feed";
 
 export type Verdict =
   | { kind: "valid"; record: KeyRecord; hash: string; tier: Tier }

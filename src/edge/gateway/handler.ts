@@ -11,15 +11,16 @@
  * middleware chain and no per-request context (docs/performance.md).
  */
 import { clock } from "../../lib/clock";
-import type { Config, Env } from "../../config/config";
-import type { RequestLog } from "../../lib/log";
+import type { Config } from "../../config/config";
+import type { Env } from "../../env";
+import type { RequestLog } from "../admission";
 import { logLine } from "../../lib/log";
 import { forward, targetUrl } from "../proxy/forward";
 import { forwardedSearch, upstreamHeaders } from "../proxy/headers";
-import { countRequest } from "../usage/count";
+import { countRequest } from "../usage/counter";
 import { coveredHeaders, signatureHeader, SIGNATURE_HEADER } from "../../../verifier/index.js";
 import { admit } from "./admit";
-import type { Forward } from "./admit";
+import type { Forward } from "../admission";
 import type { IsolateState } from "./isolate";
 import { isolateOf } from "./isolate";
 import { logAdmission, renderFailure, renderRefusal, writeAccessLog } from "./respond";

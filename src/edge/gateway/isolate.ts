@@ -14,7 +14,7 @@
 import { LruCache } from "../../lib/lru";
 import type { Lookup } from "../../lib/lru";
 import { LastUsedThrottle } from "../auth/last-used";
-import type { Block } from "../abuse/auth-failures";
+import type { Block, BlockedClients } from "../abuse/auth-failures";
 import type { KeyRecord, TokenRecord } from "../../keys/record";
 import type { OrgSettings } from "../../keys/store";
 import { FeedFollower } from "../revocation/follower";
@@ -28,8 +28,6 @@ export interface KeyCache {
   clear(): void;
 }
 
-/** Clients over a failure budget, by client key (edge/abuse/auth-failures.ts). */
-export type BlockedClients = LruCache<Block>;
 /** Org settings by org, misses included (edge/abuse/org-limit.ts). */
 export type OrgCache = LruCache<OrgSettings | null>;
 /** Scoped admin tokens by hash, misses included (manage/admin/tokens.ts). */

@@ -2,21 +2,16 @@
  * From a decision to what the client and the log see: a Refusal rendered in the
  * profile's shape (errors/render.ts), the access-log fields derived from an Admission —
  * the one place they are written for the gateway and the self-service API — and the
- * access-log line itself (one per request, whatever answered it: writeAccessLog).
+ * access-log line itself (one per request, whatever answered it: writeAccessLog). The
+ * management side's Hono helpers over these are manage/http/context.ts.
  */
-import type { Context } from "hono";
-import type { AppEnv } from "../../manage/http/context";
 import type { Config } from "../../config/config";
 import type { ErrorCode } from "../../errors/codes";
 import { GatewayError } from "../../errors/codes";
-import type { ErrorOptions } from "../../errors/render";
 import { renderError } from "../../errors/render";
-import type { RequestLog } from "../../lib/log";
 import { logLine } from "../../lib/log";
+import type { Admission, Facts, Refusal, RequestLog } from "../admission";
 import { clientRequestId } from "../proxy/headers";
-import type { Admission, Facts, Refusal } from "./admit";
-
-type Ctx = Context<AppEnv>;
 
 /** Copy what the decision learnt, and its outcome, into the request's log line. */
 export function logAdmission(log: RequestLog, admission: Admission): void {
@@ -49,12 +44,6 @@ export function renderRefusal(config: Config, requestId: string, r: Refusal): Re
   );
 }
 
-/** A refusal decided in a Hono handler: logged (facts and outcome) and rendered. */
-export function refuse(c: Ctx, r: Refusal): Response {
-  logAdmission(c.get("log"), r);
-  return renderRefusal(c.get("config"), c.get("requestId"), r);
-}
-
 /**
  * A failure thrown while answering (the origin unreachable or too slow: a GatewayError;
  * anything else is a bug: internal_error), logged and rendered in the profile's shape.
@@ -77,18 +66,6 @@ export function renderFailure(err: unknown, config: Config, requestId: string, l
     { errorFormat: config.errorFormat, missingStatus: config.missingStatus, challenge: config.challenge, requestId },
     code,
     detail === undefined ? {} : { detail },
-  );
-}
-
-/** Answer with one of keygate's own errors, in the profile's shape (admin API, console, self-service, onError). */
-export function reject(c: Ctx, code: ErrorCode, opts?: ErrorOptions & { reason?: string }): Response {
-  const config = c.get("config");
-  c.get("log").outcome = "rejected";
-  c.get("log").reason = opts?.reason ?? code;
-  return renderError(
-    { errorFormat: config.errorFormat, missingStatus: config.missingStatus, challenge: config.challenge, requestId: c.get("requestId") },
-    code,
-    opts,
   );
 }
 

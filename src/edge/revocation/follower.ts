@@ -1,9 +1,9 @@
 /**
  * Revocation everywhere within seconds: the isolate side of the revocation feed
- * (feed-object.ts holds the feed; docs/revocation.md states the bound and its cost).
- *
- * Publish: every lifecycle change (admin API, CLI local mode) appends the key's hash and
- * its new record to the one feed object before the change is reported done.
+ * (objects/revocation-feed.ts holds the feed; docs/revocation.md states the bound and its
+ * cost). Publishing is the management side's (manage/publish.ts): every lifecycle change
+ * (admin API, console, self-service, CLI local mode) appends the key's hash and its new
+ * record to the one feed object before the change is reported done.
  *
  * Follow: an isolate that serves requests polls the feed in the background (waitUntil) at
  * most once per `pollMs`. For each entry it drops the hash from its key cache and keeps
@@ -19,59 +19,19 @@
  * after CACHE_TTL_MS and KV reads after KV_CACHE_TTL_SECONDS, the bound without the feed
  * (revocationBoundSeconds in config/config.ts), and every failed poll is logged.
  *
- * Nothing here imports runtime-only modules: it runs on the hot path and in the CLI.
+ * Nothing here imports runtime-only modules: it runs on the hot path.
  */
+import type { FeedSettings } from "../../config/config";
 import type { KeyRecord, RateLimit, TokenRecord } from "../../keys/record";
 import { isKeyRecord, isRateLimit, isTokenRecord } from "../../keys/record";
+import type { FeedPage } from "../../objects/protocol";
+import { FEED_OBJECT_NAME } from "../../objects/protocol";
 import type { RevocationFeed } from "../../objects/revocation-feed";
 
-import { FEED_OBJECT_NAME } from "../../objects/protocol";
-export { FEED_OBJECT_NAME };
-/** How long the object keeps an entry: far longer than any override window. */
-export const FEED_RETENTION_MS = 24 * 3_600_000;
-/** Entries per answer; a poll reads up to FEED_MAX_PAGES pages. */
-export const FEED_PAGE_SIZE = 500;
+/** Pages a poll reads at most (FEED_PAGE_SIZE entries each); a longer backlog waits for the next poll. */
 const FEED_MAX_PAGES = 20;
 /** Overrides kept per isolate (oldest dropped first): one per key changed in the window. */
 export const MAX_OVERRIDES = 20_000;
-/** Bound on a publish's wait for the object. */
-export const PUBLISH_TIMEOUT_MS = 5_000;
-
-/** A key's change (its hash and record as written), or a scoped admin token's (`kind: "token"`). */
-export type FeedChange = { kind?: undefined; hash: string; record: KeyRecord } | { kind: "token"; hash: string; record: TokenRecord };
-
-export interface FeedEntry {
-  version: number;
-  /** When the object stored it (ms since epoch). */
-  at: number;
-  /**
-   * Absent: a key change (hash, record). "org": an org's rate limit (hash = the org, record
-   * = the limit or null). "token": a scoped admin token's change (its hash and record).
-   */
-  kind?: "org" | "token";
-  hash: string;
-  record: unknown;
-}
-
-export interface FeedPage {
-  /** The cursor to send next. */
-  version: number;
-  entries: FeedEntry[];
-  /** More entries follow: ask again from `version`. */
-  more: boolean;
-  /** The cursor could not be continued: drop every cached key before applying `entries`. */
-  reset: boolean;
-  /** With a new or reset cursor: every org's settings (replacing what the isolate knew). */
-  orgs?: { org: string; rate_limit: RateLimit }[];
-}
-
-export interface FeedSettings {
-  pollMs: number;
-  maxStalenessMs: number;
-  /** How long a published record overrides older KV reads of its hash. */
-  windowMs: number;
-  timeoutMs: number;
-}
 
 export interface Override {
   record: KeyRecord;
@@ -146,17 +106,6 @@ function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<
 
 export function feedStub(ns: DurableObjectNamespace<RevocationFeed>): DurableObjectStub<RevocationFeed> {
   return ns.get(ns.idFromName(FEED_OBJECT_NAME));
-}
-
-/** Publish an org's rate limit (null: removed); throws when the object cannot be reached in time. */
-export async function publishOrgLimit(ns: DurableObjectNamespace<RevocationFeed>, org: string, rateLimit: RateLimit | null): Promise<void> {
-  await withTimeout(Promise.resolve(feedStub(ns).publishOrg(org, rateLimit)), PUBLISH_TIMEOUT_MS, "the revocation feed");
-}
-
-/** Append changes to the feed; throws when the object cannot be reached in time. */
-export async function publishChanges(ns: DurableObjectNamespace<RevocationFeed>, changes: FeedChange[]): Promise<void> {
-  if (changes.length === 0) return;
-  await withTimeout(Promise.resolve(feedStub(ns).publish(changes)), PUBLISH_TIMEOUT_MS, "the revocation feed");
 }
 
 function apply(page: FeedPage, follower: FeedFollower, cache: PurgeableCache, settings: FeedSettings): void {

@@ -11,27 +11,17 @@
  * Lost: the counts of an isolate evicted (or a waitUntil cut) before its next flush, i.e.
  * at most USAGE_FLUSH_MS of that isolate's traffic.
  */
+import type { Env } from "../../env";
+import { clock } from "../../lib/clock";
+import { logLine } from "../../lib/log";
+import type { UsageBatch, UsageRow } from "../../objects/protocol";
 import type { UsageStore } from "../../objects/usage-store";
+import type { RequestLog } from "../admission";
 
 /** Who a request is counted for: an org and a key (null: a session, counted for the org). */
 export interface UsageSubject {
   org: string;
   keyId: string | null;
-}
-
-export interface UsageRow {
-  minute: number;
-  key_id: string;
-  /** The response status; forwarded responses are counted under the origin's status. */
-  status: number;
-  forwarded: boolean;
-  count: number;
-}
-
-/** One org's counts in one flush. */
-export interface UsageBatch {
-  id: string;
-  rows: UsageRow[];
 }
 
 /** Sessions (no key id) are counted under this key id. */
@@ -139,4 +129,24 @@ export function flushUsage(
   });
   counter.flushing = done;
   return done;
+}
+
+/**
+ * Count a request made with a known key or session (log.usage, from the Admission's facts
+ * once the key is known) after its response is decided, and start a background flush when
+ * one is due. The gateway calls it itself (gateway/handler.ts); the management app for the
+ * requests it answers (manage/app.ts). Admin requests and requests without a known key are
+ * not counted.
+ */
+export function countRequest(env: Env, waitUntil: (p: Promise<unknown>) => void, flushMs: number, log: RequestLog, status: number): void {
+  const subject = log.usage;
+  const ns = env.USAGE_STORE;
+  // No store: nothing would ever be flushed, so nothing is counted.
+  if (subject === undefined || !ns || (log.outcome !== "forwarded" && log.outcome !== "rejected")) return;
+  const now = clock.now();
+  const counter = usageCounter();
+  counter.count(subject, status, log.outcome === "forwarded", now);
+  if (counter.due(now, flushMs)) {
+    waitUntil(flushUsage(ns, counter, now, (org, cause) => logLine("warn", "usage flush failed: kept for the next flush", { org, cause })));
+  }
 }

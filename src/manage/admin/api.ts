@@ -26,36 +26,33 @@
  * (manage/authority.ts) what the caller — root or a scoped token — may do.
  */
 import { Hono } from "hono";
-import type { Context } from "hono";
 import { blockedFor, clientKey, recordFailure } from "../../edge/abuse/auth-failures";
-import type { AppEnv } from "../http/context";
+import type { AppEnv, Ctx } from "../http/context";
 import { isolateOf } from "../../edge/gateway/isolate";
 import { clock } from "../../lib/clock";
 import type { ErrorCode } from "../../errors/codes";
 import type { ErrorOptions } from "../../errors/render";
 import { renderError } from "../../errors/render";
-import { reject } from "../../edge/gateway";
-import { follow } from "../../edge/gateway/admit";
+import { reject } from "../http/context";
+import { follow } from "../../edge/auth/authenticate";
 import type { FieldError } from "../../keys/issue";
 import type { Outcome } from "../../keys/lifecycle";
 import { KEY_ID_RE } from "../../keys/record";
 import { failureAnswer, invalidAnswer, thrownAnswer, unmatchedAnswer } from "../http/answers";
 import { jsonBody as sharedJsonBody, jsonBodyLimit, TOO_LARGE_DETAIL } from "../http/json-body";
 import { logLine } from "../../lib/log";
-import { consoleUrl } from "../console/portal";
+import { consoleUrl } from "../portal";
 import type { ManageDeps } from "../context";
+import type { Operator } from "../principal";
 import { auditEvents, createKey, importKey, listKeys, revokeKey, rotateKey, showKey, updateKey } from "../keys";
 import { portalLink, portalLinkRevoke } from "../portal";
 import { tokenCreate, tokenList, tokenRevoke } from "../tokens";
 import { workerDeps } from "../worker";
 import { normalizedPathOf } from "../../edge/routes/normalize";
 import { adminChallenge, checkAdminToken } from "./auth";
-import type { Caller } from "./tokens";
 import { bearerOf, resolveToken, ROOT } from "./tokens";
 import { ORG_ENDPOINTS, orgRoutes } from "./orgs";
 import { USAGE_ENDPOINTS, usageRoutes } from "./usage";
-
-type Ctx = Context<AppEnv>;
 
 
 /** Render one of the admin API's errors: always problem details, whatever the profile. */
@@ -90,7 +87,7 @@ function answer<T>(c: Ctx, outcome: Outcome<T>, status: 200 | 201 = 200): Respon
 }
 
 /** What the management core runs with for this request (manage/worker.ts), and who asks. */
-function core(c: Ctx): [ManageDeps, Caller] {
+function core(c: Ctx): [ManageDeps, Operator] {
   return [workerDeps(c.env, c.get("config"), c.get("requestId")), c.get("adminCaller")];
 }
 
@@ -149,11 +146,11 @@ admin.use(async function adminGate(c, next) {
   const blocked = client === null ? 0 : blockedFor(isolateOf(c.env, config.cache.maxEntries).managementBlocked, client, clock.now());
   if (blocked > 0) return tooManyAdminFailures(c, blocked);
   let auth = await checkAdminToken(c.req.header("authorization") ?? null, config.admin.token);
-  let caller: Caller = ROOT;
+  let caller: Operator = ROOT;
   if (auth === "invalid") {
     // Not the root token: a scoped admin token? (looked up by hash; manage/admin/tokens.ts)
     const presented = bearerOf(c.req.header("authorization") ?? null);
-    let scoped: Caller | null = null;
+    let scoped: Operator | null = null;
     if (presented !== null) {
       // A revoked token is refused within the feed's bound (docs/revocation.md), as keys are.
       const isolate = isolateOf(c.env, config.cache.maxEntries);

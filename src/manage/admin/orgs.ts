@@ -9,15 +9,13 @@
  * change is the authority table's (root: every org; an org-scoped token: its orgs, and
  * change them only with the write role).
  */
-import type { Context, Hono } from "hono";
-import type { AppEnv } from "../http/context";
+import type { Hono } from "hono";
+import type { AppEnv, Ctx } from "../http/context";
 import type { FieldError } from "../../keys/issue";
 import type { Outcome } from "../../keys/lifecycle";
 import type { ManageDeps } from "../context";
 import { orgSet, orgShow } from "../orgs";
 import type { Principal } from "../principal";
-
-type Ctx = Context<AppEnv>;
 
 export interface AdminHelpers {
   answer<T>(c: Ctx, outcome: Outcome<T>, status?: 200 | 201): Response;

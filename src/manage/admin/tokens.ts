@@ -13,25 +13,19 @@
  * copy (`newerToken`): a revoked token is refused by every isolate that follows the feed
  * within REVOCATION_MAX_STALENESS_MS (the admin API follows it before looking a token up),
  * at once in the isolate that revoked it, and the console sessions it opened end at once
- * (manage/console/sessions.ts). `tokenPublisher` is that publication.
+ * (manage/console/sessions.ts): manage/publish.ts `tokenPublisher` is that publication.
  */
-import type { Config, Env } from "../../config/config";
+import type { Config } from "../../config/config";
 import type { IsolateState } from "../../edge/gateway/isolate";
+import { newerToken } from "../../edge/revocation/follower";
 import { hashKey } from "../../keys/hash";
 import type { TokenRecord } from "../../keys/record";
 import type { KvLike } from "../../keys/store";
-import { actor, readToken } from "../../keys/store";
+import { readToken } from "../../keys/store";
 import { isTokenShaped, usableToken } from "../../keys/token";
-import { publishChanges, newerToken } from "../../edge/revocation/follower";
-import { FeedUnavailable } from "../publish";
-import { revokeOpener } from "../console/sessions";
-import type { Principal } from "../principal";
-import { clock } from "../../lib/clock";
+import type { Operator } from "../principal";
 
-/** An admin API caller: the management core's root or token principal (manage/principal.ts). */
-export type Caller = Extract<Principal, { kind: "root" | "token" }>;
-
-export const ROOT: Caller = { kind: "root" };
+export const ROOT: Operator = { kind: "root" };
 
 /**
  * The record of the usable scoped token a presented bearer value names (neither revoked
@@ -53,32 +47,15 @@ export async function resolveTokenRecord(presented: string, deps: { kv: KvLike; 
   return usableToken(newerToken(record, deps.isolate.feed.tokens.get(hash), deps.now), deps.now);
 }
 
-/** The caller a usable token record authenticates. */
-export function callerOf(record: TokenRecord): Caller {
+/** The operator a usable token record authenticates. */
+export function callerOf(record: TokenRecord): Operator {
   return { kind: "token", id: record.id, orgs: record.orgs, role: record.role };
 }
 
 /** The caller a presented bearer value names, when it is a usable scoped token; null when not (resolveTokenRecord). */
-export async function resolveToken(presented: string, deps: { kv: KvLike; config: Config; now: number; isolate: IsolateState }): Promise<Caller | null> {
+export async function resolveToken(presented: string, deps: { kv: KvLike; config: Config; now: number; isolate: IsolateState }): Promise<Operator | null> {
   const record = await resolveTokenRecord(presented, deps);
   return record === null ? null : callerOf(record);
-}
-
-/**
- * The token operations' `tokenChanged` (keys/lifecycle.ts): publish the change on the
- * revocation feed, and for a revocation end every console session the token opened (and
- * the portal links it issued). A failure is a FeedUnavailable: the change is stored, the
- * admin API answers 503 and the caller repeats it (a repeated revocation publishes again).
- */
-export function tokenPublisher(env: Pick<Env, "REVOCATION_FEED" | "CONSOLE_SESSIONS">): (change: { hash: string; record: TokenRecord }) => Promise<void> {
-  return async ({ hash, record }) => {
-    try {
-      if (env.REVOCATION_FEED) await publishChanges(env.REVOCATION_FEED, [{ kind: "token", hash, record }]);
-      if (record.revoked_at !== null && env.CONSOLE_SESSIONS) await revokeOpener(env.CONSOLE_SESSIONS, actor.token(record.id), clock.now());
-    } catch (err) {
-      throw new FeedUnavailable(err instanceof Error ? err.message : String(err));
-    }
-  };
 }
 
 /** The bearer value of an Authorization header, or null. */

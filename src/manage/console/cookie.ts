@@ -19,7 +19,8 @@
  *   the gateway's host at all.
  */
 import { CONSOLE_COOKIE_PLAIN, CONSOLE_COOKIE_SECURE } from "../../edge/proxy/console-cookie";
-import type { Principal } from "./principal";
+import type { Principal } from "../principal";
+import { base64url } from "../secret";
 
 /** Sessions last at most one hour from sign-in (absolute; sign in again after). */
 export const SESSION_SECONDS = 3600;
@@ -56,12 +57,6 @@ function signingKey(adminToken: string): Promise<CryptoKey> {
   return k;
 }
 
-export function base64url(bytes: Uint8Array): string {
-  let s = "";
-  for (const b of bytes) s += String.fromCharCode(b);
-  return btoa(s).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
-}
-
 function fromBase64url(s: string): Uint8Array | null {
   if (!/^[A-Za-z0-9_-]*$/.test(s)) return null;
   try {
@@ -70,11 +65,6 @@ function fromBase64url(s: string): Uint8Array | null {
   } catch {
     return null;
   }
-}
-
-/** 32 random bytes, base64url: CSRF tokens, form ids, portal tokens. */
-export function randomToken(): string {
-  return base64url(crypto.getRandomValues(new Uint8Array(32)));
 }
 
 /** The cookie value for session `id` ending at `exp` (ms since epoch). */

@@ -1,5 +1,5 @@
 /**
- * The worker's side of the console's server-side state (sessions-object.ts): one object for
+ * The worker's side of the console's server-side state (objects/console-sessions.ts): one object for
  * the account, addressed by name, each call bounded by SESSIONS_TIMEOUT_MS. Any failure —
  * no binding, the object unreachable or slow — is a SessionStoreFault, which the console
  * and the admin API answer 503: without the store nothing is let in (fail closed).
@@ -9,14 +9,11 @@
  * in, opening a portal link or a user's session: one more (`open`, and `takeLink` first for
  * a link). Signing out: one more (`end`).
  */
-import type { ConsoleSessions, LinkView, NewLinkRow, NewSessionRow, SessionRow } from "../../objects/console-sessions";
-import { toHex } from "../../keys/hash";
 import { StoreFault } from "../../keys/store";
+import type { ConsoleSessions } from "../../objects/console-sessions";
+import type { LinkView, NewLinkRow, NewSessionRow, SessionRow } from "../../objects/protocol";
+import { SESSIONS_OBJECT_NAME } from "../../objects/protocol";
 
-export type { LinkView, SessionRow } from "../../objects/console-sessions";
-
-/** The one object's name. */
-export const SESSIONS_OBJECT_NAME = "console-sessions";
 /** Bound on a call to the object. */
 export const SESSIONS_TIMEOUT_MS = 5_000;
 
@@ -40,11 +37,6 @@ async function call<T>(ns: Namespace, what: string, op: (stub: DurableObjectStub
   } finally {
     if (timer !== undefined) clearTimeout(timer);
   }
-}
-
-/** SHA-256 (hex) of a secret: what the object stores in its place. */
-export async function digestHex(secret: string): Promise<string> {
-  return toHex(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(secret)));
 }
 
 export function openSessionRow(ns: Namespace, row: NewSessionRow, now: number): Promise<boolean> {

@@ -33,16 +33,15 @@
  * forms carry a one-time id that the store accepts once.
  */
 import { Hono } from "hono";
-import type { Context, MiddlewareHandler } from "hono";
 import { csrf } from "hono/csrf";
 import { HTTPException } from "hono/http-exception";
 import { blockedFor, clientKey, recordFailure } from "../../edge/abuse/auth-failures";
 import { callerOf, resolveTokenRecord } from "../admin/tokens";
-import type { AppEnv } from "../http/context";
+import type { AppEnv, Ctx } from "../http/context";
 import { isolateOf } from "../../edge/gateway/isolate";
 import { clock } from "../../lib/clock";
 import type { Config } from "../../config/config";
-import { reject } from "../../edge/gateway";
+import { reject } from "../http/context";
 import type { KeyView, Outcome } from "../../keys/lifecycle";
 import type { ManageDeps } from "../context";
 import { auditEvents, createKey, listKeys, revokeKey, rotateKey, setEnabled, showKey } from "../keys";
@@ -56,21 +55,19 @@ import type { KvLike } from "../../keys/store";
 import { logLine } from "../../lib/log";
 import { normalizedPathOf } from "../../edge/routes/normalize";
 import { ASSET_VERSION, CONSOLE_CSS, CONSOLE_JS } from "./assets";
-import { hashPortalToken, readPortalLink } from "./portal";
-import type { Principal } from "./principal";
-import { isPrincipal, orgsOf } from "./principal";
+import { hashPortalToken, readPortalLink } from "../portal";
+import type { Principal } from "../principal";
+import { isPrincipal, orgsOf } from "../principal";
+import { digestHex, randomToken } from "../secret";
 import type { Session } from "./cookie";
-import { cookieSpec, openCookie, randomToken, readCookie, sameSecret, sealCookie, SESSION_SECONDS, setCookieHeader } from "./cookie";
-import { digestHex, endSession, openSessionRow, SessionStoreFault, takeLinkRow, touchSession } from "./sessions";
+import { cookieSpec, openCookie, readCookie, sameSecret, sealCookie, SESSION_SECONDS, setCookieHeader } from "./cookie";
+import { endSession, openSessionRow, SessionStoreFault, takeLinkRow, touchSession } from "./sessions";
 import type { IsolateState } from "../../edge/gateway/isolate";
 import type { Chrome, NewKeyForm, NewKeyValues } from "./views";
 import { KeyDetailPage, KeysPage, LoginPage, MessagePage, NewKeyPage, OrgsPage, RedirectPage, ShowOncePage, STATUSES } from "./views";
 import { JWKS_UNAVAILABLE, sessionTokenOf, verifySession } from "../../edge/auth/session";
 import { limitBody } from "../http/body";
 import type { UsageDay } from "./views";
-
-type CEnv = { Bindings: AppEnv["Bindings"]; Variables: AppEnv["Variables"] & { session: Session } };
-type Ctx = Context<CEnv>;
 
 export const CONSOLE_CSP =
   "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
@@ -217,9 +214,8 @@ export function curlLine(config: Config, origin: string, key: string, org: strin
   return parts.join(" ");
 }
 
-const consoleApp = new Hono<CEnv>();
-/** What src/manage/app.ts mounts for `{ADMIN_PREFIX}/ui` or CONSOLE_HOST (its own variables are a superset of AppEnv's). */
-export const consoleRoutes = consoleApp as unknown as Hono<AppEnv>;
+/** The web console's routes: manage/app.ts mounts them for `{ADMIN_PREFIX}/ui`, or the whole of CONSOLE_HOST. */
+export const consoleApp = new Hono<AppEnv>();
 
 consoleApp.use(async function consoleGate(c, next) {
   const config = c.get("config");
@@ -228,7 +224,7 @@ consoleApp.use(async function consoleGate(c, next) {
   log.path = normalized.ok ? normalized.path.replace(/\/portal\/[^/]+$/, "/portal/(token)") : "(invalid)";
   log.route = "(console)";
   // Off: like the rest of the admin prefix, the profile's 404; never forwarded.
-  if (config.admin.token === null) return reject(c as unknown as Context<AppEnv>, "not_found", { reason: "admin_disabled" });
+  if (config.admin.token === null) return reject(c, "not_found", { reason: "admin_disabled" });
   log.outcome = "admin";
   await next();
   const h = c.res.headers;
@@ -241,7 +237,7 @@ consoleApp.use(async function consoleGate(c, next) {
 });
 
 consoleApp.use(csrf());
-consoleApp.use(limitBody<CEnv>(MAX_FORM_BYTES, (c) => message(c, 413, "Too large", "The form was too large.")));
+consoleApp.use(limitBody<AppEnv>(MAX_FORM_BYTES, (c) => message(c, 413, "Too large", "The form was too large.")));
 
 const ASSET_CACHE = "public, max-age=31536000, immutable";
 consoleApp.get(`/assets/${ASSET_VERSION}/console.css`, (c) => c.body(CONSOLE_CSS, 200, { "content-type": "text/css; charset=utf-8", "cache-control": ASSET_CACHE }));

@@ -8,7 +8,7 @@ import type { KeyView } from "../../keys/lifecycle";
 import type { AuditEvent } from "../../keys/store";
 import { ASSET_VERSION } from "./assets";
 import { may } from "../authority";
-import type { Principal } from "./principal";
+import type { Principal } from "../principal";
 
 export interface Chrome {
   /** "{ADMIN_PREFIX}/ui", or "" on CONSOLE_HOST (its root). */

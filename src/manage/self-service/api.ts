@@ -16,9 +16,9 @@
  * admin API and the console do; the audit actor is `key:<id>` (or `session:<sub>`).
  */
 import { Hono } from "hono";
-import type { Context } from "hono";
-import type { AppEnv } from "../http/context";
-import { reject } from "../../edge/gateway";
+import type { AppEnv, Ctx } from "../http/context";
+import { reject } from "../http/context";
+import type { CredentialHolder } from "../principal";
 import type { FieldError } from "../../keys/issue";
 import type { KeyView, Outcome } from "../../keys/lifecycle";
 import { KV_LIST_MAX } from "../../keys/store";
@@ -28,10 +28,7 @@ import { workerDeps } from "../worker";
 import { failureAnswer, invalidAnswer, thrownAnswer, unmatchedAnswer } from "../http/answers";
 import { jsonBody as sharedJsonBody, jsonBodyLimit, TOO_LARGE_DETAIL } from "../http/json-body";
 import { normalizedPathOf } from "../../edge/routes/normalize";
-import type { Caller } from "./caller";
 import { resolveCaller } from "./caller";
-
-type Ctx = Context<AppEnv>;
 
 /**
  * Where app.ts mounts this app. Requests reach it only through app.ts's getPath, which
@@ -66,7 +63,7 @@ function failure(c: Ctx, outcome: Exclude<Outcome<unknown>, { ok: true }>): Resp
 }
 
 /** What the management core runs with for this request (manage/worker.ts), and who asks. */
-function core(c: Ctx): [ManageDeps, Caller] {
+function core(c: Ctx): [ManageDeps, CredentialHolder] {
   return [workerDeps(c.env, c.get("config"), c.get("requestId")), c.get("selfServiceCaller")];
 }
 

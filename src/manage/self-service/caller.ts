@@ -1,10 +1,10 @@
 /**
  * Who calls the self-service API: the gateway's own authentication, the same steps
- * (edge/gateway/admit.ts `authenticate`) — the profile's credential sources
+ * (edge/auth/authenticate.ts `authenticate`) — the profile's credential sources
  * (edge/auth/credentials.ts), the per-IP failed-authentication budget (edge/abuse/auth-failures.ts),
  * verification through the isolate's key cache (edge/auth/verify.ts: unknown, revoked, disabled,
  * expired) or, without a key, a session (edge/auth/session.ts) when sessions are on — then the
- * key's own restrictions as on a forwarded path: its IP allowlist (`ipRefusal`), the org
+ * key's own restrictions as on a forwarded path (edge/abuse/limits.ts): its IP allowlist (`ipRefusal`), the org
  * rule (edge/auth/authorize.ts: the key's org, or in the artanis profile the client's
  * `x-org-slug`, which must be one of the key's orgs), its rate limit (`keyRateLimit`) and
  * its credits (a key at zero is refused with the gateway's 429; a self-service call spends
@@ -13,29 +13,26 @@
  *
  * The caller is a principal (manage/principal.ts): a key holder, or a session.
  */
-import type { Context } from "hono";
-import type { AppEnv } from "../http/context";
 import { creditLeft } from "../../edge/abuse/credits";
 import { rateLimitHeaders } from "../../edge/abuse/key-rate-limiter";
+import { ipRefusal, keyRateLimit, keyRateLimited, noCredits } from "../../edge/abuse/limits";
+import { refusal } from "../../edge/admission";
+import type { AdmitDeps, Facts } from "../../edge/admission";
+import { authenticate } from "../../edge/auth/authenticate";
 import { authorize } from "../../edge/auth/authorize";
-import { authenticate, ipRefusal, keyRateLimit, keyRateLimited, noCredits, refusal } from "../../edge/gateway/admit";
-import type { AdmitDeps, Facts } from "../../edge/gateway/admit";
 import { isolateOf } from "../../edge/gateway/isolate";
-import { logFacts, refuse } from "../../edge/gateway/respond";
-import { logLine } from "../../lib/log";
-import type { Principal } from "../principal";
+import { logFacts } from "../../edge/gateway/respond";
 import type { Route } from "../../edge/routes/table";
-
-type Ctx = Context<AppEnv>;
-
-/** A self-service caller: a key holder or a session (manage/principal.ts). */
-export type Caller = Extract<Principal, { kind: "key" | "session" }>;
+import { logLine } from "../../lib/log";
+import type { Ctx } from "../http/context";
+import { refuse } from "../http/context";
+import type { CredentialHolder } from "../principal";
 
 /**
  * The caller of a self-service request, or the response refusing it (in the profile's
  * shape). `scope`: SELF_SERVICE_SCOPE, which the caller must hold (else the profile's 403).
  */
-export async function resolveCaller(c: Ctx, scope: string | null): Promise<Caller | Response> {
+export async function resolveCaller(c: Ctx, scope: string | null): Promise<CredentialHolder | Response> {
   const config = c.get("config");
   const deps: AdmitDeps = {
     config,

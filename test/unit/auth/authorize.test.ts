@@ -7,7 +7,7 @@
 import { describe, expect, it } from "vitest";
 import { authorize } from "../../../src/edge/auth/authorize";
 import { parseConfig } from "../../../src/config/config";
-import type { Env } from "../../../src/config/config";
+import type { Env } from "../../../src/env";
 import type { KeyRecord } from "../../../src/keys/record";
 import { parseRoutes } from "../../../src/edge/routes/table";
 import type { Route } from "../../../src/edge/routes/table";

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { challengeFor, extractCredential, isOurAuthorization } from "../../../src/edge/auth/credentials";
+import { extractCredential, isOurAuthorization } from "../../../src/edge/auth/credentials";
+import { challengeFor } from "../../../src/config/config";
 import type { CredentialSource } from "../../../src/config/config";
 
 const ALL: CredentialSource[] = [{ kind: "header", name: "x-api-key" }, { kind: "bearer" }, { kind: "basic" }];

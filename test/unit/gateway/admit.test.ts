@@ -6,7 +6,7 @@
 import { describe, expect, it } from "vitest";
 import { parseConfig } from "../../../src/config/config";
 import { admit } from "../../../src/edge/gateway/admit";
-import type { Admission, AdmitDeps } from "../../../src/edge/gateway/admit";
+import type { Admission, AdmitDeps } from "../../../src/edge/admission";
 import { newIsolateState } from "../../../src/edge/gateway/isolate";
 import { makeEnv, mint, patchRecord, unknownKey } from "../../support/worker-helpers";
 import type { Vars } from "../../support/worker-helpers";

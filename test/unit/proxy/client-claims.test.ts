@@ -9,7 +9,8 @@
  */
 import { describe, expect, it } from "vitest";
 import { parseConfig } from "../../../src/config/config";
-import type { Config, Env } from "../../../src/config/config";
+import type { Config } from "../../../src/config/config";
+import type { Env } from "../../../src/env";
 import { CONSOLE_COOKIE_PLAIN, CONSOLE_COOKIE_SECURE } from "../../../src/edge/proxy/console-cookie";
 import { mintKey } from "../../../src/keys/format";
 import security from "../../../docs/security.md?raw";

@@ -5,7 +5,8 @@
  */
 import { describe, expect, it } from "vitest";
 import { parseConfig } from "../../../src/config/config";
-import type { Config, Env } from "../../../src/config/config";
+import type { Config } from "../../../src/config/config";
+import type { Env } from "../../../src/env";
 import { downstreamHeaders, upstreamHeaders } from "../../../src/edge/proxy/headers";
 import type { UpstreamContext } from "../../../src/edge/proxy/headers";
 

@@ -1,0 +1,8 @@
+/**
+ * The Durable Object classes, together: the entry (src/index.ts) exports them for the
+ * bindings wrangler.toml names. What the Worker exchanges with each is protocol.ts.
+ */
+export { ConsoleSessions } from "./console-sessions";
+export { KeyRateLimiter } from "./key-rate-limiter";
+export { RevocationFeed } from "./revocation-feed";
+export { UsageStore } from "./usage-store";
