@@ -2,8 +2,8 @@
  * What the CLI prints: the human form of each admin API answer (tables and summaries), or
  * with --json exactly the API's answer on one line. Pure functions of the answer.
  */
-import type { KeyView } from "../src/keys/lifecycle";
-import type { AuditEvent } from "../src/keys/store";
+import type { KeyView } from "../src/keys/fields";
+import type { AuditEvent } from "../src/keys/store/audit";
 import type { TokenView } from "../src/keys/token";
 import type { UsageAnswer } from "../src/manage/usage";
 import type { Json } from "./args";

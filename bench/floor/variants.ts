@@ -19,7 +19,7 @@ import type { Config } from "../../src/config/config";
 import { admit } from "../../src/edge/gateway/admit";
 import { isolateOf } from "../../src/edge/gateway/isolate";
 import { writeAccessLog } from "../../src/edge/gateway/respond";
-import { recordLastUsed } from "../../src/keys/store";
+import { recordLastUsed } from "../../src/keys/store/records";
 import { forward } from "../../src/edge/proxy/forward";
 import { isClientClaim, upstreamHeaders } from "../../src/edge/proxy/headers";
 import { followFeed } from "../../src/edge/revocation/follower";

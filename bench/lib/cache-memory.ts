@@ -9,7 +9,7 @@ import { LruCache } from "../../src/lib/lru";
 import { hashKey } from "../../src/keys/hash";
 import { issueKey } from "../../src/keys/issue";
 import type { KeyRecord } from "../../src/keys/record";
-import type { KvLike } from "../../src/keys/store";
+import type { KvLike } from "../../src/keys/store/kv";
 
 setFlagsFromString("--expose-gc");
 const gc = runInNewContext("gc") as () => void;

@@ -5,8 +5,8 @@
  * CLI would take hours; this takes seconds.
  */
 import { issueKey } from "../../src/keys/issue";
-import type { KvLike } from "../../src/keys/store";
-import { kvKey } from "../../src/keys/store";
+import type { KvLike } from "../../src/keys/store/kv";
+import { kvKey } from "../../src/keys/store/kv";
 import { gatewayToml, Miniflare, ROOT } from "./miniflare";
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";

@@ -20,7 +20,7 @@ import { configFor, ConfigError } from "../../src/config/config";
 import { classifyKey, mintKey } from "../../src/keys/format";
 import { hashKey } from "../../src/keys/hash";
 import { issueKey } from "../../src/keys/issue";
-import type { KvLike } from "../../src/keys/store";
+import type { KvLike } from "../../src/keys/store/kv";
 import { logLine } from "../../src/lib/log";
 import { downstreamHeaders, upstreamHeaders } from "../../src/edge/proxy/headers";
 import { normalizePath } from "../../src/edge/routes/normalize";

@@ -3,7 +3,7 @@
  * KV is never read on these paths once the cache is warm; this in-memory KvLike only
  * serves the one record the setup writes. console.log is silenced while it runs.
  */
-import type { KvLike } from "../../src/keys/store";
+import type { KvLike } from "../../src/keys/store/kv";
 import { runMicro } from "./cases";
 import type { MicroCase } from "./types";
 

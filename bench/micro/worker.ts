@@ -4,7 +4,7 @@
  * Bundled by bench/run.ts (esbuild) and served by Miniflare with a real KEYS namespace.
  */
 import type { KeyRateLimiter } from "../../src/objects/key-rate-limiter";
-import type { KvLike } from "../../src/keys/store";
+import type { KvLike } from "../../src/keys/store/kv";
 import type { RevocationFeed } from "../../src/objects/revocation-feed";
 import { runMicro } from "./cases";
 

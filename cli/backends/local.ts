@@ -9,7 +9,7 @@
  */
 import type { KeySettings } from "../../src/keys/issue";
 import type { Outcome } from "../../src/keys/lifecycle";
-import type { KvLike } from "../../src/keys/store";
+import type { KvLike } from "../../src/keys/store/kv";
 import type { ManageDeps } from "../../src/manage/context";
 import { auditEvents, createKey, importKey, listKeys, revokeKey, rotateKey, showKey, updateKey } from "../../src/manage/keys";
 import { orgSet, orgShow, usage } from "../../src/manage/orgs";

@@ -2,8 +2,8 @@
  * The key verbs: create, import, list, show, revoke, rotate, update, audit. Each builds the
  * admin API's body (or query) from its flags; the backend runs it.
  */
-import type { KeyView } from "../../src/keys/lifecycle";
-import type { AuditEvent } from "../../src/keys/store";
+import type { KeyView } from "../../src/keys/fields";
+import type { AuditEvent } from "../../src/keys/store/audit";
 import type { Json, Options, Values } from "../args";
 import { expiresOf, limitFields, metaOf, oneId, rateLimitOf, scopesOf, UsageError } from "../args";
 import { auditTable, created, describeKey, keyTable, nextPage, rotated } from "../render";

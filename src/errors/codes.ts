@@ -38,8 +38,8 @@ export const ERRORS = {
 
 export type ErrorCode = keyof typeof ERRORS;
 
-/** Status of each code. missing_credential is 401 unless the profile says 400. */
-export function statusOf(code: ErrorCode, missingStatus: 400 | 401 = 401): number {
+/** HTTP status of each code. missing_credential is 401 unless the profile says 400. */
+export function httpStatusOf(code: ErrorCode, missingStatus: 400 | 401 = 401): number {
   const status: number | "missing" = ERRORS[code].status;
   return status === "missing" ? missingStatus : status;
 }

@@ -9,7 +9,7 @@
  */
 import type { ErrorFormat } from "../config/profiles";
 import type { ErrorCode } from "./codes";
-import { detailOf, REASON_PHRASES, statusOf } from "./codes";
+import { detailOf, httpStatusOf, REASON_PHRASES } from "./codes";
 
 export interface RenderContext {
   errorFormat: ErrorFormat;
@@ -130,7 +130,7 @@ function rendered(format: ErrorFormat, status: number, code: ErrorCode, detail: 
 }
 
 export function renderError(ctx: RenderContext, code: ErrorCode, opts: ErrorOptions = {}): Response {
-  const status = statusOf(code, ctx.missingStatus);
+  const status = httpStatusOf(code, ctx.missingStatus);
   let contentType: string;
   let json: string;
   if (ctx.errorFormat === "problem" && opts.extensions) {

@@ -1,87 +1,40 @@
 /**
- * The key record's fields, declared once. Everything else that describes a key derives
- * from KEY_FIELDS, in its order:
+ * A key's fields as the management side sees them, declared once: what each stored field
+ * (record.ts RECORD_FIELDS) means, what a listing and the API show of it, what create,
+ * update and rotate accept — and the view-only fields. Everything else that describes a
+ * key derives from KEY_FIELDS, in its order, types included:
  *
- * - the record guard run on every KV read (isKeyRecord, record.ts): `stored`;
- * - the record a new key is stored as (issueKey, issue.ts): `stored` + `create`;
- * - the listing summary kept as KV metadata, ≤ 1 KiB (summarize, store.ts): `summary`,
- *   and its size check (`largest`);
- * - the API / CLI view (view, lifecycle.ts): `view`;
+ * - the listing summary kept as KV metadata, ≤ 1 KiB (summarize, store/listings.ts):
+ *   `summary`, and its size check (`largest`) — type KeySummary;
+ * - the API / CLI view (view): `view` — type KeyView;
  * - the inputs of create, update and rotate, their validation and how a change is applied
- *   (issue.ts, lifecycle.ts): `create`, `update`, `rotate`;
- * - the field table of docs/storage.md and its record example (`doc`, `example`), held to
- *   this declaration by test/admin/storage-doc.test.ts.
+ *   (issue.ts, lifecycle.ts): `create`, `update`, `rotate` — types NewKeyInput, KeyPatch;
+ * - the record a new key is stored as, and a record after a patch (newRecord, applyPatch),
+ *   both checked by the record's own guard before they are returned;
+ * - the field table of docs/storage.md and its record example (`doc`, `type`, `example`),
+ *   held to this declaration by a test.
  *
- * Adding a field is one entry here (plus its line in the KeyRecord interface: the
- * compiler checks the two agree).
+ * Adding a stored field is one entry in record.ts and one here; the compiler refuses a
+ * stored field this declaration does not describe. The edge never imports this module.
  */
-import type { CreditRefill, Credits, KeyRecord, KeyStatus, RateLimit } from "./record";
-import type { KeyPatch, NewKeyInput } from "./issue";
-import type { KeyView } from "./lifecycle";
-import type { KeySummary } from "./store";
 import { canonicalCidr, parseCidr } from "../lib/cidr";
-
-// ---- value checks shared with other modules (re-exported by record.ts) ----
-
-/** Slugs: what the SaaS dashboards use (letters, digits, '-', '_', '.'), 1–128 chars. */
-export const ORG_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
-export const SCOPE_RE = /^[A-Za-z0-9][A-Za-z0-9:._*-]{0,127}$/;
-export const KEY_ID_RE = /^key_[0-9A-Za-z]{16,32}$/;
-
-export const MAX_CREDITS = 1_000_000_000;
-export const MAX_ALLOWED_IPS = 64;
-export const MAX_RATE_LIMIT = 1_000_000_000;
-/** One day: longer windows would make a burst at the window edge matter more than the limit. */
-export const MAX_RATE_LIMIT_PERIOD_SECONDS = 86_400;
-
-export function isCreditRefill(v: unknown): v is CreditRefill {
-  if (typeof v !== "object" || v === null || Array.isArray(v)) return false;
-  const r = v as Record<string, unknown>;
-  return (
-    Object.keys(r).length === 2 &&
-    Number.isInteger(r.amount) &&
-    (r.amount as number) >= 1 &&
-    (r.amount as number) <= MAX_CREDITS &&
-    (r.interval === "day" || r.interval === "month")
-  );
-}
-
-export function isCredits(v: unknown): v is Credits {
-  if (typeof v !== "object" || v === null) return false;
-  const c = v as Record<string, unknown>;
-  return (
-    Number.isInteger(c.remaining) &&
-    (c.remaining as number) >= 0 &&
-    (c.remaining as number) <= MAX_CREDITS &&
-    (c.refill === undefined || isCreditRefill(c.refill)) &&
-    typeof c.set_at === "string" &&
-    !Number.isNaN(Date.parse(c.set_at)) &&
-    typeof c.balance_id === "string" &&
-    KEY_ID_RE.test(c.balance_id)
-  );
-}
-
-export function isRateLimit(v: unknown): v is RateLimit {
-  if (typeof v !== "object" || v === null || Array.isArray(v)) return false;
-  const r = v as Record<string, unknown>;
-  return (
-    Object.keys(r).length === 2 &&
-    Number.isInteger(r.limit) &&
-    (r.limit as number) >= 1 &&
-    (r.limit as number) <= MAX_RATE_LIMIT &&
-    Number.isInteger(r.period_seconds) &&
-    (r.period_seconds as number) >= 1 &&
-    (r.period_seconds as number) <= MAX_RATE_LIMIT_PERIOD_SECONDS
-  );
-}
-
-export function isStringArray(v: unknown, re: RegExp): v is string[] {
-  return Array.isArray(v) && v.every((s) => typeof s === "string" && re.test(s));
-}
-
-export function isIsoOrNull(v: unknown): v is string | null {
-  return v === null || (typeof v === "string" && !Number.isNaN(Date.parse(v)));
-}
+import type { Credits, CreditRefill, KeyRecord, RateLimit, StatusFields } from "./record";
+import {
+  isCreditRefill,
+  isCredits,
+  isKeyRecord,
+  isRateLimit,
+  KEY_ID_RE,
+  MAX_ALLOWED_IPS,
+  MAX_CREDITS,
+  MAX_RATE_LIMIT,
+  MAX_RATE_LIMIT_PERIOD_SECONDS,
+  ORG_RE,
+  RECORD_FIELDS,
+  SCOPE_RE,
+  statusOf,
+} from "./record";
+import type { Field } from "./shape";
 
 // ---- input validation ----
 
@@ -153,7 +106,7 @@ export function checkOrgs(v: unknown, errors: FieldError[]): v is string[] {
   return true;
 }
 
-function checkScopes(v: unknown, errors: FieldError[]): v is string[] {
+export function checkScopes(v: unknown, errors: FieldError[]): v is string[] {
   if (!Array.isArray(v) || v.length > MAX_SCOPES || !v.every((s) => typeof s === "string" && SCOPE_RE.test(s))) {
     errors.push({ field: "scopes", message: `must be an array of at most ${MAX_SCOPES} scopes ([A-Za-z0-9][A-Za-z0-9:._*-]*, ≤ 128 characters each)` });
     return false;
@@ -246,9 +199,13 @@ function checkCredits(v: unknown, errors: FieldError[]): v is CreditsInput | nul
   return ok;
 }
 
-/** The record value of a credits setting made at `now` for the balance `balanceId`. */
-export function creditsRecord(input: CreditsInput | Credits, now: number, balanceId: string): Credits {
-  if ("balance_id" in input) return input;
+/**
+ * The record value of a credits setting made at `now` for the balance `balanceId`: a
+ * predecessor's record value (a rotation) as it is, a new setting from the input.
+ */
+export function creditsRecord(input: unknown, now: number, balanceId: string): Credits | null {
+  if (isCredits(input)) return input;
+  if (!checkCredits(input, []) || input === null) return null;
   return { remaining: input.remaining, ...(input.refill ? { refill: input.refill } : {}), set_at: new Date(now).toISOString(), balance_id: balanceId };
 }
 
@@ -302,16 +259,16 @@ function checkMeta(v: unknown, errors: FieldError[]): v is Record<string, string
   return ok;
 }
 
-function checkEnabled(v: unknown, errors: FieldError[]): boolean {
+function checkEnabled(v: unknown, errors: FieldError[]): v is boolean {
   if (typeof v === "boolean") return true;
   errors.push({ field: "enabled", message: "must be true or false" });
   return false;
 }
 
-const toIso = (v: unknown): unknown => (v === null ? null : new Date(parseDateTime(v as string)!).toISOString());
+const toIso = (v: unknown): unknown => (typeof v === "string" ? new Date(parseDateTime(v)!).toISOString() : null);
 /** IPv4-mapped IPv6 entries stored as the IPv4 they are (lib/cidr.ts canonicalCidr). */
-const canonicalIps = (v: unknown): unknown => (v === null ? null : (v as string[]).map((s) => canonicalCidr(s)!));
-const dedupe = (v: unknown): unknown => [...new Set(v as string[])];
+const canonicalIps = (v: unknown): unknown => (Array.isArray(v) ? v.map((s) => canonicalCidr(String(s))!) : null);
+const dedupe = (v: unknown): unknown => (Array.isArray(v) ? [...new Set(v)] : v);
 
 // ---- the declaration ----
 
@@ -323,21 +280,17 @@ export interface FieldContext {
 /** How the API view shows a field: every time, only when set, or only for one key (not in listings: from the record, not the summary). */
 export type ViewShow = "always" | "set" | "detail";
 
+/** What a view is made from: a record, or a listing's summary of one. */
+export type ViewSource = StatusFields & Partial<KeyRecord>;
+
 /** What the view of a record or summary knows besides it. */
 export interface ViewContext {
   now: number;
   lastUsed: string | null;
 }
 
-export type JsonKind = "string" | "number" | "boolean" | "array" | "object";
-
-export const isKind: Record<JsonKind, (v: unknown) => boolean> = {
-  string: (v) => typeof v === "string",
-  number: (v) => typeof v === "number",
-  boolean: (v) => typeof v === "boolean",
-  array: Array.isArray,
-  object: (v) => typeof v === "object" && v !== null && !Array.isArray(v),
-};
+/** A check of an input value: true (and `v` is a T) when valid, else field errors pushed. */
+type InputCheck<T> = (v: unknown, errors: FieldError[], ctx: FieldContext) => v is T;
 
 export interface KeyField {
   /** The record's field name (or, for a view-only entry, the view's). */
@@ -346,42 +299,25 @@ export interface KeyField {
   doc: string;
   /** The type as docs/storage.md writes it. */
   type: string;
-  /** Its JSON type (what a listing requires of a summary's field). */
-  kind: JsonKind;
-  /**
-   * Kept in the record (`key:<hash>`). `required`: never absent; `optional`: absent when
-   * unset. What the guard requires of a present value (null passes when `nullable`): its
-   * `kind`, and for a string `pattern` and `date` (Date.parse accepts it), for an array
-   * string items (matching `pattern`) and `minItems`–`maxItems` of them, then `refine`.
-   * `unchecked`: the guard ignores it (the hot path never reads it).
-   */
-  stored?: {
-    presence: "required" | "optional";
-    nullable?: boolean;
-    unchecked?: true;
-    pattern?: RegExp;
-    date?: true;
-    minItems?: number;
-    maxItems?: number;
-    refine?: (v: unknown) => boolean;
-  };
+  /** Kept in the record (`key:<hash>`): its declaration in record.ts (RECORD_FIELDS), what the guard checks. */
+  stored?: Field<unknown, "required" | "optional">;
   /** Also what a listing shows (KV metadata, ≤ 1 KiB): optional fields only when set. */
-  summary?: boolean;
+  summary?: true;
   /**
    * The largest value a field not chosen by the caller can take in the summary, for the
    * metadata size check. A summary field chosen by the caller (create) has none.
    */
   largest?: unknown;
-  /** Shown by the API and the CLI, under `as` (default: the name), through `of`. */
-  view?: { show: ViewShow; as?: string; of?: (value: unknown, record: Record<string, unknown>, ctx: ViewContext) => unknown };
+  /** Shown by the API and the CLI, under `as` (default: the name), through `of` (default: the record's value). */
+  view?: { show: ViewShow; as?: string; of?: (r: ViewSource, ctx: ViewContext) => unknown };
   /**
    * Settable on create (and import): `required` (no default), or `default` when absent,
    * or neither (checked only when given). The value after `normalize` is the input's;
    * `toRecord` stores it.
    */
   create?: {
-    check: (v: unknown, errors: FieldError[], ctx: FieldContext) => boolean;
-    required?: boolean;
+    check: InputCheck<unknown>;
+    required?: true;
     default?: unknown;
     normalize?: (v: unknown) => unknown;
     toRecord?: (v: unknown, ctx: FieldContext & { id: string }) => unknown;
@@ -393,7 +329,7 @@ export interface KeyField {
    */
   update?: {
     as?: string;
-    check: (v: unknown, errors: FieldError[], ctx: FieldContext) => boolean;
+    check: InputCheck<unknown>;
     normalize?: (v: unknown) => unknown;
     toRecord?: (v: unknown, ctx: FieldContext & { record: KeyRecord }) => unknown;
     fromRecord?: (v: unknown) => unknown;
@@ -408,25 +344,32 @@ export interface KeyField {
   example?: unknown;
 }
 
+/**
+ * The declaration as given (its literal types are what the derived types below read),
+ * checked against KeyField.
+ */
+export function defineFields<const E extends readonly KeyField[]>(entries: E): E {
+  return entries;
+}
+
 const ISO_EXAMPLE = "2026-11-01T09:00:00.000Z";
 const LARGEST_ISO = "2000-01-01T00:00:00.000Z";
 const LARGEST_KEY_ID = "key_" + "x".repeat(32);
+const S = RECORD_FIELDS;
 
-const DECLARED = [
+const DECLARED = defineFields([
   {
     name: "v",
     doc: "Record format version.",
     type: "1",
-    kind: "number",
-    stored: { presence: "required", refine: (v) => v === 1 },
+    stored: S.v,
     example: 1,
   },
   {
     name: "id",
     doc: "Public identifier: safe in logs, headers and URLs.",
     type: "`key_` + 20 base62",
-    kind: "string",
-    stored: { presence: "required", pattern: KEY_ID_RE },
+    stored: S.id,
     summary: true,
     largest: LARGEST_KEY_ID,
     view: { show: "always" },
@@ -436,8 +379,7 @@ const DECLARED = [
     name: "name",
     doc: "The operator's label for the key.",
     type: "string (≤ 200)",
-    kind: "string",
-    stored: { presence: "required" },
+    stored: S.name,
     summary: true,
     view: { show: "always" },
     create: { check: checkName, default: "" },
@@ -448,8 +390,7 @@ const DECLARED = [
     name: "start",
     doc: "The non-secret start of the key: the prefix plus 4 characters for minted keys, at most 4 characters for imported ones.",
     type: "string",
-    kind: "string",
-    stored: { presence: "required" },
+    stored: S.start,
     summary: true,
     largest: "x".repeat(20),
     view: { show: "always", as: "key_prefix" },
@@ -459,8 +400,7 @@ const DECLARED = [
     name: "orgs",
     doc: "Organizations the key may act for; the first is its default (the org injected for profiles that take it from the key).",
     type: "org slugs (1–50)",
-    kind: "array",
-    stored: { presence: "required", pattern: ORG_RE, minItems: 1 },
+    stored: S.orgs,
     summary: true,
     view: { show: "always" },
     create: { check: checkOrgs, required: true },
@@ -471,8 +411,7 @@ const DECLARED = [
     name: "scopes",
     doc: "What the key may do (routes require them).",
     type: "scopes (≤ 100)",
-    kind: "array",
-    stored: { presence: "required", pattern: SCOPE_RE },
+    stored: S.scopes,
     summary: true,
     view: { show: "always" },
     create: { check: checkScopes, default: [], normalize: dedupe },
@@ -483,22 +422,19 @@ const DECLARED = [
     name: "status",
     doc: "View only: active, disabled, expired, revoked, rotating or rotated, from the record and the clock.",
     type: "string",
-    kind: "string",
-    view: { show: "always", of: (_, r, ctx) => statusOf(r as unknown as StatusFields, ctx.now) },
+    view: { show: "always", of: (r, ctx) => statusOf(r, ctx.now) },
   },
   {
     name: "enabled",
     doc: "View only: not `disabled`.",
     type: "boolean",
-    kind: "boolean",
-    view: { show: "always", of: (_, r) => !r.disabled },
+    view: { show: "always", of: (r) => !r.disabled },
   },
   {
     name: "created_at",
     doc: "When the key was created.",
     type: "ISO 8601",
-    kind: "string",
-    stored: { presence: "required" },
+    stored: S.created_at,
     summary: true,
     largest: LARGEST_ISO,
     view: { show: "always" },
@@ -508,21 +444,19 @@ const DECLARED = [
     name: "expires_at",
     doc: "The key stops working at this instant (checked on every request); null: never.",
     type: "ISO 8601 or null",
-    kind: "string",
-    stored: { presence: "required", nullable: true, date: true },
+    stored: S.expires_at,
     summary: true,
     largest: LARGEST_ISO,
     view: { show: "always" },
-    create: { check: (v, errors, ctx) => checkExpiry(v, ctx.now, true, errors), default: null, normalize: toIso },
-    update: { check: (v, errors, ctx) => checkExpiry(v, ctx.now, false, errors), normalize: toIso },
+    create: { check: (v, errors, ctx): v is string | null => checkExpiry(v, ctx.now, true, errors), default: null, normalize: toIso },
+    update: { check: (v, errors, ctx): v is string | null => checkExpiry(v, ctx.now, false, errors), normalize: toIso },
     example: "2027-01-01T00:00:00.000Z",
   },
   {
     name: "disabled",
     doc: "Refused while true; the API shows and sets it as `enabled`.",
     type: "boolean",
-    kind: "boolean",
-    stored: { presence: "required" },
+    stored: S.disabled,
     summary: true,
     largest: false,
     update: { as: "enabled", check: checkEnabled, toRecord: (v) => !v, fromRecord: (v) => !v },
@@ -533,15 +467,13 @@ const DECLARED = [
     name: "last_used_at",
     doc: "View only: the key's last use (the latest of its `:used` entries).",
     type: "ISO 8601 or null",
-    kind: "string",
-    view: { show: "always", of: (_, _r, ctx) => ctx.lastUsed },
+    view: { show: "always", of: (_r, ctx) => ctx.lastUsed },
   },
   {
     name: "revoked_at",
     doc: "When the key was revoked; null: not revoked.",
     type: "ISO 8601 or null",
-    kind: "string",
-    stored: { presence: "required", nullable: true, date: true },
+    stored: S.revoked_at,
     summary: true,
     largest: LARGEST_ISO,
     view: { show: "always" },
@@ -551,8 +483,7 @@ const DECLARED = [
     name: "updated_at",
     doc: "Last admin change; absent on records never changed since creation.",
     type: "ISO 8601",
-    kind: "string",
-    stored: { presence: "optional", unchecked: true },
+    stored: S.updated_at,
     view: { show: "set" },
     example: "2026-11-02T10:00:00.000Z",
   },
@@ -560,8 +491,7 @@ const DECLARED = [
     name: "rotated_at",
     doc: "On a rotated key: when it was rotated.",
     type: "ISO 8601",
-    kind: "string",
-    stored: { presence: "optional", date: true },
+    stored: S.rotated_at,
     summary: true,
     largest: LARGEST_ISO,
     view: { show: "set" },
@@ -571,8 +501,7 @@ const DECLARED = [
     name: "replaced_by",
     doc: "On a rotated key: the id of the key that replaces it.",
     type: "key id",
-    kind: "string",
-    stored: { presence: "optional", pattern: KEY_ID_RE },
+    stored: S.replaced_by,
     summary: true,
     largest: LARGEST_KEY_ID,
     view: { show: "set" },
@@ -582,8 +511,7 @@ const DECLARED = [
     name: "replaces",
     doc: "On the key a rotation created: the id of the key it replaces.",
     type: "key id",
-    kind: "string",
-    stored: { presence: "optional", unchecked: true },
+    stored: S.replaces,
     view: { show: "set" },
     example: "key_Zx9Cv8Bn7Mm6Ll5Kk4Jj",
   },
@@ -591,8 +519,7 @@ const DECLARED = [
     name: "meta",
     doc: "Free-form labels from the operator (never interpreted by the gateway).",
     type: "object of strings (≤ 20)",
-    kind: "object",
-    stored: { presence: "optional", unchecked: true },
+    stored: S.meta,
     view: { show: "set" },
     create: { check: checkMeta },
     example: { team: "platform" },
@@ -601,8 +528,7 @@ const DECLARED = [
     name: "rate_limit",
     doc: "Requests allowed per period for this key (exact, global; docs/limits.md); absent or null: unlimited.",
     type: "{limit, period_seconds} or null",
-    kind: "object",
-    stored: { presence: "optional", nullable: true, refine: isRateLimit },
+    stored: S.rate_limit,
     summary: true,
     // The listing entry stores it: reserve room for the largest one, so a key near the 1 KiB
     // metadata limit is refused up front (400) instead of failing after its record is written.
@@ -616,19 +542,18 @@ const DECLARED = [
     name: "credits",
     doc: "Calls the key may make (docs/limits.md): the setting, the live balance is kept by a Durable Object named by `balance_id`; absent or null: unmetered.",
     type: "{remaining, refill?, set_at, balance_id} or null",
-    kind: "object",
-    stored: { presence: "optional", nullable: true, refine: isCredits },
+    stored: S.credits,
     view: {
       show: "detail",
-      of: (v) => {
-        const c = v as Credits | null | undefined;
+      of: (r): { remaining: number; refill?: CreditRefill; set_at: string } | null => {
+        const c = r.credits;
         return c ? { remaining: c.remaining, ...(c.refill ? { refill: c.refill } : {}), set_at: c.set_at } : null;
       },
     },
-    create: { check: checkCredits, default: null, toRecord: (v, ctx) => creditsRecord(v as CreditsInput | Credits, ctx.now, ctx.id) },
+    create: { check: checkCredits, default: null, toRecord: (v, ctx) => creditsRecord(v, ctx.now, ctx.id) },
     update: {
       check: checkCredits,
-      toRecord: (v, ctx) => (v === null ? null : creditsRecord(v as CreditsInput, ctx.now, ctx.record.credits?.balance_id ?? ctx.record.id)),
+      toRecord: (v, ctx) => creditsRecord(v, ctx.now, ctx.record.credits?.balance_id ?? ctx.record.id),
     },
     rotate: "settable",
     example: { remaining: 5000, refill: { amount: 5000, interval: "month" }, set_at: ISO_EXAMPLE, balance_id: "key_7Fq2Lr9XcB3mNp8TzK1a" },
@@ -637,110 +562,61 @@ const DECLARED = [
     name: "allowed_ips",
     doc: "CIDRs CF-Connecting-IP must be in (docs/limits.md); absent or null: any address.",
     type: "CIDRs (1–64) or null",
-    kind: "array",
-    stored: { presence: "optional", nullable: true, maxItems: MAX_ALLOWED_IPS },
+    stored: S.allowed_ips,
     view: { show: "detail" },
     create: { check: checkAllowedIps, default: null, normalize: canonicalIps },
     update: { check: checkAllowedIps, normalize: canonicalIps },
     example: ["203.0.113.0/24"],
   },
-] as const satisfies readonly KeyField[];
+]);
 
 export const KEY_FIELDS: readonly KeyField[] = DECLARED;
 
-/** The fields statusOf needs: a record or its listing summary. */
-export interface StatusFields {
-  expires_at: string | null;
-  disabled: boolean;
-  revoked_at: string | null;
-  replaced_by?: string;
-}
+// ---- the types that derive from it ----
 
-export function statusOf(r: StatusFields, now: number): KeyStatus {
-  if (r.revoked_at !== null) return "revoked";
-  if (r.expires_at !== null && Date.parse(r.expires_at) <= now) return r.replaced_by ? "rotated" : "expired";
-  if (r.disabled) return "disabled";
-  return r.replaced_by ? "rotating" : "active";
-}
+type Entry = (typeof DECLARED)[number];
+type NameOf<E> = E extends { name: infer N extends string } ? N : never;
+/** Flattens an intersection into one object type (for readable hovers). */
+type Flat<T> = { [K in keyof T]: T[K] };
+/** Stored fields that are never absent. */
+type RequiredName = { [K in keyof typeof RECORD_FIELDS]: (typeof RECORD_FIELDS)[K]["presence"] extends "required" ? K : never }[keyof typeof RECORD_FIELDS];
+/** The type an input check accepts. */
+type Checked<C> = C extends { check: (v: unknown, errors: FieldError[], ctx: FieldContext) => v is infer T } ? T : never;
+
+type SummaryName = NameOf<Extract<Entry, { summary: true }>> & keyof KeyRecord;
+/** What a listing shows of a key (KV metadata on its id pointer and org index). */
+export type KeySummary = Flat<
+  { [K in Extract<SummaryName, RequiredName>]: KeyRecord[K] } & { [K in Exclude<SummaryName, RequiredName>]?: NonNullable<KeyRecord[K]> }
+>;
+
+type CreateEntry = Extract<Entry, { create: object }>;
+type CreateValue<N> = Checked<Extract<CreateEntry, { name: N }>["create"]>;
+/** A new key's settings, validated (validateNewKey): stored fields that may be absent may be absent here too. */
+export type NewKeyInput = Flat<
+  { [N in Extract<NameOf<CreateEntry>, RequiredName>]: CreateValue<N> } & { [N in Exclude<NameOf<CreateEntry>, RequiredName>]?: CreateValue<N> }
+>;
+
+type UpdateEntry = Extract<Entry, { update: object }>;
+type UpdateName<E> = E extends { update: { as: infer A extends string } } ? A : NameOf<E>;
+/** What PATCH may change, as it names it (validateKeyPatch). `enabled: false` disables the key; `expires_at` may be past. */
+export type KeyPatch = { [E in UpdateEntry as UpdateName<E>]?: Checked<E["update"]> };
+
+type ViewEntry = Extract<Entry, { view: object }>;
+type ViewName<E> = E extends { view: { as: infer A extends string } } ? A : NameOf<E>;
+type Shown<E> = E extends { view: { of: (...args: never[]) => infer R } } ? R : NameOf<E> extends keyof KeyRecord ? KeyRecord[NameOf<E>] : never;
+/** A value shown every time: null when it is absent. */
+type Always<T> = Exclude<T, undefined> | (undefined extends T ? null : never);
+/**
+ * A key as the API and the CLI show it: never the plaintext (except once, on creation),
+ * never the hash. `credits` and `allowed_ips` for one key, not in listings.
+ */
+export type KeyView = Flat<
+  { [E in Extract<ViewEntry, { view: { show: "always" } }> as ViewName<E>]: Always<Shown<E>> } & {
+    [E in Extract<ViewEntry, { view: { show: "set" } }> as ViewName<E>]?: NonNullable<Shown<E>>;
+  } & { [E in Extract<ViewEntry, { view: { show: "detail" } }> as ViewName<E>]?: Always<Shown<E>> }
+>;
 
 // ---- what derives from it ----
-
-const KIND_CODE: Record<JsonKind, number> = { string: 0, number: 1, boolean: 2, array: 3, object: 4 };
-
-/** One checked stored field, flat and of one shape (the guard's loop stays monomorphic). */
-interface Guard {
-  name: string;
-  required: boolean;
-  nullable: boolean;
-  kind: number;
-  pattern: RegExp | null;
-  date: boolean;
-  minItems: number;
-  maxItems: number;
-  refine: ((v: unknown) => boolean) | null;
-}
-
-const GUARDS: readonly Guard[] = KEY_FIELDS.flatMap((f): Guard[] => {
-  const st = f.stored;
-  if (!st || st.unchecked) return [];
-  return [
-    {
-      name: f.name,
-      required: st.presence === "required",
-      nullable: st.nullable === true,
-      kind: KIND_CODE[f.kind],
-      pattern: st.pattern ?? null,
-      date: st.date === true,
-      minItems: st.minItems ?? 0,
-      maxItems: st.maxItems ?? Infinity,
-      refine: st.refine ?? null,
-    },
-  ];
-});
-
-/**
- * The guard of a value read from KV (record.ts's isKeyRecord), run on every cache miss of
- * the hot path: the simple checks inline, closures only for `refine`.
- */
-export function guardRecord(v: unknown): boolean {
-  if (typeof v !== "object" || v === null) return false;
-  const r = v as Record<string, unknown>;
-  for (let i = 0; i < GUARDS.length; i++) {
-    const g = GUARDS[i]!;
-    const x = r[g.name];
-    if (x === undefined) {
-      if (g.required) return false;
-      continue;
-    }
-    if (x === null) {
-      if (g.nullable) continue;
-      return false;
-    }
-    switch (g.kind) {
-      case 0:
-        if (typeof x !== "string" || (g.pattern !== null && !g.pattern.test(x)) || (g.date && Number.isNaN(Date.parse(x)))) return false;
-        break;
-      case 3: {
-        if (!Array.isArray(x) || x.length < g.minItems || x.length > g.maxItems) return false;
-        for (let j = 0; j < x.length; j++) {
-          const s = x[j];
-          if (typeof s !== "string" || (g.pattern !== null && !g.pattern.test(s))) return false;
-        }
-        break;
-      }
-      case 1:
-        if (typeof x !== "number") return false;
-        break;
-      case 2:
-        if (typeof x !== "boolean") return false;
-        break;
-      default:
-        if (typeof x !== "object" || Array.isArray(x)) return false;
-    }
-    if (g.refine !== null && !g.refine(x)) return false;
-  }
-  return true;
-}
 
 export const STORED_FIELDS: readonly KeyField[] = KEY_FIELDS.filter((f) => f.stored);
 export const SUMMARY_FIELDS: readonly KeyField[] = KEY_FIELDS.filter((f) => f.summary);
@@ -751,8 +627,18 @@ export const ROTATE_FIELDS: readonly KeyField[] = KEY_FIELDS.filter((f) => f.rot
 
 const isOptional = (f: KeyField): boolean => f.stored?.presence === "optional";
 
+/**
+ * Where an object built field by field from the declaration meets the type derived from
+ * the same declaration. Only the derivations below call it, each with an object holding
+ * exactly the fields the type names, every input value accepted by its field's own check
+ * (test/unit/keys/fields.test.ts holds both halves to each other).
+ */
+function derived<T>(built: Record<string, unknown>): T {
+  return built as T;
+}
+
 /** A record's (or summary's) fields, in declaration order: required ones always, optional ones when set. */
-export function pick(source: Record<string, unknown>, fields: readonly KeyField[]): Record<string, unknown> {
+export function pick(source: Readonly<Record<string, unknown>>, fields: readonly KeyField[]): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const f of fields) {
     const v = source[f.name];
@@ -761,20 +647,27 @@ export function pick(source: Record<string, unknown>, fields: readonly KeyField[
   return out;
 }
 
-/** The API view of a record or of a summary (listings: without the `detail` fields). */
-export function viewOf(r: Record<string, unknown>, ctx: ViewContext): Record<string, unknown> {
+/** What a listing shows of a record: the fields marked `summary`, in their order (optional ones when set). */
+export function summarize(r: KeyRecord): KeySummary {
+  return derived<KeySummary>(pick(r, SUMMARY_FIELDS));
+}
+
+/** The API view of a record (one key) or of a summary (listings: without the `detail` fields). */
+export function view(r: KeyRecord | KeySummary, lastUsed: string | null, now: number): KeyView {
+  const ctx: ViewContext = { now, lastUsed };
+  const source: ViewSource & Readonly<Record<string, unknown>> = r;
   const out: Record<string, unknown> = {};
   const full = "v" in r;
   for (const f of VIEW_FIELDS) {
     const { show, as, of } = f.view!;
-    const raw = r[f.name];
+    const raw = source[f.name];
     if (show === "set") {
-      if (raw) out[as ?? f.name] = of ? of(raw, r, ctx) : raw;
+      if (raw) out[as ?? f.name] = of ? of(source, ctx) : raw;
     } else if (show === "always" || full) {
-      out[as ?? f.name] = (of ? of(raw, r, ctx) : raw) ?? null;
+      out[as ?? f.name] = (of ? of(source, ctx) : raw) ?? null;
     }
   }
-  return out;
+  return derived<KeyView>(out);
 }
 
 /**
@@ -784,7 +677,7 @@ export function viewOf(r: Record<string, unknown>, ctx: ViewContext): Record<str
 export const CHOSEN_SUMMARY_FIELDS: readonly string[] = SUMMARY_FIELDS.filter((f) => f.largest === undefined && !isOptional(f)).map((f) => f.name);
 
 /** The largest summary the `chosen` values allow: every other field at its `largest`. */
-export function largestSummary(chosen: Record<string, unknown>): Record<string, unknown> {
+export function largestSummary(chosen: Readonly<Record<string, unknown>>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const f of SUMMARY_FIELDS) {
     if (f.largest !== undefined) out[f.name] = f.largest;
@@ -793,78 +686,85 @@ export function largestSummary(chosen: Record<string, unknown>): Record<string, 
   return out;
 }
 
+/** A record built by a derivation, checked by the record's own guard: never one the edge would refuse. */
+function checkedRecord(built: Record<string, unknown>): KeyRecord {
+  if (!isKeyRecord(built)) throw new Error("a key record built from validated input does not pass the record guard");
+  return built;
+}
+
 /** The record a new key is stored as, in declaration order: `system` fields, then the validated input's. */
-export function newRecord(system: Record<string, unknown>, input: Record<string, unknown>, ctx: FieldContext & { id: string }): Record<string, unknown> {
+export function newRecord(system: Readonly<Record<string, unknown>>, input: NewKeyInput, ctx: FieldContext & { id: string }): KeyRecord {
+  const given: Readonly<Record<string, unknown>> = input;
   const out: Record<string, unknown> = {};
   for (const f of STORED_FIELDS) {
     let v: unknown;
     if (f.create) {
-      v = input[f.name];
+      v = given[f.name];
       if (v && f.create.toRecord) v = f.create.toRecord(v, ctx);
     } else v = system[f.name];
     if (isOptional(f) ? v : v !== undefined) out[f.name] = v;
   }
-  return out;
+  return checkedRecord(out);
 }
 
 /** The record after a validated patch: unnamed fields, even unknown ones, are kept. */
-export function applyPatch(before: KeyRecord, patch: Record<string, unknown>, ctx: FieldContext): KeyRecord {
+export function applyPatch(before: KeyRecord, patch: KeyPatch, ctx: FieldContext): KeyRecord {
+  const given: Readonly<Record<string, unknown>> = patch;
   const after: Record<string, unknown> = { ...before };
   for (const f of UPDATE_FIELDS) {
     const u = f.update!;
-    const v = patch[u.as ?? f.name];
+    const v = given[u.as ?? f.name];
     if (v === undefined) continue;
     after[f.name] = u.toRecord ? u.toRecord(v, { ...ctx, record: before }) : v;
   }
-  return after as unknown as KeyRecord;
+  return checkedRecord(after);
 }
 
 /** A patch's changes, each field as the patch names it, before and after (the audit event). */
-export function changesOf(before: KeyRecord, after: KeyRecord, patch: Record<string, unknown>): Record<string, { from: unknown; to: unknown }> {
+export function changesOf(before: KeyRecord, after: KeyRecord, patch: KeyPatch): Record<string, { from: unknown; to: unknown }> {
+  const b: Readonly<Record<string, unknown>> = before;
+  const a: Readonly<Record<string, unknown>> = after;
   const changes: Record<string, { from: unknown; to: unknown }> = {};
   for (const f of UPDATE_FIELDS) {
     const u = f.update!;
     const name = u.as ?? f.name;
     if (!(name in patch)) continue;
-    const b = (before as unknown as Record<string, unknown>)[f.name];
-    const a = (after as unknown as Record<string, unknown>)[f.name];
-    const from = u.fromRecord ? u.fromRecord(b) : b;
-    const to = u.fromRecord ? u.fromRecord(a) : a;
+    const from = u.fromRecord ? u.fromRecord(b[f.name]) : b[f.name];
+    const to = u.fromRecord ? u.fromRecord(a[f.name]) : a[f.name];
     if (JSON.stringify(from) !== JSON.stringify(to)) changes[name] = { from, to };
   }
   return changes;
 }
 
-/** The create input a rotation gives the new key: every create field inherited when set, `settable` ones from the body when given (null: none). */
-export function rotationInput(old: KeyRecord, given: Record<string, unknown>): Record<string, unknown> {
+/**
+ * The create input a rotation gives the new key: every create field inherited when set,
+ * `settable` ones from the body when given (null: none). The old key's values passed its
+ * fields' checks when they were set; a given one was validated (validateRotation).
+ */
+export function rotationInput(old: KeyRecord, given: Readonly<Record<string, unknown>>): NewKeyInput {
+  const r: Readonly<Record<string, unknown>> = old;
   const out: Record<string, unknown> = {};
-  const r = old as unknown as Record<string, unknown>;
   for (const f of CREATE_FIELDS) {
     const v = f.rotate === "settable" && given[f.name] !== undefined ? given[f.name] : r[f.name];
     if (isOptional(f) ? v : true) out[f.name] = v;
   }
-  return out;
+  return derived<NewKeyInput>(out);
 }
 
 /** The fields without `create` a rotation passes to the new key (issueKey's `extra`: disabled). */
-export function rotationInherited(old: KeyRecord): Record<string, unknown> {
+export function rotationInherited(old: KeyRecord): { disabled?: boolean } {
+  const r: Readonly<Record<string, unknown>> = old;
   const out: Record<string, unknown> = {};
-  const r = old as unknown as Record<string, unknown>;
   for (const f of STORED_FIELDS) if (!f.create && f.rotate === "inherited" && r[f.name] !== undefined) out[f.name] = r[f.name];
-  return out;
+  return derived<{ disabled?: boolean }>(out);
 }
 
-// Compile-time: the types other modules use are held to this declaration, so a field added
-// here and not there (or there and not here) fails the typecheck.
-type Entry = (typeof DECLARED)[number];
-type Same<A, B> = [Exclude<A, B>, Exclude<B, A>] extends [never, never] ? true : { undeclared: Exclude<A, B>; notInType: Exclude<B, A> };
-type Names<E> = E extends { name: infer N } ? N : never;
-type Renamed<E, K extends "view" | "update"> = E extends { [k in K]: { as: infer A } } ? A : E extends { [k in K]: object } ? Names<E> : never;
-const declared: [
-  Same<keyof KeyRecord, Names<Extract<Entry, { stored: object }>>>,
-  Same<keyof KeySummary, Names<Extract<Entry, { summary: true }>>>,
-  Same<keyof KeyView, Renamed<Entry, "view">>,
-  Same<keyof NewKeyInput, Names<Extract<Entry, { create: object }>>>,
-  Same<keyof KeyPatch, Renamed<Entry, "update">>,
-] = [true, true, true, true, true];
-void declared;
+/** A validated input's fields, as derived: see `derived`. */
+export function validatedInput<T extends NewKeyInput | KeyPatch>(built: Record<string, unknown>): T {
+  return derived<T>(built);
+}
+
+// Compile-time: every stored field of record.ts is described here, and nothing else is "stored".
+type Same<A, B> = [Exclude<A, B>, Exclude<B, A>] extends [never, never] ? true : { undeclared: Exclude<A, B>; notInRecord: Exclude<B, A> };
+const everyStoredFieldDescribed: Same<keyof KeyRecord, NameOf<Extract<Entry, { stored: object }>>> = true;
+void everyStoredFieldDescribed;

@@ -7,27 +7,27 @@ import { classifyKey, displayStart, isWellFormedKey, MAX_KEY_LENGTH, mintKey, ra
 import { hashKey } from "./hash";
 import type { Credits, KeyRecord, KeyStatus, RateLimit, TokenRole } from "./record";
 import { ALL_ORGS, KEY_ID_RE, ORG_RE, TOKEN_ROLES } from "./record";
-import type { CreditsInput, FieldContext, FieldError, KeyField } from "./fields";
-import { checkExpiry, checkName, checkOrgs, CHOSEN_SUMMARY_FIELDS, CREATE_FIELDS, echoed, largestSummary, MAX_NAME_LENGTH, newRecord, ROTATE_FIELDS, UPDATE_FIELDS } from "./fields";
+import type { CreditsInput, FieldContext, FieldError, KeyField, KeyPatch, NewKeyInput } from "./fields";
+import {
+  checkExpiry,
+  checkName,
+  checkOrgs,
+  CHOSEN_SUMMARY_FIELDS,
+  CREATE_FIELDS,
+  echoed,
+  largestSummary,
+  MAX_NAME_LENGTH,
+  newRecord,
+  ROTATE_FIELDS,
+  UPDATE_FIELDS,
+  validatedInput,
+} from "./fields";
 import type { Result } from "../lib/result";
-import type { KeySummary, KvLike } from "./store";
-import { createRecord, KV_LIST_MAX, KV_METADATA_MAX_BYTES, summaryBytes } from "./store";
+import type { KvLike } from "./store/kv";
+import { createRecord, summaryBytes } from "./store/listings";
+import { KV_LIST_MAX, KV_METADATA_MAX_BYTES } from "./store/kv";
 
 export type { CreditsInput, FieldError } from "./fields";
-export { creditsRecord, parseDateTime } from "./fields";
-
-export interface NewKeyInput {
-  name: string;
-  orgs: string[];
-  scopes: string[];
-  expires_at: string | null;
-  meta?: Record<string, string>;
-  /** Absent or null: no per-key rate limit. */
-  rate_limit?: RateLimit | null;
-  /** As given ({remaining, refill?}), or a predecessor's record value (rotation). */
-  credits?: CreditsInput | Credits | null;
-  allowed_ips?: string[] | null;
-}
 
 export type Validated<T> = Result<T, { errors: FieldError[] }>;
 
@@ -51,7 +51,7 @@ function unknownFields(o: Body, known: string[], errors: FieldError[]): void {
  * (name, orgs and scopes) must leave room for the others, at their largest (fields.ts).
  */
 function checkSummarySize(chosen: Record<string, unknown>, errors: FieldError[]): void {
-  const bytes = summaryBytes(largestSummary(chosen) as unknown as KeySummary);
+  const bytes = summaryBytes(largestSummary(chosen));
   if (bytes > KV_METADATA_MAX_BYTES) {
     const names = CHOSEN_SUMMARY_FIELDS;
     const listed = names.length > 1 ? `${names.slice(0, -1).join(", ")} and ${names[names.length - 1]}` : names.join("");
@@ -89,22 +89,7 @@ export function validateNewKey(input: unknown, now: number, extraFields: string[
   }
   if (chosenOk) checkSummarySize(value, errors);
   if (errors.length) return { ok: false, errors };
-  return { ok: true, value: value as unknown as NewKeyInput };
-}
-
-/** What PATCH may change. `enabled: false` disables the key; `expires_at` may be past (expire now). */
-export interface KeyPatch {
-  name?: string;
-  orgs?: string[];
-  scopes?: string[];
-  expires_at?: string | null;
-  enabled?: boolean;
-  /** null removes the key's rate limit. */
-  rate_limit?: RateLimit | null;
-  /** A new credits setting (the balance restarts from `remaining`); null: unmetered. */
-  credits?: CreditsInput | null;
-  /** null: any address. */
-  allowed_ips?: string[] | null;
+  return { ok: true, value: validatedInput<NewKeyInput>(value) };
 }
 
 /** The fields fields.ts marks `update`, as PATCH names them, in its order. */
@@ -114,7 +99,7 @@ export const PATCH_FIELDS = UPDATE_FIELDS.map((f) => f.update!.as ?? f.name) as 
  * Validate a change to an existing key. At least one field; unknown fields are refused.
  * The size check needs the resulting name/orgs/scopes, so it takes the current record.
  */
-export function validateKeyPatch(input: unknown, now: number, current: Pick<KeyRecord, "name" | "orgs" | "scopes">): Validated<KeyPatch> {
+export function validateKeyPatch(input: unknown, now: number, current: Readonly<Pick<KeyRecord, "name" | "orgs" | "scopes">>): Validated<KeyPatch> {
   const o = asBody(input);
   if (Array.isArray(o)) return { ok: false, errors: o };
   const errors: FieldError[] = [];
@@ -133,12 +118,12 @@ export function validateKeyPatch(input: unknown, now: number, current: Pick<KeyR
     if (r.ok) patch[name] = r.value;
   }
   if (errors.length === 0) {
-    const base = current as unknown as Record<string, unknown>;
+    const base: Readonly<Record<string, unknown>> = current;
     const chosen: Record<string, unknown> = {};
     for (const name of CHOSEN_SUMMARY_FIELDS) chosen[name] = patch[name] ?? base[name];
     checkSummarySize(chosen, errors);
   }
-  return errors.length ? { ok: false, errors } : { ok: true, value: patch as KeyPatch };
+  return errors.length ? { ok: false, errors } : { ok: true, value: validatedInput<KeyPatch>(patch) };
 }
 
 /**
@@ -283,9 +268,9 @@ export async function issueKey(
       revoked_at: null,
       replaces: extra.replaces,
     },
-    input as unknown as Record<string, unknown>,
+    input,
     { now, id },
-  ) as unknown as KeyRecord;
+  );
   const hash = await hashKey(key, settings.pepper);
   await createRecord(kv, hash, record);
   return { key, record, hash };

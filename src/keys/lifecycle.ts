@@ -9,14 +9,21 @@
  * feed (publish), so every isolate learns of it.
  */
 import type { Result } from "../lib/result";
-import type { FieldError, KeyPatch, KeySettings, NewKeyInput } from "./issue";
+import type { FieldError, KeySettings } from "./issue";
+import type { KeyPatch, NewKeyInput } from "./fields";
 import { issueKey } from "./issue";
 import type { CreditRefill, KeyRecord, KeyStatus, RateLimit, TokenRecord } from "./record";
 import { KEY_ID_RE, statusOf } from "./record";
 import { randomBase62 } from "./format";
-import { applyPatch, changesOf, rotationInherited, rotationInput, viewOf } from "./fields";
-import type { AuditEvent, AuditLog, KeySummary, KvLike } from "./store";
-import { appendAudit, BadCursor, findById, KeyConflict, listAll, listAudit, listOrg, readLastUsed, writeRecord } from "./store";
+import { applyPatch, changesOf, rotationInherited, rotationInput, view } from "./fields";
+import type { KeyView } from "./fields";
+import type { AuditEvent, AuditLog } from "./store/audit";
+import type { KeySummary } from "./fields";
+import type { KvLike } from "./store/kv";
+import { appendAudit, listAudit } from "./store/audit";
+import { BadCursor, KeyConflict } from "./store/kv";
+import { findById, listAll, listOrg, writeRecord } from "./store/listings";
+import { readLastUsed } from "./store/records";
 import { logLine } from "../lib/log";
 
 /** Largest page of the cross-org listing: each key on it costs one read (its last use). */
@@ -64,43 +71,12 @@ export type Failure =
 
 export type Outcome<T> = Result<T, Failure>;
 
-/** A key as the API and the CLI show it: never the plaintext (except once, on creation), never the hash. */
-export interface KeyView {
-  id: string;
-  name: string;
-  key_prefix: string;
-  orgs: string[];
-  scopes: string[];
-  status: KeyStatus;
-  enabled: boolean;
-  created_at: string;
-  expires_at: string | null;
-  last_used_at: string | null;
-  revoked_at: string | null;
-  updated_at?: string;
-  rotated_at?: string;
-  replaced_by?: string;
-  replaces?: string;
-  meta?: Record<string, string>;
-  /** Requests per period for this key (exact, global); null = unlimited. */
-  rate_limit: RateLimit | null;
-  /** The credits setting (the live balance is on each forwarded response: x-credits-remaining). Shown for one key, not in listings. */
-  credits?: { remaining: number; refill?: CreditRefill; set_at: string } | null;
-  /** Shown for one key, not in listings. */
-  allowed_ips?: string[] | null;
-}
-
 export type IssuedView = KeyView & { key: string };
 
 /** A key's record and its hash (its KV identity). */
 export interface Found {
   hash: string;
   record: KeyRecord;
-}
-
-/** The view of a record (one key) or a summary (listings): the fields fields.ts marks `view`, in its order. */
-export function view(r: KeyRecord | KeySummary, lastUsed: string | null, now: number): KeyView {
-  return viewOf(r as unknown as Record<string, unknown>, { now, lastUsed }) as unknown as KeyView;
 }
 
 const conflict = (message: string): Outcome<never> => ({ ok: false, error: "conflict", message });
@@ -167,8 +143,8 @@ export async function issueNew(ctx: LifecycleContext, input: NewKeyInput, opts: 
 export async function updateFound(ctx: LifecycleContext, found: Found, patch: KeyPatch): Promise<Outcome<KeyView>> {
   const before = found.record;
   if (before.revoked_at !== null) return conflict(`key "${before.id}" is revoked; revoked keys cannot be changed`);
-  const after = applyPatch(before, patch as Record<string, unknown>, { now: ctx.now });
-  const changes = changesOf(before, after, patch as Record<string, unknown>);
+  const after = applyPatch(before, patch, { now: ctx.now });
+  const changes = changesOf(before, after, patch);
   if (Object.keys(changes ?? {}).length > 0) {
     after.updated_at = new Date(ctx.now).toISOString();
     await writeRecord(ctx.kv, found.hash, after, before.orgs);
@@ -217,10 +193,10 @@ export async function rotateFound(
     ctx.kv,
     ctx.settings,
     // Without a new setting the new key spends the old one's balance: rotating never refills.
-    rotationInput(old, rotation) as unknown as NewKeyInput,
+    rotationInput(old, rotation),
     ctx.now,
     undefined,
-    { replaces: old.id, ...(rotationInherited(old) as Pick<Partial<KeyRecord>, "disabled">) },
+    { replaces: old.id, ...rotationInherited(old) },
   );
   ctx.purge?.(hash);
   const graceEnd = ctx.now + rotation.grace_seconds * 1000;

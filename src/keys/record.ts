@@ -1,58 +1,33 @@
-import { guardRecord, isIsoOrNull, isStringArray, KEY_ID_RE, ORG_RE } from "./fields";
-
-export type { StatusFields } from "./fields";
-export { statusOf } from "./fields";
-
-export {
-  isCreditRefill,
-  isRateLimit,
-  KEY_ID_RE,
-  MAX_ALLOWED_IPS,
-  MAX_CREDITS,
-  MAX_RATE_LIMIT,
-  MAX_RATE_LIMIT_PERIOD_SECONDS,
-  ORG_RE,
-  SCOPE_RE,
-} from "./fields";
-
 /**
- * The key record: everything the hot path needs to decide, in one KV value, so a request
- * costs one `get`. Stored under the key's hash (see store.ts and docs/storage.md); the
- * plaintext key is never part of it. Its fields are declared in fields.ts (KEY_FIELDS),
- * from which the guard, the summary, the view and the inputs derive; this interface is
- * their type, held to that declaration by the compiler.
+ * The key record, for the edge: everything the hot path needs to decide, in one KV value, so
+ * a request costs one `get`. Stored under the key's hash (store/, docs/storage.md); the
+ * plaintext key is never part of it. RECORD_FIELDS declares what is stored and what the
+ * guard checks on every KV read (shape.ts); `KeyRecord` is derived from it. Small on
+ * purpose: the management side's view of the same fields — inputs, views, docs — is
+ * fields.ts, which builds on this declaration and never the other way round.
+ *
+ * Also here, because the edge reads them too: the value checks of a key's limits, the
+ * scoped admin token's record, and a record's state at an instant (denialOf, statusOf,
+ * sunsetOf).
  */
-export interface KeyRecord {
-  /** Record format version. */
-  v: 1;
-  /** Public identifier ("key_…"): safe in logs, headers and URLs. */
-  id: string;
-  name: string;
-  /** Organizations the key may act for; the first is its default. Never empty. */
-  orgs: string[];
-  scopes: string[];
-  /** The non-secret start of the key, for recognising it ("kg_AbCd"). */
-  start: string;
-  created_at: string;
-  /** ISO 8601; the key stops working at this instant (checked on every request). */
-  expires_at: string | null;
-  disabled: boolean;
-  revoked_at: string | null;
-  /** Free-form labels from the operator (never interpreted by the gateway). */
-  meta?: Record<string, string>;
-  /** Last admin change (ISO 8601); absent on records never changed since creation. */
-  updated_at?: string;
-  /** Set on a rotated key: when it was rotated, and the id of the key that replaces it. */
-  rotated_at?: string;
-  replaced_by?: string;
-  /** Set on the key a rotation created: the id of the key it replaces. */
-  replaces?: string;
-  /** Requests allowed per period for this key (exact, global: see edge/abuse/key-rate-limiter.ts). Absent = unlimited. */
-  rate_limit?: RateLimit | null;
-  /** Calls the key may make (docs/limits.md); absent = unmetered. */
-  credits?: Credits | null;
-  /** CIDRs CF-Connecting-IP must be in (docs/limits.md); absent = any address. */
-  allowed_ips?: string[] | null;
+import { boolean, date, guardOf, literal, nullable, object, optional, required, string, strings, unchecked } from "./shape";
+import type { Shape } from "./shape";
+
+/** Slugs: what the SaaS dashboards use (letters, digits, '-', '_', '.'), 1–128 chars. */
+export const ORG_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+export const SCOPE_RE = /^[A-Za-z0-9][A-Za-z0-9:._*-]{0,127}$/;
+export const KEY_ID_RE = /^key_[0-9A-Za-z]{16,32}$/;
+
+export const MAX_CREDITS = 1_000_000_000;
+export const MAX_ALLOWED_IPS = 64;
+export const MAX_RATE_LIMIT = 1_000_000_000;
+/** One day: longer windows would make a burst at the window edge matter more than the limit. */
+export const MAX_RATE_LIMIT_PERIOD_SECONDS = 86_400;
+
+/** At most `limit` requests in each fixed window of `period_seconds` (aligned on the epoch). */
+export interface RateLimit {
+  limit: number;
+  period_seconds: number;
 }
 
 export interface CreditRefill {
@@ -73,10 +48,99 @@ export interface Credits {
   balance_id: string;
 }
 
+const isWhole = (v: unknown, min: number, max: number): v is number => Number.isInteger(v) && (v as number) >= min && (v as number) <= max;
+const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 
+export function isCreditRefill(v: unknown): v is CreditRefill {
+  return isPlainObject(v) && Object.keys(v).length === 2 && isWhole(v.amount, 1, MAX_CREDITS) && (v.interval === "day" || v.interval === "month");
+}
+
+export function isCredits(v: unknown): v is Credits {
+  if (typeof v !== "object" || v === null) return false;
+  const c = v as Record<string, unknown>;
+  return (
+    isWhole(c.remaining, 0, MAX_CREDITS) &&
+    (c.refill === undefined || isCreditRefill(c.refill)) &&
+    typeof c.set_at === "string" &&
+    !Number.isNaN(Date.parse(c.set_at)) &&
+    typeof c.balance_id === "string" &&
+    KEY_ID_RE.test(c.balance_id)
+  );
+}
+
+export function isRateLimit(v: unknown): v is RateLimit {
+  return isPlainObject(v) && Object.keys(v).length === 2 && isWhole(v.limit, 1, MAX_RATE_LIMIT) && isWhole(v.period_seconds, 1, MAX_RATE_LIMIT_PERIOD_SECONDS);
+}
+
+export function isStringArray(v: unknown, re: RegExp): v is string[] {
+  return Array.isArray(v) && v.every((s) => typeof s === "string" && re.test(s));
+}
+
+export function isIsoOrNull(v: unknown): v is string | null {
+  return v === null || (typeof v === "string" && !Number.isNaN(Date.parse(v)));
+}
+
+/**
+ * The stored fields, in the order a record is written (fields.ts documents each one and
+ * says what the API shows and accepts of it). `unchecked`: the hot path never reads it.
+ */
+export const RECORD_FIELDS = {
+  v: required(literal(1)),
+  id: required(string(KEY_ID_RE)),
+  name: required(string()),
+  /** The non-secret start of the key, for recognising it ("kg_AbCd"). */
+  start: required(string()),
+  /** Organizations the key may act for; the first is its default. Never empty. */
+  orgs: required(strings(ORG_RE, { min: 1 })),
+  scopes: required(strings(SCOPE_RE)),
+  created_at: required(string()),
+  /** The key stops working at this instant (checked on every request). */
+  expires_at: required(nullable(date())),
+  disabled: required(boolean()),
+  revoked_at: required(nullable(date())),
+  /** Last admin change; absent on records never changed since creation. */
+  updated_at: optional(unchecked<string>("string")),
+  rotated_at: optional(date()),
+  replaced_by: optional(string(KEY_ID_RE)),
+  replaces: optional(unchecked<string>("string")),
+  /** Free-form labels from the operator (never interpreted by the gateway). */
+  meta: optional(unchecked<Record<string, string>>("object")),
+  rate_limit: optional(nullable(object(isRateLimit))),
+  credits: optional(nullable(object(isCredits))),
+  allowed_ips: optional(nullable(strings(undefined, { max: MAX_ALLOWED_IPS }))),
+} as const;
+
+export type KeyRecord = Shape<typeof RECORD_FIELDS>;
+
+/**
+ * Check a value read from KV. A record that does not pass is treated as a store fault
+ * (503), never as a usable key.
+ */
+export const isKeyRecord: (v: unknown) => v is KeyRecord = guardOf(RECORD_FIELDS);
 
 /** What an operator sees of a key's state, derived from the record and the clock. */
 export type KeyStatus = "active" | "disabled" | "expired" | "revoked" | "rotating" | "rotated";
+
+/** The fields statusOf needs: a record or its listing summary. */
+export type StatusFields = Pick<KeyRecord, "expires_at" | "disabled" | "revoked_at" | "replaced_by">;
+
+export function statusOf(r: StatusFields, now: number): KeyStatus {
+  if (r.revoked_at !== null) return "revoked";
+  if (r.expires_at !== null && Date.parse(r.expires_at) <= now) return r.replaced_by ? "rotated" : "expired";
+  if (r.disabled) return "disabled";
+  return r.replaced_by ? "rotating" : "active";
+}
+
+/** Why a key that exists is refused. All map to the same 401 body: no oracle. */
+export type KeyDenial = "revoked" | "disabled" | "expired";
+
+/** The state of a record at `now` (ms since epoch): null when usable. */
+export function denialOf(record: KeyRecord, now: number): KeyDenial | null {
+  if (record.revoked_at !== null) return "revoked";
+  if (record.disabled) return "disabled";
+  if (record.expires_at !== null && Date.parse(record.expires_at) <= now) return "expired";
+  return null;
+}
 
 /**
  * When a forwarded response should warn the client that its key is going away:
@@ -95,37 +159,9 @@ export function sunsetOf(r: KeyRecord, now: number, warningMs: number): { sunset
   return null;
 }
 
-/** At most `limit` requests in each fixed window of `period_seconds` (aligned on the epoch). */
-export interface RateLimit {
-  limit: number;
-  period_seconds: number;
-}
-
-
-/** Why a key that exists is refused. All map to the same 401 body: no oracle. */
-export type KeyDenial = "revoked" | "disabled" | "expired";
-
-
-/** The state of a record at `now` (ms since epoch): null when usable. */
-export function denialOf(record: KeyRecord, now: number): KeyDenial | null {
-  if (record.revoked_at !== null) return "revoked";
-  if (record.disabled) return "disabled";
-  if (record.expires_at !== null && Date.parse(record.expires_at) <= now) return "expired";
-  return null;
-}
-
-
 /**
- * Check a value read from KV. A record that does not pass is treated as a store fault
- * (503), never as a usable key.
- */
-export function isKeyRecord(v: unknown): v is KeyRecord {
-  return guardRecord(v);
-}
-
-/**
- * A scoped admin token (issue: least privilege for the admin API): stored under its hash
- * like a key, never in plaintext. `orgs` is ["*"] for every org.
+ * A scoped admin token (least privilege for the admin API): stored under its hash like a
+ * key, never in plaintext. `orgs` is ["*"] for every org.
  */
 export interface TokenRecord {
   v: 1;
@@ -149,20 +185,19 @@ export const TOKEN_ID_RE = /^tok_[0-9A-Za-z]{20}$/;
 export const ALL_ORGS = "*";
 
 export function isTokenRecord(v: unknown): v is TokenRecord {
-  if (typeof v !== "object" || v === null) return false;
-  const r = v as Record<string, unknown>;
+  if (!isPlainObject(v)) return false;
   return (
-    r.v === 1 &&
-    typeof r.id === "string" &&
-    TOKEN_ID_RE.test(r.id) &&
-    typeof r.name === "string" &&
-    Array.isArray(r.orgs) &&
-    r.orgs.length > 0 &&
-    (r.orgs.length === 1 && r.orgs[0] === ALL_ORGS ? true : isStringArray(r.orgs, ORG_RE)) &&
-    TOKEN_ROLES.includes(r.role as TokenRole) &&
-    typeof r.start === "string" &&
-    typeof r.created_at === "string" &&
-    isIsoOrNull(r.expires_at) &&
-    isIsoOrNull(r.revoked_at)
+    v.v === 1 &&
+    typeof v.id === "string" &&
+    TOKEN_ID_RE.test(v.id) &&
+    typeof v.name === "string" &&
+    Array.isArray(v.orgs) &&
+    v.orgs.length > 0 &&
+    (v.orgs.length === 1 && v.orgs[0] === ALL_ORGS ? true : isStringArray(v.orgs, ORG_RE)) &&
+    TOKEN_ROLES.includes(v.role as TokenRole) &&
+    typeof v.start === "string" &&
+    typeof v.created_at === "string" &&
+    isIsoOrNull(v.expires_at) &&
+    isIsoOrNull(v.revoked_at)
   );
 }

@@ -14,7 +14,8 @@ import { hashKey } from "./hash";
 import { validateNewToken, validateTokenQuery } from "./issue";
 import type { TokenRecord, TokenRole } from "./record";
 import { TOKEN_ID_RE } from "./record";
-import { BadCursor, findTokenById, listTokenRecords, writeToken } from "./store";
+import { BadCursor } from "./store/kv";
+import { findTokenById, listTokenRecords, writeToken } from "./store/tokens";
 import { logLine } from "../lib/log";
 
 /** The prefix of every scoped admin token (never configurable: it is how they are recognised). */

@@ -23,8 +23,10 @@
  */
 import type { Outcome } from "../keys/lifecycle";
 import { statusOf } from "../keys/record";
-import type { KeySummary, KvLike } from "../keys/store";
-import { listOrg, KV_LIST_MAX, StoreFault } from "../keys/store";
+import type { KeySummary } from "../keys/fields";
+import type { KvLike } from "../keys/store/kv";
+import { listOrg } from "../keys/store/listings";
+import { KV_LIST_MAX, StoreFault } from "../keys/store/kv";
 import type { Holder } from "./principal";
 import { actorOf } from "./principal";
 

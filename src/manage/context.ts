@@ -7,7 +7,7 @@
 import type { KeySettings } from "../keys/issue";
 import type { Failure, LifecycleContext } from "../keys/lifecycle";
 import type { RateLimit } from "../keys/record";
-import type { KvLike } from "../keys/store";
+import type { KvLike } from "../keys/store/kv";
 import type { UsageAnswer, UsageQuery } from "./usage";
 import type { Refusal } from "./authority";
 import type { HolderBounds } from "./bounds";

@@ -15,11 +15,14 @@
  */
 import type { ListQuery } from "../keys/issue";
 import { importProblem, newKeyId, validateAuditQuery, validateKeyPatch, validateListQuery, validateNewKey, validateRotation } from "../keys/issue";
-import type { Found, IssuedView, KeyView, Outcome } from "../keys/lifecycle";
-import { auditPage, findKey, issueNew, listPage, MAX_ALL_KEYS_PAGE, revokeFound, rotateFound, updateFound, view } from "../keys/lifecycle";
+import type { Found, IssuedView, Outcome } from "../keys/lifecycle";
+import type { KeyView } from "../keys/fields";
+import { auditPage, findKey, issueNew, listPage, MAX_ALL_KEYS_PAGE, revokeFound, rotateFound, updateFound } from "../keys/lifecycle";
+import { view } from "../keys/fields";
 import { statusOf } from "../keys/record";
-import type { AuditEvent, AuditLog, KeySummary } from "../keys/store";
-import { readLastUsed } from "../keys/store";
+import type { AuditEvent, AuditLog } from "../keys/store/audit";
+import type { KeySummary } from "../keys/fields";
+import { readLastUsed } from "../keys/store/records";
 import { logLine } from "../lib/log";
 import { decide } from "./authority";
 import type { Operation } from "./authority";

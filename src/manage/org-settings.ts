@@ -15,8 +15,9 @@ import type { FieldError, Validated } from "../keys/issue";
 import type { Outcome } from "../keys/lifecycle";
 import type { RateLimit } from "../keys/record";
 import { isRateLimit, MAX_RATE_LIMIT, MAX_RATE_LIMIT_PERIOD_SECONDS, ORG_RE } from "../keys/record";
-import type { KvLike, OrgSettings } from "../keys/store";
-import { readOrgSettings, writeOrgSettings } from "../keys/store";
+import type { KvLike } from "../keys/store/kv";
+import type { OrgSettings } from "../keys/store/org-settings";
+import { readOrgSettings, writeOrgSettings } from "../keys/store/org-settings";
 
 export interface OrgView {
   org: string;

@@ -18,7 +18,7 @@
  */
 import type { KeyRecord } from "../keys/record";
 import { ORG_RE, SCOPE_RE, TOKEN_ID_RE } from "../keys/record";
-import { actor } from "../keys/store";
+import { actor } from "../keys/store/kv";
 
 export type Principal =
   | { kind: "root" }

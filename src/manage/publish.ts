@@ -8,7 +8,7 @@
 import { feedStub } from "../edge/revocation/follower";
 import type { Env } from "../env";
 import type { KeyRecord, RateLimit, TokenRecord } from "../keys/record";
-import { actor } from "../keys/store";
+import { actor } from "../keys/store/kv";
 import { clock } from "../lib/clock";
 import type { FeedChange } from "../objects/protocol";
 import type { RevocationFeed } from "../objects/revocation-feed";

@@ -11,7 +11,7 @@ import { clock } from "../lib/clock";
 import type { Config } from "../config/config";
 import type { Env } from "../env";
 import { isolateOf } from "../edge/gateway/isolate";
-import { StoreFault } from "../keys/store";
+import { StoreFault } from "../keys/store/kv";
 import { orgPublisherFor, publisherFor, tokenPublisher } from "./publish";
 import { GRANULARITY_MINUTES, usageAnswer } from "./usage";
 import type { UsageAnswer, UsageQuery } from "./usage";

@@ -6,7 +6,7 @@ import { env } from "cloudflare:test";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { clock } from "../../src/lib/clock";
 import { hashKey } from "../../src/keys/hash";
-import { kvKey } from "../../src/keys/store";
+import { kvKey } from "../../src/keys/store/kv";
 import { makeEnv, patchRecord, send } from "../support/worker-helpers";
 import { adminEnv, api, countingKv, createViaApi, TOKEN, uniqueOrg } from "./support";
 

@@ -9,7 +9,7 @@ import worker from "../../src/index";
 import { LastUsedThrottle } from "../../src/edge/auth/last-used";
 import { clock } from "../../src/lib/clock";
 import { updateKey } from "../../src/manage/keys";
-import { kvKey } from "../../src/keys/store";
+import { kvKey } from "../../src/keys/store/kv";
 import { makeEnv, send } from "../support/worker-helpers";
 import { adminEnv, api, countingKv, createViaApi, uniqueOrg } from "./support";
 

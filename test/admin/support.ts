@@ -4,7 +4,7 @@
  */
 import { env } from "cloudflare:test";
 import type { Env } from "../../src/env";
-import type { KvLike } from "../../src/keys/store";
+import type { KvLike } from "../../src/keys/store/kv";
 import { makeEnv, send } from "../support/worker-helpers";
 import type { Vars } from "../support/worker-helpers";
 

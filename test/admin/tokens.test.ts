@@ -8,7 +8,7 @@ import { env } from "cloudflare:test";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { clock } from "../../src/lib/clock";
 import { hashKey } from "../../src/keys/hash";
-import { kvKey } from "../../src/keys/store";
+import { kvKey } from "../../src/keys/store/kv";
 import { send } from "../support/worker-helpers";
 import { adminEnv, api, countingKv, createViaApi, mintToken, PROBLEM_401, TOKEN, uniqueOrg } from "./support";
 

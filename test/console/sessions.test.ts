@@ -14,7 +14,7 @@
  */
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { hashKey } from "../../src/keys/hash";
-import { kvKey } from "../../src/keys/store";
+import { kvKey } from "../../src/keys/store/kv";
 import { adminEnv, api, mintToken, TOKEN, uniqueOrg } from "../admin/support";
 import { edgeCachedKv, freezeClock } from "../revocation/support";
 import { claims, hs256, SECRET } from "../sessions/support";

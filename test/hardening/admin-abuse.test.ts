@@ -6,7 +6,7 @@
  */
 import { fc, test } from "@fast-check/vitest";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { parseDateTime } from "../../src/keys/issue";
+import { parseDateTime } from "../../src/keys/fields";
 import { api, createViaApi, TOKEN, uniqueOrg } from "../admin/support";
 
 /** wrangler.toml: AUTH_FAILURE_LIMITER simple = { limit = 30, period = 60 }. */

@@ -5,7 +5,7 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { clock } from "../../src/lib/clock";
 import { hashKey } from "../../src/keys/hash";
-import { kvKey } from "../../src/keys/store";
+import { kvKey } from "../../src/keys/store/kv";
 import { env } from "cloudflare:test";
 import { makeEnv, mint, patchRecord, probeKv, through, unknownKey } from "../support/worker-helpers";
 

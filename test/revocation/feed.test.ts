@@ -15,7 +15,7 @@ import { clock } from "../../src/lib/clock";
 import type { Env } from "../../src/env";
 import { hashKey } from "../../src/keys/hash";
 import type { KeyRecord } from "../../src/keys/record";
-import { kvKey } from "../../src/keys/store";
+import { kvKey } from "../../src/keys/store/kv";
 import { FEED_OBJECT_NAME } from "../../src/objects/protocol";
 import type { FeedPage } from "../../src/objects/protocol";
 import { api } from "../admin/support";

@@ -9,7 +9,7 @@ import { clock } from "../../src/lib/clock";
 import type { Env } from "../../src/env";
 import { ISOLATE_STATE, newIsolateState } from "../../src/edge/gateway/isolate";
 import type { IsolateState } from "../../src/edge/gateway/isolate";
-import { kvKey } from "../../src/keys/store";
+import { kvKey } from "../../src/keys/store/kv";
 import { TOKEN } from "../admin/support";
 import { makeEnv } from "../support/worker-helpers";
 import type { Vars } from "../support/worker-helpers";

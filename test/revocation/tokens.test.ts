@@ -10,7 +10,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { env } from "cloudflare:test";
 import type { Env } from "../../src/env";
 import { hashKey } from "../../src/keys/hash";
-import { kvKey } from "../../src/keys/store";
+import { kvKey } from "../../src/keys/store/kv";
 import { FEED_OBJECT_NAME } from "../../src/objects/protocol";
 import type { FeedPage } from "../../src/objects/protocol";
 import { api, mintToken, uniqueOrg } from "../admin/support";

@@ -6,7 +6,7 @@
 import { env } from "cloudflare:test";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { clock } from "../../src/lib/clock";
-import { listAudit } from "../../src/keys/store";
+import { listAudit } from "../../src/keys/store/audit";
 import { expectRefusal, PROFILE_CASES } from "../support/profile-shapes";
 import { mint, patchRecord, unknownKey } from "../support/worker-helpers";
 import { call, holder, PATH, ssEnv, uniqueOrg } from "./support";

@@ -7,7 +7,7 @@
  */
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { listAudit } from "../../src/keys/store";
+import { listAudit } from "../../src/keys/store/audit";
 import { claims, hs256, SECRET } from "../sessions/support";
 import { call, holder, PATH, ssEnv, uniqueOrg } from "./support";
 

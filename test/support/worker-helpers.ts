@@ -7,10 +7,10 @@ import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:
 import worker from "../../src/index";
 import type { Env } from "../../src/env";
 import { issueKey } from "../../src/keys/issue";
-import type { NewKeyInput } from "../../src/keys/issue";
+import type { NewKeyInput } from "../../src/keys/fields";
 import { hashKey } from "../../src/keys/hash";
 import type { KeyRecord } from "../../src/keys/record";
-import { kvKey } from "../../src/keys/store";
+import { kvKey } from "../../src/keys/store/kv";
 
 export type Vars = Partial<Record<keyof Env, unknown>>;
 

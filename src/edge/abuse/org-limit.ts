@@ -3,9 +3,9 @@
  */
 import type { Config } from "../../config/config";
 import type { RateLimit } from "../../keys/record";
-import type { KvLike } from "../../keys/store";
+import type { KvLike } from "../../keys/store/kv";
 import type { OrgCache } from "../gateway/isolate";
-import { readOrgSettings } from "../../keys/store";
+import { readOrgSettings } from "../../keys/store/org-settings";
 import type { FeedFollower } from "../revocation/follower";
 
 

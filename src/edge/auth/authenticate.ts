@@ -13,7 +13,7 @@
  */
 import { classifyKey } from "../../keys/format";
 import type { KeyRecord } from "../../keys/record";
-import { recordLastUsed } from "../../keys/store";
+import { recordLastUsed } from "../../keys/store/records";
 import { clock } from "../../lib/clock";
 import { logLine } from "../../lib/log";
 import type { ErrorCode } from "../../errors/codes";

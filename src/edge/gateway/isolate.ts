@@ -16,7 +16,7 @@ import type { Lookup } from "../../lib/lru";
 import { LastUsedThrottle } from "../auth/last-used";
 import type { Block, BlockedClients } from "../abuse/auth-failures";
 import type { KeyRecord, TokenRecord } from "../../keys/record";
-import type { OrgSettings } from "../../keys/store";
+import type { OrgSettings } from "../../keys/store/org-settings";
 import { FeedFollower } from "../revocation/follower";
 
 /** The key cache as its users see it: look up, fill, purge (one key or all). */

@@ -20,8 +20,8 @@ import type { IsolateState } from "../../edge/gateway/isolate";
 import { newerToken } from "../../edge/revocation/follower";
 import { hashKey } from "../../keys/hash";
 import type { TokenRecord } from "../../keys/record";
-import type { KvLike } from "../../keys/store";
-import { readToken } from "../../keys/store";
+import type { KvLike } from "../../keys/store/kv";
+import { readToken } from "../../keys/store/tokens";
 import { isTokenShaped, usableToken } from "../../keys/token";
 import type { Operator } from "../principal";
 

@@ -9,7 +9,7 @@
  * in, opening a portal link or a user's session: one more (`open`, and `takeLink` first for
  * a link). Signing out: one more (`end`).
  */
-import { StoreFault } from "../../keys/store";
+import { StoreFault } from "../../keys/store/kv";
 import type { ConsoleSessions } from "../../objects/console-sessions";
 import type { LinkView, NewLinkRow, NewSessionRow, SessionRow } from "../../objects/protocol";
 import { SESSIONS_OBJECT_NAME } from "../../objects/protocol";

@@ -4,8 +4,8 @@
  * allows only the two assets (manage/console/assets.ts). Every form works without JavaScript.
  */
 import type { Child, FC } from "hono/jsx";
-import type { KeyView } from "../../keys/lifecycle";
-import type { AuditEvent } from "../../keys/store";
+import type { KeyView } from "../../keys/fields";
+import type { AuditEvent } from "../../keys/store/audit";
 import { ASSET_VERSION } from "./assets";
 import { may } from "../authority";
 import type { Principal } from "../principal";

@@ -11,7 +11,7 @@ import type { ErrorCode } from "../../errors/codes";
 import type { ErrorOptions } from "../../errors/render";
 import type { FieldError } from "../../keys/issue";
 import type { Outcome } from "../../keys/lifecycle";
-import { StoreFault } from "../../keys/store";
+import { StoreFault } from "../../keys/store/kv";
 import { logLine } from "../../lib/log";
 import { FeedUnavailable } from "../publish";
 import { bodyTooLarge, TOO_LARGE_DETAIL } from "./json-body";

@@ -17,8 +17,8 @@ import type { Env } from "../../../src/env";
 import { mintKey } from "../../../src/keys/format";
 import { hashKey } from "../../../src/keys/hash";
 import type { KeyRecord } from "../../../src/keys/record";
-import { kvKey } from "../../../src/keys/store";
-import type { KvLike } from "../../../src/keys/store";
+import { kvKey } from "../../../src/keys/store/kv";
+import type { KvLike } from "../../../src/keys/store/kv";
 
 const T0 = Date.parse("2031-05-01T00:00:00Z");
 

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { retryingBusy } from "../../../cli/backends/local";
-import type { KvLike } from "../../../src/keys/store";
+import type { KvLike } from "../../../src/keys/store/kv";
 
 function flaky(failures: Error[]): { kv: KvLike; calls: () => number } {
   let calls = 0;

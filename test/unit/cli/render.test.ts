@@ -3,7 +3,7 @@
  * summaries, the one-time secret, next-page hints, usage, and --json as the API's answer.
  */
 import { describe, expect, it } from "vitest";
-import type { KeyView } from "../../../src/keys/lifecycle";
+import type { KeyView } from "../../../src/keys/fields";
 import type { TokenView } from "../../../src/keys/token";
 import { auditTable, created, describeKey, describeOrg, isoShort, keyTable, nextPage, output, rotated, table, tokenTable, usageHuman } from "../../../cli/render";
 

@@ -5,11 +5,12 @@
  * shapes must follow the declaration's order.
  */
 import { describe, expect, it } from "vitest";
-import { CHOSEN_SUMMARY_FIELDS, KEY_FIELDS, MAX_ALLOWED_IPS, MAX_CREDITS } from "../../../src/keys/fields";
+import { CHOSEN_SUMMARY_FIELDS, KEY_FIELDS } from "../../../src/keys/fields";
+import { MAX_ALLOWED_IPS, MAX_CREDITS } from "../../../src/keys/record";
 import { PATCH_FIELDS, validateKeyPatch, validateNewKey, validateRotation } from "../../../src/keys/issue";
 import { isKeyRecord, isRateLimit, ORG_RE, SCOPE_RE, KEY_ID_RE, isCreditRefill } from "../../../src/keys/record";
 import type { KeyRecord } from "../../../src/keys/record";
-import { summarize } from "../../../src/keys/store";
+import { summarize } from "../../../src/keys/fields";
 
 /** The guard as it was written by hand before the declaration (the oracle). */
 function handWritten(v: unknown): boolean {
