@@ -11,7 +11,7 @@
 import type { Json, Options, Parsed } from "./args";
 import { fieldErrors, parseVerb, Refused, UsageError, usageErrorText } from "./args";
 import type { Answer, Backend, OpenBackend } from "./backends/backend";
-import { openBackend } from "./backends/backend";
+import { openBackend } from "./backends/open";
 import { output } from "./render";
 
 /** What a verb will do, built from its flags alone. */

@@ -213,9 +213,15 @@ const listening = () =>
   new Promise<boolean>((resolve) => {
     const socket = net.connect(port, "127.0.0.1");
     socket.setTimeout(1000);
-    socket.once("connect", () => (socket.destroy(), resolve(true)));
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve(true);
+    });
     socket.once("error", () => resolve(false));
-    socket.once("timeout", () => (socket.destroy(), resolve(false)));
+    socket.once("timeout", () => {
+      socket.destroy();
+      resolve(false);
+    });
   });
 for (let i = 0; i < 240 && !stopping; i++) {
   if (wrangler.exitCode !== null) break;

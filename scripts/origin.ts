@@ -164,7 +164,10 @@ export async function startOrigin(port = 0, host = "127.0.0.1", opts: OriginOpti
     const path = url.pathname;
     const ms = Number(url.searchParams.get("ms") ?? "0");
     const status = /^\/status\/(\d{3})$/.exec(path);
-    if (status) return sendJson(res, Number(status[1]), { status: Number(status[1]), from: "origin" });
+    if (status) {
+      sendJson(res, Number(status[1]), { status: Number(status[1]), from: "origin" });
+      return;
+    }
     if (path === "/redirect") {
       res.writeHead(302, { location: "/elsewhere", "content-length": "0" });
       res.end();
@@ -241,7 +244,8 @@ export async function startOrigin(port = 0, host = "127.0.0.1", opts: OriginOpti
       return;
     }
     if (path === "/deprecated") {
-      return sendJson(res, 200, { deprecated: true }, { sunset: "Wed, 01 Jan 2031 00:00:00 GMT", deprecation: "@1700000000" });
+      sendJson(res, 200, { deprecated: true }, { sunset: "Wed, 01 Jan 2031 00:00:00 GMT", deprecation: "@1700000000" });
+      return;
     }
     sendJson(res, 200, call, { "x-origin": "echo" });
   }

@@ -73,7 +73,12 @@ function workerdRssKiB(root: number): number {
   const below = new Set([root]);
   for (let grew = true; grew; ) {
     grew = false;
-    for (const r of rows) if (below.has(r.ppid) && !below.has(r.pid)) (below.add(r.pid), (grew = true));
+    for (const r of rows) {
+      if (below.has(r.ppid) && !below.has(r.pid)) {
+        below.add(r.pid);
+        grew = true;
+      }
+    }
   }
   return rows.filter((r) => below.has(r.pid) && r.comm.startsWith("workerd")).reduce((sum, r) => sum + r.rss, 0);
 }

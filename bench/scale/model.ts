@@ -174,7 +174,7 @@ export class Ledger {
 export function distinct(n: number, k: number): number {
   if (k <= 0 || n <= 0) return 0;
   if (k === 1) return 1;
-  return k * (1 - Math.pow(1 - 1 / k, n));
+  return k * (1 - (1 - 1 / k) ** n);
 }
 
 /** Polls (or flushes) per second of a poller whose requests arrive at `lambda`/s, at most one per `intervalMs`: 1 / (interval + 1/λ). */

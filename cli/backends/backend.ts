@@ -1,7 +1,7 @@
 /**
- * The one backend interface every verb (keys, orgs, usage, tokens) calls, and how the CLI
- * picks one from the common flags:
- * - local (default, ./local.ts): the lifecycle functions on the state `wrangler dev` reads;
+ * The one backend interface every verb (keys, orgs, usage, tokens) calls (how the CLI
+ * picks one from the common flags: open.ts):
+ * - local (default, ./local.ts): the management core on the state `wrangler dev` reads;
  * - remote (--url URL, ./remote.ts): the admin API of a running or deployed gateway, with
  *   the token from KEYGATE_ADMIN_TOKEN.
  * Each verb hands the admin API's JSON body (or query) to the backend, so both refuse the
@@ -9,7 +9,6 @@
  */
 import type { Outcome } from "../../src/keys/lifecycle";
 import type { Json, Values } from "../args";
-import { LOCAL_FLAGS, UsageError } from "../args";
 
 export type Answer = Promise<Outcome<Json>>;
 
@@ -42,22 +41,3 @@ export interface OpenOptions {
 }
 
 export type OpenBackend = (values: Values, opts?: OpenOptions) => Promise<Backend>;
-
-/** The backend the flags ask for: --url → remote, otherwise local state. */
-export const openBackend: OpenBackend = async (values, opts = {}) => {
-  if (values.url === undefined) {
-    const { localBackend } = await import("./local");
-    return localBackend({
-      configPath: values.config as string | undefined,
-      environment: values.env as string | undefined,
-      persistTo: values["persist-to"] as string | undefined,
-    });
-  }
-  for (const local of LOCAL_FLAGS) {
-    if (values[local] !== undefined) throw new UsageError(`--${local} is for local state; it cannot be combined with --url`);
-  }
-  const token = (opts.env ?? process.env).KEYGATE_ADMIN_TOKEN;
-  if (!token) throw new UsageError(`--url needs the gateway's ${opts.tokenKind ?? "admin token"} in the KEYGATE_ADMIN_TOKEN environment variable`);
-  const { remoteBackend } = await import("./remote");
-  return remoteBackend(values.url as string, token);
-};

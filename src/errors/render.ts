@@ -68,7 +68,7 @@ const RENDERERS: Record<ErrorFormat, Renderer> = {
   }),
 
   // Operate: {"success":false,"error":{"type":"authentication_error","message":"Missing API Key"}}
-  operate: (status, code, detail) => {
+  operate: (_status, code, detail) => {
     let type = "api_error";
     let message = detailOf(code, detail);
     if (code === "missing_credential") message = "Missing API Key";

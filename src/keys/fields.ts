@@ -24,7 +24,6 @@ import {
   isCredits,
   isKeyRecord,
   isRateLimit,
-  KEY_ID_RE,
   MAX_ALLOWED_IPS,
   MAX_CREDITS,
   MAX_RATE_LIMIT,

@@ -5,7 +5,7 @@
  */
 import { classifyKey, displayStart, isWellFormedKey, MAX_KEY_LENGTH, mintKey, randomBase62 } from "./format";
 import { hashKey } from "./hash";
-import type { Credits, KeyRecord, KeyStatus, RateLimit, TokenRole } from "./record";
+import type { KeyRecord, KeyStatus, TokenRole } from "./record";
 import { ALL_ORGS, KEY_ID_RE, ORG_RE, TOKEN_ROLES } from "./record";
 import type { CreditsInput, FieldContext, FieldError, KeyField, KeyPatch, NewKeyInput } from "./fields";
 import {

@@ -12,7 +12,7 @@ import type { Result } from "../lib/result";
 import type { FieldError, KeySettings } from "./issue";
 import type { KeyPatch, NewKeyInput } from "./fields";
 import { issueKey } from "./issue";
-import type { CreditRefill, KeyRecord, KeyStatus, RateLimit, TokenRecord } from "./record";
+import type { KeyRecord, TokenRecord } from "./record";
 import { KEY_ID_RE, statusOf } from "./record";
 import { randomBase62 } from "./format";
 import { applyPatch, changesOf, rotationInherited, rotationInput, view } from "./fields";

@@ -102,7 +102,7 @@ export function hostnameOf(url: string): string {
   if (end < 0) end = url.length;
   const host = url.slice(start, end);
   const close = host.startsWith("[") ? host.indexOf("]") + 1 : -1;
-  const colon = host.indexOf(":", close < 0 ? 0 : close);
+  const colon = host.indexOf(":", Math.max(close , 0));
   return (colon < 0 ? host : host.slice(0, colon)).toLowerCase();
 }
 

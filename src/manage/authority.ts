@@ -276,10 +276,11 @@ function notMorePowerful(p: Holder, target: KeyFacts): Decision {
   if (own.allowed_ips) {
     const outer = own.allowed_ips.map(parseCidr).filter((c) => c !== null);
     const inner = target.allowed_ips ?? null;
-    const within = inner !== null && inner.every((s) => {
-      const c = parseCidr(s);
-      return c !== null && outer.some((o) => cidrWithin(c, o));
-    });
+    const within =
+      inner?.every((s) => {
+        const c = parseCidr(s);
+        return c !== null && outer.some((o) => cidrWithin(c, o));
+      }) ?? false;
     if (!within) return refuse("its allowed_ips are wider");
   }
   if (own.rate_limit) {

@@ -44,7 +44,7 @@ export async function api(method: string, path: string, call: AdminCall = {}): P
   }
   const res = await send(path, { method, headers, ...(body !== undefined ? { body } : {}) }, call.env ?? adminEnv());
   const text = await res.text();
-  let json: any = undefined;
+  let json: any ;
   try {
     json = JSON.parse(text);
   } catch {

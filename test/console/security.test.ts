@@ -133,7 +133,12 @@ describe("sign-in and the session cookie", () => {
     expect(wrong.headers.get("set-cookie")).toBeNull();
     expect(await wrong.text()).toContain("That token is not valid.");
     const calls: string[] = [];
-    const limiter = { limit: async ({ key }: { key: string }) => (calls.push(key), { success: false }) };
+    const limiter = {
+      limit: async ({ key }: { key: string }) => {
+        calls.push(key);
+        return { success: false };
+      },
+    };
     const e = makeEnv({ ADMIN_TOKEN: TOKEN, AUTH_FAILURE_LIMITER: limiter });
     const ip = "198.51.100.77";
     const over = await post(`${UI}/login`, { token: "still-wrong" }, { env: e, ip });

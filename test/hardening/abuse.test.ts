@@ -196,7 +196,11 @@ describe("per-key rate limits (Durable Object)", () => {
   it("keys without a rate_limit never touch the Durable Object", async () => {
     const ns = env.KEY_RATE_LIMITER!;
     let gets = 0;
-    const counting = { idFromName: ns.idFromName.bind(ns), get: (...a: Parameters<typeof ns.get>) => (gets++, ns.get(...a)) };
+    const counting = { idFromName: ns.idFromName.bind(ns), get: (...a: Parameters<typeof ns.get>) => {
+        gets++;
+        return ns.get(...a);
+      },
+    };
     const plain = await mint();
     for (let i = 0; i < 5; i++) await through("/things", { headers: { "x-api-key": plain.key } }, makeEnv({ KEY_RATE_LIMITER: counting }));
     expect(gets).toBe(0);

@@ -70,7 +70,7 @@ async function actorFor(surface: Surface, role: Role): Promise<Actor> {
 }
 
 /** A request's fields for an operation: the base a success needs, with `field` set to `value`. */
-function valueOf(op: FieldOperation, field: string, rule: FieldRule, org: string): unknown {
+function fieldValueOf(op: FieldOperation, field: string, rule: FieldRule, org: string): unknown {
   if (rule === "own_scopes") return ["read", "admin"];
   if (rule === "own_expiry") return new Date(Date.now() + 365 * DAY).toISOString();
   const values: Record<string, unknown> = {
@@ -281,7 +281,7 @@ describe("authority matrix: principal × field, on every surface that takes the 
   it.each(fieldCells())("%s · %s · %s · %s: as the table says", async (surface, role, op, field) => {
     const actor = await actorFor(surface, role);
     const rule = FIELDS[op][field]![role];
-    const { a, ok } = await run(surface, role, op, { name: field, value: valueOf(op, field, rule, actor.org) });
+    const { a, ok } = await run(surface, role, op, { name: field, value: fieldValueOf(op, field, rule, actor.org) });
     const expected = expectation(rule);
     if (expected === "allowed") expect(ok, `${a.status} ${a.text.slice(0, 300)}`).toBe(true);
     else if (expected === "403") expect(a.status, a.text.slice(0, 300)).toBe(403);
@@ -294,7 +294,7 @@ describe("authority matrix: principal × field, on every surface that takes the 
   it.each(fieldCells())("%s · %s · %s · %s: follows the table when its rule is flipped", async (surface, role, op, field) => {
     const actor = await actorFor(surface, role);
     const rule = FIELDS[op][field]![role];
-    const value = valueOf(op, field, rule, actor.org);
+    const value = fieldValueOf(op, field, rule, actor.org);
     flipField(op, field, role, rule === "yes" ? "operator" : "yes");
     const { a, ok } = await run(surface, role, op, { name: field, value });
     if (rule === "yes") {

@@ -10,7 +10,6 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { env, runInDurableObject } from "cloudflare:test";
 import type { RevocationFeed } from "../../src/objects/revocation-feed";
-import { ISOLATE_STATE } from "../../src/edge/gateway/isolate";
 import { clock } from "../../src/lib/clock";
 import type { Env } from "../../src/env";
 import { hashKey } from "../../src/keys/hash";

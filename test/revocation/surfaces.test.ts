@@ -11,8 +11,6 @@
  */
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { env } from "cloudflare:test";
-import { ISOLATE_STATE } from "../../src/edge/gateway/isolate";
-import { clock } from "../../src/lib/clock";
 import type { Env } from "../../src/env";
 import { hashKey } from "../../src/keys/hash";
 import type { KeyRecord } from "../../src/keys/record";

@@ -156,7 +156,12 @@ export function descendants(root: number): number[] {
   const queue = [root];
   while (queue.length) {
     const p = queue.shift()!;
-    for (const [child, pp] of parent) if (pp === p) (out.push(child), queue.push(child));
+    for (const [child, pp] of parent) {
+      if (pp === p) {
+        out.push(child);
+        queue.push(child);
+      }
+    }
   }
   return out;
 }

@@ -60,5 +60,7 @@ export function setup(): () => void {
       stream.write = original;
     });
   }
-  return () => restore.forEach((r) => r());
+  return () => {
+    for (const r of restore) r();
+  };
 }

@@ -29,7 +29,7 @@ export function orgLimitFor(
   now: number,
   onError: (cause: string) => void,
 ): RateLimit | null | Promise<RateLimit | null> {
-  if (feed !== null && feed.orgsKnown) return feed.orgLimits.get(org) ?? null;
+  if (feed?.orgsKnown) return feed.orgLimits.get(org) ?? null;
   const hit = c.lookup(org, now);
   if (hit.state === "fresh") return hit.value?.rate_limit ?? null;
   let timer: ReturnType<typeof setTimeout> | undefined;

@@ -167,7 +167,7 @@ const FAMILIES: { names: string[] }[] = [
 /** What the gateway sets itself on every forwarded request: never allowed back. */
 const GATEWAY_SET = new Set(["x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "x-request-id", "x-client-request-id", SIGNATURE_HEADER]);
 
-const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\-]/g, "\\$&");
+const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\-]/g, "\\$&");
 const all = FAMILIES.flatMap((f) => f.names);
 
 /** The exact names (canonical form). */
@@ -178,8 +178,8 @@ export const CLIENT_CLAIM_FAMILIES: readonly string[] = all.filter((n) => n.incl
 /** The families by prefix or suffix (canonical form), as one expression. */
 export const CLIENT_CLAIM_PATTERN = new RegExp(
   [
-    `^(?:${CLIENT_CLAIM_FAMILIES.filter((n) => n.endsWith("*")).map((n) => escape(n.slice(0, -1))).join("|")})`,
-    `(?:^|-)(?:${CLIENT_CLAIM_FAMILIES.filter((n) => n.startsWith("*")).map((n) => escape(n.slice(2))).join("|")})$`,
+    `^(?:${CLIENT_CLAIM_FAMILIES.filter((n) => n.endsWith("*")).map((n) => escapeRegExp(n.slice(0, -1))).join("|")})`,
+    `(?:^|-)(?:${CLIENT_CLAIM_FAMILIES.filter((n) => n.startsWith("*")).map((n) => escapeRegExp(n.slice(2))).join("|")})$`,
   ].join("|"),
 );
 

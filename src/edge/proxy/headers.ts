@@ -49,7 +49,7 @@ const WEBSOCKET_HANDSHAKE = new Set(["sec-websocket-key", "sec-websocket-version
 
 /** Longest client request id kept (as x-client-request-id); longer ones are dropped. */
 const MAX_CLIENT_REQUEST_ID = 128;
-const CLIENT_REQUEST_ID_RE = /^[A-Za-z0-9._:=+\/-]+$/;
+const CLIENT_REQUEST_ID_RE = /^[A-Za-z0-9._:=+/-]+$/;
 
 /**
  * The client's own x-request-id, when it is a plain token of at most 128 characters, else

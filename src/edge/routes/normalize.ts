@@ -43,12 +43,12 @@ const HEX2 = /^[0-9A-Fa-f]{2}$/;
 const ALWAYS_ENCODED = new Set([0x20, 0x22, 0x3c, 0x3e, 0x5e, 0x60, 0x7b, 0x7d]);
 /** Delimiters whose encoded form is refused: / \ ; ? # %. */
 const ENCODED_DELIMITERS: Record<number, string> = {
-  0x2f: "encoded slash or backslash in path",
-  0x5c: "encoded slash or backslash in path",
-  0x3b: "encoded delimiter (;) in path",
-  0x3f: "encoded delimiter (?) in path",
-  0x23: "encoded delimiter (#) in path",
-  0x25: "encoded percent sign (a double encoding) in path",
+  47: "encoded slash or backslash in path",
+  92: "encoded slash or backslash in path",
+  59: "encoded delimiter (;) in path",
+  63: "encoded delimiter (?) in path",
+  35: "encoded delimiter (#) in path",
+  37: "encoded percent sign (a double encoding) in path",
 };
 /**
  * UTF-8 sequences a lax decoder reads as `.`, `/` or `\`: overlong forms (lead bytes C0,

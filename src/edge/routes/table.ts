@@ -118,7 +118,7 @@ function methodsOverlap(a: Route, b: Route): boolean {
 }
 
 function methodsWithin(a: Route, b: Route): boolean {
-  return b.methods === null || (a.methods !== null && a.methods.every((m) => b.methods!.includes(m)));
+  return b.methods === null || (a.methods?.every((m) => b.methods!.includes(m)) ?? false);
 }
 
 function samePolicy(a: Route, b: Route): boolean {

@@ -7,7 +7,7 @@
  */
 import { describe, expect, it } from "vitest";
 import type { Values } from "../../../cli/args";
-import { openBackend } from "../../../cli/backends/backend";
+import { openBackend } from "../../../cli/backends/open";
 import type { Backend, OpenOptions } from "../../../cli/backends/backend";
 import { main, USAGE } from "../../../cli/main";
 import type { Io } from "../../../cli/run";
