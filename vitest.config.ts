@@ -32,7 +32,21 @@ export default defineConfig({
         ],
         test: {
           name: "workers",
-          include: ["test/unit/**/*.test.ts", "test/integration/**/*.test.ts", "test/admin/**/*.test.ts", "test/hardening/**/*.test.ts", "test/verifier/**/*.test.ts", "test/sessions/**/*.test.ts", "test/self-service/**/*.test.ts", "test/console/**/*.test.ts", "test/revocation/**/*.test.ts", "test/usage/**/*.test.ts", "test/limits/**/*.test.ts", "test/durable-objects/**/*.test.ts", "test/manage/**/*.test.ts"],
+          include: [
+            "test/unit/**/*.test.ts",
+            "test/integration/**/*.test.ts",
+            "test/admin/**/*.test.ts",
+            "test/hardening/**/*.test.ts",
+            "test/verifier/**/*.test.ts",
+            "test/sessions/**/*.test.ts",
+            "test/self-service/**/*.test.ts",
+            "test/console/**/*.test.ts",
+            "test/revocation/**/*.test.ts",
+            "test/usage/**/*.test.ts",
+            "test/limits/**/*.test.ts",
+            "test/durable-objects/**/*.test.ts",
+            "test/manage/**/*.test.ts",
+          ],
           // The CLI's and the benchmark tools' unit tests run on Node (project "cli-node").
           exclude: ["test/unit/cli/**", "test/unit/bench/**"],
           globalSetup: ["./test/global-setup.ts", "./test/support/quiet-output.ts"],

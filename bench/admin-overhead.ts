@@ -9,11 +9,12 @@
  *
  * Prints the median ns per call of each, over the rounds.
  */
-import { adminPath } from "../src/manage/admin/prefix";
+
 import { LastUsedThrottle } from "../src/edge/auth/last-used";
+import { normalizePath } from "../src/edge/routes/normalize";
 import type { KeyRecord } from "../src/keys/record";
 import { sunsetOf } from "../src/keys/record";
-import { normalizePath } from "../src/edge/routes/normalize";
+import { adminPath } from "../src/manage/admin/prefix";
 
 const rounds = Number(process.argv[2] ?? 7);
 const iterations = Number(process.argv[3] ?? 200_000);

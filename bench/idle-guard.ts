@@ -18,17 +18,35 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 
 const origin = await startOrigin();
 const persistTo = (await import("../test/support/node-wrangler")).tempStateDir();
-const off = await startWrangler({ persistTo, logLevel: "error", vars: { ORIGIN_URL: origin.url, UPSTREAM_IDLE_TIMEOUT_MS: "0" } });
-const on = await startWrangler({ persistTo, logLevel: "error", vars: { ORIGIN_URL: origin.url, UPSTREAM_IDLE_TIMEOUT_MS: "60000" } });
+const off = await startWrangler({
+  persistTo,
+  logLevel: "error",
+  vars: { ORIGIN_URL: origin.url, UPSTREAM_IDLE_TIMEOUT_MS: "0" },
+});
+const on = await startWrangler({
+  persistTo,
+  logLevel: "error",
+  vars: { ORIGIN_URL: origin.url, UPSTREAM_IDLE_TIMEOUT_MS: "60000" },
+});
 try {
   const created = await keysCli(["create", "--org", "bench", "--json", "--persist-to", persistTo]);
   const key = (JSON.parse(created.stdout) as { key: string }).key;
-  const loadStart = loadavg().map((l) => l.toFixed(2)).join(" ");
+  const loadStart = loadavg()
+    .map((l) => l.toFixed(2))
+    .join(" ");
   const results: Record<string, { rps: number[]; p50: number[]; mibps: number[] }> = {};
   for (const path of ["/bench", "/large?bytes=1048576"]) {
     for (let run = 0; run < RUNS; run++) {
-      for (const [name, gw] of [["no guard", off], ["guard", on]] as const) {
-        const r = await autocannon({ url: gw.url + path, connections: 4, duration: SECONDS, headers: { "x-api-key": key } });
+      for (const [name, gw] of [
+        ["no guard", off],
+        ["guard", on],
+      ] as const) {
+        const r = await autocannon({
+          url: gw.url + path,
+          connections: 4,
+          duration: SECONDS,
+          headers: { "x-api-key": key },
+        });
         const k = `${path} ${name}`;
         results[k] ??= { rps: [], p50: [], mibps: [] };
         results[k].rps.push(r.requests.average);
@@ -38,7 +56,11 @@ try {
       }
     }
   }
-  console.log(`idle guard cost, wrangler dev, ${RUNS} × ${SECONDS} s per cell, 4 connections; load average start ${loadStart}, end ${loadavg().map((l) => l.toFixed(2)).join(" ")}`);
+  console.log(
+    `idle guard cost, wrangler dev, ${RUNS} × ${SECONDS} s per cell, 4 connections; load average start ${loadStart}, end ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(" ")}`,
+  );
   for (const path of ["/bench", "/large?bytes=1048576"]) {
     const a = results[`${path} no guard`]!;
     const b = results[`${path} guard`]!;

@@ -37,7 +37,9 @@ const mf = new Miniflare({
   modulesRoot: path.dirname(config.scriptPath),
   compatibilityDate,
   bindings: config.vars,
-  ...(config.durableObjects && Object.keys(config.durableObjects).length ? { durableObjects: config.durableObjects } : {}),
+  ...(config.durableObjects && Object.keys(config.durableObjects).length
+    ? { durableObjects: config.durableObjects }
+    : {}),
   ...(config.ratelimits && Object.keys(config.ratelimits).length ? { ratelimits: config.ratelimits } : {}),
   ...(config.persistRoot ? { kvNamespaces: { KEYS: kvNamespaceId }, defaultPersistRoot: config.persistRoot } : {}),
   logRequests: false,

@@ -36,7 +36,9 @@ interface Socket {
   send(data: string): void;
   close(): void;
 }
-const WebSocket = createRequire(createRequire(import.meta.url).resolve("miniflare/package.json"))("ws") as new (url: string) => Socket;
+const WebSocket = createRequire(createRequire(import.meta.url).resolve("miniflare/package.json"))("ws") as new (
+  url: string,
+) => Socket;
 
 interface ProfileNode {
   id: number;
@@ -49,7 +51,10 @@ const port = await freePort();
 progress("bundling the micro-benchmark worker and starting workerd");
 const mf = await startMicroWorker({ inspectorPort: port });
 try {
-  const targets = (await (await fetch(`http://127.0.0.1:${port}/json`)).json()) as { webSocketDebuggerUrl: string; title: string }[];
+  const targets = (await (await fetch(`http://127.0.0.1:${port}/json`)).json()) as {
+    webSocketDebuggerUrl: string;
+    title: string;
+  }[];
   const target = targets.find((t) => !t.title.includes("loopback")) ?? targets[0];
   if (!target) throw new Error("no inspector target");
   const ws = new WebSocket(target.webSocketDebuggerUrl);
@@ -66,14 +71,18 @@ try {
       pending.set(n, resolve);
       ws.send(JSON.stringify({ id: n, method, params }));
     });
-  const names = ((await (await mf.dispatchFetch("http://micro.local/?list")).json()) as { cases: { name: string }[] }).cases.map((c) => c.name);
+  const names = (
+    (await (await mf.dispatchFetch("http://micro.local/?list")).json()) as { cases: { name: string }[] }
+  ).cases.map((c) => c.name);
   const only = names.find((n) => n.includes(wanted));
   if (!only) throw new Error(`no micro-benchmark case matches "${wanted}"; cases: ${names.join("; ")}`);
   progress(`profiling "${only}"`);
   await send("Profiler.enable");
   await send("Profiler.setSamplingInterval", { interval: 50 });
   await send("Profiler.start");
-  const res = await mf.dispatchFetch(`http://micro.local/?case=${encodeURIComponent(only)}${silence ? "&silence-console" : ""}`);
+  const res = await mf.dispatchFetch(
+    `http://micro.local/?case=${encodeURIComponent(only)}${silence ? "&silence-console" : ""}`,
+  );
   const body = (await res.json()) as { cases: { name: string; us: number }[] };
   const { profile } = (await send("Profiler.stop")) as { profile: { nodes: ProfileNode[]; samples: number[] } };
   ws.close();

@@ -53,18 +53,18 @@
 import { execFile, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { loadavg, tmpdir, cpus } from "node:os";
+import { cpus, loadavg, tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { gzipSync } from "node:zlib";
 import { mintKey } from "../src/keys/format";
 import { cacheBytesPerEntry } from "./lib/cache-memory";
-import { load } from "./lib/load";
 import type { LoadResult } from "./lib/load";
+import { load } from "./lib/load";
 import { gatewayVars, MINIFLARE_VERSION, ROOT } from "./lib/miniflare";
 import { cpuMs, installCleanup, memoryKiB, trackGroup, untrackGroup } from "./lib/procs";
-import { startRuntime } from "./lib/runtimes";
 import type { Mode, Runtime, WorkerSpec } from "./lib/runtimes";
+import { startRuntime } from "./lib/runtimes";
 import { seededState } from "./lib/seed";
 import { runMicroWorkerd } from "./micro/bundle";
 import type { MicroCase } from "./micro/types";
@@ -76,7 +76,14 @@ const execFileP = promisify(execFile);
 const argv = process.argv.slice(2);
 const quick = argv.includes("--quick");
 function setting(name: string, fallback: string, quickValue?: string): string {
-  const flag = argv.find((a) => a.startsWith(`--${name.toLowerCase().replace(/^bench_/, "").replace(/_/g, "-")}=`));
+  const flag = argv.find((a) =>
+    a.startsWith(
+      `--${name
+        .toLowerCase()
+        .replace(/^bench_/, "")
+        .replace(/_/g, "-")}=`,
+    ),
+  );
   if (flag) return flag.slice(flag.indexOf("=") + 1);
   return process.env[name] ?? (quick && quickValue !== undefined ? quickValue : fallback);
 }
@@ -90,7 +97,18 @@ if (argv.includes("--help") || argv.includes("-h")) {
   process.stdout.write(doc.replace(/^\/\*\*\n?|^ \* ?/gm, "") + "\n");
   process.exit(0);
 }
-const FLAG_NAMES = ["duration", "rounds", "connections", "latency-duration", "warmup", "working-sets", "modes", "targets", "micro", "vars"];
+const FLAG_NAMES = [
+  "duration",
+  "rounds",
+  "connections",
+  "latency-duration",
+  "warmup",
+  "working-sets",
+  "modes",
+  "targets",
+  "micro",
+  "vars",
+];
 for (const a of argv) {
   const known = a === "--quick" || a === "--fresh-state" || FLAG_NAMES.some((f) => a.startsWith(`--${f}=`));
   if (!known) {
@@ -122,7 +140,8 @@ const S = {
   ) as Record<string, string>,
 };
 for (const m of S.modes) if (m !== "wrangler" && m !== "workerd") throw new Error(`BENCH_MODES: unknown mode "${m}"`);
-const wanted = (id: string) => S.targets.length === 0 || S.targets.some((t) => id === t || (t === "ws" && id.startsWith("ws-")));
+const wanted = (id: string) =>
+  S.targets.length === 0 || S.targets.some((t) => id === t || (t === "ws" && id.startsWith("ws-")));
 /** Ablation targets run only when named (they take as long as the rest of the run). */
 const wantedAblation = (id: string) => S.targets.some((t) => id === t || t === "ablations");
 
@@ -196,7 +215,14 @@ function newResult(t: Target, mode: Mode | "origin"): TargetResult {
   };
 }
 
-async function measure(t: Target, r: TargetResult, connections: number, duration: number, into: LoadResult[], cpu?: Record<string, number>) {
+async function measure(
+  t: Target,
+  r: TargetResult,
+  connections: number,
+  duration: number,
+  into: LoadResult[],
+  cpu?: Record<string, number>,
+) {
   const roles = t.roles();
   await t.cacheTiers?.(); // reset the tally
   const before = new Map<number, number>();
@@ -264,9 +290,18 @@ async function runGroup(mode: Mode | "origin", targets: Target[]): Promise<Targe
   for (const [i, t] of targets.entries()) {
     const r = results[i]!;
     const requests = r.rounds.reduce((a, x) => a + x.requests, 0);
-    for (const [role, us] of Object.entries(cpuTotals[i]!)) r.cpuUsPerReq[role] = requests ? Math.round((us / requests) * 10) / 10 : NaN;
-    r.median = { rps: median(r.rounds.map((x) => x.rps)), p50: median(r.rounds.map((x) => x.p50)), p99: median(r.rounds.map((x) => x.p99)) };
-    r.singleMedian = { rps: median(r.single.map((x) => x.rps)), p50: median(r.single.map((x) => x.p50)), p99: median(r.single.map((x) => x.p99)) };
+    for (const [role, us] of Object.entries(cpuTotals[i]!))
+      r.cpuUsPerReq[role] = requests ? Math.round((us / requests) * 10) / 10 : NaN;
+    r.median = {
+      rps: median(r.rounds.map((x) => x.rps)),
+      p50: median(r.rounds.map((x) => x.p50)),
+      p99: median(r.rounds.map((x) => x.p99)),
+    };
+    r.singleMedian = {
+      rps: median(r.single.map((x) => x.rps)),
+      p50: median(r.single.map((x) => x.p50)),
+      p99: median(r.single.map((x) => x.p99)),
+    };
     const peaks = t.workerPids().map((pid) => memoryKiB(pid)?.peak ?? 0);
     const others = t.otherWorkerdPids().map((pid) => memoryKiB(pid)?.peak ?? 0);
     if (peaks.length) {
@@ -284,10 +319,22 @@ async function runGroup(mode: Mode | "origin", targets: Target[]): Promise<Targe
 // ---------------------------------------------------------------- setup
 
 async function bundle(config: string, outdir: string): Promise<string> {
-  await execFileP(process.execPath, [path.join(ROOT, "node_modules/wrangler/bin/wrangler.js"), "deploy", "--dry-run", "--config", config, "--outdir", outdir], {
-    cwd: ROOT,
-    env: { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false", NO_COLOR: "1" },
-  });
+  await execFileP(
+    process.execPath,
+    [
+      path.join(ROOT, "node_modules/wrangler/bin/wrangler.js"),
+      "deploy",
+      "--dry-run",
+      "--config",
+      config,
+      "--outdir",
+      outdir,
+    ],
+    {
+      cwd: ROOT,
+      env: { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false", NO_COLOR: "1" },
+    },
+  );
   // Named after the config's `main` (index.js, worker.js…).
   const js = readdirSync(outdir).filter((f) => f.endsWith(".js"));
   if (js.length !== 1) throw new Error(`expected one bundled module in ${outdir}, found ${js.join(", ") || "none"}`);
@@ -356,11 +403,16 @@ async function main() {
   // with console.log silenced (measurement only: the access log's cost).
   const kgBundle = await bundle(path.join(ROOT, "wrangler.toml"), path.join(work, "bundle-keygate"));
   const passBundle = await bundle(path.join(ROOT, "bench/passthrough/wrangler.toml"), path.join(work, "bundle-pass"));
-  const floorBundle = wanted("floor") ? await bundle(path.join(ROOT, "bench/floor/wrangler.toml"), path.join(work, "bundle-floor")) : "";
+  const floorBundle = wanted("floor")
+    ? await bundle(path.join(ROOT, "bench/floor/wrangler.toml"), path.join(work, "bundle-floor"))
+    : "";
   // The log variant: the gateway's own wrangler.toml with `main` pointing at a wrapper
   // that silences console.log (called only at request time, after the imports ran).
   const nologWrapper = path.join(work, "nolog.js");
-  writeFileSync(nologWrapper, `export * from ${JSON.stringify(path.join(ROOT, "src/index.ts"))};\nexport { default } from ${JSON.stringify(path.join(ROOT, "src/index.ts"))};\nconsole.log = () => {};\n`);
+  writeFileSync(
+    nologWrapper,
+    `export * from ${JSON.stringify(path.join(ROOT, "src/index.ts"))};\nexport { default } from ${JSON.stringify(path.join(ROOT, "src/index.ts"))};\nconsole.log = () => {};\n`,
+  );
   // Every bench request comes from 127.0.0.1: with the production budget (30 failed
   // authentications per minute per IP) the rejection targets would block that address and
   // turn every later answer into a 429. The bench config keeps the binding (a rejection
@@ -368,7 +420,8 @@ async function main() {
   const benchToml = readFileSync(path.join(ROOT, "wrangler.toml"), "utf8")
     .replace(/^main\s*=.*$/m, `main = ${JSON.stringify(path.join(ROOT, "src/index.ts"))}`)
     .replace(/simple = \{ limit = \d+, period = (\d+) \}/, "simple = { limit = 1000000000, period = $1 }");
-  if (!benchToml.includes("limit = 1000000000")) throw new Error("wrangler.toml: AUTH_FAILURE_LIMITER's simple = { limit, period } not found");
+  if (!benchToml.includes("limit = 1000000000"))
+    throw new Error("wrangler.toml: AUTH_FAILURE_LIMITER's simple = { limit, period } not found");
   const kgConfig = path.join(work, "wrangler-keygate.toml");
   writeFileSync(kgConfig, benchToml);
   const nologConfig = path.join(work, "wrangler-nolog.toml");
@@ -377,7 +430,10 @@ async function main() {
   // The ablation worker: the gateway's configuration (bindings, [vars]) with `main` on
   // bench/floor/ablate.ts, which serves every variant (x-bench-variant).
   const ablateConfig = path.join(work, "wrangler-ablate.toml");
-  writeFileSync(ablateConfig, benchToml.replace(/^main\s*=.*$/m, `main = ${JSON.stringify(path.join(ROOT, "bench/floor/ablate.ts"))}`));
+  writeFileSync(
+    ablateConfig,
+    benchToml.replace(/^main\s*=.*$/m, `main = ${JSON.stringify(path.join(ROOT, "bench/floor/ablate.ts"))}`),
+  );
   const ablating = S.targets.some((t) => t === "ablations" || t.startsWith("ab-"));
   const ablateBundle = ablating ? await bundle(ablateConfig, path.join(work, "bundle-ablate")) : "";
   const kgSource = readFileSync(kgBundle);
@@ -395,7 +451,13 @@ async function main() {
   const states: Record<string, { dir: string; keys: string[] }> = {};
   const pepper = vars.KEY_PEPPER ? { pepper: vars.KEY_PEPPER } : {};
   const seeded = async (name: string, count: number) => {
-    states[name] ??= await seededState(path.join(ROOT, "bench/results/state"), name, count, { prefix, ...pepper }, { fresh: S.freshState, log });
+    states[name] ??= await seededState(
+      path.join(ROOT, "bench/results/state"),
+      name,
+      count,
+      { prefix, ...pepper },
+      { fresh: S.freshState, log },
+    );
     return states[name]!;
   };
   const unknownKey = mintKey(prefix); // valid checksum, never stored
@@ -409,7 +471,15 @@ async function main() {
     const originRoles = () => ({ origin: [origin.pid] });
     results.push(
       ...(await runGroup("origin", [
-        { id: "origin", label: "origin directly", url: originTarget, expectStatus: 200, roles: originRoles, workerPids: () => [], otherWorkerdPids: () => [] },
+        {
+          id: "origin",
+          label: "origin directly",
+          url: originTarget,
+          expectStatus: 200,
+          roles: originRoles,
+          workerPids: () => [],
+          otherWorkerdPids: () => [],
+        },
       ])),
     );
   }
@@ -433,34 +503,105 @@ async function main() {
       otherWorkerdPids: () => rt.roles()["wrangler-proxy-workerd"] ?? [],
       ...(rt.cacheTiers ? { cacheTiers: () => rt.cacheTiers!() } : {}),
     });
-    const kgSpec = (extra: Partial<WorkerSpec> = {}): WorkerSpec => ({ config: kgConfig, bundle: kgBundle, vars, ...extra });
+    const kgSpec = (extra: Partial<WorkerSpec> = {}): WorkerSpec => ({
+      config: kgConfig,
+      bundle: kgBundle,
+      vars,
+      ...extra,
+    });
     try {
       // 2, 3, 5 and the log variant: live together, rounds interleaved.
       const group: Target[] = [];
       if (wanted("pass")) {
-        const pass = await start({ config: path.join(ROOT, "bench/passthrough/wrangler.toml"), bundle: passBundle, vars: { ORIGIN_URL: origin.url } });
+        const pass = await start({
+          config: path.join(ROOT, "bench/passthrough/wrangler.toml"),
+          bundle: passBundle,
+          vars: { ORIGIN_URL: origin.url },
+        });
         group.push(target(pass, { id: "pass", label: "pass-through worker (ceiling)", expectStatus: 200 }));
       }
       if (wanted("floor")) {
         // The same key as the valid target: the floor knows it by its SHA-256 (no KV).
         const key = (await seeded("kg", 1)).keys[0]!;
-        const floor = await start({ config: path.join(ROOT, "bench/floor/wrangler.toml"), bundle: floorBundle, vars: { ORIGIN_URL: origin.url, FLOOR_KEYS: floorKeysVar(key) } });
-        group.push(target(floor, { id: "floor", label: "minimal key gateway (floor)", headers: { "x-api-key": key }, expectStatus: 200 }));
+        const floor = await start({
+          config: path.join(ROOT, "bench/floor/wrangler.toml"),
+          bundle: floorBundle,
+          vars: { ORIGIN_URL: origin.url, FLOOR_KEYS: floorKeysVar(key) },
+        });
+        group.push(
+          target(floor, {
+            id: "floor",
+            label: "minimal key gateway (floor)",
+            headers: { "x-api-key": key },
+            expectStatus: 200,
+          }),
+        );
       }
       if (wanted("valid") || wanted("unknown") || wanted("bad-checksum")) {
         const state = await seeded("kg", 1);
         const kg = await start(kgSpec({ persistTo: state.dir }));
-        if (wanted("valid")) group.push(target(kg, { id: "valid", label: "keygate, valid key, warm cache", headers: { "x-api-key": state.keys[0]! }, expectStatus: 200 }));
-        if (wanted("unknown")) group.push(target(kg, { id: "unknown", label: "keygate, unknown key → 401", headers: { "x-api-key": unknownKey }, expectStatus: 401 }));
-        if (wanted("bad-checksum")) group.push(target(kg, { id: "bad-checksum", label: "keygate, bad checksum → 401", headers: { "x-api-key": badChecksum }, expectStatus: 401 }));
+        if (wanted("valid"))
+          group.push(
+            target(kg, {
+              id: "valid",
+              label: "keygate, valid key, warm cache",
+              headers: { "x-api-key": state.keys[0]! },
+              expectStatus: 200,
+            }),
+          );
+        if (wanted("unknown"))
+          group.push(
+            target(kg, {
+              id: "unknown",
+              label: "keygate, unknown key → 401",
+              headers: { "x-api-key": unknownKey },
+              expectStatus: 401,
+            }),
+          );
+        if (wanted("bad-checksum"))
+          group.push(
+            target(kg, {
+              id: "bad-checksum",
+              label: "keygate, bad checksum → 401",
+              headers: { "x-api-key": badChecksum },
+              expectStatus: 401,
+            }),
+          );
       }
       if (wanted("valid-nolog") || wanted("unknown-nolog") || wanted("bad-checksum-nolog")) {
         const state = await seeded("kg-nolog", 1);
         const rt = await start(kgSpec({ config: nologConfig, bundle: nologBundle, persistTo: state.dir }));
         const note = "measurement only: the access log's cost";
-        if (wanted("valid-nolog")) group.push(target(rt, { id: "valid-nolog", label: "keygate, valid key, console.log off", headers: { "x-api-key": state.keys[0]! }, expectStatus: 200, note }));
-        if (wanted("unknown-nolog")) group.push(target(rt, { id: "unknown-nolog", label: "keygate, unknown key → 401, console.log off", headers: { "x-api-key": unknownKey }, expectStatus: 401, note }));
-        if (wanted("bad-checksum-nolog")) group.push(target(rt, { id: "bad-checksum-nolog", label: "keygate, bad checksum → 401, console.log off", headers: { "x-api-key": badChecksum }, expectStatus: 401, note }));
+        if (wanted("valid-nolog"))
+          group.push(
+            target(rt, {
+              id: "valid-nolog",
+              label: "keygate, valid key, console.log off",
+              headers: { "x-api-key": state.keys[0]! },
+              expectStatus: 200,
+              note,
+            }),
+          );
+        if (wanted("unknown-nolog"))
+          group.push(
+            target(rt, {
+              id: "unknown-nolog",
+              label: "keygate, unknown key → 401, console.log off",
+              headers: { "x-api-key": unknownKey },
+              expectStatus: 401,
+              note,
+            }),
+          );
+        if (wanted("bad-checksum-nolog"))
+          group.push(
+            target(rt, {
+              id: "bad-checksum-nolog",
+              label: "keygate, bad checksum → 401, console.log off",
+              headers: { "x-api-key": badChecksum },
+              expectStatus: 401,
+              note,
+            }),
+          );
       }
       if (group.length) results.push(...(await runGroup(mode, group)));
       for (const rt of [...running]) await stop(rt);
@@ -469,12 +610,27 @@ async function main() {
       if (ablating) {
         const state = await seeded("ablate", 1);
         const key = state.keys[0]!;
-        const rt = await start({ config: ablateConfig, bundle: ablateBundle, vars: { ...vars, FLOOR_KEYS: floorKeysVar(key) }, persistTo: state.dir });
-        const listed = (await (await fetch(`${rt.url}/bench`, { headers: { "x-bench-variant": "list" } })).json()) as Record<string, string>;
+        const rt = await start({
+          config: ablateConfig,
+          bundle: ablateBundle,
+          vars: { ...vars, FLOOR_KEYS: floorKeysVar(key) },
+          persistTo: state.dir,
+        });
+        const listed = (await (
+          await fetch(`${rt.url}/bench`, { headers: { "x-bench-variant": "list" } })
+        ).json()) as Record<string, string>;
         const ab: Target[] = [];
         for (const [variant, what] of Object.entries(listed)) {
           if (!wantedAblation(`ab-${variant}`)) continue;
-          ab.push(target(rt, { id: `ab-${variant}`, label: `ablation: ${variant}`, headers: { "x-api-key": key, "x-bench-variant": variant }, expectStatus: 200, note: what }));
+          ab.push(
+            target(rt, {
+              id: `ab-${variant}`,
+              label: `ablation: ${variant}`,
+              headers: { "x-api-key": key, "x-bench-variant": variant },
+              expectStatus: 200,
+              note: what,
+            }),
+          );
         }
         if (ab.length) results.push(...(await runGroup(mode, ab)));
         await stop(rt);
@@ -484,7 +640,16 @@ async function main() {
       if (wanted("no-cache")) {
         const state = await seeded("kg", 1);
         const rt = await start(kgSpec({ vars: { ...vars, CACHE_TTL_MS: "0" }, persistTo: state.dir }));
-        results.push(...(await runGroup(mode, [target(rt, { id: "no-cache", label: "keygate, in-isolate cache off (CACHE_TTL_MS=0)", headers: { "x-api-key": state.keys[0]! }, expectStatus: 200 })])));
+        results.push(
+          ...(await runGroup(mode, [
+            target(rt, {
+              id: "no-cache",
+              label: "keygate, in-isolate cache off (CACHE_TTL_MS=0)",
+              headers: { "x-api-key": state.keys[0]! },
+              expectStatus: 200,
+            }),
+          ])),
+        );
         await stop(rt);
       }
 
@@ -528,19 +693,29 @@ async function main() {
       log("micro-benchmark: node");
       // Loaded at run time: the module is type-checked with the Workers types (tsconfig.json).
       const nodeMicro = "./micro/node.ts";
-      const { runMicroNode } = (await import(nodeMicro)) as { runMicroNode: (vars: Record<string, string>) => Promise<MicroCase[]> };
+      const { runMicroNode } = (await import(nodeMicro)) as {
+        runMicroNode: (vars: Record<string, string>) => Promise<MicroCase[]>;
+      };
       // Node has no FixedLengthStream, which the response-body idle guard uses: the Node
       // comparison runs without the guard (UPSTREAM_IDLE_TIMEOUT_MS=0).
       const nodeVars = { ...gatewayVars(), ORIGIN_URL: "http://127.0.0.1:9", UPSTREAM_IDLE_TIMEOUT_MS: "0" };
-      micro = { workerd: body.cases, node: await runMicroNode(nodeVars), clockFrozenDuringCompute: body.clockFrozenDuringCompute };
+      micro = {
+        workerd: body.cases,
+        node: await runMicroNode(nodeVars),
+        clockFrozenDuringCompute: body.clockFrozenDuringCompute,
+      };
     } catch (err) {
       microError = err;
-      log(`micro-benchmark failed (the load figures are still written): ${err instanceof Error ? err.message : String(err)}`);
+      log(
+        `micro-benchmark failed (the load figures are still written): ${err instanceof Error ? err.message : String(err)}`,
+      );
     }
   }
 
   // The cache's own memory for the largest working set, with the default bound.
-  const cacheMemory = S.micro ? await cacheBytesPerEntry(Math.max(maxEntries, ...S.workingSets), maxEntries) : undefined;
+  const cacheMemory = S.micro
+    ? await cacheBytesPerEntry(Math.max(maxEntries, ...S.workingSets), maxEntries)
+    : undefined;
 
   // ---------------------------------------------------------------- report
   const find = (mode: string, id: string) => results.find((r) => r.mode === mode && r.id === id);
@@ -563,22 +738,44 @@ async function main() {
       s.addedWorkerCpuUsPerReqOverFloor = (valid.cpuUsPerReq.worker ?? NaN) - (floor.cpuUsPerReq.worker ?? NaN);
     }
     if (floor && pass) s.throughputRatioFloorOverPass = floor.median.rps / pass.median.rps;
-    for (const id of ["unknown", "bad-checksum", "no-cache", "valid-nolog", "unknown-nolog", "bad-checksum-nolog", ...S.workingSets.map((n) => `ws-${n >= 1000 ? `${n / 1000}k` : n}`)]) {
+    for (const id of [
+      "unknown",
+      "bad-checksum",
+      "no-cache",
+      "valid-nolog",
+      "unknown-nolog",
+      "bad-checksum-nolog",
+      ...S.workingSets.map((n) => `ws-${n >= 1000 ? `${n / 1000}k` : n}`),
+    ]) {
       const r = find(mode, id);
       if (r && pass) s[`throughputRatio ${id}/pass`] = r.median.rps / pass.median.rps;
-      if (r && valid && !id.includes("unknown") && !id.includes("bad-checksum")) s[`throughputRatio ${id}/valid`] = r.median.rps / valid.median.rps;
+      if (r && valid && !id.includes("unknown") && !id.includes("bad-checksum"))
+        s[`throughputRatio ${id}/valid`] = r.median.rps / valid.median.rps;
     }
     // Ablations: each variant against the ablation worker's own floor (same process,
     // rounds interleaved); keygate's variants also against keygate with everything on.
     const abFloor = find(mode, "ab-floor");
     const abKg = find(mode, "ab-kg");
-    const ablations: Record<string, { throughputRatioOverFloor: number; addedWorkerCpuUsOverFloor: number; throughputRatioOverKeygate?: number; addedWorkerCpuUsOverKeygate?: number }> = {};
+    const ablations: Record<
+      string,
+      {
+        throughputRatioOverFloor: number;
+        addedWorkerCpuUsOverFloor: number;
+        throughputRatioOverKeygate?: number;
+        addedWorkerCpuUsOverKeygate?: number;
+      }
+    > = {};
     for (const r of results.filter((x) => x.mode === mode && x.id.startsWith("ab-"))) {
       const cpu = r.cpuUsPerReq.worker ?? NaN;
       ablations[r.id.slice(3)] = {
         throughputRatioOverFloor: abFloor ? r.median.rps / abFloor.median.rps : NaN,
         addedWorkerCpuUsOverFloor: abFloor ? cpu - (abFloor.cpuUsPerReq.worker ?? NaN) : NaN,
-        ...(abKg && r.id.startsWith("ab-kg") ? { throughputRatioOverKeygate: r.median.rps / abKg.median.rps, addedWorkerCpuUsOverKeygate: cpu - (abKg.cpuUsPerReq.worker ?? NaN) } : {}),
+        ...(abKg && r.id.startsWith("ab-kg")
+          ? {
+              throughputRatioOverKeygate: r.median.rps / abKg.median.rps,
+              addedWorkerCpuUsOverKeygate: cpu - (abKg.cpuUsPerReq.worker ?? NaN),
+            }
+          : {}),
       };
     }
     summary[mode] = Object.keys(ablations).length ? { ...s, ablations } : s;
@@ -588,8 +785,18 @@ async function main() {
     command: `npm run bench${argv.length ? ` -- ${argv.join(" ")}` : ""}`,
     startedAt: startedAt.toISOString(),
     finishedAt: new Date().toISOString(),
-    machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, loadavgBefore: load0, loadavgAfter: load1, node: process.version },
-    versions: { wrangler: JSON.parse(readFileSync(path.join(ROOT, "node_modules/wrangler/package.json"), "utf8")).version, miniflare: MINIFLARE_VERSION, autocannon: JSON.parse(readFileSync(path.join(ROOT, "node_modules/autocannon/package.json"), "utf8")).version },
+    machine: {
+      cpus: cpus().length,
+      cpuModel: cpus()[0]?.model,
+      loadavgBefore: load0,
+      loadavgAfter: load1,
+      node: process.version,
+    },
+    versions: {
+      wrangler: JSON.parse(readFileSync(path.join(ROOT, "node_modules/wrangler/package.json"), "utf8")).version,
+      miniflare: MINIFLARE_VERSION,
+      autocannon: JSON.parse(readFileSync(path.join(ROOT, "node_modules/autocannon/package.json"), "utf8")).version,
+    },
     settings: S,
     bundle: bundleSize,
     results,
@@ -605,14 +812,32 @@ async function main() {
 
   const lines: string[] = [];
   lines.push("");
-  lines.push(`keygate benchmark — ${S.connections} connections × ${S.duration} s × ${S.rounds} rounds (medians); single connection × ${S.latencyDuration} s`);
-  lines.push(`load average before ${load0.map((x) => x.toFixed(2)).join(" ")}, after ${load1.map((x) => x.toFixed(2)).join(" ")}; ${cpus().length} CPUs; latency in ms; CPU in µs per request`);
-  lines.push("");
-  if (results.length) lines.push(
-    ["mode", "target", "req/s", "p50", "p99", "1c p50", "1c p99", "workerd MiB", "CPU workerd", "CPU other", "cache tier", "ok"]
-      .map((h, i) => (i < 2 ? h.padEnd(i ? 46 : 9) : h.padStart(i === 7 || i === 10 ? 12 : 8)))
-      .join(" "),
+  lines.push(
+    `keygate benchmark — ${S.connections} connections × ${S.duration} s × ${S.rounds} rounds (medians); single connection × ${S.latencyDuration} s`,
   );
+  lines.push(
+    `load average before ${load0.map((x) => x.toFixed(2)).join(" ")}, after ${load1.map((x) => x.toFixed(2)).join(" ")}; ${cpus().length} CPUs; latency in ms; CPU in µs per request`,
+  );
+  lines.push("");
+  if (results.length)
+    lines.push(
+      [
+        "mode",
+        "target",
+        "req/s",
+        "p50",
+        "p99",
+        "1c p50",
+        "1c p99",
+        "workerd MiB",
+        "CPU workerd",
+        "CPU other",
+        "cache tier",
+        "ok",
+      ]
+        .map((h, i) => (i < 2 ? h.padEnd(i ? 46 : 9) : h.padStart(i === 7 || i === 10 ? 12 : 8)))
+        .join(" "),
+    );
   for (const r of results) {
     const other = Object.entries(r.cpuUsPerReq)
       .filter(([k]) => k !== "worker" && k !== "loadgen")
@@ -649,18 +874,40 @@ async function main() {
       );
     }
     const rest = Object.entries(s).filter(([k]) => k.startsWith("throughputRatio "));
-    if (rest.length) lines.push(`  ${rest.map(([k, v]) => `${k.slice("throughputRatio ".length)} ${fmt(v, 3)}`).join("; ")}`);
+    if (rest.length)
+      lines.push(`  ${rest.map(([k, v]) => `${k.slice("throughputRatio ".length)} ${fmt(v, 3)}`).join("; ")}`);
   }
   for (const mode of S.modes) {
-    const ab = (summary[mode] as { ablations?: Record<string, { throughputRatioOverFloor: number; addedWorkerCpuUsOverFloor: number; throughputRatioOverKeygate?: number; addedWorkerCpuUsOverKeygate?: number }> }).ablations;
+    const ab = (
+      summary[mode] as {
+        ablations?: Record<
+          string,
+          {
+            throughputRatioOverFloor: number;
+            addedWorkerCpuUsOverFloor: number;
+            throughputRatioOverKeygate?: number;
+            addedWorkerCpuUsOverKeygate?: number;
+          }
+        >;
+      }
+    ).ablations;
     if (!ab) continue;
-    lines.push(`${mode} ablations (each against the ablation worker's floor; keygate's variants also against keygate, defaults on):`);
+    lines.push(
+      `${mode} ablations (each against the ablation worker's floor; keygate's variants also against keygate, defaults on):`,
+    );
     for (const [variant, a] of Object.entries(ab)) {
-      const kg = a.throughputRatioOverKeygate === undefined ? "" : `; ÷ keygate ${fmt(a.throughputRatioOverKeygate, 3)}, CPU ${a.addedWorkerCpuUsOverKeygate! >= 0 ? "+" : ""}${fmt(a.addedWorkerCpuUsOverKeygate!, 1)} µs`;
-      lines.push(`  ${variant.padEnd(12)} ÷ floor ${fmt(a.throughputRatioOverFloor, 3)}, CPU ${a.addedWorkerCpuUsOverFloor >= 0 ? "+" : ""}${fmt(a.addedWorkerCpuUsOverFloor, 1)} µs/request${kg}`);
+      const kg =
+        a.throughputRatioOverKeygate === undefined
+          ? ""
+          : `; ÷ keygate ${fmt(a.throughputRatioOverKeygate, 3)}, CPU ${a.addedWorkerCpuUsOverKeygate! >= 0 ? "+" : ""}${fmt(a.addedWorkerCpuUsOverKeygate!, 1)} µs`;
+      lines.push(
+        `  ${variant.padEnd(12)} ÷ floor ${fmt(a.throughputRatioOverFloor, 3)}, CPU ${a.addedWorkerCpuUsOverFloor >= 0 ? "+" : ""}${fmt(a.addedWorkerCpuUsOverFloor, 1)} µs/request${kg}`,
+      );
     }
   }
-  lines.push(`bundle: ${fmt(bundleSize.bytes / 1024, 1)} KiB, ${fmt(bundleSize.gzipBytes / 1024, 1)} KiB gzipped (target ≤ 30)`);
+  lines.push(
+    `bundle: ${fmt(bundleSize.bytes / 1024, 1)} KiB, ${fmt(bundleSize.gzipBytes / 1024, 1)} KiB gzipped (target ≤ 30)`,
+  );
   if (micro) {
     lines.push("");
     lines.push(
@@ -669,7 +916,9 @@ async function main() {
     lines.push(`${"case".padEnd(56)} ${"workerd".padStart(9)} ${"(CPU)".padStart(9)} ${"node".padStart(9)}`);
     for (const c of micro.workerd) {
       const n = micro.node.find((x) => x.name === c.name);
-      lines.push(`${c.name.padEnd(56)} ${fmt(c.us, 2).padStart(9)} ${fmt(c.cpuUs ?? NaN, 2).padStart(9)} ${fmt(n?.us ?? NaN, 2).padStart(9)}`);
+      lines.push(
+        `${c.name.padEnd(56)} ${fmt(c.us, 2).padStart(9)} ${fmt(c.cpuUs ?? NaN, 2).padStart(9)} ${fmt(n?.us ?? NaN, 2).padStart(9)}`,
+      );
     }
   }
   if (cacheMemory) {

@@ -6,8 +6,9 @@
  *
  * Nothing here opens state or talks to a gateway: bad usage fails before any backend opens.
  */
-import { parseArgs } from "node:util";
+
 import type { ParseArgsConfig } from "node:util";
+import { parseArgs } from "node:util";
 import type { FieldError } from "../src/keys/issue";
 
 export type Json = Record<string, unknown>;
@@ -43,7 +44,8 @@ export function parseVerb(verb: string, args: string[], options: Options, positi
     const parsed = parseArgs({ args, options: { ...COMMON, ...options }, allowPositionals: positionals, strict: true });
     return { values: parsed.values as Values, positionals: parsed.positionals };
   } catch (err) {
-    if ((err as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) throw new UsageError(parseArgsMessage(err as Error, verb));
+    if ((err as { code?: string }).code?.startsWith("ERR_PARSE_ARGS"))
+      throw new UsageError(parseArgsMessage(err as Error, verb));
     throw err;
   }
 }
@@ -53,13 +55,19 @@ export function parseArgsMessage(err: Error & { code?: string }, verb: string): 
   const flag = /'(-[^' ]+)/.exec(err.message)?.[1];
   if (err.code === "ERR_PARSE_ARGS_UNKNOWN_OPTION" && flag) return `unknown flag ${flag} for "${verb}"`;
   if (err.code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE" && flag) return `${flag} needs a value`;
-  if (err.code === "ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL") return `"${verb}" takes no positional argument (${/'([^']*)'/.exec(err.message)?.[1] ?? "?"})`;
+  if (err.code === "ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL")
+    return `"${verb}" takes no positional argument (${/'([^']*)'/.exec(err.message)?.[1] ?? "?"})`;
   return err.message.split("\n")[0]!;
 }
 
 /** A usage error as printed: one `error:` line per problem, then where to read the usage. */
 export function usageErrorText(message: string, help = "npm run keys -- --help"): string {
-  return message.split("\n").map((line) => `error: ${line}\n`).join("") + `see \`${help}\`\n`;
+  return (
+    message
+      .split("\n")
+      .map((line) => `error: ${line}\n`)
+      .join("") + `see \`${help}\`\n`
+  );
 }
 
 // ---- the admin API's field errors, in terms of flags ----
@@ -85,12 +93,28 @@ export function flagOf(field: string): string {
  * wording, which names no JSON type.
  */
 const FLAG_MESSAGES: [field: string, api: RegExp, cli: string][] = [
-  ["orgs", /non-empty array of at most (\d+) org slugs (\(.*\))/, "--org: give 1 to $1 org slugs $2; repeat --org for more"],
+  [
+    "orgs",
+    /non-empty array of at most (\d+) org slugs (\(.*\))/,
+    "--org: give 1 to $1 org slugs $2; repeat --org for more",
+  ],
   ["scopes", /array of at most (\d+) scopes (\(.*\))/, "--scopes: a comma-separated list of at most $1 scopes $2"],
-  ["expires_at", /^must be a real calendar date-time in RFC 3339 \/ ISO 8601 form with a zone (\(.*?\)), or null$/, "--expires: must be a real calendar date-time in ISO 8601 form with a zone $1, now or never"],
-  ["rate_limit", /"limit": 1–(\d+), "period_seconds": 1–(\d+)/, "--rate-limit: LIMIT/PERIOD with LIMIT from 1 to $1 and PERIOD from 1 s to $2 s (e.g. 100/60s, 1000/1h), or none"],
+  [
+    "expires_at",
+    /^must be a real calendar date-time in RFC 3339 \/ ISO 8601 form with a zone (\(.*?\)), or null$/,
+    "--expires: must be a real calendar date-time in ISO 8601 form with a zone $1, now or never",
+  ],
+  [
+    "rate_limit",
+    /"limit": 1–(\d+), "period_seconds": 1–(\d+)/,
+    "--rate-limit: LIMIT/PERIOD with LIMIT from 1 to $1 and PERIOD from 1 s to $2 s (e.g. 100/60s, 1000/1h), or none",
+  ],
   ["meta", /at most (\d+) string values/, "--meta: at most $1 KEY=VALUE pairs"],
-  ["(body)", /must change at least one of/, "nothing to change: give at least one of --name, --org, --scopes, --expires, --enable/--disable, --rate-limit"],
+  [
+    "(body)",
+    /must change at least one of/,
+    "nothing to change: give at least one of --name, --org, --scopes, --expires, --enable/--disable, --rate-limit",
+  ],
 ];
 
 export function flagMessage(e: FieldError): string {
@@ -98,7 +122,8 @@ export function flagMessage(e: FieldError): string {
     const m = e.field === field ? api.exec(e.message) : null;
     if (m) return cli.replace(/\$(\d)/g, (_, n: string) => m[Number(n)] ?? "");
   }
-  if (e.message.startsWith("name, orgs and scopes together")) return `--name, --org and --scopes together are too long${e.message.slice(e.message.indexOf(":"))}`;
+  if (e.message.startsWith("name, orgs and scopes together"))
+    return `--name, --org and --scopes together are too long${e.message.slice(e.message.indexOf(":"))}`;
   return `${flagOf(e.field)}: ${e.message}`;
 }
 
@@ -110,7 +135,10 @@ export function fieldErrors(errors: FieldError[]): UsageError {
 // ---- flag values → API fields ----
 
 export function scopesOf(raw: string): string[] {
-  return raw.split(",").map((s) => s.trim()).filter(Boolean);
+  return raw
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
 }
 
 export function metaOf(raw: string[]): Record<string, string> {
@@ -150,7 +178,8 @@ export function limitFields(values: Values): Json {
   const out: Json = {};
   const credits = values.credits as string | undefined;
   const refill = values.refill as string | undefined;
-  if (refill !== undefined && (credits === undefined || credits === "none")) throw new UsageError("--refill needs --credits N");
+  if (refill !== undefined && (credits === undefined || credits === "none"))
+    throw new UsageError("--refill needs --credits N");
   if (credits !== undefined) {
     if (credits === "none") out.credits = null;
     else {
@@ -173,12 +202,18 @@ const UNIT_MS: Record<string, number> = { m: 60_000, h: 3_600_000, d: 86_400_000
 /** `--since 90m|1h|7d` → ms. */
 export function sinceMs(raw: string): number {
   const m = /^\s*(\d+)\s*([mhd])\s*$/.exec(raw);
-  if (!m || Number(m[1]) === 0) throw new UsageError(`--since: expected a duration such as 30m, 1h or 7d, got "${raw}"`);
+  if (!m || Number(m[1]) === 0)
+    throw new UsageError(`--since: expected a duration such as 30m, 1h or 7d, got "${raw}"`);
   return Number(m[1]) * UNIT_MS[m[2]!]!;
 }
 
 /** Exactly one positional id, e.g. KEY_ID. */
-export function oneId(positionals: string[], verb: string, what = "KEY_ID", example = `npm run keys -- ${verb} key_…`): string {
+export function oneId(
+  positionals: string[],
+  verb: string,
+  what = "KEY_ID",
+  example = `npm run keys -- ${verb} key_…`,
+): string {
   if (positionals.length !== 1) throw new UsageError(`${verb} needs exactly one ${what} (e.g. ${example})`);
   return positionals[0]!;
 }

@@ -2,12 +2,13 @@
  * The keys CLI as a command: its usage text and its verbs (cli/verbs/), run by cli/run.ts.
  * cli/keys.ts is the entry `npm run keys` starts.
  */
+
+import type { Command, Io } from "./run";
+import { processIo, run } from "./run";
 import { KEY_VERBS } from "./verbs/keys";
 import { ORGS_VERB } from "./verbs/orgs";
 import { TOKENS } from "./verbs/tokens";
 import { USAGE_VERB } from "./verbs/usage";
-import type { Command, Io } from "./run";
-import { processIo, run } from "./run";
 
 export const USAGE = `Usage: npm run keys -- <verb> [flags]
 

@@ -20,7 +20,9 @@ export function isoShort(iso: string | null | undefined, none = "never"): string
 /** Columns padded to their widest cell (the last one unpadded), two spaces apart. */
 export function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  return rows.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!))).join("  ")).join("\n");
+  return rows
+    .map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!))).join("  "))
+    .join("\n");
 }
 
 // ---- keys ----
@@ -40,7 +42,12 @@ export function describeKey(k: KeyView): string {
   if (k.revoked_at) lines.push(`  revoked:    ${isoShort(k.revoked_at)}`);
   if (k.replaced_by) lines.push(`  rotated:    ${isoShort(k.rotated_at)}, replaced by ${k.replaced_by}`);
   if (k.replaces) lines.push(`  replaces:   ${k.replaces}`);
-  if (k.meta && Object.keys(k.meta).length) lines.push(`  meta:       ${Object.entries(k.meta).map(([a, b]) => `${a}=${b}`).join(", ")}`);
+  if (k.meta && Object.keys(k.meta).length)
+    lines.push(
+      `  meta:       ${Object.entries(k.meta)
+        .map(([a, b]) => `${a}=${b}`)
+        .join(", ")}`,
+    );
   return lines.join("\n");
 }
 
@@ -55,7 +62,8 @@ export function created(v: Json): string {
 
 export function rotated(v: Json): string {
   const previous = v.previous as KeyView;
-  const stops = previous.status === "rotated" ? "stopped working now" : `keeps working until ${isoShort(previous.expires_at)}`;
+  const stops =
+    previous.status === "rotated" ? "stopped working now" : `keeps working until ${isoShort(previous.expires_at)}`;
   return `Rotated ${previous.id}: it ${stops}.\nNew key ${describeKey(v as unknown as KeyView)}\n${showOnce(v.key as string)}`;
 }
 
@@ -63,7 +71,16 @@ export function keyTable(keys: KeyView[]): string {
   if (keys.length === 0) return "(no keys)";
   return table([
     ["ID", "NAME", "PREFIX", "STATUS", "SCOPES", "CREATED", "LAST USED", "EXPIRES"],
-    ...keys.map((k) => [k.id, k.name || "-", k.key_prefix, k.status, k.scopes.join(",") || "-", isoShort(k.created_at), isoShort(k.last_used_at), isoShort(k.expires_at)]),
+    ...keys.map((k) => [
+      k.id,
+      k.name || "-",
+      k.key_prefix,
+      k.status,
+      k.scopes.join(",") || "-",
+      isoShort(k.created_at),
+      isoShort(k.last_used_at),
+      isoShort(k.expires_at),
+    ]),
   ]);
 }
 
@@ -71,10 +88,16 @@ export function auditTable(events: AuditEvent[]): string {
   if (events.length === 0) return "(no events)";
   const details = (e: AuditEvent) => {
     if (e.action === "rotate") return `new key ${e.new_key_id}, grace ${e.grace_seconds ?? 0} s`;
-    if (e.changes) return Object.entries(e.changes).map(([f, c]) => `${f}: ${JSON.stringify(c.from)} → ${JSON.stringify(c.to)}`).join("; ");
+    if (e.changes)
+      return Object.entries(e.changes)
+        .map(([f, c]) => `${f}: ${JSON.stringify(c.from)} → ${JSON.stringify(c.to)}`)
+        .join("; ");
     return "";
   };
-  return table([["AT", "ACTOR", "ACTION", "KEY", "DETAILS"], ...events.map((e) => [isoShort(e.at), e.actor, e.action, e.key_id ?? e.token_id ?? "-", details(e)])]);
+  return table([
+    ["AT", "ACTOR", "ACTION", "KEY", "DETAILS"],
+    ...events.map((e) => [isoShort(e.at), e.actor, e.action, e.key_id ?? e.token_id ?? "-", details(e)]),
+  ]);
 }
 
 /** The command for the next page, when the answer has a cursor. */
@@ -91,7 +114,9 @@ export function describeOrg(v: Json): string {
 
 export function usageHuman(v: Json): string {
   const a = v as unknown as UsageAnswer;
-  const by = Object.entries(a.totals.rejected_by_status ?? {}).map(([s, n]) => `${s}: ${n}`).join(", ");
+  const by = Object.entries(a.totals.rejected_by_status ?? {})
+    .map(([s, n]) => `${s}: ${n}`)
+    .join(", ");
   const lines = [
     `${a.org}${a.key ? ` / ${a.key}` : ""}, ${a.from.replace(/\.000Z$/, "Z")} → ${a.to.replace(/\.000Z$/, "Z")} (per ${a.granularity})`,
     `  requests ${a.totals.requests}, forwarded ${a.totals.forwarded}, rejected ${a.totals.rejected}${by ? ` (${by})` : ""}`,
@@ -100,7 +125,10 @@ export function usageHuman(v: Json): string {
   if (busy.length > 0) {
     const w = Math.max(...busy.map((s) => String(s.requests).length), 8);
     lines.push("", `  ${"START".padEnd(20)}  ${"REQUESTS".padStart(w)}  FORWARDED  REJECTED`);
-    for (const s of busy) lines.push(`  ${s.start.replace(/\.000Z$/, "Z").padEnd(20)}  ${String(s.requests).padStart(w)}  ${String(s.forwarded).padStart(9)}  ${String(s.rejected).padStart(8)}`);
+    for (const s of busy)
+      lines.push(
+        `  ${s.start.replace(/\.000Z$/, "Z").padEnd(20)}  ${String(s.requests).padStart(w)}  ${String(s.forwarded).padStart(9)}  ${String(s.rejected).padStart(8)}`,
+      );
   }
   return lines.join("\n");
 }
@@ -124,6 +152,15 @@ export function tokenTable(tokens: TokenView[]): string {
   if (tokens.length === 0) return "(no tokens)";
   return table([
     ["ID", "NAME", "PREFIX", "ORGS", "ROLE", "STATUS", "CREATED", "EXPIRES"],
-    ...tokens.map((t) => [t.id, t.name, t.token_prefix, t.orgs.join(","), t.role, t.status, isoShort(t.created_at), isoShort(t.expires_at)]),
+    ...tokens.map((t) => [
+      t.id,
+      t.name,
+      t.token_prefix,
+      t.orgs.join(","),
+      t.role,
+      t.status,
+      isoShort(t.created_at),
+      isoShort(t.expires_at),
+    ]),
   ]);
 }

@@ -69,7 +69,12 @@ export async function run(cmd: Command, argv: string[], io: Io = processIo): Pro
   const spec = Object.hasOwn(cmd.verbs, verb) ? cmd.verbs[verb] : undefined;
   if (!spec) {
     const known = [...Object.keys(cmd.verbs), ...Object.keys(cmd.groups ?? {})].join(", ");
-    io.stderr(usageErrorText(`unknown ${cmd.name ? `${cmd.name} ` : ""}verb "${verb}": expected one of ${known}`, helpCommand(cmd)));
+    io.stderr(
+      usageErrorText(
+        `unknown ${cmd.name ? `${cmd.name} ` : ""}verb "${verb}": expected one of ${known}`,
+        helpCommand(cmd),
+      ),
+    );
     return 2;
   }
   let backend: Backend | undefined;

@@ -63,7 +63,8 @@ export function isLoopbackHost(hostname: string): boolean {
   const host = hostname.replace(/^\[|\]$/g, "").toLowerCase();
   if (host === "localhost" || host.endsWith(".localhost")) return true;
   if (isIP(host) === 4) return host.startsWith("127.") || host === "0.0.0.0";
-  if (isIP(host) === 6) return host === "::1" || host === "::" || /^::ffff:(127\.|0\.0\.0\.0)/.test(host) || /^(0+:){7}0*1$/.test(host);
+  if (isIP(host) === 6)
+    return host === "::1" || host === "::" || /^::ffff:(127\.|0\.0\.0\.0)/.test(host) || /^(0+:){7}0*1$/.test(host);
   return false;
 }
 
@@ -100,9 +101,13 @@ export function problems(t: DeployTarget, allowLoopback: boolean): string[] {
   const where = t.env ? `[env.${t.env}]` : "the top level";
   const out: string[] = [];
   if (t.kvIds.length === 0) {
-    out.push(`no KEYS KV namespace in ${where}: add [[${t.env ? `env.${t.env}.` : ""}kv_namespaces]] binding = "KEYS" with the id of \`npx wrangler kv namespace create KEYS\``);
+    out.push(
+      `no KEYS KV namespace in ${where}: add [[${t.env ? `env.${t.env}.` : ""}kv_namespaces]] binding = "KEYS" with the id of \`npx wrangler kv namespace create KEYS\``,
+    );
   } else if (t.kvIds.includes(PLACEHOLDER_KV_ID)) {
-    out.push(`the KEYS KV namespace of ${where} still has the placeholder id ${PLACEHOLDER_KV_ID}: run \`npx wrangler kv namespace create KEYS\` and put its id in wrangler.toml`);
+    out.push(
+      `the KEYS KV namespace of ${where} still has the placeholder id ${PLACEHOLDER_KV_ID}: run \`npx wrangler kv namespace create KEYS\` and put its id in wrangler.toml`,
+    );
   }
   const varsAt = t.env ? `[env.${t.env}.vars]` : "[vars]";
   let url: URL | undefined;
@@ -112,8 +117,12 @@ export function problems(t: DeployTarget, allowLoopback: boolean): string[] {
     /* reported below */
   }
   if (!t.originUrl) out.push(`ORIGIN_URL is not set in ${varsAt}: set it to the API keygate protects`);
-  else if (!url || (url.protocol !== "http:" && url.protocol !== "https:")) out.push(`ORIGIN_URL "${t.originUrl}" in ${varsAt} is not an http(s) URL`);
-  else if (isExampleHost(url.hostname)) out.push(`ORIGIN_URL "${t.originUrl}" in ${varsAt} is a placeholder (reserved example domain): set the API keygate protects`);
+  else if (!url || (url.protocol !== "http:" && url.protocol !== "https:"))
+    out.push(`ORIGIN_URL "${t.originUrl}" in ${varsAt} is not an http(s) URL`);
+  else if (isExampleHost(url.hostname))
+    out.push(
+      `ORIGIN_URL "${t.originUrl}" in ${varsAt} is a placeholder (reserved example domain): set the API keygate protects`,
+    );
   else if (isLoopbackHost(url.hostname) && !allowLoopback) {
     out.push(
       `ORIGIN_URL "${t.originUrl}" in ${varsAt} is a loopback address: deployed, keygate would forward to itself, not to your API. ` +
@@ -141,7 +150,9 @@ async function main(argv: string[]): Promise<number> {
   const vars = { ...(config.vars as Record<string, unknown>), ...varOverrides(args) };
   const target: DeployTarget = {
     ...(env ? { env } : {}),
-    kvIds: (config.kv_namespaces as { binding: string; id?: string }[]).filter((k) => k.binding === "KEYS").map((k) => k.id ?? ""),
+    kvIds: (config.kv_namespaces as { binding: string; id?: string }[])
+      .filter((k) => k.binding === "KEYS")
+      .map((k) => k.id ?? ""),
     ...(typeof vars.ORIGIN_URL === "string" ? { originUrl: vars.ORIGIN_URL } : {}),
     ...(typeof vars.CONSOLE_HOST === "string" ? { consoleHost: vars.CONSOLE_HOST } : {}),
   };
@@ -152,10 +163,14 @@ async function main(argv: string[]): Promise<number> {
     for (const p of found) process.stderr.write(`warning: ${p}\n`);
   } else if (found.length) {
     for (const p of found) process.stderr.write(`error: ${p}\n`);
-    process.stderr.write(`Nothing was deployed (${path.relative(process.cwd(), configPath) || configPath}${env ? `, --env ${env}` : ""}). See \`npm run deploy -- --help\`.\n`);
+    process.stderr.write(
+      `Nothing was deployed (${path.relative(process.cwd(), configPath) || configPath}${env ? `, --env ${env}` : ""}). See \`npm run deploy -- --help\`.\n`,
+    );
     return 1;
   }
-  process.stderr.write(`keygate: ${config.name}${env ? ` (--env ${env})` : ""} → ORIGIN_URL ${target.originUrl}; checks passed, running wrangler deploy\n`);
+  process.stderr.write(
+    `keygate: ${config.name}${env ? ` (--env ${env})` : ""} → ORIGIN_URL ${target.originUrl}; checks passed, running wrangler deploy\n`,
+  );
   const run = spawnSync(process.execPath, [WRANGLER, "deploy", ...args], { stdio: "inherit" });
   return run.status ?? 1;
 }

@@ -35,11 +35,11 @@ import path from "node:path";
 import { settingsFrom } from "../src/config/variables";
 import { hashKey } from "../src/keys/hash";
 import type { KeySettings } from "../src/keys/issue";
+import { statusOf } from "../src/keys/record";
+import type { KvLike } from "../src/keys/store/kv";
+import { readRecord } from "../src/keys/store/records";
 import type { ManageDeps } from "../src/manage/context";
 import { createKey, revokeKey } from "../src/manage/keys";
-import { statusOf } from "../src/keys/record";
-import { readRecord } from "../src/keys/store/records";
-import type { KvLike } from "../src/keys/store/kv";
 import { stopProcessGroup } from "../test/support/node-wrangler";
 import { openLocalPlatform, registryEnv } from "./local-platform";
 import { startOrigin } from "./origin";
@@ -50,7 +50,12 @@ const DEMO_KEY_MIN_LEFT_MS = 8 * DAY_MS;
 const extra = process.argv.slice(2);
 /** wrangler dev's local state: .wrangler/state, or what `--persist-to DIR` (passed on to wrangler dev) says. */
 const persistFlag = extra.findIndex((a) => a === "--persist-to" || a.startsWith("--persist-to="));
-const STATE_DIR = persistFlag < 0 ? ".wrangler/state" : extra[persistFlag]!.includes("=") ? extra[persistFlag]!.split("=").slice(1).join("=") : (extra[persistFlag + 1] ?? ".wrangler/state");
+const STATE_DIR =
+  persistFlag < 0
+    ? ".wrangler/state"
+    : extra[persistFlag]!.includes("=")
+      ? extra[persistFlag]!.split("=").slice(1).join("=")
+      : (extra[persistFlag + 1] ?? ".wrangler/state");
 const DEMO_KEY_FILE = path.join(STATE_DIR, "keygate-demo-key.json");
 const ADMIN_TOKEN_FILE = path.join(STATE_DIR, "keygate-dev-admin-token.json");
 /** The console's host in development: *.localhost is loopback for browsers and curl. */
@@ -75,7 +80,9 @@ if (!originUrl) {
     originUrl = origin.url;
     closeOrigin = origin.close;
   } catch (err) {
-    console.error(`error: cannot start the demo origin on port ${originPort}: ${(err as Error).message}. Set ORIGIN_PORT or ORIGIN_URL.`);
+    console.error(
+      `error: cannot start the demo origin on port ${originPort}: ${(err as Error).message}. Set ORIGIN_PORT or ORIGIN_URL.`,
+    );
     process.exit(1);
   }
 }
@@ -113,7 +120,9 @@ async function demoKey(): Promise<{ key: string; id: string; expiresAt: string; 
     });
     if (!created.ok) throw new Error(`cannot create the demo key: ${JSON.stringify(created)}`);
     mkdirSync(STATE_DIR, { recursive: true });
-    writeFileSync(DEMO_KEY_FILE, JSON.stringify({ id: created.value.id, key: created.value.key }) + "\n", { mode: 0o600 });
+    writeFileSync(DEMO_KEY_FILE, JSON.stringify({ id: created.value.id, key: created.value.key }) + "\n", {
+      mode: 0o600,
+    });
     return { key: created.value.key, id: created.value.id, expiresAt: created.value.expires_at!, reused: false };
   } finally {
     await platform.dispose();
@@ -122,8 +131,11 @@ async function demoKey(): Promise<{ key: string; id: string; expiresAt: string; 
 
 /** Whether the developer sets `name` themselves: `--var NAME:…`, or a line of .dev.vars or .env. */
 function setByDeveloper(name: string): boolean {
-  if (extra.some((a, i) => (a === "--var" && extra[i + 1]?.startsWith(`${name}:`)) || a.startsWith(`--var=${name}:`))) return true;
-  return [".dev.vars", ".env"].some((f) => existsSync(f) && new RegExp(`^\\s*${name}\\s*=`, "m").test(readFileSync(f, "utf8")));
+  if (extra.some((a, i) => (a === "--var" && extra[i + 1]?.startsWith(`${name}:`)) || a.startsWith(`--var=${name}:`)))
+    return true;
+  return [".dev.vars", ".env"].some(
+    (f) => existsSync(f) && new RegExp(`^\\s*${name}\\s*=`, "m").test(readFileSync(f, "utf8")),
+  );
 }
 
 /** The admin token the console signs in with: the developer's, or one generated for this state (0600). */
@@ -170,7 +182,12 @@ const wrangler = spawn(
     stdio: ["ignore", "inherit", "inherit"],
     // The state's own dev registry: the keys CLI (local mode) publishes revocations to this
     // gateway, and to no other checkout's (scripts/local-platform.ts stateRegistryPath).
-    env: { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_SEND_METRICS: "false", ...registryEnv(STATE_DIR) },
+    env: {
+      ...process.env,
+      CLOUDFLARE_CF_FETCH_ENABLED: "false",
+      WRANGLER_SEND_METRICS: "false",
+      ...registryEnv(STATE_DIR),
+    },
     // Its own process group, so stopping it stops its workerd too (see stop below).
     detached: true,
   },

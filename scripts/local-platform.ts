@@ -16,7 +16,8 @@ import module from "node:module";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 
-const DO_CLASS_WARNING = /DurableObjectNamespace in the config referenced the class "[^"]+", but no such Durable Object class is exported/;
+const DO_CLASS_WARNING =
+  /DurableObjectNamespace in the config referenced the class "[^"]+", but no such Durable Object class is exported/;
 
 export interface LocalPlatformOptions {
   /** wrangler configuration (default wrangler.toml). */

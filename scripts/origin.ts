@@ -33,8 +33,8 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
 import { gzipSync } from "node:zlib";
-import { createVerifier } from "../verifier/index.js";
 import type { VerifyResult } from "../verifier/index.js";
+import { createVerifier } from "../verifier/index.js";
 
 export interface RecordedCall {
   method: string;
@@ -74,7 +74,9 @@ function handleUpgrade(req: http.IncomingMessage, socket: Duplex): void {
     socket.end("HTTP/1.1 400 Bad Request\r\n\r\n");
     return;
   }
-  const accept = createHash("sha1").update(key + WS_GUID).digest("base64");
+  const accept = createHash("sha1")
+    .update(key + WS_GUID)
+    .digest("base64");
   const echo = JSON.stringify({ org: req.headers["x-org-slug"] ?? null, key: req.headers["x-api-key"] ?? null });
   socket.write(
     "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
@@ -118,7 +120,13 @@ export async function startOrigin(port = 0, host = "127.0.0.1", opts: OriginOpti
         });
         return;
       }
-      record(`jwks:${set}`, { method: req.method ?? "", url: req.url ?? "", headers: req.headers, bodyBytes: 0, bodySha256: "" });
+      record(`jwks:${set}`, {
+        method: req.method ?? "",
+        url: req.url ?? "",
+        headers: req.headers,
+        bodyBytes: 0,
+        bodySha256: "",
+      });
       sendJson(res, 200, jwksSets.get(set) ?? opts.jwks ?? { keys: [] });
       return;
     }
@@ -195,7 +203,10 @@ export async function startOrigin(port = 0, host = "127.0.0.1", opts: OriginOpti
       // ?fixed=1: announce the whole length up front (a fixed-length body that stalls);
       // ?pad=N: N bytes of padding after the first chunk, sent before the stall.
       const pad = "p".repeat(Number(url.searchParams.get("pad") ?? "0"));
-      const fixed = url.searchParams.get("fixed") === "1" ? { "content-length": String(`first chunk\n${pad}second chunk\n`.length) } : {};
+      const fixed =
+        url.searchParams.get("fixed") === "1"
+          ? { "content-length": String(`first chunk\n${pad}second chunk\n`.length) }
+          : {};
       res.writeHead(200, { "content-type": "text/plain", ...fixed });
       res.write(`first chunk\n${pad}`);
       setTimeout(() => res.end("second chunk\n"), ms);
@@ -221,7 +232,11 @@ export async function startOrigin(port = 0, host = "127.0.0.1", opts: OriginOpti
     }
     if (path === "/gzip") {
       const body = gzipSync(JSON.stringify({ compressed: true, filler: "z".repeat(2000) }));
-      res.writeHead(200, { "content-type": "application/json", "content-encoding": "gzip", "content-length": body.length });
+      res.writeHead(200, {
+        "content-type": "application/json",
+        "content-encoding": "gzip",
+        "content-length": body.length,
+      });
       res.end(body);
       return;
     }
@@ -256,7 +271,13 @@ export async function startOrigin(port = 0, host = "127.0.0.1", opts: OriginOpti
     // Recorded like any request, so a test can ask whether an upgrade reached the origin.
     const probe = req.headers["x-probe"];
     if (typeof probe === "string") {
-      record(probe, { method: req.method ?? "", url: req.url ?? "", headers: req.headers, bodyBytes: 0, bodySha256: "" });
+      record(probe, {
+        method: req.method ?? "",
+        url: req.url ?? "",
+        headers: req.headers,
+        bodyBytes: 0,
+        bodySha256: "",
+      });
     }
     upgraded.add(socket);
     socket.on("close", () => upgraded.delete(socket));
@@ -285,6 +306,8 @@ export async function startOrigin(port = 0, host = "127.0.0.1", opts: OriginOpti
 
 // `tsx scripts/origin.ts [port]` runs it on its own.
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const origin = await startOrigin(Number(process.argv[2] ?? 8788), "127.0.0.1", { signingSecret: process.env.ORIGIN_SIGNING_SECRET });
+  const origin = await startOrigin(Number(process.argv[2] ?? 8788), "127.0.0.1", {
+    signingSecret: process.env.ORIGIN_SIGNING_SECRET,
+  });
   console.log(`origin listening on ${origin.url}`);
 }

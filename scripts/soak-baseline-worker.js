@@ -6,6 +6,10 @@ export default {
   async fetch(request, env) {
     const url = new URL(request.url);
     console.log(JSON.stringify({ level: "info", msg: "request", path: url.pathname, request_id: crypto.randomUUID() }));
-    return fetch(env.ORIGIN_URL + url.pathname + url.search, { method: request.method, headers: request.headers, redirect: "manual" });
+    return fetch(env.ORIGIN_URL + url.pathname + url.search, {
+      method: request.method,
+      headers: request.headers,
+      redirect: "manual",
+    });
   },
 };

@@ -31,8 +31,8 @@ import { execFileSync } from "node:child_process";
 import { loadavg } from "node:os";
 import path from "node:path";
 import autocannon from "autocannon";
-import { startOrigin } from "./origin";
 import { keysCli, startWrangler, stopAllWranglers } from "../test/support/node-wrangler";
+import { startOrigin } from "./origin";
 
 const args = process.argv.slice(2);
 if (args.includes("--help") || args.includes("-h")) {
@@ -41,7 +41,9 @@ if (args.includes("--help") || args.includes("-h")) {
   process.exit(0);
 }
 if (args.length) {
-  process.stderr.write(`error: unknown argument "${args[0]}": settings are environment variables (SOAK_SECONDS=…)\nsee \`npm run soak -- --help\`\n`);
+  process.stderr.write(
+    `error: unknown argument "${args[0]}": settings are environment variables (SOAK_SECONDS=…)\nsee \`npm run soak -- --help\`\n`,
+  );
   process.exit(2);
 }
 const progress = (msg: string) => process.stderr.write(`[soak] ${msg}\n`);
@@ -83,7 +85,10 @@ function workerdRssKiB(root: number): number {
   return rows.filter((r) => below.has(r.pid) && r.comm.startsWith("workerd")).reduce((sum, r) => sum + r.rss, 0);
 }
 
-const load = () => loadavg().map((l) => l.toFixed(2)).join(" ");
+const load = () =>
+  loadavg()
+    .map((l) => l.toFixed(2))
+    .join(" ");
 const loadAtStart = load();
 
 progress("starting the origin and wrangler dev (keygate)");
@@ -104,7 +109,17 @@ const gw = await startWrangler({
 let failed = false;
 try {
   const create = async (...extra: string[]) => {
-    const r = await keysCli(["create", "--org", "acme", "--scopes", "read", "--json", "--persist-to", gw.persistTo, ...extra]);
+    const r = await keysCli([
+      "create",
+      "--org",
+      "acme",
+      "--scopes",
+      "read",
+      "--json",
+      "--persist-to",
+      gw.persistTo,
+      ...extra,
+    ]);
     if (r.code !== 0) throw new Error(`keys create failed: ${r.stderr}`);
     return (JSON.parse(r.stdout) as { key: string }).key;
   };
@@ -132,29 +147,67 @@ try {
   let n = 0;
   const ip = (base: string, pool: number) => `${base}.${(n++ % pool) + 1}`;
   const requests: autocannon.Request[] = [
-    { method: "GET", path: "/v1/things?x=1", headers: { "x-api-key": valid, "cf-connecting-ip": "198.51.100.1" }, onResponse: count("valid") },
-    { method: "GET", path: "/v1/limited", headers: { "x-api-key": limited, "cf-connecting-ip": "198.51.100.2" }, onResponse: count("limited") },
-    { method: "GET", path: "/public/schema", headers: { "cf-connecting-ip": "198.51.100.3" }, onResponse: count("public") },
-    { method: "GET", path: "/v1/things", headers: { "cf-connecting-ip": "198.51.100.4" }, onResponse: count("missing") },
+    {
+      method: "GET",
+      path: "/v1/things?x=1",
+      headers: { "x-api-key": valid, "cf-connecting-ip": "198.51.100.1" },
+      onResponse: count("valid"),
+    },
+    {
+      method: "GET",
+      path: "/v1/limited",
+      headers: { "x-api-key": limited, "cf-connecting-ip": "198.51.100.2" },
+      onResponse: count("limited"),
+    },
+    {
+      method: "GET",
+      path: "/public/schema",
+      headers: { "cf-connecting-ip": "198.51.100.3" },
+      onResponse: count("public"),
+    },
     {
       method: "GET",
       path: "/v1/things",
-      setupRequest: (req) => ({ ...req, headers: { ...req.headers, "x-api-key": `unknown-${crypto.randomUUID()}`, "cf-connecting-ip": ip("203.0.113", 256) } }),
+      headers: { "cf-connecting-ip": "198.51.100.4" },
+      onResponse: count("missing"),
+    },
+    {
+      method: "GET",
+      path: "/v1/things",
+      setupRequest: (req) => ({
+        ...req,
+        headers: {
+          ...req.headers,
+          "x-api-key": `unknown-${crypto.randomUUID()}`,
+          "cf-connecting-ip": ip("203.0.113", 256),
+        },
+      }),
       onResponse: count("unknown"),
     },
     {
       method: "GET",
       path: "/v1/things",
-      setupRequest: (req) => ({ ...req, headers: { ...req.headers, "x-api-key": "not a key", "cf-connecting-ip": ip("192.0.2", 64) } }),
+      setupRequest: (req) => ({
+        ...req,
+        headers: { ...req.headers, "x-api-key": "not a key", "cf-connecting-ip": ip("192.0.2", 64) },
+      }),
       onResponse: count("malformed"),
     },
     {
       method: "GET",
       path: "/v1/things",
-      setupRequest: (req) => ({ ...req, headers: { ...req.headers, "x-api-key": `guess-${crypto.randomUUID()}`, "cf-connecting-ip": "203.0.114.1" } }),
+      setupRequest: (req) => ({
+        ...req,
+        headers: { ...req.headers, "x-api-key": `guess-${crypto.randomUUID()}`, "cf-connecting-ip": "203.0.114.1" },
+      }),
       onResponse: count("attacker"),
     },
-    { method: "GET", path: "/status/503", headers: { "cf-connecting-ip": "198.51.100.5" }, onResponse: count("origin-503") },
+    {
+      method: "GET",
+      path: "/status/503",
+      headers: { "cf-connecting-ip": "198.51.100.5" },
+      onResponse: count("origin-503"),
+    },
   ];
 
   const only = process.env.SOAK_ONLY?.split(",");
@@ -164,7 +217,11 @@ try {
   }
   const samples: { at_s: number; rss_mib: number }[] = [];
   const started = Date.now();
-  const sample = () => samples.push({ at_s: Math.round((Date.now() - started) / 1000), rss_mib: Math.round(workerdRssKiB(gw.pid) / 1024) });
+  const sample = () =>
+    samples.push({
+      at_s: Math.round((Date.now() - started) / 1000),
+      rss_mib: Math.round(workerdRssKiB(gw.pid) / 1024),
+    });
   sample();
   const sampler = setInterval(() => {
     sample();
@@ -189,10 +246,20 @@ try {
   let baseline: { requests: number; rss_mib: { start: number; end: number }; growth_mib: number } | undefined;
   if (BASELINE) {
     progress(`baseline: a bare pass-through Worker, the same ${result.requests.total} requests`);
-    const base = await startWrangler({ logLevel: "error", config: path.join(import.meta.dirname, "soak-baseline.toml"), vars: { ORIGIN_URL: origin.url } });
+    const base = await startWrangler({
+      logLevel: "error",
+      config: path.join(import.meta.dirname, "soak-baseline.toml"),
+      vars: { ORIGIN_URL: origin.url },
+    });
     try {
       const start = Math.round(workerdRssKiB(base.pid) / 1024);
-      const r = await autocannon({ url: base.url, connections: CONNECTIONS, amount: result.requests.total, requests: requests.map(({ onResponse: _, ...rest }) => rest), timeout: 30 });
+      const r = await autocannon({
+        url: base.url,
+        connections: CONNECTIONS,
+        amount: result.requests.total,
+        requests: requests.map(({ onResponse: _, ...rest }) => rest),
+        timeout: 30,
+      });
       const end = Math.round(workerdRssKiB(base.pid) / 1024);
       baseline = { requests: r.requests.total, rss_mib: { start, end }, growth_mib: end - start };
     } finally {
@@ -211,17 +278,28 @@ try {
     statuses: Object.fromEntries([...tally].map(([cls, m]) => [cls, Object.fromEntries(m)])),
     unexpected,
     five_xx_not_chosen_by_origin: fiveXx,
-    workerd_rss_mib: { start: samples[0]!.rss_mib, end: last.rss_mib, max: Math.max(...samples.map((s) => s.rss_mib)), growth: growthMib },
+    workerd_rss_mib: {
+      start: samples[0]!.rss_mib,
+      end: last.rss_mib,
+      max: Math.max(...samples.map((s) => s.rss_mib)),
+      growth: growthMib,
+    },
     baseline_pass_through_worker: baseline ?? null,
     loadavg: { start: loadAtStart, end: load() },
   };
   failed = unexpected.length > 0 || fiveXx.length > 0 || result.errors > 0 || result.timeouts > 0 || !memoryOk;
   console.log(`keygate soak: ${SECONDS} s, ${CONNECTIONS} connections, wrangler dev on loopback`);
-  console.log(`  requests ${summary.requests} (${summary.rps_mean} req/s), latency p50 ${summary.latency_ms.p50} ms, p99 ${summary.latency_ms.p99} ms`);
+  console.log(
+    `  requests ${summary.requests} (${summary.rps_mean} req/s), latency p50 ${summary.latency_ms.p50} ms, p99 ${summary.latency_ms.p99} ms`,
+  );
   for (const [cls, m] of Object.entries(summary.statuses)) console.log(`  ${cls.padEnd(11)} ${JSON.stringify(m)}`);
-  console.log(`  unexpected statuses: ${unexpected.length ? unexpected.join("; ") : "none"}; 5xx not chosen by the origin: ${fiveXx.length ? fiveXx.join("; ") : "none"}`);
+  console.log(
+    `  unexpected statuses: ${unexpected.length ? unexpected.join("; ") : "none"}; 5xx not chosen by the origin: ${fiveXx.length ? fiveXx.join("; ") : "none"}`,
+  );
   console.log(`  socket errors ${result.errors}, timeouts ${result.timeouts}`);
-  console.log(`  workerd RSS MiB: ${samples.map((s) => `${s.at_s}s:${s.rss_mib}`).join(" ")} (growth ${growthMib} MiB)`);
+  console.log(
+    `  workerd RSS MiB: ${samples.map((s) => `${s.at_s}s:${s.rss_mib}`).join(" ")} (growth ${growthMib} MiB)`,
+  );
   if (baseline) {
     console.log(
       `  baseline (bare pass-through Worker, same wrangler dev, ${baseline.requests} requests): ${baseline.rss_mib.start} → ${baseline.rss_mib.end} MiB (growth ${baseline.growth_mib} MiB); ` +

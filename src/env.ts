@@ -22,11 +22,17 @@ export interface Env extends EnvVariables {
   REVOCATION_FEED?: DurableObjectNamespace<RevocationFeed>;
   /** Durable Object namespace keeping usage counts, one object per org (docs/usage.md). */
   USAGE_STORE?: DurableObjectNamespace<UsageStore>;
-  /** Durable Object holding the web console's sessions and portal links (docs/console.md). Absent: the console answers 503. */
+  /**
+   * Durable Object holding the web console's sessions and portal links (docs/console.md). Absent: the console answers
+   * 503.
+   */
   CONSOLE_SESSIONS?: DurableObjectNamespace<ConsoleSessions>;
 }
 
-/** The bindings of `Env`, by the wrangler.toml section that declares them (and the class each Durable Object binding names). */
+/**
+ * The bindings of `Env`, by the wrangler.toml section that declares them (and the class each Durable Object binding
+ * names).
+ */
 export const BINDINGS = {
   KEYS: { section: "kv_namespaces" },
   AUTH_FAILURE_LIMITER: { section: "ratelimits" },

@@ -12,7 +12,7 @@
  * Besides the handler, only the Durable Object classes are exported (wrangler dev refuses a
  * main module that exports anything else).
  */
-import { configFor, ConfigError } from "./config/config";
+import { ConfigError, configFor } from "./config/config";
 import { gatewayFor } from "./edge/gateway/handler";
 import type { Env } from "./env";
 import app, { managementPathOf } from "./manage/app";
@@ -22,7 +22,8 @@ export { ConsoleSessions, KeyRateLimiter, RevocationFeed, UsageStore } from "./o
 export default {
   fetch(request: Request, env: Env, ctx: ExecutionContext): Promise<Response> {
     const config = configFor(env);
-    if (!(config instanceof ConfigError) && managementPathOf(request, config) === null) return gatewayFor(config)(request, env, ctx);
+    if (!(config instanceof ConfigError) && managementPathOf(request, config) === null)
+      return gatewayFor(config)(request, env, ctx);
     return Promise.resolve(app.fetch(request, env, ctx));
   },
 } satisfies ExportedHandler<Env>;

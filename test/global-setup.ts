@@ -26,7 +26,10 @@ function sessionKeys() {
   };
   const ec = (kid: string) => {
     const { privateKey, publicKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
-    return { private: { ...privateKey.export({ format: "jwk" }), kid, alg: "ES256" }, public: { ...publicKey.export({ format: "jwk" }), kid, alg: "ES256", use: "sig" } };
+    return {
+      private: { ...privateKey.export({ format: "jwk" }), kid, alg: "ES256" },
+      public: { ...publicKey.export({ format: "jwk" }), kid, alg: "ES256", use: "sig" },
+    };
   };
   return { rsa1: rsa("rsa-1"), rsa2: rsa("rsa-2"), ec1: ec("ec-1") };
 }

@@ -3,7 +3,13 @@
 export declare const SIGNATURE_HEADER: "x-keygate-signature";
 export declare const SIGNATURE_VERSION: "v1";
 export declare const DEFAULT_MAX_SKEW_SECONDS: 300;
-export declare const DEFAULT_IDENTITY_HEADERS: Readonly<{ org: string; keyId: string; scopes: string; userId: string; method: string }>;
+export declare const DEFAULT_IDENTITY_HEADERS: Readonly<{
+  org: string;
+  keyId: string;
+  scopes: string;
+  userId: string;
+  method: string;
+}>;
 export declare const REQUEST_ID_HEADER: "x-request-id";
 
 export interface SigningSecret {

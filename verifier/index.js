@@ -81,15 +81,18 @@ const encoder = new TextEncoder();
  * @returns {{ kid: string, secret: string }[]}
  */
 export function parseSigningSecrets(value) {
-  if (typeof value !== "string" || value.trim() === "") throw new Error("must be one or more kid:secret pairs separated by commas");
+  if (typeof value !== "string" || value.trim() === "")
+    throw new Error("must be one or more kid:secret pairs separated by commas");
   const seen = new Set();
   return value.split(",").map((entry, i) => {
     const t = entry.trim();
     const colon = t.indexOf(":");
     const kid = colon > 0 ? t.slice(0, colon) : "";
     const secret = colon > 0 ? t.slice(colon + 1) : "";
-    if (!KID_RE.test(kid)) throw new Error(`entry ${i + 1}: expected kid:secret with a kid of 1–64 characters [A-Za-z0-9._-]`);
-    if (secret.length < MIN_SECRET_LENGTH) throw new Error(`entry ${i + 1} (kid "${kid}"): the secret must be at least ${MIN_SECRET_LENGTH} characters`);
+    if (!KID_RE.test(kid))
+      throw new Error(`entry ${i + 1}: expected kid:secret with a kid of 1–64 characters [A-Za-z0-9._-]`);
+    if (secret.length < MIN_SECRET_LENGTH)
+      throw new Error(`entry ${i + 1} (kid "${kid}"): the secret must be at least ${MIN_SECRET_LENGTH} characters`);
     if (seen.has(kid)) throw new Error(`kid "${kid}" is listed twice`);
     seen.add(kid);
     return { kid, secret };
@@ -103,7 +106,10 @@ const keyCache = new Map();
 function hmacKey(secret) {
   let key = keyCache.get(secret);
   if (!key) {
-    key = crypto.subtle.importKey("raw", encoder.encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign", "verify"]);
+    key = crypto.subtle.importKey("raw", encoder.encode(secret), { name: "HMAC", hash: "SHA-256" }, false, [
+      "sign",
+      "verify",
+    ]);
     keyCache.set(secret, key);
   }
   return key;
@@ -237,12 +243,20 @@ export function createVerifier(options) {
     if (Math.abs(now() / 1000 - timestamp) > maxSkew) return { ok: false, reason: "stale" };
     const { path, query } = pathAndQuery(request.url ?? "/");
     const data = encoder.encode(
-      canonicalString({ method: request.method ?? "GET", path, query, timestamp, kid, headers: coveredHeaders(get, names) }),
+      canonicalString({
+        method: request.method ?? "GET",
+        path,
+        query,
+        timestamp,
+        kid,
+        headers: coveredHeaders(get, names),
+      }),
     );
     const sig = new Uint8Array(32);
     for (let i = 0; i < 32; i++) sig[i] = parseInt(sigHex.slice(i * 2, i * 2 + 2), 16);
     // crypto.subtle.verify compares in constant time.
-    if (!(await crypto.subtle.verify("HMAC", await hmacKey(secret), sig, data))) return { ok: false, reason: "bad_signature" };
+    if (!(await crypto.subtle.verify("HMAC", await hmacKey(secret), sig, data)))
+      return { ok: false, reason: "bad_signature" };
     const keyId = get(names.keyId.toLowerCase());
     const userId = get(names.userId.toLowerCase());
     const method = get(names.method.toLowerCase());

@@ -7,8 +7,9 @@
  * limiter): its wrangler configuration is the gateway's with `main` pointing here.
  * Measurement only.
  */
-import { variantDescriptions, variantHandler } from "./variants";
+
 import type { AblationEnv } from "./variants";
+import { variantDescriptions, variantHandler } from "./variants";
 
 export { KeyRateLimiter, RevocationFeed, UsageStore } from "../../src/index";
 

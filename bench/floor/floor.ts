@@ -135,7 +135,10 @@ export function floorLog(request: Request, o: FloorOutcome): void {
 }
 
 function unauthorized(requestId: string): Response {
-  return new Response('{"error":"invalid_key"}', { status: 401, headers: { "content-type": "application/json", "x-request-id": requestId } });
+  return new Response('{"error":"invalid_key"}', {
+    status: 401,
+    headers: { "content-type": "application/json", "x-request-id": requestId },
+  });
 }
 
 export type FloorHandler = (request: Request, env: FloorEnv, ctx: FloorContext) => Promise<Response>;
@@ -158,9 +161,13 @@ export function createFloor(hooks: FloorHooks = {}): FloorHandler {
       if (identity === null) res = unauthorized(requestId);
       else {
         outcome.identity = identity;
-        const headers = headersOf ? headersOf(request, identity, requestId, url, env as never) : floorHeaders(request.headers, identity);
+        const headers = headersOf
+          ? headersOf(request, identity, requestId, url, env as never)
+          : floorHeaders(request.headers, identity);
         const target = env.ORIGIN_URL + path + url.search;
-        res = forward ? await forward(target, request, headers, env as never) : await floorForward(target, request, headers);
+        res = forward
+          ? await forward(target, request, headers, env as never)
+          : await floorForward(target, request, headers);
         res.headers.set("x-request-id", requestId);
       }
     }

@@ -11,23 +11,24 @@
  * the x-bench-variant header) and timed by the micro-benchmark (bench/micro/cases.ts).
  * Measurement only: nothing here is part of keygate.
  */
-import app from "../../src/index";
-import { LastUsedThrottle } from "../../src/edge/auth/last-used";
-import type { Env } from "../../src/env";
-import { configFor, ConfigError } from "../../src/config/config";
+
 import type { Config } from "../../src/config/config";
+import { ConfigError, configFor } from "../../src/config/config";
+import { LastUsedThrottle } from "../../src/edge/auth/last-used";
 import { admit } from "../../src/edge/gateway/admit";
 import { isolateOf } from "../../src/edge/gateway/isolate";
 import { writeAccessLog } from "../../src/edge/gateway/respond";
-import { recordLastUsed } from "../../src/keys/store/records";
 import { forward } from "../../src/edge/proxy/forward";
 import { isClientClaim, upstreamHeaders } from "../../src/edge/proxy/headers";
 import { followFeed } from "../../src/edge/revocation/follower";
 import { normalizedPathOf } from "../../src/edge/routes/normalize";
 import { matchRoute } from "../../src/edge/routes/table";
 import { countRequest } from "../../src/edge/usage/counter";
-import { createFloor, FLOOR_CREDENTIAL } from "./floor";
+import type { Env } from "../../src/env";
+import app from "../../src/index";
+import { recordLastUsed } from "../../src/keys/store/records";
 import type { FloorContext, FloorEnv, FloorHandler, FloorHooks } from "./floor";
+import { createFloor, FLOOR_CREDENTIAL } from "./floor";
 
 /** The ablation worker's env: keygate's (vars and bindings) plus the floor's keys. */
 export type AblationEnv = Env & FloorEnv;
@@ -70,7 +71,8 @@ export const FLOOR_VARIANTS: Record<string, { what: string; hooks: FloorHooks }>
     hooks: {
       headers(request, identity) {
         const out = new Headers();
-        for (const [name, value] of request.headers) if (name !== FLOOR_CREDENTIAL && !isClientClaim(name)) out.set(name, value);
+        for (const [name, value] of request.headers)
+          if (name !== FLOOR_CREDENTIAL && !isClientClaim(name)) out.set(name, value);
         out.set("x-api-key-id", identity.id);
         out.set("x-org-slug", identity.org);
         out.set("x-api-key-scopes", identity.scopes);
@@ -100,7 +102,15 @@ export const FLOOR_VARIANTS: Record<string, { what: string; hooks: FloorHooks }>
         if (!env.REVOCATION_FEED) throw new Error("feed variant: no REVOCATION_FEED binding");
         const config = configOf(env);
         const iso = isolateOf(env, config.cache.maxEntries);
-        const wait = followFeed(env.REVOCATION_FEED, iso.feed, iso.cache, config.revocation, Date.now(), (p) => ctx.waitUntil(p), () => {});
+        const wait = followFeed(
+          env.REVOCATION_FEED,
+          iso.feed,
+          iso.cache,
+          config.revocation,
+          Date.now(),
+          (p) => ctx.waitUntil(p),
+          () => {},
+        );
         if (wait !== null) await wait;
       },
     },
@@ -111,7 +121,13 @@ export const FLOOR_VARIANTS: Record<string, { what: string; hooks: FloorHooks }>
       after(o, env: Env, ctx) {
         if (!env.USAGE_STORE) throw new Error("usage variant: no USAGE_STORE binding");
         if (o.identity === null) return;
-        countRequest(env, (p) => ctx.waitUntil(p), configOf(env).usageFlushMs, { usage: { org: o.identity.org, keyId: o.identity.id }, outcome: "forwarded" }, o.status);
+        countRequest(
+          env,
+          (p) => ctx.waitUntil(p),
+          configOf(env).usageFlushMs,
+          { usage: { org: o.identity.org, keyId: o.identity.id }, outcome: "forwarded" },
+          o.status,
+        );
       },
     },
   },
@@ -122,8 +138,16 @@ export const FLOOR_VARIANTS: Record<string, { what: string; hooks: FloorHooks }>
         if (o.identity === null) return;
         const config = configOf(env);
         const now = Date.now();
-        if (config.lastUsedIntervalMs === 0 || !lastUsed.claim(o.identity.id, now, config.lastUsedIntervalMs, config.lastUsedMaxWritesPerSecond)) return;
-        ctx.waitUntil(recordLastUsed(env.KEYS, { id: o.identity.id, orgs: [o.identity.org] }, new Date(now).toISOString()).catch(() => {}));
+        if (
+          config.lastUsedIntervalMs === 0 ||
+          !lastUsed.claim(o.identity.id, now, config.lastUsedIntervalMs, config.lastUsedMaxWritesPerSecond)
+        )
+          return;
+        ctx.waitUntil(
+          recordLastUsed(env.KEYS, { id: o.identity.id, orgs: [o.identity.org] }, new Date(now).toISOString()).catch(
+            () => {},
+          ),
+        );
       },
     },
   },
@@ -133,7 +157,13 @@ export const FLOOR_VARIANTS: Record<string, { what: string; hooks: FloorHooks }>
       async decide(request, env: Env, ctx, requestId) {
         const core = coreEnv(env);
         const config = configOf(core);
-        const admission = await admit(request, { config, env: core, isolate: isolateOf(core, config.cache.maxEntries), requestId, waitUntil: (p) => ctx.waitUntil(p) });
+        const admission = await admit(request, {
+          config,
+          env: core,
+          isolate: isolateOf(core, config.cache.maxEntries),
+          requestId,
+          waitUntil: (p) => ctx.waitUntil(p),
+        });
         if (admission.kind !== "forward" || admission.identity === null) return null;
         const { keyId, org, scopes } = admission.identity;
         return { id: keyId ?? "", org, scopes: scopes.join(",") };
@@ -145,7 +175,13 @@ export const FLOOR_VARIANTS: Record<string, { what: string; hooks: FloorHooks }>
     hooks: {
       forward(target, request, headers, env: Env) {
         const config = configOf(env);
-        return forward(target, { method: request.method, headers, body: request.body, timeoutMs: config.upstreamTimeoutMs, idleTimeoutMs: config.upstreamIdleTimeoutMs });
+        return forward(target, {
+          method: request.method,
+          headers,
+          body: request.body,
+          timeoutMs: config.upstreamTimeoutMs,
+          idleTimeoutMs: config.upstreamIdleTimeoutMs,
+        });
       },
     },
   },
@@ -156,7 +192,14 @@ export const FLOOR_VARIANTS: Record<string, { what: string; hooks: FloorHooks }>
         writeAccessLog(
           request,
           o.requestId,
-          { path: o.path, route: "(default)", auth: "key", cache: "memory", outcome: o.identity ? "forwarded" : "rejected", ...(o.identity ? { key_id: o.identity.id, org: o.identity.org } : {}) },
+          {
+            path: o.path,
+            route: "(default)",
+            auth: "key",
+            cache: "memory",
+            outcome: o.identity ? "forwarded" : "rejected",
+            ...(o.identity ? { key_id: o.identity.id, org: o.identity.org } : {}),
+          },
           o.status,
           o.started,
         );
@@ -168,9 +211,18 @@ export const FLOOR_VARIANTS: Record<string, { what: string; hooks: FloorHooks }>
 /** The keygate variants: its env with features turned off. */
 export const KEYGATE_VARIANTS: Record<string, { what: string; env: (env: Env) => Env }> = {
   kg: { what: "keygate, defaults on (as the valid target)", env: (env) => env },
-  "kg-feed": { what: "keygate without the revocation feed (no REVOCATION_FEED binding)", env: (env) => without(env, "REVOCATION_FEED") },
-  "kg-usage": { what: "keygate without usage counting (no USAGE_STORE binding)", env: (env) => without(env, "USAGE_STORE") },
-  "kg-lastused": { what: "keygate without last-used tracking (LAST_USED_INTERVAL_MS=0)", env: (env) => ({ ...env, LAST_USED_INTERVAL_MS: "0" }) as Env },
+  "kg-feed": {
+    what: "keygate without the revocation feed (no REVOCATION_FEED binding)",
+    env: (env) => without(env, "REVOCATION_FEED"),
+  },
+  "kg-usage": {
+    what: "keygate without usage counting (no USAGE_STORE binding)",
+    env: (env) => without(env, "USAGE_STORE"),
+  },
+  "kg-lastused": {
+    what: "keygate without last-used tracking (LAST_USED_INTERVAL_MS=0)",
+    env: (env) => ({ ...env, LAST_USED_INTERVAL_MS: "0" }) as Env,
+  },
   "kg-core": { what: "keygate with all three off", env: (env) => coreEnv(env) },
 };
 
@@ -206,7 +258,9 @@ export function variantDescriptions(): Record<string, string> {
  * The handler for one variant (floor or keygate), or null for an unknown id. Variant envs
  * are built once per env object, so keygate's config and gateway caches stay warm.
  */
-export function variantHandler(id: string): ((request: Request, env: AblationEnv, ctx: ExecutionContext) => Promise<Response>) | null {
+export function variantHandler(
+  id: string,
+): ((request: Request, env: AblationEnv, ctx: ExecutionContext) => Promise<Response>) | null {
   const fv = FLOOR_VARIANTS[id];
   if (fv) {
     let floor = floors.get(id);

@@ -2,8 +2,9 @@
  * The floor worker of `npm run bench` (target "floor"): bench/floor/floor.ts with every
  * step its own. See docs/performance.md ("The floor").
  */
-import { createFloor } from "./floor";
+
 import type { FloorContext, FloorEnv } from "./floor";
+import { createFloor } from "./floor";
 
 const floor = createFloor();
 

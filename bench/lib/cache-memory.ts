@@ -5,22 +5,35 @@
  */
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
-import { LruCache } from "../../src/lib/lru";
 import { hashKey } from "../../src/keys/hash";
 import { issueKey } from "../../src/keys/issue";
 import type { KeyRecord } from "../../src/keys/record";
 import type { KvLike } from "../../src/keys/store/kv";
+import { LruCache } from "../../src/lib/lru";
 
 setFlagsFromString("--expose-gc");
 const gc = runInNewContext("gc") as () => void;
 
-export async function cacheBytesPerEntry(entries: number, maxEntries: number): Promise<{ entries: number; cached: number; bytesPerEntry: number; totalMiB: number }> {
+export async function cacheBytesPerEntry(
+  entries: number,
+  maxEntries: number,
+): Promise<{ entries: number; cached: number; bytesPerEntry: number; totalMiB: number }> {
   let last: string | undefined;
-  const kv: KvLike = { get: async () => null, put: async (_k, v) => void (last ??= v), delete: async () => {}, list: async () => ({ keys: [], list_complete: true }) };
+  const kv: KvLike = {
+    get: async () => null,
+    put: async (_k, v) => void (last ??= v),
+    delete: async () => {},
+    list: async () => ({ keys: [], list_complete: true }),
+  };
   const items: [string, KeyRecord][] = [];
   for (let i = 0; i < entries; i++) {
     last = undefined;
-    const { key } = await issueKey(kv, { prefix: "kg_" }, { name: `bench ${i}`, orgs: ["bench"], scopes: ["read"], expires_at: null }, Date.now());
+    const { key } = await issueKey(
+      kv,
+      { prefix: "kg_" },
+      { name: `bench ${i}`, orgs: ["bench"], scopes: ["read"], expires_at: null },
+      Date.now(),
+    );
     items.push([await hashKey(key), JSON.parse(last!) as KeyRecord]);
   }
   // Only the cache should hold them once measured: re-create strings and records.
@@ -39,5 +52,10 @@ export async function cacheBytesPerEntry(entries: number, maxEntries: number): P
   gc();
   const used = full - process.memoryUsage().heapUsed;
   if (json.length < cached) throw new Error("unreachable"); // keeps the sources alive until here
-  return { entries, cached, bytesPerEntry: Math.round(used / cached), totalMiB: Math.round((used / 1048576) * 10) / 10 };
+  return {
+    entries,
+    cached,
+    bytesPerEntry: Math.round(used / cached),
+    totalMiB: Math.round((used / 1048576) * 10) / 10,
+  };
 }

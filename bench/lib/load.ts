@@ -59,7 +59,10 @@ export async function load(opts: LoadOptions): Promise<LoadResult> {
           requests: [
             {
               setupRequest: (req: { headers?: Record<string, string> }) => {
-                req.headers = { ...opts.headers, [rotate.header]: rotate.values[rotate.cursor.next++ % rotate.values.length]! };
+                req.headers = {
+                  ...opts.headers,
+                  [rotate.header]: rotate.values[rotate.cursor.next++ % rotate.values.length]!,
+                };
                 return req;
               },
             },

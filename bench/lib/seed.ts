@@ -4,13 +4,14 @@
  * `wrangler dev --persist-to DIR` (and the workerd runs) read. 100k keys through the
  * CLI would take hours; this takes seconds.
  */
+
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import path from "node:path";
 import { issueKey } from "../../src/keys/issue";
 import type { KvLike } from "../../src/keys/store/kv";
 import { kvKey } from "../../src/keys/store/kv";
 import { gatewayToml, Miniflare, ROOT } from "./miniflare";
-import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import path from "node:path";
 
 const RECORD_PREFIX = kvKey.record("");
 
@@ -33,7 +34,11 @@ export interface Seeded {
 }
 
 /** Mint `count` keys (org "bench", scope "read") into the KEYS state under `persistTo`. */
-export async function seedKeys(persistTo: string, count: number, settings: { prefix: string; pepper?: string }): Promise<Seeded> {
+export async function seedKeys(
+  persistTo: string,
+  count: number,
+  settings: { prefix: string; pepper?: string },
+): Promise<Seeded> {
   const started = Date.now();
   const { compatibilityDate, kvNamespaceId } = gatewayToml();
   const mf = new Miniflare({
@@ -72,7 +77,12 @@ export async function seedKeys(persistTo: string, count: number, settings: { pre
     };
     const now = Date.now();
     for (let i = 0; i < count; i++) {
-      const { key } = await issueKey(collector, settings, { name: `bench ${i}`, orgs: ["bench"], scopes: ["read"], expires_at: null }, now);
+      const { key } = await issueKey(
+        collector,
+        settings,
+        { name: `bench ${i}`, orgs: ["bench"], scopes: ["read"], expires_at: null },
+        now,
+      );
       keys.push(key);
       if (entries.length >= BATCH) await flush();
     }
@@ -100,7 +110,11 @@ export async function seededState(
 ): Promise<{ dir: string; keys: string[] }> {
   const fingerprint = createHash("sha256")
     .update(JSON.stringify({ prefix: settings.prefix, pepper: settings.pepper ?? null, count }))
-    .update(["format", "hash", "issue", "record", "store"].map((f) => readFileSync(path.join(ROOT, `src/keys/${f}.ts`), "utf8")).join("\0"))
+    .update(
+      ["format", "hash", "issue", "record", "store"]
+        .map((f) => readFileSync(path.join(ROOT, `src/keys/${f}.ts`), "utf8"))
+        .join("\0"),
+    )
     .digest("hex")
     .slice(0, 12);
   const dir = path.join(root, `${name}-${fingerprint}`);

@@ -2,8 +2,9 @@
  * Bundle and serve the micro-benchmark worker on workerd (wrangler's Miniflare), with a
  * real KEYS namespace in memory and the gateway's [vars].
  */
-import { build } from "esbuild";
+
 import path from "node:path";
+import { build } from "esbuild";
 import { gatewayToml, gatewayVars, Miniflare, ROOT } from "../lib/miniflare";
 import { cpuMs, processTree } from "../lib/procs";
 import type { MicroCase } from "./types";
@@ -28,7 +29,10 @@ export async function startMicroWorker(opts: { inspectorPort?: number } = {}) {
     compatibilityDate,
     kvNamespaces: { KEYS: kvNamespaceId },
     // Real objects for the round-trip cases (exported by bench/micro/worker.ts).
-    durableObjects: { KEY_RATE_LIMITER: { className: "KeyRateLimiter", useSQLite: true }, REVOCATION_FEED: { className: "RevocationFeed", useSQLite: true } },
+    durableObjects: {
+      KEY_RATE_LIMITER: { className: "KeyRateLimiter", useSQLite: true },
+      REVOCATION_FEED: { className: "RevocationFeed", useSQLite: true },
+    },
     bindings: { ...gatewayVars(), ORIGIN_URL: "http://127.0.0.1:9" },
     handleStructuredLogs: () => {},
     ...(opts.inspectorPort ? { inspectorPort: opts.inspectorPort } : {}),
@@ -44,13 +48,21 @@ export async function startMicroWorker(opts: { inspectorPort?: number } = {}) {
 export async function runMicroWorkerd(): Promise<{ cases: MicroCase[]; clockFrozenDuringCompute: boolean }> {
   const mf = await startMicroWorker();
   try {
-    const list = (await (await mf.dispatchFetch("http://micro.local/?list")).json()) as { cases: MicroCase[]; clockFrozenDuringCompute: boolean };
-    const workerd = () => processTree(process.pid).filter((p) => p.comm === "workerd").map((p) => p.pid);
+    const list = (await (await mf.dispatchFetch("http://micro.local/?list")).json()) as {
+      cases: MicroCase[];
+      clockFrozenDuringCompute: boolean;
+    };
+    const workerd = () =>
+      processTree(process.pid)
+        .filter((p) => p.comm === "workerd")
+        .map((p) => p.pid);
     const cpu = () => workerd().reduce((a, pid) => a + (cpuMs(pid) ?? 0), 0);
     const cases: MicroCase[] = [];
     for (const { name } of list.cases) {
       const before = cpu();
-      const res = (await (await mf.dispatchFetch(`http://micro.local/?case=${encodeURIComponent(name)}`)).json()) as { cases: MicroCase[] };
+      const res = (await (await mf.dispatchFetch(`http://micro.local/?case=${encodeURIComponent(name)}`)).json()) as {
+        cases: MicroCase[];
+      };
       const spent = cpu() - before;
       const c = res.cases[0]!;
       cases.push({ ...c, cpuUs: (spent * 1000) / c.totalIterations });

@@ -8,45 +8,44 @@
  * sample times many iterations between two I/O boundaries (a timer), and the caller
  * passes that clock in. Samples are calibrated to last ≥ SAMPLE_MS, medians reported.
  */
-import app from "../../src/index";
+
+import type { SessionSettings } from "../../src/config/config";
+import { ConfigError, configFor } from "../../src/config/config";
+import { checkKeyRateLimit } from "../../src/edge/abuse/key-rate-limiter";
+import { orgLimitFor } from "../../src/edge/abuse/org-limit";
 import { extractCredential } from "../../src/edge/auth/credentials";
 import { verifySession } from "../../src/edge/auth/session";
-import type { SessionSettings } from "../../src/config/config";
 import { verifyKey } from "../../src/edge/auth/verify";
 import { isolateOf } from "../../src/edge/gateway/isolate";
-import { orgLimitFor } from "../../src/edge/abuse/org-limit";
+import { downstreamHeaders, upstreamHeaders } from "../../src/edge/proxy/headers";
+import { FeedFollower, feedStub, followFeed } from "../../src/edge/revocation/follower";
+import { normalizePath } from "../../src/edge/routes/normalize";
+import { matchRoute } from "../../src/edge/routes/table";
+import { usageCounter } from "../../src/edge/usage/counter";
 import type { Env } from "../../src/env";
-import { configFor, ConfigError } from "../../src/config/config";
+import app from "../../src/index";
 import { classifyKey, mintKey } from "../../src/keys/format";
 import { hashKey } from "../../src/keys/hash";
 import { issueKey } from "../../src/keys/issue";
 import type { KvLike } from "../../src/keys/store/kv";
-import { logLine } from "../../src/lib/log";
-import { downstreamHeaders, upstreamHeaders } from "../../src/edge/proxy/headers";
-import { normalizePath } from "../../src/edge/routes/normalize";
-import { matchRoute } from "../../src/edge/routes/table";
-import type { MicroCase } from "./types";
-import { FeedFollower, followFeed } from "../../src/edge/revocation/follower";
-import type { FeedPage } from "../../src/objects/protocol";
-import { usageCounter } from "../../src/edge/usage/counter";
-import { ipAllowed, parseCidr } from "../../src/lib/cidr";
 import type { Cidr } from "../../src/lib/cidr";
+import { ipAllowed, parseCidr } from "../../src/lib/cidr";
+import { logLine } from "../../src/lib/log";
+import type { KeyRateLimiter } from "../../src/objects/key-rate-limiter";
+import type { FeedPage } from "../../src/objects/protocol";
+import type { RevocationFeed } from "../../src/objects/revocation-feed";
+import type { FloorContext, FloorEnv } from "../floor/floor";
+import { createFloor, floorKeyEntry, sha256Hex } from "../floor/floor";
+import { FLOOR_VARIANTS } from "../floor/variants";
 // @ts-expect-error: plain JS module without types
 import passthrough from "../passthrough/worker.js";
-import { checkKeyRateLimit } from "../../src/edge/abuse/key-rate-limiter";
-import type { KeyRateLimiter } from "../../src/objects/key-rate-limiter";
-import { feedStub } from "../../src/edge/revocation/follower";
-import type { RevocationFeed } from "../../src/objects/revocation-feed";
-import { createFloor, floorKeyEntry, sha256Hex } from "../floor/floor";
-import type { FloorContext, FloorEnv } from "../floor/floor";
-import { FLOOR_VARIANTS } from "../floor/variants";
+import type { MicroCase } from "./types";
 
 /** A clock that is exact at the moment it resolves (crossing an I/O boundary if needed). */
 export type Clock = () => Promise<number>;
 
 const SAMPLE_MS = 150;
 const SAMPLES = 7;
-
 
 async function timeCase(name: string, clock: Clock, fn: () => unknown): Promise<MicroCase> {
   // Warm up (JIT) and calibrate: double the batch until one batch lasts ≥ SAMPLE_MS.
@@ -86,18 +85,44 @@ const b64url = (bytes: Uint8Array | string): string => {
 async function sessionFixtures(): Promise<{ settings: SessionSettings; hs: string; rs: string; jwks: unknown }> {
   const secret = "bench-session-secret-".padEnd(48, "s");
   const now = Math.floor(Date.now() / 1000);
-  const payload = b64url(JSON.stringify({ sub: "user_2abcdefghijklmnopqrstuvwx", org_slug: "acme", scope: "read write", iss: "https://clerk.bench.invalid", iat: now, nbf: now, exp: now + 86_400, sid: "sess_2abcdefghijklmnopqrstuvwx", azp: "https://app.bench.invalid" }));
+  const payload = b64url(
+    JSON.stringify({
+      sub: "user_2abcdefghijklmnopqrstuvwx",
+      org_slug: "acme",
+      scope: "read write",
+      iss: "https://clerk.bench.invalid",
+      iat: now,
+      nbf: now,
+      exp: now + 86_400,
+      sid: "sess_2abcdefghijklmnopqrstuvwx",
+      azp: "https://app.bench.invalid",
+    }),
+  );
   const enc = new TextEncoder();
   const hsInput = `${b64url(JSON.stringify({ alg: "HS256", typ: "JWT" }))}.${payload}`;
-  const hmac = await crypto.subtle.importKey("raw", enc.encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+  const hmac = await crypto.subtle.importKey("raw", enc.encode(secret), { name: "HMAC", hash: "SHA-256" }, false, [
+    "sign",
+  ]);
   const hs = `${hsInput}.${b64url(new Uint8Array(await crypto.subtle.sign("HMAC", hmac, enc.encode(hsInput))))}`;
-  const pair = (await crypto.subtle.generateKey({ name: "RSASSA-PKCS1-v1_5", modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: "SHA-256" }, true, ["sign", "verify"])) as CryptoKeyPair;
+  const pair = (await crypto.subtle.generateKey(
+    { name: "RSASSA-PKCS1-v1_5", modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: "SHA-256" },
+    true,
+    ["sign", "verify"],
+  )) as CryptoKeyPair;
   const rsInput = `${b64url(JSON.stringify({ alg: "RS256", typ: "JWT", kid: "bench" }))}.${payload}`;
   const rs = `${rsInput}.${b64url(new Uint8Array(await crypto.subtle.sign("RSASSA-PKCS1-v1_5", pair.privateKey, enc.encode(rsInput))))}`;
   const jwk = (await crypto.subtle.exportKey("jwk", pair.publicKey)) as JsonWebKey;
   // A fresh key per run, so a JWKS URL of its own (each runMicro call shares the isolate's cache).
   return {
-    settings: { secret, jwksUrl: `https://clerk.bench.invalid/.well-known/jwks.json?run=${crypto.randomUUID()}`, issuer: "https://clerk.bench.invalid", audience: null, cookie: "__session", orgClaim: ["org_slug"], scopesClaim: ["scope"] },
+    settings: {
+      secret,
+      jwksUrl: `https://clerk.bench.invalid/.well-known/jwks.json?run=${crypto.randomUUID()}`,
+      issuer: "https://clerk.bench.invalid",
+      audience: null,
+      cookie: "__session",
+      orgClaim: ["org_slug"],
+      scopesClaim: ["scope"],
+    },
     hs,
     rs,
     jwks: { keys: [{ kty: "RSA", n: jwk.n, e: jwk.e, kid: "bench", alg: "RS256", use: "sig" }] },
@@ -114,7 +139,10 @@ export interface MicroEnv {
   KEYS: KvLike;
   vars: Record<string, string>;
   /** Real Durable Objects (workerd only): the round-trip cases run when present. */
-  objects?: { KEY_RATE_LIMITER: DurableObjectNamespace<KeyRateLimiter>; REVOCATION_FEED: DurableObjectNamespace<RevocationFeed> };
+  objects?: {
+    KEY_RATE_LIMITER: DurableObjectNamespace<KeyRateLimiter>;
+    REVOCATION_FEED: DurableObjectNamespace<RevocationFeed>;
+  };
 }
 
 interface Case {
@@ -137,11 +165,20 @@ interface Case {
  * The log line is timed on its own, last; its cost under real traffic comes from the
  * load benchmark (valid vs valid-nolog).
  */
-export async function runMicro(clock: Clock, menv: MicroEnv, opts: { only?: string; list?: boolean } = {}): Promise<MicroCase[]> {
+export async function runMicro(
+  clock: Clock,
+  menv: MicroEnv,
+  opts: { only?: string; list?: boolean } = {},
+): Promise<MicroCase[]> {
   const env = { ...menv.vars, KEYS: menv.KEYS } as unknown as Env;
   const config = configFor(env);
   if (config instanceof ConfigError) throw config;
-  const { key, record } = await issueKey(menv.KEYS, { prefix: config.keyPrefix }, { name: "micro", orgs: ["acme"], scopes: ["read"], expires_at: null }, Date.now());
+  const { key, record } = await issueKey(
+    menv.KEYS,
+    { prefix: config.keyPrefix },
+    { name: "micro", orgs: ["acme"], scopes: ["read"], expires_at: null },
+    Date.now(),
+  );
   const hash = await hashKey(key, config.pepper);
   const cache = isolateOf(env, config.cache.maxEntries).cache;
   const deps = () => ({ kv: menv.KEYS, cache, config, now: Date.now() });
@@ -164,11 +201,31 @@ export async function runMicro(clock: Clock, menv: MicroEnv, opts: { only?: stri
   const feedNs = fakeNs({ since: async () => emptyPage, publish: async () => 1 });
   const usageNs = fakeNs({ add: async () => true });
   const balanceNs = fakeNs({ spend: async () => ({ allowed: true, remaining: 1_000_000 }) });
-  const withFeatures = { ...env, REVOCATION_FEED: feedNs, USAGE_STORE: usageNs, KEY_RATE_LIMITER: balanceNs } as unknown as Env;
+  const withFeatures = {
+    ...env,
+    REVOCATION_FEED: feedNs,
+    USAGE_STORE: usageNs,
+    KEY_RATE_LIMITER: balanceNs,
+  } as unknown as Env;
   const ips = ["198.51.100.0/24", "203.0.113.0/24", "2001:db8::/32"];
-  const limited = await issueKey(menv.KEYS, { prefix: config.keyPrefix }, { name: "micro-ips", orgs: ["acme"], scopes: [], expires_at: null, allowed_ips: ips }, Date.now());
-  const metered = await issueKey(menv.KEYS, { prefix: config.keyPrefix }, { name: "micro-credits", orgs: ["acme"], scopes: [], expires_at: null, credits: { remaining: 1_000_000 } }, Date.now());
-  const ipHeaders = new Headers({ host: "gateway.test", "user-agent": "autocannon", "x-api-key": limited.key, "cf-connecting-ip": "203.0.113.7" });
+  const limited = await issueKey(
+    menv.KEYS,
+    { prefix: config.keyPrefix },
+    { name: "micro-ips", orgs: ["acme"], scopes: [], expires_at: null, allowed_ips: ips },
+    Date.now(),
+  );
+  const metered = await issueKey(
+    menv.KEYS,
+    { prefix: config.keyPrefix },
+    { name: "micro-credits", orgs: ["acme"], scopes: [], expires_at: null, credits: { remaining: 1_000_000 } },
+    Date.now(),
+  );
+  const ipHeaders = new Headers({
+    host: "gateway.test",
+    "user-agent": "autocannon",
+    "x-api-key": limited.key,
+    "cf-connecting-ip": "203.0.113.7",
+  });
   const creditHeaders = new Headers({ host: "gateway.test", "user-agent": "autocannon", "x-api-key": metered.key });
   const ranges = ips.map(parseCidr) as Cidr[];
   const follower = new FeedFollower();
@@ -192,16 +249,30 @@ export async function runMicro(clock: Clock, menv: MicroEnv, opts: { only?: stri
       globalThis.fetch = realFetch;
     }
   }
-  const sessionEnv = { ...env, SESSION_JWT_SECRET: session.settings.secret, SESSION_ISSUER: session.settings.issuer } as unknown as Env;
-  const sessionHeaders = new Headers({ host: "gateway.test", "user-agent": "autocannon", authorization: `Bearer ${session.hs}` });
+  const sessionEnv = {
+    ...env,
+    SESSION_JWT_SECRET: session.settings.secret,
+    SESSION_ISSUER: session.settings.issuer,
+  } as unknown as Env;
+  const sessionHeaders = new Headers({
+    host: "gateway.test",
+    "user-agent": "autocannon",
+    authorization: `Bearer ${session.hs}`,
+  });
   // The floor (bench/floor): the same key, known to it by its SHA-256; each variant swaps
   // one step for keygate's own (bench/floor/variants.ts). Feed and usage use the stand-in
   // objects above (answering at once), so these time the isolate's own work.
-  const floorEnv = { ...withFeatures, FLOOR_KEYS: floorKeyEntry(await sha256Hex(key), { id: record.id, org: "acme", scopes: "read" }) } as unknown as Env & FloorEnv;
+  const floorEnv = {
+    ...withFeatures,
+    FLOOR_KEYS: floorKeyEntry(await sha256Hex(key), { id: record.id, org: "acme", scopes: "read" }),
+  } as unknown as Env & FloorEnv;
   const floorCase = (variant: string): Case => {
     const handler = createFloor(FLOOR_VARIANTS[variant]!.hooks);
     return {
-      name: variant === "floor" ? "floor request → 200 (origin stubbed, console.log off)" : `floor + ${variant} → 200 (origin stubbed, console.log off)`,
+      name:
+        variant === "floor"
+          ? "floor request → 200 (origin stubbed, console.log off)"
+          : `floor + ${variant} → 200 (origin stubbed, console.log off)`,
       stubOrigin: true,
       silenceConsole: true,
       fn: async () => {
@@ -212,7 +283,10 @@ export async function runMicro(clock: Clock, menv: MicroEnv, opts: { only?: stri
     };
   };
   // keygate's forward() against the floor's fetch + rebuild, one of its parts at a time.
-  const forwardPart = (part: string, forward: (target: string, request: Request, headers: Headers) => Promise<Response>): Case => {
+  const forwardPart = (
+    part: string,
+    forward: (target: string, request: Request, headers: Headers) => Promise<Response>,
+  ): Case => {
     const handler = createFloor({ forward });
     return {
       name: `floor + forward part: ${part} → 200 (origin stubbed, console.log off)`,
@@ -228,7 +302,13 @@ export async function runMicro(clock: Clock, menv: MicroEnv, opts: { only?: stri
   const forwardParts: Case[] = [
     forwardPart("AbortController signal", async (target, request, h) => {
       const controller = new AbortController();
-      const up = await fetch(target, { method: request.method, headers: h, body: request.body, redirect: "manual", signal: controller.signal });
+      const up = await fetch(target, {
+        method: request.method,
+        headers: h,
+        body: request.body,
+        redirect: "manual",
+        signal: controller.signal,
+      });
       return new Response(up.body, up);
     }),
     forwardPart("deadline timer set and cleared", async (target, request, h) => {
@@ -243,7 +323,11 @@ export async function runMicro(clock: Clock, menv: MicroEnv, opts: { only?: stri
     }),
     forwardPart("downstreamHeaders + Response init", async (target, request, h) => {
       const up = await fetch(target, { method: request.method, headers: h, body: request.body, redirect: "manual" });
-      return new Response(up.body, { status: up.status, statusText: up.statusText, headers: downstreamHeaders(up.headers) });
+      return new Response(up.body, {
+        status: up.status,
+        statusText: up.statusText,
+        headers: downstreamHeaders(up.headers),
+      });
     }),
   ];
   // Local Durable Object round trips (workerd): what an object call costs on this machine,
@@ -257,7 +341,10 @@ export async function runMicro(clock: Clock, menv: MicroEnv, opts: { only?: stri
       {
         name: "Durable Object round trip: rate-limit hit (KeyRateLimiter.hit, local)",
         fn: async () => {
-          const r = await checkKeyRateLimit(KEY_RATE_LIMITER, "micro-bench", { limit: 1_000_000_000, period_seconds: 60 });
+          const r = await checkKeyRateLimit(KEY_RATE_LIMITER, "micro-bench", {
+            limit: 1_000_000_000,
+            period_seconds: 60,
+          });
           if (!r.ok) throw new Error(`rate-limit hit failed: ${r.error}`);
         },
       },
@@ -299,10 +386,21 @@ export async function runMicro(clock: Clock, menv: MicroEnv, opts: { only?: stri
         if (v.kind !== "ok") throw new Error(`RS256 session: ${v.reason}`);
       },
     },
-    { name: "route: URL + normalize + match", fn: () => matchRoute(config.routes, (normalizePath(new URL(url).pathname) as { path: string }).path, "GET") },
+    {
+      name: "route: URL + normalize + match",
+      fn: () => matchRoute(config.routes, (normalizePath(new URL(url).pathname) as { path: string }).path, "GET"),
+    },
     {
       name: "upstream headers",
-      fn: () => upstreamHeaders(headers, config, { requestId: "0b7c6f1e-6a57-4d6b-9a53-2f0c8f1e6a57", clientIp: null, proto: "http", host: "gateway.test", websocket: false, identity }),
+      fn: () =>
+        upstreamHeaders(headers, config, {
+          requestId: "0b7c6f1e-6a57-4d6b-9a53-2f0c8f1e6a57",
+          clientIp: null,
+          proto: "http",
+          host: "gateway.test",
+          websocket: false,
+          identity,
+        }),
     },
     { name: "downstream headers", fn: () => downstreamHeaders(origin.headers) },
     {
@@ -324,24 +422,67 @@ export async function runMicro(clock: Clock, menv: MicroEnv, opts: { only?: stri
         await res.arrayBuffer();
       },
     },
-    { name: "valid key, revocation feed on (poll not due) → 200", stubOrigin: true, silenceConsole: true, fn: valid(headers, withFeatures, "feed on") },
-    { name: "key with allowed_ips (3 CIDRs) → 200", stubOrigin: true, silenceConsole: true, fn: valid(ipHeaders, withFeatures, "allowed_ips") },
-    { name: "key with credits → 200 (balance object stubbed)", stubOrigin: true, silenceConsole: true, fn: valid(creditHeaders, withFeatures, "credits") },
+    {
+      name: "valid key, revocation feed on (poll not due) → 200",
+      stubOrigin: true,
+      silenceConsole: true,
+      fn: valid(headers, withFeatures, "feed on"),
+    },
+    {
+      name: "key with allowed_ips (3 CIDRs) → 200",
+      stubOrigin: true,
+      silenceConsole: true,
+      fn: valid(ipHeaders, withFeatures, "allowed_ips"),
+    },
+    {
+      name: "key with credits → 200 (balance object stubbed)",
+      stubOrigin: true,
+      silenceConsole: true,
+      fn: valid(creditHeaders, withFeatures, "credits"),
+    },
     { name: "allowlist check (parse client IP, 3 CIDRs)", fn: () => ipAllowed("203.0.113.7", ranges) },
-    { name: "usage count (one Map update)", fn: () => usageCounter().count({ org: "acme", keyId: record.id }, 200, true, Date.now()) },
+    {
+      name: "usage count (one Map update)",
+      fn: () => usageCounter().count({ org: "acme", keyId: record.id }, 200, true, Date.now()),
+    },
     {
       name: "issue 13's per-request work for a key without features (isolate state, feed check, org lookup, usage count)",
       fn: () => {
         const iso = isolateOf(withFeatures, config.cache.maxEntries);
-        followFeed(feedNs as never, iso.feed, iso.cache, { ...settings, pollMs: 1e12, maxStalenessMs: 1e12 + 1 }, Date.now(), noWait, noWait);
-        const lim = orgLimitFor(iso.orgs, iso.feed.orgsKnown ? iso.feed : follower, menv.KEYS, "acme", config, Date.now(), noWait);
+        followFeed(
+          feedNs as never,
+          iso.feed,
+          iso.cache,
+          { ...settings, pollMs: 1e12, maxStalenessMs: 1e12 + 1 },
+          Date.now(),
+          noWait,
+          noWait,
+        );
+        const lim = orgLimitFor(
+          iso.orgs,
+          iso.feed.orgsKnown ? iso.feed : follower,
+          menv.KEYS,
+          "acme",
+          config,
+          Date.now(),
+          noWait,
+        );
         if (record.allowed_ips || record.credits || lim) throw new Error("a feature is on");
         usageCounter().count({ org: "acme", keyId: record.id }, 200, true, Date.now());
       },
     },
     {
       name: "feed check per request (poll not due)",
-      fn: () => followFeed(feedNs as never, follower, cache, { ...settings, pollMs: 1e12, maxStalenessMs: 1e12 + 1 }, Date.now(), noWait, noWait),
+      fn: () =>
+        followFeed(
+          feedNs as never,
+          follower,
+          cache,
+          { ...settings, pollMs: 1e12, maxStalenessMs: 1e12 + 1 },
+          Date.now(),
+          noWait,
+          noWait,
+        ),
     },
     {
       name: "feed poll: one empty page applied (isolate side, object stubbed)",
@@ -366,7 +507,11 @@ export async function runMicro(clock: Clock, menv: MicroEnv, opts: { only?: stri
       stubOrigin: true,
       silenceConsole: true,
       fn: async () => {
-        const res: Response = await passthrough.fetch(new Request(url, { headers }), { ORIGIN_URL: "http://origin.invalid" }, ctx);
+        const res: Response = await passthrough.fetch(
+          new Request(url, { headers }),
+          { ORIGIN_URL: "http://origin.invalid" },
+          ctx,
+        );
         if (res.status !== 200) throw new Error(`pass-through answered ${res.status}`);
         await res.arrayBuffer();
       },

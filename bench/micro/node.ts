@@ -21,7 +21,10 @@ export async function runMicroNode(vars: Record<string, string>): Promise<MicroC
       values.delete(key);
     },
     async list({ prefix }) {
-      return { keys: [...values.keys()].filter((k) => k.startsWith(prefix)).map((name) => ({ name })), list_complete: true };
+      return {
+        keys: [...values.keys()].filter((k) => k.startsWith(prefix)).map((name) => ({ name })),
+        list_complete: true,
+      };
     },
   };
   // Keep the access-log lines off the terminal: under Node the log case is the JSON

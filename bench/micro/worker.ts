@@ -3,8 +3,9 @@
  * bench/micro/cases.ts (all without it; ?list names them) and answers JSON.
  * Bundled by bench/run.ts (esbuild) and served by Miniflare with a real KEYS namespace.
  */
-import type { KeyRateLimiter } from "../../src/objects/key-rate-limiter";
+
 import type { KvLike } from "../../src/keys/store/kv";
+import type { KeyRateLimiter } from "../../src/objects/key-rate-limiter";
 import type { RevocationFeed } from "../../src/objects/revocation-feed";
 import { runMicro } from "./cases";
 
@@ -19,7 +20,14 @@ async function ioClock(): Promise<number> {
 }
 
 export default {
-  async fetch(request: Request, env: { KEYS: KvLike; KEY_RATE_LIMITER: DurableObjectNamespace<KeyRateLimiter>; REVOCATION_FEED: DurableObjectNamespace<RevocationFeed> } & Record<string, unknown>): Promise<Response> {
+  async fetch(
+    request: Request,
+    env: {
+      KEYS: KvLike;
+      KEY_RATE_LIMITER: DurableObjectNamespace<KeyRateLimiter>;
+      REVOCATION_FEED: DurableObjectNamespace<RevocationFeed>;
+    } & Record<string, unknown>,
+  ): Promise<Response> {
     const vars: Record<string, string> = {};
     for (const [k, v] of Object.entries(env)) if (typeof v === "string") vars[k] = v;
     const params = new URL(request.url).searchParams;
@@ -36,7 +44,11 @@ export default {
     // which inflates its cost: the profiler can silence it.
     if (params.has("silence-console")) console.log = () => {};
     const objects = { KEY_RATE_LIMITER: env.KEY_RATE_LIMITER, REVOCATION_FEED: env.REVOCATION_FEED };
-    const cases = await runMicro(ioClock, { KEYS: env.KEYS, vars, objects }, { ...(only ? { only } : {}), list: params.has("list") });
+    const cases = await runMicro(
+      ioClock,
+      { KEYS: env.KEYS, vars, objects },
+      { ...(only ? { only } : {}), list: params.has("list") },
+    );
     return Response.json({ runtime: "workerd", clockFrozenDuringCompute: frozen, cases });
   },
 };

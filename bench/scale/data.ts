@@ -23,9 +23,12 @@ export const READ_ON = "2026-12-07";
 
 // ------------------------------------------------------------------ prices (USD)
 
-const WORKERS_PRICING = "https://developers.cloudflare.com/workers/platform/pricing/ (source: cloudflare/cloudflare-docs src/content/docs/workers/platform/pricing.mdx)";
-const DO_PRICING = "https://developers.cloudflare.com/durable-objects/platform/pricing/ (source: cloudflare/cloudflare-docs src/content/partials/durable-objects/durable-objects-pricing.mdx)";
-const KV_PRICING = "https://developers.cloudflare.com/kv/platform/pricing/ (source: cloudflare/cloudflare-docs src/content/partials/workers/kv_pricing.mdx)";
+const WORKERS_PRICING =
+  "https://developers.cloudflare.com/workers/platform/pricing/ (source: cloudflare/cloudflare-docs src/content/docs/workers/platform/pricing.mdx)";
+const DO_PRICING =
+  "https://developers.cloudflare.com/durable-objects/platform/pricing/ (source: cloudflare/cloudflare-docs src/content/partials/durable-objects/durable-objects-pricing.mdx)";
+const KV_PRICING =
+  "https://developers.cloudflare.com/kv/platform/pricing/ (source: cloudflare/cloudflare-docs src/content/partials/workers/kv_pricing.mdx)";
 
 export interface Prices {
   /** Workers Paid: the monthly minimum. */
@@ -54,25 +57,90 @@ export interface Prices {
 
 /** Every price, with its source (printed by the model and listed in docs/scale.md). */
 export const PRICE_SOURCES: Record<keyof Prices, Cited<number>> = {
-  workersBase: { value: 5, source: WORKERS_PRICING, read: READ_ON, note: "Workers Paid: minimum charge of $5 per month per account" },
-  workersRequestsIncluded: { value: 10_000_000, source: WORKERS_PRICING, read: READ_ON, note: "Standard: 10 million requests included per month" },
-  workersPerMillionRequests: { value: 0.3, source: WORKERS_PRICING, read: READ_ON, note: "+$0.30 per additional million; subrequests are not billed" },
-  workersCpuMsIncluded: { value: 30_000_000, source: WORKERS_PRICING, read: READ_ON, note: "30 million CPU milliseconds included per month" },
-  workersPerMillionCpuMs: { value: 0.02, source: WORKERS_PRICING, read: READ_ON, note: "+$0.02 per additional million CPU milliseconds" },
-  doRequestsIncluded: { value: 1_000_000, source: DO_PRICING, read: READ_ON, note: "Paid: 1 million requests included; every RPC method call is one request" },
+  workersBase: {
+    value: 5,
+    source: WORKERS_PRICING,
+    read: READ_ON,
+    note: "Workers Paid: minimum charge of $5 per month per account",
+  },
+  workersRequestsIncluded: {
+    value: 10_000_000,
+    source: WORKERS_PRICING,
+    read: READ_ON,
+    note: "Standard: 10 million requests included per month",
+  },
+  workersPerMillionRequests: {
+    value: 0.3,
+    source: WORKERS_PRICING,
+    read: READ_ON,
+    note: "+$0.30 per additional million; subrequests are not billed",
+  },
+  workersCpuMsIncluded: {
+    value: 30_000_000,
+    source: WORKERS_PRICING,
+    read: READ_ON,
+    note: "30 million CPU milliseconds included per month",
+  },
+  workersPerMillionCpuMs: {
+    value: 0.02,
+    source: WORKERS_PRICING,
+    read: READ_ON,
+    note: "+$0.02 per additional million CPU milliseconds",
+  },
+  doRequestsIncluded: {
+    value: 1_000_000,
+    source: DO_PRICING,
+    read: READ_ON,
+    note: "Paid: 1 million requests included; every RPC method call is one request",
+  },
   doPerMillionRequests: { value: 0.15, source: DO_PRICING, read: READ_ON, note: "+$0.15 per million requests" },
   doGbSecondsIncluded: { value: 400_000, source: DO_PRICING, read: READ_ON, note: "400,000 GB-s included" },
-  doPerMillionGbSeconds: { value: 12.5, source: DO_PRICING, read: READ_ON, note: "+$12.50 per million GB-s; billed while active, not while idle and eligible for hibernation" },
-  doMemoryGb: { value: 0.128, source: DO_PRICING, read: READ_ON, note: "duration is billed for the 128 MB an object is allocated (Cloudflare's examples: 128 MB / 1 GB)" },
-  doRowsReadIncluded: { value: 25_000_000_000, source: DO_PRICING, read: READ_ON, note: "SQLite storage: first 25 billion rows read per month included" },
+  doPerMillionGbSeconds: {
+    value: 12.5,
+    source: DO_PRICING,
+    read: READ_ON,
+    note: "+$12.50 per million GB-s; billed while active, not while idle and eligible for hibernation",
+  },
+  doMemoryGb: {
+    value: 0.128,
+    source: DO_PRICING,
+    read: READ_ON,
+    note: "duration is billed for the 128 MB an object is allocated (Cloudflare's examples: 128 MB / 1 GB)",
+  },
+  doRowsReadIncluded: {
+    value: 25_000_000_000,
+    source: DO_PRICING,
+    read: READ_ON,
+    note: "SQLite storage: first 25 billion rows read per month included",
+  },
   doPerMillionRowsRead: { value: 0.001, source: DO_PRICING, read: READ_ON, note: "+$0.001 per million rows read" },
-  doRowsWrittenIncluded: { value: 50_000_000, source: DO_PRICING, read: READ_ON, note: "first 50 million rows written per month included; key-value put() on SQLite-backed objects is billed as rows written" },
+  doRowsWrittenIncluded: {
+    value: 50_000_000,
+    source: DO_PRICING,
+    read: READ_ON,
+    note: "first 50 million rows written per month included; key-value put() on SQLite-backed objects is billed as rows written",
+  },
   doPerMillionRowsWritten: { value: 1, source: DO_PRICING, read: READ_ON, note: "+$1.00 per million rows written" },
-  kvReadsIncluded: { value: 10_000_000, source: KV_PRICING, read: READ_ON, note: "10 million reads per month included" },
+  kvReadsIncluded: {
+    value: 10_000_000,
+    source: KV_PRICING,
+    read: READ_ON,
+    note: "10 million reads per month included",
+  },
   kvPerMillionReads: { value: 0.5, source: KV_PRICING, read: READ_ON, note: "+$0.50 per million reads" },
-  kvWritesIncluded: { value: 1_000_000, source: KV_PRICING, read: READ_ON, note: "1 million writes per month included" },
+  kvWritesIncluded: {
+    value: 1_000_000,
+    source: KV_PRICING,
+    read: READ_ON,
+    note: "1 million writes per month included",
+  },
   kvPerMillionWrites: { value: 5, source: KV_PRICING, read: READ_ON, note: "+$5.00 per million writes" },
-  daysPerMonth: { value: 30, source: DO_PRICING, read: READ_ON, note: "Cloudflare's billing examples count a month as 30 days" },
+  daysPerMonth: {
+    value: 30,
+    source: DO_PRICING,
+    read: READ_ON,
+    note: "Cloudflare's billing examples count a month as 30 days",
+  },
 };
 
 export function prices(): Prices {
@@ -83,7 +151,8 @@ export function prices(): Prices {
 
 export const DO_SOFT_LIMIT_RPS: Cited<number> = {
   value: 1000,
-  source: "https://developers.cloudflare.com/durable-objects/reference/faq/ (cloudflare/cloudflare-docs src/content/partials/durable-objects/do-faq-limits.mdx)",
+  source:
+    "https://developers.cloudflare.com/durable-objects/reference/faq/ (cloudflare/cloudflare-docs src/content/partials/durable-objects/do-faq-limits.mdx)",
   read: READ_ON,
   note: "an individual object has a soft limit of 1,000 requests per second; past it, callers get 'overloaded' errors",
 };
@@ -186,7 +255,8 @@ export const KV_HOT_READ_MS: Cited<number> = {
 
 export const KV_BACKEND_P99_MS: Cited<number> = {
   value: 5,
-  source: "InfoQ (2025-08-25) on Cloudflare's rearchitecture of Workers KV: p99 read latency of the storage backend from 200 ms to under 5 ms",
+  source:
+    "InfoQ (2025-08-25) on Cloudflare's rearchitecture of Workers KV: p99 read latency of the storage backend from 200 ms to under 5 ms",
   read: READ_ON,
   note: "the storage layer's p99, not an end-to-end figure",
 };
@@ -209,5 +279,6 @@ export const CACHE_API_READ_MS: Assumed<number> = {
 
 export const PRIMARY_REGION: Assumed<Region> = {
   value: "enam",
-  assumption: "where the single feed object and each key's or org's object live (an object is created near its first request; no hint is given today)",
+  assumption:
+    "where the single feed object and each key's or org's object live (an object is created near its first request; no hint is given today)",
 };

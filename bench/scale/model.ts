@@ -205,10 +205,11 @@ export function quantile(dist: Dist, q: number): number {
 /** The distribution of the sum of two independent ones (atoms merged by value). */
 export function convolve(a: Dist, b: Dist): Dist {
   const out = new Map<number, number>();
-  for (const x of a) for (const y of b) {
-    const ms = Math.round((x.ms + y.ms) * 1e6) / 1e6;
-    out.set(ms, (out.get(ms) ?? 0) + x.p * y.p);
-  }
+  for (const x of a)
+    for (const y of b) {
+      const ms = Math.round((x.ms + y.ms) * 1e6) / 1e6;
+      out.set(ms, (out.get(ms) ?? 0) + x.p * y.p);
+    }
   return [...out].map(([ms, p]) => ({ ms, p }));
 }
 
@@ -266,52 +267,137 @@ export function runModel(input: ModelInput): ModelResult {
   const N = l.set("isolates", L * I, "isolates", "N = colos · isolatesPerColo");
   const R = l.set("requestsPerSecond", N * r, "req/s", "R = N · rpsPerIsolate");
   l.set("regionsWithTraffic", G.length, "regions", "regions whose traffic share > 0");
-  const workersPerDay = l.set("workers.requestsPerDay", R * DAY_S, "requests/day", "R · D (each request to the Worker; subrequests and object calls are not Workers requests)");
+  const workersPerDay = l.set(
+    "workers.requestsPerDay",
+    R * DAY_S,
+    "requests/day",
+    "R · D (each request to the Worker; subrequests and object calls are not Workers requests)",
+  );
 
   // Local inputs
-  const serviceMs = l.set("local.objectServiceMs", local.objectCallUs / 1000, "ms", `objectCallUs / 1000 (${local.sources.objectCallUs})`);
+  const serviceMs = l.set(
+    "local.objectServiceMs",
+    local.objectCallUs / 1000,
+    "ms",
+    `objectCallUs / 1000 (${local.sources.objectCallUs})`,
+  );
   const serviceS = serviceMs / 1000;
-  const cpuMs = l.set("local.cpuMsPerRequest", (local.gatewayCpuUs + local.logCpuUs) / 1000, "ms", `(gatewayCpuUs + logCpuUs) / 1000 (${local.sources.gatewayCpuUs}; ${local.sources.logCpuUs})`);
-  const cachedKeyMs = l.set("local.cachedKeyAddedMs", Math.max(0, local.gatewayCpuUs + local.logCpuUs - local.passCpuUs) / 1000, "ms", `(gatewayCpuUs + logCpuUs − passCpuUs) / 1000 (${local.sources.passCpuUs})`);
+  const cpuMs = l.set(
+    "local.cpuMsPerRequest",
+    (local.gatewayCpuUs + local.logCpuUs) / 1000,
+    "ms",
+    `(gatewayCpuUs + logCpuUs) / 1000 (${local.sources.gatewayCpuUs}; ${local.sources.logCpuUs})`,
+  );
+  const cachedKeyMs = l.set(
+    "local.cachedKeyAddedMs",
+    Math.max(0, local.gatewayCpuUs + local.logCpuUs - local.passCpuUs) / 1000,
+    "ms",
+    `(gatewayCpuUs + logCpuUs − passCpuUs) / 1000 (${local.sources.passCpuUs})`,
+  );
 
   // ---------------------------------------------------------------- revocation feed
   const feedLocation = f.feed.mode === "location";
-  const pollers = l.set("feed.pollers", feedLocation ? L : N, "pollers", feedLocation ? "location mode: one poller per location = colos" : "isolate mode: every isolate polls = N");
-  const pollerRps = l.set("feed.pollerRequestRate", feedLocation ? I * r : r, "req/s", feedLocation ? "λ = isolatesPerColo · rpsPerIsolate (a location's traffic)" : "λ = rpsPerIsolate");
-  const perPoller = l.set("feed.pollsPerPollerPerSecond", pollRate(f.feed.pollMs, pollerRps), "polls/s", "1 / (pollMs/1000 + 1/λ)");
+  const pollers = l.set(
+    "feed.pollers",
+    feedLocation ? L : N,
+    "pollers",
+    feedLocation ? "location mode: one poller per location = colos" : "isolate mode: every isolate polls = N",
+  );
+  const pollerRps = l.set(
+    "feed.pollerRequestRate",
+    feedLocation ? I * r : r,
+    "req/s",
+    feedLocation ? "λ = isolatesPerColo · rpsPerIsolate (a location's traffic)" : "λ = rpsPerIsolate",
+  );
+  const perPoller = l.set(
+    "feed.pollsPerPollerPerSecond",
+    pollRate(f.feed.pollMs, pollerRps),
+    "polls/s",
+    "1 / (pollMs/1000 + 1/λ)",
+  );
   const polls = l.set("feed.pollsPerSecond", pollers * perPoller, "polls/s", "pollers · pollsPerPollerPerSecond");
-  const replicas = l.set("feed.objects", f.feed.replicas === "regional" ? G.length : 1, "objects", f.feed.replicas === "regional" ? "one replica per region with traffic" : "one RevocationFeed object");
-  const publishRps = l.set("feed.publishRequestsPerSecond", (f.feed.changesPerDay / DAY_S) * replicas, "req/s", "changesPerDay / D · feed.objects (a publish stores the change in every replica)");
-  const feedPerDay = l.set("feed.doRequestsPerDay", (polls + publishRps) * DAY_S, "requests/day", "(pollsPerSecond + publishRequestsPerSecond) · D");
+  const replicas = l.set(
+    "feed.objects",
+    f.feed.replicas === "regional" ? G.length : 1,
+    "objects",
+    f.feed.replicas === "regional" ? "one replica per region with traffic" : "one RevocationFeed object",
+  );
+  const publishRps = l.set(
+    "feed.publishRequestsPerSecond",
+    (f.feed.changesPerDay / DAY_S) * replicas,
+    "req/s",
+    "changesPerDay / D · feed.objects (a publish stores the change in every replica)",
+  );
+  const feedPerDay = l.set(
+    "feed.doRequestsPerDay",
+    (polls + publishRps) * DAY_S,
+    "requests/day",
+    "(pollsPerSecond + publishRequestsPerSecond) · D",
+  );
   const feedPeak = l.set(
     "feed.peakObjectRps",
     f.feed.replicas === "regional" ? Math.max(...G.map((g) => polls * d.shares[g])) : polls + publishRps,
     "req/s",
-    f.feed.replicas === "regional" ? "max over regions of pollsPerSecond · share(region)" : "pollsPerSecond + publishRequestsPerSecond (all on one object)",
+    f.feed.replicas === "regional"
+      ? "max over regions of pollsPerSecond · share(region)"
+      : "pollsPerSecond + publishRequestsPerSecond (all on one object)",
   );
-  if (feedPeak > platform.doSoftLimitRps) warnings.push(`feed: ${Math.round(feedPeak)} requests/s on one object, over the soft limit of ${platform.doSoftLimitRps}/s`);
+  if (feedPeak > platform.doSoftLimitRps)
+    warnings.push(
+      `feed: ${Math.round(feedPeak)} requests/s on one object, over the soft limit of ${platform.doSoftLimitRps}/s`,
+    );
   l.set(
     "feed.activeSecondsPerDay",
-    f.feed.replicas === "regional" ? G.reduce((a, g) => a + activeSecondsPerDay(1, polls * d.shares[g], serviceS), 0) : activeSecondsPerDay(1, polls + publishRps, serviceS),
+    f.feed.replicas === "regional"
+      ? G.reduce((a, g) => a + activeSecondsPerDay(1, polls * d.shares[g], serviceS), 0)
+      : activeSecondsPerDay(1, polls + publishRps, serviceS),
     "s/day",
     "Σ objects min(1, requests/s · objectServiceMs/1000) · D",
   );
-  const feedRowsRead = l.set("feed.rowsReadPerDay", polls * platform.feedRowsReadPerPoll * DAY_S, "rows/day", "pollsPerSecond · feedRowsReadPerPoll · D");
-  const feedRowsWritten = l.set("feed.rowsWrittenPerDay", f.feed.changesPerDay * replicas * 2, "rows/day", "changesPerDay · feed.objects · 2 (the insert, and its prune 24 h later)");
+  const feedRowsRead = l.set(
+    "feed.rowsReadPerDay",
+    polls * platform.feedRowsReadPerPoll * DAY_S,
+    "rows/day",
+    "pollsPerSecond · feedRowsReadPerPoll · D",
+  );
+  const feedRowsWritten = l.set(
+    "feed.rowsWrittenPerDay",
+    f.feed.changesPerDay * replicas * 2,
+    "rows/day",
+    "changesPerDay · feed.objects · 2 (the insert, and its prune 24 h later)",
+  );
 
   // Freshness wait: a request waits when its isolate has not seen a poll start within maxStaleness.
-  const pIsolateStale = l.set("feed.pIsolateStale", Math.exp((-r * f.feed.maxStalenessMs) / 1000), "probability", "exp(−rpsPerIsolate · maxStalenessMs/1000): no request in the isolate for maxStaleness");
+  const pIsolateStale = l.set(
+    "feed.pIsolateStale",
+    Math.exp((-r * f.feed.maxStalenessMs) / 1000),
+    "probability",
+    "exp(−rpsPerIsolate · maxStalenessMs/1000): no request in the isolate for maxStaleness",
+  );
   const pObjectWait = l.set(
     "feed.pWaitForObject",
     feedLocation ? Math.exp((-I * r * f.feed.maxStalenessMs) / 1000) : pIsolateStale,
     "probability",
-    feedLocation ? "exp(−isolatesPerColo · rpsPerIsolate · maxStalenessMs/1000): the whole location was quiet" : "= pIsolateStale",
+    feedLocation
+      ? "exp(−isolatesPerColo · rpsPerIsolate · maxStalenessMs/1000): the whole location was quiet"
+      : "= pIsolateStale",
   );
-  const pCacheOnly = l.set("feed.pWaitForCacheOnly", feedLocation ? Math.max(0, pIsolateStale - pObjectWait) : 0, "probability", feedLocation ? "pIsolateStale − pWaitForObject: the location's shared poll is fresh" : "0 (isolate mode has no shared poll)");
+  const pCacheOnly = l.set(
+    "feed.pWaitForCacheOnly",
+    feedLocation ? Math.max(0, pIsolateStale - pObjectWait) : 0,
+    "probability",
+    feedLocation
+      ? "pIsolateStale − pWaitForObject: the location's shared poll is fresh"
+      : "0 (isolate mode has no shared poll)",
+  );
   const feedRtt = (g: Region) => (f.feed.replicas === "regional" ? rtt(g, g) : rtt(g, d.primaryRegion));
   const cacheRead = feedLocation ? platform.cacheApiReadMs : 0;
   const freshnessObject: Dist = byRegion(d.shares, (g) => cacheRead + feedRtt(g) + serviceMs);
-  const freshness: Dist = [...(pCacheOnly > 0 ? [{ ms: cacheRead, p: pCacheOnly }] : []), ...freshnessObject.map((x) => ({ ms: x.ms, p: x.p * pObjectWait })), { ms: 0, p: 1 - pCacheOnly - pObjectWait }];
+  const freshness: Dist = [
+    ...(pCacheOnly > 0 ? [{ ms: cacheRead, p: pCacheOnly }] : []),
+    ...freshnessObject.map((x) => ({ ms: x.ms, p: x.p * pObjectWait })),
+    { ms: 0, p: 1 - pCacheOnly - pObjectWait },
+  ];
 
   // ---------------------------------------------------------------- rate limits
   const limitedKeys = l.set("limits.limitedKeys", d.activeKeys * f.limits.keyShare, "keys", "activeKeys · keyShare");
@@ -326,7 +412,12 @@ export function runModel(input: ModelInput): ModelResult {
   let limitPeak: number;
   let limitLatency: Dist;
   if (f.limits.mode === "exact") {
-    limitRps = l.set("limits.doRequestsPerSecond", checks, "req/s", "exact: keyChecksPerSecond + orgChecksPerSecond (one object call per check)");
+    limitRps = l.set(
+      "limits.doRequestsPerSecond",
+      checks,
+      "req/s",
+      "exact: keyChecksPerSecond + orgChecksPerSecond (one object call per check)",
+    );
     l.set("limits.objects", limitObjects, "objects", "exact: limitedKeys + limitedOrgs");
     limitActive = activeSecondsPerDay(limitObjects, checks, serviceS);
     limitPeak = Math.max(limitedKeys > 0 ? keyChecks / limitedKeys : 0, limitedOrgs > 0 ? orgChecks / limitedOrgs : 0);
@@ -334,35 +425,80 @@ export function runModel(input: ModelInput): ModelResult {
   } else if (f.limits.mode === "regional") {
     // A bucket reports at a rebalance only if it saw traffic since the last one.
     const T = f.limits.rebalanceMs / 1000;
-    const reporting = (objects: number, rps: number) => (objects > 0 ? G.reduce((a, g) => a + objects * (1 - Math.exp(-(rps / objects) * d.shares[g] * T)), 0) : 0);
+    const reporting = (objects: number, rps: number) =>
+      objects > 0 ? G.reduce((a, g) => a + objects * (1 - Math.exp(-(rps / objects) * d.shares[g] * T)), 0) : 0;
     const rebalance = (limitRebalance = l.set(
       "limits.rebalanceRequestsPerSecond",
       (reporting(limitedKeys, keyChecks) + reporting(limitedOrgs, orgChecks)) / T,
       "req/s",
       "Σ regions Σ keys and orgs (1 − e^(−checks per object · share · T)) / T, T = rebalanceMs/1000: each bucket that saw traffic reports once per T",
     ));
-    limitRps = l.set("limits.doRequestsPerSecond", checks + rebalance, "req/s", "regional: checks (to the region's bucket) + rebalanceRequestsPerSecond");
-    l.set("limits.objects", limitObjects * (G.length + 1), "objects", "regional: (limitedKeys + limitedOrgs) · (regionsWithTraffic + 1 coordinator)");
-    limitActive = G.reduce((a, g) => a + activeSecondsPerDay(limitObjects, checks * d.shares[g], serviceS), 0) + activeSecondsPerDay(limitObjects, rebalance, serviceS);
-    limitPeak = Math.max(...G.map((g) => Math.max(limitedKeys > 0 ? (keyChecks * d.shares[g]) / limitedKeys : 0, limitedOrgs > 0 ? (orgChecks * d.shares[g]) / limitedOrgs : 0)));
+    limitRps = l.set(
+      "limits.doRequestsPerSecond",
+      checks + rebalance,
+      "req/s",
+      "regional: checks (to the region's bucket) + rebalanceRequestsPerSecond",
+    );
+    l.set(
+      "limits.objects",
+      limitObjects * (G.length + 1),
+      "objects",
+      "regional: (limitedKeys + limitedOrgs) · (regionsWithTraffic + 1 coordinator)",
+    );
+    limitActive =
+      G.reduce((a, g) => a + activeSecondsPerDay(limitObjects, checks * d.shares[g], serviceS), 0) +
+      activeSecondsPerDay(limitObjects, rebalance, serviceS);
+    limitPeak = Math.max(
+      ...G.map((g) =>
+        Math.max(
+          limitedKeys > 0 ? (keyChecks * d.shares[g]) / limitedKeys : 0,
+          limitedOrgs > 0 ? (orgChecks * d.shares[g]) / limitedOrgs : 0,
+        ),
+      ),
+    );
     limitLatency = byRegion(d.shares, (g) => rtt(g, g) + serviceMs);
   } else {
-    limitRps = l.set("limits.doRequestsPerSecond", 0, "req/s", "binding: the Rate Limiting binding, no object call (its price and latency are not published: counted as none)");
+    limitRps = l.set(
+      "limits.doRequestsPerSecond",
+      0,
+      "req/s",
+      "binding: the Rate Limiting binding, no object call (its price and latency are not published: counted as none)",
+    );
     l.set("limits.objects", 0, "objects", "binding: none");
     limitActive = 0;
     limitPeak = 0;
     limitLatency = [{ ms: 0, p: 1 }];
   }
-  l.set("limits.peakObjectRps", limitPeak, "req/s", "the busiest object: a key's (or org's) checks ÷ its objects, in the busiest region for regional mode");
-  if (limitPeak > platform.doSoftLimitRps) warnings.push(`limits: ${Math.round(limitPeak)} requests/s on one key's or org's object, over the soft limit of ${platform.doSoftLimitRps}/s`);
-  const limitPerDay = l.set("limits.doRequestsPerDay", limitRps * DAY_S, "requests/day", "limits.doRequestsPerSecond · D");
-  l.set("limits.activeSecondsPerDay", limitActive, "s/day", "Σ objects min(1, requests/s per object · objectServiceMs/1000) · D");
+  l.set(
+    "limits.peakObjectRps",
+    limitPeak,
+    "req/s",
+    "the busiest object: a key's (or org's) checks ÷ its objects, in the busiest region for regional mode",
+  );
+  if (limitPeak > platform.doSoftLimitRps)
+    warnings.push(
+      `limits: ${Math.round(limitPeak)} requests/s on one key's or org's object, over the soft limit of ${platform.doSoftLimitRps}/s`,
+    );
+  const limitPerDay = l.set(
+    "limits.doRequestsPerDay",
+    limitRps * DAY_S,
+    "requests/day",
+    "limits.doRequestsPerSecond · D",
+  );
+  l.set(
+    "limits.activeSecondsPerDay",
+    limitActive,
+    "s/day",
+    "Σ objects min(1, requests/s per object · objectServiceMs/1000) · D",
+  );
   const perRebalance = f.limits.mode === "regional" && f.limits.persist === "rebalance";
   const limitRowsWritten = l.set(
     "limits.rowsWrittenPerDay",
     (perRebalance ? limitRebalance : limitRps) * DAY_S,
     "rows/day",
-    perRebalance ? "a row written per rebalance (counts kept in memory between): rebalanceRequestsPerSecond · D" : "a row written (storage put) per object call: doRequestsPerSecond · D",
+    perRebalance
+      ? "a row written per rebalance (counts kept in memory between): rebalanceRequestsPerSecond · D"
+      : "a row written (storage put) per object call: doRequestsPerSecond · D",
   );
 
   // ---------------------------------------------------------------- credits
@@ -373,107 +509,305 @@ export function runModel(input: ModelInput): ModelResult {
   let creditActive: number;
   let creditLatency: Dist;
   if (f.credits.lease === "none") {
-    creditRps = l.set("credits.doRequestsPerSecond", spends, "req/s", "no lease: one call to the key's object per spend");
+    creditRps = l.set(
+      "credits.doRequestsPerSecond",
+      spends,
+      "req/s",
+      "no lease: one call to the key's object per spend",
+    );
     creditActive = activeSecondsPerDay(creditKeys, spends, serviceS);
     creditLatency = byRegion(d.shares, (g) => rtt(g, d.primaryRegion) + serviceMs);
   } else if (f.credits.lease === "region") {
-    creditRps = l.set("credits.doRequestsPerSecond", spends * (1 + 2 / B), "req/s", "region lease: spendsPerSecond · (1 + 2/leaseBlock) — a call to the region's lease holder per spend, a lease taken and returned per block");
-    creditActive = G.reduce((a, g) => a + activeSecondsPerDay(creditKeys, spends * d.shares[g], serviceS), 0) + activeSecondsPerDay(creditKeys, (spends * 2) / B, serviceS);
+    creditRps = l.set(
+      "credits.doRequestsPerSecond",
+      spends * (1 + 2 / B),
+      "req/s",
+      "region lease: spendsPerSecond · (1 + 2/leaseBlock) — a call to the region's lease holder per spend, a lease taken and returned per block",
+    );
+    creditActive =
+      G.reduce((a, g) => a + activeSecondsPerDay(creditKeys, spends * d.shares[g], serviceS), 0) +
+      activeSecondsPerDay(creditKeys, (spends * 2) / B, serviceS);
     // One spend in leaseBlock finds the lease empty and waits for the next one from the key's object (synchronous refill: the worst case).
     creditLatency = G.flatMap((g) => [
       { ms: rtt(g, g) + serviceMs, p: d.shares[g] * (1 - 1 / B) },
       { ms: rtt(g, g) + serviceMs + rtt(g, d.primaryRegion) + serviceMs, p: d.shares[g] / B },
     ]);
   } else {
-    creditRps = l.set("credits.doRequestsPerSecond", (spends * 2) / B, "req/s", "isolate lease: spendsPerSecond · 2/leaseBlock — a lease taken and returned per block, spends are local");
+    creditRps = l.set(
+      "credits.doRequestsPerSecond",
+      (spends * 2) / B,
+      "req/s",
+      "isolate lease: spendsPerSecond · 2/leaseBlock — a lease taken and returned per block, spends are local",
+    );
     creditActive = activeSecondsPerDay(creditKeys, (spends * 2) / B, serviceS);
-    creditLatency = [{ ms: 0, p: 1 - 1 / B }, ...byRegion(d.shares, (g) => rtt(g, d.primaryRegion) + serviceMs).map((x) => ({ ms: x.ms, p: x.p / B }))];
-    l.set("credits.strandedBound", N * B, "credits", "isolates · leaseBlock: credits an evicted isolate may take with it (until its lease expires)");
+    creditLatency = [
+      { ms: 0, p: 1 - 1 / B },
+      ...byRegion(d.shares, (g) => rtt(g, d.primaryRegion) + serviceMs).map((x) => ({ ms: x.ms, p: x.p / B })),
+    ];
+    l.set(
+      "credits.strandedBound",
+      N * B,
+      "credits",
+      "isolates · leaseBlock: credits an evicted isolate may take with it (until its lease expires)",
+    );
   }
-  const creditPerDay = l.set("credits.doRequestsPerDay", creditRps * DAY_S, "requests/day", "credits.doRequestsPerSecond · D");
-  l.set("credits.activeSecondsPerDay", creditActive, "s/day", "Σ objects min(1, requests/s per object · objectServiceMs/1000) · D");
+  const creditPerDay = l.set(
+    "credits.doRequestsPerDay",
+    creditRps * DAY_S,
+    "requests/day",
+    "credits.doRequestsPerSecond · D",
+  );
+  l.set(
+    "credits.activeSecondsPerDay",
+    creditActive,
+    "s/day",
+    "Σ objects min(1, requests/s per object · objectServiceMs/1000) · D",
+  );
   const leaseOnly = f.credits.lease !== "none" && f.credits.persist === "lease";
   const creditRowsWritten = l.set(
     "credits.rowsWrittenPerDay",
     (leaseOnly ? (spends * 2) / B : creditRps) * DAY_S,
     "rows/day",
-    leaseOnly ? "a row written per lease taken or returned: spendsPerSecond · 2/leaseBlock · D" : "a row written (storage put) per object call: doRequestsPerSecond · D",
+    leaseOnly
+      ? "a row written per lease taken or returned: spendsPerSecond · 2/leaseBlock · D"
+      : "a row written (storage put) per object call: doRequestsPerSecond · D",
   );
 
   // ---------------------------------------------------------------- usage
   const usageLocation = f.usage.mode === "location";
-  const flushers = l.set("usage.flushers", usageLocation ? L : N, "flushers", usageLocation ? "location mode: one per location = colos" : f.usage.mode === "region" ? "region mode: every isolate, to its region's shard = N" : "isolate mode: every isolate = N");
+  const flushers = l.set(
+    "usage.flushers",
+    usageLocation ? L : N,
+    "flushers",
+    usageLocation
+      ? "location mode: one per location = colos"
+      : f.usage.mode === "region"
+        ? "region mode: every isolate, to its region's shard = N"
+        : "isolate mode: every isolate = N",
+  );
   const flusherRps = usageLocation ? I * r : r;
-  const perFlusher = l.set("usage.flushesPerFlusherPerSecond", pollRate(f.usage.flushMs, flusherRps), "flushes/s", usageLocation ? "1 / (flushMs/1000 + 1/λ), λ = isolatesPerColo · rpsPerIsolate" : "1 / (flushMs/1000 + 1/λ), λ = rpsPerIsolate");
+  const perFlusher = l.set(
+    "usage.flushesPerFlusherPerSecond",
+    pollRate(f.usage.flushMs, flusherRps),
+    "flushes/s",
+    usageLocation
+      ? "1 / (flushMs/1000 + 1/λ), λ = isolatesPerColo · rpsPerIsolate"
+      : "1 / (flushMs/1000 + 1/λ), λ = rpsPerIsolate",
+  );
   const windowRequests = flusherRps * (f.usage.flushMs / 1000 + 1 / flusherRps);
-  const orgsPerFlush = l.set("usage.orgsPerFlush", distinct(windowRequests, d.orgs), "orgs", "distinct(n, orgs), n = λ · (flushMs/1000 + 1/λ) requests per flush window");
-  const usageRps = l.set("usage.doRequestsPerSecond", flushers * perFlusher * orgsPerFlush, "req/s", "flushers · flushesPerFlusherPerSecond · orgsPerFlush (one call per org per flush)");
+  const orgsPerFlush = l.set(
+    "usage.orgsPerFlush",
+    distinct(windowRequests, d.orgs),
+    "orgs",
+    "distinct(n, orgs), n = λ · (flushMs/1000 + 1/λ) requests per flush window",
+  );
+  const usageRps = l.set(
+    "usage.doRequestsPerSecond",
+    flushers * perFlusher * orgsPerFlush,
+    "req/s",
+    "flushers · flushesPerFlusherPerSecond · orgsPerFlush (one call per org per flush)",
+  );
   const usageRegion = f.usage.mode === "region";
   const usagePerOrg = l.set(
     "usage.perOrgObjectRps",
     usageRegion ? Math.max(...G.map((g) => (usageRps * d.shares[g]) / d.orgs)) : usageRps / d.orgs,
     "req/s",
-    usageRegion ? "the busiest shard: max over regions of usage.doRequestsPerSecond · share / orgs" : "usage.doRequestsPerSecond / orgs",
+    usageRegion
+      ? "the busiest shard: max over regions of usage.doRequestsPerSecond · share / orgs"
+      : "usage.doRequestsPerSecond / orgs",
   );
-  if (usagePerOrg > platform.doSoftLimitRps) warnings.push(`usage: ${Math.round(usagePerOrg)} flushes/s on one org's object, over the soft limit of ${platform.doSoftLimitRps}/s`);
-  const rowsPerBatch = l.set("usage.rowsPerBatch", Math.max(1, distinct(windowRequests, d.activeKeys) / orgsPerFlush), "rows", "max(1, distinct(n, activeKeys) / orgsPerFlush): one row per key of the org in the window");
-  const usagePerDay = l.set("usage.doRequestsPerDay", usageRps * DAY_S, "requests/day", "usage.doRequestsPerSecond · D");
+  if (usagePerOrg > platform.doSoftLimitRps)
+    warnings.push(
+      `usage: ${Math.round(usagePerOrg)} flushes/s on one org's object, over the soft limit of ${platform.doSoftLimitRps}/s`,
+    );
+  const rowsPerBatch = l.set(
+    "usage.rowsPerBatch",
+    Math.max(1, distinct(windowRequests, d.activeKeys) / orgsPerFlush),
+    "rows",
+    "max(1, distinct(n, activeKeys) / orgsPerFlush): one row per key of the org in the window",
+  );
+  const usagePerDay = l.set(
+    "usage.doRequestsPerDay",
+    usageRps * DAY_S,
+    "requests/day",
+    "usage.doRequestsPerSecond · D",
+  );
   l.set(
     "usage.activeSecondsPerDay",
-    usageRegion ? G.reduce((a, g) => a + activeSecondsPerDay(d.orgs, usageRps * d.shares[g], serviceS), 0) : activeSecondsPerDay(d.orgs, usageRps, serviceS),
+    usageRegion
+      ? G.reduce((a, g) => a + activeSecondsPerDay(d.orgs, usageRps * d.shares[g], serviceS), 0)
+      : activeSecondsPerDay(d.orgs, usageRps, serviceS),
     "s/day",
-    usageRegion ? "Σ regions orgs · min(1, the shard's requests/s · objectServiceMs/1000) · D" : "orgs · min(1, perOrgObjectRps · objectServiceMs/1000) · D",
+    usageRegion
+      ? "Σ regions orgs · min(1, the shard's requests/s · objectServiceMs/1000) · D"
+      : "orgs · min(1, perOrgObjectRps · objectServiceMs/1000) · D",
   );
-  const usageRowsWritten = l.set("usage.rowsWrittenPerDay", usageRps * (rowsPerBatch + 2) * DAY_S, "rows/day", "doRequestsPerSecond · (rowsPerBatch + 2: the batch id, and its prune 24 h later) · D");
+  const usageRowsWritten = l.set(
+    "usage.rowsWrittenPerDay",
+    usageRps * (rowsPerBatch + 2) * DAY_S,
+    "rows/day",
+    "doRequestsPerSecond · (rowsPerBatch + 2: the batch id, and its prune 24 h later) · D",
+  );
   const usageRowsRead = l.set("usage.rowsReadPerDay", usageRps * DAY_S, "rows/day", "one batch-id lookup per flush");
 
   // ---------------------------------------------------------------- Durable Objects in total
-  const doPerDay = l.set("do.requestsPerDay", feedPerDay + limitPerDay + creditPerDay + usagePerDay, "requests/day", "feed + limits + credits + usage");
+  const doPerDay = l.set(
+    "do.requestsPerDay",
+    feedPerDay + limitPerDay + creditPerDay + usagePerDay,
+    "requests/day",
+    "feed + limits + credits + usage",
+  );
   const activePerDay = l.set(
     "do.activeSecondsPerDay",
-    l.get("feed.activeSecondsPerDay") + l.get("limits.activeSecondsPerDay") + l.get("credits.activeSecondsPerDay") + l.get("usage.activeSecondsPerDay"),
+    l.get("feed.activeSecondsPerDay") +
+      l.get("limits.activeSecondsPerDay") +
+      l.get("credits.activeSecondsPerDay") +
+      l.get("usage.activeSecondsPerDay"),
     "s/day",
     "feed + limits + credits + usage",
   );
-  const rowsReadPerDay = l.set("do.rowsReadPerDay", feedRowsRead + usageRowsRead, "rows/day", "feed + usage (limit and credit objects read storage only when they start)");
-  const rowsWrittenPerDay = l.set("do.rowsWrittenPerDay", feedRowsWritten + limitRowsWritten + creditRowsWritten + usageRowsWritten, "rows/day", "feed + limits + credits + usage");
+  const rowsReadPerDay = l.set(
+    "do.rowsReadPerDay",
+    feedRowsRead + usageRowsRead,
+    "rows/day",
+    "feed + usage (limit and credit objects read storage only when they start)",
+  );
+  const rowsWrittenPerDay = l.set(
+    "do.rowsWrittenPerDay",
+    feedRowsWritten + limitRowsWritten + creditRowsWritten + usageRowsWritten,
+    "rows/day",
+    "feed + limits + credits + usage",
+  );
 
   // ---------------------------------------------------------------- Workers KV
   const ttlS = f.cache.ttlMs / 1000;
-  const keysPerTtl = l.set("kv.keysPerIsolatePerTtl", distinct(r * ttlS, d.activeKeys), "keys", "distinct(rpsPerIsolate · cacheTtlMs/1000, activeKeys)");
-  const readsPerIsolate = l.set("kv.readsPerSecondPerIsolate", ttlS > 0 ? keysPerTtl / ttlS : r, "reads/s", "keysPerIsolatePerTtl / (cacheTtlMs/1000): each key in use read once per TTL");
+  const keysPerTtl = l.set(
+    "kv.keysPerIsolatePerTtl",
+    distinct(r * ttlS, d.activeKeys),
+    "keys",
+    "distinct(rpsPerIsolate · cacheTtlMs/1000, activeKeys)",
+  );
+  const readsPerIsolate = l.set(
+    "kv.readsPerSecondPerIsolate",
+    ttlS > 0 ? keysPerTtl / ttlS : r,
+    "reads/s",
+    "keysPerIsolatePerTtl / (cacheTtlMs/1000): each key in use read once per TTL",
+  );
   const kvReads = l.set("kv.readsPerSecond", N * readsPerIsolate, "reads/s", "N · readsPerSecondPerIsolate");
-  const missShare = l.set("kv.missShare", r > 0 ? Math.min(1, readsPerIsolate / r) : 0, "share", "readsPerSecondPerIsolate / rpsPerIsolate");
+  const missShare = l.set(
+    "kv.missShare",
+    r > 0 ? Math.min(1, readsPerIsolate / r) : 0,
+    "share",
+    "readsPerSecondPerIsolate / rpsPerIsolate",
+  );
   const kvReadsPerDay = l.set("kv.readsPerDay", kvReads * DAY_S, "reads/day", "kv.readsPerSecond · D");
   let kvWrites = 0;
   if (f.lastUsed.intervalMs > 0) {
     const intervalS = f.lastUsed.intervalMs / 1000;
     const writers = f.lastUsed.mode === "location" ? L : N;
     const writerRps = f.lastUsed.mode === "location" ? I * r : r;
-    const keysPerInterval = l.set("kv.lastUsedKeysPerWriterPerInterval", distinct(writerRps * intervalS, d.activeKeys), "keys", f.lastUsed.mode === "location" ? "distinct(isolatesPerColo · rpsPerIsolate · intervalMs/1000, activeKeys)" : "distinct(rpsPerIsolate · intervalMs/1000, activeKeys)");
-    const perWriter = l.set("kv.lastUsedWritesPerWriterPerSecond", Math.min(f.lastUsed.maxWritesPerSecond, keysPerInterval / intervalS), "writes/s", "min(maxWritesPerSecond, keysPerInterval / (intervalMs/1000))");
-    kvWrites = l.set("kv.writesPerSecond", writers * perWriter, "writes/s", f.lastUsed.mode === "location" ? "colos · lastUsedWritesPerWriterPerSecond" : "N · lastUsedWritesPerWriterPerSecond");
-    const perKey = l.set("kv.writesPerKeyPerSecond", kvWrites / d.activeKeys, "writes/s", "kv.writesPerSecond / activeKeys (each key's last-used record)");
-    if (perKey > platform.kvWritesPerKeyPerSecond) warnings.push(`last-used: ${perKey.toFixed(1)} writes/s to each key's last-used record, over KV's ${platform.kvWritesPerKeyPerSecond} write/s per key`);
+    const keysPerInterval = l.set(
+      "kv.lastUsedKeysPerWriterPerInterval",
+      distinct(writerRps * intervalS, d.activeKeys),
+      "keys",
+      f.lastUsed.mode === "location"
+        ? "distinct(isolatesPerColo · rpsPerIsolate · intervalMs/1000, activeKeys)"
+        : "distinct(rpsPerIsolate · intervalMs/1000, activeKeys)",
+    );
+    const perWriter = l.set(
+      "kv.lastUsedWritesPerWriterPerSecond",
+      Math.min(f.lastUsed.maxWritesPerSecond, keysPerInterval / intervalS),
+      "writes/s",
+      "min(maxWritesPerSecond, keysPerInterval / (intervalMs/1000))",
+    );
+    kvWrites = l.set(
+      "kv.writesPerSecond",
+      writers * perWriter,
+      "writes/s",
+      f.lastUsed.mode === "location"
+        ? "colos · lastUsedWritesPerWriterPerSecond"
+        : "N · lastUsedWritesPerWriterPerSecond",
+    );
+    const perKey = l.set(
+      "kv.writesPerKeyPerSecond",
+      kvWrites / d.activeKeys,
+      "writes/s",
+      "kv.writesPerSecond / activeKeys (each key's last-used record)",
+    );
+    if (perKey > platform.kvWritesPerKeyPerSecond)
+      warnings.push(
+        `last-used: ${perKey.toFixed(1)} writes/s to each key's last-used record, over KV's ${platform.kvWritesPerKeyPerSecond} write/s per key`,
+      );
   } else l.set("kv.writesPerSecond", 0, "writes/s", "last-used tracking off");
-  const kvWritesPerDay = l.set("kv.writesPerDay", kvWrites * DAY_S + f.feed.changesPerDay, "writes/day", "kv.writesPerSecond · D + changesPerDay (each change writes its record)");
+  const kvWritesPerDay = l.set(
+    "kv.writesPerDay",
+    kvWrites * DAY_S + f.feed.changesPerDay,
+    "writes/day",
+    "kv.writesPerSecond · D + changesPerDay (each change writes its record)",
+  );
 
   // ---------------------------------------------------------------- monthly bill
   const M = $.daysPerMonth;
-  const over = (used: number, included: number, perMillion: number) => (Math.max(0, used - included) / 1e6) * perMillion;
+  const over = (used: number, included: number, perMillion: number) =>
+    (Math.max(0, used - included) / 1e6) * perMillion;
   const workersReq = workersPerDay * M;
   const cost = {
     workersBase: l.set("cost.workersBase", $.workersBase, "$/month", "Workers Paid minimum"),
-    workersRequests: l.set("cost.workersRequests", over(workersReq, $.workersRequestsIncluded, $.workersPerMillionRequests), "$/month", "max(0, requestsPerDay · daysPerMonth − included) / 1e6 · price"),
-    workersCpu: l.set("cost.workersCpu", over(workersReq * cpuMs, $.workersCpuMsIncluded, $.workersPerMillionCpuMs), "$/month", "max(0, requests · cpuMsPerRequest − included) / 1e6 · price"),
-    doRequests: l.set("cost.doRequests", over(doPerDay * M, $.doRequestsIncluded, $.doPerMillionRequests), "$/month", "max(0, do.requestsPerDay · daysPerMonth − included) / 1e6 · price"),
-    doDuration: l.set("cost.doDuration", over(activePerDay * M * $.doMemoryGb, $.doGbSecondsIncluded, $.doPerMillionGbSeconds), "$/month", "max(0, do.activeSecondsPerDay · daysPerMonth · 0.128 GB − included GB-s) / 1e6 · price"),
-    doRowsRead: l.set("cost.doRowsRead", over(rowsReadPerDay * M, $.doRowsReadIncluded, $.doPerMillionRowsRead), "$/month", "max(0, rowsRead · daysPerMonth − included) / 1e6 · price"),
-    doRowsWritten: l.set("cost.doRowsWritten", over(rowsWrittenPerDay * M, $.doRowsWrittenIncluded, $.doPerMillionRowsWritten), "$/month", "max(0, rowsWritten · daysPerMonth − included) / 1e6 · price"),
-    kvReads: l.set("cost.kvReads", over(kvReadsPerDay * M, $.kvReadsIncluded, $.kvPerMillionReads), "$/month", "max(0, kv.readsPerDay · daysPerMonth − included) / 1e6 · price"),
-    kvWrites: l.set("cost.kvWrites", over(kvWritesPerDay * M, $.kvWritesIncluded, $.kvPerMillionWrites), "$/month", "max(0, kv.writesPerDay · daysPerMonth − included) / 1e6 · price"),
+    workersRequests: l.set(
+      "cost.workersRequests",
+      over(workersReq, $.workersRequestsIncluded, $.workersPerMillionRequests),
+      "$/month",
+      "max(0, requestsPerDay · daysPerMonth − included) / 1e6 · price",
+    ),
+    workersCpu: l.set(
+      "cost.workersCpu",
+      over(workersReq * cpuMs, $.workersCpuMsIncluded, $.workersPerMillionCpuMs),
+      "$/month",
+      "max(0, requests · cpuMsPerRequest − included) / 1e6 · price",
+    ),
+    doRequests: l.set(
+      "cost.doRequests",
+      over(doPerDay * M, $.doRequestsIncluded, $.doPerMillionRequests),
+      "$/month",
+      "max(0, do.requestsPerDay · daysPerMonth − included) / 1e6 · price",
+    ),
+    doDuration: l.set(
+      "cost.doDuration",
+      over(activePerDay * M * $.doMemoryGb, $.doGbSecondsIncluded, $.doPerMillionGbSeconds),
+      "$/month",
+      "max(0, do.activeSecondsPerDay · daysPerMonth · 0.128 GB − included GB-s) / 1e6 · price",
+    ),
+    doRowsRead: l.set(
+      "cost.doRowsRead",
+      over(rowsReadPerDay * M, $.doRowsReadIncluded, $.doPerMillionRowsRead),
+      "$/month",
+      "max(0, rowsRead · daysPerMonth − included) / 1e6 · price",
+    ),
+    doRowsWritten: l.set(
+      "cost.doRowsWritten",
+      over(rowsWrittenPerDay * M, $.doRowsWrittenIncluded, $.doPerMillionRowsWritten),
+      "$/month",
+      "max(0, rowsWritten · daysPerMonth − included) / 1e6 · price",
+    ),
+    kvReads: l.set(
+      "cost.kvReads",
+      over(kvReadsPerDay * M, $.kvReadsIncluded, $.kvPerMillionReads),
+      "$/month",
+      "max(0, kv.readsPerDay · daysPerMonth − included) / 1e6 · price",
+    ),
+    kvWrites: l.set(
+      "cost.kvWrites",
+      over(kvWritesPerDay * M, $.kvWritesIncluded, $.kvPerMillionWrites),
+      "$/month",
+      "max(0, kv.writesPerDay · daysPerMonth − included) / 1e6 · price",
+    ),
   };
-  l.set("cost.total", Object.values(cost).reduce((a, b) => a + b, 0), "$/month", "sum of the cost lines (storage of stored data not counted: small)");
+  l.set(
+    "cost.total",
+    Object.values(cost).reduce((a, b) => a + b, 0),
+    "$/month",
+    "sum of the cost lines (storage of stored data not counted: small)",
+  );
 
   // ---------------------------------------------------------------- latency per path
   // KV read on a miss: half hot (KV's in-memory cache, ≤ kvHotReadMs: "nearly half of all
@@ -483,7 +817,11 @@ export function runModel(input: ModelInput): ModelResult {
     { ms: platform.kvHotReadMs, p: 0.5 },
     ...byRegion(d.shares, (g) => rtt(g, g) + platform.kvBackendP99Ms).map((x) => ({ ms: x.ms, p: x.p * 0.5 })),
   ];
-  const pathOf = (share: number, dist: Dist): PathLatency => ({ share, p50: quantile(dist, 0.5), p99: quantile(dist, 0.99) });
+  const pathOf = (share: number, dist: Dist): PathLatency => ({
+    share,
+    p50: quantile(dist, 0.5),
+    p99: quantile(dist, 0.99),
+  });
   const pCredit = f.credits.share;
   let all: Dist = [{ ms: cachedKeyMs, p: 1 }];
   all = convolve(all, maybe(missShare, kvRead));
@@ -498,30 +836,56 @@ export function runModel(input: ModelInput): ModelResult {
     kvRead: pathOf(missShare, kvRead),
     limitCheck: pathOf(Math.min(1, f.limits.keyShare + f.limits.orgShare), limitLatency),
     credits: pathOf(pCredit, creditLatency),
-    freshnessWait: pathOf(freshnessShare, freshnessShare > 0 ? freshnessTaken.map((x) => ({ ms: x.ms, p: x.p / freshnessShare })) : [{ ms: 0, p: 1 }]),
+    freshnessWait: pathOf(
+      freshnessShare,
+      freshnessShare > 0 ? freshnessTaken.map((x) => ({ ms: x.ms, p: x.p / freshnessShare })) : [{ ms: 0, p: 1 }],
+    ),
     allRequests: pathOf(1, all),
   };
   for (const [path, v] of Object.entries(latency)) {
     l.set(`latency.${path}.share`, v.share, "share", `share of requests on the path (${path})`);
-    l.set(`latency.${path}.p50`, v.p50, "ms", "median of what the path adds, over regions (traffic shares) and sub-cases");
+    l.set(
+      `latency.${path}.p50`,
+      v.p50,
+      "ms",
+      "median of what the path adds, over regions (traffic shares) and sub-cases",
+    );
     l.set(`latency.${path}.p99`, v.p99, "ms", "99th percentile of the same");
   }
 
   // ---------------------------------------------------------------- revocation bound
-  l.set("revocation.boundMs", f.feed.maxStalenessMs, "ms", "maxStalenessMs: a request is decided on state from a poll started at most that long before (while the feed answers)");
+  l.set(
+    "revocation.boundMs",
+    f.feed.maxStalenessMs,
+    "ms",
+    "maxStalenessMs: a request is decided on state from a poll started at most that long before (while the feed answers)",
+  );
   l.set(
     "revocation.typicalMs",
-    (feedLocation ? 2 * f.feed.pollMs + platform.cacheApiReadMs : f.feed.pollMs) + mean(byRegion(d.shares, feedRtt)) + serviceMs,
+    (feedLocation ? 2 * f.feed.pollMs + platform.cacheApiReadMs : f.feed.pollMs) +
+      mean(byRegion(d.shares, feedRtt)) +
+      serviceMs,
     "ms",
-    feedLocation ? "2 · pollMs + cacheApiReadMs + mean feed round trip + service (the location's next poll, then the isolate's next read of it)" : "pollMs + mean feed round trip + service (the isolate's next poll)",
+    feedLocation
+      ? "2 · pollMs + cacheApiReadMs + mean feed round trip + service (the location's next poll, then the isolate's next read of it)"
+      : "pollMs + mean feed round trip + service (the isolate's next poll)",
   );
   l.set(
     "revocation.publishMs",
-    rtt(d.primaryRegion, d.primaryRegion) + serviceMs + (f.feed.replicas === "regional" ? Math.max(...G.map((g) => rtt(d.primaryRegion, g))) + serviceMs : 0),
+    rtt(d.primaryRegion, d.primaryRegion) +
+      serviceMs +
+      (f.feed.replicas === "regional" ? Math.max(...G.map((g) => rtt(d.primaryRegion, g))) + serviceMs : 0),
     "ms",
-    f.feed.replicas === "regional" ? "admin → primary (in-region) + service + max over replicas of primary → replica + service" : "admin → primary (in-region) + service",
+    f.feed.replicas === "regional"
+      ? "admin → primary (in-region) + service + max over replicas of primary → replica + service"
+      : "admin → primary (in-region) + service",
   );
-  l.set("revocation.feedDownBoundS", f.cache.ttlMs / 1000 + f.cache.kvCacheTtlSeconds + platform.kvPropagationS, "s", "cacheTtlMs/1000 + kvCacheTtlSeconds + KV propagation (docs/revocation.md)");
+  l.set(
+    "revocation.feedDownBoundS",
+    f.cache.ttlMs / 1000 + f.cache.kvCacheTtlSeconds + platform.kvPropagationS,
+    "s",
+    "cacheTtlMs/1000 + kvCacheTtlSeconds + KV propagation (docs/revocation.md)",
+  );
 
   return { ledger: l, latency, warnings };
 }

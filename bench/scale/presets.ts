@@ -8,7 +8,15 @@
  * read from a `npm run bench` results file.
  */
 import type { Region } from "./data";
-import { CACHE_API_READ_MS, DEFAULT_SHARES, DO_SOFT_LIMIT_RPS, KV_BACKEND_P99_MS, KV_HOT_READ_MS, KV_WRITES_PER_KEY_PER_SECOND, PRIMARY_REGION } from "./data";
+import {
+  CACHE_API_READ_MS,
+  DEFAULT_SHARES,
+  DO_SOFT_LIMIT_RPS,
+  KV_BACKEND_P99_MS,
+  KV_HOT_READ_MS,
+  KV_WRITES_PER_KEY_PER_SECOND,
+  PRIMARY_REGION,
+} from "./data";
 import type { Deployment, Features, LocalInputs, Platform } from "./model";
 
 export type DeploymentName = "small" | "busy" | "large";
@@ -29,12 +37,40 @@ export interface DeploymentPreset {
  * location, keys, orgs and changes per day are assumptions (printed as inputs).
  */
 export const DEPLOYMENTS: Record<DeploymentName, DeploymentPreset> = {
-  small: { label: "small API: 10 req/s", colos: 20, isolatesPerColo: 1, totalRps: 10, activeKeys: 10, orgs: 3, changesPerDay: 10 },
-  busy: { label: "busy API: 10k req/s from 50 locations", colos: 50, isolatesPerColo: 4, totalRps: 10_000, activeKeys: 500, orgs: 100, changesPerDay: 1_000 },
-  large: { label: "large API: 1M req/s from 300 locations", colos: 300, isolatesPerColo: 20, totalRps: 1_000_000, activeKeys: 5_000, orgs: 1_000, changesPerDay: 10_000 },
+  small: {
+    label: "small API: 10 req/s",
+    colos: 20,
+    isolatesPerColo: 1,
+    totalRps: 10,
+    activeKeys: 10,
+    orgs: 3,
+    changesPerDay: 10,
+  },
+  busy: {
+    label: "busy API: 10k req/s from 50 locations",
+    colos: 50,
+    isolatesPerColo: 4,
+    totalRps: 10_000,
+    activeKeys: 500,
+    orgs: 100,
+    changesPerDay: 1_000,
+  },
+  large: {
+    label: "large API: 1M req/s from 300 locations",
+    colos: 300,
+    isolatesPerColo: 20,
+    totalRps: 1_000_000,
+    activeKeys: 5_000,
+    orgs: 1_000,
+    changesPerDay: 10_000,
+  },
 };
 
-export function deployment(name: DeploymentName, shares: Record<Region, number> = DEFAULT_SHARES.value, primaryRegion: Region = PRIMARY_REGION.value): Deployment {
+export function deployment(
+  name: DeploymentName,
+  shares: Record<Region, number> = DEFAULT_SHARES.value,
+  primaryRegion: Region = PRIMARY_REGION.value,
+): Deployment {
   const p = DEPLOYMENTS[name];
   return {
     name: p.label,
@@ -68,14 +104,28 @@ export const KEYGATE_DEFAULTS = {
 export function design(name: DesignName, changesPerDay: number): Features {
   const common = {
     cache: { ttlMs: KEYGATE_DEFAULTS.CACHE_TTL_MS, kvCacheTtlSeconds: KEYGATE_DEFAULTS.KV_CACHE_TTL_SECONDS },
-    lastUsed: { mode: "isolate" as const, intervalMs: KEYGATE_DEFAULTS.LAST_USED_INTERVAL_MS, maxWritesPerSecond: KEYGATE_DEFAULTS.LAST_USED_MAX_WRITES_PER_SECOND },
+    lastUsed: {
+      mode: "isolate" as const,
+      intervalMs: KEYGATE_DEFAULTS.LAST_USED_INTERVAL_MS,
+      maxWritesPerSecond: KEYGATE_DEFAULTS.LAST_USED_MAX_WRITES_PER_SECOND,
+    },
   };
-  const feed = { pollMs: KEYGATE_DEFAULTS.REVOCATION_POLL_MS, maxStalenessMs: KEYGATE_DEFAULTS.REVOCATION_MAX_STALENESS_MS, changesPerDay };
+  const feed = {
+    pollMs: KEYGATE_DEFAULTS.REVOCATION_POLL_MS,
+    maxStalenessMs: KEYGATE_DEFAULTS.REVOCATION_MAX_STALENESS_MS,
+    changesPerDay,
+  };
   if (name === "before") {
     return {
       ...common,
       feed: { ...feed, mode: "isolate", replicas: "primary" },
-      limits: { mode: "exact", keyShare: FEATURE_MIX.keyLimitShare, orgShare: FEATURE_MIX.orgLimitShare, rebalanceMs: 10_000, persist: "check" },
+      limits: {
+        mode: "exact",
+        keyShare: FEATURE_MIX.keyLimitShare,
+        orgShare: FEATURE_MIX.orgLimitShare,
+        rebalanceMs: 10_000,
+        persist: "check",
+      },
       credits: { share: FEATURE_MIX.creditShare, lease: "none", leaseBlock: 100, persist: "spend" },
       usage: { mode: "isolate", flushMs: KEYGATE_DEFAULTS.USAGE_FLUSH_MS },
     };
@@ -84,7 +134,13 @@ export function design(name: DesignName, changesPerDay: number): Features {
     ...common,
     feed: { ...feed, mode: "location", replicas: "regional" },
     // Buckets keep their counts in memory and store them when they rebalance (10 s).
-    limits: { mode: "regional", keyShare: FEATURE_MIX.keyLimitShare, orgShare: FEATURE_MIX.orgLimitShare, rebalanceMs: 10_000, persist: "rebalance" },
+    limits: {
+      mode: "regional",
+      keyShare: FEATURE_MIX.keyLimitShare,
+      orgShare: FEATURE_MIX.orgLimitShare,
+      rebalanceMs: 10_000,
+      persist: "rebalance",
+    },
     // Credits are money: a regional lease holder still stores every spend.
     credits: { share: FEATURE_MIX.creditShare, lease: "region", leaseBlock: 100, persist: "spend" },
     usage: { mode: "location", flushMs: KEYGATE_DEFAULTS.USAGE_FLUSH_MS },
@@ -119,7 +175,10 @@ export const LOCAL_FALLBACKS: Record<keyof typeof MICRO_CASES, { value: number; 
   gatewayCpuUs: { value: 100, why: "fallback 100 µs: no such case in the results file" },
   logCpuUs: { value: 5, why: "fallback 5 µs: no such case in the results file" },
   passCpuUs: { value: 30, why: "fallback 30 µs: no such case in the results file" },
-  objectCallUs: { value: 1_000, why: "fallback 1,000 µs (issue 25: locally 'a Durable Object answers in about a millisecond'): this results file predates the round-trip case" },
+  objectCallUs: {
+    value: 1_000,
+    why: "fallback 1,000 µs (issue 25: locally 'a Durable Object answers in about a millisecond'): this results file predates the round-trip case",
+  },
 };
 
 interface ResultsFile {
@@ -141,7 +200,8 @@ export function localInputs(results: ResultsFile, file: string): LocalInputs {
       out.sources[input] = LOCAL_FALLBACKS[input].why;
     } else {
       out[input] = value;
-      out.sources[input] = `${file} (${results.startedAt?.slice(0, 10) ?? "undated"}): micro.workerd["${name}"].${input === "objectCallUs" ? "us" : "cpuUs"}`;
+      out.sources[input] =
+        `${file} (${results.startedAt?.slice(0, 10) ?? "undated"}): micro.workerd["${name}"].${input === "objectCallUs" ? "us" : "cpuUs"}`;
     }
   }
   return out;

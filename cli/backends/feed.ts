@@ -19,10 +19,10 @@
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { DEFAULT_STATE_DIR, stateRegistryPath, withRegistry } from "../../scripts/local-platform";
 import type { RateLimit, TokenRecord } from "../../src/keys/record";
 import type { FeedChange, UsageBucket } from "../../src/objects/protocol";
 import { FEED_OBJECT_NAME, SESSIONS_OBJECT_NAME } from "../../src/objects/protocol";
-import { DEFAULT_STATE_DIR, stateRegistryPath, withRegistry } from "../../scripts/local-platform";
 
 type Change = FeedChange;
 /** The console's session store (src/objects/console-sessions.ts), as far as the CLI uses it. */
@@ -50,7 +50,11 @@ export interface LocalFeed {
 /** No `wrangler dev` of this state is registered in its dev registry (or it did not answer). */
 class NotReachable extends Error {}
 
-export function localFeed(configPath: string, environment: string | undefined, persistTo: string = DEFAULT_STATE_DIR): LocalFeed {
+export function localFeed(
+  configPath: string,
+  environment: string | undefined,
+  persistTo: string = DEFAULT_STATE_DIR,
+): LocalFeed {
   const registry = stateRegistryPath(persistTo);
   type Stub = { publish(c: Change[]): Promise<number>; publishOrg(org: string, rl: RateLimit | null): Promise<number> };
   type UsageNs = { idFromName(name: string): unknown; get(id: unknown): UsageStub };
@@ -60,10 +64,14 @@ export function localFeed(configPath: string, environment: string | undefined, p
 
   async function open() {
     const { getPlatformProxy, unstable_readConfig } = await import("wrangler");
-    const config = unstable_readConfig({ config: configPath, ...(environment ? { env: environment } : {}) }, { hideWarnings: true });
+    const config = unstable_readConfig(
+      { config: configPath, ...(environment ? { env: environment } : {}) },
+      { hideWarnings: true },
+    );
     // Said at once when no `wrangler dev` of this state ever registered (a stale entry
     // of one that stopped fails at the call instead).
-    if (!config.name || !existsSync(join(registry, config.name))) throw new NotReachable(`none is registered in ${registry}`);
+    if (!config.name || !existsSync(join(registry, config.name)))
+      throw new NotReachable(`none is registered in ${registry}`);
     dir = mkdtempSync(join(tmpdir(), "keygate-cli-feed-"));
     const generated = join(dir, "wrangler.json");
     writeFileSync(
@@ -83,7 +91,10 @@ export function localFeed(configPath: string, environment: string | undefined, p
     type Namespace = { idFromName(name: string): unknown; get(id: unknown): Stub };
     type SessionsNs = { idFromName(name: string): unknown; get(id: unknown): SessionsStub };
     const proxy = await withRegistry(registry, () =>
-      getPlatformProxy<{ REVOCATION_FEED: Namespace; USAGE_STORE: UsageNs; CONSOLE_SESSIONS: SessionsNs }>({ configPath: generated, persist: false }),
+      getPlatformProxy<{ REVOCATION_FEED: Namespace; USAGE_STORE: UsageNs; CONSOLE_SESSIONS: SessionsNs }>({
+        configPath: generated,
+        persist: false,
+      }),
     );
     const ns = proxy.env.REVOCATION_FEED;
     const stub = ns.get(ns.idFromName(FEED_OBJECT_NAME));
@@ -92,30 +103,38 @@ export function localFeed(configPath: string, environment: string | undefined, p
   }
 
   /** Send to the running gateway (`to`: which of its objects, for the note when none answers). */
-  async function send(what: (stub: Stub, sessions: SessionsStub) => Promise<unknown>, to = "revocation feed"): Promise<void> {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      try {
-        opened ??= open();
-        const feed = await opened;
-        await Promise.race([
-          what(feed.stub, feed.sessions),
-          new Promise((_, reject) => {
-            timer = setTimeout(() => reject(new Error(`no answer within ${CLI_PUBLISH_TIMEOUT_MS} ms`)), CLI_PUBLISH_TIMEOUT_MS);
-          }),
-        ]);
-      } catch (err) {
-        process.stderr.write(
-          `note: the change is stored, but no running \`wrangler dev\` of this local state (${persistTo}) took it from the ${to} (${(err as Error).message.split("\n")[0]}).\n` +
-            (to === "revocation feed"
-              ? "      A gateway started later reads it from the local state; one running now sees it when its cache expires (CACHE_TTL_MS).\n"
-              : "      Console sessions it opened there end when they expire (at most an hour).\n") +
-            // How to start one it reaches: said once (a token's revocation tells two objects).
-            (hinted ? "" : `      The CLI reaches a \`wrangler dev\` started with \`npm run dev\` (same --persist-to), or with WRANGLER_REGISTRY_PATH=${registry}.\n`),
-        );
-        hinted = true;
-      } finally {
-        if (timer !== undefined) clearTimeout(timer);
-      }
+  async function send(
+    what: (stub: Stub, sessions: SessionsStub) => Promise<unknown>,
+    to = "revocation feed",
+  ): Promise<void> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      opened ??= open();
+      const feed = await opened;
+      await Promise.race([
+        what(feed.stub, feed.sessions),
+        new Promise((_, reject) => {
+          timer = setTimeout(
+            () => reject(new Error(`no answer within ${CLI_PUBLISH_TIMEOUT_MS} ms`)),
+            CLI_PUBLISH_TIMEOUT_MS,
+          );
+        }),
+      ]);
+    } catch (err) {
+      process.stderr.write(
+        `note: the change is stored, but no running \`wrangler dev\` of this local state (${persistTo}) took it from the ${to} (${(err as Error).message.split("\n")[0]}).\n` +
+          (to === "revocation feed"
+            ? "      A gateway started later reads it from the local state; one running now sees it when its cache expires (CACHE_TTL_MS).\n"
+            : "      Console sessions it opened there end when they expire (at most an hour).\n") +
+          // How to start one it reaches: said once (a token's revocation tells two objects).
+          (hinted
+            ? ""
+            : `      The CLI reaches a \`wrangler dev\` started with \`npm run dev\` (same --persist-to), or with WRANGLER_REGISTRY_PATH=${registry}.\n`),
+      );
+      hinted = true;
+    } finally {
+      if (timer !== undefined) clearTimeout(timer);
+    }
   }
 
   return {
@@ -128,7 +147,8 @@ export function localFeed(configPath: string, environment: string | undefined, p
     publishOrg: (org, rateLimit) => send((stub) => stub.publishOrg(org, rateLimit)),
     async publishToken({ hash, record }) {
       await send((stub) => stub.publish([{ kind: "token", hash, record }]));
-      if (record.revoked_at !== null) await send((_, sessions) => sessions.revokeOpener(`token:${record.id}`, Date.now()), "console session store");
+      if (record.revoked_at !== null)
+        await send((_, sessions) => sessions.revokeOpener(`token:${record.id}`, Date.now()), "console session store");
     },
     async close() {
       if (opened) await (await opened.catch(() => undefined))?.dispose();

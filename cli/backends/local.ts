@@ -7,23 +7,33 @@
  * A running `wrangler dev` learns of each key or org change from the revocation feed, and
  * usage is read from its UsageStore objects (./feed.ts).
  */
+
+import type { LocalPlatformOptions } from "../../scripts/local-platform";
+import { openLocalPlatform } from "../../scripts/local-platform";
+import { settingsFrom } from "../../src/config/variables";
 import type { KeySettings } from "../../src/keys/issue";
 import type { Outcome } from "../../src/keys/lifecycle";
 import type { KvLike } from "../../src/keys/store/kv";
 import type { ManageDeps } from "../../src/manage/context";
-import { auditEvents, createKey, importKey, listKeys, revokeKey, rotateKey, showKey, updateKey } from "../../src/manage/keys";
+import {
+  auditEvents,
+  createKey,
+  importKey,
+  listKeys,
+  revokeKey,
+  rotateKey,
+  showKey,
+  updateKey,
+} from "../../src/manage/keys";
 import { orgSet, orgShow, usage } from "../../src/manage/orgs";
 import type { Principal } from "../../src/manage/principal";
 import { tokenCreate, tokenList, tokenRevoke } from "../../src/manage/tokens";
-import { GRANULARITY_MINUTES, usageAnswer } from "../../src/manage/usage";
 import type { UsageAnswer, UsageQuery } from "../../src/manage/usage";
-import type { LocalPlatformOptions } from "../../scripts/local-platform";
-import { openLocalPlatform } from "../../scripts/local-platform";
+import { GRANULARITY_MINUTES, usageAnswer } from "../../src/manage/usage";
 import { Refused } from "../args";
 import type { Answer, Backend } from "./backend";
 import type { LocalFeed } from "./feed";
 import { localFeed } from "./feed";
-import { settingsFrom } from "../../src/config/variables";
 
 /** The CLI on local state acts as root (it holds the state itself); audit events name it "cli". */
 const ROOT: Principal = { kind: "root" };
@@ -58,7 +68,11 @@ export function retryingBusy(kv: KvLike, waits: readonly number[] = BUSY_RETRY_M
       try {
         return await call();
       } catch (err) {
-        if (attempt >= waits.length || !/internal error|SQLITE_BUSY|database is locked/i.test((err as Error)?.message ?? "")) throw err;
+        if (
+          attempt >= waits.length ||
+          !/internal error|SQLITE_BUSY|database is locked/i.test((err as Error)?.message ?? "")
+        )
+          throw err;
         await new Promise((resolve) => setTimeout(resolve, waits[attempt]));
       }
     }
@@ -129,9 +143,14 @@ async function localUsage(feed: LocalFeed, q: UsageQuery): Promise<UsageAnswer> 
   try {
     const store = await feed.usageStore(q.org);
     const g = GRANULARITY_MINUTES[q.granularity];
-    const [buckets, statuses] = await Promise.all([store.query(q.key, q.fromMinute, q.toMinute, g), store.statuses(q.key, q.fromMinute, q.toMinute)]);
+    const [buckets, statuses] = await Promise.all([
+      store.query(q.key, q.fromMinute, q.toMinute, g),
+      store.statuses(q.key, q.fromMinute, q.toMinute),
+    ]);
     return usageAnswer(q, buckets, statuses);
   } catch (err) {
-    throw new Refused(`usage is kept by the running gateway: start it with \`npm run dev\` (same --persist-to), or use --url (${(err as Error).message.split("\n")[0]})`);
+    throw new Refused(
+      `usage is kept by the running gateway: start it with \`npm run dev\` (same --persist-to), or use --url (${(err as Error).message.split("\n")[0]})`,
+    );
   }
 }

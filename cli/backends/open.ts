@@ -13,10 +13,14 @@ export const openBackend: OpenBackend = async (values, opts = {}) => {
     });
   }
   for (const local of LOCAL_FLAGS) {
-    if (values[local] !== undefined) throw new UsageError(`--${local} is for local state; it cannot be combined with --url`);
+    if (values[local] !== undefined)
+      throw new UsageError(`--${local} is for local state; it cannot be combined with --url`);
   }
   const token = (opts.env ?? process.env).KEYGATE_ADMIN_TOKEN;
-  if (!token) throw new UsageError(`--url needs the gateway's ${opts.tokenKind ?? "admin token"} in the KEYGATE_ADMIN_TOKEN environment variable`);
+  if (!token)
+    throw new UsageError(
+      `--url needs the gateway's ${opts.tokenKind ?? "admin token"} in the KEYGATE_ADMIN_TOKEN environment variable`,
+    );
   const { remoteBackend } = await import("./remote");
   return remoteBackend(values.url as string, token);
 };

@@ -3,11 +3,12 @@
  * token given (KEYGATE_ADMIN_TOKEN). The gateway runs the same lifecycle functions as the
  * local backend; its answers come back as the same Outcomes.
  */
+
+import { DEFAULTS } from "../../src/config/variables";
 import type { FieldError } from "../../src/keys/issue";
 import type { Json } from "../args";
 import { Refused, UsageError } from "../args";
 import type { Answer, Backend } from "./backend";
-import { DEFAULTS } from "../../src/config/variables";
 
 /** The admin API's base URL: the gateway's URL plus ADMIN_PREFIX's default, or the URL given when it has a path. */
 export function adminBase(url: string): string {
@@ -17,7 +18,8 @@ export function adminBase(url: string): string {
   } catch {
     throw new UsageError(`--url: "${url}" is not an absolute URL`);
   }
-  if (parsed.protocol !== "http:" && parsed.protocol !== "https:") throw new UsageError("--url: must be http:// or https://");
+  if (parsed.protocol !== "http:" && parsed.protocol !== "https:")
+    throw new UsageError("--url: must be http:// or https://");
   if (parsed.search || parsed.hash) throw new UsageError("--url: must not have a query or fragment");
   const path = parsed.pathname.replace(/\/+$/, "");
   return parsed.origin + (path === "" ? DEFAULTS.ADMIN_PREFIX : path);
@@ -38,7 +40,11 @@ export function remoteBackend(url: string, token: string, timeoutMs = 30_000): B
     try {
       res = await fetch(base + path, {
         method,
-        headers: { authorization: `Bearer ${token}`, accept: "application/json", ...(body ? { "content-type": "application/json" } : {}) },
+        headers: {
+          authorization: `Bearer ${token}`,
+          accept: "application/json",
+          ...(body ? { "content-type": "application/json" } : {}),
+        },
         ...(body ? { body: JSON.stringify(body) } : {}),
         redirect: "manual",
         signal: AbortSignal.timeout(timeoutMs),
@@ -56,10 +62,12 @@ export function remoteBackend(url: string, token: string, timeoutMs = 30_000): B
     if (res.ok) return { ok: true, value: parsed };
     const detail = typeof parsed.detail === "string" ? parsed.detail : text.slice(0, 200);
     const tokens = path.startsWith("/tokens");
-    if (res.status === 400 && Array.isArray(parsed.errors)) return { ok: false, error: "invalid", errors: parsed.errors as FieldError[] };
+    if (res.status === 400 && Array.isArray(parsed.errors))
+      return { ok: false, error: "invalid", errors: parsed.errors as FieldError[] };
     if (res.status === 401) throw new Refused("the gateway refused the admin token (401): check KEYGATE_ADMIN_TOKEN");
     // Only the root ADMIN_TOKEN may manage tokens.
-    if (res.status === 403 && tokens) throw new Refused(`the gateway refused (403): ${detail} KEYGATE_ADMIN_TOKEN must be the root ADMIN_TOKEN`);
+    if (res.status === 403 && tokens)
+      throw new Refused(`the gateway refused (403): ${detail} KEYGATE_ADMIN_TOKEN must be the root ADMIN_TOKEN`);
     if (res.status === 404) {
       // One named key or token not found; otherwise the gateway answers 404 for the whole
       // prefix when its admin API is off.

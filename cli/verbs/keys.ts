@@ -87,14 +87,25 @@ export const KEY_VERBS: Record<string, Verb> = {
     },
   },
   list: {
-    options: { ...PAGE_FLAGS, org: { type: "string" }, name: { type: "string" }, prefix: { type: "string" }, status: { type: "string" } },
+    options: {
+      ...PAGE_FLAGS,
+      org: { type: "string" },
+      name: { type: "string" },
+      prefix: { type: "string" },
+      status: { type: "string" },
+    },
     positionals: false,
     plan({ values }) {
       const filters = (["org", "name", "prefix", "status"] as const).filter((f) => values[f] !== undefined);
       const query = { ...Object.fromEntries(filters.map((f) => [f, values[f]])), ...pageQuery(values) };
       return {
         call: (b) => b.list(query),
-        human: (v) => keyTable(v.keys as KeyView[]) + nextPage(v.cursor, `list${filters.map((f) => ` --${f} '${values[f]}'`).join("")}${values.limit ? ` --limit ${values.limit}` : ""}`),
+        human: (v) =>
+          keyTable(v.keys as KeyView[]) +
+          nextPage(
+            v.cursor,
+            `list${filters.map((f) => ` --${f} '${values[f]}'`).join("")}${values.limit ? ` --limit ${values.limit}` : ""}`,
+          ),
       };
     },
   },
@@ -120,7 +131,10 @@ export const KEY_VERBS: Record<string, Verb> = {
     plan({ values, positionals }) {
       const id = oneId(positionals, "rotate");
       const raw = values["grace-seconds"] as string | undefined;
-      const body = { ...(raw === undefined ? {} : { grace_seconds: /^\d+$/.test(raw) ? Number(raw) : raw }), ...limitFields(values) };
+      const body = {
+        ...(raw === undefined ? {} : { grace_seconds: /^\d+$/.test(raw) ? Number(raw) : raw }),
+        ...limitFields(values),
+      };
       return { call: (b) => b.rotate(id, body), human: rotated };
     },
   },
@@ -137,10 +151,15 @@ export const KEY_VERBS: Record<string, Verb> = {
     options: { ...PAGE_FLAGS, id: { type: "string" }, org: { type: "string" } },
     positionals: false,
     plan({ values }) {
-      const query = { ...(values.id !== undefined ? { key_id: values.id } : {}), ...(values.org !== undefined ? { org: values.org } : {}), ...pageQuery(values) };
+      const query = {
+        ...(values.id !== undefined ? { key_id: values.id } : {}),
+        ...(values.org !== undefined ? { org: values.org } : {}),
+        ...pageQuery(values),
+      };
       return {
         call: (b) => b.audit(query),
-        human: (v) => auditTable(v.events as AuditEvent[]) + nextPage(v.cursor, `audit${values.id ? ` --id ${values.id}` : ""}`),
+        human: (v) =>
+          auditTable(v.events as AuditEvent[]) + nextPage(v.cursor, `audit${values.id ? ` --id ${values.id}` : ""}`),
       };
     },
   },

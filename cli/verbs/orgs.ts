@@ -17,7 +17,8 @@ export const ORGS_VERB: Verb = {
   positionals: true,
   plan({ values, positionals }) {
     const [action, ...rest] = positionals;
-    if (rest.length > 0 || (action !== "set" && action !== "show")) throw new UsageError("orgs needs set or show: npm run keys -- orgs set --org ORG --rate-limit 1000/60s");
+    if (rest.length > 0 || (action !== "set" && action !== "show"))
+      throw new UsageError("orgs needs set or show: npm run keys -- orgs set --org ORG --rate-limit 1000/60s");
     const org = values.org as string | undefined;
     if (org === undefined) throw new UsageError("--org is required");
     if (action === "show") {

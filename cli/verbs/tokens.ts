@@ -35,16 +35,28 @@ Exit codes: 0 ok, 1 not found or refused, 2 bad usage.
 
 export const TOKEN_VERBS: Record<string, Verb> = {
   create: {
-    options: { name: { type: "string" }, org: { type: "string", multiple: true }, role: { type: "string" }, expires: { type: "string" } },
+    options: {
+      name: { type: "string" },
+      org: { type: "string", multiple: true },
+      role: { type: "string" },
+      expires: { type: "string" },
+    },
     positionals: false,
     plan({ values: v }) {
       if (v.name === undefined) throw new UsageError("--name is required: what the token is for");
-      if (v.org === undefined) throw new UsageError("--org is required (repeat it for several orgs, or --org '*' for every org)");
+      if (v.org === undefined)
+        throw new UsageError("--org is required (repeat it for several orgs, or --org '*' for every org)");
       if (v.role === undefined) throw new UsageError("--role is required: read or write");
-      const body: Json = { name: v.name, orgs: v.org, role: v.role, ...(v.expires !== undefined ? { expires_at: v.expires } : {}) };
+      const body: Json = {
+        name: v.name,
+        orgs: v.org,
+        role: v.role,
+        ...(v.expires !== undefined ? { expires_at: v.expires } : {}),
+      };
       return {
         call: (b) => b.tokenCreate(body),
-        human: (t) => `Created admin token ${describeToken(t as unknown as TokenView)}\n${showOnce((t as unknown as IssuedTokenView).token, "token")}`,
+        human: (t) =>
+          `Created admin token ${describeToken(t as unknown as TokenView)}\n${showOnce((t as unknown as IssuedTokenView).token, "token")}`,
       };
     },
   },
@@ -79,4 +91,9 @@ export const TOKEN_VERBS: Record<string, Verb> = {
   },
 };
 
-export const TOKENS: Command = { name: "tokens", usage: TOKENS_USAGE, verbs: TOKEN_VERBS, tokenKind: "root admin token" };
+export const TOKENS: Command = {
+  name: "tokens",
+  usage: TOKENS_USAGE,
+  verbs: TOKEN_VERBS,
+  tokenKind: "root admin token",
+};

@@ -19,7 +19,9 @@ export const USAGE_FLAGS = {
 export function usageQuery(values: Values, now = Date.now()): Json {
   if (values.org === undefined) throw new UsageError("--org is required");
   const span = values.since === undefined ? 86_400_000 : sinceMs(values.since as string);
-  const granularity = (values.granularity as string | undefined) ?? (span <= 3 * 3_600_000 ? "minute" : span <= 14 * 86_400_000 ? "hour" : "day");
+  const granularity =
+    (values.granularity as string | undefined) ??
+    (span <= 3 * 3_600_000 ? "minute" : span <= 14 * 86_400_000 ? "hour" : "day");
   return {
     org: values.org,
     ...(values.key !== undefined ? { key: values.key } : {}),

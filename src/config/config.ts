@@ -8,20 +8,39 @@
  * reserved header names, sessions on/off, the revocation feed's timing) and shapes Config.
  * The bindings' type, Env, is src/env.ts.
  */
-import { parseSigningSecrets } from "../../verifier/index.js";
-import type { SigningSecret } from "../../verifier/index.js";
-import { parseForwardClientHeaders } from "../edge/proxy/client-claims";
-import { parseRoutes } from "../edge/routes/table";
-import type { Route } from "../edge/routes/table";
-import type { Env } from "../env";
-import { PROFILES } from "./profiles";
-import type { ErrorFormat, OrgSource, ProfileName } from "./profiles";
-import { parseSelfService } from "./self-service";
-import type { SelfServiceConfig } from "./self-service";
-import { ConfigError, DEFAULTS, enumVar, HEADER_NAME_RE, headerVar, intVar, raw, secretVar, settingsFrom, stringVar } from "./variables";
 
-export { ConfigError, DEFAULTS, MIN_ADMIN_TOKEN_LENGTH, MIN_SESSION_SECRET_LENGTH, settingsFrom, VARIABLES } from "./variables";
+import type { SigningSecret } from "../../verifier/index.js";
+import { parseSigningSecrets } from "../../verifier/index.js";
+import { parseForwardClientHeaders } from "../edge/proxy/client-claims";
+import type { Route } from "../edge/routes/table";
+import { parseRoutes } from "../edge/routes/table";
+import type { Env } from "../env";
+import type { ErrorFormat, OrgSource, ProfileName } from "./profiles";
+import { PROFILES } from "./profiles";
+import type { SelfServiceConfig } from "./self-service";
+import { parseSelfService } from "./self-service";
+import {
+  ConfigError,
+  DEFAULTS,
+  enumVar,
+  HEADER_NAME_RE,
+  headerVar,
+  intVar,
+  raw,
+  secretVar,
+  settingsFrom,
+  stringVar,
+} from "./variables";
+
 export type { VarKind, VarName, VarSpec } from "./variables";
+export {
+  ConfigError,
+  DEFAULTS,
+  MIN_ADMIN_TOKEN_LENGTH,
+  MIN_SESSION_SECRET_LENGTH,
+  settingsFrom,
+  VARIABLES,
+} from "./variables";
 
 export type CredentialSource = { kind: "header"; name: string } | { kind: "bearer" } | { kind: "basic" };
 
@@ -62,7 +81,6 @@ export interface FeedSettings {
   windowMs: number;
   timeoutMs: number;
 }
-
 
 export interface Config {
   profile: ProfileName;
@@ -172,8 +190,10 @@ function urlVar(env: Env, name: "ORIGIN_URL" | "SESSION_JWKS_URL"): URL | undefi
 
 function parseOrigin(env: Env): string {
   const url = urlVar(env, "ORIGIN_URL");
-  if (url === undefined) throw new ConfigError("ORIGIN_URL", "is required (the upstream base URL, e.g. https://api.internal.example)");
-  if (url.protocol !== "http:" && url.protocol !== "https:") throw new ConfigError("ORIGIN_URL", "must be http:// or https://");
+  if (url === undefined)
+    throw new ConfigError("ORIGIN_URL", "is required (the upstream base URL, e.g. https://api.internal.example)");
+  if (url.protocol !== "http:" && url.protocol !== "https:")
+    throw new ConfigError("ORIGIN_URL", "must be http:// or https://");
   if (url.username || url.password) throw new ConfigError("ORIGIN_URL", "must not carry credentials");
   if (url.search || url.hash) throw new ConfigError("ORIGIN_URL", "must not have a query or fragment");
   return url.origin + url.pathname.replace(/\/+$/, "");
@@ -206,7 +226,10 @@ function routesOf(value: unknown): Route[] {
 function lastUsedInterval(env: Env): number {
   const ms = intVar(env, "LAST_USED_INTERVAL_MS");
   if (ms !== 0 && ms < MIN_LAST_USED_INTERVAL_MS) {
-    throw new ConfigError("LAST_USED_INTERVAL_MS", `must be 0 (off) or at least ${MIN_LAST_USED_INTERVAL_MS} (KV allows one write per second per key)`);
+    throw new ConfigError(
+      "LAST_USED_INTERVAL_MS",
+      `must be 0 (off) or at least ${MIN_LAST_USED_INTERVAL_MS} (KV allows one write per second per key)`,
+    );
   }
   return ms;
 }
@@ -227,10 +250,17 @@ export function parseConfig(env: Env): Config {
     userId: USER_ID_HEADER,
     method: AUTH_METHOD_HEADER,
   };
-  for (const [variable, value] of [["ORG_HEADER", headers.org], ["KEY_ID_HEADER", headers.keyId], ["SCOPES_HEADER", headers.scopes]] as const) {
-    if (value === USER_ID_HEADER || value === AUTH_METHOD_HEADER) throw new ConfigError(variable, `"${value}" is reserved for the injected identity`);
+  for (const [variable, value] of [
+    ["ORG_HEADER", headers.org],
+    ["KEY_ID_HEADER", headers.keyId],
+    ["SCOPES_HEADER", headers.scopes],
+  ] as const) {
+    if (value === USER_ID_HEADER || value === AUTH_METHOD_HEADER)
+      throw new ConfigError(variable, `"${value}" is reserved for the injected identity`);
   }
-  const sources = sourcesRaw ? parseSources(sourcesRaw.split(","), "CREDENTIAL_SOURCES") : parseSources(preset.sources, "AUTH_PROFILE");
+  const sources = sourcesRaw
+    ? parseSources(sourcesRaw.split(","), "CREDENTIAL_SOURCES")
+    : parseSources(preset.sources, "AUTH_PROFILE");
   for (const s of sources) {
     if (s.kind === "header" && Object.values(headers).includes(s.name)) {
       throw new ConfigError("CREDENTIAL_SOURCES", `"${s.name}" is also an injected header name`);
@@ -284,7 +314,10 @@ export function parseConfig(env: Env): Config {
     authFailureBlockSeconds: intVar(env, "AUTH_FAILURE_BLOCK_SECONDS"),
     ...parseSessions(env),
     selfService: parseSelfService(env, admin.segments),
-    holders: { maxKeysPerOrg: intVar(env, "SELF_SERVICE_MAX_KEYS_PER_ORG"), createPerMinute: intVar(env, "SELF_SERVICE_CREATE_PER_MINUTE") },
+    holders: {
+      maxKeysPerOrg: intVar(env, "SELF_SERVICE_MAX_KEYS_PER_ORG"),
+      createPerMinute: intVar(env, "SELF_SERVICE_CREATE_PER_MINUTE"),
+    },
     revocation: revocationSettings(env),
     usageFlushMs: intVar(env, "USAGE_FLUSH_MS"),
   };
@@ -297,9 +330,13 @@ export function parseConfig(env: Env): Config {
 function forwardClientHeaders(env: Env, sources: CredentialSource[], headers: Config["headers"]): ReadonlySet<string> {
   const allowed = parseForwardClientHeaders(stringVar(env, "FORWARD_CLIENT_HEADERS"));
   if (typeof allowed === "string") throw new ConfigError("FORWARD_CLIENT_HEADERS", allowed);
-  const own = new Set<string>([...Object.values(headers), ...sources.flatMap((s) => (s.kind === "header" ? [s.name] : []))]);
+  const own = new Set<string>([
+    ...Object.values(headers),
+    ...sources.flatMap((s) => (s.kind === "header" ? [s.name] : [])),
+  ]);
   for (const name of allowed) {
-    if (own.has(name.replace(/_/g, "-"))) throw new ConfigError("FORWARD_CLIENT_HEADERS", `"${name}" is a header the gateway sets or reads itself`);
+    if (own.has(name.replace(/_/g, "-")))
+      throw new ConfigError("FORWARD_CLIENT_HEADERS", `"${name}" is a header the gateway sets or reads itself`);
   }
   return allowed;
 }
@@ -320,18 +357,29 @@ function parseSessions(env: Env): Pick<Config, "session" | "passthroughCookie"> 
     if (url.protocol !== "https:" && !(url.protocol === "http:" && LOOPBACK_HOSTS.has(url.hostname))) {
       throw new ConfigError("SESSION_JWKS_URL", "must be https:// (http:// only on loopback, for local development)");
     }
-    if (url.username || url.password || url.hash) throw new ConfigError("SESSION_JWKS_URL", "must not carry credentials or a fragment");
+    if (url.username || url.password || url.hash)
+      throw new ConfigError("SESSION_JWKS_URL", "must not carry credentials or a fragment");
     jwksUrl = url.href;
   }
   const cookie = stringVar(env, "SESSION_COOKIE");
   if (secret === null && jwksUrl === null) {
-    for (const name of ["SESSION_COOKIE", "SESSION_ISSUER", "SESSION_AUDIENCE", "SESSION_ORG_CLAIM", "SESSION_SCOPES_CLAIM"] as const) {
-      if (raw(env, name) !== undefined) throw new ConfigError(name, "is set but sessions are off: set SESSION_JWT_SECRET and/or SESSION_JWKS_URL");
+    for (const name of [
+      "SESSION_COOKIE",
+      "SESSION_ISSUER",
+      "SESSION_AUDIENCE",
+      "SESSION_ORG_CLAIM",
+      "SESSION_SCOPES_CLAIM",
+    ] as const) {
+      if (raw(env, name) !== undefined)
+        throw new ConfigError(name, "is set but sessions are off: set SESSION_JWT_SECRET and/or SESSION_JWKS_URL");
     }
     return { session: null, passthroughCookie };
   }
   if (cookie !== null && cookie === passthroughCookie) {
-    throw new ConfigError("SESSION_PASSTHROUGH_COOKIE", "must differ from SESSION_COOKIE (a verified session cookie is never passed through unverified)");
+    throw new ConfigError(
+      "SESSION_PASSTHROUGH_COOKIE",
+      "must differ from SESSION_COOKIE (a verified session cookie is never passed through unverified)",
+    );
   }
   return {
     session: {
@@ -351,10 +399,18 @@ function revocationSettings(env: Env): FeedSettings {
   const pollMs = intVar(env, "REVOCATION_POLL_MS");
   const maxStalenessMs = intVar(env, "REVOCATION_MAX_STALENESS_MS");
   if (maxStalenessMs < pollMs + REVOCATION_TIMEOUT_MS) {
-    throw new ConfigError("REVOCATION_MAX_STALENESS_MS", `must be at least REVOCATION_POLL_MS + ${REVOCATION_TIMEOUT_MS} (one poll interval plus a poll's timeout)`);
+    throw new ConfigError(
+      "REVOCATION_MAX_STALENESS_MS",
+      `must be at least REVOCATION_POLL_MS + ${REVOCATION_TIMEOUT_MS} (one poll interval plus a poll's timeout)`,
+    );
   }
   const kvCacheTtlSeconds = intVar(env, "KV_CACHE_TTL_SECONDS");
-  return { pollMs, maxStalenessMs, windowMs: kvCacheTtlSeconds * 1000 + KV_PROPAGATION_ALLOWANCE_MS, timeoutMs: REVOCATION_TIMEOUT_MS };
+  return {
+    pollMs,
+    maxStalenessMs,
+    windowMs: kvCacheTtlSeconds * 1000 + KV_PROPAGATION_ALLOWANCE_MS,
+    timeoutMs: REVOCATION_TIMEOUT_MS,
+  };
 }
 
 /**

@@ -5,8 +5,9 @@
  * makes the compiler refuse a variable without its entry (or an entry without its variable),
  * and test/unit/config-doc.test.ts holds docs/configuration.md to both halves.
  */
-import { VARIABLES } from "./variables";
+
 import type { VarName, VarSpec } from "./variables";
+import { VARIABLES } from "./variables";
 
 /** The docs page (docs/<page>.md) that explains a variable in full. */
 export type DocPage = "configuration" | "console" | "sessions" | "self-service" | "revocation" | "usage";
@@ -19,9 +20,17 @@ export interface VarDoc {
 }
 
 export const VARIABLE_DOCS = {
-  ORIGIN_URL: { summary: "the origin's base URL, http(s)://host[:port][/base-path]", doc: "configuration", unset: "(required)" },
+  ORIGIN_URL: {
+    summary: "the origin's base URL, http(s)://host[:port][/base-path]",
+    doc: "configuration",
+    unset: "(required)",
+  },
   AUTH_PROFILE: { summary: "the authentication contract reproduced", doc: "configuration" },
-  CREDENTIAL_SOURCES: { summary: "where a key is read: bearer, basic, header names", doc: "configuration", unset: "from profile" },
+  CREDENTIAL_SOURCES: {
+    summary: "where a key is read: bearer, basic, header names",
+    doc: "configuration",
+    unset: "from profile",
+  },
   MISSING_KEY_STATUS: { summary: "the status of a request without a key", doc: "configuration", unset: "from profile" },
   ERROR_FORMAT: { summary: "the shape of error bodies", doc: "configuration", unset: "from profile" },
   ORG_SOURCE: { summary: "where the injected org comes from", doc: "configuration", unset: "from profile" },
@@ -40,15 +49,34 @@ export const VARIABLE_DOCS = {
   KEY_ID_HEADER: { summary: "the injected key id header", doc: "configuration" },
   SCOPES_HEADER: { summary: "the injected scopes header", doc: "configuration" },
   CORS_PREFLIGHT: { summary: "whether CORS preflights need a key", doc: "configuration" },
-  FORWARD_CLIENT_HEADERS: { summary: "client claims forwarded anyway, by name", doc: "configuration", unset: "unset (none)" },
+  FORWARD_CLIENT_HEADERS: {
+    summary: "client claims forwarded anyway, by name",
+    doc: "configuration",
+    unset: "unset (none)",
+  },
   KEY_PEPPER: { summary: "HMAC key of key hashes", doc: "configuration", unset: "unset" },
-  ADMIN_TOKEN: { summary: "the admin API's root Bearer token; unset = admin API off", doc: "configuration", unset: "unset" },
+  ADMIN_TOKEN: {
+    summary: "the admin API's root Bearer token; unset = admin API off",
+    doc: "configuration",
+    unset: "unset",
+  },
   ADMIN_PREFIX: { summary: "the admin API's path, reserved even when it is off", doc: "configuration" },
-  CONSOLE_HOST: { summary: "the web console's own host; unset = under ADMIN_PREFIX on every host", doc: "console", unset: "unset" },
+  CONSOLE_HOST: {
+    summary: "the web console's own host; unset = under ADMIN_PREFIX on every host",
+    doc: "console",
+    unset: "unset",
+  },
   LAST_USED_INTERVAL_MS: { summary: "at most one last-used write per key per interval", doc: "configuration" },
-  LAST_USED_MAX_WRITES_PER_SECOND: { summary: "at most this many last-used writes per second per isolate", doc: "configuration" },
+  LAST_USED_MAX_WRITES_PER_SECOND: {
+    summary: "at most this many last-used writes per second per isolate",
+    doc: "configuration",
+  },
   EXPIRY_WARNING_DAYS: { summary: "days of Sunset/Deprecation headers before expiry", doc: "configuration" },
-  ORIGIN_SIGNING_SECRET: { summary: "kid:secret pairs signing forwarded requests", doc: "configuration", unset: "unset" },
+  ORIGIN_SIGNING_SECRET: {
+    summary: "kid:secret pairs signing forwarded requests",
+    doc: "configuration",
+    unset: "unset",
+  },
   AUTH_FAILURE_BLOCK_SECONDS: { summary: "how long an IP over its failure budget is refused", doc: "configuration" },
   SESSION_JWT_SECRET: { summary: "HS256 key of session JWTs; turns sessions on", doc: "sessions", unset: "unset" },
   SESSION_JWKS_URL: { summary: "JWKS of the identity provider; turns sessions on", doc: "sessions", unset: "unset" },
@@ -57,11 +85,21 @@ export const VARIABLE_DOCS = {
   SESSION_COOKIE: { summary: "the cookie carrying a session", doc: "sessions", unset: "unset" },
   SESSION_ORG_CLAIM: { summary: "dot path to the org claim", doc: "sessions" },
   SESSION_SCOPES_CLAIM: { summary: "dot path to the scopes claim", doc: "sessions" },
-  SESSION_PASSTHROUGH_COOKIE: { summary: "a cookie letting credential-less requests through without identity", doc: "sessions", unset: "unset" },
+  SESSION_PASSTHROUGH_COOKIE: {
+    summary: "a cookie letting credential-less requests through without identity",
+    doc: "sessions",
+    unset: "unset",
+  },
   SELF_SERVICE_PATH: { summary: "the self-service key API's path", doc: "self-service", unset: "unset (off)" },
   SELF_SERVICE_SCOPE: { summary: "a scope every self-service caller must hold", doc: "self-service", unset: "unset" },
-  SELF_SERVICE_MAX_KEYS_PER_ORG: { summary: "active keys created by key holders per org (self-service, portal, session users)", doc: "self-service" },
-  SELF_SERVICE_CREATE_PER_MINUTE: { summary: "keys each holder may create or regenerate per minute", doc: "self-service" },
+  SELF_SERVICE_MAX_KEYS_PER_ORG: {
+    summary: "active keys created by key holders per org (self-service, portal, session users)",
+    doc: "self-service",
+  },
+  SELF_SERVICE_CREATE_PER_MINUTE: {
+    summary: "keys each holder may create or regenerate per minute",
+    doc: "self-service",
+  },
   REVOCATION_POLL_MS: { summary: "at most one feed poll per isolate per interval", doc: "revocation" },
   REVOCATION_MAX_STALENESS_MS: { summary: "a request waits for a poll older than this", doc: "revocation" },
   USAGE_FLUSH_MS: { summary: "usage counts are flushed at most this often", doc: "usage" },

@@ -30,13 +30,17 @@ function overlaps(a: readonly string[], b: readonly string[]): boolean {
 export function parseSelfService(env: Env, adminSegments: readonly string[]): SelfServiceConfig | null {
   const scope = raw(env, "SELF_SERVICE_SCOPE") ?? null;
   if (raw(env, "SELF_SERVICE_PATH") === undefined) {
-    if (scope !== null) throw new ConfigError("SELF_SERVICE_SCOPE", "is set but SELF_SERVICE_PATH is not (the self-service API is off)");
+    if (scope !== null)
+      throw new ConfigError("SELF_SERVICE_SCOPE", "is set but SELF_SERVICE_PATH is not (the self-service API is off)");
     return null;
   }
   const path = pathVar(env, "SELF_SERVICE_PATH")!;
   const segments = path.toLowerCase().split("/").slice(1);
   if (overlaps(segments, adminSegments)) {
-    throw new ConfigError("SELF_SERVICE_PATH", `"${path}" overlaps ADMIN_PREFIX "/${adminSegments.join("/")}": pick paths that are not inside each other`);
+    throw new ConfigError(
+      "SELF_SERVICE_PATH",
+      `"${path}" overlaps ADMIN_PREFIX "/${adminSegments.join("/")}": pick paths that are not inside each other`,
+    );
   }
   return { path, segments, scope: stringVar(env, "SELF_SERVICE_SCOPE") };
 }

@@ -69,7 +69,8 @@ const BEARER_TOKEN_RE = /^[A-Za-z0-9\-._~+/]+=*$/;
 const CLAIM_PATH_RE = /^[A-Za-z0-9_$:-]{1,64}(\.[A-Za-z0-9_$:-]{1,64}){0,7}$/;
 const PRINTABLE_512_RE = /^[\x20-\x7e]{1,512}$/;
 /** A DNS host name (RFC 1123 labels), any case: no scheme, port, path or trailing dot. */
-const HOST_NAME_RE = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+const HOST_NAME_RE =
+  /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 const COOKIE_NAME_RE = /^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,128}$/;
 /** A comma-separated list of RFC 9110 tokens (header names), at most 2,048 characters. */
 const HEADER_LIST_RE = /^(?=[\s\S]{1,2048}$)[A-Za-z0-9!#$%&'*+.^_`|~-]+(?:\s*,\s*[A-Za-z0-9!#$%&'*+.^_`|~-]+)*$/;
@@ -215,14 +216,22 @@ type NamesOf<K extends VarKind> = { [N in VarName]: Vars[N]["kind"] extends K ? 
 
 /** What each variable may hold in the environment (wrangler.toml allows numbers and JSON values). */
 export type EnvVariables = {
-  [N in VarName]?: Vars[N]["kind"] extends "int" ? string | number : Vars[N]["kind"] extends "json" ? string | unknown[] : N extends "MISSING_KEY_STATUS" ? string | number : string;
+  [N in VarName]?: Vars[N]["kind"] extends "int"
+    ? string | number
+    : Vars[N]["kind"] extends "json"
+      ? string | unknown[]
+      : N extends "MISSING_KEY_STATUS"
+        ? string | number
+        : string;
 };
 
 type DefaultedName = { [N in VarName]: Vars[N] extends { default: string | number } ? N : never }[VarName];
 
 /** Every declared default, by name. */
 export const DEFAULTS = Object.fromEntries(
-  Object.entries(VARIABLES as Record<string, VarSpec>).flatMap(([name, spec]) => (spec.default === undefined ? [] : [[name, spec.default]])),
+  Object.entries(VARIABLES as Record<string, VarSpec>).flatMap(([name, spec]) =>
+    spec.default === undefined ? [] : [[name, spec.default]],
+  ),
 ) as { readonly [N in DefaultedName]: Vars[N] extends { default: infer D } ? D : never };
 
 const spec = (name: VarName): VarSpec => VARIABLES[name];
@@ -253,7 +262,10 @@ export function intVar(env: object, name: NamesOf<"int">): number {
 }
 
 /** One of the declared values (lowercased), the declared default, or undefined ("from profile"). */
-export function enumVar<N extends NamesOf<"enum">>(env: object, name: N): Vars[N]["values"][number] | (Vars[N] extends { default: infer D } ? D : undefined) {
+export function enumVar<N extends NamesOf<"enum">>(
+  env: object,
+  name: N,
+): Vars[N]["values"][number] | (Vars[N] extends { default: infer D } ? D : undefined) {
   const s: VarSpec = VARIABLES[name];
   const v = raw(env, name);
   if (v === undefined) return s.default as never;
@@ -270,7 +282,10 @@ export function headerVar(env: object, name: NamesOf<"header">): string {
 }
 
 /** A string matching the declared pattern, the declared default, or null when unset. */
-export function stringVar<N extends NamesOf<"string">>(env: object, name: N): Vars[N] extends { default: string } ? string : string | null {
+export function stringVar<N extends NamesOf<"string">>(
+  env: object,
+  name: N,
+): Vars[N] extends { default: string } ? string : string | null {
   const s: VarSpec = VARIABLES[name];
   const v = raw(env, name) ?? (s.default as string | undefined);
   if (v === undefined) return null as never;
@@ -284,7 +299,8 @@ export function pathVar(env: object, name: NamesOf<"path">): string | null {
   const v = raw(env, name) ?? (s.default as string | undefined);
   if (v === undefined) return null;
   const path = v.replace(/\/+$/, "");
-  if (!s.pattern!.test(path) || path.split("/").some((seg) => seg === "." || seg === "..")) throw new ConfigError(name, problem(name, v));
+  if (!s.pattern!.test(path) || path.split("/").some((seg) => seg === "." || seg === ".."))
+    throw new ConfigError(name, problem(name, v));
   return path;
 }
 
@@ -297,7 +313,11 @@ export function secretVar(env: object, name: NamesOf<"secret">): string | null {
   const v = (env as Record<string, unknown>)[name];
   if (v === undefined || v === null || v === "") return null;
   if (typeof v !== "string") throw new ConfigError(name, s.problem ?? "must be a string");
-  if ((s.min !== undefined && v.length < s.min) || (s.max !== undefined && v.length > s.max) || (s.pattern !== undefined && !s.pattern.test(v))) {
+  if (
+    (s.min !== undefined && v.length < s.min) ||
+    (s.max !== undefined && v.length > s.max) ||
+    (s.pattern !== undefined && !s.pattern.test(v))
+  ) {
     throw new ConfigError(name, s.problem!);
   }
   return v;

@@ -78,6 +78,17 @@ export interface Forward {
 
 export type Admission = Forward | Refusal;
 
-export function refusal(facts: Facts, code: ErrorCode, opts: { reason?: string; detail?: string; headers?: Record<string, string> } = {}): Refusal {
-  return { kind: "refuse", code, reason: opts.reason ?? code, facts, ...(opts.detail !== undefined ? { detail: opts.detail } : {}), ...(opts.headers ? { headers: opts.headers } : {}) };
+export function refusal(
+  facts: Facts,
+  code: ErrorCode,
+  opts: { reason?: string; detail?: string; headers?: Record<string, string> } = {},
+): Refusal {
+  return {
+    kind: "refuse",
+    code,
+    reason: opts.reason ?? code,
+    facts,
+    ...(opts.detail !== undefined ? { detail: opts.detail } : {}),
+    ...(opts.headers ? { headers: opts.headers } : {}),
+  };
 }

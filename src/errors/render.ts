@@ -74,7 +74,12 @@ const RENDERERS: Record<ErrorFormat, Renderer> = {
     if (code === "missing_credential") message = "Missing API Key";
     else if (code === "invalid_key") message = "Invalid or expired API Key";
     else if (code === "forbidden") message = detail ?? "API key does not have access to the requested resource";
-    if (code === "missing_credential" || code === "malformed_credential" || code === "invalid_key" || code === "forbidden") {
+    if (
+      code === "missing_credential" ||
+      code === "malformed_credential" ||
+      code === "invalid_key" ||
+      code === "forbidden"
+    ) {
       type = "authentication_error";
     } else if (code === "malformed_request") type = "invalid_request_error";
     else if (code === "not_found") type = "not_found_error";
@@ -119,7 +124,12 @@ export interface ErrorOptions {
  */
 const renderedBodies = new Map<string, { contentType: string; json: string }>();
 
-function rendered(format: ErrorFormat, status: number, code: ErrorCode, detail: string | undefined): { contentType: string; json: string } {
+function rendered(
+  format: ErrorFormat,
+  status: number,
+  code: ErrorCode,
+  detail: string | undefined,
+): { contentType: string; json: string } {
   const cacheKey = detail === undefined ? `${format} ${status} ${code}` : null;
   const hit = cacheKey === null ? undefined : renderedBodies.get(cacheKey);
   if (hit !== undefined) return hit;
@@ -138,7 +148,10 @@ export function renderError(ctx: RenderContext, code: ErrorCode, opts: ErrorOpti
     const r = RENDERERS.problem(status, code, opts.detail);
     const body = r.body as Record<string, unknown>;
     contentType = r.contentType;
-    json = JSON.stringify({ ...body, ...Object.fromEntries(Object.entries(opts.extensions).filter(([k]) => !(k in body))) });
+    json = JSON.stringify({
+      ...body,
+      ...Object.fromEntries(Object.entries(opts.extensions).filter(([k]) => !(k in body))),
+    });
   } else {
     ({ contentType, json } = rendered(ctx.errorFormat, status, code, opts.detail));
   }

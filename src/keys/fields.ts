@@ -18,7 +18,7 @@
  * stored field this declaration does not describe. The edge never imports this module.
  */
 import { canonicalCidr, parseCidr } from "../lib/cidr";
-import type { Credits, CreditRefill, KeyRecord, RateLimit, StatusFields } from "./record";
+import type { CreditRefill, Credits, KeyRecord, RateLimit, StatusFields } from "./record";
 import {
   isCreditRefill,
   isCredits,
@@ -94,8 +94,16 @@ export function checkName(v: unknown, errors: FieldError[]): v is string {
 }
 
 export function checkOrgs(v: unknown, errors: FieldError[]): v is string[] {
-  if (!Array.isArray(v) || v.length === 0 || v.length > MAX_ORGS || !v.every((s) => typeof s === "string" && ORG_RE.test(s))) {
-    errors.push({ field: "orgs", message: `must be a non-empty array of at most ${MAX_ORGS} org slugs ([A-Za-z0-9][A-Za-z0-9._-]*, ≤ 128 characters each)` });
+  if (
+    !Array.isArray(v) ||
+    v.length === 0 ||
+    v.length > MAX_ORGS ||
+    !v.every((s) => typeof s === "string" && ORG_RE.test(s))
+  ) {
+    errors.push({
+      field: "orgs",
+      message: `must be a non-empty array of at most ${MAX_ORGS} org slugs ([A-Za-z0-9][A-Za-z0-9._-]*, ≤ 128 characters each)`,
+    });
     return false;
   }
   if (new Set(v).size !== v.length) {
@@ -107,7 +115,10 @@ export function checkOrgs(v: unknown, errors: FieldError[]): v is string[] {
 
 export function checkScopes(v: unknown, errors: FieldError[]): v is string[] {
   if (!Array.isArray(v) || v.length > MAX_SCOPES || !v.every((s) => typeof s === "string" && SCOPE_RE.test(s))) {
-    errors.push({ field: "scopes", message: `must be an array of at most ${MAX_SCOPES} scopes ([A-Za-z0-9][A-Za-z0-9:._*-]*, ≤ 128 characters each)` });
+    errors.push({
+      field: "scopes",
+      message: `must be an array of at most ${MAX_SCOPES} scopes ([A-Za-z0-9][A-Za-z0-9:._*-]*, ≤ 128 characters each)`,
+    });
     return false;
   }
   return true;
@@ -121,9 +132,16 @@ export function checkScopes(v: unknown, errors: FieldError[]): v is string[] {
  * (2099-02-31 → 2099-03-03), so every field is checked against the calendar first.
  */
 export function parseDateTime(v: string): number | null {
-  const m = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(?:([Zz])|([+-])(\d{2}):(\d{2}))$/.exec(v);
+  const m =
+    /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(?:([Zz])|([+-])(\d{2}):(\d{2}))$/.exec(v);
   if (!m) return null;
-  const [year, month, day, hour, minute] = [m[1], m[2], m[3], m[4], m[5]].map(Number) as [number, number, number, number, number];
+  const [year, month, day, hour, minute] = [m[1], m[2], m[3], m[4], m[5]].map(Number) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
   const second = m[6] === undefined ? 0 : Number(m[6]);
   const ms = m[7] === undefined ? 0 : Number(m[7].slice(0, 3).padEnd(3, "0"));
   if (month < 1 || month > 12 || day < 1 || hour > 23 || minute > 59 || second > 59) return null;
@@ -150,7 +168,8 @@ export function checkExpiry(v: unknown, now: number, future: boolean, errors: Fi
   if (at === null) {
     errors.push({
       field: "expires_at",
-      message: "must be a real calendar date-time in RFC 3339 / ISO 8601 form with a zone (e.g. 2027-01-01T00:00:00Z or 2027-01-01T02:00:00+02:00), or null",
+      message:
+        "must be a real calendar date-time in RFC 3339 / ISO 8601 form with a zone (e.g. 2027-01-01T00:00:00Z or 2027-01-01T02:00:00+02:00), or null",
     });
     return false;
   }
@@ -205,14 +224,22 @@ function checkCredits(v: unknown, errors: FieldError[]): v is CreditsInput | nul
 export function creditsRecord(input: unknown, now: number, balanceId: string): Credits | null {
   if (isCredits(input)) return input;
   if (!checkCredits(input, []) || input === null) return null;
-  return { remaining: input.remaining, ...(input.refill ? { refill: input.refill } : {}), set_at: new Date(now).toISOString(), balance_id: balanceId };
+  return {
+    remaining: input.remaining,
+    ...(input.refill ? { refill: input.refill } : {}),
+    set_at: new Date(now).toISOString(),
+    balance_id: balanceId,
+  };
 }
 
 /** null (any address) or 1–MAX_ALLOWED_IPS IPv4/IPv6 CIDRs (a bare address is a /32 or /128). */
 function checkAllowedIps(v: unknown, errors: FieldError[]): v is string[] | null {
   if (v === null) return true;
   if (!Array.isArray(v) || v.length === 0 || v.length > MAX_ALLOWED_IPS) {
-    errors.push({ field: "allowed_ips", message: `must be an array of 1–${MAX_ALLOWED_IPS} IPv4/IPv6 CIDRs (e.g. "203.0.113.0/24", "2001:db8::/32") or null` });
+    errors.push({
+      field: "allowed_ips",
+      message: `must be an array of 1–${MAX_ALLOWED_IPS} IPv4/IPv6 CIDRs (e.g. "203.0.113.0/24", "2001:db8::/32") or null`,
+    });
     return false;
   }
   const bad = v.filter((x) => typeof x !== "string" || parseCidr(x) === null);
@@ -242,16 +269,25 @@ function checkMeta(v: unknown, errors: FieldError[]): v is Record<string, string
     const badKey = unsafeCharacter(k);
     const badValue = typeof x === "string" ? unsafeCharacter(x) : null;
     if (k.length === 0 || k.length > MAX_META_KEY_LENGTH) {
-      errors.push({ field: "meta", message: `keys must be 1–${MAX_META_KEY_LENGTH} printable characters (got "${echoed(k)}", ${k.length} characters)` });
+      errors.push({
+        field: "meta",
+        message: `keys must be 1–${MAX_META_KEY_LENGTH} printable characters (got "${echoed(k)}", ${k.length} characters)`,
+      });
       ok = false;
     } else if (badKey !== null) {
       errors.push({ field: "meta", message: unsafeMessage(badKey, "keys must not contain") + ` (key "${echoed(k)}")` });
       ok = false;
     } else if (typeof x !== "string" || x.length > MAX_META_VALUE_LENGTH) {
-      errors.push({ field: "meta", message: `values must be strings of at most ${MAX_META_VALUE_LENGTH} printable characters (not the value of "${echoed(k)}")` });
+      errors.push({
+        field: "meta",
+        message: `values must be strings of at most ${MAX_META_VALUE_LENGTH} printable characters (not the value of "${echoed(k)}")`,
+      });
       ok = false;
     } else if (badValue !== null) {
-      errors.push({ field: "meta", message: unsafeMessage(badValue, "values must not contain") + ` (the value of "${echoed(k)}")` });
+      errors.push({
+        field: "meta",
+        message: unsafeMessage(badValue, "values must not contain") + ` (the value of "${echoed(k)}")`,
+      });
       ok = false;
     }
   }
@@ -276,7 +312,10 @@ export interface FieldContext {
   now: number;
 }
 
-/** How the API view shows a field: every time, only when set, or only for one key (not in listings: from the record, not the summary). */
+/**
+ * How the API view shows a field: every time, only when set, or only for one key (not in listings: from the record,
+ * not the summary).
+ */
 export type ViewShow = "always" | "set" | "detail";
 
 /** What a view is made from: a record, or a listing's summary of one. */
@@ -447,7 +486,11 @@ const DECLARED = defineFields([
     summary: true,
     largest: LARGEST_ISO,
     view: { show: "always" },
-    create: { check: (v, errors, ctx): v is string | null => checkExpiry(v, ctx.now, true, errors), default: null, normalize: toIso },
+    create: {
+      check: (v, errors, ctx): v is string | null => checkExpiry(v, ctx.now, true, errors),
+      default: null,
+      normalize: toIso,
+    },
     update: { check: (v, errors, ctx): v is string | null => checkExpiry(v, ctx.now, false, errors), normalize: toIso },
     example: "2027-01-01T00:00:00.000Z",
   },
@@ -555,7 +598,12 @@ const DECLARED = defineFields([
       toRecord: (v, ctx) => creditsRecord(v, ctx.now, ctx.record.credits?.balance_id ?? ctx.record.id),
     },
     rotate: "settable",
-    example: { remaining: 5000, refill: { amount: 5000, interval: "month" }, set_at: ISO_EXAMPLE, balance_id: "key_7Fq2Lr9XcB3mNp8TzK1a" },
+    example: {
+      remaining: 5000,
+      refill: { amount: 5000, interval: "month" },
+      set_at: ISO_EXAMPLE,
+      balance_id: "key_7Fq2Lr9XcB3mNp8TzK1a",
+    },
   },
   {
     name: "allowed_ips",
@@ -578,31 +626,46 @@ type NameOf<E> = E extends { name: infer N extends string } ? N : never;
 /** Flattens an intersection into one object type (for readable hovers). */
 type Flat<T> = { [K in keyof T]: T[K] };
 /** Stored fields that are never absent. */
-type RequiredName = { [K in keyof typeof RECORD_FIELDS]: (typeof RECORD_FIELDS)[K]["presence"] extends "required" ? K : never }[keyof typeof RECORD_FIELDS];
+type RequiredName = {
+  [K in keyof typeof RECORD_FIELDS]: (typeof RECORD_FIELDS)[K]["presence"] extends "required" ? K : never;
+}[keyof typeof RECORD_FIELDS];
 /** The type an input check accepts. */
-type Checked<C> = C extends { check: (v: unknown, errors: FieldError[], ctx: FieldContext) => v is infer T } ? T : never;
+type Checked<C> = C extends { check: (v: unknown, errors: FieldError[], ctx: FieldContext) => v is infer T }
+  ? T
+  : never;
 
 type SummaryName = NameOf<Extract<Entry, { summary: true }>> & keyof KeyRecord;
 /** What a listing shows of a key (KV metadata on its id pointer and org index). */
 export type KeySummary = Flat<
-  { [K in Extract<SummaryName, RequiredName>]: KeyRecord[K] } & { [K in Exclude<SummaryName, RequiredName>]?: NonNullable<KeyRecord[K]> }
+  { [K in Extract<SummaryName, RequiredName>]: KeyRecord[K] } & {
+    [K in Exclude<SummaryName, RequiredName>]?: NonNullable<KeyRecord[K]>;
+  }
 >;
 
 type CreateEntry = Extract<Entry, { create: object }>;
 type CreateValue<N> = Checked<Extract<CreateEntry, { name: N }>["create"]>;
 /** A new key's settings, validated (validateNewKey): stored fields that may be absent may be absent here too. */
 export type NewKeyInput = Flat<
-  { [N in Extract<NameOf<CreateEntry>, RequiredName>]: CreateValue<N> } & { [N in Exclude<NameOf<CreateEntry>, RequiredName>]?: CreateValue<N> }
+  { [N in Extract<NameOf<CreateEntry>, RequiredName>]: CreateValue<N> } & {
+    [N in Exclude<NameOf<CreateEntry>, RequiredName>]?: CreateValue<N>;
+  }
 >;
 
 type UpdateEntry = Extract<Entry, { update: object }>;
 type UpdateName<E> = E extends { update: { as: infer A extends string } } ? A : NameOf<E>;
-/** What PATCH may change, as it names it (validateKeyPatch). `enabled: false` disables the key; `expires_at` may be past. */
+/**
+ * What PATCH may change, as it names it (validateKeyPatch). `enabled: false` disables the key; `expires_at` may be
+ * past.
+ */
 export type KeyPatch = { [E in UpdateEntry as UpdateName<E>]?: Checked<E["update"]> };
 
 type ViewEntry = Extract<Entry, { view: object }>;
 type ViewName<E> = E extends { view: { as: infer A extends string } } ? A : NameOf<E>;
-type Shown<E> = E extends { view: { of: (...args: never[]) => infer R } } ? R : NameOf<E> extends keyof KeyRecord ? KeyRecord[NameOf<E>] : never;
+type Shown<E> = E extends { view: { of: (...args: never[]) => infer R } }
+  ? R
+  : NameOf<E> extends keyof KeyRecord
+    ? KeyRecord[NameOf<E>]
+    : never;
 /** A value shown every time: null when it is absent. */
 type Always<T> = Exclude<T, undefined> | (undefined extends T ? null : never);
 /**
@@ -673,7 +736,9 @@ export function view(r: KeyRecord | KeySummary, lastUsed: string | null, now: nu
  * The summary fields a caller chooses on create and update (name, orgs, scopes): required
  * summary fields without a `largest` value. The metadata size check names them.
  */
-export const CHOSEN_SUMMARY_FIELDS: readonly string[] = SUMMARY_FIELDS.filter((f) => f.largest === undefined && !isOptional(f)).map((f) => f.name);
+export const CHOSEN_SUMMARY_FIELDS: readonly string[] = SUMMARY_FIELDS.filter(
+  (f) => f.largest === undefined && !isOptional(f),
+).map((f) => f.name);
 
 /** The largest summary the `chosen` values allow: every other field at its `largest`. */
 export function largestSummary(chosen: Readonly<Record<string, unknown>>): Record<string, unknown> {
@@ -692,7 +757,11 @@ function checkedRecord(built: Record<string, unknown>): KeyRecord {
 }
 
 /** The record a new key is stored as, in declaration order: `system` fields, then the validated input's. */
-export function newRecord(system: Readonly<Record<string, unknown>>, input: NewKeyInput, ctx: FieldContext & { id: string }): KeyRecord {
+export function newRecord(
+  system: Readonly<Record<string, unknown>>,
+  input: NewKeyInput,
+  ctx: FieldContext & { id: string },
+): KeyRecord {
   const given: Readonly<Record<string, unknown>> = input;
   const out: Record<string, unknown> = {};
   for (const f of STORED_FIELDS) {
@@ -720,7 +789,11 @@ export function applyPatch(before: KeyRecord, patch: KeyPatch, ctx: FieldContext
 }
 
 /** A patch's changes, each field as the patch names it, before and after (the audit event). */
-export function changesOf(before: KeyRecord, after: KeyRecord, patch: KeyPatch): Record<string, { from: unknown; to: unknown }> {
+export function changesOf(
+  before: KeyRecord,
+  after: KeyRecord,
+  patch: KeyPatch,
+): Record<string, { from: unknown; to: unknown }> {
   const b: Readonly<Record<string, unknown>> = before;
   const a: Readonly<Record<string, unknown>> = after;
   const changes: Record<string, { from: unknown; to: unknown }> = {};
@@ -754,7 +827,8 @@ export function rotationInput(old: KeyRecord, given: Readonly<Record<string, unk
 export function rotationInherited(old: KeyRecord): { disabled?: boolean } {
   const r: Readonly<Record<string, unknown>> = old;
   const out: Record<string, unknown> = {};
-  for (const f of STORED_FIELDS) if (!f.create && f.rotate === "inherited" && r[f.name] !== undefined) out[f.name] = r[f.name];
+  for (const f of STORED_FIELDS)
+    if (!f.create && f.rotate === "inherited" && r[f.name] !== undefined) out[f.name] = r[f.name];
   return derived<{ disabled?: boolean }>(out);
 }
 
@@ -764,6 +838,8 @@ export function validatedInput<T extends NewKeyInput | KeyPatch>(built: Record<s
 }
 
 // Compile-time: every stored field of record.ts is described here, and nothing else is "stored".
-type Same<A, B> = [Exclude<A, B>, Exclude<B, A>] extends [never, never] ? true : { undeclared: Exclude<A, B>; notInRecord: Exclude<B, A> };
+type Same<A, B> = [Exclude<A, B>, Exclude<B, A>] extends [never, never]
+  ? true
+  : { undeclared: Exclude<A, B>; notInRecord: Exclude<B, A> };
 const everyStoredFieldDescribed: Same<keyof KeyRecord, NameOf<Extract<Entry, { stored: object }>>> = true;
 void everyStoredFieldDescribed;

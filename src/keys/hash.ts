@@ -13,9 +13,7 @@ const hmacKeys = new Map<string, Promise<CryptoKey>>();
 function hmacKey(pepper: string): Promise<CryptoKey> {
   let key = hmacKeys.get(pepper);
   if (!key) {
-    key = crypto.subtle.importKey("raw", encoder.encode(pepper), { name: "HMAC", hash: "SHA-256" }, false, [
-      "sign",
-    ]);
+    key = crypto.subtle.importKey("raw", encoder.encode(pepper), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
     hmacKeys.set(pepper, key);
   }
   return key;

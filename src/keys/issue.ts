@@ -3,17 +3,15 @@
  * and record construction for new keys, shared by the CLI and the admin API (through
  * keys/lifecycle.ts) so both refuse exactly the same inputs with the same field names.
  */
-import { classifyKey, displayStart, isWellFormedKey, MAX_KEY_LENGTH, mintKey, randomBase62 } from "./format";
-import { hashKey } from "./hash";
-import type { KeyRecord, KeyStatus, TokenRole } from "./record";
-import { ALL_ORGS, KEY_ID_RE, ORG_RE, TOKEN_ROLES } from "./record";
+
+import type { Result } from "../lib/result";
 import type { CreditsInput, FieldContext, FieldError, KeyField, KeyPatch, NewKeyInput } from "./fields";
 import {
+  CHOSEN_SUMMARY_FIELDS,
+  CREATE_FIELDS,
   checkExpiry,
   checkName,
   checkOrgs,
-  CHOSEN_SUMMARY_FIELDS,
-  CREATE_FIELDS,
   echoed,
   largestSummary,
   MAX_NAME_LENGTH,
@@ -22,10 +20,13 @@ import {
   UPDATE_FIELDS,
   validatedInput,
 } from "./fields";
-import type { Result } from "../lib/result";
+import { classifyKey, displayStart, isWellFormedKey, MAX_KEY_LENGTH, mintKey, randomBase62 } from "./format";
+import { hashKey } from "./hash";
+import type { KeyRecord, KeyStatus, TokenRole } from "./record";
+import { ALL_ORGS, KEY_ID_RE, ORG_RE, TOKEN_ROLES } from "./record";
 import type { KvLike } from "./store/kv";
-import { createRecord, summaryBytes } from "./store/listings";
 import { KV_LIST_MAX, KV_METADATA_MAX_BYTES } from "./store/kv";
+import { createRecord, summaryBytes } from "./store/listings";
 
 export type { CreditsInput, FieldError } from "./fields";
 
@@ -38,7 +39,8 @@ export const DEFAULT_PAGE_SIZE = 100;
 type Body = Record<string, unknown>;
 
 function asBody(input: unknown): Body | FieldError[] {
-  if (typeof input !== "object" || input === null || Array.isArray(input)) return [{ field: "(body)", message: "must be a JSON object" }];
+  if (typeof input !== "object" || input === null || Array.isArray(input))
+    return [{ field: "(body)", message: "must be a JSON object" }];
   return input as Body;
 }
 
@@ -54,14 +56,20 @@ function checkSummarySize(chosen: Record<string, unknown>, errors: FieldError[])
   const bytes = summaryBytes(largestSummary(chosen));
   if (bytes > KV_METADATA_MAX_BYTES) {
     const names = CHOSEN_SUMMARY_FIELDS;
-    const listed = names.length > 1 ? `${names.slice(0, -1).join(", ")} and ${names[names.length - 1]}` : names.join("");
+    const listed =
+      names.length > 1 ? `${names.slice(0, -1).join(", ")} and ${names[names.length - 1]}` : names.join("");
     const message = `${listed} together are too long: a key's listing entry must fit KV's ${KV_METADATA_MAX_BYTES}-byte metadata (this one needs ${bytes})`;
     for (const field of names) errors.push({ field, message });
   }
 }
 
 /** Check one field's input: `ok` and its value after `normalize`. */
-function checked(spec: NonNullable<KeyField["create"] | KeyField["update"]>, v: unknown, errors: FieldError[], ctx: FieldContext): { ok: boolean; value: unknown } {
+function checked(
+  spec: NonNullable<KeyField["create"] | KeyField["update"]>,
+  v: unknown,
+  errors: FieldError[],
+  ctx: FieldContext,
+): { ok: boolean; value: unknown } {
   if (!spec.check(v, errors, ctx)) return { ok: false, value: undefined };
   return { ok: true, value: spec.normalize ? spec.normalize(v) : v };
 }
@@ -99,14 +107,21 @@ export const PATCH_FIELDS = UPDATE_FIELDS.map((f) => f.update!.as ?? f.name) as 
  * Validate a change to an existing key. At least one field; unknown fields are refused.
  * The size check needs the resulting name/orgs/scopes, so it takes the current record.
  */
-export function validateKeyPatch(input: unknown, now: number, current: Readonly<Pick<KeyRecord, "name" | "orgs" | "scopes">>): Validated<KeyPatch> {
+export function validateKeyPatch(
+  input: unknown,
+  now: number,
+  current: Readonly<Pick<KeyRecord, "name" | "orgs" | "scopes">>,
+): Validated<KeyPatch> {
   const o = asBody(input);
   if (Array.isArray(o)) return { ok: false, errors: o };
   const errors: FieldError[] = [];
   unknownFields(o, [...PATCH_FIELDS], errors);
   const present = PATCH_FIELDS.filter((f) => o[f] !== undefined);
   if (present.length === 0 && errors.length === 0) {
-    return { ok: false, errors: [{ field: "(body)", message: `must change at least one of ${PATCH_FIELDS.join(", ")}` }] };
+    return {
+      ok: false,
+      errors: [{ field: "(body)", message: `must change at least one of ${PATCH_FIELDS.join(", ")}` }],
+    };
   }
   const ctx = { now };
   const patch: Record<string, unknown> = {};
@@ -145,7 +160,10 @@ export function validateRotation(input: unknown): Validated<{ grace_seconds: num
   }
   const grace = o.grace_seconds ?? 0;
   if (typeof grace !== "number" || !Number.isInteger(grace) || grace < 0 || grace > MAX_GRACE_SECONDS) {
-    errors.push({ field: "grace_seconds", message: `must be a whole number of seconds from 0 to ${MAX_GRACE_SECONDS} (30 days)` });
+    errors.push({
+      field: "grace_seconds",
+      message: `must be a whole number of seconds from 0 to ${MAX_GRACE_SECONDS} (30 days)`,
+    });
   }
   if (errors.length) return { ok: false, errors };
   return { ok: true, value: { grace_seconds: grace as number, ...given } };
@@ -156,8 +174,14 @@ function checkPage(o: Body, errors: FieldError[]): { limit: number; cursor: stri
   let limit = DEFAULT_PAGE_SIZE;
   const rawLimit = o.limit;
   if (rawLimit !== undefined) {
-    const n = typeof rawLimit === "number" ? rawLimit : typeof rawLimit === "string" && /^\d{1,4}$/.test(rawLimit) ? Number(rawLimit) : NaN;
-    if (!Number.isInteger(n) || n < 1 || n > KV_LIST_MAX) errors.push({ field: "limit", message: `must be a whole number from 1 to ${KV_LIST_MAX}` });
+    const n =
+      typeof rawLimit === "number"
+        ? rawLimit
+        : typeof rawLimit === "string" && /^\d{1,4}$/.test(rawLimit)
+          ? Number(rawLimit)
+          : NaN;
+    if (!Number.isInteger(n) || n < 1 || n > KV_LIST_MAX)
+      errors.push({ field: "limit", message: `must be a whole number from 1 to ${KV_LIST_MAX}` });
     else limit = n;
   }
   const cursor = o.cursor ?? null;
@@ -186,20 +210,37 @@ export function validateListQuery(input: Record<string, unknown>): Validated<Lis
   const errors: FieldError[] = [];
   unknownFields(input, ["org", "name", "prefix", "status", "limit", "cursor"], errors);
   const org = input.org ?? null;
-  if (org !== null && (typeof org !== "string" || !ORG_RE.test(org))) errors.push({ field: "org", message: "must be an org slug ([A-Za-z0-9][A-Za-z0-9._-]*, ≤ 128)" });
+  if (org !== null && (typeof org !== "string" || !ORG_RE.test(org)))
+    errors.push({ field: "org", message: "must be an org slug ([A-Za-z0-9][A-Za-z0-9._-]*, ≤ 128)" });
   const name = input.name ?? null;
   if (name !== null && (typeof name !== "string" || name === "" || name.length > MAX_NAME_LENGTH)) {
-    errors.push({ field: "name", message: `must be 1–${MAX_NAME_LENGTH} characters, matched anywhere in the name (case-insensitive)` });
+    errors.push({
+      field: "name",
+      message: `must be 1–${MAX_NAME_LENGTH} characters, matched anywhere in the name (case-insensitive)`,
+    });
   }
   const prefix = input.prefix ?? null;
   if (prefix !== null && (typeof prefix !== "string" || prefix === "" || prefix.length > 64)) {
-    errors.push({ field: "prefix", message: "must be 1–64 characters: the start of the key (key_prefix, e.g. kg_AbCd)" });
+    errors.push({
+      field: "prefix",
+      message: "must be 1–64 characters: the start of the key (key_prefix, e.g. kg_AbCd)",
+    });
   }
   const status = input.status ?? null;
-  if (status !== null && !KEY_STATUSES.includes(status as KeyStatus)) errors.push({ field: "status", message: `must be one of ${KEY_STATUSES.join(", ")}` });
+  if (status !== null && !KEY_STATUSES.includes(status as KeyStatus))
+    errors.push({ field: "status", message: `must be one of ${KEY_STATUSES.join(", ")}` });
   const page = checkPage(input, errors);
   if (errors.length) return { ok: false, errors };
-  return { ok: true, value: { org: org as string | null, name: name as string | null, prefix: prefix as string | null, status: status as KeyStatus | null, ...page } };
+  return {
+    ok: true,
+    value: {
+      org: org as string | null,
+      name: name as string | null,
+      prefix: prefix as string | null,
+      status: status as KeyStatus | null,
+      ...page,
+    },
+  };
 }
 
 export interface AuditQuery {
@@ -214,12 +255,17 @@ export function validateAuditQuery(input: Record<string, unknown>): Validated<Au
   const errors: FieldError[] = [];
   unknownFields(input, ["key_id", "org", "limit", "cursor"], errors);
   const keyId = input.key_id ?? null;
-  if (keyId !== null && (typeof keyId !== "string" || !KEY_ID_RE.test(keyId))) errors.push({ field: "key_id", message: "must be a key id (key_…)" });
+  if (keyId !== null && (typeof keyId !== "string" || !KEY_ID_RE.test(keyId)))
+    errors.push({ field: "key_id", message: "must be a key id (key_…)" });
   const org = input.org ?? null;
-  if (org !== null && (typeof org !== "string" || !ORG_RE.test(org))) errors.push({ field: "org", message: "must be an org slug ([A-Za-z0-9][A-Za-z0-9._-]*, ≤ 128)" });
-  if (keyId !== null && org !== null && errors.length === 0) errors.push({ field: "org", message: "give key_id or org, not both" });
+  if (org !== null && (typeof org !== "string" || !ORG_RE.test(org)))
+    errors.push({ field: "org", message: "must be an org slug ([A-Za-z0-9][A-Za-z0-9._-]*, ≤ 128)" });
+  if (keyId !== null && org !== null && errors.length === 0)
+    errors.push({ field: "org", message: "give key_id or org, not both" });
   const page = checkPage(input, errors);
-  return errors.length ? { ok: false, errors } : { ok: true, value: { key_id: keyId as string | null, org: org as string | null, ...page } };
+  return errors.length
+    ? { ok: false, errors }
+    : { ok: true, value: { key_id: keyId as string | null, org: org as string | null, ...page } };
 }
 
 /** Why an existing plaintext key cannot be imported, or null when it can. */
@@ -294,17 +340,29 @@ export function validateNewToken(input: unknown, now: number): Validated<NewToke
   if (Array.isArray(o)) return { ok: false, errors: o };
   const errors: FieldError[] = [];
   unknownFields(o, ["name", "orgs", "role", "expires_at"], errors);
-  if (o.name === undefined || o.name === "") errors.push({ field: "name", message: "is required: what the token is for" });
+  if (o.name === undefined || o.name === "")
+    errors.push({ field: "name", message: "is required: what the token is for" });
   else checkName(o.name, errors);
   const allOrgs = Array.isArray(o.orgs) && o.orgs.length === 1 && o.orgs[0] === ALL_ORGS;
   if (!allOrgs && !(Array.isArray(o.orgs) && o.orgs.includes(ALL_ORGS))) checkOrgs(o.orgs, errors);
   else if (!allOrgs) errors.push({ field: "orgs", message: `"${ALL_ORGS}" (every org) must be the only entry` });
-  if (!TOKEN_ROLES.includes(o.role as TokenRole)) errors.push({ field: "role", message: `must be one of ${TOKEN_ROLES.join(", ")}` });
+  if (!TOKEN_ROLES.includes(o.role as TokenRole))
+    errors.push({ field: "role", message: `must be one of ${TOKEN_ROLES.join(", ")}` });
   const expires = o.expires_at ?? null;
   checkExpiry(expires, now, true, errors);
   if (errors.length === 0) {
     const bytes = new TextEncoder().encode(
-      JSON.stringify({ v: 1, id: "tok_" + "x".repeat(20), name: o.name, orgs: o.orgs, role: "write", start: "x".repeat(20), created_at: "2000-01-01T00:00:00.000Z", expires_at: "2000-01-01T00:00:00.000Z", revoked_at: "2000-01-01T00:00:00.000Z" }),
+      JSON.stringify({
+        v: 1,
+        id: "tok_" + "x".repeat(20),
+        name: o.name,
+        orgs: o.orgs,
+        role: "write",
+        start: "x".repeat(20),
+        created_at: "2000-01-01T00:00:00.000Z",
+        expires_at: "2000-01-01T00:00:00.000Z",
+        revoked_at: "2000-01-01T00:00:00.000Z",
+      }),
     ).length;
     if (bytes > KV_METADATA_MAX_BYTES) {
       const message = `name and orgs together are too long: a token's listing entry must fit KV's ${KV_METADATA_MAX_BYTES}-byte metadata (this one needs ${bytes})`;
@@ -324,7 +382,9 @@ export function validateNewToken(input: unknown, now: number): Validated<NewToke
 }
 
 /** Validate a token listing request: `limit` and `cursor` only. */
-export function validateTokenQuery(input: Record<string, unknown>): Validated<{ limit: number; cursor: string | null }> {
+export function validateTokenQuery(
+  input: Record<string, unknown>,
+): Validated<{ limit: number; cursor: string | null }> {
   const errors: FieldError[] = [];
   unknownFields(input, ["limit", "cursor"], errors);
   const page = checkPage(input, errors);

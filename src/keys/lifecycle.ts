@@ -8,23 +8,22 @@
  * hot path reads), then the listing entries, then the audit event, then the revocation
  * feed (publish), so every isolate learns of it.
  */
+
+import { logLine } from "../lib/log";
 import type { Result } from "../lib/result";
+import type { KeyPatch, KeySummary, KeyView, NewKeyInput } from "./fields";
+import { applyPatch, changesOf, rotationInherited, rotationInput, view } from "./fields";
+import { randomBase62 } from "./format";
 import type { FieldError, KeySettings } from "./issue";
-import type { KeyPatch, NewKeyInput } from "./fields";
 import { issueKey } from "./issue";
 import type { KeyRecord, TokenRecord } from "./record";
 import { KEY_ID_RE, statusOf } from "./record";
-import { randomBase62 } from "./format";
-import { applyPatch, changesOf, rotationInherited, rotationInput, view } from "./fields";
-import type { KeyView } from "./fields";
 import type { AuditEvent, AuditLog } from "./store/audit";
-import type { KeySummary } from "./fields";
-import type { KvLike } from "./store/kv";
 import { appendAudit, listAudit } from "./store/audit";
+import type { KvLike } from "./store/kv";
 import { BadCursor, KeyConflict } from "./store/kv";
 import { findById, listAll, listOrg, writeRecord } from "./store/listings";
 import { readLastUsed } from "./store/records";
-import { logLine } from "../lib/log";
 
 /** Largest page of the cross-org listing: each key on it costs one read (its last use). */
 export const MAX_ALL_KEYS_PAGE = 250;
@@ -82,7 +81,10 @@ export interface Found {
 const conflict = (message: string): Outcome<never> => ({ ok: false, error: "conflict", message });
 
 /** Record an audit event (by ctx.actor, now). Exported for the token operations. */
-export async function audit(ctx: LifecycleContext, event: Omit<AuditEvent, "id" | "at" | "actor" | "request_id">): Promise<void> {
+export async function audit(
+  ctx: LifecycleContext,
+  event: Omit<AuditEvent, "id" | "at" | "actor" | "request_id">,
+): Promise<void> {
   await appendAudit(ctx.kv, {
     id: `evt_${randomBase62(16)}`,
     at: new Date(ctx.now).toISOString(),
@@ -122,15 +124,31 @@ async function publishIssued(ctx: LifecycleContext, changes: { hash: string; rec
  * already hold. The plaintext of a minted key is in the answer and nowhere else, ever. `id`:
  * the new key's id when the caller chose it (a holder's creation reserves it first).
  */
-export async function issueNew(ctx: LifecycleContext, input: NewKeyInput, opts: { id?: string; importedKey?: string } = {}): Promise<Outcome<IssuedView>> {
+export async function issueNew(
+  ctx: LifecycleContext,
+  input: NewKeyInput,
+  opts: { id?: string; importedKey?: string } = {},
+): Promise<Outcome<IssuedView>> {
   try {
-    const { key, record, hash } = await issueKey(ctx.kv, ctx.settings, input, ctx.now, opts.importedKey, opts.id ? { id: opts.id } : {});
+    const { key, record, hash } = await issueKey(
+      ctx.kv,
+      ctx.settings,
+      input,
+      ctx.now,
+      opts.importedKey,
+      opts.id ? { id: opts.id } : {},
+    );
     ctx.purge?.(hash);
-    await audit(ctx, { action: opts.importedKey === undefined ? "create" : "import", key_id: record.id, orgs: record.orgs });
+    await audit(ctx, {
+      action: opts.importedKey === undefined ? "create" : "import",
+      key_id: record.id,
+      orgs: record.orgs,
+    });
     await publishIssued(ctx, [{ hash, record }]);
     return { ok: true, value: { key, ...view(record, null, ctx.now) } };
   } catch (err) {
-    if (err instanceof KeyConflict && opts.importedKey !== undefined) return conflict("this key is already stored (import refuses to overwrite a key's settings)");
+    if (err instanceof KeyConflict && opts.importedKey !== undefined)
+      return conflict("this key is already stored (import refuses to overwrite a key's settings)");
     throw err;
   }
 }
@@ -149,7 +167,12 @@ export async function updateFound(ctx: LifecycleContext, found: Found, patch: Ke
     after.updated_at = new Date(ctx.now).toISOString();
     await writeRecord(ctx.kv, found.hash, after, before.orgs);
     ctx.purge?.(found.hash);
-    await audit(ctx, { action: "update", key_id: before.id, orgs: [...new Set([...before.orgs, ...after.orgs])], changes });
+    await audit(ctx, {
+      action: "update",
+      key_id: before.id,
+      orgs: [...new Set([...before.orgs, ...after.orgs])],
+      changes,
+    });
   }
   await ctx.publish?.([{ hash: found.hash, record: after }]);
   return { ok: true, value: view(after, await readLastUsed(ctx.kv, after.orgs, before.id), ctx.now) };
@@ -186,10 +209,15 @@ export async function rotateFound(
 ): Promise<Outcome<IssuedView & { previous: KeyView }>> {
   const old = found.record;
   if (old.revoked_at !== null) return conflict(`key "${old.id}" is revoked; create a new key instead`);
-  if (old.replaced_by) return conflict(`key "${old.id}" was already rotated to "${old.replaced_by}"; rotate that key instead`);
+  if (old.replaced_by)
+    return conflict(`key "${old.id}" was already rotated to "${old.replaced_by}"; rotate that key instead`);
   if (statusOf(old, ctx.now) === "expired") return conflict(`key "${old.id}" has expired; create a new key instead`);
 
-  const { key, record: fresh, hash } = await issueKey(
+  const {
+    key,
+    record: fresh,
+    hash,
+  } = await issueKey(
     ctx.kv,
     ctx.settings,
     // Without a new setting the new key spends the old one's balance: rotating never refills.
@@ -202,10 +230,22 @@ export async function rotateFound(
   const graceEnd = ctx.now + rotation.grace_seconds * 1000;
   const ends = old.expires_at === null ? graceEnd : Math.min(Date.parse(old.expires_at), graceEnd);
   const at = new Date(ctx.now).toISOString();
-  const rotated: KeyRecord = { ...old, expires_at: new Date(ends).toISOString(), rotated_at: at, replaced_by: fresh.id, updated_at: at };
+  const rotated: KeyRecord = {
+    ...old,
+    expires_at: new Date(ends).toISOString(),
+    rotated_at: at,
+    replaced_by: fresh.id,
+    updated_at: at,
+  };
   await writeRecord(ctx.kv, found.hash, rotated, old.orgs);
   ctx.purge?.(found.hash);
-  await audit(ctx, { action: "rotate", key_id: old.id, orgs: old.orgs, new_key_id: fresh.id, grace_seconds: rotation.grace_seconds });
+  await audit(ctx, {
+    action: "rotate",
+    key_id: old.id,
+    orgs: old.orgs,
+    new_key_id: fresh.id,
+    grace_seconds: rotation.grace_seconds,
+  });
   await publishIssued(ctx, [
     { hash, record: fresh },
     { hash: found.hash, record: rotated },
@@ -226,10 +266,21 @@ export async function listPage(
   keep: (s: KeySummary) => boolean,
 ): Promise<Outcome<{ keys: KeyView[]; cursor: string | null }>> {
   try {
-    const found = page.org === null ? await listAll(ctx.kv, page.limit, page.cursor, keep) : await listOrg(ctx.kv, page.org, page.limit, page.cursor, keep);
-    return { ok: true, value: { keys: found.items.map((i) => view(i.summary, i.last_used_at, ctx.now)), cursor: found.cursor } };
+    const found =
+      page.org === null
+        ? await listAll(ctx.kv, page.limit, page.cursor, keep)
+        : await listOrg(ctx.kv, page.org, page.limit, page.cursor, keep);
+    return {
+      ok: true,
+      value: { keys: found.items.map((i) => view(i.summary, i.last_used_at, ctx.now)), cursor: found.cursor },
+    };
   } catch (err) {
-    if (err instanceof BadCursor) return { ok: false, error: "invalid", errors: [{ field: "cursor", message: "is not a cursor this listing returned" }] };
+    if (err instanceof BadCursor)
+      return {
+        ok: false,
+        error: "invalid",
+        errors: [{ field: "cursor", message: "is not a cursor this listing returned" }],
+      };
     throw err;
   }
 }
@@ -245,7 +296,12 @@ export async function auditPage(
     const found = await listAudit(ctx.kv, log, page.limit, page.cursor, keep);
     return { ok: true, value: { events: found.items, cursor: found.cursor } };
   } catch (err) {
-    if (err instanceof BadCursor) return { ok: false, error: "invalid", errors: [{ field: "cursor", message: "is not a cursor this listing returned" }] };
+    if (err instanceof BadCursor)
+      return {
+        ok: false,
+        error: "invalid",
+        errors: [{ field: "cursor", message: "is not a cursor this listing returned" }],
+      };
     throw err;
   }
 }

@@ -10,8 +10,21 @@
  * scoped admin token's record, and a record's state at an instant (denialOf, statusOf,
  * sunsetOf).
  */
-import { boolean, date, guardOf, literal, nullable, object, optional, required, string, strings, unchecked } from "./shape";
+
 import type { Shape } from "./shape";
+import {
+  boolean,
+  date,
+  guardOf,
+  literal,
+  nullable,
+  object,
+  optional,
+  required,
+  string,
+  strings,
+  unchecked,
+} from "./shape";
 
 /** Slugs: what the SaaS dashboards use (letters, digits, '-', '_', '.'), 1–128 chars. */
 export const ORG_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
@@ -48,11 +61,18 @@ export interface Credits {
   balance_id: string;
 }
 
-const isWhole = (v: unknown, min: number, max: number): v is number => Number.isInteger(v) && (v as number) >= min && (v as number) <= max;
-const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+const isWhole = (v: unknown, min: number, max: number): v is number =>
+  Number.isInteger(v) && (v as number) >= min && (v as number) <= max;
+const isPlainObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === "object" && v !== null && !Array.isArray(v);
 
 export function isCreditRefill(v: unknown): v is CreditRefill {
-  return isPlainObject(v) && Object.keys(v).length === 2 && isWhole(v.amount, 1, MAX_CREDITS) && (v.interval === "day" || v.interval === "month");
+  return (
+    isPlainObject(v) &&
+    Object.keys(v).length === 2 &&
+    isWhole(v.amount, 1, MAX_CREDITS) &&
+    (v.interval === "day" || v.interval === "month")
+  );
 }
 
 export function isCredits(v: unknown): v is Credits {
@@ -69,7 +89,12 @@ export function isCredits(v: unknown): v is Credits {
 }
 
 export function isRateLimit(v: unknown): v is RateLimit {
-  return isPlainObject(v) && Object.keys(v).length === 2 && isWhole(v.limit, 1, MAX_RATE_LIMIT) && isWhole(v.period_seconds, 1, MAX_RATE_LIMIT_PERIOD_SECONDS);
+  return (
+    isPlainObject(v) &&
+    Object.keys(v).length === 2 &&
+    isWhole(v.limit, 1, MAX_RATE_LIMIT) &&
+    isWhole(v.period_seconds, 1, MAX_RATE_LIMIT_PERIOD_SECONDS)
+  );
 }
 
 export function isStringArray(v: unknown, re: RegExp): v is string[] {

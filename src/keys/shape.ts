@@ -5,8 +5,8 @@
  * and no documentation — those are the management side's (fields.ts, issue.ts).
  *
  * @example
- *   const FIELDS = { v: required(literal(1)), name: required(string()), meta: optional(unchecked<Record<string, string>>("object")) };
- *   type Thing = Shape<typeof FIELDS>;   // { v: 1; name: string; meta?: Record<string, string> }
+ *   const FIELDS = { v: required(literal(1)), name: required(string()), n: optional(nullable(date())) };
+ *   type Thing = Shape<typeof FIELDS>;   // { v: 1; name: string; n?: string | null }
  *   const isThing = guardOf(FIELDS);     // (v: unknown) => v is Thing
  */
 
@@ -35,11 +35,19 @@ export interface Field<T, P extends "required" | "optional"> extends Value<T> {
   readonly presence: P;
 }
 
-export const string = (pattern?: RegExp): Value<string> => ({ kind: "string", nullable: false, ...(pattern ? { pattern } : {}) });
+export const string = (pattern?: RegExp): Value<string> => ({
+  kind: "string",
+  nullable: false,
+  ...(pattern ? { pattern } : {}),
+});
 /** An ISO 8601 instant (what Date.parse accepts). */
 export const date = (): Value<string> => ({ kind: "string", nullable: false, date: true });
 export const boolean = (): Value<boolean> => ({ kind: "boolean", nullable: false });
-export const literal = <L extends number>(value: L): Value<L> => ({ kind: "number", nullable: false, refine: (v) => v === value });
+export const literal = <L extends number>(value: L): Value<L> => ({
+  kind: "number",
+  nullable: false,
+  refine: (v) => v === value,
+});
 /** An array of strings, each matching `pattern`, `min`–`max` of them. */
 export const strings = (pattern?: RegExp, items: { min?: number; max?: number } = {}): Value<string[]> => ({
   kind: "array",
@@ -49,7 +57,11 @@ export const strings = (pattern?: RegExp, items: { min?: number; max?: number } 
   ...(items.max !== undefined ? { maxItems: items.max } : {}),
 });
 /** An object that `is` accepts. */
-export const object = <T extends object>(is: (v: unknown) => v is T): Value<T> => ({ kind: "object", nullable: false, refine: is });
+export const object = <T extends object>(is: (v: unknown) => v is T): Value<T> => ({
+  kind: "object",
+  nullable: false,
+  refine: is,
+});
 /** Not checked by the guard (see Value.unchecked). */
 export const unchecked = <T>(kind: JsonKind): Value<T> => ({ kind, nullable: false, unchecked: true });
 export const nullable = <T>(value: Value<T>): Value<T | null> => ({ ...value, nullable: true });
@@ -122,7 +134,12 @@ export function guardOf<F extends Fields>(fields: F): (v: unknown) => v is Shape
       }
       switch (g.kind) {
         case 0:
-          if (typeof x !== "string" || (g.pattern !== null && !g.pattern.test(x)) || (g.date && Number.isNaN(Date.parse(x)))) return false;
+          if (
+            typeof x !== "string" ||
+            (g.pattern !== null && !g.pattern.test(x)) ||
+            (g.date && Number.isNaN(Date.parse(x)))
+          )
+            return false;
           break;
         case 3: {
           if (!Array.isArray(x) || x.length < g.minItems || x.length > g.maxItems) return false;

@@ -7,16 +7,17 @@
  * read. Only its hash is stored (hash.ts, with KEY_PEPPER when set), under
  * `admin-token:<hash>`; the plaintext is returned once, by create.
  */
-import type { LifecycleContext, Outcome } from "./lifecycle";
-import { audit } from "./lifecycle";
+
+import { logLine } from "../lib/log";
 import { classifyKey, displayStart, mintKey, randomBase62 } from "./format";
 import { hashKey } from "./hash";
 import { validateNewToken, validateTokenQuery } from "./issue";
+import type { LifecycleContext, Outcome } from "./lifecycle";
+import { audit } from "./lifecycle";
 import type { TokenRecord, TokenRole } from "./record";
 import { TOKEN_ID_RE } from "./record";
 import { BadCursor } from "./store/kv";
 import { findTokenById, listTokenRecords, writeToken } from "./store/tokens";
-import { logLine } from "../lib/log";
 
 /** The prefix of every scoped admin token (never configurable: it is how they are recognised). */
 export const TOKEN_PREFIX = "kgt_";
@@ -103,14 +104,22 @@ export async function createToken(ctx: LifecycleContext, body: unknown): Promise
 }
 
 /** GET /tokens: one page of tokens (cursor paging), revoked and expired ones included. */
-export async function listTokens(ctx: LifecycleContext, query: Record<string, unknown>): Promise<Outcome<{ tokens: TokenView[]; cursor: string | null }>> {
+export async function listTokens(
+  ctx: LifecycleContext,
+  query: Record<string, unknown>,
+): Promise<Outcome<{ tokens: TokenView[]; cursor: string | null }>> {
   const checked = validateTokenQuery(query);
   if (!checked.ok) return { ok: false, error: "invalid", errors: checked.errors };
   try {
     const page = await listTokenRecords(ctx.kv, checked.value.limit, checked.value.cursor);
     return { ok: true, value: { tokens: page.items.map((r) => view(r, ctx.now)), cursor: page.cursor } };
   } catch (err) {
-    if (err instanceof BadCursor) return { ok: false, error: "invalid", errors: [{ field: "cursor", message: "is not a cursor this listing returned" }] };
+    if (err instanceof BadCursor)
+      return {
+        ok: false,
+        error: "invalid",
+        errors: [{ field: "cursor", message: "is not a cursor this listing returned" }],
+      };
     throw err;
   }
 }

@@ -85,7 +85,8 @@ export function parseCidr(s: string): Cidr | null {
   const hostMask = (1n << BigInt(width - bits)) - 1n;
   if ((base & hostMask) !== 0n) return null;
   // An IPv4-mapped range (::ffff:0:0/96 and narrower) is an IPv4 range: clients are folded to IPv4.
-  if (v4 === null && bits >= 96 && base >> 32n === 0xffffn) return { v6: false, base: base & 0xffffffffn, bits: bits - 96 };
+  if (v4 === null && bits >= 96 && base >> 32n === 0xffffn)
+    return { v6: false, base: base & 0xffffffffn, bits: bits - 96 };
   return { v6: v4 === null, base, bits };
 }
 

@@ -5,25 +5,26 @@
  * misconfigured gateway (500, from the config step). `managementPathOf` says which
  * requests are its own; src/index.ts sends it those and every other request to the edge.
  */
-import { Hono } from "hono";
+
 import type { MiddlewareHandler } from "hono";
+import { Hono } from "hono";
 import { requestId } from "hono/request-id";
-import { configFor, ConfigError } from "../config/config";
 import type { Config } from "../config/config";
-import { PROFILES } from "../config/profiles";
+import { ConfigError, configFor } from "../config/config";
 import type { ProfileName } from "../config/profiles";
+import { PROFILES } from "../config/profiles";
 import { renderFailure, writeAccessLog } from "../edge/gateway/respond";
 import { normalizedPathOf } from "../edge/routes/normalize";
 import { countRequest } from "../edge/usage/counter";
 import type { Env } from "../env";
 import { renderError } from "../errors/render";
 import { logLine } from "../lib/log";
-import { admin, ADMIN_MOUNT } from "./admin/api";
+import { ADMIN_MOUNT, admin } from "./admin/api";
 import { adminPath } from "./admin/prefix";
 import { consoleApp } from "./console/ui";
 import { settleUnreadBody } from "./http/body";
 import type { AppEnv } from "./http/context";
-import { selfService, SELF_SERVICE_MOUNT } from "./self-service/api";
+import { SELF_SERVICE_MOUNT, selfService } from "./self-service/api";
 
 const accessLog: MiddlewareHandler<AppEnv> = async function accessLog(c, next) {
   const started = Date.now();
@@ -50,7 +51,12 @@ const loadConfig: MiddlewareHandler<AppEnv> = async function loadConfig(c, next)
     c.get("log").reason = "misconfigured";
     const preset = PROFILES[String(c.env.AUTH_PROFILE ?? "").toLowerCase() as ProfileName];
     return renderError(
-      { errorFormat: preset?.errorFormat ?? "problem", missingStatus: 401, challenge: "", requestId: c.get("requestId") },
+      {
+        errorFormat: preset?.errorFormat ?? "problem",
+        missingStatus: 401,
+        challenge: "",
+        requestId: c.get("requestId"),
+      },
       "misconfigured",
     );
   }
@@ -82,7 +88,8 @@ export function managementPathOf(request: Request, config: Config): string | nul
   const rest = adminPath(config.admin, normalized.path);
   // Without CONSOLE_HOST the console is {ADMIN_PREFIX}/ui on every host; with it, /ui is
   // nothing special here: the admin API answers it like any path it does not have.
-  if (rest !== null && config.consoleHost === null && (rest === "/ui" || rest.startsWith("/ui/"))) return CONSOLE_MOUNT + rest.slice("/ui".length);
+  if (rest !== null && config.consoleHost === null && (rest === "/ui" || rest.startsWith("/ui/")))
+    return CONSOLE_MOUNT + rest.slice("/ui".length);
   if (rest !== null) return ADMIN_MOUNT + rest;
   const own = config.selfService === null ? null : adminPath(config.selfService, normalized.path);
   if (own !== null) return own === "/" ? SELF_SERVICE_MOUNT : SELF_SERVICE_MOUNT + own;
@@ -102,7 +109,7 @@ export function hostnameOf(url: string): string {
   if (end < 0) end = url.length;
   const host = url.slice(start, end);
   const close = host.startsWith("[") ? host.indexOf("]") + 1 : -1;
-  const colon = host.indexOf(":", Math.max(close , 0));
+  const colon = host.indexOf(":", Math.max(close, 0));
   return (colon < 0 ? host : host.slice(0, colon)).toLowerCase();
 }
 
@@ -132,7 +139,10 @@ app.onError((err, c) => {
   const config = c.get("config");
   if (!config) {
     logLine("error", "unhandled error", { request_id: c.get("requestId"), error: String(err) });
-    return renderError({ errorFormat: "problem", missingStatus: 401, challenge: "", requestId: c.get("requestId") ?? "" }, "internal_error");
+    return renderError(
+      { errorFormat: "problem", missingStatus: 401, challenge: "", requestId: c.get("requestId") ?? "" },
+      "internal_error",
+    );
   }
   return renderFailure(err, config, c.get("requestId"), c.get("log"));
 });

@@ -61,26 +61,74 @@ export type Surface = "admin API" | "self-service API" | "console" | "CLI --url"
 export const SURFACES: Record<Surface, { roles: readonly Role[]; operations: readonly Operation[] }> = {
   "admin API": {
     roles: ["root", "token:write", "token:read"],
-    operations: ["list", "show", "create", "import", "update", "rotate", "revoke", "audit", "usage", "org_show", "org_set", "token_create", "token_list", "token_revoke", "portal_link", "portal_link_revoke"],
+    operations: [
+      "list",
+      "show",
+      "create",
+      "import",
+      "update",
+      "rotate",
+      "revoke",
+      "audit",
+      "usage",
+      "org_show",
+      "org_set",
+      "token_create",
+      "token_list",
+      "token_revoke",
+      "portal_link",
+      "portal_link_revoke",
+    ],
   },
   "self-service API": { roles: ["key", "session"], operations: ["list", "create", "rotate", "revoke"] },
-  console: { roles: ["root", "token:write", "token:read", "session", "portal"], operations: ["list", "show", "create", "enable", "disable", "rotate", "revoke", "audit", "usage"] },
+  console: {
+    roles: ["root", "token:write", "token:read", "session", "portal"],
+    operations: ["list", "show", "create", "enable", "disable", "rotate", "revoke", "audit", "usage"],
+  },
   "CLI --url": {
     roles: ["root", "token:write", "token:read"],
-    operations: ["list", "show", "create", "import", "update", "rotate", "revoke", "audit", "usage", "org_show", "org_set", "token_create", "token_list", "token_revoke"],
+    operations: [
+      "list",
+      "show",
+      "create",
+      "import",
+      "update",
+      "rotate",
+      "revoke",
+      "audit",
+      "usage",
+      "org_show",
+      "org_set",
+      "token_create",
+      "token_list",
+      "token_revoke",
+    ],
   },
 };
 
 /** The fields each surface lets a request name, per operation (the matrix's field cells). */
 export const SURFACE_FIELDS: Record<Surface, Partial<Record<FieldOperation, readonly string[]>>> = {
-  "admin API": { create: Object.keys(FIELDS.create), import: Object.keys(FIELDS.import), update: Object.keys(FIELDS.update), rotate: Object.keys(FIELDS.rotate) },
+  "admin API": {
+    create: Object.keys(FIELDS.create),
+    import: Object.keys(FIELDS.import),
+    update: Object.keys(FIELDS.update),
+    rotate: Object.keys(FIELDS.rotate),
+  },
   "self-service API": { create: Object.keys(FIELDS.create), rotate: Object.keys(FIELDS.rotate) },
   console: { create: ["name", "orgs", "scopes", "expires_at", "rate_limit"], rotate: ["grace_seconds"] },
-  "CLI --url": { create: Object.keys(FIELDS.create), import: Object.keys(FIELDS.import), update: Object.keys(FIELDS.update), rotate: Object.keys(FIELDS.rotate) },
+  "CLI --url": {
+    create: Object.keys(FIELDS.create),
+    import: Object.keys(FIELDS.import),
+    update: Object.keys(FIELDS.update),
+    rotate: Object.keys(FIELDS.rotate),
+  },
 };
 
 const row = (cells: readonly string[]) => `| ${cells.join(" | ")} |`;
-const header = (first: string) => [row([first, ...ROLES.map((r) => ROLE_NAMES[r])]), row(["---", ...ROLES.map(() => "---")])];
+const header = (first: string) => [
+  row([first, ...ROLES.map((r) => ROLE_NAMES[r])]),
+  row(["---", ...ROLES.map(() => "---")]),
+];
 
 /** The operations table of docs/authority.md. */
 export function renderOperations(): string {
@@ -96,7 +144,8 @@ export function renderFields(op: FieldOperation): string {
   const lines = header("field");
   // A principal refused the operation names no field of it: "—".
   const cell = (r: Role, rule: FieldRule) => (OPERATIONS[op].reach[r] === "none" ? "—" : FIELD_CELLS[rule]);
-  for (const [field, rules] of Object.entries(FIELDS[op])) lines.push(row([`\`${field}\``, ...ROLES.map((r) => cell(r, rules[r]))]));
+  for (const [field, rules] of Object.entries(FIELDS[op]))
+    lines.push(row([`\`${field}\``, ...ROLES.map((r) => cell(r, rules[r]))]));
   return lines.join("\n");
 }
 
@@ -104,7 +153,9 @@ export function renderFields(op: FieldOperation): string {
 export function renderSurfaces(): string {
   const lines = [row(["surface", "principals", "operations"]), row(["---", "---", "---"])];
   for (const [surface, s] of Object.entries(SURFACES)) {
-    lines.push(row([surface, s.roles.map((r) => ROLE_NAMES[r]).join(", "), s.operations.map((o) => `\`${o}\``).join(", ")]));
+    lines.push(
+      row([surface, s.roles.map((r) => ROLE_NAMES[r]).join(", "), s.operations.map((o) => `\`${o}\``).join(", ")]),
+    );
   }
   return lines.join("\n");
 }

@@ -12,8 +12,9 @@
  * The table is plain data, read at every call: a test may change a cell and see every
  * surface follow.
  */
-import { checkExpiry, parseDateTime } from "../keys/fields";
+
 import type { FieldError } from "../keys/fields";
+import { checkExpiry, parseDateTime } from "../keys/fields";
 import type { RateLimit } from "../keys/record";
 import { ALL_ORGS } from "../keys/record";
 import { cidrWithin, parseCidr } from "../lib/cidr";
@@ -112,8 +113,13 @@ export type FieldRule = "yes" | "operator" | "own_scopes" | "own_expiry";
 /** The operations that take fields, and their fields. */
 export type FieldOperation = "create" | "import" | "update" | "rotate";
 
-const holders = (rule: FieldRule | Partial<Record<"key" | "session" | "portal", FieldRule>>): Record<Role, FieldRule> => {
-  const by = typeof rule === "string" ? { key: rule, session: rule, portal: rule } : { key: "yes" as FieldRule, session: "yes" as FieldRule, portal: "yes" as FieldRule, ...rule };
+const holders = (
+  rule: FieldRule | Partial<Record<"key" | "session" | "portal", FieldRule>>,
+): Record<Role, FieldRule> => {
+  const by =
+    typeof rule === "string"
+      ? { key: rule, session: rule, portal: rule }
+      : { key: "yes" as FieldRule, session: "yes" as FieldRule, portal: "yes" as FieldRule, ...rule };
   return { root: "yes", "token:write": "yes", "token:read": "yes", ...by };
 };
 
@@ -181,7 +187,9 @@ export interface KeyFacts {
 
 /** What an operation is about, as far as authority goes. */
 export interface Subject {
-  /** Orgs the request names: a new key's, a listing's or an audit query's org, an org's settings, a portal link's org. */
+  /**
+   * Orgs the request names: a new key's, a listing's or an audit query's org, an org's settings, a portal link's org.
+   */
   orgs?: readonly string[];
   /** The key it acts on. */
   key?: KeyFacts;
@@ -190,7 +198,12 @@ export interface Subject {
 }
 
 const ALLOWED: Decision = { ok: true };
-const forbidden = (message: string, field?: string): Refusal => ({ ok: false, error: "forbidden", message, ...(field ? { field } : {}) });
+const forbidden = (message: string, field?: string): Refusal => ({
+  ok: false,
+  error: "forbidden",
+  message,
+  ...(field ? { field } : {}),
+});
 const NOT_FOUND: Refusal = { ok: false, error: "not_found" };
 
 const HOLDER_NAMES = { key: "an API key", session: "a session", portal: "a portal session" } as const;
@@ -200,9 +213,16 @@ function refusalOf(op: Operation, p: Principal): Refusal {
   const rule = OPERATIONS[op];
   if (rule.refusal) return forbidden(rule.refusal);
   if (p.kind === "token") {
-    return forbidden(p.role === "read" ? `This admin token is read-only (role read): it may not ${rule.verb}.` : `An admin token may not ${rule.verb}.`);
+    return forbidden(
+      p.role === "read"
+        ? `This admin token is read-only (role read): it may not ${rule.verb}.`
+        : `An admin token may not ${rule.verb}.`,
+    );
   }
-  if (isHolder(p)) return forbidden(`${capital(HOLDER_NAMES[p.kind])} may not ${rule.verb}: that is the operator's (the admin API, with root or an admin token).`);
+  if (isHolder(p))
+    return forbidden(
+      `${capital(HOLDER_NAMES[p.kind])} may not ${rule.verb}: that is the operator's (the admin API, with root or an admin token).`,
+    );
   return forbidden(`Not allowed to ${rule.verb}.`);
 }
 
@@ -237,7 +257,10 @@ function checkFields(p: Principal, op: Operation, fields: Readonly<Record<string
   for (const name of Object.keys(fields)) {
     if (fields[name] === undefined) continue;
     if (rules[name]?.[role] === "operator") {
-      errors.push({ field: name, message: `is set by the operator (the admin API), not by ${isHolder(p) ? HOLDER_NAMES[p.kind] : "this caller"}` });
+      errors.push({
+        field: name,
+        message: `is set by the operator (the admin API), not by ${isHolder(p) ? HOLDER_NAMES[p.kind] : "this caller"}`,
+      });
     }
   }
   if (errors.length) return { ok: false, error: "invalid", errors };
@@ -249,11 +272,13 @@ function checkFields(p: Principal, op: Operation, fields: Readonly<Record<string
     if (rule === "own_scopes" && Array.isArray(v)) {
       const held = scopesHeld(p);
       const beyond = held === null ? undefined : v.find((s) => typeof s === "string" && !held.includes(s));
-      if (beyond !== undefined) return forbidden(`You cannot grant the "${beyond}" scope: your own credential does not hold it`, name);
+      if (beyond !== undefined)
+        return forbidden(`You cannot grant the "${beyond}" scope: your own credential does not hold it`, name);
     }
     if (rule === "own_expiry" && p.kind === "key" && checkExpiry(v, 0, false, [])) {
       const own = p.record.expires_at;
-      if (later(v as string | null, own)) return forbidden(`expires_at cannot be later than your own key's expiry (${own})`, name);
+      if (later(v as string | null, own))
+        return forbidden(`expires_at cannot be later than your own key's expiry (${own})`, name);
     }
   }
   return ALLOWED;
@@ -268,10 +293,14 @@ function checkFields(p: Principal, op: Operation, fields: Readonly<Record<string
 function notMorePowerful(p: Holder, target: KeyFacts): Decision {
   const held = scopesHeld(p);
   const beyond = held === null ? undefined : (target.scopes ?? []).find((s) => !held.includes(s));
-  if (beyond !== undefined) return forbidden(`You cannot regenerate key "${target.id}": it holds the "${beyond}" scope, which your own credential does not`);
+  if (beyond !== undefined)
+    return forbidden(
+      `You cannot regenerate key "${target.id}": it holds the "${beyond}" scope, which your own credential does not`,
+    );
   if (p.kind !== "key") return ALLOWED;
   const own = p.record;
-  const refuse = (what: string) => forbidden(`You cannot regenerate key "${target.id}": ${what} than your own key's, and the new key would keep it`);
+  const refuse = (what: string) =>
+    forbidden(`You cannot regenerate key "${target.id}": ${what} than your own key's, and the new key would keep it`);
   if (later(target.expires_at, own.expires_at)) return refuse("its expiry is later");
   if (own.allowed_ips) {
     const outer = own.allowed_ips.map(parseCidr).filter((c) => c !== null);
@@ -285,9 +314,14 @@ function notMorePowerful(p: Holder, target: KeyFacts): Decision {
   }
   if (own.rate_limit) {
     const t = target.rate_limit;
-    if (!t || t.limit > own.rate_limit.limit || t.period_seconds < own.rate_limit.period_seconds) return refuse("its rate limit is looser");
+    if (!t || t.limit > own.rate_limit.limit || t.period_seconds < own.rate_limit.period_seconds)
+      return refuse("its rate limit is looser");
   }
-  if (own.credits && (target.credits as { balance_id?: string } | null | undefined)?.balance_id !== own.credits.balance_id) return refuse("its credits are not your balance (it would be metered less)");
+  if (
+    own.credits &&
+    (target.credits as { balance_id?: string } | null | undefined)?.balance_id !== own.credits.balance_id
+  )
+    return refuse("its credits are not your balance (it would be metered less)");
   return ALLOWED;
 }
 
@@ -308,15 +342,23 @@ export function decide(p: Principal, op: Operation, subject: Subject = {}): Deci
   }
   if (subject.orgs) {
     const outside = subject.orgs.filter((org) => !reaches(p, reach, org));
-    if (outside.length) return forbidden(`not allowed for org${outside.length > 1 ? "s" : ""} ${outside.map((o) => `"${o}"`).join(", ")}`);
+    if (outside.length)
+      return forbidden(
+        `not allowed for org${outside.length > 1 ? "s" : ""} ${outside.map((o) => `"${o}"`).join(", ")}`,
+      );
   }
   if (subject.key) {
     const orgs = subject.key.orgs;
     // Holders see only keys of their org alone; tokens a key one of whose orgs is theirs.
-    const sees = reach === "own_org" ? orgs.length > 0 && orgs.every((o) => reaches(p, reach, o)) : orgs.some((o) => reaches(p, reach, o));
+    const sees =
+      reach === "own_org"
+        ? orgs.length > 0 && orgs.every((o) => reaches(p, reach, o))
+        : orgs.some((o) => reaches(p, reach, o));
     if (!sees) return NOT_FOUND;
     if (rule.changes && !orgs.every((o) => reaches(p, reach, o))) {
-      return forbidden(`key "${subject.key.id}" also acts for orgs outside this caller's; only a caller allowed for all of them may change it`);
+      return forbidden(
+        `key "${subject.key.id}" also acts for orgs outside this caller's; only a caller allowed for all of them may change it`,
+      );
     }
     if (op === "rotate" && isHolder(p)) return notMorePowerful(p, subject.key);
   }

@@ -21,12 +21,13 @@
  * When an object cannot be asked, a holder's creation is refused (503), never let through
  * unbounded.
  */
+
+import type { KeySummary } from "../keys/fields";
 import type { Outcome } from "../keys/lifecycle";
 import { statusOf } from "../keys/record";
-import type { KeySummary } from "../keys/fields";
 import type { KvLike } from "../keys/store/kv";
-import { listOrg } from "../keys/store/listings";
 import { KV_LIST_MAX, StoreFault } from "../keys/store/kv";
+import { listOrg } from "../keys/store/listings";
 import type { Holder } from "./principal";
 import { actorOf } from "./principal";
 
@@ -39,12 +40,18 @@ export interface HolderBounds {
   /** Count one creation by `creator` in the current minute, unless the limit is reached. */
   hit(creator: string, limit: number): Promise<{ allowed: boolean; resetSeconds: number }>;
   /** Add `id` to the org's set when it holds fewer than `max`; else its members (id, when added: ms). */
-  admit(org: string, id: string, max: number): Promise<{ admitted: true } | { admitted: false; members: [string, number][] }>;
+  admit(
+    org: string,
+    id: string,
+    max: number,
+  ): Promise<{ admitted: true } | { admitted: false; members: [string, number][] }>;
   /** Drop members, and pass a member's slot to the key that replaced it. */
   settle(org: string, drop: string[], swap: [string, string][]): Promise<void>;
 }
 
-/** How long a member missing from its org's listing is still counted (KV's list may lag a new key by about a minute). */
+/**
+ * How long a member missing from its org's listing is still counted (KV's list may lag a new key by about a minute).
+ */
 const MISSING_GRACE_MS = 5 * 60_000;
 /** Pages of the org's listing read to settle the set at the cap. */
 const SETTLE_PAGES = 10;
@@ -52,7 +59,9 @@ const SETTLE_PAGES = 10;
 const MAX_CHAIN = 32;
 
 function unbounded(): never {
-  throw new StoreFault("holder creation bounds cannot be counted (no KEY_RATE_LIMITER binding): creation by key holders is refused");
+  throw new StoreFault(
+    "holder creation bounds cannot be counted (no KEY_RATE_LIMITER binding): creation by key holders is refused",
+  );
 }
 
 /** The creator's per-minute bound (creations and regenerations): 429 past it. */
@@ -70,7 +79,13 @@ export async function creationRate(bounds: HolderBounds | undefined, p: Holder):
 }
 
 /** Reserve a slot of the org's cap for the key `id` about to be created: 403 when the org is at it. */
-export async function reserveSlot(bounds: HolderBounds | undefined, kv: KvLike, org: string, id: string, now: number): Promise<Outcome<null>> {
+export async function reserveSlot(
+  bounds: HolderBounds | undefined,
+  kv: KvLike,
+  org: string,
+  id: string,
+  now: number,
+): Promise<Outcome<null>> {
   if (!bounds) unbounded();
   const max = bounds.maxKeysPerOrg;
   let answer = await bounds.admit(org, id, max);
@@ -94,7 +109,12 @@ export async function reserveSlot(bounds: HolderBounds | undefined, kv: KvLike, 
  * revoked or expired key; a regenerated one passes its slot on), so KV's lag can only
  * keep a key counted, never drop a live one.
  */
-async function settlement(kv: KvLike, org: string, members: [string, number][], now: number): Promise<{ drop: string[]; swap: [string, string][] }> {
+async function settlement(
+  kv: KvLike,
+  org: string,
+  members: [string, number][],
+  now: number,
+): Promise<{ drop: string[]; swap: [string, string][] }> {
   const listed = new Map<string, KeySummary>();
   let cursor: string | null = null;
   let complete = false;
@@ -118,7 +138,10 @@ async function settlement(kv: KvLike, org: string, members: [string, number][], 
       last = next;
     }
     const s = listed.get(last);
-    const gone = s === undefined ? complete && last === id && now - added > MISSING_GRACE_MS : s.revoked_at !== null || statusOf(s, now) === "expired";
+    const gone =
+      s === undefined
+        ? complete && last === id && now - added > MISSING_GRACE_MS
+        : s.revoked_at !== null || statusOf(s, now) === "expired";
     if (gone) drop.push(id);
     else if (last !== id) {
       if (held.has(last)) drop.push(id);

@@ -8,11 +8,11 @@ import type { KeySettings } from "../keys/issue";
 import type { Failure, LifecycleContext } from "../keys/lifecycle";
 import type { RateLimit } from "../keys/record";
 import type { KvLike } from "../keys/store/kv";
-import type { UsageAnswer, UsageQuery } from "./usage";
 import type { Refusal } from "./authority";
 import type { HolderBounds } from "./bounds";
 import type { Principal } from "./principal";
 import { actorOf } from "./principal";
+import type { UsageAnswer, UsageQuery } from "./usage";
 
 export interface ManageDeps {
   kv: KvLike;
@@ -28,7 +28,10 @@ export interface ManageDeps {
   publish?: LifecycleContext["publish"];
   /** Forget a token hash in this isolate's token cache. */
   purgeToken?: (hash: string) => void;
-  /** Tell every isolate of a token change, and end the console sessions a revoked token opened (manage/admin/tokens.ts tokenPublisher). */
+  /**
+   * Tell every isolate of a token change, and end the console sessions a revoked token opened (manage/admin/tokens.ts
+   * tokenPublisher).
+   */
   tokenChanged?: LifecycleContext["tokenChanged"];
   /** Where portal links are kept (the console's session store); absent: portal links cannot be issued here. */
   portalLinks?: PortalLinkStore;

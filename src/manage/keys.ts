@@ -13,19 +13,36 @@
  * credits carried over — the new key spends the creator's balance (one balance, kept by one
  * Durable Object: exact across isolates). Holder creation is bounded (bounds.ts).
  */
-import type { ListQuery } from "../keys/issue";
-import { importProblem, newKeyId, validateAuditQuery, validateKeyPatch, validateListQuery, validateNewKey, validateRotation } from "../keys/issue";
-import type { Found, IssuedView, Outcome } from "../keys/lifecycle";
-import type { KeyView } from "../keys/fields";
-import { auditPage, findKey, issueNew, listPage, MAX_ALL_KEYS_PAGE, revokeFound, rotateFound, updateFound } from "../keys/lifecycle";
+
+import type { KeySummary, KeyView } from "../keys/fields";
 import { view } from "../keys/fields";
+import type { ListQuery } from "../keys/issue";
+import {
+  importProblem,
+  newKeyId,
+  validateAuditQuery,
+  validateKeyPatch,
+  validateListQuery,
+  validateNewKey,
+  validateRotation,
+} from "../keys/issue";
+import type { Found, IssuedView, Outcome } from "../keys/lifecycle";
+import {
+  auditPage,
+  findKey,
+  issueNew,
+  listPage,
+  MAX_ALL_KEYS_PAGE,
+  revokeFound,
+  rotateFound,
+  updateFound,
+} from "../keys/lifecycle";
 import { statusOf } from "../keys/record";
 import type { AuditEvent, AuditLog } from "../keys/store/audit";
-import type { KeySummary } from "../keys/fields";
 import { readLastUsed } from "../keys/store/records";
 import { logLine } from "../lib/log";
-import { decide } from "./authority";
 import type { Operation } from "./authority";
+import { decide } from "./authority";
 import { creationRate, reserveSlot } from "./bounds";
 import type { ManageDeps } from "./context";
 import { failure, lifecycleOf } from "./context";
@@ -35,7 +52,11 @@ import { isHolder, orgsOf, roleOf, scopesHeld } from "./principal";
 type Body = Record<string, unknown>;
 
 const notFound = (id: string): Outcome<never> => ({ ok: false, error: "not_found", message: `no key with id "${id}"` });
-const invalid = (field: string, message: string): Outcome<never> => ({ ok: false, error: "invalid", errors: [{ field, message }] });
+const invalid = (field: string, message: string): Outcome<never> => ({
+  ok: false,
+  error: "invalid",
+  errors: [{ field, message }],
+});
 const isBody = (v: unknown): v is Body => typeof v === "object" && v !== null && !Array.isArray(v);
 
 /** The key `id` as `p` may reach it with `op`: not found (also when it may not see it), or refused. */
@@ -50,7 +71,8 @@ async function reach(deps: ManageDeps, p: Principal, op: Operation, id: string):
 function defaultOrg(p: Principal, also: string): Outcome<string | null> {
   const limited = orgsOf(p);
   if (limited === null) return { ok: true, value: null };
-  if (limited.length !== 1) return invalid("org", `is required: this caller acts for several orgs (${limited.join(", ")}); name one${also}`);
+  if (limited.length !== 1)
+    return invalid("org", `is required: this caller acts for several orgs (${limited.join(", ")}); name one${also}`);
   return { ok: true, value: limited[0]! };
 }
 
@@ -60,7 +82,11 @@ function defaultOrg(p: Principal, also: string): Outcome<string | null> {
  * principal may not see is skipped, so a page may hold fewer keys than `limit`, even none,
  * while `cursor` is not null.
  */
-export async function listKeys(deps: ManageDeps, p: Principal, query: Body): Promise<Outcome<{ keys: KeyView[]; cursor: string | null }>> {
+export async function listKeys(
+  deps: ManageDeps,
+  p: Principal,
+  query: Body,
+): Promise<Outcome<{ keys: KeyView[]; cursor: string | null }>> {
   const allowed = decide(p, "list");
   if (!allowed.ok) return failure(allowed);
   const checked = validateListQuery(query);
@@ -75,7 +101,8 @@ export async function listKeys(deps: ManageDeps, p: Principal, query: Body): Pro
     if (!fallback.ok) return fallback;
     org = fallback.value;
   }
-  if (org === null && q.limit > MAX_ALL_KEYS_PAGE) return invalid("limit", `must be at most ${MAX_ALL_KEYS_PAGE} when listing across orgs (without org)`);
+  if (org === null && q.limit > MAX_ALL_KEYS_PAGE)
+    return invalid("limit", `must be at most ${MAX_ALL_KEYS_PAGE} when listing across orgs (without org)`);
   const needle = q.name?.toLowerCase() ?? null;
   const keep = (s: KeySummary) =>
     decide(p, "list", { key: s }).ok &&
@@ -113,12 +140,20 @@ export async function createKey(deps: ManageDeps, p: Principal, body: unknown): 
     input = { ...body, orgs: [p.org], scopes: body.scopes ?? [...(scopesHeld(p) ?? [])] };
     if (p.kind === "key" && body.expires_at === undefined) input.expires_at = p.record.expires_at;
     // A holder names its keys (Argus asks every key for a name; the operator's may be "").
-    unnamed = body.name === undefined || body.name === null || (typeof body.name === "string" && body.name.trim() === "");
+    unnamed =
+      body.name === undefined || body.name === null || (typeof body.name === "string" && body.name.trim() === "");
   }
   const checked = validateNewKey(input, deps.now);
   if (unnamed || !checked.ok) {
     const errors = checked.ok ? [] : checked.errors.filter((e) => !unnamed || e.field !== "name");
-    return { ok: false, error: "invalid", errors: [...(unnamed ? [{ field: "name", message: "is required: a descriptive name for the key" }] : []), ...errors] };
+    return {
+      ok: false,
+      error: "invalid",
+      errors: [
+        ...(unnamed ? [{ field: "name", message: "is required: a descriptive name for the key" }] : []),
+        ...errors,
+      ],
+    };
   }
   const orgs = decide(p, "create", { orgs: checked.value.orgs });
   if (!orgs.ok) return failure(orgs);
@@ -163,7 +198,8 @@ export async function importKey(deps: ManageDeps, p: Principal, body: unknown): 
   }
   const checked = validateNewKey(body, deps.now, ["key"]);
   const key = (body as { key?: unknown } | null)?.key;
-  const problem = key === undefined ? "is required: the existing plaintext key" : importProblem(key, deps.settings.prefix);
+  const problem =
+    key === undefined ? "is required: the existing plaintext key" : importProblem(key, deps.settings.prefix);
   const errors = [...(checked.ok ? [] : checked.errors), ...(problem ? [{ field: "key", message: problem }] : [])];
   if (!checked.ok || problem) return { ok: false, error: "invalid", errors };
   const orgs = decide(p, "import", { orgs: checked.value.orgs });
@@ -201,7 +237,12 @@ export async function updateKey(deps: ManageDeps, p: Principal, id: string, body
 }
 
 /** Enable or disable a key: disabling is a holder's too (for its org's keys), enabling only an operator's. */
-export async function setEnabled(deps: ManageDeps, p: Principal, id: string, enabled: boolean): Promise<Outcome<KeyView>> {
+export async function setEnabled(
+  deps: ManageDeps,
+  p: Principal,
+  id: string,
+  enabled: boolean,
+): Promise<Outcome<KeyView>> {
   const op: Operation = enabled ? "enable" : "disable";
   const allowed = decide(p, op);
   if (!allowed.ok) return failure(allowed);
@@ -210,7 +251,9 @@ export async function setEnabled(deps: ManageDeps, p: Principal, id: string, ena
   return updateFound(lifecycleOf(deps, p), found.value, { enabled });
 }
 
-/** Revoke: the record stays (revoked_at set), so the key keeps answering 401. Revoking a revoked key changes nothing. */
+/**
+ * Revoke: the record stays (revoked_at set), so the key keeps answering 401. Revoking a revoked key changes nothing.
+ */
 export async function revokeKey(deps: ManageDeps, p: Principal, id: string): Promise<Outcome<KeyView>> {
   const allowed = decide(p, "revoke");
   if (!allowed.ok) return failure(allowed);
@@ -227,7 +270,12 @@ export async function revokeKey(deps: ManageDeps, p: Principal, id: string): Pro
  * balance. A holder may rotate only a key no more powerful than itself, and each rotation
  * counts against its creation rate.
  */
-export async function rotateKey(deps: ManageDeps, p: Principal, id: string, body: unknown): Promise<Outcome<IssuedView & { previous: KeyView }>> {
+export async function rotateKey(
+  deps: ManageDeps,
+  p: Principal,
+  id: string,
+  body: unknown,
+): Promise<Outcome<IssuedView & { previous: KeyView }>> {
   const allowed = decide(p, "rotate");
   if (!allowed.ok) return failure(allowed);
   if (isBody(body)) {
@@ -251,7 +299,11 @@ export async function rotateKey(deps: ManageDeps, p: Principal, id: string, body
  * events; a holder reads the events of its org's own keys. A key the principal may not
  * see answers an empty page, exactly as an unknown key id does.
  */
-export async function auditEvents(deps: ManageDeps, p: Principal, query: Body): Promise<Outcome<{ events: AuditEvent[]; cursor: string | null }>> {
+export async function auditEvents(
+  deps: ManageDeps,
+  p: Principal,
+  query: Body,
+): Promise<Outcome<{ events: AuditEvent[]; cursor: string | null }>> {
   const allowed = decide(p, "audit");
   if (!allowed.ok) return failure(allowed);
   const checked = validateAuditQuery(query);
@@ -276,17 +328,28 @@ export async function auditEvents(deps: ManageDeps, p: Principal, query: Body): 
     if (fallback.value !== null) log = { org: fallback.value };
   }
   // Token events are root's; a holder sees only events about keys of its org alone.
-  const keep = root ? undefined : (e: AuditEvent) => e.token_id === undefined && (!isHolder(p) || decide(p, "audit", { key: { id: e.key_id ?? "", orgs: e.orgs ?? [] } }).ok);
+  const keep = root
+    ? undefined
+    : (e: AuditEvent) =>
+        e.token_id === undefined &&
+        (!isHolder(p) || decide(p, "audit", { key: { id: e.key_id ?? "", orgs: e.orgs ?? [] } }).ok);
   return auditPage(lifecycleOf(deps, p), log, { limit, cursor }, keep);
 }
 
-/** A key left its orgs' holder counts (revoked, moved): its slot is freed at once (best effort; bounds.ts settles the rest). */
+/**
+ * A key left its orgs' holder counts (revoked, moved): its slot is freed at once (best effort; bounds.ts settles the
+ * rest).
+ */
 async function release(deps: ManageDeps, orgs: readonly string[], id: string): Promise<void> {
   if (!deps.bounds || orgs.length !== 1) return;
   try {
     await deps.bounds.settle(orgs[0]!, [id], []);
   } catch (err) {
-    logLine("warn", "holder key count not updated (settled at the cap)", { ...(deps.requestId ? { request_id: deps.requestId } : {}), key_id: id, cause: (err as Error).message });
+    logLine("warn", "holder key count not updated (settled at the cap)", {
+      ...(deps.requestId ? { request_id: deps.requestId } : {}),
+      key_id: id,
+      cause: (err as Error).message,
+    });
   }
 }
 

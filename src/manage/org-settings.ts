@@ -39,7 +39,9 @@ function viewOf(org: string, s: OrgSettings | null): OrgView {
 }
 
 function badOrg(org: string): FieldError[] | null {
-  return ORG_RE.test(org) ? null : [{ field: "org", message: "must be an org slug ([A-Za-z0-9][A-Za-z0-9._-]*, ≤ 128)" }];
+  return ORG_RE.test(org)
+    ? null
+    : [{ field: "org", message: "must be an org slug ([A-Za-z0-9][A-Za-z0-9._-]*, ≤ 128)" }];
 }
 
 /** GET /orgs/:org: its settings (an org never set answers with nulls: every org exists). */
@@ -51,7 +53,8 @@ export async function showOrg(ctx: OrgContext, org: string): Promise<Outcome<Org
 
 /** Validate `{"rate_limit": {"limit", "period_seconds"} | null}`. */
 export function validateOrgSettings(input: unknown): Validated<{ rate_limit: RateLimit | null }> {
-  if (typeof input !== "object" || input === null || Array.isArray(input)) return { ok: false, errors: [{ field: "(body)", message: "must be a JSON object" }] };
+  if (typeof input !== "object" || input === null || Array.isArray(input))
+    return { ok: false, errors: [{ field: "(body)", message: "must be a JSON object" }] };
   const o = input as Record<string, unknown>;
   const errors: FieldError[] = [];
   for (const k of Object.keys(o)) if (k !== "rate_limit") errors.push({ field: k, message: "unknown field" });
@@ -69,7 +72,8 @@ export function validateOrgSettings(input: unknown): Validated<{ rate_limit: Rat
 export async function setOrg(ctx: OrgContext, org: string, body: unknown): Promise<Outcome<OrgView>> {
   const checked = validateOrgSettings(body);
   const bad = badOrg(org);
-  if (bad || !checked.ok) return { ok: false, error: "invalid", errors: [...(bad ?? []), ...(checked.ok ? [] : checked.errors)] };
+  if (bad || !checked.ok)
+    return { ok: false, error: "invalid", errors: [...(bad ?? []), ...(checked.ok ? [] : checked.errors)] };
   const settings: OrgSettings = { rate_limit: checked.value.rate_limit, updated_at: new Date(ctx.now).toISOString() };
   await writeOrgSettings(ctx.kv, org, settings);
   ctx.purge?.(org, settings.rate_limit);

@@ -5,20 +5,29 @@
  */
 import type { Outcome } from "../keys/lifecycle";
 import { findKey } from "../keys/lifecycle";
-import { setOrg, showOrg } from "./org-settings";
-import type { OrgContext, OrgView } from "./org-settings";
-import { validateUsageQuery } from "./usage";
-import type { UsageAnswer } from "./usage";
+import { ORG_RE } from "../keys/record";
 import { decide } from "./authority";
 import type { ManageDeps } from "./context";
 import { failure } from "./context";
+import type { OrgContext, OrgView } from "./org-settings";
+import { setOrg, showOrg } from "./org-settings";
 import type { Principal } from "./principal";
-import { ORG_RE } from "../keys/record";
+import type { UsageAnswer } from "./usage";
+import { validateUsageQuery } from "./usage";
 
-const badOrg = (): Outcome<never> => ({ ok: false, error: "invalid", errors: [{ field: "org", message: "must be an org slug ([A-Za-z0-9][A-Za-z0-9._-]*, ≤ 128)" }] });
+const badOrg = (): Outcome<never> => ({
+  ok: false,
+  error: "invalid",
+  errors: [{ field: "org", message: "must be an org slug ([A-Za-z0-9][A-Za-z0-9._-]*, ≤ 128)" }],
+});
 
 function orgContext(deps: ManageDeps): OrgContext {
-  return { kv: deps.kv, now: deps.now, ...(deps.orgPurge ? { purge: deps.orgPurge } : {}), ...(deps.orgPublish ? { publish: deps.orgPublish } : {}) };
+  return {
+    kv: deps.kv,
+    now: deps.now,
+    ...(deps.orgPurge ? { purge: deps.orgPurge } : {}),
+    ...(deps.orgPublish ? { publish: deps.orgPublish } : {}),
+  };
 }
 
 /** An org's settings (an org never set answers with nulls: every org exists). */
@@ -43,7 +52,11 @@ export async function orgSet(deps: ManageDeps, p: Principal, org: string, body: 
 }
 
 /** An org's usage, optionally one key's (query: docs/usage.md). */
-export async function usage(deps: ManageDeps, p: Principal, query: Record<string, unknown>): Promise<Outcome<UsageAnswer>> {
+export async function usage(
+  deps: ManageDeps,
+  p: Principal,
+  query: Record<string, unknown>,
+): Promise<Outcome<UsageAnswer>> {
   const allowed = decide(p, "usage");
   if (!allowed.ok) return failure(allowed);
   const checked = validateUsageQuery(query, deps.now);
@@ -57,6 +70,11 @@ export async function usage(deps: ManageDeps, p: Principal, query: Record<string
     const sees = found ? decide(p, "usage", { key: found.record }) : null;
     if (!sees?.ok) return { ok: false, error: "not_found", message: `no key with id "${q.key}"` };
   }
-  if (!deps.usage) return { ok: false, error: "unavailable", message: "No USAGE_STORE Durable Object binding: usage is not recorded (see wrangler.toml)." };
+  if (!deps.usage)
+    return {
+      ok: false,
+      error: "unavailable",
+      message: "No USAGE_STORE Durable Object binding: usage is not recorded (see wrangler.toml).",
+    };
   return { ok: true, value: await deps.usage(q) };
 }

@@ -66,8 +66,14 @@ export function readPortalLink(json: string): PortalLink | null {
   const l = v as Partial<PortalLink> | null;
   if (typeof l !== "object" || l === null || typeof l.org !== "string" || typeof l.expires_at !== "string") return null;
   const scopes = l.scopes ?? null;
-  if (scopes !== null && !(Array.isArray(scopes) && scopes.every((s) => typeof s === "string" && SCOPE_RE.test(s)))) return null;
-  return { org: l.org, expires_at: l.expires_at, scopes, ...(typeof l.return_url === "string" ? { return_url: l.return_url } : {}) };
+  if (scopes !== null && !(Array.isArray(scopes) && scopes.every((s) => typeof s === "string" && SCOPE_RE.test(s))))
+    return null;
+  return {
+    org: l.org,
+    expires_at: l.expires_at,
+    scopes,
+    ...(typeof l.return_url === "string" ? { return_url: l.return_url } : {}),
+  };
 }
 
 /**
@@ -93,7 +99,11 @@ export function validReturnUrl(raw: unknown): string | null {
   if (url.username || url.password) return null;
   if (url.protocol === "https:") return url.href;
   const host = url.hostname.replace(/^\[|\]$/g, "");
-  if (url.protocol === "http:" && (host === "localhost" || host === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host))) return url.href;
+  if (
+    url.protocol === "http:" &&
+    (host === "localhost" || host === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host))
+  )
+    return url.href;
   return null;
 }
 
@@ -111,25 +121,49 @@ export interface IssuedPortalLink {
   scopes: string[] | null;
 }
 
-const noStore = (): Outcome<never> => ({ ok: false, error: "unavailable", message: "Portal links are kept by the console's session store (the CONSOLE_SESSIONS binding), which this gateway does not have." });
+const noStore = (): Outcome<never> => ({
+  ok: false,
+  error: "unavailable",
+  message:
+    "Portal links are kept by the console's session store (the CONSOLE_SESSIONS binding), which this gateway does not have.",
+});
 
 export async function portalLink(deps: ManageDeps, p: Principal, body: unknown): Promise<Outcome<IssuedPortalLink>> {
   const allowed = decide(p, "portal_link");
   if (!allowed.ok) return failure(allowed);
   if (typeof body !== "object" || body === null || Array.isArray(body)) {
-    return { ok: false, error: "invalid", errors: [{ field: "(body)", message: "must be a JSON object sent with Content-Type: application/json" }] };
+    return {
+      ok: false,
+      error: "invalid",
+      errors: [{ field: "(body)", message: "must be a JSON object sent with Content-Type: application/json" }],
+    };
   }
   const o = body as Record<string, unknown>;
   const errors: FieldError[] = [];
-  for (const k of Object.keys(o)) if (k !== "org" && k !== "return_url" && k !== "scopes") errors.push({ field: k, message: "unknown field" });
-  if (typeof o.org !== "string" || !ORG_RE.test(o.org)) errors.push({ field: "org", message: "is required: an org slug" });
+  for (const k of Object.keys(o))
+    if (k !== "org" && k !== "return_url" && k !== "scopes") errors.push({ field: k, message: "unknown field" });
+  if (typeof o.org !== "string" || !ORG_RE.test(o.org))
+    errors.push({ field: "org", message: "is required: an org slug" });
   const returnUrl = o.return_url === undefined || o.return_url === null ? null : validReturnUrl(o.return_url);
   if (o.return_url !== undefined && o.return_url !== null && returnUrl === null) {
-    errors.push({ field: "return_url", message: "must be an absolute https URL (or http on localhost / 127.0.0.1 / [::1])" });
+    errors.push({
+      field: "return_url",
+      message: "must be an absolute https URL (or http on localhost / 127.0.0.1 / [::1])",
+    });
   }
   const scopes = o.scopes ?? null;
-  if (scopes !== null && !(Array.isArray(scopes) && scopes.length <= MAX_SCOPES && scopes.every((s) => typeof s === "string" && SCOPE_RE.test(s)))) {
-    errors.push({ field: "scopes", message: `must be an array of at most ${MAX_SCOPES} scopes ([A-Za-z0-9][A-Za-z0-9:._*-]*): the most the link's user may grant` });
+  if (
+    scopes !== null &&
+    !(
+      Array.isArray(scopes) &&
+      scopes.length <= MAX_SCOPES &&
+      scopes.every((s) => typeof s === "string" && SCOPE_RE.test(s))
+    )
+  ) {
+    errors.push({
+      field: "scopes",
+      message: `must be an array of at most ${MAX_SCOPES} scopes ([A-Za-z0-9][A-Za-z0-9:._*-]*): the most the link's user may grant`,
+    });
   }
   if (errors.length) return { ok: false, error: "invalid", errors };
   const org = o.org as string;
@@ -142,8 +176,20 @@ export async function portalLink(deps: ManageDeps, p: Principal, body: unknown):
   const token = randomToken();
   const id = `pl_${randomBase62(20)}`;
   const expires = deps.now + PORTAL_LINK_SECONDS * 1000;
-  const link: PortalLink = { org, expires_at: new Date(expires).toISOString(), scopes: ceiling, ...(returnUrl ? { return_url: returnUrl } : {}) };
-  await deps.portalLinks.create({ id, token: await hashPortalToken(token), org, link: JSON.stringify(link), issuer: actorOf(p), expiresAt: expires });
+  const link: PortalLink = {
+    org,
+    expires_at: new Date(expires).toISOString(),
+    scopes: ceiling,
+    ...(returnUrl ? { return_url: returnUrl } : {}),
+  };
+  await deps.portalLinks.create({
+    id,
+    token: await hashPortalToken(token),
+    org,
+    link: JSON.stringify(link),
+    issuer: actorOf(p),
+    expiresAt: expires,
+  });
   return { ok: true, value: { id, token, org, expires_at: link.expires_at, scopes: ceiling } };
 }
 
@@ -155,7 +201,11 @@ export async function portalLink(deps: ManageDeps, p: Principal, body: unknown):
 export async function portalLinkRevoke(deps: ManageDeps, p: Principal, id: string): Promise<Outcome<unknown>> {
   const allowed = decide(p, "portal_link_revoke");
   if (!allowed.ok) return failure(allowed);
-  const notFound: Outcome<never> = { ok: false, error: "not_found", message: `no portal link with id "${id.slice(0, 64)}"` };
+  const notFound: Outcome<never> = {
+    ok: false,
+    error: "not_found",
+    message: `no portal link with id "${id.slice(0, 64)}"`,
+  };
   if (!PORTAL_LINK_ID_RE.test(id)) return notFound;
   if (!deps.portalLinks) return noStore();
   // The store selects the link by the orgs the table gives the principal for this operation.

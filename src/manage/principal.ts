@@ -84,7 +84,8 @@ export function orgsOf(p: Principal): string[] | null {
   }
 }
 
-const isScopes = (v: unknown): v is string[] => Array.isArray(v) && v.every((s) => typeof s === "string" && SCOPE_RE.test(s));
+const isScopes = (v: unknown): v is string[] =>
+  Array.isArray(v) && v.every((s) => typeof s === "string" && SCOPE_RE.test(s));
 
 /**
  * A principal read back from a console session (never a key: keys do not sign in to the
@@ -97,7 +98,13 @@ export function isPrincipal(v: unknown): v is Principal {
     case "root":
       return true;
     case "token":
-      return typeof p.id === "string" && TOKEN_ID_RE.test(p.id) && Array.isArray(p.orgs) && p.orgs.every((o) => typeof o === "string") && (p.role === "read" || p.role === "write");
+      return (
+        typeof p.id === "string" &&
+        TOKEN_ID_RE.test(p.id) &&
+        Array.isArray(p.orgs) &&
+        p.orgs.every((o) => typeof o === "string") &&
+        (p.role === "read" || p.role === "write")
+      );
     case "session":
       return typeof p.sub === "string" && typeof p.org === "string" && ORG_RE.test(p.org) && isScopes(p.scopes);
     case "portal":

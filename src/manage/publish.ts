@@ -24,7 +24,10 @@ export class FeedUnavailable extends Error {
 async function within<T>(promise: Promise<T>): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`the revocation feed did not answer within ${PUBLISH_TIMEOUT_MS} ms`)), PUBLISH_TIMEOUT_MS);
+    timer = setTimeout(
+      () => reject(new Error(`the revocation feed did not answer within ${PUBLISH_TIMEOUT_MS} ms`)),
+      PUBLISH_TIMEOUT_MS,
+    );
   });
   try {
     return await Promise.race([promise, timeout]);
@@ -40,7 +43,11 @@ export async function publishChanges(ns: DurableObjectNamespace<RevocationFeed>,
 }
 
 /** Publish an org's rate limit (null: removed); throws when the object cannot be reached in time. */
-export async function publishOrgLimit(ns: DurableObjectNamespace<RevocationFeed>, org: string, rateLimit: RateLimit | null): Promise<void> {
+export async function publishOrgLimit(
+  ns: DurableObjectNamespace<RevocationFeed>,
+  org: string,
+  rateLimit: RateLimit | null,
+): Promise<void> {
   await within(Promise.resolve(feedStub(ns).publishOrg(org, rateLimit)));
 }
 
@@ -74,10 +81,13 @@ export function orgPublisherFor(ns: DurableObjectNamespace<RevocationFeed> | und
  * for a revocation end every console session the token opened (and the portal links it
  * issued).
  */
-export function tokenPublisher(env: Pick<Env, "REVOCATION_FEED" | "CONSOLE_SESSIONS">): (change: { hash: string; record: TokenRecord }) => Promise<void> {
+export function tokenPublisher(
+  env: Pick<Env, "REVOCATION_FEED" | "CONSOLE_SESSIONS">,
+): (change: { hash: string; record: TokenRecord }) => Promise<void> {
   return ({ hash, record }) =>
     unavailableOnFailure(async () => {
       if (env.REVOCATION_FEED) await publishChanges(env.REVOCATION_FEED, [{ kind: "token", hash, record }]);
-      if (record.revoked_at !== null && env.CONSOLE_SESSIONS) await revokeOpener(env.CONSOLE_SESSIONS, actor.token(record.id), clock.now());
+      if (record.revoked_at !== null && env.CONSOLE_SESSIONS)
+        await revokeOpener(env.CONSOLE_SESSIONS, actor.token(record.id), clock.now());
     });
 }

@@ -17,7 +17,11 @@ import type { Principal } from "./principal";
  */
 function tokenContext(deps: ManageDeps, p: Principal) {
   const { purge: _keys, publish: _feed, ...ctx } = lifecycleOf(deps, p);
-  return { ...ctx, ...(deps.purgeToken ? { purge: deps.purgeToken } : {}), ...(deps.tokenChanged ? { tokenChanged: deps.tokenChanged } : {}) };
+  return {
+    ...ctx,
+    ...(deps.purgeToken ? { purge: deps.purgeToken } : {}),
+    ...(deps.tokenChanged ? { tokenChanged: deps.tokenChanged } : {}),
+  };
 }
 
 export async function tokenCreate(deps: ManageDeps, p: Principal, body: unknown): Promise<Outcome<IssuedTokenView>> {
@@ -25,7 +29,11 @@ export async function tokenCreate(deps: ManageDeps, p: Principal, body: unknown)
   return d.ok ? createToken(tokenContext(deps, p), body) : failure(d);
 }
 
-export async function tokenList(deps: ManageDeps, p: Principal, query: Record<string, unknown>): Promise<Outcome<{ tokens: TokenView[]; cursor: string | null }>> {
+export async function tokenList(
+  deps: ManageDeps,
+  p: Principal,
+  query: Record<string, unknown>,
+): Promise<Outcome<{ tokens: TokenView[]; cursor: string | null }>> {
   const d = decide(p, "token_list");
   return d.ok ? listTokens(tokenContext(deps, p), query) : failure(d);
 }

@@ -40,13 +40,17 @@ function isoInstant(v: unknown): number | null {
 
 export function validateUsageQuery(input: Record<string, unknown>, now: number): Validated<UsageQuery> {
   const errors: FieldError[] = [];
-  for (const k of Object.keys(input)) if (!["org", "key", "from", "to", "granularity"].includes(k)) errors.push({ field: k, message: "unknown parameter" });
+  for (const k of Object.keys(input))
+    if (!["org", "key", "from", "to", "granularity"].includes(k))
+      errors.push({ field: k, message: "unknown parameter" });
   const org = input.org;
   if (typeof org !== "string" || !ORG_RE.test(org)) errors.push({ field: "org", message: "is required: an org slug" });
   const key = input.key ?? null;
-  if (key !== null && (typeof key !== "string" || !KEY_ID_RE.test(key))) errors.push({ field: "key", message: "must be a key id (key_…)" });
+  if (key !== null && (typeof key !== "string" || !KEY_ID_RE.test(key)))
+    errors.push({ field: "key", message: "must be a key id (key_…)" });
   const granularity = (input.granularity ?? "hour") as Granularity;
-  if (!(granularity in GRANULARITY_MINUTES)) errors.push({ field: "granularity", message: "must be minute, hour or day" });
+  if (!(granularity in GRANULARITY_MINUTES))
+    errors.push({ field: "granularity", message: "must be minute, hour or day" });
   const g = GRANULARITY_MINUTES[granularity] ?? 60;
   const to = input.to === undefined ? now : isoInstant(input.to);
   if (to === null) errors.push({ field: "to", message: "must be an ISO 8601 date-time" });
@@ -58,20 +62,37 @@ export function validateUsageQuery(input: Record<string, unknown>, now: number):
   const toMinute = Math.ceil(Math.ceil(to! / 60_000) / g) * g;
   if (toMinute <= fromMinute) return { ok: false, errors: [{ field: "from", message: "must be before to" }] };
   if ((toMinute - fromMinute) / g > MAX_BUCKETS) {
-    return { ok: false, errors: [{ field: "granularity", message: `this range has more than ${MAX_BUCKETS} ${granularity}s: narrow from/to or use a coarser granularity` }] };
+    return {
+      ok: false,
+      errors: [
+        {
+          field: "granularity",
+          message: `this range has more than ${MAX_BUCKETS} ${granularity}s: narrow from/to or use a coarser granularity`,
+        },
+      ],
+    };
   }
   return { ok: true, value: { org: org as string, key: key as string | null, fromMinute, toMinute, granularity } };
 }
 
 /** The dense series and totals from the object's sparse buckets. */
-export function usageAnswer(q: UsageQuery, buckets: { start: number; requests: number; forwarded: number; rejected: number }[], statuses: Record<string, number>): UsageAnswer {
+export function usageAnswer(
+  q: UsageQuery,
+  buckets: { start: number; requests: number; forwarded: number; rejected: number }[],
+  statuses: Record<string, number>,
+): UsageAnswer {
   const g = GRANULARITY_MINUTES[q.granularity];
   const byStart = new Map(buckets.map((b) => [b.start, b]));
   const series: UsageAnswer["series"] = [];
   const totals = { requests: 0, forwarded: 0, rejected: 0, rejected_by_status: statuses };
   for (let m = q.fromMinute; m < q.toMinute; m += g) {
     const b = byStart.get(m * 60_000);
-    const row = { start: new Date(m * 60_000).toISOString(), requests: b?.requests ?? 0, forwarded: b?.forwarded ?? 0, rejected: b?.rejected ?? 0 };
+    const row = {
+      start: new Date(m * 60_000).toISOString(),
+      requests: b?.requests ?? 0,
+      forwarded: b?.forwarded ?? 0,
+      rejected: b?.rejected ?? 0,
+    };
     totals.requests += row.requests;
     totals.forwarded += row.forwarded;
     totals.rejected += row.rejected;

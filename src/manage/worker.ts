@@ -5,20 +5,21 @@
  * tokens, org limits), the console's session store (portal links), the usage store, and
  * the holders' creation bounds kept by KeyRateLimiter objects.
  */
-import type { KeyRateLimiter } from "../objects/key-rate-limiter";
-import { createLinkRow, revokeLinkRow } from "./console/sessions";
-import { clock } from "../lib/clock";
+
 import type { Config } from "../config/config";
-import type { Env } from "../env";
 import { isolateOf } from "../edge/gateway/isolate";
+import type { Env } from "../env";
 import { StoreFault } from "../keys/store/kv";
-import { orgPublisherFor, publisherFor, tokenPublisher } from "./publish";
-import { GRANULARITY_MINUTES, usageAnswer } from "./usage";
-import type { UsageAnswer, UsageQuery } from "./usage";
-import type { UsageStore } from "../objects/usage-store";
+import { clock } from "../lib/clock";
+import type { KeyRateLimiter } from "../objects/key-rate-limiter";
 import type { UsageBucket } from "../objects/protocol";
+import type { UsageStore } from "../objects/usage-store";
 import type { HolderBounds } from "./bounds";
+import { createLinkRow, revokeLinkRow } from "./console/sessions";
 import type { ManageDeps } from "./context";
+import { orgPublisherFor, publisherFor, tokenPublisher } from "./publish";
+import type { UsageAnswer, UsageQuery } from "./usage";
+import { GRANULARITY_MINUTES, usageAnswer } from "./usage";
 
 /** A creation bound's object answers within this, or the creation is refused (503). */
 const BOUNDS_TIMEOUT_MS = 2_000;
@@ -59,7 +60,10 @@ export function workerDeps(env: Env, config: Config, requestId: string): ManageD
 export async function readUsage(ns: DurableObjectNamespace<UsageStore>, uq: UsageQuery): Promise<UsageAnswer> {
   const stub = ns.get(ns.idFromName(uq.org));
   const g = GRANULARITY_MINUTES[uq.granularity];
-  const [buckets, statuses] = await Promise.all([stub.query(uq.key, uq.fromMinute, uq.toMinute, g), stub.statuses(uq.key, uq.fromMinute, uq.toMinute)]);
+  const [buckets, statuses] = await Promise.all([
+    stub.query(uq.key, uq.fromMinute, uq.toMinute, g),
+    stub.statuses(uq.key, uq.fromMinute, uq.toMinute),
+  ]);
   return usageAnswer(uq, buckets as UsageBucket[], statuses as Record<string, number>);
 }
 
@@ -81,7 +85,10 @@ async function within<T>(what: string, call: () => Promise<T>): Promise<T> {
 }
 
 /** The holders' creation bounds (manage/bounds.ts), on KeyRateLimiter objects; none without the binding. */
-function holderBounds(ns: DurableObjectNamespace<KeyRateLimiter> | undefined, config: Config): HolderBounds | undefined {
+function holderBounds(
+  ns: DurableObjectNamespace<KeyRateLimiter> | undefined,
+  config: Config,
+): HolderBounds | undefined {
   if (!ns) return undefined;
   const object = (name: string) => ns.get(ns.idFromName(name));
   return {
@@ -91,7 +98,11 @@ function holderBounds(ns: DurableObjectNamespace<KeyRateLimiter> | undefined, co
       const o = await within("the creation rate", () => object(`holder-creates:${creator}`).hit(limit, 60));
       return { allowed: o.allowed, resetSeconds: o.resetSeconds };
     },
-    admit: async (org, id, max) => (await within("the org's key count", () => object(`holder-keys:${org}`).admitMember(id, max) as Promise<unknown>)) as Awaited<ReturnType<HolderBounds["admit"]>>,
+    admit: async (org, id, max) =>
+      (await within(
+        "the org's key count",
+        () => object(`holder-keys:${org}`).admitMember(id, max) as Promise<unknown>,
+      )) as Awaited<ReturnType<HolderBounds["admit"]>>,
     settle: async (org, drop, swap) => {
       await within("the org's key count", () => object(`holder-keys:${org}`).settleMembers(drop, swap));
     },

@@ -44,7 +44,9 @@ export class ConsoleSessions extends DurableObject<unknown> {
     );
     sql.exec("CREATE INDEX IF NOT EXISTS sessions_opener ON sessions (opener)");
     sql.exec("CREATE INDEX IF NOT EXISTS sessions_expiry ON sessions (expires_at)");
-    sql.exec("CREATE TABLE IF NOT EXISTS forms (session TEXT NOT NULL, form TEXT NOT NULL, PRIMARY KEY (session, form))");
+    sql.exec(
+      "CREATE TABLE IF NOT EXISTS forms (session TEXT NOT NULL, form TEXT NOT NULL, PRIMARY KEY (session, form))",
+    );
     sql.exec(
       "CREATE TABLE IF NOT EXISTS links (id TEXT PRIMARY KEY, token TEXT NOT NULL UNIQUE, org TEXT NOT NULL, link TEXT NOT NULL, issuer TEXT NOT NULL, created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL, used_at INTEGER, revoked_at INTEGER)",
     );
@@ -56,7 +58,11 @@ export class ConsoleSessions extends DurableObject<unknown> {
   #prune(now: number): void {
     const before = now - SESSIONS_RETENTION_MS;
     const sql = this.ctx.storage.sql;
-    sql.exec("DELETE FROM forms WHERE session IN (SELECT key FROM sessions WHERE expires_at < ? OR ended_at < ?)", before, before);
+    sql.exec(
+      "DELETE FROM forms WHERE session IN (SELECT key FROM sessions WHERE expires_at < ? OR ended_at < ?)",
+      before,
+      before,
+    );
     sql.exec("DELETE FROM sessions WHERE expires_at < ? OR ended_at < ?", before, before);
     sql.exec("DELETE FROM links WHERE expires_at < ?", before);
     sql.exec("DELETE FROM revoked WHERE at < ?", before);
@@ -64,7 +70,8 @@ export class ConsoleSessions extends DurableObject<unknown> {
 
   /** Store a new session; false (nothing stored) when its opener was revoked. */
   open(s: NewSessionRow, now: number): boolean {
-    if (!HEX64_RE.test(s.key) || typeof s.principal !== "string" || typeof s.opener !== "string" || s.opener === "") throw new Error("sessions: malformed session");
+    if (!HEX64_RE.test(s.key) || typeof s.principal !== "string" || typeof s.opener !== "string" || s.opener === "")
+      throw new Error("sessions: malformed session");
     this.#prune(now);
     const sql = this.ctx.storage.sql;
     if (sql.exec("SELECT 1 FROM revoked WHERE opener = ?", s.opener).toArray().length > 0) return false;
@@ -97,7 +104,13 @@ export class ConsoleSessions extends DurableObject<unknown> {
       )
       .toArray()[0];
     if (!row) return null;
-    const out: SessionRow = { principal: row.principal, opener: row.opener, csrf: row.csrf, back: row.back, expiresAt: row.expires_at };
+    const out: SessionRow = {
+      principal: row.principal,
+      opener: row.opener,
+      csrf: row.csrf,
+      back: row.back,
+      expiresAt: row.expires_at,
+    };
     if (post === null) return out;
     out.csrfOk = typeof post.csrf === "string" && sameString(post.csrf, row.csrf);
     if (out.csrfOk && typeof post.form === "string") {
@@ -123,13 +136,16 @@ export class ConsoleSessions extends DurableObject<unknown> {
     const sql = this.ctx.storage.sql;
     const openers = [opener];
     if (opener.startsWith("token:")) {
-      for (const l of sql.exec<{ id: string }>("SELECT id FROM links WHERE issuer = ?", opener).toArray()) openers.push(`portal-link:${l.id}`);
+      for (const l of sql.exec<{ id: string }>("SELECT id FROM links WHERE issuer = ?", opener).toArray())
+        openers.push(`portal-link:${l.id}`);
       sql.exec("UPDATE links SET revoked_at = ? WHERE issuer = ? AND revoked_at IS NULL", now, opener);
     }
     let ended = 0;
     for (const o of openers) {
       sql.exec("INSERT OR REPLACE INTO revoked (opener, at) VALUES (?, ?)", o, now);
-      ended += sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM sessions WHERE opener = ? AND ended_at IS NULL", o).one().n;
+      ended += sql
+        .exec<{ n: number }>("SELECT COUNT(*) AS n FROM sessions WHERE opener = ? AND ended_at IS NULL", o)
+        .one().n;
       sql.exec("UPDATE sessions SET ended_at = ? WHERE opener = ? AND ended_at IS NULL", now, o);
     }
     return ended;
@@ -137,7 +153,8 @@ export class ConsoleSessions extends DurableObject<unknown> {
 
   /** Store a new portal link. */
   createLink(l: NewLinkRow, now: number): void {
-    if (!HEX64_RE.test(l.token) || typeof l.id !== "string" || typeof l.link !== "string") throw new Error("sessions: malformed portal link");
+    if (!HEX64_RE.test(l.token) || typeof l.id !== "string" || typeof l.link !== "string")
+      throw new Error("sessions: malformed portal link");
     this.#prune(now);
     this.ctx.storage.sql.exec(
       "INSERT INTO links (id, token, org, link, issuer, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -177,10 +194,15 @@ export class ConsoleSessions extends DurableObject<unknown> {
   revokeLink(id: string, orgs: string[] | null, now: number): LinkView | null {
     const sql = this.ctx.storage.sql;
     const row = sql
-      .exec<{ id: string; org: string; issuer: string; created_at: number; expires_at: number; used_at: number | null; revoked_at: number | null }>(
-        "SELECT id, org, issuer, created_at, expires_at, used_at, revoked_at FROM links WHERE id = ?",
-        id,
-      )
+      .exec<{
+        id: string;
+        org: string;
+        issuer: string;
+        created_at: number;
+        expires_at: number;
+        used_at: number | null;
+        revoked_at: number | null;
+      }>("SELECT id, org, issuer, created_at, expires_at, used_at, revoked_at FROM links WHERE id = ?", id)
       .toArray()[0];
     if (!row || (orgs !== null && !orgs.includes("*") && !orgs.includes(row.org))) return null;
     if (row.revoked_at === null) {

@@ -77,7 +77,11 @@ export class KeyRateLimiter extends DurableObject<unknown> {
 
   /** Count one request against `limit` per `periodSeconds`, unless the window is full. */
   async hit(limit: number, periodSeconds: number): Promise<KeyRateOutcome> {
-    this.#state ??= (await this.ctx.storage.get<WindowState>(STATE_KEY)) ?? { period: periodSeconds, window: -1, count: 0 };
+    this.#state ??= (await this.ctx.storage.get<WindowState>(STATE_KEY)) ?? {
+      period: periodSeconds,
+      window: -1,
+      count: 0,
+    };
     const now = clock.now();
     const periodMs = periodSeconds * 1000;
     const window = Math.floor(now / periodMs);
@@ -108,7 +112,10 @@ export class KeyRateLimiter extends DurableObject<unknown> {
    * checked and added in one step, so concurrent creations cannot overshoot — else answer
    * the members, for the caller to settle.
    */
-  async admitMember(id: string, max: number): Promise<{ admitted: true } | { admitted: false; members: [string, number][] }> {
+  async admitMember(
+    id: string,
+    max: number,
+  ): Promise<{ admitted: true } | { admitted: false; members: [string, number][] }> {
     const members = await this.#loadMembers();
     if (members.has(id)) return { admitted: true };
     if (members.size >= max) return { admitted: false, members: [...members] };

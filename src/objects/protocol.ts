@@ -47,7 +47,9 @@ export const FEED_RETENTION_MS = 24 * 3_600_000;
 export const FEED_PAGE_SIZE = 500;
 
 /** A key's change (its hash and record as written), or a scoped admin token's (`kind: "token"`). */
-export type FeedChange = { kind?: undefined; hash: string; record: KeyRecord } | { kind: "token"; hash: string; record: TokenRecord };
+export type FeedChange =
+  | { kind?: undefined; hash: string; record: KeyRecord }
+  | { kind: "token"; hash: string; record: TokenRecord };
 
 export interface FeedEntry {
   version: number;

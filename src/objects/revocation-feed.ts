@@ -32,7 +32,9 @@ export class RevocationFeed extends DurableObject<unknown> {
     const row = this.ctx.storage.sql.exec<{ v: number | null }>("SELECT MAX(version) AS v FROM changes").one();
     // Empty table: AUTOINCREMENT's counter survives deletes, so read it from sqlite_sequence.
     if (row.v !== null) return row.v;
-    const seq = this.ctx.storage.sql.exec<{ seq: number }>("SELECT seq FROM sqlite_sequence WHERE name = 'changes'").toArray()[0];
+    const seq = this.ctx.storage.sql
+      .exec<{ seq: number }>("SELECT seq FROM sqlite_sequence WHERE name = 'changes'")
+      .toArray()[0];
     return seq?.seq ?? 0;
   }
 
@@ -40,9 +42,16 @@ export class RevocationFeed extends DurableObject<unknown> {
   publish(changes: FeedChange[]): number {
     const now = clock.now();
     for (const c of changes) {
-      if (typeof c.hash !== "string" || !HASH_RE.test(c.hash)) throw new Error("feed: a change must name a key hash (or a token hash)");
+      if (typeof c.hash !== "string" || !HASH_RE.test(c.hash))
+        throw new Error("feed: a change must name a key hash (or a token hash)");
       if (c.kind !== undefined && c.kind !== "token") throw new Error("feed: a change is a key's or a token's");
-      this.ctx.storage.sql.exec("INSERT INTO changes (at, kind, hash, record) VALUES (?, ?, ?, ?)", now, c.kind ?? "key", c.hash, JSON.stringify(c.record));
+      this.ctx.storage.sql.exec(
+        "INSERT INTO changes (at, kind, hash, record) VALUES (?, ?, ?, ?)",
+        now,
+        c.kind ?? "key",
+        c.hash,
+        JSON.stringify(c.record),
+      );
     }
     this.ctx.storage.sql.exec("DELETE FROM changes WHERE at < ?", now - FEED_RETENTION_MS);
     return this.#head();
@@ -52,9 +61,19 @@ export class RevocationFeed extends DurableObject<unknown> {
   publishOrg(org: string, rateLimit: RateLimit | null): number {
     if (typeof org !== "string" || !ORG_RE.test(org)) throw new Error("feed: an org change must name an org slug");
     const now = clock.now();
-    this.ctx.storage.sql.exec("INSERT INTO changes (at, kind, hash, record) VALUES (?, 'org', ?, ?)", now, org, JSON.stringify(rateLimit));
+    this.ctx.storage.sql.exec(
+      "INSERT INTO changes (at, kind, hash, record) VALUES (?, 'org', ?, ?)",
+      now,
+      org,
+      JSON.stringify(rateLimit),
+    );
     if (rateLimit === null) this.ctx.storage.sql.exec("DELETE FROM orgs WHERE org = ?", org);
-    else this.ctx.storage.sql.exec("INSERT OR REPLACE INTO orgs (org, settings) VALUES (?, ?)", org, JSON.stringify(rateLimit));
+    else
+      this.ctx.storage.sql.exec(
+        "INSERT OR REPLACE INTO orgs (org, settings) VALUES (?, ?)",
+        org,
+        JSON.stringify(rateLimit),
+      );
     return this.#head();
   }
 
@@ -82,9 +101,13 @@ export class RevocationFeed extends DurableObject<unknown> {
         );
     const all = rows.toArray();
     const more = all.length > FEED_PAGE_SIZE;
-    const entries: FeedEntry[] = all
-      .slice(0, FEED_PAGE_SIZE)
-      .map((r) => ({ version: r.version, at: r.at, ...(r.kind === "org" || r.kind === "token" ? { kind: r.kind } : {}), hash: r.hash, record: JSON.parse(r.record) as unknown }));
+    const entries: FeedEntry[] = all.slice(0, FEED_PAGE_SIZE).map((r) => ({
+      version: r.version,
+      at: r.at,
+      ...(r.kind === "org" || r.kind === "token" ? { kind: r.kind } : {}),
+      hash: r.hash,
+      record: JSON.parse(r.record) as unknown,
+    }));
     const version = more ? entries[entries.length - 1]!.version : head;
     const orgs = continuable
       ? undefined

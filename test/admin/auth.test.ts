@@ -10,11 +10,21 @@ import { adminEnv, api, PROBLEM_401, TOKEN, uniqueOrg } from "./support";
 afterEach(() => vi.restoreAllMocks());
 
 // Absolute URLs: "//_keygate/keys" alone would parse as a protocol-relative URL.
-const SPELLINGS = ["/_keygate/keys", "/%5fkeygate/keys", "/%5Fkeygate/keys", "//_keygate/keys", "/x/../_keygate/keys", "/_KEYGATE/keys", "/_keygate;p/keys", "/_keygate"];
+const SPELLINGS = [
+  "/_keygate/keys",
+  "/%5fkeygate/keys",
+  "/%5Fkeygate/keys",
+  "//_keygate/keys",
+  "/x/../_keygate/keys",
+  "/_KEYGATE/keys",
+  "/_keygate;p/keys",
+  "/_keygate",
+];
 
 describe("ADMIN_TOKEN unset: the admin prefix is refused with the profile's 404, never forwarded", () => {
   const PROFILES = {
-    default: '{"type":"about:blank","title":"Not Found","status":404,"detail":"The requested resource was not found.","code":"not_found"}',
+    default:
+      '{"type":"about:blank","title":"Not Found","status":404,"detail":"The requested resource was not found.","code":"not_found"}',
     argos: '{"error":{"code":"NOT_FOUND","status":404,"message":"The requested resource was not found."}}',
     argus: '{"detail":"Not Found"}',
   };
@@ -22,8 +32,15 @@ describe("ADMIN_TOKEN unset: the admin prefix is refused with the profile's 404,
     it(`${profile}: every spelling of the prefix, with or without a valid key`, async () => {
       const { key } = await mint();
       for (const path of SPELLINGS) {
-        for (const headers of [{}, { "x-api-key": key }, { authorization: `Bearer ${TOKEN}` }] as Record<string, string>[]) {
-          const { res, body: text, calls } = await through(`https://gateway.test${path}`, { headers }, makeEnv({ AUTH_PROFILE: profile }));
+        for (const headers of [{}, { "x-api-key": key }, { authorization: `Bearer ${TOKEN}` }] as Record<
+          string,
+          string
+        >[]) {
+          const {
+            res,
+            body: text,
+            calls,
+          } = await through(`https://gateway.test${path}`, { headers }, makeEnv({ AUTH_PROFILE: profile }));
           expect(res.status, `${path} ${JSON.stringify(headers)}`).toBe(404);
           expect(text).toBe(body);
           expect(res.headers.get("cache-control")).toBe("no-store");
@@ -42,7 +59,6 @@ describe("ADMIN_TOKEN unset: the admin prefix is refused with the profile's 404,
 });
 
 describe("ADMIN_TOKEN set: Authorization: Bearer <ADMIN_TOKEN>", () => {
-
   it("no Authorization: 401 with a Bearer challenge and no error code (RFC 6750 §3.1), origin never called", async () => {
     const { res, body, calls } = await through("/_keygate/keys?org=acme", {}, adminEnv());
     expect(res.status).toBe(401);
@@ -54,7 +70,7 @@ describe("ADMIN_TOKEN set: Authorization: Bearer <ADMIN_TOKEN>", () => {
     expect(calls).toHaveLength(0);
   });
 
-  it("a wrong token, a longer or shorter one, an empty one: 401 error=\"invalid_token\"", async () => {
+  it('a wrong token, a longer or shorter one, an empty one: 401 error="invalid_token"', async () => {
     for (const token of [TOKEN.slice(0, -1) + "X", TOKEN + "0", TOKEN.slice(0, 10), "x"]) {
       const { res, json } = await api("GET", "/_keygate/keys?org=acme", { token });
       expect(res.status, token).toBe(401);
@@ -69,8 +85,12 @@ describe("ADMIN_TOKEN set: Authorization: Bearer <ADMIN_TOKEN>", () => {
   it("a wrong token whose SHA-256 starts like the right one's is refused (the whole digest is compared)", async () => {
     // Found offline: same length as TOKEN, digests sharing the first byte, and the first
     // three bytes. A comparison of a digest prefix would accept them.
-    const near = { "1 byte": "test-admin-token-0123456789abcdef01000000eo", "3 bytes": "test-admin-token-0123456789abcdef010007leew" };
-    const digest = async (t: string) => new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(t)));
+    const near = {
+      "1 byte": "test-admin-token-0123456789abcdef01000000eo",
+      "3 bytes": "test-admin-token-0123456789abcdef010007leew",
+    };
+    const digest = async (t: string) =>
+      new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(t)));
     const right = await digest(TOKEN);
     for (const [shared, token] of Object.entries(near)) {
       const n = Number(shared[0]);
@@ -84,7 +104,11 @@ describe("ADMIN_TOKEN set: Authorization: Bearer <ADMIN_TOKEN>", () => {
   });
 
   it("the token in another scheme or header is not accepted", async () => {
-    for (const headers of [{ authorization: `Basic ${btoa(`${TOKEN}:`)}` }, { "x-api-key": TOKEN }, { authorization: TOKEN }] as Record<string, string>[]) {
+    for (const headers of [
+      { authorization: `Basic ${btoa(`${TOKEN}:`)}` },
+      { "x-api-key": TOKEN },
+      { authorization: TOKEN },
+    ] as Record<string, string>[]) {
       const { res } = await api("GET", "/_keygate/keys?org=acme", { token: null, headers });
       expect(res.status, JSON.stringify(headers)).toBe(401);
       expect(res.headers.get("www-authenticate")).toBe('Bearer realm="keygate-admin"');
@@ -92,7 +116,10 @@ describe("ADMIN_TOKEN set: Authorization: Bearer <ADMIN_TOKEN>", () => {
   });
 
   it("the right token, scheme in any case: 200 JSON, no-store, x-request-id", async () => {
-    const { res, json } = await api("GET", `/_keygate/keys?org=${uniqueOrg()}`, { token: null, headers: { authorization: `bearer ${TOKEN}` } });
+    const { res, json } = await api("GET", `/_keygate/keys?org=${uniqueOrg()}`, {
+      token: null,
+      headers: { authorization: `bearer ${TOKEN}` },
+    });
     expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toMatch(/^application\/json/);
     expect(res.headers.get("cache-control")).toBe("no-store");
@@ -129,7 +156,11 @@ describe("ADMIN_TOKEN set: Authorization: Bearer <ADMIN_TOKEN>", () => {
   });
 
   it("an unauthenticated request learns nothing: 401 before 404/405", async () => {
-    for (const [method, path] of [["GET", "/_keygate/nope"], ["PUT", "/_keygate/keys"], ["GET", "/_keygate/keys/key_00000000000000000000"]] as const) {
+    for (const [method, path] of [
+      ["GET", "/_keygate/nope"],
+      ["PUT", "/_keygate/keys"],
+      ["GET", "/_keygate/keys/key_00000000000000000000"],
+    ] as const) {
       const { res } = await api(method, path, { token: "wrong" });
       expect(res.status).toBe(401);
     }
@@ -150,7 +181,7 @@ describe("ADMIN_TOKEN set: Authorization: Bearer <ADMIN_TOKEN>", () => {
     expect(forwarded.calls).toHaveLength(1);
   });
 
-  it("the token never appears in a log line, and audit records name its caller \"root\"", async () => {
+  it('the token never appears in a log line, and audit records name its caller "root"', async () => {
     const lines: string[] = [];
     vi.spyOn(console, "log").mockImplementation((l: string) => void lines.push(String(l)));
     vi.spyOn(console, "error").mockImplementation((l: string) => void lines.push(String(l)));
@@ -174,7 +205,14 @@ describe("ADMIN_TOKEN set: Authorization: Bearer <ADMIN_TOKEN>", () => {
     const { json } = await api("POST", "/_keygate/keys", { body: { orgs: [uniqueOrg()] } });
     vi.restoreAllMocks();
     const entry = lines.map((l) => JSON.parse(l)).find((l) => l.msg === "request");
-    expect(entry).toMatchObject({ method: "POST", path: "/_keygate/keys", route: "(admin)", status: 201, outcome: "admin", key_id: json.id });
+    expect(entry).toMatchObject({
+      method: "POST",
+      path: "/_keygate/keys",
+      route: "(admin)",
+      status: 201,
+      outcome: "admin",
+      key_id: json.id,
+    });
   });
 });
 
@@ -196,7 +234,11 @@ describe("admin configuration fails closed", () => {
       vi.spyOn(console, "error").mockImplementation((l: string) => void lines.push(String(l)));
       vi.spyOn(console, "log").mockImplementation(() => {});
       const { res, calls } = await through("/anything", {}, makeEnv(vars));
-      const admin = await send("/_keygate/keys", { headers: { authorization: `Bearer ${String(vars.ADMIN_TOKEN)}` } }, makeEnv(vars));
+      const admin = await send(
+        "/_keygate/keys",
+        { headers: { authorization: `Bearer ${String(vars.ADMIN_TOKEN)}` } },
+        makeEnv(vars),
+      );
       vi.restoreAllMocks();
       expect(res.status).toBe(500);
       expect(admin.status).toBe(500);
@@ -209,7 +251,10 @@ describe("admin configuration fails closed", () => {
 
   it("accepts a 64-hex-character token (openssl rand -hex 32) and base64 ones", async () => {
     for (const token of ["a".repeat(64), "Zm9vYmFyYmF6cXV4Zm9vYmFyYmF6cXV4Zm9vYmFy+/8="]) {
-      const { res } = await api("GET", `/_keygate/keys?org=${uniqueOrg()}`, { token, env: makeEnv({ ADMIN_TOKEN: token }) });
+      const { res } = await api("GET", `/_keygate/keys?org=${uniqueOrg()}`, {
+        token,
+        env: makeEnv({ ADMIN_TOKEN: token }),
+      });
       expect(res.status).toBe(200);
     }
   });

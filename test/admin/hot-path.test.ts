@@ -6,8 +6,8 @@
  */
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { clock } from "../../src/lib/clock";
-import { basic, makeEnv, mint, patchRecord, through } from "../support/worker-helpers";
 import type { Vars } from "../support/worker-helpers";
+import { basic, makeEnv, mint, patchRecord, through } from "../support/worker-helpers";
 import { adminEnv, api, createViaApi, uniqueOrg } from "./support";
 
 afterEach(() => vi.restoreAllMocks());
@@ -25,7 +25,11 @@ const PROFILES: Record<string, { vars: Vars; present: (key: string) => Record<st
     present: (key) => ({ "x-api-key": key }),
     invalid: '{"success":false,"error":{"type":"authentication_error","message":"Invalid or expired API Key"}}',
   },
-  argus: { vars: { AUTH_PROFILE: "argus" }, present: (key) => ({ authorization: `Bearer ${key}` }), invalid: '{"detail":"Not authenticated"}' },
+  argus: {
+    vars: { AUTH_PROFILE: "argus" },
+    present: (key) => ({ authorization: `Bearer ${key}` }),
+    invalid: '{"detail":"Not authenticated"}',
+  },
   onecodex: {
     vars: { AUTH_PROFILE: "onecodex" },
     present: (key) => ({ authorization: basic(key) }),
@@ -38,7 +42,8 @@ const PROFILES: Record<string, { vars: Vars; present: (key: string) => Record<st
   default: {
     vars: {},
     present: (key) => ({ "x-api-key": key }),
-    invalid: '{"type":"about:blank","title":"Unauthorized","status":401,"detail":"The API key is invalid, expired or revoked.","code":"invalid_key"}',
+    invalid:
+      '{"type":"about:blank","title":"Unauthorized","status":401,"detail":"The API key is invalid, expired or revoked.","code":"invalid_key"}',
   },
 };
 
@@ -77,7 +82,8 @@ describe("rotation through the hot path", () => {
     const spy = vi.spyOn(clock, "now").mockReturnValue(t0);
     const old = await createViaApi({ scopes: ["read"] }, e);
     expect((await through("/things", { headers: { "x-api-key": old.key } }, e)).res.status).toBe(200);
-    const rotated = (await api("POST", `/_keygate/keys/${old.id}/rotate`, { body: { grace_seconds: 10 }, env: e })).json;
+    const rotated = (await api("POST", `/_keygate/keys/${old.id}/rotate`, { body: { grace_seconds: 10 }, env: e }))
+      .json;
 
     spy.mockReturnValue(t0 + 9_999);
     const during = await through("/things", { headers: { "x-api-key": old.key } }, e);
@@ -141,7 +147,10 @@ describe("updates through the hot path (at once in this isolate)", () => {
     expect((await through("/x", { headers: { "x-api-key": k.key } }, e)).calls[0]!.headers["x-org-slug"]).toBe(a);
     await api("PATCH", `/_keygate/keys/${k.id}`, { body: { orgs: [b] }, env: e });
     expect((await through("/x", { headers: { "x-api-key": k.key } }, e)).calls[0]!.headers["x-org-slug"]).toBe(b);
-    await api("PATCH", `/_keygate/keys/${k.id}`, { body: { expires_at: new Date(Date.now() - 1).toISOString() }, env: e });
+    await api("PATCH", `/_keygate/keys/${k.id}`, {
+      body: { expires_at: new Date(Date.now() - 1).toISOString() },
+      env: e,
+    });
     expect((await through("/x", { headers: { "x-api-key": k.key } }, e)).res.status).toBe(401);
   });
 
@@ -149,7 +158,9 @@ describe("updates through the hot path (at once in this isolate)", () => {
     const e = adminEnv();
     const legacy = crypto.randomUUID();
     expect((await through("/x", { headers: { "x-api-key": legacy } }, e)).res.status).toBe(401); // cached as unknown
-    expect((await api("POST", "/_keygate/keys/import", { body: { key: legacy, orgs: ["acme"] }, env: e })).res.status).toBe(201);
+    expect(
+      (await api("POST", "/_keygate/keys/import", { body: { key: legacy, orgs: ["acme"] }, env: e })).res.status,
+    ).toBe(201);
     expect((await through("/x", { headers: { "x-api-key": legacy } }, e)).res.status).toBe(200);
   });
 });
@@ -174,9 +185,21 @@ describe("Sunset (RFC 8594) and Deprecation (RFC 9745) on forwarded responses", 
 
   it("EXPIRY_WARNING_DAYS changes the window; 0 turns the expiry warning off", async () => {
     const { key } = await mint({ expires_at: new Date(Date.now() + 3 * DAY_MS).toISOString() });
-    expect((await through("/x", { headers: { "x-api-key": key } }, makeEnv({ EXPIRY_WARNING_DAYS: "2" }))).res.headers.get("sunset")).toBeNull();
-    expect((await through("/x", { headers: { "x-api-key": key } }, makeEnv({ EXPIRY_WARNING_DAYS: "0" }))).res.headers.get("sunset")).toBeNull();
-    expect((await through("/x", { headers: { "x-api-key": key } }, makeEnv({ EXPIRY_WARNING_DAYS: "3" }))).res.headers.get("sunset")).not.toBeNull();
+    expect(
+      (await through("/x", { headers: { "x-api-key": key } }, makeEnv({ EXPIRY_WARNING_DAYS: "2" }))).res.headers.get(
+        "sunset",
+      ),
+    ).toBeNull();
+    expect(
+      (await through("/x", { headers: { "x-api-key": key } }, makeEnv({ EXPIRY_WARNING_DAYS: "0" }))).res.headers.get(
+        "sunset",
+      ),
+    ).toBeNull();
+    expect(
+      (await through("/x", { headers: { "x-api-key": key } }, makeEnv({ EXPIRY_WARNING_DAYS: "3" }))).res.headers.get(
+        "sunset",
+      ),
+    ).not.toBeNull();
   });
 
   it("a rotation's grace longer than the warning window still warns for the whole grace", async () => {
@@ -200,7 +223,11 @@ describe("Sunset (RFC 8594) and Deprecation (RFC 9745) on forwarded responses", 
     const { key } = await mint();
     expect((await through("/x", { headers: { "x-api-key": key } }, makeEnv())).res.headers.get("sunset")).toBeNull();
     const expiring = await mint({ expires_at: new Date(Date.now() + DAY_MS).toISOString(), scopes: [] });
-    const denied = await through("/admin/x", { headers: { "x-api-key": expiring.key } }, makeEnv({ ROUTES: JSON.stringify([{ path: "/admin/*", scopes: ["admin"] }]) }));
+    const denied = await through(
+      "/admin/x",
+      { headers: { "x-api-key": expiring.key } },
+      makeEnv({ ROUTES: JSON.stringify([{ path: "/admin/*", scopes: ["admin"] }]) }),
+    );
     expect(denied.res.status).toBe(403);
     expect(denied.res.headers.get("sunset")).toBeNull();
   });

@@ -4,16 +4,29 @@
  */
 import { env } from "cloudflare:test";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { clock } from "../../src/lib/clock";
 import { hashKey } from "../../src/keys/hash";
 import { kvKey } from "../../src/keys/store/kv";
+import { clock } from "../../src/lib/clock";
 import { makeEnv, patchRecord, send } from "../support/worker-helpers";
 import { adminEnv, api, countingKv, createViaApi, TOKEN, uniqueOrg } from "./support";
 
 afterEach(() => vi.restoreAllMocks());
 
 const MISSING_ID = "key_00000000000000000000";
-const VIEW_FIELDS = ["id", "name", "key_prefix", "orgs", "scopes", "status", "enabled", "created_at", "expires_at", "last_used_at", "revoked_at", "rate_limit"];
+const VIEW_FIELDS = [
+  "id",
+  "name",
+  "key_prefix",
+  "orgs",
+  "scopes",
+  "status",
+  "enabled",
+  "created_at",
+  "expires_at",
+  "last_used_at",
+  "revoked_at",
+  "rate_limit",
+];
 
 function fields(json: { errors?: { field: string }[] }): string[] {
   return (json.errors ?? []).map((e) => e.field).sort();
@@ -32,7 +45,13 @@ describe("POST /_keygate/keys", () => {
     const at = Date.now() - 1_000; // injected (other tests list audit events by time)
     vi.spyOn(clock, "now").mockReturnValue(at);
     const { res, json } = await api("POST", "/_keygate/keys", {
-      body: { name: "Home Assistant", orgs: [org], scopes: ["read", "read", "write"], expires_at: "2099-01-01T00:00:00Z", meta: { team: "ops" } },
+      body: {
+        name: "Home Assistant",
+        orgs: [org],
+        scopes: ["read", "read", "write"],
+        expires_at: "2099-01-01T00:00:00Z",
+        meta: { team: "ops" },
+      },
     });
     expect(res.status).toBe(201);
     expect(res.headers.get("cache-control")).toBe("no-store");
@@ -93,7 +112,11 @@ describe("POST /_keygate/keys", () => {
     ["unknown field", { orgs: ["a"], scope: ["read"] }, ["scope"]],
     ["several at once", { orgs: "a", scopes: [1], expires_at: 3 }, ["expires_at", "orgs", "scopes"]],
     ["not an object", ["a"], ["(body)"]],
-    ["too long for the listing metadata", { orgs: ["a"], scopes: Array.from({ length: 40 }, (_, i) => `scope-${i}-${"s".repeat(20)}`) }, ["name", "orgs", "scopes"]],
+    [
+      "too long for the listing metadata",
+      { orgs: ["a"], scopes: Array.from({ length: 40 }, (_, i) => `scope-${i}-${"s".repeat(20)}`) },
+      ["name", "orgs", "scopes"],
+    ],
   ];
   for (const [what, body, expected] of BAD) {
     it(`400 naming the field: ${what}`, async () => {
@@ -108,7 +131,10 @@ describe("POST /_keygate/keys", () => {
     const broken = await api("POST", "/_keygate/keys", { body: "{orgs:" });
     expectProblem(broken.res, broken.json, 400, "invalid_input");
     expect(fields(broken.json)).toEqual(["(body)"]);
-    const form = await api("POST", "/_keygate/keys", { body: "orgs=a", headers: { "content-type": "application/x-www-form-urlencoded" } });
+    const form = await api("POST", "/_keygate/keys", {
+      body: "orgs=a",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+    });
     expectProblem(form.res, form.json, 400, "invalid_input");
     expect(fields(form.json)).toEqual(["(body)"]);
     const none = await api("POST", "/_keygate/keys");
@@ -119,7 +145,10 @@ describe("POST /_keygate/keys", () => {
 
   it("refused input writes nothing", async () => {
     const kv = countingKv();
-    await api("POST", "/_keygate/keys", { body: { orgs: ["a"], expires_at: "2001-01-01T00:00:00Z" }, env: adminEnv({ KEYS: kv }) });
+    await api("POST", "/_keygate/keys", {
+      body: { orgs: ["a"], expires_at: "2001-01-01T00:00:00Z" },
+      env: adminEnv({ KEYS: kv }),
+    });
     expect(kv.puts).toEqual([]);
   });
 });
@@ -164,7 +193,8 @@ describe("GET /_keygate/keys?org=…", () => {
   it("a key in two orgs is listed in both", async () => {
     const [a, b] = [uniqueOrg(), uniqueOrg()];
     const created = await createViaApi({ orgs: [a, b] });
-    for (const org of [a, b]) expect((await api("GET", `/_keygate/keys?org=${org}`)).json.keys.map((k: any) => k.id)).toEqual([created.id]);
+    for (const org of [a, b])
+      expect((await api("GET", `/_keygate/keys?org=${org}`)).json.keys.map((k: any) => k.id)).toEqual([created.id]);
   });
 
   it("400 naming the field: org or a filter invalid, limit out of range, unknown or repeated parameter, foreign cursor", async () => {
@@ -265,19 +295,25 @@ describe("PATCH /_keygate/keys/:id", () => {
 
   it("sets and removes a key's rate_limit; rotation carries it to the new key", async () => {
     const created = await createViaApi();
-    const set = await api("PATCH", `/_keygate/keys/${created.id}`, { body: { rate_limit: { limit: 5, period_seconds: 10 } } });
+    const set = await api("PATCH", `/_keygate/keys/${created.id}`, {
+      body: { rate_limit: { limit: 5, period_seconds: 10 } },
+    });
     expect(set.json.rate_limit).toEqual({ limit: 5, period_seconds: 10 });
     const rotated = await api("POST", `/_keygate/keys/${created.id}/rotate`, { body: {} });
     expect(rotated.json.rate_limit).toEqual({ limit: 5, period_seconds: 10 });
     const cleared = await api("PATCH", `/_keygate/keys/${rotated.json.id}`, { body: { rate_limit: null } });
     expect(cleared.json.rate_limit).toBeNull();
-    const bad = await api("PATCH", `/_keygate/keys/${rotated.json.id}`, { body: { rate_limit: { limit: 0, period_seconds: 10 } } });
+    const bad = await api("PATCH", `/_keygate/keys/${rotated.json.id}`, {
+      body: { rate_limit: { limit: 0, period_seconds: 10 } },
+    });
     expect(fields(bad.json)).toEqual(["rate_limit"]);
   });
 
   it("an expires_at in the past expires the key now (the 'expire' operation)", async () => {
     const created = await createViaApi();
-    const { json } = await api("PATCH", `/_keygate/keys/${created.id}`, { body: { expires_at: new Date(Date.now() - 1000).toISOString() } });
+    const { json } = await api("PATCH", `/_keygate/keys/${created.id}`, {
+      body: { expires_at: new Date(Date.now() - 1000).toISOString() },
+    });
     expect(json.status).toBe("expired");
   });
 
@@ -329,7 +365,12 @@ describe("POST /_keygate/keys/:id/rotate", () => {
   it("201: a new key with the same settings; the old one expires after the grace", async () => {
     const now = Date.parse("2030-01-01T00:00:00Z");
     vi.spyOn(clock, "now").mockReturnValue(now);
-    const old = await createViaApi({ name: "svc", scopes: ["read"], expires_at: "2099-01-01T00:00:00Z", meta: { t: "x" } });
+    const old = await createViaApi({
+      name: "svc",
+      scopes: ["read"],
+      expires_at: "2099-01-01T00:00:00Z",
+      meta: { t: "x" },
+    });
     const { res, json } = await api("POST", `/_keygate/keys/${old.id}/rotate`, { body: { grace_seconds: 3600 } });
     expect(res.status).toBe(201);
     expect(res.headers.get("cache-control")).toBe("no-store");
@@ -368,7 +409,9 @@ describe("POST /_keygate/keys/:id/rotate", () => {
   it("400 for a bad grace; 404 unknown; 409 when revoked, expired or already rotated", async () => {
     const created = await createViaApi();
     for (const grace of [-1, 1.5, "60", 30 * 86_400 + 1, null]) {
-      const { res, json } = await api("POST", `/_keygate/keys/${created.id}/rotate`, { body: { grace_seconds: grace } });
+      const { res, json } = await api("POST", `/_keygate/keys/${created.id}/rotate`, {
+        body: { grace_seconds: grace },
+      });
       if (grace === null) {
         expect(res.status).toBe(201); // null = the default (0), like an absent field
         continue;
@@ -387,7 +430,10 @@ describe("POST /_keygate/keys/:id/rotate", () => {
     const expired = await createViaApi();
     await api("PATCH", `/_keygate/keys/${expired.id}`, { body: { expires_at: "2001-01-01T00:00:00Z" } });
     expect((await api("POST", `/_keygate/keys/${expired.id}/rotate`)).res.status).toBe(409);
-    const text = await api("POST", `/_keygate/keys/${(await createViaApi()).id}/rotate`, { body: "grace=5", headers: { "content-type": "text/plain" } });
+    const text = await api("POST", `/_keygate/keys/${(await createViaApi()).id}/rotate`, {
+      body: "grace=5",
+      headers: { "content-type": "text/plain" },
+    });
     expectProblem(text.res, text.json, 400, "invalid_input");
   });
 });
@@ -396,7 +442,9 @@ describe("POST /_keygate/keys/import", () => {
   it("201 without repeating the key; the existing key then works through the gateway", async () => {
     const legacy = crypto.randomUUID();
     const org = uniqueOrg();
-    const { res, json } = await api("POST", "/_keygate/keys/import", { body: { key: legacy, name: "legacy", orgs: [org] } });
+    const { res, json } = await api("POST", "/_keygate/keys/import", {
+      body: { key: legacy, name: "legacy", orgs: [org] },
+    });
     expect(res.status).toBe(201);
     expect(JSON.stringify(json)).not.toContain(legacy);
     expect(json).toMatchObject({ name: "legacy", orgs: [org], key_prefix: legacy.slice(0, 4), status: "active" });
@@ -444,7 +492,17 @@ describe("GET /_keygate/audit", () => {
     const orgs = created.orgs;
     const own = (await api("GET", `/_keygate/audit?key_id=${created.id}`)).json.events;
     expect(own).toEqual([
-      { id: expect.stringMatching(/^evt_/), at: new Date(t0 + 2000).toISOString(), actor, action: "rotate", key_id: created.id, orgs, new_key_id: rotated.id, grace_seconds: 60, request_id: expect.any(String) },
+      {
+        id: expect.stringMatching(/^evt_/),
+        at: new Date(t0 + 2000).toISOString(),
+        actor,
+        action: "rotate",
+        key_id: created.id,
+        orgs,
+        new_key_id: rotated.id,
+        grace_seconds: 60,
+        request_id: expect.any(String),
+      },
       {
         id: expect.stringMatching(/^evt_/),
         at: new Date(t0 + 1000).toISOString(),
@@ -455,7 +513,15 @@ describe("GET /_keygate/audit", () => {
         changes: { scopes: { from: ["read"], to: ["read", "write"] }, name: { from: "", to: "n" } },
         request_id: expect.any(String),
       },
-      { id: expect.stringMatching(/^evt_/), at: new Date(t0).toISOString(), actor, action: "create", key_id: created.id, orgs, request_id: expect.any(String) },
+      {
+        id: expect.stringMatching(/^evt_/),
+        at: new Date(t0).toISOString(),
+        actor,
+        action: "create",
+        key_id: created.id,
+        orgs,
+        request_id: expect.any(String),
+      },
     ]);
     // The org's log holds the same events (plus the rotation's new key's), newest first.
     const byOrg = (await api("GET", `/_keygate/audit?org=${orgs[0]}`)).json.events;
@@ -478,7 +544,7 @@ describe("GET /_keygate/audit", () => {
     expect(next.events.map((e: any) => e.action).slice(0, 2)).toEqual(["update", "create"]);
   });
 
-  it("the actor of the root ADMIN_TOKEN is \"root\", whichever token it is; never the token", async () => {
+  it('the actor of the root ADMIN_TOKEN is "root", whichever token it is; never the token', async () => {
     const other = "another-admin-token-000000000000000000000000";
     const e = makeEnv({ ADMIN_TOKEN: other });
     const created = (await api("POST", "/_keygate/keys", { body: { orgs: ["a"] }, token: other, env: e })).json;
@@ -490,7 +556,13 @@ describe("GET /_keygate/audit", () => {
 
   it("events written before the rename (with `who`) are listed with `actor`", async () => {
     const keyId = "key_LegacyLegacyLegacy0001";
-    const event = { id: "evt_legacylegacy0001", at: "2020-01-01T00:00:00.000Z", who: "admin:1a2b3c4d", action: "revoke", key_id: keyId };
+    const event = {
+      id: "evt_legacylegacy0001",
+      at: "2020-01-01T00:00:00.000Z",
+      who: "admin:1a2b3c4d",
+      action: "revoke",
+      key_id: keyId,
+    };
     await env.KEYS.put(kvKey.keyAudit(keyId, "7000000000000", event.id), JSON.stringify(event), { metadata: event });
     const events = (await api("GET", `/_keygate/audit?key_id=${keyId}`)).json.events;
     const { who, ...rest } = event;
@@ -556,7 +628,10 @@ describe("KV failures: 503, never a half answer", () => {
       ["GET", "/_keygate/audit", undefined, "list"],
     ];
     for (const [method, path, body, on] of calls) {
-      const { res, json } = await api(method, path, { env: adminEnv({ KEYS: failing(on) }), ...(body ? { body } : {}) });
+      const { res, json } = await api(method, path, {
+        env: adminEnv({ KEYS: failing(on) }),
+        ...(body ? { body } : {}),
+      });
       expectProblem(res, json, 503, "store_unavailable");
     }
     vi.restoreAllMocks();

@@ -5,11 +5,11 @@
  */
 import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import worker from "../../src/index";
 import { LastUsedThrottle } from "../../src/edge/auth/last-used";
+import worker from "../../src/index";
+import { kvKey } from "../../src/keys/store/kv";
 import { clock } from "../../src/lib/clock";
 import { updateKey } from "../../src/manage/keys";
-import { kvKey } from "../../src/keys/store/kv";
 import { makeEnv, send } from "../support/worker-helpers";
 import { adminEnv, api, countingKv, createViaApi, uniqueOrg } from "./support";
 
@@ -51,7 +51,8 @@ describe("throttling", () => {
     const e = adminEnv({ KEYS: kv });
     const keys = [await createViaApi({}, e), await createViaApi({}, e), await createViaApi({}, e)];
     kv.puts.length = 0;
-    for (let round = 0; round < 3; round++) for (const k of keys) await send("/x", { headers: { "x-api-key": k.key } }, e);
+    for (let round = 0; round < 3; round++)
+      for (const k of keys) await send("/x", { headers: { "x-api-key": k.key } }, e);
     expect(usedPuts(kv.puts).sort()).toEqual(keys.map((k) => kvKey.lastUsed(k.orgs[0], k.id)).sort());
   });
 
@@ -70,7 +71,8 @@ describe("throttling", () => {
     const k = await createViaApi({}, e);
     await api("DELETE", `/_keygate/keys/${k.id}`, { env: e });
     kv.puts.length = 0;
-    for (const key of [k.key, crypto.randomUUID(), k.key.slice(0, -1) + "0"]) await send("/x", { headers: { "x-api-key": key } }, e);
+    for (const key of [k.key, crypto.randomUUID(), k.key.slice(0, -1) + "0"])
+      await send("/x", { headers: { "x-api-key": key } }, e);
     expect(kv.puts).toEqual([]);
   });
 });
@@ -119,7 +121,10 @@ describe("off the critical path", () => {
     const res = await send("/x", { headers: { "x-api-key": k.key } }, makeEnv({ KEYS: failing }));
     vi.restoreAllMocks();
     expect(res.status).toBe(200);
-    expect(lines.map((l) => JSON.parse(l)).find((l) => l.msg === "last-used write failed")).toMatchObject({ level: "warn", key_id: k.id });
+    expect(lines.map((l) => JSON.parse(l)).find((l) => l.msg === "last-used write failed")).toMatchObject({
+      level: "warn",
+      key_id: k.id,
+    });
   });
 });
 
@@ -134,7 +139,12 @@ describe("the last-used write never undoes an admin change", () => {
     await send("/x", { headers: { "x-api-key": k.key } }, e); // cached here (name "before", orgs [a])
     // Another isolate's admin renames the key and moves it to org b: the same management
     // operation, without a purge of this isolate's cache.
-    const moved = await updateKey({ kv: env.KEYS, settings: { prefix: "kg_" }, actor: "test", now: t0 }, { kind: "root" }, k.id, { name: "after", orgs: [b] });
+    const moved = await updateKey(
+      { kv: env.KEYS, settings: { prefix: "kg_" }, actor: "test", now: t0 },
+      { kind: "root" },
+      k.id,
+      { name: "after", orgs: [b] },
+    );
     expect(moved.ok).toBe(true);
     spy.mockReturnValue(t0 + 120_000); // past the last-used interval, within the cache TTL
     kv.puts.length = 0;
@@ -148,9 +158,13 @@ describe("the last-used write never undoes an admin change", () => {
 
   it("an orphan last-use entry (written from a stale record for an org the key left) is not listed", async () => {
     const org = uniqueOrg();
-    await env.KEYS.put(kvKey.lastUsed(org, "key_orphanorphanorphan00"), JSON.stringify({ last_used_at: new Date().toISOString() }), {
-      metadata: { last_used_at: new Date().toISOString() },
-    });
+    await env.KEYS.put(
+      kvKey.lastUsed(org, "key_orphanorphanorphan00"),
+      JSON.stringify({ last_used_at: new Date().toISOString() }),
+      {
+        metadata: { last_used_at: new Date().toISOString() },
+      },
+    );
     expect((await api("GET", `/_keygate/keys?org=${org}`)).json.keys).toEqual([]);
   });
 });
@@ -166,7 +180,11 @@ describe("a listing page that ends between a key's summary and its last use", ()
     const seen: any[] = [];
     let cursor: string | null = null;
     do {
-      const page: any = (await api("GET", `/_keygate/keys?org=${org}&limit=3${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`, { env: adminEnv({ KEYS: kv }) })).json;
+      const page: any = (
+        await api("GET", `/_keygate/keys?org=${org}&limit=3${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`, {
+          env: adminEnv({ KEYS: kv }),
+        })
+      ).json;
       seen.push(...page.keys);
       cursor = page.cursor;
     } while (cursor);

@@ -3,8 +3,8 @@
  * Same loose reading as route matching (case-folded, `;params` dropped).
  */
 import { describe, expect, it } from "vitest";
-import { adminPath } from "../../src/manage/admin/prefix";
 import { normalizePath } from "../../src/edge/routes/normalize";
+import { adminPath } from "../../src/manage/admin/prefix";
 
 const one = { segments: ["_keygate"] };
 const two = { segments: ["ops", "admin"] };
@@ -34,7 +34,13 @@ describe("adminPath", () => {
   }
 
   it("spellings that normalize to the prefix are the admin API", () => {
-    for (const raw of ["/%5fkeygate/keys", "/%5Fkeygate/keys", "//_keygate//keys", "/a/../_keygate/./keys", "\\_keygate\\keys"]) {
+    for (const raw of [
+      "/%5fkeygate/keys",
+      "/%5Fkeygate/keys",
+      "//_keygate//keys",
+      "/a/../_keygate/./keys",
+      "\\_keygate\\keys",
+    ]) {
       const n = normalizePath(raw);
       expect(n.ok && adminPath(one, n.path), raw).toBe("/keys");
     }

@@ -5,21 +5,22 @@
  */
 import { describe, expect, it } from "vitest";
 import doc from "../../docs/storage.md?raw";
+import type { KeyField } from "../../src/keys/fields";
+import { KEY_FIELDS, summarize } from "../../src/keys/fields";
 import { newKeyId } from "../../src/keys/issue";
+import type { KeyRecord } from "../../src/keys/record";
 import { isKeyRecord } from "../../src/keys/record";
 import { invertedMs } from "../../src/keys/store/audit";
 import { kvKey } from "../../src/keys/store/kv";
-import { summarize } from "../../src/keys/fields";
-import type { KeyRecord } from "../../src/keys/record";
-import { KEY_FIELDS } from "../../src/keys/fields";
-import type { KeyField } from "../../src/keys/fields";
 
 /** A row of docs/storage.md's field table, as KEY_FIELDS declares the field. */
 function fieldRow(f: KeyField): string {
   const record = f.stored ? f.stored.presence : "—";
   const summary = f.summary ? (f.stored?.presence === "optional" ? "when set" : "yes") : "—";
   const v = f.view;
-  const view = !v ? "—" : `${v.show === "always" ? "always" : v.show === "set" ? "when set" : "one key"}${v.as ? ` (as \`${v.as}\`)` : ""}`;
+  const view = !v
+    ? "—"
+    : `${v.show === "always" ? "always" : v.show === "set" ? "when set" : "one key"}${v.as ? ` (as \`${v.as}\`)` : ""}`;
   const create = f.create ? (f.create.required ? "required" : "yes") : "—";
   const update = f.update ? (f.update.as ? `as \`${f.update.as}\`` : "yes") : "—";
   const rotate = f.rotate === "settable" ? "settable" : f.create || f.rotate === "inherited" ? "inherited" : "—";
@@ -79,7 +80,10 @@ describe("docs/storage.md matches the code", () => {
     const formats = documentedFormats();
     for (const [name, args] of Object.entries(PREFIXES)) {
       const prefix = (kvKey[name as keyof typeof kvKey] as Fn)(...args);
-      expect(formats.some((f) => f.startsWith(prefix)), name).toBe(true);
+      expect(
+        formats.some((f) => f.startsWith(prefix)),
+        name,
+      ).toBe(true);
     }
   });
 
@@ -99,9 +103,19 @@ describe("docs/storage.md matches the code", () => {
     const summary = JSON.parse(blocks[2]!);
     const fromCode = summarize(record) as unknown as Record<string, unknown>;
     for (const [k, v] of Object.entries(summary)) expect(fromCode[k], k).toEqual(v);
-    expect(Object.keys(fromCode).filter((k) => !(k in summary)).sort()).toEqual(["replaced_by", "rotated_at"]); // "added when set"
+    expect(
+      Object.keys(fromCode)
+        .filter((k) => !(k in summary))
+        .sort(),
+    ).toEqual(["replaced_by", "rotated_at"]); // "added when set"
     expect(JSON.parse(blocks[3]!)).toEqual({ last_used_at: expect.any(String) });
-    expect(JSON.parse(blocks[4]!)).toMatchObject({ id: expect.any(String), at: expect.any(String), actor: expect.any(String), action: "update", key_id: record.id });
+    expect(JSON.parse(blocks[4]!)).toMatchObject({
+      id: expect.any(String),
+      at: expect.any(String),
+      actor: expect.any(String),
+      action: "update",
+      key_id: record.id,
+    });
   });
 });
 

@@ -5,8 +5,8 @@
 import { env } from "cloudflare:test";
 import type { Env } from "../../src/env";
 import type { KvLike } from "../../src/keys/store/kv";
-import { makeEnv, send } from "../support/worker-helpers";
 import type { Vars } from "../support/worker-helpers";
+import { makeEnv, send } from "../support/worker-helpers";
 
 /** A root ADMIN_TOKEN of the accepted shape; audit events name its uses "root". */
 export const TOKEN = "test-admin-token-0123456789abcdef0123456789";
@@ -44,7 +44,7 @@ export async function api(method: string, path: string, call: AdminCall = {}): P
   }
   const res = await send(path, { method, headers, ...(body !== undefined ? { body } : {}) }, call.env ?? adminEnv());
   const text = await res.text();
-  let json: any ;
+  let json: any;
   try {
     json = JSON.parse(text);
   } catch {
@@ -55,7 +55,10 @@ export async function api(method: string, path: string, call: AdminCall = {}): P
 
 /** Create a key through the admin API; fails the test when it is not created. */
 export async function createViaApi(body: Record<string, unknown> = {}, e?: Env): Promise<any> {
-  const { res, json } = await api("POST", "/_keygate/keys", { body: { orgs: [uniqueOrg()], ...body }, ...(e ? { env: e } : {}) });
+  const { res, json } = await api("POST", "/_keygate/keys", {
+    body: { orgs: [uniqueOrg()], ...body },
+    ...(e ? { env: e } : {}),
+  });
   if (res.status !== 201) throw new Error(`create failed: ${res.status} ${JSON.stringify(json)}`);
   return json;
 }
@@ -103,8 +106,14 @@ export function countingKv(real: KVNamespace = env.KEYS): KVNamespace & Counting
 }
 
 /** Mint a scoped admin token through the admin API (root); fails the test when it is not created. */
-export async function mintToken(body: Record<string, unknown>, e?: Env): Promise<{ token: string; id: string; [k: string]: unknown }> {
-  const { res, json } = await api("POST", "/_keygate/tokens", { body: { name: "test", ...body }, ...(e ? { env: e } : {}) });
+export async function mintToken(
+  body: Record<string, unknown>,
+  e?: Env,
+): Promise<{ token: string; id: string; [k: string]: unknown }> {
+  const { res, json } = await api("POST", "/_keygate/tokens", {
+    body: { name: "test", ...body },
+    ...(e ? { env: e } : {}),
+  });
   if (res.status !== 201) throw new Error(`token create failed: ${res.status} ${JSON.stringify(json)}`);
   return json;
 }

@@ -9,10 +9,19 @@ import { send } from "../support/worker-helpers";
 import { adminEnv, api, createViaApi, mintToken, uniqueOrg } from "./support";
 
 /** The raw answer to a request with a token: status, content type and parsed body. */
-async function as(token: string, method: string, path: string, body?: unknown): Promise<{ status: number; type: string | null; json: any }> {
+async function as(
+  token: string,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; type: string | null; json: any }> {
   const headers: Record<string, string> = { authorization: `Bearer ${token}` };
   if (body !== undefined) headers["content-type"] = "application/json";
-  const res = await send(path, { method, headers, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) }, adminEnv());
+  const res = await send(
+    path,
+    { method, headers, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) },
+    adminEnv(),
+  );
   const text = await res.text();
   return { status: res.status, type: res.headers.get("content-type"), json: text ? JSON.parse(text) : null };
 }
@@ -54,7 +63,11 @@ describe("a write token for org A on the org and usage endpoints", () => {
     expect((await api("GET", `/_keygate/orgs/${a}`)).json.rate_limit).toEqual(LIMIT); // root sees the change
     const usage = await as(tok.token, "GET", `/_keygate/usage?org=${a}`);
     expect(usage.status).toBe(200);
-    expect(usage.json.totals).toMatchObject({ requests: expect.any(Number), forwarded: expect.any(Number), rejected: expect.any(Number) });
+    expect(usage.json.totals).toMatchObject({
+      requests: expect.any(Number),
+      forwarded: expect.any(Number),
+      rejected: expect.any(Number),
+    });
     expect(Array.isArray(usage.json.series)).toBe(true);
     await expectBUntouched(b);
   });
@@ -102,7 +115,7 @@ describe("a read token for org A", () => {
   });
 });
 
-describe("a \"*\" token", () => {
+describe('a "*" token', () => {
   it("with the write role reads and sets any org, and reads any org's usage", async () => {
     const { a, b } = await world();
     const tok = await mintToken({ orgs: ["*"], role: "write" });

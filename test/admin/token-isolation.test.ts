@@ -34,10 +34,19 @@ async function world(): Promise<World> {
 }
 
 /** The raw answer to a request with a token: status, content type and exact body text. */
-async function raw(token: string, method: string, path: string, body?: unknown): Promise<{ status: number; type: string | null; text: string }> {
+async function raw(
+  token: string,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; type: string | null; text: string }> {
   const headers: Record<string, string> = { authorization: `Bearer ${token}` };
   if (body !== undefined) headers["content-type"] = "application/json";
-  const res = await send(path, { method, headers, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) }, adminEnv());
+  const res = await send(
+    path,
+    { method, headers, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) },
+    adminEnv(),
+  );
   return { status: res.status, type: res.headers.get("content-type"), text: await res.text() };
 }
 
@@ -52,25 +61,108 @@ interface Case {
 
 /** Every admin endpoint, aimed at org B by a write token for org A. */
 const CASES: Case[] = [
-  { what: "create a key in B", method: "POST", path: () => "/_keygate/keys", body: (w) => ({ orgs: [w.b] }), expect: { status: 403 } },
-  { what: "create a key in A and B", method: "POST", path: () => "/_keygate/keys", body: (w) => ({ orgs: [w.a, w.b] }), expect: { status: 403 } },
-  { what: "import a key into B", method: "POST", path: () => "/_keygate/keys/import", body: (w) => ({ key: crypto.randomUUID(), orgs: [w.b] }), expect: { status: 403 } },
+  {
+    what: "create a key in B",
+    method: "POST",
+    path: () => "/_keygate/keys",
+    body: (w) => ({ orgs: [w.b] }),
+    expect: { status: 403 },
+  },
+  {
+    what: "create a key in A and B",
+    method: "POST",
+    path: () => "/_keygate/keys",
+    body: (w) => ({ orgs: [w.a, w.b] }),
+    expect: { status: 403 },
+  },
+  {
+    what: "import a key into B",
+    method: "POST",
+    path: () => "/_keygate/keys/import",
+    body: (w) => ({ key: crypto.randomUUID(), orgs: [w.b] }),
+    expect: { status: 403 },
+  },
   { what: "list B's keys", method: "GET", path: (w) => `/_keygate/keys?org=${w.b}`, expect: { status: 403 } },
-  { what: "show B's key", method: "GET", path: (w) => `/_keygate/keys/${w.keyB.id}`, expect: { sameAs: () => `/_keygate/keys/${MISSING_ID}` } },
-  { what: "update B's key", method: "PATCH", path: (w) => `/_keygate/keys/${w.keyB.id}`, body: () => ({ name: "pwned" }), expect: { sameAs: () => `/_keygate/keys/${MISSING_ID}` } },
-  { what: "move A's key into B too", method: "PATCH", path: (w) => `/_keygate/keys/${w.keyA.id}`, body: (w) => ({ orgs: [w.a, w.b] }), expect: { status: 403 } },
-  { what: "move A's key to B", method: "PATCH", path: (w) => `/_keygate/keys/${w.keyA.id}`, body: (w) => ({ orgs: [w.b] }), expect: { status: 403 } },
-  { what: "rotate B's key", method: "POST", path: (w) => `/_keygate/keys/${w.keyB.id}/rotate`, expect: { sameAs: () => `/_keygate/keys/${MISSING_ID}/rotate` } },
-  { what: "revoke B's key", method: "DELETE", path: (w) => `/_keygate/keys/${w.keyB.id}`, expect: { sameAs: () => `/_keygate/keys/${MISSING_ID}` } },
-  { what: "change the key shared with B", method: "PATCH", path: (w) => `/_keygate/keys/${w.shared.id}`, body: () => ({ name: "pwned" }), expect: { status: 403 } },
-  { what: "rotate the key shared with B", method: "POST", path: (w) => `/_keygate/keys/${w.shared.id}/rotate`, expect: { status: 403 } },
-  { what: "revoke the key shared with B", method: "DELETE", path: (w) => `/_keygate/keys/${w.shared.id}`, expect: { status: 403 } },
-  { what: "read B's key's audit events", method: "GET", path: (w) => `/_keygate/audit?key_id=${w.keyB.id}`, expect: { sameAs: () => `/_keygate/audit?key_id=${MISSING_ID}` } },
+  {
+    what: "show B's key",
+    method: "GET",
+    path: (w) => `/_keygate/keys/${w.keyB.id}`,
+    expect: { sameAs: () => `/_keygate/keys/${MISSING_ID}` },
+  },
+  {
+    what: "update B's key",
+    method: "PATCH",
+    path: (w) => `/_keygate/keys/${w.keyB.id}`,
+    body: () => ({ name: "pwned" }),
+    expect: { sameAs: () => `/_keygate/keys/${MISSING_ID}` },
+  },
+  {
+    what: "move A's key into B too",
+    method: "PATCH",
+    path: (w) => `/_keygate/keys/${w.keyA.id}`,
+    body: (w) => ({ orgs: [w.a, w.b] }),
+    expect: { status: 403 },
+  },
+  {
+    what: "move A's key to B",
+    method: "PATCH",
+    path: (w) => `/_keygate/keys/${w.keyA.id}`,
+    body: (w) => ({ orgs: [w.b] }),
+    expect: { status: 403 },
+  },
+  {
+    what: "rotate B's key",
+    method: "POST",
+    path: (w) => `/_keygate/keys/${w.keyB.id}/rotate`,
+    expect: { sameAs: () => `/_keygate/keys/${MISSING_ID}/rotate` },
+  },
+  {
+    what: "revoke B's key",
+    method: "DELETE",
+    path: (w) => `/_keygate/keys/${w.keyB.id}`,
+    expect: { sameAs: () => `/_keygate/keys/${MISSING_ID}` },
+  },
+  {
+    what: "change the key shared with B",
+    method: "PATCH",
+    path: (w) => `/_keygate/keys/${w.shared.id}`,
+    body: () => ({ name: "pwned" }),
+    expect: { status: 403 },
+  },
+  {
+    what: "rotate the key shared with B",
+    method: "POST",
+    path: (w) => `/_keygate/keys/${w.shared.id}/rotate`,
+    expect: { status: 403 },
+  },
+  {
+    what: "revoke the key shared with B",
+    method: "DELETE",
+    path: (w) => `/_keygate/keys/${w.shared.id}`,
+    expect: { status: 403 },
+  },
+  {
+    what: "read B's key's audit events",
+    method: "GET",
+    path: (w) => `/_keygate/audit?key_id=${w.keyB.id}`,
+    expect: { sameAs: () => `/_keygate/audit?key_id=${MISSING_ID}` },
+  },
   { what: "read B's audit log", method: "GET", path: (w) => `/_keygate/audit?org=${w.b}`, expect: { status: 403 } },
   { what: "list tokens", method: "GET", path: () => "/_keygate/tokens", expect: { status: 403 } },
-  { what: "mint a token (even for its own org)", method: "POST", path: () => "/_keygate/tokens", body: (w) => ({ name: "x", orgs: [w.a], role: "write" }), expect: { status: 403 } },
+  {
+    what: "mint a token (even for its own org)",
+    method: "POST",
+    path: () => "/_keygate/tokens",
+    body: (w) => ({ name: "x", orgs: [w.a], role: "write" }),
+    expect: { status: 403 },
+  },
   { what: "revoke B's token", method: "DELETE", path: (w) => `/_keygate/tokens/${w.tokB.id}`, expect: { status: 403 } },
-  { what: "revoke its own token", method: "DELETE", path: (w) => `/_keygate/tokens/${w.tokA.id}`, expect: { status: 403 } },
+  {
+    what: "revoke its own token",
+    method: "DELETE",
+    path: (w) => `/_keygate/tokens/${w.tokA.id}`,
+    expect: { status: 403 },
+  },
 ];
 
 describe("a write token for org A, aimed at org B: every admin endpoint", () => {
@@ -101,7 +193,10 @@ describe("a write token for org A, aimed at org B: every admin endpoint", () => 
       expect(eventsB.filter((e: any) => e.actor !== "root")).toEqual([]);
       expect((await send("/things", { headers: { "x-api-key": w.keyB.key } }, adminEnv())).status).toBe(200);
       const tokens = (await api("GET", "/_keygate/tokens?limit=1000")).json.tokens;
-      expect(tokens.filter((t: any) => t.id === w.tokA.id || t.id === w.tokB.id).map((t: any) => t.status)).toEqual(["active", "active"]);
+      expect(tokens.filter((t: any) => t.id === w.tokA.id || t.id === w.tokB.id).map((t: any) => t.status)).toEqual([
+        "active",
+        "active",
+      ]);
     });
   }
 
@@ -137,11 +232,13 @@ describe("what a token for A sees", () => {
     await api("PATCH", `/_keygate/keys/${w.shared.id}`, { body: { orgs: [w.b] } });
     const shown = await raw(w.tokA.token, "GET", `/_keygate/keys/${w.shared.id}`);
     expect(shown).toEqual(await raw(w.tokA.token, "GET", `/_keygate/keys/${MISSING_ID}`));
-    expect((await api("GET", "/_keygate/keys", { token: w.tokA.token })).json.keys.map((k: any) => k.id)).toEqual([w.keyA.id]);
+    expect((await api("GET", "/_keygate/keys", { token: w.tokA.token })).json.keys.map((k: any) => k.id)).toEqual([
+      w.keyA.id,
+    ]);
   });
 });
 
-describe("tokens for several orgs, and for every org (\"*\")", () => {
+describe('tokens for several orgs, and for every org ("*")', () => {
   it("several orgs: must name one to list keys or audit events (400); acts in each", async () => {
     const w = await world();
     const c = uniqueOrg();
@@ -158,7 +255,7 @@ describe("tokens for several orgs, and for every org (\"*\")", () => {
     expect((await api("DELETE", `/_keygate/keys/${w.shared.id}`, t)).res.status).toBe(403);
   });
 
-  it("\"*\": every org's keys, listed across orgs; never the token endpoints or token events", async () => {
+  it('"*": every org\'s keys, listed across orgs; never the token endpoints or token events', async () => {
     const w = await world();
     const tok = await mintToken({ orgs: ["*"], role: "write" });
     const t = { token: tok.token };
@@ -167,13 +264,19 @@ describe("tokens for several orgs, and for every org (\"*\")", () => {
     const seen: string[] = [];
     let cursor: string | null = null;
     do {
-      const { json }: { json: any } = await api("GET", `/_keygate/keys?limit=250&status=active${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`, t);
+      const { json }: { json: any } = await api(
+        "GET",
+        `/_keygate/keys?limit=250&status=active${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`,
+        t,
+      );
       seen.push(...json.keys.map((k: any) => k.id));
       cursor = json.cursor;
     } while (cursor !== null);
     for (const id of [w.keyA.id, w.keyB.id, w.shared.id]) expect(seen).toContain(id);
     expect((await api("GET", "/_keygate/tokens", t)).res.status).toBe(403);
-    expect((await api("POST", "/_keygate/tokens", { ...t, body: { name: "x", orgs: ["*"], role: "write" } })).res.status).toBe(403);
+    expect(
+      (await api("POST", "/_keygate/tokens", { ...t, body: { name: "x", orgs: ["*"], role: "write" } })).res.status,
+    ).toBe(403);
     // The whole log, minus token events (root sees them).
     const root = (await api("GET", "/_keygate/audit?limit=50")).json.events;
     expect(root.some((e: any) => e.token_id)).toBe(true);

@@ -6,14 +6,13 @@
  */
 import { env } from "cloudflare:test";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { clock } from "../../src/lib/clock";
 import { hashKey } from "../../src/keys/hash";
 import { kvKey } from "../../src/keys/store/kv";
+import { clock } from "../../src/lib/clock";
 import { send } from "../support/worker-helpers";
 import { adminEnv, api, countingKv, createViaApi, mintToken, PROBLEM_401, TOKEN, uniqueOrg } from "./support";
 
 afterEach(() => vi.restoreAllMocks());
-
 
 function fields(json: { errors?: { field: string }[] }): string[] {
   return (json.errors ?? []).map((e) => e.field).sort();
@@ -22,7 +21,9 @@ function fields(json: { errors?: { field: string }[] }): string[] {
 describe("POST /_keygate/tokens (root)", () => {
   it("201 with the plaintext token once, its id and settings; stored only as a hash", async () => {
     const org = uniqueOrg();
-    const { res, json } = await api("POST", "/_keygate/tokens", { body: { name: "acme backend", orgs: [org], role: "write", expires_at: "2099-01-01T00:00:00Z" } });
+    const { res, json } = await api("POST", "/_keygate/tokens", {
+      body: { name: "acme backend", orgs: [org], role: "write", expires_at: "2099-01-01T00:00:00Z" },
+    });
     expect(res.status).toBe(201);
     expect(res.headers.get("cache-control")).toBe("no-store");
     expect(json).toEqual({
@@ -51,7 +52,7 @@ describe("POST /_keygate/tokens (root)", () => {
     expect(JSON.stringify(listed)).not.toContain(json.token);
   });
 
-  it("orgs [\"*\"] means every org; role read", async () => {
+  it('orgs ["*"] means every org; role read', async () => {
     const { json } = await api("POST", "/_keygate/tokens", { body: { name: "auditor", orgs: ["*"], role: "read" } });
     expect(json).toMatchObject({ orgs: ["*"], role: "read", expires_at: null });
   });
@@ -66,7 +67,11 @@ describe("POST /_keygate/tokens (root)", () => {
     ["role unknown", { name: "n", orgs: ["a"], role: "admin" }, ["role"]],
     ["expires_at past", { name: "n", orgs: ["a"], role: "read", expires_at: "2001-01-01T00:00:00Z" }, ["expires_at"]],
     ["unknown field", { name: "n", orgs: ["a"], role: "read", scopes: ["x"] }, ["scopes"]],
-    ["too long for the listing metadata", { name: "n", orgs: Array.from({ length: 12 }, (_, i) => `org-${i}-${"o".repeat(100)}`), role: "read" }, ["name", "orgs"]],
+    [
+      "too long for the listing metadata",
+      { name: "n", orgs: Array.from({ length: 12 }, (_, i) => `org-${i}-${"o".repeat(100)}`), role: "read" },
+      ["name", "orgs"],
+    ],
   ];
   for (const [what, body, expected] of BAD) {
     it(`400 naming the field: ${what}; nothing written`, async () => {
@@ -87,8 +92,22 @@ describe("POST /_keygate/tokens (root)", () => {
     await api("DELETE", `/_keygate/tokens/${tok.id}`);
     const events = (await api("GET", "/_keygate/audit?limit=2")).json.events;
     expect(events).toEqual([
-      { id: expect.stringMatching(/^evt_/), at: new Date(t0 + 1000).toISOString(), actor: "root", action: "token_revoke", token_id: tok.id, request_id: expect.any(String) },
-      { id: expect.stringMatching(/^evt_/), at: new Date(t0).toISOString(), actor: "root", action: "token_create", token_id: tok.id, request_id: expect.any(String) },
+      {
+        id: expect.stringMatching(/^evt_/),
+        at: new Date(t0 + 1000).toISOString(),
+        actor: "root",
+        action: "token_revoke",
+        token_id: tok.id,
+        request_id: expect.any(String),
+      },
+      {
+        id: expect.stringMatching(/^evt_/),
+        at: new Date(t0).toISOString(),
+        actor: "root",
+        action: "token_create",
+        token_id: tok.id,
+        request_id: expect.any(String),
+      },
     ]);
     expect(JSON.stringify(events)).not.toContain(tok.token);
   });
@@ -137,7 +156,9 @@ describe("authenticating with a scoped token", () => {
     const created = await api("POST", "/_keygate/keys", { token: tok.token, body: { orgs: [org], name: "by token" } });
     expect(created.res.status).toBe(201);
     const events = (await api("GET", `/_keygate/audit?key_id=${created.json.id}`, { token: tok.token })).json.events;
-    expect(events).toEqual([expect.objectContaining({ actor: `token:${tok.id}`, action: "create", key_id: created.json.id, orgs: [org] })]);
+    expect(events).toEqual([
+      expect.objectContaining({ actor: `token:${tok.id}`, action: "create", key_id: created.json.id, orgs: [org] }),
+    ]);
   });
 
   it("revoked: 401 at once in this isolate, even right after a cached use", async () => {
@@ -181,7 +202,9 @@ describe("authenticating with a scoped token", () => {
     const before = kv.gets.length;
     expect((await api("GET", "/_keygate/audit", { token: real, env: e })).res.status).toBe(200);
     expect((await api("GET", "/_keygate/audit", { token: real, env: e })).res.status).toBe(200);
-    expect(kv.gets.slice(before).filter((g) => g.startsWith("admin-token"))).toEqual([kvKey.token(await hashKey(real))]);
+    expect(kv.gets.slice(before).filter((g) => g.startsWith("admin-token"))).toEqual([
+      kvKey.token(await hashKey(real)),
+    ]);
   });
 
   it("tokens and keys are not interchangeable: a key is no admin token, a token no API key", async () => {
@@ -204,7 +227,11 @@ describe("authenticating with a scoped token", () => {
   it("a KV failure while looking a token up is a 503, never a pass", async () => {
     vi.spyOn(console, "error").mockImplementation(() => {});
     vi.spyOn(console, "log").mockImplementation(() => {});
-    const failing = { ...env.KEYS, get: () => Promise.reject(new Error("simulated outage")), list: env.KEYS.list.bind(env.KEYS) } as unknown as KVNamespace;
+    const failing = {
+      ...env.KEYS,
+      get: () => Promise.reject(new Error("simulated outage")),
+      list: env.KEYS.list.bind(env.KEYS),
+    } as unknown as KVNamespace;
     const { mintKey } = await import("../../src/keys/format");
     const fresh = mintKey("kgt_"); // not cached
     const res = await api("GET", "/_keygate/audit", { token: fresh, env: adminEnv({ KEYS: failing }) });
@@ -273,7 +300,10 @@ describe("role read: GET only", () => {
     const rotated = await api("POST", `/_keygate/keys/${id}/rotate`, { ...t, body: { grace_seconds: 60 } });
     expect(rotated.res.status).toBe(201);
     expect((await api("DELETE", `/_keygate/keys/${rotated.json.id}`, t)).res.status).toBe(200);
-    expect((await api("POST", "/_keygate/keys/import", { ...t, body: { key: crypto.randomUUID(), orgs: [org] } })).res.status).toBe(201);
+    expect(
+      (await api("POST", "/_keygate/keys/import", { ...t, body: { key: crypto.randomUUID(), orgs: [org] } })).res
+        .status,
+    ).toBe(201);
     const actors = (await api("GET", `/_keygate/audit?org=${org}`, t)).json.events.map((e: any) => e.actor);
     expect(actors).toHaveLength(5); // create, update, rotate, revoke, import
     expect(new Set(actors)).toEqual(new Set([`token:${tok.id}`]));
@@ -293,7 +323,10 @@ describe("GET /_keygate/keys without org (root): every key, paged and filtered",
     let cursor: string | null = null;
     let pages = 0;
     do {
-      const { res, json }: { res: Response; json: any } = await api("GET", `/_keygate/keys?name=${encodeURIComponent(tag)}&limit=2${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`);
+      const { res, json }: { res: Response; json: any } = await api(
+        "GET",
+        `/_keygate/keys?name=${encodeURIComponent(tag)}&limit=2${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`,
+      );
       expect(res.status).toBe(200);
       expect(json.keys.length).toBeLessThanOrEqual(2);
       seen.push(...json.keys);
@@ -315,7 +348,10 @@ describe("GET /_keygate/keys without org (root): every key, paged and filtered",
       const out: any[] = [];
       let cursor: string | null = null;
       do {
-        const { json }: { json: any } = await api("GET", `/_keygate/keys?limit=250&${q}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`);
+        const { json }: { json: any } = await api(
+          "GET",
+          `/_keygate/keys?limit=250&${q}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`,
+        );
         out.push(...json.keys);
         cursor = json.cursor;
       } while (cursor !== null);
@@ -327,7 +363,9 @@ describe("GET /_keygate/keys without org (root): every key, paged and filtered",
     const byPrefix = await all(`prefix=${encodeURIComponent(active.key_prefix)}`);
     expect(byPrefix.map((k) => k.id)).toContain(active.id);
     expect(byPrefix.every((k) => k.key_prefix.startsWith(active.key_prefix))).toBe(true);
-    expect((await all(`name=${tag}&prefix=${encodeURIComponent(active.key_prefix)}`)).map((k) => k.id)).toEqual([active.id]);
+    expect((await all(`name=${tag}&prefix=${encodeURIComponent(active.key_prefix)}`)).map((k) => k.id)).toEqual([
+      active.id,
+    ]);
     // The same filters on one org's listing.
     const inOrg = (await api("GET", `/_keygate/keys?org=${revoked.orgs[0]}&status=active`)).json.keys;
     expect(inOrg).toEqual([]);
@@ -342,7 +380,10 @@ describe("GET /_keygate/keys without org (root): every key, paged and filtered",
     const out: any[] = [];
     let cursor: string | null = null;
     do {
-      const { json }: { json: any } = await api("GET", `/_keygate/keys?limit=250&name=${tag}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`);
+      const { json }: { json: any } = await api(
+        "GET",
+        `/_keygate/keys?limit=250&name=${tag}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`,
+      );
       out.push(...json.keys);
       cursor = json.cursor;
     } while (cursor !== null);

@@ -14,11 +14,11 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import axe from "axe-core";
-import { chromium } from "playwright-core";
 import type { Browser, Page } from "playwright-core";
+import { chromium } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startWrangler } from "../support/node-wrangler";
 import type { WranglerDev } from "../support/node-wrangler";
+import { startWrangler } from "../support/node-wrangler";
 import { CHROMIUM } from "./global-setup";
 
 const TOKEN = "browser-admin-token-0123456789abcdef0123456789";
@@ -72,9 +72,14 @@ function startPageOrigin(): Promise<http.Server> {
 
 async function expectAccessible(p: Page, what: string): Promise<void> {
   await p.evaluate(axe.source);
-  const results = (await p.evaluate(() => (window as unknown as { axe: typeof axe }).axe.run(document))) as axe.AxeResults;
+  const results = (await p.evaluate(() =>
+    (window as unknown as { axe: typeof axe }).axe.run(document),
+  )) as axe.AxeResults;
   const bad = results.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
-  expect(bad.map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`), what).toEqual([]);
+  expect(
+    bad.map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`),
+    what,
+  ).toEqual([]);
 }
 
 beforeAll(async () => {
@@ -90,7 +95,16 @@ beforeAll(async () => {
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
   });
 }, 120_000);
 
@@ -128,16 +142,25 @@ describe("the console on its own host, in Chromium", () => {
 
     // The session cookie: host-only on the console's host (no Domain), HttpOnly, Strict.
     const cookies = await context.cookies();
-    expect(cookies.map((c) => ({ name: c.name, domain: c.domain, path: c.path, httpOnly: c.httpOnly, sameSite: c.sameSite }))).toEqual([
-      { name: "keygate_console", domain: CONSOLE_HOST, path: "/", httpOnly: true, sameSite: "Strict" },
-    ]);
+    expect(
+      cookies.map((c) => ({
+        name: c.name,
+        domain: c.domain,
+        path: c.path,
+        httpOnly: c.httpOnly,
+        sameSite: c.sameSite,
+      })),
+    ).toEqual([{ name: "keygate_console", domain: CONSOLE_HOST, path: "/", httpOnly: true, sameSite: "Strict" }]);
     expect(await context.cookies(gw.url)).toEqual([]);
 
     // A page the origin serves through the gateway, in the same browser, signed in.
     const attacker = await context.newPage();
     await attacker.goto(`${gw.url}/public/page?console=${encodeURIComponent(consoleUrl)}`);
     await expect.poll(() => attacker.locator("#out").textContent(), { timeout: 15_000 }).not.toBe("");
-    const got = JSON.parse((await attacker.locator("#out").textContent())!) as Record<string, { status?: number; body?: string; error?: string } | string>;
+    const got = JSON.parse((await attacker.locator("#out").textContent())!) as Record<
+      string,
+      { status?: number; body?: string; error?: string } | string
+    >;
     for (const name of ["gateway", "gateway-login", "console"]) {
       const r = got[name] as { status?: number; body?: string; error?: string };
       expect(r.body ?? "", name).not.toContain("<html");

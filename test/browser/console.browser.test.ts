@@ -9,13 +9,13 @@
  */
 import path from "node:path";
 import axe from "axe-core";
-import { chromium } from "playwright-core";
 import type { Browser, BrowserContext, Page } from "playwright-core";
+import { chromium } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startOrigin } from "../../scripts/origin";
 import type { Origin } from "../../scripts/origin";
-import { startWrangler } from "../support/node-wrangler";
+import { startOrigin } from "../../scripts/origin";
 import type { WranglerDev } from "../support/node-wrangler";
+import { startWrangler } from "../support/node-wrangler";
 import { CHROMIUM } from "./global-setup";
 
 const TOKEN = "browser-admin-token-0123456789abcdef0123456789";
@@ -53,9 +53,14 @@ async function newPage(context: BrowserContext): Promise<Page> {
 /** axe-core on the current page: no serious or critical violation. */
 async function expectAccessible(page: Page, what: string): Promise<void> {
   await page.evaluate(axe.source);
-  const results = (await page.evaluate(() => (window as unknown as { axe: typeof axe }).axe.run(document))) as axe.AxeResults;
+  const results = (await page.evaluate(() =>
+    (window as unknown as { axe: typeof axe }).axe.run(document),
+  )) as axe.AxeResults;
   const bad = results.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
-  expect(bad.map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`), what).toEqual([]);
+  expect(
+    bad.map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`),
+    what,
+  ).toEqual([]);
 }
 
 async function signIn(page: Page): Promise<void> {
@@ -167,7 +172,9 @@ describe("the web console in Chromium", () => {
     expect(await page.content()).not.toContain(shown);
     await page.goBack();
     expect(await page.content()).not.toContain(shown);
-    const mobile = ((await adminApi("GET", "/keys?org=acme")).json.keys as { id: string; name: string }[]).filter((k) => k.name === "Mobile app");
+    const mobile = ((await adminApi("GET", "/keys?org=acme")).json.keys as { id: string; name: string }[]).filter(
+      (k) => k.name === "Mobile app",
+    );
     expect(mobile).toHaveLength(1);
 
     // Detail → rotate with no grace → a new show-once page; the old key stops.
@@ -218,7 +225,10 @@ describe("the web console in Chromium", () => {
   });
 
   it("a portal link opens one organization only, and works once", async () => {
-    const { status, json } = await adminApi("POST", "/portal-links", { org: "acme", return_url: "http://127.0.0.1:9/settings" });
+    const { status, json } = await adminApi("POST", "/portal-links", {
+      org: "acme",
+      return_url: "http://127.0.0.1:9/settings",
+    });
     expect(status).toBe(201);
     const context = await newContext();
     const page = await newPage(context);
@@ -226,7 +236,9 @@ describe("the web console in Chromium", () => {
     await page.waitForURL(`${gw.url}/_keygate/ui/orgs/acme`);
     await page.getByRole("heading", { name: "API keys" }).waitFor();
     await expectAccessible(page, "portal keys page");
-    expect(await page.getByRole("link", { name: "Back to 127.0.0.1:9" }).getAttribute("href")).toBe("http://127.0.0.1:9/settings");
+    expect(await page.getByRole("link", { name: "Back to 127.0.0.1:9" }).getAttribute("href")).toBe(
+      "http://127.0.0.1:9/settings",
+    );
     expect(await page.getByRole("link", { name: "Organizations" }).count()).toBe(0);
     await page.goto(`${gw.url}/_keygate/ui/orgs/globex`);
     expect(await page.getByRole("heading", { name: "Not found" }).count()).toBe(1);
@@ -243,7 +255,10 @@ describe("the web console in Chromium", () => {
     const cross = await newContext();
     const page3 = await newPage(cross);
     await page3.route("https://app.example.test/**", (route) =>
-      route.fulfill({ contentType: "text/html", body: `<!doctype html><title>App</title><a href="${link2.json.url}">Manage API keys</a>` }),
+      route.fulfill({
+        contentType: "text/html",
+        body: `<!doctype html><title>App</title><a href="${link2.json.url}">Manage API keys</a>`,
+      }),
     );
     await page3.goto("https://app.example.test/settings");
     await page3.getByRole("link", { name: "Manage API keys" }).click();

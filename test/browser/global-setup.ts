@@ -20,6 +20,8 @@ export default function setup() {
     execFileSync("apt-get", ["install", "-y", "chromium"], { stdio: ["ignore", "ignore", "inherit"], env });
   }
   if (!existsSync(CHROMIUM)) {
-    throw new Error(`${CHROMIUM} is missing: the console's browser tests need Debian's Chromium. Install it with ${HOW}.`);
+    throw new Error(
+      `${CHROMIUM} is missing: the console's browser tests need Debian's Chromium. Install it with ${HOW}.`,
+    );
   }
 }

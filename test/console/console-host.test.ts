@@ -7,7 +7,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { adminEnv, api, PROBLEM_401, TOKEN, uniqueOrg } from "../admin/support";
-import { makeEnv, mint, through, send } from "../support/worker-helpers";
+import { makeEnv, mint, send, through } from "../support/worker-helpers";
 import { cookieOf, createForm, get, keyIn, post, signIn } from "./support";
 
 const HOST = "keys.test";
@@ -64,10 +64,18 @@ describe("the console's own host", () => {
     expect(signedIn.calls).toEqual([]);
     expect(signedIn.res.status).toBe(404);
     expect(signedIn.body).toContain("<html");
-    const adminCall = await send(`${CONSOLE}/_keygate/keys?org=acme`, { headers: { authorization: `Bearer ${TOKEN}` } }, e());
+    const adminCall = await send(
+      `${CONSOLE}/_keygate/keys?org=acme`,
+      { headers: { authorization: `Bearer ${TOKEN}` } },
+      e(),
+    );
     expect(adminCall.status).toBe(303); // the console: sign in first — not the admin API's JSON
     expect(adminCall.headers.get("content-type") ?? "").not.toMatch(/json/);
-    const selfService = await through(`${CONSOLE}/api/keys`, { headers: { "x-api-key": key } }, e({ SELF_SERVICE_PATH: "/api/keys" }));
+    const selfService = await through(
+      `${CONSOLE}/api/keys`,
+      { headers: { "x-api-key": key } },
+      e({ SELF_SERVICE_PATH: "/api/keys" }),
+    );
     expect(selfService.calls).toEqual([]);
     expect(selfService.res.headers.get("content-type") ?? "").not.toMatch(/json/);
     // A path that does not normalize: the console's answer, never the gateway's.
@@ -110,7 +118,12 @@ describe("the console's own host", () => {
 
 describe("the gateway's host, with CONSOLE_HOST set", () => {
   it("answers {ADMIN_PREFIX}/ui… exactly like a path the admin API does not have", async () => {
-    for (const path of ["/_keygate/ui", "/_keygate/ui/login", "/_keygate/ui/orgs", "/_keygate/ui/assets/1/console.css"]) {
+    for (const path of [
+      "/_keygate/ui",
+      "/_keygate/ui/login",
+      "/_keygate/ui/orgs",
+      "/_keygate/ui/assets/1/console.css",
+    ]) {
       const ui = await send(path, {}, e());
       const unknown = await send("/_keygate/no-such-path", {}, e());
       expect(ui.status, path).toBe(401);
@@ -120,7 +133,15 @@ describe("the gateway's host, with CONSOLE_HOST set", () => {
       expect(withToken.status, path).toBe(404);
       expect(withToken.headers.get("content-type")).toMatch(/problem\+json/);
     }
-    const login = await send("/_keygate/ui/login", { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded", origin: "https://gateway.test" }, body: `token=${TOKEN}` }, e());
+    const login = await send(
+      "/_keygate/ui/login",
+      {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded", origin: "https://gateway.test" },
+        body: `token=${TOKEN}`,
+      },
+      e(),
+    );
     expect(login.status).toBe(401);
     expect(login.headers.get("set-cookie")).toBeNull();
   });

@@ -3,8 +3,8 @@
  * clients send the key in (and x-org-slug where the client names the org).
  */
 import { describe, expect, it } from "vitest";
+import { ConfigError, configFor } from "../../src/config/config";
 import { curlLine } from "../../src/manage/console/ui";
-import { configFor, ConfigError } from "../../src/config/config";
 import { makeEnv } from "../support/worker-helpers";
 
 function line(profile: string): string {
@@ -28,6 +28,8 @@ describe("curl line per profile", () => {
   it("follows CREDENTIAL_SOURCES when it overrides the profile", () => {
     const config = configFor(makeEnv({ CREDENTIAL_SOURCES: "bearer" }));
     if (config instanceof ConfigError) throw config;
-    expect(curlLine(config, "https://api.example.com", "kg_KEY", "acme")).toBe("curl https://api.example.com/ -H 'Authorization: Bearer kg_KEY'");
+    expect(curlLine(config, "https://api.example.com", "kg_KEY", "acme")).toBe(
+      "curl https://api.example.com/ -H 'Authorization: Bearer kg_KEY'",
+    );
   });
 });

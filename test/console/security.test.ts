@@ -6,12 +6,12 @@
  */
 import { env } from "cloudflare:test";
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { flushUsage, usageCounter } from "../../src/edge/usage/counter";
 import { sealCookie } from "../../src/manage/console/cookie";
 import { randomToken } from "../../src/manage/secret";
 import { adminEnv, api, TOKEN, uniqueOrg } from "../admin/support";
-import { makeEnv, send } from "../support/worker-helpers";
 import { claims, hs256, SECRET } from "../sessions/support";
-import { flushUsage, usageCounter } from "../../src/edge/usage/counter";
+import { makeEnv, send } from "../support/worker-helpers";
 
 const UI = "/_keygate/ui";
 const SITE = "https://gateway.test";
@@ -28,7 +28,11 @@ function get(path: string, cookie?: string, e = adminEnv()) {
   return send(path, { headers: cookie ? { cookie } : {} }, e);
 }
 
-function post(path: string, fields: Record<string, string>, opts: { cookie?: string; origin?: string | null; env?: ReturnType<typeof adminEnv>; ip?: string } = {}) {
+function post(
+  path: string,
+  fields: Record<string, string>,
+  opts: { cookie?: string; origin?: string | null; env?: ReturnType<typeof adminEnv>; ip?: string } = {},
+) {
   const headers: Record<string, string> = { "content-type": "application/x-www-form-urlencoded" };
   if (opts.cookie) headers.cookie = opts.cookie;
   if (opts.origin !== null) headers.origin = opts.origin ?? SITE;
@@ -70,7 +74,16 @@ async function signIn(): Promise<{ cookie: string; csrf: string }> {
 async function createForm(session: { cookie: string; csrf: string }, org: string, name = "ci") {
   const page = await get(`${UI}/new?org=${org}`, session.cookie);
   const html = await page.text();
-  return { csrf: session.csrf, form_id: hidden(html, "form_id"), name, org, scopes: "read", expires: "", rate_limit: "", rate_period: "60" };
+  return {
+    csrf: session.csrf,
+    form_id: hidden(html, "form_id"),
+    name,
+    org,
+    scopes: "read",
+    expires: "",
+    rate_limit: "",
+    rate_period: "60",
+  };
 }
 
 afterEach(() => vi.restoreAllMocks());
@@ -88,7 +101,13 @@ describe("sign-in and the session cookie", () => {
   });
 
   it("unauthenticated pages send the browser to the login page", async () => {
-    for (const path of [`${UI}/`, `${UI}/orgs`, `${UI}/orgs/acme`, `${UI}/new`, `${UI}/keys/key_aaaaaaaaaaaaaaaaaaaa`]) {
+    for (const path of [
+      `${UI}/`,
+      `${UI}/orgs`,
+      `${UI}/orgs/acme`,
+      `${UI}/new`,
+      `${UI}/keys/key_aaaaaaaaaaaaaaaaaaaa`,
+    ]) {
       const res = await get(path);
       expect(res.status, path).toBe(303);
       expect(res.headers.get("location")).toBe(`${UI}/login`);
@@ -116,11 +135,15 @@ describe("sign-in and the session cookie", () => {
   });
 
   it("over plain http: no __Host- prefix, no Secure, Path limited to the console", async () => {
-    const res = await send(`http://gateway.test${UI}/login`, {
-      method: "POST",
-      headers: { "content-type": "application/x-www-form-urlencoded", origin: "http://gateway.test" },
-      body: `token=${TOKEN}`,
-    }, adminEnv());
+    const res = await send(
+      `http://gateway.test${UI}/login`,
+      {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded", origin: "http://gateway.test" },
+        body: `token=${TOKEN}`,
+      },
+      adminEnv(),
+    );
     const set = res.headers.get("set-cookie")!;
     expect(set).toMatch(/^keygate_console=/);
     expect(set).not.toContain("Secure");
@@ -220,7 +243,16 @@ describe("pages", () => {
     expect(created.status).toBe(201);
     const id = /\/keys\/(key_[A-Za-z0-9]+)"/.exec(await created.text())![1]!;
     expectPageHeaders(created);
-    for (const path of [`${UI}/login`, `${UI}/orgs`, `${UI}/orgs?q=${org}`, `${UI}/orgs/${org}`, `${UI}/orgs/${org}?status=active&q=ci`, `${UI}/new`, `${UI}/keys/${id}`, `${UI}/nope`]) {
+    for (const path of [
+      `${UI}/login`,
+      `${UI}/orgs`,
+      `${UI}/orgs?q=${org}`,
+      `${UI}/orgs/${org}`,
+      `${UI}/orgs/${org}?status=active&q=ci`,
+      `${UI}/new`,
+      `${UI}/keys/${id}`,
+      `${UI}/nope`,
+    ]) {
       const res = await get(path, s.cookie);
       expect([200, 404], path).toContain(res.status);
       expectPageHeaders(res);
@@ -233,7 +265,8 @@ describe("pages", () => {
 
   it("the show-once page is the POST's answer; resubmitting the form never shows a key again", async () => {
     const logs: string[] = [];
-    for (const level of ["log", "info", "warn", "error"] as const) vi.spyOn(console, level).mockImplementation((...a: unknown[]) => void logs.push(a.map(String).join(" ")));
+    for (const level of ["log", "info", "warn", "error"] as const)
+      vi.spyOn(console, level).mockImplementation((...a: unknown[]) => void logs.push(a.map(String).join(" ")));
     const s = await signIn();
     const org = uniqueOrg();
     const fields = await createForm(s, org);
@@ -298,7 +331,16 @@ describe("org-scoped admin tokens in the console", () => {
     expect(await form.text()).not.toContain(`action="${UI}/keys"`);
     const posted = await post(
       `${UI}/keys`,
-      { csrf: reader.csrf, form_id: crypto.randomUUID(), name: "sneaky", org, scopes: "", expires: "", rate_limit: "", rate_period: "60" },
+      {
+        csrf: reader.csrf,
+        form_id: crypto.randomUUID(),
+        name: "sneaky",
+        org,
+        scopes: "",
+        expires: "",
+        rate_limit: "",
+        rate_period: "60",
+      },
       { cookie: reader.cookie },
     );
     expect(posted.status).toBe(403);
@@ -324,7 +366,15 @@ describe("org-scoped admin tokens in the console", () => {
     const writer = await api("POST", "/_keygate/tokens", { body: { name: "w", orgs: [org], role: "write" } });
     const reader = await api("POST", "/_keygate/tokens", { body: { name: "r", orgs: [org], role: "read" } });
     const as = (token: string, body: unknown) =>
-      send("/_keygate/portal-links", { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: JSON.stringify(body) }, adminEnv());
+      send(
+        "/_keygate/portal-links",
+        {
+          method: "POST",
+          headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+          body: JSON.stringify(body),
+        },
+        adminEnv(),
+      );
     expect((await as(writer.json.token, { org })).status).toBe(201);
     expect((await as(writer.json.token, { org: uniqueOrg() })).status).toBe(403);
     expect((await as(reader.json.token, { org })).status).toBe(403);
@@ -343,7 +393,9 @@ describe("portal links", () => {
     const org = uniqueOrg();
     const other = uniqueOrg();
     await api("POST", "/_keygate/keys", { body: { orgs: [other], name: "not-yours" } });
-    const { res, json } = await api("POST", "/_keygate/portal-links", { body: { org, return_url: "https://app.example.com/settings" } });
+    const { res, json } = await api("POST", "/_keygate/portal-links", {
+      body: { org, return_url: "https://app.example.com/settings" },
+    });
     expect(res.status).toBe(201);
     expect(res.headers.get("cache-control")).toBe("no-store");
     expect(Object.keys(json).sort()).toEqual(["expires_at", "id", "url"]);
@@ -372,11 +424,20 @@ describe("portal links", () => {
   });
 
   it("validates org and return_url; needs the admin token", async () => {
-    for (const body of [{}, { org: "bad slug" }, { org: "acme", return_url: "http://evil.example/" }, { org: "acme", return_url: "javascript:alert(1)" }, { org: "acme", x: 1 }]) {
+    for (const body of [
+      {},
+      { org: "bad slug" },
+      { org: "acme", return_url: "http://evil.example/" },
+      { org: "acme", return_url: "javascript:alert(1)" },
+      { org: "acme", x: 1 },
+    ]) {
       const { res } = await api("POST", "/_keygate/portal-links", { body });
       expect(res.status, JSON.stringify(body)).toBe(400);
     }
-    expect((await api("POST", "/_keygate/portal-links", { body: { org: "acme", return_url: "http://127.0.0.1:3000/x" } })).res.status).toBe(201);
+    expect(
+      (await api("POST", "/_keygate/portal-links", { body: { org: "acme", return_url: "http://127.0.0.1:3000/x" } }))
+        .res.status,
+    ).toBe(201);
     expect((await api("POST", "/_keygate/portal-links", { body: { org: "acme" }, token: null })).res.status).toBe(401);
   });
 
@@ -389,7 +450,11 @@ describe("portal links", () => {
 describe("the gateway never forwards the console cookie", () => {
   it("drops __Host-keygate_console from the Cookie header sent to the origin", async () => {
     const { json } = await api("POST", "/_keygate/keys", { body: { orgs: [uniqueOrg()], name: "fwd" } });
-    const res = await send("/echo", { headers: { "x-api-key": json.key, cookie: "a=1; __Host-keygate_console=secret.value; b=2" } }, adminEnv());
+    const res = await send(
+      "/echo",
+      { headers: { "x-api-key": json.key, cookie: "a=1; __Host-keygate_console=secret.value; b=2" } },
+      adminEnv(),
+    );
     expect(res.status).toBe(200);
     const echo = (await res.json()) as { headers: Record<string, string> };
     expect(echo.headers.cookie).toBe("a=1; b=2");
@@ -405,7 +470,8 @@ function keyIn(html: string): string {
 
 describe("a user's own session opens their org's page (GET /ui/session)", () => {
   const COOKIE_NAME = "__session";
-  const sessionEnv = (vars: Record<string, string> = {}) => adminEnv({ SESSION_JWT_SECRET: SECRET, SESSION_COOKIE: COOKIE_NAME, ...vars });
+  const sessionEnv = (vars: Record<string, string> = {}) =>
+    adminEnv({ SESSION_JWT_SECRET: SECRET, SESSION_COOKIE: COOKIE_NAME, ...vars });
 
   it("a valid session JWT gets a console session for its org only; changes are audited as session:<sub>", async () => {
     const org = uniqueOrg();
@@ -431,13 +497,22 @@ describe("a user's own session opens their org's page (GET /ui/session)", () => 
     const formHtml = await form.text();
     const created = await post(
       `${UI}/keys`,
-      { csrf: hidden(formHtml, "csrf"), form_id: hidden(formHtml, "form_id"), name: "by-user", scopes: "read", expires: "" },
+      {
+        csrf: hidden(formHtml, "csrf"),
+        form_id: hidden(formHtml, "form_id"),
+        name: "by-user",
+        scopes: "read",
+        expires: "",
+      },
       { cookie, env: e },
     );
     expect(created.status).toBe(201);
     const keys = (await api("GET", `/_keygate/keys?org=${org}&name=by-user`)).json.keys as { id: string }[];
     expect(keys).toHaveLength(1);
-    const audit = (await api("GET", `/_keygate/audit?key_id=${keys[0]!.id}`)).json.events as { actor: string; action: string }[];
+    const audit = (await api("GET", `/_keygate/audit?key_id=${keys[0]!.id}`)).json.events as {
+      actor: string;
+      action: string;
+    }[];
     expect(audit).toEqual([expect.objectContaining({ action: "create", actor: "session:user_9" })]);
   });
 
@@ -452,10 +527,18 @@ describe("a user's own session opens their org's page (GET /ui/session)", () => 
     expect(bad.status).toBe(401);
     expect(bad.headers.get("set-cookie")).toBeNull();
     const scoped = sessionEnv({ SELF_SERVICE_PATH: "/api/keys", SELF_SERVICE_SCOPE: "keys:manage" });
-    const lacking = await send(`${UI}/session`, { headers: { cookie: `${COOKIE_NAME}=${await hs256(claims({ org_slug: org, scope: "read" }))}` } }, scoped);
+    const lacking = await send(
+      `${UI}/session`,
+      { headers: { cookie: `${COOKIE_NAME}=${await hs256(claims({ org_slug: org, scope: "read" }))}` } },
+      scoped,
+    );
     expect(lacking.status).toBe(403);
     expect(lacking.headers.get("set-cookie")).toBeNull();
-    const holding = await send(`${UI}/session`, { headers: { cookie: `${COOKIE_NAME}=${await hs256(claims({ org_slug: org, scope: "read keys:manage" }))}` } }, scoped);
+    const holding = await send(
+      `${UI}/session`,
+      { headers: { cookie: `${COOKIE_NAME}=${await hs256(claims({ org_slug: org, scope: "read keys:manage" }))}` } },
+      scoped,
+    );
     expect(holding.status).toBe(200);
     expect(holding.headers.get("set-cookie")).toContain("HttpOnly");
     expect((await send(`${UI}/session`, {}, adminEnv())).status).toBe(404);
@@ -468,7 +551,8 @@ describe("a key's page shows its last 7 days of usage", () => {
     const e = adminEnv();
     const created = (await api("POST", "/_keygate/keys", { body: { orgs: [org], name: "counted", scopes: [] } })).json;
     const other = (await api("POST", "/_keygate/keys", { body: { orgs: [org], name: "idle" } })).json;
-    for (let i = 0; i < 3; i++) expect((await send("/things", { headers: { "x-api-key": created.key } }, e)).status).toBe(200);
+    for (let i = 0; i < 3; i++)
+      expect((await send("/things", { headers: { "x-api-key": created.key } }, e)).status).toBe(200);
     // A refusal after authentication still counts for the key (route needing a scope it lacks).
     const scoped = adminEnv({ ROUTES: JSON.stringify([{ path: "/admin/*", scopes: ["admin"] }]) });
     expect((await send("/admin/x", { headers: { "x-api-key": created.key } }, scoped)).status).toBe(403);

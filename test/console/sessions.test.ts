@@ -23,7 +23,8 @@ import { cookieOf, createForm, get, hidden, keyIn, post, signIn, UI } from "./su
 
 afterEach(() => vi.restoreAllMocks());
 
-const keysOf = async (org: string) => (await api("GET", `/_keygate/keys?org=${org}`)).json.keys as { id: string; name: string }[];
+const keysOf = async (org: string) =>
+  (await api("GET", `/_keygate/keys?org=${org}`)).json.keys as { id: string; name: string }[];
 
 describe("a form id is used once, on the server", () => {
   it("the create form replayed with the cookie from before the submit mints no second key (409, no key on the page)", async () => {
@@ -105,7 +106,21 @@ describe("signing out ends the session everywhere", () => {
     }
     // …and its forms: nothing is created with it.
     const org = uniqueOrg();
-    const tried = await post(`${UI}/keys`, { csrf: s.csrf, form_id: crypto.randomUUID(), name: "x", org, scopes: "", expires: "", rate_limit: "", rate_period: "60" }, copied, adminEnv());
+    const tried = await post(
+      `${UI}/keys`,
+      {
+        csrf: s.csrf,
+        form_id: crypto.randomUUID(),
+        name: "x",
+        org,
+        scopes: "",
+        expires: "",
+        rate_limit: "",
+        rate_period: "60",
+      },
+      copied,
+      adminEnv(),
+    );
     expect(tried.status).toBe(401);
     expect(await keysOf(org)).toEqual([]);
   });
@@ -148,12 +163,21 @@ describe("revoking what opened a session ends it", () => {
     const revoked = await api("DELETE", `/_keygate/portal-links/${link.json.id}`);
     expect(revoked.res.status).toBe(200);
     expect(revoked.res.headers.get("cache-control")).toBe("no-store");
-    expect(revoked.json).toMatchObject({ id: link.json.id, org, status: "revoked", expires_at: link.json.expires_at, revoked_at: expect.any(String), used_at: expect.any(String) });
+    expect(revoked.json).toMatchObject({
+      id: link.json.id,
+      org,
+      status: "revoked",
+      expires_at: link.json.expires_at,
+      revoked_at: expect.any(String),
+      used_at: expect.any(String),
+    });
     expect(JSON.stringify(revoked.json)).not.toContain(new URL(link.json.url).pathname.split("/").pop()!);
     const after = await get(`${UI}/orgs/${org}`, cookie, adminEnv());
     expect(after.status).toBe(303);
     // Repeating the revocation changes nothing.
-    expect((await api("DELETE", `/_keygate/portal-links/${link.json.id}`)).json.revoked_at).toBe(revoked.json.revoked_at);
+    expect((await api("DELETE", `/_keygate/portal-links/${link.json.id}`)).json.revoked_at).toBe(
+      revoked.json.revoked_at,
+    );
   });
 
   it("an unused portal link, revoked, no longer opens (410)", async () => {
@@ -183,11 +207,17 @@ describe("revoking what opened a session ends it", () => {
     expect((await api("DELETE", "/_keygate/portal-links/pl_00000000000000000000")).res.status).toBe(404);
     expect((await api("DELETE", "/_keygate/portal-links/nope")).res.status).toBe(404);
     const other = await mintToken({ orgs: [uniqueOrg()], role: "write" });
-    expect((await api("DELETE", `/_keygate/portal-links/${link.json.id}`, { token: other.token })).res.status).toBe(404);
+    expect((await api("DELETE", `/_keygate/portal-links/${link.json.id}`, { token: other.token })).res.status).toBe(
+      404,
+    );
     const reader = await mintToken({ orgs: [org], role: "read" });
-    expect((await api("DELETE", `/_keygate/portal-links/${link.json.id}`, { token: reader.token })).res.status).toBe(403);
+    expect((await api("DELETE", `/_keygate/portal-links/${link.json.id}`, { token: reader.token })).res.status).toBe(
+      403,
+    );
     const writer = await mintToken({ orgs: [org], role: "write" });
-    expect((await api("DELETE", `/_keygate/portal-links/${link.json.id}`, { token: writer.token })).res.status).toBe(200);
+    expect((await api("DELETE", `/_keygate/portal-links/${link.json.id}`, { token: writer.token })).res.status).toBe(
+      200,
+    );
     const get405 = await api("GET", `/_keygate/portal-links/${link.json.id}`);
     expect(get405.res.status).toBe(405);
     expect(get405.res.headers.get("allow")).toBe("DELETE");
@@ -243,7 +273,10 @@ describe("without its session store, the console lets nobody in", () => {
 
   it("an unreachable store: 503, never a page", async () => {
     const s = await signIn(UI);
-    const failing = { idFromName: (n: string) => n, get: () => ({ touch: () => Promise.reject(new Error("down")), open: () => Promise.reject(new Error("down")) }) };
+    const failing = {
+      idFromName: (n: string) => n,
+      get: () => ({ touch: () => Promise.reject(new Error("down")), open: () => Promise.reject(new Error("down")) }),
+    };
     const down = adminEnv({ CONSOLE_SESSIONS: failing });
     const page = await get(`${UI}/orgs`, s.cookie, down);
     expect(page.status).toBe(503);

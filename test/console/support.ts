@@ -16,7 +16,13 @@ export function get(url: string, cookie: string | null, e: Env): Promise<Respons
   return send(url, { headers: cookie ? { cookie } : {} }, e);
 }
 
-export function post(url: string, fields: Record<string, string>, cookie: string | null, e: Env, origin = new URL(url).origin): Promise<Response> {
+export function post(
+  url: string,
+  fields: Record<string, string>,
+  cookie: string | null,
+  e: Env,
+  origin = new URL(url).origin,
+): Promise<Response> {
   const headers: Record<string, string> = { "content-type": "application/x-www-form-urlencoded", origin };
   if (cookie) headers.cookie = cookie;
   return send(url, { method: "POST", headers, body: new URLSearchParams(fields).toString() }, e);
@@ -50,9 +56,24 @@ export async function signIn(base: string, e: Env = adminEnv(), token = TOKEN): 
 }
 
 /** The create form's fields for `org`, as the page at `base` issues them (its one-time form id included). */
-export async function createForm(base: string, s: Signed, org: string, e: Env, name = "ci"): Promise<Record<string, string>> {
+export async function createForm(
+  base: string,
+  s: Signed,
+  org: string,
+  e: Env,
+  name = "ci",
+): Promise<Record<string, string>> {
   const html = await (await get(`${base}/new?org=${org}`, s.cookie, e)).text();
-  return { csrf: s.csrf, form_id: hidden(html, "form_id"), name, org, scopes: "read", expires: "", rate_limit: "", rate_period: "60" };
+  return {
+    csrf: s.csrf,
+    form_id: hidden(html, "form_id"),
+    name,
+    org,
+    scopes: "read",
+    expires: "",
+    rate_limit: "",
+    rate_period: "60",
+  };
 }
 
 /** The key shown on a show-once page. */

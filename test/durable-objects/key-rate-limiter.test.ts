@@ -7,11 +7,12 @@
  * the UTC day or month boundary; and both survive the object being evicted from memory
  * (their state is read back from storage).
  */
-import { afterEach, describe, expect, it, vi } from "vitest";
+
 import { env, runInDurableObject } from "cloudflare:test";
-import type { KeyRateLimiter } from "../../src/objects/key-rate-limiter";
-import { clock } from "../../src/lib/clock";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import type { Credits } from "../../src/keys/record";
+import { clock } from "../../src/lib/clock";
+import type { KeyRateLimiter } from "../../src/objects/key-rate-limiter";
 
 afterEach(() => vi.restoreAllMocks());
 
@@ -28,7 +29,10 @@ function at(ms: number): void {
  * Run `use` on a fresh instance of the same object, as after eviction: only its storage is
  * kept (the class reads its state from storage when its in-memory copy is empty).
  */
-async function afterEviction<T>(stub: DurableObjectStub<KeyRateLimiter>, use: (again: KeyRateLimiter) => Promise<T>): Promise<T> {
+async function afterEviction<T>(
+  stub: DurableObjectStub<KeyRateLimiter>,
+  use: (again: KeyRateLimiter) => Promise<T>,
+): Promise<T> {
   return runInDurableObject(stub, (instance: KeyRateLimiter, state) => {
     const Ctor = instance.constructor as new (ctx: DurableObjectState, env: unknown) => KeyRateLimiter;
     return use(new Ctor(state, env));
@@ -156,7 +160,9 @@ describe("KeyRateLimiter.spend: credits", () => {
     await s.spend(c);
     await s.spend(c);
     await afterEviction(s, async (again) => expect(await again.spend(c)).toEqual({ allowed: false, remaining: 0 }));
-    const stored = await runInDurableObject(s, (_o: KeyRateLimiter, state) => state.storage.get<{ remaining: number }>("credits"));
+    const stored = await runInDurableObject(s, (_o: KeyRateLimiter, state) =>
+      state.storage.get<{ remaining: number }>("credits"),
+    );
     expect(stored).toMatchObject({ remaining: 0 });
   });
 
@@ -172,8 +178,12 @@ describe("KeyRateLimiter.spend: credits", () => {
 
 describe("KeyRateLimiter.balance: the balance without spending (the self-service API)", () => {
   const t0 = Date.UTC(2030, 0, 1, 12);
-  const set = (remaining: number, setAt: number, refill?: Credits["refill"]): Credits =>
-    ({ remaining, set_at: new Date(setAt).toISOString(), balance_id: "key_balancebalancebal00", ...(refill ? { refill } : {}) });
+  const set = (remaining: number, setAt: number, refill?: Credits["refill"]): Credits => ({
+    remaining,
+    set_at: new Date(setAt).toISOString(),
+    balance_id: "key_balancebalancebal00",
+    ...(refill ? { refill } : {}),
+  });
 
   it("answers what spend would see, spends nothing, and follows the same setting and refill rules", async () => {
     at(t0);
@@ -207,7 +217,13 @@ describe("KeyRateLimiter holder-keys sets (manage/bounds.ts)", () => {
     const s = fresh();
     for (const id of ["key_a", "key_b", "key_c"]) await s.admitMember(id, 3);
     expect((await s.admitMember("key_d", 3)).admitted).toBe(false);
-    await s.settleMembers(["key_a"], [["key_b", "key_b2"], ["key_unknown", "key_x"]]);
+    await s.settleMembers(
+      ["key_a"],
+      [
+        ["key_b", "key_b2"],
+        ["key_unknown", "key_x"],
+      ],
+    );
     const after = (await s.admitMember("key_e", 2)) as { admitted: false; members: [string, number][] };
     expect(after.admitted).toBe(false);
     expect(after.members.map(([id]) => id).sort()).toEqual(["key_b2", "key_c"]);

@@ -6,13 +6,14 @@
  * - --url mode goes through the gateway's admin API over loopback.
  * Every verb, --json and tables, exit codes 0/1/2, and the effect on the hot path.
  */
-import http from "node:http";
+
 import { randomBytes, randomUUID } from "node:crypto";
+import http from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startOrigin } from "../../scripts/origin";
 import type { Origin } from "../../scripts/origin";
-import { keysCli, startWrangler } from "../support/node-wrangler";
+import { startOrigin } from "../../scripts/origin";
 import type { WranglerDev } from "../support/node-wrangler";
+import { keysCli, startWrangler } from "../support/node-wrangler";
 
 const TOKEN = randomBytes(32).toString("hex");
 /** Each `npm run keys` starts npm, tsx and (in local mode) workerd: seconds each on a busy machine. */
@@ -66,8 +67,16 @@ async function originSaw(probe: string): Promise<number> {
 describe("local mode (default): the state wrangler dev reads", CLI_TESTS, () => {
   it("create, list, show, update, rotate, revoke, import, audit — and the gateway sees each change", async () => {
     const org = `local-${randomUUID().slice(0, 8)}`;
-    const created = await json(local("create", "--org", org, "--name", "ci", "--scopes", "read", "--meta", "team=ops", "--json"));
-    expect(created).toMatchObject({ name: "ci", orgs: [org], scopes: ["read"], status: "active", meta: { team: "ops" } });
+    const created = await json(
+      local("create", "--org", org, "--name", "ci", "--scopes", "read", "--meta", "team=ops", "--json"),
+    );
+    expect(created).toMatchObject({
+      name: "ci",
+      orgs: [org],
+      scopes: ["read"],
+      status: "active",
+      meta: { team: "ops" },
+    });
     expect(created.key).toMatch(/^kg_/);
     expect((await request("/v1/x", created.key)).status).toBe(200);
 
@@ -84,7 +93,12 @@ describe("local mode (default): the state wrangler dev reads", CLI_TESTS, () => 
     expect(updated).toMatchObject({ name: "ci-2", scopes: ["read", "write"] });
 
     const rotated = await json(local("rotate", created.id, "--grace-seconds", "3600", "--json"));
-    expect(rotated).toMatchObject({ replaces: created.id, name: "ci-2", scopes: ["read", "write"], previous: { id: created.id, status: "rotating" } });
+    expect(rotated).toMatchObject({
+      replaces: created.id,
+      name: "ci-2",
+      scopes: ["read", "write"],
+      previous: { id: created.id, status: "rotating" },
+    });
     expect((await request("/v1/x", rotated.key)).status).toBe(200);
 
     const revoked = await json(local("revoke", rotated.id, "--json"));
@@ -127,7 +141,12 @@ describe("local mode (default): the state wrangler dev reads", CLI_TESTS, () => 
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain("--expires: must be in the future");
     // Refused before any state is opened: cheap, so run together.
-    const usage = await Promise.all([local("create", "--orgg", "a"), local("revoke"), local("update", "key_x", "--enable", "--disable"), keysCli(["frobnicate"])]);
+    const usage = await Promise.all([
+      local("create", "--orgg", "a"),
+      local("revoke"),
+      local("update", "key_x", "--enable", "--disable"),
+      keysCli(["frobnicate"]),
+    ]);
     expect(usage.map((r) => r.code)).toEqual([2, 2, 2, 2]);
     expect((await local("list", "--status", "gone")).code).toBe(2);
   });
@@ -191,7 +210,9 @@ describe("--url mode: the running gateway's admin API", CLI_TESTS, () => {
   });
 
   it("a wrong token is refused (1); no token or conflicting flags are bad usage (2)", async () => {
-    const wrong = await keysCli(["list", "--org", "acme", "--url", gw.url], { KEYGATE_ADMIN_TOKEN: TOKEN.replace(/.$/, "x") });
+    const wrong = await keysCli(["list", "--org", "acme", "--url", gw.url], {
+      KEYGATE_ADMIN_TOKEN: TOKEN.replace(/.$/, "x"),
+    });
     expect(wrong.code).toBe(1);
     expect(wrong.stderr).toContain("refused the admin token");
     const usage = await Promise.all([
@@ -208,7 +229,12 @@ describe("the admin API on the wire", () => {
     const res = await fetch(`${gw.url}/_keygate/keys?org=acme`);
     expect(res.status).toBe(401);
     expect(res.headers.get("www-authenticate")).toBe('Bearer realm="keygate-admin"');
-    for (const path of ["/%5fkeygate/keys?org=acme", "//_keygate/keys?org=acme", "/v1/../_keygate/keys?org=acme", "/_KEYGATE/keys?org=acme"]) {
+    for (const path of [
+      "/%5fkeygate/keys?org=acme",
+      "//_keygate/keys?org=acme",
+      "/v1/../_keygate/keys?org=acme",
+      "/_KEYGATE/keys?org=acme",
+    ]) {
       const probe = randomUUID();
       expect(await raw(path, { "x-probe": probe }), path).toBe(401);
       expect(await raw(path, { "x-probe": probe, authorization: `Bearer ${TOKEN}` }), path).toBe(200);
@@ -223,7 +249,9 @@ describe("a gateway without ADMIN_TOKEN", CLI_TESTS, () => {
     try {
       const key = (await json(keysCli(["create", "--org", "acme", "--json", "--persist-to", off.persistTo]))).key;
       const probe = randomUUID();
-      const res = await fetch(`${off.url}/_keygate/keys?org=acme`, { headers: { "x-api-key": key, authorization: `Bearer ${TOKEN}`, "x-probe": probe } });
+      const res = await fetch(`${off.url}/_keygate/keys?org=acme`, {
+        headers: { "x-api-key": key, authorization: `Bearer ${TOKEN}`, "x-probe": probe },
+      });
       expect(res.status).toBe(404);
       expect(await res.text()).toBe('{"detail":"Not Found"}');
       expect(await originSaw(probe)).toBe(0);

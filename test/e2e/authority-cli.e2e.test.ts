@@ -11,17 +11,17 @@
  */
 import { randomBytes, randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { remoteBackend } from "../../cli/backends/remote";
-import type { Backend } from "../../cli/backends/backend";
 import { Refused } from "../../cli/args";
-import { startOrigin } from "../../scripts/origin";
+import type { Backend } from "../../cli/backends/backend";
+import { remoteBackend } from "../../cli/backends/remote";
 import type { Origin } from "../../scripts/origin";
+import { startOrigin } from "../../scripts/origin";
 import type { FieldOperation, Operation } from "../../src/manage/authority";
 import { FIELDS, OPERATIONS } from "../../src/manage/authority";
 import { SURFACE_FIELDS, SURFACES } from "../../src/manage/authority-doc";
 import type { Role } from "../../src/manage/principal";
-import { keysCli, startWrangler } from "../support/node-wrangler";
 import type { WranglerDev } from "../support/node-wrangler";
+import { keysCli, startWrangler } from "../support/node-wrangler";
 
 const ROOT = randomBytes(32).toString("hex");
 const CLI = SURFACES["CLI --url"];
@@ -55,7 +55,11 @@ async function target(): Promise<{ id: string }> {
 }
 
 /** One operation through the CLI's remote backend: allowed (an answer), refused (403), or invalid (400). */
-async function run(b: Backend, op: Operation, extra: Record<string, unknown> = {}): Promise<"allowed" | "refused" | "invalid"> {
+async function run(
+  b: Backend,
+  op: Operation,
+  extra: Record<string, unknown> = {},
+): Promise<"allowed" | "refused" | "invalid"> {
   const needsKey = ["show", "update", "rotate", "revoke"].includes(op);
   const k = needsKey ? await target() : null;
   const calls: Partial<Record<Operation, () => Promise<unknown>>> = {
@@ -124,9 +128,13 @@ describe("authority matrix on the CLI's --url surface (a real wrangler dev)", ()
 });
 
 describe("the CLI as a user runs it (--url)", () => {
-  it("each principal: an allowed call exits 0 with the answer; a refused one exits 1 with one error line", { timeout: 120_000 }, async () => {
+  it("each principal: an allowed call exits 0 with the answer; a refused one exits 1 with one error line", {
+    timeout: 120_000,
+  }, async () => {
     const url = ["--url", gw.url];
-    const asRoot = await keysCli(["create", "--org", org, "--name", "by root", "--json", ...url], { KEYGATE_ADMIN_TOKEN: ROOT });
+    const asRoot = await keysCli(["create", "--org", org, "--name", "by root", "--json", ...url], {
+      KEYGATE_ADMIN_TOKEN: ROOT,
+    });
     expect(asRoot.code, asRoot.stderr).toBe(0);
     expect(JSON.parse(asRoot.stdout)).toMatchObject({ orgs: [org], key: expect.any(String) });
 

@@ -8,10 +8,30 @@ const state = tempStateDir();
 
 describe("npm run keys", () => {
   it("create --json prints one JSON object with the key once, and nothing else on stdout", async () => {
-    const r = await keysCli(["create", "--org", "acme", "--org", "globex", "--name", "ci", "--scopes", "read,write", "--expires", "2099-01-01T00:00:00Z", "--json", "--persist-to", state]);
+    const r = await keysCli([
+      "create",
+      "--org",
+      "acme",
+      "--org",
+      "globex",
+      "--name",
+      "ci",
+      "--scopes",
+      "read,write",
+      "--expires",
+      "2099-01-01T00:00:00Z",
+      "--json",
+      "--persist-to",
+      state,
+    ]);
     expect(r.code, r.stderr).toBe(0);
     const out = JSON.parse(r.stdout) as Record<string, unknown>;
-    expect(out).toMatchObject({ name: "ci", orgs: ["acme", "globex"], scopes: ["read", "write"], expires_at: "2099-01-01T00:00:00.000Z" });
+    expect(out).toMatchObject({
+      name: "ci",
+      orgs: ["acme", "globex"],
+      scopes: ["read", "write"],
+      expires_at: "2099-01-01T00:00:00.000Z",
+    });
     expect(out.key).toMatch(/^kg_[0-9A-Za-z]{38}$/);
     expect(out.id).toMatch(/^key_/);
     expect(out.key_prefix).toBe((out.key as string).slice(0, 7));

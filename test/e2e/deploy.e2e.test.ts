@@ -17,11 +17,21 @@ import { isLoopbackHost, problems, warnings } from "../../scripts/deploy";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
 const run = promisify(execFile);
-const OFFLINE = { HTTPS_PROXY: "http://127.0.0.1:9", HTTP_PROXY: "http://127.0.0.1:9", CLOUDFLARE_API_TOKEN: "", WRANGLER_SEND_METRICS: "false", NO_COLOR: "1" };
+const OFFLINE = {
+  HTTPS_PROXY: "http://127.0.0.1:9",
+  HTTP_PROXY: "http://127.0.0.1:9",
+  CLOUDFLARE_API_TOKEN: "",
+  WRANGLER_SEND_METRICS: "false",
+  NO_COLOR: "1",
+};
 
 async function deploy(args: string[], env: Record<string, string> = {}): Promise<{ code: number; out: string }> {
   try {
-    const r = await run("npm", ["run", "-s", "deploy", "--", ...args], { cwd: ROOT, env: { ...process.env, ...OFFLINE, ...env }, timeout: 60_000 });
+    const r = await run("npm", ["run", "-s", "deploy", "--", ...args], {
+      cwd: ROOT,
+      env: { ...process.env, ...OFFLINE, ...env },
+      timeout: 60_000,
+    });
     return { code: 0, out: r.stdout + r.stderr };
   } catch (err) {
     const e = err as { code?: number; stdout?: string; stderr?: string };
@@ -72,7 +82,10 @@ describe("npm run deploy: the guard", () => {
     expect(refused.out).toContain("is a loopback address");
     expect(refused.out).not.toContain("placeholder");
     expect(ran(refused.out)).toBe(false);
-    for (const [args, env] of [[["--allow-loopback-origin"], {}], [[], { KEYGATE_ALLOW_LOOPBACK_ORIGIN: "1" }]] as const) {
+    for (const [args, env] of [
+      [["--allow-loopback-origin"], {}],
+      [[], { KEYGATE_ALLOW_LOOPBACK_ORIGIN: "1" }],
+    ] as const) {
       const outdir = mkdtempSync(path.join(tmpdir(), "keygate-dry-"));
       const r = await deploy(["--config", file, ...args, "--dry-run", "--outdir", outdir], env);
       expect(r.code, r.out).toBe(0);
@@ -110,23 +123,33 @@ describe("npm run deploy: the guard", () => {
 });
 
 describe("deploy guard rules", () => {
-  it.each(["localhost", "api.localhost", "127.0.0.1", "127.8.9.10", "0.0.0.0", "[::1]", "::", "::ffff:127.0.0.1"])("%s is loopback", (host) => {
-    expect(isLoopbackHost(host)).toBe(true);
-  });
+  it.each(["localhost", "api.localhost", "127.0.0.1", "127.8.9.10", "0.0.0.0", "[::1]", "::", "::ffff:127.0.0.1"])(
+    "%s is loopback",
+    (host) => {
+      expect(isLoopbackHost(host)).toBe(true);
+    },
+  );
   it.each(["api.acme.io", "10.0.0.1", "128.0.0.1", "[2001:db8::1]", "localhost.acme.io"])("%s is not", (host) => {
     expect(isLoopbackHost(host)).toBe(false);
   });
   it("warns about a production target without CONSOLE_HOST, only", () => {
     const ok = { kvIds: ["abc"], originUrl: "https://api.acme.io" };
     expect(warnings(ok)).toEqual([expect.stringContaining("no CONSOLE_HOST in [vars]")]);
-    expect(warnings({ ...ok, env: "production" })).toEqual([expect.stringContaining("no CONSOLE_HOST in [env.production.vars]")]);
+    expect(warnings({ ...ok, env: "production" })).toEqual([
+      expect.stringContaining("no CONSOLE_HOST in [env.production.vars]"),
+    ]);
     expect(warnings({ ...ok, env: "production", consoleHost: "keys.acme.io" })).toEqual([]);
     expect(warnings({ ...ok, env: "staging" })).toEqual([]);
   });
 
   it("reports a missing KEYS namespace and a missing ORIGIN_URL", () => {
-    expect(problems({ kvIds: [] }, false)).toEqual([expect.stringContaining("no KEYS KV namespace"), expect.stringContaining("ORIGIN_URL is not set")]);
+    expect(problems({ kvIds: [] }, false)).toEqual([
+      expect.stringContaining("no KEYS KV namespace"),
+      expect.stringContaining("ORIGIN_URL is not set"),
+    ]);
     expect(problems({ kvIds: ["abc"], originUrl: "https://api.acme.io" }, false)).toEqual([]);
-    expect(problems({ kvIds: ["abc"], originUrl: "ftp://api.acme.io" }, false)).toEqual([expect.stringContaining("not an http(s) URL")]);
+    expect(problems({ kvIds: ["abc"], originUrl: "ftp://api.acme.io" }, false)).toEqual([
+      expect.stringContaining("not an http(s) URL"),
+    ]);
   });
 });

@@ -5,8 +5,9 @@
  * wrangler dev, workerd or demo origin behind. Ports and state are this test's own (PORT, ORIGIN_PORT,
  * --persist-to), so a developer's running `npm run dev` is not touched.
  */
-import { spawn } from "node:child_process";
+
 import type { ChildProcess } from "node:child_process";
+import { spawn } from "node:child_process";
 import http from "node:http";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -62,10 +63,17 @@ async function startDev(state: string): Promise<Dev> {
  * console.localhost (Node's resolver, unlike Chromium's and curl's, does not map
  * *.localhost to loopback).
  */
-function requestAs(host: string, port: number, method: string, p: string, body?: string): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
+function requestAs(
+  host: string,
+  port: number,
+  method: string,
+  p: string,
+  body?: string,
+): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
   return new Promise((resolve, reject) => {
     const headers: Record<string, string> = { host: `${host}:${port}` };
-    if (body !== undefined) Object.assign(headers, { "content-type": "application/x-www-form-urlencoded", origin: `http://${host}:${port}` });
+    if (body !== undefined)
+      Object.assign(headers, { "content-type": "application/x-www-form-urlencoded", origin: `http://${host}:${port}` });
     const req = http.request({ host: "127.0.0.1", port, method, path: p, headers }, (res) => {
       let text = "";
       res.on("data", (d: Buffer) => (text += d.toString()));
@@ -94,7 +102,10 @@ describe("npm run dev", () => {
     // Ready once the port answers; wrangler may still be loading the worker.
     let status = 0;
     for (let i = 0; i < 60 && status !== 200; i++) {
-      status = await fetch(`http://127.0.0.1:${first.port}/hello`, { headers: { "x-api-key": first.key } }).then((r) => r.status, () => 0);
+      status = await fetch(`http://127.0.0.1:${first.port}/hello`, { headers: { "x-api-key": first.key } }).then(
+        (r) => r.status,
+        () => 0,
+      );
       if (status !== 200) await new Promise((r) => setTimeout(r, 500));
     }
     expect(status).toBe(200);
@@ -102,7 +113,9 @@ describe("npm run dev", () => {
     expect(first.output()).not.toContain("will not work in local development");
     expect(first.output()).toMatch(/\[dev\] created the demo key/);
     // The console, on its own host, signed in with the admin token printed at start.
-    const printed = new RegExp(`Console: http://console\\.localhost:${first.port}/ — sign in with the admin token\\s+([0-9a-f]{64})`).exec(first.output());
+    const printed = new RegExp(
+      `Console: http://console\\.localhost:${first.port}/ — sign in with the admin token\\s+([0-9a-f]{64})`,
+    ).exec(first.output());
     expect(printed, first.output()).not.toBeNull();
     const login = await requestAs("console.localhost", first.port, "GET", "/login");
     expect(login.status).toBe(200);

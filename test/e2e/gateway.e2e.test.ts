@@ -5,10 +5,10 @@
 import { createHash, randomBytes } from "node:crypto";
 import http from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startOrigin } from "../../scripts/origin";
 import type { Origin } from "../../scripts/origin";
-import { keysCli, startWrangler } from "../support/node-wrangler";
+import { startOrigin } from "../../scripts/origin";
 import type { WranglerDev } from "../support/node-wrangler";
+import { keysCli, startWrangler } from "../support/node-wrangler";
 
 let origin: Origin;
 let gw: WranglerDev;
@@ -23,7 +23,11 @@ interface Echo {
   bodySha256: string;
 }
 
-function raw(method: string, path: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
+function raw(
+  method: string,
+  path: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
   return new Promise((resolve, reject) => {
     const req = http.request({ host: "127.0.0.1", port: gw.port, method, path, headers }, (res) => {
       let body = "";
@@ -72,7 +76,18 @@ beforeAll(async () => {
     },
   });
   // Minted while wrangler dev is already running: it must see the key without a restart.
-  const created = await keysCli(["create", "--org", "acme", "--name", "e2e", "--scopes", "read", "--json", "--persist-to", gw.persistTo]);
+  const created = await keysCli([
+    "create",
+    "--org",
+    "acme",
+    "--name",
+    "e2e",
+    "--scopes",
+    "read",
+    "--json",
+    "--persist-to",
+    gw.persistTo,
+  ]);
   expect(created.code, created.stderr).toBe(0);
   const parsed = JSON.parse(created.stdout) as { key: string; id: string };
   key = parsed.key;
@@ -112,21 +127,43 @@ describe("wrangler dev in front of a real origin", () => {
     expect(res.status).toBe(403);
     expect(((await res.json()) as { code: string }).code).toBe("forbidden");
     expect(await originCalls(probe)).toHaveLength(0);
-    const both = await keysCli(["create", "--org", "acme", "--scopes", "read,billing", "--json", "--persist-to", gw.persistTo]);
+    const both = await keysCli([
+      "create",
+      "--org",
+      "acme",
+      "--scopes",
+      "read,billing",
+      "--json",
+      "--persist-to",
+      gw.persistTo,
+    ]);
     expect(both.code, both.stderr).toBe(0);
-    const ok = await fetch(`${gw.url}/billing/invoices`, { headers: { "x-api-key": (JSON.parse(both.stdout) as { key: string }).key } });
+    const ok = await fetch(`${gw.url}/billing/invoices`, {
+      headers: { "x-api-key": (JSON.parse(both.stdout) as { key: string }).key },
+    });
     expect(ok.status).toBe(200);
     expect(((await ok.json()) as Echo).headers["x-api-key-scopes"]).toBe("read,billing");
   });
 
   it("accepts Basic with the key as username (curl -u KEY:)", async () => {
-    const res = await fetch(`${gw.url}/v1/things`, { headers: { authorization: `Basic ${Buffer.from(`${key}:`).toString("base64")}` } });
+    const res = await fetch(`${gw.url}/v1/things`, {
+      headers: { authorization: `Basic ${Buffer.from(`${key}:`).toString("base64")}` },
+    });
     expect(res.status).toBe(200);
   });
 
   it("imports an existing key with the CLI and accepts it", async () => {
     const legacy = "123e4567-e89b-12d3-a456-" + randomBytes(6).toString("hex");
-    const imported = await keysCli(["import", "--key", legacy, "--org", "globex", "--json", "--persist-to", gw.persistTo]);
+    const imported = await keysCli([
+      "import",
+      "--key",
+      legacy,
+      "--org",
+      "globex",
+      "--json",
+      "--persist-to",
+      gw.persistTo,
+    ]);
     expect(imported.code, imported.stderr).toBe(0);
     expect(imported.stdout).not.toContain(legacy);
     const res = await fetch(`${gw.url}/v1/things`, { headers: { "x-api-key": legacy } });
@@ -143,7 +180,11 @@ describe("wrangler dev in front of a real origin", () => {
 
   it("streams a 5 MiB upload to the origin intact", async () => {
     const body = randomBytes(5 * 1024 * 1024);
-    const res = await fetch(`${gw.url}/upload`, { method: "POST", body, headers: { "x-api-key": key, "content-type": "application/octet-stream" } });
+    const res = await fetch(`${gw.url}/upload`, {
+      method: "POST",
+      body,
+      headers: { "x-api-key": key, "content-type": "application/octet-stream" },
+    });
     const echo = (await res.json()) as Echo;
     expect(echo.bodyBytes).toBe(body.length);
     expect(echo.bodySha256).toBe(createHash("sha256").update(body).digest("hex"));
@@ -153,7 +194,9 @@ describe("wrangler dev in front of a real origin", () => {
     // Ordering, not a duration: the first event reaches the client before the origin has
     // even written the last one (the origin runs in this process and stamps each event
     // with the time it was written, on the same clock).
-    const res = await fetch(`${gw.url}/stream?n=3&ms=400`, { headers: { "x-api-key": key, "accept-encoding": "gzip" } });
+    const res = await fetch(`${gw.url}/stream?n=3&ms=400`, {
+      headers: { "x-api-key": key, "accept-encoding": "gzip" },
+    });
     const reader = res.body!.getReader();
     const first = await reader.read();
     const firstReceivedAt = Date.now();

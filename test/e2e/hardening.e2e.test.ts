@@ -7,10 +7,10 @@
 import { createHmac, createSign, generateKeyPairSync } from "node:crypto";
 import net from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startOrigin } from "../../scripts/origin";
 import type { Origin, RecordedCall } from "../../scripts/origin";
-import { cliKey, keysCli, startWrangler } from "../support/node-wrangler";
+import { startOrigin } from "../../scripts/origin";
 import type { WranglerDev } from "../support/node-wrangler";
+import { cliKey, keysCli, startWrangler } from "../support/node-wrangler";
 
 const SECRET = "e2e:" + "q".repeat(48);
 const ADMIN_TOKEN = "e2e-admin-token-" + "a".repeat(40);
@@ -42,7 +42,11 @@ function raw(bytes: Buffer | string): Promise<RawAnswer> {
       const text = data.toString("latin1");
       const split = text.indexOf("\r\n\r\n");
       const head = split < 0 ? text : text.slice(0, split);
-      resolve({ status: Number(/^HTTP\/1\.1 (\d{3})/.exec(head)?.[1] ?? 0), head, body: split < 0 ? "" : text.slice(split + 4) });
+      resolve({
+        status: Number(/^HTTP\/1\.1 (\d{3})/.exec(head)?.[1] ?? 0),
+        head,
+        body: split < 0 ? "" : text.slice(split + 4),
+      });
     };
     socket.setTimeout(15_000, () => socket.destroy(new Error("raw request timed out")));
     socket.on("data", (c: Buffer) => {
@@ -69,7 +73,12 @@ async function rawRequest(
 ): Promise<{ answer: RawAnswer; calls: RecordedCall[] }> {
   const probe = `e2e-${Date.now()}-${probeN++}`;
   const pairs = Array.isArray(headers) ? headers : Object.entries(headers);
-  const lines = [`Host: 127.0.0.1:${gw.port}`, `x-probe: ${probe}`, "Connection: close", ...pairs.map(([k, v]) => `${k}: ${v}`)];
+  const lines = [
+    `Host: 127.0.0.1:${gw.port}`,
+    `x-probe: ${probe}`,
+    "Connection: close",
+    ...pairs.map(([k, v]) => `${k}: ${v}`),
+  ];
   if (body !== "") lines.push(`Content-Length: ${Buffer.byteLength(body, "latin1")}`);
   const head = Buffer.concat([
     Buffer.from(`${method} `, "latin1"),
@@ -81,7 +90,10 @@ async function rawRequest(
   return { answer, calls: ((await res.json()) as { calls: RecordedCall[] }).calls };
 }
 
-function rawGet(target: string | Buffer, headers: Record<string, string> = {}): Promise<{ answer: RawAnswer; calls: RecordedCall[] }> {
+function rawGet(
+  target: string | Buffer,
+  headers: Record<string, string> = {},
+): Promise<{ answer: RawAnswer; calls: RecordedCall[] }> {
   return rawRequest("GET", target, headers);
 }
 
@@ -125,12 +137,21 @@ describe("origin signatures through wrangler dev", () => {
     const res = await fetch(`${gw.url}/v1/things?limit=5`, { headers: { "x-api-key": key, "x-org-slug": "evil" } });
     const echo = (await res.json()) as RecordedCall;
     expect(echo.url).toBe("/base/v1/things?limit=5");
-    expect(echo.signature).toEqual({ ok: true, kid: "e2e", timestamp: expect.any(Number), identity: { method: "key", org: "acme", keyId, userId: null, scopes: ["read"] } });
+    expect(echo.signature).toEqual({
+      ok: true,
+      kid: "e2e",
+      timestamp: expect.any(Number),
+      identity: { method: "key", org: "acme", keyId, userId: null, scopes: ["read"] },
+    });
   });
 
   it("a request sent straight to the origin with a forged identity or a replayed signature is refused by it", async () => {
-    const signed = (await (await fetch(`${gw.url}/v1/things`, { headers: { "x-api-key": key } })).json()) as RecordedCall;
-    const forged = await fetch(`${origin.url}/v1/things`, { headers: { "x-org-slug": "acme", "x-api-key-id": keyId, "x-api-key-scopes": "admin" } });
+    const signed = (await (
+      await fetch(`${gw.url}/v1/things`, { headers: { "x-api-key": key } })
+    ).json()) as RecordedCall;
+    const forged = await fetch(`${origin.url}/v1/things`, {
+      headers: { "x-org-slug": "acme", "x-api-key-id": keyId, "x-api-key-scopes": "admin" },
+    });
     expect(((await forged.json()) as RecordedCall).signature).toEqual({ ok: false, reason: "missing" });
     const replayed = await fetch(`${origin.url}/v1/things`, {
       headers: { ...(signed.headers as Record<string, string>), "x-api-key-scopes": "read,admin", host: "ignored" },
@@ -240,7 +261,16 @@ describe("raw-wire bypass attempts", () => {
 
 describe("abuse limits under wrangler dev", () => {
   it("a key created with --rate-limit is limited (Durable Object), with RateLimit headers", async () => {
-    const created = await keysCli(["create", "--org", "acme", "--rate-limit", "2/60s", "--json", "--persist-to", gw.persistTo]);
+    const created = await keysCli([
+      "create",
+      "--org",
+      "acme",
+      "--rate-limit",
+      "2/60s",
+      "--json",
+      "--persist-to",
+      gw.persistTo,
+    ]);
     expect(created.code, created.stderr).toBe(0);
     const limited = JSON.parse(created.stdout) as { key: string; rate_limit: unknown };
     expect(limited.rate_limit).toEqual({ limit: 2, period_seconds: 60 });
@@ -268,14 +298,18 @@ describe("abuse limits under wrangler dev", () => {
     const ip = `198.51.100.${10 + Math.floor(Math.random() * 200)}`;
     const statuses: number[] = [];
     for (let i = 0; i < 31; i++) {
-      const r = await fetch(`${gw.url}/v1/things`, { headers: { "x-api-key": `nope-${i}-${Date.now()}`, "cf-connecting-ip": ip } });
+      const r = await fetch(`${gw.url}/v1/things`, {
+        headers: { "x-api-key": `nope-${i}-${Date.now()}`, "cf-connecting-ip": ip },
+      });
       statuses.push(r.status);
       await r.arrayBuffer();
     }
     // 30 per 60 s (wrangler.toml); a window boundary may reset the count once.
     expect(statuses.filter((s) => s === 429).length).toBeGreaterThanOrEqual(1);
     expect(statuses.every((s) => s === 401 || s === 429)).toBe(true);
-    const valid = await fetch(`${gw.url}/v1/things`, { headers: { "x-api-key": key, "cf-connecting-ip": "198.51.100.250" } });
+    const valid = await fetch(`${gw.url}/v1/things`, {
+      headers: { "x-api-key": key, "cf-connecting-ip": "198.51.100.250" },
+    });
     expect(valid.status).toBe(200);
   });
 });
@@ -327,7 +361,11 @@ describe("issue 8 (hardening, round two) over the wire", () => {
   });
 
   it("class 3: the request id is the gateway's; the client's travels as x-client-request-id", async () => {
-    const { answer, calls } = await rawGet("/v1/things", { "x-api-key": key, "X-Request-Id": "client-chosen-1", "X_Request_Id": "client-chosen-2" });
+    const { answer, calls } = await rawGet("/v1/things", {
+      "x-api-key": key,
+      "X-Request-Id": "client-chosen-1",
+      X_Request_Id: "client-chosen-2",
+    });
     expect(answer.status).toBe(200);
     const ours = headerOf(answer, "x-request-id")!;
     expect(ours).toMatch(UUID);
@@ -358,10 +396,14 @@ describe("issue 8 (hardening, round two) over the wire", () => {
       "X-Method-Override",
       "X-HTTP-Method",
     ];
-    const { answer, calls } = await rawRequest("GET", "/v1/things", [["x-api-key", key], ...names.map((n): [string, string] => [n, "evil"])]);
+    const { answer, calls } = await rawRequest("GET", "/v1/things", [
+      ["x-api-key", key],
+      ...names.map((n): [string, string] => [n, "evil"]),
+    ]);
     expect(answer.status).toBe(200);
     expect(calls[0]!.method).toBe("GET");
-    for (const [name, value] of Object.entries(calls[0]!.headers)) expect([value].flat().includes("evil"), name).toBe(false);
+    for (const [name, value] of Object.entries(calls[0]!.headers))
+      expect([value].flat().includes("evil"), name).toBe(false);
     expect(calls[0]!.headers["x-forwarded-host"]).toBe(`127.0.0.1:${gw.port}`);
   });
 
@@ -378,10 +420,17 @@ describe("issue 8 (hardening, round two) over the wire", () => {
     expect(fwd.calls[0]!.method).toBe("OPTIONS");
     expect(fwd.calls[0]!.bodyBytes).toBe(0);
     for (const h of ["authorization", "cookie", "x-api-key"]) expect(fwd.calls[0]!.headers[h], h).toBeUndefined();
-    const hidden = await rawRequest("OPTIONS", "/hidden/doc", [["Origin", "https://app.example"], ["Access-Control-Request-Method", "GET"]]);
+    const hidden = await rawRequest("OPTIONS", "/hidden/doc", [
+      ["Origin", "https://app.example"],
+      ["Access-Control-Request-Method", "GET"],
+    ]);
     expect(hidden.calls).toHaveLength(0);
     expect(hidden.answer.status).toBe(401);
-    const scoped = await rawRequest("OPTIONS", "/hidden/doc", [["Origin", "https://app.example"], ["Access-Control-Request-Method", "GET"], ["x-api-key", key]]);
+    const scoped = await rawRequest("OPTIONS", "/hidden/doc", [
+      ["Origin", "https://app.example"],
+      ["Access-Control-Request-Method", "GET"],
+      ["x-api-key", key],
+    ]);
     expect(scoped.calls).toHaveLength(0);
     expect(scoped.answer.status).toBe(404);
   });
@@ -419,7 +468,9 @@ describe("issue 8 (hardening, round two) over the wire", () => {
     const ip = `198.51.100.${Math.floor(Math.random() * 200) + 1}`;
     const statuses: number[] = [];
     for (let i = 0; i < 31; i++) {
-      const r = await fetch(`${gw.url}/_keygate/audit`, { headers: { authorization: "Bearer wrong-token-" + "w".repeat(40), "cf-connecting-ip": ip } });
+      const r = await fetch(`${gw.url}/_keygate/audit`, {
+        headers: { authorization: "Bearer wrong-token-" + "w".repeat(40), "cf-connecting-ip": ip },
+      });
       statuses.push(r.status);
       if (r.status === 429) expect(r.headers.get("retry-after")).toMatch(/^\d+$/);
       await r.arrayBuffer();
@@ -444,7 +495,9 @@ describe("issue 8 (hardening, round two) over the wire", () => {
     await first.arrayBuffer();
     let last = 0;
     for (let i = 0; i < 31; i++) {
-      const r = await fetch(`${gw.url}/v1/things`, { headers: { "x-api-key": `nope-${i}-${Date.now()}`, "cf-connecting-ip": ip } });
+      const r = await fetch(`${gw.url}/v1/things`, {
+        headers: { "x-api-key": `nope-${i}-${Date.now()}`, "cf-connecting-ip": ip },
+      });
       last = r.status;
       await r.arrayBuffer();
     }
@@ -452,7 +505,9 @@ describe("issue 8 (hardening, round two) over the wire", () => {
     const again = await use();
     expect(again.status).toBe(200);
     await again.arrayBuffer();
-    const guess = await fetch(`${gw.url}/v1/things`, { headers: { "x-api-key": `nope-${Date.now()}`, "cf-connecting-ip": ip } });
+    const guess = await fetch(`${gw.url}/v1/things`, {
+      headers: { "x-api-key": `nope-${Date.now()}`, "cf-connecting-ip": ip },
+    });
     expect(guess.status).toBe(429);
   });
 });
@@ -478,7 +533,10 @@ const sessionClaims = () => ({ sub: "user_e2e", org_slug: "acme", exp: Math.floo
  * bodies included); the statuses answered on it, and whether the gateway closed it — read
  * until `quietMs` pass without data after the last write, or the socket closes.
  */
-function keepAlive(writes: (string | Buffer)[], opts: { answers?: number; quietMs?: number } = {}): Promise<{ statuses: number[]; closed: boolean; text: string }> {
+function keepAlive(
+  writes: (string | Buffer)[],
+  opts: { answers?: number; quietMs?: number } = {},
+): Promise<{ statuses: number[]; closed: boolean; text: string }> {
   const quietMs = opts.quietMs ?? 3_000;
   return new Promise((resolve, reject) => {
     const socket = net.connect(gw.port, "127.0.0.1");
@@ -506,7 +564,9 @@ function keepAlive(writes: (string | Buffer)[], opts: { answers?: number; quietM
       }
       arm();
     });
-    socket.on("error", (err: NodeJS.ErrnoException) => (err.code === "ECONNRESET" || err.code === "EPIPE" ? undefined : reject(err)));
+    socket.on("error", (err: NodeJS.ErrnoException) =>
+      err.code === "ECONNRESET" || err.code === "EPIPE" ? undefined : reject(err),
+    );
     socket.on("close", () => {
       closed = true;
       done();
@@ -539,14 +599,29 @@ function chunkedPost(target: string, bytes: number, headers: Record<string, stri
 
 describe("issue 20 (hardening, round three) over the wire", () => {
   it("class 1: the review's client claims and ?_method=DELETE never reach the origin, in any spelling", async () => {
-    const names = ["X-Middleware-Subrequest", "X-Client-Cert", "X-SSL-Client-Verify", "Fastly-Client-IP", "X-Azure-ClientIP", "X-Custom-IP-Authorization", "X-Invoke-Path", "Via", "Destination"];
+    const names = [
+      "X-Middleware-Subrequest",
+      "X-Client-Cert",
+      "X-SSL-Client-Verify",
+      "Fastly-Client-IP",
+      "X-Azure-ClientIP",
+      "X-Custom-IP-Authorization",
+      "X-Invoke-Path",
+      "Via",
+      "Destination",
+    ];
     const headers: [string, string][] = [["x-api-key", key]];
     for (const n of names) headers.push([n, "evil"], [n.toLowerCase().replace(/-/g, "_"), "evil"]);
-    const { answer, calls } = await rawRequest("GET", "/public/x?_method=DELETE&X-HTTP-Method-Override=DELETE&%5Fmethod=PUT&_HttpMethod=PATCH&n=1", headers);
+    const { answer, calls } = await rawRequest(
+      "GET",
+      "/public/x?_method=DELETE&X-HTTP-Method-Override=DELETE&%5Fmethod=PUT&_HttpMethod=PATCH&n=1",
+      headers,
+    );
     expect(answer.status, answer.head).toBe(200);
     expect(calls[0]!.method).toBe("GET");
     expect(calls[0]!.url).toBe("/base/public/x?n=1");
-    for (const [name, value] of Object.entries(calls[0]!.headers)) expect([value].flat().includes("evil"), name).toBe(false);
+    for (const [name, value] of Object.entries(calls[0]!.headers))
+      expect([value].flat().includes("evil"), name).toBe(false);
   });
 
   it("class 2: a key as a query parameter's name, or URL-encoded in a cookie or a header, never reaches the origin", async () => {
@@ -574,7 +649,9 @@ describe("issue 20 (hardening, round three) over the wire", () => {
     for (const ip of [v4, v6]) {
       let last = 0;
       for (let i = 0; i < 31; i++) {
-        const r = await fetch(`${gw.url}/v1/things`, { headers: { "x-api-key": `nope-${i}-${Date.now()}`, "cf-connecting-ip": ip } });
+        const r = await fetch(`${gw.url}/v1/things`, {
+          headers: { "x-api-key": `nope-${i}-${Date.now()}`, "cf-connecting-ip": ip },
+        });
         last = r.status;
         await r.arrayBuffer();
       }
@@ -587,7 +664,11 @@ describe("issue 20 (hardening, round three) over the wire", () => {
     };
     // The same address in other spellings, and another host of the /64: blocked; another /64: not.
     const [a, b, c, d] = v4.split(".").map(Number) as [number, number, number, number];
-    for (const ip of [`::ffff:${v4}`, `::ffff:${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`, `2001:db8:${n}:7:ffff::9`]) {
+    for (const ip of [
+      `::ffff:${v4}`,
+      `::ffff:${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`,
+      `2001:db8:${n}:7:ffff::9`,
+    ]) {
       expect(await status({ "x-api-key": `nope-${Date.now()}`, "cf-connecting-ip": ip }), ip).toBe(429);
     }
     expect(await status({ "x-api-key": `nope-${Date.now()}`, "cf-connecting-ip": `2001:db8:${n}:8::1` })).toBe(401);
@@ -598,7 +679,9 @@ describe("issue 20 (hardening, round three) over the wire", () => {
       expect(await status({ authorization: `Bearer ${hs256(sessionClaims())}`, "cf-connecting-ip": ip }), ip).toBe(200);
     }
     // The operator behind the address: the admin API and the console's sign-in still work.
-    expect(await status({ authorization: `Bearer ${ADMIN_TOKEN}`, "cf-connecting-ip": v4 }, "/_keygate/audit")).toBe(200);
+    expect(await status({ authorization: `Bearer ${ADMIN_TOKEN}`, "cf-connecting-ip": v4 }, "/_keygate/audit")).toBe(
+      200,
+    );
     const login = await fetch(`${gw.url}/_keygate/ui/login`, {
       method: "POST",
       redirect: "manual",
@@ -623,7 +706,10 @@ describe("issue 20 (hardening, round three) over the wire", () => {
 
   it("class 5: past the drain bound (1 MiB) the gateway answers, then closes the connection instead of reading on; it never hangs", async () => {
     const next = `GET /health HTTP/1.1\r\nHost: 127.0.0.1:${gw.port}\r\n\r\n`;
-    const r = await keepAlive([...chunkedPost("/_keygate/keys", 4 * 1024 * 1024, { Authorization: `Bearer ${ADMIN_TOKEN}` }), next], { quietMs: 10_000 });
+    const r = await keepAlive(
+      [...chunkedPost("/_keygate/keys", 4 * 1024 * 1024, { Authorization: `Bearer ${ADMIN_TOKEN}` }), next],
+      { quietMs: 10_000 },
+    );
     expect(r.statuses[0]).toBe(413);
     expect(r.closed).toBe(true);
     // A new connection works at once.
@@ -632,13 +718,17 @@ describe("issue 20 (hardening, round three) over the wire", () => {
   });
 
   it("class 6: a JWKS provider back after a failed fetch is used again within seconds (not after 30 s)", async () => {
-    const put = (body: unknown) => fetch(`${origin.url}/__origin/jwks?set=${JWKS_SET}`, { method: "PUT", body: JSON.stringify(body) });
+    const put = (body: unknown) =>
+      fetch(`${origin.url}/__origin/jwks?set=${JWKS_SET}`, { method: "PUT", body: JSON.stringify(body) });
     expect((await put({ nope: [] })).status).toBe(204);
     const token = rs256(sessionClaims());
     const first = await fetch(`${gw.url}/v1/things`, { headers: { authorization: `Bearer ${token}` } });
     expect(first.status).toBe(503);
     await first.arrayBuffer();
-    expect((await put({ keys: [{ ...rsa.publicKey.export({ format: "jwk" }), kid: "e2e-rsa", alg: "RS256", use: "sig" }] })).status).toBe(204);
+    expect(
+      (await put({ keys: [{ ...rsa.publicKey.export({ format: "jwk" }), kid: "e2e-rsa", alg: "RS256", use: "sig" }] }))
+        .status,
+    ).toBe(204);
     await new Promise((r) => setTimeout(r, 1_100));
     const again = await fetch(`${gw.url}/v1/things`, { headers: { authorization: `Bearer ${token}` } });
     expect(again.status).toBe(200);
@@ -652,7 +742,9 @@ describe("issue 20 (hardening, round three) over the wire", () => {
       body: JSON.stringify({ orgs: ["acme"], name: "invoice\u202egpj.exe" }),
     });
     expect(named.status).toBe(400);
-    expect(((await named.json()) as { errors: { field: string; message: string }[] }).errors).toEqual([{ field: "name", message: expect.stringContaining("U+202E") }]);
+    expect(((await named.json()) as { errors: { field: string; message: string }[] }).errors).toEqual([
+      { field: "name", message: expect.stringContaining("U+202E") },
+    ]);
     const big = hs256({ ...sessionClaims(), pad: "p".repeat(7 * 1024) });
     expect(big.length).toBeGreaterThan(9 * 1024);
     const refKey = await fetch(`${gw.url}/v1/things`, { headers: { "x-api-key": `unknown-${Date.now()}` } });

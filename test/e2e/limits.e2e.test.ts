@@ -4,10 +4,10 @@
  */
 import { randomBytes, randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startOrigin } from "../../scripts/origin";
 import type { Origin } from "../../scripts/origin";
-import { keysCli, startWrangler } from "../support/node-wrangler";
+import { startOrigin } from "../../scripts/origin";
 import type { WranglerDev } from "../support/node-wrangler";
+import { keysCli, startWrangler } from "../support/node-wrangler";
 
 const TOKEN = randomBytes(32).toString("hex");
 const CLI_TESTS = { timeout: 240_000 };
@@ -34,7 +34,8 @@ async function json(p: Promise<{ code: number; stdout: string; stderr: string }>
   return JSON.parse(r.stdout);
 }
 
-const get = (key: string, ip?: string) => fetch(`${gw.url}/v1/x`, { headers: { "x-api-key": key, ...(ip ? { "cf-connecting-ip": ip } : {}) } });
+const get = (key: string, ip?: string) =>
+  fetch(`${gw.url}/v1/x`, { headers: { "x-api-key": key, ...(ip ? { "cf-connecting-ip": ip } : {}) } });
 
 describe("limits from the CLI", CLI_TESTS, () => {
   it("--credits and --refill (local): spent per forwarded request, x-credits-remaining, then 429", async () => {
@@ -52,7 +53,9 @@ describe("limits from the CLI", CLI_TESTS, () => {
   });
 
   it("--allow-ip (--url), validated strictly; update --allow-ip none", async () => {
-    const k = await json(remote("create", "--org", "acme", "--allow-ip", "203.0.113.0/24", "--allow-ip", "2001:db8::/32", "--json"));
+    const k = await json(
+      remote("create", "--org", "acme", "--allow-ip", "203.0.113.0/24", "--allow-ip", "2001:db8::/32", "--json"),
+    );
     expect((await get(k.key, "203.0.113.5")).status).toBe(200);
     expect((await get(k.key, "198.51.100.5")).status).toBe(403);
     const bad = await remote("create", "--org", "acme", "--allow-ip", "203.0.113.1/24");

@@ -15,10 +15,10 @@ import { mkdirSync, mkdtempSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startOrigin } from "../../scripts/origin";
 import type { Origin } from "../../scripts/origin";
-import { keysCli, startWrangler, tempStateDir } from "../support/node-wrangler";
+import { startOrigin } from "../../scripts/origin";
 import type { WranglerDev } from "../support/node-wrangler";
+import { keysCli, startWrangler, tempStateDir } from "../support/node-wrangler";
 
 const CLI_TESTS = { timeout: 240_000 };
 const BOUND_MS = 5_000;
@@ -85,47 +85,51 @@ describe("the CLI in local mode revokes a key wrangler dev is serving from a war
   });
 });
 
-describe("another checkout's gateway on the same machine never takes this CLI's revocations (issue 20)", CLI_TESTS, () => {
-  let other: WranglerDev;
-  let ours: WranglerDev;
-  const saved = process.env.WRANGLER_REGISTRY_PATH;
+describe(
+  "another checkout's gateway on the same machine never takes this CLI's revocations (issue 20)",
+  CLI_TESTS,
+  () => {
+    let other: WranglerDev;
+    let ours: WranglerDev;
+    const saved = process.env.WRANGLER_REGISTRY_PATH;
 
-  beforeAll(async () => {
-    // One registry for every `wrangler dev` not told otherwise, as wrangler's machine-wide
-    // default is. The other checkout's gateway starts after ours: the last to start holds
-    // the name "keygate" there (seen with this wrangler).
-    const machine = mkdtempSync(path.join(tmpdir(), "keygate-machine-registry-"));
-    mkdirSync(machine, { recursive: true });
-    process.env.WRANGLER_REGISTRY_PATH = machine;
-    ours = await startWrangler({ vars: { ORIGIN_URL: origin.url }, persistTo: tempStateDir() });
-    other = await startWrangler({ vars: { ORIGIN_URL: origin.url }, persistTo: tempStateDir() });
-  });
+    beforeAll(async () => {
+      // One registry for every `wrangler dev` not told otherwise, as wrangler's machine-wide
+      // default is. The other checkout's gateway starts after ours: the last to start holds
+      // the name "keygate" there (seen with this wrangler).
+      const machine = mkdtempSync(path.join(tmpdir(), "keygate-machine-registry-"));
+      mkdirSync(machine, { recursive: true });
+      process.env.WRANGLER_REGISTRY_PATH = machine;
+      ours = await startWrangler({ vars: { ORIGIN_URL: origin.url }, persistTo: tempStateDir() });
+      other = await startWrangler({ vars: { ORIGIN_URL: origin.url }, persistTo: tempStateDir() });
+    });
 
-  afterAll(async () => {
-    if (saved === undefined) delete process.env.WRANGLER_REGISTRY_PATH;
-    else process.env.WRANGLER_REGISTRY_PATH = saved;
-    await ours?.stop();
-    await other?.stop();
-  });
+    afterAll(async () => {
+      if (saved === undefined) delete process.env.WRANGLER_REGISTRY_PATH;
+      else process.env.WRANGLER_REGISTRY_PATH = saved;
+      await ours?.stop();
+      await other?.stop();
+    });
 
-  it("the CLI on our state revokes a key our warm gateway refuses within 5 s, whoever else runs a \"keygate\"", async () => {
-    const c = await keysCli(["create", "--org", "acme", "--json", "--persist-to", ours.persistTo]);
-    expect(c.code, c.stderr).toBe(0);
-    const k = JSON.parse(c.stdout) as { id: string; key: string };
-    const ask = async () => (await fetch(`${ours.url}/v1/x`, { headers: { "x-api-key": k.key } })).status;
-    expect(await ask()).toBe(200);
-    expect(await ask()).toBe(200);
-    const r = await keysCli(["revoke", k.id, "--json", "--persist-to", ours.persistTo]);
-    expect(r.code, r.stderr).toBe(0);
-    expect(r.stderr).not.toContain("no running `wrangler dev`");
-    const seen: number[] = [];
-    const until = Date.now() + BOUND_MS;
-    while (Date.now() < until) {
-      const s = await ask();
-      seen.push(s);
-      if (s === 401) break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    expect(seen[seen.length - 1]).toBe(401);
-  });
-});
+    it('the CLI on our state revokes a key our warm gateway refuses within 5 s, whoever else runs a "keygate"', async () => {
+      const c = await keysCli(["create", "--org", "acme", "--json", "--persist-to", ours.persistTo]);
+      expect(c.code, c.stderr).toBe(0);
+      const k = JSON.parse(c.stdout) as { id: string; key: string };
+      const ask = async () => (await fetch(`${ours.url}/v1/x`, { headers: { "x-api-key": k.key } })).status;
+      expect(await ask()).toBe(200);
+      expect(await ask()).toBe(200);
+      const r = await keysCli(["revoke", k.id, "--json", "--persist-to", ours.persistTo]);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stderr).not.toContain("no running `wrangler dev`");
+      const seen: number[] = [];
+      const until = Date.now() + BOUND_MS;
+      while (Date.now() < until) {
+        const s = await ask();
+        seen.push(s);
+        if (s === 401) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(seen[seen.length - 1]).toBe(401);
+    });
+  },
+);

@@ -13,7 +13,11 @@ const run = promisify(execFile);
 
 async function npmRun(script: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const r = await run("npm", ["run", "-s", script, "--", ...args], { cwd: ROOT, timeout: 60_000, env: { ...process.env, NO_COLOR: "1" } });
+    const r = await run("npm", ["run", "-s", script, "--", ...args], {
+      cwd: ROOT,
+      timeout: 60_000,
+      env: { ...process.env, NO_COLOR: "1" },
+    });
     return { code: 0, ...r };
   } catch (err) {
     const e = err as { code?: number; stdout?: string; stderr?: string };
@@ -51,7 +55,12 @@ describe("--help on the long-running scripts", () => {
 
 describe("Ctrl-C during npm run soak", () => {
   it("stops its wrangler dev and workerd (whole process groups): nothing it started is left", async () => {
-    const child = spawn("npm", ["run", "soak"], { cwd: ROOT, env: { ...process.env, SOAK_SECONDS: "120", NO_COLOR: "1" }, stdio: ["ignore", "pipe", "pipe"], detached: true });
+    const child = spawn("npm", ["run", "soak"], {
+      cwd: ROOT,
+      env: { ...process.env, SOAK_SECONDS: "120", NO_COLOR: "1" },
+      stdio: ["ignore", "pipe", "pipe"],
+      detached: true,
+    });
     let out = "";
     child.stdout!.on("data", (d: Buffer) => (out += d.toString()));
     child.stderr!.on("data", (d: Buffer) => (out += d.toString()));

@@ -10,10 +10,10 @@ import { randomUUID } from "node:crypto";
 import { existsSync } from "node:fs";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startOrigin } from "../../scripts/origin";
 import type { Origin } from "../../scripts/origin";
-import { keysCli, startWrangler } from "../support/node-wrangler";
+import { startOrigin } from "../../scripts/origin";
 import type { WranglerDev } from "../support/node-wrangler";
+import { keysCli, startWrangler } from "../support/node-wrangler";
 
 const execFileP = promisify(execFile);
 const CURL = ["/usr/bin/curl", "/usr/local/bin/curl", "/bin/curl"].find((p) => existsSync(p));
@@ -23,7 +23,9 @@ let gw: WranglerDev;
 
 beforeAll(async () => {
   origin = await startOrigin();
-  gw = await startWrangler({ vars: { ORIGIN_URL: origin.url, AUTH_PROFILE: "argus", KEY_PREFIX: "argus_", SELF_SERVICE_PATH: "/api/keys" } });
+  gw = await startWrangler({
+    vars: { ORIGIN_URL: origin.url, AUTH_PROFILE: "argus", KEY_PREFIX: "argus_", SELF_SERVICE_PATH: "/api/keys" },
+  });
 });
 
 afterAll(async () => {
@@ -56,8 +58,18 @@ describe("the Argus key sequence on wrangler dev", () => {
     });
     expect(created.status).toBe(201);
     expect(created.headers.get("cache-control")).toBe("no-store");
-    const issued = (await created.json()) as { id: string; name: string; key: string; key_prefix: string; created_at: string };
-    expect(issued).toMatchObject({ name: "My Integration", key: expect.stringMatching(/^argus_/), key_prefix: expect.stringMatching(/^argus_/) });
+    const issued = (await created.json()) as {
+      id: string;
+      name: string;
+      key: string;
+      key_prefix: string;
+      created_at: string;
+    };
+    expect(issued).toMatchObject({
+      name: "My Integration",
+      key: expect.stringMatching(/^argus_/),
+      key_prefix: expect.stringMatching(/^argus_/),
+    });
 
     const listed = await fetch(`${gw.url}/api/keys`, { headers: { "X-API-Key": issued.key, "x-probe": probe } });
     expect(listed.status).toBe(200);
@@ -65,10 +77,15 @@ describe("the Argus key sequence on wrangler dev", () => {
     expect(list.map((k) => k.name).sort()).toEqual(["Bootstrap", "My Integration"]);
     expect(JSON.stringify(list)).not.toContain(issued.key);
 
-    const used = await fetch(`${gw.url}/api/devices`, { headers: { Authorization: `Bearer ${issued.key}`, "x-probe": probe } });
+    const used = await fetch(`${gw.url}/api/devices`, {
+      headers: { Authorization: `Bearer ${issued.key}`, "x-probe": probe },
+    });
     expect(used.status).toBe(200);
 
-    const deleted = await fetch(`${gw.url}/api/keys/${issued.id}`, { method: "DELETE", headers: { "X-API-Key": boot.key, "x-probe": probe } });
+    const deleted = await fetch(`${gw.url}/api/keys/${issued.id}`, {
+      method: "DELETE",
+      headers: { "X-API-Key": boot.key, "x-probe": probe },
+    });
     expect(deleted.ok).toBe(true);
 
     const refused = await fetch(`${gw.url}/api/devices`, { headers: { "X-API-Key": issued.key, "x-probe": probe } });
@@ -93,7 +110,17 @@ describe("the Argus key sequence on wrangler dev", () => {
 
     // curl -X POST "http://localhost:8080/api/keys" -H "Content-Type: application/json" -b cookies.txt -d '{"name": "My Integration"}'
     // (-b cookies.txt is the web session; here the bootstrap key authenticates instead.)
-    const created = await curl("-X", "POST", `${base}/api/keys`, "-H", "Content-Type: application/json", "-H", `X-API-Key: ${boot.key}`, "-d", '{"name": "My Integration"}');
+    const created = await curl(
+      "-X",
+      "POST",
+      `${base}/api/keys`,
+      "-H",
+      "Content-Type: application/json",
+      "-H",
+      `X-API-Key: ${boot.key}`,
+      "-d",
+      '{"name": "My Integration"}',
+    );
     expect(created.status).toBe(201);
     const issued = JSON.parse(created.body) as { id: string; key: string };
 

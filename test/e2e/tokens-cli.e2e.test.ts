@@ -6,10 +6,10 @@
  */
 import { randomBytes, randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startOrigin } from "../../scripts/origin";
 import type { Origin } from "../../scripts/origin";
-import { keysCli, startWrangler } from "../support/node-wrangler";
+import { startOrigin } from "../../scripts/origin";
 import type { WranglerDev } from "../support/node-wrangler";
+import { keysCli, startWrangler } from "../support/node-wrangler";
 
 const ROOT = randomBytes(32).toString("hex");
 const PREFIX = "/ops/admin";
@@ -32,7 +32,8 @@ afterAll(async () => {
 // in that state's dev registry (<persist-to>/dev-registry), never to another checkout's
 // gateway of the same Worker name.
 const local = (...args: string[]) => keysCli(["tokens", ...args, "--persist-to", gw.persistTo]);
-const remote = (args: string[], token = ROOT) => keysCli([...args, "--url", `${gw.url}${PREFIX}`], { KEYGATE_ADMIN_TOKEN: token });
+const remote = (args: string[], token = ROOT) =>
+  keysCli([...args, "--url", `${gw.url}${PREFIX}`], { KEYGATE_ADMIN_TOKEN: token });
 
 async function json(p: Promise<{ code: number; stdout: string; stderr: string }>): Promise<any> {
   const r = await p;
@@ -53,8 +54,29 @@ describe("tokens on local state (what wrangler dev reads)", CLI_TESTS, () => {
   it("create, list, revoke; the gateway honours each token's org and role", async () => {
     const [org, other] = [`tl-${randomUUID().slice(0, 8)}`, `tl-${randomUUID().slice(0, 8)}`];
     const writer = await json(local("create", "--name", "acme backend", "--org", org, "--role", "write", "--json"));
-    expect(writer).toMatchObject({ name: "acme backend", orgs: [org], role: "write", status: "active", token: expect.stringMatching(/^kgt_/) });
-    const reader = await json(local("create", "--name", "viewer", "--org", org, "--org", other, "--role", "read", "--expires", "2099-01-01T00:00:00Z", "--json"));
+    expect(writer).toMatchObject({
+      name: "acme backend",
+      orgs: [org],
+      role: "write",
+      status: "active",
+      token: expect.stringMatching(/^kgt_/),
+    });
+    const reader = await json(
+      local(
+        "create",
+        "--name",
+        "viewer",
+        "--org",
+        org,
+        "--org",
+        other,
+        "--role",
+        "read",
+        "--expires",
+        "2099-01-01T00:00:00Z",
+        "--json",
+      ),
+    );
     expect(reader).toMatchObject({ orgs: [org, other], role: "read", expires_at: "2099-01-01T00:00:00.000Z" });
 
     const created = await admin(writer.token, "POST", "/keys", { orgs: [org], name: "via token" });
@@ -108,7 +130,8 @@ describe("tokens on local state (what wrangler dev reads)", CLI_TESTS, () => {
     const done = Date.now();
     expect((await page()).status).toBe(303); // the console session: at once
     let status = 0;
-    while (Date.now() - done < 5_000 && (status = (await admin(tok.token, "GET", `/keys?org=${org}`)).status) !== 401) await new Promise((r) => setTimeout(r, 200));
+    while (Date.now() - done < 5_000 && (status = (await admin(tok.token, "GET", `/keys?org=${org}`)).status) !== 401)
+      await new Promise((r) => setTimeout(r, 200));
     expect(status).toBe(401);
     expect(Date.now() - done).toBeLessThan(5_000);
   });

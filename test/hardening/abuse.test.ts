@@ -6,8 +6,8 @@
 import { env } from "cloudflare:test";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { clientKey } from "../../src/edge/abuse/auth-failures";
-import { clock } from "../../src/lib/clock";
 import { validateNewKey } from "../../src/keys/issue";
+import { clock } from "../../src/lib/clock";
 import { expectRefusal, PROFILE_CASES } from "../support/profile-shapes";
 import { makeEnv, mint, patchRecord, through, unknownKey } from "../support/worker-helpers";
 
@@ -29,7 +29,9 @@ async function awayFromWindowEdge(): Promise<void> {
   if (left < 5_000) await new Promise((r) => setTimeout(r, left + 100));
 }
 
-const X = (key: string, ip: string, extra: Record<string, string> = {}) => ({ headers: { "x-api-key": key, "cf-connecting-ip": ip, ...extra } });
+const X = (key: string, ip: string, extra: Record<string, string> = {}) => ({
+  headers: { "x-api-key": key, "cf-connecting-ip": ip, ...extra },
+});
 
 async function exhaust(ip: string, extra: Record<string, string> = {}): Promise<void> {
   for (let i = 0; i < FAILURE_BUDGET; i++) {
@@ -71,7 +73,11 @@ describe("failed authentications per client IP", () => {
       for (let i = 0; i < FAILURE_BUDGET; i++) {
         await through("/things", { headers: { ...p.present(unknownKey()), "cf-connecting-ip": ip } }, makeEnv(p.vars));
       }
-      const { res, body, calls } = await through("/things", { headers: { ...p.present(unknownKey()), "cf-connecting-ip": ip } }, makeEnv(p.vars));
+      const { res, body, calls } = await through(
+        "/things",
+        { headers: { ...p.present(unknownKey()), "cf-connecting-ip": ip } },
+        makeEnv(p.vars),
+      );
       expect(calls).toHaveLength(0);
       expectRefusal(p, res, body, 429);
       expect(res.headers.get("retry-after")).toBe("60");
@@ -87,7 +93,14 @@ describe("failed authentications per client IP", () => {
   it("only CF-Connecting-IP counts: rotating X-Forwarded-For or X-Real-IP changes nothing", async () => {
     const ip = freshIp();
     for (let i = 0; i < FAILURE_BUDGET; i++) {
-      await through("/things", X(unknownKey(), ip, { "x-forwarded-for": `10.0.0.${i}`, "x-real-ip": `10.1.0.${i}`, "true-client-ip": `10.2.0.${i}` }));
+      await through(
+        "/things",
+        X(unknownKey(), ip, {
+          "x-forwarded-for": `10.0.0.${i}`,
+          "x-real-ip": `10.1.0.${i}`,
+          "true-client-ip": `10.2.0.${i}`,
+        }),
+      );
     }
     expect((await through("/things", X(unknownKey(), ip, { "x-forwarded-for": "10.9.9.9" }))).res.status).toBe(429);
   });
@@ -100,7 +113,10 @@ describe("failed authentications per client IP", () => {
     expect((await through("/things", X(unknownKey(), `${net}:ffff:1:2:3`))).res.status).toBe(429);
     // The neighbouring /64 is another subscriber.
     const { key } = await mint();
-    expect((await through("/things", X(key, `2001:db8:ffff:${Math.floor(Math.random() * 0xffff).toString(16)}::1`))).res.status).toBe(200);
+    expect(
+      (await through("/things", X(key, `2001:db8:ffff:${Math.floor(Math.random() * 0xffff).toString(16)}::1`))).res
+        .status,
+    ).toBe(200);
   });
 
   it("the block ends after AUTH_FAILURE_BLOCK_SECONDS", async () => {
@@ -109,7 +125,9 @@ describe("failed authentications per client IP", () => {
     const t0 = Date.now();
     const now = vi.spyOn(clock, "now").mockReturnValue(t0);
     await exhaust(ip);
-    expect((await through("/things", X(unknownKey(), ip), makeEnv({ AUTH_FAILURE_BLOCK_SECONDS: 20 }))).res.status).toBe(429);
+    expect(
+      (await through("/things", X(unknownKey(), ip), makeEnv({ AUTH_FAILURE_BLOCK_SECONDS: 20 }))).res.status,
+    ).toBe(429);
     now.mockReturnValue(t0 + 10_000);
     // A malformed credential neither takes a lookup nor extends the block (a valid key
     // would be looked up and served: issue 20).
@@ -171,7 +189,9 @@ describe("per-key rate limits (Durable Object)", () => {
 
   it("the count is exact under concurrency", async () => {
     const { key } = await mint({ rate_limit: { limit: 5, period_seconds: 3600 } });
-    const results = await Promise.all(Array.from({ length: 12 }, () => through("/things", { headers: { "x-api-key": key } })));
+    const results = await Promise.all(
+      Array.from({ length: 12 }, () => through("/things", { headers: { "x-api-key": key } })),
+    );
     const statuses = results.map((r) => r.res.status).sort();
     expect(statuses.filter((s) => s === 200)).toHaveLength(5);
     expect(statuses.filter((s) => s === 429)).toHaveLength(7);
@@ -196,13 +216,16 @@ describe("per-key rate limits (Durable Object)", () => {
   it("keys without a rate_limit never touch the Durable Object", async () => {
     const ns = env.KEY_RATE_LIMITER!;
     let gets = 0;
-    const counting = { idFromName: ns.idFromName.bind(ns), get: (...a: Parameters<typeof ns.get>) => {
+    const counting = {
+      idFromName: ns.idFromName.bind(ns),
+      get: (...a: Parameters<typeof ns.get>) => {
         gets++;
         return ns.get(...a);
       },
     };
     const plain = await mint();
-    for (let i = 0; i < 5; i++) await through("/things", { headers: { "x-api-key": plain.key } }, makeEnv({ KEY_RATE_LIMITER: counting }));
+    for (let i = 0; i < 5; i++)
+      await through("/things", { headers: { "x-api-key": plain.key } }, makeEnv({ KEY_RATE_LIMITER: counting }));
     expect(gets).toBe(0);
     const limited = await mint({ rate_limit: { limit: 100, period_seconds: 60 } });
     await through("/things", { headers: { "x-api-key": limited.key } }, makeEnv({ KEY_RATE_LIMITER: counting }));
@@ -210,10 +233,21 @@ describe("per-key rate limits (Durable Object)", () => {
   });
 
   it("a failing limiter lets the authenticated request through (rate limits fail open)", async () => {
-    const broken = { idFromName: () => { throw new Error("DO down (injected)"); }, get: () => { throw new Error("unreachable"); } };
+    const broken = {
+      idFromName: () => {
+        throw new Error("DO down (injected)");
+      },
+      get: () => {
+        throw new Error("unreachable");
+      },
+    };
     const { key } = await mint({ rate_limit: { limit: 1, period_seconds: 60 } });
     for (let i = 0; i < 3; i++) {
-      const { res } = await through("/things", { headers: { "x-api-key": key } }, makeEnv({ KEY_RATE_LIMITER: broken }));
+      const { res } = await through(
+        "/things",
+        { headers: { "x-api-key": key } },
+        makeEnv({ KEY_RATE_LIMITER: broken }),
+      );
       expect(res.status).toBe(200);
       expect(res.headers.get("ratelimit")).toBeNull();
     }
@@ -228,13 +262,26 @@ describe("per-key rate limits (Durable Object)", () => {
   it("validateNewKey: rate_limit is optional and checked", () => {
     const base = { orgs: ["acme"] };
     const now = Date.now();
-    expect(validateNewKey({ ...base, rate_limit: { limit: 100, period_seconds: 60 } }, now)).toMatchObject({ ok: true, value: { rate_limit: { limit: 100, period_seconds: 60 } } });
+    expect(validateNewKey({ ...base, rate_limit: { limit: 100, period_seconds: 60 } }, now)).toMatchObject({
+      ok: true,
+      value: { rate_limit: { limit: 100, period_seconds: 60 } },
+    });
     expect(validateNewKey({ ...base, rate_limit: null }, now)).toMatchObject({ ok: true });
     const ok = validateNewKey(base, now);
     // Accepted, and without a rate_limit (the old `ok.ok && …` was also false on a rejection).
     expect(ok.ok).toBe(true);
     if (ok.ok) expect(Object.keys(ok.value)).not.toContain("rate_limit");
-    for (const bad of [0, 1.5, "100", { limit: 0, period_seconds: 60 }, { limit: 10, period_seconds: 0 }, { limit: 10, period_seconds: 86_401 }, { limit: 10 }, { limit: 10, period_seconds: 60, burst: 5 }, [10, 60]]) {
+    for (const bad of [
+      0,
+      1.5,
+      "100",
+      { limit: 0, period_seconds: 60 },
+      { limit: 10, period_seconds: 0 },
+      { limit: 10, period_seconds: 86_401 },
+      { limit: 10 },
+      { limit: 10, period_seconds: 60, burst: 5 },
+      [10, 60],
+    ]) {
       const r = validateNewKey({ ...base, rate_limit: bad }, now);
       expect(r.ok, JSON.stringify(bad)).toBe(false);
       if (!r.ok) expect(r.errors[0]!.field).toBe("rate_limit");

@@ -13,7 +13,8 @@ import { api, createViaApi, TOKEN, uniqueOrg } from "../admin/support";
 const FAILURE_BUDGET = 30;
 let ipCounter = 0;
 /** A fresh shared-address-space (RFC 6598) address per test: the binding's counters outlive tests. */
-const freshIp = () => `100.${64 + Math.floor(Math.random() * 60)}.${Math.floor(Math.random() * 250)}.${(ipCounter++ % 250) + 1}`;
+const freshIp = () =>
+  `100.${64 + Math.floor(Math.random() * 60)}.${Math.floor(Math.random() * 250)}.${(ipCounter++ % 250) + 1}`;
 
 async function awayFromWindowEdge(): Promise<void> {
   const left = 60_000 - (Date.now() % 60_000);
@@ -39,8 +40,12 @@ describe("admin API: wrong tokens count against the per-IP failure budget (issue
     expect(over.res.headers.get("retry-after")).toBe("60");
     expect(over.json).toMatchObject({ status: 429, code: "rate_limited" });
     // Refused before the token is compared: no oracle for the right one.
-    expect((await api("GET", "/_keygate/audit", { token: TOKEN, headers: { "cf-connecting-ip": ip } })).res.status).toBe(429);
-    expect((await api("GET", "/_keygate/audit", { token: TOKEN, headers: { "cf-connecting-ip": freshIp() } })).res.status).toBe(200);
+    expect(
+      (await api("GET", "/_keygate/audit", { token: TOKEN, headers: { "cf-connecting-ip": ip } })).res.status,
+    ).toBe(429);
+    expect(
+      (await api("GET", "/_keygate/audit", { token: TOKEN, headers: { "cf-connecting-ip": freshIp() } })).res.status,
+    ).toBe(200);
   });
 
   // Issue 20 (class 4) gave the management side its own budget: it used to be the
@@ -48,22 +53,47 @@ describe("admin API: wrong tokens count against the per-IP failure budget (issue
   it("the management side has its own budget: wrong API keys do not lock the admin API out, wrong admin tokens do not lock the gateway out", async () => {
     const ip = freshIp();
     for (let i = 0; i < FAILURE_BUDGET; i++) {
-      const { res } = await api("GET", "/v1/things", { token: null, headers: { "x-api-key": `nope-${crypto.randomUUID()}`, "cf-connecting-ip": ip } });
+      const { res } = await api("GET", "/v1/things", {
+        token: null,
+        headers: { "x-api-key": `nope-${crypto.randomUUID()}`, "cf-connecting-ip": ip },
+      });
       expect(res.status).toBe(401);
     }
-    expect((await api("GET", "/v1/things", { token: null, headers: { "x-api-key": `nope-${crypto.randomUUID()}`, "cf-connecting-ip": ip } })).res.status).toBe(429);
+    expect(
+      (
+        await api("GET", "/v1/things", {
+          token: null,
+          headers: { "x-api-key": `nope-${crypto.randomUUID()}`, "cf-connecting-ip": ip },
+        })
+      ).res.status,
+    ).toBe(429);
     // The operator behind the same address: its token still works, a wrong one is a 401.
     expect((await api("GET", "/_keygate/audit", { headers: { "cf-connecting-ip": ip } })).res.status).toBe(200);
-    expect((await api("GET", "/_keygate/audit", { token: WRONG, headers: { "cf-connecting-ip": ip } })).res.status).toBe(401);
+    expect(
+      (await api("GET", "/_keygate/audit", { token: WRONG, headers: { "cf-connecting-ip": ip } })).res.status,
+    ).toBe(401);
 
     const other = freshIp();
     for (let i = 0; i < FAILURE_BUDGET; i++) {
-      expect((await api("GET", "/_keygate/audit", { token: WRONG, headers: { "cf-connecting-ip": other } })).res.status).toBe(401);
+      expect(
+        (await api("GET", "/_keygate/audit", { token: WRONG, headers: { "cf-connecting-ip": other } })).res.status,
+      ).toBe(401);
     }
-    expect((await api("GET", "/_keygate/audit", { token: WRONG, headers: { "cf-connecting-ip": other } })).res.status).toBe(429);
-    expect((await api("GET", "/_keygate/audit", { token: TOKEN, headers: { "cf-connecting-ip": other } })).res.status).toBe(429);
+    expect(
+      (await api("GET", "/_keygate/audit", { token: WRONG, headers: { "cf-connecting-ip": other } })).res.status,
+    ).toBe(429);
+    expect(
+      (await api("GET", "/_keygate/audit", { token: TOKEN, headers: { "cf-connecting-ip": other } })).res.status,
+    ).toBe(429);
     // The gateway's budget is untouched: a guess is still a plain 401 there.
-    expect((await api("GET", "/v1/things", { token: null, headers: { "x-api-key": `nope-${crypto.randomUUID()}`, "cf-connecting-ip": other } })).res.status).toBe(401);
+    expect(
+      (
+        await api("GET", "/v1/things", {
+          token: null,
+          headers: { "x-api-key": `nope-${crypto.randomUUID()}`, "cf-connecting-ip": other },
+        })
+      ).res.status,
+    ).toBe(401);
   });
 
   it("a request without any token is not a guess: it is 401 and not counted", async () => {
@@ -101,7 +131,9 @@ describe("admin API: impossible calendar dates are 400 (issue 8, class 8)", () =
     const org = uniqueOrg();
     const created = await api("POST", "/_keygate/keys", { body: { orgs: [org], expires_at: value } });
     expect(created.res.status).toBe(400);
-    expect(created.json.errors).toEqual([{ field: "expires_at", message: expect.stringContaining("real calendar date-time") }]);
+    expect(created.json.errors).toEqual([
+      { field: "expires_at", message: expect.stringContaining("real calendar date-time") },
+    ]);
     expect((await api("GET", `/_keygate/keys?org=${org}`)).json.keys).toEqual([]);
     const key = await createViaApi();
     const patched = await api("PATCH", `/_keygate/keys/${key.id}`, { body: { expires_at: value } });
@@ -121,12 +153,11 @@ describe("admin API: impossible calendar dates are 400 (issue 8, class 8)", () =
     expect(key.expires_at).toBe(stored);
   });
 
-  test.prop([fc.date({ min: new Date("0001-01-01T00:00:00Z"), max: new Date("9999-12-31T23:59:59Z"), noInvalidDate: true })])(
-    "property: every real instant's ISO string parses to itself",
-    (d) => {
-      expect(parseDateTime(d.toISOString())).toBe(d.getTime());
-    },
-  );
+  test.prop([
+    fc.date({ min: new Date("0001-01-01T00:00:00Z"), max: new Date("9999-12-31T23:59:59Z"), noInvalidDate: true }),
+  ])("property: every real instant's ISO string parses to itself", (d) => {
+    expect(parseDateTime(d.toISOString())).toBe(d.getTime());
+  });
 
   test.prop([fc.integer({ min: 1970, max: 2400 }), fc.integer({ min: 1, max: 12 }), fc.integer({ min: 1, max: 31 })])(
     "property: a date parses exactly when the calendar has that day",
@@ -139,7 +170,8 @@ describe("admin API: impossible calendar dates are 400 (issue 8, class 8)", () =
 });
 
 describe("admin API: every field has a size limit (issue 8, class 8)", () => {
-  const meta = (n: number, k = (i: number) => `k${i}`, v = () => "v") => Object.fromEntries(Array.from({ length: n }, (_, i) => [k(i), v()]));
+  const meta = (n: number, k = (i: number) => `k${i}`, v = () => "v") =>
+    Object.fromEntries(Array.from({ length: n }, (_, i) => [k(i), v()]));
 
   it.each([
     ["name", { name: "n".repeat(201) }, "name"],
@@ -166,7 +198,13 @@ describe("admin API: every field has a size limit (issue 8, class 8)", () => {
   });
 
   it("limits are inclusive: 20 meta entries of 64-character keys and 200-character values are accepted", async () => {
-    const ok = await createViaApi({ meta: meta(20, (i) => `${i}`.padStart(64, "k"), () => "v".repeat(200)) });
+    const ok = await createViaApi({
+      meta: meta(
+        20,
+        (i) => `${i}`.padStart(64, "k"),
+        () => "v".repeat(200),
+      ),
+    });
     expect(ok.id).toMatch(/^key_/); // createViaApi throws unless 201
   });
 
@@ -199,7 +237,9 @@ describe("admin API: every field has a size limit (issue 8, class 8)", () => {
   });
 
   it("import: a key over 512 characters is 400 naming key", async () => {
-    const { res, json } = await api("POST", "/_keygate/keys/import", { body: { orgs: [uniqueOrg()], key: "k".repeat(513) } });
+    const { res, json } = await api("POST", "/_keygate/keys/import", {
+      body: { orgs: [uniqueOrg()], key: "k".repeat(513) },
+    });
     expect(res.status).toBe(400);
     expect(json.errors.map((e: { field: string }) => e.field)).toContain("key");
   });
@@ -208,7 +248,27 @@ describe("admin API: every field has a size limit (issue 8, class 8)", () => {
 describe("issue 20, class 7: names and labels refuse invisible and reordering characters", () => {
   // Controls (C0, C1, DEL), bidi embeddings/overrides/isolates and marks, zero-width
   // characters, the line and paragraph separators, unpaired surrogates.
-  const BAD = ["\u202e", "\u202a", "\u202d", "\u2066", "\u2069", "\u200e", "\u200f", "\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u00ad", "\u2028", "\u0085", "\u0007", "\ud800", "\udfff", "\u{e0041}"];
+  const BAD = [
+    "\u202e",
+    "\u202a",
+    "\u202d",
+    "\u2066",
+    "\u2069",
+    "\u200e",
+    "\u200f",
+    "\u200b",
+    "\u200c",
+    "\u200d",
+    "\u2060",
+    "\ufeff",
+    "\u00ad",
+    "\u2028",
+    "\u0085",
+    "\u0007",
+    "\ud800",
+    "\udfff",
+    "\u{e0041}",
+  ];
   const hex = (ch: string) => `U+${ch.codePointAt(0)!.toString(16).toUpperCase().padStart(4, "0")}`;
 
   it("a key's name (create and update), meta keys and values, a token's name: 400 naming the field and the character, nothing stored", async () => {
@@ -218,7 +278,9 @@ describe("issue 20, class 7: names and labels refuse invisible and reordering ch
       const org = uniqueOrg();
       const created = await api("POST", "/_keygate/keys", { body: { orgs: [org], name } });
       expect(created.res.status, hex(ch)).toBe(400);
-      expect(created.json.errors, hex(ch)).toEqual([{ field: "name", message: expect.stringContaining(`(found ${hex(ch)})`) }]);
+      expect(created.json.errors, hex(ch)).toEqual([
+        { field: "name", message: expect.stringContaining(`(found ${hex(ch)})`) },
+      ]);
       expect((await api("GET", `/_keygate/keys?org=${org}`)).json.keys, hex(ch)).toEqual([]);
       const patched = await api("PATCH", `/_keygate/keys/${key.id}`, { body: { name } });
       expect(patched.res.status, hex(ch)).toBe(400);
@@ -226,11 +288,15 @@ describe("issue 20, class 7: names and labels refuse invisible and reordering ch
       for (const meta of [{ [`k${ch}`]: "v" }, { note: `v${ch}` }]) {
         const m = await api("POST", "/_keygate/keys", { body: { orgs: [uniqueOrg()], meta } });
         expect(m.res.status, `meta ${hex(ch)}`).toBe(400);
-        expect(m.json.errors, `meta ${hex(ch)}`).toEqual([{ field: "meta", message: expect.stringContaining(hex(ch)) }]);
+        expect(m.json.errors, `meta ${hex(ch)}`).toEqual([
+          { field: "meta", message: expect.stringContaining(hex(ch)) },
+        ]);
       }
       const token = await api("POST", "/_keygate/tokens", { body: { name, orgs: [uniqueOrg()], role: "read" } });
       expect(token.res.status, `token ${hex(ch)}`).toBe(400);
-      expect(token.json.errors, `token ${hex(ch)}`).toEqual([{ field: "name", message: expect.stringContaining(hex(ch)) }]);
+      expect(token.json.errors, `token ${hex(ch)}`).toEqual([
+        { field: "name", message: expect.stringContaining(hex(ch)) },
+      ]);
     }
     expect((await api("GET", `/_keygate/keys/${key.id}`)).json.name).toBe("before");
   });

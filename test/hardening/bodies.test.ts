@@ -38,9 +38,18 @@ function source(bytes: number) {
 
 const SS = "/api/keys";
 
-async function post(path: string, bytes: number, headers: Record<string, string>, env = adminEnv({ SELF_SERVICE_PATH: SS })) {
+async function post(
+  path: string,
+  bytes: number,
+  headers: Record<string, string>,
+  env = adminEnv({ SELF_SERVICE_PATH: SS }),
+) {
   const { stream, seen } = source(bytes);
-  const res = await send(path, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: stream }, env);
+  const res = await send(
+    path,
+    { method: "POST", headers: { "content-type": "application/json", ...headers }, body: stream },
+    env,
+  );
   await res.arrayBuffer();
   return { res, seen };
 }
@@ -78,7 +87,11 @@ describe("issue 20, class 5: bodies the management side does not read are draine
       ["https://evil.example", 403],
     ] as const) {
       const { stream, seen } = source(100 * 1024);
-      const res = await send("/_keygate/ui/login", { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded", origin }, body: stream }, env);
+      const res = await send(
+        "/_keygate/ui/login",
+        { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded", origin }, body: stream },
+        env,
+      );
       await res.arrayBuffer();
       expect(res.status, origin).toBe(status);
       expect(seen, origin).toEqual({ pulled: 100 * 1024, ended: true, cancelled: false });
@@ -101,7 +114,15 @@ describe("issue 20, class 5: bodies the management side does not read are draine
 
   it("a body within the limit is read by the handler as before", async () => {
     const body = JSON.stringify({ orgs: ["bodies"], name: "n".repeat(100) });
-    const res = await send("/_keygate/keys", { method: "POST", headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" }, body: new Blob([body]).stream() }, adminEnv());
+    const res = await send(
+      "/_keygate/keys",
+      {
+        method: "POST",
+        headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
+        body: new Blob([body]).stream(),
+      },
+      adminEnv(),
+    );
     expect(res.status).toBe(201);
   });
 

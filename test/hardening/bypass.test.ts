@@ -7,8 +7,8 @@
  */
 import { describe, expect, it } from "vitest";
 import { parseConfig } from "../../src/config/config";
-import { expectRefusal, PROFILE_CASES } from "../support/profile-shapes";
 import type { ProfileCase } from "../support/profile-shapes";
+import { expectRefusal, PROFILE_CASES } from "../support/profile-shapes";
 import { basic, makeEnv, mint, ORIGIN, patchRecord, through, unknownKey } from "../support/worker-helpers";
 
 const ROUTES = JSON.stringify([
@@ -129,7 +129,12 @@ for (const p of PROFILE_CASES) {
 
     it("an admin key reaches the normalized path, and only it", async () => {
       const { key } = await mint({ scopes: ["admin"] });
-      for (const path of ["/public/%2e%2e/admin/users", "/public/.%2e/admin/users", "/ADMIN;x/users", "/public\\..\\admin/users"]) {
+      for (const path of [
+        "/public/%2e%2e/admin/users",
+        "/public/.%2e/admin/users",
+        "/ADMIN;x/users",
+        "/public\\..\\admin/users",
+      ]) {
         const { res, calls } = await through(path, { headers: p.present(key) }, env());
         expect(res.status, path).toBe(200);
         expect(calls[0]!.url.toLowerCase().replace(/;[^/]*/, ""), path).toBe("/admin/users");
@@ -139,20 +144,53 @@ for (const p of PROFILE_CASES) {
     it("injected headers: duplicates, case and underscore variants, Connection, Host and rewrites never reach the origin", async () => {
       const { key, record } = await mint({ orgs: ["acme"], scopes: ["read"] });
       const attempts: [string, Record<string, string> | [string, string][]][] = [
-        ["duplicate x-org-slug", [["x-org-slug", "evil"], ["x-org-slug", "evil2"]]],
-        ["mixed case", { "X-Org-Slug": "evil", "X-API-KEY-ID": "key_spoofedspoofedspoof", "X-Api-Key-Scopes": "admin" }],
-        ["underscores", { x_org_slug: "evil", x_api_key_id: "key_spoofedspoofedspoof", X_API_KEY_SCOPES: "admin", "x-api_key-scopes": "admin" }],
+        [
+          "duplicate x-org-slug",
+          [
+            ["x-org-slug", "evil"],
+            ["x-org-slug", "evil2"],
+          ],
+        ],
+        [
+          "mixed case",
+          { "X-Org-Slug": "evil", "X-API-KEY-ID": "key_spoofedspoofedspoof", "X-Api-Key-Scopes": "admin" },
+        ],
+        [
+          "underscores",
+          {
+            x_org_slug: "evil",
+            x_api_key_id: "key_spoofedspoofedspoof",
+            X_API_KEY_SCOPES: "admin",
+            "x-api_key-scopes": "admin",
+          },
+        ],
         ["Connection names ours", { connection: "x-org-slug, x-api-key-id, x-api-key-scopes", "x-org-slug": "acme" }],
         ["Host", { host: "evil.example" }],
-        ["X-Forwarded-*", { "x-forwarded-host": "evil.example", "x-forwarded-for": "6.6.6.6", "x-forwarded-proto": "gopher", forwarded: "for=6.6.6.6;host=evil.example", "x-real-ip": "6.6.6.6" }],
-        ["URL rewrites", { "x-original-url": "/admin/users", "x-rewrite-url": "/admin/users", "x-original-uri": "/admin/users" }],
-        ["method override", { "x-http-method-override": "DELETE", "x-http-method": "DELETE", "x-method-override": "DELETE" }],
+        [
+          "X-Forwarded-*",
+          {
+            "x-forwarded-host": "evil.example",
+            "x-forwarded-for": "6.6.6.6",
+            "x-forwarded-proto": "gopher",
+            forwarded: "for=6.6.6.6;host=evil.example",
+            "x-real-ip": "6.6.6.6",
+          },
+        ],
+        [
+          "URL rewrites",
+          { "x-original-url": "/admin/users", "x-rewrite-url": "/admin/users", "x-original-uri": "/admin/users" },
+        ],
+        [
+          "method override",
+          { "x-http-method-override": "DELETE", "x-http-method": "DELETE", "x-method-override": "DELETE" },
+        ],
         ["forged signature", { "x-keygate-signature": "v1;kid=k;t=1;sig=" + "0".repeat(64), X_KEYGATE_SIGNATURE: "x" }],
       ];
       let asserted = 0;
       for (const [label, extra] of attempts) {
         const headers = new Headers(extra as HeadersInit);
-        for (const [n, v] of Object.entries(p.present(key))) headers.set(n, p.name === "artanis" && n === "x-org-slug" && headers.has(n) ? headers.get(n)! : v);
+        for (const [n, v] of Object.entries(p.present(key)))
+          headers.set(n, p.name === "artanis" && n === "x-org-slug" && headers.has(n) ? headers.get(n)! : v);
         headers.set("cf-connecting-ip", "198.51.100.7");
         // Artanis reads the org from x-org-slug: an attempt naming another org (or two) is
         // refused there, and only there. The same attempt is then sent again naming the
@@ -182,7 +220,9 @@ for (const p of PROFILE_CASES) {
           expect(seen.headers["x-forwarded-for"], label).toBe("198.51.100.7");
           expect(seen.headers["x-forwarded-proto"], label).toBe("https");
           for (const name of Object.keys(seen.headers)) {
-            expect(name, label).not.toMatch(/_|^(forwarded|x-real-ip|x-original-ur[li]|x-rewrite-url|x-http-method(-override)?|x-method-override|connection|x-keygate-signature)$/);
+            expect(name, label).not.toMatch(
+              /_|^(forwarded|x-real-ip|x-original-ur[li]|x-rewrite-url|x-http-method(-override)?|x-method-override|connection|x-keygate-signature)$/,
+            );
           }
           asserted++;
         }
@@ -194,9 +234,18 @@ for (const p of PROFILE_CASES) {
       const bad = ["kg_caf\u00e9", "abc\u0001def", "abc\tdef", "abc def", "a\u007fb", "\u00ff\u00fe"];
       const attempts: Record<string, string>[] = [];
       for (const v of bad) {
-        attempts.push({ "x-api-key": v }, { authorization: `Bearer ${v}` }, { authorization: `Basic ${btoa(`${v}:`)}` });
+        attempts.push(
+          { "x-api-key": v },
+          { authorization: `Bearer ${v}` },
+          { authorization: `Basic ${btoa(`${v}:`)}` },
+        );
       }
-      attempts.push({ authorization: "Basic !!!" }, { authorization: "Bearer" }, { authorization: "Basic " }, { authorization: basic("\u00e9") });
+      attempts.push(
+        { authorization: "Basic !!!" },
+        { authorization: "Bearer" },
+        { authorization: "Basic " },
+        { authorization: basic("\u00e9") },
+      );
       const sources = parseConfig(env()).sources;
       const reads = (h: Record<string, string>): boolean => {
         if ("x-api-key" in h) return sources.some((s) => s.kind === "header" && s.name === "x-api-key");
@@ -213,7 +262,8 @@ for (const p of PROFILE_CASES) {
         if (reads(headers)) malformed++;
         expect(res.status, label).toBe(expected);
         expectRefusal(p, res, body, expected);
-        if (reads(headers) && expected !== p.missingStatus) expect(res.headers.get("www-authenticate"), label).toBeNull();
+        if (reads(headers) && expected !== p.missingStatus)
+          expect(res.headers.get("www-authenticate"), label).toBeNull();
       }
       expect(malformed, p.name).toBeGreaterThanOrEqual(bad.length); // x-api-key, read by every profile
     });
@@ -268,11 +318,21 @@ describe("issue 20, class 3: the review's trailing dots and spaces", () => {
     const hidden = await through("/api/v1/samples/1/private", {}, env());
     expect(hidden.calls).toHaveLength(0);
     expect(hidden.res.status).toBe(401);
-    for (const path of ["/api/v1/samples/1/private.", "/api/v1/samples/1/private%2e", "/api/v1/samples/1/private%20", "/api/v1/samples/..%20/admin/x", "/api/v1/samples/1/private.%20"]) {
+    for (const path of [
+      "/api/v1/samples/1/private.",
+      "/api/v1/samples/1/private%2e",
+      "/api/v1/samples/1/private%20",
+      "/api/v1/samples/..%20/admin/x",
+      "/api/v1/samples/1/private.%20",
+    ]) {
       const { res, body, calls } = await through(path, {}, env());
       expect(calls, path).toHaveLength(0);
       expect(res.status, `${path}: ${body}`).toBe(400);
-      expect(JSON.parse(body), path).toMatchObject({ status: 400, code: "malformed_request", detail: "Invalid path: path segment ending in a dot or a space" });
+      expect(JSON.parse(body), path).toMatchObject({
+        status: 400,
+        code: "malformed_request",
+        detail: "Invalid path: path segment ending in a dot or a space",
+      });
     }
     const pub = await through("/api/v1/samples/1/public.json", {}, env());
     expect(pub.res.status).toBe(200);

@@ -81,19 +81,25 @@ function originReading(path: string): string {
 }
 
 describe("encoded delimiters (issue 8, class 1): properties", () => {
-  test.prop([decodedPath, choices])("an encoded variant is refused or normalizes to the decoded path's canonical form", (path, c) => {
-    const variant = variantOf(path, c);
-    const n = normalizePath(variant);
-    if (!n.ok) return;
-    expect(n.path).toBe((normalizePath(path) as { path: string }).path);
-  });
+  test.prop([decodedPath, choices])(
+    "an encoded variant is refused or normalizes to the decoded path's canonical form",
+    (path, c) => {
+      const variant = variantOf(path, c);
+      const n = normalizePath(variant);
+      if (!n.ok) return;
+      expect(n.path).toBe((normalizePath(path) as { path: string }).path);
+    },
+  );
 
-  test.prop([decodedPath, choices, method])("an encoded variant never matches a less restrictive route than the decoded path", (path, c, m) => {
-    const decoded = normalizePath(path);
-    const n = normalizePath(variantOf(path, c));
-    if (!decoded.ok || !n.ok) return;
-    expect(rank(matchRoute(ROUTES, n.path, m))).toBeGreaterThanOrEqual(rank(matchRoute(ROUTES, decoded.path, m)));
-  });
+  test.prop([decodedPath, choices, method])(
+    "an encoded variant never matches a less restrictive route than the decoded path",
+    (path, c, m) => {
+      const decoded = normalizePath(path);
+      const n = normalizePath(variantOf(path, c));
+      if (!decoded.ok || !n.ok) return;
+      expect(rank(matchRoute(ROUTES, n.path, m))).toBeGreaterThanOrEqual(rank(matchRoute(ROUTES, decoded.path, m)));
+    },
+  );
 
   test.prop([decodedPath, choices, method, fc.constantFrom("", "/base", "/v1/base")])(
     "what is forwarded, under any base path, reads (to an origin that decodes it) as the route the gateway matched",
@@ -112,7 +118,12 @@ describe("encoded delimiters (issue 8, class 1): properties", () => {
     },
   );
 
-  test.prop([fc.constantFrom("2f", "5c", "3b", "3f", "23", "25", "00", "0a", "7f"), fc.boolean(), fc.boolean(), decodedPath])(
+  test.prop([
+    fc.constantFrom("2f", "5c", "3b", "3f", "23", "25", "00", "0a", "7f"),
+    fc.boolean(),
+    fc.boolean(),
+    decodedPath,
+  ])(
     "every encoded delimiter, in either case, single or double encoded, anywhere: refused",
     (code, upper, double, path) => {
       const enc = (double ? "%25" : "%") + (upper ? code.toUpperCase() : code);
@@ -162,15 +173,18 @@ describe("encoded delimiters (issue 8, class 1): through the gateway to the real
   // The URL parser resolves a literal `..` before the gateway sees the path: these reach
   // /admin/users, which is protected — never the public route an origin decoding %3B,
   // %3F or %23 would have been tricked into.
-  it.each(["/public%3B/../admin/users", "/public/x%3F/../../admin/users", "/public/x%23/../../admin/users"])("%s: refused, never forwarded", async (path) => {
-    const { key } = await mint({ scopes: ["read"] });
-    const variants: Record<string, string>[] = [{}, { "x-api-key": key }];
-    for (const headers of variants) {
-      const { res, calls } = await through(path, { headers }, env());
-      expect([400, 401, 403], path).toContain(res.status);
-      expect(calls).toHaveLength(0);
-    }
-  });
+  it.each(["/public%3B/../admin/users", "/public/x%3F/../../admin/users", "/public/x%23/../../admin/users"])(
+    "%s: refused, never forwarded",
+    async (path) => {
+      const { key } = await mint({ scopes: ["read"] });
+      const variants: Record<string, string>[] = [{}, { "x-api-key": key }];
+      for (const headers of variants) {
+        const { res, calls } = await through(path, { headers }, env());
+        expect([400, 401, 403], path).toContain(res.status);
+        expect(calls).toHaveLength(0);
+      }
+    },
+  );
 
   it("an encoded sub-delimiter is the literal one: matched and forwarded identically, under the base path", async () => {
     const { key } = await mint({ scopes: ["read"] });

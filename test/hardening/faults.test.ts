@@ -8,8 +8,8 @@ import { env } from "cloudflare:test";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { clock } from "../../src/lib/clock";
 import { expectRefusal, PROFILE_CASES } from "../support/profile-shapes";
-import { makeEnv, mint, ORIGIN, patchRecord, through, unknownKey } from "../support/worker-helpers";
 import type { Vars } from "../support/worker-helpers";
+import { makeEnv, mint, ORIGIN, patchRecord, through, unknownKey } from "../support/worker-helpers";
 
 afterEach(() => vi.restoreAllMocks());
 
@@ -41,7 +41,11 @@ describe("key store faults", () => {
     const { kv, state } = faultyKv();
     state.mode = "fail";
     for (const p of PROFILE_CASES) {
-      const { res, body, calls } = await through("/things", { headers: p.present(unknownKey()) }, makeEnv({ ...p.vars, KEYS: kv }));
+      const { res, body, calls } = await through(
+        "/things",
+        { headers: p.present(unknownKey()) },
+        makeEnv({ ...p.vars, KEYS: kv }),
+      );
       expect(calls).toHaveLength(0);
       expectRefusal(p, res, body, 503);
     }
@@ -51,7 +55,11 @@ describe("key store faults", () => {
     const { kv, state } = faultyKv();
     state.mode = "hang";
     // The read never settles: any answer at all can only come from KV_TIMEOUT_MS.
-    const { res, calls } = await through("/things", { headers: X(unknownKey()) }, makeEnv({ KEYS: kv, KV_TIMEOUT_MS: 100 }));
+    const { res, calls } = await through(
+      "/things",
+      { headers: X(unknownKey()) },
+      makeEnv({ KEYS: kv, KV_TIMEOUT_MS: 100 }),
+    );
     expect(res.status).toBe(503);
     expect(calls).toHaveLength(0);
     expect(state.reads).toBe(1);
@@ -138,7 +146,8 @@ describe("negative cache", () => {
     const { kv, state } = faultyKv();
     const { key } = await mint();
     const corrupt = key.slice(0, -1) + (key.endsWith("A") ? "B" : "A");
-    for (let i = 0; i < 5; i++) expect((await through("/things", { headers: X(corrupt) }, makeEnv({ KEYS: kv }))).res.status).toBe(401);
+    for (let i = 0; i < 5; i++)
+      expect((await through("/things", { headers: X(corrupt) }, makeEnv({ KEYS: kv }))).res.status).toBe(401);
     expect(state.reads).toBe(0);
   });
 });
@@ -147,7 +156,11 @@ describe("origin faults", () => {
   it("origin refuses connections: 502 in every profile's shape", async () => {
     const { key } = await mint();
     for (const p of PROFILE_CASES) {
-      const { res, body } = await through("/things", { headers: p.present(key) }, makeEnv({ ...p.vars, ORIGIN_URL: "http://127.0.0.1:1" }));
+      const { res, body } = await through(
+        "/things",
+        { headers: p.present(key) },
+        makeEnv({ ...p.vars, ORIGIN_URL: "http://127.0.0.1:1" }),
+      );
       expectRefusal(p, res, body, 502);
     }
   });
@@ -162,7 +175,11 @@ describe("origin faults", () => {
     const { key } = await mint();
     for (const p of PROFILE_CASES) {
       // The origin would answer 200 after 10 s: a 504 means the gateway stopped waiting first.
-      const { res, body } = await through("/slow-headers?ms=10000", { headers: p.present(key) }, makeEnv({ ...p.vars, UPSTREAM_TIMEOUT_MS: 150 }));
+      const { res, body } = await through(
+        "/slow-headers?ms=10000",
+        { headers: p.present(key) },
+        makeEnv({ ...p.vars, UPSTREAM_TIMEOUT_MS: 150 }),
+      );
       expectRefusal(p, res, body, 504);
     }
   });
@@ -205,11 +222,19 @@ describe("origin faults", () => {
     const { key } = await mint();
     const pad = 100_000; // above SMALL_BODY_BYTES: streamed through the guard
     const length = String("first chunk\n".length + pad + "second chunk\n".length);
-    const stalled = await sendRaw(`/slow-body?ms=10000&fixed=1&pad=${pad}`, key, makeEnv({ UPSTREAM_IDLE_TIMEOUT_MS: 150 }));
+    const stalled = await sendRaw(
+      `/slow-body?ms=10000&fixed=1&pad=${pad}`,
+      key,
+      makeEnv({ UPSTREAM_IDLE_TIMEOUT_MS: 150 }),
+    );
     expect(stalled.status).toBe(200);
     expect(stalled.headers.get("content-length")).toBe(length);
     await expect(stalled.text()).rejects.toThrow();
-    const live = await sendRaw(`/slow-body?ms=50&fixed=1&pad=${pad}`, key, makeEnv({ UPSTREAM_IDLE_TIMEOUT_MS: 1_000 }));
+    const live = await sendRaw(
+      `/slow-body?ms=50&fixed=1&pad=${pad}`,
+      key,
+      makeEnv({ UPSTREAM_IDLE_TIMEOUT_MS: 1_000 }),
+    );
     expect(live.headers.get("content-length")).toBe(length);
     expect((await live.text()).endsWith("second chunk\n")).toBe(true);
   });
@@ -240,7 +265,11 @@ describe("origin faults", () => {
     const { key } = await mint();
     const id = crypto.randomUUID();
     const order: string[] = [];
-    const stalled = through(`/hold?id=${id}&max=8000`, { headers: X(key) }, makeEnv({ UPSTREAM_TIMEOUT_MS: 15_000 })).then((r) => {
+    const stalled = through(
+      `/hold?id=${id}&max=8000`,
+      { headers: X(key) },
+      makeEnv({ UPSTREAM_TIMEOUT_MS: 15_000 }),
+    ).then((r) => {
       order.push("stalled");
       return r;
     });

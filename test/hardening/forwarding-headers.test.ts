@@ -54,11 +54,22 @@ const SAMPLES = [
 
 /** Random case and random `-` → `_`. */
 function variant(name: string, upper: boolean[], underscore: boolean[]): string {
-  return [...name].map((ch, i) => (ch === "-" && underscore[i % underscore.length] ? "_" : upper[i % upper.length] ? ch.toUpperCase() : ch)).join("");
+  return [...name]
+    .map((ch, i) =>
+      ch === "-" && underscore[i % underscore.length] ? "_" : upper[i % upper.length] ? ch.toUpperCase() : ch,
+    )
+    .join("");
 }
 
 const config = parseConfig(makeEnv());
-const ctx = { requestId: "rid", clientIp: "192.0.2.1", proto: "https", host: "gw.example", websocket: false, identity: null };
+const ctx = {
+  requestId: "rid",
+  clientIp: "192.0.2.1",
+  proto: "https",
+  host: "gw.example",
+  websocket: false,
+  identity: null,
+};
 
 describe("forwarding and override headers as a family (issue 8, class 4)", () => {
   test.prop([
@@ -66,13 +77,20 @@ describe("forwarding and override headers as a family (issue 8, class 4)", () =>
     fc.stringMatching(/^[a-z0-9][a-z0-9-]{0,20}$/),
     fc.array(fc.boolean(), { minLength: 1, maxLength: 40 }),
     fc.array(fc.boolean(), { minLength: 1, maxLength: 40 }),
-  ])("any X-Forwarded-*/X-Original-*/X-Rewrite-*/X-Override-*/X-Envoy-* name, any case, `_` for `-`: never forwarded as sent", (family, suffix, upper, underscore) => {
-    const name = variant(family + suffix, upper, underscore);
-    const out = upstreamHeaders(new Headers([[name, "evil"]]), config, ctx);
-    for (const [n, v] of out) expect(v === "evil", `${name} reached the origin as ${n}`).toBe(false);
-  });
+  ])(
+    "any X-Forwarded-*/X-Original-*/X-Rewrite-*/X-Override-*/X-Envoy-* name, any case, `_` for `-`: never forwarded as sent",
+    (family, suffix, upper, underscore) => {
+      const name = variant(family + suffix, upper, underscore);
+      const out = upstreamHeaders(new Headers([[name, "evil"]]), config, ctx);
+      for (const [n, v] of out) expect(v === "evil", `${name} reached the origin as ${n}`).toBe(false);
+    },
+  );
 
-  test.prop([fc.constantFrom(...EXACT), fc.array(fc.boolean(), { minLength: 1, maxLength: 40 }), fc.array(fc.boolean(), { minLength: 1, maxLength: 40 })])(
+  test.prop([
+    fc.constantFrom(...EXACT),
+    fc.array(fc.boolean(), { minLength: 1, maxLength: 40 }),
+    fc.array(fc.boolean(), { minLength: 1, maxLength: 40 }),
+  ])(
     "Forwarded, Front-End-Https, X-Real-IP and the method overrides, any case, `_` for `-`: never forwarded",
     (base, upper, underscore) => {
       const name = variant(base, upper, underscore);
@@ -82,7 +100,11 @@ describe("forwarding and override headers as a family (issue 8, class 4)", () =>
   );
 
   it("an ordinary header that merely starts alike is kept (the pattern is a family, not a substring)", () => {
-    const out = upstreamHeaders(new Headers({ "x-forwarder-note": "a", "x-originality": "b", "x-envoyish": "c" }), config, ctx);
+    const out = upstreamHeaders(
+      new Headers({ "x-forwarder-note": "a", "x-originality": "b", "x-envoyish": "c" }),
+      config,
+      ctx,
+    );
     expect([out.get("x-forwarder-note"), out.get("x-originality"), out.get("x-envoyish")]).toEqual(["a", "b", "c"]);
   });
 
@@ -97,7 +119,10 @@ describe("forwarding and override headers as a family (issue 8, class 4)", () =>
     const seen = calls[0]!.headers;
     expect(calls[0]!.method).toBe("GET");
     for (const [name, value] of Object.entries(seen)) {
-      expect([value].flat().some((v) => v === "evil" || v === "DELETE"), `${name}: ${String(value)}`).toBe(false);
+      expect(
+        [value].flat().some((v) => v === "evil" || v === "DELETE"),
+        `${name}: ${String(value)}`,
+      ).toBe(false);
     }
     expect(seen["x-forwarded-for"]).toBe("192.0.2.7");
     expect(seen["x-forwarded-proto"]).toBe("https");
@@ -108,24 +133,46 @@ describe("forwarding and override headers as a family (issue 8, class 4)", () =>
 });
 
 describe("issue 20, class 1: client claims and method overrides through the gateway", () => {
-  const REVIEW = ["X-Middleware-Subrequest", "X-Client-Cert", "X-SSL-Client-Verify", "Fastly-Client-IP", "X-Azure-ClientIP", "X-Custom-IP-Authorization", "X-Invoke-Path", "Via", "Destination"];
+  const REVIEW = [
+    "X-Middleware-Subrequest",
+    "X-Client-Cert",
+    "X-SSL-Client-Verify",
+    "Fastly-Client-IP",
+    "X-Azure-ClientIP",
+    "X-Custom-IP-Authorization",
+    "X-Invoke-Path",
+    "Via",
+    "Destination",
+  ];
 
   it("the review's headers never reach the origin, in any spelling; ?_method=DELETE and its variants neither", async () => {
     const { key } = await mint();
     const headers: [string, string][] = [["x-api-key", key]];
     for (const name of REVIEW) headers.push([name, "evil"], [name.toLowerCase().replace(/-/g, "_"), "evil"]);
-    const query = "?_method=DELETE&_METHOD=DELETE&X-HTTP-Method-Override=DELETE&x_http_method_override=DELETE&%5Fmethod=DELETE&_HttpMethod=DELETE&n=1";
+    const query =
+      "?_method=DELETE&_METHOD=DELETE&X-HTTP-Method-Override=DELETE&x_http_method_override=DELETE&%5Fmethod=DELETE&_HttpMethod=DELETE&n=1";
     const { res, calls } = await through(`/v1/things${query}`, { headers });
     expect(res.status).toBe(200);
     expect(calls[0]!.method).toBe("GET");
     expect(calls[0]!.url).toBe("/v1/things?n=1");
-    for (const [name, value] of Object.entries(calls[0]!.headers)) expect([value].flat().some((v) => v === "evil" || v === "DELETE"), `${name}: ${String(value)}`).toBe(false);
+    for (const [name, value] of Object.entries(calls[0]!.headers))
+      expect(
+        [value].flat().some((v) => v === "evil" || v === "DELETE"),
+        `${name}: ${String(value)}`,
+      ).toBe(false);
   });
 
   it("FORWARD_CLIENT_HEADERS lets the named one through, and only it", async () => {
     const { key } = await mint();
     const env = makeEnv({ FORWARD_CLIENT_HEADERS: "destination" });
-    const { res, calls } = await through("/v1/things", { method: "MOVE" as string, headers: { "x-api-key": key, destination: "/v1/other", via: "1.1 evil", x_destination: "x" } }, env);
+    const { res, calls } = await through(
+      "/v1/things",
+      {
+        method: "MOVE" as string,
+        headers: { "x-api-key": key, destination: "/v1/other", via: "1.1 evil", x_destination: "x" },
+      },
+      env,
+    );
     expect(res.status).toBe(200);
     expect(calls[0]!.headers.destination).toBe("/v1/other");
     expect(calls[0]!.headers.via).toBeUndefined();
@@ -133,7 +180,11 @@ describe("issue 20, class 1: client claims and method overrides through the gate
 
   it("an invalid FORWARD_CLIENT_HEADERS fails closed: 500, nothing forwarded", async () => {
     const { key } = await mint();
-    const { res, calls } = await through("/v1/things", { headers: { "x-api-key": key } }, makeEnv({ FORWARD_CLIENT_HEADERS: "x-forwarded-for" }));
+    const { res, calls } = await through(
+      "/v1/things",
+      { headers: { "x-api-key": key } },
+      makeEnv({ FORWARD_CLIENT_HEADERS: "x-forwarded-for" }),
+    );
     expect(res.status).toBe(500);
     expect(calls).toHaveLength(0);
   });

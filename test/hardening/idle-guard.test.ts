@@ -12,17 +12,20 @@ const bytes = (s: string) => new TextEncoder().encode(s);
 /** An upstream body that sends `chunks`, waiting `gapsMs[i]` before chunk i, then ends (or stalls). */
 function upstream(chunks: string[], gapsMs: number[], stallAtEnd = false): ReadableStream<Uint8Array> {
   let i = 0;
-  return new ReadableStream<Uint8Array>({
-    async pull(c) {
-      if (i === chunks.length) {
-        if (stallAtEnd) await new Promise(() => {});
-        c.close();
-        return;
-      }
-      await sleep(gapsMs[i] ?? 0);
-      c.enqueue(bytes(chunks[i++]!));
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(c) {
+        if (i === chunks.length) {
+          if (stallAtEnd) await new Promise(() => {});
+          c.close();
+          return;
+        }
+        await sleep(gapsMs[i] ?? 0);
+        c.enqueue(bytes(chunks[i++]!));
+      },
     },
-  }, { highWaterMark: 0 }); // produces only when asked, like a socket that waits for data
+    { highWaterMark: 0 },
+  ); // produces only when asked, like a socket that waits for data
 }
 
 async function readAll(stream: ReadableStream<Uint8Array>, pauseMs = 0): Promise<string> {
@@ -82,7 +85,10 @@ describe("idleGuard", () => {
 
   it("a client that cancels stops the watchdog and the upstream read", async () => {
     let cancelled = false;
-    const source = new ReadableStream<Uint8Array>({ pull: () => new Promise(() => {}), cancel: () => void (cancelled = true) });
+    const source = new ReadableStream<Uint8Array>({
+      pull: () => new Promise(() => {}),
+      cancel: () => void (cancelled = true),
+    });
     let cut = false;
     const body = idleGuard(source, IDLE_MS, () => (cut = true));
     await body.cancel("client went away");

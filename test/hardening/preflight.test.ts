@@ -20,7 +20,11 @@ const pre = (method = "POST", headers: Record<string, string> = {}, body?: strin
 
 describe("CORS preflights (issue 8, class 5)", () => {
   it("a forwarded preflight carries no body, and no Content-Length for one", async () => {
-    const { res, calls } = await through("/things", pre("POST", { "content-type": "application/json" }, '{"smuggled":true}'), makeEnv({ ROUTES }));
+    const { res, calls } = await through(
+      "/things",
+      pre("POST", { "content-type": "application/json" }, '{"smuggled":true}'),
+      makeEnv({ ROUTES }),
+    );
     expect(res.status).toBe(200);
     expect(calls[0]!.method).toBe("OPTIONS");
     expect(calls[0]!.bodyBytes).toBe(0);
@@ -29,7 +33,11 @@ describe("CORS preflights (issue 8, class 5)", () => {
 
   it("an authenticated preflight (CORS_PREFLIGHT=auth) carries no body either", async () => {
     const { key } = await mint();
-    const { res, calls } = await through("/things", pre("POST", { "x-api-key": key }, "x".repeat(1000)), makeEnv({ ROUTES, CORS_PREFLIGHT: "auth" }));
+    const { res, calls } = await through(
+      "/things",
+      pre("POST", { "x-api-key": key }, "x".repeat(1000)),
+      makeEnv({ ROUTES, CORS_PREFLIGHT: "auth" }),
+    );
     expect(res.status).toBe(200);
     expect(calls[0]!.bodyBytes).toBe(0);
   });
@@ -82,13 +90,21 @@ describe("CORS preflights (issue 8, class 5)", () => {
   });
 
   it("with CORS_PREFLIGHT=auth the credential is checked: a bad key is 401, not forwarded", async () => {
-    const { res, calls } = await through("/things", pre("POST", { "x-api-key": unknownKey() }), makeEnv({ ROUTES, CORS_PREFLIGHT: "auth" }));
+    const { res, calls } = await through(
+      "/things",
+      pre("POST", { "x-api-key": unknownKey() }),
+      makeEnv({ ROUTES, CORS_PREFLIGHT: "auth" }),
+    );
     expect(res.status).toBe(401);
     expect(calls).toHaveLength(0);
   });
 
   it("a public route's preflight is still forwarded (without credentials)", async () => {
-    const { res, calls } = await through("/public/x", pre("GET", { authorization: "Bearer x.y.z" }), makeEnv({ ROUTES }));
+    const { res, calls } = await through(
+      "/public/x",
+      pre("GET", { authorization: "Bearer x.y.z" }),
+      makeEnv({ ROUTES }),
+    );
     expect(res.status).toBe(200);
     expect(calls[0]!.headers.authorization).toBeUndefined();
   });

@@ -29,7 +29,11 @@ describe("the request id is the gateway's (issue 8, class 3)", () => {
     it(`client x-request-id ${JSON.stringify(clientId.slice(0, 40))}: not the id in the log, the origin's header, the signature or the response`, async () => {
       const { key } = await mint();
       const logs = captureLogs();
-      const { res, calls } = await through("/v1/rid", { headers: { "x-api-key": key, "x-request-id": clientId, "X_Request_Id": clientId } }, makeEnv({ ORIGIN_SIGNING_SECRET: SECRET }));
+      const { res, calls } = await through(
+        "/v1/rid",
+        { headers: { "x-api-key": key, "x-request-id": clientId, X_Request_Id: clientId } },
+        makeEnv({ ORIGIN_SIGNING_SECRET: SECRET }),
+      );
       expect(res.status).toBe(200);
       const ours = res.headers.get("x-request-id")!;
       expect(ours).toMatch(UUID);
@@ -39,7 +43,11 @@ describe("the request id is the gateway's (issue 8, class 3)", () => {
       expect(seen["x_request_id"]).toBeUndefined();
       expect(seen["x-client-request-id"]).toBe(clientId.length <= 128 ? clientId : undefined);
       // The signature covers x-request-id: it verifies over ours.
-      const verified = await createVerifier({ secrets: SECRET })({ method: calls[0]!.method, url: calls[0]!.url, headers: seen });
+      const verified = await createVerifier({ secrets: SECRET })({
+        method: calls[0]!.method,
+        url: calls[0]!.url,
+        headers: seen,
+      });
       expect(verified.ok).toBe(true);
       const line = logs().find((l) => l.msg === "request")!;
       expect(line.request_id).toBe(ours);
@@ -55,13 +63,18 @@ describe("the request id is the gateway's (issue 8, class 3)", () => {
 
   it("a client's x-client-request-id is never forwarded as such; a malformed x-request-id is dropped", async () => {
     const { key } = await mint();
-    const { calls } = await through("/v1/rid", { headers: { "x-api-key": key, "x-client-request-id": "forged", "x-request-id": "bad id <script>" } });
+    const { calls } = await through("/v1/rid", {
+      headers: { "x-api-key": key, "x-client-request-id": "forged", "x-request-id": "bad id <script>" },
+    });
     expect(calls[0]!.headers["x-client-request-id"]).toBeUndefined();
     expect(calls[0]!.headers["x-request-id"]).toMatch(UUID);
   });
 
   it("the admin API's audit record carries the gateway's id, not the client's", async () => {
-    const { res, json } = await api("POST", "/_keygate/keys", { body: { orgs: [uniqueOrg()] }, headers: { "x-request-id": "client-trace-audit" } });
+    const { res, json } = await api("POST", "/_keygate/keys", {
+      body: { orgs: [uniqueOrg()] },
+      headers: { "x-request-id": "client-trace-audit" },
+    });
     expect(res.status).toBe(201);
     const ours = res.headers.get("x-request-id")!;
     expect(ours).toMatch(UUID);

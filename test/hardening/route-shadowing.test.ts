@@ -34,7 +34,9 @@ describe("route tables that shadow themselves (issue 8, class 2)", () => {
       expect(res.status, path).toBe(500);
       expect(calls).toHaveLength(0);
     }
-    const line = errors.mock.calls.map((c) => JSON.parse(String(c[0])) as Record<string, unknown>).find((l) => l.variable === "ROUTES")!;
+    const line = errors.mock.calls
+      .map((c) => JSON.parse(String(c[0])) as Record<string, unknown>)
+      .find((l) => l.variable === "ROUTES")!;
     expect(line.problem).toContain('entry 1 "/api/v1/samples/*"');
     expect(line.problem).toContain('entry 3 "/api/v1/samples/:id/private"');
   });

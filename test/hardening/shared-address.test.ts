@@ -14,9 +14,9 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { clientKey, SLOW_LOOKUPS_PER_MINUTE } from "../../src/edge/abuse/auth-failures";
 import { isolateOf } from "../../src/edge/gateway/isolate";
-import { clock } from "../../src/lib/clock";
-import { hashKey } from "../../src/keys/hash";
 import { mintKey } from "../../src/keys/format";
+import { hashKey } from "../../src/keys/hash";
+import { clock } from "../../src/lib/clock";
 import { adminEnv, api, TOKEN } from "../admin/support";
 import { claims, hs256, SECRET } from "../sessions/support";
 import { makeEnv, mint, probeKv, send, through, unknownKey } from "../support/worker-helpers";
@@ -98,7 +98,8 @@ describe("a shared address is not a lockout (issue 8, class 9; issue 20, class 4
     expect((await through("/things", X(key, shared), env)).res.status).toBe(429);
     // Keys with our prefix and a bad checksum, and malformed credentials, never take a lookup.
     const corrupt = mintKey("kg_").slice(0, -1) + "!";
-    for (const guess of [`kg_${"A".repeat(38)}`, corrupt, "not a key,x"]) expect((await through("/things", X(guess, shared), env)).res.status, guess).toBe(429);
+    for (const guess of [`kg_${"A".repeat(38)}`, corrupt, "not a key,x"])
+      expect((await through("/things", X(guess, shared), env)).res.status, guess).toBe(429);
     expect(kv.gets).toBe(SLOW_LOOKUPS_PER_MINUTE);
     // Still within the minute: no room.
     vi.spyOn(clock, "now").mockReturnValue(t0 + 59_000);
@@ -113,7 +114,9 @@ describe("a shared address is not a lockout (issue 8, class 9; issue 20, class 4
   it("valid keys found in the lane do not use it up: 40 colleagues' keys behind one blocked address are all served", async () => {
     const shared = freshIp();
     await exhaust(shared);
-    const keys = await Promise.all(Array.from({ length: SLOW_LOOKUPS_PER_MINUTE + 10 }, () => mint({ orgs: ["acme"] })));
+    const keys = await Promise.all(
+      Array.from({ length: SLOW_LOOKUPS_PER_MINUTE + 10 }, () => mint({ orgs: ["acme"] })),
+    );
     for (const { key } of keys) expect((await through("/things", X(key, shared))).res.status).toBe(200);
   });
 
@@ -137,7 +140,8 @@ describe("a shared address is not a lockout (issue 8, class 9; issue 20, class 4
     const hash = await hashKey(key);
     const hit = cache.lookup(hash, Date.now());
     expect(hit.state).toBe("fresh");
-    if (hit.state === "fresh" && hit.value) cache.set(hash, { ...hit.value, revoked_at: new Date().toISOString() }, Date.now(), 30_000, 0);
+    if (hit.state === "fresh" && hit.value)
+      cache.set(hash, { ...hit.value, revoked_at: new Date().toISOString() }, Date.now(), 30_000, 0);
     await exhaust(shared);
     const r = await through("/things", X(key, shared));
     expect(r.res.status).toBe(429);
@@ -149,11 +153,19 @@ describe("a shared address is not a lockout (issue 8, class 9; issue 20, class 4
     const env = makeEnv({ SESSION_JWT_SECRET: SECRET });
     await exhaust(shared, env);
     const good = await hs256(claims());
-    const ok = await through("/things", { headers: { authorization: `Bearer ${good}`, "cf-connecting-ip": shared } }, env);
+    const ok = await through(
+      "/things",
+      { headers: { authorization: `Bearer ${good}`, "cf-connecting-ip": shared } },
+      env,
+    );
     expect(ok.res.status).toBe(200);
     expect(ok.calls[0]!.headers["x-user-id"]).toBe("user_1");
     const forged = await hs256(claims(), "another-secret-".padEnd(48, "x"));
-    const bad = await through("/things", { headers: { authorization: `Bearer ${forged}`, "cf-connecting-ip": shared } }, env);
+    const bad = await through(
+      "/things",
+      { headers: { authorization: `Bearer ${forged}`, "cf-connecting-ip": shared } },
+      env,
+    );
     expect(bad.res.status).toBe(429);
     expect(bad.calls).toHaveLength(0);
   });
@@ -172,17 +184,33 @@ describe("who counts as one address (issue 20, class 4)", () => {
   beforeEach(awayFromWindowEdge);
 
   it("clientKey: an IPv6 /64 is one client; an IPv4-mapped address in any spelling is its IPv4 address", () => {
-    for (const ip of ["198.51.100.7", "::ffff:198.51.100.7", "::FFFF:198.51.100.7", "0:0:0:0:0:ffff:198.51.100.7", "::ffff:c633:6407", "0000:0000:0000:0000:0000:ffff:c633:6407", "[::ffff:198.51.100.7]", " 198.51.100.7 "]) {
+    for (const ip of [
+      "198.51.100.7",
+      "::ffff:198.51.100.7",
+      "::FFFF:198.51.100.7",
+      "0:0:0:0:0:ffff:198.51.100.7",
+      "::ffff:c633:6407",
+      "0000:0000:0000:0000:0000:ffff:c633:6407",
+      "[::ffff:198.51.100.7]",
+      " 198.51.100.7 ",
+    ]) {
       expect(clientKey(ip), ip).toBe("v4:198.51.100.7");
     }
-    for (const ip of ["2001:db8:a:b::1", "2001:db8:a:b:ffff:ffff:ffff:ffff", "2001:0DB8:000A:000B::9", "2001:db8:a:b:1:2:3.4.5.6", "2001:db8:a:b::1%eth0"]) {
+    for (const ip of [
+      "2001:db8:a:b::1",
+      "2001:db8:a:b:ffff:ffff:ffff:ffff",
+      "2001:0DB8:000A:000B::9",
+      "2001:db8:a:b:1:2:3.4.5.6",
+      "2001:db8:a:b::1%eth0",
+    ]) {
       expect(clientKey(ip), ip).toBe("v6:2001:db8:a:b::/64");
     }
     expect(clientKey("2001:db8:a:c::1")).toBe("v6:2001:db8:a:c::/64");
     // Not mapped: the IPv4-compatible form and other /96s stay IPv6.
     expect(clientKey("::198.51.100.7")).toBe("v6:0:0:0:0::/64");
     expect(clientKey("64:ff9b::198.51.100.7")).toBe("v6:64:ff9b:0:0::/64");
-    for (const bad of ["::ffff:198.51.100.256", "1::2::3", "2001:db8:::1", "not an ip"]) expect(clientKey(bad), bad).toMatch(/^raw:/);
+    for (const bad of ["::ffff:198.51.100.256", "1::2::3", "2001:db8:::1", "not an ip"])
+      expect(clientKey(bad), bad).toMatch(/^raw:/);
     expect(clientKey(null)).toBeNull();
   });
 
@@ -209,10 +237,20 @@ describe("the management side has its own budget (issue 20, class 4)", () => {
     const shared = freshIp();
     const env = adminEnv();
     await exhaust(shared, env);
-    expect((await api("GET", "/_keygate/audit", { headers: { "cf-connecting-ip": shared }, env })).res.status).toBe(200);
+    expect((await api("GET", "/_keygate/audit", { headers: { "cf-connecting-ip": shared }, env })).res.status).toBe(
+      200,
+    );
     const login = await send(
       "/_keygate/ui/login",
-      { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded", origin: "https://gateway.test", "cf-connecting-ip": shared }, body: new URLSearchParams({ token: TOKEN }).toString() },
+      {
+        method: "POST",
+        headers: {
+          "content-type": "application/x-www-form-urlencoded",
+          origin: "https://gateway.test",
+          "cf-connecting-ip": shared,
+        },
+        body: new URLSearchParams({ token: TOKEN }).toString(),
+      },
       env,
     );
     expect(login.status).toBe(303);

@@ -5,8 +5,8 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { clock } from "../../src/lib/clock";
 import { createVerifier } from "../../verifier/index.js";
-import { makeEnv, mint, ORIGIN, through } from "../support/worker-helpers";
 import type { OriginCall } from "../support/worker-helpers";
+import { makeEnv, mint, ORIGIN, through } from "../support/worker-helpers";
 
 afterEach(() => vi.restoreAllMocks());
 
@@ -18,15 +18,27 @@ const asReceived = (call: OriginCall) => ({ method: call.method, url: call.url, 
 describe("origin signatures", () => {
   it("every forwarded request carries a signature the origin verifies, with the key's identity", async () => {
     const { key, record } = await mint({ orgs: ["acme"], scopes: ["read", "write"] });
-    const { res, calls } = await through("/v1/things?limit=5&q=a%20b", { method: "POST", body: "{}", headers: { "x-api-key": key } }, makeEnv({ ORIGIN_SIGNING_SECRET: SECRET }));
+    const { res, calls } = await through(
+      "/v1/things?limit=5&q=a%20b",
+      { method: "POST", body: "{}", headers: { "x-api-key": key } },
+      makeEnv({ ORIGIN_SIGNING_SECRET: SECRET }),
+    );
     expect(res.status).toBe(200);
     const call = calls[0]!;
     expect(call.headers["x-keygate-signature"]).toMatch(/^v1;kid=k2;t=\d+;sig=[0-9a-f]{64}$/);
-    expect(await verify(asReceived(call))).toMatchObject({ ok: true, kid: "k2", identity: { org: "acme", keyId: record.id, scopes: ["read", "write"] } });
+    expect(await verify(asReceived(call))).toMatchObject({
+      ok: true,
+      kid: "k2",
+      identity: { org: "acme", keyId: record.id, scopes: ["read", "write"] },
+    });
   });
 
   it("public routes are signed too, with no identity; the path includes ORIGIN_URL's base path", async () => {
-    const { calls } = await through("/public/schema", {}, makeEnv({ ORIGIN_SIGNING_SECRET: SECRET, ROUTES, ORIGIN_URL: `${ORIGIN}/base` }));
+    const { calls } = await through(
+      "/public/schema",
+      {},
+      makeEnv({ ORIGIN_SIGNING_SECRET: SECRET, ROUTES, ORIGIN_URL: `${ORIGIN}/base` }),
+    );
     expect(calls[0]!.url).toBe("/base/public/schema");
     expect(await verify(asReceived(calls[0]!))).toMatchObject({ ok: true, identity: null });
   });
@@ -35,14 +47,22 @@ describe("origin signatures", () => {
     const { key } = await mint();
     const t0 = Date.now();
     vi.spyOn(clock, "now").mockReturnValue(t0);
-    const { calls } = await through("/v1/things", { headers: { "x-api-key": key } }, makeEnv({ ORIGIN_SIGNING_SECRET: SECRET }));
+    const { calls } = await through(
+      "/v1/things",
+      { headers: { "x-api-key": key } },
+      makeEnv({ ORIGIN_SIGNING_SECRET: SECRET }),
+    );
     const later = createVerifier({ secrets: SECRET, now: () => t0 + 301_000 });
     expect(await later(asReceived(calls[0]!))).toEqual({ ok: false, reason: "stale" });
   });
 
   it("a client-sent signature is dropped: replaced when signing is on, absent when off", async () => {
     const { key } = await mint();
-    const forged = { "x-api-key": key, "x-keygate-signature": "v1;kid=k2;t=1;sig=" + "0".repeat(64), "X_Keygate_Signature": "x" };
+    const forged = {
+      "x-api-key": key,
+      "x-keygate-signature": "v1;kid=k2;t=1;sig=" + "0".repeat(64),
+      X_Keygate_Signature: "x",
+    };
     const on = await through("/v1/things", { headers: forged }, makeEnv({ ORIGIN_SIGNING_SECRET: SECRET }));
     expect(on.calls[0]!.headers["x-keygate-signature"]).not.toContain("0".repeat(64));
     expect(on.calls[0]!.headers["x_keygate_signature"]).toBeUndefined();
@@ -55,7 +75,11 @@ describe("origin signatures", () => {
     const logs = vi.spyOn(console, "error").mockImplementation(() => {});
     const { key } = await mint();
     for (const bad of ["short:abc", "no-colon-" + "x".repeat(40)]) {
-      const { res, calls } = await through("/v1/things", { headers: { "x-api-key": key } }, makeEnv({ ORIGIN_SIGNING_SECRET: bad }));
+      const { res, calls } = await through(
+        "/v1/things",
+        { headers: { "x-api-key": key } },
+        makeEnv({ ORIGIN_SIGNING_SECRET: bad }),
+      );
       expect(res.status).toBe(500);
       expect(calls).toHaveLength(0);
     }

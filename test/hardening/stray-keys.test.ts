@@ -8,8 +8,8 @@
 import { fc, test } from "@fast-check/vitest";
 import { describe, expect, it } from "vitest";
 import { parseConfig } from "../../src/config/config";
-import { mintKey } from "../../src/keys/format";
 import { forwardedSearch, upstreamHeaders } from "../../src/edge/proxy/headers";
+import { mintKey } from "../../src/keys/format";
 import { expectRefusal, PROFILE_CASES } from "../support/profile-shapes";
 import { basic, makeEnv, mint, through } from "../support/worker-helpers";
 
@@ -68,7 +68,11 @@ describe("a keygate key never reaches the origin (issue 8, class 6)", () => {
 
   it("a cookie loses only the pair that carries the key; other query parameters keep their bytes", async () => {
     const { key } = await mint();
-    const { res, calls } = await through(`/public/x?a=1%20b&api_key=${key}&c`, { headers: { cookie: `theme=dark; session=${key}; lang=en` } }, makeEnv({ ROUTES }));
+    const { res, calls } = await through(
+      `/public/x?a=1%20b&api_key=${key}&c`,
+      { headers: { cookie: `theme=dark; session=${key}; lang=en` } },
+      makeEnv({ ROUTES }),
+    );
     expect(res.status).toBe(200);
     expect(calls[0]!.headers.cookie).toBe("theme=dark; lang=en");
     expect(calls[0]!.url).toBe("/public/x?a=1%20b&c");
@@ -76,7 +80,18 @@ describe("a keygate key never reaches the origin (issue 8, class 6)", () => {
 
   it("values that merely contain the prefix inside a word, and other schemes, still pass", async () => {
     const { key } = await mint();
-    const { res, calls } = await through("/v1/things?q=pkg_name", { headers: { "x-api-key": key, "x-note": "pkg_name", "x-short": "xkg_abc", authorization: "Digest username=alice" } }, makeEnv({ AUTH_PROFILE: "argos" }));
+    const { res, calls } = await through(
+      "/v1/things?q=pkg_name",
+      {
+        headers: {
+          "x-api-key": key,
+          "x-note": "pkg_name",
+          "x-short": "xkg_abc",
+          authorization: "Digest username=alice",
+        },
+      },
+      makeEnv({ AUTH_PROFILE: "argos" }),
+    );
     expect(res.status).toBe(200);
     expect(calls[0]!.url).toBe("/v1/things?q=pkg_name");
     expect(calls[0]!.headers["x-note"]).toBe("pkg_name");
@@ -86,7 +101,11 @@ describe("a keygate key never reaches the origin (issue 8, class 6)", () => {
 
   it("a custom KEY_PREFIX is what is looked for", async () => {
     const env = makeEnv({ KEY_PREFIX: "acme_", ROUTES });
-    const { res, calls } = await through("/public/x", { headers: { "x-token": "acme_" + "A".repeat(38), "x-other": "kg_" + "A".repeat(38) } }, env);
+    const { res, calls } = await through(
+      "/public/x",
+      { headers: { "x-token": "acme_" + "A".repeat(38), "x-other": "kg_" + "A".repeat(38) } },
+      env,
+    );
     expect(res.status).toBe(200);
     expect(calls[0]!.headers["x-token"]).toBeUndefined();
     expect(calls[0]!.headers["x-other"]).toBe("kg_" + "A".repeat(38));
@@ -95,25 +114,40 @@ describe("a keygate key never reaches the origin (issue 8, class 6)", () => {
   const config = parseConfig(makeEnv({ AUTH_PROFILE: "argos" }));
   const ctx = { requestId: "rid", clientIp: null, proto: "https", host: "gw", websocket: false, identity: null };
   test.prop([
-    fc.constantFrom("x-auth", "authorization", "cookie", "x-api-token", "x_api_key", "proxy-authorization", "x-custom", "referer"),
+    fc.constantFrom(
+      "x-auth",
+      "authorization",
+      "cookie",
+      "x-api-token",
+      "x_api_key",
+      "proxy-authorization",
+      "x-custom",
+      "referer",
+    ),
     fc.constantFrom("", " ", "Bearer ", "Basic ", "Token ", "session=", "a;b=", '"', "k:", "x,"),
     fc.constantFrom("", ";", " ", '"', ",x", "/1"),
     fc.boolean(),
-  ])("property: wherever a minted key is put in a header (plain or base64), it is not forwarded", (name, before, after, b64) => {
-    const key = mintKey("kg_");
-    const value = before + (b64 ? btoa(`${key}:`) : key) + after;
-    const headers = new Headers([[name, value]]);
-    const out = upstreamHeaders(headers, config, ctx);
-    for (const [, v] of out) expect(v.includes(key) || v.includes(btoa(`${key}:`))).toBe(false);
-  });
+  ])(
+    "property: wherever a minted key is put in a header (plain or base64), it is not forwarded",
+    (name, before, after, b64) => {
+      const key = mintKey("kg_");
+      const value = before + (b64 ? btoa(`${key}:`) : key) + after;
+      const headers = new Headers([[name, value]]);
+      const out = upstreamHeaders(headers, config, ctx);
+      for (const [, v] of out) expect(v.includes(key) || v.includes(btoa(`${key}:`))).toBe(false);
+    },
+  );
 
-  test.prop([fc.constantFrom("", "x", "Bearer ", "a b ", "glued"), fc.boolean(), fc.boolean()])("property: a query parameter's value carrying a key is not forwarded", (before, encode, b64) => {
-    const key = mintKey("kg_");
-    const raw = before + (b64 ? btoa(`${key}:`) : key);
-    const search = `?a=1&v=${encode ? encodeURIComponent(raw) : raw}&z=%41`;
-    const out = forwardedSearch(search, config);
-    expect(out).toBe("?a=1&z=%41");
-  });
+  test.prop([fc.constantFrom("", "x", "Bearer ", "a b ", "glued"), fc.boolean(), fc.boolean()])(
+    "property: a query parameter's value carrying a key is not forwarded",
+    (before, encode, b64) => {
+      const key = mintKey("kg_");
+      const raw = before + (b64 ? btoa(`${key}:`) : key);
+      const search = `?a=1&v=${encode ? encodeURIComponent(raw) : raw}&z=%41`;
+      const out = forwardedSearch(search, config);
+      expect(out).toBe("?a=1&z=%41");
+    },
+  );
 });
 
 describe("issue 20, class 2: the key in other spellings never reaches the origin", () => {
@@ -121,7 +155,13 @@ describe("issue 20, class 2: the key in other spellings never reaches the origin
     it(`${p.name}: the review's requests — a key as a query parameter's name, percent-encoded in a cookie or a header`, async () => {
       const { key } = await mint({ orgs: ["acme"] });
       const enc = key.replace("_", "%5F");
-      const env = makeEnv({ ...p.vars, ROUTES: JSON.stringify([{ path: "/health", auth: "public" }, { path: "/public/*", auth: "public" }]) });
+      const env = makeEnv({
+        ...p.vars,
+        ROUTES: JSON.stringify([
+          { path: "/health", auth: "public" },
+          { path: "/public/*", auth: "public" },
+        ]),
+      });
       const attempts: [string, string, Record<string, string> | [string, string][]][] = [
         ["a query parameter's name", `/health?${key}&n=1`, {}],
         ["a query parameter's name, with a value", `/health?n=1&${key}=1`, {}],

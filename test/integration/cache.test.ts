@@ -2,11 +2,12 @@
  * The cache tiers and the store's failure modes, with time injected (clock.now) and KV
  * reads counted on the real local KV binding.
  */
+
+import { env } from "cloudflare:test";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { clock } from "../../src/lib/clock";
 import { hashKey } from "../../src/keys/hash";
 import { kvKey } from "../../src/keys/store/kv";
-import { env } from "cloudflare:test";
+import { clock } from "../../src/lib/clock";
 import { makeEnv, mint, patchRecord, probeKv, through, unknownKey } from "../support/worker-helpers";
 
 afterEach(() => vi.restoreAllMocks());
@@ -74,9 +75,16 @@ describe("KV failures fail closed", () => {
   it("KV throwing: 503 in the profile's shape, never forwarded", async () => {
     const kv = probeKv();
     kv.fault = "throw";
-    const { res, body, calls } = await through("/x", { headers: headers(unknownKey()) }, makeEnv({ KEYS: kv.binding, AUTH_PROFILE: "operate" }));
+    const { res, body, calls } = await through(
+      "/x",
+      { headers: headers(unknownKey()) },
+      makeEnv({ KEYS: kv.binding, AUTH_PROFILE: "operate" }),
+    );
     expect(res.status).toBe(503);
-    expect(JSON.parse(body)).toEqual({ success: false, error: { type: "api_error", message: "The key store is unavailable; retry later." } });
+    expect(JSON.parse(body)).toEqual({
+      success: false,
+      error: { type: "api_error", message: "The key store is unavailable; retry later." },
+    });
     expect(res.headers.get("cache-control")).toBe("no-store");
     expect(calls).toHaveLength(0);
   });
@@ -85,7 +93,11 @@ describe("KV failures fail closed", () => {
     const kv = probeKv();
     kv.fault = "hang";
     // The read never settles: an answer at all can only come from KV_TIMEOUT_MS.
-    const { res, calls } = await through("/x", { headers: headers(unknownKey()) }, makeEnv({ KEYS: kv.binding, KV_TIMEOUT_MS: "200" }));
+    const { res, calls } = await through(
+      "/x",
+      { headers: headers(unknownKey()) },
+      makeEnv({ KEYS: kv.binding, KV_TIMEOUT_MS: "200" }),
+    );
     expect(res.status).toBe(503);
     expect(kv.gets).toBe(1);
     expect(calls).toHaveLength(0);

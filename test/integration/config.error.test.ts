@@ -23,7 +23,9 @@ describe("misconfiguration", () => {
     expect(res.headers.get("cache-control")).toBe("no-store");
     expect(body).not.toContain(key);
     expect(calls).toHaveLength(0);
-    const line = errors.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.msg?.toString().startsWith("invalid configuration"));
+    const line = errors
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .find((l) => l.msg?.toString().startsWith("invalid configuration"));
     expect(line?.variable).toBe(variable);
   });
 

@@ -37,11 +37,19 @@ describe("an empty credential is a 400 malformed credential", () => {
   it("in the default profile the body is a problem document with code malformed_credential", async () => {
     const { res, body } = await through("/things", { headers: { "x-api-key": "" } }, makeEnv({ ROUTES }));
     expect(res.headers.get("content-type")).toBe("application/problem+json");
-    expect(JSON.parse(body)).toMatchObject({ status: 400, code: "malformed_credential", detail: "Malformed credential: empty x-api-key header" });
+    expect(JSON.parse(body)).toMatchObject({
+      status: 400,
+      code: "malformed_credential",
+      detail: "Malformed credential: empty x-api-key header",
+    });
   });
 
   it("operate: the malformed answer, not the missing-key one", async () => {
-    const { res, body } = await through("/things", { headers: { "x-api-key": "" } }, makeEnv({ AUTH_PROFILE: "operate" }));
+    const { res, body } = await through(
+      "/things",
+      { headers: { "x-api-key": "" } },
+      makeEnv({ AUTH_PROFILE: "operate" }),
+    );
     expect(res.status).toBe(400);
     expect(JSON.parse(body).error.message).not.toBe("Missing API Key");
     const missing = await through("/things", {}, makeEnv({ AUTH_PROFILE: "operate" }));
@@ -49,7 +57,11 @@ describe("an empty credential is a 400 malformed credential", () => {
   });
 
   it("an empty Authorization header is not ours where neither Bearer nor Basic is accepted (argos: missing → 401)", async () => {
-    const { res, calls } = await through("/things", { headers: { authorization: "" } }, makeEnv({ AUTH_PROFILE: "argos" }));
+    const { res, calls } = await through(
+      "/things",
+      { headers: { authorization: "" } },
+      makeEnv({ AUTH_PROFILE: "argos" }),
+    );
     expect(res.status).toBe(401);
     expect(calls).toHaveLength(0);
   });

@@ -38,12 +38,22 @@ describe("what the origin receives", () => {
   });
 
   it("ORIGIN_URL's base path prefixes the normalized path", async () => {
-    const { calls } = await through("/things?q=1", { headers: await keyHeaders() }, makeEnv({ ORIGIN_URL: `${ORIGIN}/v1/` }));
+    const { calls } = await through(
+      "/things?q=1",
+      { headers: await keyHeaders() },
+      makeEnv({ ORIGIN_URL: `${ORIGIN}/v1/` }),
+    );
     expect(calls[0]!.url).toBe("/v1/things?q=1");
   });
 
   it("X-Forwarded-For comes from CF-Connecting-IP only; X-Forwarded-Proto/Host from the request", async () => {
-    const headers = await keyHeaders({ "cf-connecting-ip": "203.0.113.7", "x-forwarded-for": "1.2.3.4", "x-forwarded-host": "evil.test", "x-real-ip": "1.2.3.4", forwarded: "for=1.2.3.4" });
+    const headers = await keyHeaders({
+      "cf-connecting-ip": "203.0.113.7",
+      "x-forwarded-for": "1.2.3.4",
+      "x-forwarded-host": "evil.test",
+      "x-real-ip": "1.2.3.4",
+      forwarded: "for=1.2.3.4",
+    });
     const { calls } = await through("/ip", { headers });
     const seen = calls[0]!.headers;
     expect(seen["x-forwarded-for"]).toBe("203.0.113.7");
@@ -55,7 +65,14 @@ describe("what the origin receives", () => {
   });
 
   it("drops hop-by-hop headers, those named in Connection, and Expect", async () => {
-    const headers = await keyHeaders({ connection: "keep-alive, x-hop", "x-hop": "1", "keep-alive": "timeout=5", te: "trailers", "proxy-authorization": "Basic eDp5", "x-end": "kept" });
+    const headers = await keyHeaders({
+      connection: "keep-alive, x-hop",
+      "x-hop": "1",
+      "keep-alive": "timeout=5",
+      te: "trailers",
+      "proxy-authorization": "Basic eDp5",
+      "x-end": "kept",
+    });
     headers.expect = "100-continue";
     const { res, calls } = await through("/hop-in", { method: "POST", headers, body: "payload" });
     expect(res.status).toBe(200);
@@ -106,7 +123,10 @@ describe("what the client receives", () => {
     expect(res.headers.get("x-hop-custom")).toBeNull();
     expect(res.headers.get("keep-alive")).toBeNull();
     expect(res.headers.get("x-end-to-end")).toBe("kept");
-    expect([...res.headers].filter(([name]) => name === "set-cookie").map(([, v]) => v)).toEqual(["a=1; Path=/", "b=2; Path=/"]);
+    expect([...res.headers].filter(([name]) => name === "set-cookie").map(([, v]) => v)).toEqual([
+      "a=1; Path=/",
+      "b=2; Path=/",
+    ]);
   });
 
   it("a gzip-encoded response decodes for the client", async () => {
@@ -118,14 +138,24 @@ describe("what the client receives", () => {
 describe("origin failures", () => {
   it("504 in the profile's shape when the origin sends no headers within UPSTREAM_TIMEOUT_MS", async () => {
     // The origin would answer 200 after 10 s: a 504 means the gateway stopped waiting first.
-    const { res, body } = await through("/slow-headers?ms=10000", { headers: await keyHeaders() }, makeEnv({ UPSTREAM_TIMEOUT_MS: "300", AUTH_PROFILE: "argos" }));
+    const { res, body } = await through(
+      "/slow-headers?ms=10000",
+      { headers: await keyHeaders() },
+      makeEnv({ UPSTREAM_TIMEOUT_MS: "300", AUTH_PROFILE: "argos" }),
+    );
     expect(res.status).toBe(504);
-    expect(JSON.parse(body)).toEqual({ error: { code: "GATEWAY_TIMEOUT", status: 504, message: "The upstream server did not answer in time." } });
+    expect(JSON.parse(body)).toEqual({
+      error: { code: "GATEWAY_TIMEOUT", status: 504, message: "The upstream server did not answer in time." },
+    });
     expect(res.headers.get("cache-control")).toBe("no-store");
   });
 
   it("502 when the origin is unreachable", async () => {
-    const { res, body } = await through("/x", { headers: await keyHeaders() }, makeEnv({ ORIGIN_URL: "http://127.0.0.1:1" }));
+    const { res, body } = await through(
+      "/x",
+      { headers: await keyHeaders() },
+      makeEnv({ ORIGIN_URL: "http://127.0.0.1:1" }),
+    );
     expect(res.status).toBe(502);
     expect(JSON.parse(body)).toMatchObject({ status: 502, code: "upstream_unreachable" });
   });
@@ -137,7 +167,10 @@ describe("origin failures", () => {
 });
 
 describe("CORS preflight", () => {
-  const preflight = { method: "OPTIONS", headers: { origin: "https://app.example", "access-control-request-method": "POST" } };
+  const preflight = {
+    method: "OPTIONS",
+    headers: { origin: "https://app.example", "access-control-request-method": "POST" },
+  };
 
   it("is forwarded without a key by default (browsers send none)", async () => {
     const { res, calls } = await through("/things", preflight);

@@ -34,7 +34,11 @@ describe("injected headers cannot be spoofed", () => {
   it("renamed injected headers are stripped under their configured names", async () => {
     const { key, record } = await mint({ orgs: ["acme"] });
     const env = makeEnv({ ORG_HEADER: "x-tenant", KEY_ID_HEADER: "x-client-id", SCOPES_HEADER: "x-grants" });
-    const { calls } = await through("/who", { headers: { "x-api-key": key, "x-tenant": "evil", x_client_id: "evil", "x-org-slug": "kept-not-ours" } }, env);
+    const { calls } = await through(
+      "/who",
+      { headers: { "x-api-key": key, "x-tenant": "evil", x_client_id: "evil", "x-org-slug": "kept-not-ours" } },
+      env,
+    );
     expect(calls[0]!.headers["x-tenant"]).toBe("acme");
     expect(calls[0]!.headers["x-client-id"]).toBe(record.id);
     expect(calls[0]!.headers["x-grants"]).toBe("");
@@ -42,7 +46,11 @@ describe("injected headers cannot be spoofed", () => {
 
   it("anonymous requests on public routes carry no identity, even a spoofed one", async () => {
     const env = makeEnv({ ROUTES: JSON.stringify([{ path: "/open", auth: "public" }]) });
-    const { calls } = await through("/open", { headers: { "x-org-slug": "evil", "x-api-key-id": "key_x", X_Api_Key_Scopes: "admin" } }, env);
+    const { calls } = await through(
+      "/open",
+      { headers: { "x-org-slug": "evil", "x-api-key-id": "key_x", X_Api_Key_Scopes: "admin" } },
+      env,
+    );
     expect(calls[0]!.headers["x-org-slug"]).toBeUndefined();
     expect(calls[0]!.headers["x-api-key-id"]).toBeUndefined();
     expect(calls[0]!.headers["x-api-key-scopes"]).toBeUndefined();

@@ -4,8 +4,8 @@
  */
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { clock } from "../../src/lib/clock";
-import { basic, makeEnv, mint, patchRecord, probeKv, through, unknownKey } from "../support/worker-helpers";
 import type { Vars } from "../support/worker-helpers";
+import { basic, makeEnv, mint, patchRecord, probeKv, through, unknownKey } from "../support/worker-helpers";
 
 const ROUTES = JSON.stringify([
   { path: "/public/*", auth: "public" },
@@ -35,7 +35,10 @@ const CONTRACTS: Record<string, Contract> = {
   argos: {
     vars: { AUTH_PROFILE: "argos" },
     present: (key) => ({ "x-api-key": key }),
-    missing: { status: 401, body: '{"error":{"code":"UNAUTHORIZED","status":401,"message":"Invalid or missing API key"}}' },
+    missing: {
+      status: 401,
+      body: '{"error":{"code":"UNAUTHORIZED","status":401,"message":"Invalid or missing API key"}}',
+    },
     invalid: '{"error":{"code":"UNAUTHORIZED","status":401,"message":"Invalid or missing API key"}}',
     forbidden: { error: { code: "FORBIDDEN", status: 403, message: expect.any(String) } },
     notFound: '{"error":{"code":"NOT_FOUND","status":404,"message":"The requested resource was not found."}}',
@@ -55,7 +58,10 @@ const CONTRACTS: Record<string, Contract> = {
   operate: {
     vars: { AUTH_PROFILE: "operate" },
     present: (key) => ({ "x-api-key": key }),
-    missing: { status: 400, body: '{"success":false,"error":{"type":"authentication_error","message":"Missing API Key"}}' },
+    missing: {
+      status: 400,
+      body: '{"success":false,"error":{"type":"authentication_error","message":"Missing API Key"}}',
+    },
     invalid: '{"success":false,"error":{"type":"authentication_error","message":"Invalid or expired API Key"}}',
     forbidden: { success: false, error: { type: "authentication_error", message: expect.any(String) } },
     notFound: '{"success":false,"error":{"type":"not_found_error","message":"The requested resource was not found."}}',
@@ -78,11 +84,13 @@ const CONTRACTS: Record<string, Contract> = {
     missing: { status: 401, body: JSON.stringify({ message: WERKZEUG_401, status: 401 }) },
     invalid: JSON.stringify({ message: WERKZEUG_401, status: 401 }),
     forbidden: {
-      message: "You don't have the permission to access the requested resource. It is either read-protected or not readable by the server.",
+      message:
+        "You don't have the permission to access the requested resource. It is either read-protected or not readable by the server.",
       status: 403,
     },
     notFound: JSON.stringify({
-      message: "The requested URL was not found on the server. If you entered the URL manually please check your spelling and try again.",
+      message:
+        "The requested URL was not found on the server. If you entered the URL manually please check your spelling and try again.",
       status: 404,
     }),
     contentType: "application/json",
@@ -95,9 +103,11 @@ const CONTRACTS: Record<string, Contract> = {
       status: 401,
       body: '{"type":"about:blank","title":"Unauthorized","status":401,"detail":"No API key was provided.","code":"missing_credential"}',
     },
-    invalid: '{"type":"about:blank","title":"Unauthorized","status":401,"detail":"The API key is invalid, expired or revoked.","code":"invalid_key"}',
+    invalid:
+      '{"type":"about:blank","title":"Unauthorized","status":401,"detail":"The API key is invalid, expired or revoked.","code":"invalid_key"}',
     forbidden: { type: "about:blank", title: "Forbidden", status: 403, detail: expect.any(String), code: "forbidden" },
-    notFound: '{"type":"about:blank","title":"Not Found","status":404,"detail":"The requested resource was not found.","code":"not_found"}',
+    notFound:
+      '{"type":"about:blank","title":"Not Found","status":404,"detail":"The requested resource was not found.","code":"not_found"}',
     contentType: "application/problem+json",
     challenge: 'ApiKey realm="api", header="x-api-key", Bearer realm="api", Basic realm="api", charset="UTF-8"',
   },
@@ -194,7 +204,10 @@ for (const [name, contract] of Object.entries(CONTRACTS)) {
         expect(JSON.parse(body), scopes.join(",")).toEqual(contract.forbidden);
         expect(calls, scopes.join(",")).toHaveLength(0);
       }
-      for (const scopes of [["read", "billing"], ["billing", "read"]]) {
+      for (const scopes of [
+        ["read", "billing"],
+        ["billing", "read"],
+      ]) {
         const hidden = await mint({ scopes });
         const { res, body, calls } = await through("/exports/2026", { headers: contract.present(hidden.key) }, env());
         expectGatewayError(res, 404, contract.contentType);
@@ -261,14 +274,22 @@ describe("artanis: the client names the org in x-org-slug", () => {
 
   it("forwards with the org the client named when the key belongs to it", async () => {
     const { key } = await mint({ orgs: ["acme", "globex"] });
-    const { res, calls } = await through("/api/prompts?projectSlug=p", { headers: { "x-api-key": key, "x-org-slug": "globex" } }, env());
+    const { res, calls } = await through(
+      "/api/prompts?projectSlug=p",
+      { headers: { "x-api-key": key, "x-org-slug": "globex" } },
+      env(),
+    );
     expect(res.status).toBe(200);
     expect(calls[0]!.headers["x-org-slug"]).toBe("globex");
   });
 
   it("403 when the key's organizations do not include the x-org-slug sent", async () => {
     const { key } = await mint({ orgs: ["acme"] });
-    const { res, body, calls } = await through("/api/prompts", { headers: { "x-api-key": key, "x-org-slug": "globex" } }, env());
+    const { res, body, calls } = await through(
+      "/api/prompts",
+      { headers: { "x-api-key": key, "x-org-slug": "globex" } },
+      env(),
+    );
     expect(res.status).toBe(403);
     expect(JSON.parse(body)).toEqual({
       error: "Forbidden",
@@ -300,9 +321,16 @@ describe("operate: the key's org is injected, whatever the client sends", () => 
   });
 
   it("an empty x-api-key header is malformed, not missing: 400 that names it (see empty-credential.test.ts)", async () => {
-    const { res, body, calls } = await through("/companies/list", { headers: { "x-api-key": "" } }, makeEnv({ AUTH_PROFILE: "operate" }));
+    const { res, body, calls } = await through(
+      "/companies/list",
+      { headers: { "x-api-key": "" } },
+      makeEnv({ AUTH_PROFILE: "operate" }),
+    );
     expect(res.status).toBe(400);
-    expect(JSON.parse(body)).toEqual({ success: false, error: { type: "authentication_error", message: "Malformed credential: empty x-api-key header" } });
+    expect(JSON.parse(body)).toEqual({
+      success: false,
+      error: { type: "authentication_error", message: "Malformed credential: empty x-api-key header" },
+    });
     expect(calls).toHaveLength(0);
   });
 });
@@ -312,7 +340,12 @@ describe("argus: X-API-Key or Authorization: Bearer", () => {
 
   it("accepts both, with the Bearer scheme in any case", async () => {
     const { key } = await mint();
-    for (const headers of [{ "X-API-Key": key }, { Authorization: `Bearer ${key}` }, { Authorization: `bearer ${key}` }, { Authorization: `BEARER  ${key}` }] as Record<string, string>[]) {
+    for (const headers of [
+      { "X-API-Key": key },
+      { Authorization: `Bearer ${key}` },
+      { Authorization: `bearer ${key}` },
+      { Authorization: `BEARER  ${key}` },
+    ] as Record<string, string>[]) {
       const { res, calls } = await through("/api/devices", { headers }, env());
       expect(res.status).toBe(200);
       expect(calls[0]!.headers.authorization).toBeUndefined();
@@ -327,7 +360,8 @@ describe("argus: X-API-Key or Authorization: Bearer", () => {
 });
 
 describe("onecodex: Basic (key as username, empty password) or X-API-Key", () => {
-  const env = () => makeEnv({ AUTH_PROFILE: "onecodex", ROUTES: JSON.stringify([{ path: "/api/v1/schema", auth: "public" }]) });
+  const env = () =>
+    makeEnv({ AUTH_PROFILE: "onecodex", ROUTES: JSON.stringify([{ path: "/api/v1/schema", auth: "public" }]) });
 
   it("accepts curl -u KEY: and X-API-Key", async () => {
     const { key, record } = await mint();

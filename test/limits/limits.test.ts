@@ -3,14 +3,15 @@
  * on Miniflare's real KV and the real KeyRateLimiter Durable Objects, in front of the real
  * origin. Exactness under concurrency: the requests go out at once.
  */
-import { afterEach, describe, expect, it, vi } from "vitest";
+
 import { env } from "cloudflare:test";
-import { clock } from "../../src/lib/clock";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { ISOLATE_STATE, newIsolateState } from "../../src/edge/gateway/isolate";
 import type { Env } from "../../src/env";
+import { clock } from "../../src/lib/clock";
 import { api, createViaApi, TOKEN, uniqueOrg } from "../admin/support";
-import { makeEnv, originCalls, probe, send, through } from "../support/worker-helpers";
 import type { Vars } from "../support/worker-helpers";
+import { makeEnv, originCalls, probe, send, through } from "../support/worker-helpers";
 
 afterEach(() => vi.restoreAllMocks());
 
@@ -46,7 +47,9 @@ describe("credits", () => {
     const first = await through("/v1/x", { headers: { "x-api-key": k.key } }, e);
     expect(first.res.status).toBe(200);
     expect(first.res.headers.get("x-credits-remaining")).toBe("1");
-    expect((await through("/v1/x", { headers: { "x-api-key": k.key } }, e)).res.headers.get("x-credits-remaining")).toBe("0");
+    expect(
+      (await through("/v1/x", { headers: { "x-api-key": k.key } }, e)).res.headers.get("x-credits-remaining"),
+    ).toBe("0");
     const out = await through("/v1/x", { headers: { "x-api-key": k.key } }, e);
     expect(out.res.status).toBe(429);
     expect(out.res.headers.get("x-credits-remaining")).toBe("0");
@@ -93,8 +96,12 @@ describe("credits", () => {
     const rotated = await api("POST", `/_keygate/keys/${k2.id}/rotate`, { body: { grace_seconds: 60 } });
     expect(rotated.res.status).toBe(201);
     // Old and new key spend the same balance: 2 left between them.
-    expect((await burst(2, rotated.json.key)).statuses.concat((await burst(1, k2.key)).statuses).sort()).toEqual([200, 200, 429]);
-    const fresh = await api("POST", `/_keygate/keys/${rotated.json.id}/rotate`, { body: { credits: { remaining: 5 } } });
+    expect((await burst(2, rotated.json.key)).statuses.concat((await burst(1, k2.key)).statuses).sort()).toEqual([
+      200, 200, 429,
+    ]);
+    const fresh = await api("POST", `/_keygate/keys/${rotated.json.id}/rotate`, {
+      body: { credits: { remaining: 5 } },
+    });
     expect(fresh.json.credits).toMatchObject({ remaining: 5 });
     expect((await burst(6, fresh.json.key)).statuses.filter((s) => s === 200)).toHaveLength(5);
 
@@ -109,7 +116,15 @@ describe("credits", () => {
     const shown = await api("GET", `/_keygate/keys/${k.id}`);
     expect(shown.json.credits).toMatchObject({ remaining: 10, refill: { amount: 10, interval: "month" } });
     expect(typeof shown.json.credits.set_at).toBe("string");
-    for (const credits of [-1, "5", { remaining: 1.5 }, { remaining: 1, refill: { amount: 0, interval: "day" } }, { remaining: 1, refill: { amount: 1, interval: "week" } }, { remaining: 1, extra: 1 }, {}]) {
+    for (const credits of [
+      -1,
+      "5",
+      { remaining: 1.5 },
+      { remaining: 1, refill: { amount: 0, interval: "day" } },
+      { remaining: 1, refill: { amount: 1, interval: "week" } },
+      { remaining: 1, extra: 1 },
+      {},
+    ]) {
       const { res, json } = await api("POST", "/_keygate/keys", { body: { orgs: ["acme"], credits } });
       expect(res.status, JSON.stringify(credits)).toBe(400);
       expect(json.errors.map((x: { field: string }) => x.field)).toEqual(["credits"]);
@@ -133,7 +148,10 @@ describe("credits", () => {
   it("when the balance cannot be asked, the request is refused (503), never forwarded unmetered", async () => {
     const k = await createViaApi({ credits: { remaining: 5 } });
     vi.spyOn(console, "log").mockImplementation(() => {});
-    const broken = { idFromName: () => ({}), get: () => ({ spend: () => Promise.reject(new Error("down")) }) } as unknown as DurableObjectNamespace;
+    const broken = {
+      idFromName: () => ({}),
+      get: () => ({ spend: () => Promise.reject(new Error("down")) }),
+    } as unknown as DurableObjectNamespace;
     const out = await through("/v1/x", { headers: { "x-api-key": k.key } }, gw({ KEY_RATE_LIMITER: broken }));
     expect(out.res.status).toBe(503);
     expect(out.calls).toHaveLength(0);
@@ -250,7 +268,14 @@ describe("IP allowlists", () => {
 
   it("addresses inside a range pass; any other (or none) gets the profile's 403, not forwarded", async () => {
     const k = await createViaApi({ allowed_ips: ips });
-    for (const ip of ["203.0.113.1", "203.0.113.255", "2001:db8::1", "2001:DB8:ffff::9", "198.51.100.7", "::ffff:203.0.113.9"]) {
+    for (const ip of [
+      "203.0.113.1",
+      "203.0.113.255",
+      "2001:db8::1",
+      "2001:DB8:ffff::9",
+      "198.51.100.7",
+      "::ffff:203.0.113.9",
+    ]) {
       expect((await from(k.key, ip)).res.status, ip).toBe(200);
     }
     for (const ip of ["203.0.114.1", "198.51.100.8", "2001:db9::1", "::1", "not-an-ip", null]) {
@@ -274,7 +299,20 @@ describe("IP allowlists", () => {
   });
 
   it("CIDRs are validated strictly: 400 naming allowed_ips and the bad entry", async () => {
-    for (const bad of ["10.0.0.1/8", "300.1.1.1", "1.2.3.4/33", "01.2.3.4", "1.2.3", "2001:db8::/129", "2001:db8:::1", "1:2:3:4:5:6:7:8:9", "abc", " 1.2.3.4", "1.2.3.4/", "1.2.3.4/08"]) {
+    for (const bad of [
+      "10.0.0.1/8",
+      "300.1.1.1",
+      "1.2.3.4/33",
+      "01.2.3.4",
+      "1.2.3",
+      "2001:db8::/129",
+      "2001:db8:::1",
+      "1:2:3:4:5:6:7:8:9",
+      "abc",
+      " 1.2.3.4",
+      "1.2.3.4/",
+      "1.2.3.4/08",
+    ]) {
       const { res, json } = await api("POST", "/_keygate/keys", { body: { orgs: ["acme"], allowed_ips: [bad] } });
       expect(res.status, bad).toBe(400);
       expect(json.errors[0].field).toBe("allowed_ips");

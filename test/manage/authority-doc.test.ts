@@ -37,7 +37,8 @@ describe("docs/authority.md is the authority table", () => {
       expect(Object.keys(rule.reach).sort(), op).toEqual([...ROLES].sort());
       expect(OPERATION_DOCS[op as keyof typeof OPERATION_DOCS], op).toBeTruthy();
     }
-    for (const [surface, s] of Object.entries(SURFACES)) for (const op of s.operations) expect(OPERATIONS, `${surface}: ${op}`).toHaveProperty(op);
+    for (const [surface, s] of Object.entries(SURFACES))
+      for (const op of s.operations) expect(OPERATIONS, `${surface}: ${op}`).toHaveProperty(op);
   });
 
   it("every field a request may name has a rule, for every principal", () => {
@@ -50,13 +51,15 @@ describe("docs/authority.md is the authority table", () => {
     for (const [op, fields] of Object.entries(declared)) {
       const rules = FIELDS[op as keyof typeof FIELDS];
       expect(Object.keys(rules).sort(), op).toEqual([...fields].sort());
-      for (const [field, byRole] of Object.entries(rules)) expect(Object.keys(byRole).sort(), `${op}.${field}`).toEqual([...ROLES].sort());
+      for (const [field, byRole] of Object.entries(rules))
+        expect(Object.keys(byRole).sort(), `${op}.${field}`).toEqual([...ROLES].sort());
     }
   });
 
   it("docs/security.md says what each principal can and cannot do, and links here", () => {
     expect(security).toContain("## What each principal can do");
-    for (const who of ["key holder", "session", "portal", "scoped token"]) expect(security.toLowerCase(), who).toContain(who);
+    for (const who of ["key holder", "session", "portal", "scoped token"])
+      expect(security.toLowerCase(), who).toContain(who);
     expect(security).toContain("(authority.md)");
   });
 });

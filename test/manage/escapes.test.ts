@@ -8,7 +8,7 @@ import { env } from "cloudflare:test";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { clock } from "../../src/lib/clock";
 import { revokeKey } from "../../src/manage/keys";
-import { hs256, claims } from "../sessions/support";
+import { claims, hs256 } from "../sessions/support";
 import { originCalls, probe, send } from "../support/worker-helpers";
 import {
   adminCall,
@@ -78,14 +78,23 @@ describe("issue 18: a key holder can never escape what the operator set", () => 
     const org = uniqueOrg();
     const metered = await rootKey(org, E, { name: "metered", credits: { remaining: 3 } });
     expect((await gatewayCall(metered.key)).credits).toBe("2");
-    const a = await selfServiceCall(asKey(metered.key), "POST", `/${metered.id}/regenerate`, { credits: { remaining: 999_999_999 }, grace_seconds: 2_592_000 }, E);
+    const a = await selfServiceCall(
+      asKey(metered.key),
+      "POST",
+      `/${metered.id}/regenerate`,
+      { credits: { remaining: 999_999_999 }, grace_seconds: 2_592_000 },
+      E,
+    );
     expect(a.status).toBe(400);
     expect(names(a, "credits")).toBe(true);
     expect(a.json.detail).toMatch(/credits: is set by the operator/);
     const after = await gatewayCall(metered.key);
     expect(after.status).toBe(200);
     expect(after.credits).toBe("1"); // the same balance, not refilled
-    expect((await adminCall(TOKEN, "GET", `/keys/${metered.id}`, undefined, E)).json).toMatchObject({ status: "active", credits: { remaining: 3 } });
+    expect((await adminCall(TOKEN, "GET", `/keys/${metered.id}`, undefined, E)).json).toMatchObject({
+      status: "active",
+      credits: { remaining: 3 },
+    });
   });
 
   it("a metered, limited, pinned, expiring key mints a key no more powerful than itself: same limits, same expiry, one shared balance", async () => {
@@ -103,7 +112,12 @@ describe("issue 18: a key holder can never escape what the operator set", () => 
     expect(made.status).toBe(201);
     expect(made.json).toMatchObject({ expires_at: expires, scopes: ["read"] });
     const child = (await adminCall(TOKEN, "GET", `/keys/${made.json.id}`, undefined, E)).json;
-    expect(child).toMatchObject({ rate_limit: { limit: 100, period_seconds: 60 }, allowed_ips: [PINNED], expires_at: expires, credits: { remaining: 6 } });
+    expect(child).toMatchObject({
+      rate_limit: { limit: 100, period_seconds: 60 },
+      allowed_ips: [PINNED],
+      expires_at: expires,
+      credits: { remaining: 6 },
+    });
     // Any address: no. The parent's network: yes, spending the parent's balance.
     expect((await gatewayCall(made.json.key, OUTSIDE)).status).toBe(403);
     expect((await gatewayCall(parent.key)).credits).toBe("5");
@@ -112,7 +126,13 @@ describe("issue 18: a key holder can never escape what the operator set", () => 
     // One balance, exact under concurrency: 3 left, 8 requests of both keys at once → 3 forwarded.
     const id = probe();
     const burst = await Promise.all(
-      Array.from({ length: 8 }, (_, i) => send("/things", { headers: { "x-api-key": i % 2 ? parent.key : made.json.key, "cf-connecting-ip": INSIDE, "x-probe": id } }, E)),
+      Array.from({ length: 8 }, (_, i) =>
+        send(
+          "/things",
+          { headers: { "x-api-key": i % 2 ? parent.key : made.json.key, "cf-connecting-ip": INSIDE, "x-probe": id } },
+          E,
+        ),
+      ),
     );
     await Promise.all(burst.map((r) => r.text()));
     expect(burst.filter((r) => r.status === 200)).toHaveLength(3);
@@ -138,14 +158,24 @@ describe("issue 18: a key holder can never escape what the operator set", () => 
       // The create form as the page offers it, filled in as the review did.
       const form = await consoleGet(`${UI}/new`, s, E);
       expect(form.status).toBe(200);
-      const a = await consolePost(`${UI}/keys`, { ...formFields(form.text, `${UI}/keys`), name: "escalated", scopes: "admin" }, s, E);
+      const a = await consolePost(
+        `${UI}/keys`,
+        { ...formFields(form.text, `${UI}/keys`), name: "escalated", scopes: "admin" },
+        s,
+        E,
+      );
       expect(a.status, role).toBe(403);
       expect(a.text).toContain("You cannot grant the &quot;admin&quot; scope");
       expect(names(a, "scopes")).toBe(true);
       expect(await orgKeys(org)).toEqual([]);
       // Within the ceiling, it creates; the key cannot reach an admin route.
       const again = await consoleGet(`${UI}/new`, s, E);
-      const ok = await consolePost(`${UI}/keys`, { ...formFields(again.text, `${UI}/keys`), name: "reader", scopes: "read" }, s, E);
+      const ok = await consolePost(
+        `${UI}/keys`,
+        { ...formFields(again.text, `${UI}/keys`), name: "reader", scopes: "read" },
+        s,
+        E,
+      );
       expect(ok.status).toBe(201);
       const key = /id="key-value">([^<]+)<\/code>/.exec(ok.text)![1]!;
       expect((await send("/admin/x", { headers: { "x-api-key": key } }, routes)).status).toBe(403);
@@ -205,7 +235,13 @@ describe("issue 18: a key holder can never escape what the operator set", () => 
     const creator = await rootKey(org, E, { name: "creator" });
     const answers = [];
     for (let batch = 0; batch < 5; batch++) {
-      answers.push(...(await Promise.all(Array.from({ length: 30 }, (_, i) => selfServiceCall(asKey(creator.key), "POST", "", { name: `burst ${batch}-${i}` }, E)))));
+      answers.push(
+        ...(await Promise.all(
+          Array.from({ length: 30 }, (_, i) =>
+            selfServiceCall(asKey(creator.key), "POST", "", { name: `burst ${batch}-${i}` }, E),
+          ),
+        )),
+      );
     }
     expect(answers.filter((a) => a.status === 201)).toHaveLength(10);
     const refused = answers.filter((a) => a.status === 429);
@@ -214,7 +250,8 @@ describe("issue 18: a key holder can never escape what the operator set", () => 
     expect(Number(refused[0]!.headers.get("retry-after"))).toBe(59);
     expect(await orgKeys(org)).toHaveLength(11);
     // Operators are not bounded.
-    for (let i = 0; i < 12; i++) expect((await adminCall(TOKEN, "POST", "/keys", { orgs: [org], name: `op ${i}` }, E)).status).toBe(201);
+    for (let i = 0; i < 12; i++)
+      expect((await adminCall(TOKEN, "POST", "/keys", { orgs: [org], name: `op ${i}` }, E)).status).toBe(201);
   });
 });
 
@@ -223,25 +260,39 @@ describe("holder creation is bounded per org: SELF_SERVICE_MAX_KEYS_PER_ORG", ()
 
   it("exact under concurrency; 403 naming the limit; a revoked key frees its slot; regenerating needs none; operators unbounded", async () => {
     const org = uniqueOrg();
-    const holders = await Promise.all(Array.from({ length: 8 }, (_, i) => rootKey(org, CAPPED, { name: `holder ${i}` })));
+    const holders = await Promise.all(
+      Array.from({ length: 8 }, (_, i) => rootKey(org, CAPPED, { name: `holder ${i}` })),
+    );
     // Eight holders at once against a cap of 3: exactly 3 created.
-    const first = await Promise.all(holders.map((h, i) => jsonCall("POST", PATH, asKey(h.key), { name: `made ${i}` }, CAPPED)));
+    const first = await Promise.all(
+      holders.map((h, i) => jsonCall("POST", PATH, asKey(h.key), { name: `made ${i}` }, CAPPED)),
+    );
     const made = first.filter((a) => a.status === 201);
     expect(made).toHaveLength(3);
     const capped = first.filter((a) => a.status === 403);
     expect(capped).toHaveLength(5);
-    expect(capped[0]!.json.detail).toMatch(/already has 3 active keys created by key holders \(SELF_SERVICE_MAX_KEYS_PER_ORG\)/);
+    expect(capped[0]!.json.detail).toMatch(
+      /already has 3 active keys created by key holders \(SELF_SERVICE_MAX_KEYS_PER_ORG\)/,
+    );
     // Regenerating a holder-made key at the cap: allowed (its slot passes to the new key).
     const regen = await jsonCall("POST", `${PATH}/${made[0]!.json.id}/regenerate`, asKey(holders[0]!.key), {}, CAPPED);
     expect(regen.status).toBe(201);
     expect((await jsonCall("POST", PATH, asKey(holders[1]!.key), { name: "still capped" }, CAPPED)).status).toBe(403);
     // Revoking one frees a slot at once.
-    expect((await jsonCall("DELETE", `${PATH}/${made[1]!.json.id}`, asKey(holders[1]!.key), undefined, CAPPED)).status).toBe(200);
+    expect(
+      (await jsonCall("DELETE", `${PATH}/${made[1]!.json.id}`, asKey(holders[1]!.key), undefined, CAPPED)).status,
+    ).toBe(200);
     expect((await jsonCall("POST", PATH, asKey(holders[2]!.key), { name: "after revoke" }, CAPPED)).status).toBe(201);
     expect((await jsonCall("POST", PATH, asKey(holders[3]!.key), { name: "capped again" }, CAPPED)).status).toBe(403);
     // A slot whose key was revoked where no count could be told (the CLI on local state has no
     // Durable Object): found revoked in the org's listing when the cap is reached.
-    expect(await revokeKey({ kv: env.KEYS, settings: { prefix: "kg_" }, actor: "cli", now: Date.now() }, { kind: "root" }, made[2]!.json.id)).toMatchObject({ ok: true });
+    expect(
+      await revokeKey(
+        { kv: env.KEYS, settings: { prefix: "kg_" }, actor: "cli", now: Date.now() },
+        { kind: "root" },
+        made[2]!.json.id,
+      ),
+    ).toMatchObject({ ok: true });
     expect((await jsonCall("POST", PATH, asKey(holders[4]!.key), { name: "settled" }, CAPPED)).status).toBe(201);
     // Operators are not bounded; other orgs have their own count.
     expect((await adminCall(TOKEN, "POST", "/keys", { orgs: [org], name: "operator's" }, CAPPED)).status).toBe(201);
@@ -261,7 +312,9 @@ describe("rules 1 and 2: nobody grants more than they hold", () => {
       expect(a.json.detail).toMatch(/expires_at cannot be later than your own key's expiry/);
     }
     const earlier = new Date(Date.now() + DAY).toISOString();
-    expect((await selfServiceCall(asKey(h.key), "POST", "", { name: "shorter", expires_at: earlier }, E)).json.expires_at).toBe(earlier);
+    expect(
+      (await selfServiceCall(asKey(h.key), "POST", "", { name: "shorter", expires_at: earlier }, E)).json.expires_at,
+    ).toBe(earlier);
     expect((await selfServiceCall(asKey(h.key), "POST", "", { name: "inherits" }, E)).json.expires_at).toBe(expires);
   });
 
@@ -270,7 +323,13 @@ describe("rules 1 and 2: nobody grants more than they hold", () => {
     const h = await rootKey(org, E);
     const session = { cookie: `${SESSION_COOKIE}=${await hs256(claims({ sub: "u", org_slug: org, scope: "read" }))}` };
     for (const headers of [asKey(h.key), session]) {
-      for (const [field, value] of Object.entries({ orgs: [org], meta: { a: "b" }, rate_limit: null, credits: { remaining: 1 }, allowed_ips: null })) {
+      for (const [field, value] of Object.entries({
+        orgs: [org],
+        meta: { a: "b" },
+        rate_limit: null,
+        credits: { remaining: 1 },
+        allowed_ips: null,
+      })) {
         const a = await selfServiceCall(headers, "POST", "", { name: "x", [field]: value }, E);
         expect(a.status, field).toBe(400);
         expect(names(a, field), field).toBe(true);
@@ -291,7 +350,12 @@ describe("rules 1 and 2: nobody grants more than they hold", () => {
         ["allowed_ips", { allowed_ips: "0.0.0.0/0" }],
       ] as const) {
         const form = await consoleGet(`${UI}/new`, s, E);
-        const a = await consolePost(`${UI}/keys`, { ...formFields(form.text, `${UI}/keys`), name: "x", ...posted }, s, E);
+        const a = await consolePost(
+          `${UI}/keys`,
+          { ...formFields(form.text, `${UI}/keys`), name: "x", ...posted },
+          s,
+          E,
+        );
         expect(a.status, `${role} ${field}`).toBe(400);
         expect(names(a, field), `${role} ${field}`).toBe(true);
         expect(a.text).toContain("is set by the operator");
@@ -316,17 +380,35 @@ describe("rules 1 and 2: nobody grants more than they hold", () => {
     expect(regenerated.status).toBe(201);
     expect((await gatewayCall(regenerated.json.key)).credits).toBe("49"); // still the parent's balance
     // An unmetered holder may regenerate a metered key (it is metered more, not less).
-    expect((await selfServiceCall(asKey(unmetered.key), "POST", `/${otherBalance.id}/regenerate`, {}, E)).status).toBe(201);
+    expect((await selfServiceCall(asKey(unmetered.key), "POST", `/${otherBalance.id}/regenerate`, {}, E)).status).toBe(
+      201,
+    );
   });
 
   it("a pinned holder cannot regenerate an unpinned key (it would get an any-address key), nor a wider limit", async () => {
     const org = uniqueOrg();
-    const pinned = await rootKey(org, E, { name: "pinned", allowed_ips: [PINNED], rate_limit: { limit: 10, period_seconds: 60 } });
+    const pinned = await rootKey(org, E, {
+      name: "pinned",
+      allowed_ips: [PINNED],
+      rate_limit: { limit: 10, period_seconds: 60 },
+    });
     const open = await rootKey(org, E, { name: "open", rate_limit: { limit: 10, period_seconds: 60 } });
-    const inside = await rootKey(org, E, { name: "narrower", allowed_ips: ["203.0.113.8/29"], rate_limit: { limit: 5, period_seconds: 60 } });
-    const looser = await rootKey(org, E, { name: "looser", allowed_ips: [PINNED], rate_limit: { limit: 10, period_seconds: 1 } });
-    expect((await selfServiceCall(asKey(pinned.key), "POST", `/${open.id}/regenerate`, {}, E)).json.detail).toMatch(/allowed_ips are wider/);
-    expect((await selfServiceCall(asKey(pinned.key), "POST", `/${looser.id}/regenerate`, {}, E)).json.detail).toMatch(/rate limit is looser/);
+    const inside = await rootKey(org, E, {
+      name: "narrower",
+      allowed_ips: ["203.0.113.8/29"],
+      rate_limit: { limit: 5, period_seconds: 60 },
+    });
+    const looser = await rootKey(org, E, {
+      name: "looser",
+      allowed_ips: [PINNED],
+      rate_limit: { limit: 10, period_seconds: 1 },
+    });
+    expect((await selfServiceCall(asKey(pinned.key), "POST", `/${open.id}/regenerate`, {}, E)).json.detail).toMatch(
+      /allowed_ips are wider/,
+    );
+    expect((await selfServiceCall(asKey(pinned.key), "POST", `/${looser.id}/regenerate`, {}, E)).json.detail).toMatch(
+      /rate limit is looser/,
+    );
     expect((await selfServiceCall(asKey(pinned.key), "POST", `/${inside.id}/regenerate`, {}, E)).status).toBe(201);
     expect((await gatewayCall(open.key)).status).toBe(200); // untouched
   });
@@ -340,21 +422,45 @@ describe("rule 7: portal links carry a ceiling", () => {
     expect(names(bad, "scopes")).toBe(true);
     const bounded = await consoleAs("portal", org, E, { scopes: "read" });
     const form = await consoleGet(`${UI}/new`, bounded, E);
-    expect((await consolePost(`${UI}/keys`, { ...formFields(form.text, `${UI}/keys`), name: "w", scopes: "write" }, bounded, E)).status).toBe(403);
+    expect(
+      (
+        await consolePost(
+          `${UI}/keys`,
+          { ...formFields(form.text, `${UI}/keys`), name: "w", scopes: "write" },
+          bounded,
+          E,
+        )
+      ).status,
+    ).toBe(403);
     const link = await adminCall(TOKEN, "POST", "/portal-links", { org }, E);
     const opened = await send(new URL(link.json.url).pathname, {}, E);
     const cookie = opened.headers.get("set-cookie")!.split(";")[0]!;
     const page = await consoleGet(`${UI}/new`, { cookie, csrf: "" }, E);
     const s = { cookie, csrf: hidden(page.text, "csrf")! };
-    expect((await consolePost(`${UI}/keys`, { ...formFields(page.text, `${UI}/keys`), name: "any", scopes: "write admin" }, s, E)).status).toBe(201);
+    expect(
+      (
+        await consolePost(
+          `${UI}/keys`,
+          { ...formFields(page.text, `${UI}/keys`), name: "any", scopes: "write admin" },
+          s,
+          E,
+        )
+      ).status,
+    ).toBe(201);
   });
 });
 
 describe("rule 9: allowed_ips in IPv4-mapped IPv6 form are folded to IPv4", () => {
   it("stored as the IPv4 address (or range), and matching the client's address in either form", async () => {
     const org = uniqueOrg();
-    const k = await rootKey(org, E, { allowed_ips: ["::ffff:203.0.113.9", "::ffff:198.51.100.0/120", "2001:db8::/32"] });
-    expect((await adminCall(TOKEN, "GET", `/keys/${k.id}`, undefined, E)).json.allowed_ips).toEqual(["203.0.113.9", "198.51.100.0/24", "2001:db8::/32"]);
+    const k = await rootKey(org, E, {
+      allowed_ips: ["::ffff:203.0.113.9", "::ffff:198.51.100.0/120", "2001:db8::/32"],
+    });
+    expect((await adminCall(TOKEN, "GET", `/keys/${k.id}`, undefined, E)).json.allowed_ips).toEqual([
+      "203.0.113.9",
+      "198.51.100.0/24",
+      "2001:db8::/32",
+    ]);
     expect((await gatewayCall(k.key, "203.0.113.9")).status).toBe(200);
     expect((await gatewayCall(k.key, "::ffff:203.0.113.9")).status).toBe(200);
     expect((await gatewayCall(k.key, "198.51.100.77")).status).toBe(200);

@@ -10,8 +10,8 @@ import { describe, expect, it } from "vitest";
 import type { ManageDeps } from "../../src/manage/context";
 import { createKey, listKeys, revokeKey, rotateKey, showKey, updateKey } from "../../src/manage/keys";
 import type { Principal } from "../../src/manage/principal";
-import { mint } from "../support/worker-helpers";
 import { uniqueOrg } from "../self-service/support";
+import { mint } from "../support/worker-helpers";
 
 const deps = (): ManageDeps => ({ kv: env.KEYS, settings: { prefix: "kg_" }, actor: "test", now: Date.now() });
 const ROOT: Principal = { kind: "root" };
@@ -27,19 +27,32 @@ describe("a holder reaches the keys of its org alone", () => {
     const holder = await mint({ orgs: [mine], scopes: ["read"] });
     const p: Principal = { kind: "key", org: mine, record: holder.record };
     for (const id of [foreign.value.id, shared.value.id]) {
-      for (const outcome of [await showKey(deps(), p, id), await revokeKey(deps(), p, id), await rotateKey(deps(), p, id, {})]) {
+      for (const outcome of [
+        await showKey(deps(), p, id),
+        await revokeKey(deps(), p, id),
+        await rotateKey(deps(), p, id, {}),
+      ]) {
         expect(outcome).toEqual({ ok: false, error: "not_found", message: `no key with id "${id}"` });
       }
-      expect(await showKey(deps(), ROOT, id)).toMatchObject({ ok: true, value: { status: "active", name: id === shared.value.id ? "shared" : "foreign" } });
+      expect(await showKey(deps(), ROOT, id)).toMatchObject({
+        ok: true,
+        value: { status: "active", name: id === shared.value.id ? "shared" : "foreign" },
+      });
     }
     // Changing a key's settings is the operator's, whatever the key.
     expect(await updateKey(deps(), p, own.value.id, { name: "x" })).toMatchObject({ ok: false, error: "forbidden" });
     const listed = await listKeys(deps(), p, { org: mine });
     expect(listed.ok && listed.value.keys.map((k) => k.id).sort()).toEqual([own.value.id, holder.record.id].sort());
     const unrestricted = await listKeys(deps(), ROOT, { org: mine });
-    expect(unrestricted.ok && unrestricted.value.keys.map((k) => k.id).sort()).toEqual([own.value.id, shared.value.id, holder.record.id].sort());
+    expect(unrestricted.ok && unrestricted.value.keys.map((k) => k.id).sort()).toEqual(
+      [own.value.id, shared.value.id, holder.record.id].sort(),
+    );
     expect(await showKey(deps(), p, own.value.id)).toMatchObject({ ok: true });
-    expect(await listKeys(deps(), p, { org: theirs })).toMatchObject({ ok: false, error: "forbidden", message: expect.stringContaining("not allowed for org") });
+    expect(await listKeys(deps(), p, { org: theirs })).toMatchObject({
+      ok: false,
+      error: "forbidden",
+      message: expect.stringContaining("not allowed for org"),
+    });
   });
 
   it("a holder's key belongs to its org: naming orgs is refused (400 naming the field)", async () => {
@@ -48,7 +61,11 @@ describe("a holder reaches the keys of its org alone", () => {
     const p: Principal = { kind: "key", org: mine, record: holder.record };
     for (const orgs of [[mine, uniqueOrg()], [mine]]) {
       const outcome = await createKey(deps(), p, { name: "x", orgs });
-      expect(outcome).toMatchObject({ ok: false, error: "invalid", errors: [{ field: "orgs", message: expect.stringContaining("operator") }] });
+      expect(outcome).toMatchObject({
+        ok: false,
+        error: "invalid",
+        errors: [{ field: "orgs", message: expect.stringContaining("operator") }],
+      });
     }
   });
 });

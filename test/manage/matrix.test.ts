@@ -11,12 +11,12 @@
  * instead of asking the table fails here.
  */
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import type { Env } from "../../src/env";
 import type { FieldOperation, FieldRule, Operation, Reach } from "../../src/manage/authority";
 import { FIELDS, OPERATIONS } from "../../src/manage/authority";
 import type { Surface } from "../../src/manage/authority-doc";
 import { SURFACE_FIELDS, SURFACES } from "../../src/manage/authority-doc";
 import type { Role } from "../../src/manage/principal";
-import type { Env } from "../../src/env";
 import type { Answer, ConsoleSession } from "./support";
 import {
   adminCall,
@@ -59,7 +59,10 @@ async function actorFor(surface: Surface, role: Role): Promise<Actor> {
   if (a) return a;
   const org = uniqueOrg("mx");
   if (surface === "admin API") {
-    a = { org, token: role === "root" ? TOKEN : (await scopedToken([org], role === "token:write" ? "write" : "read", E)).token };
+    a = {
+      org,
+      token: role === "root" ? TOKEN : (await scopedToken([org], role === "token:write" ? "write" : "read", E)).token,
+    };
   } else if (surface === "console") {
     a = { org, console: await consoleAs(role, org, E) };
   } else {
@@ -90,7 +93,12 @@ function fieldValueOf(op: FieldOperation, field: string, rule: FieldRule, org: s
 }
 
 /** Run one operation on a surface as `role`, optionally naming `field`: its answer, and whether it succeeded. */
-async function run(surface: Surface, role: Role, op: Operation, field?: { name: string; value: unknown }): Promise<{ a: Answer; ok: boolean }> {
+async function run(
+  surface: Surface,
+  role: Role,
+  op: Operation,
+  field?: { name: string; value: unknown },
+): Promise<{ a: Answer; ok: boolean }> {
   const actor = await actorFor(surface, role);
   const org = actor.org;
   const target = ["show", "update", "enable", "disable", "rotate", "revoke", "audit", "usage"].includes(op)
@@ -104,40 +112,81 @@ async function run(surface: Surface, role: Role, op: Operation, field?: { name: 
     const call = (method: string, path: string, body?: unknown) => adminCall(t, method, path, body, E);
     let a: Answer;
     switch (op) {
-      case "list": a = await call("GET", `/keys?org=${org}`); break;
-      case "show": a = await call("GET", `/keys/${target.id}`); break;
-      case "create": a = await call("POST", "/keys", { orgs: [org], name: "made", ...extra }); break;
-      case "import": a = await call("POST", "/keys/import", { key: `imported-${crypto.randomUUID()}`, orgs: [org], ...extra }); break;
-      case "update": a = await call("PATCH", `/keys/${target.id}`, field ? extra : { name: "renamed" }); break;
-      case "rotate": a = await call("POST", `/keys/${target.id}/rotate`, extra); break;
-      case "revoke": a = await call("DELETE", `/keys/${target.id}`); break;
-      case "audit": a = await call("GET", `/audit?org=${org}`); break;
-      case "usage": a = await call("GET", `/usage?org=${org}`); break;
-      case "org_show": a = await call("GET", `/orgs/${org}`); break;
-      case "org_set": a = await call("PUT", `/orgs/${org}`, { rate_limit: null }); break;
-      case "token_create": a = await call("POST", "/tokens", { name: "minted", orgs: [org], role: "read" }); break;
-      case "token_list": a = await call("GET", "/tokens"); break;
-      case "token_revoke": a = await call("DELETE", `/tokens/${(await scopedToken([org], "read", E)).id}`); break;
-      case "portal_link": a = await call("POST", "/portal-links", { org }); break;
+      case "list":
+        a = await call("GET", `/keys?org=${org}`);
+        break;
+      case "show":
+        a = await call("GET", `/keys/${target.id}`);
+        break;
+      case "create":
+        a = await call("POST", "/keys", { orgs: [org], name: "made", ...extra });
+        break;
+      case "import":
+        a = await call("POST", "/keys/import", { key: `imported-${crypto.randomUUID()}`, orgs: [org], ...extra });
+        break;
+      case "update":
+        a = await call("PATCH", `/keys/${target.id}`, field ? extra : { name: "renamed" });
+        break;
+      case "rotate":
+        a = await call("POST", `/keys/${target.id}/rotate`, extra);
+        break;
+      case "revoke":
+        a = await call("DELETE", `/keys/${target.id}`);
+        break;
+      case "audit":
+        a = await call("GET", `/audit?org=${org}`);
+        break;
+      case "usage":
+        a = await call("GET", `/usage?org=${org}`);
+        break;
+      case "org_show":
+        a = await call("GET", `/orgs/${org}`);
+        break;
+      case "org_set":
+        a = await call("PUT", `/orgs/${org}`, { rate_limit: null });
+        break;
+      case "token_create":
+        a = await call("POST", "/tokens", { name: "minted", orgs: [org], role: "read" });
+        break;
+      case "token_list":
+        a = await call("GET", "/tokens");
+        break;
+      case "token_revoke":
+        a = await call("DELETE", `/tokens/${(await scopedToken([org], "read", E)).id}`);
+        break;
+      case "portal_link":
+        a = await call("POST", "/portal-links", { org });
+        break;
       case "portal_link_revoke": {
         const link = await adminCall(TOKEN, "POST", "/portal-links", { org }, E);
         a = await call("DELETE", `/portal-links/${link.json.id}`);
         break;
       }
-      default: throw new Error(`no admin API driver for ${op}`);
+      default:
+        throw new Error(`no admin API driver for ${op}`);
     }
     return { a, ok: a.status === 200 || a.status === 201 };
   }
 
   if (surface === "self-service API") {
-    const call = (method: string, path: string, body?: unknown) => selfServiceCall(actor.headers!, method, path, body, E);
+    const call = (method: string, path: string, body?: unknown) =>
+      selfServiceCall(actor.headers!, method, path, body, E);
     let a: Answer;
     switch (op) {
-      case "list": a = await call("GET", ""); break;
-      case "create": a = await call("POST", "", { name: "made", ...extra }); break;
-      case "rotate": a = await call("POST", `/${target.id}/regenerate`, extra); break;
-      case "revoke": a = await call("DELETE", `/${target.id}`); break;
-      default: throw new Error(`no self-service driver for ${op}`);
+      case "list":
+        a = await call("GET", "");
+        break;
+      case "create":
+        a = await call("POST", "", { name: "made", ...extra });
+        break;
+      case "rotate":
+        a = await call("POST", `/${target.id}/regenerate`, extra);
+        break;
+      case "revoke":
+        a = await call("DELETE", `/${target.id}`);
+        break;
+      default:
+        throw new Error(`no self-service driver for ${op}`);
     }
     return { a, ok: a.status === 200 || a.status === 201 };
   }
@@ -175,7 +224,8 @@ async function run(surface: Surface, role: Role, op: Operation, field?: { name: 
         const v = field.value;
         if (field.name === "orgs") fields.org = org;
         else if (field.name === "scopes") fields.scopes = (v as string[]).join(" ");
-        else if (field.name === "expires_at") fields.expires = Date.parse(v as string) - Date.now() > 100 * DAY ? "365" : "1";
+        else if (field.name === "expires_at")
+          fields.expires = Date.parse(v as string) - Date.now() > 100 * DAY ? "365" : "1";
         else if (field.name === "rate_limit") Object.assign(fields, { rate_limit: "5", rate_period: "60" });
         else if (field.name === "name") fields.name = v as string;
         else throw new Error(`no console form field for ${field.name}`);
@@ -189,7 +239,12 @@ async function run(surface: Surface, role: Role, op: Operation, field?: { name: 
       return { a, ok: a.status === 303 };
     }
     case "rotate": {
-      const a = await consolePost(`${UI}/keys/${target.id}/rotate`, { form_id: await formId(`${UI}/keys/${target.id}`), grace_seconds: field ? String(field.value) : "0" }, s, E);
+      const a = await consolePost(
+        `${UI}/keys/${target.id}/rotate`,
+        { form_id: await formId(`${UI}/keys/${target.id}`), grace_seconds: field ? String(field.value) : "0" },
+        s,
+        E,
+      );
       return { a, ok: a.status === 201 };
     }
     case "revoke": {
@@ -209,7 +264,14 @@ function refusedStatus(surface: Surface, op: Operation): number | null {
 }
 
 /** The reach that allows a refused cell when flipped. */
-const OPEN: Record<Role, Reach> = { root: "all", "token:write": "token_orgs", "token:read": "token_orgs", key: "own_org", session: "own_org", portal: "own_org" };
+const OPEN: Record<Role, Reach> = {
+  root: "all",
+  "token:write": "token_orgs",
+  "token:read": "token_orgs",
+  key: "own_org",
+  session: "own_org",
+  portal: "own_org",
+};
 
 function opCells(): [Surface, Role, Operation][] {
   const cells: [Surface, Role, Operation][] = [];
@@ -276,7 +338,8 @@ describe("authority matrix: principal × operation, on every surface", () => {
 });
 
 describe("authority matrix: principal × field, on every surface that takes the field", () => {
-  const expectation = (rule: FieldRule) => (rule === "yes" ? "allowed" : rule === "operator" ? "400 naming the field" : "403");
+  const expectation = (rule: FieldRule) =>
+    rule === "yes" ? "allowed" : rule === "operator" ? "400 naming the field" : "403";
 
   it.each(fieldCells())("%s · %s · %s · %s: as the table says", async (surface, role, op, field) => {
     const actor = await actorFor(surface, role);
@@ -291,17 +354,20 @@ describe("authority matrix: principal × field, on every surface that takes the 
     }
   });
 
-  it.each(fieldCells())("%s · %s · %s · %s: follows the table when its rule is flipped", async (surface, role, op, field) => {
-    const actor = await actorFor(surface, role);
-    const rule = FIELDS[op][field]![role];
-    const value = fieldValueOf(op, field, rule, actor.org);
-    flipField(op, field, role, rule === "yes" ? "operator" : "yes");
-    const { a, ok } = await run(surface, role, op, { name: field, value });
-    if (rule === "yes") {
-      expect(a.status, a.text.slice(0, 300)).toBe(400);
-      expect(names(a, field), a.text.slice(0, 300)).toBe(true);
-    } else expect(ok, `${a.status} ${a.text.slice(0, 300)}`).toBe(true);
-  });
+  it.each(fieldCells())(
+    "%s · %s · %s · %s: follows the table when its rule is flipped",
+    async (surface, role, op, field) => {
+      const actor = await actorFor(surface, role);
+      const rule = FIELDS[op][field]![role];
+      const value = fieldValueOf(op, field, rule, actor.org);
+      flipField(op, field, role, rule === "yes" ? "operator" : "yes");
+      const { a, ok } = await run(surface, role, op, { name: field, value });
+      if (rule === "yes") {
+        expect(a.status, a.text.slice(0, 300)).toBe(400);
+        expect(names(a, field), a.text.slice(0, 300)).toBe(true);
+      } else expect(ok, `${a.status} ${a.text.slice(0, 300)}`).toBe(true);
+    },
+  );
 });
 
 void PATH;

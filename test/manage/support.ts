@@ -9,8 +9,8 @@ import type { Env } from "../../src/env";
 import type { Role } from "../../src/manage/principal";
 import { api, TOKEN } from "../admin/support";
 import { claims, hs256, SECRET } from "../sessions/support";
-import { makeEnv, mint, send } from "../support/worker-helpers";
 import type { Vars } from "../support/worker-helpers";
+import { makeEnv, mint, send } from "../support/worker-helpers";
 
 export const PATH = "/api/keys";
 export const UI = "/_keygate/ui";
@@ -47,14 +47,23 @@ async function answer(res: Response): Promise<Answer> {
 }
 
 /** A JSON request with these headers. */
-export async function jsonCall(method: string, path: string, headers: Record<string, string>, body: unknown, e: Env): Promise<Answer> {
+export async function jsonCall(
+  method: string,
+  path: string,
+  headers: Record<string, string>,
+  body: unknown,
+  e: Env,
+): Promise<Answer> {
   const h = new Headers(headers);
   if (body !== undefined) h.set("content-type", "application/json");
-  return answer(await send(path, { method, headers: h, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) }, e));
+  return answer(
+    await send(path, { method, headers: h, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) }, e),
+  );
 }
 
 /** The admin API with a bearer token. */
-export const adminCall = (token: string, method: string, path: string, body: unknown, e: Env) => jsonCall(method, `/_keygate${path}`, { authorization: `Bearer ${token}` }, body, e);
+export const adminCall = (token: string, method: string, path: string, body: unknown, e: Env) =>
+  jsonCall(method, `/_keygate${path}`, { authorization: `Bearer ${token}` }, body, e);
 
 /** A key created by root through the admin API (with its audit event); `body` on top. */
 export async function rootKey(org: string, e: Env, body: Record<string, unknown> = {}): Promise<any> {
@@ -64,7 +73,11 @@ export async function rootKey(org: string, e: Env, body: Record<string, unknown>
 }
 
 /** A scoped admin token for `orgs`, minted by root. */
-export async function scopedToken(orgs: string[], role: "read" | "write", e: Env): Promise<{ token: string; id: string }> {
+export async function scopedToken(
+  orgs: string[],
+  role: "read" | "write",
+  e: Env,
+): Promise<{ token: string; id: string }> {
   const r = await adminCall(TOKEN, "POST", "/tokens", { name: "t", orgs, role }, e);
   if (r.status !== 201) throw new Error(`token failed: ${r.status} ${r.text}`);
   return r.json;
@@ -123,16 +136,34 @@ export function consoleGet(path: string, s: ConsoleSession | null, e: Env): Prom
 
 export function consolePost(path: string, fields: Record<string, string>, s: ConsoleSession, e: Env): Promise<Answer> {
   const headers = { "content-type": "application/x-www-form-urlencoded", origin: SITE, cookie: s.cookie };
-  return send(path, { method: "POST", headers, body: new URLSearchParams({ csrf: s.csrf, ...fields }).toString() }, e).then(answer);
+  return send(
+    path,
+    { method: "POST", headers, body: new URLSearchParams({ csrf: s.csrf, ...fields }).toString() },
+    e,
+  ).then(answer);
 }
 
 /** A signed-in console session, through the principal's real way in. */
-export async function consoleAs(role: Role, org: string, e: Env, opts: { scopes?: string } = {}): Promise<ConsoleSession> {
+export async function consoleAs(
+  role: Role,
+  org: string,
+  e: Env,
+  opts: { scopes?: string } = {},
+): Promise<ConsoleSession> {
   let res: Response;
   const scopes = opts.scopes ?? "read write";
   if (role === "root" || role === "token:write" || role === "token:read") {
-    const token = role === "root" ? TOKEN : (await scopedToken([org], role === "token:write" ? "write" : "read", e)).token;
-    res = await send(`${UI}/login`, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded", origin: SITE }, body: `token=${encodeURIComponent(token)}` }, e);
+    const token =
+      role === "root" ? TOKEN : (await scopedToken([org], role === "token:write" ? "write" : "read", e)).token;
+    res = await send(
+      `${UI}/login`,
+      {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded", origin: SITE },
+        body: `token=${encodeURIComponent(token)}`,
+      },
+      e,
+    );
   } else if (role === "session") {
     res = await send(`${UI}/session`, { headers: { cookie: `${SESSION_COOKIE}=${await sessionJwt(org, scopes)}` } }, e);
   } else if (role === "portal") {
@@ -150,17 +181,23 @@ export async function consoleAs(role: Role, org: string, e: Env, opts: { scopes?
 // ---- the self-service API ----
 
 /** The headers a self-service caller presents: a key of `org` (its record) or a session. */
-export async function selfServiceAs(role: Role, org: string, opts: { scopes?: string[]; expires_at?: string | null } = {}): Promise<{ headers: Record<string, string>; record?: any; key?: string }> {
+export async function selfServiceAs(
+  role: Role,
+  org: string,
+  opts: { scopes?: string[]; expires_at?: string | null } = {},
+): Promise<{ headers: Record<string, string>; record?: any; key?: string }> {
   const scopes = opts.scopes ?? ["read", "write"];
   if (role === "key") {
     const minted = await mint({ orgs: [org], scopes, name: "holder", expires_at: opts.expires_at ?? null });
     return { headers: { "x-api-key": minted.key }, record: minted.record, key: minted.key };
   }
-  if (role === "session") return { headers: { cookie: `${SESSION_COOKIE}=${await sessionJwt(org, scopes.join(" "))}` } };
+  if (role === "session")
+    return { headers: { cookie: `${SESSION_COOKIE}=${await sessionJwt(org, scopes.join(" "))}` } };
   throw new Error(`no self-service caller for ${role}`);
 }
 
-export const selfServiceCall = (headers: Record<string, string>, method: string, path: string, body: unknown, e: Env) => jsonCall(method, `${PATH}${path}`, headers, body, e);
+export const selfServiceCall = (headers: Record<string, string>, method: string, path: string, body: unknown, e: Env) =>
+  jsonCall(method, `${PATH}${path}`, headers, body, e);
 
 /** Whether an answer names `field` among its field errors (or, a console page, in its text). */
 export function names(a: Answer, field: string): boolean {
@@ -170,4 +207,4 @@ export function names(a: Answer, field: string): boolean {
   return a.text.includes(`data-field="${field}"`);
 }
 
-export { TOKEN, api };
+export { api, TOKEN };

@@ -7,19 +7,20 @@
  * return the old record (KV's edge cache, simulated by a KV wrapper that keeps serving a
  * snapshot).
  */
-import { afterEach, describe, expect, it, vi } from "vitest";
+
 import { env, runInDurableObject } from "cloudflare:test";
-import type { RevocationFeed } from "../../src/objects/revocation-feed";
-import { clock } from "../../src/lib/clock";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import type { Env } from "../../src/env";
 import { hashKey } from "../../src/keys/hash";
 import type { KeyRecord } from "../../src/keys/record";
 import { kvKey } from "../../src/keys/store/kv";
-import { FEED_OBJECT_NAME } from "../../src/objects/protocol";
+import { clock } from "../../src/lib/clock";
 import type { FeedPage } from "../../src/objects/protocol";
+import { FEED_OBJECT_NAME } from "../../src/objects/protocol";
+import type { RevocationFeed } from "../../src/objects/revocation-feed";
 import { api } from "../admin/support";
-import { brokenFeed, edgeCachedKv, freezeClock, isolate } from "./support";
 import { mint, patchRecord, send } from "../support/worker-helpers";
+import { brokenFeed, edgeCachedKv, freezeClock, isolate } from "./support";
 
 afterEach(() => vi.restoreAllMocks());
 
@@ -111,7 +112,11 @@ describe("two isolates, one feed", () => {
       const real = env.KEYS;
       return new Proxy(real, {
         get(target, prop) {
-          if (prop === "get") return (name: string, o?: unknown) => (name === kvKey.record(hash) ? Promise.resolve(null) : (target.get as (n: string, o?: unknown) => Promise<unknown>)(name, o));
+          if (prop === "get")
+            return (name: string, o?: unknown) =>
+              name === kvKey.record(hash)
+                ? Promise.resolve(null)
+                : (target.get as (n: string, o?: unknown) => Promise<unknown>)(name, o);
           const v = Reflect.get(target, prop) as unknown;
           return typeof v === "function" ? (v as (...a: unknown[]) => unknown).bind(target) : v;
         },
@@ -157,7 +162,9 @@ describe("the feed unreachable", () => {
     const hash = await hashKey(key);
     vi.spyOn(console, "log").mockImplementation(() => {});
     const before = (await feedSince(null)).version;
-    const first = await api("DELETE", `/_keygate/keys/${record.id}`, { env: isolate({ REVOCATION_FEED: brokenFeed() }) });
+    const first = await api("DELETE", `/_keygate/keys/${record.id}`, {
+      env: isolate({ REVOCATION_FEED: brokenFeed() }),
+    });
     expect(first.res.status).toBe(503);
     expect(first.json.detail).toMatch(/stored.*revocation feed/);
     expect((await feedSince(before)).entries.filter((e) => e.hash === hash)).toEqual([]);
@@ -180,12 +187,22 @@ describe("every lifecycle change is published", () => {
     const a = isolate();
     const before = (await feedSince(null)).version;
     const created = await api("POST", "/_keygate/keys", { env: a, body: { orgs: ["acme"] } });
-    const imported = await api("POST", "/_keygate/keys/import", { env: a, body: { orgs: ["acme"], key: `legacy-${crypto.randomUUID()}` } });
+    const imported = await api("POST", "/_keygate/keys/import", {
+      env: a,
+      body: { orgs: ["acme"], key: `legacy-${crypto.randomUUID()}` },
+    });
     await api("PATCH", `/_keygate/keys/${created.json.id}`, { env: a, body: { name: "renamed" } });
-    const rotated = await api("POST", `/_keygate/keys/${created.json.id}/rotate`, { env: a, body: { grace_seconds: 10 } });
+    const rotated = await api("POST", `/_keygate/keys/${created.json.id}/rotate`, {
+      env: a,
+      body: { grace_seconds: 10 },
+    });
     await api("DELETE", `/_keygate/keys/${imported.json.id}`, { env: a });
     const page = await feedSince(before);
-    const seen = page.entries.map((e) => [(e.record as KeyRecord).id, (e.record as KeyRecord).name, (e.record as KeyRecord).revoked_at !== null]);
+    const seen = page.entries.map((e) => [
+      (e.record as KeyRecord).id,
+      (e.record as KeyRecord).name,
+      (e.record as KeyRecord).revoked_at !== null,
+    ]);
     expect(seen).toEqual([
       [created.json.id, "", false],
       [imported.json.id, "", false],
@@ -210,7 +227,10 @@ describe("the feed object", () => {
   it("versions only grow; since(cursor) returns what came after it, in order", async () => {
     const s = stub(`t-${crypto.randomUUID()}`);
     const v1 = await s.publish([{ hash: h(1), record: rec("a") }]);
-    const v2 = await s.publish([{ hash: h(2), record: rec("b") }, { hash: h(3), record: rec("c") }]);
+    const v2 = await s.publish([
+      { hash: h(2), record: rec("b") },
+      { hash: h(3), record: rec("c") },
+    ]);
     expect(v2).toBe(v1 + 2);
     const page = (await s.since(v1, 60_000)) as FeedPage;
     expect(page.entries.map((e) => e.hash)).toEqual([h(2), h(3)]);

@@ -5,14 +5,14 @@
  */
 import { env } from "cloudflare:test";
 import { vi } from "vitest";
-import { clock } from "../../src/lib/clock";
-import type { Env } from "../../src/env";
-import { ISOLATE_STATE, newIsolateState } from "../../src/edge/gateway/isolate";
 import type { IsolateState } from "../../src/edge/gateway/isolate";
+import { ISOLATE_STATE, newIsolateState } from "../../src/edge/gateway/isolate";
+import type { Env } from "../../src/env";
 import { kvKey } from "../../src/keys/store/kv";
+import { clock } from "../../src/lib/clock";
 import { TOKEN } from "../admin/support";
-import { makeEnv } from "../support/worker-helpers";
 import type { Vars } from "../support/worker-helpers";
+import { makeEnv } from "../support/worker-helpers";
 
 /** Freeze clock.now at the real time; the returned function moves it forward by `ms`. */
 export function freezeClock(): (ms: number) => void {
@@ -41,7 +41,9 @@ export async function edgeCachedKv(hash: string, name = kvKey.record(hash)): Pro
     get(target, prop) {
       if (prop === "get") {
         return (key: string, options?: unknown) =>
-          key === name ? Promise.resolve(snapshot) : (target.get as (n: string, o?: unknown) => Promise<unknown>)(key, options);
+          key === name
+            ? Promise.resolve(snapshot)
+            : (target.get as (n: string, o?: unknown) => Promise<unknown>)(key, options);
       }
       const v = Reflect.get(target, prop) as unknown;
       return typeof v === "function" ? (v as (...a: unknown[]) => unknown).bind(target) : v;

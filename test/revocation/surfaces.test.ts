@@ -9,17 +9,18 @@
  * feed follower (ISOLATE_STATE), sharing the real local KV and the real RevocationFeed
  * object; time injected through clock.now.
  */
-import { afterEach, describe, expect, it, vi } from "vitest";
+
 import { env } from "cloudflare:test";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import type { Env } from "../../src/env";
 import { hashKey } from "../../src/keys/hash";
 import type { KeyRecord } from "../../src/keys/record";
-import { FEED_OBJECT_NAME } from "../../src/objects/protocol";
 import type { FeedPage } from "../../src/objects/protocol";
+import { FEED_OBJECT_NAME } from "../../src/objects/protocol";
 import { api, TOKEN, uniqueOrg } from "../admin/support";
-import { brokenFeed, edgeCachedKv, freezeClock, isolate as isolateWith } from "./support";
-import { mint, send } from "../support/worker-helpers";
 import type { Vars } from "../support/worker-helpers";
+import { mint, send } from "../support/worker-helpers";
+import { brokenFeed, edgeCachedKv, freezeClock, isolate as isolateWith } from "./support";
 
 afterEach(() => vi.restoreAllMocks());
 
@@ -29,7 +30,6 @@ const SITE = "https://gateway.test";
 
 /** One gateway isolate with the self-service API on (support.ts). */
 const isolate = (vars: Vars = {}) => isolateWith({ SELF_SERVICE_PATH: PATH, ...vars });
-
 
 async function feedSince(cursor: number | null): Promise<FeedPage> {
   const ns = env.REVOCATION_FEED!;
@@ -65,13 +65,26 @@ async function signIn(e: Env): Promise<{ cookie: string; csrf: string }> {
 type Surface = (a: Env, target: { key: string; record: KeyRecord }, holder: { key: string }) => Promise<Response>;
 
 const SURFACES: [string, Surface, number][] = [
-  ["the self-service API (DELETE {path}/:id)", (a, target, holder) => selfService("DELETE", `${PATH}/${target.record.id}`, holder.key, a), 200],
-  ["the self-service API (POST {path}/:id/regenerate, no grace)", (a, target, holder) => selfService("POST", `${PATH}/${target.record.id}/regenerate`, holder.key, a), 201],
+  [
+    "the self-service API (DELETE {path}/:id)",
+    (a, target, holder) => selfService("DELETE", `${PATH}/${target.record.id}`, holder.key, a),
+    200,
+  ],
+  [
+    "the self-service API (POST {path}/:id/regenerate, no grace)",
+    (a, target, holder) => selfService("POST", `${PATH}/${target.record.id}/regenerate`, holder.key, a),
+    201,
+  ],
   [
     "the console (POST /ui/keys/:id/revoke, signed in, with the CSRF token)",
     async (a, target) => {
       const s = await signIn(a);
-      return formPost(`${UI}/keys/${target.record.id}/revoke`, { csrf: s.csrf, confirm: target.record.start }, s.cookie, a);
+      return formPost(
+        `${UI}/keys/${target.record.id}/revoke`,
+        { csrf: s.csrf, confirm: target.record.start },
+        s.cookie,
+        a,
+      );
     },
     303,
   ],
@@ -167,7 +180,12 @@ describe("the feed unreachable: 503 with a message, the change stored", () => {
     freezeClock();
     const down = isolate({ REVOCATION_FEED: brokenFeed() });
     const s = await signIn(down);
-    const res = await formPost(`${UI}/keys/${target.record.id}/revoke`, { csrf: s.csrf, confirm: target.record.start }, s.cookie, down);
+    const res = await formPost(
+      `${UI}/keys/${target.record.id}/revoke`,
+      { csrf: s.csrf, confirm: target.record.start },
+      s.cookie,
+      down,
+    );
     expect(res.status).toBe(503);
     expect(res.headers.get("content-type")).toMatch(/^text\/html/);
     expect(res.headers.get("cache-control")).toBe("no-store");
@@ -179,7 +197,12 @@ describe("the feed unreachable: 503 with a message, the change stored", () => {
     const before = (await feedSince(null)).version;
     const up = isolate();
     const s2 = await signIn(up);
-    const again = await formPost(`${UI}/keys/${target.record.id}/revoke`, { csrf: s2.csrf, confirm: target.record.start }, s2.cookie, up);
+    const again = await formPost(
+      `${UI}/keys/${target.record.id}/revoke`,
+      { csrf: s2.csrf, confirm: target.record.start },
+      s2.cookie,
+      up,
+    );
     expect(again.status).toBe(303);
     const published = (await feedSince(before)).entries.filter((e) => e.hash === hash);
     expect(published).toHaveLength(1);

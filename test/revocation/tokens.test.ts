@@ -6,20 +6,22 @@
  * feed.test.ts (support.ts): two env objects with their own caches and feed followers,
  * sharing the real local KV and the real RevocationFeed object; time injected.
  */
-import { afterEach, describe, expect, it, vi } from "vitest";
+
 import { env } from "cloudflare:test";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import type { Env } from "../../src/env";
 import { hashKey } from "../../src/keys/hash";
 import { kvKey } from "../../src/keys/store/kv";
-import { FEED_OBJECT_NAME } from "../../src/objects/protocol";
 import type { FeedPage } from "../../src/objects/protocol";
+import { FEED_OBJECT_NAME } from "../../src/objects/protocol";
 import { api, mintToken, uniqueOrg } from "../admin/support";
 import { brokenFeed, edgeCachedKv, freezeClock, isolate } from "./support";
 
 afterEach(() => vi.restoreAllMocks());
 
 /** An admin API call with a scoped token, through isolate `e`: its status. */
-const listWith = async (e: Env, token: string, org: string) => (await api("GET", `/_keygate/keys?org=${org}`, { token, env: e })).res.status;
+const listWith = async (e: Env, token: string, org: string) =>
+  (await api("GET", `/_keygate/keys?org=${org}`, { token, env: e })).res.status;
 
 describe("a revoked admin token, everywhere within the bound", () => {
   it("is refused by isolate B (warm cache, stale KV) within 4 s of its revocation through A", async () => {
@@ -63,7 +65,13 @@ describe("a revoked admin token, everywhere within the bound", () => {
     expect(created.res.status).toBe(201);
     const page = (await ns.get(ns.idFromName(FEED_OBJECT_NAME)).since(before, 3_600_000)) as FeedPage;
     const hash = await hashKey(created.json.token);
-    expect(page.entries).toEqual([expect.objectContaining({ kind: "token", hash, record: expect.objectContaining({ id: created.json.id, revoked_at: null }) })]);
+    expect(page.entries).toEqual([
+      expect.objectContaining({
+        kind: "token",
+        hash,
+        record: expect.objectContaining({ id: created.json.id, revoked_at: null }),
+      }),
+    ]);
     expect(JSON.stringify(page.entries)).not.toContain(created.json.token);
     expect(await listWith(isolate(), created.json.token, org)).toBe(200);
   });

@@ -5,8 +5,8 @@
  */
 import { env } from "cloudflare:test";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { clock } from "../../src/lib/clock";
 import { listAudit } from "../../src/keys/store/audit";
+import { clock } from "../../src/lib/clock";
 import { expectRefusal, PROFILE_CASES } from "../support/profile-shapes";
 import { mint, patchRecord, unknownKey } from "../support/worker-helpers";
 import { call, holder, PATH, ssEnv, uniqueOrg } from "./support";
@@ -46,7 +46,8 @@ describe("GET {path}: the caller's org's keys", () => {
       status: "active",
     });
     expect(json[1]).toMatchObject({ id: b.record.id, expires_at: b.record.expires_at, last_used_at: null });
-    for (const secret of [a.key, b.key, revoked.key, expired.key, shared.key, other.key]) expect(text).not.toContain(secret);
+    for (const secret of [a.key, b.key, revoked.key, expired.key, shared.key, other.key])
+      expect(text).not.toContain(secret);
     expect(text).not.toMatch(/[0-9a-f]{64}/); // no hash
     expect(text).not.toContain(shared.record.id);
     expect(text).not.toContain(other.record.id);
@@ -87,7 +88,10 @@ describe("POST {path}: create", () => {
   it("takes a subset of the caller's scopes and an expiry", async () => {
     const a = await holder({ scopes: ["read", "write"] });
     const expires = new Date(Date.now() + 3_600_000).toISOString();
-    const { res, json } = await call("POST", PATH, { key: a.key, body: { name: "ro", scopes: ["read"], expires_at: expires } });
+    const { res, json } = await call("POST", PATH, {
+      key: a.key,
+      body: { name: "ro", scopes: ["read"], expires_at: expires },
+    });
     expect(res.status).toBe(201);
     expect(json).toMatchObject({ scopes: ["read"], expires_at: expires });
     const none = await call("POST", PATH, { key: a.key, body: { name: "none", scopes: [] } });
@@ -107,7 +111,11 @@ describe("POST {path}: create", () => {
       [{ name: "x", rate_limit: null }, {}, /rate_limit: is set by the operator/],
       [{ name: "x", other: 1 }, {}, /other: unknown field/],
       [{ name: "x", scopes: "read" }, {}, /scopes: must be an array/],
-      [{ name: "x", expires_at: "tomorrow" }, {}, /expires_at: must be a real calendar date-time in RFC 3339 \/ ISO 8601 form/],
+      [
+        { name: "x", expires_at: "tomorrow" },
+        {},
+        /expires_at: must be a real calendar date-time in RFC 3339 \/ ISO 8601 form/,
+      ],
       [{ name: "x", expires_at: "2001-01-01T00:00:00Z" }, {}, /expires_at: must be in the future/],
       ["[1]", {}, /must be a JSON object/],
       ['{"name": "x"', {}, /is not valid JSON/],
@@ -140,7 +148,11 @@ describe("scope ceilings: a caller cannot grant what it does not hold", () => {
       const org = p.name === "artanis" ? "acme" : uniqueOrg();
       const a = await holder({ org, scopes: ["read"] });
       const before = (await call("GET", PATH, { headers: p.present(a.key), env: ssEnv(p.vars) })).json.length;
-      const { res, text, calls } = await call("POST", PATH, { headers: p.present(a.key), body: { name: "x", scopes: ["read", "write"] }, env: ssEnv(p.vars) });
+      const { res, text, calls } = await call("POST", PATH, {
+        headers: p.present(a.key),
+        body: { name: "x", scopes: ["read", "write"] },
+        env: ssEnv(p.vars),
+      });
       expectRefusal(p, res, text, 403);
       expect(calls).toHaveLength(0);
       expect((await call("GET", PATH, { headers: p.present(a.key), env: ssEnv(p.vars) })).json).toHaveLength(before);
@@ -170,7 +182,12 @@ describe("DELETE {path}/:id: revoke", () => {
     expect(res.status).toBe(200);
     expect(res.headers.get("cache-control")).toBe("no-store");
     expect(calls).toHaveLength(0);
-    expect(json).toMatchObject({ id: b.record.id, name: "to revoke", status: "revoked", revoked_at: expect.any(String) });
+    expect(json).toMatchObject({
+      id: b.record.id,
+      name: "to revoke",
+      status: "revoked",
+      revoked_at: expect.any(String),
+    });
     expect(JSON.stringify(json)).not.toContain(b.key);
     const after = await call("GET", "/things", { key: b.key });
     expect(after.res.status).toBe(401);
@@ -196,7 +213,10 @@ describe("org isolation", () => {
       const unknown = await call("DELETE", `${PATH}/key_AAAAAAAAAAAAAAAAAAAA`, { headers: p.present(a.key), env: e });
       expectRefusal(p, unknown.res, unknown.text, 404);
       for (const id of [foreign.record.id, shared.record.id]) {
-        for (const [method, path] of [["DELETE", `${PATH}/${id}`], ["POST", `${PATH}/${id}/regenerate`]] as const) {
+        for (const [method, path] of [
+          ["DELETE", `${PATH}/${id}`],
+          ["POST", `${PATH}/${id}/regenerate`],
+        ] as const) {
           const r = await call(method, path, { headers: p.present(a.key), env: e });
           expect(r.res.status, `${p.name} ${method} ${path}`).toBe(404);
           expect(r.text).toBe(unknown.text);
@@ -232,7 +252,10 @@ describe("POST {path}/:id/regenerate", () => {
       const a = await holder({ org, name: "integration", scopes: ["read"] });
       const e = ssEnv(p.vars);
       expect((await call("GET", "/things", { headers: p.present(a.key), env: e })).res.status).toBe(200); // cached
-      const { res, json, calls } = await call("POST", `${PATH}/${a.record.id}/regenerate`, { headers: p.present(a.key), env: e });
+      const { res, json, calls } = await call("POST", `${PATH}/${a.record.id}/regenerate`, {
+        headers: p.present(a.key),
+        env: e,
+      });
       expect(res.status, p.name).toBe(201);
       expect(res.headers.get("cache-control")).toBe("no-store");
       expect(calls).toHaveLength(0);
@@ -262,13 +285,18 @@ describe("POST {path}/:id/regenerate", () => {
     const a = await holder();
     const t0 = Date.now();
     const now = vi.spyOn(clock, "now").mockReturnValue(t0);
-    const { res, json } = await call("POST", `${PATH}/${a.record.id}/regenerate`, { key: a.key, body: { grace_seconds: 60 } });
+    const { res, json } = await call("POST", `${PATH}/${a.record.id}/regenerate`, {
+      key: a.key,
+      body: { grace_seconds: 60 },
+    });
     expect(res.status).toBe(201);
     now.mockReturnValue(t0 + 59_000);
     const during = await call("GET", "/things", { key: a.key });
     expect(during.res.status).toBe(200);
     expect(during.res.headers.get("sunset")).toBe(new Date(t0 + 60_000).toUTCString());
-    expect((await call("GET", PATH, { key: a.key })).json.find((k: any) => k.id === a.record.id)).toMatchObject({ status: "rotating" });
+    expect((await call("GET", PATH, { key: a.key })).json.find((k: any) => k.id === a.record.id)).toMatchObject({
+      status: "rotating",
+    });
     now.mockReturnValue(t0 + 60_000);
     const after = await call("GET", "/things", { key: a.key });
     expect(after.res.status).toBe(401);
@@ -280,12 +308,21 @@ describe("POST {path}/:id/regenerate", () => {
     const org = uniqueOrg();
     const a = await holder({ org });
     const b = await mint({ orgs: [org] });
-    for (const body of [{ grace_seconds: -1 }, { grace_seconds: 1.5 }, { grace_seconds: 31 * 86_400 }, { other: 1 }, "nope"]) {
+    for (const body of [
+      { grace_seconds: -1 },
+      { grace_seconds: 1.5 },
+      { grace_seconds: 31 * 86_400 },
+      { other: 1 },
+      "nope",
+    ]) {
       const r = await call("POST", `${PATH}/${b.record.id}/regenerate`, { key: a.key, body });
       expect(r.res.status, JSON.stringify(body)).toBe(400);
       problemShape(r.json, 400);
     }
-    const empty = await call("POST", `${PATH}/${b.record.id}/regenerate`, { key: a.key, headers: { "content-type": "application/json" } });
+    const empty = await call("POST", `${PATH}/${b.record.id}/regenerate`, {
+      key: a.key,
+      headers: { "content-type": "application/json" },
+    });
     expect(empty.res.status).toBe(201);
     const again = await call("POST", `${PATH}/${b.record.id}/regenerate`, { key: a.key, body: { grace_seconds: 0 } });
     expect(again.res.status).toBe(409);
@@ -353,7 +390,10 @@ describe("artanis: the org comes from x-org-slug, which must be one of the key's
     const missing = await call("GET", PATH, { headers: { "x-api-key": both.key }, env: ARTANIS });
     expect(missing.res.status).toBe(400);
     expect(missing.json).toEqual({ error: "Bad Request", status: 400, message: expect.stringMatching(/x-org-slug/) });
-    const foreign = await call("GET", PATH, { headers: { "x-api-key": both.key, "x-org-slug": uniqueOrg() }, env: ARTANIS });
+    const foreign = await call("GET", PATH, {
+      headers: { "x-api-key": both.key, "x-org-slug": uniqueOrg() },
+      env: ARTANIS,
+    });
     expect(foreign.res.status).toBe(403);
     expect(foreign.json).toEqual({ error: "Forbidden", status: 403, message: expect.any(String) });
 
@@ -361,13 +401,26 @@ describe("artanis: the org comes from x-org-slug, which must be one of the key's
     const asB = await call("GET", PATH, { headers: { "x-api-key": both.key, "x-org-slug": orgB }, env: ARTANIS });
     expect(asB.res.status).toBe(200);
     expect(asB.json.map((k: any) => k.id)).toEqual([inB.record.id]);
-    const created = await call("POST", PATH, { headers: { "x-api-key": both.key, "x-org-slug": orgB }, body: { name: "for b" }, env: ARTANIS });
+    const created = await call("POST", PATH, {
+      headers: { "x-api-key": both.key, "x-org-slug": orgB },
+      body: { name: "for b" },
+      env: ARTANIS,
+    });
     expect(created.res.status).toBe(201);
-    const used = await call("GET", "/things", { headers: { "x-api-key": created.json.key, "x-org-slug": orgB }, env: ARTANIS });
+    const used = await call("GET", "/things", {
+      headers: { "x-api-key": created.json.key, "x-org-slug": orgB },
+      env: ARTANIS,
+    });
     expect(used.res.status).toBe(200);
-    expect((await call("GET", "/things", { headers: { "x-api-key": created.json.key, "x-org-slug": orgA }, env: ARTANIS })).res.status).toBe(403);
+    expect(
+      (await call("GET", "/things", { headers: { "x-api-key": created.json.key, "x-org-slug": orgA }, env: ARTANIS }))
+        .res.status,
+    ).toBe(403);
     // Acting for A, B's key does not exist.
-    const r = await call("DELETE", `${PATH}/${inB.record.id}`, { headers: { "x-api-key": both.key, "x-org-slug": orgA }, env: ARTANIS });
+    const r = await call("DELETE", `${PATH}/${inB.record.id}`, {
+      headers: { "x-api-key": both.key, "x-org-slug": orgA },
+      env: ARTANIS,
+    });
     expect(r.res.status).toBe(404);
   });
 });
@@ -392,7 +445,10 @@ describe("authentication: the gateway's own", () => {
   it("missing, unknown, revoked, expired and malformed credentials: the profile's refusal, never forwarded", async () => {
     for (const p of PROFILE_CASES) {
       const e = ssEnv(p.vars);
-      const missing = await call("GET", PATH, { env: e, headers: p.name === "artanis" ? { "x-org-slug": "acme" } : {} });
+      const missing = await call("GET", PATH, {
+        env: e,
+        headers: p.name === "artanis" ? { "x-org-slug": "acme" } : {},
+      });
       expectRefusal(p, missing.res, missing.text, p.missingStatus);
       const unknown = await call("POST", PATH, { headers: p.present(unknownKey()), body: { name: "x" }, env: e });
       expectRefusal(p, unknown.res, unknown.text, 401);
@@ -417,7 +473,11 @@ describe("the key's own rate limit applies here too", () => {
     expect(over.res.headers.get("retry-after")).toBeTruthy();
     problemShape(over.json, 429);
     const other = await holder({ org });
-    expect((await call("GET", PATH, { key: other.key })).json.map((k: any) => k.name).sort()).toEqual(["holder", "one", "test"]);
+    expect((await call("GET", PATH, { key: other.key })).json.map((k: any) => k.name).sort()).toEqual([
+      "holder",
+      "one",
+      "test",
+    ]);
   });
 });
 

@@ -31,7 +31,12 @@ describe("the Argus page's curl lines, unchanged", () => {
     expect(created.res.status, created.text).toBe(201);
     expect(created.res.headers.get("content-type")).toMatch(/^application\/json/);
     expect(created.res.headers.get("cache-control")).toBe("no-store");
-    expect(created.json).toMatchObject({ id: expect.any(String), name: "My Integration", key: expect.any(String), key_prefix: expect.any(String) });
+    expect(created.json).toMatchObject({
+      id: expect.any(String),
+      name: "My Integration",
+      key: expect.any(String),
+      key_prefix: expect.any(String),
+    });
     expect(Date.parse(created.json.created_at)).not.toBeNaN();
     const key: string = created.json.key;
     // argus_<random>, and key_prefix is how the key starts.
@@ -47,7 +52,10 @@ describe("the Argus page's curl lines, unchanged", () => {
     expect(viaHeader.calls[0]!.headers["x-org-slug"]).toBe(org);
     expect(viaHeader.calls[0]!.headers["x-api-key-id"]).toBe(created.json.id);
     // curl -H "Authorization: Bearer argus_your_key_here" http://localhost:8080/api/devices
-    const viaBearer = await call("GET", "/api/devices", { headers: { ...CURL, Authorization: `Bearer ${key}` }, env: ARGUS });
+    const viaBearer = await call("GET", "/api/devices", {
+      headers: { ...CURL, Authorization: `Bearer ${key}` },
+      env: ARGUS,
+    });
     expect(viaBearer.res.status).toBe(200);
     expect(viaBearer.calls).toHaveLength(1);
 
@@ -56,21 +64,35 @@ describe("the Argus page's curl lines, unchanged", () => {
     expect(listed.res.status).toBe(200);
     expect(Array.isArray(listed.json)).toBe(true);
     const mine = listed.json.find((k: any) => k.id === created.json.id);
-    expect(mine).toMatchObject({ id: created.json.id, name: "My Integration", key_prefix: created.json.key_prefix, created_at: created.json.created_at });
+    expect(mine).toMatchObject({
+      id: created.json.id,
+      name: "My Integration",
+      key_prefix: created.json.key_prefix,
+      created_at: created.json.created_at,
+    });
     expect(Date.parse(mine.last_used_at)).not.toBeNaN(); // used on /api/devices above
     expect(listed.json.map((k: any) => k.name).sort()).toEqual(["Bootstrap", "My Integration"]);
-    for (const k of listed.json) expect(Object.keys(k)).toEqual(expect.arrayContaining(["id", "name", "key_prefix", "created_at", "last_used_at"]));
+    for (const k of listed.json)
+      expect(Object.keys(k)).toEqual(
+        expect.arrayContaining(["id", "name", "key_prefix", "created_at", "last_used_at"]),
+      );
     expect(listed.text).not.toContain(key);
     expect(listed.text).not.toContain(bootstrap);
     expect(listed.calls).toHaveLength(0);
 
     // The same list with Authorization: Bearer.
-    const listedBearer = await call("GET", "/api/keys", { headers: { ...CURL, Authorization: `Bearer ${key}` }, env: ARGUS });
+    const listedBearer = await call("GET", "/api/keys", {
+      headers: { ...CURL, Authorization: `Bearer ${key}` },
+      env: ARGUS,
+    });
     expect(listedBearer.res.status).toBe(200);
     expect(listedBearer.json.map((k: any) => k.id).sort()).toEqual(listed.json.map((k: any) => k.id).sort());
 
     // curl -X DELETE -H "X-API-Key: argus_xxxxx" http://localhost:8080/api/keys/1
-    const deleted = await call("DELETE", `/api/keys/${created.json.id}`, { headers: { ...CURL, "X-API-Key": bootstrap }, env: ARGUS });
+    const deleted = await call("DELETE", `/api/keys/${created.json.id}`, {
+      headers: { ...CURL, "X-API-Key": bootstrap },
+      env: ARGUS,
+    });
     expect(deleted.res.ok).toBe(true);
     expect(deleted.calls).toHaveLength(0);
 
@@ -85,7 +107,11 @@ describe("the Argus page's curl lines, unchanged", () => {
   });
 
   it("without a key, or with a bad one: Argus' 401 body, never forwarded", async () => {
-    for (const headers of [{}, { "X-API-Key": "argus_not-a-real-key" }, { Authorization: "Bearer argus_nope" }] as Record<string, string>[]) {
+    for (const headers of [
+      {},
+      { "X-API-Key": "argus_not-a-real-key" },
+      { Authorization: "Bearer argus_nope" },
+    ] as Record<string, string>[]) {
       const r = await call("GET", "/api/keys", { headers: { ...CURL, ...headers }, env: ARGUS });
       expect(r.res.status).toBe(401);
       expect(r.json).toEqual({ detail: "Not authenticated" });

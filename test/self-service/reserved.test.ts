@@ -34,7 +34,10 @@ describe("the path is reserved in every spelling", () => {
     for (const path of ["/API/Keys", "//api//keys", "/api/%6beys", "/api;v=1/keys"]) {
       const r = await call("GET", path, { key: a.key });
       expect(r.res.status, path).toBe(200);
-      expect(r.json.map((k: any) => k.id), path).toEqual([a.record.id]);
+      expect(
+        r.json.map((k: any) => k.id),
+        path,
+      ).toEqual([a.record.id]);
     }
   });
 
@@ -51,7 +54,9 @@ describe("the path is reserved in every spelling", () => {
   });
 
   it("a CORS preflight to the path is not forwarded either", async () => {
-    const r = await call("OPTIONS", PATH, { headers: { origin: "https://app.example", "access-control-request-method": "POST" } });
+    const r = await call("OPTIONS", PATH, {
+      headers: { origin: "https://app.example", "access-control-request-method": "POST" },
+    });
     expect(r.calls).toHaveLength(0);
     expect(r.res.status).toBe(401);
   });
@@ -82,7 +87,10 @@ describe("the path is reserved in every spelling", () => {
     expect((await call("GET", "/api/keys", { key: a.key, env: e })).calls).toHaveLength(1);
     // The admin API does not take an API key, and the self-service API not the admin token.
     expect((await call("GET", "/_keygate/keys?org=x", { key: a.key, env: e })).res.status).toBe(401);
-    expect((await call("GET", "/v2/account/api-keys", { headers: { authorization: `Bearer ${"t".repeat(40)}` }, env: e })).res.status).toBe(401);
+    expect(
+      (await call("GET", "/v2/account/api-keys", { headers: { authorization: `Bearer ${"t".repeat(40)}` }, env: e }))
+        .res.status,
+    ).toBe(401);
   });
 });
 
@@ -104,7 +112,10 @@ describe("failed authentications on the path count against the client's budget",
     const ip = freshIp();
     const a = await holder();
     for (let i = 0; i < FAILURE_BUDGET; i++) {
-      const r = await call(i % 2 ? "GET" : "POST", PATH, { headers: { "x-api-key": unknownKey(), "cf-connecting-ip": ip }, ...(i % 2 ? {} : { body: { name: "x" } }) });
+      const r = await call(i % 2 ? "GET" : "POST", PATH, {
+        headers: { "x-api-key": unknownKey(), "cf-connecting-ip": ip },
+        ...(i % 2 ? {} : { body: { name: "x" } }),
+      });
       expect(r.res.status, `failure ${i + 1}`).toBe(401);
     }
     const over = await call("GET", PATH, { headers: { "x-api-key": unknownKey(), "cf-connecting-ip": ip } });
@@ -119,7 +130,9 @@ describe("failed authentications on the path count against the client's budget",
     expect(forwarded.res.status).toBe(200);
     expect(forwarded.calls).toHaveLength(1);
     // Another client is unaffected.
-    expect((await call("GET", PATH, { headers: { "x-api-key": a.key, "cf-connecting-ip": freshIp() } })).res.status).toBe(200);
+    expect(
+      (await call("GET", PATH, { headers: { "x-api-key": a.key, "cf-connecting-ip": freshIp() } })).res.status,
+    ).toBe(200);
   });
 
   it("malformed credentials count too; a valid key's refusals (403, 404) do not", async () => {
@@ -127,12 +140,18 @@ describe("failed authentications on the path count against the client's budget",
     const a = await holder({ scopes: [] });
     for (let i = 0; i < FAILURE_BUDGET + 5; i++) {
       // Authenticated, then refused by the API: not an authentication failure.
-      const r = await call("DELETE", `${PATH}/key_AAAAAAAAAAAAAAAAAAAA`, { headers: { "x-api-key": a.key, "cf-connecting-ip": ip } });
+      const r = await call("DELETE", `${PATH}/key_AAAAAAAAAAAAAAAAAAAA`, {
+        headers: { "x-api-key": a.key, "cf-connecting-ip": ip },
+      });
       expect(r.res.status).toBe(404);
     }
     for (let i = 0; i < FAILURE_BUDGET; i++) {
-      expect((await call("GET", PATH, { headers: { "x-api-key": "bad key", "cf-connecting-ip": ip } })).res.status).toBe(400);
+      expect(
+        (await call("GET", PATH, { headers: { "x-api-key": "bad key", "cf-connecting-ip": ip } })).res.status,
+      ).toBe(400);
     }
-    expect((await call("GET", PATH, { headers: { "x-api-key": "bad key", "cf-connecting-ip": ip } })).res.status).toBe(429);
+    expect((await call("GET", PATH, { headers: { "x-api-key": "bad key", "cf-connecting-ip": ip } })).res.status).toBe(
+      429,
+    );
   });
 });

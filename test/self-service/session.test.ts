@@ -12,7 +12,8 @@ import { claims, hs256, SECRET } from "../sessions/support";
 import { call, holder, PATH, ssEnv, uniqueOrg } from "./support";
 
 const COOKIE = "__session";
-const sessEnv = (vars: Record<string, string> = {}) => ssEnv({ SESSION_JWT_SECRET: SECRET, SESSION_COOKIE: COOKIE, AUTH_PROFILE: "argus", KEY_PREFIX: "argus_", ...vars });
+const sessEnv = (vars: Record<string, string> = {}) =>
+  ssEnv({ SESSION_JWT_SECRET: SECRET, SESSION_COOKIE: COOKIE, AUTH_PROFILE: "argus", KEY_PREFIX: "argus_", ...vars });
 const cookie = (jwt: string) => ({ cookie: `theme=dark; ${COOKIE}=${jwt}` });
 
 describe("self-service with a session (the Argus page's create-with-session call)", () => {
@@ -23,13 +24,20 @@ describe("self-service with a session (the Argus page's create-with-session call
     const created = await call("POST", PATH, { headers: cookie(jwt), body: { name: "My Integration" }, env: e });
     expect(created.res.status).toBe(201);
     expect(created.res.headers.get("cache-control")).toBe("no-store");
-    expect(created.json).toMatchObject({ name: "My Integration", key: expect.stringMatching(/^argus_/), key_prefix: expect.any(String), created_at: expect.any(String) });
+    expect(created.json).toMatchObject({
+      name: "My Integration",
+      key: expect.stringMatching(/^argus_/),
+      key_prefix: expect.any(String),
+      created_at: expect.any(String),
+    });
     expect(created.json.key.startsWith(created.json.key_prefix)).toBe(true);
     expect(created.calls).toHaveLength(0);
     // Without scopes, the new key gets the session's.
     const listed = await call("GET", PATH, { key: created.json.key, env: e });
     expect(listed.res.status).toBe(200);
-    expect(listed.json).toEqual([expect.objectContaining({ id: created.json.id, name: "My Integration", scopes: ["read", "write"] })]);
+    expect(listed.json).toEqual([
+      expect.objectContaining({ id: created.json.id, name: "My Integration", scopes: ["read", "write"] }),
+    ]);
     // The same list through the session, as Bearer this time.
     const viaBearer = await call("GET", PATH, { headers: { authorization: `Bearer ${jwt}` }, env: e });
     expect(viaBearer.json.map((k: { id: string }) => k.id)).toEqual([created.json.id]);
@@ -40,7 +48,11 @@ describe("self-service with a session (the Argus page's create-with-session call
     const e = sessEnv();
     const foreign = await holder({ org: uniqueOrg(), name: "theirs" });
     const jwt = await hs256(claims({ sub: "user_7", org_slug: org, scope: "read" }));
-    const refused = await call("POST", PATH, { headers: cookie(jwt), body: { name: "x", scopes: ["read", "admin"] }, env: e });
+    const refused = await call("POST", PATH, {
+      headers: cookie(jwt),
+      body: { name: "x", scopes: ["read", "admin"] },
+      env: e,
+    });
     expect(refused.res.status).toBe(403);
     expect(refused.json).toEqual({ detail: expect.any(String) });
     expect((await call("GET", PATH, { headers: cookie(jwt), env: e })).json).toEqual([]);
@@ -78,6 +90,8 @@ describe("self-service with a session (the Argus page's create-with-session call
       expect(res.text).toBe(badKey.text);
       expect(res.res.headers.get("www-authenticate")).toBe(badKey.res.headers.get("www-authenticate"));
     }
-    expect((await call("GET", PATH, { key: (await holder({ org })).key, env: e })).json.map((k: { name: string }) => k.name)).toEqual(["holder"]);
+    expect(
+      (await call("GET", PATH, { key: (await holder({ org })).key, env: e })).json.map((k: { name: string }) => k.name),
+    ).toEqual(["holder"]);
   });
 });

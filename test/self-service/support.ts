@@ -3,8 +3,8 @@
  * Miniflare's real KV and the real test origin).
  */
 import type { Env } from "../../src/env";
-import { makeEnv, mint, probe, originCalls, send } from "../support/worker-helpers";
 import type { OriginCall, Vars } from "../support/worker-helpers";
+import { makeEnv, mint, originCalls, probe, send } from "../support/worker-helpers";
 
 export const PATH = "/api/keys";
 

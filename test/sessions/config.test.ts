@@ -3,14 +3,13 @@
  * behave as their JSDoc says (other modules call them directly).
  */
 import { describe, expect, it, vi } from "vitest";
-import { isJwtShaped, sessionTokenOf, verifySession } from "../../src/edge/auth/session";
 import type { SessionSettings } from "../../src/config/config";
 import { parseConfig } from "../../src/config/config";
+import { isJwtShaped, sessionTokenOf, verifySession } from "../../src/edge/auth/session";
 import { mintKey } from "../../src/keys/format";
-import { makeEnv, through } from "../support/worker-helpers";
-import { claims, hs256, jwksUrl, jwksSet, rs256, SECRET } from "./support";
 import { base, problem } from "../support/config-helpers";
-
+import { makeEnv, through } from "../support/worker-helpers";
+import { claims, hs256, jwksSet, jwksUrl, rs256, SECRET } from "./support";
 
 describe("SESSION_* configuration", () => {
   it("sessions are off by default; on with a secret and/or a JWKS URL, with the documented defaults", () => {
@@ -25,10 +24,27 @@ describe("SESSION_* configuration", () => {
       orgClaim: ["org_slug"],
       scopesClaim: ["scope"],
     });
-    const c = parseConfig(base({ SESSION_JWKS_URL: "https://clerk.acme.test/.well-known/jwks.json", SESSION_COOKIE: "__session", SESSION_ORG_CLAIM: "o.slg", SESSION_ISSUER: "https://clerk.acme.test", SESSION_AUDIENCE: "api" }));
-    expect(c.session).toMatchObject({ secret: null, jwksUrl: "https://clerk.acme.test/.well-known/jwks.json", cookie: "__session", orgClaim: ["o", "slg"], issuer: "https://clerk.acme.test", audience: "api" });
+    const c = parseConfig(
+      base({
+        SESSION_JWKS_URL: "https://clerk.acme.test/.well-known/jwks.json",
+        SESSION_COOKIE: "__session",
+        SESSION_ORG_CLAIM: "o.slg",
+        SESSION_ISSUER: "https://clerk.acme.test",
+        SESSION_AUDIENCE: "api",
+      }),
+    );
+    expect(c.session).toMatchObject({
+      secret: null,
+      jwksUrl: "https://clerk.acme.test/.well-known/jwks.json",
+      cookie: "__session",
+      orgClaim: ["o", "slg"],
+      issuer: "https://clerk.acme.test",
+      audience: "api",
+    });
     expect(c.headers).toMatchObject({ userId: "x-user-id", method: "x-auth-method" });
-    expect(parseConfig(base({ SESSION_JWKS_URL: "http://127.0.0.1:9999/jwks" })).session!.jwksUrl).toBe("http://127.0.0.1:9999/jwks");
+    expect(parseConfig(base({ SESSION_JWKS_URL: "http://127.0.0.1:9999/jwks" })).session!.jwksUrl).toBe(
+      "http://127.0.0.1:9999/jwks",
+    );
     expect(parseConfig(base({ SESSION_PASSTHROUGH_COOKIE: "argus_session" })).passthroughCookie).toBe("argus_session");
   });
 
@@ -45,7 +61,11 @@ describe("SESSION_* configuration", () => {
     [{ SESSION_COOKIE: "__session" }, "SESSION_COOKIE", "sessions are off"],
     [{ SESSION_AUDIENCE: "api" }, "SESSION_AUDIENCE", "sessions are off"],
     [{ SESSION_ORG_CLAIM: "o.slg" }, "SESSION_ORG_CLAIM", "sessions are off"],
-    [{ SESSION_JWT_SECRET: SECRET, SESSION_COOKIE: "s", SESSION_PASSTHROUGH_COOKIE: "s" }, "SESSION_PASSTHROUGH_COOKIE", "differ"],
+    [
+      { SESSION_JWT_SECRET: SECRET, SESSION_COOKIE: "s", SESSION_PASSTHROUGH_COOKIE: "s" },
+      "SESSION_PASSTHROUGH_COOKIE",
+      "differ",
+    ],
     [{ SESSION_PASSTHROUGH_COOKIE: "a=b" }, "SESSION_PASSTHROUGH_COOKIE", "cookie name"],
     [{ ORG_HEADER: "x-user-id" }, "ORG_HEADER", "reserved"],
     [{ CREDENTIAL_SOURCES: "x-auth-method" }, "CREDENTIAL_SOURCES", "injected header"],
@@ -59,7 +79,11 @@ describe("SESSION_* configuration", () => {
     const secret = "short-secret-value";
     expect(problem({ SESSION_JWT_SECRET: secret }).message).not.toContain(secret);
     const logs = vi.spyOn(console, "error").mockImplementation(() => {});
-    const { res, calls } = await through("/x", { headers: { authorization: `Bearer ${await hs256()}` } }, makeEnv({ SESSION_JWT_SECRET: secret }));
+    const { res, calls } = await through(
+      "/x",
+      { headers: { authorization: `Bearer ${await hs256()}` } },
+      makeEnv({ SESSION_JWT_SECRET: secret }),
+    );
     expect(res.status).toBe(500);
     expect(calls).toHaveLength(0);
     expect(logs.mock.calls.map((c) => String(c[0])).join("\n")).not.toContain(secret);
@@ -82,11 +106,26 @@ describe("verifySession and sessionTokenOf (the module's API)", () => {
   it("ok: sub, org and scopes; invalid: a reason, for the log", async () => {
     const now = 1_900_000_000_000;
     const token = await hs256(claims({ scope: "read write" }, now));
-    expect(await verifySession(token, settings(), now)).toEqual({ kind: "ok", sub: "user_1", org: "acme", scopes: ["read", "write"], exp: Math.floor(now / 1000) + 300 });
-    expect(await verifySession(token, settings(), now + 301_000 + 30_000)).toEqual({ kind: "invalid", reason: "expired" });
-    expect(await verifySession(token, settings({ secret: "x".repeat(40) }), now)).toEqual({ kind: "invalid", reason: "signature" });
+    expect(await verifySession(token, settings(), now)).toEqual({
+      kind: "ok",
+      sub: "user_1",
+      org: "acme",
+      scopes: ["read", "write"],
+      exp: Math.floor(now / 1000) + 300,
+    });
+    expect(await verifySession(token, settings(), now + 301_000 + 30_000)).toEqual({
+      kind: "invalid",
+      reason: "expired",
+    });
+    expect(await verifySession(token, settings({ secret: "x".repeat(40) }), now)).toEqual({
+      kind: "invalid",
+      reason: "signature",
+    });
     expect(await verifySession("not-a-jwt", settings(), now)).toEqual({ kind: "invalid", reason: "malformed" });
-    expect(await verifySession(token, settings({ secret: null }), now)).toEqual({ kind: "invalid", reason: "algorithm" });
+    expect(await verifySession(token, settings({ secret: null }), now)).toEqual({
+      kind: "invalid",
+      reason: "algorithm",
+    });
   });
 
   it("RS256 against a JWKS URL", async () => {

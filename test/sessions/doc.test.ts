@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from "vitest";
 import doc from "../../docs/sessions.md?raw";
+import { DEFAULTS, MIN_SESSION_SECRET_LENGTH, VARIABLES } from "../../src/config/config";
 import {
   JWKS_FETCH_TIMEOUT_MS,
   JWKS_MAX_AGE_MS,
@@ -15,7 +16,6 @@ import {
   MAX_SESSION_TOKEN_LENGTH,
   SESSION_SKEW_SECONDS,
 } from "../../src/edge/auth/session";
-import { DEFAULTS, MIN_SESSION_SECRET_LENGTH, VARIABLES } from "../../src/config/config";
 
 function row(name: string): string[] {
   const line = doc.split("\n").find((l) => l.startsWith(`| \`${name}\``));
@@ -25,9 +25,18 @@ function row(name: string): string[] {
 
 describe("docs/sessions.md", () => {
   it("has a row for every declared SESSION_* variable, and no other", () => {
-    const inCode = Object.keys(VARIABLES).filter((name) => name.startsWith("SESSION_")).sort();
+    const inCode = Object.keys(VARIABLES)
+      .filter((name) => name.startsWith("SESSION_"))
+      .sort();
     const table = doc.slice(doc.indexOf("## Variables"), doc.indexOf("Fixed values"));
-    const inDoc = [...new Set(table.split("\n").filter((l) => l.startsWith("| `SESSION_")).map((l) => /`(SESSION_[A-Z_]+)`/.exec(l)![1]!))].sort();
+    const inDoc = [
+      ...new Set(
+        table
+          .split("\n")
+          .filter((l) => l.startsWith("| `SESSION_"))
+          .map((l) => /`(SESSION_[A-Z_]+)`/.exec(l)![1]!),
+      ),
+    ].sort();
     expect(inCode.length).toBe(8);
     expect(inDoc).toEqual(inCode);
   });

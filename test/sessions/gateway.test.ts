@@ -42,14 +42,22 @@ describe("a valid session is forwarded with the user's identity", () => {
 
   it("from the SESSION_COOKIE cookie, which is not forwarded (other cookies are)", async () => {
     const env = sessionEnv({ SESSION_COOKIE: "__session" });
-    const { res, calls } = await through("/v1/things", { headers: { cookie: `theme=dark; __session=${await rs256()}; lang=en` } }, env);
+    const { res, calls } = await through(
+      "/v1/things",
+      { headers: { cookie: `theme=dark; __session=${await rs256()}; lang=en` } },
+      env,
+    );
     expect(res.status).toBe(200);
     expect(calls[0]!.headers["x-user-id"]).toBe("user_1");
     expect(calls[0]!.headers["cookie"]).toBe("theme=dark; lang=en");
   });
 
   it("a cookie is not a source unless SESSION_COOKIE names it", async () => {
-    const { res, calls } = await through("/v1/things", { headers: { cookie: `__session=${await hs256()}` } }, sessionEnv());
+    const { res, calls } = await through(
+      "/v1/things",
+      { headers: { cookie: `__session=${await hs256()}` } },
+      sessionEnv(),
+    );
     expect(res.status).toBe(401);
     expect(calls).toHaveLength(0);
   });
@@ -57,7 +65,11 @@ describe("a valid session is forwarded with the user's identity", () => {
   it("Bearer wins over the cookie", async () => {
     const env = sessionEnv({ SESSION_COOKIE: "__session" });
     const other = await hs256(claims({ sub: "user_cookie" }));
-    const { calls } = await through("/v1/things", { headers: { ...bearer(await hs256()), cookie: `__session=${other}` } }, env);
+    const { calls } = await through(
+      "/v1/things",
+      { headers: { ...bearer(await hs256()), cookie: `__session=${other}` } },
+      env,
+    );
     expect(calls[0]!.headers["x-user-id"]).toBe("user_1");
   });
 
@@ -92,7 +104,11 @@ describe("keys beside sessions", () => {
   it("a key wins over a session cookie sent along (the cookie is still not forwarded)", async () => {
     const { key, record } = await mint();
     const env = sessionEnv({ SESSION_COOKIE: "__session" });
-    const { calls } = await through("/v1/things", { headers: { "x-api-key": key, cookie: `__session=${await hs256()}` } }, env);
+    const { calls } = await through(
+      "/v1/things",
+      { headers: { "x-api-key": key, cookie: `__session=${await hs256()}` } },
+      env,
+    );
     expect(calls[0]!.headers["x-api-key-id"]).toBe(record.id);
     expect(calls[0]!.headers["x-auth-method"]).toBe("key");
     expect(calls[0]!.headers["cookie"]).toBeUndefined();
@@ -100,7 +116,11 @@ describe("keys beside sessions", () => {
 
   it("an x-api-key with a Bearer session: the key decides, the JWT is not forwarded", async () => {
     const { key, record } = await mint();
-    const { calls } = await through("/v1/things", { headers: { "x-api-key": key, ...bearer(await hs256()) } }, sessionEnv());
+    const { calls } = await through(
+      "/v1/things",
+      { headers: { "x-api-key": key, ...bearer(await hs256()) } },
+      sessionEnv(),
+    );
     expect(calls[0]!.headers["x-api-key-id"]).toBe(record.id);
     expect(calls[0]!.headers["authorization"]).toBeUndefined();
   });
@@ -140,7 +160,11 @@ describe("issue 20: a session's size is judged by MAX_SESSION_TOKEN_LENGTH, in e
   it("in the session cookie, a 9 KB token is the same 401", async () => {
     const env = sessionEnv({ SESSION_COOKIE: "__session" });
     const refKey = await through("/v1/things", { headers: { "x-api-key": unknownKey() } }, env);
-    const { res, body, calls } = await through("/v1/things", { headers: { cookie: `__session=${await sized(9 * 1024)}` } }, env);
+    const { res, body, calls } = await through(
+      "/v1/things",
+      { headers: { cookie: `__session=${await sized(9 * 1024)}` } },
+      env,
+    );
     expect(res.status).toBe(401);
     expect(body).toBe(refKey.body);
     expect(calls).toHaveLength(0);
@@ -150,7 +174,11 @@ describe("issue 20: a session's size is judged by MAX_SESSION_TOKEN_LENGTH, in e
     const { key } = await mint();
     // onecodex reads Basic only: a long Bearer there is the origin's own token.
     const long = `Bearer ${"x".repeat(4000)}`;
-    const { res, calls } = await through("/v1/things", { headers: { authorization: long, "x-api-key": key } }, makeEnv({ AUTH_PROFILE: "onecodex" }));
+    const { res, calls } = await through(
+      "/v1/things",
+      { headers: { authorization: long, "x-api-key": key } },
+      makeEnv({ AUTH_PROFILE: "onecodex" }),
+    );
     expect(res.status).toBe(200);
     expect(calls[0]!.headers.authorization).toBe(long);
   });
@@ -164,18 +192,33 @@ describe("a bad session is the profile's 401, byte for byte a bad key's", () => 
     ["issued in the future (iat)", () => hs256(claims({ iat: now() + 120 }))],
     ["without exp", () => hs256({ sub: "user_1", org_slug: "acme" })],
     ["forged (another secret)", () => hs256(claims(), "another-secret-".padEnd(48, "x"))],
-    ["forged (another RSA key, kid of the JWKS)", () => jwt({ alg: "RS256", kid: "rsa-1" }, claims(), { jwk: KEYS.rsa2.private })],
-    ["payload changed after signing", async () => {
-      const [h, , s] = (await hs256()).split(".");
-      return `${h}.${btoa(JSON.stringify(claims({ org_slug: "globex" }))).replace(/=+$/, "")}.${s}`;
-    }],
+    [
+      "forged (another RSA key, kid of the JWKS)",
+      () => jwt({ alg: "RS256", kid: "rsa-1" }, claims(), { jwk: KEYS.rsa2.private }),
+    ],
+    [
+      "payload changed after signing",
+      async () => {
+        const [h, , s] = (await hs256()).split(".");
+        return `${h}.${btoa(JSON.stringify(claims({ org_slug: "globex" }))).replace(/=+$/, "")}.${s}`;
+      },
+    ],
     ["alg none", () => jwt({ alg: "none", typ: "JWT" }, claims(), { none: true })],
-    ["alg none with a signature", async () => `${(await jwt({ alg: "none" }, claims(), { none: true }))}${(await hs256()).split(".")[2]}`],
+    [
+      "alg none with a signature",
+      async () => `${await jwt({ alg: "none" }, claims(), { none: true })}${(await hs256()).split(".")[2]}`,
+    ],
     ["alg NONE", () => jwt({ alg: "NONE" }, claims(), { none: true })],
-    ["HS256 signed with the RSA public key (PEM)", () => jwt({ alg: "HS256", kid: "rsa-1" }, claims(), { hs: KEYS.rsa1.publicPem! })],
+    [
+      "HS256 signed with the RSA public key (PEM)",
+      () => jwt({ alg: "HS256", kid: "rsa-1" }, claims(), { hs: KEYS.rsa1.publicPem! }),
+    ],
     ["RS256 header naming the EC key", () => jwt({ alg: "RS256", kid: "ec-1" }, claims(), { jwk: KEYS.ec1.private })],
-    ["ES256 header naming the RSA key", () => jwt({ alg: "ES256", kid: "rsa-1" }, claims(), { jwk: KEYS.rsa1.private })],
-    ["HS384", async () => (await jwt({ alg: "HS384" }, claims(), { hs: SECRET }))],
+    [
+      "ES256 header naming the RSA key",
+      () => jwt({ alg: "ES256", kid: "rsa-1" }, claims(), { jwk: KEYS.rsa1.private }),
+    ],
+    ["HS384", async () => await jwt({ alg: "HS384" }, claims(), { hs: SECRET })],
     ["RS256 without kid", () => jwt({ alg: "RS256" }, claims(), { jwk: KEYS.rsa1.private })],
     ["a crit header", () => jwt({ alg: "HS256", crit: ["exp"] }, claims(), { hs: SECRET })],
     ["no org claim", () => hs256(claims({ org_slug: undefined }))],
@@ -211,7 +254,11 @@ describe("a bad session is the profile's 401, byte for byte a bad key's", () => 
   it("a bad session cookie is refused the same way", async () => {
     const env = sessionEnv({ SESSION_COOKIE: "__session" });
     const refKey = await through("/v1/things", { headers: { "x-api-key": unknownKey() } }, env);
-    const { res, body } = await through("/v1/things", { headers: { cookie: `__session=${await hs256(claims({ exp: 1 }))}` } }, env);
+    const { res, body } = await through(
+      "/v1/things",
+      { headers: { cookie: `__session=${await hs256(claims({ exp: 1 }))}` } },
+      env,
+    );
     expect(res.status).toBe(401);
     expect(body).toBe(refKey.body);
   });
@@ -219,7 +266,10 @@ describe("a bad session is the profile's 401, byte for byte a bad key's", () => 
   it("HS256 is refused when only a JWKS is configured (no secret to confuse with a public key)", async () => {
     const env = sessionEnv({ SESSION_JWT_SECRET: undefined });
     expect((await through("/v1/things", { headers: bearer(await rs256()) }, env)).res.status).toBe(200);
-    for (const token of [await hs256(), await jwt({ alg: "HS256", kid: "rsa-1" }, claims(), { hs: KEYS.rsa1.publicPem! })]) {
+    for (const token of [
+      await hs256(),
+      await jwt({ alg: "HS256", kid: "rsa-1" }, claims(), { hs: KEYS.rsa1.publicPem! }),
+    ]) {
       expect((await through("/v1/things", { headers: bearer(token) }, env)).res.status).toBe(401);
     }
   });
@@ -248,7 +298,8 @@ describe("time, issuer and audience", () => {
 
   it("SESSION_ISSUER and SESSION_AUDIENCE must match when set", async () => {
     const env = sessionEnv({ SESSION_ISSUER: "https://clerk.acme.test", SESSION_AUDIENCE: "keygate" });
-    const status = async (extra: Record<string, unknown>) => (await through("/x", { headers: bearer(await rs256(claims(extra))) }, env)).res.status;
+    const status = async (extra: Record<string, unknown>) =>
+      (await through("/x", { headers: bearer(await rs256(claims(extra))) }, env)).res.status;
     expect(await status({ iss: "https://clerk.acme.test", aud: "keygate" })).toBe(200);
     expect(await status({ iss: "https://clerk.acme.test", aud: ["other", "keygate"] })).toBe(200);
     expect(await status({ iss: "https://clerk.acme.test", aud: "other" })).toBe(401); // wrong audience
@@ -261,21 +312,42 @@ describe("time, issuer and audience", () => {
 describe("claims: org, user and scopes", () => {
   it("SESSION_ORG_CLAIM is a dot path (Clerk: o.slg)", async () => {
     const env = sessionEnv({ SESSION_ORG_CLAIM: "o.slg" });
-    const ok = await through("/x", { headers: bearer(await rs256(claims({ org_slug: undefined, o: { id: "org_1", slg: "globex", rol: "admin" } }))) }, env);
+    const ok = await through(
+      "/x",
+      {
+        headers: bearer(await rs256(claims({ org_slug: undefined, o: { id: "org_1", slg: "globex", rol: "admin" } }))),
+      },
+      env,
+    );
     expect(ok.res.status).toBe(200);
     expect(ok.calls[0]!.headers["x-org-slug"]).toBe("globex");
     // A Clerk session with no active organization has no `o`: unauthenticated.
-    expect((await through("/x", { headers: bearer(await rs256(claims({ org_slug: "acme" }))) }, env)).res.status).toBe(401);
+    expect((await through("/x", { headers: bearer(await rs256(claims({ org_slug: "acme" }))) }, env)).res.status).toBe(
+      401,
+    );
   });
 
   it("scopes: a space-separated string or an array, checked by route scopes like a key's", async () => {
-    const env = sessionEnv({ ROUTES: JSON.stringify([{ path: "/admin/*", scopes: ["admin"] }, { path: "/v1/*", scopes: ["read"] }]) });
-    const asString = await through("/v1/things", { headers: bearer(await hs256(claims({ scope: "read write" }))) }, env);
+    const env = sessionEnv({
+      ROUTES: JSON.stringify([
+        { path: "/admin/*", scopes: ["admin"] },
+        { path: "/v1/*", scopes: ["read"] },
+      ]),
+    });
+    const asString = await through(
+      "/v1/things",
+      { headers: bearer(await hs256(claims({ scope: "read write" }))) },
+      env,
+    );
     expect(asString.res.status).toBe(200);
     expect(asString.calls[0]!.headers["x-api-key-scopes"]).toBe("read,write");
     const asArray = await through("/v1/things", { headers: bearer(await hs256(claims({ scope: ["read"] }))) }, env);
     expect(asArray.res.status).toBe(200);
-    const lacking = await through("/admin/users", { headers: bearer(await hs256(claims({ scope: "read write" }))) }, env);
+    const lacking = await through(
+      "/admin/users",
+      { headers: bearer(await hs256(claims({ scope: "read write" }))) },
+      env,
+    );
     expect(lacking.res.status).toBe(403);
     expect(JSON.parse(lacking.body).detail).toBe('The session lacks the "admin" scope required here');
     expect(lacking.calls).toHaveLength(0);
@@ -284,22 +356,41 @@ describe("claims: org, user and scopes", () => {
 
   it("SESSION_SCOPES_CLAIM names another claim; values a key's scope could not hold are dropped", async () => {
     const env = sessionEnv({ SESSION_SCOPES_CLAIM: "perms.api" });
-    const { calls } = await through("/x", { headers: bearer(await hs256(claims({ scope: "ignored", perms: { api: ["read", "bad,scope", "read", "write"] } }))) }, env);
+    const { calls } = await through(
+      "/x",
+      {
+        headers: bearer(
+          await hs256(claims({ scope: "ignored", perms: { api: ["read", "bad,scope", "read", "write"] } })),
+        ),
+      },
+      env,
+    );
     expect(calls[0]!.headers["x-api-key-scopes"]).toBe("read,write");
   });
 
   describe("artanis: the client's x-org-slug must be the session's org, like a key's", () => {
     const env = () => sessionEnv({ AUTH_PROFILE: "artanis" });
     it("equal: forwarded", async () => {
-      const { res, calls } = await through("/x", { headers: { ...bearer(await rs256()), "x-org-slug": "acme" } }, env());
+      const { res, calls } = await through(
+        "/x",
+        { headers: { ...bearer(await rs256()), "x-org-slug": "acme" } },
+        env(),
+      );
       expect(res.status).toBe(200);
       expect(calls[0]!.headers["x-org-slug"]).toBe("acme");
       expect(calls[0]!.headers["x-user-id"]).toBe("user_1");
     });
     it("another org: 403, not forwarded", async () => {
-      const { res, body, calls } = await through("/x", { headers: { ...bearer(await rs256()), "x-org-slug": "globex" } }, env());
+      const { res, body, calls } = await through(
+        "/x",
+        { headers: { ...bearer(await rs256()), "x-org-slug": "globex" } },
+        env(),
+      );
       expect(res.status).toBe(403);
-      expect(JSON.parse(body)).toMatchObject({ status: 403, message: "The session does not belong to the organization in x-org-slug" });
+      expect(JSON.parse(body)).toMatchObject({
+        status: 403,
+        message: "The session does not belong to the organization in x-org-slug",
+      });
       expect(calls).toHaveLength(0);
     });
     it("missing: 400 like a key without it", async () => {

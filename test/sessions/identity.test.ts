@@ -7,8 +7,8 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { createVerifier } from "../../verifier/index.js";
 import { expectRefusal, PROFILE_CASES } from "../support/profile-shapes";
-import { makeEnv, mint, through, unknownKey } from "../support/worker-helpers";
 import type { OriginCall } from "../support/worker-helpers";
+import { makeEnv, mint, through, unknownKey } from "../support/worker-helpers";
 import { claims, hs256, rs256, sessionEnv } from "./support";
 
 afterEach(() => vi.restoreAllMocks());
@@ -17,9 +17,9 @@ const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 /** Every spelling a client might try, including CGI-style underscores. */
 const SPOOF = {
   "x-user-id": "user_admin",
-  "X_User_Id": "user_admin",
+  X_User_Id: "user_admin",
   "X-AUTH-METHOD": "session",
-  "x_auth_method": "session",
+  x_auth_method: "session",
   "x-org-slug": "globex",
   "x-api-key-id": "key_AAAAAAAAAAAAAAAAAAAA",
 };
@@ -70,7 +70,11 @@ describe("SESSION_PASSTHROUGH_COOKIE", () => {
   const env = () => makeEnv({ SESSION_PASSTHROUGH_COOKIE: "argus_session", AUTH_PROFILE: "argus" });
 
   it("a request with no credential but the cookie is forwarded without identity, cookie included", async () => {
-    const { res, calls } = await through("/api/projects", { headers: { ...SPOOF, cookie: "argus_session=opaque-123; theme=dark" } }, env());
+    const { res, calls } = await through(
+      "/api/projects",
+      { headers: { ...SPOOF, cookie: "argus_session=opaque-123; theme=dark" } },
+      env(),
+    );
     expect(res.status).toBe(200);
     const h = calls[0]!.headers;
     expect(h["cookie"]).toBe("argus_session=opaque-123; theme=dark");
@@ -89,18 +93,30 @@ describe("SESSION_PASSTHROUGH_COOKIE", () => {
   });
 
   it("off by default", async () => {
-    const { res } = await through("/api/projects", { headers: { cookie: "argus_session=opaque-123" } }, makeEnv({ AUTH_PROFILE: "argus" }));
+    const { res } = await through(
+      "/api/projects",
+      { headers: { cookie: "argus_session=opaque-123" } },
+      makeEnv({ AUTH_PROFILE: "argus" }),
+    );
     expect(res.status).toBe(401);
   });
 
   it("a key sent along is still checked: a bad key is a 401, not a pass-through", async () => {
-    const { res, calls } = await through("/api/projects", { headers: { cookie: "argus_session=opaque-123", "x-api-key": unknownKey() } }, env());
+    const { res, calls } = await through(
+      "/api/projects",
+      { headers: { cookie: "argus_session=opaque-123", "x-api-key": unknownKey() } },
+      env(),
+    );
     expect(res.status).toBe(401);
     expect(calls).toHaveLength(0);
   });
 
   it("a session token sent along is still verified: a bad one is a 401", async () => {
-    const e = makeEnv({ SESSION_PASSTHROUGH_COOKIE: "argus_session", SESSION_COOKIE: "__session", SESSION_JWT_SECRET: "p".repeat(40) });
+    const e = makeEnv({
+      SESSION_PASSTHROUGH_COOKIE: "argus_session",
+      SESSION_COOKIE: "__session",
+      SESSION_JWT_SECRET: "p".repeat(40),
+    });
     const bad = await hs256(claims(), "q".repeat(40));
     const { res, calls } = await through("/x", { headers: { cookie: `argus_session=opaque; __session=${bad}` } }, e);
     expect(res.status).toBe(401);
@@ -114,7 +130,11 @@ describe("origin signature", () => {
   const asReceived = (call: OriginCall) => ({ method: call.method, url: call.url, headers: call.headers });
 
   it("covers a session's identity: the verifier returns the user, method session", async () => {
-    const { calls } = await through("/v1/things?x=1", { headers: { ...SPOOF, ...bearer(await hs256(claims({ scope: "read" }))) } }, sessionEnv({ ORIGIN_SIGNING_SECRET: SECRET }));
+    const { calls } = await through(
+      "/v1/things?x=1",
+      { headers: { ...SPOOF, ...bearer(await hs256(claims({ scope: "read" }))) } },
+      sessionEnv({ ORIGIN_SIGNING_SECRET: SECRET }),
+    );
     expect(await verify(asReceived(calls[0]!))).toMatchObject({
       ok: true,
       identity: { method: "session", org: "acme", userId: "user_1", keyId: null, scopes: ["read"] },
@@ -126,14 +146,28 @@ describe("origin signature", () => {
 
   it("covers a key's identity: method key, no user", async () => {
     const { key, record } = await mint();
-    const { calls } = await through("/x", { headers: { ...SPOOF, "x-api-key": key } }, makeEnv({ ORIGIN_SIGNING_SECRET: SECRET }));
-    expect(await verify(asReceived(calls[0]!))).toMatchObject({ ok: true, identity: { method: "key", keyId: record.id, userId: null } });
-    const asSession = { ...calls[0]!, headers: { ...calls[0]!.headers, "x-auth-method": "session", "x-user-id": "user_admin" } };
+    const { calls } = await through(
+      "/x",
+      { headers: { ...SPOOF, "x-api-key": key } },
+      makeEnv({ ORIGIN_SIGNING_SECRET: SECRET }),
+    );
+    expect(await verify(asReceived(calls[0]!))).toMatchObject({
+      ok: true,
+      identity: { method: "key", keyId: record.id, userId: null },
+    });
+    const asSession = {
+      ...calls[0]!,
+      headers: { ...calls[0]!.headers, "x-auth-method": "session", "x-user-id": "user_admin" },
+    };
     expect(await verify(asReceived(asSession))).toEqual({ ok: false, reason: "bad_signature" });
   });
 
   it("a pass-through request is signed with no identity", async () => {
-    const { calls } = await through("/x", { headers: { ...SPOOF, cookie: "argus_session=o" } }, makeEnv({ ORIGIN_SIGNING_SECRET: SECRET, SESSION_PASSTHROUGH_COOKIE: "argus_session" }));
+    const { calls } = await through(
+      "/x",
+      { headers: { ...SPOOF, cookie: "argus_session=o" } },
+      makeEnv({ ORIGIN_SIGNING_SECRET: SECRET, SESSION_PASSTHROUGH_COOKIE: "argus_session" }),
+    );
     expect(await verify(asReceived(calls[0]!))).toMatchObject({ ok: true, identity: null });
   });
 });
@@ -155,7 +189,10 @@ describe("failed sessions count against the client's failure budget", () => {
     const { key } = await mint();
     const bad = await hs256(claims(), "w".repeat(40));
     for (let i = 0; i < FAILURE_BUDGET; i++) {
-      expect((await through("/x", { headers: { ...bearer(bad), "cf-connecting-ip": ip } }, env)).res.status, `failure ${i + 1}`).toBe(401);
+      expect(
+        (await through("/x", { headers: { ...bearer(bad), "cf-connecting-ip": ip } }, env)).res.status,
+        `failure ${i + 1}`,
+      ).toBe(401);
     }
     const over = await through("/x", { headers: { ...bearer(bad), "cf-connecting-ip": ip } }, env);
     expectRefusal(PROFILE_CASES[0]!, over.res, over.body, 429);
@@ -166,6 +203,9 @@ describe("failed sessions count against the client's failure budget", () => {
       expect(calls).toHaveLength(1);
     }
     // Another client's session is unaffected.
-    expect((await through("/x", { headers: { ...bearer(await rs256()), "cf-connecting-ip": "198.51.100.254" } }, env)).res.status).toBe(200);
+    expect(
+      (await through("/x", { headers: { ...bearer(await rs256()), "cf-connecting-ip": "198.51.100.254" } }, env)).res
+        .status,
+    ).toBe(200);
   });
 });

@@ -4,7 +4,14 @@
  * on every request; an unreachable JWKS is a 503, never a pass.
  */
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { JWKS_MAX_AGE_MS, JWKS_MIN_REFRESH_MS, JWKS_RETRY_MAX_MS, JWKS_RETRY_MIN_MS, JWKS_STALE_MS, jwksRetryDelay } from "../../src/edge/auth/session";
+import {
+  JWKS_MAX_AGE_MS,
+  JWKS_MIN_REFRESH_MS,
+  JWKS_RETRY_MAX_MS,
+  JWKS_RETRY_MIN_MS,
+  JWKS_STALE_MS,
+  jwksRetryDelay,
+} from "../../src/edge/auth/session";
 import { clock } from "../../src/lib/clock";
 import { makeEnv, ORIGIN, through } from "../support/worker-helpers";
 import { claims, jwksFetches, jwt, KEYS, putJwks, rs256, sessionEnv } from "./support";
@@ -34,7 +41,8 @@ describe("JWKS cache and refresh", () => {
     expect(await jwksFetches(env.set)).toBe(1);
     // Once the interval is over, one more refresh — and only one.
     at(t0 + JWKS_MIN_REFRESH_MS);
-    for (let i = 0; i < 10; i++) expect((await through("/x", { headers: bearer(await forged(`kid-${i}`)) }, env)).res.status).toBe(401);
+    for (let i = 0; i < 10; i++)
+      expect((await through("/x", { headers: bearer(await forged(`kid-${i}`)) }, env)).res.status).toBe(401);
     expect(await jwksFetches(env.set)).toBe(2);
     // The known key kept working throughout.
     expect((await through("/x", { headers: bearer(await rs256(claims({}, t0))) }, env)).res.status).toBe(200);
@@ -83,7 +91,16 @@ describe("JWKS cache and refresh", () => {
       KEYS.ec1.public,
     ]);
     for (const kid of ["enc", "rs384", "hmac", "tiny"]) {
-      expect((await through("/x", { headers: bearer(await jwt({ alg: "RS256", kid }, claims(), { jwk: KEYS.rsa1.private })) }, env)).res.status, kid).toBe(401);
+      expect(
+        (
+          await through(
+            "/x",
+            { headers: bearer(await jwt({ alg: "RS256", kid }, claims(), { jwk: KEYS.rsa1.private })) },
+            env,
+          )
+        ).res.status,
+        kid,
+      ).toBe(401);
     }
   });
 });
@@ -114,7 +131,10 @@ describe("an unreachable JWKS fails closed", () => {
     const token = await rs256(claims({ exp: Math.floor(t0 / 1000) + 7 * 3600 }, t0));
     expect((await through("/x", { headers: bearer(token) }, env)).res.status).toBe(200);
     // The provider starts failing: serve a document without keys.
-    const res = await fetch(`${ORIGIN}/__origin/jwks?set=${env.set}`, { method: "PUT", body: JSON.stringify({ nope: [] }) });
+    const res = await fetch(`${ORIGIN}/__origin/jwks?set=${env.set}`, {
+      method: "PUT",
+      body: JSON.stringify({ nope: [] }),
+    });
     expect(res.status).toBe(204);
     at(t0 + JWKS_MAX_AGE_MS + 1);
     expect((await through("/x", { headers: bearer(token) }, env)).res.status).toBe(200);
@@ -124,10 +144,13 @@ describe("an unreachable JWKS fails closed", () => {
 });
 
 describe("issue 20, class 6: a failed JWKS fetch is retried with a short backoff", () => {
-  const broken = (set: string) => fetch(`${ORIGIN}/__origin/jwks?set=${set}`, { method: "PUT", body: JSON.stringify({ nope: [] }) });
+  const broken = (set: string) =>
+    fetch(`${ORIGIN}/__origin/jwks?set=${set}`, { method: "PUT", body: JSON.stringify({ nope: [] }) });
 
   it("the backoff: 1 s, 2 s, 4 s… capped at JWKS_RETRY_MAX_MS", () => {
-    expect([1, 2, 3, 4, 5, 6, 7, 50].map(jwksRetryDelay)).toEqual([1000, 2000, 4000, 8000, 16_000, 30_000, 30_000, 30_000]);
+    expect([1, 2, 3, 4, 5, 6, 7, 50].map(jwksRetryDelay)).toEqual([
+      1000, 2000, 4000, 8000, 16_000, 30_000, 30_000, 30_000,
+    ]);
     expect(JWKS_RETRY_MIN_MS).toBe(1000);
     expect(JWKS_RETRY_MAX_MS).toBe(JWKS_MIN_REFRESH_MS);
   });
@@ -196,9 +219,25 @@ describe("issue 20, class 6: a failed JWKS fetch is retried with a short backoff
     expect((await through("/x", { headers: bearer(token) }, env)).res.status).toBe(200);
     expect(await jwksFetches(env.set)).toBe(3);
     // Fetched again: the rotated-in key works at once, and the refresh interval is back to JWKS_MIN_REFRESH_MS.
-    expect((await through("/x", { headers: bearer(await rs256(claims({ exp: Math.floor(t0 / 1000) + 7 * 3600 }, t0), KEYS.rsa2)) }, env)).res.status).toBe(200);
+    expect(
+      (
+        await through(
+          "/x",
+          { headers: bearer(await rs256(claims({ exp: Math.floor(t0 / 1000) + 7 * 3600 }, t0), KEYS.rsa2)) },
+          env,
+        )
+      ).res.status,
+    ).toBe(200);
     at(stale + 2000);
-    expect((await through("/x", { headers: bearer(await jwt({ alg: "RS256", kid: "made-up" }, claims({}, t0), { jwk: KEYS.rsa2.private })) }, env)).res.status).toBe(401);
+    expect(
+      (
+        await through(
+          "/x",
+          { headers: bearer(await jwt({ alg: "RS256", kid: "made-up" }, claims({}, t0), { jwk: KEYS.rsa2.private })) },
+          env,
+        )
+      ).res.status,
+    ).toBe(401);
     expect(await jwksFetches(env.set)).toBe(3);
   });
 });

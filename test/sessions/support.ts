@@ -5,8 +5,8 @@
  * per-isolate JWKS cache entry and the origin's fetch count — is its own.
  */
 import { env } from "cloudflare:test";
-import { makeEnv, ORIGIN, originCalls } from "../support/worker-helpers";
 import type { Vars } from "../support/worker-helpers";
+import { makeEnv, ORIGIN, originCalls } from "../support/worker-helpers";
 
 type PrivateJwk = JsonWebKey & { kid: string; alg: string };
 interface KeyPair {
@@ -34,16 +34,24 @@ export type Signer = { hs: string } | { jwk: PrivateJwk } | { none: true };
  * SHA-256 over any string, e.g. a PEM), `{jwk}` (RS256 or ES256 by the key's type) or
  * `{none: true}` (empty signature).
  */
-export async function jwt(header: Record<string, unknown>, payload: Record<string, unknown>, signer: Signer): Promise<string> {
+export async function jwt(
+  header: Record<string, unknown>,
+  payload: Record<string, unknown>,
+  signer: Signer,
+): Promise<string> {
   const input = `${b64url(JSON.stringify(header))}.${b64url(JSON.stringify(payload))}`;
   if ("none" in signer) return `${input}.`;
   let sig: ArrayBuffer;
   if ("hs" in signer) {
-    const key = await crypto.subtle.importKey("raw", enc.encode(signer.hs), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+    const key = await crypto.subtle.importKey("raw", enc.encode(signer.hs), { name: "HMAC", hash: "SHA-256" }, false, [
+      "sign",
+    ]);
     sig = await crypto.subtle.sign("HMAC", key, enc.encode(input));
   } else if (signer.jwk.kty === "RSA") {
     const { kid: _k, alg: _a, ...material } = signer.jwk;
-    const key = await crypto.subtle.importKey("jwk", material, { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" }, false, ["sign"]);
+    const key = await crypto.subtle.importKey("jwk", material, { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" }, false, [
+      "sign",
+    ]);
     sig = await crypto.subtle.sign("RSASSA-PKCS1-v1_5", key, enc.encode(input));
   } else {
     const { kid: _k, alg: _a, ...material } = signer.jwk;
@@ -60,12 +68,14 @@ export function claims(overrides: Record<string, unknown> = {}, now = Date.now()
 }
 
 /** HS256 with SESSION_JWT_SECRET. */
-export const hs256 = (payload: Record<string, unknown> = claims(), secret = SECRET) => jwt({ alg: "HS256", typ: "JWT" }, payload, { hs: secret });
+export const hs256 = (payload: Record<string, unknown> = claims(), secret = SECRET) =>
+  jwt({ alg: "HS256", typ: "JWT" }, payload, { hs: secret });
 /** RS256 with rsa-1 (served in the JWKS). */
 export const rs256 = (payload: Record<string, unknown> = claims(), key: KeyPair = KEYS.rsa1) =>
   jwt({ alg: "RS256", typ: "JWT", kid: key.private.kid }, payload, { jwk: key.private });
 /** ES256 with ec-1 (served in the JWKS). */
-export const es256 = (payload: Record<string, unknown> = claims()) => jwt({ alg: "ES256", typ: "JWT", kid: KEYS.ec1.private.kid }, payload, { jwk: KEYS.ec1.private });
+export const es256 = (payload: Record<string, unknown> = claims()) =>
+  jwt({ alg: "ES256", typ: "JWT", kid: KEYS.ec1.private.kid }, payload, { jwk: KEYS.ec1.private });
 
 let setCounter = 0;
 

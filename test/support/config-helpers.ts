@@ -4,7 +4,8 @@ import { ConfigError, parseConfig } from "../../src/config/config";
 import type { Env } from "../../src/env";
 
 /** The smallest env that parses: the real KEYS binding and an origin, plus `vars`. */
-export const base = (vars: Record<string, unknown> = {}): Env => ({ KEYS: env.KEYS, ORIGIN_URL: "https://api.example.com", ...vars }) as Env;
+export const base = (vars: Record<string, unknown> = {}): Env =>
+  ({ KEYS: env.KEYS, ORIGIN_URL: "https://api.example.com", ...vars }) as Env;
 
 /** The ConfigError that `vars` cause; throws when they are accepted. */
 export function problem(vars: Record<string, unknown>): ConfigError {

@@ -8,7 +8,8 @@
 import { timingSafeEqual } from "node:crypto";
 
 type Bytes = ArrayBuffer | ArrayBufferView;
-const view = (b: Bytes): Uint8Array => (ArrayBuffer.isView(b) ? new Uint8Array(b.buffer, b.byteOffset, b.byteLength) : new Uint8Array(b));
+const view = (b: Bytes): Uint8Array =>
+  ArrayBuffer.isView(b) ? new Uint8Array(b.buffer, b.byteOffset, b.byteLength) : new Uint8Array(b);
 
 const subtle = globalThis.crypto.subtle as SubtleCrypto & { timingSafeEqual?: (a: Bytes, b: Bytes) => boolean };
 if (typeof subtle.timingSafeEqual !== "function") {

@@ -1,8 +1,9 @@
 /**
  * Start a real `wrangler dev` (Node side: e2e tests, benchmarks, soak) and the keys CLI.
  */
-import { spawn, execFile } from "node:child_process";
+
 import type { ChildProcess } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import net from "node:net";
 import { tmpdir } from "node:os";
@@ -101,7 +102,14 @@ export async function startWrangler(opts: WranglerOptions = {}): Promise<Wrangle
     cwd: ROOT,
     stdio: ["ignore", "pipe", "pipe"],
     // Its state's own dev registry, where the keys CLI (local mode, same --persist-to) finds it.
-    env: { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_SEND_METRICS: "false", NO_COLOR: "1", CI: "1", ...registryEnv(persistTo) },
+    env: {
+      ...process.env,
+      CLOUDFLARE_CF_FETCH_ENABLED: "false",
+      WRANGLER_SEND_METRICS: "false",
+      NO_COLOR: "1",
+      CI: "1",
+      ...registryEnv(persistTo),
+    },
     detached: true,
   });
   live.add(child);
@@ -130,9 +138,15 @@ export async function startWrangler(opts: WranglerOptions = {}): Promise<Wrangle
  * `-s` keeps npm's own "> keygate keys" banner off stdout) and return its result; `env`
  * adds variables.
  */
-export async function keysCli(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+export async function keysCli(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await execFileP("npm", ["run", "-s", "keys", "--", ...args], { cwd: ROOT, env: { ...process.env, NO_COLOR: "1", ...env } });
+    const { stdout, stderr } = await execFileP("npm", ["run", "-s", "keys", "--", ...args], {
+      cwd: ROOT,
+      env: { ...process.env, NO_COLOR: "1", ...env },
+    });
     return { code: 0, stdout, stderr };
   } catch (err) {
     const e = err as { code?: number; stdout?: string; stderr?: string };
@@ -179,7 +193,10 @@ export function alive(pid: number): boolean {
  * A key created with the CLI on a running gateway's local state (`--json`): its plaintext
  * and id. Fails with the CLI's stderr when it does not exit 0.
  */
-export async function cliKey(persistTo: string, flags: string[] = ["--org", "acme", "--scopes", "read"]): Promise<{ key: string; id: string }> {
+export async function cliKey(
+  persistTo: string,
+  flags: string[] = ["--org", "acme", "--scopes", "read"],
+): Promise<{ key: string; id: string }> {
   const created = await keysCli(["create", ...flags, "--json", "--persist-to", persistTo]);
   if (created.code !== 0) throw new Error(`keys create exited ${created.code}: ${created.stderr}`);
   return JSON.parse(created.stdout) as { key: string; id: string };

@@ -4,8 +4,8 @@
  * refusal is a deliberate 4xx in the profile's shape.
  */
 import { expect } from "vitest";
-import { basic } from "./worker-helpers";
 import type { Vars } from "./worker-helpers";
+import { basic } from "./worker-helpers";
 
 export interface ProfileCase {
   name: string;

@@ -25,13 +25,15 @@ const EXPECTED_NOISE: RegExp[] = [
 ];
 
 /** The header note is one message, and a generated header value may hold a line break. */
-const WHOLE_MESSAGE_NOISE = /^A header value for "[^"]*" contains non-ASCII characters: [\s\S]* implementations of the Fetch specification\.\n?$/;
+const WHOLE_MESSAGE_NOISE =
+  /^A header value for "[^"]*" contains non-ASCII characters: [\s\S]* implementations of the Fetch specification\.\n?$/;
 
 type Write = (chunk: unknown, ...rest: unknown[]) => boolean;
 
 /** The chunk without the lines of expected noise, or null when nothing else is left. */
 function withoutNoise(chunk: unknown): unknown {
-  const text = typeof chunk === "string" ? chunk : chunk instanceof Uint8Array ? Buffer.from(chunk).toString("utf8") : undefined;
+  const text =
+    typeof chunk === "string" ? chunk : chunk instanceof Uint8Array ? Buffer.from(chunk).toString("utf8") : undefined;
   if (text === undefined) return chunk;
   if (WHOLE_MESSAGE_NOISE.test(text)) return null;
   const lines = text.split("\n");

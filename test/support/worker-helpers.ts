@@ -4,11 +4,11 @@
  * it received.
  */
 import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
-import worker from "../../src/index";
 import type { Env } from "../../src/env";
-import { issueKey } from "../../src/keys/issue";
+import worker from "../../src/index";
 import type { NewKeyInput } from "../../src/keys/fields";
 import { hashKey } from "../../src/keys/hash";
+import { issueKey } from "../../src/keys/issue";
 import type { KeyRecord } from "../../src/keys/record";
 import { kvKey } from "../../src/keys/store/kv";
 

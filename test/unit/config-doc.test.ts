@@ -13,12 +13,19 @@ import revocation from "../../docs/revocation.md?raw";
 import selfService from "../../docs/self-service.md?raw";
 import sessions from "../../docs/sessions.md?raw";
 import usage from "../../docs/usage.md?raw";
-import { DEFAULTS, VARIABLES } from "../../src/config/config";
 import type { VarName, VarSpec } from "../../src/config/config";
-import { documentedDefault, VARIABLE_DOCS } from "../../src/config/docs";
+import { DEFAULTS, VARIABLES } from "../../src/config/config";
 import type { DocPage, VarDoc } from "../../src/config/docs";
+import { documentedDefault, VARIABLE_DOCS } from "../../src/config/docs";
 
-const PAGES: Record<DocPage, string> = { configuration, console: consolePage, sessions, "self-service": selfService, revocation, usage };
+const PAGES: Record<DocPage, string> = {
+  configuration,
+  console: consolePage,
+  sessions,
+  "self-service": selfService,
+  revocation,
+  usage,
+};
 
 interface Row {
   name: string;
@@ -35,7 +42,10 @@ function rows(): Row[] {
   const out: Row[] = [];
   for (const line of lines.slice(start + 2)) {
     if (!line.startsWith("|")) break;
-    const cells = line.split("|").slice(1, -1).map((c) => c.trim());
+    const cells = line
+      .split("|")
+      .slice(1, -1)
+      .map((c) => c.trim());
     expect(cells, line).toHaveLength(3);
     const m = /^`([A-Z][A-Z0-9_]*)`( \(secret\))?$/.exec(cells[0]!);
     expect(m, `one variable per row, as \`NAME\` or \`NAME\` (secret): ${cells[0]}`).not.toBeNull();
@@ -64,7 +74,11 @@ describe("docs/configuration.md's variables table matches the declaration", () =
 
   it("marks exactly the secrets", () => {
     for (const r of rows()) expect(r.secret, r.name).toBe((VARIABLES[r.name as VarName] as VarSpec).secret === true);
-    expect(rows().filter((r) => r.secret).map((r) => r.name)).toEqual(["KEY_PEPPER", "ADMIN_TOKEN", "ORIGIN_SIGNING_SECRET", "SESSION_JWT_SECRET"]);
+    expect(
+      rows()
+        .filter((r) => r.secret)
+        .map((r) => r.name),
+    ).toEqual(["KEY_PEPPER", "ADMIN_TOKEN", "ORIGIN_SIGNING_SECRET", "SESSION_JWT_SECRET"]);
   });
 
   it("states every whole number's bounds and every enum's values", () => {

@@ -1,8 +1,16 @@
 import { describe, expect, it } from "vitest";
-import { ConfigError, DEFAULTS, MIN_ADMIN_TOKEN_LENGTH, MIN_SESSION_SECRET_LENGTH, parseConfig, revocationBoundSeconds, settingsFrom, VARIABLES } from "../../src/config/config";
 import type { Config, VarName, VarSpec } from "../../src/config/config";
+import {
+  ConfigError,
+  DEFAULTS,
+  MIN_ADMIN_TOKEN_LENGTH,
+  MIN_SESSION_SECRET_LENGTH,
+  parseConfig,
+  revocationBoundSeconds,
+  settingsFrom,
+  VARIABLES,
+} from "../../src/config/config";
 import { base, problem } from "../support/config-helpers";
-
 
 describe("parseConfig", () => {
   it("applies the defaults of the default profile", () => {
@@ -17,7 +25,14 @@ describe("parseConfig", () => {
       upstreamTimeoutMs: 30_000,
       headers: { org: "x-org-slug", keyId: "x-api-key-id", scopes: "x-api-key-scopes" },
       preflight: "forward",
-      cache: { ttlMs: 30_000, negativeTtlMs: 10_000, maxEntries: 10_000, kvCacheTtlSeconds: 60, kvTimeoutMs: 5000, staleIfErrorMs: 300_000 },
+      cache: {
+        ttlMs: 30_000,
+        negativeTtlMs: 10_000,
+        maxEntries: 10_000,
+        kvCacheTtlSeconds: 60,
+        kvTimeoutMs: 5000,
+        staleIfErrorMs: 300_000,
+      },
     });
     expect(c.sources.map((s) => s.kind)).toEqual(["header", "bearer", "basic"]);
     expect(revocationBoundSeconds(c)).toBe(90);
@@ -28,7 +43,15 @@ describe("parseConfig", () => {
   });
 
   it("takes a profile and lets each part be overridden on its own", () => {
-    const c = parseConfig(base({ AUTH_PROFILE: "operate", MISSING_KEY_STATUS: "401", ERROR_FORMAT: "argus", CREDENTIAL_SOURCES: "x-token, bearer", ORG_SOURCE: "header" }));
+    const c = parseConfig(
+      base({
+        AUTH_PROFILE: "operate",
+        MISSING_KEY_STATUS: "401",
+        ERROR_FORMAT: "argus",
+        CREDENTIAL_SOURCES: "x-token, bearer",
+        ORG_SOURCE: "header",
+      }),
+    );
     expect(c.profile).toBe("operate");
     expect(c.missingStatus).toBe(401);
     expect(c.errorFormat).toBe("argus");
@@ -122,7 +145,8 @@ describe("the declaration drives parsing, defaults and bounds (src/config/variab
   it("every enum: each declared value accepted in any case, anything else refused listing them", () => {
     for (const name of ofKind("enum")) {
       const spec = VARIABLES[name] as VarSpec;
-      for (const v of spec.values!) expect(() => parseConfig(base({ [name]: v.toUpperCase() })), `${name}=${v}`).not.toThrow();
+      for (const v of spec.values!)
+        expect(() => parseConfig(base({ [name]: v.toUpperCase() })), `${name}=${v}`).not.toThrow();
       const err = problem({ [name]: "nope" });
       expect(err.variable).toBe(name);
       expect(err.message).toBe(`${name}: must be one of ${spec.values!.join(", ")}; got "nope"`);
@@ -131,12 +155,31 @@ describe("the declaration drives parsing, defaults and bounds (src/config/variab
 
   it("every declared default is what parseConfig applies, and DEFAULTS is the declaration's", () => {
     const c = parseConfig(base());
-    expect(DEFAULTS).toEqual(Object.fromEntries(names.flatMap((n) => ((VARIABLES[n] as VarSpec).default === undefined ? [] : [[n, (VARIABLES[n] as VarSpec).default]]))));
-    expect([c.headers.org, c.headers.keyId, c.headers.scopes]).toEqual([DEFAULTS.ORG_HEADER, DEFAULTS.KEY_ID_HEADER, DEFAULTS.SCOPES_HEADER]);
-    expect([c.profile, c.realm, c.keyPrefix, c.admin.prefix, c.preflight]).toEqual([DEFAULTS.AUTH_PROFILE, DEFAULTS.AUTH_REALM, DEFAULTS.KEY_PREFIX, DEFAULTS.ADMIN_PREFIX, DEFAULTS.CORS_PREFLIGHT]);
+    expect(DEFAULTS).toEqual(
+      Object.fromEntries(
+        names.flatMap((n) =>
+          (VARIABLES[n] as VarSpec).default === undefined ? [] : [[n, (VARIABLES[n] as VarSpec).default]],
+        ),
+      ),
+    );
+    expect([c.headers.org, c.headers.keyId, c.headers.scopes]).toEqual([
+      DEFAULTS.ORG_HEADER,
+      DEFAULTS.KEY_ID_HEADER,
+      DEFAULTS.SCOPES_HEADER,
+    ]);
+    expect([c.profile, c.realm, c.keyPrefix, c.admin.prefix, c.preflight]).toEqual([
+      DEFAULTS.AUTH_PROFILE,
+      DEFAULTS.AUTH_REALM,
+      DEFAULTS.KEY_PREFIX,
+      DEFAULTS.ADMIN_PREFIX,
+      DEFAULTS.CORS_PREFLIGHT,
+    ]);
     expect(c.routes).toEqual(JSON.parse(DEFAULTS.ROUTES));
     const withSessions = parseConfig(base({ SESSION_JWT_SECRET: "s".repeat(MIN_SESSION_SECRET_LENGTH) })).session!;
-    expect([withSessions.orgClaim.join("."), withSessions.scopesClaim.join(".")]).toEqual([DEFAULTS.SESSION_ORG_CLAIM, DEFAULTS.SESSION_SCOPES_CLAIM]);
+    expect([withSessions.orgClaim.join("."), withSessions.scopesClaim.join(".")]).toEqual([
+      DEFAULTS.SESSION_ORG_CLAIM,
+      DEFAULTS.SESSION_SCOPES_CLAIM,
+    ]);
   });
 
   it("a secret's value never appears in its error, whatever the secret", () => {
@@ -166,7 +209,10 @@ describe("settingsFrom: the CLI's and npm run dev's settings, read as the gatewa
     expect(s).toEqual({ key: { prefix: "acme_", pepper: " pepper-of-16-chars " }, adminPrefix: "/ops/admin" });
     const c = parseConfig(base(vars));
     expect([c.keyPrefix, c.pepper, c.admin.prefix]).toEqual([s.key.prefix, s.key.pepper, s.adminPrefix]);
-    expect(settingsFrom({ KEY_PREFIX: "", KEY_PEPPER: "" })).toEqual({ key: { prefix: "kg_" }, adminPrefix: "/_keygate" });
+    expect(settingsFrom({ KEY_PREFIX: "", KEY_PEPPER: "" })).toEqual({
+      key: { prefix: "kg_" },
+      adminPrefix: "/_keygate",
+    });
   });
 
   it.each([

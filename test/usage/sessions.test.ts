@@ -5,12 +5,13 @@
  * sessions too, in one budget shared with the org's keys. Through the real worker, the
  * real UsageStore and KeyRateLimiter Durable Objects, in front of the real origin.
  */
-import { afterEach, describe, expect, it, vi } from "vitest";
+
 import { env, runInDurableObject } from "cloudflare:test";
-import { clock } from "../../src/lib/clock";
-import { flushUsage, SESSION_KEY_ID, usageCounter } from "../../src/edge/usage/counter";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { ISOLATE_STATE, newIsolateState } from "../../src/edge/gateway/isolate";
+import { flushUsage, SESSION_KEY_ID, usageCounter } from "../../src/edge/usage/counter";
 import type { Env } from "../../src/env";
+import { clock } from "../../src/lib/clock";
 import { api, createViaApi, mintToken, TOKEN, uniqueOrg } from "../admin/support";
 import { claims, hs256, SECRET } from "../sessions/support";
 import { makeEnv, send, through } from "../support/worker-helpers";
@@ -18,7 +19,10 @@ import { makeEnv, send, through } from "../support/worker-helpers";
 afterEach(() => vi.restoreAllMocks());
 
 const gw = () => makeEnv({ ADMIN_TOKEN: TOKEN, SESSION_JWT_SECRET: SECRET });
-const flush = () => flushUsage(env.USAGE_STORE!, usageCounter(), clock.now(), (org, cause) => { throw new Error(`${org}: ${cause}`); });
+const flush = () =>
+  flushUsage(env.USAGE_STORE!, usageCounter(), clock.now(), (org, cause) => {
+    throw new Error(`${org}: ${cause}`);
+  });
 const bySession = (jwt: string) => through("/v1/x", { headers: { authorization: `Bearer ${jwt}` } }, gw());
 const byKey = (key: string) => through("/v1/x", { headers: { "x-api-key": key } }, gw());
 
@@ -39,13 +43,21 @@ describe("a session's requests in the org's usage", () => {
     const all = await api("GET", `/_keygate/usage?org=${org}`);
     expect(all.json.totals).toEqual({ requests: 4, forwarded: 4, rejected: 0, rejected_by_status: {} });
     // The key's own usage leaves the session's three out: they have no key.
-    expect((await api("GET", `/_keygate/usage?org=${org}&key=${k.id}`)).json.totals).toMatchObject({ requests: 1, forwarded: 1 });
+    expect((await api("GET", `/_keygate/usage?org=${org}&key=${k.id}`)).json.totals).toMatchObject({
+      requests: 1,
+      forwarded: 1,
+    });
     // Stored as the org's keyless (session) rows, not under any key's id.
     const stub = env.USAGE_STORE!.get(env.USAGE_STORE!.idFromName(org));
     const rows = await runInDurableObject(stub, (_store, state) =>
       state.storage.sql.exec("SELECT key_id, SUM(count) AS n FROM usage GROUP BY key_id ORDER BY key_id").toArray(),
     );
-    expect(rows).toEqual([{ key_id: SESSION_KEY_ID, n: 3 }, { key_id: k.id, n: 1 }].sort((x, y) => (x.key_id < y.key_id ? -1 : 1)));
+    expect(rows).toEqual(
+      [
+        { key_id: SESSION_KEY_ID, n: 3 },
+        { key_id: k.id, n: 1 },
+      ].sort((x, y) => (x.key_id < y.key_id ? -1 : 1)),
+    );
     // And they are not another org's.
     expect((await api("GET", `/_keygate/usage?org=${uniqueOrg()}`)).json.totals.requests).toBe(0);
   });
@@ -85,7 +97,12 @@ describe("an org-wide rate limit and sessions", () => {
 
     // The refusals count in the org's usage like a key's.
     await flush();
-    expect((await api("GET", `/_keygate/usage?org=${org}`)).json.totals).toEqual({ requests: 5, forwarded: 3, rejected: 2, rejected_by_status: { "429": 2 } });
+    expect((await api("GET", `/_keygate/usage?org=${org}`)).json.totals).toEqual({
+      requests: 5,
+      forwarded: 3,
+      rejected: 2,
+      rejected_by_status: { "429": 2 },
+    });
   });
 });
 
@@ -102,7 +119,11 @@ describe("an org limit set by the org's own token reaches another isolate's sess
     const b = isolate();
     const viaB = () => send("/v1/x", { headers: { authorization: `Bearer ${jwt}` } }, b);
     expect((await viaB()).headers.has("ratelimit-policy")).toBe(false); // B knows no limit yet
-    const put = await api("PUT", `/_keygate/orgs/${org}`, { env: a, token: tok.token, body: { rate_limit: { limit: 1, period_seconds: 600 } } });
+    const put = await api("PUT", `/_keygate/orgs/${org}`, {
+      env: a,
+      token: tok.token,
+      body: { rate_limit: { limit: 1, period_seconds: 600 } },
+    });
     expect(put.res.status).toBe(200);
     now += 4_001;
     const first = await viaB();

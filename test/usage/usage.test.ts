@@ -2,10 +2,11 @@
  * Usage per key and org (docs/usage.md): counted in the isolate, flushed into the org's
  * UsageStore object (real Durable Object, SQLite), read with GET /_keygate/usage.
  */
-import { afterEach, describe, expect, it, vi } from "vitest";
+
 import { env, runInDurableObject } from "cloudflare:test";
-import { clock } from "../../src/lib/clock";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { flushUsage, usageCounter } from "../../src/edge/usage/counter";
+import { clock } from "../../src/lib/clock";
 import type { UsageStore } from "../../src/objects/usage-store";
 import { api, createViaApi, TOKEN, uniqueOrg } from "../admin/support";
 import { makeEnv, send, unknownKey } from "../support/worker-helpers";
@@ -14,8 +15,12 @@ afterEach(() => vi.restoreAllMocks());
 
 const gw = () => makeEnv({ ADMIN_TOKEN: TOKEN });
 /** Flush this isolate's pending counts now (what waitUntil does every USAGE_FLUSH_MS). */
-const flush = () => flushUsage(env.USAGE_STORE!, usageCounter(), clock.now(), (org, cause) => { throw new Error(`${org}: ${cause}`); });
-const hit = (key: string, headers: Record<string, string> = {}) => send("/v1/x", { headers: { "x-api-key": key, ...headers } }, gw());
+const flush = () =>
+  flushUsage(env.USAGE_STORE!, usageCounter(), clock.now(), (org, cause) => {
+    throw new Error(`${org}: ${cause}`);
+  });
+const hit = (key: string, headers: Record<string, string> = {}) =>
+  send("/v1/x", { headers: { "x-api-key": key, ...headers } }, gw());
 const usage = async (q: string) => api("GET", `/_keygate/usage?${q}`);
 
 describe("counting", () => {
@@ -26,13 +31,21 @@ describe("counting", () => {
     await flush();
     const statuses = [];
     for (let i = 0; i < 5; i++) statuses.push((await hit(a.key)).status);
-    statuses.push((await hit(b.key, { "cf-connecting-ip": "192.0.2.1" })).status, (await hit(b.key, { "cf-connecting-ip": "10.0.0.1" })).status);
+    statuses.push(
+      (await hit(b.key, { "cf-connecting-ip": "192.0.2.1" })).status,
+      (await hit(b.key, { "cf-connecting-ip": "10.0.0.1" })).status,
+    );
     statuses.push((await hit(unknownKey())).status); // no known key: not counted
     expect(statuses).toEqual([200, 200, 200, 429, 429, 200, 403, 401]);
     await flush();
     const all = await usage(`org=${org}`);
     expect(all.res.status).toBe(200);
-    expect(all.json.totals).toEqual({ requests: 7, forwarded: 4, rejected: 3, rejected_by_status: { "403": 1, "429": 2 } });
+    expect(all.json.totals).toEqual({
+      requests: 7,
+      forwarded: 4,
+      rejected: 3,
+      rejected_by_status: { "403": 1, "429": 2 },
+    });
     const onlyA = await usage(`org=${org}&key=${a.id}`);
     expect(onlyA.json.totals).toEqual({ requests: 5, forwarded: 3, rejected: 2, rejected_by_status: { "429": 2 } });
     expect(all.json.series.reduce((n: number, s: { requests: number }) => n + s.requests, 0)).toBe(7);
@@ -44,7 +57,12 @@ describe("counting", () => {
     const res = await Promise.all(Array.from({ length: 50 }, () => hit(k.key)));
     expect(res.filter((r) => r.status === 200)).toHaveLength(20);
     await flush();
-    expect((await usage(`org=${org}&key=${k.id}`)).json.totals).toEqual({ requests: 50, forwarded: 20, rejected: 30, rejected_by_status: { "429": 30 } });
+    expect((await usage(`org=${org}&key=${k.id}`)).json.totals).toEqual({
+      requests: 50,
+      forwarded: 20,
+      rejected: 30,
+      rejected_by_status: { "429": 30 },
+    });
   });
 
   it("a revoked key's refusals are counted; the request's org is the one it acted for", async () => {
@@ -54,7 +72,11 @@ describe("counting", () => {
     await api("DELETE", `/_keygate/keys/${k.id}`);
     expect((await hit(k.key)).status).toBe(401);
     await flush();
-    expect((await usage(`org=${org1}`)).json.totals).toMatchObject({ requests: 1, rejected: 1, rejected_by_status: { "401": 1 } });
+    expect((await usage(`org=${org1}`)).json.totals).toMatchObject({
+      requests: 1,
+      rejected: 1,
+      rejected_by_status: { "401": 1 },
+    });
     expect((await usage(`org=${org2}`)).json.totals.requests).toBe(0);
   });
 
@@ -84,7 +106,12 @@ describe("counting", () => {
       get: (id: DurableObjectId) => {
         const stub = real.get(id);
         // The first delivery reaches the object but its answer is lost.
-        return { add: async (b: unknown) => { await stub.add(b as never); if (calls++ === 0) throw new Error("answer lost"); } };
+        return {
+          add: async (b: unknown) => {
+            await stub.add(b as never);
+            if (calls++ === 0) throw new Error("answer lost");
+          },
+        };
       },
     } as unknown as DurableObjectNamespace<UsageStore>;
     vi.spyOn(console, "log").mockImplementation(() => {});
@@ -96,7 +123,10 @@ describe("counting", () => {
   it("the object adds a batch id once", async () => {
     const stub = env.USAGE_STORE!.get(env.USAGE_STORE!.idFromName(uniqueOrg()));
     await runInDurableObject(stub, (store: UsageStore) => {
-      const batch = { id: "b1", rows: [{ minute: 100, key_id: "key_aaaaaaaaaaaaaaaaaaaa", status: 200, forwarded: true, count: 2 }] };
+      const batch = {
+        id: "b1",
+        rows: [{ minute: 100, key_id: "key_aaaaaaaaaaaaaaaaaaaa", status: 200, forwarded: true, count: 2 }],
+      };
       expect(store.add(batch)).toBe(true);
       expect(store.add(batch)).toBe(false);
       expect(store.query(null, 0, 200, 1)).toEqual([{ start: 100 * 60_000, requests: 2, forwarded: 2, rejected: 0 }]);
@@ -124,7 +154,11 @@ describe("GET /_keygate/usage", () => {
       ["2026-06-01T10:33:00.000Z", 0],
     ]);
     const hours = await usage(`org=${org}&from=2026-06-01T09:15:00Z&to=2026-06-01T11:00:00Z&granularity=hour`);
-    expect(hours.json).toMatchObject({ from: "2026-06-01T09:00:00.000Z", to: "2026-06-01T11:00:00.000Z", granularity: "hour" });
+    expect(hours.json).toMatchObject({
+      from: "2026-06-01T09:00:00.000Z",
+      to: "2026-06-01T11:00:00.000Z",
+      granularity: "hour",
+    });
     expect(hours.json.series).toEqual([
       { start: "2026-06-01T09:00:00.000Z", requests: 0, forwarded: 0, rejected: 0 },
       { start: "2026-06-01T10:00:00.000Z", requests: 3, forwarded: 3, rejected: 0 },
@@ -150,7 +184,10 @@ describe("GET /_keygate/usage", () => {
     ] as const) {
       const { res, json } = await usage(q);
       expect(res.status, q).toBe(400);
-      expect(json.errors.map((e: { field: string }) => e.field), q).toContain(field);
+      expect(
+        json.errors.map((e: { field: string }) => e.field),
+        q,
+      ).toContain(field);
     }
     expect((await api("GET", "/_keygate/usage?org=acme", { token: null })).res.status).toBe(401);
     const post = await api("POST", "/_keygate/usage?org=acme", { body: {} });

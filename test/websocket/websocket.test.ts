@@ -6,7 +6,13 @@ import { describe, expect, it } from "vitest";
 import { makeEnv, mint, send } from "../support/worker-helpers";
 
 function upgradeHeaders(extra: Record<string, string> = {}): Record<string, string> {
-  return { upgrade: "websocket", connection: "Upgrade", "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==", "sec-websocket-version": "13", ...extra };
+  return {
+    upgrade: "websocket",
+    connection: "Upgrade",
+    "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==",
+    "sec-websocket-version": "13",
+    ...extra,
+  };
 }
 
 function nextMessage(ws: WebSocket): Promise<string> {

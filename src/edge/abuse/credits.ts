@@ -16,7 +16,10 @@ import type { CreditOutcome } from "../../objects/protocol";
 export const CREDITS_TIMEOUT_MS = 1_000;
 
 /** Spend one credit (a forwarded request): exact across isolates; a failure is never a pass. */
-export function spendCredit(ns: DurableObjectNamespace<KeyRateLimiter> | undefined, credits: Credits): Promise<Result<CreditOutcome>> {
+export function spendCredit(
+  ns: DurableObjectNamespace<KeyRateLimiter> | undefined,
+  credits: Credits,
+): Promise<Result<CreditOutcome>> {
   return askBalance(ns, credits, "spend");
 }
 
@@ -24,17 +27,27 @@ export function spendCredit(ns: DurableObjectNamespace<KeyRateLimiter> | undefin
  * Whether a credit is left, without spending one: a key's calls to the self-service API
  * spend nothing, but a key at zero is refused there as it is on the gateway.
  */
-export function creditLeft(ns: DurableObjectNamespace<KeyRateLimiter> | undefined, credits: Credits): Promise<Result<CreditOutcome>> {
+export function creditLeft(
+  ns: DurableObjectNamespace<KeyRateLimiter> | undefined,
+  credits: Credits,
+): Promise<Result<CreditOutcome>> {
   return askBalance(ns, credits, "balance");
 }
 
-async function askBalance(ns: DurableObjectNamespace<KeyRateLimiter> | undefined, credits: Credits, method: "spend" | "balance"): Promise<Result<CreditOutcome>> {
+async function askBalance(
+  ns: DurableObjectNamespace<KeyRateLimiter> | undefined,
+  credits: Credits,
+  method: "spend" | "balance",
+): Promise<Result<CreditOutcome>> {
   if (!ns) return failed("no KEY_RATE_LIMITER Durable Object binding: credits cannot be counted");
   let timer: ReturnType<typeof setTimeout> | undefined;
   try {
     const stub = ns.get(ns.idFromName(credits.balance_id));
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`credits did not answer within ${CREDITS_TIMEOUT_MS} ms`)), CREDITS_TIMEOUT_MS);
+      timer = setTimeout(
+        () => reject(new Error(`credits did not answer within ${CREDITS_TIMEOUT_MS} ms`)),
+        CREDITS_TIMEOUT_MS,
+      );
     });
     const asked = method === "spend" ? stub.spend(credits) : stub.balance(credits);
     return ok((await Promise.race([asked, timeout])) as CreditOutcome);

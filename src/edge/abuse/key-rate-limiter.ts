@@ -34,7 +34,10 @@ export async function checkKeyRateLimit(
   try {
     const stub = ns.get(ns.idFromName(keyId));
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`rate limiter did not answer within ${RATE_LIMIT_TIMEOUT_MS} ms`)), RATE_LIMIT_TIMEOUT_MS);
+      timer = setTimeout(
+        () => reject(new Error(`rate limiter did not answer within ${RATE_LIMIT_TIMEOUT_MS} ms`)),
+        RATE_LIMIT_TIMEOUT_MS,
+      );
     });
     return ok(await Promise.race([stub.hit(rateLimit.limit, rateLimit.period_seconds), timeout]));
   } catch (err) {
@@ -56,7 +59,10 @@ export function rateLimitHeaders(o: KeyRateOutcome, policy: "key" | "org" = "key
 }
 
 /** Both policies' fields in one response (the draft's fields are lists). */
-export function mergeLimitHeaders(a: Record<string, string> | undefined, b: Record<string, string> | undefined): Record<string, string> | undefined {
+export function mergeLimitHeaders(
+  a: Record<string, string> | undefined,
+  b: Record<string, string> | undefined,
+): Record<string, string> | undefined {
   if (!a) return b;
   if (!b) return a;
   const out = { ...a };

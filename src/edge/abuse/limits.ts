@@ -22,15 +22,25 @@ import { orgLimiterName, orgLimitFor } from "./org-limit";
  */
 export function ipRefusal(record: KeyRecord, headers: Headers, facts: Facts): Refusal | null {
   if (record.allowed_ips && !ipAllowed(headers.get("cf-connecting-ip"), rangesOf(record.allowed_ips))) {
-    return refusal(facts, "forbidden", { detail: "This API key may not be used from this address.", reason: "ip_not_allowed" });
+    return refusal(facts, "forbidden", {
+      detail: "This API key may not be used from this address.",
+      reason: "ip_not_allowed",
+    });
   }
   return null;
 }
 
 /** A metered key at zero credits: the profile's 429, with Retry-After until the refill. */
-export function noCredits(facts: Facts, record: KeyRecord, now: number, headers: Record<string, string> | undefined): Refusal {
+export function noCredits(
+  facts: Facts,
+  record: KeyRecord,
+  now: number,
+  headers: Record<string, string> | undefined,
+): Refusal {
   const refill = record.credits?.refill;
-  const retry = refill ? Math.max(1, Math.ceil((periodStart(refill.interval, refillPeriod(refill.interval, now) + 1) - now) / 1000)) : null;
+  const retry = refill
+    ? Math.max(1, Math.ceil((periodStart(refill.interval, refillPeriod(refill.interval, now) + 1) - now) / 1000))
+    : null;
   return refusal(facts, "rate_limited", {
     detail: "This API key has no credits left.",
     headers: { ...headers, "x-credits-remaining": "0", ...(retry !== null ? { "retry-after": String(retry) } : {}) },
@@ -45,7 +55,11 @@ export function noCredits(facts: Facts, record: KeyRecord, now: number, headers:
 export async function keyRateLimit(deps: AdmitDeps, record: KeyRecord): Promise<KeyRateOutcome | null> {
   const checked = await checkKeyRateLimit(deps.env.KEY_RATE_LIMITER, record.id, record.rate_limit!);
   if (!checked.ok) {
-    logLine("error", "key rate limiter unavailable: request let through", { request_id: deps.requestId, key_id: record.id, cause: checked.error });
+    logLine("error", "key rate limiter unavailable: request let through", {
+      request_id: deps.requestId,
+      key_id: record.id,
+      cause: checked.error,
+    });
     return null;
   }
   return checked.value;
@@ -63,16 +77,32 @@ export function keyRateLimited(facts: Facts, outcome: KeyRateOutcome, headers: R
  * The org's limit (exact, global), for keys and sessions alike: orgs without one cost a
  * cached lookup and no round trip. The RateLimit headers to add, or the 429.
  */
-export async function orgLimit(deps: AdmitDeps, org: string, now: number, facts: Facts): Promise<{ kind: "headers"; headers: Record<string, string> } | Refusal | undefined> {
+export async function orgLimit(
+  deps: AdmitDeps,
+  org: string,
+  now: number,
+  facts: Facts,
+): Promise<{ kind: "headers"; headers: Record<string, string> } | Refusal | undefined> {
   const { config, env, isolate } = deps;
-  const pending = orgLimitFor(isolate.orgs, env.REVOCATION_FEED ? isolate.feed : null, env.KEYS, org, config, now, (cause) =>
-    logLine("error", "org settings unreadable: no org limit applied", { request_id: deps.requestId, org, cause }),
+  const pending = orgLimitFor(
+    isolate.orgs,
+    env.REVOCATION_FEED ? isolate.feed : null,
+    env.KEYS,
+    org,
+    config,
+    now,
+    (cause) =>
+      logLine("error", "org settings unreadable: no org limit applied", { request_id: deps.requestId, org, cause }),
   );
   const limit = pending instanceof Promise ? await pending : pending;
   if (!limit) return undefined;
   const checked = await checkKeyRateLimit(env.KEY_RATE_LIMITER, orgLimiterName(org), limit);
   if (!checked.ok) {
-    logLine("error", "org rate limiter unavailable: request let through", { request_id: deps.requestId, org, cause: checked.error });
+    logLine("error", "org rate limiter unavailable: request let through", {
+      request_id: deps.requestId,
+      org,
+      cause: checked.error,
+    });
     return undefined;
   }
   const outcome = checked.value;

@@ -4,20 +4,19 @@
 import type { Config } from "../../config/config";
 import type { RateLimit } from "../../keys/record";
 import type { KvLike } from "../../keys/store/kv";
-import type { OrgCache } from "../gateway/isolate";
 import { readOrgSettings } from "../../keys/store/org-settings";
+import type { OrgCache } from "../gateway/isolate";
 import type { FeedFollower } from "../revocation/follower";
-
 
 /** The KeyRateLimiter object counting an org's requests (key ids start "key_": no clash). */
 export function orgLimiterName(org: string): string {
   return "@org/" + org;
 }
 
-
 /**
  * The org's settings for a request: from the isolate's cache when fresh (no await), else
- * a promise of a KV read (`c`: the isolate's org cache, edge/gateway/isolate.ts). A KV failure yields null (no org limit: limits fail open, like
+ * a promise of a KV read (`c`: the isolate's org cache, edge/gateway/isolate.ts). A KV failure yields null (no org
+ * limit: limits fail open, like
  * the per-key one) and is reported through `onError`.
  */
 export function orgLimitFor(
@@ -34,7 +33,10 @@ export function orgLimitFor(
   if (hit.state === "fresh") return hit.value?.rate_limit ?? null;
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`KV did not answer within ${config.cache.kvTimeoutMs} ms`)), config.cache.kvTimeoutMs);
+    timer = setTimeout(
+      () => reject(new Error(`KV did not answer within ${config.cache.kvTimeoutMs} ms`)),
+      config.cache.kvTimeoutMs,
+    );
   });
   return Promise.race([readOrgSettings(kv, org, config.cache.kvCacheTtlSeconds), timeout])
     .then(
@@ -47,5 +49,7 @@ export function orgLimitFor(
         return hit.state === "stale" ? (hit.value?.rate_limit ?? null) : null;
       },
     )
-    .finally(() => { if (timer !== undefined) clearTimeout(timer); });
+    .finally(() => {
+      if (timer !== undefined) clearTimeout(timer);
+    });
 }

@@ -11,20 +11,21 @@
  * per isolate). Everything else is 429. Keys are verified (verify.ts) on a cache the
  * revocation feed keeps current (`follow`: docs/revocation.md).
  */
+
+import type { ErrorCode } from "../../errors/codes";
 import { classifyKey } from "../../keys/format";
 import type { KeyRecord } from "../../keys/record";
 import { recordLastUsed } from "../../keys/store/records";
 import { clock } from "../../lib/clock";
 import { logLine } from "../../lib/log";
-import type { ErrorCode } from "../../errors/codes";
 import { blockedFor, clientKey, recordFailure, takeSlowLookup } from "../abuse/auth-failures";
 import type { AdmitDeps, Facts, Refusal } from "../admission";
 import { refusal } from "../admission";
 import { followFeed } from "../revocation/follower";
 import { extractCredential } from "./credentials";
 import { JWKS_UNAVAILABLE, sessionTokenOf, verifySession } from "./session";
-import { cachedValidVerdict, verifyKey } from "./verify";
 import type { Verdict } from "./verify";
+import { cachedValidVerdict, verifyKey } from "./verify";
 
 /** Who presented what: nothing, a usable key (its record), a verified session, or the refusal. */
 export type Authenticated =
@@ -38,15 +39,22 @@ export type Authenticated =
  * user_id; with `countUsage`, whom usage counts the request for). A key that passes has its
  * use accounted (the last-used write).
  */
-export async function authenticate(headers: Headers, deps: AdmitDeps, facts: Facts, opts: { countUsage: boolean }): Promise<Authenticated> {
+export async function authenticate(
+  headers: Headers,
+  deps: AdmitDeps,
+  facts: Facts,
+  opts: { countUsage: boolean },
+): Promise<Authenticated> {
   const { config, isolate } = deps;
   const credential = extractCredential(headers, config.sources, config.session !== null);
-  const sessionToken = credential.kind === "missing" && config.session !== null ? sessionTokenOf(headers, config.session) : null;
+  const sessionToken =
+    credential.kind === "missing" && config.session !== null ? sessionTokenOf(headers, config.session) : null;
   if (credential.kind === "missing" && sessionToken === null) return { kind: "none" };
   // The client's identity is parsed only when needed: some client is blocked in this
   // isolate, or this request fails.
   let parsedClient: string | null | undefined;
-  const clientOf = (): string | null => (parsedClient === undefined ? (parsedClient = clientKey(headers.get("cf-connecting-ip"))) : parsedClient);
+  const clientOf = (): string | null =>
+    parsedClient === undefined ? (parsedClient = clientKey(headers.get("cf-connecting-ip"))) : parsedClient;
   const blockedNow = (at: number): number => {
     if (isolate.blocked.size === 0) return 0;
     const client = clientOf();
@@ -57,7 +65,8 @@ export async function authenticate(headers: Headers, deps: AdmitDeps, facts: Fac
     facts.auth = "session";
     const session = await verifySession(sessionToken!, config.session!, clock.now());
     if (session.kind === "invalid") {
-      if (session.reason === JWKS_UNAVAILABLE) return refusal(facts, "store_unavailable", { reason: `session_${JWKS_UNAVAILABLE}` });
+      if (session.reason === JWKS_UNAVAILABLE)
+        return refusal(facts, "store_unavailable", { reason: `session_${JWKS_UNAVAILABLE}` });
       return refuseCredential(deps, facts, clientOf(), "invalid_key", { reason: `session_${session.reason}` });
     }
     facts.user_id = session.sub;
@@ -70,7 +79,9 @@ export async function authenticate(headers: Headers, deps: AdmitDeps, facts: Fac
   const wait = blockedNow(now);
   if (credential.kind === "malformed") {
     if (wait > 0) return tooManyFailures(facts, wait);
-    return refuseCredential(deps, facts, clientOf(), "malformed_credential", { detail: `Malformed credential: ${credential.reason}` });
+    return refuseCredential(deps, facts, clientOf(), "malformed_credential", {
+      detail: `Malformed credential: ${credential.reason}`,
+    });
   }
   // Cheap rejection, lookup, record checks — on a cache the revocation feed keeps current.
   await follow(deps, now);
@@ -80,27 +91,44 @@ export async function authenticate(headers: Headers, deps: AdmitDeps, facts: Fac
     if (known !== null) verdict = known;
     else {
       // A key with our prefix and a bad checksum needs no lookup to be refused.
-      const lookup = classifyKey(credential.key, config.keyPrefix) === "corrupt" ? null : takeSlowLookup(isolate.blocked, clientOf()!, now);
+      const lookup =
+        classifyKey(credential.key, config.keyPrefix) === "corrupt"
+          ? null
+          : takeSlowLookup(isolate.blocked, clientOf()!, now);
       if (lookup === null) return tooManyFailures(facts, wait);
-      verdict = await verifyKey(credential.key, { kv: deps.env.KEYS, cache: isolate.cache, config, now, overrides: isolate.feed.overrides });
+      verdict = await verifyKey(credential.key, {
+        kv: deps.env.KEYS,
+        cache: isolate.cache,
+        config,
+        now,
+        overrides: isolate.feed.overrides,
+      });
       // A valid key, or a store failure, was no guess: the lane keeps its room.
       if (verdict.kind === "valid" || verdict.kind === "error") lookup.giveBack();
     }
   } else {
-    verdict = await verifyKey(credential.key, { kv: deps.env.KEYS, cache: isolate.cache, config, now, overrides: isolate.feed.overrides });
+    verdict = await verifyKey(credential.key, {
+      kv: deps.env.KEYS,
+      cache: isolate.cache,
+      config,
+      now,
+      overrides: isolate.feed.overrides,
+    });
   }
   if (verdict.kind === "error") {
     logLine("error", "key store failure", { request_id: deps.requestId, cause: verdict.cause });
     return refusal(facts, "store_unavailable");
   }
   facts.cache = verdict.tier;
-  if (verdict.kind === "unknown") return refuseCredential(deps, facts, clientOf(), "invalid_key", { reason: verdict.reason });
+  if (verdict.kind === "unknown")
+    return refuseCredential(deps, facts, clientOf(), "invalid_key", { reason: verdict.reason });
   const record = verdict.record;
   facts.key_id = record.id;
   // Usage counts a known key's requests, refused or not, for its default org until the
   // request's org is decided.
   if (opts.countUsage) facts.usage = { org: record.orgs[0]!, keyId: record.id };
-  if (verdict.kind === "denied") return refuseCredential(deps, facts, clientOf(), "invalid_key", { reason: verdict.reason });
+  if (verdict.kind === "denied")
+    return refuseCredential(deps, facts, clientOf(), "invalid_key", { reason: verdict.reason });
   accountUse(deps, record, now);
   return { kind: "key", record, now };
 }
@@ -114,8 +142,18 @@ export async function authenticate(headers: Headers, deps: AdmitDeps, facts: Fac
 export async function follow(deps: AdmitDeps, now: number): Promise<void> {
   const { env, isolate, config } = deps;
   if (!env.REVOCATION_FEED) return;
-  const wait = followFeed(env.REVOCATION_FEED, isolate.feed, isolate.cache, config.revocation, now, deps.waitUntil, (cause) =>
-    logLine("error", "revocation feed unreachable: cached keys are trusted up to CACHE_TTL_MS", { request_id: deps.requestId, cause }),
+  const wait = followFeed(
+    env.REVOCATION_FEED,
+    isolate.feed,
+    isolate.cache,
+    config.revocation,
+    now,
+    deps.waitUntil,
+    (cause) =>
+      logLine("error", "revocation feed unreachable: cached keys are trusted up to CACHE_TTL_MS", {
+        request_id: deps.requestId,
+        cause,
+      }),
   );
   if (wait !== null) await wait;
 }
@@ -125,10 +163,21 @@ export async function follow(deps: AdmitDeps, now: number): Promise<void> {
  * refused with `code`, or 429 when that failure puts the IP over its budget or it was
  * already over (the block is extended).
  */
-async function refuseCredential(deps: AdmitDeps, facts: Facts, client: string | null, code: ErrorCode, opts: { reason?: string; detail?: string }): Promise<Refusal> {
+async function refuseCredential(
+  deps: AdmitDeps,
+  facts: Facts,
+  client: string | null,
+  code: ErrorCode,
+  opts: { reason?: string; detail?: string },
+): Promise<Refusal> {
   if (client !== null) {
-    const wait = await recordFailure(deps.isolate.blocked, deps.env.AUTH_FAILURE_LIMITER, client, clock.now(), deps.config.authFailureBlockSeconds, (message) =>
-      logLine("error", "auth failure limiter unavailable", { request_id: deps.requestId, cause: message }),
+    const wait = await recordFailure(
+      deps.isolate.blocked,
+      deps.env.AUTH_FAILURE_LIMITER,
+      client,
+      clock.now(),
+      deps.config.authFailureBlockSeconds,
+      (message) => logLine("error", "auth failure limiter unavailable", { request_id: deps.requestId, cause: message }),
     );
     if (wait > 0) return tooManyFailures(facts, wait);
   }
@@ -150,10 +199,15 @@ function tooManyFailures(facts: Facts, retryAfterSeconds: number): Refusal {
  */
 function accountUse(deps: AdmitDeps, record: KeyRecord, now: number): void {
   const interval = deps.config.lastUsedIntervalMs;
-  if (interval === 0 || !deps.isolate.lastUsed.claim(record.id, now, interval, deps.config.lastUsedMaxWritesPerSecond)) return;
+  if (interval === 0 || !deps.isolate.lastUsed.claim(record.id, now, interval, deps.config.lastUsedMaxWritesPerSecond))
+    return;
   deps.waitUntil(
     recordLastUsed(deps.env.KEYS, record, new Date(now).toISOString()).catch((err: unknown) => {
-      logLine("warn", "last-used write failed", { request_id: deps.requestId, key_id: record.id, cause: (err as Error).message });
+      logLine("warn", "last-used write failed", {
+        request_id: deps.requestId,
+        key_id: record.id,
+        cause: (err as Error).message,
+      });
     }),
   );
 }

@@ -14,14 +14,24 @@ export type Decision = Result<string, { code: "forbidden" | "malformed_request";
  * `record`: a key's, or a verified session's org and scopes (edge/auth/session.ts), checked the
  * same way; `what` names it in the detail of a 403 ("API key", "session").
  */
-export function authorize(record: { readonly orgs: readonly string[]; readonly scopes: readonly string[] }, route: Route, config: Config, headers: Headers, what = "API key"): Decision {
+export function authorize(
+  record: { readonly orgs: readonly string[]; readonly scopes: readonly string[] },
+  route: Route,
+  config: Config,
+  headers: Headers,
+  what = "API key",
+): Decision {
   let org = record.orgs[0]!;
   if (config.orgSource === "header") {
     // The client names the org it acts for (Artanis); the key must belong to it.
     const requested = headers.get(config.headers.org)?.trim();
     if (!requested) return { ok: false, code: "malformed_request", detail: `Missing ${config.headers.org} header` };
     if (!record.orgs.includes(requested)) {
-      return { ok: false, code: "forbidden", detail: `The ${what} does not belong to the organization in ${config.headers.org}` };
+      return {
+        ok: false,
+        code: "forbidden",
+        detail: `The ${what} does not belong to the organization in ${config.headers.org}`,
+      };
     }
     org = requested;
   }

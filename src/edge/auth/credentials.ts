@@ -46,7 +46,9 @@ function fromHeader(headers: Headers, name: string): Found {
   const parts = raw.split(",").map((p) => p.trim());
   const first = parts[0]!;
   if (parts.some((p) => p !== first)) {
-    return parts.some((p) => p === "") ? { error: `empty value in repeated ${name} header` } : { error: "two different API keys in one request" };
+    return parts.some((p) => p === "")
+      ? { error: `empty value in repeated ${name} header` }
+      : { error: "two different API keys in one request" };
   }
   if (first === "") return { error: `empty ${name} header` };
   const problem = checkKey(first);
@@ -81,7 +83,8 @@ function fromAuthorization(value: string, bearer: boolean, basic: boolean, sessi
     const colon = decoded.indexOf(":");
     if (colon < 0) return { error: "Basic credentials without a colon" };
     const user = decoded.slice(0, colon);
-    if (decoded.length > colon + 1) return { error: "Basic credentials must carry the API key as username and an empty password" };
+    if (decoded.length > colon + 1)
+      return { error: "Basic credentials must carry the API key as username and an empty password" };
     if (user === "") return { error: "Basic credentials with an empty username" };
     const problem = checkKey(user);
     return problem ? { error: problem } : { key: user, via: "basic" };

@@ -63,7 +63,9 @@ import { ORG_RE, SCOPE_RE } from "../../keys/record";
 import { logLine } from "../../lib/log";
 
 /** `exp`: the token's expiry, seconds since epoch (the console ends its session there). */
-export type SessionVerdict = { kind: "ok"; sub: string; org: string; scopes: string[]; exp: number } | { kind: "invalid"; reason: string };
+export type SessionVerdict =
+  | { kind: "ok"; sub: string; org: string; scopes: string[]; exp: number }
+  | { kind: "invalid"; reason: string };
 
 /** Leeway on `exp`, `nbf` and `iat`, for clocks a little apart. */
 export const SESSION_SKEW_SECONDS = 30;
@@ -107,7 +109,9 @@ function headerOf(value: string): Record<string, unknown> | null {
   if (value.length > MAX_SESSION_TOKEN_LENGTH || !JWT_RE.test(value)) return null;
   try {
     const header = base64UrlJson(value.slice(0, value.indexOf(".")));
-    return typeof header === "object" && header !== null && !Array.isArray(header) ? (header as Record<string, unknown>) : null;
+    return typeof header === "object" && header !== null && !Array.isArray(header)
+      ? (header as Record<string, unknown>)
+      : null;
   } catch {
     return null;
   }
@@ -154,7 +158,10 @@ export function withoutCookie(header: string, name: string): string | null {
     const eq = pair.indexOf("=");
     return (eq < 0 ? pair : pair.slice(0, eq)).trim() !== name;
   });
-  const joined = kept.map((p) => p.trim()).filter((p) => p !== "").join("; ");
+  const joined = kept
+    .map((p) => p.trim())
+    .filter((p) => p !== "")
+    .join("; ");
   return joined === "" ? null : joined;
 }
 
@@ -176,7 +183,13 @@ const hmacKeys = new Map<string, CryptoKey>();
 async function hmacKey(secret: string): Promise<CryptoKey> {
   let key = hmacKeys.get(secret);
   if (!key) {
-    key = await crypto.subtle.importKey("raw", new TextEncoder().encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["verify"]);
+    key = await crypto.subtle.importKey(
+      "raw",
+      new TextEncoder().encode(secret),
+      { name: "HMAC", hash: "SHA-256" },
+      false,
+      ["verify"],
+    );
     hmacKeys.set(secret, key);
   }
   return key;
@@ -237,7 +250,11 @@ async function importJwks(doc: unknown): Promise<Map<string, CryptoKey>> {
 async function fetchJwks(url: string, entry: JwksEntry, now: number): Promise<void> {
   entry.attemptedAt = now;
   try {
-    const res = await fetch(url, { headers: { accept: "application/json" }, redirect: "manual", signal: AbortSignal.timeout(JWKS_FETCH_TIMEOUT_MS) });
+    const res = await fetch(url, {
+      headers: { accept: "application/json" },
+      redirect: "manual",
+      signal: AbortSignal.timeout(JWKS_FETCH_TIMEOUT_MS),
+    });
     if (res.status !== 200) {
       await res.body?.cancel();
       throw new Error(`answered ${res.status}`);
@@ -260,11 +277,17 @@ async function fetchJwks(url: string, entry: JwksEntry, now: number): Promise<vo
       entry.failedAt = now;
       entry.failures++;
     }
-    logLine("error", "session JWKS fetch failed", { jwks_url: url, cause: err instanceof Error ? err.message : String(err) });
+    logLine("error", "session JWKS fetch failed", {
+      jwks_url: url,
+      cause: err instanceof Error ? err.message : String(err),
+    });
   }
 }
 
-/** How long after the last of `failures` failed fetches in a row the next may start: 1 s, 2 s, 4 s… up to JWKS_RETRY_MAX_MS. */
+/**
+ * How long after the last of `failures` failed fetches in a row the next may start: 1 s, 2 s, 4 s… up to
+ * JWKS_RETRY_MAX_MS.
+ */
 export function jwksRetryDelay(failures: number): number {
   return Math.min(JWKS_RETRY_MAX_MS, JWKS_RETRY_MIN_MS * 2 ** Math.min(Math.max(failures - 1, 0), 30));
 }
@@ -283,7 +306,12 @@ function held(entry: JwksEntry, id: string, now: number): CryptoKey | undefined 
   return entry.keys.get(id);
 }
 
-async function jwksKey(url: string, alg: Asymmetric, kid: string, now: number): Promise<CryptoKey | "unknown_kid" | typeof JWKS_UNAVAILABLE> {
+async function jwksKey(
+  url: string,
+  alg: Asymmetric,
+  kid: string,
+  now: number,
+): Promise<CryptoKey | "unknown_kid" | typeof JWKS_UNAVAILABLE> {
   let entry = jwksCache.get(url);
   if (!entry) {
     entry = { keys: new Map(), fetchedAt: null, attemptedAt: null, failedAt: null, failures: 0 };
@@ -307,7 +335,8 @@ async function jwksKey(url: string, alg: Asymmetric, kid: string, now: number): 
 function claimAt(payload: Record<string, unknown>, path: readonly string[]): unknown {
   let value: unknown = payload;
   for (const segment of path) {
-    if (typeof value !== "object" || value === null || Array.isArray(value) || !Object.hasOwn(value, segment)) return undefined;
+    if (typeof value !== "object" || value === null || Array.isArray(value) || !Object.hasOwn(value, segment))
+      return undefined;
     value = (value as Record<string, unknown>)[segment];
   }
   return value;
@@ -374,12 +403,15 @@ export async function verifySession(token: string, settings: SessionSettings, no
   const { exp, nbf, iat } = payload;
   if (typeof exp !== "number" || !Number.isFinite(exp)) return invalid("no_exp");
   if (exp + SESSION_SKEW_SECONDS <= t) return invalid("expired");
-  if (nbf !== undefined && (typeof nbf !== "number" || !Number.isFinite(nbf) || nbf - SESSION_SKEW_SECONDS > t)) return invalid("not_yet_valid");
-  if (iat !== undefined && (typeof iat !== "number" || !Number.isFinite(iat) || iat - SESSION_SKEW_SECONDS > t)) return invalid("issued_in_future");
+  if (nbf !== undefined && (typeof nbf !== "number" || !Number.isFinite(nbf) || nbf - SESSION_SKEW_SECONDS > t))
+    return invalid("not_yet_valid");
+  if (iat !== undefined && (typeof iat !== "number" || !Number.isFinite(iat) || iat - SESSION_SKEW_SECONDS > t))
+    return invalid("issued_in_future");
   if (settings.issuer !== null && payload.iss !== settings.issuer) return invalid("issuer");
   if (settings.audience !== null) {
     const aud = payload.aud;
-    const ok = typeof aud === "string" ? aud === settings.audience : Array.isArray(aud) && aud.includes(settings.audience);
+    const ok =
+      typeof aud === "string" ? aud === settings.audience : Array.isArray(aud) && aud.includes(settings.audience);
     if (!ok) return invalid("audience");
   }
 

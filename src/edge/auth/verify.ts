@@ -17,11 +17,11 @@ import { hashKey } from "../../keys/hash";
 import type { KeyDenial, KeyRecord } from "../../keys/record";
 import { denialOf } from "../../keys/record";
 import type { KvLike } from "../../keys/store/kv";
-import { readRecord } from "../../keys/store/records";
 import { StoreFault } from "../../keys/store/kv";
+import { readRecord } from "../../keys/store/records";
+import type { KeyCache } from "../gateway/isolate";
 import type { Override } from "../revocation/follower";
 import { newerOf } from "../revocation/follower";
-import type { KeyCache } from "../gateway/isolate";
 
 /** Where a verdict came from, for the access log and benchmarks. */
 export type Tier = "format" | "memory" | "kv" | "stale" | "feed";
@@ -37,7 +37,9 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new StoreFault(`KV did not answer within ${ms} ms`)), ms);
   });
-  return Promise.race([promise, timeout]).finally(() => { if (timer !== undefined) clearTimeout(timer); });
+  return Promise.race([promise, timeout]).finally(() => {
+    if (timer !== undefined) clearTimeout(timer);
+  });
 }
 
 export interface VerifyDeps {
@@ -63,7 +65,10 @@ export async function verifyKey(key: string, deps: VerifyDeps): Promise<Verdict>
     tier = "memory";
   } else {
     try {
-      const stored = await withTimeout(readRecord(deps.kv, hash, config.cache.kvCacheTtlSeconds), config.cache.kvTimeoutMs);
+      const stored = await withTimeout(
+        readRecord(deps.kv, hash, config.cache.kvCacheTtlSeconds),
+        config.cache.kvTimeoutMs,
+      );
       record = deps.overrides ? newerOf(stored, deps.overrides.get(hash), now) : stored;
       tier = record === stored ? "kv" : "feed";
       if (record) cache.set(hash, record, now, config.cache.ttlMs, config.cache.staleIfErrorMs);

@@ -16,22 +16,23 @@
  * polling the revocation feed, the last-used write and error log lines (waitUntil and the
  * request id come in through `deps`).
  */
-import { mergeLimitHeaders, rateLimitHeaders } from "../abuse/key-rate-limiter";
+
+import { sunsetOf } from "../../keys/record";
+import { clock } from "../../lib/clock";
+import { logLine } from "../../lib/log";
 import { spendCredit } from "../abuse/credits";
+import { mergeLimitHeaders, rateLimitHeaders } from "../abuse/key-rate-limiter";
 import { ipRefusal, keyRateLimit, keyRateLimited, noCredits, orgLimit } from "../abuse/limits";
 import type { Admission, AdmitDeps, Facts, Refusal } from "../admission";
 import { refusal } from "../admission";
 import { authenticate, follow } from "../auth/authenticate";
-import { authorize } from "../auth/authorize";
 import type { Decision } from "../auth/authorize";
+import { authorize } from "../auth/authorize";
 import { cookieOf } from "../auth/session";
 import type { Identity } from "../proxy/headers";
 import { normalizedPathOf, requestUrlOf } from "../routes/normalize";
-import { matchRoute } from "../routes/table";
 import type { Route } from "../routes/table";
-import { clock } from "../../lib/clock";
-import { logLine } from "../../lib/log";
-import { sunsetOf } from "../../keys/record";
+import { matchRoute } from "../routes/table";
 
 /**
  * Methods answered 405 at the edge, never forwarded: TRACE and TRACK echo the request
@@ -51,7 +52,11 @@ export async function admit(req: Request, deps: AdmitDeps): Promise<Admission> {
   const { config } = deps;
   const facts: Facts = {};
   if (EDGE_REFUSED_METHODS.has(req.method.toUpperCase())) {
-    return refusal(facts, "method_not_allowed", { detail: "Method Not Allowed", headers: { allow: FORWARDED_METHODS }, reason: "method_refused" });
+    return refusal(facts, "method_not_allowed", {
+      detail: "Method Not Allowed",
+      headers: { allow: FORWARDED_METHODS },
+      reason: "method_refused",
+    });
   }
   const url = requestUrlOf(req);
 
@@ -81,7 +86,8 @@ export async function admit(req: Request, deps: AdmitDeps): Promise<Admission> {
   const who = await authenticate(req.headers, deps, facts, { countUsage: true });
   if (who.kind === "refuse") return who;
   if (who.kind === "none") {
-    if (route.auth === "public") return { kind: "forward", path, url, identity: null, preflight, anonymous: true, facts };
+    if (route.auth === "public")
+      return { kind: "forward", path, url, identity: null, preflight, anonymous: true, facts };
     if (config.passthroughCookie !== null && cookieOf(req.headers.get("cookie"), config.passthroughCookie) !== null) {
       // SESSION_PASSTHROUGH_COOKIE: the origin authenticates it; no identity is vouched for.
       facts.auth = "passthrough";
@@ -102,7 +108,16 @@ export async function admit(req: Request, deps: AdmitDeps): Promise<Admission> {
     const org = await orgLimit(deps, decision.value, now, facts);
     if (org?.kind === "refuse") return org;
     const identity: Identity = { method: "session", userId: who.sub, org: decision.value, scopes: who.scopes };
-    return { kind: "forward", path, url, identity, preflight, anonymous: false, facts, ...(org ? { headers: org.headers } : {}) };
+    return {
+      kind: "forward",
+      path,
+      url,
+      identity,
+      preflight,
+      anonymous: false,
+      facts,
+      ...(org ? { headers: org.headers } : {}),
+    };
   }
 
   const { record, now } = who;
@@ -132,7 +147,11 @@ export async function admit(req: Request, deps: AdmitDeps): Promise<Admission> {
   if (record.credits) {
     const spending = await spendCredit(deps.env.KEY_RATE_LIMITER, record.credits);
     if (!spending.ok) {
-      logLine("error", "credits unavailable: request refused", { request_id: deps.requestId, key_id: record.id, cause: spending.error });
+      logLine("error", "credits unavailable: request refused", {
+        request_id: deps.requestId,
+        key_id: record.id,
+        cause: spending.error,
+      });
       return refusal(facts, "store_unavailable", { reason: "credits_unavailable" });
     }
     const spent = spending.value;
@@ -152,7 +171,14 @@ export async function admit(req: Request, deps: AdmitDeps): Promise<Admission> {
     anonymous: false,
     facts,
     ...(limitHeaders ? { headers: limitHeaders } : {}),
-    ...(notice ? { fallbackHeaders: { sunset: new Date(notice.sunset).toUTCString(), deprecation: `@${Math.floor(notice.deprecation / 1000)}` } } : {}),
+    ...(notice
+      ? {
+          fallbackHeaders: {
+            sunset: new Date(notice.sunset).toUTCString(),
+            deprecation: `@${Math.floor(notice.deprecation / 1000)}`,
+          },
+        }
+      : {}),
   };
 }
 
@@ -160,4 +186,3 @@ function forbidden(facts: Facts, decision: Extract<Decision, { ok: false }>, rou
   const code = decision.code === "forbidden" && route.hide ? "not_found" : decision.code;
   return refusal(facts, code, { detail: decision.detail, reason: decision.code });
 }
-

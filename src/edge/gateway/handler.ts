@@ -10,17 +10,17 @@
  * the self-service API, without going through the Hono app: the hot path pays for no
  * middleware chain and no per-request context (docs/performance.md).
  */
-import { clock } from "../../lib/clock";
+
+import { coveredHeaders, SIGNATURE_HEADER, signatureHeader } from "../../../verifier/index.js";
 import type { Config } from "../../config/config";
 import type { Env } from "../../env";
-import type { RequestLog } from "../admission";
+import { clock } from "../../lib/clock";
 import { logLine } from "../../lib/log";
+import type { Forward, RequestLog } from "../admission";
 import { forward, targetUrl } from "../proxy/forward";
 import { forwardedSearch, upstreamHeaders } from "../proxy/headers";
 import { countRequest } from "../usage/counter";
-import { coveredHeaders, signatureHeader, SIGNATURE_HEADER } from "../../../verifier/index.js";
 import { admit } from "./admit";
-import type { Forward } from "../admission";
 import type { IsolateState } from "./isolate";
 import { isolateOf } from "./isolate";
 import { logAdmission, renderFailure, renderRefusal, writeAccessLog } from "./respond";
@@ -47,7 +47,10 @@ export function createGateway(config: Config, deps: GatewayDeps = {}): FetchHand
     try {
       const admission = await admit(request, { config, env, isolate: isolate(env, config), requestId, waitUntil });
       logAdmission(log, admission);
-      res = admission.kind === "refuse" ? renderRefusal(config, requestId, admission) : await proxy(request, config, requestId, admission);
+      res =
+        admission.kind === "refuse"
+          ? renderRefusal(config, requestId, admission)
+          : await proxy(request, config, requestId, admission);
     } catch (err) {
       res = renderFailure(err, config, requestId, log);
     }
@@ -105,14 +108,20 @@ async function proxy(req: Request, config: Config, requestId: string, admitted: 
     body: preflight ? null : req.body,
     timeoutMs: config.upstreamTimeoutMs,
     idleTimeoutMs: config.upstreamIdleTimeoutMs,
-    onIdleTimeout: () => logLine("error", "upstream body stalled: stream cut", { request_id: requestId, idle_timeout_ms: config.upstreamIdleTimeoutMs }),
+    onIdleTimeout: () =>
+      logLine("error", "upstream body stalled: stream cut", {
+        request_id: requestId,
+        idle_timeout_ms: config.upstreamIdleTimeoutMs,
+      }),
   });
   if (res.status !== 101) {
     // Ours, always: the one id the logs, the origin's header and the signature carry.
     res.headers.set("x-request-id", requestId);
     if (admitted.headers) for (const name in admitted.headers) res.headers.set(name, admitted.headers[name]!);
     // Values the origin sent itself are kept (Sunset, Deprecation).
-    if (admitted.fallbackHeaders) for (const name in admitted.fallbackHeaders) if (!res.headers.has(name)) res.headers.set(name, admitted.fallbackHeaders[name]!);
+    if (admitted.fallbackHeaders)
+      for (const name in admitted.fallbackHeaders)
+        if (!res.headers.has(name)) res.headers.set(name, admitted.fallbackHeaders[name]!);
   }
   return res;
 }

@@ -11,12 +11,13 @@
  * The admin API, console and self-service purge a changed key through `KeyCache.delete`;
  * the revocation feed's follower (edge/revocation/follower.ts) through the same interface.
  */
-import { LruCache } from "../../lib/lru";
-import type { Lookup } from "../../lib/lru";
-import { LastUsedThrottle } from "../auth/last-used";
-import type { Block, BlockedClients } from "../abuse/auth-failures";
+
 import type { KeyRecord, TokenRecord } from "../../keys/record";
 import type { OrgSettings } from "../../keys/store/org-settings";
+import type { Lookup } from "../../lib/lru";
+import { LruCache } from "../../lib/lru";
+import type { Block, BlockedClients } from "../abuse/auth-failures";
+import { LastUsedThrottle } from "../auth/last-used";
 import { FeedFollower } from "../revocation/follower";
 
 /** The key cache as its users see it: look up, fill, purge (one key or all). */
@@ -82,7 +83,11 @@ export function isolateOf(env: object, maxEntries: number): IsolateState {
   if (own !== undefined) return own;
   if (shared === undefined) shared = newIsolateState(maxEntries);
   else if (shared.cache.maxEntries !== maxEntries) {
-    shared = { ...shared, cache: new LruCache<KeyRecord | null>(maxEntries), orgs: new LruCache<OrgSettings | null>(maxEntries) };
+    shared = {
+      ...shared,
+      cache: new LruCache<KeyRecord | null>(maxEntries),
+      orgs: new LruCache<OrgSettings | null>(maxEntries),
+    };
   }
   return shared;
 }

@@ -55,10 +55,16 @@ export function renderFailure(err: unknown, config: Config, requestId: string, l
     code = err.code;
     detail = err.detail;
     if (code === "upstream_unreachable" || code === "internal_error") {
-      logLine("error", code, { request_id: requestId, cause: String((err.cause as Error | undefined)?.message ?? err.message) });
+      logLine("error", code, {
+        request_id: requestId,
+        cause: String((err.cause as Error | undefined)?.message ?? err.message),
+      });
     }
   } else {
-    logLine("error", "unhandled error", { request_id: requestId, error: err instanceof Error ? err.message : String(err) });
+    logLine("error", "unhandled error", {
+      request_id: requestId,
+      error: err instanceof Error ? err.message : String(err),
+    });
   }
   log.outcome = "rejected";
   log.reason = code;
@@ -76,7 +82,13 @@ const MAX_LOGGED_PATH = 512;
  * The access-log line: one structured line per request, from its RequestLog (what the
  * decision learnt), its status and its start (ms). Never a key or a credential.
  */
-export function writeAccessLog(request: Request, requestId: string, log: RequestLog, status: number, started: number): void {
+export function writeAccessLog(
+  request: Request,
+  requestId: string,
+  log: RequestLog,
+  status: number,
+  started: number,
+): void {
   const path = log.path ?? "(invalid)";
   logLine(status >= 500 ? "error" : "info", "request", {
     request_id: requestId,

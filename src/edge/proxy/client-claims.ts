@@ -165,7 +165,14 @@ const FAMILIES: { names: string[] }[] = [
 ];
 
 /** What the gateway sets itself on every forwarded request: never allowed back. */
-const GATEWAY_SET = new Set(["x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "x-request-id", "x-client-request-id", SIGNATURE_HEADER]);
+const GATEWAY_SET = new Set([
+  "x-forwarded-for",
+  "x-forwarded-proto",
+  "x-forwarded-host",
+  "x-request-id",
+  "x-client-request-id",
+  SIGNATURE_HEADER,
+]);
 
 const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\-]/g, "\\$&");
 const all = FAMILIES.flatMap((f) => f.names);
@@ -178,8 +185,12 @@ export const CLIENT_CLAIM_FAMILIES: readonly string[] = all.filter((n) => n.incl
 /** The families by prefix or suffix (canonical form), as one expression. */
 export const CLIENT_CLAIM_PATTERN = new RegExp(
   [
-    `^(?:${CLIENT_CLAIM_FAMILIES.filter((n) => n.endsWith("*")).map((n) => escapeRegExp(n.slice(0, -1))).join("|")})`,
-    `(?:^|-)(?:${CLIENT_CLAIM_FAMILIES.filter((n) => n.startsWith("*")).map((n) => escapeRegExp(n.slice(2))).join("|")})$`,
+    `^(?:${CLIENT_CLAIM_FAMILIES.filter((n) => n.endsWith("*"))
+      .map((n) => escapeRegExp(n.slice(0, -1)))
+      .join("|")})`,
+    `(?:^|-)(?:${CLIENT_CLAIM_FAMILIES.filter((n) => n.startsWith("*"))
+      .map((n) => escapeRegExp(n.slice(2)))
+      .join("|")})$`,
   ].join("|"),
 );
 
@@ -208,8 +219,10 @@ export function parseForwardClientHeaders(list: string | null): Set<string> | st
   if (list === null) return out;
   for (const raw of list.split(",")) {
     const name = raw.trim().toLowerCase();
-    if (GATEWAY_SET.has(canonicalHeaderName(name))) return `"${name}" is set by the gateway itself and cannot be allowed back`;
-    if (!isClientClaim(name)) return `"${name}" is not a client claim keygate strips (docs/security.md lists them): nothing to allow back`;
+    if (GATEWAY_SET.has(canonicalHeaderName(name)))
+      return `"${name}" is set by the gateway itself and cannot be allowed back`;
+    if (!isClientClaim(name))
+      return `"${name}" is not a client claim keygate strips (docs/security.md lists them): nothing to allow back`;
     out.add(name);
   }
   return out;
@@ -225,7 +238,10 @@ export function parseForwardClientHeaders(list: string | null): Set<string> | st
  */
 export function isMethodOverrideParam(name: string): boolean {
   if (!METHOD_WORD.test(name)) return false; // most names: one search
-  const canon = name.replace(/^\s+/, "").toLowerCase().replace(/[_.\s]/g, "-");
+  const canon = name
+    .replace(/^\s+/, "")
+    .toLowerCase()
+    .replace(/[_.\s]/g, "-");
   return METHOD_OVERRIDE_PARAM.test(canon);
 }
 

@@ -38,7 +38,11 @@ export interface ForwardOptions {
  * (no read started, no chunk arrived) for a whole period — so a stall is cut between
  * idleMs and 2 × idleMs after the last byte or the client's last request for more.
  */
-export function idleGuard(body: ReadableStream<Uint8Array>, idleMs: number, onIdle: () => void): ReadableStream<Uint8Array> {
+export function idleGuard(
+  body: ReadableStream<Uint8Array>,
+  idleMs: number,
+  onIdle: () => void,
+): ReadableStream<Uint8Array> {
   const reader = body.getReader();
   let activity = 0; // reads started + chunks arrived
   let pending = false; // a read from the origin is under way

@@ -23,8 +23,8 @@
 import type { Config } from "../../config/config";
 import { isOurAuthorization } from "../auth/credentials";
 import { bearerSessionOf, withoutCookie } from "../auth/session";
-import { withoutConsoleCookie } from "./console-cookie";
 import { CLIENT_CLAIM_NAMES, CLIENT_CLAIM_PATTERN, isMethodOverrideParam } from "./client-claims";
+import { withoutConsoleCookie } from "./console-cookie";
 import { nameCarriesKey, paramCarriesKey, strayKeyMatcher, withoutStrayKey } from "./stray-keys";
 
 export { isClientClaim } from "./client-claims";
@@ -45,7 +45,12 @@ const HOP_BY_HOP = new Set([
  * The runtime runs its own WebSocket handshake with the origin (its own key, version and
  * extensions); forwarding the client's would make the origin answer the wrong key.
  */
-const WEBSOCKET_HANDSHAKE = new Set(["sec-websocket-key", "sec-websocket-version", "sec-websocket-extensions", "sec-websocket-accept"]);
+const WEBSOCKET_HANDSHAKE = new Set([
+  "sec-websocket-key",
+  "sec-websocket-version",
+  "sec-websocket-extensions",
+  "sec-websocket-accept",
+]);
 
 /** Longest client request id kept (as x-client-request-id); longer ones are dropped. */
 const MAX_CLIENT_REQUEST_ID = 128;
@@ -153,7 +158,11 @@ export function upstreamHeaders(inbound: Headers, config: Config, ctx: UpstreamC
       if ((canon !== name && reserved.has(canon)) || CLIENT_CLAIM_PATTERN.test(canon)) continue;
     }
     if (stray !== null && nameCarriesKey(name, stray)) continue;
-    if (name === "authorization" && (isOurAuthorization(value, config.sources) || (config.session !== null && bearerSessionOf(value) !== null))) continue;
+    if (
+      name === "authorization" &&
+      (isOurAuthorization(value, config.sources) || (config.session !== null && bearerSessionOf(value) !== null))
+    )
+      continue;
     if (ctx.dropCredentials && (name === "authorization" || name === "cookie")) continue;
     if (ctx.noBody && (name === "content-length" || name === "content-type" || name === "content-encoding")) continue;
     let kept: string | null = value;

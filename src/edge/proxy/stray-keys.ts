@@ -55,7 +55,15 @@ export function strayKeyMatcher(config: Config): StrayKeyMatcher | null {
     // KEY_PREFIX is [A-Za-z0-9_-]* (config/config.ts): nothing in it needs escaping.
     const p = config.keyPrefix;
     const source = `(?:^|[^A-Za-z0-9])${p}[A-Za-z0-9]|${p}[A-Za-z0-9]{${RANDOM_LENGTH + CHECKSUM_LENGTH}}`;
-    m = p === "" ? null : { prefixLower: p.toLowerCase(), re: new RegExp(source), reAnyCase: new RegExp(source, "i"), b64: base64Signatures(p) };
+    m =
+      p === ""
+        ? null
+        : {
+            prefixLower: p.toLowerCase(),
+            re: new RegExp(source),
+            reAnyCase: new RegExp(source, "i"),
+            b64: base64Signatures(p),
+          };
     strayKeyCache.set(config, m);
   }
   return m;

@@ -51,7 +51,11 @@ export interface TokenOverride {
  * revocation always wins (it is final), a published token wins over "no such token" (a
  * new token works at once), anything else stands.
  */
-export function newerToken(found: TokenRecord | null, override: TokenOverride | undefined, now: number): TokenRecord | null {
+export function newerToken(
+  found: TokenRecord | null,
+  override: TokenOverride | undefined,
+  now: number,
+): TokenRecord | null {
   if (override === undefined || now >= override.until) return found;
   if (override.record.revoked_at !== null || found === null) return override.record;
   return found;
@@ -74,7 +78,10 @@ export class FeedFollower {
   orgsKnown = false;
 }
 
-/** The cache operations the follower needs (the isolate's KeyCache, edge/gateway/isolate.ts; the follower itself is part of that state). */
+/**
+ * The cache operations the follower needs (the isolate's KeyCache, edge/gateway/isolate.ts; the follower itself is
+ * part of that state).
+ */
 export interface PurgeableCache {
   delete(key: string): void;
   clear(): void;
@@ -101,7 +108,9 @@ function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(`${what} did not answer within ${ms} ms`)), ms);
   });
-  return Promise.race([promise, timeout]).finally(() => { if (timer !== undefined) clearTimeout(timer); });
+  return Promise.race([promise, timeout]).finally(() => {
+    if (timer !== undefined) clearTimeout(timer);
+  });
 }
 
 export function feedStub(ns: DurableObjectNamespace<RevocationFeed>): DurableObjectStub<RevocationFeed> {
@@ -133,9 +142,11 @@ function apply(page: FeedPage, follower: FeedFollower, cache: PurgeableCache, se
     }
     cache.delete(e.hash);
     follower.overrides.delete(e.hash);
-    if (isKeyRecord(e.record)) follower.overrides.set(e.hash, { record: e.record, stamp: stampOf(e.record), until: e.at + settings.windowMs });
+    if (isKeyRecord(e.record))
+      follower.overrides.set(e.hash, { record: e.record, stamp: stampOf(e.record), until: e.at + settings.windowMs });
   }
-  while (follower.overrides.size > MAX_OVERRIDES) follower.overrides.delete(follower.overrides.keys().next().value as string);
+  while (follower.overrides.size > MAX_OVERRIDES)
+    follower.overrides.delete(follower.overrides.keys().next().value as string);
   while (follower.tokens.size > MAX_OVERRIDES) follower.tokens.delete(follower.tokens.keys().next().value as string);
   follower.cursor = page.version;
 }
@@ -151,7 +162,11 @@ async function poll(
   try {
     const stub = feedStub(ns);
     for (let pages = 0; pages < FEED_MAX_PAGES; pages++) {
-      const page = (await withTimeout(Promise.resolve(stub.since(follower.cursor, settings.windowMs)), settings.timeoutMs, "the revocation feed")) as FeedPage;
+      const page = (await withTimeout(
+        Promise.resolve(stub.since(follower.cursor, settings.windowMs)),
+        settings.timeoutMs,
+        "the revocation feed",
+      )) as FeedPage;
       apply(page, follower, cache, settings);
       if (!page.more) {
         follower.syncedAt = startedAt;

@@ -55,7 +55,8 @@ const ENCODED_DELIMITERS: Record<number, string> = {
  * C1; E0 80–9F; F0 80–8F) and the full-width / small / one-dot-leader / division-slash
  * look-alikes a Unicode-normalizing (NFKC) origin folds into them.
  */
-const LOOKALIKE_UTF8 = /%C[01]|%E0%[89]|%F0%8|%EF%BC%8[EF]|%EF%BC%BC|%EF%B9%92|%EF%B9%A8|%E2%80%A4|%E2%88%95|%E2%88%96|%E2%81%84/i;
+const LOOKALIKE_UTF8 =
+  /%C[01]|%E0%[89]|%F0%8|%EF%BC%8[EF]|%EF%BC%BC|%EF%B9%92|%EF%B9%A8|%E2%80%A4|%E2%88%95|%E2%88%96|%E2%81%84/i;
 
 function decodeSegment(segment: string): string | { error: string } {
   let out = "";
@@ -76,7 +77,8 @@ function decodeSegment(segment: string): string | { error: string } {
     if (byte < 0x20 || byte === 0x7f) return { error: "encoded control character in path" };
     out += byte >= 0x80 || ALWAYS_ENCODED.has(byte) ? `%${hex.toUpperCase()}` : String.fromCharCode(byte);
   }
-  if (out.includes("%") && LOOKALIKE_UTF8.test(out)) return { error: "overlong or look-alike encoding of a dot, slash or backslash in path" };
+  if (out.includes("%") && LOOKALIKE_UTF8.test(out))
+    return { error: "overlong or look-alike encoding of a dot, slash or backslash in path" };
   return out;
 }
 
@@ -89,7 +91,10 @@ function decodeSegment(segment: string): string | { error: string } {
  */
 const CANONICAL = /^(?:\/[A-Za-z0-9\-._~!$&'()*+,=:@|[\]]*[A-Za-z0-9\-_~!$&'()*+,=:@|[\]])*\/?$/;
 
-/** A segment (or its part before `;`) that Windows/IIS or suffix matching would read without its trailing dots and spaces. */
+/**
+ * A segment (or its part before `;`) that Windows/IIS or suffix matching would read without its trailing dots and
+ * spaces.
+ */
 const TRAILING_DOT_OR_SPACE = /(?:\.|%20)$/;
 
 export function normalizePath(rawPath: string): Normalized {
@@ -114,8 +119,10 @@ export function normalizeSegments(rawPath: string): Normalized {
       continue;
     }
     const beforeParams = seg.split(";", 1)[0]!;
-    if (beforeParams === "." || beforeParams === "..") return { ok: false, reason: "dot segment with parameters in path" };
-    if (TRAILING_DOT_OR_SPACE.test(seg) || TRAILING_DOT_OR_SPACE.test(beforeParams)) return { ok: false, reason: "path segment ending in a dot or a space" };
+    if (beforeParams === "." || beforeParams === "..")
+      return { ok: false, reason: "dot segment with parameters in path" };
+    if (TRAILING_DOT_OR_SPACE.test(seg) || TRAILING_DOT_OR_SPACE.test(beforeParams))
+      return { ok: false, reason: "path segment ending in a dot or a space" };
     out.push(seg);
   }
   const path = "/" + out.join("/");

@@ -43,15 +43,22 @@ export function parseRoutes(value: unknown): Route[] {
   if (!Array.isArray(value)) throw new Error("must be a JSON array of route objects");
   const routes = value.map((entry, i): Route => {
     const where = `entry ${i}`;
-    if (typeof entry !== "object" || entry === null || Array.isArray(entry)) throw new Error(`${where}: must be an object`);
+    if (typeof entry !== "object" || entry === null || Array.isArray(entry))
+      throw new Error(`${where}: must be an object`);
     const e = entry as Record<string, unknown>;
     for (const k of Object.keys(e)) {
       // A typo ("scope") must not silently drop a restriction: refuse unknown fields.
       if (!ROUTE_FIELDS.has(k)) throw new Error(`${where}: unknown field "${k}"`);
     }
-    if (typeof e.path !== "string" || !e.path.startsWith("/")) throw new Error(`${where}: "path" must be a string starting with "/"`);
+    if (typeof e.path !== "string" || !e.path.startsWith("/"))
+      throw new Error(`${where}: "path" must be a string starting with "/"`);
     const methods = e.methods ?? null;
-    if (methods !== null && (!Array.isArray(methods) || methods.length === 0 || !methods.every((m) => typeof m === "string" && METHOD_RE.test(m.toUpperCase())))) {
+    if (
+      methods !== null &&
+      (!Array.isArray(methods) ||
+        methods.length === 0 ||
+        !methods.every((m) => typeof m === "string" && METHOD_RE.test(m.toUpperCase())))
+    ) {
       throw new Error(`${where}: "methods" must be a non-empty array of HTTP methods`);
     }
     const auth = e.auth ?? "key";
@@ -65,7 +72,8 @@ export function parseRoutes(value: unknown): Route[] {
     if (typeof hide !== "boolean") throw new Error(`${where}: "hide" must be true or false`);
     // The pattern in the canonical form requests are matched in (edge/routes/normalize.ts):
     // `/a%40b` and `/a@b` are one pattern, and one that requests could never match is refused.
-    if (e.path.split(/[/\\]/).some((seg) => seg === "." || seg === "..")) throw new Error(`${where}: "path" must not contain "." or ".." segments`);
+    if (e.path.split(/[/\\]/).some((seg) => seg === "." || seg === ".."))
+      throw new Error(`${where}: "path" must not contain "." or ".." segments`);
     const canonical = normalizePath(e.path);
     if (!canonical.ok) throw new Error(`${where}: "path" ${canonical.reason}`);
     const segments = matchSegments(canonical.path);
@@ -122,7 +130,12 @@ function methodsWithin(a: Route, b: Route): boolean {
 }
 
 function samePolicy(a: Route, b: Route): boolean {
-  return a.auth === b.auth && a.hide === b.hide && a.scopes.length === b.scopes.length && a.scopes.every((s) => b.scopes.includes(s));
+  return (
+    a.auth === b.auth &&
+    a.hide === b.hide &&
+    a.scopes.length === b.scopes.length &&
+    a.scopes.every((s) => b.scopes.includes(s))
+  );
 }
 
 /** A request both routes match, for the error message. */
@@ -134,12 +147,18 @@ function sharedRequest(a: Route, b: Route): string {
     if (!isWildcard(seg)) return seg;
     return other !== undefined && !isWildcard(other) ? other : "x";
   });
-  const method = a.methods === null ? (b.methods?.[0] ?? "GET") : b.methods === null ? a.methods[0]! : a.methods.find((m) => b.methods!.includes(m))!;
+  const method =
+    a.methods === null
+      ? (b.methods?.[0] ?? "GET")
+      : b.methods === null
+        ? a.methods[0]!
+        : a.methods.find((m) => b.methods!.includes(m))!;
   return `${method} /${segs.join("/")}`;
 }
 
 function describeRoute(r: Route): string {
-  const methods = r.methods === null ? "any method" : r.methods.filter((m) => m !== "HEAD" || !r.methods!.includes("GET")).join(",");
+  const methods =
+    r.methods === null ? "any method" : r.methods.filter((m) => m !== "HEAD" || !r.methods!.includes("GET")).join(",");
   const policy = r.auth === "public" ? "public" : r.scopes.length ? `scopes ${r.scopes.join(",")}` : "key";
   return `"${r.path}" (${methods}, ${policy}${r.hide ? ", hide" : ""})`;
 }

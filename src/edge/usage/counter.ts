@@ -97,7 +97,9 @@ function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   const t = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(`usage store did not answer within ${ms} ms`)), ms);
   });
-  return Promise.race([p, t]).finally(() => { if (timer !== undefined) clearTimeout(timer); });
+  return Promise.race([p, t]).finally(() => {
+    if (timer !== undefined) clearTimeout(timer);
+  });
 }
 
 /** Send every pending batch (and earlier failed ones); failures are kept for the next flush. */
@@ -138,7 +140,13 @@ export function flushUsage(
  * requests it answers (manage/app.ts). Admin requests and requests without a known key are
  * not counted.
  */
-export function countRequest(env: Env, waitUntil: (p: Promise<unknown>) => void, flushMs: number, log: RequestLog, status: number): void {
+export function countRequest(
+  env: Env,
+  waitUntil: (p: Promise<unknown>) => void,
+  flushMs: number,
+  log: RequestLog,
+  status: number,
+): void {
   const subject = log.usage;
   const ns = env.USAGE_STORE;
   // No store: nothing would ever be flushed, so nothing is counted.
@@ -147,6 +155,10 @@ export function countRequest(env: Env, waitUntil: (p: Promise<unknown>) => void,
   const counter = usageCounter();
   counter.count(subject, status, log.outcome === "forwarded", now);
   if (counter.due(now, flushMs)) {
-    waitUntil(flushUsage(ns, counter, now, (org, cause) => logLine("warn", "usage flush failed: kept for the next flush", { org, cause })));
+    waitUntil(
+      flushUsage(ns, counter, now, (org, cause) =>
+        logLine("warn", "usage flush failed: kept for the next flush", { org, cause }),
+      ),
+    );
   }
 }

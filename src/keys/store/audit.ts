@@ -34,7 +34,9 @@ export function invertedMs(ms: number): string {
 }
 
 function auditMetadata(event: AuditEvent): AuditEvent | { id: string; truncated: true } {
-  return new TextEncoder().encode(JSON.stringify(event)).length <= KV_METADATA_MAX_BYTES ? event : { id: event.id, truncated: true };
+  return new TextEncoder().encode(JSON.stringify(event)).length <= KV_METADATA_MAX_BYTES
+    ? event
+    : { id: event.id, truncated: true };
 }
 
 /**
@@ -97,7 +99,12 @@ export async function listAudit(
   cursor: string | null,
   keep: (e: AuditEvent) => boolean = () => true,
 ): Promise<Page<AuditEvent>> {
-  const prefix = "keyId" in log ? kvKey.keyAuditPrefix(log.keyId) : "org" in log ? kvKey.orgAuditPrefix(log.org) : kvKey.auditPrefix();
+  const prefix =
+    "keyId" in log
+      ? kvKey.keyAuditPrefix(log.keyId)
+      : "org" in log
+        ? kvKey.orgAuditPrefix(log.org)
+        : kvKey.auditPrefix();
   const page = await kvList(kv, prefix, Math.min(limit, KV_LIST_MAX), cursor);
   const items: AuditEvent[] = [];
   for (const entry of page.keys) {
@@ -110,4 +117,3 @@ export async function listAudit(
   }
   return { items, cursor: page.list_complete ? null : (page.cursor ?? null) };
 }
-

@@ -9,7 +9,8 @@
  *   key:<hash>                          KeyRecord JSON                 hot path: one get per request
  *   id:<key id>                         {"hash"} + metadata KeySummary admin: find a record by its id; list every key
  *   org:<org>:<key id>                  "" + metadata KeySummary       admin: list an org without reading records
- *   org:<org>:<key id>:used             {"last_used_at"} (+ metadata)  hot path (waitUntil): last use, listed with the org
+ *   org:<org>:<key id>:used             {"last_used_at"} (+ metadata)  hot path (waitUntil): last use, listed with the
+ * org
  *   audit:<inverted ms>:<event id>      AuditEvent JSON (+ metadata)   admin: every change, newest first
  *   audit-key:<key id>:<inverted ms>:<event id>   the same event       admin: one key's history, newest first
  *   audit-org:<org>:<inverted ms>:<event id>      the same event       admin: one org's history, newest first
@@ -106,7 +107,9 @@ export class BadCursor extends Error {
   override name = "BadCursor";
 }
 
-/** One page of `list()`; a cursor KV did not issue is a BadCursor (the caller's input), any other failure a StoreFault. */
+/**
+ * One page of `list()`; a cursor KV did not issue is a BadCursor (the caller's input), any other failure a StoreFault.
+ */
 export async function kvList(kv: KvLike, prefix: string, limit: number, cursor: string | null) {
   try {
     return await kv.list({ prefix, limit, ...(cursor ? { cursor } : {}) });
@@ -116,4 +119,3 @@ export async function kvList(kv: KvLike, prefix: string, limit: number, cursor: 
     throw new StoreFault(`KV list failed: ${(err as Error).message}`);
   }
 }
-

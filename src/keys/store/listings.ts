@@ -10,7 +10,7 @@ import { SUMMARY_FIELDS, summarize } from "../fields";
 import type { KeyRecord } from "../record";
 import type { JsonKind } from "../shape";
 import type { KvLike, Page } from "./kv";
-import { HASH_RE, KV_LIST_MAX, KeyConflict, kvCall, kvKey, kvList, LAST_USED_SUFFIX, StoreFault } from "./kv";
+import { HASH_RE, KeyConflict, KV_LIST_MAX, kvCall, kvKey, kvList, LAST_USED_SUFFIX, StoreFault } from "./kv";
 import { lastUsedOf, putLastUsed, readLastUsed, readRecord } from "./records";
 
 const IS_KIND: Record<JsonKind, (v: unknown) => boolean> = {
@@ -51,7 +51,6 @@ function isSummary(v: unknown): v is KeySummary {
   return true;
 }
 
-
 /**
  * Store a new record. Refuses (KeyConflict) when a record already exists for this hash,
  * so importing the same key twice can never overwrite another key's settings.
@@ -64,7 +63,9 @@ export async function createRecord(kv: KvLike, hash: string, record: KeyRecord):
   await kvCall("put", () => kv.put(kvKey.record(hash), JSON.stringify(record)));
   const summary = summarize(record);
   await kvCall("put", () => kv.put(kvKey.idPointer(record.id), JSON.stringify({ hash }), { metadata: summary }));
-  await kvCall("put", () => Promise.all(record.orgs.map((org) => kv.put(kvKey.orgIndex(org, record.id), "", { metadata: summary }))));
+  await kvCall("put", () =>
+    Promise.all(record.orgs.map((org) => kv.put(kvKey.orgIndex(org, record.id), "", { metadata: summary }))),
+  );
 }
 
 /** A record by its public id, with its hash (the record's KV identity); null when unknown. */
@@ -72,7 +73,8 @@ export async function findById(kv: KvLike, id: string): Promise<{ hash: string; 
   const pointer = await kvCall("get", () => kv.get(kvKey.idPointer(id), { type: "json" }));
   if (pointer === null) return null;
   const hash = (pointer as { hash?: unknown }).hash;
-  if (typeof hash !== "string" || !HASH_RE.test(hash)) throw new StoreFault(`KV value under ${kvKey.idPointer(id)} is not a hash pointer`);
+  if (typeof hash !== "string" || !HASH_RE.test(hash))
+    throw new StoreFault(`KV value under ${kvKey.idPointer(id)} is not a hash pointer`);
   const record = await readRecord(kv, hash);
   if (record === null) throw new StoreFault(`${kvKey.idPointer(id)} points to a missing record`);
   if (record.id !== id) throw new StoreFault(`${kvKey.idPointer(id)} points to the record of another key`);
@@ -100,9 +102,12 @@ export async function writeRecord(kv: KvLike, hash: string, record: KeyRecord, p
   const joined = record.orgs.filter((org) => !previousOrgs.includes(org));
   if (left.length === 0 && joined.length === 0) return;
   const lastUsed = await readLastUsed(kv, previousOrgs, record.id);
-  if (lastUsed !== null) await kvCall("put", () => Promise.all(joined.map((org) => putLastUsed(kv, org, record.id, lastUsed))));
+  if (lastUsed !== null)
+    await kvCall("put", () => Promise.all(joined.map((org) => putLastUsed(kv, org, record.id, lastUsed))));
   await kvCall("delete", () =>
-    Promise.all(left.flatMap((org) => [kv.delete(kvKey.orgIndex(org, record.id)), kv.delete(kvKey.lastUsed(org, record.id))])),
+    Promise.all(
+      left.flatMap((org) => [kv.delete(kvKey.orgIndex(org, record.id)), kv.delete(kvKey.lastUsed(org, record.id))]),
+    ),
   );
 }
 
@@ -134,7 +139,12 @@ export async function listOrg(
     }
   }
   const last = summaries[summaries.length - 1];
-  if (!page.list_complete && last && !used.has(last.id) && page.keys[page.keys.length - 1]!.name === kvKey.orgIndex(org, last.id)) {
+  if (
+    !page.list_complete &&
+    last &&
+    !used.has(last.id) &&
+    page.keys[page.keys.length - 1]!.name === kvKey.orgIndex(org, last.id)
+  ) {
     const at = lastUsedOf(await kvCall("get", () => kv.get(kvKey.lastUsed(org, last.id), { type: "json" })));
     if (at !== null) used.set(last.id, at);
   }
@@ -177,7 +187,9 @@ export async function listAll(
     }
     if (keep(summary)) kept.push(summary);
   }
-  const used = await kvCall("get", () => Promise.all(kept.map((s) => kv.get(kvKey.lastUsed(s.orgs[0]!, s.id), { type: "json" }))));
+  const used = await kvCall("get", () =>
+    Promise.all(kept.map((s) => kv.get(kvKey.lastUsed(s.orgs[0]!, s.id), { type: "json" }))),
+  );
   return {
     items: kept.map((summary, i) => ({ summary, last_used_at: lastUsedOf(used[i]) })),
     cursor: page.list_complete ? null : (page.cursor ?? null),
@@ -189,7 +201,11 @@ export async function listAll(
  * (`org:<org>:…`; slugs never contain ":"), in slug order. Scans at most `maxEntries`
  * index entries; `more` says the scan stopped before the end (narrow the search).
  */
-export async function searchOrgs(kv: KvLike, startsWith: string, maxEntries = KV_LIST_MAX): Promise<{ orgs: string[]; more: boolean }> {
+export async function searchOrgs(
+  kv: KvLike,
+  startsWith: string,
+  maxEntries = KV_LIST_MAX,
+): Promise<{ orgs: string[]; more: boolean }> {
   const indexPrefix = kvKey.orgPrefix("").slice(0, -1); // "org:", the org index's
   const prefix = indexPrefix + startsWith;
   const orgs = new Set<string>();
@@ -208,4 +224,3 @@ export async function searchOrgs(kv: KvLike, startsWith: string, maxEntries = KV
     cursor = page.cursor;
   }
 }
-

@@ -20,7 +20,9 @@ function isOrgSettings(v: unknown): v is OrgSettings {
 
 /** An org's settings, or null when it has none; StoreFault when KV fails or holds something else. */
 export async function readOrgSettings(kv: KvLike, org: string, cacheTtlSeconds?: number): Promise<OrgSettings | null> {
-  const value = await kvCall("get", () => kv.get(kvKey.orgSettings(org), cacheTtlSeconds ? { type: "json", cacheTtl: cacheTtlSeconds } : { type: "json" }));
+  const value = await kvCall("get", () =>
+    kv.get(kvKey.orgSettings(org), cacheTtlSeconds ? { type: "json", cacheTtl: cacheTtlSeconds } : { type: "json" }),
+  );
   if (value === null) return null;
   if (!isOrgSettings(value)) throw new StoreFault(`KV value under ${kvKey.orgSettings(org)} is not org settings`);
   return value;

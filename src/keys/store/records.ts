@@ -15,7 +15,10 @@ import { kvCall, kvKey, StoreFault } from "./kv";
 export async function readRecord(kv: KvLike, hash: string, cacheTtlSeconds?: number): Promise<KeyRecord | null> {
   let value: unknown;
   try {
-    value = await kv.get(kvKey.record(hash), cacheTtlSeconds ? { type: "json", cacheTtl: cacheTtlSeconds } : { type: "json" });
+    value = await kv.get(
+      kvKey.record(hash),
+      cacheTtlSeconds ? { type: "json", cacheTtl: cacheTtlSeconds } : { type: "json" },
+    );
   } catch (err) {
     throw new StoreFault(`KV get failed: ${(err as Error).message}`);
   }
@@ -47,7 +50,9 @@ export async function recordLastUsed(kv: KvLike, record: Pick<KeyRecord, "id" | 
 
 /** The latest last use recorded under any of `orgs` (one read per org), or null. */
 export async function readLastUsed(kv: KvLike, orgs: string[], id: string): Promise<string | null> {
-  const values = await kvCall("get", () => Promise.all(orgs.map((org) => kv.get(kvKey.lastUsed(org, id), { type: "json" }))));
+  const values = await kvCall("get", () =>
+    Promise.all(orgs.map((org) => kv.get(kvKey.lastUsed(org, id), { type: "json" }))),
+  );
   let latest: string | null = null;
   for (const v of values) {
     const at = lastUsedOf(v);
@@ -55,4 +60,3 @@ export async function readLastUsed(kv: KvLike, orgs: string[], id: string): Prom
   }
   return latest;
 }
-

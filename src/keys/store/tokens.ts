@@ -34,9 +34,11 @@ export async function findTokenById(kv: KvLike, id: string): Promise<{ hash: str
   const pointer = await kvCall("get", () => kv.get(kvKey.tokenPointer(id), { type: "json" }));
   if (pointer === null) return null;
   const hash = (pointer as { hash?: unknown }).hash;
-  if (typeof hash !== "string" || !HASH_RE.test(hash)) throw new StoreFault(`KV value under ${kvKey.tokenPointer(id)} is not a hash pointer`);
+  if (typeof hash !== "string" || !HASH_RE.test(hash))
+    throw new StoreFault(`KV value under ${kvKey.tokenPointer(id)} is not a hash pointer`);
   const record = await readToken(kv, hash);
-  if (record === null || record.id !== id) throw new StoreFault(`${kvKey.tokenPointer(id)} does not point to its token`);
+  if (record === null || record.id !== id)
+    throw new StoreFault(`${kvKey.tokenPointer(id)} does not point to its token`);
   return { hash, record };
 }
 
@@ -54,4 +56,3 @@ export async function listTokenRecords(kv: KvLike, limit: number, cursor: string
   }
   return { items, cursor: page.list_complete ? null : (page.cursor ?? null) };
 }
-

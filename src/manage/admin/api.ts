@@ -27,38 +27,40 @@
  */
 import { Hono } from "hono";
 import { blockedFor, clientKey, recordFailure } from "../../edge/abuse/auth-failures";
-import type { AppEnv, Ctx } from "../http/context";
+import { follow } from "../../edge/auth/authenticate";
 import { isolateOf } from "../../edge/gateway/isolate";
-import { clock } from "../../lib/clock";
+import { normalizedPathOf } from "../../edge/routes/normalize";
 import type { ErrorCode } from "../../errors/codes";
 import type { ErrorOptions } from "../../errors/render";
 import { renderError } from "../../errors/render";
-import { reject } from "../http/context";
-import { follow } from "../../edge/auth/authenticate";
 import type { FieldError } from "../../keys/issue";
 import type { Outcome } from "../../keys/lifecycle";
 import { KEY_ID_RE } from "../../keys/record";
-import { failureAnswer, invalidAnswer, thrownAnswer, unmatchedAnswer } from "../http/answers";
-import { jsonBody as sharedJsonBody, jsonBodyLimit, TOO_LARGE_DETAIL } from "../http/json-body";
+import { clock } from "../../lib/clock";
 import { logLine } from "../../lib/log";
-import { consoleUrl } from "../portal";
 import type { ManageDeps } from "../context";
-import type { Operator } from "../principal";
+import { failureAnswer, invalidAnswer, thrownAnswer, unmatchedAnswer } from "../http/answers";
+import type { AppEnv, Ctx } from "../http/context";
+import { reject } from "../http/context";
+import { jsonBodyLimit, jsonBody as sharedJsonBody, TOO_LARGE_DETAIL } from "../http/json-body";
 import { auditEvents, createKey, importKey, listKeys, revokeKey, rotateKey, showKey, updateKey } from "../keys";
-import { portalLink, portalLinkRevoke } from "../portal";
+import { consoleUrl, portalLink, portalLinkRevoke } from "../portal";
+import type { Operator } from "../principal";
 import { tokenCreate, tokenList, tokenRevoke } from "../tokens";
 import { workerDeps } from "../worker";
-import { normalizedPathOf } from "../../edge/routes/normalize";
 import { adminChallenge, checkAdminToken } from "./auth";
-import { bearerOf, resolveToken, ROOT } from "./tokens";
 import { ORG_ENDPOINTS, orgRoutes } from "./orgs";
+import { bearerOf, ROOT, resolveToken } from "./tokens";
 import { USAGE_ENDPOINTS, usageRoutes } from "./usage";
-
 
 /** Render one of the admin API's errors: always problem details, whatever the profile. */
 function problem(c: Ctx, code: ErrorCode, opts: ErrorOptions & { challenge?: string } = {}): Response {
   c.get("log").reason = code;
-  return renderError({ errorFormat: "problem", missingStatus: 401, challenge: opts.challenge ?? "", requestId: c.get("requestId") }, code, opts);
+  return renderError(
+    { errorFormat: "problem", missingStatus: 401, challenge: opts.challenge ?? "", requestId: c.get("requestId") },
+    code,
+    opts,
+  );
 }
 
 /** The path's key id in the access log: only when it is one (a client's path is unbounded). */
@@ -99,7 +101,8 @@ function query(c: Ctx): Record<string, string> | FieldError[] {
   const out: Record<string, string> = {};
   const errors: FieldError[] = [];
   for (const [name, values] of Object.entries(c.req.queries())) {
-    if (values.length > 1) errors.push({ field: name.length > 64 ? name.slice(0, 64) + "…" : name, message: "given more than once" });
+    if (values.length > 1)
+      errors.push({ field: name.length > 64 ? name.slice(0, 64) + "…" : name, message: "given more than once" });
     else out[name] = values[0]!;
   }
   return errors.length ? errors : out;
@@ -143,7 +146,8 @@ admin.use(async function adminGate(c, next) {
   // from an address does not lock its operator out). An address over it is refused
   // before the token is compared at all, so it cannot go on guessing at the edge's speed.
   const client = clientKey(c.req.header("cf-connecting-ip") ?? null);
-  const blocked = client === null ? 0 : blockedFor(isolateOf(c.env, config.cache.maxEntries).managementBlocked, client, clock.now());
+  const blocked =
+    client === null ? 0 : blockedFor(isolateOf(c.env, config.cache.maxEntries).managementBlocked, client, clock.now());
   if (blocked > 0) return tooManyAdminFailures(c, blocked);
   let auth = await checkAdminToken(c.req.header("authorization") ?? null, config.admin.token);
   let caller: Operator = ROOT;
@@ -154,7 +158,10 @@ admin.use(async function adminGate(c, next) {
     if (presented !== null) {
       // A revoked token is refused within the feed's bound (docs/revocation.md), as keys are.
       const isolate = isolateOf(c.env, config.cache.maxEntries);
-      await follow({ config, env: c.env, isolate, requestId: c.get("requestId"), waitUntil: (p) => c.executionCtx.waitUntil(p) }, clock.now());
+      await follow(
+        { config, env: c.env, isolate, requestId: c.get("requestId"), waitUntil: (p) => c.executionCtx.waitUntil(p) },
+        clock.now(),
+      );
       scoped = await resolveToken(presented, { kv: c.env.KEYS, config, now: clock.now(), isolate });
     }
     if (scoped !== null) [caller, auth] = [scoped, "ok"];
@@ -166,7 +173,8 @@ admin.use(async function adminGate(c, next) {
       client,
       clock.now(),
       config.authFailureBlockSeconds,
-      (message) => logLine("error", "auth failure limiter unavailable", { request_id: c.get("requestId"), cause: message }),
+      (message) =>
+        logLine("error", "auth failure limiter unavailable", { request_id: c.get("requestId"), cause: message }),
       "management",
     );
     if (wait > 0) return tooManyAdminFailures(c, wait);
@@ -258,7 +266,8 @@ admin.onError((err, c) => {
   const a = thrownAnswer(err, {
     surface: "admin",
     requestId: c.get("requestId"),
-    feedDetail: "The change is stored, but the revocation feed could not be told: other isolates may serve the old state for up to the cache bound. Repeat the request to publish it.",
+    feedDetail:
+      "The change is stored, but the revocation feed could not be told: other isolates may serve the old state for up to the cache bound. Repeat the request to publish it.",
   });
   return problem(c, a.code, a.options);
 });

@@ -25,7 +25,9 @@ function digestOf(token: string): Promise<ArrayBuffer> {
 
 /** The challenge for a 401 (RFC 6750 §3): error="invalid_token" when a wrong token was sent. */
 export function adminChallenge(result: Exclude<AdminAuth, "ok">): string {
-  return result === "invalid" ? `Bearer realm="${ADMIN_REALM}", error="invalid_token"` : `Bearer realm="${ADMIN_REALM}"`;
+  return result === "invalid"
+    ? `Bearer realm="${ADMIN_REALM}", error="invalid_token"`
+    : `Bearer realm="${ADMIN_REALM}"`;
 }
 
 /** Check an Authorization header value against ADMIN_TOKEN in constant time. */

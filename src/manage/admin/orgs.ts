@@ -10,10 +10,10 @@
  * change them only with the write role).
  */
 import type { Hono } from "hono";
-import type { AppEnv, Ctx } from "../http/context";
 import type { FieldError } from "../../keys/issue";
 import type { Outcome } from "../../keys/lifecycle";
 import type { ManageDeps } from "../context";
+import type { AppEnv, Ctx } from "../http/context";
 import { orgSet, orgShow } from "../orgs";
 import type { Principal } from "../principal";
 

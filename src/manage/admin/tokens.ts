@@ -32,7 +32,10 @@ export const ROOT: Operator = { kind: "root" };
  * nor expired), or null (unknown, revoked, expired, or not token-shaped). Throws
  * StoreFault when KV fails (the admin API answers 503).
  */
-export async function resolveTokenRecord(presented: string, deps: { kv: KvLike; config: Config; now: number; isolate: IsolateState }): Promise<TokenRecord | null> {
+export async function resolveTokenRecord(
+  presented: string,
+  deps: { kv: KvLike; config: Config; now: number; isolate: IsolateState },
+): Promise<TokenRecord | null> {
   if (!isTokenShaped(presented)) return null;
   const hash = await hashKey(presented, deps.config.pepper);
   const cache = deps.isolate.tokens;
@@ -53,7 +56,10 @@ export function callerOf(record: TokenRecord): Operator {
 }
 
 /** The caller a presented bearer value names, when it is a usable scoped token; null when not (resolveTokenRecord). */
-export async function resolveToken(presented: string, deps: { kv: KvLike; config: Config; now: number; isolate: IsolateState }): Promise<Operator | null> {
+export async function resolveToken(
+  presented: string,
+  deps: { kv: KvLike; config: Config; now: number; isolate: IsolateState },
+): Promise<Operator | null> {
   const record = await resolveTokenRecord(presented, deps);
   return record === null ? null : callerOf(record);
 }

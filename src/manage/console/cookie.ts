@@ -47,7 +47,13 @@ function signingKey(adminToken: string): Promise<CryptoKey> {
   let k = keys.get(adminToken);
   if (!k) {
     k = (async () => {
-      const base = await crypto.subtle.importKey("raw", encoder.encode(adminToken), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+      const base = await crypto.subtle.importKey(
+        "raw",
+        encoder.encode(adminToken),
+        { name: "HMAC", hash: "SHA-256" },
+        false,
+        ["sign"],
+      );
       const derived = await crypto.subtle.sign("HMAC", base, encoder.encode("keygate console session v1"));
       return crypto.subtle.importKey("raw", derived, { name: "HMAC", hash: "SHA-256" }, false, ["sign", "verify"]);
     })();
@@ -75,13 +81,18 @@ export async function sealCookie(id: string, exp: number, adminToken: string): P
 }
 
 /** The session id in a cookie value, or null when it is missing, forged, damaged or expired. */
-export async function openCookie(value: string | undefined, adminToken: string, now: number): Promise<{ id: string; exp: number } | null> {
+export async function openCookie(
+  value: string | undefined,
+  adminToken: string,
+  now: number,
+): Promise<{ id: string; exp: number } | null> {
   if (!value || value.length > 256) return null;
   const m = /^([A-Za-z0-9_-]{43})\.(\d{1,16})\.([A-Za-z0-9_-]{43})$/.exec(value);
   if (!m) return null;
   const mac = fromBase64url(m[3]!);
   if (mac === null || mac.length !== 32) return null;
-  if (!(await crypto.subtle.verify("HMAC", await signingKey(adminToken), mac, encoder.encode(`${m[1]}.${m[2]}`)))) return null;
+  if (!(await crypto.subtle.verify("HMAC", await signingKey(adminToken), mac, encoder.encode(`${m[1]}.${m[2]}`))))
+    return null;
   const exp = Number(m[2]);
   return exp > now ? { id: m[1]!, exp } : null;
 }
@@ -95,7 +106,9 @@ export interface CookieSpec {
 /** The cookie's name, path and Secure flag for a request (see the module comment); `uiBase` "" is the root. */
 export function cookieSpec(requestUrl: string, uiBase: string): CookieSpec {
   const secure = new URL(requestUrl).protocol === "https:";
-  return secure ? { name: CONSOLE_COOKIE_SECURE, path: "/", secure } : { name: CONSOLE_COOKIE_PLAIN, path: uiBase || "/", secure };
+  return secure
+    ? { name: CONSOLE_COOKIE_SECURE, path: "/", secure }
+    : { name: CONSOLE_COOKIE_PLAIN, path: uiBase || "/", secure };
 }
 
 export function setCookieHeader(spec: CookieSpec, value: string, maxAgeSeconds: number): string {
@@ -120,6 +133,9 @@ export function readCookie(header: string | null, name: string): string | undefi
 
 /** Constant-time equality of two strings (compares their SHA-256 digests). */
 export async function sameSecret(a: string, b: string): Promise<boolean> {
-  const [da, db] = await Promise.all([crypto.subtle.digest("SHA-256", encoder.encode(a)), crypto.subtle.digest("SHA-256", encoder.encode(b))]);
+  const [da, db] = await Promise.all([
+    crypto.subtle.digest("SHA-256", encoder.encode(a)),
+    crypto.subtle.digest("SHA-256", encoder.encode(b)),
+  ]);
   return crypto.subtle.timingSafeEqual(da, db);
 }

@@ -24,12 +24,19 @@ export class SessionStoreFault extends StoreFault {
   override name = "SessionStoreFault";
 }
 
-async function call<T>(ns: Namespace, what: string, op: (stub: DurableObjectStub<ConsoleSessions>) => Promise<unknown>): Promise<T> {
+async function call<T>(
+  ns: Namespace,
+  what: string,
+  op: (stub: DurableObjectStub<ConsoleSessions>) => Promise<unknown>,
+): Promise<T> {
   if (!ns) throw new SessionStoreFault("no CONSOLE_SESSIONS binding: the console's sessions need it (wrangler.toml)");
   let timer: ReturnType<typeof setTimeout> | undefined;
   try {
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`did not answer within ${SESSIONS_TIMEOUT_MS} ms`)), SESSIONS_TIMEOUT_MS);
+      timer = setTimeout(
+        () => reject(new Error(`did not answer within ${SESSIONS_TIMEOUT_MS} ms`)),
+        SESSIONS_TIMEOUT_MS,
+      );
     });
     return (await Promise.race([op(ns.get(ns.idFromName(SESSIONS_OBJECT_NAME))), timeout])) as T;
   } catch (err) {
@@ -43,7 +50,12 @@ export function openSessionRow(ns: Namespace, row: NewSessionRow, now: number): 
   return call(ns, "open", (s) => Promise.resolve(s.open(row, now)));
 }
 
-export function touchSession(ns: Namespace, key: string, now: number, post: { csrf: string; form: string | null } | null): Promise<SessionRow | null> {
+export function touchSession(
+  ns: Namespace,
+  key: string,
+  now: number,
+  post: { csrf: string; form: string | null } | null,
+): Promise<SessionRow | null> {
   return call(ns, "touch", (s) => Promise.resolve(s.touch(key, now, post)));
 }
 
@@ -60,7 +72,11 @@ export function createLinkRow(ns: Namespace, row: NewLinkRow, now: number): Prom
   return call(ns, "link create", (s) => Promise.resolve(s.createLink(row, now)));
 }
 
-export function takeLinkRow(ns: Namespace, tokenHash: string, now: number): Promise<{ id: string; link: string } | null> {
+export function takeLinkRow(
+  ns: Namespace,
+  tokenHash: string,
+  now: number,
+): Promise<{ id: string; link: string } | null> {
   return call(ns, "link use", (s) => Promise.resolve(s.takeLink(tokenHash, now)));
 }
 

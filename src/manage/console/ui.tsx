@@ -35,42 +35,50 @@
 import { Hono } from "hono";
 import { csrf } from "hono/csrf";
 import { HTTPException } from "hono/http-exception";
-import { blockedFor, clientKey, recordFailure } from "../../edge/abuse/auth-failures";
-import { callerOf, resolveTokenRecord } from "../admin/tokens";
-import type { AppEnv, Ctx } from "../http/context";
-import { isolateOf } from "../../edge/gateway/isolate";
-import { clock } from "../../lib/clock";
 import type { Config } from "../../config/config";
-import { reject } from "../http/context";
-import type { Outcome } from "../../keys/lifecycle";
+import { blockedFor, clientKey, recordFailure } from "../../edge/abuse/auth-failures";
+import { JWKS_UNAVAILABLE, sessionTokenOf, verifySession } from "../../edge/auth/session";
+import type { IsolateState } from "../../edge/gateway/isolate";
+import { isolateOf } from "../../edge/gateway/isolate";
+import { normalizedPathOf } from "../../edge/routes/normalize";
 import type { KeyView } from "../../keys/fields";
+import type { Outcome } from "../../keys/lifecycle";
+import { ORG_RE } from "../../keys/record";
+import type { KvLike } from "../../keys/store/kv";
+import { actor, StoreFault } from "../../keys/store/kv";
+import { searchOrgs } from "../../keys/store/listings";
+import { clock } from "../../lib/clock";
+import { logLine } from "../../lib/log";
+import { callerOf, resolveTokenRecord } from "../admin/tokens";
+import { may, mayName } from "../authority";
 import type { ManageDeps } from "../context";
+import { limitBody } from "../http/body";
+import type { AppEnv, Ctx } from "../http/context";
+import { reject } from "../http/context";
 import { auditEvents, createKey, listKeys, revokeKey, rotateKey, setEnabled, showKey } from "../keys";
 import { usage as readOrgUsage } from "../orgs";
-import { may, mayName } from "../authority";
-import { workerDeps } from "../worker";
-import { ORG_RE } from "../../keys/record";
-import { actor } from "../../keys/store/kv";
-import { searchOrgs } from "../../keys/store/listings";
-import { StoreFault } from "../../keys/store/kv";
-import { FeedUnavailable } from "../publish";
-import type { KvLike } from "../../keys/store/kv";
-import { logLine } from "../../lib/log";
-import { normalizedPathOf } from "../../edge/routes/normalize";
-import { ASSET_VERSION, CONSOLE_CSS, CONSOLE_JS } from "./assets";
 import { hashPortalToken, readPortalLink } from "../portal";
 import type { Principal } from "../principal";
 import { isPrincipal, orgsOf } from "../principal";
+import { FeedUnavailable } from "../publish";
 import { digestHex, randomToken } from "../secret";
+import { workerDeps } from "../worker";
+import { ASSET_VERSION, CONSOLE_CSS, CONSOLE_JS } from "./assets";
 import type { Session } from "./cookie";
-import { cookieSpec, openCookie, readCookie, sameSecret, sealCookie, SESSION_SECONDS, setCookieHeader } from "./cookie";
+import { cookieSpec, openCookie, readCookie, SESSION_SECONDS, sameSecret, sealCookie, setCookieHeader } from "./cookie";
 import { endSession, openSessionRow, SessionStoreFault, takeLinkRow, touchSession } from "./sessions";
-import type { IsolateState } from "../../edge/gateway/isolate";
-import type { Chrome, NewKeyForm, NewKeyValues } from "./views";
-import { KeyDetailPage, KeysPage, LoginPage, MessagePage, NewKeyPage, OrgsPage, RedirectPage, ShowOncePage, STATUSES } from "./views";
-import { JWKS_UNAVAILABLE, sessionTokenOf, verifySession } from "../../edge/auth/session";
-import { limitBody } from "../http/body";
-import type { UsageDay } from "./views";
+import type { Chrome, NewKeyForm, NewKeyValues, UsageDay } from "./views";
+import {
+  KeyDetailPage,
+  KeysPage,
+  LoginPage,
+  MessagePage,
+  NewKeyPage,
+  OrgsPage,
+  RedirectPage,
+  ShowOncePage,
+  STATUSES,
+} from "./views";
 
 export const CONSOLE_CSP =
   "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
@@ -91,10 +99,15 @@ interface Opening {
  * ends with the token (its expiry; its revocation ends it in the store).
  */
 async function tokenOpening(kv: KvLike, isolate: IsolateState, config: Config, token: string): Promise<Opening | null> {
-  if (config.admin.token !== null && (await sameSecret(token, config.admin.token))) return { principal: { kind: "root" }, opener: actor.root, until: null };
+  if (config.admin.token !== null && (await sameSecret(token, config.admin.token)))
+    return { principal: { kind: "root" }, opener: actor.root, until: null };
   const record = await resolveTokenRecord(token, { kv, config, now: clock.now(), isolate });
   if (record === null) return null;
-  return { principal: callerOf(record), opener: actor.token(record.id), until: record.expires_at === null ? null : Date.parse(record.expires_at) };
+  return {
+    principal: callerOf(record),
+    opener: actor.token(record.id),
+    until: record.expires_at === null ? null : Date.parse(record.expires_at),
+  };
 }
 
 /** The console's base path: "" on CONSOLE_HOST (its root), else "{ADMIN_PREFIX}/ui". */
@@ -106,7 +119,8 @@ function base(c: Ctx): string {
 function chrome(c: Ctx): Chrome {
   const session = c.get("session") as Session | undefined;
   // One host with the API (no CONSOLE_HOST): operators are told of the same-origin risk.
-  const sameOrigin = c.get("config").consoleHost === null && session?.p.kind !== "portal" && session?.p.kind !== "session";
+  const sameOrigin =
+    c.get("config").consoleHost === null && session?.p.kind !== "portal" && session?.p.kind !== "session";
   return {
     base: base(c),
     ...(sameOrigin ? { sameOrigin } : {}),
@@ -131,7 +145,14 @@ async function startSession(c: Ctx, o: Opening, back?: string): Promise<boolean>
   const id = randomToken();
   const opened = await openSessionRow(
     c.env.CONSOLE_SESSIONS,
-    { key: await digestHex(id), principal: JSON.stringify(o.principal), opener: o.opener, csrf: randomToken(), back: back ?? null, expiresAt: exp },
+    {
+      key: await digestHex(id),
+      principal: JSON.stringify(o.principal),
+      opener: o.opener,
+      csrf: randomToken(),
+      back: back ?? null,
+      expiresAt: exp,
+    },
     now,
   );
   if (!opened) return false;
@@ -145,12 +166,23 @@ function core(c: Ctx): [ManageDeps, Principal] {
   return [workerDeps(c.env, c.get("config"), c.get("requestId")), c.get("session").p];
 }
 
-function message(c: Ctx, status: 400 | 401 | 403 | 404 | 409 | 410 | 413 | 429 | 500 | 503, title: string, text: string, link?: { href: string; label: string }) {
+function message(
+  c: Ctx,
+  status: 400 | 401 | 403 | 404 | 409 | 410 | 413 | 429 | 500 | 503,
+  title: string,
+  text: string,
+  link?: { href: string; label: string },
+) {
   return c.html(<MessagePage chrome={chrome(c)} title={title} message={text} {...(link ? { link } : {})} />, status);
 }
 
-const notFound = (c: Ctx) => message(c, 404, "Not found", "There is nothing here, or this session may not see it.", { href: `${base(c)}/`, label: "Go to the console" });
-const forbidden = (c: Ctx, why = "This session may not change that.") => message(c, 403, "Not allowed", why, { href: `${base(c)}/`, label: "Go to the console" });
+const notFound = (c: Ctx) =>
+  message(c, 404, "Not found", "There is nothing here, or this session may not see it.", {
+    href: `${base(c)}/`,
+    label: "Go to the console",
+  });
+const forbidden = (c: Ctx, why = "This session may not change that.") =>
+  message(c, 403, "Not allowed", why, { href: `${base(c)}/`, label: "Go to the console" });
 
 /** An operation that did not happen, as a page (not found, refused, conflict, bounds, unavailable). */
 function failed(c: Ctx, outcome: Exclude<Outcome<unknown>, { ok: true }>) {
@@ -181,11 +213,19 @@ async function form(c: Ctx): Promise<Record<string, string>> {
 /** The client's failure-budget identity (the management side's budget); answers 429 when it is over budget. */
 function blocked(c: Ctx): Response | null {
   const client = clientKey(c.req.header("cf-connecting-ip") ?? null);
-  const wait = client === null ? 0 : blockedFor(isolateOf(c.env, c.get("config").cache.maxEntries).managementBlocked, client, clock.now());
+  const wait =
+    client === null
+      ? 0
+      : blockedFor(isolateOf(c.env, c.get("config").cache.maxEntries).managementBlocked, client, clock.now());
   if (wait === 0) return null;
   c.header("retry-after", String(wait));
   c.get("log").reason = "auth_failures";
-  return message(c, 429, "Too many attempts", "Too many failed sign-in attempts from this address. Try again later.") as Response;
+  return message(
+    c,
+    429,
+    "Too many attempts",
+    "Too many failed sign-in attempts from this address. Try again later.",
+  ) as Response;
 }
 
 /** Count a failed sign-in / portal link; 429 when that puts the client over budget. */
@@ -203,7 +243,12 @@ async function failure(c: Ctx): Promise<Response | null> {
   );
   if (wait === 0) return null;
   c.header("retry-after", String(wait));
-  return message(c, 429, "Too many attempts", "Too many failed sign-in attempts from this address. Try again later.") as Response;
+  return message(
+    c,
+    429,
+    "Too many attempts",
+    "Too many failed sign-in attempts from this address. Try again later.",
+  ) as Response;
 }
 
 /** The `curl` line that uses a key against this gateway, in the profile's scheme. */
@@ -243,8 +288,12 @@ consoleApp.use(csrf());
 consoleApp.use(limitBody<AppEnv>(MAX_FORM_BYTES, (c) => message(c, 413, "Too large", "The form was too large.")));
 
 const ASSET_CACHE = "public, max-age=31536000, immutable";
-consoleApp.get(`/assets/${ASSET_VERSION}/console.css`, (c) => c.body(CONSOLE_CSS, 200, { "content-type": "text/css; charset=utf-8", "cache-control": ASSET_CACHE }));
-consoleApp.get(`/assets/${ASSET_VERSION}/console.js`, (c) => c.body(CONSOLE_JS, 200, { "content-type": "text/javascript; charset=utf-8", "cache-control": ASSET_CACHE }));
+consoleApp.get(`/assets/${ASSET_VERSION}/console.css`, (c) =>
+  c.body(CONSOLE_CSS, 200, { "content-type": "text/css; charset=utf-8", "cache-control": ASSET_CACHE }),
+);
+consoleApp.get(`/assets/${ASSET_VERSION}/console.js`, (c) =>
+  c.body(CONSOLE_JS, 200, { "content-type": "text/javascript; charset=utf-8", "cache-control": ASSET_CACHE }),
+);
 
 consoleApp.get("/login", (c) => c.html(<LoginPage chrome={chrome(c)} />));
 
@@ -253,7 +302,8 @@ consoleApp.post("/login", async (c) => {
   if (over) return over;
   const token = (await form(c)).token ?? "";
   const config = c.get("config");
-  const opening = token === "" ? null : await tokenOpening(c.env.KEYS, isolateOf(c.env, config.cache.maxEntries), config, token);
+  const opening =
+    token === "" ? null : await tokenOpening(c.env.KEYS, isolateOf(c.env, config.cache.maxEntries), config, token);
   // A token revoked a moment ago may still read as valid in this location's KV: the
   // session store, told of every revocation, refuses to open a session for it.
   if (!opening || !(await startSession(c, opening))) {
@@ -270,18 +320,33 @@ consoleApp.get("/portal/:token", async (c) => {
   if (over) return over;
   const token = c.req.param("token");
   // Taken in the session store: once, before its expiry, unless revoked (manage/console/portal.ts).
-  const taken = /^[A-Za-z0-9_-]{43}$/.test(token) ? await takeLinkRow(c.env.CONSOLE_SESSIONS, await hashPortalToken(token), clock.now()) : null;
+  const taken = /^[A-Za-z0-9_-]{43}$/.test(token)
+    ? await takeLinkRow(c.env.CONSOLE_SESSIONS, await hashPortalToken(token), clock.now())
+    : null;
   const link = taken === null ? null : readPortalLink(taken.link);
   // The link's scope ceiling comes with it (none when its issuer set none).
   const opened =
     link !== null && Date.parse(link.expires_at) > clock.now() && ORG_RE.test(link.org)
-      ? await startSession(c, { principal: { kind: "portal", org: link.org, scopes: link.scopes ?? null }, opener: `portal-link:${taken!.id}`, until: null }, link.return_url)
+      ? await startSession(
+          c,
+          {
+            principal: { kind: "portal", org: link.org, scopes: link.scopes ?? null },
+            opener: `portal-link:${taken!.id}`,
+            until: null,
+          },
+          link.return_url,
+        )
       : false;
   if (!opened) {
     c.get("log").reason = "portal_link_invalid";
     const tooMany = await failure(c);
     if (tooMany) return tooMany;
-    return message(c, 410, "Link expired", "This link has expired or was already used. Open the API keys page again from your app to get a new one.");
+    return message(
+      c,
+      410,
+      "Link expired",
+      "This link has expired or was already used. Open the API keys page again from your app to get a new one.",
+    );
   }
   const to = `${base(c)}/orgs/${link!.org}`;
   // A page, not a redirect: a SameSite=Strict cookie set during a cross-site navigation is
@@ -298,7 +363,8 @@ consoleApp.get("/portal/:token", async (c) => {
  */
 consoleApp.get("/session", async (c) => {
   const config = c.get("config");
-  if (config.session === null) return message(c, 404, "Not available", "Sign-in with an account session is not configured on this gateway.");
+  if (config.session === null)
+    return message(c, 404, "Not available", "Sign-in with an account session is not configured on this gateway.");
   const over = blocked(c);
   if (over) return over;
   const token = sessionTokenOf(c.req.raw.headers, config.session);
@@ -312,7 +378,13 @@ consoleApp.get("/session", async (c) => {
       const tooMany = await failure(c);
       if (tooMany) return tooMany;
     }
-    return c.html(<LoginPage chrome={chrome(c)} error="No valid account session was found: sign in to your account first, or use an admin token." />, 401);
+    return c.html(
+      <LoginPage
+        chrome={chrome(c)}
+        error="No valid account session was found: sign in to your account first, or use an admin token."
+      />,
+      401,
+    );
   }
   const required = config.selfService?.scope ?? null;
   if (required !== null && !verdict.scopes.includes(required)) {
@@ -327,7 +399,10 @@ consoleApp.get("/session", async (c) => {
   };
   if (!(await startSession(c, opening))) {
     c.get("log").reason = "console_session_invalid";
-    return c.html(<LoginPage chrome={chrome(c)} error="Your account session has ended: sign in to your account again." />, 401);
+    return c.html(
+      <LoginPage chrome={chrome(c)} error="Your account session has ended: sign in to your account again." />,
+      401,
+    );
   }
   const to = `${base(c)}/orgs/${verdict.org}`;
   return c.html(<RedirectPage chrome={{ base: base(c) }} to={to} label={`Open the API keys of ${verdict.org}`} />);
@@ -346,15 +421,31 @@ consoleApp.use(async function requireSession(c, next) {
   const config = c.get("config");
   const now = clock.now();
   const post = c.req.method !== "GET" && c.req.method !== "HEAD";
-  const cookie = await openCookie(readCookie(c.req.header("cookie") ?? null, cookieSpec(c.req.url, base(c)).name), config.admin.token!, now);
+  const cookie = await openCookie(
+    readCookie(c.req.header("cookie") ?? null, cookieSpec(c.req.url, base(c)).name),
+    config.admin.token!,
+    now,
+  );
   let session: Session | null = null;
   if (cookie) {
     const key = await digestHex(cookie.id);
     const body = post ? await form(c) : null;
-    const row = await touchSession(c.env.CONSOLE_SESSIONS, key, now, body ? { csrf: body.csrf ?? "", form: formIdOf(body) } : null);
+    const row = await touchSession(
+      c.env.CONSOLE_SESSIONS,
+      key,
+      now,
+      body ? { csrf: body.csrf ?? "", form: formIdOf(body) } : null,
+    );
     const p: unknown = row === null ? null : JSON.parse(row.principal);
     if (row !== null && isPrincipal(p)) {
-      session = { p, key, exp: row.expiresAt, csrf: row.csrf, ...(row.back !== null ? { back: row.back } : {}), form: row.form ?? null };
+      session = {
+        p,
+        key,
+        exp: row.expiresAt,
+        csrf: row.csrf,
+        ...(row.back !== null ? { back: row.back } : {}),
+        form: row.form ?? null,
+      };
       if (post && row.csrfOk !== true) {
         c.set("session", session);
         c.get("log").reason = "csrf";
@@ -390,7 +481,9 @@ consoleApp.get("/orgs", async (c) => {
   const searchable = q === "" || ORG_RE.test(q);
   const found = searchable ? await searchOrgs(c.env.KEYS, q) : { orgs: [], more: false };
   const exact = q !== "" && ORG_RE.test(q) && !found.orgs.includes(q) ? q : null;
-  return c.html(<OrgsPage chrome={chrome(c)} q={q} orgs={found.orgs} more={found.more} limited={false} exact={exact} />);
+  return c.html(
+    <OrgsPage chrome={chrome(c)} q={q} orgs={found.orgs} more={found.more} limited={false} exact={exact} />,
+  );
 });
 
 consoleApp.get("/orgs/:org", async (c) => {
@@ -403,15 +496,36 @@ consoleApp.get("/orgs/:org", async (c) => {
   const listed = await listKeys(...core(c), { org, limit: "1000", ...(cursor ? { cursor } : {}) });
   // An org this session may not read does not exist for it.
   if (!listed.ok && listed.error === "forbidden") return notFound(c);
-  if (!listed.ok) return message(c, 400, "Bad request", "That page of the listing does not exist.", { href: `${base(c)}/orgs/${org}`, label: "First page" });
+  if (!listed.ok)
+    return message(c, 400, "Bad request", "That page of the listing does not exist.", {
+      href: `${base(c)}/orgs/${org}`,
+      label: "First page",
+    });
   const needle = q.toLowerCase();
   const keys = listed.value.keys.filter(
-    (k) => (status === "" || k.status === status) && (needle === "" || k.name.toLowerCase().includes(needle) || k.key_prefix.toLowerCase().startsWith(needle) || k.id === q),
+    (k) =>
+      (status === "" || k.status === status) &&
+      (needle === "" ||
+        k.name.toLowerCase().includes(needle) ||
+        k.key_prefix.toLowerCase().startsWith(needle) ||
+        k.id === q),
   );
   keys.sort((a, b) => b.created_at.localeCompare(a.created_at));
   const params = new URLSearchParams({ ...(q ? { q } : {}), ...(status ? { status } : {}) });
-  const next = listed.value.cursor ? `${base(c)}/orgs/${org}?${new URLSearchParams([...params, ["cursor", listed.value.cursor]])}` : null;
-  return c.html(<KeysPage chrome={chrome(c)} org={org} keys={keys} status={status} q={q} next={next} writable={may(p, "create", { orgs: [org] })} />);
+  const next = listed.value.cursor
+    ? `${base(c)}/orgs/${org}?${new URLSearchParams([...params, ["cursor", listed.value.cursor]])}`
+    : null;
+  return c.html(
+    <KeysPage
+      chrome={chrome(c)}
+      org={org}
+      keys={keys}
+      status={status}
+      q={q}
+      next={next}
+      writable={may(p, "create", { orgs: [org] })}
+    />,
+  );
 });
 
 /** Where a principal may create keys: a fixed list, or null for any org (a text field). */
@@ -422,7 +536,11 @@ function orgChoices(p: Principal): string[] | null {
 
 /** The create form's fields this principal may set (the others are the operator's: not shown, refused when posted). */
 function formFor(p: Principal): NewKeyForm {
-  return { orgChoices: orgChoices(p), org: mayName(p, "create", "orgs"), rateLimit: mayName(p, "create", "rate_limit") };
+  return {
+    orgChoices: orgChoices(p),
+    org: mayName(p, "create", "orgs"),
+    rateLimit: mayName(p, "create", "rate_limit"),
+  };
 }
 
 consoleApp.get("/new", (c) => {
@@ -445,20 +563,44 @@ function showOnce(c: Ctx, title: string, key: string, view: KeyView, note?: stri
   const onConsoleHost = c.get("config").consoleHost !== null;
   const curl = curlLine(c.get("config"), onConsoleHost ? API_URL_PLACEHOLDER : new URL(c.req.url).origin, key, org);
   return c.html(
-    <ShowOncePage chrome={chrome(c)} title={title} secret={key} view={view} curl={curl} org={org} {...(note ? { note } : {})} {...(onConsoleHost ? { curlUrlVariable: API_URL_PLACEHOLDER } : {})} />,
+    <ShowOncePage
+      chrome={chrome(c)}
+      title={title}
+      secret={key}
+      view={view}
+      curl={curl}
+      org={org}
+      {...(note ? { note } : {})}
+      {...(onConsoleHost ? { curlUrlVariable: API_URL_PLACEHOLDER } : {})}
+    />,
     201,
   );
 }
 
 function alreadySubmitted(c: Ctx, href: string) {
-  return message(c, 409, "Already submitted", "This form was already submitted. A new key is shown only once, right after it is created: it cannot be shown again.", {
-    href,
-    label: "Back to the keys",
-  });
+  return message(
+    c,
+    409,
+    "Already submitted",
+    "This form was already submitted. A new key is shown only once, right after it is created: it cannot be shown again.",
+    {
+      href,
+      label: "Back to the keys",
+    },
+  );
 }
 
 /** The create form's own fields; any other field posted is passed on, for the core to refuse (400 naming it). */
-const CREATE_FORM_FIELDS = new Set(["csrf", "form_id", "name", "org", "scopes", "expires", "rate_limit", "rate_period"]);
+const CREATE_FORM_FIELDS = new Set([
+  "csrf",
+  "form_id",
+  "name",
+  "org",
+  "scopes",
+  "expires",
+  "rate_limit",
+  "rate_period",
+]);
 
 /** The create form → the core's input: only the fields posted (a holder's form has no org or rate limit). */
 function createInput(body: Record<string, string>, now: number): Record<string, unknown> {
@@ -482,7 +624,11 @@ consoleApp.post("/keys", async (c) => {
   const org = (body.org ?? "").trim();
   // The form id was claimed in the store with the session (requireSession): once only.
   if (session.form === null) return message(c, 400, "Bad request", "The form is incomplete: reload it and try again.");
-  if (session.form === "used") return alreadySubmitted(c, ORG_RE.test(org) && may(session.p, "list", { orgs: [org] }) ? `${base(c)}/orgs/${org}` : `${base(c)}/`);
+  if (session.form === "used")
+    return alreadySubmitted(
+      c,
+      ORG_RE.test(org) && may(session.p, "list", { orgs: [org] }) ? `${base(c)}/orgs/${org}` : `${base(c)}/`,
+    );
   const values: NewKeyValues = {
     name: body.name ?? "",
     org: body.org === undefined ? (orgsOf(session.p)?.[0] ?? "") : org,
@@ -497,16 +643,33 @@ consoleApp.post("/keys", async (c) => {
     // Not allowed to create here at all: the refusal page. Otherwise the form again, saying
     // why: invalid or operator's fields (400), a scope or expiry beyond the ceiling (403),
     // a holder's creation bound (429 or 403).
-    if (outcome.error === "forbidden" && !outcome.field && !may(p, "create", mayName(p, "create", "orgs") ? { orgs: [org] } : {})) return forbidden(c, outcome.message);
+    if (
+      outcome.error === "forbidden" &&
+      !outcome.field &&
+      !may(p, "create", mayName(p, "create", "orgs") ? { orgs: [org] } : {})
+    )
+      return forbidden(c, outcome.message);
     const errors: Record<string, string> = {};
     let problem: string | undefined;
     if (outcome.error === "invalid") for (const e of outcome.errors) errors[e.field] ??= e.message;
     else if (outcome.error === "forbidden" && outcome.field) errors[outcome.field] = outcome.message;
     else if (outcome.error !== "not_found") problem = outcome.message;
     if (outcome.error === "rate_limited") c.header("retry-after", String(outcome.retryAfter));
-    const status = ({ invalid: 400, forbidden: 403, rate_limited: 429, unavailable: 503, conflict: 409, not_found: 404 } as const)[outcome.error];
+    const status = (
+      { invalid: 400, forbidden: 403, rate_limited: 429, unavailable: 503, conflict: 409, not_found: 404 } as const
+    )[outcome.error];
     // The submitted form id is spent: the corrected form carries a new one.
-    return c.html(<NewKeyPage chrome={chrome(c)} values={values} form={formFor(p)} formId={crypto.randomUUID()} errors={errors} {...(problem ? { problem } : {})} />, status);
+    return c.html(
+      <NewKeyPage
+        chrome={chrome(c)}
+        values={values}
+        form={formFor(p)}
+        formId={crypto.randomUUID()}
+        errors={errors}
+        {...(problem ? { problem } : {})}
+      />,
+      status,
+    );
   }
   c.get("log").key_id = outcome.value.id;
   const { key, ...view } = outcome.value;
@@ -529,7 +692,12 @@ async function keyUsage(c: Ctx, k: KeyView): Promise<UsageDay[] | null> {
   const days = new Map<string, UsageDay>();
   try {
     for (const org of k.orgs) {
-      const read = await readOrgUsage(deps, p, { org, key: k.id, from: new Date(deps.now - 7 * 86_400_000).toISOString(), granularity: "day" });
+      const read = await readOrgUsage(deps, p, {
+        org,
+        key: k.id,
+        from: new Date(deps.now - 7 * 86_400_000).toISOString(),
+        granularity: "day",
+      });
       if (!read.ok && read.error === "unavailable") return null;
       if (!read.ok) continue;
       for (const b of read.value.series) {
@@ -541,18 +709,42 @@ async function keyUsage(c: Ctx, k: KeyView): Promise<UsageDay[] | null> {
       }
     }
   } catch (err) {
-    logLine("warn", "usage unreadable for the console", { request_id: c.get("requestId"), key_id: k.id, cause: err instanceof Error ? err.message : String(err) });
+    logLine("warn", "usage unreadable for the console", {
+      request_id: c.get("requestId"),
+      key_id: k.id,
+      cause: err instanceof Error ? err.message : String(err),
+    });
     return null;
   }
   return [...days.values()].sort((a, b) => a.start.localeCompare(b.start));
 }
 
-async function detail(c: Ctx, k: KeyView, status: 200 | 400 | 403 | 429 | 503 = 200, error?: string, errorField?: string) {
+async function detail(
+  c: Ctx,
+  k: KeyView,
+  status: 200 | 400 | 403 | 429 | 503 = 200,
+  error?: string,
+  errorField?: string,
+) {
   const [deps, p] = core(c);
   const [events, usage] = await Promise.all([auditEvents(deps, p, { key_id: k.id, limit: "100" }), keyUsage(c, k)]);
-  const can = { enable: may(p, "enable", { key: k }), disable: may(p, "disable", { key: k }), rotate: may(p, "rotate", { key: k }), revoke: may(p, "revoke", { key: k }) };
+  const can = {
+    enable: may(p, "enable", { key: k }),
+    disable: may(p, "disable", { key: k }),
+    rotate: may(p, "rotate", { key: k }),
+    revoke: may(p, "revoke", { key: k }),
+  };
   return c.html(
-    <KeyDetailPage chrome={chrome(c)} k={k} usage={usage} events={events.ok ? events.value.events : []} can={can} formId={crypto.randomUUID()} {...(error ? { error } : {})} {...(errorField ? { errorField } : {})} />,
+    <KeyDetailPage
+      chrome={chrome(c)}
+      k={k}
+      usage={usage}
+      events={events.ok ? events.value.events : []}
+      can={can}
+      formId={crypto.randomUUID()}
+      {...(error ? { error } : {})}
+      {...(errorField ? { errorField } : {})}
+    />,
     status,
   );
 }
@@ -592,12 +784,33 @@ consoleApp.post("/keys/:id/rotate", async (c) => {
   if (!outcome.ok) {
     if (outcome.error === "not_found") return notFound(c);
     if (outcome.error === "rate_limited") c.header("retry-after", String(outcome.retryAfter));
-    const status = outcome.error === "forbidden" ? 403 : outcome.error === "rate_limited" ? 429 : outcome.error === "unavailable" ? 503 : 400;
-    const field = outcome.error === "invalid" ? outcome.errors[0]?.field : outcome.error === "forbidden" ? outcome.field : undefined;
-    return detail(c, k, status, outcome.error === "invalid" ? outcome.errors.map((e) => `${e.field}: ${e.message}`).join("; ") : outcome.message, field);
+    const status =
+      outcome.error === "forbidden"
+        ? 403
+        : outcome.error === "rate_limited"
+          ? 429
+          : outcome.error === "unavailable"
+            ? 503
+            : 400;
+    const field =
+      outcome.error === "invalid"
+        ? outcome.errors[0]?.field
+        : outcome.error === "forbidden"
+          ? outcome.field
+          : undefined;
+    return detail(
+      c,
+      k,
+      status,
+      outcome.error === "invalid" ? outcome.errors.map((e) => `${e.field}: ${e.message}`).join("; ") : outcome.message,
+      field,
+    );
   }
   const { key, previous, ...view } = outcome.value;
-  const note = grace === 0 ? `The previous key (${previous.key_prefix}…) stopped working now.` : `The previous key (${previous.key_prefix}…) keeps working until ${previous.expires_at}.`;
+  const note =
+    grace === 0
+      ? `The previous key (${previous.key_prefix}…) stopped working now.`
+      : `The previous key (${previous.key_prefix}…) keeps working until ${previous.expires_at}.`;
   return showOnce(c, "Your rotated API key", key, view, note);
 });
 
@@ -608,7 +821,8 @@ consoleApp.post("/keys/:id/revoke", async (c) => {
   if (!k) return notFound(c);
   const confirm = ((await form(c)).confirm ?? "").trim();
   if (!may(c.get("session").p, "revoke", { key: k })) return forbidden(c);
-  if (confirm !== k.key_prefix) return detail(c, k, 400, `Not revoked: type the key's prefix, ${k.key_prefix}, to confirm.`);
+  if (confirm !== k.key_prefix)
+    return detail(c, k, 400, `Not revoked: type the key's prefix, ${k.key_prefix}, to confirm.`);
   const outcome = await revokeKey(...core(c), id);
   if (!outcome.ok) return failed(c, outcome);
   return c.redirect(`${base(c)}/keys/${id}`, 303);
@@ -634,9 +848,20 @@ consoleApp.onError((err, c) => {
     return message(c, 503, "Unavailable", "The key store is unavailable. Try again in a moment.");
   }
   if (err instanceof FeedUnavailable) {
-    logLine("error", "revocation feed unreachable: change stored, not yet published (console)", { request_id: c.get("requestId"), cause: err.message });
-    return message(c, 503, "Not yet everywhere", "The change is saved, but other locations could not be told yet. Repeat it in a moment to make it take effect everywhere.");
+    logLine("error", "revocation feed unreachable: change stored, not yet published (console)", {
+      request_id: c.get("requestId"),
+      cause: err.message,
+    });
+    return message(
+      c,
+      503,
+      "Not yet everywhere",
+      "The change is saved, but other locations could not be told yet. Repeat it in a moment to make it take effect everywhere.",
+    );
   }
-  logLine("error", "unhandled error (console)", { request_id: c.get("requestId"), error: err instanceof Error ? err.message : String(err) });
+  logLine("error", "unhandled error (console)", {
+    request_id: c.get("requestId"),
+    error: err instanceof Error ? err.message : String(err),
+  });
   return message(c, 500, "Error", "Something went wrong.");
 });

@@ -6,9 +6,9 @@
 import type { Child, FC } from "hono/jsx";
 import type { KeyView } from "../../keys/fields";
 import type { AuditEvent } from "../../keys/store/audit";
-import { ASSET_VERSION } from "./assets";
 import { may } from "../authority";
 import type { Principal } from "../principal";
+import { ASSET_VERSION } from "./assets";
 
 export interface Chrome {
   /** "{ADMIN_PREFIX}/ui", or "" on CONSOLE_HOST (its root). */
@@ -41,9 +41,16 @@ function holderOrg(p: Principal | undefined): string | null {
   return p && (p.kind === "portal" || p.kind === "session") ? p.org : null;
 }
 
-export const Csrf: FC<{ token: string | undefined }> = ({ token }) => <input type="hidden" name="csrf" value={token ?? ""} />;
+export const Csrf: FC<{ token: string | undefined }> = ({ token }) => (
+  <input type="hidden" name="csrf" value={token ?? ""} />
+);
 
-export const Layout: FC<{ chrome: Chrome; title: string; children?: Child; refresh?: string }> = ({ chrome, title, children, refresh }) => {
+export const Layout: FC<{ chrome: Chrome; title: string; children?: Child; refresh?: string }> = ({
+  chrome,
+  title,
+  children,
+  refresh,
+}) => {
   const p = chrome.principal;
   const own = holderOrg(p);
   return (
@@ -68,7 +75,9 @@ export const Layout: FC<{ chrome: Chrome; title: string; children?: Child; refre
           <nav aria-label="Main">
             {p && !own ? <a href={`${chrome.base}/orgs`}>Organizations</a> : null}
             {own ? <a href={`${chrome.base}/orgs/${own}`}>API keys</a> : null}
-            {p && may(p, "create") ? <a href={own ? `${chrome.base}/new?org=${own}` : `${chrome.base}/new`}>Create key</a> : null}
+            {p && may(p, "create") ? (
+              <a href={own ? `${chrome.base}/new?org=${own}` : `${chrome.base}/new`}>Create key</a>
+            ) : null}
             {chrome.back ? <a href={chrome.back}>{`Back to ${new URL(chrome.back).host}`}</a> : null}
           </nav>
           {p ? (
@@ -84,8 +93,8 @@ export const Layout: FC<{ chrome: Chrome; title: string; children?: Child; refre
         <main id="main">
           {chrome.sameOrigin ? (
             <p class="notice" role="note">
-              This console shares its address with the API it protects: a page the API serves through this gateway could read this console and act in it.
-              Serve the console on its own host (CONSOLE_HOST, see docs/console.md).
+              This console shares its address with the API it protects: a page the API serves through this gateway could
+              read this console and act in it. Serve the console on its own host (CONSOLE_HOST, see docs/console.md).
             </p>
           ) : null}
           {children}
@@ -116,7 +125,12 @@ export const LoginPage: FC<{ chrome: Chrome; error?: string }> = ({ chrome, erro
   </Layout>
 );
 
-export const MessagePage: FC<{ chrome: Chrome; title: string; message: string; link?: { href: string; label: string } }> = ({ chrome, title, message, link }) => (
+export const MessagePage: FC<{
+  chrome: Chrome;
+  title: string;
+  message: string;
+  link?: { href: string; label: string };
+}> = ({ chrome, title, message, link }) => (
   <Layout chrome={chrome} title={title}>
     <div class="card narrow">
       <h1>{title}</h1>
@@ -137,10 +151,21 @@ export const RedirectPage: FC<{ chrome: Chrome; to: string; label: string }> = (
   </Layout>
 );
 
-export const OrgsPage: FC<{ chrome: Chrome; q: string; orgs: string[]; more: boolean; limited: boolean; exact: string | null }> = ({ chrome, q, orgs, more, limited, exact }) => (
+export const OrgsPage: FC<{
+  chrome: Chrome;
+  q: string;
+  orgs: string[];
+  more: boolean;
+  limited: boolean;
+  exact: string | null;
+}> = ({ chrome, q, orgs, more, limited, exact }) => (
   <Layout chrome={chrome} title="Organizations">
     <h1>Organizations</h1>
-    <p class="sub">{limited ? "The organizations this session may manage." : "Organizations that have API keys. Search by the start of a slug."}</p>
+    <p class="sub">
+      {limited
+        ? "The organizations this session may manage."
+        : "Organizations that have API keys. Search by the start of a slug."}
+    </p>
     {limited ? null : (
       <form method="get" action={`${chrome.base}/orgs`} class="filters" role="search">
         <div class="field">
@@ -254,7 +279,9 @@ export const KeysPage: FC<{
             <td>
               <code>{k.key_prefix}…</code>
             </td>
-            <td>{k.scopes.length ? k.scopes.map((s) => <span class="tag">{s}</span>) : <span class="muted">none</span>}</td>
+            <td>
+              {k.scopes.length ? k.scopes.map((s) => <span class="tag">{s}</span>) : <span class="muted">none</span>}
+            </td>
             <td>{when(k.created_at)}</td>
             <td>{when(k.last_used_at, "never")}</td>
             <td>{when(k.expires_at, "never")}</td>
@@ -293,7 +320,11 @@ export const PERIOD_CHOICES: [string, string][] = [
   ["86400", "day"],
 ];
 
-const FieldErrors: FC<{ id: string; errors: Record<string, string> | undefined; field: string }> = ({ id, errors, field }) =>
+const FieldErrors: FC<{ id: string; errors: Record<string, string> | undefined; field: string }> = ({
+  id,
+  errors,
+  field,
+}) =>
   errors?.[field] ? (
     <p class="field-error" id={id} data-field={field}>
       {errors[field]}
@@ -313,121 +344,139 @@ export interface NewKeyForm {
 /** The form's fields, for errors on fields it has no control for. */
 const FORM_FIELDS = ["name", "orgs", "scopes", "expires_at", "rate_limit"];
 
-export const NewKeyPage: FC<{ chrome: Chrome; values: NewKeyValues; form: NewKeyForm; formId: string; errors?: Record<string, string>; problem?: string }> = ({
-  chrome,
-  values,
-  form,
-  formId,
-  errors,
-  problem,
-}) => {
+export const NewKeyPage: FC<{
+  chrome: Chrome;
+  values: NewKeyValues;
+  form: NewKeyForm;
+  formId: string;
+  errors?: Record<string, string>;
+  problem?: string;
+}> = ({ chrome, values, form, formId, errors, problem }) => {
   const orgChoices = form.org ? form.orgChoices : [values.org];
-  const elsewhere = Object.entries(errors ?? {}).filter(([field]) => !FORM_FIELDS.includes(field) || (field === "orgs" && !form.org) || (field === "rate_limit" && !form.rateLimit));
+  const elsewhere = Object.entries(errors ?? {}).filter(
+    ([field]) =>
+      !FORM_FIELDS.includes(field) || (field === "orgs" && !form.org) || (field === "rate_limit" && !form.rateLimit),
+  );
   return (
-  <Layout chrome={chrome} title="Create an API key">
-    <h1>Create an API key</h1>
-    <p class="sub">The key is shown once, right after it is created.</p>
-    {problem ? (
-      <p class="error" role="alert">
-        {`The key was not created: ${problem}`}
-      </p>
-    ) : errors && Object.keys(errors).length ? (
-      <div class="error" role="alert">
-        <p>The key was not created: correct the fields below.</p>
-        {elsewhere.length ? (
-          <ul>
-            {elsewhere.map(([field, msg]) => (
-              <li data-field={field}>{`${field}: ${msg}`}</li>
-            ))}
-          </ul>
-        ) : null}
-      </div>
-    ) : null}
-    <form method="post" action={`${chrome.base}/keys`} class="card">
-      <Csrf token={chrome.csrf} />
-      <input type="hidden" name="form_id" value={formId} />
-      <div class="row">
-        <div class="field">
-          <label for="name">Name</label>
-          <input id="name" name="name" value={values.name} maxlength={200} required autofocus aria-describedby="name-err" />
-          <FieldErrors id="name-err" errors={errors} field="name" />
+    <Layout chrome={chrome} title="Create an API key">
+      <h1>Create an API key</h1>
+      <p class="sub">The key is shown once, right after it is created.</p>
+      {problem ? (
+        <p class="error" role="alert">
+          {`The key was not created: ${problem}`}
+        </p>
+      ) : errors && Object.keys(errors).length ? (
+        <div class="error" role="alert">
+          <p>The key was not created: correct the fields below.</p>
+          {elsewhere.length ? (
+            <ul>
+              {elsewhere.map(([field, msg]) => (
+                <li data-field={field}>{`${field}: ${msg}`}</li>
+              ))}
+            </ul>
+          ) : null}
+        </div>
+      ) : null}
+      <form method="post" action={`${chrome.base}/keys`} class="card">
+        <Csrf token={chrome.csrf} />
+        <input type="hidden" name="form_id" value={formId} />
+        <div class="row">
+          <div class="field">
+            <label for="name">Name</label>
+            <input
+              id="name"
+              name="name"
+              value={values.name}
+              maxlength={200}
+              required
+              autofocus
+              aria-describedby="name-err"
+            />
+            <FieldErrors id="name-err" errors={errors} field="name" />
+          </div>
+          <div class="field">
+            <label for="org">Organization</label>
+            {orgChoices ? (
+              // A holder's org is its own: shown, not sent (the field is the operator's).
+              <select id="org" name="org" disabled={!form.org}>
+                {orgChoices.map((o) => (
+                  <option value={o} selected={o === values.org}>
+                    {o}
+                  </option>
+                ))}
+              </select>
+            ) : (
+              <input id="org" name="org" value={values.org} required aria-describedby="org-err" />
+            )}
+            <FieldErrors id="org-err" errors={errors} field="orgs" />
+          </div>
         </div>
         <div class="field">
-          <label for="org">Organization</label>
-          {orgChoices ? (
-            // A holder's org is its own: shown, not sent (the field is the operator's).
-            <select id="org" name="org" disabled={!form.org}>
-              {orgChoices.map((o) => (
-                <option value={o} selected={o === values.org}>
-                  {o}
+          <label for="scopes">Scopes</label>
+          <input id="scopes" name="scopes" value={values.scopes} aria-describedby="scopes-hint" />
+          <p class="hint" id="scopes-hint">
+            Separated by spaces or commas, e.g. <code>read write</code>. Leave empty for none.
+          </p>
+          <FieldErrors id="scopes-err" errors={errors} field="scopes" />
+        </div>
+        <div class="row">
+          <div class="field">
+            <label for="expires">Expires</label>
+            <select id="expires" name="expires">
+              {EXPIRY_CHOICES.map(([v, label]) => (
+                <option value={v} selected={v === values.expires}>
+                  {label}
                 </option>
               ))}
             </select>
-          ) : (
-            <input id="org" name="org" value={values.org} required aria-describedby="org-err" />
-          )}
-          <FieldErrors id="org-err" errors={errors} field="orgs" />
+            <FieldErrors id="expires-err" errors={errors} field="expires_at" />
+          </div>
+          {form.rateLimit ? (
+            <>
+              <div class="field">
+                <label for="rate_limit">Rate limit (requests)</label>
+                <input
+                  id="rate_limit"
+                  name="rate_limit"
+                  type="number"
+                  min={1}
+                  value={values.rate_limit}
+                  aria-describedby="rate-hint"
+                />
+                <p class="hint" id="rate-hint">
+                  Empty: unlimited.
+                </p>
+                <FieldErrors id="rate-err" errors={errors} field="rate_limit" />
+              </div>
+              <div class="field">
+                <label for="rate_period">Per</label>
+                <select id="rate_period" name="rate_period">
+                  {PERIOD_CHOICES.map(([v, label]) => (
+                    <option value={v} selected={v === values.rate_period}>
+                      {label}
+                    </option>
+                  ))}
+                </select>
+              </div>
+            </>
+          ) : null}
         </div>
-      </div>
-      <div class="field">
-        <label for="scopes">Scopes</label>
-        <input id="scopes" name="scopes" value={values.scopes} aria-describedby="scopes-hint" />
-        <p class="hint" id="scopes-hint">
-          Separated by spaces or commas, e.g. <code>read write</code>. Leave empty for none.
-        </p>
-        <FieldErrors id="scopes-err" errors={errors} field="scopes" />
-      </div>
-      <div class="row">
-        <div class="field">
-          <label for="expires">Expires</label>
-          <select id="expires" name="expires">
-            {EXPIRY_CHOICES.map(([v, label]) => (
-              <option value={v} selected={v === values.expires}>
-                {label}
-              </option>
-            ))}
-          </select>
-          <FieldErrors id="expires-err" errors={errors} field="expires_at" />
-        </div>
-        {form.rateLimit ? (
-        <>
-        <div class="field">
-          <label for="rate_limit">Rate limit (requests)</label>
-          <input id="rate_limit" name="rate_limit" type="number" min={1} value={values.rate_limit} aria-describedby="rate-hint" />
-          <p class="hint" id="rate-hint">
-            Empty: unlimited.
-          </p>
-          <FieldErrors id="rate-err" errors={errors} field="rate_limit" />
-        </div>
-        <div class="field">
-          <label for="rate_period">Per</label>
-          <select id="rate_period" name="rate_period">
-            {PERIOD_CHOICES.map(([v, label]) => (
-              <option value={v} selected={v === values.rate_period}>
-                {label}
-              </option>
-            ))}
-          </select>
-        </div>
-        </>
-        ) : null}
-      </div>
-      <button type="submit">Create</button>
-    </form>
-  </Layout>
+        <button type="submit">Create</button>
+      </form>
+    </Layout>
   );
 };
 
-export const ShowOncePage: FC<{ chrome: Chrome; title: string; secret: string; view: KeyView; curl: string; org: string; note?: string; curlUrlVariable?: string }> = ({
-  chrome,
-  title,
-  secret,
-  view,
-  curl,
-  org,
-  note,
-  curlUrlVariable,
-}) => (
+export const ShowOncePage: FC<{
+  chrome: Chrome;
+  title: string;
+  secret: string;
+  view: KeyView;
+  curl: string;
+  org: string;
+  note?: string;
+  curlUrlVariable?: string;
+}> = ({ chrome, title, secret, view, curl, org, note, curlUrlVariable }) => (
   <Layout chrome={chrome} title={title}>
     <h1>{title}</h1>
     <p class="sub">
@@ -452,7 +501,9 @@ export const ShowOncePage: FC<{ chrome: Chrome; title: string; secret: string; v
           Copy curl
         </button>
       </div>
-      {curlUrlVariable ? <p class="hint">{`First set ${curlUrlVariable.replace(/^\$/, "")} to your API's address through keygate (this console runs on a host of its own), e.g. export ${curlUrlVariable.replace(/^\$/, "")}=https://api.example.com`}</p> : null}
+      {curlUrlVariable ? (
+        <p class="hint">{`First set ${curlUrlVariable.replace(/^\$/, "")} to your API's address through keygate (this console runs on a host of its own), e.g. export ${curlUrlVariable.replace(/^\$/, "")}=https://api.example.com`}</p>
+      ) : null}
       <p id="copy-status" class="muted" role="status" aria-live="polite"></p>
     </div>
     <p>
@@ -484,7 +535,9 @@ function describe(e: AuditEvent): string {
     case "rotate":
       return `Rotated to ${e.new_key_id ?? "a new key"} (grace ${e.grace_seconds ?? 0} s)`;
     case "update": {
-      const parts = Object.entries(e.changes ?? {}).map(([f, c]) => (f === "enabled" ? (c.to ? "enabled" : "disabled") : `${f} changed`));
+      const parts = Object.entries(e.changes ?? {}).map(([f, c]) =>
+        f === "enabled" ? (c.to ? "enabled" : "disabled") : `${f} changed`,
+      );
       return parts.length ? `Updated: ${parts.join(", ")}` : "Updated";
     }
     case "token_create":
@@ -537,16 +590,16 @@ export interface KeyActions {
   revoke: boolean;
 }
 
-export const KeyDetailPage: FC<{ chrome: Chrome; k: KeyView; usage: UsageDay[] | null; events: AuditEvent[]; can: KeyActions; formId: string; error?: string; errorField?: string }> = ({
-  chrome,
-  k,
-  usage,
-  events,
-  can,
-  formId,
-  error,
-  errorField,
-}) => {
+export const KeyDetailPage: FC<{
+  chrome: Chrome;
+  k: KeyView;
+  usage: UsageDay[] | null;
+  events: AuditEvent[];
+  can: KeyActions;
+  formId: string;
+  error?: string;
+  errorField?: string;
+}> = ({ chrome, k, usage, events, can, formId, error, errorField }) => {
   const live = k.status !== "revoked" && k.status !== "expired" && k.status !== "rotated";
   const toggle = k.enabled ? can.disable : can.enable;
   const rotate = can.rotate && live && !k.replaced_by;
@@ -577,7 +630,9 @@ export const KeyDetailPage: FC<{ chrome: Chrome; k: KeyView; usage: UsageDay[] |
             ))}
           </dd>
           <dt>Scopes</dt>
-          <dd>{k.scopes.length ? k.scopes.map((s) => <span class="tag">{s}</span>) : <span class="muted">none</span>}</dd>
+          <dd>
+            {k.scopes.length ? k.scopes.map((s) => <span class="tag">{s}</span>) : <span class="muted">none</span>}
+          </dd>
           <dt>Created</dt>
           <dd>{when(k.created_at)}</dd>
           <dt>Last used</dt>
@@ -585,7 +640,13 @@ export const KeyDetailPage: FC<{ chrome: Chrome; k: KeyView; usage: UsageDay[] |
           <dt>Expires</dt>
           <dd>{when(k.expires_at, "never")}</dd>
           <dt>Rate limit</dt>
-          <dd>{k.rate_limit ? `${k.rate_limit.limit} per ${k.rate_limit.period_seconds} s` : <span class="muted">unlimited</span>}</dd>
+          <dd>
+            {k.rate_limit ? (
+              `${k.rate_limit.limit} per ${k.rate_limit.period_seconds} s`
+            ) : (
+              <span class="muted">unlimited</span>
+            )}
+          </dd>
           {k.replaced_by ? (
             <>
               <dt>Replaced by</dt>
@@ -615,9 +676,15 @@ export const KeyDetailPage: FC<{ chrome: Chrome; k: KeyView; usage: UsageDay[] |
           <h2>Actions</h2>
           <div class="actions">
             {live && toggle ? (
-              <form method="post" action={`${chrome.base}/keys/${k.id}/${k.enabled ? "disable" : "enable"}`} class="card">
+              <form
+                method="post"
+                action={`${chrome.base}/keys/${k.id}/${k.enabled ? "disable" : "enable"}`}
+                class="card"
+              >
                 <h3>{k.enabled ? "Disable" : "Enable"}</h3>
-                <p class="muted">{k.enabled ? "Requests with this key get 401 until it is enabled again." : "The key works again."}</p>
+                <p class="muted">
+                  {k.enabled ? "Requests with this key get 401 until it is enabled again." : "The key works again."}
+                </p>
                 <Csrf token={chrome.csrf} />
                 <button type="submit" class="secondary">
                   {k.enabled ? "Disable key" : "Enable key"}
@@ -643,17 +710,17 @@ export const KeyDetailPage: FC<{ chrome: Chrome; k: KeyView; usage: UsageDay[] |
               </form>
             ) : null}
             {can.revoke ? (
-            <form method="post" action={`${chrome.base}/keys/${k.id}/revoke`} class="card">
-              <h3>Revoke</h3>
-              <Csrf token={chrome.csrf} />
-              <div class="field">
-                <label for="confirm">{`Type the key's prefix (${k.key_prefix}) to confirm`}</label>
-                <input id="confirm" name="confirm" autocomplete="off" required />
-              </div>
-              <button type="submit" class="danger">
-                Revoke key
-              </button>
-            </form>
+              <form method="post" action={`${chrome.base}/keys/${k.id}/revoke`} class="card">
+                <h3>Revoke</h3>
+                <Csrf token={chrome.csrf} />
+                <div class="field">
+                  <label for="confirm">{`Type the key's prefix (${k.key_prefix}) to confirm`}</label>
+                  <input id="confirm" name="confirm" autocomplete="off" required />
+                </div>
+                <button type="submit" class="danger">
+                  Revoke key
+                </button>
+              </form>
             ) : null}
           </div>
         </>

@@ -23,7 +23,10 @@ export interface Answer {
 
 /** Field errors: invalid_input. */
 export function invalidAnswer(errors: FieldError[]): Answer {
-  return { code: "invalid_input", options: { detail: errors.map((e) => `${e.field}: ${e.message}`).join("; "), extensions: { errors } } };
+  return {
+    code: "invalid_input",
+    options: { detail: errors.map((e) => `${e.field}: ${e.message}`).join("; "), extensions: { errors } },
+  };
 }
 
 /** A lifecycle operation that failed: its code, and the detail it gave. */
@@ -37,7 +40,10 @@ export function failureAnswer(outcome: Exclude<Outcome<unknown>, { ok: true }>):
     case "forbidden":
       return { code: outcome.error, options: { detail: outcome.message } };
     case "rate_limited":
-      return { code: "rate_limited", options: { detail: outcome.message, headers: { "retry-after": String(outcome.retryAfter) } } };
+      return {
+        code: "rate_limited",
+        options: { detail: outcome.message, headers: { "retry-after": String(outcome.retryAfter) } },
+      };
     case "unavailable":
       return { code: "store_unavailable", options: { detail: outcome.message } };
   }
@@ -59,13 +65,19 @@ export function thrownAnswer(err: unknown, where: { surface: string; requestId: 
   const request_id = where.requestId;
   if (bodyTooLarge(err)) return { code: "payload_too_large", options: { detail: TOO_LARGE_DETAIL } };
   if (err instanceof FeedUnavailable) {
-    logLine("error", `revocation feed unreachable: change stored, not yet published (${where.surface})`, { request_id, cause: err.message });
+    logLine("error", `revocation feed unreachable: change stored, not yet published (${where.surface})`, {
+      request_id,
+      cause: err.message,
+    });
     return { code: "store_unavailable", options: { detail: where.feedDetail } };
   }
   if (err instanceof StoreFault) {
     logLine("error", `key store failure (${where.surface})`, { request_id, cause: err.message });
     return { code: "store_unavailable", options: {} };
   }
-  logLine("error", `unhandled error (${where.surface})`, { request_id, error: err instanceof Error ? err.message : String(err) });
+  logLine("error", `unhandled error (${where.surface})`, {
+    request_id,
+    error: err instanceof Error ? err.message : String(err),
+  });
   return { code: "internal_error", options: {} };
 }

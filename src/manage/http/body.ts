@@ -33,10 +33,17 @@ function unsized(request: Request): boolean {
  * Read and discard the rest of `reader`: true when it ended within `maxBytes` (and, when
  * `timeoutMs` is given, in time); otherwise it is cancelled and false returned.
  */
-async function drain(reader: ReadableStreamDefaultReader<Uint8Array>, maxBytes: number, timeoutMs: number | null): Promise<boolean> {
+async function drain(
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+  maxBytes: number,
+  timeoutMs: number | null,
+): Promise<boolean> {
   let left = maxBytes;
   let timer: ReturnType<typeof setTimeout> | undefined;
-  const deadline = timeoutMs === null ? null : new Promise<"timeout">((resolve) => (timer = setTimeout(() => resolve("timeout"), timeoutMs)));
+  const deadline =
+    timeoutMs === null
+      ? null
+      : new Promise<"timeout">((resolve) => (timer = setTimeout(() => resolve("timeout"), timeoutMs)));
   try {
     for (;;) {
       const next = deadline === null ? await reader.read() : await Promise.race([reader.read(), deadline]);
@@ -87,7 +94,10 @@ export function settleUnreadBody<E extends Env>(): MiddlewareHandler<E> {
  * settled (drained or cancelled) first. A body within the limit is buffered for the
  * handler (`c.req.raw` replaced), as hono/body-limit does.
  */
-export function limitBody<E extends Env>(maxSize: number, tooLarge: (c: Context<E>) => Response | Promise<Response>): MiddlewareHandler<E> {
+export function limitBody<E extends Env>(
+  maxSize: number,
+  tooLarge: (c: Context<E>) => Response | Promise<Response>,
+): MiddlewareHandler<E> {
   return async function bodyLimit(c, next) {
     const request = c.req.raw;
     if (request.body === null) return next();

@@ -45,7 +45,12 @@ export function reject(c: Ctx, code: ErrorCode, opts?: ErrorOptions & { reason?:
   c.get("log").outcome = "rejected";
   c.get("log").reason = opts?.reason ?? code;
   return renderError(
-    { errorFormat: config.errorFormat, missingStatus: config.missingStatus, challenge: config.challenge, requestId: c.get("requestId") },
+    {
+      errorFormat: config.errorFormat,
+      missingStatus: config.missingStatus,
+      challenge: config.challenge,
+      requestId: c.get("requestId"),
+    },
     code,
     opts,
   );

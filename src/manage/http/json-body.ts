@@ -17,12 +17,18 @@ import { limitBody } from "./body";
 /** Management bodies are a few hundred bytes; anything larger is refused before parsing. */
 export const MAX_JSON_BODY_BYTES = 16 * 1024;
 export const TOO_LARGE_DETAIL = `The request body exceeds ${MAX_JSON_BODY_BYTES} bytes.`;
-export const NOT_JSON: FieldError = { field: "(body)", message: "must be a JSON object sent with Content-Type: application/json" };
+export const NOT_JSON: FieldError = {
+  field: "(body)",
+  message: "must be a JSON object sent with Content-Type: application/json",
+};
 export const INVALID_JSON: FieldError = { field: "(body)", message: "is not valid JSON" };
 
 const JSON_TYPE_RE = /^application\/([\w.-]+\+)?json$/i;
 
-/** Bodies over MAX_JSON_BODY_BYTES answered by `tooLarge` (the API's 413), before any parsing; the rest settled (manage/http/body.ts). */
+/**
+ * Bodies over MAX_JSON_BODY_BYTES answered by `tooLarge` (the API's 413), before any parsing; the rest settled
+ * (manage/http/body.ts).
+ */
 export function jsonBodyLimit<E extends Env>(tooLarge: (c: Context<E>) => Response): MiddlewareHandler<E> {
   return limitBody<E>(MAX_JSON_BODY_BYTES, tooLarge);
 }

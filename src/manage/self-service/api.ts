@@ -16,19 +16,19 @@
  * admin API and the console do; the audit actor is `key:<id>` (or `session:<sub>`).
  */
 import { Hono } from "hono";
-import type { AppEnv, Ctx } from "../http/context";
-import { reject } from "../http/context";
-import type { CredentialHolder } from "../principal";
+import { normalizedPathOf } from "../../edge/routes/normalize";
+import type { KeyView } from "../../keys/fields";
 import type { FieldError } from "../../keys/issue";
 import type { Outcome } from "../../keys/lifecycle";
-import type { KeyView } from "../../keys/fields";
 import { KV_LIST_MAX } from "../../keys/store/kv";
 import type { ManageDeps } from "../context";
-import { createKey, listKeys, revokeKey, rotateKey } from "../keys";
-import { workerDeps } from "../worker";
 import { failureAnswer, invalidAnswer, thrownAnswer, unmatchedAnswer } from "../http/answers";
-import { jsonBody as sharedJsonBody, jsonBodyLimit, TOO_LARGE_DETAIL } from "../http/json-body";
-import { normalizedPathOf } from "../../edge/routes/normalize";
+import type { AppEnv, Ctx } from "../http/context";
+import { reject } from "../http/context";
+import { jsonBodyLimit, jsonBody as sharedJsonBody, TOO_LARGE_DETAIL } from "../http/json-body";
+import { createKey, listKeys, revokeKey, rotateKey } from "../keys";
+import type { CredentialHolder } from "../principal";
+import { workerDeps } from "../worker";
 import { resolveCaller } from "./caller";
 
 /**
@@ -84,7 +84,15 @@ function listed(k: KeyView) {
 
 /** A key as creation and regeneration show it: the Argus fields (the key, this once), plus expiry and scopes. */
 function issued(k: KeyView & { key: string }) {
-  return { id: k.id, name: k.name, key: k.key, key_prefix: k.key_prefix, created_at: k.created_at, expires_at: k.expires_at, scopes: k.scopes };
+  return {
+    id: k.id,
+    name: k.name,
+    key: k.key,
+    key_prefix: k.key_prefix,
+    created_at: k.created_at,
+    expires_at: k.expires_at,
+    scopes: k.scopes,
+  };
 }
 
 /** The JSON body (manage/http/json-body.ts), its field errors in the profile's shape. */
@@ -115,7 +123,11 @@ selfService.get("/", async (c) => {
   const keys: KeyView[] = [];
   let cursor: string | null = null;
   for (let page = 0; page < MAX_LIST_PAGES; page++) {
-    const outcome = await listKeys(deps, caller, { org: caller.org, limit: KV_LIST_MAX, ...(cursor ? { cursor } : {}) });
+    const outcome = await listKeys(deps, caller, {
+      org: caller.org,
+      limit: KV_LIST_MAX,
+      ...(cursor ? { cursor } : {}),
+    });
     if (!outcome.ok) return failure(c, outcome);
     keys.push(...outcome.value.keys.filter((k) => !GONE.has(k.status)));
     cursor = outcome.value.cursor;

@@ -16,8 +16,8 @@
 import { creditLeft } from "../../edge/abuse/credits";
 import { rateLimitHeaders } from "../../edge/abuse/key-rate-limiter";
 import { ipRefusal, keyRateLimit, keyRateLimited, noCredits } from "../../edge/abuse/limits";
-import { refusal } from "../../edge/admission";
 import type { AdmitDeps, Facts } from "../../edge/admission";
+import { refusal } from "../../edge/admission";
 import { authenticate } from "../../edge/auth/authenticate";
 import { authorize } from "../../edge/auth/authorize";
 import { isolateOf } from "../../edge/gateway/isolate";
@@ -77,7 +77,11 @@ export async function resolveCaller(c: Ctx, scope: string | null): Promise<Crede
   if (record.credits) {
     const left = await creditLeft(c.env.KEY_RATE_LIMITER, record.credits);
     if (!left.ok) {
-      logLine("error", "credits unavailable: request refused", { request_id: deps.requestId, key_id: record.id, cause: left.error });
+      logLine("error", "credits unavailable: request refused", {
+        request_id: deps.requestId,
+        key_id: record.id,
+        cause: left.error,
+      });
       return refuse(c, refusal(facts, "store_unavailable", { reason: "credits_unavailable" }));
     }
     if (!left.value.allowed) return refuse(c, noCredits(facts, record, now, headers));
@@ -87,5 +91,13 @@ export async function resolveCaller(c: Ctx, scope: string | null): Promise<Crede
 
 /** The route the self-service API is authorized as: any key of the org, plus SELF_SERVICE_SCOPE. */
 function selfServiceRoute(path: string, scope: string | null): Route {
-  return { path, methods: null, auth: "key", scopes: scope === null ? [] : [scope], hide: false, segments: [], rest: true };
+  return {
+    path,
+    methods: null,
+    auth: "key",
+    scopes: scope === null ? [] : [scope],
+    hide: false,
+    segments: [],
+    rest: true,
+  };
 }

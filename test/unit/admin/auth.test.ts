@@ -23,7 +23,16 @@ describe("checkAdminToken", () => {
   });
 
   it("no Authorization, or another scheme: missing (no error code in the challenge)", async () => {
-    for (const h of [null, "", `Basic ${btoa(`${TOKEN}:`)}`, TOKEN, `Token ${TOKEN}`, `Bearers ${TOKEN}`, `xBearer ${TOKEN}`, `Bearer${TOKEN}`]) {
+    for (const h of [
+      null,
+      "",
+      `Basic ${btoa(`${TOKEN}:`)}`,
+      TOKEN,
+      `Token ${TOKEN}`,
+      `Bearers ${TOKEN}`,
+      `xBearer ${TOKEN}`,
+      `Bearer${TOKEN}`,
+    ]) {
       expect(await checkAdminToken(h, TOKEN), String(h)).toBe("missing");
     }
   });
@@ -38,7 +47,15 @@ describe("checkAdminToken", () => {
     const right = await sha256(TOKEN);
     expect((await sha256(NEAR_1))[0]).toBe(right[0]);
     expect(hex((await sha256(NEAR_3)).slice(0, 3))).toBe(hex(right.slice(0, 3)));
-    for (const t of [TOKEN.slice(0, -1) + "X", TOKEN + "0", TOKEN.slice(0, 10), "x", NEAR_1, NEAR_3, TOKEN.toUpperCase()]) {
+    for (const t of [
+      TOKEN.slice(0, -1) + "X",
+      TOKEN + "0",
+      TOKEN.slice(0, 10),
+      "x",
+      NEAR_1,
+      NEAR_3,
+      TOKEN.toUpperCase(),
+    ]) {
       expect(await checkAdminToken(`Bearer ${t}`, TOKEN), t).toBe("invalid");
     }
   });
@@ -54,7 +71,7 @@ describe("checkAdminToken", () => {
 });
 
 describe("adminChallenge", () => {
-  it("RFC 6750 §3: error=\"invalid_token\" only when a wrong token was sent", () => {
+  it('RFC 6750 §3: error="invalid_token" only when a wrong token was sent', () => {
     expect(ADMIN_REALM).toBe("keygate-admin");
     expect(adminChallenge("missing")).toBe('Bearer realm="keygate-admin"');
     expect(adminChallenge("invalid")).toBe('Bearer realm="keygate-admin", error="invalid_token"');

@@ -5,16 +5,17 @@
  * Runs in workerd (npm test) and in Node (npm run test:mutation).
  */
 import { describe, expect, it } from "vitest";
-import { authorize } from "../../../src/edge/auth/authorize";
 import { parseConfig } from "../../../src/config/config";
+import { authorize } from "../../../src/edge/auth/authorize";
+import type { Route } from "../../../src/edge/routes/table";
+import { parseRoutes } from "../../../src/edge/routes/table";
 import type { Env } from "../../../src/env";
 import type { KeyRecord } from "../../../src/keys/record";
-import { parseRoutes } from "../../../src/edge/routes/table";
-import type { Route } from "../../../src/edge/routes/table";
 
 /** parseConfig only checks that KEYS looks like a KV binding; authorize never reads it. */
 const KEYS = { get: async () => null } as unknown as KVNamespace;
-const config = (vars: Record<string, unknown> = {}) => parseConfig({ KEYS, ORIGIN_URL: "https://api.example.com", ...vars } as Env);
+const config = (vars: Record<string, unknown> = {}) =>
+  parseConfig({ KEYS, ORIGIN_URL: "https://api.example.com", ...vars } as Env);
 
 function record(scopes: string[], orgs: string[] = ["acme"]): KeyRecord {
   return {
@@ -85,20 +86,30 @@ describe("authorize: scopes", () => {
 describe("authorize: org", () => {
   it("ORG_SOURCE=key: the key's first org, whatever the client sends", () => {
     const headers = new Headers({ "x-org-slug": "globex" });
-    expect(authorize(record([], ["acme", "globex"]), routes().none, config(), headers)).toEqual({ ok: true, value: "acme" });
+    expect(authorize(record([], ["acme", "globex"]), routes().none, config(), headers)).toEqual({
+      ok: true,
+      value: "acme",
+    });
   });
 
   it("ORG_SOURCE=header: the named org when the key belongs to it; 403 otherwise; 400 when absent", () => {
     const cfg = config({ AUTH_PROFILE: "artanis" });
     const key = record(["read", "billing"], ["acme", "globex"]);
-    expect(authorize(key, routes().two, cfg, new Headers({ "x-org-slug": " globex " }))).toEqual({ ok: true, value: "globex" });
+    expect(authorize(key, routes().two, cfg, new Headers({ "x-org-slug": " globex " }))).toEqual({
+      ok: true,
+      value: "globex",
+    });
     expect(authorize(key, routes().two, cfg, new Headers({ "x-org-slug": "initech" }))).toEqual({
       ok: false,
       code: "forbidden",
       detail: "The API key does not belong to the organization in x-org-slug",
     });
     for (const h of [{}, { "x-org-slug": "" }, { "x-org-slug": "   " }] as Record<string, string>[]) {
-      expect(authorize(key, routes().two, cfg, new Headers(h))).toEqual({ ok: false, code: "malformed_request", detail: "Missing x-org-slug header" });
+      expect(authorize(key, routes().two, cfg, new Headers(h))).toEqual({
+        ok: false,
+        code: "malformed_request",
+        detail: "Missing x-org-slug header",
+      });
     }
   });
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { extractCredential, isOurAuthorization } from "../../../src/edge/auth/credentials";
-import { challengeFor } from "../../../src/config/config";
 import type { CredentialSource } from "../../../src/config/config";
+import { challengeFor } from "../../../src/config/config";
+import { extractCredential, isOurAuthorization } from "../../../src/edge/auth/credentials";
 
 const ALL: CredentialSource[] = [{ kind: "header", name: "x-api-key" }, { kind: "bearer" }, { kind: "basic" }];
 const HEADER_ONLY: CredentialSource[] = [{ kind: "header", name: "x-api-key" }];
@@ -82,8 +82,14 @@ describe("extractCredential: edges (each found by mutation testing)", () => {
   it("an Authorization value that is no scheme at all is malformed where Authorization is read", () => {
     for (const v of ["1abc", "1Bearer k1", "=x", "Bearer\u0001 k1"]) {
       expect(extract({ authorization: v }), v).toEqual({ kind: "malformed", reason: "malformed Authorization header" });
-      expect(extract({ authorization: v }, BEARER_ONLY), v).toEqual({ kind: "malformed", reason: "malformed Authorization header" });
-      expect(extract({ authorization: v }, BASIC_ONLY), v).toEqual({ kind: "malformed", reason: "malformed Authorization header" });
+      expect(extract({ authorization: v }, BEARER_ONLY), v).toEqual({
+        kind: "malformed",
+        reason: "malformed Authorization header",
+      });
+      expect(extract({ authorization: v }, BASIC_ONLY), v).toEqual({
+        kind: "malformed",
+        reason: "malformed Authorization header",
+      });
     }
   });
 
@@ -91,36 +97,71 @@ describe("extractCredential: edges (each found by mutation testing)", () => {
     expect(extract({ authorization: "Bearer k1" }, BEARER_ONLY)).toEqual({ kind: "present", key: "k1", via: "bearer" });
     expect(extract({ authorization: `Basic ${b64("k1:")}` }, BEARER_ONLY)).toEqual({ kind: "missing" });
     expect(extract({ authorization: `Basic ${b64("k1:")}` }, HEADER_ONLY)).toEqual({ kind: "missing" });
-    expect(extract({ authorization: `Basic ${b64("k1:")}` }, BASIC_ONLY)).toEqual({ kind: "present", key: "k1", via: "basic" });
+    expect(extract({ authorization: `Basic ${b64("k1:")}` }, BASIC_ONLY)).toEqual({
+      kind: "present",
+      key: "k1",
+      via: "basic",
+    });
     expect(extract({ authorization: "Bearer k1" }, BASIC_ONLY)).toEqual({ kind: "missing" });
     // Only header sources are read as headers (a header literally named after another kind is not).
-    expect(extract({ bearer: "k2", undefined: "k3", authorization: "Bearer k1" }, BEARER_ONLY)).toEqual({ kind: "present", key: "k1", via: "bearer" });
+    expect(extract({ bearer: "k2", undefined: "k3", authorization: "Bearer k1" }, BEARER_ONLY)).toEqual({
+      kind: "present",
+      key: "k1",
+      via: "bearer",
+    });
   });
 
   it("Basic: every padding length decodes; unpadded or mis-padded base64 is malformed", () => {
     for (const key of ["k", "kk", "kkk", "k1", "kg_abc"]) {
-      expect(extract({ authorization: `Basic ${b64(`${key}:`)}` }), key).toEqual({ kind: "present", key, via: "basic" });
+      expect(extract({ authorization: `Basic ${b64(`${key}:`)}` }), key).toEqual({
+        kind: "present",
+        key,
+        via: "basic",
+      });
     }
     for (const v of ["azo", "a2s", "azo==", "a=zo", "!azo=", "azo=!", "YWJj ZA=="]) {
-      expect(extract({ authorization: `Basic ${v}` }), v).toEqual({ kind: "malformed", reason: "malformed Basic credentials" });
+      expect(extract({ authorization: `Basic ${v}` }), v).toEqual({
+        kind: "malformed",
+        reason: "malformed Basic credentials",
+      });
     }
   });
 
   it("Basic: a username that is not a well-formed key is malformed, with the key check's reason", () => {
-    expect(extract({ authorization: `Basic ${b64("a b:")}` })).toEqual({ kind: "malformed", reason: "API key contains characters outside printable ASCII (or a space, comma or colon)" });
-    expect(extract({ authorization: `Basic ${b64(`${"k".repeat(513)}:`)}` })).toEqual({ kind: "malformed", reason: "API key longer than 512 characters" });
+    expect(extract({ authorization: `Basic ${b64("a b:")}` })).toEqual({
+      kind: "malformed",
+      reason: "API key contains characters outside printable ASCII (or a space, comma or colon)",
+    });
+    expect(extract({ authorization: `Basic ${b64(`${"k".repeat(513)}:`)}` })).toEqual({
+      kind: "malformed",
+      reason: "API key longer than 512 characters",
+    });
   });
 
   it("header length bound: 1056 characters is read (and judged as a key), 1057 is refused unread", () => {
-    expect(extract({ "x-api-key": "k".repeat(1056) })).toEqual({ kind: "malformed", reason: "API key longer than 512 characters" });
-    expect(extract({ "x-api-key": "k".repeat(1057) })).toEqual({ kind: "malformed", reason: "x-api-key header too long" });
-    expect(extract({ authorization: `Bearer ${"k".repeat(1049)}` })).toEqual({ kind: "malformed", reason: "API key longer than 512 characters" });
-    expect(extract({ authorization: `Bearer ${"k".repeat(1050)}` })).toEqual({ kind: "malformed", reason: "Authorization header too long" });
+    expect(extract({ "x-api-key": "k".repeat(1056) })).toEqual({
+      kind: "malformed",
+      reason: "API key longer than 512 characters",
+    });
+    expect(extract({ "x-api-key": "k".repeat(1057) })).toEqual({
+      kind: "malformed",
+      reason: "x-api-key header too long",
+    });
+    expect(extract({ authorization: `Bearer ${"k".repeat(1049)}` })).toEqual({
+      kind: "malformed",
+      reason: "API key longer than 512 characters",
+    });
+    expect(extract({ authorization: `Bearer ${"k".repeat(1050)}` })).toEqual({
+      kind: "malformed",
+      reason: "Authorization header too long",
+    });
   });
 });
 
 describe("challengeFor", () => {
   it("lists one challenge per accepted source, in order (RFC 9110 §11.6.1)", () => {
-    expect(challengeFor(ALL, "api")).toBe('ApiKey realm="api", header="x-api-key", Bearer realm="api", Basic realm="api", charset="UTF-8"');
+    expect(challengeFor(ALL, "api")).toBe(
+      'ApiKey realm="api", header="x-api-key", Bearer realm="api", Basic realm="api", charset="UTF-8"',
+    );
   });
 });

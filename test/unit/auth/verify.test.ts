@@ -7,18 +7,18 @@
  * test/hardening/faults.test.ts.
  */
 import { describe, expect, it, vi } from "vitest";
-import { cachedValidVerdict, verifyKey } from "../../../src/edge/auth/verify";
-import { isolateOf } from "../../../src/edge/gateway/isolate";
-import type { KeyCache } from "../../../src/edge/gateway/isolate";
-import { LruCache } from "../../../src/lib/lru";
-import { parseConfig } from "../../../src/config/config";
 import type { Config } from "../../../src/config/config";
+import { parseConfig } from "../../../src/config/config";
+import { cachedValidVerdict, verifyKey } from "../../../src/edge/auth/verify";
+import type { KeyCache } from "../../../src/edge/gateway/isolate";
+import { isolateOf } from "../../../src/edge/gateway/isolate";
 import type { Env } from "../../../src/env";
 import { mintKey } from "../../../src/keys/format";
 import { hashKey } from "../../../src/keys/hash";
 import type { KeyRecord } from "../../../src/keys/record";
-import { kvKey } from "../../../src/keys/store/kv";
 import type { KvLike } from "../../../src/keys/store/kv";
+import { kvKey } from "../../../src/keys/store/kv";
+import { LruCache } from "../../../src/lib/lru";
 
 const T0 = Date.parse("2031-05-01T00:00:00Z");
 
@@ -93,7 +93,11 @@ describe("verifyKey", () => {
   it("a key with our prefix and a bad checksum: unknown (checksum) with no KV read", async () => {
     const { mem, key, cfg } = await setup();
     const forged = key.slice(0, -1) + (key.endsWith("A") ? "B" : "A");
-    expect(await verifyKey(forged, { kv: mem.kv, cache: new LruCache(10), config: cfg, now: T0 })).toEqual({ kind: "unknown", reason: "checksum", tier: "format" });
+    expect(await verifyKey(forged, { kv: mem.kv, cache: new LruCache(10), config: cfg, now: T0 })).toEqual({
+      kind: "unknown",
+      reason: "checksum",
+      tier: "format",
+    });
     expect(mem.state.gets).toBe(0);
   });
 
@@ -136,8 +140,13 @@ describe("verifyKey", () => {
     mem.data.clear();
     mem.data.set(kvKey.record(await hashKey(key)), record());
     const peppered = config({ KEY_PEPPER: pepper });
-    expect(await verifyKey(key, { kv: mem.kv, cache: new LruCache(10), config: peppered, now: T0 })).toMatchObject({ kind: "unknown", reason: "not_found" });
-    expect(await verifyKey(key, { kv: mem.kv, cache: new LruCache(10), config: cfg, now: T0 })).toMatchObject({ kind: "valid" });
+    expect(await verifyKey(key, { kv: mem.kv, cache: new LruCache(10), config: peppered, now: T0 })).toMatchObject({
+      kind: "unknown",
+      reason: "not_found",
+    });
+    expect(await verifyKey(key, { kv: mem.kv, cache: new LruCache(10), config: cfg, now: T0 })).toMatchObject({
+      kind: "valid",
+    });
   });
 
   it("KV throws: an error verdict naming the failure, never unknown or valid", async () => {
@@ -177,7 +186,10 @@ describe("verifyKey", () => {
   });
 
   it("a stale record that is expired is denied, not served", async () => {
-    const { at, mem } = await setup({ CACHE_TTL_MS: "1000", STALE_IF_ERROR_MS: "5000" }, { expires_at: new Date(T0 + 2_000).toISOString() });
+    const { at, mem } = await setup(
+      { CACHE_TTL_MS: "1000", STALE_IF_ERROR_MS: "5000" },
+      { expires_at: new Date(T0 + 2_000).toISOString() },
+    );
     await at(T0);
     mem.state.fault = "throw";
     expect(await at(T0 + 2_000)).toMatchObject({ kind: "denied", reason: "expired", tier: "stale" });
@@ -204,18 +216,32 @@ describe("verifyKey", () => {
 });
 
 describe("the revocation feed's records (overrides)", () => {
-  const stamped = (iso: string, patch: Partial<KeyRecord> = {}) => record({ updated_at: iso, ...patch } as Partial<KeyRecord>);
+  const stamped = (iso: string, patch: Partial<KeyRecord> = {}) =>
+    record({ updated_at: iso, ...patch } as Partial<KeyRecord>);
 
   it("a published record newer than KV's copy wins (tier feed); an older or equal one does not (tier kv); an expired one is ignored", async () => {
     const { key, mem, cfg } = await setup();
     const hash = await hashKey(key);
     mem.data.set(kvKey.record(hash), stamped("2031-01-02T00:00:00.000Z"));
     const verify = (override: { record: KeyRecord; stamp: number; until: number }) =>
-      verifyKey(key, { kv: mem.kv, cache: new LruCache(10), config: cfg, now: T0, overrides: new Map([[hash, override]]) });
+      verifyKey(key, {
+        kv: mem.kv,
+        cache: new LruCache(10),
+        config: cfg,
+        now: T0,
+        overrides: new Map([[hash, override]]),
+      });
     const revoked = stamped("2031-01-03T00:00:00.000Z", { revoked_at: "2031-01-03T00:00:00.000Z" });
-    expect(await verify({ record: revoked, stamp: Date.parse("2031-01-03T00:00:00.000Z"), until: T0 + 1 })).toMatchObject({ kind: "denied", reason: "revoked", tier: "feed" });
-    expect(await verify({ record: revoked, stamp: Date.parse("2031-01-02T00:00:00.000Z"), until: T0 + 1 })).toMatchObject({ kind: "valid", tier: "kv" });
-    expect(await verify({ record: revoked, stamp: Date.parse("2031-01-03T00:00:00.000Z"), until: T0 })).toMatchObject({ kind: "valid", tier: "kv" });
+    expect(
+      await verify({ record: revoked, stamp: Date.parse("2031-01-03T00:00:00.000Z"), until: T0 + 1 }),
+    ).toMatchObject({ kind: "denied", reason: "revoked", tier: "feed" });
+    expect(
+      await verify({ record: revoked, stamp: Date.parse("2031-01-02T00:00:00.000Z"), until: T0 + 1 }),
+    ).toMatchObject({ kind: "valid", tier: "kv" });
+    expect(await verify({ record: revoked, stamp: Date.parse("2031-01-03T00:00:00.000Z"), until: T0 })).toMatchObject({
+      kind: "valid",
+      tier: "kv",
+    });
   });
 
   it("while KV fails, a published record still answers (tier feed) — over a stale cached copy too; without one, the error stands", async () => {
@@ -229,13 +255,33 @@ describe("the revocation feed's records (overrides)", () => {
     const cache: KeyCache = new LruCache(10);
     cache.set(hash, record(), T0, cfg.cache.ttlMs, cfg.cache.staleIfErrorMs);
     const later = T0 + cfg.cache.ttlMs + 1;
-    expect(await verifyKey(key, { kv: mem.kv, cache, config: cfg, now: later, overrides: new Map([[hash, override]]) })).toMatchObject({ kind: "denied", reason: "revoked", tier: "feed" });
+    expect(
+      await verifyKey(key, { kv: mem.kv, cache, config: cfg, now: later, overrides: new Map([[hash, override]]) }),
+    ).toMatchObject({ kind: "denied", reason: "revoked", tier: "feed" });
     // No cached copy at all: the published record alone.
-    expect(await verifyKey(key, { kv: mem.kv, cache: new LruCache(10), config: cfg, now: later, overrides: new Map([[hash, override]]) })).toMatchObject({ kind: "denied", tier: "feed" });
+    expect(
+      await verifyKey(key, {
+        kv: mem.kv,
+        cache: new LruCache(10),
+        config: cfg,
+        now: later,
+        overrides: new Map([[hash, override]]),
+      }),
+    ).toMatchObject({ kind: "denied", tier: "feed" });
     // The override has expired: a stale copy is served as stale, none is an error.
     const expired = { ...override, until: later };
-    expect(await verifyKey(key, { kv: mem.kv, cache, config: cfg, now: later, overrides: new Map([[hash, expired]]) })).toMatchObject({ kind: "valid", tier: "stale" });
-    expect(await verifyKey(key, { kv: mem.kv, cache: new LruCache(10), config: cfg, now: later, overrides: new Map([[hash, expired]]) })).toMatchObject({ kind: "error" });
+    expect(
+      await verifyKey(key, { kv: mem.kv, cache, config: cfg, now: later, overrides: new Map([[hash, expired]]) }),
+    ).toMatchObject({ kind: "valid", tier: "stale" });
+    expect(
+      await verifyKey(key, {
+        kv: mem.kv,
+        cache: new LruCache(10),
+        config: cfg,
+        now: later,
+        overrides: new Map([[hash, expired]]),
+      }),
+    ).toMatchObject({ kind: "error" });
   });
 });
 
@@ -244,13 +290,20 @@ describe("cachedValidVerdict (a client over its failure budget)", () => {
     const { key, mem, cfg, cache, at, rec } = await setup();
     await at(T0);
     const reads = mem.state.gets;
-    expect(await cachedValidVerdict(key, { cache, config: cfg, now: T0 + 1 })).toEqual({ kind: "valid", record: rec, hash: await hashKey(key), tier: "memory" });
+    expect(await cachedValidVerdict(key, { cache, config: cfg, now: T0 + 1 })).toEqual({
+      kind: "valid",
+      record: rec,
+      hash: await hashKey(key),
+      tier: "memory",
+    });
     expect(mem.state.gets).toBe(reads);
   });
 
   it("anything else is null: a bad checksum, a key not cached, a stale entry, a cached miss, a record revoked or expired by now", async () => {
     const { key, cfg, cache, at } = await setup();
-    expect(await cachedValidVerdict(key.slice(0, -1) + (key.endsWith("A") ? "B" : "A"), { cache, config: cfg, now: T0 })).toBeNull();
+    expect(
+      await cachedValidVerdict(key.slice(0, -1) + (key.endsWith("A") ? "B" : "A"), { cache, config: cfg, now: T0 }),
+    ).toBeNull();
     expect(await cachedValidVerdict(key, { cache, config: cfg, now: T0 })).toBeNull(); // not cached yet
     await at(T0);
     expect(await cachedValidVerdict(key, { cache, config: cfg, now: T0 + cfg.cache.ttlMs })).toBeNull(); // stale

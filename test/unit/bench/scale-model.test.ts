@@ -7,17 +7,36 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { buildInput, DOC_BEGIN, DOC_END, DOC_ROWS, parseArgs, renderDeploymentsMarkdown, replaceGenerated, UsageError } from "../../../bench/scale-model";
-import { inRegionRttMs, prices, REGIONS, RTT_MS } from "../../../bench/scale/data";
 import type { Region } from "../../../bench/scale/data";
-import { activeSecondsPerDay, convolve, DAY_S, distinct, pollRate, quantile, rtt, runModel } from "../../../bench/scale/model";
+import { inRegionRttMs, prices, REGIONS, RTT_MS } from "../../../bench/scale/data";
 import type { Deployment, Features, LocalInputs, ModelInput } from "../../../bench/scale/model";
+import {
+  activeSecondsPerDay,
+  convolve,
+  DAY_S,
+  distinct,
+  pollRate,
+  quantile,
+  rtt,
+  runModel,
+} from "../../../bench/scale/model";
 import { LOCAL_FALLBACKS, localInputs, MICRO_CASES, PLATFORM } from "../../../bench/scale/presets";
+import {
+  buildInput,
+  DOC_BEGIN,
+  DOC_END,
+  DOC_ROWS,
+  parseArgs,
+  renderDeploymentsMarkdown,
+  replaceGenerated,
+  UsageError,
+} from "../../../bench/scale-model";
 
 const ROOT = path.resolve(import.meta.dirname, "../../..");
 const readJson = (file: string): unknown => JSON.parse(readFileSync(path.resolve(ROOT, file), "utf8"));
 
-const only = (entries: Partial<Record<Region, number>>): Record<Region, number> => Object.fromEntries(REGIONS.map((g) => [g, entries[g] ?? 0])) as Record<Region, number>;
+const only = (entries: Partial<Record<Region, number>>): Record<Region, number> =>
+  Object.fromEntries(REGIONS.map((g) => [g, entries[g] ?? 0])) as Record<Region, number>;
 
 const LOCAL: LocalInputs = {
   gatewayCpuUs: 100,
@@ -29,7 +48,17 @@ const LOCAL: LocalInputs = {
 
 function input(d: Partial<Deployment>, f: Features): ModelInput {
   return {
-    deployment: { name: "test", colos: 2, isolatesPerColo: 3, rpsPerIsolate: 1, shares: only({ enam: 1 }), primaryRegion: "enam", activeKeys: 1, orgs: 1, ...d },
+    deployment: {
+      name: "test",
+      colos: 2,
+      isolatesPerColo: 3,
+      rpsPerIsolate: 1,
+      shares: only({ enam: 1 }),
+      primaryRegion: "enam",
+      activeKeys: 1,
+      orgs: 1,
+      ...d,
+    },
     features: f,
     local: LOCAL,
     prices: prices(),
@@ -68,11 +97,29 @@ describe("helpers", () => {
     ];
     expect(quantile(d, 0.5)).toBe(0);
     expect(quantile(d, 0.51)).toBe(10);
-    expect(quantile([{ ms: 1, p: 0.98 }, { ms: 5, p: 0.01 }, { ms: 9, p: 0.01 }], 0.99)).toBe(5);
+    expect(
+      quantile(
+        [
+          { ms: 1, p: 0.98 },
+          { ms: 5, p: 0.01 },
+          { ms: 9, p: 0.01 },
+        ],
+        0.99,
+      ),
+    ).toBe(5);
   });
 
   it("convolve: sums of independent atoms", () => {
-    const sum = convolve([{ ms: 1, p: 0.5 }, { ms: 2, p: 0.5 }], [{ ms: 0, p: 0.5 }, { ms: 1, p: 0.5 }]);
+    const sum = convolve(
+      [
+        { ms: 1, p: 0.5 },
+        { ms: 2, p: 0.5 },
+      ],
+      [
+        { ms: 0, p: 0.5 },
+        { ms: 1, p: 0.5 },
+      ],
+    );
     const byMs = Object.fromEntries(sum.map((a) => [a.ms, a.p]));
     expect(byMs).toEqual({ 1: 0.25, 2: 0.5, 3: 0.25 });
   });
@@ -199,14 +246,18 @@ describe("issue 25's design, two regions, worked by hand", () => {
   });
 
   it("usage per-region shards: every isolate flushes, the busiest shard gets its region's share", () => {
-    const r = runModel(input({ shares: only({ enam: 0.5, weur: 0.5 }) }, { ...AFTER, usage: { mode: "region", flushMs: 10_000 } }));
+    const r = runModel(
+      input({ shares: only({ enam: 0.5, weur: 0.5 }) }, { ...AFTER, usage: { mode: "region", flushMs: 10_000 } }),
+    );
     expect(r.ledger.get("usage.flushers")).toBe(6);
     expect(r.ledger.get("usage.doRequestsPerSecond")).toBeCloseTo(6 / 11, 12);
     expect(r.ledger.get("usage.perOrgObjectRps")).toBeCloseTo(3 / 11, 12);
   });
 
   it("isolate leases: two object calls per block, and the credits an evicted isolate may hold", () => {
-    const r = runModel(input({}, { ...AFTER, credits: { share: 1, lease: "isolate", leaseBlock: 10, persist: "lease" } }));
+    const r = runModel(
+      input({}, { ...AFTER, credits: { share: 1, lease: "isolate", leaseBlock: 10, persist: "lease" } }),
+    );
     expect(r.ledger.get("credits.doRequestsPerSecond")).toBeCloseTo(1.2, 12);
     expect(r.ledger.get("credits.strandedBound")).toBe(60);
     expect(r.latency.credits.p50).toBe(0);
@@ -221,7 +272,15 @@ describe("issue 25's design, two regions, worked by hand", () => {
 });
 
 describe("the CLI's inputs", () => {
-  const results = { startedAt: "2026-12-01T00:00:00Z", micro: { workerd: [{ name: MICRO_CASES.gatewayCpuUs, us: 50, cpuUs: 60 }, { name: MICRO_CASES.objectCallUs, us: 250, cpuUs: 90 }] } };
+  const results = {
+    startedAt: "2026-12-01T00:00:00Z",
+    micro: {
+      workerd: [
+        { name: MICRO_CASES.gatewayCpuUs, us: 50, cpuUs: 60 },
+        { name: MICRO_CASES.objectCallUs, us: 250, cpuUs: 90 },
+      ],
+    },
+  };
 
   it("local inputs: CPU cases by cpuUs, the object round trip by wall time; missing cases fall back, saying so", () => {
     const local = localInputs(results, "r.json");
@@ -233,7 +292,10 @@ describe("the CLI's inputs", () => {
   });
 
   it("a total rate is divided evenly; flags override the preset", () => {
-    const i = buildInput(parseArgs(["--preset=small", "--colos=5", "--isolates-per-colo=2", "--total-rps=40", "--limits=binding"]), () => results);
+    const i = buildInput(
+      parseArgs(["--preset=small", "--colos=5", "--isolates-per-colo=2", "--total-rps=40", "--limits=binding"]),
+      () => results,
+    );
     expect(i.deployment.rpsPerIsolate).toBe(4);
     expect(i.features.limits.mode).toBe("binding");
     const r = runModel(i);
@@ -262,7 +324,11 @@ describe("docs/scale.md", () => {
     const r = runModel(buildInput(parseArgs([]), readJson));
     for (const row of DOC_ROWS) {
       for (const id of row.id.split(", ")) {
-        if (id.endsWith("*")) expect(r.ledger.figures.some((f) => f.id.startsWith(id.slice(0, -1))), id).toBe(true);
+        if (id.endsWith("*"))
+          expect(
+            r.ledger.figures.some((f) => f.id.startsWith(id.slice(0, -1))),
+            id,
+          ).toBe(true);
         else if (!id.startsWith("latency.")) expect(r.ledger.has(id), id).toBe(true);
         else expect(r.ledger.has(`${id}.p50`), id).toBe(true);
       }

@@ -4,7 +4,19 @@
  * reworded for flags (no JSON wording), and the printed shape of a usage error.
  */
 import { describe, expect, it } from "vitest";
-import { expiresOf, flagMessage, limitFields, metaOf, oneId, parseVerb, rateLimitOf, scopesOf, sinceMs, UsageError, usageErrorText } from "../../../cli/args";
+import {
+  expiresOf,
+  flagMessage,
+  limitFields,
+  metaOf,
+  oneId,
+  parseVerb,
+  rateLimitOf,
+  scopesOf,
+  sinceMs,
+  UsageError,
+  usageErrorText,
+} from "../../../cli/args";
 
 const usageMessage = (f: () => unknown): string => {
   try {
@@ -20,17 +32,30 @@ describe("parseVerb", () => {
   const opts = { org: { type: "string", multiple: true }, name: { type: "string" } } as const;
 
   it("parses the verb's flags and the common ones, with defaults", () => {
-    const p = parseVerb("create", ["--org", "a", "--org", "b", "--name", "n", "--json", "--url", "http://x"], opts, false);
+    const p = parseVerb(
+      "create",
+      ["--org", "a", "--org", "b", "--name", "n", "--json", "--url", "http://x"],
+      opts,
+      false,
+    );
     expect(p.values).toMatchObject({ org: ["a", "b"], name: "n", json: true, url: "http://x", help: false });
     expect(p.positionals).toEqual([]);
-    expect(parseVerb("show", ["key_1", "-h"], {}, true)).toMatchObject({ positionals: ["key_1"], values: { help: true, json: false } });
+    expect(parseVerb("show", ["key_1", "-h"], {}, true)).toMatchObject({
+      positionals: ["key_1"],
+      values: { help: true, json: false },
+    });
   });
 
   it("an unknown flag, a flag without its value and a stray positional are one-line usage errors naming them", () => {
     expect(usageMessage(() => parseVerb("create", ["--bogus"], opts, false))).toBe('unknown flag --bogus for "create"');
     expect(usageMessage(() => parseVerb("create", ["--name"], opts, false))).toBe("--name needs a value");
-    expect(usageMessage(() => parseVerb("list", ["extra"], {}, false))).toBe('"list" takes no positional argument (extra)');
-    for (const m of [usageMessage(() => parseVerb("create", ["--bogus"], opts, false)), usageMessage(() => parseVerb("create", ["--name"], opts, false))]) {
+    expect(usageMessage(() => parseVerb("list", ["extra"], {}, false))).toBe(
+      '"list" takes no positional argument (extra)',
+    );
+    for (const m of [
+      usageMessage(() => parseVerb("create", ["--bogus"], opts, false)),
+      usageMessage(() => parseVerb("create", ["--name"], opts, false)),
+    ]) {
       expect(m).not.toContain("\n");
     }
   });
@@ -38,8 +63,12 @@ describe("parseVerb", () => {
 
 describe("usageErrorText", () => {
   it("one `error:` line per problem, then where the usage is; never the usage itself", () => {
-    expect(usageErrorText("--org is required\n--scopes: bad")).toBe("error: --org is required\nerror: --scopes: bad\nsee `npm run keys -- --help`\n");
-    expect(usageErrorText("x", "npm run keys -- tokens --help")).toBe("error: x\nsee `npm run keys -- tokens --help`\n");
+    expect(usageErrorText("--org is required\n--scopes: bad")).toBe(
+      "error: --org is required\nerror: --scopes: bad\nsee `npm run keys -- --help`\n",
+    );
+    expect(usageErrorText("x", "npm run keys -- tokens --help")).toBe(
+      "error: x\nsee `npm run keys -- tokens --help`\n",
+    );
   });
 });
 
@@ -67,21 +96,29 @@ describe("flag values → API fields", () => {
     expect(rateLimitOf("7/1d")).toEqual({ limit: 7, period_seconds: 86_400 });
     expect(rateLimitOf("3/30")).toEqual({ limit: 3, period_seconds: 30 });
     expect(rateLimitOf("none")).toBeNull();
-    expect(usageMessage(() => rateLimitOf("100 per minute"))).toBe('--rate-limit: expected LIMIT/PERIOD such as 100/60s or 1000/1h, got "100 per minute"');
+    expect(usageMessage(() => rateLimitOf("100 per minute"))).toBe(
+      '--rate-limit: expected LIMIT/PERIOD such as 100/60s or 1000/1h, got "100 per minute"',
+    );
   });
 
   it("--credits, --refill and --allow-ip → credits and allowed_ips, only those given", () => {
     expect(limitFields({})).toEqual({});
     expect(limitFields({ credits: "10" })).toEqual({ credits: { remaining: 10 } });
-    expect(limitFields({ credits: "10", refill: "1000/day" })).toEqual({ credits: { remaining: 10, refill: { amount: 1000, interval: "day" } } });
-    expect(limitFields({ credits: "5", refill: "50/month" })).toEqual({ credits: { remaining: 5, refill: { amount: 50, interval: "month" } } });
+    expect(limitFields({ credits: "10", refill: "1000/day" })).toEqual({
+      credits: { remaining: 10, refill: { amount: 1000, interval: "day" } },
+    });
+    expect(limitFields({ credits: "5", refill: "50/month" })).toEqual({
+      credits: { remaining: 5, refill: { amount: 50, interval: "month" } },
+    });
     expect(limitFields({ credits: "none" })).toEqual({ credits: null });
     expect(limitFields({ credits: "-3" })).toEqual({ credits: { remaining: "-3" } }); // the API names the field
     expect(limitFields({ "allow-ip": ["10.0.0.0/8", "::1"] })).toEqual({ allowed_ips: ["10.0.0.0/8", "::1"] });
     expect(limitFields({ "allow-ip": ["none"] })).toEqual({ allowed_ips: null });
     expect(usageMessage(() => limitFields({ refill: "1/day" }))).toBe("--refill needs --credits N");
     expect(usageMessage(() => limitFields({ credits: "none", refill: "1/day" }))).toBe("--refill needs --credits N");
-    expect(usageMessage(() => limitFields({ credits: "1", refill: "1/week" }))).toContain("--refill: expected AMOUNT/day or AMOUNT/month");
+    expect(usageMessage(() => limitFields({ credits: "1", refill: "1/week" }))).toContain(
+      "--refill: expected AMOUNT/day or AMOUNT/month",
+    );
   });
 
   it("--since: minutes, hours, days; zero and other forms refused", () => {
@@ -94,26 +131,46 @@ describe("flag values → API fields", () => {
 
   it("exactly one id", () => {
     expect(oneId(["key_1"], "show")).toBe("key_1");
-    expect(usageMessage(() => oneId([], "show"))).toBe("show needs exactly one KEY_ID (e.g. npm run keys -- show key_…)");
-    expect(usageMessage(() => oneId(["a", "b"], "revoke", "TOKEN_ID", "npm run keys -- tokens revoke tok_…"))).toBe("revoke needs exactly one TOKEN_ID (e.g. npm run keys -- tokens revoke tok_…)");
+    expect(usageMessage(() => oneId([], "show"))).toBe(
+      "show needs exactly one KEY_ID (e.g. npm run keys -- show key_…)",
+    );
+    expect(usageMessage(() => oneId(["a", "b"], "revoke", "TOKEN_ID", "npm run keys -- tokens revoke tok_…"))).toBe(
+      "revoke needs exactly one TOKEN_ID (e.g. npm run keys -- tokens revoke tok_…)",
+    );
   });
 });
 
 describe("flagMessage: the admin API's field errors in terms of flags", () => {
   it("names the flag the field came from", () => {
-    expect(flagMessage({ field: "expires_at", message: "must be in the future" })).toBe("--expires: must be in the future");
-    expect(flagMessage({ field: "grace_seconds", message: "must be a whole number" })).toBe("--grace-seconds: must be a whole number");
+    expect(flagMessage({ field: "expires_at", message: "must be in the future" })).toBe(
+      "--expires: must be in the future",
+    );
+    expect(flagMessage({ field: "grace_seconds", message: "must be a whole number" })).toBe(
+      "--grace-seconds: must be a whole number",
+    );
     expect(flagMessage({ field: "credits", message: "x" })).toBe("--credits/--refill: x");
     expect(flagMessage({ field: "allowed_ips", message: "x" })).toBe("--allow-ip: x");
-    expect(flagMessage({ field: "limit", message: "must be a whole number from 1 to 1000" })).toBe("--limit: must be a whole number from 1 to 1000");
+    expect(flagMessage({ field: "limit", message: "must be a whole number from 1 to 1000" })).toBe(
+      "--limit: must be a whole number from 1 to 1000",
+    );
     expect(flagMessage({ field: "(body)", message: "must be a JSON object" })).toBe("(body): must be a JSON object");
   });
 
   it("rewords the messages that speak JSON", () => {
     const cases = [
-      flagMessage({ field: "orgs", message: "must be a non-empty array of at most 20 org slugs (lowercase letters, digits, - and _)" }),
-      flagMessage({ field: "scopes", message: "must be an array of at most 50 scopes (letters, digits, :, ., - and _)" }),
-      flagMessage({ field: "expires_at", message: "must be a real calendar date-time in RFC 3339 / ISO 8601 form with a zone (e.g. 2030-01-01T00:00:00Z), or null" }),
+      flagMessage({
+        field: "orgs",
+        message: "must be a non-empty array of at most 20 org slugs (lowercase letters, digits, - and _)",
+      }),
+      flagMessage({
+        field: "scopes",
+        message: "must be an array of at most 50 scopes (letters, digits, :, ., - and _)",
+      }),
+      flagMessage({
+        field: "expires_at",
+        message:
+          "must be a real calendar date-time in RFC 3339 / ISO 8601 form with a zone (e.g. 2030-01-01T00:00:00Z), or null",
+      }),
       flagMessage({ field: "rate_limit", message: 'must be {"limit": 1–1000000, "period_seconds": 1–86400} or null' }),
       flagMessage({ field: "meta", message: "must be an object of at most 20 string values" }),
       flagMessage({ field: "(body)", message: "must change at least one of name, orgs, scopes" }),

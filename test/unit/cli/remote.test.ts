@@ -3,8 +3,9 @@
  * the admin API, on Node: which method and path each operation calls, the bearer token,
  * JSON bodies and queries, and how each answer becomes an Outcome or a refusal.
  */
-import { createServer } from "node:http";
+
 import type { IncomingMessage, Server } from "node:http";
+import { createServer } from "node:http";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { Refused, UsageError } from "../../../cli/args";
 import { adminBase, queryString, remoteBackend } from "../../../cli/backends/remote";
@@ -51,7 +52,12 @@ describe("adminBase", () => {
   });
 
   it("refuses what is not an absolute http(s) URL without query or fragment, as usage errors", () => {
-    for (const bad of ["gw.example.com", "ftp://gw.example.com", "https://gw.example.com/?a=1", "https://gw.example.com/#x"]) {
+    for (const bad of [
+      "gw.example.com",
+      "ftp://gw.example.com",
+      "https://gw.example.com/?a=1",
+      "https://gw.example.com/#x",
+    ]) {
       expect(() => adminBase(bad), bad).toThrow(UsageError);
     }
   });
@@ -120,12 +126,18 @@ describe("answers", () => {
 
   it("400 with field errors: invalid, with the errors for the CLI to reword", async () => {
     reply = { status: 400, body: JSON.stringify({ errors: [{ field: "orgs", message: "bad" }] }) };
-    expect(await backend().create({})).toEqual({ ok: false, error: "invalid", errors: [{ field: "orgs", message: "bad" }] });
+    expect(await backend().create({})).toEqual({
+      ok: false,
+      error: "invalid",
+      errors: [{ field: "orgs", message: "bad" }],
+    });
   });
 
   it("401: refused, naming the token variable (and never the token)", async () => {
     reply = { status: 401, body: '{"detail":"no"}' };
-    const err = await backend().list({}).catch((e: unknown) => e);
+    const err = await backend()
+      .list({})
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(Refused);
     expect((err as Error).message).toBe("the gateway refused the admin token (401): check KEYGATE_ADMIN_TOKEN");
     expect((err as Error).message).not.toContain("tok-secret");
@@ -133,7 +145,9 @@ describe("answers", () => {
 
   it("403 on tokens says only the root token may; elsewhere the gateway's detail", async () => {
     reply = { status: 403, body: '{"detail":"Root only."}' };
-    await expect(backend().tokenList({})).rejects.toThrow("the gateway refused (403): Root only. KEYGATE_ADMIN_TOKEN must be the root ADMIN_TOKEN");
+    await expect(backend().tokenList({})).rejects.toThrow(
+      "the gateway refused (403): Root only. KEYGATE_ADMIN_TOKEN must be the root ADMIN_TOKEN",
+    );
     await expect(backend().show("key_1")).rejects.toThrow("the gateway answered 403: Root only.");
   });
 
@@ -149,7 +163,11 @@ describe("answers", () => {
 
   it("409: conflict with the gateway's detail", async () => {
     reply = { status: 409, body: '{"detail":"That key is already stored."}' };
-    expect(await backend().import({})).toEqual({ ok: false, error: "conflict", message: "That key is already stored." });
+    expect(await backend().import({})).toEqual({
+      ok: false,
+      error: "conflict",
+      message: "That key is already stored.",
+    });
   });
 
   it("anything else: refused with the status and the start of the body", async () => {
@@ -162,7 +180,9 @@ describe("answers", () => {
     await new Promise<void>((r) => closed.listen(0, "127.0.0.1", r));
     const port = (closed.address() as { port: number }).port;
     await new Promise<void>((r) => closed.close(() => r()));
-    const err = await remoteBackend(`http://127.0.0.1:${port}`, "t").list({}).catch((e: unknown) => e);
+    const err = await remoteBackend(`http://127.0.0.1:${port}`, "t")
+      .list({})
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(Refused);
     expect((err as Error).message).toMatch(new RegExp(`^cannot reach http://127\\.0\\.0\\.1:${port}/_keygate: `));
   });

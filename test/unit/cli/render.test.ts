@@ -3,9 +3,22 @@
  * summaries, the one-time secret, next-page hints, usage, and --json as the API's answer.
  */
 import { describe, expect, it } from "vitest";
+import {
+  auditTable,
+  created,
+  describeKey,
+  describeOrg,
+  isoShort,
+  keyTable,
+  nextPage,
+  output,
+  rotated,
+  table,
+  tokenTable,
+  usageHuman,
+} from "../../../cli/render";
 import type { KeyView } from "../../../src/keys/fields";
 import type { TokenView } from "../../../src/keys/token";
-import { auditTable, created, describeKey, describeOrg, isoShort, keyTable, nextPage, output, rotated, table, tokenTable, usageHuman } from "../../../cli/render";
 
 const key = (over: Partial<KeyView> = {}): KeyView =>
   ({
@@ -32,21 +45,62 @@ describe("output", () => {
 
 describe("tables", () => {
   it("pads every column but the last to its widest cell, two spaces apart", () => {
-    expect(table([["A", "BB", "C"], ["aaa", "b", "cccc"]])).toBe("A    BB  C\naaa  b   cccc");
+    expect(
+      table([
+        ["A", "BB", "C"],
+        ["aaa", "b", "cccc"],
+      ]),
+    ).toBe("A    BB  C\naaa  b   cccc");
   });
 
   it("key table: a header and one row per key, - for no name or scopes, never for no date; empty says so", () => {
-    const out = keyTable([key(), key({ id: "key_B", name: "", scopes: [], expires_at: "2031-02-03T04:05:06.789Z" })]).split("\n");
+    const out = keyTable([
+      key(),
+      key({ id: "key_B", name: "", scopes: [], expires_at: "2031-02-03T04:05:06.789Z" }),
+    ]).split("\n");
     expect(out[0]).toMatch(/^ID\s+NAME\s+PREFIX\s+STATUS\s+SCOPES\s+CREATED\s+LAST USED\s+EXPIRES$/);
-    expect(out[1]!.split(/\s{2,}/)).toEqual(["key_A", "ci", "kg_abcd", "active", "read", "2030-01-01T00:00:00Z", "never", "never"]);
-    expect(out[2]!.split(/\s{2,}/)).toEqual(["key_B", "-", "kg_abcd", "active", "-", "2030-01-01T00:00:00Z", "never", "2031-02-03T04:05:06Z"]);
+    expect(out[1]!.split(/\s{2,}/)).toEqual([
+      "key_A",
+      "ci",
+      "kg_abcd",
+      "active",
+      "read",
+      "2030-01-01T00:00:00Z",
+      "never",
+      "never",
+    ]);
+    expect(out[2]!.split(/\s{2,}/)).toEqual([
+      "key_B",
+      "-",
+      "kg_abcd",
+      "active",
+      "-",
+      "2030-01-01T00:00:00Z",
+      "never",
+      "2031-02-03T04:05:06Z",
+    ]);
     expect(keyTable([])).toBe("(no keys)");
   });
 
   it("audit table: rotations and changes described, the key or token named", () => {
     const out = auditTable([
-      { id: "1", at: "2030-01-01T00:00:00.000Z", actor: "cli", action: "rotate", key_id: "key_A", new_key_id: "key_B", grace_seconds: 60 },
-      { id: "2", at: "2030-01-01T00:00:01.000Z", actor: "admin", action: "update", key_id: "key_B", changes: { name: { from: "a", to: "b" } } },
+      {
+        id: "1",
+        at: "2030-01-01T00:00:00.000Z",
+        actor: "cli",
+        action: "rotate",
+        key_id: "key_A",
+        new_key_id: "key_B",
+        grace_seconds: 60,
+      },
+      {
+        id: "2",
+        at: "2030-01-01T00:00:01.000Z",
+        actor: "admin",
+        action: "update",
+        key_id: "key_B",
+        changes: { name: { from: "a", to: "b" } },
+      },
       { id: "3", at: "2030-01-01T00:00:02.000Z", actor: "admin", action: "token.create", token_id: "tok_1" },
     ] as never).split("\n");
     expect(out[0]).toMatch(/^AT\s+ACTOR\s+ACTION\s+KEY\s+DETAILS$/);
@@ -57,9 +111,27 @@ describe("tables", () => {
   });
 
   it("token table", () => {
-    const t = { id: "tok_1", name: "backend", token_prefix: "kgt_ab", orgs: ["acme", "b"], role: "read", status: "active", created_at: "2030-01-01T00:00:00.000Z", expires_at: null } as unknown as TokenView;
+    const t = {
+      id: "tok_1",
+      name: "backend",
+      token_prefix: "kgt_ab",
+      orgs: ["acme", "b"],
+      role: "read",
+      status: "active",
+      created_at: "2030-01-01T00:00:00.000Z",
+      expires_at: null,
+    } as unknown as TokenView;
     const out = tokenTable([t]).split("\n");
-    expect(out[1]!.split(/\s{2,}/)).toEqual(["tok_1", "backend", "kgt_ab", "acme,b", "read", "active", "2030-01-01T00:00:00Z", "never"]);
+    expect(out[1]!.split(/\s{2,}/)).toEqual([
+      "tok_1",
+      "backend",
+      "kgt_ab",
+      "acme,b",
+      "read",
+      "active",
+      "2030-01-01T00:00:00Z",
+      "never",
+    ]);
     expect(tokenTable([])).toBe("(no tokens)");
   });
 });
@@ -71,7 +143,15 @@ describe("summaries", () => {
     expect(plain).toContain("  orgs:       acme, globex");
     expect(plain).toContain("  rate limit: none");
     expect(plain).not.toMatch(/revoked|rotated|replaces|meta/);
-    const full = describeKey(key({ name: "", scopes: [], rate_limit: { limit: 5, period_seconds: 60 }, revoked_at: "2030-01-02T00:00:00.000Z", meta: { team: "core" } }));
+    const full = describeKey(
+      key({
+        name: "",
+        scopes: [],
+        rate_limit: { limit: 5, period_seconds: 60 },
+        revoked_at: "2030-01-02T00:00:00.000Z",
+        meta: { team: "core" },
+      }),
+    );
     expect(full.split("\n")[0]).toBe("key_A");
     expect(full).toContain("  scopes:     (none)");
     expect(full).toContain("  rate limit: 5 requests per 60 s");
@@ -86,7 +166,9 @@ describe("summaries", () => {
     const r = rotated({ ...key({ id: "key_B" }), key: "kg_NEW", previous: key({ status: "rotated" }) });
     expect(r).toMatch(/^Rotated key_A: it stopped working now\.\nNew key key_B/);
     expect(r).toContain("kg_NEW");
-    expect(rotated({ ...key({ id: "key_B" }), key: "k", previous: key({ expires_at: "2030-01-01T00:01:00.000Z" }) })).toContain("keeps working until 2030-01-01T00:01:00Z");
+    expect(
+      rotated({ ...key({ id: "key_B" }), key: "k", previous: key({ expires_at: "2030-01-01T00:01:00.000Z" }) }),
+    ).toContain("keeps working until 2030-01-01T00:01:00Z");
   });
 
   it("the next page's command only when there is a cursor", () => {
@@ -95,7 +177,9 @@ describe("summaries", () => {
   });
 
   it("org and usage", () => {
-    expect(describeOrg({ org: "acme", rate_limit: { limit: 10, period_seconds: 60 } })).toBe("org acme: rate limit 10 requests per 60 s (shared by all its keys)");
+    expect(describeOrg({ org: "acme", rate_limit: { limit: 10, period_seconds: 60 } })).toBe(
+      "org acme: rate limit 10 requests per 60 s (shared by all its keys)",
+    );
     expect(describeOrg({ org: "acme", rate_limit: null })).toBe("org acme: no org-wide rate limit");
     const u = usageHuman({
       org: "acme",

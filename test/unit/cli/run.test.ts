@@ -7,8 +7,8 @@
  */
 import { describe, expect, it } from "vitest";
 import type { Values } from "../../../cli/args";
-import { openBackend } from "../../../cli/backends/open";
 import type { Backend, OpenOptions } from "../../../cli/backends/backend";
+import { openBackend } from "../../../cli/backends/open";
 import { main, USAGE } from "../../../cli/main";
 import type { Io } from "../../../cli/run";
 import { TOKENS_USAGE } from "../../../cli/verbs/tokens";
@@ -28,13 +28,13 @@ function harness(answer: (op: string, ...args: unknown[]) => Outcome<Json> = () 
       op === "then" // not a promise
         ? undefined
         : op === "close"
-        ? async () => {
-            closed++;
-          }
-        : async (...args: unknown[]) => {
-            calls.push([op, ...args]);
-            return answer(op, ...args);
-          },
+          ? async () => {
+              closed++;
+            }
+          : async (...args: unknown[]) => {
+              calls.push([op, ...args]);
+              return answer(op, ...args);
+            },
   });
   const io: Io = {
     stdout: (t) => (stdout += t),
@@ -58,7 +58,11 @@ function harness(answer: (op: string, ...args: unknown[]) => Outcome<Json> = () 
 }
 
 /** The issue-10 shape of a usage error. */
-function expectUsageError(r: { code: number; stdout: string; stderr: string }, message: string, help = "npm run keys -- --help") {
+function expectUsageError(
+  r: { code: number; stdout: string; stderr: string },
+  message: string,
+  help = "npm run keys -- --help",
+) {
   expect(r.code).toBe(2);
   expect(r.stdout).toBe("");
   const lines = r.stderr.trimEnd().split("\n");
@@ -71,16 +75,54 @@ function expectUsageError(r: { code: number; stdout: string; stderr: string }, m
 describe("verbs → backend calls", () => {
   it("create: the body from the flags", async () => {
     const h = harness();
-    const r = await h.run("create", "--org", "acme", "--org", "b", "--name", "ci", "--scopes", "read,write", "--expires", "never", "--meta", "team=x", "--rate-limit", "10/1m", "--credits", "5", "--refill", "5/day", "--allow-ip", "10.0.0.0/8", "--json");
+    const r = await h.run(
+      "create",
+      "--org",
+      "acme",
+      "--org",
+      "b",
+      "--name",
+      "ci",
+      "--scopes",
+      "read,write",
+      "--expires",
+      "never",
+      "--meta",
+      "team=x",
+      "--rate-limit",
+      "10/1m",
+      "--credits",
+      "5",
+      "--refill",
+      "5/day",
+      "--allow-ip",
+      "10.0.0.0/8",
+      "--json",
+    );
     expect(r.code, r.stderr).toBe(0);
     expect(h.calls).toEqual([
-      ["create", { name: "ci", orgs: ["acme", "b"], scopes: ["read", "write"], expires_at: null, meta: { team: "x" }, rate_limit: { limit: 10, period_seconds: 60 }, credits: { remaining: 5, refill: { amount: 5, interval: "day" } }, allowed_ips: ["10.0.0.0/8"] }],
+      [
+        "create",
+        {
+          name: "ci",
+          orgs: ["acme", "b"],
+          scopes: ["read", "write"],
+          expires_at: null,
+          meta: { team: "x" },
+          rate_limit: { limit: 10, period_seconds: 60 },
+          credits: { remaining: 5, refill: { amount: 5, interval: "day" } },
+          allowed_ips: ["10.0.0.0/8"],
+        },
+      ],
     ]);
     expect(r.stdout).toBe("{}\n");
   });
 
   it("the other key verbs, orgs, usage and tokens", async () => {
-    const h = harness((op) => ({ ok: true, value: op === "tokenList" ? { tokens: [], cursor: null } : { keys: [], events: [] } }));
+    const h = harness((op) => ({
+      ok: true,
+      value: op === "tokenList" ? { tokens: [], cursor: null } : { keys: [], events: [] },
+    }));
     const ok = async (...argv: string[]) => expect((await h.run(...argv, "--json")).code, argv.join(" ")).toBe(0);
     await ok("import", "--key", "legacy", "--org", "acme");
     await ok("list", "--org", "acme", "--status", "active", "--limit", "5", "--cursor", "c");
@@ -127,7 +169,10 @@ describe("verbs → backend calls", () => {
   });
 
   it("tokens list follows every page", async () => {
-    const pages: Record<string, Json> = { "": { tokens: [{ id: "a" }], cursor: "p2" }, p2: { tokens: [{ id: "b" }], cursor: null } };
+    const pages: Record<string, Json> = {
+      "": { tokens: [{ id: "a" }], cursor: "p2" },
+      p2: { tokens: [{ id: "b" }], cursor: null },
+    };
     const h = harness((_, q) => ({ ok: true, value: pages[((q as Json).cursor as string | undefined) ?? ""]! }));
     const r = await h.run("tokens", "list", "--json");
     expect(JSON.parse(r.stdout)).toEqual({ tokens: [{ id: "a" }, { id: "b" }], cursor: null });
@@ -147,7 +192,10 @@ describe("exit codes and messages", () => {
     for (const argv of [["--help"], ["help"], ["-h"], ["create", "--help"], ["list", "-h"]]) {
       expect(await h.run(...argv), argv.join(" ")).toMatchObject({ code: 0, stdout: USAGE, stderr: "" });
     }
-    for (const argv of [["tokens", "--help"], ["tokens", "create", "--help"]]) {
+    for (const argv of [
+      ["tokens", "--help"],
+      ["tokens", "create", "--help"],
+    ]) {
       expect(await h.run(...argv), argv.join(" ")).toMatchObject({ code: 0, stdout: TOKENS_USAGE, stderr: "" });
     }
     expect(await h.run()).toMatchObject({ code: 2, stdout: "", stderr: USAGE });
@@ -158,7 +206,10 @@ describe("exit codes and messages", () => {
   it("bad usage exits 2 with one error line per problem and where the help is, before any backend is opened", async () => {
     const h = harness();
     const cases: [string[], string, string?][] = [
-      [["frobnicate"], 'error: unknown verb "frobnicate": expected one of create, import, list, show, revoke, rotate, update, audit, orgs, usage, tokens'],
+      [
+        ["frobnicate"],
+        'error: unknown verb "frobnicate": expected one of create, import, list, show, revoke, rotate, update, audit, orgs, usage, tokens',
+      ],
       [["create", "--bogus"], 'error: unknown flag --bogus for "create"'],
       [["update", "key_1", "--org"], "error: --org needs a value"],
       [["list", "stray"], '"list" takes no positional argument (stray)'],
@@ -173,9 +224,17 @@ describe("exit codes and messages", () => {
       [["orgs", "show"], "--org is required"],
       [["usage"], "--org is required"],
       [["usage", "--org", "a", "--since", "forever"], "--since: expected a duration"],
-      [["tokens", "frob"], 'error: unknown tokens verb "frob": expected one of create, list, revoke', "npm run keys -- tokens --help"],
+      [
+        ["tokens", "frob"],
+        'error: unknown tokens verb "frob": expected one of create, list, revoke',
+        "npm run keys -- tokens --help",
+      ],
       [["tokens", "create", "--name", "x"], "error: --org is required", "npm run keys -- tokens --help"],
-      [["tokens", "create", "--name", "x", "--org", "a"], "error: --role is required: read or write", "npm run keys -- tokens --help"],
+      [
+        ["tokens", "create", "--name", "x", "--org", "a"],
+        "error: --role is required: read or write",
+        "npm run keys -- tokens --help",
+      ],
       [["tokens", "revoke"], "revoke needs exactly one TOKEN_ID", "npm run keys -- tokens --help"],
       [["tokens", "list", "--bogus"], 'unknown flag --bogus for "list"', "npm run keys -- tokens --help"],
     ];
@@ -194,17 +253,31 @@ describe("exit codes and messages", () => {
       ],
     }));
     const r = await h.run("create", "--expires", "2001-01-01T00:00:00Z");
-    expectUsageError(r, "error: --org: give 1 to 20 org slugs (a-z); repeat --org for more\nerror: --expires: must be in the future\nsee");
+    expectUsageError(
+      r,
+      "error: --org: give 1 to 20 org slugs (a-z); repeat --org for more\nerror: --expires: must be in the future\nsee",
+    );
     expect(r.stderr.match(/in the future/g)).toHaveLength(1);
     expect(r.stderr).not.toMatch(/\barray\b|\bnull\b/);
-    const t = harness(() => ({ ok: false, error: "invalid", errors: [{ field: "role", message: "must be one of read, write" }] }));
-    expectUsageError(await t.run("tokens", "create", "--name", "x", "--org", "a", "--role", "admin"), "error: --role: must be one of read, write\n", "npm run keys -- tokens --help");
+    const t = harness(() => ({
+      ok: false,
+      error: "invalid",
+      errors: [{ field: "role", message: "must be one of read, write" }],
+    }));
+    expectUsageError(
+      await t.run("tokens", "create", "--name", "x", "--org", "a", "--role", "admin"),
+      "error: --role: must be one of read, write\n",
+      "npm run keys -- tokens --help",
+    );
   });
 
   it("not found, conflict, refused: exit 1 with one error line, stdout empty, backend closed", async () => {
     for (const [outcome, message] of [
       [{ ok: false, error: "not_found", message: "not found" }, "error: not found\n"],
-      [{ ok: false, error: "conflict", message: "That key is already stored." }, "error: That key is already stored.\n"],
+      [
+        { ok: false, error: "conflict", message: "That key is already stored." },
+        "error: That key is already stored.\n",
+      ],
     ] as const) {
       const h = harness(() => outcome);
       const r = await h.run("show", "key_1");
@@ -225,11 +298,21 @@ describe("exit codes and messages", () => {
 
 describe("openBackend: choosing local or remote", () => {
   it("--url cannot go with local-state flags, and needs KEYGATE_ADMIN_TOKEN (named for the verb)", async () => {
-    await expect(openBackend({ url: "http://gw", "persist-to": "x" }, { env: { KEYGATE_ADMIN_TOKEN: "t" } })).rejects.toThrow("--persist-to is for local state; it cannot be combined with --url");
-    await expect(openBackend({ url: "http://gw", env: "staging" }, { env: { KEYGATE_ADMIN_TOKEN: "t" } })).rejects.toThrow("--env is for local state");
-    await expect(openBackend({ url: "http://gw" }, { env: {} })).rejects.toThrow("--url needs the gateway's admin token in the KEYGATE_ADMIN_TOKEN environment variable");
-    await expect(openBackend({ url: "http://gw" }, { env: {}, tokenKind: "root admin token" })).rejects.toThrow("--url needs the gateway's root admin token");
-    await expect(openBackend({ url: "gw" }, { env: { KEYGATE_ADMIN_TOKEN: "t" } })).rejects.toThrow('--url: "gw" is not an absolute URL');
+    await expect(
+      openBackend({ url: "http://gw", "persist-to": "x" }, { env: { KEYGATE_ADMIN_TOKEN: "t" } }),
+    ).rejects.toThrow("--persist-to is for local state; it cannot be combined with --url");
+    await expect(
+      openBackend({ url: "http://gw", env: "staging" }, { env: { KEYGATE_ADMIN_TOKEN: "t" } }),
+    ).rejects.toThrow("--env is for local state");
+    await expect(openBackend({ url: "http://gw" }, { env: {} })).rejects.toThrow(
+      "--url needs the gateway's admin token in the KEYGATE_ADMIN_TOKEN environment variable",
+    );
+    await expect(openBackend({ url: "http://gw" }, { env: {}, tokenKind: "root admin token" })).rejects.toThrow(
+      "--url needs the gateway's root admin token",
+    );
+    await expect(openBackend({ url: "gw" }, { env: { KEYGATE_ADMIN_TOKEN: "t" } })).rejects.toThrow(
+      '--url: "gw" is not an absolute URL',
+    );
   });
 
   it("--url with a token: the remote backend (which calls that gateway)", async () => {

@@ -5,16 +5,24 @@
  * shapes must follow the declaration's order.
  */
 import { describe, expect, it } from "vitest";
-import { CHOSEN_SUMMARY_FIELDS, KEY_FIELDS } from "../../../src/keys/fields";
-import { MAX_ALLOWED_IPS, MAX_CREDITS } from "../../../src/keys/record";
+import { CHOSEN_SUMMARY_FIELDS, KEY_FIELDS, summarize } from "../../../src/keys/fields";
 import { PATCH_FIELDS, validateKeyPatch, validateNewKey, validateRotation } from "../../../src/keys/issue";
-import { isKeyRecord, isRateLimit, ORG_RE, SCOPE_RE, KEY_ID_RE, isCreditRefill } from "../../../src/keys/record";
 import type { KeyRecord } from "../../../src/keys/record";
-import { summarize } from "../../../src/keys/fields";
+import {
+  isCreditRefill,
+  isKeyRecord,
+  isRateLimit,
+  KEY_ID_RE,
+  MAX_ALLOWED_IPS,
+  MAX_CREDITS,
+  ORG_RE,
+  SCOPE_RE,
+} from "../../../src/keys/record";
 
 /** The guard as it was written by hand before the declaration (the oracle). */
 function handWritten(v: unknown): boolean {
-  const isStringArray = (x: unknown, re: RegExp) => Array.isArray(x) && x.every((s) => typeof s === "string" && re.test(s));
+  const isStringArray = (x: unknown, re: RegExp) =>
+    Array.isArray(x) && x.every((s) => typeof s === "string" && re.test(s));
   const isIsoOrNull = (x: unknown) => x === null || (typeof x === "string" && !Number.isNaN(Date.parse(x)));
   const isCredits = (x: unknown) => {
     if (typeof x !== "object" || x === null) return false;
@@ -51,12 +59,19 @@ function handWritten(v: unknown): boolean {
     (r.credits === undefined || r.credits === null || isCredits(r.credits)) &&
     (r.allowed_ips === undefined ||
       r.allowed_ips === null ||
-      (Array.isArray(r.allowed_ips) && r.allowed_ips.length <= MAX_ALLOWED_IPS && r.allowed_ips.every((x) => typeof x === "string")))
+      (Array.isArray(r.allowed_ips) &&
+        r.allowed_ips.length <= MAX_ALLOWED_IPS &&
+        r.allowed_ips.every((x) => typeof x === "string")))
   );
 }
 
-const example = Object.fromEntries(KEY_FIELDS.filter((f) => f.stored).map((f) => [f.name, f.example])) as Record<string, unknown>;
-const minimal = Object.fromEntries(Object.entries(example).filter(([k]) => KEY_FIELDS.find((f) => f.name === k)!.stored!.presence === "required"));
+const example = Object.fromEntries(KEY_FIELDS.filter((f) => f.stored).map((f) => [f.name, f.example])) as Record<
+  string,
+  unknown
+>;
+const minimal = Object.fromEntries(
+  Object.entries(example).filter(([k]) => KEY_FIELDS.find((f) => f.name === k)!.stored!.presence === "required"),
+);
 
 /** Values to put in each field: right and wrong kinds, edge lengths, bad patterns and dates. */
 const PROBES: unknown[] = [
@@ -115,22 +130,47 @@ describe("the record guard derived from KEY_FIELDS", () => {
 
 describe("the other shapes follow the declaration", () => {
   it("the summary keeps the summary fields in declaration order, optional ones when set", () => {
-    expect(Object.keys(summarize(example as unknown as KeyRecord))).toEqual(KEY_FIELDS.filter((f) => f.summary).map((f) => f.name));
+    expect(Object.keys(summarize(example as unknown as KeyRecord))).toEqual(
+      KEY_FIELDS.filter((f) => f.summary).map((f) => f.name),
+    );
     expect(Object.keys(summarize(minimal as unknown as KeyRecord))).toEqual(
       KEY_FIELDS.filter((f) => f.summary && f.stored?.presence === "required").map((f) => f.name),
     );
   });
 
   it("PATCH names its fields in declaration order, and the size check names the chosen summary fields", () => {
-    expect(PATCH_FIELDS).toEqual(["name", "orgs", "scopes", "expires_at", "enabled", "rate_limit", "credits", "allowed_ips"]);
+    expect(PATCH_FIELDS).toEqual([
+      "name",
+      "orgs",
+      "scopes",
+      "expires_at",
+      "enabled",
+      "rate_limit",
+      "credits",
+      "allowed_ips",
+    ]);
     expect(CHOSEN_SUMMARY_FIELDS).toEqual(["name", "orgs", "scopes"]);
     const empty = validateKeyPatch({}, 0, { name: "", orgs: ["a"], scopes: [] });
-    expect(empty).toEqual({ ok: false, errors: [{ field: "(body)", message: "must change at least one of name, orgs, scopes, expires_at, enabled, rate_limit, credits, allowed_ips" }] });
-    const big = validateNewKey({ name: "n".repeat(200), orgs: Array.from({ length: 50 }, (_, i) => `org-${i}-${"o".repeat(20)}`) }, 0);
+    expect(empty).toEqual({
+      ok: false,
+      errors: [
+        {
+          field: "(body)",
+          message:
+            "must change at least one of name, orgs, scopes, expires_at, enabled, rate_limit, credits, allowed_ips",
+        },
+      ],
+    });
+    const big = validateNewKey(
+      { name: "n".repeat(200), orgs: Array.from({ length: 50 }, (_, i) => `org-${i}-${"o".repeat(20)}`) },
+      0,
+    );
     expect(big.ok).toBe(false);
     if (!big.ok) {
       expect(big.errors.map((e) => e.field)).toEqual(["name", "orgs", "scopes"]);
-      expect(big.errors[0]!.message).toMatch(/^name, orgs and scopes together are too long: a key's listing entry must fit KV's 1024-byte metadata \(this one needs \d+\)$/);
+      expect(big.errors[0]!.message).toMatch(
+        /^name, orgs and scopes together are too long: a key's listing entry must fit KV's 1024-byte metadata \(this one needs \d+\)$/,
+      );
     }
   });
 
@@ -141,7 +181,13 @@ describe("the other shapes follow the declaration", () => {
   });
 
   it("rotation takes grace_seconds and the settable fields only", () => {
-    expect(validateRotation({ credits: { remaining: 3 } })).toEqual({ ok: true, value: { grace_seconds: 0, credits: { remaining: 3 } } });
-    expect(validateRotation({ name: "x" })).toEqual({ ok: false, errors: [{ field: "name", message: "unknown field" }] });
+    expect(validateRotation({ credits: { remaining: 3 } })).toEqual({
+      ok: true,
+      value: { grace_seconds: 0, credits: { remaining: 3 } },
+    });
+    expect(validateRotation({ name: "x" })).toEqual({
+      ok: false,
+      errors: [{ field: "name", message: "unknown field" }],
+    });
   });
 });

@@ -1,5 +1,14 @@
 import { describe, expect, it } from "vitest";
-import { checksumOf, classifyKey, crc32, displayStart, isWellFormedKey, MAX_KEY_LENGTH, mintKey, randomBase62 } from "../../../src/keys/format";
+import {
+  checksumOf,
+  classifyKey,
+  crc32,
+  displayStart,
+  isWellFormedKey,
+  MAX_KEY_LENGTH,
+  mintKey,
+  randomBase62,
+} from "../../../src/keys/format";
 
 describe("crc32 (golden vectors: a change here locks every minted key out)", () => {
   it("matches the CRC-32/ISO-HDLC check values", () => {

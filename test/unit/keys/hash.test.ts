@@ -10,7 +10,9 @@ describe("hashKey", () => {
   });
 
   it("is HMAC-SHA-256 keyed with the pepper (RFC 4231 test case 2)", async () => {
-    expect(await hashKey("what do ya want for nothing?", "Jefe")).toBe("5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+    expect(await hashKey("what do ya want for nothing?", "Jefe")).toBe(
+      "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843",
+    );
   });
 
   it("differs with and without a pepper, and between peppers", async () => {

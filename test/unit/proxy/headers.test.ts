@@ -4,11 +4,11 @@
  * the gateway is tested in test/integration/forward.test.ts and test/hardening/.
  */
 import { describe, expect, it } from "vitest";
-import { parseConfig } from "../../../src/config/config";
 import type { Config } from "../../../src/config/config";
-import type { Env } from "../../../src/env";
-import { downstreamHeaders, upstreamHeaders } from "../../../src/edge/proxy/headers";
+import { parseConfig } from "../../../src/config/config";
 import type { UpstreamContext } from "../../../src/edge/proxy/headers";
+import { downstreamHeaders, upstreamHeaders } from "../../../src/edge/proxy/headers";
+import type { Env } from "../../../src/env";
 
 function config(vars: Record<string, unknown> = {}): Config {
   const KEYS = { get: async () => null } as unknown as KVNamespace;
@@ -16,7 +16,14 @@ function config(vars: Record<string, unknown> = {}): Config {
 }
 
 const IDENTITY = { keyId: "key_AAAAAAAAAAAAAAAAAAAA", org: "acme", scopes: ["read", "billing"] };
-const CTX: UpstreamContext = { requestId: "rid-1", clientIp: "203.0.113.9", proto: "https", host: "gateway.test", websocket: false, identity: IDENTITY };
+const CTX: UpstreamContext = {
+  requestId: "rid-1",
+  clientIp: "203.0.113.9",
+  proto: "https",
+  host: "gateway.test",
+  websocket: false,
+  identity: IDENTITY,
+};
 
 const up = (inbound: Record<string, string> | [string, string][], ctx: Partial<UpstreamContext> = {}, cfg = config()) =>
   Object.fromEntries(upstreamHeaders(new Headers(inbound), cfg, { ...CTX, ...ctx }));
@@ -39,7 +46,10 @@ describe("upstreamHeaders", () => {
   });
 
   it("no identity (public route): no identity headers, client copies still dropped; no client IP: no X-Forwarded-For", () => {
-    const out = up({ "x-org-slug": "evil", "x-api-key-id": "spoof", "x-api-key-scopes": "admin", "x-forwarded-for": "6.6.6.6" }, { identity: null, clientIp: null });
+    const out = up(
+      { "x-org-slug": "evil", "x-api-key-id": "spoof", "x-api-key-scopes": "admin", "x-forwarded-for": "6.6.6.6" },
+      { identity: null, clientIp: null },
+    );
     expect(out).toEqual({ "x-forwarded-proto": "https", "x-forwarded-host": "gateway.test", "x-request-id": "rid-1" });
   });
 
@@ -66,7 +76,17 @@ describe("upstreamHeaders", () => {
       "sec-websocket-accept": "x",
       "x-kept": "yes",
     });
-    expect(Object.keys(out).sort()).toEqual(["x-api-key-id", "x-api-key-scopes", "x-auth-method", "x-forwarded-for", "x-forwarded-host", "x-forwarded-proto", "x-kept", "x-org-slug", "x-request-id"]);
+    expect(Object.keys(out).sort()).toEqual([
+      "x-api-key-id",
+      "x-api-key-scopes",
+      "x-auth-method",
+      "x-forwarded-for",
+      "x-forwarded-host",
+      "x-forwarded-proto",
+      "x-kept",
+      "x-org-slug",
+      "x-request-id",
+    ]);
   });
 
   it("a WebSocket upgrade keeps its Upgrade header (and only then)", () => {
@@ -76,21 +96,55 @@ describe("upstreamHeaders", () => {
 
   it("drops client claims and rewrites in any case and with _ for -", () => {
     const claims = [
-      "x-forwarded-for", "x-forwarded-host", "x-forwarded-proto", "x-forwarded-port", "x-forwarded-prefix", "x-forwarded-server", "forwarded",
-      "x-real-ip", "x-client-ip", "true-client-ip", "x-original-url", "x-original-uri", "x-rewrite-url", "x-http-method-override",
-      "x-http-method", "x-method-override", "x-request-id", "cdn-loop", "x-keygate-signature",
+      "x-forwarded-for",
+      "x-forwarded-host",
+      "x-forwarded-proto",
+      "x-forwarded-port",
+      "x-forwarded-prefix",
+      "x-forwarded-server",
+      "forwarded",
+      "x-real-ip",
+      "x-client-ip",
+      "true-client-ip",
+      "x-original-url",
+      "x-original-uri",
+      "x-rewrite-url",
+      "x-http-method-override",
+      "x-http-method",
+      "x-method-override",
+      "x-request-id",
+      "cdn-loop",
+      "x-keygate-signature",
     ];
     const inbound: [string, string][] = [];
     for (const name of claims) inbound.push([name, "client"], [name.toUpperCase().replace(/-/g, "_"), "client"]);
     const out = up(inbound, { identity: null, clientIp: null });
     // The client's own request id is kept only under its own name (issue 8, class 3).
-    expect(out).toEqual({ "x-forwarded-proto": "https", "x-forwarded-host": "gateway.test", "x-request-id": "rid-1", "x-client-request-id": "client" });
+    expect(out).toEqual({
+      "x-forwarded-proto": "https",
+      "x-forwarded-host": "gateway.test",
+      "x-request-id": "rid-1",
+      "x-client-request-id": "client",
+    });
   });
 
   it("drops every copy of the identity headers (configured names too) and the credential header", () => {
-    const cfg = config({ ORG_HEADER: "x-tenant", KEY_ID_HEADER: "x-kid", SCOPES_HEADER: "x-perm", CREDENTIAL_SOURCES: "x-token,bearer" });
+    const cfg = config({
+      ORG_HEADER: "x-tenant",
+      KEY_ID_HEADER: "x-kid",
+      SCOPES_HEADER: "x-perm",
+      CREDENTIAL_SOURCES: "x-token,bearer",
+    });
     const out = up(
-      [["x-tenant", "evil"], ["X_TENANT", "evil"], ["x-kid", "spoof"], ["x_perm", "admin"], ["x-token", "kg_secret"], ["X_TOKEN", "kg_secret"], ["x-org-slug", "kept: not ours here"]],
+      [
+        ["x-tenant", "evil"],
+        ["X_TENANT", "evil"],
+        ["x-kid", "spoof"],
+        ["x_perm", "admin"],
+        ["x-token", "kg_secret"],
+        ["X_TOKEN", "kg_secret"],
+        ["x-org-slug", "kept: not ours here"],
+      ],
       {},
       cfg,
     );
@@ -110,18 +164,42 @@ describe("upstreamHeaders", () => {
   });
 
   it("a WebSocket upgrade is filtered like any request (only Upgrade is kept)", () => {
-    const out = up({ upgrade: "websocket", connection: "Upgrade", "x-org-slug": "evil", "x-forwarded-for": "6.6.6.6", "x-api-key": "kg_secret", "sec-websocket-key": "k" }, { websocket: true });
+    const out = up(
+      {
+        upgrade: "websocket",
+        connection: "Upgrade",
+        "x-org-slug": "evil",
+        "x-forwarded-for": "6.6.6.6",
+        "x-api-key": "kg_secret",
+        "sec-websocket-key": "k",
+      },
+      { websocket: true },
+    );
     expect(out).toMatchObject({ upgrade: "websocket", "x-org-slug": "acme", "x-forwarded-for": "203.0.113.9" });
     expect(Object.keys(out).filter((n) => ["connection", "x-api-key", "sec-websocket-key"].includes(n))).toEqual([]);
   });
 
   it("a credential header configured with _ is dropped in either spelling", () => {
     const cfg = config({ CREDENTIAL_SOURCES: "x_token" });
-    expect(Object.keys(up([["x_token", "kg_a"], ["X-Token", "kg_b"]], {}, cfg)).filter((n) => n.includes("token"))).toEqual([]);
+    expect(
+      Object.keys(
+        up(
+          [
+            ["x_token", "kg_a"],
+            ["X-Token", "kg_b"],
+          ],
+          {},
+          cfg,
+        ),
+      ).filter((n) => n.includes("token")),
+    ).toEqual([]);
   });
 
   it("only the Authorization header is judged by scheme: other headers carrying 'Bearer …' pass", () => {
-    expect(up({ "x-note": "Bearer not-a-credential", "x-other": "basic too" })).toMatchObject({ "x-note": "Bearer not-a-credential", "x-other": "basic too" });
+    expect(up({ "x-note": "Bearer not-a-credential", "x-other": "basic too" })).toMatchObject({
+      "x-note": "Bearer not-a-credential",
+      "x-other": "basic too",
+    });
   });
 
   it("an empty scope list is sent as an empty header", () => {

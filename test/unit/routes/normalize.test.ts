@@ -1,6 +1,12 @@
 import { fc, test } from "@fast-check/vitest";
 import { describe, expect, it } from "vitest";
-import { matchSegments, normalizedPathOf, normalizePath, normalizeSegments, requestUrlOf } from "../../../src/edge/routes/normalize";
+import {
+  matchSegments,
+  normalizedPathOf,
+  normalizePath,
+  normalizeSegments,
+  requestUrlOf,
+} from "../../../src/edge/routes/normalize";
 
 const ok = (p: string) => {
   const n = normalizePath(p);
@@ -119,7 +125,30 @@ describe("normalizedPathOf / requestUrlOf (once per request)", () => {
 describe("the shortcut for canonical paths", () => {
   // Characters that matter to normalization, and plain ones: every branch of the full
   // pass is reachable, and so is the shortcut (a path of plain segments).
-  const piece = fc.constantFrom("a", "B", "0", "-", ".", "..", "_", "~", "%2e", "%2F", "%41", "%", ";", "\\", "/", "//", "[", "|", "@", " ", "%C0%AE", "é");
+  const piece = fc.constantFrom(
+    "a",
+    "B",
+    "0",
+    "-",
+    ".",
+    "..",
+    "_",
+    "~",
+    "%2e",
+    "%2F",
+    "%41",
+    "%",
+    ";",
+    "\\",
+    "/",
+    "//",
+    "[",
+    "|",
+    "@",
+    " ",
+    "%C0%AE",
+    "é",
+  );
   const path = fc.array(piece, { minLength: 0, maxLength: 10 }).map((p) => "/" + p.join(""));
   let shortcut = 0;
 
