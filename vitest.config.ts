@@ -2,16 +2,25 @@ import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
 
 /**
- * Projects (see docs/testing.md):
- * - "workers": unit and integration tests inside workerd (the Workers vitest integration),
- *   with Miniflare's real local KV and a real local HTTP origin started in globalSetup;
- * - "workers-websocket": WebSocket pass-through inside workerd, the origin's end in an
- *   auxiliary worker;
- * - "verifier-node": the origin-side signature verifier on Node;
- * - "cli-node": the keys CLI's unit tests on Node;
- * - "e2e": Node tests that start a real `wrangler dev` in front of a real origin and talk
- *   to it over loopback.
+ * Projects (see docs/testing.md), each reading its folders by glob — a test file belongs to
+ * the project its place says:
+ * - "workers": test/unit/ (mirroring src/, plus verifier/) and test/worker/ (by plane and
+ *   feature) inside workerd (the Workers vitest integration), with Miniflare's real local KV
+ *   and a real local HTTP origin started in globalSetup;
+ * - "workers-websocket": the test/worker/ files named *.ws.test.ts, WebSocket pass-through
+ *   inside workerd, the origin's end in an auxiliary worker;
+ * - "verifier-node": test/unit/verifier/, the origin-side signature verifier, on Node too;
+ * - "cli-node": test/unit/cli/ and test/unit/bench/, the keys CLI's and the benchmark tools'
+ *   unit tests, on Node;
+ * - "browser": test/browser/, the console in real Chromium against a real `wrangler dev`;
+ * - "e2e": test/e2e/, Node tests that start a real `wrangler dev` in front of a real origin
+ *   and talk to it over loopback.
  */
+
+/** Unit tests of the Node-only code (cli/, bench/): project "cli-node", not workerd. */
+const NODE_UNIT = ["test/unit/cli/**", "test/unit/bench/**"];
+/** WebSocket pass-through: its own workerd project (an auxiliary worker is the origin). */
+const WEBSOCKET = "test/worker/**/*.ws.test.ts";
 export default defineConfig({
   test: {
     silent: "passed-only",
@@ -32,23 +41,8 @@ export default defineConfig({
         ],
         test: {
           name: "workers",
-          include: [
-            "test/unit/**/*.test.ts",
-            "test/integration/**/*.test.ts",
-            "test/admin/**/*.test.ts",
-            "test/hardening/**/*.test.ts",
-            "test/verifier/**/*.test.ts",
-            "test/sessions/**/*.test.ts",
-            "test/self-service/**/*.test.ts",
-            "test/console/**/*.test.ts",
-            "test/revocation/**/*.test.ts",
-            "test/usage/**/*.test.ts",
-            "test/limits/**/*.test.ts",
-            "test/durable-objects/**/*.test.ts",
-            "test/manage/**/*.test.ts",
-          ],
-          // The CLI's and the benchmark tools' unit tests run on Node (project "cli-node").
-          exclude: ["test/unit/cli/**", "test/unit/bench/**"],
+          include: ["test/unit/**/*.test.ts", "test/worker/**/*.test.ts"],
+          exclude: [...NODE_UNIT, WEBSOCKET],
           globalSetup: ["./test/global-setup.ts", "./test/support/quiet-output.ts"],
           testTimeout: 20_000,
         },
@@ -68,7 +62,7 @@ export default defineConfig({
         ],
         test: {
           name: "workers-websocket",
-          include: ["test/websocket/**/*.test.ts"],
+          include: [WEBSOCKET],
           globalSetup: ["./test/global-setup.ts", "./test/support/quiet-output.ts"],
         },
       },
@@ -77,7 +71,7 @@ export default defineConfig({
         // Node origins too (it also runs in "workers").
         test: {
           name: "verifier-node",
-          include: ["test/verifier/**/*.test.ts"],
+          include: ["test/unit/verifier/**/*.test.ts"],
           environment: "node",
         },
       },
@@ -87,7 +81,7 @@ export default defineConfig({
         // and the benchmark tools' arithmetic (test/unit/bench: the scale model).
         test: {
           name: "cli-node",
-          include: ["test/unit/cli/**/*.test.ts", "test/unit/bench/**/*.test.ts"],
+          include: NODE_UNIT.map((dir) => `${dir}/*.test.ts`),
           environment: "node",
         },
       },

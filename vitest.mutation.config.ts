@@ -7,14 +7,14 @@ import { defineConfig } from "vitest/config";
  * They import nothing from cloudflare:test.
  */
 export const HOT_PATH_TESTS = [
-  "test/unit/auth/credentials.test.ts",
-  "test/unit/auth/authorize.test.ts",
-  "test/unit/auth/verify.test.ts",
-  "test/unit/routes/normalize.test.ts",
-  "test/unit/routes/table.test.ts",
-  "test/unit/proxy/headers.test.ts",
-  "test/unit/proxy/client-claims.test.ts",
-  "test/unit/admin/auth.test.ts",
+  "test/unit/edge/auth/credentials.test.ts",
+  "test/unit/edge/auth/authorize.test.ts",
+  "test/unit/edge/auth/verify.test.ts",
+  "test/unit/edge/routes/normalize.test.ts",
+  "test/unit/edge/routes/table.test.ts",
+  "test/unit/edge/proxy/headers.test.ts",
+  "test/unit/edge/proxy/client-claims.test.ts",
+  "test/unit/manage/admin/auth.test.ts",
 ];
 
 export default defineConfig({

@@ -5,7 +5,7 @@ import { startOrigin } from "../scripts/origin";
 declare module "vitest" {
   export interface ProvidedContext {
     originUrl: string;
-    /** JSON of SessionTestKeys (test/sessions/support.ts). */
+    /** JSON of SessionTestKeys (test/worker/edge/sessions/support.ts). */
     sessionKeys: string;
   }
 }

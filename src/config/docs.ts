@@ -3,7 +3,7 @@
  * variable, a one-line summary, the docs page that explains it, and what "unset" means when
  * it has no default. Kept apart so the worker's bundle carries none of it; `Record<VarName, …>`
  * makes the compiler refuse a variable without its entry (or an entry without its variable),
- * and test/unit/config-doc.test.ts holds docs/configuration.md to both halves.
+ * and test/unit/config/docs.test.ts holds docs/configuration.md to both halves.
  */
 
 import type { VarName, VarSpec } from "./variables";

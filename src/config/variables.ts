@@ -4,7 +4,7 @@
  * `Env` type's variables, and the CLI's and `npm run dev`'s settings (settingsFrom). Its
  * documentation half (a one-line summary and the page that explains each variable) is
  * config/docs.ts, kept out of the worker's bundle; docs/configuration.md's table is held to
- * both by test/unit/config-doc.test.ts.
+ * both by test/unit/config/docs.test.ts.
  *
  * Plain data and plain functions: no Workers types, so Node scripts (cli/, scripts/) can
  * import it too.

@@ -2,8 +2,8 @@
  * The documentation half of the authority table (authority.ts): what each operation,
  * principal, reach and field rule means in words, which surface offers which operation to
  * which principals, and the tables of docs/authority.md rendered from the table itself.
- * Kept apart so the worker's bundle carries none of it; test/manage/authority-doc.test.ts
- * holds docs/authority.md to `renderAuthorityTables()`, and test/manage/matrix.test.ts
+ * Kept apart so the worker's bundle carries none of it; test/unit/manage/authority-doc.test.ts
+ * holds docs/authority.md to `renderAuthorityTables()`, and test/worker/manage/authority/matrix.test.ts
  * drives every cell of SURFACES through its surface.
  */
 import type { FieldOperation, FieldRule, Operation, Reach } from "./authority";

@@ -6,7 +6,7 @@
  * console asks it which buttons and fields to show. No surface decides on its own.
  *
  * docs/authority.md is this table rendered (authority-doc.ts), held to it by
- * test/manage/authority-doc.test.ts; test/manage/matrix.test.ts drives every cell of it
+ * test/unit/manage/authority-doc.test.ts; test/worker/manage/authority/matrix.test.ts drives every cell of it
  * through every surface.
  *
  * The table is plain data, read at every call: a test may change a cell and see every

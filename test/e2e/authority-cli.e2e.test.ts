@@ -6,7 +6,7 @@
  * refused as the authority table says (src/manage/authority.ts, the same module the
  * gateway runs). Then the CLI itself, as a user runs it, for an allowed and a refused call
  * of each principal: exit 0 with the answer, or exit 1 with one `error:` line naming why.
- * (The workerd matrix, test/manage/matrix.test.ts, also flips the table's cells: the CLI's
+ * (The workerd matrix, test/worker/manage/authority/matrix.test.ts, also flips the table's cells: the CLI's
  * `--url` answers are the admin API's.)
  */
 import { randomBytes, randomUUID } from "node:crypto";

@@ -1,0 +1,236 @@
+/**
+ * The per-key rate-limit Durable Object (src/objects/key-rate-limiter.ts) on its own:
+ * the real object in workerd through its stub (`env.KEY_RATE_LIMITER`), time moved through
+ * clock.now, storage inspected with runInDurableObject. Fixed windows aligned on the epoch,
+ * a full window refused until the next one, a new period restarting the count; credits
+ * spent exactly, a newer setting restarting the balance, an older one ignored, refills at
+ * the UTC day or month boundary; and both survive the object being evicted from memory
+ * (their state is read back from storage).
+ */
+
+import { env, runInDurableObject } from "cloudflare:test";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import type { Credits } from "../../../src/keys/record";
+import { clock } from "../../../src/lib/clock";
+import type { KeyRateLimiter } from "../../../src/objects/key-rate-limiter";
+
+afterEach(() => vi.restoreAllMocks());
+
+const ns = () => (env as unknown as { KEY_RATE_LIMITER: DurableObjectNamespace<KeyRateLimiter> }).KEY_RATE_LIMITER;
+const fresh = () => ns().get(ns().idFromName(`do-test-${crypto.randomUUID()}`));
+
+let now = 0;
+function at(ms: number): void {
+  now = ms;
+  vi.spyOn(clock, "now").mockImplementation(() => now);
+}
+
+/**
+ * Run `use` on a fresh instance of the same object, as after eviction: only its storage is
+ * kept (the class reads its state from storage when its in-memory copy is empty).
+ */
+async function afterEviction<T>(
+  stub: DurableObjectStub<KeyRateLimiter>,
+  use: (again: KeyRateLimiter) => Promise<T>,
+): Promise<T> {
+  return runInDurableObject(stub, (instance: KeyRateLimiter, state) => {
+    const Ctor = instance.constructor as new (ctx: DurableObjectState, env: unknown) => KeyRateLimiter;
+    return use(new Ctor(state, env));
+  });
+}
+
+describe("KeyRateLimiter.hit: fixed windows", () => {
+  const minute = 60_000;
+  const t0 = Math.floor(Date.UTC(2030, 0, 1) / minute) * minute; // a window start
+
+  it("allows `limit` requests per window, counting down remaining, then refuses until the next window", async () => {
+    at(t0 + 10_000);
+    const s = fresh();
+    const outcomes = [];
+    for (let i = 0; i < 4; i++) outcomes.push(await s.hit(3, 60));
+    expect(outcomes.map((o) => o.allowed)).toEqual([true, true, true, false]);
+    expect(outcomes.map((o) => o.remaining)).toEqual([2, 1, 0, 0]);
+    expect(outcomes[3]).toEqual({ allowed: false, limit: 3, periodSeconds: 60, remaining: 0, resetSeconds: 50 });
+    at(t0 + 59_999);
+    expect(await s.hit(3, 60)).toMatchObject({ allowed: false, resetSeconds: 1 });
+    at(t0 + minute); // the next window starts exactly on the boundary
+    expect(await s.hit(3, 60)).toEqual({ allowed: true, limit: 3, periodSeconds: 60, remaining: 2, resetSeconds: 60 });
+  });
+
+  it("windows are aligned on the epoch, not on the first request", async () => {
+    at(t0 + 59_000);
+    const s = fresh();
+    expect(await s.hit(1, 60)).toMatchObject({ allowed: true, resetSeconds: 1 });
+    expect((await s.hit(1, 60)).allowed).toBe(false);
+    at(t0 + minute + 1_000); // 2 s after the first request, but a new window
+    expect((await s.hit(1, 60)).allowed).toBe(true);
+  });
+
+  it("a changed period restarts the count; a changed limit applies to the current count", async () => {
+    at(t0);
+    const s = fresh();
+    expect((await s.hit(2, 60)).allowed).toBe(true);
+    expect((await s.hit(2, 60)).allowed).toBe(true);
+    expect((await s.hit(2, 60)).allowed).toBe(false);
+    expect(await s.hit(5, 60)).toMatchObject({ allowed: true, remaining: 2 }); // count 2 of 5 → 3rd allowed
+    expect(await s.hit(2, 3600)).toMatchObject({ allowed: true, remaining: 1, periodSeconds: 3600 });
+  });
+
+  it("the count is kept in storage: an evicted object resumes the same window", async () => {
+    at(t0 + 1_000);
+    const s = fresh();
+    await s.hit(2, 60);
+    await s.hit(2, 60);
+    await afterEviction(s, async (again) => {
+      expect((await again.hit(2, 60)).allowed).toBe(false);
+      at(t0 + minute);
+      expect(await again.hit(2, 60)).toMatchObject({ allowed: true, remaining: 1 });
+    });
+  });
+
+  it("separate keys (objects) have separate windows", async () => {
+    at(t0);
+    const a = fresh();
+    const b = fresh();
+    expect((await a.hit(1, 60)).allowed).toBe(true);
+    expect((await a.hit(1, 60)).allowed).toBe(false);
+    expect((await b.hit(1, 60)).allowed).toBe(true);
+  });
+});
+
+describe("KeyRateLimiter.spend: credits", () => {
+  const day = 86_400_000;
+  const t0 = Date.UTC(2030, 0, 15, 12); // mid-day, mid-month
+  const set = (remaining: number, setAt: number, refill?: Credits["refill"]): Credits =>
+    ({ remaining, set_at: new Date(setAt).toISOString(), balance_id: "b", ...(refill ? { refill } : {}) }) as Credits;
+
+  it("spends exactly the balance, then refuses with remaining 0 (and stays refused)", async () => {
+    at(t0);
+    const s = fresh();
+    const c = set(2, t0 - 1_000);
+    expect(await s.spend(c)).toEqual({ allowed: true, remaining: 1 });
+    expect(await s.spend(c)).toEqual({ allowed: true, remaining: 0 });
+    expect(await s.spend(c)).toEqual({ allowed: false, remaining: 0 });
+    expect(await s.spend(c)).toEqual({ allowed: false, remaining: 0 });
+  });
+
+  it("a zero balance refuses the first request", async () => {
+    at(t0);
+    expect(await fresh().spend(set(0, t0))).toEqual({ allowed: false, remaining: 0 });
+  });
+
+  it("a setting with a later set_at restarts the balance; an older copy of the record is ignored", async () => {
+    at(t0);
+    const s = fresh();
+    expect(await s.spend(set(1, t0 - 10_000))).toEqual({ allowed: true, remaining: 0 });
+    expect((await s.spend(set(1, t0 - 10_000))).allowed).toBe(false);
+    expect(await s.spend(set(3, t0 - 5_000))).toEqual({ allowed: true, remaining: 2 }); // update
+    expect(await s.spend(set(100, t0 - 10_000))).toEqual({ allowed: true, remaining: 1 }); // stale isolate: ignored
+  });
+
+  it("a daily refill resets the balance to the amount at the next UTC midnight, not before", async () => {
+    at(t0);
+    const s = fresh();
+    const c = set(1, t0 - 1_000, { amount: 2, interval: "day" });
+    expect(await s.spend(c)).toEqual({ allowed: true, remaining: 0 });
+    expect((await s.spend(c)).allowed).toBe(false);
+    at(Math.ceil(t0 / day) * day - 1); // 23:59:59.999 the same day
+    expect((await s.spend(c)).allowed).toBe(false);
+    at(Math.ceil(t0 / day) * day); // 00:00 the next day
+    expect(await s.spend(c)).toEqual({ allowed: true, remaining: 1 });
+    expect(await s.spend(c)).toEqual({ allowed: true, remaining: 0 });
+    expect((await s.spend(c)).allowed).toBe(false);
+  });
+
+  it("a monthly refill waits for the first of the next UTC month", async () => {
+    at(t0);
+    const s = fresh();
+    const c = set(1, t0 - 1_000, { amount: 5, interval: "month" });
+    expect((await s.spend(c)).allowed).toBe(true);
+    at(Date.UTC(2030, 0, 31, 23, 59));
+    expect((await s.spend(c)).allowed).toBe(false);
+    at(Date.UTC(2030, 1, 1));
+    expect(await s.spend(c)).toEqual({ allowed: true, remaining: 4 });
+  });
+
+  it("the balance is kept in storage: an evicted object does not hand out its credits again", async () => {
+    at(t0);
+    const s = fresh();
+    const c = set(2, t0 - 1_000);
+    await s.spend(c);
+    await s.spend(c);
+    await afterEviction(s, async (again) => expect(await again.spend(c)).toEqual({ allowed: false, remaining: 0 }));
+    const stored = await runInDurableObject(s, (_o: KeyRateLimiter, state) =>
+      state.storage.get<{ remaining: number }>("credits"),
+    );
+    expect(stored).toMatchObject({ remaining: 0 });
+  });
+
+  it("credits and the rate-limit window live side by side in one object", async () => {
+    at(t0);
+    const s = fresh();
+    expect((await s.hit(1, 60)).allowed).toBe(true);
+    expect(await s.spend(set(1, t0 - 1_000))).toEqual({ allowed: true, remaining: 0 });
+    expect((await s.hit(1, 60)).allowed).toBe(false);
+    expect((await s.spend(set(1, t0 - 1_000))).allowed).toBe(false);
+  });
+});
+
+describe("KeyRateLimiter.balance: the balance without spending (the self-service API)", () => {
+  const t0 = Date.UTC(2030, 0, 1, 12);
+  const set = (remaining: number, setAt: number, refill?: Credits["refill"]): Credits => ({
+    remaining,
+    set_at: new Date(setAt).toISOString(),
+    balance_id: "key_balancebalancebal00",
+    ...(refill ? { refill } : {}),
+  });
+
+  it("answers what spend would see, spends nothing, and follows the same setting and refill rules", async () => {
+    at(t0);
+    const s = fresh();
+    const c = set(2, t0 - 1_000, { amount: 2, interval: "day" });
+    expect(await s.balance(c)).toEqual({ allowed: true, remaining: 2 });
+    expect(await s.balance(c)).toEqual({ allowed: true, remaining: 2 });
+    await s.spend(c);
+    await s.spend(c);
+    expect(await s.balance(c)).toEqual({ allowed: false, remaining: 0 });
+    at(Date.UTC(2030, 0, 2));
+    expect(await s.balance(c)).toEqual({ allowed: true, remaining: 2 });
+  });
+});
+
+describe("KeyRateLimiter holder-keys sets (manage/bounds.ts)", () => {
+  it("admits ids while fewer than max are held, exactly under concurrency, then answers the members", async () => {
+    at(Date.UTC(2030, 0, 1));
+    const s = fresh();
+    const answers = await Promise.all(Array.from({ length: 10 }, (_, i) => s.admitMember(`key_${i}`, 4)));
+    expect(answers.filter((a) => a.admitted)).toHaveLength(4);
+    const refused = answers.find((a) => !a.admitted) as { admitted: false; members: [string, number][] };
+    expect(refused.members).toHaveLength(4);
+    expect(refused.members.every(([, at]) => at === Date.UTC(2030, 0, 1))).toBe(true);
+    // An id already held is admitted again without a second slot.
+    expect(await s.admitMember(refused.members[0]![0], 4)).toEqual({ admitted: true });
+  });
+
+  it("settle drops members and passes a member's slot to its successor; the set survives eviction", async () => {
+    at(Date.UTC(2030, 0, 1));
+    const s = fresh();
+    for (const id of ["key_a", "key_b", "key_c"]) await s.admitMember(id, 3);
+    expect((await s.admitMember("key_d", 3)).admitted).toBe(false);
+    await s.settleMembers(
+      ["key_a"],
+      [
+        ["key_b", "key_b2"],
+        ["key_unknown", "key_x"],
+      ],
+    );
+    const after = (await s.admitMember("key_e", 2)) as { admitted: false; members: [string, number][] };
+    expect(after.admitted).toBe(false);
+    expect(after.members.map(([id]) => id).sort()).toEqual(["key_b2", "key_c"]);
+    await afterEviction(s, async (again) => {
+      const answer = (await again.admitMember("key_f", 2)) as { admitted: false; members: [string, number][] };
+      expect(answer.members.map(([id]) => id).sort()).toEqual(["key_b2", "key_c"]);
+    });
+    expect(await s.admitMember("key_g", 3)).toEqual({ admitted: true });
+  });
+});

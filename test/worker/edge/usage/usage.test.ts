@@ -1,0 +1,197 @@
+/**
+ * Usage per key and org (docs/usage.md): counted in the isolate, flushed into the org's
+ * UsageStore object (real Durable Object, SQLite), read with GET /_keygate/usage.
+ */
+
+import { env, runInDurableObject } from "cloudflare:test";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { flushUsage, usageCounter } from "../../../../src/edge/usage/counter";
+import { clock } from "../../../../src/lib/clock";
+import type { UsageStore } from "../../../../src/objects/usage-store";
+import { makeEnv, send, unknownKey } from "../../../support/worker-helpers";
+import { api, createViaApi, TOKEN, uniqueOrg } from "../../manage/admin/support";
+
+afterEach(() => vi.restoreAllMocks());
+
+const gw = () => makeEnv({ ADMIN_TOKEN: TOKEN });
+/** Flush this isolate's pending counts now (what waitUntil does every USAGE_FLUSH_MS). */
+const flush = () =>
+  flushUsage(env.USAGE_STORE!, usageCounter(), clock.now(), (org, cause) => {
+    throw new Error(`${org}: ${cause}`);
+  });
+const hit = (key: string, headers: Record<string, string> = {}) =>
+  send("/v1/x", { headers: { "x-api-key": key, ...headers } }, gw());
+const usage = async (q: string) => api("GET", `/_keygate/usage?${q}`);
+
+describe("counting", () => {
+  it("forwarded and rejected (by status) per key and org; nothing is visible before a flush; all of it after", async () => {
+    const org = uniqueOrg();
+    const a = await createViaApi({ orgs: [org], credits: { remaining: 3 } });
+    const b = await createViaApi({ orgs: [org], allowed_ips: ["192.0.2.0/24"] });
+    await flush();
+    const statuses = [];
+    for (let i = 0; i < 5; i++) statuses.push((await hit(a.key)).status);
+    statuses.push(
+      (await hit(b.key, { "cf-connecting-ip": "192.0.2.1" })).status,
+      (await hit(b.key, { "cf-connecting-ip": "10.0.0.1" })).status,
+    );
+    statuses.push((await hit(unknownKey())).status); // no known key: not counted
+    expect(statuses).toEqual([200, 200, 200, 429, 429, 200, 403, 401]);
+    await flush();
+    const all = await usage(`org=${org}`);
+    expect(all.res.status).toBe(200);
+    expect(all.json.totals).toEqual({
+      requests: 7,
+      forwarded: 4,
+      rejected: 3,
+      rejected_by_status: { "403": 1, "429": 2 },
+    });
+    const onlyA = await usage(`org=${org}&key=${a.id}`);
+    expect(onlyA.json.totals).toEqual({ requests: 5, forwarded: 3, rejected: 2, rejected_by_status: { "429": 2 } });
+    expect(all.json.series.reduce((n: number, s: { requests: number }) => n + s.requests, 0)).toBe(7);
+  });
+
+  it("exact under concurrency: 50 requests at once with 20 credits → 20 forwarded, 30 rejected", async () => {
+    const org = uniqueOrg();
+    const k = await createViaApi({ orgs: [org], credits: { remaining: 20 } });
+    const res = await Promise.all(Array.from({ length: 50 }, () => hit(k.key)));
+    expect(res.filter((r) => r.status === 200)).toHaveLength(20);
+    await flush();
+    expect((await usage(`org=${org}&key=${k.id}`)).json.totals).toEqual({
+      requests: 50,
+      forwarded: 20,
+      rejected: 30,
+      rejected_by_status: { "429": 30 },
+    });
+  });
+
+  it("a revoked key's refusals are counted; the request's org is the one it acted for", async () => {
+    const org1 = uniqueOrg();
+    const org2 = uniqueOrg();
+    const k = await createViaApi({ orgs: [org1, org2] });
+    await api("DELETE", `/_keygate/keys/${k.id}`);
+    expect((await hit(k.key)).status).toBe(401);
+    await flush();
+    expect((await usage(`org=${org1}`)).json.totals).toMatchObject({
+      requests: 1,
+      rejected: 1,
+      rejected_by_status: { "401": 1 },
+    });
+    expect((await usage(`org=${org2}`)).json.totals.requests).toBe(0);
+  });
+
+  it("flushes by itself at most every USAGE_FLUSH_MS, from a request, in the background", async () => {
+    let now = Date.now();
+    vi.spyOn(clock, "now").mockImplementation(() => now);
+    const org = uniqueOrg();
+    const k = await createViaApi({ orgs: [org] });
+    await flush(); // starts the interval now
+    await hit(k.key);
+    await hit(k.key);
+    expect((await usage(`org=${org}`)).json.totals.requests).toBe(0); // pending in the isolate
+    now += 10_000;
+    await hit(k.key); // due: this request's waitUntil flushes all three
+    expect((await usage(`org=${org}`)).json.totals.requests).toBe(3);
+  });
+
+  it("a flush that fails is kept and delivered with the next one, exactly once", async () => {
+    const org = uniqueOrg();
+    const k = await createViaApi({ orgs: [org] });
+    await flush();
+    await hit(k.key);
+    const real = env.USAGE_STORE!;
+    let calls = 0;
+    const flaky = {
+      idFromName: (n: string) => real.idFromName(n),
+      get: (id: DurableObjectId) => {
+        const stub = real.get(id);
+        // The first delivery reaches the object but its answer is lost.
+        return {
+          add: async (b: unknown) => {
+            await stub.add(b as never);
+            if (calls++ === 0) throw new Error("answer lost");
+          },
+        };
+      },
+    } as unknown as DurableObjectNamespace<UsageStore>;
+    vi.spyOn(console, "log").mockImplementation(() => {});
+    await flushUsage(flaky, usageCounter(), clock.now(), () => {});
+    await flushUsage(flaky, usageCounter(), clock.now(), () => {});
+    expect((await usage(`org=${org}`)).json.totals.requests).toBe(1);
+  });
+
+  it("the object adds a batch id once", async () => {
+    const stub = env.USAGE_STORE!.get(env.USAGE_STORE!.idFromName(uniqueOrg()));
+    await runInDurableObject(stub, (store: UsageStore) => {
+      const batch = {
+        id: "b1",
+        rows: [{ minute: 100, key_id: "key_aaaaaaaaaaaaaaaaaaaa", status: 200, forwarded: true, count: 2 }],
+      };
+      expect(store.add(batch)).toBe(true);
+      expect(store.add(batch)).toBe(false);
+      expect(store.query(null, 0, 200, 1)).toEqual([{ start: 100 * 60_000, requests: 2, forwarded: 2, rejected: 0 }]);
+    });
+  });
+});
+
+describe("GET /_keygate/usage", () => {
+  it("series per minute, hour or day over from/to, aligned, dense (zeros included)", async () => {
+    const org = uniqueOrg();
+    const k = await createViaApi({ orgs: [org] });
+    const t0 = Date.UTC(2026, 5, 1, 10, 30, 15);
+    let now = t0;
+    vi.spyOn(clock, "now").mockImplementation(() => now);
+    await hit(k.key);
+    now = t0 + 2 * 60_000;
+    await hit(k.key);
+    await hit(k.key);
+    await flush();
+    const minutes = await usage(`org=${org}&from=2026-06-01T10:30:00Z&to=2026-06-01T10:34:00Z&granularity=minute`);
+    expect(minutes.json.series.map((s: { start: string; requests: number }) => [s.start, s.requests])).toEqual([
+      ["2026-06-01T10:30:00.000Z", 1],
+      ["2026-06-01T10:31:00.000Z", 0],
+      ["2026-06-01T10:32:00.000Z", 2],
+      ["2026-06-01T10:33:00.000Z", 0],
+    ]);
+    const hours = await usage(`org=${org}&from=2026-06-01T09:15:00Z&to=2026-06-01T11:00:00Z&granularity=hour`);
+    expect(hours.json).toMatchObject({
+      from: "2026-06-01T09:00:00.000Z",
+      to: "2026-06-01T11:00:00.000Z",
+      granularity: "hour",
+    });
+    expect(hours.json.series).toEqual([
+      { start: "2026-06-01T09:00:00.000Z", requests: 0, forwarded: 0, rejected: 0 },
+      { start: "2026-06-01T10:00:00.000Z", requests: 3, forwarded: 3, rejected: 0 },
+    ]);
+    const days = await usage(`org=${org}&granularity=day`); // default range: the last 30 days
+    expect(days.json.series).toHaveLength(31); // 30 days back from 10:32, rounded out to whole days
+    expect(days.json.totals.requests).toBe(3);
+    expect(days.res.headers.get("cache-control")).toBe("no-store");
+  });
+
+  it("bad input: 400 naming the parameter; 401 without the token; 405 for other methods", async () => {
+    for (const [q, field] of [
+      ["", "org"],
+      ["org=-x", "org"],
+      ["org=acme&key=nope", "key"],
+      ["org=acme&granularity=week", "granularity"],
+      ["org=acme&from=yesterday", "from"],
+      ["org=acme&to=2026-13-45T00:00:00Z", "to"],
+      ["org=acme&from=2026-06-02T00:00:00Z&to=2026-06-01T00:00:00Z", "from"],
+      ["org=acme&from=2026-01-01T00:00:00Z&to=2026-06-01T00:00:00Z&granularity=minute", "granularity"],
+      ["org=acme&limit=5", "limit"],
+      ["org=acme&org=globex", "org"],
+    ] as const) {
+      const { res, json } = await usage(q);
+      expect(res.status, q).toBe(400);
+      expect(
+        json.errors.map((e: { field: string }) => e.field),
+        q,
+      ).toContain(field);
+    }
+    expect((await api("GET", "/_keygate/usage?org=acme", { token: null })).res.status).toBe(401);
+    const post = await api("POST", "/_keygate/usage?org=acme", { body: {} });
+    expect(post.res.status).toBe(405);
+    expect(post.res.headers.get("allow")).toBe("GET, HEAD");
+  });
+});
