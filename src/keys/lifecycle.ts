@@ -1,8 +1,13 @@
 /**
  * Key lifecycle mechanics: issue, change, revoke, rotate, list and read the audit log of
- * keys, once the management core (src/manage/keys.ts) has validated the request and
- * decided that its principal may make it (src/manage/authority.ts). Nothing here decides
- * who may do what; every function works on what it is given.
+ * keys, once the management core has validated the request and decided that its principal
+ * may make it (manage/authority.ts). Nothing here decides who may do what; every function
+ * works on what it is given.
+ *
+ * Its callers are the management core's alone: manage/keys.ts for every key operation,
+ * manage/orgs.ts to find a key (whose usage a holder reads), keys/token.ts to audit token
+ * changes (manage/context.ts builds their LifecycleContext). The surfaces — the admin API,
+ * the self-service API, the console, the CLI — reach it only through the core.
  *
  * Every change leaves an audit event naming its actor. Writes go record first (what the
  * hot path reads), then the listing entries, then the audit event, then the revocation

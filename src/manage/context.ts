@@ -50,7 +50,7 @@ export interface PortalLinkRow {
   /** SHA-256 (hex) of the link's token. */
   token: string;
   org: string;
-  /** The link as issued, JSON (manage/console/portal.ts PortalLink). */
+  /** The link as issued, JSON (manage/portal.ts PortalLink). */
   link: string;
   /** Who issued it ("root", "token:<id>"): revoking that token revokes the link. */
   issuer: string;

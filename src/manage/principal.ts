@@ -54,7 +54,7 @@ export function scopesHeld(p: Holder): readonly string[] | null {
 }
 
 /**
- * How audit events name the principal (keys/store.ts `actor`): `root`, `token:<id>`,
+ * How audit events name the principal (keys/store/kv.ts `actor`): `root`, `token:<id>`,
  * `key:<id>`, `session:<sub>`, `portal:<org>`.
  */
 export function actorOf(p: Principal): string {

@@ -4,7 +4,7 @@
  * (request, env, ctx), which is admit (admit.ts) → forward (with trusted identity
  * headers, edge/proxy/headers.ts strips the rest; signed when ORIGIN_SIGNING_SECRET is set) or
  * render the refusal → one access-log line, derived from the Admission in one place
- * (respond.ts) → usage counted (edge/usage/count.ts).
+ * (respond.ts) → usage counted (edge/usage/counter.ts).
  *
  * The entry (app.ts) hands it every request that is not for the admin API, the console or
  * the self-service API, without going through the Hono app: the hot path pays for no

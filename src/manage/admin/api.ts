@@ -1,5 +1,6 @@
 /**
- * The admin HTTP API, mounted by src/index.ts under ADMIN_PREFIX (default /_keygate).
+ * The admin HTTP API, under ADMIN_PREFIX (default /_keygate): manage/app.ts mounts it at
+ * ADMIN_MOUNT, and src/index.ts sends it the requests managementPathOf gives the plane.
  * Admin requests are never forwarded to the origin.
  *
  *   POST   /keys                 create: 201 with the plaintext key, shown this once
@@ -13,7 +14,7 @@
  *   POST   /tokens               root only: mint a scoped admin token (plaintext shown once)
  *   GET    /tokens               root only: list scoped admin tokens
  *   DELETE /tokens/:id           root only: revoke one (stops at once in this isolate)
- *   POST   /portal-links         a single-use console link for one org (manage/console/portal.ts)
+ *   POST   /portal-links         a single-use console link for one org (manage/portal.ts)
  *   DELETE /portal-links/:id     revoke one: unusable, and the console session it opened ends
  *
  * Off unless ADMIN_TOKEN is set: then the prefix answers the profile's 404, like a path
@@ -124,9 +125,9 @@ const ENDPOINTS: [RegExp, string][] = [
 ];
 
 /**
- * Where index.ts mounts this app. Requests reach it only through index.ts's getPath, which
- * maps a path under ADMIN_PREFIX to ADMIN_MOUNT + the rest and every other path to "/":
- * a client cannot address the mount directly.
+ * Where manage/app.ts mounts this app. Requests reach it only through that app's getPath
+ * (managementPathOf), which maps a path under ADMIN_PREFIX to ADMIN_MOUNT + the rest and
+ * every other path to "/": a client cannot address the mount directly.
  */
 export const ADMIN_MOUNT = "/__keygate_admin";
 
@@ -226,7 +227,7 @@ admin.post("/keys/:id/rotate", jsonBody(false), async (c) => {
   return answer(c, await rotateKey(...core(c), c.req.param("id"), c.req.valid("json")), 201);
 });
 
-// Portal links for the web console (manage/console/portal.ts), with a scope ceiling. DELETE
+// Portal links for the web console (manage/portal.ts), with a scope ceiling. DELETE
 // revokes one by the id its creation returned: it cannot be opened any more and the
 // session it opened ends.
 admin.post("/portal-links", jsonBody(true), async (c) => {

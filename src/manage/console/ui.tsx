@@ -319,7 +319,7 @@ consoleApp.get("/portal/:token", async (c) => {
   const over = blocked(c);
   if (over) return over;
   const token = c.req.param("token");
-  // Taken in the session store: once, before its expiry, unless revoked (manage/console/portal.ts).
+  // Taken in the session store: once, before its expiry, unless revoked (manage/portal.ts).
   const taken = /^[A-Za-z0-9_-]{43}$/.test(token)
     ? await takeLinkRow(c.env.CONSOLE_SESSIONS, await hashPortalToken(token), clock.now())
     : null;

@@ -1,7 +1,7 @@
 /**
  * upstreamHeaders()/downstreamHeaders() on their own, header by header. Runs in workerd
  * (npm test) and in Node (npm run test:mutation). What the real origin receives through
- * the gateway is tested in test/worker/edge/proxy/forward.test.ts and test/hardening/.
+ * the gateway is tested in test/worker/edge/proxy/.
  */
 import { describe, expect, it } from "vitest";
 import type { Config } from "../../../../src/config/config";
