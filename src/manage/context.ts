@@ -8,6 +8,7 @@ import type { KeySettings } from "../keys/issue";
 import type { Failure, LifecycleContext } from "../keys/lifecycle";
 import type { RateLimit } from "../keys/record";
 import type { KvLike } from "../keys/store/kv";
+import type { NewLinkRow } from "../objects/protocol";
 import type { Refusal } from "./authority";
 import type { HolderBounds } from "./bounds";
 import type { Principal } from "./principal";
@@ -44,22 +45,10 @@ export interface ManageDeps {
   bounds?: HolderBounds;
 }
 
-/** A portal link as stored (objects/console-sessions.ts NewLinkRow): only its token's hash. */
-export interface PortalLinkRow {
-  id: string;
-  /** SHA-256 (hex) of the link's token. */
-  token: string;
-  org: string;
-  /** The link as issued, JSON (manage/portal.ts PortalLink). */
-  link: string;
-  /** Who issued it ("root", "token:<id>"): revoking that token revokes the link. */
-  issuer: string;
-  expiresAt: number;
-}
-
 /** The portal links' store (the console's session store: manage/console/sessions.ts). */
 export interface PortalLinkStore {
-  create(row: PortalLinkRow): Promise<void>;
+  /** Store a link: only its token's hash, and its issuer (revoking that token revokes the link). */
+  create(row: NewLinkRow): Promise<void>;
   /** Revoke a link of one of `orgs` (null: any org); the link as revoked, or null when there is none. */
   revoke(id: string, orgs: readonly string[] | null): Promise<unknown | null>;
 }
