@@ -248,7 +248,7 @@ function describeFeatures(f: Features): string[] {
     `feed: ${f.feed.mode === "isolate" ? "every isolate polls" : "one poll per location (Cache API)"}, ${f.feed.replicas === "primary" ? "one object" : "a replica per region"}; poll ${f.feed.pollMs} ms, max staleness ${f.feed.maxStalenessMs} ms, ${fmt(f.feed.changesPerDay)} changes/day`,
     `limits: ${f.limits.mode}${f.limits.mode === "regional" ? ` (rebalance ${f.limits.rebalanceMs} ms, stored per ${f.limits.persist})` : ""}; key limits on ${pct(f.limits.keyShare)} of requests, org limits on ${pct(f.limits.orgShare)}`,
     `credits: on ${pct(f.credits.share)} of requests; ${f.credits.lease === "none" ? "no lease (every spend asks the key's object)" : `leased to each ${f.credits.lease === "region" ? "region" : "isolate"} in blocks of ${f.credits.leaseBlock}, stored per ${f.credits.persist}`}`,
-    `usage: flushed ${f.usage.mode === "isolate" ? "by every isolate" : f.usage.mode === "region" ? "by every isolate to its region's shard of the org" : "once per location"} every ${f.usage.flushMs} ms`,
+    `usage: flushed ${f.usage.mode === "isolate" ? "by every isolate" : f.usage.mode === "region" ? "by every isolate to its region's shard of the org" : "by every isolate to its location's aggregator, forwarded once per org and location"} every ${f.usage.flushMs} ms`,
     `last-used: ${f.lastUsed.intervalMs === 0 ? "off" : `written per ${f.lastUsed.mode}, once per key per ${f.lastUsed.intervalMs} ms, at most ${f.lastUsed.maxWritesPerSecond}/s per ${f.lastUsed.mode}`}; key cache TTL ${f.cache.ttlMs} ms`,
   ];
 }

@@ -17,6 +17,7 @@ import { extractCredential } from "../../src/edge/auth/credentials";
 import { verifySession } from "../../src/edge/auth/session";
 import { verifyKey } from "../../src/edge/auth/verify";
 import { isolateOf } from "../../src/edge/gateway/isolate";
+import { DEFAULT_LOCATION } from "../../src/edge/location";
 import { downstreamHeaders, upstreamHeaders } from "../../src/edge/proxy/headers";
 import { FeedFollower, feedStub, followFeed } from "../../src/edge/revocation/follower";
 import { normalizePath } from "../../src/edge/routes/normalize";
@@ -341,11 +342,25 @@ export async function runMicro(
       {
         name: "Durable Object round trip: rate-limit hit (KeyRateLimiter.hit, local)",
         fn: async () => {
-          const r = await checkKeyRateLimit(KEY_RATE_LIMITER, "micro-bench", {
-            limit: 1_000_000_000,
-            period_seconds: 60,
-          });
+          const r = await checkKeyRateLimit(
+            KEY_RATE_LIMITER,
+            "micro-bench",
+            { limit: 1_000_000_000, period_seconds: 60, mode: "exact" },
+            () => DEFAULT_LOCATION,
+          );
           if (!r.ok) throw new Error(`rate-limit hit failed: ${r.error}`);
+        },
+      },
+      {
+        name: "Durable Object round trip: regional rate-limit hit (KeyRateLimiter.hitRegional, local)",
+        fn: async () => {
+          const r = await checkKeyRateLimit(
+            KEY_RATE_LIMITER,
+            "micro-bench",
+            { limit: 1_000_000_000, period_seconds: 60, mode: "regional" },
+            () => DEFAULT_LOCATION,
+          );
+          if (!r.ok) throw new Error(`regional rate-limit hit failed: ${r.error}`);
         },
       },
       {

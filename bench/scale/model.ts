@@ -362,9 +362,11 @@ export function runModel(input: ModelInput): ModelResult {
   );
   const feedRowsWritten = l.set(
     "feed.rowsWrittenPerDay",
-    f.feed.changesPerDay * replicas * 2,
+    f.feed.changesPerDay * replicas * 2 + (f.feed.replicas === "regional" ? f.feed.changesPerDay * replicas * 2 : 0),
     "rows/day",
-    "changesPerDay · feed.objects · 2 (the insert, and its prune 24 h later)",
+    f.feed.replicas === "regional"
+      ? "changesPerDay · feed.objects · 2 (the insert, and its prune 24 h later) + changesPerDay · feed.objects · 2 (each replica's head, and the primary's note of it)"
+      : "changesPerDay · feed.objects · 2 (the insert, and its prune 24 h later)",
   );
 
   // Freshness wait: a request waits when its isolate has not seen a poll start within maxStaleness.
@@ -574,47 +576,85 @@ export function runModel(input: ModelInput): ModelResult {
   );
 
   // ---------------------------------------------------------------- usage
+  // isolate: every isolate flushes one batch per org to the org's store; region: to its
+  // region's shard of the org; location: every isolate flushes once (all its orgs) to its
+  // location's aggregator, which forwards one batch per org per interval to the org's store.
   const usageLocation = f.usage.mode === "location";
+  const usageRegion = f.usage.mode === "region";
   const flushers = l.set(
     "usage.flushers",
-    usageLocation ? L : N,
+    N,
     "flushers",
     usageLocation
-      ? "location mode: one per location = colos"
-      : f.usage.mode === "region"
+      ? "every isolate flushes, to its location's aggregator = N"
+      : usageRegion
         ? "region mode: every isolate, to its region's shard = N"
         : "isolate mode: every isolate = N",
   );
-  const flusherRps = usageLocation ? I * r : r;
   const perFlusher = l.set(
     "usage.flushesPerFlusherPerSecond",
-    pollRate(f.usage.flushMs, flusherRps),
+    pollRate(f.usage.flushMs, r),
     "flushes/s",
-    usageLocation
-      ? "1 / (flushMs/1000 + 1/λ), λ = isolatesPerColo · rpsPerIsolate"
-      : "1 / (flushMs/1000 + 1/λ), λ = rpsPerIsolate",
+    "1 / (flushMs/1000 + 1/λ), λ = rpsPerIsolate",
   );
-  const windowRequests = flusherRps * (f.usage.flushMs / 1000 + 1 / flusherRps);
+  const isolateWindow = r * (f.usage.flushMs / 1000 + 1 / r);
   const orgsPerFlush = l.set(
     "usage.orgsPerFlush",
-    distinct(windowRequests, d.orgs),
+    distinct(isolateWindow, d.orgs),
     "orgs",
-    "distinct(n, orgs), n = λ · (flushMs/1000 + 1/λ) requests per flush window",
+    "distinct(n, orgs), n = λ · (flushMs/1000 + 1/λ) requests per isolate flush window",
   );
-  const usageRps = l.set(
-    "usage.doRequestsPerSecond",
-    flushers * perFlusher * orgsPerFlush,
-    "req/s",
-    "flushers · flushesPerFlusherPerSecond · orgsPerFlush (one call per org per flush)",
-  );
-  const usageRegion = f.usage.mode === "region";
+  // What reaches each org's store, and how often: from every isolate, or one per location.
+  const storeWindow = usageLocation ? I * r * (f.usage.flushMs / 1000 + 1 / (I * r)) : isolateWindow;
+  const storeOrgsPerBatch = usageLocation ? distinct(storeWindow, d.orgs) : orgsPerFlush;
+  let usageRps: number;
+  let storeRps: number;
+  let aggregatorRows = 0;
+  if (usageLocation) {
+    const collects = l.set(
+      "usage.collectsPerSecond",
+      flushers * perFlusher,
+      "req/s",
+      "N · flushesPerFlusherPerSecond (one call per isolate flush, all its orgs, to its location's aggregator)",
+    );
+    l.set("usage.forwarders", L, "aggregators", "one aggregator per location = colos");
+    storeRps = l.set(
+      "usage.forwardsPerSecond",
+      L * pollRate(f.usage.flushMs, I * r) * storeOrgsPerBatch,
+      "req/s",
+      "colos · 1 / (flushMs/1000 + 1/(isolatesPerColo · rpsPerIsolate)) · distinct(location window, orgs) (one batch per org per interval)",
+    );
+    usageRps = l.set(
+      "usage.doRequestsPerSecond",
+      collects + storeRps,
+      "req/s",
+      "usage.collectsPerSecond + usage.forwardsPerSecond",
+    );
+    // Aggregator rows: per isolate org batch its id (and its prune) and its pending row (and its
+    // delete); per forward its outbox row (and its delete) and the org's forward time.
+    aggregatorRows = l.set(
+      "usage.aggregatorRowsPerSecond",
+      collects * orgsPerFlush * 4 + storeRps * 3,
+      "rows/s",
+      "collectsPerSecond · orgsPerFlush · 4 + forwardsPerSecond · 3",
+    );
+  } else {
+    storeRps = usageRps = l.set(
+      "usage.doRequestsPerSecond",
+      flushers * perFlusher * orgsPerFlush,
+      "req/s",
+      "flushers · flushesPerFlusherPerSecond · orgsPerFlush (one call per org per flush)",
+    );
+  }
   const usagePerOrg = l.set(
     "usage.perOrgObjectRps",
-    usageRegion ? Math.max(...G.map((g) => (usageRps * d.shares[g]) / d.orgs)) : usageRps / d.orgs,
+    usageRegion ? Math.max(...G.map((g) => (storeRps * d.shares[g]) / d.orgs)) : storeRps / d.orgs,
     "req/s",
     usageRegion
       ? "the busiest shard: max over regions of usage.doRequestsPerSecond · share / orgs"
-      : "usage.doRequestsPerSecond / orgs",
+      : usageLocation
+        ? "usage.forwardsPerSecond / orgs (at most one batch per location per interval)"
+        : "usage.doRequestsPerSecond / orgs",
   );
   if (usagePerOrg > platform.doSoftLimitRps)
     warnings.push(
@@ -622,9 +662,11 @@ export function runModel(input: ModelInput): ModelResult {
     );
   const rowsPerBatch = l.set(
     "usage.rowsPerBatch",
-    Math.max(1, distinct(windowRequests, d.activeKeys) / orgsPerFlush),
+    Math.max(1, distinct(storeWindow, d.activeKeys) / storeOrgsPerBatch),
     "rows",
-    "max(1, distinct(n, activeKeys) / orgsPerFlush): one row per key of the org in the window",
+    usageLocation
+      ? "max(1, distinct(location window, activeKeys) / orgs per batch): one row per key of the org in the interval"
+      : "max(1, distinct(n, activeKeys) / orgsPerFlush): one row per key of the org in the window",
   );
   const usagePerDay = l.set(
     "usage.doRequestsPerDay",
@@ -635,20 +677,30 @@ export function runModel(input: ModelInput): ModelResult {
   l.set(
     "usage.activeSecondsPerDay",
     usageRegion
-      ? G.reduce((a, g) => a + activeSecondsPerDay(d.orgs, usageRps * d.shares[g], serviceS), 0)
-      : activeSecondsPerDay(d.orgs, usageRps, serviceS),
+      ? G.reduce((a, g) => a + activeSecondsPerDay(d.orgs, storeRps * d.shares[g], serviceS), 0)
+      : activeSecondsPerDay(d.orgs, storeRps, serviceS) +
+          (usageLocation ? activeSecondsPerDay(L, usageRps - storeRps, serviceS) : 0),
     "s/day",
     usageRegion
       ? "Σ regions orgs · min(1, the shard's requests/s · objectServiceMs/1000) · D"
-      : "orgs · min(1, perOrgObjectRps · objectServiceMs/1000) · D",
+      : usageLocation
+        ? "orgs · min(1, perOrgObjectRps · service) · D + colos · min(1, collects per aggregator · service) · D"
+        : "orgs · min(1, perOrgObjectRps · objectServiceMs/1000) · D",
   );
   const usageRowsWritten = l.set(
     "usage.rowsWrittenPerDay",
-    usageRps * (rowsPerBatch + 2) * DAY_S,
+    (storeRps * (rowsPerBatch + 2) + aggregatorRows) * DAY_S,
     "rows/day",
-    "doRequestsPerSecond · (rowsPerBatch + 2: the batch id, and its prune 24 h later) · D",
+    usageLocation
+      ? "(forwardsPerSecond · (rowsPerBatch + 2: the batch id, and its prune 24 h later) + aggregatorRowsPerSecond) · D"
+      : "doRequestsPerSecond · (rowsPerBatch + 2: the batch id, and its prune 24 h later) · D",
   );
-  const usageRowsRead = l.set("usage.rowsReadPerDay", usageRps * DAY_S, "rows/day", "one batch-id lookup per flush");
+  const usageRowsRead = l.set(
+    "usage.rowsReadPerDay",
+    usageRps * DAY_S,
+    "rows/day",
+    "one batch-id lookup per call (usage.doRequestsPerSecond · D)",
+  );
 
   // ---------------------------------------------------------------- Durable Objects in total
   const doPerDay = l.set(

@@ -21,7 +21,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DEFAULT_STATE_DIR, stateRegistryPath, withRegistry } from "../../scripts/local-platform";
 import type { RateLimit, TokenRecord } from "../../src/keys/record";
-import type { FeedChange, UsageBucket } from "../../src/objects/protocol";
+import type { FeedChange, PublishResult, UsageBucket } from "../../src/objects/protocol";
 import { FEED_OBJECT_NAME, SESSIONS_OBJECT_NAME } from "../../src/objects/protocol";
 
 type Change = FeedChange;
@@ -56,7 +56,10 @@ export function localFeed(
   persistTo: string = DEFAULT_STATE_DIR,
 ): LocalFeed {
   const registry = stateRegistryPath(persistTo);
-  type Stub = { publish(c: Change[]): Promise<number>; publishOrg(org: string, rl: RateLimit | null): Promise<number> };
+  type Stub = {
+    publish(c: Change[]): Promise<PublishResult>;
+    publishOrg(org: string, rl: RateLimit | null): Promise<PublishResult>;
+  };
   type UsageNs = { idFromName(name: string): unknown; get(id: unknown): UsageStub };
   let opened: Promise<{ stub: Stub; usage: UsageNs; sessions: SessionsStub; dispose: () => Promise<void> }> | undefined;
   let dir: string | undefined;
@@ -111,7 +114,7 @@ export function localFeed(
     try {
       opened ??= open();
       const feed = await opened;
-      await Promise.race([
+      const answer = await Promise.race([
         what(feed.stub, feed.sessions),
         new Promise((_, reject) => {
           timer = setTimeout(
@@ -120,6 +123,12 @@ export function localFeed(
           );
         }),
       ]);
+      // The feed's primary has it; a replica that did not store it in time is caught up by the primary.
+      const missing = (answer as Partial<PublishResult> | undefined)?.missing;
+      if (missing && missing.length > 0)
+        process.stderr.write(
+          `note: the revocation feed's replicas in ${missing.join(", ")} did not store the change in time; the feed catches them up by itself.\n`,
+        );
     } catch (err) {
       process.stderr.write(
         `note: the change is stored, but no running \`wrangler dev\` of this local state (${persistTo}) took it from the ${to} (${(err as Error).message.split("\n")[0]}).\n` +

@@ -2,20 +2,34 @@
  * The per-key rate-limit Durable Object (edge/abuse/key-rate-limiter.ts states the policy):
  * one instance per key id, counting requests in fixed windows aligned on the epoch. The
  * same class keeps a key's credit balance (edge/abuse/credits.ts, addressed by
- * `balance_id`), an org's rate limit ("org:<org>"), and the holders' creation bounds (manage/bounds.ts:
- * "holder-creates:<actor>" windows and "holder-keys:<org>" member sets).
+ * `balance_id`), an org's rate limit ("@org/<org>"), and the holders' creation bounds
+ * (manage/bounds.ts: "holder-creates:<actor>" windows and "holder-keys:<org>" member sets).
+ *
+ * Near the client (issue 25, docs/limits.md), the same class plays two regional roles, each
+ * an object named regionalName(name, region) and created in that region:
+ * - a **regional bucket** of a `regional` limit (`hitRegional`): it admits while its own
+ *   count plus the other regions' (as of its last exchange) is under the limit, and
+ *   exchanges counts with the limit's own object — the **coordinator** (`report`) — in the
+ *   background, at most every syncIntervalMs of the window;
+ * - a **credit lease** (`spendLeased`): a small block of the key's balance, taken from the
+ *   balance's own object (`lease`), spent here, refilled in the background before it runs
+ *   out, and what is left returned (`settle`) when the region stops spending.
+ * Object-to-object calls go through objects/link.ts.
  */
 import { DurableObject } from "cloudflare:workers";
 import type { Credits } from "../keys/record";
 import { clock } from "../lib/clock";
-import type { CreditOutcome, KeyRateOutcome } from "./protocol";
-import { refillPeriod } from "./protocol";
+import { link } from "./link";
+import type { CreditOutcome, KeyRateOutcome, LeaseGrant, Region } from "./protocol";
+import { LEASE_BLOCK, LEASE_IDLE_MS, LEASE_SHARE, refillPeriod, regionalName, syncIntervalMs } from "./protocol";
 
 interface Balance {
   set_at: string;
   remaining: number;
   /** The refill period the balance was last filled for (protocol.ts refillPeriod). */
   period: number;
+  /** Credits leased to regions and not yet spent or returned (by region): part of the balance. */
+  leased?: Partial<Record<Region, number>>;
 }
 
 interface WindowState {
@@ -24,24 +38,64 @@ interface WindowState {
   count: number;
 }
 
+/** A regional bucket's window: its own count, and the other regions' as of its last exchange. */
+interface BucketState {
+  period: number;
+  window: number;
+  count: number;
+  others: number;
+  /** When it last exchanged counts with the coordinator (clock ms). */
+  syncedAt: number;
+}
+
+/** A region's lease of a balance. */
+interface Lease {
+  /** The balance's object (the key's balance_id). */
+  balance: string;
+  region: Region;
+  set_at: string;
+  period: number;
+  /** Credits of the lease not yet spent. */
+  left: number;
+  /** The balance's own remaining when the lease was last taken (for x-credits-remaining). */
+  beyond: number;
+  lastSpend: number;
+}
+
 const STATE_KEY = "window";
 const BALANCE_KEY = "credits";
+const BUCKET_KEY = "bucket";
+const LEASE_KEY = "lease";
 /** A member of a holder-keys set: "member:<key id>" → when it was added (ms). */
 const MEMBER_PREFIX = "member:";
 
-// Its bindings are not read (DurableObject<unknown>): nothing here imports the Env type.
-export class KeyRateLimiter extends DurableObject<unknown> {
+/** The one binding the object reads: its own namespace, to reach a coordinator or a balance. */
+interface LimiterEnv {
+  KEY_RATE_LIMITER?: DurableObjectNamespace<KeyRateLimiter>;
+}
+
+export class KeyRateLimiter extends DurableObject<LimiterEnv> {
   #state: WindowState | undefined;
   #balance: Balance | null | undefined;
   #members: Promise<Map<string, number>> | undefined;
+  #bucket: BucketState | null | undefined;
+  #syncing: Promise<void> | null = null;
+  #lease: Lease | null | undefined;
+  #refilling: Promise<void> | null = null;
+  /** Coordinator: each region's reported count for the current window. */
+  #reports: { window: number; period: number; counts: Map<Region, number> } | undefined;
+
+  // ------------------------------------------------------------------ credits: the balance
 
   /**
    * The balance this object keeps, as `spend` would see it, without spending: whether a
    * credit is left (a self-service call of a key at zero is refused like a gateway call).
+   * Credits leased to regions and not yet spent count as left.
    */
   async balance(credits: Credits): Promise<CreditOutcome> {
     const b = await this.#current(credits);
-    return { allowed: b.remaining > 0, remaining: Math.max(0, b.remaining) };
+    const left = b.remaining + Object.values(b.leased ?? {}).reduce((a, n) => a + (n ?? 0), 0);
+    return { allowed: left > 0, remaining: Math.max(0, left) };
   }
 
   async #current(credits: Credits): Promise<Balance> {
@@ -49,10 +103,11 @@ export class KeyRateLimiter extends DurableObject<unknown> {
     const now = clock.now();
     const period = credits.refill ? refillPeriod(credits.refill.interval, now) : 0;
     let b = this.#balance;
+    // A new setting or a new refill period starts over: leases of the old one are void.
     if (b === null || Date.parse(credits.set_at) > Date.parse(b.set_at)) {
       b = { set_at: credits.set_at, remaining: credits.remaining, period };
     } else if (credits.refill && period > b.period) {
-      b = { ...b, remaining: credits.refill.amount, period };
+      b = { set_at: b.set_at, remaining: credits.refill.amount, period };
     }
     this.#balance = b;
     return b;
@@ -62,7 +117,9 @@ export class KeyRateLimiter extends DurableObject<unknown> {
    * Spend one credit of the balance this object keeps (addressed by the key's balance_id).
    * A setting with a later set_at than the balance's restarts it from `remaining`; an
    * earlier one (an isolate with an older copy of the record) is ignored. With a refill,
-   * the balance is reset to `refill.amount` at the start of each UTC day or month.
+   * the balance is reset to `refill.amount` at the start of each UTC day or month. The
+   * gateway spends through its region's lease (spendLeased); this is its fallback when the
+   * lease cannot be asked.
    */
   async spend(credits: Credits): Promise<CreditOutcome> {
     const b = await this.#current(credits);
@@ -74,6 +131,133 @@ export class KeyRateLimiter extends DurableObject<unknown> {
     void this.ctx.storage.put(BALANCE_KEY, b, { allowUnconfirmed: true });
     return { allowed: true, remaining: b.remaining };
   }
+
+  /**
+   * Lease up to `want` credits of this balance to `region`: at most LEASE_SHARE of what is
+   * left (so a small balance is not stranded in one region), at least one while any is left.
+   * Taken from the balance at once (exact: no credit is ever spent twice).
+   */
+  async lease(credits: Credits, region: Region, want: number): Promise<LeaseGrant> {
+    const b = await this.#current(credits);
+    const granted = Math.max(0, Math.min(want, b.remaining, Math.max(1, Math.ceil(b.remaining * LEASE_SHARE))));
+    b.remaining -= granted;
+    if (granted > 0) b.leased = { ...b.leased, [region]: (b.leased?.[region] ?? 0) + granted };
+    await this.ctx.storage.put(BALANCE_KEY, b);
+    return { granted, remaining: b.remaining, set_at: b.set_at, period: b.period };
+  }
+
+  /**
+   * A region's lease ends: `left` credits it did not spend come back to the balance — unless
+   * the balance was set anew or refilled since (the lease belonged to a balance that is gone).
+   */
+  async settle(region: Region, setAt: string, period: number, left: number): Promise<void> {
+    if (this.#balance === undefined) this.#balance = (await this.ctx.storage.get<Balance>(BALANCE_KEY)) ?? null;
+    const b = this.#balance;
+    if (b === null || b.set_at !== setAt || b.period !== period) return;
+    const back = Math.max(0, Math.min(left, b.leased?.[region] ?? 0));
+    b.remaining += back;
+    if (b.leased) {
+      const { [region]: _, ...rest } = b.leased;
+      b.leased = rest;
+    }
+    await this.ctx.storage.put(BALANCE_KEY, b);
+  }
+
+  // ------------------------------------------------------------------ credits: a region's lease
+
+  async #leaseOf(): Promise<Lease | null> {
+    if (this.#lease === undefined) this.#lease = (await this.ctx.storage.get<Lease>(LEASE_KEY)) ?? null;
+    return this.#lease;
+  }
+
+  /**
+   * Spend one credit of `credits` from this region's lease (this object is
+   * regionalName(balance_id, region)): at once while the lease has credits, refilled in the
+   * background when it runs low; a spend that finds it empty waits for the next block from
+   * the balance. `remaining`: the balance as this region knows it (its lease plus what the
+   * balance had left when it last leased).
+   */
+  async spendLeased(credits: Credits, region: Region): Promise<CreditOutcome> {
+    const now = clock.now();
+    const period = credits.refill ? refillPeriod(credits.refill.interval, now) : 0;
+    let lease = await this.#leaseOf();
+    // A newer setting, or a new refill period: the old lease is void (the balance starts over).
+    if (lease && (Date.parse(credits.set_at) > Date.parse(lease.set_at) || period > lease.period)) {
+      lease = this.#lease = null;
+      await this.ctx.storage.delete(LEASE_KEY);
+    }
+    // Empty: wait for the next block (concurrent spends share each refill; each credit
+    // granted is spent by one of them). Ends when a credit is got or the balance has none.
+    while (lease === null || lease.left <= 0) {
+      await this.#refill(credits, region, now);
+      lease = this.#lease ?? null;
+      if (lease === null || (lease.left <= 0 && lease.beyond <= 0)) break;
+    }
+    if (lease === null || lease.left <= 0) return { allowed: false, remaining: 0 };
+    lease.left--;
+    lease.lastSpend = now;
+    // Credits are money: the lease's count is stored at every spend, as the balance's is.
+    void this.ctx.storage.put(LEASE_KEY, lease, { allowUnconfirmed: true });
+    if (lease.left < Math.ceil(LEASE_BLOCK / 4) && lease.beyond > 0)
+      void this.#refill(credits, region, now).catch(() => {});
+    return { allowed: true, remaining: lease.left + lease.beyond };
+  }
+
+  /** One refill of the lease at a time; a spend that needs it shares the one in flight. */
+  #refill(credits: Credits, region: Region, now: number): Promise<void> {
+    this.#refilling ??= this.#takeBlock(credits, region, now).finally(() => {
+      this.#refilling = null;
+    });
+    return this.#refilling;
+  }
+
+  async #takeBlock(credits: Credits, region: Region, now: number): Promise<void> {
+    const ns = this.env.KEY_RATE_LIMITER;
+    if (!ns) throw new Error("no KEY_RATE_LIMITER binding in the lease's object");
+    const self = regionalName(credits.balance_id, region);
+    const grant = await link.to(ns, credits.balance_id, self).lease(credits, region, LEASE_BLOCK);
+    const held = this.#lease;
+    const same = held !== null && held !== undefined && held.set_at === grant.set_at && held.period === grant.period;
+    this.#lease = {
+      balance: credits.balance_id,
+      region,
+      set_at: grant.set_at,
+      period: grant.period,
+      left: (same ? held.left : 0) + grant.granted,
+      beyond: grant.remaining,
+      lastSpend: same ? held.lastSpend : now,
+    };
+    await this.ctx.storage.put(LEASE_KEY, this.#lease);
+    // What is left of the lease goes back once the region stops spending.
+    if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(Date.now() + LEASE_IDLE_MS);
+  }
+
+  /** A lease idle for LEASE_IDLE_MS returns what is left of it to the balance. */
+  override async alarm(): Promise<void> {
+    const lease = await this.#leaseOf();
+    if (lease === null) return;
+    const idle = clock.now() - lease.lastSpend;
+    if (idle < LEASE_IDLE_MS) {
+      await this.ctx.storage.setAlarm(Date.now() + (LEASE_IDLE_MS - idle));
+      return;
+    }
+    await this.returnLease();
+  }
+
+  /** Give what is left of this region's lease back to the balance (the lease's alarm; tests). */
+  async returnLease(): Promise<number> {
+    const lease = await this.#leaseOf();
+    const ns = this.env.KEY_RATE_LIMITER;
+    if (lease === null || !ns) return 0;
+    await link
+      .to(ns, lease.balance, regionalName(lease.balance, lease.region))
+      .settle(lease.region, lease.set_at, lease.period, lease.left);
+    this.#lease = null;
+    await this.ctx.storage.delete(LEASE_KEY);
+    return lease.left;
+  }
+
+  // ------------------------------------------------------------------ rate limits: exact
 
   /** Count one request against `limit` per `periodSeconds`, unless the window is full. */
   async hit(limit: number, periodSeconds: number): Promise<KeyRateOutcome> {
@@ -97,6 +281,78 @@ export class KeyRateLimiter extends DurableObject<unknown> {
     void this.ctx.storage.put(STATE_KEY, state, { allowUnconfirmed: true });
     return { allowed: true, limit, periodSeconds, remaining: limit - state.count, resetSeconds };
   }
+
+  // ------------------------------------------------------------------ rate limits: regional
+
+  /**
+   * Count one request of a `regional` limit in this region's bucket (this object is
+   * regionalName(name, region)): admitted while this region's count plus the other regions'
+   * (as of the last exchange with `name`'s coordinator) is under the limit. The exchange
+   * runs after the answer, at most every syncIntervalMs(periodSeconds): no request waits
+   * for the coordinator. Counts are kept in memory and stored at each exchange.
+   */
+  async hitRegional(name: string, region: Region, limit: number, periodSeconds: number): Promise<KeyRateOutcome> {
+    if (this.#bucket === undefined) {
+      // After an eviction: the count as of the last exchange, and an exchange at once.
+      const stored = await this.ctx.storage.get<BucketState>(BUCKET_KEY);
+      this.#bucket = stored ? { ...stored, syncedAt: -Infinity } : null;
+    }
+    const now = clock.now();
+    const periodMs = periodSeconds * 1000;
+    const window = Math.floor(now / periodMs);
+    let b = this.#bucket;
+    if (b === null || b.window !== window || b.period !== periodSeconds) {
+      b = { period: periodSeconds, window, count: 0, others: 0, syncedAt: b?.syncedAt ?? -Infinity };
+      this.#bucket = b;
+    }
+    const resetSeconds = Math.max(1, Math.ceil(((window + 1) * periodMs - now) / 1000));
+    const allowed = b.count + b.others < limit;
+    if (allowed) b.count++;
+    if (this.#syncing === null && now - b.syncedAt >= syncIntervalMs(periodSeconds))
+      this.#syncing = this.#exchange(name, region, b, now)
+        .catch(() => {})
+        .finally(() => {
+          this.#syncing = null;
+        });
+    const remaining = Math.max(0, limit - b.count - b.others);
+    return { allowed, limit, periodSeconds, remaining, resetSeconds };
+  }
+
+  /** Tell the coordinator this region's count for the window; learn the other regions'. */
+  async #exchange(name: string, region: Region, b: BucketState, now: number): Promise<void> {
+    const ns = this.env.KEY_RATE_LIMITER;
+    if (!ns) return;
+    b.syncedAt = now;
+    const others = await link.to(ns, name, regionalName(name, region)).report(region, b.period, b.window, b.count);
+    if (this.#bucket === b) b.others = others;
+    await this.ctx.storage.put(BUCKET_KEY, b);
+  }
+
+  /** Run the pending exchange now, whatever its interval (tests: a bucket's background work, awaited). */
+  async syncNow(name: string, region: Region): Promise<void> {
+    await this.#syncing;
+    if (this.#bucket) await this.#exchange(name, region, this.#bucket, clock.now());
+  }
+
+  /**
+   * The coordinator of a regional limit: `region`'s count in `window` (of `periodSeconds`);
+   * answers the sum of the other regions' counts in that window. Kept in memory only: after
+   * an eviction every bucket reports its whole count again at its next exchange.
+   */
+  report(region: Region, periodSeconds: number, window: number, count: number): number {
+    let r = this.#reports;
+    if (r === undefined || r.window < window || r.period !== periodSeconds) {
+      r = { window, period: periodSeconds, counts: new Map() };
+      this.#reports = r;
+    }
+    if (r.window !== window) return 0; // a report of a window already over
+    r.counts.set(region, Math.max(count, r.counts.get(region) ?? 0));
+    let others = 0;
+    for (const [g, n] of r.counts) if (g !== region) others += n;
+    return others;
+  }
+
+  // ------------------------------------------------------------------ holder-keys sets
 
   #loadMembers(): Promise<Map<string, number>> {
     this.#members ??= this.ctx.storage.list<number>({ prefix: MEMBER_PREFIX }).then((stored) => {

@@ -1,59 +1,84 @@
 /**
  * Credits (a key record's `credits`, docs/limits.md): each forwarded request spends one,
- * exactly and globally — the balance lives in the key's KeyRateLimiter Durable Object
- * (addressed by `credits.balance_id`), which serializes every spend. At zero the request is
- * refused with the profile's 429. Keys without credits never touch it.
+ * exactly — the balance lives in the key's KeyRateLimiter Durable Object (addressed by
+ * `credits.balance_id`), which never hands out a credit twice. Requests spend near the
+ * client: from their region's lease (regionalName(balance_id, region)), a small block of
+ * the balance taken from the balance's object and refilled in the background; a spend that
+ * finds the lease empty waits for the next block. What a region leased and did not spend
+ * goes back to the balance when it stops spending. At zero the request is refused with the
+ * profile's 429. Keys without credits never touch either object.
  *
- * Unlike rate limits, credits are something a customer pays for: when the object cannot
- * be asked, the request is refused (503), never let through unmetered.
+ * Unlike rate limits, credits are something a customer pays for: when the lease cannot be
+ * asked, the balance's own object is (an exact spend); when neither can, the request is
+ * refused (503), never let through unmetered.
  */
 import type { Credits } from "../../keys/record";
 import type { Result } from "../../lib/result";
 import { failed, ok } from "../../lib/result";
 import type { KeyRateLimiter } from "../../objects/key-rate-limiter";
+import { link } from "../../objects/link";
 import type { CreditOutcome } from "../../objects/protocol";
+import { regionalName } from "../../objects/protocol";
+import type { Location } from "../location";
 
 export const CREDITS_TIMEOUT_MS = 1_000;
 
-/** Spend one credit (a forwarded request): exact across isolates; a failure is never a pass. */
-export function spendCredit(
+class TimedOut extends Error {}
+
+function within<T>(asked: Promise<T>): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new TimedOut(`credits did not answer within ${CREDITS_TIMEOUT_MS} ms`)),
+      CREDITS_TIMEOUT_MS,
+    );
+  });
+  return Promise.race([asked, timeout]).finally(() => {
+    if (timer !== undefined) clearTimeout(timer);
+  });
+}
+
+const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
+
+/**
+ * Spend one credit (a forwarded request) from the region's lease; exact across isolates
+ * and regions; a failure is never a pass. A lease that failed (not one that was only slow:
+ * it may still spend) is replaced by an exact spend at the balance itself.
+ */
+export async function spendCredit(
   ns: DurableObjectNamespace<KeyRateLimiter> | undefined,
   credits: Credits,
+  where: () => Location,
 ): Promise<Result<CreditOutcome>> {
-  return askBalance(ns, credits, "spend");
+  if (!ns) return failed("no KEY_RATE_LIMITER Durable Object binding: credits cannot be counted");
+  const region = where().region;
+  try {
+    return ok(
+      await within(Promise.resolve(link.to(ns, regionalName(credits.balance_id, region)).spendLeased(credits, region))),
+    );
+  } catch (err) {
+    if (err instanceof TimedOut) return failed(err.message);
+    try {
+      return ok(await within(Promise.resolve(link.to(ns, credits.balance_id).spend(credits))));
+    } catch (again) {
+      return failed(`${message(err)}; the balance itself: ${message(again)}`);
+    }
+  }
 }
 
 /**
  * Whether a credit is left, without spending one: a key's calls to the self-service API
- * spend nothing, but a key at zero is refused there as it is on the gateway.
+ * spend nothing, but a key at zero is refused there as it is on the gateway (credits
+ * leased to regions and not yet spent count as left).
  */
-export function creditLeft(
+export async function creditLeft(
   ns: DurableObjectNamespace<KeyRateLimiter> | undefined,
   credits: Credits,
-): Promise<Result<CreditOutcome>> {
-  return askBalance(ns, credits, "balance");
-}
-
-async function askBalance(
-  ns: DurableObjectNamespace<KeyRateLimiter> | undefined,
-  credits: Credits,
-  method: "spend" | "balance",
 ): Promise<Result<CreditOutcome>> {
   if (!ns) return failed("no KEY_RATE_LIMITER Durable Object binding: credits cannot be counted");
-  let timer: ReturnType<typeof setTimeout> | undefined;
   try {
-    const stub = ns.get(ns.idFromName(credits.balance_id));
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new Error(`credits did not answer within ${CREDITS_TIMEOUT_MS} ms`)),
-        CREDITS_TIMEOUT_MS,
-      );
-    });
-    const asked = method === "spend" ? stub.spend(credits) : stub.balance(credits);
-    return ok((await Promise.race([asked, timeout])) as CreditOutcome);
+    return ok(await within(Promise.resolve(link.to(ns, credits.balance_id).balance(credits))));
   } catch (err) {
-    return failed(err instanceof Error ? err.message : String(err));
-  } finally {
-    if (timer !== undefined) clearTimeout(timer);
+    return failed(message(err));
   }
 }

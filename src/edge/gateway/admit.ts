@@ -132,7 +132,7 @@ export async function admit(req: Request, deps: AdmitDeps): Promise<Admission> {
   if (org?.kind === "refuse") return org;
   const orgHeaders = org?.headers;
 
-  // The key's own rate limit (exact, global): only keys that have one pay the round trip.
+  // The key's own rate limit (exact or regional: its mode): only keys that have one pay the round trip.
   let limitHeaders: Record<string, string> | undefined;
   if (record.rate_limit) {
     const outcome = await keyRateLimit(deps, record);
@@ -143,9 +143,9 @@ export async function admit(req: Request, deps: AdmitDeps): Promise<Admission> {
   }
   limitHeaders = mergeLimitHeaders(limitHeaders, orgHeaders);
 
-  // Credits (exact, global; spent last, so a request refused above spends none).
+  // Credits (exact; spent from the region's lease; last, so a request refused above spends none).
   if (record.credits) {
-    const spending = await spendCredit(deps.env.KEY_RATE_LIMITER, record.credits);
+    const spending = await spendCredit(deps.env.KEY_RATE_LIMITER, record.credits, deps.where);
     if (!spending.ok) {
       logLine("error", "credits unavailable: request refused", {
         request_id: deps.requestId,

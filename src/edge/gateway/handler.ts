@@ -17,6 +17,7 @@ import type { Env } from "../../env";
 import { clock } from "../../lib/clock";
 import { logLine } from "../../lib/log";
 import type { Forward, RequestLog } from "../admission";
+import { locator } from "../location";
 import { forward, targetUrl } from "../proxy/forward";
 import { forwardedSearch, upstreamHeaders } from "../proxy/headers";
 import { countRequest } from "../usage/counter";
@@ -42,10 +43,18 @@ export function createGateway(config: Config, deps: GatewayDeps = {}): FetchHand
     // Always the gateway's own id (a client's x-request-id travels as x-client-request-id).
     const requestId = crypto.randomUUID();
     const waitUntil = (p: Promise<unknown>) => ctx.waitUntil(p);
+    const where = locator(request);
     const log: RequestLog = {};
     let res: Response;
     try {
-      const admission = await admit(request, { config, env, isolate: isolate(env, config), requestId, waitUntil });
+      const admission = await admit(request, {
+        config,
+        env,
+        isolate: isolate(env, config),
+        requestId,
+        waitUntil,
+        where,
+      });
       logAdmission(log, admission);
       res =
         admission.kind === "refuse"
@@ -55,7 +64,7 @@ export function createGateway(config: Config, deps: GatewayDeps = {}): FetchHand
       res = renderFailure(err, config, requestId, log);
     }
     writeAccessLog(request, requestId, log, res.status, started);
-    countRequest(env, waitUntil, config.usageFlushMs, log, res.status);
+    countRequest(env, waitUntil, config.usageFlushMs, log, res.status, where);
     return res;
   };
 }

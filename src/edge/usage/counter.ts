@@ -14,9 +14,13 @@
 import type { Env } from "../../env";
 import { clock } from "../../lib/clock";
 import { logLine } from "../../lib/log";
-import type { UsageBatch, UsageRow } from "../../objects/protocol";
+import { link } from "../../objects/link";
+import type { LocatedBatch, UsageBatch, UsageRow } from "../../objects/protocol";
+import { usageLocationName } from "../../objects/protocol";
 import type { UsageStore } from "../../objects/usage-store";
 import type { RequestLog } from "../admission";
+import type { Location } from "../location";
+import { DEFAULT_LOCATION } from "../location";
 
 /** Who a request is counted for: an org and a key (null: a session, counted for the org). */
 export interface UsageSubject {
@@ -27,6 +31,8 @@ export interface UsageSubject {
 /** Sessions (no key id) are counted under this key id. */
 export const SESSION_KEY_ID = "(session)";
 const FLUSH_TIMEOUT_MS = 5_000;
+/** USAGE_FLUSH_MS's default, for a flush that does not say its interval. */
+const DEFAULT_FLUSH_MS = 10_000;
 /** Distinct (org, key, minute, status) counters kept per isolate before a flush is forced. */
 const MAX_PENDING = 10_000;
 /** Undelivered batches kept per org for the next flushes. */
@@ -102,31 +108,52 @@ function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   });
 }
 
-/** Send every pending batch (and earlier failed ones); failures are kept for the next flush. */
+/** Where a flush goes: the aggregator of the isolate's location, which forwards to each org at most once per interval. */
+export interface FlushDestination {
+  /** The isolate's location (edge/location.ts). */
+  where?: Location;
+  /** USAGE_FLUSH_MS: the aggregator forwards an org's counts at most this often. */
+  flushMs?: number;
+}
+
+/**
+ * Send every pending batch (and earlier failed ones), in one call, to the location's usage
+ * aggregator (objects/usage-store.ts): it stores them before it answers, and forwards each
+ * org's counts of the whole location to that org's store at most once per `flushMs`, so an
+ * org's store receives a bounded number of writes whatever the number of isolates. A
+ * failure keeps the batches (same ids: resent, counted once) for the next flush.
+ */
 export function flushUsage(
   ns: DurableObjectNamespace<UsageStore>,
   counter: UsageCounter,
   now: number,
   onError: (org: string, cause: string) => void,
+  to: FlushDestination = {},
 ): Promise<void> {
   counter.lastFlush = now;
   const batches = counter.take();
   const retries = counter.retry;
   counter.retry = new Map();
-  const work: Promise<void>[] = [];
-  const send = (org: string, batch: UsageBatch) =>
-    work.push(
-      withTimeout(Promise.resolve(ns.get(ns.idFromName(org)).add(batch)), FLUSH_TIMEOUT_MS).then(
-        () => undefined,
-        (err: unknown) => {
-          counter.restore(org, batch);
-          onError(org, err instanceof Error ? err.message : String(err));
-        },
-      ),
-    );
-  for (const [org, list] of retries) for (const b of list) send(org, b);
-  for (const [org, batch] of batches) send(org, batch);
-  const done = Promise.all(work).then(() => {
+  const sending: LocatedBatch[] = [];
+  for (const [org, list] of retries) for (const batch of list) sending.push({ org, batch });
+  for (const [org, batch] of batches) sending.push({ org, batch });
+  const where = to.where ?? DEFAULT_LOCATION;
+  const aggregator = link.to(ns, usageLocationName(where.colo, where.region));
+  const done = (
+    sending.length === 0
+      ? Promise.resolve()
+      : withTimeout(
+          Promise.resolve().then(() => aggregator.collect(sending, to.flushMs ?? DEFAULT_FLUSH_MS, where)),
+          FLUSH_TIMEOUT_MS,
+        ).then(
+          () => undefined,
+          (err: unknown) => {
+            for (const { org, batch } of sending) counter.restore(org, batch);
+            const cause = err instanceof Error ? err.message : String(err);
+            for (const org of new Set(sending.map((s) => s.org))) onError(org, cause);
+          },
+        )
+  ).then(() => {
     counter.flushing = null;
   });
   counter.flushing = done;
@@ -138,7 +165,7 @@ export function flushUsage(
  * once the key is known) after its response is decided, and start a background flush when
  * one is due. The gateway calls it itself (gateway/handler.ts); the management app for the
  * requests it answers (manage/app.ts). Admin requests and requests without a known key are
- * not counted.
+ * not counted. `where`: the request's location, where a flush goes (computed only then).
  */
 export function countRequest(
   env: Env,
@@ -146,6 +173,7 @@ export function countRequest(
   flushMs: number,
   log: RequestLog,
   status: number,
+  where: () => Location = () => DEFAULT_LOCATION,
 ): void {
   const subject = log.usage;
   const ns = env.USAGE_STORE;
@@ -156,8 +184,12 @@ export function countRequest(
   counter.count(subject, status, log.outcome === "forwarded", now);
   if (counter.due(now, flushMs)) {
     waitUntil(
-      flushUsage(ns, counter, now, (org, cause) =>
-        logLine("warn", "usage flush failed: kept for the next flush", { org, cause }),
+      flushUsage(
+        ns,
+        counter,
+        now,
+        (org, cause) => logLine("warn", "usage flush failed: kept for the next flush", { org, cause }),
+        { where: where(), flushMs },
       ),
     );
   }

@@ -30,6 +30,7 @@ import { Hono } from "hono";
 import { blockedFor, clientKey, recordFailure } from "../../edge/abuse/auth-failures";
 import { follow } from "../../edge/auth/authenticate";
 import { isolateOf } from "../../edge/gateway/isolate";
+import { locator } from "../../edge/location";
 import { normalizedPathOf } from "../../edge/routes/normalize";
 import type { ErrorCode } from "../../errors/codes";
 import type { ErrorOptions } from "../../errors/render";
@@ -160,7 +161,14 @@ admin.use(async function adminGate(c, next) {
       // A revoked token is refused within the feed's bound (docs/revocation.md), as keys are.
       const isolate = isolateOf(c.env, config.cache.maxEntries);
       await follow(
-        { config, env: c.env, isolate, requestId: c.get("requestId"), waitUntil: (p) => c.executionCtx.waitUntil(p) },
+        {
+          config,
+          env: c.env,
+          isolate,
+          requestId: c.get("requestId"),
+          waitUntil: (p) => c.executionCtx.waitUntil(p),
+          where: locator(c.req.raw),
+        },
         clock.now(),
       );
       scoped = await resolveToken(presented, { kv: c.env.KEYS, config, now: clock.now(), isolate });

@@ -240,9 +240,18 @@ describe("issue 25's design, two regions, worked by hand", () => {
     expect(latency.credits).toEqual({ share: 1, p50: 27, p99: 108 });
   });
 
-  it("usage: one flush per org per location every 10 s + 1/λ", () => {
-    expect(l.get("usage.flushers")).toBe(2);
-    expect(l.get("usage.doRequestsPerSecond")).toBeCloseTo(2 / (10 + 1 / 3), 12);
+  it("usage: every isolate hands its counts to its location's aggregator; one batch per org per location every 10 s + 1/λ reaches the org", () => {
+    expect(l.get("usage.flushers")).toBe(6);
+    expect(l.get("usage.collectsPerSecond")).toBeCloseTo(6 / 11, 12); // 6 · 1/(10 + 1)
+    expect(l.get("usage.forwarders")).toBe(2);
+    expect(l.get("usage.forwardsPerSecond")).toBeCloseTo(2 / (10 + 1 / 3), 12);
+    expect(l.get("usage.doRequestsPerSecond")).toBeCloseTo(6 / 11 + 2 / (10 + 1 / 3), 12);
+    expect(l.get("usage.perOrgObjectRps")).toBeCloseTo(2 / (10 + 1 / 3), 12);
+    // Aggregators: 4 rows per isolate batch (1 org), 3 per forward; the org's store: 1 row + 2 per batch.
+    expect(l.get("usage.rowsWrittenPerDay")).toBeCloseTo(
+      ((6 / 11) * 4 + (2 / (10 + 1 / 3)) * 3 + (2 / (10 + 1 / 3)) * 3) * DAY_S,
+      6,
+    );
   });
 
   it("usage per-region shards: every isolate flushes, the busiest shard gets its region's share", () => {

@@ -101,14 +101,15 @@ describe("counting", () => {
     await hit(k.key);
     const real = env.USAGE_STORE!;
     let calls = 0;
+    // The flush goes to the location's aggregator (which forwards to the org's store).
     const flaky = {
       idFromName: (n: string) => real.idFromName(n),
-      get: (id: DurableObjectId) => {
-        const stub = real.get(id);
+      get: (id: DurableObjectId, options?: DurableObjectNamespaceGetDurableObjectOptions) => {
+        const stub = real.get(id, options);
         // The first delivery reaches the object but its answer is lost.
         return {
-          add: async (b: unknown) => {
-            await stub.add(b as never);
+          collect: async (b: unknown, flushMs: number, where: never) => {
+            await stub.collect(b as never, flushMs, where);
             if (calls++ === 0) throw new Error("answer lost");
           },
         };
