@@ -14,7 +14,7 @@ export const USAGE = `Usage: npm run keys -- <verb> [flags]
 
 Verbs:
   create  --org ORG [--org ORG2 …] [--name NAME] [--scopes a,b] [--expires ISO-8601] [--meta k=v …]
-          [--rate-limit LIMIT/PERIOD]   e.g. 100/60s, 1000/1h (per key, global, exact)
+          [--rate-limit LIMIT/PERIOD[:exact]]   e.g. 100/60s, 1000/1h (per key; counted per region, or :exact)
           [--credits N [--refill N/day|N/month]] [--allow-ip CIDR …]
   import  --key PLAINTEXT --org ORG [same flags as create]
   list    [--org ORG] [--name TEXT] [--prefix KEY_PREFIX] [--status STATUS] [--limit N] [--cursor CURSOR]
@@ -26,7 +26,7 @@ Verbs:
   update  KEY_ID [--name NAME] [--org ORG …] [--scopes a,b] [--expires ISO-8601|now|never] [--enable|--disable]
           [--rate-limit LIMIT/PERIOD|none] [--credits N|none [--refill N/day]] [--allow-ip CIDR … | --allow-ip none]
   audit   [--id KEY_ID | --org ORG] [--limit N] [--cursor CURSOR]
-  orgs    set --org ORG --rate-limit LIMIT/PERIOD|none   one limit shared by every key of the org
+  orgs    set --org ORG --rate-limit LIMIT/PERIOD[:exact]|none   one limit shared by every key of the org
   orgs    show --org ORG
   usage   --org ORG [--key KEY_ID] [--since 1h|7d|…] [--granularity minute|hour|day]   requests, forwarded, rejected
 

@@ -246,6 +246,7 @@ export class KeyRateLimiter extends DurableObject<LimiterEnv> {
 
   /** Give what is left of this region's lease back to the balance (the lease's alarm; tests). */
   async returnLease(): Promise<number> {
+    await this.#refilling?.catch(() => {}); // a block on its way is part of what goes back
     const lease = await this.#leaseOf();
     const ns = this.env.KEY_RATE_LIMITER;
     if (lease === null || !ns) return 0;
@@ -323,8 +324,12 @@ export class KeyRateLimiter extends DurableObject<LimiterEnv> {
     const ns = this.env.KEY_RATE_LIMITER;
     if (!ns) return;
     b.syncedAt = now;
-    const others = await link.to(ns, name, regionalName(name, region)).report(region, b.period, b.window, b.count);
-    if (this.#bucket === b) b.others = others;
+    const known = await link.to(ns, name, regionalName(name, region)).report(region, b.period, b.window, b.count);
+    if (this.#bucket === b) {
+      b.others = known.others;
+      // After an eviction this bucket may have counted less than it had reported.
+      b.count = Math.max(b.count, known.own);
+    }
     await this.ctx.storage.put(BUCKET_KEY, b);
   }
 
@@ -336,20 +341,22 @@ export class KeyRateLimiter extends DurableObject<LimiterEnv> {
 
   /**
    * The coordinator of a regional limit: `region`'s count in `window` (of `periodSeconds`);
-   * answers the sum of the other regions' counts in that window. Kept in memory only: after
+   * answers the sum of the other regions' counts in that window, and the most this region
+   * has reported (a bucket evicted since counts on from there). Kept in memory only: after
    * an eviction every bucket reports its whole count again at its next exchange.
    */
-  report(region: Region, periodSeconds: number, window: number, count: number): number {
+  report(region: Region, periodSeconds: number, window: number, count: number): { others: number; own: number } {
     let r = this.#reports;
     if (r === undefined || r.window < window || r.period !== periodSeconds) {
       r = { window, period: periodSeconds, counts: new Map() };
       this.#reports = r;
     }
-    if (r.window !== window) return 0; // a report of a window already over
-    r.counts.set(region, Math.max(count, r.counts.get(region) ?? 0));
+    if (r.window !== window) return { others: 0, own: count }; // a report of a window already over
+    const own = Math.max(count, r.counts.get(region) ?? 0);
+    r.counts.set(region, own);
     let others = 0;
     for (const [g, n] of r.counts) if (g !== region) others += n;
-    return others;
+    return { others, own };
   }
 
   // ------------------------------------------------------------------ holder-keys sets

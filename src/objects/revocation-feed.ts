@@ -274,7 +274,8 @@ export class RevocationFeed extends DurableObject<FeedEnv> {
     const ns = this.env.REVOCATION_FEED;
     if (!ns) return;
     const self = regionalName(FEED_OBJECT_NAME, region);
-    void Promise.resolve(link.to(ns, FEED_OBJECT_NAME, self).catchUp(region)).catch(() => {});
+    const head = this.#meta("head") ?? -1;
+    void Promise.resolve(link.to(ns, FEED_OBJECT_NAME, self).catchUp(region, head)).catch(() => {});
   }
 
   // ------------------------------------------------------------------ replicas (the primary's side)
@@ -305,9 +306,14 @@ export class RevocationFeed extends DurableObject<FeedEnv> {
     return missing;
   }
 
-  /** Bring one replica to the head (the primary only): whether it got there. */
-  async catchUp(region: Region): Promise<boolean> {
+  /**
+   * Bring one replica to the head (the primary only): whether it got there. `head`: where
+   * the replica says it is (a replica asking for a copy: -1 when it has none), which the
+   * primary takes over what it last heard (the replica may have lost its storage).
+   */
+  async catchUp(region: Region, head?: number): Promise<boolean> {
     if (this.#roleOf().kind !== "primary" || !REGIONS.includes(region)) return false;
+    if (head !== undefined && Number.isInteger(head)) this.#ackedOf().set(region, head);
     return this.#catchUp(region);
   }
 

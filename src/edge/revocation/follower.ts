@@ -195,7 +195,7 @@ async function writeSnapshot(key: string, s: Snapshot, settings: FeedSettings): 
 }
 
 /** The next snapshot: `prev`'s entries (when this poll continued it) plus what the poll brought, trimmed. */
-function nextSnapshot(prev: Snapshot | null, from: number, page: FeedPage, polledAt: number): Snapshot {
+export function nextSnapshot(prev: Snapshot | null, from: number, page: FeedPage, polledAt: number): Snapshot {
   const continued = prev !== null && prev.base <= from && from <= prev.version;
   let entries = continued ? [...prev.entries.filter((e) => e.version <= from), ...page.entries] : page.entries;
   let base = continued ? prev.base : from;

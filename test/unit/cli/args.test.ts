@@ -96,8 +96,11 @@ describe("flag values → API fields", () => {
     expect(rateLimitOf("7/1d")).toEqual({ limit: 7, period_seconds: 86_400 });
     expect(rateLimitOf("3/30")).toEqual({ limit: 3, period_seconds: 30 });
     expect(rateLimitOf("none")).toBeNull();
+    expect(rateLimitOf("100/60s:exact")).toEqual({ limit: 100, period_seconds: 60, mode: "exact" });
+    expect(rateLimitOf("100/1m : regional")).toEqual({ limit: 100, period_seconds: 60, mode: "regional" });
+    expect(usageMessage(() => rateLimitOf("100/60s:global"))).toMatch(/expected LIMIT\/PERIOD\[:exact\|:regional\]/);
     expect(usageMessage(() => rateLimitOf("100 per minute"))).toBe(
-      '--rate-limit: expected LIMIT/PERIOD such as 100/60s or 1000/1h, got "100 per minute"',
+      '--rate-limit: expected LIMIT/PERIOD[:exact|:regional] such as 100/60s, 1000/1h or 100/60s:exact, got "100 per minute"',
     );
   });
 
