@@ -80,6 +80,6 @@ describe("the primary and its replicas", () => {
     });
     // Told where the replica is, the primary finds it off its log and sends a fresh copy.
     expect(await primary().catchUp("afr", 3)).toBe(true);
-    expect((await replica("afr").since(null, 60_000)).version).toBe(head);
+    expect(((await replica("afr").since(null, 60_000)) as FeedPage).version).toBe(head);
   });
 });
