@@ -278,7 +278,7 @@ function sourcesText(): string[] {
     `  object soft limit ${DO_SOFT_LIMIT_RPS.value} req/s (${DO_SOFT_LIMIT_RPS.source}); KV writes per key ${KV_WRITES_PER_KEY_PER_SECOND.value}/s (${KV_WRITES_PER_KEY_PER_SECOND.source}); Cache API ${CACHE_API_LOCAL.value} (${CACHE_API_LOCAL.source})`,
   );
   out.push(
-    `assumptions: ${CACHE_API_READ_MS.assumption}; ${PRIMARY_REGION.assumption}; ${DEFAULT_SHARES.assumption}; feed poll reads 3 rows (feed-object.ts since()); KV propagation 60 s (docs/revocation.md)`,
+    `assumptions: ${CACHE_API_READ_MS.assumption}; ${PRIMARY_REGION.assumption}; ${DEFAULT_SHARES.assumption}; feed poll reads ${PLATFORM.feedRowsReadPerPoll} rows (src/objects/revocation-feed.ts since()); KV propagation 60 s (docs/revocation.md)`,
   );
   return out;
 }

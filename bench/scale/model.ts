@@ -120,7 +120,7 @@ export interface Platform {
   cacheApiReadMs: number;
   doSoftLimitRps: number;
   kvWritesPerKeyPerSecond: number;
-  /** Rows a feed poll reads (feed-object.ts since(): MAX, MIN, the range). */
+  /** Rows a feed poll reads (src/objects/revocation-feed.ts since(): a replica's heads, MIN, the range). */
   feedRowsReadPerPoll: number;
   /** KV propagation allowance when the feed is down (docs/revocation.md: about 60 s). */
   kvPropagationS: number;
@@ -630,13 +630,13 @@ export function runModel(input: ModelInput): ModelResult {
       "req/s",
       "usage.collectsPerSecond + usage.forwardsPerSecond",
     );
-    // Aggregator rows: per isolate org batch its id (and its prune) and its pending row (and its
-    // delete); per forward its outbox row (and its delete) and the org's forward time.
+    // Aggregator rows: per isolate flush one row (stored, deleted once forwarded: 2 writes);
+    // per forward of a location its note (with its time) and the note's end: 3 writes.
     aggregatorRows = l.set(
       "usage.aggregatorRowsPerSecond",
-      collects * orgsPerFlush * 4 + storeRps * 3,
+      collects * 2 + L * pollRate(f.usage.flushMs, I * r) * 3,
       "rows/s",
-      "collectsPerSecond · orgsPerFlush · 4 + forwardsPerSecond · 3",
+      "collectsPerSecond · 2 + colos · 1 / (flushMs/1000 + 1/(isolatesPerColo · rpsPerIsolate)) · 3",
     );
   } else {
     storeRps = usageRps = l.set(

@@ -40,12 +40,17 @@ interface WindowState {
 
 /** A regional bucket's window: its own count, and the other regions' as of its last exchange. */
 interface BucketState {
+  /** The limit's own object (the coordinator) and this bucket's region. */
+  name: string;
+  region: Region;
   period: number;
   window: number;
   count: number;
   others: number;
   /** When it last exchanged counts with the coordinator (clock ms). */
   syncedAt: number;
+  /** Its count as of that exchange: anything above it is not yet reported (nor stored). */
+  reported: number;
 }
 
 /** A region's lease of a balance. */
@@ -79,6 +84,8 @@ export class KeyRateLimiter extends DurableObject<LimiterEnv> {
   #balance: Balance | null | undefined;
   #members: Promise<Map<string, number>> | undefined;
   #bucket: BucketState | null | undefined;
+  /** The alarm is set for this bucket's unreported counts. */
+  #bucketArmed = false;
   #syncing: Promise<void> | null = null;
   #lease: Lease | null | undefined;
   #refilling: Promise<void> | null = null;
@@ -229,16 +236,32 @@ export class KeyRateLimiter extends DurableObject<LimiterEnv> {
     };
     await this.ctx.storage.put(LEASE_KEY, this.#lease);
     // What is left of the lease goes back once the region stops spending.
-    if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(Date.now() + LEASE_IDLE_MS);
+    await this.#armAt(Date.now() + LEASE_IDLE_MS);
   }
 
-  /** A lease idle for LEASE_IDLE_MS returns what is left of it to the balance. */
+  /** One alarm for both regional roles: set it for `at` unless it is due sooner. */
+  async #armAt(at: number): Promise<void> {
+    const armed = await this.ctx.storage.getAlarm();
+    if (armed === null || armed > at) await this.ctx.storage.setAlarm(at);
+  }
+
+  /**
+   * A bucket with counts not yet reported exchanges them (so they are stored and known
+   * even if no request comes); a lease idle for LEASE_IDLE_MS returns what is left of it.
+   */
   override async alarm(): Promise<void> {
+    if (this.#bucket === undefined) this.#bucket = (await this.ctx.storage.get<BucketState>(BUCKET_KEY)) ?? null;
+    this.#bucketArmed = false;
+    const b = this.#bucket;
+    if (b !== null && b.count > b.reported) {
+      await this.#syncing;
+      if (b.count > b.reported) await this.#exchange(b, clock.now()).catch(() => this.#armAt(Date.now() + 1_000));
+    }
     const lease = await this.#leaseOf();
     if (lease === null) return;
     const idle = clock.now() - lease.lastSpend;
     if (idle < LEASE_IDLE_MS) {
-      await this.ctx.storage.setAlarm(Date.now() + (LEASE_IDLE_MS - idle));
+      await this.#armAt(Date.now() + (LEASE_IDLE_MS - idle));
       return;
     }
     await this.returnLease();
@@ -303,40 +326,59 @@ export class KeyRateLimiter extends DurableObject<LimiterEnv> {
     const window = Math.floor(now / periodMs);
     let b = this.#bucket;
     if (b === null || b.window !== window || b.period !== periodSeconds) {
-      b = { period: periodSeconds, window, count: 0, others: 0, syncedAt: b?.syncedAt ?? -Infinity };
+      b = {
+        name,
+        region,
+        period: periodSeconds,
+        window,
+        count: 0,
+        others: 0,
+        syncedAt: b?.syncedAt ?? -Infinity,
+        reported: 0,
+      };
       this.#bucket = b;
     }
     const resetSeconds = Math.max(1, Math.ceil(((window + 1) * periodMs - now) / 1000));
     const allowed = b.count + b.others < limit;
     if (allowed) b.count++;
-    if (this.#syncing === null && now - b.syncedAt >= syncIntervalMs(periodSeconds))
-      this.#syncing = this.#exchange(name, region, b, now)
+    const interval = syncIntervalMs(periodSeconds);
+    if (this.#syncing === null && now - b.syncedAt >= interval)
+      this.#syncing = this.#exchange(b, now)
         .catch(() => {})
         .finally(() => {
           this.#syncing = null;
         });
+    // Counts not reported by the next interval are reported by the alarm (no request needed).
+    else if (b.count > b.reported && !this.#bucketArmed) {
+      this.#bucketArmed = true;
+      void this.#armAt(Date.now() + interval).catch(() => {
+        this.#bucketArmed = false;
+      });
+    }
     const remaining = Math.max(0, limit - b.count - b.others);
     return { allowed, limit, periodSeconds, remaining, resetSeconds };
   }
 
   /** Tell the coordinator this region's count for the window; learn the other regions'. */
-  async #exchange(name: string, region: Region, b: BucketState, now: number): Promise<void> {
+  async #exchange(b: BucketState, now: number): Promise<void> {
     const ns = this.env.KEY_RATE_LIMITER;
     if (!ns) return;
     b.syncedAt = now;
-    const known = await link.to(ns, name, regionalName(name, region)).report(region, b.period, b.window, b.count);
+    const count = b.count;
+    const known = await link.to(ns, b.name, regionalName(b.name, b.region)).report(b.region, b.period, b.window, count);
     if (this.#bucket === b) {
       b.others = known.others;
       // After an eviction this bucket may have counted less than it had reported.
       b.count = Math.max(b.count, known.own);
+      b.reported = Math.max(b.reported, count, known.own);
     }
     await this.ctx.storage.put(BUCKET_KEY, b);
   }
 
   /** Run the pending exchange now, whatever its interval (tests: a bucket's background work, awaited). */
-  async syncNow(name: string, region: Region): Promise<void> {
+  async syncNow(): Promise<void> {
     await this.#syncing;
-    if (this.#bucket) await this.#exchange(name, region, this.#bucket, clock.now());
+    if (this.#bucket) await this.#exchange(this.#bucket, clock.now());
   }
 
   /**

@@ -168,6 +168,12 @@ export interface LocatedBatch {
   batch: UsageBatch;
 }
 
+/** One flush of an isolate, as its location's aggregator takes it: an id (a resend is taken once) and a batch per org. */
+export interface UsageCollect {
+  id: string;
+  batches: LocatedBatch[];
+}
+
 /** The usage aggregator of a location (a colo), created in its region; never an org's name (orgs start with a letter or digit). */
 export function usageLocationName(colo: string, region: Region): string {
   return regionalName(`@location/${colo}`, region);

@@ -4,19 +4,24 @@
  *   added in batches (`add`, exactly once per batch id) and summed per minute, hour or day
  *   by GET /usage (`query`, `statuses`);
  * - a **location's aggregator** (usageLocationName(colo, region), created in that region):
- *   every isolate of the location hands it its counts (`collect`, exactly once per batch id,
- *   stored before it answers), and it forwards each org's counts, merged into one batch, to
- *   that org's store at most once per flush interval — so an org's store receives at most
- *   one batch per location per interval, whatever the number of isolates (issue 25). A
- *   forward that fails stays in its outbox and is resent (same id) by its alarm.
+ *   every isolate of the location hands it its flushes (`collect`: one row per flush,
+ *   stored before it answers, a flush id taken once), and at most once per flush interval it
+ *   forwards everything it holds, merged into one batch per org, to the orgs' stores — so
+ *   an org's store receives at most one batch per location per interval, whatever the
+ *   number of isolates (issue 25). A forward that fails stays in its outbox and is resent
+ *   (same id) by its alarm.
+ *
+ * Rows written, which Cloudflare bills: an aggregator writes two per flush (stored, then
+ * deleted once forwarded) and two per forward (the forward's note, and its end); an org's
+ * store, one per row of a batch and two for its id (stored, pruned a day later).
  */
 import { DurableObject } from "cloudflare:workers";
 import { clock } from "../lib/clock";
 import { link } from "./link";
-import type { LocatedBatch, Region, UsageBatch, UsageBucket, UsageRow } from "./protocol";
+import type { Region, UsageBatch, UsageBucket, UsageCollect, UsageRow } from "./protocol";
 import { usageLocationName } from "./protocol";
 
-/** Batch ids are remembered this long (a resend comes within minutes). */
+/** Batch and flush ids are remembered this long (a resend comes within minutes). */
 const BATCH_MEMORY_MS = 24 * 3_600_000;
 /** How long a forward waits for an org's store. */
 const FORWARD_TIMEOUT_MS = 5_000;
@@ -51,15 +56,27 @@ function merged(lists: UsageRow[][]): UsageRow[] {
   return [...out.values()];
 }
 
+/** A forward in progress: the flushes it covers (seq ≤ upto) and the orgs whose store has not yet taken its batch. */
+interface Forward {
+  id: string;
+  at: number;
+  upto: number;
+  orgs: string[];
+}
+
+/** Flush ids an aggregator remembers after forwarding them (a resend after a lost answer is taken once). */
+const FORWARDED_IDS_KEPT = 100_000;
+
 export class UsageStore extends DurableObject<UsageEnv> {
-  /** Aggregator: when each org was last forwarded (clock ms). */
-  #forwardedAt: Map<string, number> | undefined;
-  /** Aggregator: the flush interval its isolates last gave (stored for the alarm). */
-  #flushMs: number | undefined;
   /** Aggregator: its own name (usageLocationName), which it calls the orgs' stores as. */
   #self: string | undefined;
-  /** Aggregator: outbox batches being sent (one send per batch at a time). */
-  readonly #sending = new Set<string>();
+  /** Aggregator: when it last forwarded (clock ms), and the interval its isolates gave. */
+  #forwardedAt: number | undefined;
+  #flushMs: number | undefined;
+  /** Aggregator: ids of flushes already forwarded (and deleted), newest last. */
+  readonly #forwardedIds = new Set<string>();
+  /** Aggregator: a forward is being sent. */
+  #forwarding: Promise<boolean> | null = null;
 
   constructor(ctx: DurableObjectState, env: UsageEnv) {
     super(ctx, env);
@@ -67,25 +84,17 @@ export class UsageStore extends DurableObject<UsageEnv> {
       "CREATE TABLE IF NOT EXISTS usage (minute INTEGER NOT NULL, key_id TEXT NOT NULL, status INTEGER NOT NULL, forwarded INTEGER NOT NULL, count INTEGER NOT NULL, PRIMARY KEY (minute, key_id, status, forwarded))",
     );
     ctx.storage.sql.exec("CREATE TABLE IF NOT EXISTS batches (id TEXT PRIMARY KEY, at INTEGER NOT NULL)");
-    // Aggregator: counts received and not yet forwarded (one row per isolate batch), the
-    // merged batches being forwarded, and when each org was last forwarded.
+    // Aggregator: the flushes taken and not yet forwarded, and its settings and forward in progress.
     ctx.storage.sql.exec(
-      "CREATE TABLE IF NOT EXISTS pending (id TEXT PRIMARY KEY, org TEXT NOT NULL, rows TEXT NOT NULL)",
+      "CREATE TABLE IF NOT EXISTS flushes (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, batches TEXT NOT NULL)",
     );
-    ctx.storage.sql.exec(
-      "CREATE TABLE IF NOT EXISTS outbox (id TEXT PRIMARY KEY, org TEXT NOT NULL, rows TEXT NOT NULL)",
-    );
-    ctx.storage.sql.exec("CREATE TABLE IF NOT EXISTS forwarded (org TEXT PRIMARY KEY, at INTEGER NOT NULL)");
-  }
-
-  #seen(id: string): boolean {
-    return this.ctx.storage.sql.exec("SELECT 1 FROM batches WHERE id = ?", id).toArray().length > 0;
+    ctx.storage.sql.exec("CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL)");
   }
 
   /** Add a batch of counts; a batch id already added is ignored (exactly once). */
   add(batch: UsageBatch): boolean {
     const sql = this.ctx.storage.sql;
-    if (this.#seen(batch.id)) return false;
+    if (sql.exec("SELECT 1 FROM batches WHERE id = ?", batch.id).toArray().length > 0) return false;
     const now = clock.now();
     this.ctx.storage.transactionSync(() => {
       sql.exec("INSERT INTO batches (id, at) VALUES (?, ?)", batch.id, now);
@@ -106,111 +115,143 @@ export class UsageStore extends DurableObject<UsageEnv> {
 
   // ------------------------------------------------------------------ a location's aggregator
 
-  #forwardedOf(): Map<string, number> {
-    if (!this.#forwardedAt) {
-      this.#forwardedAt = new Map();
-      for (const r of this.ctx.storage.sql.exec<{ org: string; at: number }>("SELECT org, at FROM forwarded"))
-        this.#forwardedAt.set(r.org, r.at);
-    }
-    return this.#forwardedAt;
+  #meta(k: string): string | null {
+    return this.ctx.storage.sql.exec<{ v: string }>("SELECT v FROM meta WHERE k = ?", k).toArray()[0]?.v ?? null;
+  }
+
+  #setMeta(k: string, v: string | null): void {
+    if (v === null) this.ctx.storage.sql.exec("DELETE FROM meta WHERE k = ?", k);
+    else this.ctx.storage.sql.exec("INSERT OR REPLACE INTO meta (k, v) VALUES (?, ?)", k, v);
   }
 
   /**
-   * An isolate of this location hands over its counts (one batch per org; a batch id already
-   * taken is ignored). They are stored before the answer; each org whose last forward is at
-   * least `flushMs` old is forwarded now, the others when their interval ends (alarm).
+   * Isolates of this location hand over their flushes (a flush id already taken is
+   * ignored). They are stored before the answer; when the last forward is at least
+   * `flushMs` old everything held is forwarded now, else when the interval ends (alarm).
    */
-  async collect(batches: LocatedBatch[], flushMs: number, location: { colo: string; region: Region }): Promise<void> {
+  async collect(flushes: UsageCollect[], flushMs: number, location: { colo: string; region: Region }): Promise<void> {
     const sql = this.ctx.storage.sql;
-    const now = clock.now();
-    this.#self = usageLocationName(location.colo, location.region);
+    const self = usageLocationName(location.colo, location.region);
+    if (this.#self !== self) {
+      this.#self = self;
+      this.#setMeta("self", self);
+    }
+    if (flushMs > 0 && flushMs !== this.#flushMs) {
+      this.#flushMs = flushMs;
+      this.#setMeta("flushMs", String(flushMs));
+    }
     this.ctx.storage.transactionSync(() => {
-      for (const { org, batch } of batches) {
-        if (this.#seen(batch.id)) continue;
-        sql.exec("INSERT INTO batches (id, at) VALUES (?, ?)", batch.id, now);
-        sql.exec("INSERT INTO pending (id, org, rows) VALUES (?, ?, ?)", batch.id, org, JSON.stringify(batch.rows));
-      }
-      sql.exec("DELETE FROM batches WHERE at < ?", now - BATCH_MEMORY_MS);
+      for (const f of flushes)
+        if (!this.#forwardedIds.has(f.id))
+          sql.exec("INSERT OR IGNORE INTO flushes (id, batches) VALUES (?, ?)", f.id, JSON.stringify(f.batches));
     });
-    await this.#forwardDue(now, flushMs);
+    await this.#forwardIfDue(clock.now());
   }
 
-  /** Forward every org due at `now` (and resend the outbox); arm the alarm for the rest. */
-  async #forwardDue(now: number, flushMs: number): Promise<void> {
-    const sql = this.ctx.storage.sql;
-    const forwardedAt = this.#forwardedOf();
-    const orgs = sql.exec<{ org: string }>("SELECT DISTINCT org FROM pending").toArray();
-    let next = Infinity;
-    for (const { org } of orgs) {
-      const due = (forwardedAt.get(org) ?? -Infinity) + flushMs;
-      if (due > now) {
-        next = Math.min(next, due);
-        continue;
+  #load(): void {
+    this.#forwardedAt ??= Number(this.#meta("forwardedAt") ?? -Infinity);
+    this.#flushMs ??= Number(this.#meta("flushMs") ?? 10_000);
+    this.#self ??= this.#meta("self") ?? undefined;
+  }
+
+  /** Finish a forward in progress, or start one when the interval is over; else arm the alarm for its end. */
+  async #forwardIfDue(now: number): Promise<void> {
+    this.#load();
+    let retry = false;
+    if (this.#forwarding === null) {
+      const pending = this.#meta("forward");
+      let forward = pending === null ? null : (JSON.parse(pending) as Forward);
+      if (forward === null && this.#forwardedAt! + this.#flushMs! <= now) forward = this.#startForward(now);
+      if (forward !== null) {
+        this.#forwarding = this.#send(forward).finally(() => {
+          this.#forwarding = null;
+        });
+        retry = !(await this.#forwarding);
       }
-      // One merged batch per org and interval, in the outbox before the pending rows go.
-      this.ctx.storage.transactionSync(() => {
-        const rows = sql.exec<{ rows: string }>("SELECT rows FROM pending WHERE org = ?", org).toArray();
-        const batch = { id: crypto.randomUUID(), rows: merged(rows.map((r) => JSON.parse(r.rows) as UsageRow[])) };
-        sql.exec("INSERT INTO outbox (id, org, rows) VALUES (?, ?, ?)", batch.id, org, JSON.stringify(batch.rows));
-        sql.exec("DELETE FROM pending WHERE org = ?", org);
-        sql.exec("INSERT OR REPLACE INTO forwarded (org, at) VALUES (?, ?)", org, now);
-      });
-      forwardedAt.set(org, now);
     }
-    const failed = await this.#sendOutbox();
-    if (failed) next = Math.min(next, now + RETRY_MS);
+    const held = this.ctx.storage.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM flushes").one().n;
+    const next = retry ? now + RETRY_MS : held > 0 ? this.#forwardedAt! + this.#flushMs! : Infinity;
     if (next < Infinity) {
       const at = Date.now() + Math.max(0, next - now);
       const armed = await this.ctx.storage.getAlarm();
       if (armed === null || armed > at) await this.ctx.storage.setAlarm(at);
     }
-    // Remember the interval for the alarm (it has no caller to say it).
-    if (flushMs > 0 && flushMs !== this.#flushMs) {
-      this.#flushMs = flushMs;
-      await this.ctx.storage.put("flushMs", flushMs);
-    }
   }
 
-  /** Send every outbox batch to its org's store; whether any failed (kept, same id, for the next try). */
-  async #sendOutbox(): Promise<boolean> {
-    const ns = this.env.USAGE_STORE;
-    if (!ns) return true;
+  /** A new forward of every flush held now (none held: nothing to do). */
+  #startForward(now: number): Forward | null {
     const sql = this.ctx.storage.sql;
-    const out = sql
-      .exec<{ id: string; org: string; rows: string }>("SELECT id, org, rows FROM outbox")
-      .toArray()
-      .filter((o) => !this.#sending.has(o.id));
+    const upto = sql.exec<{ v: number | null }>("SELECT MAX(seq) AS v FROM flushes").one().v;
+    if (upto === null) return null;
+    const orgs = new Set<string>();
+    for (const f of sql.exec<{ batches: string }>("SELECT batches FROM flushes WHERE seq <= ?", upto))
+      for (const { org } of JSON.parse(f.batches) as UsageCollect["batches"]) orgs.add(org);
+    const forward: Forward = { id: crypto.randomUUID(), at: now, upto, orgs: [...orgs] };
+    this.ctx.storage.transactionSync(() => {
+      this.#setMeta("forward", JSON.stringify(forward));
+      this.#setMeta("forwardedAt", String(now));
+    });
+    this.#forwardedAt = now;
+    return forward;
+  }
+
+  /**
+   * Send a forward's batch to each org's store still owed one (batch id: the forward's id and
+   * the org: a resend counts once); when all have it, its flushes go. Whether it completed.
+   */
+  async #send(forward: Forward): Promise<boolean> {
+    const ns = this.env.USAGE_STORE;
+    if (!ns) return false;
+    const sql = this.ctx.storage.sql;
+    const rowsOf = new Map<string, UsageRow[][]>();
+    const ids: string[] = [];
+    for (const f of sql.exec<{ id: string; batches: string }>(
+      "SELECT id, batches FROM flushes WHERE seq <= ?",
+      forward.upto,
+    )) {
+      ids.push(f.id);
+      for (const { org, batch } of JSON.parse(f.batches) as UsageCollect["batches"])
+        rowsOf.set(org, [...(rowsOf.get(org) ?? []), batch.rows]);
+    }
     const results = await Promise.all(
-      out.map(async (o) => {
-        this.#sending.add(o.id);
+      forward.orgs.map(async (org) => {
         try {
-          await withTimeout(
-            Promise.resolve(link.to(ns, o.org, this.#self).add({ id: o.id, rows: JSON.parse(o.rows) as UsageRow[] })),
-            FORWARD_TIMEOUT_MS,
-          );
-          sql.exec("DELETE FROM outbox WHERE id = ?", o.id);
-          return true;
+          const batch = { id: `${forward.id}:${org}`, rows: merged(rowsOf.get(org) ?? []) };
+          await withTimeout(Promise.resolve(link.to(ns, org, this.#self).add(batch)), FORWARD_TIMEOUT_MS);
+          return org;
         } catch {
-          return false;
-        } finally {
-          this.#sending.delete(o.id);
+          return null;
         }
       }),
     );
-    return results.some((ok) => !ok);
+    const left = forward.orgs.filter((org) => !results.includes(org));
+    if (left.length > 0) {
+      this.#setMeta("forward", JSON.stringify({ ...forward, orgs: left }));
+      return false;
+    }
+    this.ctx.storage.transactionSync(() => {
+      sql.exec("DELETE FROM flushes WHERE seq <= ?", forward.upto);
+      this.#setMeta("forward", null);
+    });
+    for (const id of ids) this.#forwardedIds.add(id);
+    for (const id of this.#forwardedIds) {
+      if (this.#forwardedIds.size <= FORWARDED_IDS_KEPT) break;
+      this.#forwardedIds.delete(id);
+    }
+    return true;
   }
 
-  /** The aggregator's alarm: forward what is due, resend what failed. */
+  /** The aggregator's alarm: forward what the interval held, resend what failed. */
   override async alarm(): Promise<void> {
-    const flushMs = this.#flushMs ?? (await this.ctx.storage.get<number>("flushMs")) ?? 10_000;
-    await this.#forwardDue(clock.now(), flushMs);
+    await this.#forwardIfDue(clock.now());
   }
 
-  /** Forward everything pending now, whatever the interval (tests: a location's counts, delivered). */
+  /** Forward everything held now, whatever the interval (tests: a location's counts, delivered). */
   async forwardNow(): Promise<void> {
-    this.#forwardedOf().clear();
-    this.ctx.storage.sql.exec("DELETE FROM forwarded");
-    await this.#forwardDue(clock.now(), 0);
+    this.#load();
+    await this.#forwarding;
+    this.#forwardedAt = -Infinity;
+    await this.#forwardIfDue(clock.now());
   }
 
   // ------------------------------------------------------------------ an org's store: reads

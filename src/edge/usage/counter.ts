@@ -15,7 +15,7 @@ import type { Env } from "../../env";
 import { clock } from "../../lib/clock";
 import { logLine } from "../../lib/log";
 import { link } from "../../objects/link";
-import type { LocatedBatch, UsageBatch, UsageRow } from "../../objects/protocol";
+import type { UsageBatch, UsageCollect, UsageRow } from "../../objects/protocol";
 import { usageLocationName } from "../../objects/protocol";
 import type { UsageStore } from "../../objects/usage-store";
 import type { RequestLog } from "../admission";
@@ -35,8 +35,8 @@ const FLUSH_TIMEOUT_MS = 5_000;
 const DEFAULT_FLUSH_MS = 10_000;
 /** Distinct (org, key, minute, status) counters kept per isolate before a flush is forced. */
 const MAX_PENDING = 10_000;
-/** Undelivered batches kept per org for the next flushes. */
-const MAX_RETRY_BATCHES = 60;
+/** Undelivered flushes kept for the next ones. */
+const MAX_RETRY_FLUSHES = 60;
 
 export class UsageCounter {
   /** org → "minute|key|status|f" → count */
@@ -80,17 +80,16 @@ export class UsageCounter {
   }
 
   /**
-   * Put a batch that could not be delivered back (it keeps its id: a resend counts once).
-   * At most MAX_RETRY_BATCHES per org are kept: while an org's store stays unreachable,
-   * older batches are dropped (lost, and reported by the flush's error log).
+   * Put a flush that could not be delivered back, as it was (it keeps its id: a resend is
+   * taken once). At most MAX_RETRY_FLUSHES are kept: while the aggregator stays
+   * unreachable, older ones are dropped (lost, and reported by the flush's error log).
    */
-  restore(org: string, batch: UsageBatch): void {
-    const list = [...(this.retry.get(org) ?? []), batch];
-    this.retry.set(org, list.slice(-MAX_RETRY_BATCHES));
+  restore(flush: UsageCollect): void {
+    this.retry = [...this.retry, flush].slice(-MAX_RETRY_FLUSHES);
   }
 
-  /** Batches to resend with the next flush. */
-  retry = new Map<string, UsageBatch[]>();
+  /** Flushes to resend with the next one. */
+  retry: UsageCollect[] = [];
 }
 
 let shared: UsageCounter | undefined;
@@ -117,11 +116,12 @@ export interface FlushDestination {
 }
 
 /**
- * Send every pending batch (and earlier failed ones), in one call, to the location's usage
- * aggregator (objects/usage-store.ts): it stores them before it answers, and forwards each
- * org's counts of the whole location to that org's store at most once per `flushMs`, so an
- * org's store receives a bounded number of writes whatever the number of isolates. A
- * failure keeps the batches (same ids: resent, counted once) for the next flush.
+ * Send everything pending as one flush (a batch per org), with earlier failed flushes, in
+ * one call to the location's usage aggregator (objects/usage-store.ts): it stores them
+ * before it answers, and forwards the whole location's counts, one batch per org, to the
+ * orgs' stores at most once per `flushMs` — so an org's store receives a bounded number of
+ * writes whatever the number of isolates. A failure keeps the flush as it was (same id:
+ * resent, taken once) for the next one.
  */
 export function flushUsage(
   ns: DurableObjectNamespace<UsageStore>,
@@ -132,11 +132,10 @@ export function flushUsage(
 ): Promise<void> {
   counter.lastFlush = now;
   const batches = counter.take();
-  const retries = counter.retry;
-  counter.retry = new Map();
-  const sending: LocatedBatch[] = [];
-  for (const [org, list] of retries) for (const batch of list) sending.push({ org, batch });
-  for (const [org, batch] of batches) sending.push({ org, batch });
+  const sending = counter.retry;
+  counter.retry = [];
+  if (batches.size > 0)
+    sending.push({ id: crypto.randomUUID(), batches: [...batches].map(([org, batch]) => ({ org, batch })) });
   const where = to.where ?? DEFAULT_LOCATION;
   const aggregator = link.to(ns, usageLocationName(where.colo, where.region));
   const done = (
@@ -148,9 +147,10 @@ export function flushUsage(
         ).then(
           () => undefined,
           (err: unknown) => {
-            for (const { org, batch } of sending) counter.restore(org, batch);
+            for (const flush of sending) counter.restore(flush);
             const cause = err instanceof Error ? err.message : String(err);
-            for (const org of new Set(sending.map((s) => s.org))) onError(org, cause);
+            const orgs = new Set(sending.flatMap((f) => f.batches.map((b) => b.org)));
+            for (const org of orgs) onError(org, cause);
           },
         )
   ).then(() => {

@@ -247,11 +247,9 @@ describe("issue 25's design, two regions, worked by hand", () => {
     expect(l.get("usage.forwardsPerSecond")).toBeCloseTo(2 / (10 + 1 / 3), 12);
     expect(l.get("usage.doRequestsPerSecond")).toBeCloseTo(6 / 11 + 2 / (10 + 1 / 3), 12);
     expect(l.get("usage.perOrgObjectRps")).toBeCloseTo(2 / (10 + 1 / 3), 12);
-    // Aggregators: 4 rows per isolate batch (1 org), 3 per forward; the org's store: 1 row + 2 per batch.
-    expect(l.get("usage.rowsWrittenPerDay")).toBeCloseTo(
-      ((6 / 11) * 4 + (2 / (10 + 1 / 3)) * 3 + (2 / (10 + 1 / 3)) * 3) * DAY_S,
-      6,
-    );
+    // Aggregators: 2 rows per isolate flush, 3 per location forward; the org's store: 1 row + 2 per batch.
+    const forwards = 2 / (10 + 1 / 3);
+    expect(l.get("usage.rowsWrittenPerDay")).toBeCloseTo(((6 / 11) * 2 + forwards * 3 + forwards * 3) * DAY_S, 6);
   });
 
   it("usage per-region shards: every isolate flushes, the busiest shard gets its region's share", () => {

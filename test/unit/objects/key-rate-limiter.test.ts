@@ -8,7 +8,7 @@
  * (their state is read back from storage).
  */
 
-import { env, runInDurableObject } from "cloudflare:test";
+import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import type { Credits } from "../../../src/keys/record";
 import { clock } from "../../../src/lib/clock";
@@ -248,10 +248,10 @@ describe("KeyRateLimiter, regional (issue 25): a bucket per region and the limit
     const weur = bucket(name, "weur");
     const apac = bucket(name, "apac");
     for (let i = 0; i < 6; i++) expect((await weur.hitRegional(name, "weur", 10, 3600)).allowed).toBe(true);
-    await weur.syncNow(name, "weur");
+    await weur.syncNow();
     // apac's first request: its bucket has not exchanged yet (others 0); its exchange brings weur's 6.
     expect(await apac.hitRegional(name, "apac", 10, 3600)).toMatchObject({ allowed: true, remaining: 9 });
-    await apac.syncNow(name, "apac");
+    await apac.syncNow();
     const outcomes = [];
     for (let i = 0; i < 5; i++) outcomes.push(await apac.hitRegional(name, "apac", 10, 3600));
     expect(outcomes.map((o) => o.allowed)).toEqual([true, true, true, false, false]);
@@ -277,12 +277,25 @@ describe("KeyRateLimiter, regional (issue 25): a bucket per region and the limit
     expect(await limiter(name).report("weur", 60, window - 1, 5)).toMatchObject({ others: 0, own: 5 });
   });
 
+  it("counts not yet reported are reported by the bucket's alarm, with no further request", async () => {
+    at(t0);
+    const name = `key_alarmed${crypto.randomUUID().replace(/-/g, "").slice(0, 13)}`;
+    const weur = bucket(name, "weur");
+    await weur.hitRegional(name, "weur", 100, 3600); // exchanges at once (its first)
+    await weur.syncNow();
+    for (let i = 0; i < 4; i++) await weur.hitRegional(name, "weur", 100, 3600); // within the interval: not reported
+    const window = Math.floor(t0 / 3_600_000);
+    expect(await limiter(name).report("apac", 3600, window, 0)).toMatchObject({ others: 1 });
+    expect(await runDurableObjectAlarm(weur)).toBe(true);
+    expect(await limiter(name).report("apac", 3600, window, 0)).toMatchObject({ others: 5 });
+  });
+
   it("after an eviction a bucket resumes from its last exchange, and the coordinator gives back what it had reported", async () => {
     at(t0);
     const name = `key_evicted${crypto.randomUUID().replace(/-/g, "").slice(0, 13)}`;
     const weur = bucket(name, "weur");
     for (let i = 0; i < 3; i++) await weur.hitRegional(name, "weur", 4, 3600);
-    await weur.syncNow(name, "weur");
+    await weur.syncNow();
     await afterEviction(weur, async (again) => {
       // Stored at the exchange: 3 counted; and it exchanges at once after an eviction.
       expect(await again.hitRegional(name, "weur", 4, 3600)).toMatchObject({ allowed: true, remaining: 0 });

@@ -64,7 +64,7 @@ describe("a regional limit over three regions", () => {
     // The exchanges were waiting across regions; let them go.
     net.release();
     await Promise.all(sent.map((s) => s.settled()));
-    for (const r of THREE) await link.to(ns(), regionalName(k.id, r)).syncNow(k.id, r);
+    for (const r of THREE) await link.to(ns(), regionalName(k.id, r)).syncNow();
     for (const r of THREE) {
       const again = await answer(isolates.get(r)!, requestFrom(r, "/x", { headers: { "x-api-key": k.key } }));
       expect(again.res.status).toBe(429);
@@ -80,11 +80,11 @@ describe("a regional limit over three regions", () => {
     const first = await burst(net, k.key, ["weur"], 6);
     expect(first.statuses.filter((s) => s === 200)).toHaveLength(6);
     await Promise.all(first.sent.map((s) => s.settled()));
-    await link.to(ns(), regionalName(k.id, "weur")).syncNow(k.id, "weur");
+    await link.to(ns(), regionalName(k.id, "weur")).syncNow();
     // apac has not heard of weur's 6 yet: its first request admits, and its exchange brings them.
     const probe = await burst(net, k.key, ["apac"], 1);
     await Promise.all(probe.sent.map((s) => s.settled()));
-    await link.to(ns(), regionalName(k.id, "apac")).syncNow(k.id, "apac");
+    await link.to(ns(), regionalName(k.id, "apac")).syncNow();
     const second = await burst(net, k.key, ["apac"], 10);
     expect(second.statuses.filter((s) => s === 200)).toHaveLength(3); // 10 − 6 − 1
   });

@@ -8,17 +8,14 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { flushUsage, usageCounter } from "../../../../src/edge/usage/counter";
 import { clock } from "../../../../src/lib/clock";
 import type { UsageStore } from "../../../../src/objects/usage-store";
-import { makeEnv, send, unknownKey } from "../../../support/worker-helpers";
+import { deliverUsage, makeEnv, send, unknownKey } from "../../../support/worker-helpers";
 import { api, createViaApi, TOKEN, uniqueOrg } from "../../manage/admin/support";
 
 afterEach(() => vi.restoreAllMocks());
 
 const gw = () => makeEnv({ ADMIN_TOKEN: TOKEN });
-/** Flush this isolate's pending counts now (what waitUntil does every USAGE_FLUSH_MS). */
-const flush = () =>
-  flushUsage(env.USAGE_STORE!, usageCounter(), clock.now(), (org, cause) => {
-    throw new Error(`${org}: ${cause}`);
-  });
+/** Flush this isolate's pending counts now and have its location's aggregator forward them (what a flush does every USAGE_FLUSH_MS, then the aggregator at the end of its interval). */
+const flush = () => deliverUsage();
 const hit = (key: string, headers: Record<string, string> = {}) =>
   send("/v1/x", { headers: { "x-api-key": key, ...headers } }, gw());
 const usage = async (q: string) => api("GET", `/_keygate/usage?${q}`);
@@ -118,6 +115,7 @@ describe("counting", () => {
     vi.spyOn(console, "log").mockImplementation(() => {});
     await flushUsage(flaky, usageCounter(), clock.now(), () => {});
     await flushUsage(flaky, usageCounter(), clock.now(), () => {});
+    await deliverUsage(); // the location's aggregator forwards what it took
     expect((await usage(`org=${org}`)).json.totals.requests).toBe(1);
   });
 

@@ -6,10 +6,9 @@
  */
 import { env } from "cloudflare:test";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { flushUsage, usageCounter } from "../../../../src/edge/usage/counter";
 import { sealCookie } from "../../../../src/manage/console/cookie";
 import { randomToken } from "../../../../src/manage/secret";
-import { makeEnv, send } from "../../../support/worker-helpers";
+import { deliverUsage, makeEnv, send } from "../../../support/worker-helpers";
 import { claims, hs256, SECRET } from "../../edge/sessions/support";
 import { adminEnv, api, TOKEN, uniqueOrg } from "../admin/support";
 
@@ -556,9 +555,7 @@ describe("a key's page shows its last 7 days of usage", () => {
     // A refusal after authentication still counts for the key (route needing a scope it lacks).
     const scoped = adminEnv({ ROUTES: JSON.stringify([{ path: "/admin/*", scopes: ["admin"] }]) });
     expect((await send("/admin/x", { headers: { "x-api-key": created.key } }, scoped)).status).toBe(403);
-    await flushUsage(env.USAGE_STORE!, usageCounter(), Date.now(), (o, cause) => {
-      throw new Error(`${o}: ${cause}`);
-    });
+    await deliverUsage(Date.now());
     const s = await signIn();
     const page = await (await get(`${UI}/keys/${created.id}`, s.cookie)).text();
     const today = new Date().toISOString().slice(0, 10);
