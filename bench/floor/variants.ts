@@ -173,7 +173,7 @@ export const FLOOR_VARIANTS: Record<string, { what: string; hooks: FloorHooks }>
     },
   },
   forward: {
-    what: "forward: keygate's forward() (one deadline timer, a small body read whole, downstreamHeaders, a new Response) instead of fetch + rebuild",
+    what: "forward: keygate's forward() (one deadline timer, a small body read whole, hop-by-hop headers dropped) instead of fetch + rebuild",
     hooks: {
       forward(target, request, headers, env: Env) {
         const config = configOf(env);
