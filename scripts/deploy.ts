@@ -27,6 +27,7 @@ import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { isIP } from "node:net";
 import path from "node:path";
+import { loadWrangler, varsFromArgs } from "./local-platform";
 
 const ROOT = path.resolve(import.meta.dirname, "..");
 const WRANGLER = path.join(ROOT, "node_modules/wrangler/bin/wrangler.js");
@@ -44,18 +45,6 @@ function flagValue(args: string[], names: string[]): string | undefined {
     }
   }
   return value;
-}
-
-/** `--var NAME:VALUE` overrides from the command line. */
-function varOverrides(args: string[]): Record<string, string> {
-  const vars: Record<string, string> = {};
-  for (let i = 0; i < args.length; i++) {
-    const raw = args[i] === "--var" ? args[i + 1] : args[i]!.startsWith("--var=") ? args[i]!.slice(6) : undefined;
-    if (raw === undefined) continue;
-    const colon = raw.indexOf(":");
-    if (colon > 0) vars[raw.slice(0, colon)] = raw.slice(colon + 1);
-  }
-  return vars;
 }
 
 /** Hosts that are this machine (or none) wherever the Worker runs. */
@@ -145,9 +134,9 @@ async function main(argv: string[]): Promise<number> {
 
   // The configuration exactly as wrangler resolves it for this environment (non-inheritable
   // keys such as vars and kv_namespaces included). Reading it contacts nothing.
-  const { unstable_readConfig } = await import("wrangler");
+  const { unstable_readConfig } = loadWrangler();
   const config = unstable_readConfig({ config: configPath, ...(env ? { env } : {}) });
-  const vars = { ...(config.vars as Record<string, unknown>), ...varOverrides(args) };
+  const vars = { ...(config.vars as Record<string, unknown>), ...varsFromArgs(args) };
   const target: DeployTarget = {
     ...(env ? { env } : {}),
     kvIds: (config.kv_namespaces as { binding: string; id?: string }[])

@@ -129,9 +129,8 @@ describe("verbs → backend calls", () => {
     await ok("show", "key_1");
     await ok("revoke", "key_1");
     await ok("rotate", "key_1", "--grace-seconds", "60");
-    await ok("rotate", "key_2", "--grace-seconds", "soon");
     await ok("update", "key_1", "--disable", "--allow-ip", "none", "--credits", "none");
-    await ok("audit", "--id", "key_1", "--limit", "3");
+    await ok("audit", "--id", "key_0123456789abcdef", "--limit", "3");
     await ok("orgs", "set", "--org", "acme", "--rate-limit", "none");
     await ok("orgs", "show", "--org", "acme");
     await ok("tokens", "create", "--name", "t", "--org", "*", "--role", "read", "--expires", "2030-01-01T00:00:00Z");
@@ -143,9 +142,8 @@ describe("verbs → backend calls", () => {
       ["show", "key_1"],
       ["revoke", "key_1"],
       ["rotate", "key_1", { grace_seconds: 60 }],
-      ["rotate", "key_2", { grace_seconds: "soon" }],
       ["update", "key_1", { enabled: false, credits: null, allowed_ips: null }],
-      ["audit", { key_id: "key_1", limit: "3" }],
+      ["audit", { key_id: "key_0123456789abcdef", limit: "3" }],
       ["orgSet", "acme", { rate_limit: null }],
       ["orgShow", "acme"],
       ["tokenCreate", { name: "t", orgs: ["*"], role: "read", expires_at: "2030-01-01T00:00:00Z" }],
@@ -158,13 +156,15 @@ describe("verbs → backend calls", () => {
     const h = harness();
     const before = Date.now();
     expect((await h.run("usage", "--org", "acme", "--since", "2h", "--json")).code).toBe(0);
-    expect((await h.run("usage", "--org", "acme", "--key", "key_1", "--since", "7d", "--json")).code).toBe(0);
+    expect(
+      (await h.run("usage", "--org", "acme", "--key", "key_0123456789abcdef", "--since", "7d", "--json")).code,
+    ).toBe(0);
     expect((await h.run("usage", "--org", "acme", "--since", "30d", "--granularity", "hour", "--json")).code).toBe(0);
     const [a, b, c] = h.calls.map((call) => call[1] as Json);
     expect(a).toMatchObject({ org: "acme", granularity: "minute" });
     expect(Date.parse(a!.to as string) - Date.parse(a!.from as string)).toBe(2 * 3_600_000);
     expect(Date.parse(a!.to as string)).toBeGreaterThanOrEqual(before);
-    expect(b).toMatchObject({ org: "acme", key: "key_1", granularity: "hour" });
+    expect(b).toMatchObject({ org: "acme", key: "key_0123456789abcdef", granularity: "hour" });
     expect(c).toMatchObject({ granularity: "hour" });
   });
 
@@ -177,6 +177,21 @@ describe("verbs → backend calls", () => {
     const r = await h.run("tokens", "list", "--json");
     expect(JSON.parse(r.stdout)).toEqual({ tokens: [{ id: "a" }, { id: "b" }], cursor: null });
     expect(h.calls.map((c) => c[1])).toEqual([{ limit: "1000" }, { limit: "1000", cursor: "p2" }]);
+  });
+
+  it('a "More:" hint repeats every flag given, --url and --persist-to included, with the next cursor (issue 24)', async () => {
+    const h = harness((op) => ({
+      ok: true,
+      value: op === "audit" ? { events: [], cursor: "c2" } : { keys: [], cursor: "c3" },
+    }));
+    const audit = await h.run("audit", "--url", "http://gw", "--org", "acme", "--limit", "5", "--cursor", "c1");
+    expect(audit.stdout).toContain(
+      "\n\nMore: npm run keys -- audit --url http://gw --org acme --limit 5 --cursor 'c2'\n",
+    );
+    const list = await h.run("list", "--persist-to", "/tmp/my state", "--name", "it's", "--status", "active");
+    expect(list.stdout).toContain(
+      "\n\nMore: npm run keys -- list --persist-to '/tmp/my state' --name 'it'\\''s' --status active --cursor 'c3'\n",
+    );
   });
 
   it("without --json: the human form; the backend is closed after every command", async () => {
@@ -242,6 +257,33 @@ describe("exit codes and messages", () => {
     expect(h.opened).toEqual([]);
   });
 
+  it("values the management core would refuse are usage errors before any backend is opened (issue 24)", async () => {
+    const h = harness();
+    const cases: [string[], string, string?][] = [
+      [["create"], "error: --org: give 1 to 50 org slugs"],
+      [["create", "--org", "acme", "--scopes", "a b"], "error: --scopes: a comma-separated list of at most"],
+      [["create", "--org", "acme", "--expires", "2001-01-01T00:00:00Z"], "error: --expires: must be in the future"],
+      [["import", "--key", "legacy"], "error: --org: give 1 to 50 org slugs"],
+      [["rotate", "key_2", "--grace-seconds", "soon"], "error: --grace-seconds: must be a whole number of seconds"],
+      [["update", "key_1", "--scopes", "a b"], "error: --scopes:"],
+      [["list", "--limit", "0"], "error: --limit: must be a whole number from 1 to 1000"],
+      [["audit", "--limit", "5000"], "error: --limit: must be a whole number from 1 to 1000"],
+      [["orgs", "show", "--org", "not a slug"], "error: --org: must be an org slug"],
+      [
+        ["orgs", "set", "--org", "acme", "--rate-limit", "0/60s"],
+        "error: --rate-limit: LIMIT/PERIOD with LIMIT from 1",
+      ],
+      [["usage", "--org", "acme", "--key", "nope"], "error: --key: must be a key id (key_…)"],
+      [
+        ["tokens", "create", "--name", "x", "--org", "a", "--role", "admin"],
+        "error: --role: must be one of read, write",
+        "npm run keys -- tokens --help",
+      ],
+    ];
+    for (const [argv, message, help] of cases) expectUsageError(await h.run(...argv), message, help);
+    expect(h.opened).toEqual([]);
+  });
+
   it("the API's field errors: exit 2, one line per distinct problem, in terms of flags", async () => {
     const h = harness(() => ({
       ok: false,
@@ -252,7 +294,9 @@ describe("exit codes and messages", () => {
         { field: "expires_at", message: "must be in the future" },
       ],
     }));
-    const r = await h.run("create", "--expires", "2001-01-01T00:00:00Z");
+    // Flags the CLI's own check lets through (it runs the same validation: see precheck below),
+    // refused by the backend: how its field errors read.
+    const r = await h.run("create", "--org", "acme", "--expires", "2099-01-01T00:00:00Z");
     expectUsageError(
       r,
       "error: --org: give 1 to 20 org slugs (a-z); repeat --org for more\nerror: --expires: must be in the future\nsee",
