@@ -19,7 +19,7 @@
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { DEFAULT_STATE_DIR, stateRegistryPath, withRegistry } from "../../scripts/local-platform";
+import { DEFAULT_STATE_DIR, loadWrangler, stateRegistryPath, withRegistry } from "../../scripts/local-platform";
 import type { RateLimit, TokenRecord } from "../../src/keys/record";
 import type { FeedChange, UsageBucket } from "../../src/objects/protocol";
 import { FEED_OBJECT_NAME, SESSIONS_OBJECT_NAME } from "../../src/objects/protocol";
@@ -40,6 +40,8 @@ export interface UsageStub {
 export interface LocalFeed {
   /** The org's usage store in the running `wrangler dev` (throws when none runs). */
   usageStore(org: string): Promise<UsageStub>;
+  /** Why the running gateway could not be reached (unreachableReason), for an error of usageStore or its calls. */
+  reason(err: unknown): string;
   publish(changes: Change[]): Promise<void>;
   publishOrg(org: string, rateLimit: RateLimit | null): Promise<void>;
   /** A scoped admin token's change: on the feed, and a revocation ends the console sessions it opened. */
@@ -47,8 +49,24 @@ export interface LocalFeed {
   close(): Promise<void>;
 }
 
-/** No `wrangler dev` of this state is registered in its dev registry (or it did not answer). */
-class NotReachable extends Error {}
+/** No `wrangler dev` of this state is registered in its dev registry. */
+class NotRegistered extends Error {}
+/** The registered `wrangler dev` took longer than CLI_PUBLISH_TIMEOUT_MS. */
+class TimedOut extends Error {}
+
+/**
+ * Why the running gateway could not be reached, in plain words. Never the platform's own
+ * error text: an entry left in the registry by a `wrangler dev` that stopped, or written
+ * by another wrangler version, fails inside wrangler's proxy with texts such as
+ * "Network connection lost." or an assertion's "false == true" (issue 24), which say
+ * nothing a user can act on.
+ */
+export function unreachableReason(err: unknown, registry: string): string {
+  if (err instanceof NotRegistered) return `none is registered in ${registry}`;
+  if (err instanceof TimedOut)
+    return `the one registered in ${registry} did not answer within ${CLI_PUBLISH_TIMEOUT_MS / 1000} s`;
+  return `the one registered in ${registry} did not answer: it has stopped, or another wrangler version started it`;
+}
 
 export function localFeed(
   configPath: string,
@@ -63,15 +81,14 @@ export function localFeed(
   let hinted = false;
 
   async function open() {
-    const { getPlatformProxy, unstable_readConfig } = await import("wrangler");
+    const { getPlatformProxy, unstable_readConfig } = loadWrangler();
     const config = unstable_readConfig(
       { config: configPath, ...(environment ? { env: environment } : {}) },
       { hideWarnings: true },
     );
     // Said at once when no `wrangler dev` of this state ever registered (a stale entry
     // of one that stopped fails at the call instead).
-    if (!config.name || !existsSync(join(registry, config.name)))
-      throw new NotReachable(`none is registered in ${registry}`);
+    if (!config.name || !existsSync(join(registry, config.name))) throw new NotRegistered(registry);
     dir = mkdtempSync(join(tmpdir(), "keygate-cli-feed-"));
     const generated = join(dir, "wrangler.json");
     writeFileSync(
@@ -114,15 +131,12 @@ export function localFeed(
       await Promise.race([
         what(feed.stub, feed.sessions),
         new Promise((_, reject) => {
-          timer = setTimeout(
-            () => reject(new Error(`no answer within ${CLI_PUBLISH_TIMEOUT_MS} ms`)),
-            CLI_PUBLISH_TIMEOUT_MS,
-          );
+          timer = setTimeout(() => reject(new TimedOut()), CLI_PUBLISH_TIMEOUT_MS);
         }),
       ]);
     } catch (err) {
       process.stderr.write(
-        `note: the change is stored, but no running \`wrangler dev\` of this local state (${persistTo}) took it from the ${to} (${(err as Error).message.split("\n")[0]}).\n` +
+        `note: the change is stored, but no running \`wrangler dev\` of this local state (${persistTo}) took it from the ${to}: ${unreachableReason(err, registry)}.\n` +
           (to === "revocation feed"
             ? "      A gateway started later reads it from the local state; one running now sees it when its cache expires (CACHE_TTL_MS).\n"
             : "      Console sessions it opened there end when they expire (at most an hour).\n") +
@@ -143,6 +157,7 @@ export function localFeed(
       const { usage } = await opened;
       return usage.get(usage.idFromName(org));
     },
+    reason: (err) => unreachableReason(err, registry),
     publish: (changes) => send((stub) => stub.publish(changes)),
     publishOrg: (org, rateLimit) => send((stub) => stub.publishOrg(org, rateLimit)),
     async publishToken({ hash, record }) {

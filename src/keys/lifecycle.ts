@@ -200,6 +200,9 @@ export async function revokeFound(ctx: LifecycleContext, found: Found): Promise<
   return view(record, await readLastUsed(ctx.kv, record.orgs, record.id), ctx.now);
 }
 
+/** What a surface calls a rotation in its messages: the self-service API says "regenerate", as Argus does. */
+export type RotationVerb = "rotate" | "regenerate";
+
 /**
  * Rotate: a new key with the same name, orgs, scopes, expiry, meta, limits and enabled
  * state (credits: the same balance unless a new setting is given). The old key's
@@ -211,11 +214,12 @@ export async function rotateFound(
   ctx: LifecycleContext,
   found: Found,
   rotation: { grace_seconds: number; credits?: unknown },
+  verb: RotationVerb = "rotate",
 ): Promise<Outcome<IssuedView & { previous: KeyView }>> {
   const old = found.record;
   if (old.revoked_at !== null) return conflict(`key "${old.id}" is revoked; create a new key instead`);
   if (old.replaced_by)
-    return conflict(`key "${old.id}" was already rotated to "${old.replaced_by}"; rotate that key instead`);
+    return conflict(`key "${old.id}" was already ${verb}d to "${old.replaced_by}"; ${verb} that key instead`);
   if (statusOf(old, ctx.now) === "expired") return conflict(`key "${old.id}" has expired; create a new key instead`);
 
   const {

@@ -26,7 +26,7 @@ import {
   validateNewKey,
   validateRotation,
 } from "../keys/issue";
-import type { Found, IssuedView, Outcome } from "../keys/lifecycle";
+import type { Found, IssuedView, Outcome, RotationVerb } from "../keys/lifecycle";
 import {
   auditPage,
   findKey,
@@ -268,13 +268,15 @@ export async function revokeKey(deps: ManageDeps, p: Principal, id: string): Pro
  * Rotate (regenerate): a new key with the same settings; the old one stops after
  * `grace_seconds` (default 0: now). `credits` (an operator's) gives the new key a new
  * balance. A holder may rotate only a key no more powerful than itself, and each rotation
- * counts against its creation rate.
+ * counts against its creation rate. `verb` is what the surface calls it, for its messages:
+ * "rotate" (admin API, console, CLI) or "regenerate" (the self-service API, as Argus).
  */
 export async function rotateKey(
   deps: ManageDeps,
   p: Principal,
   id: string,
   body: unknown,
+  verb: RotationVerb = "rotate",
 ): Promise<Outcome<IssuedView & { previous: KeyView }>> {
   const allowed = decide(p, "rotate");
   if (!allowed.ok) return failure(allowed);
@@ -290,7 +292,7 @@ export async function rotateKey(
     const rate = await creationRate(deps.bounds, p);
     if (!rate.ok) return rate;
   }
-  return rotateFound(lifecycleOf(deps, p), found.value, checked.value);
+  return rotateFound(lifecycleOf(deps, p), found.value, checked.value, verb);
 }
 
 /**

@@ -6,7 +6,9 @@
  * nor an exception reveals how much of a guess was right, or the token's length.
  */
 
-export const ADMIN_REALM = "keygate-admin";
+import { ADMIN_REALM } from "./prefix";
+
+export { ADMIN_REALM };
 
 export type AdminAuth = "ok" | "missing" | "invalid";
 

@@ -153,7 +153,7 @@ selfService.delete("/:id", async (c) => {
 
 selfService.post("/:id/regenerate", jsonBody(false), async (c) => {
   const id = c.req.param("id");
-  const outcome = await rotateKey(...core(c), id, c.req.valid("json"));
+  const outcome = await rotateKey(...core(c), id, c.req.valid("json"), "regenerate");
   if (!outcome.ok) return failure(c, outcome);
   c.get("log").key_id = outcome.value.id;
   return c.json({ ...issued(outcome.value), replaces: id }, 201);
