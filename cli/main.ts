@@ -7,6 +7,7 @@ import type { Command, Io } from "./run";
 import { processIo, run } from "./run";
 import { KEY_VERBS } from "./verbs/keys";
 import { ORGS_VERB } from "./verbs/orgs";
+import { SESSION_VERB } from "./verbs/session";
 import { TOKENS } from "./verbs/tokens";
 import { USAGE_VERB } from "./verbs/usage";
 
@@ -28,7 +29,10 @@ Verbs:
   audit   [--id KEY_ID | --org ORG] [--limit N] [--cursor CURSOR]
   orgs    set --org ORG --rate-limit LIMIT/PERIOD|none   one limit shared by every key of the org
   orgs    show --org ORG
+  session --org ORG [--scopes a,b] [--sub USER] [--ttl 1h|30m|7d]   a session JWT for local use, signed with the
+          local SESSION_JWT_SECRET (the one \`npm run dev\` keeps in the state, or .dev.vars'); stdout: the token
   usage   --org ORG [--key KEY_ID] [--since 1h|7d|…] [--granularity minute|hour|day]   requests, forwarded, rejected
+          (counted by the running gateway: locally, needs \`npm run dev\` running on the same state)
 
 Common flags:
   --json               print the admin API's JSON answer (one line) instead of a table
@@ -45,7 +49,7 @@ Exit codes: 0 ok, 1 not found or refused, 2 bad usage.
 export const KEYS: Command = {
   name: "",
   usage: USAGE,
-  verbs: { ...KEY_VERBS, orgs: ORGS_VERB, usage: USAGE_VERB },
+  verbs: { ...KEY_VERBS, orgs: ORGS_VERB, usage: USAGE_VERB, session: SESSION_VERB },
   groups: { tokens: TOKENS },
 };
 

@@ -18,6 +18,8 @@ import { output } from "./render";
 export interface Plan {
   call(backend: Backend): Answer;
   human(value: Json): string;
+  /** What the answer is, for a person, on stderr (without --json): stdout stays the value alone. */
+  note?(value: Json): string;
 }
 
 export interface Verb {
@@ -92,6 +94,7 @@ export async function run(cmd: Command, argv: string[], io: Io = processIo): Pro
       throw new Refused(outcome.message);
     }
     io.stdout(output(outcome.value, parsed.values.json === true, plan.human));
+    if (plan.note && parsed.values.json !== true) io.stderr(plan.note(outcome.value));
     return 0;
   } catch (err) {
     if (err instanceof UsageError) {

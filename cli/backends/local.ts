@@ -8,9 +8,11 @@
  * usage is read from its UsageStore objects (./feed.ts).
  */
 
+import { createHmac } from "node:crypto";
+import { localSecret } from "../../scripts/dev-state";
 import type { LocalPlatformOptions } from "../../scripts/local-platform";
-import { openLocalPlatform } from "../../scripts/local-platform";
-import { settingsFrom } from "../../src/config/variables";
+import { DEFAULT_STATE_DIR, openLocalPlatform } from "../../scripts/local-platform";
+import { ConfigError, sessionClaimsFrom, settingsFrom } from "../../src/config/variables";
 import type { KeySettings } from "../../src/keys/issue";
 import type { Outcome } from "../../src/keys/lifecycle";
 import type { KvLike } from "../../src/keys/store/kv";
@@ -30,6 +32,7 @@ import type { Principal } from "../../src/manage/principal";
 import { tokenCreate, tokenList, tokenRevoke } from "../../src/manage/tokens";
 import type { UsageAnswer, UsageQuery } from "../../src/manage/usage";
 import { GRANULARITY_MINUTES, usageAnswer } from "../../src/manage/usage";
+import type { Json } from "../args";
 import { Refused } from "../args";
 import type { Answer, Backend } from "./backend";
 import type { LocalFeed } from "./feed";
@@ -128,6 +131,10 @@ export async function localBackend(opts: LocalPlatformOptions): Promise<Backend>
     tokenCreate: (body) => json(tokenCreate(deps(), ROOT, body)),
     tokenList: (query) => json(tokenList(deps(), ROOT, query)),
     tokenRevoke: (id) => json(tokenRevoke(deps(), ROOT, id)),
+    signSession: async (claims) => ({
+      ok: true,
+      value: signLocalSession(proxy.env, opts.persistTo ?? DEFAULT_STATE_DIR, claims, Date.now()),
+    }),
     close: async () => {
       await feed.close();
       await proxy.dispose();
@@ -150,7 +157,56 @@ async function localUsage(feed: LocalFeed, q: UsageQuery): Promise<UsageAnswer> 
     return usageAnswer(q, buckets, statuses);
   } catch (err) {
     throw new Refused(
-      `usage is kept by the running gateway: start it with \`npm run dev\` (same --persist-to), or use --url (${(err as Error).message.split("\n")[0]})`,
+      `usage is kept by the running gateway, and no running \`wrangler dev\` of this local state answered (${feed.reason(err)}): start it with \`npm run dev\` (same --persist-to), or use --url`,
     );
   }
+}
+
+/** `value` at the dot path `at` in `into` (SESSION_ORG_CLAIM "o.slg" → {o: {slg: value}}). */
+function setClaim(into: Json, at: readonly string[], value: unknown): void {
+  let node = into;
+  for (const part of at.slice(0, -1)) node = (node[part] ??= {}) as Json;
+  node[at.at(-1)!] = value;
+}
+
+/**
+ * A session JWT the local gateway accepts (cli/verbs/session.ts): HS256 with the
+ * configuration's SESSION_JWT_SECRET (.dev.vars) or, without one, the secret `npm run dev`
+ * keeps in the state (scripts/dev-state.ts: made here if dev has not run yet), and the
+ * claims where the configuration's SESSION_* variables put them.
+ */
+export function signLocalSession(
+  env: Record<string, unknown>,
+  stateDir: string,
+  input: Json,
+  now: number,
+): Json & { token: string } {
+  let claims: ReturnType<typeof sessionClaimsFrom>;
+  try {
+    claims = sessionClaimsFrom({
+      ...env,
+      SESSION_JWT_SECRET: env.SESSION_JWT_SECRET || localSecret(stateDir, "SESSION_JWT_SECRET"),
+    });
+  } catch (err) {
+    if (err instanceof ConfigError) throw new Refused(`${err.message} (wrangler configuration)`);
+    throw err;
+  }
+  const iat = Math.floor(now / 1000);
+  const exp = iat + Number(input.ttl_seconds);
+  const scopes = input.scopes as string[];
+  const payload: Json = { sub: input.sub, iat, exp };
+  setClaim(payload, claims.orgClaim, input.org);
+  if (scopes.length) setClaim(payload, claims.scopesClaim, scopes.join(" "));
+  if (claims.issuer !== null) payload.iss = claims.issuer;
+  if (claims.audience !== null) payload.aud = claims.audience;
+  const part = (o: Json) => Buffer.from(JSON.stringify(o)).toString("base64url");
+  const signed = `${part({ alg: "HS256", typ: "JWT" })}.${part(payload)}`;
+  const signature = createHmac("sha256", claims.secret!).update(signed).digest("base64url");
+  return {
+    token: `${signed}.${signature}`,
+    sub: input.sub,
+    org: input.org,
+    scopes,
+    expires_at: new Date(exp * 1000).toISOString(),
+  };
 }

@@ -28,6 +28,7 @@ import {
   intVar,
   raw,
   secretVar,
+  sessionClaimsFrom,
   settingsFrom,
   stringVar,
 } from "./variables";
@@ -381,15 +382,16 @@ function parseSessions(env: Env): Pick<Config, "session" | "passthroughCookie"> 
       "must differ from SESSION_COOKIE (a verified session cookie is never passed through unverified)",
     );
   }
+  const claims = sessionClaimsFrom(env);
   return {
     session: {
       secret,
       jwksUrl,
-      issuer: stringVar(env, "SESSION_ISSUER"),
-      audience: stringVar(env, "SESSION_AUDIENCE"),
+      issuer: claims.issuer,
+      audience: claims.audience,
       cookie,
-      orgClaim: stringVar(env, "SESSION_ORG_CLAIM").split("."),
-      scopesClaim: stringVar(env, "SESSION_SCOPES_CLAIM").split("."),
+      orgClaim: claims.orgClaim,
+      scopesClaim: claims.scopesClaim,
     },
     passthroughCookie,
   };

@@ -340,3 +340,32 @@ export function settingsFrom(env: object): { key: KeyVariables; adminPrefix: str
   const pepper = secretVar(env, "KEY_PEPPER");
   return { key: { prefix, ...(pepper !== null ? { pepper } : {}) }, adminPrefix: pathVar(env, "ADMIN_PREFIX")! };
 }
+
+/** What a session JWT must carry for the gateway to accept it (SESSION_*; config/config.ts reads sessions with it). */
+export interface SessionClaimVariables {
+  /** SESSION_JWT_SECRET: the HS256 key; null = none. */
+  secret: string | null;
+  /** SESSION_ISSUER: `iss` must equal it (null = not checked). */
+  issuer: string | null;
+  /** SESSION_AUDIENCE: `aud` must contain it (null = not checked). */
+  audience: string | null;
+  /** SESSION_ORG_CLAIM split on ".". */
+  orgClaim: readonly string[];
+  /** SESSION_SCOPES_CLAIM split on ".". */
+  scopesClaim: readonly string[];
+}
+
+/**
+ * The SESSION_* variables a session's signer must follow, read and validated exactly as the
+ * gateway reads them: the gateway's session settings, and `npm run keys -- session`
+ * (which signs with the local SESSION_JWT_SECRET).
+ */
+export function sessionClaimsFrom(env: object): SessionClaimVariables {
+  return {
+    secret: secretVar(env, "SESSION_JWT_SECRET"),
+    issuer: stringVar(env, "SESSION_ISSUER"),
+    audience: stringVar(env, "SESSION_AUDIENCE"),
+    orgClaim: stringVar(env, "SESSION_ORG_CLAIM").split("."),
+    scopesClaim: stringVar(env, "SESSION_SCOPES_CLAIM").split("."),
+  };
+}

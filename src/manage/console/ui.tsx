@@ -35,6 +35,7 @@
 import { Hono } from "hono";
 import { csrf } from "hono/csrf";
 import { HTTPException } from "hono/http-exception";
+import { curlCredentialArgs } from "../../config/client";
 import type { Config } from "../../config/config";
 import { blockedFor, clientKey, recordFailure } from "../../edge/abuse/auth-failures";
 import { JWKS_UNAVAILABLE, sessionTokenOf, verifySession } from "../../edge/auth/session";
@@ -251,15 +252,9 @@ async function failure(c: Ctx): Promise<Response | null> {
   ) as Response;
 }
 
-/** The `curl` line that uses a key against this gateway, in the profile's scheme. */
+/** The `curl` line that uses a key against this gateway, in the profile's scheme (config/client.ts). */
 export function curlLine(config: Config, origin: string, key: string, org: string): string {
-  const src = config.sources[0]!;
-  const parts = [`curl ${origin}/`];
-  if (src.kind === "basic") parts.push(`-u '${key}:'`);
-  else if (src.kind === "bearer") parts.push(`-H 'Authorization: Bearer ${key}'`);
-  else parts.push(`-H '${config.profile === "argus" && src.name === "x-api-key" ? "X-API-Key" : src.name}: ${key}'`);
-  if (config.orgSource === "header") parts.push(`-H '${config.headers.org}: ${org}'`);
-  return parts.join(" ");
+  return [`curl ${origin}/`, ...curlCredentialArgs(config, key, org)].join(" ");
 }
 
 /** The web console's routes: manage/app.ts mounts them for `{ADMIN_PREFIX}/ui`, or the whole of CONSOLE_HOST. */

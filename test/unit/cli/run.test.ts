@@ -194,6 +194,25 @@ describe("verbs → backend calls", () => {
     );
   });
 
+  it("session: the claims to sign; stdout is the token alone, what it is goes to stderr (issue 24)", async () => {
+    const h = harness(() => ({
+      ok: true,
+      value: { token: "h.p.s", sub: "alice", org: "acme", scopes: ["read"], expires_at: "2030-01-01T00:00:00.000Z" },
+    }));
+    const r = await h.run("session", "--org", "acme", "--scopes", "read", "--sub", "alice", "--ttl", "30m");
+    expect(r.code, r.stderr).toBe(0);
+    expect(h.calls).toEqual([["signSession", { org: "acme", sub: "alice", scopes: ["read"], ttl_seconds: 1800 }]]);
+    expect(r.stdout).toBe("h.p.s\n");
+    expect(r.stderr).toContain(
+      "A session JWT for alice in org acme (scopes: read), valid until 2030-01-01T00:00:00.000Z",
+    );
+    await h.run("session", "--org", "acme");
+    expect(h.calls[1]).toEqual(["signSession", { org: "acme", sub: "dev-user", scopes: [], ttl_seconds: 3600 }]);
+    const json = await h.run("session", "--org", "acme", "--json");
+    expect(JSON.parse(json.stdout)).toMatchObject({ token: "h.p.s" });
+    expect(json.stderr).toBe("");
+  });
+
   it("without --json: the human form; the backend is closed after every command", async () => {
     const h = harness(() => ({ ok: true, value: { org: "acme", rate_limit: null } }));
     const r = await h.run("orgs", "show", "--org", "acme");
@@ -223,7 +242,7 @@ describe("exit codes and messages", () => {
     const cases: [string[], string, string?][] = [
       [
         ["frobnicate"],
-        'error: unknown verb "frobnicate": expected one of create, import, list, show, revoke, rotate, update, audit, orgs, usage, tokens',
+        'error: unknown verb "frobnicate": expected one of create, import, list, show, revoke, rotate, update, audit, orgs, usage, session, tokens',
       ],
       [["create", "--bogus"], 'error: unknown flag --bogus for "create"'],
       [["update", "key_1", "--org"], "error: --org needs a value"],
@@ -279,6 +298,13 @@ describe("exit codes and messages", () => {
         "error: --role: must be one of read, write",
         "npm run keys -- tokens --help",
       ],
+      [["session"], "error: --org is required: the org the session acts for"],
+      [["session", "--org", "*"], "error: --org: must be an org slug"],
+      [["session", "--org", "acme", "--url", "http://gw"], "error: session signs with the local SESSION_JWT_SECRET"],
+      [["session", "--org", "acme", "--ttl", "forever"], "error: --ttl: expected a duration such as 30m, 1h or 7d"],
+      [["session", "--org", "acme", "--ttl", "31d"], "error: --ttl: at most 30d"],
+      [["session", "--org", "acme", "--sub", "a b"], "error: --sub: 1–256 printable characters without spaces"],
+      [["session", "--org", "acme", "--scopes", "a b"], "error: --scopes: a comma-separated list"],
     ];
     for (const [argv, message, help] of cases) expectUsageError(await h.run(...argv), message, help);
     expect(h.opened).toEqual([]);
