@@ -64,7 +64,7 @@ import { isPrincipal, orgsOf } from "../principal";
 import { FeedUnavailable } from "../publish";
 import { digestHex, randomToken } from "../secret";
 import { workerDeps } from "../worker";
-import { ASSET_VERSION, CONSOLE_CSS, CONSOLE_JS } from "./assets";
+import { ASSET_VERSION, CONSOLE_CSS, CONSOLE_JS, FAVICON_SVG } from "./assets";
 import type { Session } from "./cookie";
 import { cookieSpec, openCookie, readCookie, SESSION_SECONDS, sameSecret, sealCookie, setCookieHeader } from "./cookie";
 import { endSession, openSessionRow, SessionStoreFault, takeLinkRow, touchSession } from "./sessions";
@@ -80,6 +80,7 @@ import {
   ShowOncePage,
   STATUSES,
 } from "./views";
+import { plainFieldErrors, plainFieldMessage } from "./words";
 
 export const CONSOLE_CSP =
   "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
@@ -117,7 +118,8 @@ function base(c: Ctx): string {
   return config.consoleHost !== null ? "" : `${config.admin.prefix}/ui`;
 }
 
-function chrome(c: Ctx): Chrome {
+/** The page's chrome; `org`: the organization the page is about (the nav's "Create key" is for it). */
+function chrome(c: Ctx, org?: string): Chrome {
   const session = c.get("session") as Session | undefined;
   // One host with the API (no CONSOLE_HOST): operators are told of the same-origin risk.
   const sameOrigin =
@@ -125,6 +127,7 @@ function chrome(c: Ctx): Chrome {
   return {
     base: base(c),
     ...(sameOrigin ? { sameOrigin } : {}),
+    ...(org ? { org } : {}),
     ...(session ? { principal: session.p, csrf: session.csrf, ...(session.back ? { back: session.back } : {}) } : {}),
   };
 }
@@ -200,7 +203,7 @@ function failed(c: Ctx, outcome: Exclude<Outcome<unknown>, { ok: true }>) {
     case "conflict":
       return message(c, 409, "Not changed", outcome.message);
     case "invalid":
-      return message(c, 400, "Bad request", outcome.errors.map((e) => `${e.field}: ${e.message}`).join("; "));
+      return message(c, 400, "Bad request", plainFieldErrors(outcome.errors));
   }
 }
 
@@ -288,6 +291,11 @@ consoleApp.get(`/assets/${ASSET_VERSION}/console.css`, (c) =>
 );
 consoleApp.get(`/assets/${ASSET_VERSION}/console.js`, (c) =>
   c.body(CONSOLE_JS, 200, { "content-type": "text/javascript; charset=utf-8", "cache-control": ASSET_CACHE }),
+);
+// Named by every page (<link rel="icon">): a browser asks for no /favicon.ico, which on the
+// API's host would go through the gateway and be logged as a 401.
+consoleApp.get(`/assets/${ASSET_VERSION}/favicon.svg`, (c) =>
+  c.body(FAVICON_SVG, 200, { "content-type": "image/svg+xml", "cache-control": ASSET_CACHE }),
 );
 
 consoleApp.get("/login", (c) => c.html(<LoginPage chrome={chrome(c)} />));
@@ -512,9 +520,10 @@ consoleApp.get("/orgs/:org", async (c) => {
     : null;
   return c.html(
     <KeysPage
-      chrome={chrome(c)}
+      chrome={chrome(c, org)}
       org={org}
       keys={keys}
+      noKeysYet={listed.value.keys.length === 0 && cursor === undefined && listed.value.cursor === null}
       status={status}
       q={q}
       next={next}
@@ -543,7 +552,9 @@ consoleApp.get("/new", (c) => {
   if (!may(p, "create")) return forbidden(c);
   const org = mayName(p, "create", "orgs") ? (c.req.query("org") ?? "") : (orgsOf(p)?.[0] ?? "");
   const values: NewKeyValues = { name: "", org, scopes: "", expires: "", rate_limit: "", rate_period: "60" };
-  return c.html(<NewKeyPage chrome={chrome(c)} values={values} form={formFor(p)} formId={crypto.randomUUID()} />);
+  return c.html(
+    <NewKeyPage chrome={chrome(c, org || undefined)} values={values} form={formFor(p)} formId={crypto.randomUUID()} />,
+  );
 });
 
 /**
@@ -646,7 +657,7 @@ consoleApp.post("/keys", async (c) => {
       return forbidden(c, outcome.message);
     const errors: Record<string, string> = {};
     let problem: string | undefined;
-    if (outcome.error === "invalid") for (const e of outcome.errors) errors[e.field] ??= e.message;
+    if (outcome.error === "invalid") for (const e of outcome.errors) errors[e.field] ??= plainFieldMessage(e);
     else if (outcome.error === "forbidden" && outcome.field) errors[outcome.field] = outcome.message;
     else if (outcome.error !== "not_found") problem = outcome.message;
     if (outcome.error === "rate_limited") c.header("retry-after", String(outcome.retryAfter));
@@ -687,10 +698,12 @@ async function keyUsage(c: Ctx, k: KeyView): Promise<UsageDay[] | null> {
   const days = new Map<string, UsageDay>();
   try {
     for (const org of k.orgs) {
+      // Today and the 6 days before it (UTC): seven rows, the first starting at midnight.
+      const today = Math.floor(deps.now / 86_400_000) * 86_400_000;
       const read = await readOrgUsage(deps, p, {
         org,
         key: k.id,
-        from: new Date(deps.now - 7 * 86_400_000).toISOString(),
+        from: new Date(today - 6 * 86_400_000).toISOString(),
         granularity: "day",
       });
       if (!read.ok && read.error === "unavailable") return null;
@@ -714,12 +727,20 @@ async function keyUsage(c: Ctx, k: KeyView): Promise<UsageDay[] | null> {
   return [...days.values()].sort((a, b) => a.start.localeCompare(b.start));
 }
 
+/** What the key page says after an action (`?done=`, set by the action's redirect). */
+export const DONE_NOTICES: Record<string, string> = {
+  revoked: "Revoked. Requests with this key are refused from now on: here at once, everywhere within a few seconds.",
+  disabled: "Disabled. Requests with this key get 401 until it is enabled again.",
+  enabled: "Enabled. The key works again.",
+};
+
 async function detail(
   c: Ctx,
   k: KeyView,
   status: 200 | 400 | 403 | 429 | 503 = 200,
   error?: string,
   errorField?: string,
+  notice?: string,
 ) {
   const [deps, p] = core(c);
   const [events, usage] = await Promise.all([auditEvents(deps, p, { key_id: k.id, limit: "100" }), keyUsage(c, k)]);
@@ -731,7 +752,7 @@ async function detail(
   };
   return c.html(
     <KeyDetailPage
-      chrome={chrome(c)}
+      chrome={chrome(c, k.orgs[0])}
       k={k}
       usage={usage}
       events={events.ok ? events.value.events : []}
@@ -739,6 +760,7 @@ async function detail(
       formId={crypto.randomUUID()}
       {...(error ? { error } : {})}
       {...(errorField ? { errorField } : {})}
+      {...(notice ? { notice } : {})}
     />,
     status,
   );
@@ -747,7 +769,9 @@ async function detail(
 consoleApp.get("/keys/:id", async (c) => {
   const k = await visibleKey(c, c.req.param("id"));
   c.get("log").key_id = c.req.param("id");
-  return k ? detail(c, k) : notFound(c);
+  const done = c.req.query("done");
+  const notice = done !== undefined && Object.hasOwn(DONE_NOTICES, done) ? DONE_NOTICES[done] : undefined;
+  return k ? detail(c, k, 200, undefined, undefined, notice) : notFound(c);
 });
 
 for (const action of ["enable", "disable"] as const) {
@@ -756,7 +780,7 @@ for (const action of ["enable", "disable"] as const) {
     c.get("log").key_id = id;
     const outcome = await setEnabled(...core(c), id, action === "enable");
     if (!outcome.ok) return failed(c, outcome);
-    return c.redirect(`${base(c)}/keys/${id}`, 303);
+    return c.redirect(`${base(c)}/keys/${id}?done=${action}d`, 303);
   });
 }
 
@@ -797,7 +821,7 @@ consoleApp.post("/keys/:id/rotate", async (c) => {
       c,
       k,
       status,
-      outcome.error === "invalid" ? outcome.errors.map((e) => `${e.field}: ${e.message}`).join("; ") : outcome.message,
+      outcome.error === "invalid" ? plainFieldErrors(outcome.errors) : outcome.message,
       field,
     );
   }
@@ -820,7 +844,7 @@ consoleApp.post("/keys/:id/revoke", async (c) => {
     return detail(c, k, 400, `Not revoked: type the key's prefix, ${k.key_prefix}, to confirm.`);
   const outcome = await revokeKey(...core(c), id);
   if (!outcome.ok) return failed(c, outcome);
-  return c.redirect(`${base(c)}/keys/${id}`, 303);
+  return c.redirect(`${base(c)}/keys/${id}?done=revoked`, 303);
 });
 
 consoleApp.all("*", (c) => notFound(c));

@@ -19,6 +19,8 @@ export interface Chrome {
   csrf?: string;
   /** Portal sessions: the API owner's app. */
   back?: string;
+  /** The organization the page is about: the nav's "Create key" creates a key there. */
+  org?: string;
 }
 
 function whoLabel(p: Principal): string {
@@ -61,6 +63,7 @@ export const Layout: FC<{ chrome: Chrome; title: string; children?: Child; refre
         <meta name="referrer" content="no-referrer" />
         {refresh ? <meta http-equiv="refresh" content={`0;url=${refresh}`} /> : null}
         <title>{`${title} · keygate`}</title>
+        <link rel="icon" type="image/svg+xml" href={`${chrome.base}/assets/${ASSET_VERSION}/favicon.svg`} />
         <link rel="stylesheet" href={`${chrome.base}/assets/${ASSET_VERSION}/console.css`} />
         <script src={`${chrome.base}/assets/${ASSET_VERSION}/console.js`} defer></script>
       </head>
@@ -76,7 +79,15 @@ export const Layout: FC<{ chrome: Chrome; title: string; children?: Child; refre
             {p && !own ? <a href={`${chrome.base}/orgs`}>Organizations</a> : null}
             {own ? <a href={`${chrome.base}/orgs/${own}`}>API keys</a> : null}
             {p && may(p, "create") ? (
-              <a href={own ? `${chrome.base}/new?org=${own}` : `${chrome.base}/new`}>Create key</a>
+              <a
+                href={
+                  own || chrome.org
+                    ? `${chrome.base}/new?org=${encodeURIComponent(own ?? chrome.org!)}`
+                    : `${chrome.base}/new`
+                }
+              >
+                Create key
+              </a>
             ) : null}
             {chrome.back ? <a href={chrome.back}>{`Back to ${new URL(chrome.back).host}`}</a> : null}
           </nav>
@@ -210,11 +221,13 @@ export const KeysPage: FC<{
   chrome: Chrome;
   org: string;
   keys: KeyView[];
+  /** The org has no key at all (an empty listing, no filter): said as such, not as "no match". */
+  noKeysYet: boolean;
   status: string;
   q: string;
   next: string | null;
   writable: boolean;
-}> = ({ chrome, org, keys, status, q, next, writable }) => (
+}> = ({ chrome, org, keys, noKeysYet, status, q, next, writable }) => (
   <Layout chrome={chrome} title={`API keys · ${org}`}>
     <h1>API keys</h1>
     <p class="sub">
@@ -264,7 +277,18 @@ export const KeysPage: FC<{
         {keys.length === 0 ? (
           <tr>
             <td colspan={7} class="muted">
-              No keys match.
+              {noKeysYet ? (
+                writable ? (
+                  <>
+                    {"This organization has no keys yet. "}
+                    <a href={`${chrome.base}/new?org=${org}`}>Create its first key</a>.
+                  </>
+                ) : (
+                  "This organization has no keys yet."
+                )
+              ) : (
+                "No keys match."
+              )}
             </td>
           </tr>
         ) : null}
@@ -371,7 +395,7 @@ export const NewKeyPage: FC<{
           {elsewhere.length ? (
             <ul>
               {elsewhere.map(([field, msg]) => (
-                <li data-field={field}>{`${field}: ${msg}`}</li>
+                <li data-field={field}>{msg}</li>
               ))}
             </ul>
           ) : null}
@@ -599,7 +623,9 @@ export const KeyDetailPage: FC<{
   formId: string;
   error?: string;
   errorField?: string;
-}> = ({ chrome, k, usage, events, can, formId, error, errorField }) => {
+  /** What the last action did (revoked, disabled, enabled). */
+  notice?: string;
+}> = ({ chrome, k, usage, events, can, formId, error, errorField, notice }) => {
   const live = k.status !== "revoked" && k.status !== "expired" && k.status !== "rotated";
   const toggle = k.enabled ? can.disable : can.enable;
   const rotate = can.rotate && live && !k.replaced_by;
@@ -613,6 +639,11 @@ export const KeyDetailPage: FC<{
       {error ? (
         <p class="error" role="alert" data-field={errorField}>
           {error}
+        </p>
+      ) : null}
+      {notice ? (
+        <p class="notice done" role="status">
+          {notice}
         </p>
       ) : null}
       <div class="card">

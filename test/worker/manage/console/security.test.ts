@@ -7,6 +7,7 @@
 import { env } from "cloudflare:test";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { flushUsage, usageCounter } from "../../../../src/edge/usage/counter";
+import { ASSET_VERSION } from "../../../../src/manage/console/assets";
 import { sealCookie } from "../../../../src/manage/console/cookie";
 import { randomToken } from "../../../../src/manage/secret";
 import { makeEnv, send } from "../../../support/worker-helpers";
@@ -258,7 +259,7 @@ describe("pages", () => {
       expectPageHeaders(res);
       expect(res.headers.get("content-type")).toMatch(/^text\/html/);
     }
-    const css = await get(`${UI}/assets/1/console.css`);
+    const css = await get(`${UI}/assets/${ASSET_VERSION}/console.css`);
     expect(css.status).toBe(200);
     expect(css.headers.get("cache-control")).toContain("immutable");
   });
