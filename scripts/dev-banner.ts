@@ -27,6 +27,8 @@ export interface BannerInput {
   adminToken: string | null;
   /** `npm run keys -- session` can sign for this gateway (its SESSION_JWT_SECRET is local). */
   sessions: boolean;
+  /** What the keys CLI needs to act on this gateway's state, e.g. ["--persist-to", "/tmp/state"] (none: the default). */
+  stateFlags?: readonly string[];
 }
 
 /** One request the banner suggests, and what the gateway answers it. */
@@ -108,12 +110,13 @@ export function banner(input: BannerInput): string {
     "",
     `Console: ${input.consoleUrl ?? "on the CONSOLE_HOST you set"} — sign in with ${input.adminToken ? `the admin token\n  ${input.adminToken}` : "the ADMIN_TOKEN you set"}`,
   ];
+  const state = (input.stateFlags ?? []).map((f) => ` ${/^[A-Za-z0-9_@%+=:,./-]+$/.test(f) ? f : `'${f}'`}`).join("");
   if (input.sessions) {
     const scopes = demo.scopes.length ? ` --scopes ${demo.scopes.join(",")}` : "";
     out.push(
-      `Session: TOKEN=$(npm run -s keys -- session --org ${demo.org}${scopes}), then -H "Authorization: Bearer $TOKEN"`,
+      `Session: TOKEN=$(npm run -s keys -- session --org ${demo.org}${scopes}${state}), then -H "Authorization: Bearer $TOKEN"`,
     );
   }
-  out.push("More keys: npm run keys -- create --org acme --name my-client", "Stop: Ctrl-C", "");
+  out.push(`More keys: npm run keys -- create --org acme --name my-client${state}`, "Stop: Ctrl-C", "");
   return out.join("\n");
 }

@@ -302,6 +302,8 @@ for (let i = 0; i < 240 && !stopping; i++) {
       adminToken: generated.ADMIN_TOKEN ?? null,
       // The keys CLI signs with the local secret: the state's, or one in .dev.vars (not a --var of this command).
       sessions: gatewayConfig.session?.secret != null && varsFromArgs(extra).SESSION_JWT_SECRET === undefined,
+      // The CLI finds this state (and the session secret kept in it) with the same --persist-to.
+      ...(persistFlag >= 0 ? { stateFlags: ["--persist-to", STATE_DIR] } : {}),
     }),
   );
   break;

@@ -147,7 +147,10 @@ describe("npm run dev", () => {
 
     // A session JWT from the CLI, signed with the secret `npm run dev` keeps in the state,
     // on the self-service API `npm run dev` turns on (what the banner's Session line says).
-    expect(first.output()).toContain("Session: TOKEN=$(npm run -s keys -- session --org demo --scopes read,write)");
+    // (with this state's --persist-to: the CLI finds the session secret there)
+    expect(first.output()).toContain(
+      `Session: TOKEN=$(npm run -s keys -- session --org demo --scopes read,write --persist-to ${state})`,
+    );
     const session = await keysCli(["session", "--org", "demo", "--scopes", "read,write", "--persist-to", state]);
     expect(session.code, session.stderr).toBe(0);
     const bearer = { authorization: `Bearer ${session.stdout.trim()}` };
