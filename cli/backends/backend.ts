@@ -30,6 +30,8 @@ export interface Backend {
   tokenCreate(body: Json): Answer;
   tokenList(query: Json): Answer;
   tokenRevoke(id: string): Answer;
+  // leaked keys (POST /leaks)
+  leaked(body: Json): Answer;
   close(): Promise<void>;
 }
 

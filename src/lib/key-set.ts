@@ -1,7 +1,7 @@
 /**
  * A set of public keys fetched from a URL, by key id, cached per isolate — the one way
  * keygate holds keys published by someone else: an identity provider's JWKS
- * (edge/auth/session.ts) and GitHub's secret scanning keys (manage/leaks/github.ts).
+ * (edge/auth/session.ts) and GitHub's secret scanning keys (manage/leak-intake/github.ts).
  *
  * Fetched on first use; refetched when older than `maxAgeMs`, or when an id the cache does
  * not hold is asked for (a key rotation at the publisher) — but never more than once per
