@@ -524,7 +524,7 @@ const DECLARED = defineFields([
   {
     name: "revoked_reason",
     doc: 'Why the key was revoked, when keygate knows: "leaked" (a leak report revoked it, docs/leaked-keys.md); absent otherwise.',
-    type: '"leaked"',
+    type: '`"leaked"`',
     stored: S.revoked_reason,
     summary: true,
     largest: "leaked",
