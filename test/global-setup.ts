@@ -1,7 +1,7 @@
-import { createHash, generateKeyPairSync } from "node:crypto";
+import { generateKeyPairSync } from "node:crypto";
 import type { TestProject } from "vitest/node";
-import type { GithubTestKey } from "../scripts/origin";
 import { startOrigin } from "../scripts/origin";
+import { githubKeys } from "./support/github-keys";
 
 declare module "vitest" {
   export interface ProvidedContext {
@@ -35,26 +35,6 @@ function sessionKeys() {
     };
   };
   return { rsa1: rsa("rsa-1"), rsa2: rsa("rsa-2"), ec1: ec("ec-1") };
-}
-
-/**
- * Stand-ins for GitHub's secret scanning keys (leak report tests), minted fresh per run:
- * P-256 pairs whose identifier is the SHA-256 of the public key, as GitHub's are. The origin
- * holds the private halves and signs reports with them (/__origin/github/sign); the first is
- * published in the origin's public_keys, the second is not (an unknown identifier, until a
- * test publishes it).
- */
-export function githubKeys(): GithubTestKey[] {
-  return [true, false].map((listed) => {
-    const { privateKey, publicKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
-    const der = publicKey.export({ format: "der", type: "spki" });
-    return {
-      identifier: createHash("sha256").update(der).digest("hex"),
-      privateKeyPem: privateKey.export({ format: "pem", type: "pkcs8" }) as string,
-      publicKeyPem: publicKey.export({ format: "pem", type: "spki" }) as string,
-      listed,
-    };
-  });
 }
 
 /** One real HTTP origin on loopback for the whole workers project. */
