@@ -6,6 +6,7 @@
 import type { Command, Io } from "./run";
 import { processIo, run } from "./run";
 import { KEY_VERBS } from "./verbs/keys";
+import { LEAKED_VERB } from "./verbs/leaked";
 import { ORGS_VERB } from "./verbs/orgs";
 import { SESSION_VERB } from "./verbs/session";
 import { TOKENS } from "./verbs/tokens";
@@ -33,6 +34,8 @@ Verbs:
           local SESSION_JWT_SECRET (the one \`npm run dev\` keeps in the state, or .dev.vars'); stdout: the token
   usage   --org ORG [--key KEY_ID] [--since 1h|7d|…] [--granularity minute|hour|day]   requests, forwarded, rejected
           (counted by the running gateway: locally, needs \`npm run dev\` running on the same state)
+  leaked  --file FOUND.txt [--source NAME] [--location URL]   report found tokens (one a line) as leaked: each key
+          of this gateway among them is revoked, disabled or marked, as LEAKED_KEY_ACTION says
 
 Common flags:
   --json               print the admin API's JSON answer (one line) instead of a table
@@ -49,7 +52,7 @@ Exit codes: 0 ok, 1 not found or refused, 2 bad usage.
 export const KEYS: Command = {
   name: "",
   usage: USAGE,
-  verbs: { ...KEY_VERBS, orgs: ORGS_VERB, usage: USAGE_VERB, session: SESSION_VERB },
+  verbs: { ...KEY_VERBS, orgs: ORGS_VERB, usage: USAGE_VERB, leaked: LEAKED_VERB, session: SESSION_VERB },
   groups: { tokens: TOKENS },
 };
 

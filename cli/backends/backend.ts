@@ -30,6 +30,8 @@ export interface Backend {
   tokenCreate(body: Json): Answer;
   tokenList(query: Json): Answer;
   tokenRevoke(id: string): Answer;
+  // leaked keys (POST /leaks)
+  leaked(body: Json): Answer;
   // a session JWT for local use (local state only: signed with the local SESSION_JWT_SECRET)
   signSession(claims: Json): Answer;
   close(): Promise<void>;

@@ -12,7 +12,8 @@ import { createHmac } from "node:crypto";
 import { localSecret } from "../../scripts/dev-state";
 import type { LocalPlatformOptions } from "../../scripts/local-platform";
 import { DEFAULT_STATE_DIR, openLocalPlatform } from "../../scripts/local-platform";
-import { ConfigError, sessionClaimsFrom, settingsFrom } from "../../src/config/variables";
+import type { LeakAction } from "../../src/config/variables";
+import { ConfigError, enumVar, sessionClaimsFrom, settingsFrom } from "../../src/config/variables";
 import type { KeySettings } from "../../src/keys/issue";
 import type { Outcome } from "../../src/keys/lifecycle";
 import type { KvLike } from "../../src/keys/store/kv";
@@ -27,6 +28,7 @@ import {
   showKey,
   updateKey,
 } from "../../src/manage/keys";
+import { parseLeakReport, reportLeaks } from "../../src/manage/leaks";
 import { orgSet, orgShow, usage } from "../../src/manage/orgs";
 import type { Principal } from "../../src/manage/principal";
 import { tokenCreate, tokenList, tokenRevoke } from "../../src/manage/tokens";
@@ -50,6 +52,15 @@ export function keySettingsOf(env: Record<string, unknown>): KeySettings {
   // a CLI must not mint keys the gateway would not read.
   try {
     return settingsFrom(env).key;
+  } catch (err) {
+    throw new Refused(`${(err as Error).message} (wrangler configuration)`);
+  }
+}
+
+/** LEAKED_KEY_ACTION from the local configuration, read and checked as the gateway reads it. */
+export function leakActionOf(env: Record<string, unknown>): LeakAction {
+  try {
+    return enumVar(env, "LEAKED_KEY_ACTION");
   } catch (err) {
     throw new Refused(`${(err as Error).message} (wrangler configuration)`);
   }
@@ -97,8 +108,10 @@ export async function localBackend(opts: LocalPlatformOptions): Promise<Backend>
     throw new Refused("no KEYS KV namespace binding in the wrangler configuration");
   }
   let settings: KeySettings;
+  let leakAction: LeakAction;
   try {
     settings = keySettingsOf(proxy.env);
+    leakAction = leakActionOf(proxy.env);
   } catch (err) {
     await proxy.dispose();
     throw err;
@@ -131,6 +144,13 @@ export async function localBackend(opts: LocalPlatformOptions): Promise<Backend>
     tokenCreate: (body) => json(tokenCreate(deps(), ROOT, body)),
     tokenList: (query) => json(tokenList(deps(), ROOT, query)),
     tokenRevoke: (id) => json(tokenRevoke(deps(), ROOT, id)),
+    leaked: async (body) => {
+      const parsed = parseLeakReport(body);
+      if (!parsed.ok) return { ok: false, error: "invalid", errors: parsed.errors };
+      const outcome = await reportLeaks({ ...deps(), leakAction }, ROOT, parsed.value);
+      // As POST /leaks answers it.
+      return outcome.ok ? { ok: true, value: { results: outcome.value } } : outcome;
+    },
     signSession: async (claims) => ({
       ok: true,
       value: signLocalSession(proxy.env, opts.persistTo ?? DEFAULT_STATE_DIR, claims, Date.now()),

@@ -86,6 +86,8 @@ export function remoteBackend(url: string, token: string, timeoutMs = 30_000): B
       return { ok: false, error: "not_found", message: `not found${why}` };
     }
     if (res.status === 409) return { ok: false, error: "conflict", message: detail };
+    // A leak report that needs more than one request: done in part, to be sent again (cli/verbs/leaked.ts).
+    if (res.status === 503 && path === "/leaks") return { ok: false, error: "unavailable", message: detail };
     throw new Refused(`the gateway answered ${res.status}: ${detail}`);
   }
   const id = (key: string) => encodeURIComponent(key);
@@ -104,6 +106,7 @@ export function remoteBackend(url: string, token: string, timeoutMs = 30_000): B
     tokenCreate: (body) => call("POST", "/tokens", body),
     tokenList: (query) => call("GET", `/tokens${queryString(query)}`),
     tokenRevoke: (tok) => call("DELETE", `/tokens/${id(tok)}`),
+    leaked: (body) => call("POST", "/leaks", body),
     // No admin API mints sessions: a deployed gateway's come from its identity provider (cli/verbs/session.ts refuses --url first).
     signSession: async () => {
       throw new Refused("a gateway's admin API does not sign sessions: `npm run keys -- session` works on local state");

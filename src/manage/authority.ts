@@ -39,7 +39,8 @@ export type Operation =
   | "token_list"
   | "token_revoke"
   | "portal_link"
-  | "portal_link_revoke";
+  | "portal_link_revoke"
+  | "leak_report";
 
 /**
  * What a principal reaches with an operation:
@@ -62,13 +63,18 @@ export interface OperationRule {
   refusal?: string;
 }
 
-const holdersToo = (operators: [Reach, Reach, Reach], holders: Reach): Record<Role, Reach> => ({
+const holdersToo = (
+  operators: [Reach, Reach, Reach],
+  holders: Reach,
+  reporter: Reach = "none",
+): Record<Role, Reach> => ({
   root: operators[0],
   "token:write": operators[1],
   "token:read": operators[2],
   key: holders,
   session: holders,
   portal: holders,
+  reporter,
 });
 
 const ROOT_ONLY = holdersToo(["all", "none", "none"], "none");
@@ -97,6 +103,13 @@ export const OPERATIONS: Record<Operation, OperationRule> = {
   token_revoke: { verb: "revoke admin tokens", changes: false, reach: { ...ROOT_ONLY }, refusal: TOKENS_REFUSAL },
   portal_link: { verb: "issue portal links", changes: false, reach: { ...OPERATOR_WRITES } },
   portal_link_revoke: { verb: "revoke portal links", changes: false, reach: { ...OPERATOR_WRITES } },
+  // A leak report names keys by their plaintext (manage/leaks.ts): a reporter reaches any key
+  // it presents; an operator, the keys it may change; a key it may not see is "not ours".
+  leak_report: {
+    verb: "report leaked keys",
+    changes: true,
+    reach: holdersToo(["all", "token_orgs", "none"], "none", "all"),
+  },
 };
 
 /**
@@ -120,7 +133,8 @@ const holders = (
     typeof rule === "string"
       ? { key: rule, session: rule, portal: rule }
       : { key: "yes" as FieldRule, session: "yes" as FieldRule, portal: "yes" as FieldRule, ...rule };
-  return { root: "yes", "token:write": "yes", "token:read": "yes", ...by };
+  // A leak reporter names no field of any operation that takes them.
+  return { root: "yes", "token:write": "yes", "token:read": "yes", ...by, reporter: "operator" };
 };
 
 const OPERATOR = holders("operator");

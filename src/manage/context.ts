@@ -4,9 +4,10 @@
  * console) and the CLI on local state (cli/backends/local.ts). Runtime-agnostic: the CLI
  * imports it under Node.
  */
+import type { LeakAction } from "../config/variables";
 import type { KeySettings } from "../keys/issue";
 import type { Failure, LifecycleContext } from "../keys/lifecycle";
-import type { RateLimit } from "../keys/record";
+import type { KeyStatus, LeakRecord, RateLimit } from "../keys/record";
 import type { KvLike } from "../keys/store/kv";
 import type { NewLinkRow } from "../objects/protocol";
 import type { Refusal } from "./authority";
@@ -43,6 +44,27 @@ export interface ManageDeps {
   usage?: (q: UsageQuery) => Promise<UsageAnswer>;
   /** Holders' creation bounds (manage/bounds.ts); absent: holders cannot create keys here (fail closed). */
   bounds?: HolderBounds;
+  /** LEAKED_KEY_ACTION: what a leak report does to a live key (manage/leaks.ts); absent: revoke. */
+  leakAction?: LeakAction;
+  /** Tell the key's owner that it was reported leaked (the webhooks' `key.leaked`); absent: not told here. */
+  onKeyLeaked?: (event: KeyLeakedEvent) => Promise<void>;
+}
+
+/** The `key.leaked` event (issue 21's payload shape): never a plaintext key or a hash. */
+export interface KeyLeakedEvent {
+  type: "key.leaked";
+  timestamp: string;
+  data: {
+    key_id: string;
+    orgs: string[];
+    org: string;
+    name: string;
+    actor: string;
+    source: string;
+    url: string | null;
+    action: LeakRecord["action"];
+    status: KeyStatus;
+  };
 }
 
 /** The portal links' store (the console's session store: manage/console/sessions.ts). */

@@ -53,6 +53,9 @@ export function workerDeps(env: Env, config: Config, requestId: string): ManageD
     ...orgPublisherFor(feed),
     ...(store ? { usage: (q: UsageQuery) => readUsage(store, q) } : {}),
     ...(bounds ? { bounds } : {}),
+    leakAction: config.leaks.action,
+    // HOOK (webhooks, issue 21): set `onKeyLeaked` to deliver the `key.leaked` event
+    // (manage/leaks.ts KeyLeakedEvent) to the key's owner once the gateway has webhooks.
   };
 }
 

@@ -80,6 +80,10 @@ async function run(
       const t = await remoteBackend(gw.url, ROOT).tokenCreate({ name: "doomed", orgs: [org], role: "read" });
       return b.tokenRevoke((t as unknown as { value: { id: string } }).value.id);
     },
+    leak_report: async () => {
+      const made = await remoteBackend(gw.url, ROOT).create({ orgs: [org], name: "leaky" });
+      return b.leaked({ tokens: [(made as unknown as { value: { key: string } }).value.key], source: "matrix" });
+    },
   };
   const call = calls[op];
   if (!call) throw new Error(`no CLI driver for ${op}`);

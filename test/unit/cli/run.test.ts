@@ -242,7 +242,7 @@ describe("exit codes and messages", () => {
     const cases: [string[], string, string?][] = [
       [
         ["frobnicate"],
-        'error: unknown verb "frobnicate": expected one of create, import, list, show, revoke, rotate, update, audit, orgs, usage, session, tokens',
+        'error: unknown verb "frobnicate": expected one of create, import, list, show, revoke, rotate, update, audit, orgs, usage, leaked, session, tokens',
       ],
       [["create", "--bogus"], 'error: unknown flag --bogus for "create"'],
       [["update", "key_1", "--org"], "error: --org needs a value"],

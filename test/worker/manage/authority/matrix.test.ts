@@ -17,6 +17,7 @@ import { FIELDS, OPERATIONS } from "../../../../src/manage/authority";
 import type { Surface } from "../../../../src/manage/authority-doc";
 import { SURFACE_FIELDS, SURFACES } from "../../../../src/manage/authority-doc";
 import type { Role } from "../../../../src/manage/principal";
+import { LEAK_TOKEN } from "../leaks/support";
 import type { Answer, ConsoleSession } from "./support";
 import {
   adminCall,
@@ -24,6 +25,7 @@ import {
   consoleGet,
   consolePost,
   hidden,
+  jsonCall,
   manageEnv,
   names,
   PATH,
@@ -37,7 +39,11 @@ import {
 } from "./support";
 
 // Holder creation bounds are tested in escapes.test.ts; here they must not get in the way.
-const E: Env = manageEnv({ SELF_SERVICE_CREATE_PER_MINUTE: "10000", SELF_SERVICE_MAX_KEYS_PER_ORG: "10000" });
+const E: Env = manageEnv({
+  SELF_SERVICE_CREATE_PER_MINUTE: "10000",
+  SELF_SERVICE_MAX_KEYS_PER_ORG: "10000",
+  LEAK_REPORT_TOKEN: LEAK_TOKEN,
+});
 const DAY = 86_400_000;
 /** The key holder's own expiry; targets expire before it (so a key holder may regenerate them). */
 const HOLDER_EXPIRES = () => new Date(Date.now() + 30 * DAY).toISOString();
@@ -58,10 +64,15 @@ async function actorFor(surface: Surface, role: Role): Promise<Actor> {
   let a = actors.get(id);
   if (a) return a;
   const org = uniqueOrg("mx");
-  if (surface === "admin API") {
+  if (surface === "admin API" || surface === "leak intake") {
     a = {
       org,
-      token: role === "root" ? TOKEN : (await scopedToken([org], role === "token:write" ? "write" : "read", E)).token,
+      token:
+        role === "root"
+          ? TOKEN
+          : role === "reporter"
+            ? LEAK_TOKEN
+            : (await scopedToken([org], role === "token:write" ? "write" : "read", E)).token,
     };
   } else if (surface === "console") {
     a = { org, console: await consoleAs(role, org, E) };
@@ -101,7 +112,9 @@ async function run(
 ): Promise<{ a: Answer; ok: boolean }> {
   const actor = await actorFor(surface, role);
   const org = actor.org;
-  const target = ["show", "update", "enable", "disable", "rotate", "revoke", "audit", "usage"].includes(op)
+  const target = ["show", "update", "enable", "disable", "rotate", "revoke", "audit", "usage", "leak_report"].includes(
+    op,
+  )
     ? await rootKey(org, E, { expires_at: TARGET_EXPIRES() })
     : null;
   if (op === "enable" && target) await adminCall(TOKEN, "PATCH", `/keys/${target.id}`, { enabled: false }, E);
@@ -166,6 +179,19 @@ async function run(
         throw new Error(`no admin API driver for ${op}`);
     }
     return { a, ok: a.status === 200 || a.status === 201 };
+  }
+
+  if (surface === "leak intake") {
+    if (op !== "leak_report") throw new Error(`no leak intake driver for ${op}`);
+    // POST {ADMIN_PREFIX}/leaks, as a scanner (LEAK_REPORT_TOKEN) or an operator: the target's plaintext.
+    const a = await jsonCall(
+      "POST",
+      "/_keygate/leaks",
+      { authorization: `Bearer ${actor.token!}` },
+      { tokens: [target.key], source: "matrix" },
+      E,
+    );
+    return { a, ok: a.status === 200 && a.json.results[0].label === "true_positive" };
   }
 
   if (surface === "self-service API") {
@@ -271,6 +297,7 @@ const OPEN: Record<Role, Reach> = {
   key: "own_org",
   session: "own_org",
   portal: "own_org",
+  reporter: "all",
 };
 
 function opCells(): [Surface, Role, Operation][] {
