@@ -105,6 +105,8 @@ describe("npm run keys", () => {
   });
 
   it("bad usage is answered without starting the local platform (issue 24: it took 2.5 s to say --org is missing)", async () => {
+    const found = path.join(tempStateDir(), "found.txt");
+    writeFileSync(found, "kg_notakeyatall\n");
     // The control: a command that needs the platform fails with the stand-in's error.
     const needs = await keysCli(["list", "--org", "acme", "--persist-to", state], NO_PLATFORM);
     expect(needs.code).not.toBe(0);
@@ -117,6 +119,7 @@ describe("npm run keys", () => {
       [["orgs", "set", "--org", "acme", "--rate-limit", "0/60s"], "--rate-limit: LIMIT/PERIOD"],
       [["session"], "--org is required"],
       [["tokens", "create", "--name", "x", "--org", "acme", "--role", "admin"], "--role: must be one of read, write"],
+      [["leaked", "--file", found, "--location", "ftp://x"], "--location: must be an http(s) URL"],
     ] as const) {
       const r = await keysCli([...args, "--persist-to", state], NO_PLATFORM);
       const label = args.join(" ");
