@@ -102,7 +102,10 @@ export const VARIABLE_DOCS = {
   },
   REVOCATION_POLL_MS: { summary: "at most one feed poll per isolate per interval", doc: "revocation" },
   REVOCATION_MAX_STALENESS_MS: { summary: "a request waits for a poll older than this", doc: "revocation" },
-  USAGE_FLUSH_MS: { summary: "usage counts are flushed at most this often", doc: "usage" },
+  USAGE_FLUSH_MS: {
+    summary: "usage counts are flushed at most this often, and within it of their request",
+    doc: "usage",
+  },
 } as const satisfies Record<VarName, VarDoc>;
 
 /** The docs' default column for a variable: its default in backticks, or what unset means. */

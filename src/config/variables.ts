@@ -207,7 +207,11 @@ export const VARIABLES = {
   REVOCATION_POLL_MS: { kind: "int", default: 1_000, min: 100, max: 60_000 },
   /** A request waits for a poll when the last successful one started longer ago than this. */
   REVOCATION_MAX_STALENESS_MS: { kind: "int", default: 4_000, min: 1_000, max: 3_600_000 },
-  USAGE_FLUSH_MS: { kind: "int", default: 10_000, min: 1_000, max: 3_600_000 },
+  /**
+   * Counts are flushed within this (+ one round trip) of their request. At most 20 s: a deferred flush sleeps this long
+   * in a waitUntil, which Workers keep alive 30 s, and may then wait for two flushes of ≤ 5 s (edge/usage/counter.ts).
+   */
+  USAGE_FLUSH_MS: { kind: "int", default: 10_000, min: 1_000, max: 20_000 },
 } as const satisfies Record<string, VarSpec>;
 
 type Vars = typeof VARIABLES;
