@@ -39,6 +39,7 @@ export function describeKey(k: KeyView): string {
     `  last used:  ${isoShort(k.last_used_at)}`,
     `  rate limit: ${k.rate_limit ? `${k.rate_limit.limit} requests per ${k.rate_limit.period_seconds} s` : "none"}`,
   ];
+  if (k.credits) lines.push(`  credits:    ${creditsLine(k.credits)}`);
   if (k.revoked_at) lines.push(`  revoked:    ${isoShort(k.revoked_at)}`);
   if (k.replaced_by) lines.push(`  rotated:    ${isoShort(k.rotated_at)}, replaced by ${k.replaced_by}`);
   if (k.replaces) lines.push(`  replaces:   ${k.replaces}`);
@@ -49,6 +50,15 @@ export function describeKey(k: KeyView): string {
         .join(", ")}`,
     );
   return lines.join("\n");
+}
+
+/** A metered key's balance: the live `remaining` (null: the balance could not be read) and its next refill. */
+export function creditsLine(c: NonNullable<KeyView["credits"]>): string {
+  const left = c.remaining === null ? "unknown (the balance is kept by the running gateway)" : `${c.remaining} left`;
+  const refill = c.refill
+    ? `, refilled to ${c.refill.amount} on ${isoShort(c.refills_at)} (each ${c.refill.interval})`
+    : ", no refill";
+  return left + refill;
 }
 
 export function showOnce(secret: string, what = "key"): string {

@@ -20,8 +20,8 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DEFAULT_STATE_DIR, stateRegistryPath, withRegistry } from "../../scripts/local-platform";
-import type { RateLimit, TokenRecord } from "../../src/keys/record";
-import type { FeedChange, UsageBucket } from "../../src/objects/protocol";
+import type { Credits, RateLimit, TokenRecord } from "../../src/keys/record";
+import type { CreditOutcome, FeedChange, UsageBucket } from "../../src/objects/protocol";
 import { FEED_OBJECT_NAME, SESSIONS_OBJECT_NAME } from "../../src/objects/protocol";
 
 type Change = FeedChange;
@@ -40,6 +40,8 @@ export interface UsageStub {
 export interface LocalFeed {
   /** The org's usage store in the running `wrangler dev` (throws when none runs). */
   usageStore(org: string): Promise<UsageStub>;
+  /** A metered key's live balance in the running `wrangler dev` (src/objects/key-rate-limiter.ts); null when none answers. */
+  balance(credits: Credits): Promise<number | null>;
   publish(changes: Change[]): Promise<void>;
   publishOrg(org: string, rateLimit: RateLimit | null): Promise<void>;
   /** A scoped admin token's change: on the feed, and a revocation ends the console sessions it opened. */
@@ -58,7 +60,19 @@ export function localFeed(
   const registry = stateRegistryPath(persistTo);
   type Stub = { publish(c: Change[]): Promise<number>; publishOrg(org: string, rl: RateLimit | null): Promise<number> };
   type UsageNs = { idFromName(name: string): unknown; get(id: unknown): UsageStub };
-  let opened: Promise<{ stub: Stub; usage: UsageNs; sessions: SessionsStub; dispose: () => Promise<void> }> | undefined;
+  type LimiterNs = {
+    idFromName(name: string): unknown;
+    get(id: unknown): { balance(c: Credits): Promise<CreditOutcome> };
+  };
+  let opened:
+    | Promise<{
+        stub: Stub;
+        usage: UsageNs;
+        limiter: LimiterNs;
+        sessions: SessionsStub;
+        dispose: () => Promise<void>;
+      }>
+    | undefined;
   let dir: string | undefined;
   let hinted = false;
 
@@ -84,6 +98,7 @@ export function localFeed(
             { name: "REVOCATION_FEED", class_name: "RevocationFeed", script_name: config.name },
             { name: "USAGE_STORE", class_name: "UsageStore", script_name: config.name },
             { name: "CONSOLE_SESSIONS", class_name: "ConsoleSessions", script_name: config.name },
+            { name: "KEY_RATE_LIMITER", class_name: "KeyRateLimiter", script_name: config.name },
           ],
         },
       }),
@@ -91,7 +106,12 @@ export function localFeed(
     type Namespace = { idFromName(name: string): unknown; get(id: unknown): Stub };
     type SessionsNs = { idFromName(name: string): unknown; get(id: unknown): SessionsStub };
     const proxy = await withRegistry(registry, () =>
-      getPlatformProxy<{ REVOCATION_FEED: Namespace; USAGE_STORE: UsageNs; CONSOLE_SESSIONS: SessionsNs }>({
+      getPlatformProxy<{
+        REVOCATION_FEED: Namespace;
+        USAGE_STORE: UsageNs;
+        CONSOLE_SESSIONS: SessionsNs;
+        KEY_RATE_LIMITER: LimiterNs;
+      }>({
         configPath: generated,
         persist: false,
       }),
@@ -99,7 +119,13 @@ export function localFeed(
     const ns = proxy.env.REVOCATION_FEED;
     const stub = ns.get(ns.idFromName(FEED_OBJECT_NAME));
     const sessions = proxy.env.CONSOLE_SESSIONS.get(proxy.env.CONSOLE_SESSIONS.idFromName(SESSIONS_OBJECT_NAME));
-    return { stub, usage: proxy.env.USAGE_STORE, sessions, dispose: () => proxy.dispose() };
+    return {
+      stub,
+      usage: proxy.env.USAGE_STORE,
+      limiter: proxy.env.KEY_RATE_LIMITER,
+      sessions,
+      dispose: () => proxy.dispose(),
+    };
   }
 
   /** Send to the running gateway (`to`: which of its objects, for the note when none answers). */
@@ -142,6 +168,25 @@ export function localFeed(
       opened ??= open();
       const { usage } = await opened;
       return usage.get(usage.idFromName(org));
+    },
+    async balance(credits: Credits): Promise<number | null> {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      try {
+        opened ??= open();
+        const { limiter } = await opened;
+        const asked = limiter.get(limiter.idFromName(credits.balance_id)).balance(credits);
+        const answer = await Promise.race([
+          asked,
+          new Promise<never>((_, reject) => {
+            timer = setTimeout(() => reject(new Error("no answer")), CLI_PUBLISH_TIMEOUT_MS);
+          }),
+        ]);
+        return answer.remaining;
+      } catch {
+        return null;
+      } finally {
+        if (timer !== undefined) clearTimeout(timer);
+      }
     },
     publish: (changes) => send((stub) => stub.publish(changes)),
     publishOrg: (org, rateLimit) => send((stub) => stub.publishOrg(org, rateLimit)),

@@ -111,6 +111,8 @@ export async function localBackend(opts: LocalPlatformOptions): Promise<Backend>
     orgPublish: feed.publishOrg,
     tokenChanged: feed.publishToken,
     usage: (q) => localUsage(feed, q),
+    // Balances are kept by the running gateway's objects: null (unknown) when none answers.
+    balance: (credits) => feed.balance(credits),
   });
   const json = <T>(p: Promise<Outcome<T>>) => p as unknown as Answer;
   return {

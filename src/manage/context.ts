@@ -6,7 +6,7 @@
  */
 import type { KeySettings } from "../keys/issue";
 import type { Failure, LifecycleContext } from "../keys/lifecycle";
-import type { RateLimit } from "../keys/record";
+import type { Credits, RateLimit } from "../keys/record";
 import type { KvLike } from "../keys/store/kv";
 import type { NewLinkRow } from "../objects/protocol";
 import type { Refusal } from "./authority";
@@ -43,6 +43,11 @@ export interface ManageDeps {
   usage?: (q: UsageQuery) => Promise<UsageAnswer>;
   /** Holders' creation bounds (manage/bounds.ts); absent: holders cannot create keys here (fail closed). */
   bounds?: HolderBounds;
+  /**
+   * A metered key's live balance, as its Durable Object holds it (without spending); null (or a throw, logged) when
+   * it cannot be asked now. Absent: balances cannot be read here. Either way views say `remaining: null`.
+   */
+  balance?: (credits: Credits) => Promise<number | null>;
 }
 
 /** The portal links' store (the console's session store: manage/console/sessions.ts). */

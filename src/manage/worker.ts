@@ -7,6 +7,7 @@
  */
 
 import type { Config } from "../config/config";
+import { creditLeft } from "../edge/abuse/credits";
 import { isolateOf } from "../edge/gateway/isolate";
 import type { Env } from "../env";
 import { StoreFault } from "../keys/store/kv";
@@ -53,6 +54,11 @@ export function workerDeps(env: Env, config: Config, requestId: string): ManageD
     ...orgPublisherFor(feed),
     ...(store ? { usage: (q: UsageQuery) => readUsage(store, q) } : {}),
     ...(bounds ? { bounds } : {}),
+    balance: async (credits) => {
+      const read = await creditLeft(env.KEY_RATE_LIMITER, credits);
+      if (!read.ok) throw new Error(read.error);
+      return read.value.remaining;
+    },
   };
 }
 
