@@ -23,6 +23,9 @@
  *   /__origin/jwks?set=S  GET: the JWKS of set S (default: `jwks` given at start), each fetch
  *                         recorded as probe "jwks:S"; PUT: replace set S (a key rotation)
  *   Upgrade: websocket    handshake, then one text frame "hello from origin"
+ *   /__origin/hook/NAME?fail=N&status=S&ms=M   a webhook receiver: keeps each delivery (headers and
+ *                         the raw body) under NAME; answers S (default 500) to the first N
+ *                         deliveries, then 204, after M ms; `GET /__origin/hooks?name=NAME` lists them
  *
  * With `signingSecret` (ORIGIN_SIGNING_SECRET when run on its own), every request is
  * checked with keygate's shipped verifier (verifier/index.js) and the echo carries its
@@ -94,6 +97,8 @@ export async function startOrigin(port = 0, host = "127.0.0.1", opts: OriginOpti
   const holds = new Map<string, () => void>();
   const verify = opts.signingSecret ? createVerifier({ secrets: opts.signingSecret }) : undefined;
   const jwksSets = new Map<string, { keys: unknown[] }>();
+  /** Webhook deliveries received, by receiver name. */
+  const hooks = new Map<string, { headers: http.IncomingHttpHeaders; body: string; answered: number; at: number }[]>();
   const record = (probe: string, call: RecordedCall) => {
     // The oldest probe goes, never all of them: a whole-map clear could land between a
     // test's request and its question about it (the full suite makes >10k probes).
@@ -128,6 +133,31 @@ export async function startOrigin(port = 0, host = "127.0.0.1", opts: OriginOpti
         bodySha256: "",
       });
       sendJson(res, 200, jwksSets.get(set) ?? opts.jwks ?? { keys: [] });
+      return;
+    }
+    const hook = /^\/__origin\/hook\/([A-Za-z0-9_-]{1,64})$/.exec(path);
+    if (hook && req.method === "POST") {
+      const name = hook[1]!;
+      const chunks: Buffer[] = [];
+      req.on("data", (chunk: Buffer) => chunks.push(chunk));
+      req.on("end", () => {
+        const list = hooks.get(name) ?? [];
+        const failing = list.length < Number(url.searchParams.get("fail") ?? "0");
+        const answered = failing ? Number(url.searchParams.get("status") ?? "500") : 204;
+        list.push({ headers: req.headers, body: Buffer.concat(chunks).toString("utf8"), answered, at: Date.now() });
+        hooks.set(name, list);
+        setTimeout(
+          () => {
+            res.writeHead(answered, { "content-type": "text/plain" });
+            res.end(failing ? "receiver's private error details" : "");
+          },
+          Number(url.searchParams.get("ms") ?? "0"),
+        );
+      });
+      return;
+    }
+    if (path === "/__origin/hooks") {
+      sendJson(res, 200, { deliveries: hooks.get(url.searchParams.get("name") ?? "") ?? [] });
       return;
     }
     if (path === "/__origin/held" || path === "/__origin/release") {

@@ -151,6 +151,8 @@ export interface Config {
   revocation: FeedSettings;
   /** Usage counts are flushed from an isolate at most this often (docs/usage.md). */
   usageFlushMs: number;
+  /** Webhooks (docs/webhooks.md): WEBHOOK_EXPIRY_NOTICE_DAYS, CREDITS_LOW_PERCENT, WEBHOOK_ALLOW_LOOPBACK. */
+  webhooks: { expiryNoticeMs: number; creditsLowPercent: number; allowLoopback: boolean };
 }
 
 /** A feed poll's wait for the object; past it the poll has failed. */
@@ -320,6 +322,11 @@ export function parseConfig(env: Env): Config {
     },
     revocation: revocationSettings(env),
     usageFlushMs: intVar(env, "USAGE_FLUSH_MS"),
+    webhooks: {
+      expiryNoticeMs: intVar(env, "WEBHOOK_EXPIRY_NOTICE_DAYS") * DAY_MS,
+      creditsLowPercent: intVar(env, "CREDITS_LOW_PERCENT"),
+      allowLoopback: enumVar(env, "WEBHOOK_ALLOW_LOOPBACK") === "true",
+    },
   };
 }
 

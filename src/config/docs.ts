@@ -10,7 +10,7 @@ import type { VarName, VarSpec } from "./variables";
 import { VARIABLES } from "./variables";
 
 /** The docs page (docs/<page>.md) that explains a variable in full. */
-export type DocPage = "configuration" | "console" | "sessions" | "self-service" | "revocation" | "usage";
+export type DocPage = "configuration" | "console" | "sessions" | "self-service" | "revocation" | "usage" | "webhooks";
 
 export interface VarDoc {
   readonly summary: string;
@@ -106,6 +106,9 @@ export const VARIABLE_DOCS = {
     summary: "usage counts are flushed at most this often, and within it of their request",
     doc: "usage",
   },
+  WEBHOOK_EXPIRY_NOTICE_DAYS: { summary: "key.expiring is sent this many days before a key expires", doc: "webhooks" },
+  CREDITS_LOW_PERCENT: { summary: "credits.low below this percent of the last fill; 0 = never", doc: "webhooks" },
+  WEBHOOK_ALLOW_LOOPBACK: { summary: "accept http:// and loopback webhook URLs (local testing only)", doc: "webhooks" },
 } as const satisfies Record<VarName, VarDoc>;
 
 /** The docs' default column for a variable: its default in backticks, or what unset means. */

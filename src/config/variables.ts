@@ -212,6 +212,12 @@ export const VARIABLES = {
    * in a waitUntil, which Workers keep alive 30 s, and may then wait for two flushes of ≤ 5 s (edge/usage/counter.ts).
    */
   USAGE_FLUSH_MS: { kind: "int", default: 10_000, min: 1_000, max: 20_000 },
+  /** key.expiring is sent once, this many days before a key's expires_at (docs/webhooks.md). */
+  WEBHOOK_EXPIRY_NOTICE_DAYS: { kind: "int", default: 7, min: 1, max: 365 },
+  /** credits.low is sent once per refill period when a balance falls below this percent of its last fill; 0: never. */
+  CREDITS_LOW_PERCENT: { kind: "int", default: 10, min: 0, max: 99 },
+  /** Accept http:// and loopback webhook URLs outside `wrangler dev` (tests, a local receiver); never in production. */
+  WEBHOOK_ALLOW_LOOPBACK: { kind: "enum", default: "false", values: ["true", "false"] },
 } as const satisfies Record<string, VarSpec>;
 
 type Vars = typeof VARIABLES;

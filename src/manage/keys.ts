@@ -386,12 +386,13 @@ export async function auditEvents(
     if (!fallback.ok) return fallback;
     if (fallback.value !== null) log = { org: fallback.value };
   }
-  // Token events are root's; a holder sees only events about keys of its org alone.
+  // Token events are root's; a holder sees only events about keys of its org alone (no webhook's).
   const keep = root
     ? undefined
     : (e: AuditEvent) =>
         e.token_id === undefined &&
-        (!isHolder(p) || decide(p, "audit", { key: { id: e.key_id ?? "", orgs: e.orgs ?? [] } }).ok);
+        (!isHolder(p) ||
+          (e.key_id !== undefined && decide(p, "audit", { key: { id: e.key_id, orgs: e.orgs ?? [] } }).ok));
   return auditPage(lifecycleOf(deps, p), log, { limit, cursor }, keep);
 }
 

@@ -163,7 +163,7 @@ async function startSession(c: Ctx, o: Opening, back?: string): Promise<boolean>
 
 /** What the management core runs with for this request (manage/worker.ts), and who asks. */
 function core(c: Ctx): [ManageDeps, Principal] {
-  return [workerDeps(c.env, c.get("config"), c.get("requestId")), c.get("session").p];
+  return [workerDeps(c.env, c.get("config"), c.get("requestId"), c.req.url), c.get("session").p];
 }
 
 function message(

@@ -544,6 +544,12 @@ function describe(e: AuditEvent): string {
       return "Admin token created";
     case "token_revoke":
       return "Admin token revoked";
+    case "webhook_create":
+      return `Webhook ${e.webhook_id} created`;
+    case "webhook_delete":
+      return `Webhook ${e.webhook_id} removed`;
+    case "webhook_disable":
+      return `Webhook ${e.webhook_id} disabled: ${e.reason ?? ""}`;
   }
 }
 
