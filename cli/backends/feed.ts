@@ -20,9 +20,12 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DEFAULT_STATE_DIR, stateRegistryPath, withRegistry } from "../../scripts/local-platform";
+import type { GatewayEvent } from "../../src/events/types";
 import type { Credits, RateLimit, TokenRecord } from "../../src/keys/record";
+import type { WebhookStore } from "../../src/manage/context";
 import type { CreditOutcome, FeedChange, UsageBucket } from "../../src/objects/protocol";
-import { FEED_OBJECT_NAME, SESSIONS_OBJECT_NAME } from "../../src/objects/protocol";
+import { FEED_OBJECT_NAME, SESSIONS_OBJECT_NAME, WEBHOOKS_OBJECT_NAME } from "../../src/objects/protocol";
+import { Refused } from "../args";
 
 type Change = FeedChange;
 /** The console's session store (src/objects/console-sessions.ts), as far as the CLI uses it. */
@@ -42,6 +45,10 @@ export interface LocalFeed {
   usageStore(org: string): Promise<UsageStub>;
   /** A metered key's live balance in the running `wrangler dev` (src/objects/key-rate-limiter.ts); null when none answers. */
   balance(credits: Credits): Promise<number | null>;
+  /** The running `wrangler dev`'s webhook hub (src/objects/webhooks.ts); its calls throw when none runs. */
+  webhooks: WebhookStore;
+  /** Queue an event on the running `wrangler dev`'s webhook hub; silently nothing when none runs (the feed's note says so). */
+  emit(event: GatewayEvent): Promise<void>;
   publish(changes: Change[]): Promise<void>;
   publishOrg(org: string, rateLimit: RateLimit | null): Promise<void>;
   /** A scoped admin token's change: on the feed, and a revocation ends the console sessions it opened. */
@@ -64,11 +71,17 @@ export function localFeed(
     idFromName(name: string): unknown;
     get(id: unknown): { balance(c: Credits): Promise<CreditOutcome> };
   };
+  type HubStub = Omit<WebhookStore, "test"> & {
+    sendTest: WebhookStore["test"];
+    enqueue(e: GatewayEvent): Promise<number>;
+  };
+  type HubNs = { idFromName(name: string): unknown; get(id: unknown): HubStub };
   let opened:
     | Promise<{
         stub: Stub;
         usage: UsageNs;
         limiter: LimiterNs;
+        hub: HubStub;
         sessions: SessionsStub;
         dispose: () => Promise<void>;
       }>
@@ -99,6 +112,7 @@ export function localFeed(
             { name: "USAGE_STORE", class_name: "UsageStore", script_name: config.name },
             { name: "CONSOLE_SESSIONS", class_name: "ConsoleSessions", script_name: config.name },
             { name: "KEY_RATE_LIMITER", class_name: "KeyRateLimiter", script_name: config.name },
+            { name: "WEBHOOKS", class_name: "WebhookHub", script_name: config.name },
           ],
         },
       }),
@@ -111,6 +125,7 @@ export function localFeed(
         USAGE_STORE: UsageNs;
         CONSOLE_SESSIONS: SessionsNs;
         KEY_RATE_LIMITER: LimiterNs;
+        WEBHOOKS: HubNs;
       }>({
         configPath: generated,
         persist: false,
@@ -123,6 +138,7 @@ export function localFeed(
       stub,
       usage: proxy.env.USAGE_STORE,
       limiter: proxy.env.KEY_RATE_LIMITER,
+      hub: proxy.env.WEBHOOKS.get(proxy.env.WEBHOOKS.idFromName(WEBHOOKS_OBJECT_NAME)),
       sessions,
       dispose: () => proxy.dispose(),
     };
@@ -163,7 +179,44 @@ export function localFeed(
     }
   }
 
+  /** A call to the running gateway's webhook hub; none running: refused, saying how to start one. */
+  async function onHub<T>(call: (hub: HubStub) => Promise<T>): Promise<T> {
+    try {
+      opened ??= open();
+      return await call((await opened).hub);
+    } catch (err) {
+      throw new Refused(
+        `webhooks are kept by the running gateway: start it with \`npm run dev\` (same --persist-to), or use --url (${(err as Error).message.split("\n")[0]})`,
+      );
+    }
+  }
+
   return {
+    webhooks: {
+      create: (row) => onHub((h) => h.create(row)),
+      list: () => onHub((h) => h.list()),
+      get: (id) => onHub((h) => h.get(id)),
+      remove: (id) => onHub((h) => h.remove(id)),
+      test: (id) => onHub((h) => h.sendTest(id)),
+      deliveries: (id, limit) => onHub((h) => h.deliveries(id, limit)),
+    },
+    async emit(event: GatewayEvent): Promise<void> {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      try {
+        opened ??= open();
+        const { hub } = await opened;
+        await Promise.race([
+          hub.enqueue(event),
+          new Promise((_, reject) => {
+            timer = setTimeout(() => reject(new Error("no answer")), CLI_PUBLISH_TIMEOUT_MS);
+          }),
+        ]);
+      } catch {
+        // No running gateway: nothing to tell (the revocation feed's note says so).
+      } finally {
+        if (timer !== undefined) clearTimeout(timer);
+      }
+    },
     async usageStore(org: string): Promise<UsageStub> {
       opened ??= open();
       const { usage } = await opened;

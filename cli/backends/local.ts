@@ -30,6 +30,7 @@ import type { Principal } from "../../src/manage/principal";
 import { tokenCreate, tokenList, tokenRevoke } from "../../src/manage/tokens";
 import type { UsageAnswer, UsageQuery } from "../../src/manage/usage";
 import { GRANULARITY_MINUTES, usageAnswer } from "../../src/manage/usage";
+import { webhookCreate, webhookDelete, webhookDeliveries, webhookList, webhookTest } from "../../src/manage/webhooks";
 import { Refused } from "../args";
 import type { Answer, Backend } from "./backend";
 import type { LocalFeed } from "./feed";
@@ -113,6 +114,11 @@ export async function localBackend(opts: LocalPlatformOptions): Promise<Backend>
     usage: (q) => localUsage(feed, q),
     // Balances are kept by the running gateway's objects: null (unknown) when none answers.
     balance: (credits) => feed.balance(credits),
+    // Webhooks live in the running gateway's hub; changes made here are told to them there.
+    webhooks: feed.webhooks,
+    emit: feed.emit,
+    // Local state is development: a receiver on this machine (http://127.0.0.1:…) is fine.
+    webhookLoopback: true,
   });
   const json = <T>(p: Promise<Outcome<T>>) => p as unknown as Answer;
   return {
@@ -130,6 +136,11 @@ export async function localBackend(opts: LocalPlatformOptions): Promise<Backend>
     tokenCreate: (body) => json(tokenCreate(deps(), ROOT, body)),
     tokenList: (query) => json(tokenList(deps(), ROOT, query)),
     tokenRevoke: (id) => json(tokenRevoke(deps(), ROOT, id)),
+    webhookCreate: (body) => json(webhookCreate(deps(), ROOT, body)),
+    webhookList: () => json(webhookList(deps(), ROOT)),
+    webhookRemove: (id) => json(webhookDelete(deps(), ROOT, id)),
+    webhookTest: (id) => json(webhookTest(deps(), ROOT, id)),
+    webhookDeliveries: (id, query) => json(webhookDeliveries(deps(), ROOT, id, query)),
     close: async () => {
       await feed.close();
       await proxy.dispose();

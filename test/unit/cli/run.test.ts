@@ -12,6 +12,8 @@ import { openBackend } from "../../../cli/backends/open";
 import { main, USAGE } from "../../../cli/main";
 import type { Io } from "../../../cli/run";
 import { TOKENS_USAGE } from "../../../cli/verbs/tokens";
+import { WEBHOOKS_USAGE } from "../../../cli/verbs/webhooks";
+import { EVENT_TYPES } from "../../../src/events/types";
 import type { Outcome } from "../../../src/keys/lifecycle";
 
 type Json = Record<string, unknown>;
@@ -152,6 +154,88 @@ describe("verbs → backend calls", () => {
       ["tokenList", { limit: "1000" }],
       ["tokenRevoke", "tok_1"],
     ]);
+  });
+
+  it("webhooks add|list|remove|test|deliveries", async () => {
+    const h = harness((op) =>
+      op === "webhookTest"
+        ? { ok: true, value: { webhook_id: "wh_1", event_id: "msg_1", status: "queued" } }
+        : op === "webhookDeliveries"
+          ? {
+              ok: true,
+              value: {
+                webhook_id: "wh_1",
+                pending: 0,
+                attempts: [
+                  {
+                    event_id: "msg_1",
+                    type: "webhook.test",
+                    attempt: 1,
+                    at: "2030-01-01T00:00:00.000Z",
+                    status: 204,
+                    error: null,
+                    duration_ms: 12,
+                    outcome: "delivered",
+                    next_retry_at: null,
+                  },
+                ],
+              },
+            }
+          : { ok: true, value: {} },
+    );
+    const add = await h.run(
+      "webhooks",
+      "add",
+      "https://hooks.example.com/keygate",
+      "--event",
+      "key.revoked,key.created",
+      "--event",
+      "credits.low",
+      "--org",
+      "acme",
+      "--json",
+    );
+    expect(add.code, add.stderr).toBe(0);
+    expect((await h.run("webhooks", "add", "https://h.example/x", "--event", "all", "--json")).code).toBe(0);
+    expect((await h.run("webhooks", "list", "--json")).code).toBe(0);
+    expect((await h.run("webhooks", "remove", "wh_1", "--json")).code).toBe(0);
+    const test = await h.run("webhooks", "test", "wh_1");
+    expect(test.code, test.stderr).toBe(0);
+    expect(test.stdout).toBe("Sent msg_1 (webhook.test): delivered, answered 204 in 12 ms\n");
+    expect((await h.run("webhooks", "deliveries", "wh_1", "--limit", "5", "--json")).code).toBe(0);
+    expect(h.calls).toEqual([
+      [
+        "webhookCreate",
+        {
+          url: "https://hooks.example.com/keygate",
+          events: ["key.revoked", "key.created", "credits.low"],
+          orgs: ["acme"],
+        },
+      ],
+      ["webhookCreate", { url: "https://h.example/x", events: [...EVENT_TYPES] }],
+      ["webhookList"],
+      ["webhookRemove", "wh_1"],
+      ["webhookTest", "wh_1"],
+      ["webhookDeliveries", "wh_1", { limit: "20" }],
+      ["webhookDeliveries", "wh_1", { limit: "5" }],
+    ]);
+    expectUsageError(
+      await h.run("webhooks", "add", "https://h.example/x"),
+      "--event is required",
+      "npm run keys -- webhooks --help",
+    );
+    expectUsageError(
+      await h.run("webhooks", "add", "--event", "all"),
+      "webhooks add needs exactly one receiver URL",
+      "npm run keys -- webhooks --help",
+    );
+    expectUsageError(
+      await h.run("webhooks", "remove"),
+      "needs exactly one WEBHOOK_ID",
+      "npm run keys -- webhooks --help",
+    );
+    const help = await h.run("webhooks", "--help");
+    expect(help.stdout).toBe(WEBHOOKS_USAGE);
   });
 
   it("usage: from/to from --since, granularity by span unless given", async () => {
