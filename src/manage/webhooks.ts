@@ -246,13 +246,13 @@ export async function webhookTest(
   return { ok: true, value: { webhook_id: id, event_id: queued.event_id, status: "queued" } };
 }
 
-/** GET /webhooks/:id/deliveries[?limit=N]: the last attempts (status, duration, next retry), newest first. */
+/** GET /webhooks/:id/deliveries[?limit=N]: the webhook, and its last attempts (status, duration, next retry), newest first. */
 export async function webhookDeliveries(
   deps: ManageDeps,
   p: Principal,
   id: string,
   query: Record<string, unknown> = {},
-): Promise<Outcome<DeliveriesView>> {
+): Promise<Outcome<DeliveriesView & { webhook: HookView }>> {
   const allowed = decide(p, "webhook_deliveries");
   if (!allowed.ok) return failure(allowed);
   const errors: FieldError[] = [];
@@ -263,5 +263,5 @@ export async function webhookDeliveries(
   if (errors.length) return invalid(errors);
   const found = await reach(deps, p, "webhook_deliveries", id);
   if (!found.ok) return found;
-  return { ok: true, value: await deps.webhooks!.deliveries(id, limit) };
+  return { ok: true, value: { ...(await deps.webhooks!.deliveries(id, limit)), webhook: found.value } };
 }

@@ -28,9 +28,9 @@ describe("the console's own host", () => {
     expect(login.status).toBe(200);
     const html = await login.text();
     expect(html).toContain('action="/login"');
-    expect(html).toContain('href="/assets/1/console.css"');
+    expect(html).toContain('href="/assets/2/console.css"');
     expect(html).not.toContain("shares its address with the API"); // the one-host warning
-    expect((await get(`${CONSOLE}/assets/1/console.css`, null, e())).status).toBe(200);
+    expect((await get(`${CONSOLE}/assets/2/console.css`, null, e())).status).toBe(200);
     const root = await get(`${CONSOLE}/`, null, e());
     expect(root.status).toBe(303);
     expect(root.headers.get("location")).toBe("/login");
@@ -122,7 +122,7 @@ describe("the gateway's host, with CONSOLE_HOST set", () => {
       "/_keygate/ui",
       "/_keygate/ui/login",
       "/_keygate/ui/orgs",
-      "/_keygate/ui/assets/1/console.css",
+      "/_keygate/ui/assets/2/console.css",
     ]) {
       const ui = await send(path, {}, e());
       const unknown = await send("/_keygate/no-such-path", {}, e());
