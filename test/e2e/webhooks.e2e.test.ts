@@ -9,14 +9,19 @@
  *   reaches a token's webhook; `webhooks test` and `webhooks deliveries` show status and time;
  * - the Cron Trigger, run with `wrangler dev --test-scheduled`: key.expiring.
  */
+import { spawn } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import path from "node:path";
 import { Webhook } from "standardwebhooks";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Origin } from "../../scripts/origin";
 import { startOrigin } from "../../scripts/origin";
 import { verifyWebhook } from "../../verifier/index.js";
 import type { WranglerDev } from "../support/node-wrangler";
-import { keysCli, startWrangler } from "../support/node-wrangler";
+import { freePort, keysCli, startWrangler } from "../support/node-wrangler";
+
+const ROOT = path.resolve(import.meta.dirname, "../..");
 
 const TOKEN = randomBytes(32).toString("hex");
 const FLUSH_MS = 2_000;
@@ -157,6 +162,50 @@ describe("webhooks", { timeout: 120_000 }, () => {
     await sleep(1_000);
     expect((await received(name)).map((d) => JSON.parse(d.body).data.key_id)).toEqual([inA.json.id]);
     expect(got.length).toBe(1);
+  });
+
+  it("the 15-line Node receiver of docs/webhooks.md, run as written, verifies and logs a real delivery", async () => {
+    const doc = readFileSync(path.join(ROOT, "docs/webhooks.md"), "utf8");
+    const code = /### A receiver in 15 lines of Node\n\n```js\n([\s\S]*?)```/.exec(doc)![1]!;
+    expect(code.trimEnd().split("\n")).toHaveLength(16); // 14 lines of code, 2 blank
+    // Inside the package, so `keygate/verifier` resolves as it does for an installed copy.
+    const file = path.join(ROOT, `.receiver-${randomUUID().slice(0, 8)}.mjs`);
+    writeFileSync(file, code);
+    const port = await freePort();
+    const org = `n-${randomUUID().slice(0, 8)}`;
+    const added = await admin("POST", "/webhooks", {
+      url: `http://127.0.0.1:${port}/hook`,
+      events: ["key.created"],
+      orgs: [org],
+    });
+    const child = spawn(process.execPath, [file], {
+      cwd: ROOT,
+      env: { ...process.env, PORT: String(port), KEYGATE_WEBHOOK_SECRET: added.json.secret },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let out = "";
+    child.stdout!.on("data", (d: Buffer) => (out += d.toString()));
+    child.stderr!.on("data", (d: Buffer) => (out += d.toString()));
+    try {
+      await sleep(500);
+      const forged = await fetch(`http://127.0.0.1:${port}/hook`, {
+        method: "POST",
+        headers: {
+          "webhook-id": "msg_x",
+          "webhook-timestamp": String(Math.floor(Date.now() / 1000)),
+          "webhook-signature": "v1,AAAA",
+        },
+        body: "{}",
+      });
+      expect(forged.status).toBe(401);
+      const k = await admin("POST", "/keys", { orgs: [org], name: "from the docs" });
+      const deadline = Date.now() + 10_000;
+      while (!out.includes("key.created") && Date.now() < deadline) await sleep(100);
+      expect(out).toContain(`key.created {"key_id":"${k.json.id}","org":"${org}"`);
+    } finally {
+      child.kill();
+      rmSync(file, { force: true });
+    }
   });
 
   it("the Cron Trigger (wrangler dev --test-scheduled): key.expiring once", async () => {
