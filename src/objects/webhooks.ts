@@ -189,7 +189,7 @@ export class WebhookHub extends DurableObject<WebhookHubEnv> {
     const targets = this.#active().filter((h) => {
       if (!(JSON.parse(h.events) as string[]).includes(event.type)) return false;
       if (event.rootOnly && h.owner_token !== null) return false;
-      if (h.orgs === null) return true;
+      if (h.orgs === null || event.orgs.includes("*")) return true; // a webhook for every org; an every-org token
       const orgs = JSON.parse(h.orgs) as string[];
       return event.orgs.some((o) => orgs.includes(o));
     });
@@ -398,8 +398,9 @@ export class WebhookHub extends DurableObject<WebhookHubEnv> {
     if (ok) return;
     // 410 Gone: the receiver wants no more (the specification: disable the endpoint).
     if (status === 410) return this.#disable(hook, now, "the receiver answered 410 Gone");
-    const since = hook.failing_since ?? started;
-    if (hook.failing_since === null) sql.exec("UPDATE hooks SET failing_since = ? WHERE id = ?", since, hook.id);
+    // The first failure since the last success starts the clock (attempts in flight together keep the earliest).
+    sql.exec("UPDATE hooks SET failing_since = COALESCE(failing_since, ?) WHERE id = ?", started, hook.id);
+    const since = this.#hook(hook.id)?.failing_since ?? started;
     if (now - since >= DISABLE_AFTER_MS)
       await this.#disable(hook, now, `every attempt failed for ${DISABLE_AFTER_MS / 86_400_000} days`);
   }
