@@ -11,6 +11,7 @@
  * again. What a receiver answers is never shown beyond its status and timing.
  */
 import { EVENT_TYPES, isEventType } from "../events/types";
+import { randomBase62 } from "../keys/format";
 import type { FieldError } from "../keys/issue";
 import type { Outcome } from "../keys/lifecycle";
 import { audit } from "../keys/lifecycle";
@@ -150,14 +151,7 @@ function randomSecret(): string {
 }
 
 function newHookId(): string {
-  const alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-  const out: string[] = [];
-  while (out.length < 20) {
-    for (const b of crypto.getRandomValues(new Uint8Array(32))) {
-      if (b < 248 && out.length < 20) out.push(alphabet[b % 62]!);
-    }
-  }
-  return `wh_${out.join("")}`;
+  return `wh_${randomBase62(20)}`;
 }
 
 /** The hub, or the outcome saying webhooks are off. */
