@@ -81,6 +81,8 @@ const FLAG_OF: Record<string, string> = {
   rate_limit: "--rate-limit",
   credits: "--credits/--refill",
   allowed_ips: "--allow-ip",
+  tokens: "--file",
+  url: "--location",
 };
 
 export function flagOf(field: string): string {

@@ -6,6 +6,7 @@
 import type { Command, Io } from "./run";
 import { processIo, run } from "./run";
 import { KEY_VERBS } from "./verbs/keys";
+import { LEAKED_VERB } from "./verbs/leaked";
 import { ORGS_VERB } from "./verbs/orgs";
 import { TOKENS } from "./verbs/tokens";
 import { USAGE_VERB } from "./verbs/usage";
@@ -31,6 +32,8 @@ Verbs:
   orgs    set --org ORG --rate-limit LIMIT/PERIOD|none   one limit shared by every key of the org
   orgs    show --org ORG
   usage   --org ORG [--key KEY_ID] [--since 1h|7d|…] [--granularity minute|hour|day]   requests, forwarded, rejected
+  leaked  --file FOUND.txt [--source NAME] [--location URL]   report found tokens (one a line) as leaked: each key
+          of this gateway among them is revoked, disabled or marked, as LEAKED_KEY_ACTION says
 
 Common flags:
   --json               print the admin API's JSON answer (one line) instead of a table
@@ -47,7 +50,7 @@ Exit codes: 0 ok, 1 not found or refused, 2 bad usage.
 export const KEYS: Command = {
   name: "",
   usage: USAGE,
-  verbs: { ...KEY_VERBS, orgs: ORGS_VERB, usage: USAGE_VERB },
+  verbs: { ...KEY_VERBS, orgs: ORGS_VERB, usage: USAGE_VERB, leaked: LEAKED_VERB },
   groups: { tokens: TOKENS, webhooks: WEBHOOKS },
 };
 

@@ -36,6 +36,8 @@ export interface Backend {
   webhookRemove(id: string): Answer;
   webhookTest(id: string): Answer;
   webhookDeliveries(id: string, query: Json): Answer;
+  // leaked keys (POST /leaks)
+  leaked(body: Json): Answer;
   close(): Promise<void>;
 }
 

@@ -10,7 +10,8 @@
 
 import type { LocalPlatformOptions } from "../../scripts/local-platform";
 import { openLocalPlatform } from "../../scripts/local-platform";
-import { settingsFrom } from "../../src/config/variables";
+import type { LeakAction } from "../../src/config/variables";
+import { enumVar, settingsFrom } from "../../src/config/variables";
 import type { KeySettings } from "../../src/keys/issue";
 import type { Outcome } from "../../src/keys/lifecycle";
 import type { KvLike } from "../../src/keys/store/kv";
@@ -25,12 +26,20 @@ import {
   showKey,
   updateKey,
 } from "../../src/manage/keys";
+import { parseLeakReport, reportLeaks } from "../../src/manage/leaks";
 import { orgSet, orgShow, usage } from "../../src/manage/orgs";
 import type { Principal } from "../../src/manage/principal";
 import { tokenCreate, tokenList, tokenRevoke } from "../../src/manage/tokens";
 import type { UsageAnswer, UsageQuery } from "../../src/manage/usage";
 import { GRANULARITY_MINUTES, usageAnswer } from "../../src/manage/usage";
-import { webhookCreate, webhookDelete, webhookDeliveries, webhookList, webhookTest } from "../../src/manage/webhooks";
+import {
+  keyLeakedTo,
+  webhookCreate,
+  webhookDelete,
+  webhookDeliveries,
+  webhookList,
+  webhookTest,
+} from "../../src/manage/webhooks";
 import { Refused } from "../args";
 import type { Answer, Backend } from "./backend";
 import type { LocalFeed } from "./feed";
@@ -48,6 +57,15 @@ export function keySettingsOf(env: Record<string, unknown>): KeySettings {
   // a CLI must not mint keys the gateway would not read.
   try {
     return settingsFrom(env).key;
+  } catch (err) {
+    throw new Refused(`${(err as Error).message} (wrangler configuration)`);
+  }
+}
+
+/** LEAKED_KEY_ACTION from the local configuration, read and checked as the gateway reads it. */
+export function leakActionOf(env: Record<string, unknown>): LeakAction {
+  try {
+    return enumVar(env, "LEAKED_KEY_ACTION");
   } catch (err) {
     throw new Refused(`${(err as Error).message} (wrangler configuration)`);
   }
@@ -95,8 +113,10 @@ export async function localBackend(opts: LocalPlatformOptions): Promise<Backend>
     throw new Refused("no KEYS KV namespace binding in the wrangler configuration");
   }
   let settings: KeySettings;
+  let leakAction: LeakAction;
   try {
     settings = keySettingsOf(proxy.env);
+    leakAction = leakActionOf(proxy.env);
   } catch (err) {
     await proxy.dispose();
     throw err;
@@ -117,6 +137,7 @@ export async function localBackend(opts: LocalPlatformOptions): Promise<Backend>
     // Webhooks live in the running gateway's hub; changes made here are told to them there.
     webhooks: feed.webhooks,
     emit: feed.emit,
+    onKeyLeaked: keyLeakedTo(feed.emit),
     // Local state is development: a receiver on this machine (http://127.0.0.1:…) is fine.
     webhookLoopback: true,
   });
@@ -141,6 +162,13 @@ export async function localBackend(opts: LocalPlatformOptions): Promise<Backend>
     webhookRemove: (id) => json(webhookDelete(deps(), ROOT, id)),
     webhookTest: (id) => json(webhookTest(deps(), ROOT, id)),
     webhookDeliveries: (id, query) => json(webhookDeliveries(deps(), ROOT, id, query)),
+    leaked: async (body) => {
+      const parsed = parseLeakReport(body);
+      if (!parsed.ok) return { ok: false, error: "invalid", errors: parsed.errors };
+      const outcome = await reportLeaks({ ...deps(), leakAction }, ROOT, parsed.value);
+      // As POST /leaks answers it.
+      return outcome.ok ? { ok: true, value: { results: outcome.value } } : outcome;
+    },
     close: async () => {
       await feed.close();
       await proxy.dispose();

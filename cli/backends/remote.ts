@@ -79,6 +79,8 @@ export function remoteBackend(url: string, token: string, timeoutMs = 30_000): B
       return { ok: false, error: "not_found", message: `not found${why}` };
     }
     if (res.status === 409) return { ok: false, error: "conflict", message: detail };
+    // A leak report that needs more than one request: done in part, to be sent again (cli/verbs/leaked.ts).
+    if (res.status === 503 && path === "/leaks") return { ok: false, error: "unavailable", message: detail };
     throw new Refused(`the gateway answered ${res.status}: ${detail}`);
   }
   const id = (key: string) => encodeURIComponent(key);
@@ -102,6 +104,7 @@ export function remoteBackend(url: string, token: string, timeoutMs = 30_000): B
     webhookRemove: (hook) => call("DELETE", `/webhooks/${id(hook)}`),
     webhookTest: (hook) => call("POST", `/webhooks/${id(hook)}/test`),
     webhookDeliveries: (hook, query) => call("GET", `/webhooks/${id(hook)}/deliveries${queryString(query)}`),
+    leaked: (body) => call("POST", "/leaks", body),
     close: async () => {},
   };
 }

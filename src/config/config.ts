@@ -19,6 +19,7 @@ import type { ErrorFormat, OrgSource, ProfileName } from "./profiles";
 import { PROFILES } from "./profiles";
 import type { SelfServiceConfig } from "./self-service";
 import { parseSelfService } from "./self-service";
+import type { LeakAction, VarSpec } from "./variables";
 import {
   ConfigError,
   DEFAULTS,
@@ -30,6 +31,7 @@ import {
   secretVar,
   settingsFrom,
   stringVar,
+  VARIABLES,
 } from "./variables";
 
 export type { VarKind, VarName, VarSpec } from "./variables";
@@ -153,6 +155,18 @@ export interface Config {
   usageFlushMs: number;
   /** Webhooks (docs/webhooks.md): WEBHOOK_EXPIRY_NOTICE_DAYS, CREDITS_LOW_PERCENT, WEBHOOK_ALLOW_LOOPBACK. */
   webhooks: { expiryNoticeMs: number; creditsLowPercent: number; allowLoopback: boolean };
+  /** The leak intake (docs/leaked-keys.md): LEAKED_KEY_ACTION, GITHUB_SECRET_SCANNING_KEYS_URL, LEAK_REPORT_TOKEN. */
+  leaks: LeakSettings;
+}
+
+/** The leak intake's settings (manage/leak-intake/). */
+export interface LeakSettings {
+  /** What a valid report does to a live key. */
+  action: LeakAction;
+  /** Where GitHub's secret scanning keys are fetched. */
+  githubKeysUrl: string;
+  /** LEAK_REPORT_TOKEN; null = the GitLab endpoints are off and POST /leaks takes admin tokens only. */
+  reportToken: string | null;
 }
 
 /** A feed poll's wait for the object; past it the poll has failed. */
@@ -180,8 +194,11 @@ function parseSources(raw: string[], variable: string): CredentialSource[] {
 }
 
 /** An absolute URL, or undefined when unset. */
-function urlVar(env: Env, name: "ORIGIN_URL" | "SESSION_JWKS_URL"): URL | undefined {
-  const v = raw(env, name);
+function urlVar(
+  env: Env,
+  name: "ORIGIN_URL" | "SESSION_JWKS_URL" | "GITHUB_SECRET_SCANNING_KEYS_URL",
+): URL | undefined {
+  const v = raw(env, name) ?? (VARIABLES[name] as VarSpec).default?.toString();
   if (v === undefined) return undefined;
   try {
     return new URL(v);
@@ -327,6 +344,7 @@ export function parseConfig(env: Env): Config {
       creditsLowPercent: intVar(env, "CREDITS_LOW_PERCENT"),
       allowLoopback: enumVar(env, "WEBHOOK_ALLOW_LOOPBACK") === "true",
     },
+    leaks: parseLeaks(env, admin.token),
   };
 }
 
@@ -400,6 +418,26 @@ function parseSessions(env: Env): Pick<Config, "session" | "passthroughCookie"> 
     },
     passthroughCookie,
   };
+}
+
+// ---------- leaked keys (docs/leaked-keys.md) ----------
+
+function parseLeaks(env: Env, adminToken: string | null): LeakSettings {
+  const url = urlVar(env, "GITHUB_SECRET_SCANNING_KEYS_URL")!;
+  if (url.protocol !== "https:" && !(url.protocol === "http:" && LOOPBACK_HOSTS.has(url.hostname)))
+    throw new ConfigError(
+      "GITHUB_SECRET_SCANNING_KEYS_URL",
+      "must be https:// (http:// only on loopback, for local development)",
+    );
+  if (url.username || url.password || url.hash)
+    throw new ConfigError("GITHUB_SECRET_SCANNING_KEYS_URL", "must not carry credentials or a fragment");
+  const reportToken = secretVar(env, "LEAK_REPORT_TOKEN");
+  if (reportToken !== null && reportToken === adminToken)
+    throw new ConfigError(
+      "LEAK_REPORT_TOKEN",
+      "must differ from ADMIN_TOKEN (it only reports leaks; the other is root)",
+    );
+  return { action: enumVar(env, "LEAKED_KEY_ACTION"), githubKeysUrl: url.href, reportToken };
 }
 
 function revocationSettings(env: Env): FeedSettings {

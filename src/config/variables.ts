@@ -79,6 +79,11 @@ const HEADER_LIST_RE = /^(?=[\s\S]{1,2048}$)[A-Za-z0-9!#$%&'*+.^_`|~-]+(?:\s*,\s
 export const MIN_ADMIN_TOKEN_LENGTH = 32;
 /** Shortest SESSION_JWT_SECRET: an HS256 key must not be guessable. */
 export const MIN_SESSION_SECRET_LENGTH = 32;
+/** What LEAKED_KEY_ACTION may say (docs/leaked-keys.md). */
+export const LEAK_ACTIONS = ["revoke", "disable", "report"] as const;
+export type LeakAction = (typeof LEAK_ACTIONS)[number];
+/** GitHub's published secret scanning keys (its partner program's documentation). */
+export const GITHUB_SECRET_SCANNING_KEYS_URL = "https://api.github.com/meta/public_keys/secret_scanning";
 
 export const VARIABLES = {
   ORIGIN_URL: { kind: "url" },
@@ -218,6 +223,19 @@ export const VARIABLES = {
   CREDITS_LOW_PERCENT: { kind: "int", default: 10, min: 0, max: 99 },
   /** Accept http:// and loopback webhook URLs outside `wrangler dev` (tests, a local receiver); never in production. */
   WEBHOOK_ALLOW_LOOPBACK: { kind: "enum", default: "false", values: ["true", "false"] },
+  /** What a valid leak report does to a live key (docs/leaked-keys.md): revoke it, disable it, or only record it. */
+  LEAKED_KEY_ACTION: { kind: "enum", default: "revoke", values: LEAK_ACTIONS },
+  /** Where GitHub publishes the keys signing its secret scanning reports (the partner program). */
+  GITHUB_SECRET_SCANNING_KEYS_URL: { kind: "url", default: GITHUB_SECRET_SCANNING_KEYS_URL },
+  /** The shared secret of the leak intake's GitLab Token Revocation API and of your own scanners. */
+  LEAK_REPORT_TOKEN: {
+    kind: "secret",
+    secret: true,
+    min: MIN_ADMIN_TOKEN_LENGTH,
+    max: 512,
+    pattern: BEARER_TOKEN_RE,
+    problem: `must be ${MIN_ADMIN_TOKEN_LENGTH}–512 characters usable in an Authorization header (letters, digits, -._~+/, trailing =), e.g. from \`openssl rand -hex 32\``,
+  },
 } as const satisfies Record<string, VarSpec>;
 
 type Vars = typeof VARIABLES;

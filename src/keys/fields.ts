@@ -523,6 +523,16 @@ const DECLARED = defineFields([
     example: null,
   },
   {
+    name: "revoked_reason",
+    doc: 'Why the key was revoked, when keygate knows: "leaked" (a leak report revoked it, docs/leaked-keys.md); absent otherwise.',
+    type: '`"leaked"`',
+    stored: S.revoked_reason,
+    summary: true,
+    largest: "leaked",
+    view: { show: "set" },
+    example: "leaked",
+  },
+  {
     name: "updated_at",
     doc: "Last admin change; absent on records never changed since creation.",
     type: "ISO 8601",
@@ -627,6 +637,20 @@ const DECLARED = defineFields([
     create: { check: checkAllowedIps, default: null, normalize: canonicalIps },
     update: { check: checkAllowedIps, normalize: canonicalIps },
     example: ["203.0.113.0/24"],
+  },
+  {
+    name: "leaked",
+    doc: "The first leak report naming the key (docs/leaked-keys.md): when, who reported it, their source, where the key was found, what was done.",
+    type: "{at, reporter, source, url, action}",
+    stored: S.leaked,
+    view: { show: "set" },
+    example: {
+      at: "2026-11-03T08:00:00.000Z",
+      reporter: "reporter:github",
+      source: "commit",
+      url: "https://github.com/octo/app/blob/5f3c2a1/config.js",
+      action: "revoke",
+    },
   },
 ]);
 

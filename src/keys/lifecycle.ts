@@ -23,7 +23,7 @@ import { applyPatch, changesOf, rotationInherited, rotationInput, view } from ".
 import { randomBase62 } from "./format";
 import type { FieldError, KeySettings } from "./issue";
 import { issueKey } from "./issue";
-import type { KeyRecord, TokenRecord } from "./record";
+import type { KeyRecord, LeakRecord, TokenRecord } from "./record";
 import { KEY_ID_RE, statusOf } from "./record";
 import type { AuditEvent, AuditLog } from "./store/audit";
 import { appendAudit, listAudit } from "./store/audit";
@@ -224,6 +224,75 @@ export async function revokeFound(ctx: LifecycleContext, found: Found): Promise<
   }
   await ctx.publish?.([{ hash: found.hash, record }]);
   return view(record, await readLastUsed(ctx.kv, record.orgs, record.id), ctx.now);
+}
+
+/** How far each leak action goes: a later report applies only a stronger one. */
+const LEAK_STRENGTH: Record<LeakRecord["action"], number> = { none: 0, report: 1, disable: 2, revoke: 3 };
+
+/** A leak report about one key, as the management core passes it (manage/leaks.ts). */
+export interface LeakNotice {
+  /** The reporter's own word for where it looked ("commit", "gitleaks"…). */
+  source: string;
+  /** Where the key was found (http(s)), or null. */
+  url: string | null;
+  /** LEAKED_KEY_ACTION: what to do to a live key. */
+  action: "revoke" | "disable" | "report";
+}
+
+/**
+ * A leak report: the key is revoked (revoked_reason "leaked"), disabled, or left as it is
+ * (`report`), and the first report is kept on the record (`leaked`) — one write, one audit
+ * event `key.leaked` carrying the source, the URL and the reporter (the actor), then the
+ * revocation feed. A rotated-out key in its grace period is a key like any other: it ends at
+ * once, its successor (another record) untouched. A key already revoked is only marked.
+ *
+ * Idempotent: once a key carries a leak report, a report asking nothing more than was done
+ * (a replay, another location, the same action) writes nothing and audits nothing — it
+ * publishes the record again, so a report whose publication failed is published by repeating
+ * it; a key an operator re-enabled after a leak is not disabled again. A report asking more
+ * (revoke after `report` or `disable`) applies it and is audited. `changed`: whether anything
+ * was written.
+ */
+export async function leakFound(
+  ctx: LifecycleContext,
+  found: Found,
+  notice: LeakNotice,
+): Promise<{ record: KeyRecord; changed: boolean; done: LeakRecord["action"] }> {
+  const before = found.record;
+  const live = before.revoked_at === null;
+  // Once reported, only a stronger action than the one already taken applies.
+  const more = before.leaked === undefined || LEAK_STRENGTH[notice.action] > LEAK_STRENGTH[before.leaked.action];
+  const revoke = notice.action === "revoke" && live && more;
+  const disable = notice.action === "disable" && live && more && !before.disabled;
+  const done: LeakRecord["action"] = live ? notice.action : "none";
+  if (before.leaked !== undefined && !revoke && !disable) {
+    await ctx.publish?.([{ hash: found.hash, record: before }]);
+    return { record: before, changed: false, done: before.leaked.action };
+  }
+  const at = new Date(ctx.now).toISOString();
+  const leaked: LeakRecord = before.leaked
+    ? { ...before.leaked, action: done }
+    : { at, reporter: ctx.actor, source: notice.source, url: notice.url, action: done };
+  const record: KeyRecord = {
+    ...before,
+    ...(revoke ? { revoked_at: at, revoked_reason: "leaked" as const } : {}),
+    ...(disable ? { disabled: true } : {}),
+    leaked,
+    updated_at: at,
+  };
+  await writeRecord(ctx.kv, found.hash, record, before.orgs);
+  ctx.purge?.(found.hash);
+  await audit(ctx, {
+    action: "key.leaked",
+    key_id: record.id,
+    orgs: record.orgs,
+    leak: { reporter: ctx.actor, source: notice.source, url: notice.url, action: done },
+  });
+  // A webhook of key.revoked or key.disabled hears of it too (key.leaked follows from manage/leaks.ts).
+  if (revoke) await tell(ctx, "key.revoked", record, { reason: "leaked" });
+  if (disable) await tell(ctx, "key.disabled", record, { reason: "leaked" });
+  await ctx.publish?.([{ hash: found.hash, record }]);
+  return { record, changed: true, done };
 }
 
 /**

@@ -18,6 +18,7 @@ export const ROLE_NAMES: Record<Role, string> = {
   key: "key holder",
   session: "session",
   portal: "portal",
+  reporter: "leak reporter",
 };
 
 export const OPERATION_DOCS: Record<Operation, string> = {
@@ -44,6 +45,7 @@ export const OPERATION_DOCS: Record<Operation, string> = {
   webhook_delete: "remove a webhook",
   webhook_test: "send a webhook a test event",
   webhook_deliveries: "read a webhook's delivery attempts",
+  leak_report: "report leaked keys (LEAKED_KEY_ACTION: revoke, disable or record them)",
 };
 
 const REACH_CELLS: Record<Reach, string> = {
@@ -61,7 +63,7 @@ const FIELD_CELLS: Record<FieldRule, string> = {
 };
 
 /** The management surfaces, the principals each authenticates and the operations it offers. */
-export type Surface = "admin API" | "self-service API" | "console" | "CLI --url";
+export type Surface = "admin API" | "self-service API" | "console" | "CLI --url" | "leak intake";
 
 export const SURFACES: Record<Surface, { roles: readonly Role[]; operations: readonly Operation[] }> = {
   "admin API": {
@@ -132,8 +134,10 @@ export const SURFACES: Record<Surface, { roles: readonly Role[]; operations: rea
       "webhook_delete",
       "webhook_test",
       "webhook_deliveries",
+      "leak_report",
     ],
   },
+  "leak intake": { roles: ["root", "token:write", "token:read", "reporter"], operations: ["leak_report"] },
 };
 
 /** The fields each surface lets a request name, per operation (the matrix's field cells). */
@@ -152,6 +156,7 @@ export const SURFACE_FIELDS: Record<Surface, Partial<Record<FieldOperation, read
     update: Object.keys(FIELDS.update),
     rotate: Object.keys(FIELDS.rotate),
   },
+  "leak intake": {},
 };
 
 const row = (cells: readonly string[]) => `| ${cells.join(" | ")} |`;

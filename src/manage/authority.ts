@@ -44,7 +44,8 @@ export type Operation =
   | "webhook_list"
   | "webhook_delete"
   | "webhook_test"
-  | "webhook_deliveries";
+  | "webhook_deliveries"
+  | "leak_report";
 
 /**
  * What a principal reaches with an operation:
@@ -67,13 +68,18 @@ export interface OperationRule {
   refusal?: string;
 }
 
-const holdersToo = (operators: [Reach, Reach, Reach], holders: Reach): Record<Role, Reach> => ({
+const holdersToo = (
+  operators: [Reach, Reach, Reach],
+  holders: Reach,
+  reporter: Reach = "none",
+): Record<Role, Reach> => ({
   root: operators[0],
   "token:write": operators[1],
   "token:read": operators[2],
   key: holders,
   session: holders,
   portal: holders,
+  reporter,
 });
 
 const ROOT_ONLY = holdersToo(["all", "none", "none"], "none");
@@ -108,6 +114,13 @@ export const OPERATIONS: Record<Operation, OperationRule> = {
   webhook_delete: { verb: "remove webhooks", changes: false, reach: { ...OPERATOR_WRITES } },
   webhook_test: { verb: "test webhooks", changes: false, reach: { ...OPERATOR_WRITES } },
   webhook_deliveries: { verb: "read webhook deliveries", changes: false, reach: { ...OPERATOR_WRITES } },
+  // A leak report names keys by their plaintext (manage/leaks.ts): a reporter reaches any key
+  // it presents; an operator, the keys it may change; a key it may not see is "not ours".
+  leak_report: {
+    verb: "report leaked keys",
+    changes: true,
+    reach: holdersToo(["all", "token_orgs", "none"], "none", "all"),
+  },
 };
 
 /**
@@ -131,7 +144,8 @@ const holders = (
     typeof rule === "string"
       ? { key: rule, session: rule, portal: rule }
       : { key: "yes" as FieldRule, session: "yes" as FieldRule, portal: "yes" as FieldRule, ...rule };
-  return { root: "yes", "token:write": "yes", "token:read": "yes", ...by };
+  // A leak reporter names no field of any operation that takes them.
+  return { root: "yes", "token:write": "yes", "token:read": "yes", ...by, reporter: "operator" };
 };
 
 const OPERATOR = holders("operator");

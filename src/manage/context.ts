@@ -4,10 +4,11 @@
  * console) and the CLI on local state (cli/backends/local.ts). Runtime-agnostic: the CLI
  * imports it under Node.
  */
+import type { LeakAction } from "../config/variables";
 import type { GatewayEvent } from "../events/types";
 import type { KeySettings } from "../keys/issue";
 import type { Failure, LifecycleContext } from "../keys/lifecycle";
-import type { Credits, RateLimit } from "../keys/record";
+import type { Credits, KeyStatus, LeakRecord, RateLimit } from "../keys/record";
 import type { KvLike } from "../keys/store/kv";
 import type { DeliveriesView, HookView, NewHookRow, NewLinkRow } from "../objects/protocol";
 import type { Refusal } from "./authority";
@@ -55,6 +56,10 @@ export interface ManageDeps {
   webhooks?: WebhookStore;
   /** Webhook URLs may be http:// or loopback (WEBHOOK_ALLOW_LOOPBACK, or a request to `wrangler dev`). */
   webhookLoopback?: boolean;
+  /** LEAKED_KEY_ACTION: what a leak report does to a live key (manage/leaks.ts); absent: revoke. */
+  leakAction?: LeakAction;
+  /** Tell the key's owner that it was reported leaked (the webhooks' `key.leaked`); absent: not told here. */
+  onKeyLeaked?: (event: KeyLeakedEvent) => Promise<void>;
 }
 
 /** The webhooks' store (objects/webhooks.ts, the hub), as the management core uses it. */
@@ -67,6 +72,23 @@ export interface WebhookStore {
   /** Queue a webhook.test event for one webhook: its id, "disabled", or null when there is no such webhook. */
   test(id: string): Promise<{ event_id: string } | "disabled" | null>;
   deliveries(id: string, limit: number): Promise<DeliveriesView>;
+}
+
+/** The `key.leaked` event (issue 21's payload shape): never a plaintext key or a hash. */
+export interface KeyLeakedEvent {
+  type: "key.leaked";
+  timestamp: string;
+  data: {
+    key_id: string;
+    orgs: string[];
+    org: string;
+    name: string;
+    actor: string;
+    source: string;
+    url: string | null;
+    action: LeakRecord["action"];
+    status: KeyStatus;
+  };
 }
 
 /** The portal links' store (the console's session store: manage/console/sessions.ts). */

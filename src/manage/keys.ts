@@ -400,7 +400,7 @@ export async function auditEvents(
  * A key left its orgs' holder counts (revoked, moved): its slot is freed at once (best effort; bounds.ts settles the
  * rest).
  */
-async function release(deps: ManageDeps, orgs: readonly string[], id: string): Promise<void> {
+export async function release(deps: ManageDeps, orgs: readonly string[], id: string): Promise<void> {
   if (!deps.bounds || orgs.length !== 1) return;
   try {
     await deps.bounds.settle(orgs[0]!, [id], []);

@@ -10,6 +10,7 @@
  * secret (`whsec_` + base64 of 32 random bytes) is in the creation's answer and never
  * again. What a receiver answers is never shown beyond its status and timing.
  */
+import type { GatewayEvent } from "../events/types";
 import { EVENT_TYPES, isEventType } from "../events/types";
 import { randomBase62 } from "../keys/format";
 import type { FieldError } from "../keys/issue";
@@ -20,7 +21,7 @@ import { inCidr, parseCidr, parseIp } from "../lib/cidr";
 import type { DeliveriesView, HookView } from "../objects/protocol";
 import type { Operation } from "./authority";
 import { decide } from "./authority";
-import type { ManageDeps, WebhookStore } from "./context";
+import type { KeyLeakedEvent, ManageDeps, WebhookStore } from "./context";
 import { failure, lifecycleOf } from "./context";
 import type { Principal } from "./principal";
 import { orgsOf } from "./principal";
@@ -75,6 +76,15 @@ function isPrivateHost(hostname: string): boolean {
   if (isLoopbackHost(h)) return true;
   const ip = parseIp(h);
   return ip !== null && PRIVATE_RANGES.some((r) => inCidr(ip, r));
+}
+
+/**
+ * The leak intake's `key.leaked` (manage/leaks.ts KeyLeakedEvent) as a webhook event: routed
+ * by the key's orgs, in order with the key's other events.
+ */
+export function keyLeakedTo(emit: (event: GatewayEvent) => Promise<void>): (event: KeyLeakedEvent) => Promise<void> {
+  return (e) =>
+    emit({ type: e.type, timestamp: e.timestamp, data: e.data, orgs: e.data.orgs, subject: `key/${e.data.key_id}` });
 }
 
 /** Whether a management request was made to `wrangler dev` (a loopback host: Cloudflare serves no such host). */

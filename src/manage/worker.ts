@@ -23,7 +23,7 @@ import type { ManageDeps, WebhookStore } from "./context";
 import { orgPublisherFor, publisherFor, tokenPublisher } from "./publish";
 import type { UsageAnswer, UsageQuery } from "./usage";
 import { GRANULARITY_MINUTES, usageAnswer } from "./usage";
-import { localRequest } from "./webhooks";
+import { keyLeakedTo, localRequest } from "./webhooks";
 
 /** A creation bound's object answers within this, or the creation is refused (503). */
 const BOUNDS_TIMEOUT_MS = 2_000;
@@ -68,6 +68,9 @@ export function workerDeps(env: Env, config: Config, requestId: string, requestU
     },
     ...(env.WEBHOOKS ? { emit: emitterFor(env.WEBHOOKS, requestId)!, webhooks: webhookStore(env.WEBHOOKS) } : {}),
     webhookLoopback: config.webhooks.allowLoopback || (requestUrl !== undefined && localRequest(requestUrl)),
+    leakAction: config.leaks.action,
+    // The leak intake's key.leaked (manage/leaks.ts), told to the key's webhooks like every key event.
+    ...(env.WEBHOOKS ? { onKeyLeaked: keyLeakedTo(emitterFor(env.WEBHOOKS, requestId)!) } : {}),
   };
 }
 

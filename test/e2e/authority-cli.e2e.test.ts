@@ -29,7 +29,7 @@ let origin: Origin;
 let gw: WranglerDev;
 const org = `ac-${randomUUID().slice(0, 8)}`;
 const tokens: Partial<Record<Role, string>> = {};
-/** A receiver on the test origin (http on loopback: this is wrangler dev); its webhooks want key.leaked only. */
+/** A receiver on the test origin (http on loopback: this is wrangler dev); its webhooks want key.expiring only (never sent here). */
 let HOOK_URL = "";
 
 beforeAll(async () => {
@@ -52,7 +52,11 @@ afterAll(async () => {
 const DAY = 86_400_000;
 
 async function rootHook(): Promise<{ id: string }> {
-  const made = await remoteBackend(gw.url, ROOT).webhookCreate({ url: HOOK_URL, events: ["key.leaked"], orgs: [org] });
+  const made = await remoteBackend(gw.url, ROOT).webhookCreate({
+    url: HOOK_URL,
+    events: ["key.expiring"],
+    orgs: [org],
+  });
   if (!made.ok) throw new Error(JSON.stringify(made));
   return made.value as { id: string };
 }
@@ -91,11 +95,15 @@ async function run(
       const t = await remoteBackend(gw.url, ROOT).tokenCreate({ name: "doomed", orgs: [org], role: "read" });
       return b.tokenRevoke((t as unknown as { value: { id: string } }).value.id);
     },
-    webhook_create: () => b.webhookCreate({ url: HOOK_URL, events: ["key.leaked"], orgs: [org] }),
+    webhook_create: () => b.webhookCreate({ url: HOOK_URL, events: ["key.expiring"], orgs: [org] }),
     webhook_list: () => b.webhookList(),
     webhook_delete: () => b.webhookRemove(hook!.id),
     webhook_test: () => b.webhookTest(hook!.id),
     webhook_deliveries: () => b.webhookDeliveries(hook!.id, {}),
+    leak_report: async () => {
+      const made = await remoteBackend(gw.url, ROOT).create({ orgs: [org], name: "leaky" });
+      return b.leaked({ tokens: [(made as unknown as { value: { key: string } }).value.key], source: "matrix" });
+    },
   };
   const call = calls[op];
   if (!call) throw new Error(`no CLI driver for ${op}`);

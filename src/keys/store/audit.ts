@@ -3,6 +3,7 @@
  * key's it concerns, each org's it names — newest first, the event as the value and (when
  * it fits in 1 KiB) the metadata, so a listing reads no values. kv.ts `actor` spells who acted.
  */
+import type { LeakRecord } from "../record";
 import type { KvLike, Page } from "./kv";
 import { KV_LIST_MAX, KV_METADATA_MAX_BYTES, kvCall, kvKey, kvList } from "./kv";
 
@@ -22,7 +23,8 @@ export interface AuditEvent {
     | "token_revoke"
     | "webhook_create"
     | "webhook_delete"
-    | "webhook_disable";
+    | "webhook_disable"
+    | "key.leaked";
   /** Key events: the key concerned. */
   key_id?: string;
   /** Key events: the key's orgs (for an org move, before and after); filed under each org's log. */
@@ -38,6 +40,8 @@ export interface AuditEvent {
   /** rotate: the key that replaces key_id, and the grace it was given. */
   new_key_id?: string;
   grace_seconds?: number;
+  /** key.leaked: the report (the reporter is also the actor) and what was done (docs/leaked-keys.md). */
+  leak?: Omit<LeakRecord, "at">;
   request_id?: string;
 }
 

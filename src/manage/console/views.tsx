@@ -5,6 +5,7 @@
  */
 import type { Child, FC } from "hono/jsx";
 import type { KeyView } from "../../keys/fields";
+import type { LeakRecord } from "../../keys/record";
 import type { AuditEvent } from "../../keys/store/audit";
 import type { DeliveriesView, HookView } from "../../objects/protocol";
 import { may } from "../authority";
@@ -36,6 +37,8 @@ function whoLabel(p: Principal): string {
       return `${p.sub} · ${p.org}`;
     case "key":
       return `Key ${p.record.id}`;
+    case "reporter":
+      return `Leak reporter (${p.via})`; // never signs in to the console: for completeness
   }
 }
 
@@ -556,8 +559,44 @@ function describe(e: AuditEvent): string {
       return `Webhook ${e.webhook_id} removed`;
     case "webhook_disable":
       return `Webhook ${e.webhook_id} disabled: ${e.reason ?? ""}`;
+    case "key.leaked":
+      return `Reported leaked${e.leak?.url ? ` at ${e.leak.url}` : ""}${LEAK_DONE[e.leak?.action ?? "none"]}`;
   }
 }
+
+/** What a leak report did, as the audit timeline says it. */
+const LEAK_DONE: Record<string, string> = {
+  revoke: ": revoked",
+  disable: ": disabled",
+  report: ": recorded only (LEAKED_KEY_ACTION=report)",
+  none: "",
+};
+
+/** Who reported a leak, in words (the audit actor of the report). */
+function reporterName(actor: string): string {
+  if (actor === "reporter:github") return "GitHub secret scanning";
+  if (actor === "reporter:gitlab") return "GitLab secret detection";
+  if (actor === "reporter:scanner") return "a scanner (LEAK_REPORT_TOKEN)";
+  return actor;
+}
+
+/** "Reported leaked at <url> on <date>": the key page's notice of a leak report (docs/leaked-keys.md). */
+const Leaked: FC<{ leak: LeakRecord }> = ({ leak }) => (
+  <p class="error" role="alert" data-leaked="">
+    {leak.url ? (
+      <>
+        Reported leaked at{" "}
+        <a href={leak.url} rel="noopener noreferrer nofollow">
+          {leak.url}
+        </a>{" "}
+        on {when(leak.at)}
+      </>
+    ) : (
+      <>Reported leaked on {when(leak.at)}</>
+    )}
+    {` by ${reporterName(leak.reporter)} (${leak.source})${LEAK_DONE[leak.action]}.`}
+  </p>
+);
 
 /** The actions this principal may take on the key (the authority table: manage/console/ui.tsx detail). */
 export interface KeyActions {
@@ -587,6 +626,7 @@ export const KeyDetailPage: FC<{
       <p class="sub">
         <Status status={k.status} /> <code>{k.id}</code>
       </p>
+      {k.leaked ? <Leaked leak={k.leaked} /> : null}
       {error ? (
         <p class="error" role="alert" data-field={errorField}>
           {error}

@@ -204,6 +204,43 @@ describe("the declaration drives parsing, defaults and bounds (src/config/variab
   });
 });
 
+describe("the leak intake's settings (docs/leaked-keys.md)", () => {
+  const ADMIN = "admin-token-0123456789abcdef0123456789abcdef";
+
+  it("defaults: revoke, GitHub's published keys, no LEAK_REPORT_TOKEN", () => {
+    expect(parseConfig(base()).leaks).toEqual({
+      action: "revoke",
+      githubKeysUrl: "https://api.github.com/meta/public_keys/secret_scanning",
+      reportToken: null,
+    });
+  });
+
+  it("takes each value as given", () => {
+    const c = parseConfig(
+      base({
+        LEAKED_KEY_ACTION: "Disable",
+        GITHUB_SECRET_SCANNING_KEYS_URL: "http://127.0.0.1:9/keys",
+        LEAK_REPORT_TOKEN: "leak-token-0123456789abcdef0123456789",
+      }),
+    );
+    expect(c.leaks).toEqual({
+      action: "disable",
+      githubKeysUrl: "http://127.0.0.1:9/keys",
+      reportToken: "leak-token-0123456789abcdef0123456789",
+    });
+  });
+
+  it("refuses what would not be safe or would not work", () => {
+    expect(problem({ LEAKED_KEY_ACTION: "delete" }).variable).toBe("LEAKED_KEY_ACTION");
+    expect(problem({ GITHUB_SECRET_SCANNING_KEYS_URL: "http://keys.example.com/k" }).message).toMatch(/https/);
+    expect(problem({ GITHUB_SECRET_SCANNING_KEYS_URL: "not a url" }).variable).toBe("GITHUB_SECRET_SCANNING_KEYS_URL");
+    expect(problem({ LEAK_REPORT_TOKEN: "short" }).variable).toBe("LEAK_REPORT_TOKEN");
+    const same = problem({ ADMIN_TOKEN: ADMIN, LEAK_REPORT_TOKEN: ADMIN });
+    expect(same.variable).toBe("LEAK_REPORT_TOKEN");
+    expect(same.message).not.toContain(ADMIN); // a secret never appears in an error
+  });
+});
+
 describe("settingsFrom: the CLI's and npm run dev's settings, read as the gateway reads them", () => {
   it("KEY_PREFIX (trimmed, default kg_), KEY_PEPPER (verbatim, when set) and ADMIN_PREFIX, as parseConfig has them", () => {
     expect(settingsFrom({})).toEqual({ key: { prefix: "kg_" }, adminPrefix: "/_keygate" });

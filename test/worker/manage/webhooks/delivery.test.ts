@@ -395,6 +395,36 @@ describe("credits.low and credits.exhausted, from the gateway", () => {
   });
 });
 
+describe("key.leaked, from the leak intake", () => {
+  it("a reported key: key.revoked (reason leaked), then key.leaked with the report — never the key", async () => {
+    future();
+    const org = uniqueOrg();
+    const r = receiver();
+    await createHook({ url: r.url, events: ["key.revoked", "key.leaked"], orgs: [org] });
+    const k = await createKey([org]);
+    const reported = await admin("POST", "/leaks", {
+      tokens: [k.key],
+      source: "gitleaks",
+      url: "https://intranet.example/wiki/page",
+    });
+    expect(reported.res.status).toBe(200);
+    await deliver();
+    const got = await events(r.name);
+    expect(got.map((e) => e.type)).toEqual(["key.revoked", "key.leaked"]);
+    expect(got[0]!.data).toMatchObject({ key_id: k.id, org, reason: "leaked" });
+    expect(got[1]!.data).toMatchObject({
+      key_id: k.id,
+      org,
+      orgs: [org],
+      source: "gitleaks",
+      url: "https://intranet.example/wiki/page",
+      action: "revoke",
+      status: "revoked",
+    });
+    expect(JSON.stringify(got)).not.toContain(k.key);
+  });
+});
+
 describe("the events a hub queues", () => {
   it("a once event reaches each webhook once; a webhook made later still gets it", async () => {
     future();
