@@ -86,8 +86,12 @@ const FLAG_OF: Record<string, string> = {
   url: "--location",
 };
 
-export function flagOf(field: string): string {
-  return field.startsWith("(") ? field : (FLAG_OF[field] ?? `--${field}`);
+/**
+ * The flag (or positional) a field came from. `names`: a verb's own names where they differ
+ * from the common ones (webhooks add's `url` is its RECEIVER_URL, not leaked's --location).
+ */
+export function flagOf(field: string, names: Readonly<Record<string, string>> = {}): string {
+  return field.startsWith("(") ? field : (names[field] ?? FLAG_OF[field] ?? `--${field}`);
 }
 
 /**
@@ -120,19 +124,19 @@ const FLAG_MESSAGES: [field: string, api: RegExp, cli: string][] = [
   ],
 ];
 
-export function flagMessage(e: FieldError): string {
+export function flagMessage(e: FieldError, names: Readonly<Record<string, string>> = {}): string {
   for (const [field, api, cli] of FLAG_MESSAGES) {
     const m = e.field === field ? api.exec(e.message) : null;
     if (m) return cli.replace(/\$(\d)/g, (_, n: string) => m[Number(n)] ?? "");
   }
   if (e.message.startsWith("name, orgs and scopes together"))
     return `--name, --org and --scopes together are too long${e.message.slice(e.message.indexOf(":"))}`;
-  return `${flagOf(e.field)}: ${e.message}`;
+  return `${flagOf(e.field, names)}: ${e.message}`;
 }
 
 /** The field errors of one refused body, as one UsageError (one line per distinct problem). */
-export function fieldErrors(errors: FieldError[]): UsageError {
-  return new UsageError([...new Set(errors.map(flagMessage))].join("\n"));
+export function fieldErrors(errors: FieldError[], names: Readonly<Record<string, string>> = {}): UsageError {
+  return new UsageError([...new Set(errors.map((e) => flagMessage(e, names)))].join("\n"));
 }
 
 /**
@@ -142,8 +146,11 @@ export function fieldErrors(errors: FieldError[]): UsageError {
  * bad usage answers at once, not after wrangler's start). What only the stored state can
  * decide (an id that does not exist, a scope beyond a holder's) is still the backend's.
  */
-export function precheck(checked: { ok: true } | { ok: false; errors: FieldError[] }): void {
-  if (!checked.ok) throw fieldErrors(checked.errors);
+export function precheck(
+  checked: { ok: true } | { ok: false; errors: FieldError[] },
+  names: Readonly<Record<string, string>> = {},
+): void {
+  if (!checked.ok) throw fieldErrors(checked.errors, names);
 }
 
 // ---- flag values → API fields ----

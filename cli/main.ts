@@ -11,6 +11,7 @@ import { ORGS_VERB } from "./verbs/orgs";
 import { SESSION_VERB } from "./verbs/session";
 import { TOKENS } from "./verbs/tokens";
 import { USAGE_VERB } from "./verbs/usage";
+import { WEBHOOKS } from "./verbs/webhooks";
 
 export const USAGE = `Usage: npm run keys -- <verb> [flags]
 
@@ -21,6 +22,7 @@ Verbs:
   import  --key PLAINTEXT --org ORG [same flags as create]
   list    [--org ORG] [--name TEXT] [--prefix KEY_PREFIX] [--status STATUS] [--limit N] [--cursor CURSOR]
   tokens  create|list|revoke …         scoped admin tokens (npm run keys -- tokens --help)
+  webhooks add|list|remove|test|deliveries …   events out, signed (npm run keys -- webhooks --help)
   show    KEY_ID
   revoke  KEY_ID
   rotate  KEY_ID [--grace-seconds N]      the old key keeps working N seconds (default 0: stops now)
@@ -53,7 +55,7 @@ export const KEYS: Command = {
   name: "",
   usage: USAGE,
   verbs: { ...KEY_VERBS, orgs: ORGS_VERB, usage: USAGE_VERB, leaked: LEAKED_VERB, session: SESSION_VERB },
-  groups: { tokens: TOKENS },
+  groups: { tokens: TOKENS, webhooks: WEBHOOKS },
 };
 
 /** `npm run keys -- …` with `argv` the arguments after `--`. Returns the exit code. */

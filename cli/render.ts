@@ -40,6 +40,7 @@ export function describeKey(k: KeyView): string {
     `  last used:  ${isoShort(k.last_used_at)}`,
     `  rate limit: ${k.rate_limit ? `${k.rate_limit.limit} requests per ${k.rate_limit.period_seconds} s` : "none"}`,
   ];
+  if (k.credits) lines.push(`  credits:    ${creditsLine(k.credits)}`);
   if (k.revoked_at)
     lines.push(`  revoked:    ${isoShort(k.revoked_at)}${k.revoked_reason ? ` (${k.revoked_reason})` : ""}`);
   if (k.leaked) lines.push(`  leaked:     ${leakedLine(k.leaked)}`);
@@ -52,6 +53,15 @@ export function describeKey(k: KeyView): string {
         .join(", ")}`,
     );
   return lines.join("\n");
+}
+
+/** A metered key's balance: the live `remaining` (null: the balance could not be read) and its next refill. */
+export function creditsLine(c: NonNullable<KeyView["credits"]>): string {
+  const left = c.remaining === null ? "unknown (the balance is kept by the running gateway)" : `${c.remaining} left`;
+  const refill = c.refill
+    ? `, refilled to ${c.refill.amount} on ${isoShort(c.refills_at)} (each ${c.refill.interval})`
+    : ", no refill";
+  return left + refill;
 }
 
 /** What a leak report did, in words. */
@@ -114,7 +124,13 @@ export function auditTable(events: AuditEvent[]): string {
   };
   return table([
     ["AT", "ACTOR", "ACTION", "KEY", "DETAILS"],
-    ...events.map((e) => [isoShort(e.at), e.actor, e.action, e.key_id ?? e.token_id ?? "-", details(e)]),
+    ...events.map((e) => [
+      isoShort(e.at),
+      e.actor,
+      e.action,
+      e.key_id ?? e.token_id ?? e.webhook_id ?? "-",
+      details(e),
+    ]),
   ]);
 }
 

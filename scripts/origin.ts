@@ -29,6 +29,9 @@
  *   /__origin/github/sign?key=ID   POST: the body signed as GitHub signs a report (ECDSA P-256,
  *                         SHA-256, DER, base64) with the `github` key ID: {"signature"}
  *   Upgrade: websocket    handshake, then one text frame "hello from origin"
+ *   /__origin/hook/NAME?fail=N&status=S&ms=M   a webhook receiver: keeps each delivery (headers and
+ *                         the raw body) under NAME; answers S (default 500) to the first N
+ *                         deliveries, then 204, after M ms; `GET /__origin/hooks?name=NAME` lists them
  *
  * With `signingSecret` (ORIGIN_SIGNING_SECRET when run on its own), every request is
  * checked with keygate's shipped verifier (verifier/index.js) and the echo carries its
@@ -112,6 +115,8 @@ export async function startOrigin(port = 0, host = "127.0.0.1", opts: OriginOpti
   const holds = new Map<string, () => void>();
   const verify = opts.signingSecret ? createVerifier({ secrets: opts.signingSecret }) : undefined;
   const jwksSets = new Map<string, { keys: unknown[] }>();
+  /** Webhook deliveries received, by receiver name. */
+  const hooks = new Map<string, { headers: http.IncomingHttpHeaders; body: string; answered: number; at: number }[]>();
   const githubSets = new Map<string, unknown>();
   const record = (probe: string, call: RecordedCall) => {
     // The oldest probe goes, never all of them: a whole-map clear could land between a
@@ -147,6 +152,27 @@ export async function startOrigin(port = 0, host = "127.0.0.1", opts: OriginOpti
         bodySha256: "",
       });
       sendJson(res, 200, jwksSets.get(set) ?? opts.jwks ?? { keys: [] });
+      return;
+    }
+    const hook = /^\/__origin\/hook\/([A-Za-z0-9_-]{1,64})$/.exec(path);
+    if (hook && req.method === "POST") {
+      const name = hook[1]!;
+      const chunks: Buffer[] = [];
+      req.on("data", (chunk: Buffer) => chunks.push(chunk));
+      req.on("end", () => {
+        const list = hooks.get(name) ?? [];
+        const failing = list.length < Number(url.searchParams.get("fail") ?? "0");
+        const answered = failing ? Number(url.searchParams.get("status") ?? "500") : 204;
+        list.push({ headers: req.headers, body: Buffer.concat(chunks).toString("utf8"), answered, at: Date.now() });
+        hooks.set(name, list);
+        setTimeout(
+          () => {
+            res.writeHead(answered, { "content-type": "text/plain" });
+            res.end(failing ? "receiver's private error details" : "");
+          },
+          Number(url.searchParams.get("ms") ?? "0"),
+        );
+      });
       return;
     }
     if (path === "/__origin/github/public_keys" || path === "/__origin/github/sign") {
@@ -185,6 +211,10 @@ export async function startOrigin(port = 0, host = "127.0.0.1", opts: OriginOpti
           },
         );
       });
+      return;
+    }
+    if (path === "/__origin/hooks") {
+      sendJson(res, 200, { deliveries: hooks.get(url.searchParams.get("name") ?? "") ?? [] });
       return;
     }
     if (path === "/__origin/held" || path === "/__origin/release") {

@@ -20,9 +20,12 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DEFAULT_STATE_DIR, loadWrangler, stateRegistryPath, withRegistry } from "../../scripts/local-platform";
-import type { RateLimit, TokenRecord } from "../../src/keys/record";
-import type { FeedChange, UsageBucket } from "../../src/objects/protocol";
-import { FEED_OBJECT_NAME, SESSIONS_OBJECT_NAME } from "../../src/objects/protocol";
+import type { GatewayEvent } from "../../src/events/types";
+import type { Credits, RateLimit, TokenRecord } from "../../src/keys/record";
+import type { WebhookStore } from "../../src/manage/context";
+import type { CreditOutcome, FeedChange, UsageBucket } from "../../src/objects/protocol";
+import { FEED_OBJECT_NAME, SESSIONS_OBJECT_NAME, WEBHOOKS_OBJECT_NAME } from "../../src/objects/protocol";
+import { Refused } from "../args";
 
 type Change = FeedChange;
 /** The console's session store (src/objects/console-sessions.ts), as far as the CLI uses it. */
@@ -42,6 +45,12 @@ export interface LocalFeed {
   usageStore(org: string): Promise<UsageStub>;
   /** Why the running gateway could not be reached (unreachableReason), for an error of usageStore or its calls. */
   reason(err: unknown): string;
+  /** A metered key's live balance in the running `wrangler dev` (src/objects/key-rate-limiter.ts); null when none answers. */
+  balance(credits: Credits): Promise<number | null>;
+  /** The running `wrangler dev`'s webhook hub (src/objects/webhooks.ts); its calls throw when none runs. */
+  webhooks: WebhookStore;
+  /** Queue an event on the running `wrangler dev`'s webhook hub; silently nothing when none runs (the feed's note says so). */
+  emit(event: GatewayEvent): Promise<void>;
   publish(changes: Change[]): Promise<void>;
   publishOrg(org: string, rateLimit: RateLimit | null): Promise<void>;
   /** A scoped admin token's change: on the feed, and a revocation ends the console sessions it opened. */
@@ -76,7 +85,25 @@ export function localFeed(
   const registry = stateRegistryPath(persistTo);
   type Stub = { publish(c: Change[]): Promise<number>; publishOrg(org: string, rl: RateLimit | null): Promise<number> };
   type UsageNs = { idFromName(name: string): unknown; get(id: unknown): UsageStub };
-  let opened: Promise<{ stub: Stub; usage: UsageNs; sessions: SessionsStub; dispose: () => Promise<void> }> | undefined;
+  type LimiterNs = {
+    idFromName(name: string): unknown;
+    get(id: unknown): { balance(c: Credits): Promise<CreditOutcome> };
+  };
+  type HubStub = Omit<WebhookStore, "test"> & {
+    sendTest: WebhookStore["test"];
+    enqueue(e: GatewayEvent): Promise<number>;
+  };
+  type HubNs = { idFromName(name: string): unknown; get(id: unknown): HubStub };
+  let opened:
+    | Promise<{
+        stub: Stub;
+        usage: UsageNs;
+        limiter: LimiterNs;
+        hub: HubStub;
+        sessions: SessionsStub;
+        dispose: () => Promise<void>;
+      }>
+    | undefined;
   let dir: string | undefined;
   let hinted = false;
 
@@ -101,6 +128,8 @@ export function localFeed(
             { name: "REVOCATION_FEED", class_name: "RevocationFeed", script_name: config.name },
             { name: "USAGE_STORE", class_name: "UsageStore", script_name: config.name },
             { name: "CONSOLE_SESSIONS", class_name: "ConsoleSessions", script_name: config.name },
+            { name: "KEY_RATE_LIMITER", class_name: "KeyRateLimiter", script_name: config.name },
+            { name: "WEBHOOKS", class_name: "WebhookHub", script_name: config.name },
           ],
         },
       }),
@@ -108,7 +137,13 @@ export function localFeed(
     type Namespace = { idFromName(name: string): unknown; get(id: unknown): Stub };
     type SessionsNs = { idFromName(name: string): unknown; get(id: unknown): SessionsStub };
     const proxy = await withRegistry(registry, () =>
-      getPlatformProxy<{ REVOCATION_FEED: Namespace; USAGE_STORE: UsageNs; CONSOLE_SESSIONS: SessionsNs }>({
+      getPlatformProxy<{
+        REVOCATION_FEED: Namespace;
+        USAGE_STORE: UsageNs;
+        CONSOLE_SESSIONS: SessionsNs;
+        KEY_RATE_LIMITER: LimiterNs;
+        WEBHOOKS: HubNs;
+      }>({
         configPath: generated,
         persist: false,
       }),
@@ -116,7 +151,14 @@ export function localFeed(
     const ns = proxy.env.REVOCATION_FEED;
     const stub = ns.get(ns.idFromName(FEED_OBJECT_NAME));
     const sessions = proxy.env.CONSOLE_SESSIONS.get(proxy.env.CONSOLE_SESSIONS.idFromName(SESSIONS_OBJECT_NAME));
-    return { stub, usage: proxy.env.USAGE_STORE, sessions, dispose: () => proxy.dispose() };
+    return {
+      stub,
+      usage: proxy.env.USAGE_STORE,
+      limiter: proxy.env.KEY_RATE_LIMITER,
+      hub: proxy.env.WEBHOOKS.get(proxy.env.WEBHOOKS.idFromName(WEBHOOKS_OBJECT_NAME)),
+      sessions,
+      dispose: () => proxy.dispose(),
+    };
   }
 
   /** Send to the running gateway (`to`: which of its objects, for the note when none answers). */
@@ -151,13 +193,81 @@ export function localFeed(
     }
   }
 
+  /**
+   * A call to the running gateway's webhook hub; none answering: refused in plain words
+   * (unreachableReason, never the platform's error text), saying how to start one.
+   */
+  async function onHub<T>(call: (hub: HubStub) => Promise<T>): Promise<T> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      opened ??= open();
+      const { hub } = await opened;
+      return await Promise.race([
+        call(hub),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new TimedOut()), CLI_PUBLISH_TIMEOUT_MS);
+        }),
+      ]);
+    } catch (err) {
+      throw new Refused(
+        `webhooks are kept by the running gateway, and no running \`wrangler dev\` of this local state answered (${unreachableReason(err, registry)}): start it with \`npm run dev\` (same --persist-to), or use --url`,
+      );
+    } finally {
+      if (timer !== undefined) clearTimeout(timer);
+    }
+  }
+
   return {
+    webhooks: {
+      create: (row) => onHub((h) => h.create(row)),
+      list: () => onHub((h) => h.list()),
+      get: (id) => onHub((h) => h.get(id)),
+      remove: (id) => onHub((h) => h.remove(id)),
+      test: (id) => onHub((h) => h.sendTest(id)),
+      deliveries: (id, limit) => onHub((h) => h.deliveries(id, limit)),
+    },
+    async emit(event: GatewayEvent): Promise<void> {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      try {
+        opened ??= open();
+        const { hub } = await opened;
+        await Promise.race([
+          hub.enqueue(event),
+          new Promise((_, reject) => {
+            timer = setTimeout(() => reject(new Error("no answer")), CLI_PUBLISH_TIMEOUT_MS);
+          }),
+        ]);
+      } catch {
+        // No running gateway: nothing to tell (the revocation feed's note says so).
+      } finally {
+        if (timer !== undefined) clearTimeout(timer);
+      }
+    },
     async usageStore(org: string): Promise<UsageStub> {
       opened ??= open();
       const { usage } = await opened;
       return usage.get(usage.idFromName(org));
     },
     reason: (err) => unreachableReason(err, registry),
+    async balance(credits: Credits): Promise<number | null> {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      try {
+        opened ??= open();
+        const { limiter } = await opened;
+        const asked = limiter.get(limiter.idFromName(credits.balance_id)).balance(credits);
+        const answer = await Promise.race([
+          asked,
+          new Promise<never>((_, reject) => {
+            timer = setTimeout(() => reject(new Error("no answer")), CLI_PUBLISH_TIMEOUT_MS);
+          }),
+        ]);
+        return answer.remaining;
+      } catch {
+        return null;
+      } finally {
+        if (timer !== undefined) clearTimeout(timer);
+      }
+    },
     publish: (changes) => send((stub) => stub.publish(changes)),
     publishOrg: (org, rateLimit) => send((stub) => stub.publishOrg(org, rateLimit)),
     async publishToken({ hash, record }) {

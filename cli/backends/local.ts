@@ -34,6 +34,14 @@ import type { Principal } from "../../src/manage/principal";
 import { tokenCreate, tokenList, tokenRevoke } from "../../src/manage/tokens";
 import type { UsageAnswer, UsageQuery } from "../../src/manage/usage";
 import { GRANULARITY_MINUTES, usageAnswer } from "../../src/manage/usage";
+import {
+  keyLeakedTo,
+  webhookCreate,
+  webhookDelete,
+  webhookDeliveries,
+  webhookList,
+  webhookTest,
+} from "../../src/manage/webhooks";
 import type { Json } from "../args";
 import { Refused } from "../args";
 import type { Answer, Backend } from "./backend";
@@ -127,6 +135,14 @@ export async function localBackend(opts: LocalPlatformOptions): Promise<Backend>
     orgPublish: feed.publishOrg,
     tokenChanged: feed.publishToken,
     usage: (q) => localUsage(feed, q),
+    // Balances are kept by the running gateway's objects: null (unknown) when none answers.
+    balance: (credits) => feed.balance(credits),
+    // Webhooks live in the running gateway's hub; changes made here are told to them there.
+    webhooks: feed.webhooks,
+    emit: feed.emit,
+    onKeyLeaked: keyLeakedTo(feed.emit),
+    // Local state is development: a receiver on this machine (http://127.0.0.1:…) is fine.
+    webhookLoopback: true,
   });
   const json = <T>(p: Promise<Outcome<T>>) => p as unknown as Answer;
   return {
@@ -144,6 +160,11 @@ export async function localBackend(opts: LocalPlatformOptions): Promise<Backend>
     tokenCreate: (body) => json(tokenCreate(deps(), ROOT, body)),
     tokenList: (query) => json(tokenList(deps(), ROOT, query)),
     tokenRevoke: (id) => json(tokenRevoke(deps(), ROOT, id)),
+    webhookCreate: (body) => json(webhookCreate(deps(), ROOT, body)),
+    webhookList: () => json(webhookList(deps(), ROOT)),
+    webhookRemove: (id) => json(webhookDelete(deps(), ROOT, id)),
+    webhookTest: (id) => json(webhookTest(deps(), ROOT, id)),
+    webhookDeliveries: (id, query) => json(webhookDeliveries(deps(), ROOT, id, query)),
     leaked: async (body) => {
       const parsed = parseLeakReport(body);
       if (!parsed.ok) return { ok: false, error: "invalid", errors: parsed.errors };

@@ -81,7 +81,10 @@ export function remoteBackend(url: string, token: string, timeoutMs = 30_000): B
     if (res.status === 404) {
       // One named key or token not found; otherwise the gateway answers 404 for the whole
       // prefix when its admin API is off.
-      const one = (path.startsWith("/keys/") && method !== "POST") || path.startsWith("/tokens/");
+      const one =
+        (path.startsWith("/keys/") && method !== "POST") ||
+        path.startsWith("/tokens/") ||
+        path.startsWith("/webhooks/");
       const why = one ? "" : " (is the admin API on? set the ADMIN_TOKEN secret on the gateway; is --url right?)";
       return { ok: false, error: "not_found", message: `not found${why}` };
     }
@@ -106,6 +109,11 @@ export function remoteBackend(url: string, token: string, timeoutMs = 30_000): B
     tokenCreate: (body) => call("POST", "/tokens", body),
     tokenList: (query) => call("GET", `/tokens${queryString(query)}`),
     tokenRevoke: (tok) => call("DELETE", `/tokens/${id(tok)}`),
+    webhookCreate: (body) => call("POST", "/webhooks", body),
+    webhookList: () => call("GET", "/webhooks"),
+    webhookRemove: (hook) => call("DELETE", `/webhooks/${id(hook)}`),
+    webhookTest: (hook) => call("POST", `/webhooks/${id(hook)}/test`),
+    webhookDeliveries: (hook, query) => call("GET", `/webhooks/${id(hook)}/deliveries${queryString(query)}`),
     leaked: (body) => call("POST", "/leaks", body),
     // No admin API mints sessions: a deployed gateway's come from its identity provider (cli/verbs/session.ts refuses --url first).
     signSession: async () => {

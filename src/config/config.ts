@@ -154,6 +154,8 @@ export interface Config {
   revocation: FeedSettings;
   /** Usage counts are flushed from an isolate at most this often (docs/usage.md). */
   usageFlushMs: number;
+  /** Webhooks (docs/webhooks.md): WEBHOOK_EXPIRY_NOTICE_DAYS, CREDITS_LOW_PERCENT, WEBHOOK_ALLOW_LOOPBACK. */
+  webhooks: { expiryNoticeMs: number; creditsLowPercent: number; allowLoopback: boolean };
   /** The leak intake (docs/leaked-keys.md): LEAKED_KEY_ACTION, GITHUB_SECRET_SCANNING_KEYS_URL, LEAK_REPORT_TOKEN. */
   leaks: LeakSettings;
 }
@@ -338,6 +340,11 @@ export function parseConfig(env: Env): Config {
     },
     revocation: revocationSettings(env),
     usageFlushMs: intVar(env, "USAGE_FLUSH_MS"),
+    webhooks: {
+      expiryNoticeMs: intVar(env, "WEBHOOK_EXPIRY_NOTICE_DAYS") * DAY_MS,
+      creditsLowPercent: intVar(env, "CREDITS_LOW_PERCENT"),
+      allowLoopback: enumVar(env, "WEBHOOK_ALLOW_LOOPBACK") === "true",
+    },
     leaks: parseLeaks(env, admin.token),
   };
 }

@@ -212,7 +212,17 @@ export const VARIABLES = {
   REVOCATION_POLL_MS: { kind: "int", default: 1_000, min: 100, max: 60_000 },
   /** A request waits for a poll when the last successful one started longer ago than this. */
   REVOCATION_MAX_STALENESS_MS: { kind: "int", default: 4_000, min: 1_000, max: 3_600_000 },
-  USAGE_FLUSH_MS: { kind: "int", default: 10_000, min: 1_000, max: 3_600_000 },
+  /**
+   * Counts are flushed within this (+ one round trip) of their request. At most 20 s: a deferred flush sleeps this long
+   * in a waitUntil, which Workers keep alive 30 s, and may then wait for two flushes of ≤ 5 s (edge/usage/counter.ts).
+   */
+  USAGE_FLUSH_MS: { kind: "int", default: 10_000, min: 1_000, max: 20_000 },
+  /** key.expiring is sent once, this many days before a key's expires_at (docs/webhooks.md). */
+  WEBHOOK_EXPIRY_NOTICE_DAYS: { kind: "int", default: 7, min: 1, max: 365 },
+  /** credits.low is sent once per refill period when a balance falls below this percent of its last fill; 0: never. */
+  CREDITS_LOW_PERCENT: { kind: "int", default: 10, min: 0, max: 99 },
+  /** Accept http:// and loopback webhook URLs outside `wrangler dev` (tests, a local receiver); never in production. */
+  WEBHOOK_ALLOW_LOOPBACK: { kind: "enum", default: "false", values: ["true", "false"] },
   /** What a valid leak report does to a live key (docs/leaked-keys.md): revoke it, disable it, or only record it. */
   LEAKED_KEY_ACTION: { kind: "enum", default: "revoke", values: LEAK_ACTIONS },
   /** Where GitHub publishes the keys signing its secret scanning reports (the partner program). */

@@ -18,6 +18,7 @@
  * stored field this declaration does not describe. The edge never imports this module.
  */
 import { canonicalCidr, parseCidr } from "../lib/cidr";
+import { periodStart, refillPeriod } from "../objects/protocol";
 import type { CreditRefill, Credits, KeyRecord, RateLimit, StatusFields } from "./record";
 import {
   isCreditRefill,
@@ -597,9 +598,21 @@ const DECLARED = defineFields([
     stored: S.credits,
     view: {
       show: "detail",
-      of: (r): { remaining: number; refill?: CreditRefill; set_at: string } | null => {
+      // `remaining` here is the setting's; the management core replaces it with the live balance the key's
+      // Durable Object holds (manage/keys.ts liveBalance) wherever it shows one key.
+      of: (
+        r,
+        ctx,
+      ): { remaining: number | null; refill?: CreditRefill; set_at: string; refills_at: string | null } | null => {
         const c = r.credits;
-        return c ? { remaining: c.remaining, ...(c.refill ? { refill: c.refill } : {}), set_at: c.set_at } : null;
+        if (!c) return null;
+        const next = c.refill ? periodStart(c.refill.interval, refillPeriod(c.refill.interval, ctx.now) + 1) : null;
+        return {
+          remaining: c.remaining,
+          ...(c.refill ? { refill: c.refill } : {}),
+          set_at: c.set_at,
+          refills_at: next === null ? null : new Date(next).toISOString(),
+        };
       },
     },
     create: { check: checkCredits, default: null, toRecord: (v, ctx) => creditsRecord(v, ctx.now, ctx.id) },

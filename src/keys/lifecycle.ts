@@ -14,6 +14,8 @@
  * feed (publish), so every isolate learns of it.
  */
 
+import type { GatewayEvent, KeyEventType } from "../events/types";
+import { keyEvent } from "../events/types";
 import { logLine } from "../lib/log";
 import type { Result } from "../lib/result";
 import type { KeyPatch, KeySummary, KeyView, NewKeyInput } from "./fields";
@@ -59,6 +61,11 @@ export interface LifecycleContext {
    * again when a revocation is repeated.
    */
   tokenChanged?: (change: { hash: string; record: TokenRecord }) => Promise<void>;
+  /**
+   * Tell the webhooks of a change (events/emit.ts: queued on the webhook hub, never waiting
+   * for a receiver; never throws). Called once the change is stored and audited.
+   */
+  emit?: (event: GatewayEvent) => Promise<void>;
 }
 
 /** Why a management operation did not happen (the surfaces map each to a status: manage/http/answers.ts). */
@@ -97,6 +104,16 @@ export async function audit(
     ...event,
     ...(ctx.requestId ? { request_id: ctx.requestId } : {}),
   });
+}
+
+/** Tell the webhooks of a change to a key (by ctx.actor, now): its id, orgs and name, never its plaintext or hash. */
+async function tell(
+  ctx: LifecycleContext,
+  type: KeyEventType,
+  key: Pick<KeyRecord, "id" | "orgs" | "name">,
+  extra: Record<string, unknown> = {},
+): Promise<void> {
+  await ctx.emit?.(keyEvent(type, key, ctx.actor, ctx.now, extra));
 }
 
 /** A key by its id: null for an id that cannot exist or is unknown (never a validation error). */
@@ -150,6 +167,7 @@ export async function issueNew(
       orgs: record.orgs,
     });
     await publishIssued(ctx, [{ hash, record }]);
+    await tell(ctx, "key.created", record, opts.importedKey === undefined ? {} : { imported: true });
     return { ok: true, value: { key, ...view(record, null, ctx.now) } };
   } catch (err) {
     if (err instanceof KeyConflict && opts.importedKey !== undefined)
@@ -178,6 +196,13 @@ export async function updateFound(ctx: LifecycleContext, found: Found, patch: Ke
       orgs: [...new Set([...before.orgs, ...after.orgs])],
       changes,
     });
+    // Told with the audit event, before the feed (whose failure asks the caller to repeat a change
+    // that is already made): enabling or disabling is its own event, any other change key.updated;
+    // a key moved between orgs is told to the webhooks of both.
+    const { enabled, ...others } = changes;
+    const moved = { ...after, orgs: [...new Set([...before.orgs, ...after.orgs])] };
+    if (enabled) await tell(ctx, enabled.to ? "key.enabled" : "key.disabled", moved);
+    if (Object.keys(others).length > 0) await tell(ctx, "key.updated", moved, { changes: others });
   }
   await ctx.publish?.([{ hash: found.hash, record: after }]);
   return { ok: true, value: view(after, await readLastUsed(ctx.kv, after.orgs, before.id), ctx.now) };
@@ -195,6 +220,7 @@ export async function revokeFound(ctx: LifecycleContext, found: Found): Promise<
     await writeRecord(ctx.kv, found.hash, record, record.orgs);
     ctx.purge?.(found.hash);
     await audit(ctx, { action: "revoke", key_id: record.id, orgs: record.orgs });
+    await tell(ctx, "key.revoked", record);
   }
   await ctx.publish?.([{ hash: found.hash, record }]);
   return view(record, await readLastUsed(ctx.kv, record.orgs, record.id), ctx.now);
@@ -262,6 +288,9 @@ export async function leakFound(
     orgs: record.orgs,
     leak: { reporter: ctx.actor, source: notice.source, url: notice.url, action: done },
   });
+  // A webhook of key.revoked or key.disabled hears of it too (key.leaked follows from manage/leaks.ts).
+  if (revoke) await tell(ctx, "key.revoked", record, { reason: "leaked" });
+  if (disable) await tell(ctx, "key.disabled", record, { reason: "leaked" });
   await ctx.publish?.([{ hash: found.hash, record }]);
   return { record, changed: true, done };
 }
@@ -325,6 +354,11 @@ export async function rotateFound(
     { hash, record: fresh },
     { hash: found.hash, record: rotated },
   ]);
+  await tell(ctx, "key.rotated", old, {
+    new_key_id: fresh.id,
+    grace_seconds: rotation.grace_seconds,
+    expires_at: rotated.expires_at,
+  });
   const lastUsed = await readLastUsed(ctx.kv, old.orgs, old.id);
   return { ok: true, value: { key, ...view(fresh, null, ctx.now), previous: view(rotated, lastUsed, ctx.now) } };
 }

@@ -40,6 +40,11 @@ export type Operation =
   | "token_revoke"
   | "portal_link"
   | "portal_link_revoke"
+  | "webhook_create"
+  | "webhook_list"
+  | "webhook_delete"
+  | "webhook_test"
+  | "webhook_deliveries"
   | "leak_report";
 
 /**
@@ -103,6 +108,12 @@ export const OPERATIONS: Record<Operation, OperationRule> = {
   token_revoke: { verb: "revoke admin tokens", changes: false, reach: { ...ROOT_ONLY }, refusal: TOKENS_REFUSAL },
   portal_link: { verb: "issue portal links", changes: false, reach: { ...OPERATOR_WRITES } },
   portal_link_revoke: { verb: "revoke portal links", changes: false, reach: { ...OPERATOR_WRITES } },
+  // Webhooks: root, or a write token for every org a webhook serves (its URL and its events are the operator's).
+  webhook_create: { verb: "create webhooks", changes: false, reach: { ...OPERATOR_WRITES } },
+  webhook_list: { verb: "list webhooks", changes: false, reach: { ...OPERATOR_WRITES } },
+  webhook_delete: { verb: "remove webhooks", changes: false, reach: { ...OPERATOR_WRITES } },
+  webhook_test: { verb: "test webhooks", changes: false, reach: { ...OPERATOR_WRITES } },
+  webhook_deliveries: { verb: "read webhook deliveries", changes: false, reach: { ...OPERATOR_WRITES } },
   // A leak report names keys by their plaintext (manage/leaks.ts): a reporter reaches any key
   // it presents; an operator, the keys it may change; a key it may not see is "not ours".
   leak_report: {
@@ -209,6 +220,11 @@ export interface Subject {
   key?: KeyFacts;
   /** The request's fields (its body), against the field rules of the operation. */
   fields?: Readonly<Record<string, unknown>>;
+  /**
+   * The webhook it acts on (its orgs; null: every org): it exists for a principal only when the principal reaches
+   * every org it serves (a token's webhooks see only its orgs), else it is not found.
+   */
+  webhook?: { id: string; orgs: readonly string[] | null };
 }
 
 const ALLOWED: Decision = { ok: true };
@@ -375,6 +391,10 @@ export function decide(p: Principal, op: Operation, subject: Subject = {}): Deci
       );
     }
     if (op === "rotate" && isHolder(p)) return notMorePowerful(p, subject.key);
+  }
+  if (subject.webhook) {
+    const orgs = subject.webhook.orgs ?? [ALL_ORGS];
+    if (!orgs.every((o) => reaches(p, reach, o))) return NOT_FOUND;
   }
   return ALLOWED;
 }

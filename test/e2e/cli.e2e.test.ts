@@ -120,6 +120,9 @@ describe("npm run keys", () => {
       [["session"], "--org is required"],
       [["tokens", "create", "--name", "x", "--org", "acme", "--role", "admin"], "--role: must be one of read, write"],
       [["leaked", "--file", found, "--location", "ftp://x"], "--location: must be an http(s) URL"],
+      [["webhooks", "add", "ftp://hooks.example.com/x", "--event", "key.revoked"], "RECEIVER_URL: must be an https://"],
+      [["webhooks", "add", "https://hooks.example.com/x", "--event", "key.nope"], "--event: must be a list of"],
+      [["webhooks", "deliveries", "wh_x", "--limit", "0"], "--limit: must be a whole number"],
     ] as const) {
       const r = await keysCli([...args, "--persist-to", state], NO_PLATFORM);
       const label = args.join(" ");
@@ -146,6 +149,12 @@ describe("npm run keys", () => {
     expect(set.stderr).toContain(
       `took it from the revocation feed: the one registered in ${registry} did not answer: it has stopped, or another wrangler version started it.`,
     );
-    for (const r of [usage, set]) expect(r.stderr).not.toMatch(/==|\(false|Network connection|core:user/);
+    // Webhooks live in the running gateway's hub too (issue 21): the same plain words.
+    const hooks = await keysCli(["webhooks", "list", "--persist-to", stale]);
+    expect(hooks.code).toBe(1);
+    expect(hooks.stderr).toBe(
+      `error: webhooks are kept by the running gateway, and no running \`wrangler dev\` of this local state answered (the one registered in ${registry} did not answer: it has stopped, or another wrangler version started it): start it with \`npm run dev\` (same --persist-to), or use --url\n`,
+    );
+    for (const r of [usage, set, hooks]) expect(r.stderr).not.toMatch(/==|\(false|Network connection|core:user/);
   });
 });

@@ -16,6 +16,7 @@
  *   DELETE /tokens/:id           root only: revoke one (stops at once in this isolate)
  *   POST   /portal-links         a single-use console link for one org (manage/portal.ts)
  *   DELETE /portal-links/:id     revoke one: unusable, and the console session it opened ends
+ *   /webhooks…                   webhooks (admin/webhooks.ts, docs/webhooks.md)
  *
  * Off unless ADMIN_TOKEN is set: then the prefix answers the profile's 404, like a path
  * that does not exist, and is still never forwarded. On: `Authorization: Bearer
@@ -48,6 +49,7 @@ import { workerDeps } from "../worker";
 import { adminChallenge } from "./auth";
 import { ORG_ENDPOINTS, orgRoutes } from "./orgs";
 import { USAGE_ENDPOINTS, usageRoutes } from "./usage";
+import { WEBHOOK_ENDPOINTS, webhookRoutes } from "./webhooks";
 
 /** Render one of the admin API's errors: always problem details, whatever the profile. */
 function problem(c: Ctx, code: ErrorCode, opts: ErrorOptions & { challenge?: string } = {}): Response {
@@ -86,7 +88,7 @@ function answer<T>(c: Ctx, outcome: Outcome<T>, status: 200 | 201 = 200): Respon
 
 /** What the management core runs with for this request (manage/worker.ts), and who asks. */
 function core(c: Ctx): [ManageDeps, Operator] {
-  return [workerDeps(c.env, c.get("config"), c.get("requestId")), c.get("adminCaller")];
+  return [workerDeps(c.env, c.get("config"), c.get("requestId"), c.req.url), c.get("adminCaller")];
 }
 
 /** The JSON body (manage/http/json-body.ts), its field errors as problems. */
@@ -117,6 +119,7 @@ const ENDPOINTS: [RegExp, string][] = [
   [/^\/portal-links\/[^/]+$/, "DELETE"],
   ...ORG_ENDPOINTS,
   ...USAGE_ENDPOINTS,
+  ...WEBHOOK_ENDPOINTS,
 ];
 
 /**
@@ -224,6 +227,7 @@ admin.delete("/tokens/:id", async (c) => answer(c, await tokenRevoke(...core(c),
 const helpers = { answer, invalid, core, query, jsonBody: jsonBody(true) };
 orgRoutes(admin, helpers);
 usageRoutes(admin, helpers);
+webhookRoutes(admin, helpers);
 
 // Anything else under the prefix: 405 for a known endpoint, else 404. Never the gateway.
 admin.all("*", (c) => {

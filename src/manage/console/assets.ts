@@ -3,7 +3,7 @@
  * with a year-long immutable cache: pages carry no inline style or script, so the CSP stays
  * `default-src 'none'` plus 'self' for these. Bump ASSET_VERSION when one changes.
  */
-export const ASSET_VERSION = "2";
+export const ASSET_VERSION = "3";
 
 export const CONSOLE_CSS = `
 *,*::before,*::after{box-sizing:border-box}
@@ -59,6 +59,20 @@ ol.timeline{list-style:none;padding:0;margin:0}ol.timeline li{padding:10px 0;bor
 ol.timeline li:last-child{border-bottom:0}
 .muted{color:var(--muted)}.orgs{list-style:none;padding:0;margin:0}.orgs li{padding:8px 0;border-bottom:1px solid var(--line)}
 .pager{margin:12px 0}
+.sr-only{position:absolute;width:1px;height:1px;padding:0;margin:-1px;overflow:hidden;clip:rect(0,0,0,0);white-space:nowrap;border:0}
+.charts{display:grid;grid-template-columns:1fr;gap:10px}
+.chart{margin:0}.chart figcaption{font-weight:600;font-size:14px;margin:0 0 6px}
+.chart-svg{width:100%;height:auto;display:block}
+.chart .axis{stroke:#8a94a3;stroke-width:1}.chart .grid{stroke:#e5e8ee;stroke-width:1}
+.chart .tick{font-size:11px;fill:#5a6472}
+.bar-f{fill:#3346c8}.bar-r{fill:#c2410c}
+.legend{font-size:12.5px;color:var(--muted);margin:4px 0 0}
+.swatch{display:inline-block;width:10px;height:10px;border-radius:2px;vertical-align:baseline}
+.swatch-f{background:#3346c8}.swatch-r{background:#c2410c}
+.events{display:grid;grid-template-columns:repeat(auto-fill,minmax(190px,1fr));gap:4px 12px;margin:0 0 14px;padding:0;border:0}
+.events label{font-weight:400;display:flex;gap:6px;align-items:center}.events input{width:auto}
+fieldset{border:1px solid var(--line);border-radius:8px;padding:10px 14px;margin:0 0 14px}legend{font-weight:600;font-size:13px;padding:0 4px}
+.inline{display:inline}
 `;
 
 /** Copy buttons: hidden until this runs (without JavaScript the key is selectable text). */

@@ -17,6 +17,9 @@
  *   GET  /new?org=, POST /keys                  create → show-once page
  *   GET  /keys/:id                              detail + audit timeline
  *   POST /keys/:id/enable|disable|rotate|revoke
+ *   GET  /webhooks, POST /webhooks             webhooks: list, add → the secret, shown once
+ *   GET  /webhooks/:id                          a webhook and its delivery attempts
+ *   POST /webhooks/:id/test|remove
  *   GET  /assets/<version>/console.css|js       the only assets (immutable)
  *
  * Security: off unless ADMIN_TOKEN is set (the profile's 404, like the admin API);
@@ -42,6 +45,7 @@ import { JWKS_UNAVAILABLE, sessionTokenOf, verifySession } from "../../edge/auth
 import type { IsolateState } from "../../edge/gateway/isolate";
 import { isolateOf } from "../../edge/gateway/isolate";
 import { normalizedPathOf } from "../../edge/routes/normalize";
+import { EVENT_TYPES } from "../../events/types";
 import type { KeyView } from "../../keys/fields";
 import type { Outcome } from "../../keys/lifecycle";
 import { ORG_RE } from "../../keys/record";
@@ -63,12 +67,14 @@ import type { Principal } from "../principal";
 import { isPrincipal, orgsOf } from "../principal";
 import { FeedUnavailable } from "../publish";
 import { digestHex, randomToken } from "../secret";
+import { webhookCreate, webhookDelete, webhookDeliveries, webhookList, webhookTest } from "../webhooks";
 import { workerDeps } from "../worker";
 import { ASSET_VERSION, CONSOLE_CSS, CONSOLE_JS, FAVICON_SVG } from "./assets";
+import type { UsageBucketView, UsageCharts } from "./chart";
 import type { Session } from "./cookie";
 import { cookieSpec, openCookie, readCookie, SESSION_SECONDS, sameSecret, sealCookie, setCookieHeader } from "./cookie";
 import { endSession, openSessionRow, SessionStoreFault, takeLinkRow, touchSession } from "./sessions";
-import type { Chrome, NewKeyForm, NewKeyValues, UsageDay } from "./views";
+import type { Chrome, NewHookValues, NewKeyForm, NewKeyValues } from "./views";
 import {
   KeyDetailPage,
   KeysPage,
@@ -79,6 +85,9 @@ import {
   RedirectPage,
   ShowOncePage,
   STATUSES,
+  WebhookCreatedPage,
+  WebhookPage,
+  WebhooksPage,
 } from "./views";
 import { plainFieldErrors, plainFieldMessage } from "./words";
 
@@ -167,7 +176,7 @@ async function startSession(c: Ctx, o: Opening, back?: string): Promise<boolean>
 
 /** What the management core runs with for this request (manage/worker.ts), and who asks. */
 function core(c: Ctx): [ManageDeps, Principal] {
-  return [workerDeps(c.env, c.get("config"), c.get("requestId")), c.get("session").p];
+  return [workerDeps(c.env, c.get("config"), c.get("requestId"), c.req.url), c.get("session").p];
 }
 
 function message(
@@ -515,6 +524,8 @@ consoleApp.get("/orgs/:org", async (c) => {
   );
   keys.sort((a, b) => b.created_at.localeCompare(a.created_at));
   const params = new URLSearchParams({ ...(q ? { q } : {}), ...(status ? { status } : {}) });
+  // The org's usage, on its first page (a principal that may not read it sees none).
+  const usage = cursor ? "refused" : await usageCharts(c, [org], null);
   const next = listed.value.cursor
     ? `${base(c)}/orgs/${org}?${new URLSearchParams([...params, ["cursor", listed.value.cursor]])}`
     : null;
@@ -528,6 +539,7 @@ consoleApp.get("/orgs/:org", async (c) => {
       q={q}
       next={next}
       writable={may(p, "create", { orgs: [org] })}
+      usage={usage}
     />,
   );
 });
@@ -689,42 +701,63 @@ async function visibleKey(c: Ctx, id: string): Promise<KeyView | null> {
 }
 
 /**
- * A key's requests per day over the last 7 days, summed over the orgs of the key this
- * principal may read usage of (usage is kept per org). Null when usage is not recorded here
- * (no USAGE_STORE binding) or cannot be read now: the page says so.
+ * Usage per hour over the last 48 hours and per day over the last 30 days — of one key
+ * (summed over the orgs of the key whose usage this principal may read; usage is kept per
+ * org), or of an org. "refused" when it may read none of it (the page shows no usage);
+ * null when usage is not recorded here (no USAGE_STORE binding) or cannot be read now.
  */
-async function keyUsage(c: Ctx, k: KeyView): Promise<UsageDay[] | null> {
+async function usageCharts(
+  c: Ctx,
+  orgs: readonly string[],
+  keyId: string | null,
+): Promise<UsageCharts | null | "refused"> {
   const [deps, p] = core(c);
-  const days = new Map<string, UsageDay>();
+  const hour = 3_600_000;
+  const day = 86_400_000;
+  // Whole buckets ending with the current one, each span given both ends: exactly 48 rows
+  // of hours, and 30 of days (today and the 29 before it, UTC) — never one more.
+  const endOfHour = Math.floor(deps.now / hour) * hour + hour;
+  const today = Math.floor(deps.now / day) * day;
+  const iso = (t: number) => new Date(t).toISOString();
+  const spans = {
+    hourly: { granularity: "hour", from: iso(endOfHour - 48 * hour), to: iso(endOfHour) },
+    daily: { granularity: "day", from: iso(today - 29 * day), to: iso(today + day) },
+  } as const;
+  const out: UsageCharts = { hourly: [], daily: [] };
+  let readable = false;
   try {
-    for (const org of k.orgs) {
-      // Today and the 6 days before it (UTC): seven rows, the first starting at midnight.
-      const today = Math.floor(deps.now / 86_400_000) * 86_400_000;
-      const read = await readOrgUsage(deps, p, {
-        org,
-        key: k.id,
-        from: new Date(today - 6 * 86_400_000).toISOString(),
-        granularity: "day",
-      });
-      if (!read.ok && read.error === "unavailable") return null;
-      if (!read.ok) continue;
-      for (const b of read.value.series) {
-        const day = days.get(b.start) ?? { start: b.start, requests: 0, forwarded: 0, rejected: 0 };
-        day.requests += b.requests;
-        day.forwarded += b.forwarded;
-        day.rejected += b.rejected;
-        days.set(b.start, day);
+    for (const [which, span] of Object.entries(spans) as [keyof UsageCharts, (typeof spans)[keyof UsageCharts]][]) {
+      const buckets = new Map<string, UsageBucketView>();
+      for (const org of orgs) {
+        const read = await readOrgUsage(deps, p, {
+          org,
+          ...(keyId ? { key: keyId } : {}),
+          from: span.from,
+          to: span.to,
+          granularity: span.granularity,
+        });
+        if (!read.ok && read.error === "unavailable") return null;
+        if (!read.ok) continue;
+        readable = true;
+        for (const b of read.value.series) {
+          const sum = buckets.get(b.start) ?? { start: b.start, requests: 0, forwarded: 0, rejected: 0 };
+          sum.requests += b.requests;
+          sum.forwarded += b.forwarded;
+          sum.rejected += b.rejected;
+          buckets.set(b.start, sum);
+        }
       }
+      out[which] = [...buckets.values()].sort((a, b) => a.start.localeCompare(b.start));
     }
   } catch (err) {
     logLine("warn", "usage unreadable for the console", {
       request_id: c.get("requestId"),
-      key_id: k.id,
+      ...(keyId ? { key_id: keyId } : {}),
       cause: err instanceof Error ? err.message : String(err),
     });
     return null;
   }
-  return [...days.values()].sort((a, b) => a.start.localeCompare(b.start));
+  return readable ? out : "refused";
 }
 
 /** What the key page says after an action (`?done=`, set by the action's redirect). */
@@ -743,7 +776,10 @@ async function detail(
   notice?: string,
 ) {
   const [deps, p] = core(c);
-  const [events, usage] = await Promise.all([auditEvents(deps, p, { key_id: k.id, limit: "100" }), keyUsage(c, k)]);
+  const [events, usage] = await Promise.all([
+    auditEvents(deps, p, { key_id: k.id, limit: "100" }),
+    usageCharts(c, k.orgs, k.id),
+  ]);
   const can = {
     enable: may(p, "enable", { key: k }),
     disable: may(p, "disable", { key: k }),
@@ -845,6 +881,93 @@ consoleApp.post("/keys/:id/revoke", async (c) => {
   const outcome = await revokeKey(...core(c), id);
   if (!outcome.ok) return failed(c, outcome);
   return c.redirect(`${base(c)}/keys/${id}?done=revoked`, 303);
+});
+
+// ---- webhooks (docs/webhooks.md): the management core's, as on the admin API ----
+
+function hookFormValues(body: Record<string, string | string[]>): NewHookValues {
+  const events = body.events;
+  return {
+    url: typeof body.url === "string" ? body.url : "",
+    events: Array.isArray(events) ? events : typeof events === "string" ? [events] : [],
+    orgs: typeof body.orgs === "string" ? body.orgs : "",
+  };
+}
+
+async function webhooksPage(
+  c: Ctx,
+  values: NewHookValues = { url: "", events: [], orgs: "" },
+  status: 200 | 400 | 403 | 409 | 503 = 200,
+  errors?: Record<string, string>,
+  problem?: string,
+) {
+  const [deps, p] = core(c);
+  const listed = await webhookList(deps, p);
+  if (!listed.ok) return failed(c, listed);
+  return c.html(
+    <WebhooksPage
+      chrome={chrome(c)}
+      hooks={listed.value.webhooks}
+      eventTypes={EVENT_TYPES}
+      values={values}
+      formId={crypto.randomUUID()}
+      canCreate={may(p, "webhook_create")}
+      {...(errors ? { errors } : {})}
+      {...(problem ? { problem } : {})}
+    />,
+    status,
+  );
+}
+
+consoleApp.get("/webhooks", (c) => webhooksPage(c));
+
+consoleApp.post("/webhooks", async (c) => {
+  const session = c.get("session");
+  const body = await c.req.parseBody({ all: true });
+  const values = hookFormValues(body as Record<string, string | string[]>);
+  if (session.form === null) return message(c, 400, "Bad request", "The form is incomplete: reload it and try again.");
+  if (session.form === "used")
+    return message(c, 409, "Already submitted", "This form was already submitted: the secret was shown then.", {
+      href: `${base(c)}/webhooks`,
+      label: "Back to the webhooks",
+    });
+  const orgs = values.orgs.split(/[\s,]+/).filter(Boolean);
+  const outcome = await webhookCreate(...core(c), {
+    url: values.url.trim(),
+    events: values.events,
+    ...(orgs.length ? { orgs } : {}),
+  });
+  if (!outcome.ok) {
+    if (outcome.error === "invalid") {
+      const errors: Record<string, string> = {};
+      for (const e of outcome.errors) errors[e.field] ??= plainFieldMessage(e);
+      return webhooksPage(c, values, 400, errors);
+    }
+    if (outcome.error === "forbidden" && !may(session.p, "webhook_create")) return forbidden(c, outcome.message);
+    const status = outcome.error === "forbidden" ? 403 : outcome.error === "conflict" ? 409 : 503;
+    return webhooksPage(c, values, status, undefined, "message" in outcome ? outcome.message : undefined);
+  }
+  const { secret, ...hook } = outcome.value;
+  return c.html(<WebhookCreatedPage chrome={chrome(c)} hook={hook} secret={secret} />, 201);
+});
+
+consoleApp.get("/webhooks/:id", async (c) => {
+  const log = await webhookDeliveries(...core(c), c.req.param("id"), { limit: "100" });
+  if (!log.ok) return failed(c, log);
+  return c.html(<WebhookPage chrome={chrome(c)} hook={log.value.webhook} log={log.value} />);
+});
+
+consoleApp.post("/webhooks/:id/test", async (c) => {
+  const id = c.req.param("id");
+  const outcome = await webhookTest(...core(c), id);
+  if (!outcome.ok) return failed(c, outcome);
+  return c.redirect(`${base(c)}/webhooks/${id}`, 303);
+});
+
+consoleApp.post("/webhooks/:id/remove", async (c) => {
+  const outcome = await webhookDelete(...core(c), c.req.param("id"));
+  if (!outcome.ok) return failed(c, outcome);
+  return c.redirect(`${base(c)}/webhooks`, 303);
 });
 
 consoleApp.all("*", (c) => notFound(c));

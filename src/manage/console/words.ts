@@ -15,9 +15,19 @@ const LABELS: Record<string, string> = {
   expires_at: "Expires",
   rate_limit: "Rate limit",
   grace_seconds: "Grace period",
+  // The webhooks form's.
+  url: "Endpoint URL",
+  events: "Events",
 };
 
 const PLAIN: [field: string | null, api: RegExp, plain: string][] = [
+  // The webhooks form's organizations (manage/webhooks.ts), before the key forms' one org.
+  [
+    "orgs",
+    /^must be 1–(\d+) distinct org slugs/,
+    "Organizations: up to $1 different slugs, separated by spaces or commas (each of letters, digits, dots, dashes and underscores, starting with a letter or digit); empty for every organization you manage.",
+  ],
+  ["events", /distinct event types/, "Events: tick at least one."],
   [
     "orgs",
     /org slugs/,

@@ -115,6 +115,23 @@ describe("requests", () => {
     expect(seen[2]!.body).toBe("");
   });
 
+  it("webhooks: each verb's method and path", async () => {
+    const b = backend();
+    await b.webhookCreate({ url: "https://h.example/x", events: ["key.revoked"] });
+    await b.webhookList();
+    await b.webhookRemove("wh_1");
+    await b.webhookTest("wh_1");
+    await b.webhookDeliveries("wh_1", { limit: "5" });
+    expect(seen.map((s) => `${s.method} ${s.url}`)).toEqual([
+      "POST /_keygate/webhooks",
+      "GET /_keygate/webhooks",
+      "DELETE /_keygate/webhooks/wh_1",
+      "POST /_keygate/webhooks/wh_1/test",
+      "GET /_keygate/webhooks/wh_1/deliveries?limit=5",
+    ]);
+    expect(JSON.parse(seen[0]!.body)).toEqual({ url: "https://h.example/x", events: ["key.revoked"] });
+  });
+
   it("a custom admin prefix is used as given", async () => {
     await backend("/ops-admin").show("key_1");
     expect(seen[0]!.url).toBe("/ops-admin/keys/key_1");

@@ -12,6 +12,8 @@ import { openBackend } from "../../../cli/backends/open";
 import { main, USAGE } from "../../../cli/main";
 import type { Io } from "../../../cli/run";
 import { TOKENS_USAGE } from "../../../cli/verbs/tokens";
+import { WEBHOOKS_USAGE } from "../../../cli/verbs/webhooks";
+import { EVENT_TYPES } from "../../../src/events/types";
 import type { Outcome } from "../../../src/keys/lifecycle";
 
 type Json = Record<string, unknown>;
@@ -152,6 +154,88 @@ describe("verbs → backend calls", () => {
     ]);
   });
 
+  it("webhooks add|list|remove|test|deliveries", async () => {
+    const h = harness((op) =>
+      op === "webhookTest"
+        ? { ok: true, value: { webhook_id: "wh_1", event_id: "msg_1", status: "queued" } }
+        : op === "webhookDeliveries"
+          ? {
+              ok: true,
+              value: {
+                webhook_id: "wh_1",
+                pending: 0,
+                attempts: [
+                  {
+                    event_id: "msg_1",
+                    type: "webhook.test",
+                    attempt: 1,
+                    at: "2030-01-01T00:00:00.000Z",
+                    status: 204,
+                    error: null,
+                    duration_ms: 12,
+                    outcome: "delivered",
+                    next_retry_at: null,
+                  },
+                ],
+              },
+            }
+          : { ok: true, value: {} },
+    );
+    const add = await h.run(
+      "webhooks",
+      "add",
+      "https://hooks.example.com/keygate",
+      "--event",
+      "key.revoked,key.created",
+      "--event",
+      "credits.low",
+      "--org",
+      "acme",
+      "--json",
+    );
+    expect(add.code, add.stderr).toBe(0);
+    expect((await h.run("webhooks", "add", "https://h.example/x", "--event", "all", "--json")).code).toBe(0);
+    expect((await h.run("webhooks", "list", "--json")).code).toBe(0);
+    expect((await h.run("webhooks", "remove", "wh_1", "--json")).code).toBe(0);
+    const test = await h.run("webhooks", "test", "wh_1");
+    expect(test.code, test.stderr).toBe(0);
+    expect(test.stdout).toBe("Sent msg_1 (webhook.test): delivered, answered 204 in 12 ms\n");
+    expect((await h.run("webhooks", "deliveries", "wh_1", "--limit", "5", "--json")).code).toBe(0);
+    expect(h.calls).toEqual([
+      [
+        "webhookCreate",
+        {
+          url: "https://hooks.example.com/keygate",
+          events: ["key.revoked", "key.created", "credits.low"],
+          orgs: ["acme"],
+        },
+      ],
+      ["webhookCreate", { url: "https://h.example/x", events: [...EVENT_TYPES] }],
+      ["webhookList"],
+      ["webhookRemove", "wh_1"],
+      ["webhookTest", "wh_1"],
+      ["webhookDeliveries", "wh_1", { limit: "20" }],
+      ["webhookDeliveries", "wh_1", { limit: "5" }],
+    ]);
+    expectUsageError(
+      await h.run("webhooks", "add", "https://h.example/x"),
+      "--event is required",
+      "npm run keys -- webhooks --help",
+    );
+    expectUsageError(
+      await h.run("webhooks", "add", "--event", "all"),
+      "webhooks add needs exactly one receiver URL",
+      "npm run keys -- webhooks --help",
+    );
+    expectUsageError(
+      await h.run("webhooks", "remove"),
+      "needs exactly one WEBHOOK_ID",
+      "npm run keys -- webhooks --help",
+    );
+    const help = await h.run("webhooks", "--help");
+    expect(help.stdout).toBe(WEBHOOKS_USAGE);
+  });
+
   it("usage: from/to from --since, granularity by span unless given", async () => {
     const h = harness();
     const before = Date.now();
@@ -242,7 +326,7 @@ describe("exit codes and messages", () => {
     const cases: [string[], string, string?][] = [
       [
         ["frobnicate"],
-        'error: unknown verb "frobnicate": expected one of create, import, list, show, revoke, rotate, update, audit, orgs, usage, leaked, session, tokens',
+        'error: unknown verb "frobnicate": expected one of create, import, list, show, revoke, rotate, update, audit, orgs, usage, leaked, session, tokens, webhooks',
       ],
       [["create", "--bogus"], 'error: unknown flag --bogus for "create"'],
       [["update", "key_1", "--org"], "error: --org needs a value"],
@@ -305,6 +389,32 @@ describe("exit codes and messages", () => {
       [["session", "--org", "acme", "--ttl", "31d"], "error: --ttl: at most 30d"],
       [["session", "--org", "acme", "--sub", "a b"], "error: --sub: 1–256 printable characters without spaces"],
       [["session", "--org", "acme", "--scopes", "a b"], "error: --scopes: a comma-separated list"],
+      // webhooks (issue 21) follow the same rule: what no gateway would take, before anything opens.
+      [
+        ["webhooks", "add", "ftp://hooks.example.com/x", "--event", "key.created"],
+        "error: RECEIVER_URL: must be an https:// URL of a public host",
+        "npm run keys -- webhooks --help",
+      ],
+      [
+        ["webhooks", "add", "https://user:pw@hooks.example.com/x", "--event", "key.created"],
+        "error: RECEIVER_URL: must not carry credentials",
+        "npm run keys -- webhooks --help",
+      ],
+      [
+        ["webhooks", "add", "https://hooks.example.com/x", "--event", "key.bogus"],
+        "error: --event: must be a list of distinct event types: key.created",
+        "npm run keys -- webhooks --help",
+      ],
+      [
+        ["webhooks", "add", "https://hooks.example.com/x", "--event", "all", "--org", "not a slug"],
+        "error: --org: must be 1–50 distinct org slugs",
+        "npm run keys -- webhooks --help",
+      ],
+      [
+        ["webhooks", "deliveries", "wh_1", "--limit", "0"],
+        "error: --limit: must be a whole number, 1–200",
+        "npm run keys -- webhooks --help",
+      ],
     ];
     for (const [argv, message, help] of cases) expectUsageError(await h.run(...argv), message, help);
     expect(h.opened).toEqual([]);
@@ -339,6 +449,22 @@ describe("exit codes and messages", () => {
       "error: --role: must be one of read, write\n",
       "npm run keys -- tokens --help",
     );
+  });
+
+  it("webhooks add: the gateway's refusal of its URL names the RECEIVER_URL given, not leaked's --location", async () => {
+    // A loopback receiver passes the CLI's own check (wrangler dev takes it); a deployed gateway refuses it.
+    const h = harness(() => ({
+      ok: false,
+      error: "invalid",
+      errors: [{ field: "url", message: "must be an https:// URL of a public host" }],
+    }));
+    const r = await h.run("webhooks", "add", "http://127.0.0.1:9/hook", "--event", "key.created", "--url", "http://gw");
+    expectUsageError(
+      r,
+      "error: RECEIVER_URL: must be an https:// URL of a public host\n",
+      "npm run keys -- webhooks --help",
+    );
+    expect(r.stderr).not.toContain("--location");
   });
 
   it("not found, conflict, refused: exit 1 with one error line, stdout empty, backend closed", async () => {

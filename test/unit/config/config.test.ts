@@ -119,7 +119,9 @@ describe("the declaration drives parsing, defaults and bounds (src/config/variab
     AUTH_FAILURE_BLOCK_SECONDS: [86_400, (c) => c.authFailureBlockSeconds],
     REVOCATION_POLL_MS: [100, (c) => c.revocation.pollMs],
     REVOCATION_MAX_STALENESS_MS: [3_600_000, (c) => c.revocation.maxStalenessMs],
-    USAGE_FLUSH_MS: [1_000, (c) => c.usageFlushMs],
+    USAGE_FLUSH_MS: [20_000, (c) => c.usageFlushMs],
+    WEBHOOK_EXPIRY_NOTICE_DAYS: [365, (c) => c.webhooks.expiryNoticeMs / DAY_MS],
+    CREDITS_LOW_PERCENT: [0, (c) => c.webhooks.creditsLowPercent],
     SELF_SERVICE_MAX_KEYS_PER_ORG: [10_000, (c) => c.holders.maxKeysPerOrg],
     SELF_SERVICE_CREATE_PER_MINUTE: [1, (c) => c.holders.createPerMinute],
   };

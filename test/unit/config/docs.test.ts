@@ -14,6 +14,7 @@ import revocation from "../../../docs/revocation.md?raw";
 import selfService from "../../../docs/self-service.md?raw";
 import sessions from "../../../docs/sessions.md?raw";
 import usage from "../../../docs/usage.md?raw";
+import webhooks from "../../../docs/webhooks.md?raw";
 import type { VarName, VarSpec } from "../../../src/config/config";
 import { DEFAULTS, VARIABLES } from "../../../src/config/config";
 import type { DocPage, VarDoc } from "../../../src/config/docs";
@@ -26,6 +27,7 @@ const PAGES: Record<DocPage, string> = {
   "self-service": selfService,
   revocation,
   usage,
+  webhooks,
   "leaked-keys": leakedKeys,
 };
 

@@ -17,6 +17,7 @@ import { FIELDS, OPERATIONS } from "../../../../src/manage/authority";
 import type { Surface } from "../../../../src/manage/authority-doc";
 import { SURFACE_FIELDS, SURFACES } from "../../../../src/manage/authority-doc";
 import type { Role } from "../../../../src/manage/principal";
+import { ORIGIN } from "../../../support/worker-helpers";
 import { LEAK_TOKEN } from "../leaks/support";
 import type { Answer, ConsoleSession } from "./support";
 import {
@@ -42,8 +43,11 @@ import {
 const E: Env = manageEnv({
   SELF_SERVICE_CREATE_PER_MINUTE: "10000",
   SELF_SERVICE_MAX_KEYS_PER_ORG: "10000",
+  WEBHOOK_ALLOW_LOOPBACK: "true",
   LEAK_REPORT_TOKEN: LEAK_TOKEN,
 });
+/** The webhooks' receiver: the test origin (their event, key.expiring, is never sent here; test events are). */
+const HOOK_URL = `${ORIGIN}/__origin/hook/matrix`;
 const DAY = 86_400_000;
 /** The key holder's own expiry; targets expire before it (so a key holder may regenerate them). */
 const HOLDER_EXPIRES = () => new Date(Date.now() + 30 * DAY).toISOString();
@@ -119,6 +123,10 @@ async function run(
     : null;
   if (op === "enable" && target) await adminCall(TOKEN, "PATCH", `/keys/${target.id}`, { enabled: false }, E);
   const extra = field ? { [field.name]: field.value } : {};
+  // A webhook of the actor's org, made by root, for the operations on one (its event is never sent here).
+  const hook = ["webhook_delete", "webhook_test", "webhook_deliveries"].includes(op)
+    ? (await adminCall(TOKEN, "POST", "/webhooks", { url: HOOK_URL, events: ["key.expiring"], orgs: [org] }, E)).json
+    : null;
 
   if (surface === "admin API") {
     const t = actor.token!;
@@ -175,10 +183,25 @@ async function run(
         a = await call("DELETE", `/portal-links/${link.json.id}`);
         break;
       }
+      case "webhook_create":
+        a = await call("POST", "/webhooks", { url: HOOK_URL, events: ["key.expiring"], orgs: [org] });
+        break;
+      case "webhook_list":
+        a = await call("GET", "/webhooks");
+        break;
+      case "webhook_delete":
+        a = await call("DELETE", `/webhooks/${hook.id}`);
+        break;
+      case "webhook_test":
+        a = await call("POST", `/webhooks/${hook.id}/test`);
+        break;
+      case "webhook_deliveries":
+        a = await call("GET", `/webhooks/${hook.id}/deliveries`);
+        break;
       default:
         throw new Error(`no admin API driver for ${op}`);
     }
-    return { a, ok: a.status === 200 || a.status === 201 };
+    return { a, ok: a.status === 200 || a.status === 201 || a.status === 202 };
   }
 
   if (surface === "leak intake") {
@@ -276,6 +299,31 @@ async function run(
     case "revoke": {
       const a = await consolePost(`${UI}/keys/${target.id}/revoke`, { confirm: target.key_prefix }, s, E);
       return { a, ok: a.status === 303 };
+    }
+    case "webhook_list": {
+      const a = await consoleGet(`${UI}/webhooks`, s, E);
+      return { a, ok: a.status === 200 };
+    }
+    case "webhook_create": {
+      const a = await consolePost(
+        `${UI}/webhooks`,
+        { form_id: await formId(`${UI}/webhooks`), url: HOOK_URL, events: "key.leaked", orgs: org },
+        s,
+        E,
+      );
+      return { a, ok: a.status === 201 };
+    }
+    case "webhook_delete": {
+      const a = await consolePost(`${UI}/webhooks/${hook.id}/remove`, {}, s, E);
+      return { a, ok: a.status === 303 };
+    }
+    case "webhook_test": {
+      const a = await consolePost(`${UI}/webhooks/${hook.id}/test`, {}, s, E);
+      return { a, ok: a.status === 303 };
+    }
+    case "webhook_deliveries": {
+      const a = await consoleGet(`${UI}/webhooks/${hook.id}`, s, E);
+      return { a, ok: a.status === 200 };
     }
     default:
       throw new Error(`no console driver for ${op}`);

@@ -1,6 +1,6 @@
 /**
  * What the console's pages say to the person using them (issue 24): form errors in plain
- * words, a week of usage as seven days, a notice after revoking, disabling or enabling, an
+ * words, usage in whole days and hours (no row extra), a notice after revoking, disabling or enabling, an
  * empty organization said as such, an icon of its own (no /favicon.ico through the
  * gateway), and the nav's "Create key" for the organization on screen.
  */
@@ -37,13 +37,47 @@ describe("the console's words", () => {
     }
   });
 
-  it("the key page's week of usage is seven days: today and the six before it", async () => {
+  it("the webhooks form's errors too (issue 21's page in issue 24's words)", async () => {
+    const s = await signIn(UI, e());
+    const good = { url: "https://hooks.example.com/keygate", events: "key.revoked" };
+    for (const [fields, plain] of [
+      [{ url: "ftp://hooks.example.com/x" }, "Endpoint URL must be an https:// URL of a public host"],
+      [{ url: "" }, "Endpoint URL is required"],
+      [{ events: "" }, "Events: tick at least one."],
+      [{ orgs: "acme not!a!slug" }, "Organizations: up to 50 different slugs, separated by spaces or commas"],
+    ] as const) {
+      const res = await post(
+        `${UI}/webhooks`,
+        { csrf: s.csrf, form_id: crypto.randomUUID(), ...good, ...fields },
+        s.cookie,
+        e(),
+      );
+      const html = await res.text();
+      expect(res.status, JSON.stringify(fields)).toBe(400);
+      expect(html, JSON.stringify(fields)).toContain(plain);
+      expect(html, JSON.stringify(fields)).not.toMatch(
+        /\barray\b|\bnull\b|\[A-Za-z0-9\]|must be 1–|distinct event types/,
+      );
+    }
+  });
+
+  it("the key page's usage is whole days and hours, none extra: today and the 29 days before it, this hour and the 47 before it", async () => {
+    // Issue 24's "last 7 days shows 8 rows", now for issue 21's charts (they replaced the week).
     const created = (await api("POST", "/_keygate/keys", { body: { orgs: [uniqueOrg()], name: "n" } })).json;
     const s = await signIn(UI, e());
     const html = await (await get(`${UI}/keys/${created.id}`, s.cookie, e())).text();
     const days = [...html.matchAll(/<td>(\d{4}-\d\d-\d\d)<\/td>/g)].map((m) => m[1]);
     const today = Date.parse(new Date().toISOString().slice(0, 10));
-    expect(days).toEqual([6, 5, 4, 3, 2, 1, 0].map((n) => new Date(today - n * 86_400_000).toISOString().slice(0, 10)));
+    expect(days).toEqual(
+      Array.from({ length: 30 }, (_, i) => new Date(today - (29 - i) * 86_400_000).toISOString().slice(0, 10)),
+    );
+    const hours = [...html.matchAll(/<td>(\d{4}-\d\d-\d\d \d\d:\d\d)<\/td>/g)].map((m) => m[1]);
+    const hour = Math.floor(Date.now() / 3_600_000) * 3_600_000;
+    expect(hours).toEqual(
+      Array.from({ length: 48 }, (_, i) =>
+        new Date(hour - (47 - i) * 3_600_000).toISOString().slice(0, 16).replace("T", " "),
+      ),
+    );
   });
 
   it("after revoking, disabling or enabling, the key's page says what happened", async () => {
