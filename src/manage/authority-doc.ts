@@ -18,6 +18,7 @@ export const ROLE_NAMES: Record<Role, string> = {
   key: "key holder",
   session: "session",
   portal: "portal",
+  reporter: "leak reporter",
 };
 
 export const OPERATION_DOCS: Record<Operation, string> = {
@@ -39,6 +40,12 @@ export const OPERATION_DOCS: Record<Operation, string> = {
   token_revoke: "revoke an admin token",
   portal_link: "issue a portal link",
   portal_link_revoke: "revoke a portal link",
+  webhook_create: "create a webhook",
+  webhook_list: "list webhooks",
+  webhook_delete: "remove a webhook",
+  webhook_test: "send a webhook a test event",
+  webhook_deliveries: "read a webhook's delivery attempts",
+  leak_report: "report leaked keys (LEAKED_KEY_ACTION: revoke, disable or record them)",
 };
 
 const REACH_CELLS: Record<Reach, string> = {
@@ -56,7 +63,7 @@ const FIELD_CELLS: Record<FieldRule, string> = {
 };
 
 /** The management surfaces, the principals each authenticates and the operations it offers. */
-export type Surface = "admin API" | "self-service API" | "console" | "CLI --url";
+export type Surface = "admin API" | "self-service API" | "console" | "CLI --url" | "leak intake";
 
 export const SURFACES: Record<Surface, { roles: readonly Role[]; operations: readonly Operation[] }> = {
   "admin API": {
@@ -78,12 +85,32 @@ export const SURFACES: Record<Surface, { roles: readonly Role[]; operations: rea
       "token_revoke",
       "portal_link",
       "portal_link_revoke",
+      "webhook_create",
+      "webhook_list",
+      "webhook_delete",
+      "webhook_test",
+      "webhook_deliveries",
     ],
   },
   "self-service API": { roles: ["key", "session"], operations: ["list", "create", "rotate", "revoke"] },
   console: {
     roles: ["root", "token:write", "token:read", "session", "portal"],
-    operations: ["list", "show", "create", "enable", "disable", "rotate", "revoke", "audit", "usage"],
+    operations: [
+      "list",
+      "show",
+      "create",
+      "enable",
+      "disable",
+      "rotate",
+      "revoke",
+      "audit",
+      "usage",
+      "webhook_create",
+      "webhook_list",
+      "webhook_delete",
+      "webhook_test",
+      "webhook_deliveries",
+    ],
   },
   "CLI --url": {
     roles: ["root", "token:write", "token:read"],
@@ -102,8 +129,15 @@ export const SURFACES: Record<Surface, { roles: readonly Role[]; operations: rea
       "token_create",
       "token_list",
       "token_revoke",
+      "webhook_create",
+      "webhook_list",
+      "webhook_delete",
+      "webhook_test",
+      "webhook_deliveries",
+      "leak_report",
     ],
   },
+  "leak intake": { roles: ["root", "token:write", "token:read", "reporter"], operations: ["leak_report"] },
 };
 
 /** The fields each surface lets a request name, per operation (the matrix's field cells). */
@@ -122,6 +156,7 @@ export const SURFACE_FIELDS: Record<Surface, Partial<Record<FieldOperation, read
     update: Object.keys(FIELDS.update),
     rotate: Object.keys(FIELDS.rotate),
   },
+  "leak intake": {},
 };
 
 const row = (cells: readonly string[]) => `| ${cells.join(" | ")} |`;

@@ -6,3 +6,4 @@ export { ConsoleSessions } from "./console-sessions";
 export { KeyRateLimiter } from "./key-rate-limiter";
 export { RevocationFeed } from "./revocation-feed";
 export { UsageStore } from "./usage-store";
+export { WebhookHub } from "./webhooks";

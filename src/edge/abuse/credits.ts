@@ -12,13 +12,16 @@
  * asked, the balance's own object is (an exact spend); when neither can, the request is
  * refused (503), never let through unmetered.
  */
-import type { Credits } from "../../keys/record";
+import { emit } from "../../events/emit";
+import { creditsEvent } from "../../events/types";
+import type { Credits, KeyRecord } from "../../keys/record";
 import type { Result } from "../../lib/result";
 import { failed, ok } from "../../lib/result";
 import type { KeyRateLimiter } from "../../objects/key-rate-limiter";
 import { link } from "../../objects/link";
 import type { CreditOutcome } from "../../objects/protocol";
-import { regionalName } from "../../objects/protocol";
+import { refillPeriod, regionalName } from "../../objects/protocol";
+import type { WebhookHub } from "../../objects/webhooks";
 import type { Location } from "../location";
 
 export const CREDITS_TIMEOUT_MS = 1_000;
@@ -44,11 +47,14 @@ const message = (err: unknown) => (err instanceof Error ? err.message : String(e
  * Spend one credit (a forwarded request) from the region's lease; exact across isolates
  * and regions; a failure is never a pass. A lease that failed (not one that was only slow:
  * it may still spend) is replaced by an exact spend at the balance itself.
+ * `lowPercent` (CREDITS_LOW_PERCENT): the outcome says when this spend crossed it, or
+ * reached 0 — once per fill of the balance (tellCredits sends the events).
  */
 export async function spendCredit(
   ns: DurableObjectNamespace<KeyRateLimiter> | undefined,
   credits: Credits,
   where: () => Location,
+  lowPercent = 0,
 ): Promise<Result<CreditOutcome>> {
   if (!ns) return failed("no KEY_RATE_LIMITER Durable Object binding: credits cannot be counted");
   const region = where().region;
@@ -59,10 +65,38 @@ export async function spendCredit(
   } catch (err) {
     if (err instanceof TimedOut) return failed(err.message);
     try {
-      return ok(await within(Promise.resolve(link.to(ns, credits.balance_id).spend(credits))));
+      return ok(await within(Promise.resolve(link.to(ns, credits.balance_id).spend(credits, lowPercent))));
     } catch (again) {
       return failed(`${message(err)}; the balance itself: ${message(again)}`);
     }
+  }
+}
+
+/**
+ * Tell the webhooks that a spend crossed a threshold (credits.low, credits.exhausted): in
+ * `waitUntil`, so the request waits for nothing. `period` names the fill, for the hub's
+ * once-per-webhook guard.
+ */
+export function tellCredits(
+  ns: DurableObjectNamespace<WebhookHub> | undefined,
+  waitUntil: (p: Promise<unknown>) => void,
+  record: Pick<KeyRecord, "id" | "orgs" | "name" | "credits">,
+  outcome: CreditOutcome,
+  lowPercent: number,
+  now: number,
+  requestId: string,
+): void {
+  if (!ns || !outcome.crossed || !record.credits) return;
+  const c = record.credits;
+  const period = `${c.balance_id}:${c.set_at}:${c.refill ? refillPeriod(c.refill.interval, now) : 0}`;
+  for (const which of outcome.crossed) {
+    const event = creditsEvent(
+      which === "low" ? "credits.low" : "credits.exhausted",
+      record,
+      { remaining: outcome.remaining, basis: outcome.basis ?? 0, threshold_percent: lowPercent, period },
+      now,
+    );
+    waitUntil(emit(ns, event, requestId));
   }
 }
 
