@@ -5,11 +5,11 @@
  * Cache API) — and never for an object in another region. Cross-region calls are held
  * (support.ts): a request that waited for one would not be answered.
  */
-import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
+
 import { afterEach, describe, expect, it, vi } from "vitest";
 import worker from "../../../../src/index";
 import { clock } from "../../../../src/lib/clock";
-import { mint } from "../../../support/worker-helpers";
+import { backgroundContext, mint } from "../../../support/worker-helpers";
 import { freezeClock } from "../revocation/support";
 import { isolateIn, Network, replicasCopied, requestFrom } from "./support";
 
@@ -17,10 +17,10 @@ afterEach(() => vi.restoreAllMocks());
 
 /** Send through the gateway; the answer as soon as it comes (background work: `settled`). */
 async function answer(e: Parameters<typeof worker.fetch>[1], req: Request) {
-  const ctx = createExecutionContext();
+  const { ctx, wait } = backgroundContext(); // a deferred usage flush runs on, unawaited
   const res = await worker.fetch(req, e, ctx);
   await res.arrayBuffer();
-  return { res, settled: () => waitOnExecutionContext(ctx) };
+  return { res, settled: wait };
 }
 
 describe("a request after 10 s idle", () => {

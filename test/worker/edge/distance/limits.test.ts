@@ -6,13 +6,14 @@
  * object, wherever it is, and never goes over. Credits are spent from the region's lease:
  * exact across regions, one block at a time from the balance, the unspent rest returned.
  */
-import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
+import { env } from "cloudflare:test";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import worker from "../../../../src/index";
 import type { KeyRateLimiter } from "../../../../src/objects/key-rate-limiter";
 import { link } from "../../../../src/objects/link";
 import type { Region } from "../../../../src/objects/protocol";
 import { LEASE_BLOCK, regionalName } from "../../../../src/objects/protocol";
+import { backgroundContext } from "../../../support/worker-helpers";
 import { createViaApi } from "../../manage/admin/support";
 import type { Network } from "./support";
 import { HOME, isolateIn, Network as Net, replicasCopied, requestFrom } from "./support";
@@ -23,10 +24,10 @@ beforeEach(replicasCopied);
 const THREE: Region[] = ["weur", "apac", "wnam"];
 
 async function answer(e: Parameters<typeof worker.fetch>[1], req: Request) {
-  const ctx = createExecutionContext();
+  const { ctx, wait } = backgroundContext(); // a deferred usage flush runs on, unawaited
   const res = await worker.fetch(req, e, ctx);
   await res.arrayBuffer();
-  return { res, settled: () => waitOnExecutionContext(ctx) };
+  return { res, settled: wait };
 }
 
 /** `n` requests at once from each region's isolate; the answers (background work settled after `release`). */

@@ -5,13 +5,13 @@
  * replica of their own region. A replica that did not store it is named in the admin
  * answer; its region's isolates ask the primary meanwhile, and the primary catches it up.
  */
-import { createExecutionContext, env, runDurableObjectAlarm, waitOnExecutionContext } from "cloudflare:test";
+import { env, runDurableObjectAlarm } from "cloudflare:test";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import worker from "../../../../src/index";
 import type { Region } from "../../../../src/objects/protocol";
 import { FEED_OBJECT_NAME, REGIONS } from "../../../../src/objects/protocol";
 import type { RevocationFeed } from "../../../../src/objects/revocation-feed";
-import { mint } from "../../../support/worker-helpers";
+import { backgroundContext, mint } from "../../../support/worker-helpers";
 import { api } from "../../manage/admin/support";
 import { freezeClock } from "../revocation/support";
 import { isolateIn, Network, replicasCopied, requestFrom } from "./support";
@@ -20,10 +20,10 @@ afterEach(() => vi.restoreAllMocks());
 beforeEach(replicasCopied);
 
 async function status(e: Parameters<typeof worker.fetch>[1], region: Region, key: string): Promise<number> {
-  const ctx = createExecutionContext();
+  const { ctx, wait } = backgroundContext(); // a deferred usage flush runs on, unawaited
   const res = await worker.fetch(requestFrom(region, "/x", { headers: { "x-api-key": key } }), e, ctx);
   await res.arrayBuffer();
-  await waitOnExecutionContext(ctx);
+  await wait();
   return res.status;
 }
 
