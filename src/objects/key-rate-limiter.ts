@@ -13,14 +13,16 @@
  *   background, at most every syncIntervalMs of the window;
  * - a **credit lease** (`spendLeased`): a small block of the key's balance, taken from the
  *   balance's own object (`lease`), spent here, refilled in the background before it runs
- *   out, and what is left returned (`settle`) when the region stops spending.
+ *   out, and what is left returned (`settle`) when the region stops spending. At each
+ *   exchange the lease reports what it still holds, so the balance knows what was spent
+ *   (to one block per region) and decides credits.low / credits.exhausted once per fill.
  * Object-to-object calls go through objects/link.ts.
  */
 import { DurableObject } from "cloudflare:workers";
 import type { Credits } from "../keys/record";
 import { clock } from "../lib/clock";
 import { link } from "./link";
-import type { CreditOutcome, KeyRateOutcome, LeaseGrant, Region } from "./protocol";
+import type { CreditCrossing, CreditOutcome, KeyRateOutcome, LeaseGrant, LeaseReport, Region } from "./protocol";
 import { LEASE_BLOCK, LEASE_IDLE_MS, LEASE_SHARE, refillPeriod, regionalName, syncIntervalMs } from "./protocol";
 
 interface Balance {
@@ -28,7 +30,11 @@ interface Balance {
   remaining: number;
   /** The refill period the balance was last filled for (protocol.ts refillPeriod). */
   period: number;
-  /** Credits leased to regions and not yet spent or returned (by region): part of the balance. */
+  /**
+   * Credits leased to each region and, as far as this object knows, not yet spent: what the
+   * region's lease held at its last exchange (its report) plus what it was granted then.
+   * Part of the balance until spent or returned.
+   */
   leased?: Partial<Record<Region, number>>;
   /** What it was last filled to (the setting's remaining, or the refill's amount): credits.low's 100 %. */
   basis?: number;
@@ -70,6 +76,8 @@ interface Lease {
   /** The balance's own remaining when the lease was last taken (for x-credits-remaining). */
   beyond: number;
   lastSpend: number;
+  /** Thresholds the balance decided at an exchange and not yet told (taken once: a spend's answer, or crossings()). */
+  tell?: CreditCrossing;
 }
 
 const STATE_KEY = "window";
@@ -78,6 +86,23 @@ const BUCKET_KEY = "bucket";
 const LEASE_KEY = "lease";
 /** A member of a holder-keys set: "member:<key id>" → when it was added (ms). */
 const MEMBER_PREFIX = "member:";
+
+/** The balance as its object knows it: its own credits and what each region's lease held at its last report. */
+function known(b: Balance): number {
+  return b.remaining + Object.values(b.leased ?? {}).reduce((a, n) => a + (n ?? 0), 0);
+}
+
+/** A decision as a spend's answer carries it. */
+function told(c: CreditCrossing | null): Pick<CreditOutcome, "crossed" | "basis"> {
+  return c ? { crossed: c.crossed, basis: c.basis } : {};
+}
+
+/** Thresholds not yet told, and new ones: one decision to tell (the latest balance). */
+function mergeTell(held: CreditCrossing | undefined, added: CreditCrossing | undefined): CreditCrossing | undefined {
+  if (!held) return added;
+  if (!added) return held;
+  return { crossed: [...new Set([...held.crossed, ...added.crossed])], basis: added.basis, remaining: added.remaining };
+}
 
 /** The one binding the object reads: its own namespace, to reach a coordinator or a balance. */
 interface LimiterEnv {
@@ -102,11 +127,11 @@ export class KeyRateLimiter extends DurableObject<LimiterEnv> {
   /**
    * The balance this object keeps, as `spend` would see it, without spending: whether a
    * credit is left (a self-service call of a key at zero is refused like a gateway call).
-   * Credits leased to regions and not yet spent count as left.
+   * Credits leased to regions count as left until their lease reports them spent (at its
+   * next exchange: at most about one lease block per region over the true balance).
    */
   async balance(credits: Credits): Promise<CreditOutcome> {
-    const b = await this.#current(credits);
-    const left = b.remaining + Object.values(b.leased ?? {}).reduce((a, n) => a + (n ?? 0), 0);
+    const left = known(await this.#current(credits));
     return { allowed: left > 0, remaining: Math.max(0, left) };
   }
 
@@ -138,55 +163,79 @@ export class KeyRateLimiter extends DurableObject<LimiterEnv> {
   async spend(credits: Credits, lowPercent?: number): Promise<CreditOutcome> {
     const b = await this.#current(credits);
     if (b.remaining <= 0) {
-      const crossed = lowPercent === undefined ? {} : this.#crossed(b, lowPercent);
+      const crossed = lowPercent === undefined ? null : this.#crossed(b, lowPercent);
       void this.ctx.storage.put(BALANCE_KEY, b, { allowUnconfirmed: true });
-      return { allowed: false, remaining: 0, ...crossed };
+      return { allowed: false, remaining: 0, ...told(crossed) };
     }
     b.remaining--;
-    const crossed = lowPercent === undefined ? {} : this.#crossed(b, lowPercent);
+    const crossed = lowPercent === undefined ? null : this.#crossed(b, lowPercent);
     void this.ctx.storage.put(BALANCE_KEY, b, { allowUnconfirmed: true });
-    return { allowed: true, remaining: b.remaining, ...crossed };
+    return { allowed: true, remaining: b.remaining, ...told(crossed) };
   }
 
   /**
-   * The thresholds this spend crossed, each once per fill (a new setting or a refill): low,
-   * below `lowPercent` % of what the balance was last filled to (0: never); exhausted, at 0.
-   * The caller tells the webhooks (credits.low, credits.exhausted); this object only decides
-   * once, for every isolate.
+   * The thresholds this spend (or a lease's exchange) crossed, each once per fill (a new
+   * setting or a refill): low, below `lowPercent` % of what the balance was last filled to
+   * (0: never); exhausted, at 0 — on the balance as this object knows it (its own credits and
+   * the regions' leases as last reported: `known`), so never before the true balance
+   * crossed. The caller tells the webhooks (credits.low, credits.exhausted); this object
+   * only decides once, for every isolate and region.
    */
-  #crossed(b: Balance, lowPercent: number): Pick<CreditOutcome, "crossed" | "basis"> {
-    const basis = b.basis ?? b.remaining;
+  #crossed(b: Balance, lowPercent: number): CreditCrossing | null {
+    const left = known(b);
+    const basis = b.basis ?? left;
     const crossed: ("low" | "exhausted")[] = [];
-    if (lowPercent > 0 && !b.low && b.remaining * 100 < basis * lowPercent) {
+    if (lowPercent > 0 && !b.low && left * 100 < basis * lowPercent) {
       b.low = true;
       crossed.push("low");
     }
-    if (!b.out && b.remaining <= 0) {
+    if (!b.out && left <= 0) {
       b.out = true;
       crossed.push("exhausted");
     }
-    return crossed.length ? { crossed, basis } : {};
+    return crossed.length ? { crossed, basis, remaining: Math.max(0, left) } : null;
   }
 
   /**
    * Lease up to `want` credits of this balance to `region`: at most LEASE_SHARE of what is
    * left (so a small balance is not stranded in one region), at least one while any is left.
-   * Taken from the balance at once (exact: no credit is ever spent twice).
+   * Taken from the balance at once (exact: no credit is ever spent twice). `report`: what
+   * the region's lease still holds of this fill — the rest of what it was leased is spent.
+   * `lowPercent` (CREDITS_LOW_PERCENT): the grant then says which thresholds the balance,
+   * as it now knows it, crossed (`crossing`, once per fill), for the lease to tell.
    */
-  async lease(credits: Credits, region: Region, want: number): Promise<LeaseGrant> {
+  async lease(
+    credits: Credits,
+    region: Region,
+    want: number,
+    report?: LeaseReport,
+    lowPercent?: number,
+  ): Promise<LeaseGrant> {
     const b = await this.#current(credits);
+    const held = b.leased?.[region];
+    if (report && held !== undefined && report.set_at === b.set_at && report.period === b.period)
+      b.leased = { ...b.leased, [region]: Math.max(0, Math.min(held, report.left)) };
     const granted = Math.max(0, Math.min(want, b.remaining, Math.max(1, Math.ceil(b.remaining * LEASE_SHARE))));
     b.remaining -= granted;
     if (granted > 0) b.leased = { ...b.leased, [region]: (b.leased?.[region] ?? 0) + granted };
+    const crossing = lowPercent === undefined ? null : this.#crossed(b, lowPercent);
     await this.ctx.storage.put(BALANCE_KEY, b);
-    return { granted, remaining: b.remaining, set_at: b.set_at, period: b.period };
+    return { granted, remaining: b.remaining, set_at: b.set_at, period: b.period, ...(crossing ? { crossing } : {}) };
   }
 
   /**
    * A region's lease ends: `left` credits it did not spend come back to the balance — unless
    * the balance was set anew or refilled since (the lease belonged to a balance that is gone).
+   * `untold`: thresholds decided for the lease that it never told (no spend's answer or
+   * crossings() took them): undecided again, so the next spend or exchange tells them.
    */
-  async settle(region: Region, setAt: string, period: number, left: number): Promise<void> {
+  async settle(
+    region: Region,
+    setAt: string,
+    period: number,
+    left: number,
+    untold: CreditCrossing["crossed"] = [],
+  ): Promise<void> {
     if (this.#balance === undefined) this.#balance = (await this.ctx.storage.get<Balance>(BALANCE_KEY)) ?? null;
     const b = this.#balance;
     if (b === null || b.set_at !== setAt || b.period !== period) return;
@@ -196,6 +245,8 @@ export class KeyRateLimiter extends DurableObject<LimiterEnv> {
       const { [region]: _, ...rest } = b.leased;
       b.leased = rest;
     }
+    if (untold.includes("low")) b.low = false;
+    if (untold.includes("exhausted")) b.out = false;
     await this.ctx.storage.put(BALANCE_KEY, b);
   }
 
@@ -211,9 +262,14 @@ export class KeyRateLimiter extends DurableObject<LimiterEnv> {
    * regionalName(balance_id, region)): at once while the lease has credits, refilled in the
    * background when it runs low; a spend that finds it empty waits for the next block from
    * the balance. `remaining`: the balance as this region knows it (its lease plus what the
-   * balance had left when it last leased).
+   * balance had left when it last leased). `lowPercent` (CREDITS_LOW_PERCENT): thresholds
+   * the balance decided at an exchange come back in a spend's answer (`crossed`, once): at
+   * once for an exchange the spend waited for; for one in the background the spend that
+   * started it says `pending`, and `crossings()` answers them when it is done. A lease that
+   * runs empty reports it at once (in the background), so the spend of the last credit is
+   * the one that learns `exhausted`.
    */
-  async spendLeased(credits: Credits, region: Region): Promise<CreditOutcome> {
+  async spendLeased(credits: Credits, region: Region, lowPercent?: number): Promise<CreditOutcome> {
     const now = clock.now();
     const period = credits.refill ? refillPeriod(credits.refill.interval, now) : 0;
     let lease = await this.#leaseOf();
@@ -225,35 +281,76 @@ export class KeyRateLimiter extends DurableObject<LimiterEnv> {
     // Empty: wait for the next block (concurrent spends share each refill; each credit
     // granted is spent by one of them). Ends when a credit is got or the balance has none.
     while (lease === null || lease.left <= 0) {
-      await this.#refill(credits, region, now);
+      await this.#refill(credits, region, now, lowPercent);
       lease = this.#lease ?? null;
       if (lease === null || (lease.left <= 0 && lease.beyond <= 0)) break;
     }
-    if (lease === null || lease.left <= 0) return { allowed: false, remaining: 0 };
+    if (lease === null || lease.left <= 0) return { allowed: false, remaining: 0, ...this.#takeTell() };
     lease.left--;
     lease.lastSpend = now;
     // Credits are money: the lease's count is stored at every spend, as the balance's is.
     void this.ctx.storage.put(LEASE_KEY, lease, { allowUnconfirmed: true });
-    if (lease.left < Math.ceil(LEASE_BLOCK / 4) && lease.beyond > 0)
-      void this.#refill(credits, region, now).catch(() => {});
-    return { allowed: true, remaining: lease.left + lease.beyond };
+    // Running low: the next block, in the background. Run empty: report it (the balance may now be exhausted).
+    let pending = false;
+    if (lease.left < Math.ceil(LEASE_BLOCK / 4) && (lease.beyond > 0 || lease.left === 0) && this.#refilling === null) {
+      void this.#refill(credits, region, now, lowPercent).catch(() => {});
+      pending = true;
+    }
+    return {
+      allowed: true,
+      remaining: lease.left + lease.beyond,
+      ...this.#takeTell(),
+      ...(pending ? { pending } : {}),
+    };
   }
 
-  /** One refill of the lease at a time; a spend that needs it shares the one in flight. */
-  #refill(credits: Credits, region: Region, now: number): Promise<void> {
-    this.#refilling ??= this.#takeBlock(credits, region, now).finally(() => {
+  /** Thresholds decided for this lease and not yet told: taken once (a spend's answer, or crossings()). */
+  #takeTell(): Pick<CreditOutcome, "crossed" | "basis"> {
+    const tell = this.#lease?.tell;
+    if (!tell || !this.#lease) return {};
+    delete this.#lease.tell;
+    void this.ctx.storage.put(LEASE_KEY, this.#lease, { allowUnconfirmed: true });
+    return { crossed: tell.crossed, basis: tell.basis };
+  }
+
+  /**
+   * Wait for the lease's exchange with the balance under way (if any) and answer the
+   * thresholds it decided, once (null: none): the gateway asks in waitUntil after a spend
+   * that said `pending`, and tells the webhooks.
+   */
+  async crossings(): Promise<CreditCrossing | null> {
+    await this.#refilling?.catch(() => {});
+    const tell = (await this.#leaseOf())?.tell ?? null;
+    if (tell) this.#takeTell();
+    return tell;
+  }
+
+  /**
+   * One exchange with the balance at a time; a spend that needs it shares the one in flight.
+   * If spends emptied the lease while it was under way, one more reports that it is empty.
+   */
+  #refill(credits: Credits, region: Region, now: number, lowPercent: number | undefined): Promise<void> {
+    this.#refilling ??= (async () => {
+      let reported = await this.#takeBlock(credits, region, now, lowPercent);
+      while (reported > 0 && this.#lease?.left === 0)
+        reported = await this.#takeBlock(credits, region, now, lowPercent);
+    })().finally(() => {
       this.#refilling = null;
     });
     return this.#refilling;
   }
 
-  async #takeBlock(credits: Credits, region: Region, now: number): Promise<void> {
+  /** Report what the lease holds and take the next block (perhaps none); what it reported. */
+  async #takeBlock(credits: Credits, region: Region, now: number, lowPercent: number | undefined): Promise<number> {
     const ns = this.env.KEY_RATE_LIMITER;
     if (!ns) throw new Error("no KEY_RATE_LIMITER binding in the lease's object");
     const self = regionalName(credits.balance_id, region);
-    const grant = await link.to(ns, credits.balance_id, self).lease(credits, region, LEASE_BLOCK);
+    const before = this.#lease;
+    const report = before ? { set_at: before.set_at, period: before.period, left: before.left } : undefined;
+    const grant = await link.to(ns, credits.balance_id, self).lease(credits, region, LEASE_BLOCK, report, lowPercent);
     const held = this.#lease;
     const same = held !== null && held !== undefined && held.set_at === grant.set_at && held.period === grant.period;
+    const tell = mergeTell(same ? held.tell : undefined, grant.crossing);
     this.#lease = {
       balance: credits.balance_id,
       region,
@@ -262,10 +359,12 @@ export class KeyRateLimiter extends DurableObject<LimiterEnv> {
       left: (same ? held.left : 0) + grant.granted,
       beyond: grant.remaining,
       lastSpend: same ? held.lastSpend : now,
+      ...(tell ? { tell } : {}),
     };
     await this.ctx.storage.put(LEASE_KEY, this.#lease);
     // What is left of the lease goes back once the region stops spending.
     await this.#armAt(Date.now() + LEASE_IDLE_MS);
+    return report?.left ?? 0;
   }
 
   /** One alarm for both regional roles: set it for `at` unless it is due sooner. */
@@ -304,7 +403,7 @@ export class KeyRateLimiter extends DurableObject<LimiterEnv> {
     if (lease === null || !ns) return 0;
     await link
       .to(ns, lease.balance, regionalName(lease.balance, lease.region))
-      .settle(lease.region, lease.set_at, lease.period, lease.left);
+      .settle(lease.region, lease.set_at, lease.period, lease.left, lease.tell?.crossed ?? []);
     this.#lease = null;
     await this.ctx.storage.delete(LEASE_KEY);
     return lease.left;

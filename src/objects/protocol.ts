@@ -53,6 +53,20 @@ export interface CreditOutcome {
   crossed?: ("low" | "exhausted")[];
   /** With `crossed`: what the balance was last filled to (the low threshold's 100 %). */
   basis?: number;
+  /**
+   * A region's lease (spendLeased): this spend started an exchange with the balance in the
+   * background, which may decide a threshold; `crossings()` on the lease waits for it and
+   * answers what it decided (the gateway asks in waitUntil, edge/abuse/credits.ts).
+   */
+  pending?: true;
+}
+
+/** Thresholds decided for a balance, as told once (credits.low, credits.exhausted): what the balance then knew. */
+export interface CreditCrossing {
+  crossed: ("low" | "exhausted")[];
+  basis: number;
+  /** The balance as its object knew it when it decided (its own credits and the regions' leases as last reported). */
+  remaining: number;
 }
 
 /**
@@ -79,6 +93,16 @@ export interface LeaseGrant {
   remaining: number;
   set_at: string;
   period: number;
+  /** Thresholds this exchange crossed (asked with a lowPercent), each once per fill: the lease tells them. */
+  crossing?: CreditCrossing;
+}
+
+/** What a lease tells its balance at an exchange: what it still holds of the fill it was leased from. */
+export interface LeaseReport {
+  set_at: string;
+  period: number;
+  /** Credits of the lease not yet spent. */
+  left: number;
 }
 
 /** The refill period containing `now`: UTC days since the epoch, or UTC months since year 0. */

@@ -157,7 +157,8 @@ export async function admit(req: Request, deps: AdmitDeps): Promise<Admission> {
     }
     const spent = spending.value;
     // credits.low / credits.exhausted, once per fill: told in waitUntil, never on this request's path.
-    if (spent.crossed) tellCredits(deps.env.WEBHOOKS, deps.waitUntil, record, spent, lowPercent, now, deps.requestId);
+    if (spent.crossed || spent.later)
+      tellCredits(deps.env.WEBHOOKS, deps.waitUntil, record, spent, lowPercent, now, deps.requestId);
     if (!spent.allowed) return noCredits(facts, record, now, limitHeaders);
     limitHeaders = { ...limitHeaders, "x-credits-remaining": String(spent.remaining) };
   }

@@ -369,11 +369,84 @@ describe("KeyRateLimiter, credit leases (issue 25)", () => {
     expect(spent.map((s) => s.allowed)).toEqual([...Array(16).fill(true), false]);
     expect(spent.slice(0, 16).map((s) => s.remaining)).toEqual([15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0]);
     const renewed = setting(3, t0, id);
-    expect(await lease.spendLeased(renewed, "weur")).toEqual({ allowed: true, remaining: 2 });
+    // Its lease (1) spent: the spend starts the next exchange in the background and says so.
+    expect(await lease.spendLeased(renewed, "weur")).toEqual({ allowed: true, remaining: 2, pending: true });
     const balance = ns().get(ns().idFromName(id));
     // A lease of ⌈3/8⌉ = 1, spent, and the next one (1) taken before it is needed: it goes back.
     expect(await lease.returnLease()).toBe(1);
     expect(await balance.balance(renewed)).toEqual({ allowed: true, remaining: 2 });
+  });
+
+  /** Spend through `region`'s lease as the gateway does: the answer, then (when it says pending) what the exchange decided. */
+  async function spendVia(c: Credits, region: "weur" | "apac" | "wnam", lowPercent: number) {
+    const lease = ns().get(ns().idFromName(regionalName(c.balance_id, region)));
+    const out = await lease.spendLeased(c, region, lowPercent);
+    const crossed = [...(out.crossed ?? [])];
+    let remaining: number | undefined;
+    if (out.pending) {
+      const later = await lease.crossings();
+      if (later) [crossed.push(...later.crossed), (remaining = later.remaining)];
+    }
+    return { allowed: out.allowed, crossed, remaining };
+  }
+
+  it("through leases in three regions: credits.low once, never before the true balance is below it; credits.exhausted once, with the spend of the last credit", async () => {
+    at(t0);
+    const id = balanceId();
+    const c = setting(40, t0 - 1_000, id);
+    const regions = ["weur", "apac", "wnam"] as const;
+    const told: { what: string; at: number; spentBefore: number; remaining: number | undefined }[] = [];
+    let spent = 0;
+    let lastCredit = -1;
+    for (let i = 0; i < 60; i++) {
+      const out = await spendVia(c, regions[i % 3]!, 25);
+      if (out.allowed) [spent++, (lastCredit = i)];
+      for (const what of out.crossed) told.push({ what, at: i, spentBefore: spent, remaining: out.remaining });
+    }
+    expect(spent).toBe(40); // exact across the regions
+    expect(told.map((t) => t.what)).toEqual(["low", "exhausted"]);
+    const [low, exhausted] = told;
+    // 25 % of 40 = 10: decided on the balance as its object knew it (≥ the true one), so the
+    // true balance was below 10 when low was told; and the balance it tells is below 10 too.
+    expect(40 - low!.spentBefore).toBeLessThan(10);
+    expect(low!.remaining).toBeLessThan(10);
+    // Exhausted: told by the spend of the 40th credit (its region reported the lease empty).
+    expect(exhausted!.at).toBe(lastCredit);
+    expect(exhausted!.remaining).toBe(0);
+    // Refused spends after it tell nothing more.
+    for (const r of regions) expect((await spendVia(c, r, 25)).crossed).toEqual([]);
+  });
+
+  it("the balance knows what a lease reported at its last exchange (never less than the true balance); a threshold a lease never told is decided again after it returns", async () => {
+    at(t0);
+    const id = balanceId();
+    const c = setting(16, t0 - 1_000, id);
+    const balance = ns().get(ns().idFromName(id));
+    const lease = ns().get(ns().idFromName(regionalName(id, "weur")));
+    // Lease 2 (⌈16/8⌉), spend both; each spend that runs the lease low exchanges in the background.
+    expect((await lease.spendLeased(c, "weur", 50)).allowed).toBe(true);
+    await lease.crossings();
+    expect((await lease.spendLeased(c, "weur", 50)).allowed).toBe(true);
+    await lease.crossings();
+    // 2 spent and reported: exact.
+    expect(await balance.balance(c)).toEqual({ allowed: true, remaining: 14 });
+    // Down to 8 (50 %), each exchange awaited: nothing decided yet.
+    for (let i = 0; i < 6; i++) {
+      expect(await lease.spendLeased(c, "weur", 50)).not.toHaveProperty("crossed");
+      expect(await lease.crossings()).toBeNull();
+    }
+    // The 9th spend's exchange finds 7 left and decides low; nobody asks: it waits in the lease, untold.
+    expect(await lease.spendLeased(c, "weur", 50)).toMatchObject({ allowed: true, pending: true });
+    const stored = () =>
+      runInDurableObject(lease, (_o: KeyRateLimiter, state) => state.storage.get<{ tell?: unknown }>("lease"));
+    for (let i = 0; i < 100 && (await stored())?.tell === undefined; i++) await new Promise((r) => setTimeout(r, 10));
+    expect((await stored())?.tell).toMatchObject({ crossed: ["low"], basis: 16, remaining: 7 });
+    // The lease goes back (its alarm, when the region stops spending) with low untold…
+    await lease.returnLease();
+    expect(await balance.balance(c)).toEqual({ allowed: true, remaining: 7 });
+    // …so the balance decides it again at the next spend, once.
+    expect(await balance.spend(c, 50)).toEqual({ allowed: true, remaining: 6, crossed: ["low"], basis: 16 });
+    expect((await balance.spend(c, 50)).crossed).toBeUndefined();
   });
 
   it("a daily refill starts a new lease at the next UTC midnight (the old one is void)", async () => {
@@ -384,6 +457,6 @@ describe("KeyRateLimiter, credit leases (issue 25)", () => {
     expect((await lease.spendLeased(c, "apac")).allowed).toBe(true);
     expect((await lease.spendLeased(c, "apac")).allowed).toBe(false);
     at(Math.ceil(t0 / 86_400_000) * 86_400_000);
-    expect(await lease.spendLeased(c, "apac")).toEqual({ allowed: true, remaining: 1 });
+    expect(await lease.spendLeased(c, "apac")).toEqual({ allowed: true, remaining: 1, pending: true });
   });
 });
