@@ -2,17 +2,21 @@
  * Simulated distance, usage (issue 25, docs/usage.md): every isolate flushes to its own
  * location's aggregator (in its region), and an org's store receives at most one batch per
  * location per USAGE_FLUSH_MS — 20 isolates or 1 — while the counts read back stay exact.
+ * A burst's tail needs no later traffic: the isolate's deferred flush goes to the
+ * aggregator, whose alarm forwards it, within the end-to-end bound.
  */
 import { env, runDurableObjectAlarm } from "cloudflare:test";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { flushUsage, UsageCounter } from "../../../../src/edge/usage/counter";
+import { FLUSH_TIMEOUT_MS, flushUsage, UsageCounter, usageCounter } from "../../../../src/edge/usage/counter";
+import worker from "../../../../src/index";
 import { clock } from "../../../../src/lib/clock";
 import type { Region } from "../../../../src/objects/protocol";
 import { usageLocationName } from "../../../../src/objects/protocol";
 import type { UsageStore } from "../../../../src/objects/usage-store";
-import { api, uniqueOrg } from "../../manage/admin/support";
+import { backgroundContext, deliverUsage } from "../../../support/worker-helpers";
+import { api, createViaApi, uniqueOrg } from "../../manage/admin/support";
 import { freezeClock } from "../revocation/support";
-import { Network, PLACES } from "./support";
+import { isolateIn, Network, PLACES, requestFrom } from "./support";
 
 afterEach(() => vi.restoreAllMocks());
 
@@ -75,5 +79,54 @@ describe("usage from many isolates", () => {
     expect(await runDurableObjectAlarm(aggregator("weur"))).toBe(true);
     expect(toStore()).toHaveLength(5);
     expect(await total(org)).toBe(120);
+  });
+});
+
+describe("a burst's tail, no later traffic, through the location's aggregator", () => {
+  it("the deferred flush goes to the location's aggregator and its alarm forwards it: GET /usage counts all 25 within 2 × USAGE_FLUSH_MS + two round trips", async () => {
+    const FLUSH = 1_000;
+    const org = uniqueOrg();
+    const k = await createViaApi({ orgs: [org] });
+    await usageCounter().armed; // one armed by an earlier test, if any
+    await deliverUsage(); // a flush just happened: none is due during the burst
+    // (A location no other test here uses: the first one moved its aggregators' clock ahead.)
+    const net = new Network();
+    net.linkObjects();
+    const waw = isolateIn(net, "eeur", { USAGE_FLUSH_MS: String(FLUSH) });
+    const started = Date.now();
+    // 25 requests, answered; their waitUntil runs on (the deferred flush sleeps until due).
+    const statuses = await Promise.all(
+      Array.from({ length: 25 }, async () => {
+        const { ctx, wait } = backgroundContext();
+        const res = await worker.fetch(requestFrom("eeur", "/v1/x", { headers: { "x-api-key": k.key } }), waw, ctx);
+        await res.arrayBuffer();
+        await wait();
+        return res.status;
+      }),
+    );
+    expect(statuses).toEqual(Array(25).fill(200));
+    const armed = usageCounter().armed;
+    expect(armed).not.toBeNull();
+    // Meanwhile another isolate of the location flushed: the aggregator forwards it now, so
+    // the burst's flush, when it comes, waits there for the end of the interval (its alarm).
+    const other = new UsageCounter();
+    other.count({ org: uniqueOrg(), keyId: "key_usageusageusage02" }, 200, true, clock.now());
+    const where = { colo: PLACES.eeur.colo, region: "eeur" as const };
+    await flushUsage(waw.USAGE_STORE!, other, clock.now(), () => {}, { where, flushMs: FLUSH });
+    await armed; // the burst's deferred flush, as waitUntil keeps it
+    // Every usage call the gateway made went to its location's aggregator, never to an org's store.
+    const fromGateway = net.calls.filter((c) => c.by === "gateway" && (c.method === "collect" || c.method === "add"));
+    expect(fromGateway.length).toBeGreaterThan(0);
+    expect(fromGateway.every((c) => c.method === "collect" && c.name === usageLocationName("WAW", "eeur"))).toBe(true);
+    // No further request: only reads, until the bound.
+    const bound = 2 * FLUSH + 2 * FLUSH_TIMEOUT_MS;
+    let totals = (await api("GET", `/_keygate/usage?org=${org}`)).json.totals;
+    while (totals.requests < 25 && Date.now() - started < bound) {
+      await new Promise((r) => setTimeout(r, 100));
+      totals = (await api("GET", `/_keygate/usage?org=${org}`)).json.totals;
+    }
+    expect(totals).toMatchObject({ requests: 25, forwarded: 25, rejected: 0 });
+    // The org's store got them from the aggregator (one forward), not from the isolate.
+    expect(net.calls.filter((c) => c.method === "add" && c.name === org).map((c) => c.by)).toEqual(["object"]);
   });
 });

@@ -20,6 +20,19 @@ const flush = () => deliverUsage();
 const hit = (key: string, headers: Record<string, string> = {}) =>
   send("/v1/x", { headers: { "x-api-key": key, ...headers } }, gw());
 const usage = async (q: string) => api("GET", `/_keygate/usage?${q}`);
+/**
+ * GET /usage's totals for `org` once they count `n` requests, or once the end-to-end bound
+ * (docs/usage.md: USAGE_FLUSH_MS for the isolate's deferred flush, one aggregator interval,
+ * two round trips) has passed since `since`; nothing but reads meanwhile.
+ */
+async function totalsWithin(org: string, n: number, flushMs: number, since: number) {
+  let totals = (await usage(`org=${org}`)).json.totals;
+  while (totals.requests < n && Date.now() - since < 2 * flushMs + 2 * FLUSH_TIMEOUT_MS) {
+    await new Promise((r) => setTimeout(r, 50));
+    totals = (await usage(`org=${org}`)).json.totals;
+  }
+  return totals;
+}
 
 describe("a burst's tail (no later traffic)", () => {
   it("is counted in full: a request that leaves counts pending arms one deferred flush, sent within USAGE_FLUSH_MS", async () => {
@@ -28,13 +41,15 @@ describe("a burst's tail (no later traffic)", () => {
     await usageCounter().armed; // one armed by an earlier request of this isolate, if any
     await flush(); // a flush just happened: none is due during the burst
     const e = makeEnv({ ADMIN_TOKEN: TOKEN, USAGE_FLUSH_MS: "1000" });
+    const since = Date.now();
     // 25 requests, then nothing: each waits for its background work as waitUntil keeps it.
     const burst = await Promise.all(
       Array.from({ length: 25 }, () => sendAndWaitAll("/v1/x", { headers: { "x-api-key": k.key } }, e)),
     );
     expect(burst.map((r) => r.status)).toEqual(Array(25).fill(200));
     expect(usageCounter().armed).toBeNull();
-    expect((await usage(`org=${org}`)).json.totals).toMatchObject({ requests: 25, forwarded: 25 });
+    // At the location's aggregator now; it forwards at the end of its interval (its alarm).
+    expect(await totalsWithin(org, 25, 1_000, since)).toMatchObject({ requests: 25, forwarded: 25 });
   });
 
   it("at most one deferred flush per isolate at a time", async () => {
@@ -43,6 +58,7 @@ describe("a burst's tail (no later traffic)", () => {
     await usageCounter().armed;
     await flush();
     const e = makeEnv({ ADMIN_TOKEN: TOKEN, USAGE_FLUSH_MS: "1000" });
+    const since = Date.now();
     await send("/v1/x", { headers: { "x-api-key": k.key } }, e);
     const first = usageCounter().armed;
     expect(first).not.toBeNull();
@@ -50,7 +66,7 @@ describe("a burst's tail (no later traffic)", () => {
     await send("/v1/x", { headers: { "x-api-key": k.key } }, e);
     expect(usageCounter().armed).toBe(first); // the same one: the later requests armed none
     await first;
-    expect((await usage(`org=${org}`)).json.totals.requests).toBe(3);
+    expect((await totalsWithin(org, 3, 1_000, since)).requests).toBe(3);
   });
 
   it("USAGE_FLUSH_MS is capped at what waitUntil can keep alive (a sleep and two flushes' round trips)", () => {
