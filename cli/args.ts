@@ -114,7 +114,7 @@ const FLAG_MESSAGES: [field: string, api: RegExp, cli: string][] = [
   [
     "rate_limit",
     /"limit": 1–(\d+), "period_seconds": 1–(\d+)/,
-    "--rate-limit: LIMIT/PERIOD with LIMIT from 1 to $1 and PERIOD from 1 s to $2 s (e.g. 100/60s, 1000/1h), or none",
+    "--rate-limit: LIMIT/PERIOD with LIMIT from 1 to $1 and PERIOD from 1 s to $2 s (e.g. 100/60s, 1000/1h, 100/60s:exact), or none",
   ],
   ["meta", /at most (\d+) string values/, "--meta: at most $1 KEY=VALUE pairs"],
   [

@@ -28,7 +28,7 @@ Verbs:
   rotate  KEY_ID [--grace-seconds N]      the old key keeps working N seconds (default 0: stops now)
           [--credits N [--refill N/day]]  a new balance for the new key (default: it shares the old one's)
   update  KEY_ID [--name NAME] [--org ORG …] [--scopes a,b] [--expires ISO-8601|now|never] [--enable|--disable]
-          [--rate-limit LIMIT/PERIOD|none] [--credits N|none [--refill N/day]] [--allow-ip CIDR … | --allow-ip none]
+          [--rate-limit LIMIT/PERIOD[:exact]|none] [--credits N|none [--refill N/day]] [--allow-ip CIDR … | --allow-ip none]
   audit   [--id KEY_ID | --org ORG] [--limit N] [--cursor CURSOR]
   orgs    set --org ORG --rate-limit LIMIT/PERIOD[:exact]|none   one limit shared by every key of the org
   orgs    show --org ORG

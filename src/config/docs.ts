@@ -111,7 +111,8 @@ export const VARIABLE_DOCS = {
   REVOCATION_POLL_MS: { summary: "at most one feed poll per isolate per interval", doc: "revocation" },
   REVOCATION_MAX_STALENESS_MS: { summary: "a request waits for a poll older than this", doc: "revocation" },
   USAGE_FLUSH_MS: {
-    summary: "usage counts are flushed at most this often, and within it of their request",
+    summary:
+      "usage counts are flushed at most this often, and within it of their request; the location's aggregator forwards them once per this interval",
     doc: "usage",
   },
   WEBHOOK_EXPIRY_NOTICE_DAYS: { summary: "key.expiring is sent this many days before a key expires", doc: "webhooks" },

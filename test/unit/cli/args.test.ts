@@ -182,7 +182,7 @@ describe("flagMessage: the admin API's field errors in terms of flags", () => {
       "--org: give 1 to 20 org slugs (lowercase letters, digits, - and _); repeat --org for more",
       "--scopes: a comma-separated list of at most 50 scopes (letters, digits, :, ., - and _)",
       "--expires: must be a real calendar date-time in ISO 8601 form with a zone (e.g. 2030-01-01T00:00:00Z), now or never",
-      "--rate-limit: LIMIT/PERIOD with LIMIT from 1 to 1000000 and PERIOD from 1 s to 86400 s (e.g. 100/60s, 1000/1h), or none",
+      "--rate-limit: LIMIT/PERIOD with LIMIT from 1 to 1000000 and PERIOD from 1 s to 86400 s (e.g. 100/60s, 1000/1h, 100/60s:exact), or none",
       "--meta: at most 20 KEY=VALUE pairs",
       "nothing to change: give at least one of --name, --org, --scopes, --expires, --enable/--disable, --rate-limit",
     ]);
