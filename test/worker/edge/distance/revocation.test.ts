@@ -4,6 +4,7 @@
  * within REVOCATION_MAX_STALENESS_MS in every region, each region's isolates polling the
  * replica of their own region. A replica that did not store it is named in the admin
  * answer; its region's isolates ask the primary meanwhile, and the primary catches it up.
+ * A leak report (issue 23) revokes through the same publish: the same holds for it.
  */
 import { env, runDurableObjectAlarm } from "cloudflare:test";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
@@ -13,6 +14,7 @@ import { FEED_OBJECT_NAME, REGIONS } from "../../../../src/objects/protocol";
 import type { RevocationFeed } from "../../../../src/objects/revocation-feed";
 import { backgroundContext, mint } from "../../../support/worker-helpers";
 import { api } from "../../manage/admin/support";
+import { githubReport, keySet, keysUrl, LEAK_TOKEN, leakCall } from "../../manage/leaks/support";
 import { freezeClock } from "../revocation/support";
 import { isolateIn, Network, replicasCopied, requestFrom } from "./support";
 
@@ -87,5 +89,61 @@ describe("a revocation in every region", () => {
     expect(await runDurableObjectAlarm(primary())).toBe(true);
     const after = await primary().replicaStatus();
     expect(after.replicas.apac).toBe(after.version);
+  });
+
+  const leakVars = { LEAK_REPORT_TOKEN: LEAK_TOKEN, GITHUB_SECRET_SCANNING_KEYS_URL: keysUrl(keySet()) };
+  const reports: [string, (e: Parameters<typeof worker.fetch>[1], key: string) => Promise<number>][] = [
+    ["GitHub's signed report", async (e, key) => (await githubReport([{ token: key }], e)).status],
+    [
+      "a scanner's report (POST /leaks)",
+      async (e, key) =>
+        (
+          await leakCall(
+            "POST",
+            "",
+            { authorization: `Bearer ${LEAK_TOKEN}` },
+            { tokens: [key], source: "gitleaks" },
+            e,
+          )
+        ).status,
+    ],
+  ];
+  for (const [name, report] of reports)
+    it(`a leak report's revocation goes the same way (${name}): every replica stores it before the intake answers, and every region refuses the key within 4 s`, async () => {
+      const { key } = await mint();
+      const advance = freezeClock();
+      const net = new Network();
+      net.linkObjects();
+      const isolates = new Map(REGIONS.map((r) => [r, isolateIn(net, r)]));
+      for (const r of REGIONS) expect(await status(isolates.get(r)!, r, key)).toBe(200);
+
+      const mark = net.now();
+      expect(await report(isolateIn(net, "enam", leakVars), key)).toBe(200);
+      const copies = net.since(mark).filter((c) => c.method === "replicate" && c.endedAt !== undefined);
+      expect(new Set(copies.map((c) => c.to))).toEqual(new Set(REGIONS));
+      const { version, replicas } = await primary().replicaStatus();
+      for (const r of REGIONS) expect(replicas[r], r).toBe(version);
+
+      advance(4_001);
+      for (const r of REGIONS) expect(await status(isolates.get(r)!, r, key), r).toBe(401);
+    });
+
+  it("a scanner's report that a replica could not store is answered 503 naming that region, like the admin API", async () => {
+    const { key } = await mint();
+    freezeClock();
+    vi.spyOn(console, "log").mockImplementation(() => {});
+    const net = new Network();
+    net.linkObjects();
+    net.down.add("revocation-feed@oc");
+    const e = isolateIn(net, "enam", { LEAK_REPORT_TOKEN: LEAK_TOKEN });
+    const answered = await leakCall(
+      "POST",
+      "",
+      { authorization: `Bearer ${LEAK_TOKEN}` },
+      { tokens: [key], source: "gitleaks" },
+      e,
+    );
+    expect(answered.status).toBe(503);
+    expect(answered.json.detail).toContain("Not yet told: the revocation feed's replicas in oc.");
   });
 });
