@@ -183,6 +183,17 @@ export function pollRate(intervalMs: number, lambda: number): number {
   return 1 / (intervalMs / 1000 + 1 / lambda);
 }
 
+/**
+ * Flushes per second of a flusher that, once anything arrived, flushes at the end of the
+ * interval (the isolate's deferred usage flush; the aggregator's alarm) and, after an empty
+ * interval, at the next arrival (Poisson arrivals at `lambda`/s): 1 / (T + e^(−λT)/λ).
+ */
+export function deferredRate(intervalMs: number, lambda: number): number {
+  if (lambda <= 0) return 0;
+  const t = intervalMs / 1000;
+  return 1 / (t + Math.exp(-lambda * t) / lambda);
+}
+
 /** Round trip from a client in `from` to an object in `to`: the table's, or the in-region one when they are the same region. */
 export function rtt(from: Region, to: Region): number {
   return from === to ? inRegionRttMs(from) : RTT_MS[from][to];
@@ -591,21 +602,26 @@ export function runModel(input: ModelInput): ModelResult {
         ? "region mode: every isolate, to its region's shard = N"
         : "isolate mode: every isolate = N",
   );
+  // A request that leaves counts pending arms a deferred flush at the interval's end, so an
+  // isolate flushes every interval while it has traffic, and after a quiet one at its next request.
   const perFlusher = l.set(
     "usage.flushesPerFlusherPerSecond",
-    pollRate(f.usage.flushMs, r),
+    deferredRate(f.usage.flushMs, r),
     "flushes/s",
-    "1 / (flushMs/1000 + 1/λ), λ = rpsPerIsolate",
+    "1 / (T + e^(−λT)/λ), T = flushMs/1000, λ = rpsPerIsolate (the deferred flush)",
   );
-  const isolateWindow = r * (f.usage.flushMs / 1000 + 1 / r);
+  const isolateWindow = r / perFlusher;
   const orgsPerFlush = l.set(
     "usage.orgsPerFlush",
     distinct(isolateWindow, d.orgs),
     "orgs",
-    "distinct(n, orgs), n = λ · (flushMs/1000 + 1/λ) requests per isolate flush window",
+    "distinct(n, orgs), n = λ / flushesPerFlusherPerSecond requests per isolate flush window",
   );
+  // The aggregator forwards at the end of an interval in which a flush arrived (its alarm),
+  // or at once for the first flush after a quiet one: the same rule, over its isolates' flushes.
+  const forwardsPerLocation = deferredRate(f.usage.flushMs, I * perFlusher);
   // What reaches each org's store, and how often: from every isolate, or one per location.
-  const storeWindow = usageLocation ? I * r * (f.usage.flushMs / 1000 + 1 / (I * r)) : isolateWindow;
+  const storeWindow = usageLocation ? (I * r) / forwardsPerLocation : isolateWindow;
   const storeOrgsPerBatch = usageLocation ? distinct(storeWindow, d.orgs) : orgsPerFlush;
   let usageRps: number;
   let storeRps: number;
@@ -620,9 +636,9 @@ export function runModel(input: ModelInput): ModelResult {
     l.set("usage.forwarders", L, "aggregators", "one aggregator per location = colos");
     storeRps = l.set(
       "usage.forwardsPerSecond",
-      L * pollRate(f.usage.flushMs, I * r) * storeOrgsPerBatch,
+      L * forwardsPerLocation * storeOrgsPerBatch,
       "req/s",
-      "colos · 1 / (flushMs/1000 + 1/(isolatesPerColo · rpsPerIsolate)) · distinct(location window, orgs) (one batch per org per interval)",
+      "colos · 1 / (T + e^(−μT)/μ), μ = isolatesPerColo · flushesPerFlusherPerSecond (the aggregator's alarm) · distinct(location window, orgs) (one batch per org per interval)",
     );
     usageRps = l.set(
       "usage.doRequestsPerSecond",
@@ -634,9 +650,9 @@ export function runModel(input: ModelInput): ModelResult {
     // per forward of a location its note (with its time) and the note's end: 3 writes.
     aggregatorRows = l.set(
       "usage.aggregatorRowsPerSecond",
-      collects * 2 + L * pollRate(f.usage.flushMs, I * r) * 3,
+      collects * 2 + L * forwardsPerLocation * 3,
       "rows/s",
-      "collectsPerSecond · 2 + colos · 1 / (flushMs/1000 + 1/(isolatesPerColo · rpsPerIsolate)) · 3",
+      "collectsPerSecond · 2 + colos · 1 / (T + e^(−μT)/μ) · 3",
     );
   } else {
     storeRps = usageRps = l.set(

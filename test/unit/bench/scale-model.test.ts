@@ -15,6 +15,7 @@ import {
   convolve,
   DAY_S,
   distinct,
+  deferredRate,
   pollRate,
   quantile,
   rtt,
@@ -90,6 +91,14 @@ describe("helpers", () => {
     expect(pollRate(1000, 0)).toBe(0);
   });
 
+  it("deferredRate (the deferred usage flush, the aggregator's alarm): 1 / (T + e^(−λT)/λ)", () => {
+    // Busy: every interval. Quiet: the interval, plus the wait for an arrival after an empty one.
+    expect(deferredRate(10_000, 1)).toBeCloseTo(1 / (10 + Math.exp(-10)), 12);
+    expect(deferredRate(10_000, 0.1)).toBeCloseTo(1 / (10 + Math.exp(-1) * 10), 12);
+    expect(deferredRate(10_000, 100)).toBeCloseTo(0.1, 6);
+    expect(deferredRate(1000, 0)).toBe(0);
+  });
+
   it("quantile: the smallest value whose cumulative probability reaches q", () => {
     const d = [
       { ms: 10, p: 0.5 },
@@ -140,6 +149,9 @@ describe("helpers", () => {
   });
 });
 
+/** An isolate's usage flushes per second at 1 req/s and USAGE_FLUSH_MS = 10 s (the deferred flush): 1 / (10 + e^−10). */
+const D = 1 / (10 + Math.exp(-10));
+
 describe("today's design, one region, worked by hand", () => {
   // 2 locations × 3 isolates × 1 req/s, one key, one org, every request rate-limited.
   const { ledger: l, latency, warnings } = runModel(input({}, TODAY));
@@ -154,12 +166,12 @@ describe("today's design, one region, worked by hand", () => {
     expect(l.get("feed.pWaitForObject")).toBeCloseTo(Math.exp(-4), 12);
   });
 
-  it("limits, usage, KV: one call and one row per check; 6/11 flushes a second; one read per key per TTL", () => {
+  it("limits, usage, KV: one call and one row per check; 6 · 1/(10 + e^−10) flushes a second; one read per key per TTL", () => {
     expect(l.get("limits.doRequestsPerDay")).toBeCloseTo(518_400, 6);
     expect(l.get("limits.rowsWrittenPerDay")).toBeCloseTo(518_400, 6);
-    expect(l.get("usage.doRequestsPerSecond")).toBeCloseTo(6 / 11, 12); // 6 · 1/(10 + 1) · 1 org
-    expect(l.get("usage.rowsWrittenPerDay")).toBeCloseTo((6 / 11) * 3 * DAY_S, 6); // (1 row + 2) per flush
-    expect(l.get("do.requestsPerDay")).toBeCloseTo(259_200 + 518_400 + (6 / 11) * DAY_S, 4);
+    expect(l.get("usage.doRequestsPerSecond")).toBeCloseTo(6 * D, 12); // 6 · D · 1 org
+    expect(l.get("usage.rowsWrittenPerDay")).toBeCloseTo(6 * D * 3 * DAY_S, 6); // (1 row + 2) per flush
+    expect(l.get("do.requestsPerDay")).toBeCloseTo(259_200 + 518_400 + 6 * D * DAY_S, 4);
     expect(l.get("kv.readsPerSecond")).toBeCloseTo(6 / 30, 12);
     expect(l.get("kv.missShare")).toBeCloseTo(1 / 30, 12);
     expect(l.get("kv.writesPerSecond")).toBeCloseTo(6 / 60, 12);
@@ -169,7 +181,7 @@ describe("today's design, one region, worked by hand", () => {
   it("the bill: requests over the 10M included, object requests over the 1M; the rest within what is included", () => {
     expect(l.get("cost.workersRequests")).toBeCloseTo(((15_552_000 - 10_000_000) / 1e6) * 0.3, 9);
     expect(l.get("cost.workersCpu")).toBe(0);
-    const doMonth = (259_200 + 518_400 + (6 / 11) * DAY_S) * 30;
+    const doMonth = (259_200 + 518_400 + 6 * D * DAY_S) * 30;
     expect(l.get("cost.doRequests")).toBeCloseTo(((doMonth - 1_000_000) / 1e6) * 0.15, 9);
     expect(l.get("cost.doDuration")).toBe(0);
     expect(l.get("cost.doRowsWritten")).toBe(0);
@@ -240,16 +252,18 @@ describe("issue 25's design, two regions, worked by hand", () => {
     expect(latency.credits).toEqual({ share: 1, p50: 27, p99: 108 });
   });
 
-  it("usage: every isolate hands its counts to its location's aggregator; one batch per org per location every 10 s + 1/λ reaches the org", () => {
+  it("usage: every isolate hands its counts to its location's aggregator; its alarm sends one batch per org per location and interval to the org", () => {
+    // Each aggregator's arrivals: its 3 isolates' flushes, μ = 3 · D; it forwards 1 / (10 + e^(−10μ)/μ) times a second.
+    const mu = 3 * D;
+    const forwards = 2 / (10 + Math.exp(-10 * mu) / mu);
     expect(l.get("usage.flushers")).toBe(6);
-    expect(l.get("usage.collectsPerSecond")).toBeCloseTo(6 / 11, 12); // 6 · 1/(10 + 1)
+    expect(l.get("usage.collectsPerSecond")).toBeCloseTo(6 * D, 12);
     expect(l.get("usage.forwarders")).toBe(2);
-    expect(l.get("usage.forwardsPerSecond")).toBeCloseTo(2 / (10 + 1 / 3), 12);
-    expect(l.get("usage.doRequestsPerSecond")).toBeCloseTo(6 / 11 + 2 / (10 + 1 / 3), 12);
-    expect(l.get("usage.perOrgObjectRps")).toBeCloseTo(2 / (10 + 1 / 3), 12);
+    expect(l.get("usage.forwardsPerSecond")).toBeCloseTo(forwards, 12);
+    expect(l.get("usage.doRequestsPerSecond")).toBeCloseTo(6 * D + forwards, 12);
+    expect(l.get("usage.perOrgObjectRps")).toBeCloseTo(forwards, 12);
     // Aggregators: 2 rows per isolate flush, 3 per location forward; the org's store: 1 row + 2 per batch.
-    const forwards = 2 / (10 + 1 / 3);
-    expect(l.get("usage.rowsWrittenPerDay")).toBeCloseTo(((6 / 11) * 2 + forwards * 3 + forwards * 3) * DAY_S, 6);
+    expect(l.get("usage.rowsWrittenPerDay")).toBeCloseTo((6 * D * 2 + forwards * 3 + forwards * 3) * DAY_S, 6);
   });
 
   it("usage per-region shards: every isolate flushes, the busiest shard gets its region's share", () => {
@@ -257,8 +271,8 @@ describe("issue 25's design, two regions, worked by hand", () => {
       input({ shares: only({ enam: 0.5, weur: 0.5 }) }, { ...AFTER, usage: { mode: "region", flushMs: 10_000 } }),
     );
     expect(r.ledger.get("usage.flushers")).toBe(6);
-    expect(r.ledger.get("usage.doRequestsPerSecond")).toBeCloseTo(6 / 11, 12);
-    expect(r.ledger.get("usage.perOrgObjectRps")).toBeCloseTo(3 / 11, 12);
+    expect(r.ledger.get("usage.doRequestsPerSecond")).toBeCloseTo(6 * D, 12);
+    expect(r.ledger.get("usage.perOrgObjectRps")).toBeCloseTo(3 * D, 12);
   });
 
   it("isolate leases: two object calls per block, and the credits an evicted isolate may hold", () => {
