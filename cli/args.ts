@@ -81,6 +81,7 @@ const FLAG_OF: Record<string, string> = {
   rate_limit: "--rate-limit",
   credits: "--credits/--refill",
   allowed_ips: "--allow-ip",
+  key_prefix: "--key-prefix",
 };
 
 export function flagOf(field: string): string {

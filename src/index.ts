@@ -17,7 +17,7 @@ import { gatewayFor } from "./edge/gateway/handler";
 import type { Env } from "./env";
 import app, { managementPathOf } from "./manage/app";
 
-export { ConsoleSessions, KeyRateLimiter, RevocationFeed, UsageStore } from "./objects";
+export { ConsoleSessions, KeyRateLimiter, RevocationFeed, ShadowStore, UsageStore } from "./objects";
 
 export default {
   fetch(request: Request, env: Env, ctx: ExecutionContext): Promise<Response> {

@@ -21,12 +21,15 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DEFAULT_STATE_DIR, stateRegistryPath, withRegistry } from "../../scripts/local-platform";
 import type { RateLimit, TokenRecord } from "../../src/keys/record";
-import type { FeedChange, UsageBucket } from "../../src/objects/protocol";
-import { FEED_OBJECT_NAME, SESSIONS_OBJECT_NAME } from "../../src/objects/protocol";
+import type { FeedChange, ShadowSums, UsageBucket } from "../../src/objects/protocol";
+import { FEED_OBJECT_NAME, SESSIONS_OBJECT_NAME, SHADOW_OBJECT_NAME } from "../../src/objects/protocol";
 
 type Change = FeedChange;
 /** The console's session store (src/objects/console-sessions.ts), as far as the CLI uses it. */
 type SessionsStub = { revokeOpener(opener: string, now: number): Promise<number> };
+
+/** What the note says was not told when the legacy algorithms could not be published. */
+const LEGACY_NOTE = "revocation feed (which legacy hashes to look keys up under)";
 
 /** How long the CLI waits for the running gateway's feed. */
 const CLI_PUBLISH_TIMEOUT_MS = 5_000;
@@ -37,9 +40,18 @@ export interface UsageStub {
   statuses(keyId: string | null, fromMinute: number, toMinute: number): Promise<Record<string, number>>;
 }
 
+/** The running gateway's shadow store (see src/objects/shadow-store.ts). */
+export interface ShadowStub {
+  sums(fromMinute: number, toMinute: number, route: string | null, org: string | null): Promise<ShadowSums>;
+}
+
 export interface LocalFeed {
   /** The org's usage store in the running `wrangler dev` (throws when none runs). */
   usageStore(org: string): Promise<UsageStub>;
+  /** The shadow store in the running `wrangler dev` (throws when none runs). */
+  shadowStore(): Promise<ShadowStub>;
+  /** The legacy algorithms with pending imported keys (docs/migrating.md), on the feed. */
+  publishLegacy(algorithms: readonly string[]): Promise<void>;
   publish(changes: Change[]): Promise<void>;
   publishOrg(org: string, rateLimit: RateLimit | null): Promise<void>;
   /** A scoped admin token's change: on the feed, and a revocation ends the console sessions it opened. */
@@ -56,9 +68,16 @@ export function localFeed(
   persistTo: string = DEFAULT_STATE_DIR,
 ): LocalFeed {
   const registry = stateRegistryPath(persistTo);
-  type Stub = { publish(c: Change[]): Promise<number>; publishOrg(org: string, rl: RateLimit | null): Promise<number> };
+  type Stub = {
+    publish(c: Change[]): Promise<number>;
+    publishOrg(org: string, rl: RateLimit | null): Promise<number>;
+    publishLegacy(algorithms: string[]): Promise<number>;
+  };
   type UsageNs = { idFromName(name: string): unknown; get(id: unknown): UsageStub };
-  let opened: Promise<{ stub: Stub; usage: UsageNs; sessions: SessionsStub; dispose: () => Promise<void> }> | undefined;
+  type ShadowNs = { idFromName(name: string): unknown; get(id: unknown): ShadowStub };
+  let opened:
+    | Promise<{ stub: Stub; usage: UsageNs; shadow: ShadowNs; sessions: SessionsStub; dispose: () => Promise<void> }>
+    | undefined;
   let dir: string | undefined;
   let hinted = false;
 
@@ -84,6 +103,7 @@ export function localFeed(
             { name: "REVOCATION_FEED", class_name: "RevocationFeed", script_name: config.name },
             { name: "USAGE_STORE", class_name: "UsageStore", script_name: config.name },
             { name: "CONSOLE_SESSIONS", class_name: "ConsoleSessions", script_name: config.name },
+            { name: "SHADOW_STORE", class_name: "ShadowStore", script_name: config.name },
           ],
         },
       }),
@@ -91,7 +111,12 @@ export function localFeed(
     type Namespace = { idFromName(name: string): unknown; get(id: unknown): Stub };
     type SessionsNs = { idFromName(name: string): unknown; get(id: unknown): SessionsStub };
     const proxy = await withRegistry(registry, () =>
-      getPlatformProxy<{ REVOCATION_FEED: Namespace; USAGE_STORE: UsageNs; CONSOLE_SESSIONS: SessionsNs }>({
+      getPlatformProxy<{
+        REVOCATION_FEED: Namespace;
+        USAGE_STORE: UsageNs;
+        CONSOLE_SESSIONS: SessionsNs;
+        SHADOW_STORE: ShadowNs;
+      }>({
         configPath: generated,
         persist: false,
       }),
@@ -99,7 +124,13 @@ export function localFeed(
     const ns = proxy.env.REVOCATION_FEED;
     const stub = ns.get(ns.idFromName(FEED_OBJECT_NAME));
     const sessions = proxy.env.CONSOLE_SESSIONS.get(proxy.env.CONSOLE_SESSIONS.idFromName(SESSIONS_OBJECT_NAME));
-    return { stub, usage: proxy.env.USAGE_STORE, sessions, dispose: () => proxy.dispose() };
+    return {
+      stub,
+      usage: proxy.env.USAGE_STORE,
+      shadow: proxy.env.SHADOW_STORE,
+      sessions,
+      dispose: () => proxy.dispose(),
+    };
   }
 
   /** Send to the running gateway (`to`: which of its objects, for the note when none answers). */
@@ -125,7 +156,9 @@ export function localFeed(
         `note: the change is stored, but no running \`wrangler dev\` of this local state (${persistTo}) took it from the ${to} (${(err as Error).message.split("\n")[0]}).\n` +
           (to === "revocation feed"
             ? "      A gateway started later reads it from the local state; one running now sees it when its cache expires (CACHE_TTL_MS).\n"
-            : "      Console sessions it opened there end when they expire (at most an hour).\n") +
+            : to === LEGACY_NOTE
+              ? "      Once a gateway runs on this state, `npm run keys -- migration` tells it (keys imported by hash work there from then on).\n"
+              : "      Console sessions it opened there end when they expire (at most an hour).\n") +
           // How to start one it reaches: said once (a token's revocation tells two objects).
           (hinted
             ? ""
@@ -143,7 +176,13 @@ export function localFeed(
       const { usage } = await opened;
       return usage.get(usage.idFromName(org));
     },
+    async shadowStore(): Promise<ShadowStub> {
+      opened ??= open();
+      const { shadow } = await opened;
+      return shadow.get(shadow.idFromName(SHADOW_OBJECT_NAME));
+    },
     publish: (changes) => send((stub) => stub.publish(changes)),
+    publishLegacy: (algorithms) => send((stub) => stub.publishLegacy([...algorithms]), LEGACY_NOTE),
     publishOrg: (org, rateLimit) => send((stub) => stub.publishOrg(org, rateLimit)),
     async publishToken({ hash, record }) {
       await send((stub) => stub.publish([{ kind: "token", hash, record }]));

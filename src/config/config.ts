@@ -151,6 +151,13 @@ export interface Config {
   revocation: FeedSettings;
   /** Usage counts are flushed from an isolate at most this often (docs/usage.md). */
   usageFlushMs: number;
+  /**
+   * ENFORCEMENT (docs/migrating.md): "report" decides every request as "enforce" would but
+   * forwards it with its verdict and never refuses (a route's own `enforcement` wins).
+   */
+  enforcement: "enforce" | "report";
+  /** LEGACY_HASH_PEPPER: the old system's pepper, for keys imported as hmac-sha256 hashes. */
+  legacyPepper?: string;
 }
 
 /** A feed poll's wait for the object; past it the poll has failed. */
@@ -277,7 +284,7 @@ export function parseConfig(env: Env): Config {
     }
   }
   const admin = parseAdmin(settings.adminPrefix, env);
-  const { pepper } = settings.key;
+  const { pepper, legacyPepper } = settings.key;
   const errorFormat: ErrorFormat | undefined = enumVar(env, "ERROR_FORMAT");
   const orgSource: OrgSource | undefined = enumVar(env, "ORG_SOURCE");
   return {
@@ -320,6 +327,8 @@ export function parseConfig(env: Env): Config {
     },
     revocation: revocationSettings(env),
     usageFlushMs: intVar(env, "USAGE_FLUSH_MS"),
+    enforcement: enumVar(env, "ENFORCEMENT"),
+    ...(legacyPepper ? { legacyPepper } : {}),
   };
 }
 

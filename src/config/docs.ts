@@ -10,7 +10,7 @@ import type { VarName, VarSpec } from "./variables";
 import { VARIABLES } from "./variables";
 
 /** The docs page (docs/<page>.md) that explains a variable in full. */
-export type DocPage = "configuration" | "console" | "sessions" | "self-service" | "revocation" | "usage";
+export type DocPage = "configuration" | "console" | "sessions" | "self-service" | "revocation" | "usage" | "migrating";
 
 export interface VarDoc {
   readonly summary: string;
@@ -103,6 +103,12 @@ export const VARIABLE_DOCS = {
   REVOCATION_POLL_MS: { summary: "at most one feed poll per isolate per interval", doc: "revocation" },
   REVOCATION_MAX_STALENESS_MS: { summary: "a request waits for a poll older than this", doc: "revocation" },
   USAGE_FLUSH_MS: { summary: "usage counts are flushed at most this often", doc: "usage" },
+  ENFORCEMENT: { summary: "enforce, or report: decide and compare, never refuse (shadow mode)", doc: "migrating" },
+  LEGACY_HASH_PEPPER: {
+    summary: "the old system's pepper, for keys imported as hmac-sha256 hashes",
+    doc: "migrating",
+    unset: "unset",
+  },
 } as const satisfies Record<VarName, VarDoc>;
 
 /** The docs' default column for a variable: its default in backticks, or what unset means. */

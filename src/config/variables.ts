@@ -208,6 +208,16 @@ export const VARIABLES = {
   /** A request waits for a poll when the last successful one started longer ago than this. */
   REVOCATION_MAX_STALENESS_MS: { kind: "int", default: 4_000, min: 1_000, max: 3_600_000 },
   USAGE_FLUSH_MS: { kind: "int", default: 10_000, min: 1_000, max: 3_600_000 },
+  /** Shadow mode (docs/migrating.md): `report` decides every request as `enforce` would, but forwards it unchanged. */
+  ENFORCEMENT: { kind: "enum", default: "enforce", values: ["enforce", "report"] },
+  /** The old system's pepper, for keys imported as `hmac-sha256:` hashes (docs/migrating.md). */
+  LEGACY_HASH_PEPPER: {
+    kind: "secret",
+    secret: true,
+    min: 1,
+    max: 4096,
+    problem: "must be 1–4096 characters: the old system's HMAC key, exactly as it used it",
+  },
 } as const satisfies Record<string, VarSpec>;
 
 type Vars = typeof VARIABLES;
@@ -327,6 +337,8 @@ export function secretVar(env: object, name: NamesOf<"secret">): string | null {
 export interface KeyVariables {
   prefix: string;
   pepper?: string;
+  /** LEGACY_HASH_PEPPER: the old system's pepper, for keys imported as hmac-sha256 hashes. */
+  legacyPepper?: string;
 }
 
 /**
@@ -338,5 +350,9 @@ export interface KeyVariables {
 export function settingsFrom(env: object): { key: KeyVariables; adminPrefix: string } {
   const prefix = stringVar(env, "KEY_PREFIX");
   const pepper = secretVar(env, "KEY_PEPPER");
-  return { key: { prefix, ...(pepper !== null ? { pepper } : {}) }, adminPrefix: pathVar(env, "ADMIN_PREFIX")! };
+  const legacyPepper = secretVar(env, "LEGACY_HASH_PEPPER");
+  return {
+    key: { prefix, ...(pepper !== null ? { pepper } : {}), ...(legacyPepper !== null ? { legacyPepper } : {}) },
+    adminPrefix: pathVar(env, "ADMIN_PREFIX")!,
+  };
 }

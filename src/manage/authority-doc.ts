@@ -39,6 +39,8 @@ export const OPERATION_DOCS: Record<Operation, string> = {
   token_revoke: "revoke an admin token",
   portal_link: "issue a portal link",
   portal_link_revoke: "revoke a portal link",
+  shadow: "read the shadow report (report mode's comparisons)",
+  migration: "read the migration's progress (imported, migrated, pending keys)",
 };
 
 const REACH_CELLS: Record<Reach, string> = {
@@ -78,12 +80,26 @@ export const SURFACES: Record<Surface, { roles: readonly Role[]; operations: rea
       "token_revoke",
       "portal_link",
       "portal_link_revoke",
+      "shadow",
+      "migration",
     ],
   },
   "self-service API": { roles: ["key", "session"], operations: ["list", "create", "rotate", "revoke"] },
   console: {
     roles: ["root", "token:write", "token:read", "session", "portal"],
-    operations: ["list", "show", "create", "enable", "disable", "rotate", "revoke", "audit", "usage"],
+    operations: [
+      "list",
+      "show",
+      "create",
+      "enable",
+      "disable",
+      "rotate",
+      "revoke",
+      "audit",
+      "usage",
+      "shadow",
+      "migration",
+    ],
   },
   "CLI --url": {
     roles: ["root", "token:write", "token:read"],
@@ -102,6 +118,8 @@ export const SURFACES: Record<Surface, { roles: readonly Role[]; operations: rea
       "token_create",
       "token_list",
       "token_revoke",
+      "shadow",
+      "migration",
     ],
   },
 };

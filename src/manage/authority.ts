@@ -39,7 +39,9 @@ export type Operation =
   | "token_list"
   | "token_revoke"
   | "portal_link"
-  | "portal_link_revoke";
+  | "portal_link_revoke"
+  | "shadow"
+  | "migration";
 
 /**
  * What a principal reaches with an operation:
@@ -97,6 +99,8 @@ export const OPERATIONS: Record<Operation, OperationRule> = {
   token_revoke: { verb: "revoke admin tokens", changes: false, reach: { ...ROOT_ONLY }, refusal: TOKENS_REFUSAL },
   portal_link: { verb: "issue portal links", changes: false, reach: { ...OPERATOR_WRITES } },
   portal_link_revoke: { verb: "revoke portal links", changes: false, reach: { ...OPERATOR_WRITES } },
+  shadow: { verb: "read the shadow report", changes: false, reach: { ...OPERATOR_READS } },
+  migration: { verb: "read the migration's progress", changes: false, reach: { ...OPERATOR_READS } },
 };
 
 /**
@@ -139,6 +143,8 @@ export const FIELDS: Record<FieldOperation, Record<string, Record<Role, FieldRul
   },
   import: {
     key: { ...OPERATOR },
+    hash: { ...OPERATOR },
+    key_prefix: { ...OPERATOR },
     name: { ...OPERATOR },
     orgs: { ...OPERATOR },
     scopes: { ...OPERATOR },

@@ -5,14 +5,16 @@
  * imports it under Node.
  */
 import type { KeySettings } from "../keys/issue";
+import type { LegacyAlgorithm } from "../keys/legacy";
 import type { Failure, LifecycleContext } from "../keys/lifecycle";
 import type { RateLimit } from "../keys/record";
 import type { KvLike } from "../keys/store/kv";
-import type { NewLinkRow } from "../objects/protocol";
+import type { NewLinkRow, ShadowSums } from "../objects/protocol";
 import type { Refusal } from "./authority";
 import type { HolderBounds } from "./bounds";
 import type { Principal } from "./principal";
 import { actorOf } from "./principal";
+import type { ShadowQuery } from "./shadow";
 import type { UsageAnswer, UsageQuery } from "./usage";
 
 export interface ManageDeps {
@@ -43,6 +45,17 @@ export interface ManageDeps {
   usage?: (q: UsageQuery) => Promise<UsageAnswer>;
   /** Holders' creation bounds (manage/bounds.ts); absent: holders cannot create keys here (fail closed). */
   bounds?: HolderBounds;
+  /** Read report mode's comparisons (the ShadowStore object); absent: not recorded here (503). */
+  shadow?: (q: ShadowQuery) => Promise<ShadowSums>;
+  /**
+   * Tell every isolate which legacy algorithms have pending imported keys (the revocation
+   * feed), and this isolate at once; absent: they learn it from KV (docs/migrating.md).
+   */
+  legacyPublish?: (algorithms: readonly LegacyAlgorithm[]) => Promise<void>;
+  /** KV operations a bulk import may spend (a Worker's invocation allows 1,000); absent: unbounded (the CLI). */
+  importBudget?: number;
+  /** Imports stored at once in a bulk import (default 8). */
+  importConcurrency?: number;
 }
 
 /** The portal links' store (the console's session store: manage/console/sessions.ts). */

@@ -5,4 +5,5 @@
 export { ConsoleSessions } from "./console-sessions";
 export { KeyRateLimiter } from "./key-rate-limiter";
 export { RevocationFeed } from "./revocation-feed";
+export { ShadowStore } from "./shadow-store";
 export { UsageStore } from "./usage-store";

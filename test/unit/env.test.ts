@@ -82,7 +82,7 @@ describe("Env (src/env.ts) and wrangler.toml declare the same bindings", () => {
       expect(typeof exported[b.className], b.className).toBe("function");
       expect(toml).toMatch(new RegExp(`new_sqlite_classes = \\["${b.className}"\\]`));
     }
-    expect(created.length).toBe(4);
+    expect(created.length).toBe(5);
   });
 
   it("catches a binding missing from one environment, or one Env does not have", () => {

@@ -10,9 +10,9 @@ import { KV_LIST_MAX, KV_METADATA_MAX_BYTES, kvCall, kvKey, kvList } from "./kv"
 export interface AuditEvent {
   id: string;
   at: string;
-  /** Who acted (see `actor`): "root", "token:<id>", "key:<id>", "session:<sub>" or "cli". */
+  /** Who acted (see `actor`): "root", "token:<id>", "key:<id>", "session:<sub>", "cli", or "gateway" (a re-hash). */
   actor: string;
-  action: "create" | "import" | "update" | "revoke" | "rotate" | "token_create" | "token_revoke";
+  action: "create" | "import" | "update" | "revoke" | "rotate" | "migrate" | "token_create" | "token_revoke";
   /** Key events: the key concerned. */
   key_id?: string;
   /** Key events: the key's orgs (for an org move, before and after); filed under each org's log. */

@@ -9,6 +9,7 @@
 import { describe, expect, it } from "vitest";
 import configuration from "../../../docs/configuration.md?raw";
 import consolePage from "../../../docs/console.md?raw";
+import migrating from "../../../docs/migrating.md?raw";
 import revocation from "../../../docs/revocation.md?raw";
 import selfService from "../../../docs/self-service.md?raw";
 import sessions from "../../../docs/sessions.md?raw";
@@ -25,6 +26,7 @@ const PAGES: Record<DocPage, string> = {
   "self-service": selfService,
   revocation,
   usage,
+  migrating,
 };
 
 interface Row {
@@ -78,7 +80,7 @@ describe("docs/configuration.md's variables table matches the declaration", () =
       rows()
         .filter((r) => r.secret)
         .map((r) => r.name),
-    ).toEqual(["KEY_PEPPER", "ADMIN_TOKEN", "ORIGIN_SIGNING_SECRET", "SESSION_JWT_SECRET"]);
+    ).toEqual(["KEY_PEPPER", "ADMIN_TOKEN", "ORIGIN_SIGNING_SECRET", "SESSION_JWT_SECRET", "LEGACY_HASH_PEPPER"]);
   });
 
   it("states every whole number's bounds and every enum's values", () => {
