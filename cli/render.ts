@@ -96,7 +96,13 @@ export function auditTable(events: AuditEvent[]): string {
   };
   return table([
     ["AT", "ACTOR", "ACTION", "KEY", "DETAILS"],
-    ...events.map((e) => [isoShort(e.at), e.actor, e.action, e.key_id ?? e.token_id ?? "-", details(e)]),
+    ...events.map((e) => [
+      isoShort(e.at),
+      e.actor,
+      e.action,
+      e.key_id ?? e.token_id ?? (e.key_ids ? `${e.key_ids.length} keys` : "-"),
+      details(e),
+    ]),
   ]);
 }
 

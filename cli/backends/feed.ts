@@ -80,6 +80,7 @@ export function localFeed(
     | undefined;
   let dir: string | undefined;
   let hinted = false;
+  const noted = new Set<string>();
 
   async function open() {
     const { getPlatformProxy, unstable_readConfig } = await import("wrangler");
@@ -152,6 +153,9 @@ export function localFeed(
         }),
       ]);
     } catch (err) {
+      // Said once per object a run could not tell (a bulk import publishes a batch at a time).
+      if (noted.has(to)) return;
+      noted.add(to);
       process.stderr.write(
         `note: the change is stored, but no running \`wrangler dev\` of this local state (${persistTo}) took it from the ${to} (${(err as Error).message.split("\n")[0]}).\n` +
           (to === "revocation feed"

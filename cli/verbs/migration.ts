@@ -134,10 +134,13 @@ export function bulkImportPlan(values: Values): Plan {
         }
       };
       report();
+      // A gateway stores what fits its budget of KV operations per call and defers the rest:
+      // the next batches are sized to what it took.
+      let size = IMPORT_BATCH;
       while (queue.length > 0) {
         const batch: Line[] = [];
         let bytes = 2;
-        while (batch.length < IMPORT_BATCH && queue.length > 0) {
+        while (batch.length < size && queue.length > 0) {
           const size = JSON.stringify(queue[0]!.body).length + 1;
           if (batch.length > 0 && bytes + size > IMPORT_BATCH_BYTES) break;
           bytes += size;
@@ -171,6 +174,7 @@ export function bulkImportPlan(values: Values): Plan {
           else fail(l.line, r.errors ? r.errors.map(flagMessage) : [r.message ?? r.status]);
         }
         if (deferred.length === batch.length) throw new Refused("the gateway took none of a batch: try again later");
+        if (deferred.length > 0) size = batch.length - deferred.length;
         queue.unshift(...deferred);
         report();
       }

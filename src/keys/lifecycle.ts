@@ -152,10 +152,15 @@ export async function issueNew(
 
 /**
  * Store a validated import (a plaintext key, or a hash of it: issue.ts storeImport), purge
- * its hash here and audit it; publishing is the caller's (one publication for a batch).
- * A key already stored is a conflict.
+ * its hash here and audit it (unless `opts.audit` is false: a bulk import audits its batch
+ * once, auditImports); publishing is the caller's (one publication for a batch). A key
+ * already stored is a conflict.
  */
-export async function importStored(ctx: LifecycleContext, spec: ImportSpec): Promise<Outcome<Imported>> {
+export async function importStored(
+  ctx: LifecycleContext,
+  spec: ImportSpec,
+  opts: { audit?: boolean } = {},
+): Promise<Outcome<Imported>> {
   let imported: Imported;
   try {
     imported = await storeImport(ctx.kv, ctx.settings, spec, ctx.now);
@@ -164,8 +169,22 @@ export async function importStored(ctx: LifecycleContext, spec: ImportSpec): Pro
     throw err;
   }
   ctx.purge?.(imported.hash);
-  await audit(ctx, { action: "import", key_id: imported.record.id, orgs: imported.record.orgs });
+  if (opts.audit !== false)
+    await audit(ctx, { action: "import", key_id: imported.record.id, orgs: imported.record.orgs });
   return { ok: true, value: imported };
+}
+
+/**
+ * The audit event of a bulk import: one for the batch (its keys' ids, filed under the global
+ * log and each of their orgs' logs), instead of three KV writes per key.
+ */
+export async function auditImports(ctx: LifecycleContext, imports: readonly Imported[]): Promise<void> {
+  if (imports.length === 0) return;
+  await audit(ctx, {
+    action: "import",
+    key_ids: imports.map((i) => i.record.id),
+    orgs: [...new Set(imports.flatMap((i) => i.record.orgs))],
+  });
 }
 
 /** Publish imports (best effort, as every change that hands out a key: see publishIssued). */

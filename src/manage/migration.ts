@@ -8,7 +8,7 @@
 import type { FieldError } from "../keys/issue";
 import type { LegacyAlgorithm } from "../keys/legacy";
 import type { Imported, ImportSpec, Outcome } from "../keys/lifecycle";
-import { importStored, publishImported } from "../keys/lifecycle";
+import { auditImports, importStored, publishImported } from "../keys/lifecycle";
 import { ORG_RE } from "../keys/record";
 import type { MigrationState } from "../keys/store/migration";
 import { readLegacyAlgorithms, readMarkers, writeLegacyAlgorithms } from "../keys/store/migration";
@@ -58,12 +58,11 @@ export interface ImportBatchAnswer {
 
 /**
  * The KV operations one import costs at most: the existence check (and, for a hash, the
- * re-indexed check), the record, its id pointer, one org index entry per org, its marker,
- * and its audit event (global, the key's, one per org).
+ * re-indexed check), the record, its id pointer, one org index entry per org and its marker.
+ * The batch's one audit event costs one more, and one per org it names (importKeys counts them).
  */
 export function importOperations(spec: ImportSpec): number {
-  const orgs = spec.input.orgs.length;
-  return 7 + 2 * orgs + (spec.source.kind === "hash" ? 1 : 0);
+  return 4 + spec.input.orgs.length + (spec.source.kind === "hash" ? 1 : 0);
 }
 
 /**
@@ -71,8 +70,8 @@ export function importOperations(spec: ImportSpec): number {
  * validation, field rules and orgs), independently: a bad or refused item is reported by
  * its index and the others go on; a key already stored is skipped (so a batch sent again
  * resumes). Within deps.importBudget KV operations (a Worker's invocation allows 1,000),
- * the items that would not fit are answered `deferred`, to be sent again. One publication
- * on the revocation feed for the whole batch.
+ * the items that would not fit are answered `deferred`, to be sent again. One audit event
+ * and one publication on the revocation feed for the whole batch.
  */
 export async function importKeys(deps: ManageDeps, p: Principal, items: unknown): Promise<Outcome<ImportBatchAnswer>> {
   const allowed = decide(p, "import");
@@ -85,7 +84,9 @@ export async function importKeys(deps: ManageDeps, p: Principal, items: unknown)
     };
   const results: ImportResult[] = items.map((_, index) => ({ index, status: "deferred" }));
   const specs: (ImportSpec | null)[] = [];
-  let budget = deps.importBudget ?? Infinity;
+  // The audit event's global entry, then one per org it names.
+  let budget = (deps.importBudget ?? Infinity) - 1;
+  const orgsNamed = new Set<string>();
   for (const [index, body] of items.entries()) {
     const one = await importChecked(deps, p, body);
     if (!one.ok) {
@@ -96,7 +97,8 @@ export async function importKeys(deps: ManageDeps, p: Principal, items: unknown)
       specs.push(null);
       continue;
     }
-    const cost = importOperations(one.value);
+    const newOrgs = one.value.input.orgs.filter((o) => !orgsNamed.has(o));
+    const cost = importOperations(one.value) + newOrgs.length;
     if (cost > budget) {
       results[index] = { index, status: "deferred", message: "not tried within this call's budget: send it again" };
       specs.push(null);
@@ -104,6 +106,7 @@ export async function importKeys(deps: ManageDeps, p: Principal, items: unknown)
       continue;
     }
     budget -= cost;
+    for (const o of newOrgs) orgsNamed.add(o);
     specs.push(one.value);
   }
   const ctx = lifecycleOf(deps, p);
@@ -114,7 +117,7 @@ export async function importKeys(deps: ManageDeps, p: Principal, items: unknown)
     for (let i = next++; i < specs.length; i = next++) {
       const spec = specs[i];
       if (!spec) continue;
-      const outcome = await importStored(ctx, spec);
+      const outcome = await importStored(ctx, spec, { audit: false });
       if (outcome.ok) {
         stored.push(outcome.value);
         results[i] = {
@@ -129,6 +132,7 @@ export async function importKeys(deps: ManageDeps, p: Principal, items: unknown)
   };
   const lanes = Math.min(deps.importConcurrency ?? DEFAULT_IMPORT_CONCURRENCY, specs.length);
   await Promise.all(Array.from({ length: lanes }, worker));
+  await auditImports(ctx, stored);
   await publishImported(ctx, stored);
   await settleLegacy(deps, [...legacy]);
   const count = (...s: ImportStatus[]) => results.filter((r) => s.includes(r.status)).length;

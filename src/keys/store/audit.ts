@@ -15,6 +15,8 @@ export interface AuditEvent {
   action: "create" | "import" | "update" | "revoke" | "rotate" | "migrate" | "token_create" | "token_revoke";
   /** Key events: the key concerned. */
   key_id?: string;
+  /** A bulk import (docs/migrating.md): the keys one call imported, as one event (in the global and org logs). */
+  key_ids?: string[];
   /** Key events: the key's orgs (for an org move, before and after); filed under each org's log. */
   orgs?: string[];
   /** Token events: the scoped admin token concerned. */
@@ -80,7 +82,7 @@ function isAuditEvent(v: object): v is AuditEvent {
     typeof e.at === "string" &&
     typeof e.actor === "string" &&
     typeof e.action === "string" &&
-    (typeof e.key_id === "string" || typeof e.token_id === "string")
+    (typeof e.key_id === "string" || typeof e.token_id === "string" || Array.isArray(e.key_ids))
   );
 }
 

@@ -240,12 +240,18 @@ describe("bulk import", () => {
   it("within a Worker's budget of KV operations: what does not fit is answered deferred, in order", async () => {
     const org = uniqueOrg();
     const body = await Promise.all(
-      Array.from({ length: 100 }, async () => ({ hash: `sha256:${(await legacyKey()).sha256.hex}`, orgs: [org] })),
+      Array.from({ length: 200 }, async () => ({ hash: `sha256:${(await legacyKey()).sha256.hex}`, orgs: [org] })),
     );
     const { json } = await api("POST", "/_keygate/keys/import", { body, env: gw() });
-    // 10 operations each (7 + 2 × one org + the re-indexed check) within 900: 90 stored.
-    expect(json).toMatchObject({ imported: 90, deferred: 10 });
-    expect(json.results.slice(90).every((r: { status: string }) => r.status === "deferred")).toBe(true);
+    // 6 operations each (4 + one org + the re-indexed check), and the batch's audit event (1 + its one org),
+    // within 900: 149 stored.
+    expect(json).toMatchObject({ imported: 149, deferred: 51 });
+    expect(json.results.slice(149).every((r: { status: string }) => r.status === "deferred")).toBe(true);
+    // One audit event for the batch, naming its keys.
+    const events = (await api("GET", `/_keygate/audit?org=${org}`, { env: gw() })).json.events;
+    expect(events).toHaveLength(1);
+    expect(events[0]).toMatchObject({ action: "import", actor: "root", orgs: [org] });
+    expect(events[0].key_ids).toHaveLength(149);
   });
 
   it("an org-scoped write token imports for its orgs only; a read token not at all", async () => {
