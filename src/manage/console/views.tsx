@@ -781,10 +781,10 @@ export const MigrationPage: FC<{
         {shadow.ok ? (
           <>
             <p
-              class={shadow.value.safe_to_switch ? "verdict safe" : "verdict unsafe"}
+              class={shadow.value.safe_to_switch ? "verdict" : "verdict notice"}
               data-safe={String(shadow.value.safe_to_switch)}
             >
-              {shadow.value.summary}
+              <strong>{shadow.value.summary}</strong>
             </p>
             {shadow.value.routes.length ? (
               <table>
