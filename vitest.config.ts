@@ -35,6 +35,7 @@ export default defineConfig({
                 // Secrets for tests live here, never in .dev.vars (which tests also read).
                 TEST_ORIGIN_URL: inject<string>("originUrl"),
                 TEST_SESSION_KEYS: inject<string>("sessionKeys"),
+                TEST_GITHUB_KEYS: inject<string>("githubKeys"),
               },
             },
           })),

@@ -4,7 +4,8 @@
  * one `error:` line per problem naming the flag, then where the usage is, never the whole
  * usage; no JSON wording ("array", "null") in what the user reads.
  *
- * Nothing here opens state or talks to a gateway: bad usage fails before any backend opens.
+ * Nothing here opens state or talks to a gateway: bad usage fails before any backend opens
+ * (precheck: a body is validated here by the management core's own checks).
  */
 
 import type { ParseArgsConfig } from "node:util";
@@ -82,10 +83,16 @@ const FLAG_OF: Record<string, string> = {
   credits: "--credits/--refill",
   allowed_ips: "--allow-ip",
   key_prefix: "--key-prefix",
+  tokens: "--file",
+  url: "--location",
 };
 
-export function flagOf(field: string): string {
-  return field.startsWith("(") ? field : (FLAG_OF[field] ?? `--${field}`);
+/**
+ * The flag (or positional) a field came from. `names`: a verb's own names where they differ
+ * from the common ones (webhooks add's `url` is its RECEIVER_URL, not leaked's --location).
+ */
+export function flagOf(field: string, names: Readonly<Record<string, string>> = {}): string {
+  return field.startsWith("(") ? field : (names[field] ?? FLAG_OF[field] ?? `--${field}`);
 }
 
 /**
@@ -118,19 +125,33 @@ const FLAG_MESSAGES: [field: string, api: RegExp, cli: string][] = [
   ],
 ];
 
-export function flagMessage(e: FieldError): string {
+export function flagMessage(e: FieldError, names: Readonly<Record<string, string>> = {}): string {
   for (const [field, api, cli] of FLAG_MESSAGES) {
     const m = e.field === field ? api.exec(e.message) : null;
     if (m) return cli.replace(/\$(\d)/g, (_, n: string) => m[Number(n)] ?? "");
   }
   if (e.message.startsWith("name, orgs and scopes together"))
     return `--name, --org and --scopes together are too long${e.message.slice(e.message.indexOf(":"))}`;
-  return `${flagOf(e.field)}: ${e.message}`;
+  return `${flagOf(e.field, names)}: ${e.message}`;
 }
 
 /** The field errors of one refused body, as one UsageError (one line per distinct problem). */
-export function fieldErrors(errors: FieldError[]): UsageError {
-  return new UsageError([...new Set(errors.map(flagMessage))].join("\n"));
+export function fieldErrors(errors: FieldError[], names: Readonly<Record<string, string>> = {}): UsageError {
+  return new UsageError([...new Set(errors.map((e) => flagMessage(e, names)))].join("\n"));
+}
+
+/**
+ * A body or query checked, while the plan is built, with the management core's own
+ * validation (src/keys/issue.ts and friends: the checks the backend would run first), so a
+ * bad value is a usage error before any state is opened or any gateway called (issue 24:
+ * bad usage answers at once, not after wrangler's start). What only the stored state can
+ * decide (an id that does not exist, a scope beyond a holder's) is still the backend's.
+ */
+export function precheck(
+  checked: { ok: true } | { ok: false; errors: FieldError[] },
+  names: Readonly<Record<string, string>> = {},
+): void {
+  if (!checked.ok) throw fieldErrors(checked.errors, names);
 }
 
 // ---- flag values → API fields ----
@@ -200,12 +221,34 @@ export function limitFields(values: Values): Json {
 
 const UNIT_MS: Record<string, number> = { m: 60_000, h: 3_600_000, d: 86_400_000 };
 
-/** `--since 90m|1h|7d` → ms. */
-export function sinceMs(raw: string): number {
+/** A duration flag, `90m|1h|7d` → ms (not zero). */
+export function durationMs(raw: string, flag: string): number {
   const m = /^\s*(\d+)\s*([mhd])\s*$/.exec(raw);
   if (!m || Number(m[1]) === 0)
-    throw new UsageError(`--since: expected a duration such as 30m, 1h or 7d, got "${raw}"`);
+    throw new UsageError(`${flag}: expected a duration such as 30m, 1h or 7d, got "${raw}"`);
   return Number(m[1]) * UNIT_MS[m[2]!]!;
+}
+
+/** `--since 90m|1h|7d` → ms. */
+export function sinceMs(raw: string): number {
+  return durationMs(raw, "--since");
+}
+
+/**
+ * The flags a command was given, as they would be typed again (quoted for a POSIX shell
+ * where needed), without `drop`: what a "More:" hint repeats with the next --cursor. Every
+ * flag given, --url and --persist-to included: a hint that dropped them would read another
+ * gateway's or another state's next page (issue 24).
+ */
+export function repeatFlags(values: Values, drop: readonly string[] = ["cursor", "json", "help"]): string {
+  const quote = (v: string) => (/^[A-Za-z0-9_@%+=:,./-]+$/.test(v) ? v : `'${v.replace(/'/g, "'\\''")}'`);
+  const parts: string[] = [];
+  for (const [name, v] of Object.entries(values)) {
+    if (drop.includes(name) || v === undefined || v === false) continue;
+    if (v === true) parts.push(`--${name}`);
+    else for (const one of Array.isArray(v) ? v : [v]) parts.push(`--${name} ${quote(one)}`);
+  }
+  return parts.join(" ");
 }
 
 /** Exactly one positional id, e.g. KEY_ID. */

@@ -6,10 +6,13 @@
 import type { Command, Io } from "./run";
 import { processIo, run } from "./run";
 import { KEY_VERBS } from "./verbs/keys";
+import { LEAKED_VERB } from "./verbs/leaked";
 import { MIGRATION_VERB, SHADOW_VERB } from "./verbs/migration";
 import { ORGS_VERB } from "./verbs/orgs";
+import { SESSION_VERB } from "./verbs/session";
 import { TOKENS } from "./verbs/tokens";
 import { USAGE_VERB } from "./verbs/usage";
+import { WEBHOOKS } from "./verbs/webhooks";
 
 export const USAGE = `Usage: npm run keys -- <verb> [flags]
 
@@ -26,6 +29,7 @@ Verbs:
   shadow  [--since 24h] [--route ROUTE] [--org ORG]   report mode's comparisons: is it safe to switch?
   list    [--org ORG] [--name TEXT] [--prefix KEY_PREFIX] [--status STATUS] [--limit N] [--cursor CURSOR]
   tokens  create|list|revoke …         scoped admin tokens (npm run keys -- tokens --help)
+  webhooks add|list|remove|test|deliveries …   events out, signed (npm run keys -- webhooks --help)
   show    KEY_ID
   revoke  KEY_ID
   rotate  KEY_ID [--grace-seconds N]      the old key keeps working N seconds (default 0: stops now)
@@ -35,7 +39,12 @@ Verbs:
   audit   [--id KEY_ID | --org ORG] [--limit N] [--cursor CURSOR]
   orgs    set --org ORG --rate-limit LIMIT/PERIOD|none   one limit shared by every key of the org
   orgs    show --org ORG
+  session --org ORG [--scopes a,b] [--sub USER] [--ttl 1h|30m|7d]   a session JWT for local use, signed with the
+          local SESSION_JWT_SECRET (the one \`npm run dev\` keeps in the state, or .dev.vars'); stdout: the token
   usage   --org ORG [--key KEY_ID] [--since 1h|7d|…] [--granularity minute|hour|day]   requests, forwarded, rejected
+          (counted by the running gateway: locally, needs \`npm run dev\` running on the same state)
+  leaked  --file FOUND.txt [--source NAME] [--location URL]   report found tokens (one a line) as leaked: each key
+          of this gateway among them is revoked, disabled or marked, as LEAKED_KEY_ACTION says
 
 Common flags:
   --json               print the admin API's JSON answer (one line) instead of a table
@@ -52,8 +61,16 @@ Exit codes: 0 ok, 1 not found or refused, 2 bad usage.
 export const KEYS: Command = {
   name: "",
   usage: USAGE,
-  verbs: { ...KEY_VERBS, orgs: ORGS_VERB, usage: USAGE_VERB, migration: MIGRATION_VERB, shadow: SHADOW_VERB },
-  groups: { tokens: TOKENS },
+  verbs: {
+    ...KEY_VERBS,
+    orgs: ORGS_VERB,
+    usage: USAGE_VERB,
+    leaked: LEAKED_VERB,
+    session: SESSION_VERB,
+    migration: MIGRATION_VERB,
+    shadow: SHADOW_VERB,
+  },
+  groups: { tokens: TOKENS, webhooks: WEBHOOKS },
 };
 
 /** `npm run keys -- …` with `argv` the arguments after `--`. Returns the exit code. */

@@ -3,6 +3,7 @@
  * with --json exactly the API's answer on one line. Pure functions of the answer.
  */
 import type { KeyView } from "../src/keys/fields";
+import type { LeakRecord } from "../src/keys/record";
 import type { AuditEvent } from "../src/keys/store/audit";
 import type { TokenView } from "../src/keys/token";
 import type { UsageAnswer } from "../src/manage/usage";
@@ -39,7 +40,10 @@ export function describeKey(k: KeyView): string {
     `  last used:  ${isoShort(k.last_used_at)}`,
     `  rate limit: ${k.rate_limit ? `${k.rate_limit.limit} requests per ${k.rate_limit.period_seconds} s` : "none"}`,
   ];
-  if (k.revoked_at) lines.push(`  revoked:    ${isoShort(k.revoked_at)}`);
+  if (k.credits) lines.push(`  credits:    ${creditsLine(k.credits)}`);
+  if (k.revoked_at)
+    lines.push(`  revoked:    ${isoShort(k.revoked_at)}${k.revoked_reason ? ` (${k.revoked_reason})` : ""}`);
+  if (k.leaked) lines.push(`  leaked:     ${leakedLine(k.leaked)}`);
   if (k.replaced_by) lines.push(`  rotated:    ${isoShort(k.rotated_at)}, replaced by ${k.replaced_by}`);
   if (k.replaces) lines.push(`  replaces:   ${k.replaces}`);
   if (k.meta && Object.keys(k.meta).length)
@@ -49,6 +53,28 @@ export function describeKey(k: KeyView): string {
         .join(", ")}`,
     );
   return lines.join("\n");
+}
+
+/** A metered key's balance: the live `remaining` (null: the balance could not be read) and its next refill. */
+export function creditsLine(c: NonNullable<KeyView["credits"]>): string {
+  const left = c.remaining === null ? "unknown (the balance is kept by the running gateway)" : `${c.remaining} left`;
+  const refill = c.refill
+    ? `, refilled to ${c.refill.amount} on ${isoShort(c.refills_at)} (each ${c.refill.interval})`
+    : ", no refill";
+  return left + refill;
+}
+
+/** What a leak report did, in words. */
+const LEAK_DONE: Record<LeakRecord["action"], string> = {
+  revoke: "revoked",
+  disable: "disabled",
+  report: "recorded only (LEAKED_KEY_ACTION=report)",
+  none: "already revoked",
+};
+
+/** "Reported leaked at <url> on <date> by <reporter> (<source>): revoked" (docs/leaked-keys.md). */
+export function leakedLine(leak: LeakRecord): string {
+  return `Reported leaked ${leak.url ? `at ${leak.url} ` : ""}on ${isoShort(leak.at)} by ${leak.reporter} (${leak.source}): ${LEAK_DONE[leak.action]}`;
 }
 
 export function showOnce(secret: string, what = "key"): string {
@@ -88,6 +114,8 @@ export function auditTable(events: AuditEvent[]): string {
   if (events.length === 0) return "(no events)";
   const details = (e: AuditEvent) => {
     if (e.action === "rotate") return `new key ${e.new_key_id}, grace ${e.grace_seconds ?? 0} s`;
+    if (e.action === "key.leaked" && e.leak)
+      return `${LEAK_DONE[e.leak.action]}, source ${e.leak.source}${e.leak.url ? `, at ${e.leak.url}` : ""}`;
     if (e.changes)
       return Object.entries(e.changes)
         .map(([f, c]) => `${f}: ${JSON.stringify(c.from)} → ${JSON.stringify(c.to)}`)
@@ -100,10 +128,28 @@ export function auditTable(events: AuditEvent[]): string {
       isoShort(e.at),
       e.actor,
       e.action,
-      e.key_id ?? e.token_id ?? (e.key_ids ? `${e.key_ids.length} keys` : "-"),
+      e.key_id ?? e.token_id ?? e.webhook_id ?? (e.key_ids ? `${e.key_ids.length} keys` : "-"),
       details(e),
     ]),
   ]);
+}
+
+/**
+ * A leak report's answer (`leaked --file`): one row per token, named by its line in the file
+ * (never by its value), whether it is a key of this gateway, which, and its status now.
+ */
+export function leakedHuman(v: Json, lines: readonly number[], file: string): string {
+  const results = v.results as { label: string; key_id?: string; status?: string; refused?: string }[];
+  const keys = results.filter((r) => r.label === "true_positive").length;
+  const head = `${file}: ${results.length} token${results.length === 1 ? "" : "s"}, ${keys} of them ${keys === 1 ? "a key" : "keys"} of this gateway.`;
+  const rows = results.map((r, i) => [
+    String(lines[i] ?? i + 1),
+    r.label,
+    r.key_id ?? "-",
+    r.refused ? `unchanged: ${r.refused}` : (r.status ?? "-"),
+  ]);
+  return `${head}
+${table([["LINE", "LABEL", "KEY", "STATUS"], ...rows])}`;
 }
 
 /** The command for the next page, when the answer has a cursor. */

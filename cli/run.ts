@@ -21,12 +21,16 @@ export interface Plan {
   human(value: Json): string;
   /** The exit code of an answer that came back (default 0): a bulk import with bad lines says 1. */
   exitCode?(value: Json): number;
+  /** What the answer is, for a person, on stderr (without --json): stdout stays the value alone. */
+  note?(value: Json): string;
 }
 
 export interface Verb {
   options: Options;
   positionals: boolean;
   plan(p: Parsed): Plan;
+  /** The verb's own names for the API's fields in messages, where they differ from cli/args.ts FLAG_OF. */
+  fields?: Readonly<Record<string, string>>;
 }
 
 /** A set of verbs with its own usage text (`npm run keys -- …`, `npm run keys -- tokens …`). */
@@ -94,10 +98,11 @@ export async function run(cmd: Command, argv: string[], io: Io = processIo): Pro
     backend = await io.open(parsed.values, { env: io.env, ...(cmd.tokenKind ? { tokenKind: cmd.tokenKind } : {}) });
     const outcome = await plan.call(backend, io);
     if (!outcome.ok) {
-      if (outcome.error === "invalid") throw fieldErrors(outcome.errors);
+      if (outcome.error === "invalid") throw fieldErrors(outcome.errors, spec.fields);
       throw new Refused(outcome.message);
     }
     io.stdout(output(outcome.value, parsed.values.json === true, plan.human));
+    if (plan.note && parsed.values.json !== true) io.stderr(plan.note(outcome.value));
     return plan.exitCode?.(outcome.value) ?? 0;
   } catch (err) {
     if (err instanceof UsageError) {

@@ -21,12 +21,19 @@
  * its own host.
  * A deliberate loopback origin (e.g. a tunnel's local end in a test account):
  * --allow-loopback-origin, or KEYGATE_ALLOW_LOOPBACK_ORIGIN=1. The flag is ours and is not
- * passed to wrangler. `npm run deploy -- --help` prints this, then wrangler deploy's help.
+ * passed to wrangler.
+ *
+ * Sign in to Cloudflare first: `npx wrangler login` (opens a browser), or in CI set
+ * CLOUDFLARE_API_TOKEN (and CLOUDFLARE_ACCOUNT_ID) — docs/deploying.md.
+ * Without --env, the top level is deployed and wrangler is told so (`--env=""`): the
+ * environment checked is the one deployed. wrangler deploy's own flags:
+ * `npx wrangler deploy --help`.
  */
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { isIP } from "node:net";
 import path from "node:path";
+import { loadWrangler, varsFromArgs } from "./local-platform";
 
 const ROOT = path.resolve(import.meta.dirname, "..");
 const WRANGLER = path.join(ROOT, "node_modules/wrangler/bin/wrangler.js");
@@ -44,18 +51,6 @@ function flagValue(args: string[], names: string[]): string | undefined {
     }
   }
   return value;
-}
-
-/** `--var NAME:VALUE` overrides from the command line. */
-function varOverrides(args: string[]): Record<string, string> {
-  const vars: Record<string, string> = {};
-  for (let i = 0; i < args.length; i++) {
-    const raw = args[i] === "--var" ? args[i + 1] : args[i]!.startsWith("--var=") ? args[i]!.slice(6) : undefined;
-    if (raw === undefined) continue;
-    const colon = raw.indexOf(":");
-    if (colon > 0) vars[raw.slice(0, colon)] = raw.slice(colon + 1);
-  }
-  return vars;
 }
 
 /** Hosts that are this machine (or none) wherever the Worker runs. */
@@ -135,19 +130,21 @@ export function problems(t: DeployTarget, allowLoopback: boolean): string[] {
 async function main(argv: string[]): Promise<number> {
   if (argv.includes("--help") || argv.includes("-h")) {
     const doc = readFileSync(new URL(import.meta.url), "utf8").split("*/")[0]!;
-    process.stdout.write(doc.replace(/^\/\*\*\n?|^ \* ?/gm, "") + "\n");
-    return spawnSync(process.execPath, [WRANGLER, "deploy", "--help"], { stdio: "inherit" }).status ?? 1;
+    process.stdout.write(doc.replace(/^\/\*\*\n?|^ \* ?/gm, "").trimEnd() + "\n");
+    return 0;
   }
   const allowLoopback = argv.includes(OVERRIDE_FLAG) || process.env.KEYGATE_ALLOW_LOOPBACK_ORIGIN === "1";
   const args = argv.filter((a) => a !== OVERRIDE_FLAG);
-  const env = flagValue(args, ["--env", "-e"]);
+  // The environment wrangler would deploy: --env, else CLOUDFLARE_ENV (wrangler reads it too), else the top level.
+  const envFlag = flagValue(args, ["--env", "-e"]);
+  const env = (envFlag ?? process.env.CLOUDFLARE_ENV) || undefined;
   const configPath = flagValue(args, ["--config", "-c"]) ?? path.join(ROOT, "wrangler.toml");
 
   // The configuration exactly as wrangler resolves it for this environment (non-inheritable
   // keys such as vars and kv_namespaces included). Reading it contacts nothing.
-  const { unstable_readConfig } = await import("wrangler");
+  const { unstable_readConfig } = loadWrangler();
   const config = unstable_readConfig({ config: configPath, ...(env ? { env } : {}) });
-  const vars = { ...(config.vars as Record<string, unknown>), ...varOverrides(args) };
+  const vars = { ...(config.vars as Record<string, unknown>), ...varsFromArgs(args) };
   const target: DeployTarget = {
     ...(env ? { env } : {}),
     kvIds: (config.kv_namespaces as { binding: string; id?: string }[])
@@ -168,10 +165,22 @@ async function main(argv: string[]): Promise<number> {
     );
     return 1;
   }
+  const version = (
+    JSON.parse(readFileSync(path.join(ROOT, "node_modules/wrangler/package.json"), "utf8")) as {
+      version: string;
+    }
+  ).version;
   process.stderr.write(
-    `keygate: ${config.name}${env ? ` (--env ${env})` : ""} → ORIGIN_URL ${target.originUrl}; checks passed, running wrangler deploy\n`,
+    `keygate: ${config.name}${env ? ` (--env ${env})` : " (the top level)"} → ORIGIN_URL ${target.originUrl}; checks passed, running wrangler deploy (wrangler ${version}, pinned: docs/platform.md)\n`,
   );
-  const run = spawnSync(process.execPath, [WRANGLER, "deploy", ...args], { stdio: "inherit" });
+  // The environment checked is the one deployed: said to wrangler when no --env was given
+  // (`--env=""` is its top level; without it wrangler warns that none was named).
+  const deployArgs = envFlag === undefined ? [...args, `--env=${env ?? ""}`] : args;
+  const run = spawnSync(process.execPath, [WRANGLER, "deploy", ...deployArgs], {
+    stdio: "inherit",
+    // No version banner and update notice: keygate's line above names the pinned version.
+    env: { ...process.env, WRANGLER_HIDE_BANNER: "true" },
+  });
   return run.status ?? 1;
 }
 

@@ -1,7 +1,8 @@
 /**
  * `npm run dev`: the gateway on http://127.0.0.1:8787 in front of a demo origin on
  * http://127.0.0.1:8788, with a demo key printed. Extra arguments go to `wrangler dev`
- * (e.g. `npm run dev -- --var AUTH_PROFILE:argos`).
+ * (e.g. `npm run dev -- --var AUTH_PROFILE:operate`); the banner's requests and the status
+ * each gets follow the profile.
  *
  * The demo key (org "demo", scopes read,write) lives 30 days and is reused by every start
  * while more than 8 days are left (more than EXPIRY_WARNING_DAYS' default, so the demo's
@@ -14,25 +15,32 @@
  * on the same state (`npm run keys`, same --persist-to) publishes its revocations to this
  * gateway there, and to no other checkout's.
  *
- * The web console runs on a host of its own, http://console.localhost:PORT/ (CONSOLE_HOST
- * console.localhost: browsers and curl resolve *.localhost to this machine), signed in with
- * the admin token printed at start. Unless .dev.vars, .env or `--var` sets ADMIN_TOKEN, a
- * local one is generated once and kept with the demo key
- * (.wrangler/state/keygate-dev-admin-token.json, ignored by git); `--var CONSOLE_HOST:…`
- * (or .dev.vars) overrides the console's host.
+ * For local use, unless .dev.vars, .env, wrangler.toml [vars] or `--var` sets them:
+ *   ADMIN_TOKEN          generated once and kept in the state: the web console runs on a
+ *                        host of its own, http://console.localhost:PORT/ (CONSOLE_HOST
+ *                        console.localhost: browsers and curl resolve *.localhost to this
+ *                        machine), signed in with that token, printed at start;
+ *   SESSION_JWT_SECRET   generated once and kept in the state: sessions are on, and
+ *                        `npm run keys -- session --org demo` prints a session JWT it accepts;
+ *   SELF_SERVICE_PATH    /api/keys: the self-service key API (docs/self-service.md), there
+ *                        for the demo key and sessions. `--self-service PATH` puts it
+ *                        elsewhere, `--self-service off` turns it off.
+ * (scripts/dev-state.ts names the files.)
  *
- * Environment: PORT and ORIGIN_PORT change the ports; ORIGIN_URL points the gateway at
- * your own API instead of the demo origin.
+ * Environment: PORT and ORIGIN_PORT change the ports (a port in use is said at once);
+ * ORIGIN_URL points the gateway at your own API instead of the demo origin.
  *
  * Ctrl-C (SIGINT) or SIGTERM stops wrangler dev and its workerd (their whole process
  * group) and the demo origin.
  */
 import { spawn } from "node:child_process";
-import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import path from "node:path";
+import type { Config } from "../src/config/config";
+import { ConfigError, parseConfig } from "../src/config/config";
 import { settingsFrom } from "../src/config/variables";
+import type { Env } from "../src/env";
 import { hashKey } from "../src/keys/hash";
 import type { KeySettings } from "../src/keys/issue";
 import { statusOf } from "../src/keys/record";
@@ -41,13 +49,49 @@ import { readRecord } from "../src/keys/store/records";
 import type { ManageDeps } from "../src/manage/context";
 import { createKey, revokeKey } from "../src/manage/keys";
 import { stopProcessGroup } from "../test/support/node-wrangler";
-import { openLocalPlatform, registryEnv } from "./local-platform";
+import { banner } from "./dev-banner";
+import type { LocalSecretName } from "./dev-state";
+import { DEMO_KEY_FILE, localSecret } from "./dev-state";
+import type { LocalPlatform } from "./local-platform";
+import { openLocalPlatform, registryEnv, varsFromArgs } from "./local-platform";
 import { startOrigin } from "./origin";
 
 const DAY_MS = 86_400_000;
 const DEMO_KEY_LIFETIME_MS = 30 * DAY_MS;
 const DEMO_KEY_MIN_LEFT_MS = 8 * DAY_MS;
-const extra = process.argv.slice(2);
+const DEMO_ORG = "demo";
+const DEMO_SCOPES = ["read", "write"];
+/** The console's host in development: *.localhost is loopback for browsers and curl. */
+const DEV_CONSOLE_HOST = "console.localhost";
+/** Where the self-service API is unless `--self-service PATH|off` says otherwise. */
+const DEV_SELF_SERVICE_PATH = "/api/keys";
+
+if (process.argv.includes("--help") || process.argv.includes("-h")) {
+  const doc = readFileSync(new URL(import.meta.url), "utf8").split("*/")[0]!;
+  process.stdout.write(doc.replace(/^\/\*\*\n?|^ \* ?/gm, "") + "\n");
+  process.exit(0);
+}
+
+const fail = (message: string): never => {
+  console.error(`error: ${message}`);
+  process.exit(1);
+};
+
+/** `--self-service PATH|off` is ours (not wrangler's): taken out of the arguments passed on. */
+const args = process.argv.slice(2);
+let selfServiceFlag: string | undefined;
+const extra = args.filter((a, i) => {
+  if (a === "--self-service") {
+    selfServiceFlag = args[i + 1] ?? fail("--self-service needs a path (e.g. /api/keys) or off");
+    return false;
+  }
+  if (args[i - 1] === "--self-service") return false;
+  if (a.startsWith("--self-service=")) {
+    selfServiceFlag = a.slice("--self-service=".length);
+    return false;
+  }
+  return true;
+});
 /** wrangler dev's local state: .wrangler/state, or what `--persist-to DIR` (passed on to wrangler dev) says. */
 const persistFlag = extra.findIndex((a) => a === "--persist-to" || a.startsWith("--persist-to="));
 const STATE_DIR =
@@ -56,20 +100,22 @@ const STATE_DIR =
     : extra[persistFlag]!.includes("=")
       ? extra[persistFlag]!.split("=").slice(1).join("=")
       : (extra[persistFlag + 1] ?? ".wrangler/state");
-const DEMO_KEY_FILE = path.join(STATE_DIR, "keygate-demo-key.json");
-const ADMIN_TOKEN_FILE = path.join(STATE_DIR, "keygate-dev-admin-token.json");
-/** The console's host in development: *.localhost is loopback for browsers and curl. */
-const DEV_CONSOLE_HOST = "console.localhost";
-
-if (extra.includes("--help") || extra.includes("-h")) {
-  const doc = readFileSync(new URL(import.meta.url), "utf8").split("*/")[0]!;
-  process.stdout.write(doc.replace(/^\/\*\*\n?|^ \* ?/gm, "") + "\n");
-  process.exit(0);
-}
 
 const port = Number(process.env.PORT ?? 8787);
 const originPort = Number(process.env.ORIGIN_PORT ?? 8788);
 const step = (msg: string) => console.log(`[dev] ${msg}`);
+
+/** Whether nothing listens on 127.0.0.1:`p` (a second `npm run dev` would otherwise print a banner for the first). */
+function portFree(p: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.once("error", () => resolve(false));
+    server.listen(p, "127.0.0.1", () => server.close(() => resolve(true)));
+  });
+}
+
+if (!(await portFree(port)))
+  fail(`port ${port} is in use (another \`npm run dev\`?): stop it, or set PORT to another port.`);
 
 let originUrl = process.env.ORIGIN_URL;
 let closeOrigin: (() => Promise<void>) | undefined;
@@ -80,85 +126,82 @@ if (!originUrl) {
     originUrl = origin.url;
     closeOrigin = origin.close;
   } catch (err) {
-    console.error(
-      `error: cannot start the demo origin on port ${originPort}: ${(err as Error).message}. Set ORIGIN_PORT or ORIGIN_URL.`,
+    fail(
+      `cannot start the demo origin on port ${originPort}: ${(err as Error).message}. Set ORIGIN_PORT or ORIGIN_URL.`,
     );
-    process.exit(1);
   }
 }
 
 /** The saved demo key, when it still works and has more than DEMO_KEY_MIN_LEFT_MS to live; else a new one. */
-async function demoKey(): Promise<{ key: string; id: string; expiresAt: string; reused: boolean }> {
-  const platform = await openLocalPlatform({ persistTo: STATE_DIR });
+async function demoKey(
+  platform: LocalPlatform,
+): Promise<{ key: string; id: string; expiresAt: string; reused: boolean }> {
+  const kv = platform.env.KEYS as KvLike;
+  // KEY_PREFIX and KEY_PEPPER, read and checked as the gateway does (a bad value stops here).
+  const settings: KeySettings = settingsFrom(platform.env).key;
+  const now = Date.now();
+  const deps: ManageDeps = { kv, settings, actor: "dev", now };
+  const root = { kind: "root" } as const;
+  const file = path.join(STATE_DIR, DEMO_KEY_FILE);
+  let saved: { id: string; key: string } | undefined;
   try {
-    const kv = platform.env.KEYS as KvLike;
-    // KEY_PREFIX and KEY_PEPPER, read and checked as the gateway does (a bad value stops here).
-    const settings: KeySettings = settingsFrom(platform.env).key;
-    const now = Date.now();
-    const deps: ManageDeps = { kv, settings, actor: "dev", now };
-    const root = { kind: "root" } as const;
-    let saved: { id: string; key: string } | undefined;
-    try {
-      saved = JSON.parse(readFileSync(DEMO_KEY_FILE, "utf8")) as { id: string; key: string };
-    } catch {
-      /* none yet */
-    }
-    if (saved && typeof saved.key === "string" && typeof saved.id === "string") {
-      // Looked up by its hash, as the gateway does: a changed KEY_PEPPER or a wiped state means a new key.
-      const record = await readRecord(kv, await hashKey(saved.key, settings.pepper));
-      const usable = record?.id === saved.id && statusOf(record, now) === "active" && record.expires_at !== null;
-      if (usable && Date.parse(record.expires_at!) - now > DEMO_KEY_MIN_LEFT_MS) {
-        return { key: saved.key, id: saved.id, expiresAt: record.expires_at!, reused: true };
-      }
-      if (record?.id === saved.id && record.revoked_at === null) await revokeKey(deps, root, saved.id);
-    }
-    const created = await createKey(deps, root, {
-      name: "demo (npm run dev)",
-      orgs: ["demo"],
-      scopes: ["read", "write"],
-      expires_at: new Date(now + DEMO_KEY_LIFETIME_MS).toISOString(),
-    });
-    if (!created.ok) throw new Error(`cannot create the demo key: ${JSON.stringify(created)}`);
-    mkdirSync(STATE_DIR, { recursive: true });
-    writeFileSync(DEMO_KEY_FILE, JSON.stringify({ id: created.value.id, key: created.value.key }) + "\n", {
-      mode: 0o600,
-    });
-    return { key: created.value.key, id: created.value.id, expiresAt: created.value.expires_at!, reused: false };
-  } finally {
-    await platform.dispose();
-  }
-}
-
-/** Whether the developer sets `name` themselves: `--var NAME:…`, or a line of .dev.vars or .env. */
-function setByDeveloper(name: string): boolean {
-  if (extra.some((a, i) => (a === "--var" && extra[i + 1]?.startsWith(`${name}:`)) || a.startsWith(`--var=${name}:`)))
-    return true;
-  return [".dev.vars", ".env"].some(
-    (f) => existsSync(f) && new RegExp(`^\\s*${name}\\s*=`, "m").test(readFileSync(f, "utf8")),
-  );
-}
-
-/** The admin token the console signs in with: the developer's, or one generated for this state (0600). */
-function devAdminToken(): { token: string | null; vars: string[] } {
-  if (setByDeveloper("ADMIN_TOKEN")) return { token: null, vars: [] };
-  let token: string | undefined;
-  try {
-    token = (JSON.parse(readFileSync(ADMIN_TOKEN_FILE, "utf8")) as { token?: string }).token;
+    saved = JSON.parse(readFileSync(file, "utf8")) as { id: string; key: string };
   } catch {
     /* none yet */
   }
-  if (typeof token !== "string" || !/^[0-9a-f]{64}$/.test(token)) {
-    token = randomBytes(32).toString("hex");
-    mkdirSync(STATE_DIR, { recursive: true });
-    writeFileSync(ADMIN_TOKEN_FILE, JSON.stringify({ token }) + "\n", { mode: 0o600 });
+  if (saved && typeof saved.key === "string" && typeof saved.id === "string") {
+    // Looked up by its hash, as the gateway does: a changed KEY_PEPPER or a wiped state means a new key.
+    const record = await readRecord(kv, await hashKey(saved.key, settings.pepper));
+    const usable = record?.id === saved.id && statusOf(record, now) === "active" && record.expires_at !== null;
+    if (usable && Date.parse(record.expires_at!) - now > DEMO_KEY_MIN_LEFT_MS) {
+      return { key: saved.key, id: saved.id, expiresAt: record.expires_at!, reused: true };
+    }
+    if (record?.id === saved.id && record.revoked_at === null) await revokeKey(deps, root, saved.id);
   }
-  return { token, vars: ["--var", `ADMIN_TOKEN:${token}`] };
+  const created = await createKey(deps, root, {
+    name: "demo (npm run dev)",
+    orgs: [DEMO_ORG],
+    scopes: DEMO_SCOPES,
+    expires_at: new Date(now + DEMO_KEY_LIFETIME_MS).toISOString(),
+  });
+  if (!created.ok) throw new Error(`cannot create the demo key: ${JSON.stringify(created)}`);
+  writeFileSync(file, JSON.stringify({ id: created.value.id, key: created.value.key }) + "\n", { mode: 0o600 });
+  return { key: created.value.key, id: created.value.id, expiresAt: created.value.expires_at!, reused: false };
 }
 
 step(`opening the local key store (${STATE_DIR})`);
-const demo = await demoKey();
-const admin = devAdminToken();
-const consoleHost = setByDeveloper("CONSOLE_HOST") ? null : DEV_CONSOLE_HOST;
+const platform = await openLocalPlatform({ persistTo: STATE_DIR });
+let demo: Awaited<ReturnType<typeof demoKey>>;
+/** The variables `npm run dev` sets for local use, each only when the developer sets none. */
+const devVars: Record<string, string> = { ORIGIN_URL: originUrl! };
+const generated: Partial<Record<LocalSecretName, string>> = {};
+let config: Config | ConfigError;
+try {
+  demo = await demoKey(platform);
+  /** What the developer set: wrangler.toml [vars], .dev.vars (or .env), then `--var`. */
+  const given: Record<string, unknown> = { ...platform.env, ...varsFromArgs(extra) };
+  for (const name of ["ADMIN_TOKEN", "SESSION_JWT_SECRET"] as const) {
+    if (given[name] === undefined) devVars[name] = generated[name] = localSecret(STATE_DIR, name);
+  }
+  if (given.CONSOLE_HOST === undefined) devVars.CONSOLE_HOST = DEV_CONSOLE_HOST;
+  // "off" is a blank value: unset, whatever the configuration says.
+  if (selfServiceFlag !== undefined) devVars.SELF_SERVICE_PATH = selfServiceFlag === "off" ? "" : selfServiceFlag;
+  else if (given.SELF_SERVICE_PATH === undefined) devVars.SELF_SERVICE_PATH = DEV_SELF_SERVICE_PATH;
+  // The configuration the gateway will run with, checked here (with the local KEYS binding
+  // still open): a bad value would have it answer every request 500 (fail closed).
+  try {
+    config = parseConfig({ ...given, ...devVars } as unknown as Env);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    config = err;
+  }
+} finally {
+  await platform.dispose();
+}
+if (config instanceof ConfigError)
+  fail(`${config.message} (wrangler.toml, .dev.vars or --var): the gateway would answer every request 500.`);
+const gatewayConfig = config as Config;
+const wranglerVars = Object.entries(devVars).flatMap(([k, v]) => ["--var", `${k}:${v}`]);
 step(`${demo.reused ? "reusing" : "created"} the demo key ${demo.id} (expires ${demo.expiresAt.slice(0, 10)})`);
 
 step(`starting wrangler dev on 127.0.0.1:${port} (the first start takes a few seconds)`);
@@ -171,10 +214,7 @@ const wrangler = spawn(
     "127.0.0.1",
     "--port",
     String(port),
-    "--var",
-    `ORIGIN_URL:${originUrl}`,
-    ...admin.vars,
-    ...(consoleHost ? ["--var", `CONSOLE_HOST:${consoleHost}`] : []),
+    ...wranglerVars,
     "--show-interactive-dev-session=false",
     ...extra,
   ],
@@ -186,6 +226,9 @@ const wrangler = spawn(
       ...process.env,
       CLOUDFLARE_CF_FETCH_ENABLED: "false",
       WRANGLER_SEND_METRICS: "false",
+      // No "⛅️ wrangler 4.86.0 (update available …)" on every start: the version is pinned
+      // on purpose (docs/platform.md). This also skips wrangler's registry lookup for it.
+      WRANGLER_HIDE_BANNER: "true",
       ...registryEnv(STATE_DIR),
     },
     // Its own process group, so stopping it stops its workerd too (see stop below).
@@ -246,21 +289,22 @@ for (let i = 0; i < 240 && !stopping; i++) {
     await new Promise((r) => setTimeout(r, 500));
     continue;
   }
-  console.log(`
-keygate is running on ${gateway} in front of ${originUrl}${closeOrigin ? " (demo origin: it echoes what it receives)" : ""}.
-
-Demo key (org "demo", scopes read,write; id ${demo.id}, expires ${demo.expiresAt.slice(0, 10)}):
-
-  ${demo.key}
-
-Try:
-  curl -i ${gateway}/hello -H "x-api-key: ${demo.key}"      # 200, the origin saw x-org-slug: demo
-  curl -i ${gateway}/hello                                 # 401, never reached the origin
-
-Console: ${consoleHost ? `http://${consoleHost}:${port}/` : "on the CONSOLE_HOST you set, port " + port} — sign in with ${admin.token ? `the admin token\n  ${admin.token}` : "the ADMIN_TOKEN you set"}
-
-More keys: npm run keys -- create --org acme --name my-client
-Stop: Ctrl-C
-`);
+  console.log(
+    banner({
+      gateway,
+      origin: originUrl!,
+      demoOrigin: closeOrigin !== undefined,
+      config: gatewayConfig,
+      demo: { ...demo, org: DEMO_ORG, scopes: DEMO_SCOPES },
+      consoleUrl: gatewayConfig.consoleHost
+        ? `http://${gatewayConfig.consoleHost}:${port}/`
+        : `${gateway}${gatewayConfig.admin.prefix}/ui/`,
+      adminToken: generated.ADMIN_TOKEN ?? null,
+      // The keys CLI signs with the local secret: the state's, or one in .dev.vars (not a --var of this command).
+      sessions: gatewayConfig.session?.secret != null && varsFromArgs(extra).SESSION_JWT_SECRET === undefined,
+      // The CLI finds this state (and the session secret kept in it) with the same --persist-to.
+      ...(persistFlag >= 0 ? { stateFlags: ["--persist-to", STATE_DIR] } : {}),
+    }),
+  );
   break;
 }

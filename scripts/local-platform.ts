@@ -12,7 +12,7 @@
  *   line is dropped from the runtime's output, every other line still shows.
  */
 import { mkdtempSync } from "node:fs";
-import module from "node:module";
+import module, { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 
@@ -30,6 +30,22 @@ export interface LocalPlatformOptions {
 export interface LocalPlatform {
   env: Record<string, unknown>;
   dispose(): Promise<void>;
+}
+
+/**
+ * The `--var NAME:VALUE` (or `--var=NAME:VALUE`) overrides among wrangler arguments, as
+ * `wrangler dev` and `wrangler deploy` apply them over [vars] (the last one of a name wins).
+ */
+export function varsFromArgs(args: readonly string[]): Record<string, string> {
+  const vars: Record<string, string> = {};
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    const raw = a === "--var" ? args[i + 1] : a.startsWith("--var=") ? a.slice(6) : undefined;
+    if (raw === undefined) continue;
+    const colon = raw.indexOf(":");
+    if (colon > 0) vars[raw.slice(0, colon)] = raw.slice(colon + 1);
+  }
+  return vars;
 }
 
 /** The local state `wrangler dev` reads by default (`--persist-to` changes it). */
@@ -77,12 +93,21 @@ export async function withPrivateRegistry<T>(open: () => Promise<T>): Promise<T>
   return withRegistry(mkdtempSync(join(tmpdir(), "keygate-cli-registry-")), open);
 }
 
-export async function openLocalPlatform(opts: LocalPlatformOptions = {}): Promise<LocalPlatform> {
-  // Node ≥ 22.1 caches compiled code on disk: importing wrangler (most of a local
-  // command's time) gets faster from the second run. Node 20 has no such cache.
+/**
+ * wrangler's Node API, loaded on first use (never at the top of a module: it is most of a
+ * local command's time) and with `require`, not `import()`: wrangler is one 12.7 MB
+ * CommonJS file, and an ESM import of CommonJS first scans all of it for its export names
+ * (≈ 0.25–0.5 s more here, measured with hyperfine: docs/platform.md). The one way the
+ * scripts and the keys CLI load it.
+ */
+export function loadWrangler(): typeof import("wrangler") {
+  // Node ≥ 22.1 caches compiled code on disk (Node 20 has no such cache).
   (module as { enableCompileCache?: () => unknown }).enableCompileCache?.();
-  // Loaded here, not at the top: wrangler takes about a second to import.
-  const { getPlatformProxy } = await import("wrangler");
+  return createRequire(import.meta.url)("wrangler") as typeof import("wrangler");
+}
+
+export async function openLocalPlatform(opts: LocalPlatformOptions = {}): Promise<LocalPlatform> {
+  const { getPlatformProxy } = loadWrangler();
   const userLevel = process.env.WRANGLER_LOG;
   process.env.WRANGLER_LOG = userLevel ?? "error";
   const consoleError = console.error;

@@ -24,13 +24,22 @@
  *                         recorded as probe "jwks:S"; PUT: replace set S (a key rotation)
  *   /legacy/<profile>/…   one of the five seed APIs as it was before keygate, authenticating
  *                         on its own in its own contract (scripts/legacy-api.ts)
+ *   /__origin/github/public_keys?set=S   GitHub's secret scanning keys, in GitHub's shape
+ *                         {"public_keys": [{"key_identifier", "key", "is_current"}]}: GET set S
+ *                         (default: the `github` keys given at start marked `listed`), each fetch
+ *                         recorded as probe "github-keys:S"; PUT: replace set S
+ *   /__origin/github/sign?key=ID   POST: the body signed as GitHub signs a report (ECDSA P-256,
+ *                         SHA-256, DER, base64) with the `github` key ID: {"signature"}
  *   Upgrade: websocket    handshake, then one text frame "hello from origin"
+ *   /__origin/hook/NAME?fail=N&status=S&ms=M   a webhook receiver: keeps each delivery (headers and
+ *                         the raw body) under NAME; answers S (default 500) to the first N
+ *                         deliveries, then 204, after M ms; `GET /__origin/hooks?name=NAME` lists them
  *
  * With `signingSecret` (ORIGIN_SIGNING_SECRET when run on its own), every request is
  * checked with keygate's shipped verifier (verifier/index.js) and the echo carries its
  * verdict as `signature`: what an origin that trusts only signed identities would decide.
  */
-import { createHash } from "node:crypto";
+import { createHash, sign } from "node:crypto";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
@@ -55,6 +64,18 @@ export interface OriginOptions {
   signingSecret?: string;
   /** A JWKS ({ keys: [...] }) served at /__origin/jwks: an identity provider for session tests. */
   jwks?: { keys: unknown[] };
+  /** P-256 key pairs standing in for GitHub's secret scanning keys (leak report tests). */
+  github?: GithubTestKey[];
+}
+
+export interface GithubTestKey {
+  identifier: string;
+  /** PKCS#8 PEM: stays in the origin, which signs with it. */
+  privateKeyPem: string;
+  /** SPKI PEM, as GitHub publishes its keys. */
+  publicKeyPem: string;
+  /** In the default set of public keys served. */
+  listed: boolean;
 }
 
 export interface Origin {
@@ -98,6 +119,9 @@ export async function startOrigin(port = 0, host = "127.0.0.1", opts: OriginOpti
   const holds = new Map<string, () => void>();
   const verify = opts.signingSecret ? createVerifier({ secrets: opts.signingSecret }) : undefined;
   const jwksSets = new Map<string, { keys: unknown[] }>();
+  /** Webhook deliveries received, by receiver name. */
+  const hooks = new Map<string, { headers: http.IncomingHttpHeaders; body: string; answered: number; at: number }[]>();
+  const githubSets = new Map<string, unknown>();
   const record = (probe: string, call: RecordedCall) => {
     // The oldest probe goes, never all of them: a whole-map clear could land between a
     // test's request and its question about it (the full suite makes >10k probes).
@@ -132,6 +156,69 @@ export async function startOrigin(port = 0, host = "127.0.0.1", opts: OriginOpti
         bodySha256: "",
       });
       sendJson(res, 200, jwksSets.get(set) ?? opts.jwks ?? { keys: [] });
+      return;
+    }
+    const hook = /^\/__origin\/hook\/([A-Za-z0-9_-]{1,64})$/.exec(path);
+    if (hook && req.method === "POST") {
+      const name = hook[1]!;
+      const chunks: Buffer[] = [];
+      req.on("data", (chunk: Buffer) => chunks.push(chunk));
+      req.on("end", () => {
+        const list = hooks.get(name) ?? [];
+        const failing = list.length < Number(url.searchParams.get("fail") ?? "0");
+        const answered = failing ? Number(url.searchParams.get("status") ?? "500") : 204;
+        list.push({ headers: req.headers, body: Buffer.concat(chunks).toString("utf8"), answered, at: Date.now() });
+        hooks.set(name, list);
+        setTimeout(
+          () => {
+            res.writeHead(answered, { "content-type": "text/plain" });
+            res.end(failing ? "receiver's private error details" : "");
+          },
+          Number(url.searchParams.get("ms") ?? "0"),
+        );
+      });
+      return;
+    }
+    if (path === "/__origin/github/public_keys" || path === "/__origin/github/sign") {
+      let text = "";
+      req.on("data", (chunk: Buffer) => (text += chunk.toString("latin1")));
+      req.on("end", () => {
+        const set = url.searchParams.get("set") ?? "default";
+        if (path === "/__origin/github/sign") {
+          const key = (opts.github ?? []).find((k) => k.identifier === url.searchParams.get("key"));
+          if (!key) return sendJson(res, 404, { error: "no such key" });
+          const signature = sign("sha256", Buffer.from(text, "latin1"), key.privateKeyPem).toString("base64");
+          return sendJson(res, 200, { signature });
+        }
+        if (req.method === "PUT") {
+          githubSets.set(set, JSON.parse(text) as unknown);
+          res.writeHead(204).end();
+          return;
+        }
+        record(`github-keys:${set}`, {
+          method: req.method ?? "",
+          url: req.url ?? "",
+          headers: req.headers,
+          bodyBytes: 0,
+          bodySha256: "",
+        });
+        const listed = (opts.github ?? []).filter((k) => k.listed);
+        sendJson(
+          res,
+          200,
+          githubSets.get(set) ?? {
+            public_keys: listed.map((k, i) => ({
+              key_identifier: k.identifier,
+              key: k.publicKeyPem,
+              is_current: i === 0,
+            })),
+          },
+        );
+      });
+      return;
+    }
+    if (path === "/__origin/hooks") {
+      sendJson(res, 200, { deliveries: hooks.get(url.searchParams.get("name") ?? "") ?? [] });
       return;
     }
     if (path === "/__origin/held" || path === "/__origin/release") {

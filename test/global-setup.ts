@@ -1,12 +1,15 @@
 import { generateKeyPairSync } from "node:crypto";
 import type { TestProject } from "vitest/node";
 import { startOrigin } from "../scripts/origin";
+import { githubKeys } from "./support/github-keys";
 
 declare module "vitest" {
   export interface ProvidedContext {
     originUrl: string;
     /** JSON of SessionTestKeys (test/worker/edge/sessions/support.ts). */
     sessionKeys: string;
+    /** JSON of the stand-ins for GitHub's secret scanning keys: [{identifier, publicKeyPem, listed}] (no private half). */
+    githubKeys: string;
   }
 }
 
@@ -37,8 +40,13 @@ function sessionKeys() {
 /** One real HTTP origin on loopback for the whole workers project. */
 export default async function setup(project: TestProject) {
   const keys = sessionKeys();
-  const origin = await startOrigin(0, "127.0.0.1", { jwks: { keys: [keys.rsa1.public, keys.ec1.public] } });
+  const github = githubKeys();
+  const origin = await startOrigin(0, "127.0.0.1", { jwks: { keys: [keys.rsa1.public, keys.ec1.public] }, github });
   project.provide("originUrl", origin.url);
   project.provide("sessionKeys", JSON.stringify(keys));
+  project.provide(
+    "githubKeys",
+    JSON.stringify(github.map(({ identifier, publicKeyPem, listed }) => ({ identifier, publicKeyPem, listed }))),
+  );
   return () => origin.close();
 }

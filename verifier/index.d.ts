@@ -76,3 +76,31 @@ export type VerifyResult =
   | { ok: false; reason: "missing" | "malformed" | "unknown_kid" | "stale" | "bad_signature" };
 
 export declare function createVerifier(options: VerifierOptions): (request: RequestLike) => Promise<VerifyResult>;
+
+// ---- webhooks (Standard Webhooks 1.0, symmetric) ----
+
+export declare const WEBHOOK_SECRET_PREFIX: "whsec_";
+export declare const DEFAULT_WEBHOOK_TOLERANCE_SECONDS: 300;
+
+/** The key bytes of a webhook secret ("whsec_" + base64). */
+export declare function webhookSecretBytes(secret: string): Uint8Array;
+
+/** The webhook-signature value of one attempt: `v1,<base64 HMAC-SHA256("id.timestamp.body")>`. */
+export declare function signWebhook(
+  secret: string,
+  message: { id: string; timestamp: number; body: string },
+): Promise<string>;
+
+export type WebhookVerifyResult =
+  | { ok: true; id: string; timestamp: number; payload: unknown }
+  | { ok: false; reason: "missing" | "malformed" | "stale" | "bad_signature" };
+
+/**
+ * Verify one webhook delivery from keygate: its headers (webhook-id, webhook-timestamp,
+ * webhook-signature) and its raw body, with the whsec_… secret shown at creation.
+ */
+export declare function verifyWebhook(
+  secret: string,
+  delivery: { headers: Headers | Record<string, string | string[] | undefined>; body: string | Uint8Array },
+  options?: { toleranceSeconds?: number; now?: () => number },
+): Promise<WebhookVerifyResult>;

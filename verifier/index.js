@@ -313,3 +313,124 @@ export function createVerifier(options) {
     };
   };
 }
+
+// ---- webhooks (Standard Webhooks 1.0, symmetric: docs/webhooks.md) ----
+//
+//   webhook-id:        msg_… (the same on every attempt of one event: an idempotency key)
+//   webhook-timestamp: unix seconds of this attempt
+//   webhook-signature: v1,<base64 HMAC-SHA256("<webhook-id>.<webhook-timestamp>.<raw body>")>
+//
+// keyed with the secret's bytes: the secret is "whsec_" + base64 of them. A header may
+// carry several space-separated signatures (a secret being rotated): one match is enough.
+
+export const WEBHOOK_SECRET_PREFIX = "whsec_";
+/** Largest accepted distance between webhook-timestamp and the receiver's clock (the spec's 5 minutes). */
+export const DEFAULT_WEBHOOK_TOLERANCE_SECONDS = 300;
+
+const BASE64_RE = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+/** @param {string} b64 */
+function fromBase64(b64) {
+  const bin = atob(b64);
+  const out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return out;
+}
+
+/** @param {Uint8Array} bytes */
+function toBase64(bytes) {
+  let bin = "";
+  for (let i = 0; i < bytes.length; i++) bin += String.fromCharCode(/** @type {number} */ (bytes[i]));
+  return btoa(bin);
+}
+
+/**
+ * The key bytes of a webhook secret ("whsec_" + base64; the prefix may be left off).
+ * Throws an Error naming the problem (never the secret).
+ * @param {string} secret
+ */
+export function webhookSecretBytes(secret) {
+  if (typeof secret !== "string") throw new Error("a webhook secret must be a string (whsec_…)");
+  const b64 = secret.startsWith(WEBHOOK_SECRET_PREFIX) ? secret.slice(WEBHOOK_SECRET_PREFIX.length) : secret;
+  if (b64 === "" || !BASE64_RE.test(b64)) throw new Error("a webhook secret is whsec_ followed by base64");
+  return fromBase64(b64);
+}
+
+/** @type {Map<string, Promise<CryptoKey>>} */
+const webhookKeys = new Map();
+
+/** @param {string} secret */
+function webhookKey(secret) {
+  let key = webhookKeys.get(secret);
+  if (!key) {
+    key = crypto.subtle.importKey("raw", webhookSecretBytes(secret), { name: "HMAC", hash: "SHA-256" }, false, [
+      "sign",
+    ]);
+    webhookKeys.set(secret, key);
+  }
+  return key;
+}
+
+/** @param {string | Uint8Array} body */
+const bodyText = (body) => (typeof body === "string" ? body : new TextDecoder().decode(body));
+
+/**
+ * The webhook-signature value of one attempt (the sender's side): `v1,<base64>`.
+ * @param {string} secret  whsec_…
+ * @param {{ id: string, timestamp: number, body: string }} message  timestamp in unix seconds; body exactly as sent
+ */
+export async function signWebhook(secret, message) {
+  const data = encoder.encode(`${message.id}.${message.timestamp}.${message.body}`);
+  return `v1,${toBase64(new Uint8Array(await crypto.subtle.sign("HMAC", await webhookKey(secret), data)))}`;
+}
+
+/**
+ * @typedef {{ ok: true, id: string, timestamp: number, payload: unknown }
+ *   | { ok: false, reason: "missing" | "malformed" | "stale" | "bad_signature" }} WebhookVerifyResult
+ */
+
+/**
+ * Verify one webhook delivery from keygate: its headers and its raw body (read it as text
+ * or bytes before any JSON parsing — a re-serialised body no longer matches). Returns the
+ * parsed payload, or why it is refused. Use `id` to ignore a delivery seen before (at
+ * least once: an event may arrive twice).
+ * @param {string} secret  the whsec_… secret shown when the webhook was created
+ * @param {{ headers: RequestLike["headers"], body: string | Uint8Array }} delivery
+ * @param {{ toleranceSeconds?: number, now?: () => number }} [options]  now: milliseconds since epoch (tests)
+ * @returns {Promise<WebhookVerifyResult>}
+ */
+export async function verifyWebhook(secret, delivery, options = {}) {
+  const get = headerGetter(delivery.headers);
+  const id = get("webhook-id");
+  const ts = get("webhook-timestamp");
+  const signatures = get("webhook-signature");
+  if (id === "" || ts === "" || signatures === "") return { ok: false, reason: "missing" };
+  if (!/^\d{1,12}$/.test(ts) || id.includes(".")) return { ok: false, reason: "malformed" };
+  const timestamp = Number(ts);
+  const now = (options.now ?? Date.now)() / 1000;
+  if (Math.abs(now - timestamp) > (options.toleranceSeconds ?? DEFAULT_WEBHOOK_TOLERANCE_SECONDS))
+    return { ok: false, reason: "stale" };
+  const body = bodyText(delivery.body);
+  const expected = fromBase64((await signWebhook(secret, { id, timestamp, body })).slice(3));
+  let match = false;
+  for (const entry of signatures.split(" ")) {
+    const comma = entry.indexOf(",");
+    const b64 = entry.slice(comma + 1);
+    if (entry.slice(0, comma) !== "v1" || !BASE64_RE.test(b64)) continue;
+    const given = fromBase64(b64);
+    if (given.length !== expected.length) continue;
+    // Constant time over the signature's bytes.
+    let diff = 0;
+    for (let i = 0; i < given.length; i++)
+      diff |= /** @type {number} */ (given[i]) ^ /** @type {number} */ (expected[i]);
+    if (diff === 0) match = true;
+  }
+  if (!match) return { ok: false, reason: "bad_signature" };
+  let payload;
+  try {
+    payload = body === "" ? null : JSON.parse(body);
+  } catch {
+    return { ok: false, reason: "malformed" };
+  }
+  return { ok: true, id, timestamp, payload };
+}

@@ -4,7 +4,7 @@
  * - local (default, ./local.ts): the management core on the state `wrangler dev` reads;
  * - remote (--url URL, ./remote.ts): the admin API of a running or deployed gateway, with
  *   the token from KEYGATE_ADMIN_TOKEN.
- * Each verb hands the admin API's JSON body (or query) to the backend, so both refuse the
+ * (verbs: keys, orgs, usage, tokens, webhooks) Each verb hands the admin API's JSON body (or query) to the backend, so both refuse the
  * same inputs, and `--json` prints exactly the API's answer.
  */
 import type { Outcome } from "../../src/keys/lifecycle";
@@ -34,6 +34,16 @@ export interface Backend {
   tokenCreate(body: Json): Answer;
   tokenList(query: Json): Answer;
   tokenRevoke(id: string): Answer;
+  // webhooks
+  webhookCreate(body: Json): Answer;
+  webhookList(): Answer;
+  webhookRemove(id: string): Answer;
+  webhookTest(id: string): Answer;
+  webhookDeliveries(id: string, query: Json): Answer;
+  // leaked keys (POST /leaks)
+  leaked(body: Json): Answer;
+  // a session JWT for local use (local state only: signed with the local SESSION_JWT_SECRET)
+  signSession(claims: Json): Answer;
   close(): Promise<void>;
 }
 

@@ -19,10 +19,18 @@
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { DEFAULT_STATE_DIR, stateRegistryPath, withRegistry } from "../../scripts/local-platform";
-import type { RateLimit, TokenRecord } from "../../src/keys/record";
-import type { FeedChange, ShadowSums, UsageBucket } from "../../src/objects/protocol";
-import { FEED_OBJECT_NAME, SESSIONS_OBJECT_NAME, SHADOW_OBJECT_NAME } from "../../src/objects/protocol";
+import { DEFAULT_STATE_DIR, loadWrangler, stateRegistryPath, withRegistry } from "../../scripts/local-platform";
+import type { GatewayEvent } from "../../src/events/types";
+import type { Credits, RateLimit, TokenRecord } from "../../src/keys/record";
+import type { WebhookStore } from "../../src/manage/context";
+import type { CreditOutcome, FeedChange, ShadowSums, UsageBucket } from "../../src/objects/protocol";
+import {
+  FEED_OBJECT_NAME,
+  SESSIONS_OBJECT_NAME,
+  SHADOW_OBJECT_NAME,
+  WEBHOOKS_OBJECT_NAME,
+} from "../../src/objects/protocol";
+import { Refused } from "../args";
 
 type Change = FeedChange;
 /** The console's session store (src/objects/console-sessions.ts), as far as the CLI uses it. */
@@ -52,6 +60,14 @@ export interface LocalFeed {
   shadowStore(): Promise<ShadowStub>;
   /** The legacy algorithms with pending imported keys (docs/migrating.md), on the feed. */
   publishLegacy(algorithms: readonly string[]): Promise<void>;
+  /** Why the running gateway could not be reached (unreachableReason), for an error of usageStore or its calls. */
+  reason(err: unknown): string;
+  /** A metered key's live balance in the running `wrangler dev` (src/objects/key-rate-limiter.ts); null when none answers. */
+  balance(credits: Credits): Promise<number | null>;
+  /** The running `wrangler dev`'s webhook hub (src/objects/webhooks.ts); its calls throw when none runs. */
+  webhooks: WebhookStore;
+  /** Queue an event on the running `wrangler dev`'s webhook hub; silently nothing when none runs (the feed's note says so). */
+  emit(event: GatewayEvent): Promise<void>;
   publish(changes: Change[]): Promise<void>;
   publishOrg(org: string, rateLimit: RateLimit | null): Promise<void>;
   /** A scoped admin token's change: on the feed, and a revocation ends the console sessions it opened. */
@@ -59,8 +75,24 @@ export interface LocalFeed {
   close(): Promise<void>;
 }
 
-/** No `wrangler dev` of this state is registered in its dev registry (or it did not answer). */
-class NotReachable extends Error {}
+/** No `wrangler dev` of this state is registered in its dev registry. */
+class NotRegistered extends Error {}
+/** The registered `wrangler dev` took longer than CLI_PUBLISH_TIMEOUT_MS. */
+class TimedOut extends Error {}
+
+/**
+ * Why the running gateway could not be reached, in plain words. Never the platform's own
+ * error text: an entry left in the registry by a `wrangler dev` that stopped, or written
+ * by another wrangler version, fails inside wrangler's proxy with texts such as
+ * "Network connection lost." or an assertion's "false == true" (issue 24), which say
+ * nothing a user can act on.
+ */
+export function unreachableReason(err: unknown, registry: string): string {
+  if (err instanceof NotRegistered) return `none is registered in ${registry}`;
+  if (err instanceof TimedOut)
+    return `the one registered in ${registry} did not answer within ${CLI_PUBLISH_TIMEOUT_MS / 1000} s`;
+  return `the one registered in ${registry} did not answer: it has stopped, or another wrangler version started it`;
+}
 
 export function localFeed(
   configPath: string,
@@ -75,23 +107,39 @@ export function localFeed(
   };
   type UsageNs = { idFromName(name: string): unknown; get(id: unknown): UsageStub };
   type ShadowNs = { idFromName(name: string): unknown; get(id: unknown): ShadowStub };
+  type LimiterNs = {
+    idFromName(name: string): unknown;
+    get(id: unknown): { balance(c: Credits): Promise<CreditOutcome> };
+  };
+  type HubStub = Omit<WebhookStore, "test"> & {
+    sendTest: WebhookStore["test"];
+    enqueue(e: GatewayEvent): Promise<number>;
+  };
+  type HubNs = { idFromName(name: string): unknown; get(id: unknown): HubStub };
   let opened:
-    | Promise<{ stub: Stub; usage: UsageNs; shadow: ShadowNs; sessions: SessionsStub; dispose: () => Promise<void> }>
+    | Promise<{
+        stub: Stub;
+        usage: UsageNs;
+        shadow: ShadowNs;
+        limiter: LimiterNs;
+        hub: HubStub;
+        sessions: SessionsStub;
+        dispose: () => Promise<void>;
+      }>
     | undefined;
   let dir: string | undefined;
   let hinted = false;
   const noted = new Set<string>();
 
   async function open() {
-    const { getPlatformProxy, unstable_readConfig } = await import("wrangler");
+    const { getPlatformProxy, unstable_readConfig } = loadWrangler();
     const config = unstable_readConfig(
       { config: configPath, ...(environment ? { env: environment } : {}) },
       { hideWarnings: true },
     );
     // Said at once when no `wrangler dev` of this state ever registered (a stale entry
     // of one that stopped fails at the call instead).
-    if (!config.name || !existsSync(join(registry, config.name)))
-      throw new NotReachable(`none is registered in ${registry}`);
+    if (!config.name || !existsSync(join(registry, config.name))) throw new NotRegistered(registry);
     dir = mkdtempSync(join(tmpdir(), "keygate-cli-feed-"));
     const generated = join(dir, "wrangler.json");
     writeFileSync(
@@ -105,6 +153,8 @@ export function localFeed(
             { name: "USAGE_STORE", class_name: "UsageStore", script_name: config.name },
             { name: "CONSOLE_SESSIONS", class_name: "ConsoleSessions", script_name: config.name },
             { name: "SHADOW_STORE", class_name: "ShadowStore", script_name: config.name },
+            { name: "KEY_RATE_LIMITER", class_name: "KeyRateLimiter", script_name: config.name },
+            { name: "WEBHOOKS", class_name: "WebhookHub", script_name: config.name },
           ],
         },
       }),
@@ -117,6 +167,8 @@ export function localFeed(
         USAGE_STORE: UsageNs;
         CONSOLE_SESSIONS: SessionsNs;
         SHADOW_STORE: ShadowNs;
+        KEY_RATE_LIMITER: LimiterNs;
+        WEBHOOKS: HubNs;
       }>({
         configPath: generated,
         persist: false,
@@ -129,6 +181,8 @@ export function localFeed(
       stub,
       usage: proxy.env.USAGE_STORE,
       shadow: proxy.env.SHADOW_STORE,
+      limiter: proxy.env.KEY_RATE_LIMITER,
+      hub: proxy.env.WEBHOOKS.get(proxy.env.WEBHOOKS.idFromName(WEBHOOKS_OBJECT_NAME)),
       sessions,
       dispose: () => proxy.dispose(),
     };
@@ -146,10 +200,7 @@ export function localFeed(
       await Promise.race([
         what(feed.stub, feed.sessions),
         new Promise((_, reject) => {
-          timer = setTimeout(
-            () => reject(new Error(`no answer within ${CLI_PUBLISH_TIMEOUT_MS} ms`)),
-            CLI_PUBLISH_TIMEOUT_MS,
-          );
+          timer = setTimeout(() => reject(new TimedOut()), CLI_PUBLISH_TIMEOUT_MS);
         }),
       ]);
     } catch (err) {
@@ -157,7 +208,7 @@ export function localFeed(
       if (noted.has(to)) return;
       noted.add(to);
       process.stderr.write(
-        `note: the change is stored, but no running \`wrangler dev\` of this local state (${persistTo}) took it from the ${to} (${(err as Error).message.split("\n")[0]}).\n` +
+        `note: the change is stored, but no running \`wrangler dev\` of this local state (${persistTo}) took it from the ${to}: ${unreachableReason(err, registry)}.\n` +
           (to === "revocation feed"
             ? "      A gateway started later reads it from the local state; one running now sees it when its cache expires (CACHE_TTL_MS).\n"
             : to === LEGACY_NOTE
@@ -174,7 +225,56 @@ export function localFeed(
     }
   }
 
+  /**
+   * A call to the running gateway's webhook hub; none answering: refused in plain words
+   * (unreachableReason, never the platform's error text), saying how to start one.
+   */
+  async function onHub<T>(call: (hub: HubStub) => Promise<T>): Promise<T> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      opened ??= open();
+      const { hub } = await opened;
+      return await Promise.race([
+        call(hub),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new TimedOut()), CLI_PUBLISH_TIMEOUT_MS);
+        }),
+      ]);
+    } catch (err) {
+      throw new Refused(
+        `webhooks are kept by the running gateway, and no running \`wrangler dev\` of this local state answered (${unreachableReason(err, registry)}): start it with \`npm run dev\` (same --persist-to), or use --url`,
+      );
+    } finally {
+      if (timer !== undefined) clearTimeout(timer);
+    }
+  }
+
   return {
+    webhooks: {
+      create: (row) => onHub((h) => h.create(row)),
+      list: () => onHub((h) => h.list()),
+      get: (id) => onHub((h) => h.get(id)),
+      remove: (id) => onHub((h) => h.remove(id)),
+      test: (id) => onHub((h) => h.sendTest(id)),
+      deliveries: (id, limit) => onHub((h) => h.deliveries(id, limit)),
+    },
+    async emit(event: GatewayEvent): Promise<void> {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      try {
+        opened ??= open();
+        const { hub } = await opened;
+        await Promise.race([
+          hub.enqueue(event),
+          new Promise((_, reject) => {
+            timer = setTimeout(() => reject(new Error("no answer")), CLI_PUBLISH_TIMEOUT_MS);
+          }),
+        ]);
+      } catch {
+        // No running gateway: nothing to tell (the revocation feed's note says so).
+      } finally {
+        if (timer !== undefined) clearTimeout(timer);
+      }
+    },
     async usageStore(org: string): Promise<UsageStub> {
       opened ??= open();
       const { usage } = await opened;
@@ -184,6 +284,26 @@ export function localFeed(
       opened ??= open();
       const { shadow } = await opened;
       return shadow.get(shadow.idFromName(SHADOW_OBJECT_NAME));
+    },
+    reason: (err) => unreachableReason(err, registry),
+    async balance(credits: Credits): Promise<number | null> {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      try {
+        opened ??= open();
+        const { limiter } = await opened;
+        const asked = limiter.get(limiter.idFromName(credits.balance_id)).balance(credits);
+        const answer = await Promise.race([
+          asked,
+          new Promise<never>((_, reject) => {
+            timer = setTimeout(() => reject(new Error("no answer")), CLI_PUBLISH_TIMEOUT_MS);
+          }),
+        ]);
+        return answer.remaining;
+      } catch {
+        return null;
+      } finally {
+        if (timer !== undefined) clearTimeout(timer);
+      }
     },
     publish: (changes) => send((stub) => stub.publish(changes)),
     publishLegacy: (algorithms) => send((stub) => stub.publishLegacy([...algorithms]), LEGACY_NOTE),

@@ -8,9 +8,12 @@
  * usage is read from its UsageStore objects (./feed.ts).
  */
 
+import { createHmac } from "node:crypto";
+import { localSecret } from "../../scripts/dev-state";
 import type { LocalPlatformOptions } from "../../scripts/local-platform";
-import { openLocalPlatform } from "../../scripts/local-platform";
-import { settingsFrom } from "../../src/config/variables";
+import { DEFAULT_STATE_DIR, openLocalPlatform } from "../../scripts/local-platform";
+import type { LeakAction } from "../../src/config/variables";
+import { ConfigError, enumVar, sessionClaimsFrom, settingsFrom } from "../../src/config/variables";
 import type { KeySettings } from "../../src/keys/issue";
 import type { Outcome } from "../../src/keys/lifecycle";
 import type { KvLike } from "../../src/keys/store/kv";
@@ -25,6 +28,7 @@ import {
   showKey,
   updateKey,
 } from "../../src/manage/keys";
+import { parseLeakReport, reportLeaks } from "../../src/manage/leaks";
 import { importKeys, migrationStatus, shadowReport } from "../../src/manage/migration";
 import { orgSet, orgShow, usage } from "../../src/manage/orgs";
 import type { Principal } from "../../src/manage/principal";
@@ -32,7 +36,16 @@ import type { ShadowQuery } from "../../src/manage/shadow";
 import { tokenCreate, tokenList, tokenRevoke } from "../../src/manage/tokens";
 import type { UsageAnswer, UsageQuery } from "../../src/manage/usage";
 import { GRANULARITY_MINUTES, usageAnswer } from "../../src/manage/usage";
+import {
+  keyLeakedTo,
+  webhookCreate,
+  webhookDelete,
+  webhookDeliveries,
+  webhookList,
+  webhookTest,
+} from "../../src/manage/webhooks";
 import type { ShadowSums } from "../../src/objects/protocol";
+import type { Json } from "../args";
 import { Refused } from "../args";
 import type { Answer, Backend } from "./backend";
 import type { LocalFeed } from "./feed";
@@ -50,6 +63,15 @@ export function keySettingsOf(env: Record<string, unknown>): KeySettings {
   // a CLI must not mint keys the gateway would not read.
   try {
     return settingsFrom(env).key;
+  } catch (err) {
+    throw new Refused(`${(err as Error).message} (wrangler configuration)`);
+  }
+}
+
+/** LEAKED_KEY_ACTION from the local configuration, read and checked as the gateway reads it. */
+export function leakActionOf(env: Record<string, unknown>): LeakAction {
+  try {
+    return enumVar(env, "LEAKED_KEY_ACTION");
   } catch (err) {
     throw new Refused(`${(err as Error).message} (wrangler configuration)`);
   }
@@ -97,8 +119,10 @@ export async function localBackend(opts: LocalPlatformOptions): Promise<Backend>
     throw new Refused("no KEYS KV namespace binding in the wrangler configuration");
   }
   let settings: KeySettings;
+  let leakAction: LeakAction;
   try {
     settings = keySettingsOf(proxy.env);
+    leakAction = leakActionOf(proxy.env);
   } catch (err) {
     await proxy.dispose();
     throw err;
@@ -118,6 +142,14 @@ export async function localBackend(opts: LocalPlatformOptions): Promise<Backend>
     legacyPublish: feed.publishLegacy,
     // No Worker's 1,000 operations here: many imports at once, over wrangler's local state.
     importConcurrency: LOCAL_IMPORT_CONCURRENCY,
+    // Balances are kept by the running gateway's objects: null (unknown) when none answers.
+    balance: (credits) => feed.balance(credits),
+    // Webhooks live in the running gateway's hub; changes made here are told to them there.
+    webhooks: feed.webhooks,
+    emit: feed.emit,
+    onKeyLeaked: keyLeakedTo(feed.emit),
+    // Local state is development: a receiver on this machine (http://127.0.0.1:…) is fine.
+    webhookLoopback: true,
   });
   const json = <T>(p: Promise<Outcome<T>>) => p as unknown as Answer;
   return {
@@ -138,6 +170,22 @@ export async function localBackend(opts: LocalPlatformOptions): Promise<Backend>
     tokenCreate: (body) => json(tokenCreate(deps(), ROOT, body)),
     tokenList: (query) => json(tokenList(deps(), ROOT, query)),
     tokenRevoke: (id) => json(tokenRevoke(deps(), ROOT, id)),
+    webhookCreate: (body) => json(webhookCreate(deps(), ROOT, body)),
+    webhookList: () => json(webhookList(deps(), ROOT)),
+    webhookRemove: (id) => json(webhookDelete(deps(), ROOT, id)),
+    webhookTest: (id) => json(webhookTest(deps(), ROOT, id)),
+    webhookDeliveries: (id, query) => json(webhookDeliveries(deps(), ROOT, id, query)),
+    leaked: async (body) => {
+      const parsed = parseLeakReport(body);
+      if (!parsed.ok) return { ok: false, error: "invalid", errors: parsed.errors };
+      const outcome = await reportLeaks({ ...deps(), leakAction }, ROOT, parsed.value);
+      // As POST /leaks answers it.
+      return outcome.ok ? { ok: true, value: { results: outcome.value } } : outcome;
+    },
+    signSession: async (claims) => ({
+      ok: true,
+      value: signLocalSession(proxy.env, opts.persistTo ?? DEFAULT_STATE_DIR, claims, Date.now()),
+    }),
     close: async () => {
       await feed.close();
       await proxy.dispose();
@@ -178,7 +226,56 @@ async function localUsage(feed: LocalFeed, q: UsageQuery): Promise<UsageAnswer> 
     return usageAnswer(q, buckets, statuses);
   } catch (err) {
     throw new Refused(
-      `usage is kept by the running gateway: start it with \`npm run dev\` (same --persist-to), or use --url (${(err as Error).message.split("\n")[0]})`,
+      `usage is kept by the running gateway, and no running \`wrangler dev\` of this local state answered (${feed.reason(err)}): start it with \`npm run dev\` (same --persist-to), or use --url`,
     );
   }
+}
+
+/** `value` at the dot path `at` in `into` (SESSION_ORG_CLAIM "o.slg" → {o: {slg: value}}). */
+function setClaim(into: Json, at: readonly string[], value: unknown): void {
+  let node = into;
+  for (const part of at.slice(0, -1)) node = (node[part] ??= {}) as Json;
+  node[at.at(-1)!] = value;
+}
+
+/**
+ * A session JWT the local gateway accepts (cli/verbs/session.ts): HS256 with the
+ * configuration's SESSION_JWT_SECRET (.dev.vars) or, without one, the secret `npm run dev`
+ * keeps in the state (scripts/dev-state.ts: made here if dev has not run yet), and the
+ * claims where the configuration's SESSION_* variables put them.
+ */
+export function signLocalSession(
+  env: Record<string, unknown>,
+  stateDir: string,
+  input: Json,
+  now: number,
+): Json & { token: string } {
+  let claims: ReturnType<typeof sessionClaimsFrom>;
+  try {
+    claims = sessionClaimsFrom({
+      ...env,
+      SESSION_JWT_SECRET: env.SESSION_JWT_SECRET || localSecret(stateDir, "SESSION_JWT_SECRET"),
+    });
+  } catch (err) {
+    if (err instanceof ConfigError) throw new Refused(`${err.message} (wrangler configuration)`);
+    throw err;
+  }
+  const iat = Math.floor(now / 1000);
+  const exp = iat + Number(input.ttl_seconds);
+  const scopes = input.scopes as string[];
+  const payload: Json = { sub: input.sub, iat, exp };
+  setClaim(payload, claims.orgClaim, input.org);
+  if (scopes.length) setClaim(payload, claims.scopesClaim, scopes.join(" "));
+  if (claims.issuer !== null) payload.iss = claims.issuer;
+  if (claims.audience !== null) payload.aud = claims.audience;
+  const part = (o: Json) => Buffer.from(JSON.stringify(o)).toString("base64url");
+  const signed = `${part({ alg: "HS256", typ: "JWT" })}.${part(payload)}`;
+  const signature = createHmac("sha256", claims.secret!).update(signed).digest("base64url");
+  return {
+    token: `${signed}.${signature}`,
+    sub: input.sub,
+    org: input.org,
+    scopes,
+    expires_at: new Date(exp * 1000).toISOString(),
+  };
 }

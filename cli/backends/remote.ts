@@ -6,6 +6,7 @@
 
 import { DEFAULTS } from "../../src/config/variables";
 import type { FieldError } from "../../src/keys/issue";
+import { ADMIN_REALM } from "../../src/manage/admin/prefix";
 import type { Json } from "../args";
 import { Refused, UsageError } from "../args";
 import type { Answer, Backend } from "./backend";
@@ -64,18 +65,32 @@ export function remoteBackend(url: string, token: string, timeoutMs = 30_000): B
     const tokens = path.startsWith("/tokens");
     if (res.status === 400 && Array.isArray(parsed.errors))
       return { ok: false, error: "invalid", errors: parsed.errors as FieldError[] };
-    if (res.status === 401) throw new Refused("the gateway refused the admin token (401): check KEYGATE_ADMIN_TOKEN");
+    if (res.status === 401) {
+      // The admin API's 401 names its own realm; any other 401 is the gateway answering a
+      // path that is not its admin API (a wrong --url path: the token was taken for a key).
+      if ((res.headers.get("www-authenticate") ?? "").includes(`realm="${ADMIN_REALM}"`))
+        throw new Refused("the gateway refused the admin token (401): check KEYGATE_ADMIN_TOKEN");
+      throw new Refused(
+        `${base} is not keygate's admin API (its 401 is the gateway's answer to an API request): is --url right? ` +
+          "Give the gateway's address, or the full admin prefix when ADMIN_PREFIX is not /_keygate",
+      );
+    }
     // Only the root ADMIN_TOKEN may manage tokens.
     if (res.status === 403 && tokens)
       throw new Refused(`the gateway refused (403): ${detail} KEYGATE_ADMIN_TOKEN must be the root ADMIN_TOKEN`);
     if (res.status === 404) {
       // One named key or token not found; otherwise the gateway answers 404 for the whole
       // prefix when its admin API is off.
-      const one = (path.startsWith("/keys/") && method !== "POST") || path.startsWith("/tokens/");
+      const one =
+        (path.startsWith("/keys/") && method !== "POST") ||
+        path.startsWith("/tokens/") ||
+        path.startsWith("/webhooks/");
       const why = one ? "" : " (is the admin API on? set the ADMIN_TOKEN secret on the gateway; is --url right?)";
       return { ok: false, error: "not_found", message: `not found${why}` };
     }
     if (res.status === 409) return { ok: false, error: "conflict", message: detail };
+    // A leak report that needs more than one request: done in part, to be sent again (cli/verbs/leaked.ts).
+    if (res.status === 503 && path === "/leaks") return { ok: false, error: "unavailable", message: detail };
     throw new Refused(`the gateway answered ${res.status}: ${detail}`);
   }
   const id = (key: string) => encodeURIComponent(key);
@@ -97,6 +112,16 @@ export function remoteBackend(url: string, token: string, timeoutMs = 30_000): B
     tokenCreate: (body) => call("POST", "/tokens", body),
     tokenList: (query) => call("GET", `/tokens${queryString(query)}`),
     tokenRevoke: (tok) => call("DELETE", `/tokens/${id(tok)}`),
+    webhookCreate: (body) => call("POST", "/webhooks", body),
+    webhookList: () => call("GET", "/webhooks"),
+    webhookRemove: (hook) => call("DELETE", `/webhooks/${id(hook)}`),
+    webhookTest: (hook) => call("POST", `/webhooks/${id(hook)}/test`),
+    webhookDeliveries: (hook, query) => call("GET", `/webhooks/${id(hook)}/deliveries${queryString(query)}`),
+    leaked: (body) => call("POST", "/leaks", body),
+    // No admin API mints sessions: a deployed gateway's come from its identity provider (cli/verbs/session.ts refuses --url first).
+    signSession: async () => {
+      throw new Refused("a gateway's admin API does not sign sessions: `npm run keys -- session` works on local state");
+    },
     close: async () => {},
   };
 }

@@ -3,9 +3,26 @@
  * admin API's body (or query) from its flags; the backend runs it.
  */
 import type { KeyView } from "../../src/keys/fields";
+import {
+  validateAuditQuery,
+  validateKeyPatch,
+  validateListQuery,
+  validateNewKey,
+  validateRotation,
+} from "../../src/keys/issue";
 import type { AuditEvent } from "../../src/keys/store/audit";
 import type { Json, Options, Values } from "../args";
-import { expiresOf, limitFields, metaOf, oneId, rateLimitOf, scopesOf, UsageError } from "../args";
+import {
+  expiresOf,
+  limitFields,
+  metaOf,
+  oneId,
+  precheck,
+  rateLimitOf,
+  repeatFlags,
+  scopesOf,
+  UsageError,
+} from "../args";
 import { auditTable, created, describeKey, keyTable, nextPage, rotated } from "../render";
 import type { Verb } from "../run";
 import { bulkImportPlan } from "./migration";
@@ -75,6 +92,7 @@ export const KEY_VERBS: Record<string, Verb> = {
     positionals: false,
     plan({ values }) {
       const body = newKeyBody(values);
+      precheck(validateNewKey(body, Date.now()));
       return { call: (b) => b.create(body), human: created };
     },
   },
@@ -100,6 +118,8 @@ export const KEY_VERBS: Record<string, Verb> = {
         ...(values["key-prefix"] !== undefined ? { key_prefix: values["key-prefix"] } : {}),
         ...newKeyBody(values),
       };
+      // The key or hash itself is checked against the gateway's KEY_PREFIX by the backend.
+      precheck(validateNewKey(body, Date.now(), ["key", "hash", "key_prefix"]));
       return { call: (b) => b.import(body), human: (v) => `Imported ${describeKey(asKey(v))}` };
     },
   },
@@ -115,14 +135,10 @@ export const KEY_VERBS: Record<string, Verb> = {
     plan({ values }) {
       const filters = (["org", "name", "prefix", "status"] as const).filter((f) => values[f] !== undefined);
       const query = { ...Object.fromEntries(filters.map((f) => [f, values[f]])), ...pageQuery(values) };
+      precheck(validateListQuery(query));
       return {
         call: (b) => b.list(query),
-        human: (v) =>
-          keyTable(v.keys as KeyView[]) +
-          nextPage(
-            v.cursor,
-            `list${filters.map((f) => ` --${f} '${values[f]}'`).join("")}${values.limit ? ` --limit ${values.limit}` : ""}`,
-          ),
+        human: (v) => keyTable(v.keys as KeyView[]) + nextPage(v.cursor, `list ${repeatFlags(values)}`.trimEnd()),
       };
     },
   },
@@ -152,6 +168,7 @@ export const KEY_VERBS: Record<string, Verb> = {
         ...(raw === undefined ? {} : { grace_seconds: /^\d+$/.test(raw) ? Number(raw) : raw }),
         ...limitFields(values),
       };
+      precheck(validateRotation(body));
       return { call: (b) => b.rotate(id, body), human: rotated };
     },
   },
@@ -161,6 +178,8 @@ export const KEY_VERBS: Record<string, Verb> = {
     plan({ values, positionals }) {
       const id = oneId(positionals, "update");
       const body = updateBody(values);
+      // The key's current name, orgs and scopes are the backend's: only the size check needs them.
+      precheck(validateKeyPatch(body, Date.now(), { name: "", orgs: [], scopes: [] }));
       return { call: (b) => b.update(id, body), human: (v) => `Updated ${describeKey(asKey(v))}` };
     },
   },
@@ -173,10 +192,11 @@ export const KEY_VERBS: Record<string, Verb> = {
         ...(values.org !== undefined ? { org: values.org } : {}),
         ...pageQuery(values),
       };
+      precheck(validateAuditQuery(query));
       return {
         call: (b) => b.audit(query),
         human: (v) =>
-          auditTable(v.events as AuditEvent[]) + nextPage(v.cursor, `audit${values.id ? ` --id ${values.id}` : ""}`),
+          auditTable(v.events as AuditEvent[]) + nextPage(v.cursor, `audit ${repeatFlags(values)}`.trimEnd()),
       };
     },
   },

@@ -149,7 +149,7 @@ export function bulkImportPlan(values: Values): Plan {
         const outcome = await backend.importMany(batch.map((l) => l.body));
         if (!outcome.ok) {
           if (outcome.error === "invalid")
-            throw new Refused(`the gateway refused the batch: ${outcome.errors.map(flagMessage).join("; ")}`);
+            throw new Refused(`the gateway refused the batch: ${outcome.errors.map((e) => flagMessage(e)).join("; ")}`);
           throw new Refused(outcome.message);
         }
         const results = (outcome.value.results ?? []) as {
@@ -171,7 +171,7 @@ export function bulkImportPlan(values: Values): Plan {
             answer.imported++;
             if (r.state === "pending") answer.pending++;
           } else if (r.status === "skipped") answer.skipped++;
-          else fail(l.line, r.errors ? r.errors.map(flagMessage) : [r.message ?? r.status]);
+          else fail(l.line, r.errors ? r.errors.map((e) => flagMessage(e)) : [r.message ?? r.status]);
         }
         if (deferred.length === batch.length) throw new Refused("the gateway took none of a batch: try again later");
         if (deferred.length > 0) size = batch.length - deferred.length;

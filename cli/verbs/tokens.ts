@@ -3,9 +3,11 @@
  * docs/admin-tokens.md). Only the root ADMIN_TOKEN may manage them, so with --url
  * KEYGATE_ADMIN_TOKEN must be the root token.
  */
+
+import { validateNewToken } from "../../src/keys/issue";
 import type { IssuedTokenView, TokenView } from "../../src/keys/token";
 import type { Json } from "../args";
-import { oneId, UsageError } from "../args";
+import { oneId, precheck, UsageError } from "../args";
 import type { Answer } from "../backends/backend";
 import { describeToken, showOnce, tokenTable } from "../render";
 import type { Command, Verb } from "../run";
@@ -53,6 +55,7 @@ export const TOKEN_VERBS: Record<string, Verb> = {
         role: v.role,
         ...(v.expires !== undefined ? { expires_at: v.expires } : {}),
       };
+      precheck(validateNewToken(body, Date.now()));
       return {
         call: (b) => b.tokenCreate(body),
         human: (t) =>

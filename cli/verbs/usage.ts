@@ -3,8 +3,9 @@
  * (docs/usage.md): requests, forwarded, rejected. Remote: GET /usage; local: the running
  * `wrangler dev`'s UsageStore objects (cli/backends/local.ts).
  */
+import { validateUsageQuery } from "../../src/manage/usage";
 import type { Json, Options, Values } from "../args";
-import { sinceMs, UsageError } from "../args";
+import { precheck, sinceMs, UsageError } from "../args";
 import { usageHuman } from "../render";
 import type { Verb } from "../run";
 
@@ -36,6 +37,7 @@ export const USAGE_VERB: Verb = {
   positionals: false,
   plan({ values }) {
     const query = usageQuery(values);
+    precheck(validateUsageQuery(query, Date.now()));
     return { call: (b) => b.usage(query), human: usageHuman };
   },
 };

@@ -19,6 +19,7 @@ import type { ErrorFormat, OrgSource, ProfileName } from "./profiles";
 import { PROFILES } from "./profiles";
 import type { SelfServiceConfig } from "./self-service";
 import { parseSelfService } from "./self-service";
+import type { LeakAction, VarSpec } from "./variables";
 import {
   ConfigError,
   DEFAULTS,
@@ -28,8 +29,10 @@ import {
   intVar,
   raw,
   secretVar,
+  sessionClaimsFrom,
   settingsFrom,
   stringVar,
+  VARIABLES,
 } from "./variables";
 
 export type { VarKind, VarName, VarSpec } from "./variables";
@@ -158,6 +161,20 @@ export interface Config {
   enforcement: "enforce" | "report";
   /** LEGACY_HASH_PEPPER: the old system's pepper, for keys imported as hmac-sha256 hashes. */
   legacyPepper?: string;
+  /** Webhooks (docs/webhooks.md): WEBHOOK_EXPIRY_NOTICE_DAYS, CREDITS_LOW_PERCENT, WEBHOOK_ALLOW_LOOPBACK. */
+  webhooks: { expiryNoticeMs: number; creditsLowPercent: number; allowLoopback: boolean };
+  /** The leak intake (docs/leaked-keys.md): LEAKED_KEY_ACTION, GITHUB_SECRET_SCANNING_KEYS_URL, LEAK_REPORT_TOKEN. */
+  leaks: LeakSettings;
+}
+
+/** The leak intake's settings (manage/leak-intake/). */
+export interface LeakSettings {
+  /** What a valid report does to a live key. */
+  action: LeakAction;
+  /** Where GitHub's secret scanning keys are fetched. */
+  githubKeysUrl: string;
+  /** LEAK_REPORT_TOKEN; null = the GitLab endpoints are off and POST /leaks takes admin tokens only. */
+  reportToken: string | null;
 }
 
 /** A feed poll's wait for the object; past it the poll has failed. */
@@ -185,8 +202,11 @@ function parseSources(raw: string[], variable: string): CredentialSource[] {
 }
 
 /** An absolute URL, or undefined when unset. */
-function urlVar(env: Env, name: "ORIGIN_URL" | "SESSION_JWKS_URL"): URL | undefined {
-  const v = raw(env, name);
+function urlVar(
+  env: Env,
+  name: "ORIGIN_URL" | "SESSION_JWKS_URL" | "GITHUB_SECRET_SCANNING_KEYS_URL",
+): URL | undefined {
+  const v = raw(env, name) ?? (VARIABLES[name] as VarSpec).default?.toString();
   if (v === undefined) return undefined;
   try {
     return new URL(v);
@@ -329,6 +349,12 @@ export function parseConfig(env: Env): Config {
     usageFlushMs: intVar(env, "USAGE_FLUSH_MS"),
     enforcement: enumVar(env, "ENFORCEMENT"),
     ...(legacyPepper ? { legacyPepper } : {}),
+    webhooks: {
+      expiryNoticeMs: intVar(env, "WEBHOOK_EXPIRY_NOTICE_DAYS") * DAY_MS,
+      creditsLowPercent: intVar(env, "CREDITS_LOW_PERCENT"),
+      allowLoopback: enumVar(env, "WEBHOOK_ALLOW_LOOPBACK") === "true",
+    },
+    leaks: parseLeaks(env, admin.token),
   };
 }
 
@@ -390,18 +416,39 @@ function parseSessions(env: Env): Pick<Config, "session" | "passthroughCookie"> 
       "must differ from SESSION_COOKIE (a verified session cookie is never passed through unverified)",
     );
   }
+  const claims = sessionClaimsFrom(env);
   return {
     session: {
       secret,
       jwksUrl,
-      issuer: stringVar(env, "SESSION_ISSUER"),
-      audience: stringVar(env, "SESSION_AUDIENCE"),
+      issuer: claims.issuer,
+      audience: claims.audience,
       cookie,
-      orgClaim: stringVar(env, "SESSION_ORG_CLAIM").split("."),
-      scopesClaim: stringVar(env, "SESSION_SCOPES_CLAIM").split("."),
+      orgClaim: claims.orgClaim,
+      scopesClaim: claims.scopesClaim,
     },
     passthroughCookie,
   };
+}
+
+// ---------- leaked keys (docs/leaked-keys.md) ----------
+
+function parseLeaks(env: Env, adminToken: string | null): LeakSettings {
+  const url = urlVar(env, "GITHUB_SECRET_SCANNING_KEYS_URL")!;
+  if (url.protocol !== "https:" && !(url.protocol === "http:" && LOOPBACK_HOSTS.has(url.hostname)))
+    throw new ConfigError(
+      "GITHUB_SECRET_SCANNING_KEYS_URL",
+      "must be https:// (http:// only on loopback, for local development)",
+    );
+  if (url.username || url.password || url.hash)
+    throw new ConfigError("GITHUB_SECRET_SCANNING_KEYS_URL", "must not carry credentials or a fragment");
+  const reportToken = secretVar(env, "LEAK_REPORT_TOKEN");
+  if (reportToken !== null && reportToken === adminToken)
+    throw new ConfigError(
+      "LEAK_REPORT_TOKEN",
+      "must differ from ADMIN_TOKEN (it only reports leaks; the other is root)",
+    );
+  return { action: enumVar(env, "LEAKED_KEY_ACTION"), githubKeysUrl: url.href, reportToken };
 }
 
 function revocationSettings(env: Env): FeedSettings {

@@ -10,7 +10,16 @@ import type { VarName, VarSpec } from "./variables";
 import { VARIABLES } from "./variables";
 
 /** The docs page (docs/<page>.md) that explains a variable in full. */
-export type DocPage = "configuration" | "console" | "sessions" | "self-service" | "revocation" | "usage" | "migrating";
+export type DocPage =
+  | "configuration"
+  | "console"
+  | "sessions"
+  | "self-service"
+  | "revocation"
+  | "usage"
+  | "migrating"
+  | "webhooks"
+  | "leaked-keys";
 
 export interface VarDoc {
   readonly summary: string;
@@ -102,11 +111,27 @@ export const VARIABLE_DOCS = {
   },
   REVOCATION_POLL_MS: { summary: "at most one feed poll per isolate per interval", doc: "revocation" },
   REVOCATION_MAX_STALENESS_MS: { summary: "a request waits for a poll older than this", doc: "revocation" },
-  USAGE_FLUSH_MS: { summary: "usage counts are flushed at most this often", doc: "usage" },
+  USAGE_FLUSH_MS: {
+    summary: "usage counts are flushed at most this often, and within it of their request",
+    doc: "usage",
+  },
   ENFORCEMENT: { summary: "enforce, or report: decide and compare, never refuse (shadow mode)", doc: "migrating" },
   LEGACY_HASH_PEPPER: {
     summary: "the old system's pepper, for keys imported as hmac-sha256 hashes",
     doc: "migrating",
+    unset: "unset",
+  },
+  WEBHOOK_EXPIRY_NOTICE_DAYS: { summary: "key.expiring is sent this many days before a key expires", doc: "webhooks" },
+  CREDITS_LOW_PERCENT: { summary: "credits.low below this percent of the last fill; 0 = never", doc: "webhooks" },
+  WEBHOOK_ALLOW_LOOPBACK: { summary: "accept http:// and loopback webhook URLs (local testing only)", doc: "webhooks" },
+  LEAKED_KEY_ACTION: { summary: "what a valid leak report does to a live key", doc: "leaked-keys" },
+  GITHUB_SECRET_SCANNING_KEYS_URL: {
+    summary: "GitHub's secret scanning public keys (partner reports' signatures)",
+    doc: "leaked-keys",
+  },
+  LEAK_REPORT_TOKEN: {
+    summary: "the secret of GitLab's Token Revocation API and of your own scanners",
+    doc: "leaked-keys",
     unset: "unset",
   },
 } as const satisfies Record<VarName, VarDoc>;

@@ -79,6 +79,11 @@ const HEADER_LIST_RE = /^(?=[\s\S]{1,2048}$)[A-Za-z0-9!#$%&'*+.^_`|~-]+(?:\s*,\s
 export const MIN_ADMIN_TOKEN_LENGTH = 32;
 /** Shortest SESSION_JWT_SECRET: an HS256 key must not be guessable. */
 export const MIN_SESSION_SECRET_LENGTH = 32;
+/** What LEAKED_KEY_ACTION may say (docs/leaked-keys.md). */
+export const LEAK_ACTIONS = ["revoke", "disable", "report"] as const;
+export type LeakAction = (typeof LEAK_ACTIONS)[number];
+/** GitHub's published secret scanning keys (its partner program's documentation). */
+export const GITHUB_SECRET_SCANNING_KEYS_URL = "https://api.github.com/meta/public_keys/secret_scanning";
 
 export const VARIABLES = {
   ORIGIN_URL: { kind: "url" },
@@ -207,7 +212,11 @@ export const VARIABLES = {
   REVOCATION_POLL_MS: { kind: "int", default: 1_000, min: 100, max: 60_000 },
   /** A request waits for a poll when the last successful one started longer ago than this. */
   REVOCATION_MAX_STALENESS_MS: { kind: "int", default: 4_000, min: 1_000, max: 3_600_000 },
-  USAGE_FLUSH_MS: { kind: "int", default: 10_000, min: 1_000, max: 3_600_000 },
+  /**
+   * Counts are flushed within this (+ one round trip) of their request. At most 20 s: a deferred flush sleeps this long
+   * in a waitUntil, which Workers keep alive 30 s, and may then wait for two flushes of ≤ 5 s (edge/usage/counter.ts).
+   */
+  USAGE_FLUSH_MS: { kind: "int", default: 10_000, min: 1_000, max: 20_000 },
   /** Shadow mode (docs/migrating.md): `report` decides every request as `enforce` would, but forwards it unchanged. */
   ENFORCEMENT: { kind: "enum", default: "enforce", values: ["enforce", "report"] },
   /** The old system's pepper, for keys imported as `hmac-sha256:` hashes (docs/migrating.md). */
@@ -217,6 +226,25 @@ export const VARIABLES = {
     min: 1,
     max: 4096,
     problem: "must be 1–4096 characters: the old system's HMAC key, exactly as it used it",
+  },
+  /** key.expiring is sent once, this many days before a key's expires_at (docs/webhooks.md). */
+  WEBHOOK_EXPIRY_NOTICE_DAYS: { kind: "int", default: 7, min: 1, max: 365 },
+  /** credits.low is sent once per refill period when a balance falls below this percent of its last fill; 0: never. */
+  CREDITS_LOW_PERCENT: { kind: "int", default: 10, min: 0, max: 99 },
+  /** Accept http:// and loopback webhook URLs outside `wrangler dev` (tests, a local receiver); never in production. */
+  WEBHOOK_ALLOW_LOOPBACK: { kind: "enum", default: "false", values: ["true", "false"] },
+  /** What a valid leak report does to a live key (docs/leaked-keys.md): revoke it, disable it, or only record it. */
+  LEAKED_KEY_ACTION: { kind: "enum", default: "revoke", values: LEAK_ACTIONS },
+  /** Where GitHub publishes the keys signing its secret scanning reports (the partner program). */
+  GITHUB_SECRET_SCANNING_KEYS_URL: { kind: "url", default: GITHUB_SECRET_SCANNING_KEYS_URL },
+  /** The shared secret of the leak intake's GitLab Token Revocation API and of your own scanners. */
+  LEAK_REPORT_TOKEN: {
+    kind: "secret",
+    secret: true,
+    min: MIN_ADMIN_TOKEN_LENGTH,
+    max: 512,
+    pattern: BEARER_TOKEN_RE,
+    problem: `must be ${MIN_ADMIN_TOKEN_LENGTH}–512 characters usable in an Authorization header (letters, digits, -._~+/, trailing =), e.g. from \`openssl rand -hex 32\``,
   },
 } as const satisfies Record<string, VarSpec>;
 
@@ -354,5 +382,34 @@ export function settingsFrom(env: object): { key: KeyVariables; adminPrefix: str
   return {
     key: { prefix, ...(pepper !== null ? { pepper } : {}), ...(legacyPepper !== null ? { legacyPepper } : {}) },
     adminPrefix: pathVar(env, "ADMIN_PREFIX")!,
+  };
+}
+
+/** What a session JWT must carry for the gateway to accept it (SESSION_*; config/config.ts reads sessions with it). */
+export interface SessionClaimVariables {
+  /** SESSION_JWT_SECRET: the HS256 key; null = none. */
+  secret: string | null;
+  /** SESSION_ISSUER: `iss` must equal it (null = not checked). */
+  issuer: string | null;
+  /** SESSION_AUDIENCE: `aud` must contain it (null = not checked). */
+  audience: string | null;
+  /** SESSION_ORG_CLAIM split on ".". */
+  orgClaim: readonly string[];
+  /** SESSION_SCOPES_CLAIM split on ".". */
+  scopesClaim: readonly string[];
+}
+
+/**
+ * The SESSION_* variables a session's signer must follow, read and validated exactly as the
+ * gateway reads them: the gateway's session settings, and `npm run keys -- session`
+ * (which signs with the local SESSION_JWT_SECRET).
+ */
+export function sessionClaimsFrom(env: object): SessionClaimVariables {
+  return {
+    secret: secretVar(env, "SESSION_JWT_SECRET"),
+    issuer: stringVar(env, "SESSION_ISSUER"),
+    audience: stringVar(env, "SESSION_AUDIENCE"),
+    orgClaim: stringVar(env, "SESSION_ORG_CLAIM").split("."),
+    scopesClaim: stringVar(env, "SESSION_SCOPES_CLAIM").split("."),
   };
 }

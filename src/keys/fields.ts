@@ -18,6 +18,7 @@
  * stored field this declaration does not describe. The edge never imports this module.
  */
 import { canonicalCidr, parseCidr } from "../lib/cidr";
+import { periodStart, refillPeriod } from "../objects/protocol";
 import type { CreditRefill, Credits, KeyRecord, RateLimit, StatusFields } from "./record";
 import {
   isCreditRefill,
@@ -522,6 +523,16 @@ const DECLARED = defineFields([
     example: null,
   },
   {
+    name: "revoked_reason",
+    doc: 'Why the key was revoked, when keygate knows: "leaked" (a leak report revoked it, docs/leaked-keys.md); absent otherwise.',
+    type: '`"leaked"`',
+    stored: S.revoked_reason,
+    summary: true,
+    largest: "leaked",
+    view: { show: "set" },
+    example: "leaked",
+  },
+  {
     name: "updated_at",
     doc: "Last admin change; absent on records never changed since creation.",
     type: "ISO 8601",
@@ -587,9 +598,21 @@ const DECLARED = defineFields([
     stored: S.credits,
     view: {
       show: "detail",
-      of: (r): { remaining: number; refill?: CreditRefill; set_at: string } | null => {
+      // `remaining` here is the setting's; the management core replaces it with the live balance the key's
+      // Durable Object holds (manage/keys.ts liveBalance) wherever it shows one key.
+      of: (
+        r,
+        ctx,
+      ): { remaining: number | null; refill?: CreditRefill; set_at: string; refills_at: string | null } | null => {
         const c = r.credits;
-        return c ? { remaining: c.remaining, ...(c.refill ? { refill: c.refill } : {}), set_at: c.set_at } : null;
+        if (!c) return null;
+        const next = c.refill ? periodStart(c.refill.interval, refillPeriod(c.refill.interval, ctx.now) + 1) : null;
+        return {
+          remaining: c.remaining,
+          ...(c.refill ? { refill: c.refill } : {}),
+          set_at: c.set_at,
+          refills_at: next === null ? null : new Date(next).toISOString(),
+        };
       },
     },
     create: { check: checkCredits, default: null, toRecord: (v, ctx) => creditsRecord(v, ctx.now, ctx.id) },
@@ -630,6 +653,20 @@ const DECLARED = defineFields([
     stored: S.migrated_at,
     view: { show: "set" },
     example: "2026-11-03T08:00:00.000Z",
+  },
+  {
+    name: "leaked",
+    doc: "The first leak report naming the key (docs/leaked-keys.md): when, who reported it, their source, where the key was found, what was done.",
+    type: "{at, reporter, source, url, action}",
+    stored: S.leaked,
+    view: { show: "set" },
+    example: {
+      at: "2026-11-03T08:00:00.000Z",
+      reporter: "reporter:github",
+      source: "commit",
+      url: "https://github.com/octo/app/blob/5f3c2a1/config.js",
+      action: "revoke",
+    },
   },
 ]);
 

@@ -88,6 +88,20 @@ export function classifyKey(key: string, prefix: string): KeyShape {
   return body.slice(RANDOM_LENGTH) === checksumOf(random) ? "minted" : "corrupt";
 }
 
+/**
+ * The regular expressions that find this gateway's minted keys in text, for leak scanners
+ * (docs/leaked-keys.md): `secret`, the key itself (GitHub's partner program and custom
+ * patterns: its "secret format"), and `gitleaks`, the key between boundaries with the key
+ * as group 1 (a gitleaks rule's `regex` with `secretGroup = 1`; RE2 and JavaScript read it
+ * alike). A regex cannot check the CRC32: a near miss with a bad checksum matches, and the
+ * leak intake labels it a false positive without reading KV.
+ */
+export function keyPatterns(prefix: string): { secret: string; gitleaks: string } {
+  // KEY_PREFIX is [A-Za-z0-9_-]: nothing in it is special outside a character class.
+  const secret = `${prefix.replace(/[\\^$.*+?()[\]{}|]/g, "\\$&")}[0-9A-Za-z]{${RANDOM_LENGTH + CHECKSUM_LENGTH}}`;
+  return { secret, gitleaks: `(?:^|[^0-9A-Za-z_-])(${secret})(?:[^0-9A-Za-z]|$)` };
+}
+
 /** Whether a string may be an API key at all (length and characters). */
 export function isWellFormedKey(key: string): boolean {
   return key.length > 0 && key.length <= MAX_KEY_LENGTH && KEY_CHARS_RE.test(key);

@@ -14,6 +14,8 @@
  * feed (publish), so every isolate learns of it.
  */
 
+import type { GatewayEvent, KeyEventType } from "../events/types";
+import { keyEvent } from "../events/types";
 import { logLine } from "../lib/log";
 import type { Result } from "../lib/result";
 import type { KeyPatch, KeySummary, KeyView, NewKeyInput } from "./fields";
@@ -21,7 +23,7 @@ import { applyPatch, changesOf, rotationInherited, rotationInput, view } from ".
 import { randomBase62 } from "./format";
 import type { FieldError, Imported, ImportSpec, KeySettings } from "./issue";
 import { AlreadyStored, issueKey, storeImport } from "./issue";
-import type { KeyRecord, TokenRecord } from "./record";
+import type { KeyRecord, LeakRecord, TokenRecord } from "./record";
 import { KEY_ID_RE, statusOf } from "./record";
 import type { AuditEvent, AuditLog } from "./store/audit";
 import { appendAudit, listAudit } from "./store/audit";
@@ -59,6 +61,11 @@ export interface LifecycleContext {
    * again when a revocation is repeated.
    */
   tokenChanged?: (change: { hash: string; record: TokenRecord }) => Promise<void>;
+  /**
+   * Tell the webhooks of a change (events/emit.ts: queued on the webhook hub, never waiting
+   * for a receiver; never throws). Called once the change is stored and audited.
+   */
+  emit?: (event: GatewayEvent) => Promise<void>;
 }
 
 /** Why a management operation did not happen (the surfaces map each to a status: manage/http/answers.ts). */
@@ -99,6 +106,16 @@ export async function audit(
     ...event,
     ...(ctx.requestId ? { request_id: ctx.requestId } : {}),
   });
+}
+
+/** Tell the webhooks of a change to a key (by ctx.actor, now): its id, orgs and name, never its plaintext or hash. */
+async function tell(
+  ctx: LifecycleContext,
+  type: KeyEventType,
+  key: Pick<KeyRecord, "id" | "orgs" | "name">,
+  extra: Record<string, unknown> = {},
+): Promise<void> {
+  await ctx.emit?.(keyEvent(type, key, ctx.actor, ctx.now, extra));
 }
 
 /** A key by its id: null for an id that cannot exist or is unknown (never a validation error). */
@@ -147,6 +164,7 @@ export async function issueNew(
   ctx.purge?.(hash);
   await audit(ctx, { action: "create", key_id: record.id, orgs: record.orgs });
   await publishIssued(ctx, [{ hash, record }]);
+  await tell(ctx, "key.created", record);
   return { ok: true, value: { key, ...view(record, null, ctx.now) } };
 }
 
@@ -195,6 +213,11 @@ export function publishImported(ctx: LifecycleContext, imports: Imported[]): Pro
   );
 }
 
+/** Tell the webhooks of an imported key: `key.created` with `imported: true`. */
+export async function tellImported(ctx: LifecycleContext, imported: Imported): Promise<void> {
+  await tell(ctx, "key.created", imported.record, { imported: true });
+}
+
 /**
  * Apply a validated change (name, orgs, scopes, expires_at, enabled, rate_limit, credits,
  * allowed_ips). Fields the patch does not name — including ones this version does not
@@ -215,6 +238,13 @@ export async function updateFound(ctx: LifecycleContext, found: Found, patch: Ke
       orgs: [...new Set([...before.orgs, ...after.orgs])],
       changes,
     });
+    // Told with the audit event, before the feed (whose failure asks the caller to repeat a change
+    // that is already made): enabling or disabling is its own event, any other change key.updated;
+    // a key moved between orgs is told to the webhooks of both.
+    const { enabled, ...others } = changes;
+    const moved = { ...after, orgs: [...new Set([...before.orgs, ...after.orgs])] };
+    if (enabled) await tell(ctx, enabled.to ? "key.enabled" : "key.disabled", moved);
+    if (Object.keys(others).length > 0) await tell(ctx, "key.updated", moved, { changes: others });
   }
   await ctx.publish?.([{ hash: found.hash, record: after }]);
   return { ok: true, value: view(after, await readLastUsed(ctx.kv, after.orgs, before.id), ctx.now) };
@@ -232,10 +262,83 @@ export async function revokeFound(ctx: LifecycleContext, found: Found): Promise<
     await writeRecord(ctx.kv, found.hash, record, record.orgs);
     ctx.purge?.(found.hash);
     await audit(ctx, { action: "revoke", key_id: record.id, orgs: record.orgs });
+    await tell(ctx, "key.revoked", record);
   }
   await ctx.publish?.([{ hash: found.hash, record }]);
   return view(record, await readLastUsed(ctx.kv, record.orgs, record.id), ctx.now);
 }
+
+/** How far each leak action goes: a later report applies only a stronger one. */
+const LEAK_STRENGTH: Record<LeakRecord["action"], number> = { none: 0, report: 1, disable: 2, revoke: 3 };
+
+/** A leak report about one key, as the management core passes it (manage/leaks.ts). */
+export interface LeakNotice {
+  /** The reporter's own word for where it looked ("commit", "gitleaks"…). */
+  source: string;
+  /** Where the key was found (http(s)), or null. */
+  url: string | null;
+  /** LEAKED_KEY_ACTION: what to do to a live key. */
+  action: "revoke" | "disable" | "report";
+}
+
+/**
+ * A leak report: the key is revoked (revoked_reason "leaked"), disabled, or left as it is
+ * (`report`), and the first report is kept on the record (`leaked`) — one write, one audit
+ * event `key.leaked` carrying the source, the URL and the reporter (the actor), then the
+ * revocation feed. A rotated-out key in its grace period is a key like any other: it ends at
+ * once, its successor (another record) untouched. A key already revoked is only marked.
+ *
+ * Idempotent: once a key carries a leak report, a report asking nothing more than was done
+ * (a replay, another location, the same action) writes nothing and audits nothing — it
+ * publishes the record again, so a report whose publication failed is published by repeating
+ * it; a key an operator re-enabled after a leak is not disabled again. A report asking more
+ * (revoke after `report` or `disable`) applies it and is audited. `changed`: whether anything
+ * was written.
+ */
+export async function leakFound(
+  ctx: LifecycleContext,
+  found: Found,
+  notice: LeakNotice,
+): Promise<{ record: KeyRecord; changed: boolean; done: LeakRecord["action"] }> {
+  const before = found.record;
+  const live = before.revoked_at === null;
+  // Once reported, only a stronger action than the one already taken applies.
+  const more = before.leaked === undefined || LEAK_STRENGTH[notice.action] > LEAK_STRENGTH[before.leaked.action];
+  const revoke = notice.action === "revoke" && live && more;
+  const disable = notice.action === "disable" && live && more && !before.disabled;
+  const done: LeakRecord["action"] = live ? notice.action : "none";
+  if (before.leaked !== undefined && !revoke && !disable) {
+    await ctx.publish?.([{ hash: found.hash, record: before }]);
+    return { record: before, changed: false, done: before.leaked.action };
+  }
+  const at = new Date(ctx.now).toISOString();
+  const leaked: LeakRecord = before.leaked
+    ? { ...before.leaked, action: done }
+    : { at, reporter: ctx.actor, source: notice.source, url: notice.url, action: done };
+  const record: KeyRecord = {
+    ...before,
+    ...(revoke ? { revoked_at: at, revoked_reason: "leaked" as const } : {}),
+    ...(disable ? { disabled: true } : {}),
+    leaked,
+    updated_at: at,
+  };
+  await writeRecord(ctx.kv, found.hash, record, before.orgs);
+  ctx.purge?.(found.hash);
+  await audit(ctx, {
+    action: "key.leaked",
+    key_id: record.id,
+    orgs: record.orgs,
+    leak: { reporter: ctx.actor, source: notice.source, url: notice.url, action: done },
+  });
+  // A webhook of key.revoked or key.disabled hears of it too (key.leaked follows from manage/leaks.ts).
+  if (revoke) await tell(ctx, "key.revoked", record, { reason: "leaked" });
+  if (disable) await tell(ctx, "key.disabled", record, { reason: "leaked" });
+  await ctx.publish?.([{ hash: found.hash, record }]);
+  return { record, changed: true, done };
+}
+
+/** What a surface calls a rotation in its messages: the self-service API says "regenerate", as Argus does. */
+export type RotationVerb = "rotate" | "regenerate";
 
 /**
  * Rotate: a new key with the same name, orgs, scopes, expiry, meta, limits and enabled
@@ -248,11 +351,12 @@ export async function rotateFound(
   ctx: LifecycleContext,
   found: Found,
   rotation: { grace_seconds: number; credits?: unknown },
+  verb: RotationVerb = "rotate",
 ): Promise<Outcome<IssuedView & { previous: KeyView }>> {
   const old = found.record;
   if (old.revoked_at !== null) return conflict(`key "${old.id}" is revoked; create a new key instead`);
   if (old.replaced_by)
-    return conflict(`key "${old.id}" was already rotated to "${old.replaced_by}"; rotate that key instead`);
+    return conflict(`key "${old.id}" was already ${verb}d to "${old.replaced_by}"; ${verb} that key instead`);
   if (statusOf(old, ctx.now) === "expired") return conflict(`key "${old.id}" has expired; create a new key instead`);
 
   const {
@@ -292,6 +396,11 @@ export async function rotateFound(
     { hash, record: fresh },
     { hash: found.hash, record: rotated },
   ]);
+  await tell(ctx, "key.rotated", old, {
+    new_key_id: fresh.id,
+    grace_seconds: rotation.grace_seconds,
+    expires_at: rotated.expires_at,
+  });
   const lastUsed = await readLastUsed(ctx.kv, old.orgs, old.id);
   return { ok: true, value: { key, ...view(fresh, null, ctx.now), previous: view(rotated, lastUsed, ctx.now) } };
 }

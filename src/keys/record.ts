@@ -105,6 +105,24 @@ export function isIsoOrNull(v: unknown): v is string | null {
   return v === null || (typeof v === "string" && !Number.isNaN(Date.parse(v)));
 }
 
+/** Why a key was revoked, when keygate knows: "leaked", a leak report revoked it (manage/leaks.ts). */
+export type RevokedReason = "leaked";
+
+/**
+ * A leak report that named a key (manage/leaks.ts), the first one: when, who reported it
+ * (an audit actor: "reporter:github", "reporter:gitlab", "reporter:scanner", "root",
+ * "token:<id>", "cli"), the reporter's `source` ("commit", "gitleaks"…), where the key was
+ * found (an http(s) URL, or null) and what was done (LEAKED_KEY_ACTION, or "none" for a key
+ * already revoked).
+ */
+export interface LeakRecord {
+  at: string;
+  reporter: string;
+  source: string;
+  url: string | null;
+  action: "revoke" | "disable" | "report" | "none";
+}
+
 /**
  * The stored fields, in the order a record is written (fields.ts documents each one and
  * says what the API shows and accepts of it). `unchecked`: the hot path never reads it.
@@ -123,6 +141,8 @@ export const RECORD_FIELDS = {
   expires_at: required(nullable(date())),
   disabled: required(boolean()),
   revoked_at: required(nullable(date())),
+  /** Why it was revoked, when keygate knows ("leaked"); absent otherwise. */
+  revoked_reason: optional(unchecked<RevokedReason>("string")),
   /** Last admin change; absent on records never changed since creation. */
   updated_at: optional(unchecked<string>("string")),
   rotated_at: optional(date()),
@@ -137,6 +157,8 @@ export const RECORD_FIELDS = {
   legacy: optional(unchecked<string>("string")),
   /** When a key imported by its legacy hash was re-indexed under keygate's own hash (its first use). */
   migrated_at: optional(unchecked<string>("string")),
+  /** The first leak report naming the key (the hot path never reads it: revoked_at and disabled decide). */
+  leaked: optional(unchecked<LeakRecord>("object")),
 } as const;
 
 export type KeyRecord = Shape<typeof RECORD_FIELDS>;

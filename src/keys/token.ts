@@ -8,6 +8,7 @@
  * `admin-token:<hash>`; the plaintext is returned once, by create.
  */
 
+import { tokenEvent } from "../events/types";
 import { logLine } from "../lib/log";
 import { classifyKey, displayStart, mintKey, randomBase62 } from "./format";
 import { hashKey } from "./hash";
@@ -89,6 +90,7 @@ export async function createToken(ctx: LifecycleContext, body: unknown): Promise
   await writeToken(ctx.kv, hash, record);
   ctx.purge?.(hash);
   await audit(ctx, { action: "token_create", token_id: record.id });
+  await ctx.emit?.(tokenEvent("token.created", record, ctx.actor, ctx.now));
   // Best effort, like a key's creation: the token is shown once and a retry would mint
   // another. Unpublished, other isolates learn of it within NEGATIVE_CACHE_TTL_MS.
   try {
@@ -140,6 +142,8 @@ export async function revokeToken(ctx: LifecycleContext, id: string): Promise<Ou
     await writeToken(ctx.kv, found.hash, record);
     ctx.purge?.(found.hash);
     await audit(ctx, { action: "token_revoke", token_id: id });
+    // Also stops the webhooks this token made (objects/webhooks.ts).
+    await ctx.emit?.(tokenEvent("token.revoked", record, ctx.actor, ctx.now));
   }
   await ctx.tokenChanged?.({ hash: found.hash, record });
   return { ok: true, value: view(record, ctx.now) };

@@ -24,6 +24,7 @@ import { adminPath } from "./admin/prefix";
 import { consoleApp } from "./console/ui";
 import { settleUnreadBody } from "./http/body";
 import type { AppEnv } from "./http/context";
+import { LEAKS_MOUNT, leaks } from "./leak-intake/api";
 import { SELF_SERVICE_MOUNT, selfService } from "./self-service/api";
 
 const accessLog: MiddlewareHandler<AppEnv> = async function accessLog(c, next) {
@@ -90,6 +91,10 @@ export function managementPathOf(request: Request, config: Config): string | nul
   // nothing special here: the admin API answers it like any path it does not have.
   if (rest !== null && config.consoleHost === null && (rest === "/ui" || rest.startsWith("/ui/")))
     return CONSOLE_MOUNT + rest.slice("/ui".length);
+  // The leak intake (manage/leak-intake/api.ts): its own authentication (GitHub's signature,
+  // LEAK_REPORT_TOKEN or an admin token), not the admin API's gate.
+  if (rest !== null && (rest === "/leaks" || rest.startsWith("/leaks/")))
+    return LEAKS_MOUNT + rest.slice("/leaks".length);
   if (rest !== null) return ADMIN_MOUNT + rest;
   const own = config.selfService === null ? null : adminPath(config.selfService, normalized.path);
   if (own !== null) return own === "/" ? SELF_SERVICE_MOUNT : SELF_SERVICE_MOUNT + own;
@@ -135,6 +140,7 @@ app.use(countUsage);
 app.route(CONSOLE_MOUNT, consoleApp); // the web console: {ADMIN_PREFIX}/ui, or the root of CONSOLE_HOST
 app.route(ADMIN_MOUNT, admin);
 app.route(SELF_SERVICE_MOUNT, selfService);
+app.route(LEAKS_MOUNT, leaks);
 app.onError((err, c) => {
   const config = c.get("config");
   if (!config) {

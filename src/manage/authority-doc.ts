@@ -18,6 +18,7 @@ export const ROLE_NAMES: Record<Role, string> = {
   key: "key holder",
   session: "session",
   portal: "portal",
+  reporter: "leak reporter",
 };
 
 export const OPERATION_DOCS: Record<Operation, string> = {
@@ -41,6 +42,12 @@ export const OPERATION_DOCS: Record<Operation, string> = {
   portal_link_revoke: "revoke a portal link",
   shadow: "read the shadow report (report mode's comparisons)",
   migration: "read the migration's progress (imported, migrated, pending keys)",
+  webhook_create: "create a webhook",
+  webhook_list: "list webhooks",
+  webhook_delete: "remove a webhook",
+  webhook_test: "send a webhook a test event",
+  webhook_deliveries: "read a webhook's delivery attempts",
+  leak_report: "report leaked keys (LEAKED_KEY_ACTION: revoke, disable or record them)",
 };
 
 const REACH_CELLS: Record<Reach, string> = {
@@ -58,7 +65,7 @@ const FIELD_CELLS: Record<FieldRule, string> = {
 };
 
 /** The management surfaces, the principals each authenticates and the operations it offers. */
-export type Surface = "admin API" | "self-service API" | "console" | "CLI --url";
+export type Surface = "admin API" | "self-service API" | "console" | "CLI --url" | "leak intake";
 
 export const SURFACES: Record<Surface, { roles: readonly Role[]; operations: readonly Operation[] }> = {
   "admin API": {
@@ -82,6 +89,11 @@ export const SURFACES: Record<Surface, { roles: readonly Role[]; operations: rea
       "portal_link_revoke",
       "shadow",
       "migration",
+      "webhook_create",
+      "webhook_list",
+      "webhook_delete",
+      "webhook_test",
+      "webhook_deliveries",
     ],
   },
   "self-service API": { roles: ["key", "session"], operations: ["list", "create", "rotate", "revoke"] },
@@ -99,6 +111,11 @@ export const SURFACES: Record<Surface, { roles: readonly Role[]; operations: rea
       "usage",
       "shadow",
       "migration",
+      "webhook_create",
+      "webhook_list",
+      "webhook_delete",
+      "webhook_test",
+      "webhook_deliveries",
     ],
   },
   "CLI --url": {
@@ -120,8 +137,15 @@ export const SURFACES: Record<Surface, { roles: readonly Role[]; operations: rea
       "token_revoke",
       "shadow",
       "migration",
+      "webhook_create",
+      "webhook_list",
+      "webhook_delete",
+      "webhook_test",
+      "webhook_deliveries",
+      "leak_report",
     ],
   },
+  "leak intake": { roles: ["root", "token:write", "token:read", "reporter"], operations: ["leak_report"] },
 };
 
 /** The fields each surface lets a request name, per operation (the matrix's field cells). */
@@ -140,6 +164,7 @@ export const SURFACE_FIELDS: Record<Surface, Partial<Record<FieldOperation, read
     update: Object.keys(FIELDS.update),
     rotate: Object.keys(FIELDS.rotate),
   },
+  "leak intake": {},
 };
 
 const row = (cells: readonly string[]) => `| ${cells.join(" | ")} |`;

@@ -41,7 +41,13 @@ export type Operation =
   | "portal_link"
   | "portal_link_revoke"
   | "shadow"
-  | "migration";
+  | "migration"
+  | "webhook_create"
+  | "webhook_list"
+  | "webhook_delete"
+  | "webhook_test"
+  | "webhook_deliveries"
+  | "leak_report";
 
 /**
  * What a principal reaches with an operation:
@@ -64,13 +70,18 @@ export interface OperationRule {
   refusal?: string;
 }
 
-const holdersToo = (operators: [Reach, Reach, Reach], holders: Reach): Record<Role, Reach> => ({
+const holdersToo = (
+  operators: [Reach, Reach, Reach],
+  holders: Reach,
+  reporter: Reach = "none",
+): Record<Role, Reach> => ({
   root: operators[0],
   "token:write": operators[1],
   "token:read": operators[2],
   key: holders,
   session: holders,
   portal: holders,
+  reporter,
 });
 
 const ROOT_ONLY = holdersToo(["all", "none", "none"], "none");
@@ -101,6 +112,19 @@ export const OPERATIONS: Record<Operation, OperationRule> = {
   portal_link_revoke: { verb: "revoke portal links", changes: false, reach: { ...OPERATOR_WRITES } },
   shadow: { verb: "read the shadow report", changes: false, reach: { ...OPERATOR_READS } },
   migration: { verb: "read the migration's progress", changes: false, reach: { ...OPERATOR_READS } },
+  // Webhooks: root, or a write token for every org a webhook serves (its URL and its events are the operator's).
+  webhook_create: { verb: "create webhooks", changes: false, reach: { ...OPERATOR_WRITES } },
+  webhook_list: { verb: "list webhooks", changes: false, reach: { ...OPERATOR_WRITES } },
+  webhook_delete: { verb: "remove webhooks", changes: false, reach: { ...OPERATOR_WRITES } },
+  webhook_test: { verb: "test webhooks", changes: false, reach: { ...OPERATOR_WRITES } },
+  webhook_deliveries: { verb: "read webhook deliveries", changes: false, reach: { ...OPERATOR_WRITES } },
+  // A leak report names keys by their plaintext (manage/leaks.ts): a reporter reaches any key
+  // it presents; an operator, the keys it may change; a key it may not see is "not ours".
+  leak_report: {
+    verb: "report leaked keys",
+    changes: true,
+    reach: holdersToo(["all", "token_orgs", "none"], "none", "all"),
+  },
 };
 
 /**
@@ -124,7 +148,8 @@ const holders = (
     typeof rule === "string"
       ? { key: rule, session: rule, portal: rule }
       : { key: "yes" as FieldRule, session: "yes" as FieldRule, portal: "yes" as FieldRule, ...rule };
-  return { root: "yes", "token:write": "yes", "token:read": "yes", ...by };
+  // A leak reporter names no field of any operation that takes them.
+  return { root: "yes", "token:write": "yes", "token:read": "yes", ...by, reporter: "operator" };
 };
 
 const OPERATOR = holders("operator");
@@ -201,6 +226,11 @@ export interface Subject {
   key?: KeyFacts;
   /** The request's fields (its body), against the field rules of the operation. */
   fields?: Readonly<Record<string, unknown>>;
+  /**
+   * The webhook it acts on (its orgs; null: every org): it exists for a principal only when the principal reaches
+   * every org it serves (a token's webhooks see only its orgs), else it is not found.
+   */
+  webhook?: { id: string; orgs: readonly string[] | null };
 }
 
 const ALLOWED: Decision = { ok: true };
@@ -367,6 +397,10 @@ export function decide(p: Principal, op: Operation, subject: Subject = {}): Deci
       );
     }
     if (op === "rotate" && isHolder(p)) return notMorePowerful(p, subject.key);
+  }
+  if (subject.webhook) {
+    const orgs = subject.webhook.orgs ?? [ALL_ORGS];
+    if (!orgs.every((o) => reaches(p, reach, o))) return NOT_FOUND;
   }
   return ALLOWED;
 }

@@ -4,12 +4,14 @@
  * console) and the CLI on local state (cli/backends/local.ts). Runtime-agnostic: the CLI
  * imports it under Node.
  */
+import type { LeakAction } from "../config/variables";
+import type { GatewayEvent } from "../events/types";
 import type { KeySettings } from "../keys/issue";
 import type { LegacyAlgorithm } from "../keys/legacy";
 import type { Failure, LifecycleContext } from "../keys/lifecycle";
-import type { RateLimit } from "../keys/record";
+import type { Credits, KeyStatus, LeakRecord, RateLimit } from "../keys/record";
 import type { KvLike } from "../keys/store/kv";
-import type { NewLinkRow, ShadowSums } from "../objects/protocol";
+import type { DeliveriesView, HookView, NewHookRow, NewLinkRow, ShadowSums } from "../objects/protocol";
 import type { Refusal } from "./authority";
 import type { HolderBounds } from "./bounds";
 import type { Principal } from "./principal";
@@ -56,6 +58,50 @@ export interface ManageDeps {
   importBudget?: number;
   /** Imports stored at once in a bulk import (default 8). */
   importConcurrency?: number;
+  /**
+   * A metered key's live balance, as its Durable Object holds it (without spending); null (or a throw, logged) when
+   * it cannot be asked now. Absent: balances cannot be read here. Either way views say `remaining: null`.
+   */
+  balance?: (credits: Credits) => Promise<number | null>;
+  /** Tell the webhooks of a change (events/emit.ts: queued on the webhook hub; never throws). Absent: none sent. */
+  emit?: (event: GatewayEvent) => Promise<void>;
+  /** The webhooks' store (the webhook hub); absent: webhooks cannot be managed here (503). */
+  webhooks?: WebhookStore;
+  /** Webhook URLs may be http:// or loopback (WEBHOOK_ALLOW_LOOPBACK, or a request to `wrangler dev`). */
+  webhookLoopback?: boolean;
+  /** LEAKED_KEY_ACTION: what a leak report does to a live key (manage/leaks.ts); absent: revoke. */
+  leakAction?: LeakAction;
+  /** Tell the key's owner that it was reported leaked (the webhooks' `key.leaked`); absent: not told here. */
+  onKeyLeaked?: (event: KeyLeakedEvent) => Promise<void>;
+}
+
+/** The webhooks' store (objects/webhooks.ts, the hub), as the management core uses it. */
+export interface WebhookStore {
+  /** Store a webhook; null when the account already has the most it may. */
+  create(row: NewHookRow): Promise<HookView | null>;
+  list(): Promise<HookView[]>;
+  get(id: string): Promise<HookView | null>;
+  remove(id: string): Promise<HookView | null>;
+  /** Queue a webhook.test event for one webhook: its id, "disabled", or null when there is no such webhook. */
+  test(id: string): Promise<{ event_id: string } | "disabled" | null>;
+  deliveries(id: string, limit: number): Promise<DeliveriesView>;
+}
+
+/** The `key.leaked` event (issue 21's payload shape): never a plaintext key or a hash. */
+export interface KeyLeakedEvent {
+  type: "key.leaked";
+  timestamp: string;
+  data: {
+    key_id: string;
+    orgs: string[];
+    org: string;
+    name: string;
+    actor: string;
+    source: string;
+    url: string | null;
+    action: LeakRecord["action"];
+    status: KeyStatus;
+  };
 }
 
 /** The portal links' store (the console's session store: manage/console/sessions.ts). */
@@ -76,6 +122,7 @@ export function lifecycleOf(deps: ManageDeps, p: Principal): LifecycleContext {
     ...(deps.requestId ? { requestId: deps.requestId } : {}),
     ...(deps.purge ? { purge: deps.purge } : {}),
     ...(deps.publish ? { publish: deps.publish } : {}),
+    ...(deps.emit ? { emit: deps.emit } : {}),
   };
 }
 

@@ -28,7 +28,7 @@ import {
 } from "../keys/issue";
 import type { LegacyAlgorithm } from "../keys/legacy";
 import { isLegacyAlgorithm, isOwnScheme } from "../keys/legacy";
-import type { Found, IssuedView, Outcome } from "../keys/lifecycle";
+import type { Found, IssuedView, Outcome, RotationVerb } from "../keys/lifecycle";
 import {
   auditPage,
   findKey,
@@ -39,6 +39,7 @@ import {
   publishImported,
   revokeFound,
   rotateFound,
+  tellImported,
   updateFound,
 } from "../keys/lifecycle";
 import type { KeyRecord } from "../keys/record";
@@ -118,14 +119,55 @@ export async function listKeys(
   return listPage(lifecycleOf(deps, p), { org, limit: q.limit, cursor: q.cursor }, keep);
 }
 
-/** One key, with its last use. */
+/**
+ * A key's view with `credits.remaining` the live balance its Durable Object holds (balance
+ * `balanceId`), in place of the setting's: what a caller means by "remaining". Null when the
+ * balance cannot be read now (logged). Unmetered keys, and views of a balance this very
+ * operation set (its `remaining` is the balance), are returned as they are.
+ */
+async function liveBalance<V extends KeyView>(deps: ManageDeps, shown: V, balanceId: string | undefined): Promise<V> {
+  const c = shown.credits;
+  if (!c || balanceId === undefined || c.remaining === null) return shown;
+  let remaining: number | null = null;
+  try {
+    if (deps.balance) {
+      remaining = await deps.balance({
+        remaining: c.remaining,
+        ...(c.refill ? { refill: c.refill } : {}),
+        set_at: c.set_at,
+        balance_id: balanceId,
+      });
+    }
+  } catch (err) {
+    logLine("warn", "credit balance unreadable: shown as null", {
+      ...(deps.requestId ? { request_id: deps.requestId } : {}),
+      key_id: shown.id,
+      cause: err instanceof Error ? err.message : String(err),
+    });
+  }
+  return { ...shown, credits: { ...c, remaining } };
+}
+
+/** The live balance of an outcome's key (see liveBalance). */
+async function withBalance<V extends KeyView>(
+  deps: ManageDeps,
+  outcome: Outcome<V>,
+  balanceId: string | undefined,
+): Promise<Outcome<V>> {
+  return outcome.ok ? { ok: true, value: await liveBalance(deps, outcome.value, balanceId) } : outcome;
+}
+
+/** One key, with its last use and its live credit balance. */
 export async function showKey(deps: ManageDeps, p: Principal, id: string): Promise<Outcome<KeyView>> {
   const allowed = decide(p, "show");
   if (!allowed.ok) return failure(allowed);
   const found = await reach(deps, p, "show", id);
   if (!found.ok) return found;
   const r = found.value.record;
-  return { ok: true, value: view(r, await readLastUsed(deps.kv, r.orgs, id), deps.now) };
+  return {
+    ok: true,
+    value: await liveBalance(deps, view(r, await readLastUsed(deps.kv, r.orgs, id), deps.now), r.credits?.balance_id),
+  };
 }
 
 /**
@@ -184,7 +226,8 @@ export async function createKey(deps: ManageDeps, p: Principal, body: unknown): 
   let issued: Outcome<IssuedView> | undefined;
   try {
     issued = await issueNew(lifecycleOf(deps, p), value, { id });
-    return issued;
+    // A key holder's new key spends the holder's balance: show what is left of it.
+    return await withBalance(deps, issued, p.kind === "key" ? p.record.credits?.balance_id : undefined);
   } finally {
     if (!issued?.ok) await release(deps, [p.org], id);
   }
@@ -203,7 +246,10 @@ export async function importKey(deps: ManageDeps, p: Principal, body: unknown): 
   if (!one.ok) return one;
   const ctx = lifecycleOf(deps, p);
   const stored = await importStored(ctx, one.value);
-  if (stored.ok) await publishImported(ctx, [stored.value]);
+  if (stored.ok) {
+    await publishImported(ctx, [stored.value]);
+    await tellImported(ctx, stored.value);
+  }
   // Also when already stored: a repeat publishes again what a failure left unpublished.
   if (stored.ok || stored.error === "conflict") await settleLegacy(deps, pendingUnder(deps, one.value));
   if (!stored.ok) return stored;
@@ -267,7 +313,8 @@ export async function updateKey(deps: ManageDeps, p: Principal, id: string, body
   if (!d.ok) return failure(d, id);
   const updated = await updateFound(lifecycleOf(deps, p), found, checked.value);
   if (updated.ok && checked.value.orgs) await settleMoved(deps, found, checked.value.orgs);
-  return updated;
+  // A new credits setting restarts the balance at its `remaining`: shown as it is.
+  return checked.value.credits === undefined ? withBalance(deps, updated, found.record.credits?.balance_id) : updated;
 }
 
 /** Enable or disable a key: disabling is a holder's too (for its org's keys), enabling only an operator's. */
@@ -282,7 +329,11 @@ export async function setEnabled(
   if (!allowed.ok) return failure(allowed);
   const found = await reach(deps, p, op, id);
   if (!found.ok) return found;
-  return updateFound(lifecycleOf(deps, p), found.value, { enabled });
+  return withBalance(
+    deps,
+    await updateFound(lifecycleOf(deps, p), found.value, { enabled }),
+    found.value.record.credits?.balance_id,
+  );
 }
 
 /**
@@ -296,20 +347,22 @@ export async function revokeKey(deps: ManageDeps, p: Principal, id: string): Pro
   const revoked = await revokeFound(lifecycleOf(deps, p), found.value);
   await release(deps, found.value.record.orgs, id);
   await retireUnused(deps, found.value.record);
-  return { ok: true, value: revoked };
+  return { ok: true, value: await liveBalance(deps, revoked, found.value.record.credits?.balance_id) };
 }
 
 /**
  * Rotate (regenerate): a new key with the same settings; the old one stops after
  * `grace_seconds` (default 0: now). `credits` (an operator's) gives the new key a new
  * balance. A holder may rotate only a key no more powerful than itself, and each rotation
- * counts against its creation rate.
+ * counts against its creation rate. `verb` is what the surface calls it, for its messages:
+ * "rotate" (admin API, console, CLI) or "regenerate" (the self-service API, as Argus).
  */
 export async function rotateKey(
   deps: ManageDeps,
   p: Principal,
   id: string,
   body: unknown,
+  verb: RotationVerb = "rotate",
 ): Promise<Outcome<IssuedView & { previous: KeyView }>> {
   const allowed = decide(p, "rotate");
   if (!allowed.ok) return failure(allowed);
@@ -325,9 +378,20 @@ export async function rotateKey(
     const rate = await creationRate(deps.bounds, p);
     if (!rate.ok) return rate;
   }
-  const rotated = await rotateFound(lifecycleOf(deps, p), found.value, checked.value);
-  if (rotated.ok) await retireUnused(deps, found.value.record);
-  return rotated;
+  const rotated = await rotateFound(lifecycleOf(deps, p), found.value, checked.value, verb);
+  if (!rotated.ok) return rotated;
+  await retireUnused(deps, found.value.record);
+  // Without a new setting the new key spends the old one's balance.
+  const shared = found.value.record.credits?.balance_id;
+  const fresh = checked.value.credits !== undefined;
+  const { previous, ...issued } = rotated.value;
+  return {
+    ok: true,
+    value: {
+      ...(fresh ? issued : await liveBalance(deps, issued, shared)),
+      previous: await liveBalance(deps, previous, shared),
+    },
+  };
 }
 
 /**
@@ -374,12 +438,13 @@ export async function auditEvents(
     if (!fallback.ok) return fallback;
     if (fallback.value !== null) log = { org: fallback.value };
   }
-  // Token events are root's; a holder sees only events about keys of its org alone.
+  // Token events are root's; a holder sees only events about keys of its org alone (no webhook's).
   const keep = root
     ? undefined
     : (e: AuditEvent) =>
         e.token_id === undefined &&
-        (!isHolder(p) || decide(p, "audit", { key: { id: e.key_id ?? "", orgs: e.orgs ?? [] } }).ok);
+        (!isHolder(p) ||
+          (e.key_id !== undefined && decide(p, "audit", { key: { id: e.key_id, orgs: e.orgs ?? [] } }).ok));
   return auditPage(lifecycleOf(deps, p), log, { limit, cursor }, keep);
 }
 
@@ -387,7 +452,7 @@ export async function auditEvents(
  * A key left its orgs' holder counts (revoked, moved): its slot is freed at once (best effort; bounds.ts settles the
  * rest).
  */
-async function release(deps: ManageDeps, orgs: readonly string[], id: string): Promise<void> {
+export async function release(deps: ManageDeps, orgs: readonly string[], id: string): Promise<void> {
   if (!deps.bounds || orgs.length !== 1) return;
   try {
     await deps.bounds.settle(orgs[0]!, [id], []);

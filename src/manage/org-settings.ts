@@ -11,6 +11,8 @@
  * cache (positive and negative for CACHE_TTL_MS): one KV read per org per isolate per
  * CACHE_TTL_MS, and a change takes up to CACHE_TTL_MS + KV_CACHE_TTL_SECONDS.
  */
+import type { GatewayEvent } from "../events/types";
+import { orgEvent } from "../events/types";
 import type { FieldError, Validated } from "../keys/issue";
 import type { Outcome } from "../keys/lifecycle";
 import type { RateLimit } from "../keys/record";
@@ -32,6 +34,9 @@ export interface OrgContext {
   purge?: (org: string, rateLimit: RateLimit | null) => void;
   /** Tell every isolate (the revocation feed), after the change is stored. */
   publish?: (org: string, rateLimit: RateLimit | null) => Promise<void>;
+  /** Who acts, for the org.limit_changed event, and the webhooks to tell (events/emit.ts; never throws). */
+  actor?: string;
+  emit?: (event: GatewayEvent) => Promise<void>;
 }
 
 function viewOf(org: string, s: OrgSettings | null): OrgView {
@@ -75,8 +80,11 @@ export async function setOrg(ctx: OrgContext, org: string, body: unknown): Promi
   if (bad || !checked.ok)
     return { ok: false, error: "invalid", errors: [...(bad ?? []), ...(checked.ok ? [] : checked.errors)] };
   const settings: OrgSettings = { rate_limit: checked.value.rate_limit, updated_at: new Date(ctx.now).toISOString() };
+  const before = await readOrgSettings(ctx.kv, org);
   await writeOrgSettings(ctx.kv, org, settings);
   ctx.purge?.(org, settings.rate_limit);
+  if (JSON.stringify(before?.rate_limit ?? null) !== JSON.stringify(settings.rate_limit))
+    await ctx.emit?.(orgEvent(org, settings.rate_limit, ctx.actor ?? "root", ctx.now));
   await ctx.publish?.(org, settings.rate_limit);
   return { ok: true, value: viewOf(org, settings.rate_limit ? settings : null) };
 }

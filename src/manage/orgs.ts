@@ -12,6 +12,7 @@ import { failure } from "./context";
 import type { OrgContext, OrgView } from "./org-settings";
 import { setOrg, showOrg } from "./org-settings";
 import type { Principal } from "./principal";
+import { actorOf } from "./principal";
 import type { UsageAnswer } from "./usage";
 import { validateUsageQuery } from "./usage";
 
@@ -21,10 +22,12 @@ const badOrg = (): Outcome<never> => ({
   errors: [{ field: "org", message: "must be an org slug ([A-Za-z0-9][A-Za-z0-9._-]*, ≤ 128)" }],
 });
 
-function orgContext(deps: ManageDeps): OrgContext {
+function orgContext(deps: ManageDeps, p: Principal): OrgContext {
   return {
     kv: deps.kv,
     now: deps.now,
+    actor: deps.actor ?? actorOf(p),
+    ...(deps.emit ? { emit: deps.emit } : {}),
     ...(deps.orgPurge ? { purge: deps.orgPurge } : {}),
     ...(deps.orgPublish ? { publish: deps.orgPublish } : {}),
   };
@@ -37,7 +40,7 @@ export async function orgShow(deps: ManageDeps, p: Principal, org: string): Prom
   if (!ORG_RE.test(org)) return badOrg();
   const d = decide(p, "org_show", { orgs: [org] });
   if (!d.ok) return failure(d);
-  return showOrg(orgContext(deps), org);
+  return showOrg(orgContext(deps, p), org);
 }
 
 /** Replace an org's settings: `{"rate_limit": {…} | null}`. */
@@ -48,7 +51,7 @@ export async function orgSet(deps: ManageDeps, p: Principal, org: string, body: 
     const d = decide(p, "org_set", { orgs: [org] });
     if (!d.ok) return failure(d);
   }
-  return setOrg(orgContext(deps), org, body);
+  return setOrg(orgContext(deps, p), org, body);
 }
 
 /** An org's usage, optionally one key's (query: docs/usage.md). */

@@ -12,6 +12,10 @@
  * - portal: a console session opened by a portal link: its org and the scope ceiling the
  *   link was issued with (null: the issuer set none — any scope). Its expiry is its console
  *   session's.
+ * - reporter: a leak report's sender (manage/leaks.ts, docs/leaked-keys.md), proven by
+ *   GitHub's signature (`github`) or LEAK_REPORT_TOKEN (`gitlab`: GitLab's Token Revocation
+ *   API; `scanner`: your own scanners). It holds no key and no org: it may only report
+ *   leaked keys, each proven by its plaintext.
  *
  * Operators are root and tokens; holders are keys, sessions and portal users. Nothing here
  * decides what a principal may do: authority.ts does.
@@ -25,11 +29,15 @@ export type Principal =
   | { kind: "token"; id: string; orgs: string[]; role: "read" | "write" }
   | { kind: "key"; org: string; record: KeyRecord }
   | { kind: "session"; sub: string; org: string; scopes: string[] }
-  | { kind: "portal"; org: string; scopes: string[] | null };
+  | { kind: "portal"; org: string; scopes: string[] | null }
+  | { kind: "reporter"; via: ReporterVia };
+
+/** How a leak reporter proved itself: GitHub's signature, or LEAK_REPORT_TOKEN on GitLab's API or POST /leaks. */
+export type ReporterVia = "github" | "gitlab" | "scanner";
 
 /** The rows of the authority table: a principal's kind, a token's by role. */
-export type Role = "root" | "token:write" | "token:read" | "key" | "session" | "portal";
-export const ROLES: readonly Role[] = ["root", "token:write", "token:read", "key", "session", "portal"];
+export type Role = "root" | "token:write" | "token:read" | "key" | "session" | "portal" | "reporter";
+export const ROLES: readonly Role[] = ["root", "token:write", "token:read", "key", "session", "portal", "reporter"];
 
 /** Operators: the root ADMIN_TOKEN and org-scoped admin tokens (who call the admin API). */
 export type Operator = Extract<Principal, { kind: "root" | "token" }>;
@@ -55,7 +63,7 @@ export function scopesHeld(p: Holder): readonly string[] | null {
 
 /**
  * How audit events name the principal (keys/store/kv.ts `actor`): `root`, `token:<id>`,
- * `key:<id>`, `session:<sub>`, `portal:<org>`.
+ * `key:<id>`, `session:<sub>`, `portal:<org>`, `reporter:<via>`.
  */
 export function actorOf(p: Principal): string {
   switch (p.kind) {
@@ -69,6 +77,8 @@ export function actorOf(p: Principal): string {
       return actor.session(p.sub);
     case "portal":
       return `portal:${p.org}`;
+    case "reporter":
+      return actor.reporter(p.via);
   }
 }
 
@@ -79,6 +89,8 @@ export function orgsOf(p: Principal): string[] | null {
       return null;
     case "token":
       return p.orgs.includes("*") ? null : p.orgs;
+    case "reporter":
+      return []; // no org of its own: it reaches a key only by presenting the key itself
     default:
       return [p.org];
   }

@@ -7,27 +7,35 @@
  */
 
 import type { Config } from "../config/config";
+import { creditLeft } from "../edge/abuse/credits";
 import { isolateOf } from "../edge/gateway/isolate";
 import type { Env } from "../env";
+import { emitterFor, webhookHub } from "../events/emit";
 import { StoreFault } from "../keys/store/kv";
 import { clock } from "../lib/clock";
 import type { KeyRateLimiter } from "../objects/key-rate-limiter";
-import type { ShadowSums, UsageBucket } from "../objects/protocol";
+import type { DeliveriesView, HookView, ShadowSums, UsageBucket } from "../objects/protocol";
 import { SHADOW_OBJECT_NAME } from "../objects/protocol";
 import type { ShadowStore } from "../objects/shadow-store";
 import type { UsageStore } from "../objects/usage-store";
+import type { WebhookHub } from "../objects/webhooks";
 import type { HolderBounds } from "./bounds";
 import { createLinkRow, revokeLinkRow } from "./console/sessions";
-import type { ManageDeps } from "./context";
+import type { ManageDeps, WebhookStore } from "./context";
 import { orgPublisherFor, publisherFor, publishLegacy, tokenPublisher } from "./publish";
 import type { ShadowQuery } from "./shadow";
 import type { UsageAnswer, UsageQuery } from "./usage";
 import { GRANULARITY_MINUTES, usageAnswer } from "./usage";
+import { keyLeakedTo, localRequest } from "./webhooks";
 
 /** A creation bound's object answers within this, or the creation is refused (503). */
 const BOUNDS_TIMEOUT_MS = 2_000;
 
-export function workerDeps(env: Env, config: Config, requestId: string): ManageDeps {
+/**
+ * `requestUrl`: the management request's URL — a request to a loopback host is `wrangler
+ * dev` (Cloudflare serves no such host), where webhook URLs may be http:// and loopback.
+ */
+export function workerDeps(env: Env, config: Config, requestId: string, requestUrl?: string): ManageDeps {
   const isolate = () => isolateOf(env, config.cache.maxEntries);
   const feed = env.REVOCATION_FEED;
   const store = env.USAGE_STORE;
@@ -70,6 +78,31 @@ export function workerDeps(env: Env, config: Config, requestId: string): ManageD
       if (feed) await publishLegacy(feed, algorithms);
     },
     importBudget: IMPORT_KV_OPERATIONS,
+    balance: async (credits) => {
+      const read = await creditLeft(env.KEY_RATE_LIMITER, credits);
+      if (!read.ok) throw new Error(read.error);
+      return read.value.remaining;
+    },
+    ...(env.WEBHOOKS ? { emit: emitterFor(env.WEBHOOKS, requestId)!, webhooks: webhookStore(env.WEBHOOKS) } : {}),
+    webhookLoopback: config.webhooks.allowLoopback || (requestUrl !== undefined && localRequest(requestUrl)),
+    leakAction: config.leaks.action,
+    // The leak intake's key.leaked (manage/leaks.ts), told to the key's webhooks like every key event.
+    ...(env.WEBHOOKS ? { onKeyLeaked: keyLeakedTo(emitterFor(env.WEBHOOKS, requestId)!) } : {}),
+  };
+}
+
+/** The webhook hub as the core's WebhookStore: each call answers within BOUNDS_TIMEOUT_MS, else 503. */
+export function webhookStore(ns: DurableObjectNamespace<WebhookHub>): WebhookStore {
+  const hub = () => webhookHub(ns);
+  return {
+    create: (row) => within("the webhook hub", async () => (await hub().create(row)) as HookView | null),
+    list: () => within("the webhook hub", async () => (await hub().list()) as HookView[]),
+    get: (id) => within("the webhook hub", async () => (await hub().get(id)) as HookView | null),
+    remove: (id) => within("the webhook hub", async () => (await hub().remove(id)) as HookView | null),
+    test: (id) =>
+      within("the webhook hub", async () => (await hub().sendTest(id)) as { event_id: string } | "disabled" | null),
+    deliveries: (id, limit) =>
+      within("the webhook hub", async () => (await hub().deliveries(id, limit)) as DeliveriesView),
   };
 }
 

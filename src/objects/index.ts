@@ -7,3 +7,4 @@ export { KeyRateLimiter } from "./key-rate-limiter";
 export { RevocationFeed } from "./revocation-feed";
 export { ShadowStore } from "./shadow-store";
 export { UsageStore } from "./usage-store";
+export { WebhookHub } from "./webhooks";

@@ -16,6 +16,11 @@ interface Balance {
   remaining: number;
   /** The refill period the balance was last filled for (protocol.ts refillPeriod). */
   period: number;
+  /** What it was last filled to (the setting's remaining, or the refill's amount): credits.low's 100 %. */
+  basis?: number;
+  /** credits.low / credits.exhausted already told for this fill (once per refill period). */
+  low?: boolean;
+  out?: boolean;
 }
 
 interface WindowState {
@@ -50,9 +55,9 @@ export class KeyRateLimiter extends DurableObject<unknown> {
     const period = credits.refill ? refillPeriod(credits.refill.interval, now) : 0;
     let b = this.#balance;
     if (b === null || Date.parse(credits.set_at) > Date.parse(b.set_at)) {
-      b = { set_at: credits.set_at, remaining: credits.remaining, period };
+      b = { set_at: credits.set_at, remaining: credits.remaining, period, basis: credits.remaining };
     } else if (credits.refill && period > b.period) {
-      b = { ...b, remaining: credits.refill.amount, period };
+      b = { set_at: b.set_at, remaining: credits.refill.amount, period, basis: credits.refill.amount };
     }
     this.#balance = b;
     return b;
@@ -63,16 +68,40 @@ export class KeyRateLimiter extends DurableObject<unknown> {
    * A setting with a later set_at than the balance's restarts it from `remaining`; an
    * earlier one (an isolate with an older copy of the record) is ignored. With a refill,
    * the balance is reset to `refill.amount` at the start of each UTC day or month.
+   * `lowPercent` (CREDITS_LOW_PERCENT; the gateway always gives it, 0 when off): the outcome
+   * then says which thresholds this spend crossed (`crossed`), each once per fill.
    */
-  async spend(credits: Credits): Promise<CreditOutcome> {
+  async spend(credits: Credits, lowPercent?: number): Promise<CreditOutcome> {
     const b = await this.#current(credits);
     if (b.remaining <= 0) {
+      const crossed = lowPercent === undefined ? {} : this.#crossed(b, lowPercent);
       void this.ctx.storage.put(BALANCE_KEY, b, { allowUnconfirmed: true });
-      return { allowed: false, remaining: 0 };
+      return { allowed: false, remaining: 0, ...crossed };
     }
     b.remaining--;
+    const crossed = lowPercent === undefined ? {} : this.#crossed(b, lowPercent);
     void this.ctx.storage.put(BALANCE_KEY, b, { allowUnconfirmed: true });
-    return { allowed: true, remaining: b.remaining };
+    return { allowed: true, remaining: b.remaining, ...crossed };
+  }
+
+  /**
+   * The thresholds this spend crossed, each once per fill (a new setting or a refill): low,
+   * below `lowPercent` % of what the balance was last filled to (0: never); exhausted, at 0.
+   * The caller tells the webhooks (credits.low, credits.exhausted); this object only decides
+   * once, for every isolate.
+   */
+  #crossed(b: Balance, lowPercent: number): Pick<CreditOutcome, "crossed" | "basis"> {
+    const basis = b.basis ?? b.remaining;
+    const crossed: ("low" | "exhausted")[] = [];
+    if (lowPercent > 0 && !b.low && b.remaining * 100 < basis * lowPercent) {
+      b.low = true;
+      crossed.push("low");
+    }
+    if (!b.out && b.remaining <= 0) {
+      b.out = true;
+      crossed.push("exhausted");
+    }
+    return crossed.length ? { crossed, basis } : {};
   }
 
   /** Count one request against `limit` per `periodSeconds`, unless the window is full. */

@@ -23,6 +23,10 @@ export interface CreditOutcome {
   allowed: boolean;
   /** Credits left after this request. */
   remaining: number;
+  /** Thresholds this very spend crossed, each once per fill of the balance (credits.low, credits.exhausted). */
+  crossed?: ("low" | "exhausted")[];
+  /** With `crossed`: what the balance was last filled to (the low threshold's 100 %). */
+  basis?: number;
 }
 
 /** The refill period containing `now`: UTC days since the epoch, or UTC months since year 0. */
@@ -228,4 +232,62 @@ export interface ShadowSums {
   /** Per route, org, key, class, body and origin status. */
   rows: Omit<ShadowRow, "minute">[];
   samples: ShadowSample[];
+}
+
+// ---- WebhookHub (webhooks.ts): the webhooks, their queue and their delivery log ----
+
+/** The webhook hub is one Durable Object, addressed by this name. */
+export const WEBHOOKS_OBJECT_NAME = "webhooks";
+
+/** A webhook to store (manage/webhooks.ts validated it). */
+export interface NewHookRow {
+  id: string;
+  url: string;
+  events: string[];
+  /** The orgs it serves; null: every org. */
+  orgs: string[] | null;
+  /** whsec_… (kept to sign; never shown again). */
+  secret: string;
+  /** The audit actor who made it ("root", "token:<id>", "cli"). */
+  created_by: string;
+  /** The scoped admin token that made it (null: the root): revoking that token disables it. */
+  owner_token: string | null;
+}
+
+/** A webhook as the API shows it: never its secret. */
+export interface HookView {
+  id: string;
+  url: string;
+  events: string[];
+  orgs: string[] | null;
+  status: "active" | "disabled";
+  created_at: string;
+  created_by: string;
+  disabled_at: string | null;
+  disabled_reason: string | null;
+  /** Since when every attempt has failed (null: the last one succeeded, or none failed). */
+  failing_since: string | null;
+}
+
+/** One delivery attempt, as GET /webhooks/:id/deliveries shows it: what the receiver answered is never shown, only its status. */
+export interface AttemptView {
+  event_id: string;
+  type: string;
+  attempt: number;
+  at: string;
+  /** The receiver's HTTP status; null when no answer came (see `error`). */
+  status: number | null;
+  /** "timeout", "connection failed" (no answer), or null. */
+  error: string | null;
+  duration_ms: number;
+  /** delivered, retrying (next_retry_at says when), failed (no retry left, or the webhook was disabled). */
+  outcome: "delivered" | "retrying" | "failed";
+  next_retry_at: string | null;
+}
+
+export interface DeliveriesView {
+  webhook_id: string;
+  /** Events waiting for their first attempt, or for an earlier event of the same subject. */
+  pending: number;
+  attempts: AttemptView[];
 }

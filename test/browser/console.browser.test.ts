@@ -4,16 +4,19 @@
  * clipboard and use it, reload (not shown again), rotate, revoke (the profile's 401), a
  * portal link (one org, once), keyboard-only creation, and axe-core on every page.
  *
- * SCREENSHOTS=1 (npm run screenshots) also saves docs/console-keys.png and
- * docs/console-show-once.png.
+ * SCREENSHOTS=1 (npm run screenshots) also saves docs/console-keys.png,
+ * docs/console-show-once.png, docs/console-usage.png (a key's usage charts) and
+ * docs/console-webhooks.png.
  */
 import path from "node:path";
 import axe from "axe-core";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { chromium } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { localFeed } from "../../cli/backends/feed";
 import type { Origin } from "../../scripts/origin";
 import { startOrigin } from "../../scripts/origin";
+import type { UsageBatch } from "../../src/objects/protocol";
 import type { WranglerDev } from "../support/node-wrangler";
 import { startWrangler } from "../support/node-wrangler";
 import { CHROMIUM } from "./global-setup";
@@ -70,6 +73,35 @@ async function signIn(page: Page): Promise<void> {
   await page.getByLabel("Admin token").fill(TOKEN);
   await page.getByRole("button", { name: "Sign in" }).click();
   await page.waitForURL(`${gw.url}/_keygate/ui/orgs`);
+}
+
+/**
+ * Give a key 30 days of usage in its org's usage store (the running gateway's object,
+ * reached through its state's dev registry as the keys CLI does): a weekday rhythm, more
+ * traffic by day than by night, a few refusals. A fixture for the charts, as the keys above
+ * are for the list.
+ */
+async function seedUsage(org: string, keyId: string): Promise<void> {
+  const feed = localFeed(path.join(ROOT, "wrangler.toml"), undefined, gw.persistTo);
+  try {
+    const store = (await feed.usageStore(org)) as unknown as { add(b: UsageBatch): Promise<boolean> };
+    const nowMinute = Math.floor(Date.now() / 60_000);
+    const rows: UsageBatch["rows"] = [];
+    for (let h = 30 * 24; h >= 1; h--) {
+      const minute = (Math.floor(nowMinute / 60) - h) * 60 + 7;
+      const hourOfDay = new Date(minute * 60_000).getUTCHours();
+      const day = Math.floor(minute / 1440);
+      const base = (hourOfDay >= 7 && hourOfDay <= 19 ? 40 : 8) + ((day * 7 + hourOfDay * 3) % 11);
+      const weekend = [0, 6].includes(new Date(minute * 60_000).getUTCDay()) ? 0.4 : 1;
+      const forwarded = Math.round(base * weekend);
+      rows.push({ minute, key_id: keyId, status: 200, forwarded: true, count: forwarded });
+      if (hourOfDay % 5 === 0)
+        rows.push({ minute, key_id: keyId, status: 429, forwarded: false, count: 1 + (day % 3) });
+    }
+    await store.add({ id: crypto.randomUUID(), rows });
+  } finally {
+    await feed.close();
+  }
 }
 
 function callGateway(key: string, p = "/v1/things"): Promise<Response> {
@@ -135,7 +167,9 @@ describe("the web console in Chromium", () => {
     await page.getByRole("button", { name: "Search" }).click();
     await page.getByRole("link", { name: "acme", exact: true }).click();
     await page.waitForURL(/\/orgs\/acme$/);
-    await expect.poll(() => page.getByRole("row").count()).toBe(6); // header + 5 keys
+    // The keys table (the page also has the usage charts' tables, for screen readers).
+    const keysTable = page.getByRole("table", { name: "API keys of acme" });
+    await expect.poll(() => keysTable.getByRole("row").count()).toBe(6); // header + 5 keys
     await expectAccessible(page, "keys page");
     if (SCREENSHOTS) await page.screenshot({ path: path.join(ROOT, "docs/console-keys.png"), fullPage: true });
 
@@ -143,7 +177,7 @@ describe("the web console in Chromium", () => {
     await page.getByLabel("Status").selectOption("revoked");
     await page.getByRole("button", { name: "Filter" }).click();
     await page.waitForURL(/status=revoked/);
-    expect(await page.getByRole("row").count()).toBe(2);
+    expect(await keysTable.getByRole("row").count()).toBe(2);
     await expect.poll(() => page.getByRole("cell", { name: "Old laptop" }).count()).toBe(1);
 
     // Create.
@@ -207,6 +241,76 @@ describe("the web console in Chromium", () => {
     expect(revoked.status).toBe(401);
     expect(revoked.headers.get("content-type")).toBe("application/problem+json");
     expect(((await revoked.json()) as { status: number }).status).toBe(401);
+    await context.close();
+  });
+
+  it("usage charts (SVG, no script) with their numbers as tables, on a key's and an org's pages", async () => {
+    // A key with a history: its usage store is given 30 days of counts (a fixture, through the
+    // running gateway's object, as the CLI reaches it), then real requests: forwarded and 429s.
+    const made = await adminApi("POST", "/keys", {
+      orgs: ["acme"],
+      name: "Billing export",
+      scopes: ["read"],
+      rate_limit: { limit: 3, period_seconds: 60 },
+    });
+    await seedUsage("acme", made.json.id);
+    for (let i = 0; i < 5; i++) await callGateway(made.json.key); // 3 forwarded, 2 refused (429)
+    await new Promise((r) => setTimeout(r, 2_500)); // USAGE_FLUSH_MS=1000: flushed with no later request
+    const context = await newContext();
+    const page = await newPage(context);
+    await signIn(page);
+    await page.goto(`${gw.url}/_keygate/ui/keys/${made.json.id}`);
+    const hourly = page.getByRole("img", { name: /^Requests per hour, last 48 hours \(this key\)/ });
+    const daily = page.getByRole("img", { name: /^Requests per day, last 30 days \(this key\)/ });
+    await hourly.waitFor();
+    expect(await daily.count()).toBe(1);
+    // The numbers, for screen readers: 48 hours and 30 days, this hour's live counts in them.
+    const hours = page.getByRole("table", { name: "Requests per hour, last 48 hours (this key) (UTC)" });
+    expect(await hours.getByRole("row").count()).toBe(49);
+    const now = new Date().toISOString();
+    const thisHour = hours.getByRole("row", { name: new RegExp(`^${now.slice(0, 10)} ${now.slice(11, 13)}:00 `) });
+    expect((await thisHour.getByRole("cell").allTextContents()).slice(1)).toEqual(["5", "3", "2"]);
+    const days = page.getByRole("table", { name: "Requests per day, last 30 days (this key) (UTC)" });
+    expect(await days.getByRole("row").count()).toBe(31);
+    expect(await page.locator("script:not([src])").count()).toBe(0);
+    await expectAccessible(page, "key page with usage charts");
+    if (SCREENSHOTS) {
+      await page.locator("h2", { hasText: "Usage" }).scrollIntoViewIfNeeded();
+      await page.locator("main").screenshot({ path: path.join(ROOT, "docs/console-usage.png") });
+    }
+    await page.goto(`${gw.url}/_keygate/ui/orgs/acme`);
+    await page.getByRole("img", { name: /^Requests per day, last 30 days \(acme\)/ }).waitFor();
+    await expectAccessible(page, "org page with usage charts");
+    await context.close();
+  });
+
+  it("webhooks: add (the secret once), see the attempts, all accessible", async () => {
+    const context = await newContext();
+    const page = await newPage(context);
+    await signIn(page);
+    await page.getByRole("link", { name: "Webhooks" }).click();
+    await page.getByRole("heading", { name: "Webhooks", level: 1 }).waitFor();
+    await expectAccessible(page, "webhooks page");
+    await page.getByLabel("Endpoint URL").fill(`${origin.url}/__origin/hook/browser`);
+    await page.getByLabel("key.revoked").check();
+    await page.getByLabel("key.created").check();
+    await page.getByLabel("Organizations").fill("acme");
+    await page.getByRole("button", { name: "Add webhook" }).click();
+    await page.getByRole("heading", { name: "Webhook added" }).waitFor();
+    await expectAccessible(page, "webhook added page");
+    const secret = (await page.locator("#key-value").textContent())!.trim();
+    expect(secret).toMatch(/^whsec_/);
+    await page.getByRole("link", { name: "View webhook" }).click();
+    await page.getByRole("button", { name: "Send a test event" }).click();
+    await expect
+      .poll(async () => {
+        await page.reload();
+        return page.getByRole("cell", { name: "204" }).count();
+      })
+      .toBe(1);
+    expect(await page.content()).not.toContain(secret);
+    await expectAccessible(page, "webhook page");
+    if (SCREENSHOTS) await page.locator("main").screenshot({ path: path.join(ROOT, "docs/console-webhooks.png") });
     await context.close();
   });
 

@@ -29,9 +29,12 @@ let origin: Origin;
 let gw: WranglerDev;
 const org = `ac-${randomUUID().slice(0, 8)}`;
 const tokens: Partial<Record<Role, string>> = {};
+/** A receiver on the test origin (http on loopback: this is wrangler dev); its webhooks want key.expiring only (never sent here). */
+let HOOK_URL = "";
 
 beforeAll(async () => {
   origin = await startOrigin();
+  HOOK_URL = `${origin.url}/__origin/hook/authority`;
   gw = await startWrangler({ vars: { ORIGIN_URL: origin.url, ADMIN_TOKEN: ROOT } });
   tokens.root = ROOT;
   for (const role of ["write", "read"] as const) {
@@ -48,6 +51,16 @@ afterAll(async () => {
 
 const DAY = 86_400_000;
 
+async function rootHook(): Promise<{ id: string }> {
+  const made = await remoteBackend(gw.url, ROOT).webhookCreate({
+    url: HOOK_URL,
+    events: ["key.expiring"],
+    orgs: [org],
+  });
+  if (!made.ok) throw new Error(JSON.stringify(made));
+  return made.value as { id: string };
+}
+
 async function target(): Promise<{ id: string }> {
   const made = await remoteBackend(gw.url, ROOT).create({ orgs: [org], name: "target", scopes: ["read"] });
   if (!made.ok) throw new Error(JSON.stringify(made));
@@ -62,6 +75,8 @@ async function run(
 ): Promise<"allowed" | "refused" | "invalid"> {
   const needsKey = ["show", "update", "rotate", "revoke"].includes(op);
   const k = needsKey ? await target() : null;
+  // A webhook of the org, made by root, for the operations on one (its event is never sent here).
+  const hook = ["webhook_delete", "webhook_test", "webhook_deliveries"].includes(op) ? await rootHook() : null;
   const calls: Partial<Record<Operation, () => Promise<unknown>>> = {
     list: () => b.list({ org }),
     show: () => b.show(k!.id),
@@ -82,6 +97,15 @@ async function run(
     token_revoke: async () => {
       const t = await remoteBackend(gw.url, ROOT).tokenCreate({ name: "doomed", orgs: [org], role: "read" });
       return b.tokenRevoke((t as unknown as { value: { id: string } }).value.id);
+    },
+    webhook_create: () => b.webhookCreate({ url: HOOK_URL, events: ["key.expiring"], orgs: [org] }),
+    webhook_list: () => b.webhookList(),
+    webhook_delete: () => b.webhookRemove(hook!.id),
+    webhook_test: () => b.webhookTest(hook!.id),
+    webhook_deliveries: () => b.webhookDeliveries(hook!.id, {}),
+    leak_report: async () => {
+      const made = await remoteBackend(gw.url, ROOT).create({ orgs: [org], name: "leaky" });
+      return b.leaked({ tokens: [(made as unknown as { value: { key: string } }).value.key], source: "matrix" });
     },
   };
   const call = calls[op];

@@ -104,6 +104,23 @@ describe("npm run deploy: the guard", () => {
     expect(existsSync(path.join(outdir, "index.js"))).toBe(true);
     // The top level is a production target: no CONSOLE_HOST is worth a warning, not a stop.
     expect(r.out).toContain("warning: no CONSOLE_HOST in [vars]: the web console will share the API's host");
+    // wrangler is told which environment was checked (the top level): it does not warn that
+    // none was named; its version banner is keygate's line, naming the pinned version.
+    expect(r.out).toContain("keygate (the top level)");
+    expect(r.out).not.toContain("no target environment was specified");
+    expect(r.out).toMatch(/running wrangler deploy \(wrangler \d+\.\d+\.\d+, pinned: docs\/platform\.md\)/);
+    expect(r.out).not.toMatch(/⛅️|update available/);
+  });
+
+  it("--help is keygate's own text and a pointer to wrangler deploy's flags, not wrangler's whole help", async () => {
+    const r = await deploy(["--help"]);
+    expect(r.code).toBe(0);
+    expect(r.out).toContain("`npm run deploy");
+    expect(r.out).toContain("npx wrangler login");
+    expect(r.out).toContain("CLOUDFLARE_API_TOKEN");
+    expect(r.out).toContain("`npx wrangler deploy --help`");
+    expect(r.out).not.toMatch(/^OPTIONS|^GLOBAL FLAGS|Don't actually deploy/m);
+    expect(r.out.trimEnd().split("\n").length).toBeLessThanOrEqual(40);
   });
 
   it("production without CONSOLE_HOST is warned about (docs/deploying.md); staging is not", async () => {

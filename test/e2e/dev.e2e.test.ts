@@ -1,9 +1,12 @@
 /**
  * `npm run dev` as a newcomer runs it: the demo key works, a second start reuses it, it is
  * in the audit log like any other key, the console answers on console.localhost:PORT with
- * the admin token printed (and not on the API's host), and Ctrl-C (SIGINT) leaves no
- * wrangler dev, workerd or demo origin behind. Ports and state are this test's own (PORT, ORIGIN_PORT,
- * --persist-to), so a developer's running `npm run dev` is not touched.
+ * the admin token printed (and not on the API's host), a session from
+ * `npm run keys -- session` works on the self-service API it turns on, the banner follows
+ * the profile, a port in use is said in one line before anything starts, wrangler's
+ * version banner and update notice are not printed, and Ctrl-C (SIGINT) leaves no
+ * wrangler dev, workerd or demo origin behind. Ports and state are this test's own (PORT,
+ * ORIGIN_PORT, --persist-to), so a developer's running `npm run dev` is not touched.
  */
 
 import type { ChildProcess } from "node:child_process";
@@ -34,11 +37,11 @@ afterEach(() => {
   }
 });
 
-async function startDev(state: string): Promise<Dev> {
+async function startDev(state: string, extra: string[] = []): Promise<Dev> {
   const port = await freePort();
   const originPort = await freePort();
   // Its own session, as a terminal would run it; SIGINT goes to the whole foreground group.
-  const child = spawn("npm", ["run", "dev", "--", "--persist-to", state], {
+  const child = spawn("npm", ["run", "dev", "--", "--persist-to", state, ...extra], {
     cwd: ROOT,
     env: { ...process.env, PORT: String(port), ORIGIN_PORT: String(originPort), NO_COLOR: "1" },
     stdio: ["ignore", "pipe", "pipe"],
@@ -95,6 +98,21 @@ async function interrupt(dev: Dev): Promise<number[]> {
   return below.filter(alive);
 }
 
+/** `npm run -s dev` to its end (it is expected to stop by itself): exit code and all it printed. */
+function runDev(state: string, env: Record<string, string>): Promise<{ code: number | null; out: string }> {
+  return new Promise((resolve) => {
+    const c = spawn("npm", ["run", "-s", "dev", "--", "--persist-to", state], {
+      cwd: ROOT,
+      env: { ...process.env, ORIGIN_PORT: "0", NO_COLOR: "1", ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let out = "";
+    c.stdout.on("data", (d: Buffer) => (out += d.toString()));
+    c.stderr.on("data", (d: Buffer) => (out += d.toString()));
+    c.once("exit", (code) => resolve({ code, out }));
+  });
+}
+
 describe("npm run dev", () => {
   it("serves with a demo key, reuses it on the next start, audits it, and Ctrl-C leaves nothing running", async () => {
     const state = tempStateDir();
@@ -124,13 +142,50 @@ describe("npm run dev", () => {
     expect(signedIn.status).toBe(303);
     expect(String(signedIn.headers["set-cookie"])).not.toMatch(/domain=/i);
     expect((await fetch(`http://127.0.0.1:${first.port}/_keygate/ui/login`)).status).toBe(401); // not on the API's host
+    // wrangler's own banner ("⛅️ wrangler 4.86.0 (update available …)") is off: the version is pinned.
+    expect(first.output()).not.toMatch(/⛅️|update available/);
+
+    // A session JWT from the CLI, signed with the secret `npm run dev` keeps in the state,
+    // on the self-service API `npm run dev` turns on (what the banner's Session line says).
+    // (with this state's --persist-to: the CLI finds the session secret there)
+    expect(first.output()).toContain(
+      `Session: TOKEN=$(npm run -s keys -- session --org demo --scopes read,write --persist-to ${state})`,
+    );
+    const session = await keysCli(["session", "--org", "demo", "--scopes", "read,write", "--persist-to", state]);
+    expect(session.code, session.stderr).toBe(0);
+    const bearer = { authorization: `Bearer ${session.stdout.trim()}` };
+    const api = `http://127.0.0.1:${first.port}/api/keys`;
+    const listed = await fetch(api, { headers: bearer });
+    expect(listed.status).toBe(200);
+    expect(((await listed.json()) as { id: string }[]).map((k) => k.id)).toContain(first.id);
+    const made = await fetch(api, {
+      method: "POST",
+      headers: { ...bearer, "content-type": "application/json" },
+      body: JSON.stringify({ name: "from a session" }),
+    });
+    expect(made.status).toBe(201);
+    const madeKey = (await made.json()) as { id: string; key: string };
+    expect(
+      (await fetch(`http://127.0.0.1:${first.port}/hello`, { headers: { "x-api-key": madeKey.key } })).status,
+    ).toBe(200);
+    expect((await fetch(`${api}/${madeKey.id}`, { method: "DELETE", headers: bearer })).status).toBe(200);
+
+    // A second `npm run dev` on a port in use says so in one line, before starting anything.
+    const busy = await runDev(state, { PORT: String(first.port) });
+    expect(busy.code).toBe(1);
+    expect(busy.out.trim()).toBe(
+      `error: port ${first.port} is in use (another \`npm run dev\`?): stop it, or set PORT to another port.`,
+    );
     expect(await interrupt(first)).toEqual([]);
 
-    const second = await startDev(state);
+    // The banner follows the profile: operate answers a missing key 400.
+    const second = await startDev(state, ["--var", "AUTH_PROFILE:operate"]);
     expect(second.output()).toMatch(/\[dev\] reusing the demo key/);
     expect(second.output()).toContain(printed![1]); // the same admin token: the state's
     expect(second.key).toBe(first.key);
     expect(second.id).toBe(first.id);
+    expect(second.output()).toMatch(/curl -i http:\/\/127\.0\.0\.1:\d+\/hello +# 400: no key \(the operate profile/);
+    expect((await fetch(`http://127.0.0.1:${second.port}/hello`)).status).toBe(400);
     expect(await interrupt(second)).toEqual([]);
 
     const audit = await keysCli(["audit", "--id", first.id, "--json", "--persist-to", state]);

@@ -73,6 +73,8 @@ export interface WranglerOptions {
   persistTo?: string;
   logLevel?: "debug" | "info" | "log" | "warn" | "error" | "none";
   config?: string;
+  /** `--test-scheduled`: GET /__scheduled?cron=… runs the scheduled handler (the Cron Trigger). */
+  testScheduled?: boolean;
 }
 
 /** Start `wrangler dev` on a free loopback port and wait until it answers. */
@@ -96,6 +98,7 @@ export async function startWrangler(opts: WranglerOptions = {}): Promise<Wrangle
     "--log-level",
     opts.logLevel ?? "log",
     "--show-interactive-dev-session=false",
+    ...(opts.testScheduled ? ["--test-scheduled"] : []),
   ];
   for (const [k, v] of Object.entries(opts.vars ?? {})) args.push("--var", `${k}:${v}`);
   const child: ChildProcess = spawn(process.execPath, args, {

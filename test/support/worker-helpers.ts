@@ -4,6 +4,7 @@
  * it received.
  */
 import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
+import { usageCounter } from "../../src/edge/usage/counter";
 import type { Env } from "../../src/env";
 import worker from "../../src/index";
 import type { NewKeyInput } from "../../src/keys/fields";
@@ -21,17 +22,51 @@ export function makeEnv(vars: Vars = {}): Env {
 
 export const ORIGIN = env.TEST_ORIGIN_URL;
 
-/** Send a request through the gateway and wait for its background work. */
+/**
+ * An execution context whose background work can be awaited — all of it but a deferred
+ * usage flush (edge/usage/counter.ts armFlush), which sleeps up to USAGE_FLUSH_MS before it
+ * sends the counts: it runs on, unawaited, as it would after the response in production.
+ * `wait()` is waitOnExecutionContext for the rest. Tests that read usage flush explicitly,
+ * or use `sendAndWaitAll` to wait for the deferred flush too.
+ */
+export function backgroundContext(): { ctx: ExecutionContext; wait: () => Promise<void> } {
+  const real = createExecutionContext();
+  const ctx = {
+    waitUntil: (p: Promise<unknown>) => {
+      if (p !== usageCounter().armed) real.waitUntil(p);
+    },
+    passThroughOnException: () => real.passThroughOnException(),
+    props: real.props,
+  } as ExecutionContext;
+  return { ctx, wait: () => waitOnExecutionContext(real) };
+}
+
+function requestOf(input: string | Request, init: RequestInit): Request {
+  // Concatenate, never resolve: "//admin" must stay a path, as it is on the wire.
+  const url = typeof input === "string" && input.startsWith("/") ? `https://gateway.test${input}` : input;
+  return typeof url === "string" ? new Request(url, { redirect: "manual", ...init }) : url;
+}
+
+/** Send a request through the gateway and wait for its background work (a deferred usage flush aside: backgroundContext). */
 export async function send(
   input: string | Request,
   init: RequestInit = {},
   gatewayEnv: Env = makeEnv(),
 ): Promise<Response> {
-  // Concatenate, never resolve: "//admin" must stay a path, as it is on the wire.
-  const url = typeof input === "string" && input.startsWith("/") ? `https://gateway.test${input}` : input;
-  const request = typeof url === "string" ? new Request(url, { redirect: "manual", ...init }) : url;
+  const { ctx, wait } = backgroundContext();
+  const res = await worker.fetch(requestOf(input, init), gatewayEnv, ctx);
+  await wait();
+  return res;
+}
+
+/** Send a request and wait for all of its background work, a deferred usage flush included (as waitUntil does). */
+export async function sendAndWaitAll(
+  input: string | Request,
+  init: RequestInit = {},
+  gatewayEnv: Env = makeEnv(),
+): Promise<Response> {
   const ctx = createExecutionContext();
-  const res = await worker.fetch(request, gatewayEnv, ctx);
+  const res = await worker.fetch(requestOf(input, init), gatewayEnv, ctx);
   await waitOnExecutionContext(ctx);
   return res;
 }

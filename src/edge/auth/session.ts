@@ -60,7 +60,8 @@
 import { verify as verifyJws } from "hono/utils/jwt/jwt";
 import type { SessionSettings } from "../../config/config";
 import { ORG_RE, SCOPE_RE } from "../../keys/record";
-import { logLine } from "../../lib/log";
+import type { KeySetPolicy } from "../../lib/key-set";
+import { keySetCache, retryDelay } from "../../lib/key-set";
 
 /** `exp`: the token's expiry, seconds since epoch (the console ends its session there). */
 export type SessionVerdict =
@@ -195,22 +196,6 @@ async function hmacKey(secret: string): Promise<CryptoKey> {
   return key;
 }
 
-interface JwksEntry {
-  /** `${alg}:${kid}` → imported key: a kid only ever matches a key of the token's own type. */
-  keys: Map<string, CryptoKey>;
-  /** When the held keys were fetched (null: never). */
-  fetchedAt: number | null;
-  /** When the last fetch started (null: never). */
-  attemptedAt: number | null;
-  /** When the last fetch failed, cleared by a success. */
-  failedAt: number | null;
-  /** Failed fetches in a row (the backoff's exponent), cleared by a success. */
-  failures: number;
-}
-
-/** Per isolate, by URL. */
-const jwksCache = new Map<string, JwksEntry>();
-
 type Jwk = Record<string, unknown>;
 
 /** The usable verification keys of a JWKS document: RSA ≥ 2048 bits → RS256, EC P-256 → ES256. */
@@ -244,67 +229,33 @@ async function importJwks(doc: unknown): Promise<Map<string, CryptoKey>> {
       // A malformed key is skipped; the others still count.
     }
   }
+  if (out.size === 0) throw new Error("holds no usable RS256 or ES256 key with a kid");
   return out;
 }
 
-async function fetchJwks(url: string, entry: JwksEntry, now: number): Promise<void> {
-  entry.attemptedAt = now;
-  try {
-    const res = await fetch(url, {
-      headers: { accept: "application/json" },
-      redirect: "manual",
-      signal: AbortSignal.timeout(JWKS_FETCH_TIMEOUT_MS),
-    });
-    if (res.status !== 200) {
-      await res.body?.cancel();
-      throw new Error(`answered ${res.status}`);
-    }
-    if (Number(res.headers.get("content-length") ?? 0) > JWKS_MAX_BYTES) {
-      await res.body?.cancel();
-      throw new Error(`larger than ${JWKS_MAX_BYTES} bytes`);
-    }
-    const text = await res.text();
-    if (text.length > JWKS_MAX_BYTES) throw new Error(`larger than ${JWKS_MAX_BYTES} bytes`);
-    const keys = await importJwks(JSON.parse(text));
-    if (keys.size === 0) throw new Error("holds no usable RS256 or ES256 key with a kid");
-    entry.keys = keys;
-    entry.fetchedAt = now;
-    entry.failedAt = null;
-    entry.failures = 0;
-  } catch (err) {
-    // Concurrent attempts of one round (cold-start requests) count as one failure.
-    if (entry.failedAt === null || now - entry.failedAt >= jwksRetryDelay(entry.failures)) {
-      entry.failedAt = now;
-      entry.failures++;
-    }
-    logLine("error", "session JWKS fetch failed", {
-      jwks_url: url,
-      cause: err instanceof Error ? err.message : String(err),
-    });
-  }
-}
+/** The JWKS cache's policy (lib/key-set.ts): the JWKS_* constants above. */
+const JWKS_POLICY: KeySetPolicy = {
+  maxAgeMs: JWKS_MAX_AGE_MS,
+  minRefreshMs: JWKS_MIN_REFRESH_MS,
+  retryMinMs: JWKS_RETRY_MIN_MS,
+  retryMaxMs: JWKS_RETRY_MAX_MS,
+  staleMs: JWKS_STALE_MS,
+  fetchTimeoutMs: JWKS_FETCH_TIMEOUT_MS,
+  maxBytes: JWKS_MAX_BYTES,
+  what: "session JWKS",
+  urlField: "jwks_url",
+};
 
 /**
  * How long after the last of `failures` failed fetches in a row the next may start: 1 s, 2 s, 4 s… up to
  * JWKS_RETRY_MAX_MS.
  */
 export function jwksRetryDelay(failures: number): number {
-  return Math.min(JWKS_RETRY_MAX_MS, JWKS_RETRY_MIN_MS * 2 ** Math.min(Math.max(failures - 1, 0), 30));
+  return retryDelay(JWKS_POLICY, failures);
 }
 
-function mayFetch(entry: JwksEntry, now: number): boolean {
-  // Failing: retried with a short backoff (the provider may be back within seconds).
-  if (entry.failedAt !== null) return now - entry.failedAt >= jwksRetryDelay(entry.failures);
-  // Before a first success, concurrent cold-start requests may each try (no fetch is shared
-  // across requests); afterwards one fetch per interval.
-  if (entry.fetchedAt === null || entry.attemptedAt === null) return true;
-  return now - entry.attemptedAt >= JWKS_MIN_REFRESH_MS;
-}
-
-function held(entry: JwksEntry, id: string, now: number): CryptoKey | undefined {
-  if (entry.fetchedAt === null || now - entry.fetchedAt >= JWKS_MAX_AGE_MS + JWKS_STALE_MS) return undefined;
-  return entry.keys.get(id);
-}
+/** Per isolate, by URL: `${alg}:${kid}` → imported key, so a kid only ever matches a key of the token's own type. */
+const jwksLookup = keySetCache(JWKS_POLICY, importJwks);
 
 async function jwksKey(
   url: string,
@@ -312,22 +263,10 @@ async function jwksKey(
   kid: string,
   now: number,
 ): Promise<CryptoKey | "unknown_kid" | typeof JWKS_UNAVAILABLE> {
-  let entry = jwksCache.get(url);
-  if (!entry) {
-    entry = { keys: new Map(), fetchedAt: null, attemptedAt: null, failedAt: null, failures: 0 };
-    jwksCache.set(url, entry);
-  }
-  const id = `${alg}:${kid}`;
-  let key = held(entry, id, now);
-  const fresh = entry.fetchedAt !== null && now - entry.fetchedAt < JWKS_MAX_AGE_MS;
-  if (key && fresh) return key;
-  if (mayFetch(entry, now)) {
-    await fetchJwks(url, entry, now);
-    key = held(entry, id, now);
-  }
-  if (key) return key;
-  const holdsKeys = entry.fetchedAt !== null && now - entry.fetchedAt < JWKS_MAX_AGE_MS + JWKS_STALE_MS;
-  return holdsKeys ? "unknown_kid" : JWKS_UNAVAILABLE;
+  const found = await jwksLookup(url, `${alg}:${kid}`, now);
+  if (found === "unknown") return "unknown_kid";
+  if (found === "unavailable") return JWKS_UNAVAILABLE;
+  return found.key;
 }
 
 // ---------- claims ----------

@@ -20,7 +20,7 @@
 import { sunsetOf } from "../../keys/record";
 import { clock } from "../../lib/clock";
 import { logLine } from "../../lib/log";
-import { spendCredit } from "../abuse/credits";
+import { spendCredit, tellCredits } from "../abuse/credits";
 import { mergeLimitHeaders, rateLimitHeaders } from "../abuse/key-rate-limiter";
 import { ipRefusal, keyRateLimit, keyRateLimited, noCredits, orgLimit } from "../abuse/limits";
 import type { Admission, AdmitDeps, Facts, Refusal } from "../admission";
@@ -148,7 +148,8 @@ export async function admit(req: Request, deps: AdmitDeps): Promise<Admission> {
 
   // Credits (exact, global; spent last, so a request refused above spends none).
   if (record.credits) {
-    const spending = await spendCredit(deps.env.KEY_RATE_LIMITER, record.credits);
+    const lowPercent = deps.config.webhooks.creditsLowPercent;
+    const spending = await spendCredit(deps.env.KEY_RATE_LIMITER, record.credits, lowPercent);
     if (!spending.ok) {
       logLine("error", "credits unavailable: request refused", {
         request_id: deps.requestId,
@@ -158,6 +159,8 @@ export async function admit(req: Request, deps: AdmitDeps): Promise<Admission> {
       return refusal(facts, "store_unavailable", { reason: "credits_unavailable" });
     }
     const spent = spending.value;
+    // credits.low / credits.exhausted, once per fill: told in waitUntil, never on this request's path.
+    if (spent.crossed) tellCredits(deps.env.WEBHOOKS, deps.waitUntil, record, spent, lowPercent, now, deps.requestId);
     if (!spent.allowed) return noCredits(facts, record, now, limitHeaders);
     limitHeaders = { ...limitHeaders, "x-credits-remaining": String(spent.remaining) };
   }

@@ -8,8 +8,18 @@
  * carries an id the object remembers, so a batch resent after a lost answer is not counted
  * twice; a batch that fails goes back into the pending counts for the next flush.
  *
- * Lost: the counts of an isolate evicted (or a waitUntil cut) before its next flush, i.e.
- * at most USAGE_FLUSH_MS of that isolate's traffic.
+ * A flush never waits for a later request: a request that leaves counts pending before a
+ * flush is due arms a deferred flush in its own waitUntil — at most one per isolate at a
+ * time — which sleeps until the flush is due (≤ USAGE_FLUSH_MS) and sends them. So every
+ * count is flushed within USAGE_FLUSH_MS (+ one round trip) of its request, traffic or
+ * not. waitUntil keeps work alive WAIT_UNTIL_MS after the response: a deferred flush may
+ * sleep USAGE_FLUSH_MS, wait for a flush under way, then send its own (each ≤
+ * FLUSH_TIMEOUT_MS), so USAGE_FLUSH_MS is capped at WAIT_UNTIL_MS − 2 × FLUSH_TIMEOUT_MS
+ * (config/variables.ts).
+ *
+ * Lost: the counts of an isolate killed (evicted, or its waitUntil cut) before its
+ * pending counts were flushed, i.e. at most USAGE_FLUSH_MS + FLUSH_TIMEOUT_MS of that
+ * isolate's traffic.
  */
 import type { Env } from "../../env";
 import { clock } from "../../lib/clock";
@@ -26,7 +36,10 @@ export interface UsageSubject {
 
 /** Sessions (no key id) are counted under this key id. */
 export const SESSION_KEY_ID = "(session)";
-const FLUSH_TIMEOUT_MS = 5_000;
+/** A flush's wait for the usage store; past it the batch is kept for the next flush. */
+export const FLUSH_TIMEOUT_MS = 5_000;
+/** How long Workers keep waitUntil work alive after the response. */
+export const WAIT_UNTIL_MS = 30_000;
 /** Distinct (org, key, minute, status) counters kept per isolate before a flush is forced. */
 const MAX_PENDING = 10_000;
 /** Undelivered batches kept per org for the next flushes. */
@@ -38,6 +51,8 @@ export class UsageCounter {
   size = 0;
   lastFlush = 0;
   flushing: Promise<void> | null = null;
+  /** The deferred flush armed by a request and still asleep (at most one per isolate). */
+  armed: Promise<void> | null = null;
 
   /** Count one request. */
   count(subject: UsageSubject, status: number, forwarded: boolean, now: number): void {
@@ -154,11 +169,32 @@ export function countRequest(
   const now = clock.now();
   const counter = usageCounter();
   counter.count(subject, status, log.outcome === "forwarded", now);
-  if (counter.due(now, flushMs)) {
-    waitUntil(
-      flushUsage(ns, counter, now, (org, cause) =>
-        logLine("warn", "usage flush failed: kept for the next flush", { org, cause }),
-      ),
-    );
-  }
+  if (counter.due(now, flushMs)) waitUntil(flushUsage(ns, counter, now, flushFailed));
+  else if (counter.armed === null) waitUntil(armFlush(ns, counter, now, flushMs));
+}
+
+function flushFailed(org: string, cause: string): void {
+  logLine("warn", "usage flush failed: kept for the next flush", { org, cause });
+}
+
+/**
+ * A deferred flush: asleep until a flush is due (USAGE_FLUSH_MS after the last one, at
+ * most), then everything pending is sent — after any flush already under way. Held by the
+ * waitUntil of the request that armed it; while it sleeps no other is armed, and a count
+ * made once it woke arms the next one.
+ */
+export function armFlush(
+  ns: DurableObjectNamespace<UsageStore>,
+  counter: UsageCounter,
+  now: number,
+  flushMs: number,
+): Promise<void> {
+  const wait = Math.min(flushMs, Math.max(0, counter.lastFlush + flushMs - now));
+  const armed: Promise<void> = new Promise<void>((resolve) => setTimeout(resolve, wait)).then(async () => {
+    if (counter.armed === armed) counter.armed = null;
+    if (counter.flushing !== null) await counter.flushing;
+    if (counter.size > 0) await flushUsage(ns, counter, clock.now(), flushFailed);
+  });
+  counter.armed = armed;
+  return armed;
 }

@@ -3,6 +3,7 @@
  * key's it concerns, each org's it names — newest first, the event as the value and (when
  * it fits in 1 KiB) the metadata, so a listing reads no values. kv.ts `actor` spells who acted.
  */
+import type { LeakRecord } from "../record";
 import type { KvLike, Page } from "./kv";
 import { KV_LIST_MAX, KV_METADATA_MAX_BYTES, kvCall, kvKey, kvList } from "./kv";
 
@@ -12,7 +13,19 @@ export interface AuditEvent {
   at: string;
   /** Who acted (see `actor`): "root", "token:<id>", "key:<id>", "session:<sub>", "cli", or "gateway" (a re-hash). */
   actor: string;
-  action: "create" | "import" | "update" | "revoke" | "rotate" | "migrate" | "token_create" | "token_revoke";
+  action:
+    | "create"
+    | "import"
+    | "update"
+    | "revoke"
+    | "rotate"
+    | "migrate"
+    | "token_create"
+    | "token_revoke"
+    | "webhook_create"
+    | "webhook_delete"
+    | "webhook_disable"
+    | "key.leaked";
   /** Key events: the key concerned. */
   key_id?: string;
   /** A bulk import (docs/migrating.md): the keys one call imported, as one event (in the global and org logs). */
@@ -21,11 +34,17 @@ export interface AuditEvent {
   orgs?: string[];
   /** Token events: the scoped admin token concerned. */
   token_id?: string;
+  /** Webhook events: the webhook concerned (its URL is never logged: it may carry a secret of the receiver's). */
+  webhook_id?: string;
+  /** webhook_disable: why keygate disabled it. */
+  reason?: string;
   /** update: each changed field, before and after. */
   changes?: Record<string, { from: unknown; to: unknown }>;
   /** rotate: the key that replaces key_id, and the grace it was given. */
   new_key_id?: string;
   grace_seconds?: number;
+  /** key.leaked: the report (the reporter is also the actor) and what was done (docs/leaked-keys.md). */
+  leak?: Omit<LeakRecord, "at">;
   request_id?: string;
 }
 
@@ -74,7 +93,7 @@ function asAuditEvent(v: unknown): AuditEvent | null {
   return isAuditEvent(e) ? e : null;
 }
 
-/** What a listing needs of an event: its id, instant, actor and action, and the key or token it concerns. */
+/** What a listing needs of an event: its id, instant, actor and action, and the key, token or webhook it concerns. */
 function isAuditEvent(v: object): v is AuditEvent {
   const e = v as Record<string, unknown>;
   return (
@@ -82,7 +101,10 @@ function isAuditEvent(v: object): v is AuditEvent {
     typeof e.at === "string" &&
     typeof e.actor === "string" &&
     typeof e.action === "string" &&
-    (typeof e.key_id === "string" || typeof e.token_id === "string" || Array.isArray(e.key_ids))
+    (typeof e.key_id === "string" ||
+      typeof e.token_id === "string" ||
+      typeof e.webhook_id === "string" ||
+      Array.isArray(e.key_ids))
   );
 }
 

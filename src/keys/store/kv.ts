@@ -67,8 +67,8 @@ export const kvKey = {
 
 /**
  * Who acted, as audit events (audit.ts) and console session openers name it: the root
- * ADMIN_TOKEN, a scoped admin token, an API key or a session (self-service), or the local
- * CLI. Built here, beside the KV key names they resemble, so that no other module writes a
+ * ADMIN_TOKEN, a scoped admin token, an API key or a session (self-service), the local
+ * CLI, or a leak reporter. Built here, beside the KV key names they resemble, so that no other module writes a
  * string that could be taken for one, and every writer spells them alike.
  */
 export const actor = {
@@ -79,6 +79,8 @@ export const actor = {
   session: (sub: string) => `session:${sub}`,
   /** The gateway itself: the lazy re-hash of an imported key at its first use (docs/migrating.md). */
   gateway: "gateway",
+  /** A leak reporter (manage/leaks.ts): "github", "gitlab" or "scanner". */
+  reporter: (via: string) => `reporter:${via}`,
 } as const;
 
 /** Ends a key's last-use entry in its org's index (`org:<org>:<key id>:used`). */
@@ -104,6 +106,33 @@ export async function kvCall<T>(what: string, op: () => Promise<T>): Promise<T> 
   } catch (err) {
     throw new StoreFault(`KV ${what} failed: ${(err as Error).message}`);
   }
+}
+
+/** Most keys one bulk read of KV returns (one operation of the invocation's 1,000). */
+export const KV_BULK_GET_MAX = 100;
+
+/**
+ * JSON values under `keys`, by key (null: none), in bulk reads of KV_BULK_GET_MAX keys — one
+ * operation each against the invocation's limit, where one get per key would be one each.
+ * Workers' binding and wrangler's local one read an array of keys; a KvLike that answers an
+ * array with anything but a Map (a test double) is read key by key. Any failure is a StoreFault.
+ */
+export async function kvGetMany(kv: KvLike, keys: readonly string[]): Promise<Map<string, unknown>> {
+  const out = new Map<string, unknown>();
+  const bulk = kv.get as unknown as (keys: string[], options: { type: "json" }) => Promise<unknown>;
+  for (let i = 0; i < keys.length; i += KV_BULK_GET_MAX) {
+    const chunk = keys.slice(i, i + KV_BULK_GET_MAX);
+    const got = await kvCall("get", () => bulk.call(kv, chunk, { type: "json" }));
+    if (got instanceof Map) {
+      for (const key of chunk) out.set(key, got.get(key) ?? null);
+      continue;
+    }
+    const values = await kvCall("get", () => Promise.all(chunk.map((key) => kv.get(key, { type: "json" }))));
+    chunk.forEach((key, j) => {
+      out.set(key, values[j] ?? null);
+    });
+  }
+  return out;
 }
 
 /** A hash pointer's value: a key's or a token's hash (lowercase hex SHA-256). */

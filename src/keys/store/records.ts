@@ -6,7 +6,7 @@
 import type { KeyRecord } from "../record";
 import { isKeyRecord } from "../record";
 import type { KvLike } from "./kv";
-import { kvCall, kvKey, StoreFault } from "./kv";
+import { kvCall, kvGetMany, kvKey, StoreFault } from "./kv";
 
 /**
  * Read the record stored under `hash`. Returns null when there is none; throws StoreFault
@@ -25,6 +25,25 @@ export async function readRecord(kv: KvLike, hash: string, cacheTtlSeconds?: num
   if (value === null) return null;
   if (!isKeyRecord(value)) throw new StoreFault("KV value under a key hash is not a valid key record");
   return value;
+}
+
+/**
+ * The records stored under `hashes`, by hash (null: none), in bulk reads (kv.ts kvGetMany):
+ * a hundred hashes cost one operation. Throws StoreFault as readRecord does.
+ */
+export async function readRecords(kv: KvLike, hashes: readonly string[]): Promise<Map<string, KeyRecord | null>> {
+  const values = await kvGetMany(
+    kv,
+    hashes.map((h) => kvKey.record(h)),
+  );
+  const out = new Map<string, KeyRecord | null>();
+  for (const hash of hashes) {
+    const value = values.get(kvKey.record(hash)) ?? null;
+    if (value !== null && !isKeyRecord(value))
+      throw new StoreFault("KV value under a key hash is not a valid key record");
+    out.set(hash, value);
+  }
+  return out;
 }
 
 /** A last-use entry under `org`: value and metadata carry the same instant. */

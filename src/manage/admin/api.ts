@@ -17,6 +17,7 @@
  *   DELETE /tokens/:id           root only: revoke one (stops at once in this isolate)
  *   POST   /portal-links         a single-use console link for one org (manage/portal.ts)
  *   DELETE /portal-links/:id     revoke one: unusable, and the console session it opened ends
+ *   /webhooks…                   webhooks (admin/webhooks.ts, docs/webhooks.md)
  *
  * Off unless ADMIN_TOKEN is set: then the prefix answers the profile's 404, like a path
  * that does not exist, and is still never forwarded. On: `Authorization: Bearer
@@ -28,9 +29,6 @@
  * (manage/authority.ts) what the caller — root or a scoped token — may do.
  */
 import { Hono } from "hono";
-import { blockedFor, clientKey, recordFailure } from "../../edge/abuse/auth-failures";
-import { follow } from "../../edge/auth/authenticate";
-import { isolateOf } from "../../edge/gateway/isolate";
 import { normalizedPathOf } from "../../edge/routes/normalize";
 import type { ErrorCode } from "../../errors/codes";
 import type { ErrorOptions } from "../../errors/render";
@@ -38,24 +36,23 @@ import { renderError } from "../../errors/render";
 import type { FieldError } from "../../keys/issue";
 import type { Outcome } from "../../keys/lifecycle";
 import { KEY_ID_RE } from "../../keys/record";
-import { clock } from "../../lib/clock";
-import { logLine } from "../../lib/log";
 import type { ManageDeps } from "../context";
 import { failureAnswer, invalidAnswer, thrownAnswer, unmatchedAnswer } from "../http/answers";
 import type { AppEnv, Ctx } from "../http/context";
 import { reject } from "../http/context";
 import { jsonBodyLimit, MAX_IMPORT_BODY_BYTES, jsonBody as sharedJsonBody, TOO_LARGE_DETAIL } from "../http/json-body";
+import { blockedSeconds, countFailure, operatorOf } from "../http/operator";
 import { auditEvents, createKey, importKey, listKeys, revokeKey, rotateKey, showKey, updateKey } from "../keys";
 import { importKeys } from "../migration";
 import { consoleUrl, portalLink, portalLinkRevoke } from "../portal";
 import type { Operator } from "../principal";
 import { tokenCreate, tokenList, tokenRevoke } from "../tokens";
 import { workerDeps } from "../worker";
-import { adminChallenge, checkAdminToken } from "./auth";
+import { adminChallenge } from "./auth";
 import { MIGRATION_ENDPOINTS, migrationRoutes } from "./migration";
 import { ORG_ENDPOINTS, orgRoutes } from "./orgs";
-import { bearerOf, ROOT, resolveToken } from "./tokens";
 import { USAGE_ENDPOINTS, usageRoutes } from "./usage";
+import { WEBHOOK_ENDPOINTS, webhookRoutes } from "./webhooks";
 
 /** Render one of the admin API's errors: always problem details, whatever the profile. */
 function problem(c: Ctx, code: ErrorCode, opts: ErrorOptions & { challenge?: string } = {}): Response {
@@ -94,7 +91,7 @@ function answer<T>(c: Ctx, outcome: Outcome<T>, status: 200 | 201 = 200): Respon
 
 /** What the management core runs with for this request (manage/worker.ts), and who asks. */
 function core(c: Ctx): [ManageDeps, Operator] {
-  return [workerDeps(c.env, c.get("config"), c.get("requestId")), c.get("adminCaller")];
+  return [workerDeps(c.env, c.get("config"), c.get("requestId"), c.req.url), c.get("adminCaller")];
 }
 
 /** The JSON body (manage/http/json-body.ts), its field errors as problems. */
@@ -126,6 +123,7 @@ const ENDPOINTS: [RegExp, string][] = [
   ...ORG_ENDPOINTS,
   ...USAGE_ENDPOINTS,
   ...MIGRATION_ENDPOINTS,
+  ...WEBHOOK_ENDPOINTS,
 ];
 
 /**
@@ -147,44 +145,17 @@ admin.use(async function adminGate(c, next) {
   if (config.admin.token === null) return reject(c, "not_found", { reason: "admin_disabled" });
   log.outcome = "admin";
   // Wrong admin tokens count against the management side's per-IP failed-authentication
-  // budget (edge/abuse/auth-failures.ts; its own, apart from the gateway's: guessing API keys
-  // from an address does not lock its operator out). An address over it is refused
-  // before the token is compared at all, so it cannot go on guessing at the edge's speed.
-  const client = clientKey(c.req.header("cf-connecting-ip") ?? null);
-  const blocked =
-    client === null ? 0 : blockedFor(isolateOf(c.env, config.cache.maxEntries).managementBlocked, client, clock.now());
+  // budget (manage/http/operator.ts): an address over it is refused before the token is
+  // compared at all, so it cannot go on guessing at the edge's speed.
+  const blocked = blockedSeconds(c);
   if (blocked > 0) return tooManyAdminFailures(c, blocked);
-  let auth = await checkAdminToken(c.req.header("authorization") ?? null, config.admin.token);
-  let caller: Operator = ROOT;
-  if (auth === "invalid") {
-    // Not the root token: a scoped admin token? (looked up by hash; manage/admin/tokens.ts)
-    const presented = bearerOf(c.req.header("authorization") ?? null);
-    let scoped: Operator | null = null;
-    if (presented !== null) {
-      // A revoked token is refused within the feed's bound (docs/revocation.md), as keys are.
-      const isolate = isolateOf(c.env, config.cache.maxEntries);
-      await follow(
-        { config, env: c.env, isolate, requestId: c.get("requestId"), waitUntil: (p) => c.executionCtx.waitUntil(p) },
-        clock.now(),
-      );
-      scoped = await resolveToken(presented, { kv: c.env.KEYS, config, now: clock.now(), isolate });
-    }
-    if (scoped !== null) [caller, auth] = [scoped, "ok"];
-  }
-  if (auth === "invalid" && client !== null) {
-    const wait = await recordFailure(
-      isolateOf(c.env, config.cache.maxEntries).managementBlocked,
-      c.env.AUTH_FAILURE_LIMITER,
-      client,
-      clock.now(),
-      config.authFailureBlockSeconds,
-      (message) =>
-        logLine("error", "auth failure limiter unavailable", { request_id: c.get("requestId"), cause: message }),
-      "management",
-    );
+  const who = await operatorOf(c, c.req.header("authorization") ?? null);
+  if (who.auth === "invalid") {
+    const wait = await countFailure(c);
     if (wait > 0) return tooManyAdminFailures(c, wait);
   }
-  if (auth !== "ok") return problem(c, "admin_unauthorized", { challenge: adminChallenge(auth) });
+  if (who.auth !== "ok") return problem(c, "admin_unauthorized", { challenge: adminChallenge(who.auth) });
+  const caller = who.caller;
   c.set("adminCaller", caller);
   await next();
   // Set after the handler: a header set on the context before it would be lost on a raw Response.
@@ -270,6 +241,7 @@ const helpers = { answer, invalid, core, query, jsonBody: jsonBody(true) };
 orgRoutes(admin, helpers);
 usageRoutes(admin, helpers);
 migrationRoutes(admin, helpers);
+webhookRoutes(admin, helpers);
 
 // Anything else under the prefix: 405 for a known endpoint, else 404. Never the gateway.
 admin.all("*", (c) => {

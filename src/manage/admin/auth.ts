@@ -6,7 +6,9 @@
  * nor an exception reveals how much of a guess was right, or the token's length.
  */
 
-export const ADMIN_REALM = "keygate-admin";
+import { ADMIN_REALM } from "./prefix";
+
+export { ADMIN_REALM };
 
 export type AdminAuth = "ok" | "missing" | "invalid";
 
@@ -28,6 +30,19 @@ export function adminChallenge(result: Exclude<AdminAuth, "ok">): string {
   return result === "invalid"
     ? `Bearer realm="${ADMIN_REALM}", error="invalid_token"`
     : `Bearer realm="${ADMIN_REALM}"`;
+}
+
+/**
+ * Whether `presented` is `secret`, in constant time: both hashed with SHA-256 and the
+ * digests compared with timingSafeEqual (fixed length: neither the time nor an exception
+ * tells how much of a guess was right, or the secret's length).
+ */
+export async function sameSecret(presented: string, secret: string): Promise<boolean> {
+  const [a, b] = await Promise.all([
+    crypto.subtle.digest("SHA-256", encoder.encode(presented)),
+    crypto.subtle.digest("SHA-256", encoder.encode(secret)),
+  ]);
+  return crypto.subtle.timingSafeEqual(a, b);
 }
 
 /** Check an Authorization header value against ADMIN_TOKEN in constant time. */

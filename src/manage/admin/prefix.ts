@@ -5,6 +5,12 @@
  * `/_KEYGATE;p/keys` are all admin requests: none of them can slip past to the origin,
  * nor around the admin API's token check.
  */
+
+/**
+ * The realm of the admin API's 401 challenge (manage/admin/auth.ts): a client tells the
+ * admin API's 401 from the gateway's own (the keys CLI: a wrong --url, not a bad token).
+ */
+export const ADMIN_REALM = "keygate-admin";
 /**
  * The path below the admin prefix ("/keys/key_…", "/" for the prefix itself), or null when
  * the request is not for the admin API. Takes the *normalized* path (normalizedPathOf); a

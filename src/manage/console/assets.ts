@@ -1,9 +1,9 @@
 /**
- * The console's only stylesheet and script, served from {prefix}/ui/assets/<version>/… with
- * a year-long immutable cache: pages carry no inline style or script, so the CSP stays
- * `default-src 'none'` plus 'self' for these two. Bump ASSET_VERSION when either changes.
+ * The console's only stylesheet, script and icon, served from {prefix}/ui/assets/<version>/…
+ * with a year-long immutable cache: pages carry no inline style or script, so the CSP stays
+ * `default-src 'none'` plus 'self' for these. Bump ASSET_VERSION when one changes.
  */
-export const ASSET_VERSION = "1";
+export const ASSET_VERSION = "3";
 
 export const CONSOLE_CSS = `
 *,*::before,*::after{box-sizing:border-box}
@@ -49,6 +49,7 @@ code,.mono{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font
 .secret code{flex:1;color:#e2e8f0;word-break:break-all;font-size:14px}
 .secret button{background:#fff;color:#0f172a;border-color:#fff}.secret button:hover{background:#e2e8f0;color:#0f172a}
 .notice{border-left:4px solid #b54708;background:#fffaeb;padding:10px 14px;border-radius:6px;margin:0 0 16px}
+.notice.done{border-left-color:#067647;background:#ecfdf3}
 .error{border-left:4px solid var(--danger);background:#fef3f2;padding:10px 14px;border-radius:6px;margin:0 0 16px}
 .field-error{color:var(--danger);font-size:12.5px;margin:3px 0 0}
 dl.props{display:grid;grid-template-columns:160px 1fr;gap:8px 16px;margin:0}dl.props dt{color:var(--muted)}dl.props dd{margin:0}
@@ -58,6 +59,20 @@ ol.timeline{list-style:none;padding:0;margin:0}ol.timeline li{padding:10px 0;bor
 ol.timeline li:last-child{border-bottom:0}
 .muted{color:var(--muted)}.orgs{list-style:none;padding:0;margin:0}.orgs li{padding:8px 0;border-bottom:1px solid var(--line)}
 .pager{margin:12px 0}
+.sr-only{position:absolute;width:1px;height:1px;padding:0;margin:-1px;overflow:hidden;clip:rect(0,0,0,0);white-space:nowrap;border:0}
+.charts{display:grid;grid-template-columns:1fr;gap:10px}
+.chart{margin:0}.chart figcaption{font-weight:600;font-size:14px;margin:0 0 6px}
+.chart-svg{width:100%;height:auto;display:block}
+.chart .axis{stroke:#8a94a3;stroke-width:1}.chart .grid{stroke:#e5e8ee;stroke-width:1}
+.chart .tick{font-size:11px;fill:#5a6472}
+.bar-f{fill:#3346c8}.bar-r{fill:#c2410c}
+.legend{font-size:12.5px;color:var(--muted);margin:4px 0 0}
+.swatch{display:inline-block;width:10px;height:10px;border-radius:2px;vertical-align:baseline}
+.swatch-f{background:#3346c8}.swatch-r{background:#c2410c}
+.events{display:grid;grid-template-columns:repeat(auto-fill,minmax(190px,1fr));gap:4px 12px;margin:0 0 14px;padding:0;border:0}
+.events label{font-weight:400;display:flex;gap:6px;align-items:center}.events input{width:auto}
+fieldset{border:1px solid var(--line);border-radius:8px;padding:10px 14px;margin:0 0 14px}legend{font-weight:600;font-size:13px;padding:0 4px}
+.inline{display:inline}
 `;
 
 /** Copy buttons: hidden until this runs (without JavaScript the key is selectable text). */
@@ -78,3 +93,6 @@ for (const b of document.querySelectorAll("button[data-copy]")) {
   });
 }
 `;
+
+/** The console's icon: a key on the brand's dark square (every page links it; no /favicon.ico is asked for). */
+export const FAVICON_SVG = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><rect width="32" height="32" rx="6" fill="#111827"/><circle cx="12" cy="16" r="5" fill="none" stroke="#e5e7eb" stroke-width="3"/><path d="M17 16h10m-3 0v4m-3-4v3" stroke="#e5e7eb" stroke-width="3" fill="none"/></svg>`;

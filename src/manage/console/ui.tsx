@@ -18,6 +18,9 @@
  *   GET  /keys/:id                              detail + audit timeline
  *   POST /keys/:id/enable|disable|rotate|revoke
  *   GET  /migration?org=                        report mode's verdict in one line, the imports' progress
+ *   GET  /webhooks, POST /webhooks             webhooks: list, add → the secret, shown once
+ *   GET  /webhooks/:id                          a webhook and its delivery attempts
+ *   POST /webhooks/:id/test|remove
  *   GET  /assets/<version>/console.css|js       the only assets (immutable)
  *
  * Security: off unless ADMIN_TOKEN is set (the profile's 404, like the admin API);
@@ -36,12 +39,14 @@
 import { Hono } from "hono";
 import { csrf } from "hono/csrf";
 import { HTTPException } from "hono/http-exception";
+import { curlCredentialArgs } from "../../config/client";
 import type { Config } from "../../config/config";
 import { blockedFor, clientKey, recordFailure } from "../../edge/abuse/auth-failures";
 import { JWKS_UNAVAILABLE, sessionTokenOf, verifySession } from "../../edge/auth/session";
 import type { IsolateState } from "../../edge/gateway/isolate";
 import { isolateOf } from "../../edge/gateway/isolate";
 import { normalizedPathOf } from "../../edge/routes/normalize";
+import { EVENT_TYPES } from "../../events/types";
 import type { KeyView } from "../../keys/fields";
 import type { Outcome } from "../../keys/lifecycle";
 import { ORG_RE } from "../../keys/record";
@@ -64,12 +69,14 @@ import type { Principal } from "../principal";
 import { isPrincipal, orgsOf } from "../principal";
 import { FeedUnavailable } from "../publish";
 import { digestHex, randomToken } from "../secret";
+import { webhookCreate, webhookDelete, webhookDeliveries, webhookList, webhookTest } from "../webhooks";
 import { workerDeps } from "../worker";
-import { ASSET_VERSION, CONSOLE_CSS, CONSOLE_JS } from "./assets";
+import { ASSET_VERSION, CONSOLE_CSS, CONSOLE_JS, FAVICON_SVG } from "./assets";
+import type { UsageBucketView, UsageCharts } from "./chart";
 import type { Session } from "./cookie";
 import { cookieSpec, openCookie, readCookie, SESSION_SECONDS, sameSecret, sealCookie, setCookieHeader } from "./cookie";
 import { endSession, openSessionRow, SessionStoreFault, takeLinkRow, touchSession } from "./sessions";
-import type { Chrome, NewKeyForm, NewKeyValues, Section, UsageDay } from "./views";
+import type { Chrome, NewHookValues, NewKeyForm, NewKeyValues, Section } from "./views";
 import {
   KeyDetailPage,
   KeysPage,
@@ -81,7 +88,11 @@ import {
   RedirectPage,
   ShowOncePage,
   STATUSES,
+  WebhookCreatedPage,
+  WebhookPage,
+  WebhooksPage,
 } from "./views";
+import { plainFieldErrors, plainFieldMessage } from "./words";
 
 export const CONSOLE_CSP =
   "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
@@ -119,7 +130,8 @@ function base(c: Ctx): string {
   return config.consoleHost !== null ? "" : `${config.admin.prefix}/ui`;
 }
 
-function chrome(c: Ctx): Chrome {
+/** The page's chrome; `org`: the organization the page is about (the nav's "Create key" is for it). */
+function chrome(c: Ctx, org?: string): Chrome {
   const session = c.get("session") as Session | undefined;
   // One host with the API (no CONSOLE_HOST): operators are told of the same-origin risk.
   const sameOrigin =
@@ -127,6 +139,7 @@ function chrome(c: Ctx): Chrome {
   return {
     base: base(c),
     ...(sameOrigin ? { sameOrigin } : {}),
+    ...(org ? { org } : {}),
     ...(session ? { principal: session.p, csrf: session.csrf, ...(session.back ? { back: session.back } : {}) } : {}),
   };
 }
@@ -166,7 +179,7 @@ async function startSession(c: Ctx, o: Opening, back?: string): Promise<boolean>
 
 /** What the management core runs with for this request (manage/worker.ts), and who asks. */
 function core(c: Ctx): [ManageDeps, Principal] {
-  return [workerDeps(c.env, c.get("config"), c.get("requestId")), c.get("session").p];
+  return [workerDeps(c.env, c.get("config"), c.get("requestId"), c.req.url), c.get("session").p];
 }
 
 function message(
@@ -202,7 +215,7 @@ function failed(c: Ctx, outcome: Exclude<Outcome<unknown>, { ok: true }>) {
     case "conflict":
       return message(c, 409, "Not changed", outcome.message);
     case "invalid":
-      return message(c, 400, "Bad request", outcome.errors.map((e) => `${e.field}: ${e.message}`).join("; "));
+      return message(c, 400, "Bad request", plainFieldErrors(outcome.errors));
   }
 }
 
@@ -254,15 +267,9 @@ async function failure(c: Ctx): Promise<Response | null> {
   ) as Response;
 }
 
-/** The `curl` line that uses a key against this gateway, in the profile's scheme. */
+/** The `curl` line that uses a key against this gateway, in the profile's scheme (config/client.ts). */
 export function curlLine(config: Config, origin: string, key: string, org: string): string {
-  const src = config.sources[0]!;
-  const parts = [`curl ${origin}/`];
-  if (src.kind === "basic") parts.push(`-u '${key}:'`);
-  else if (src.kind === "bearer") parts.push(`-H 'Authorization: Bearer ${key}'`);
-  else parts.push(`-H '${config.profile === "argus" && src.name === "x-api-key" ? "X-API-Key" : src.name}: ${key}'`);
-  if (config.orgSource === "header") parts.push(`-H '${config.headers.org}: ${org}'`);
-  return parts.join(" ");
+  return [`curl ${origin}/`, ...curlCredentialArgs(config, key, org)].join(" ");
 }
 
 /** The web console's routes: manage/app.ts mounts them for `{ADMIN_PREFIX}/ui`, or the whole of CONSOLE_HOST. */
@@ -296,6 +303,11 @@ consoleApp.get(`/assets/${ASSET_VERSION}/console.css`, (c) =>
 );
 consoleApp.get(`/assets/${ASSET_VERSION}/console.js`, (c) =>
   c.body(CONSOLE_JS, 200, { "content-type": "text/javascript; charset=utf-8", "cache-control": ASSET_CACHE }),
+);
+// Named by every page (<link rel="icon">): a browser asks for no /favicon.ico, which on the
+// API's host would go through the gateway and be logged as a 401.
+consoleApp.get(`/assets/${ASSET_VERSION}/favicon.svg`, (c) =>
+  c.body(FAVICON_SVG, 200, { "content-type": "image/svg+xml", "cache-control": ASSET_CACHE }),
 );
 
 consoleApp.get("/login", (c) => c.html(<LoginPage chrome={chrome(c)} />));
@@ -515,18 +527,22 @@ consoleApp.get("/orgs/:org", async (c) => {
   );
   keys.sort((a, b) => b.created_at.localeCompare(a.created_at));
   const params = new URLSearchParams({ ...(q ? { q } : {}), ...(status ? { status } : {}) });
+  // The org's usage, on its first page (a principal that may not read it sees none).
+  const usage = cursor ? "refused" : await usageCharts(c, [org], null);
   const next = listed.value.cursor
     ? `${base(c)}/orgs/${org}?${new URLSearchParams([...params, ["cursor", listed.value.cursor]])}`
     : null;
   return c.html(
     <KeysPage
-      chrome={chrome(c)}
+      chrome={chrome(c, org)}
       org={org}
       keys={keys}
+      noKeysYet={listed.value.keys.length === 0 && cursor === undefined && listed.value.cursor === null}
       status={status}
       q={q}
       next={next}
       writable={may(p, "create", { orgs: [org] })}
+      usage={usage}
     />,
   );
 });
@@ -551,7 +567,9 @@ consoleApp.get("/new", (c) => {
   if (!may(p, "create")) return forbidden(c);
   const org = mayName(p, "create", "orgs") ? (c.req.query("org") ?? "") : (orgsOf(p)?.[0] ?? "");
   const values: NewKeyValues = { name: "", org, scopes: "", expires: "", rate_limit: "", rate_period: "60" };
-  return c.html(<NewKeyPage chrome={chrome(c)} values={values} form={formFor(p)} formId={crypto.randomUUID()} />);
+  return c.html(
+    <NewKeyPage chrome={chrome(c, org || undefined)} values={values} form={formFor(p)} formId={crypto.randomUUID()} />,
+  );
 });
 
 /**
@@ -654,7 +672,7 @@ consoleApp.post("/keys", async (c) => {
       return forbidden(c, outcome.message);
     const errors: Record<string, string> = {};
     let problem: string | undefined;
-    if (outcome.error === "invalid") for (const e of outcome.errors) errors[e.field] ??= e.message;
+    if (outcome.error === "invalid") for (const e of outcome.errors) errors[e.field] ??= plainFieldMessage(e);
     else if (outcome.error === "forbidden" && outcome.field) errors[outcome.field] = outcome.message;
     else if (outcome.error !== "not_found") problem = outcome.message;
     if (outcome.error === "rate_limited") c.header("retry-after", String(outcome.retryAfter));
@@ -719,41 +737,71 @@ async function visibleKey(c: Ctx, id: string): Promise<KeyView | null> {
 }
 
 /**
- * A key's requests per day over the last 7 days, summed over the orgs of the key this
- * principal may read usage of (usage is kept per org). Null when usage is not recorded here
- * (no USAGE_STORE binding) or cannot be read now: the page says so.
+ * Usage per hour over the last 48 hours and per day over the last 30 days — of one key
+ * (summed over the orgs of the key whose usage this principal may read; usage is kept per
+ * org), or of an org. "refused" when it may read none of it (the page shows no usage);
+ * null when usage is not recorded here (no USAGE_STORE binding) or cannot be read now.
  */
-async function keyUsage(c: Ctx, k: KeyView): Promise<UsageDay[] | null> {
+async function usageCharts(
+  c: Ctx,
+  orgs: readonly string[],
+  keyId: string | null,
+): Promise<UsageCharts | null | "refused"> {
   const [deps, p] = core(c);
-  const days = new Map<string, UsageDay>();
+  const hour = 3_600_000;
+  const day = 86_400_000;
+  // Whole buckets ending with the current one, each span given both ends: exactly 48 rows
+  // of hours, and 30 of days (today and the 29 before it, UTC) — never one more.
+  const endOfHour = Math.floor(deps.now / hour) * hour + hour;
+  const today = Math.floor(deps.now / day) * day;
+  const iso = (t: number) => new Date(t).toISOString();
+  const spans = {
+    hourly: { granularity: "hour", from: iso(endOfHour - 48 * hour), to: iso(endOfHour) },
+    daily: { granularity: "day", from: iso(today - 29 * day), to: iso(today + day) },
+  } as const;
+  const out: UsageCharts = { hourly: [], daily: [] };
+  let readable = false;
   try {
-    for (const org of k.orgs) {
-      const read = await readOrgUsage(deps, p, {
-        org,
-        key: k.id,
-        from: new Date(deps.now - 7 * 86_400_000).toISOString(),
-        granularity: "day",
-      });
-      if (!read.ok && read.error === "unavailable") return null;
-      if (!read.ok) continue;
-      for (const b of read.value.series) {
-        const day = days.get(b.start) ?? { start: b.start, requests: 0, forwarded: 0, rejected: 0 };
-        day.requests += b.requests;
-        day.forwarded += b.forwarded;
-        day.rejected += b.rejected;
-        days.set(b.start, day);
+    for (const [which, span] of Object.entries(spans) as [keyof UsageCharts, (typeof spans)[keyof UsageCharts]][]) {
+      const buckets = new Map<string, UsageBucketView>();
+      for (const org of orgs) {
+        const read = await readOrgUsage(deps, p, {
+          org,
+          ...(keyId ? { key: keyId } : {}),
+          from: span.from,
+          to: span.to,
+          granularity: span.granularity,
+        });
+        if (!read.ok && read.error === "unavailable") return null;
+        if (!read.ok) continue;
+        readable = true;
+        for (const b of read.value.series) {
+          const sum = buckets.get(b.start) ?? { start: b.start, requests: 0, forwarded: 0, rejected: 0 };
+          sum.requests += b.requests;
+          sum.forwarded += b.forwarded;
+          sum.rejected += b.rejected;
+          buckets.set(b.start, sum);
+        }
       }
+      out[which] = [...buckets.values()].sort((a, b) => a.start.localeCompare(b.start));
     }
   } catch (err) {
     logLine("warn", "usage unreadable for the console", {
       request_id: c.get("requestId"),
-      key_id: k.id,
+      ...(keyId ? { key_id: keyId } : {}),
       cause: err instanceof Error ? err.message : String(err),
     });
     return null;
   }
-  return [...days.values()].sort((a, b) => a.start.localeCompare(b.start));
+  return readable ? out : "refused";
 }
+
+/** What the key page says after an action (`?done=`, set by the action's redirect). */
+export const DONE_NOTICES: Record<string, string> = {
+  revoked: "Revoked. Requests with this key are refused from now on: here at once, everywhere within a few seconds.",
+  disabled: "Disabled. Requests with this key get 401 until it is enabled again.",
+  enabled: "Enabled. The key works again.",
+};
 
 async function detail(
   c: Ctx,
@@ -761,9 +809,13 @@ async function detail(
   status: 200 | 400 | 403 | 429 | 503 = 200,
   error?: string,
   errorField?: string,
+  notice?: string,
 ) {
   const [deps, p] = core(c);
-  const [events, usage] = await Promise.all([auditEvents(deps, p, { key_id: k.id, limit: "100" }), keyUsage(c, k)]);
+  const [events, usage] = await Promise.all([
+    auditEvents(deps, p, { key_id: k.id, limit: "100" }),
+    usageCharts(c, k.orgs, k.id),
+  ]);
   const can = {
     enable: may(p, "enable", { key: k }),
     disable: may(p, "disable", { key: k }),
@@ -772,7 +824,7 @@ async function detail(
   };
   return c.html(
     <KeyDetailPage
-      chrome={chrome(c)}
+      chrome={chrome(c, k.orgs[0])}
       k={k}
       usage={usage}
       events={events.ok ? events.value.events : []}
@@ -780,6 +832,7 @@ async function detail(
       formId={crypto.randomUUID()}
       {...(error ? { error } : {})}
       {...(errorField ? { errorField } : {})}
+      {...(notice ? { notice } : {})}
     />,
     status,
   );
@@ -788,7 +841,9 @@ async function detail(
 consoleApp.get("/keys/:id", async (c) => {
   const k = await visibleKey(c, c.req.param("id"));
   c.get("log").key_id = c.req.param("id");
-  return k ? detail(c, k) : notFound(c);
+  const done = c.req.query("done");
+  const notice = done !== undefined && Object.hasOwn(DONE_NOTICES, done) ? DONE_NOTICES[done] : undefined;
+  return k ? detail(c, k, 200, undefined, undefined, notice) : notFound(c);
 });
 
 for (const action of ["enable", "disable"] as const) {
@@ -797,7 +852,7 @@ for (const action of ["enable", "disable"] as const) {
     c.get("log").key_id = id;
     const outcome = await setEnabled(...core(c), id, action === "enable");
     if (!outcome.ok) return failed(c, outcome);
-    return c.redirect(`${base(c)}/keys/${id}`, 303);
+    return c.redirect(`${base(c)}/keys/${id}?done=${action}d`, 303);
   });
 }
 
@@ -838,7 +893,7 @@ consoleApp.post("/keys/:id/rotate", async (c) => {
       c,
       k,
       status,
-      outcome.error === "invalid" ? outcome.errors.map((e) => `${e.field}: ${e.message}`).join("; ") : outcome.message,
+      outcome.error === "invalid" ? plainFieldErrors(outcome.errors) : outcome.message,
       field,
     );
   }
@@ -861,7 +916,94 @@ consoleApp.post("/keys/:id/revoke", async (c) => {
     return detail(c, k, 400, `Not revoked: type the key's prefix, ${k.key_prefix}, to confirm.`);
   const outcome = await revokeKey(...core(c), id);
   if (!outcome.ok) return failed(c, outcome);
-  return c.redirect(`${base(c)}/keys/${id}`, 303);
+  return c.redirect(`${base(c)}/keys/${id}?done=revoked`, 303);
+});
+
+// ---- webhooks (docs/webhooks.md): the management core's, as on the admin API ----
+
+function hookFormValues(body: Record<string, string | string[]>): NewHookValues {
+  const events = body.events;
+  return {
+    url: typeof body.url === "string" ? body.url : "",
+    events: Array.isArray(events) ? events : typeof events === "string" ? [events] : [],
+    orgs: typeof body.orgs === "string" ? body.orgs : "",
+  };
+}
+
+async function webhooksPage(
+  c: Ctx,
+  values: NewHookValues = { url: "", events: [], orgs: "" },
+  status: 200 | 400 | 403 | 409 | 503 = 200,
+  errors?: Record<string, string>,
+  problem?: string,
+) {
+  const [deps, p] = core(c);
+  const listed = await webhookList(deps, p);
+  if (!listed.ok) return failed(c, listed);
+  return c.html(
+    <WebhooksPage
+      chrome={chrome(c)}
+      hooks={listed.value.webhooks}
+      eventTypes={EVENT_TYPES}
+      values={values}
+      formId={crypto.randomUUID()}
+      canCreate={may(p, "webhook_create")}
+      {...(errors ? { errors } : {})}
+      {...(problem ? { problem } : {})}
+    />,
+    status,
+  );
+}
+
+consoleApp.get("/webhooks", (c) => webhooksPage(c));
+
+consoleApp.post("/webhooks", async (c) => {
+  const session = c.get("session");
+  const body = await c.req.parseBody({ all: true });
+  const values = hookFormValues(body as Record<string, string | string[]>);
+  if (session.form === null) return message(c, 400, "Bad request", "The form is incomplete: reload it and try again.");
+  if (session.form === "used")
+    return message(c, 409, "Already submitted", "This form was already submitted: the secret was shown then.", {
+      href: `${base(c)}/webhooks`,
+      label: "Back to the webhooks",
+    });
+  const orgs = values.orgs.split(/[\s,]+/).filter(Boolean);
+  const outcome = await webhookCreate(...core(c), {
+    url: values.url.trim(),
+    events: values.events,
+    ...(orgs.length ? { orgs } : {}),
+  });
+  if (!outcome.ok) {
+    if (outcome.error === "invalid") {
+      const errors: Record<string, string> = {};
+      for (const e of outcome.errors) errors[e.field] ??= plainFieldMessage(e);
+      return webhooksPage(c, values, 400, errors);
+    }
+    if (outcome.error === "forbidden" && !may(session.p, "webhook_create")) return forbidden(c, outcome.message);
+    const status = outcome.error === "forbidden" ? 403 : outcome.error === "conflict" ? 409 : 503;
+    return webhooksPage(c, values, status, undefined, "message" in outcome ? outcome.message : undefined);
+  }
+  const { secret, ...hook } = outcome.value;
+  return c.html(<WebhookCreatedPage chrome={chrome(c)} hook={hook} secret={secret} />, 201);
+});
+
+consoleApp.get("/webhooks/:id", async (c) => {
+  const log = await webhookDeliveries(...core(c), c.req.param("id"), { limit: "100" });
+  if (!log.ok) return failed(c, log);
+  return c.html(<WebhookPage chrome={chrome(c)} hook={log.value.webhook} log={log.value} />);
+});
+
+consoleApp.post("/webhooks/:id/test", async (c) => {
+  const id = c.req.param("id");
+  const outcome = await webhookTest(...core(c), id);
+  if (!outcome.ok) return failed(c, outcome);
+  return c.redirect(`${base(c)}/webhooks/${id}`, 303);
+});
+
+consoleApp.post("/webhooks/:id/remove", async (c) => {
+  const outcome = await webhookDelete(...core(c), c.req.param("id"));
+  if (!outcome.ok) return failed(c, outcome);
+  return c.redirect(`${base(c)}/webhooks`, 303);
 });
 
 consoleApp.all("*", (c) => notFound(c));

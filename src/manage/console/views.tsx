@@ -5,12 +5,16 @@
  */
 import type { Child, FC } from "hono/jsx";
 import type { KeyView } from "../../keys/fields";
+import type { LeakRecord } from "../../keys/record";
 import type { AuditEvent } from "../../keys/store/audit";
+import type { DeliveriesView, HookView } from "../../objects/protocol";
 import { may } from "../authority";
 import type { MigrationAnswer } from "../migration";
 import type { Principal } from "../principal";
 import type { ShadowAnswer, ShadowTotals } from "../shadow";
 import { ASSET_VERSION } from "./assets";
+import type { UsageCharts } from "./chart";
+import { UsageSection } from "./chart";
 
 export interface Chrome {
   /** "{ADMIN_PREFIX}/ui", or "" on CONSOLE_HOST (its root). */
@@ -21,6 +25,8 @@ export interface Chrome {
   csrf?: string;
   /** Portal sessions: the API owner's app. */
   back?: string;
+  /** The organization the page is about: the nav's "Create key" creates a key there. */
+  org?: string;
 }
 
 function whoLabel(p: Principal): string {
@@ -35,6 +41,8 @@ function whoLabel(p: Principal): string {
       return `${p.sub} · ${p.org}`;
     case "key":
       return `Key ${p.record.id}`;
+    case "reporter":
+      return `Leak reporter (${p.via})`; // never signs in to the console: for completeness
   }
 }
 
@@ -63,6 +71,7 @@ export const Layout: FC<{ chrome: Chrome; title: string; children?: Child; refre
         <meta name="referrer" content="no-referrer" />
         {refresh ? <meta http-equiv="refresh" content={`0;url=${refresh}`} /> : null}
         <title>{`${title} · keygate`}</title>
+        <link rel="icon" type="image/svg+xml" href={`${chrome.base}/assets/${ASSET_VERSION}/favicon.svg`} />
         <link rel="stylesheet" href={`${chrome.base}/assets/${ASSET_VERSION}/console.css`} />
         <script src={`${chrome.base}/assets/${ASSET_VERSION}/console.js`} defer></script>
       </head>
@@ -78,9 +87,18 @@ export const Layout: FC<{ chrome: Chrome; title: string; children?: Child; refre
             {p && !own ? <a href={`${chrome.base}/orgs`}>Organizations</a> : null}
             {own ? <a href={`${chrome.base}/orgs/${own}`}>API keys</a> : null}
             {p && may(p, "create") ? (
-              <a href={own ? `${chrome.base}/new?org=${own}` : `${chrome.base}/new`}>Create key</a>
+              <a
+                href={
+                  own || chrome.org
+                    ? `${chrome.base}/new?org=${encodeURIComponent(own ?? chrome.org!)}`
+                    : `${chrome.base}/new`
+                }
+              >
+                Create key
+              </a>
             ) : null}
             {p && (may(p, "shadow") || may(p, "migration")) ? <a href={`${chrome.base}/migration`}>Migration</a> : null}
+            {p && may(p, "webhook_list") ? <a href={`${chrome.base}/webhooks`}>Webhooks</a> : null}
             {chrome.back ? <a href={chrome.back}>{`Back to ${new URL(chrome.back).host}`}</a> : null}
           </nav>
           {p ? (
@@ -213,11 +231,14 @@ export const KeysPage: FC<{
   chrome: Chrome;
   org: string;
   keys: KeyView[];
+  /** The org has no key at all (an empty listing, no filter): said as such, not as "no match". */
+  noKeysYet: boolean;
   status: string;
   q: string;
   next: string | null;
   writable: boolean;
-}> = ({ chrome, org, keys, status, q, next, writable }) => (
+  usage: UsageCharts | null | "refused";
+}> = ({ chrome, org, keys, noKeysYet, status, q, next, writable, usage }) => (
   <Layout chrome={chrome} title={`API keys · ${org}`}>
     <h1>API keys</h1>
     <p class="sub">
@@ -267,7 +288,18 @@ export const KeysPage: FC<{
         {keys.length === 0 ? (
           <tr>
             <td colspan={7} class="muted">
-              No keys match.
+              {noKeysYet ? (
+                writable ? (
+                  <>
+                    {"This organization has no keys yet. "}
+                    <a href={`${chrome.base}/new?org=${org}`}>Create its first key</a>.
+                  </>
+                ) : (
+                  "This organization has no keys yet."
+                )
+              ) : (
+                "No keys match."
+              )}
             </td>
           </tr>
         ) : null}
@@ -297,6 +329,7 @@ export const KeysPage: FC<{
         <a href={next}>Next page</a>
       </p>
     ) : null}
+    <UsageSection usage={usage} of={org} />
   </Layout>
 );
 
@@ -374,7 +407,7 @@ export const NewKeyPage: FC<{
           {elsewhere.length ? (
             <ul>
               {elsewhere.map(([field, msg]) => (
-                <li data-field={field}>{`${field}: ${msg}`}</li>
+                <li data-field={field}>{msg}</li>
               ))}
             </ul>
           ) : null}
@@ -549,43 +582,50 @@ function describe(e: AuditEvent): string {
       return "Admin token created";
     case "token_revoke":
       return "Admin token revoked";
+    case "webhook_create":
+      return `Webhook ${e.webhook_id} created`;
+    case "webhook_delete":
+      return `Webhook ${e.webhook_id} removed`;
+    case "webhook_disable":
+      return `Webhook ${e.webhook_id} disabled: ${e.reason ?? ""}`;
+    case "key.leaked":
+      return `Reported leaked${e.leak?.url ? ` at ${e.leak.url}` : ""}${LEAK_DONE[e.leak?.action ?? "none"]}`;
   }
 }
 
-/** One day of a key's usage (the console's key page). */
-export interface UsageDay {
-  start: string;
-  requests: number;
-  forwarded: number;
-  rejected: number;
+/** What a leak report did, as the audit timeline says it. */
+const LEAK_DONE: Record<string, string> = {
+  revoke: ": revoked",
+  disable: ": disabled",
+  report: ": recorded only (LEAKED_KEY_ACTION=report)",
+  none: "",
+};
+
+/** Who reported a leak, in words (the audit actor of the report). */
+function reporterName(actor: string): string {
+  if (actor === "reporter:github") return "GitHub secret scanning";
+  if (actor === "reporter:gitlab") return "GitLab secret detection";
+  if (actor === "reporter:scanner") return "a scanner (LEAK_REPORT_TOKEN)";
+  return actor;
 }
 
-const UsageTable: FC<{ usage: UsageDay[] | null }> = ({ usage }) =>
-  usage === null ? (
-    <p class="muted">Usage is not recorded on this gateway (no USAGE_STORE binding), or cannot be read right now.</p>
-  ) : (
-    <table>
-      <caption class="skip">Requests per day, last 7 days</caption>
-      <thead>
-        <tr>
-          <th scope="col">Day (UTC)</th>
-          <th scope="col">Requests</th>
-          <th scope="col">Forwarded</th>
-          <th scope="col">Rejected</th>
-        </tr>
-      </thead>
-      <tbody>
-        {usage.map((d) => (
-          <tr>
-            <td>{d.start.slice(0, 10)}</td>
-            <td>{d.requests}</td>
-            <td>{d.forwarded}</td>
-            <td>{d.rejected}</td>
-          </tr>
-        ))}
-      </tbody>
-    </table>
-  );
+/** "Reported leaked at <url> on <date>": the key page's notice of a leak report (docs/leaked-keys.md). */
+const Leaked: FC<{ leak: LeakRecord }> = ({ leak }) => (
+  <p class="error" role="alert" data-leaked="">
+    {leak.url ? (
+      <>
+        Reported leaked at{" "}
+        <a href={leak.url} rel="noopener noreferrer nofollow">
+          {leak.url}
+        </a>{" "}
+        on {when(leak.at)}
+      </>
+    ) : (
+      <>Reported leaked on {when(leak.at)}</>
+    )}
+    {` by ${reporterName(leak.reporter)} (${leak.source})${LEAK_DONE[leak.action]}.`}
+  </p>
+);
 
 /** The actions this principal may take on the key (the authority table: manage/console/ui.tsx detail). */
 export interface KeyActions {
@@ -598,13 +638,15 @@ export interface KeyActions {
 export const KeyDetailPage: FC<{
   chrome: Chrome;
   k: KeyView;
-  usage: UsageDay[] | null;
+  usage: UsageCharts | null | "refused";
   events: AuditEvent[];
   can: KeyActions;
   formId: string;
   error?: string;
   errorField?: string;
-}> = ({ chrome, k, usage, events, can, formId, error, errorField }) => {
+  /** What the last action did (revoked, disabled, enabled). */
+  notice?: string;
+}> = ({ chrome, k, usage, events, can, formId, error, errorField, notice }) => {
   const live = k.status !== "revoked" && k.status !== "expired" && k.status !== "rotated";
   const toggle = k.enabled ? can.disable : can.enable;
   const rotate = can.rotate && live && !k.replaced_by;
@@ -615,9 +657,15 @@ export const KeyDetailPage: FC<{
       <p class="sub">
         <Status status={k.status} /> <code>{k.id}</code>
       </p>
+      {k.leaked ? <Leaked leak={k.leaked} /> : null}
       {error ? (
         <p class="error" role="alert" data-field={errorField}>
           {error}
+        </p>
+      ) : null}
+      {notice ? (
+        <p class="notice done" role="status">
+          {notice}
         </p>
       ) : null}
       <div class="card">
@@ -652,6 +700,26 @@ export const KeyDetailPage: FC<{
               <span class="muted">unlimited</span>
             )}
           </dd>
+          {k.credits ? (
+            <>
+              <dt>Credits</dt>
+              <dd>
+                {k.credits.remaining === null ? (
+                  <span class="muted">balance unavailable right now</span>
+                ) : (
+                  <strong>{`${k.credits.remaining.toLocaleString("en-US")} left`}</strong>
+                )}
+                {k.credits.refill ? (
+                  <>
+                    {` · refilled to ${k.credits.refill.amount.toLocaleString("en-US")} on `}
+                    {when(k.credits.refills_at)}
+                  </>
+                ) : (
+                  <span class="muted"> · no refill</span>
+                )}
+              </dd>
+            </>
+          ) : null}
           {k.replaced_by ? (
             <>
               <dt>Replaced by</dt>
@@ -730,10 +798,7 @@ export const KeyDetailPage: FC<{
           </div>
         </>
       ) : null}
-      <h2>Usage, last 7 days</h2>
-      <div class="card">
-        <UsageTable usage={usage} />
-      </div>
+      <UsageSection usage={usage} of="this key" />
       <h2>Audit timeline</h2>
       <div class="card">
         {events.length === 0 ? <p class="muted">No events.</p> : null}
@@ -875,5 +940,267 @@ export const MigrationPage: FC<{
         )}
       </section>
     ) : null}
+  </Layout>
+);
+
+// ---- webhooks (docs/webhooks.md) ----
+
+export interface NewHookValues {
+  url: string;
+  events: string[];
+  orgs: string;
+}
+
+const HookStatus: FC<{ h: HookView }> = ({ h }) => (
+  <span class={`badge s-${h.status === "active" ? "active" : "disabled"}`}>{h.status}</span>
+);
+
+export const WebhooksPage: FC<{
+  chrome: Chrome;
+  hooks: HookView[];
+  eventTypes: readonly string[];
+  values: NewHookValues;
+  formId: string;
+  canCreate: boolean;
+  errors?: Record<string, string>;
+  problem?: string;
+}> = ({ chrome, hooks, eventTypes, values, formId, canCreate, errors, problem }) => (
+  <Layout chrome={chrome} title="Webhooks">
+    <h1>Webhooks</h1>
+    <p class="sub">
+      Events sent to your endpoints as they happen, signed as Standard Webhooks say (<code>webhook-id</code>,{" "}
+      <code>webhook-timestamp</code>, <code>webhook-signature</code>).
+    </p>
+    <table>
+      <caption class="skip">Webhooks</caption>
+      <thead>
+        <tr>
+          <th scope="col">Endpoint</th>
+          <th scope="col">Status</th>
+          <th scope="col">Events</th>
+          <th scope="col">Organizations</th>
+          <th scope="col">Created</th>
+        </tr>
+      </thead>
+      <tbody>
+        {hooks.length === 0 ? (
+          <tr>
+            <td colspan={5} class="muted">
+              No webhooks yet.
+            </td>
+          </tr>
+        ) : null}
+        {hooks.map((h) => (
+          <tr>
+            <td>
+              <a href={`${chrome.base}/webhooks/${h.id}`}>
+                <code>{h.url}</code>
+              </a>
+            </td>
+            <td>
+              <HookStatus h={h} />
+            </td>
+            <td>
+              {h.events.map((e) => (
+                <span class="tag">{e}</span>
+              ))}
+            </td>
+            <td>{h.orgs === null ? <span class="muted">every org</span> : h.orgs.join(", ")}</td>
+            <td>{when(h.created_at)}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+    {canCreate ? (
+      <>
+        <h2>Add a webhook</h2>
+        {problem ? (
+          <p class="error" role="alert">
+            {`The webhook was not added: ${problem}`}
+          </p>
+        ) : errors && Object.keys(errors).length ? (
+          <p class="error" role="alert">
+            The webhook was not added: correct the fields below.
+          </p>
+        ) : null}
+        <form method="post" action={`${chrome.base}/webhooks`} class="card">
+          <Csrf token={chrome.csrf} />
+          <input type="hidden" name="form_id" value={formId} />
+          <div class="field">
+            <label for="hook-url">Endpoint URL</label>
+            <input
+              id="hook-url"
+              name="url"
+              type="url"
+              value={values.url}
+              required
+              placeholder="https://hooks.example.com/keygate"
+              aria-describedby="hook-url-err"
+            />
+            <FieldErrors id="hook-url-err" errors={errors} field="url" />
+          </div>
+          <fieldset class="events" aria-describedby="hook-events-err">
+            <legend>Events</legend>
+            {eventTypes.map((e) => (
+              <label>
+                <input type="checkbox" name="events" value={e} checked={values.events.includes(e)} /> {e}
+              </label>
+            ))}
+          </fieldset>
+          <FieldErrors id="hook-events-err" errors={errors} field="events" />
+          <div class="field">
+            <label for="hook-orgs">Organizations</label>
+            <input id="hook-orgs" name="orgs" value={values.orgs} aria-describedby="hook-orgs-hint hook-orgs-err" />
+            <p class="hint" id="hook-orgs-hint">
+              Separated by spaces or commas. Empty: every organization this session manages.
+            </p>
+            <FieldErrors id="hook-orgs-err" errors={errors} field="orgs" />
+          </div>
+          <button type="submit">Add webhook</button>
+        </form>
+      </>
+    ) : null}
+  </Layout>
+);
+
+export const WebhookCreatedPage: FC<{ chrome: Chrome; hook: HookView; secret: string }> = ({
+  chrome,
+  hook,
+  secret,
+}) => (
+  <Layout chrome={chrome} title="Webhook added">
+    <h1>Webhook added</h1>
+    <p class="sub">
+      <code>{hook.url}</code>
+    </p>
+    <p class="notice" role="note">
+      Copy the signing secret now and store it with your endpoint: it is shown only this once. Your endpoint verifies
+      each delivery with it (verifyWebhook from keygate/verifier, or any Standard Webhooks library).
+    </p>
+    <div class="card">
+      <h2>Signing secret</h2>
+      <div class="secret">
+        <code id="key-value">{secret}</code>
+        <button type="button" data-copy="key-value" data-label="Copy" hidden>
+          Copy
+        </button>
+      </div>
+      <p id="copy-status" class="muted" role="status" aria-live="polite"></p>
+    </div>
+    <p>
+      <a class="button" href={`${chrome.base}/webhooks/${hook.id}`}>
+        View webhook
+      </a>{" "}
+      <a class="button secondary" href={`${chrome.base}/webhooks`}>
+        All webhooks
+      </a>
+    </p>
+  </Layout>
+);
+
+export const WebhookPage: FC<{ chrome: Chrome; hook: HookView; log: DeliveriesView }> = ({ chrome, hook, log }) => (
+  <Layout chrome={chrome} title={`Webhook ${hook.id}`}>
+    <h1>Webhook</h1>
+    <p class="sub">
+      <HookStatus h={hook} /> <code>{hook.id}</code>
+    </p>
+    <div class="card">
+      <dl class="props">
+        <dt>Endpoint</dt>
+        <dd>
+          <code>{hook.url}</code>
+        </dd>
+        <dt>Events</dt>
+        <dd>
+          {hook.events.map((e) => (
+            <span class="tag">{e}</span>
+          ))}
+        </dd>
+        <dt>Organizations</dt>
+        <dd>{hook.orgs === null ? <span class="muted">every org</span> : hook.orgs.join(", ")}</dd>
+        <dt>Created</dt>
+        <dd>
+          {when(hook.created_at)} <span class="muted">by {hook.created_by}</span>
+        </dd>
+        {hook.failing_since ? (
+          <>
+            <dt>Failing since</dt>
+            <dd>{when(hook.failing_since)}</dd>
+          </>
+        ) : null}
+        {hook.disabled_at ? (
+          <>
+            <dt>Disabled</dt>
+            <dd>
+              {when(hook.disabled_at)} <span class="muted">{hook.disabled_reason}</span>
+            </dd>
+          </>
+        ) : null}
+      </dl>
+    </div>
+    <div class="actions">
+      {hook.status === "active" ? (
+        <form method="post" action={`${chrome.base}/webhooks/${hook.id}/test`} class="card">
+          <h3>Test</h3>
+          <p class="muted">Sends a webhook.test event; its attempt appears below.</p>
+          <Csrf token={chrome.csrf} />
+          <button type="submit" class="secondary">
+            Send a test event
+          </button>
+        </form>
+      ) : null}
+      <form method="post" action={`${chrome.base}/webhooks/${hook.id}/remove`} class="card">
+        <h3>Remove</h3>
+        <p class="muted">Nothing more is sent to this endpoint; events waiting for it are dropped.</p>
+        <Csrf token={chrome.csrf} />
+        <button type="submit" class="danger">
+          Remove webhook
+        </button>
+      </form>
+    </div>
+    <h2>Delivery attempts</h2>
+    {log.pending > 0 ? <p class="muted">{`${log.pending} event(s) waiting for a first attempt.`}</p> : null}
+    <table>
+      <caption class="skip">Delivery attempts, newest first</caption>
+      <thead>
+        <tr>
+          <th scope="col">When</th>
+          <th scope="col">Event</th>
+          <th scope="col">Attempt</th>
+          <th scope="col">Answer</th>
+          <th scope="col">Time</th>
+          <th scope="col">Outcome</th>
+        </tr>
+      </thead>
+      <tbody>
+        {log.attempts.length === 0 ? (
+          <tr>
+            <td colspan={6} class="muted">
+              No attempts yet.
+            </td>
+          </tr>
+        ) : null}
+        {log.attempts.map((a) => (
+          <tr>
+            <td>{when(a.at)}</td>
+            <td>
+              {a.type} <code class="muted">{a.event_id}</code>
+            </td>
+            <td>{a.attempt}</td>
+            <td>{a.status !== null ? String(a.status) : (a.error ?? "—")}</td>
+            <td>{`${a.duration_ms} ms`}</td>
+            <td>
+              {a.outcome}
+              {a.next_retry_at ? (
+                <>
+                  {", next "}
+                  {when(a.next_retry_at)}
+                </>
+              ) : null}
+            </td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
   </Layout>
 );

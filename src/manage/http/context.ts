@@ -14,7 +14,7 @@ import type { ErrorCode } from "../../errors/codes";
 import type { ErrorOptions } from "../../errors/render";
 import { renderError } from "../../errors/render";
 import type { Session } from "../console/cookie";
-import type { CredentialHolder, Operator } from "../principal";
+import type { CredentialHolder, Operator, Principal } from "../principal";
 
 /** Hono's environment for every handler of the management app: bindings plus per-request variables. */
 export type AppEnv = {
@@ -28,6 +28,8 @@ export type AppEnv = {
     selfServiceCaller: CredentialHolder;
     /** Console only, once signed in: the session (manage/console/ui.tsx requireSession). */
     session: Session;
+    /** Leak intake only (manage/leak-intake/api.ts POST /leaks): who reports, a leak reporter or an operator. */
+    leakReporter: Principal;
   };
 };
 

@@ -43,8 +43,13 @@ export const SELF_SERVICE_MOUNT = "/__keygate_self";
  * its last use are two): ≥ 5,000 keys per org, far below KV's 1,000 operations per request.
  */
 const MAX_LIST_PAGES = 10;
-/** Statuses a key never leaves: not listed, as Argus lists only keys that can still work. */
+/**
+ * Statuses a key never leaves: not listed, as Argus lists only keys that can still work —
+ * except a key revoked because it leaked (docs/leaked-keys.md): its holder did not revoke it,
+ * so it stays listed, as revoked with `revoked_reason: "leaked"`, for them to see why it stopped.
+ */
 const GONE = new Set(["revoked", "expired", "rotated"]);
+const listable = (k: KeyView) => !GONE.has(k.status) || k.revoked_reason === "leaked";
 
 /** Self-service endpoints by path below the mount, for 405 answers with Allow (RFC 9110 §15.5.6). */
 const ENDPOINTS: [RegExp, string][] = [
@@ -79,6 +84,7 @@ function listed(k: KeyView) {
     expires_at: k.expires_at,
     scopes: k.scopes,
     status: k.status,
+    ...(k.revoked_reason ? { revoked_at: k.revoked_at, revoked_reason: k.revoked_reason } : {}),
   };
 }
 
@@ -129,7 +135,7 @@ selfService.get("/", async (c) => {
       ...(cursor ? { cursor } : {}),
     });
     if (!outcome.ok) return failure(c, outcome);
-    keys.push(...outcome.value.keys.filter((k) => !GONE.has(k.status)));
+    keys.push(...outcome.value.keys.filter(listable));
     cursor = outcome.value.cursor;
     if (cursor === null) break;
   }
@@ -153,7 +159,7 @@ selfService.delete("/:id", async (c) => {
 
 selfService.post("/:id/regenerate", jsonBody(false), async (c) => {
   const id = c.req.param("id");
-  const outcome = await rotateKey(...core(c), id, c.req.valid("json"));
+  const outcome = await rotateKey(...core(c), id, c.req.valid("json"), "regenerate");
   if (!outcome.ok) return failure(c, outcome);
   c.get("log").key_id = outcome.value.id;
   return c.json({ ...issued(outcome.value), replaces: id }, 201);

@@ -20,7 +20,10 @@ interface Seen {
 let server: Server;
 let base: string;
 let seen: Seen[] = [];
-let reply: { status: number; body: string; type?: string } = { status: 200, body: "{}" };
+let reply: { status: number; body: string; type?: string; headers?: Record<string, string> } = {
+  status: 200,
+  body: "{}",
+};
 
 beforeAll(async () => {
   server = createServer((req, res) => {
@@ -28,7 +31,7 @@ beforeAll(async () => {
     req.on("data", (c: Buffer) => (body += c.toString()));
     req.on("end", () => {
       seen.push({ method: req.method!, url: req.url!, headers: req.headers, body });
-      res.writeHead(reply.status, { "content-type": reply.type ?? "application/json" });
+      res.writeHead(reply.status, { "content-type": reply.type ?? "application/json", ...reply.headers });
       res.end(reply.body);
     });
   });
@@ -112,6 +115,23 @@ describe("requests", () => {
     expect(seen[2]!.body).toBe("");
   });
 
+  it("webhooks: each verb's method and path", async () => {
+    const b = backend();
+    await b.webhookCreate({ url: "https://h.example/x", events: ["key.revoked"] });
+    await b.webhookList();
+    await b.webhookRemove("wh_1");
+    await b.webhookTest("wh_1");
+    await b.webhookDeliveries("wh_1", { limit: "5" });
+    expect(seen.map((s) => `${s.method} ${s.url}`)).toEqual([
+      "POST /_keygate/webhooks",
+      "GET /_keygate/webhooks",
+      "DELETE /_keygate/webhooks/wh_1",
+      "POST /_keygate/webhooks/wh_1/test",
+      "GET /_keygate/webhooks/wh_1/deliveries?limit=5",
+    ]);
+    expect(JSON.parse(seen[0]!.body)).toEqual({ url: "https://h.example/x", events: ["key.revoked"] });
+  });
+
   it("a custom admin prefix is used as given", async () => {
     await backend("/ops-admin").show("key_1");
     expect(seen[0]!.url).toBe("/ops-admin/keys/key_1");
@@ -133,14 +153,33 @@ describe("answers", () => {
     });
   });
 
-  it("401: refused, naming the token variable (and never the token)", async () => {
-    reply = { status: 401, body: '{"detail":"no"}' };
+  it("401 from the admin API (its realm): refused, naming the token variable (and never the token)", async () => {
+    reply = {
+      status: 401,
+      body: '{"detail":"no"}',
+      headers: { "www-authenticate": 'Bearer realm="keygate-admin", error="invalid_token"' },
+    };
     const err = await backend()
       .list({})
       .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(Refused);
     expect((err as Error).message).toBe("the gateway refused the admin token (401): check KEYGATE_ADMIN_TOKEN");
     expect((err as Error).message).not.toContain("tok-secret");
+  });
+
+  it("any other 401 is the gateway answering a path that is not its admin API: a wrong --url, not a bad token", async () => {
+    for (const headers of [{ "www-authenticate": 'ApiKey realm="keygate", header="x-api-key"' }, undefined]) {
+      reply = { status: 401, body: '{"title":"Unauthorized"}', ...(headers ? { headers } : {}) };
+      const err = await backend("/wrong")
+        .list({})
+        .catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(Refused);
+      expect((err as Error).message).toBe(
+        `${base}/wrong is not keygate's admin API (its 401 is the gateway's answer to an API request): is --url right? ` +
+          "Give the gateway's address, or the full admin prefix when ADMIN_PREFIX is not /_keygate",
+      );
+      expect((err as Error).message).not.toMatch(/admin token|tok-secret/);
+    }
   });
 
   it("403 on tokens says only the root token may; elsewhere the gateway's detail", async () => {

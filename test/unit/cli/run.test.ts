@@ -12,6 +12,8 @@ import { openBackend } from "../../../cli/backends/open";
 import { main, USAGE } from "../../../cli/main";
 import type { Io } from "../../../cli/run";
 import { TOKENS_USAGE } from "../../../cli/verbs/tokens";
+import { WEBHOOKS_USAGE } from "../../../cli/verbs/webhooks";
+import { EVENT_TYPES } from "../../../src/events/types";
 import type { Outcome } from "../../../src/keys/lifecycle";
 
 type Json = Record<string, unknown>;
@@ -129,9 +131,8 @@ describe("verbs → backend calls", () => {
     await ok("show", "key_1");
     await ok("revoke", "key_1");
     await ok("rotate", "key_1", "--grace-seconds", "60");
-    await ok("rotate", "key_2", "--grace-seconds", "soon");
     await ok("update", "key_1", "--disable", "--allow-ip", "none", "--credits", "none");
-    await ok("audit", "--id", "key_1", "--limit", "3");
+    await ok("audit", "--id", "key_0123456789abcdef", "--limit", "3");
     await ok("orgs", "set", "--org", "acme", "--rate-limit", "none");
     await ok("orgs", "show", "--org", "acme");
     await ok("tokens", "create", "--name", "t", "--org", "*", "--role", "read", "--expires", "2030-01-01T00:00:00Z");
@@ -143,9 +144,8 @@ describe("verbs → backend calls", () => {
       ["show", "key_1"],
       ["revoke", "key_1"],
       ["rotate", "key_1", { grace_seconds: 60 }],
-      ["rotate", "key_2", { grace_seconds: "soon" }],
       ["update", "key_1", { enabled: false, credits: null, allowed_ips: null }],
-      ["audit", { key_id: "key_1", limit: "3" }],
+      ["audit", { key_id: "key_0123456789abcdef", limit: "3" }],
       ["orgSet", "acme", { rate_limit: null }],
       ["orgShow", "acme"],
       ["tokenCreate", { name: "t", orgs: ["*"], role: "read", expires_at: "2030-01-01T00:00:00Z" }],
@@ -154,17 +154,101 @@ describe("verbs → backend calls", () => {
     ]);
   });
 
+  it("webhooks add|list|remove|test|deliveries", async () => {
+    const h = harness((op) =>
+      op === "webhookTest"
+        ? { ok: true, value: { webhook_id: "wh_1", event_id: "msg_1", status: "queued" } }
+        : op === "webhookDeliveries"
+          ? {
+              ok: true,
+              value: {
+                webhook_id: "wh_1",
+                pending: 0,
+                attempts: [
+                  {
+                    event_id: "msg_1",
+                    type: "webhook.test",
+                    attempt: 1,
+                    at: "2030-01-01T00:00:00.000Z",
+                    status: 204,
+                    error: null,
+                    duration_ms: 12,
+                    outcome: "delivered",
+                    next_retry_at: null,
+                  },
+                ],
+              },
+            }
+          : { ok: true, value: {} },
+    );
+    const add = await h.run(
+      "webhooks",
+      "add",
+      "https://hooks.example.com/keygate",
+      "--event",
+      "key.revoked,key.created",
+      "--event",
+      "credits.low",
+      "--org",
+      "acme",
+      "--json",
+    );
+    expect(add.code, add.stderr).toBe(0);
+    expect((await h.run("webhooks", "add", "https://h.example/x", "--event", "all", "--json")).code).toBe(0);
+    expect((await h.run("webhooks", "list", "--json")).code).toBe(0);
+    expect((await h.run("webhooks", "remove", "wh_1", "--json")).code).toBe(0);
+    const test = await h.run("webhooks", "test", "wh_1");
+    expect(test.code, test.stderr).toBe(0);
+    expect(test.stdout).toBe("Sent msg_1 (webhook.test): delivered, answered 204 in 12 ms\n");
+    expect((await h.run("webhooks", "deliveries", "wh_1", "--limit", "5", "--json")).code).toBe(0);
+    expect(h.calls).toEqual([
+      [
+        "webhookCreate",
+        {
+          url: "https://hooks.example.com/keygate",
+          events: ["key.revoked", "key.created", "credits.low"],
+          orgs: ["acme"],
+        },
+      ],
+      ["webhookCreate", { url: "https://h.example/x", events: [...EVENT_TYPES] }],
+      ["webhookList"],
+      ["webhookRemove", "wh_1"],
+      ["webhookTest", "wh_1"],
+      ["webhookDeliveries", "wh_1", { limit: "20" }],
+      ["webhookDeliveries", "wh_1", { limit: "5" }],
+    ]);
+    expectUsageError(
+      await h.run("webhooks", "add", "https://h.example/x"),
+      "--event is required",
+      "npm run keys -- webhooks --help",
+    );
+    expectUsageError(
+      await h.run("webhooks", "add", "--event", "all"),
+      "webhooks add needs exactly one receiver URL",
+      "npm run keys -- webhooks --help",
+    );
+    expectUsageError(
+      await h.run("webhooks", "remove"),
+      "needs exactly one WEBHOOK_ID",
+      "npm run keys -- webhooks --help",
+    );
+    const help = await h.run("webhooks", "--help");
+    expect(help.stdout).toBe(WEBHOOKS_USAGE);
+  });
+
   it("usage: from/to from --since, granularity by span unless given", async () => {
     const h = harness();
     const before = Date.now();
     expect((await h.run("usage", "--org", "acme", "--since", "2h", "--json")).code).toBe(0);
-    expect((await h.run("usage", "--org", "acme", "--key", "key_1", "--since", "7d", "--json")).code).toBe(0);
+    expect(
+      (await h.run("usage", "--org", "acme", "--key", "key_0123456789abcdef", "--since", "7d", "--json")).code,
+    ).toBe(0);
     expect((await h.run("usage", "--org", "acme", "--since", "30d", "--granularity", "hour", "--json")).code).toBe(0);
     const [a, b, c] = h.calls.map((call) => call[1] as Json);
     expect(a).toMatchObject({ org: "acme", granularity: "minute" });
     expect(Date.parse(a!.to as string) - Date.parse(a!.from as string)).toBe(2 * 3_600_000);
     expect(Date.parse(a!.to as string)).toBeGreaterThanOrEqual(before);
-    expect(b).toMatchObject({ org: "acme", key: "key_1", granularity: "hour" });
+    expect(b).toMatchObject({ org: "acme", key: "key_0123456789abcdef", granularity: "hour" });
     expect(c).toMatchObject({ granularity: "hour" });
   });
 
@@ -177,6 +261,40 @@ describe("verbs → backend calls", () => {
     const r = await h.run("tokens", "list", "--json");
     expect(JSON.parse(r.stdout)).toEqual({ tokens: [{ id: "a" }, { id: "b" }], cursor: null });
     expect(h.calls.map((c) => c[1])).toEqual([{ limit: "1000" }, { limit: "1000", cursor: "p2" }]);
+  });
+
+  it('a "More:" hint repeats every flag given, --url and --persist-to included, with the next cursor (issue 24)', async () => {
+    const h = harness((op) => ({
+      ok: true,
+      value: op === "audit" ? { events: [], cursor: "c2" } : { keys: [], cursor: "c3" },
+    }));
+    const audit = await h.run("audit", "--url", "http://gw", "--org", "acme", "--limit", "5", "--cursor", "c1");
+    expect(audit.stdout).toContain(
+      "\n\nMore: npm run keys -- audit --url http://gw --org acme --limit 5 --cursor 'c2'\n",
+    );
+    const list = await h.run("list", "--persist-to", "/tmp/my state", "--name", "it's", "--status", "active");
+    expect(list.stdout).toContain(
+      "\n\nMore: npm run keys -- list --persist-to '/tmp/my state' --name 'it'\\''s' --status active --cursor 'c3'\n",
+    );
+  });
+
+  it("session: the claims to sign; stdout is the token alone, what it is goes to stderr (issue 24)", async () => {
+    const h = harness(() => ({
+      ok: true,
+      value: { token: "h.p.s", sub: "alice", org: "acme", scopes: ["read"], expires_at: "2030-01-01T00:00:00.000Z" },
+    }));
+    const r = await h.run("session", "--org", "acme", "--scopes", "read", "--sub", "alice", "--ttl", "30m");
+    expect(r.code, r.stderr).toBe(0);
+    expect(h.calls).toEqual([["signSession", { org: "acme", sub: "alice", scopes: ["read"], ttl_seconds: 1800 }]]);
+    expect(r.stdout).toBe("h.p.s\n");
+    expect(r.stderr).toContain(
+      "A session JWT for alice in org acme (scopes: read), valid until 2030-01-01T00:00:00.000Z",
+    );
+    await h.run("session", "--org", "acme");
+    expect(h.calls[1]).toEqual(["signSession", { org: "acme", sub: "dev-user", scopes: [], ttl_seconds: 3600 }]);
+    const json = await h.run("session", "--org", "acme", "--json");
+    expect(JSON.parse(json.stdout)).toMatchObject({ token: "h.p.s" });
+    expect(json.stderr).toBe("");
   });
 
   it("without --json: the human form; the backend is closed after every command", async () => {
@@ -208,7 +326,7 @@ describe("exit codes and messages", () => {
     const cases: [string[], string, string?][] = [
       [
         ["frobnicate"],
-        'error: unknown verb "frobnicate": expected one of create, import, list, show, revoke, rotate, update, audit, orgs, usage, migration, shadow, tokens',
+        'error: unknown verb "frobnicate": expected one of create, import, list, show, revoke, rotate, update, audit, orgs, usage, leaked, session, migration, shadow, tokens, webhooks',
       ],
       [["create", "--bogus"], 'error: unknown flag --bogus for "create"'],
       [["update", "key_1", "--org"], "error: --org needs a value"],
@@ -242,6 +360,66 @@ describe("exit codes and messages", () => {
     expect(h.opened).toEqual([]);
   });
 
+  it("values the management core would refuse are usage errors before any backend is opened (issue 24)", async () => {
+    const h = harness();
+    const cases: [string[], string, string?][] = [
+      [["create"], "error: --org: give 1 to 50 org slugs"],
+      [["create", "--org", "acme", "--scopes", "a b"], "error: --scopes: a comma-separated list of at most"],
+      [["create", "--org", "acme", "--expires", "2001-01-01T00:00:00Z"], "error: --expires: must be in the future"],
+      [["import", "--key", "legacy"], "error: --org: give 1 to 50 org slugs"],
+      [["rotate", "key_2", "--grace-seconds", "soon"], "error: --grace-seconds: must be a whole number of seconds"],
+      [["update", "key_1", "--scopes", "a b"], "error: --scopes:"],
+      [["list", "--limit", "0"], "error: --limit: must be a whole number from 1 to 1000"],
+      [["audit", "--limit", "5000"], "error: --limit: must be a whole number from 1 to 1000"],
+      [["orgs", "show", "--org", "not a slug"], "error: --org: must be an org slug"],
+      [
+        ["orgs", "set", "--org", "acme", "--rate-limit", "0/60s"],
+        "error: --rate-limit: LIMIT/PERIOD with LIMIT from 1",
+      ],
+      [["usage", "--org", "acme", "--key", "nope"], "error: --key: must be a key id (key_…)"],
+      [
+        ["tokens", "create", "--name", "x", "--org", "a", "--role", "admin"],
+        "error: --role: must be one of read, write",
+        "npm run keys -- tokens --help",
+      ],
+      [["session"], "error: --org is required: the org the session acts for"],
+      [["session", "--org", "*"], "error: --org: must be an org slug"],
+      [["session", "--org", "acme", "--url", "http://gw"], "error: session signs with the local SESSION_JWT_SECRET"],
+      [["session", "--org", "acme", "--ttl", "forever"], "error: --ttl: expected a duration such as 30m, 1h or 7d"],
+      [["session", "--org", "acme", "--ttl", "31d"], "error: --ttl: at most 30d"],
+      [["session", "--org", "acme", "--sub", "a b"], "error: --sub: 1–256 printable characters without spaces"],
+      [["session", "--org", "acme", "--scopes", "a b"], "error: --scopes: a comma-separated list"],
+      // webhooks (issue 21) follow the same rule: what no gateway would take, before anything opens.
+      [
+        ["webhooks", "add", "ftp://hooks.example.com/x", "--event", "key.created"],
+        "error: RECEIVER_URL: must be an https:// URL of a public host",
+        "npm run keys -- webhooks --help",
+      ],
+      [
+        ["webhooks", "add", "https://user:pw@hooks.example.com/x", "--event", "key.created"],
+        "error: RECEIVER_URL: must not carry credentials",
+        "npm run keys -- webhooks --help",
+      ],
+      [
+        ["webhooks", "add", "https://hooks.example.com/x", "--event", "key.bogus"],
+        "error: --event: must be a list of distinct event types: key.created",
+        "npm run keys -- webhooks --help",
+      ],
+      [
+        ["webhooks", "add", "https://hooks.example.com/x", "--event", "all", "--org", "not a slug"],
+        "error: --org: must be 1–50 distinct org slugs",
+        "npm run keys -- webhooks --help",
+      ],
+      [
+        ["webhooks", "deliveries", "wh_1", "--limit", "0"],
+        "error: --limit: must be a whole number, 1–200",
+        "npm run keys -- webhooks --help",
+      ],
+    ];
+    for (const [argv, message, help] of cases) expectUsageError(await h.run(...argv), message, help);
+    expect(h.opened).toEqual([]);
+  });
+
   it("the API's field errors: exit 2, one line per distinct problem, in terms of flags", async () => {
     const h = harness(() => ({
       ok: false,
@@ -252,7 +430,9 @@ describe("exit codes and messages", () => {
         { field: "expires_at", message: "must be in the future" },
       ],
     }));
-    const r = await h.run("create", "--expires", "2001-01-01T00:00:00Z");
+    // Flags the CLI's own check lets through (it runs the same validation: see precheck below),
+    // refused by the backend: how its field errors read.
+    const r = await h.run("create", "--org", "acme", "--expires", "2099-01-01T00:00:00Z");
     expectUsageError(
       r,
       "error: --org: give 1 to 20 org slugs (a-z); repeat --org for more\nerror: --expires: must be in the future\nsee",
@@ -269,6 +449,22 @@ describe("exit codes and messages", () => {
       "error: --role: must be one of read, write\n",
       "npm run keys -- tokens --help",
     );
+  });
+
+  it("webhooks add: the gateway's refusal of its URL names the RECEIVER_URL given, not leaked's --location", async () => {
+    // A loopback receiver passes the CLI's own check (wrangler dev takes it); a deployed gateway refuses it.
+    const h = harness(() => ({
+      ok: false,
+      error: "invalid",
+      errors: [{ field: "url", message: "must be an https:// URL of a public host" }],
+    }));
+    const r = await h.run("webhooks", "add", "http://127.0.0.1:9/hook", "--event", "key.created", "--url", "http://gw");
+    expectUsageError(
+      r,
+      "error: RECEIVER_URL: must be an https:// URL of a public host\n",
+      "npm run keys -- webhooks --help",
+    );
+    expect(r.stderr).not.toContain("--location");
   });
 
   it("not found, conflict, refused: exit 1 with one error line, stdout empty, backend closed", async () => {

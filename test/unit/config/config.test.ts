@@ -119,7 +119,9 @@ describe("the declaration drives parsing, defaults and bounds (src/config/variab
     AUTH_FAILURE_BLOCK_SECONDS: [86_400, (c) => c.authFailureBlockSeconds],
     REVOCATION_POLL_MS: [100, (c) => c.revocation.pollMs],
     REVOCATION_MAX_STALENESS_MS: [3_600_000, (c) => c.revocation.maxStalenessMs],
-    USAGE_FLUSH_MS: [1_000, (c) => c.usageFlushMs],
+    USAGE_FLUSH_MS: [20_000, (c) => c.usageFlushMs],
+    WEBHOOK_EXPIRY_NOTICE_DAYS: [365, (c) => c.webhooks.expiryNoticeMs / DAY_MS],
+    CREDITS_LOW_PERCENT: [0, (c) => c.webhooks.creditsLowPercent],
     SELF_SERVICE_MAX_KEYS_PER_ORG: [10_000, (c) => c.holders.maxKeysPerOrg],
     SELF_SERVICE_CREATE_PER_MINUTE: [1, (c) => c.holders.createPerMinute],
   };
@@ -203,6 +205,43 @@ describe("the declaration drives parsing, defaults and bounds (src/config/variab
     for (const name of ["AUTH_PROFILE", "KEY_PREFIX", "ORG_HEADER", "ADMIN_TOKEN", "KEY_PEPPER", "SELF_SERVICE_PATH"]) {
       expect(problem({ [name]: { not: "a string" } }).variable, name).toBe(name);
     }
+  });
+});
+
+describe("the leak intake's settings (docs/leaked-keys.md)", () => {
+  const ADMIN = "admin-token-0123456789abcdef0123456789abcdef";
+
+  it("defaults: revoke, GitHub's published keys, no LEAK_REPORT_TOKEN", () => {
+    expect(parseConfig(base()).leaks).toEqual({
+      action: "revoke",
+      githubKeysUrl: "https://api.github.com/meta/public_keys/secret_scanning",
+      reportToken: null,
+    });
+  });
+
+  it("takes each value as given", () => {
+    const c = parseConfig(
+      base({
+        LEAKED_KEY_ACTION: "Disable",
+        GITHUB_SECRET_SCANNING_KEYS_URL: "http://127.0.0.1:9/keys",
+        LEAK_REPORT_TOKEN: "leak-token-0123456789abcdef0123456789",
+      }),
+    );
+    expect(c.leaks).toEqual({
+      action: "disable",
+      githubKeysUrl: "http://127.0.0.1:9/keys",
+      reportToken: "leak-token-0123456789abcdef0123456789",
+    });
+  });
+
+  it("refuses what would not be safe or would not work", () => {
+    expect(problem({ LEAKED_KEY_ACTION: "delete" }).variable).toBe("LEAKED_KEY_ACTION");
+    expect(problem({ GITHUB_SECRET_SCANNING_KEYS_URL: "http://keys.example.com/k" }).message).toMatch(/https/);
+    expect(problem({ GITHUB_SECRET_SCANNING_KEYS_URL: "not a url" }).variable).toBe("GITHUB_SECRET_SCANNING_KEYS_URL");
+    expect(problem({ LEAK_REPORT_TOKEN: "short" }).variable).toBe("LEAK_REPORT_TOKEN");
+    const same = problem({ ADMIN_TOKEN: ADMIN, LEAK_REPORT_TOKEN: ADMIN });
+    expect(same.variable).toBe("LEAK_REPORT_TOKEN");
+    expect(same.message).not.toContain(ADMIN); // a secret never appears in an error
   });
 });
 

@@ -9,11 +9,13 @@
 import { describe, expect, it } from "vitest";
 import configuration from "../../../docs/configuration.md?raw";
 import consolePage from "../../../docs/console.md?raw";
+import leakedKeys from "../../../docs/leaked-keys.md?raw";
 import migrating from "../../../docs/migrating.md?raw";
 import revocation from "../../../docs/revocation.md?raw";
 import selfService from "../../../docs/self-service.md?raw";
 import sessions from "../../../docs/sessions.md?raw";
 import usage from "../../../docs/usage.md?raw";
+import webhooks from "../../../docs/webhooks.md?raw";
 import type { VarName, VarSpec } from "../../../src/config/config";
 import { DEFAULTS, VARIABLES } from "../../../src/config/config";
 import type { DocPage, VarDoc } from "../../../src/config/docs";
@@ -27,6 +29,8 @@ const PAGES: Record<DocPage, string> = {
   revocation,
   usage,
   migrating,
+  webhooks,
+  "leaked-keys": leakedKeys,
 };
 
 interface Row {
@@ -80,7 +84,14 @@ describe("docs/configuration.md's variables table matches the declaration", () =
       rows()
         .filter((r) => r.secret)
         .map((r) => r.name),
-    ).toEqual(["KEY_PEPPER", "ADMIN_TOKEN", "ORIGIN_SIGNING_SECRET", "SESSION_JWT_SECRET", "LEGACY_HASH_PEPPER"]);
+    ).toEqual([
+      "KEY_PEPPER",
+      "ADMIN_TOKEN",
+      "ORIGIN_SIGNING_SECRET",
+      "SESSION_JWT_SECRET",
+      "LEGACY_HASH_PEPPER",
+      "LEAK_REPORT_TOKEN",
+    ]);
   });
 
   it("states every whole number's bounds and every enum's values", () => {

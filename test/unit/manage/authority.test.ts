@@ -92,6 +92,40 @@ describe("reach", () => {
   });
 });
 
+describe("a leak reporter", () => {
+  const reporter: Principal = { kind: "reporter", via: "github" };
+
+  it("reports any key it presents (of any orgs), and may do nothing else", () => {
+    expect(decide(reporter, "leak_report")).toEqual({ ok: true });
+    expect(decide(reporter, "leak_report", { key: key(["a", "b"]) })).toEqual({ ok: true });
+    for (const op of [
+      "list",
+      "show",
+      "create",
+      "revoke",
+      "rotate",
+      "audit",
+      "usage",
+      "org_show",
+      "token_list",
+    ] as const)
+      expect(decide(reporter, op), op).toMatchObject({ ok: false, error: "forbidden" });
+  });
+
+  it("operators: root any key, a write token the keys it may change, a read token none", () => {
+    expect(decide(ROOT, "leak_report", { key: key(["a", "b"]) })).toEqual({ ok: true });
+    expect(decide(token(["a"]), "leak_report", { key: key(["a"]) })).toEqual({ ok: true });
+    expect(decide(token(["a"]), "leak_report", { key: key(["b"]) })).toEqual({ ok: false, error: "not_found" });
+    expect(decide(token(["a"]), "leak_report", { key: key(["a", "b"]) })).toMatchObject({ error: "forbidden" });
+    expect(decide(token(["a"], "read"), "leak_report")).toMatchObject({
+      ok: false,
+      error: "forbidden",
+      message: "This admin token is read-only (role read): it may not report leaked keys.",
+    });
+    expect(decide(holder(), "leak_report")).toMatchObject({ ok: false, error: "forbidden" });
+  });
+});
+
 describe("fields", () => {
   it("every operator's field a holder names is a 400 naming it (all of them); operators may set them", () => {
     const body = {

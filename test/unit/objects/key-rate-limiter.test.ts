@@ -153,6 +153,33 @@ describe("KeyRateLimiter.spend: credits", () => {
     expect(await s.spend(c)).toEqual({ allowed: true, remaining: 4 });
   });
 
+  it("with CREDITS_LOW_PERCENT: the spend that crosses it says low, the one reaching 0 exhausted, each once per fill", async () => {
+    at(t0);
+    const s = fresh();
+    const c = set(10, t0 - 1_000, { amount: 20, interval: "day" });
+    const crossed = [];
+    for (let i = 0; i < 12; i++) crossed.push((await s.spend(c, 25)).crossed ?? []);
+    // 25 % of 10 = 2.5: low when 2 are left (the 8th spend); exhausted at 0 (the 10th); refusals after say nothing.
+    expect(crossed).toEqual([[], [], [], [], [], [], [], ["low"], [], ["exhausted"], [], []]);
+    expect(await fresh().spend(set(0, t0), 25)).toEqual({
+      allowed: false,
+      remaining: 0,
+      crossed: ["exhausted"],
+      basis: 0,
+    });
+    // Survives eviction: told already, not told again.
+    await afterEviction(s, async (again) => expect((await again.spend(c, 25)).crossed).toBeUndefined());
+    // A refill is a new fill, of the refill's amount: 25 % of 20 = 5.
+    at(Math.ceil(t0 / day) * day);
+    const after = [];
+    for (let i = 0; i < 21; i++) after.push((await s.spend(c, 25)).crossed ?? []);
+    expect(after.flatMap((x, i) => x.map((w) => `${w}@${i + 1}`))).toEqual(["low@16", "exhausted@20"]);
+    // A new setting too; 0 % never says low; without the argument, nothing is decided.
+    const again = set(4, t0 + day + 1);
+    expect((await s.spend(again, 0)).crossed).toBeUndefined();
+    expect(await s.spend(again)).toEqual({ allowed: true, remaining: 2 });
+  });
+
   it("the balance is kept in storage: an evicted object does not hand out its credits again", async () => {
     at(t0);
     const s = fresh();

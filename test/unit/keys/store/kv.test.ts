@@ -111,7 +111,7 @@ describe("docs/storage.md matches the code", () => {
       Object.keys(fromCode)
         .filter((k) => !(k in summary))
         .sort(),
-    ).toEqual(["replaced_by", "rotated_at"]); // "added when set"
+    ).toEqual(["replaced_by", "revoked_reason", "rotated_at"]); // "added when set"
     expect(JSON.parse(blocks[3]!)).toEqual({ last_used_at: expect.any(String) });
     expect(JSON.parse(blocks[4]!)).toMatchObject({
       id: expect.any(String),

@@ -111,6 +111,49 @@ describe("credits", () => {
     expect(free.headers.has("x-credits-remaining")).toBe(false);
   });
 
+  it("GET /keys/:id shows the live balance (credits.remaining, as the key's object holds it) and credits.refills_at", async () => {
+    let now = Date.UTC(2031, 4, 17, 13, 0, 0);
+    vi.spyOn(clock, "now").mockImplementation(() => now);
+    const k = await createViaApi({ credits: { remaining: 5, refill: { amount: 7, interval: "day" } } });
+    for (let i = 0; i < 2; i++)
+      expect((await send("/v1/x", { headers: { "x-api-key": k.key } }, gw())).status).toBe(200);
+    const shown = await api("GET", `/_keygate/keys/${k.id}`);
+    expect(shown.json.credits).toEqual({
+      remaining: 3,
+      refill: { amount: 7, interval: "day" },
+      set_at: "2031-05-17T13:00:00.000Z",
+      refills_at: "2031-05-18T00:00:00.000Z",
+    });
+    // Other answers about the key say the same; a key rotated without credits spends the same balance.
+    expect((await api("PATCH", `/_keygate/keys/${k.id}`, { body: { name: "renamed" } })).json.credits.remaining).toBe(
+      3,
+    );
+    const rotated = await api("POST", `/_keygate/keys/${k.id}/rotate`, { body: { grace_seconds: 60 } });
+    expect(rotated.json.credits.remaining).toBe(3);
+    expect(rotated.json.previous.credits.remaining).toBe(3);
+    // After the refill instant the balance is the refill's amount.
+    now = Date.UTC(2031, 4, 18, 0, 0, 1);
+    const refilled = await api("GET", `/_keygate/keys/${rotated.json.id}`);
+    expect(refilled.json.credits).toMatchObject({ remaining: 7, refills_at: "2031-05-19T00:00:00.000Z" });
+    // Monthly: the first instant of next month; without a refill: null.
+    const monthly = await createViaApi({ credits: { remaining: 1, refill: { amount: 1, interval: "month" } } });
+    expect((await api("GET", `/_keygate/keys/${monthly.id}`)).json.credits.refills_at).toBe("2031-06-01T00:00:00.000Z");
+    const once = await createViaApi({ credits: { remaining: 4 } });
+    expect((await api("GET", `/_keygate/keys/${once.id}`)).json.credits).toMatchObject({
+      remaining: 4,
+      refills_at: null,
+    });
+  });
+
+  it("a balance that cannot be read is shown as null, never as the setting", async () => {
+    const k = await createViaApi({ credits: { remaining: 5 } });
+    expect((await send("/v1/x", { headers: { "x-api-key": k.key } }, gw())).status).toBe(200);
+    vi.spyOn(console, "log").mockImplementation(() => {});
+    const noLimiter = await api("GET", `/_keygate/keys/${k.id}`, { env: gw({ KEY_RATE_LIMITER: undefined }) });
+    expect(noLimiter.res.status).toBe(200);
+    expect(noLimiter.json.credits.remaining).toBeNull();
+  });
+
   it("shown on the key; refused with 400 naming the field when malformed", async () => {
     const k = await createViaApi({ credits: { remaining: 10, refill: { amount: 10, interval: "month" } } });
     const shown = await api("GET", `/_keygate/keys/${k.id}`);

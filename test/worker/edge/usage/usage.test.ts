@@ -5,10 +5,11 @@
 
 import { env, runInDurableObject } from "cloudflare:test";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { flushUsage, usageCounter } from "../../../../src/edge/usage/counter";
+import { VARIABLES } from "../../../../src/config/variables";
+import { FLUSH_TIMEOUT_MS, flushUsage, usageCounter, WAIT_UNTIL_MS } from "../../../../src/edge/usage/counter";
 import { clock } from "../../../../src/lib/clock";
 import type { UsageStore } from "../../../../src/objects/usage-store";
-import { makeEnv, send, unknownKey } from "../../../support/worker-helpers";
+import { makeEnv, send, sendAndWaitAll, unknownKey } from "../../../support/worker-helpers";
 import { api, createViaApi, TOKEN, uniqueOrg } from "../../manage/admin/support";
 
 afterEach(() => vi.restoreAllMocks());
@@ -22,6 +23,43 @@ const flush = () =>
 const hit = (key: string, headers: Record<string, string> = {}) =>
   send("/v1/x", { headers: { "x-api-key": key, ...headers } }, gw());
 const usage = async (q: string) => api("GET", `/_keygate/usage?${q}`);
+
+describe("a burst's tail (no later traffic)", () => {
+  it("is counted in full: a request that leaves counts pending arms one deferred flush, sent within USAGE_FLUSH_MS", async () => {
+    const org = uniqueOrg();
+    const k = await createViaApi({ orgs: [org] });
+    await usageCounter().armed; // one armed by an earlier request of this isolate, if any
+    await flush(); // a flush just happened: none is due during the burst
+    const e = makeEnv({ ADMIN_TOKEN: TOKEN, USAGE_FLUSH_MS: "1000" });
+    // 25 requests, then nothing: each waits for its background work as waitUntil keeps it.
+    const burst = await Promise.all(
+      Array.from({ length: 25 }, () => sendAndWaitAll("/v1/x", { headers: { "x-api-key": k.key } }, e)),
+    );
+    expect(burst.map((r) => r.status)).toEqual(Array(25).fill(200));
+    expect(usageCounter().armed).toBeNull();
+    expect((await usage(`org=${org}`)).json.totals).toMatchObject({ requests: 25, forwarded: 25 });
+  });
+
+  it("at most one deferred flush per isolate at a time", async () => {
+    const org = uniqueOrg();
+    const k = await createViaApi({ orgs: [org] });
+    await usageCounter().armed;
+    await flush();
+    const e = makeEnv({ ADMIN_TOKEN: TOKEN, USAGE_FLUSH_MS: "1000" });
+    await send("/v1/x", { headers: { "x-api-key": k.key } }, e);
+    const first = usageCounter().armed;
+    expect(first).not.toBeNull();
+    await send("/v1/x", { headers: { "x-api-key": k.key } }, e);
+    await send("/v1/x", { headers: { "x-api-key": k.key } }, e);
+    expect(usageCounter().armed).toBe(first); // the same one: the later requests armed none
+    await first;
+    expect((await usage(`org=${org}`)).json.totals.requests).toBe(3);
+  });
+
+  it("USAGE_FLUSH_MS is capped at what waitUntil can keep alive (a sleep and two flushes' round trips)", () => {
+    expect(VARIABLES.USAGE_FLUSH_MS.max + 2 * FLUSH_TIMEOUT_MS).toBeLessThanOrEqual(WAIT_UNTIL_MS);
+  });
+});
 
 describe("counting", () => {
   it("forwarded and rejected (by status) per key and org; nothing is visible before a flush; all of it after", async () => {

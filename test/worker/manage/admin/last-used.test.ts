@@ -3,14 +3,14 @@
  * LAST_USED_INTERVAL_MS per isolate (KV writes counted through a wrapper around the real
  * binding), never on the critical path, never touching what admins write.
  */
-import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
+import { env } from "cloudflare:test";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { LastUsedThrottle } from "../../../../src/edge/auth/last-used";
 import worker from "../../../../src/index";
 import { kvKey } from "../../../../src/keys/store/kv";
 import { clock } from "../../../../src/lib/clock";
 import { updateKey } from "../../../../src/manage/keys";
-import { makeEnv, send } from "../../../support/worker-helpers";
+import { backgroundContext, makeEnv, send } from "../../../support/worker-helpers";
 import { adminEnv, api, countingKv, createViaApi, uniqueOrg } from "./support";
 
 afterEach(() => vi.restoreAllMocks());
@@ -94,13 +94,13 @@ describe("off the critical path", () => {
     } as unknown as KVNamespace;
     const e = makeEnv({ KEYS: slow });
     const k = await createViaApi({}, adminEnv());
-    const ctx = createExecutionContext();
+    const { ctx, wait } = backgroundContext();
     const res = await worker.fetch(new Request("https://gateway.test/x", { headers: { "x-api-key": k.key } }), e, ctx);
     expect(res.status).toBe(200);
     await res.text();
     expect(await real.get(kvKey.lastUsed(k.orgs[0], k.id))).toBeNull(); // not written yet
     release();
-    await waitOnExecutionContext(ctx);
+    await wait();
     expect(await real.get(kvKey.lastUsed(k.orgs[0], k.id), "json")).toEqual({ last_used_at: expect.any(String) });
   });
 

@@ -91,9 +91,10 @@ describe("issue 18: a key holder can never escape what the operator set", () => 
     const after = await gatewayCall(metered.key);
     expect(after.status).toBe(200);
     expect(after.credits).toBe("1"); // the same balance, not refilled
+    // The key shows its live balance (issue 21): what is left of the same 3, not a refill.
     expect((await adminCall(TOKEN, "GET", `/keys/${metered.id}`, undefined, E)).json).toMatchObject({
       status: "active",
-      credits: { remaining: 3 },
+      credits: { remaining: 1 },
     });
   });
 

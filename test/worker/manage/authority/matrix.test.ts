@@ -17,6 +17,8 @@ import { FIELDS, OPERATIONS } from "../../../../src/manage/authority";
 import type { Surface } from "../../../../src/manage/authority-doc";
 import { SURFACE_FIELDS, SURFACES } from "../../../../src/manage/authority-doc";
 import type { Role } from "../../../../src/manage/principal";
+import { ORIGIN } from "../../../support/worker-helpers";
+import { LEAK_TOKEN } from "../leaks/support";
 import type { Answer, ConsoleSession } from "./support";
 import {
   adminCall,
@@ -24,6 +26,7 @@ import {
   consoleGet,
   consolePost,
   hidden,
+  jsonCall,
   manageEnv,
   names,
   PATH,
@@ -37,7 +40,14 @@ import {
 } from "./support";
 
 // Holder creation bounds are tested in escapes.test.ts; here they must not get in the way.
-const E: Env = manageEnv({ SELF_SERVICE_CREATE_PER_MINUTE: "10000", SELF_SERVICE_MAX_KEYS_PER_ORG: "10000" });
+const E: Env = manageEnv({
+  SELF_SERVICE_CREATE_PER_MINUTE: "10000",
+  SELF_SERVICE_MAX_KEYS_PER_ORG: "10000",
+  WEBHOOK_ALLOW_LOOPBACK: "true",
+  LEAK_REPORT_TOKEN: LEAK_TOKEN,
+});
+/** The webhooks' receiver: the test origin (their event, key.expiring, is never sent here; test events are). */
+const HOOK_URL = `${ORIGIN}/__origin/hook/matrix`;
 const DAY = 86_400_000;
 /** The key holder's own expiry; targets expire before it (so a key holder may regenerate them). */
 const HOLDER_EXPIRES = () => new Date(Date.now() + 30 * DAY).toISOString();
@@ -58,10 +68,15 @@ async function actorFor(surface: Surface, role: Role): Promise<Actor> {
   let a = actors.get(id);
   if (a) return a;
   const org = uniqueOrg("mx");
-  if (surface === "admin API") {
+  if (surface === "admin API" || surface === "leak intake") {
     a = {
       org,
-      token: role === "root" ? TOKEN : (await scopedToken([org], role === "token:write" ? "write" : "read", E)).token,
+      token:
+        role === "root"
+          ? TOKEN
+          : role === "reporter"
+            ? LEAK_TOKEN
+            : (await scopedToken([org], role === "token:write" ? "write" : "read", E)).token,
     };
   } else if (surface === "console") {
     a = { org, console: await consoleAs(role, org, E) };
@@ -104,11 +119,17 @@ async function run(
 ): Promise<{ a: Answer; ok: boolean }> {
   const actor = await actorFor(surface, role);
   const org = actor.org;
-  const target = ["show", "update", "enable", "disable", "rotate", "revoke", "audit", "usage"].includes(op)
+  const target = ["show", "update", "enable", "disable", "rotate", "revoke", "audit", "usage", "leak_report"].includes(
+    op,
+  )
     ? await rootKey(org, E, { expires_at: TARGET_EXPIRES() })
     : null;
   if (op === "enable" && target) await adminCall(TOKEN, "PATCH", `/keys/${target.id}`, { enabled: false }, E);
   const extra = field ? { [field.name]: field.value } : {};
+  // A webhook of the actor's org, made by root, for the operations on one (its event is never sent here).
+  const hook = ["webhook_delete", "webhook_test", "webhook_deliveries"].includes(op)
+    ? (await adminCall(TOKEN, "POST", "/webhooks", { url: HOOK_URL, events: ["key.expiring"], orgs: [org] }, E)).json
+    : null;
 
   if (surface === "admin API") {
     const t = actor.token!;
@@ -176,10 +197,38 @@ async function run(
       case "migration":
         a = await call("GET", `/migration?org=${org}`);
         break;
+      case "webhook_create":
+        a = await call("POST", "/webhooks", { url: HOOK_URL, events: ["key.expiring"], orgs: [org] });
+        break;
+      case "webhook_list":
+        a = await call("GET", "/webhooks");
+        break;
+      case "webhook_delete":
+        a = await call("DELETE", `/webhooks/${hook.id}`);
+        break;
+      case "webhook_test":
+        a = await call("POST", `/webhooks/${hook.id}/test`);
+        break;
+      case "webhook_deliveries":
+        a = await call("GET", `/webhooks/${hook.id}/deliveries`);
+        break;
       default:
         throw new Error(`no admin API driver for ${op}`);
     }
-    return { a, ok: a.status === 200 || a.status === 201 };
+    return { a, ok: a.status === 200 || a.status === 201 || a.status === 202 };
+  }
+
+  if (surface === "leak intake") {
+    if (op !== "leak_report") throw new Error(`no leak intake driver for ${op}`);
+    // POST {ADMIN_PREFIX}/leaks, as a scanner (LEAK_REPORT_TOKEN) or an operator: the target's plaintext.
+    const a = await jsonCall(
+      "POST",
+      "/_keygate/leaks",
+      { authorization: `Bearer ${actor.token!}` },
+      { tokens: [target.key], source: "matrix" },
+      E,
+    );
+    return { a, ok: a.status === 200 && a.json.results[0].label === "true_positive" };
   }
 
   if (surface === "self-service API") {
@@ -271,6 +320,31 @@ async function run(
       const a = await consoleGet(`${UI}/migration?org=${org}`, s, E);
       return { a, ok: a.status === 200 && a.text.includes(op === "shadow" ? 'id="shadow"' : 'id="imports"') };
     }
+    case "webhook_list": {
+      const a = await consoleGet(`${UI}/webhooks`, s, E);
+      return { a, ok: a.status === 200 };
+    }
+    case "webhook_create": {
+      const a = await consolePost(
+        `${UI}/webhooks`,
+        { form_id: await formId(`${UI}/webhooks`), url: HOOK_URL, events: "key.leaked", orgs: org },
+        s,
+        E,
+      );
+      return { a, ok: a.status === 201 };
+    }
+    case "webhook_delete": {
+      const a = await consolePost(`${UI}/webhooks/${hook.id}/remove`, {}, s, E);
+      return { a, ok: a.status === 303 };
+    }
+    case "webhook_test": {
+      const a = await consolePost(`${UI}/webhooks/${hook.id}/test`, {}, s, E);
+      return { a, ok: a.status === 303 };
+    }
+    case "webhook_deliveries": {
+      const a = await consoleGet(`${UI}/webhooks/${hook.id}`, s, E);
+      return { a, ok: a.status === 200 };
+    }
     default:
       throw new Error(`no console driver for ${op}`);
   }
@@ -292,6 +366,7 @@ const OPEN: Record<Role, Reach> = {
   key: "own_org",
   session: "own_org",
   portal: "own_org",
+  reporter: "all",
 };
 
 function opCells(): [Surface, Role, Operation][] {

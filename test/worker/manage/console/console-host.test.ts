@@ -6,6 +6,7 @@
  * the console host; portal links point there.
  */
 import { describe, expect, it } from "vitest";
+import { ASSET_VERSION } from "../../../../src/manage/console/assets";
 import { makeEnv, mint, send, through } from "../../../support/worker-helpers";
 import { adminEnv, api, PROBLEM_401, TOKEN, uniqueOrg } from "../admin/support";
 import { cookieOf, createForm, get, keyIn, post, signIn } from "./support";
@@ -28,9 +29,9 @@ describe("the console's own host", () => {
     expect(login.status).toBe(200);
     const html = await login.text();
     expect(html).toContain('action="/login"');
-    expect(html).toContain('href="/assets/1/console.css"');
+    expect(html).toContain(`href="/assets/${ASSET_VERSION}/console.css"`);
     expect(html).not.toContain("shares its address with the API"); // the one-host warning
-    expect((await get(`${CONSOLE}/assets/1/console.css`, null, e())).status).toBe(200);
+    expect((await get(`${CONSOLE}/assets/${ASSET_VERSION}/console.css`, null, e())).status).toBe(200);
     const root = await get(`${CONSOLE}/`, null, e());
     expect(root.status).toBe(303);
     expect(root.headers.get("location")).toBe("/login");
@@ -122,7 +123,7 @@ describe("the gateway's host, with CONSOLE_HOST set", () => {
       "/_keygate/ui",
       "/_keygate/ui/login",
       "/_keygate/ui/orgs",
-      "/_keygate/ui/assets/1/console.css",
+      `/_keygate/ui/assets/${ASSET_VERSION}/console.css`,
     ]) {
       const ui = await send(path, {}, e());
       const unknown = await send("/_keygate/no-such-path", {}, e());

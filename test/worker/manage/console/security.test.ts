@@ -7,7 +7,9 @@
 import { env } from "cloudflare:test";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { flushUsage, usageCounter } from "../../../../src/edge/usage/counter";
+import { ASSET_VERSION } from "../../../../src/manage/console/assets";
 import { sealCookie } from "../../../../src/manage/console/cookie";
+import { CONSOLE_CSP } from "../../../../src/manage/console/ui";
 import { randomToken } from "../../../../src/manage/secret";
 import { makeEnv, send } from "../../../support/worker-helpers";
 import { claims, hs256, SECRET } from "../../edge/sessions/support";
@@ -258,7 +260,7 @@ describe("pages", () => {
       expectPageHeaders(res);
       expect(res.headers.get("content-type")).toMatch(/^text\/html/);
     }
-    const css = await get(`${UI}/assets/1/console.css`);
+    const css = await get(`${UI}/assets/${ASSET_VERSION}/console.css`);
     expect(css.status).toBe(200);
     expect(css.headers.get("cache-control")).toContain("immutable");
   });
@@ -545,8 +547,8 @@ describe("a user's own session opens their org's page (GET /ui/session)", () => 
   });
 });
 
-describe("a key's page shows its last 7 days of usage", () => {
-  it("requests, forwarded and rejected per day, as the usage store counted them; none for another key", async () => {
+describe("a key's and an org's pages chart their usage (server-rendered SVG, the numbers as a table)", () => {
+  it("requests, forwarded and rejected per hour (48 h) and per day (30 days), as the usage store counted them; none for another key", async () => {
     const org = uniqueOrg();
     const e = adminEnv();
     const created = (await api("POST", "/_keygate/keys", { body: { orgs: [org], name: "counted", scopes: [] } })).json;
@@ -560,12 +562,34 @@ describe("a key's page shows its last 7 days of usage", () => {
       throw new Error(`${o}: ${cause}`);
     });
     const s = await signIn();
-    const page = await (await get(`${UI}/keys/${created.id}`, s.cookie)).text();
-    const today = new Date().toISOString().slice(0, 10);
-    expect(page).toContain("Usage, last 7 days");
+    const res = await get(`${UI}/keys/${created.id}`, s.cookie);
+    const page = await res.text();
+    const now = new Date().toISOString();
+    const today = now.slice(0, 10);
+    const hour = `${today} ${now.slice(11, 13)}:00`;
+    expect(page).toContain("Requests per hour, last 48 hours");
+    expect(page).toContain("Requests per day, last 30 days");
+    // The numbers, as tables (48 hourly rows, 30 daily rows).
+    expect(page).toMatch(new RegExp(`<td>${hour}</td><td>4</td><td>3</td><td>1</td>`));
     expect(page).toMatch(new RegExp(`<td>${today}</td><td>4</td><td>3</td><td>1</td>`));
+    expect(page.match(/<td>\d{4}-\d\d-\d\d \d\d:00<\/td>/g)).toHaveLength(48);
+    expect(page.match(/<td>\d{4}-\d\d-\d\d<\/td>/g)).toHaveLength(30);
+    // The chart: inline SVG with a summary, drawn by the stylesheet's classes; no script, no inline style.
+    expect(page).toMatch(
+      /<svg[^>]*role="img"[^>]*aria-label="Requests per day, last 30 days \(this key\): 4 requests, 3 forwarded, 1 rejected/,
+    );
+    expect(page).toContain('class="bar-f"');
+    expect(page).toContain('class="bar-r"');
+    expect(page).not.toMatch(/<script(?! src=)/);
+    expect(page).not.toMatch(/ style=/);
+    expect(res.headers.get("content-security-policy")).toBe(CONSOLE_CSP);
     const idle = await (await get(`${UI}/keys/${other.id}`, s.cookie)).text();
     expect(idle).toMatch(new RegExp(`<td>${today}</td><td>0</td><td>0</td><td>0</td>`));
+    expect(idle).not.toContain('class="bar-f"');
+    // The org's page charts the whole org.
+    const orgPage = await (await get(`${UI}/orgs/${org}`, s.cookie)).text();
+    expect(orgPage).toMatch(new RegExp(`<td>${today}</td><td>4</td><td>3</td><td>1</td>`));
+    expect(orgPage).toContain(`Requests per hour, last 48 hours (${org})`);
   });
 
   it("without a usage store the page says usage is not recorded", async () => {

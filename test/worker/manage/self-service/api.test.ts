@@ -327,6 +327,9 @@ describe("POST {path}/:id/regenerate", () => {
     const again = await call("POST", `${PATH}/${b.record.id}/regenerate`, { key: a.key, body: { grace_seconds: 0 } });
     expect(again.res.status).toBe(409);
     problemShape(again.json, 409);
+    // The API's own verb (issue 24): regenerate, never the admin API's "rotate".
+    expect(again.json.detail).toMatch(/was already regenerated to "key_\w+"; regenerate that key instead/);
+    expect(again.json.detail).not.toMatch(/rotat/);
   });
 });
 
