@@ -214,7 +214,7 @@ export const VARIABLES = {
   REVOCATION_MAX_STALENESS_MS: { kind: "int", default: 4_000, min: 1_000, max: 3_600_000 },
   /**
    * Counts are flushed within this (+ one round trip) of their request. At most 20 s: a deferred flush sleeps this long
-   * in a waitUntil, which Workers keep alive 30 s, and may then wait for two flushes of ≤ 5 s (edge/usage/counter.ts).
+   * in a waitUntil, which Workers keep alive 30 s, and may then wait for two flushes of ≤ 5 s (edge/usage/flush.ts).
    */
   USAGE_FLUSH_MS: { kind: "int", default: 10_000, min: 1_000, max: 20_000 },
   /** Shadow mode (docs/migrating.md): `report` decides every request as `enforce` would, but forwards it unchanged. */

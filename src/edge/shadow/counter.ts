@@ -1,11 +1,13 @@
 /**
  * Report mode's comparisons (docs/migrating.md), the isolate side: counted in memory per
  * UTC minute, route, org, key, class, body comparison and origin status, with the last
- * SHADOW_SAMPLES request ids per route and class — no I/O per request. At most every
- * USAGE_FLUSH_MS (like usage: edge/usage/counter.ts), a request that finds counts pending
- * hands them to waitUntil as one batch for the ShadowStore object; a batch carries an id
- * the object remembers (a resend counts once) and goes back for the next flush when it
- * fails. Lost: what an isolate counted since its last flush when it is evicted.
+ * SHADOW_SAMPLES request ids per route and class — no I/O per request. Flushed like usage,
+ * on the same schedule (edge/usage/flush.ts): at most every USAGE_FLUSH_MS, and within
+ * USAGE_FLUSH_MS (+ one round trip) of every comparison, traffic or not (the deferred flush
+ * a request arms in its waitUntil), as one batch for the ShadowStore object; a batch carries
+ * an id the object remembers (a resend counts once) and goes back for the next flush when
+ * it fails. Lost: what an isolate counted in the last USAGE_FLUSH_MS + FLUSH_TIMEOUT_MS
+ * before it was killed.
  */
 import type { Env } from "../../env";
 import { clock } from "../../lib/clock";
@@ -13,8 +15,8 @@ import { logLine } from "../../lib/log";
 import type { ShadowBatch, ShadowRow, ShadowSample } from "../../objects/protocol";
 import { SHADOW_OBJECT_NAME, SHADOW_SAMPLES } from "../../objects/protocol";
 import type { ShadowStore } from "../../objects/shadow-store";
+import { FlushSchedule, runFlush, scheduleFlush, withinFlushTimeout } from "../usage/flush";
 
-const FLUSH_TIMEOUT_MS = 5_000;
 /** Distinct rows kept per isolate before a flush is forced. */
 const MAX_PENDING = 10_000;
 /** Undelivered batches kept for the next flushes (older ones are dropped, and the flush's log says so). */
@@ -23,14 +25,17 @@ const MAX_RETRY_BATCHES = 30;
 /** One comparison: its row's dimensions (count 1) and its sample. */
 export type Comparison = Omit<ShadowRow, "minute" | "count"> & { sample: Omit<ShadowSample, "route" | "at"> };
 
-export class ShadowCounter {
+export class ShadowCounter extends FlushSchedule {
   /** JSON of a row's dimensions → its row. */
   pending = new Map<string, ShadowRow>();
   /** JSON of [route, class] → the last samples, oldest first. */
   samples = new Map<string, ShadowSample[]>();
-  lastFlush = 0;
-  flushing: Promise<void> | null = null;
   retry: ShadowBatch[] = [];
+  readonly maxPending = MAX_PENDING;
+
+  pendingSize(): number {
+    return this.pending.size;
+  }
 
   count(c: Comparison, now: number): void {
     const minute = Math.floor(now / 60_000);
@@ -55,14 +60,6 @@ export class ShadowCounter {
     this.samples.set(sk, list);
   }
 
-  due(now: number, flushMs: number): boolean {
-    return (
-      this.pending.size > 0 &&
-      this.flushing === null &&
-      (now - this.lastFlush >= flushMs || this.pending.size >= MAX_PENDING)
-    );
-  }
-
   take(): ShadowBatch {
     const batch = {
       id: crypto.randomUUID(),
@@ -80,16 +77,6 @@ export function shadowCounter(): ShadowCounter {
   return (shared ??= new ShadowCounter());
 }
 
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const t = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`shadow store did not answer within ${ms} ms`)), ms);
-  });
-  return Promise.race([p, t]).finally(() => {
-    if (timer !== undefined) clearTimeout(timer);
-  });
-}
-
 /** Send what is pending (and the batches that failed before); failures are kept for the next flush. */
 export function flushShadow(
   ns: DurableObjectNamespace<ShadowStore>,
@@ -97,14 +84,13 @@ export function flushShadow(
   now: number,
   onError: (cause: string, dropped: number) => void,
 ): Promise<void> {
-  counter.lastFlush = now;
-  const batches = [...counter.retry, counter.take()];
-  counter.retry = [];
-  const stub = ns.get(ns.idFromName(SHADOW_OBJECT_NAME));
-  const done = (async () => {
+  return runFlush(counter, now, async () => {
+    const batches = [...counter.retry, counter.take()];
+    counter.retry = [];
+    const stub = ns.get(ns.idFromName(SHADOW_OBJECT_NAME));
     for (const batch of batches) {
       try {
-        await withTimeout(Promise.resolve(stub.add(batch)), FLUSH_TIMEOUT_MS);
+        await withinFlushTimeout(Promise.resolve(stub.add(batch)), "shadow store");
       } catch (err) {
         counter.retry.push(batch);
         const dropped = Math.max(0, counter.retry.length - MAX_RETRY_BATCHES);
@@ -112,16 +98,13 @@ export function flushShadow(
         onError(err instanceof Error ? err.message : String(err), dropped);
       }
     }
-  })().finally(() => {
-    counter.flushing = null;
   });
-  counter.flushing = done;
-  return done;
 }
 
 /**
- * Count one comparison and, when a flush is due, start one (handed to `waitUntil`). No
- * SHADOW_STORE binding: nothing would ever be flushed, so nothing is counted.
+ * Count one comparison and schedule its flush (edge/usage/flush.ts: now when one is due,
+ * else the deferred one; handed to `waitUntil`). No SHADOW_STORE binding: nothing would ever
+ * be flushed, so nothing is counted.
  */
 export function countComparison(
   env: Env,
@@ -134,10 +117,9 @@ export function countComparison(
   const now = clock.now();
   const counter = shadowCounter();
   counter.count(c, now);
-  if (counter.due(now, flushMs))
-    waitUntil(
-      flushShadow(ns, counter, now, (cause, dropped) =>
-        logLine("warn", "shadow flush failed: kept for the next flush", { cause, dropped_batches: dropped }),
-      ),
-    );
+  scheduleFlush(counter, waitUntil, now, flushMs, (at) => flushShadow(ns, counter, at, flushFailed));
+}
+
+function flushFailed(cause: string, dropped: number): void {
+  logLine("warn", "shadow flush failed: kept for the next flush", { cause, dropped_batches: dropped });
 }

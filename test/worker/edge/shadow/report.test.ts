@@ -12,7 +12,16 @@ import { classify } from "../../../../src/edge/shadow/report";
 import { clock } from "../../../../src/lib/clock";
 import { createVerifier } from "../../../../verifier/index.js";
 import type { OriginCall } from "../../../support/worker-helpers";
-import { basic, makeEnv, mint, patchRecord, send, through, unknownKey } from "../../../support/worker-helpers";
+import {
+  basic,
+  makeEnv,
+  mint,
+  patchRecord,
+  send,
+  sendAndWaitAll,
+  through,
+  unknownKey,
+} from "../../../support/worker-helpers";
 import { api, TOKEN } from "../../manage/admin/support";
 
 afterEach(() => vi.restoreAllMocks());
@@ -220,6 +229,38 @@ describe("the comparison", () => {
     expect(samples.body_differs[0].request_id).toBe(agreeDeny);
     expect(samples.status_differs[0].request_id).toBe(statusDiffers);
     expect(json.keys).toHaveLength(2);
+  });
+
+  it("a burst's tail with no later traffic is counted: a comparison left pending arms the deferred flush usage's counts use", async () => {
+    const org = `tail-${crypto.randomUUID().slice(0, 8)}`;
+    const { key } = await mint({ key: `legacy-${crypto.randomUUID()}`, orgs: [org] });
+    await shadowCounter().armed; // one armed by an earlier request of this isolate, if any
+    await flush(); // a flush just happened: none is due during the burst
+    const e = report({ USAGE_FLUSH_MS: "1000" });
+    // 12 requests, then nothing: each waits for its background work as waitUntil keeps it.
+    const burst = await Promise.all(
+      Array.from({ length: 12 }, () => sendAndWaitAll("/v1/things", { headers: { "x-api-key": key } }, e)),
+    );
+    expect(burst.map((r) => r.status)).toEqual(Array(12).fill(200));
+    const { json } = await api("GET", `/_keygate/shadow?org=${org}`, { env: e });
+    expect(json.totals).toMatchObject({ requests: 12, agree: 12 });
+    expect(shadowCounter().armed).toBeNull(); // the deferred flush ran, and nothing armed another
+  });
+
+  it("at most one deferred flush of the comparisons per isolate at a time", async () => {
+    const org = `tail-${crypto.randomUUID().slice(0, 8)}`;
+    const { key } = await mint({ key: `legacy-${crypto.randomUUID()}`, orgs: [org] });
+    await shadowCounter().armed;
+    await flush();
+    const e = report({ USAGE_FLUSH_MS: "1000" });
+    await send("/v1/things", { headers: { "x-api-key": key } }, e);
+    const first = shadowCounter().armed;
+    expect(first).not.toBeNull();
+    await send("/v1/things", { headers: { "x-api-key": key } }, e);
+    expect(shadowCounter().armed).toBe(first); // the same one: the later request armed none
+    await first;
+    const { json } = await api("GET", `/_keygate/shadow?org=${org}`, { env: e });
+    expect(json.totals.requests).toBe(2);
   });
 
   it("a flush carries the counts of many requests: no call to the store per request", async () => {
