@@ -20,7 +20,8 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DEFAULT_STATE_DIR, loadWrangler, stateRegistryPath, withRegistry } from "../../scripts/local-platform";
-import type { GatewayEvent } from "../../src/events/types";
+import type { Emit, GatewayEvent } from "../../src/events/types";
+import { isBatch } from "../../src/events/types";
 import type { Credits, RateLimit, TokenRecord } from "../../src/keys/record";
 import type { WebhookStore } from "../../src/manage/context";
 import type { CreditOutcome, FeedChange, ShadowSums, UsageBucket } from "../../src/objects/protocol";
@@ -66,8 +67,11 @@ export interface LocalFeed {
   balance(credits: Credits): Promise<number | null>;
   /** The running `wrangler dev`'s webhook hub (src/objects/webhooks.ts); its calls throw when none runs. */
   webhooks: WebhookStore;
-  /** Queue an event on the running `wrangler dev`'s webhook hub; silently nothing when none runs (the feed's note says so). */
-  emit(event: GatewayEvent): Promise<void>;
+  /**
+   * Queue an event (or a bulk import's batch, in one call) on the running `wrangler dev`'s
+   * webhook hub; silently nothing when none runs (the feed's note says so).
+   */
+  emit: Emit;
   publish(changes: Change[]): Promise<void>;
   publishOrg(org: string, rateLimit: RateLimit | null): Promise<void>;
   /** A scoped admin token's change: on the feed, and a revocation ends the console sessions it opened. */
@@ -114,6 +118,7 @@ export function localFeed(
   type HubStub = Omit<WebhookStore, "test"> & {
     sendTest: WebhookStore["test"];
     enqueue(e: GatewayEvent): Promise<number>;
+    enqueueAll(e: GatewayEvent[]): Promise<number>;
   };
   type HubNs = { idFromName(name: string): unknown; get(id: unknown): HubStub };
   let opened:
@@ -258,13 +263,14 @@ export function localFeed(
       test: (id) => onHub((h) => h.sendTest(id)),
       deliveries: (id, limit) => onHub((h) => h.deliveries(id, limit)),
     },
-    async emit(event: GatewayEvent): Promise<void> {
+    async emit(events: GatewayEvent | readonly GatewayEvent[]): Promise<void> {
+      if (isBatch(events) && events.length === 0) return;
       let timer: ReturnType<typeof setTimeout> | undefined;
       try {
         opened ??= open();
         const { hub } = await opened;
         await Promise.race([
-          hub.enqueue(event),
+          isBatch(events) ? hub.enqueueAll([...events]) : hub.enqueue(events),
           new Promise((_, reject) => {
             timer = setTimeout(() => reject(new Error("no answer")), CLI_PUBLISH_TIMEOUT_MS);
           }),

@@ -14,7 +14,7 @@
  * feed (publish), so every isolate learns of it.
  */
 
-import type { GatewayEvent, KeyEventType } from "../events/types";
+import type { Emit, KeyEventType } from "../events/types";
 import { keyEvent } from "../events/types";
 import { logLine } from "../lib/log";
 import type { Result } from "../lib/result";
@@ -63,9 +63,10 @@ export interface LifecycleContext {
   tokenChanged?: (change: { hash: string; record: TokenRecord }) => Promise<void>;
   /**
    * Tell the webhooks of a change (events/emit.ts: queued on the webhook hub, never waiting
-   * for a receiver; never throws). Called once the change is stored and audited.
+   * for a receiver; never throws). Called once the change is stored and audited; a bulk
+   * import's batch is told in one call (tellImported).
    */
-  emit?: (event: GatewayEvent) => Promise<void>;
+  emit?: Emit;
 }
 
 /** Why a management operation did not happen (the surfaces map each to a status: manage/http/answers.ts). */
@@ -213,9 +214,15 @@ export function publishImported(ctx: LifecycleContext, imports: Imported[]): Pro
   );
 }
 
-/** Tell the webhooks of an imported key: `key.created` with `imported: true`. */
-export async function tellImported(ctx: LifecycleContext, imported: Imported): Promise<void> {
-  await tell(ctx, "key.created", imported.record, { imported: true });
+/**
+ * Tell the webhooks of imported keys: `key.created` with `imported: true` for each (plaintext
+ * or hash; a key's later re-hash at its first use is not a new key and tells nothing), all of
+ * a batch in one call to the hub.
+ */
+export async function tellImported(ctx: LifecycleContext, imports: readonly Imported[]): Promise<void> {
+  if (imports.length === 0 || !ctx.emit) return;
+  const events = imports.map((i) => keyEvent("key.created", i.record, ctx.actor, ctx.now, { imported: true }));
+  await ctx.emit(events.length === 1 ? events[0]! : events);
 }
 
 /**

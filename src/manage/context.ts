@@ -5,7 +5,7 @@
  * imports it under Node.
  */
 import type { LeakAction } from "../config/variables";
-import type { GatewayEvent } from "../events/types";
+import type { Emit } from "../events/types";
 import type { KeySettings } from "../keys/issue";
 import type { LegacyAlgorithm } from "../keys/legacy";
 import type { Failure, LifecycleContext } from "../keys/lifecycle";
@@ -64,7 +64,7 @@ export interface ManageDeps {
    */
   balance?: (credits: Credits) => Promise<number | null>;
   /** Tell the webhooks of a change (events/emit.ts: queued on the webhook hub; never throws). Absent: none sent. */
-  emit?: (event: GatewayEvent) => Promise<void>;
+  emit?: Emit;
   /** The webhooks' store (the webhook hub); absent: webhooks cannot be managed here (503). */
   webhooks?: WebhookStore;
   /** Webhook URLs may be http:// or loopback (WEBHOOK_ALLOW_LOOPBACK, or a request to `wrangler dev`). */

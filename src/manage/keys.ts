@@ -248,7 +248,7 @@ export async function importKey(deps: ManageDeps, p: Principal, body: unknown): 
   const stored = await importStored(ctx, one.value);
   if (stored.ok) {
     await publishImported(ctx, [stored.value]);
-    await tellImported(ctx, stored.value);
+    await tellImported(ctx, [stored.value]);
   }
   // Also when already stored: a repeat publishes again what a failure left unpublished.
   if (stored.ok || stored.error === "conflict") await settleLegacy(deps, pendingUnder(deps, one.value));

@@ -8,7 +8,7 @@
 import type { FieldError } from "../keys/issue";
 import type { LegacyAlgorithm } from "../keys/legacy";
 import type { Imported, ImportSpec, Outcome } from "../keys/lifecycle";
-import { auditImports, importStored, publishImported } from "../keys/lifecycle";
+import { auditImports, importStored, publishImported, tellImported } from "../keys/lifecycle";
 import { ORG_RE } from "../keys/record";
 import type { MigrationState } from "../keys/store/migration";
 import { readLegacyAlgorithms, readMarkers, writeLegacyAlgorithms } from "../keys/store/migration";
@@ -134,6 +134,8 @@ export async function importKeys(deps: ManageDeps, p: Principal, items: unknown)
   await Promise.all(Array.from({ length: lanes }, worker));
   await auditImports(ctx, stored);
   await publishImported(ctx, stored);
+  // One call to the webhook hub for the batch, as one audit event and one publication.
+  await tellImported(ctx, stored);
   await settleLegacy(deps, [...legacy]);
   const count = (...s: ImportStatus[]) => results.filter((r) => s.includes(r.status)).length;
   return {
