@@ -82,6 +82,21 @@ export function legacyIdentity(algorithm: LegacyAlgorithm, hex: string, pepper: 
 }
 
 /**
+ * Where a presented key waits if it was imported by its `algorithm` hash and not re-indexed
+ * yet: its legacy identity (null for hmac-sha256 without LEGACY_HASH_PEPPER). The one lookup
+ * of a key not in keygate's format: the gateway's on a miss (edge/auth/verify.ts) and the
+ * leak intake's (manage/leaks.ts).
+ */
+export async function legacyIdentityOf(
+  key: string,
+  algorithm: LegacyAlgorithm,
+  settings: { pepper?: string; legacyPepper?: string },
+): Promise<string | null> {
+  const digest = await legacyDigest(key, algorithm, settings.legacyPepper);
+  return digest === null ? null : legacyIdentity(algorithm, digest, settings.pepper);
+}
+
+/**
  * Whether a digest of `algorithm` already is keygate's own hash of the key (hash.ts): SHA-256
  * without KEY_PEPPER, or HMAC-SHA-256 with LEGACY_HASH_PEPPER equal to KEY_PEPPER. Such a key
  * is stored under it directly: nothing is left to re-hash.

@@ -399,7 +399,7 @@ export async function rotateKey(
  * migration's pending count (docs/migrating.md); used during a rotation's grace period, it
  * is re-indexed like any other.
  */
-async function retireUnused(deps: ManageDeps, record: KeyRecord): Promise<void> {
+export async function retireUnused(deps: ManageDeps, record: KeyRecord): Promise<void> {
   if (!isLegacyAlgorithm(record.legacy)) return;
   await putMarker(deps.kv, record.id, { state: "retired", from: record.legacy, orgs: record.orgs });
 }

@@ -23,7 +23,7 @@ import type { Config } from "../../config/config";
 import { classifyKey } from "../../keys/format";
 import { hashKey } from "../../keys/hash";
 import type { LegacyAlgorithm } from "../../keys/legacy";
-import { legacyDigest, legacyIdentity } from "../../keys/legacy";
+import { legacyIdentityOf } from "../../keys/legacy";
 import type { KeyDenial, KeyRecord } from "../../keys/record";
 import { denialOf } from "../../keys/record";
 import type { KvLike } from "../../keys/store/kv";
@@ -117,9 +117,8 @@ export async function verifyKey(key: string, deps: VerifyDeps): Promise<Verdict>
       return { kind: "error", cause: err instanceof Error ? err.message : String(err) };
     }
     for (const algorithm of algorithms) {
-      const digest = await legacyDigest(key, algorithm, config.legacyPepper);
-      if (digest === null) continue;
-      const identity = await legacyIdentity(algorithm, digest, config.pepper);
+      const identity = await legacyIdentityOf(key, algorithm, config);
+      if (identity === null) continue;
       const there = await lookup(identity, deps);
       if ("kind" in there) return there;
       if (there.record !== null) {
