@@ -206,7 +206,7 @@ async function localShadow(feed: LocalFeed, q: ShadowQuery): Promise<ShadowSums>
     return await store.sums(q.fromMinute, q.toMinute, q.route, q.org);
   } catch (err) {
     throw new Refused(
-      `the shadow report is kept by the running gateway: start it with \`npm run dev\` (same --persist-to), or use --url (${(err as Error).message.split("\n")[0]})`,
+      `the shadow report is kept by the running gateway, and no running \`wrangler dev\` of this local state answered (${feed.reason(err)}): start it with \`npm run dev\` (same --persist-to), or use --url`,
     );
   }
 }

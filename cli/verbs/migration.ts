@@ -14,12 +14,16 @@
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import type { FieldError } from "../../src/keys/issue";
+import { validateImport } from "../../src/keys/issue";
+import { validateMigrationQuery } from "../../src/manage/migration";
+import { validateShadowQuery } from "../../src/manage/shadow";
 import type { Json, Options, Values } from "../args";
 import {
   expiresOf,
   flagMessage,
   limitFields,
   metaOf,
+  precheck,
   Refused,
   rateLimitOf,
   scopesOf,
@@ -45,6 +49,17 @@ function lineDefaults(values: Values): Json {
     ...(values["rate-limit"] !== undefined ? { rate_limit: rateLimitOf(values["rate-limit"] as string) } : {}),
     ...limitFields(values),
   };
+}
+
+/**
+ * The defaults the flags give every line, checked as an import's fields are (a line's own
+ * fields are its own: a bad line is reported by its number, never a usage error). A line
+ * names its key or hash, and may name its orgs: stand-ins for what the flags cannot give.
+ */
+function precheckDefaults(defaults: Json): void {
+  if (Object.keys(defaults).length === 0) return;
+  const checked = validateImport({ orgs: ["o"], ...defaults, key: "k" }, Date.now(), null);
+  precheck(checked.ok ? checked : { ok: false, errors: checked.errors.filter((e) => e.field !== "key") });
 }
 
 const grouped = (n: number) => n.toLocaleString("en-US");
@@ -74,21 +89,25 @@ export interface BulkImportAnswer extends Json {
   seconds: number;
 }
 
-/** `import --file`: read, batch, send, report — the bad lines by number, without stopping. */
+/**
+ * `import --file`: read, batch, send, report — the bad lines by number, without stopping.
+ * The file is read, and the flags that give its lines defaults checked, before anything opens.
+ */
 export function bulkImportPlan(values: Values): Plan {
   if (values.key !== undefined || values.hash !== undefined || values["key-prefix"] !== undefined)
     throw new UsageError("--file carries the keys itself: --key, --hash and --key-prefix go in its lines");
   const file = values.file as string;
   const defaults = lineDefaults(values);
+  precheckDefaults(defaults);
+  let text: string;
+  try {
+    // Relative to where the user ran `npm run keys` (npm runs scripts from the package root).
+    text = readFileSync(resolve(process.env.INIT_CWD ?? process.cwd(), file), "utf8");
+  } catch (err) {
+    throw new UsageError(`--file: cannot read "${file}" (${(err as NodeJS.ErrnoException).code ?? "error"})`);
+  }
   return {
     async call(backend: Backend, io: Io) {
-      let text: string;
-      try {
-        // Relative to where the user ran `npm run keys` (npm runs scripts from the package root).
-        text = readFileSync(resolve(process.env.INIT_CWD ?? process.cwd(), file), "utf8");
-      } catch (err) {
-        throw new Refused(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-      }
       const started = Date.now();
       const answer: BulkImportAnswer = {
         lines: 0,
@@ -202,6 +221,7 @@ export const MIGRATION_VERB: Verb = {
   positionals: false,
   plan({ values }) {
     const query = values.org !== undefined ? { org: values.org } : {};
+    precheck(validateMigrationQuery(query));
     return {
       call: (b) => b.migration(query),
       human(v) {
@@ -237,6 +257,8 @@ export const SHADOW_VERB: Verb = {
       ...(values.route !== undefined ? { route: values.route } : {}),
       ...(values.org !== undefined ? { org: values.org } : {}),
     };
+    // The range is --since's (from = now − since).
+    precheck(validateShadowQuery(query, now), { from: "--since", to: "--since" });
     return {
       call: (b) => b.shadow(query),
       human(v) {

@@ -286,9 +286,10 @@ export interface ImportSpec {
  * Validate one import: the new key's settings (validateNewKey), and exactly one of `key`
  * (the plaintext) and `hash` (keys/legacy.ts; hmac-sha256 only with LEGACY_HASH_PEPPER
  * set), with an optional `key_prefix` (1–20 key characters; with a plaintext key, a start
- * of it no longer than half of it).
+ * of it no longer than half of it). `settings` null: what can be checked without the gateway's
+ * KEY_PREFIX and LEGACY_HASH_PEPPER (the keys CLI's check before it opens anything).
  */
-export function validateImport(input: unknown, now: number, settings: KeySettings): Validated<ImportSpec> {
+export function validateImport(input: unknown, now: number, settings: KeySettings | null): Validated<ImportSpec> {
   const checked = validateNewKey(input, now, ["key", "hash", "key_prefix"]);
   const o = (typeof input === "object" && input !== null && !Array.isArray(input) ? input : {}) as Body;
   const errors: FieldError[] = checked.ok ? [] : [...checked.errors];
@@ -298,7 +299,7 @@ export function validateImport(input: unknown, now: number, settings: KeySetting
   } else if (o.hash !== undefined) {
     const parsed = parseLegacyHash(o.hash);
     if (typeof parsed === "string") errors.push({ field: "hash", message: parsed });
-    else if (parsed.algorithm === "hmac-sha256" && !settings.legacyPepper)
+    else if (parsed.algorithm === "hmac-sha256" && settings !== null && !settings.legacyPepper)
       errors.push({
         field: "hash",
         message: "is an hmac-sha256 digest, but LEGACY_HASH_PEPPER (the old system's pepper) is not set on the gateway",
@@ -307,7 +308,7 @@ export function validateImport(input: unknown, now: number, settings: KeySetting
   } else if (o.key === undefined) {
     errors.push({ field: "key", message: "is required: the existing plaintext key, or give its hash instead" });
   } else {
-    const problem = importProblem(o.key, settings.prefix);
+    const problem = importProblem(o.key, settings?.prefix ?? "");
     if (problem) errors.push({ field: "key", message: problem });
     else source = { kind: "plaintext", key: o.key as string };
   }
@@ -323,7 +324,7 @@ export function validateImport(input: unknown, now: number, settings: KeySetting
       (!source.key.startsWith(keyPrefix) || keyPrefix.length * 2 > source.key.length)
     )
       errors.push({ field: "key_prefix", message: "must be the start of the key, at most half of it" });
-    else if (source?.kind === "hash" && settings.prefix !== "" && keyPrefix.startsWith(settings.prefix))
+    else if (source?.kind === "hash" && settings && settings.prefix !== "" && keyPrefix.startsWith(settings.prefix))
       errors.push({
         field: "key_prefix",
         message: `starts with KEY_PREFIX ("${settings.prefix}"): the gateway refuses such a key unless it minted it; give KEY_PREFIX another value`,

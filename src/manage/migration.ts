@@ -183,6 +183,18 @@ const STATE_FIELD: Record<MigrationState, keyof MigrationCounts> = {
   retired: "retired",
 };
 
+/** GET /migration's query: `org` alone, optional (also the keys CLI's check before it opens anything). */
+export function validateMigrationQuery(
+  query: Record<string, unknown>,
+): { ok: true; value: { org: string | null } } | { ok: false; errors: FieldError[] } {
+  const errors: FieldError[] = [];
+  for (const k of Object.keys(query)) if (k !== "org") errors.push({ field: k, message: "unknown parameter" });
+  const org = query.org ?? null;
+  if (org !== null && (typeof org !== "string" || !ORG_RE.test(org)))
+    errors.push({ field: "org", message: "must be an org slug ([A-Za-z0-9][A-Za-z0-9._-]*, ≤ 128)" });
+  return errors.length ? { ok: false, errors } : { ok: true, value: { org: org as string | null } };
+}
+
 /**
  * {imported, migrated, pending, retired} per org (and in total) — `org` (one org), else
  * every org the principal reaches. Read from the import markers (one KV list per 1,000
@@ -197,14 +209,11 @@ export async function migrationStatus(
 ): Promise<Outcome<MigrationAnswer>> {
   const allowed = decide(p, "migration");
   if (!allowed.ok) return failure(allowed);
-  const errors: FieldError[] = [];
-  for (const k of Object.keys(query)) if (k !== "org") errors.push({ field: k, message: "unknown parameter" });
-  const org = query.org ?? null;
-  if (org !== null && (typeof org !== "string" || !ORG_RE.test(org)))
-    errors.push({ field: "org", message: "must be an org slug ([A-Za-z0-9][A-Za-z0-9._-]*, ≤ 128)" });
-  if (errors.length) return { ok: false, error: "invalid", errors };
+  const checked = validateMigrationQuery(query);
+  if (!checked.ok) return { ok: false, error: "invalid", errors: checked.errors };
+  const org = checked.value.org;
   if (org !== null) {
-    const d = decide(p, "migration", { orgs: [org as string] });
+    const d = decide(p, "migration", { orgs: [org] });
     if (!d.ok) return failure(d);
   }
   const limited = orgsOf(p);

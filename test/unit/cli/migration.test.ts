@@ -2,7 +2,8 @@
  * The migration verbs of the keys CLI (cli/verbs/migration.ts, docs/migrating.md) against a
  * recording backend: `import --hash`, `import --file` (batches, a bad line reported by its
  * number without stopping, deferred keys sent again, resuming skips what is stored, the
- * progress on stderr, the exit code), `migration`, `shadow`.
+ * progress on stderr, the exit code), `migration`, `shadow`; bad usage of each answered
+ * before any backend opens (issue 24's precheck).
  */
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -19,6 +20,7 @@ function harness(answer: (op: string, arg: unknown) => Outcome<Json>, tty = fals
   const calls: [string, unknown][] = [];
   let stdout = "";
   let stderr = "";
+  let opened = 0;
   const backend = new Proxy({} as Backend, {
     get: (_, op: string) =>
       op === "then"
@@ -33,12 +35,16 @@ function harness(answer: (op: string, arg: unknown) => Outcome<Json>, tty = fals
   const io: Io = {
     stdout: (t) => (stdout += t),
     stderr: (t) => (stderr += t),
-    open: async () => backend,
+    open: async () => {
+      opened++;
+      return backend;
+    },
     env: {},
     tty,
   };
   return {
     calls,
+    opened: () => opened,
     run: async (...argv: string[]) => {
       stdout = "";
       stderr = "";
@@ -186,14 +192,59 @@ describe("import --file", () => {
     expect(JSON.parse(r.stdout)).toMatchObject({ imported: 1 });
   });
 
-  it("an unreadable file, or --file with --key, is refused before anything is sent", async () => {
+  it("an unreadable file, or --file with --key, is bad usage before anything opens", async () => {
     const h = harness(importer());
     const missing = await h.run("import", "--file", "/nonexistent/keys.jsonl");
-    expect(missing.code).toBe(1);
-    expect(missing.stderr).toBe("error: cannot read /nonexistent/keys.jsonl: ENOENT\n");
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toBe(
+      'error: --file: cannot read "/nonexistent/keys.jsonl" (ENOENT)\nsee `npm run keys -- --help`\n',
+    );
     const both = await h.run("import", "--file", "x.jsonl", "--key", "k");
     expect(both.code).toBe(2);
     expect(h.calls).toEqual([]);
+    expect(h.opened()).toBe(0);
+  });
+});
+
+describe("bad usage of the migration verbs, answered before any backend opens", () => {
+  it("each value the management core would refuse is a usage error naming its flag", async () => {
+    const h = harness(importer());
+    const lines = file([JSON.stringify({ key: "k", orgs: ["o"] })]);
+    const cases: [string[], string][] = [
+      [["import", "--hash", "md5:abc", "--org", "acme"], 'error: --hash: must be "<algorithm>:<digest>"'],
+      [["import", "--hash", "sha256:abcd", "--org", "acme"], "error: --hash: must carry a sha256 digest"],
+      [["import", "--hash", `sha256:${"a".repeat(64)}`], "error: --org: give 1 to 50 org slugs"],
+      [
+        ["import", "--hash", `sha256:${"a".repeat(64)}`, "--key-prefix", "a b", "--org", "acme"],
+        "error: --key-prefix: must be 1–20 printable ASCII characters",
+      ],
+      [["import", "--key", "legacy-key-1", "--hash", `sha256:${"a".repeat(64)}`], "give --key or --hash, not both"],
+      [["import", "--file", lines, "--org", "not a slug"], "error: --org:"],
+      [["import", "--file", lines, "--expires", "2001-01-01T00:00:00Z"], "error: --expires: must be in the future"],
+      [["migration", "--org", "not a slug"], "error: --org: must be an org slug"],
+      [["shadow", "--since", "forever"], "error: --since: expected a duration"],
+      [["shadow", "--since", "40d"], "error: --since: the range must be at most 35 days"],
+      [["shadow", "--org", "not a slug"], "error: --org: must be an org slug"],
+    ];
+    for (const [argv, message] of cases) {
+      const r = await h.run(...argv);
+      expect(r.code, argv.join(" ")).toBe(2);
+      expect(r.stderr, argv.join(" ")).toContain(message);
+      expect(r.stderr.trimEnd().split("\n").at(-1), argv.join(" ")).toBe("see `npm run keys -- --help`");
+    }
+    expect(h.opened()).toBe(0);
+    expect(h.calls).toEqual([]);
+  });
+
+  it("what only the gateway knows is its own to check: KEY_PREFIX, LEGACY_HASH_PEPPER", async () => {
+    const h = harness(() => ({ ok: true, value: { id: "key_1", orgs: ["acme"], key_prefix: "kg_abcd" } }));
+    // An hmac-sha256 digest needs the gateway's LEGACY_HASH_PEPPER; a kg_ key its KEY_PREFIX: both go through.
+    for (const argv of [
+      ["import", "--hash", `hmac-sha256:${"b".repeat(64)}`, "--org", "acme", "--json"],
+      ["import", "--key", "kg_notavalidkeygatekey", "--org", "acme", "--json"],
+    ])
+      expect((await h.run(...argv)).code, argv.join(" ")).toBe(0);
+    expect(h.opened()).toBe(2);
   });
 });
 
