@@ -82,6 +82,7 @@ const FLAG_OF: Record<string, string> = {
   rate_limit: "--rate-limit",
   credits: "--credits/--refill",
   allowed_ips: "--allow-ip",
+  key_prefix: "--key-prefix",
   tokens: "--file",
   url: "--location",
 };

@@ -2,7 +2,8 @@
  * The revocation feed's Durable Object (one instance, named FEED_OBJECT_NAME): a short,
  * versioned log of key changes in SQLite storage. Every lifecycle change (create, import,
  * update, revoke, rotate) appends the changed key's hash and its record as written (a
- * scoped admin token's creation or revocation, its hash and record, kind "token"); each
+ * scoped admin token's creation or revocation, its hash and record, kind "token"; the
+ * legacy algorithms with pending imported keys, kind "legacy"); each
  * gateway isolate reads the entries after its cursor (see edge/revocation/follower.ts for the policy and
  * docs/revocation.md for the bound). Versions come from AUTOINCREMENT, so they only grow,
  * even across pruning. Entries are kept FEED_RETENTION_MS.
@@ -26,6 +27,8 @@ export class RevocationFeed extends DurableObject<unknown> {
     ctx.storage.sql.exec("CREATE INDEX IF NOT EXISTS changes_at ON changes (at)");
     // Org settings (docs/limits.md): every org with a setting, so a new isolate gets them all.
     ctx.storage.sql.exec("CREATE TABLE IF NOT EXISTS orgs (org TEXT PRIMARY KEY, settings TEXT NOT NULL)");
+    // The legacy algorithms with pending imported keys (docs/migrating.md), so a new isolate knows them.
+    ctx.storage.sql.exec("CREATE TABLE IF NOT EXISTS legacy (id INTEGER PRIMARY KEY, algorithms TEXT NOT NULL)");
   }
 
   #head(): number {
@@ -77,6 +80,20 @@ export class RevocationFeed extends DurableObject<unknown> {
     return this.#head();
   }
 
+  /** The legacy algorithms with pending imported keys changed (docs/migrating.md); returns the feed's version after it. */
+  publishLegacy(algorithms: string[]): number {
+    if (!Array.isArray(algorithms) || !algorithms.every((a) => typeof a === "string" && /^[a-z0-9-]{1,32}$/.test(a)))
+      throw new Error("feed: legacy algorithms must be a list of algorithm names");
+    const value = JSON.stringify(algorithms);
+    this.ctx.storage.sql.exec(
+      "INSERT INTO changes (at, kind, hash, record) VALUES (?, 'legacy', 'legacy', ?)",
+      clock.now(),
+      value,
+    );
+    this.ctx.storage.sql.exec("INSERT OR REPLACE INTO legacy (id, algorithms) VALUES (1, ?)", value);
+    return this.#head();
+  }
+
   /**
    * The entries after `cursor` (oldest first, at most FEED_PAGE_SIZE; `more` when there are
    * others). With no cursor (a new isolate) or a cursor the feed cannot continue (pruned
@@ -104,7 +121,7 @@ export class RevocationFeed extends DurableObject<unknown> {
     const entries: FeedEntry[] = all.slice(0, FEED_PAGE_SIZE).map((r) => ({
       version: r.version,
       at: r.at,
-      ...(r.kind === "org" || r.kind === "token" ? { kind: r.kind } : {}),
+      ...(r.kind === "org" || r.kind === "token" || r.kind === "legacy" ? { kind: r.kind } : {}),
       hash: r.hash,
       record: JSON.parse(r.record) as unknown,
     }));
@@ -115,6 +132,19 @@ export class RevocationFeed extends DurableObject<unknown> {
           .exec<{ org: string; settings: string }>("SELECT org, settings FROM orgs")
           .toArray()
           .map((r) => ({ org: r.org, rate_limit: JSON.parse(r.settings) as RateLimit }));
-    return { version, entries, more, reset: cursor !== null && !continuable, ...(orgs ? { orgs } : {}) };
+    const legacy = continuable
+      ? undefined
+      : (JSON.parse(
+          this.ctx.storage.sql.exec<{ algorithms: string }>("SELECT algorithms FROM legacy").toArray()[0]?.algorithms ??
+            "[]",
+        ) as string[]);
+    return {
+      version,
+      entries,
+      more,
+      reset: cursor !== null && !continuable,
+      ...(orgs ? { orgs } : {}),
+      ...(legacy ? { legacy } : {}),
+    };
   }
 }

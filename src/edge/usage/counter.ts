@@ -3,19 +3,12 @@
  *
  * Every request with a known key (or, at merge, a session) is counted here, in memory:
  * forwarded, or rejected with its status, per org, key and UTC minute. No I/O per request.
- * At most every USAGE_FLUSH_MS, a request that finds counts pending hands them to
- * waitUntil, which sends one batch per org to that org's UsageStore Durable Object. A batch
- * carries an id the object remembers, so a batch resent after a lost answer is not counted
- * twice; a batch that fails goes back into the pending counts for the next flush.
- *
- * A flush never waits for a later request: a request that leaves counts pending before a
- * flush is due arms a deferred flush in its own waitUntil — at most one per isolate at a
- * time — which sleeps until the flush is due (≤ USAGE_FLUSH_MS) and sends them. So every
- * count is flushed within USAGE_FLUSH_MS (+ one round trip) of its request, traffic or
- * not. waitUntil keeps work alive WAIT_UNTIL_MS after the response: a deferred flush may
- * sleep USAGE_FLUSH_MS, wait for a flush under way, then send its own (each ≤
- * FLUSH_TIMEOUT_MS), so USAGE_FLUSH_MS is capped at WAIT_UNTIL_MS − 2 × FLUSH_TIMEOUT_MS
- * (config/variables.ts).
+ * A flush sends one batch per org to that org's UsageStore Durable Object, when flush.ts's
+ * schedule says: at most every USAGE_FLUSH_MS, and within USAGE_FLUSH_MS (+ one round
+ * trip) of every count, traffic or not (the deferred flush a request arms in its
+ * waitUntil). A batch carries an id the object remembers, so a batch resent after a lost
+ * answer is not counted twice; a batch that fails goes back into the pending counts for the
+ * next flush.
  *
  * Lost: the counts of an isolate killed (evicted, or its waitUntil cut) before its
  * pending counts were flushed, i.e. at most USAGE_FLUSH_MS + FLUSH_TIMEOUT_MS of that
@@ -27,6 +20,7 @@ import { logLine } from "../../lib/log";
 import type { UsageBatch, UsageRow } from "../../objects/protocol";
 import type { UsageStore } from "../../objects/usage-store";
 import type { RequestLog } from "../admission";
+import { FlushSchedule, runFlush, scheduleFlush, withinFlushTimeout } from "./flush";
 
 /** Who a request is counted for: an org and a key (null: a session, counted for the org). */
 export interface UsageSubject {
@@ -36,23 +30,20 @@ export interface UsageSubject {
 
 /** Sessions (no key id) are counted under this key id. */
 export const SESSION_KEY_ID = "(session)";
-/** A flush's wait for the usage store; past it the batch is kept for the next flush. */
-export const FLUSH_TIMEOUT_MS = 5_000;
-/** How long Workers keep waitUntil work alive after the response. */
-export const WAIT_UNTIL_MS = 30_000;
 /** Distinct (org, key, minute, status) counters kept per isolate before a flush is forced. */
 const MAX_PENDING = 10_000;
 /** Undelivered batches kept per org for the next flushes. */
 const MAX_RETRY_BATCHES = 60;
 
-export class UsageCounter {
+export class UsageCounter extends FlushSchedule {
   /** org → "minute|key|status|f" → count */
   pending = new Map<string, Map<string, number>>();
   size = 0;
-  lastFlush = 0;
-  flushing: Promise<void> | null = null;
-  /** The deferred flush armed by a request and still asleep (at most one per isolate). */
-  armed: Promise<void> | null = null;
+  readonly maxPending = MAX_PENDING;
+
+  pendingSize(): number {
+    return this.size;
+  }
 
   /** Count one request. */
   count(subject: UsageSubject, status: number, forwarded: boolean, now: number): void {
@@ -65,11 +56,6 @@ export class UsageCounter {
     const n = org.get(k);
     if (n === undefined) this.size++;
     org.set(k, (n ?? 0) + 1);
-  }
-
-  /** Flush due: counts pending, and USAGE_FLUSH_MS since the last one (or too many counters). */
-  due(now: number, flushMs: number): boolean {
-    return this.size > 0 && this.flushing === null && (now - this.lastFlush >= flushMs || this.size >= MAX_PENDING);
   }
 
   /** Take everything pending as one batch per org. */
@@ -107,16 +93,6 @@ export function usageCounter(): UsageCounter {
   return (shared ??= new UsageCounter());
 }
 
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const t = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`usage store did not answer within ${ms} ms`)), ms);
-  });
-  return Promise.race([p, t]).finally(() => {
-    if (timer !== undefined) clearTimeout(timer);
-  });
-}
-
 /** Send every pending batch (and earlier failed ones); failures are kept for the next flush. */
 export function flushUsage(
   ns: DurableObjectNamespace<UsageStore>,
@@ -124,34 +100,31 @@ export function flushUsage(
   now: number,
   onError: (org: string, cause: string) => void,
 ): Promise<void> {
-  counter.lastFlush = now;
-  const batches = counter.take();
-  const retries = counter.retry;
-  counter.retry = new Map();
-  const work: Promise<void>[] = [];
-  const send = (org: string, batch: UsageBatch) =>
-    work.push(
-      withTimeout(Promise.resolve(ns.get(ns.idFromName(org)).add(batch)), FLUSH_TIMEOUT_MS).then(
-        () => undefined,
-        (err: unknown) => {
-          counter.restore(org, batch);
-          onError(org, err instanceof Error ? err.message : String(err));
-        },
-      ),
-    );
-  for (const [org, list] of retries) for (const b of list) send(org, b);
-  for (const [org, batch] of batches) send(org, batch);
-  const done = Promise.all(work).then(() => {
-    counter.flushing = null;
+  return runFlush(counter, now, () => {
+    const batches = counter.take();
+    const retries = counter.retry;
+    counter.retry = new Map();
+    const work: Promise<void>[] = [];
+    const send = (org: string, batch: UsageBatch) =>
+      work.push(
+        withinFlushTimeout(Promise.resolve(ns.get(ns.idFromName(org)).add(batch)), "usage store").then(
+          () => undefined,
+          (err: unknown) => {
+            counter.restore(org, batch);
+            onError(org, err instanceof Error ? err.message : String(err));
+          },
+        ),
+      );
+    for (const [org, list] of retries) for (const b of list) send(org, b);
+    for (const [org, batch] of batches) send(org, batch);
+    return Promise.all(work).then(() => undefined);
   });
-  counter.flushing = done;
-  return done;
 }
 
 /**
  * Count a request made with a known key or session (log.usage, from the Admission's facts
- * once the key is known) after its response is decided, and start a background flush when
- * one is due. The gateway calls it itself (gateway/handler.ts); the management app for the
+ * once the key is known) after its response is decided, and schedule its flush (flush.ts:
+ * now when one is due, else the deferred one). The gateway calls it itself (gateway/handler.ts); the management app for the
  * requests it answers (manage/app.ts). Admin requests and requests without a known key are
  * not counted.
  */
@@ -169,32 +142,9 @@ export function countRequest(
   const now = clock.now();
   const counter = usageCounter();
   counter.count(subject, status, log.outcome === "forwarded", now);
-  if (counter.due(now, flushMs)) waitUntil(flushUsage(ns, counter, now, flushFailed));
-  else if (counter.armed === null) waitUntil(armFlush(ns, counter, now, flushMs));
+  scheduleFlush(counter, waitUntil, now, flushMs, (at) => flushUsage(ns, counter, at, flushFailed));
 }
 
 function flushFailed(org: string, cause: string): void {
   logLine("warn", "usage flush failed: kept for the next flush", { org, cause });
-}
-
-/**
- * A deferred flush: asleep until a flush is due (USAGE_FLUSH_MS after the last one, at
- * most), then everything pending is sent — after any flush already under way. Held by the
- * waitUntil of the request that armed it; while it sleeps no other is armed, and a count
- * made once it woke arms the next one.
- */
-export function armFlush(
-  ns: DurableObjectNamespace<UsageStore>,
-  counter: UsageCounter,
-  now: number,
-  flushMs: number,
-): Promise<void> {
-  const wait = Math.min(flushMs, Math.max(0, counter.lastFlush + flushMs - now));
-  const armed: Promise<void> = new Promise<void>((resolve) => setTimeout(resolve, wait)).then(async () => {
-    if (counter.armed === armed) counter.armed = null;
-    if (counter.flushing !== null) await counter.flushing;
-    if (counter.size > 0) await flushUsage(ns, counter, clock.now(), flushFailed);
-  });
-  counter.armed = armed;
-  return armed;
 }
