@@ -6,7 +6,6 @@
  * there is no revocation feed to tell it), and the lazy re-hash itself: a pending key's
  * record moved from its legacy identity to keygate's own hash of the key, at its first use.
  */
-import { summarize } from "../fields";
 import { randomBase62 } from "../format";
 import type { LegacyAlgorithm } from "../legacy";
 import { isLegacyAlgorithm } from "../legacy";
@@ -82,11 +81,16 @@ export async function readMarkers(
   return { markers, complete: false };
 }
 
+/** KV that also reads a value's metadata (the Workers binding does). */
+export interface KvWithMetadata extends KvLike {
+  getWithMetadata(key: string, options: { type: "json" }): Promise<{ value: unknown; metadata: unknown }>;
+}
+
 /**
  * The lazy re-hash: move the record found under the legacy identity `from` to `to`,
  * keygate's own hash of the key just presented. In this order: the record under `to` (with
- * `migrated_at`, without `legacy`), the id pointer (its listing summary unchanged; the org
- * index entries carry no hash), a change made meanwhile under `from` carried over, then
+ * `migrated_at`, without `legacy`), a change made meanwhile under `from` carried over, the
+ * id pointer (its listing summary kept as stored; the org index entries carry no hash), then
  * `from` deleted and remembered as done, the marker set to migrated, and an audit event
  * (`migrate`, by the gateway). Returns the
  * migrated record, or null when there is nothing to move (already moved by another request,
@@ -96,7 +100,7 @@ export async function readMarkers(
  * very instant of its re-hash can be lost (repeat it), as with two admin changes at once.
  */
 export async function rehash(
-  kv: KvLike,
+  kv: KvWithMetadata,
   from: string,
   to: string,
   now: number,
@@ -112,15 +116,20 @@ export async function rehash(
   };
   let record = moved(current);
   await kvCall("put", () => kv.put(kvKey.record(to), JSON.stringify(record)));
-  await kvCall("put", () =>
-    kv.put(kvKey.idPointer(record.id), JSON.stringify({ hash: to }), { metadata: summarize(record) }),
-  );
   // An admin change that landed under the legacy identity meanwhile wins (it is newer).
   const again = await readRecord(kv, from);
   if (again !== null && again.id === record.id && stampOfRecord(again) > stampOfRecord(current)) {
     record = moved(again);
     await kvCall("put", () => kv.put(kvKey.record(to), JSON.stringify(record)));
   }
+  // The pointer keeps the listing summary it carries: a re-hash changes no summary field
+  // (`legacy` and `migrated_at` are not listed), and the edge never derives a summary
+  // (fields.ts is the management side's).
+  const pointer = await kvCall("get", () => kv.getWithMetadata(kvKey.idPointer(record.id), { type: "json" }));
+  const metadata = pointer.metadata ?? undefined;
+  await kvCall("put", () =>
+    kv.put(kvKey.idPointer(record.id), JSON.stringify({ hash: to }), metadata === undefined ? {} : { metadata }),
+  );
   await kvCall("delete", () => kv.delete(kvKey.record(from)));
   await kvCall("put", () => kv.put(kvKey.legacyDone(from), JSON.stringify({ id: record.id })));
   await putMarker(kv, record.id, { state: "migrated", from: current.legacy as LegacyAlgorithm, orgs: record.orgs });

@@ -60,6 +60,8 @@ describe("import by hash, re-hash at first use", () => {
     const id = (await api("GET", `/_keygate/keys?org=${org}`, { env: gw() })).json.keys.find(
       (k: { key_prefix: string }) => k.key_prefix === a.key.slice(0, 8),
     ).id;
+    const listed = (await env.KEYS.getWithMetadata(kvKey.idPointer(id), { type: "json" })).metadata;
+    expect(listed).toMatchObject({ id, orgs: [org] });
     const first = await through("/v1/things", { headers: { "x-api-key": a.key } }, gw());
     expect(first.res.status).toBe(200);
     expect(first.calls[0]!.headers).toMatchObject({
@@ -78,6 +80,10 @@ describe("import by hash, re-hash at first use", () => {
     >;
     expect(own).toMatchObject({ id, orgs: [org] });
     expect(own).not.toHaveProperty("legacy");
+    // The id pointer leads to the new hash and keeps the listing summary it had.
+    const pointer = await env.KEYS.getWithMetadata(kvKey.idPointer(id), { type: "json" });
+    expect(pointer.value).toEqual({ hash: await hashKey(a.key, PEPPER) });
+    expect(pointer.metadata).toEqual(listed);
     const shown = (await api("GET", `/_keygate/keys/${id}`, { env: gw() })).json;
     expect(shown.migrated_at).toEqual(expect.any(String));
     expect(shown).not.toHaveProperty("legacy");
