@@ -11,8 +11,6 @@
  *   migration [--org ORG]                    imported, migrated, pending keys per org
  *   shadow [--since 24h] [--route R] [--org ORG]   report mode's comparisons: safe to switch?
  */
-import { readFileSync } from "node:fs";
-import { resolve } from "node:path";
 import type { FieldError } from "../../src/keys/issue";
 import { validateImport } from "../../src/keys/issue";
 import { validateMigrationQuery } from "../../src/manage/migration";
@@ -26,6 +24,7 @@ import {
   precheck,
   Refused,
   rateLimitOf,
+  readFileFlag,
   scopesOf,
   sinceMs,
   UsageError,
@@ -99,13 +98,7 @@ export function bulkImportPlan(values: Values): Plan {
   const file = values.file as string;
   const defaults = lineDefaults(values);
   precheckDefaults(defaults);
-  let text: string;
-  try {
-    // Relative to where the user ran `npm run keys` (npm runs scripts from the package root).
-    text = readFileSync(resolve(process.env.INIT_CWD ?? process.cwd(), file), "utf8");
-  } catch (err) {
-    throw new UsageError(`--file: cannot read "${file}" (${(err as NodeJS.ErrnoException).code ?? "error"})`);
-  }
+  const text = readFileFlag(file);
   return {
     async call(backend: Backend, io: Io) {
       const started = Date.now();
