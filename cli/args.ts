@@ -8,6 +8,8 @@
  * (precheck: a body is validated here by the management core's own checks).
  */
 
+import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
 import type { ParseArgsConfig } from "node:util";
 import { parseArgs } from "node:util";
 import type { FieldError } from "../src/keys/issue";
@@ -82,6 +84,7 @@ const FLAG_OF: Record<string, string> = {
   rate_limit: "--rate-limit",
   credits: "--credits/--refill",
   allowed_ips: "--allow-ip",
+  key_prefix: "--key-prefix",
   tokens: "--file",
   url: "--location",
 };
@@ -146,6 +149,19 @@ export function fieldErrors(errors: FieldError[], names: Readonly<Record<string,
  * bad usage answers at once, not after wrangler's start). What only the stored state can
  * decide (an id that does not exist, a scope beyond a holder's) is still the backend's.
  */
+/**
+ * A `--file` the user named, read as text: relative to where they ran `npm run keys` (npm
+ * runs scripts from the package root and says where it was called in INIT_CWD). Unreadable
+ * is bad usage (exit 2).
+ */
+export function readFileFlag(file: string): string {
+  try {
+    return readFileSync(resolve(process.env.INIT_CWD ?? process.cwd(), file), "utf8");
+  } catch (err) {
+    throw new UsageError(`--file: cannot read "${file}" (${(err as NodeJS.ErrnoException).code ?? "error"})`);
+  }
+}
+
 export function precheck(
   checked: { ok: true } | { ok: false; errors: FieldError[] },
   names: Readonly<Record<string, string>> = {},

@@ -7,6 +7,7 @@ import type { Command, Io } from "./run";
 import { processIo, run } from "./run";
 import { KEY_VERBS } from "./verbs/keys";
 import { LEAKED_VERB } from "./verbs/leaked";
+import { MIGRATION_VERB, SHADOW_VERB } from "./verbs/migration";
 import { ORGS_VERB } from "./verbs/orgs";
 import { SESSION_VERB } from "./verbs/session";
 import { TOKENS } from "./verbs/tokens";
@@ -20,6 +21,12 @@ Verbs:
           [--rate-limit LIMIT/PERIOD[:exact]]   e.g. 100/60s, 1000/1h (per key; counted per region, or :exact)
           [--credits N [--refill N/day|N/month]] [--allow-ip CIDR …]
   import  --key PLAINTEXT --org ORG [same flags as create]
+  import  --hash ALGORITHM:DIGEST [--key-prefix PREFIX] --org ORG [same flags as create]
+          the old system's hash: sha256:, sha512: (hex or base64), hmac-sha256: (LEGACY_HASH_PEPPER)
+  import  --file keys.jsonl [--org ORG …]   one JSON object per line (key or hash, the key's fields);
+          batches of 1,000, a progress bar; bad lines reported by number; what is stored is skipped
+  migration [--org ORG]                      imported, migrated (re-indexed at first use), pending keys per org
+  shadow  [--since 24h] [--route ROUTE] [--org ORG]   report mode's comparisons: is it safe to switch?
   list    [--org ORG] [--name TEXT] [--prefix KEY_PREFIX] [--status STATUS] [--limit N] [--cursor CURSOR]
   tokens  create|list|revoke …         scoped admin tokens (npm run keys -- tokens --help)
   webhooks add|list|remove|test|deliveries …   events out, signed (npm run keys -- webhooks --help)
@@ -54,7 +61,15 @@ Exit codes: 0 ok, 1 not found or refused, 2 bad usage.
 export const KEYS: Command = {
   name: "",
   usage: USAGE,
-  verbs: { ...KEY_VERBS, orgs: ORGS_VERB, usage: USAGE_VERB, leaked: LEAKED_VERB, session: SESSION_VERB },
+  verbs: {
+    ...KEY_VERBS,
+    orgs: ORGS_VERB,
+    usage: USAGE_VERB,
+    leaked: LEAKED_VERB,
+    session: SESSION_VERB,
+    migration: MIGRATION_VERB,
+    shadow: SHADOW_VERB,
+  },
   groups: { tokens: TOKENS, webhooks: WEBHOOKS },
 };
 

@@ -133,7 +133,7 @@ export function auditTable(events: AuditEvent[]): string {
       isoShort(e.at),
       e.actor,
       e.action,
-      e.key_id ?? e.token_id ?? e.webhook_id ?? "-",
+      e.key_id ?? e.token_id ?? e.webhook_id ?? (e.key_ids ? `${e.key_ids.length} keys` : "-"),
       details(e),
     ]),
   ]);

@@ -16,8 +16,11 @@ import { output } from "./render";
 
 /** What a verb will do, built from its flags alone. */
 export interface Plan {
-  call(backend: Backend): Answer;
+  /** `io`: for a verb that reports progress as it goes (a bulk import), on stderr. */
+  call(backend: Backend, io: Io): Answer;
   human(value: Json): string;
+  /** The exit code of an answer that came back (default 0): a bulk import with bad lines says 1. */
+  exitCode?(value: Json): number;
   /** What the answer is, for a person, on stderr (without --json): stdout stays the value alone. */
   note?(value: Json): string;
 }
@@ -47,6 +50,8 @@ export interface Io {
   stderr(text: string): void;
   open: OpenBackend;
   env: Record<string, string | undefined>;
+  /** stderr is a terminal: progress redraws one line (else it prints a line now and then). */
+  tty?: boolean;
 }
 
 export const processIo: Io = {
@@ -54,6 +59,7 @@ export const processIo: Io = {
   stderr: (t) => process.stderr.write(t),
   open: openBackend,
   env: process.env,
+  tty: process.stderr.isTTY === true,
 };
 
 function helpCommand(cmd: Command): string {
@@ -90,14 +96,14 @@ export async function run(cmd: Command, argv: string[], io: Io = processIo): Pro
     }
     const plan = spec.plan(parsed);
     backend = await io.open(parsed.values, { env: io.env, ...(cmd.tokenKind ? { tokenKind: cmd.tokenKind } : {}) });
-    const outcome = await plan.call(backend);
+    const outcome = await plan.call(backend, io);
     if (!outcome.ok) {
       if (outcome.error === "invalid") throw fieldErrors(outcome.errors, spec.fields);
       throw new Refused(outcome.message);
     }
     io.stdout(output(outcome.value, parsed.values.json === true, plan.human));
     if (plan.note && parsed.values.json !== true) io.stderr(plan.note(outcome.value));
-    return 0;
+    return plan.exitCode?.(outcome.value) ?? 0;
   } catch (err) {
     if (err instanceof UsageError) {
       io.stderr(usageErrorText(err.message, helpCommand(cmd)));

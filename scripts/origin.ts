@@ -22,6 +22,8 @@
  *   /bench                a fixed 13-byte body, nothing else (benchmark baseline)
  *   /__origin/jwks?set=S  GET: the JWKS of set S (default: `jwks` given at start), each fetch
  *                         recorded as probe "jwks:S"; PUT: replace set S (a key rotation)
+ *   /legacy/<profile>/…   one of the five seed APIs as it was before keygate, authenticating
+ *                         on its own in its own contract (scripts/legacy-api.ts)
  *   /__origin/github/public_keys?set=S   GitHub's secret scanning keys, in GitHub's shape
  *                         {"public_keys": [{"key_identifier", "key", "is_current"}]}: GET set S
  *                         (default: the `github` keys given at start marked `listed`), each fetch
@@ -44,6 +46,8 @@ import type { Duplex } from "node:stream";
 import { gzipSync } from "node:zlib";
 import type { VerifyResult } from "../verifier/index.js";
 import { createVerifier } from "../verifier/index.js";
+import type { SeedProfile } from "./legacy-api";
+import { legacyAnswer } from "./legacy-api";
 
 export interface RecordedCall {
   method: string;
@@ -347,6 +351,17 @@ export async function startOrigin(port = 0, host = "127.0.0.1", opts: OriginOpti
     }
     if (path === "/deprecated") {
       sendJson(res, 200, { deprecated: true }, { sunset: "Wed, 01 Jan 2031 00:00:00 GMT", deprecation: "@1700000000" });
+      return;
+    }
+    const legacy = /^\/legacy\/(argos|artanis|operate|argus|onecodex)(\/.*)?$/.exec(path);
+    if (legacy) {
+      const a = legacyAnswer(legacy[1] as SeedProfile, legacy[2] ?? "/", req.headers, call.signature);
+      res.writeHead(a.status, {
+        "content-type": "application/json",
+        "content-length": Buffer.byteLength(a.body),
+        ...a.headers,
+      });
+      res.end(a.body);
       return;
     }
     sendJson(res, 200, call, { "x-origin": "echo" });

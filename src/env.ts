@@ -9,7 +9,7 @@
  * variable is optional and untrusted until config/config.ts has validated it.
  */
 import type { EnvVariables } from "./config/variables";
-import type { ConsoleSessions, KeyRateLimiter, RevocationFeed, UsageStore, WebhookHub } from "./objects";
+import type { ConsoleSessions, KeyRateLimiter, RevocationFeed, ShadowStore, UsageStore, WebhookHub } from "./objects";
 
 export interface Env extends EnvVariables {
   /** Key records, tokens, listings, audit and org settings (docs/storage.md). */
@@ -29,6 +29,8 @@ export interface Env extends EnvVariables {
   CONSOLE_SESSIONS?: DurableObjectNamespace<ConsoleSessions>;
   /** Durable Object holding the webhooks, their queue and delivery log (docs/webhooks.md). Absent: no webhooks (503). */
   WEBHOOKS?: DurableObjectNamespace<WebhookHub>;
+  /** Durable Object keeping report mode's comparisons (docs/migrating.md). Absent: report mode counts nothing. */
+  SHADOW_STORE?: DurableObjectNamespace<ShadowStore>;
 }
 
 /**
@@ -43,4 +45,5 @@ export const BINDINGS = {
   USAGE_STORE: { section: "durable_objects", className: "UsageStore" },
   CONSOLE_SESSIONS: { section: "durable_objects", className: "ConsoleSessions" },
   WEBHOOKS: { section: "durable_objects", className: "WebhookHub" },
+  SHADOW_STORE: { section: "durable_objects", className: "ShadowStore" },
 } as const satisfies Record<Exclude<keyof Env, keyof EnvVariables>, { section: string; className?: string }>;

@@ -22,7 +22,7 @@ import { logLine } from "./lib/log";
 import app, { managementPathOf } from "./manage/app";
 import { expiryNotices } from "./manage/expiry-notices";
 
-export { ConsoleSessions, KeyRateLimiter, RevocationFeed, UsageStore, WebhookHub } from "./objects";
+export { ConsoleSessions, KeyRateLimiter, RevocationFeed, ShadowStore, UsageStore, WebhookHub } from "./objects";
 
 export default {
   fetch(request: Request, env: Env, ctx: ExecutionContext): Promise<Response> {

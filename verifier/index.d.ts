@@ -11,6 +11,7 @@ export declare const DEFAULT_IDENTITY_HEADERS: Readonly<{
   method: string;
 }>;
 export declare const REQUEST_ID_HEADER: "x-request-id";
+export declare const VERDICT_HEADER: "x-keygate-verdict";
 
 export interface SigningSecret {
   kid: string;
@@ -37,6 +38,10 @@ export declare function coveredHeaders(
   /** userId and method default to x-user-id and x-auth-method. */
   names: { org: string; keyId: string; scopes: string; userId?: string; method?: string },
 ): [string, string][];
+/** What keygate would have decided, on a request it forwarded in report mode (docs/migrating.md). */
+export type Verdict = { decision: "allow" } | { decision: "deny"; reason: string; status: number };
+
+export declare function parseVerdict(value: string): Verdict | null;
 export declare function signatureHeader(signer: SigningSecret, fields: SignedFields): Promise<string>;
 
 /** A Fetch Request, or Node's IncomingMessage (method, url = raw path and query, headers). */
@@ -67,7 +72,7 @@ export interface Identity {
 }
 
 export type VerifyResult =
-  | { ok: true; kid: string; timestamp: number; identity: Identity | null }
+  | { ok: true; kid: string; timestamp: number; identity: Identity | null; verdict: Verdict | null }
   | { ok: false; reason: "missing" | "malformed" | "unknown_kid" | "stale" | "bad_signature" };
 
 export declare function createVerifier(options: VerifierOptions): (request: RequestLike) => Promise<VerifyResult>;

@@ -24,12 +24,20 @@
  *   x-user-id:<value, empty when absent>
  *   x-auth-method:<value, empty when absent>
  *   x-request-id:<value>
+ *   x-keygate-verdict:<value>          (only when present: report mode, below)
  *
  * `x-auth-method` is `key` (then `x-api-key-id` is the key's id) or `session` (a session
  * JWT keygate verified: then `x-user-id` is its `sub` and there is no key id). The
  * identity headers are absent (signed as empty) on public routes and for a
  * SESSION_PASSTHROUGH_COOKIE request: a verified request without `x-auth-method` came
- * through keygate unauthenticated. The body is not covered. (The user-id and method lines
+ * through keygate unauthenticated. The body is not covered.
+ *
+ * Report mode (ENFORCEMENT=report, docs/migrating.md): keygate decides but refuses nothing;
+ * it forwards the request with the client's own credential and `x-keygate-verdict: allow`
+ * or `deny; reason=<code>; status=<n>`, vouches for no identity (the identity headers are
+ * absent: `identity` is null) and signs the verdict as the last line. The verdict is
+ * returned as `verdict` (null when the request carries none); a verifier from before report
+ * mode refuses those requests (bad_signature), which fails closed. (The user-id and method lines
  * came with sessions: a gateway and a verifier from before them disagree on every
  * signature, which fails closed — upgrade both together.)
  *
@@ -67,6 +75,9 @@ export const DEFAULT_IDENTITY_HEADERS = Object.freeze({
   method: "x-auth-method",
 });
 export const REQUEST_ID_HEADER = "x-request-id";
+/** What keygate would have decided, on a request it forwarded in report mode (signed when present). */
+export const VERDICT_HEADER = "x-keygate-verdict";
+const VERDICT_RE = /^(?:allow|deny; reason=([a-z_]{1,64}); status=([1-5]\d\d))$/;
 
 const CONTEXT = "keygate-signature-v1";
 const KID_RE = /^[A-Za-z0-9._-]{1,64}$/;
@@ -133,13 +144,15 @@ export function canonicalString(f) {
 }
 
 /**
- * The covered headers in canonical order.
+ * The covered headers in canonical order: the identity headers and the request id, always;
+ * the verdict (report mode) last, only when the request carries one.
  * @param {(name: string) => string} get  a header's value, "" when absent
  * @param {{ org: string, keyId: string, scopes: string, userId?: string, method?: string }} names  (userId and method default to x-user-id, x-auth-method)
  * @returns {[string, string][]}
  */
 export function coveredHeaders(get, names) {
-  return [
+  /** @type {[string, string][]} */
+  const covered = [
     names.org,
     names.keyId,
     names.scopes,
@@ -147,6 +160,21 @@ export function coveredHeaders(get, names) {
     names.method ?? DEFAULT_IDENTITY_HEADERS.method,
     REQUEST_ID_HEADER,
   ].map((n) => [n.toLowerCase(), get(n.toLowerCase())]);
+  const verdict = get(VERDICT_HEADER);
+  if (verdict !== "") covered.push([VERDICT_HEADER, verdict]);
+  return covered;
+}
+
+/**
+ * A verdict header's value, parsed: keygate's decision on a request it forwarded in report
+ * mode, or null when there is none (or it is not one).
+ * @param {string} value
+ * @returns {{ decision: "allow" } | { decision: "deny", reason: string, status: number } | null}
+ */
+export function parseVerdict(value) {
+  const m = VERDICT_RE.exec(value);
+  if (!m) return null;
+  return m[1] === undefined ? { decision: "allow" } : { decision: "deny", reason: m[1], status: Number(m[2]) };
 }
 
 const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
@@ -183,7 +211,12 @@ export async function signatureHeader(signer, fields) {
  */
 
 /**
- * @typedef {{ ok: true, kid: string, timestamp: number, identity: Identity | null }
+ * @typedef {{ decision: "allow" } | { decision: "deny", reason: string, status: number }} Verdict
+ * What keygate would have decided, on a request it forwarded in report mode.
+ */
+
+/**
+ * @typedef {{ ok: true, kid: string, timestamp: number, identity: Identity | null, verdict: Verdict | null }
  *   | { ok: false, reason: "missing" | "malformed" | "unknown_kid" | "stale" | "bad_signature" }} VerifyResult
  */
 
@@ -267,6 +300,7 @@ export function createVerifier(options) {
       ok: true,
       kid,
       timestamp,
+      verdict: parseVerdict(get(VERDICT_HEADER)),
       identity: authenticated
         ? {
             method: /** @type {"key" | "session"} */ (method),

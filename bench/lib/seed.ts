@@ -111,7 +111,7 @@ export async function seededState(
   const fingerprint = createHash("sha256")
     .update(JSON.stringify({ prefix: settings.prefix, pepper: settings.pepper ?? null, count }))
     .update(
-      // What builds records and hashes and writes them (src/keys/store.ts became the store/ folder in issue 19).
+      // What builds a seeded record (src/keys/store.ts became src/keys/store/ in issue 19).
       ["format", "hash", "issue", "record", "store/kv", "store/records", "store/listings"]
         .map((f) => readFileSync(path.join(ROOT, `src/keys/${f}.ts`), "utf8"))
         .join("\0"),

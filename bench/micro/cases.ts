@@ -216,6 +216,13 @@ export async function runMicro(
     USAGE_STORE: usageNs,
     KEY_RATE_LIMITER: balanceNs,
   } as unknown as Env;
+  // Report mode (docs/migrating.md): the same features, the decision forwarded with its
+  // verdict and compared (the shadow store a stand-in: at most one flush per USAGE_FLUSH_MS).
+  const reporting = {
+    ...withFeatures,
+    ENFORCEMENT: "report",
+    SHADOW_STORE: fakeNs({ add: () => true }),
+  } as unknown as Env;
   const ips = ["198.51.100.0/24", "203.0.113.0/24", "2001:db8::/32"];
   const limited = await issueKey(
     menv.KEYS,
@@ -455,6 +462,22 @@ export async function runMicro(
       stubOrigin: true,
       silenceConsole: true,
       fn: valid(headers, withFeatures, "feed on"),
+    },
+    {
+      name: "valid key, report mode (verdict allow, compared) → 200",
+      stubOrigin: true,
+      silenceConsole: true,
+      fn: valid(headers, reporting, "report mode"),
+    },
+    {
+      name: "no key, report mode (verdict deny, forwarded, compared) → 200",
+      stubOrigin: true,
+      silenceConsole: true,
+      fn: async () => {
+        const res = await app.fetch(new Request(url, { headers: { "user-agent": "autocannon" } }), reporting, ctx);
+        if (res.status !== 200) throw new Error(`report mode answered ${res.status}`);
+        await res.arrayBuffer();
+      },
     },
     {
       name: "key with allowed_ips (3 CIDRs) → 200",

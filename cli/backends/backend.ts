@@ -26,6 +26,10 @@ export interface Backend {
   orgShow(org: string): Answer;
   orgSet(org: string, body: Json): Answer;
   usage(query: Json): Answer;
+  // migration (docs/migrating.md): a batch of imports, the imports' progress, the shadow report
+  importMany(items: Json[]): Answer;
+  migration(query: Json): Answer;
+  shadow(query: Json): Answer;
   // scoped admin tokens
   tokenCreate(body: Json): Answer;
   tokenList(query: Json): Answer;

@@ -20,16 +20,25 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DEFAULT_STATE_DIR, loadWrangler, stateRegistryPath, withRegistry } from "../../scripts/local-platform";
-import type { GatewayEvent } from "../../src/events/types";
+import type { Emit, GatewayEvent } from "../../src/events/types";
+import { isBatch } from "../../src/events/types";
 import type { Credits, RateLimit, TokenRecord } from "../../src/keys/record";
 import type { WebhookStore } from "../../src/manage/context";
-import type { CreditOutcome, FeedChange, PublishResult, UsageBucket } from "../../src/objects/protocol";
-import { FEED_OBJECT_NAME, SESSIONS_OBJECT_NAME, WEBHOOKS_OBJECT_NAME } from "../../src/objects/protocol";
+import type { CreditOutcome, FeedChange, PublishResult, ShadowSums, UsageBucket } from "../../src/objects/protocol";
+import {
+  FEED_OBJECT_NAME,
+  SESSIONS_OBJECT_NAME,
+  SHADOW_OBJECT_NAME,
+  WEBHOOKS_OBJECT_NAME,
+} from "../../src/objects/protocol";
 import { Refused } from "../args";
 
 type Change = FeedChange;
 /** The console's session store (src/objects/console-sessions.ts), as far as the CLI uses it. */
 type SessionsStub = { revokeOpener(opener: string, now: number): Promise<number> };
+
+/** What the note says was not told when the legacy algorithms could not be published. */
+const LEGACY_NOTE = "revocation feed (which legacy hashes to look keys up under)";
 
 /** How long the CLI waits for the running gateway's feed. */
 const CLI_PUBLISH_TIMEOUT_MS = 5_000;
@@ -40,17 +49,29 @@ export interface UsageStub {
   statuses(keyId: string | null, fromMinute: number, toMinute: number): Promise<Record<string, number>>;
 }
 
+/** The running gateway's shadow store (see src/objects/shadow-store.ts). */
+export interface ShadowStub {
+  sums(fromMinute: number, toMinute: number, route: string | null, org: string | null): Promise<ShadowSums>;
+}
+
 export interface LocalFeed {
   /** The org's usage store in the running `wrangler dev` (throws when none runs). */
   usageStore(org: string): Promise<UsageStub>;
+  /** The shadow store in the running `wrangler dev` (throws when none runs). */
+  shadowStore(): Promise<ShadowStub>;
+  /** The legacy algorithms with pending imported keys (docs/migrating.md), on the feed. */
+  publishLegacy(algorithms: readonly string[]): Promise<void>;
   /** Why the running gateway could not be reached (unreachableReason), for an error of usageStore or its calls. */
   reason(err: unknown): string;
   /** A metered key's live balance in the running `wrangler dev` (src/objects/key-rate-limiter.ts); null when none answers. */
   balance(credits: Credits): Promise<number | null>;
   /** The running `wrangler dev`'s webhook hub (src/objects/webhooks.ts); its calls throw when none runs. */
   webhooks: WebhookStore;
-  /** Queue an event on the running `wrangler dev`'s webhook hub; silently nothing when none runs (the feed's note says so). */
-  emit(event: GatewayEvent): Promise<void>;
+  /**
+   * Queue an event (or a bulk import's batch, in one call) on the running `wrangler dev`'s
+   * webhook hub; silently nothing when none runs (the feed's note says so).
+   */
+  emit: Emit;
   publish(changes: Change[]): Promise<void>;
   publishOrg(org: string, rateLimit: RateLimit | null): Promise<void>;
   /** A scoped admin token's change: on the feed, and a revocation ends the console sessions it opened. */
@@ -86,8 +107,10 @@ export function localFeed(
   type Stub = {
     publish(c: Change[]): Promise<PublishResult>;
     publishOrg(org: string, rl: RateLimit | null): Promise<PublishResult>;
+    publishLegacy(algorithms: string[]): Promise<PublishResult>;
   };
   type UsageNs = { idFromName(name: string): unknown; get(id: unknown): UsageStub };
+  type ShadowNs = { idFromName(name: string): unknown; get(id: unknown): ShadowStub };
   type LimiterNs = {
     idFromName(name: string): unknown;
     get(id: unknown): { balance(c: Credits): Promise<CreditOutcome> };
@@ -95,12 +118,14 @@ export function localFeed(
   type HubStub = Omit<WebhookStore, "test"> & {
     sendTest: WebhookStore["test"];
     enqueue(e: GatewayEvent): Promise<number>;
+    enqueueAll(e: GatewayEvent[]): Promise<number>;
   };
   type HubNs = { idFromName(name: string): unknown; get(id: unknown): HubStub };
   let opened:
     | Promise<{
         stub: Stub;
         usage: UsageNs;
+        shadow: ShadowNs;
         limiter: LimiterNs;
         hub: HubStub;
         sessions: SessionsStub;
@@ -109,6 +134,7 @@ export function localFeed(
     | undefined;
   let dir: string | undefined;
   let hinted = false;
+  const noted = new Set<string>();
 
   async function open() {
     const { getPlatformProxy, unstable_readConfig } = loadWrangler();
@@ -131,6 +157,7 @@ export function localFeed(
             { name: "REVOCATION_FEED", class_name: "RevocationFeed", script_name: config.name },
             { name: "USAGE_STORE", class_name: "UsageStore", script_name: config.name },
             { name: "CONSOLE_SESSIONS", class_name: "ConsoleSessions", script_name: config.name },
+            { name: "SHADOW_STORE", class_name: "ShadowStore", script_name: config.name },
             { name: "KEY_RATE_LIMITER", class_name: "KeyRateLimiter", script_name: config.name },
             { name: "WEBHOOKS", class_name: "WebhookHub", script_name: config.name },
           ],
@@ -144,6 +171,7 @@ export function localFeed(
         REVOCATION_FEED: Namespace;
         USAGE_STORE: UsageNs;
         CONSOLE_SESSIONS: SessionsNs;
+        SHADOW_STORE: ShadowNs;
         KEY_RATE_LIMITER: LimiterNs;
         WEBHOOKS: HubNs;
       }>({
@@ -157,6 +185,7 @@ export function localFeed(
     return {
       stub,
       usage: proxy.env.USAGE_STORE,
+      shadow: proxy.env.SHADOW_STORE,
       limiter: proxy.env.KEY_RATE_LIMITER,
       hub: proxy.env.WEBHOOKS.get(proxy.env.WEBHOOKS.idFromName(WEBHOOKS_OBJECT_NAME)),
       sessions,
@@ -186,11 +215,16 @@ export function localFeed(
           `note: the revocation feed's replicas in ${missing.join(", ")} did not store the change in time; the feed catches them up by itself.\n`,
         );
     } catch (err) {
+      // Said once per object a run could not tell (a bulk import publishes a batch at a time).
+      if (noted.has(to)) return;
+      noted.add(to);
       process.stderr.write(
         `note: the change is stored, but no running \`wrangler dev\` of this local state (${persistTo}) took it from the ${to}: ${unreachableReason(err, registry)}.\n` +
           (to === "revocation feed"
             ? "      A gateway started later reads it from the local state; one running now sees it when its cache expires (CACHE_TTL_MS).\n"
-            : "      Console sessions it opened there end when they expire (at most an hour).\n") +
+            : to === LEGACY_NOTE
+              ? "      Once a gateway runs on this state, `npm run keys -- migration` tells it (keys imported by hash work there from then on).\n"
+              : "      Console sessions it opened there end when they expire (at most an hour).\n") +
           // How to start one it reaches: said once (a token's revocation tells two objects).
           (hinted
             ? ""
@@ -235,13 +269,14 @@ export function localFeed(
       test: (id) => onHub((h) => h.sendTest(id)),
       deliveries: (id, limit) => onHub((h) => h.deliveries(id, limit)),
     },
-    async emit(event: GatewayEvent): Promise<void> {
+    async emit(events: GatewayEvent | readonly GatewayEvent[]): Promise<void> {
+      if (isBatch(events) && events.length === 0) return;
       let timer: ReturnType<typeof setTimeout> | undefined;
       try {
         opened ??= open();
         const { hub } = await opened;
         await Promise.race([
-          hub.enqueue(event),
+          isBatch(events) ? hub.enqueueAll([...events]) : hub.enqueue(events),
           new Promise((_, reject) => {
             timer = setTimeout(() => reject(new Error("no answer")), CLI_PUBLISH_TIMEOUT_MS);
           }),
@@ -256,6 +291,11 @@ export function localFeed(
       opened ??= open();
       const { usage } = await opened;
       return usage.get(usage.idFromName(org));
+    },
+    async shadowStore(): Promise<ShadowStub> {
+      opened ??= open();
+      const { shadow } = await opened;
+      return shadow.get(shadow.idFromName(SHADOW_OBJECT_NAME));
     },
     reason: (err) => unreachableReason(err, registry),
     async balance(credits: Credits): Promise<number | null> {
@@ -278,6 +318,7 @@ export function localFeed(
       }
     },
     publish: (changes) => send((stub) => stub.publish(changes)),
+    publishLegacy: (algorithms) => send((stub) => stub.publishLegacy([...algorithms]), LEGACY_NOTE),
     publishOrg: (org, rateLimit) => send((stub) => stub.publishOrg(org, rateLimit)),
     async publishToken({ hash, record }) {
       await send((stub) => stub.publish([{ kind: "token", hash, record }]));

@@ -29,8 +29,10 @@ import {
   updateKey,
 } from "../../src/manage/keys";
 import { parseLeakReport, reportLeaks } from "../../src/manage/leaks";
+import { importKeys, migrationStatus, shadowReport } from "../../src/manage/migration";
 import { orgSet, orgShow, usage } from "../../src/manage/orgs";
 import type { Principal } from "../../src/manage/principal";
+import type { ShadowQuery } from "../../src/manage/shadow";
 import { tokenCreate, tokenList, tokenRevoke } from "../../src/manage/tokens";
 import type { UsageAnswer, UsageQuery } from "../../src/manage/usage";
 import { GRANULARITY_MINUTES, usageAnswer } from "../../src/manage/usage";
@@ -42,6 +44,7 @@ import {
   webhookList,
   webhookTest,
 } from "../../src/manage/webhooks";
+import type { ShadowSums } from "../../src/objects/protocol";
 import type { Json } from "../args";
 import { Refused } from "../args";
 import type { Answer, Backend } from "./backend";
@@ -135,6 +138,10 @@ export async function localBackend(opts: LocalPlatformOptions): Promise<Backend>
     orgPublish: feed.publishOrg,
     tokenChanged: feed.publishToken,
     usage: (q) => localUsage(feed, q),
+    shadow: (q) => localShadow(feed, q),
+    legacyPublish: feed.publishLegacy,
+    // No Worker's 1,000 operations here: many imports at once, over wrangler's local state.
+    importConcurrency: LOCAL_IMPORT_CONCURRENCY,
     // Balances are kept by the running gateway's objects: null (unknown) when none answers.
     balance: (credits) => feed.balance(credits),
     // Webhooks live in the running gateway's hub; changes made here are told to them there.
@@ -157,6 +164,9 @@ export async function localBackend(opts: LocalPlatformOptions): Promise<Backend>
     orgShow: (org) => json(orgShow(deps(), ROOT, org)),
     orgSet: (org, body) => json(orgSet(deps(), ROOT, org, body)),
     usage: (query) => json(usage(deps(), ROOT, query)),
+    importMany: (items) => json(importKeys(deps(), ROOT, items)),
+    migration: (query) => json(migrationStatus(deps(), ROOT, query)),
+    shadow: (query) => json(shadowReport(deps(), ROOT, query)),
     tokenCreate: (body) => json(tokenCreate(deps(), ROOT, body)),
     tokenList: (query) => json(tokenList(deps(), ROOT, query)),
     tokenRevoke: (id) => json(tokenRevoke(deps(), ROOT, id)),
@@ -181,6 +191,24 @@ export async function localBackend(opts: LocalPlatformOptions): Promise<Backend>
       await proxy.dispose();
     },
   };
+}
+
+/** Imports stored at once by a bulk import on local state. */
+const LOCAL_IMPORT_CONCURRENCY = 32;
+
+/**
+ * Report mode's comparisons are kept by the running gateway's ShadowStore object: read
+ * from the running `wrangler dev`'s; none running, nothing to read (refused with how to get it).
+ */
+async function localShadow(feed: LocalFeed, q: ShadowQuery): Promise<ShadowSums> {
+  try {
+    const store = await feed.shadowStore();
+    return await store.sums(q.fromMinute, q.toMinute, q.route, q.org);
+  } catch (err) {
+    throw new Refused(
+      `the shadow report is kept by the running gateway, and no running \`wrangler dev\` of this local state answered (${feed.reason(err)}): start it with \`npm run dev\` (same --persist-to), or use --url`,
+    );
+  }
 }
 
 /**

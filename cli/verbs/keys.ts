@@ -5,6 +5,7 @@
 import type { KeyView } from "../../src/keys/fields";
 import {
   validateAuditQuery,
+  validateImport,
   validateKeyPatch,
   validateListQuery,
   validateNewKey,
@@ -25,6 +26,7 @@ import {
 } from "../args";
 import { auditTable, created, describeKey, keyTable, nextPage, rotated } from "../render";
 import type { Verb } from "../run";
+import { bulkImportPlan } from "./migration";
 
 /** --credits, --refill, --allow-ip (docs/limits.md). */
 export const LIMIT_FLAGS = {
@@ -96,13 +98,29 @@ export const KEY_VERBS: Record<string, Verb> = {
     },
   },
   import: {
-    options: { ...KEY_FLAGS, key: { type: "string" } },
+    options: {
+      ...KEY_FLAGS,
+      key: { type: "string" },
+      hash: { type: "string" },
+      "key-prefix": { type: "string" },
+      file: { type: "string" },
+    },
     positionals: false,
     plan({ values }) {
-      if (values.key === undefined) throw new UsageError("--key is required: the existing plaintext key to import");
-      const body = { key: values.key, ...newKeyBody(values) };
-      // The key itself is checked against the gateway's KEY_PREFIX by the backend.
-      precheck(validateNewKey(body, Date.now(), ["key"]));
+      // Many keys, one JSON object per line (cli/verbs/migration.ts).
+      if (values.file !== undefined) return bulkImportPlan(values);
+      if (values.key !== undefined && values.hash !== undefined) throw new UsageError("give --key or --hash, not both");
+      if (values.key === undefined && values.hash === undefined)
+        throw new UsageError(
+          "--key is required: the existing plaintext key to import (or --hash ALGORITHM:DIGEST, or --file keys.jsonl)",
+        );
+      const body = {
+        ...(values.key !== undefined ? { key: values.key } : { hash: values.hash }),
+        ...(values["key-prefix"] !== undefined ? { key_prefix: values["key-prefix"] } : {}),
+        ...newKeyBody(values),
+      };
+      // What depends on the gateway's KEY_PREFIX and LEGACY_HASH_PEPPER is checked by the backend.
+      precheck(validateImport(body, Date.now(), null));
       return { call: (b) => b.import(body), human: (v) => `Imported ${describeKey(asKey(v))}` };
     },
   },

@@ -10,10 +10,9 @@
  * reports are idempotent, until it is done. What is printed names tokens by their line in
  * the file, never by their value.
  */
-import { readFileSync } from "node:fs";
 import { parseLeakReport } from "../../src/manage/leaks";
 import type { Json, Options } from "../args";
-import { precheck, UsageError } from "../args";
+import { precheck, readFileFlag, UsageError } from "../args";
 import type { Answer, Backend } from "../backends/backend";
 import { leakedHuman } from "../render";
 import type { Verb } from "../run";
@@ -56,12 +55,7 @@ export const LEAKED_VERB: Verb = {
       throw new UsageError(
         "--file is required: the tokens found, one a line (npm run keys -- leaked --file found.txt)",
       );
-    let text: string;
-    try {
-      text = readFileSync(file, "utf8");
-    } catch (err) {
-      throw new UsageError(`--file: cannot read "${file}" (${(err as NodeJS.ErrnoException).code ?? "error"})`);
-    }
+    const text = readFileFlag(file);
     const found = tokensOf(text);
     if (found.length === 0) throw new UsageError(`--file: "${file}" holds no token (one a line)`);
     const extra: Json = {

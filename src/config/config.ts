@@ -154,6 +154,13 @@ export interface Config {
   revocation: FeedSettings;
   /** Usage counts are flushed from an isolate at most this often (docs/usage.md). */
   usageFlushMs: number;
+  /**
+   * ENFORCEMENT (docs/migrating.md): "report" decides every request as "enforce" would but
+   * forwards it with its verdict and never refuses (a route's own `enforcement` wins).
+   */
+  enforcement: "enforce" | "report";
+  /** LEGACY_HASH_PEPPER: the old system's pepper, for keys imported as hmac-sha256 hashes. */
+  legacyPepper?: string;
   /** Webhooks (docs/webhooks.md): WEBHOOK_EXPIRY_NOTICE_DAYS, CREDITS_LOW_PERCENT, WEBHOOK_ALLOW_LOOPBACK. */
   webhooks: { expiryNoticeMs: number; creditsLowPercent: number; allowLoopback: boolean };
   /** The leak intake (docs/leaked-keys.md): LEAKED_KEY_ACTION, GITHUB_SECRET_SCANNING_KEYS_URL, LEAK_REPORT_TOKEN. */
@@ -297,7 +304,7 @@ export function parseConfig(env: Env): Config {
     }
   }
   const admin = parseAdmin(settings.adminPrefix, env);
-  const { pepper } = settings.key;
+  const { pepper, legacyPepper } = settings.key;
   const errorFormat: ErrorFormat | undefined = enumVar(env, "ERROR_FORMAT");
   const orgSource: OrgSource | undefined = enumVar(env, "ORG_SOURCE");
   return {
@@ -340,6 +347,8 @@ export function parseConfig(env: Env): Config {
     },
     revocation: revocationSettings(env),
     usageFlushMs: intVar(env, "USAGE_FLUSH_MS"),
+    enforcement: enumVar(env, "ENFORCEMENT"),
+    ...(legacyPepper ? { legacyPepper } : {}),
     webhooks: {
       expiryNoticeMs: intVar(env, "WEBHOOK_EXPIRY_NOTICE_DAYS") * DAY_MS,
       creditsLowPercent: intVar(env, "CREDITS_LOW_PERCENT"),

@@ -17,6 +17,7 @@ export type DocPage =
   | "self-service"
   | "revocation"
   | "usage"
+  | "migrating"
   | "webhooks"
   | "leaked-keys";
 
@@ -114,6 +115,12 @@ export const VARIABLE_DOCS = {
     summary:
       "usage counts are flushed at most this often, and within it of their request; the location's aggregator forwards them once per this interval",
     doc: "usage",
+  },
+  ENFORCEMENT: { summary: "enforce, or report: decide and compare, never refuse (shadow mode)", doc: "migrating" },
+  LEGACY_HASH_PEPPER: {
+    summary: "the old system's pepper, for keys imported as hmac-sha256 hashes",
+    doc: "migrating",
+    unset: "unset",
   },
   WEBHOOK_EXPIRY_NOTICE_DAYS: { summary: "key.expiring is sent this many days before a key expires", doc: "webhooks" },
   CREDITS_LOW_PERCENT: { summary: "credits.low below this percent of the last fill; 0 = never", doc: "webhooks" },

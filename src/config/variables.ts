@@ -214,9 +214,19 @@ export const VARIABLES = {
   REVOCATION_MAX_STALENESS_MS: { kind: "int", default: 4_000, min: 1_000, max: 3_600_000 },
   /**
    * Counts are flushed within this (+ one round trip) of their request. At most 20 s: a deferred flush sleeps this long
-   * in a waitUntil, which Workers keep alive 30 s, and may then wait for two flushes of ≤ 5 s (edge/usage/counter.ts).
+   * in a waitUntil, which Workers keep alive 30 s, and may then wait for two flushes of ≤ 5 s (edge/usage/flush.ts).
    */
   USAGE_FLUSH_MS: { kind: "int", default: 10_000, min: 1_000, max: 20_000 },
+  /** Shadow mode (docs/migrating.md): `report` decides every request as `enforce` would, but forwards it unchanged. */
+  ENFORCEMENT: { kind: "enum", default: "enforce", values: ["enforce", "report"] },
+  /** The old system's pepper, for keys imported as `hmac-sha256:` hashes (docs/migrating.md). */
+  LEGACY_HASH_PEPPER: {
+    kind: "secret",
+    secret: true,
+    min: 1,
+    max: 4096,
+    problem: "must be 1–4096 characters: the old system's HMAC key, exactly as it used it",
+  },
   /** key.expiring is sent once, this many days before a key's expires_at (docs/webhooks.md). */
   WEBHOOK_EXPIRY_NOTICE_DAYS: { kind: "int", default: 7, min: 1, max: 365 },
   /** credits.low is sent once per refill period when a balance falls below this percent of its last fill; 0: never. */
@@ -355,6 +365,8 @@ export function secretVar(env: object, name: NamesOf<"secret">): string | null {
 export interface KeyVariables {
   prefix: string;
   pepper?: string;
+  /** LEGACY_HASH_PEPPER: the old system's pepper, for keys imported as hmac-sha256 hashes. */
+  legacyPepper?: string;
 }
 
 /**
@@ -366,7 +378,11 @@ export interface KeyVariables {
 export function settingsFrom(env: object): { key: KeyVariables; adminPrefix: string } {
   const prefix = stringVar(env, "KEY_PREFIX");
   const pepper = secretVar(env, "KEY_PEPPER");
-  return { key: { prefix, ...(pepper !== null ? { pepper } : {}) }, adminPrefix: pathVar(env, "ADMIN_PREFIX")! };
+  const legacyPepper = secretVar(env, "LEGACY_HASH_PEPPER");
+  return {
+    key: { prefix, ...(pepper !== null ? { pepper } : {}), ...(legacyPepper !== null ? { legacyPepper } : {}) },
+    adminPrefix: pathVar(env, "ADMIN_PREFIX")!,
+  };
 }
 
 /** What a session JWT must carry for the gateway to accept it (SESSION_*; config/config.ts reads sessions with it). */

@@ -9,6 +9,7 @@
 import type { Config } from "../config/config";
 import type { Env } from "../env";
 import type { ErrorCode } from "../errors/codes";
+import type { ShadowClass } from "../objects/protocol";
 import type { Tier } from "./auth/verify";
 import type { IsolateState } from "./gateway/isolate";
 import type { Location } from "./location";
@@ -46,10 +47,17 @@ export interface RequestLog {
   reason?: string;
   /** Set once the request's key is known: whom usage counts it for (usage/counter.ts). Not logged. */
   usage?: { org: string; keyId: string | null };
+  /** The matched route's own `enforcement`, when it has one (else ENFORCEMENT applies: edge/shadow/report.ts). */
+  enforcement?: "enforce" | "report";
+  /** Report mode: how the origin's answer compared with the decision (edge/shadow/report.ts). */
+  shadow?: ShadowClass;
 }
 
 /** What the decision learnt about the request, for the access log and usage. */
-export type Facts = Pick<RequestLog, "path" | "route" | "auth" | "key_id" | "user_id" | "org" | "cache" | "usage">;
+export type Facts = Pick<
+  RequestLog,
+  "path" | "route" | "auth" | "key_id" | "user_id" | "org" | "cache" | "usage" | "enforcement"
+>;
 
 export interface Refusal {
   kind: "refuse";

@@ -139,6 +139,19 @@ function rendered(
   return out;
 }
 
+/**
+ * The status and body bytes (as text) of the answer renderError would give for `code` and
+ * `detail` without extensions: what report mode compares with the origin's own answer.
+ */
+export function errorAnswer(
+  ctx: Pick<RenderContext, "errorFormat" | "missingStatus">,
+  code: ErrorCode,
+  detail?: string,
+): { status: number; body: string } {
+  const status = httpStatusOf(code, ctx.missingStatus);
+  return { status, body: rendered(ctx.errorFormat, status, code, detail).json };
+}
+
 export function renderError(ctx: RenderContext, code: ErrorCode, opts: ErrorOptions = {}): Response {
   const status = httpStatusOf(code, ctx.missingStatus);
   let contentType: string;

@@ -9,30 +9,33 @@
 import { logLine } from "../lib/log";
 import { WEBHOOKS_OBJECT_NAME } from "../objects/protocol";
 import type { WebhookHub } from "../objects/webhooks";
-import type { GatewayEvent } from "./types";
+import type { Emit, GatewayEvent } from "./types";
+import { isBatch } from "./types";
 
 /** Bound on an enqueue's wait for the hub. */
 export const ENQUEUE_TIMEOUT_MS = 2_000;
-
-/** Tell the webhooks of one change; resolves when it is queued (or could not be: logged). */
-export type Emit = (event: GatewayEvent) => Promise<void>;
 
 /** The hub of a WEBHOOKS binding. */
 export function webhookHub(ns: DurableObjectNamespace<WebhookHub>): DurableObjectStub<WebhookHub> {
   return ns.get(ns.idFromName(WEBHOOKS_OBJECT_NAME));
 }
 
-/** Queue one event on the hub, within ENQUEUE_TIMEOUT_MS; a failure is logged, never thrown. */
+/**
+ * Queue one event on the hub, or a batch of them in one call (a bulk import's: one call per
+ * batch, not one per key), within ENQUEUE_TIMEOUT_MS; a failure is logged, never thrown.
+ */
 export async function emit(
   ns: DurableObjectNamespace<WebhookHub> | undefined,
-  event: GatewayEvent,
+  events: GatewayEvent | readonly GatewayEvent[],
   requestId?: string,
 ): Promise<void> {
   if (!ns) return;
+  const batch = isBatch(events) ? events : null;
+  if (batch?.length === 0) return;
   let timer: ReturnType<typeof setTimeout> | undefined;
   try {
     await Promise.race([
-      Promise.resolve(webhookHub(ns).enqueue(event)),
+      Promise.resolve(batch ? webhookHub(ns).enqueueAll([...batch]) : webhookHub(ns).enqueue(events as GatewayEvent)),
       new Promise<never>((_, reject) => {
         timer = setTimeout(
           () => reject(new Error(`the webhook hub did not answer within ${ENQUEUE_TIMEOUT_MS} ms`)),
@@ -43,8 +46,9 @@ export async function emit(
   } catch (err) {
     logLine("error", "webhook event not queued (the change itself is made)", {
       ...(requestId ? { request_id: requestId } : {}),
-      type: event.type,
-      subject: event.subject,
+      ...(batch
+        ? { type: [...new Set(batch.map((e) => e.type))].join(","), events: batch.length }
+        : { type: (events as GatewayEvent).type, subject: (events as GatewayEvent).subject }),
       cause: err instanceof Error ? err.message : String(err),
     });
   } finally {
@@ -54,5 +58,5 @@ export async function emit(
 
 /** An Emit bound to a binding (none without one: nothing is sent). */
 export function emitterFor(ns: DurableObjectNamespace<WebhookHub> | undefined, requestId?: string): Emit | undefined {
-  return ns ? (event) => emit(ns, event, requestId) : undefined;
+  return ns ? (events) => emit(ns, events, requestId) : undefined;
 }

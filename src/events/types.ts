@@ -55,6 +55,17 @@ export interface GatewayEvent {
   once?: string;
 }
 
+/**
+ * Tell the webhooks of one change, or of several in one call to the hub (a bulk import's
+ * batch: objects/webhooks.ts enqueueAll); resolves when queued, never throws (emit.ts).
+ */
+export type Emit = (events: GatewayEvent | readonly GatewayEvent[]) => Promise<void>;
+
+/** A batch of events rather than one. */
+export function isBatch(events: GatewayEvent | readonly GatewayEvent[]): events is readonly GatewayEvent[] {
+  return Array.isArray(events);
+}
+
 /** The payload as sent (Standard Webhooks: type, timestamp, data). */
 export function payloadOf(e: GatewayEvent): { type: string; timestamp: string; data: EventData } {
   return { type: e.type, timestamp: e.timestamp, data: e.data };

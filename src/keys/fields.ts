@@ -640,6 +640,22 @@ const DECLARED = defineFields([
     example: ["203.0.113.0/24"],
   },
   {
+    name: "legacy",
+    doc: "On a key imported by its existing hash and not used since: the old system's algorithm (docs/migrating.md); the record is stored under that hash's legacy identity until the key's first use re-indexes it.",
+    type: "sha256, sha512 or hmac-sha256",
+    stored: S.legacy,
+    view: { show: "set" },
+    example: "sha256",
+  },
+  {
+    name: "migrated_at",
+    doc: "On a key imported by its existing hash: when its first use re-indexed it under keygate's own hash.",
+    type: "ISO 8601",
+    stored: S.migrated_at,
+    view: { show: "set" },
+    example: "2026-11-03T08:00:00.000Z",
+  },
+  {
     name: "leaked",
     doc: "The first leak report naming the key (docs/leaked-keys.md): when, who reported it, their source, where the key was found, what was done.",
     type: "{at, reporter, source, url, action}",

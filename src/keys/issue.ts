@@ -22,11 +22,14 @@ import {
 } from "./fields";
 import { classifyKey, displayStart, isWellFormedKey, MAX_KEY_LENGTH, mintKey, randomBase62 } from "./format";
 import { hashKey } from "./hash";
+import type { LegacyAlgorithm } from "./legacy";
+import { isOwnScheme, legacyIdentity, parseLegacyHash } from "./legacy";
 import type { KeyRecord, KeyStatus, TokenRole } from "./record";
 import { ALL_ORGS, KEY_ID_RE, ORG_RE, TOKEN_ROLES } from "./record";
 import type { KvLike } from "./store/kv";
-import { KV_LIST_MAX, KV_METADATA_MAX_BYTES } from "./store/kv";
+import { KeyConflict, KV_LIST_MAX, KV_METADATA_MAX_BYTES } from "./store/kv";
 import { createRecord, summaryBytes } from "./store/listings";
+import { legacyDone, putMarker } from "./store/migration";
 
 export type { CreditsInput, FieldError } from "./fields";
 
@@ -268,6 +271,72 @@ export function validateAuditQuery(input: Record<string, unknown>): Validated<Au
     : { ok: true, value: { key_id: keyId as string | null, org: org as string | null, ...page } };
 }
 
+/** The longest `key_prefix` an import may give (a listing's summary reserves room for it). */
+export const MAX_KEY_PREFIX_LENGTH = 20;
+
+/** A validated import (validateImport): the new key's settings and what the client holds — its key, or a hash of it. */
+export interface ImportSpec {
+  input: NewKeyInput;
+  source: { kind: "plaintext"; key: string } | { kind: "hash"; algorithm: LegacyAlgorithm; hex: string };
+  /** What the old system showed of the key (the record's `start`); absent: keygate's own display start. */
+  keyPrefix?: string;
+}
+
+/**
+ * Validate one import: the new key's settings (validateNewKey), and exactly one of `key`
+ * (the plaintext) and `hash` (keys/legacy.ts; hmac-sha256 only with LEGACY_HASH_PEPPER
+ * set), with an optional `key_prefix` (1–20 key characters; with a plaintext key, a start
+ * of it no longer than half of it). `settings` null: what can be checked without the gateway's
+ * KEY_PREFIX and LEGACY_HASH_PEPPER (the keys CLI's check before it opens anything).
+ */
+export function validateImport(input: unknown, now: number, settings: KeySettings | null): Validated<ImportSpec> {
+  const checked = validateNewKey(input, now, ["key", "hash", "key_prefix"]);
+  const o = (typeof input === "object" && input !== null && !Array.isArray(input) ? input : {}) as Body;
+  const errors: FieldError[] = checked.ok ? [] : [...checked.errors];
+  let source: ImportSpec["source"] | null = null;
+  if (o.key !== undefined && o.hash !== undefined) {
+    errors.push({ field: "hash", message: "give key or hash, not both" });
+  } else if (o.hash !== undefined) {
+    const parsed = parseLegacyHash(o.hash);
+    if (typeof parsed === "string") errors.push({ field: "hash", message: parsed });
+    else if (parsed.algorithm === "hmac-sha256" && settings !== null && !settings.legacyPepper)
+      errors.push({
+        field: "hash",
+        message: "is an hmac-sha256 digest, but LEGACY_HASH_PEPPER (the old system's pepper) is not set on the gateway",
+      });
+    else source = { kind: "hash", ...parsed };
+  } else if (o.key === undefined) {
+    errors.push({ field: "key", message: "is required: the existing plaintext key, or give its hash instead" });
+  } else {
+    const problem = importProblem(o.key, settings?.prefix ?? "");
+    if (problem) errors.push({ field: "key", message: problem });
+    else source = { kind: "plaintext", key: o.key as string };
+  }
+  const keyPrefix = o.key_prefix;
+  if (keyPrefix !== undefined) {
+    if (typeof keyPrefix !== "string" || keyPrefix.length > MAX_KEY_PREFIX_LENGTH || !isWellFormedKey(keyPrefix))
+      errors.push({
+        field: "key_prefix",
+        message: `must be 1–${MAX_KEY_PREFIX_LENGTH} printable ASCII characters without spaces, commas or colons (what the old system showed, e.g. argus_ab)`,
+      });
+    else if (
+      source?.kind === "plaintext" &&
+      (!source.key.startsWith(keyPrefix) || keyPrefix.length * 2 > source.key.length)
+    )
+      errors.push({ field: "key_prefix", message: "must be the start of the key, at most half of it" });
+    else if (source?.kind === "hash" && settings && settings.prefix !== "" && keyPrefix.startsWith(settings.prefix))
+      errors.push({
+        field: "key_prefix",
+        message: `starts with KEY_PREFIX ("${settings.prefix}"): the gateway refuses such a key unless it minted it; give KEY_PREFIX another value`,
+      });
+  }
+  if (!checked.ok || errors.length || source === null) return { ok: false, errors };
+  return {
+    ok: true,
+    value: { input: checked.value, source, ...(typeof keyPrefix === "string" ? { keyPrefix } : {}) },
+  };
+}
+
 /** Why an existing plaintext key cannot be imported, or null when it can. */
 export function importProblem(key: unknown, prefix: string): string | null {
   if (typeof key !== "string" || !isWellFormedKey(key)) {
@@ -287,6 +356,8 @@ export function newKeyId(): string {
 export interface KeySettings {
   prefix: string;
   pepper?: string;
+  /** LEGACY_HASH_PEPPER: the old system's pepper (hmac-sha256 imports need it). */
+  legacyPepper?: string;
 }
 
 /**
@@ -320,6 +391,70 @@ export async function issueKey(
   const hash = await hashKey(key, settings.pepper);
   await createRecord(kv, hash, record);
   return { key, record, hash };
+}
+
+/** A stored import: the record, its KV identity, and the legacy algorithm it waits under (null: in keygate's own index). */
+export interface Imported {
+  record: KeyRecord;
+  hash: string;
+  pending: LegacyAlgorithm | null;
+}
+
+/** An import refused because the key is already stored (a hash import: or was stored, and re-indexed since). */
+export class AlreadyStored extends Error {
+  override name = "AlreadyStored";
+}
+
+/**
+ * Store a validated import: its record under keygate's hash of the key (a plaintext, or a
+ * digest that already is keygate's own: keys/legacy.ts isOwnScheme), or under the hash's
+ * legacy identity until the key's first use (`legacy` set); its listing entries; its
+ * marker (keys/store/migration.ts). Refuses (AlreadyStored) a key already stored, or a
+ * legacy identity already re-indexed. No audit and no publication: the caller's.
+ */
+export async function storeImport(kv: KvLike, settings: KeySettings, spec: ImportSpec, now: number): Promise<Imported> {
+  const src = spec.source;
+  const id = newKeyId();
+  let hash: string;
+  let pending: LegacyAlgorithm | null = null;
+  let start: string;
+  if (src.kind === "plaintext") {
+    hash = await hashKey(src.key, settings.pepper);
+    start = spec.keyPrefix ?? displayStart(src.key, settings.prefix);
+  } else {
+    start = spec.keyPrefix ?? "";
+    if (isOwnScheme(src.algorithm, settings)) hash = src.hex;
+    else {
+      hash = await legacyIdentity(src.algorithm, src.hex, settings.pepper);
+      pending = src.algorithm;
+      if (await legacyDone(kv, hash)) throw new AlreadyStored("this key was imported and has been used since");
+    }
+  }
+  const record = newRecord(
+    {
+      v: 1,
+      id,
+      start,
+      created_at: new Date(now).toISOString(),
+      disabled: false,
+      revoked_at: null,
+      ...(pending ? { legacy: pending } : {}),
+    },
+    spec.input,
+    { now, id },
+  );
+  try {
+    await createRecord(kv, hash, record);
+  } catch (err) {
+    if (err instanceof KeyConflict) throw new AlreadyStored("this key is already stored");
+    throw err;
+  }
+  await putMarker(kv, id, {
+    state: pending ? "pending" : "migrated",
+    from: src.kind === "plaintext" ? "plaintext" : src.algorithm,
+    orgs: record.orgs,
+  });
+  return { record, hash, pending };
 }
 
 // ---- scoped admin tokens ----

@@ -14,21 +14,21 @@
  * feed (publish), so every isolate learns of it.
  */
 
-import type { GatewayEvent, KeyEventType } from "../events/types";
+import type { Emit, KeyEventType } from "../events/types";
 import { keyEvent } from "../events/types";
 import { logLine } from "../lib/log";
 import type { Result } from "../lib/result";
 import type { KeyPatch, KeySummary, KeyView, NewKeyInput } from "./fields";
 import { applyPatch, changesOf, rotationInherited, rotationInput, view } from "./fields";
 import { randomBase62 } from "./format";
-import type { FieldError, KeySettings } from "./issue";
-import { issueKey } from "./issue";
+import type { FieldError, Imported, ImportSpec, KeySettings } from "./issue";
+import { AlreadyStored, issueKey, storeImport } from "./issue";
 import type { KeyRecord, LeakRecord, TokenRecord } from "./record";
 import { KEY_ID_RE, statusOf } from "./record";
 import type { AuditEvent, AuditLog } from "./store/audit";
 import { appendAudit, listAudit } from "./store/audit";
 import type { KvLike } from "./store/kv";
-import { BadCursor, KeyConflict } from "./store/kv";
+import { BadCursor } from "./store/kv";
 import { findById, listAll, listOrg, writeRecord } from "./store/listings";
 import { readLastUsed } from "./store/records";
 
@@ -63,9 +63,10 @@ export interface LifecycleContext {
   tokenChanged?: (change: { hash: string; record: TokenRecord }) => Promise<void>;
   /**
    * Tell the webhooks of a change (events/emit.ts: queued on the webhook hub, never waiting
-   * for a receiver; never throws). Called once the change is stored and audited.
+   * for a receiver; never throws). Called once the change is stored and audited; a bulk
+   * import's batch is told in one call (tellImported).
    */
-  emit?: (event: GatewayEvent) => Promise<void>;
+  emit?: Emit;
 }
 
 /** Why a management operation did not happen (the surfaces map each to a status: manage/http/answers.ts). */
@@ -83,6 +84,8 @@ export type Failure =
 export type Outcome<T> = Result<T, Failure>;
 
 export type IssuedView = KeyView & { key: string };
+
+export type { Imported, ImportSpec } from "./issue";
 
 /** A key's record and its hash (its KV identity). */
 export interface Found {
@@ -142,38 +145,84 @@ async function publishIssued(ctx: LifecycleContext, changes: { hash: string; rec
 }
 
 /**
- * Store a new key (validated input), or with `importedKey` the hash of a key clients
- * already hold. The plaintext of a minted key is in the answer and nowhere else, ever. `id`:
- * the new key's id when the caller chose it (a holder's creation reserves it first).
+ * Store a new key (validated input). Its plaintext is in the answer and nowhere else,
+ * ever. `id`: the new key's id when the caller chose it (a holder's creation reserves it
+ * first).
  */
 export async function issueNew(
   ctx: LifecycleContext,
   input: NewKeyInput,
-  opts: { id?: string; importedKey?: string } = {},
+  opts: { id?: string } = {},
 ): Promise<Outcome<IssuedView>> {
+  const { key, record, hash } = await issueKey(
+    ctx.kv,
+    ctx.settings,
+    input,
+    ctx.now,
+    undefined,
+    opts.id ? { id: opts.id } : {},
+  );
+  ctx.purge?.(hash);
+  await audit(ctx, { action: "create", key_id: record.id, orgs: record.orgs });
+  await publishIssued(ctx, [{ hash, record }]);
+  await tell(ctx, "key.created", record);
+  return { ok: true, value: { key, ...view(record, null, ctx.now) } };
+}
+
+/**
+ * Store a validated import (a plaintext key, or a hash of it: issue.ts storeImport), purge
+ * its hash here and audit it (unless `opts.audit` is false: a bulk import audits its batch
+ * once, auditImports); publishing is the caller's (one publication for a batch). A key
+ * already stored is a conflict.
+ */
+export async function importStored(
+  ctx: LifecycleContext,
+  spec: ImportSpec,
+  opts: { audit?: boolean } = {},
+): Promise<Outcome<Imported>> {
+  let imported: Imported;
   try {
-    const { key, record, hash } = await issueKey(
-      ctx.kv,
-      ctx.settings,
-      input,
-      ctx.now,
-      opts.importedKey,
-      opts.id ? { id: opts.id } : {},
-    );
-    ctx.purge?.(hash);
-    await audit(ctx, {
-      action: opts.importedKey === undefined ? "create" : "import",
-      key_id: record.id,
-      orgs: record.orgs,
-    });
-    await publishIssued(ctx, [{ hash, record }]);
-    await tell(ctx, "key.created", record, opts.importedKey === undefined ? {} : { imported: true });
-    return { ok: true, value: { key, ...view(record, null, ctx.now) } };
+    imported = await storeImport(ctx.kv, ctx.settings, spec, ctx.now);
   } catch (err) {
-    if (err instanceof KeyConflict && opts.importedKey !== undefined)
-      return conflict("this key is already stored (import refuses to overwrite a key's settings)");
+    if (err instanceof AlreadyStored) return conflict(`${err.message} (import refuses to overwrite a key's settings)`);
     throw err;
   }
+  ctx.purge?.(imported.hash);
+  if (opts.audit !== false)
+    await audit(ctx, { action: "import", key_id: imported.record.id, orgs: imported.record.orgs });
+  return { ok: true, value: imported };
+}
+
+/**
+ * The audit event of a bulk import: one for the batch (its keys' ids, filed under the global
+ * log and each of their orgs' logs), instead of three KV writes per key.
+ */
+export async function auditImports(ctx: LifecycleContext, imports: readonly Imported[]): Promise<void> {
+  if (imports.length === 0) return;
+  await audit(ctx, {
+    action: "import",
+    key_ids: imports.map((i) => i.record.id),
+    orgs: [...new Set(imports.flatMap((i) => i.record.orgs))],
+  });
+}
+
+/** Publish imports (best effort, as every change that hands out a key: see publishIssued). */
+export function publishImported(ctx: LifecycleContext, imports: Imported[]): Promise<void> {
+  return publishIssued(
+    ctx,
+    imports.map((i) => ({ hash: i.hash, record: i.record })),
+  );
+}
+
+/**
+ * Tell the webhooks of imported keys: `key.created` with `imported: true` for each (plaintext
+ * or hash; a key's later re-hash at its first use is not a new key and tells nothing), all of
+ * a batch in one call to the hub.
+ */
+export async function tellImported(ctx: LifecycleContext, imports: readonly Imported[]): Promise<void> {
+  if (imports.length === 0 || !ctx.emit) return;
+  const events = imports.map((i) => keyEvent("key.created", i.record, ctx.actor, ctx.now, { imported: true }));
+  await ctx.emit(events.length === 1 ? events[0]! : events);
 }
 
 /**

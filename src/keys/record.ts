@@ -180,6 +180,10 @@ export const RECORD_FIELDS = {
   rate_limit: optional(nullable(object(isRateLimit))),
   credits: optional(nullable(object(isCredits))),
   allowed_ips: optional(nullable(strings(undefined, { max: MAX_ALLOWED_IPS }))),
+  /** Imported by its legacy hash and not used since (docs/migrating.md): the old system's algorithm. */
+  legacy: optional(unchecked<string>("string")),
+  /** When a key imported by its legacy hash was re-indexed under keygate's own hash (its first use). */
+  migrated_at: optional(unchecked<string>("string")),
   /** The first leak report naming the key (the hot path never reads it: revoked_at and disabled decide). */
   leaked: optional(unchecked<LeakRecord>("object")),
 } as const;
@@ -191,6 +195,11 @@ export type KeyRecord = Shape<typeof RECORD_FIELDS>;
  * (503), never as a usable key.
  */
 export const isKeyRecord: (v: unknown) => v is KeyRecord = guardOf(RECORD_FIELDS);
+
+/** A record's own change instant (updated_at, else created_at), in ms: which of two copies is newer. */
+export function stampOfRecord(r: Pick<KeyRecord, "updated_at" | "created_at">): number {
+  return Date.parse(r.updated_at ?? r.created_at) || 0;
+}
 
 /** What an operator sees of a key's state, derived from the record and the clock. */
 export type KeyStatus = "active" | "disabled" | "expired" | "revoked" | "rotating" | "rotated";

@@ -40,6 +40,8 @@ export type Operation =
   | "token_revoke"
   | "portal_link"
   | "portal_link_revoke"
+  | "shadow"
+  | "migration"
   | "webhook_create"
   | "webhook_list"
   | "webhook_delete"
@@ -108,6 +110,8 @@ export const OPERATIONS: Record<Operation, OperationRule> = {
   token_revoke: { verb: "revoke admin tokens", changes: false, reach: { ...ROOT_ONLY }, refusal: TOKENS_REFUSAL },
   portal_link: { verb: "issue portal links", changes: false, reach: { ...OPERATOR_WRITES } },
   portal_link_revoke: { verb: "revoke portal links", changes: false, reach: { ...OPERATOR_WRITES } },
+  shadow: { verb: "read the shadow report", changes: false, reach: { ...OPERATOR_READS } },
+  migration: { verb: "read the migration's progress", changes: false, reach: { ...OPERATOR_READS } },
   // Webhooks: root, or a write token for every org a webhook serves (its URL and its events are the operator's).
   webhook_create: { verb: "create webhooks", changes: false, reach: { ...OPERATOR_WRITES } },
   webhook_list: { verb: "list webhooks", changes: false, reach: { ...OPERATOR_WRITES } },
@@ -164,6 +168,8 @@ export const FIELDS: Record<FieldOperation, Record<string, Record<Role, FieldRul
   },
   import: {
     key: { ...OPERATOR },
+    hash: { ...OPERATOR },
+    key_prefix: { ...OPERATOR },
     name: { ...OPERATOR },
     orgs: { ...OPERATOR },
     scopes: { ...OPERATOR },

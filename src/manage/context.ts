@@ -5,16 +5,18 @@
  * imports it under Node.
  */
 import type { LeakAction } from "../config/variables";
-import type { GatewayEvent } from "../events/types";
+import type { Emit } from "../events/types";
 import type { KeySettings } from "../keys/issue";
+import type { LegacyAlgorithm } from "../keys/legacy";
 import type { Failure, LifecycleContext } from "../keys/lifecycle";
 import type { Credits, KeyStatus, LeakRecord, RateLimit } from "../keys/record";
 import type { KvLike } from "../keys/store/kv";
-import type { DeliveriesView, HookView, NewHookRow, NewLinkRow } from "../objects/protocol";
+import type { DeliveriesView, HookView, NewHookRow, NewLinkRow, ShadowSums } from "../objects/protocol";
 import type { Refusal } from "./authority";
 import type { HolderBounds } from "./bounds";
 import type { Principal } from "./principal";
 import { actorOf } from "./principal";
+import type { ShadowQuery } from "./shadow";
 import type { UsageAnswer, UsageQuery } from "./usage";
 
 export interface ManageDeps {
@@ -45,13 +47,24 @@ export interface ManageDeps {
   usage?: (q: UsageQuery) => Promise<UsageAnswer>;
   /** Holders' creation bounds (manage/bounds.ts); absent: holders cannot create keys here (fail closed). */
   bounds?: HolderBounds;
+  /** Read report mode's comparisons (the ShadowStore object); absent: not recorded here (503). */
+  shadow?: (q: ShadowQuery) => Promise<ShadowSums>;
+  /**
+   * Tell every isolate which legacy algorithms have pending imported keys (the revocation
+   * feed), and this isolate at once; absent: they learn it from KV (docs/migrating.md).
+   */
+  legacyPublish?: (algorithms: readonly LegacyAlgorithm[]) => Promise<void>;
+  /** KV operations a bulk import may spend (a Worker's invocation allows 1,000); absent: unbounded (the CLI). */
+  importBudget?: number;
+  /** Imports stored at once in a bulk import (default 8). */
+  importConcurrency?: number;
   /**
    * A metered key's live balance, as its Durable Object holds it (without spending); null (or a throw, logged) when
    * it cannot be asked now. Absent: balances cannot be read here. Either way views say `remaining: null`.
    */
   balance?: (credits: Credits) => Promise<number | null>;
   /** Tell the webhooks of a change (events/emit.ts: queued on the webhook hub; never throws). Absent: none sent. */
-  emit?: (event: GatewayEvent) => Promise<void>;
+  emit?: Emit;
   /** The webhooks' store (the webhook hub); absent: webhooks cannot be managed here (503). */
   webhooks?: WebhookStore;
   /** Webhook URLs may be http:// or loopback (WEBHOOK_ALLOW_LOOPBACK, or a request to `wrangler dev`). */

@@ -16,29 +16,36 @@
 
 import type { KeySummary, KeyView } from "../keys/fields";
 import { view } from "../keys/fields";
-import type { ListQuery } from "../keys/issue";
+import type { ImportSpec, ListQuery } from "../keys/issue";
 import {
-  importProblem,
   newKeyId,
   validateAuditQuery,
+  validateImport,
   validateKeyPatch,
   validateListQuery,
   validateNewKey,
   validateRotation,
 } from "../keys/issue";
+import type { LegacyAlgorithm } from "../keys/legacy";
+import { isLegacyAlgorithm, isOwnScheme } from "../keys/legacy";
 import type { Found, IssuedView, Outcome, RotationVerb } from "../keys/lifecycle";
 import {
   auditPage,
   findKey,
+  importStored,
   issueNew,
   listPage,
   MAX_ALL_KEYS_PAGE,
+  publishImported,
   revokeFound,
   rotateFound,
+  tellImported,
   updateFound,
 } from "../keys/lifecycle";
+import type { KeyRecord } from "../keys/record";
 import { statusOf } from "../keys/record";
 import type { AuditEvent, AuditLog } from "../keys/store/audit";
+import { putMarker, readLegacyAlgorithms, writeLegacyAlgorithms } from "../keys/store/migration";
 import { readLastUsed } from "../keys/store/records";
 import { logLine } from "../lib/log";
 import type { Operation } from "./authority";
@@ -227,29 +234,60 @@ export async function createKey(deps: ManageDeps, p: Principal, body: unknown): 
 }
 
 /**
- * Store the hash of a key that clients already hold (migration). The answer does not
- * repeat the key. A negative cache entry for it in this isolate (clients that sent it
- * before the import got 401) is dropped, so it works here at once.
+ * Store a key that clients already hold (migration): its plaintext, or its hash from the old
+ * system (docs/migrating.md). The answer never repeats the key. A negative cache entry for it
+ * in this isolate (clients that sent it before the import got 401) is dropped, so it works
+ * here at once. One key; many at once: manage/migration.ts importKeys.
  */
 export async function importKey(deps: ManageDeps, p: Principal, body: unknown): Promise<Outcome<KeyView>> {
   const allowed = decide(p, "import");
   if (!allowed.ok) return failure(allowed);
+  const one = await importChecked(deps, p, body);
+  if (!one.ok) return one;
+  const ctx = lifecycleOf(deps, p);
+  const stored = await importStored(ctx, one.value);
+  if (stored.ok) {
+    await publishImported(ctx, [stored.value]);
+    await tellImported(ctx, [stored.value]);
+  }
+  // Also when already stored: a repeat publishes again what a failure left unpublished.
+  if (stored.ok || stored.error === "conflict") await settleLegacy(deps, pendingUnder(deps, one.value));
+  if (!stored.ok) return stored;
+  return { ok: true, value: view(stored.value.record, null, deps.now) };
+}
+
+/** One import's body, checked — its fields, then the orgs it names — against the authority table. */
+export async function importChecked(deps: ManageDeps, p: Principal, body: unknown): Promise<Outcome<ImportSpec>> {
   if (isBody(body)) {
     const fields = decide(p, "import", { fields: body });
     if (!fields.ok) return failure(fields);
   }
-  const checked = validateNewKey(body, deps.now, ["key"]);
-  const key = (body as { key?: unknown } | null)?.key;
-  const problem =
-    key === undefined ? "is required: the existing plaintext key" : importProblem(key, deps.settings.prefix);
-  const errors = [...(checked.ok ? [] : checked.errors), ...(problem ? [{ field: "key", message: problem }] : [])];
-  if (!checked.ok || problem) return { ok: false, error: "invalid", errors };
-  const orgs = decide(p, "import", { orgs: checked.value.orgs });
+  const checked = validateImport(body, deps.now, deps.settings);
+  if (!checked.ok) return { ok: false, error: "invalid", errors: checked.errors };
+  const orgs = decide(p, "import", { orgs: checked.value.input.orgs });
   if (!orgs.ok) return failure(orgs);
-  const issued = await issueNew(lifecycleOf(deps, p), checked.value, { importedKey: key as string });
-  if (!issued.ok) return issued;
-  const { key: _plaintext, ...shown } = issued.value;
-  return { ok: true, value: shown };
+  return checked;
+}
+
+/**
+ * After imports by hash: their legacy algorithms are added to `legacy-algorithms` and told
+ * to every isolate (the revocation feed; deps.legacyPublish throws FeedUnavailable, a 503
+ * that the caller repeats — the keys are stored, so a repeat skips them and publishes
+ * again), so the edge looks keys up under them. `algorithms`: those of the hashes of this
+ * call, stored now or already stored, whose keys wait for a re-hash.
+ */
+export async function settleLegacy(deps: ManageDeps, algorithms: readonly LegacyAlgorithm[]): Promise<void> {
+  if (algorithms.length === 0) return;
+  const known = await readLegacyAlgorithms(deps.kv);
+  const all = [...new Set([...known, ...algorithms])].sort();
+  if (all.length !== known.length) await writeLegacyAlgorithms(deps.kv, all);
+  await deps.legacyPublish?.(all);
+}
+
+/** The legacy algorithms an import waits under for its first use (none for a plaintext, or a hash in keygate's scheme). */
+export function pendingUnder(deps: ManageDeps, spec: ImportSpec): LegacyAlgorithm[] {
+  const src = spec.source;
+  return src.kind === "hash" && !isOwnScheme(src.algorithm, deps.settings) ? [src.algorithm] : [];
 }
 
 /**
@@ -308,6 +346,7 @@ export async function revokeKey(deps: ManageDeps, p: Principal, id: string): Pro
   if (!found.ok) return found;
   const revoked = await revokeFound(lifecycleOf(deps, p), found.value);
   await release(deps, found.value.record.orgs, id);
+  await retireUnused(deps, found.value.record);
   return { ok: true, value: await liveBalance(deps, revoked, found.value.record.credits?.balance_id) };
 }
 
@@ -341,6 +380,7 @@ export async function rotateKey(
   }
   const rotated = await rotateFound(lifecycleOf(deps, p), found.value, checked.value, verb);
   if (!rotated.ok) return rotated;
+  await retireUnused(deps, found.value.record);
   // Without a new setting the new key spends the old one's balance.
   const shared = found.value.record.credits?.balance_id;
   const fresh = checked.value.credits !== undefined;
@@ -352,6 +392,16 @@ export async function rotateKey(
       previous: await liveBalance(deps, previous, shared),
     },
   };
+}
+
+/**
+ * A key imported by its hash and never used since, revoked or rotated: it leaves the
+ * migration's pending count (docs/migrating.md); used during a rotation's grace period, it
+ * is re-indexed like any other.
+ */
+export async function retireUnused(deps: ManageDeps, record: KeyRecord): Promise<void> {
+  if (!isLegacyAlgorithm(record.legacy)) return;
+  await putMarker(deps.kv, record.id, { state: "retired", from: record.legacy, orgs: record.orgs });
 }
 
 /**

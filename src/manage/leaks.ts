@@ -14,8 +14,11 @@
  * Only tokens shaped like this gateway's keys are looked up: a token with KEY_PREFIX must be
  * a minted key's length with a valid checksum (keys/format.ts classifyKey, as the gateway
  * itself decides) — a near miss is a false positive without any read; a token of another
- * format may be an imported key, and is looked up by its hash. Lookups are bulk reads (a
- * hundred tokens, one operation), and nothing is written for a token that is not a key.
+ * format may be an imported key, and is looked up by its hash — and, while keys imported by
+ * their old system's hash are pending, under its legacy identity for each such algorithm,
+ * as the gateway looks it up (keys/legacy.ts legacyIdentityOf): such a key is revoked or
+ * disabled like any other, and a revoked one leaves the pending count. Lookups are bulk
+ * reads (a hundred tokens, one operation), and nothing is written for a token that is not a key.
  *
  * Bounded: at most MAX_LEAK_ENTRIES entries a report, and at most KV_WRITE_BUDGET KV
  * operations of writes a request (Workers allows 1,000 an invocation); a report that needs
@@ -27,17 +30,19 @@ import { unsafeCharacter } from "../keys/fields";
 import { classifyKey, isWellFormedKey } from "../keys/format";
 import { hashKey } from "../keys/hash";
 import type { FieldError } from "../keys/issue";
+import { legacyIdentityOf } from "../keys/legacy";
 import type { Outcome } from "../keys/lifecycle";
 import { leakFound } from "../keys/lifecycle";
 import type { KeyRecord, KeyStatus, LeakRecord } from "../keys/record";
 import { statusOf } from "../keys/record";
 import { KV_BULK_GET_MAX } from "../keys/store/kv";
+import { readLegacyAlgorithms } from "../keys/store/migration";
 import { readRecords } from "../keys/store/records";
 import { logLine } from "../lib/log";
 import { decide } from "./authority";
 import type { KeyLeakedEvent, ManageDeps } from "./context";
 import { failure, lifecycleOf } from "./context";
-import { release } from "./keys";
+import { release, retireUnused } from "./keys";
 import type { Principal } from "./principal";
 import { actorOf } from "./principal";
 
@@ -167,9 +172,20 @@ export async function reportLeaks(
       : new Map<string, null>();
 
   let spent = Math.ceil(candidates.length / KV_BULK_GET_MAX);
+  /** Each token found, under the hash its record is stored at. */
+  const found = new Map<string, { hash: string; record: KeyRecord }>();
   for (const c of candidates) {
     const record = records.get(c.hash) ?? null;
-    if (record === null) continue;
+    if (record !== null) found.set(c.token, { hash: c.hash, record });
+  }
+  const missed = candidates.filter(
+    (c) => !found.has(c.token) && classifyKey(c.token, deps.settings.prefix) === "foreign",
+  );
+  if (missed.length > 0) spent += await findPending(deps, missed, found);
+  for (const c of candidates) {
+    const at = found.get(c.token);
+    if (at === undefined) continue;
+    const { hash, record } = at;
     const verdict = verdicts.get(c.token)!;
     const d = decide(p, "leak_report", { key: record });
     if (!d.ok) {
@@ -195,7 +211,7 @@ export async function reportLeaks(
     const entry = first.get(c.token)!;
     const done = await leakFound(
       lifecycleOf(deps, p),
-      { hash: c.hash, record },
+      { hash, record },
       { source: entry.source, url: entry.url, action },
     );
     if (done.changed) {
@@ -208,6 +224,37 @@ export async function reportLeaks(
   return { ok: true, value: entries.map((e) => ({ ...verdicts.get(e.token)! })) };
 }
 
+/**
+ * Tokens not found in keygate's own index that may be keys imported by their old system's
+ * hash and not used since: looked up under their legacy identity for each algorithm with
+ * pending keys (none pending: no read at all), in bulk. Adds what it finds to `found`; the
+ * KV operations it spent.
+ */
+async function findPending(
+  deps: ManageDeps,
+  missed: readonly { token: string }[],
+  found: Map<string, { hash: string; record: KeyRecord }>,
+): Promise<number> {
+  const algorithms = await readLegacyAlgorithms(deps.kv);
+  if (algorithms.length === 0) return 1;
+  const tries: { token: string; identity: string }[] = [];
+  for (const { token } of missed)
+    for (const algorithm of algorithms) {
+      const identity = await legacyIdentityOf(token, algorithm, deps.settings);
+      if (identity !== null) tries.push({ token, identity });
+    }
+  if (tries.length === 0) return 1;
+  const records = await readRecords(
+    deps.kv,
+    tries.map((t) => t.identity),
+  );
+  for (const t of tries) {
+    const record = records.get(t.identity) ?? null;
+    if (record !== null && !found.has(t.token)) found.set(t.token, { hash: t.identity, record });
+  }
+  return 1 + Math.ceil(tries.length / KV_BULK_GET_MAX);
+}
+
 /** After a key's leak was recorded: its holder slot freed when revoked, a log line, and the owner told. */
 async function settled(
   deps: ManageDeps,
@@ -216,7 +263,11 @@ async function settled(
   done: LeakRecord["action"],
   entry: LeakEntry,
 ): Promise<void> {
-  if (done === "revoke") await release(deps, record.orgs, record.id);
+  if (done === "revoke") {
+    await release(deps, record.orgs, record.id);
+    // Imported by its hash and never used: revoked, it leaves the migration's pending count.
+    await retireUnused(deps, record);
+  }
   const actor = deps.actor ?? actorOf(p);
   logLine("warn", "key reported leaked", {
     ...(deps.requestId ? { request_id: deps.requestId } : {}),

@@ -100,6 +100,16 @@ export function orgPublisherFor(ns: DurableObjectNamespace<RevocationFeed> | und
   return { orgPublish: (org, rateLimit) => unavailableOnFailure(() => publishOrgLimit(ns, org, rateLimit)) };
 }
 
+/** The legacy algorithms with pending imported keys (docs/migrating.md), on the feed; throws FeedUnavailable. */
+export function publishLegacy(
+  ns: DurableObjectNamespace<RevocationFeed>,
+  algorithms: readonly string[],
+): Promise<void> {
+  return unavailableOnFailure(async () =>
+    stored(await within(Promise.resolve(feedStub(ns).publishLegacy([...algorithms])))),
+  );
+}
+
 /**
  * The token operations' `tokenChanged` (keys/token.ts): publish the change on the feed, and
  * for a revocation end every console session the token opened (and the portal links it

@@ -14,13 +14,16 @@ import { emitterFor, webhookHub } from "../events/emit";
 import { StoreFault } from "../keys/store/kv";
 import { clock } from "../lib/clock";
 import type { KeyRateLimiter } from "../objects/key-rate-limiter";
-import type { DeliveriesView, HookView, UsageBucket } from "../objects/protocol";
+import type { DeliveriesView, HookView, ShadowSums, UsageBucket } from "../objects/protocol";
+import { SHADOW_OBJECT_NAME } from "../objects/protocol";
+import type { ShadowStore } from "../objects/shadow-store";
 import type { UsageStore } from "../objects/usage-store";
 import type { WebhookHub } from "../objects/webhooks";
 import type { HolderBounds } from "./bounds";
 import { createLinkRow, revokeLinkRow } from "./console/sessions";
 import type { ManageDeps, WebhookStore } from "./context";
-import { orgPublisherFor, publisherFor, tokenPublisher } from "./publish";
+import { orgPublisherFor, publisherFor, publishLegacy, tokenPublisher } from "./publish";
+import type { ShadowQuery } from "./shadow";
 import type { UsageAnswer, UsageQuery } from "./usage";
 import { GRANULARITY_MINUTES, usageAnswer } from "./usage";
 import { keyLeakedTo, localRequest } from "./webhooks";
@@ -37,9 +40,14 @@ export function workerDeps(env: Env, config: Config, requestId: string, requestU
   const feed = env.REVOCATION_FEED;
   const store = env.USAGE_STORE;
   const bounds = holderBounds(env.KEY_RATE_LIMITER, config);
+  const shadow = env.SHADOW_STORE;
   return {
     kv: env.KEYS,
-    settings: { prefix: config.keyPrefix, ...(config.pepper ? { pepper: config.pepper } : {}) },
+    settings: {
+      prefix: config.keyPrefix,
+      ...(config.pepper ? { pepper: config.pepper } : {}),
+      ...(config.legacyPepper ? { legacyPepper: config.legacyPepper } : {}),
+    },
     now: clock.now(),
     requestId,
     purge: (hash) => isolate().cache.delete(hash),
@@ -61,6 +69,15 @@ export function workerDeps(env: Env, config: Config, requestId: string, requestU
     ...orgPublisherFor(feed),
     ...(store ? { usage: (q: UsageQuery) => readUsage(store, q) } : {}),
     ...(bounds ? { bounds } : {}),
+    ...(shadow ? { shadow: (q: ShadowQuery) => readShadow(shadow, q) } : {}),
+    legacyPublish: async (algorithms) => {
+      // This isolate at once (edge/auth/legacy.ts), every other through the feed.
+      const state = isolate();
+      state.feed.legacy = [...algorithms];
+      state.legacyFlag = { algorithms: [...algorithms], freshUntil: clock.now() + config.cache.negativeTtlMs };
+      if (feed) await publishLegacy(feed, algorithms);
+    },
+    importBudget: IMPORT_KV_OPERATIONS,
     balance: async (credits) => {
       const read = await creditLeft(env.KEY_RATE_LIMITER, credits);
       if (!read.ok) throw new Error(read.error);
@@ -87,6 +104,19 @@ export function webhookStore(ns: DurableObjectNamespace<WebhookHub>): WebhookSto
     deliveries: (id, limit) =>
       within("the webhook hub", async () => (await hub().deliveries(id, limit)) as DeliveriesView),
   };
+}
+
+/**
+ * KV operations a bulk import may spend in one call: a Worker's invocation allows 1,000
+ * (operations to external services), and the call's own reads (the admin token, the feed,
+ * `legacy-algorithms`) need a few.
+ */
+const IMPORT_KV_OPERATIONS = 900;
+
+/** The shadow report's sums from the ShadowStore object. */
+function readShadow(ns: DurableObjectNamespace<ShadowStore>, q: ShadowQuery): Promise<ShadowSums> {
+  const stub = ns.get(ns.idFromName(SHADOW_OBJECT_NAME));
+  return Promise.resolve(stub.sums(q.fromMinute, q.toMinute, q.route, q.org)) as Promise<ShadowSums>;
 }
 
 /** One usage answer from the org's UsageStore object. */

@@ -138,8 +138,10 @@ export interface FeedEntry {
   /**
    * Absent: a key change (hash, record). "org": an org's rate limit (hash = the org, record
    * = the limit or null). "token": a scoped admin token's change (its hash and record).
+   * "legacy": the legacy algorithms with pending imported keys (record = the list;
+   * docs/migrating.md).
    */
-  kind?: "org" | "token";
+  kind?: "org" | "token" | "legacy";
   hash: string;
   record: unknown;
 }
@@ -157,7 +159,15 @@ export const REPLICA_TIMEOUT_MS = 2_000;
 /** What the primary sends a replica: the log after the replica's head (`from`), or a fresh copy (`reset`). */
 export type ReplicaBatch =
   | { reset: false; from: number; to: number; entries: FeedEntry[] }
-  | { reset: true; from: null; to: number; entries: FeedEntry[]; orgs: { org: string; rate_limit: RateLimit }[] };
+  | {
+      reset: true;
+      from: null;
+      to: number;
+      entries: FeedEntry[];
+      orgs: { org: string; rate_limit: RateLimit }[];
+      /** The legacy algorithms with pending imported keys (docs/migrating.md), as FeedPage.legacy. */
+      legacy?: string[];
+    };
 
 export interface FeedPage {
   /** The cursor to send next. */
@@ -169,6 +179,8 @@ export interface FeedPage {
   reset: boolean;
   /** With a new or reset cursor: every org's settings (replacing what the isolate knew). */
   orgs?: { org: string; rate_limit: RateLimit }[];
+  /** With a new or reset cursor: the legacy algorithms with pending imported keys ([] when none). */
+  legacy?: string[];
   /** A replica that cannot serve this cursor yet (never copied, or behind it): ask the primary. Nothing else is set. */
   behind?: true;
 }
@@ -269,6 +281,75 @@ export interface LinkView {
   expires_at: string;
   used_at: string | null;
   revoked_at: string | null;
+}
+
+// ---- ShadowStore (shadow-store.ts): report mode's comparisons (docs/migrating.md) ----
+
+/** The shadow store is one Durable Object, addressed by this name. */
+export const SHADOW_OBJECT_NAME = "shadow";
+/** Request ids kept per route and class (the last ones). */
+export const SHADOW_SAMPLES = 20;
+/** Minutes of counts and samples the store keeps (older ones are dropped as batches arrive). */
+export const SHADOW_RETENTION_MINUTES = 35 * 1440;
+
+/**
+ * How keygate's decision compared with the origin's answer, in report mode:
+ * - agree: allowed and the origin served it (status < 400), or refused with the very status the origin answered;
+ * - would_break: keygate would refuse what the origin served (the dangerous one);
+ * - would_admit: keygate would allow what the origin refused (status ≥ 400);
+ * - status_differs: both refuse, with different statuses.
+ */
+export type ShadowClass = "agree" | "would_break" | "would_admit" | "status_differs";
+export const SHADOW_CLASSES: readonly ShadowClass[] = ["agree", "would_break", "would_admit", "status_differs"];
+
+/** For a refusal both sides agree on: whether keygate's body equals the origin's, byte for byte. */
+export type ShadowBody = "match" | "differs";
+
+/** The classes samples are kept under: an agreeing refusal is sampled by its body's comparison. */
+export type SampleClass = Exclude<ShadowClass, "agree"> | "agree" | "body_match" | "body_differs";
+
+export interface ShadowRow {
+  minute: number;
+  /** The route's pattern as configured ("(default)", "(none)": refused before its route was known). */
+  route: string;
+  /** "" when the request carried no known key. */
+  org: string;
+  key_id: string;
+  class: ShadowClass;
+  /** "" unless an agreeing refusal. */
+  body: ShadowBody | "";
+  /** The origin's status. */
+  status: number;
+  count: number;
+}
+
+export interface ShadowSample {
+  route: string;
+  class: SampleClass;
+  /** ms since epoch. */
+  at: number;
+  request_id: string;
+  method: string;
+  path: string;
+  key_id: string;
+  org: string;
+  /** What keygate would have done: `allow` or `deny; reason=…; status=…` (as sent to the origin). */
+  verdict: string;
+  origin_status: number;
+}
+
+/** One isolate's comparisons since its last flush. */
+export interface ShadowBatch {
+  id: string;
+  rows: ShadowRow[];
+  samples: ShadowSample[];
+}
+
+/** What the store answers for a range: sums by dimension, and the samples in range. */
+export interface ShadowSums {
+  /** Per route, org, key, class, body and origin status. */
+  rows: Omit<ShadowRow, "minute">[];
+  samples: ShadowSample[];
 }
 
 // ---- WebhookHub (webhooks.ts): the webhooks, their queue and their delivery log ----

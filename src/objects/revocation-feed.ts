@@ -2,7 +2,8 @@
  * The revocation feed's Durable Object: a short, versioned log of key changes in SQLite
  * storage. Every lifecycle change (create, import, update, revoke, rotate) appends the
  * changed key's hash and its record as written (a scoped admin token's creation or
- * revocation, its hash and record, kind "token"; an org's rate limit, kind "org"); each
+ * revocation, its hash and record, kind "token"; an org's rate limit, kind "org"; the legacy
+ * algorithms with pending imported keys, kind "legacy"); each
  * gateway isolate reads the entries after its cursor (see edge/revocation/follower.ts for the
  * policy and docs/revocation.md for the bound). Versions come from AUTOINCREMENT, so they
  * only grow, even across pruning. Entries are kept FEED_RETENTION_MS.
@@ -60,7 +61,7 @@ function entryOf(r: Row): FeedEntry {
   return {
     version: r.version,
     at: r.at,
-    ...(r.kind === "org" || r.kind === "token" ? { kind: r.kind } : {}),
+    ...(r.kind === "org" || r.kind === "token" || r.kind === "legacy" ? { kind: r.kind } : {}),
     hash: r.hash,
     record: JSON.parse(r.record) as unknown,
   };
@@ -92,6 +93,8 @@ export class RevocationFeed extends DurableObject<FeedEnv> {
     ctx.storage.sql.exec("CREATE INDEX IF NOT EXISTS changes_at ON changes (at)");
     // Org settings (docs/limits.md): every org with a setting, so a new isolate gets them all.
     ctx.storage.sql.exec("CREATE TABLE IF NOT EXISTS orgs (org TEXT PRIMARY KEY, settings TEXT NOT NULL)");
+    // The legacy algorithms with pending imported keys (docs/migrating.md), so a new isolate knows them.
+    ctx.storage.sql.exec("CREATE TABLE IF NOT EXISTS legacy (id INTEGER PRIMARY KEY, algorithms TEXT NOT NULL)");
     // Primary: each replica's stored head. Replica: its own head ("head"), set by each copy.
     ctx.storage.sql.exec("CREATE TABLE IF NOT EXISTS replicas (region TEXT PRIMARY KEY, acked INTEGER NOT NULL)");
     ctx.storage.sql.exec("CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v INTEGER NOT NULL)");
@@ -176,6 +179,19 @@ export class RevocationFeed extends DurableObject<FeedEnv> {
       .map((r) => ({ org: r.org, rate_limit: JSON.parse(r.settings) as RateLimit }));
   }
 
+  /** The legacy algorithms with pending imported keys, as last published ([] when none). */
+  #legacy(): string[] {
+    const row = this.ctx.storage.sql.exec<{ algorithms: string }>("SELECT algorithms FROM legacy").toArray()[0];
+    return row === undefined ? [] : (JSON.parse(row.algorithms) as string[]);
+  }
+
+  #setLegacy(algorithms: string[]): void {
+    this.ctx.storage.sql.exec(
+      "INSERT OR REPLACE INTO legacy (id, algorithms) VALUES (1, ?)",
+      JSON.stringify(algorithms),
+    );
+  }
+
   /**
    * Append changes; the feed's version after them, and (the primary) the regions whose
    * replica did not store them within REPLICA_TIMEOUT_MS.
@@ -201,6 +217,21 @@ export class RevocationFeed extends DurableObject<FeedEnv> {
     this.ctx.storage.transactionSync(() => {
       this.#insert(now, "org", org, rateLimit);
       this.#setOrg(org, rateLimit);
+    });
+    return { version: this.#head(), missing: await this.#fanOut() };
+  }
+
+  /**
+   * The legacy algorithms with pending imported keys changed (docs/migrating.md): the feed's
+   * version after it, and the replicas that missed it (every replica carries them, like org
+   * settings, so a new isolate of any region knows them).
+   */
+  async publishLegacy(algorithms: string[]): Promise<PublishResult> {
+    if (!Array.isArray(algorithms) || !algorithms.every((a) => typeof a === "string" && /^[a-z0-9-]{1,32}$/.test(a)))
+      throw new Error("feed: legacy algorithms must be a list of algorithm names");
+    this.ctx.storage.transactionSync(() => {
+      this.#insert(clock.now(), "legacy", "legacy", algorithms);
+      this.#setLegacy(algorithms);
     });
     return { version: this.#head(), missing: await this.#fanOut() };
   }
@@ -238,7 +269,15 @@ export class RevocationFeed extends DurableObject<FeedEnv> {
     const entries = all.slice(0, FEED_PAGE_SIZE).map(entryOf);
     const version = more ? entries[entries.length - 1]!.version : head;
     const orgs = continuable ? undefined : this.#allOrgs();
-    return { version, entries, more, reset: cursor !== null && !continuable, ...(orgs ? { orgs } : {}) };
+    const legacy = continuable ? undefined : this.#legacy();
+    return {
+      version,
+      entries,
+      more,
+      reset: cursor !== null && !continuable,
+      ...(orgs ? { orgs } : {}),
+      ...(legacy ? { legacy } : {}),
+    };
   }
 
   // ------------------------------------------------------------------ replicas (the replica's side)
@@ -258,10 +297,12 @@ export class RevocationFeed extends DurableObject<FeedEnv> {
         this.ctx.storage.sql.exec("DELETE FROM changes");
         this.ctx.storage.sql.exec("DELETE FROM orgs");
         for (const o of batch.orgs ?? []) this.#setOrg(o.org, o.rate_limit);
+        this.#setLegacy(batch.legacy ?? []);
       }
       for (const e of batch.entries) {
         this.#insert(e.at, e.kind ?? "key", e.hash, e.record, e.version);
         if (e.kind === "org") this.#setOrg(e.hash, (e.record as RateLimit | null) ?? null);
+        if (e.kind === "legacy" && Array.isArray(e.record)) this.#setLegacy(e.record as string[]);
       }
       this.ctx.storage.sql.exec("INSERT OR REPLACE INTO meta (k, v) VALUES ('head', ?)", batch.to);
       this.ctx.storage.sql.exec("DELETE FROM changes WHERE at < ?", now - FEED_RETENTION_MS);
@@ -365,7 +406,7 @@ export class RevocationFeed extends DurableObject<FeedEnv> {
     const to = more ? entries[entries.length - 1]!.version : head;
     return incremental
       ? { reset: false, from: from!, to, entries }
-      : { reset: true, from: null, to, entries, orgs: this.#allOrgs() };
+      : { reset: true, from: null, to, entries, orgs: this.#allOrgs(), legacy: this.#legacy() };
   }
 
   async #scheduleRetry(): Promise<void> {

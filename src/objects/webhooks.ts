@@ -196,7 +196,7 @@ export class WebhookHub extends DurableObject<WebhookHubEnv> {
     return this.#queue(event, targets, now);
   }
 
-  /** Queue several events in one call (the scheduled handler's key.expiring): the deliveries queued. */
+  /** Queue several events in one call (the scheduled handler's key.expiring, a bulk import's key.created): the deliveries queued. */
   async enqueueAll(events: GatewayEvent[]): Promise<number> {
     let queued = 0;
     for (const e of events) queued += await this.enqueue(e);

@@ -110,7 +110,15 @@ function callGateway(key: string, p = "/v1/things"): Promise<Response> {
 
 beforeAll(async () => {
   origin = await startOrigin();
-  gw = await startWrangler({ vars: { ORIGIN_URL: origin.url, ADMIN_TOKEN: TOKEN, USAGE_FLUSH_MS: "1000" } });
+  gw = await startWrangler({
+    vars: {
+      ORIGIN_URL: origin.url,
+      ADMIN_TOKEN: TOKEN,
+      // One route in report mode, for the Migration page (docs/migrating.md); the others enforce.
+      ROUTES: JSON.stringify([{ path: "/legacy/*", enforcement: "report" }]),
+      USAGE_FLUSH_MS: "1000",
+    },
+  });
   // A realistic org to look at (and to screenshot).
   for (const k of [
     { name: "Production backend", scopes: ["read", "write"] },
@@ -325,6 +333,40 @@ describe("the web console in Chromium", () => {
     await page.getByRole("heading", { name: "Your new API key" }).waitFor();
     const key = (await page.locator("#key-value").textContent())!.trim();
     expect((await callGateway(key)).status).toBe(200);
+    await context.close();
+  });
+
+  it("the Migration page says in one line whether it is safe to switch, and what is pending", async () => {
+    // A request keygate would refuse (no key) that the origin serves, on the report-mode route.
+    const breaks = await fetch(`${gw.url}/legacy/things`);
+    expect(breaks.status).toBe(200);
+    await adminApi("POST", "/keys/import", {
+      hash: `sha512:${"c0ffee".repeat(21)}00`, // pending: sha512 is never keygate's own hash
+      key_prefix: "old_ab",
+      orgs: ["acme"],
+      name: "From the old system",
+    });
+    const context = await newContext();
+    const page = await newPage(context);
+    await signIn(page);
+    await page.getByRole("link", { name: "Migration" }).click();
+    await page.waitForURL(`${gw.url}/_keygate/ui/migration`);
+    // Counts leave the isolate at most every USAGE_FLUSH_MS, with a request.
+    await expect
+      .poll(
+        async () => {
+          await new Promise((r) => setTimeout(r, 1100));
+          await fetch(`${gw.url}/legacy/things`);
+          await page.reload();
+          return page.locator("[data-safe]").textContent();
+        },
+        { timeout: 30_000 },
+      )
+      .toMatch(/^\d+ would_break in 7 days on 1 of 1 route: not safe to switch yet\.$/);
+    expect(await page.locator("[data-safe]").getAttribute("data-safe")).toBe("false");
+    expect(await page.getByRole("cell", { name: "/legacy/*" }).count()).toBe(1);
+    expect(await page.locator("[data-pending]").textContent()).toMatch(/^1 imported, 0 migrated, 1 pending/);
+    await expectAccessible(page, "migration page");
     await context.close();
   });
 

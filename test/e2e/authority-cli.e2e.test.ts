@@ -81,7 +81,8 @@ async function run(
     list: () => b.list({ org }),
     show: () => b.show(k!.id),
     create: () => b.create({ orgs: [org], name: "made", ...extra }),
-    import: () => b.import({ key: `imported-${randomUUID()}`, orgs: [org], ...extra }),
+    import: () =>
+      b.import({ ...(extra.hash === undefined ? { key: `imported-${randomUUID()}` } : {}), orgs: [org], ...extra }),
     update: () => b.update(k!.id, Object.keys(extra).length ? extra : { name: "renamed" }),
     rotate: () => b.rotate(k!.id, extra),
     revoke: () => b.revoke(k!.id),
@@ -91,6 +92,8 @@ async function run(
     org_set: () => b.orgSet(org, { rate_limit: null }),
     token_create: () => b.tokenCreate({ name: "x", orgs: [org], role: "read" }),
     token_list: () => b.tokenList({}),
+    shadow: () => b.shadow({ org }),
+    migration: () => b.migration({ org }),
     token_revoke: async () => {
       const t = await remoteBackend(gw.url, ROOT).tokenCreate({ name: "doomed", orgs: [org], role: "read" });
       return b.tokenRevoke((t as unknown as { value: { id: string } }).value.id);
@@ -120,6 +123,7 @@ async function run(
 
 const VALUES: Record<string, unknown> = {
   key: `imported-${randomUUID()}`,
+  key_prefix: "imported",
   name: "named",
   scopes: ["read"],
   expires_at: new Date(Date.now() + DAY).toISOString(),
@@ -145,7 +149,12 @@ describe("authority matrix on the CLI's --url surface (a real wrangler dev)", ()
   );
   it.each(fieldCells)("%s · %s · %s: as the table says", async (role, op, field) => {
     const rule = FIELDS[op][field]![role];
-    const value = field === "orgs" ? [org] : field === "key" ? `imported-${randomUUID()}` : VALUES[field];
+    const fresh: Record<string, () => unknown> = {
+      orgs: () => [org],
+      key: () => `imported-${randomUUID()}`,
+      hash: () => `sha256:${randomUUID().replace(/-/g, "")}${randomUUID().replace(/-/g, "")}`,
+    };
+    const value = fresh[field]?.() ?? VALUES[field];
     const got = await run(remoteBackend(gw.url, tokens[role]!), op, { [field]: value });
     expect(got).toBe(rule === "yes" ? "allowed" : rule === "operator" ? "invalid" : "refused");
   });

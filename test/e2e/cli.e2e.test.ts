@@ -128,6 +128,12 @@ describe("npm run keys", () => {
       [["webhooks", "add", "ftp://hooks.example.com/x", "--event", "key.revoked"], "RECEIVER_URL: must be an https://"],
       [["webhooks", "add", "https://hooks.example.com/x", "--event", "key.nope"], "--event: must be a list of"],
       [["webhooks", "deliveries", "wh_x", "--limit", "0"], "--limit: must be a whole number"],
+      // The migration verbs (issue 22) too.
+      [["import", "--hash", "sha256:abcd", "--org", "acme"], "--hash: must carry a sha256 digest"],
+      [["import", "--file", "/nonexistent/keys.jsonl"], '--file: cannot read "/nonexistent/keys.jsonl"'],
+      [["import", "--file", found, "--org", "not a slug"], "--org:"],
+      [["migration", "--org", "not a slug"], "--org: must be an org slug"],
+      [["shadow", "--since", "40d"], "--since: the range must be at most 35 days"],
     ] as const) {
       const r = await keysCli([...args, "--persist-to", state], NO_PLATFORM);
       const label = args.join(" ");
@@ -160,6 +166,13 @@ describe("npm run keys", () => {
     expect(hooks.stderr).toBe(
       `error: webhooks are kept by the running gateway, and no running \`wrangler dev\` of this local state answered (the one registered in ${registry} did not answer: it has stopped, or another wrangler version started it): start it with \`npm run dev\` (same --persist-to), or use --url\n`,
     );
-    for (const r of [usage, set, hooks]) expect(r.stderr).not.toMatch(/==|\(false|Network connection|core:user/);
+    // So is report mode's shadow report (issue 22).
+    const shadow = await keysCli(["shadow", "--persist-to", stale]);
+    expect(shadow.code).toBe(1);
+    expect(shadow.stderr).toBe(
+      `error: the shadow report is kept by the running gateway, and no running \`wrangler dev\` of this local state answered (the one registered in ${registry} did not answer: it has stopped, or another wrangler version started it): start it with \`npm run dev\` (same --persist-to), or use --url\n`,
+    );
+    for (const r of [usage, set, hooks, shadow])
+      expect(r.stderr).not.toMatch(/==|\(false|Network connection|core:user/);
   });
 });

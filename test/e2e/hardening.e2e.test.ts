@@ -142,6 +142,7 @@ describe("origin signatures through wrangler dev", () => {
       kid: "e2e",
       timestamp: expect.any(Number),
       identity: { method: "key", org: "acme", keyId, userId: null, scopes: ["read"] },
+      verdict: null, // enforce mode: no report-mode verdict (docs/migrating.md)
     });
   });
 

@@ -97,6 +97,7 @@ describe("sessions on wrangler dev", () => {
       kid: "e2e",
       timestamp: expect.any(Number),
       identity: { method: "session", org: "acme", keyId: null, userId: "user_e2e", scopes: ["read"] },
+      verdict: null, // enforce mode: no report-mode verdict (docs/migrating.md)
     });
   });
 

@@ -5,6 +5,7 @@
  */
 import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
 import { DEFAULT_LOCATION } from "../../src/edge/location";
+import { shadowCounter } from "../../src/edge/shadow/counter";
 import { flushUsage, usageCounter } from "../../src/edge/usage/counter";
 import type { Env } from "../../src/env";
 import worker from "../../src/index";
@@ -28,16 +29,17 @@ export const ORIGIN = env.TEST_ORIGIN_URL;
 
 /**
  * An execution context whose background work can be awaited — all of it but a deferred
- * usage flush (edge/usage/counter.ts armFlush), which sleeps up to USAGE_FLUSH_MS before it
- * sends the counts: it runs on, unawaited, as it would after the response in production.
- * `wait()` is waitOnExecutionContext for the rest. Tests that read usage flush explicitly,
- * or use `sendAndWaitAll` to wait for the deferred flush too.
+ * flush of usage or of report mode's comparisons (edge/usage/flush.ts armFlush), which
+ * sleeps up to USAGE_FLUSH_MS before it sends the counts: it runs on, unawaited, as it would
+ * after the response in production. `wait()` is waitOnExecutionContext for the rest. Tests
+ * that read usage or the shadow report flush explicitly, or use `sendAndWaitAll` to wait for
+ * the deferred flush too.
  */
 export function backgroundContext(): { ctx: ExecutionContext; wait: () => Promise<void> } {
   const real = createExecutionContext();
   const ctx = {
     waitUntil: (p: Promise<unknown>) => {
-      if (p !== usageCounter().armed) real.waitUntil(p);
+      if (p !== usageCounter().armed && p !== shadowCounter().armed) real.waitUntil(p);
     },
     passThroughOnException: () => real.passThroughOnException(),
     props: real.props,
@@ -51,7 +53,7 @@ function requestOf(input: string | Request, init: RequestInit): Request {
   return typeof url === "string" ? new Request(url, { redirect: "manual", ...init }) : url;
 }
 
-/** Send a request through the gateway and wait for its background work (a deferred usage flush aside: backgroundContext). */
+/** Send a request through the gateway and wait for its background work (a deferred flush aside: backgroundContext). */
 export async function send(
   input: string | Request,
   init: RequestInit = {},
@@ -63,7 +65,7 @@ export async function send(
   return res;
 }
 
-/** Send a request and wait for all of its background work, a deferred usage flush included (as waitUntil does). */
+/** Send a request and wait for all of its background work, a deferred flush included (as waitUntil does). */
 export async function sendAndWaitAll(
   input: string | Request,
   init: RequestInit = {},

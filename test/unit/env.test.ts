@@ -82,7 +82,10 @@ describe("Env (src/env.ts) and wrangler.toml declare the same bindings", () => {
       expect(typeof exported[b.className], b.className).toBe("function");
       expect(toml).toMatch(new RegExp(`new_sqlite_classes = \\["${b.className}"\\]`));
     }
-    expect(created.length).toBe(5);
+    expect(created.length).toBe(6);
+    // Each migration's tag once, in order (a deployed Worker applies the tags it has not seen yet, in order).
+    const tags = (parseToml(toml).arrays.get("migrations") ?? []).map((m) => m.tag);
+    expect(tags).toEqual(tags.map((_, i) => `v${i + 1}`));
   });
 
   it("catches a binding missing from one environment, or one Env does not have", () => {

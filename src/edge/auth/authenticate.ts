@@ -23,8 +23,9 @@ import type { AdmitDeps, Facts, Refusal } from "../admission";
 import { refusal } from "../admission";
 import { followFeed } from "../revocation/follower";
 import { extractCredential } from "./credentials";
+import { migrateLater, pendingAlgorithms } from "./legacy";
 import { JWKS_UNAVAILABLE, sessionTokenOf, verifySession } from "./session";
-import type { Verdict } from "./verify";
+import type { Verdict, VerifyDeps } from "./verify";
 import { cachedValidVerdict, verifyKey } from "./verify";
 
 /** Who presented what: nothing, a usable key (its record), a verified session, or the refusal. */
@@ -96,24 +97,12 @@ export async function authenticate(
           ? null
           : takeSlowLookup(isolate.blocked, clientOf()!, now);
       if (lookup === null) return tooManyFailures(facts, wait);
-      verdict = await verifyKey(credential.key, {
-        kv: deps.env.KEYS,
-        cache: isolate.cache,
-        config,
-        now,
-        overrides: isolate.feed.overrides,
-      });
+      verdict = await verifyKey(credential.key, verifyDeps(deps, now));
       // A valid key, or a store failure, was no guess: the lane keeps its room.
       if (verdict.kind === "valid" || verdict.kind === "error") lookup.giveBack();
     }
   } else {
-    verdict = await verifyKey(credential.key, {
-      kv: deps.env.KEYS,
-      cache: isolate.cache,
-      config,
-      now,
-      overrides: isolate.feed.overrides,
-    });
+    verdict = await verifyKey(credential.key, verifyDeps(deps, now));
   }
   if (verdict.kind === "error") {
     logLine("error", "key store failure", { request_id: deps.requestId, cause: verdict.cause });
@@ -130,7 +119,21 @@ export async function authenticate(
   if (verdict.kind === "denied")
     return refuseCredential(deps, facts, clientOf(), "invalid_key", { reason: verdict.reason });
   accountUse(deps, record, now);
+  // Imported by its legacy hash: re-indexed under keygate's own after this response (edge/auth/legacy.ts).
+  if (verdict.legacy) migrateLater(deps, record, verdict.legacy.identity, verdict.hash, now);
   return { kind: "key", record, now };
+}
+
+/** What verification runs with: this isolate's cache and view of the feed, and the legacy algorithms pending. */
+function verifyDeps(deps: AdmitDeps, now: number): VerifyDeps {
+  return {
+    kv: deps.env.KEYS,
+    cache: deps.isolate.cache,
+    config: deps.config,
+    now,
+    overrides: deps.isolate.feed.overrides,
+    legacy: () => pendingAlgorithms(deps, now),
+  };
 }
 
 /**

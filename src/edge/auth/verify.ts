@@ -9,11 +9,21 @@
  * pass. While KV fails, a record already cached may be served up to STALE_IF_ERROR_MS
  * past its freshness (tier "stale"); an unknown key is never served from a stale entry.
  *
+ * Keys imported by their legacy hash (docs/migrating.md): while some are pending, a key
+ * that is not keygate's own format (no KEY_PREFIX) and misses keygate's index is looked
+ * up once more under its legacy identity — one legacy digest and keygate's hash of it, at
+ * most one KV read per pending algorithm (an old system has one), and the same caches,
+ * negative results included. A hit is verified like any record and says where it was
+ * found (`legacy`), for the lazy re-hash (authenticate.ts). Keys of keygate's format, and
+ * every key once nothing is pending, pay nothing for it.
+ *
  * Stateless: the key cache is the isolate's (edge/gateway/isolate.ts), passed in.
  */
 import type { Config } from "../../config/config";
 import { classifyKey } from "../../keys/format";
 import { hashKey } from "../../keys/hash";
+import type { LegacyAlgorithm } from "../../keys/legacy";
+import { legacyIdentityOf } from "../../keys/legacy";
 import type { KeyDenial, KeyRecord } from "../../keys/record";
 import { denialOf } from "../../keys/record";
 import type { KvLike } from "../../keys/store/kv";
@@ -27,7 +37,14 @@ import { newerOf } from "../revocation/follower";
 export type Tier = "format" | "memory" | "kv" | "stale" | "feed";
 
 export type Verdict =
-  | { kind: "valid"; record: KeyRecord; hash: string; tier: Tier }
+  | {
+      kind: "valid";
+      record: KeyRecord;
+      hash: string;
+      tier: Tier;
+      /** Found under its legacy identity (a key imported by its hash, not yet re-indexed under `hash`). */
+      legacy?: { identity: string };
+    }
   | { kind: "unknown"; reason: "checksum" | "not_found"; tier: Tier }
   | { kind: "denied"; reason: KeyDenial; record: KeyRecord; tier: Tier }
   | { kind: "error"; cause: string };
@@ -50,46 +67,72 @@ export interface VerifyDeps {
   now: number;
   /** Records published on the revocation feed: newer than what KV may still serve. */
   overrides?: Map<string, Override>;
+  /**
+   * The legacy algorithms with pending imported keys (edge/auth/legacy.ts), asked only on a
+   * miss of a key not in keygate's format; absent: no legacy lookup.
+   */
+  legacy?: () => Promise<readonly LegacyAlgorithm[]>;
+}
+
+type Looked = { record: KeyRecord | null; tier: Tier } | { kind: "error"; cause: string };
+
+/** The record under `hash`: the in-isolate cache, else KV (with the feed's overrides); misses cached too. */
+async function lookup(hash: string, deps: VerifyDeps): Promise<Looked> {
+  const { config, cache, now } = deps;
+  const hit = cache.lookup(hash, now);
+  if (hit.state === "fresh") return { record: hit.value, tier: "memory" };
+  try {
+    const stored = await withTimeout(
+      readRecord(deps.kv, hash, config.cache.kvCacheTtlSeconds),
+      config.cache.kvTimeoutMs,
+    );
+    const record = deps.overrides ? newerOf(stored, deps.overrides.get(hash), now) : stored;
+    if (record) cache.set(hash, record, now, config.cache.ttlMs, config.cache.staleIfErrorMs);
+    else cache.set(hash, null, now, config.cache.negativeTtlMs, 0);
+    return { record, tier: record === stored ? "kv" : "feed" };
+  } catch (err) {
+    const published = deps.overrides?.get(hash);
+    if (published !== undefined && now < published.until)
+      return { record: newerOf(hit.state === "stale" ? hit.value : null, published, now), tier: "feed" };
+    if (hit.state === "stale" && hit.value !== null) return { record: hit.value, tier: "stale" };
+    return { kind: "error", cause: err instanceof Error ? err.message : String(err) };
+  }
 }
 
 export async function verifyKey(key: string, deps: VerifyDeps): Promise<Verdict> {
-  const { config, cache, now } = deps;
-  if (classifyKey(key, config.keyPrefix) === "corrupt") return { kind: "unknown", reason: "checksum", tier: "format" };
+  const { config, now } = deps;
+  const shape = classifyKey(key, config.keyPrefix);
+  if (shape === "corrupt") return { kind: "unknown", reason: "checksum", tier: "format" };
 
   const hash = await hashKey(key, config.pepper);
-  const hit = cache.lookup(hash, now);
-  let record: KeyRecord | null;
-  let tier: Tier;
-  if (hit.state === "fresh") {
-    record = hit.value;
-    tier = "memory";
-  } else {
+  let found = await lookup(hash, deps);
+  if ("kind" in found) return found;
+  let legacy: { identity: string } | undefined;
+  if (found.record === null && shape === "foreign" && deps.legacy) {
+    // Imported by its legacy hash and not re-indexed yet? One digest and one lookup per pending algorithm.
+    let algorithms: readonly LegacyAlgorithm[];
     try {
-      const stored = await withTimeout(
-        readRecord(deps.kv, hash, config.cache.kvCacheTtlSeconds),
-        config.cache.kvTimeoutMs,
-      );
-      record = deps.overrides ? newerOf(stored, deps.overrides.get(hash), now) : stored;
-      tier = record === stored ? "kv" : "feed";
-      if (record) cache.set(hash, record, now, config.cache.ttlMs, config.cache.staleIfErrorMs);
-      else cache.set(hash, null, now, config.cache.negativeTtlMs, 0);
+      algorithms = await deps.legacy();
     } catch (err) {
-      const published = deps.overrides?.get(hash);
-      if (published !== undefined && now < published.until) {
-        record = newerOf(hit.state === "stale" ? hit.value : null, published, now);
-        tier = "feed";
-      } else if (hit.state === "stale" && hit.value !== null) {
-        record = hit.value;
-        tier = "stale";
-      } else {
-        return { kind: "error", cause: err instanceof Error ? err.message : String(err) };
+      return { kind: "error", cause: err instanceof Error ? err.message : String(err) };
+    }
+    for (const algorithm of algorithms) {
+      const identity = await legacyIdentityOf(key, algorithm, config);
+      if (identity === null) continue;
+      const there = await lookup(identity, deps);
+      if ("kind" in there) return there;
+      if (there.record !== null) {
+        found = there;
+        legacy = { identity };
+        break;
       }
     }
   }
+  const { record, tier } = found;
   if (record === null) return { kind: "unknown", reason: "not_found", tier };
   const denial = denialOf(record, now);
   if (denial) return { kind: "denied", reason: denial, record, tier };
-  return { kind: "valid", record, hash, tier };
+  return { kind: "valid", record, hash, tier, ...(legacy ? { legacy } : {}) };
 }
 
 /**

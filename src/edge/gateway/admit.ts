@@ -77,10 +77,13 @@ export async function admit(req: Request, deps: AdmitDeps): Promise<Admission> {
     // the origin answer them — without any credential (dropped, never forwarded unchecked).
     if (config.preflight === "forward" && !route.hide) {
       facts.route = "(preflight)";
+      if (route.enforcement) facts.enforcement = route.enforcement;
       return { kind: "forward", path, url, identity: null, preflight: true, anonymous: true, facts };
     }
   }
   facts.route = route.path;
+  // Reported or enforced, when the route says (edge/shadow/report.ts): decided alike either way.
+  if (route.enforcement) facts.enforcement = route.enforcement;
 
   // 2–5. Who: a key, else (sessions on) a session token.
   const who = await authenticate(req.headers, deps, facts, { countUsage: true });

@@ -4,7 +4,9 @@
  * (request, env, ctx), which is admit (admit.ts) → forward (with trusted identity
  * headers, edge/proxy/headers.ts strips the rest; signed when ORIGIN_SIGNING_SECRET is set) or
  * render the refusal → one access-log line, derived from the Admission in one place
- * (respond.ts) → usage counted (edge/usage/counter.ts).
+ * (respond.ts) → usage counted (edge/usage/counter.ts). In report mode (edge/shadow/) the
+ * decision is not enforced: the request is forwarded with its verdict, never refused, and
+ * the origin's answer compared with it.
  *
  * The entry (app.ts) hands it every request that is not for the admin API, the console or
  * the self-service API, without going through the Hono app: the hot path pays for no
@@ -16,10 +18,12 @@ import type { Config } from "../../config/config";
 import type { Env } from "../../env";
 import { clock } from "../../lib/clock";
 import { logLine } from "../../lib/log";
-import type { Forward, RequestLog } from "../admission";
+import type { Admission, Forward, RequestLog } from "../admission";
 import { locator } from "../location";
 import { forward, targetUrl } from "../proxy/forward";
 import { forwardedSearch, upstreamHeaders } from "../proxy/headers";
+import { requestUrlOf } from "../routes/normalize";
+import { compareAnswer, isReported, reportOf } from "../shadow/report";
 import { countRequest } from "../usage/counter";
 import { admit } from "./admit";
 import type { IsolateState } from "./isolate";
@@ -56,10 +60,13 @@ export function createGateway(config: Config, deps: GatewayDeps = {}): FetchHand
         where,
       });
       logAdmission(log, admission);
-      res =
-        admission.kind === "refuse"
-          ? renderRefusal(config, requestId, admission)
-          : await proxy(request, config, requestId, admission);
+      if (isReported(config, admission))
+        res = await reported(request, config, env, requestId, admission, log, waitUntil);
+      else
+        res =
+          admission.kind === "refuse"
+            ? renderRefusal(config, requestId, admission)
+            : await proxy(request, config, requestId, admission);
     } catch (err) {
       res = renderFailure(err, config, requestId, log);
     }
@@ -81,7 +88,48 @@ export function gatewayFor(config: Config): FetchHandler {
   return g;
 }
 
-async function proxy(req: Request, config: Config, requestId: string, admitted: Forward): Promise<Response> {
+/**
+ * Report mode (edge/shadow/report.ts): whatever the decision, the request is forwarded —
+ * on its normalized path, or as received when it had none — with keygate's verdict
+ * instead of an identity and the client's own credential; the origin's answer is compared
+ * with the decision, counted, and returned untouched.
+ */
+async function reported(
+  req: Request,
+  config: Config,
+  env: Env,
+  requestId: string,
+  admission: Admission,
+  log: RequestLog,
+  waitUntil: (p: Promise<unknown>) => void,
+): Promise<Response> {
+  const report = reportOf(config, admission);
+  const url = requestUrlOf(req);
+  const as: Forward =
+    admission.kind === "forward"
+      ? admission
+      : {
+          kind: "forward",
+          path: admission.facts.path ?? url.pathname,
+          url,
+          identity: null,
+          preflight: false,
+          anonymous: false,
+          facts: admission.facts,
+        };
+  const res = await proxy(req, config, requestId, as, report.verdict);
+  log.outcome = "forwarded";
+  return compareAnswer(res, report, { env, config, requestId, method: req.method, path: as.path, log, waitUntil });
+}
+
+/** Forward an admitted request; with `verdict` (report mode) it vouches for nothing and keeps the client's credential. */
+async function proxy(
+  req: Request,
+  config: Config,
+  requestId: string,
+  admitted: Forward,
+  verdict?: string,
+): Promise<Response> {
   const { url, path, preflight } = admitted;
   const websocket = req.headers.get("upgrade")?.toLowerCase() === "websocket";
   const headers = upstreamHeaders(req.headers, config, {
@@ -91,8 +139,9 @@ async function proxy(req: Request, config: Config, requestId: string, admitted: 
     host: url.host,
     websocket,
     identity: admitted.identity,
-    dropCredentials: preflight && admitted.anonymous,
+    dropCredentials: verdict === undefined && preflight && admitted.anonymous,
     noBody: preflight,
+    ...(verdict !== undefined ? { verdict } : {}),
   });
   // A keygate key in a query parameter never reaches the origin (headers: upstreamHeaders).
   const target = targetUrl(config.originBase, path, forwardedSearch(url.search, config));
@@ -126,6 +175,8 @@ async function proxy(req: Request, config: Config, requestId: string, admitted: 
   if (res.status !== 101) {
     // Ours, always: the one id the logs, the origin's header and the signature carry.
     res.headers.set("x-request-id", requestId);
+    // Report mode: the origin's answer, with nothing of an enforcement keygate did not do.
+    if (verdict !== undefined) return res;
     if (admitted.headers) for (const name in admitted.headers) res.headers.set(name, admitted.headers[name]!);
     // Values the origin sent itself are kept (Sunset, Deprecation).
     if (admitted.fallbackHeaders)

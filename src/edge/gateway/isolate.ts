@@ -12,6 +12,7 @@
  * the revocation feed's follower (edge/revocation/follower.ts) through the same interface.
  */
 
+import type { LegacyAlgorithm } from "../../keys/legacy";
 import type { KeyRecord, TokenRecord } from "../../keys/record";
 import type { OrgSettings } from "../../keys/store/org-settings";
 import type { Lookup } from "../../lib/lru";
@@ -34,6 +35,12 @@ export type OrgCache = LruCache<OrgSettings | null>;
 /** Scoped admin tokens by hash, misses included (manage/admin/tokens.ts). */
 export type TokenCache = LruCache<TokenRecord | null>;
 
+/** What an isolate knows of the `legacy-algorithms` record when there is no feed to tell it (edge/auth/legacy.ts). */
+export interface LegacyFlag {
+  algorithms: readonly LegacyAlgorithm[];
+  freshUntil: number;
+}
+
 /** Bound on cached admin tokens per isolate: a flood of distinct well-formed tokens cannot grow memory. */
 export const MAX_CACHED_TOKENS = 1000;
 
@@ -50,6 +57,10 @@ export interface IsolateState {
   managementBlocked: BlockedClients;
   orgs: OrgCache;
   tokens: TokenCache;
+  /** Without a revocation feed: the legacy algorithms with pending imported keys, as last read (edge/auth/legacy.ts). */
+  legacyFlag: LegacyFlag;
+  /** Legacy identities being re-indexed by this isolate (edge/auth/legacy.ts). */
+  migrating: Set<string>;
 }
 
 /** A fresh isolate's state (tests build two of them to stand for two isolates). */
@@ -62,6 +73,8 @@ export function newIsolateState(maxEntries: number): IsolateState {
     managementBlocked: new LruCache<Block>(MAX_BLOCKED_CLIENTS),
     orgs: new LruCache<OrgSettings | null>(maxEntries),
     tokens: new LruCache<TokenRecord | null>(MAX_CACHED_TOKENS),
+    legacyFlag: { algorithms: [], freshUntil: -Infinity },
+    migrating: new Set(),
   };
 }
 

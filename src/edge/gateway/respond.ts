@@ -33,6 +33,7 @@ export function logFacts(log: RequestLog, facts: Facts): void {
   if (facts.org !== undefined) log.org = facts.org;
   if (facts.cache !== undefined) log.cache = facts.cache;
   if (facts.usage !== undefined) log.usage = facts.usage;
+  if (facts.enforcement !== undefined) log.enforcement = facts.enforcement;
 }
 
 /** A refusal in the profile's shape (no log write: see logAdmission). */
@@ -107,5 +108,7 @@ export function writeAccessLog(
     cache: log.cache ?? null,
     outcome: log.outcome ?? null,
     reason: log.reason ?? null,
+    // Report mode only (docs/migrating.md): the decision was compared, not enforced.
+    ...(log.shadow !== undefined ? { enforcement: "report", shadow: log.shadow } : {}),
   });
 }

@@ -15,7 +15,7 @@
  * Method overrides also come as query parameters (`?_method=DELETE`): the query's
  * forwarding drops them too (isMethodOverrideParam), always.
  */
-import { SIGNATURE_HEADER } from "../../../verifier/index.js";
+import { SIGNATURE_HEADER, VERDICT_HEADER } from "../../../verifier/index.js";
 
 const FAMILIES: { names: string[] }[] = [
   {
@@ -159,8 +159,9 @@ const FAMILIES: { names: string[] }[] = [
   },
   {
     // The gateway's own: it sets them itself (the client's request id travels as
-    // x-client-request-id, ours is x-request-id; only keygate may sign).
-    names: ["x-request-id", "x-client-request-id", SIGNATURE_HEADER],
+    // x-client-request-id, ours is x-request-id; only keygate may sign, or give a verdict
+    // in report mode: docs/migrating.md).
+    names: ["x-request-id", "x-client-request-id", SIGNATURE_HEADER, VERDICT_HEADER],
   },
 ];
 
@@ -172,6 +173,7 @@ const GATEWAY_SET = new Set([
   "x-request-id",
   "x-client-request-id",
   SIGNATURE_HEADER,
+  VERDICT_HEADER,
 ]);
 
 const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\-]/g, "\\$&");

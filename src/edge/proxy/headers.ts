@@ -18,8 +18,18 @@
  * removed (edge/proxy/stray-keys.ts), and so is a method-override query parameter
  * (`_method`…: forwardedSearch).
  *
+ * Report mode (ENFORCEMENT=report, docs/migrating.md: `UpstreamContext.verdict`): keygate
+ * vouches for nothing and the origin authenticates as it did before keygate, so the
+ * client's own credential is forwarded as sent — its key header, its Authorization, its
+ * session cookie — and so is the org header when the profile reads the org from it
+ * (ORG_SOURCE=header: there it is the client's request, not an identity). No identity
+ * header is set; `x-keygate-verdict` is. Everything else is stripped as in enforce mode:
+ * keygate's own headers, client claims, `_` spellings, method overrides, stray keygate keys
+ * — a keygate key is never forwarded, not even as the credential.
+ *
  * Response (origin → client): only hop-by-hop headers are dropped.
  */
+import { VERDICT_HEADER } from "../../../verifier/index.js";
 import type { Config } from "../../config/config";
 import { isOurAuthorization } from "../auth/credentials";
 import { bearerSessionOf, withoutCookie } from "../auth/session";
@@ -97,6 +107,12 @@ export interface UpstreamContext {
   dropCredentials?: boolean;
   /** Forwarded without a body (a CORS preflight): its framing headers are dropped. */
   noBody?: boolean;
+  /**
+   * Report mode: keygate's verdict (`allow`, or `deny; reason=…; status=…`), sent as
+   * x-keygate-verdict; the client's credential (and, with ORG_SOURCE=header, its org
+   * header) is forwarded as sent and no identity is set.
+   */
+  verdict?: string;
 }
 
 /** Names (canonical form) dropped from every request: derived once per config. */
@@ -130,6 +146,23 @@ function droppedFor(config: Config): Set<string> {
   return set;
 }
 
+/**
+ * The same in report mode: the client's credential headers (their exact names) pass, and
+ * the org header when the client names its org in it (ORG_SOURCE=header).
+ */
+const reportDroppedCache = new WeakMap<Config, Set<string>>();
+
+function reportDroppedFor(config: Config): Set<string> {
+  let set = reportDroppedCache.get(config);
+  if (!set) {
+    set = new Set(droppedFor(config));
+    for (const s of config.sources) if (s.kind === "header") set.delete(s.name);
+    if (config.orgSource === "header") set.delete(config.headers.org);
+    reportDroppedCache.set(config, set);
+  }
+  return set;
+}
+
 const NO_TOKENS: ReadonlySet<string> = new Set();
 
 function connectionTokens(value: string | null): ReadonlySet<string> {
@@ -141,7 +174,8 @@ function connectionTokens(value: string | null): ReadonlySet<string> {
 
 export function upstreamHeaders(inbound: Headers, config: Config, ctx: UpstreamContext): Headers {
   const reserved = reservedFor(config);
-  const dropped = droppedFor(config);
+  const report = ctx.verdict !== undefined;
+  const dropped = report ? reportDroppedFor(config) : droppedFor(config);
   const allowed = config.forwardClientHeaders;
   const named = connectionTokens(inbound.get("connection"));
   const stray = strayKeyMatcher(config);
@@ -159,6 +193,7 @@ export function upstreamHeaders(inbound: Headers, config: Config, ctx: UpstreamC
     }
     if (stray !== null && nameCarriesKey(name, stray)) continue;
     if (
+      !report &&
       name === "authorization" &&
       (isOurAuthorization(value, config.sources) || (config.session !== null && bearerSessionOf(value) !== null))
     )
@@ -172,7 +207,7 @@ export function upstreamHeaders(inbound: Headers, config: Config, ctx: UpstreamC
       // origin's. With CONSOLE_HOST browsers send it only to that host, but one set before
       // CONSOLE_HOST was (on this host, Path=/) may live on for its hour: still dropped.
       kept = withoutConsoleCookie(value) || null;
-      if (kept !== null && config.session?.cookie) kept = withoutCookie(kept, config.session.cookie);
+      if (kept !== null && !report && config.session?.cookie) kept = withoutCookie(kept, config.session.cookie);
     }
     const forwarded = kept === null ? null : withoutStrayKey(name, kept, stray);
     if (forwarded !== null) out.set(name, forwarded);
@@ -183,7 +218,8 @@ export function upstreamHeaders(inbound: Headers, config: Config, ctx: UpstreamC
   out.set("x-request-id", ctx.requestId);
   const clientId = clientRequestId(inbound);
   if (clientId !== null) out.set("x-client-request-id", clientId);
-  if (ctx.identity) {
+  if (report) out.set(VERDICT_HEADER, ctx.verdict!);
+  else if (ctx.identity) {
     out.set(config.headers.org, ctx.identity.org);
     if (ctx.identity.keyId !== undefined) out.set(config.headers.keyId, ctx.identity.keyId);
     if (ctx.identity.userId !== undefined) out.set(config.headers.userId, ctx.identity.userId);

@@ -27,6 +27,8 @@
  * Nothing here imports runtime-only modules: it runs on the hot path.
  */
 import type { FeedSettings } from "../../config/config";
+import type { LegacyAlgorithm } from "../../keys/legacy";
+import { isLegacyAlgorithm } from "../../keys/legacy";
 import type { KeyRecord, RateLimit, TokenRecord } from "../../keys/record";
 import { isKeyRecord, isRateLimit, isTokenRecord } from "../../keys/record";
 import { link } from "../../objects/link";
@@ -86,6 +88,9 @@ export class FeedFollower {
   /** Orgs with a rate limit (docs/limits.md), complete once `orgsKnown`. */
   readonly orgLimits = new Map<string, RateLimit>();
   orgsKnown = false;
+  /** The legacy algorithms with pending imported keys (docs/migrating.md), known once `legacyKnown`. */
+  legacy: LegacyAlgorithm[] = [];
+  legacyKnown = false;
 }
 
 /**
@@ -219,7 +224,15 @@ function apply(page: FeedPage, follower: FeedFollower, cache: PurgeableCache, se
     for (const o of page.orgs) if (isRateLimit(o.rate_limit)) follower.orgLimits.set(o.org, o.rate_limit);
     follower.orgsKnown = true;
   }
+  if (page.legacy) {
+    follower.legacy = page.legacy.filter(isLegacyAlgorithm);
+    follower.legacyKnown = true;
+  }
   for (const e of page.entries) {
+    if (e.kind === "legacy") {
+      if (Array.isArray(e.record)) follower.legacy = e.record.filter(isLegacyAlgorithm);
+      continue;
+    }
     if (e.kind === "org") {
       if (isRateLimit(e.record)) follower.orgLimits.set(e.hash, e.record);
       else follower.orgLimits.delete(e.hash);

@@ -20,6 +20,8 @@ export interface Route {
   scopes: string[];
   /** Answer 404 instead of 403, so a forbidden resource's existence is not revealed. */
   hide: boolean;
+  /** This route's own enforcement (docs/migrating.md); absent: ENFORCEMENT's. */
+  enforcement?: "enforce" | "report";
   segments: string[];
   rest: boolean;
 }
@@ -35,7 +37,7 @@ export const DEFAULT_ROUTE: Route = {
   rest: true,
 };
 
-const ROUTE_FIELDS = new Set(["path", "methods", "auth", "scopes", "hide"]);
+const ROUTE_FIELDS = new Set(["path", "methods", "auth", "scopes", "hide", "enforcement"]);
 const METHOD_RE = /^[A-Z]+$/;
 
 /** Parse and validate ROUTES. Throws an Error whose message names the bad entry and field. */
@@ -70,6 +72,9 @@ export function parseRoutes(value: unknown): Route[] {
     if (auth === "public" && scopes.length > 0) throw new Error(`${where}: a public route cannot require scopes`);
     const hide = e.hide ?? false;
     if (typeof hide !== "boolean") throw new Error(`${where}: "hide" must be true or false`);
+    const enforcement = e.enforcement;
+    if (enforcement !== undefined && enforcement !== "enforce" && enforcement !== "report")
+      throw new Error(`${where}: "enforcement" must be "enforce" or "report"`);
     // The pattern in the canonical form requests are matched in (edge/routes/normalize.ts):
     // `/a%40b` and `/a@b` are one pattern, and one that requests could never match is refused.
     if (e.path.split(/[/\\]/).some((seg) => seg === "." || seg === ".."))
@@ -86,6 +91,7 @@ export function parseRoutes(value: unknown): Route[] {
       auth,
       scopes: scopes as string[],
       hide,
+      ...(enforcement !== undefined ? { enforcement } : {}),
       segments: rest ? segments.slice(0, -1) : segments,
       rest,
     };
@@ -133,6 +139,7 @@ function samePolicy(a: Route, b: Route): boolean {
   return (
     a.auth === b.auth &&
     a.hide === b.hide &&
+    a.enforcement === b.enforcement &&
     a.scopes.length === b.scopes.length &&
     a.scopes.every((s) => b.scopes.includes(s))
   );
@@ -160,7 +167,7 @@ function describeRoute(r: Route): string {
   const methods =
     r.methods === null ? "any method" : r.methods.filter((m) => m !== "HEAD" || !r.methods!.includes("GET")).join(",");
   const policy = r.auth === "public" ? "public" : r.scopes.length ? `scopes ${r.scopes.join(",")}` : "key";
-  return `"${r.path}" (${methods}, ${policy}${r.hide ? ", hide" : ""})`;
+  return `"${r.path}" (${methods}, ${policy}${r.hide ? ", hide" : ""}${r.enforcement ? `, ${r.enforcement}` : ""})`;
 }
 
 /**

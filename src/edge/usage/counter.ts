@@ -3,24 +3,15 @@
  *
  * Every request with a known key (or, at merge, a session) is counted here, in memory:
  * forwarded, or rejected with its status, per org, key and UTC minute. No I/O per request.
- * At most every USAGE_FLUSH_MS, a request that finds counts pending hands them to
- * waitUntil, which sends them as one flush (a batch per org) to the usage aggregator of
- * the isolate's location (objects/usage-store.ts); the aggregator stores it before it
- * answers and forwards the location's counts to each org's UsageStore once per interval
- * (its alarm, USAGE_FLUSH_MS). A flush carries an id the aggregator remembers, so a flush
- * resent after a lost answer is taken once; a flush that fails is kept, as it was, for the
- * next one.
- *
- * A flush never waits for a later request: a request that leaves counts pending before a
- * flush is due arms a deferred flush in its own waitUntil — at most one per isolate at a
- * time — which sleeps until the flush is due (≤ USAGE_FLUSH_MS) and sends them to the same
- * aggregator. So every count reaches the aggregator within USAGE_FLUSH_MS (+ one round
- * trip) of its request, traffic or not, and its org's store one aggregator interval (+ one
- * round trip) later. waitUntil keeps work alive WAIT_UNTIL_MS after the response: a
- * deferred flush may sleep USAGE_FLUSH_MS, wait for a flush under way, then send its own
- * (each ≤ FLUSH_TIMEOUT_MS), so USAGE_FLUSH_MS is capped at WAIT_UNTIL_MS − 2 ×
- * FLUSH_TIMEOUT_MS (config/variables.ts). The aggregator's forward runs from a Durable
- * Object alarm, which no waitUntil limit cuts.
+ * A flush sends everything pending as one flush (a batch per org) to the usage aggregator of
+ * the isolate's location (objects/usage-store.ts), when flush.ts's schedule says: at most
+ * every USAGE_FLUSH_MS, and within USAGE_FLUSH_MS (+ one round trip) of every count, traffic
+ * or not (the deferred flush a request arms in its waitUntil). The aggregator stores it
+ * before it answers and forwards the location's counts to each org's UsageStore once per
+ * interval (its alarm, USAGE_FLUSH_MS), so its org's store has a count one aggregator
+ * interval (+ one round trip) later. A flush carries an id the aggregator remembers, so a
+ * flush resent after a lost answer is taken once; a flush that fails is kept, as it was,
+ * for the next one.
  *
  * Lost: the counts of an isolate killed (evicted, or its waitUntil cut) before its
  * pending counts reached the aggregator, i.e. at most USAGE_FLUSH_MS + FLUSH_TIMEOUT_MS of
@@ -36,6 +27,7 @@ import type { UsageStore } from "../../objects/usage-store";
 import type { RequestLog } from "../admission";
 import type { Location } from "../location";
 import { DEFAULT_LOCATION } from "../location";
+import { FlushSchedule, runFlush, scheduleFlush, withinFlushTimeout } from "./flush";
 
 /** Who a request is counted for: an org and a key (null: a session, counted for the org). */
 export interface UsageSubject {
@@ -45,10 +37,6 @@ export interface UsageSubject {
 
 /** Sessions (no key id) are counted under this key id. */
 export const SESSION_KEY_ID = "(session)";
-/** A flush's wait for the location's aggregator; past it the flush is kept for the next one. */
-export const FLUSH_TIMEOUT_MS = 5_000;
-/** How long Workers keep waitUntil work alive after the response. */
-export const WAIT_UNTIL_MS = 30_000;
 /** USAGE_FLUSH_MS's default, for a flush that does not say its interval. */
 const DEFAULT_FLUSH_MS = 10_000;
 /** Distinct (org, key, minute, status) counters kept per isolate before a flush is forced. */
@@ -56,14 +44,15 @@ const MAX_PENDING = 10_000;
 /** Undelivered flushes kept for the next ones. */
 const MAX_RETRY_FLUSHES = 60;
 
-export class UsageCounter {
+export class UsageCounter extends FlushSchedule {
   /** org → "minute|key|status|f" → count */
   pending = new Map<string, Map<string, number>>();
   size = 0;
-  lastFlush = 0;
-  flushing: Promise<void> | null = null;
-  /** The deferred flush armed by a request and still asleep (at most one per isolate). */
-  armed: Promise<void> | null = null;
+  readonly maxPending = MAX_PENDING;
+
+  pendingSize(): number {
+    return this.size;
+  }
 
   /** Count one request. */
   count(subject: UsageSubject, status: number, forwarded: boolean, now: number): void {
@@ -76,11 +65,6 @@ export class UsageCounter {
     const n = org.get(k);
     if (n === undefined) this.size++;
     org.set(k, (n ?? 0) + 1);
-  }
-
-  /** Flush due: counts pending, and USAGE_FLUSH_MS since the last one (or too many counters). */
-  due(now: number, flushMs: number): boolean {
-    return this.size > 0 && this.flushing === null && (now - this.lastFlush >= flushMs || this.size >= MAX_PENDING);
   }
 
   /** Take everything pending as one batch per org. */
@@ -117,16 +101,6 @@ export function usageCounter(): UsageCounter {
   return (shared ??= new UsageCounter());
 }
 
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const t = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`usage store did not answer within ${ms} ms`)), ms);
-  });
-  return Promise.race([p, t]).finally(() => {
-    if (timer !== undefined) clearTimeout(timer);
-  });
-}
-
 /** Where a flush goes: the aggregator of the isolate's location, which forwards to each org at most once per interval. */
 export interface FlushDestination {
   /** The isolate's location (edge/location.ts). */
@@ -150,40 +124,34 @@ export function flushUsage(
   onError: (org: string, cause: string) => void,
   to: FlushDestination = {},
 ): Promise<void> {
-  counter.lastFlush = now;
-  const batches = counter.take();
-  const sending = counter.retry;
-  counter.retry = [];
-  if (batches.size > 0)
-    sending.push({ id: crypto.randomUUID(), batches: [...batches].map(([org, batch]) => ({ org, batch })) });
-  const where = to.where ?? DEFAULT_LOCATION;
-  const aggregator = link.to(ns, usageLocationName(where.colo, where.region));
-  const done = (
-    sending.length === 0
-      ? Promise.resolve()
-      : withTimeout(
-          Promise.resolve().then(() => aggregator.collect(sending, to.flushMs ?? DEFAULT_FLUSH_MS, where)),
-          FLUSH_TIMEOUT_MS,
-        ).then(
-          () => undefined,
-          (err: unknown) => {
-            for (const flush of sending) counter.restore(flush);
-            const cause = err instanceof Error ? err.message : String(err);
-            const orgs = new Set(sending.flatMap((f) => f.batches.map((b) => b.org)));
-            for (const org of orgs) onError(org, cause);
-          },
-        )
-  ).then(() => {
-    counter.flushing = null;
+  return runFlush(counter, now, () => {
+    const batches = counter.take();
+    const sending = counter.retry;
+    counter.retry = [];
+    if (batches.size > 0)
+      sending.push({ id: crypto.randomUUID(), batches: [...batches].map(([org, batch]) => ({ org, batch })) });
+    if (sending.length === 0) return Promise.resolve();
+    const where = to.where ?? DEFAULT_LOCATION;
+    const aggregator = link.to(ns, usageLocationName(where.colo, where.region));
+    return withinFlushTimeout(
+      Promise.resolve().then(() => aggregator.collect(sending, to.flushMs ?? DEFAULT_FLUSH_MS, where)),
+      "usage aggregator",
+    ).then(
+      () => undefined,
+      (err: unknown) => {
+        for (const flush of sending) counter.restore(flush);
+        const cause = err instanceof Error ? err.message : String(err);
+        const orgs = new Set(sending.flatMap((f) => f.batches.map((b) => b.org)));
+        for (const org of orgs) onError(org, cause);
+      },
+    );
   });
-  counter.flushing = done;
-  return done;
 }
 
 /**
  * Count a request made with a known key or session (log.usage, from the Admission's facts
- * once the key is known) after its response is decided, and start a background flush when
- * one is due. The gateway calls it itself (gateway/handler.ts); the management app for the
+ * once the key is known) after its response is decided, and schedule its flush (flush.ts:
+ * now when one is due, else the deferred one). The gateway calls it itself (gateway/handler.ts); the management app for the
  * requests it answers (manage/app.ts). Admin requests and requests without a known key are
  * not counted. `where`: the request's location, where a flush goes (computed only then).
  */
@@ -202,34 +170,11 @@ export function countRequest(
   const now = clock.now();
   const counter = usageCounter();
   counter.count(subject, status, log.outcome === "forwarded", now);
-  if (counter.due(now, flushMs)) waitUntil(flushUsage(ns, counter, now, flushFailed, { where: where(), flushMs }));
-  else if (counter.armed === null) waitUntil(armFlush(ns, counter, now, flushMs, { where: where(), flushMs }));
+  scheduleFlush(counter, waitUntil, now, flushMs, (at) =>
+    flushUsage(ns, counter, at, flushFailed, { where: where(), flushMs }),
+  );
 }
 
 function flushFailed(org: string, cause: string): void {
   logLine("warn", "usage flush failed: kept for the next flush", { org, cause });
-}
-
-/**
- * A deferred flush: asleep until a flush is due (USAGE_FLUSH_MS after the last one, at
- * most), then everything pending is sent to `to` (the location's aggregator, like every
- * flush) — after any flush already under way. Held by the waitUntil of the request that
- * armed it; while it sleeps no other is armed, and a count made once it woke arms the next
- * one.
- */
-export function armFlush(
-  ns: DurableObjectNamespace<UsageStore>,
-  counter: UsageCounter,
-  now: number,
-  flushMs: number,
-  to: FlushDestination = {},
-): Promise<void> {
-  const wait = Math.min(flushMs, Math.max(0, counter.lastFlush + flushMs - now));
-  const armed: Promise<void> = new Promise<void>((resolve) => setTimeout(resolve, wait)).then(async () => {
-    if (counter.armed === armed) counter.armed = null;
-    if (counter.flushing !== null) await counter.flushing;
-    if (counter.size > 0) await flushUsage(ns, counter, clock.now(), flushFailed, to);
-  });
-  counter.armed = armed;
-  return armed;
 }

@@ -11,7 +11,7 @@ import { KV_LIST_MAX, KV_METADATA_MAX_BYTES, kvCall, kvKey, kvList } from "./kv"
 export interface AuditEvent {
   id: string;
   at: string;
-  /** Who acted (see `actor`): "root", "token:<id>", "key:<id>", "session:<sub>" or "cli". */
+  /** Who acted (see `actor`): "root", "token:<id>", "key:<id>", "session:<sub>", "cli", or "gateway" (a re-hash). */
   actor: string;
   action:
     | "create"
@@ -19,6 +19,7 @@ export interface AuditEvent {
     | "update"
     | "revoke"
     | "rotate"
+    | "migrate"
     | "token_create"
     | "token_revoke"
     | "webhook_create"
@@ -27,6 +28,8 @@ export interface AuditEvent {
     | "key.leaked";
   /** Key events: the key concerned. */
   key_id?: string;
+  /** A bulk import (docs/migrating.md): the keys one call imported, as one event (in the global and org logs). */
+  key_ids?: string[];
   /** Key events: the key's orgs (for an org move, before and after); filed under each org's log. */
   orgs?: string[];
   /** Token events: the scoped admin token concerned. */
@@ -98,7 +101,10 @@ function isAuditEvent(v: object): v is AuditEvent {
     typeof e.at === "string" &&
     typeof e.actor === "string" &&
     typeof e.action === "string" &&
-    (typeof e.key_id === "string" || typeof e.token_id === "string" || typeof e.webhook_id === "string")
+    (typeof e.key_id === "string" ||
+      typeof e.token_id === "string" ||
+      typeof e.webhook_id === "string" ||
+      Array.isArray(e.key_ids))
   );
 }
 

@@ -17,6 +17,9 @@
  *   admin-token:<hash>                  TokenRecord JSON               admin: a scoped admin token, by its hash
  *   admin-token-id:<token id>           {"hash"} + metadata TokenSummary   admin: find / list scoped tokens
  *   org-settings:<org>                  OrgSettings JSON               hot path (cached): the org-wide rate limit
+ *   imported:<key id>                   "" + metadata ImportMarker     admin: an imported key's migration state
+ *   legacy-done:<legacy identity>       {"id"}                         admin: a hash import already re-indexed
+ *   legacy-algorithms                   {"pending": [algorithm…]}      hot path without a feed: legacy lookups on
  *
  * Key ids have a fixed length (newKeyId), so a key's `:used` entry sorts right after its
  * summary and a listing page carries both (see listings.ts listOrg).
@@ -53,6 +56,13 @@ export const kvKey = {
   tokenPointer: (id: string) => `admin-token-id:${id}`,
   tokenPointerPrefix: () => "admin-token-id:",
   orgSettings: (org: string) => `org-settings:${org}`,
+  /** A key brought in by import: its migration state (keys/store/migration.ts). */
+  importMarker: (id: string) => `imported:${id}`,
+  importMarkerPrefix: () => "imported:",
+  /** A pending key's legacy identity (keys/legacy.ts) once re-indexed: its import is not repeated. */
+  legacyDone: (identity: string) => `legacy-done:${identity}`,
+  /** The legacy algorithms with pending keys: what the edge looks up on a miss (docs/migrating.md). */
+  legacyAlgorithms: () => "legacy-algorithms",
 } as const;
 
 /**
@@ -67,6 +77,8 @@ export const actor = {
   token: (id: string) => `token:${id}`,
   key: (id: string) => `key:${id}`,
   session: (sub: string) => `session:${sub}`,
+  /** The gateway itself: the lazy re-hash of an imported key at its first use (docs/migrating.md). */
+  gateway: "gateway",
   /** A leak reporter (manage/leaks.ts): "github", "gitlab" or "scanner". */
   reporter: (via: string) => `reporter:${via}`,
 } as const;

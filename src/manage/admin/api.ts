@@ -5,7 +5,8 @@
  *
  *   POST   /keys                 create: 201 with the plaintext key, shown this once
  *   GET    /keys?org=…           list one org's keys (cursor paging)
- *   POST   /keys/import          store an existing key's hash (migration)
+ *   POST   /keys/import          import an existing key (plaintext or its old hash), or an array of ≤ 1,000
+ *   GET    /migration            imported, migrated, pending keys per org; GET /shadow: the shadow report
  *   GET    /keys/:id             show one key
  *   PATCH  /keys/:id             name, orgs, scopes, expires_at, enabled
  *   DELETE /keys/:id             revoke (stops at once in this isolate)
@@ -39,14 +40,16 @@ import type { ManageDeps } from "../context";
 import { failureAnswer, invalidAnswer, thrownAnswer, unmatchedAnswer } from "../http/answers";
 import type { AppEnv, Ctx } from "../http/context";
 import { reject } from "../http/context";
-import { jsonBodyLimit, jsonBody as sharedJsonBody, TOO_LARGE_DETAIL } from "../http/json-body";
+import { jsonBodyLimit, MAX_IMPORT_BODY_BYTES, jsonBody as sharedJsonBody, TOO_LARGE_DETAIL } from "../http/json-body";
 import { blockedSeconds, countFailure, operatorOf } from "../http/operator";
 import { auditEvents, createKey, importKey, listKeys, revokeKey, rotateKey, showKey, updateKey } from "../keys";
+import { importKeys } from "../migration";
 import { consoleUrl, portalLink, portalLinkRevoke } from "../portal";
 import type { Operator } from "../principal";
 import { tokenCreate, tokenList, tokenRevoke } from "../tokens";
 import { workerDeps } from "../worker";
 import { adminChallenge } from "./auth";
+import { MIGRATION_ENDPOINTS, migrationRoutes } from "./migration";
 import { ORG_ENDPOINTS, orgRoutes } from "./orgs";
 import { USAGE_ENDPOINTS, usageRoutes } from "./usage";
 import { WEBHOOK_ENDPOINTS, webhookRoutes } from "./webhooks";
@@ -119,6 +122,7 @@ const ENDPOINTS: [RegExp, string][] = [
   [/^\/portal-links\/[^/]+$/, "DELETE"],
   ...ORG_ENDPOINTS,
   ...USAGE_ENDPOINTS,
+  ...MIGRATION_ENDPOINTS,
   ...WEBHOOK_ENDPOINTS,
 ];
 
@@ -159,7 +163,13 @@ admin.use(async function adminGate(c, next) {
   c.res.headers.set("x-request-id", c.get("requestId"));
 });
 
-admin.use(jsonBodyLimit<AppEnv>((c) => problem(c, "payload_too_large", { detail: TOO_LARGE_DETAIL })));
+const bodyLimit = jsonBodyLimit<AppEnv>((c) => problem(c, "payload_too_large", { detail: TOO_LARGE_DETAIL }));
+// A bulk import's array (manage/migration.ts) has its own limit.
+const importBodyLimit = jsonBodyLimit<AppEnv>(
+  (c) => problem(c, "payload_too_large", { detail: `The request body exceeds ${MAX_IMPORT_BODY_BYTES} bytes.` }),
+  MAX_IMPORT_BODY_BYTES,
+);
+admin.use((c, next) => (c.req.path === `${ADMIN_MOUNT}/keys/import` ? importBodyLimit : bodyLimit)(c, next));
 
 admin.post("/keys", jsonBody(true), async (c) => {
   const outcome = await createKey(...core(c), c.req.valid("json"));
@@ -173,7 +183,10 @@ admin.get("/keys", async (c) => {
 });
 
 admin.post("/keys/import", jsonBody(true), async (c) => {
-  const outcome = await importKey(...core(c), c.req.valid("json"));
+  const body = c.req.valid("json");
+  // An array: a batch (manage/migration.ts), each key answered in `results`.
+  if (Array.isArray(body)) return answer(c, await importKeys(...core(c), body));
+  const outcome = await importKey(...core(c), body);
   if (outcome.ok) c.get("log").key_id = outcome.value.id;
   return answer(c, outcome, 201);
 });
@@ -227,6 +240,7 @@ admin.delete("/tokens/:id", async (c) => answer(c, await tokenRevoke(...core(c),
 const helpers = { answer, invalid, core, query, jsonBody: jsonBody(true) };
 orgRoutes(admin, helpers);
 usageRoutes(admin, helpers);
+migrationRoutes(admin, helpers);
 webhookRoutes(admin, helpers);
 
 // Anything else under the prefix: 405 for a known endpoint, else 404. Never the gateway.

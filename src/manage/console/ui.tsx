@@ -17,6 +17,7 @@
  *   GET  /new?org=, POST /keys                  create → show-once page
  *   GET  /keys/:id                              detail + audit timeline
  *   POST /keys/:id/enable|disable|rotate|revoke
+ *   GET  /migration?org=                        report mode's verdict in one line, the imports' progress
  *   GET  /webhooks, POST /webhooks             webhooks: list, add → the secret, shown once
  *   GET  /webhooks/:id                          a webhook and its delivery attempts
  *   POST /webhooks/:id/test|remove
@@ -61,6 +62,7 @@ import { limitBody } from "../http/body";
 import type { AppEnv, Ctx } from "../http/context";
 import { reject } from "../http/context";
 import { auditEvents, createKey, listKeys, revokeKey, rotateKey, setEnabled, showKey } from "../keys";
+import { migrationStatus, shadowReport } from "../migration";
 import { usage as readOrgUsage } from "../orgs";
 import { hashPortalToken, readPortalLink } from "../portal";
 import type { Principal } from "../principal";
@@ -74,12 +76,13 @@ import type { UsageBucketView, UsageCharts } from "./chart";
 import type { Session } from "./cookie";
 import { cookieSpec, openCookie, readCookie, SESSION_SECONDS, sameSecret, sealCookie, setCookieHeader } from "./cookie";
 import { endSession, openSessionRow, SessionStoreFault, takeLinkRow, touchSession } from "./sessions";
-import type { Chrome, NewHookValues, NewKeyForm, NewKeyValues } from "./views";
+import type { Chrome, NewHookValues, NewKeyForm, NewKeyValues, Section } from "./views";
 import {
   KeyDetailPage,
   KeysPage,
   LoginPage,
   MessagePage,
+  MigrationPage,
   NewKeyPage,
   OrgsPage,
   RedirectPage,
@@ -692,6 +695,39 @@ consoleApp.post("/keys", async (c) => {
   c.get("log").key_id = outcome.value.id;
   const { key, ...view } = outcome.value;
   return showOnce(c, "Your new API key", key, view);
+});
+
+/** Days the migration page's shadow report covers. */
+const MIGRATION_DAYS = 7;
+
+// Moving an API behind keygate (docs/migrating.md): the shadow report and the imports' progress,
+// each shown when the authority table lets this session read it; neither: the page does not exist for it.
+consoleApp.get("/migration", async (c) => {
+  const [deps, p] = core(c);
+  if (!may(p, "shadow") && !may(p, "migration")) return notFound(c);
+  const org = c.req.query("org");
+  const scope = org !== undefined && ORG_RE.test(org) ? { org } : {};
+  const section = <T,>(o: Outcome<T>): Section<T> =>
+    o.ok
+      ? { ok: true, value: o.value }
+      : {
+          ok: false,
+          message:
+            o.error === "invalid"
+              ? o.errors.map((e) => `${e.field}: ${e.message}`).join("; ")
+              : "message" in o
+                ? o.message
+                : "Not available.",
+        };
+  const [shadow, migration] = await Promise.all([
+    may(p, "shadow")
+      ? shadowReport(deps, p, { ...scope, from: new Date(deps.now - MIGRATION_DAYS * 86_400_000).toISOString() }).then(
+          section,
+        )
+      : null,
+    may(p, "migration") ? migrationStatus(deps, p, scope).then(section) : null,
+  ]);
+  return c.html(<MigrationPage chrome={chrome(c)} days={MIGRATION_DAYS} shadow={shadow} migration={migration} />);
 });
 
 /** The key, when this session may see it (else null: answered 404, like a key that does not exist). */

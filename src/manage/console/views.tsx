@@ -9,7 +9,9 @@ import type { LeakRecord } from "../../keys/record";
 import type { AuditEvent } from "../../keys/store/audit";
 import type { DeliveriesView, HookView } from "../../objects/protocol";
 import { may } from "../authority";
+import type { MigrationAnswer } from "../migration";
 import type { Principal } from "../principal";
+import type { ShadowAnswer, ShadowTotals } from "../shadow";
 import { ASSET_VERSION } from "./assets";
 import type { UsageCharts } from "./chart";
 import { UsageSection } from "./chart";
@@ -95,6 +97,7 @@ export const Layout: FC<{ chrome: Chrome; title: string; children?: Child; refre
                 Create key
               </a>
             ) : null}
+            {p && (may(p, "shadow") || may(p, "migration")) ? <a href={`${chrome.base}/migration`}>Migration</a> : null}
             {p && may(p, "webhook_list") ? <a href={`${chrome.base}/webhooks`}>Webhooks</a> : null}
             {chrome.back ? <a href={chrome.back}>{`Back to ${new URL(chrome.back).host}`}</a> : null}
           </nav>
@@ -567,6 +570,8 @@ function describe(e: AuditEvent): string {
       return "Revoked";
     case "rotate":
       return `Rotated to ${e.new_key_id ?? "a new key"} (grace ${e.grace_seconds ?? 0} s)`;
+    case "migrate":
+      return "Re-indexed under keygate's hash at its first use";
     case "update": {
       const parts = Object.entries(e.changes ?? {}).map(([f, c]) =>
         f === "enabled" ? (c.to ? "enabled" : "disabled") : `${f} changed`,
@@ -808,6 +813,135 @@ export const KeyDetailPage: FC<{
     </Layout>
   );
 };
+
+/** A part of the migration page: what the core answered, or why it could not (null: this session may not read it). */
+export type Section<T> = { ok: true; value: T } | { ok: false; message: string } | null;
+
+const SHADOW_COLUMNS: [keyof ShadowTotals, string][] = [
+  ["requests", "Requests"],
+  ["agree", "Agree"],
+  ["would_break", "Would break"],
+  ["would_admit", "Would admit"],
+  ["status_differs", "Status differs"],
+  ["body_differs", "Body differs"],
+];
+
+/**
+ * Moving an API behind keygate (docs/migrating.md): in one line, whether it is safe to
+ * switch report mode to enforce (the shadow report of the last days), the comparisons per
+ * route with the request ids of what disagrees, and the keys imported, migrated and pending.
+ */
+export const MigrationPage: FC<{
+  chrome: Chrome;
+  days: number;
+  shadow: Section<ShadowAnswer>;
+  migration: Section<MigrationAnswer>;
+}> = ({ chrome, days, shadow, migration }) => (
+  <Layout chrome={chrome} title="Migration">
+    <h1>Migration</h1>
+    <p class="sub">Report mode first (decide, compare with the origin, never refuse), then enforce.</p>
+    {shadow ? (
+      <section class="card" id="shadow" aria-labelledby="shadow-title">
+        <h2 id="shadow-title">{`Report mode, last ${days} days`}</h2>
+        {shadow.ok ? (
+          <>
+            <p
+              class={shadow.value.safe_to_switch ? "verdict" : "verdict notice"}
+              data-safe={String(shadow.value.safe_to_switch)}
+            >
+              <strong>{shadow.value.summary}</strong>
+            </p>
+            {shadow.value.routes.length ? (
+              <table>
+                <caption class="skip">Comparisons per route</caption>
+                <thead>
+                  <tr>
+                    <th scope="col">Route</th>
+                    {SHADOW_COLUMNS.map(([, label]) => (
+                      <th scope="col">{label}</th>
+                    ))}
+                    <th scope="col">Disagreeing requests</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {shadow.value.routes.map((r) => (
+                    <tr>
+                      <td>
+                        <code>{r.route}</code>
+                      </td>
+                      {SHADOW_COLUMNS.map(([k]) => (
+                        <td>{String(r.totals[k])}</td>
+                      ))}
+                      <td>
+                        {(["would_break", "status_differs", "body_differs", "would_admit"] as const).flatMap((cls) =>
+                          (r.samples[cls] ?? []).slice(0, 3).map((s) => (
+                            <span
+                              class="tag"
+                              title={`${s.method} ${s.path} · origin ${s.origin_status} · ${s.verdict}`}
+                            >
+                              {`${cls} ${s.request_id}`}
+                            </span>
+                          )),
+                        )}
+                      </td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            ) : null}
+          </>
+        ) : (
+          <p class="muted">{shadow.message}</p>
+        )}
+      </section>
+    ) : null}
+    {migration ? (
+      <section class="card" id="imports" aria-labelledby="imports-title">
+        <h2 id="imports-title">Imported keys</h2>
+        {migration.ok ? (
+          <>
+            <p data-pending={String(migration.value.totals.pending)}>
+              {`${migration.value.totals.imported} imported, ${migration.value.totals.migrated} migrated, ${migration.value.totals.pending} pending` +
+                (migration.value.totals.retired ? `, ${migration.value.totals.retired} retired unused` : "") +
+                (migration.value.legacy_lookups.length
+                  ? ` (missed keys are looked up under ${migration.value.legacy_lookups.join(", ")} while some are pending)`
+                  : "")}
+            </p>
+            {migration.value.orgs.length ? (
+              <table>
+                <caption class="skip">Imported keys per organization</caption>
+                <thead>
+                  <tr>
+                    <th scope="col">Organization</th>
+                    <th scope="col">Imported</th>
+                    <th scope="col">Migrated</th>
+                    <th scope="col">Pending</th>
+                    <th scope="col">Retired</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {migration.value.orgs.map((o) => (
+                    <tr>
+                      <td>
+                        <a href={`${chrome.base}/orgs/${o.org}`}>{o.org}</a>
+                      </td>
+                      <td>{String(o.imported)}</td>
+                      <td>{String(o.migrated)}</td>
+                      <td>{String(o.pending)}</td>
+                      <td>{String(o.retired)}</td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            ) : null}
+          </>
+        ) : (
+          <p class="muted">{migration.message}</p>
+        )}
+      </section>
+    ) : null}
+  </Layout>
+);
 
 // ---- webhooks (docs/webhooks.md) ----
 

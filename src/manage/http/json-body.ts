@@ -29,9 +29,15 @@ const JSON_TYPE_RE = /^application\/([\w.-]+\+)?json$/i;
  * Bodies over MAX_JSON_BODY_BYTES answered by `tooLarge` (the API's 413), before any parsing; the rest settled
  * (manage/http/body.ts).
  */
-export function jsonBodyLimit<E extends Env>(tooLarge: (c: Context<E>) => Response): MiddlewareHandler<E> {
-  return limitBody<E>(MAX_JSON_BODY_BYTES, tooLarge);
+export function jsonBodyLimit<E extends Env>(
+  tooLarge: (c: Context<E>) => Response,
+  maxBytes = MAX_JSON_BODY_BYTES,
+): MiddlewareHandler<E> {
+  return limitBody<E>(maxBytes, tooLarge);
 }
+
+/** A bulk import's body (up to 1,000 keys, manage/migration.ts): its own, larger limit. */
+export const MAX_IMPORT_BODY_BYTES = 2 * 1024 * 1024;
 
 /**
  * The body, parsed once (handlers read it with `c.req.valid("json")`, as from Hono's

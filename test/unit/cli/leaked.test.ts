@@ -85,6 +85,19 @@ describe("leaked --file", () => {
     expect(r.stdout).not.toContain("ghp_notours");
   });
 
+  it("a relative file is read from where npm was run (INIT_CWD), as import --file reads its own", async () => {
+    const h = harness((body) => ({ ok: true, value: labels(body, () => false) }));
+    const f = file("kg_secretAAAA\n");
+    process.env.INIT_CWD = path.dirname(f);
+    try {
+      const r = await h.run("leaked", "--file", path.basename(f), "--json");
+      expect(r.code, r.stderr).toBe(0);
+      expect(h.reports).toEqual([{ tokens: ["kg_secretAAAA"], source: "cli" }]);
+    } finally {
+      delete process.env.INIT_CWD;
+    }
+  });
+
   it("--json prints the API's answer; the source defaults to cli", async () => {
     const h = harness((body) => ({ ok: true, value: labels(body, () => false) }));
     const r = await h.run("leaked", "--file", file("x\n"), "--json");

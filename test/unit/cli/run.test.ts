@@ -326,7 +326,7 @@ describe("exit codes and messages", () => {
     const cases: [string[], string, string?][] = [
       [
         ["frobnicate"],
-        'error: unknown verb "frobnicate": expected one of create, import, list, show, revoke, rotate, update, audit, orgs, usage, leaked, session, tokens, webhooks',
+        'error: unknown verb "frobnicate": expected one of create, import, list, show, revoke, rotate, update, audit, orgs, usage, leaked, session, migration, shadow, tokens, webhooks',
       ],
       [["create", "--bogus"], 'error: unknown flag --bogus for "create"'],
       [["update", "key_1", "--org"], "error: --org needs a value"],

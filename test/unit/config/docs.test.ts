@@ -10,6 +10,7 @@ import { describe, expect, it } from "vitest";
 import configuration from "../../../docs/configuration.md?raw";
 import consolePage from "../../../docs/console.md?raw";
 import leakedKeys from "../../../docs/leaked-keys.md?raw";
+import migrating from "../../../docs/migrating.md?raw";
 import revocation from "../../../docs/revocation.md?raw";
 import selfService from "../../../docs/self-service.md?raw";
 import sessions from "../../../docs/sessions.md?raw";
@@ -27,6 +28,7 @@ const PAGES: Record<DocPage, string> = {
   "self-service": selfService,
   revocation,
   usage,
+  migrating,
   webhooks,
   "leaked-keys": leakedKeys,
 };
@@ -82,7 +84,14 @@ describe("docs/configuration.md's variables table matches the declaration", () =
       rows()
         .filter((r) => r.secret)
         .map((r) => r.name),
-    ).toEqual(["KEY_PEPPER", "ADMIN_TOKEN", "ORIGIN_SIGNING_SECRET", "SESSION_JWT_SECRET", "LEAK_REPORT_TOKEN"]);
+    ).toEqual([
+      "KEY_PEPPER",
+      "ADMIN_TOKEN",
+      "ORIGIN_SIGNING_SECRET",
+      "SESSION_JWT_SECRET",
+      "LEGACY_HASH_PEPPER",
+      "LEAK_REPORT_TOKEN",
+    ]);
   });
 
   it("states every whole number's bounds and every enum's values", () => {

@@ -44,7 +44,7 @@ describe("docs/authority.md is the authority table", () => {
   it("every field a request may name has a rule, for every principal", () => {
     const declared = {
       create: CREATE_FIELDS.map((f) => f.name),
-      import: ["key", ...CREATE_FIELDS.map((f) => f.name)],
+      import: ["key", "hash", "key_prefix", ...CREATE_FIELDS.map((f) => f.name)],
       update: [...PATCH_FIELDS],
       rotate: ["grace_seconds", ...ROTATE_FIELDS.map((f) => f.name)],
     };

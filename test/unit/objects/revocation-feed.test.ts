@@ -82,4 +82,29 @@ describe("the primary and its replicas", () => {
     expect(await primary().catchUp("afr", 3)).toBe(true);
     expect(((await replica("afr").since(null, 60_000)) as FeedPage).version).toBe(head);
   });
+
+  it("the legacy algorithms (issue 22) reach every replica: a new isolate polling any region's replica learns them, a continuing one gets the change", async () => {
+    const before = (await primary().replicaStatus()).version;
+    const published = await primary().publishLegacy(["sha512", "sha256"]);
+    expect(published.missing).toEqual([]);
+    for (const r of REGIONS) {
+      const fresh = (await replica(r).since(null, 60_000)) as FeedPage;
+      expect(fresh.legacy, r).toEqual(["sha512", "sha256"]);
+      const next = (await replica(r).since(before, 60_000)) as FeedPage;
+      expect(
+        next.entries.map((e) => [e.kind, e.record]),
+        r,
+      ).toEqual([["legacy", ["sha512", "sha256"]]]);
+    }
+    // A replica's fresh copy (first copy, or one the log no longer continues) carries them too.
+    await runInDurableObject(replica("me"), (_o, state) => {
+      state.storage.sql.exec("DELETE FROM meta");
+      state.storage.sql.exec("DELETE FROM changes");
+      state.storage.sql.exec("DELETE FROM legacy");
+    });
+    expect(await primary().catchUp("me", -1)).toBe(true);
+    expect(((await replica("me").since(null, 60_000)) as FeedPage).legacy).toEqual(["sha512", "sha256"]);
+    await primary().publishLegacy([]);
+    expect(((await replica("wnam").since(null, 60_000)) as FeedPage).legacy).toEqual([]);
+  });
 });

@@ -85,6 +85,7 @@ describe("origin signature verifier", () => {
           userId: null,
           scopes: ["read", "write"],
         },
+        verdict: null,
       });
     }
   });

@@ -39,6 +39,9 @@ const FORMATS: Record<string, string[]> = {
   token: ["<hash>"],
   tokenPointer: ["<token id>"],
   orgSettings: ["<org>"],
+  importMarker: ["<key id>"],
+  legacyDone: ["<legacy identity>"],
+  legacyAlgorithms: [],
 };
 /** kvKey's prefix helpers (for list()): each must start a documented format. */
 const PREFIXES: Record<string, string[]> = {
@@ -48,6 +51,7 @@ const PREFIXES: Record<string, string[]> = {
   orgAuditPrefix: ["<org>"],
   idPrefix: [],
   tokenPointerPrefix: [],
+  importMarkerPrefix: [],
 };
 
 function section(title: string): string {

@@ -13,7 +13,7 @@ import type { KeyRateLimiter } from "../../../../src/objects/key-rate-limiter";
 import { link } from "../../../../src/objects/link";
 import type { Region } from "../../../../src/objects/protocol";
 import { LEASE_BLOCK, regionalName } from "../../../../src/objects/protocol";
-import { backgroundContext } from "../../../support/worker-helpers";
+import { backgroundContext, originCalls, probe } from "../../../support/worker-helpers";
 import { createViaApi } from "../../manage/admin/support";
 import type { Network } from "./support";
 import { HOME, isolateIn, Network as Net, replicasCopied, requestFrom } from "./support";
@@ -147,5 +147,52 @@ describe("credits over three regions", () => {
     // …and once the lease is back, it is exact: 200 spent, the rest in the balance itself.
     expect((await balance.balance(creditsOf)).remaining).toBe(100_000 - 2 * LEASE_BLOCK);
     expect((await balance.spend(creditsOf)).remaining).toBe(100_000 - 2 * LEASE_BLOCK - 1);
+  });
+});
+
+describe("report mode (issue 22) with regional limits and leased credits", () => {
+  it("decides exactly as enforce mode — the region's bucket, the region's lease, nothing across regions — and spends and counts the same", async () => {
+    for (const settings of [
+      { rate_limit: { limit: 3, period_seconds: 3600 }, credits: { remaining: 5 } }, // the limit refuses first
+      { rate_limit: { limit: 5, period_seconds: 3600 }, credits: { remaining: 2 } }, // the credits do
+    ]) {
+      const enforced = await createViaApi(settings);
+      const reported = await createViaApi(settings);
+      const net = new Net();
+      net.linkObjects();
+      const enforcing = isolateIn(net, "apac");
+      const reporting = isolateIn(net, "apac", { ENFORCEMENT: "report" });
+      const statuses: number[] = [];
+      const verdicts: string[] = [];
+      for (let i = 0; i < 8; i++) {
+        const a = await answer(enforcing, requestFrom("apac", "/x", { headers: { "x-api-key": enforced.key } }));
+        statuses.push(a.res.status);
+        await a.settled();
+        const id = probe();
+        const headers = { "x-api-key": reported.key, "x-probe": id };
+        const b = await answer(reporting, requestFrom("apac", "/x", { headers }));
+        expect(b.res.status).toBe(200); // never refused: the origin answered
+        await b.settled();
+        verdicts.push(String((await originCalls(id))[0]!.headers["x-keygate-verdict"]));
+      }
+      const allowed = Math.min(settings.rate_limit.limit, settings.credits.remaining);
+      expect(statuses).toEqual([...Array(allowed).fill(200), ...Array(8 - allowed).fill(429)]);
+      expect(verdicts).toEqual(statuses.map((s) => (s === 200 ? "allow" : `deny; reason=rate_limited; status=${s}`)));
+      // Only the region's own objects were asked, in both modes.
+      const asked = net.calls.filter(
+        (c) => c.by === "gateway" && (c.name.startsWith(enforced.id) || c.name.startsWith(reported.id)),
+      );
+      expect(asked.length).toBeGreaterThan(0);
+      expect(asked.every((c) => c.from === c.to)).toBe(true);
+      // Spent alike: each lease back, each balance exact.
+      const left: number[] = [];
+      for (const k of [enforced, reported]) {
+        await link.to(ns(), regionalName(k.id, "apac")).returnLease();
+        const creditsOf = { remaining: settings.credits.remaining, set_at: k.credits.set_at, balance_id: k.id };
+        left.push((await link.to(ns(), k.id).balance(creditsOf)).remaining);
+      }
+      expect(left).toEqual([settings.credits.remaining - allowed, settings.credits.remaining - allowed]);
+      vi.restoreAllMocks();
+    }
   });
 });

@@ -7,7 +7,8 @@
  */
 import { env, runDurableObjectAlarm } from "cloudflare:test";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { FLUSH_TIMEOUT_MS, flushUsage, UsageCounter, usageCounter } from "../../../../src/edge/usage/counter";
+import { flushUsage, UsageCounter, usageCounter } from "../../../../src/edge/usage/counter";
+import { FLUSH_TIMEOUT_MS } from "../../../../src/edge/usage/flush";
 import worker from "../../../../src/index";
 import { clock } from "../../../../src/lib/clock";
 import type { Region } from "../../../../src/objects/protocol";

@@ -6,7 +6,8 @@
 import { env, runInDurableObject } from "cloudflare:test";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { VARIABLES } from "../../../../src/config/variables";
-import { FLUSH_TIMEOUT_MS, flushUsage, usageCounter, WAIT_UNTIL_MS } from "../../../../src/edge/usage/counter";
+import { flushUsage, usageCounter } from "../../../../src/edge/usage/counter";
+import { FLUSH_TIMEOUT_MS, WAIT_UNTIL_MS } from "../../../../src/edge/usage/flush";
 import { clock } from "../../../../src/lib/clock";
 import type { UsageStore } from "../../../../src/objects/usage-store";
 import { deliverUsage, makeEnv, send, sendAndWaitAll, unknownKey } from "../../../support/worker-helpers";

@@ -93,6 +93,9 @@ function fieldValueOf(op: FieldOperation, field: string, rule: FieldRule, org: s
   if (rule === "own_expiry") return new Date(Date.now() + 365 * DAY).toISOString();
   const values: Record<string, unknown> = {
     key: `imported-${crypto.randomUUID()}`,
+    // A digest of nothing anyone holds; and a start of the `key` the import driver sends.
+    hash: `sha256:${crypto.randomUUID().replace(/-/g, "")}${crypto.randomUUID().replace(/-/g, "")}`,
+    key_prefix: "imported",
     name: "named",
     orgs: [org],
     scopes: ["read"],
@@ -143,7 +146,12 @@ async function run(
         a = await call("POST", "/keys", { orgs: [org], name: "made", ...extra });
         break;
       case "import":
-        a = await call("POST", "/keys/import", { key: `imported-${crypto.randomUUID()}`, orgs: [org], ...extra });
+        // The plaintext, unless the cell is about its alternative, the hash.
+        a = await call("POST", "/keys/import", {
+          ...(field?.name === "hash" ? {} : { key: `imported-${crypto.randomUUID()}` }),
+          orgs: [org],
+          ...extra,
+        });
         break;
       case "update":
         a = await call("PATCH", `/keys/${target.id}`, field ? extra : { name: "renamed" });
@@ -183,6 +191,12 @@ async function run(
         a = await call("DELETE", `/portal-links/${link.json.id}`);
         break;
       }
+      case "shadow":
+        a = await call("GET", `/shadow?org=${org}`);
+        break;
+      case "migration":
+        a = await call("GET", `/migration?org=${org}`);
+        break;
       case "webhook_create":
         a = await call("POST", "/webhooks", { url: HOOK_URL, events: ["key.expiring"], orgs: [org] });
         break;
@@ -300,6 +314,12 @@ async function run(
       const a = await consolePost(`${UI}/keys/${target.id}/revoke`, { confirm: target.key_prefix }, s, E);
       return { a, ok: a.status === 303 };
     }
+    case "shadow":
+    case "migration": {
+      // One page: each part shown when the table lets this session read it (neither: 404).
+      const a = await consoleGet(`${UI}/migration?org=${org}`, s, E);
+      return { a, ok: a.status === 200 && a.text.includes(op === "shadow" ? 'id="shadow"' : 'id="imports"') };
+    }
     case "webhook_list": {
       const a = await consoleGet(`${UI}/webhooks`, s, E);
       return { a, ok: a.status === 200 };
@@ -334,6 +354,7 @@ async function run(
 function refusedStatus(surface: Surface, op: Operation): number | null {
   if (surface === "console" && (op === "list" || op === "show")) return 404; // an org or key it may not read does not exist for it
   if (surface === "console" && (op === "audit" || op === "usage")) return null; // the key's page, without them
+  if (surface === "console" && (op === "shadow" || op === "migration")) return null; // the page, without that part
   return 403;
 }
 

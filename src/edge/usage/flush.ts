@@ -1,0 +1,104 @@
+/**
+ * When a per-isolate counter sends what it counted — one schedule for every such counter:
+ * usage (counter.ts) and report mode's comparisons (shadow/counter.ts, "flushed like usage").
+ *
+ * Counting does no I/O. At most every USAGE_FLUSH_MS, a request that finds counts pending
+ * hands a flush to its waitUntil. A flush never waits for a later request: a request that
+ * leaves counts pending before a flush is due arms a deferred flush in its own waitUntil —
+ * at most one per counter at a time — which sleeps until the flush is due (≤ USAGE_FLUSH_MS)
+ * and sends them. So every count is sent within USAGE_FLUSH_MS (+ one round trip) of its
+ * request, traffic or not. waitUntil keeps work alive WAIT_UNTIL_MS after the response: a
+ * deferred flush may sleep USAGE_FLUSH_MS, wait for a flush under way, then send its own
+ * (each ≤ FLUSH_TIMEOUT_MS), so USAGE_FLUSH_MS is capped at WAIT_UNTIL_MS − 2 ×
+ * FLUSH_TIMEOUT_MS (config/variables.ts).
+ */
+import { clock } from "../../lib/clock";
+
+/** A flush's wait for its Durable Object; past it the batch is kept for the next flush. */
+export const FLUSH_TIMEOUT_MS = 5_000;
+/** How long Workers keep waitUntil work alive after the response. */
+export const WAIT_UNTIL_MS = 30_000;
+
+/** A flush's call to its Durable Object (`what` names it in the error), bounded by FLUSH_TIMEOUT_MS. */
+export function withinFlushTimeout<T>(p: Promise<T>, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const t = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`${what} did not answer within ${FLUSH_TIMEOUT_MS} ms`)),
+      FLUSH_TIMEOUT_MS,
+    );
+  });
+  return Promise.race([p, t]).finally(() => {
+    if (timer !== undefined) clearTimeout(timer);
+  });
+}
+
+/** A counter's flush state; the counter says how much is pending and when that forces a flush. */
+export abstract class FlushSchedule {
+  lastFlush = 0;
+  /** The flush under way, if any. */
+  flushing: Promise<void> | null = null;
+  /** The deferred flush armed by a request and still asleep (at most one per counter). */
+  armed: Promise<void> | null = null;
+
+  /** Distinct counters waiting for a flush. */
+  abstract pendingSize(): number;
+  /** This many pending counters force a flush before USAGE_FLUSH_MS. */
+  abstract readonly maxPending: number;
+
+  /** Flush due: counts pending, and USAGE_FLUSH_MS since the last one (or too many counters). */
+  due(now: number, flushMs: number): boolean {
+    const size = this.pendingSize();
+    return size > 0 && this.flushing === null && (now - this.lastFlush >= flushMs || size >= this.maxPending);
+  }
+}
+
+/**
+ * One flush of `counter`: `send` (which takes what is pending at once, then sends it) runs as
+ * the counter's flush under way until it settles.
+ */
+export function runFlush(counter: FlushSchedule, now: number, send: () => Promise<void>): Promise<void> {
+  counter.lastFlush = now;
+  const done = send().finally(() => {
+    counter.flushing = null;
+  });
+  counter.flushing = done;
+  return done;
+}
+
+/**
+ * After a count: a flush when one is due, else a deferred flush unless one is armed — either
+ * handed to `waitUntil`. `flush` sends everything pending (through runFlush).
+ */
+export function scheduleFlush(
+  counter: FlushSchedule,
+  waitUntil: (p: Promise<unknown>) => void,
+  now: number,
+  flushMs: number,
+  flush: (now: number) => Promise<void>,
+): void {
+  if (counter.due(now, flushMs)) waitUntil(flush(now));
+  else if (counter.armed === null) waitUntil(armFlush(counter, now, flushMs, flush));
+}
+
+/**
+ * A deferred flush: asleep until a flush is due (USAGE_FLUSH_MS after the last one, at
+ * most), then everything pending is sent — after any flush already under way. Held by the
+ * waitUntil of the request that armed it; while it sleeps no other is armed, and a count
+ * made once it woke arms the next one.
+ */
+export function armFlush(
+  counter: FlushSchedule,
+  now: number,
+  flushMs: number,
+  flush: (now: number) => Promise<void>,
+): Promise<void> {
+  const wait = Math.min(flushMs, Math.max(0, counter.lastFlush + flushMs - now));
+  const armed: Promise<void> = new Promise<void>((resolve) => setTimeout(resolve, wait)).then(async () => {
+    if (counter.armed === armed) counter.armed = null;
+    if (counter.flushing !== null) await counter.flushing;
+    if (counter.pendingSize() > 0) await flush(clock.now());
+  });
+  counter.armed = armed;
+  return armed;
+}
