@@ -113,7 +113,7 @@ export const VARIABLE_DOCS = {
   REVOCATION_MAX_STALENESS_MS: { summary: "a request waits for a poll older than this", doc: "revocation" },
   USAGE_FLUSH_MS: {
     summary:
-      "usage counts are flushed at most this often, and within it of their request; the location's aggregator forwards them once per this interval",
+      "a request is in GET /usage within this (+ two round trips), traffic or not: its isolate flushes within 1/5 of it, its location's aggregator forwards within the other 4/5",
     doc: "usage",
   },
   ENFORCEMENT: { summary: "enforce, or report: decide and compare, never refuse (shadow mode)", doc: "migrating" },

@@ -5,10 +5,12 @@
  *   by GET /usage (`query`, `statuses`);
  * - a **location's aggregator** (usageLocationName(colo, region), created in that region):
  *   every isolate of the location hands it its flushes (`collect`: one row per flush,
- *   stored before it answers, a flush id taken once), and at most once per flush interval it
- *   forwards everything it holds, merged into one batch per org, to the orgs' stores — so
- *   an org's store receives at most one batch per location per interval, whatever the
- *   number of isolates (issue 25). A forward that fails stays in its outbox and is resent
+ *   stored before it answers, a flush id taken once), and at most once per forward interval
+ *   (the one its isolates give: four fifths of USAGE_FLUSH_MS, config/usage-flush.ts) it forwards
+ *   everything it holds, merged into one batch per org, to the orgs' stores — at once when
+ *   its last forward is that old, else when the interval ends (its alarm) — so an org's
+ *   store receives at most one batch per location per interval, whatever the number of
+ *   isolates (issue 25), and a count waits here at most one interval (+ one round trip). A forward that fails stays in its outbox and is resent
  *   (same id) by its alarm.
  *
  * Rows written, which Cloudflare bills: an aggregator writes two per flush (stored, then
@@ -70,9 +72,9 @@ const FORWARDED_IDS_KEPT = 100_000;
 export class UsageStore extends DurableObject<UsageEnv> {
   /** Aggregator: its own name (usageLocationName), which it calls the orgs' stores as. */
   #self: string | undefined;
-  /** Aggregator: when it last forwarded (clock ms), and the interval its isolates gave. */
+  /** Aggregator: when it last forwarded (clock ms), and the forward interval its isolates gave. */
   #forwardedAt: number | undefined;
-  #flushMs: number | undefined;
+  #forwardMs: number | undefined;
   /** Aggregator: ids of flushes already forwarded (and deleted), newest last. */
   readonly #forwardedIds = new Set<string>();
   /** Aggregator: a forward is being sent. */
@@ -127,18 +129,18 @@ export class UsageStore extends DurableObject<UsageEnv> {
   /**
    * Isolates of this location hand over their flushes (a flush id already taken is
    * ignored). They are stored before the answer; when the last forward is at least
-   * `flushMs` old everything held is forwarded now, else when the interval ends (alarm).
+   * `forwardMs` old everything held is forwarded now, else when the interval ends (alarm).
    */
-  async collect(flushes: UsageCollect[], flushMs: number, location: { colo: string; region: Region }): Promise<void> {
+  async collect(flushes: UsageCollect[], forwardMs: number, location: { colo: string; region: Region }): Promise<void> {
     const sql = this.ctx.storage.sql;
     const self = usageLocationName(location.colo, location.region);
     if (this.#self !== self) {
       this.#self = self;
       this.#setMeta("self", self);
     }
-    if (flushMs > 0 && flushMs !== this.#flushMs) {
-      this.#flushMs = flushMs;
-      this.#setMeta("flushMs", String(flushMs));
+    if (forwardMs > 0 && forwardMs !== this.#forwardMs) {
+      this.#forwardMs = forwardMs;
+      this.#setMeta("forwardMs", String(forwardMs));
     }
     this.ctx.storage.transactionSync(() => {
       for (const f of flushes)
@@ -150,7 +152,8 @@ export class UsageStore extends DurableObject<UsageEnv> {
 
   #load(): void {
     this.#forwardedAt ??= Number(this.#meta("forwardedAt") ?? -Infinity);
-    this.#flushMs ??= Number(this.#meta("flushMs") ?? 10_000);
+    // Always set by the collect that stored the first flush; before one, nothing to forward.
+    this.#forwardMs ??= Number(this.#meta("forwardMs") ?? 0);
     this.#self ??= this.#meta("self") ?? undefined;
   }
 
@@ -161,7 +164,7 @@ export class UsageStore extends DurableObject<UsageEnv> {
     if (this.#forwarding === null) {
       const pending = this.#meta("forward");
       let forward = pending === null ? null : (JSON.parse(pending) as Forward);
-      if (forward === null && this.#forwardedAt! + this.#flushMs! <= now) forward = this.#startForward(now);
+      if (forward === null && this.#forwardedAt! + this.#forwardMs! <= now) forward = this.#startForward(now);
       if (forward !== null) {
         this.#forwarding = this.#send(forward).finally(() => {
           this.#forwarding = null;
@@ -170,7 +173,7 @@ export class UsageStore extends DurableObject<UsageEnv> {
       }
     }
     const held = this.ctx.storage.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM flushes").one().n;
-    const next = retry ? now + RETRY_MS : held > 0 ? this.#forwardedAt! + this.#flushMs! : Infinity;
+    const next = retry ? now + RETRY_MS : held > 0 ? this.#forwardedAt! + this.#forwardMs! : Infinity;
     if (next < Infinity) {
       const at = Date.now() + Math.max(0, next - now);
       const armed = await this.ctx.storage.getAlarm();

@@ -4,19 +4,24 @@
  * Every request with a known key (or, at merge, a session) is counted here, in memory:
  * forwarded, or rejected with its status, per org, key and UTC minute. No I/O per request.
  * A flush sends everything pending as one flush (a batch per org) to the usage aggregator of
- * the isolate's location (objects/usage-store.ts), when flush.ts's schedule says: at most
- * every USAGE_FLUSH_MS, and within USAGE_FLUSH_MS (+ one round trip) of every count, traffic
- * or not (the deferred flush a request arms in its waitUntil). The aggregator stores it
- * before it answers and forwards the location's counts to each org's UsageStore once per
- * interval (its alarm, USAGE_FLUSH_MS), so its org's store has a count one aggregator
- * interval (+ one round trip) later. A flush carries an id the aggregator remembers, so a
- * flush resent after a lost answer is taken once; a flush that fails is kept, as it was,
- * for the next one.
+ * the isolate's location (objects/usage-store.ts), when flush.ts's schedule says, with the
+ * isolate's share of USAGE_FLUSH_MS (config/usage-flush.ts: a fifth, 2 s by default): at
+ * most that often, and within it (+ one round trip) of every count, traffic or not (the
+ * deferred flush a request arms in its waitUntil). The aggregator stores it before it
+ * answers and forwards the location's counts to each org's UsageStore at most once per the
+ * rest (four fifths, 8 s by default: at once when its last forward is that old, else from
+ * its alarm), so a count is in its org's store within USAGE_FLUSH_MS + two round trips of
+ * its request. A flush carries an id the aggregator remembers, so a flush resent after a lost
+ * answer is taken once; a flush that fails is kept, as it was, for the next one.
  *
  * Lost: the counts of an isolate killed (evicted, or its waitUntil cut) before its
- * pending counts reached the aggregator, i.e. at most USAGE_FLUSH_MS + FLUSH_TIMEOUT_MS of
- * that isolate's traffic. Once the aggregator answered, they are stored.
+ * pending counts reached the aggregator, i.e. at most its last fifth of USAGE_FLUSH_MS +
+ * FLUSH_TIMEOUT_MS of traffic (7 s by default). Once the aggregator answered, they are
+ * stored.
  */
+
+import { usageForwardMs, usageIsolateFlushMs } from "../../config/usage-flush";
+import { VARIABLES } from "../../config/variables";
 import type { Env } from "../../env";
 import { clock } from "../../lib/clock";
 import { logLine } from "../../lib/log";
@@ -37,8 +42,8 @@ export interface UsageSubject {
 
 /** Sessions (no key id) are counted under this key id. */
 export const SESSION_KEY_ID = "(session)";
-/** USAGE_FLUSH_MS's default, for a flush that does not say its interval. */
-const DEFAULT_FLUSH_MS = 10_000;
+/** The aggregator's interval at USAGE_FLUSH_MS's default, for a flush that does not say it. */
+const DEFAULT_FORWARD_MS = usageForwardMs(VARIABLES.USAGE_FLUSH_MS.default);
 /** Distinct (org, key, minute, status) counters kept per isolate before a flush is forced. */
 const MAX_PENDING = 10_000;
 /** Undelivered flushes kept for the next ones. */
@@ -105,15 +110,15 @@ export function usageCounter(): UsageCounter {
 export interface FlushDestination {
   /** The isolate's location (edge/location.ts). */
   where?: Location;
-  /** USAGE_FLUSH_MS: the aggregator forwards an org's counts at most this often. */
-  flushMs?: number;
+  /** The aggregator forwards an org's counts at most this often (config/usage-flush.ts usageForwardMs). */
+  forwardMs?: number;
 }
 
 /**
  * Send everything pending as one flush (a batch per org), with earlier failed flushes, in
  * one call to the location's usage aggregator (objects/usage-store.ts): it stores them
  * before it answers, and forwards the whole location's counts, one batch per org, to the
- * orgs' stores at most once per `flushMs` — so an org's store receives a bounded number of
+ * orgs' stores at most once per `forwardMs` — so an org's store receives a bounded number of
  * writes whatever the number of isolates. A failure keeps the flush as it was (same id:
  * resent, taken once) for the next one.
  */
@@ -134,7 +139,7 @@ export function flushUsage(
     const where = to.where ?? DEFAULT_LOCATION;
     const aggregator = link.to(ns, usageLocationName(where.colo, where.region));
     return withinFlushTimeout(
-      Promise.resolve().then(() => aggregator.collect(sending, to.flushMs ?? DEFAULT_FLUSH_MS, where)),
+      Promise.resolve().then(() => aggregator.collect(sending, to.forwardMs ?? DEFAULT_FORWARD_MS, where)),
       "usage aggregator",
     ).then(
       () => undefined,
@@ -153,7 +158,9 @@ export function flushUsage(
  * once the key is known) after its response is decided, and schedule its flush (flush.ts:
  * now when one is due, else the deferred one). The gateway calls it itself (gateway/handler.ts); the management app for the
  * requests it answers (manage/app.ts). Admin requests and requests without a known key are
- * not counted. `where`: the request's location, where a flush goes (computed only then).
+ * not counted. `flushMs`: USAGE_FLUSH_MS, shared out between the isolate's flush and the
+ * aggregator's forward (config/usage-flush.ts). `where`: the request's location, where a
+ * flush goes (computed only then).
  */
 export function countRequest(
   env: Env,
@@ -170,8 +177,8 @@ export function countRequest(
   const now = clock.now();
   const counter = usageCounter();
   counter.count(subject, status, log.outcome === "forwarded", now);
-  scheduleFlush(counter, waitUntil, now, flushMs, (at) =>
-    flushUsage(ns, counter, at, flushFailed, { where: where(), flushMs }),
+  scheduleFlush(counter, waitUntil, now, usageIsolateFlushMs(flushMs), (at) =>
+    flushUsage(ns, counter, at, flushFailed, { where: where(), forwardMs: usageForwardMs(flushMs) }),
   );
 }
 

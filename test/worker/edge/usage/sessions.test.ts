@@ -19,7 +19,7 @@ import { claims, hs256, SECRET } from "../sessions/support";
 afterEach(() => vi.restoreAllMocks());
 
 const gw = () => makeEnv({ ADMIN_TOKEN: TOKEN, SESSION_JWT_SECRET: SECRET });
-/** Flush and have the location's aggregator forward (what happens within two USAGE_FLUSH_MS). */
+/** Flush and have the location's aggregator forward (what happens within USAGE_FLUSH_MS). */
 const flush = () => deliverUsage();
 const bySession = (jwt: string) => through("/v1/x", { headers: { authorization: `Bearer ${jwt}` } }, gw());
 const byKey = (key: string) => through("/v1/x", { headers: { "x-api-key": key } }, gw());
