@@ -17,6 +17,7 @@
  * (Poisson arrivals). Keys and orgs are equally popular (uniform): the number of
  * distinct ones among n requests is K·(1 − (1 − 1/K)^n) — the worst case for caching.
  */
+import { usageForwardMs, usageIsolateFlushMs } from "../../src/config/usage-flush";
 import type { Prices, Region } from "./data";
 import { inRegionRttMs, REGIONS, RTT_MS } from "./data";
 
@@ -80,7 +81,10 @@ export interface Features {
   usage: {
     /** "isolate": each isolate flushes to each org's object (today); "location": flushes aggregated per location first; "region": each isolate flushes to its region's shard of the org (merged on read). */
     mode: "isolate" | "location" | "region";
-    /** USAGE_FLUSH_MS */
+    /**
+     * USAGE_FLUSH_MS. Location mode shares it out as keygate does (src/config/usage-flush.ts):
+     * the isolates flush every usageIsolateFlushMs, the aggregators forward every usageForwardMs.
+     */
     flushMs: number;
   };
   lastUsed: {
@@ -604,11 +608,36 @@ export function runModel(input: ModelInput): ModelResult {
   );
   // A request that leaves counts pending arms a deferred flush at the interval's end, so an
   // isolate flushes every interval while it has traffic, and after a quiet one at its next request.
+  // Location mode: USAGE_FLUSH_MS shared out between the two hops (src/config/usage-flush.ts).
+  const isolateFlushMs = l.set(
+    "usage.isolateFlushMs",
+    usageLocation ? usageIsolateFlushMs(f.usage.flushMs) : f.usage.flushMs,
+    "ms",
+    usageLocation
+      ? "flushMs / 5 (src/config/usage-flush.ts: the isolate's share of USAGE_FLUSH_MS)"
+      : "flushMs (the isolate's flush is the only hop)",
+  );
+  const forwardMs = usageLocation
+    ? l.set(
+        "usage.forwardMs",
+        usageForwardMs(f.usage.flushMs),
+        "ms",
+        "flushMs − usage.isolateFlushMs (src/config/usage-flush.ts: the rest of USAGE_FLUSH_MS, four fifths)",
+      )
+    : 0;
+  l.set(
+    "usage.boundMs",
+    isolateFlushMs + forwardMs,
+    "ms",
+    usageLocation
+      ? "usage.isolateFlushMs + usage.forwardMs = flushMs: a request is in GET /usage within it + two round trips (to the aggregator, to the org's store)"
+      : "usage.isolateFlushMs: a request is in GET /usage within it + one round trip (to the org's store)",
+  );
   const perFlusher = l.set(
     "usage.flushesPerFlusherPerSecond",
-    deferredRate(f.usage.flushMs, r),
+    deferredRate(isolateFlushMs, r),
     "flushes/s",
-    "1 / (T + e^(−λT)/λ), T = flushMs/1000, λ = rpsPerIsolate (the deferred flush)",
+    "1 / (T + e^(−λT)/λ), T = usage.isolateFlushMs/1000, λ = rpsPerIsolate (the deferred flush)",
   );
   const isolateWindow = r / perFlusher;
   const orgsPerFlush = l.set(
@@ -619,7 +648,7 @@ export function runModel(input: ModelInput): ModelResult {
   );
   // The aggregator forwards at the end of an interval in which a flush arrived (its alarm),
   // or at once for the first flush after a quiet one: the same rule, over its isolates' flushes.
-  const forwardsPerLocation = deferredRate(f.usage.flushMs, I * perFlusher);
+  const forwardsPerLocation = deferredRate(forwardMs, I * perFlusher);
   // What reaches each org's store, and how often: from every isolate, or one per location.
   const storeWindow = usageLocation ? (I * r) / forwardsPerLocation : isolateWindow;
   const storeOrgsPerBatch = usageLocation ? distinct(storeWindow, d.orgs) : orgsPerFlush;
@@ -638,7 +667,7 @@ export function runModel(input: ModelInput): ModelResult {
       "usage.forwardsPerSecond",
       L * forwardsPerLocation * storeOrgsPerBatch,
       "req/s",
-      "colos · 1 / (T + e^(−μT)/μ), μ = isolatesPerColo · flushesPerFlusherPerSecond (the aggregator's alarm) · distinct(location window, orgs) (one batch per org per interval)",
+      "colos · 1 / (T + e^(−μT)/μ), T = usage.forwardMs/1000, μ = isolatesPerColo · flushesPerFlusherPerSecond (the aggregator's alarm) · distinct(location window, orgs) (one batch per org per interval)",
     );
     usageRps = l.set(
       "usage.doRequestsPerSecond",
@@ -652,7 +681,7 @@ export function runModel(input: ModelInput): ModelResult {
       "usage.aggregatorRowsPerSecond",
       collects * 2 + L * forwardsPerLocation * 3,
       "rows/s",
-      "collectsPerSecond · 2 + colos · 1 / (T + e^(−μT)/μ) · 3",
+      "collectsPerSecond · 2 + colos · 1 / (T + e^(−μT)/μ) · 3, T = usage.forwardMs/1000",
     );
   } else {
     storeRps = usageRps = l.set(

@@ -169,6 +169,8 @@ describe("today's design, one region, worked by hand", () => {
   it("limits, usage, KV: one call and one row per check; 6 · 1/(10 + e^−10) flushes a second; one read per key per TTL", () => {
     expect(l.get("limits.doRequestsPerDay")).toBeCloseTo(518_400, 6);
     expect(l.get("limits.rowsWrittenPerDay")).toBeCloseTo(518_400, 6);
+    expect(l.get("usage.boundMs")).toBe(10_000); // one hop: the isolate's flush to the org's store
+    expect(l.has("usage.forwardMs")).toBe(false);
     expect(l.get("usage.doRequestsPerSecond")).toBeCloseTo(6 * D, 12); // 6 · D · 1 org
     expect(l.get("usage.rowsWrittenPerDay")).toBeCloseTo(6 * D * 3 * DAY_S, 6); // (1 row + 2) per flush
     expect(l.get("do.requestsPerDay")).toBeCloseTo(259_200 + 518_400 + 6 * D * DAY_S, 4);
@@ -253,17 +255,23 @@ describe("issue 25's design, two regions, worked by hand", () => {
   });
 
   it("usage: every isolate hands its counts to its location's aggregator; its alarm sends one batch per org per location and interval to the org", () => {
-    // Each aggregator's arrivals: its 3 isolates' flushes, μ = 3 · D; it forwards 1 / (10 + e^(−10μ)/μ) times a second.
-    const mu = 3 * D;
-    const forwards = 2 / (10 + Math.exp(-10 * mu) / mu);
+    // USAGE_FLUSH_MS = 10 s shared out (src/config/usage-flush.ts): the isolates flush every
+    // 2 s, 1 / (2 + e^−2) times a second at 1 req/s; each aggregator's arrivals are its 3
+    // isolates' flushes, μ = 3 · that, and it forwards every 8 s: 1 / (8 + e^(−8μ)/μ).
+    const D2 = 1 / (2 + Math.exp(-2));
+    const mu = 3 * D2;
+    const forwards = 2 / (8 + Math.exp(-8 * mu) / mu);
+    expect(l.get("usage.isolateFlushMs")).toBe(2_000);
+    expect(l.get("usage.forwardMs")).toBe(8_000);
+    expect(l.get("usage.boundMs")).toBe(10_000);
     expect(l.get("usage.flushers")).toBe(6);
-    expect(l.get("usage.collectsPerSecond")).toBeCloseTo(6 * D, 12);
+    expect(l.get("usage.collectsPerSecond")).toBeCloseTo(6 * D2, 12);
     expect(l.get("usage.forwarders")).toBe(2);
     expect(l.get("usage.forwardsPerSecond")).toBeCloseTo(forwards, 12);
-    expect(l.get("usage.doRequestsPerSecond")).toBeCloseTo(6 * D + forwards, 12);
+    expect(l.get("usage.doRequestsPerSecond")).toBeCloseTo(6 * D2 + forwards, 12);
     expect(l.get("usage.perOrgObjectRps")).toBeCloseTo(forwards, 12);
     // Aggregators: 2 rows per isolate flush, 3 per location forward; the org's store: 1 row + 2 per batch.
-    expect(l.get("usage.rowsWrittenPerDay")).toBeCloseTo((6 * D * 2 + forwards * 3 + forwards * 3) * DAY_S, 6);
+    expect(l.get("usage.rowsWrittenPerDay")).toBeCloseTo((6 * D2 * 2 + forwards * 3 + forwards * 3) * DAY_S, 6);
   });
 
   it("usage per-region shards: every isolate flushes, the busiest shard gets its region's share", () => {
