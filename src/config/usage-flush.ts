@@ -22,6 +22,9 @@
  * Plain arithmetic, no imports: Node code (bench/scale/) reads it too.
  */
 
+/** USAGE_FLUSH_MS's default (declared with the variable in variables.ts, from here: the edge reads it without the declaration). */
+export const USAGE_FLUSH_MS_DEFAULT = 10_000;
+
 /** An isolate flushes at most every USAGE_FLUSH_MS / ISOLATE_DIVISOR (2 s with the default 10 s). */
 export const ISOLATE_DIVISOR = 5;
 

@@ -20,8 +20,7 @@
  * stored.
  */
 
-import { usageForwardMs, usageIsolateFlushMs } from "../../config/usage-flush";
-import { VARIABLES } from "../../config/variables";
+import { USAGE_FLUSH_MS_DEFAULT, usageForwardMs, usageIsolateFlushMs } from "../../config/usage-flush";
 import type { Env } from "../../env";
 import { clock } from "../../lib/clock";
 import { logLine } from "../../lib/log";
@@ -43,7 +42,7 @@ export interface UsageSubject {
 /** Sessions (no key id) are counted under this key id. */
 export const SESSION_KEY_ID = "(session)";
 /** The aggregator's interval at USAGE_FLUSH_MS's default, for a flush that does not say it. */
-const DEFAULT_FORWARD_MS = usageForwardMs(VARIABLES.USAGE_FLUSH_MS.default);
+const DEFAULT_FORWARD_MS = usageForwardMs(USAGE_FLUSH_MS_DEFAULT);
 /** Distinct (org, key, minute, status) counters kept per isolate before a flush is forced. */
 const MAX_PENDING = 10_000;
 /** Undelivered flushes kept for the next ones. */
