@@ -45,6 +45,7 @@ export default defineConfig({
           include: ["test/unit/**/*.test.ts", "test/worker/**/*.test.ts"],
           exclude: [...NODE_UNIT, WEBSOCKET],
           globalSetup: ["./test/global-setup.ts", "./test/support/quiet-output.ts"],
+          setupFiles: ["./test/support/worker-setup.ts"],
           testTimeout: 20_000,
         },
       },

@@ -27,6 +27,7 @@
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
+import { usageForwardMs, usageIsolateFlushMs } from "../src/config/usage-flush";
 import type { Region } from "./scale/data";
 import {
   CACHE_API_LOCAL,
@@ -248,7 +249,9 @@ function describeFeatures(f: Features): string[] {
     `feed: ${f.feed.mode === "isolate" ? "every isolate polls" : "one poll per location (Cache API)"}, ${f.feed.replicas === "primary" ? "one object" : "a replica per region"}; poll ${f.feed.pollMs} ms, max staleness ${f.feed.maxStalenessMs} ms, ${fmt(f.feed.changesPerDay)} changes/day`,
     `limits: ${f.limits.mode}${f.limits.mode === "regional" ? ` (rebalance ${f.limits.rebalanceMs} ms, stored per ${f.limits.persist})` : ""}; key limits on ${pct(f.limits.keyShare)} of requests, org limits on ${pct(f.limits.orgShare)}`,
     `credits: on ${pct(f.credits.share)} of requests; ${f.credits.lease === "none" ? "no lease (every spend asks the key's object)" : `leased to each ${f.credits.lease === "region" ? "region" : "isolate"} in blocks of ${f.credits.leaseBlock}, stored per ${f.credits.persist}`}`,
-    `usage: flushed ${f.usage.mode === "isolate" ? "by every isolate" : f.usage.mode === "region" ? "by every isolate to its region's shard of the org" : "once per location"} every ${f.usage.flushMs} ms`,
+    f.usage.mode === "location"
+      ? `usage: flushed by every isolate to its location's aggregator every ${usageIsolateFlushMs(f.usage.flushMs)} ms, forwarded once per org and location every ${usageForwardMs(f.usage.flushMs)} ms (USAGE_FLUSH_MS ${f.usage.flushMs} ms shared out)`
+      : `usage: flushed ${f.usage.mode === "isolate" ? "by every isolate" : "by every isolate to its region's shard of the org"} every ${f.usage.flushMs} ms`,
     `last-used: ${f.lastUsed.intervalMs === 0 ? "off" : `written per ${f.lastUsed.mode}, once per key per ${f.lastUsed.intervalMs} ms, at most ${f.lastUsed.maxWritesPerSecond}/s per ${f.lastUsed.mode}`}; key cache TTL ${f.cache.ttlMs} ms`,
   ];
 }
@@ -278,7 +281,7 @@ function sourcesText(): string[] {
     `  object soft limit ${DO_SOFT_LIMIT_RPS.value} req/s (${DO_SOFT_LIMIT_RPS.source}); KV writes per key ${KV_WRITES_PER_KEY_PER_SECOND.value}/s (${KV_WRITES_PER_KEY_PER_SECOND.source}); Cache API ${CACHE_API_LOCAL.value} (${CACHE_API_LOCAL.source})`,
   );
   out.push(
-    `assumptions: ${CACHE_API_READ_MS.assumption}; ${PRIMARY_REGION.assumption}; ${DEFAULT_SHARES.assumption}; feed poll reads 3 rows (feed-object.ts since()); KV propagation 60 s (docs/revocation.md)`,
+    `assumptions: ${CACHE_API_READ_MS.assumption}; ${PRIMARY_REGION.assumption}; ${DEFAULT_SHARES.assumption}; feed poll reads ${PLATFORM.feedRowsReadPerPoll} rows (src/objects/revocation-feed.ts since()); KV propagation 60 s (docs/revocation.md)`,
   );
   return out;
 }
@@ -353,6 +356,11 @@ export const DOC_ROWS: Row[] = [
   { label: "object requests/day: total", id: "do.requestsPerDay", show: fig("do.requestsPerDay") },
   { label: "busiest feed object, req/s", id: "feed.peakObjectRps", show: fig("feed.peakObjectRps") },
   { label: "one org's usage object, req/s", id: "usage.perOrgObjectRps", show: fig("usage.perOrgObjectRps") },
+  {
+    label: "usage in GET /usage within, ms (+ round trips)",
+    id: "usage.boundMs",
+    show: (r) => `${fmt(r.ledger.get("usage.boundMs"))} (+${r.ledger.has("usage.forwardMs") ? 2 : 1})`,
+  },
   { label: "KV reads/day", id: "kv.readsPerDay", show: fig("kv.readsPerDay") },
   { label: "KV writes/day", id: "kv.writesPerDay", show: fig("kv.writesPerDay") },
   {

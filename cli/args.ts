@@ -117,7 +117,7 @@ const FLAG_MESSAGES: [field: string, api: RegExp, cli: string][] = [
   [
     "rate_limit",
     /"limit": 1–(\d+), "period_seconds": 1–(\d+)/,
-    "--rate-limit: LIMIT/PERIOD with LIMIT from 1 to $1 and PERIOD from 1 s to $2 s (e.g. 100/60s, 1000/1h), or none",
+    "--rate-limit: LIMIT/PERIOD with LIMIT from 1 to $1 and PERIOD from 1 s to $2 s (e.g. 100/60s, 1000/1h, 100/60s:exact), or none",
   ],
   ["meta", /at most (\d+) string values/, "--meta: at most $1 KEY=VALUE pairs"],
   [
@@ -197,12 +197,22 @@ export function expiresOf(raw: string, now = Date.now()): string | null {
 
 const PERIOD_UNIT_SECONDS: Record<string, number> = { "": 1, s: 1, m: 60, h: 3600, d: 86_400 };
 
-/** `--rate-limit 100/60s` → {limit: 100, period_seconds: 60} (s, m, h or d); "none" → null. */
+/**
+ * `--rate-limit 100/60s` → {limit: 100, period_seconds: 60} (s, m, h or d), counted the
+ * default way (regional); `100/60s:exact` or `:regional` says how; "none" → null.
+ */
 export function rateLimitOf(raw: string, flag = "--rate-limit"): Json | null {
   if (raw === "none") return null;
-  const m = /^\s*(\d+)\s*\/\s*(\d+)\s*([smhd]?)\s*$/.exec(raw);
-  if (!m) throw new UsageError(`${flag}: expected LIMIT/PERIOD such as 100/60s or 1000/1h, got "${raw}"`);
-  return { limit: Number(m[1]), period_seconds: Number(m[2]) * PERIOD_UNIT_SECONDS[m[3]!]! };
+  const m = /^\s*(\d+)\s*\/\s*(\d+)\s*([smhd]?)\s*(?::\s*(exact|regional)\s*)?$/.exec(raw);
+  if (!m)
+    throw new UsageError(
+      `${flag}: expected LIMIT/PERIOD[:exact|:regional] such as 100/60s, 1000/1h or 100/60s:exact, got "${raw}"`,
+    );
+  return {
+    limit: Number(m[1]),
+    period_seconds: Number(m[2]) * PERIOD_UNIT_SECONDS[m[3]!]!,
+    ...(m[4] ? { mode: m[4] } : {}),
+  };
 }
 
 /** A whole number as a number; anything else goes to validation as given, which names the field. */

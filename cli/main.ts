@@ -18,7 +18,7 @@ export const USAGE = `Usage: npm run keys -- <verb> [flags]
 
 Verbs:
   create  --org ORG [--org ORG2 …] [--name NAME] [--scopes a,b] [--expires ISO-8601] [--meta k=v …]
-          [--rate-limit LIMIT/PERIOD]   e.g. 100/60s, 1000/1h (per key, global, exact)
+          [--rate-limit LIMIT/PERIOD[:exact]]   e.g. 100/60s, 1000/1h (per key; counted per region, or :exact)
           [--credits N [--refill N/day|N/month]] [--allow-ip CIDR …]
   import  --key PLAINTEXT --org ORG [same flags as create]
   import  --hash ALGORITHM:DIGEST [--key-prefix PREFIX] --org ORG [same flags as create]
@@ -35,9 +35,9 @@ Verbs:
   rotate  KEY_ID [--grace-seconds N]      the old key keeps working N seconds (default 0: stops now)
           [--credits N [--refill N/day]]  a new balance for the new key (default: it shares the old one's)
   update  KEY_ID [--name NAME] [--org ORG …] [--scopes a,b] [--expires ISO-8601|now|never] [--enable|--disable]
-          [--rate-limit LIMIT/PERIOD|none] [--credits N|none [--refill N/day]] [--allow-ip CIDR … | --allow-ip none]
+          [--rate-limit LIMIT/PERIOD[:exact]|none] [--credits N|none [--refill N/day]] [--allow-ip CIDR … | --allow-ip none]
   audit   [--id KEY_ID | --org ORG] [--limit N] [--cursor CURSOR]
-  orgs    set --org ORG --rate-limit LIMIT/PERIOD|none   one limit shared by every key of the org
+  orgs    set --org ORG --rate-limit LIMIT/PERIOD[:exact]|none   one limit shared by every key of the org
   orgs    show --org ORG
   session --org ORG [--scopes a,b] [--sub USER] [--ttl 1h|30m|7d]   a session JWT for local use, signed with the
           local SESSION_JWT_SECRET (the one \`npm run dev\` keeps in the state, or .dev.vars'); stdout: the token

@@ -28,6 +28,11 @@ export function table(rows: string[][]): string {
 
 // ---- keys ----
 
+/** How a limit is counted (docs/limits.md): exact, or per region (the default). */
+function modeNote(rl: { mode?: string }): string {
+  return rl.mode === "exact" ? ", exact" : ", per region";
+}
+
 export function describeKey(k: KeyView): string {
   const lines = [
     `${k.id}${k.name ? ` ("${k.name}")` : ""}`,
@@ -38,7 +43,7 @@ export function describeKey(k: KeyView): string {
     `  created:    ${isoShort(k.created_at)}`,
     `  expires:    ${isoShort(k.expires_at)}`,
     `  last used:  ${isoShort(k.last_used_at)}`,
-    `  rate limit: ${k.rate_limit ? `${k.rate_limit.limit} requests per ${k.rate_limit.period_seconds} s` : "none"}`,
+    `  rate limit: ${k.rate_limit ? `${k.rate_limit.limit} requests per ${k.rate_limit.period_seconds} s${modeNote(k.rate_limit)}` : "none"}`,
   ];
   if (k.credits) lines.push(`  credits:    ${creditsLine(k.credits)}`);
   if (k.revoked_at)
@@ -160,8 +165,8 @@ export function nextPage(cursor: unknown, command: string): string {
 // ---- orgs and usage ----
 
 export function describeOrg(v: Json): string {
-  const rl = v.rate_limit as { limit: number; period_seconds: number } | null;
-  return `org ${v.org}: ${rl ? `rate limit ${rl.limit} requests per ${rl.period_seconds} s (shared by all its keys)` : "no org-wide rate limit"}`;
+  const rl = v.rate_limit as { limit: number; period_seconds: number; mode?: string } | null;
+  return `org ${v.org}: ${rl ? `rate limit ${rl.limit} requests per ${rl.period_seconds} s${modeNote(rl)} (shared by all its keys)` : "no org-wide rate limit"}`;
 }
 
 export function usageHuman(v: Json): string {

@@ -18,6 +18,7 @@ import { LastUsedThrottle } from "../../src/edge/auth/last-used";
 import { admit } from "../../src/edge/gateway/admit";
 import { isolateOf } from "../../src/edge/gateway/isolate";
 import { writeAccessLog } from "../../src/edge/gateway/respond";
+import { locator } from "../../src/edge/location";
 import { forward } from "../../src/edge/proxy/forward";
 import { isClientClaim, upstreamHeaders } from "../../src/edge/proxy/headers";
 import { followFeed } from "../../src/edge/revocation/follower";
@@ -163,6 +164,7 @@ export const FLOOR_VARIANTS: Record<string, { what: string; hooks: FloorHooks }>
           isolate: isolateOf(core, config.cache.maxEntries),
           requestId,
           waitUntil: (p) => ctx.waitUntil(p),
+          where: locator(request),
         });
         if (admission.kind !== "forward" || admission.identity === null) return null;
         const { keyId, org, scopes } = admission.identity;
@@ -171,7 +173,7 @@ export const FLOOR_VARIANTS: Record<string, { what: string; hooks: FloorHooks }>
     },
   },
   forward: {
-    what: "forward: keygate's forward() (one deadline timer, a small body read whole, downstreamHeaders, a new Response) instead of fetch + rebuild",
+    what: "forward: keygate's forward() (one deadline timer, a small body read whole, hop-by-hop headers dropped) instead of fetch + rebuild",
     hooks: {
       forward(target, request, headers, env: Env) {
         const config = configOf(env);

@@ -17,6 +17,7 @@ import { extractCredential } from "../../src/edge/auth/credentials";
 import { verifySession } from "../../src/edge/auth/session";
 import { verifyKey } from "../../src/edge/auth/verify";
 import { isolateOf } from "../../src/edge/gateway/isolate";
+import { DEFAULT_LOCATION } from "../../src/edge/location";
 import { downstreamHeaders, upstreamHeaders } from "../../src/edge/proxy/headers";
 import { FeedFollower, feedStub, followFeed } from "../../src/edge/revocation/follower";
 import { normalizePath } from "../../src/edge/routes/normalize";
@@ -198,9 +199,17 @@ export async function runMicro(
   const emptyPage: FeedPage = { version: 1, entries: [], more: false, reset: false, orgs: [] };
   const fakeNs = (methods: Record<string, (...a: unknown[]) => unknown>) =>
     ({ idFromName: (n: string) => n, get: () => methods }) as unknown as DurableObjectNamespace;
-  const feedNs = fakeNs({ since: async () => emptyPage, publish: async () => 1 });
-  const usageNs = fakeNs({ add: async () => true });
-  const balanceNs = fakeNs({ spend: async () => ({ allowed: true, remaining: 1_000_000 }) });
+  // A new follower's first page carries every org's settings; later ones continue its cursor.
+  const nothingNew: FeedPage = { version: 1, entries: [], more: false, reset: false };
+  const feedNs = fakeNs({
+    since: async (cursor: unknown) => (cursor === null ? emptyPage : nothingNew),
+    publish: async () => ({ version: 1, missing: [] }),
+  });
+  const usageNs = fakeNs({ add: async () => true, collect: async () => undefined });
+  const balanceNs = fakeNs({
+    spend: async () => ({ allowed: true, remaining: 1_000_000 }),
+    spendLeased: async () => ({ allowed: true, remaining: 1_000_000 }),
+  });
   const withFeatures = {
     ...env,
     REVOCATION_FEED: feedNs,
@@ -237,6 +246,11 @@ export async function runMicro(
   const ranges = ips.map(parseCidr) as Cidr[];
   const follower = new FeedFollower();
   const settings = { ...config.revocation };
+  // The snapshot case: `writer` polls twice (the second writes the location's snapshot, valid
+  // for the whole case under a long poll interval), `reader` reads it.
+  const writer = new FeedFollower();
+  const reader = new FeedFollower();
+  const longPoll = { ...settings, pollMs: 600_000, maxStalenessMs: 601_000 };
   const noWait = () => {};
   const valid = (h: Headers, e: Env, what: string) => async () => {
     const res = await app.fetch(new Request(url, { headers: h }), e, ctx);
@@ -348,11 +362,25 @@ export async function runMicro(
       {
         name: "Durable Object round trip: rate-limit hit (KeyRateLimiter.hit, local)",
         fn: async () => {
-          const r = await checkKeyRateLimit(KEY_RATE_LIMITER, "micro-bench", {
-            limit: 1_000_000_000,
-            period_seconds: 60,
-          });
+          const r = await checkKeyRateLimit(
+            KEY_RATE_LIMITER,
+            "micro-bench",
+            { limit: 1_000_000_000, period_seconds: 60, mode: "exact" },
+            () => DEFAULT_LOCATION,
+          );
           if (!r.ok) throw new Error(`rate-limit hit failed: ${r.error}`);
+        },
+      },
+      {
+        name: "Durable Object round trip: regional rate-limit hit (KeyRateLimiter.hitRegional, local)",
+        fn: async () => {
+          const r = await checkKeyRateLimit(
+            KEY_RATE_LIMITER,
+            "micro-bench",
+            { limit: 1_000_000_000, period_seconds: 60, mode: "regional" },
+            () => DEFAULT_LOCATION,
+          );
+          if (!r.ok) throw new Error(`regional rate-limit hit failed: ${r.error}`);
         },
       },
       {
@@ -508,11 +536,29 @@ export async function runMicro(
         ),
     },
     {
-      name: "feed poll: one empty page applied (isolate side, object stubbed)",
+      name: "feed poll: one empty page applied, the location's snapshot read and written (isolate side, object stubbed)",
       fn: async () => {
         follower.lastPollAt = -Infinity;
         await followFeed(feedNs as never, follower, cache, settings, Date.now(), noWait, noWait);
         await follower.inflight;
+      },
+    },
+    {
+      // Another isolate of the location polled: this one reads its snapshot (Cache API hit), asks no object.
+      name: "feed refresh from the location's snapshot, nothing new (Cache API hit, no object call)",
+      fn: async () => {
+        if (writer.snapshot === null)
+          for (let i = 0; i < 2; i++) {
+            writer.lastPollAt = -Infinity;
+            await followFeed(feedNs as never, writer, cache, longPoll, Date.now(), noWait, noWait);
+            await writer.inflight;
+          }
+        reader.lastPollAt = -Infinity;
+        reader.syncedAt = -Infinity;
+        reader.cursor = writer.cursor;
+        await followFeed(feedNs as never, reader, cache, longPoll, Date.now(), noWait, noWait);
+        await reader.inflight;
+        if (reader.syncedAt !== writer.snapshot?.polledAt) throw new Error("the location's snapshot was not used");
       },
     },
     {

@@ -17,6 +17,7 @@
  * (Poisson arrivals). Keys and orgs are equally popular (uniform): the number of
  * distinct ones among n requests is K·(1 − (1 − 1/K)^n) — the worst case for caching.
  */
+import { usageForwardMs, usageIsolateFlushMs } from "../../src/config/usage-flush";
 import type { Prices, Region } from "./data";
 import { inRegionRttMs, REGIONS, RTT_MS } from "./data";
 
@@ -80,7 +81,10 @@ export interface Features {
   usage: {
     /** "isolate": each isolate flushes to each org's object (today); "location": flushes aggregated per location first; "region": each isolate flushes to its region's shard of the org (merged on read). */
     mode: "isolate" | "location" | "region";
-    /** USAGE_FLUSH_MS */
+    /**
+     * USAGE_FLUSH_MS. Location mode shares it out as keygate does (src/config/usage-flush.ts):
+     * the isolates flush every usageIsolateFlushMs, the aggregators forward every usageForwardMs.
+     */
     flushMs: number;
   };
   lastUsed: {
@@ -120,7 +124,7 @@ export interface Platform {
   cacheApiReadMs: number;
   doSoftLimitRps: number;
   kvWritesPerKeyPerSecond: number;
-  /** Rows a feed poll reads (feed-object.ts since(): MAX, MIN, the range). */
+  /** Rows a feed poll reads (src/objects/revocation-feed.ts since(): a replica's heads, MIN, the range). */
   feedRowsReadPerPoll: number;
   /** KV propagation allowance when the feed is down (docs/revocation.md: about 60 s). */
   kvPropagationS: number;
@@ -181,6 +185,17 @@ export function distinct(n: number, k: number): number {
 export function pollRate(intervalMs: number, lambda: number): number {
   if (lambda <= 0) return 0;
   return 1 / (intervalMs / 1000 + 1 / lambda);
+}
+
+/**
+ * Flushes per second of a flusher that, once anything arrived, flushes at the end of the
+ * interval (the isolate's deferred usage flush; the aggregator's alarm) and, after an empty
+ * interval, at the next arrival (Poisson arrivals at `lambda`/s): 1 / (T + e^(−λT)/λ).
+ */
+export function deferredRate(intervalMs: number, lambda: number): number {
+  if (lambda <= 0) return 0;
+  const t = intervalMs / 1000;
+  return 1 / (t + Math.exp(-lambda * t) / lambda);
 }
 
 /** Round trip from a client in `from` to an object in `to`: the table's, or the in-region one when they are the same region. */
@@ -362,9 +377,11 @@ export function runModel(input: ModelInput): ModelResult {
   );
   const feedRowsWritten = l.set(
     "feed.rowsWrittenPerDay",
-    f.feed.changesPerDay * replicas * 2,
+    f.feed.changesPerDay * replicas * 2 + (f.feed.replicas === "regional" ? f.feed.changesPerDay * replicas * 2 : 0),
     "rows/day",
-    "changesPerDay · feed.objects · 2 (the insert, and its prune 24 h later)",
+    f.feed.replicas === "regional"
+      ? "changesPerDay · feed.objects · 2 (the insert, and its prune 24 h later) + changesPerDay · feed.objects · 2 (each replica's head, and the primary's note of it)"
+      : "changesPerDay · feed.objects · 2 (the insert, and its prune 24 h later)",
   );
 
   // Freshness wait: a request waits when its isolate has not seen a poll start within maxStaleness.
@@ -574,47 +591,115 @@ export function runModel(input: ModelInput): ModelResult {
   );
 
   // ---------------------------------------------------------------- usage
+  // isolate: every isolate flushes one batch per org to the org's store; region: to its
+  // region's shard of the org; location: every isolate flushes once (all its orgs) to its
+  // location's aggregator, which forwards one batch per org per interval to the org's store.
   const usageLocation = f.usage.mode === "location";
+  const usageRegion = f.usage.mode === "region";
   const flushers = l.set(
     "usage.flushers",
-    usageLocation ? L : N,
+    N,
     "flushers",
     usageLocation
-      ? "location mode: one per location = colos"
-      : f.usage.mode === "region"
+      ? "every isolate flushes, to its location's aggregator = N"
+      : usageRegion
         ? "region mode: every isolate, to its region's shard = N"
         : "isolate mode: every isolate = N",
   );
-  const flusherRps = usageLocation ? I * r : r;
+  // A request that leaves counts pending arms a deferred flush at the interval's end, so an
+  // isolate flushes every interval while it has traffic, and after a quiet one at its next request.
+  // Location mode: USAGE_FLUSH_MS shared out between the two hops (src/config/usage-flush.ts).
+  const isolateFlushMs = l.set(
+    "usage.isolateFlushMs",
+    usageLocation ? usageIsolateFlushMs(f.usage.flushMs) : f.usage.flushMs,
+    "ms",
+    usageLocation
+      ? "flushMs / 5 (src/config/usage-flush.ts: the isolate's share of USAGE_FLUSH_MS)"
+      : "flushMs (the isolate's flush is the only hop)",
+  );
+  const forwardMs = usageLocation
+    ? l.set(
+        "usage.forwardMs",
+        usageForwardMs(f.usage.flushMs),
+        "ms",
+        "flushMs − usage.isolateFlushMs (src/config/usage-flush.ts: the rest of USAGE_FLUSH_MS, four fifths)",
+      )
+    : 0;
+  l.set(
+    "usage.boundMs",
+    isolateFlushMs + forwardMs,
+    "ms",
+    usageLocation
+      ? "usage.isolateFlushMs + usage.forwardMs = flushMs: a request is in GET /usage within it + two round trips (to the aggregator, to the org's store)"
+      : "usage.isolateFlushMs: a request is in GET /usage within it + one round trip (to the org's store)",
+  );
   const perFlusher = l.set(
     "usage.flushesPerFlusherPerSecond",
-    pollRate(f.usage.flushMs, flusherRps),
+    deferredRate(isolateFlushMs, r),
     "flushes/s",
-    usageLocation
-      ? "1 / (flushMs/1000 + 1/λ), λ = isolatesPerColo · rpsPerIsolate"
-      : "1 / (flushMs/1000 + 1/λ), λ = rpsPerIsolate",
+    "1 / (T + e^(−λT)/λ), T = usage.isolateFlushMs/1000, λ = rpsPerIsolate (the deferred flush)",
   );
-  const windowRequests = flusherRps * (f.usage.flushMs / 1000 + 1 / flusherRps);
+  const isolateWindow = r / perFlusher;
   const orgsPerFlush = l.set(
     "usage.orgsPerFlush",
-    distinct(windowRequests, d.orgs),
+    distinct(isolateWindow, d.orgs),
     "orgs",
-    "distinct(n, orgs), n = λ · (flushMs/1000 + 1/λ) requests per flush window",
+    "distinct(n, orgs), n = λ / flushesPerFlusherPerSecond requests per isolate flush window",
   );
-  const usageRps = l.set(
-    "usage.doRequestsPerSecond",
-    flushers * perFlusher * orgsPerFlush,
-    "req/s",
-    "flushers · flushesPerFlusherPerSecond · orgsPerFlush (one call per org per flush)",
-  );
-  const usageRegion = f.usage.mode === "region";
+  // The aggregator forwards at the end of an interval in which a flush arrived (its alarm),
+  // or at once for the first flush after a quiet one: the same rule, over its isolates' flushes.
+  const forwardsPerLocation = deferredRate(forwardMs, I * perFlusher);
+  // What reaches each org's store, and how often: from every isolate, or one per location.
+  const storeWindow = usageLocation ? (I * r) / forwardsPerLocation : isolateWindow;
+  const storeOrgsPerBatch = usageLocation ? distinct(storeWindow, d.orgs) : orgsPerFlush;
+  let usageRps: number;
+  let storeRps: number;
+  let aggregatorRows = 0;
+  if (usageLocation) {
+    const collects = l.set(
+      "usage.collectsPerSecond",
+      flushers * perFlusher,
+      "req/s",
+      "N · flushesPerFlusherPerSecond (one call per isolate flush, all its orgs, to its location's aggregator)",
+    );
+    l.set("usage.forwarders", L, "aggregators", "one aggregator per location = colos");
+    storeRps = l.set(
+      "usage.forwardsPerSecond",
+      L * forwardsPerLocation * storeOrgsPerBatch,
+      "req/s",
+      "colos · 1 / (T + e^(−μT)/μ), T = usage.forwardMs/1000, μ = isolatesPerColo · flushesPerFlusherPerSecond (the aggregator's alarm) · distinct(location window, orgs) (one batch per org per interval)",
+    );
+    usageRps = l.set(
+      "usage.doRequestsPerSecond",
+      collects + storeRps,
+      "req/s",
+      "usage.collectsPerSecond + usage.forwardsPerSecond",
+    );
+    // Aggregator rows: per isolate flush one row (stored, deleted once forwarded: 2 writes);
+    // per forward of a location its note (with its time) and the note's end: 3 writes.
+    aggregatorRows = l.set(
+      "usage.aggregatorRowsPerSecond",
+      collects * 2 + L * forwardsPerLocation * 3,
+      "rows/s",
+      "collectsPerSecond · 2 + colos · 1 / (T + e^(−μT)/μ) · 3, T = usage.forwardMs/1000",
+    );
+  } else {
+    storeRps = usageRps = l.set(
+      "usage.doRequestsPerSecond",
+      flushers * perFlusher * orgsPerFlush,
+      "req/s",
+      "flushers · flushesPerFlusherPerSecond · orgsPerFlush (one call per org per flush)",
+    );
+  }
   const usagePerOrg = l.set(
     "usage.perOrgObjectRps",
-    usageRegion ? Math.max(...G.map((g) => (usageRps * d.shares[g]) / d.orgs)) : usageRps / d.orgs,
+    usageRegion ? Math.max(...G.map((g) => (storeRps * d.shares[g]) / d.orgs)) : storeRps / d.orgs,
     "req/s",
     usageRegion
       ? "the busiest shard: max over regions of usage.doRequestsPerSecond · share / orgs"
-      : "usage.doRequestsPerSecond / orgs",
+      : usageLocation
+        ? "usage.forwardsPerSecond / orgs (at most one batch per location per interval)"
+        : "usage.doRequestsPerSecond / orgs",
   );
   if (usagePerOrg > platform.doSoftLimitRps)
     warnings.push(
@@ -622,9 +707,11 @@ export function runModel(input: ModelInput): ModelResult {
     );
   const rowsPerBatch = l.set(
     "usage.rowsPerBatch",
-    Math.max(1, distinct(windowRequests, d.activeKeys) / orgsPerFlush),
+    Math.max(1, distinct(storeWindow, d.activeKeys) / storeOrgsPerBatch),
     "rows",
-    "max(1, distinct(n, activeKeys) / orgsPerFlush): one row per key of the org in the window",
+    usageLocation
+      ? "max(1, distinct(location window, activeKeys) / orgs per batch): one row per key of the org in the interval"
+      : "max(1, distinct(n, activeKeys) / orgsPerFlush): one row per key of the org in the window",
   );
   const usagePerDay = l.set(
     "usage.doRequestsPerDay",
@@ -635,20 +722,30 @@ export function runModel(input: ModelInput): ModelResult {
   l.set(
     "usage.activeSecondsPerDay",
     usageRegion
-      ? G.reduce((a, g) => a + activeSecondsPerDay(d.orgs, usageRps * d.shares[g], serviceS), 0)
-      : activeSecondsPerDay(d.orgs, usageRps, serviceS),
+      ? G.reduce((a, g) => a + activeSecondsPerDay(d.orgs, storeRps * d.shares[g], serviceS), 0)
+      : activeSecondsPerDay(d.orgs, storeRps, serviceS) +
+          (usageLocation ? activeSecondsPerDay(L, usageRps - storeRps, serviceS) : 0),
     "s/day",
     usageRegion
       ? "Σ regions orgs · min(1, the shard's requests/s · objectServiceMs/1000) · D"
-      : "orgs · min(1, perOrgObjectRps · objectServiceMs/1000) · D",
+      : usageLocation
+        ? "orgs · min(1, perOrgObjectRps · service) · D + colos · min(1, collects per aggregator · service) · D"
+        : "orgs · min(1, perOrgObjectRps · objectServiceMs/1000) · D",
   );
   const usageRowsWritten = l.set(
     "usage.rowsWrittenPerDay",
-    usageRps * (rowsPerBatch + 2) * DAY_S,
+    (storeRps * (rowsPerBatch + 2) + aggregatorRows) * DAY_S,
     "rows/day",
-    "doRequestsPerSecond · (rowsPerBatch + 2: the batch id, and its prune 24 h later) · D",
+    usageLocation
+      ? "(forwardsPerSecond · (rowsPerBatch + 2: the batch id, and its prune 24 h later) + aggregatorRowsPerSecond) · D"
+      : "doRequestsPerSecond · (rowsPerBatch + 2: the batch id, and its prune 24 h later) · D",
   );
-  const usageRowsRead = l.set("usage.rowsReadPerDay", usageRps * DAY_S, "rows/day", "one batch-id lookup per flush");
+  const usageRowsRead = l.set(
+    "usage.rowsReadPerDay",
+    usageRps * DAY_S,
+    "rows/day",
+    "one batch-id lookup per call (usage.doRequestsPerSecond · D)",
+  );
 
   // ---------------------------------------------------------------- Durable Objects in total
   const doPerDay = l.set(

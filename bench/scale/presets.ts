@@ -153,7 +153,8 @@ export const PLATFORM: Platform = {
   cacheApiReadMs: CACHE_API_READ_MS.value,
   doSoftLimitRps: DO_SOFT_LIMIT_RPS.value,
   kvWritesPerKeyPerSecond: KV_WRITES_PER_KEY_PER_SECOND.value,
-  feedRowsReadPerPoll: 3,
+  // A replica's since(): its head (MAX, and the head it was copied to), MIN, the range.
+  feedRowsReadPerPoll: 4,
   kvPropagationS: 60,
 };
 

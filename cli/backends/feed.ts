@@ -24,7 +24,7 @@ import type { Emit, GatewayEvent } from "../../src/events/types";
 import { isBatch } from "../../src/events/types";
 import type { Credits, RateLimit, TokenRecord } from "../../src/keys/record";
 import type { WebhookStore } from "../../src/manage/context";
-import type { CreditOutcome, FeedChange, ShadowSums, UsageBucket } from "../../src/objects/protocol";
+import type { CreditOutcome, FeedChange, PublishResult, ShadowSums, UsageBucket } from "../../src/objects/protocol";
 import {
   FEED_OBJECT_NAME,
   SESSIONS_OBJECT_NAME,
@@ -105,9 +105,9 @@ export function localFeed(
 ): LocalFeed {
   const registry = stateRegistryPath(persistTo);
   type Stub = {
-    publish(c: Change[]): Promise<number>;
-    publishOrg(org: string, rl: RateLimit | null): Promise<number>;
-    publishLegacy(algorithms: string[]): Promise<number>;
+    publish(c: Change[]): Promise<PublishResult>;
+    publishOrg(org: string, rl: RateLimit | null): Promise<PublishResult>;
+    publishLegacy(algorithms: string[]): Promise<PublishResult>;
   };
   type UsageNs = { idFromName(name: string): unknown; get(id: unknown): UsageStub };
   type ShadowNs = { idFromName(name: string): unknown; get(id: unknown): ShadowStub };
@@ -202,12 +202,18 @@ export function localFeed(
     try {
       opened ??= open();
       const feed = await opened;
-      await Promise.race([
+      const answer = await Promise.race([
         what(feed.stub, feed.sessions),
         new Promise((_, reject) => {
           timer = setTimeout(() => reject(new TimedOut()), CLI_PUBLISH_TIMEOUT_MS);
         }),
       ]);
+      // The feed's primary has it; a replica that did not store it in time is caught up by the primary.
+      const missing = (answer as Partial<PublishResult> | undefined)?.missing;
+      if (missing && missing.length > 0)
+        process.stderr.write(
+          `note: the revocation feed's replicas in ${missing.join(", ")} did not store the change in time; the feed catches them up by itself.\n`,
+        );
     } catch (err) {
       // Said once per object a run could not tell (a bulk import publishes a batch at a time).
       if (noted.has(to)) return;

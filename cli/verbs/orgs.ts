@@ -1,5 +1,5 @@
 /**
- * `orgs set --org ORG --rate-limit LIMIT/PERIOD|none` and `orgs show --org ORG`: one rate
+ * `orgs set --org ORG --rate-limit LIMIT/PERIOD[:exact|:regional]|none` and `orgs show --org ORG`: one rate
  * limit shared by every key of an org (docs/limits.md).
  */
 import { ORG_RE } from "../../src/keys/record";
@@ -30,7 +30,7 @@ export const ORGS_VERB: Verb = {
       return { call: (b) => b.orgShow(org), human: describeOrg };
     }
     const raw = values["rate-limit"] as string | undefined;
-    if (raw === undefined) throw new UsageError("orgs set needs --rate-limit LIMIT/PERIOD (or none)");
+    if (raw === undefined) throw new UsageError("orgs set needs --rate-limit LIMIT/PERIOD[:exact|:regional] (or none)");
     const body = { rate_limit: rateLimitOf(raw) };
     precheck(validateOrgSettings(body));
     return { call: (b) => b.orgSet(org, body), human: (v) => `Set ${describeOrg(v)}` };

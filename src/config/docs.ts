@@ -112,7 +112,8 @@ export const VARIABLE_DOCS = {
   REVOCATION_POLL_MS: { summary: "at most one feed poll per isolate per interval", doc: "revocation" },
   REVOCATION_MAX_STALENESS_MS: { summary: "a request waits for a poll older than this", doc: "revocation" },
   USAGE_FLUSH_MS: {
-    summary: "usage counts are flushed at most this often, and within it of their request",
+    summary:
+      "a request is in GET /usage within this (+ two round trips), traffic or not: its isolate flushes within 1/5 of it, its location's aggregator forwards within the other 4/5",
     doc: "usage",
   },
   ENFORCEMENT: { summary: "enforce, or report: decide and compare, never refuse (shadow mode)", doc: "migrating" },

@@ -12,6 +12,7 @@ import type { ErrorCode } from "../errors/codes";
 import type { ShadowClass } from "../objects/protocol";
 import type { Tier } from "./auth/verify";
 import type { IsolateState } from "./gateway/isolate";
+import type { Location } from "./location";
 import type { Identity } from "./proxy/headers";
 
 /** What a decision needs: the config, the bindings, this isolate's state, and a way to run work after the answer. */
@@ -22,6 +23,8 @@ export interface AdmitDeps {
   /** For error log lines. */
   requestId: string;
   waitUntil(promise: Promise<unknown>): void;
+  /** Where the request is served (edge/location.ts): computed only when a regional object is asked. */
+  where(): Location;
 }
 
 /**

@@ -30,6 +30,7 @@ import {
   MAX_RATE_LIMIT,
   MAX_RATE_LIMIT_PERIOD_SECONDS,
   ORG_RE,
+  RATE_LIMIT_SHAPE,
   RECORD_FIELDS,
   SCOPE_RE,
   statusOf,
@@ -186,7 +187,7 @@ function checkRateLimit(v: unknown, errors: FieldError[]): v is RateLimit | null
   if (v === null || isRateLimit(v)) return true;
   errors.push({
     field: "rate_limit",
-    message: `must be {"limit": 1–${MAX_RATE_LIMIT}, "period_seconds": 1–${MAX_RATE_LIMIT_PERIOD_SECONDS}} (whole numbers) or null`,
+    message: `must be ${RATE_LIMIT_SHAPE} or null`,
   });
   return false;
 }
@@ -579,13 +580,13 @@ const DECLARED = defineFields([
   },
   {
     name: "rate_limit",
-    doc: "Requests allowed per period for this key (exact, global; docs/limits.md); absent or null: unlimited.",
-    type: "{limit, period_seconds} or null",
+    doc: "Requests allowed per period for this key, counted `exact` (one object, global) or `regional` (a bucket per region, the default; docs/limits.md); absent or null: unlimited.",
+    type: "{limit, period_seconds, mode?} or null",
     stored: S.rate_limit,
     summary: true,
     // The listing entry stores it: reserve room for the largest one, so a key near the 1 KiB
     // metadata limit is refused up front (400) instead of failing after its record is written.
-    largest: { limit: MAX_RATE_LIMIT, period_seconds: MAX_RATE_LIMIT_PERIOD_SECONDS },
+    largest: { limit: MAX_RATE_LIMIT, period_seconds: MAX_RATE_LIMIT_PERIOD_SECONDS, mode: "regional" },
     view: { show: "always" },
     create: { check: checkRateLimit, default: null },
     update: { check: checkRateLimit },

@@ -37,10 +37,33 @@ export const MAX_RATE_LIMIT = 1_000_000_000;
 /** One day: longer windows would make a burst at the window edge matter more than the limit. */
 export const MAX_RATE_LIMIT_PERIOD_SECONDS = 86_400;
 
+/**
+ * How a limit is counted (docs/limits.md): `exact` — one object for the key (or org)
+ * counts every request, wherever it comes from (a round trip to that object, possibly in
+ * another region, per request); `regional` — each region counts in its own bucket near the
+ * client, the buckets exchange their counts in the background, and a burst spread over
+ * several regions at once can go over the limit by a bounded amount (RATE_LIMIT_MODE_DEFAULT).
+ */
+export type RateLimitMode = "exact" | "regional";
+export const RATE_LIMIT_MODES: readonly RateLimitMode[] = ["exact", "regional"];
+/**
+ * A limit without `mode` is regional: a key used from one region (the common case — a
+ * backend calling from one place) is counted exactly either way, and regional saves a
+ * round trip to a possibly distant object on every request; `exact` is for limits that
+ * must never be exceeded even by a multi-region burst (docs/limits.md "Which mode").
+ */
+export const RATE_LIMIT_MODE_DEFAULT: RateLimitMode = "regional";
+
 /** At most `limit` requests in each fixed window of `period_seconds` (aligned on the epoch). */
 export interface RateLimit {
   limit: number;
   period_seconds: number;
+  /** Absent: RATE_LIMIT_MODE_DEFAULT. */
+  mode?: RateLimitMode;
+}
+
+export function modeOf(rateLimit: RateLimit): RateLimitMode {
+  return rateLimit.mode ?? RATE_LIMIT_MODE_DEFAULT;
 }
 
 export interface CreditRefill {
@@ -91,11 +114,15 @@ export function isCredits(v: unknown): v is Credits {
 export function isRateLimit(v: unknown): v is RateLimit {
   return (
     isPlainObject(v) &&
-    Object.keys(v).length === 2 &&
+    Object.keys(v).length === ("mode" in v ? 3 : 2) &&
     isWhole(v.limit, 1, MAX_RATE_LIMIT) &&
-    isWhole(v.period_seconds, 1, MAX_RATE_LIMIT_PERIOD_SECONDS)
+    isWhole(v.period_seconds, 1, MAX_RATE_LIMIT_PERIOD_SECONDS) &&
+    (!("mode" in v) || RATE_LIMIT_MODES.includes(v.mode as RateLimitMode))
   );
 }
+
+/** What a refused `rate_limit` is told (the key field and the org setting alike). */
+export const RATE_LIMIT_SHAPE = `{"limit": 1–${MAX_RATE_LIMIT}, "period_seconds": 1–${MAX_RATE_LIMIT_PERIOD_SECONDS}, "mode": "exact" | "regional" (optional, default ${RATE_LIMIT_MODE_DEFAULT})} (whole numbers)`;
 
 export function isStringArray(v: unknown, re: RegExp): v is string[] {
   return Array.isArray(v) && v.every((s) => typeof s === "string" && re.test(s));

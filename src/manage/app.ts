@@ -14,6 +14,7 @@ import { ConfigError, configFor } from "../config/config";
 import type { ProfileName } from "../config/profiles";
 import { PROFILES } from "../config/profiles";
 import { renderFailure, writeAccessLog } from "../edge/gateway/respond";
+import { locator } from "../edge/location";
 import { normalizedPathOf } from "../edge/routes/normalize";
 import { countRequest } from "../edge/usage/counter";
 import type { Env } from "../env";
@@ -37,7 +38,14 @@ const accessLog: MiddlewareHandler<AppEnv> = async function accessLog(c, next) {
 /** Usage of the requests this app answers with a known key or session (the self-service API): edge/usage/counter.ts. */
 const countUsage: MiddlewareHandler<AppEnv> = async function countUsage(c, next) {
   await next();
-  countRequest(c.env, (p) => c.executionCtx.waitUntil(p), c.get("config").usageFlushMs, c.get("log"), c.res.status);
+  countRequest(
+    c.env,
+    (p) => c.executionCtx.waitUntil(p),
+    c.get("config").usageFlushMs,
+    c.get("log"),
+    c.res.status,
+    locator(c.req.raw),
+  );
 };
 
 const loadConfig: MiddlewareHandler<AppEnv> = async function loadConfig(c, next) {

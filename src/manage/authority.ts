@@ -16,7 +16,7 @@
 import type { FieldError } from "../keys/fields";
 import { checkExpiry, parseDateTime } from "../keys/fields";
 import type { RateLimit } from "../keys/record";
-import { ALL_ORGS } from "../keys/record";
+import { ALL_ORGS, modeOf } from "../keys/record";
 import { cidrWithin, parseCidr } from "../lib/cidr";
 import type { Holder, Principal, Role } from "./principal";
 import { isHolder, roleOf, scopesHeld } from "./principal";
@@ -324,7 +324,8 @@ function checkFields(p: Principal, op: Operation, fields: Readonly<Record<string
  * A holder may rotate (regenerate) only a key no more powerful than itself, since the new
  * key keeps that key's settings: scopes within its own; for a key holder also an expiry no
  * later than its own, addresses within its own allowed_ips, a rate limit no looser (no
- * higher limit, no shorter period), and its own credit balance when it is metered.
+ * higher limit, no shorter period, not regional when its own is exact), and its own credit
+ * balance when it is metered.
  */
 function notMorePowerful(p: Holder, target: KeyFacts): Decision {
   const held = scopesHeld(p);
@@ -350,7 +351,13 @@ function notMorePowerful(p: Holder, target: KeyFacts): Decision {
   }
   if (own.rate_limit) {
     const t = target.rate_limit;
-    if (!t || t.limit > own.rate_limit.limit || t.period_seconds < own.rate_limit.period_seconds)
+    // Regional counting can go over the limit where exact cannot: looser than an exact limit.
+    if (
+      !t ||
+      t.limit > own.rate_limit.limit ||
+      t.period_seconds < own.rate_limit.period_seconds ||
+      (modeOf(own.rate_limit) === "exact" && modeOf(t) !== "exact")
+    )
       return refuse("its rate limit is looser");
   }
   if (

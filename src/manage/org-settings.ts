@@ -16,7 +16,7 @@ import { orgEvent } from "../events/types";
 import type { FieldError, Validated } from "../keys/issue";
 import type { Outcome } from "../keys/lifecycle";
 import type { RateLimit } from "../keys/record";
-import { isRateLimit, MAX_RATE_LIMIT, MAX_RATE_LIMIT_PERIOD_SECONDS, ORG_RE } from "../keys/record";
+import { isRateLimit, ORG_RE, RATE_LIMIT_SHAPE } from "../keys/record";
 import type { KvLike } from "../keys/store/kv";
 import type { OrgSettings } from "../keys/store/org-settings";
 import { readOrgSettings, writeOrgSettings } from "../keys/store/org-settings";
@@ -67,7 +67,7 @@ export function validateOrgSettings(input: unknown): Validated<{ rate_limit: Rat
   else if (o.rate_limit !== null && !isRateLimit(o.rate_limit)) {
     errors.push({
       field: "rate_limit",
-      message: `must be {"limit": 1–${MAX_RATE_LIMIT}, "period_seconds": 1–${MAX_RATE_LIMIT_PERIOD_SECONDS}} (whole numbers) or null`,
+      message: `must be ${RATE_LIMIT_SHAPE} or null`,
     });
   }
   return errors.length ? { ok: false, errors } : { ok: true, value: { rate_limit: o.rate_limit as RateLimit | null } };

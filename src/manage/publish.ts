@@ -2,15 +2,18 @@
  * Telling every isolate of a change: the management side publishes on the revocation feed
  * (objects/revocation-feed.ts; the edge follows it: edge/revocation/follower.ts) every key,
  * scoped admin token and org-limit change it stores, and a revoked token also ends the
- * console sessions it opened. A failure is a FeedUnavailable: the change is stored, the
- * surface answers 503 so the caller repeats it (a repeated revoke or update publishes again).
+ * console sessions it opened. The feed's primary answers once every region's replica has
+ * stored the change, or says which did not. A failure — the primary unreachable, or a
+ * replica that did not store it in time — is a FeedUnavailable naming what was not told:
+ * the change is stored, the surface answers 503 so the caller repeats it (a repeated revoke
+ * or update publishes again; the primary also keeps retrying a lagging replica by itself).
  */
 import { feedStub } from "../edge/revocation/follower";
 import type { Env } from "../env";
 import type { KeyRecord, RateLimit, TokenRecord } from "../keys/record";
 import { actor } from "../keys/store/kv";
 import { clock } from "../lib/clock";
-import type { FeedChange } from "../objects/protocol";
+import type { FeedChange, PublishResult, Region } from "../objects/protocol";
 import type { RevocationFeed } from "../objects/revocation-feed";
 import { revokeOpener } from "./console/sessions";
 
@@ -19,6 +22,24 @@ export const PUBLISH_TIMEOUT_MS = 5_000;
 
 export class FeedUnavailable extends Error {
   override name = "FeedUnavailable";
+  constructor(
+    message: string,
+    /** The regions whose replica did not store the change (empty: the feed itself was not reached). */
+    readonly regions: Region[] = [],
+  ) {
+    super(message);
+  }
+}
+
+/** A publish some replicas missed: the primary has it, those regions' isolates do not yet. */
+class ReplicasMissed extends Error {
+  constructor(readonly regions: Region[]) {
+    super(`the revocation feed's replicas in ${regions.join(", ")} did not store the change in time`);
+  }
+}
+
+function stored(result: PublishResult): void {
+  if (result.missing.length > 0) throw new ReplicasMissed(result.missing);
 }
 
 async function within<T>(promise: Promise<T>): Promise<T> {
@@ -36,19 +57,19 @@ async function within<T>(promise: Promise<T>): Promise<T> {
   }
 }
 
-/** Append changes to the feed; throws when the object cannot be reached in time. */
+/** Append changes to the feed; throws when the primary cannot be reached in time, or a replica did not store them. */
 export async function publishChanges(ns: DurableObjectNamespace<RevocationFeed>, changes: FeedChange[]): Promise<void> {
   if (changes.length === 0) return;
-  await within(Promise.resolve(feedStub(ns).publish(changes)));
+  stored(await within(Promise.resolve(feedStub(ns).publish(changes))));
 }
 
-/** Publish an org's rate limit (null: removed); throws when the object cannot be reached in time. */
+/** Publish an org's rate limit (null: removed); throws like publishChanges. */
 export async function publishOrgLimit(
   ns: DurableObjectNamespace<RevocationFeed>,
   org: string,
   rateLimit: RateLimit | null,
 ): Promise<void> {
-  await within(Promise.resolve(feedStub(ns).publishOrg(org, rateLimit)));
+  stored(await within(Promise.resolve(feedStub(ns).publishOrg(org, rateLimit))));
 }
 
 /** A failure of `publish` as the surfaces answer it (FeedUnavailable: 503, repeat the request). */
@@ -56,7 +77,10 @@ async function unavailableOnFailure(publish: () => Promise<void>): Promise<void>
   try {
     await publish();
   } catch (err) {
-    throw new FeedUnavailable(err instanceof Error ? err.message : String(err));
+    throw new FeedUnavailable(
+      err instanceof Error ? err.message : String(err),
+      err instanceof ReplicasMissed ? err.regions : [],
+    );
   }
 }
 
@@ -81,8 +105,8 @@ export function publishLegacy(
   ns: DurableObjectNamespace<RevocationFeed>,
   algorithms: readonly string[],
 ): Promise<void> {
-  return unavailableOnFailure(() =>
-    within(Promise.resolve(feedStub(ns).publishLegacy([...algorithms]))).then(() => {}),
+  return unavailableOnFailure(async () =>
+    stored(await within(Promise.resolve(feedStub(ns).publishLegacy([...algorithms])))),
   );
 }
 

@@ -6,6 +6,32 @@
  */
 import type { KeyRecord, RateLimit, TokenRecord } from "../keys/record";
 
+// ---- Regions: where an object lives (issue 25, docs/scale.md) ----
+
+/**
+ * Durable Object location hints, one per region of Cloudflare's network. The objects that
+ * serve requests near the client — the revocation feed's replicas, regional rate-limit
+ * buckets, regional credit leases — exist once per region and are created with that hint.
+ */
+export const REGIONS = ["wnam", "enam", "sam", "weur", "eeur", "apac", "oc", "afr", "me"] as const;
+export type Region = (typeof REGIONS)[number];
+
+export function isRegion(v: unknown): v is Region {
+  return typeof v === "string" && (REGIONS as readonly string[]).includes(v);
+}
+
+/** The name of `name`'s object in `region` (its regional copy, bucket or lease holder). */
+export function regionalName(name: string, region: Region): string {
+  return `${name}@${region}`;
+}
+
+/** The region of an object named by regionalName, or null (a global object). */
+export function regionOfName(name: string): Region | null {
+  const at = name.lastIndexOf("@");
+  const region = at < 0 ? "" : name.slice(at + 1);
+  return isRegion(region) ? region : null;
+}
+
 // ---- KeyRateLimiter (key-rate-limiter.ts): rate-limit windows, credit balances, holder-key sets ----
 
 /** One request counted against a fixed window (a key's `rate_limit`, an org's, a holder's creations). */
@@ -27,6 +53,56 @@ export interface CreditOutcome {
   crossed?: ("low" | "exhausted")[];
   /** With `crossed`: what the balance was last filled to (the low threshold's 100 %). */
   basis?: number;
+  /**
+   * A region's lease (spendLeased): this spend started an exchange with the balance in the
+   * background, which may decide a threshold; `crossings()` on the lease waits for it and
+   * answers what it decided (the gateway asks in waitUntil, edge/abuse/credits.ts).
+   */
+  pending?: true;
+}
+
+/** Thresholds decided for a balance, as told once (credits.low, credits.exhausted): what the balance then knew. */
+export interface CreditCrossing {
+  crossed: ("low" | "exhausted")[];
+  basis: number;
+  /** The balance as its object knew it when it decided (its own credits and the regions' leases as last reported). */
+  remaining: number;
+}
+
+/**
+ * A regional bucket exchanges counts with its limit's coordinator at most this often
+ * (the scale model's `--rebalance-ms`), and at least four times per window for windows
+ * shorter than four times this (never more often than every 250 ms).
+ */
+export const RATE_LIMIT_SYNC_MS = 10_000;
+
+export function syncIntervalMs(periodSeconds: number): number {
+  return Math.min(RATE_LIMIT_SYNC_MS, Math.max(250, (periodSeconds * 1000) / 4));
+}
+
+/** Credits a region's lease asks the balance for at a time (the scale model's `--lease-block`). */
+export const LEASE_BLOCK = 100;
+/** …but never more than this share of what the balance has left (at least one credit while any is left). */
+export const LEASE_SHARE = 1 / 8;
+/** A lease not spent from for this long returns what is left of it to the balance. */
+export const LEASE_IDLE_MS = 30_000;
+
+/** What the balance answers a lease: credits granted, what it has left after them, and which balance they came from. */
+export interface LeaseGrant {
+  granted: number;
+  remaining: number;
+  set_at: string;
+  period: number;
+  /** Thresholds this exchange crossed (asked with a lowPercent), each once per fill: the lease tells them. */
+  crossing?: CreditCrossing;
+}
+
+/** What a lease tells its balance at an exchange: what it still holds of the fill it was leased from. */
+export interface LeaseReport {
+  set_at: string;
+  period: number;
+  /** Credits of the lease not yet spent. */
+  left: number;
 }
 
 /** The refill period containing `now`: UTC days since the epoch, or UTC months since year 0. */
@@ -70,6 +146,29 @@ export interface FeedEntry {
   record: unknown;
 }
 
+/** What a publish answers: the feed's version after it, and the regions whose replica did not store it in time. */
+export interface PublishResult {
+  version: number;
+  /** Replicas that did not store the change within REPLICA_TIMEOUT_MS (the primary keeps retrying them). */
+  missing: Region[];
+}
+
+/** How long the primary waits for one replica to store a change before answering without it. */
+export const REPLICA_TIMEOUT_MS = 2_000;
+
+/** What the primary sends a replica: the log after the replica's head (`from`), or a fresh copy (`reset`). */
+export type ReplicaBatch =
+  | { reset: false; from: number; to: number; entries: FeedEntry[] }
+  | {
+      reset: true;
+      from: null;
+      to: number;
+      entries: FeedEntry[];
+      orgs: { org: string; rate_limit: RateLimit }[];
+      /** The legacy algorithms with pending imported keys (docs/migrating.md), as FeedPage.legacy. */
+      legacy?: string[];
+    };
+
 export interface FeedPage {
   /** The cursor to send next. */
   version: number;
@@ -82,6 +181,8 @@ export interface FeedPage {
   orgs?: { org: string; rate_limit: RateLimit }[];
   /** With a new or reset cursor: the legacy algorithms with pending imported keys ([] when none). */
   legacy?: string[];
+  /** A replica that cannot serve this cursor yet (never copied, or behind it): ask the primary. Nothing else is set. */
+  behind?: true;
 }
 
 // ---- UsageStore (usage-store.ts): one object per org ----
@@ -99,6 +200,23 @@ export interface UsageRow {
 export interface UsageBatch {
   id: string;
   rows: UsageRow[];
+}
+
+/** One org's batch, as an isolate hands it to its location's aggregator. */
+export interface LocatedBatch {
+  org: string;
+  batch: UsageBatch;
+}
+
+/** One flush of an isolate, as its location's aggregator takes it: an id (a resend is taken once) and a batch per org. */
+export interface UsageCollect {
+  id: string;
+  batches: LocatedBatch[];
+}
+
+/** The usage aggregator of a location (a colo), created in its region; never an org's name (orgs start with a letter or digit). */
+export function usageLocationName(colo: string, region: Region): string {
+  return regionalName(`@location/${colo}`, region);
 }
 
 export interface UsageBucket {

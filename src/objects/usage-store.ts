@@ -1,23 +1,96 @@
 /**
- * The usage store (docs/usage.md): one Durable Object per organization, SQLite storage.
- * Counts per UTC minute, key, status and outcome, added in batches by the isolates
- * (edge/usage/counter.ts) and summed per minute, hour or day by GET /usage.
+ * The usage store (docs/usage.md), SQLite storage, in two roles by name:
+ * - an **org's store** (named by the org): counts per UTC minute, key, status and outcome,
+ *   added in batches (`add`, exactly once per batch id) and summed per minute, hour or day
+ *   by GET /usage (`query`, `statuses`);
+ * - a **location's aggregator** (usageLocationName(colo, region), created in that region):
+ *   every isolate of the location hands it its flushes (`collect`: one row per flush,
+ *   stored before it answers, a flush id taken once), and at most once per forward interval
+ *   (the one its isolates give: four fifths of USAGE_FLUSH_MS, config/usage-flush.ts) it forwards
+ *   everything it holds, merged into one batch per org, to the orgs' stores — at once when
+ *   its last forward is that old, else when the interval ends (its alarm) — so an org's
+ *   store receives at most one batch per location per interval, whatever the number of
+ *   isolates (issue 25), and a count waits here at most one interval (+ one round trip). A forward that fails stays in its outbox and is resent
+ *   (same id) by its alarm.
+ *
+ * Rows written, which Cloudflare bills: an aggregator writes two per flush (stored, then
+ * deleted once forwarded) and two per forward (the forward's note, and its end); an org's
+ * store, one per row of a batch and two for its id (stored, pruned a day later).
  */
 import { DurableObject } from "cloudflare:workers";
 import { clock } from "../lib/clock";
-import type { UsageBatch, UsageBucket } from "./protocol";
+import { link } from "./link";
+import type { Region, UsageBatch, UsageBucket, UsageCollect, UsageRow } from "./protocol";
+import { usageLocationName } from "./protocol";
 
-/** Batch ids are remembered this long (a resend comes within minutes). */
+/** Batch and flush ids are remembered this long (a resend comes within minutes). */
 const BATCH_MEMORY_MS = 24 * 3_600_000;
+/** How long a forward waits for an org's store. */
+const FORWARD_TIMEOUT_MS = 5_000;
+/** A failed forward is retried after this (its alarm). */
+const RETRY_MS = 10_000;
 
-// Its bindings are not read (DurableObject<unknown>): nothing here imports the Env type.
-export class UsageStore extends DurableObject<unknown> {
-  constructor(ctx: DurableObjectState, env: unknown) {
+/** The one binding the store reads: its own namespace, for an aggregator to reach the orgs' stores. */
+interface UsageEnv {
+  USAGE_STORE?: DurableObjectNamespace<UsageStore>;
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const t = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`usage store did not answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([p, t]).finally(() => {
+    if (timer !== undefined) clearTimeout(timer);
+  });
+}
+
+/** Rows merged: one per (minute, key, status, outcome), counts summed. */
+function merged(lists: UsageRow[][]): UsageRow[] {
+  const out = new Map<string, UsageRow>();
+  for (const rows of lists)
+    for (const r of rows) {
+      const k = `${r.minute}|${r.key_id}|${r.status}|${r.forwarded ? 1 : 0}`;
+      const had = out.get(k);
+      if (had) had.count += r.count;
+      else out.set(k, { ...r });
+    }
+  return [...out.values()];
+}
+
+/** A forward in progress: the flushes it covers (seq ≤ upto) and the orgs whose store has not yet taken its batch. */
+interface Forward {
+  id: string;
+  at: number;
+  upto: number;
+  orgs: string[];
+}
+
+/** Flush ids an aggregator remembers after forwarding them (a resend after a lost answer is taken once). */
+const FORWARDED_IDS_KEPT = 100_000;
+
+export class UsageStore extends DurableObject<UsageEnv> {
+  /** Aggregator: its own name (usageLocationName), which it calls the orgs' stores as. */
+  #self: string | undefined;
+  /** Aggregator: when it last forwarded (clock ms), and the forward interval its isolates gave. */
+  #forwardedAt: number | undefined;
+  #forwardMs: number | undefined;
+  /** Aggregator: ids of flushes already forwarded (and deleted), newest last. */
+  readonly #forwardedIds = new Set<string>();
+  /** Aggregator: a forward is being sent. */
+  #forwarding: Promise<boolean> | null = null;
+
+  constructor(ctx: DurableObjectState, env: UsageEnv) {
     super(ctx, env);
     ctx.storage.sql.exec(
       "CREATE TABLE IF NOT EXISTS usage (minute INTEGER NOT NULL, key_id TEXT NOT NULL, status INTEGER NOT NULL, forwarded INTEGER NOT NULL, count INTEGER NOT NULL, PRIMARY KEY (minute, key_id, status, forwarded))",
     );
     ctx.storage.sql.exec("CREATE TABLE IF NOT EXISTS batches (id TEXT PRIMARY KEY, at INTEGER NOT NULL)");
+    // Aggregator: the flushes taken and not yet forwarded, and its settings and forward in progress.
+    ctx.storage.sql.exec(
+      "CREATE TABLE IF NOT EXISTS flushes (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, batches TEXT NOT NULL)",
+    );
+    ctx.storage.sql.exec("CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL)");
   }
 
   /** Add a batch of counts; a batch id already added is ignored (exactly once). */
@@ -41,6 +114,150 @@ export class UsageStore extends DurableObject<unknown> {
     });
     return true;
   }
+
+  // ------------------------------------------------------------------ a location's aggregator
+
+  #meta(k: string): string | null {
+    return this.ctx.storage.sql.exec<{ v: string }>("SELECT v FROM meta WHERE k = ?", k).toArray()[0]?.v ?? null;
+  }
+
+  #setMeta(k: string, v: string | null): void {
+    if (v === null) this.ctx.storage.sql.exec("DELETE FROM meta WHERE k = ?", k);
+    else this.ctx.storage.sql.exec("INSERT OR REPLACE INTO meta (k, v) VALUES (?, ?)", k, v);
+  }
+
+  /**
+   * Isolates of this location hand over their flushes (a flush id already taken is
+   * ignored). They are stored before the answer; when the last forward is at least
+   * `forwardMs` old everything held is forwarded now, else when the interval ends (alarm).
+   */
+  async collect(flushes: UsageCollect[], forwardMs: number, location: { colo: string; region: Region }): Promise<void> {
+    const sql = this.ctx.storage.sql;
+    const self = usageLocationName(location.colo, location.region);
+    if (this.#self !== self) {
+      this.#self = self;
+      this.#setMeta("self", self);
+    }
+    if (forwardMs > 0 && forwardMs !== this.#forwardMs) {
+      this.#forwardMs = forwardMs;
+      this.#setMeta("forwardMs", String(forwardMs));
+    }
+    this.ctx.storage.transactionSync(() => {
+      for (const f of flushes)
+        if (!this.#forwardedIds.has(f.id))
+          sql.exec("INSERT OR IGNORE INTO flushes (id, batches) VALUES (?, ?)", f.id, JSON.stringify(f.batches));
+    });
+    await this.#forwardIfDue(clock.now());
+  }
+
+  #load(): void {
+    this.#forwardedAt ??= Number(this.#meta("forwardedAt") ?? -Infinity);
+    // Always set by the collect that stored the first flush; before one, nothing to forward.
+    this.#forwardMs ??= Number(this.#meta("forwardMs") ?? 0);
+    this.#self ??= this.#meta("self") ?? undefined;
+  }
+
+  /** Finish a forward in progress, or start one when the interval is over; else arm the alarm for its end. */
+  async #forwardIfDue(now: number): Promise<void> {
+    this.#load();
+    let retry = false;
+    if (this.#forwarding === null) {
+      const pending = this.#meta("forward");
+      let forward = pending === null ? null : (JSON.parse(pending) as Forward);
+      if (forward === null && this.#forwardedAt! + this.#forwardMs! <= now) forward = this.#startForward(now);
+      if (forward !== null) {
+        this.#forwarding = this.#send(forward).finally(() => {
+          this.#forwarding = null;
+        });
+        retry = !(await this.#forwarding);
+      }
+    }
+    const held = this.ctx.storage.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM flushes").one().n;
+    const next = retry ? now + RETRY_MS : held > 0 ? this.#forwardedAt! + this.#forwardMs! : Infinity;
+    if (next < Infinity) {
+      const at = Date.now() + Math.max(0, next - now);
+      const armed = await this.ctx.storage.getAlarm();
+      if (armed === null || armed > at) await this.ctx.storage.setAlarm(at);
+    }
+  }
+
+  /** A new forward of every flush held now (none held: nothing to do). */
+  #startForward(now: number): Forward | null {
+    const sql = this.ctx.storage.sql;
+    const upto = sql.exec<{ v: number | null }>("SELECT MAX(seq) AS v FROM flushes").one().v;
+    if (upto === null) return null;
+    const orgs = new Set<string>();
+    for (const f of sql.exec<{ batches: string }>("SELECT batches FROM flushes WHERE seq <= ?", upto))
+      for (const { org } of JSON.parse(f.batches) as UsageCollect["batches"]) orgs.add(org);
+    const forward: Forward = { id: crypto.randomUUID(), at: now, upto, orgs: [...orgs] };
+    this.ctx.storage.transactionSync(() => {
+      this.#setMeta("forward", JSON.stringify(forward));
+      this.#setMeta("forwardedAt", String(now));
+    });
+    this.#forwardedAt = now;
+    return forward;
+  }
+
+  /**
+   * Send a forward's batch to each org's store still owed one (batch id: the forward's id and
+   * the org: a resend counts once); when all have it, its flushes go. Whether it completed.
+   */
+  async #send(forward: Forward): Promise<boolean> {
+    const ns = this.env.USAGE_STORE;
+    if (!ns) return false;
+    const sql = this.ctx.storage.sql;
+    const rowsOf = new Map<string, UsageRow[][]>();
+    const ids: string[] = [];
+    for (const f of sql.exec<{ id: string; batches: string }>(
+      "SELECT id, batches FROM flushes WHERE seq <= ?",
+      forward.upto,
+    )) {
+      ids.push(f.id);
+      for (const { org, batch } of JSON.parse(f.batches) as UsageCollect["batches"])
+        rowsOf.set(org, [...(rowsOf.get(org) ?? []), batch.rows]);
+    }
+    const results = await Promise.all(
+      forward.orgs.map(async (org) => {
+        try {
+          const batch = { id: `${forward.id}:${org}`, rows: merged(rowsOf.get(org) ?? []) };
+          await withTimeout(Promise.resolve(link.to(ns, org, this.#self).add(batch)), FORWARD_TIMEOUT_MS);
+          return org;
+        } catch {
+          return null;
+        }
+      }),
+    );
+    const left = forward.orgs.filter((org) => !results.includes(org));
+    if (left.length > 0) {
+      this.#setMeta("forward", JSON.stringify({ ...forward, orgs: left }));
+      return false;
+    }
+    this.ctx.storage.transactionSync(() => {
+      sql.exec("DELETE FROM flushes WHERE seq <= ?", forward.upto);
+      this.#setMeta("forward", null);
+    });
+    for (const id of ids) this.#forwardedIds.add(id);
+    for (const id of this.#forwardedIds) {
+      if (this.#forwardedIds.size <= FORWARDED_IDS_KEPT) break;
+      this.#forwardedIds.delete(id);
+    }
+    return true;
+  }
+
+  /** The aggregator's alarm: forward what the interval held, resend what failed. */
+  override async alarm(): Promise<void> {
+    await this.#forwardIfDue(clock.now());
+  }
+
+  /** Forward everything held now, whatever the interval (tests: a location's counts, delivered). */
+  async forwardNow(): Promise<void> {
+    this.#load();
+    await this.#forwarding;
+    this.#forwardedAt = -Infinity;
+    await this.#forwardIfDue(clock.now());
+  }
+
+  // ------------------------------------------------------------------ an org's store: reads
 
   /** Sums per bucket of `bucketMinutes` over [fromMinute, toMinute), for one key or all. */
   query(keyId: string | null, fromMinute: number, toMinute: number, bucketMinutes: number): UsageBucket[] {

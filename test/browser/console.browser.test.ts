@@ -255,7 +255,7 @@ describe("the web console in Chromium", () => {
     });
     await seedUsage("acme", made.json.id);
     for (let i = 0; i < 5; i++) await callGateway(made.json.key); // 3 forwarded, 2 refused (429)
-    await new Promise((r) => setTimeout(r, 2_500)); // USAGE_FLUSH_MS=1000: flushed with no later request
+    await new Promise((r) => setTimeout(r, 2_500)); // USAGE_FLUSH_MS=1000: flushed and forwarded (≤ 1 s + two round trips) with no later request
     const context = await newContext();
     const page = await newPage(context);
     await signIn(page);

@@ -117,6 +117,11 @@ describe("npm run keys", () => {
       [["rotate", "key_00000000000000000000", "--grace-seconds", "soon"], "--grace-seconds: must be a whole number"],
       [["usage", "--org", "acme", "--key", "nope"], "--key: must be a key id"],
       [["orgs", "set", "--org", "acme", "--rate-limit", "0/60s"], "--rate-limit: LIMIT/PERIOD"],
+      [
+        ["create", "--org", "acme", "--rate-limit", "100/60s:fast"],
+        "--rate-limit: expected LIMIT/PERIOD[:exact|:regional]",
+      ],
+      [["orgs", "set", "--org", "acme", "--rate-limit", "0/60s:exact"], "--rate-limit: LIMIT/PERIOD"],
       [["session"], "--org is required"],
       [["tokens", "create", "--name", "x", "--org", "acme", "--role", "admin"], "--role: must be one of read, write"],
       [["leaked", "--file", found, "--location", "ftp://x"], "--location: must be an http(s) URL"],

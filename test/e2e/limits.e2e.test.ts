@@ -93,7 +93,9 @@ describe("usage from the CLI", CLI_TESTS, () => {
     for (let i = 0; i < 3; i++) await get(k.key);
     await new Promise((r) => setTimeout(r, 1_500)); // USAGE_FLUSH_MS=1000: the next request flushes
     await fetch(`${gw.url}/v1/x`, { headers: { "x-api-key": k.key } });
-    await new Promise((r) => setTimeout(r, 500)); // the flush runs in waitUntil
+    // Its flush runs in waitUntil, then the location's aggregator forwards it: in GET /usage
+    // within USAGE_FLUSH_MS (1 s) and two round trips.
+    await new Promise((r) => setTimeout(r, 1_500));
     const viaUrl = await json(remote("usage", "--org", org, "--since", "1h", "--json"));
     expect(viaUrl.totals).toEqual({ requests: 4, forwarded: 2, rejected: 2, rejected_by_status: { "429": 2 } });
     expect(viaUrl.granularity).toBe("minute");

@@ -80,7 +80,7 @@ async function until(name: string, n: number, timeoutMs: number): Promise<Delive
 const hookUrl = (name: string, q = "") => `${origin.url}/__origin/hook/${name}${q}`;
 
 describe("usage: a burst with no later traffic", () => {
-  it("25 requests, then quiet: GET /usage counts all 25 within USAGE_FLUSH_MS (+ one round trip)", async () => {
+  it("25 requests, then quiet: GET /usage counts all 25 within USAGE_FLUSH_MS (+ two round trips: the isolate's deferred flush, then its location's aggregator)", async () => {
     const org = `b-${randomUUID().slice(0, 8)}`;
     const k = await admin("POST", "/keys", { orgs: [org] });
     for (let i = 0; i < 25; i++)

@@ -4,8 +4,9 @@
  * it received.
  */
 import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
+import { DEFAULT_LOCATION } from "../../src/edge/location";
 import { shadowCounter } from "../../src/edge/shadow/counter";
-import { usageCounter } from "../../src/edge/usage/counter";
+import { flushUsage, usageCounter } from "../../src/edge/usage/counter";
 import type { Env } from "../../src/env";
 import worker from "../../src/index";
 import type { NewKeyInput } from "../../src/keys/fields";
@@ -13,6 +14,9 @@ import { hashKey } from "../../src/keys/hash";
 import { issueKey } from "../../src/keys/issue";
 import type { KeyRecord } from "../../src/keys/record";
 import { kvKey } from "../../src/keys/store/kv";
+import { clock } from "../../src/lib/clock";
+import { usageLocationName } from "../../src/objects/protocol";
+import type { UsageStore } from "../../src/objects/usage-store";
 
 export type Vars = Partial<Record<keyof Env, unknown>>;
 
@@ -129,6 +133,19 @@ export async function through(
   const res = await send(path, { ...init, headers }, gatewayEnv);
   const body = await res.text();
   return { res, body, calls: await originCalls(id) };
+}
+
+/**
+ * Deliver this isolate's pending usage (what a flush does every USAGE_FLUSH_MS, then the
+ * location's aggregator at the end of its interval): flushed to the default location's
+ * aggregator, which forwards to the orgs' stores now. A failure fails the test.
+ */
+export async function deliverUsage(now: number = clock.now()): Promise<void> {
+  const ns = env.USAGE_STORE! as DurableObjectNamespace<UsageStore>;
+  await flushUsage(ns, usageCounter(), now, (org, cause) => {
+    throw new Error(`${org}: ${cause}`);
+  });
+  await ns.get(ns.idFromName(usageLocationName(DEFAULT_LOCATION.colo, DEFAULT_LOCATION.region))).forwardNow();
 }
 
 /** Rewrite a stored record (to make it revoked, disabled, expired…) straight in KV. */

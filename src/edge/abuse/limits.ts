@@ -53,7 +53,7 @@ export function noCredits(
  * the limiter's outcome, or null when it cannot be asked (logged; rate limits fail open).
  */
 export async function keyRateLimit(deps: AdmitDeps, record: KeyRecord): Promise<KeyRateOutcome | null> {
-  const checked = await checkKeyRateLimit(deps.env.KEY_RATE_LIMITER, record.id, record.rate_limit!);
+  const checked = await checkKeyRateLimit(deps.env.KEY_RATE_LIMITER, record.id, record.rate_limit!, deps.where);
   if (!checked.ok) {
     logLine("error", "key rate limiter unavailable: request let through", {
       request_id: deps.requestId,
@@ -74,8 +74,8 @@ export function keyRateLimited(facts: Facts, outcome: KeyRateOutcome, headers: R
 }
 
 /**
- * The org's limit (exact, global), for keys and sessions alike: orgs without one cost a
- * cached lookup and no round trip. The RateLimit headers to add, or the 429.
+ * The org's limit (counted as its `mode` says), for keys and sessions alike: orgs without
+ * one cost a cached lookup and no round trip. The RateLimit headers to add, or the 429.
  */
 export async function orgLimit(
   deps: AdmitDeps,
@@ -96,7 +96,7 @@ export async function orgLimit(
   );
   const limit = pending instanceof Promise ? await pending : pending;
   if (!limit) return undefined;
-  const checked = await checkKeyRateLimit(env.KEY_RATE_LIMITER, orgLimiterName(org), limit);
+  const checked = await checkKeyRateLimit(env.KEY_RATE_LIMITER, orgLimiterName(org), limit, deps.where);
   if (!checked.ok) {
     logLine("error", "org rate limiter unavailable: request let through", {
       request_id: deps.requestId,

@@ -157,6 +157,7 @@ export async function follow(deps: AdmitDeps, now: number): Promise<void> {
         request_id: deps.requestId,
         cause,
       }),
+    deps.where,
   );
   if (wait !== null) await wait;
 }

@@ -135,7 +135,7 @@ export async function admit(req: Request, deps: AdmitDeps): Promise<Admission> {
   if (org?.kind === "refuse") return org;
   const orgHeaders = org?.headers;
 
-  // The key's own rate limit (exact, global): only keys that have one pay the round trip.
+  // The key's own rate limit (exact or regional: its mode): only keys that have one pay the round trip.
   let limitHeaders: Record<string, string> | undefined;
   if (record.rate_limit) {
     const outcome = await keyRateLimit(deps, record);
@@ -146,10 +146,10 @@ export async function admit(req: Request, deps: AdmitDeps): Promise<Admission> {
   }
   limitHeaders = mergeLimitHeaders(limitHeaders, orgHeaders);
 
-  // Credits (exact, global; spent last, so a request refused above spends none).
+  // Credits (exact; spent from the region's lease; last, so a request refused above spends none).
   if (record.credits) {
     const lowPercent = deps.config.webhooks.creditsLowPercent;
-    const spending = await spendCredit(deps.env.KEY_RATE_LIMITER, record.credits, lowPercent);
+    const spending = await spendCredit(deps.env.KEY_RATE_LIMITER, record.credits, deps.where, lowPercent);
     if (!spending.ok) {
       logLine("error", "credits unavailable: request refused", {
         request_id: deps.requestId,
@@ -160,7 +160,8 @@ export async function admit(req: Request, deps: AdmitDeps): Promise<Admission> {
     }
     const spent = spending.value;
     // credits.low / credits.exhausted, once per fill: told in waitUntil, never on this request's path.
-    if (spent.crossed) tellCredits(deps.env.WEBHOOKS, deps.waitUntil, record, spent, lowPercent, now, deps.requestId);
+    if (spent.crossed || spent.later)
+      tellCredits(deps.env.WEBHOOKS, deps.waitUntil, record, spent, lowPercent, now, deps.requestId);
     if (!spent.allowed) return noCredits(facts, record, now, limitHeaders);
     limitHeaders = { ...limitHeaders, "x-credits-remaining": String(spent.remaining) };
   }

@@ -19,6 +19,7 @@ import type { Env } from "../../env";
 import { clock } from "../../lib/clock";
 import { logLine } from "../../lib/log";
 import type { Admission, Forward, RequestLog } from "../admission";
+import { locator } from "../location";
 import { forward, targetUrl } from "../proxy/forward";
 import { forwardedSearch, upstreamHeaders } from "../proxy/headers";
 import { requestUrlOf } from "../routes/normalize";
@@ -46,10 +47,18 @@ export function createGateway(config: Config, deps: GatewayDeps = {}): FetchHand
     // Always the gateway's own id (a client's x-request-id travels as x-client-request-id).
     const requestId = crypto.randomUUID();
     const waitUntil = (p: Promise<unknown>) => ctx.waitUntil(p);
+    const where = locator(request);
     const log: RequestLog = {};
     let res: Response;
     try {
-      const admission = await admit(request, { config, env, isolate: isolate(env, config), requestId, waitUntil });
+      const admission = await admit(request, {
+        config,
+        env,
+        isolate: isolate(env, config),
+        requestId,
+        waitUntil,
+        where,
+      });
       logAdmission(log, admission);
       if (isReported(config, admission))
         res = await reported(request, config, env, requestId, admission, log, waitUntil);
@@ -62,7 +71,7 @@ export function createGateway(config: Config, deps: GatewayDeps = {}): FetchHand
       res = renderFailure(err, config, requestId, log);
     }
     writeAccessLog(request, requestId, log, res.status, started);
-    countRequest(env, waitUntil, config.usageFlushMs, log, res.status);
+    countRequest(env, waitUntil, config.usageFlushMs, log, res.status, where);
     return res;
   };
 }

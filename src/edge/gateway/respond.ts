@@ -9,7 +9,7 @@ import type { Config } from "../../config/config";
 import type { ErrorCode } from "../../errors/codes";
 import { GatewayError } from "../../errors/codes";
 import { renderError } from "../../errors/render";
-import { logLine } from "../../lib/log";
+import { logLine, writeLine } from "../../lib/log";
 import type { Admission, Facts, Refusal, RequestLog } from "../admission";
 import { clientRequestId } from "../proxy/headers";
 
@@ -91,7 +91,9 @@ export function writeAccessLog(
   started: number,
 ): void {
   const path = log.path ?? "(invalid)";
-  logLine(status >= 500 ? "error" : "info", "request", {
+  writeLine({
+    level: status >= 500 ? "error" : "info",
+    msg: "request",
     request_id: requestId,
     client_request_id: clientRequestId(request.headers),
     method: request.method,

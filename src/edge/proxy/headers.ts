@@ -260,10 +260,15 @@ function paramName(raw: string): string {
   }
 }
 
-/** The origin's headers minus hop-by-hop ones. */
+/** Drop the hop-by-hop headers from `headers`, in place: those of RFC 9110 §7.6.1 and those its Connection names. */
+export function stripHopByHop(headers: Headers): Headers {
+  const connection = headers.get("connection");
+  for (const name of HOP_BY_HOP) headers.delete(name);
+  if (connection) for (const name of connectionTokens(connection)) headers.delete(name);
+  return headers;
+}
+
+/** The origin's headers minus hop-by-hop ones (a copy). */
 export function downstreamHeaders(upstream: Headers): Headers {
-  const named = connectionTokens(upstream.get("connection"));
-  const out = new Headers(upstream);
-  for (const name of [...HOP_BY_HOP, ...named]) out.delete(name);
-  return out;
+  return stripHopByHop(new Headers(upstream));
 }

@@ -3,23 +3,34 @@
  *
  * Every request with a known key (or, at merge, a session) is counted here, in memory:
  * forwarded, or rejected with its status, per org, key and UTC minute. No I/O per request.
- * A flush sends one batch per org to that org's UsageStore Durable Object, when flush.ts's
- * schedule says: at most every USAGE_FLUSH_MS, and within USAGE_FLUSH_MS (+ one round
- * trip) of every count, traffic or not (the deferred flush a request arms in its
- * waitUntil). A batch carries an id the object remembers, so a batch resent after a lost
- * answer is not counted twice; a batch that fails goes back into the pending counts for the
- * next flush.
+ * A flush sends everything pending as one flush (a batch per org) to the usage aggregator of
+ * the isolate's location (objects/usage-store.ts), when flush.ts's schedule says, with the
+ * isolate's share of USAGE_FLUSH_MS (config/usage-flush.ts: a fifth, 2 s by default): at
+ * most that often, and within it (+ one round trip) of every count, traffic or not (the
+ * deferred flush a request arms in its waitUntil). The aggregator stores it before it
+ * answers and forwards the location's counts to each org's UsageStore at most once per the
+ * rest (four fifths, 8 s by default: at once when its last forward is that old, else from
+ * its alarm), so a count is in its org's store within USAGE_FLUSH_MS + two round trips of
+ * its request. A flush carries an id the aggregator remembers, so a flush resent after a lost
+ * answer is taken once; a flush that fails is kept, as it was, for the next one.
  *
  * Lost: the counts of an isolate killed (evicted, or its waitUntil cut) before its
- * pending counts were flushed, i.e. at most USAGE_FLUSH_MS + FLUSH_TIMEOUT_MS of that
- * isolate's traffic.
+ * pending counts reached the aggregator, i.e. at most its last fifth of USAGE_FLUSH_MS +
+ * FLUSH_TIMEOUT_MS of traffic (7 s by default). Once the aggregator answered, they are
+ * stored.
  */
+
+import { USAGE_FLUSH_MS_DEFAULT, usageForwardMs, usageIsolateFlushMs } from "../../config/usage-flush";
 import type { Env } from "../../env";
 import { clock } from "../../lib/clock";
 import { logLine } from "../../lib/log";
-import type { UsageBatch, UsageRow } from "../../objects/protocol";
+import { link } from "../../objects/link";
+import type { UsageBatch, UsageCollect, UsageRow } from "../../objects/protocol";
+import { usageLocationName } from "../../objects/protocol";
 import type { UsageStore } from "../../objects/usage-store";
 import type { RequestLog } from "../admission";
+import type { Location } from "../location";
+import { DEFAULT_LOCATION } from "../location";
 import { FlushSchedule, runFlush, scheduleFlush, withinFlushTimeout } from "./flush";
 
 /** Who a request is counted for: an org and a key (null: a session, counted for the org). */
@@ -30,10 +41,12 @@ export interface UsageSubject {
 
 /** Sessions (no key id) are counted under this key id. */
 export const SESSION_KEY_ID = "(session)";
+/** The aggregator's interval at USAGE_FLUSH_MS's default, for a flush that does not say it. */
+const DEFAULT_FORWARD_MS = usageForwardMs(USAGE_FLUSH_MS_DEFAULT);
 /** Distinct (org, key, minute, status) counters kept per isolate before a flush is forced. */
 const MAX_PENDING = 10_000;
-/** Undelivered batches kept per org for the next flushes. */
-const MAX_RETRY_BATCHES = 60;
+/** Undelivered flushes kept for the next ones. */
+const MAX_RETRY_FLUSHES = 60;
 
 export class UsageCounter extends FlushSchedule {
   /** org → "minute|key|status|f" → count */
@@ -75,17 +88,16 @@ export class UsageCounter extends FlushSchedule {
   }
 
   /**
-   * Put a batch that could not be delivered back (it keeps its id: a resend counts once).
-   * At most MAX_RETRY_BATCHES per org are kept: while an org's store stays unreachable,
-   * older batches are dropped (lost, and reported by the flush's error log).
+   * Put a flush that could not be delivered back, as it was (it keeps its id: a resend is
+   * taken once). At most MAX_RETRY_FLUSHES are kept: while the aggregator stays
+   * unreachable, older ones are dropped (lost, and reported by the flush's error log).
    */
-  restore(org: string, batch: UsageBatch): void {
-    const list = [...(this.retry.get(org) ?? []), batch];
-    this.retry.set(org, list.slice(-MAX_RETRY_BATCHES));
+  restore(flush: UsageCollect): void {
+    this.retry = [...this.retry, flush].slice(-MAX_RETRY_FLUSHES);
   }
 
-  /** Batches to resend with the next flush. */
-  retry = new Map<string, UsageBatch[]>();
+  /** Flushes to resend with the next one. */
+  retry: UsageCollect[] = [];
 }
 
 let shared: UsageCounter | undefined;
@@ -93,31 +105,50 @@ export function usageCounter(): UsageCounter {
   return (shared ??= new UsageCounter());
 }
 
-/** Send every pending batch (and earlier failed ones); failures are kept for the next flush. */
+/** Where a flush goes: the aggregator of the isolate's location, which forwards to each org at most once per interval. */
+export interface FlushDestination {
+  /** The isolate's location (edge/location.ts). */
+  where?: Location;
+  /** The aggregator forwards an org's counts at most this often (config/usage-flush.ts usageForwardMs). */
+  forwardMs?: number;
+}
+
+/**
+ * Send everything pending as one flush (a batch per org), with earlier failed flushes, in
+ * one call to the location's usage aggregator (objects/usage-store.ts): it stores them
+ * before it answers, and forwards the whole location's counts, one batch per org, to the
+ * orgs' stores at most once per `forwardMs` — so an org's store receives a bounded number of
+ * writes whatever the number of isolates. A failure keeps the flush as it was (same id:
+ * resent, taken once) for the next one.
+ */
 export function flushUsage(
   ns: DurableObjectNamespace<UsageStore>,
   counter: UsageCounter,
   now: number,
   onError: (org: string, cause: string) => void,
+  to: FlushDestination = {},
 ): Promise<void> {
   return runFlush(counter, now, () => {
     const batches = counter.take();
-    const retries = counter.retry;
-    counter.retry = new Map();
-    const work: Promise<void>[] = [];
-    const send = (org: string, batch: UsageBatch) =>
-      work.push(
-        withinFlushTimeout(Promise.resolve(ns.get(ns.idFromName(org)).add(batch)), "usage store").then(
-          () => undefined,
-          (err: unknown) => {
-            counter.restore(org, batch);
-            onError(org, err instanceof Error ? err.message : String(err));
-          },
-        ),
-      );
-    for (const [org, list] of retries) for (const b of list) send(org, b);
-    for (const [org, batch] of batches) send(org, batch);
-    return Promise.all(work).then(() => undefined);
+    const sending = counter.retry;
+    counter.retry = [];
+    if (batches.size > 0)
+      sending.push({ id: crypto.randomUUID(), batches: [...batches].map(([org, batch]) => ({ org, batch })) });
+    if (sending.length === 0) return Promise.resolve();
+    const where = to.where ?? DEFAULT_LOCATION;
+    const aggregator = link.to(ns, usageLocationName(where.colo, where.region));
+    return withinFlushTimeout(
+      Promise.resolve().then(() => aggregator.collect(sending, to.forwardMs ?? DEFAULT_FORWARD_MS, where)),
+      "usage aggregator",
+    ).then(
+      () => undefined,
+      (err: unknown) => {
+        for (const flush of sending) counter.restore(flush);
+        const cause = err instanceof Error ? err.message : String(err);
+        const orgs = new Set(sending.flatMap((f) => f.batches.map((b) => b.org)));
+        for (const org of orgs) onError(org, cause);
+      },
+    );
   });
 }
 
@@ -126,7 +157,9 @@ export function flushUsage(
  * once the key is known) after its response is decided, and schedule its flush (flush.ts:
  * now when one is due, else the deferred one). The gateway calls it itself (gateway/handler.ts); the management app for the
  * requests it answers (manage/app.ts). Admin requests and requests without a known key are
- * not counted.
+ * not counted. `flushMs`: USAGE_FLUSH_MS, shared out between the isolate's flush and the
+ * aggregator's forward (config/usage-flush.ts). `where`: the request's location, where a
+ * flush goes (computed only then).
  */
 export function countRequest(
   env: Env,
@@ -134,6 +167,7 @@ export function countRequest(
   flushMs: number,
   log: RequestLog,
   status: number,
+  where: () => Location = () => DEFAULT_LOCATION,
 ): void {
   const subject = log.usage;
   const ns = env.USAGE_STORE;
@@ -142,7 +176,9 @@ export function countRequest(
   const now = clock.now();
   const counter = usageCounter();
   counter.count(subject, status, log.outcome === "forwarded", now);
-  scheduleFlush(counter, waitUntil, now, flushMs, (at) => flushUsage(ns, counter, at, flushFailed));
+  scheduleFlush(counter, waitUntil, now, usageIsolateFlushMs(flushMs), (at) =>
+    flushUsage(ns, counter, at, flushFailed, { where: where(), forwardMs: usageForwardMs(flushMs) }),
+  );
 }
 
 function flushFailed(org: string, cause: string): void {

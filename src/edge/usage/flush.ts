@@ -1,15 +1,18 @@
 /**
  * When a per-isolate counter sends what it counted — one schedule for every such counter:
  * usage (counter.ts) and report mode's comparisons (shadow/counter.ts, "flushed like usage").
+ * Each counter gives its interval: usage the isolate's share of USAGE_FLUSH_MS (a fifth: its
+ * location's aggregator takes the rest, config/usage-flush.ts), report mode USAGE_FLUSH_MS
+ * itself (its store is the comparisons' one object, no hop after it).
  *
- * Counting does no I/O. At most every USAGE_FLUSH_MS, a request that finds counts pending
- * hands a flush to its waitUntil. A flush never waits for a later request: a request that
- * leaves counts pending before a flush is due arms a deferred flush in its own waitUntil —
- * at most one per counter at a time — which sleeps until the flush is due (≤ USAGE_FLUSH_MS)
- * and sends them. So every count is sent within USAGE_FLUSH_MS (+ one round trip) of its
- * request, traffic or not. waitUntil keeps work alive WAIT_UNTIL_MS after the response: a
- * deferred flush may sleep USAGE_FLUSH_MS, wait for a flush under way, then send its own
- * (each ≤ FLUSH_TIMEOUT_MS), so USAGE_FLUSH_MS is capped at WAIT_UNTIL_MS − 2 ×
+ * Counting does no I/O. At most every interval, a request that finds counts pending hands a
+ * flush to its waitUntil. A flush never waits for a later request: a request that leaves
+ * counts pending before a flush is due arms a deferred flush in its own waitUntil — at most
+ * one per counter at a time — which sleeps until the flush is due (≤ the interval) and
+ * sends them. So every count is sent within the interval (+ one round trip) of its request,
+ * traffic or not. waitUntil keeps work alive WAIT_UNTIL_MS after the response: a deferred
+ * flush may sleep the interval (≤ USAGE_FLUSH_MS), wait for a flush under way, then send its
+ * own (each ≤ FLUSH_TIMEOUT_MS), so USAGE_FLUSH_MS is capped at WAIT_UNTIL_MS − 2 ×
  * FLUSH_TIMEOUT_MS (config/variables.ts).
  */
 import { clock } from "../../lib/clock";
@@ -43,10 +46,10 @@ export abstract class FlushSchedule {
 
   /** Distinct counters waiting for a flush. */
   abstract pendingSize(): number;
-  /** This many pending counters force a flush before USAGE_FLUSH_MS. */
+  /** This many pending counters force a flush before the interval is over. */
   abstract readonly maxPending: number;
 
-  /** Flush due: counts pending, and USAGE_FLUSH_MS since the last one (or too many counters). */
+  /** Flush due: counts pending, and `flushMs` (the counter's interval) since the last one (or too many counters). */
   due(now: number, flushMs: number): boolean {
     const size = this.pendingSize();
     return size > 0 && this.flushing === null && (now - this.lastFlush >= flushMs || size >= this.maxPending);
@@ -82,7 +85,7 @@ export function scheduleFlush(
 }
 
 /**
- * A deferred flush: asleep until a flush is due (USAGE_FLUSH_MS after the last one, at
+ * A deferred flush: asleep until a flush is due (the interval after the last one, at
  * most), then everything pending is sent — after any flush already under way. Held by the
  * waitUntil of the request that armed it; while it sleeps no other is armed, and a count
  * made once it woke arms the next one.

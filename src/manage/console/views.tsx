@@ -695,7 +695,7 @@ export const KeyDetailPage: FC<{
           <dt>Rate limit</dt>
           <dd>
             {k.rate_limit ? (
-              `${k.rate_limit.limit} per ${k.rate_limit.period_seconds} s`
+              `${k.rate_limit.limit} per ${k.rate_limit.period_seconds} s, ${k.rate_limit.mode === "exact" ? "exact" : "per region"}`
             ) : (
               <span class="muted">unlimited</span>
             )}

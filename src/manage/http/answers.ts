@@ -69,7 +69,12 @@ export function thrownAnswer(err: unknown, where: { surface: string; requestId: 
       request_id,
       cause: err.message,
     });
-    return { code: "store_unavailable", options: { detail: where.feedDetail } };
+    // Say which regions were not told (their replicas are caught up from the primary by themselves).
+    const detail =
+      err.regions.length > 0
+        ? `${where.feedDetail} Not yet told: the revocation feed's replicas in ${err.regions.join(", ")}.`
+        : where.feedDetail;
+    return { code: "store_unavailable", options: { detail } };
   }
   if (err instanceof StoreFault) {
     logLine("error", `key store failure (${where.surface})`, { request_id, cause: err.message });

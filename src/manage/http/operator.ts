@@ -14,6 +14,7 @@
 import { blockedFor, clientKey, recordFailure } from "../../edge/abuse/auth-failures";
 import { follow } from "../../edge/auth/authenticate";
 import { isolateOf } from "../../edge/gateway/isolate";
+import { locator } from "../../edge/location";
 import { clock } from "../../lib/clock";
 import { logLine } from "../../lib/log";
 import type { AdminAuth } from "../admin/auth";
@@ -69,7 +70,14 @@ export async function operatorOf(
     // A revoked token is refused within the feed's bound (docs/revocation.md), as keys are.
     const isolate = isolateOf(c.env, config.cache.maxEntries);
     await follow(
-      { config, env: c.env, isolate, requestId: c.get("requestId"), waitUntil: (p) => c.executionCtx.waitUntil(p) },
+      {
+        config,
+        env: c.env,
+        isolate,
+        requestId: c.get("requestId"),
+        waitUntil: (p) => c.executionCtx.waitUntil(p),
+        where: locator(c.req.raw),
+      },
       clock.now(),
     );
     const scoped = await resolveToken(presented, { kv: c.env.KEYS, config, now: clock.now(), isolate });

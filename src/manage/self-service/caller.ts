@@ -22,6 +22,7 @@ import { authenticate } from "../../edge/auth/authenticate";
 import { authorize } from "../../edge/auth/authorize";
 import { isolateOf } from "../../edge/gateway/isolate";
 import { logFacts } from "../../edge/gateway/respond";
+import { locator } from "../../edge/location";
 import type { Route } from "../../edge/routes/table";
 import { logLine } from "../../lib/log";
 import type { Ctx } from "../http/context";
@@ -40,6 +41,7 @@ export async function resolveCaller(c: Ctx, scope: string | null): Promise<Crede
     isolate: isolateOf(c.env, config.cache.maxEntries),
     requestId: c.get("requestId"),
     waitUntil: (p) => c.executionCtx.waitUntil(p),
+    where: locator(c.req.raw),
   };
   const facts: Facts = {};
   // A key first, else (sessions on) a session token, as on forwarded paths: so

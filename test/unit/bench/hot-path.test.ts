@@ -3,7 +3,8 @@
  * the figure docs/performance.md gives as the hot path's size. The linter holds the plane
  * rule for each import (biome.json); this holds it for everything those imports bring in:
  * nothing of the management side, not the management side's key fields (keys/fields.ts),
- * and of Hono only its JWT verifier.
+ * not the configuration's declaration (config/variables.ts), and of Hono only its JWT
+ * verifier.
  */
 import { build } from "esbuild";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -40,6 +41,10 @@ describe("the hot path's bundle", () => {
 
   it("never loads the management side's key fields (keys/fields.ts)", () => {
     expect(inputs).not.toContain("src/keys/fields.ts");
+  });
+
+  it("takes of config/ only the usage flush's arithmetic, never the variables' declaration (the Config is built outside it)", () => {
+    expect(inputs.filter((f) => f.startsWith("src/config/"))).toEqual(["src/config/usage-flush.ts"]);
   });
 
   it("takes of Hono only its JWT verifier and what that imports", () => {

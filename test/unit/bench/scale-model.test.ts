@@ -14,6 +14,7 @@ import {
   activeSecondsPerDay,
   convolve,
   DAY_S,
+  deferredRate,
   distinct,
   pollRate,
   quantile,
@@ -90,6 +91,14 @@ describe("helpers", () => {
     expect(pollRate(1000, 0)).toBe(0);
   });
 
+  it("deferredRate (the deferred usage flush, the aggregator's alarm): 1 / (T + e^(−λT)/λ)", () => {
+    // Busy: every interval. Quiet: the interval, plus the wait for an arrival after an empty one.
+    expect(deferredRate(10_000, 1)).toBeCloseTo(1 / (10 + Math.exp(-10)), 12);
+    expect(deferredRate(10_000, 0.1)).toBeCloseTo(1 / (10 + Math.exp(-1) * 10), 12);
+    expect(deferredRate(10_000, 100)).toBeCloseTo(0.1, 6);
+    expect(deferredRate(1000, 0)).toBe(0);
+  });
+
   it("quantile: the smallest value whose cumulative probability reaches q", () => {
     const d = [
       { ms: 10, p: 0.5 },
@@ -140,6 +149,9 @@ describe("helpers", () => {
   });
 });
 
+/** An isolate's usage flushes per second at 1 req/s and USAGE_FLUSH_MS = 10 s (the deferred flush): 1 / (10 + e^−10). */
+const D = 1 / (10 + Math.exp(-10));
+
 describe("today's design, one region, worked by hand", () => {
   // 2 locations × 3 isolates × 1 req/s, one key, one org, every request rate-limited.
   const { ledger: l, latency, warnings } = runModel(input({}, TODAY));
@@ -154,12 +166,14 @@ describe("today's design, one region, worked by hand", () => {
     expect(l.get("feed.pWaitForObject")).toBeCloseTo(Math.exp(-4), 12);
   });
 
-  it("limits, usage, KV: one call and one row per check; 6/11 flushes a second; one read per key per TTL", () => {
+  it("limits, usage, KV: one call and one row per check; 6 · 1/(10 + e^−10) flushes a second; one read per key per TTL", () => {
     expect(l.get("limits.doRequestsPerDay")).toBeCloseTo(518_400, 6);
     expect(l.get("limits.rowsWrittenPerDay")).toBeCloseTo(518_400, 6);
-    expect(l.get("usage.doRequestsPerSecond")).toBeCloseTo(6 / 11, 12); // 6 · 1/(10 + 1) · 1 org
-    expect(l.get("usage.rowsWrittenPerDay")).toBeCloseTo((6 / 11) * 3 * DAY_S, 6); // (1 row + 2) per flush
-    expect(l.get("do.requestsPerDay")).toBeCloseTo(259_200 + 518_400 + (6 / 11) * DAY_S, 4);
+    expect(l.get("usage.boundMs")).toBe(10_000); // one hop: the isolate's flush to the org's store
+    expect(l.has("usage.forwardMs")).toBe(false);
+    expect(l.get("usage.doRequestsPerSecond")).toBeCloseTo(6 * D, 12); // 6 · D · 1 org
+    expect(l.get("usage.rowsWrittenPerDay")).toBeCloseTo(6 * D * 3 * DAY_S, 6); // (1 row + 2) per flush
+    expect(l.get("do.requestsPerDay")).toBeCloseTo(259_200 + 518_400 + 6 * D * DAY_S, 4);
     expect(l.get("kv.readsPerSecond")).toBeCloseTo(6 / 30, 12);
     expect(l.get("kv.missShare")).toBeCloseTo(1 / 30, 12);
     expect(l.get("kv.writesPerSecond")).toBeCloseTo(6 / 60, 12);
@@ -169,7 +183,7 @@ describe("today's design, one region, worked by hand", () => {
   it("the bill: requests over the 10M included, object requests over the 1M; the rest within what is included", () => {
     expect(l.get("cost.workersRequests")).toBeCloseTo(((15_552_000 - 10_000_000) / 1e6) * 0.3, 9);
     expect(l.get("cost.workersCpu")).toBe(0);
-    const doMonth = (259_200 + 518_400 + (6 / 11) * DAY_S) * 30;
+    const doMonth = (259_200 + 518_400 + 6 * D * DAY_S) * 30;
     expect(l.get("cost.doRequests")).toBeCloseTo(((doMonth - 1_000_000) / 1e6) * 0.15, 9);
     expect(l.get("cost.doDuration")).toBe(0);
     expect(l.get("cost.doRowsWritten")).toBe(0);
@@ -240,9 +254,24 @@ describe("issue 25's design, two regions, worked by hand", () => {
     expect(latency.credits).toEqual({ share: 1, p50: 27, p99: 108 });
   });
 
-  it("usage: one flush per org per location every 10 s + 1/λ", () => {
-    expect(l.get("usage.flushers")).toBe(2);
-    expect(l.get("usage.doRequestsPerSecond")).toBeCloseTo(2 / (10 + 1 / 3), 12);
+  it("usage: every isolate hands its counts to its location's aggregator; its alarm sends one batch per org per location and interval to the org", () => {
+    // USAGE_FLUSH_MS = 10 s shared out (src/config/usage-flush.ts): the isolates flush every
+    // 2 s, 1 / (2 + e^−2) times a second at 1 req/s; each aggregator's arrivals are its 3
+    // isolates' flushes, μ = 3 · that, and it forwards every 8 s: 1 / (8 + e^(−8μ)/μ).
+    const D2 = 1 / (2 + Math.exp(-2));
+    const mu = 3 * D2;
+    const forwards = 2 / (8 + Math.exp(-8 * mu) / mu);
+    expect(l.get("usage.isolateFlushMs")).toBe(2_000);
+    expect(l.get("usage.forwardMs")).toBe(8_000);
+    expect(l.get("usage.boundMs")).toBe(10_000);
+    expect(l.get("usage.flushers")).toBe(6);
+    expect(l.get("usage.collectsPerSecond")).toBeCloseTo(6 * D2, 12);
+    expect(l.get("usage.forwarders")).toBe(2);
+    expect(l.get("usage.forwardsPerSecond")).toBeCloseTo(forwards, 12);
+    expect(l.get("usage.doRequestsPerSecond")).toBeCloseTo(6 * D2 + forwards, 12);
+    expect(l.get("usage.perOrgObjectRps")).toBeCloseTo(forwards, 12);
+    // Aggregators: 2 rows per isolate flush, 3 per location forward; the org's store: 1 row + 2 per batch.
+    expect(l.get("usage.rowsWrittenPerDay")).toBeCloseTo((6 * D2 * 2 + forwards * 3 + forwards * 3) * DAY_S, 6);
   });
 
   it("usage per-region shards: every isolate flushes, the busiest shard gets its region's share", () => {
@@ -250,8 +279,8 @@ describe("issue 25's design, two regions, worked by hand", () => {
       input({ shares: only({ enam: 0.5, weur: 0.5 }) }, { ...AFTER, usage: { mode: "region", flushMs: 10_000 } }),
     );
     expect(r.ledger.get("usage.flushers")).toBe(6);
-    expect(r.ledger.get("usage.doRequestsPerSecond")).toBeCloseTo(6 / 11, 12);
-    expect(r.ledger.get("usage.perOrgObjectRps")).toBeCloseTo(3 / 11, 12);
+    expect(r.ledger.get("usage.doRequestsPerSecond")).toBeCloseTo(6 * D, 12);
+    expect(r.ledger.get("usage.perOrgObjectRps")).toBeCloseTo(3 * D, 12);
   });
 
   it("isolate leases: two object calls per block, and the credits an evicted isolate may hold", () => {

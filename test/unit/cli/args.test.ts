@@ -96,8 +96,11 @@ describe("flag values → API fields", () => {
     expect(rateLimitOf("7/1d")).toEqual({ limit: 7, period_seconds: 86_400 });
     expect(rateLimitOf("3/30")).toEqual({ limit: 3, period_seconds: 30 });
     expect(rateLimitOf("none")).toBeNull();
+    expect(rateLimitOf("100/60s:exact")).toEqual({ limit: 100, period_seconds: 60, mode: "exact" });
+    expect(rateLimitOf("100/1m : regional")).toEqual({ limit: 100, period_seconds: 60, mode: "regional" });
+    expect(usageMessage(() => rateLimitOf("100/60s:global"))).toMatch(/expected LIMIT\/PERIOD\[:exact\|:regional\]/);
     expect(usageMessage(() => rateLimitOf("100 per minute"))).toBe(
-      '--rate-limit: expected LIMIT/PERIOD such as 100/60s or 1000/1h, got "100 per minute"',
+      '--rate-limit: expected LIMIT/PERIOD[:exact|:regional] such as 100/60s, 1000/1h or 100/60s:exact, got "100 per minute"',
     );
   });
 
@@ -179,7 +182,7 @@ describe("flagMessage: the admin API's field errors in terms of flags", () => {
       "--org: give 1 to 20 org slugs (lowercase letters, digits, - and _); repeat --org for more",
       "--scopes: a comma-separated list of at most 50 scopes (letters, digits, :, ., - and _)",
       "--expires: must be a real calendar date-time in ISO 8601 form with a zone (e.g. 2030-01-01T00:00:00Z), now or never",
-      "--rate-limit: LIMIT/PERIOD with LIMIT from 1 to 1000000 and PERIOD from 1 s to 86400 s (e.g. 100/60s, 1000/1h), or none",
+      "--rate-limit: LIMIT/PERIOD with LIMIT from 1 to 1000000 and PERIOD from 1 s to 86400 s (e.g. 100/60s, 1000/1h, 100/60s:exact), or none",
       "--meta: at most 20 KEY=VALUE pairs",
       "nothing to change: give at least one of --name, --org, --scopes, --expires, --enable/--disable, --rate-limit",
     ]);

@@ -178,7 +178,7 @@ describe("summaries", () => {
 
   it("org and usage", () => {
     expect(describeOrg({ org: "acme", rate_limit: { limit: 10, period_seconds: 60 } })).toBe(
-      "org acme: rate limit 10 requests per 60 s (shared by all its keys)",
+      "org acme: rate limit 10 requests per 60 s, per region (shared by all its keys)",
     );
     expect(describeOrg({ org: "acme", rate_limit: null })).toBe("org acme: no org-wide rate limit");
     const u = usageHuman({

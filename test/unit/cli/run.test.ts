@@ -376,6 +376,16 @@ describe("exit codes and messages", () => {
         ["orgs", "set", "--org", "acme", "--rate-limit", "0/60s"],
         "error: --rate-limit: LIMIT/PERIOD with LIMIT from 1",
       ],
+      // rate_limit.mode (issue 25): a mode other than exact or regional, and a bad limit with a good one.
+      [
+        ["create", "--org", "acme", "--rate-limit", "100/60s:fast"],
+        'error: --rate-limit: expected LIMIT/PERIOD[:exact|:regional] such as 100/60s, 1000/1h or 100/60s:exact, got "100/60s:fast"',
+      ],
+      [["update", "key_1", "--rate-limit", "0/60s:exact"], "error: --rate-limit: LIMIT/PERIOD with LIMIT from 1"],
+      [
+        ["orgs", "set", "--org", "acme", "--rate-limit", "5/0s:regional"],
+        "error: --rate-limit: LIMIT/PERIOD with LIMIT",
+      ],
       [["usage", "--org", "acme", "--key", "nope"], "error: --key: must be a key id (key_…)"],
       [
         ["tokens", "create", "--name", "x", "--org", "a", "--role", "admin"],

@@ -15,9 +15,12 @@ import {
   KEY_ID_RE,
   MAX_ALLOWED_IPS,
   MAX_CREDITS,
+  modeOf,
   ORG_RE,
+  RATE_LIMIT_MODE_DEFAULT,
   SCOPE_RE,
 } from "../../../src/keys/record";
+import { validateOrgSettings } from "../../../src/manage/org-settings";
 
 /** The guard as it was written by hand before the declaration (the oracle). */
 function handWritten(v: unknown): boolean {
@@ -188,6 +191,31 @@ describe("the other shapes follow the declaration", () => {
     expect(validateRotation({ name: "x" })).toEqual({
       ok: false,
       errors: [{ field: "name", message: "unknown field" }],
+    });
+  });
+});
+
+describe("rate_limit.mode (issue 25)", () => {
+  it("exact or regional; absent is the default (regional); anything else refused, on create and on an org", () => {
+    expect(isRateLimit({ limit: 1, period_seconds: 1 })).toBe(true);
+    expect(isRateLimit({ limit: 1, period_seconds: 1, mode: "exact" })).toBe(true);
+    expect(isRateLimit({ limit: 1, period_seconds: 1, mode: "regional" })).toBe(true);
+    for (const mode of ["Exact", "global", "", null, 1])
+      expect(isRateLimit({ limit: 1, period_seconds: 1, mode }), String(mode)).toBe(false);
+    expect(isRateLimit({ limit: 1, period_seconds: 1, mode: "exact", extra: 1 })).toBe(false);
+    expect(modeOf({ limit: 1, period_seconds: 1 })).toBe(RATE_LIMIT_MODE_DEFAULT);
+    expect(RATE_LIMIT_MODE_DEFAULT).toBe("regional");
+    const created = validateNewKey({ orgs: ["acme"], rate_limit: { limit: 5, period_seconds: 60, mode: "exact" } }, 0);
+    expect(created).toMatchObject({ ok: true, value: { rate_limit: { limit: 5, period_seconds: 60, mode: "exact" } } });
+    const bad = validateNewKey({ orgs: ["acme"], rate_limit: { limit: 5, period_seconds: 60, mode: "global" } }, 0);
+    expect(bad).toMatchObject({
+      ok: false,
+      errors: [{ field: "rate_limit", message: expect.stringContaining('"mode": "exact" | "regional"') }],
+    });
+    expect(validateOrgSettings({ rate_limit: { limit: 5, period_seconds: 60, mode: "regional" } }).ok).toBe(true);
+    expect(validateOrgSettings({ rate_limit: { limit: 5, period_seconds: 60, mode: "nearby" } })).toMatchObject({
+      ok: false,
+      errors: [{ field: "rate_limit" }],
     });
   });
 });

@@ -226,6 +226,18 @@ describe("a holder regenerates only a key no more powerful than itself", () => {
       ok: false,
     });
     expect(rotate(limited, key(["acme"], { rate_limit: { limit: 10, period_seconds: 60 } }))).toEqual({ ok: true });
+    // Counted regionally (the default) a limit can go over where an exact one cannot: looser.
+    const exact = holder({ rate_limit: { limit: 10, period_seconds: 60, mode: "exact" } });
+    expect(rotate(exact, key(["acme"], { rate_limit: { limit: 10, period_seconds: 60 } }))).toMatchObject({
+      ok: false,
+      message: expect.stringContaining("rate limit is looser"),
+    });
+    expect(rotate(exact, key(["acme"], { rate_limit: { limit: 5, period_seconds: 60, mode: "exact" } }))).toEqual({
+      ok: true,
+    });
+    expect(rotate(limited, key(["acme"], { rate_limit: { limit: 10, period_seconds: 60, mode: "exact" } }))).toEqual({
+      ok: true,
+    });
     const credits = { remaining: 5, set_at: "2026-01-01T00:00:00.000Z", balance_id: "key_holderholderholder00" };
     const metered = holder({ credits });
     expect(rotate(metered, key(["acme"]))).toMatchObject({

@@ -8,6 +8,7 @@ import { parseConfig } from "../../../../src/config/config";
 import type { Admission, AdmitDeps } from "../../../../src/edge/admission";
 import { admit } from "../../../../src/edge/gateway/admit";
 import { newIsolateState } from "../../../../src/edge/gateway/isolate";
+import { DEFAULT_LOCATION } from "../../../../src/edge/location";
 import type { Vars } from "../../../support/worker-helpers";
 import { makeEnv, mint, patchRecord, unknownKey } from "../../../support/worker-helpers";
 
@@ -20,6 +21,7 @@ function deps(vars: Vars = {}): AdmitDeps & { pending: Promise<unknown>[] } {
     isolate: newIsolateState(100),
     requestId: "req-1",
     waitUntil: (p) => pending.push(p),
+    where: () => DEFAULT_LOCATION,
     pending,
   };
 }

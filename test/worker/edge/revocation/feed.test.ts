@@ -226,11 +226,13 @@ describe("the feed object", () => {
 
   it("versions only grow; since(cursor) returns what came after it, in order", async () => {
     const s = stub(`t-${crypto.randomUUID()}`);
-    const v1 = await s.publish([{ hash: h(1), record: rec("a") }]);
-    const v2 = await s.publish([
-      { hash: h(2), record: rec("b") },
-      { hash: h(3), record: rec("c") },
-    ]);
+    const v1 = (await s.publish([{ hash: h(1), record: rec("a") }])).version;
+    const v2 = (
+      await s.publish([
+        { hash: h(2), record: rec("b") },
+        { hash: h(3), record: rec("c") },
+      ])
+    ).version;
     expect(v2).toBe(v1 + 2);
     const page = (await s.since(v1, 60_000)) as FeedPage;
     expect(page.entries.map((e) => e.hash)).toEqual([h(2), h(3)]);
@@ -243,13 +245,13 @@ describe("the feed object", () => {
     const s = stub(`t-${crypto.randomUUID()}`);
     await s.publish([{ hash: h(1), record: rec("old") }]);
     advance(10 * 60_000);
-    const v = await s.publish([{ hash: h(2), record: rec("new") }]);
+    const v = (await s.publish([{ hash: h(2), record: rec("new") }])).version;
     const initial = (await s.since(null, 5 * 60_000)) as FeedPage;
     expect(initial.entries.map((e) => e.hash)).toEqual([h(2)]);
     expect(initial).toMatchObject({ version: v, reset: false });
     expect(((await s.since(v + 100, 5 * 60_000)) as FeedPage).reset).toBe(true);
     advance(25 * 3_600_000); // past retention: the next publish prunes both
-    const v3 = await s.publish([{ hash: h(3), record: rec("newest") }]);
+    const v3 = (await s.publish([{ hash: h(3), record: rec("newest") }])).version;
     expect(v3).toBe(v + 1);
     const gap = (await s.since(v - 1, 5 * 60_000)) as FeedPage;
     expect(gap.reset).toBe(true);
@@ -257,8 +259,8 @@ describe("the feed object", () => {
   });
 
   it("refuses a change that does not name a key hash", async () => {
-    await runInDurableObject(stub(`t-${crypto.randomUUID()}`), (feed: RevocationFeed) => {
-      expect(() => feed.publish([{ hash: "not-a-hash", record: rec("x") }])).toThrow(/key hash/);
+    await runInDurableObject(stub(`t-${crypto.randomUUID()}`), async (feed: RevocationFeed) => {
+      await expect(feed.publish([{ hash: "not-a-hash", record: rec("x") }])).rejects.toThrow(/key hash/);
     });
   });
 });

@@ -9,20 +9,18 @@
 import { env, runInDurableObject } from "cloudflare:test";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { ISOLATE_STATE, newIsolateState } from "../../../../src/edge/gateway/isolate";
-import { flushUsage, SESSION_KEY_ID, usageCounter } from "../../../../src/edge/usage/counter";
+import { SESSION_KEY_ID } from "../../../../src/edge/usage/counter";
 import type { Env } from "../../../../src/env";
 import { clock } from "../../../../src/lib/clock";
-import { makeEnv, send, through } from "../../../support/worker-helpers";
+import { deliverUsage, makeEnv, send, through } from "../../../support/worker-helpers";
 import { api, createViaApi, mintToken, TOKEN, uniqueOrg } from "../../manage/admin/support";
 import { claims, hs256, SECRET } from "../sessions/support";
 
 afterEach(() => vi.restoreAllMocks());
 
 const gw = () => makeEnv({ ADMIN_TOKEN: TOKEN, SESSION_JWT_SECRET: SECRET });
-const flush = () =>
-  flushUsage(env.USAGE_STORE!, usageCounter(), clock.now(), (org, cause) => {
-    throw new Error(`${org}: ${cause}`);
-  });
+/** Flush and have the location's aggregator forward (what happens within USAGE_FLUSH_MS). */
+const flush = () => deliverUsage();
 const bySession = (jwt: string) => through("/v1/x", { headers: { authorization: `Bearer ${jwt}` } }, gw());
 const byKey = (key: string) => through("/v1/x", { headers: { "x-api-key": key } }, gw());
 

@@ -6,12 +6,11 @@
  */
 import { env } from "cloudflare:test";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { flushUsage, usageCounter } from "../../../../src/edge/usage/counter";
 import { ASSET_VERSION } from "../../../../src/manage/console/assets";
 import { sealCookie } from "../../../../src/manage/console/cookie";
 import { CONSOLE_CSP } from "../../../../src/manage/console/ui";
 import { randomToken } from "../../../../src/manage/secret";
-import { makeEnv, send } from "../../../support/worker-helpers";
+import { deliverUsage, makeEnv, send } from "../../../support/worker-helpers";
 import { claims, hs256, SECRET } from "../../edge/sessions/support";
 import { adminEnv, api, TOKEN, uniqueOrg } from "../admin/support";
 
@@ -558,9 +557,7 @@ describe("a key's and an org's pages chart their usage (server-rendered SVG, the
     // A refusal after authentication still counts for the key (route needing a scope it lacks).
     const scoped = adminEnv({ ROUTES: JSON.stringify([{ path: "/admin/*", scopes: ["admin"] }]) });
     expect((await send("/admin/x", { headers: { "x-api-key": created.key } }, scoped)).status).toBe(403);
-    await flushUsage(env.USAGE_STORE!, usageCounter(), Date.now(), (o, cause) => {
-      throw new Error(`${o}: ${cause}`);
-    });
+    await deliverUsage(Date.now());
     const s = await signIn();
     const res = await get(`${UI}/keys/${created.id}`, s.cookie);
     const page = await res.text();

@@ -18,6 +18,8 @@ import worker from "../../../../src/index";
 import { hashKey } from "../../../../src/keys/hash";
 import { clock } from "../../../../src/lib/clock";
 import { DISABLE_AFTER_MS, RETRY_SCHEDULE_MS } from "../../../../src/objects/webhooks";
+import { backgroundContext } from "../../../support/worker-helpers";
+import { requestFrom } from "../../edge/distance/support";
 import { api, mintToken, uniqueOrg } from "../admin/support";
 import { advance, createHook, deliver, events, future, hooksEnv, hub, received, receiver } from "./support";
 
@@ -371,6 +373,37 @@ describe("credits.low and credits.exhausted, from the gateway", () => {
       "credits.low",
       "credits.exhausted",
     ]);
+  });
+
+  it("spent through regional leases (three regions): credits.low once, credits.exhausted once, with the request that spent the last credit", async () => {
+    vi.spyOn(clock, "now").mockImplementation(() => Date.UTC(2032, 5, 3, 10, 0, 0));
+    const org = uniqueOrg();
+    const r = receiver();
+    await createHook({ url: r.url, events: ["credits.low", "credits.exhausted"], orgs: [org] });
+    const e = hooksEnv({ CREDITS_LOW_PERCENT: "25" });
+    const k = await createKey([org], { credits: { remaining: 40 } });
+    const hitFrom = async (region: "weur" | "apac" | "wnam") => {
+      const { ctx, wait } = backgroundContext();
+      const res = await worker.fetch(requestFrom(region, "/v1/x", { headers: { "x-api-key": k.key } }), e, ctx);
+      await res.arrayBuffer();
+      await wait(); // its waitUntil: what the lease's exchange decided, told
+      return res.status;
+    };
+    const regions = ["weur", "apac", "wnam"] as const;
+    let forwarded = 0;
+    for (let i = 0; forwarded < 40 && i < 80; i++) if ((await hitFrom(regions[i % 3]!)) === 200) forwarded++;
+    expect(forwarded).toBe(40);
+    // Nothing after the 40th credit's request: both are told already.
+    await deliver();
+    const got = await events(r.name);
+    expect(got.map((x) => x.type)).toEqual(["credits.low", "credits.exhausted"]);
+    // 25 % of 40 = 10: told with the balance the key's object knew, below it; exhausted at 0.
+    expect(got[0]!.data.remaining).toBeLessThan(10);
+    expect(got[1]!.data.remaining).toBe(0);
+    // Refused requests in every region tell nothing more.
+    for (const region of regions) expect(await hitFrom(region)).toBe(429);
+    await deliver();
+    expect((await events(r.name)).map((x) => x.type)).toEqual(["credits.low", "credits.exhausted"]);
   });
 
   it("told in waitUntil: the gateway's answer never waits for the hub", async () => {
