@@ -153,6 +153,8 @@ interface Case {
   stubOrigin?: boolean;
   /** Runs with console.log silenced (the access log's share of a whole request). */
   silenceConsole?: boolean;
+  /** Needs the Cache API (`caches.default`): workerd only, skipped under Node. */
+  cacheApi?: boolean;
 }
 
 /**
@@ -546,6 +548,7 @@ export async function runMicro(
     {
       // Another isolate of the location polled: this one reads its snapshot (Cache API hit), asks no object.
       name: "feed refresh from the location's snapshot, nothing new (Cache API hit, no object call)",
+      cacheApi: true,
       fn: async () => {
         if (writer.snapshot === null)
           for (let i = 0; i < 2; i++) {
@@ -612,6 +615,7 @@ export async function runMicro(
   const realLog = console.log;
   for (const c of cases) {
     if (opts.only !== undefined && c.name !== opts.only) continue;
+    if (c.cacheApi && typeof caches === "undefined") continue;
     if (c.stubOrigin) globalThis.fetch = (async () => cannedOrigin()) as typeof fetch;
     if (c.silenceConsole) console.log = () => {};
     try {
