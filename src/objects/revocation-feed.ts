@@ -24,6 +24,7 @@ import { DurableObject } from "cloudflare:workers";
 import type { RateLimit } from "../keys/record";
 import { ORG_RE } from "../keys/record";
 import { clock } from "../lib/clock";
+import { withDeadline } from "../lib/deadline";
 import { link } from "./link";
 import type { FeedChange, FeedEntry, FeedPage, PublishResult, Region, ReplicaBatch } from "./protocol";
 import {
@@ -68,13 +69,7 @@ function entryOf(r: Row): FeedEntry {
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} did not answer within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => {
-    if (timer !== undefined) clearTimeout(timer);
-  });
+  return withDeadline(promise, ms, () => new Error(`${what} did not answer within ${ms} ms`));
 }
 
 export class RevocationFeed extends DurableObject<FeedEnv> {

@@ -15,6 +15,7 @@
 import { emit } from "../../events/emit";
 import { creditsEvent } from "../../events/types";
 import type { Credits, KeyRecord } from "../../keys/record";
+import { withDeadline } from "../../lib/deadline";
 import { logLine } from "../../lib/log";
 import type { Result } from "../../lib/result";
 import { failed, ok } from "../../lib/result";
@@ -32,13 +33,7 @@ const CROSSINGS_TIMEOUT_MS = 5_000;
 class TimedOut extends Error {}
 
 function within<T>(asked: Promise<T>, ms = CREDITS_TIMEOUT_MS): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new TimedOut(`credits did not answer within ${ms} ms`)), ms);
-  });
-  return Promise.race([asked, timeout]).finally(() => {
-    if (timer !== undefined) clearTimeout(timer);
-  });
+  return withDeadline(asked, ms, () => new TimedOut(`credits did not answer within ${ms} ms`));
 }
 
 const message = (err: unknown) => (err instanceof Error ? err.message : String(err));

@@ -16,6 +16,7 @@
  */
 import type { RateLimit } from "../../keys/record";
 import { modeOf } from "../../keys/record";
+import { withDeadline } from "../../lib/deadline";
 import type { Result } from "../../lib/result";
 import { failed, ok } from "../../lib/result";
 import type { KeyRateLimiter } from "../../objects/key-rate-limiter";
@@ -40,14 +41,7 @@ export async function checkKeyRateLimit(
   where: () => Location,
 ): Promise<Result<KeyRateOutcome>> {
   if (!ns) return failed("no KEY_RATE_LIMITER Durable Object binding: per-key rate limits are not enforced");
-  let timer: ReturnType<typeof setTimeout> | undefined;
   try {
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new Error(`rate limiter did not answer within ${RATE_LIMIT_TIMEOUT_MS} ms`)),
-        RATE_LIMIT_TIMEOUT_MS,
-      );
-    });
     let asked: Promise<KeyRateOutcome>;
     if (modeOf(rateLimit) === "exact")
       asked = Promise.resolve(link.to(ns, name).hit(rateLimit.limit, rateLimit.period_seconds));
@@ -57,11 +51,15 @@ export async function checkKeyRateLimit(
         link.to(ns, regionalName(name, region)).hitRegional(name, region, rateLimit.limit, rateLimit.period_seconds),
       );
     }
-    return ok(await Promise.race([asked, timeout]));
+    return ok(
+      await withDeadline(
+        asked,
+        RATE_LIMIT_TIMEOUT_MS,
+        () => new Error(`rate limiter did not answer within ${RATE_LIMIT_TIMEOUT_MS} ms`),
+      ),
+    );
   } catch (err) {
     return failed(err instanceof Error ? err.message : String(err));
-  } finally {
-    if (timer !== undefined) clearTimeout(timer);
   }
 }
 

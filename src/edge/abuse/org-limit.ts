@@ -5,6 +5,7 @@ import type { Config } from "../../config/config";
 import type { RateLimit } from "../../keys/record";
 import type { KvLike } from "../../keys/store/kv";
 import { readOrgSettings } from "../../keys/store/org-settings";
+import { withDeadline } from "../../lib/deadline";
 import type { OrgCache } from "../gateway/isolate";
 import type { FeedFollower } from "../revocation/follower";
 
@@ -31,25 +32,19 @@ export function orgLimitFor(
   if (feed?.orgsKnown) return feed.orgLimits.get(org) ?? null;
   const hit = c.lookup(org, now);
   if (hit.state === "fresh") return hit.value?.rate_limit ?? null;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new Error(`KV did not answer within ${config.cache.kvTimeoutMs} ms`)),
-      config.cache.kvTimeoutMs,
-    );
-  });
-  return Promise.race([readOrgSettings(kv, org, config.cache.kvCacheTtlSeconds), timeout])
-    .then(
-      (s) => {
-        c.set(org, s, now, config.cache.ttlMs, config.cache.staleIfErrorMs);
-        return s?.rate_limit ?? null;
-      },
-      (err: unknown) => {
-        onError(err instanceof Error ? err.message : String(err));
-        return hit.state === "stale" ? (hit.value?.rate_limit ?? null) : null;
-      },
-    )
-    .finally(() => {
-      if (timer !== undefined) clearTimeout(timer);
-    });
+  const ms = config.cache.kvTimeoutMs;
+  return withDeadline(
+    readOrgSettings(kv, org, config.cache.kvCacheTtlSeconds),
+    ms,
+    () => new Error(`KV did not answer within ${ms} ms`),
+  ).then(
+    (s) => {
+      c.set(org, s, now, config.cache.ttlMs, config.cache.staleIfErrorMs);
+      return s?.rate_limit ?? null;
+    },
+    (err: unknown) => {
+      onError(err instanceof Error ? err.message : String(err));
+      return hit.state === "stale" ? (hit.value?.rate_limit ?? null) : null;
+    },
+  );
 }

@@ -29,6 +29,7 @@ import { denialOf } from "../../keys/record";
 import type { KvLike } from "../../keys/store/kv";
 import { StoreFault } from "../../keys/store/kv";
 import { readRecord } from "../../keys/store/records";
+import { withDeadline } from "../../lib/deadline";
 import type { KeyCache } from "../gateway/isolate";
 import type { Override } from "../revocation/follower";
 import { newerOf } from "../revocation/follower";
@@ -50,13 +51,7 @@ export type Verdict =
   | { kind: "error"; cause: string };
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new StoreFault(`KV did not answer within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => {
-    if (timer !== undefined) clearTimeout(timer);
-  });
+  return withDeadline(promise, ms, () => new StoreFault(`KV did not answer within ${ms} ms`));
 }
 
 export interface VerifyDeps {

@@ -31,6 +31,7 @@ import type { LegacyAlgorithm } from "../../keys/legacy";
 import { isLegacyAlgorithm } from "../../keys/legacy";
 import type { KeyRecord, RateLimit, TokenRecord } from "../../keys/record";
 import { isKeyRecord, isRateLimit, isTokenRecord } from "../../keys/record";
+import { withDeadline } from "../../lib/deadline";
 import { link } from "../../objects/link";
 import type { FeedEntry, FeedPage } from "../../objects/protocol";
 import { FEED_OBJECT_NAME, regionalName } from "../../objects/protocol";
@@ -119,13 +120,7 @@ export function newerOf(fromKv: KeyRecord | null, override: Override | undefined
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} did not answer within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => {
-    if (timer !== undefined) clearTimeout(timer);
-  });
+  return withDeadline(promise, ms, () => new Error(`${what} did not answer within ${ms} ms`));
 }
 
 /** The feed's primary (where changes are published), or the replica of `region`. */
