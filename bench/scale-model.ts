@@ -4,7 +4,7 @@
  * come from a `npm run bench` results file, the prices and round trips from the published
  * figures in bench/scale/data.ts (each printed with its source and date).
  *
- *   npm run scale-model                               busy API, today's design
+ *   npm run scale-model                               busy API, the design before issue 25
  *   npm run scale-model -- --preset=large --design=after
  *   npm run scale-model -- --colos=80 --isolates-per-colo=2 --rps-per-isolate=5 --limits=regional
  *   npm run scale-model -- --deployments              the docs/scale.md table (markdown)

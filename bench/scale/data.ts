@@ -280,5 +280,5 @@ export const CACHE_API_READ_MS: Assumed<number> = {
 export const PRIMARY_REGION: Assumed<Region> = {
   value: "enam",
   assumption:
-    "where the single feed object and each key's or org's object live (an object is created near its first request; no hint is given today)",
+    "where the single feed object and each key's or org's object live (an object is created near its first request; no hint is given before issue 25)",
 };

@@ -35,7 +35,7 @@ export interface Deployment {
   rpsPerIsolate: number;
   /** Share of traffic (and of locations) by Durable Object region; sums to 1. */
   shares: Record<Region, number>;
-  /** Where today's single objects live: the feed, and each key's and org's object. */
+  /** Where the single objects live (before issue 25): the feed, and each key's and org's object. */
   primaryRegion: Region;
   /** K: keys carrying the traffic (equally popular). */
   activeKeys: number;
@@ -45,9 +45,9 @@ export interface Deployment {
 
 export interface Features {
   feed: {
-    /** "isolate": every isolate polls the object (today); "location": one poll per location, shared through the Cache API. */
+    /** "isolate": every isolate polls the object (before issue 25); "location": one poll per location, shared through the Cache API. */
     mode: "isolate" | "location";
-    /** "primary": one object (today); "regional": a replica per region, each poller asks its own. */
+    /** "primary": one object (before issue 25); "regional": a replica per region, each poller asks its own. */
     replicas: "primary" | "regional";
     /** REVOCATION_POLL_MS */
     pollMs: number;
@@ -57,7 +57,7 @@ export interface Features {
     changesPerDay: number;
   };
   limits: {
-    /** "exact": one object per key or org (today); "regional": a bucket object per region, rebalanced; "binding": the Rate Limiting binding (per location). */
+    /** "exact": one object per key or org (before issue 25); "regional": a bucket object per region, rebalanced; "binding": the Rate Limiting binding (per location). */
     mode: "exact" | "regional" | "binding";
     /** Share of requests whose key has a rate_limit. */
     keyShare: number;
@@ -65,21 +65,21 @@ export interface Features {
     orgShare: number;
     /** Regional mode: each bucket reports to its coordinator this often. */
     rebalanceMs: number;
-    /** When a bucket stores its count: at every check (today's objects), or at each rebalance (regional mode: counts kept in memory in between). */
+    /** When a bucket stores its count: at every check (the objects before issue 25), or at each rebalance (regional mode: counts kept in memory in between). */
     persist: "check" | "rebalance";
   };
   credits: {
     /** Share of requests whose key has credits. */
     share: number;
-    /** "none": every spend asks the key's object (today); "region": a lease held by a regional object; "isolate": a lease held in the isolate. */
+    /** "none": every spend asks the key's object (before issue 25); "region": a lease held by a regional object; "isolate": a lease held in the isolate. */
     lease: "none" | "region" | "isolate";
     /** Credits per lease. */
     leaseBlock: number;
-    /** When the balance (or a regional lease) is stored: at every spend (today), or only when a lease is taken or returned. */
+    /** When the balance (or a regional lease) is stored: at every spend (before issue 25), or only when a lease is taken or returned. */
     persist: "spend" | "lease";
   };
   usage: {
-    /** "isolate": each isolate flushes to each org's object (today); "location": flushes aggregated per location first; "region": each isolate flushes to its region's shard of the org (merged on read). */
+    /** "isolate": each isolate flushes to each org's object (before issue 25); "location": flushes aggregated per location first; "region": each isolate flushes to its region's shard of the org (merged on read). */
     mode: "isolate" | "location" | "region";
     /**
      * USAGE_FLUSH_MS. Location mode shares it out as keygate does (src/config/usage-flush.ts):
@@ -88,7 +88,7 @@ export interface Features {
     flushMs: number;
   };
   lastUsed: {
-    /** "isolate": each isolate writes a key's last use (today); "location": once per location. */
+    /** "isolate": each isolate writes a key's last use (before issue 25); "location": once per location. */
     mode: "isolate" | "location";
     /** LAST_USED_INTERVAL_MS (0: off) */
     intervalMs: number;

@@ -1,6 +1,6 @@
 /**
  * The scale model's presets: the three deployments of docs/scale.md and the two designs —
- * "before" (today: one RevocationFeed object polled by every isolate, exact limits and
+ * "before" (before issue 25: one RevocationFeed object polled by every isolate, exact limits and
  * credits through one object per key or org, one UsageStore per org flushed by every
  * isolate) and "after" (issue 25: a feed replica per region polled once per location through
  * the Cache API, regional limits, credits leased to regions, usage aggregated per location).
