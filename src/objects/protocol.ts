@@ -212,6 +212,24 @@ export interface LocatedBatch {
 export interface UsageCollect {
   id: string;
   batches: LocatedBatch[];
+  /** When its oldest request arrived (clock ms): the aggregator forwards it by `oldest + UsageTiming.deadlineMs`. */
+  oldest?: number;
+}
+
+/** What an isolate's flush tells its location's aggregator (config/usage-flush.ts usageTiming, from USAGE_FLUSH_MS). */
+export interface UsageTiming {
+  /** Forward at most once per this (ms): at once when the last forward is that old. */
+  forwardMs: number;
+  /** And forward each flush by its oldest request's arrival + this (ms), whatever interval its isolate used. */
+  deadlineMs: number;
+  /** Another isolate's flush within this (ms): the location has something to merge. */
+  recentMs: number;
+}
+
+/** The aggregator's answer to a flush: the interval its isolate should flush at next (config/usage-flush.ts). */
+export interface UsageCollected {
+  /** "short" while other isolates of the location flush to it, "long" while the isolate is alone there. */
+  interval: "short" | "long";
 }
 
 /** The usage aggregator of a location (a colo), created in its region; never an org's name (orgs start with a letter or digit). */

@@ -5,13 +5,17 @@
  *   by GET /usage (`query`, `statuses`);
  * - a **location's aggregator** (usageLocationName(colo, region), created in that region):
  *   every isolate of the location hands it its flushes (`collect`: one row per flush,
- *   stored before it answers, a flush id taken once), and at most once per forward interval
- *   (the one its isolates give: four fifths of USAGE_FLUSH_MS, config/usage-flush.ts) it forwards
- *   everything it holds, merged into one batch per org, to the orgs' stores — at once when
- *   its last forward is that old, else when the interval ends (its alarm) — so an org's
- *   store receives at most one batch per location per interval, whatever the number of
- *   isolates (issue 25), and a count waits here at most one interval (+ one round trip). A forward that fails stays in its outbox and is resent
- *   (same id) by its alarm.
+ *   stored before it answers, a flush id taken once) and it forwards everything it holds,
+ *   merged into one batch per org, to the orgs' stores: at most once per forward interval
+ *   (the timing its isolates give, config/usage-flush.ts: four fifths of USAGE_FLUSH_MS) —
+ *   at once when its last forward is that old — and by the deadline of every flush it holds
+ *   (the flush's oldest request + USAGE_FLUSH_MS − a round-trip allowance), whichever comes
+ *   first; else from its alarm. So a count is forwarded within USAGE_FLUSH_MS of its request
+ *   whatever interval its isolate flushed at, and an org's store receives a bounded number
+ *   of batches per location, whatever the number of isolates (issue 25). Its answer tells
+ *   the isolate which interval to flush at next: the short one while other isolates flushed
+ *   here recently, the long one while it is alone. A forward that fails stays in its outbox
+ *   and is resent (same id) by its alarm.
  *
  * Rows written, which Cloudflare bills: an aggregator writes two per flush (stored, then
  * deleted once forwarded) and two per forward (the forward's note, and its end); an org's
@@ -20,7 +24,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { clock } from "../lib/clock";
 import { link } from "./link";
-import type { Region, UsageBatch, UsageBucket, UsageCollect, UsageRow } from "./protocol";
+import type { Region, UsageBatch, UsageBucket, UsageCollect, UsageCollected, UsageRow, UsageTiming } from "./protocol";
 import { usageLocationName } from "./protocol";
 
 /** Batch and flush ids are remembered this long (a resend comes within minutes). */
@@ -69,6 +73,10 @@ interface Forward {
 /** Flush ids an aggregator remembers after forwarding them (a resend after a lost answer is taken once). */
 const FORWARDED_IDS_KEPT = 100_000;
 
+/** A positive finite number, or undefined (a field an isolate of another version did not send). */
+const positive = (v: unknown): number | undefined =>
+  typeof v === "number" && Number.isFinite(v) && v > 0 ? v : undefined;
+
 export class UsageStore extends DurableObject<UsageEnv> {
   /** Aggregator: its own name (usageLocationName), which it calls the orgs' stores as. */
   #self: string | undefined;
@@ -79,6 +87,8 @@ export class UsageStore extends DurableObject<UsageEnv> {
   readonly #forwardedIds = new Set<string>();
   /** Aggregator: a forward is being sent. */
   #forwarding: Promise<boolean> | null = null;
+  /** Aggregator: when each isolate of the location last flushed here (clock ms), by the id it gives (memory only: a hint). */
+  readonly #seen = new Map<string, number>();
 
   constructor(ctx: DurableObjectState, env: UsageEnv) {
     super(ctx, env);
@@ -88,8 +98,11 @@ export class UsageStore extends DurableObject<UsageEnv> {
     ctx.storage.sql.exec("CREATE TABLE IF NOT EXISTS batches (id TEXT PRIMARY KEY, at INTEGER NOT NULL)");
     // Aggregator: the flushes taken and not yet forwarded, and its settings and forward in progress.
     ctx.storage.sql.exec(
-      "CREATE TABLE IF NOT EXISTS flushes (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, batches TEXT NOT NULL)",
+      "CREATE TABLE IF NOT EXISTS flushes (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, batches TEXT NOT NULL, due INTEGER)",
     );
+    // An aggregator created before flushes had a deadline (`due`: forward by then; null: none) gets the column.
+    if (!ctx.storage.sql.exec("SELECT * FROM flushes LIMIT 0").columnNames.includes("due"))
+      ctx.storage.sql.exec("ALTER TABLE flushes ADD COLUMN due INTEGER");
     ctx.storage.sql.exec("CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL)");
   }
 
@@ -127,27 +140,60 @@ export class UsageStore extends DurableObject<UsageEnv> {
   }
 
   /**
-   * Isolates of this location hand over their flushes (a flush id already taken is
-   * ignored). They are stored before the answer; when the last forward is at least
-   * `forwardMs` old everything held is forwarded now, else when the interval ends (alarm).
+   * The isolate `isolate` of this location hands over its flushes (a flush id already taken
+   * is ignored). They are stored before the answer, each with its deadline (its oldest
+   * request + `timing.deadlineMs`); everything held is forwarded now when the last forward
+   * is at least `timing.forwardMs` old or a deadline has come, else then (alarm). The answer:
+   * the interval the isolate should flush at next — short when another isolate flushed here
+   * within `timing.recentMs`, long when it is alone (no id: short, as when it starts).
    */
-  async collect(flushes: UsageCollect[], forwardMs: number, location: { colo: string; region: Region }): Promise<void> {
+  async collect(
+    flushes: UsageCollect[],
+    timing: UsageTiming,
+    location: { colo: string; region: Region },
+    isolate?: string,
+  ): Promise<UsageCollected> {
     const sql = this.ctx.storage.sql;
+    const now = clock.now();
     const self = usageLocationName(location.colo, location.region);
     if (this.#self !== self) {
       this.#self = self;
       this.#setMeta("self", self);
     }
-    if (forwardMs > 0 && forwardMs !== this.#forwardMs) {
+    const forwardMs = positive(timing?.forwardMs);
+    if (forwardMs !== undefined && forwardMs !== this.#forwardMs) {
       this.#forwardMs = forwardMs;
       this.#setMeta("forwardMs", String(forwardMs));
     }
+    const deadlineMs = positive(timing?.deadlineMs);
     this.ctx.storage.transactionSync(() => {
-      for (const f of flushes)
-        if (!this.#forwardedIds.has(f.id))
-          sql.exec("INSERT OR IGNORE INTO flushes (id, batches) VALUES (?, ?)", f.id, JSON.stringify(f.batches));
+      for (const f of flushes) {
+        if (this.#forwardedIds.has(f.id)) continue;
+        const oldest = typeof f.oldest === "number" && Number.isFinite(f.oldest) ? f.oldest : undefined;
+        const due = oldest === undefined || deadlineMs === undefined ? null : oldest + deadlineMs;
+        sql.exec(
+          "INSERT OR IGNORE INTO flushes (id, batches, due) VALUES (?, ?, ?)",
+          f.id,
+          JSON.stringify(f.batches),
+          due,
+        );
+      }
     });
-    await this.#forwardIfDue(clock.now());
+    const interval = this.#intervalFor(isolate, now, positive(timing?.recentMs) ?? 0);
+    await this.#forwardIfDue(now);
+    return { interval };
+  }
+
+  /** Short when another isolate flushed here within `recentMs` (the location has something to merge), else long. */
+  #intervalFor(isolate: string | undefined, now: number, recentMs: number): UsageCollected["interval"] {
+    let others = false;
+    for (const [id, at] of this.#seen) {
+      if (at < now - recentMs) this.#seen.delete(id);
+      else if (id !== isolate) others = true;
+    }
+    if (isolate === undefined) return "short";
+    this.#seen.set(isolate, now);
+    return others ? "short" : "long";
   }
 
   #load(): void {
@@ -157,14 +203,26 @@ export class UsageStore extends DurableObject<UsageEnv> {
     this.#self ??= this.#meta("self") ?? undefined;
   }
 
-  /** Finish a forward in progress, or start one when the interval is over; else arm the alarm for its end. */
+  /**
+   * When everything held must be forwarded: the end of the forward interval, or the earliest
+   * deadline of a flush held, whichever comes first (Infinity: nothing held).
+   */
+  #dueAt(): number {
+    const { n, due } = this.ctx.storage.sql
+      .exec<{ n: number; due: number | null }>("SELECT COUNT(*) AS n, MIN(due) AS due FROM flushes")
+      .one();
+    if (n === 0) return Infinity;
+    return Math.min(this.#forwardedAt! + this.#forwardMs!, due ?? Infinity);
+  }
+
+  /** Finish a forward in progress, or start one when it is due; else arm the alarm for when it is. */
   async #forwardIfDue(now: number): Promise<void> {
     this.#load();
     let retry = false;
     if (this.#forwarding === null) {
       const pending = this.#meta("forward");
       let forward = pending === null ? null : (JSON.parse(pending) as Forward);
-      if (forward === null && this.#forwardedAt! + this.#forwardMs! <= now) forward = this.#startForward(now);
+      if (forward === null && this.#dueAt() <= now) forward = this.#startForward(now);
       if (forward !== null) {
         this.#forwarding = this.#send(forward).finally(() => {
           this.#forwarding = null;
@@ -172,10 +230,11 @@ export class UsageStore extends DurableObject<UsageEnv> {
         retry = !(await this.#forwarding);
       }
     }
-    const held = this.ctx.storage.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM flushes").one().n;
-    const next = retry ? now + RETRY_MS : held > 0 ? this.#forwardedAt! + this.#forwardMs! : Infinity;
+    // During another call's forward, what arrived since waits for the alarm, which waits for that forward.
+    const after = clock.now(); // a forward took its round trip: a deadline is that much nearer
+    const next = retry ? after + RETRY_MS : this.#dueAt();
     if (next < Infinity) {
-      const at = Date.now() + Math.max(0, next - now);
+      const at = Date.now() + Math.max(0, next - after);
       const armed = await this.ctx.storage.getAlarm();
       if (armed === null || armed > at) await this.ctx.storage.setAlarm(at);
     }
@@ -244,8 +303,9 @@ export class UsageStore extends DurableObject<UsageEnv> {
     return true;
   }
 
-  /** The aggregator's alarm: forward what the interval held, resend what failed. */
+  /** The aggregator's alarm: forward what is due, resend what failed (after any forward under way). */
   override async alarm(): Promise<void> {
+    await this.#forwarding;
     await this.#forwardIfDue(clock.now());
   }
 

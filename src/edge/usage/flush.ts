@@ -1,9 +1,10 @@
 /**
  * When a per-isolate counter sends what it counted — one schedule for every such counter:
  * usage (counter.ts) and report mode's comparisons (shadow/counter.ts, "flushed like usage").
- * Each counter gives its interval: usage the isolate's share of USAGE_FLUSH_MS (a fifth: its
- * location's aggregator takes the rest, config/usage-flush.ts), report mode USAGE_FLUSH_MS
- * itself (its store is the comparisons' one object, no hop after it).
+ * Each counter gives its interval: usage the isolate's share of USAGE_FLUSH_MS (a fifth, or
+ * three fifths while its location's aggregator says it is alone there: the aggregator
+ * forwards by a deadline from the oldest count, config/usage-flush.ts), report mode
+ * USAGE_FLUSH_MS itself (its store is the comparisons' one object, no hop after it).
  *
  * Counting does no I/O. At most every interval, a request that finds counts pending hands a
  * flush to its waitUntil. A flush never waits for a later request: a request that leaves

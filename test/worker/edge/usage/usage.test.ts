@@ -162,8 +162,8 @@ describe("counting", () => {
         const stub = real.get(id, options);
         // The first delivery reaches the object but its answer is lost.
         return {
-          collect: async (b: unknown, flushMs: number, where: never) => {
-            await stub.collect(b as never, flushMs, where);
+          collect: async (b: unknown, timing: never, where: never) => {
+            await stub.collect(b as never, timing, where);
             if (calls++ === 0) throw new Error("answer lost");
           },
         };
