@@ -113,7 +113,7 @@ export const VARIABLE_DOCS = {
   REVOCATION_MAX_STALENESS_MS: { summary: "a request waits for a poll older than this", doc: "revocation" },
   USAGE_FLUSH_MS: {
     summary:
-      "a request is in GET /usage within this (+ two round trips), traffic or not: its isolate flushes within 1/5 of it, its location's aggregator forwards within the other 4/5",
+      "a request is in GET /usage within this (+ two round trips), traffic or not: its isolate flushes within 1/5 of it (3/5 while alone in its location), its location's aggregator forwards every 4/5 at most and by each flush's oldest request + this − 1/20",
     doc: "usage",
   },
   ENFORCEMENT: { summary: "enforce, or report: decide and compare, never refuse (shadow mode)", doc: "migrating" },

@@ -214,10 +214,10 @@ export const VARIABLES = {
   /** A request waits for a poll when the last successful one started longer ago than this. */
   REVOCATION_MAX_STALENESS_MS: { kind: "int", default: 4_000, min: 1_000, max: 3_600_000 },
   /**
-   * A request is in GET /usage within this (+ two round trips): its isolate flushes within a fifth of it, its
-   * location's aggregator forwards within the rest (config/usage-flush.ts). At most 20 s: a deferred flush sleeps
-   * up to this long in a waitUntil, which Workers keep alive 30 s, and may then wait for two flushes of ≤ 5 s
-   * (edge/usage/flush.ts).
+   * A request is in GET /usage within this (+ two round trips): its isolate flushes within a fifth of it (three
+   * fifths while alone in its location), its location's aggregator forwards by the flush's oldest request + this −
+   * a round-trip allowance (config/usage-flush.ts). At most 20 s: a deferred flush sleeps up to this long in a
+   * waitUntil, which Workers keep alive 30 s, and may then wait for two flushes of ≤ 5 s (edge/usage/flush.ts).
    */
   USAGE_FLUSH_MS: { kind: "int", default: USAGE_FLUSH_MS_DEFAULT, min: 1_000, max: 20_000 },
   /** Shadow mode (docs/migrating.md): `report` decides every request as `enforce` would, but forwards it unchanged. */
