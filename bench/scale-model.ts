@@ -250,7 +250,7 @@ function describeFeatures(f: Features): string[] {
     `limits: ${f.limits.mode}${f.limits.mode === "regional" ? ` (rebalance ${f.limits.rebalanceMs} ms, stored per ${f.limits.persist})` : ""}; key limits on ${pct(f.limits.keyShare)} of requests, org limits on ${pct(f.limits.orgShare)}`,
     `credits: on ${pct(f.credits.share)} of requests; ${f.credits.lease === "none" ? "no lease (every spend asks the key's object)" : `leased to each ${f.credits.lease === "region" ? "region" : "isolate"} in blocks of ${f.credits.leaseBlock}, stored per ${f.credits.persist}`}`,
     f.usage.mode === "location"
-      ? `usage: flushed by every isolate to its location's aggregator every ${usageIsolateFlushMs(f.usage.flushMs)} ms, forwarded once per org and location every ${usageForwardMs(f.usage.flushMs)} ms (USAGE_FLUSH_MS ${f.usage.flushMs} ms shared out)`
+      ? `usage: flushed by every isolate to its location's aggregator every ${usageIsolateFlushMs(f.usage.flushMs)} ms (${usageIsolateFlushMs(f.usage.flushMs, "long")} ms while alone in its location), forwarded once per org and location every ${usageForwardMs(f.usage.flushMs)} ms at most and by each flush's deadline (USAGE_FLUSH_MS ${f.usage.flushMs} ms shared out)`
       : `usage: flushed ${f.usage.mode === "isolate" ? "by every isolate" : "by every isolate to its region's shard of the org"} every ${f.usage.flushMs} ms`,
     `last-used: ${f.lastUsed.intervalMs === 0 ? "off" : `written per ${f.lastUsed.mode}, once per key per ${f.lastUsed.intervalMs} ms, at most ${f.lastUsed.maxWritesPerSecond}/s per ${f.lastUsed.mode}`}; key cache TTL ${f.cache.ttlMs} ms`,
   ];

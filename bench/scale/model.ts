@@ -17,7 +17,7 @@
  * (Poisson arrivals). Keys and orgs are equally popular (uniform): the number of
  * distinct ones among n requests is K·(1 − (1 − 1/K)^n) — the worst case for caching.
  */
-import { usageForwardMs, usageIsolateFlushMs } from "../../src/config/usage-flush";
+import { usageForwardMs, usageIsolateFlushMs, usageRecentMs } from "../../src/config/usage-flush";
 import type { Prices, Region } from "./data";
 import { inRegionRttMs, REGIONS, RTT_MS } from "./data";
 
@@ -608,15 +608,25 @@ export function runModel(input: ModelInput): ModelResult {
   );
   // A request that leaves counts pending arms a deferred flush at the interval's end, so an
   // isolate flushes every interval while it has traffic, and after a quiet one at its next request.
-  // Location mode: USAGE_FLUSH_MS shared out between the two hops (src/config/usage-flush.ts).
+  // Location mode: USAGE_FLUSH_MS shared out between the two hops (src/config/usage-flush.ts),
+  // the isolate's interval adaptive: short while other isolates of its location flush to the
+  // aggregator, long while it is alone there; each flush forwarded by its deadline.
   const isolateFlushMs = l.set(
     "usage.isolateFlushMs",
     usageLocation ? usageIsolateFlushMs(f.usage.flushMs) : f.usage.flushMs,
     "ms",
     usageLocation
-      ? "flushMs / 5 (src/config/usage-flush.ts: the isolate's share of USAGE_FLUSH_MS)"
+      ? "flushMs / 5 (src/config/usage-flush.ts: the isolate's short interval, while other isolates of its location flush)"
       : "flushMs (the isolate's flush is the only hop)",
   );
+  const isolateLongFlushMs = usageLocation
+    ? l.set(
+        "usage.isolateLongFlushMs",
+        usageIsolateFlushMs(f.usage.flushMs, "long"),
+        "ms",
+        "flushMs · 3/5 (src/config/usage-flush.ts: the isolate's long interval, while it is alone in its location)",
+      )
+    : 0;
   const forwardMs = usageLocation
     ? l.set(
         "usage.forwardMs",
@@ -627,17 +637,31 @@ export function runModel(input: ModelInput): ModelResult {
     : 0;
   l.set(
     "usage.boundMs",
-    isolateFlushMs + forwardMs,
+    f.usage.flushMs,
     "ms",
     usageLocation
-      ? "usage.isolateFlushMs + usage.forwardMs = flushMs: a request is in GET /usage within it + two round trips (to the aggregator, to the org's store)"
+      ? "flushMs: every flush forwarded by its oldest request + flushMs − a round-trip allowance, whatever the isolate's interval; + two round trips (to the aggregator, to the org's store)"
       : "usage.isolateFlushMs: a request is in GET /usage within it + one round trip (to the org's store)",
   );
+  // Location mode: the share of flushes made alone (told the long interval): no other isolate
+  // of the location flushed within usageRecentMs — taken as none of them had a request then.
+  const pAlone = usageLocation
+    ? l.set(
+        "usage.pAlone",
+        I <= 1 ? 1 : Math.exp((-(I - 1) * r * usageRecentMs(f.usage.flushMs)) / 1000),
+        "share",
+        "1 with one isolate per location, else e^(−(isolatesPerColo − 1) · rpsPerIsolate · recent/1000), recent = flushMs (src/config/usage-flush.ts usageRecentMs)",
+      )
+    : 0;
+  const shortRate = deferredRate(isolateFlushMs, r);
+  const longRate = usageLocation ? deferredRate(isolateLongFlushMs, r) : 0;
   const perFlusher = l.set(
     "usage.flushesPerFlusherPerSecond",
-    deferredRate(isolateFlushMs, r),
+    usageLocation ? pAlone * longRate + (1 - pAlone) * shortRate : shortRate,
     "flushes/s",
-    "1 / (T + e^(−λT)/λ), T = usage.isolateFlushMs/1000, λ = rpsPerIsolate (the deferred flush)",
+    usageLocation
+      ? "pAlone · D(usage.isolateLongFlushMs) + (1 − pAlone) · D(usage.isolateFlushMs), D(T) = 1 / (T + e^(−λT)/λ), λ = rpsPerIsolate (the deferred flush)"
+      : "1 / (T + e^(−λT)/λ), T = usage.isolateFlushMs/1000, λ = rpsPerIsolate (the deferred flush)",
   );
   const isolateWindow = r / perFlusher;
   const orgsPerFlush = l.set(
@@ -647,8 +671,12 @@ export function runModel(input: ModelInput): ModelResult {
     "distinct(n, orgs), n = λ / flushesPerFlusherPerSecond requests per isolate flush window",
   );
   // The aggregator forwards at the end of an interval in which a flush arrived (its alarm),
-  // or at once for the first flush after a quiet one: the same rule, over its isolates' flushes.
-  const forwardsPerLocation = deferredRate(forwardMs, I * perFlusher);
+  // or at once for the first flush after a quiet one: the same rule, over its isolates'
+  // flushes on the short interval. A flush made alone is forwarded by itself: its deadline
+  // (3.5 s after it arrives, at the defaults) comes before the isolate's next flush (6 s).
+  const forwardsPerLocation = usageLocation
+    ? I * pAlone * longRate + deferredRate(forwardMs, I * (1 - pAlone) * shortRate)
+    : 0;
   // What reaches each org's store, and how often: from every isolate, or one per location.
   const storeWindow = usageLocation ? (I * r) / forwardsPerLocation : isolateWindow;
   const storeOrgsPerBatch = usageLocation ? distinct(storeWindow, d.orgs) : orgsPerFlush;
@@ -667,7 +695,7 @@ export function runModel(input: ModelInput): ModelResult {
       "usage.forwardsPerSecond",
       L * forwardsPerLocation * storeOrgsPerBatch,
       "req/s",
-      "colos · 1 / (T + e^(−μT)/μ), T = usage.forwardMs/1000, μ = isolatesPerColo · flushesPerFlusherPerSecond (the aggregator's alarm) · distinct(location window, orgs) (one batch per org per interval)",
+      "colos · (isolatesPerColo · pAlone · D(long) + 1 / (T + e^(−μT)/μ)) · distinct(location window, orgs): a flush made alone forwarded by itself; the others at most once per T = usage.forwardMs/1000, μ = isolatesPerColo · (1 − pAlone) · D(short) (the aggregator's alarm); one batch per org per forward",
     );
     usageRps = l.set(
       "usage.doRequestsPerSecond",
@@ -681,7 +709,7 @@ export function runModel(input: ModelInput): ModelResult {
       "usage.aggregatorRowsPerSecond",
       collects * 2 + L * forwardsPerLocation * 3,
       "rows/s",
-      "collectsPerSecond · 2 + colos · 1 / (T + e^(−μT)/μ) · 3, T = usage.forwardMs/1000",
+      "collectsPerSecond · 2 + colos · forwards per location (as in usage.forwardsPerSecond) · 3",
     );
   } else {
     storeRps = usageRps = l.set(

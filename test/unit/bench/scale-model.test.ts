@@ -255,23 +255,51 @@ describe("issue 25's design, two regions, worked by hand", () => {
   });
 
   it("usage: every isolate hands its counts to its location's aggregator; its alarm sends one batch per org per location and interval to the org", () => {
-    // USAGE_FLUSH_MS = 10 s shared out (src/config/usage-flush.ts): the isolates flush every
-    // 2 s, 1 / (2 + e^−2) times a second at 1 req/s; each aggregator's arrivals are its 3
-    // isolates' flushes, μ = 3 · that, and it forwards every 8 s: 1 / (8 + e^(−8μ)/μ).
+    // USAGE_FLUSH_MS = 10 s shared out (src/config/usage-flush.ts): with company in its
+    // location an isolate flushes every 2 s, 1 / (2 + e^−2) times a second at 1 req/s; alone
+    // (no other isolate's request in the last 10 s: e^(−2 · 1 · 10) = e^−20 of its flushes)
+    // every 6 s, 1 / (6 + e^−6), each such flush forwarded by itself. Each aggregator's other
+    // arrivals are its 3 isolates' short flushes, μ = 3 · (1 − e^−20) · 1 / (2 + e^−2), and
+    // it forwards them every 8 s: 1 / (8 + e^(−8μ)/μ).
     const D2 = 1 / (2 + Math.exp(-2));
-    const mu = 3 * D2;
-    const forwards = 2 / (8 + Math.exp(-8 * mu) / mu);
+    const D6 = 1 / (6 + Math.exp(-6));
+    const alone = Math.exp(-20);
+    const perIsolate = alone * D6 + (1 - alone) * D2;
+    const mu = 3 * (1 - alone) * D2;
+    const forwards = 2 * (3 * alone * D6 + 1 / (8 + Math.exp(-8 * mu) / mu));
     expect(l.get("usage.isolateFlushMs")).toBe(2_000);
+    expect(l.get("usage.isolateLongFlushMs")).toBe(6_000);
     expect(l.get("usage.forwardMs")).toBe(8_000);
     expect(l.get("usage.boundMs")).toBe(10_000);
+    expect(l.get("usage.pAlone")).toBeCloseTo(alone, 15);
     expect(l.get("usage.flushers")).toBe(6);
-    expect(l.get("usage.collectsPerSecond")).toBeCloseTo(6 * D2, 12);
+    expect(l.get("usage.collectsPerSecond")).toBeCloseTo(6 * perIsolate, 12);
     expect(l.get("usage.forwarders")).toBe(2);
     expect(l.get("usage.forwardsPerSecond")).toBeCloseTo(forwards, 12);
-    expect(l.get("usage.doRequestsPerSecond")).toBeCloseTo(6 * D2 + forwards, 12);
+    expect(l.get("usage.doRequestsPerSecond")).toBeCloseTo(6 * perIsolate + forwards, 12);
     expect(l.get("usage.perOrgObjectRps")).toBeCloseTo(forwards, 12);
     // Aggregators: 2 rows per isolate flush, 3 per location forward; the org's store: 1 row + 2 per batch.
-    expect(l.get("usage.rowsWrittenPerDay")).toBeCloseTo((6 * D2 * 2 + forwards * 3 + forwards * 3) * DAY_S, 6);
+    expect(l.get("usage.rowsWrittenPerDay")).toBeCloseTo((6 * perIsolate * 2 + forwards * 3 + forwards * 3) * DAY_S, 6);
+  });
+
+  it("usage, one isolate per location: it flushes at the long interval, and each of its flushes is forwarded by itself", () => {
+    // 2 locations × 1 isolate × 0.5 req/s: alone, so every 6 s: 1 / (6 + e^(−3)/0.5) =
+    // 1 / 6.0996 ≈ 0.16395 flushes a second per isolate. Its flush's deadline (oldest + 9.5 s,
+    // 3.5 s after it arrives) comes before its next flush: one forward per flush.
+    const r = runModel(
+      input({ shares: only({ enam: 0.5, weur: 0.5 }), isolatesPerColo: 1, rpsPerIsolate: 0.5 }, AFTER),
+    );
+    const D6 = 1 / (6 + Math.exp(-3) / 0.5);
+    expect(D6).toBeCloseTo(0.163946, 6);
+    expect(r.ledger.get("usage.pAlone")).toBe(1);
+    expect(r.ledger.get("usage.collectsPerSecond")).toBeCloseTo(2 * D6, 12);
+    expect(r.ledger.get("usage.forwardsPerSecond")).toBeCloseTo(2 * D6, 12); // 1 org
+    // 2 + 3 rows at the aggregator, 1 + 2 at the org's store (one key): 8 per flush.
+    expect(r.ledger.get("usage.rowsWrittenPerDay")).toBeCloseTo(2 * D6 * 8 * DAY_S, 6);
+    // Before the interval adapted (every 2 s, forwards every 8 s at most): more calls and more rows.
+    const D2 = 1 / (2 + Math.exp(-1) / 0.5);
+    const forwards2 = 2 / (8 + Math.exp(-8 * D2) / D2);
+    expect(r.ledger.get("usage.rowsWrittenPerDay")).toBeLessThan((2 * D2 * 2 + forwards2 * 6) * DAY_S);
   });
 
   it("usage per-region shards: every isolate flushes, the busiest shard gets its region's share", () => {
