@@ -23,6 +23,7 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import { clock } from "../lib/clock";
+import { withDeadline } from "../lib/deadline";
 import { link } from "./link";
 import type { Region, UsageBatch, UsageBucket, UsageCollect, UsageCollected, UsageRow, UsageTiming } from "./protocol";
 import { usageLocationName } from "./protocol";
@@ -40,13 +41,7 @@ interface UsageEnv {
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const t = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`usage store did not answer within ${ms} ms`)), ms);
-  });
-  return Promise.race([p, t]).finally(() => {
-    if (timer !== undefined) clearTimeout(timer);
-  });
+  return withDeadline(p, ms, () => new Error(`usage store did not answer within ${ms} ms`));
 }
 
 /** Rows merged: one per (minute, key, status, outcome), counts summed. */

@@ -17,6 +17,7 @@
  * FLUSH_TIMEOUT_MS (config/variables.ts).
  */
 import { clock } from "../../lib/clock";
+import { withDeadline } from "../../lib/deadline";
 
 /** A flush's wait for its Durable Object; past it the batch is kept for the next flush. */
 export const FLUSH_TIMEOUT_MS = 5_000;
@@ -25,16 +26,7 @@ export const WAIT_UNTIL_MS = 30_000;
 
 /** A flush's call to its Durable Object (`what` names it in the error), bounded by FLUSH_TIMEOUT_MS. */
 export function withinFlushTimeout<T>(p: Promise<T>, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const t = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new Error(`${what} did not answer within ${FLUSH_TIMEOUT_MS} ms`)),
-      FLUSH_TIMEOUT_MS,
-    );
-  });
-  return Promise.race([p, t]).finally(() => {
-    if (timer !== undefined) clearTimeout(timer);
-  });
+  return withDeadline(p, FLUSH_TIMEOUT_MS, () => new Error(`${what} did not answer within ${FLUSH_TIMEOUT_MS} ms`));
 }
 
 /** A counter's flush state; the counter says how much is pending and when that forces a flush. */
