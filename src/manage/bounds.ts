@@ -1,7 +1,8 @@
 /**
  * Holder creation is bounded (operators are not): each creator — an API key, a session's
  * user, an org's portal sessions — mints at most SELF_SERVICE_CREATE_PER_MINUTE keys per
- * minute (creations and regenerations), and an org holds at most
+ * minute (creations and regenerations; the keys a creator makes count as that creator:
+ * `creatorOf`), and an org holds at most
  * SELF_SERVICE_MAX_KEYS_PER_ORG active keys created by holders. One key minting keys as fast
  * as it can would otherwise flood the revocation feed's window (docs/revocation.md) and
  * the org's listing.
@@ -64,11 +65,22 @@ function unbounded(): never {
   );
 }
 
+/**
+ * The creator a holder's creations and regenerations count against: a session's user, an
+ * org's portal sessions, or an API key — and a key a holder made (created or regenerated)
+ * is that holder again (its record's `created_by`, kept by every rotation). Otherwise each
+ * new key would bring a fresh minute: a key regenerating itself, or minting a key that
+ * mints the next, would go as fast as requests go.
+ */
+export function creatorOf(p: Holder): string {
+  return p.kind === "key" ? (p.record.created_by ?? actorOf(p)) : actorOf(p);
+}
+
 /** The creator's per-minute bound (creations and regenerations): 429 past it. */
 export async function creationRate(bounds: HolderBounds | undefined, p: Holder): Promise<Outcome<null>> {
   if (!bounds) unbounded();
   const limit = bounds.createPerMinute;
-  const hit = await bounds.hit(actorOf(p), limit);
+  const hit = await bounds.hit(creatorOf(p), limit);
   if (hit.allowed) return { ok: true, value: null };
   return {
     ok: false,

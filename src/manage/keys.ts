@@ -11,7 +11,8 @@
  * powerful than it is: its scopes within the holder's; for a key holder, the key's
  * expiry no later than its own (its own by default), and its rate limit, allowed_ips and
  * credits carried over — the new key spends the creator's balance (one balance, kept by one
- * Durable Object: exact across isolates). Holder creation is bounded (bounds.ts).
+ * Durable Object: exact across isolates). Holder creation is bounded (bounds.ts), and a key
+ * a holder makes counts against that holder's bound (`created_by`).
  */
 
 import type { KeySummary, KeyView } from "../keys/fields";
@@ -50,7 +51,7 @@ import { readLastUsed } from "../keys/store/records";
 import { logLine } from "../lib/log";
 import type { Operation } from "./authority";
 import { decide } from "./authority";
-import { creationRate, reserveSlot } from "./bounds";
+import { creationRate, creatorOf, reserveSlot } from "./bounds";
 import type { ManageDeps } from "./context";
 import { failure, lifecycleOf } from "./context";
 import type { Principal } from "./principal";
@@ -225,7 +226,7 @@ export async function createKey(deps: ManageDeps, p: Principal, body: unknown): 
   if (!slot.ok) return slot;
   let issued: Outcome<IssuedView> | undefined;
   try {
-    issued = await issueNew(lifecycleOf(deps, p), value, { id });
+    issued = await issueNew(lifecycleOf(deps, p), value, { id, created_by: creatorOf(p) });
     // A key holder's new key spends the holder's balance: show what is left of it.
     return await withBalance(deps, issued, p.kind === "key" ? p.record.credits?.balance_id : undefined);
   } finally {
@@ -378,7 +379,13 @@ export async function rotateKey(
     const rate = await creationRate(deps.bounds, p);
     if (!rate.ok) return rate;
   }
-  const rotated = await rotateFound(lifecycleOf(deps, p), found.value, checked.value, verb);
+  const rotated = await rotateFound(
+    lifecycleOf(deps, p),
+    found.value,
+    checked.value,
+    verb,
+    isHolder(p) ? { created_by: creatorOf(p) } : {},
+  );
   if (!rotated.ok) return rotated;
   await retireUnused(deps, found.value.record);
   // Without a new setting the new key spends the old one's balance.

@@ -254,6 +254,55 @@ describe("issue 18: a key holder can never escape what the operator set", () => 
     for (let i = 0; i < 12; i++)
       expect((await adminCall(TOKEN, "POST", "/keys", { orgs: [org], name: `op ${i}` }, E)).status).toBe(201);
   });
+
+  it("the chained burst: a key that regenerates itself, or hands on to the key it mints, is still its creator — 10 a minute in all, then 429", async () => {
+    const t = Math.floor(Date.now() / 60_000) * 60_000 + 1_000;
+    vi.spyOn(clock, "now").mockReturnValue(t);
+    const org = uniqueOrg();
+    // Each regeneration's new key regenerates itself in turn (the old one stops at once).
+    const first = await rootKey(org, E, { name: "chain" });
+    let current = { id: first.id, key: first.key };
+    const regenerated: number[] = [];
+    for (let i = 0; i < 12; i++) {
+      const a = await selfServiceCall(asKey(current.key), "POST", `/${current.id}/regenerate`, {}, E);
+      regenerated.push(a.status);
+      if (a.status !== 201) {
+        expect(a.json.detail).toMatch(/at most 10 keys per minute each \(SELF_SERVICE_CREATE_PER_MINUTE\)/);
+        continue;
+      }
+      current = { id: a.json.id, key: a.json.key };
+    }
+    expect(regenerated).toEqual([...Array(10).fill(201), 429, 429]);
+    // The keys of the chain count against the key that started it, and say so to the operator.
+    const shown = await adminCall(TOKEN, "GET", `/keys/${current.id}`, undefined, E);
+    expect(shown.json.created_by).toBe(`key:${first.id}`);
+
+    // Minting a key, then using that key to mint the next: the same one creator.
+    const parent = await rootKey(org, E, { name: "parent" });
+    let holder = parent.key;
+    const minted: number[] = [];
+    for (let i = 0; i < 12; i++) {
+      const a = await selfServiceCall(asKey(holder), "POST", "", { name: `generation ${i}` }, E);
+      minted.push(a.status);
+      if (a.status === 201) holder = a.json.key;
+    }
+    expect(minted).toEqual([...Array(10).fill(201), 429, 429]);
+
+    // A session's keys count against the session's user; an operator's rotation keeps the count's owner.
+    const token = await hs256(claims({ sub: "user-chain", org_slug: org, scope: "read write" }, t));
+    const session = { authorization: `Bearer ${token}` };
+    const made = await selfServiceCall(session, "POST", "", { name: "by a session" }, E);
+    expect(made.status).toBe(201);
+    const rotated = await adminCall(TOKEN, "POST", `/keys/${made.json.id}/rotate`, {}, E);
+    expect(rotated.status).toBe(201);
+    expect(rotated.json.created_by).toBe("session:user-chain");
+    for (let i = 0; i < 9; i++)
+      expect((await selfServiceCall(asKey(rotated.json.key), "POST", "", { name: `s${i}` }, E)).status).toBe(201);
+    expect((await selfServiceCall(session, "POST", "", { name: "eleventh" }, E)).status).toBe(429);
+    // Operators are not bounded, and the keys they make are creators of their own.
+    const fresh = await rootKey(org, E, { name: "fresh" });
+    expect((await selfServiceCall(asKey(fresh.key), "POST", "", { name: "own minute" }, E)).status).toBe(201);
+  });
 });
 
 describe("holder creation is bounded per org: SELF_SERVICE_MAX_KEYS_PER_ORG", () => {
