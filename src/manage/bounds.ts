@@ -90,6 +90,26 @@ export async function creationRate(bounds: HolderBounds | undefined, p: Holder):
   };
 }
 
+/**
+ * A holder repeating a change already made — revoking a revoked key, disabling a disabled
+ * one — publishes it again on the revocation feed (so a repeat after a 503 is told
+ * everywhere), and such repeats count against the same per-minute bound, in a count of
+ * their own: one key could otherwise fill the feed with as many changes as it can send
+ * requests, and slow every isolate's catch-up (docs/revocation.md).
+ */
+export async function repeatRate(bounds: HolderBounds | undefined, p: Holder): Promise<Outcome<null>> {
+  if (!bounds) unbounded();
+  const limit = bounds.createPerMinute;
+  const hit = await bounds.hit(`repeats:${creatorOf(p)}`, limit);
+  if (hit.allowed) return { ok: true, value: null };
+  return {
+    ok: false,
+    error: "rate_limited",
+    message: `Key holders may repeat a change already made (revoking a revoked key, disabling a disabled one) at most ${limit} times per minute each (SELF_SERVICE_CREATE_PER_MINUTE); retry in ${hit.resetSeconds} s.`,
+    retryAfter: hit.resetSeconds,
+  };
+}
+
 /** Reserve a slot of the org's cap for the key `id` about to be created: 403 when the org is at it. */
 export async function reserveSlot(
   bounds: HolderBounds | undefined,

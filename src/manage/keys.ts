@@ -51,7 +51,7 @@ import { readLastUsed } from "../keys/store/records";
 import { logLine } from "../lib/log";
 import type { Operation } from "./authority";
 import { decide } from "./authority";
-import { creationRate, creatorOf, reserveSlot } from "./bounds";
+import { creationRate, creatorOf, repeatRate, reserveSlot } from "./bounds";
 import type { ManageDeps } from "./context";
 import { failure, lifecycleOf } from "./context";
 import type { Principal } from "./principal";
@@ -318,7 +318,10 @@ export async function updateKey(deps: ManageDeps, p: Principal, id: string, body
   return checked.value.credits === undefined ? withBalance(deps, updated, found.record.credits?.balance_id) : updated;
 }
 
-/** Enable or disable a key: disabling is a holder's too (for its org's keys), enabling only an operator's. */
+/**
+ * Enable or disable a key: disabling is a holder's too (for its org's keys), enabling only an operator's. A holder's
+ * repeated disable is bounded (bounds.ts repeatRate).
+ */
 export async function setEnabled(
   deps: ManageDeps,
   p: Principal,
@@ -330,6 +333,10 @@ export async function setEnabled(
   if (!allowed.ok) return failure(allowed);
   const found = await reach(deps, p, op, id);
   if (!found.ok) return found;
+  if (isHolder(p) && found.value.record.disabled === !enabled) {
+    const rate = await repeatRate(deps.bounds, p);
+    if (!rate.ok) return rate;
+  }
   return withBalance(
     deps,
     await updateFound(lifecycleOf(deps, p), found.value, { enabled }),
@@ -338,13 +345,18 @@ export async function setEnabled(
 }
 
 /**
- * Revoke: the record stays (revoked_at set), so the key keeps answering 401. Revoking a revoked key changes nothing.
+ * Revoke: the record stays (revoked_at set), so the key keeps answering 401. Revoking a revoked key changes nothing
+ * (it publishes the revocation again; a holder's repeats are bounded: bounds.ts repeatRate).
  */
 export async function revokeKey(deps: ManageDeps, p: Principal, id: string): Promise<Outcome<KeyView>> {
   const allowed = decide(p, "revoke");
   if (!allowed.ok) return failure(allowed);
   const found = await reach(deps, p, "revoke", id);
   if (!found.ok) return found;
+  if (isHolder(p) && found.value.record.revoked_at !== null) {
+    const rate = await repeatRate(deps.bounds, p);
+    if (!rate.ok) return rate;
+  }
   const revoked = await revokeFound(lifecycleOf(deps, p), found.value);
   await release(deps, found.value.record.orgs, id);
   await retireUnused(deps, found.value.record);

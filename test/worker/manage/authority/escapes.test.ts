@@ -303,6 +303,34 @@ describe("issue 18: a key holder can never escape what the operator set", () => 
     const fresh = await rootKey(org, E, { name: "fresh" });
     expect((await selfServiceCall(asKey(fresh.key), "POST", "", { name: "own minute" }, E)).status).toBe(201);
   });
+
+  it("the repeated revocation: revoking a revoked key publishes it again, so a holder's repeats are bounded too (10 a minute, then 429); real revocations are not", async () => {
+    const t = Math.floor(Date.now() / 60_000) * 60_000 + 1_000;
+    vi.spyOn(clock, "now").mockReturnValue(t);
+    const org = uniqueOrg();
+    const holder = await rootKey(org, E, { name: "holder" });
+    const victims = await Promise.all(Array.from({ length: 3 }, (_, i) => rootKey(org, E, { name: `victim ${i}` })));
+    expect((await selfServiceCall(asKey(holder.key), "DELETE", `/${victims[0]!.id}`, undefined, E)).status).toBe(200);
+    const repeats: number[] = [];
+    let refused: any;
+    for (let i = 0; i < 12; i++) {
+      const a = await selfServiceCall(asKey(holder.key), "DELETE", `/${victims[0]!.id}`, undefined, E);
+      repeats.push(a.status);
+      if (a.status === 429) refused = a;
+    }
+    expect(repeats).toEqual([...Array(10).fill(200), 429, 429]);
+    expect(refused.json.detail).toMatch(
+      /repeat a change already made \(revoking a revoked key, disabling a disabled one\) at most 10 times per minute each \(SELF_SERVICE_CREATE_PER_MINUTE\)/,
+    );
+    expect(Number(refused.headers.get("retry-after"))).toBe(59);
+    // A key not yet revoked still is, at once; and so is its creation minute untouched.
+    expect((await selfServiceCall(asKey(holder.key), "DELETE", `/${victims[1]!.id}`, undefined, E)).status).toBe(200);
+    expect((await gatewayCall(victims[1]!.key)).status).toBe(401);
+    expect((await selfServiceCall(asKey(holder.key), "POST", "", { name: "still mints" }, E)).status).toBe(201);
+    // Operators repeat as they like (a repeat after a 503 publishes what was not told).
+    for (let i = 0; i < 12; i++)
+      expect((await adminCall(TOKEN, "DELETE", `/keys/${victims[0]!.id}`, undefined, E)).status).toBe(200);
+  });
 });
 
 describe("holder creation is bounded per org: SELF_SERVICE_MAX_KEYS_PER_ORG", () => {
