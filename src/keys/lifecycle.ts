@@ -355,7 +355,7 @@ export async function rotateFound(
   found: Found,
   rotation: { grace_seconds: number; credits?: unknown },
   verb: RotationVerb = "rotate",
-  opts: { created_by?: string } = {},
+  opts: { created_by?: string; id?: string } = {},
 ): Promise<Outcome<IssuedView & { previous: KeyView }>> {
   const old = found.record;
   if (old.revoked_at !== null) return conflict(`key "${old.id}" is revoked; create a new key instead`);
@@ -375,7 +375,12 @@ export async function rotateFound(
     ctx.now,
     undefined,
     // A holder's regeneration counts the new key against that holder (manage/bounds.ts), else it keeps the old one's.
-    { replaces: old.id, ...rotationInherited(old), ...(opts.created_by ? { created_by: opts.created_by } : {}) },
+    {
+      replaces: old.id,
+      ...rotationInherited(old),
+      ...(opts.created_by ? { created_by: opts.created_by } : {}),
+      ...(opts.id ? { id: opts.id } : {}),
+    },
   );
   ctx.purge?.(hash);
   const graceEnd = ctx.now + rotation.grace_seconds * 1000;

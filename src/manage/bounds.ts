@@ -16,8 +16,9 @@
  *   revoked through a management surface (at once), and otherwise when the cap is reached:
  *   the org's listing is read and ids of keys positively gone (revoked, expired, or moved
  *   out of the org long enough ago for KV to show it) leave, while a regenerated key's slot
- *   passes to the key that replaced it — regeneration never needs a free slot, and never
- *   frees one.
+ *   passes to the key that replaced it once it has stopped — a regeneration without a grace
+ *   period never needs a free slot, and never frees one; one with a grace period keeps the
+ *   old key working, so its new key takes a slot of its own (manage/keys.ts rotateKey).
  *
  * When an object cannot be asked, a holder's creation is refused (503), never let through
  * unbounded.
@@ -165,9 +166,10 @@ async function settlement(
   for (const [id, added] of members) {
     let last = id;
     for (let i = 0; i < MAX_CHAIN; i++) {
-      const next = listed.get(last)?.replaced_by;
-      if (next === undefined) break;
-      last = next;
+      const s = listed.get(last);
+      // A key in its grace period still works: it keeps its slot (its replacement took one of its own).
+      if (s?.replaced_by === undefined || statusOf(s, now) === "rotating") break;
+      last = s.replaced_by;
     }
     const s = listed.get(last);
     const gone =

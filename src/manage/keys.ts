@@ -387,17 +387,31 @@ export async function rotateKey(
   const found = await reach(deps, p, "rotate", id);
   if (!found.ok) return found;
   if (!checked.ok) return { ok: false, error: "invalid", errors: checked.errors };
+  let slot: { org: string; id: string } | null = null;
   if (isHolder(p)) {
     const rate = await creationRate(deps.bounds, p);
     if (!rate.ok) return rate;
+    // With a grace period the old key keeps working: the new one needs a slot of its own
+    // (without one, it takes the old key's). Else a holder at the cap could keep
+    // regenerating with a grace and hold as many working keys as it likes.
+    if (checked.value.grace_seconds > 0) {
+      slot = { org: found.value.record.orgs[0]!, id: newKeyId() };
+      const reserved = await reserveSlot(deps.bounds, deps.kv, slot.org, slot.id, deps.now);
+      if (!reserved.ok) return reserved;
+    }
   }
-  const rotated = await rotateFound(
-    lifecycleOf(deps, p),
-    found.value,
-    checked.value,
-    verb,
-    isHolder(p) ? { created_by: creatorOf(p) } : {},
-  );
+  let rotated: Awaited<ReturnType<typeof rotateFound>> | undefined;
+  try {
+    rotated = await rotateFound(
+      lifecycleOf(deps, p),
+      found.value,
+      checked.value,
+      verb,
+      isHolder(p) ? { created_by: creatorOf(p), ...(slot ? { id: slot.id } : {}) } : {},
+    );
+  } finally {
+    if (slot && !rotated?.ok) await release(deps, [slot.org], slot.id);
+  }
   if (!rotated.ok) return rotated;
   await retireUnused(deps, found.value.record);
   // Without a new setting the new key spends the old one's balance.

@@ -377,6 +377,47 @@ describe("holder creation is bounded per org: SELF_SERVICE_MAX_KEYS_PER_ORG", ()
     const elsewhere = await rootKey(uniqueOrg(), CAPPED);
     expect((await jsonCall("POST", PATH, asKey(elsewhere.key), { name: "other org" }, CAPPED)).status).toBe(201);
   });
+
+  it("a regeneration with a grace period keeps the old key working, so its new key takes a slot of its own: at the cap, 403", async () => {
+    const org = uniqueOrg();
+    const holder = await rootKey(org, CAPPED, { name: "holder" });
+    const made = [];
+    for (let i = 0; i < 3; i++) {
+      const a = await jsonCall("POST", PATH, asKey(holder.key), { name: `made ${i}` }, CAPPED);
+      expect(a.status).toBe(201);
+      made.push(a.json);
+    }
+    // At the cap: regenerating with a grace would leave four working holder-made keys.
+    const graced = await jsonCall(
+      "POST",
+      `${PATH}/${made[0].id}/regenerate`,
+      asKey(holder.key),
+      { grace_seconds: 3600 },
+      CAPPED,
+    );
+    expect(graced.status).toBe(403);
+    expect(graced.json.detail).toMatch(/already has 3 active keys created by key holders/);
+    expect((await gatewayCall(made[0].key)).status).toBe(200); // not rotated
+    // Without a grace the new key takes the old one's slot.
+    const swapped = await jsonCall("POST", `${PATH}/${made[0].id}/regenerate`, asKey(holder.key), {}, CAPPED);
+    expect(swapped.status).toBe(201);
+    // A free slot: the graced regeneration takes it, and both keys work; the cap is reached again.
+    expect((await jsonCall("DELETE", `${PATH}/${made[1].id}`, asKey(holder.key), undefined, CAPPED)).status).toBe(200);
+    const ok = await jsonCall(
+      "POST",
+      `${PATH}/${made[2].id}/regenerate`,
+      asKey(holder.key),
+      { grace_seconds: 60 },
+      CAPPED,
+    );
+    expect(ok.status).toBe(201);
+    expect((await gatewayCall(made[2].key)).status).toBe(200);
+    expect((await gatewayCall(ok.json.key)).status).toBe(200);
+    expect((await jsonCall("POST", PATH, asKey(holder.key), { name: "over" }, CAPPED)).status).toBe(403);
+    // Once the grace has ended the old key's slot is free again.
+    vi.spyOn(clock, "now").mockReturnValue(Date.now() + 61_000);
+    expect((await jsonCall("POST", PATH, asKey(holder.key), { name: "after the grace" }, CAPPED)).status).toBe(201);
+  });
 });
 
 describe("rules 1 and 2: nobody grants more than they hold", () => {
