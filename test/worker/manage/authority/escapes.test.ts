@@ -330,6 +330,13 @@ describe("issue 18: a key holder can never escape what the operator set", () => 
     // Operators repeat as they like (a repeat after a 503 publishes what was not told).
     for (let i = 0; i < 12; i++)
       expect((await adminCall(TOKEN, "DELETE", `/keys/${victims[0]!.id}`, undefined, E)).status).toBe(200);
+    // In the console, disabling a disabled key again: the same bound.
+    const s = await consoleAs("portal", org, E);
+    const disables: number[] = [];
+    for (let i = 0; i < 12; i++)
+      disables.push((await consolePost(`${UI}/keys/${victims[2]!.id}/disable`, {}, s, E)).status);
+    expect(disables).toEqual([...Array(11).fill(303), 429]);
+    expect((await gatewayCall(victims[2]!.key)).status).toBe(401);
   });
 });
 
