@@ -100,12 +100,13 @@ describe("self-service with a session (the Argus page's create-with-session call
     const victim = await holder({ org, name: "victim" });
     const jwt = await hs256(claims({ sub: "user_9", org_slug: org, scope: "read write" }));
     // What a page elsewhere can send without a preflight: a no-cors POST with no body, the cookie attached.
-    for (const from of [
+    const elsewhere: Record<string, string>[] = [
       { origin: "https://evil.example", "sec-fetch-site": "cross-site" },
       { origin: "https://blog.gateway.test", "sec-fetch-site": "same-site" },
       { origin: "null" },
       { "sec-fetch-site": "cross-site" },
-    ]) {
+    ];
+    for (const from of elsewhere) {
       const forged = await call("POST", `${PATH}/${victim.record.id}/regenerate`, {
         headers: { ...cookie(jwt), ...from },
         env: e,
