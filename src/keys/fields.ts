@@ -570,6 +570,15 @@ const DECLARED = defineFields([
     example: "key_Zx9Cv8Bn7Mm6Ll5Kk4Jj",
   },
   {
+    name: "created_by",
+    doc: "On a key a key holder created or regenerated (self-service API, console): the holder whose creation bound (SELF_SERVICE_CREATE_PER_MINUTE) it counts against (an API key, key:<id>; a session's user, session:<sub>; an org's portal sessions, portal:<org>) — a key made by such a key counts against the same holder. Kept by every rotation.",
+    type: "string",
+    stored: S.created_by,
+    view: { show: "set" },
+    rotate: "inherited",
+    example: "session:user_2NNEqL2nrIRdJ194ndJqAHwEfxC",
+  },
+  {
     name: "meta",
     doc: "Free-form labels from the operator (never interpreted by the gateway).",
     type: "object of strings (≤ 20)",
@@ -878,12 +887,12 @@ export function rotationInput(old: KeyRecord, given: Readonly<Record<string, unk
 }
 
 /** The fields without `create` a rotation passes to the new key (issueKey's `extra`: disabled). */
-export function rotationInherited(old: KeyRecord): { disabled?: boolean } {
+export function rotationInherited(old: KeyRecord): { disabled?: boolean; created_by?: string } {
   const r: Readonly<Record<string, unknown>> = old;
   const out: Record<string, unknown> = {};
   for (const f of STORED_FIELDS)
     if (!f.create && f.rotate === "inherited" && r[f.name] !== undefined) out[f.name] = r[f.name];
-  return derived<{ disabled?: boolean }>(out);
+  return derived<{ disabled?: boolean; created_by?: string }>(out);
 }
 
 /** A validated input's fields, as derived: see `derived`. */

@@ -363,7 +363,8 @@ export interface KeySettings {
 /**
  * Mint (or, with `importedKey`, import) a key and store its record. Returns the plaintext,
  * which the caller shows once and never stores. `extra` sets lifecycle fields of the new
- * record (a rotation's `replaces` and inherited `disabled`; an `id` reserved beforehand).
+ * record (a rotation's `replaces` and inherited `disabled` and `created_by`; an `id` reserved
+ * beforehand; the `created_by` of a key a holder makes).
  */
 export async function issueKey(
   kv: KvLike,
@@ -371,7 +372,7 @@ export async function issueKey(
   input: NewKeyInput,
   now: number,
   importedKey?: string,
-  extra: Pick<Partial<KeyRecord>, "replaces" | "disabled" | "id"> = {},
+  extra: Pick<Partial<KeyRecord>, "replaces" | "disabled" | "id" | "created_by"> = {},
 ): Promise<{ key: string; record: KeyRecord; hash: string }> {
   const key = importedKey ?? mintKey(settings.prefix);
   const id = extra.id ?? newKeyId();
@@ -384,6 +385,7 @@ export async function issueKey(
       disabled: extra.disabled ?? false,
       revoked_at: null,
       replaces: extra.replaces,
+      created_by: extra.created_by,
     },
     input,
     { now, id },

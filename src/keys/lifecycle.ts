@@ -147,21 +147,17 @@ async function publishIssued(ctx: LifecycleContext, changes: { hash: string; rec
 /**
  * Store a new key (validated input). Its plaintext is in the answer and nowhere else,
  * ever. `id`: the new key's id when the caller chose it (a holder's creation reserves it
- * first).
+ * first); `created_by`: the holder a holder's key counts against (manage/bounds.ts).
  */
 export async function issueNew(
   ctx: LifecycleContext,
   input: NewKeyInput,
-  opts: { id?: string } = {},
+  opts: { id?: string; created_by?: string } = {},
 ): Promise<Outcome<IssuedView>> {
-  const { key, record, hash } = await issueKey(
-    ctx.kv,
-    ctx.settings,
-    input,
-    ctx.now,
-    undefined,
-    opts.id ? { id: opts.id } : {},
-  );
+  const { key, record, hash } = await issueKey(ctx.kv, ctx.settings, input, ctx.now, undefined, {
+    ...(opts.id ? { id: opts.id } : {}),
+    ...(opts.created_by ? { created_by: opts.created_by } : {}),
+  });
   ctx.purge?.(hash);
   await audit(ctx, { action: "create", key_id: record.id, orgs: record.orgs });
   await publishIssued(ctx, [{ hash, record }]);
@@ -359,6 +355,7 @@ export async function rotateFound(
   found: Found,
   rotation: { grace_seconds: number; credits?: unknown },
   verb: RotationVerb = "rotate",
+  opts: { created_by?: string; id?: string } = {},
 ): Promise<Outcome<IssuedView & { previous: KeyView }>> {
   const old = found.record;
   if (old.revoked_at !== null) return conflict(`key "${old.id}" is revoked; create a new key instead`);
@@ -377,7 +374,13 @@ export async function rotateFound(
     rotationInput(old, rotation),
     ctx.now,
     undefined,
-    { replaces: old.id, ...rotationInherited(old) },
+    // A holder's regeneration counts the new key against that holder (manage/bounds.ts), else it keeps the old one's.
+    {
+      replaces: old.id,
+      ...rotationInherited(old),
+      ...(opts.created_by ? { created_by: opts.created_by } : {}),
+      ...(opts.id ? { id: opts.id } : {}),
+    },
   );
   ctx.purge?.(hash);
   const graceEnd = ctx.now + rotation.grace_seconds * 1000;

@@ -175,6 +175,11 @@ export const RECORD_FIELDS = {
   rotated_at: optional(date()),
   replaced_by: optional(string(KEY_ID_RE)),
   replaces: optional(unchecked<string>("string")),
+  /**
+   * On a key a key holder created or regenerated: the holder whose creation bound it counts
+   * against (manage/bounds.ts), kept by every rotation. The hot path never reads it.
+   */
+  created_by: optional(unchecked<string>("string")),
   /** Free-form labels from the operator (never interpreted by the gateway). */
   meta: optional(unchecked<Record<string, string>>("object")),
   rate_limit: optional(nullable(object(isRateLimit))),

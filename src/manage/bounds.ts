@@ -1,7 +1,8 @@
 /**
  * Holder creation is bounded (operators are not): each creator — an API key, a session's
  * user, an org's portal sessions — mints at most SELF_SERVICE_CREATE_PER_MINUTE keys per
- * minute (creations and regenerations), and an org holds at most
+ * minute (creations and regenerations; the keys a creator makes count as that creator:
+ * `creatorOf`), and an org holds at most
  * SELF_SERVICE_MAX_KEYS_PER_ORG active keys created by holders. One key minting keys as fast
  * as it can would otherwise flood the revocation feed's window (docs/revocation.md) and
  * the org's listing.
@@ -15,8 +16,9 @@
  *   revoked through a management surface (at once), and otherwise when the cap is reached:
  *   the org's listing is read and ids of keys positively gone (revoked, expired, or moved
  *   out of the org long enough ago for KV to show it) leave, while a regenerated key's slot
- *   passes to the key that replaced it — regeneration never needs a free slot, and never
- *   frees one.
+ *   passes to the key that replaced it once it has stopped — a regeneration without a grace
+ *   period never needs a free slot, and never frees one; one with a grace period keeps the
+ *   old key working, so its new key takes a slot of its own (manage/keys.ts rotateKey).
  *
  * When an object cannot be asked, a holder's creation is refused (503), never let through
  * unbounded.
@@ -64,16 +66,47 @@ function unbounded(): never {
   );
 }
 
+/**
+ * The creator a holder's creations and regenerations count against: a session's user, an
+ * org's portal sessions, or an API key — and a key a holder made (created or regenerated)
+ * is that holder again (its record's `created_by`, kept by every rotation). Otherwise each
+ * new key would bring a fresh minute: a key regenerating itself, or minting a key that
+ * mints the next, would go as fast as requests go.
+ */
+export function creatorOf(p: Holder): string {
+  return p.kind === "key" ? (p.record.created_by ?? actorOf(p)) : actorOf(p);
+}
+
 /** The creator's per-minute bound (creations and regenerations): 429 past it. */
 export async function creationRate(bounds: HolderBounds | undefined, p: Holder): Promise<Outcome<null>> {
   if (!bounds) unbounded();
   const limit = bounds.createPerMinute;
-  const hit = await bounds.hit(actorOf(p), limit);
+  const hit = await bounds.hit(creatorOf(p), limit);
   if (hit.allowed) return { ok: true, value: null };
   return {
     ok: false,
     error: "rate_limited",
     message: `Key holders may create or regenerate at most ${limit} keys per minute each (SELF_SERVICE_CREATE_PER_MINUTE); retry in ${hit.resetSeconds} s.`,
+    retryAfter: hit.resetSeconds,
+  };
+}
+
+/**
+ * A holder repeating a change already made — revoking a revoked key, disabling a disabled
+ * one — publishes it again on the revocation feed (so a repeat after a 503 is told
+ * everywhere), and such repeats count against the same per-minute bound, in a count of
+ * their own: one key could otherwise fill the feed with as many changes as it can send
+ * requests, and slow every isolate's catch-up (docs/revocation.md).
+ */
+export async function repeatRate(bounds: HolderBounds | undefined, p: Holder): Promise<Outcome<null>> {
+  if (!bounds) unbounded();
+  const limit = bounds.createPerMinute;
+  const hit = await bounds.hit(`repeats:${creatorOf(p)}`, limit);
+  if (hit.allowed) return { ok: true, value: null };
+  return {
+    ok: false,
+    error: "rate_limited",
+    message: `Key holders may repeat a change already made (revoking a revoked key, disabling a disabled one) at most ${limit} times per minute each (SELF_SERVICE_CREATE_PER_MINUTE); retry in ${hit.resetSeconds} s.`,
     retryAfter: hit.resetSeconds,
   };
 }
@@ -133,9 +166,10 @@ async function settlement(
   for (const [id, added] of members) {
     let last = id;
     for (let i = 0; i < MAX_CHAIN; i++) {
-      const next = listed.get(last)?.replaced_by;
-      if (next === undefined) break;
-      last = next;
+      const s = listed.get(last);
+      // A key in its grace period still works: it keeps its slot (its replacement took one of its own).
+      if (s?.replaced_by === undefined || statusOf(s, now) === "rotating") break;
+      last = s.replaced_by;
     }
     const s = listed.get(last);
     const gone =

@@ -11,7 +11,8 @@
  * powerful than it is: its scopes within the holder's; for a key holder, the key's
  * expiry no later than its own (its own by default), and its rate limit, allowed_ips and
  * credits carried over — the new key spends the creator's balance (one balance, kept by one
- * Durable Object: exact across isolates). Holder creation is bounded (bounds.ts).
+ * Durable Object: exact across isolates). Holder creation is bounded (bounds.ts), and a key
+ * a holder makes counts against that holder's bound (`created_by`).
  */
 
 import type { KeySummary, KeyView } from "../keys/fields";
@@ -50,7 +51,7 @@ import { readLastUsed } from "../keys/store/records";
 import { logLine } from "../lib/log";
 import type { Operation } from "./authority";
 import { decide } from "./authority";
-import { creationRate, reserveSlot } from "./bounds";
+import { creationRate, creatorOf, repeatRate, reserveSlot } from "./bounds";
 import type { ManageDeps } from "./context";
 import { failure, lifecycleOf } from "./context";
 import type { Principal } from "./principal";
@@ -225,7 +226,7 @@ export async function createKey(deps: ManageDeps, p: Principal, body: unknown): 
   if (!slot.ok) return slot;
   let issued: Outcome<IssuedView> | undefined;
   try {
-    issued = await issueNew(lifecycleOf(deps, p), value, { id });
+    issued = await issueNew(lifecycleOf(deps, p), value, { id, created_by: creatorOf(p) });
     // A key holder's new key spends the holder's balance: show what is left of it.
     return await withBalance(deps, issued, p.kind === "key" ? p.record.credits?.balance_id : undefined);
   } finally {
@@ -317,7 +318,10 @@ export async function updateKey(deps: ManageDeps, p: Principal, id: string, body
   return checked.value.credits === undefined ? withBalance(deps, updated, found.record.credits?.balance_id) : updated;
 }
 
-/** Enable or disable a key: disabling is a holder's too (for its org's keys), enabling only an operator's. */
+/**
+ * Enable or disable a key: disabling is a holder's too (for its org's keys), enabling only an operator's. A holder's
+ * repeated disable is bounded (bounds.ts repeatRate).
+ */
 export async function setEnabled(
   deps: ManageDeps,
   p: Principal,
@@ -329,6 +333,10 @@ export async function setEnabled(
   if (!allowed.ok) return failure(allowed);
   const found = await reach(deps, p, op, id);
   if (!found.ok) return found;
+  if (isHolder(p) && found.value.record.disabled === !enabled) {
+    const rate = await repeatRate(deps.bounds, p);
+    if (!rate.ok) return rate;
+  }
   return withBalance(
     deps,
     await updateFound(lifecycleOf(deps, p), found.value, { enabled }),
@@ -337,13 +345,18 @@ export async function setEnabled(
 }
 
 /**
- * Revoke: the record stays (revoked_at set), so the key keeps answering 401. Revoking a revoked key changes nothing.
+ * Revoke: the record stays (revoked_at set), so the key keeps answering 401. Revoking a revoked key changes nothing
+ * (it publishes the revocation again; a holder's repeats are bounded: bounds.ts repeatRate).
  */
 export async function revokeKey(deps: ManageDeps, p: Principal, id: string): Promise<Outcome<KeyView>> {
   const allowed = decide(p, "revoke");
   if (!allowed.ok) return failure(allowed);
   const found = await reach(deps, p, "revoke", id);
   if (!found.ok) return found;
+  if (isHolder(p) && found.value.record.revoked_at !== null) {
+    const rate = await repeatRate(deps.bounds, p);
+    if (!rate.ok) return rate;
+  }
   const revoked = await revokeFound(lifecycleOf(deps, p), found.value);
   await release(deps, found.value.record.orgs, id);
   await retireUnused(deps, found.value.record);
@@ -374,11 +387,31 @@ export async function rotateKey(
   const found = await reach(deps, p, "rotate", id);
   if (!found.ok) return found;
   if (!checked.ok) return { ok: false, error: "invalid", errors: checked.errors };
+  let slot: { org: string; id: string } | null = null;
   if (isHolder(p)) {
     const rate = await creationRate(deps.bounds, p);
     if (!rate.ok) return rate;
+    // With a grace period the old key keeps working: the new one needs a slot of its own
+    // (without one, it takes the old key's). Else a holder at the cap could keep
+    // regenerating with a grace and hold as many working keys as it likes.
+    if (checked.value.grace_seconds > 0) {
+      slot = { org: found.value.record.orgs[0]!, id: newKeyId() };
+      const reserved = await reserveSlot(deps.bounds, deps.kv, slot.org, slot.id, deps.now);
+      if (!reserved.ok) return reserved;
+    }
   }
-  const rotated = await rotateFound(lifecycleOf(deps, p), found.value, checked.value, verb);
+  let rotated: Awaited<ReturnType<typeof rotateFound>> | undefined;
+  try {
+    rotated = await rotateFound(
+      lifecycleOf(deps, p),
+      found.value,
+      checked.value,
+      verb,
+      isHolder(p) ? { created_by: creatorOf(p), ...(slot ? { id: slot.id } : {}) } : {},
+    );
+  } finally {
+    if (slot && !rotated?.ok) await release(deps, [slot.org], slot.id);
+  }
   if (!rotated.ok) return rotated;
   await retireUnused(deps, found.value.record);
   // Without a new setting the new key spends the old one's balance.

@@ -630,8 +630,9 @@ function createInput(body: Record<string, string>, now: number): Record<string, 
   if (body.scopes !== undefined) input.scopes = body.scopes.split(/[\s,]+/).filter(Boolean);
   const expires = body.expires ?? "";
   if (expires !== "") {
-    const days = Number(expires);
-    input.expires_at = Number.isFinite(days) ? new Date(now + days * 86_400_000).toISOString() : expires;
+    // Days from now; a number of days past the last instant a date can hold is left as given, for the core's 400.
+    const at = new Date(now + Number(expires) * 86_400_000);
+    input.expires_at = Number.isNaN(at.getTime()) ? expires : at.toISOString();
   }
   const rate = (body.rate_limit ?? "").trim();
   if (rate !== "") input.rate_limit = { limit: Number(rate), period_seconds: Number(body.rate_period ?? "60") };

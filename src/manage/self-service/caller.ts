@@ -20,6 +20,7 @@ import type { AdmitDeps, Facts } from "../../edge/admission";
 import { refusal } from "../../edge/admission";
 import { authenticate } from "../../edge/auth/authenticate";
 import { authorize } from "../../edge/auth/authorize";
+import { bearerSessionOf } from "../../edge/auth/session";
 import { isolateOf } from "../../edge/gateway/isolate";
 import { logFacts } from "../../edge/gateway/respond";
 import { locator } from "../../edge/location";
@@ -54,6 +55,8 @@ export async function resolveCaller(c: Ctx, scope: string | null): Promise<Crede
   const route = selfServiceRoute(config.selfService!.path, scope);
 
   if (who.kind === "session") {
+    const forged = crossOriginCookie(c);
+    if (forged) return refuse(c, refusal(facts, "forbidden", { detail: forged, reason: "cross_origin_session" }));
     const decision = authorize({ orgs: [who.org], scopes: who.scopes }, route, config, c.req.raw.headers, "session");
     if (!decision.ok) return refuse(c, refusal({}, decision.code, { detail: decision.detail, reason: decision.code }));
     c.get("log").org = decision.value;
@@ -89,6 +92,28 @@ export async function resolveCaller(c: Ctx, scope: string | null): Promise<Crede
     if (!left.value.allowed) return refuse(c, noCredits(facts, record, now, headers));
   }
   return { kind: "key", org: decision.value, record };
+}
+
+/**
+ * A change (not GET or HEAD) by a session that came in a cookie, sent from another origin:
+ * the browser attaches the cookie to any page's request — a `fetch(…, {mode: "no-cors",
+ * credentials: "include"})` from another site (when the cookie is SameSite=None) or from
+ * any other subdomain of the same site (whatever its SameSite) regenerates a key without a
+ * preflight. A browser says where a request comes from (`Origin`, `Sec-Fetch-Site`): a
+ * cookie session changes keys only from this origin's own pages. Bearer sessions and keys
+ * are sent by the caller's code, never attached by a browser: not concerned. Null when the
+ * request may go on; else why not.
+ */
+function crossOriginCookie(c: Ctx): string | null {
+  const method = c.req.method;
+  if (method === "GET" || method === "HEAD") return null;
+  const headers = c.req.raw.headers;
+  if (bearerSessionOf(headers.get("authorization")) !== null) return null;
+  const site = headers.get("sec-fetch-site");
+  const origin = headers.get("origin");
+  const own = new URL(c.req.url).origin;
+  if ((site === null || site === "same-origin" || site === "none") && (origin === null || origin === own)) return null;
+  return "A session cookie may change keys only from this site's own pages (the request came from another origin).";
 }
 
 /** The route the self-service API is authorized as: any key of the org, plus SELF_SERVICE_SCOPE. */

@@ -254,6 +254,90 @@ describe("issue 18: a key holder can never escape what the operator set", () => 
     for (let i = 0; i < 12; i++)
       expect((await adminCall(TOKEN, "POST", "/keys", { orgs: [org], name: `op ${i}` }, E)).status).toBe(201);
   });
+
+  it("the chained burst: a key that regenerates itself, or hands on to the key it mints, is still its creator — 10 a minute in all, then 429", async () => {
+    const t = Math.floor(Date.now() / 60_000) * 60_000 + 1_000;
+    vi.spyOn(clock, "now").mockReturnValue(t);
+    const org = uniqueOrg();
+    // Each regeneration's new key regenerates itself in turn (the old one stops at once).
+    const first = await rootKey(org, E, { name: "chain" });
+    let current = { id: first.id, key: first.key };
+    const regenerated: number[] = [];
+    for (let i = 0; i < 12; i++) {
+      const a = await selfServiceCall(asKey(current.key), "POST", `/${current.id}/regenerate`, {}, E);
+      regenerated.push(a.status);
+      if (a.status !== 201) {
+        expect(a.json.detail).toMatch(/at most 10 keys per minute each \(SELF_SERVICE_CREATE_PER_MINUTE\)/);
+        continue;
+      }
+      current = { id: a.json.id, key: a.json.key };
+    }
+    expect(regenerated).toEqual([...Array(10).fill(201), 429, 429]);
+    // The keys of the chain count against the key that started it, and say so to the operator.
+    const shown = await adminCall(TOKEN, "GET", `/keys/${current.id}`, undefined, E);
+    expect(shown.json.created_by).toBe(`key:${first.id}`);
+
+    // Minting a key, then using that key to mint the next: the same one creator.
+    const parent = await rootKey(org, E, { name: "parent" });
+    let holder = parent.key;
+    const minted: number[] = [];
+    for (let i = 0; i < 12; i++) {
+      const a = await selfServiceCall(asKey(holder), "POST", "", { name: `generation ${i}` }, E);
+      minted.push(a.status);
+      if (a.status === 201) holder = a.json.key;
+    }
+    expect(minted).toEqual([...Array(10).fill(201), 429, 429]);
+
+    // A session's keys count against the session's user; an operator's rotation keeps the count's owner.
+    const token = await hs256(claims({ sub: "user-chain", org_slug: org, scope: "read write" }, t));
+    const session = { authorization: `Bearer ${token}` };
+    const made = await selfServiceCall(session, "POST", "", { name: "by a session" }, E);
+    expect(made.status).toBe(201);
+    const rotated = await adminCall(TOKEN, "POST", `/keys/${made.json.id}/rotate`, {}, E);
+    expect(rotated.status).toBe(201);
+    expect(rotated.json.created_by).toBe("session:user-chain");
+    for (let i = 0; i < 9; i++)
+      expect((await selfServiceCall(asKey(rotated.json.key), "POST", "", { name: `s${i}` }, E)).status).toBe(201);
+    expect((await selfServiceCall(session, "POST", "", { name: "eleventh" }, E)).status).toBe(429);
+    // Operators are not bounded, and the keys they make are creators of their own.
+    const fresh = await rootKey(org, E, { name: "fresh" });
+    expect((await selfServiceCall(asKey(fresh.key), "POST", "", { name: "own minute" }, E)).status).toBe(201);
+  });
+
+  it("the repeated revocation: revoking a revoked key publishes it again, so a holder's repeats are bounded too (10 a minute, then 429); real revocations are not", async () => {
+    const t = Math.floor(Date.now() / 60_000) * 60_000 + 1_000;
+    vi.spyOn(clock, "now").mockReturnValue(t);
+    const org = uniqueOrg();
+    const holder = await rootKey(org, E, { name: "holder" });
+    const victims = await Promise.all(Array.from({ length: 3 }, (_, i) => rootKey(org, E, { name: `victim ${i}` })));
+    expect((await selfServiceCall(asKey(holder.key), "DELETE", `/${victims[0]!.id}`, undefined, E)).status).toBe(200);
+    const repeats: number[] = [];
+    let refused: any;
+    for (let i = 0; i < 12; i++) {
+      const a = await selfServiceCall(asKey(holder.key), "DELETE", `/${victims[0]!.id}`, undefined, E);
+      repeats.push(a.status);
+      if (a.status === 429) refused = a;
+    }
+    expect(repeats).toEqual([...Array(10).fill(200), 429, 429]);
+    expect(refused.json.detail).toMatch(
+      /repeat a change already made \(revoking a revoked key, disabling a disabled one\) at most 10 times per minute each \(SELF_SERVICE_CREATE_PER_MINUTE\)/,
+    );
+    expect(Number(refused.headers.get("retry-after"))).toBe(59);
+    // A key not yet revoked still is, at once; and so is its creation minute untouched.
+    expect((await selfServiceCall(asKey(holder.key), "DELETE", `/${victims[1]!.id}`, undefined, E)).status).toBe(200);
+    expect((await gatewayCall(victims[1]!.key)).status).toBe(401);
+    expect((await selfServiceCall(asKey(holder.key), "POST", "", { name: "still mints" }, E)).status).toBe(201);
+    // Operators repeat as they like (a repeat after a 503 publishes what was not told).
+    for (let i = 0; i < 12; i++)
+      expect((await adminCall(TOKEN, "DELETE", `/keys/${victims[0]!.id}`, undefined, E)).status).toBe(200);
+    // In the console, disabling a disabled key again: the same bound.
+    const s = await consoleAs("portal", org, E);
+    const disables: number[] = [];
+    for (let i = 0; i < 12; i++)
+      disables.push((await consolePost(`${UI}/keys/${victims[2]!.id}/disable`, {}, s, E)).status);
+    expect(disables).toEqual([...Array(11).fill(303), 429]);
+    expect((await gatewayCall(victims[2]!.key)).status).toBe(401);
+  });
 });
 
 describe("holder creation is bounded per org: SELF_SERVICE_MAX_KEYS_PER_ORG", () => {
@@ -299,6 +383,47 @@ describe("holder creation is bounded per org: SELF_SERVICE_MAX_KEYS_PER_ORG", ()
     expect((await adminCall(TOKEN, "POST", "/keys", { orgs: [org], name: "operator's" }, CAPPED)).status).toBe(201);
     const elsewhere = await rootKey(uniqueOrg(), CAPPED);
     expect((await jsonCall("POST", PATH, asKey(elsewhere.key), { name: "other org" }, CAPPED)).status).toBe(201);
+  });
+
+  it("a regeneration with a grace period keeps the old key working, so its new key takes a slot of its own: at the cap, 403", async () => {
+    const org = uniqueOrg();
+    const holder = await rootKey(org, CAPPED, { name: "holder" });
+    const made = [];
+    for (let i = 0; i < 3; i++) {
+      const a = await jsonCall("POST", PATH, asKey(holder.key), { name: `made ${i}` }, CAPPED);
+      expect(a.status).toBe(201);
+      made.push(a.json);
+    }
+    // At the cap: regenerating with a grace would leave four working holder-made keys.
+    const graced = await jsonCall(
+      "POST",
+      `${PATH}/${made[0].id}/regenerate`,
+      asKey(holder.key),
+      { grace_seconds: 3600 },
+      CAPPED,
+    );
+    expect(graced.status).toBe(403);
+    expect(graced.json.detail).toMatch(/already has 3 active keys created by key holders/);
+    expect((await gatewayCall(made[0].key)).status).toBe(200); // not rotated
+    // Without a grace the new key takes the old one's slot.
+    const swapped = await jsonCall("POST", `${PATH}/${made[0].id}/regenerate`, asKey(holder.key), {}, CAPPED);
+    expect(swapped.status).toBe(201);
+    // A free slot: the graced regeneration takes it, and both keys work; the cap is reached again.
+    expect((await jsonCall("DELETE", `${PATH}/${made[1].id}`, asKey(holder.key), undefined, CAPPED)).status).toBe(200);
+    const ok = await jsonCall(
+      "POST",
+      `${PATH}/${made[2].id}/regenerate`,
+      asKey(holder.key),
+      { grace_seconds: 60 },
+      CAPPED,
+    );
+    expect(ok.status).toBe(201);
+    expect((await gatewayCall(made[2].key)).status).toBe(200);
+    expect((await gatewayCall(ok.json.key)).status).toBe(200);
+    expect((await jsonCall("POST", PATH, asKey(holder.key), { name: "over" }, CAPPED)).status).toBe(403);
+    // Once the grace has ended the old key's slot is free again.
+    vi.spyOn(clock, "now").mockReturnValue(Date.now() + 61_000);
+    expect((await jsonCall("POST", PATH, asKey(holder.key), { name: "after the grace" }, CAPPED)).status).toBe(201);
   });
 });
 

@@ -28,6 +28,8 @@ describe("the console's words", () => {
       [{ org: "not a slug!" }, "Organization: a slug of letters, digits, dots, dashes and underscores"],
       [{ rate_limit: "0" }, "Rate limit: a whole number of requests from 1 to"],
       [{ expires: "soon" }, "Expires: pick a date from the list."],
+      [{ expires: "1e9" }, "Expires: pick a date from the list."],
+      [{ expires: "99999999" }, "Expires: pick a date from the list."],
       [{ name: "x".repeat(201) }, "Name: at most 200 characters, without control characters."],
     ] as const) {
       const r = await createWith(fields);

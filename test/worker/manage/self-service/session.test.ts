@@ -94,4 +94,42 @@ describe("self-service with a session (the Argus page's create-with-session call
       (await call("GET", PATH, { key: (await holder({ org })).key, env: e })).json.map((k: { name: string }) => k.name),
     ).toEqual(["holder"]);
   });
+  it("a session cookie changes keys only from this origin's pages: another site's (or subdomain's) request is 403 and changes nothing", async () => {
+    const org = uniqueOrg();
+    const e = sessEnv();
+    const victim = await holder({ org, name: "victim" });
+    const jwt = await hs256(claims({ sub: "user_9", org_slug: org, scope: "read write" }));
+    // What a page elsewhere can send without a preflight: a no-cors POST with no body, the cookie attached.
+    const elsewhere: Record<string, string>[] = [
+      { origin: "https://evil.example", "sec-fetch-site": "cross-site" },
+      { origin: "https://blog.gateway.test", "sec-fetch-site": "same-site" },
+      { origin: "null" },
+      { "sec-fetch-site": "cross-site" },
+    ];
+    for (const from of elsewhere) {
+      const forged = await call("POST", `${PATH}/${victim.record.id}/regenerate`, {
+        headers: { ...cookie(jwt), ...from },
+        env: e,
+      });
+      expect(forged.res.status, JSON.stringify(from)).toBe(403);
+      expect(forged.json).toEqual({ detail: "Not enough permissions" }); // the argus profile's 403
+    }
+    const revoke = await call("DELETE", `${PATH}/${victim.record.id}`, {
+      headers: { ...cookie(jwt), origin: "https://evil.example" },
+      env: e,
+    });
+    expect(revoke.res.status).toBe(403);
+    expect((await call("GET", "/anything", { key: victim.key, env: e })).res.status).toBe(200); // untouched
+    // Reads, this origin's own pages, clients that send no Origin, and Bearer sessions go on.
+    expect(
+      (await call("GET", PATH, { headers: { ...cookie(jwt), origin: "https://evil.example" }, env: e })).res.status,
+    ).toBe(200);
+    const own = { origin: "https://gateway.test", "sec-fetch-site": "same-origin" };
+    expect(
+      (await call("POST", PATH, { headers: { ...cookie(jwt), ...own }, body: { name: "mine" }, env: e })).res.status,
+    ).toBe(201);
+    expect((await call("POST", PATH, { headers: cookie(jwt), body: { name: "curl" }, env: e })).res.status).toBe(201);
+    const bearer = { authorization: `Bearer ${jwt}`, origin: "https://app.example" };
+    expect((await call("POST", PATH, { headers: bearer, body: { name: "bearer" }, env: e })).res.status).toBe(201);
+  });
 });
