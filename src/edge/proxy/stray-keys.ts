@@ -7,7 +7,8 @@
  * follows —
  * - as text;
  * - as base64 or base64url (as in Basic), at any byte alignment;
- * - percent-encoded, up to three times (`kg%5F…`, `kg%255F…`): origins URL-decode cookies,
+ * - percent-encoded, up to three times (`kg%5F…`, `kg%255F…`, ASP.NET's `kg%u005F…`):
+ *   origins URL-decode cookies,
  *   query strings and often header values; each decoded layer is checked as text and
  *   as base64.
  * Header names arrive lowercased: they are compared without regard to case (a lowercased
@@ -94,14 +95,21 @@ function carriesKeyAsIs(value: string, m: StrayKeyMatcher): boolean {
   return false;
 }
 
-/** A percent-encoded ASCII byte: what can hide a key's characters (keys are ASCII). */
-const ASCII_ESCAPE = /%[0-7][0-9A-Fa-f]/;
-const ASCII_ESCAPES = /%([0-7][0-9A-Fa-f])/g;
+/**
+ * A percent-encoded ASCII byte: what can hide a key's characters (keys are ASCII). Also
+ * in the `%uXXXX` form ASP.NET (HttpUtility.UrlDecode) and IIS decode: `kg%u005F…`.
+ */
+const ASCII_ESCAPE = /%(?:[uU]00)?[0-7][0-9A-Fa-f]/;
+const ASCII_ESCAPES = /%(?:[uU]00)?([0-7][0-9A-Fa-f])/g;
 /** Decoding rounds looked through: `%5F`, `%255F`, `%25255F`. */
 const MAX_DECODE_ROUNDS = 3;
 
-/** One round of percent-decoding of ASCII escapes only (never throws; other bytes stay as they are). */
-function decodeAsciiEscapes(value: string): string {
+/**
+ * One round of percent-decoding of ASCII escapes only, `%5F` or `%u005F`, each on its own
+ * (never throws; other bytes and malformed escapes stay as they are, as lenient decoders
+ * leave them).
+ */
+export function decodeAsciiEscapes(value: string): string {
   return value.replace(ASCII_ESCAPES, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
 }
 
