@@ -24,6 +24,8 @@ export interface StrayKeyMatcher {
   re: RegExp;
   /** The same, without regard to case (header names). */
   reAnyCase: RegExp;
+  /** A whole minted key (KEY_PREFIX and a whole key's length of key characters), anywhere: what a path may not carry. */
+  whole: RegExp;
   /** What base64 (and base64url) text of that prefix contains, at each byte alignment. */
   b64: string[];
 }
@@ -55,7 +57,8 @@ export function strayKeyMatcher(config: Config): StrayKeyMatcher | null {
     // or anywhere when followed by a whole minted key's length of key characters.
     // KEY_PREFIX is [A-Za-z0-9_-]* (config/config.ts): nothing in it needs escaping.
     const p = config.keyPrefix;
-    const source = `(?:^|[^A-Za-z0-9])${p}[A-Za-z0-9]|${p}[A-Za-z0-9]{${RANDOM_LENGTH + CHECKSUM_LENGTH}}`;
+    const wholeKey = `${p}[A-Za-z0-9]{${RANDOM_LENGTH + CHECKSUM_LENGTH}}`;
+    const source = `(?:^|[^A-Za-z0-9])${p}[A-Za-z0-9]|${wholeKey}`;
     m =
       p === ""
         ? null
@@ -63,6 +66,7 @@ export function strayKeyMatcher(config: Config): StrayKeyMatcher | null {
             prefixLower: p.toLowerCase(),
             re: new RegExp(source),
             reAnyCase: new RegExp(source, "i"),
+            whole: new RegExp(wholeKey),
             b64: base64Signatures(p),
           };
     strayKeyCache.set(config, m);
@@ -148,4 +152,14 @@ export function paramCarriesKey(part: string, m: StrayKeyMatcher): boolean {
   if (carriesKey(part, m)) return true;
   // Form decoding reads "+" as a space (a key never holds either).
   return part.includes("+") && carriesKey(part.replace(/\+/g, " "), m);
+}
+
+/**
+ * Whether a (normalized) path carries a whole keygate key — in a segment or its
+ * `;parameters`, percent-encoded or not (normalization decoded `%5F`). A path cannot lose
+ * a part the way a header or a parameter can, so the gateway refuses it (400) rather than
+ * forward the key. Only a whole minted key counts: `/docs/kg_intro` is an ordinary path.
+ */
+export function pathCarriesKey(path: string, m: StrayKeyMatcher | null): boolean {
+  return m?.whole.test(path) === true;
 }
