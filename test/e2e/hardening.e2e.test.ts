@@ -216,6 +216,12 @@ describe("raw-wire bypass attempts", () => {
     ["/hidden./doc", 400],
     ["/admin%20/users", 400],
     ["/public/..%20/admin/users", 400],
+    // Re-checked from outside: NTFS streams and spaces an NFKC origin folds into one.
+    ["/api/v1/samples/1/private::$DATA", 400],
+    ["/api/v1/samples/1/private::%24DATA", 400],
+    ["/api/v1/samples/1/private%C2%A0", 400],
+    ["/api/v1/samples/1/private%E3%80%80", 400],
+    ["/public/x:run", "/base/public/x:run"],
   ];
 
   for (const [target, expected] of TARGETS) {
@@ -623,6 +629,50 @@ describe("issue 20 (hardening, round three) over the wire", () => {
     expect(calls[0]!.url).toBe("/base/public/x?n=1");
     for (const [name, value] of Object.entries(calls[0]!.headers))
       expect([value].flat().includes("evil"), name).toBe(false);
+  });
+
+  it("re-checked from outside: other claim spellings, and method overrides after a ;, cut by a NUL or %u-encoded, never reach the origin", async () => {
+    const names = [
+      "Forwarded-For",
+      "Cluster-Client-IP",
+      "X-True-IP",
+      "X-APIGateway-Event",
+      "X-Authentik-Username",
+      "OIDC_CLAIM_email",
+      "Proxy-Auth-Cert",
+      "X-CloudScheduler",
+      "X-Replaced-Path",
+    ];
+    const headers: [string, string][] = [["x-api-key", key]];
+    for (const n of names) headers.push([n, "evil"]);
+    const { answer, calls } = await rawRequest(
+      "GET",
+      "/public/x?a=1;_method=DELETE&_method%00x=PUT&%u005Fmethod=PATCH&X%u002DHTTP-Method-Override=DELETE&n=1",
+      headers,
+    );
+    expect(answer.status, answer.head).toBe(200);
+    expect(calls[0]!.url).toBe("/base/public/x?n=1");
+    for (const [name, value] of Object.entries(calls[0]!.headers))
+      expect([value].flat().includes("evil"), name).toBe(false);
+  });
+
+  it("re-checked from outside: a key as %u005F, or whole in the path, never reaches the origin", async () => {
+    const u = key.replace("_", "%u005F");
+    for (const [target, headers] of [
+      [`/health?k=${u}&n=1`, []],
+      ["/health?n=1", [["Cookie", `theme=dark; enc=${u}`]]],
+      ["/health?n=1", [["X-Enc", u]]],
+    ] as [string, [string, string][]][]) {
+      const { answer, calls } = await rawRequest("GET", target, headers);
+      expect(answer.status, target).toBe(200);
+      expect(calls[0]!.url, target).toBe("/base/health?n=1");
+      expect(JSON.stringify(calls), target).not.toContain(key.slice(3));
+    }
+    for (const target of [`/public/${key}`, `/public/x;k=${key.replace("_", "%5F")}`]) {
+      const { answer, calls } = await rawRequest("GET", target, []);
+      expect(answer.status, target).toBe(400);
+      expect(calls, target).toHaveLength(0);
+    }
   });
 
   it("class 2: a key as a query parameter's name, or URL-encoded in a cookie or a header, never reaches the origin", async () => {

@@ -30,6 +30,7 @@ import type { Decision } from "../auth/authorize";
 import { authorize } from "../auth/authorize";
 import { cookieOf } from "../auth/session";
 import type { Identity } from "../proxy/headers";
+import { pathCarriesKey, strayKeyMatcher } from "../proxy/stray-keys";
 import { normalizedPathOf, requestUrlOf } from "../routes/normalize";
 import type { Route } from "../routes/table";
 import { matchRoute } from "../routes/table";
@@ -64,6 +65,11 @@ export async function admit(req: Request, deps: AdmitDeps): Promise<Admission> {
   const normalized = normalizedPathOf(req);
   if (!normalized.ok) return refusal(facts, "malformed_request", { detail: `Invalid path: ${normalized.reason}` });
   const path = normalized.path;
+  // A keygate key in the path would reach the origin (its logs) unverified; a path cannot lose it.
+  if (pathCarriesKey(path, strayKeyMatcher(config)))
+    return refusal(facts, "malformed_request", {
+      detail: "Invalid path: it carries an API key; send the key where it is read",
+    });
   facts.path = path;
   let route = matchRoute(config.routes, path, req.method);
   const preflight = isPreflight(req);

@@ -21,9 +21,15 @@ const FAMILIES: { names: string[] }[] = [
   {
     // Reverse proxies and frameworks behind one: nginx real_ip, Express `trust proxy`,
     // Rails, Django, Spring ForwardedHeaderFilter, IIS, WebLogic… read the client's
-    // address, scheme and host from these once they trust the hop in front of them.
+    // address, scheme and host from these once they trust the hop in front of them;
+    // client-address libraries read more spellings (npm request-ip and django-ipware:
+    // Forwarded-For, Cluster-Client-IP; PHP's classic getenv chain: X-Coming-From,
+    // Coming-From), and Jetty's ForwardedRequestCustomizer reads mod_proxy's TLS headers
+    // (Proxy-Auth-Cert, Proxy-SSL-Id, X-Proxied-Https).
     names: [
       "forwarded",
+      "forwarded-for",
+      "forwarded-for-ip",
       "x-forwarded",
       "x-forwarded-*",
       "x-real-ip",
@@ -32,6 +38,10 @@ const FAMILIES: { names: string[] }[] = [
       "true-client-ip",
       "x-true-client-ip",
       "x-cluster-client-ip",
+      "cluster-client-ip",
+      "x-true-ip",
+      "x-coming-from",
+      "coming-from",
       "x-originating-ip",
       "x-remote-ip",
       "x-remote-addr",
@@ -46,6 +56,9 @@ const FAMILIES: { names: string[] }[] = [
       "x-https",
       "front-end-https",
       "front-end-http",
+      "proxy-auth-cert",
+      "proxy-ssl-id",
+      "x-proxied-https",
       "via",
     ],
   },
@@ -54,8 +67,10 @@ const FAMILIES: { names: string[] }[] = [
     // Fastly (Fastly-Client-IP, Fastly-SSL), Azure Front Door (X-Azure-ClientIP,
     // X-Azure-SocketIP, X-Azure-FDID), CloudFront (CloudFront-Viewer-Address,
     // CloudFront-Forwarded-Proto), Akamai, App Engine, Fly, Vercel, Netlify, Imperva,
-    // Sucuri, Alibaba. (Cloudflare's own cf-* headers are dropped too, and set again by
-    // its edge.)
+    // Sucuri, Alibaba; Google Cloud Tasks and Cloud Scheduler (App Engine strips them from
+    // outside requests, Cloud Run and other hosts do not, and handlers check them to accept
+    // a task or a cron call). (Cloudflare's own cf-* headers are dropped too, and set again
+    // by its edge.)
     names: [
       "fastly-*",
       "x-azure-*",
@@ -70,6 +85,9 @@ const FAMILIES: { names: string[] }[] = [
       "x-sucuri-*",
       "ali-cdn-real-ip",
       "cdn-loop",
+      "x-cloudtasks-*",
+      "x-cloudscheduler",
+      "x-cloudscheduler-*",
     ],
   },
   {
@@ -100,14 +118,18 @@ const FAMILIES: { names: string[] }[] = [
   {
     // An authenticating proxy in front of the origin names the user, and the origin
     // trusts it: AWS ALB OIDC, Google IAP and Cloud Endpoints / API Gateway, Azure App
-    // Service authentication, oauth2-proxy, Authelia/Authentik (Remote-*), Grafana's auth
-    // proxy, Kong (X-Consumer-*, X-Credential-Identifier…), WSO2, Pomerium, Vouch.
+    // Service authentication, oauth2-proxy, Authelia (Remote-*), Authentik (X-Authentik-*),
+    // Apache mod_auth_openidc (OIDC_CLAIM_*), Grafana's auth proxy, Kong (X-Consumer-*,
+    // X-Credential-Identifier…), WSO2, Pomerium, Vouch; serverless-express reads the API
+    // Gateway event (its authorizer's claims) from X-APIGateway-Event.
     names: [
       "x-amzn-oidc-*",
       "x-goog-authenticated-user-*",
       "x-goog-iap-jwt-assertion",
       "x-endpoint-api-userinfo",
-      "x-apigateway-api-userinfo",
+      "x-apigateway-*",
+      "x-authentik-*",
+      "oidc-claim-*",
       "x-ms-client-principal",
       "x-ms-client-principal-*",
       "x-ms-token-*",
@@ -134,7 +156,8 @@ const FAMILIES: { names: string[] }[] = [
     // Frameworks and proxies that route on them after the gateway matched the path and
     // method: IIS/Symfony/nginx (X-Original-URL, X-Rewrite-URL), Envoy, Next.js's
     // internal headers (X-Middleware-Subrequest skips its middleware: CVE-2025-29927;
-    // X-Invoke-Path, X-Now-Route-Matches, X-Matched-Path), WebDAV's Destination (another
+    // X-Invoke-Path, X-Now-Route-Matches, X-Matched-Path), Traefik's X-Replaced-Path (the
+    // path before its prefix was stripped), WebDAV's Destination (another
     // path than the one authorized), and method overrides (Rails, Express
     // method-override, Symfony, Laravel, ASP.NET, Google APIs).
     names: [
@@ -149,6 +172,7 @@ const FAMILIES: { names: string[] }[] = [
       "x-invoke-*",
       "x-now-route-matches",
       "x-matched-path",
+      "x-replaced-path",
       "destination",
       "x-http-destinationurl",
       "x-proxy-url",
@@ -234,13 +258,15 @@ export function parseForwardClientHeaders(list: string | null): Set<string> | st
  * Whether a query parameter's name asks for a method override: `_method` (Rails,
  * Symfony, Laravel, Spring's HiddenHttpMethodFilter, Express method-override with a query
  * getter), `_HttpMethod` (Salesforce), `X-HTTP-Method-Override` and the other method
- * header names used as parameters. `name` is percent-decoded; compared after removing
- * leading spaces and folding case, `_`, `.` and spaces to `-` (PHP reads `.method` and
- * ` _method` as `_method`).
+ * header names used as parameters. `name` is percent-decoded; compared after cutting it
+ * at a NUL (PHP's names are C strings: `_method%00x` is `_method`), removing leading
+ * spaces and folding case, `_`, `.` and spaces to `-` (PHP reads `.method` and ` _method`
+ * as `_method`).
  */
 export function isMethodOverrideParam(name: string): boolean {
   if (!METHOD_WORD.test(name)) return false; // most names: one search
-  const canon = name
+  const nul = name.indexOf("\0");
+  const canon = (nul < 0 ? name : name.slice(0, nul))
     .replace(/^\s+/, "")
     .toLowerCase()
     .replace(/[_.\s]/g, "-");

@@ -35,7 +35,7 @@ import { isOurAuthorization } from "../auth/credentials";
 import { bearerSessionOf, withoutCookie } from "../auth/session";
 import { CLIENT_CLAIM_NAMES, CLIENT_CLAIM_PATTERN, isMethodOverrideParam } from "./client-claims";
 import { withoutConsoleCookie } from "./console-cookie";
-import { nameCarriesKey, paramCarriesKey, strayKeyMatcher, withoutStrayKey } from "./stray-keys";
+import { decodeAsciiEscapes, nameCarriesKey, paramCarriesKey, strayKeyMatcher, withoutStrayKey } from "./stray-keys";
 
 export { isClientClaim } from "./client-claims";
 
@@ -233,31 +233,35 @@ export function upstreamHeaders(inbound: Headers, config: Config, ctx: UpstreamC
  * The query string to forward: `search` verbatim, minus the parameters that ask for a
  * method override (`_method`, `X-HTTP-Method-Override`… as a parameter: the route and
  * method were matched as sent) and those carrying a keygate key in their value or their
- * name (edge/proxy/stray-keys.ts). Other parameters keep their exact bytes.
+ * name (edge/proxy/stray-keys.ts). Other parameters keep their exact bytes. Some origins
+ * also split parameters on `;` (Rack 2, Python's parse_qs before 3.9.2): an `&`-separated
+ * part any of whose `;`-pieces is a method override goes whole.
  */
 export function forwardedSearch(search: string, config: Config): string {
   if (search.length <= 1) return search;
   const m = strayKeyMatcher(config);
   const parts = search.slice(1).split("&");
   const kept = parts.filter((part) => {
-    const eq = part.indexOf("=");
-    const name = eq < 0 ? part : part.slice(0, eq);
-    if (name.length > 0 && isMethodOverrideParam(paramName(name))) return false;
+    for (const piece of part.includes(";") ? part.split(";") : [part]) {
+      const eq = piece.indexOf("=");
+      const name = eq < 0 ? piece : piece.slice(0, eq);
+      if (name.length > 0 && isMethodOverrideParam(paramName(name))) return false;
+    }
     return m === null || !paramCarriesKey(part, m);
   });
   if (kept.length === parts.length) return search;
   return kept.length === 0 ? "" : "?" + kept.join("&");
 }
 
-/** A parameter's name as an origin reads it: "+" a space, percent-decoded (as it is when malformed). */
+/**
+ * A parameter's name as an origin reads it: "+" a space, its ASCII escapes decoded (the
+ * names looked for are ASCII; `%5F` or ASP.NET's `%u005F`), each on its own as lenient
+ * decoders do (PHP keeps a malformed `%ZZ` and decodes the rest).
+ */
 function paramName(raw: string): string {
   const spaced = raw.includes("+") ? raw.replace(/\+/g, " ") : raw;
   if (!spaced.includes("%")) return spaced;
-  try {
-    return decodeURIComponent(spaced);
-  } catch {
-    return spaced;
-  }
+  return decodeAsciiEscapes(spaced);
 }
 
 /** Drop the hop-by-hop headers from `headers`, in place: those of RFC 9110 §7.6.1 and those its Connection names. */

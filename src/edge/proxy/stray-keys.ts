@@ -7,7 +7,8 @@
  * follows —
  * - as text;
  * - as base64 or base64url (as in Basic), at any byte alignment;
- * - percent-encoded, up to three times (`kg%5F…`, `kg%255F…`): origins URL-decode cookies,
+ * - percent-encoded, up to three times (`kg%5F…`, `kg%255F…`, ASP.NET's `kg%u005F…`):
+ *   origins URL-decode cookies,
  *   query strings and often header values; each decoded layer is checked as text and
  *   as base64.
  * Header names arrive lowercased: they are compared without regard to case (a lowercased
@@ -23,6 +24,8 @@ export interface StrayKeyMatcher {
   re: RegExp;
   /** The same, without regard to case (header names). */
   reAnyCase: RegExp;
+  /** A whole minted key (KEY_PREFIX and a whole key's length of key characters), anywhere: what a path may not carry. */
+  whole: RegExp;
   /** What base64 (and base64url) text of that prefix contains, at each byte alignment. */
   b64: string[];
 }
@@ -54,7 +57,8 @@ export function strayKeyMatcher(config: Config): StrayKeyMatcher | null {
     // or anywhere when followed by a whole minted key's length of key characters.
     // KEY_PREFIX is [A-Za-z0-9_-]* (config/config.ts): nothing in it needs escaping.
     const p = config.keyPrefix;
-    const source = `(?:^|[^A-Za-z0-9])${p}[A-Za-z0-9]|${p}[A-Za-z0-9]{${RANDOM_LENGTH + CHECKSUM_LENGTH}}`;
+    const wholeKey = `${p}[A-Za-z0-9]{${RANDOM_LENGTH + CHECKSUM_LENGTH}}`;
+    const source = `(?:^|[^A-Za-z0-9])${p}[A-Za-z0-9]|${wholeKey}`;
     m =
       p === ""
         ? null
@@ -62,6 +66,7 @@ export function strayKeyMatcher(config: Config): StrayKeyMatcher | null {
             prefixLower: p.toLowerCase(),
             re: new RegExp(source),
             reAnyCase: new RegExp(source, "i"),
+            whole: new RegExp(wholeKey),
             b64: base64Signatures(p),
           };
     strayKeyCache.set(config, m);
@@ -94,14 +99,21 @@ function carriesKeyAsIs(value: string, m: StrayKeyMatcher): boolean {
   return false;
 }
 
-/** A percent-encoded ASCII byte: what can hide a key's characters (keys are ASCII). */
-const ASCII_ESCAPE = /%[0-7][0-9A-Fa-f]/;
-const ASCII_ESCAPES = /%([0-7][0-9A-Fa-f])/g;
+/**
+ * A percent-encoded ASCII byte: what can hide a key's characters (keys are ASCII). Also
+ * in the `%uXXXX` form ASP.NET (HttpUtility.UrlDecode) and IIS decode: `kg%u005F…`.
+ */
+const ASCII_ESCAPE = /%(?:[uU]00)?[0-7][0-9A-Fa-f]/;
+const ASCII_ESCAPES = /%(?:[uU]00)?([0-7][0-9A-Fa-f])/g;
 /** Decoding rounds looked through: `%5F`, `%255F`, `%25255F`. */
 const MAX_DECODE_ROUNDS = 3;
 
-/** One round of percent-decoding of ASCII escapes only (never throws; other bytes stay as they are). */
-function decodeAsciiEscapes(value: string): string {
+/**
+ * One round of percent-decoding of ASCII escapes only, `%5F` or `%u005F`, each on its own
+ * (never throws; other bytes and malformed escapes stay as they are, as lenient decoders
+ * leave them).
+ */
+export function decodeAsciiEscapes(value: string): string {
   return value.replace(ASCII_ESCAPES, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
 }
 
@@ -140,4 +152,14 @@ export function paramCarriesKey(part: string, m: StrayKeyMatcher): boolean {
   if (carriesKey(part, m)) return true;
   // Form decoding reads "+" as a space (a key never holds either).
   return part.includes("+") && carriesKey(part.replace(/\+/g, " "), m);
+}
+
+/**
+ * Whether a (normalized) path carries a whole keygate key — in a segment or its
+ * `;parameters`, percent-encoded or not (normalization decoded `%5F`). A path cannot lose
+ * a part the way a header or a parameter can, so the gateway refuses it (400) rather than
+ * forward the key. Only a whole minted key counts: `/docs/kg_intro` is an ordinary path.
+ */
+export function pathCarriesKey(path: string, m: StrayKeyMatcher | null): boolean {
+  return m?.whole.test(path) === true;
 }

@@ -30,7 +30,11 @@
  *    is refused (400): Windows and IIS drop trailing dots and spaces from a name, and
  *    Spring's suffix matching reads `private.` as `private`, so such an origin would
  *    serve a route the gateway did not match (a hidden `/private` reached as the public
- *    `/…/*`). The dot segments `.` and `..` themselves are handled by rule 5.
+ *    `/…/*`). The dot segments `.` and `..` themselves are handled by rule 5. The same for
+ *    a segment ending in a space a Unicode-normalizing (NFKC) origin folds into one
+ *    (no-break, en/em and ideographic spaces: `private%C2%A0`, `private%E3%80%80`), and a
+ *    segment naming an NTFS stream (`private::$DATA`, `private:$DATA`, literal or with
+ *    `%24`): Windows reads it as the file `private` itself.
  * 7. A trailing slash is kept: origins may distinguish `/a` from `/a/`.
  *
  * Normalizing a normalized path returns it unchanged (tested property).
@@ -84,8 +88,9 @@ function decodeSegment(segment: string): string | { error: string } {
 
 /**
  * A path that is already canonical: segments of characters that stay literal (no `%`,
- * `\\`, `;` or a character the URL parser encodes), no empty segment, and no segment
- * ending in a dot (so no dot segment either: `.` and `..` end in one). Most requests'
+ * `\\`, `;` or a character the URL parser encodes), no empty segment, no segment
+ * ending in a dot (so no dot segment either: `.` and `..` end in one) and no NTFS stream
+ * (`:$`, checked beside it). Most requests'
  * paths are; they skip the segment-by-segment pass below, which would return them
  * unchanged.
  */
@@ -93,12 +98,15 @@ const CANONICAL = /^(?:\/[A-Za-z0-9\-._~!$&'()*+,=:@|[\]]*[A-Za-z0-9\-_~!$&'()*+
 
 /**
  * A segment (or its part before `;`) that Windows/IIS or suffix matching would read without its trailing dots and
- * spaces.
+ * spaces: a dot, a space, or a space an NFKC-normalizing origin folds into one (U+00A0, U+2000–U+200A, U+202F,
+ * U+205F, U+3000), in their canonical (upper-case) encoding.
  */
-const TRAILING_DOT_OR_SPACE = /(?:\.|%20)$/;
+const TRAILING_DOT_OR_SPACE = /(?:\.|%20|%C2%A0|%E2%80%8[0-9A]|%E2%80%AF|%E2%81%9F|%E3%80%80)$/;
+/** An NTFS stream in a segment (`name::$DATA`, `name:$DATA`): Windows reads it as `name`. */
+const NTFS_STREAM = /:\$/;
 
 export function normalizePath(rawPath: string): Normalized {
-  if (rawPath.length > 0 && CANONICAL.test(rawPath)) return { ok: true, path: rawPath };
+  if (rawPath.length > 0 && CANONICAL.test(rawPath) && !NTFS_STREAM.test(rawPath)) return { ok: true, path: rawPath };
   return normalizeSegments(rawPath);
 }
 
@@ -123,6 +131,7 @@ export function normalizeSegments(rawPath: string): Normalized {
       return { ok: false, reason: "dot segment with parameters in path" };
     if (TRAILING_DOT_OR_SPACE.test(seg) || TRAILING_DOT_OR_SPACE.test(beforeParams))
       return { ok: false, reason: "path segment ending in a dot or a space" };
+    if (NTFS_STREAM.test(seg)) return { ok: false, reason: "path segment naming an NTFS stream (:$)" };
     out.push(seg);
   }
   const path = "/" + out.join("/");

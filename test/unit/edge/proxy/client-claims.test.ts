@@ -624,3 +624,68 @@ describe("issue 20: edges of the new rules", () => {
     expect(up([["x-a%20b", "1"]])).toEqual({ "x-a%20b": "1" });
   });
 });
+
+describe("issue 20, re-checked from outside: variants that still reached the origin", () => {
+  const cfg = config();
+  const key = mintKey("kg_");
+
+  it("client-address, TLS, platform, identity and routing claims in other spellings are dropped", () => {
+    for (const name of [
+      "forwarded-for", // npm request-ip, django-ipware
+      "forwarded-for-ip",
+      "cluster-client-ip",
+      "x-true-ip",
+      "x-coming-from",
+      "coming-from",
+      "proxy-auth-cert", // Jetty's ForwardedRequestCustomizer
+      "proxy-ssl-id",
+      "x-proxied-https",
+      "x-cloudtasks-taskname", // Cloud Tasks / Scheduler on Cloud Run
+      "x-cloudtasks-queuename",
+      "x-cloudscheduler",
+      "x-cloudscheduler-jobname",
+      "x-apigateway-event", // serverless-express
+      "x-apigateway-context",
+      "x-apigateway-api-userinfo",
+      "x-authentik-username", // Authentik
+      "x-authentik-groups",
+      "oidc-claim-email", // mod_auth_openidc (OIDC_CLAIM_email)
+      "x-replaced-path", // Traefik
+    ]) {
+      for (const spelling of [name, name.toUpperCase(), name.replace(/-/g, "_")]) {
+        expect(up([[spelling, "evil"]]), spelling).toEqual({});
+        expect(isClientClaim(spelling), spelling).toBe(true);
+      }
+    }
+    for (const name of [
+      "forwardedfor",
+      "x-forwardedfor",
+      "x-cloudtasksx",
+      "x-authentik",
+      "oidc-claim",
+      "x-true-ipv",
+      "forwarded-by",
+    ])
+      expect(up([[name, "v"]]), name).toEqual({ [name]: "v" });
+  });
+
+  it("a method override after a ;, cut by a NUL, or in ASP.NET's %u form is dropped; other parameters keep their bytes", () => {
+    expect(forwardedSearch("?a=1;_method=DELETE&b=%2F+x", cfg)).toBe("?b=%2F+x");
+    expect(forwardedSearch("?_method;a=1&b=2", cfg)).toBe("?b=2");
+    for (const name of ["_method%00", "_method%00x", "_method%00%ZZ", "%u005Fmethod", "X%u002DHTTP-Method-Override"]) {
+      expect(forwardedSearch(`?a=1&${name}=DELETE`, cfg), name).toBe("?a=1");
+    }
+    for (const q of ["?a=1;b=2", "?payment_method=card;x=1", "?q=%ZZ;r=%00"])
+      expect(forwardedSearch(q, cfg), q).toBe(q);
+  });
+
+  it("a key in ASP.NET's %uXXXX form, in a header, a cookie or the query, is removed", () => {
+    const u = key.replace("_", "%u005F");
+    expect(up({ "x-enc": u })).toEqual({});
+    expect(up({ "x-enc": key.replace("_", "%U005f") })).toEqual({});
+    expect(up({ cookie: `theme=dark; enc=${u}` })).toEqual({ cookie: "theme=dark" });
+    expect(forwardedSearch(`?a=1&k=${u}`, cfg)).toBe("?a=1");
+    expect(forwardedSearch(`?a=1&${u}`, cfg)).toBe("?a=1");
+    for (const v of ["%u0041%u0042", "kg%u005F", "100%u"]) expect(up({ "x-enc": v }), v).toEqual({ "x-enc": v });
+  });
+});

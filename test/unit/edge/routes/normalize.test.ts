@@ -40,6 +40,10 @@ describe("normalizePath", () => {
     ["/a/..x/x;y.z", "/a/..x/x;y.z"],
     ["/a/.x/..x/x.y/...z", "/a/.x/..x/x.y/...z"],
     ["/a%20b/c%20d", "/a%20b/c%20d"],
+    // A no-break space inside a segment, a colon and a dollar apart: ordinary paths.
+    ["/a%C2%A0b/c%e3%80%80d", "/a%C2%A0b/c%E3%80%80d"],
+    ["/v1/jobs/x:run", "/v1/jobs/x:run"],
+    ["/a/$x:y/price$:1", "/a/$x:y/price$:1"],
   ])("%s → %s", (input, expected) => {
     expect(ok(input)).toBe(expected);
   });
@@ -85,6 +89,20 @@ describe("normalizePath", () => {
     ["/a/x%20;y", "ending in a dot or a space"],
     ["/a/x;y.", "ending in a dot or a space"],
     ["/a/%20", "ending in a dot or a space"],
+    // Re-checked from outside: a space an NFKC origin folds into one, and NTFS streams
+    // (Windows reads `private::$DATA` as `private`).
+    ["/api/v1/samples/1/private%C2%A0", "ending in a dot or a space"],
+    ["/api/v1/samples/1/private%c2%a0", "ending in a dot or a space"],
+    ["/api/v1/samples/1/private%E3%80%80", "ending in a dot or a space"],
+    ["/api/v1/samples/1/private%E2%80%80", "ending in a dot or a space"],
+    ["/api/v1/samples/1/private%E2%80%8A", "ending in a dot or a space"],
+    ["/api/v1/samples/1/private%E2%80%AF", "ending in a dot or a space"],
+    ["/api/v1/samples/1/private%E2%81%9F;x", "ending in a dot or a space"],
+    ["/api/v1/samples/1/private::$DATA", "NTFS stream"],
+    ["/api/v1/samples/1/private:$DATA", "NTFS stream"],
+    ["/api/v1/samples/1/private::%24DATA", "NTFS stream"],
+    ["/api/v1/samples/1/private%3A%3A%24data/", "NTFS stream"],
+    ["/api/v1/samples/1/private::$INDEX_ALLOCATION/x", "NTFS stream"],
   ])("refuses %s (%s)", (input, reason) => {
     const n = normalizePath(input);
     expect(n.ok).toBe(false);

@@ -184,3 +184,33 @@ describe("issue 20, class 2: the key in other spellings never reaches the origin
     });
   }
 });
+
+describe("a keygate key in the path (issue 20, re-checked from outside)", () => {
+  it("a whole key in a segment or its ;parameters, plain or percent-encoded, is refused (400) in the profile's shape and never forwarded", async () => {
+    for (const p of PROFILE_CASES) {
+      const { key } = await mint({ orgs: ["acme"] });
+      const env = makeEnv({ ...p.vars, ROUTES });
+      for (const path of [
+        `/public/${key}`,
+        `/public/x${key}y/z`,
+        `/public/1;k=${key}`,
+        `/public/${key.replace("_", "%5F")}`,
+        `/public/${key.replace("_", "%5f")}/`,
+      ]) {
+        const { res, body, calls } = await through(path, { headers: p.present(key) }, env);
+        expect(calls, `${p.name} ${path}`).toHaveLength(0);
+        expectRefusal(p, res, body, 400);
+        expect(body, path).not.toContain(key);
+      }
+    }
+  });
+
+  it("the prefix alone, or a key's length short of one, is an ordinary path", async () => {
+    const { key } = await mint();
+    for (const path of ["/public/kg_intro", `/public/${key.slice(0, -1)}`, "/public/docs/kg_/x"]) {
+      const { res, calls } = await through(path, {}, makeEnv({ ROUTES }));
+      expect(res.status, path).toBe(200);
+      expect(calls, path).toHaveLength(1);
+    }
+  });
+});
