@@ -11,7 +11,8 @@
  *    would refuse this caller where it admitted the POST (or would send it to another
  *    route that hides itself);
  * 2. then a copy of the body is read (`req.clone()`: the body forwarded stays untouched),
- *    only with a Content-Length of at most FORM_BODY_LIMIT bytes and no Content-Encoding;
+ *    only with a Content-Length of at most FORM_BODY_LIMIT bytes, no Content-Encoding and
+ *    an ASCII-compatible charset (if any);
  *    otherwise the request is refused, since what it carries cannot be checked. An
  *    urlencoded body's parameter names, a multipart body's part names (their
  *    Content-Disposition `name`) are read as isMethodOverrideParam reads the query's.
@@ -29,6 +30,9 @@ import { matchRoute } from "./table";
 
 /** The largest form body read for an override; a larger one (or one of unknown length) is refused where it could carry one. */
 export const FORM_BODY_LIMIT = SMALL_BODY_BYTES;
+
+/** Charsets in which the ASCII names looked for are their ASCII bytes. */
+const ASCII_CHARSETS = new Set(["utf-8", "utf8", "us-ascii", "ascii", "iso-8859-1", "latin1", "windows-1252"]);
 
 /** The methods a body override can ask for (POST is what was sent; HEAD and OPTIONS gain nothing over GET). */
 const OVERRIDE_METHODS = ["GET", "PUT", "PATCH", "DELETE"] as const;
@@ -95,6 +99,15 @@ export async function formOverrideRefusal(
       code: "malformed_request",
       reason: "method_override_unchecked",
       detail: "A form body that could override the method must not be content-encoded here",
+    };
+  // Names are looked for as ASCII bytes: a charset that spells them otherwise (UTF-16,
+  // EBCDIC, which Java origins decode a form with) cannot be checked.
+  const charset = /;\s*charset\s*=\s*"?([^";\s]*)/i.exec(contentType)?.[1]?.toLowerCase();
+  if (charset !== undefined && !ASCII_CHARSETS.has(charset))
+    return {
+      code: "malformed_request",
+      reason: "method_override_unchecked",
+      detail: "A form body that could override the method must be in UTF-8 or an ASCII-compatible charset here",
     };
   const length = req.headers.get("content-length");
   const tooLarge: OverrideRefusal = {
@@ -163,7 +176,8 @@ function multipartNames(text: string): string[] {
       const m = NAME_PARAM.exec(param);
       if (!m) continue;
       let v = m[1]!.trim();
-      if (v.startsWith('"')) v = v.slice(1, -1).replace(/\\(.)/g, "$1");
+      // A quoted name, its escapes undone (an unclosed quote read to the end, as lenient parsers do).
+      if (v.startsWith('"')) v = v.slice(1, v.length > 1 && v.endsWith('"') ? -1 : undefined).replace(/\\(.)/g, "$1");
       // RFC 5987 / 2231: charset'language'value.
       const ext = /^[\w-]*'[\w-]*'(.*)$/.exec(v);
       names.push(v, ...(ext ? [ext[1]!] : []));

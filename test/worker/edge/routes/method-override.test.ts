@@ -86,6 +86,10 @@ const OVERRIDES: { name: string; type: string; body: string }[] = [
     ...multipart([{ disposition: "form-data; name*=UTF-8''_method", value: "DELETE" }]),
   },
   {
+    name: "multipart, the name's quote left open",
+    ...multipart([{ disposition: 'form-data; name="_method', value: "DELETE" }]),
+  },
+  {
     name: "multipart, header and name in other cases",
     ...((m) => ({ ...m, body: m.body.replace("Content-Disposition", "CONTENT-DISPOSITION") }))(
       multipart([{ disposition: 'FORM-DATA; NAME="_Method"', value: "DELETE" }]),
@@ -192,6 +196,34 @@ describe("a method override in a form body (issue 20, class 1)", () => {
     const { res, calls } = await through("/items/1", init, makeEnv({ ROUTES }));
     expect(res.status).toBe(400);
     expect(calls).toHaveLength(0);
+  });
+
+  it("a form in a charset that does not spell names in ASCII (UTF-16) where an override could gain: refused, never forwarded; UTF-8 passes", async () => {
+    const { key } = await mint({ scopes: ["read"] });
+    const env = makeEnv({ ROUTES });
+    const utf16 = await through("/items/1", form({ "x-api-key": key }, `${URLENCODED}; charset=UTF-16`, "a=1"), env);
+    expect(utf16.res.status).toBe(400);
+    expect(utf16.calls).toHaveLength(0);
+    const utf8 = await through("/items/1", form({ "x-api-key": key }, `${URLENCODED}; charset="utf-8"`, "a=1"), env);
+    expect(utf8.res.status).toBe(200);
+  });
+
+  it("another route that hides itself for DELETE counts as refusing; one route for every method gains nothing", async () => {
+    const { key } = await mint({ scopes: ["read"] });
+    const env = makeEnv({
+      ROUTES: JSON.stringify([
+        { path: "/vault/*", methods: ["GET", "POST"], scopes: ["read"] },
+        { path: "/vault/*", methods: ["DELETE"], scopes: ["read"], hide: true },
+        { path: "/notes/*", scopes: ["read"], hide: true },
+      ]),
+    });
+    const o = OVERRIDES[0]!;
+    const hidden = await through("/vault/1", form({ "x-api-key": key }, o.type, o.body), env);
+    expect(hidden.res.status).toBe(400);
+    expect(hidden.calls).toHaveLength(0);
+    const same = await through("/notes/1", form({ "x-api-key": key }, o.type, o.body), env);
+    expect(same.res.status).toBe(200);
+    expect(same.calls[0]!.bodySha256).toBe(await sha256(o.body));
   });
 
   it("anonymous on a public POST route whose DELETE needs a key: the override is refused, an ordinary form forwarded", async () => {
