@@ -4,7 +4,7 @@
  * the signature checked by the origin itself, per-key rate limits (Durable Object) and the
  * per-IP failure budget (Rate Limiting binding) under wrangler dev.
  */
-import { createHmac, createSign, generateKeyPairSync } from "node:crypto";
+import { createHash, createHmac, createSign, generateKeyPairSync } from "node:crypto";
 import net from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Origin, RecordedCall } from "../../scripts/origin";
@@ -118,6 +118,9 @@ beforeAll(async () => {
         { path: "/api/v1/samples/:id/private", scopes: ["secret"], hide: true },
         { path: "/api/v1/samples/*", auth: "public" },
         { path: "/health", auth: "public" },
+        // A form POST a `read` key may send, a DELETE it may not (issue 20: an override in the body).
+        { path: "/items/*", methods: ["GET", "POST"], scopes: ["read"] },
+        { path: "/items/*", methods: ["DELETE"], scopes: ["admin"] },
       ]),
       SELF_SERVICE_PATH: "/api/keys",
       SESSION_JWT_SECRET: SESSION_SECRET,
@@ -802,5 +805,37 @@ describe("issue 20 (hardening, round three) over the wire", () => {
     const res = await fetch(`${gw.url}/v1/things`, { headers: { authorization: `Bearer ${big}` } });
     expect(res.status).toBe(401);
     expect(await res.text()).toBe(await refKey.text());
+  });
+
+  it("class 1, re-checked: a method override in a form body is refused where the key may POST but not DELETE; an ordinary form arrives byte-identical", async () => {
+    const form = { "x-api-key": key, "Content-Type": "application/x-www-form-urlencoded" };
+    const urlencoded = await rawRequest("POST", "/items/1", form, "title=x&%5Fmethod=DELETE");
+    expect(urlencoded.answer.status, urlencoded.answer.head).toBe(400);
+    expect(urlencoded.calls).toHaveLength(0);
+    const boundary = "e2eBoundary";
+    const part = (name: string, value: string) =>
+      `--${boundary}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`;
+    const multipart = { "x-api-key": key, "Content-Type": `multipart/form-data; boundary=${boundary}` };
+    const overridden = await rawRequest(
+      "POST",
+      "/items/1",
+      multipart,
+      part("_method", "DELETE") + `--${boundary}--\r\n`,
+    );
+    expect(overridden.answer.status, overridden.answer.head).toBe(400);
+    expect(overridden.calls).toHaveLength(0);
+    const plain = part("title", "x") + part("note", "y") + `--${boundary}--\r\n`;
+    const ok = await rawRequest("POST", "/items/1", multipart, plain);
+    expect(ok.answer.status, ok.answer.head).toBe(200);
+    expect(ok.calls[0]!.method).toBe("POST");
+    expect(ok.calls[0]!.bodySha256).toBe(createHash("sha256").update(plain, "latin1").digest("hex"));
+    // Chunked (no Content-Length): it cannot be checked there, so it is refused.
+    const chunk = "_method=DELETE";
+    const chunked = await raw(
+      `POST /items/1 HTTP/1.1\r\nHost: 127.0.0.1:${gw.port}\r\nConnection: close\r\nx-api-key: ${key}\r\n` +
+        "Content-Type: application/x-www-form-urlencoded\r\nTransfer-Encoding: chunked\r\n\r\n" +
+        `${chunk.length.toString(16)}\r\n${chunk}\r\n0\r\n\r\n`,
+    );
+    expect(chunked.status, chunked.head).toBe(413);
   });
 });

@@ -9,7 +9,8 @@
  * path (a CORS preflight forwarded bodiless and credential-less unless a route hides
  * itself) → `authenticate` (auth/authenticate.ts: the credential, the client's
  * failed-authentication budget, cheap rejection / lookup / record checks, or a session) →
- * the key's IP allowlist → org and scopes (auth/authorize.ts) → the org's rate limit, the
+ * the key's IP allowlist → org and scopes (auth/authorize.ts) → a method override in a
+ * form body (routes/method-override.ts) → the org's rate limit, the
  * key's own, its credits (abuse/limits.ts, each only when set: docs/limits.md) → forward.
  *
  * Side effects stay those of the decision itself: counting a failed authentication,
@@ -31,6 +32,8 @@ import { authorize } from "../auth/authorize";
 import { cookieOf } from "../auth/session";
 import type { Identity } from "../proxy/headers";
 import { pathCarriesKey, strayKeyMatcher } from "../proxy/stray-keys";
+import type { Caller, Grant } from "../routes/method-override";
+import { formOverrideRefusal } from "../routes/method-override";
 import { normalizedPathOf, requestUrlOf } from "../routes/normalize";
 import type { Route } from "../routes/table";
 import { matchRoute } from "../routes/table";
@@ -95,9 +98,12 @@ export async function admit(req: Request, deps: AdmitDeps): Promise<Admission> {
   const who = await authenticate(req.headers, deps, facts, { countUsage: true });
   if (who.kind === "refuse") return who;
   if (who.kind === "none") {
-    if (route.auth === "public")
+    if (route.auth === "public") {
+      const override = await overrideRefusal(req, deps, path, route, null, facts);
+      if (override) return override;
       return { kind: "forward", path, url, identity: null, preflight, anonymous: true, facts };
-    if (config.passthroughCookie !== null && cookieOf(req.headers.get("cookie"), config.passthroughCookie) !== null) {
+    }
+    if (hasPassthroughCookie(req, config)) {
       // SESSION_PASSTHROUGH_COOKIE: the origin authenticates it; no identity is vouched for.
       facts.auth = "passthrough";
       return { kind: "forward", path, url, identity: null, preflight, anonymous: false, facts };
@@ -112,6 +118,8 @@ export async function admit(req: Request, deps: AdmitDeps): Promise<Admission> {
     if (!decision.ok) return forbidden(facts, decision, route);
     facts.org = decision.value;
     facts.usage!.org = decision.value;
+    const override = await overrideRefusal(req, deps, path, route, { orgs: [who.org], scopes: who.scopes }, facts);
+    if (override) return override;
     const now = clock.now();
     await follow(deps, now);
     const org = await orgLimit(deps, decision.value, now, facts);
@@ -136,6 +144,8 @@ export async function admit(req: Request, deps: AdmitDeps): Promise<Admission> {
   if (!decision.ok) return forbidden(facts, decision, route);
   facts.org = decision.value;
   facts.usage!.org = decision.value;
+  const override = await overrideRefusal(req, deps, path, route, record, facts);
+  if (override) return override;
 
   const org = await orgLimit(deps, decision.value, now, facts);
   if (org?.kind === "refuse") return org;
@@ -193,6 +203,32 @@ export async function admit(req: Request, deps: AdmitDeps): Promise<Admission> {
         }
       : {}),
   };
+}
+
+/**
+ * A form POST whose body could override its method to one the route table refuses this
+ * caller (routes/method-override.ts): after authorization, before limits and credits, so
+ * a refused request spends nothing. Nothing is read unless ROUTES is set and it could gain.
+ */
+async function overrideRefusal(
+  req: Request,
+  deps: AdmitDeps,
+  path: string,
+  route: Route,
+  grant: Grant | null,
+  facts: Facts,
+): Promise<Refusal | null> {
+  const { config } = deps;
+  if (req.method !== "POST" || config.routes.length === 0) return null;
+  const caller: Caller =
+    grant === null ? { kind: "anonymous", passthrough: hasPassthroughCookie(req, config) } : { kind: "grant", grant };
+  const r = await formOverrideRefusal(req, config, path, route, caller);
+  return r === null ? null : refusal(facts, r.code, { detail: r.detail, reason: r.reason });
+}
+
+/** SESSION_PASSTHROUGH_COOKIE is set and the request carries that cookie. */
+function hasPassthroughCookie(req: Request, config: AdmitDeps["config"]): boolean {
+  return config.passthroughCookie !== null && cookieOf(req.headers.get("cookie"), config.passthroughCookie) !== null;
 }
 
 function forbidden(facts: Facts, decision: Extract<Decision, { ok: false }>, route: Route): Refusal {

@@ -13,7 +13,8 @@
  * cannot be allowed back).
  *
  * Method overrides also come as query parameters (`?_method=DELETE`): the query's
- * forwarding drops them too (isMethodOverrideParam), always.
+ * forwarding drops them too (isMethodOverrideParam), always; in a form body they are
+ * refused where they could gain something (edge/routes/method-override.ts).
  */
 import { SIGNATURE_HEADER, VERDICT_HEADER } from "../../../verifier/index.js";
 

@@ -241,16 +241,25 @@ export function forwardedSearch(search: string, config: Config): string {
   if (search.length <= 1) return search;
   const m = strayKeyMatcher(config);
   const parts = search.slice(1).split("&");
-  const kept = parts.filter((part) => {
-    for (const piece of part.includes(";") ? part.split(";") : [part]) {
-      const eq = piece.indexOf("=");
-      const name = eq < 0 ? piece : piece.slice(0, eq);
-      if (name.length > 0 && isMethodOverrideParam(paramName(name))) return false;
-    }
-    return m === null || !paramCarriesKey(part, m);
-  });
+  const kept = parts.filter((part) => !partOverridesMethod(part) && (m === null || !paramCarriesKey(part, m)));
   if (kept.length === parts.length) return search;
   return kept.length === 0 ? "" : "?" + kept.join("&");
+}
+
+/**
+ * Whether one `&`-separated part of a query or an urlencoded form body (still encoded)
+ * names a method override, as an origin reads it: its name leniently decoded (paramName),
+ * and, since some origins also split on `;` (Rack 2, Python's parse_qs before 3.9.2), any
+ * of its `;`-pieces. The one reading both the query's forwarding and the form-body check
+ * (edge/routes/method-override.ts) use.
+ */
+export function partOverridesMethod(part: string): boolean {
+  for (const piece of part.includes(";") ? part.split(";") : [part]) {
+    const eq = piece.indexOf("=");
+    const name = eq < 0 ? piece : piece.slice(0, eq);
+    if (name.length > 0 && isMethodOverrideParam(paramName(name))) return true;
+  }
+  return false;
 }
 
 /**
@@ -258,7 +267,7 @@ export function forwardedSearch(search: string, config: Config): string {
  * names looked for are ASCII; `%5F` or ASP.NET's `%u005F`), each on its own as lenient
  * decoders do (PHP keeps a malformed `%ZZ` and decodes the rest).
  */
-function paramName(raw: string): string {
+export function paramName(raw: string): string {
   const spaced = raw.includes("+") ? raw.replace(/\+/g, " ") : raw;
   if (!spaced.includes("%")) return spaced;
   return decodeAsciiEscapes(spaced);
