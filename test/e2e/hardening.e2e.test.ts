@@ -837,5 +837,13 @@ describe("issue 20 (hardening, round three) over the wire", () => {
         `${chunk.length.toString(16)}\r\n${chunk}\r\n0\r\n\r\n`,
     );
     expect(chunked.status, chunked.head).toBe(413);
+    // No Content-Type at all: Rack reads such a POST as a form, so the override is refused;
+    // a bodiless POST (no Content-Length, no Content-Type: `curl -X POST`) is forwarded.
+    const untyped = await rawRequest("POST", "/items/1", { "x-api-key": key }, "_method=DELETE");
+    expect(untyped.answer.status, untyped.answer.head).toBe(400);
+    expect(untyped.calls).toHaveLength(0);
+    const bodiless = await rawRequest("POST", "/items/1", { "x-api-key": key });
+    expect(bodiless.answer.status, bodiless.answer.head).toBe(200);
+    expect(bodiless.calls[0]!.method).toBe("POST");
   });
 });

@@ -6,7 +6,8 @@
  * forwardedSearch); a body cannot be edited without buffering it, so an override there is
  * refused instead — and a body is read only when an override could gain something:
  *
- * 1. the request is a POST with a form Content-Type (urlencoded or multipart), ROUTES is
+ * 1. the request is a POST with a form Content-Type (urlencoded or multipart, or none: Rack
+ *    reads a POST without one as a form), ROUTES is
  *    set, and for some method an override names (GET, PUT, PATCH, DELETE) the route table
  *    would refuse this caller where it admitted the POST (or would send it to another
  *    route that hides itself);
@@ -52,9 +53,13 @@ export interface OverrideRefusal {
   detail: string;
 }
 
-/** Whether a Content-Type is a form's (any case, with parameters; a joined list counts when one of them is). */
-function isForm(contentType: string | null): contentType is string {
-  if (contentType === null) return false;
+/**
+ * Whether a Content-Type is a form's (any case, with parameters; a joined list counts when
+ * one of them is). None at all counts too: Rack (Rails) parses a POST without a media type
+ * as an urlencoded form, `_method` included.
+ */
+function isForm(contentType: string | null): boolean {
+  if (contentType === null || contentType.trim() === "") return true;
   const t = contentType.toLowerCase();
   return t.includes("application/x-www-form-urlencoded") || t.includes("multipart/form-data");
 }
@@ -102,7 +107,7 @@ export async function formOverrideRefusal(
     };
   // Names are looked for as ASCII bytes: a charset that spells them otherwise (UTF-16,
   // EBCDIC, which Java origins decode a form with) cannot be checked.
-  const charset = /;\s*charset\s*=\s*"?([^";\s]*)/i.exec(contentType)?.[1]?.toLowerCase();
+  const charset = /;\s*charset\s*=\s*"?([^";\s]*)/i.exec(contentType ?? "")?.[1]?.toLowerCase();
   if (charset !== undefined && !ASCII_CHARSETS.has(charset))
     return {
       code: "malformed_request",
@@ -119,7 +124,7 @@ export async function formOverrideRefusal(
   const bytes = await readAtMost(req.clone().body!, FORM_BODY_LIMIT);
   if (bytes === null) return tooLarge;
   const text = new TextDecoder().decode(bytes); // the names looked for are ASCII: any bytes around them decode apart
-  const overrides = contentType.toLowerCase().includes("multipart/form-data")
+  const overrides = (contentType ?? "").toLowerCase().includes("multipart/form-data")
     ? multipartNames(text).some(nameOverridesMethod)
     : text.split("&").some(partOverridesMethod);
   return overrides

@@ -151,6 +151,31 @@ describe("a method override in a form body (issue 20, class 1)", () => {
     }
   });
 
+  it("no Content-Type at all (Rack reads such a POST as a form): an override is refused; other bodies and a bodiless POST are forwarded", async () => {
+    const { key } = await mint({ scopes: ["read"] });
+    const env = makeEnv({ ROUTES });
+    // Bytes, not a string: a string body would get text/plain from the Request constructor.
+    const raw = (text: string): RequestInit => ({
+      method: "POST",
+      headers: { "x-api-key": key, "content-length": String(enc.encode(text).byteLength) },
+      body: enc.encode(text),
+    });
+    const refused = await through("/items/1", raw("a=1&_method=DELETE"), env);
+    expect(refused.calls).toHaveLength(0);
+    expect(refused.res.status, refused.body).toBe(400);
+    expect(refused.body).toContain("method override in a form body");
+
+    const plain = await through("/items/1", raw("just some bytes"), env);
+    expect(plain.res.status, plain.body).toBe(200);
+    expect(plain.calls).toHaveLength(1);
+    expect(plain.calls[0]!.bodySha256).toBe(await sha256("just some bytes"));
+
+    const bodiless = await through("/items/1", { method: "POST", headers: { "x-api-key": key } }, env);
+    expect(bodiless.res.status, bodiless.body).toBe(200);
+    expect(bodiless.calls).toHaveLength(1);
+    expect(bodiless.calls[0]!.method).toBe("POST");
+  });
+
   it("no ROUTES (the default): a form is forwarded untouched, nothing read — not even a body of unknown length", async () => {
     const { key } = await mint({ scopes: ["read"] });
     const text = "_method=DELETE";
