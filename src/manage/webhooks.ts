@@ -239,6 +239,7 @@ export async function webhookCreate(deps: ManageDeps, p: Principal, body: unknow
     secret,
     created_by: ctx.actor,
     owner_token: p.kind === "token" ? p.id : null,
+    owner_expires_at: p.kind === "token" && p.expires_at ? Date.parse(p.expires_at) : null,
   });
   if (!hook) return { ok: false, error: "conflict", message: "this gateway already has the most webhooks it may hold" };
   await audit(ctx, { action: "webhook_create", webhook_id: hook.id, ...(orgs ? { orgs } : {}) });
