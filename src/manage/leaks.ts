@@ -78,16 +78,29 @@ export interface LeakVerdict {
   refused?: string;
 }
 
-/** A report's URL as kept: an http(s) URL of at most MAX_LEAK_URL_LENGTH printable characters, else null. */
+/**
+ * A report's URL as kept: an http(s) URL of at most MAX_LEAK_URL_LENGTH printable characters,
+ * else null. Credentials in it (`https://user:token@host/…`, a scanner's clone URL) are
+ * dropped: the URL goes to the key record, the audit log, the logs, the console and the
+ * owner's webhooks, and a secret goes to none of them.
+ */
 export function leakUrl(v: unknown): string | null {
   if (typeof v !== "string" || v === "" || v.length > MAX_LEAK_URL_LENGTH || unsafeCharacter(v) !== null) return null;
   if (!/^https?:\/\//i.test(v)) return null;
   try {
-    new URL(v);
-    return v;
+    const u = new URL(v);
+    if (u.username === "" && u.password === "") return v;
+    u.username = "";
+    u.password = "";
+    return u.href;
   } catch {
     return null;
   }
+}
+
+/** A report's URL with the leaked token itself taken out of it (a token found in a query string). */
+function withoutToken(url: string | null, token: string): string | null {
+  return url === null || !url.includes(token) ? url : url.split(token).join("[redacted]");
 }
 
 /** A report's source as kept: 1–MAX_LEAK_SOURCE_LENGTH printable characters, else null. */
@@ -152,7 +165,7 @@ export async function reportLeaks(
     };
   const action: LeakAction = deps.leakAction ?? "revoke";
   const first = new Map<string, LeakEntry>();
-  for (const e of entries) if (!first.has(e.token)) first.set(e.token, e);
+  for (const e of entries) if (!first.has(e.token)) first.set(e.token, { ...e, url: withoutToken(e.url, e.token) });
 
   // The feedback's hash (plain SHA-256) for every token; a lookup only for those shaped like a key.
   const verdicts = new Map<string, LeakVerdict>();

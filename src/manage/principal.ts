@@ -26,7 +26,7 @@ import { actor } from "../keys/store/kv";
 
 export type Principal =
   | { kind: "root" }
-  | { kind: "token"; id: string; orgs: string[]; role: "read" | "write" }
+  | { kind: "token"; id: string; orgs: string[]; role: "read" | "write"; expires_at?: string | null }
   | { kind: "key"; org: string; record: KeyRecord }
   | { kind: "session"; sub: string; org: string; scopes: string[] }
   | { kind: "portal"; org: string; scopes: string[] | null }

@@ -48,7 +48,13 @@ const unavailable: Outcome<never> = {
   message: "No WEBHOOKS Durable Object binding: webhooks are off on this gateway (see wrangler.toml).",
 };
 
-/** Loopback, private, link-local, unique-local, CGNAT and unspecified ranges: never a receiver in production. */
+/**
+ * Addresses that are never a public receiver: loopback, private, link-local, unique-local,
+ * CGNAT, unspecified, IETF protocol assignments, benchmarking, multicast, reserved and
+ * broadcast; and the IPv6 forms that carry an IPv4 address inside them (IPv4-compatible
+ * ::a.b.c.d, NAT64 64:ff9b::/96 and 64:ff9b:1::/48, 6to4 2002::/16, Teredo 2001::/32), so
+ * that [::127.0.0.1] or [64:ff9b::a9fe:a9fe] is not a way around the IPv4 ranges.
+ */
 const PRIVATE_RANGES = [
   "0.0.0.0/8",
   "10.0.0.0/8",
@@ -56,26 +62,51 @@ const PRIVATE_RANGES = [
   "127.0.0.0/8",
   "169.254.0.0/16",
   "172.16.0.0/12",
+  "192.0.0.0/24",
   "192.168.0.0/16",
-  "::/128",
+  "198.18.0.0/15",
+  "224.0.0.0/4",
+  "240.0.0.0/4",
+  "::/96",
   "::1/128",
+  "64:ff9b::/96",
+  "64:ff9b:1::/48",
+  "100::/64",
+  "2001::/32",
+  "2002::/16",
   "fc00::/7",
   "fe80::/10",
+  "ff00::/8",
 ].map((r) => parseCidr(r)!);
+
+/**
+ * Names that never resolve to a public host: localhost and *.localhost (RFC 6761), *.local
+ * (mDNS), *.internal, *.home.arpa (RFC 8375), and single-label names (an intranet's).
+ */
+const NON_PUBLIC_NAME_RE = /(?:^|\.)(?:localhost|local|internal|home\.arpa)$|^[^.]*$/;
+
+/** A URL's hostname as compared: lower case, no IPv6 brackets, no trailing dot ("localhost." is localhost). */
+function hostOf(hostname: string): string {
+  return hostname
+    .replace(/^\[|\]$/g, "")
+    .toLowerCase()
+    .replace(/\.$/, "");
+}
 
 /** A loopback name or address (localhost, *.localhost, 127.0.0.0/8, ::1). */
 function isLoopbackHost(hostname: string): boolean {
-  const h = hostname.replace(/^\[|\]$/g, "").toLowerCase();
+  const h = hostOf(hostname);
   if (h === "localhost" || h.endsWith(".localhost")) return true;
   const ip = parseIp(h);
   return ip !== null && (inCidr(ip, parseCidr("127.0.0.0/8")!) || inCidr(ip, parseCidr("::1/128")!));
 }
 
 function isPrivateHost(hostname: string): boolean {
-  const h = hostname.replace(/^\[|\]$/g, "").toLowerCase();
+  const h = hostOf(hostname);
   if (isLoopbackHost(h)) return true;
   const ip = parseIp(h);
-  return ip !== null && PRIVATE_RANGES.some((r) => inCidr(ip, r));
+  if (ip === null) return NON_PUBLIC_NAME_RE.test(h);
+  return PRIVATE_RANGES.some((r) => inCidr(ip, r));
 }
 
 /**
@@ -208,6 +239,7 @@ export async function webhookCreate(deps: ManageDeps, p: Principal, body: unknow
     secret,
     created_by: ctx.actor,
     owner_token: p.kind === "token" ? p.id : null,
+    owner_expires_at: p.kind === "token" && p.expires_at ? Date.parse(p.expires_at) : null,
   });
   if (!hook) return { ok: false, error: "conflict", message: "this gateway already has the most webhooks it may hold" };
   await audit(ctx, { action: "webhook_create", webhook_id: hook.id, ...(orgs ? { orgs } : {}) });

@@ -388,6 +388,8 @@ export interface NewHookRow {
   created_by: string;
   /** The scoped admin token that made it (null: the root): revoking that token disables it. */
   owner_token: string | null;
+  /** When that token expires (ms; null or absent: never): from then on the webhook is disabled, as when it is revoked. */
+  owner_expires_at?: number | null;
 }
 
 /** A webhook as the API shows it: never its secret. */

@@ -54,6 +54,7 @@ type HookRow = {
   secret: string;
   created_by: string;
   owner_token: string | null;
+  owner_expires_at: number | null;
   created_at: number;
   status: "active" | "disabled";
   disabled_at: number | null;
@@ -108,6 +109,10 @@ export class WebhookHub extends DurableObject<WebhookHubEnv> {
         event_id TEXT NOT NULL, type TEXT NOT NULL, subject TEXT NOT NULL, body TEXT NOT NULL, state TEXT NOT NULL,
         attempts INTEGER NOT NULL, next_at INTEGER NOT NULL, done_at INTEGER)`,
     );
+    // Added after the first release: a hub made before it gains the column (null: its webhooks' tokens never expire).
+    const columns = sql.exec<{ name: string }>("PRAGMA table_info(hooks)").toArray();
+    if (!columns.some((c) => c.name === "owner_expires_at"))
+      sql.exec("ALTER TABLE hooks ADD COLUMN owner_expires_at INTEGER");
     sql.exec("CREATE INDEX IF NOT EXISTS deliveries_queue ON deliveries (hook_id, subject, state, seq)");
     sql.exec("CREATE INDEX IF NOT EXISTS deliveries_state ON deliveries (state, next_at)");
     sql.exec(
@@ -131,7 +136,7 @@ export class WebhookHub extends DurableObject<WebhookHubEnv> {
     const count = sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM hooks").one().n;
     if (count >= MAX_WEBHOOKS) return null;
     sql.exec(
-      "INSERT INTO hooks (id, url, events, orgs, secret, created_by, owner_token, created_at, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'active')",
+      "INSERT INTO hooks (id, url, events, orgs, secret, created_by, owner_token, owner_expires_at, created_at, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'active')",
       row.id,
       row.url,
       JSON.stringify(row.events),
@@ -139,6 +144,7 @@ export class WebhookHub extends DurableObject<WebhookHubEnv> {
       row.secret,
       row.created_by,
       row.owner_token,
+      row.owner_expires_at ?? null,
       clock.now(),
     );
     return viewOf(this.#hook(row.id)!);
@@ -186,6 +192,7 @@ export class WebhookHub extends DurableObject<WebhookHubEnv> {
   async enqueue(event: GatewayEvent): Promise<number> {
     const now = clock.now();
     if (event.type === "token.revoked") await this.#disableTokenHooks(String(event.data.token_id), now);
+    await this.#disableExpiredOwners(now);
     const targets = this.#active().filter((h) => {
       if (!(JSON.parse(h.events) as string[]).includes(event.type)) return false;
       if (event.rootOnly && h.owner_token !== null) return false;
@@ -207,7 +214,8 @@ export class WebhookHub extends DurableObject<WebhookHubEnv> {
   async sendTest(id: string): Promise<{ event_id: string } | "disabled" | null> {
     const h = this.#hook(id);
     if (h === null) return null;
-    if (h.status !== "active") return "disabled";
+    await this.#disableExpiredOwners(clock.now());
+    if (this.#hook(id)?.status !== "active") return "disabled";
     const now = clock.now();
     const event: GatewayEvent = {
       type: TEST_EVENT_TYPE,
@@ -438,6 +446,17 @@ export class WebhookHub extends DurableObject<WebhookHubEnv> {
         cause: err instanceof Error ? err.message : String(err),
       });
     }
+  }
+
+  /** Scoped admin tokens that have expired: the webhooks they made stop, as when a token is revoked. */
+  async #disableExpiredOwners(now: number): Promise<void> {
+    const expired = this.ctx.storage.sql
+      .exec<HookRow>(
+        "SELECT * FROM hooks WHERE status = 'active' AND owner_expires_at IS NOT NULL AND owner_expires_at <= ?",
+        now,
+      )
+      .toArray();
+    for (const h of expired) await this.#disable(h, now, `the admin token ${h.owner_token} that made it expired`);
   }
 
   /** A scoped admin token was revoked: the webhooks it made stop (a token's webhooks see only what it may). */

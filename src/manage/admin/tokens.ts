@@ -52,7 +52,7 @@ export async function resolveTokenRecord(
 
 /** The operator a usable token record authenticates. */
 export function callerOf(record: TokenRecord): Operator {
-  return { kind: "token", id: record.id, orgs: record.orgs, role: record.role };
+  return { kind: "token", id: record.id, orgs: record.orgs, role: record.role, expires_at: record.expires_at };
 }
 
 /** The caller a presented bearer value names, when it is a usable scoped token; null when not (resolveTokenRecord). */

@@ -24,6 +24,16 @@ describe("leakUrl", () => {
   });
 });
 
+describe("leakUrl: never a secret", () => {
+  it("drops credentials in the URL (a scanner's clone URL), keeps the location", () => {
+    expect(leakUrl("https://x-access-token:ghs_abc123@github.com/o/r.git")).toBe("https://github.com/o/r.git");
+    expect(leakUrl("https://user@gitlab.example/o/r/-/blob/main/.env")).toBe(
+      "https://gitlab.example/o/r/-/blob/main/.env",
+    );
+    expect(leakUrl("http://:pw@ci.example/job/1")).toBe("http://ci.example/job/1");
+  });
+});
+
 describe("leakSource", () => {
   it("1–100 printable characters, trimmed", () => {
     expect(leakSource("  commit ")).toBe("commit");

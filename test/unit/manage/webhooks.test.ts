@@ -40,6 +40,39 @@ describe("webhook URLs", () => {
     expect(webhookUrlProblem("http://hooks.example.com/x", true)).not.toBeNull();
   });
 
+  it("no way around the private ranges: a trailing dot, IPv4 inside IPv6, special-purpose ranges and names", () => {
+    const around = [
+      // A fully qualified name ends in a dot: localhost. is localhost.
+      "https://localhost./x",
+      "https://hooks.localhost./x",
+      "https://localhost%2e/x",
+      // An IPv4 address inside an IPv6 one: IPv4-compatible, NAT64 (well-known and local), 6to4, Teredo.
+      "https://[::127.0.0.1]/x",
+      "https://[::a9fe:a9fe]/x",
+      "https://[64:ff9b::a9fe:a9fe]/x",
+      "https://[64:ff9b:1::a00:1]/x",
+      "https://[2002:7f00:1::]/x",
+      "https://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/x",
+      // IETF assignments, benchmarking, multicast, reserved, broadcast.
+      "https://192.0.0.1/x",
+      "https://198.18.0.1/x",
+      "https://224.0.0.1/x",
+      "https://240.0.0.1/x",
+      "https://255.255.255.255/x",
+      "https://[ff02::1]/x",
+      // Names that never resolve to a public host.
+      "https://metadata.google.internal/computeMetadata/v1/",
+      "https://printer.local/x",
+      "https://router.home.arpa/x",
+      "https://intranet/x",
+    ];
+    for (const url of around) {
+      expect(webhookUrlProblem(url, false), url).toMatch(/https:\/\/ URL of a public host/);
+      expect(webhookUrlProblem(url, true), url).toBeNull();
+    }
+    expect(localRequest("http://localhost.:8787/x")).toBe(true);
+  });
+
   it("never credentials, a fragment, another scheme, a relative or an over-long URL", () => {
     for (const url of [
       "https://u:p@hooks.example.com/x",

@@ -56,6 +56,19 @@ describe("reportLeaks", () => {
     expect(events).toHaveLength(1);
   });
 
+  it("the leaked token inside the report's URL is never kept, logged or sent", async () => {
+    const events: KeyLeakedEvent[] = [];
+    const k = await mint({ orgs: [uniqueOrg()] });
+    const d = deps({ onKeyLeaked: async (ev) => void events.push(ev) });
+    const url = `https://logs.example/search?q=${k.key}&page=1`;
+    const out = await reportLeaks(d, { kind: "reporter", via: "scanner" }, [{ token: k.key, source: "soc", url }]);
+    expect(out.ok && out.value[0]!.label).toBe("true_positive");
+    expect(events[0]!.data.url).toBe("https://logs.example/search?q=[redacted]&page=1");
+    const record = await recordOf(await hashKey(k.key));
+    expect(JSON.stringify(record)).not.toContain(k.key);
+    expect(record.leaked?.url).toBe("https://logs.example/search?q=[redacted]&page=1");
+  });
+
   it("a failing hook never fails the report", async () => {
     const k = await mint({ orgs: [uniqueOrg()] });
     const d = deps({ onKeyLeaked: () => Promise.reject(new Error("receiver down")) });

@@ -304,6 +304,28 @@ describe("delivery: at least once, in order per key, never on a request's path",
     });
   });
 
+  it("a scoped admin token's expiry disables the webhooks it made, as its revocation does", async () => {
+    future();
+    const a = uniqueOrg();
+    const r = receiver();
+    const t = await mintToken(
+      { orgs: [a], role: "write", expires_at: new Date(clock.now() + 60_000).toISOString() },
+      E,
+    );
+    const hook = await createHook({ url: r.url, events: KEY_EVENTS }, t.token);
+    expect(hook.res.status).toBe(201);
+    await createKey([a]);
+    expect(await deliver()).toBe(true);
+    expect(await received(r.name)).toHaveLength(1);
+    advance(120_000);
+    await createKey([a]);
+    await deliver();
+    expect(await received(r.name)).toHaveLength(1);
+    const h = (await admin("GET", "/webhooks")).json.webhooks.find((x: { id: string }) => x.id === hook.json.id);
+    expect(h).toMatchObject({ status: "disabled", disabled_reason: `the admin token ${t.id} that made it expired` });
+    expect((await admin("POST", `/webhooks/${hook.json.id}/test`)).res.status).toBe(409);
+  });
+
   it("a slow or hanging receiver never holds an admin answer: the answer comes before any attempt", async () => {
     future();
     const org = uniqueOrg();
