@@ -244,6 +244,47 @@ describe("one key, one record: an import never gives a key already stored a seco
     }
   });
 
+  it("a key imported by two hashes: a revoked one wins (another org's hash never brings it back); two live ones are refused as ambiguous", async () => {
+    const owner = uniqueOrg();
+    const other = uniqueOrg();
+    const tok = (
+      await api("POST", "/_keygate/tokens", { body: { name: "w", orgs: [other], role: "write" }, env: gw() })
+    ).json.token as string;
+    // Revoked while pending (sha512), then its sha256 imported by another org's operator:
+    // before, the sha256 identity was looked up first and the revoked key worked again, as the other org.
+    const r = await legacyKey();
+    const revoked = await importOne({ hash: `sha512:${(await sha("SHA-512", r.key)).hex}`, orgs: [owner] });
+    expect((await api("DELETE", `/_keygate/keys/${revoked.json.id}`, { env: gw() })).res.status).toBe(200);
+    const again = await api("POST", "/_keygate/keys/import", {
+      body: { hash: `sha256:${r.sha256.hex}`, orgs: [other] },
+      env: gw(),
+      token: tok,
+    });
+    expect(again.res.status).toBe(201);
+    const used = await through("/v1/things", { headers: { "x-api-key": r.key } }, gw());
+    expect(used.res.status).toBe(401);
+    expect(used.calls).toHaveLength(0);
+    // Two live imports of one key in two orgs: which org the client is served as must not
+    // depend on the algorithms' order (before: the sha256 one, another org's, answered).
+    const k = await legacyKey();
+    const first = await importOne({ hash: `sha512:${(await sha("SHA-512", k.key)).hex}`, orgs: [owner] });
+    const second = await api("POST", "/_keygate/keys/import", {
+      body: { hash: `sha256:${k.sha256.hex}`, orgs: [other] },
+      env: gw(),
+      token: tok,
+    });
+    expect([first.res.status, second.res.status]).toEqual([201, 201]);
+    const ambiguous = await through("/v1/things", { headers: { "x-api-key": k.key } }, gw());
+    expect(ambiguous.res.status).toBe(401);
+    expect(ambiguous.calls).toHaveLength(0);
+    // The other org's import revoked: the key stays refused (a revoked one wins).
+    expect((await api("DELETE", `/_keygate/keys/${second.json.id}`, { env: gw() })).res.status).toBe(200);
+    expect((await through("/v1/things", { headers: { "x-api-key": k.key } }, gw())).res.status).toBe(401);
+    // (Every import of this test revoked: nothing stays pending for the lookups' test, which counts every org.)
+    for (const id of [again.json.id, first.json.id])
+      expect((await api("DELETE", `/_keygate/keys/${id}`, { env: gw() })).res.status).toBe(200);
+  });
+
   it("the same key twice in one batch (as given, or as its plaintext and its hash) is stored once; the second is refused by index", async () => {
     const org = uniqueOrg();
     const a = "plain-" + crypto.randomUUID();
