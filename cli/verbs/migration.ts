@@ -170,6 +170,7 @@ export function bulkImportPlan(values: Values): Plan {
           state?: string;
           errors?: FieldError[];
           message?: string;
+          duplicate_of?: number;
         }[];
         const deferred: Line[] = [];
         for (const r of results) {
@@ -183,6 +184,8 @@ export function bulkImportPlan(values: Values): Plan {
             answer.imported++;
             if (r.state === "pending") answer.pending++;
           } else if (r.status === "skipped") answer.skipped++;
+          else if (r.duplicate_of !== undefined && batch[r.duplicate_of])
+            fail(l.line, [`the same key as line ${batch[r.duplicate_of]!.line}: give each key once`]);
           else fail(l.line, r.errors ? r.errors.map((e) => flagMessage(e)) : [r.message ?? r.status]);
         }
         if (deferred.length === batch.length) throw new Refused("the gateway took none of a batch: try again later");

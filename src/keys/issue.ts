@@ -23,11 +23,11 @@ import {
 import { classifyKey, displayStart, isWellFormedKey, MAX_KEY_LENGTH, mintKey, randomBase62 } from "./format";
 import { hashKey } from "./hash";
 import type { LegacyAlgorithm } from "./legacy";
-import { isOwnScheme, legacyIdentity, parseLegacyHash } from "./legacy";
+import { isOwnScheme, LEGACY_ALGORITHMS, legacyIdentity, legacyIdentityOf, parseLegacyHash } from "./legacy";
 import type { KeyRecord, KeyStatus, TokenRole } from "./record";
 import { ALL_ORGS, KEY_ID_RE, ORG_RE, TOKEN_ROLES } from "./record";
 import type { KvLike } from "./store/kv";
-import { KeyConflict, KV_LIST_MAX, KV_METADATA_MAX_BYTES } from "./store/kv";
+import { KeyConflict, KV_LIST_MAX, KV_METADATA_MAX_BYTES, kvCall, kvKey } from "./store/kv";
 import { createRecord, summaryBytes } from "./store/listings";
 import { legacyDone, putMarker } from "./store/migration";
 
@@ -408,30 +408,69 @@ export class AlreadyStored extends Error {
 }
 
 /**
+ * The legacy algorithms a key imported by its hash may wait under that a plaintext's digest
+ * can be computed for here (hmac-sha256 only with LEGACY_HASH_PEPPER), keygate's own scheme
+ * excepted (such a hash is stored under keygate's own index).
+ */
+export function pendingAlgorithmsOf(settings: KeySettings): LegacyAlgorithm[] {
+  return LEGACY_ALGORITHMS.filter(
+    (a) => !isOwnScheme(a, settings) && (a !== "hmac-sha256" || settings.legacyPepper !== undefined),
+  );
+}
+
+/**
+ * Where an import lives in KV: `hash`, the record's identity (keygate's hash of the key, or
+ * the hash's legacy identity while `pending`), and `aliases`: the other identities under
+ * which the same key may already be stored — for a plaintext, its legacy identity under
+ * every algorithm in pendingAlgorithmsOf (the same key imported earlier by its hash, waiting
+ * for its first use, or revoked before it). A hash cannot name the key's other digests: an
+ * import by hash has none.
+ */
+export async function importIdentity(
+  settings: KeySettings,
+  spec: ImportSpec,
+): Promise<{
+  hash: string;
+  pending: LegacyAlgorithm | null;
+  aliases: { algorithm: LegacyAlgorithm; identity: string }[];
+}> {
+  const src = spec.source;
+  if (src.kind === "hash") {
+    if (isOwnScheme(src.algorithm, settings)) return { hash: src.hex, pending: null, aliases: [] };
+    return {
+      hash: await legacyIdentity(src.algorithm, src.hex, settings.pepper),
+      pending: src.algorithm,
+      aliases: [],
+    };
+  }
+  const aliases: { algorithm: LegacyAlgorithm; identity: string }[] = [];
+  for (const algorithm of pendingAlgorithmsOf(settings)) {
+    const identity = await legacyIdentityOf(src.key, algorithm, settings);
+    if (identity !== null) aliases.push({ algorithm, identity });
+  }
+  return { hash: await hashKey(src.key, settings.pepper), pending: null, aliases };
+}
+
+/**
  * Store a validated import: its record under keygate's hash of the key (a plaintext, or a
  * digest that already is keygate's own: keys/legacy.ts isOwnScheme), or under the hash's
  * legacy identity until the key's first use (`legacy` set); its listing entries; its
- * marker (keys/store/migration.ts). Refuses (AlreadyStored) a key already stored, or a
- * legacy identity already re-indexed. No audit and no publication: the caller's.
+ * marker (keys/store/migration.ts). Refuses (AlreadyStored) a key already stored, a legacy
+ * identity already re-indexed, or a plaintext whose key is already stored by its hash
+ * (pending, disabled or revoked: storing it again would give the key a second record that
+ * keygate's own index finds first — another org's, or a revoked key working again).
+ * No audit and no publication: the caller's.
  */
 export async function storeImport(kv: KvLike, settings: KeySettings, spec: ImportSpec, now: number): Promise<Imported> {
   const src = spec.source;
   const id = newKeyId();
-  let hash: string;
-  let pending: LegacyAlgorithm | null = null;
-  let start: string;
-  if (src.kind === "plaintext") {
-    hash = await hashKey(src.key, settings.pepper);
-    start = spec.keyPrefix ?? displayStart(src.key, settings.prefix);
-  } else {
-    start = spec.keyPrefix ?? "";
-    if (isOwnScheme(src.algorithm, settings)) hash = src.hex;
-    else {
-      hash = await legacyIdentity(src.algorithm, src.hex, settings.pepper);
-      pending = src.algorithm;
-      if (await legacyDone(kv, hash)) throw new AlreadyStored("this key was imported and has been used since");
-    }
-  }
+  const { hash, pending, aliases } = await importIdentity(settings, spec);
+  const start =
+    src.kind === "plaintext" ? (spec.keyPrefix ?? displayStart(src.key, settings.prefix)) : (spec.keyPrefix ?? "");
+  if (pending && (await legacyDone(kv, hash))) throw new AlreadyStored("this key was imported and has been used since");
+  for (const alias of aliases)
+    if ((await kvCall("get", () => kv.get(kvKey.record(alias.identity), { type: "json" }))) !== null)
+      throw new AlreadyStored(`this key is already stored, imported by its ${alias.algorithm} hash`);
   const record = newRecord(
     {
       v: 1,

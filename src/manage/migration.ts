@@ -5,7 +5,8 @@
  * first (authority.ts: `import` is an operator's; `migration` and `shadow` are operators'
  * reads, an org-scoped token's limited to its orgs).
  */
-import type { FieldError } from "../keys/issue";
+import type { FieldError, KeySettings } from "../keys/issue";
+import { importIdentity, pendingAlgorithmsOf } from "../keys/issue";
 import type { LegacyAlgorithm } from "../keys/legacy";
 import type { Imported, ImportSpec, Outcome } from "../keys/lifecycle";
 import { auditImports, importStored, publishImported, tellImported } from "../keys/lifecycle";
@@ -43,6 +44,8 @@ export interface ImportResult {
   errors?: FieldError[];
   /** skipped, refused, deferred: why. */
   message?: string;
+  /** refused: the index of the earlier item of this batch that is the same key (stored, or refused, once). */
+  duplicate_of?: number;
 }
 
 export interface ImportBatchAnswer {
@@ -58,11 +61,13 @@ export interface ImportBatchAnswer {
 
 /**
  * The KV operations one import costs at most: the existence check (and, for a hash, the
- * re-indexed check), the record, its id pointer, one org index entry per org and its marker.
+ * re-indexed check; for a plaintext, one check per legacy algorithm its hash may wait
+ * under: issue.ts importIdentity), the record, its id pointer, one org index entry per org and its marker.
  * The batch's one audit event costs one more, and one per org it names (importKeys counts them).
  */
-export function importOperations(spec: ImportSpec): number {
-  return 4 + spec.input.orgs.length + (spec.source.kind === "hash" ? 1 : 0);
+export function importOperations(spec: ImportSpec, settings: KeySettings): number {
+  const checks = spec.source.kind === "hash" ? 1 : pendingAlgorithmsOf(settings).length;
+  return 4 + spec.input.orgs.length + checks;
 }
 
 /**
@@ -87,6 +92,8 @@ export async function importKeys(deps: ManageDeps, p: Principal, items: unknown)
   // The audit event's global entry, then one per org it names.
   let budget = (deps.importBudget ?? Infinity) - 1;
   const orgsNamed = new Set<string>();
+  /** The KV identities of the items taken so far (issue.ts importIdentity): item index by identity. */
+  const seen = new Map<string, number>();
   for (const [index, body] of items.entries()) {
     const one = await importChecked(deps, p, body);
     if (!one.ok) {
@@ -97,8 +104,25 @@ export async function importKeys(deps: ManageDeps, p: Principal, items: unknown)
       specs.push(null);
       continue;
     }
+    // The same key twice in one batch (as given, or as a plaintext and its hash) is refused
+    // after its first: the items are stored concurrently and KV has no compare-and-set, so
+    // both were stored, one record over the other, and the first key's id was left broken.
+    const identity = await importIdentity(deps.settings, one.value);
+    const names = [identity.hash, ...identity.aliases.map((a) => a.identity)];
+    const earlier = names.map((n) => seen.get(n)).find((i) => i !== undefined);
+    if (earlier !== undefined) {
+      results[index] = {
+        index,
+        status: "refused",
+        message: `the same key as item ${earlier} of this batch: give each key once`,
+        duplicate_of: earlier,
+      };
+      specs.push(null);
+      continue;
+    }
+    for (const n of names) seen.set(n, index);
     const newOrgs = one.value.input.orgs.filter((o) => !orgsNamed.has(o));
-    const cost = importOperations(one.value) + newOrgs.length;
+    const cost = importOperations(one.value, deps.settings) + newOrgs.length;
     if (cost > budget) {
       results[index] = { index, status: "deferred", message: "not tried within this call's budget: send it again" };
       specs.push(null);
@@ -126,7 +150,12 @@ export async function importKeys(deps: ManageDeps, p: Principal, items: unknown)
           id: outcome.value.record.id,
           state: outcome.value.pending ? "pending" : "migrated",
         };
-      } else results[i] = { index: i, status: "skipped", message: "already stored" };
+      } else
+        results[i] = {
+          index: i,
+          status: "skipped",
+          message: outcome.error === "conflict" ? outcome.message : "already stored",
+        };
       if (outcome.ok || outcome.error === "conflict") for (const a of pendingUnder(deps, spec)) legacy.add(a);
     }
   };

@@ -14,7 +14,8 @@
  * up once more under its legacy identity — one legacy digest and keygate's hash of it, at
  * most one KV read per pending algorithm (an old system has one), and the same caches,
  * negative results included. A hit is verified like any record and says where it was
- * found (`legacy`), for the lazy re-hash (authenticate.ts). Keys of keygate's format, and
+ * found (`legacy`), for the lazy re-hash (authenticate.ts); found under two identities,
+ * a revoked one wins, else the key is refused as ambiguous. Keys of keygate's format, and
  * every key once nothing is pending, pay nothing for it.
  *
  * Stateless: the key cache is the isolate's (edge/gateway/isolate.ts), passed in.
@@ -46,7 +47,8 @@ export type Verdict =
       /** Found under its legacy identity (a key imported by its hash, not yet re-indexed under `hash`). */
       legacy?: { identity: string };
     }
-  | { kind: "unknown"; reason: "checksum" | "not_found"; tier: Tier }
+  /** ambiguous: the key was found under two legacy identities (imported by two hashes), neither revoked. */
+  | { kind: "unknown"; reason: "checksum" | "not_found" | "ambiguous"; tier: Tier }
   | { kind: "denied"; reason: KeyDenial; record: KeyRecord; tier: Tier }
   | { kind: "error"; cause: string };
 
@@ -111,16 +113,25 @@ export async function verifyKey(key: string, deps: VerifyDeps): Promise<Verdict>
     } catch (err) {
       return { kind: "error", cause: err instanceof Error ? err.message : String(err) };
     }
+    // Every pending algorithm, as a miss reads them all: the same key imported by two hashes
+    // (an import cannot see a key's other digests) has two records, and which one answers
+    // must not depend on the algorithms' order. A revoked one wins (another import never
+    // brings a revoked key back); two others are ambiguous, refused until the operator
+    // revokes one (docs/migrating.md).
+    const hits: { record: KeyRecord; tier: Tier; identity: string }[] = [];
     for (const algorithm of algorithms) {
       const identity = await legacyIdentityOf(key, algorithm, config);
       if (identity === null) continue;
       const there = await lookup(identity, deps);
       if ("kind" in there) return there;
-      if (there.record !== null) {
-        found = there;
-        legacy = { identity };
-        break;
-      }
+      if (there.record !== null) hits.push({ record: there.record, tier: there.tier, identity });
+    }
+    const revoked = hits.find((h) => h.record.revoked_at !== null);
+    if (revoked) return { kind: "denied", reason: "revoked", record: revoked.record, tier: revoked.tier };
+    if (hits.length > 1) return { kind: "unknown", reason: "ambiguous", tier: hits[0]!.tier };
+    if (hits.length === 1) {
+      found = hits[0]!;
+      legacy = { identity: hits[0]!.identity };
     }
   }
   const { record, tier } = found;

@@ -151,6 +151,29 @@ describe("import --file", () => {
     expect(out.failures.map((f: { line: number }) => f.line)).toEqual([2, 3, 4]);
   });
 
+  it("a key given twice is reported at its second line, naming the first (the gateway's duplicate_of is a batch index)", async () => {
+    const h = harness((op, arg) => {
+      if (op !== "importMany") return { ok: true, value: {} };
+      const items = arg as Json[];
+      const results = items.map((item, index) =>
+        index > 0 && item.key === items[0]!.key
+          ? { index, status: "refused", message: "the same key as item 0 of this batch", duplicate_of: 0 }
+          : { index, status: "imported", id: `key_${index}`, state: "migrated" },
+      );
+      return { ok: true, value: { results } };
+    });
+    const f = file([
+      JSON.stringify({ key: "k1", orgs: ["o"] }),
+      "",
+      JSON.stringify({ key: "k2", orgs: ["o"] }),
+      JSON.stringify({ key: "k1", orgs: ["o"], name: "again" }),
+    ]);
+    const r = await h.run("import", "--file", f, "--json");
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("line 4: the same key as line 1: give each key once\n");
+    expect(JSON.parse(r.stdout)).toMatchObject({ lines: 3, imported: 2, failed: 1 });
+  });
+
   it("batches of 1,000, then of what the gateway took; deferred keys are sent again, in order; a second run skips what is stored", async () => {
     let calls = 0;
     const h = harness((op, arg) => {

@@ -182,6 +182,143 @@ describe("import by hash, re-hash at first use", () => {
   });
 });
 
+describe("one key, one record: an import never gives a key already stored a second one", () => {
+  const tokenFor = async (org: string) =>
+    (await api("POST", "/_keygate/tokens", { body: { name: "w", orgs: [org], role: "write" }, env: gw() })).json
+      .token as string;
+
+  it("a plaintext whose key waits under its hash is a 409, for any org: the client stays its org's", async () => {
+    const owner = uniqueOrg();
+    const other = uniqueOrg();
+    const k = await legacyKey();
+    const made = await importOne({ hash: `sha512:${(await sha("SHA-512", k.key)).hex}`, orgs: [owner] });
+    expect(made.res.status).toBe(201);
+    // Another org's operator holding the plaintext: before, its record in keygate's own
+    // index answered first, and the owner's client was served as the other org.
+    const taken = await api("POST", "/_keygate/keys/import", {
+      body: { key: k.key, orgs: [other], name: "mine now" },
+      env: gw(),
+      token: await tokenFor(other),
+    });
+    expect(taken.res.status).toBe(409);
+    expect(taken.json.detail).toMatch(/already stored, imported by its sha512 hash/);
+    const used = await through("/v1/things", { headers: { "x-api-key": k.key } }, gw());
+    expect(used.res.status).toBe(200);
+    expect(used.calls[0]!.headers).toMatchObject({ "x-org-slug": owner, "x-api-key-id": made.json.id });
+    expect((await api("GET", `/_keygate/keys?org=${other}`, { env: gw() })).json.keys).toEqual([]);
+  });
+
+  it("a key revoked while pending stays revoked: its plaintext, imported again, is a 409 (in a batch: skipped)", async () => {
+    const org = uniqueOrg();
+    for (const alg of ["sha256", "hmac-sha256"] as const) {
+      const k = await legacyKey();
+      const hex =
+        alg === "sha256"
+          ? k.sha256.hex
+          : [
+              ...new Uint8Array(
+                await crypto.subtle.sign(
+                  "HMAC",
+                  await crypto.subtle.importKey(
+                    "raw",
+                    new TextEncoder().encode(LEGACY_PEPPER),
+                    { name: "HMAC", hash: "SHA-256" },
+                    false,
+                    ["sign"],
+                  ),
+                  new TextEncoder().encode(k.key),
+                ),
+              ),
+            ]
+              .map((b) => b.toString(16).padStart(2, "0"))
+              .join("");
+      const made = await importOne({ hash: `${alg}:${hex}`, orgs: [org] });
+      expect(made.res.status, JSON.stringify(made.json)).toBe(201);
+      expect((await api("DELETE", `/_keygate/keys/${made.json.id}`, { env: gw() })).res.status).toBe(200);
+      expect((await through("/v1/things", { headers: { "x-api-key": k.key } }, gw())).res.status).toBe(401);
+      expect((await importOne({ key: k.key, orgs: [org] })).res.status).toBe(409);
+      const batch = await api("POST", "/_keygate/keys/import", { body: [{ key: k.key, orgs: [org] }], env: gw() });
+      expect(batch.json).toMatchObject({ imported: 0, skipped: 1 });
+      expect(batch.json.results[0].message).toMatch(new RegExp(`imported by its ${alg} hash`));
+      expect((await through("/v1/things", { headers: { "x-api-key": k.key } }, gw())).res.status).toBe(401);
+    }
+  });
+
+  it("a key imported by two hashes: a revoked one wins (another org's hash never brings it back); two live ones are refused as ambiguous", async () => {
+    const owner = uniqueOrg();
+    const other = uniqueOrg();
+    const tok = (
+      await api("POST", "/_keygate/tokens", { body: { name: "w", orgs: [other], role: "write" }, env: gw() })
+    ).json.token as string;
+    // Revoked while pending (sha512), then its sha256 imported by another org's operator:
+    // before, the sha256 identity was looked up first and the revoked key worked again, as the other org.
+    const r = await legacyKey();
+    const revoked = await importOne({ hash: `sha512:${(await sha("SHA-512", r.key)).hex}`, orgs: [owner] });
+    expect((await api("DELETE", `/_keygate/keys/${revoked.json.id}`, { env: gw() })).res.status).toBe(200);
+    const again = await api("POST", "/_keygate/keys/import", {
+      body: { hash: `sha256:${r.sha256.hex}`, orgs: [other] },
+      env: gw(),
+      token: tok,
+    });
+    expect(again.res.status).toBe(201);
+    const used = await through("/v1/things", { headers: { "x-api-key": r.key } }, gw());
+    expect(used.res.status).toBe(401);
+    expect(used.calls).toHaveLength(0);
+    // Two live imports of one key in two orgs: which org the client is served as must not
+    // depend on the algorithms' order (before: the sha256 one, another org's, answered).
+    const k = await legacyKey();
+    const first = await importOne({ hash: `sha512:${(await sha("SHA-512", k.key)).hex}`, orgs: [owner] });
+    const second = await api("POST", "/_keygate/keys/import", {
+      body: { hash: `sha256:${k.sha256.hex}`, orgs: [other] },
+      env: gw(),
+      token: tok,
+    });
+    expect([first.res.status, second.res.status]).toEqual([201, 201]);
+    const ambiguous = await through("/v1/things", { headers: { "x-api-key": k.key } }, gw());
+    expect(ambiguous.res.status).toBe(401);
+    expect(ambiguous.calls).toHaveLength(0);
+    // The other org's import revoked: the key stays refused (a revoked one wins).
+    expect((await api("DELETE", `/_keygate/keys/${second.json.id}`, { env: gw() })).res.status).toBe(200);
+    expect((await through("/v1/things", { headers: { "x-api-key": k.key } }, gw())).res.status).toBe(401);
+    // (Every import of this test revoked: nothing stays pending for the lookups' test, which counts every org.)
+    for (const id of [again.json.id, first.json.id])
+      expect((await api("DELETE", `/_keygate/keys/${id}`, { env: gw() })).res.status).toBe(200);
+  });
+
+  it("the same key twice in one batch (as given, or as its plaintext and its hash) is stored once; the second is refused by index", async () => {
+    const org = uniqueOrg();
+    const a = "plain-" + crypto.randomUUID();
+    const b = await legacyKey();
+    const body = [
+      { key: a, orgs: [org], name: "first" },
+      { hash: `sha256:${b.sha256.hex}`, orgs: [org], name: "by hash" },
+      { key: a, orgs: [org], name: "again" },
+      { key: b.key, orgs: [org], name: "its plaintext" },
+      { hash: `sha256:${b.sha256.b64}`, orgs: [org], name: "base64" },
+    ];
+    const { res, json } = await api("POST", "/_keygate/keys/import", { body, env: gw() });
+    expect(res.status).toBe(200);
+    expect(json).toMatchObject({ imported: 2, skipped: 0, failed: 3 });
+    expect(json.results.slice(2)).toMatchObject([
+      { index: 2, status: "refused", duplicate_of: 0, message: expect.stringMatching(/same key as item 0/) },
+      { index: 3, status: "refused", duplicate_of: 1 },
+      { index: 4, status: "refused", duplicate_of: 1 },
+    ]);
+    // Before, both were stored, one record over the other: the first key's id answered 503.
+    for (const i of [0, 1]) {
+      const shown = await api("GET", `/_keygate/keys/${json.results[i].id}`, { env: gw() });
+      expect(shown.res.status).toBe(200);
+      expect(shown.json.name).toBe(body[i]!.name);
+    }
+    expect((await api("GET", `/_keygate/keys?org=${org}`, { env: gw() })).json.keys).toHaveLength(2);
+    const used = await through("/v1/things", { headers: { "x-api-key": a } }, gw());
+    expect(used.calls[0]!.headers).toMatchObject({ "x-api-key-id": json.results[0].id });
+    // Used: re-indexed, so nothing of this test stays pending (the lookups' test counts every org).
+    const byHash = await through("/v1/things", { headers: { "x-api-key": b.key } }, gw());
+    expect(byHash.calls[0]!.headers).toMatchObject({ "x-api-key-id": json.results[1].id });
+  });
+});
+
 describe("what a legacy lookup costs", () => {
   it("only while keys are pending, only for foreign keys that miss: one more KV read, its miss cached too", async () => {
     const org = uniqueOrg();
