@@ -22,6 +22,7 @@
  */
 import type { Config } from "../../config/config";
 import type { ErrorCode } from "../../errors/codes";
+import { readWithin } from "../../lib/bounded-read";
 import { authorize } from "../auth/authorize";
 import { isMethodOverrideParam } from "../proxy/client-claims";
 import { SMALL_BODY_BYTES } from "../proxy/forward";
@@ -121,8 +122,12 @@ export async function formOverrideRefusal(
     detail: `A form body that could override the method must have a Content-Length of at most ${FORM_BODY_LIMIT} bytes here`,
   };
   if (length === null || !/^\s*\d+\s*$/.test(length) || Number(length) > FORM_BODY_LIMIT) return tooLarge;
-  const bytes = await readAtMost(req.clone().body!, FORM_BODY_LIMIT);
-  if (bytes === null) return tooLarge;
+  const reader = req.clone().body!.getReader();
+  const bytes = await readWithin(reader, FORM_BODY_LIMIT);
+  if (bytes === null) {
+    reader.cancel().catch(() => {});
+    return tooLarge;
+  }
   const text = new TextDecoder().decode(bytes); // the names looked for are ASCII: any bytes around them decode apart
   const overrides = (contentType ?? "").toLowerCase().includes("multipart/form-data")
     ? multipartNames(text).some(nameOverridesMethod)
@@ -134,30 +139,6 @@ export async function formOverrideRefusal(
         detail: "A method override in a form body is not forwarded: send the method itself",
       }
     : null;
-}
-
-/** The body's bytes, or null once it holds more than `limit` (the read is then cancelled). */
-async function readAtMost(body: ReadableStream<Uint8Array>, limit: number): Promise<Uint8Array | null> {
-  const reader = body.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > limit) {
-      reader.cancel().catch(() => {});
-      return null;
-    }
-    chunks.push(value);
-  }
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.byteLength;
-  }
-  return out;
 }
 
 /** A multipart part's name as parsers read it: as sent, or (HTML's %22-style escapes, RFC 5987 `name*`) decoded. */

@@ -18,6 +18,7 @@
  * over `maxSize`, 413) settles the rest of the oversized body it refused.
  */
 import type { Context, Env, MiddlewareHandler } from "hono";
+import { readWithin } from "../../lib/bounded-read";
 
 /** Most of a refused body read to keep its connection usable (1 MiB); past it the connection is closed. */
 export const DRAIN_MAX_BYTES = 1024 * 1024;
@@ -109,23 +110,10 @@ export function limitBody<E extends Env>(
       return next();
     }
     const reader = request.body.getReader();
-    const chunks: Uint8Array[] = [];
-    let size = 0;
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      size += value.byteLength;
-      if (size > maxSize) {
-        await drain(reader, DRAIN_MAX_BYTES, DRAIN_TIMEOUT_MS);
-        return tooLarge(c);
-      }
-      chunks.push(value);
-    }
-    const buffer = new Uint8Array(size);
-    let offset = 0;
-    for (const chunk of chunks) {
-      buffer.set(chunk, offset);
-      offset += chunk.byteLength;
+    const buffer = await readWithin(reader, maxSize);
+    if (buffer === null) {
+      await drain(reader, DRAIN_MAX_BYTES, DRAIN_TIMEOUT_MS);
+      return tooLarge(c);
     }
     c.req.raw = new Request(request, { body: buffer });
     return next();

@@ -6,6 +6,13 @@
 import { describe, expect, it } from "vitest";
 import { localRequest, webhookUrlProblem } from "../../../src/manage/webhooks";
 
+/** Each URL is refused in production (not a public host) and allowed under wrangler dev. */
+function expectLocalOnly(urls: string[]): void {
+  for (const url of urls) {
+    expect(webhookUrlProblem(url, false), url).toMatch(/https:\/\/ URL of a public host/);
+    expect(webhookUrlProblem(url, true), url).toBeNull();
+  }
+}
 describe("webhook URLs", () => {
   it("https to a public host, always", () => {
     for (const url of [
@@ -32,10 +39,7 @@ describe("webhook URLs", () => {
       "https://[fc00::1]/x",
       "https://x.localhost/x",
     ];
-    for (const url of local) {
-      expect(webhookUrlProblem(url, false), url).toMatch(/https:\/\/ URL of a public host/);
-      expect(webhookUrlProblem(url, true), url).toBeNull();
-    }
+    expectLocalOnly(local);
     // Plain http to a public host: never.
     expect(webhookUrlProblem("http://hooks.example.com/x", true)).not.toBeNull();
   });
@@ -66,10 +70,7 @@ describe("webhook URLs", () => {
       "https://router.home.arpa/x",
       "https://intranet/x",
     ];
-    for (const url of around) {
-      expect(webhookUrlProblem(url, false), url).toMatch(/https:\/\/ URL of a public host/);
-      expect(webhookUrlProblem(url, true), url).toBeNull();
-    }
+    expectLocalOnly(around);
     expect(localRequest("http://localhost.:8787/x")).toBe(true);
   });
 

@@ -395,28 +395,18 @@ describe("holder creation is bounded per org: SELF_SERVICE_MAX_KEYS_PER_ORG", ()
       made.push(a.json);
     }
     // At the cap: regenerating with a grace would leave four working holder-made keys.
-    const graced = await jsonCall(
-      "POST",
-      `${PATH}/${made[0].id}/regenerate`,
-      asKey(holder.key),
-      { grace_seconds: 3600 },
-      CAPPED,
-    );
+    const regenerate = (id: string, body: Record<string, unknown>) =>
+      jsonCall("POST", `${PATH}/${id}/regenerate`, asKey(holder.key), body, CAPPED);
+    const graced = await regenerate(made[0].id, { grace_seconds: 3600 });
     expect(graced.status).toBe(403);
     expect(graced.json.detail).toMatch(/already has 3 active keys created by key holders/);
     expect((await gatewayCall(made[0].key)).status).toBe(200); // not rotated
     // Without a grace the new key takes the old one's slot.
-    const swapped = await jsonCall("POST", `${PATH}/${made[0].id}/regenerate`, asKey(holder.key), {}, CAPPED);
+    const swapped = await regenerate(made[0].id, {});
     expect(swapped.status).toBe(201);
     // A free slot: the graced regeneration takes it, and both keys work; the cap is reached again.
     expect((await jsonCall("DELETE", `${PATH}/${made[1].id}`, asKey(holder.key), undefined, CAPPED)).status).toBe(200);
-    const ok = await jsonCall(
-      "POST",
-      `${PATH}/${made[2].id}/regenerate`,
-      asKey(holder.key),
-      { grace_seconds: 60 },
-      CAPPED,
-    );
+    const ok = await regenerate(made[2].id, { grace_seconds: 60 });
     expect(ok.status).toBe(201);
     expect((await gatewayCall(made[2].key)).status).toBe(200);
     expect((await gatewayCall(ok.json.key)).status).toBe(200);
